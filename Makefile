@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# xct: `make` builds everything, `make test` runs every test, `make demo`
+# runs the example topology.  Both install missing Debian packages first.
+
+BUILD    ?= build
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+CC       ?= gcc
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -I$(BUILD)
+LDLIBS   += -lbpf -lelf -lz
+
+BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
+
+BPF_SRC  := bpf/xct.bpf.c
+BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/xct/*.h)
+CLI_SRC  := $(wildcard src/*.c)
+CLI_OBJ  := $(patsubst src/%.c,$(BUILD)/src/%.o,$(CLI_SRC))
+CLI_LIB_OBJ := $(filter-out $(BUILD)/src/main.o,$(CLI_OBJ))
+
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_BIN := $(BUILD)/tests/unit_tests
+BPFT_BIN := $(BUILD)/tests/bpf_tests
+
+.PHONY: all deps test demo clean format check-format
+
+all: $(BUILD)/xct $(UNIT_BIN) $(BPFT_BIN)
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD)/xct.bpf.o: $(BPF_SRC) $(BPF_HDRS) | $(BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/xct.skel.h: $(BUILD)/xct.bpf.o
+	$(BPFTOOL) gen skeleton $< name xct_bpf > $@
+
+$(BUILD)/src/%.o: src/%.c $(BUILD)/xct.skel.h $(wildcard src/*.h) $(BPF_HDRS) | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/xct: $(CLI_OBJ)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(UNIT_BIN): $(UNIT_SRC) $(CLI_LIB_OBJ) $(wildcard tests/lib/*.h) $(BPF_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -Itests/lib $(UNIT_SRC) $(CLI_LIB_OBJ) -o $@ $(LDLIBS)
+
+$(BPFT_BIN): tests/bpf/bpf_tests.c $(BUILD)/xct.skel.h $(CLI_LIB_OBJ) $(wildcard tests/lib/*.h) $(BPF_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -Itests/lib tests/bpf/bpf_tests.c $(CLI_LIB_OBJ) -o $@ $(LDLIBS)
+
+$(BUILD):
+	@mkdir -p $(BUILD)
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@./tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BUILD)/xct
+	@./scripts/demo.sh
+
+format:
+	clang-format -i $(BPF_SRC) $(BPF_HDRS) $(CLI_SRC) $(wildcard src/*.h) $(UNIT_SRC) tests/bpf/*.c tests/lib/*.h
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The datapath's maps.  The ones pinned by name under the pin path
+ * (/sys/fs/bpf/xct by default) are the state every program instance and
+ * every xct command shares: attaching another interface, or a newer xct,
+ * reuses them, so connections survive.
+ */
+#ifndef XCT_BPF_MAPS_H
+#define XCT_BPF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "xct/abi.h"
+#include "xct/parse.h"
+
+/*
+ * The connection table.  BPF_F_NO_PREALLOC: a deleted element is freed only
+ * after an RCU grace period, so a program still holding a pointer to it
+ * never writes into a different connection that reused its memory (a
+ * preallocated table recycles elements at once).  max_entries is set by
+ * the loader before load (xct attach --max-entries).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xct_ct_key);
+	__type(value, struct xct_ct_entry);
+	__uint(max_entries, XCT_MAX_ENTRIES_DEFAULT);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_ct SEC(".maps");
+
+/* Per-CPU counters: enum xct_stat, then one slot per enum xct_reason. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, XCT_COUNTER_SLOTS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_counters SEC(".maps");
+
+/* Interfaces with xct attached, by ifindex. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, struct xct_iface);
+	__uint(max_entries, 1024);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_ifaces SEC(".maps");
+
+/* The garbage collector's timer and state. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_gc);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_gc SEC(".maps");
+
+/*
+ * Where a new entry is built before it is inserted: an entry is too large
+ * to sit on the BPF stack next to the parsed packet.  Same layout as
+ * struct xct_ct_entry, but a per-CPU map may not hold a bpf_spin_lock, so
+ * BTF sees it as raw bytes.
+ */
+struct xct_ct_entry_scratch {
+	__u8 raw[sizeof(struct xct_ct_entry)];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_ct_entry_scratch);
+	__uint(max_entries, 1);
+} xct_scratch SEC(".maps");
+
+/* The copy of each packet's first bytes that the parser reads. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_hdr_buf);
+	__uint(max_entries, 1);
+} xct_hdrs SEC(".maps");
+
+#endif /* XCT_BPF_MAPS_H */

@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The layouts that the datapath and the xct command both see: the
+ * connection table's key and entry, the counters, the reason codes and the
+ * interface registry.  Everything here is plain __u* types with explicit
+ * padding, so that a key built in BPF and a key built by the CLI compare
+ * equal byte for byte.
+ */
+#ifndef XCT_ABI_H
+#define XCT_ABI_H
+
+#include <linux/types.h>
+#include <linux/bpf.h> /* struct bpf_spin_lock, struct bpf_timer */
+
+#define XCT_PIN_PATH_DEFAULT "/sys/fs/bpf/xct"
+#define XCT_MAX_ENTRIES_DEFAULT 262144
+
+/* Address families, with the values nf_conntrack prints ("ipv4 2"). */
+#define XCT_AF_INET 2
+#define XCT_AF_INET6 10
+
+enum xct_dir {
+	XCT_DIR_ORIGINAL = 0,
+	XCT_DIR_REPLY = 1,
+};
+
+/* An IPv4 address sits in v4 with the other 12 bytes zero. Network order. */
+union xct_addr {
+	__u32 v4;
+	__u32 v6[4];
+	__u8 bytes[16];
+};
+
+/*
+ * The table key is canonical: one key per connection whatever the direction
+ * of the packet, so one lookup finds the entry from both sides.
+ *
+ * TCP, UDP and other protocols: side 0 is the (address, port) pair that
+ * compares lower, side 1 the other; the entry's orig_side says which side
+ * opened the connection.
+ *
+ * ICMP and ICMPv6 queries: the type already says who asked, so side 0 is
+ * always the requester; port[0] holds the identifier and port[1] the
+ * request's type << 8 | code (a reply is mapped to its request type), which
+ * keeps an echo and a timestamp query with the same id apart, as the
+ * kernel's (type, code, id) tuple does.
+ */
+struct xct_ct_key {
+	union xct_addr addr[2];
+	__u16 port[2]; /* network order for TCP/UDP; host order for ICMP */
+	__u8 family;
+	__u8 proto;
+	__u16 zone; /* reserved, always 0 */
+};
+
+/* TCP per-direction window state, as in nf_conntrack's ip_ct_tcp_state. */
+struct xct_tcp_peer {
+	__u32 td_end;	 /* max of seq + len */
+	__u32 td_maxend; /* max of ack + max(win, 1) */
+	__u32 td_maxwin; /* max(win) */
+	__u32 td_maxack; /* max of ack */
+	__u8 td_scale;	 /* window scale factor */
+	__u8 flags;	 /* XCT_TCP_F_* */
+	__u16 pad;
+};
+
+/* Per-direction TCP flags; the values are nf_conntrack's. */
+#define XCT_TCP_F_WINDOW_SCALE 0x01
+#define XCT_TCP_F_SACK_PERM 0x02
+#define XCT_TCP_F_CLOSE_INIT 0x04
+#define XCT_TCP_F_BE_LIBERAL 0x08
+#define XCT_TCP_F_DATA_UNACKNOWLEDGED 0x10
+#define XCT_TCP_F_MAXACK_SET 0x20
+#define XCT_TCP_F_EXP_CHALLENGE_ACK 0x40
+#define XCT_TCP_F_SIMULTANEOUS_OPEN 0x80
+
+struct xct_tcp_ct {
+	struct xct_tcp_peer seen[2]; /* indexed by enum xct_dir */
+	/* What the last packet looked like, for the resync, RST and
+	 * retransmission rules. */
+	__u32 last_seq;
+	__u32 last_ack;
+	__u32 last_end;
+	__u16 last_win;
+	__u8 last_dir;
+	__u8 last_index;  /* enum xct_tcp_index */
+	__u8 last_wscale; /* window scale of an ignored SYN */
+	__u8 last_flags;  /* XCT_TCP_F_* of an ignored SYN, and the
+			   * SIMULTANEOUS_OPEN / EXP_CHALLENGE_ACK marks */
+	__u8 retrans;
+	__u8 pad;
+};
+
+/* Connection status bits; the values are the kernel's IPS_* bits. */
+#define XCT_CT_SEEN_REPLY 0x0002
+#define XCT_CT_ASSURED 0x0004
+/* xct's own: the GC claimed this entry and is about to delete it, so no
+ * packet may bring it back to life (see bpf/ct_table.h). */
+#define XCT_CT_DYING 0x8000
+
+struct xct_ct_entry {
+	struct bpf_spin_lock lock; /* guards every field below */
+	__u8 state;		   /* enum xct_tcp_state for TCP, 0 otherwise */
+	__u8 orig_side;		   /* key side that sent the first packet */
+	__u16 status;		   /* XCT_CT_* */
+	__u32 mark;
+	__u32 seq; /* bumped by every committed update (bpf/ct_table.h) */
+	__u64 first_seen_ns; /* monotonic clock (bpf_ktime_get_ns) */
+	__u64 last_seen_ns;
+	__u64 expires_ns; /* the entry is dead from this instant on */
+	__u64 packets[2]; /* by enum xct_dir */
+	__u64 bytes[2];	  /* layer-3 bytes, as nf_conntrack counts them */
+	union {
+		struct xct_tcp_ct tcp;
+		struct {
+			/* Before this instant a UDP flow does not become
+			 * ASSURED (nf_conntrack's stream_ts). */
+			__u64 stream_ns;
+		} udp;
+	} proto;
+};
+
+/* TCP states, in nf_conntrack's order (tcp_conntrack_names[]). */
+enum xct_tcp_state {
+	XCT_TCP_NONE = 0,
+	XCT_TCP_SYN_SENT,
+	XCT_TCP_SYN_RECV,
+	XCT_TCP_ESTABLISHED,
+	XCT_TCP_FIN_WAIT,
+	XCT_TCP_CLOSE_WAIT,
+	XCT_TCP_LAST_ACK,
+	XCT_TCP_TIME_WAIT,
+	XCT_TCP_CLOSE,
+	XCT_TCP_SYN_SENT2,
+	XCT_TCP_STATE_COUNT,
+};
+
+/* The packet's class for the state table (get_conntrack_index()). */
+enum xct_tcp_index {
+	XCT_TCP_SYN_SET = 0,
+	XCT_TCP_SYNACK_SET,
+	XCT_TCP_FIN_SET,
+	XCT_TCP_ACK_SET,
+	XCT_TCP_RST_SET,
+	XCT_TCP_NONE_SET,
+};
+
+/* What the tracker says about a packet, for counters and (later) policy. */
+enum xct_ct_state {
+	XCT_CTS_NEW = 0,
+	XCT_CTS_ESTABLISHED,
+	XCT_CTS_RELATED,
+	XCT_CTS_INVALID,
+	XCT_CTS_UNTRACKED,
+};
+
+/*
+ * Why a packet is what it is.  One table, shared by the datapath (which
+ * counts by code) and the CLI (which prints the name and the explanation).
+ * Codes only ever get appended: they are the index of a pinned per-CPU array.
+ */
+#define XCT_REASONS(X)                                                                             \
+	X(OK, "ok", "tracked normally")                                                            \
+	X(NOT_IP, "not_ip", "neither IPv4 nor IPv6 (ARP, LLDP...): not tracked")                  \
+	X(ETH_TRUNCATED, "eth_truncated", "shorter than an Ethernet header")                      \
+	X(VLAN_TRUNCATED, "vlan_truncated", "VLAN tag cut short")                                 \
+	X(VLAN_TOO_DEEP, "vlan_too_deep", "more than two VLAN tags")                              \
+	X(IPV4_TRUNCATED, "ipv4_truncated", "IPv4 header or total length beyond the packet")      \
+	X(IPV4_BAD_HEADER, "ipv4_bad_header", "IPv4 version, header length or total length wrong") \
+	X(IPV6_TRUNCATED, "ipv6_truncated", "IPv6 header or payload length beyond the packet")    \
+	X(IPV6_EXTHDR_TRUNCATED, "ipv6_exthdr_truncated", "IPv6 extension header cut short")      \
+	X(IPV6_EXTHDR_TOO_MANY, "ipv6_exthdr_too_many", "more IPv6 extension headers than walked") \
+	X(FRAGMENT, "fragment", "non-first fragment: no transport header to track")               \
+	X(L4_TRUNCATED, "l4_truncated", "transport header cut short")                             \
+	X(TCP_BAD_DOFF, "tcp_bad_doff", "TCP data offset below 20 or beyond the segment")         \
+	X(TCP_BAD_FLAGS, "tcp_bad_flags", "TCP flag combination no stack sends (NULL, XMAS, SYN+FIN...)") \
+	X(TCP_INVALID_NEW, "tcp_invalid_new", "TCP packet that cannot open a connection (not SYN, nor ACK for pickup)") \
+	X(TCP_INVALID_STATE, "tcp_invalid_state", "TCP packet not valid in the connection's state") \
+	X(TCP_SEQ_OVER_WINDOW, "tcp_seq_over_window", "TCP sequence beyond the receiver's window")  \
+	X(TCP_ACK_OVER_WINDOW, "tcp_ack_over_window", "TCP acknowledges data never sent")           \
+	X(TCP_INVALID_RST, "tcp_invalid_rst", "TCP RST with a sequence number below the window")  \
+	X(TCP_IGNORED, "tcp_ignored", "TCP packet let through without a state change (resync, retransmit)") \
+	X(UDP_BAD_LENGTH, "udp_bad_length", "UDP length field shorter than 8 or beyond the packet") \
+	X(ICMP_BAD_TYPE, "icmp_bad_type", "ICMP type unknown to the tracker")                     \
+	X(ICMP_INVALID_NEW, "icmp_invalid_new", "ICMP reply or message that cannot open a connection") \
+	X(ICMP_ERROR_NO_CONN, "icmp_error_no_conn", "ICMP error about a connection not in the table") \
+	X(ICMP_ERROR_SPOOFED, "icmp_error_spoofed", "ICMP error not addressed to the sender of the packet it quotes") \
+	X(ICMP_ERROR_TRUNCATED, "icmp_error_truncated", "ICMP error quoting a packet cut too short") \
+	X(ICMPV6_NEIGHBOUR, "icmpv6_neighbour", "ICMPv6 neighbour discovery or MLD: not tracked, as in nf_conntrack") \
+	X(TABLE_FULL, "table_full", "connection table full: new connection not tracked")          \
+	X(TABLE_BUSY, "table_busy", "entry being deleted by the GC at that instant")              \
+	X(INSERT_ERROR, "insert_error", "map insert failed for another reason")
+
+#define XCT_REASON_ENUM(name, str, why) XCT_R_##name,
+enum xct_reason {
+	XCT_REASONS(XCT_REASON_ENUM) XCT_R_COUNT,
+};
+#undef XCT_REASON_ENUM
+
+/*
+ * Per-CPU counters in the style of conntrack -S; the first block has
+ * nf_conntrack's names and meanings.  search_restart and chaintoolong stay
+ * 0: the BPF hash table has no nulls restarts and no chain cap.
+ */
+#define XCT_STATS(X)                                                                               \
+	X(FOUND, "found")                                                                          \
+	X(INVALID, "invalid")                                                                      \
+	X(IGNORE, "ignore")                                                                        \
+	X(INSERT, "insert")                                                                        \
+	X(INSERT_FAILED, "insert_failed")                                                          \
+	X(DROP, "drop")                                                                            \
+	X(EARLY_DROP, "early_drop")                                                                \
+	X(ERROR, "error")                                                                          \
+	X(SEARCH_RESTART, "search_restart")                                                        \
+	X(CLASH_RESOLVE, "clash_resolve")                                                          \
+	X(CHAINTOOLONG, "chaintoolong")                                                            \
+	X(PACKETS, "packets")                                                                      \
+	X(RELATED, "related")                                                                      \
+	X(UNTRACKED, "untracked")                                                                  \
+	X(EXPIRED, "expired")                                                                      \
+	X(GC_RUNS, "gc_runs")
+
+#define XCT_STAT_ENUM(name, str) XCT_S_##name,
+enum xct_stat {
+	XCT_STATS(XCT_STAT_ENUM) XCT_S_COUNT,
+};
+#undef XCT_STAT_ENUM
+
+/* The per-CPU counter array: stats first, then one counter per reason. */
+#define XCT_COUNTER_SLOTS (XCT_S_COUNT + XCT_R_COUNT)
+#define XCT_REASON_SLOT(r) (XCT_S_COUNT + (r))
+
+/* Hooks, for the interface registry and for telling a forwarded packet
+ * (tracked at ingress) from a locally sent one (tracked at egress). */
+enum xct_attach_mode {
+	XCT_MODE_NONE = 0,
+	XCT_MODE_NATIVE, /* XDP in the driver */
+	XCT_MODE_GENERIC, /* XDP in the stack (skb mode) */
+	XCT_MODE_TC,	  /* TC ingress, where XDP cannot run */
+};
+
+/* Value of the xct_ifaces map, keyed by ifindex. */
+struct xct_iface {
+	__u32 mode; /* enum xct_attach_mode of the ingress hook */
+	__u32 ingress_prog_id;
+	__u32 egress_prog_id;
+	__u32 flags; /* XCT_IFACE_* */
+};
+
+#define XCT_IFACE_OWN_CLSACT 0x1 /* xct created the clsact qdisc */
+
+/* TC filter identity, so that detach removes exactly what attach added. */
+#define XCT_TC_HANDLE 0x7c7
+#define XCT_TC_PRIORITY 0x7c7
+
+/* The single element of the xct_gc map: the table's in-kernel collector. */
+struct xct_gc {
+	struct bpf_timer timer;
+	__u64 interval_ns;    /* current sweep period (adaptive) */
+	__u64 pressure;	      /* set by the datapath when an insert failed */
+	__u64 last_kick_ns;   /* when the datapath last woke the GC early */
+	__u64 last_run_ns;
+	__u64 last_seen;      /* entries seen by the last sweep */
+	__u64 last_deleted;   /* entries deleted by the last sweep */
+	__u64 started;	      /* the timer is armed */
+};
+
+/* Commands for the control program, run with BPF_PROG_TEST_RUN. The
+ * command travels in the test packet; the reply comes back in it. */
+enum xct_ctl_cmd {
+	XCT_CTL_GC_START = 1, /* arm the GC timer (idempotent) */
+	XCT_CTL_GC_RUN = 2,   /* one sweep now */
+};
+
+struct xct_ctl_msg {
+	__u8 pad[14]; /* test_run wants at least an Ethernet header's worth */
+	__u16 cmd;
+	__s32 ret;
+	__u32 seen;
+	__u32 deleted;
+	__u32 early_dropped;
+	__u32 pad2;
+};
+
+#define XCT_GC_INTERVAL_MIN_NS (1000ULL * 1000 * 1000)
+#define XCT_GC_INTERVAL_MAX_NS (16ULL * 1000 * 1000 * 1000)
+/* The datapath wakes the GC at most this often when inserts fail. */
+#define XCT_GC_KICK_MIN_NS (100ULL * 1000 * 1000)
+
+#ifndef __bpf__
+_Static_assert(sizeof(struct xct_ct_key) == 40, "key layout");
+_Static_assert(sizeof(struct xct_tcp_peer) == 20, "tcp peer layout");
+_Static_assert(sizeof(struct xct_tcp_ct) == 60, "tcp layout");
+_Static_assert(sizeof(struct xct_ct_entry) == 136, "entry layout");
+_Static_assert(sizeof(struct xct_iface) == 16, "iface layout");
+_Static_assert(sizeof(struct xct_ctl_msg) == 36, "ctl layout");
+#endif
+
+#endif /* XCT_ABI_H */
