@@ -1,0 +1,522 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * xct attach / detach / status: loading the datapath, hooking it to
+ * interfaces, and showing what is attached.
+ *
+ * State lives in maps pinned under the pin path.  Every attach loads a fresh
+ * copy of the programs that reuses those maps (libbpf pins by name), so a
+ * second interface, or a newer xct, shares the table with the first and no
+ * connection is lost.  XDP attachments are bpf_links pinned next to the
+ * maps, so they outlive the command; TC filters are held by the clsact qdisc.
+ * Nothing is half-applied: arguments and interfaces are checked before any
+ * change, and interfaces attached by a failing command are detached again.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "table.h"
+#include "xct.h"
+#include "xct.skel.h"
+
+#define MAX_IFACES 64
+
+static const char *mode_name(__u32 mode)
+{
+	switch (mode) {
+	case XCT_MODE_NATIVE:
+		return "xdp native";
+	case XCT_MODE_GENERIC:
+		return "xdp generic";
+	case XCT_MODE_TC:
+		return "tc";
+	}
+	return "none";
+}
+
+static const char attach_usage[] =
+	"Usage: xct attach IFACE... [--mode native|generic|tc] [--max-entries N]\n"
+	"\n"
+	"Tracks every connection through IFACE: XDP on ingress (TC ingress with\n"
+	"--mode tc, or when the driver has no XDP), TC on egress.\n"
+	"  --mode native      XDP in the driver (default; falls back to tc if the\n"
+	"                     driver cannot run XDP, unless given explicitly)\n"
+	"  --mode generic     XDP in the stack, for testing\n"
+	"  --mode tc          TC ingress\n"
+	"  --max-entries N    table size when it is first created (default 262144)\n"
+	"\n"
+	"Examples:\n"
+	"  xct attach eth0\n"
+	"  xct attach veth0 veth1 --mode tc --max-entries 1048576\n";
+
+static __u32 prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+static void link_pin_path(char *buf, size_t len, int ifindex)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "link_xdp_%d", ifindex);
+	xct_pin(buf, len, name);
+}
+
+/* Runs one command of the control program (GC start, GC run). */
+static int run_ctl(struct xct_bpf *skel, __u16 cmd)
+{
+	struct xct_ctl_msg msg = { .cmd = cmd };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = &msg, .data_size_in = sizeof(msg),
+		    .data_out = &msg, .data_size_out = sizeof(msg), .repeat = 1);
+	int err;
+
+	err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.xct_ctl), &opts);
+	if (err)
+		return -errno;
+	return msg.ret;
+}
+
+/* Opens and loads the programs against the pinned maps (creating them with
+ * max_entries if they do not exist yet). */
+static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, int *exit_code)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = xct_opts.pin_path);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	struct xct_bpf *skel;
+	char path[4096];
+	int fd, err;
+
+	*exit_code = XCT_EXIT_RUNTIME;
+	fd = bpf_obj_get(xct_pin(path, sizeof(path), "xct_ct"));
+	if (fd >= 0) {
+		err = bpf_obj_get_info_by_fd(fd, &info, &len);
+		close(fd);
+		if (err) {
+			xct_err("cannot read %s: %s", path, strerror(errno));
+			return NULL;
+		}
+		if (max_given && info.max_entries != max_entries) {
+			xct_err("the table under %s already has %u entries; 'xct detach --all' "
+				"drops it before it can be resized",
+				xct_opts.pin_path, info.max_entries);
+			return NULL;
+		}
+		max_entries = info.max_entries;
+	}
+
+	skel = xct_bpf__open_opts(&open_opts);
+	if (!skel) {
+		xct_err("cannot open the BPF programs: %s", strerror(errno));
+		return NULL;
+	}
+	bpf_map__set_max_entries(skel->maps.xct_ct, (__u32)max_entries);
+	err = xct_bpf__load(skel);
+	if (err) {
+		xct_err("cannot load the BPF programs: %s%s", strerror(-err),
+			xct_opts.verbose ? "" : " (run with -v for the verifier's log)");
+		xct_bpf__destroy(skel);
+		return NULL;
+	}
+	err = run_ctl(skel, XCT_CTL_GC_START);
+	if (err) {
+		xct_err("cannot start the table's garbage collector: %s", strerror(-err));
+		xct_bpf__destroy(skel);
+		return NULL;
+	}
+	*exit_code = XCT_EXIT_OK;
+	return skel;
+}
+
+static int tc_attach(int ifindex, enum bpf_tc_attach_point point, int prog_fd, bool *own_clsact)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = XCT_TC_HANDLE, .priority = XCT_TC_PRIORITY,
+		    .prog_fd = prog_fd);
+	int err;
+
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return err;
+	if (!err)
+		*own_clsact = true;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+static void tc_detach(int ifindex, enum bpf_tc_attach_point point)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = XCT_TC_HANDLE, .priority = XCT_TC_PRIORITY);
+
+	bpf_tc_detach(&hook, &opts);
+}
+
+/* Removes everything xct put on one interface, and its registry entry. */
+static void detach_iface(int ifaces_fd, __u32 ifindex, const struct xct_iface *iface)
+{
+	char path[4096];
+	int fd;
+
+	link_pin_path(path, sizeof(path), (int)ifindex);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		bpf_link_detach(fd);
+		close(fd);
+		unlink(path);
+	}
+	if (iface->mode == XCT_MODE_TC)
+		tc_detach((int)ifindex, BPF_TC_INGRESS);
+	tc_detach((int)ifindex, BPF_TC_EGRESS);
+	if (iface->flags & XCT_IFACE_OWN_CLSACT) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
+		bpf_tc_hook_destroy(&hook);
+	}
+	bpf_map_delete_elem(ifaces_fd, &ifindex);
+}
+
+/* Hooks one interface; on failure leaves it as it was. */
+static int attach_iface(struct xct_bpf *skel, const char *name, __u32 ifindex, __u32 mode,
+			bool mode_given)
+{
+	int ifaces_fd = bpf_map__fd(skel->maps.xct_ifaces);
+	struct xct_iface iface = { .mode = mode };
+	bool own_clsact = false;
+	char path[4096];
+	int err, link_fd = -1;
+
+	/* Registered first, so that the egress program knows from the first
+	 * forwarded packet that ingress already tracked it. */
+	if (bpf_map_update_elem(ifaces_fd, &ifindex, &iface, BPF_NOEXIST)) {
+		xct_err("cannot register %s: %s", name, strerror(errno));
+		return -errno;
+	}
+
+	if (mode != XCT_MODE_TC) {
+		LIBBPF_OPTS(bpf_link_create_opts, lo,
+			    .flags = mode == XCT_MODE_GENERIC ? XDP_FLAGS_SKB_MODE
+							      : XDP_FLAGS_DRV_MODE);
+
+		link_fd = bpf_link_create(bpf_program__fd(skel->progs.xct_xdp), (int)ifindex,
+					  BPF_XDP, &lo);
+		if (link_fd < 0) {
+			err = -errno;
+			if (mode_given) {
+				xct_err("cannot attach XDP (%s) to %s: %s", mode_name(mode), name,
+					strerror(-err));
+				goto fail;
+			}
+			fprintf(stderr, "xct: %s: no native XDP (%s), tracking ingress at TC\n",
+				name, strerror(-err));
+			mode = XCT_MODE_TC;
+		} else {
+			link_pin_path(path, sizeof(path), (int)ifindex);
+			if (bpf_obj_pin(link_fd, path)) {
+				err = -errno;
+				xct_err("cannot pin the XDP link of %s at %s: %s", name, path,
+					strerror(-err));
+				goto fail;
+			}
+			iface.ingress_prog_id = prog_id(bpf_program__fd(skel->progs.xct_xdp));
+		}
+	}
+	if (mode == XCT_MODE_TC) {
+		err = tc_attach((int)ifindex, BPF_TC_INGRESS,
+				bpf_program__fd(skel->progs.xct_tc_ingress), &own_clsact);
+		if (err) {
+			xct_err("cannot attach to TC ingress of %s: %s", name, strerror(-err));
+			goto fail;
+		}
+		iface.ingress_prog_id = prog_id(bpf_program__fd(skel->progs.xct_tc_ingress));
+	}
+	err = tc_attach((int)ifindex, BPF_TC_EGRESS, bpf_program__fd(skel->progs.xct_tc_egress),
+			&own_clsact);
+	if (err) {
+		xct_err("cannot attach to TC egress of %s: %s", name, strerror(-err));
+		goto fail;
+	}
+	iface.egress_prog_id = prog_id(bpf_program__fd(skel->progs.xct_tc_egress));
+	iface.mode = mode;
+	iface.flags = own_clsact ? XCT_IFACE_OWN_CLSACT : 0;
+	bpf_map_update_elem(ifaces_fd, &ifindex, &iface, BPF_EXIST);
+	if (link_fd >= 0)
+		close(link_fd);
+	printf("%s: attached (ingress %s, egress tc)\n", name, mode_name(mode));
+	return 0;
+
+fail:
+	iface.mode = mode;
+	iface.flags = own_clsact ? XCT_IFACE_OWN_CLSACT : 0;
+	if (link_fd >= 0)
+		close(link_fd);
+	detach_iface(ifaces_fd, ifindex, &iface);
+	return err;
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "mode", required_argument, NULL, 'm' },
+		{ "max-entries", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	__u32 ifindex[MAX_IFACES], mode = XCT_MODE_NATIVE;
+	__u64 max_entries = XCT_MAX_ENTRIES_DEFAULT;
+	bool mode_given = false, max_given = false;
+	int c, i, j, n, ret, exit_code;
+	struct xct_bpf *skel;
+	char path[4096];
+	int fd;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			mode_given = true;
+			if (!strcmp(optarg, "native"))
+				mode = XCT_MODE_NATIVE;
+			else if (!strcmp(optarg, "generic"))
+				mode = XCT_MODE_GENERIC;
+			else if (!strcmp(optarg, "tc"))
+				mode = XCT_MODE_TC;
+			else
+				return xct_usage_error("--mode: '%s' is not native, generic or tc",
+						       optarg);
+			break;
+		case 'n':
+			if (xct_parse_u64(optarg, 1, 1U << 26, &max_entries))
+				return xct_usage_error("--max-entries: '%s' is not a number from 1 "
+						       "to 67108864",
+						       optarg);
+			max_given = true;
+			break;
+		case 'h':
+			fputs(attach_usage, stdout);
+			return XCT_EXIT_OK;
+		case ':':
+			return xct_usage_error("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			return xct_usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	n = argc - optind;
+	if (n <= 0)
+		return xct_usage_error("attach: which interface?");
+	if (n > MAX_IFACES)
+		return xct_usage_error("attach: at most %d interfaces at once", MAX_IFACES);
+
+	if (xct_require_root())
+		return XCT_EXIT_RUNTIME;
+	for (i = 0; i < n; i++) {
+		const char *name = argv[optind + i];
+
+		ifindex[i] = if_nametoindex(name);
+		if (!ifindex[i]) {
+			xct_err("cannot attach to %s: no such interface", name);
+			return XCT_EXIT_RUNTIME;
+		}
+		for (j = 0; j < i; j++)
+			if (ifindex[j] == ifindex[i])
+				return xct_usage_error("attach: %s named twice", name);
+	}
+	if (xct_prepare_pin_path(xct_opts.pin_path, true))
+		return XCT_EXIT_RUNTIME;
+
+	/* Already attached? Checked before anything changes. */
+	fd = bpf_obj_get(xct_pin(path, sizeof(path), "xct_ifaces"));
+	if (fd >= 0) {
+		struct xct_iface cur;
+
+		for (i = 0; i < n; i++) {
+			if (bpf_map_lookup_elem(fd, &ifindex[i], &cur) == 0) {
+				xct_err("%s: already attached (ingress %s); detach it first",
+					argv[optind + i], mode_name(cur.mode));
+				close(fd);
+				return XCT_EXIT_RUNTIME;
+			}
+		}
+		close(fd);
+	}
+
+	skel = load_datapath(max_entries, max_given, &exit_code);
+	if (!skel)
+		return exit_code;
+	ret = XCT_EXIT_OK;
+	for (i = 0; i < n; i++) {
+		if (attach_iface(skel, argv[optind + i], ifindex[i], mode, mode_given)) {
+			/* Undo this command's earlier interfaces. */
+			for (j = 0; j < i; j++) {
+				struct xct_iface cur = {};
+
+				bpf_map_lookup_elem(bpf_map__fd(skel->maps.xct_ifaces), &ifindex[j],
+						    &cur);
+				detach_iface(bpf_map__fd(skel->maps.xct_ifaces), ifindex[j], &cur);
+				fprintf(stderr, "xct: %s: detached again\n", argv[optind + j]);
+			}
+			ret = XCT_EXIT_RUNTIME;
+			break;
+		}
+	}
+	/* The programs stay loaded through their links and filters. */
+	xct_bpf__destroy(skel);
+	return ret;
+}
+
+/* Unpins everything under the pin path and removes it. */
+static void remove_state(void)
+{
+	static const char *const names[] = { "xct_ct", "xct_counters", "xct_ifaces", "xct_gc" };
+	char path[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		unlink(xct_pin(path, sizeof(path), names[i]));
+	if (rmdir(xct_opts.pin_path) && errno != ENOENT)
+		xct_err("could not remove %s: %s", xct_opts.pin_path, strerror(errno));
+}
+
+int cmd_detach(int argc, char **argv)
+{
+	__u32 ifindex[MAX_IFACES], key, next;
+	struct xct_iface cur;
+	struct xct_table t;
+	bool all = false;
+	int i, n = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--all") || !strcmp(argv[i], "-a")) {
+			all = true;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			puts("Usage: xct detach IFACE... | --all\n\n"
+			     "--all also drops the connection table and counters.");
+			return XCT_EXIT_OK;
+		} else if (argv[i][0] == '-') {
+			return xct_usage_error("unknown option '%s'", argv[i]);
+		}
+	}
+	if (argc - 1 > MAX_IFACES)
+		return xct_usage_error("detach: at most %d interfaces at once", MAX_IFACES);
+	if (all && argc > 2)
+		return xct_usage_error("detach: --all or interface names, not both");
+	if (!all && argc < 2)
+		return xct_usage_error("detach: which interface? (or --all)");
+	if (xct_require_root())
+		return XCT_EXIT_RUNTIME;
+	if (xct_table_open(&t))
+		return XCT_EXIT_RUNTIME;
+
+	if (all) {
+		while (bpf_map_get_next_key(t.ifaces_fd, NULL, &next) == 0) {
+			key = next;
+			if (bpf_map_lookup_elem(t.ifaces_fd, &key, &cur))
+				break;
+			detach_iface(t.ifaces_fd, key, &cur);
+		}
+		xct_table_close(&t);
+		remove_state();
+		return XCT_EXIT_OK;
+	}
+
+	/* Every name is checked before anything is detached. */
+	for (i = 1; i < argc; i++) {
+		ifindex[n] = if_nametoindex(argv[i]);
+		if (!ifindex[n] || bpf_map_lookup_elem(t.ifaces_fd, &ifindex[n], &cur)) {
+			xct_err("cannot detach %s: %s", argv[i],
+				ifindex[n] ? "not attached" : "no such interface");
+			xct_table_close(&t);
+			return XCT_EXIT_RUNTIME;
+		}
+		n++;
+	}
+	for (i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(t.ifaces_fd, &ifindex[i], &cur) == 0)
+			detach_iface(t.ifaces_fd, ifindex[i], &cur);
+		printf("%s: detached\n", argv[i + 1]);
+	}
+	xct_table_close(&t);
+	return XCT_EXIT_OK;
+}
+
+static int count_live(const struct xct_ct_key *key, const struct xct_ct_entry *e, void *ctx)
+{
+	(*(unsigned long *)ctx)++;
+	return 0;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	unsigned long live = 0;
+	struct xct_table t;
+	struct xct_gc gc = {};
+	struct xct_iface cur;
+	__u32 key, *prev = NULL, zero = 0;
+	char name[IF_NAMESIZE];
+	__u64 now;
+	int n = 0;
+
+	if (argc > 1)
+		return xct_usage_error("status takes no arguments");
+	if (xct_require_root())
+		return XCT_EXIT_RUNTIME;
+	if (xct_table_open(&t))
+		return XCT_EXIT_RUNTIME;
+	now = xct_now_ns();
+	if (xct_table_walk(&t, now, count_live, &live)) {
+		xct_table_close(&t);
+		return XCT_EXIT_RUNTIME;
+	}
+	bpf_map_lookup_elem(t.gc_fd, &zero, &gc);
+
+	if (xct_opts.json)
+		printf("{\"pin_path\":\"%s\",\"entries\":%lu,\"max_entries\":%u,"
+		       "\"gc\":{\"interval_ms\":%llu,\"last_seen\":%llu,\"last_deleted\":%llu},"
+		       "\"interfaces\":[",
+		       xct_opts.pin_path, live, t.max_entries,
+		       (unsigned long long)(gc.interval_ns / 1000000),
+		       (unsigned long long)gc.last_seen, (unsigned long long)gc.last_deleted);
+	else
+		printf("xct %s, state in %s\n"
+		       "table: %lu connections of %u (%.1f%%)\n"
+		       "gc: sweeping every %llu ms; last sweep saw %llu entries, removed %llu\n"
+		       "interfaces:\n",
+		       XCT_VERSION, xct_opts.pin_path, live, t.max_entries,
+		       t.max_entries ? 100.0 * (double)live / t.max_entries : 0.0,
+		       (unsigned long long)(gc.interval_ns / 1000000),
+		       (unsigned long long)gc.last_seen, (unsigned long long)gc.last_deleted);
+
+	while (bpf_map_get_next_key(t.ifaces_fd, prev, &key) == 0) {
+		prev = &key;
+		if (bpf_map_lookup_elem(t.ifaces_fd, &key, &cur))
+			continue;
+		if (!if_indextoname(key, name))
+			snprintf(name, sizeof(name), "(gone)");
+		if (xct_opts.json)
+			printf("%s{\"name\":\"%s\",\"ifindex\":%u,\"ingress\":\"%s\","
+			       "\"ingress_prog_id\":%u,\"egress\":\"tc\",\"egress_prog_id\":%u}",
+			       n ? "," : "", name, key, mode_name(cur.mode), cur.ingress_prog_id,
+			       cur.egress_prog_id);
+		else
+			printf("  %s (ifindex %u): ingress %s (prog %u), egress tc (prog %u)\n",
+			       name, key, mode_name(cur.mode), cur.ingress_prog_id,
+			       cur.egress_prog_id);
+		n++;
+	}
+	if (xct_opts.json)
+		printf("]}\n");
+	else if (!n)
+		printf("  (none)\n");
+	xct_table_close(&t);
+	return XCT_EXIT_OK;
+}

@@ -1,0 +1,510 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * xct ct list|get|delete|flush|count|stats: the connection table, in the
+ * manner of conntrack -L/-G/-D/-F/-C/-S, with the same filters, output lines
+ * and summary lines (on stderr), and -o json.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "ct_filter.h"
+#include "ct_format.h"
+#include "table.h"
+#include "xct.h"
+
+#define SUMMARY_PREFIX "xct v" XCT_VERSION " (xct): "
+
+static const char ct_usage[] =
+	"Usage: xct ct list   [FILTER...] [-o json|extended]\n"
+	"       xct ct get    -p PROTO -s ADDR -d ADDR [--sport N --dport N] [-o json]\n"
+	"       xct ct delete FILTER...\n"
+	"       xct ct flush\n"
+	"       xct ct count\n"
+	"       xct ct stats  [--reasons]\n"
+	"\n"
+	"FILTER (as conntrack(8)):\n"
+	"  -p, --proto PROTO          tcp, udp, icmp, icmpv6 or a number 0-255\n"
+	"  -s, --src, --orig-src ADDR[/LEN]\n"
+	"  -d, --dst, --orig-dst ADDR[/LEN]\n"
+	"  -r, --reply-src ADDR[/LEN]\n"
+	"  -q, --reply-dst ADDR[/LEN]\n"
+	"      --sport, --orig-port-src PORT\n"
+	"      --dport, --orig-port-dst PORT\n"
+	"      --state STATE          TCP state: SYN_SENT, ESTABLISHED, TIME_WAIT...\n"
+	"  -f, --family ipv4|ipv6\n"
+	"  -u, --status ASSURED|SEEN_REPLY|UNSET[,...]\n"
+	"  -m, --mark MARK[/MASK]\n"
+	"      --icmp-type N, --icmp-code N, --icmp-id N\n"
+	"\n"
+	"Unlike conntrack -L, list shows both address families unless -f is given.\n"
+	"\n"
+	"Examples:\n"
+	"  xct ct list -p tcp --state ESTABLISHED\n"
+	"  xct ct list -s 10.0.0.0/8 -o json\n"
+	"  xct ct get -p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 40000 --dport 22\n"
+	"  xct ct delete -p udp --dport 53\n";
+
+enum {
+	OPT_SPORT = 256,
+	OPT_DPORT,
+	OPT_STATE,
+	OPT_ICMP_TYPE,
+	OPT_ICMP_CODE,
+	OPT_ICMP_ID,
+	OPT_REASONS,
+};
+
+static const struct option ct_options[] = {
+	{ "proto", required_argument, NULL, 'p' },
+	{ "src", required_argument, NULL, 's' },
+	{ "orig-src", required_argument, NULL, 's' },
+	{ "dst", required_argument, NULL, 'd' },
+	{ "orig-dst", required_argument, NULL, 'd' },
+	{ "reply-src", required_argument, NULL, 'r' },
+	{ "reply-dst", required_argument, NULL, 'q' },
+	{ "sport", required_argument, NULL, OPT_SPORT },
+	{ "orig-port-src", required_argument, NULL, OPT_SPORT },
+	{ "dport", required_argument, NULL, OPT_DPORT },
+	{ "orig-port-dst", required_argument, NULL, OPT_DPORT },
+	{ "state", required_argument, NULL, OPT_STATE },
+	{ "family", required_argument, NULL, 'f' },
+	{ "status", required_argument, NULL, 'u' },
+	{ "mark", required_argument, NULL, 'm' },
+	{ "icmp-type", required_argument, NULL, OPT_ICMP_TYPE },
+	{ "icmp-code", required_argument, NULL, OPT_ICMP_CODE },
+	{ "icmp-id", required_argument, NULL, OPT_ICMP_ID },
+	{ "output", required_argument, NULL, 'o' },
+	{ "reasons", no_argument, NULL, OPT_REASONS },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct ct_args {
+	struct xct_filter filter;
+	unsigned int fmt_flags;
+	bool reasons;
+	bool has_filter;
+};
+
+static int parse_port(const char *opt, const char *s, int *out)
+{
+	__u64 v;
+
+	if (xct_parse_u64(s, 0, 65535, &v))
+		return xct_usage_error("%s: '%s' is not a port (0-65535)", opt, s);
+	*out = (int)v;
+	return 0;
+}
+
+static int parse_small(const char *opt, const char *s, __u64 max, int *out)
+{
+	__u64 v;
+
+	if (xct_parse_u64(s, 0, max, &v))
+		return xct_usage_error("%s: '%s' is not a number from 0 to %llu", opt, s,
+				       (unsigned long long)max);
+	*out = (int)v;
+	return 0;
+}
+
+/* Parses the options after "xct ct SUBCOMMAND"; returns 0 or an exit status. */
+static int parse_ct_args(int argc, char **argv, struct ct_args *a)
+{
+	static const char *const addr_opt[] = { "-s", "-d", "-r", "-q" };
+	struct xct_filter *f = &a->filter;
+	int c, field, err, i;
+
+	memset(a, 0, sizeof(*a));
+	xct_filter_init(f);
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":p:s:d:r:q:f:u:m:o:h", ct_options, NULL)) != -1) {
+		err = 0;
+		field = -1;
+		switch (c) {
+		case 'p':
+			if (xct_parse_proto(optarg, &f->proto))
+				return xct_usage_error("-p: unknown protocol '%s'", optarg);
+			break;
+		case 's':
+			field = XCT_F_ORIG_SRC;
+			break;
+		case 'd':
+			field = XCT_F_ORIG_DST;
+			break;
+		case 'r':
+			field = XCT_F_REPLY_SRC;
+			break;
+		case 'q':
+			field = XCT_F_REPLY_DST;
+			break;
+		case OPT_SPORT:
+			err = parse_port("--sport", optarg, &f->sport);
+			break;
+		case OPT_DPORT:
+			err = parse_port("--dport", optarg, &f->dport);
+			break;
+		case OPT_STATE:
+			if (xct_parse_tcp_state(optarg, &f->state))
+				return xct_usage_error("--state: unknown TCP state '%s'", optarg);
+			break;
+		case 'f':
+			if (xct_parse_family(optarg, &f->family))
+				return xct_usage_error("-f: '%s' is not ipv4 or ipv6", optarg);
+			break;
+		case 'u':
+			if (xct_parse_status(optarg, &f->status_set, &f->status_unset))
+				return xct_usage_error(
+					"--status: '%s' is not ASSURED, SEEN_REPLY or UNSET", optarg);
+			break;
+		case 'm':
+			if (xct_parse_mark(optarg, &f->mark, &f->mark_mask))
+				return xct_usage_error("--mark: '%s' is not MARK[/MASK]", optarg);
+			break;
+		case OPT_ICMP_TYPE:
+			err = parse_small("--icmp-type", optarg, 255, &f->icmp_type);
+			break;
+		case OPT_ICMP_CODE:
+			err = parse_small("--icmp-code", optarg, 255, &f->icmp_code);
+			break;
+		case OPT_ICMP_ID:
+			err = parse_small("--icmp-id", optarg, 65535, &f->icmp_id);
+			break;
+		case 'o':
+			if (!strcmp(optarg, "json"))
+				xct_opts.json = true;
+			else if (!strcmp(optarg, "extended"))
+				a->fmt_flags |= XCT_FMT_EXTENDED;
+			else
+				return xct_usage_error("-o: '%s' is not json or extended", optarg);
+			break;
+		case OPT_REASONS:
+			a->reasons = true;
+			break;
+		case 'h':
+			fputs(ct_usage, stdout);
+			exit(XCT_EXIT_OK);
+		case ':':
+			return xct_usage_error("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			return xct_usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+		if (err)
+			return err;
+		if (field >= 0) {
+			if (xct_parse_cidr(optarg, &f->addr[field]))
+				return xct_usage_error("%s: '%s' is not an address or ADDR/LEN",
+						       addr_opt[field], optarg);
+			f->has_addr[field] = true;
+		}
+		if (c != 'o' && c != OPT_REASONS)
+			a->has_filter = true;
+	}
+	if (optind < argc)
+		return xct_usage_error("unexpected argument '%s'", argv[optind]);
+
+	/* An address implies its family; two families cannot both match. */
+	for (i = 0; i < XCT_F_ADDR_COUNT; i++) {
+		if (!f->has_addr[i])
+			continue;
+		if (f->family && f->family != f->addr[i].family)
+			return xct_usage_error("address family mismatch: %s is %s, not %s",
+					       addr_opt[i], xct_family_name(f->addr[i].family),
+					       xct_family_name(f->family));
+		f->family = f->addr[i].family;
+	}
+	if ((f->sport >= 0 || f->dport >= 0) && f->proto >= 0 && f->proto != 6 && f->proto != 17)
+		return xct_usage_error("--sport/--dport need -p tcp or -p udp");
+	if (f->state >= 0 && f->proto >= 0 && f->proto != 6)
+		return xct_usage_error("--state needs -p tcp");
+	return 0;
+}
+
+struct list_ctx {
+	const struct ct_args *args;
+	__u64 now;
+	unsigned long shown;
+	/* delete: the matching keys, deleted after the walk */
+	struct xct_ct_key *keys;
+	size_t nkeys, cap;
+};
+
+static void print_entry(struct list_ctx *l, const struct xct_ct_key *key,
+			const struct xct_ct_entry *e)
+{
+	char line[512];
+
+	if (xct_opts.json) {
+		fputs(l->shown ? ",\n" : "[\n", stdout);
+		xct_print_conn_json(stdout, key, e, l->now);
+	} else {
+		xct_format_conn(line, sizeof(line), key, e, l->now, l->args->fmt_flags);
+		puts(line);
+	}
+	l->shown++;
+}
+
+static int list_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, void *ctx)
+{
+	struct list_ctx *l = ctx;
+
+	if (xct_filter_match(&l->args->filter, key, e))
+		print_entry(l, key, e);
+	return 0;
+}
+
+static void end_json(const struct list_ctx *l)
+{
+	if (xct_opts.json)
+		puts(l->shown ? "\n]" : "[]");
+}
+
+static int collect_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, void *ctx)
+{
+	struct list_ctx *l = ctx;
+
+	if (!xct_filter_match(&l->args->filter, key, e))
+		return 0;
+	if (l->nkeys == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		struct xct_ct_key *keys = realloc(l->keys, cap * sizeof(*keys));
+
+		if (!keys)
+			return -ENOMEM;
+		l->keys = keys;
+		l->cap = cap;
+	}
+	l->keys[l->nkeys++] = *key;
+	print_entry(l, key, e);
+	return 0;
+}
+
+static int do_list(struct xct_table *t, const struct ct_args *a, bool get)
+{
+	struct list_ctx l = { .args = a, .now = xct_now_ns() };
+	int err = xct_table_walk(t, l.now, list_one, &l);
+
+	end_json(&l);
+	if (err)
+		return XCT_EXIT_RUNTIME;
+	fprintf(stderr, SUMMARY_PREFIX "%lu flow entries have been shown.\n", l.shown);
+	if (get && l.shown == 0) {
+		xct_err("such connection does not exist");
+		return XCT_EXIT_RUNTIME;
+	}
+	return XCT_EXIT_OK;
+}
+
+static int do_delete(struct xct_table *t, const struct ct_args *a)
+{
+	struct list_ctx l = { .args = a, .now = xct_now_ns() };
+	unsigned long deleted = 0;
+	size_t i;
+	int err;
+
+	err = xct_table_walk(t, l.now, collect_one, &l);
+	end_json(&l);
+	if (err) {
+		free(l.keys);
+		return XCT_EXIT_RUNTIME;
+	}
+	for (i = 0; i < l.nkeys; i++)
+		if (bpf_map_delete_elem(t->ct_fd, &l.keys[i]) == 0)
+			deleted++;
+	free(l.keys);
+	fprintf(stderr, SUMMARY_PREFIX "%lu flow entries have been deleted.\n", deleted);
+	if (deleted == 0) {
+		xct_err("no connection matched");
+		return XCT_EXIT_RUNTIME;
+	}
+	return XCT_EXIT_OK;
+}
+
+/* Deletes every entry, live or dead. */
+static int do_flush(struct xct_table *t)
+{
+	struct xct_ct_key key, next;
+	void *prev = NULL;
+	unsigned long n = 0;
+
+	while (bpf_map_get_next_key(t->ct_fd, prev, &next) == 0) {
+		key = next;
+		/* Deleting the current key restarts iteration from the
+		 * start, which is what a flush wants anyway. */
+		if (bpf_map_delete_elem(t->ct_fd, &key) == 0)
+			n++;
+		prev = NULL;
+	}
+	fprintf(stderr, SUMMARY_PREFIX "connection tracking table has been emptied.\n");
+	if (xct_opts.verbose)
+		xct_err("%lu entries deleted", n);
+	return XCT_EXIT_OK;
+}
+
+static int count_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, void *ctx)
+{
+	(*(unsigned long *)ctx)++;
+	return 0;
+}
+
+static int do_count(struct xct_table *t)
+{
+	unsigned long n = 0;
+
+	if (xct_table_walk(t, xct_now_ns(), count_one, &n))
+		return XCT_EXIT_RUNTIME;
+	if (xct_opts.json)
+		printf("{\"count\":%lu,\"max\":%u}\n", n, t->max_entries);
+	else
+		printf("%lu\n", n);
+	return XCT_EXIT_OK;
+}
+
+#define XCT_STAT_NAME(name, str) str,
+static const char *const stat_names[] = { XCT_STATS(XCT_STAT_NAME) };
+#undef XCT_STAT_NAME
+#define XCT_REASON_NAME(name, str, why) str,
+static const char *const reason_names[] = { XCT_REASONS(XCT_REASON_NAME) };
+#undef XCT_REASON_NAME
+#define XCT_REASON_WHY(name, str, why) why,
+static const char *const reason_whys[] = { XCT_REASONS(XCT_REASON_WHY) };
+#undef XCT_REASON_WHY
+
+/* The counters conntrack -S prints on this kernel, in its order. */
+static const int conntrack_stats[] = {
+	XCT_S_FOUND,	   XCT_S_INVALID, XCT_S_INSERT,		XCT_S_INSERT_FAILED,
+	XCT_S_DROP,	   XCT_S_EARLY_DROP, XCT_S_ERROR,	XCT_S_SEARCH_RESTART,
+	XCT_S_CLASH_RESOLVE, XCT_S_CHAINTOOLONG,
+};
+
+static int do_stats(struct xct_table *t, const struct ct_args *a)
+{
+	int ncpus = libbpf_num_possible_cpus(), cpu, i, err = 0;
+	__u64 *vals;
+	size_t n = XCT_COUNTER_SLOTS;
+
+	if (ncpus <= 0)
+		return XCT_EXIT_RUNTIME;
+	vals = calloc(n * (size_t)ncpus, sizeof(__u64));
+	if (!vals)
+		return XCT_EXIT_RUNTIME;
+	for (i = 0; i < (int)n && !err; i++)
+		err = xct_counters_read(t, (__u32)i, vals + (size_t)i * ncpus, ncpus);
+	if (err) {
+		xct_err("cannot read counters: %s", strerror(-err));
+		free(vals);
+		return XCT_EXIT_RUNTIME;
+	}
+#define VAL(slot, c) (vals[(size_t)(slot) * ncpus + (c)])
+	if (xct_opts.json) {
+		printf("{\"cpus\":[");
+		for (cpu = 0; cpu < ncpus; cpu++) {
+			printf("%s{\"cpu\":%d", cpu ? "," : "", cpu);
+			for (i = 0; i < XCT_S_COUNT; i++)
+				printf(",\"%s\":%llu", stat_names[i],
+				       (unsigned long long)VAL(i, cpu));
+			printf("}");
+		}
+		printf("],\"reasons\":{");
+		for (i = 0; i < XCT_R_COUNT; i++) {
+			__u64 sum = 0;
+
+			for (cpu = 0; cpu < ncpus; cpu++)
+				sum += VAL(XCT_REASON_SLOT(i), cpu);
+			printf("%s\"%s\":%llu", i ? "," : "", reason_names[i],
+			       (unsigned long long)sum);
+		}
+		printf("}}\n");
+	} else if (a->reasons) {
+		for (i = 0; i < XCT_R_COUNT; i++) {
+			__u64 sum = 0;
+
+			for (cpu = 0; cpu < ncpus; cpu++)
+				sum += VAL(XCT_REASON_SLOT(i), cpu);
+			if (sum)
+				printf("%-24s %12llu  %s\n", reason_names[i],
+				       (unsigned long long)sum, reason_whys[i]);
+		}
+	} else {
+		for (cpu = 0; cpu < ncpus; cpu++) {
+			printf("cpu=%-4d\t", cpu);
+			for (i = 0; i < (int)(sizeof(conntrack_stats) / sizeof(int)); i++)
+				printf("%s=%llu ", stat_names[conntrack_stats[i]],
+				       (unsigned long long)VAL(conntrack_stats[i], cpu));
+			printf("\n");
+		}
+	}
+#undef VAL
+	free(vals);
+	return XCT_EXIT_OK;
+}
+
+int cmd_ct(int argc, char **argv)
+{
+	static const char *const subs[] = { "list", "get", "delete", "flush", "count", "stats" };
+	struct xct_table t;
+	struct ct_args a;
+	const char *sub;
+	int ret, which = -1;
+	size_t i;
+
+	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "--help")) {
+		fputs(ct_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? XCT_EXIT_USAGE : XCT_EXIT_OK;
+	}
+	sub = argv[1];
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (!strncmp(sub, subs[i], strlen(sub)))
+			which = which < 0 ? (int)i : -2; /* prefixes must be unique */
+	if (which < 0)
+		return xct_usage_error("'ct %s': unknown or ambiguous command", sub);
+
+	ret = parse_ct_args(argc - 1, argv + 1, &a);
+	if (ret)
+		return ret;
+	if (which == 1) {
+		const struct xct_filter *f = &a.filter;
+
+		if (f->proto < 0 || !f->has_addr[XCT_F_ORIG_SRC] || !f->has_addr[XCT_F_ORIG_DST] ||
+		    ((f->proto == 6 || f->proto == 17) && (f->sport < 0 || f->dport < 0)))
+			return xct_usage_error(
+				"ct get needs -p, -s, -d, and --sport/--dport for tcp and udp");
+	}
+	if (which == 2 && !a.has_filter)
+		return xct_usage_error("ct delete needs a filter (use 'ct flush' to delete all)");
+	if ((which == 3 || which == 4 || which == 5) && a.has_filter)
+		return xct_usage_error("'ct %s' takes no filter", subs[which]);
+	if (a.reasons && which != 5)
+		return xct_usage_error("--reasons goes with 'ct stats'");
+
+	if (xct_require_root())
+		return XCT_EXIT_RUNTIME;
+	if (xct_table_open(&t))
+		return XCT_EXIT_RUNTIME;
+	switch (which) {
+	case 0:
+		ret = do_list(&t, &a, false);
+		break;
+	case 1:
+		ret = do_list(&t, &a, true);
+		break;
+	case 2:
+		ret = do_delete(&t, &a);
+		break;
+	case 3:
+		ret = do_flush(&t);
+		break;
+	case 4:
+		ret = do_count(&t);
+		break;
+	default:
+		ret = do_stats(&t, &a);
+	}
+	xct_table_close(&t);
+	return ret;
+}

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Parsing and matching of conntrack-tools' filters.  Addresses take an
+ * optional prefix length (CIDR), as conntrack's --mask-src/--mask-dst do;
+ * names are accepted case-insensitively, like conntrack's.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ct_filter.h"
+#include "ct_format.h"
+#include "xct/tuple.h"
+#include "xct.h"
+
+void xct_filter_init(struct xct_filter *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->proto = -1;
+	f->sport = -1;
+	f->dport = -1;
+	f->state = -1;
+	f->icmp_type = -1;
+	f->icmp_code = -1;
+	f->icmp_id = -1;
+}
+
+int xct_parse_cidr(const char *s, struct xct_cidr *out)
+{
+	char addr[INET6_ADDRSTRLEN + 8];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	__u64 prefix;
+	int max;
+
+	if (n == 0 || n >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, addr, &out->addr.v4) == 1) {
+		out->family = XCT_AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, addr, out->addr.bytes) == 1) {
+		out->family = XCT_AF_INET6;
+		max = 128;
+	} else {
+		return -EINVAL;
+	}
+	out->prefix = max;
+	if (slash) {
+		if (xct_parse_u64(slash + 1, 0, max, &prefix))
+			return -EINVAL;
+		out->prefix = (__u8)prefix;
+	}
+	return 0;
+}
+
+int xct_parse_proto(const char *s, int *proto)
+{
+	static const __u8 known[] = { 1, 6, 17, 33, 47, 58, 132, 136 };
+	__u64 v;
+	size_t i;
+
+	for (i = 0; i < sizeof(known); i++) {
+		if (!strcasecmp(s, xct_proto_name(known[i]))) {
+			*proto = known[i];
+			return 0;
+		}
+	}
+	if (!strcasecmp(s, "ipv6-icmp")) {
+		*proto = 58;
+		return 0;
+	}
+	if (xct_parse_u64(s, 0, 255, &v))
+		return -EINVAL;
+	*proto = (int)v;
+	return 0;
+}
+
+int xct_parse_tcp_state(const char *s, int *state)
+{
+	int i;
+
+	for (i = 0; i < XCT_TCP_STATE_COUNT; i++) {
+		if (!strcasecmp(s, xct_tcp_state_name(i))) {
+			*state = i;
+			return 0;
+		}
+	}
+	/* conntrack(8) still accepts LISTEN, the old name of SYN_SENT2. */
+	if (!strcasecmp(s, "LISTEN")) {
+		*state = XCT_TCP_SYN_SENT2;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int xct_parse_status(const char *s, __u16 *set, bool *unset)
+{
+	char buf[128], *tok, *save = NULL;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcasecmp(tok, "ASSURED"))
+			*set |= XCT_CT_ASSURED;
+		else if (!strcasecmp(tok, "SEEN_REPLY"))
+			*set |= XCT_CT_SEEN_REPLY;
+		else if (!strcasecmp(tok, "UNSET"))
+			*unset = true;
+		else
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int xct_parse_family(const char *s, __u8 *family)
+{
+	if (!strcasecmp(s, "ipv4") || !strcasecmp(s, "inet"))
+		*family = XCT_AF_INET;
+	else if (!strcasecmp(s, "ipv6") || !strcasecmp(s, "inet6"))
+		*family = XCT_AF_INET6;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int xct_parse_mark(const char *s, __u32 *mark, __u32 *mask)
+{
+	char buf[64], *slash;
+	__u64 v, m = 0xffffffff;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash) {
+		*slash = '\0';
+		if (xct_parse_u64(slash + 1, 0, 0xffffffff, &m) || m == 0)
+			return -EINVAL;
+	}
+	if (xct_parse_u64(buf, 0, 0xffffffff, &v))
+		return -EINVAL;
+	*mark = (__u32)v;
+	*mask = (__u32)m;
+	return 0;
+}
+
+static bool cidr_match(const struct xct_cidr *c, __u8 family, const union xct_addr *a)
+{
+	unsigned int full = c->prefix / 8, rest = c->prefix % 8;
+
+	if (c->family != family)
+		return false;
+	if (memcmp(c->addr.bytes, a->bytes, full))
+		return false;
+	if (rest) {
+		__u8 mask = (__u8)(0xff << (8 - rest));
+
+		return (c->addr.bytes[full] & mask) == (a->bytes[full] & mask);
+	}
+	return true;
+}
+
+bool xct_filter_match(const struct xct_filter *f, const struct xct_ct_key *key,
+		      const struct xct_ct_entry *e)
+{
+	struct xct_tuple orig, reply;
+	const union xct_addr *addrs[XCT_F_ADDR_COUNT];
+	int i;
+
+	if (f->family && key->family != f->family)
+		return false;
+	if (f->proto >= 0 && key->proto != f->proto)
+		return false;
+	xct_tuple_from_key(key, e->orig_side, XCT_DIR_ORIGINAL, &orig);
+	xct_tuple_from_key(key, e->orig_side, XCT_DIR_REPLY, &reply);
+	addrs[XCT_F_ORIG_SRC] = &orig.src;
+	addrs[XCT_F_ORIG_DST] = &orig.dst;
+	addrs[XCT_F_REPLY_SRC] = &reply.src;
+	addrs[XCT_F_REPLY_DST] = &reply.dst;
+	for (i = 0; i < XCT_F_ADDR_COUNT; i++)
+		if (f->has_addr[i] && !cidr_match(&f->addr[i], key->family, addrs[i]))
+			return false;
+	if (f->sport >= 0 && (!xct_has_ports(key->proto) || ntohs(orig.sport) != f->sport))
+		return false;
+	if (f->dport >= 0 && (!xct_has_ports(key->proto) || ntohs(orig.dport) != f->dport))
+		return false;
+	if (f->state >= 0 && (key->proto != XCT_IPPROTO_TCP || e->state != f->state))
+		return false;
+	if ((e->status & f->status_set) != f->status_set)
+		return false;
+	if (f->status_unset && (e->status & (XCT_CT_SEEN_REPLY | XCT_CT_ASSURED)))
+		return false;
+	if (f->icmp_type >= 0 || f->icmp_code >= 0 || f->icmp_id >= 0) {
+		if (!xct_is_icmp(key->family, key->proto))
+			return false;
+		if (f->icmp_type >= 0 && orig.icmp_type != f->icmp_type)
+			return false;
+		if (f->icmp_code >= 0 && orig.icmp_code != f->icmp_code)
+			return false;
+		if (f->icmp_id >= 0 && orig.sport != f->icmp_id)
+			return false;
+	}
+	if (f->mark_mask && (e->mark & f->mark_mask) != (f->mark & f->mark_mask))
+		return false;
+	return true;
+}

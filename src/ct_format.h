@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Table entries as text and JSON: conntrack(8)'s default line, field for
+ * field (libnetfilter_conntrack's __snprintf_conntrack_default), and a
+ * JSON object with the same facts.
+ */
+#ifndef XCT_CT_FORMAT_H
+#define XCT_CT_FORMAT_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include "xct/abi.h"
+
+#define XCT_FMT_EXTENDED 0x1 /* "-o extended": the l3 prefix "ipv4     2 " */
+
+const char *xct_proto_name(__u8 proto);
+const char *xct_tcp_state_name(__u8 state);
+const char *xct_family_name(__u8 family);
+
+/* Writes an address as inet_ntop does (IPv6 compressed). */
+void xct_format_addr(__u8 family, const union xct_addr *a, char *buf, size_t len);
+
+/* Seconds left before the entry expires, rounded down, as conntrack shows. */
+__u64 xct_entry_timeout(const struct xct_ct_entry *e, __u64 now_ns);
+
+/* The conntrack(8) line of one entry, without a newline. */
+int xct_format_conn(char *buf, size_t len, const struct xct_ct_key *key,
+		    const struct xct_ct_entry *e, __u64 now_ns, unsigned int flags);
+
+/* One JSON object for the entry, without a newline. */
+void xct_print_conn_json(FILE *out, const struct xct_ct_key *key, const struct xct_ct_entry *e,
+			 __u64 now_ns);
+
+#endif /* XCT_CT_FORMAT_H */

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The xct command: global options, then a command found by unique prefix,
+ * as iproute2 and bpftool do ("xct st" is "xct status").
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+
+#include "xct.h"
+
+static const char usage[] =
+	"Usage: xct [OPTIONS] COMMAND [ARGS]\n"
+	"\n"
+	"A stateful connection tracker on XDP and TC, with nf_conntrack's semantics.\n"
+	"\n"
+	"Commands:\n"
+	"  attach IFACE... [--mode native|generic|tc] [--max-entries N]\n"
+	"  detach IFACE... | --all\n"
+	"  status                      interfaces, programs, table fill\n"
+	"  ct list|get|delete|flush|count|stats [FILTER...]   (see 'xct ct help')\n"
+	"  version\n"
+	"\n"
+	"Options:\n"
+	"  -j, --json                  JSON output\n"
+	"      --pin-path DIR          where the state is pinned (default " XCT_PIN_PATH_DEFAULT
+	",\n"
+	"                              or $XCT_PIN_PATH); one xct instance per path\n"
+	"  -v, --verbose               libbpf's messages and the verifier's log\n"
+	"  -h, --help\n"
+	"\n"
+	"Examples:\n"
+	"  xct attach eth0 eth1\n"
+	"  xct ct list -p tcp --state ESTABLISHED\n"
+	"  xct ct stats\n"
+	"  xct --pin-path /run/xct-test/xct status\n";
+
+static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (!xct_opts.verbose)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	printf("xct %s (libbpf %s)\n", XCT_VERSION, libbpf_version_string());
+	return XCT_EXIT_OK;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	fputs(usage, stdout);
+	return XCT_EXIT_OK;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} commands[] = {
+	{ "attach", cmd_attach }, { "detach", cmd_detach },   { "status", cmd_status },
+	{ "ct", cmd_ct },	  { "version", cmd_version }, { "help", cmd_help },
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "pin-path", required_argument, NULL, 'P' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *env = getenv("XCT_PIN_PATH");
+	int c, found = -1;
+	size_t i, len;
+
+	if (env && *env)
+		xct_opts.pin_path = env;
+	opterr = 0;
+	/* "+": stop at the command; its options are its own. */
+	while ((c = getopt_long(argc, argv, "+:jvhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			xct_opts.json = true;
+			break;
+		case 'P':
+			if (!*optarg || optarg[0] != '/')
+				return xct_usage_error("--pin-path needs an absolute path");
+			xct_opts.pin_path = optarg;
+			break;
+		case 'v':
+			xct_opts.verbose = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return XCT_EXIT_OK;
+		case 'V':
+			return cmd_version(0, NULL);
+		case ':':
+			return xct_usage_error("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			return xct_usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage, stderr);
+		return XCT_EXIT_USAGE;
+	}
+	libbpf_set_print(print_libbpf);
+
+	len = strlen(argv[optind]);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (len && !strncmp(argv[optind], commands[i].name, len)) {
+			if (found >= 0)
+				return xct_usage_error("'%s' is ambiguous", argv[optind]);
+			found = (int)i;
+		}
+	}
+	if (found < 0)
+		return xct_usage_error("unknown command '%s'", argv[optind]);
+	return commands[found].fn(argc - optind, argv + optind);
+}

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Reading the pinned table.  Entries are fetched with batch lookups (one
+ * syscall per thousands of entries, not two per entry) and BPF_F_LOCK, so
+ * each entry is a consistent copy even while the datapath updates it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "table.h"
+#include "xct.h"
+#include "xct/ct.h"
+
+static int open_pinned(const char *name, int *fd)
+{
+	char path[4096];
+
+	*fd = bpf_obj_get(xct_pin(path, sizeof(path), name));
+	return *fd < 0 ? -errno : 0;
+}
+
+int xct_table_open(struct xct_table *t)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	t->ct_fd = t->counters_fd = t->ifaces_fd = t->gc_fd = -1;
+	err = open_pinned("xct_ct", &t->ct_fd);
+	if (!err)
+		err = open_pinned("xct_counters", &t->counters_fd);
+	if (!err)
+		err = open_pinned("xct_ifaces", &t->ifaces_fd);
+	if (!err)
+		err = open_pinned("xct_gc", &t->gc_fd);
+	if (err) {
+		if (err == -ENOENT)
+			xct_err("xct is not attached (no state under %s)", xct_opts.pin_path);
+		else
+			xct_err("cannot open xct's maps under %s: %s", xct_opts.pin_path,
+				strerror(-err));
+		xct_table_close(t);
+		return err;
+	}
+	if (bpf_obj_get_info_by_fd(t->ct_fd, &info, &len) == 0)
+		t->max_entries = info.max_entries;
+	return 0;
+}
+
+void xct_table_close(struct xct_table *t)
+{
+	int *fds[] = { &t->ct_fd, &t->counters_fd, &t->ifaces_fd, &t->gc_fd };
+	size_t i;
+
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+int xct_table_walk(const struct xct_table *t, __u64 now_ns, xct_entry_fn fn, void *ctx)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_F_LOCK);
+	__u32 batch_size = 4096, count, i;
+	struct xct_ct_key *keys = NULL;
+	struct xct_ct_entry *values = NULL;
+	__u64 in_batch = 0, out_batch = 0;
+	bool first = true;
+	int err = 0, ret = 0;
+
+	keys = calloc(batch_size, sizeof(*keys));
+	values = calloc(batch_size, sizeof(*values));
+	if (!keys || !values) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		count = batch_size;
+		err = bpf_map_lookup_batch(t->ct_fd, first ? NULL : &in_batch, &out_batch, keys,
+					   values, &count, &opts);
+		if (err)
+			err = -errno;
+		if (err && err != -ENOENT) {
+			if (err == -ENOSPC && batch_size < (1u << 20)) {
+				/* One hash bucket holds more than a batch. */
+				batch_size *= 2;
+				free(keys);
+				free(values);
+				keys = calloc(batch_size, sizeof(*keys));
+				values = calloc(batch_size, sizeof(*values));
+				if (!keys || !values) {
+					err = -ENOMEM;
+					goto out;
+				}
+				continue;
+			}
+			xct_err("cannot read the connection table: %s", strerror(-err));
+			goto out;
+		}
+		for (i = 0; i < count; i++) {
+			if (!xct_entry_alive(&values[i], now_ns))
+				continue;
+			ret = fn(&keys[i], &values[i], ctx);
+			if (ret)
+				goto out;
+		}
+		if (err == -ENOENT) {
+			err = 0;
+			break;
+		}
+		in_batch = out_batch;
+		first = false;
+	}
+out:
+	free(keys);
+	free(values);
+	return ret ? ret : err;
+}
+
+int xct_counters_read(const struct xct_table *t, __u32 slot, __u64 *per_cpu, int ncpus)
+{
+	__u64 *vals = calloc((size_t)ncpus, sizeof(__u64));
+	int err, i;
+
+	if (!vals)
+		return -ENOMEM;
+	err = bpf_map_lookup_elem(t->counters_fd, &slot, vals) ? -errno : 0;
+	for (i = 0; i < ncpus && !err; i++)
+		per_cpu[i] = vals[i];
+	free(vals);
+	return err;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The pinned state of a running xct, opened by path: connection table,
+ * counters, interface registry and GC state.
+ */
+#ifndef XCT_TABLE_H
+#define XCT_TABLE_H
+
+#include "xct/abi.h"
+
+struct xct_table {
+	int ct_fd;
+	int counters_fd;
+	int ifaces_fd;
+	int gc_fd;
+	__u32 max_entries;
+};
+
+/* Opens the maps under xct_opts.pin_path; -ENOENT (reported) if xct is not
+ * attached there. */
+int xct_table_open(struct xct_table *t);
+void xct_table_close(struct xct_table *t);
+
+/* Called for each live entry; a non-zero return stops the walk. */
+typedef int (*xct_entry_fn)(const struct xct_ct_key *key, const struct xct_ct_entry *e,
+			    void *ctx);
+
+/* Walks the live entries (read in batches, each entry copied under its
+ * lock); returns the callback's non-zero value, 0, or -errno. */
+int xct_table_walk(const struct xct_table *t, __u64 now_ns, xct_entry_fn fn, void *ctx);
+
+/* Sums a per-CPU counter slot over all CPUs, or fills per_cpu[ncpus]. */
+int xct_counters_read(const struct xct_table *t, __u32 slot, __u64 *per_cpu, int ncpus);
+
+#endif /* XCT_TABLE_H */

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What the xct command's files share: the global options, exit codes, error
+ * reporting and the command handlers the dispatcher in main.c calls.
+ */
+#ifndef XCT_CLI_H
+#define XCT_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "xct/abi.h"
+
+#define XCT_VERSION "0.1.0"
+
+/* Exit statuses, as conntrack(8) and iproute2 use them. */
+#define XCT_EXIT_OK 0
+#define XCT_EXIT_RUNTIME 1 /* the system said no: not root, no BPF, no such interface */
+#define XCT_EXIT_USAGE 2   /* the command line is wrong */
+
+struct xct_opts {
+	const char *pin_path;
+	bool json;
+	bool verbose;
+};
+
+extern struct xct_opts xct_opts;
+
+/* Print "xct: <message>" on stderr. */
+void xct_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Report a usage error and return XCT_EXIT_USAGE. */
+int xct_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Returns 0 when running as root, or reports why not and returns -EPERM. */
+int xct_require_root(void);
+
+/* Makes sure pin_path's parent is a BPF filesystem (mounting the default
+ * /sys/fs/bpf if needed); with create, also creates pin_path. */
+int xct_prepare_pin_path(const char *pin_path, bool create);
+
+/* Joins the pin path and a name into buf. */
+const char *xct_pin(char *buf, size_t len, const char *name);
+
+/* Monotonic time in ns, the clock bpf_ktime_get_ns() reads. */
+__u64 xct_now_ns(void);
+
+/* Parses an unsigned number in [min, max]; 0 or -EINVAL. */
+int xct_parse_u64(const char *s, __u64 min, __u64 max, __u64 *out);
+
+/* Command handlers: argv[0] is the command's own name. */
+int cmd_attach(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_ct(int argc, char **argv);
+
+#endif /* XCT_CLI_H */
