@@ -324,25 +324,44 @@ static int do_delete(struct xct_table *t, const struct ct_args *a)
 	return XCT_EXIT_OK;
 }
 
-/* Deletes every entry, live or dead. */
+/* Deletes every entry, live or dead, a batch at a time. */
 static int do_flush(struct xct_table *t)
 {
-	struct xct_ct_key key, next;
-	void *prev = NULL;
+	__u32 batch_size = 4096, count;
+	struct xct_ct_key *keys = calloc(batch_size, sizeof(*keys));
+	struct xct_ct_entry *values = calloc(batch_size, sizeof(*values));
+	__u64 in_batch = 0, out_batch = 0;
 	unsigned long n = 0;
+	bool first = true;
+	int err, ret = XCT_EXIT_OK;
 
-	while (bpf_map_get_next_key(t->ct_fd, prev, &next) == 0) {
-		key = next;
-		/* Deleting the current key restarts iteration from the
-		 * start, which is what a flush wants anyway. */
-		if (bpf_map_delete_elem(t->ct_fd, &key) == 0)
-			n++;
-		prev = NULL;
+	if (!keys || !values) {
+		ret = XCT_EXIT_RUNTIME;
+		goto out;
+	}
+	for (;;) {
+		count = batch_size;
+		err = bpf_map_lookup_and_delete_batch(t->ct_fd, first ? NULL : &in_batch,
+						      &out_batch, keys, values, &count, NULL);
+		err = err ? -errno : 0;
+		n += count;
+		if (err == -ENOENT)
+			break;
+		if (err) {
+			xct_err("cannot flush the connection table: %s", strerror(-err));
+			ret = XCT_EXIT_RUNTIME;
+			goto out;
+		}
+		in_batch = out_batch;
+		first = false;
 	}
 	fprintf(stderr, SUMMARY_PREFIX "connection tracking table has been emptied.\n");
 	if (xct_opts.verbose)
 		xct_err("%lu entries deleted", n);
-	return XCT_EXIT_OK;
+out:
+	free(keys);
+	free(values);
+	return ret;
 }
 
 static int count_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, void *ctx)

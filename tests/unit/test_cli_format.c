@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The command's text: conntrack(8) lines for TCP, UDP, ICMP, IPv6 and
+ * generic entries, the JSON object, and the parsing and matching of
+ * conntrack-tools' filters, bad input included.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "ct_filter.h"
+#include "ct_format.h"
+#include "xct/tuple.h"
+
+#define SEC_NS 1000000000ULL
+#define NOW (1000 * SEC_NS)
+
+/* A key and entry for a connection opened by src:sport towards dst:dport. */
+static void make_conn(struct xct_ct_key *key, struct xct_ct_entry *e, const char *src,
+		      const char *dst, __u8 proto, __u16 sport, __u16 dport)
+{
+	struct xct_tuple t = { .proto = proto };
+	__u8 side = 0;
+
+	if (inet_pton(AF_INET, src, &t.src.v4) == 1) {
+		inet_pton(AF_INET, dst, &t.dst.v4);
+		t.family = XCT_AF_INET;
+	} else {
+		inet_pton(AF_INET6, src, t.src.bytes);
+		inet_pton(AF_INET6, dst, t.dst.bytes);
+		t.family = XCT_AF_INET6;
+	}
+	if (proto == 1 || proto == 58) {
+		t.icmp_type = proto == 1 ? 8 : 128;
+		t.sport = sport; /* id */
+	} else {
+		t.sport = htons(sport);
+		t.dport = htons(dport);
+	}
+	xct_key_from_tuple(&t, key, &side);
+	memset(e, 0, sizeof(*e));
+	e->orig_side = side;
+	e->first_seen_ns = NOW - 5 * SEC_NS;
+	e->last_seen_ns = NOW - SEC_NS;
+}
+
+TEST(format_tcp_established_assured)
+{
+	struct xct_ct_key key;
+	struct xct_ct_entry e;
+	char line[512];
+
+	/* The higher address opens: its side is 1 in the canonical key. */
+	make_conn(&key, &e, "10.0.0.2", "10.0.0.1", 6, 40000, 22);
+	e.state = XCT_TCP_ESTABLISHED;
+	e.status = XCT_CT_SEEN_REPLY | XCT_CT_ASSURED;
+	e.expires_ns = NOW + 431999 * SEC_NS + 500000000ULL;
+	e.packets[0] = 3;
+	e.bytes[0] = 164;
+	e.packets[1] = 2;
+	e.bytes[1] = 112;
+	xct_format_conn(line, sizeof(line), &key, &e, NOW, 0);
+	CHECK_STR(line, "tcp      6 431999 ESTABLISHED src=10.0.0.2 dst=10.0.0.1 sport=40000 "
+			"dport=22 packets=3 bytes=164 src=10.0.0.1 dst=10.0.0.2 sport=22 "
+			"dport=40000 packets=2 bytes=112 [ASSURED] mark=0 use=1");
+}
+
+TEST(format_udp_unreplied_extended)
+{
+	struct xct_ct_key key;
+	struct xct_ct_entry e;
+	char line[512];
+
+	make_conn(&key, &e, "172.17.0.7", "10.8.128.122", 17, 53587, 8125);
+	e.expires_ns = NOW + 29 * SEC_NS;
+	e.packets[0] = 1;
+	e.bytes[0] = 40;
+	xct_format_conn(line, sizeof(line), &key, &e, NOW, XCT_FMT_EXTENDED);
+	CHECK_STR(line, "ipv4     2 udp      17 29 src=172.17.0.7 dst=10.8.128.122 sport=53587 "
+			"dport=8125 packets=1 bytes=40 [UNREPLIED] src=10.8.128.122 "
+			"dst=172.17.0.7 sport=8125 dport=53587 packets=0 bytes=0 mark=0 use=1");
+}
+
+TEST(format_icmp_and_icmpv6)
+{
+	struct xct_ct_key key;
+	struct xct_ct_entry e;
+	char line[512];
+
+	make_conn(&key, &e, "192.0.2.1", "192.0.2.9", 1, 4242, 0);
+	e.status = XCT_CT_SEEN_REPLY;
+	e.expires_ns = NOW + 30 * SEC_NS;
+	xct_format_conn(line, sizeof(line), &key, &e, NOW, 0);
+	CHECK_STR(line, "icmp     1 30 src=192.0.2.1 dst=192.0.2.9 type=8 code=0 id=4242 "
+			"packets=0 bytes=0 src=192.0.2.9 dst=192.0.2.1 type=0 code=0 id=4242 "
+			"packets=0 bytes=0 mark=0 use=1");
+
+	make_conn(&key, &e, "2001:db8::1", "2001:db8::2", 58, 7, 0);
+	e.expires_ns = NOW + 30 * SEC_NS;
+	xct_format_conn(line, sizeof(line), &key, &e, NOW, 0);
+	CHECK_STR(line, "icmpv6   58 30 src=2001:db8::1 dst=2001:db8::2 type=128 code=0 id=7 "
+			"packets=0 bytes=0 [UNREPLIED] src=2001:db8::2 dst=2001:db8::1 type=129 "
+			"code=0 id=7 packets=0 bytes=0 mark=0 use=1");
+}
+
+TEST(format_generic_protocol_and_expired_timeout)
+{
+	struct xct_ct_key key;
+	struct xct_ct_entry e;
+	char line[512];
+
+	make_conn(&key, &e, "198.51.100.1", "198.51.100.2", 47, 0, 0);
+	e.expires_ns = NOW - 1; /* an expired entry shows 0, never wraps */
+	xct_format_conn(line, sizeof(line), &key, &e, NOW, 0);
+	CHECK_STR(line, "gre      47 0 src=198.51.100.1 dst=198.51.100.2 packets=0 bytes=0 "
+			"[UNREPLIED] src=198.51.100.2 dst=198.51.100.1 packets=0 bytes=0 mark=0 "
+			"use=1");
+	CHECK_STR(xct_proto_name(250), "unknown");
+}
+
+TEST(format_json_object)
+{
+	struct xct_ct_key key;
+	struct xct_ct_entry e;
+	char buf[1024] = "";
+	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
+
+	make_conn(&key, &e, "10.0.0.1", "10.0.0.2", 6, 1234, 80);
+	e.state = XCT_TCP_SYN_SENT;
+	e.expires_ns = NOW + 120 * SEC_NS;
+	e.packets[0] = 1;
+	e.bytes[0] = 60;
+	xct_print_conn_json(f, &key, &e, NOW);
+	fclose(f);
+	CHECK_STR(buf, "{\"family\":\"ipv4\",\"proto\":\"tcp\",\"protonum\":6,\"timeout\":120,"
+		       "\"state\":\"SYN_SENT\",\"orig\":{\"src\":\"10.0.0.1\",\"dst\":\"10.0.0.2\","
+		       "\"sport\":1234,\"dport\":80,\"packets\":1,\"bytes\":60},\"reply\":{\"src\":"
+		       "\"10.0.0.2\",\"dst\":\"10.0.0.1\",\"sport\":80,\"dport\":1234,\"packets\":0,"
+		       "\"bytes\":0},\"status\":[],\"mark\":0,\"use\":1,\"age_ms\":5000,"
+		       "\"idle_ms\":1000}");
+}
+
+TEST(filter_parse_values)
+{
+	struct xct_cidr c;
+	int proto = -1, state = -1;
+	__u16 set = 0;
+	bool unset = false;
+	__u8 family = 0;
+	__u32 mark, mask;
+
+	CHECK_EQ(xct_parse_cidr("10.1.2.3", &c), 0);
+	CHECK_EQ(c.family, XCT_AF_INET);
+	CHECK_EQ(c.prefix, 32);
+	CHECK_EQ(xct_parse_cidr("2001:db8::/48", &c), 0);
+	CHECK_EQ(c.family, XCT_AF_INET6);
+	CHECK_EQ(c.prefix, 48);
+	CHECK_EQ(xct_parse_cidr("10.0.0.0/33", &c), -22);
+	CHECK_EQ(xct_parse_cidr("10.0.0.0/", &c), -22);
+	CHECK_EQ(xct_parse_cidr("10.0.0.300", &c), -22);
+	CHECK_EQ(xct_parse_cidr("", &c), -22);
+
+	CHECK_EQ(xct_parse_proto("TCP", &proto), 0);
+	CHECK_EQ(proto, 6);
+	CHECK_EQ(xct_parse_proto("ipv6-icmp", &proto), 0);
+	CHECK_EQ(proto, 58);
+	CHECK_EQ(xct_parse_proto("132", &proto), 0);
+	CHECK_EQ(proto, 132);
+	CHECK_EQ(xct_parse_proto("256", &proto), -22);
+	CHECK_EQ(xct_parse_proto("-1", &proto), -22);
+	CHECK_EQ(xct_parse_proto("tcpx", &proto), -22);
+
+	CHECK_EQ(xct_parse_tcp_state("established", &state), 0);
+	CHECK_EQ(state, XCT_TCP_ESTABLISHED);
+	CHECK_EQ(xct_parse_tcp_state("LISTEN", &state), 0);
+	CHECK_EQ(state, XCT_TCP_SYN_SENT2);
+	CHECK_EQ(xct_parse_tcp_state("OPEN", &state), -22);
+
+	CHECK_EQ(xct_parse_status("ASSURED,SEEN_REPLY", &set, &unset), 0);
+	CHECK_EQ(set, XCT_CT_ASSURED | XCT_CT_SEEN_REPLY);
+	CHECK_EQ(xct_parse_status("EXPECTED", &set, &unset), -22);
+
+	CHECK_EQ(xct_parse_family("ipv6", &family), 0);
+	CHECK_EQ(family, XCT_AF_INET6);
+	CHECK_EQ(xct_parse_family("ipx", &family), -22);
+
+	CHECK_EQ(xct_parse_mark("0x10/0xf0", &mark, &mask), 0);
+	CHECK_EQ(mark, 0x10);
+	CHECK_EQ(mask, 0xf0);
+	CHECK_EQ(xct_parse_mark("5/0", &mark, &mask), -22);
+}
+
+TEST(filter_match_conntrack_semantics)
+{
+	struct xct_ct_key key;
+	struct xct_ct_entry e;
+	struct xct_filter f;
+
+	make_conn(&key, &e, "10.1.1.5", "10.2.2.9", 6, 40000, 443);
+	e.state = XCT_TCP_ESTABLISHED;
+	e.status = XCT_CT_SEEN_REPLY | XCT_CT_ASSURED;
+
+	xct_filter_init(&f);
+	CHECK(xct_filter_match(&f, &key, &e));
+
+	/* -s and -d are the original direction; -r and -q the reply. */
+	xct_parse_cidr("10.1.0.0/16", &f.addr[XCT_F_ORIG_SRC]);
+	f.has_addr[XCT_F_ORIG_SRC] = true;
+	CHECK(xct_filter_match(&f, &key, &e));
+	xct_parse_cidr("10.2.2.9", &f.addr[XCT_F_REPLY_SRC]);
+	f.has_addr[XCT_F_REPLY_SRC] = true;
+	CHECK(xct_filter_match(&f, &key, &e));
+	xct_parse_cidr("10.1.1.5", &f.addr[XCT_F_ORIG_DST]);
+	f.has_addr[XCT_F_ORIG_DST] = true;
+	CHECK(!xct_filter_match(&f, &key, &e));
+
+	xct_filter_init(&f);
+	f.sport = 40000;
+	f.dport = 443;
+	CHECK(xct_filter_match(&f, &key, &e));
+	f.sport = 443; /* ports are the original direction's */
+	CHECK(!xct_filter_match(&f, &key, &e));
+
+	xct_filter_init(&f);
+	f.state = XCT_TCP_TIME_WAIT;
+	CHECK(!xct_filter_match(&f, &key, &e));
+	f.state = XCT_TCP_ESTABLISHED;
+	CHECK(xct_filter_match(&f, &key, &e));
+
+	xct_filter_init(&f);
+	f.status_unset = true;
+	CHECK(!xct_filter_match(&f, &key, &e));
+	f.status_unset = false;
+	f.status_set = XCT_CT_ASSURED;
+	CHECK(xct_filter_match(&f, &key, &e));
+
+	xct_filter_init(&f);
+	f.family = XCT_AF_INET6;
+	CHECK(!xct_filter_match(&f, &key, &e));
+	f.family = XCT_AF_INET;
+	f.proto = 17;
+	CHECK(!xct_filter_match(&f, &key, &e));
+
+	/* ICMP filters never match a TCP entry. */
+	xct_filter_init(&f);
+	f.icmp_type = 8;
+	CHECK(!xct_filter_match(&f, &key, &e));
+}
