@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# The xct command's contract: exit status 2 and a message for bad usage,
+# 1 for what the system refuses, nothing half-applied, and list/get/delete/
+# flush/count/status/json on a real attachment in a namespace of its own.
+set -u
+cd "$(dirname "$0")/../.."
+XCT=$PWD/build/xct
+ID="$$-$RANDOM"
+NS="xct-cli-$ID"
+PEER="xct-clip-$ID"
+STATE=$(mktemp -d /tmp/xct-cli.XXXXXX)
+PIN="$STATE/bpf/xct"
+failures=0
+
+cleanup() {
+	ip netns exec "$NS" "$XCT" --pin-path "$PIN" detach --all >/dev/null 2>&1
+	ip netns del "$NS" 2>/dev/null
+	ip netns del "$PEER" 2>/dev/null
+	umount "$STATE/bpf" 2>/dev/null
+	rm -rf "$STATE"
+}
+trap cleanup EXIT
+
+ok() { echo "ok $1"; }
+not_ok() {
+	echo "not ok $1"
+	failures=$((failures + 1))
+}
+
+# expect NAME STATUS PATTERN CMD...: exit status and a stderr+stdout pattern.
+expect() {
+	local name=$1 want=$2 pattern=$3 out rc
+	shift 3
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ "$rc" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"; then
+		ok "$name"
+	else
+		echo "  $*: exit $rc (want $want), output:" >&2
+		sed 's/^/    /' <<<"$out" >&2
+		not_ok "$name"
+	fi
+}
+
+x() { ip netns exec "$NS" "$XCT" --pin-path "$PIN" "$@"; }
+
+mkdir -p "$STATE/bpf"
+mount -t bpf bpf "$STATE/bpf" || { not_ok cli_setup_bpffs; exit 1; }
+# xct's namespace has two interfaces, xc0 and xc1, each a veth whose other
+# end (xp0, xp1) is in the peer namespace.
+ip netns add "$NS"
+ip netns add "$PEER"
+for i in 0 1; do
+	ip link add "xc$i" netns "$NS" type veth peer name "xp$i" netns "$PEER"
+	ip -n "$NS" addr add "10.66.$i.1/24" dev "xc$i"
+	ip -n "$PEER" addr add "10.66.$i.2/24" dev "xp$i"
+	ip -n "$NS" link set "xc$i" up
+	ip -n "$PEER" link set "xp$i" up
+done
+
+# Usage errors: exit 2, a message naming the problem.
+expect usage_no_command 2 "Usage: xct" "$XCT"
+expect usage_unknown_command 2 "unknown command 'frobnicate'" "$XCT" frobnicate
+expect usage_unknown_ct_command 2 "unknown or ambiguous" "$XCT" ct frob
+expect usage_bad_global_option 2 "unknown option '--bogus'" "$XCT" --bogus status
+expect usage_relative_pin_path 2 "absolute path" "$XCT" --pin-path rel status
+expect usage_attach_no_iface 2 "which interface" "$XCT" attach
+expect usage_attach_bad_mode 2 "--mode: 'fast' is not native, generic or tc" "$XCT" attach xc0 --mode fast
+expect usage_attach_bad_max 2 "--max-entries: 'lots'" "$XCT" attach xc0 --max-entries lots
+expect usage_proto_out_of_range 2 "unknown protocol '256'" "$XCT" ct list -p 256
+expect usage_bad_address 2 "'10.0.0.300' is not an address" "$XCT" ct list -s 10.0.0.300
+expect usage_family_mismatch 2 "address family mismatch" "$XCT" ct list -f ipv4 -s 2001:db8::1
+expect usage_port_needs_tcp_udp 2 "need -p tcp or -p udp" "$XCT" ct list -p icmp --sport 1
+expect usage_get_needs_tuple 2 "ct get needs" "$XCT" ct get -p tcp -s 10.0.0.1
+expect usage_delete_needs_filter 2 "needs a filter" "$XCT" ct delete
+expect usage_bad_state 2 "unknown TCP state 'OPEN'" "$XCT" ct list --state OPEN
+expect usage_bad_output 2 "'yaml' is not json or extended" "$XCT" ct list -o yaml
+expect usage_missing_argument 2 "needs an argument" "$XCT" ct list -p
+
+# What the system refuses: exit 1.
+expect runtime_not_root 1 "needs root" setpriv --reuid=65534 --regid=65534 --clear-groups "$XCT" --pin-path "$PIN" ct list
+expect runtime_not_attached 1 "not attached" x ct list
+expect runtime_no_such_iface 1 "cannot attach to nope0: no such interface" x attach nope0
+expect runtime_pin_not_bpffs 1 "not on a BPF filesystem" "$XCT" --pin-path "$STATE/plain/xct" attach lo
+
+# Nothing half-applied: a bad interface in the list attaches nothing.
+expect runtime_partial_attach_refused 1 "no such interface" x attach xc0 nope0
+expect runtime_nothing_left_behind 1 "not attached" x status
+
+expect attach_two 0 "xc1: attached" x attach xc0 xc1 --mode generic
+expect runtime_already_attached 1 "xc0: already attached" x attach xc0
+expect runtime_detach_unknown 1 "cannot detach lo: not attached" x detach lo
+expect status_lists_interfaces 0 "xc1 \(ifindex [0-9]+\): ingress xdp generic" x status
+
+ip netns exec "$NS" ping -c 2 -i 0.2 10.66.0.2 >/dev/null 2>&1
+expect list_shows_flow 0 "icmp +1 [0-9]+ src=10.66.0.1 dst=10.66.0.2 type=8 code=0 id=[0-9]+ packets=2 bytes=168 src=10.66.0.2 dst=10.66.0.1 type=0 code=0 id=[0-9]+ packets=2 bytes=168 mark=0 use=1" x ct list -p icmp
+expect list_summary_on_stderr 0 "flow entries have been shown" x ct list
+if x ct list -o json 2>/dev/null | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert isinstance(d, list) and d and all("orig" in c and "reply" in c for c in d)'; then
+	ok list_json_is_an_array_of_connections
+else
+	not_ok list_json_is_an_array_of_connections
+fi
+if x -j status | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d["interfaces"]) == 2 and d["entries"] >= 1'; then
+	ok status_json
+else
+	not_ok status_json
+fi
+count=$(x ct count)
+if [ "$count" -ge 1 ] 2>/dev/null; then ok count_is_a_number; else not_ok count_is_a_number; fi
+expect get_missing_is_an_error 1 "does not exist" x ct get -p udp -s 10.66.0.1 -d 10.66.0.2 --sport 1 --dport 2
+expect delete_by_filter 0 "1 flow entries have been deleted" x ct delete -p icmp
+expect delete_nothing_matched 1 "no connection matched" x ct delete -p icmp
+ip netns exec "$NS" ping -c 1 10.66.1.2 >/dev/null 2>&1
+expect flush_empties 0 "emptied" x ct flush
+if [ "$(x ct count)" = "0" ]; then ok count_after_flush_is_zero; else not_ok count_after_flush_is_zero; fi
+expect stats_has_conntrack_fields 0 "cpu=0 +.found=[0-9]+ invalid=[0-9]+ insert=" x ct stats
+expect stats_reasons_named 0 "^ok +[0-9]+ +tracked normally" x ct stats --reasons
+
+expect detach_one_keeps_table 0 "xc0: detached" x detach xc0
+expect status_after_detach 0 "xc1" x status
+expect detach_all 0 "" x detach --all
+if [ ! -e "$PIN" ]; then ok detach_all_removes_state; else not_ok detach_all_removes_state; fi
+if ip netns exec "$NS" tc qdisc show | grep -q clsact; then
+	not_ok detach_removes_own_clsact
+else
+	ok detach_removes_own_clsact
+fi
+
+[ "$failures" -eq 0 ]
