@@ -50,10 +50,14 @@ static const char attach_usage[] =
 	"  --mode generic     XDP in the stack, for testing\n"
 	"  --mode tc          TC ingress\n"
 	"  --max-entries N    table size when it is first created (default 262144)\n"
+	"  --replace          swap the programs on already attached interfaces for\n"
+	"                     the ones of this xct, atomically, keeping the table\n"
+	"                     (how a new version of xct takes over)\n"
 	"\n"
 	"Examples:\n"
 	"  xct attach eth0\n"
-	"  xct attach veth0 veth1 --mode tc --max-entries 1048576\n";
+	"  xct attach veth0 veth1 --mode tc --max-entries 1048576\n"
+	"  xct attach --replace eth0\n";
 
 static __u32 prog_id(int fd)
 {
@@ -140,8 +144,10 @@ static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, int *exi
 static int tc_attach(int ifindex, enum bpf_tc_attach_point point, int prog_fd, bool *own_clsact)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	/* BPF_TC_F_REPLACE: a filter of ours already there (xct attach
+	 * --replace) is swapped atomically; otherwise it is a plain add. */
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = XCT_TC_HANDLE, .priority = XCT_TC_PRIORITY,
-		    .prog_fd = prog_fd);
+		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
 	int err;
 
 	err = bpf_tc_hook_create(&hook);
@@ -183,6 +189,54 @@ static void detach_iface(int ifaces_fd, __u32 ifindex, const struct xct_iface *i
 		bpf_tc_hook_destroy(&hook);
 	}
 	bpf_map_delete_elem(ifaces_fd, &ifindex);
+}
+
+/*
+ * Swaps the programs on an attached interface for this load's: the XDP link
+ * is updated in place and the TC filters replaced, each an atomic switch, so
+ * every packet meets either the old program or the new one, and both use
+ * the same pinned table.
+ */
+static int replace_iface(struct xct_bpf *skel, const char *name, __u32 ifindex,
+			 struct xct_iface *iface)
+{
+	int ifaces_fd = bpf_map__fd(skel->maps.xct_ifaces);
+	bool own_clsact = false;
+	char path[4096];
+	int err, fd;
+
+	if (iface->mode == XCT_MODE_TC) {
+		err = tc_attach((int)ifindex, BPF_TC_INGRESS,
+				bpf_program__fd(skel->progs.xct_tc_ingress), &own_clsact);
+		if (err) {
+			xct_err("cannot replace the TC ingress program of %s: %s", name,
+				strerror(-err));
+			return err;
+		}
+		iface->ingress_prog_id = prog_id(bpf_program__fd(skel->progs.xct_tc_ingress));
+	} else {
+		link_pin_path(path, sizeof(path), (int)ifindex);
+		fd = bpf_obj_get(path);
+		if (fd < 0 || bpf_link_update(fd, bpf_program__fd(skel->progs.xct_xdp), NULL)) {
+			err = -errno;
+			xct_err("cannot replace the XDP program of %s: %s", name, strerror(-err));
+			if (fd >= 0)
+				close(fd);
+			return err;
+		}
+		close(fd);
+		iface->ingress_prog_id = prog_id(bpf_program__fd(skel->progs.xct_xdp));
+	}
+	err = tc_attach((int)ifindex, BPF_TC_EGRESS, bpf_program__fd(skel->progs.xct_tc_egress),
+			&own_clsact);
+	if (err) {
+		xct_err("cannot replace the TC egress program of %s: %s", name, strerror(-err));
+		return err;
+	}
+	iface->egress_prog_id = prog_id(bpf_program__fd(skel->progs.xct_tc_egress));
+	bpf_map_update_elem(ifaces_fd, &ifindex, iface, BPF_EXIST);
+	printf("%s: replaced (ingress %s, egress tc)\n", name, mode_name(iface->mode));
+	return 0;
 }
 
 /* Hooks one interface; on failure leaves it as it was. */
@@ -268,12 +322,14 @@ int cmd_attach(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "mode", required_argument, NULL, 'm' },
 		{ "max-entries", required_argument, NULL, 'n' },
+		{ "replace", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	__u32 ifindex[MAX_IFACES], mode = XCT_MODE_NATIVE;
 	__u64 max_entries = XCT_MAX_ENTRIES_DEFAULT;
-	bool mode_given = false, max_given = false;
+	bool mode_given = false, max_given = false, replace = false;
+	struct xct_iface current[MAX_IFACES];
 	int c, i, j, n, ret, exit_code;
 	struct xct_bpf *skel;
 	char path[4096];
@@ -302,6 +358,9 @@ int cmd_attach(int argc, char **argv)
 						       optarg);
 			max_given = true;
 			break;
+		case 'r':
+			replace = true;
+			break;
 		case 'h':
 			fputs(attach_usage, stdout);
 			return XCT_EXIT_OK;
@@ -311,6 +370,9 @@ int cmd_attach(int argc, char **argv)
 			return xct_usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	if (replace && mode_given)
+		return xct_usage_error("--replace keeps each interface's mode; --mode goes "
+				       "with a new attachment");
 	n = argc - optind;
 	if (n <= 0)
 		return xct_usage_error("attach: which interface?");
@@ -334,27 +396,40 @@ int cmd_attach(int argc, char **argv)
 	if (xct_prepare_pin_path(xct_opts.pin_path, true))
 		return XCT_EXIT_RUNTIME;
 
-	/* Already attached? Checked before anything changes. */
+	/* Already attached (or, for --replace, not)? Checked before anything
+	 * changes. */
 	fd = bpf_obj_get(xct_pin(path, sizeof(path), "xct_ifaces"));
-	if (fd >= 0) {
-		struct xct_iface cur;
+	for (i = 0; i < n; i++) {
+		bool attached = fd >= 0 && bpf_map_lookup_elem(fd, &ifindex[i], &current[i]) == 0;
 
-		for (i = 0; i < n; i++) {
-			if (bpf_map_lookup_elem(fd, &ifindex[i], &cur) == 0) {
-				xct_err("%s: already attached (ingress %s); detach it first",
-					argv[optind + i], mode_name(cur.mode));
-				close(fd);
-				return XCT_EXIT_RUNTIME;
-			}
+		if (attached && !replace) {
+			xct_err("%s: already attached (ingress %s); detach it first, or "
+				"--replace its programs",
+				argv[optind + i], mode_name(current[i].mode));
+			close(fd);
+			return XCT_EXIT_RUNTIME;
 		}
-		close(fd);
+		if (!attached && replace) {
+			xct_err("cannot replace on %s: not attached", argv[optind + i]);
+			if (fd >= 0)
+				close(fd);
+			return XCT_EXIT_RUNTIME;
+		}
 	}
+	if (fd >= 0)
+		close(fd);
 
 	skel = load_datapath(max_entries, max_given, &exit_code);
 	if (!skel)
 		return exit_code;
 	ret = XCT_EXIT_OK;
-	for (i = 0; i < n; i++) {
+	for (i = 0; replace && i < n; i++) {
+		/* A failed swap leaves that interface on its old programs,
+		 * which track into the same table: nothing is lost. */
+		if (replace_iface(skel, argv[optind + i], ifindex[i], &current[i]))
+			ret = XCT_EXIT_RUNTIME;
+	}
+	for (i = 0; !replace && i < n; i++) {
 		if (attach_iface(skel, argv[optind + i], ifindex[i], mode, mode_given)) {
 			/* Undo this command's earlier interfaces. */
 			for (j = 0; j < i; j++) {

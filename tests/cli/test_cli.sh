@@ -117,6 +117,45 @@ if [ "$(x ct count)" = "0" ]; then ok count_after_flush_is_zero; else not_ok cou
 expect stats_has_conntrack_fields 0 "cpu=0 +.found=[0-9]+ invalid=[0-9]+ insert=" x ct stats
 expect stats_reasons_named 0 "^ok +[0-9]+ +tracked normally" x ct stats --reasons
 
+# An upgrade: --replace swaps the programs under a live TCP connection,
+# which keeps its entry, its state and its counters.
+ip netns exec "$PEER" socat -u TCP-LISTEN:7070,reuseaddr OPEN:/dev/null &
+listener=$!
+for _ in $(seq 50); do
+	ip netns exec "$PEER" ss -Hltn "sport = :7070" | grep -q . && break
+	sleep 0.1
+done
+printf 'while true\ndo\n\techo tick\n\tsleep 0.05\ndone\n' >"$STATE/ticker.sh"
+ip netns exec "$NS" socat -u EXEC:"sh $STATE/ticker.sh" TCP:10.66.0.2:7070 &
+talker=$!
+packets_of() { x ct list -p tcp --dport 7070 -o json 2>/dev/null |
+	/usr/bin/python3 -c 'import json,sys; c=json.load(sys.stdin); print(c[0]["orig"]["packets"] if c and c[0]["state"]=="ESTABLISHED" else 0)'; }
+before=0
+for _ in $(seq 50); do
+	before=$(packets_of)
+	[ "$before" -ge 5 ] && break
+	sleep 0.1
+done
+old_ids=$(x -j status | /usr/bin/python3 -c 'import json,sys; print(sorted(i["ingress_prog_id"] for i in json.load(sys.stdin)["interfaces"]))')
+expect replace_programs 0 "xc0: replaced \(ingress xdp generic" x attach --replace xc0 xc1
+new_ids=$(x -j status | /usr/bin/python3 -c 'import json,sys; print(sorted(i["ingress_prog_id"] for i in json.load(sys.stdin)["interfaces"]))')
+after=$before
+for _ in $(seq 50); do
+	after=$(packets_of)
+	[ "$after" -gt $((before + 5)) ] && break
+	sleep 0.1
+done
+if [ "$before" -ge 5 ] && [ "$after" -gt $((before + 5)) ] && [ "$old_ids" != "$new_ids" ]; then
+	ok replace_keeps_established_connection
+else
+	echo "  packets before $before after $after, prog ids $old_ids -> $new_ids" >&2
+	not_ok replace_keeps_established_connection
+fi
+kill "$talker" "$listener" 2>/dev/null
+wait "$talker" "$listener" 2>/dev/null
+expect usage_replace_with_mode 2 "--replace keeps each interface's mode" x attach --replace xc0 --mode tc
+expect runtime_replace_not_attached 1 "cannot replace on lo: not attached" x attach --replace lo
+
 expect detach_one_keeps_table 0 "xc0: detached" x detach xc0
 expect status_after_detach 0 "xc1" x status
 expect detach_all 0 "" x detach --all
