@@ -536,9 +536,17 @@ XCT_INLINE struct xct_tcp_verdict xct_tcp_packet(struct xct_ct_entry *ct, int di
 		 * sequence state is stale, so the RST is taken as it is. */
 		if (xct_tcp_can_early_drop(old))
 			goto in_window;
-		if (s->seen[!dir].flags & XCT_TCP_F_MAXACK_SET) {
+		/* td_maxack is stale if the last packet was a SYN let
+		 * through: the RST may answer that SYN. */
+		if ((s->seen[!dir].flags & XCT_TCP_F_MAXACK_SET) &&
+		    s->last_index != XCT_TCP_SYN_SET) {
 			__u32 maxack = s->seen[!dir].td_maxack;
 
+			/* Outside ESTABLISHED a RST with seq 0 most likely
+			 * answers a SYN let through earlier: window check. */
+			if (tcp->seq == 0 &&
+			    !(old == XCT_TCP_ESTABLISHED && (ct->status & XCT_CT_ASSURED)))
+				break;
 			if (xct_seq_before(tcp->seq, maxack)) {
 				v.action = XCT_TCP_INVALID;
 				v.reason = XCT_R_TCP_INVALID_RST;
