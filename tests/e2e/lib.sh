@@ -1,0 +1,212 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Shared set-up for the end-to-end tests, sourced by every test_*.sh.
+#
+# Topology, three network namespaces with names unique to this run:
+#
+#   client (veth-c) ---- (veth-r-c) router (veth-r-s) ---- (veth-s) server
+#   10.231.1.2/24         10.231.1.1/24   10.231.2.1/24      10.231.2.2/24
+#   fd00:231:1::2/64      fd00:231:1::1   fd00:231:2::1      fd00:231:2::2/64
+#
+# The router forwards; the kernel's nf_conntrack runs there as the oracle
+# (one nft rule with a ct expression) and xct is attached to its two
+# interfaces, so both trackers see the same packets.  xct's maps are pinned
+# on a private bpffs in the host mount namespace, outside /sys, because
+# `ip netns exec` remounts /sys.  Everything is removed on exit, on failure
+# too.
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$E2E_DIR/../.." && pwd)
+XCT=${XCT:-$REPO_DIR/build/xct}
+PYTHON=${PYTHON:-/usr/bin/python3}
+
+TAG="$$-$RANDOM"
+NS_C="xct-c-$TAG"
+NS_R="xct-r-$TAG"
+NS_S="xct-s-$TAG"
+
+C4=10.231.1.2
+R4C=10.231.1.1
+R4S=10.231.2.1
+S4=10.231.2.2
+C6=fd00:231:1::2
+R6C=fd00:231:1::1
+R6S=fd00:231:2::1
+S6=fd00:231:2::2
+
+PIN_ROOT=""
+XCT_PIN=""
+XCT_ATTACHED=0
+BG_PIDS=()
+
+log() { echo "# $*"; }
+
+# Run in a namespace: in_ns NS cmd...
+in_ns() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+xct_r() { ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" "$@"; }
+ct_r() { ip netns exec "$NS_R" conntrack "$@"; }
+
+# poll TIMEOUT_S cmd...: run cmd every 50 ms until it succeeds or time runs out.
+poll() {
+	local deadline=$((SECONDS + $1))
+	shift
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$SECONDS" -ge "$deadline" ] && return 1
+		sleep 0.05
+	done
+}
+
+e2e_cleanup() {
+	local pid ns
+	for pid in "${BG_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${BG_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	if [ "$XCT_ATTACHED" = 1 ] && [ -x "$XCT" ]; then
+		xct_r detach --all >/dev/null 2>&1
+	fi
+	for ns in "$NS_C" "$NS_R" "$NS_S"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	if [ -n "$PIN_ROOT" ]; then
+		umount "$PIN_ROOT" 2>/dev/null
+		rm -rf "$PIN_ROOT"
+	fi
+}
+trap e2e_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Builds the three namespaces and waits until both families pass end to end.
+setup_topology() {
+	ip netns add "$NS_C" && ip netns add "$NS_R" && ip netns add "$NS_S" || return 1
+
+	ip link add veth-c netns "$NS_C" type veth peer name veth-r-c netns "$NS_R" || return 1
+	ip link add veth-s netns "$NS_S" type veth peer name veth-r-s netns "$NS_R" || return 1
+
+	local ns
+	for ns in "$NS_C" "$NS_R" "$NS_S"; do
+		in_ns "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
+			net.ipv6.conf.default.accept_dad=0 \
+			net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 || return 1
+		in_ns "$ns" ip link set lo up || return 1
+	done
+	in_ns "$NS_R" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+		net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0 || return 1
+
+	in_ns "$NS_C" ip addr add "$C4/24" dev veth-c &&
+		in_ns "$NS_C" ip addr add "$C6/64" dev veth-c nodad &&
+		in_ns "$NS_R" ip addr add "$R4C/24" dev veth-r-c &&
+		in_ns "$NS_R" ip addr add "$R6C/64" dev veth-r-c nodad &&
+		in_ns "$NS_R" ip addr add "$R4S/24" dev veth-r-s &&
+		in_ns "$NS_R" ip addr add "$R6S/64" dev veth-r-s nodad &&
+		in_ns "$NS_S" ip addr add "$S4/24" dev veth-s &&
+		in_ns "$NS_S" ip addr add "$S6/64" dev veth-s nodad || return 1
+	for ns in "$NS_R" "$NS_C" "$NS_S"; do
+		in_ns "$ns" sysctl -qw net.ipv4.conf.all.send_redirects=0 || return 1
+	done
+
+	in_ns "$NS_C" ip link set veth-c up &&
+		in_ns "$NS_R" ip link set veth-r-c up &&
+		in_ns "$NS_R" ip link set veth-r-s up &&
+		in_ns "$NS_S" ip link set veth-s up || return 1
+
+	in_ns "$NS_C" ip route add default via "$R4C" &&
+		in_ns "$NS_C" ip -6 route add default via "$R6C" &&
+		in_ns "$NS_S" ip route add default via "$R4S" &&
+		in_ns "$NS_S" ip -6 route add default via "$R6S" || return 1
+
+	# Addresses usable (no tentative ones left), then traffic passes.
+	for ns in "$NS_C" "$NS_R" "$NS_S"; do
+		poll 5 no_tentative "$ns" || return 1
+	done
+	poll 10 in_ns "$NS_C" ping -c 1 -W 1 "$S4" || return 1
+	poll 10 in_ns "$NS_C" ping -6 -c 1 -W 1 "$S6" || return 1
+	poll 10 in_ns "$NS_R" ping -c 1 -W 1 "$C4" || return 1
+	poll 10 in_ns "$NS_R" ping -6 -c 1 -W 1 "$C6" || return 1
+}
+
+no_tentative() {
+	[ -z "$(in_ns "$1" ip -6 addr show tentative)" ]
+}
+
+# nf_conntrack in the router: a ct expression at prerouting (forwarded and
+# incoming packets) and at output (packets the router sends itself) loads
+# tracking for the namespace; the counters show how the kernel classified
+# what it saw.
+enable_oracle() {
+	in_ns "$NS_R" sysctl -qw net.netfilter.nf_conntrack_acct=1 || return 1
+	in_ns "$NS_R" nft -f - <<-'EOF' || return 1
+		table inet xctoracle {
+			chain pre {
+				type filter hook prerouting priority -150; policy accept;
+				ct state new counter
+				ct state invalid counter
+				ct state related counter
+			}
+			chain out {
+				type filter hook output priority -150; policy accept;
+				ct state new counter
+			}
+		}
+	EOF
+	# Only the nft rule loads conntrack: the sysctl exists from then on.
+	in_ns "$NS_R" sysctl -qw net.netfilter.nf_conntrack_acct=1 || return 1
+}
+
+# Client and server stay silent for crafted traffic: their input drops the
+# test protocols before any socket (or the TCP stack's RST, or an ICMP
+# error) can answer.  Neighbour discovery stays open.  No ct expression, so
+# conntrack stays off in these namespaces.
+silence_endpoints() {
+	local ns
+	for ns in "$NS_C" "$NS_S"; do
+		in_ns "$ns" nft -f - <<-'EOF' || return 1
+			table inet xctsilent {
+				chain in {
+					type filter hook input priority 0; policy accept;
+					meta l4proto { tcp, udp, icmp } drop
+					icmpv6 type { echo-request, echo-reply, destination-unreachable, packet-too-big, time-exceeded, parameter-problem } drop
+				}
+			}
+		EOF
+	done
+}
+
+# A bpffs of our own, outside /sys, for xct's pins.
+mount_pin_fs() {
+	PIN_ROOT=$(mktemp -d /tmp/xct-e2e.XXXXXX) || return 1
+	mount -t bpf bpf "$PIN_ROOT" || return 1
+	XCT_PIN="$PIN_ROOT/xct"
+}
+
+have_xct() {
+	[ -x "$XCT" ]
+}
+
+# xct_attach [MODE]: attach on the router's two interfaces.
+xct_attach() {
+	local mode=${1:-native}
+	have_xct || return 1
+	xct_r attach --mode "$mode" veth-r-c veth-r-s || return 1
+	XCT_ATTACHED=1
+}
+
+xct_detach() {
+	xct_r detach --all || return 1
+	XCT_ATTACHED=0
+}
+
+flush_both() {
+	ct_r -F >/dev/null 2>&1
+	ct_r -F -f ipv6 >/dev/null 2>&1
+	if [ "$XCT_ATTACHED" = 1 ]; then
+		xct_r ct flush >/dev/null 2>&1
+	fi
+	return 0
+}
