@@ -93,7 +93,7 @@ __noinline int xct_ct_apply_copy(struct xct_ct_entry_scratch *copy, __u32 side,
 }
 
 /* Entry bytes after the lock: what an update copies out and back. */
-#define XCT_ENTRY_BODY (sizeof(struct xct_ct_entry) - sizeof(struct bpf_spin_lock))
+#define XCT_ENTRY_BODY	 (sizeof(struct xct_ct_entry) - sizeof(struct bpf_spin_lock))
 #define XCT_UPDATE_TRIES 4
 
 /*

@@ -78,7 +78,7 @@ static void link_pin_path(char *buf, size_t len, int ifindex)
 /* Runs one command of the control program (GC start, GC run). */
 static int run_ctl(struct xct_bpf *skel, __u16 cmd)
 {
-	struct xct_ctl_msg msg = { .cmd = cmd };
+	struct xct_ctl_msg msg = {.cmd = cmd};
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = &msg, .data_size_in = sizeof(msg),
 		    .data_out = &msg, .data_size_out = sizeof(msg), .repeat = 1);
 	int err;
@@ -244,7 +244,7 @@ static int attach_iface(struct xct_bpf *skel, const char *name, __u32 ifindex, _
 			bool mode_given)
 {
 	int ifaces_fd = bpf_map__fd(skel->maps.xct_ifaces);
-	struct xct_iface iface = { .mode = mode };
+	struct xct_iface iface = {.mode = mode};
 	bool own_clsact = false;
 	char path[4096];
 	int err, link_fd = -1;
@@ -320,11 +320,11 @@ fail:
 int cmd_attach(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "mode", required_argument, NULL, 'm' },
-		{ "max-entries", required_argument, NULL, 'n' },
-		{ "replace", no_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"mode", required_argument, NULL, 'm'},
+		{"max-entries", required_argument, NULL, 'n'},
+		{"replace", no_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	__u32 ifindex[MAX_IFACES], mode = XCT_MODE_NATIVE;
 	__u64 max_entries = XCT_MAX_ENTRIES_DEFAULT;
@@ -452,7 +452,7 @@ int cmd_attach(int argc, char **argv)
 /* Unpins everything under the pin path and removes it. */
 static void remove_state(void)
 {
-	static const char *const names[] = { "xct_ct", "xct_counters", "xct_ifaces", "xct_gc" };
+	static const char *const names[] = {"xct_ct", "xct_counters", "xct_ifaces", "xct_gc"};
 	char path[4096];
 	size_t i;
 

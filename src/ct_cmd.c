@@ -59,28 +59,28 @@ enum {
 };
 
 static const struct option ct_options[] = {
-	{ "proto", required_argument, NULL, 'p' },
-	{ "src", required_argument, NULL, 's' },
-	{ "orig-src", required_argument, NULL, 's' },
-	{ "dst", required_argument, NULL, 'd' },
-	{ "orig-dst", required_argument, NULL, 'd' },
-	{ "reply-src", required_argument, NULL, 'r' },
-	{ "reply-dst", required_argument, NULL, 'q' },
-	{ "sport", required_argument, NULL, OPT_SPORT },
-	{ "orig-port-src", required_argument, NULL, OPT_SPORT },
-	{ "dport", required_argument, NULL, OPT_DPORT },
-	{ "orig-port-dst", required_argument, NULL, OPT_DPORT },
-	{ "state", required_argument, NULL, OPT_STATE },
-	{ "family", required_argument, NULL, 'f' },
-	{ "status", required_argument, NULL, 'u' },
-	{ "mark", required_argument, NULL, 'm' },
-	{ "icmp-type", required_argument, NULL, OPT_ICMP_TYPE },
-	{ "icmp-code", required_argument, NULL, OPT_ICMP_CODE },
-	{ "icmp-id", required_argument, NULL, OPT_ICMP_ID },
-	{ "output", required_argument, NULL, 'o' },
-	{ "reasons", no_argument, NULL, OPT_REASONS },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+	{"proto", required_argument, NULL, 'p'},
+	{"src", required_argument, NULL, 's'},
+	{"orig-src", required_argument, NULL, 's'},
+	{"dst", required_argument, NULL, 'd'},
+	{"orig-dst", required_argument, NULL, 'd'},
+	{"reply-src", required_argument, NULL, 'r'},
+	{"reply-dst", required_argument, NULL, 'q'},
+	{"sport", required_argument, NULL, OPT_SPORT},
+	{"orig-port-src", required_argument, NULL, OPT_SPORT},
+	{"dport", required_argument, NULL, OPT_DPORT},
+	{"orig-port-dst", required_argument, NULL, OPT_DPORT},
+	{"state", required_argument, NULL, OPT_STATE},
+	{"family", required_argument, NULL, 'f'},
+	{"status", required_argument, NULL, 'u'},
+	{"mark", required_argument, NULL, 'm'},
+	{"icmp-type", required_argument, NULL, OPT_ICMP_TYPE},
+	{"icmp-code", required_argument, NULL, OPT_ICMP_CODE},
+	{"icmp-id", required_argument, NULL, OPT_ICMP_ID},
+	{"output", required_argument, NULL, 'o'},
+	{"reasons", no_argument, NULL, OPT_REASONS},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
 };
 
 struct ct_args {
@@ -114,7 +114,7 @@ static int parse_small(const char *opt, const char *s, __u64 max, int *out)
 /* Parses the options after "xct ct SUBCOMMAND"; returns 0 or an exit status. */
 static int parse_ct_args(int argc, char **argv, struct ct_args *a)
 {
-	static const char *const addr_opt[] = { "-s", "-d", "-r", "-q" };
+	static const char *const addr_opt[] = {"-s", "-d", "-r", "-q"};
 	struct xct_filter *f = &a->filter;
 	int c, field, err, i;
 
@@ -159,7 +159,8 @@ static int parse_ct_args(int argc, char **argv, struct ct_args *a)
 		case 'u':
 			if (xct_parse_status(optarg, &f->status_set, &f->status_unset))
 				return xct_usage_error(
-					"--status: '%s' is not ASSURED, SEEN_REPLY or UNSET", optarg);
+					"--status: '%s' is not ASSURED, SEEN_REPLY or UNSET",
+					optarg);
 			break;
 		case 'm':
 			if (xct_parse_mark(optarg, &f->mark, &f->mark_mask))
@@ -285,7 +286,7 @@ static int collect_one(const struct xct_ct_key *key, const struct xct_ct_entry *
 
 static int do_list(struct xct_table *t, const struct ct_args *a, bool get)
 {
-	struct list_ctx l = { .args = a, .now = xct_now_ns() };
+	struct list_ctx l = {.args = a, .now = xct_now_ns()};
 	int err = xct_table_walk(t, l.now, list_one, &l);
 
 	end_json(&l);
@@ -301,7 +302,7 @@ static int do_list(struct xct_table *t, const struct ct_args *a, bool get)
 
 static int do_delete(struct xct_table *t, const struct ct_args *a)
 {
-	struct list_ctx l = { .args = a, .now = xct_now_ns() };
+	struct list_ctx l = {.args = a, .now = xct_now_ns()};
 	unsigned long deleted = 0;
 	size_t i;
 	int err;
@@ -384,19 +385,19 @@ static int do_count(struct xct_table *t)
 }
 
 #define XCT_STAT_NAME(name, str) str,
-static const char *const stat_names[] = { XCT_STATS(XCT_STAT_NAME) };
+static const char *const stat_names[] = {XCT_STATS(XCT_STAT_NAME)};
 #undef XCT_STAT_NAME
 #define XCT_REASON_NAME(name, str, why) str,
-static const char *const reason_names[] = { XCT_REASONS(XCT_REASON_NAME) };
+static const char *const reason_names[] = {XCT_REASONS(XCT_REASON_NAME)};
 #undef XCT_REASON_NAME
 #define XCT_REASON_WHY(name, str, why) why,
-static const char *const reason_whys[] = { XCT_REASONS(XCT_REASON_WHY) };
+static const char *const reason_whys[] = {XCT_REASONS(XCT_REASON_WHY)};
 #undef XCT_REASON_WHY
 
 /* The counters conntrack -S prints on this kernel, in its order. */
 static const int conntrack_stats[] = {
-	XCT_S_FOUND,	   XCT_S_INVALID, XCT_S_INSERT,		XCT_S_INSERT_FAILED,
-	XCT_S_DROP,	   XCT_S_EARLY_DROP, XCT_S_ERROR,	XCT_S_SEARCH_RESTART,
+	XCT_S_FOUND,	     XCT_S_INVALID,	 XCT_S_INSERT, XCT_S_INSERT_FAILED,
+	XCT_S_DROP,	     XCT_S_EARLY_DROP,	 XCT_S_ERROR,  XCT_S_SEARCH_RESTART,
 	XCT_S_CLASH_RESOLVE, XCT_S_CHAINTOOLONG,
 };
 
@@ -418,7 +419,7 @@ static int do_stats(struct xct_table *t, const struct ct_args *a)
 		free(vals);
 		return XCT_EXIT_RUNTIME;
 	}
-#define VAL(slot, c) (vals[(size_t)(slot) * ncpus + (c)])
+#define VAL(slot, c) (vals[(size_t)(slot)*ncpus + (c)])
 	if (xct_opts.json) {
 		printf("{\"cpus\":[");
 		for (cpu = 0; cpu < ncpus; cpu++) {
@@ -464,7 +465,7 @@ static int do_stats(struct xct_table *t, const struct ct_args *a)
 
 int cmd_ct(int argc, char **argv)
 {
-	static const char *const subs[] = { "list", "get", "delete", "flush", "count", "stats" };
+	static const char *const subs[] = {"list", "get", "delete", "flush", "count", "stats"};
 	struct xct_table t;
 	struct ct_args a;
 	const char *sub;

@@ -60,7 +60,7 @@ int xct_parse_cidr(const char *s, struct xct_cidr *out)
 
 int xct_parse_proto(const char *s, int *proto)
 {
-	static const __u8 known[] = { 1, 6, 17, 33, 47, 58, 132, 136 };
+	static const __u8 known[] = {1, 6, 17, 33, 47, 58, 132, 136};
 	__u64 v;
 	size_t i;
 

@@ -25,16 +25,16 @@ enum xct_addr_field {
 };
 
 struct xct_filter {
-	__u8 family;	/* 0: any */
-	int proto;	/* -1: any */
+	__u8 family; /* 0: any */
+	int proto;   /* -1: any */
 	bool has_addr[XCT_F_ADDR_COUNT];
 	struct xct_cidr addr[XCT_F_ADDR_COUNT];
-	int sport;	/* original source port, host order; -1: any */
+	int sport; /* original source port, host order; -1: any */
 	int dport;
-	int state;	/* TCP state; -1: any */
-	__u16 status_set;   /* these XCT_CT_* bits must be set */
-	bool status_unset;  /* --status UNSET: no status bit set */
-	int icmp_type;	/* -1: any */
+	int state;	   /* TCP state; -1: any */
+	__u16 status_set;  /* these XCT_CT_* bits must be set */
+	bool status_unset; /* --status UNSET: no status bit set */
+	int icmp_type;	   /* -1: any */
 	int icmp_code;
 	int icmp_id;
 	__u32 mark, mark_mask; /* mark_mask 0: any */

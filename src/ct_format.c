@@ -37,7 +37,7 @@ const char *xct_proto_name(__u8 proto)
 }
 
 static const char *const tcp_state_names[XCT_TCP_STATE_COUNT] = {
-	"NONE",	     "SYN_SENT", "SYN_RECV",  "ESTABLISHED", "FIN_WAIT",
+	"NONE",	      "SYN_SENT", "SYN_RECV",  "ESTABLISHED", "FIN_WAIT",
 	"CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE",	      "SYN_SENT2",
 };
 
@@ -63,7 +63,8 @@ __u64 xct_entry_timeout(const struct xct_ct_entry *e, __u64 now_ns)
 }
 
 /* Appends to buf at *pos, never past len. */
-__attribute__((format(printf, 4, 5))) static void put(char *buf, size_t len, size_t *pos, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static void put(char *buf, size_t len, size_t *pos,
+						      const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -153,7 +154,8 @@ void xct_print_conn_json(FILE *out, const struct xct_ct_key *key, const struct x
 	print_tuple_json(out, &orig, e->packets[0], e->bytes[0]);
 	fputs(",\"reply\":", out);
 	print_tuple_json(out, &reply, e->packets[1], e->bytes[1]);
-	fprintf(out, ",\"status\":[%s%s%s],", (e->status & XCT_CT_SEEN_REPLY) ? "\"SEEN_REPLY\"" : "",
+	fprintf(out, ",\"status\":[%s%s%s],",
+		(e->status & XCT_CT_SEEN_REPLY) ? "\"SEEN_REPLY\"" : "",
 		(e->status & XCT_CT_SEEN_REPLY) && (e->status & XCT_CT_ASSURED) ? "," : "",
 		(e->status & XCT_CT_ASSURED) ? "\"ASSURED\"" : "");
 	fprintf(out, "\"mark\":%u,\"use\":1,\"age_ms\":%llu,\"idle_ms\":%llu}", e->mark,

@@ -60,19 +60,16 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } commands[] = {
-	{ "attach", cmd_attach }, { "detach", cmd_detach },   { "status", cmd_status },
-	{ "ct", cmd_ct },	  { "version", cmd_version }, { "help", cmd_help },
+	{"attach", cmd_attach}, {"detach", cmd_detach},	  {"status", cmd_status},
+	{"ct", cmd_ct},		{"version", cmd_version}, {"help", cmd_help},
 };
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "pin-path", required_argument, NULL, 'P' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		{"json", no_argument, NULL, 'j'},    {"pin-path", required_argument, NULL, 'P'},
+		{"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
 	};
 	const char *env = getenv("XCT_PIN_PATH");
 	int c, found = -1;

@@ -54,7 +54,7 @@ int xct_table_open(struct xct_table *t)
 
 void xct_table_close(struct xct_table *t)
 {
-	int *fds[] = { &t->ct_fd, &t->counters_fd, &t->ifaces_fd, &t->gc_fd };
+	int *fds[] = {&t->ct_fd, &t->counters_fd, &t->ifaces_fd, &t->gc_fd};
 	size_t i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {

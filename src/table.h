@@ -22,8 +22,7 @@ int xct_table_open(struct xct_table *t);
 void xct_table_close(struct xct_table *t);
 
 /* Called for each live entry; a non-zero return stops the walk. */
-typedef int (*xct_entry_fn)(const struct xct_ct_key *key, const struct xct_ct_entry *e,
-			    void *ctx);
+typedef int (*xct_entry_fn)(const struct xct_ct_key *key, const struct xct_ct_entry *e, void *ctx);
 
 /* Walks the live entries (read in batches, each entry copied under its
  * lock); returns the callback's non-zero value, 0, or -errno. */

@@ -18,7 +18,7 @@
 
 #include "xct.h"
 
-struct xct_opts xct_opts = { .pin_path = XCT_PIN_PATH_DEFAULT };
+struct xct_opts xct_opts = {.pin_path = XCT_PIN_PATH_DEFAULT};
 
 void xct_err(const char *fmt, ...)
 {

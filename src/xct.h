@@ -13,9 +13,9 @@
 #define XCT_VERSION "0.1.0"
 
 /* Exit statuses, as conntrack(8) and iproute2 use them. */
-#define XCT_EXIT_OK 0
+#define XCT_EXIT_OK	 0
 #define XCT_EXIT_RUNTIME 1 /* the system said no: not root, no BPF, no such interface */
-#define XCT_EXIT_USAGE 2   /* the command line is wrong */
+#define XCT_EXIT_USAGE	 2 /* the command line is wrong */
 
 struct xct_opts {
 	const char *pin_path;

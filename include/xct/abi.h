@@ -12,11 +12,11 @@
 #include <linux/types.h>
 #include <linux/bpf.h> /* struct bpf_spin_lock, struct bpf_timer */
 
-#define XCT_PIN_PATH_DEFAULT "/sys/fs/bpf/xct"
+#define XCT_PIN_PATH_DEFAULT	"/sys/fs/bpf/xct"
 #define XCT_MAX_ENTRIES_DEFAULT 262144
 
 /* Address families, with the values nf_conntrack prints ("ipv4 2"). */
-#define XCT_AF_INET 2
+#define XCT_AF_INET  2
 #define XCT_AF_INET6 10
 
 enum xct_dir {
@@ -65,14 +65,14 @@ struct xct_tcp_peer {
 };
 
 /* Per-direction TCP flags; the values are nf_conntrack's. */
-#define XCT_TCP_F_WINDOW_SCALE 0x01
-#define XCT_TCP_F_SACK_PERM 0x02
-#define XCT_TCP_F_CLOSE_INIT 0x04
-#define XCT_TCP_F_BE_LIBERAL 0x08
+#define XCT_TCP_F_WINDOW_SCALE	      0x01
+#define XCT_TCP_F_SACK_PERM	      0x02
+#define XCT_TCP_F_CLOSE_INIT	      0x04
+#define XCT_TCP_F_BE_LIBERAL	      0x08
 #define XCT_TCP_F_DATA_UNACKNOWLEDGED 0x10
-#define XCT_TCP_F_MAXACK_SET 0x20
-#define XCT_TCP_F_EXP_CHALLENGE_ACK 0x40
-#define XCT_TCP_F_SIMULTANEOUS_OPEN 0x80
+#define XCT_TCP_F_MAXACK_SET	      0x20
+#define XCT_TCP_F_EXP_CHALLENGE_ACK   0x40
+#define XCT_TCP_F_SIMULTANEOUS_OPEN   0x80
 
 struct xct_tcp_ct {
 	struct xct_tcp_peer seen[2]; /* indexed by enum xct_dir */
@@ -93,7 +93,7 @@ struct xct_tcp_ct {
 
 /* Connection status bits; the values are the kernel's IPS_* bits. */
 #define XCT_CT_SEEN_REPLY 0x0002
-#define XCT_CT_ASSURED 0x0004
+#define XCT_CT_ASSURED	  0x0004
 /* xct's own: the GC claimed this entry and is about to delete it, so no
  * packet may bring it back to life (see bpf/ct_table.h). */
 #define XCT_CT_DYING 0x8000
@@ -104,7 +104,7 @@ struct xct_ct_entry {
 	__u8 orig_side;		   /* key side that sent the first packet */
 	__u16 status;		   /* XCT_CT_* */
 	__u32 mark;
-	__u32 seq; /* bumped by every committed update (bpf/ct_table.h) */
+	__u32 seq;	     /* bumped by every committed update (bpf/ct_table.h) */
 	__u64 first_seen_ns; /* monotonic clock (bpf_ktime_get_ns) */
 	__u64 last_seen_ns;
 	__u64 expires_ns; /* the entry is dead from this instant on */
@@ -161,34 +161,44 @@ enum xct_ct_state {
  */
 #define XCT_REASONS(X)                                                                             \
 	X(OK, "ok", "tracked normally")                                                            \
-	X(NOT_IP, "not_ip", "neither IPv4 nor IPv6 (ARP, LLDP...): not tracked")                  \
-	X(ETH_TRUNCATED, "eth_truncated", "shorter than an Ethernet header")                      \
-	X(VLAN_TRUNCATED, "vlan_truncated", "VLAN tag cut short")                                 \
-	X(VLAN_TOO_DEEP, "vlan_too_deep", "more than two VLAN tags")                              \
-	X(IPV4_TRUNCATED, "ipv4_truncated", "IPv4 header or total length beyond the packet")      \
+	X(NOT_IP, "not_ip", "neither IPv4 nor IPv6 (ARP, LLDP...): not tracked")                   \
+	X(ETH_TRUNCATED, "eth_truncated", "shorter than an Ethernet header")                       \
+	X(VLAN_TRUNCATED, "vlan_truncated", "VLAN tag cut short")                                  \
+	X(VLAN_TOO_DEEP, "vlan_too_deep", "more than two VLAN tags")                               \
+	X(IPV4_TRUNCATED, "ipv4_truncated", "IPv4 header or total length beyond the packet")       \
 	X(IPV4_BAD_HEADER, "ipv4_bad_header", "IPv4 version, header length or total length wrong") \
-	X(IPV6_TRUNCATED, "ipv6_truncated", "IPv6 header or payload length beyond the packet")    \
-	X(IPV6_EXTHDR_TRUNCATED, "ipv6_exthdr_truncated", "IPv6 extension header cut short")      \
+	X(IPV6_TRUNCATED, "ipv6_truncated", "IPv6 header or payload length beyond the packet")     \
+	X(IPV6_EXTHDR_TRUNCATED, "ipv6_exthdr_truncated", "IPv6 extension header cut short")       \
 	X(IPV6_EXTHDR_TOO_MANY, "ipv6_exthdr_too_many", "more IPv6 extension headers than walked") \
-	X(FRAGMENT, "fragment", "non-first fragment: no transport header to track")               \
-	X(L4_TRUNCATED, "l4_truncated", "transport header cut short")                             \
-	X(TCP_BAD_DOFF, "tcp_bad_doff", "TCP data offset below 20 or beyond the segment")         \
-	X(TCP_BAD_FLAGS, "tcp_bad_flags", "TCP flag combination no stack sends (NULL, XMAS, SYN+FIN...)") \
-	X(TCP_INVALID_NEW, "tcp_invalid_new", "TCP packet that cannot open a connection (not SYN, nor ACK for pickup)") \
-	X(TCP_INVALID_STATE, "tcp_invalid_state", "TCP packet not valid in the connection's state") \
-	X(TCP_SEQ_OVER_WINDOW, "tcp_seq_over_window", "TCP sequence beyond the receiver's window")  \
-	X(TCP_ACK_OVER_WINDOW, "tcp_ack_over_window", "TCP acknowledges data never sent")           \
-	X(TCP_INVALID_RST, "tcp_invalid_rst", "TCP RST with a sequence number below the window")  \
-	X(TCP_IGNORED, "tcp_ignored", "TCP packet let through without a state change (resync, retransmit)") \
-	X(UDP_BAD_LENGTH, "udp_bad_length", "UDP length field shorter than 8 or beyond the packet") \
-	X(ICMP_BAD_TYPE, "icmp_bad_type", "ICMP type unknown to the tracker")                     \
-	X(ICMP_INVALID_NEW, "icmp_invalid_new", "ICMP reply or message that cannot open a connection") \
-	X(ICMP_ERROR_NO_CONN, "icmp_error_no_conn", "ICMP error about a connection not in the table") \
-	X(ICMP_ERROR_SPOOFED, "icmp_error_spoofed", "ICMP error not addressed to the sender of the packet it quotes") \
-	X(ICMP_ERROR_TRUNCATED, "icmp_error_truncated", "ICMP error quoting a packet cut too short") \
-	X(ICMPV6_NEIGHBOUR, "icmpv6_neighbour", "ICMPv6 neighbour discovery or MLD: not tracked, as in nf_conntrack") \
-	X(TABLE_FULL, "table_full", "connection table full: new connection not tracked")          \
-	X(TABLE_BUSY, "table_busy", "entry being deleted by the GC at that instant")              \
+	X(FRAGMENT, "fragment", "non-first fragment: no transport header to track")                \
+	X(L4_TRUNCATED, "l4_truncated", "transport header cut short")                              \
+	X(TCP_BAD_DOFF, "tcp_bad_doff", "TCP data offset below 20 or beyond the segment")          \
+	X(TCP_BAD_FLAGS, "tcp_bad_flags",                                                          \
+	  "TCP flag combination no stack sends (NULL, XMAS, SYN+FIN...)")                          \
+	X(TCP_INVALID_NEW, "tcp_invalid_new",                                                      \
+	  "TCP packet that cannot open a connection (not SYN, nor ACK for pickup)")                \
+	X(TCP_INVALID_STATE, "tcp_invalid_state",                                                  \
+	  "TCP packet not valid in the connection's state")                                        \
+	X(TCP_SEQ_OVER_WINDOW, "tcp_seq_over_window", "TCP sequence beyond the receiver's window") \
+	X(TCP_ACK_OVER_WINDOW, "tcp_ack_over_window", "TCP acknowledges data never sent")          \
+	X(TCP_INVALID_RST, "tcp_invalid_rst", "TCP RST with a sequence number below the window")   \
+	X(TCP_IGNORED, "tcp_ignored",                                                              \
+	  "TCP packet let through without a state change (resync, retransmit)")                    \
+	X(UDP_BAD_LENGTH, "udp_bad_length",                                                        \
+	  "UDP length field shorter than 8 or beyond the packet")                                  \
+	X(ICMP_BAD_TYPE, "icmp_bad_type", "ICMP type unknown to the tracker")                      \
+	X(ICMP_INVALID_NEW, "icmp_invalid_new",                                                    \
+	  "ICMP reply or message that cannot open a connection")                                   \
+	X(ICMP_ERROR_NO_CONN, "icmp_error_no_conn",                                                \
+	  "ICMP error about a connection not in the table")                                        \
+	X(ICMP_ERROR_SPOOFED, "icmp_error_spoofed",                                                \
+	  "ICMP error not addressed to the sender of the packet it quotes")                        \
+	X(ICMP_ERROR_TRUNCATED, "icmp_error_truncated",                                            \
+	  "ICMP error quoting a packet cut too short")                                             \
+	X(ICMPV6_NEIGHBOUR, "icmpv6_neighbour",                                                    \
+	  "ICMPv6 neighbour discovery or MLD: not tracked, as in nf_conntrack")                    \
+	X(TABLE_FULL, "table_full", "connection table full: new connection not tracked")           \
+	X(TABLE_BUSY, "table_busy", "entry being deleted by the GC at that instant")               \
 	X(INSERT_ERROR, "insert_error", "map insert failed for another reason")
 
 #define XCT_REASON_ENUM(name, str, why) XCT_R_##name,
@@ -227,14 +237,14 @@ enum xct_stat {
 #undef XCT_STAT_ENUM
 
 /* The per-CPU counter array: stats first, then one counter per reason. */
-#define XCT_COUNTER_SLOTS (XCT_S_COUNT + XCT_R_COUNT)
+#define XCT_COUNTER_SLOTS  (XCT_S_COUNT + XCT_R_COUNT)
 #define XCT_REASON_SLOT(r) (XCT_S_COUNT + (r))
 
 /* Hooks, for the interface registry and for telling a forwarded packet
  * (tracked at ingress) from a locally sent one (tracked at egress). */
 enum xct_attach_mode {
 	XCT_MODE_NONE = 0,
-	XCT_MODE_NATIVE, /* XDP in the driver */
+	XCT_MODE_NATIVE,  /* XDP in the driver */
 	XCT_MODE_GENERIC, /* XDP in the stack (skb mode) */
 	XCT_MODE_TC,	  /* TC ingress, where XDP cannot run */
 };
@@ -250,19 +260,19 @@ struct xct_iface {
 #define XCT_IFACE_OWN_CLSACT 0x1 /* xct created the clsact qdisc */
 
 /* TC filter identity, so that detach removes exactly what attach added. */
-#define XCT_TC_HANDLE 0x7c7
+#define XCT_TC_HANDLE	0x7c7
 #define XCT_TC_PRIORITY 0x7c7
 
 /* The single element of the xct_gc map: the table's in-kernel collector. */
 struct xct_gc {
 	struct bpf_timer timer;
-	__u64 interval_ns;    /* current sweep period (adaptive) */
-	__u64 pressure;	      /* set by the datapath when an insert failed */
-	__u64 last_kick_ns;   /* when the datapath last woke the GC early */
+	__u64 interval_ns;  /* current sweep period (adaptive) */
+	__u64 pressure;	    /* set by the datapath when an insert failed */
+	__u64 last_kick_ns; /* when the datapath last woke the GC early */
 	__u64 last_run_ns;
-	__u64 last_seen;      /* entries seen by the last sweep */
-	__u64 last_deleted;   /* entries deleted by the last sweep */
-	__u64 started;	      /* the timer is armed */
+	__u64 last_seen;    /* entries seen by the last sweep */
+	__u64 last_deleted; /* entries deleted by the last sweep */
+	__u64 started;	    /* the timer is armed */
 };
 
 /* Commands for the control program, run with BPF_PROG_TEST_RUN. The

@@ -18,10 +18,10 @@
 #include "tcp.h"
 
 #define XCT_UDP_TIMEOUT_UNREPLIED 30
-#define XCT_UDP_TIMEOUT_REPLIED 120
-#define XCT_UDP_STREAM_NS (2 * XCT_NSEC_PER_SEC)
-#define XCT_ICMP_TIMEOUT 30
-#define XCT_GENERIC_TIMEOUT 600
+#define XCT_UDP_TIMEOUT_REPLIED	  120
+#define XCT_UDP_STREAM_NS	  (2 * XCT_NSEC_PER_SEC)
+#define XCT_ICMP_TIMEOUT	  30
+#define XCT_GENERIC_TIMEOUT	  600
 
 /* What happened to a packet, for counters and, later, for policy. */
 struct xct_ct_result {
@@ -155,8 +155,8 @@ XCT_INLINE void xct_ct_packet(struct xct_ct_entry *ct, int dir, const struct xct
  * the entry is dead, and when TCP reopens a closed connection.  Deciding it
  * before the tracker runs lets the datapath run the tracker once per packet.
  */
-XCT_INLINE int xct_ct_starts_over(const struct xct_ct_entry *ct, int dir,
-				  const struct xct_pkt *pkt, __u64 now_ns)
+XCT_INLINE int xct_ct_starts_over(const struct xct_ct_entry *ct, int dir, const struct xct_pkt *pkt,
+				  __u64 now_ns)
 {
 	if (ct->expires_ns <= now_ns)
 		return 1;

@@ -6,8 +6,8 @@
  *
  * Every read goes through a bounds check against the bytes copied (see
  * struct xct_cursor), in a shape the BPF verifier accepts cheaply, so this
- * one file serves the datapath and the unit tests.  The parser only describes the packet; whether a packet is
- * acceptable to the tracker is decided in tcp.h and proto.h.
+ * one file serves the datapath and the unit tests.  The parser only describes the packet; whether a
+ * packet is acceptable to the tracker is decided in tcp.h and proto.h.
  */
 #ifndef XCT_PARSE_H
 #define XCT_PARSE_H
@@ -18,28 +18,28 @@
 #include <bpf/bpf_helpers.h>
 #endif
 
-#define XCT_ETH_P_IP 0x0800
-#define XCT_ETH_P_IPV6 0x86DD
-#define XCT_ETH_P_8021Q 0x8100
-#define XCT_ETH_P_8021AD 0x88A8
+#define XCT_ETH_P_IP	     0x0800
+#define XCT_ETH_P_IPV6	     0x86DD
+#define XCT_ETH_P_8021Q	     0x8100
+#define XCT_ETH_P_8021AD     0x88A8
 
-#define XCT_IPPROTO_ICMP 1
-#define XCT_IPPROTO_TCP 6
-#define XCT_IPPROTO_UDP 17
-#define XCT_IPPROTO_ICMPV6 58
+#define XCT_IPPROTO_ICMP     1
+#define XCT_IPPROTO_TCP	     6
+#define XCT_IPPROTO_UDP	     17
+#define XCT_IPPROTO_ICMPV6   58
 
-#define XCT_TCPF_FIN 0x01
-#define XCT_TCPF_SYN 0x02
-#define XCT_TCPF_RST 0x04
-#define XCT_TCPF_PSH 0x08
-#define XCT_TCPF_ACK 0x10
-#define XCT_TCPF_URG 0x20
-#define XCT_TCPF_ECE 0x40
-#define XCT_TCPF_CWR 0x80
+#define XCT_TCPF_FIN	     0x01
+#define XCT_TCPF_SYN	     0x02
+#define XCT_TCPF_RST	     0x04
+#define XCT_TCPF_PSH	     0x08
+#define XCT_TCPF_ACK	     0x10
+#define XCT_TCPF_URG	     0x20
+#define XCT_TCPF_ECE	     0x40
+#define XCT_TCPF_CWR	     0x80
 
-#define XCT_MAX_VLAN_TAGS 2
+#define XCT_MAX_VLAN_TAGS    2
 #define XCT_MAX_IPV6_EXTHDRS 6
-#define XCT_TCP_MAX_WSCALE 14
+#define XCT_TCP_MAX_WSCALE   14
 
 /* A connection's identity as seen in one packet, in the packet's direction. */
 struct xct_tuple {
@@ -84,7 +84,7 @@ struct xct_pkt {
  * ICMP error quotes).  The buffer has slack beyond the mask so that a read
  * of up to 40 bytes at a masked offset stays inside it.
  */
-#define XCT_HDR_MAX 256
+#define XCT_HDR_MAX  256
 #define XCT_HDR_MASK (XCT_HDR_MAX - 1)
 
 struct xct_hdr_buf {
@@ -229,8 +229,8 @@ static long xct_tcp_option_step(__u32 i, void *ctx)
 XCT_INLINE void xct_parse_tcp_options(const __u8 *opt, __u32 avail, __u32 optlen,
 				      struct xct_tcp_info *tcp)
 {
-	struct xct_opt_walk w = { .opt = opt, .tcp = tcp, .next = 0, .optlen = optlen,
-				  .avail = avail };
+	struct xct_opt_walk w = {
+		.opt = opt, .tcp = tcp, .next = 0, .optlen = optlen, .avail = avail};
 #ifdef __bpf__
 	bpf_loop(40, xct_tcp_option_step, &w, 0);
 #else
@@ -432,10 +432,9 @@ XCT_INLINE int xct_icmp_is_error(__u8 family, __u8 type)
  * copied bytes (at most XCT_HDR_MAX); pkt_len is the packet's true length,
  * which the IP length fields are checked against.  Returns an XCT_R_* reason.
  */
-XCT_INLINE __u8 xct_parse_packet(const __u8 *buf, __u32 copied, __u32 pkt_len,
-				 struct xct_pkt *pkt)
+XCT_INLINE __u8 xct_parse_packet(const __u8 *buf, __u32 copied, __u32 pkt_len, struct xct_pkt *pkt)
 {
-	struct xct_cursor cur = { .buf = buf, .off = 0, .len = copied };
+	struct xct_cursor cur = {.buf = buf, .off = 0, .len = copied};
 	__u32 l3_len = 0, l4_len = 0, dummy;
 	__u8 reason = XCT_R_OK;
 	__u16 ethertype;

@@ -23,8 +23,8 @@
 
 /* Default timeouts, in seconds (nf_conntrack_tcp_timeout_*). */
 #define XCT_TCP_TIMEOUT_RETRANS 300
-#define XCT_TCP_TIMEOUT_UNACK 300
-#define XCT_TCP_MAX_RETRANS 3
+#define XCT_TCP_TIMEOUT_UNACK	300
+#define XCT_TCP_MAX_RETRANS	3
 
 XCT_INLINE __u32 xct_tcp_timeout(__u8 state)
 {
@@ -73,28 +73,30 @@ XCT_INLINE __u32 xct_tcp_timeout(__u8 state)
 #define sIV XCT_TCP_sIV
 #define sIG XCT_TCP_sIG
 
+/* clang-format off: the table reads as a table */
 static const __u8 xct_tcp_table[2][6][10] = {
 	{
 		/* ORIGINAL */
-		/*	     sNO, sSS, sSR, sES, sFW, sCW, sLA, sTW, sCL, sS2 */
-		/*syn*/ { sSS, sSS, sIG, sIG, sIG, sIG, sIG, sSS, sSS, sS2 },
-		/*synack*/ { sIV, sIV, sSR, sIV, sIV, sIV, sIV, sIV, sIV, sSR },
-		/*fin*/ { sIV, sIV, sFW, sFW, sLA, sLA, sLA, sTW, sCL, sIV },
-		/*ack*/ { sES, sIV, sES, sES, sCW, sCW, sTW, sTW, sCL, sIV },
-		/*rst*/ { sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL },
-		/*none*/ { sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV },
+		/*            sNO  sSS  sSR  sES  sFW  sCW  sLA  sTW  sCL  sS2 */
+		/*syn*/ {sSS, sSS, sIG, sIG, sIG, sIG, sIG, sSS, sSS, sS2},
+		/*synack*/ {sIV, sIV, sSR, sIV, sIV, sIV, sIV, sIV, sIV, sSR},
+		/*fin*/ {sIV, sIV, sFW, sFW, sLA, sLA, sLA, sTW, sCL, sIV},
+		/*ack*/ {sES, sIV, sES, sES, sCW, sCW, sTW, sTW, sCL, sIV},
+		/*rst*/ {sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL},
+		/*none*/ {sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV},
 	},
 	{
 		/* REPLY */
-		/*	     sNO, sSS, sSR, sES, sFW, sCW, sLA, sTW, sCL, sS2 */
-		/*syn*/ { sIV, sS2, sIV, sIV, sIV, sIV, sIV, sSS, sIV, sS2 },
-		/*synack*/ { sIV, sSR, sIG, sIG, sIG, sIG, sIG, sIG, sIG, sSR },
-		/*fin*/ { sIV, sIV, sFW, sFW, sLA, sLA, sLA, sTW, sCL, sIV },
-		/*ack*/ { sIV, sIG, sSR, sES, sCW, sCW, sTW, sTW, sCL, sIG },
-		/*rst*/ { sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL },
-		/*none*/ { sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV },
+		/*            sNO  sSS  sSR  sES  sFW  sCW  sLA  sTW  sCL  sS2 */
+		/*syn*/ {sIV, sS2, sIV, sIV, sIV, sIV, sIV, sSS, sIV, sS2},
+		/*synack*/ {sIV, sSR, sIG, sIG, sIG, sIG, sIG, sIG, sIG, sSR},
+		/*fin*/ {sIV, sIV, sFW, sFW, sLA, sLA, sLA, sTW, sCL, sIV},
+		/*ack*/ {sIV, sIG, sSR, sES, sCW, sCW, sTW, sTW, sCL, sIG},
+		/*rst*/ {sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL},
+		/*none*/ {sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV},
 	},
 };
+/* clang-format on */
 
 #undef sNO
 #undef sSS
@@ -364,12 +366,12 @@ XCT_INLINE int xct_tcp_in_window(struct xct_ct_entry *ct, int dir, __u8 index,
 
 /* What the tracker decided; the caller applies it to counters and timers. */
 enum xct_tcp_action {
-	XCT_TCP_ACCEPT,	 /* in window: account, refresh the timeout */
+	XCT_TCP_ACCEPT,	   /* in window: account, refresh the timeout */
 	XCT_TCP_NOREFRESH, /* valid, but neither accounted nor refreshed */
-	XCT_TCP_IGNORE,	 /* let through, state untouched */
-	XCT_TCP_INVALID, /* not part of the connection */
-	XCT_TCP_REOPEN,	 /* a new connection reuses the tuple: start over */
-	XCT_TCP_KILL,	 /* account, then the entry is gone (RST, no reply) */
+	XCT_TCP_IGNORE,	   /* let through, state untouched */
+	XCT_TCP_INVALID,   /* not part of the connection */
+	XCT_TCP_REOPEN,	   /* a new connection reuses the tuple: start over */
+	XCT_TCP_KILL,	   /* account, then the entry is gone (RST, no reply) */
 };
 
 struct xct_tcp_verdict {
@@ -440,7 +442,7 @@ XCT_INLINE int xct_tcp_reopens(const struct xct_ct_entry *ct, int dir,
 XCT_INLINE struct xct_tcp_verdict xct_tcp_packet(struct xct_ct_entry *ct, int dir,
 						 const struct xct_tcp_info *tcp, __u64 now_ns)
 {
-	struct xct_tcp_verdict v = { .action = XCT_TCP_ACCEPT, .reason = XCT_R_OK };
+	struct xct_tcp_verdict v = {.action = XCT_TCP_ACCEPT, .reason = XCT_R_OK};
 	struct xct_tcp_ct *s = &ct->proto.tcp;
 	__u8 index = xct_tcp_index(tcp->flags);
 	__u8 old = ct->state, next;

@@ -147,7 +147,8 @@ XCT_INLINE void xct_tuple_from_key(const struct xct_ct_key *key, __u8 orig_side,
 	if (xct_is_icmp(key->family, key->proto)) {
 		__u8 req = key->port[1] >> 8;
 
-		t->icmp_type = dir == XCT_DIR_ORIGINAL ? req : xct_icmp_reply_type(key->family, req);
+		t->icmp_type =
+			dir == XCT_DIR_ORIGINAL ? req : xct_icmp_reply_type(key->family, req);
 		t->icmp_code = key->port[1] & 0xff;
 		t->sport = key->port[0];
 		return;

@@ -31,7 +31,7 @@ extern int check_failed_now;
 	__attribute__((constructor)) static void register_##name(void)                             \
 	{                                                                                          \
 		if (check_ntests < CHECK_MAX_TESTS)                                                \
-			check_tests[check_ntests++] = (struct check_test){ #name, test_##name };   \
+			check_tests[check_ntests++] = (struct check_test){#name, test_##name};     \
 	}                                                                                          \
 	static void test_##name(void)
 

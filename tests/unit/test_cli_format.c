@@ -14,13 +14,13 @@
 #include "xct/tuple.h"
 
 #define SEC_NS 1000000000ULL
-#define NOW (1000 * SEC_NS)
+#define NOW    (1000 * SEC_NS)
 
 /* A key and entry for a connection opened by src:sport towards dst:dport. */
 static void make_conn(struct xct_ct_key *key, struct xct_ct_entry *e, const char *src,
 		      const char *dst, __u8 proto, __u16 sport, __u16 dport)
 {
-	struct xct_tuple t = { .proto = proto };
+	struct xct_tuple t = {.proto = proto};
 	__u8 side = 0;
 
 	if (inet_pton(AF_INET, src, &t.src.v4) == 1) {
@@ -133,12 +133,13 @@ TEST(format_json_object)
 	e.bytes[0] = 60;
 	xct_print_conn_json(f, &key, &e, NOW);
 	fclose(f);
-	CHECK_STR(buf, "{\"family\":\"ipv4\",\"proto\":\"tcp\",\"protonum\":6,\"timeout\":120,"
-		       "\"state\":\"SYN_SENT\",\"orig\":{\"src\":\"10.0.0.1\",\"dst\":\"10.0.0.2\","
-		       "\"sport\":1234,\"dport\":80,\"packets\":1,\"bytes\":60},\"reply\":{\"src\":"
-		       "\"10.0.0.2\",\"dst\":\"10.0.0.1\",\"sport\":80,\"dport\":1234,\"packets\":0,"
-		       "\"bytes\":0},\"status\":[],\"mark\":0,\"use\":1,\"age_ms\":5000,"
-		       "\"idle_ms\":1000}");
+	CHECK_STR(buf,
+		  "{\"family\":\"ipv4\",\"proto\":\"tcp\",\"protonum\":6,\"timeout\":120,"
+		  "\"state\":\"SYN_SENT\",\"orig\":{\"src\":\"10.0.0.1\",\"dst\":\"10.0.0.2\","
+		  "\"sport\":1234,\"dport\":80,\"packets\":1,\"bytes\":60},\"reply\":{\"src\":"
+		  "\"10.0.0.2\",\"dst\":\"10.0.0.1\",\"sport\":80,\"dport\":1234,\"packets\":0,"
+		  "\"bytes\":0},\"status\":[],\"mark\":0,\"use\":1,\"age_ms\":5000,"
+		  "\"idle_ms\":1000}");
 }
 
 TEST(filter_parse_values)
