@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 
+#include "addr.h"
 #include "check.h"
 #include "xct/ct.h"
 
@@ -18,25 +19,6 @@ struct conn {
 	struct xct_ct_result res;
 	__u64 now;
 };
-
-static union xct_addr v4(const char *s)
-{
-	union xct_addr a;
-
-	memset(&a, 0, sizeof(a));
-	if (inet_pton(AF_INET, s, &a.v4) != 1)
-		abort();
-	return a;
-}
-
-static union xct_addr v6(const char *s)
-{
-	union xct_addr a;
-
-	if (inet_pton(AF_INET6, s, a.bytes) != 1)
-		abort();
-	return a;
-}
 
 static struct xct_pkt l4_pkt(__u8 family, __u8 proto, union xct_addr src, __u16 sport,
 			     union xct_addr dst, __u16 dport, __u32 l3_len)

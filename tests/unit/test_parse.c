@@ -12,6 +12,7 @@
  */
 #include <arpa/inet.h>
 
+#include "addr.h"
 #include "check.h"
 #include "xct/parse.h"
 
@@ -64,15 +65,6 @@ static __u32 addr4(const char *s)
 	return a;
 }
 
-static union xct_addr addr6(const char *s)
-{
-	union xct_addr a;
-
-	if (inet_pton(AF_INET6, s, a.bytes) != 1)
-		abort();
-	return a;
-}
-
 static void put_eth(struct frame *f, __u16 ethertype)
 {
 	static const __u8 macs[12] = {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1};
@@ -116,7 +108,7 @@ static void ipv4_done(struct frame *f, __u32 ip)
 static __u32 put_ipv6(struct frame *f, __u8 next, const char *src, const char *dst)
 {
 	__u32 at = f->len;
-	union xct_addr s = addr6(src), d = addr6(dst);
+	union xct_addr s = v6(src), d = v6(dst);
 
 	put32(f, 0x60000000);
 	put16(f, 0); /* payload length */
@@ -535,7 +527,7 @@ static void build_ipv6_exthdr_syn(struct frame *f, __u16 frag_offset)
 
 TEST(parse_ipv6_extension_headers)
 {
-	union xct_addr src = addr6("2001:db8::1"), dst = addr6("2001:db8::2:1");
+	union xct_addr src = v6("2001:db8::1"), dst = v6("2001:db8::2:1");
 	struct xct_pkt pkt;
 	struct frame f;
 
@@ -751,7 +743,7 @@ TEST(parse_icmp_error_quoting_udp)
 
 TEST(parse_icmpv6_packet_too_big_quoting_tcp)
 {
-	union xct_addr client = addr6("2001:db8:1::10"), server = addr6("2001:db8:2::20");
+	union xct_addr client = v6("2001:db8:1::10"), server = v6("2001:db8:2::20");
 	struct xct_pkt pkt;
 	struct frame f = {.len = 0};
 	__u32 ip, inner;
