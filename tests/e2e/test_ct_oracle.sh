@@ -20,7 +20,7 @@ mount_pin_fs || fail_setup "bpffs for xct pins"
 xct_args=()
 if ! have_xct; then
 	echo "# $XCT not built: xct side unavailable"
-elif ! xct_attach native; then
+elif ! xct_attach native >/dev/null; then
 	echo "# xct attach failed"
 else
 	xct_args=(--xct "$XCT" --pin-path "$XCT_PIN")
