@@ -18,6 +18,7 @@ E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$E2E_DIR/../.." && pwd)
 XCT=${XCT:-$REPO_DIR/build/xct}
 PYTHON=${PYTHON:-/usr/bin/python3}
+export PYTHONDONTWRITEBYTECODE=1
 
 TAG="$$-$RANDOM"
 NS_C="xct-c-$TAG"

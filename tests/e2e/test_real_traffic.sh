@@ -8,6 +8,7 @@
 # them); UDP and ICMP on everything, pings also on exact counters (a
 # forwarded flow is counted once).  Then traffic the router itself sends
 # (ping, TCP) must be tracked by the egress program, reply seen.
+# shellcheck disable=SC2317 # helpers run through poll()
 set -u
 source "$(dirname "$0")/lib.sh"
 
@@ -54,10 +55,14 @@ start_servers() {
 		poll 5 listening udp 4 && poll 5 listening udp 6
 }
 
+# listening tcp|udp 4|6: the server's socket is bound.
 listening() {
-	local opt=-lnt
-	[ "$1" = udp ] && opt=-lnu
-	in_ns "$NS_S" ss "$opt" -"$2" | grep -q ":$([ "$1" = udp ] && echo $UDP_PORT || echo $TCP_PORT) "
+	local opt=-lnt port=$TCP_PORT
+	if [ "$1" = udp ]; then
+		opt=-lnu
+		port=$UDP_PORT
+	fi
+	in_ns "$NS_S" ss "$opt" -"$2" | grep -q ":$port "
 }
 
 # tcp_transfer NS ADDR-SPEC: the blob to the echo server and back.
@@ -90,20 +95,8 @@ test_count() {
 	[ "$(count_kernel "$@")" -ge "$n" ]
 }
 
-until_xct() {
-	local n=$1
-	shift
-	poll 5 test_xct_count "$n" "$@"
-}
-
-test_xct_count() {
-	local n=$1
-	shift
-	[ "$(xct_r ct list "$@" 2>/dev/null | wc -l)" -ge "$n" ]
-}
-
 run_mode() {
-	local mode=$1 rc live
+	local mode=$1 live
 
 	if [ "$XCT_ATTACHED" = 1 ]; then
 		xct_detach >/dev/null || {
@@ -122,7 +115,7 @@ run_mode() {
 	# A connection that stays open: ESTABLISHED in both tables.
 	ip netns exec "$NS_C" socat -u TCP4:$S4:$TCP_PORT - </dev/null >/dev/null 2>&1 &
 	live=$!
-	BG_PIDS+=($live)
+	BG_PIDS+=("$live")
 
 	tcp_transfer "$NS_C" "TCP4:$S4:$TCP_PORT"
 	result "real_tcp_transfer_ipv4_$mode" $? "TCP transfer over IPv4 failed"
