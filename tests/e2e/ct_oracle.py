@@ -137,14 +137,14 @@ SYNACK_WIN = 65160
 class Flow:
     """One scenario's packets; c() come from the client, s() from the server."""
 
-    def __init__(self, idx, family, addrs):
+    def __init__(self, idx, family, addrs, base=0):
         self.idx = idx
         self.family = family
         self.caddr, self.saddr = addrs[family]
-        self.cport = 20000 + idx
-        self.sport = 30000 + idx
-        self.icmp_id = 0x4000 + idx
-        self.icmp_foreign = {f"id={0x4000 + i}" for i in range(len(SCENARIOS)) if i != idx}
+        self.cport = 20000 + base + idx
+        self.sport = 30000 + base + idx
+        self.icmp_id = 0x4000 + base + idx
+        self.icmp_foreign = {f"id={0x4000 + base + i}" for i in range(len(SCENARIOS)) if i != idx}
         # Initial sequence numbers far apart and different per scenario.
         self.ci = (0x1A2B3C4D + idx * 0x01000193) & 0xFFFFFFFF
         self.si = (0x9E3779B9 + idx * 0x00C0FFEE) & 0xFFFFFFFF
@@ -1005,8 +1005,8 @@ def check_exact_counts(f, entries, who):
     return []
 
 
-def run_scenario(idx, scn, eps, router, addrs, use_xct, verbose=False):
-    f = Flow(idx, scn.family, addrs)
+def run_scenario(idx, scn, eps, router, addrs, use_xct, base=0, verbose=False):
+    f = Flow(idx, scn.family, addrs, base)
     scn.fn(f)
     kern_before = router.kernel_classes()
     xct_before = router.xct_classes() if use_xct else None
@@ -1065,6 +1065,9 @@ def main():
     ap.add_argument("--pin-path", help="xct pin path")
     ap.add_argument("--only", action="append", help="run only these scenarios")
     ap.add_argument("--list", action="store_true", help="list the scenarios")
+    ap.add_argument("--pass", dest="pass_no", type=int, default=0,
+                    help="pass number: each pass uses its own ports and ICMP ids")
+    ap.add_argument("--suffix", default="", help="appended to every test name")
     ap.add_argument("--verbose", action="store_true", help="print both tables for every scenario")
     args = ap.parse_args()
 
@@ -1089,16 +1092,17 @@ def main():
         if args.only and scn.name not in args.only:
             continue
         try:
-            ok, msgs, kern, xct = run_scenario(idx, scn, eps, router, addrs, use_xct, args.verbose)
+            ok, msgs, kern, xct = run_scenario(idx, scn, eps, router, addrs, use_xct,
+                                               1000 * args.pass_no, args.verbose)
         except Exception as exc:  # one broken scenario must not hide the others
             ok, msgs, kern, xct = False, [f"{type(exc).__name__}: {exc}"], {}, {}
         if ok is None:
-            print(f"not ok {scn.name} (xct not available)")
+            print(f"not ok {scn.name}{args.suffix} (xct not available)")
             failed += 1
         elif ok:
-            print(f"ok {scn.name}")
+            print(f"ok {scn.name}{args.suffix}")
         else:
-            print(f"not ok {scn.name}")
+            print(f"not ok {scn.name}{args.suffix}")
             failed += 1
         if not ok or args.verbose or msgs:
             for m in msgs:
