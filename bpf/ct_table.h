@@ -53,12 +53,17 @@ static __always_inline __u64 xct_now(void)
 	return bpf_ktime_get_ns();
 }
 
-static __always_inline void xct_count(__u32 slot)
+static __always_inline void xct_count_add(__u32 slot, __u64 n)
 {
 	__u64 *c = bpf_map_lookup_elem(&xct_counters, &slot);
 
 	if (c)
-		*c += 1; /* per-CPU: no atomics needed */
+		*c += n; /* per-CPU: no atomics needed */
+}
+
+static __always_inline void xct_count(__u32 slot)
+{
+	xct_count_add(slot, 1);
 }
 
 static __always_inline void xct_count_reason(__u8 reason)
@@ -282,21 +287,9 @@ static __always_inline void xct_gc_sweep(struct xct_gc *gc, __u64 now, struct xc
 	gc->last_seen = g->seen;
 	gc->last_deleted = g->deleted + g->early_dropped;
 
-	{
-		__u32 slot = XCT_S_GC_RUNS;
-		__u64 *c = bpf_map_lookup_elem(&xct_counters, &slot);
-
-		if (c)
-			*c += 1;
-		slot = XCT_S_EXPIRED;
-		c = bpf_map_lookup_elem(&xct_counters, &slot);
-		if (c)
-			*c += g->deleted;
-		slot = XCT_S_EARLY_DROP;
-		c = bpf_map_lookup_elem(&xct_counters, &slot);
-		if (c)
-			*c += g->early_dropped;
-	}
+	xct_count(XCT_S_GC_RUNS);
+	xct_count_add(XCT_S_EXPIRED, g->deleted);
+	xct_count_add(XCT_S_EARLY_DROP, g->early_dropped);
 }
 
 static int xct_gc_timer(void *map, __u32 *key, struct xct_gc *gc)

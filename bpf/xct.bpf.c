@@ -176,7 +176,6 @@ int xct_ctl(struct xdp_md *ctx)
 		if (!gc->interval_ns)
 			gc->interval_ns = XCT_GC_INTERVAL_MIN_NS;
 		msg->ret = bpf_timer_start(&gc->timer, gc->interval_ns, 0);
-		gc->started = 1;
 		break;
 	case XCT_CTL_GC_RUN:
 		xct_gc_sweep(gc, xct_now(), &g);

@@ -272,7 +272,6 @@ struct xct_gc {
 	__u64 last_run_ns;
 	__u64 last_seen;    /* entries seen by the last sweep */
 	__u64 last_deleted; /* entries deleted by the last sweep */
-	__u64 started;	    /* the timer is armed */
 };
 
 /* Commands for the control program, run with BPF_PROG_TEST_RUN. The
