@@ -10,7 +10,7 @@ ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -I$(BUILD)
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Isrc -I$(BUILD)
 LDLIBS   += -lbpf -lelf -lz
 
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
@@ -18,7 +18,8 @@ BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 
 BPF_SRC  := bpf/xct.bpf.c
 BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/xct/*.h)
-CLI_SRC  := $(wildcard src/*.c)
+CLI_SRC  := $(wildcard src/*.c src/*/*.c)
+CLI_HDRS := $(wildcard src/*.h src/*/*.h)
 CLI_OBJ  := $(patsubst src/%.c,$(BUILD)/src/%.o,$(CLI_SRC))
 CLI_LIB_OBJ := $(filter-out $(BUILD)/src/main.o,$(CLI_OBJ))
 
@@ -39,7 +40,7 @@ $(BUILD)/xct.bpf.o: $(BPF_SRC) $(BPF_HDRS) | $(BUILD)
 $(BUILD)/xct.skel.h: $(BUILD)/xct.bpf.o
 	$(BPFTOOL) gen skeleton $< name xct_bpf > $@
 
-$(BUILD)/src/%.o: src/%.c $(BUILD)/xct.skel.h $(wildcard src/*.h) $(BPF_HDRS) | $(BUILD)
+$(BUILD)/src/%.o: src/%.c $(BUILD)/xct.skel.h $(CLI_HDRS) $(BPF_HDRS) | $(BUILD)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -66,7 +67,7 @@ demo: deps
 	@./scripts/demo.sh
 
 format:
-	clang-format -i $(BPF_SRC) $(BPF_HDRS) $(CLI_SRC) $(wildcard src/*.h) $(UNIT_SRC) tests/bpf/*.c tests/lib/*.h
+	clang-format -i $(BPF_SRC) $(BPF_HDRS) $(CLI_SRC) $(CLI_HDRS) $(UNIT_SRC) tests/bpf/*.c tests/lib/*.h
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * A rules file as parsed: the sets it defines, the default policy and the
+ * rules in order.  The parser (rules_parse.c) builds it from text and
+ * reports the first error with file:line:column; the compiler
+ * (rules_compile.c) turns it into the datapath's maps.  Nothing here knows
+ * about BPF, so the parser's tests and fuzz target run without root.
+ */
+#ifndef XCT_RULESET_H
+#define XCT_RULESET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <linux/types.h>
+
+#define XCT_RULE_NAME_MAX 32 /* set names, including the NUL */
+#define XCT_IFNAME_MAX	  16 /* IFNAMSIZ */
+
+/* Where something was written: 1-based line and column (in bytes). */
+struct xct_src_loc {
+	unsigned int line;
+	unsigned int col;
+};
+
+/* An address prefix.  family is XCT_AF_INET (the address in addr[0..3]) or
+ * XCT_AF_INET6; the bits after plen are zero. */
+struct xct_prefix {
+	__u8 family;
+	__u8 plen;
+	__u8 addr[16];
+};
+
+/* An inclusive port range; a single port has lo == hi. */
+struct xct_port_range {
+	__u16 lo;
+	__u16 hi;
+};
+
+enum xct_set_kind {
+	XCT_SET_ADDR, /* prefixes, both families may be mixed */
+	XCT_SET_PORT, /* ports and port ranges */
+};
+
+/* set NAME { ELEMENT, ... }: the kind is inferred from the elements; an
+ * empty set is declared with a kind: set NAME addr {} / set NAME port {}. */
+struct xct_set_def {
+	char name[XCT_RULE_NAME_MAX];
+	enum xct_set_kind kind;
+	struct xct_prefix *prefixes; /* XCT_SET_ADDR */
+	size_t n_prefixes;
+	struct xct_port_range *ports; /* XCT_SET_PORT */
+	size_t n_ports;
+	struct xct_src_loc loc;
+};
+
+/* A match on addresses: a literal list (saddr 10.0.0.0/8, { ... }) or a
+ * named set (saddr @blocklist); "!=" negates. */
+struct xct_addr_match {
+	bool present;
+	bool negate;
+	int set; /* index into xct_ruleset.sets, or -1 for the literal list */
+	struct xct_prefix *list;
+	size_t n;
+};
+
+/* A match on ports, same shape. */
+struct xct_port_match {
+	bool present;
+	bool negate;
+	int set;
+	struct xct_port_range *list;
+	size_t n;
+};
+
+/* icmp type echo-request, icmp type { 0, 8 }, icmp type 3 code 4:
+ * code is -1 when any code matches. */
+struct xct_icmp_match {
+	__u8 type;
+	__s16 code;
+};
+
+enum xct_rule_action {
+	XCT_ACTION_ACCEPT,
+	XCT_ACTION_DROP,
+	XCT_ACTION_REJECT,
+	XCT_ACTION_NOTRACK,
+};
+
+/* Which hook a rule applies at: rules without iif/oif apply to packets
+ * arriving on attached interfaces; "oif" rules to packets the host sends. */
+enum xct_rule_hook {
+	XCT_HOOK_INGRESS,
+	XCT_HOOK_EGRESS,
+};
+
+/* limit RATE/UNIT [burst N] [per saddr] */
+struct xct_limit {
+	bool present;
+	__u64 rate;	   /* tokens ... */
+	__u64 unit_ns;	   /* ... per this many ns (1e9 for /second) */
+	__u64 burst;	   /* bucket depth; defaults to rate when not given */
+	bool per_saddr;	   /* one bucket per source address */
+	bool bytes;	   /* limit 10 mbytes/second: tokens are bytes */
+};
+
+struct xct_rule {
+	struct xct_src_loc loc;
+	char *text; /* the rule as written, trimmed, without its comment */
+	enum xct_rule_action action;
+	enum xct_rule_hook hook;
+
+	/* iif NAME / oif NAME / iif { a, b }: names, resolved at load */
+	char (*ifaces)[XCT_IFNAME_MAX];
+	size_t n_ifaces;
+	bool iface_negate;
+
+	__u8 family; /* 0: both; XCT_AF_INET ("ip"), XCT_AF_INET6 ("ip6") */
+	bool has_proto;
+	__u8 proto; /* tcp, udp, icmp, icmpv6, or "meta l4proto N" */
+
+	struct xct_addr_match saddr, daddr;
+	struct xct_port_match sport, dport;
+
+	/* tcp flags syn       -> mask = all six, value = SYN
+	 * tcp flags & (syn|ack) == syn -> mask = SYN|ACK, value = SYN
+	 * tcp flags syn,ack / (syn|ack) -> any of them set: see flags_any */
+	bool has_tcp_flags;
+	__u8 tcp_flags_mask;
+	__u8 tcp_flags_value;
+	bool tcp_flags_any; /* match if (flags & mask) != 0 */
+
+	struct xct_icmp_match *icmp; /* icmp/icmpv6 type[/code] list */
+	size_t n_icmp;
+
+	__u8 ct_states; /* bit (1 << enum xct_ct_state); 0 when not given */
+
+	struct xct_limit limit;
+	bool log; /* a sampled event to the event stream */
+};
+
+enum xct_policy {
+	XCT_POLICY_ACCEPT,
+	XCT_POLICY_DROP,
+};
+
+struct xct_ruleset {
+	enum xct_policy policy; /* for new connections no rule decides */
+	struct xct_src_loc policy_loc;
+	struct xct_set_def *sets;
+	size_t n_sets;
+	struct xct_rule *rules;
+	size_t n_rules;
+};
+
+/* The first error in a file.  line_text is the offending line (without the
+ * newline) so the caller can print it with a caret under col. */
+struct xct_rules_error {
+	char file[256];
+	struct xct_src_loc loc;
+	char msg[256];
+	char line_text[256];
+};
+
+/*
+ * Parses text (len bytes, NUL not required) read from file (used in
+ * messages only).  Returns 0 and fills out, or -EINVAL and fills err; out
+ * is then empty and needs no freeing.
+ */
+int xct_rules_parse(const char *file, const char *text, size_t len, struct xct_ruleset *out,
+		    struct xct_rules_error *err);
+
+/* Reads and parses a file; a file that cannot be read is an error at 0:0. */
+int xct_rules_parse_file(const char *path, struct xct_ruleset *out,
+			 struct xct_rules_error *err);
+
+/* "FILE:LINE:COL: error: MSG", the line, and a caret under the column. */
+void xct_rules_error_print(FILE *f, const struct xct_rules_error *err);
+
+void xct_ruleset_free(struct xct_ruleset *rs);
+
+/* Looks a set up by name; its index or -1. */
+int xct_ruleset_find_set(const struct xct_ruleset *rs, const char *name);
+
+/* Parses one set element as written on the command line ("10.0.0.0/8",
+ * "2001:db8::1", "80", "8000-8099") for xct set add/del. */
+int xct_parse_prefix(const char *s, struct xct_prefix *out);
+int xct_parse_port_range(const char *s, struct xct_port_range *out);
+
+#endif /* XCT_RULESET_H */
