@@ -102,61 +102,20 @@ __noinline int xct_ct_apply_copy(struct xct_ct_entry_scratch *copy, __u32 side,
 #define XCT_UPDATE_TRIES 4
 
 /*
- * The tracker's verdict on one parsed packet of a trackable tuple: find or
- * create its entry and apply the packet.
- *
- * A new connection is first inserted as a dead placeholder (only after
- * xct_ct_init() said the packet may open one), then brought to life by the
- * same update as any expired entry: creation and revival are one path.
+ * Applies a packet to an existing entry: copy under the lock, run the
+ * tracker on the copy, commit if no other update came in between.  Returns
+ * the sequence number the update committed, or 0 when it could not.
  */
-static __always_inline void xct_ct_process(const struct xct_ct_key *key, __u8 side,
+static __always_inline __u32 xct_ct_update(struct xct_ct_entry *ct, __u8 side,
 					   const struct xct_pkt *pkt, __u64 now,
 					   struct xct_ct_result *res)
 {
-	struct xct_ct_entry *ct = bpf_map_lookup_elem(&xct_ct, key);
-	struct xct_ct_entry_scratch *copy;
 	__u32 zero = 0, seq;
+	struct xct_ct_entry_scratch *copy = bpf_map_lookup_elem(&xct_scratch, &zero);
 	int attempt;
 
-	copy = bpf_map_lookup_elem(&xct_scratch, &zero);
 	if (!copy)
-		return;
-
-	if (!ct) {
-		struct xct_ct_entry *fresh = (struct xct_ct_entry *)copy;
-		__u8 reason;
-		long err;
-
-		reason = xct_ct_init(fresh, pkt, side, now);
-		if (reason != XCT_R_OK) {
-			res->ct_state = XCT_CTS_INVALID;
-			res->reason = reason;
-			return;
-		}
-		fresh->expires_ns = 0; /* a placeholder: dead until applied */
-		err = bpf_map_update_elem(&xct_ct, key, copy, BPF_NOEXIST);
-		if (err == 0) {
-			xct_count(XCT_S_INSERT);
-		} else if (err == -EEXIST) {
-			/* Another CPU created it first: this packet goes to
-			 * that entry, after it. */
-			xct_count(XCT_S_CLASH_RESOLVE);
-		} else {
-			xct_count(XCT_S_INSERT_FAILED);
-			xct_count(XCT_S_DROP);
-			res->ct_state = XCT_CTS_UNTRACKED;
-			res->reason = err == -E2BIG ? XCT_R_TABLE_FULL : XCT_R_INSERT_ERROR;
-			if (err == -E2BIG)
-				xct_gc_kick(now);
-			return;
-		}
-		ct = bpf_map_lookup_elem(&xct_ct, key);
-		if (!ct)
-			goto busy;
-	} else {
-		xct_count(XCT_S_FOUND);
-	}
-
+		goto busy;
 	for (attempt = 0; attempt < XCT_UPDATE_TRIES; attempt++) {
 		bpf_spin_lock(&ct->lock);
 		if (ct->status & XCT_CT_DYING) {
@@ -177,7 +136,7 @@ static __always_inline void xct_ct_process(const struct xct_ct_key *key, __u8 si
 					 copy->raw + sizeof(struct bpf_spin_lock), XCT_ENTRY_BODY);
 			ct->seq = seq + 1;
 			bpf_spin_unlock(&ct->lock);
-			return;
+			return seq + 1 ? seq + 1 : 1;
 		}
 		bpf_spin_unlock(&ct->lock);
 	}
@@ -188,6 +147,108 @@ busy:
 	__builtin_memset(res, 0, sizeof(*res));
 	res->ct_state = XCT_CTS_UNTRACKED;
 	res->reason = XCT_R_TABLE_BUSY;
+	return 0;
+}
+
+/*
+ * The tracker's verdict on one parsed packet of a trackable tuple whose
+ * entry exists.  When there is none, nothing is inserted yet: the packet is
+ * reported NEW (or INVALID if it cannot open a connection) and 1 is
+ * returned, so that the policy decides before the table spends an entry on
+ * it; xct_ct_create() then inserts it.  *seq gets what xct_ct_update()
+ * committed.
+ */
+static __always_inline int xct_ct_process(const struct xct_ct_key *key, __u8 side,
+					  const struct xct_pkt *pkt, __u64 now,
+					  struct xct_ct_result *res, __u32 *seq)
+{
+	struct xct_ct_entry *ct = bpf_map_lookup_elem(&xct_ct, key);
+	struct xct_ct_entry_scratch *copy;
+	__u32 zero = 0;
+	__u8 reason;
+
+	*seq = 0;
+	if (ct) {
+		xct_count(XCT_S_FOUND);
+		*seq = xct_ct_update(ct, side, pkt, now, res);
+		return 0;
+	}
+	copy = bpf_map_lookup_elem(&xct_scratch, &zero);
+	if (!copy)
+		return 0;
+	reason = xct_ct_init((struct xct_ct_entry *)copy, pkt, side, now);
+	res->dir = XCT_DIR_ORIGINAL;
+	res->reason = reason;
+	res->ct_state = reason == XCT_R_OK ? XCT_CTS_NEW : XCT_CTS_INVALID;
+	return reason == XCT_R_OK;
+}
+
+/*
+ * Creates the entry of a packet xct_ct_process() found new and the policy
+ * admitted.  It is first inserted as a dead placeholder, then brought to
+ * life by the same update as any expired entry: creation and revival are
+ * one path.
+ */
+static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 side,
+					  const struct xct_pkt *pkt, __u64 now,
+					  struct xct_ct_result *res)
+{
+	struct xct_ct_entry_scratch *copy;
+	struct xct_ct_entry *ct;
+	__u32 zero = 0;
+	long err;
+
+	copy = bpf_map_lookup_elem(&xct_scratch, &zero);
+	if (!copy)
+		return;
+	if (xct_ct_init((struct xct_ct_entry *)copy, pkt, side, now) != XCT_R_OK)
+		return;
+	((struct xct_ct_entry *)copy)->expires_ns = 0; /* a placeholder: dead until applied */
+	err = bpf_map_update_elem(&xct_ct, key, copy, BPF_NOEXIST);
+	if (err == 0) {
+		xct_count(XCT_S_INSERT);
+	} else if (err == -EEXIST) {
+		/* Another CPU created it first: this packet goes to that
+		 * entry, after it. */
+		xct_count(XCT_S_CLASH_RESOLVE);
+	} else {
+		xct_count(XCT_S_INSERT_FAILED);
+		xct_count(XCT_S_DROP);
+		__builtin_memset(res, 0, sizeof(*res));
+		res->ct_state = XCT_CTS_UNTRACKED;
+		res->reason = err == -E2BIG ? XCT_R_TABLE_FULL : XCT_R_INSERT_ERROR;
+		if (err == -E2BIG)
+			xct_gc_kick(now);
+		return;
+	}
+	ct = bpf_map_lookup_elem(&xct_ct, key);
+	if (!ct) {
+		__builtin_memset(res, 0, sizeof(*res));
+		res->ct_state = XCT_CTS_UNTRACKED;
+		res->reason = XCT_R_TABLE_BUSY;
+		return;
+	}
+	xct_ct_update(ct, side, pkt, now, res);
+}
+
+/*
+ * The policy refused a packet that started a connection over an old entry
+ * (an expired one, or a TCP reopen): the connection must not exist.  Unless
+ * another packet has updated the entry since (seq moved), it is left dead,
+ * as if the packet had never come; the GC frees it.
+ */
+static __always_inline void xct_ct_forget(const struct xct_ct_key *key, __u32 seq)
+{
+	struct xct_ct_entry *ct = bpf_map_lookup_elem(&xct_ct, key);
+
+	if (!ct || !seq)
+		return;
+	bpf_spin_lock(&ct->lock);
+	if (ct->seq == seq) {
+		ct->expires_ns = 0;
+		ct->seq = seq + 1;
+	}
+	bpf_spin_unlock(&ct->lock);
 }
 
 /*

@@ -15,6 +15,34 @@
 #include <bpf/bpf_helpers.h>
 
 #include "ct_table.h"
+#include "policy.h"
+#include "xct/reject.h"
+
+/*
+ * The packet being decided, per CPU: the parse result is too large for the
+ * entry program's stack (its frame and the global functions' below it share
+ * 512 bytes), and the reject programs, reached by tail call, read it here.
+ */
+struct xct_pkt_slot {
+	struct xct_pkt pkt;
+	__u32 copied; /* bytes of the packet in xct_hdrs */
+	__u32 hook;   /* enum xct_rule_hook */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_pkt_slot);
+	__uint(max_entries, 1);
+} xct_pkt_slots SEC(".maps");
+
+/* The answers reject rules send are built here, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_reject_buf);
+	__uint(max_entries, 1);
+} xct_reject_bufs SEC(".maps");
 
 /* The parser, verified once as a global function: what follows it is then
  * checked once, not once per header layout. */
@@ -25,66 +53,173 @@ __noinline int xct_parse(struct xct_hdr_buf *hdrs, __u32 copied, __u32 len, stru
 	return xct_parse_packet(hdrs->b, copied, len, pkt);
 }
 
-static __always_inline void xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __u32 len)
+/* The reject answer's builder, verified once as a global function. */
+__noinline __u32 xct_reject_build_global(struct xct_hdr_buf *hdrs, __u32 copied,
+					 struct xct_reject_buf *out, const struct xct_pkt *pkt)
 {
-	struct xct_ct_result res = {};
-	struct xct_pkt pkt = {};
-	struct xct_ct_key key;
-	__u64 now = xct_now();
-	__u8 reason, side;
+	if (!hdrs || !out || !pkt)
+		return 0;
+	return xct_reject_build(hdrs->b, copied, out->b, pkt);
+}
 
+/* The policy's view of a packet.  Ports, ICMP type and TCP flags only
+ * count when the headers that hold them were parsed. */
+static __always_inline void xct_policy_input(struct xct_policy_in *in, const struct xct_pkt *pkt,
+					     int parsed, __u8 hook, __u32 ifindex, __u8 state,
+					     __u64 now)
+{
+	__u8 proto = pkt->t.proto;
+
+	in->saddr = pkt->t.src;
+	in->daddr = pkt->t.dst;
+	in->now = now;
+	in->ifindex = ifindex;
+	in->len = pkt->l3_len;
+	in->hook = hook;
+	in->family = pkt->t.family;
+	in->proto = proto;
+	in->state = state;
+	in->has_ports = parsed && (proto == XCT_IPPROTO_TCP || proto == XCT_IPPROTO_UDP);
+	in->sport = in->has_ports ? xct_ntohs(pkt->t.sport) : 0;
+	in->dport = in->has_ports ? xct_ntohs(pkt->t.dport) : 0;
+	in->is_icmp = parsed && xct_is_icmp(pkt->t.family, proto);
+	in->icmp_type = pkt->t.icmp_type;
+	in->icmp_code = pkt->t.icmp_code;
+	in->is_tcp = parsed && proto == XCT_IPPROTO_TCP;
+	in->tcp_flags = pkt->tcp.flags;
+}
+
+/* One packet's way through the tracker, handed between the steps below. */
+struct xct_track_state {
+	struct xct_ct_key key;
+	struct xct_ct_result res;
+	__u64 now;
+	__u32 seq;   /* what the tracker's update committed */
+	__u8 side;   /* the packet's side of the key */
+	__u8 is_new; /* would open a connection that has no entry yet */
+	__u8 pad[2];
+};
+
+/*
+ * The tracker's part for a parsed packet: what nf_conntrack decides before
+ * the filter table sees the packet.  A new connection is only found here,
+ * not created (see xct_ct_process()).  A global function: the verifier
+ * checks it once rather than once per path into it.
+ */
+__noinline int xct_classify(const struct xct_pkt *pkt, struct xct_track_state *ts)
+{
+	struct xct_ct_result *res;
+
+	if (!pkt || !ts)
+		return 0;
+	res = &ts->res;
+	if (pkt->icmp_error) {
+		xct_ct_related(pkt, ts->now, res);
+		return 0;
+	}
+	if (pkt->t.proto == XCT_IPPROTO_ICMP && pkt->t.family == XCT_AF_INET &&
+	    pkt->t.icmp_type > 18) {
+		res->ct_state = XCT_CTS_INVALID;
+		res->reason = XCT_R_ICMP_BAD_TYPE;
+		return 0;
+	}
+	if (pkt->t.proto == XCT_IPPROTO_ICMPV6 && pkt->t.family == XCT_AF_INET6 &&
+	    xct_icmpv6_untracked(pkt->t.icmp_type)) {
+		res->ct_state = XCT_CTS_UNTRACKED;
+		res->reason = XCT_R_ICMPV6_NEIGHBOUR;
+		return 0;
+	}
+	if (pkt->t.proto == XCT_IPPROTO_TCP && !xct_tcp_flags_valid(pkt->tcp.flags)) {
+		res->ct_state = XCT_CTS_INVALID;
+		res->reason = XCT_R_TCP_BAD_FLAGS;
+		return 0;
+	}
+	if (xct_key_from_tuple(&pkt->t, &ts->key, &ts->side) < 0) {
+		res->ct_state = XCT_CTS_INVALID;
+		res->reason = XCT_R_ICMP_INVALID_NEW;
+		return 0;
+	}
+	ts->is_new = xct_ct_process(&ts->key, ts->side, pkt, ts->now, res, &ts->seq);
+	return 0;
+}
+
+/* What the policy's verdict does to the table: an admitted new connection
+ * gets its entry; a refused one that reused an old entry leaves it dead. */
+__noinline int xct_commit(const struct xct_pkt *pkt, struct xct_track_state *ts, __u32 verdict)
+{
+	if (!pkt || !ts)
+		return 0;
+	if (verdict == XCT_VERDICT_ACCEPT) {
+		if (ts->is_new)
+			xct_ct_create(&ts->key, ts->side, pkt, ts->now, &ts->res);
+	} else if (ts->res.started) {
+		xct_ct_forget(&ts->key, ts->seq);
+	}
+	return 0;
+}
+
+/*
+ * Tracks one packet and decides its fate.  The order follows nf_conntrack
+ * and nftables: notrack rules first (the raw table), then the tracker, then
+ * the rules with the packet's ct state.  A packet that would open a
+ * connection is judged before its entry is created, so refused packets,
+ * floods of them included, never take room in the table.  The verdict's
+ * rule is left in the policy scratch for the caller.
+ */
+static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __u32 len, __u8 hook,
+				      __u32 ifindex, struct xct_pkt *pkt)
+{
+	struct xct_policy_scratch *ps = xct_policy_scratch_get();
+	struct xct_track_state ts = {};
+	struct xct_ct_result *res = &ts.res;
+	__u8 reason, verdict;
+	int parsed;
+
+	if (!ps)
+		return XCT_VERDICT_ACCEPT;
+	ts.now = xct_now();
 	xct_count(XCT_S_PACKETS);
-	reason = xct_parse(hdrs, copied, len, &pkt);
+	reason = xct_parse(hdrs, copied, len, pkt);
 	if (reason == XCT_R_NOT_IP) {
 		xct_count_reason(reason);
-		return;
+		return XCT_VERDICT_ACCEPT;
 	}
-	if (reason != XCT_R_OK) {
-		res.ct_state = reason == XCT_R_FRAGMENT ? XCT_CTS_UNTRACKED : XCT_CTS_INVALID;
-		res.reason = reason;
-		goto out;
+	parsed = reason == XCT_R_OK;
+	if (!parsed) {
+		res->ct_state = reason == XCT_R_FRAGMENT ? XCT_CTS_UNTRACKED : XCT_CTS_INVALID;
+		res->reason = reason;
+	} else {
+		xct_policy_input(&ps->in, pkt, 1, hook, ifindex, XCT_STAGE_RAW, ts.now);
+		if (xct_policy_raw(ps)) {
+			res->ct_state = XCT_CTS_UNTRACKED;
+			res->reason = XCT_R_NOTRACK;
+		} else {
+			xct_classify(pkt, &ts);
+		}
 	}
 
-	if (pkt.icmp_error) {
-		xct_ct_related(&pkt, now, &res);
-		goto out;
-	}
-	if (pkt.t.proto == XCT_IPPROTO_ICMP && pkt.t.family == XCT_AF_INET &&
-	    pkt.t.icmp_type > 18) {
-		res.ct_state = XCT_CTS_INVALID;
-		res.reason = XCT_R_ICMP_BAD_TYPE;
-		goto out;
-	}
-	if (pkt.t.proto == XCT_IPPROTO_ICMPV6 && pkt.t.family == XCT_AF_INET6 &&
-	    xct_icmpv6_untracked(pkt.t.icmp_type)) {
-		res.ct_state = XCT_CTS_UNTRACKED;
-		res.reason = XCT_R_ICMPV6_NEIGHBOUR;
-		goto out;
-	}
-	if (pkt.t.proto == XCT_IPPROTO_TCP && !xct_tcp_flags_valid(pkt.tcp.flags)) {
-		res.ct_state = XCT_CTS_INVALID;
-		res.reason = XCT_R_TCP_BAD_FLAGS;
-		goto out;
-	}
-	if (xct_key_from_tuple(&pkt.t, &key, &side) < 0) {
-		res.ct_state = XCT_CTS_INVALID;
-		res.reason = XCT_R_ICMP_INVALID_NEW;
-		goto out;
-	}
-	xct_ct_process(&key, side, &pkt, now, &res);
+	xct_policy_input(&ps->in, pkt, parsed, hook, ifindex, res->ct_state, ts.now);
+	xct_policy_eval(ps);
+	verdict = ps->out.verdict;
+	if (parsed && res->reason != XCT_R_NOTRACK)
+		xct_commit(pkt, &ts, verdict);
 
-out:
-	xct_count_reason(res.reason);
-	if (res.ct_state == XCT_CTS_INVALID)
+	xct_count_reason(res->reason);
+	if (res->ct_state == XCT_CTS_INVALID)
 		xct_count(XCT_S_INVALID);
-	else if (res.ct_state == XCT_CTS_RELATED)
+	if (res->ct_state == XCT_CTS_RELATED)
 		xct_count(XCT_S_RELATED);
-	else if (res.ct_state == XCT_CTS_UNTRACKED)
+	if (res->ct_state == XCT_CTS_UNTRACKED)
 		xct_count(XCT_S_UNTRACKED);
-	if (res.reason == XCT_R_TCP_IGNORED)
+	if (res->reason == XCT_R_TCP_IGNORED)
 		xct_count(XCT_S_IGNORE);
-	if (pkt.icmp_error && res.ct_state == XCT_CTS_INVALID)
+	if (pkt->icmp_error && res->ct_state == XCT_CTS_INVALID)
 		xct_count(XCT_S_ERROR);
+	if (verdict == XCT_VERDICT_DROP)
+		xct_count(XCT_S_POLICY_DROP);
+	else if (verdict == XCT_VERDICT_REJECT)
+		xct_count(XCT_S_POLICY_REJECT);
+	return verdict;
 }
 
 /* How many of len bytes to copy for the parser. */
@@ -97,6 +232,114 @@ static __always_inline __u32 xct_copy_len(__u32 len)
 	return xct_mask(n - 1, XCT_HDR_MAX - 1) + 1;
 }
 
+/*
+ * Reject programs: they build the answer to a rejected packet and send it.
+ * They are separate programs, reached by tail call from the entry programs,
+ * because the verifier's budget is per program: the builder's byte loops
+ * would not fit next to the parser and the tracker.
+ */
+SEC("xdp")
+int xct_reject_xdp(struct xdp_md *ctx);
+SEC("tc")
+int xct_reject_tc(struct __sk_buff *skb);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, int(struct xdp_md *));
+} xct_reject_xdp_prog SEC(".maps") = {
+	.values = {[0] = (void *)&xct_reject_xdp},
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, int(struct __sk_buff *));
+} xct_reject_tc_prog SEC(".maps") = {
+	.values = {[0] = (void *)&xct_reject_tc},
+};
+
+/* Builds the answer to the packet in this CPU's slot; the buffer holding
+ * it and its length, or NULL when there is none to send. */
+static __always_inline struct xct_reject_buf *xct_reject_answer(__u32 *out_len)
+{
+	__u32 zero = 0;
+	struct xct_reject_buf *out = bpf_map_lookup_elem(&xct_reject_bufs, &zero);
+	struct xct_hdr_buf *hdrs = bpf_map_lookup_elem(&xct_hdrs, &zero);
+	struct xct_pkt_slot *slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
+
+	*out_len = 0;
+	if (!out || !hdrs || !slot)
+		return 0;
+	*out_len = xct_reject_build_global(hdrs, slot->copied, out, &slot->pkt);
+	if (!*out_len) {
+		xct_count(XCT_S_REJECT_ERROR);
+		return 0;
+	}
+	*out_len = xct_mask(*out_len - 1, XCT_REJECT_MAX - 1) + 1;
+	return out;
+}
+
+SEC("xdp")
+int xct_reject_xdp(struct xdp_md *ctx)
+{
+	__u32 len = bpf_xdp_get_buff_len(ctx), out_len;
+	struct xct_reject_buf *out = xct_reject_answer(&out_len);
+	int delta;
+
+	if (!out)
+		return XDP_DROP;
+	/* Room at the head is always there (XDP_PACKET_HEADROOM); room at
+	 * the tail is not, so grow at the head. */
+	delta = (int)out_len - (int)len;
+	if (delta > 0 ? bpf_xdp_adjust_head(ctx, -delta) : bpf_xdp_adjust_tail(ctx, delta))
+		goto failed;
+	if (bpf_xdp_store_bytes(ctx, 0, out->b, out_len))
+		goto failed;
+	return XDP_TX;
+failed:
+	xct_count(XCT_S_REJECT_ERROR);
+	return XDP_DROP;
+}
+
+/* A reject's answer goes out of the interface the packet came in by
+ * (ingress), or back up the stack that sent the packet (egress). */
+SEC("tc")
+int xct_reject_tc(struct __sk_buff *skb)
+{
+	struct xct_pkt_slot *slot;
+	struct xct_reject_buf *out;
+	__u32 zero = 0, out_len;
+
+	slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
+	out = xct_reject_answer(&out_len);
+	if (!out || !slot)
+		return TC_ACT_SHOT;
+	if (bpf_skb_change_tail(skb, out_len, 0) ||
+	    bpf_skb_store_bytes(skb, 0, out->b, out_len, 0)) {
+		xct_count(XCT_S_REJECT_ERROR);
+		return TC_ACT_SHOT;
+	}
+	return bpf_redirect(skb->ifindex, slot->hook == XCT_HOOK_EGRESS ? BPF_F_INGRESS : 0);
+}
+
+/* Copies the packet's first bytes and decides it; NULL slot: pass. */
+static __always_inline __u8 xct_decide(struct xct_hdr_buf *hdrs, __u32 n, __u32 len, __u8 hook,
+				       __u32 ifindex)
+{
+	__u32 zero = 0;
+	struct xct_pkt_slot *slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
+
+	if (!slot)
+		return XCT_VERDICT_ACCEPT;
+	__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
+	slot->copied = n;
+	slot->hook = hook;
+	return xct_track(hdrs, n, len, hook, ifindex, &slot->pkt);
+}
+
 SEC("xdp")
 int xct_xdp(struct xdp_md *ctx)
 {
@@ -107,28 +350,45 @@ int xct_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	if (len == 0 || bpf_xdp_load_bytes(ctx, 0, hdrs->b, n) < 0)
 		n = 0;
-	xct_track(hdrs, n, len);
-	return XDP_PASS;
+	switch (xct_decide(hdrs, n, len, XCT_HOOK_INGRESS, ctx->ingress_ifindex)) {
+	case XCT_VERDICT_DROP:
+		return XDP_DROP;
+	case XCT_VERDICT_REJECT:
+		bpf_tail_call(ctx, &xct_reject_xdp_prog, 0);
+		xct_count(XCT_S_REJECT_ERROR);
+		return XDP_DROP;
+	default:
+		return XDP_PASS;
+	}
 }
 
-static __always_inline void xct_track_skb(struct __sk_buff *skb)
+/* Tracks an skb; the TC action for its verdict. */
+static __always_inline int xct_track_skb(struct __sk_buff *skb, __u8 hook)
 {
 	__u32 len = skb->len, n = xct_copy_len(len), zero = 0;
 	struct xct_hdr_buf *hdrs = bpf_map_lookup_elem(&xct_hdrs, &zero);
 
 	if (!hdrs)
-		return;
+		return TC_ACT_UNSPEC;
 	/* Reads through a non-linear skb too: no pull needed. */
 	if (len == 0 || bpf_skb_load_bytes(skb, 0, hdrs->b, n) < 0)
 		n = 0;
-	xct_track(hdrs, n, len);
+	switch (xct_decide(hdrs, n, len, hook, skb->ifindex)) {
+	case XCT_VERDICT_DROP:
+		return TC_ACT_SHOT;
+	case XCT_VERDICT_REJECT:
+		bpf_tail_call(skb, &xct_reject_tc_prog, 0);
+		xct_count(XCT_S_REJECT_ERROR);
+		return TC_ACT_SHOT;
+	default:
+		return TC_ACT_UNSPEC; /* let later filters decide */
+	}
 }
 
 SEC("tc")
 int xct_tc_ingress(struct __sk_buff *skb)
 {
-	xct_track_skb(skb);
-	return TC_ACT_UNSPEC; /* let later filters decide */
+	return xct_track_skb(skb, XCT_HOOK_INGRESS);
 }
 
 SEC("tc")
@@ -139,8 +399,7 @@ int xct_tc_egress(struct __sk_buff *skb)
 	/* Forwarded from an interface xct watches: tracked there already. */
 	if (iif && bpf_map_lookup_elem(&xct_ifaces, &iif))
 		return TC_ACT_UNSPEC;
-	xct_track_skb(skb);
-	return TC_ACT_UNSPEC;
+	return xct_track_skb(skb, XCT_HOOK_EGRESS);
 }
 
 /* Control program: the CLI runs it with BPF_PROG_TEST_RUN, the command in

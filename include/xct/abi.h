@@ -199,7 +199,8 @@ enum xct_ct_state {
 	  "ICMPv6 neighbour discovery or MLD: not tracked, as in nf_conntrack")                    \
 	X(TABLE_FULL, "table_full", "connection table full: new connection not tracked")           \
 	X(TABLE_BUSY, "table_busy", "entry being deleted by the GC at that instant")               \
-	X(INSERT_ERROR, "insert_error", "map insert failed for another reason")
+	X(INSERT_ERROR, "insert_error", "map insert failed for another reason")                    \
+	X(NOTRACK, "notrack", "a notrack rule exempted it from tracking")
 
 #define XCT_REASON_ENUM(name, str, why) XCT_R_##name,
 enum xct_reason {
@@ -228,7 +229,10 @@ enum xct_reason {
 	X(RELATED, "related")                                                                      \
 	X(UNTRACKED, "untracked")                                                                  \
 	X(EXPIRED, "expired")                                                                      \
-	X(GC_RUNS, "gc_runs")
+	X(GC_RUNS, "gc_runs")                                                                      \
+	X(POLICY_DROP, "policy_drop")                                                              \
+	X(POLICY_REJECT, "policy_reject")                                                          \
+	X(REJECT_ERROR, "reject_error")
 
 #define XCT_STAT_ENUM(name, str) XCT_S_##name,
 enum xct_stat {

@@ -32,7 +32,7 @@ struct xct_ct_result {
 	__u8 reopen;   /* start a new connection on this tuple */
 	__u8 assured;  /* became ASSURED with this packet */
 	__u8 counted;  /* accounted in the entry's counters */
-	__u8 pad;
+	__u8 started;  /* this packet started the connection on the entry */
 };
 
 XCT_INLINE int xct_entry_alive(const struct xct_ct_entry *ct, __u64 now_ns)
@@ -190,8 +190,10 @@ XCT_INLINE void xct_ct_apply(struct xct_ct_entry *ct, __u8 sender_side, const st
 	xct_ct_packet(ct, dir, pkt, now_ns, res);
 	if (res->kill || (fresh && res->ct_state == XCT_CTS_INVALID))
 		ct->expires_ns = 0;
-	else if (fresh)
+	else if (fresh) {
 		res->ct_state = XCT_CTS_NEW;
+		res->started = 1;
+	}
 }
 
 /*

@@ -72,7 +72,9 @@ struct xct_pkt {
 	struct xct_tcp_info tcp;
 	__u32 l3_len; /* IP packet length: what nf_conntrack counts as bytes */
 	__u8 icmp_error;
-	__u8 pad[3];
+	__u8 l3_off; /* where the IP header starts (after Ethernet and VLAN tags) */
+	__u8 l4_off; /* where the transport header starts */
+	__u8 pad;
 };
 
 /*
@@ -443,6 +445,7 @@ XCT_INLINE __u8 xct_parse_packet(const __u8 *buf, __u32 copied, __u32 pkt_len, s
 	if (!ethertype)
 		return reason;
 	pkt_len -= cur.off;
+	pkt->l3_off = cur.off;
 
 	if (ethertype == XCT_ETH_P_IP)
 		reason = xct_parse_ipv4(&cur, &pkt->t, pkt_len, &l3_len, &l4_len, 0);
@@ -459,6 +462,7 @@ XCT_INLINE __u8 xct_parse_packet(const __u8 *buf, __u32 copied, __u32 pkt_len, s
 	    (pkt->t.proto == XCT_IPPROTO_ICMPV6 && pkt->t.family != XCT_AF_INET6))
 		return XCT_R_OK;
 
+	pkt->l4_off = cur.off;
 	reason = xct_parse_l4(&cur, &pkt->t, l4_len, &pkt->tcp, 0);
 	if (reason != XCT_R_OK)
 		return reason;

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <linux/types.h>
+#include "xct/policy.h" /* enum xct_rule_hook */
 
 #define XCT_RULE_NAME_MAX 32 /* set names, including the NUL */
 #define XCT_IFNAME_MAX	  16 /* IFNAMSIZ */
@@ -87,12 +88,6 @@ enum xct_rule_action {
 	XCT_ACTION_NOTRACK,
 };
 
-/* Which hook a rule applies at: rules without iif/oif apply to packets
- * arriving on attached interfaces; "oif" rules to packets the host sends. */
-enum xct_rule_hook {
-	XCT_HOOK_INGRESS,
-	XCT_HOOK_EGRESS,
-};
 
 /* limit RATE/UNIT [burst N] [per saddr] */
 struct xct_limit {

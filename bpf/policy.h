@@ -1,0 +1,625 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The policy in the datapath: the maps a compiled ruleset lives in, and the
+ * evaluation of one packet against the active generation (the layout and
+ * the classification scheme are explained in include/xct/policy.h).
+ *
+ * Cost.  One lookup per field a rule uses, then only the 512-rule chunks
+ * whose summaries all say "something may match here", then one record per
+ * candidate rule.  Chunks and candidates are walked with bpf_loop and the
+ * per-rule check is a global function, so the verifier sees each once
+ * however many rules there are.
+ */
+#ifndef XCT_BPF_POLICY_H
+#define XCT_BPF_POLICY_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "maps.h"
+#include "xct/policy.h"
+
+/* ---- Maps, all pinned: a reload or a second xct command sees them ---- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct xct_policy_ctl);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_policy_ctl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_class_ref);
+	__uint(max_entries, XCT_POLICY_GENS *XCT_META_ENTRIES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_cls_meta SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct xct_cls_iface_key);
+	__type(value, struct xct_class_ref);
+	__uint(max_entries, 4096);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_cls_iface SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xct_cls_v4_key);
+	__type(value, struct xct_class_ref);
+	__uint(max_entries, 262144);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_cls_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xct_cls_v6_key);
+	__type(value, struct xct_class_ref);
+	__uint(max_entries, 262144);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_cls_v6 SEC(".maps");
+
+/* Indexed by (gen * 2 + dir) * 65536 + port. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_class_ref);
+	__uint(max_entries, XCT_POLICY_GENS * 2 * 65536);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_cls_port SEC(".maps");
+
+/* Indexed by gen * 65536 + (type << 8 | code). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_class_ref);
+	__uint(max_entries, XCT_POLICY_GENS * 65536);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_cls_icmp SEC(".maps");
+
+/* Indexed by gen * 256 + TCP flags. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_class_ref);
+	__uint(max_entries, XCT_POLICY_GENS * 256);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_cls_flags SEC(".maps");
+
+/* The non-zero chunks of every class's bit vector. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xct_chunk_key);
+	__type(value, struct xct_chunk);
+	__uint(max_entries, 1 << 20);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_chunks SEC(".maps");
+
+/* Rules, counters and rate-limit state, indexed by gen * XCT_RULES_MAX +
+ * rule; the last index of each generation stands for the policy line. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_rule_rec);
+	__uint(max_entries, XCT_POLICY_GENS *XCT_RULES_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_rule_stats);
+	__uint(max_entries, XCT_POLICY_GENS *XCT_RULES_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_rule_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64); /* GCRA theoretical arrival time */
+	__uint(max_entries, XCT_POLICY_GENS *XCT_RULES_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_limits SEC(".maps");
+
+/* Per-source buckets ("limit ... per saddr"): LRU, so a scan from many
+ * addresses recycles the oldest buckets rather than failing. */
+struct xct_limit_src_key {
+	__u32 rule; /* gen * XCT_RULES_MAX + rule */
+	__u32 family;
+	union xct_addr addr;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct xct_limit_src_key);
+	__type(value, __u64);
+	__uint(max_entries, 65536);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_limits_src SEC(".maps");
+
+/*
+ * Named sets' elements: one trie per element type and generation, held in
+ * an array of maps by generation.  A load puts fresh tries in the slot of
+ * the generation it fills, so the old elements go with the old tries, freed
+ * by the kernel, however many there were.  Replacing a slot from userspace
+ * also waits for an RCU grace period, which is what makes reusing the
+ * inactive generation safe (src/rules/install.c).
+ */
+#define XCT_SET_ELEMS_MAX (4 << 20)
+
+/* Sizes rather than types: clang emits only a declaration of a key type
+ * that no map instance names, and libbpf cannot size that. */
+struct xct_set_v4_trie {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct xct_set_v4_key));
+	__uint(value_size, 1);
+	__uint(max_entries, XCT_SET_ELEMS_MAX);
+};
+
+struct xct_set_v6_trie {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct xct_set_v6_key));
+	__uint(value_size, 1);
+	__uint(max_entries, XCT_SET_ELEMS_MAX);
+};
+
+struct xct_set_port_trie {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct xct_set_port_key));
+	__uint(value_size, 1);
+	__uint(max_entries, XCT_SET_ELEMS_MAX);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__type(key, __u32);
+	__uint(max_entries, XCT_POLICY_GENS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct xct_set_v4_trie);
+} xct_sets_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__type(key, __u32);
+	__uint(max_entries, XCT_POLICY_GENS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct xct_set_v6_trie);
+} xct_sets_v6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__type(key, __u32);
+	__uint(max_entries, XCT_POLICY_GENS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct xct_set_port_trie);
+} xct_sets_port SEC(".maps");
+
+/* For the CLI only: set names and rule texts of both generations. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_set_info);
+	__uint(max_entries, XCT_POLICY_GENS *XCT_SETS_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_set_info SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct xct_rule_text);
+	__uint(max_entries, XCT_POLICY_GENS *XCT_RULES_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_rule_text SEC(".maps");
+
+/* ---- Evaluation ---- */
+
+/* What rules match on, taken from the parsed packet and the tracker. */
+struct xct_policy_in {
+	union xct_addr saddr;
+	union xct_addr daddr;
+	__u64 now;
+	__u32 ifindex;
+	__u32 len;   /* IP length, for byte limits and counters */
+	__u16 sport; /* host order */
+	__u16 dport;
+	__u8 hook; /* enum xct_rule_hook */
+	__u8 family;
+	__u8 proto;
+	__u8 state; /* enum xct_ct_state, or XCT_STAGE_RAW */
+	__u8 has_ports;
+	__u8 is_icmp;
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u8 is_tcp;
+	__u8 tcp_flags;
+	__u8 pad[6];
+};
+
+struct xct_policy_out {
+	__u8 verdict; /* enum xct_verdict */
+	__u8 matched; /* a rule decided, rather than the default */
+	__u16 pad;
+	__u32 rule;
+	__u32 line;
+	__u32 pad2;
+};
+
+/* The walk over candidate rules, for one packet. */
+struct xct_walk {
+	__u32 gen;
+	__u32 n_classes;
+	__u32 class_id[XCT_F_COUNT];
+	__u64 summary; /* chunks still to visit */
+	__u32 chunk;   /* the chunk being visited */
+	__u32 found;
+	struct xct_chunk acc; /* its candidates not yet checked */
+};
+
+/*
+ * An evaluation's state lives in a per-CPU map value, not on the stack: the
+ * walk runs in bpf_loop callbacks two frames below the entry program, and
+ * the stack of every frame on that chain counts against one 512-byte limit.
+ */
+struct xct_policy_scratch {
+	struct xct_policy_in in;
+	struct xct_policy_out out;
+	struct xct_walk w;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_policy_scratch);
+	__uint(max_entries, 1);
+} xct_policy_scratch SEC(".maps");
+
+static __always_inline struct xct_policy_scratch *xct_policy_scratch_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&xct_policy_scratch, &zero);
+}
+
+static __always_inline int xct_set_has_addr(__u32 gen, __u32 set_id, __u8 family,
+					    const union xct_addr *a)
+{
+	void *trie;
+
+	if (family == XCT_AF_INET) {
+		struct xct_set_v4_key k = {.prefixlen = XCT_SET_KEY_BITS + 32,
+					   .set_id = xct_htonl(set_id)};
+
+		trie = bpf_map_lookup_elem(&xct_sets_v4, &gen);
+		if (!trie)
+			return 0;
+		__builtin_memcpy(k.addr, a->bytes, 4);
+		return bpf_map_lookup_elem(trie, &k) != 0;
+	} else {
+		struct xct_set_v6_key k = {.prefixlen = XCT_SET_KEY_BITS + 128,
+					   .set_id = xct_htonl(set_id)};
+
+		trie = bpf_map_lookup_elem(&xct_sets_v6, &gen);
+		if (!trie)
+			return 0;
+		__builtin_memcpy(k.addr, a->bytes, 16);
+		return bpf_map_lookup_elem(trie, &k) != 0;
+	}
+}
+
+static __always_inline int xct_set_has_port(__u32 gen, __u32 set_id, __u16 port)
+{
+	struct xct_set_port_key k = {.prefixlen = XCT_SET_KEY_BITS + 16,
+				     .set_id = xct_htonl(set_id),
+				     .port = xct_htons(port)};
+	void *trie = bpf_map_lookup_elem(&xct_sets_port, &gen);
+
+	return trie && bpf_map_lookup_elem(trie, &k) != 0;
+}
+
+/* Takes cost from a GCRA bucket; 1 if the packet is within the limit.  A
+ * lost compare-and-swap means another CPU took from the bucket: retry. */
+static __always_inline int xct_limit_take(__u64 *tat, __u64 now, __u64 cost, __u64 burst)
+{
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		__u64 old = *tat;
+		__u64 next = xct_limit_next(old, now, cost, burst);
+
+		if (!next)
+			return 0;
+		if (__sync_val_compare_and_swap(tat, old, next) == old)
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline int xct_rule_limit(__u32 idx, const struct xct_rule_rec *rec,
+					  const struct xct_policy_in *in)
+{
+	__u64 cost = rec->limit_cost;
+	__u64 *tat;
+
+	if (rec->flags & XCT_RULE_LIMIT_BYTES)
+		cost *= in->len;
+	if (!(rec->flags & XCT_RULE_LIMIT_PER_SADDR)) {
+		tat = bpf_map_lookup_elem(&xct_limits, &idx);
+		return tat && xct_limit_take(tat, in->now, cost, rec->limit_burst);
+	} else {
+		struct xct_limit_src_key k = {.rule = idx, .family = in->family, .addr = in->saddr};
+		__u64 first;
+
+		tat = bpf_map_lookup_elem(&xct_limits_src, &k);
+		if (tat)
+			return xct_limit_take(tat, in->now, cost, rec->limit_burst);
+		/* A new source starts with a full bucket. */
+		first = xct_limit_next(0, in->now, cost, rec->limit_burst);
+		if (!first)
+			return 0;
+		if (bpf_map_update_elem(&xct_limits_src, &k, &first, BPF_NOEXIST) == 0)
+			return 1;
+		tat = bpf_map_lookup_elem(&xct_limits_src, &k);
+		return tat && xct_limit_take(tat, in->now, cost, rec->limit_burst);
+	}
+}
+
+/*
+ * The checks a candidate rule's bit cannot stand for: named sets and the
+ * rate limit (taken last, so a packet only spends tokens of a rule that
+ * otherwise matches).  idx is gen * XCT_RULES_MAX + rule.  Returns 1 if the
+ * rule matches.
+ */
+__noinline int xct_rule_check(__u32 idx, struct xct_policy_in *in, struct xct_policy_out *out)
+{
+	struct xct_rule_rec *rec;
+	__u32 gen;
+	int m;
+
+	if (!in || !out)
+		return 0;
+	idx = xct_mask(idx, XCT_POLICY_GENS * XCT_RULES_MAX - 1);
+	gen = idx / XCT_RULES_MAX;
+	rec = bpf_map_lookup_elem(&xct_rules, &idx);
+	if (!rec)
+		return 0;
+	if (rec->saddr_set) {
+		m = xct_set_has_addr(gen, rec->saddr_set, in->family, &in->saddr);
+		if (m == !!(rec->flags & XCT_RULE_SADDR_NEG))
+			return 0;
+	}
+	if (rec->daddr_set) {
+		m = xct_set_has_addr(gen, rec->daddr_set, in->family, &in->daddr);
+		if (m == !!(rec->flags & XCT_RULE_DADDR_NEG))
+			return 0;
+	}
+	if (rec->sport_set) {
+		m = in->has_ports && xct_set_has_port(gen, rec->sport_set, in->sport);
+		if (m == !!(rec->flags & XCT_RULE_SPORT_NEG))
+			return 0;
+	}
+	if (rec->dport_set) {
+		m = in->has_ports && xct_set_has_port(gen, rec->dport_set, in->dport);
+		if (m == !!(rec->flags & XCT_RULE_DPORT_NEG))
+			return 0;
+	}
+	if ((rec->flags & XCT_RULE_LIMIT) && !xct_rule_limit(idx, rec, in))
+		return 0;
+	out->verdict = rec->action;
+	out->line = rec->line;
+	return 1;
+}
+
+/* One candidate of the current chunk, lowest first: check its rule. */
+static long xct_walk_candidate(__u32 i, void *unused)
+{
+	struct xct_policy_scratch *s = xct_policy_scratch_get();
+	__u64 word = 0;
+	__u32 j, rule;
+
+	if (!s)
+		return 1;
+	for (j = 0; j < XCT_CHUNK_WORDS; j++) {
+		word = s->w.acc.w[j];
+		if (word)
+			break;
+	}
+	if (!word)
+		return 1;
+	j &= XCT_CHUNK_WORDS - 1;
+	s->w.acc.w[j] = word & (word - 1);
+	rule = s->w.chunk * XCT_CHUNK_BITS + j * 64 + xct_ctz64(word);
+	if (!xct_rule_check(s->w.gen * XCT_RULES_MAX + rule, &s->in, &s->out))
+		return 0;
+	s->out.rule = rule;
+	s->out.matched = 1;
+	s->w.found = 1;
+	return 1;
+}
+
+/* One chunk, lowest first: AND the classes' words, then walk the
+ * candidates.  A chunk that any class has all zero holds none. */
+static long xct_walk_chunk(__u32 i, void *unused)
+{
+	struct xct_policy_scratch *s = xct_policy_scratch_get();
+	struct xct_chunk_key k;
+	struct xct_chunk *c;
+	__u32 f, j;
+
+	if (!s || !s->w.summary)
+		return 1;
+	s->w.chunk = xct_ctz64(s->w.summary) & (XCT_CHUNKS - 1);
+	s->w.summary &= s->w.summary - 1;
+
+	k.chunk = s->w.chunk;
+	for (f = 0; f < XCT_F_COUNT; f++) {
+		if (f >= s->w.n_classes)
+			break;
+		k.class_id = s->w.class_id[f];
+		c = bpf_map_lookup_elem(&xct_chunks, &k);
+		if (!c)
+			return 0;
+		for (j = 0; j < XCT_CHUNK_WORDS; j++)
+			s->w.acc.w[j] = f ? s->w.acc.w[j] & c->w[j] : c->w[j];
+	}
+	bpf_loop(XCT_CHUNK_BITS, xct_walk_candidate, NULL, 0);
+	return s->w.found ? 1 : 0;
+}
+
+static __always_inline int xct_walk_add(struct xct_walk *w, const struct xct_class_ref *ref)
+{
+	if (!ref)
+		return 0;
+	w->summary &= ref->summary;
+	if (w->n_classes < XCT_F_COUNT)
+		w->class_id[w->n_classes++ & (XCT_F_COUNT - 1)] = ref->class_id;
+	return 1;
+}
+
+static __always_inline const struct xct_class_ref *xct_addr_class(__u32 gen, __u8 dir, __u8 family,
+								  const union xct_addr *a)
+{
+	if (family == XCT_AF_INET) {
+		struct xct_cls_v4_key k = {
+			.prefixlen = XCT_CLS_KEY_BITS + 32, .gen = gen, .dir = dir};
+
+		__builtin_memcpy(k.addr, a->bytes, 4);
+		return bpf_map_lookup_elem(&xct_cls_v4, &k);
+	} else {
+		struct xct_cls_v6_key k = {
+			.prefixlen = XCT_CLS_KEY_BITS + 128, .gen = gen, .dir = dir};
+
+		__builtin_memcpy(k.addr, a->bytes, 16);
+		return bpf_map_lookup_elem(&xct_cls_v6, &k);
+	}
+}
+
+/*
+ * The first rule of the active ruleset that matches s->in, into s->out; or
+ * the default: at ingress the policy for NEW and INVALID packets, accept
+ * for the rest (their connection was admitted already) and for everything
+ * the host sends (as nftables' output chain, which the input policy does not
+ * govern).  With no ruleset loaded everything is accepted.
+ */
+__noinline int xct_policy_eval(struct xct_policy_scratch *s)
+{
+	const struct xct_class_ref *ref;
+	struct xct_policy_ctl *ctl;
+	struct xct_policy_gen *g;
+	struct xct_rule_stats *st;
+	struct xct_policy_in *in;
+	struct xct_walk *w;
+	__u32 zero = 0, idx, gen;
+	__u16 used;
+
+	if (!s)
+		return 0;
+	in = &s->in;
+	w = &s->w;
+	s->out.verdict = XCT_VERDICT_ACCEPT;
+	s->out.matched = 0;
+	s->out.line = 0;
+	ctl = bpf_map_lookup_elem(&xct_policy_ctl, &zero);
+	if (!ctl || !ctl->loaded)
+		return 0;
+	gen = ctl->active_gen & 1;
+	g = &ctl->gen[gen];
+	if (in->hook == XCT_HOOK_INGRESS &&
+	    (in->state == XCT_CTS_NEW || in->state == XCT_CTS_INVALID))
+		s->out.verdict = g->policy;
+	s->out.rule = XCT_RULES_MAX - 1;
+	used = g->fields_used;
+
+	w->gen = gen;
+	w->n_classes = 0;
+	w->found = 0;
+	w->summary = ~0ULL;
+
+	idx = gen * XCT_META_ENTRIES +
+	      xct_mask(xct_meta_index(in->hook, in->family, in->state, in->proto),
+		       XCT_META_ENTRIES - 1);
+	if (!xct_walk_add(w, bpf_map_lookup_elem(&xct_cls_meta, &idx)) || !w->summary)
+		goto out;
+	if (used & (1 << XCT_F_IFACE)) {
+		struct xct_cls_iface_key k = {.gen = gen, .ifindex = in->ifindex};
+
+		ref = bpf_map_lookup_elem(&xct_cls_iface, &k);
+		if (ref) {
+			xct_walk_add(w, ref);
+		} else {
+			struct xct_class_ref dflt = {.class_id = g->iface_default,
+						     .summary = g->iface_default_summary};
+
+			xct_walk_add(w, &dflt);
+		}
+	}
+	if ((used & (1 << XCT_F_SADDR)) &&
+	    !xct_walk_add(w, xct_addr_class(gen, 0, in->family, &in->saddr)))
+		goto out;
+	if ((used & (1 << XCT_F_DADDR)) &&
+	    !xct_walk_add(w, xct_addr_class(gen, 1, in->family, &in->daddr)))
+		goto out;
+	if (in->has_ports && (used & (1 << XCT_F_SPORT))) {
+		idx = (gen * 2 + 0) * 65536 + in->sport;
+		if (!xct_walk_add(w, bpf_map_lookup_elem(&xct_cls_port, &idx)))
+			goto out;
+	}
+	if (in->has_ports && (used & (1 << XCT_F_DPORT))) {
+		idx = (gen * 2 + 1) * 65536 + in->dport;
+		if (!xct_walk_add(w, bpf_map_lookup_elem(&xct_cls_port, &idx)))
+			goto out;
+	}
+	if (in->is_icmp && (used & (1 << XCT_F_ICMP))) {
+		idx = gen * 65536 + ((__u32)in->icmp_type << 8 | in->icmp_code);
+		if (!xct_walk_add(w, bpf_map_lookup_elem(&xct_cls_icmp, &idx)))
+			goto out;
+	}
+	if (in->is_tcp && (used & (1 << XCT_F_FLAGS))) {
+		idx = gen * 256 + in->tcp_flags;
+		if (!xct_walk_add(w, bpf_map_lookup_elem(&xct_cls_flags, &idx)))
+			goto out;
+	}
+	if (w->summary)
+		bpf_loop(XCT_CHUNKS, xct_walk_chunk, NULL, 0);
+
+out:
+	/* Count against the rule, or against the policy line's slot when the
+	 * policy decided; packets of admitted connections that no rule
+	 * matched are not the policy's doing. */
+	if (!s->out.matched && (in->hook != XCT_HOOK_INGRESS ||
+				(in->state != XCT_CTS_NEW && in->state != XCT_CTS_INVALID)))
+		return 0;
+	idx = gen * XCT_RULES_MAX + (s->out.rule & (XCT_RULES_MAX - 1));
+	st = bpf_map_lookup_elem(&xct_rule_stats, &idx);
+	if (st) {
+		st->packets++;
+		st->bytes += in->len;
+	}
+	return 0;
+}
+
+/*
+ * The raw stage, before tracking: does a notrack rule take this packet?
+ * Costs one read of the generation header when no notrack rule exists.
+ */
+static __always_inline int xct_policy_raw(struct xct_policy_scratch *s)
+{
+	struct xct_policy_ctl *ctl;
+	__u32 zero = 0;
+
+	ctl = bpf_map_lookup_elem(&xct_policy_ctl, &zero);
+	if (!ctl || !ctl->loaded || !ctl->gen[ctl->active_gen & 1].has_raw)
+		return 0;
+	xct_policy_eval(s);
+	return s->out.matched && s->out.verdict == XCT_VERDICT_NOTRACK;
+}
+
+#endif /* XCT_BPF_POLICY_H */

@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The policy's shared ABI and its exact logic: how a compiled ruleset is laid
+ * out in maps, and the pieces of rule evaluation that do not touch a map
+ * (field keys, the candidate walk over bit vectors, rate limits), compiled
+ * both for the datapath and for the userspace compiler and its tests.
+ *
+ * Classification.  A linear walk over 10,000 rules per new connection is
+ * too slow for XDP, so rules are classified by field, as in Polycube's and
+ * the classic "bit vector" packet classifiers: for each field (protocol and
+ * state, interface, source and destination address, ports, ICMP type, TCP
+ * flags) the compiler splits the field's values into the regions no rule
+ * tells apart and gives each region a class: the bit vector of the rules the
+ * field lets match.  A packet looks up one class per field (an array index,
+ * or a longest-prefix match for addresses), ANDs the vectors, and the lowest
+ * set bit is the first rule that matches, since first match wins.
+ *
+ * Vectors are stored in chunks of 512 rules, and only the chunks that are
+ * not all zero; each class also carries a 64-bit summary with a bit per
+ * non-zero chunk.  The AND of the summaries says which chunks can hold a
+ * match at all, so a packet reads the few chunks that matter rather than
+ * every rule: the cost grows with the rules that match a packet's fields,
+ * not with the ruleset.  Established packets only meet the rules that apply
+ * to established packets, usually one.
+ *
+ * What a bit vector cannot say is checked per candidate rule: membership in
+ * a named set (sets change at run time, without recompiling classes, so
+ * they are looked up in their own tries) and rate limits.
+ *
+ * Reloads.  Every map that describes a ruleset holds two generations; the
+ * datapath reads the active one from xct_policy_ctl, a loader fills the
+ * other and flips the index with one atomic store (see src/rules/install.c).
+ */
+#ifndef XCT_POLICY_H
+#define XCT_POLICY_H
+
+#include "xct/compat.h"
+#include "xct/abi.h"
+
+#define XCT_RULES_MAX	    32768
+#define XCT_CHUNK_BITS	    512
+#define XCT_CHUNK_WORDS	    (XCT_CHUNK_BITS / 64)
+#define XCT_CHUNKS	    (XCT_RULES_MAX / XCT_CHUNK_BITS) /* 64: one summary word */
+#define XCT_POLICY_GENS	    2
+#define XCT_SETS_MAX	    256
+#define XCT_POLICY_TEXT_MAX 240
+#define XCT_CLASS_GEN_SHIFT 31 /* class ids carry their generation in the top bit */
+
+/* Which hook a rule applies at: rules without iif/oif apply to packets
+ * arriving on attached interfaces; "oif" rules to packets the host sends. */
+enum xct_rule_hook {
+	XCT_HOOK_INGRESS = 0,
+	XCT_HOOK_EGRESS = 1,
+};
+
+/* Verdicts, in the order of their strength in the counters. */
+enum xct_verdict {
+	XCT_VERDICT_ACCEPT = 0,
+	XCT_VERDICT_DROP,
+	XCT_VERDICT_REJECT,
+	XCT_VERDICT_NOTRACK,
+};
+
+enum xct_field {
+	XCT_F_META = 0, /* hook, family, ct state, protocol */
+	XCT_F_IFACE,
+	XCT_F_SADDR,
+	XCT_F_DADDR,
+	XCT_F_SPORT,
+	XCT_F_DPORT,
+	XCT_F_ICMP,  /* type << 8 | code */
+	XCT_F_FLAGS, /* TCP flags */
+	XCT_F_COUNT,
+};
+
+/*
+ * The META field's index.  "state" is an enum xct_ct_state, or
+ * XCT_STAGE_RAW for the pass before tracking, where only notrack rules
+ * apply.
+ */
+#define XCT_STAGE_RAW	 5
+#define XCT_META_STATES	 8
+#define XCT_META_ENTRIES (2 * 2 * XCT_META_STATES * 256)
+
+XCT_INLINE __u32 xct_meta_index(__u32 hook, __u8 family, __u32 state, __u8 proto)
+{
+	__u32 fam = family == XCT_AF_INET6;
+
+	return (((hook & 1) * 2 + fam) * XCT_META_STATES + (state & 7)) * 256 + proto;
+}
+
+/* What every field lookup returns. */
+struct xct_class_ref {
+	__u32 class_id;
+	__u32 pad;
+	__u64 summary; /* bit c: chunk c of the class is not all zero */
+};
+
+struct xct_chunk_key {
+	__u32 class_id;
+	__u32 chunk;
+};
+
+struct xct_chunk {
+	__u64 w[XCT_CHUNK_WORDS];
+};
+
+/* Keys of the address class tries: the generation and direction are part
+ * of the prefix, so prefixlen = 32 + the address prefix length. */
+struct xct_cls_v4_key {
+	__u32 prefixlen;
+	__u8 gen;
+	__u8 dir; /* 0 source, 1 destination */
+	__u8 pad[2];
+	__u8 addr[4];
+};
+
+struct xct_cls_v6_key {
+	__u32 prefixlen;
+	__u8 gen;
+	__u8 dir;
+	__u8 pad[2];
+	__u8 addr[16];
+};
+
+#define XCT_CLS_KEY_BITS 32
+
+struct xct_cls_iface_key {
+	__u32 gen;
+	__u32 ifindex;
+};
+
+/* Named sets: one trie per element type, the set id part of the prefix.
+ * Ids are unique across loads, so a reload never mixes two sets' elements. */
+struct xct_set_v4_key {
+	__u32 prefixlen; /* 32 + prefix length */
+	__u32 set_id;	 /* network order, so that it compares as a prefix */
+	__u8 addr[4];
+};
+
+struct xct_set_v6_key {
+	__u32 prefixlen;
+	__u32 set_id;
+	__u8 addr[16];
+};
+
+struct xct_set_port_key {
+	__u32 prefixlen; /* 32 + 0..16: a port range is stored as prefixes */
+	__u32 set_id;
+	__u16 port; /* network order */
+	__u16 pad;
+};
+
+#define XCT_SET_KEY_BITS 32
+
+/* Rule flags. */
+#define XCT_RULE_LOG		 0x0001
+#define XCT_RULE_LIMIT		 0x0002
+#define XCT_RULE_LIMIT_PER_SADDR 0x0004
+#define XCT_RULE_LIMIT_BYTES	 0x0008
+#define XCT_RULE_SADDR_NEG	 0x0010
+#define XCT_RULE_DADDR_NEG	 0x0020
+#define XCT_RULE_SPORT_NEG	 0x0040
+#define XCT_RULE_DPORT_NEG	 0x0080
+
+/* One rule, for the checks that follow its bit: sets and rate limit. */
+struct xct_rule_rec {
+	__u8 action; /* enum xct_verdict */
+	__u8 pad;
+	__u16 flags;	 /* XCT_RULE_* */
+	__u32 saddr_set; /* set ids, 0 for none */
+	__u32 daddr_set;
+	__u32 sport_set;
+	__u32 dport_set;
+	__u32 line;	   /* in the rules file, for events and xct rules show */
+	__u64 limit_cost;  /* credit one packet (or byte) costs, see xct_limit_take */
+	__u64 limit_burst; /* credit the bucket holds */
+};
+
+struct xct_rule_stats {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* A generation's header. */
+struct xct_policy_gen {
+	__u32 n_rules;
+	__u8 policy;	     /* enum xct_verdict for NEW and INVALID packets no rule decides */
+	__u8 has_raw;	     /* notrack rules exist: run the raw stage */
+	__u16 fields_used;   /* bit per enum xct_field some rule matches on */
+	__u32 iface_default; /* class of interfaces no rule names */
+	__u32 pad;
+	__u64 iface_default_summary;
+};
+
+/*
+ * The single element of xct_policy_ctl, a memory-mapped array: the loader
+ * flips active_gen with one atomic store, and a packet reads it once.
+ */
+struct xct_policy_ctl {
+	__u32 active_gen;
+	__u32 loaded;	   /* a ruleset has been installed */
+	__u64 load_serial; /* loads so far: set ids and class ids derive from it */
+	struct xct_policy_gen gen[XCT_POLICY_GENS];
+};
+
+/* What xct set add/list need: name, id and kind of each set, per gen. */
+struct xct_set_info {
+	char name[32];
+	__u32 id;
+	__u8 kind; /* enum xct_set_kind of src/rules/ruleset.h */
+	__u8 pad[3];
+};
+
+/* A rule's text for xct rules show, keyed by gen << 16 | rule; rule
+ * XCT_RULES_MAX - 1 of each generation holds the policy line. */
+struct xct_rule_text {
+	__u32 line;
+	char text[XCT_POLICY_TEXT_MAX];
+};
+
+/* ---- Logic ---- */
+
+/*
+ * Index of the lowest set bit of a non-zero word.  BPF has no ctz, and a
+ * binary search branches six times, which multiplies the verifier's states
+ * in a loop; this is branch-free: the bits below the lowest set one,
+ * counted with a SWAR popcount.
+ */
+XCT_INLINE __u32 xct_ctz64(__u64 x)
+{
+	__u64 v = (x & -x) - 1;
+
+	v = v - ((v >> 1) & 0x5555555555555555ULL);
+	v = (v & 0x3333333333333333ULL) + ((v >> 2) & 0x3333333333333333ULL);
+	v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (__u32)((v * 0x0101010101010101ULL) >> 56);
+}
+
+/*
+ * Rate limits as GCRA (a token bucket kept as one timestamp): tat is the
+ * "theoretical arrival time" after which the bucket is full again.  A packet
+ * costing cost fits when the bucket, after it, is not more than burst in
+ * debt.  Times are in ns << XCT_LIMIT_SHIFT, so a byte rate of a few
+ * hundred MB/s still costs a non-zero amount.  Returns the new tat, or 0
+ * when the packet is over the limit.
+ */
+#define XCT_LIMIT_SHIFT 10
+
+XCT_INLINE __u64 xct_limit_next(__u64 tat, __u64 now_ns, __u64 cost, __u64 burst)
+{
+	__u64 now = now_ns << XCT_LIMIT_SHIFT;
+	__u64 start = tat > now ? tat : now;
+	__u64 next = start + cost;
+
+	if (next - now > burst)
+		return 0;
+	return next;
+}
+
+/* Credit per packet for RATE per UNIT_NS, and the bucket for BURST. */
+XCT_INLINE __u64 xct_limit_cost(__u64 rate, __u64 unit_ns)
+{
+	__u64 cost = (unit_ns << XCT_LIMIT_SHIFT) / (rate ? rate : 1);
+
+	return cost ? cost : 1;
+}
+
+/* The port a prefix of a port range covers: used to split a range into the
+ * fewest prefixes (at most 30 for 16-bit ports). */
+XCT_INLINE __u32 xct_range_prefix_len(__u32 lo, __u32 hi, __u32 bits)
+{
+	__u32 len = bits;
+
+	/* Grow the block while lo stays aligned to it and it stays in range. */
+	while (len > 0) {
+		__u64 size = 1ULL << (bits - len + 1);
+
+		if ((lo & (size - 1)) || lo + size - 1 > hi)
+			break;
+		len--;
+	}
+	return len;
+}
+
+#endif /* XCT_POLICY_H */
