@@ -25,6 +25,7 @@ CLI_LIB_OBJ := $(filter-out $(BUILD)/src/main.o,$(CLI_OBJ))
 
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(BUILD)/tests/unit_tests
+BPFT_SRC := $(wildcard tests/bpf/*.c)
 BPFT_BIN := $(BUILD)/tests/bpf_tests
 
 .PHONY: all deps test demo clean format check-format
@@ -51,9 +52,9 @@ $(UNIT_BIN): $(UNIT_SRC) $(CLI_LIB_OBJ) $(wildcard tests/lib/*.h) $(BPF_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -Itests/lib $(UNIT_SRC) $(CLI_LIB_OBJ) -o $@ $(LDLIBS)
 
-$(BPFT_BIN): tests/bpf/bpf_tests.c $(BUILD)/xct.skel.h $(CLI_LIB_OBJ) $(wildcard tests/lib/*.h) $(BPF_HDRS)
+$(BPFT_BIN): $(BPFT_SRC) tests/bpf/fixture.h $(BUILD)/xct.skel.h $(CLI_LIB_OBJ) $(wildcard tests/lib/*.h) $(BPF_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc -Itests/lib tests/bpf/bpf_tests.c $(CLI_LIB_OBJ) -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) -Isrc -Itests/lib $(BPFT_SRC) $(CLI_LIB_OBJ) -o $@ $(LDLIBS)
 
 $(BUILD):
 	@mkdir -p $(BUILD)

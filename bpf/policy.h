@@ -128,12 +128,6 @@ struct {
 
 /* Per-source buckets ("limit ... per saddr"): LRU, so a scan from many
  * addresses recycles the oldest buckets rather than failing. */
-struct xct_limit_src_key {
-	__u32 rule; /* gen * XCT_RULES_MAX + rule */
-	__u32 family;
-	union xct_addr addr;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, struct xct_limit_src_key);
@@ -150,8 +144,6 @@ struct {
  * also waits for an RCU grace period, which is what makes reusing the
  * inactive generation safe (src/rules/install.c).
  */
-#define XCT_SET_ELEMS_MAX (4 << 20)
-
 /* Sizes rather than types: clang emits only a declaration of a key type
  * that no map instance names, and libbpf cannot size that. */
 struct xct_set_v4_trie {

@@ -21,6 +21,8 @@ static const char usage[] =
 	"  detach IFACE... | --all\n"
 	"  status                      interfaces, programs, table fill\n"
 	"  ct list|get|delete|flush|count|stats [FILTER...]   (see 'xct ct help')\n"
+	"  rules load|check FILE | show | clear               (see 'xct rules help')\n"
+	"  set add|del NAME ELEMENT... | list [NAME]          (see 'xct set help')\n"
 	"  version\n"
 	"\n"
 	"Options:\n"
@@ -35,6 +37,8 @@ static const char usage[] =
 	"  xct attach eth0 eth1\n"
 	"  xct ct list -p tcp --state ESTABLISHED\n"
 	"  xct ct stats\n"
+	"  xct rules load /etc/xct/rules.xct\n"
+	"  xct set add blocklist 203.0.113.0/24\n"
 	"  xct --pin-path /run/xct-test/xct status\n";
 
 static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -60,8 +64,9 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } commands[] = {
-	{"attach", cmd_attach}, {"detach", cmd_detach},	  {"status", cmd_status},
-	{"ct", cmd_ct},		{"version", cmd_version}, {"help", cmd_help},
+	{"attach", cmd_attach},	  {"detach", cmd_detach}, {"status", cmd_status},
+	{"ct", cmd_ct},		  {"rules", cmd_rules},	  {"set", cmd_set},
+	{"version", cmd_version}, {"help", cmd_help},
 };
 
 int main(int argc, char **argv)

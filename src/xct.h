@@ -52,5 +52,7 @@ int cmd_attach(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_ct(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
+int cmd_set(int argc, char **argv);
 
 #endif /* XCT_CLI_H */

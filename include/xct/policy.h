@@ -43,6 +43,7 @@
 #define XCT_CHUNKS	    (XCT_RULES_MAX / XCT_CHUNK_BITS) /* 64: one summary word */
 #define XCT_POLICY_GENS	    2
 #define XCT_SETS_MAX	    256
+#define XCT_SET_ELEMS_MAX   (4 << 20) /* elements of each kind in one generation */
 #define XCT_POLICY_TEXT_MAX 240
 #define XCT_CLASS_GEN_SHIFT 31 /* class ids carry their generation in the top bit */
 
@@ -175,6 +176,13 @@ struct xct_rule_rec {
 	__u32 line;	   /* in the rules file, for events and xct rules show */
 	__u64 limit_cost;  /* credit one packet (or byte) costs, see xct_limit_take */
 	__u64 limit_burst; /* credit the bucket holds */
+};
+
+/* Key of a per-source rate-limit bucket ("limit ... per saddr"). */
+struct xct_limit_src_key {
+	__u32 rule; /* gen * XCT_RULES_MAX + rule */
+	__u32 family;
+	union xct_addr addr;
 };
 
 struct xct_rule_stats {

@@ -1,0 +1,654 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Installing a compiled ruleset into the running datapath.
+ *
+ * Every policy map holds two generations (include/xct/policy.h).  A load
+ * writes the inactive one while packets keep using the active one, then
+ * switches with one store to the memory-mapped xct_policy_ctl: a packet
+ * reads the active generation once, so it sees all of the old rules or all
+ * of the new.
+ *
+ * The inactive generation is only safe to rewrite once no packet is still
+ * evaluating it, i.e. once every packet that started before the previous
+ * switch has finished.  Replacing an element of an array of maps makes the
+ * kernel wait for an RCU grace period before the syscall returns, and XDP
+ * and TC programs run inside RCU read-side sections; so the first step of a
+ * load, putting fresh set tries in the generation's slots, is also the wait
+ * that makes the rest of the writes safe.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "rules/install.h"
+#include "xct.h"
+
+#define CLASS_ID(gen, cls)  ((__u32)(gen) << XCT_CLASS_GEN_SHIFT | (cls))
+#define TEXT_KEY(gen, rule) ((__u32)(gen) << 16 | (rule))
+#define POLICY_SLOT	    (XCT_RULES_MAX - 1)
+
+static const struct {
+	const char *name;
+	size_t off;
+} policy_map_names[] = {
+#define M(field)                                                                                   \
+	{                                                                                          \
+		"xct_" #field, offsetof(struct xct_policy_maps, field)                             \
+	}
+	M(cls_meta),   M(cls_iface), M(cls_v4),
+	M(cls_v6),     M(cls_port),  M(cls_icmp),
+	M(cls_flags),  M(chunks),    M(rules),
+	M(rule_stats), M(limits),    M(limits_src),
+	M(set_info),   M(rule_text), M(sets_v4),
+	M(sets_v6),    M(sets_port), {"xct_policy_ctl", offsetof(struct xct_policy_maps, ctl)},
+#undef M
+};
+
+#define N_POLICY_MAPS (sizeof(policy_map_names) / sizeof(policy_map_names[0]))
+
+static int *map_fd(struct xct_policy_maps *m, size_t i)
+{
+	return (int *)((char *)m + policy_map_names[i].off);
+}
+
+static size_t ctl_map_len(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return (sizeof(struct xct_policy_ctl) + page - 1) / page * page;
+}
+
+int xct_policy_open(struct xct_policy_maps *m)
+{
+	char path[4096];
+	size_t i;
+	void *mem;
+
+	memset(m, 0, sizeof(*m));
+	for (i = 0; i < N_POLICY_MAPS; i++)
+		*map_fd(m, i) = -1;
+	for (i = 0; i < N_POLICY_MAPS; i++) {
+		int fd = bpf_obj_get(xct_pin(path, sizeof(path), policy_map_names[i].name));
+
+		if (fd < 0) {
+			int err = -errno;
+
+			if (err == -ENOENT)
+				xct_err("xct is not attached (no %s under %s): run 'xct attach' "
+					"first",
+					policy_map_names[i].name, xct_opts.pin_path);
+			else
+				xct_err("cannot open %s: %s", path, strerror(-err));
+			xct_policy_close(m);
+			return err;
+		}
+		*map_fd(m, i) = fd;
+	}
+	mem = mmap(NULL, ctl_map_len(), PROT_READ | PROT_WRITE, MAP_SHARED, m->ctl, 0);
+	if (mem == MAP_FAILED) {
+		int err = -errno;
+
+		xct_err("cannot map xct_policy_ctl: %s", strerror(-err));
+		xct_policy_close(m);
+		return err;
+	}
+	m->ctl_mem = mem;
+	return 0;
+}
+
+void xct_policy_close(struct xct_policy_maps *m)
+{
+	size_t i;
+
+	if (m->ctl_mem)
+		munmap(m->ctl_mem, ctl_map_len());
+	m->ctl_mem = NULL;
+	for (i = 0; i < N_POLICY_MAPS; i++) {
+		int *fd = map_fd(m, i);
+
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+	}
+}
+
+/* ---- Small map helpers ---- */
+
+/* Deletes every key of a hash or trie for which keep() says no.  Keys are
+ * collected first: deleting while walking with get_next_key restarts the
+ * walk in a hash map. */
+static int delete_keys(int fd, size_t key_size, int (*match)(const void *key, void *ctx), void *ctx)
+{
+	size_t n = 0, cap = 0, i;
+	char *keys = NULL, *cur = NULL, next[64];
+	int err = 0;
+
+	while (bpf_map_get_next_key(fd, cur, next) == 0) {
+		if (match(next, ctx)) {
+			if (n == cap) {
+				char *grown;
+
+				cap = cap ? cap * 2 : 256;
+				grown = realloc(keys, cap * key_size);
+				if (!grown) {
+					free(keys);
+					return -ENOMEM;
+				}
+				keys = grown;
+			}
+			memcpy(keys + n * key_size, next, key_size);
+			n++;
+		}
+		cur = next;
+	}
+	for (i = 0; i < n; i++)
+		if (bpf_map_delete_elem(fd, keys + i * key_size) && errno != ENOENT && !err)
+			err = -errno;
+	free(keys);
+	return err;
+}
+
+static int key_gen_u32_top(const void *key, void *ctx)
+{
+	__u32 v;
+
+	memcpy(&v, key, 4);
+	return v >> XCT_CLASS_GEN_SHIFT == *(__u32 *)ctx;
+}
+
+static int key_gen_u32_first(const void *key, void *ctx)
+{
+	__u32 v;
+
+	memcpy(&v, key, 4);
+	return v == *(__u32 *)ctx;
+}
+
+static int key_gen_text(const void *key, void *ctx)
+{
+	__u32 v;
+
+	memcpy(&v, key, 4);
+	return v >> 16 == *(__u32 *)ctx;
+}
+
+/* Trie keys {prefixlen, gen, ...}: the generation is the 5th byte. */
+static int key_gen_cls(const void *key, void *ctx)
+{
+	return ((const __u8 *)key)[4] == *(__u32 *)ctx;
+}
+
+static int key_gen_limit_src(const void *key, void *ctx)
+{
+	__u32 rule;
+
+	memcpy(&rule, key, 4);
+	return rule / XCT_RULES_MAX == *(__u32 *)ctx;
+}
+
+/* Writes n consecutive array elements from index base, in batches. */
+static int array_write(int fd, __u32 base, const void *values, size_t value_size, __u32 n)
+{
+	const __u32 batch = 8192;
+	__u32 keys[8192], done = 0;
+
+	while (done < n) {
+		__u32 count = n - done < batch ? n - done : batch, i;
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+
+		for (i = 0; i < count; i++)
+			keys[i] = base + done + i;
+		if (bpf_map_update_batch(fd, keys, (const char *)values + (size_t)done * value_size,
+					 &count, &opts))
+			return -errno;
+		done += count;
+	}
+	return 0;
+}
+
+static struct xct_class_ref class_ref(const struct xct_compiled *c, __u32 gen, __u32 cls)
+{
+	struct xct_class_ref ref = {.class_id = CLASS_ID(gen, cls),
+				    .summary = c->classes[cls].summary};
+
+	return ref;
+}
+
+/* A class table indexed by value (META, ports, ICMP, flags). */
+static int write_class_array(int fd, __u32 base, const struct xct_compiled *c, __u32 gen,
+			     const __u32 *cls, __u32 n)
+{
+	struct xct_class_ref *refs = calloc(n, sizeof(*refs));
+	__u32 i;
+	int err;
+
+	if (!refs)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		refs[i] = class_ref(c, gen, cls[i]);
+	err = array_write(fd, base, refs, sizeof(*refs), n);
+	free(refs);
+	return err;
+}
+
+/* ---- Sets ---- */
+
+int xct_port_range_prefixes(__u16 lo, __u16 hi, int (*fn)(__u16 port, __u8 plen, void *ctx),
+			    void *ctx)
+{
+	__u32 p = lo;
+
+	while (p <= hi) {
+		__u32 len = xct_range_prefix_len(p, hi, 16);
+		int err = fn((__u16)p, (__u8)len, ctx);
+
+		if (err)
+			return err;
+		p += 1U << (16 - len);
+	}
+	return 0;
+}
+
+struct set_write {
+	int fd;
+	__u32 set_id;
+	int op; /* 1 add, 0 delete */
+};
+
+static int set_port_elem(__u16 port, __u8 plen, void *ctx)
+{
+	struct set_write *w = ctx;
+	struct xct_set_port_key k = {.prefixlen = XCT_SET_KEY_BITS + plen,
+				     .set_id = htonl(w->set_id),
+				     .port = htons(port)};
+	__u8 one = 1;
+
+	if (w->op)
+		return bpf_map_update_elem(w->fd, &k, &one, BPF_ANY) ? -errno : 0;
+	return bpf_map_delete_elem(w->fd, &k) && errno != ENOENT ? -errno : 0;
+}
+
+static int set_addr_elem(int fd4, int fd6, __u32 set_id, const struct xct_prefix *p, int add)
+{
+	__u8 one = 1;
+	int err;
+
+	if (p->family == XCT_AF_INET) {
+		struct xct_set_v4_key k = {.prefixlen = XCT_SET_KEY_BITS + p->plen,
+					   .set_id = htonl(set_id)};
+
+		memcpy(k.addr, p->addr, 4);
+		err = add ? bpf_map_update_elem(fd4, &k, &one, BPF_ANY)
+			  : bpf_map_delete_elem(fd4, &k);
+	} else {
+		struct xct_set_v6_key k = {.prefixlen = XCT_SET_KEY_BITS + p->plen,
+					   .set_id = htonl(set_id)};
+
+		memcpy(k.addr, p->addr, 16);
+		err = add ? bpf_map_update_elem(fd6, &k, &one, BPF_ANY)
+			  : bpf_map_delete_elem(fd6, &k);
+	}
+	if (err && (add || errno != ENOENT))
+		return -errno;
+	return 0;
+}
+
+static int new_trie(const char *name, __u32 key_size)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	int fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, name, key_size, 1, XCT_SET_ELEMS_MAX, &opts);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* Fresh tries holding the ruleset's sets, for one generation. */
+static int build_set_tries(const struct xct_ruleset *rs, int fds[3])
+{
+	size_t s, i;
+	int err;
+
+	fds[0] = new_trie("xct_set_v4", sizeof(struct xct_set_v4_key));
+	fds[1] = new_trie("xct_set_v6", sizeof(struct xct_set_v6_key));
+	fds[2] = new_trie("xct_set_port", sizeof(struct xct_set_port_key));
+	for (i = 0; i < 3; i++)
+		if (fds[i] < 0)
+			return fds[i];
+	for (s = 0; s < rs->n_sets; s++) {
+		const struct xct_set_def *d = &rs->sets[s];
+		struct set_write w = {.fd = fds[2], .set_id = (__u32)s + 1, .op = 1};
+
+		for (i = 0; i < d->n_prefixes; i++) {
+			err = set_addr_elem(fds[0], fds[1], (__u32)s + 1, &d->prefixes[i], 1);
+			if (err)
+				return err;
+		}
+		for (i = 0; i < d->n_ports; i++) {
+			err = xct_port_range_prefixes(d->ports[i].lo, d->ports[i].hi, set_port_elem,
+						      &w);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+/* ---- Installing ---- */
+
+static int write_gen(struct xct_policy_maps *m, const struct xct_ruleset *rs,
+		     const struct xct_compiled *c, __u32 gen)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct xct_rule_stats *zero_stats;
+	struct xct_rule_rec *recs;
+	__u64 *zero_limits;
+	__u32 i, k;
+	size_t r;
+	int err;
+
+	/* What the generation held before. */
+	err = delete_keys(m->chunks, sizeof(struct xct_chunk_key), key_gen_u32_top, &gen);
+	if (!err)
+		err = delete_keys(m->cls_iface, sizeof(struct xct_cls_iface_key), key_gen_u32_first,
+				  &gen);
+	if (!err)
+		err = delete_keys(m->cls_v4, sizeof(struct xct_cls_v4_key), key_gen_cls, &gen);
+	if (!err)
+		err = delete_keys(m->cls_v6, sizeof(struct xct_cls_v6_key), key_gen_cls, &gen);
+	if (!err)
+		err = delete_keys(m->rule_text, sizeof(__u32), key_gen_text, &gen);
+	if (!err)
+		err = delete_keys(m->limits_src, sizeof(struct xct_limit_src_key),
+				  key_gen_limit_src, &gen);
+	if (err)
+		return err;
+
+	/* Classes: their non-zero chunks. */
+	for (i = 0; i < c->n_classes; i++) {
+		const struct xct_cclass *cl = &c->classes[i];
+
+		for (k = 0; k < cl->n_chunks; k++) {
+			struct xct_chunk_key key = {.class_id = CLASS_ID(gen, i),
+						    .chunk = cl->chunk_no[k]};
+
+			if (bpf_map_update_elem(m->chunks, &key, &cl->chunks[k], BPF_ANY))
+				return -errno;
+		}
+	}
+
+	/* Field tables; the datapath skips a field no rule uses. */
+	err = write_class_array(m->cls_meta, gen * XCT_META_ENTRIES, c, gen, c->meta,
+				XCT_META_ENTRIES);
+	for (k = 0; k < 2 && !err; k++)
+		if (c->fields_used & (1 << (XCT_F_SPORT + k)))
+			err = write_class_array(m->cls_port, (gen * 2 + k) * 65536, c, gen,
+						c->port[k], 65536);
+	if (!err && (c->fields_used & (1 << XCT_F_ICMP)))
+		err = write_class_array(m->cls_icmp, gen * 65536, c, gen, c->icmp, 65536);
+	if (!err && (c->fields_used & (1 << XCT_F_FLAGS)))
+		err = write_class_array(m->cls_flags, gen * 256, c, gen, c->flags, 256);
+	if (err)
+		return err;
+	for (i = 0; i < c->n_ifaces; i++) {
+		struct xct_cls_iface_key key = {.gen = gen, .ifindex = c->ifaces[i].ifindex};
+		struct xct_class_ref ref = class_ref(c, gen, c->ifaces[i].cls);
+
+		if (bpf_map_update_elem(m->cls_iface, &key, &ref, BPF_ANY))
+			return -errno;
+	}
+	for (k = 0; k < 2; k++) {
+		for (i = 0; i < c->n_addr[k]; i++) {
+			const struct xct_cprefix *p = &c->addr[k][i];
+			struct xct_class_ref ref = class_ref(c, gen, p->cls);
+			int e;
+
+			if (p->prefix.family == XCT_AF_INET) {
+				struct xct_cls_v4_key key = {.prefixlen = XCT_CLS_KEY_BITS +
+									  p->prefix.plen,
+							     .gen = (__u8)gen,
+							     .dir = (__u8)k};
+
+				memcpy(key.addr, p->prefix.addr, 4);
+				e = bpf_map_update_elem(m->cls_v4, &key, &ref, BPF_ANY);
+			} else {
+				struct xct_cls_v6_key key = {.prefixlen = XCT_CLS_KEY_BITS +
+									  p->prefix.plen,
+							     .gen = (__u8)gen,
+							     .dir = (__u8)k};
+
+				memcpy(key.addr, p->prefix.addr, 16);
+				e = bpf_map_update_elem(m->cls_v6, &key, &ref, BPF_ANY);
+			}
+			if (e)
+				return -errno;
+		}
+	}
+
+	/* Rules: records, zeroed counters and full buckets, texts. */
+	recs = calloc(XCT_RULES_MAX, sizeof(*recs));
+	zero_stats = calloc((size_t)ncpus * XCT_RULES_MAX, sizeof(*zero_stats));
+	zero_limits = calloc(XCT_RULES_MAX, sizeof(*zero_limits));
+	if (!recs || !zero_stats || !zero_limits) {
+		err = -ENOMEM;
+		goto out;
+	}
+	memcpy(recs, c->recs, c->n_rules * sizeof(*recs));
+	recs[POLICY_SLOT].action = c->policy;
+	recs[POLICY_SLOT].line = rs->policy_loc.line;
+	err = array_write(m->rules, gen * XCT_RULES_MAX, recs, sizeof(*recs), XCT_RULES_MAX);
+	if (!err)
+		err = array_write(m->limits, gen * XCT_RULES_MAX, zero_limits, sizeof(__u64),
+				  XCT_RULES_MAX);
+	if (!err) {
+		/* Per-CPU values: one batch element holds every CPU's copy. */
+		for (i = 0; i < XCT_RULES_MAX && !err; i++) {
+			__u32 key = gen * XCT_RULES_MAX + i;
+
+			if (i >= c->n_rules && i != POLICY_SLOT)
+				continue;
+			if (bpf_map_update_elem(m->rule_stats, &key, zero_stats, BPF_ANY))
+				err = -errno;
+		}
+	}
+	for (r = 0; r < rs->n_rules && !err; r++) {
+		struct xct_rule_text t = {.line = rs->rules[r].loc.line};
+
+		snprintf(t.text, sizeof(t.text), "%s", rs->rules[r].text ? rs->rules[r].text : "");
+		k = TEXT_KEY(gen, (__u32)r);
+		if (bpf_map_update_elem(m->rule_text, &k, &t, BPF_ANY))
+			err = -errno;
+	}
+	if (!err) {
+		struct xct_rule_text t = {.line = rs->policy_loc.line};
+
+		snprintf(t.text, sizeof(t.text), "policy %s",
+			 rs->policy == XCT_POLICY_DROP ? "drop" : "accept");
+		k = TEXT_KEY(gen, POLICY_SLOT);
+		if (bpf_map_update_elem(m->rule_text, &k, &t, BPF_ANY))
+			err = -errno;
+	}
+	for (i = 0; i < XCT_SETS_MAX && !err; i++) {
+		struct xct_set_info info = {};
+
+		if (i < rs->n_sets) {
+			snprintf(info.name, sizeof(info.name), "%s", rs->sets[i].name);
+			info.id = i + 1;
+			info.kind = (__u8)rs->sets[i].kind;
+		}
+		k = gen * XCT_SETS_MAX + i;
+		if (bpf_map_update_elem(m->set_info, &k, &info, BPF_ANY))
+			err = -errno;
+	}
+out:
+	free(recs);
+	free(zero_stats);
+	free(zero_limits);
+	return err;
+}
+
+int xct_policy_install(struct xct_policy_maps *m, const struct xct_ruleset *rs,
+		       const struct xct_compiled *c)
+{
+	struct xct_policy_ctl *ctl = m->ctl_mem;
+	int outer[3] = {m->sets_v4, m->sets_v6, m->sets_port};
+	int tries[3] = {-1, -1, -1};
+	struct xct_policy_gen *g;
+	__u32 gen, i;
+	int err;
+
+	gen = (__atomic_load_n(&ctl->active_gen, __ATOMIC_ACQUIRE) & 1) ^ 1;
+
+	/* Sets first: building them is what most often fails (memory), and
+	 * swapping them in is the grace period the rest relies on. */
+	err = build_set_tries(rs, tries);
+	for (i = 0; i < 3 && !err; i++)
+		if (bpf_map_update_elem(outer[i], &gen, &tries[i], BPF_ANY))
+			err = -errno;
+	for (i = 0; i < 3; i++)
+		if (tries[i] >= 0)
+			close(tries[i]);
+	if (!err)
+		err = write_gen(m, rs, c, gen);
+	if (err) {
+		xct_err("cannot install the rules: %s; the running rules are unchanged",
+			strerror(-err));
+		return err;
+	}
+
+	g = &ctl->gen[gen];
+	g->n_rules = c->n_rules;
+	g->policy = c->policy;
+	g->has_raw = c->has_raw;
+	g->fields_used = c->fields_used;
+	g->iface_default = CLASS_ID(gen, c->iface_default);
+	g->iface_default_summary = c->classes[c->iface_default].summary;
+	ctl->load_serial++;
+	/* The switch: one store, after everything it points to. */
+	__atomic_store_n(&ctl->active_gen, gen, __ATOMIC_RELEASE);
+	__atomic_store_n(&ctl->loaded, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int xct_policy_clear(struct xct_policy_maps *m)
+{
+	__atomic_store_n(&m->ctl_mem->loaded, 0, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* ---- Running sets ---- */
+
+int xct_policy_find_set(struct xct_policy_maps *m, const char *name, struct xct_set_info *out)
+{
+	__u32 gen = __atomic_load_n(&m->ctl_mem->active_gen, __ATOMIC_ACQUIRE) & 1, i;
+
+	if (!m->ctl_mem->loaded)
+		return -ENOENT;
+	for (i = 0; i < XCT_SETS_MAX; i++) {
+		__u32 k = gen * XCT_SETS_MAX + i;
+
+		if (bpf_map_lookup_elem(m->set_info, &k, out))
+			return -errno;
+		if (!out->id)
+			break;
+		if (!strncmp(out->name, name, sizeof(out->name)))
+			return 0;
+	}
+	return -ENOENT;
+}
+
+/* The active generation's trie of one kind (0 v4, 1 v6, 2 port). */
+static int active_trie(struct xct_policy_maps *m, int kind)
+{
+	int outer[3] = {m->sets_v4, m->sets_v6, m->sets_port};
+	__u32 gen = __atomic_load_n(&m->ctl_mem->active_gen, __ATOMIC_ACQUIRE) & 1, id;
+	int fd;
+
+	if (bpf_map_lookup_elem(outer[kind], &gen, &id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(id);
+	return fd < 0 ? -errno : fd;
+}
+
+int xct_policy_set_update(struct xct_policy_maps *m, const struct xct_set_info *set,
+			  const struct xct_prefix *addrs, size_t n_addrs,
+			  const struct xct_port_range *ports, size_t n_ports, bool add)
+{
+	int fds[3] = {-1, -1, -1};
+	size_t i;
+	int err = 0, k;
+
+	for (k = 0; k < 3 && !err; k++) {
+		fds[k] = active_trie(m, k);
+		if (fds[k] < 0)
+			err = fds[k];
+	}
+	for (i = 0; i < n_addrs && !err; i++)
+		err = set_addr_elem(fds[0], fds[1], set->id, &addrs[i], add);
+	for (i = 0; i < n_ports && !err; i++) {
+		struct set_write w = {.fd = fds[2], .set_id = set->id, .op = add};
+
+		err = xct_port_range_prefixes(ports[i].lo, ports[i].hi, set_port_elem, &w);
+	}
+	for (k = 0; k < 3; k++)
+		if (fds[k] >= 0)
+			close(fds[k]);
+	return err;
+}
+
+static int walk_trie(int fd, size_t key_size, __u32 set_id, int kind, xct_set_elem_fn fn, void *ctx)
+{
+	__u8 cur[sizeof(struct xct_set_v6_key)], next[sizeof(struct xct_set_v6_key)];
+	bool first = true;
+	int err = 0;
+
+	while (!err && bpf_map_get_next_key(fd, first ? NULL : cur, next) == 0) {
+		struct xct_prefix p = {};
+		__u32 plen, id;
+
+		memcpy(&plen, next, 4);
+		memcpy(&id, next + 4, 4);
+		if (ntohl(id) == set_id) {
+			p.plen = (__u8)(plen - XCT_SET_KEY_BITS);
+			p.family = kind == 0 ? XCT_AF_INET : kind == 1 ? XCT_AF_INET6 : 0;
+			if (kind == 2) {
+				__u16 port;
+
+				memcpy(&port, next + 8, 2);
+				port = ntohs(port);
+				memcpy(p.addr, &port, 2);
+			} else {
+				memcpy(p.addr, next + 8, key_size - 8);
+			}
+			err = fn(&p, ctx);
+		}
+		memcpy(cur, next, key_size);
+		first = false;
+	}
+	return err;
+}
+
+int xct_policy_set_walk(struct xct_policy_maps *m, const struct xct_set_info *set,
+			xct_set_elem_fn fn, void *ctx)
+{
+	static const size_t key_size[3] = {sizeof(struct xct_set_v4_key),
+					   sizeof(struct xct_set_v6_key),
+					   sizeof(struct xct_set_port_key)};
+	int k, err = 0;
+
+	for (k = 0; k < 3 && !err; k++) {
+		int fd;
+
+		if ((set->kind == XCT_SET_PORT) != (k == 2))
+			continue;
+		fd = active_trie(m, k);
+		if (fd < 0)
+			return fd;
+		err = walk_trie(fd, key_size[k], set->id, k, fn, ctx);
+		close(fd);
+	}
+	return err;
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The running policy in the pinned maps: installing a compiled ruleset as
+ * the next generation and switching to it in one step, and reading back
+ * what runs (rules with counters, sets) for xct rules show and xct set.
+ */
+#ifndef XCT_RULES_INSTALL_H
+#define XCT_RULES_INSTALL_H
+
+#include "rules/compile.h"
+#include "rules/ruleset.h"
+
+/* The policy maps of a running xct, opened by pin path. */
+struct xct_policy_maps {
+	int ctl, cls_meta, cls_iface, cls_v4, cls_v6, cls_port, cls_icmp, cls_flags;
+	int chunks, rules, rule_stats, limits, limits_src, set_info, rule_text;
+	int sets_v4, sets_v6, sets_port; /* arrays of tries, by generation */
+	struct xct_policy_ctl *ctl_mem;	 /* xct_policy_ctl, memory-mapped */
+};
+
+/* Opens them under xct_opts.pin_path; -ENOENT (reported) if xct has never
+ * been attached there. */
+int xct_policy_open(struct xct_policy_maps *m);
+void xct_policy_close(struct xct_policy_maps *m);
+
+/*
+ * Writes rs, compiled as c, into the inactive generation and makes it the
+ * active one with a single store.  Packets see the old rules or the new
+ * ones, never a mix; connections in the table are not touched.  On failure
+ * the running rules stay as they were.  Returns 0 or -errno (reported).
+ */
+int xct_policy_install(struct xct_policy_maps *m, const struct xct_ruleset *rs,
+		       const struct xct_compiled *c);
+
+/* Stops filtering: every packet is accepted, tracking goes on. */
+int xct_policy_clear(struct xct_policy_maps *m);
+
+/* Called with each element of a set, as a prefix (ports: family 0, the
+ * port in addr[0..1] in host order, plen out of 16). */
+typedef int (*xct_set_elem_fn)(const struct xct_prefix *p, void *ctx);
+
+/* Finds a set of the running rules by name; its info, or -ENOENT. */
+int xct_policy_find_set(struct xct_policy_maps *m, const char *name, struct xct_set_info *out);
+
+/* Adds or removes elements of a running set, without a reload. */
+int xct_policy_set_update(struct xct_policy_maps *m, const struct xct_set_info *set,
+			  const struct xct_prefix *addrs, size_t n_addrs,
+			  const struct xct_port_range *ports, size_t n_ports, bool add);
+
+/* Walks the elements of a running set. */
+int xct_policy_set_walk(struct xct_policy_maps *m, const struct xct_set_info *set,
+			xct_set_elem_fn fn, void *ctx);
+
+/* Splits a port range into the fewest prefixes; calls fn for each with
+ * the prefix's first port and length (0..16). */
+int xct_port_range_prefixes(__u16 lo, __u16 hi, int (*fn)(__u16 port, __u8 plen, void *ctx),
+			    void *ctx);
+
+#endif /* XCT_RULES_INSTALL_H */

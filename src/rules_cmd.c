@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * xct rules load|check|show|clear and xct set add|del|list: the policy as
+ * the user handles it.  A rules file is parsed and compiled completely
+ * before anything is written, so a bad file changes nothing; a good one
+ * replaces the running rules in one step (src/rules/install.c).
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "rules/compile.h"
+#include "rules/install.h"
+#include "rules/ruleset.h"
+#include "xct.h"
+
+static const char rules_usage[] =
+	"Usage: xct rules load FILE     validate FILE, then replace the running rules with it\n"
+	"       xct rules check FILE    validate FILE only (interfaces must exist)\n"
+	"       xct rules show          the running rules with their packet and byte counters\n"
+	"       xct rules clear         remove the rules: accept everything, keep tracking\n"
+	"\n"
+	"A bad file is reported as FILE:LINE:COLUMN with the line and a caret, exits\n"
+	"with status 2 and leaves the running rules as they were.  Connections in the\n"
+	"table are never touched by a load.  The language: docs/RULES.md.\n"
+	"\n"
+	"Examples:\n"
+	"  xct rules check /etc/xct/rules.xct\n"
+	"  xct rules load /etc/xct/rules.xct\n"
+	"  xct -j rules show\n";
+
+static const char set_usage[] =
+	"Usage: xct set add NAME ELEMENT...    add to a set of the running rules\n"
+	"       xct set del NAME ELEMENT...    remove from it\n"
+	"       xct set list [NAME]            its elements (all sets' names and sizes without NAME)\n"
+	"\n"
+	"Elements are addresses or prefixes (10.0.0.0/8, 2001:db8::/32) for address sets,\n"
+	"ports or ranges (443, 8000-8099) for port sets.  Changes take effect at once and\n"
+	"last until the next 'xct rules load', which sets the sets from the file again.\n"
+	"\n"
+	"Examples:\n"
+	"  xct set add blocklist 198.51.100.0/24 2001:db8:bad::/48\n"
+	"  xct set del web_ports 8000-8099\n"
+	"  xct set list blocklist\n";
+
+static __u32 ifindex_by_name(const char *name, void *ctx)
+{
+	return if_nametoindex(name);
+}
+
+/* Parses and compiles FILE; exit status 0, or 2 with the error printed. */
+static int rules_prepare(const char *file, struct xct_ruleset *rs, struct xct_compiled *c)
+{
+	struct xct_rules_error err;
+
+	memset(&err, 0, sizeof(err));
+	if (xct_rules_parse_file(file, rs, &err)) {
+		xct_rules_error_print(stderr, &err);
+		return XCT_EXIT_USAGE;
+	}
+	if (xct_rules_compile(rs, file, ifindex_by_name, NULL, c, &err)) {
+		xct_rules_error_print(stderr, &err);
+		xct_ruleset_free(rs);
+		return XCT_EXIT_USAGE;
+	}
+	return XCT_EXIT_OK;
+}
+
+static int rules_check(const char *file, bool load)
+{
+	struct xct_policy_maps maps;
+	struct xct_compiled c;
+	struct xct_ruleset rs;
+	int rc, err;
+
+	memset(&c, 0, sizeof(c));
+	memset(&rs, 0, sizeof(rs));
+	if (load) {
+		if (xct_require_root() || xct_prepare_pin_path(xct_opts.pin_path, false))
+			return XCT_EXIT_RUNTIME;
+		if (xct_policy_open(&maps))
+			return XCT_EXIT_RUNTIME;
+	}
+	rc = rules_prepare(file, &rs, &c);
+	if (rc == XCT_EXIT_OK && load) {
+		err = xct_policy_install(&maps, &rs, &c);
+		rc = err ? XCT_EXIT_RUNTIME : XCT_EXIT_OK;
+	}
+	if (rc == XCT_EXIT_OK)
+		printf("%s: %zu rules, %zu sets%s\n", file, rs.n_rules, rs.n_sets,
+		       load ? ", loaded" : ", valid");
+	if (load)
+		xct_policy_close(&maps);
+	xct_compiled_free(&c);
+	xct_ruleset_free(&rs);
+	return rc;
+}
+
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+/* One rule slot's counters, summed over CPUs. */
+static int rule_counters(struct xct_policy_maps *m, __u32 idx, __u64 *packets, __u64 *bytes)
+{
+	int ncpus = libbpf_num_possible_cpus(), i;
+	struct xct_rule_stats *st = calloc((size_t)ncpus, sizeof(*st));
+
+	*packets = *bytes = 0;
+	if (!st)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(m->rule_stats, &idx, st)) {
+		free(st);
+		return -errno;
+	}
+	for (i = 0; i < ncpus; i++) {
+		*packets += st[i].packets;
+		*bytes += st[i].bytes;
+	}
+	free(st);
+	return 0;
+}
+
+static void show_one(const struct xct_rule_text *t, __u64 packets, __u64 bytes, bool first)
+{
+	if (xct_opts.json) {
+		printf("%s{\"line\":%u,\"rule\":", first ? "" : ",", t->line);
+		json_string(t->text);
+		printf(",\"packets\":%llu,\"bytes\":%llu}", (unsigned long long)packets,
+		       (unsigned long long)bytes);
+		return;
+	}
+	printf("%-60s # line %u: packets %llu bytes %llu\n", t->text, t->line,
+	       (unsigned long long)packets, (unsigned long long)bytes);
+}
+
+static int rules_show(void)
+{
+	struct xct_policy_maps m;
+	struct xct_policy_ctl *ctl;
+	__u32 gen, i, n;
+	int rc = XCT_EXIT_OK;
+
+	if (xct_require_root() || xct_prepare_pin_path(xct_opts.pin_path, false))
+		return XCT_EXIT_RUNTIME;
+	if (xct_policy_open(&m))
+		return XCT_EXIT_RUNTIME;
+	ctl = m.ctl_mem;
+	if (!ctl->loaded) {
+		if (xct_opts.json)
+			printf("[]\n");
+		else
+			printf("no rules loaded: every packet is accepted\n");
+		xct_policy_close(&m);
+		return XCT_EXIT_OK;
+	}
+	gen = ctl->active_gen & 1;
+	n = ctl->gen[gen].n_rules;
+	if (xct_opts.json)
+		putchar('[');
+	/* The policy line first, as the default it is; then the rules in order. */
+	for (i = 0; i <= n; i++) {
+		__u32 slot = i == 0 ? XCT_RULES_MAX - 1 : i - 1;
+		__u32 key = gen << 16 | slot;
+		struct xct_rule_text t;
+		__u64 packets, bytes;
+
+		if (bpf_map_lookup_elem(m.rule_text, &key, &t)) {
+			xct_err("cannot read rule %u: %s", slot, strerror(errno));
+			rc = XCT_EXIT_RUNTIME;
+			break;
+		}
+		if (rule_counters(&m, gen * XCT_RULES_MAX + slot, &packets, &bytes)) {
+			rc = XCT_EXIT_RUNTIME;
+			break;
+		}
+		show_one(&t, packets, bytes, i == 0);
+	}
+	if (xct_opts.json)
+		printf("]\n");
+	xct_policy_close(&m);
+	return rc;
+}
+
+static int rules_clear(void)
+{
+	struct xct_policy_maps m;
+
+	if (xct_require_root() || xct_prepare_pin_path(xct_opts.pin_path, false))
+		return XCT_EXIT_RUNTIME;
+	if (xct_policy_open(&m))
+		return XCT_EXIT_RUNTIME;
+	xct_policy_clear(&m);
+	xct_policy_close(&m);
+	printf("rules cleared: every packet is accepted\n");
+	return XCT_EXIT_OK;
+}
+
+int cmd_rules(int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+
+	if (argc < 2 || !strcmp(sub, "help") || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
+		fputs(rules_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? XCT_EXIT_USAGE : XCT_EXIT_OK;
+	}
+	if (!strcmp(sub, "load") || !strcmp(sub, "check")) {
+		if (argc != 3)
+			return xct_usage_error("'rules %s' takes one file", sub);
+		return rules_check(argv[2], !strcmp(sub, "load"));
+	}
+	if (!strcmp(sub, "show") || !strcmp(sub, "list")) {
+		if (argc != 2)
+			return xct_usage_error("'rules %s' takes no arguments", sub);
+		return rules_show();
+	}
+	if (!strcmp(sub, "clear") || !strcmp(sub, "flush")) {
+		if (argc != 2)
+			return xct_usage_error("'rules %s' takes no arguments", sub);
+		return rules_clear();
+	}
+	return xct_usage_error("unknown rules command '%s' (load, check, show, clear)", sub);
+}
+
+/* ---- xct set ---- */
+
+static int print_elem(const struct xct_prefix *p, void *ctx)
+{
+	bool *first = ctx;
+	char buf[INET6_ADDRSTRLEN + 8];
+
+	if (p->family == 0) {
+		__u16 port;
+		__u32 span = 1U << (16 - p->plen);
+
+		memcpy(&port, p->addr, 2);
+		if (span == 1)
+			snprintf(buf, sizeof(buf), "%u", port);
+		else
+			snprintf(buf, sizeof(buf), "%u-%u", port, port + span - 1);
+	} else {
+		char a[INET6_ADDRSTRLEN];
+
+		inet_ntop(p->family == XCT_AF_INET ? AF_INET : AF_INET6, p->addr, a, sizeof(a));
+		if (p->plen == (p->family == XCT_AF_INET ? 32 : 128))
+			snprintf(buf, sizeof(buf), "%s", a);
+		else
+			snprintf(buf, sizeof(buf), "%s/%u", a, p->plen);
+	}
+	if (xct_opts.json) {
+		printf("%s\"%s\"", *first ? "" : ",", buf);
+	} else {
+		printf("%s\n", buf);
+	}
+	*first = false;
+	return 0;
+}
+
+static int count_elem(const struct xct_prefix *p, void *ctx)
+{
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+static int set_list_all(struct xct_policy_maps *m)
+{
+	__u32 gen = m->ctl_mem->active_gen & 1, i;
+	bool first = true;
+
+	if (xct_opts.json)
+		putchar('[');
+	for (i = 0; m->ctl_mem->loaded && i < XCT_SETS_MAX; i++) {
+		__u32 k = gen * XCT_SETS_MAX + i;
+		struct xct_set_info info;
+		size_t n = 0;
+
+		if (bpf_map_lookup_elem(m->set_info, &k, &info) || !info.id)
+			break;
+		xct_policy_set_walk(m, &info, count_elem, &n);
+		if (xct_opts.json)
+			printf("%s{\"name\":\"%s\",\"kind\":\"%s\",\"elements\":%zu}",
+			       first ? "" : ",", info.name,
+			       info.kind == XCT_SET_PORT ? "port" : "addr", n);
+		else
+			printf("%-31s %-4s %zu elements\n", info.name,
+			       info.kind == XCT_SET_PORT ? "port" : "addr", n);
+		first = false;
+	}
+	if (xct_opts.json)
+		printf("]\n");
+	return XCT_EXIT_OK;
+}
+
+/* Parses command-line elements for a set of the given kind. */
+static int parse_elements(const struct xct_set_info *set, int argc, char **argv,
+			  struct xct_prefix **addrs, struct xct_port_range **ports, size_t *n)
+{
+	int i;
+
+	*n = 0;
+	*addrs = calloc((size_t)argc, sizeof(**addrs));
+	*ports = calloc((size_t)argc, sizeof(**ports));
+	if (!*addrs || !*ports)
+		return XCT_EXIT_RUNTIME;
+	for (i = 0; i < argc; i++) {
+		if (set->kind == XCT_SET_PORT) {
+			if (xct_parse_port_range(argv[i], &(*ports)[*n]))
+				return xct_usage_error("'%s' is not a port or port range (set '%s' "
+						       "holds ports)",
+						       argv[i], set->name);
+		} else if (xct_parse_prefix(argv[i], &(*addrs)[*n])) {
+			return xct_usage_error("'%s' is not an address or prefix (set '%s' holds "
+					       "addresses)",
+					       argv[i], set->name);
+		}
+		(*n)++;
+	}
+	return XCT_EXIT_OK;
+}
+
+int cmd_set(int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+	struct xct_prefix *addrs = NULL;
+	struct xct_port_range *ports = NULL;
+	struct xct_policy_maps m;
+	struct xct_set_info set;
+	bool add, first = true;
+	size_t n = 0;
+	int rc, err;
+
+	if (argc < 2 || !strcmp(sub, "help") || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
+		fputs(set_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? XCT_EXIT_USAGE : XCT_EXIT_OK;
+	}
+	add = !strcmp(sub, "add");
+	if (!add && strcmp(sub, "del") && strcmp(sub, "delete") && strcmp(sub, "list"))
+		return xct_usage_error("unknown set command '%s' (add, del, list)", sub);
+	if (!strcmp(sub, "list") ? argc > 3 : argc < 4)
+		return xct_usage_error(!strcmp(sub, "list") ? "'set list' takes at most a name"
+							    : "'set %s' takes a name and elements",
+				       sub);
+	if (xct_require_root() || xct_prepare_pin_path(xct_opts.pin_path, false))
+		return XCT_EXIT_RUNTIME;
+	if (xct_policy_open(&m))
+		return XCT_EXIT_RUNTIME;
+	if (!strcmp(sub, "list") && argc == 2) {
+		rc = set_list_all(&m);
+		goto out;
+	}
+	if (xct_policy_find_set(&m, argv[2], &set)) {
+		xct_err("no set '%s' in the running rules", argv[2]);
+		rc = XCT_EXIT_RUNTIME;
+		goto out;
+	}
+	if (!strcmp(sub, "list")) {
+		if (xct_opts.json)
+			putchar('[');
+		err = xct_policy_set_walk(&m, &set, print_elem, &first);
+		if (xct_opts.json)
+			printf("]\n");
+		rc = err ? XCT_EXIT_RUNTIME : XCT_EXIT_OK;
+		goto out;
+	}
+	rc = parse_elements(&set, argc - 3, argv + 3, &addrs, &ports, &n);
+	if (rc)
+		goto out;
+	err = xct_policy_set_update(
+		&m, &set, set.kind == XCT_SET_PORT ? NULL : addrs, set.kind == XCT_SET_PORT ? 0 : n,
+		set.kind == XCT_SET_PORT ? ports : NULL, set.kind == XCT_SET_PORT ? n : 0, add);
+	if (err) {
+		xct_err("cannot %s set '%s': %s", add ? "add to" : "delete from", set.name,
+			strerror(-err));
+		rc = XCT_EXIT_RUNTIME;
+	}
+out:
+	free(addrs);
+	free(ports);
+	xct_policy_close(&m);
+	return rc;
+}
