@@ -62,8 +62,13 @@ __noinline __u32 xct_reject_build_global(struct xct_hdr_buf *hdrs, __u32 copied,
 	return xct_reject_build(hdrs->b, copied, out->b, pkt);
 }
 
-/* The policy's view of a packet.  Ports, ICMP type and TCP flags only
- * count when the headers that hold them were parsed. */
+/*
+ * The policy's view of a packet.  When its transport header was not parsed
+ * (a later fragment, a malformed packet) the protocol is given as 255,
+ * which IANA reserves: a rule on ports, ICMP types or TCP flags must not
+ * match a packet that has none, as an nftables payload match does not, and
+ * the classification can only promise that through the protocol.
+ */
 static __always_inline void xct_policy_input(struct xct_policy_in *in, const struct xct_pkt *pkt,
 					     int parsed, __u8 hook, __u32 ifindex, __u8 state,
 					     __u64 now)
@@ -77,7 +82,7 @@ static __always_inline void xct_policy_input(struct xct_policy_in *in, const str
 	in->len = pkt->l3_len;
 	in->hook = hook;
 	in->family = pkt->t.family;
-	in->proto = proto;
+	in->proto = parsed ? proto : XCT_PROTO_NO_L4;
 	in->state = state;
 	in->has_ports = parsed && (proto == XCT_IPPROTO_TCP || proto == XCT_IPPROTO_UDP);
 	in->sport = in->has_ports ? xct_ntohs(pkt->t.sport) : 0;
@@ -278,7 +283,7 @@ static __always_inline struct xct_reject_buf *xct_reject_answer(__u32 *out_len)
 		xct_count(XCT_S_REJECT_ERROR);
 		return 0;
 	}
-	*out_len = xct_mask(*out_len - 1, XCT_REJECT_MAX - 1) + 1;
+	*out_len = xct_mask(*out_len - 1, XCT_REJECT_MASK) + 1;
 	return out;
 }
 

@@ -45,6 +45,9 @@
 #define XCT_SETS_MAX	    256
 #define XCT_SET_ELEMS_MAX   (4 << 20) /* elements of each kind in one generation */
 #define XCT_POLICY_TEXT_MAX 240
+/* The protocol the policy sees for a packet whose transport header was
+ * not parsed (bpf/xct.bpf.c). */
+#define XCT_PROTO_NO_L4 255
 #define XCT_CLASS_GEN_SHIFT 31 /* class ids carry their generation in the top bit */
 
 /* Which hook a rule applies at: rules without iif/oif apply to packets

@@ -17,13 +17,17 @@
 #include "xct/compat.h"
 #include "xct/parse.h"
 
-#define XCT_REJECT_MAX	 384 /* the answer's buffer */
+/* The answer's buffer: offsets into it are masked with XCT_REJECT_MASK (a
+ * power of two less one, or the mask would clear bits of valid offsets),
+ * and the slack past it takes the bytes after a masked offset. */
+#define XCT_REJECT_MAX	 512
+#define XCT_REJECT_MASK	 (XCT_REJECT_MAX - 1)
 #define XCT_REJECT_QUOTE 200 /* at most this much of the packet in an ICMP error */
 #define XCT_L3_OFF_MAX	 63
 #define XCT_REJECT_TTL	 64
 
 struct xct_reject_buf {
-	__u8 b[XCT_REJECT_MAX];
+	__u8 b[XCT_REJECT_MAX + 8];
 };
 
 /* One's-complement sum of len bytes at buf[off..], big-endian words; an
@@ -33,12 +37,12 @@ XCT_INLINE __u32 xct_csum_add(__u32 sum, const __u8 *buf, __u32 off, __u32 len)
 	__u32 i;
 
 	for (i = 0; i + 1 < len && i < XCT_REJECT_MAX; i += 2) {
-		__u32 at = xct_mask(off + i, XCT_REJECT_MAX - 2);
+		__u32 at = xct_mask(off + i, XCT_REJECT_MASK);
 
 		sum += (__u32)buf[at] << 8 | buf[at + 1];
 	}
 	if (len & 1)
-		sum += (__u32)buf[xct_mask(off + len - 1, XCT_REJECT_MAX - 1)] << 8;
+		sum += (__u32)buf[xct_mask(off + len - 1, XCT_REJECT_MASK)] << 8;
 	return sum;
 }
 
@@ -51,7 +55,7 @@ XCT_INLINE __u16 xct_csum_fold(__u32 sum)
 
 XCT_INLINE void xct_put16(__u8 *b, __u32 at, __u16 v)
 {
-	at = xct_mask(at, XCT_REJECT_MAX - 2);
+	at = xct_mask(at, XCT_REJECT_MASK);
 	b[at] = v >> 8;
 	b[at + 1] = v & 0xff;
 }
@@ -136,18 +140,18 @@ XCT_INLINE __u32 xct_reject_tcp(const __u8 *in, __u8 *out, const struct xct_pkt 
 	if (flags & XCT_TCPF_ACK) {
 		xct_put32(out, l4 + 4, pkt->tcp.ack);
 		xct_put32(out, l4 + 8, 0);
-		out[xct_mask(l4 + 13, XCT_REJECT_MAX - 1)] = XCT_TCPF_RST;
+		out[xct_mask(l4 + 13, XCT_REJECT_MASK)] = XCT_TCPF_RST;
 	} else {
 		__u32 span =
 			pkt->tcp.payload_len + !!(flags & XCT_TCPF_SYN) + !!(flags & XCT_TCPF_FIN);
 
 		xct_put32(out, l4 + 4, 0);
 		xct_put32(out, l4 + 8, pkt->tcp.seq + span);
-		out[xct_mask(l4 + 13, XCT_REJECT_MAX - 1)] = XCT_TCPF_RST | XCT_TCPF_ACK;
+		out[xct_mask(l4 + 13, XCT_REJECT_MASK)] = XCT_TCPF_RST | XCT_TCPF_ACK;
 	}
-	out[xct_mask(l4 + 12, XCT_REJECT_MAX - 1)] = 5 << 4;
+	out[xct_mask(l4 + 12, XCT_REJECT_MASK)] = 5 << 4;
 	for (i = 14; i < 20; i++)
-		out[xct_mask(l4 + i, XCT_REJECT_MAX - 1)] = 0; /* window, checksum, urgent */
+		out[xct_mask(l4 + i, XCT_REJECT_MASK)] = 0; /* window, checksum, urgent */
 	sum = xct_csum_add(xct_pseudo_sum(pkt, XCT_IPPROTO_TCP, 20), out, l4, 20);
 	xct_put16(out, l4 + 16, xct_csum_fold(sum));
 	return l4 + 20;
@@ -171,13 +175,12 @@ XCT_INLINE __u32 xct_reject_icmp(const __u8 *in, __u32 copied, __u8 *out, const 
 	if (quote > XCT_REJECT_QUOTE)
 		quote = XCT_REJECT_QUOTE;
 	l4 = xct_reject_l2l3(in, out, pkt, proto, 8 + quote);
-	out[xct_mask(l4, XCT_REJECT_MAX - 1)] = v4 ? 3 : 1;	/* destination unreachable */
-	out[xct_mask(l4 + 1, XCT_REJECT_MAX - 1)] = v4 ? 3 : 4; /* port unreachable */
+	out[xct_mask(l4, XCT_REJECT_MASK)] = v4 ? 3 : 1;     /* destination unreachable */
+	out[xct_mask(l4 + 1, XCT_REJECT_MASK)] = v4 ? 3 : 4; /* port unreachable */
 	for (i = 2; i < 8; i++)
-		out[xct_mask(l4 + i, XCT_REJECT_MAX - 1)] = 0;
+		out[xct_mask(l4 + i, XCT_REJECT_MASK)] = 0;
 	for (i = 0; i < XCT_REJECT_QUOTE && i < quote; i++)
-		out[xct_mask(l4 + 8 + i, XCT_REJECT_MAX - 1)] =
-			in[xct_mask(l3 + i, XCT_REJECT_MAX - 1)];
+		out[xct_mask(l4 + 8 + i, XCT_REJECT_MASK)] = in[xct_mask(l3 + i, XCT_HDR_MASK)];
 	sum = v4 ? 0 : xct_pseudo_sum(pkt, proto, 8 + quote);
 	sum = xct_csum_add(sum, out, l4, 8 + quote);
 	xct_put16(out, l4 + 2, xct_csum_fold(sum));

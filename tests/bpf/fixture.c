@@ -22,6 +22,7 @@
 #include <bpf/bpf.h>
 
 #include "fixture.h"
+#include "xct/policy.h"
 
 /* ---- Fixture: the loaded datapath, in the state of a fresh load ---- */
 
@@ -168,6 +169,16 @@ int fixture_reset(struct fixture *fx)
 		CHECK_FAIL("cannot reset xct_gc: %s", strerror(errno));
 		return 0;
 	}
+	/* No ruleset: the policy tests load their own. */
+	{
+		struct xct_policy_ctl none = {};
+
+		if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_policy_ctl), &zero, &none,
+					BPF_ANY)) {
+			CHECK_FAIL("cannot reset xct_policy_ctl: %s", strerror(errno));
+			return 0;
+		}
+	}
 	fx->skel->bss->fake_now_ns = T0;
 	if (bpf_map_get_next_key(fx->ct_fd, NULL, &ct_key) == 0) {
 		CHECK_FAIL("xct_ct still holds entries after the reset");
@@ -200,6 +211,7 @@ int fixture_setup(struct fixture *fx, __u32 max_entries)
 		return 0;
 	}
 	fx->skel = dp->skel;
+	fx->pin_dir = dp->pin_dir;
 	fx->ct_fd = bpf_map__fd(fx->skel->maps.xct_ct);
 	fx->counters_fd = bpf_map__fd(fx->skel->maps.xct_counters);
 	fx->ncpus = libbpf_num_possible_cpus();

@@ -44,6 +44,7 @@ extern struct datapath datapaths[MAX_DATAPATHS];
 
 struct fixture {
 	struct xct_bpf *skel;
+	const char *pin_dir; /* where its maps are pinned */
 	int ct_fd;
 	int counters_fd;
 	int ncpus;
