@@ -1,0 +1,1072 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The rule compiler: turns a parsed ruleset into the classification tables
+ * the datapath evaluates (include/xct/policy.h explains the scheme,
+ * bpf/policy.h is the evaluation these tables must satisfy).
+ *
+ * Every field is compiled the same way: split the field's values into the
+ * regions no rule tells apart, and give each region the bit vector of the
+ * rules that let a value of that region match.  The vectors are interned in
+ * a hash table, so a vector that several regions (of any field) share is
+ * stored once; class 0 is the all-zero vector.
+ *
+ * Work stays proportional to the rules' values, not to rules times values:
+ * ports and ICMP types are swept over the boundaries of the ranges rules
+ * name, address prefixes are walked as a trie in sorted order, and META is
+ * built from a few per-dimension masks ANDed a word at a time.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules/compile.h"
+#include "xct/parse.h" /* XCT_IPPROTO_* */
+
+#define NO_RULE ((__u32)-1)
+#define EMPTY	((__u32)-1)
+
+struct compiler {
+	const struct xct_ruleset *rs;
+	const char *file;
+	struct xct_rules_error *err;
+	struct xct_compiled *out;
+
+	__u32 n_rules;
+	__u32 n_chunks; /* chunks a vector spans */
+	__u32 n_words;	/* n_chunks * XCT_CHUNK_WORDS */
+
+	/* Interned classes: open addressing over class numbers. */
+	__u32 *slots;
+	__u32 n_slots; /* a power of two */
+	__u64 *hashes; /* per class */
+	__u32 cap_classes;
+};
+
+/* ---- Errors ---- */
+
+static int vfail(struct compiler *cc, int ret, const struct xct_src_loc *loc, const char *text,
+		 const char *fmt, va_list ap)
+{
+	struct xct_rules_error *err = cc->err;
+
+	if (!err)
+		return ret;
+	memset(err, 0, sizeof(*err));
+	snprintf(err->file, sizeof(err->file), "%s", cc->file ? cc->file : "");
+	if (loc)
+		err->loc = *loc;
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	/* The compiler has the rule's text, not the file's line: indent the
+	 * text to the rule's column, so that the caret lands on the rule. */
+	if (loc && text && loc->col)
+		snprintf(err->line_text, sizeof(err->line_text), "%*s%s", (int)loc->col - 1, "",
+			 text);
+	return ret;
+}
+
+static int fail(struct compiler *cc, int ret, const struct xct_src_loc *loc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ret = vfail(cc, ret, loc, NULL, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* An error in rule r, with -EINVAL. */
+static int fail_rule(struct compiler *cc, const struct xct_rule *r, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = vfail(cc, -EINVAL, &r->loc, r->text, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+static int no_memory(struct compiler *cc)
+{
+	return fail(cc, -ENOMEM, NULL, "out of memory");
+}
+
+/* ---- Bit vectors over the rules ---- */
+
+static __u64 *vec_new(struct compiler *cc)
+{
+	/* One word more than needed, so that an empty ruleset still gets
+	 * a valid pointer. */
+	return calloc(cc->n_words + 1, sizeof(__u64));
+}
+
+static inline void vec_put(__u64 *v, __u32 r, bool on)
+{
+	if (on)
+		v[r / 64] |= 1ULL << (r % 64);
+	else
+		v[r / 64] &= ~(1ULL << (r % 64));
+}
+
+static __u64 mix(__u64 h, __u64 w)
+{
+	h ^= w;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+/* The summary of v, and a hash of its non-zero chunks. */
+static __u64 vec_summary(const struct compiler *cc, const __u64 *v, __u64 *hash)
+{
+	__u64 summary = 0, h = 0x9e3779b97f4a7c15ULL;
+	__u32 c, j;
+
+	for (c = 0; c < cc->n_chunks; c++) {
+		const __u64 *w = v + c * XCT_CHUNK_WORDS;
+		__u64 any = 0;
+
+		for (j = 0; j < XCT_CHUNK_WORDS; j++)
+			any |= w[j];
+		if (!any)
+			continue;
+		summary |= 1ULL << c;
+		h = mix(h, c);
+		for (j = 0; j < XCT_CHUNK_WORDS; j++)
+			h = mix(h, w[j]);
+	}
+	*hash = mix(h, summary);
+	return summary;
+}
+
+static bool class_equal(const struct xct_cclass *k, __u64 summary, const __u64 *v)
+{
+	__u32 i;
+
+	if (k->summary != summary)
+		return false;
+	for (i = 0; i < k->n_chunks; i++)
+		if (memcmp(k->chunks[i].w, v + k->chunk_no[i] * XCT_CHUNK_WORDS,
+			   sizeof(struct xct_chunk)))
+			return false;
+	return true;
+}
+
+static int slots_grow(struct compiler *cc)
+{
+	__u32 n = cc->n_slots ? cc->n_slots * 2 : 1024, i, k;
+	__u32 *slots = malloc(n * sizeof(*slots));
+
+	if (!slots)
+		return -ENOMEM;
+	memset(slots, 0xff, n * sizeof(*slots));
+	/* Class 0 is never looked up: intern() answers it directly. */
+	for (k = 1; k < cc->out->n_classes; k++) {
+		for (i = cc->hashes[k] & (n - 1); slots[i] != EMPTY; i = (i + 1) & (n - 1))
+			;
+		slots[i] = k;
+	}
+	free(cc->slots);
+	cc->slots = slots;
+	cc->n_slots = n;
+	return 0;
+}
+
+static int class_add(struct compiler *cc, __u64 summary, __u64 hash, const __u64 *v, __u32 *cls)
+{
+	struct xct_compiled *out = cc->out;
+	struct xct_cclass *k;
+	__u32 n = __builtin_popcountll(summary), i = 0, c;
+
+	if (out->n_classes == cc->cap_classes) {
+		__u32 cap = cc->cap_classes ? cc->cap_classes * 2 : 256;
+		struct xct_cclass *classes = realloc(out->classes, cap * sizeof(*classes));
+		__u64 *hashes;
+
+		if (!classes)
+			return -ENOMEM;
+		out->classes = classes;
+		hashes = realloc(cc->hashes, cap * sizeof(*hashes));
+		if (!hashes)
+			return -ENOMEM;
+		cc->hashes = hashes;
+		cc->cap_classes = cap;
+	}
+	k = &out->classes[out->n_classes];
+	memset(k, 0, sizeof(*k));
+	if (n) {
+		k->chunk_no = malloc(n * sizeof(*k->chunk_no));
+		k->chunks = malloc(n * sizeof(*k->chunks));
+		if (!k->chunk_no || !k->chunks) {
+			free(k->chunk_no);
+			free(k->chunks);
+			return -ENOMEM;
+		}
+	}
+	for (c = 0; c < cc->n_chunks; c++) {
+		if (!(summary >> c & 1))
+			continue;
+		k->chunk_no[i] = c;
+		memcpy(k->chunks[i].w, v + c * XCT_CHUNK_WORDS, sizeof(struct xct_chunk));
+		i++;
+	}
+	k->summary = summary;
+	k->n_chunks = n;
+	cc->hashes[out->n_classes] = hash;
+	*cls = out->n_classes++;
+	return 0;
+}
+
+/* The class of vector v, added if it is new. */
+static int intern(struct compiler *cc, const __u64 *v, __u32 *cls)
+{
+	__u64 hash, summary = vec_summary(cc, v, &hash);
+	__u32 i;
+	int ret;
+
+	if (!summary) {
+		*cls = 0;
+		return 0;
+	}
+	/* Keep the table at most half full. */
+	if (2 * (cc->out->n_classes + 1) > cc->n_slots) {
+		ret = slots_grow(cc);
+		if (ret)
+			return ret;
+	}
+	for (i = hash & (cc->n_slots - 1); cc->slots[i] != EMPTY; i = (i + 1) & (cc->n_slots - 1)) {
+		__u32 k = cc->slots[i];
+
+		if (cc->hashes[k] == hash && class_equal(&cc->out->classes[k], summary, v)) {
+			*cls = k;
+			return 0;
+		}
+	}
+	ret = class_add(cc, summary, hash, v, cls);
+	if (ret)
+		return ret;
+	cc->slots[i] = *cls;
+	return 0;
+}
+
+/* Class 0, the all-zero vector, goes in first and is never hashed. */
+static int add_zero_class(struct compiler *cc)
+{
+	__u64 zero = 0;
+	__u32 cls;
+
+	return class_add(cc, 0, 0, &zero, &cls);
+}
+
+/* ---- Checks of the input ---- */
+
+/* A match on a literal list, classified, or on a named set, checked per
+ * candidate (the same for addresses and ports). */
+#define IS_LITERAL(m) ((m)->present && (m)->set < 0)
+#define IS_SET(m)     ((m)->present && (m)->set >= 0)
+
+static int check_set_ref(struct compiler *cc, const struct xct_rule *r, int set,
+			 enum xct_set_kind kind)
+{
+	const struct xct_set_def *s;
+
+	if (set < 0)
+		return 0;
+	if ((size_t)set >= cc->rs->n_sets)
+		return fail_rule(cc, r, "set %d does not exist", set);
+	s = &cc->rs->sets[set];
+	if (s->kind != kind)
+		return fail_rule(cc, r, "set '%s' is not a set of %s", s->name,
+				 kind == XCT_SET_ADDR ? "addresses" : "ports");
+	return 0;
+}
+
+static int check_prefixes(struct compiler *cc, const struct xct_rule *r,
+			  const struct xct_addr_match *m)
+{
+	size_t i;
+
+	if (!IS_LITERAL(m))
+		return 0;
+	for (i = 0; i < m->n; i++) {
+		const struct xct_prefix *p = &m->list[i];
+
+		if ((p->family != XCT_AF_INET || p->plen > 32) &&
+		    (p->family != XCT_AF_INET6 || p->plen > 128))
+			return fail_rule(cc, r, "bad address prefix");
+	}
+	return 0;
+}
+
+static int check_ports(struct compiler *cc, const struct xct_rule *r,
+		       const struct xct_port_match *m)
+{
+	size_t i;
+
+	if (!IS_LITERAL(m))
+		return 0;
+	for (i = 0; i < m->n; i++)
+		if (m->list[i].lo > m->list[i].hi)
+			return fail_rule(cc, r, "bad port range %u-%u", m->list[i].lo,
+					 m->list[i].hi);
+	return 0;
+}
+
+/* What the parser should never produce, checked so that the tables stay
+ * in bounds whatever the input. */
+static int check_rules(struct compiler *cc)
+{
+	const struct xct_ruleset *rs = cc->rs;
+	size_t i, j;
+	int ret;
+
+	if (rs->n_sets > XCT_SETS_MAX)
+		return fail(cc, -EINVAL, &rs->sets[XCT_SETS_MAX].loc, "too many sets (at most %d)",
+			    XCT_SETS_MAX);
+	if (rs->n_rules > XCT_RULES_MAX - 1)
+		return fail_rule(cc, &rs->rules[XCT_RULES_MAX - 1], "too many rules (at most %d)",
+				 XCT_RULES_MAX - 1);
+	for (i = 0; i < rs->n_rules; i++) {
+		const struct xct_rule *r = &rs->rules[i];
+
+		if ((unsigned int)r->action > XCT_ACTION_NOTRACK)
+			return fail_rule(cc, r, "bad action %d", r->action);
+		if (r->saddr.present && (ret = check_set_ref(cc, r, r->saddr.set, XCT_SET_ADDR)))
+			return ret;
+		if (r->daddr.present && (ret = check_set_ref(cc, r, r->daddr.set, XCT_SET_ADDR)))
+			return ret;
+		if (r->sport.present && (ret = check_set_ref(cc, r, r->sport.set, XCT_SET_PORT)))
+			return ret;
+		if (r->dport.present && (ret = check_set_ref(cc, r, r->dport.set, XCT_SET_PORT)))
+			return ret;
+		if ((ret = check_prefixes(cc, r, &r->saddr)) ||
+		    (ret = check_prefixes(cc, r, &r->daddr)))
+			return ret;
+		if ((ret = check_ports(cc, r, &r->sport)) || (ret = check_ports(cc, r, &r->dport)))
+			return ret;
+		for (j = 0; j < r->n_icmp; j++)
+			if (r->icmp[j].code < -1 || r->icmp[j].code > 255)
+				return fail_rule(cc, r, "bad icmp code %d", r->icmp[j].code);
+	}
+	return 0;
+}
+
+/* ---- Records ---- */
+
+static __u64 mul_sat(__u64 a, __u64 b)
+{
+	__u64 p;
+
+	return __builtin_mul_overflow(a, b, &p) ? ~0ULL : p;
+}
+
+static const __u8 verdict_of[] = {
+	[XCT_ACTION_ACCEPT] = XCT_VERDICT_ACCEPT,
+	[XCT_ACTION_DROP] = XCT_VERDICT_DROP,
+	[XCT_ACTION_REJECT] = XCT_VERDICT_REJECT,
+	[XCT_ACTION_NOTRACK] = XCT_VERDICT_NOTRACK,
+};
+
+static int compile_recs(struct compiler *cc)
+{
+	struct xct_compiled *out = cc->out;
+	__u32 i;
+
+	out->recs = calloc(cc->n_rules + 1, sizeof(*out->recs));
+	if (!out->recs)
+		return -ENOMEM;
+	for (i = 0; i < cc->n_rules; i++) {
+		const struct xct_rule *r = &cc->rs->rules[i];
+		struct xct_rule_rec *rec = &out->recs[i];
+
+		rec->action = verdict_of[r->action];
+		rec->line = r->loc.line;
+		if (r->log)
+			rec->flags |= XCT_RULE_LOG;
+		/* Set ids are index + 1, so 0 means "no set"; the NEG flags
+		 * only qualify a set check (literal negations are in the
+		 * classes already). */
+		if (IS_SET(&r->saddr)) {
+			rec->saddr_set = r->saddr.set + 1;
+			if (r->saddr.negate)
+				rec->flags |= XCT_RULE_SADDR_NEG;
+		}
+		if (IS_SET(&r->daddr)) {
+			rec->daddr_set = r->daddr.set + 1;
+			if (r->daddr.negate)
+				rec->flags |= XCT_RULE_DADDR_NEG;
+		}
+		if (IS_SET(&r->sport)) {
+			rec->sport_set = r->sport.set + 1;
+			if (r->sport.negate)
+				rec->flags |= XCT_RULE_SPORT_NEG;
+		}
+		if (IS_SET(&r->dport)) {
+			rec->dport_set = r->dport.set + 1;
+			if (r->dport.negate)
+				rec->flags |= XCT_RULE_DPORT_NEG;
+		}
+		if (r->limit.present) {
+			__u64 burst = r->limit.burst ? r->limit.burst : r->limit.rate;
+
+			rec->flags |= XCT_RULE_LIMIT;
+			if (r->limit.per_saddr)
+				rec->flags |= XCT_RULE_LIMIT_PER_SADDR;
+			if (r->limit.bytes)
+				rec->flags |= XCT_RULE_LIMIT_BYTES;
+			rec->limit_cost = xct_limit_cost(r->limit.rate, r->limit.unit_ns);
+			/* xct_limit_next lets a packet through while the debt
+			 * after it is at most limit_burst: burst packets back
+			 * to back on an idle bucket. */
+			rec->limit_burst = mul_sat(burst ? burst : 1, rec->limit_cost);
+		}
+		if (r->action == XCT_ACTION_NOTRACK)
+			out->has_raw = 1;
+	}
+	return 0;
+}
+
+/* ---- META: hook, ct state, family, protocol ---- */
+
+/* The ct states (META's state index) at which a rule can match. */
+static __u32 rule_states(const struct xct_rule *r)
+{
+	if (r->action == XCT_ACTION_NOTRACK)
+		return 1u << XCT_STAGE_RAW;
+	if (!r->ct_states)
+		return (1u << XCT_STAGE_RAW) - 1;
+	return r->ct_states & ((1u << XCT_STAGE_RAW) - 1);
+}
+
+/*
+ * The protocols a rule can match in family fam, as a 256-bit set; returns
+ * true if that is every protocol.  Matches on ports, ICMP or TCP flags
+ * imply the protocols that have them: the datapath skips those fields'
+ * lookups for other packets, so META must keep such rules away from them.
+ */
+static void protos_keep(__u64 set[4], __u8 a, __u8 b)
+{
+	__u64 keep[4] = {};
+	int i;
+
+	keep[a / 64] |= 1ULL << (a % 64);
+	keep[b / 64] |= 1ULL << (b % 64);
+	for (i = 0; i < 4; i++)
+		set[i] &= keep[i];
+}
+
+static bool rule_protos(const struct xct_rule *r, __u8 fam, __u64 set[4])
+{
+	__u8 icmp = fam == XCT_AF_INET ? XCT_IPPROTO_ICMP : XCT_IPPROTO_ICMPV6;
+	bool ports = r->sport.present || r->dport.present;
+
+	memset(set, 0, 4 * sizeof(__u64));
+	if (r->family && r->family != fam)
+		return false;
+	if (!r->has_proto && !ports && !r->n_icmp && !r->has_tcp_flags) {
+		memset(set, 0xff, 4 * sizeof(__u64));
+		return true;
+	}
+	if (r->has_proto)
+		set[r->proto / 64] = 1ULL << (r->proto % 64);
+	else
+		memset(set, 0xff, 4 * sizeof(__u64));
+	if (ports)
+		protos_keep(set, XCT_IPPROTO_TCP, XCT_IPPROTO_UDP);
+	if (r->n_icmp)
+		protos_keep(set, icmp, icmp);
+	if (r->has_tcp_flags)
+		protos_keep(set, XCT_IPPROTO_TCP, XCT_IPPROTO_TCP);
+	return false;
+}
+
+static int compile_meta(struct compiler *cc)
+{
+	static const __u8 fams[2] = {XCT_AF_INET, XCT_AF_INET6};
+	__u32 nw = cc->n_words, h, f, s, p, i, w;
+	/* hs[h][s]: rules of hook h that apply at state s;
+	 * any[f]: rules of family f for every protocol;
+	 * spec[f][p]: the other rules of family f that take protocol p. */
+	__u64 *hs = calloc((size_t)2 * XCT_META_STATES * nw + 1, sizeof(__u64));
+	__u64 *any = calloc((size_t)2 * nw + 1, sizeof(__u64));
+	__u64 *spec = calloc((size_t)2 * 256 * nw + 1, sizeof(__u64));
+	bool spec_used[2][256] = {};
+	__u64 *v = vec_new(cc);
+	int ret = -ENOMEM;
+
+	if (!hs || !any || !spec || !v)
+		goto out;
+	for (i = 0; i < cc->n_rules; i++) {
+		const struct xct_rule *r = &cc->rs->rules[i];
+		__u32 states = rule_states(r);
+		__u64 set[4];
+
+		h = r->hook & 1;
+		for (s = 0; s < XCT_META_STATES; s++)
+			if (states >> s & 1)
+				vec_put(hs + (h * XCT_META_STATES + s) * nw, i, true);
+		for (f = 0; f < 2; f++) {
+			if (rule_protos(r, fams[f], set)) {
+				vec_put(any + f * nw, i, true);
+				continue;
+			}
+			for (w = 0; w < 4; w++) {
+				__u64 bits = set[w];
+
+				while (bits) {
+					p = w * 64 + __builtin_ctzll(bits);
+					bits &= bits - 1;
+					vec_put(spec + (f * 256 + p) * nw, i, true);
+					spec_used[f][p] = true;
+				}
+			}
+		}
+	}
+
+	for (h = 0; h < 2; h++) {
+		for (f = 0; f < 2; f++) {
+			for (s = 0; s < XCT_META_STATES; s++) {
+				const __u64 *m = hs + (h * XCT_META_STATES + s) * nw;
+				const __u64 *a = any + f * nw;
+				__u32 any_cls;
+
+				/* Protocols no rule names all share the class of
+				 * the any-protocol rules. */
+				for (w = 0; w < nw; w++)
+					v[w] = m[w] & a[w];
+				ret = intern(cc, v, &any_cls);
+				if (ret)
+					goto out;
+				for (p = 0; p < 256; p++) {
+					const __u64 *sp = spec + (f * 256 + p) * nw;
+					__u32 cls = any_cls;
+
+					if (spec_used[f][p]) {
+						for (w = 0; w < nw; w++)
+							v[w] = m[w] & (a[w] | sp[w]);
+						ret = intern(cc, v, &cls);
+						if (ret)
+							goto out;
+					}
+					cc->out->meta[xct_meta_index(h, fams[f], s, p)] = cls;
+				}
+			}
+		}
+	}
+	ret = 0;
+out:
+	free(hs);
+	free(any);
+	free(spec);
+	free(v);
+	return ret;
+}
+
+/* ---- Interfaces ---- */
+
+struct iface_ref {
+	__u32 ifindex;
+	__u32 rule;
+};
+
+static int cmp_iface_ref(const void *a, const void *b)
+{
+	const struct iface_ref *x = a, *y = b;
+
+	if (x->ifindex != y->ifindex)
+		return x->ifindex < y->ifindex ? -1 : 1;
+	return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+static int compile_ifaces(struct compiler *cc, xct_ifindex_fn resolve, void *ctx)
+{
+	struct xct_compiled *out = cc->out;
+	struct iface_ref *refs = NULL;
+	size_t n = 0, total = 0, i, j, k;
+	__u64 *base = vec_new(cc), *v = vec_new(cc);
+	int ret = -ENOMEM;
+
+	if (!base || !v)
+		goto out;
+	for (i = 0; i < cc->n_rules; i++)
+		total += cc->rs->rules[i].n_ifaces;
+	refs = calloc(total + 1, sizeof(*refs));
+	if (!refs)
+		goto out;
+
+	/* A rule without interfaces, or with a negated list, matches on
+	 * interfaces no rule names. */
+	for (i = 0; i < cc->n_rules; i++) {
+		const struct xct_rule *r = &cc->rs->rules[i];
+
+		if (!r->n_ifaces || r->iface_negate)
+			vec_put(base, i, true);
+		for (j = 0; j < r->n_ifaces; j++) {
+			char name[XCT_IFNAME_MAX + 1];
+			__u32 ifindex;
+
+			memcpy(name, r->ifaces[j], XCT_IFNAME_MAX);
+			name[XCT_IFNAME_MAX] = 0;
+			ifindex = resolve ? resolve(name, ctx) : 0;
+			if (!ifindex) {
+				ret = fail_rule(cc, r, "interface '%s' does not exist", name);
+				goto out;
+			}
+			refs[n++] = (struct iface_ref){ifindex, i};
+		}
+	}
+	if (n)
+		cc->out->fields_used |= 1 << XCT_F_IFACE;
+	qsort(refs, n, sizeof(*refs), cmp_iface_ref);
+
+	out->ifaces = calloc(n + 1, sizeof(*out->ifaces));
+	if (!out->ifaces)
+		goto out;
+	for (i = 0; i < n; i = k) {
+		memcpy(v, base, cc->n_words * sizeof(__u64));
+		for (k = i; k < n && refs[k].ifindex == refs[i].ifindex; k++) {
+			const struct xct_rule *r = &cc->rs->rules[refs[k].rule];
+
+			vec_put(v, refs[k].rule, !r->iface_negate);
+		}
+		out->ifaces[out->n_ifaces].ifindex = refs[i].ifindex;
+		ret = intern(cc, v, &out->ifaces[out->n_ifaces].cls);
+		if (ret)
+			goto out;
+		out->n_ifaces++;
+	}
+	ret = intern(cc, base, &out->iface_default);
+out:
+	free(refs);
+	free(base);
+	free(v);
+	return ret;
+}
+
+/* ---- Addresses ---- */
+
+struct pfx_ref {
+	struct xct_prefix p; /* family, plen and masked address */
+	__u32 rule;	     /* NO_RULE for a family's /0 root */
+};
+
+static void prefix_normalize(struct xct_prefix *p)
+{
+	__u32 bits = p->family == XCT_AF_INET ? 32 : 128, i;
+
+	for (i = 0; i < 16; i++) {
+		__u32 lo = i * 8;
+
+		if (lo >= bits || lo >= p->plen)
+			p->addr[i] = 0;
+		else if (lo + 8 > p->plen)
+			p->addr[i] &= (__u8)(0xff00 >> (p->plen - lo));
+	}
+}
+
+/* Family, then address, then length: the preorder of the prefix trie
+ * (a prefix comes before what it contains, which follow it directly). */
+static int cmp_pfx_ref(const void *a, const void *b)
+{
+	const struct pfx_ref *x = a, *y = b;
+	int d;
+
+	if (x->p.family != y->p.family)
+		return x->p.family < y->p.family ? -1 : 1;
+	d = memcmp(x->p.addr, y->p.addr, 16);
+	if (d)
+		return d;
+	if (x->p.plen != y->p.plen)
+		return x->p.plen < y->p.plen ? -1 : 1;
+	return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+static bool pfx_same(const struct xct_prefix *a, const struct xct_prefix *b)
+{
+	return a->family == b->family && a->plen == b->plen && !memcmp(a->addr, b->addr, 16);
+}
+
+/* Does a (shorter) contain b? */
+static bool pfx_contains(const struct xct_prefix *a, const struct xct_prefix *b)
+{
+	__u32 full = a->plen / 8, rest = a->plen % 8;
+
+	if (a->family != b->family || a->plen > b->plen)
+		return false;
+	if (memcmp(a->addr, b->addr, full))
+		return false;
+	return !rest || !((a->addr[full] ^ b->addr[full]) & (__u8)(0xff00 >> rest));
+}
+
+static const struct xct_addr_match *addr_match(const struct xct_rule *r, int dir)
+{
+	return dir ? &r->daddr : &r->saddr;
+}
+
+/*
+ * One direction's trie.  For an address whose longest match in the table
+ * is prefix P, a literal list holds the address iff it names P or one of
+ * P's ancestors in the table (a longer listed prefix cannot hold it, or it
+ * would be the longer match).  So the walk keeps, per rule, how many of
+ * the current prefix's ancestors-or-self the rule names: a positive rule
+ * matches when that count is not zero, a negated one when it is.
+ */
+static int compile_addr(struct compiler *cc, int dir)
+{
+	struct xct_compiled *out = cc->out;
+	struct pfx_ref *refs = NULL;
+	struct {
+		size_t first, end;
+	} stack[130];
+	size_t n = 0, total = 2, i, k;
+	__u32 *count = calloc(cc->n_rules + 1, sizeof(*count));
+	__u64 *base = vec_new(cc), *v = vec_new(cc);
+	int depth = 0, ret = -ENOMEM;
+
+	if (!count || !base || !v)
+		goto out;
+	for (i = 0; i < cc->n_rules; i++) {
+		const struct xct_addr_match *m = addr_match(&cc->rs->rules[i], dir);
+
+		if (IS_LITERAL(m))
+			total += m->n;
+		/* Wildcards and negated lists match where no listed prefix
+		 * is an ancestor, the root included. */
+		if (!IS_LITERAL(m) || m->negate)
+			vec_put(base, i, true);
+		if (IS_LITERAL(m))
+			out->fields_used |= 1 << (dir ? XCT_F_DADDR : XCT_F_SADDR);
+	}
+	refs = calloc(total, sizeof(*refs));
+	if (!refs)
+		goto out;
+	refs[n].p.family = XCT_AF_INET;
+	refs[n++].rule = NO_RULE;
+	refs[n].p.family = XCT_AF_INET6;
+	refs[n++].rule = NO_RULE;
+	for (i = 0; i < cc->n_rules; i++) {
+		const struct xct_addr_match *m = addr_match(&cc->rs->rules[i], dir);
+
+		if (!IS_LITERAL(m))
+			continue;
+		for (k = 0; k < m->n; k++) {
+			refs[n].p = m->list[k];
+			prefix_normalize(&refs[n].p);
+			refs[n++].rule = i;
+		}
+	}
+	qsort(refs, n, sizeof(*refs), cmp_pfx_ref);
+
+	/* Distinct prefixes: at most n. */
+	out->addr[dir] = calloc(n, sizeof(*out->addr[dir]));
+	if (!out->addr[dir])
+		goto out;
+	for (i = 0; i < n; i = k) {
+		const struct xct_prefix *p = &refs[i].p;
+		size_t j;
+
+		/* Leave the prefixes that do not contain this one, undoing
+		 * what they named. */
+		while (depth > 0 && !pfx_contains(&refs[stack[depth - 1].first].p, p)) {
+			depth--;
+			for (j = stack[depth].first; j < stack[depth].end; j++) {
+				__u32 r = refs[j].rule;
+
+				if (r == NO_RULE)
+					continue;
+				count[r]--;
+				vec_put(v, r,
+					!count[r] == addr_match(&cc->rs->rules[r], dir)->negate);
+			}
+		}
+		if (depth == 0)
+			memcpy(v, base, cc->n_words * sizeof(__u64));
+		for (k = i; k < n && pfx_same(&refs[k].p, p); k++) {
+			__u32 r = refs[k].rule;
+
+			if (r == NO_RULE)
+				continue;
+			count[r]++;
+			vec_put(v, r, !addr_match(&cc->rs->rules[r], dir)->negate);
+		}
+		/* Lengths grow strictly down the stack: 129 levels at most. */
+		if (depth >= (int)(sizeof(stack) / sizeof(stack[0]))) {
+			ret = fail(cc, -EINVAL, NULL, "prefix trie deeper than 129");
+			goto out;
+		}
+		stack[depth].first = i;
+		stack[depth].end = k;
+		depth++;
+		out->addr[dir][out->n_addr[dir]].prefix = *p;
+		ret = intern(cc, v, &out->addr[dir][out->n_addr[dir]].cls);
+		if (ret)
+			goto out;
+		out->n_addr[dir]++;
+	}
+	ret = 0;
+out:
+	free(refs);
+	free(count);
+	free(base);
+	free(v);
+	return ret;
+}
+
+/* ---- Ports and ICMP types: sweeps over range boundaries ---- */
+
+struct edge {
+	__u32 pos; /* first value the change applies to */
+	__u32 rule;
+	int delta; /* +1 a range of the rule starts, -1 one ended */
+};
+
+static int cmp_edge(const void *a, const void *b)
+{
+	const struct edge *x = a, *y = b;
+
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/*
+ * Fills table[0..65535] from the ranges' edges: between two consecutive
+ * boundaries no rule changes its mind, so each such interval is one class.
+ * A rule matches where it is inside one of its ranges (or outside all of
+ * them when neg[rule]); base holds the rules that match everywhere before
+ * the first edge.
+ */
+static int sweep(struct compiler *cc, struct edge *edges, size_t n, const __u64 *base,
+		 const bool *neg, __u32 *table)
+{
+	__u32 *count = calloc(cc->n_rules + 1, sizeof(*count));
+	__u64 *v = vec_new(cc);
+	__u32 pos = 0, next, cls, x;
+	size_t i = 0;
+	int ret = -ENOMEM;
+
+	if (!count || !v)
+		goto out;
+	qsort(edges, n, sizeof(*edges), cmp_edge);
+	memcpy(v, base, cc->n_words * sizeof(__u64));
+	while (pos < 65536) {
+		for (; i < n && edges[i].pos == pos; i++) {
+			__u32 r = edges[i].rule;
+
+			count[r] += edges[i].delta;
+			vec_put(v, r, !count[r] == neg[r]);
+		}
+		next = i < n ? edges[i].pos : 65536;
+		ret = intern(cc, v, &cls);
+		if (ret)
+			goto out;
+		for (x = pos; x < next; x++)
+			table[x] = cls;
+		pos = next;
+	}
+	ret = 0;
+out:
+	free(count);
+	free(v);
+	return ret;
+}
+
+static const struct xct_port_match *port_match(const struct xct_rule *r, int dir)
+{
+	return dir ? &r->dport : &r->sport;
+}
+
+static int compile_ports(struct compiler *cc, int dir)
+{
+	struct xct_compiled *out = cc->out;
+	struct edge *edges = NULL;
+	size_t n = 0, total = 0, i, k;
+	__u64 *base = vec_new(cc);
+	bool *neg = calloc(cc->n_rules + 1, sizeof(*neg));
+	int ret = -ENOMEM;
+
+	out->port[dir] = calloc(65536, sizeof(__u32));
+	if (!out->port[dir] || !base || !neg)
+		goto out;
+	for (i = 0; i < cc->n_rules; i++) {
+		const struct xct_port_match *m = port_match(&cc->rs->rules[i], dir);
+
+		if (IS_LITERAL(m)) {
+			total += m->n;
+			neg[i] = m->negate;
+			out->fields_used |= 1 << (dir ? XCT_F_DPORT : XCT_F_SPORT);
+		}
+		if (!IS_LITERAL(m) || m->negate)
+			vec_put(base, i, true);
+	}
+	edges = calloc(2 * total + 1, sizeof(*edges));
+	if (!edges)
+		goto out;
+	for (i = 0; i < cc->n_rules; i++) {
+		const struct xct_port_match *m = port_match(&cc->rs->rules[i], dir);
+
+		if (!IS_LITERAL(m))
+			continue;
+		for (k = 0; k < m->n; k++) {
+			edges[n++] = (struct edge){m->list[k].lo, i, 1};
+			edges[n++] = (struct edge){(__u32)m->list[k].hi + 1, i, -1};
+		}
+	}
+	ret = sweep(cc, edges, n, base, neg, out->port[dir]);
+out:
+	free(edges);
+	free(base);
+	free(neg);
+	return ret;
+}
+
+static int compile_icmp(struct compiler *cc)
+{
+	struct xct_compiled *out = cc->out;
+	struct edge *edges = NULL;
+	size_t n = 0, total = 0, i, k;
+	__u64 *base = vec_new(cc);
+	bool *neg = calloc(cc->n_rules + 1, sizeof(*neg));
+	int ret = -ENOMEM;
+
+	out->icmp = calloc(65536, sizeof(__u32));
+	if (!out->icmp || !base || !neg)
+		goto out;
+	for (i = 0; i < cc->n_rules; i++) {
+		const struct xct_rule *r = &cc->rs->rules[i];
+
+		total += r->n_icmp;
+		if (r->n_icmp)
+			out->fields_used |= 1 << XCT_F_ICMP;
+		else
+			vec_put(base, i, true);
+	}
+	edges = calloc(2 * total + 1, sizeof(*edges));
+	if (!edges)
+		goto out;
+	for (i = 0; i < cc->n_rules; i++) {
+		const struct xct_rule *r = &cc->rs->rules[i];
+
+		for (k = 0; k < r->n_icmp; k++) {
+			__u32 lo = (__u32)r->icmp[k].type << 8;
+			__u32 hi = lo | 0xff;
+
+			/* code -1: every code of the type. */
+			if (r->icmp[k].code >= 0)
+				lo = hi = lo | r->icmp[k].code;
+			edges[n++] = (struct edge){lo, i, 1};
+			edges[n++] = (struct edge){hi + 1, i, -1};
+		}
+	}
+	ret = sweep(cc, edges, n, base, neg, out->icmp);
+out:
+	free(edges);
+	free(base);
+	free(neg);
+	return ret;
+}
+
+/* ---- TCP flags ---- */
+
+static bool flags_match(const struct xct_rule *r, __u8 flags)
+{
+	if (r->tcp_flags_any)
+		return (flags & r->tcp_flags_mask) != 0;
+	return (flags & r->tcp_flags_mask) == r->tcp_flags_value;
+}
+
+static int compile_flags(struct compiler *cc)
+{
+	__u32 *flag_rules = calloc(cc->n_rules + 1, sizeof(*flag_rules));
+	__u64 *base = vec_new(cc), *v = vec_new(cc);
+	__u32 n = 0, i, f;
+	int ret = -ENOMEM;
+
+	if (!flag_rules || !base || !v)
+		goto out;
+	for (i = 0; i < cc->n_rules; i++) {
+		if (cc->rs->rules[i].has_tcp_flags)
+			flag_rules[n++] = i;
+		else
+			vec_put(base, i, true);
+	}
+	if (n)
+		cc->out->fields_used |= 1 << XCT_F_FLAGS;
+	for (f = 0; f < 256; f++) {
+		memcpy(v, base, cc->n_words * sizeof(__u64));
+		for (i = 0; i < n; i++)
+			if (flags_match(&cc->rs->rules[flag_rules[i]], f))
+				vec_put(v, flag_rules[i], true);
+		ret = intern(cc, v, &cc->out->flags[f]);
+		if (ret)
+			goto out;
+	}
+	ret = 0;
+out:
+	free(flag_rules);
+	free(base);
+	free(v);
+	return ret;
+}
+
+/* ---- Entry points ---- */
+
+int xct_rules_compile(const struct xct_ruleset *rs, const char *file, xct_ifindex_fn ifindex,
+		      void *ctx, struct xct_compiled *out, struct xct_rules_error *err)
+{
+	struct compiler cc = {.rs = rs, .file = file, .err = err, .out = out};
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = check_rules(&cc);
+	if (ret)
+		return ret;
+	cc.n_rules = rs->n_rules;
+	cc.n_chunks = (cc.n_rules + XCT_CHUNK_BITS - 1) / XCT_CHUNK_BITS;
+	cc.n_words = cc.n_chunks * XCT_CHUNK_WORDS;
+	out->n_rules = cc.n_rules;
+	out->policy = rs->policy == XCT_POLICY_DROP ? XCT_VERDICT_DROP : XCT_VERDICT_ACCEPT;
+	out->fields_used = 1 << XCT_F_META;
+
+	/* Interfaces first: an unknown name is the one error of the input
+	 * that only shows here, and costs nothing to find. */
+	if ((ret = add_zero_class(&cc)) || (ret = compile_ifaces(&cc, ifindex, ctx)) ||
+	    (ret = compile_recs(&cc)) || (ret = compile_meta(&cc)) ||
+	    (ret = compile_addr(&cc, 0)) || (ret = compile_addr(&cc, 1)) ||
+	    (ret = compile_ports(&cc, 0)) || (ret = compile_ports(&cc, 1)) ||
+	    (ret = compile_icmp(&cc)) || (ret = compile_flags(&cc)))
+		goto fail;
+	free(cc.slots);
+	free(cc.hashes);
+	return 0;
+
+fail:
+	if (ret == -ENOMEM)
+		no_memory(&cc);
+	free(cc.slots);
+	free(cc.hashes);
+	xct_compiled_free(out);
+	return ret;
+}
+
+void xct_compiled_free(struct xct_compiled *c)
+{
+	__u32 i;
+
+	if (!c)
+		return;
+	for (i = 0; i < c->n_classes; i++) {
+		free(c->classes[i].chunk_no);
+		free(c->classes[i].chunks);
+	}
+	free(c->classes);
+	free(c->recs);
+	free(c->ifaces);
+	free(c->addr[0]);
+	free(c->addr[1]);
+	free(c->port[0]);
+	free(c->port[1]);
+	free(c->icmp);
+	memset(c, 0, sizeof(*c));
+}
