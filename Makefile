@@ -28,7 +28,9 @@ UNIT_BIN := $(BUILD)/tests/unit_tests
 BPFT_SRC := $(wildcard tests/bpf/*.c)
 BPFT_BIN := $(BUILD)/tests/bpf_tests
 
-.PHONY: all deps test demo clean format check-format
+BENCH_BIN := $(BUILD)/bench/rules_cost
+
+.PHONY: all deps test demo bench clean format check-format
 
 all: $(BUILD)/xct $(UNIT_BIN) $(BPFT_BIN)
 
@@ -56,6 +58,10 @@ $(BPFT_BIN): $(BPFT_SRC) tests/bpf/fixture.h $(BUILD)/xct.skel.h $(CLI_LIB_OBJ) 
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -Itests/lib $(BPFT_SRC) $(CLI_LIB_OBJ) -o $@ $(LDLIBS)
 
+$(BENCH_BIN): bench/rules_cost.c $(BUILD)/xct.skel.h $(CLI_LIB_OBJ) $(BPF_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc bench/rules_cost.c $(CLI_LIB_OBJ) -o $@ $(LDLIBS)
+
 $(BUILD):
 	@mkdir -p $(BUILD)
 
@@ -63,12 +69,18 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@./tests/run.sh
 
+# Measurements, not tests: see docs/BENCHMARKS.md.
+bench: deps
+	@$(MAKE) --no-print-directory $(BENCH_BIN)
+	@echo "== rule count vs per-packet cost (BPF_PROG_TEST_RUN, best of 5 x 200000 runs)"
+	@$(BENCH_BIN)
+
 demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/xct
 	@./scripts/demo.sh
 
 format:
-	clang-format -i $(BPF_SRC) $(BPF_HDRS) $(CLI_SRC) $(CLI_HDRS) $(UNIT_SRC) tests/bpf/*.c tests/lib/*.h
+	clang-format -i $(BPF_SRC) $(BPF_HDRS) $(CLI_SRC) $(CLI_HDRS) $(UNIT_SRC) tests/bpf/*.[ch] tests/lib/*.h bench/*.c
 
 clean:
 	rm -rf $(BUILD)

@@ -538,8 +538,19 @@ __noinline int xct_policy_eval(struct xct_policy_scratch *s)
 	idx = gen * XCT_META_ENTRIES +
 	      xct_mask(xct_meta_index(in->hook, in->family, in->state, in->proto),
 		       XCT_META_ENTRIES - 1);
-	if (!xct_walk_add(w, bpf_map_lookup_elem(&xct_cls_meta, &idx)) || !w->summary)
+	ref = bpf_map_lookup_elem(&xct_cls_meta, &idx);
+	if (!xct_walk_add(w, ref) || !w->summary)
 		goto out;
+	if (ref->decided) {
+		/* The first candidate needs no other field (see the compiler's
+		 * mark_decided()). */
+		idx = ref->decided - 1;
+		if (xct_rule_check(gen * XCT_RULES_MAX + idx, in, &s->out)) {
+			s->out.rule = idx;
+			s->out.matched = 1;
+		}
+		goto out;
+	}
 	if (used & (1 << XCT_F_IFACE)) {
 		struct xct_cls_iface_key k = {.gen = gen, .ifindex = in->ifindex};
 

@@ -47,7 +47,7 @@
 #define XCT_POLICY_TEXT_MAX 240
 /* The protocol the policy sees for a packet whose transport header was
  * not parsed (bpf/xct.bpf.c). */
-#define XCT_PROTO_NO_L4 255
+#define XCT_PROTO_NO_L4	    255
 #define XCT_CLASS_GEN_SHIFT 31 /* class ids carry their generation in the top bit */
 
 /* Which hook a rule applies at: rules without iif/oif apply to packets
@@ -96,7 +96,7 @@ XCT_INLINE __u32 xct_meta_index(__u32 hook, __u8 family, __u32 state, __u8 proto
 /* What every field lookup returns. */
 struct xct_class_ref {
 	__u32 class_id;
-	__u32 pad;
+	__u32 decided; /* META only: rule + 1 that decides with no other lookup */
 	__u64 summary; /* bit c: chunk c of the class is not all zero */
 };
 

@@ -1010,6 +1010,43 @@ out:
 	return ret;
 }
 
+/* Does the rule match on META alone (hook, family, ct state, protocol),
+ * with no record check either? */
+static bool meta_only(const struct xct_rule *r)
+{
+	return !r->n_ifaces && !r->saddr.present && !r->daddr.present && !r->sport.present &&
+	       !r->dport.present && !r->n_icmp && !r->has_tcp_flags && !r->limit.present;
+}
+
+/*
+ * A META class whose first rule is META-only decides the packet by itself:
+ * no lower rule can match (it is not in the class) and that one matches
+ * whatever the other fields say.  The datapath then skips every other
+ * lookup, which is what keeps established packets, with the usual
+ * 'accept ct state established,related' first, from paying for the rules
+ * after it.
+ */
+static void mark_decided(struct compiler *cc)
+{
+	__u32 i, j;
+
+	for (i = 0; i < cc->out->n_classes; i++) {
+		struct xct_cclass *cl = &cc->out->classes[i];
+		__u32 rule;
+
+		if (!cl->n_chunks)
+			continue;
+		for (j = 0; j < XCT_CHUNK_WORDS && !cl->chunks[0].w[j]; j++)
+			;
+		if (j == XCT_CHUNK_WORDS)
+			continue;
+		rule = cl->chunk_no[0] * XCT_CHUNK_BITS + j * 64 +
+		       (__u32)__builtin_ctzll(cl->chunks[0].w[j]);
+		if (rule < cc->n_rules && meta_only(&cc->rs->rules[rule]))
+			cl->decided = rule + 1;
+	}
+}
+
 /* ---- Entry points ---- */
 
 int xct_rules_compile(const struct xct_ruleset *rs, const char *file, xct_ifindex_fn ifindex,
@@ -1037,6 +1074,7 @@ int xct_rules_compile(const struct xct_ruleset *rs, const char *file, xct_ifinde
 	    (ret = compile_ports(&cc, 0)) || (ret = compile_ports(&cc, 1)) ||
 	    (ret = compile_icmp(&cc)) || (ret = compile_flags(&cc)))
 		goto fail;
+	mark_decided(&cc);
 	free(cc.slots);
 	free(cc.hashes);
 	return 0;

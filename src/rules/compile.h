@@ -15,10 +15,11 @@
 
 /* One distinct bit vector: bit r is set when rule r may match. */
 struct xct_cclass {
-	__u64 summary;	   /* bit c: chunk c is not all zero */
-	__u32 n_chunks;	   /* non-zero chunks only */
-	__u32 *chunk_no;   /* n_chunks chunk numbers, ascending */
+	__u64 summary;		  /* bit c: chunk c is not all zero */
+	__u32 n_chunks;		  /* non-zero chunks only */
+	__u32 *chunk_no;	  /* n_chunks chunk numbers, ascending */
 	struct xct_chunk *chunks; /* their bits */
+	__u32 decided; /* first rule + 1 when that rule needs no field but META, else 0 */
 };
 
 /* A prefix of an address class trie and its class. */
@@ -43,7 +44,7 @@ struct xct_compiled {
 	struct {
 		__u32 ifindex;
 		__u32 cls;
-	} *ifaces; /* interfaces some rule names */
+	} * ifaces; /* interfaces some rule names */
 	__u32 n_ifaces;
 	__u32 iface_default; /* every other interface */
 

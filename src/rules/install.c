@@ -214,6 +214,7 @@ static int array_write(int fd, __u32 base, const void *values, size_t value_size
 static struct xct_class_ref class_ref(const struct xct_compiled *c, __u32 gen, __u32 cls)
 {
 	struct xct_class_ref ref = {.class_id = CLASS_ID(gen, cls),
+				    .decided = c->classes[cls].decided,
 				    .summary = c->classes[cls].summary};
 
 	return ref;

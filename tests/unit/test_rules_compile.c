@@ -1708,3 +1708,56 @@ TEST(rules_compile_10000_rules)
 	check_big(1000);
 	check_big(10000);
 }
+
+/* Parses text with the real parser and compiles it, no interfaces. */
+static int compile_text(const char *text, struct xct_ruleset *rs, struct xct_compiled *c)
+{
+	struct xct_rules_error err;
+
+	memset(&err, 0, sizeof(err));
+	if (xct_rules_parse("t", text, strlen(text), rs, &err)) {
+		CHECK_FAIL("parse: %u:%u: %s", err.loc.line, err.loc.col, err.msg);
+		return -1;
+	}
+	if (xct_rules_compile(rs, "t", NULL, NULL, c, &err)) {
+		CHECK_FAIL("compile: %s", err.msg);
+		xct_ruleset_free(rs);
+		return -1;
+	}
+	return 0;
+}
+
+/* A META class decides alone exactly when its first rule needs no other
+ * field: then established packets skip every other lookup. */
+TEST(rules_compile_meta_decided)
+{
+	struct xct_ruleset rs;
+	struct xct_compiled c;
+	__u32 est, new_tcp, new_udp;
+
+	if (compile_text("accept ct state established,related\n"
+			 "accept tcp dport 22\n"
+			 "drop udp\n",
+			 &rs, &c))
+		return;
+	est = META(&c, XCT_HOOK_INGRESS, XCT_AF_INET, XCT_CTS_ESTABLISHED, XCT_IPPROTO_TCP);
+	new_tcp = META(&c, XCT_HOOK_INGRESS, XCT_AF_INET, XCT_CTS_NEW, XCT_IPPROTO_TCP);
+	new_udp = META(&c, XCT_HOOK_INGRESS, XCT_AF_INET6, XCT_CTS_NEW, XCT_IPPROTO_UDP);
+	CHECK_EQ(c.classes[est].decided, 1);	 /* rule 0 */
+	CHECK_EQ(c.classes[new_tcp].decided, 0); /* rule 1 needs the port */
+	CHECK_EQ(c.classes[new_udp].decided, 3); /* rule 2 */
+	xct_compiled_free(&c);
+	xct_ruleset_free(&rs);
+
+	/* A set or a limit is a check too: not decided by META. */
+	if (compile_text("set s { 10.0.0.0/8 }\ndrop saddr @s\naccept ct state established\n"
+			 "accept limit 1/second\n",
+			 &rs, &c))
+		return;
+	est = META(&c, XCT_HOOK_INGRESS, XCT_AF_INET, XCT_CTS_ESTABLISHED, XCT_IPPROTO_TCP);
+	new_tcp = META(&c, XCT_HOOK_INGRESS, XCT_AF_INET, XCT_CTS_NEW, XCT_IPPROTO_TCP);
+	CHECK_EQ(c.classes[est].decided, 0);
+	CHECK_EQ(c.classes[new_tcp].decided, 0);
+	xct_compiled_free(&c);
+	xct_ruleset_free(&rs);
+}
