@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * A rules file as parsed: the sets it defines, the default policy and the
- * rules in order.  The parser (rules_parse.c) builds it from text and
+ * rules in order.  The parser (parse.c) builds it from text and
  * reports the first error with file:line:column; the compiler
- * (rules_compile.c) turns it into the datapath's maps.  Nothing here knows
+ * (compile.c) turns it into the datapath's maps.  Nothing here knows
  * about BPF, so the parser's tests and fuzz target run without root.
  */
 #ifndef XCT_RULESET_H
@@ -117,9 +117,10 @@ struct xct_rule {
 	struct xct_addr_match saddr, daddr;
 	struct xct_port_match sport, dport;
 
-	/* tcp flags syn       -> mask = all six, value = SYN
-	 * tcp flags & (syn|ack) == syn -> mask = SYN|ACK, value = SYN
-	 * tcp flags syn,ack / (syn|ack) -> any of them set: see flags_any */
+	/* tcp flags syn, tcp flags syn,ack, tcp flags syn|ack
+	 *	-> flags_any, mask = value = the flags (any of them set, as nft)
+	 * tcp flags == syn|ack -> mask = 0xff, value = SYN|ACK (exactly these)
+	 * tcp flags & (syn|ack) == syn -> mask = SYN|ACK, value = SYN */
 	bool has_tcp_flags;
 	__u8 tcp_flags_mask;
 	__u8 tcp_flags_value;
@@ -159,8 +160,8 @@ struct xct_rules_error {
 
 /*
  * Parses text (len bytes, NUL not required) read from file (used in
- * messages only).  Returns 0 and fills out, or -EINVAL and fills err; out
- * is then empty and needs no freeing.
+ * messages only).  Returns 0 and fills out, or -EINVAL (-ENOMEM when out of
+ * memory) and fills err; out is then empty and needs no freeing.
  */
 int xct_rules_parse(const char *file, const char *text, size_t len, struct xct_ruleset *out,
 		    struct xct_rules_error *err);
@@ -181,5 +182,10 @@ int xct_ruleset_find_set(const struct xct_ruleset *rs, const char *name);
  * "2001:db8::1", "80", "8000-8099") for xct set add/del. */
 int xct_parse_prefix(const char *s, struct xct_prefix *out);
 int xct_parse_port_range(const char *s, struct xct_port_range *out);
+
+/* The same, with the reason for -EINVAL in msg, as the rules file would
+ * say it ("host bits set in 10.0.0.1/8 (did you mean 10.0.0.0/8?)"). */
+int xct_parse_prefix_msg(const char *s, struct xct_prefix *out, char *msg, size_t msglen);
+int xct_parse_port_range_msg(const char *s, struct xct_port_range *out, char *msg, size_t msglen);
 
 #endif /* XCT_RULESET_H */

@@ -1,0 +1,2274 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The rules-file parser: text in, a struct xct_ruleset out, or the first
+ * error with file:line:column and a message that names what was written and
+ * what was expected.  The language looks like nft's rule syntax, with the
+ * action first:
+ *
+ *	set blocklist { 203.0.113.0/24, 2001:db8:bad::/48 }
+ *	policy drop
+ *	accept ct state established,related
+ *	accept tcp dport 22 saddr 10.0.0.0/8 limit 10/second burst 20
+ *
+ * The grammar ({ L } is a list "{ x, y, }" that may span lines):
+ *
+ *	set NAME [addr|port] { ELEMENT, ... }	kind from the elements
+ *	policy accept|drop			at most once, default accept
+ *	ACTION [MATCH|OPTION]...		ACTION: accept drop reject notrack
+ *
+ *	iif|oif [!=] NAME|"NAME"|{ L }		ingress / egress hook
+ *	ip | ip6				family
+ *	tcp | udp | icmp | icmpv6 | meta l4proto N|NAME
+ *	saddr|daddr [!=] ADDR|PREFIX|{ L }|@set
+ *	sport|dport [!=] PORT|LO-HI|{ L }|@set
+ *	tcp flags F[,|F]... | tcp flags == F[|F]... | tcp flags & (F|F) == F
+ *	icmp|icmpv6 type T [code C] | icmp|icmpv6 type { L }
+ *	ct state S[,S]... | ct state { L }
+ *	limit [rate] N/UNIT | N [k|m]bytes/UNIT [burst N [packets|[k|m]bytes]]
+ *	      [per saddr]			UNIT: second minute hour day
+ *	log | counter
+ *
+ * A match is given at most once; a family or protocol may be repeated if
+ * it agrees (nft's "ip saddr X ip daddr Y").  It is line oriented: a
+ * newline (or ';') ends a statement, except inside '{ }', and '#' starts a
+ * comment.  A small lexer turns the text into words and punctuation with
+ * one token of look-ahead; a recursive-descent parser builds the sets and
+ * rules from them.  Both are linear in the input, and the element arrays
+ * grow geometrically, so a set of a million prefixes parses in a fraction
+ * of a second.
+ *
+ * Every error path frees what it allocated and leaves the output empty: a
+ * caller (and the fuzz target, tests/fuzz/fuzz_rules.c) needs nothing to
+ * free after a failure.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rules/ruleset.h"
+#include "xct/abi.h"
+#include "xct/policy.h"
+
+#define PROTO_ICMP   1
+#define PROTO_TCP    6
+#define PROTO_UDP    17
+#define PROTO_GRE    47
+#define PROTO_ESP    50
+#define PROTO_AH     51
+#define PROTO_ICMPV6 58
+#define PROTO_SCTP   132
+
+/* Numbers a rate or burst may be written with, before kbytes/mbytes. */
+#define LIMIT_NUM_MAX 0xffffffffULL
+
+/* The last rule slot of a generation holds the policy line (policy.h). */
+#define RULES_MAX (XCT_RULES_MAX - 1)
+
+/* ---- Name tables ---- */
+
+struct name_val {
+	const char *name;
+	unsigned long long val;
+};
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct name_val stmt_keywords[] = {
+	{"set", 0}, {"policy", 0}, {"accept", 0}, {"drop", 0}, {"reject", 0}, {"notrack", 0},
+};
+
+static const struct name_val actions[] = {
+	{"accept", XCT_ACTION_ACCEPT},
+	{"drop", XCT_ACTION_DROP},
+	{"reject", XCT_ACTION_REJECT},
+	{"notrack", XCT_ACTION_NOTRACK},
+};
+
+static const struct name_val rule_keywords[] = {
+	{"iif", 0},   {"oif", 0},    {"ip", 0},	   {"ip6", 0},	 {"tcp", 0},	 {"udp", 0},
+	{"icmp", 0},  {"icmpv6", 0}, {"meta", 0},  {"saddr", 0}, {"daddr", 0},	 {"sport", 0},
+	{"dport", 0}, {"ct", 0},     {"limit", 0}, {"log", 0},	 {"counter", 0},
+};
+
+static const struct name_val proto_names[] = {
+	{"tcp", PROTO_TCP},   {"udp", PROTO_UDP}, {"icmp", PROTO_ICMP}, {"icmpv6", PROTO_ICMPV6},
+	{"sctp", PROTO_SCTP}, {"gre", PROTO_GRE}, {"esp", PROTO_ESP},	{"ah", PROTO_AH},
+};
+
+static const struct name_val icmp_types[] = {
+	{"echo-reply", 0},	     {"destination-unreachable", 3},
+	{"source-quench", 4},	     {"redirect", 5},
+	{"echo-request", 8},	     {"router-advertisement", 9},
+	{"router-solicitation", 10}, {"time-exceeded", 11},
+	{"parameter-problem", 12},   {"timestamp-request", 13},
+	{"timestamp-reply", 14},     {"info-request", 15},
+	{"info-reply", 16},	     {"address-mask-request", 17},
+	{"address-mask-reply", 18},
+};
+
+static const struct name_val icmp6_types[] = {
+	{"destination-unreachable", 1}, {"packet-too-big", 2},	      {"time-exceeded", 3},
+	{"parameter-problem", 4},	{"echo-request", 128},	      {"echo-reply", 129},
+	{"mld-listener-query", 130},	{"mld-listener-report", 131}, {"mld-listener-done", 132},
+	{"nd-router-solicit", 133},	{"nd-router-advert", 134},    {"nd-neighbor-solicit", 135},
+	{"nd-neighbor-advert", 136},	{"nd-redirect", 137},	      {"mld2-listener-report", 143},
+};
+
+/* In the order of the bits in the TCP header (and in nft). */
+static const struct name_val tcp_flags[] = {
+	{"fin", 0x01}, {"syn", 0x02}, {"rst", 0x04}, {"psh", 0x08},
+	{"ack", 0x10}, {"urg", 0x20}, {"ecn", 0x40}, {"cwr", 0x80},
+};
+
+static const struct name_val ct_states[] = {
+	{"new", XCT_CTS_NEW},
+	{"established", XCT_CTS_ESTABLISHED},
+	{"related", XCT_CTS_RELATED},
+	{"invalid", XCT_CTS_INVALID},
+	{"untracked", XCT_CTS_UNTRACKED},
+};
+
+static const struct name_val time_units[] = {
+	{"second", 1000000000ULL},
+	{"minute", 60ULL * 1000000000ULL},
+	{"hour", 3600ULL * 1000000000ULL},
+	{"day", 86400ULL * 1000000000ULL},
+};
+
+static const struct name_val byte_units[] = {
+	{"bytes", 1},
+	{"kbytes", 1024},
+	{"mbytes", 1024 * 1024},
+};
+
+static int lookup(const struct name_val *tab, size_t n, const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strlen(tab[i].name) == len && !memcmp(tab[i].name, s, len))
+			return (int)i;
+	return -1;
+}
+
+static const char *proto_name(__u8 proto, char *buf, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(proto_names); i++)
+		if (proto_names[i].val == proto)
+			return proto_names[i].name;
+	snprintf(buf, n, "%u", proto);
+	return buf;
+}
+
+/* ---- "Did you mean" ---- */
+
+/* Optimal string alignment distance: edits plus adjacent transpositions. */
+static unsigned int edit_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+	unsigned int d[33][33];
+	size_t i, j;
+
+	if (la > 32 || lb > 32)
+		return UINT_MAX;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			unsigned int cost = a[i - 1] != b[j - 1];
+			unsigned int v = d[i - 1][j - 1] + cost;
+
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	}
+	return d[la][lb];
+}
+
+struct suggest {
+	const char *word;
+	size_t len;
+	unsigned int best_d;
+	const char *best;
+};
+
+static void suggest_init(struct suggest *sg, const char *word, size_t len)
+{
+	sg->word = word;
+	sg->len = len;
+	sg->best_d = UINT_MAX;
+	sg->best = NULL;
+}
+
+/* Near misses only: one edit for short words, two for longer ones.  Of
+ * two as near, the one with the same first letter ("sin": syn, not fin). */
+static void suggest_try(struct suggest *sg, const char *cand)
+{
+	unsigned int limit = sg->len <= 4 ? 1 : 2;
+	unsigned int d = edit_distance(sg->word, sg->len, cand, strlen(cand));
+
+	if (d > limit || d >= sg->len)
+		return;
+	if (d < sg->best_d ||
+	    (d == sg->best_d && cand[0] == sg->word[0] && sg->best[0] != sg->word[0])) {
+		sg->best_d = d;
+		sg->best = cand;
+	}
+}
+
+static void suggest_table(struct suggest *sg, const struct name_val *tab, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		suggest_try(sg, tab[i].name);
+}
+
+/* " (did you mean 'X'?)" or "", for appending to a message. */
+static const char *suggest_text(const struct suggest *sg, const char *prefix, char *buf, size_t n)
+{
+	if (!sg->best)
+		return "";
+	snprintf(buf, n, " (did you mean '%s%s'?)", prefix, sg->best);
+	return buf;
+}
+
+/* ---- Text ---- */
+
+/* Length of the valid UTF-8 sequence at s, or 0 when it is not one. */
+static size_t utf8_seq_len(const unsigned char *s, size_t avail)
+{
+	size_t n, i;
+	unsigned int cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (avail < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and code points past U+10FFFF. */
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Words hold keywords, names, numbers, addresses (10.0.0.0/8, ::1),
+ * ranges (8000-8099), rates (10/second) and set references (@name). */
+static bool is_word_char(char c)
+{
+	return is_alpha(c) || is_digit(c) || c == '_' || c == '-' || c == '.' || c == ':' ||
+	       c == '/' || c == '@';
+}
+
+/* ---- Lexer ---- */
+
+enum tok_type {
+	TOK_EOF,
+	TOK_NL,
+	TOK_WORD,
+	TOK_STRING, /* "eth0": s and len include the quotes */
+	TOK_LBRACE,
+	TOK_RBRACE,
+	TOK_COMMA,
+	TOK_SEMI,
+	TOK_LPAREN,
+	TOK_RPAREN,
+	TOK_PIPE,
+	TOK_AMP,
+	TOK_EQ,	 /* == */
+	TOK_NE,	 /* != */
+	TOK_BAD, /* a character no token starts with, or an unterminated string */
+};
+
+struct tok {
+	enum tok_type type;
+	const char *s;
+	size_t len;
+	size_t off;
+	struct xct_src_loc loc;
+};
+
+struct parser {
+	const char *text;
+	size_t len;
+	size_t pos;	   /* where the lexer goes on */
+	unsigned int line; /* pos's line */
+	size_t line_start; /* offset of pos's line */
+	struct tok cur;	   /* the next token, not consumed yet */
+	struct tok last;   /* the token consumed last */
+	const char *file;
+	struct xct_rules_error *err;
+	struct xct_ruleset rs;
+	size_t sets_cap;
+	size_t rules_cap;
+};
+
+static void lex(struct parser *p, struct tok *t)
+{
+	const char *s = p->text;
+	size_t i = p->pos, n = p->len, at;
+
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+		i++;
+	/* The end of a line with a comment is where the comment starts: a
+	 * caret there points just past the last thing written. */
+	at = i;
+	if (i < n && s[i] == '#')
+		while (i < n && s[i] != '\n')
+			i++;
+
+	t->s = s + i;
+	t->off = at;
+	t->len = 1;
+	t->loc.line = p->line;
+	t->loc.col = (unsigned int)(at - p->line_start + 1);
+	if (i >= n) {
+		t->type = TOK_EOF;
+		t->len = 0;
+		p->pos = i;
+		return;
+	}
+
+	switch (s[i]) {
+	case '\n':
+		t->type = TOK_NL;
+		p->line++;
+		p->line_start = i + 1;
+		break;
+	case '{':
+		t->type = TOK_LBRACE;
+		break;
+	case '}':
+		t->type = TOK_RBRACE;
+		break;
+	case ',':
+		t->type = TOK_COMMA;
+		break;
+	case ';':
+		t->type = TOK_SEMI;
+		break;
+	case '(':
+		t->type = TOK_LPAREN;
+		break;
+	case ')':
+		t->type = TOK_RPAREN;
+		break;
+	case '|':
+		t->type = TOK_PIPE;
+		break;
+	case '&':
+		t->type = TOK_AMP;
+		break;
+	case '=':
+	case '!':
+		if (i + 1 < n && s[i + 1] == '=') {
+			t->type = s[i] == '=' ? TOK_EQ : TOK_NE;
+			t->len = 2;
+		} else {
+			t->type = TOK_BAD;
+		}
+		break;
+	case '"': {
+		size_t j = i + 1;
+
+		while (j < n && s[j] != '"' && s[j] != '\n')
+			j++;
+		if (j < n && s[j] == '"') {
+			t->type = TOK_STRING;
+			t->len = j + 1 - i;
+		} else {
+			t->type = TOK_BAD;
+			t->len = j - i;
+		}
+		break;
+	}
+	default:
+		if (is_word_char(s[i])) {
+			size_t j = i;
+
+			while (j < n && is_word_char(s[j]))
+				j++;
+			t->type = TOK_WORD;
+			t->len = j - i;
+		} else {
+			size_t l = utf8_seq_len((const unsigned char *)s + i, n - i);
+
+			t->type = TOK_BAD;
+			t->len = l ? l : 1;
+		}
+		break;
+	}
+	p->pos = i + t->len;
+}
+
+static void advance(struct parser *p)
+{
+	p->last = p->cur;
+	lex(p, &p->cur);
+}
+
+static bool tok_is(const struct tok *t, const char *word)
+{
+	size_t l = strlen(word);
+
+	return t->type == TOK_WORD && t->len == l && !memcmp(t->s, word, l);
+}
+
+static bool stmt_end(const struct tok *t)
+{
+	return t->type == TOK_NL || t->type == TOK_SEMI || t->type == TOK_EOF;
+}
+
+/* A token's text for a message: at most 40 bytes, cut at a character. */
+static const char *tok_text(const struct tok *t, char *buf, size_t n)
+{
+	size_t l = t->len;
+
+	if (l > 40) {
+		l = 40;
+		while (l > 0 && ((unsigned char)t->s[l] & 0xc0) == 0x80)
+			l--;
+		snprintf(buf, n, "%.*s...", (int)l, t->s);
+	} else {
+		snprintf(buf, n, "%.*s", (int)l, t->s);
+	}
+	return buf;
+}
+
+/* What a message says it got: 'text', end of line or end of file. */
+static const char *tok_desc(const struct tok *t, char *buf, size_t n)
+{
+	char txt[64];
+
+	if (t->type == TOK_EOF)
+		return "end of file";
+	if (t->type == TOK_NL)
+		return "end of line";
+	snprintf(buf, n, "'%s'", tok_text(t, txt, sizeof(txt)));
+	return buf;
+}
+
+#define TXT(t) tok_text((t), (char[64]){0}, 64)
+#define GOT(t) tok_desc((t), (char[72]){0}, 72)
+
+/* ---- Errors ---- */
+
+/* Copies the line that starts at off into line_text: without its newline
+ * or CR, non-printing bytes as '?', cut at a character boundary. */
+static void copy_line(char *dst, size_t size, const char *text, size_t len, size_t off)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t o = 0, end = off;
+
+	while (end < len && s[end] != '\n')
+		end++;
+	if (end > off && s[end - 1] == '\r')
+		end--;
+	while (off < end) {
+		size_t l = s[off] >= 0x80 ? utf8_seq_len(s + off, end - off) : 1;
+
+		if (o + (l ? l : 1) >= size)
+			break;
+		if (!l || (s[off] < 0x20 && s[off] != '\t') || s[off] == 0x7f) {
+			dst[o++] = '?';
+			off++;
+			continue;
+		}
+		memcpy(dst + o, s + off, l);
+		o += l;
+		off += l;
+	}
+	dst[o] = '\0';
+}
+
+static int error_at(struct parser *p, size_t off, struct xct_src_loc loc, const char *msg)
+{
+	struct xct_rules_error *err = p->err;
+
+	err->loc = loc;
+	snprintf(err->msg, sizeof(err->msg), "%s", msg);
+	copy_line(err->line_text, sizeof(err->line_text), p->text, p->len, off - (loc.col - 1));
+	return -EINVAL;
+}
+
+/* What is wrong with a TOK_BAD, whatever the parser expected there. */
+static void bad_tok_msg(const struct tok *t, char *msg, size_t n)
+{
+	if (t->s[0] == '"')
+		snprintf(msg, n, "unterminated string (a closing '\"' is missing)");
+	else if (t->s[0] == '!')
+		snprintf(msg, n, "unexpected '!' (did you mean '!='?)");
+	else if (t->s[0] == '=')
+		snprintf(msg, n, "unexpected '=' (did you mean '=='?)");
+	else
+		snprintf(msg, n, "unexpected character '%.*s'", (int)t->len, t->s);
+}
+
+/* Reports an error at t; returns -EINVAL for the caller to pass up. */
+__attribute__((format(printf, 3, 4))) static int perr(struct parser *p, const struct tok *t,
+						      const char *fmt, ...)
+{
+	char msg[sizeof(p->err->msg)];
+	va_list ap;
+
+	if (t->type == TOK_BAD) {
+		bad_tok_msg(t, msg, sizeof(msg));
+	} else {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+	}
+	return error_at(p, t->off, t->loc, msg);
+}
+
+static int oom(struct parser *p, const struct tok *t)
+{
+	error_at(p, t->off, t->loc, "out of memory");
+	return -ENOMEM;
+}
+
+/*
+ * A rules file is UTF-8 text: refuse NUL and other control bytes (a binary
+ * file, or one in another encoding) at the first bad byte, before parsing,
+ * so that nothing later has to expect them.
+ */
+static int check_text(struct parser *p)
+{
+	const unsigned char *s = (const unsigned char *)p->text;
+	struct xct_src_loc loc = {1, 1};
+	size_t i = 0, line_start = 0;
+	char msg[96];
+
+	while (i < p->len) {
+		unsigned char c = s[i];
+		size_t l = 1;
+
+		if (c == '\n') {
+			loc.line++;
+			line_start = i + 1;
+		} else if (c >= 0x80) {
+			l = utf8_seq_len(s + i, p->len - i);
+			if (!l) {
+				snprintf(msg, sizeof(msg),
+					 "invalid UTF-8 byte 0x%02x (a rules file is UTF-8 text)",
+					 c);
+				goto bad;
+			}
+		} else if (c == 0) {
+			snprintf(msg, sizeof(msg), "NUL byte (a rules file is text, not binary)");
+			goto bad;
+		} else if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f) {
+			snprintf(msg, sizeof(msg),
+				 "control character 0x%02x (a rules file is text)", c);
+			goto bad;
+		}
+		i += l;
+	}
+	return 0;
+bad:
+	loc.col = (unsigned int)(i - line_start + 1);
+	return error_at(p, i, loc, msg);
+}
+
+/* ---- Growing arrays ---- */
+
+static void *vec_grow(void *arr, size_t *cap, size_t size)
+{
+	size_t ncap = *cap ? *cap * 2 : 8;
+	void *nv;
+
+	if (ncap > SIZE_MAX / size)
+		return NULL;
+	nv = realloc(arr, ncap * size);
+	if (nv)
+		*cap = ncap;
+	return nv;
+}
+
+/* Room for one more element in arr (n used of cap): 0 or -ENOMEM. */
+#define vec_reserve(arr, n, cap)                                                                   \
+	({                                                                                         \
+		int __r = 0;                                                                       \
+		if ((n) >= (cap)) {                                                                \
+			void *__nv = vec_grow((arr), &(cap), sizeof(*(arr)));                      \
+			if (__nv)                                                                  \
+				(arr) = __nv;                                                      \
+			else                                                                       \
+				__r = -ENOMEM;                                                     \
+		}                                                                                  \
+		__r;                                                                               \
+	})
+
+/* ---- Numbers, prefixes, port ranges ---- */
+
+enum num_res {
+	NUM_OK,
+	NUM_BAD,   /* not a decimal number */
+	NUM_RANGE, /* above max */
+};
+
+static enum num_res parse_num(const char *s, size_t len, unsigned long long max,
+			      unsigned long long *out)
+{
+	unsigned long long v = 0;
+	size_t i;
+
+	if (!len)
+		return NUM_BAD;
+	for (i = 0; i < len; i++)
+		if (!is_digit(s[i]))
+			return NUM_BAD;
+	for (i = 0; i < len; i++) {
+		v = v * 10 + (unsigned long long)(s[i] - '0');
+		if (v > max) {
+			*out = v;
+			return NUM_RANGE;
+		}
+	}
+	*out = v;
+	return NUM_OK;
+}
+
+static void format_prefix(const struct xct_prefix *pf, char *buf, size_t n)
+{
+	char a[INET6_ADDRSTRLEN];
+	bool v6 = pf->family == XCT_AF_INET6;
+
+	if (!inet_ntop(v6 ? AF_INET6 : AF_INET, pf->addr, a, sizeof(a)))
+		snprintf(a, sizeof(a), "?");
+	if (pf->plen == (v6 ? 128 : 32))
+		snprintf(buf, n, "%s", a);
+	else
+		snprintf(buf, n, "%s/%u", a, pf->plen);
+}
+
+/*
+ * "10.0.0.0/8", "2001:db8::/32", "192.0.2.1" (a /32), "::1" (a /128).  The
+ * family follows from the text (a ':' means IPv6); host bits past the
+ * prefix length are an error, since "10.0.0.1/8" is usually a typo for
+ * either the host or the network.
+ */
+static int prefix_parse(const char *s, size_t len, struct xct_prefix *out, char *msg, size_t n)
+{
+	char addr[INET6_ADDRSTRLEN + 1], net[INET6_ADDRSTRLEN + 8];
+	const char *slash = memchr(s, '/', len);
+	size_t alen = slash ? (size_t)(slash - s) : len;
+	bool v6 = memchr(s, ':', alen) != NULL;
+	unsigned int max = v6 ? 128 : 32, plen = max, i;
+	struct xct_prefix pf, nw;
+
+	memset(&pf, 0, sizeof(pf));
+	pf.family = v6 ? XCT_AF_INET6 : XCT_AF_INET;
+	if (alen >= sizeof(addr)) {
+		snprintf(msg, n, "invalid address '%.40s...'", s);
+		return -EINVAL;
+	}
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, pf.addr) != 1) {
+		snprintf(msg, n, "invalid %s address '%s'", v6 ? "IPv6" : "IPv4", addr);
+		return -EINVAL;
+	}
+	if (slash) {
+		unsigned long long v;
+		const char *l = slash + 1;
+		size_t llen = len - alen - 1;
+
+		switch (parse_num(l, llen, 999, &v)) {
+		case NUM_OK:
+			if (v <= max)
+				break;
+			/* fall through */
+		case NUM_RANGE:
+			snprintf(msg, n, "prefix length %.*s is out of range for %s (0-%u)",
+				 (int)(llen > 20 ? 20 : llen), l, v6 ? "IPv6" : "IPv4", max);
+			return -EINVAL;
+		default:
+			snprintf(msg, n, "invalid prefix length '%.*s' in '%.*s'",
+				 (int)(llen > 20 ? 20 : llen), l, (int)(len > 80 ? 80 : len), s);
+			return -EINVAL;
+		}
+		plen = (unsigned int)v;
+	}
+	pf.plen = (__u8)plen;
+
+	/* The network: the first plen bits. */
+	nw = pf;
+	for (i = 0; i < 16; i++) {
+		unsigned int bit = i * 8;
+
+		if (bit >= plen)
+			nw.addr[i] = 0;
+		else if (bit + 8 > plen)
+			nw.addr[i] &= (__u8)(0xff << (8 - (plen - bit)));
+	}
+	if (memcmp(nw.addr, pf.addr, sizeof(pf.addr))) {
+		format_prefix(&nw, net, sizeof(net));
+		snprintf(msg, n, "host bits set in %.*s (did you mean %s?)",
+			 (int)(len > 80 ? 80 : len), s, net);
+		return -EINVAL;
+	}
+	*out = pf;
+	return 0;
+}
+
+/* "80" or "8000-8099". */
+static int port_range_parse(const char *s, size_t len, struct xct_port_range *out, char *msg,
+			    size_t n)
+{
+	const char *dash = memchr(s, '-', len);
+	size_t l1 = dash ? (size_t)(dash - s) : len;
+	unsigned long long lo, hi;
+	enum num_res r1, r2 = NUM_OK;
+	int shown = (int)(len > 40 ? 40 : len);
+
+	r1 = parse_num(s, l1, 65535, &lo);
+	hi = lo;
+	if (dash)
+		r2 = parse_num(dash + 1, len - l1 - 1, 65535, &hi);
+	if (r1 == NUM_BAD || r2 == NUM_BAD) {
+		snprintf(msg, n, dash ? "invalid port range '%.*s'" : "invalid port '%.*s'", shown,
+			 s);
+		return -EINVAL;
+	}
+	if (r1 == NUM_RANGE || r2 == NUM_RANGE) {
+		const char *bad = r1 == NUM_RANGE ? s : dash + 1;
+		size_t bl = r1 == NUM_RANGE ? l1 : len - l1 - 1;
+
+		snprintf(msg, n, "port %.*s is out of range (0-65535)", (int)(bl > 20 ? 20 : bl),
+			 bad);
+		return -EINVAL;
+	}
+	if (lo > hi) {
+		snprintf(msg, n, "port range %llu-%llu is reversed (did you mean %llu-%llu?)", lo,
+			 hi, hi, lo);
+		return -EINVAL;
+	}
+	out->lo = (__u16)lo;
+	out->hi = (__u16)hi;
+	return 0;
+}
+
+int xct_parse_prefix_msg(const char *s, struct xct_prefix *out, char *msg, size_t msglen)
+{
+	char dummy[8];
+
+	if (!msg || !msglen) {
+		msg = dummy;
+		msglen = sizeof(dummy);
+	}
+	return prefix_parse(s, strlen(s), out, msg, msglen);
+}
+
+int xct_parse_port_range_msg(const char *s, struct xct_port_range *out, char *msg, size_t msglen)
+{
+	char dummy[8];
+
+	if (!msg || !msglen) {
+		msg = dummy;
+		msglen = sizeof(dummy);
+	}
+	return port_range_parse(s, strlen(s), out, msg, msglen);
+}
+
+int xct_parse_prefix(const char *s, struct xct_prefix *out)
+{
+	return xct_parse_prefix_msg(s, out, NULL, 0);
+}
+
+int xct_parse_port_range(const char *s, struct xct_port_range *out)
+{
+	return xct_parse_port_range_msg(s, out, NULL, 0);
+}
+
+/* What a word looks like: an address (it has '.', ':' or '/'), a port or
+ * range (digits and '-'), or neither.  Decides which message an element
+ * that does not parse gets. */
+enum elem_kind {
+	ELEM_NONE,
+	ELEM_ADDR,
+	ELEM_PORT,
+};
+
+static enum elem_kind elem_kind_of(const struct tok *t)
+{
+	size_t i;
+
+	if (t->type != TOK_WORD || t->s[0] == '@')
+		return ELEM_NONE;
+	for (i = 0; i < t->len; i++)
+		if (t->s[i] == '.' || t->s[i] == ':' || t->s[i] == '/')
+			return ELEM_ADDR;
+	if (!is_digit(t->s[0]))
+		return ELEM_NONE;
+	for (i = 0; i < t->len; i++)
+		if (!is_digit(t->s[i]) && t->s[i] != '-')
+			return ELEM_NONE;
+	return ELEM_PORT;
+}
+
+/* ---- Lists ---- */
+
+static bool is_stmt_keyword(const struct tok *t)
+{
+	return t->type == TOK_WORD &&
+	       lookup(stmt_keywords, ARRAY_SIZE(stmt_keywords), t->s, t->len) >= 0;
+}
+
+/* Skips newlines inside '{ }'; true if there were any. */
+static bool skip_nl(struct parser *p)
+{
+	bool any = false;
+
+	/* Not advance(): p->last stays the token before, for messages. */
+	while (p->cur.type == TOK_NL) {
+		lex(p, &p->cur);
+		any = true;
+	}
+	return any;
+}
+
+/*
+ * A '{' whose '}' is missing shows up as the end of the file, or as the
+ * next statement on a later line: report it at the '{', which is where the
+ * fix goes, rather than at whatever follows.
+ */
+static bool list_unterminated(const struct parser *p, bool crossed_nl)
+{
+	return p->cur.type == TOK_EOF || (crossed_nl && is_stmt_keyword(&p->cur));
+}
+
+typedef int (*elem_fn)(struct parser *p, void *ctx);
+
+/*
+ * '{' ELEM [',' ELEM]... [','] '}', which may span lines; cur is the '{'.
+ * elem parses one element at cur.  *count is the number of elements; an
+ * empty list is an error after 'what' unless allow_empty.
+ */
+static int parse_list(struct parser *p, const char *what, bool allow_empty, elem_fn elem, void *ctx,
+		      size_t *count)
+{
+	struct tok open = p->cur;
+	size_t n = 0;
+	bool nl;
+	int err;
+
+	advance(p);
+	for (;;) {
+		nl = skip_nl(p);
+		if (list_unterminated(p, nl))
+			return perr(p, &open, "unterminated '{' (opened at line %u)",
+				    open.loc.line);
+		if (p->cur.type == TOK_RBRACE) {
+			if (!n && !allow_empty)
+				return perr(p, &open, "empty list '{ }' after '%s'", what);
+			break;
+		}
+		if (p->cur.type == TOK_LBRACE)
+			return perr(p, &p->cur, "unexpected '{' inside a list (lists do not nest)");
+		err = elem(p, ctx);
+		if (err)
+			return err;
+		n++;
+		nl = skip_nl(p);
+		if (list_unterminated(p, nl))
+			return perr(p, &open, "unterminated '{' (opened at line %u)",
+				    open.loc.line);
+		if (p->cur.type == TOK_RBRACE)
+			break;
+		if (p->cur.type != TOK_COMMA)
+			return perr(p, &p->cur, "expected ',' or '}' after '%s', got %s",
+				    TXT(&p->last), GOT(&p->cur));
+		advance(p);
+	}
+	advance(p); /* '}' */
+	*count = n;
+	return 0;
+}
+
+/* ---- Sets ---- */
+
+static int check_set_name(struct parser *p, const struct tok *t, const char *what)
+{
+	size_t i;
+
+	if (!is_alpha(t->s[0]) && t->s[0] != '_')
+		goto bad;
+	for (i = 1; i < t->len; i++)
+		if (!is_alpha(t->s[i]) && !is_digit(t->s[i]) && t->s[i] != '_' && t->s[i] != '-')
+			goto bad;
+	if (t->len > XCT_RULE_NAME_MAX - 1)
+		return perr(p, t, "%s '%s' is too long (at most %d characters)", what, TXT(t),
+			    XCT_RULE_NAME_MAX - 1);
+	return 0;
+bad:
+	return perr(p, t, "invalid %s '%s' (a letter or '_', then letters, digits, '_' or '-')",
+		    what, TXT(t));
+}
+
+static int find_set(const struct xct_ruleset *rs, const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < rs->n_sets; i++)
+		if (strlen(rs->sets[i].name) == len && !memcmp(rs->sets[i].name, s, len))
+			return (int)i;
+	return -1;
+}
+
+struct set_ctx {
+	struct xct_set_def *def;
+	bool kind_known;
+	size_t cap;
+};
+
+static int set_elem(struct parser *p, void *ctx)
+{
+	struct set_ctx *sc = ctx;
+	struct xct_set_def *def = sc->def;
+	const struct tok *t = &p->cur;
+	enum elem_kind kind = elem_kind_of(t);
+	char msg[sizeof(p->err->msg)];
+	bool addr = def->kind == XCT_SET_ADDR;
+
+	if (t->type == TOK_WORD && t->s[0] == '@')
+		return perr(p, t, "a set cannot hold another set ('%s')", TXT(t));
+	if (kind == ELEM_NONE) {
+		/* nft declares a set's type; xct infers it from the elements. */
+		if (!sc->kind_known && !def->n_prefixes && !def->n_ports &&
+		    (tok_is(t, "type") || tok_is(t, "elements") || tok_is(t, "flags")))
+			return perr(
+				p, t,
+				"'%s' is not needed: a set lists its elements, as in 'set %s { 10.0.0.0/8, 192.0.2.1 }'",
+				TXT(t), def->name);
+		if (!sc->kind_known)
+			return perr(
+				p, t,
+				"expected an address, a prefix, a port or a port range in set '%s', got %s",
+				def->name, GOT(t));
+		return perr(p, t, "expected %s in set '%s', got %s",
+			    addr ? "an address or a prefix" : "a port or a port range", def->name,
+			    GOT(t));
+	}
+	if (!sc->kind_known) {
+		def->kind = kind == ELEM_ADDR ? XCT_SET_ADDR : XCT_SET_PORT;
+		sc->kind_known = true;
+		addr = kind == ELEM_ADDR;
+	} else if ((kind == ELEM_ADDR) != addr) {
+		return perr(p, t, "'%s' is %s, but set '%s' holds %s", TXT(t),
+			    kind == ELEM_ADDR ? "an address" : "a port", def->name,
+			    addr ? "addresses" : "ports");
+	}
+
+	if (addr) {
+		if (vec_reserve(def->prefixes, def->n_prefixes, sc->cap))
+			return oom(p, t);
+		if (prefix_parse(t->s, t->len, &def->prefixes[def->n_prefixes], msg, sizeof(msg)))
+			return perr(p, t, "%s", msg);
+		def->n_prefixes++;
+	} else {
+		if (vec_reserve(def->ports, def->n_ports, sc->cap))
+			return oom(p, t);
+		if (port_range_parse(t->s, t->len, &def->ports[def->n_ports], msg, sizeof(msg)))
+			return perr(p, t, "%s", msg);
+		def->n_ports++;
+	}
+	advance(p);
+	return 0;
+}
+
+/* set NAME [addr|port] { ELEMENT, ... } */
+static int parse_set(struct parser *p)
+{
+	struct tok kw = p->cur, name, open;
+	struct xct_set_def def;
+	struct set_ctx sc = {&def, false, 0};
+	size_t n;
+	int err, prev;
+
+	memset(&def, 0, sizeof(def));
+	advance(p);
+	name = p->cur;
+	if (name.type != TOK_WORD)
+		return perr(p, &name, "expected a set name after 'set', got %s", GOT(&name));
+	err = check_set_name(p, &name, "set name");
+	if (err)
+		return err;
+	prev = find_set(&p->rs, name.s, name.len);
+	if (prev >= 0)
+		return perr(p, &name, "set '%s' is already defined (at line %u)", TXT(&name),
+			    p->rs.sets[prev].loc.line);
+	if (p->rs.n_sets >= XCT_SETS_MAX)
+		return perr(p, &kw, "too many sets (at most %d)", XCT_SETS_MAX);
+	memcpy(def.name, name.s, name.len);
+	def.loc = kw.loc;
+	advance(p);
+
+	if (tok_is(&p->cur, "addr") || tok_is(&p->cur, "port")) {
+		def.kind = tok_is(&p->cur, "addr") ? XCT_SET_ADDR : XCT_SET_PORT;
+		sc.kind_known = true;
+		advance(p);
+		if (p->cur.type != TOK_LBRACE)
+			return perr(p, &p->cur, "expected '{' after '%s', got %s", TXT(&p->last),
+				    GOT(&p->cur));
+	} else if (p->cur.type != TOK_LBRACE) {
+		return perr(p, &p->cur, "expected '{', 'addr' or 'port' after 'set %s', got %s",
+			    def.name, GOT(&p->cur));
+	}
+
+	open = p->cur;
+	err = parse_list(p, def.name, true, set_elem, &sc, &n);
+	if (!err && !n && !sc.kind_known)
+		err = perr(p, &open,
+			   "empty set '%s' needs a kind: 'set %s addr { }' or 'set %s port { }'",
+			   def.name, def.name, def.name);
+	if (!err && !stmt_end(&p->cur))
+		err = perr(p, &p->cur, "expected end of line after '}', got %s", GOT(&p->cur));
+	if (!err && vec_reserve(p->rs.sets, p->rs.n_sets, p->sets_cap))
+		err = oom(p, &kw);
+	if (err) {
+		free(def.prefixes);
+		free(def.ports);
+		return err;
+	}
+	p->rs.sets[p->rs.n_sets++] = def;
+	return 0;
+}
+
+/* ---- policy ---- */
+
+static int parse_policy(struct parser *p)
+{
+	struct tok kw = p->cur;
+
+	if (p->rs.policy_loc.line)
+		return perr(p, &kw, "'policy' given twice (first at line %u)",
+			    p->rs.policy_loc.line);
+	advance(p);
+	if (tok_is(&p->cur, "accept"))
+		p->rs.policy = XCT_POLICY_ACCEPT;
+	else if (tok_is(&p->cur, "drop"))
+		p->rs.policy = XCT_POLICY_DROP;
+	else
+		return perr(p, &p->cur, "expected 'accept' or 'drop' after 'policy', got %s",
+			    GOT(&p->cur));
+	p->rs.policy_loc = kw.loc;
+	advance(p);
+	if (!stmt_end(&p->cur))
+		return perr(p, &p->cur, "expected end of line after 'policy %s', got %s",
+			    TXT(&p->last), GOT(&p->cur));
+	return 0;
+}
+
+/* ---- Rules ---- */
+
+struct rule_ctx {
+	struct xct_rule r;
+	size_t cap_ifaces, cap_saddr, cap_daddr, cap_sport, cap_dport, cap_icmp;
+	bool has_iface;
+	struct tok ports_tok; /* the first of sport/dport, for protocol checks */
+	char fam_src[24];     /* the word that set the family */
+	bool has_icmp_type;
+	bool has_ct;
+};
+
+static void rule_free(struct xct_rule *r)
+{
+	free(r->text);
+	free(r->ifaces);
+	free(r->saddr.list);
+	free(r->daddr.list);
+	free(r->sport.list);
+	free(r->dport.list);
+	free(r->icmp);
+}
+
+static bool proto_has_ports(__u8 proto)
+{
+	return proto == PROTO_TCP || proto == PROTO_UDP;
+}
+
+/* A protocol from tcp, udp, icmp, icmpv6, tcp flags or meta l4proto; t is
+ * the word that says it. */
+static int set_proto(struct parser *p, struct rule_ctx *rc, const struct tok *t, __u8 proto)
+{
+	char b1[8], b2[8];
+
+	if (rc->r.has_proto && rc->r.proto != proto)
+		return perr(p, t, "protocol '%s' conflicts with '%s' earlier in the rule",
+			    proto_name(proto, b1, sizeof(b1)),
+			    proto_name(rc->r.proto, b2, sizeof(b2)));
+	if ((rc->r.sport.present || rc->r.dport.present) && !proto_has_ports(proto))
+		return perr(p, t, "protocol '%s' has no ports, but the rule matches '%s'",
+			    proto_name(proto, b1, sizeof(b1)), TXT(&rc->ports_tok));
+	rc->r.has_proto = true;
+	rc->r.proto = proto;
+	return 0;
+}
+
+static const char *family_name(__u8 family)
+{
+	return family == XCT_AF_INET6 ? "IPv6" : "IPv4";
+}
+
+static int check_family_list(struct parser *p, const struct tok *t, const char *what,
+			     const struct xct_addr_match *m, __u8 family)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	size_t i;
+
+	for (i = 0; i < m->n; i++) {
+		if (m->list[i].family != family) {
+			format_prefix(&m->list[i], buf, sizeof(buf));
+			return perr(p, t,
+				    "'%s' conflicts with the %s address %s earlier in the rule",
+				    what, family_name(m->list[i].family), buf);
+		}
+	}
+	return 0;
+}
+
+/* A family from ip, ip6, icmp, icmpv6 or meta l4proto; what is how the
+ * rule says it, t where. */
+static int set_family(struct parser *p, struct rule_ctx *rc, const struct tok *t, const char *what,
+		      __u8 family)
+{
+	int err;
+
+	/* Saying it again changes nothing (ip saddr X ip daddr Y); returning
+	 * early also keeps "ip ip ip ..." from rescanning the lists. */
+	if (rc->r.family == family)
+		return 0;
+	if (rc->r.family)
+		return perr(p, t, "'%s' conflicts with '%s' earlier in the rule (%s and %s)", what,
+			    rc->fam_src, family_name(family), family_name(rc->r.family));
+	err = check_family_list(p, t, what, &rc->r.saddr, family);
+	if (!err)
+		err = check_family_list(p, t, what, &rc->r.daddr, family);
+	if (err)
+		return err;
+	snprintf(rc->fam_src, sizeof(rc->fam_src), "%s", what);
+	rc->r.family = family;
+	return 0;
+}
+
+/* iif/oif: a name, as a word or a "string". */
+static int iface_elem(struct parser *p, void *ctx)
+{
+	struct rule_ctx *rc = ctx;
+	const struct tok *t = &p->cur;
+	const char *s = t->s;
+	size_t len = t->len, i;
+
+	if (t->type != TOK_WORD && t->type != TOK_STRING)
+		return perr(p, t, "expected an interface name after '%s', got %s", TXT(&p->last),
+			    GOT(t));
+	if (t->type == TOK_STRING) {
+		s++;
+		len -= 2;
+	}
+	if (!len)
+		return perr(p, t, "empty interface name");
+	for (i = 0; i < len; i++)
+		if (!is_alpha(s[i]) && !is_digit(s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.')
+			return perr(
+				p, t,
+				"invalid interface name '%s' (letters, digits, '_', '-' and '.')",
+				TXT(t));
+	if (len > XCT_IFNAME_MAX - 1)
+		return perr(p, t, "interface name '%.*s' is too long (at most %d characters)",
+			    (int)len, s, XCT_IFNAME_MAX - 1);
+	if (vec_reserve(rc->r.ifaces, rc->r.n_ifaces, rc->cap_ifaces))
+		return oom(p, t);
+	memset(rc->r.ifaces[rc->r.n_ifaces], 0, XCT_IFNAME_MAX);
+	memcpy(rc->r.ifaces[rc->r.n_ifaces], s, len);
+	rc->r.n_ifaces++;
+	advance(p);
+	return 0;
+}
+
+/* iif NAME | iif != NAME | iif { NAME, ... }, and the same for oif. */
+static int parse_iface(struct parser *p, struct rule_ctx *rc)
+{
+	struct tok kw = p->cur;
+	bool egress = tok_is(&kw, "oif");
+	size_t n;
+
+	if (rc->has_iface) {
+		if ((rc->r.hook == XCT_HOOK_EGRESS) == egress)
+			return perr(p, &kw, "'%s' given twice", TXT(&kw));
+		return perr(
+			p, &kw,
+			"'iif' and 'oif' cannot be combined in one rule (a rule applies at ingress or at egress)");
+	}
+	rc->has_iface = true;
+	rc->r.hook = egress ? XCT_HOOK_EGRESS : XCT_HOOK_INGRESS;
+	advance(p);
+	if (p->cur.type == TOK_NE) {
+		rc->r.iface_negate = true;
+		advance(p);
+	}
+	if (p->cur.type == TOK_LBRACE)
+		return parse_list(p, TXT(&kw), false, iface_elem, rc, &n);
+	if (p->cur.type != TOK_WORD && p->cur.type != TOK_STRING)
+		return perr(p, &p->cur, "expected an interface name or '{' after '%s', got %s",
+			    TXT(&kw), GOT(&p->cur));
+	return iface_elem(p, rc);
+}
+
+struct addr_ctx {
+	struct rule_ctx *rc;
+	struct xct_addr_match *m;
+	size_t *cap;
+	const char *kw;
+};
+
+static int addr_elem(struct parser *p, void *ctx)
+{
+	struct addr_ctx *ac = ctx;
+	struct rule_ctx *rc = ac->rc;
+	const struct tok *t = &p->cur;
+	char msg[sizeof(p->err->msg)];
+	struct xct_prefix pf;
+
+	if (t->type == TOK_WORD && t->s[0] == '@')
+		return perr(p, t, "a set ('%s') cannot be an element of a list", TXT(t));
+	if (elem_kind_of(t) != ELEM_ADDR)
+		return perr(p, t, "expected an address or a prefix in the list after '%s', got %s",
+			    ac->kw, GOT(t));
+	if (prefix_parse(t->s, t->len, &pf, msg, sizeof(msg)))
+		return perr(p, t, "%s", msg);
+	if (rc->r.family && pf.family != rc->r.family)
+		return perr(p, t, "'%s' is %s, but the rule matches %s only ('%s')", TXT(t),
+			    family_name(pf.family), family_name(rc->r.family), rc->fam_src);
+	if (vec_reserve(ac->m->list, ac->m->n, *ac->cap))
+		return oom(p, t);
+	ac->m->list[ac->m->n++] = pf;
+	advance(p);
+	return 0;
+}
+
+/* Resolves @name to a set of the kind wanted: its index or -errno. */
+static int set_ref(struct parser *p, const struct tok *t, enum xct_set_kind kind)
+{
+	const char *name = t->s + 1;
+	size_t len = t->len - 1, i;
+	char sugg[64];
+	struct suggest sg;
+	int idx = find_set(&p->rs, name, len);
+
+	if (idx < 0) {
+		suggest_init(&sg, name, len);
+		for (i = 0; i < p->rs.n_sets; i++)
+			suggest_try(&sg, p->rs.sets[i].name);
+		return perr(p, t, "unknown set '%s'%s", TXT(t),
+			    suggest_text(&sg, "@", sugg, sizeof(sugg)));
+	}
+	if (p->rs.sets[idx].kind != kind)
+		return perr(p, t, "set '%s' holds %s, not %s", p->rs.sets[idx].name,
+			    kind == XCT_SET_ADDR ? "ports" : "addresses",
+			    kind == XCT_SET_ADDR ? "addresses" : "ports");
+	return idx;
+}
+
+/* saddr|daddr [!=] (ADDR | PREFIX | { ... } | @set) */
+static int parse_addr_match(struct parser *p, struct rule_ctx *rc)
+{
+	struct tok kw = p->cur;
+	bool src = tok_is(&kw, "saddr");
+	struct xct_addr_match *m = src ? &rc->r.saddr : &rc->r.daddr;
+	struct addr_ctx ac = {rc, m, src ? &rc->cap_saddr : &rc->cap_daddr,
+			      src ? "saddr" : "daddr"};
+	size_t n;
+	int idx;
+
+	if (m->present)
+		return perr(p, &kw, "'%s' given twice", ac.kw);
+	m->present = true;
+	advance(p);
+	if (p->cur.type == TOK_NE) {
+		m->negate = true;
+		advance(p);
+	}
+	if (p->cur.type == TOK_LBRACE)
+		return parse_list(p, ac.kw, false, addr_elem, &ac, &n);
+	if (p->cur.type == TOK_WORD && p->cur.s[0] == '@') {
+		idx = set_ref(p, &p->cur, XCT_SET_ADDR);
+		if (idx < 0)
+			return idx;
+		m->set = idx;
+		advance(p);
+		return 0;
+	}
+	if (elem_kind_of(&p->cur) != ELEM_ADDR)
+		return perr(
+			p, &p->cur,
+			"expected an address, a prefix, a set (@name) or '{' after '%s', got %s",
+			ac.kw, GOT(&p->cur));
+	return addr_elem(p, &ac);
+}
+
+struct port_ctx {
+	struct rule_ctx *rc;
+	struct xct_port_match *m;
+	size_t *cap;
+	const char *kw;
+};
+
+static int port_elem(struct parser *p, void *ctx)
+{
+	struct port_ctx *pc = ctx;
+	const struct tok *t = &p->cur;
+	char msg[sizeof(p->err->msg)];
+	struct xct_port_range pr;
+
+	if (t->type == TOK_WORD && t->s[0] == '@')
+		return perr(p, t, "a set ('%s') cannot be an element of a list", TXT(t));
+	if (elem_kind_of(t) != ELEM_PORT)
+		return perr(p, t, "expected a port or a port range in the list after '%s', got %s",
+			    pc->kw, GOT(t));
+	if (port_range_parse(t->s, t->len, &pr, msg, sizeof(msg)))
+		return perr(p, t, "%s", msg);
+	if (vec_reserve(pc->m->list, pc->m->n, *pc->cap))
+		return oom(p, t);
+	pc->m->list[pc->m->n++] = pr;
+	advance(p);
+	return 0;
+}
+
+/* sport|dport [!=] (PORT | LO-HI | { ... } | @set) */
+static int parse_port_match(struct parser *p, struct rule_ctx *rc)
+{
+	struct tok kw = p->cur;
+	bool src = tok_is(&kw, "sport");
+	struct xct_port_match *m = src ? &rc->r.sport : &rc->r.dport;
+	struct port_ctx pc = {rc, m, src ? &rc->cap_sport : &rc->cap_dport,
+			      src ? "sport" : "dport"};
+	char b[8];
+	size_t n;
+	int idx;
+
+	if (m->present)
+		return perr(p, &kw, "'%s' given twice", pc.kw);
+	if (rc->r.has_proto && !proto_has_ports(rc->r.proto))
+		return perr(p, &kw, "'%s' needs protocol 'tcp' or 'udp', but the rule matches '%s'",
+			    pc.kw, proto_name(rc->r.proto, b, sizeof(b)));
+	if (!rc->r.sport.present && !rc->r.dport.present)
+		rc->ports_tok = kw;
+	m->present = true;
+	advance(p);
+	if (p->cur.type == TOK_NE) {
+		m->negate = true;
+		advance(p);
+	}
+	if (p->cur.type == TOK_LBRACE)
+		return parse_list(p, pc.kw, false, port_elem, &pc, &n);
+	if (p->cur.type == TOK_WORD && p->cur.s[0] == '@') {
+		idx = set_ref(p, &p->cur, XCT_SET_PORT);
+		if (idx < 0)
+			return idx;
+		m->set = idx;
+		advance(p);
+		return 0;
+	}
+	if (elem_kind_of(&p->cur) != ELEM_PORT)
+		return perr(
+			p, &p->cur,
+			"expected a port, a port range, a set (@name) or '{' after '%s', got %s",
+			pc.kw, GOT(&p->cur));
+	return port_elem(p, &pc);
+}
+
+/* One TCP flag name at cur; after names the token before it. */
+static int tcp_flag(struct parser *p, __u8 *flags)
+{
+	const struct tok *t = &p->cur;
+	struct suggest sg;
+	char sugg[64];
+	int i;
+
+	if (t->type != TOK_WORD || !is_alpha(t->s[0]))
+		return perr(
+			p, t,
+			"expected a TCP flag (fin, syn, rst, psh, ack, urg, ecn, cwr) after '%s', got %s",
+			TXT(&p->last), GOT(t));
+	i = lookup(tcp_flags, ARRAY_SIZE(tcp_flags), t->s, t->len);
+	if (i < 0) {
+		suggest_init(&sg, t->s, t->len);
+		suggest_table(&sg, tcp_flags, ARRAY_SIZE(tcp_flags));
+		if (sg.best)
+			return perr(p, t, "unknown TCP flag '%s'%s", TXT(t),
+				    suggest_text(&sg, "", sugg, sizeof(sugg)));
+		return perr(p, t,
+			    "unknown TCP flag '%s' (fin, syn, rst, psh, ack, urg, ecn or cwr)",
+			    TXT(t));
+	}
+	*flags |= (__u8)tcp_flags[i].val;
+	advance(p);
+	return 0;
+}
+
+/* FLAG [| FLAG]..., also with ',' when commas is set; or '(' ... ')'. */
+static int tcp_flag_expr(struct parser *p, bool commas, __u8 *flags)
+{
+	bool paren = p->cur.type == TOK_LPAREN;
+	int err;
+
+	*flags = 0;
+	if (paren)
+		advance(p);
+	for (;;) {
+		err = tcp_flag(p, flags);
+		if (err)
+			return err;
+		if (p->cur.type == TOK_PIPE || (commas && !paren && p->cur.type == TOK_COMMA)) {
+			advance(p);
+			continue;
+		}
+		break;
+	}
+	if (paren) {
+		if (p->cur.type != TOK_RPAREN)
+			return perr(p, &p->cur, "expected '|' or ')' after '%s', got %s",
+				    TXT(&p->last), GOT(&p->cur));
+		advance(p);
+	}
+	if (!commas && p->cur.type == TOK_COMMA)
+		return perr(p, &p->cur, "',' cannot combine flags here: use '|' (syn|ack)");
+	return 0;
+}
+
+static void format_flags(__u8 flags, char *buf, size_t n)
+{
+	size_t i, o = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(tcp_flags); i++)
+		if (flags & tcp_flags[i].val)
+			o += (size_t)snprintf(buf + o, n - o, "%s%s", o ? "|" : "",
+					      tcp_flags[i].name);
+}
+
+/*
+ * tcp flags syn[,ack|...]		any of them set (nft's implicit form)
+ * tcp flags == syn|ack			exactly these
+ * tcp flags & (syn|ack) == syn		these under the mask
+ * cur is 'flags'; kw is the 'tcp' before it.
+ */
+static int parse_tcp_flags(struct parser *p, struct rule_ctx *rc, const struct tok *kw)
+{
+	__u8 mask, value;
+	char b1[48], b2[48];
+	int err;
+
+	if (rc->r.has_tcp_flags)
+		return perr(p, kw, "'tcp flags' given twice");
+	advance(p);
+	if (p->cur.type == TOK_EQ) {
+		advance(p);
+		err = tcp_flag_expr(p, false, &value);
+		if (err)
+			return err;
+		mask = 0xff;
+	} else if (p->cur.type == TOK_AMP) {
+		advance(p);
+		err = tcp_flag_expr(p, false, &mask);
+		if (err)
+			return err;
+		if (p->cur.type != TOK_EQ)
+			return perr(p, &p->cur, "expected '==' after the mask, got %s",
+				    GOT(&p->cur));
+		advance(p);
+		err = tcp_flag_expr(p, false, &value);
+		if (err)
+			return err;
+		if (value & ~mask) {
+			format_flags(value & ~mask, b1, sizeof(b1));
+			format_flags(mask, b2, sizeof(b2));
+			return perr(p, &p->last,
+				    "'%s' is outside the mask (%s), so the rule could never match",
+				    b1, b2);
+		}
+	} else {
+		err = tcp_flag_expr(p, true, &value);
+		if (err)
+			return err;
+		mask = value;
+		rc->r.tcp_flags_any = true;
+	}
+	rc->r.has_tcp_flags = true;
+	rc->r.tcp_flags_mask = mask;
+	rc->r.tcp_flags_value = value;
+	return 0;
+}
+
+struct icmp_ctx {
+	struct rule_ctx *rc;
+	bool v6;
+};
+
+static int icmp_type_value(struct parser *p, void *ctx)
+{
+	struct icmp_ctx *ic = ctx;
+	struct rule_ctx *rc = ic->rc;
+	const struct tok *t = &p->cur;
+	const struct name_val *tab = ic->v6 ? icmp6_types : icmp_types;
+	size_t ntab = ic->v6 ? ARRAY_SIZE(icmp6_types) : ARRAY_SIZE(icmp_types);
+	const char *fam = ic->v6 ? "ICMPv6" : "ICMP";
+	unsigned long long v;
+	struct suggest sg;
+	char sugg[64];
+	int i;
+
+	if (t->type != TOK_WORD)
+		return perr(
+			p, t,
+			"expected an %s type (a name such as 'echo-request', or 0-255) after '%s', got %s",
+			fam, TXT(&p->last), GOT(t));
+	if (is_digit(t->s[0])) {
+		switch (parse_num(t->s, t->len, 255, &v)) {
+		case NUM_OK:
+			break;
+		case NUM_RANGE:
+			return perr(p, t, "%s type %s is out of range (0-255)", fam, TXT(t));
+		default:
+			return perr(
+				p, t,
+				"expected an %s type (a name such as 'echo-request', or 0-255) after '%s', got %s",
+				fam, TXT(&p->last), GOT(t));
+		}
+	} else {
+		i = lookup(tab, ntab, t->s, t->len);
+		if (i < 0) {
+			suggest_init(&sg, t->s, t->len);
+			suggest_table(&sg, tab, ntab);
+			return perr(p, t, "unknown %s type '%s'%s", fam, TXT(t),
+				    suggest_text(&sg, "", sugg, sizeof(sugg)));
+		}
+		v = tab[i].val;
+	}
+	if (vec_reserve(rc->r.icmp, rc->r.n_icmp, rc->cap_icmp))
+		return oom(p, t);
+	rc->r.icmp[rc->r.n_icmp].type = (__u8)v;
+	rc->r.icmp[rc->r.n_icmp].code = -1;
+	rc->r.n_icmp++;
+	advance(p);
+	return 0;
+}
+
+/* icmp|icmpv6 type (T [code C] | { T, ... }); cur is 'type'. */
+static int parse_icmp_type(struct parser *p, struct rule_ctx *rc, const struct tok *kw, bool v6)
+{
+	struct icmp_ctx ic = {rc, v6};
+	const char *fam = v6 ? "ICMPv6" : "ICMP";
+	unsigned long long v;
+	size_t n;
+	int err;
+
+	if (rc->has_icmp_type)
+		return perr(p, kw, "'%s type' given twice", TXT(kw));
+	rc->has_icmp_type = true;
+	advance(p);
+	if (p->cur.type == TOK_LBRACE) {
+		err = parse_list(p, "type", false, icmp_type_value, &ic, &n);
+		if (err)
+			return err;
+		if (tok_is(&p->cur, "code"))
+			return perr(
+				p, &p->cur,
+				"'code' cannot follow a list of types (write one rule per type and code)");
+		return 0;
+	}
+	err = icmp_type_value(p, &ic);
+	if (err || !tok_is(&p->cur, "code"))
+		return err;
+	advance(p);
+	if (p->cur.type != TOK_WORD)
+		return perr(p, &p->cur, "expected an %s code (0-255) after 'code', got %s", fam,
+			    GOT(&p->cur));
+	switch (parse_num(p->cur.s, p->cur.len, 255, &v)) {
+	case NUM_OK:
+		break;
+	case NUM_RANGE:
+		return perr(p, &p->cur, "%s code %s is out of range (0-255)", fam, TXT(&p->cur));
+	default:
+		return perr(p, &p->cur, "expected an %s code (0-255) after 'code', got %s", fam,
+			    GOT(&p->cur));
+	}
+	rc->r.icmp[0].code = (__s16)v;
+	advance(p);
+	return 0;
+}
+
+/* ip | ip6 */
+static int parse_family_word(struct parser *p, struct rule_ctx *rc)
+{
+	int err = set_family(p, rc, &p->cur, TXT(&p->cur),
+			     tok_is(&p->cur, "ip6") ? XCT_AF_INET6 : XCT_AF_INET);
+
+	if (!err)
+		advance(p);
+	return err;
+}
+
+/* tcp | udp | icmp | icmpv6, each maybe followed by its own match. */
+static int parse_proto_word(struct parser *p, struct rule_ctx *rc)
+{
+	struct tok kw = p->cur;
+	int i = lookup(proto_names, ARRAY_SIZE(proto_names), kw.s, kw.len);
+	__u8 proto = (__u8)proto_names[i].val;
+	int err;
+
+	err = set_proto(p, rc, &kw, proto);
+	if (!err && proto == PROTO_ICMP)
+		err = set_family(p, rc, &kw, "icmp", XCT_AF_INET);
+	if (!err && proto == PROTO_ICMPV6)
+		err = set_family(p, rc, &kw, "icmpv6", XCT_AF_INET6);
+	if (err)
+		return err;
+	advance(p);
+	if (proto == PROTO_TCP && tok_is(&p->cur, "flags"))
+		return parse_tcp_flags(p, rc, &kw);
+	if ((proto == PROTO_ICMP || proto == PROTO_ICMPV6) && tok_is(&p->cur, "type"))
+		return parse_icmp_type(p, rc, &kw, proto == PROTO_ICMPV6);
+	return 0;
+}
+
+/* meta l4proto (NUMBER | NAME) */
+static int parse_meta(struct parser *p, struct rule_ctx *rc)
+{
+	struct suggest sg;
+	struct tok t;
+	unsigned long long v;
+	char sugg[64], what[24];
+	int i, err;
+
+	advance(p);
+	if (!tok_is(&p->cur, "l4proto"))
+		return perr(p, &p->cur, "expected 'l4proto' after 'meta', got %s", GOT(&p->cur));
+	advance(p);
+	t = p->cur;
+	if (t.type != TOK_WORD)
+		goto expected;
+	if (is_digit(t.s[0])) {
+		switch (parse_num(t.s, t.len, 255, &v)) {
+		case NUM_OK:
+			break;
+		case NUM_RANGE:
+			return perr(p, &t, "protocol %s is out of range (0-255)", TXT(&t));
+		default:
+			goto expected;
+		}
+	} else {
+		i = lookup(proto_names, ARRAY_SIZE(proto_names), t.s, t.len);
+		if (i < 0) {
+			suggest_init(&sg, t.s, t.len);
+			suggest_table(&sg, proto_names, ARRAY_SIZE(proto_names));
+			return perr(p, &t, "unknown protocol '%s'%s", TXT(&t),
+				    suggest_text(&sg, "", sugg, sizeof(sugg)));
+		}
+		v = proto_names[i].val;
+	}
+	err = set_proto(p, rc, &t, (__u8)v);
+	/* ICMP and ICMPv6 exist in one family each. */
+	snprintf(what, sizeof(what), "meta l4proto %s", TXT(&t));
+	if (!err && v == PROTO_ICMP)
+		err = set_family(p, rc, &t, what, XCT_AF_INET);
+	if (!err && v == PROTO_ICMPV6)
+		err = set_family(p, rc, &t, what, XCT_AF_INET6);
+	if (err)
+		return err;
+	advance(p);
+	return 0;
+expected:
+	return perr(
+		p, &t,
+		"expected a protocol (tcp, udp, icmp, icmpv6, sctp, gre, esp, ah or 0-255) after 'l4proto', got %s",
+		GOT(&t));
+}
+
+static int ct_state_value(struct parser *p, void *ctx)
+{
+	struct rule_ctx *rc = ctx;
+	const struct tok *t = &p->cur;
+	struct suggest sg;
+	char sugg[64];
+	int i;
+
+	if (t->type != TOK_WORD || !is_alpha(t->s[0]))
+		return perr(
+			p, t,
+			"expected a state (new, established, related, invalid, untracked) after '%s', got %s",
+			TXT(&p->last), GOT(t));
+	i = lookup(ct_states, ARRAY_SIZE(ct_states), t->s, t->len);
+	if (i < 0) {
+		suggest_init(&sg, t->s, t->len);
+		suggest_table(&sg, ct_states, ARRAY_SIZE(ct_states));
+		if (sg.best)
+			return perr(p, t, "unknown ct state '%s'%s", TXT(t),
+				    suggest_text(&sg, "", sugg, sizeof(sugg)));
+		return perr(
+			p, t,
+			"unknown ct state '%s' (new, established, related, invalid or untracked)",
+			TXT(t));
+	}
+	rc->r.ct_states |= (__u8)(1u << ct_states[i].val);
+	advance(p);
+	return 0;
+}
+
+/* ct state S[,S]... | ct state { S, ... } */
+static int parse_ct(struct parser *p, struct rule_ctx *rc)
+{
+	struct tok kw = p->cur;
+	size_t n;
+	int err;
+
+	advance(p);
+	if (!tok_is(&p->cur, "state"))
+		return perr(p, &p->cur, "expected 'state' after 'ct', got %s", GOT(&p->cur));
+	if (rc->has_ct)
+		return perr(p, &kw, "'ct state' given twice");
+	if (rc->r.action == XCT_ACTION_NOTRACK)
+		return perr(
+			p, &kw,
+			"'ct state' cannot be used with 'notrack' (notrack decides before a packet is tracked)");
+	rc->has_ct = true;
+	advance(p);
+	if (p->cur.type == TOK_LBRACE)
+		return parse_list(p, "state", false, ct_state_value, rc, &n);
+	for (;;) {
+		err = ct_state_value(p, rc);
+		if (err || p->cur.type != TOK_COMMA)
+			return err;
+		advance(p);
+	}
+}
+
+/* A rate or burst number at t (s, len: its digits); what names it in
+ * messages, expected is the message when it is not a number at all. */
+static int limit_num(struct parser *p, const struct tok *t, const char *s, size_t len,
+		     const char *what, const char *expected, unsigned long long *v)
+{
+	switch (parse_num(s, len, LIMIT_NUM_MAX, v)) {
+	case NUM_OK:
+		if (*v)
+			return 0;
+		return perr(p, t, "%s must be at least 1, got 0", what);
+	case NUM_RANGE:
+		return perr(p, t, "%s %.*s is too large (at most %llu)", what,
+			    (int)(len > 24 ? 24 : len), s, LIMIT_NUM_MAX);
+	default:
+		return perr(p, t, "%s", expected);
+	}
+}
+
+/* The UNIT of N/UNIT: its index in time_units or an error. */
+static int time_unit(struct parser *p, const struct tok *t, const char *u, size_t len)
+{
+	int i = lookup(time_units, ARRAY_SIZE(time_units), u, len);
+
+	if (i < 0)
+		return perr(p, t, "unknown time unit '%.*s' in '%s' (second, minute, hour or day)",
+			    (int)(len > 24 ? 24 : len), u, TXT(t));
+	return i;
+}
+
+/* limit [rate] N/UNIT | N (bytes|kbytes|mbytes)/UNIT [burst B [UNIT]] [per saddr] */
+static int parse_limit(struct parser *p, struct rule_ctx *rc)
+{
+	struct xct_limit *lim = &rc->r.limit;
+	struct tok kw = p->cur, t;
+	unsigned long long rate, mult = 1, burst = 0;
+	const char *slash, *after;
+	char expected[sizeof(p->err->msg)];
+	bool has_burst = false;
+	int i, err;
+
+	if (lim->present)
+		return perr(p, &kw, "'limit' given twice");
+	if (rc->r.action == XCT_ACTION_NOTRACK)
+		return perr(
+			p, &kw,
+			"'limit' cannot be used with 'notrack' (notrack rules are not rate-limited)");
+	advance(p);
+	if (tok_is(&p->cur, "rate"))
+		advance(p);
+	if (tok_is(&p->cur, "over"))
+		return perr(
+			p, &p->cur,
+			"'limit rate over' is not supported: a limit matches the packets within the rate");
+	after = p->last.s == kw.s ? "limit" : "rate";
+	t = p->cur;
+	snprintf(expected, sizeof(expected),
+		 "expected a rate (10/second, 10 mbytes/second) after '%s', got %s", after,
+		 GOT(&t));
+	if (t.type != TOK_WORD || !is_digit(t.s[0]))
+		return perr(p, &t, "%s", expected);
+	slash = memchr(t.s, '/', t.len);
+	if (slash) {
+		/* 10/second: packets */
+		err = limit_num(p, &t, t.s, (size_t)(slash - t.s), "limit rate", expected, &rate);
+		if (err)
+			return err;
+		i = time_unit(p, &t, slash + 1, t.len - (size_t)(slash + 1 - t.s));
+		if (i < 0)
+			return i;
+	} else {
+		/* 10 mbytes/second: bytes */
+		struct tok u;
+		int b;
+
+		err = limit_num(p, &t, t.s, t.len, "limit rate", expected, &rate);
+		if (err)
+			return err;
+		advance(p);
+		u = p->cur;
+		slash = u.type == TOK_WORD ? memchr(u.s, '/', u.len) : NULL;
+		b = slash ? lookup(byte_units, ARRAY_SIZE(byte_units), u.s, (size_t)(slash - u.s))
+			  : -1;
+		if (b < 0)
+			return perr(
+				p, &u,
+				"expected '/UNIT' or 'bytes/UNIT' after '%s' (10/second, 10 mbytes/second), got %s",
+				TXT(&t), GOT(&u));
+		i = time_unit(p, &u, slash + 1, u.len - (size_t)(slash + 1 - u.s));
+		if (i < 0)
+			return i;
+		mult = byte_units[b].val;
+		lim->bytes = true;
+	}
+	lim->present = true;
+	lim->rate = rate * mult;
+	lim->unit_ns = time_units[i].val;
+	advance(p);
+
+	for (;;) {
+		if (tok_is(&p->cur, "burst")) {
+			struct tok bt;
+			int b;
+
+			if (has_burst)
+				return perr(p, &p->cur, "'burst' given twice");
+			has_burst = true;
+			advance(p);
+			bt = p->cur;
+			if (bt.type != TOK_WORD)
+				return perr(p, &bt, "expected a number after 'burst', got %s",
+					    GOT(&bt));
+			snprintf(expected, sizeof(expected),
+				 "expected a number after 'burst', got %s", GOT(&bt));
+			err = limit_num(p, &bt, bt.s, bt.len, "burst", expected, &burst);
+			if (err)
+				return err;
+			advance(p);
+			mult = 1;
+			b = p->cur.type == TOK_WORD ? lookup(byte_units, ARRAY_SIZE(byte_units),
+							     p->cur.s, p->cur.len)
+						    : -1;
+			if (tok_is(&p->cur, "packets")) {
+				if (lim->bytes)
+					return perr(
+						p, &p->cur,
+						"the burst of a byte limit is in bytes, not packets");
+				advance(p);
+			} else if (b >= 0) {
+				if (!lim->bytes)
+					return perr(
+						p, &p->cur,
+						"the burst of a packet limit is in packets, not %s",
+						byte_units[b].name);
+				mult = byte_units[b].val;
+				advance(p);
+			}
+			lim->burst = burst * mult;
+		} else if (tok_is(&p->cur, "per")) {
+			if (lim->per_saddr)
+				return perr(p, &p->cur, "'per' given twice");
+			advance(p);
+			if (!tok_is(&p->cur, "saddr"))
+				return perr(p, &p->cur, "expected 'saddr' after 'per', got %s",
+					    GOT(&p->cur));
+			lim->per_saddr = true;
+			advance(p);
+		} else {
+			break;
+		}
+	}
+	if (!has_burst)
+		lim->burst = lim->rate ? lim->rate : 1;
+	return 0;
+}
+
+/* Words that only make sense after another one: say which. */
+static const struct {
+	const char *word;
+	const char *msg;
+} misplaced[] = {
+	{"flags", "'flags' must follow 'tcp' (tcp flags syn)"},
+	{"type", "'type' must follow 'icmp' or 'icmpv6' (icmp type echo-request)"},
+	{"code", "'code' must follow an ICMP type (icmp type destination-unreachable code 3)"},
+	{"state", "'state' must follow 'ct' (ct state established)"},
+	{"l4proto", "'l4proto' must follow 'meta' (meta l4proto sctp)"},
+	{"burst", "'burst' must follow a rate (limit 10/second burst 20)"},
+	{"rate", "'rate' must follow 'limit' (limit rate 10/second)"},
+	{"per", "'per' must follow a rate (limit 10/second per saddr)"},
+};
+
+static int unknown_in_rule(struct parser *p, struct rule_ctx *rc)
+{
+	const struct tok *t = &p->cur;
+	struct suggest sg;
+	char sugg[64];
+	size_t i;
+
+	if (t->type != TOK_WORD || !is_alpha(t->s[0])) {
+		if (elem_kind_of(t) == ELEM_PORT &&
+		    (tok_is(&p->last, "tcp") || tok_is(&p->last, "udp")))
+			return perr(
+				p, t,
+				"expected a match or an option, got %s (did you mean 'dport %s'?)",
+				GOT(t), TXT(t));
+		return perr(p, t, "expected a match or an option, got %s", GOT(t));
+	}
+	for (i = 0; i < ARRAY_SIZE(misplaced); i++)
+		if (tok_is(t, misplaced[i].word))
+			return perr(p, t, "%s", misplaced[i].msg);
+	if (lookup(actions, ARRAY_SIZE(actions), t->s, t->len) >= 0)
+		return perr(
+			p, t,
+			"a rule has one action, at its start: '%s' after '%s' (is a newline or ';' missing?)",
+			TXT(t), actions[rc->r.action].name);
+	if (tok_is(t, "set") || tok_is(t, "policy"))
+		return perr(p, t, "unexpected '%s' in a rule (is a newline or ';' missing?)",
+			    TXT(t));
+	if (tok_is(t, "with") && rc->r.action == XCT_ACTION_REJECT)
+		return perr(
+			p, t,
+			"'reject with' is not supported: xct answers TCP with a RST and other protocols with ICMP port unreachable");
+	suggest_init(&sg, t->s, t->len);
+	suggest_table(&sg, rule_keywords, ARRAY_SIZE(rule_keywords));
+	if (sg.best)
+		return perr(p, t, "unknown keyword '%s'%s", TXT(t),
+			    suggest_text(&sg, "", sugg, sizeof(sugg)));
+	return perr(
+		p, t,
+		"unknown keyword '%s' (expected a match such as 'tcp dport 22', or 'limit', 'log', 'counter')",
+		TXT(t));
+}
+
+/*
+ * The rule as written, for xct rules show: from its first token to its
+ * last, comments dropped, and each line break of a list that spans lines
+ * (with the indentation around it) as one space.
+ */
+static char *rule_text(const char *s, size_t start, size_t end)
+{
+	char *out = malloc(end - start + 1);
+	size_t o = 0, i = start;
+
+	if (!out)
+		return NULL;
+	while (i < end) {
+		if (s[i] == '#') {
+			while (i < end && s[i] != '\n')
+				i++;
+			continue;
+		}
+		if (s[i] == '\n') {
+			while (o && (out[o - 1] == ' ' || out[o - 1] == '\t'))
+				o--;
+			i++;
+			while (i < end && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+				i++;
+			if (i < end && s[i] != '\n' && s[i] != '#')
+				out[o++] = ' ';
+			continue;
+		}
+		out[o++] = s[i] == '\r' ? ' ' : s[i];
+		i++;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* ACTION MATCH... [OPTION...] */
+static int parse_rule(struct parser *p, int action)
+{
+	struct rule_ctx rc;
+	struct tok first = p->cur;
+	int err = 0;
+
+	memset(&rc, 0, sizeof(rc));
+	rc.r.loc = first.loc;
+	rc.r.action = (enum xct_rule_action)actions[action].val;
+	rc.r.hook = XCT_HOOK_INGRESS;
+	rc.r.saddr.set = rc.r.daddr.set = rc.r.sport.set = rc.r.dport.set = -1;
+	if (p->rs.n_rules >= RULES_MAX)
+		return perr(p, &first, "too many rules (at most %d)", RULES_MAX);
+	advance(p);
+
+	while (!err && !stmt_end(&p->cur)) {
+		const struct tok *t = &p->cur;
+
+		if (tok_is(t, "iif") || tok_is(t, "oif"))
+			err = parse_iface(p, &rc);
+		else if (tok_is(t, "ip") || tok_is(t, "ip6"))
+			err = parse_family_word(p, &rc);
+		else if (tok_is(t, "tcp") || tok_is(t, "udp") || tok_is(t, "icmp") ||
+			 tok_is(t, "icmpv6"))
+			err = parse_proto_word(p, &rc);
+		else if (tok_is(t, "meta"))
+			err = parse_meta(p, &rc);
+		else if (tok_is(t, "saddr") || tok_is(t, "daddr"))
+			err = parse_addr_match(p, &rc);
+		else if (tok_is(t, "sport") || tok_is(t, "dport"))
+			err = parse_port_match(p, &rc);
+		else if (tok_is(t, "ct"))
+			err = parse_ct(p, &rc);
+		else if (tok_is(t, "limit"))
+			err = parse_limit(p, &rc);
+		else if (tok_is(t, "log")) {
+			if (rc.r.log)
+				err = perr(p, t, "'log' given twice");
+			rc.r.log = true;
+			if (!err)
+				advance(p);
+		} else if (tok_is(t, "counter"))
+			advance(p); /* every rule counts */
+		else
+			err = unknown_in_rule(p, &rc);
+	}
+	if (!err) {
+		rc.r.text = rule_text(p->text, first.off, p->last.off + p->last.len);
+		if (!rc.r.text || vec_reserve(p->rs.rules, p->rs.n_rules, p->rules_cap))
+			err = oom(p, &first);
+	}
+	if (err) {
+		rule_free(&rc.r);
+		return err;
+	}
+	p->rs.rules[p->rs.n_rules++] = rc.r;
+	return 0;
+}
+
+/* ---- Statements ---- */
+
+static int parse_stmt(struct parser *p)
+{
+	const struct tok *t = &p->cur;
+	struct suggest sg;
+	char sugg[64];
+	int a;
+
+	if (tok_is(t, "set"))
+		return parse_set(p);
+	if (tok_is(t, "policy"))
+		return parse_policy(p);
+	if (t->type == TOK_WORD) {
+		a = lookup(actions, ARRAY_SIZE(actions), t->s, t->len);
+		if (a >= 0)
+			return parse_rule(p, a);
+		/* nft puts the verdict last; here it comes first. */
+		if (lookup(rule_keywords, ARRAY_SIZE(rule_keywords), t->s, t->len) >= 0)
+			return perr(
+				p, t,
+				"a rule starts with its action (accept, drop, reject or notrack), got '%s'",
+				TXT(t));
+		if (is_alpha(t->s[0])) {
+			suggest_init(&sg, t->s, t->len);
+			suggest_table(&sg, stmt_keywords, ARRAY_SIZE(stmt_keywords));
+			if (sg.best)
+				return perr(p, t, "unknown keyword '%s'%s", TXT(t),
+					    suggest_text(&sg, "", sugg, sizeof(sugg)));
+			return perr(
+				p, t,
+				"unknown keyword '%s' (expected 'set', 'policy' or a rule: accept, drop, reject, notrack)",
+				TXT(t));
+		}
+	}
+	if (t->type == TOK_RBRACE)
+		return perr(p, t, "unexpected '}' (no '{' is open)");
+	return perr(p, t,
+		    "expected 'set', 'policy' or a rule (accept, drop, reject, notrack), got %s",
+		    GOT(t));
+}
+
+void xct_ruleset_free(struct xct_ruleset *rs)
+{
+	size_t i;
+
+	if (!rs)
+		return;
+	for (i = 0; i < rs->n_sets; i++) {
+		free(rs->sets[i].prefixes);
+		free(rs->sets[i].ports);
+	}
+	for (i = 0; i < rs->n_rules; i++)
+		rule_free(&rs->rules[i]);
+	free(rs->sets);
+	free(rs->rules);
+	memset(rs, 0, sizeof(*rs));
+}
+
+int xct_rules_parse(const char *file, const char *text, size_t len, struct xct_ruleset *out,
+		    struct xct_rules_error *err)
+{
+	struct parser p;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	memset(err, 0, sizeof(*err));
+	snprintf(err->file, sizeof(err->file), "%s", file ? file : "<input>");
+
+	memset(&p, 0, sizeof(p));
+	p.text = text ? text : "";
+	p.len = text ? len : 0;
+	p.line = 1;
+	p.file = file;
+	p.err = err;
+	p.rs.policy = XCT_POLICY_ACCEPT;
+
+	ret = check_text(&p);
+	if (ret)
+		return ret;
+	lex(&p, &p.cur);
+	while (p.cur.type != TOK_EOF) {
+		if (p.cur.type == TOK_NL || p.cur.type == TOK_SEMI) {
+			advance(&p);
+			continue;
+		}
+		ret = parse_stmt(&p);
+		if (ret) {
+			xct_ruleset_free(&p.rs);
+			return ret;
+		}
+	}
+	*out = p.rs;
+	return 0;
+}
+
+int xct_rules_parse_file(const char *path, struct xct_ruleset *out, struct xct_rules_error *err)
+{
+	size_t len = 0, cap = 0;
+	char *buf = NULL, *nb;
+	ssize_t r;
+	int fd, ret;
+
+	memset(out, 0, sizeof(*out));
+	memset(err, 0, sizeof(*err));
+	snprintf(err->file, sizeof(err->file), "%s", path);
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err->msg, sizeof(err->msg), "cannot open rules file: %s", strerror(-ret));
+		return ret;
+	}
+	/* Read until EOF rather than trust st_size: pipes and /proc files. */
+	for (;;) {
+		if (cap - len < 4096) {
+			size_t ncap = cap ? cap * 2 : 65536;
+
+			nb = ncap > cap ? realloc(buf, ncap) : NULL;
+			if (!nb) {
+				ret = -ENOMEM;
+				snprintf(err->msg, sizeof(err->msg), "cannot read rules file: %s",
+					 strerror(ENOMEM));
+				goto out;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			ret = -errno;
+			snprintf(err->msg, sizeof(err->msg), "cannot read rules file: %s",
+				 strerror(-ret));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	ret = xct_rules_parse(path, buf, len, out, err);
+out:
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+void xct_rules_error_print(FILE *f, const struct xct_rules_error *err)
+{
+	const char *s = err->line_text;
+	size_t i, col;
+
+	if (!err->loc.line) {
+		fprintf(f, "%s: error: %s\n", err->file, err->msg);
+		return;
+	}
+	fprintf(f, "%s:%u:%u: error: %s\n", err->file, err->loc.line, err->loc.col, err->msg);
+	col = err->loc.col ? err->loc.col - 1 : 0;
+	fprintf(f, "    %s\n", s);
+	if (col > strlen(s))
+		return; /* the line was cut short of the column */
+	fputs("    ", f);
+	/* Keep tabs and count a multi-byte character once, so the caret
+	 * lands under the column however the terminal shows the line. */
+	for (i = 0; i < col; i++) {
+		if (s[i] == '\t')
+			fputc('\t', f);
+		else if (((unsigned char)s[i] & 0xc0) != 0x80)
+			fputc(' ', f);
+	}
+	fputs("^\n", f);
+}
+
+int xct_ruleset_find_set(const struct xct_ruleset *rs, const char *name)
+{
+	return find_set(rs, name, strlen(name));
+}

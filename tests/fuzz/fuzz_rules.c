@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * libFuzzer target of the rules-file parser (src/rules/parse.c).  Built with
+ * ASan and UBSan by tests/fuzz/test_fuzz.sh, so a crash, an out-of-bounds
+ * read, undefined behaviour or a leak on any path (the error paths above
+ * all) fails the run.  Besides not crashing, the parser must keep its
+ * promises, checked here and abort()ed on:
+ *
+ *  - on success, every index, count and value in the ruleset is one the
+ *    compiler can use without checking (set references point at a set of
+ *    the right kind, lists are non-empty, flags within their mask, ...), and
+ *    a rule's text, parsed again on its own, gives the same rule;
+ *  - on failure, out is empty, err names a line and column inside the
+ *    input (never the 0:0 of unreadable files) and a non-empty message.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules/ruleset.h"
+#include "xct/abi.h"
+
+#define FUZZ_FILE "fuzz.rules"
+
+#define ASSERT(cond)                                                                               \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,       \
+				#cond);                                                            \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
+
+static FILE *devnull;
+
+static bool terminated(const char *s, size_t size)
+{
+	return memchr(s, '\0', size) != NULL;
+}
+
+static void check_prefix(const struct xct_prefix *p, __u8 family)
+{
+	unsigned int bits = p->family == XCT_AF_INET ? 32 : 128, i;
+
+	ASSERT(p->family == XCT_AF_INET || p->family == XCT_AF_INET6);
+	ASSERT(!family || p->family == family);
+	ASSERT(p->plen <= bits);
+	for (i = p->plen; i < 128; i++)
+		ASSERT(!(p->addr[i / 8] & (0x80 >> (i % 8))));
+}
+
+static void check_ports(const struct xct_port_range *r, size_t n)
+{
+	size_t i;
+
+	ASSERT(!n || r);
+	for (i = 0; i < n; i++)
+		ASSERT(r[i].lo <= r[i].hi);
+}
+
+static void check_addr_match(const struct xct_ruleset *rs, const struct xct_addr_match *m,
+			     __u8 family)
+{
+	size_t i;
+
+	if (!m->present) {
+		ASSERT(m->set == -1 && !m->n && !m->list && !m->negate);
+		return;
+	}
+	if (m->set >= 0) {
+		ASSERT((size_t)m->set < rs->n_sets);
+		ASSERT(rs->sets[m->set].kind == XCT_SET_ADDR);
+		ASSERT(!m->n && !m->list);
+		return;
+	}
+	ASSERT(m->set == -1);
+	ASSERT(m->n >= 1 && m->list);
+	for (i = 0; i < m->n; i++)
+		check_prefix(&m->list[i], family);
+}
+
+static void check_port_match(const struct xct_ruleset *rs, const struct xct_port_match *m,
+			     const struct xct_rule *r)
+{
+	if (!m->present) {
+		ASSERT(m->set == -1 && !m->n && !m->list && !m->negate);
+		return;
+	}
+	ASSERT(!r->has_proto || r->proto == 6 || r->proto == 17);
+	if (m->set >= 0) {
+		ASSERT((size_t)m->set < rs->n_sets);
+		ASSERT(rs->sets[m->set].kind == XCT_SET_PORT);
+		ASSERT(!m->n && !m->list);
+		return;
+	}
+	ASSERT(m->set == -1);
+	ASSERT(m->n >= 1);
+	check_ports(m->list, m->n);
+}
+
+static void check_rule(const struct xct_ruleset *rs, const struct xct_rule *r)
+{
+	static const char *const actions[] = {"accept", "drop", "reject", "notrack"};
+	size_t i;
+
+	ASSERT(r->loc.line >= 1 && r->loc.col >= 1);
+	ASSERT(r->action <= XCT_ACTION_NOTRACK);
+	ASSERT(r->text);
+	ASSERT(!strncmp(r->text, actions[r->action], strlen(actions[r->action])));
+	ASSERT(!strchr(r->text, '\n') && !strchr(r->text, '#') && !strchr(r->text, ';'));
+	ASSERT(r->hook == XCT_HOOK_INGRESS || r->hook == XCT_HOOK_EGRESS);
+
+	ASSERT(!r->n_ifaces || r->ifaces);
+	ASSERT(r->n_ifaces || (!r->iface_negate && r->hook == XCT_HOOK_INGRESS));
+	for (i = 0; i < r->n_ifaces; i++) {
+		ASSERT(terminated(r->ifaces[i], XCT_IFNAME_MAX));
+		ASSERT(r->ifaces[i][0]);
+	}
+
+	ASSERT(r->family == 0 || r->family == XCT_AF_INET || r->family == XCT_AF_INET6);
+	ASSERT(r->has_proto || !r->proto);
+	check_addr_match(rs, &r->saddr, r->family);
+	check_addr_match(rs, &r->daddr, r->family);
+	check_port_match(rs, &r->sport, r);
+	check_port_match(rs, &r->dport, r);
+
+	if (r->has_tcp_flags) {
+		ASSERT(r->has_proto && r->proto == 6);
+		ASSERT(r->tcp_flags_mask);
+		ASSERT(!(r->tcp_flags_value & ~r->tcp_flags_mask));
+		ASSERT(!r->tcp_flags_any || r->tcp_flags_mask == r->tcp_flags_value);
+	} else {
+		ASSERT(!r->tcp_flags_mask && !r->tcp_flags_value && !r->tcp_flags_any);
+	}
+
+	ASSERT(!r->n_icmp || r->icmp);
+	if (r->n_icmp) {
+		ASSERT(r->has_proto && (r->proto == 1 || r->proto == 58));
+		ASSERT(r->family == (r->proto == 1 ? XCT_AF_INET : XCT_AF_INET6));
+	}
+	for (i = 0; i < r->n_icmp; i++) {
+		ASSERT(r->icmp[i].code >= -1 && r->icmp[i].code <= 255);
+		ASSERT(r->n_icmp == 1 || r->icmp[i].code == -1);
+	}
+	if (r->has_proto && r->proto == 1)
+		ASSERT(r->family == XCT_AF_INET);
+	if (r->has_proto && r->proto == 58)
+		ASSERT(r->family == XCT_AF_INET6);
+
+	ASSERT(r->ct_states < (1u << (XCT_CTS_UNTRACKED + 1)));
+	if (r->action == XCT_ACTION_NOTRACK)
+		ASSERT(!r->ct_states && !r->limit.present);
+
+	if (r->limit.present) {
+		ASSERT(r->limit.rate >= 1 && r->limit.burst >= 1);
+		ASSERT(r->limit.unit_ns == 1000000000ULL || r->limit.unit_ns == 60000000000ULL ||
+		       r->limit.unit_ns == 3600000000000ULL ||
+		       r->limit.unit_ns == 86400000000000ULL);
+	} else {
+		ASSERT(!r->limit.rate && !r->limit.burst && !r->limit.unit_ns &&
+		       !r->limit.per_saddr && !r->limit.bytes);
+	}
+}
+
+static bool same_rule(const struct xct_rule *a, const struct xct_rule *b)
+{
+	size_t i;
+
+#define SAME(f) (a->f == b->f)
+	if (!SAME(action) || !SAME(hook) || !SAME(n_ifaces) || !SAME(iface_negate) ||
+	    !SAME(family) || !SAME(has_proto) || !SAME(proto) || !SAME(has_tcp_flags) ||
+	    !SAME(tcp_flags_mask) || !SAME(tcp_flags_value) || !SAME(tcp_flags_any) ||
+	    !SAME(n_icmp) || !SAME(ct_states) || !SAME(log) || !SAME(limit.present) ||
+	    !SAME(limit.rate) || !SAME(limit.unit_ns) || !SAME(limit.burst) ||
+	    !SAME(limit.per_saddr) || !SAME(limit.bytes) || !SAME(saddr.present) ||
+	    !SAME(saddr.negate) || !SAME(saddr.n) || !SAME(daddr.present) || !SAME(daddr.negate) ||
+	    !SAME(daddr.n) || !SAME(sport.present) || !SAME(sport.negate) || !SAME(sport.n) ||
+	    !SAME(dport.present) || !SAME(dport.negate) || !SAME(dport.n))
+		return false;
+#undef SAME
+	if (strcmp(a->text, b->text))
+		return false;
+	for (i = 0; i < a->n_ifaces; i++)
+		if (strcmp(a->ifaces[i], b->ifaces[i]))
+			return false;
+	for (i = 0; i < a->n_icmp; i++)
+		if (a->icmp[i].type != b->icmp[i].type || a->icmp[i].code != b->icmp[i].code)
+			return false;
+	if ((a->saddr.n &&
+	     memcmp(a->saddr.list, b->saddr.list, a->saddr.n * sizeof(*a->saddr.list))) ||
+	    (a->daddr.n &&
+	     memcmp(a->daddr.list, b->daddr.list, a->daddr.n * sizeof(*a->daddr.list))) ||
+	    (a->sport.n &&
+	     memcmp(a->sport.list, b->sport.list, a->sport.n * sizeof(*a->sport.list))) ||
+	    (a->dport.n &&
+	     memcmp(a->dport.list, b->dport.list, a->dport.n * sizeof(*a->dport.list))))
+		return false;
+	return true;
+}
+
+/* xct rules show prints a rule's text: it must mean the same rule. */
+static void check_text_round_trip(const struct xct_rule *r)
+{
+	struct xct_ruleset rs;
+	struct xct_rules_error err;
+
+	if (r->saddr.set >= 0 || r->daddr.set >= 0 || r->sport.set >= 0 || r->dport.set >= 0)
+		return; /* the text names sets defined elsewhere */
+	if (xct_rules_parse(FUZZ_FILE, r->text, strlen(r->text), &rs, &err)) {
+		fprintf(stderr, "rule text \"%s\" does not parse: %u:%u: %s\n", r->text,
+			err.loc.line, err.loc.col, err.msg);
+		abort();
+	}
+	ASSERT(rs.n_rules == 1 && rs.n_sets == 0);
+	ASSERT(rs.rules[0].loc.line == 1 && rs.rules[0].loc.col == 1);
+	if (!same_rule(r, &rs.rules[0])) {
+		fprintf(stderr, "rule text \"%s\" parses to another rule\n", r->text);
+		abort();
+	}
+	xct_ruleset_free(&rs);
+}
+
+static void check_ruleset(const struct xct_ruleset *rs)
+{
+	size_t i, j;
+
+	ASSERT(rs->policy == XCT_POLICY_ACCEPT || rs->policy == XCT_POLICY_DROP);
+	ASSERT(rs->policy == XCT_POLICY_ACCEPT || rs->policy_loc.line >= 1);
+	ASSERT(!rs->n_sets || rs->sets);
+	ASSERT(!rs->n_rules || rs->rules);
+	for (i = 0; i < rs->n_sets; i++) {
+		const struct xct_set_def *s = &rs->sets[i];
+
+		ASSERT(terminated(s->name, sizeof(s->name)) && s->name[0]);
+		ASSERT(xct_ruleset_find_set(rs, s->name) == (int)i);
+		ASSERT(s->loc.line >= 1 && s->loc.col >= 1);
+		if (s->kind == XCT_SET_ADDR) {
+			ASSERT(!s->n_ports && !s->ports);
+			ASSERT(!s->n_prefixes || s->prefixes);
+			for (j = 0; j < s->n_prefixes; j++)
+				check_prefix(&s->prefixes[j], 0);
+		} else {
+			ASSERT(s->kind == XCT_SET_PORT);
+			ASSERT(!s->n_prefixes && !s->prefixes);
+			check_ports(s->ports, s->n_ports);
+		}
+	}
+	for (i = 0; i < rs->n_rules; i++) {
+		check_rule(rs, &rs->rules[i]);
+		if (i < 8)
+			check_text_round_trip(&rs->rules[i]);
+	}
+}
+
+static void check_error(const uint8_t *data, size_t size, const struct xct_rules_error *err)
+{
+	unsigned int line = 1;
+	size_t i, line_start = 0;
+
+	ASSERT(terminated(err->file, sizeof(err->file)) && !strcmp(err->file, FUZZ_FILE));
+	ASSERT(terminated(err->msg, sizeof(err->msg)) && err->msg[0]);
+	ASSERT(terminated(err->line_text, sizeof(err->line_text)));
+	ASSERT(err->loc.line >= 1 && err->loc.col >= 1);
+
+	/* The location is inside the input: a line it has, a column of that
+	 * line or just past its end. */
+	for (i = 0; i < size && line < err->loc.line; i++) {
+		if (data[i] == '\n') {
+			line++;
+			line_start = i + 1;
+		}
+	}
+	ASSERT(line == err->loc.line);
+	for (i = line_start; i < size && data[i] != '\n'; i++)
+		;
+	ASSERT(err->loc.col <= i - line_start + 1);
+	ASSERT(strlen(err->line_text) <= i - line_start);
+	xct_rules_error_print(devnull, err);
+}
+
+/* The element helpers of xct set add, on the input as one string. */
+static void check_helpers(const uint8_t *data, size_t size)
+{
+	char s[128];
+	struct xct_prefix p;
+	struct xct_port_range r;
+	char msg[256];
+
+	if (size >= sizeof(s))
+		return;
+	memcpy(s, data, size);
+	s[size] = '\0';
+	if (!xct_parse_prefix(s, &p))
+		check_prefix(&p, 0);
+	else if (xct_parse_prefix_msg(s, &p, msg, sizeof(msg)) != -EINVAL || !msg[0])
+		abort();
+	if (!xct_parse_port_range(s, &r))
+		check_ports(&r, 1);
+	else if (xct_parse_port_range_msg(s, &r, msg, sizeof(msg)) != -EINVAL || !msg[0])
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const struct xct_ruleset empty;
+	struct xct_ruleset rs;
+	struct xct_rules_error err;
+	int ret;
+
+	if (!devnull) {
+		devnull = fopen("/dev/null", "w");
+		if (!devnull)
+			abort();
+	}
+	/* Garbage in, so that a field the parser forgets to set shows. */
+	memset(&rs, 0xa5, sizeof(rs));
+	memset(&err, 0xa5, sizeof(err));
+
+	ret = xct_rules_parse(FUZZ_FILE, (const char *)data, size, &rs, &err);
+	if (ret == 0) {
+		check_ruleset(&rs);
+		xct_ruleset_free(&rs);
+		ASSERT(!memcmp(&rs, &empty, sizeof(rs)));
+	} else {
+		ASSERT(ret == -EINVAL || ret == -ENOMEM);
+		ASSERT(!memcmp(&rs, &empty, sizeof(rs)));
+		check_error(data, size, &err);
+		xct_ruleset_free(&rs); /* harmless on the empty ruleset */
+	}
+	check_helpers(data, size);
+	return 0;
+}
