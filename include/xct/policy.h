@@ -252,11 +252,13 @@ XCT_INLINE __u32 xct_ctz64(__u64 x)
  * Rate limits as GCRA (a token bucket kept as one timestamp): tat is the
  * "theoretical arrival time" after which the bucket is full again.  A packet
  * costing cost fits when the bucket, after it, is not more than burst in
- * debt.  Times are in ns << XCT_LIMIT_SHIFT, so a byte rate of a few
- * hundred MB/s still costs a non-zero amount.  Returns the new tat, or 0
- * when the packet is over the limit.
+ * debt.  Times are in 1/16 ns (ns << XCT_LIMIT_SHIFT), so that a byte
+ * costs a non-zero amount up to 16 GB/s, while the monotonic clock still
+ * takes 36 years to overflow them (with a shift of 10 it would take 208
+ * days of uptime).  Returns the new tat, or 0 when the packet is over the
+ * limit.
  */
-#define XCT_LIMIT_SHIFT 10
+#define XCT_LIMIT_SHIFT 4
 
 XCT_INLINE __u64 xct_limit_next(__u64 tat, __u64 now_ns, __u64 cost, __u64 burst)
 {
