@@ -163,6 +163,20 @@ __noinline int xct_commit(const struct xct_pkt *pkt, struct xct_track_state *ts,
 	return 0;
 }
 
+/* The last packet's decision, for xct replay (see struct xct_decision). */
+struct xct_decision last_decision = {};
+
+static __always_inline void xct_note_decision(__u8 verdict, const struct xct_ct_result *res,
+					      const struct xct_policy_out *out)
+{
+	last_decision.verdict = verdict;
+	last_decision.ct_state = res->ct_state;
+	last_decision.reason = res->reason;
+	last_decision.dir = res->dir;
+	last_decision.matched = out->matched;
+	last_decision.line = out->line;
+}
+
 /*
  * Tracks one packet and decides its fate.  The order follows nf_conntrack
  * and nftables: notrack rules first (the raw table), then the tracker, then
@@ -187,6 +201,11 @@ static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __
 	reason = xct_parse(hdrs, copied, len, pkt);
 	if (reason == XCT_R_NOT_IP) {
 		xct_count_reason(reason);
+		res->ct_state = XCT_CTS_UNTRACKED;
+		res->reason = reason;
+		ps->out.matched = 0;
+		ps->out.line = 0;
+		xct_note_decision(XCT_VERDICT_ACCEPT, res, &ps->out);
 		return XCT_VERDICT_ACCEPT;
 	}
 	parsed = reason == XCT_R_OK;
@@ -224,6 +243,7 @@ static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __
 		xct_count(XCT_S_POLICY_DROP);
 	else if (verdict == XCT_VERDICT_REJECT)
 		xct_count(XCT_S_POLICY_REJECT);
+	xct_note_decision(verdict, res, &ps->out);
 	return verdict;
 }
 
@@ -242,6 +262,11 @@ static __always_inline __u32 xct_copy_len(__u32 len)
  * They are separate programs, reached by tail call from the entry programs,
  * because the verifier's budget is per program: the builder's byte loops
  * would not fit next to the parser and the tracker.
+ *
+ * The program arrays are pinned: the kernel empties a program array when
+ * its last user reference goes, which for an unpinned one is the exit of
+ * the 'xct attach' that loaded it.  A later load reuses the pin and points
+ * it at its own reject program.
  */
 SEC("xdp")
 int xct_reject_xdp(struct xdp_md *ctx);
@@ -252,6 +277,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__array(values, int(struct xdp_md *));
 } xct_reject_xdp_prog SEC(".maps") = {
 	.values = {[0] = (void *)&xct_reject_xdp},
@@ -261,6 +287,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__array(values, int(struct __sk_buff *));
 } xct_reject_tc_prog SEC(".maps") = {
 	.values = {[0] = (void *)&xct_reject_tc},

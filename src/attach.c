@@ -11,6 +11,7 @@
  * Nothing is half-applied: arguments and interfaces are checked before any
  * change, and interfaces attached by a failing command are detached again.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <net/if.h>
@@ -449,15 +450,19 @@ int cmd_attach(int argc, char **argv)
 	return ret;
 }
 
-/* Unpins everything under the pin path and removes it. */
+/* Unpins everything under the pin path (every pin there is one of xct's
+ * maps) and removes it. */
 static void remove_state(void)
 {
-	static const char *const names[] = {"xct_ct", "xct_counters", "xct_ifaces", "xct_gc"};
 	char path[4096];
-	size_t i;
+	struct dirent *d;
+	DIR *dir = opendir(xct_opts.pin_path);
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		unlink(xct_pin(path, sizeof(path), names[i]));
+	while (dir && (d = readdir(dir)))
+		if (!strncmp(d->d_name, "xct_", 4))
+			unlink(xct_pin(path, sizeof(path), d->d_name));
+	if (dir)
+		closedir(dir);
 	if (rmdir(xct_opts.pin_path) && errno != ENOENT)
 		xct_err("could not remove %s: %s", xct_opts.pin_path, strerror(errno));
 }
