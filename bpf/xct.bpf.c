@@ -26,7 +26,9 @@
 struct xct_pkt_slot {
 	struct xct_pkt pkt;
 	__u32 copied; /* bytes of the packet in xct_hdrs */
-	__u32 hook;   /* enum xct_rule_hook */
+	__u8 hook;    /* enum xct_rule_hook */
+	__u8 parsed;  /* pkt holds every header: an answer can be built */
+	__u8 pad[2];
 };
 
 struct {
@@ -186,11 +188,12 @@ static __always_inline void xct_note_decision(__u8 verdict, const struct xct_ct_
  * rule is left in the policy scratch for the caller.
  */
 static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __u32 len, __u8 hook,
-				      __u32 ifindex, struct xct_pkt *pkt)
+				      __u32 ifindex, struct xct_pkt_slot *slot)
 {
 	struct xct_policy_scratch *ps = xct_policy_scratch_get();
 	struct xct_track_state ts = {};
 	struct xct_ct_result *res = &ts.res;
+	struct xct_pkt *pkt = &slot->pkt;
 	__u8 reason, verdict;
 	int parsed;
 
@@ -209,6 +212,7 @@ static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __
 		return XCT_VERDICT_ACCEPT;
 	}
 	parsed = reason == XCT_R_OK;
+	slot->parsed = parsed;
 	if (!parsed) {
 		res->ct_state = reason == XCT_R_FRAGMENT ? XCT_CTS_UNTRACKED : XCT_CTS_INVALID;
 		res->reason = reason;
@@ -305,6 +309,13 @@ static __always_inline struct xct_reject_buf *xct_reject_answer(__u32 *out_len)
 	*out_len = 0;
 	if (!out || !hdrs || !slot)
 		return 0;
+	if (!slot->parsed) {
+		/* Nothing to answer with: a malformed packet is only dropped. */
+		xct_count(XCT_S_REJECT_ERROR);
+		return 0;
+	}
+	if (!xct_reject_wanted(&slot->pkt))
+		return 0;
 	*out_len = xct_reject_build_global(hdrs, slot->copied, out, &slot->pkt);
 	if (!*out_len) {
 		xct_count(XCT_S_REJECT_ERROR);
@@ -369,7 +380,30 @@ static __always_inline __u8 xct_decide(struct xct_hdr_buf *hdrs, __u32 n, __u32 
 	__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
 	slot->copied = n;
 	slot->hook = hook;
-	return xct_track(hdrs, n, len, hook, ifindex, &slot->pkt);
+	return xct_track(hdrs, n, len, hook, ifindex, slot);
+}
+
+/*
+ * How XDP answers a rejected packet.  XDP_TX from the reject program only
+ * works on a veth if the other end runs XDP or GRO, which a container's
+ * veth does not; so the packet goes up with a mark in its metadata instead,
+ * and xct_tc_answer() at TC ingress answers it from the skb path, where
+ * sending always works.  A driver without metadata support gets XDP_TX.
+ */
+static __always_inline int xct_xdp_reject(struct xdp_md *ctx)
+{
+	__u32 *meta;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)) == 0) {
+		meta = (void *)(long)ctx->data_meta;
+		if ((void *)(meta + 1) <= (void *)(long)ctx->data) {
+			*meta = XCT_META_REJECT;
+			return XDP_PASS;
+		}
+	}
+	bpf_tail_call(ctx, &xct_reject_xdp_prog, 0);
+	xct_count(XCT_S_REJECT_ERROR);
+	return XDP_DROP;
 }
 
 SEC("xdp")
@@ -386,9 +420,7 @@ int xct_xdp(struct xdp_md *ctx)
 	case XCT_VERDICT_DROP:
 		return XDP_DROP;
 	case XCT_VERDICT_REJECT:
-		bpf_tail_call(ctx, &xct_reject_xdp_prog, 0);
-		xct_count(XCT_S_REJECT_ERROR);
-		return XDP_DROP;
+		return xct_xdp_reject(ctx);
 	default:
 		return XDP_PASS;
 	}
@@ -415,6 +447,35 @@ static __always_inline int xct_track_skb(struct __sk_buff *skb, __u8 hook)
 	default:
 		return TC_ACT_UNSPEC; /* let later filters decide */
 	}
+}
+
+/*
+ * TC ingress next to XDP: answers the packets XDP marked rejected, and
+ * leaves every other packet alone at the cost of one compare.  The packet
+ * is parsed again: other packets may have been through XDP on this CPU
+ * since, so the slot no longer holds this one.
+ */
+SEC("tc")
+int xct_tc_answer(struct __sk_buff *skb)
+{
+	__u32 *meta = (void *)(long)skb->data_meta;
+	__u32 len = skb->len, n = xct_copy_len(len), zero = 0;
+	struct xct_pkt_slot *slot;
+	struct xct_hdr_buf *hdrs;
+
+	if ((void *)(meta + 1) > (void *)(long)skb->data || *meta != XCT_META_REJECT)
+		return TC_ACT_UNSPEC;
+	hdrs = bpf_map_lookup_elem(&xct_hdrs, &zero);
+	slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
+	if (!hdrs || !slot || bpf_skb_load_bytes(skb, 0, hdrs->b, n) < 0)
+		return TC_ACT_SHOT;
+	__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
+	slot->copied = n;
+	slot->hook = XCT_HOOK_INGRESS;
+	slot->parsed = xct_parse(hdrs, n, len, &slot->pkt) == XCT_R_OK;
+	bpf_tail_call(skb, &xct_reject_tc_prog, 0);
+	xct_count(XCT_S_REJECT_ERROR);
+	return TC_ACT_SHOT;
 }
 
 SEC("tc")

@@ -180,8 +180,9 @@ static void detach_iface(int ifaces_fd, __u32 ifindex, const struct xct_iface *i
 		close(fd);
 		unlink(path);
 	}
-	if (iface->mode == XCT_MODE_TC)
-		tc_detach((int)ifindex, BPF_TC_INGRESS);
+	/* TC ingress holds the tracker in tc mode, the reject answerer next
+	 * to XDP otherwise. */
+	tc_detach((int)ifindex, BPF_TC_INGRESS);
 	tc_detach((int)ifindex, BPF_TC_EGRESS);
 	if (iface->flags & XCT_IFACE_OWN_CLSACT) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
@@ -216,6 +217,13 @@ static int replace_iface(struct xct_bpf *skel, const char *name, __u32 ifindex,
 		}
 		iface->ingress_prog_id = prog_id(bpf_program__fd(skel->progs.xct_tc_ingress));
 	} else {
+		err = tc_attach((int)ifindex, BPF_TC_INGRESS,
+				bpf_program__fd(skel->progs.xct_tc_answer), &own_clsact);
+		if (err) {
+			xct_err("cannot replace the TC ingress program of %s: %s", name,
+				strerror(-err));
+			return err;
+		}
 		link_pin_path(path, sizeof(path), (int)ifindex);
 		fd = bpf_obj_get(path);
 		if (fd < 0 || bpf_link_update(fd, bpf_program__fd(skel->progs.xct_xdp), NULL)) {
@@ -257,6 +265,17 @@ static int attach_iface(struct xct_bpf *skel, const char *name, __u32 ifindex, _
 		return -errno;
 	}
 
+	if (mode != XCT_MODE_TC) {
+		/* The answerer of XDP's rejects first: from XDP's first packet
+		 * on, a packet it marks rejected must not reach the stack
+		 * unanswered. */
+		err = tc_attach((int)ifindex, BPF_TC_INGRESS,
+				bpf_program__fd(skel->progs.xct_tc_answer), &own_clsact);
+		if (err) {
+			xct_err("cannot attach to TC ingress of %s: %s", name, strerror(-err));
+			goto fail;
+		}
+	}
 	if (mode != XCT_MODE_TC) {
 		LIBBPF_OPTS(bpf_link_create_opts, lo,
 			    .flags = mode == XCT_MODE_GENERIC ? XDP_FLAGS_SKB_MODE

@@ -263,6 +263,10 @@ struct xct_iface {
 
 #define XCT_IFACE_OWN_CLSACT 0x1 /* xct created the clsact qdisc */
 
+/* The XDP metadata word that marks a packet XDP rejected, for the TC
+ * ingress program that answers it (bpf/xct.bpf.c). */
+#define XCT_META_REJECT 0x78637472 /* "xctr" */
+
 /* TC filter identity, so that detach removes exactly what attach added. */
 #define XCT_TC_HANDLE	0x7c7
 #define XCT_TC_PRIORITY 0x7c7
@@ -295,6 +299,24 @@ struct xct_ctl_msg {
 	__u32 pad2;
 };
 
+/*
+ * What the datapath decided about the packet it last ran on: a global in
+ * .bss that xct_track() fills at the end, a few stores per packet.  xct
+ * replay reads it through the skeleton's memory-mapped .bss after each
+ * BPF_PROG_TEST_RUN, to print a verdict per packet without reading per-CPU
+ * counters.  On a live system every CPU overwrites it and it means nothing.
+ */
+struct xct_decision {
+	__u8 verdict;  /* enum xct_verdict (include/xct/policy.h) */
+	__u8 ct_state; /* enum xct_ct_state */
+	__u8 reason;   /* enum xct_reason */
+	__u8 dir;      /* enum xct_dir of the packet, when it was tracked */
+	__u8 matched;  /* a rule decided (line is its line), not a default */
+	__u8 pad[3];
+	__u32 line; /* line of the deciding rule in the rules file */
+	__u32 pad2;
+};
+
 #define XCT_GC_INTERVAL_MIN_NS (1000ULL * 1000 * 1000)
 #define XCT_GC_INTERVAL_MAX_NS (16ULL * 1000 * 1000 * 1000)
 /* The datapath wakes the GC at most this often when inserts fail. */
@@ -307,6 +329,7 @@ _Static_assert(sizeof(struct xct_tcp_ct) == 60, "tcp layout");
 _Static_assert(sizeof(struct xct_ct_entry) == 136, "entry layout");
 _Static_assert(sizeof(struct xct_iface) == 16, "iface layout");
 _Static_assert(sizeof(struct xct_ctl_msg) == 36, "ctl layout");
+_Static_assert(sizeof(struct xct_decision) == 16, "decision layout");
 #endif
 
 #endif /* XCT_ABI_H */

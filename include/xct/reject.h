@@ -187,18 +187,24 @@ XCT_INLINE __u32 xct_reject_icmp(const __u8 *in, __u32 copied, __u8 *out, const 
 	return l4 + 8 + quote;
 }
 
-/* The answer to a rejected packet; its length, or 0 if there is none to
- * send (never answer an ICMP error, as the kernel does not). */
-XCT_INLINE __u32 xct_reject_build(const __u8 *in, __u32 copied, __u8 *out,
-				  const struct xct_pkt *pkt)
+/* Whether a rejected packet gets an answer at all: never an ICMP error or a
+ * RST, as the kernel never answers one (an answer could start a storm). */
+XCT_INLINE int xct_reject_wanted(const struct xct_pkt *pkt)
 {
 	if (pkt->icmp_error)
 		return 0;
-	if (pkt->t.proto == XCT_IPPROTO_TCP) {
-		if (pkt->tcp.flags & XCT_TCPF_RST)
-			return 0; /* never answer a RST */
+	return pkt->t.proto != XCT_IPPROTO_TCP || !(pkt->tcp.flags & XCT_TCPF_RST);
+}
+
+/* The answer to a rejected packet; its length, or 0 if there is none to
+ * send. */
+XCT_INLINE __u32 xct_reject_build(const __u8 *in, __u32 copied, __u8 *out,
+				  const struct xct_pkt *pkt)
+{
+	if (!xct_reject_wanted(pkt))
+		return 0;
+	if (pkt->t.proto == XCT_IPPROTO_TCP)
 		return xct_reject_tcp(in, out, pkt);
-	}
 	return xct_reject_icmp(in, copied, out, pkt);
 }
 

@@ -146,6 +146,28 @@ static int tc_run(struct fixture *fx, struct bpf_program *prog, const struct pac
 	return (int)opts.retval;
 }
 
+/*
+ * XDP's reject: the frame goes up with XCT_META_REJECT in the metadata in
+ * front of it, for xct_tc_answer (BPF_PROG_TEST_RUN hands XDP's output
+ * back from the metadata on).
+ */
+static int xdp_rejected(struct fixture *fx, const struct packet *pk)
+{
+	struct packet out;
+	__u32 meta;
+
+	if (xdp_run(fx, pk, &out) != XDP_PASS || out.len != pk->len + 4)
+		return 0;
+	memcpy(&meta, out.data, 4);
+	return meta == XCT_META_REJECT && !memcmp(out.data + 4, pk->data, pk->len);
+}
+
+/* The answer to a rejected frame, as TC ingress builds and sends it. */
+static int tc_answer(struct fixture *fx, const struct packet *pk, struct packet *out)
+{
+	return tc_run(fx, fx->skel->progs.xct_tc_ingress, pk, out);
+}
+
 static struct packet syn_to(const char *src, __u16 sport, const char *dst, __u16 dport)
 {
 	struct flow f = make_flow(XCT_IPPROTO_TCP, src, sport, dst, dport);
@@ -291,7 +313,7 @@ TEST(policy_first_match_wins)
 	pk = syn_to("10.1.0.1", 40000, "10.9.9.9", 1500); /* rule 1 before rule 2 */
 	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
 	pk = syn_to("192.0.2.1", 40000, "10.9.9.9", 1500);
-	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_TX);
+	CHECK(xdp_rejected(&fx, &pk));
 	pk = syn_to("192.0.2.1", 40000, "10.9.9.9", 2001);
 	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
 	CHECK_EQ(table_size(&fx), 1);
@@ -309,7 +331,8 @@ TEST(policy_reject_tcp_answers_with_rst)
 	if (!fixture_setup(&fx, 0) || load_rules(&fx, "reject tcp dport 25\n"))
 		return;
 	pk = syn_to("192.0.2.10", 40000, "192.0.2.1", 25);
-	CHECK_EQ(xdp_run(&fx, &pk, &out), XDP_TX);
+	CHECK(xdp_rejected(&fx, &pk));
+	CHECK_EQ(tc_answer(&fx, &pk, &out), TC_ACT_REDIRECT);
 	a = parse_answer(&out);
 	CHECK_EQ(memcmp(out.data, pk.data + 6, 6), 0); /* back to the sender's MAC */
 	CHECK_EQ(memcmp(out.data + 6, pk.data, 6), 0);
@@ -322,20 +345,21 @@ TEST(policy_reject_tcp_answers_with_rst)
 	CHECK_EQ(a.tcp.seq, 0);
 	CHECK_EQ(a.tcp.ack, CLIENT_ISN + 1); /* the SYN's sequence, consumed */
 	CHECK_EQ(table_size(&fx), 0);
-	CHECK_EQ(counter(&fx, XCT_S_POLICY_REJECT), 1);
+	CHECK_EQ(counter(&fx, XCT_S_POLICY_REJECT), 2);
 
 	/* A segment with ACK gets a RST with that sequence number. */
 	{
 		struct flow f = make_flow(XCT_IPPROTO_TCP, "192.0.2.10", 40001, "192.0.2.1", 25);
 
 		pk = tcp_packet(&f, XCT_TCPF_ACK, 777, 4242, 0);
-		CHECK_EQ(xdp_run(&fx, &pk, &out), XDP_TX);
+		CHECK_EQ(tc_answer(&fx, &pk, &out), TC_ACT_REDIRECT);
 		a = parse_answer(&out);
 		CHECK_EQ(a.tcp.flags, XCT_TCPF_RST);
 		CHECK_EQ(a.tcp.seq, 4242);
 		/* And a RST is never answered. */
 		pk = tcp_packet(&f, XCT_TCPF_RST, 777, 0, 0);
-		CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+		CHECK_EQ(tc_answer(&fx, &pk, &out), TC_ACT_SHOT);
+		CHECK_EQ(counter(&fx, XCT_S_REJECT_ERROR), 0);
 	}
 	fixture_teardown(&fx);
 }
@@ -351,7 +375,8 @@ TEST(policy_reject_udp_answers_with_port_unreachable)
 	if (!fixture_setup(&fx, 0) || load_rules(&fx, "reject udp dport 9\n"))
 		return;
 	pk = udp_packet(&f, 40);
-	CHECK_EQ(xdp_run(&fx, &pk, &out), XDP_TX);
+	CHECK(xdp_rejected(&fx, &pk));
+	CHECK_EQ(tc_answer(&fx, &pk, &out), TC_ACT_REDIRECT);
 	a = parse_answer(&out);
 	CHECK_EQ(a.t.proto, XCT_IPPROTO_ICMP);
 	CHECK_EQ(a.icmp_error, 1);
@@ -363,7 +388,7 @@ TEST(policy_reject_udp_answers_with_port_unreachable)
 	CHECK_EQ(a.inner.dport, htons(9));
 
 	pk = udp_packet(&f6, 40);
-	CHECK_EQ(xdp_run(&fx, &pk, &out), XDP_TX);
+	CHECK_EQ(tc_answer(&fx, &pk, &out), TC_ACT_REDIRECT);
 	a = parse_answer(&out);
 	CHECK_EQ(a.t.proto, XCT_IPPROTO_ICMPV6);
 	CHECK_EQ(a.t.icmp_type, 1);
