@@ -24,6 +24,7 @@ cleanup() {
 	rm -rf "$STATE"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 [ "$(id -u)" -eq 0 ] || { echo "demo: needs root (network namespaces, BPF)" >&2; exit 1; }
 
@@ -99,5 +100,38 @@ ip netns exec "$R" "$XCT" --pin-path "$PIN" ct stats
 echo
 echo "# xct ct stats --reasons"
 ip netns exec "$R" "$XCT" --pin-path "$PIN" ct stats --reasons
+echo
+
+# The same router as a firewall: the services above stay open, new
+# connections to anything else are refused or dropped, and the open
+# connection carries on across the load.
+cat >"$STATE/rules.xct" <<'EOF_RULES'
+set services { 8080, 8443 }
+policy drop
+accept ct state established,related
+drop ct state invalid
+accept tcp dport @services
+accept udp dport 5353
+accept icmp type echo-request
+accept icmpv6 type echo-request
+reject tcp dport 25
+EOF_RULES
+echo "# cat rules.xct"
+cat "$STATE/rules.xct"
+echo "# xct rules load rules.xct"
+ip netns exec "$R" "$XCT" --pin-path "$PIN" rules load "$STATE/rules.xct"
+echo
+echo "# traffic: TCP to 8080 (accepted), to 25 (rejected), to 9 (dropped)"
+head -c 100000 /dev/urandom | ip netns exec "$C" socat -u - TCP:10.77.2.2:8080 && echo "8080: sent"
+ip netns exec "$C" socat -u /dev/null TCP:10.77.2.2:25 2>&1 | sed 's/.*E /25: /' || true
+ip netns exec "$C" socat -u /dev/null TCP:10.77.2.2:9,connect-timeout=1 2>&1 |
+	sed 's/.*E /9: /' || true
+echo
+echo "# xct rules show"
+ip netns exec "$R" "$XCT" --pin-path "$PIN" rules show
+echo
+echo "# a bad rules file is refused, and the running rules stay"
+printf 'policy drop\naccept tcp dport 80,443\n' >"$STATE/bad.xct"
+ip netns exec "$R" "$XCT" --pin-path "$PIN" rules load "$STATE/bad.xct" || true
 kill $(jobs -p) 2>/dev/null || true
 wait 2>/dev/null || true

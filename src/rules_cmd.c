@@ -91,8 +91,9 @@ static int rules_check(const char *file, bool load)
 		rc = err ? XCT_EXIT_RUNTIME : XCT_EXIT_OK;
 	}
 	if (rc == XCT_EXIT_OK)
-		printf("%s: %zu rules, %zu sets%s\n", file, rs.n_rules, rs.n_sets,
-		       load ? ", loaded" : ", valid");
+		printf("%s: %zu rule%s, %zu set%s, %s\n", file, rs.n_rules,
+		       rs.n_rules == 1 ? "" : "s", rs.n_sets, rs.n_sets == 1 ? "" : "s",
+		       load ? "loaded" : "valid");
 	if (load)
 		xct_policy_close(&maps);
 	xct_compiled_free(&c);

@@ -1971,6 +1971,10 @@ static int unknown_in_rule(struct parser *p, struct rule_ctx *rc)
 				p, t,
 				"expected a match or an option, got %s (did you mean 'dport %s'?)",
 				GOT(t), TXT(t));
+		if (t->type == TOK_COMMA)
+			return perr(p, t,
+				    "expected a match or an option, got ',' (a list is written "
+				    "in braces: '{ 80, 443 }')");
 		return perr(p, t, "expected a match or an option, got %s", GOT(t));
 	}
 	for (i = 0; i < ARRAY_SIZE(misplaced); i++)

@@ -1310,7 +1310,9 @@ TEST(rules_parse_keyword_errors)
 	CHECK_PERR("accept iif $lan", 1, 12, "unexpected character '$'");
 	CHECK_PERR("accept tcp dport 22 \xe2\x80\x9c", 1, 21,
 		   "unexpected character '\xe2\x80\x9c'");
-	CHECK_PERR("accept tcp dport 22,", 1, 20, "expected a match or an option, got ','");
+	CHECK_PERR("accept tcp dport 22,", 1, 20,
+		   "expected a match or an option, got ',' (a list is written in braces: "
+		   "'{ 80, 443 }')");
 }
 
 TEST(rules_parse_bad_bytes)
