@@ -90,6 +90,55 @@ static int run_ctl(struct xct_bpf *skel, __u16 cmd)
 	return msg.ret;
 }
 
+/*
+ * A pinned map of an older xct whose layout differs from this one's cannot
+ * be reused, and libbpf would refuse the whole load.  Maps that hold no
+ * connection are unpinned and start afresh (counters, an older policy: the
+ * rules are loaded again); the table is never dropped here, a change of its
+ * layout needs a migration, so the load fails with a clear message.
+ */
+static int drop_stale_pins(struct xct_bpf *skel)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, skel->obj)
+	{
+		const char *path = bpf_map__pin_path(map);
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		int fd;
+
+		if (!path)
+			continue;
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+			close(fd);
+			continue;
+		}
+		close(fd);
+		if (info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
+		    info.value_size == bpf_map__value_size(map) &&
+		    info.max_entries == bpf_map__max_entries(map) &&
+		    info.map_flags == bpf_map__map_flags(map))
+			continue;
+		if (!strcmp(bpf_map__name(map), "xct_ct")) {
+			xct_err("the connection table under %s has another layout than this xct's; "
+				"it cannot be taken over without a migration",
+				xct_opts.pin_path);
+			return -EINVAL;
+		}
+		fprintf(stderr, "xct: %s: layout changed since it was pinned, starting it afresh\n",
+			bpf_map__name(map));
+		if (unlink(path)) {
+			xct_err("cannot unpin %s: %s", path, strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
 /* Opens and loads the programs against the pinned maps (creating them with
  * max_entries if they do not exist yet). */
 static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, int *exit_code)
@@ -125,6 +174,10 @@ static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, int *exi
 		return NULL;
 	}
 	bpf_map__set_max_entries(skel->maps.xct_ct, (__u32)max_entries);
+	if (drop_stale_pins(skel)) {
+		xct_bpf__destroy(skel);
+		return NULL;
+	}
 	err = xct_bpf__load(skel);
 	if (err) {
 		xct_err("cannot load the BPF programs: %s%s", strerror(-err),

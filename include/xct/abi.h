@@ -240,9 +240,15 @@ enum xct_stat {
 };
 #undef XCT_STAT_ENUM
 
-/* The per-CPU counter array: stats first, then one counter per reason. */
-#define XCT_COUNTER_SLOTS  (XCT_S_COUNT + XCT_R_COUNT)
-#define XCT_REASON_SLOT(r) (XCT_S_COUNT + (r))
+/*
+ * The per-CPU counter array: stats from slot 0, one counter per reason from
+ * slot XCT_STAT_SLOTS.  Both regions have room to grow, so that a new stat
+ * or reason neither moves the others nor changes the pinned map's size,
+ * which would keep a newer xct from taking over the running one's map.
+ */
+#define XCT_STAT_SLOTS	   64
+#define XCT_COUNTER_SLOTS  256
+#define XCT_REASON_SLOT(r) (XCT_STAT_SLOTS + (r))
 
 /* Hooks, for the interface registry and for telling a forwarded packet
  * (tracked at ingress) from a locally sent one (tracked at egress). */
@@ -324,6 +330,8 @@ struct xct_decision {
 
 #ifndef __bpf__
 _Static_assert(sizeof(struct xct_ct_key) == 40, "key layout");
+_Static_assert(XCT_S_COUNT <= XCT_STAT_SLOTS, "stats overflow their slots");
+_Static_assert(XCT_STAT_SLOTS + XCT_R_COUNT <= XCT_COUNTER_SLOTS, "reasons overflow their slots");
 _Static_assert(sizeof(struct xct_tcp_peer) == 20, "tcp peer layout");
 _Static_assert(sizeof(struct xct_tcp_ct) == 60, "tcp layout");
 _Static_assert(sizeof(struct xct_ct_entry) == 136, "entry layout");

@@ -153,6 +153,22 @@ else
 fi
 kill "$talker" "$listener" 2>/dev/null
 wait "$talker" "$listener" 2>/dev/null
+
+# An older xct's counters, pinned with another size, cannot be reused: the
+# takeover starts them afresh and keeps the table.
+entries_before=$(x ct count 2>/dev/null)
+rm -f "$PIN/xct_counters"
+bpftool map create "$PIN/xct_counters" type percpu_array key 4 value 8 entries 47 \
+	name xct_counters
+expect replace_restarts_stale_counters 0 "xct_counters: layout changed since it was pinned" \
+	x attach --replace xc0 xc1
+expect replace_keeps_table_despite_stale_counters 0 "^${entries_before}\$" x ct count
+# A table of another layout is never dropped: the load is refused.
+mkdir -p "$STATE/bpf/other"
+bpftool map create "$STATE/bpf/other/xct_ct" type hash key 40 value 8 entries 16 name xct_ct
+expect attach_refuses_other_table_layout 1 "another layout than this xct's" \
+	ip netns exec "$NS" "$XCT" --pin-path "$STATE/bpf/other" attach lo
+rm -rf "$STATE/bpf/other"
 expect usage_replace_with_mode 2 "--replace keeps each interface's mode" x attach --replace xc0 --mode tc
 expect runtime_replace_not_attached 1 "cannot replace on lo: not attached" x attach --replace lo
 
