@@ -15,6 +15,7 @@
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include "ct_table.h" /* counters */
 #include "maps.h"
 #include "xct/policy.h"
 
@@ -135,6 +136,21 @@ struct {
 	__uint(max_entries, 65536);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_limits_src SEC(".maps");
+
+/* The event stream (include/xct/abi.h), and each rule's log sampler. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XCT_EVENTS_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64); /* GCRA theoretical arrival time */
+	__uint(max_entries, XCT_POLICY_GENS *XCT_RULES_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_log_limits SEC(".maps");
 
 /*
  * Named sets' elements: one trie per element type and generation, held in
@@ -364,6 +380,42 @@ static __always_inline int xct_rule_limit(__u32 idx, const struct xct_rule_rec *
 	}
 }
 
+/* A log rule decided the packet: one event, if its sampler allows. */
+static __always_inline void xct_rule_log(__u32 idx, const struct xct_rule_rec *rec,
+					 const struct xct_policy_in *in)
+{
+	__u64 cost = xct_limit_cost(XCT_LOG_RATE, XCT_NSEC_PER_SEC);
+	__u64 *tat = bpf_map_lookup_elem(&xct_log_limits, &idx);
+	struct xct_event *ev;
+
+	if (!tat || !xct_limit_take(tat, in->now, cost, cost * XCT_LOG_RATE)) {
+		xct_count(XCT_S_LOG_SAMPLED_OUT);
+		return;
+	}
+	ev = bpf_ringbuf_reserve(&xct_events, sizeof(*ev), 0);
+	if (!ev) {
+		xct_count(XCT_S_EVENTS_LOST);
+		return;
+	}
+	ev->time_ns = in->now;
+	ev->type = XCT_EV_RULE_LOG;
+	ev->verdict = rec->action;
+	ev->ct_state = in->state;
+	ev->family = in->family;
+	ev->proto = in->proto;
+	ev->hook = in->hook;
+	ev->pad = 0;
+	ev->ifindex = in->ifindex;
+	ev->line = rec->line;
+	ev->src = in->saddr;
+	ev->dst = in->daddr;
+	ev->sport = in->is_icmp ? (__u16)(in->icmp_type << 8 | in->icmp_code) : in->sport;
+	ev->dport = in->dport;
+	ev->len = in->len;
+	bpf_ringbuf_submit(ev, 0);
+	xct_count(XCT_S_LOG_EVENTS);
+}
+
 /*
  * The checks a candidate rule's bit cannot stand for: named sets and the
  * rate limit (taken last, so a packet only spends tokens of a rule that
@@ -405,6 +457,8 @@ __noinline int xct_rule_check(__u32 idx, struct xct_policy_in *in, struct xct_po
 	}
 	if ((rec->flags & XCT_RULE_LIMIT) && !xct_rule_limit(idx, rec, in))
 		return 0;
+	if (rec->flags & XCT_RULE_LOG)
+		xct_rule_log(idx, rec, in);
 	out->verdict = rec->action;
 	out->line = rec->line;
 	return 1;

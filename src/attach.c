@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "table.h"
+#include "xct/policy.h"
 #include "xct.h"
 #include "xct.skel.h"
 
@@ -607,6 +608,24 @@ static int count_live(const struct xct_ct_key *key, const struct xct_ct_entry *e
 	return 0;
 }
 
+/* The running ruleset's header, if one is loaded. */
+static int policy_header(struct xct_policy_gen *g)
+{
+	struct xct_policy_ctl ctl;
+	char path[4096];
+	__u32 zero = 0;
+	int fd = bpf_obj_get(xct_pin(path, sizeof(path), "xct_policy_ctl")), err;
+
+	if (fd < 0)
+		return 0;
+	err = bpf_map_lookup_elem(fd, &zero, &ctl);
+	close(fd);
+	if (err || !ctl.loaded)
+		return 0;
+	*g = ctl.gen[ctl.active_gen & 1];
+	return 1;
+}
+
 int cmd_status(int argc, char **argv)
 {
 	unsigned long live = 0;
@@ -615,8 +634,9 @@ int cmd_status(int argc, char **argv)
 	struct xct_iface cur;
 	__u32 key, *prev = NULL, zero = 0;
 	char name[IF_NAMESIZE];
-	__u64 now;
-	int n = 0;
+	struct xct_policy_gen pg;
+	__u64 now, dropped, rejected;
+	int n = 0, loaded;
 
 	if (argc > 1)
 		return xct_usage_error("status takes no arguments");
@@ -630,23 +650,37 @@ int cmd_status(int argc, char **argv)
 		return XCT_EXIT_RUNTIME;
 	}
 	bpf_map_lookup_elem(t.gc_fd, &zero, &gc);
+	loaded = policy_header(&pg);
+	dropped = xct_counter_total(&t, XCT_S_POLICY_DROP);
+	rejected = xct_counter_total(&t, XCT_S_POLICY_REJECT);
 
 	if (xct_opts.json)
 		printf("{\"pin_path\":\"%s\",\"entries\":%lu,\"max_entries\":%u,"
 		       "\"gc\":{\"interval_ms\":%llu,\"last_seen\":%llu,\"last_deleted\":%llu},"
+		       "\"rules\":{\"loaded\":%s,\"rules\":%u,\"policy\":\"%s\","
+		       "\"dropped\":%llu,\"rejected\":%llu},"
 		       "\"interfaces\":[",
 		       xct_opts.pin_path, live, t.max_entries,
 		       (unsigned long long)(gc.interval_ns / 1000000),
-		       (unsigned long long)gc.last_seen, (unsigned long long)gc.last_deleted);
+		       (unsigned long long)gc.last_seen, (unsigned long long)gc.last_deleted,
+		       loaded ? "true" : "false", loaded ? pg.n_rules : 0,
+		       loaded && pg.policy == XCT_VERDICT_DROP ? "drop" : "accept",
+		       (unsigned long long)dropped, (unsigned long long)rejected);
 	else
 		printf("xct %s, state in %s\n"
 		       "table: %lu connections of %u (%.1f%%)\n"
-		       "gc: sweeping every %llu ms; last sweep saw %llu entries, removed %llu\n"
-		       "interfaces:\n",
+		       "gc: sweeping every %llu ms; last sweep saw %llu entries, removed %llu\n",
 		       XCT_VERSION, xct_opts.pin_path, live, t.max_entries,
 		       t.max_entries ? 100.0 * (double)live / t.max_entries : 0.0,
 		       (unsigned long long)(gc.interval_ns / 1000000),
 		       (unsigned long long)gc.last_seen, (unsigned long long)gc.last_deleted);
+	if (!xct_opts.json && loaded)
+		printf("rules: %u, policy %s; packets dropped %llu, rejected %llu "
+		       "('xct rules show' for each rule)\ninterfaces:\n",
+		       pg.n_rules, pg.policy == XCT_VERDICT_DROP ? "drop" : "accept",
+		       (unsigned long long)dropped, (unsigned long long)rejected);
+	else if (!xct_opts.json)
+		printf("rules: none loaded, every packet accepted\ninterfaces:\n");
 
 	while (bpf_map_get_next_key(t.ifaces_fd, prev, &key) == 0) {
 		prev = &key;

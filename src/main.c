@@ -23,6 +23,7 @@ static const char usage[] =
 	"  ct list|get|delete|flush|count|stats [FILTER...]   (see 'xct ct help')\n"
 	"  rules load|check FILE | show | clear               (see 'xct rules help')\n"
 	"  set add|del NAME ELEMENT... | list [NAME]          (see 'xct set help')\n"
+	"  events [--count N] [--timeout S]                   the event stream (log rules)\n"
 	"  version\n"
 	"\n"
 	"Options:\n"
@@ -66,7 +67,7 @@ static const struct {
 } commands[] = {
 	{"attach", cmd_attach},	  {"detach", cmd_detach}, {"status", cmd_status},
 	{"ct", cmd_ct},		  {"rules", cmd_rules},	  {"set", cmd_set},
-	{"version", cmd_version}, {"help", cmd_help},
+	{"version", cmd_version}, {"help", cmd_help},	  {"events", cmd_events},
 };
 
 int main(int argc, char **argv)

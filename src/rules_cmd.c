@@ -241,42 +241,115 @@ int cmd_rules(int argc, char **argv)
 
 /* ---- xct set ---- */
 
-static int print_elem(const struct xct_prefix *p, void *ctx)
+/*
+ * A set's elements as the user wrote them.  Addresses are stored as
+ * written; a port range is stored as the prefixes that cover it, so the
+ * prefixes are put back together: adjacent ranges come back as one.
+ */
+struct set_elems {
+	struct xct_prefix *addrs;
+	struct xct_port_range *ports;
+	size_t n_addrs, n_ports, cap_addrs, cap_ports;
+};
+
+static int collect_elem(const struct xct_prefix *p, void *ctx)
 {
-	bool *first = ctx;
-	char buf[INET6_ADDRSTRLEN + 8];
+	struct set_elems *e = ctx;
 
-	if (p->family == 0) {
+	if (p->family) {
+		if (e->n_addrs == e->cap_addrs) {
+			size_t cap = e->cap_addrs ? 2 * e->cap_addrs : 64;
+			void *grown = realloc(e->addrs, cap * sizeof(*e->addrs));
+
+			if (!grown)
+				return -ENOMEM;
+			e->addrs = grown;
+			e->cap_addrs = cap;
+		}
+		e->addrs[e->n_addrs++] = *p;
+	} else {
 		__u16 port;
-		__u32 span = 1U << (16 - p->plen);
 
-		memcpy(&port, p->addr, 2);
-		if (span == 1)
-			snprintf(buf, sizeof(buf), "%u", port);
-		else
-			snprintf(buf, sizeof(buf), "%u-%u", port, port + span - 1);
-	} else {
-		char a[INET6_ADDRSTRLEN];
+		if (e->n_ports == e->cap_ports) {
+			size_t cap = e->cap_ports ? 2 * e->cap_ports : 64;
+			void *grown = realloc(e->ports, cap * sizeof(*e->ports));
 
-		inet_ntop(p->family == XCT_AF_INET ? AF_INET : AF_INET6, p->addr, a, sizeof(a));
-		if (p->plen == (p->family == XCT_AF_INET ? 32 : 128))
-			snprintf(buf, sizeof(buf), "%s", a);
-		else
-			snprintf(buf, sizeof(buf), "%s/%u", a, p->plen);
+			if (!grown)
+				return -ENOMEM;
+			e->ports = grown;
+			e->cap_ports = cap;
+		}
+		memcpy(&port, p->addr, sizeof(port));
+		e->ports[e->n_ports].lo = port;
+		e->ports[e->n_ports++].hi = (__u16)(port + (1U << (16 - p->plen)) - 1);
 	}
-	if (xct_opts.json) {
-		printf("%s\"%s\"", *first ? "" : ",", buf);
-	} else {
-		printf("%s\n", buf);
-	}
-	*first = false;
 	return 0;
 }
 
-static int count_elem(const struct xct_prefix *p, void *ctx)
+static int cmp_range(const void *a, const void *b)
 {
-	(*(size_t *)ctx)++;
+	const struct xct_port_range *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static int set_elements(struct xct_policy_maps *m, const struct xct_set_info *set,
+			struct set_elems *e)
+{
+	size_t i, n = 0;
+	int err;
+
+	memset(e, 0, sizeof(*e));
+	err = xct_policy_set_walk(m, set, collect_elem, e);
+	if (err || !e->n_ports)
+		return err;
+	qsort(e->ports, e->n_ports, sizeof(*e->ports), cmp_range);
+	for (i = 1; i < e->n_ports; i++) {
+		if ((__u32)e->ports[n].hi + 1 >= e->ports[i].lo) {
+			if (e->ports[i].hi > e->ports[n].hi)
+				e->ports[n].hi = e->ports[i].hi;
+		} else {
+			e->ports[++n] = e->ports[i];
+		}
+	}
+	e->n_ports = n + 1;
 	return 0;
+}
+
+static void set_elems_free(struct set_elems *e)
+{
+	free(e->addrs);
+	free(e->ports);
+}
+
+static void print_elements(const struct set_elems *e)
+{
+	char buf[INET6_ADDRSTRLEN + 8], a[INET6_ADDRSTRLEN];
+	size_t i;
+
+	for (i = 0; i < e->n_addrs + e->n_ports; i++) {
+		if (i < e->n_addrs) {
+			const struct xct_prefix *p = &e->addrs[i];
+
+			inet_ntop(p->family == XCT_AF_INET ? AF_INET : AF_INET6, p->addr, a,
+				  sizeof(a));
+			if (p->plen == (p->family == XCT_AF_INET ? 32 : 128))
+				snprintf(buf, sizeof(buf), "%s", a);
+			else
+				snprintf(buf, sizeof(buf), "%s/%u", a, p->plen);
+		} else {
+			const struct xct_port_range *r = &e->ports[i - e->n_addrs];
+
+			if (r->lo == r->hi)
+				snprintf(buf, sizeof(buf), "%u", r->lo);
+			else
+				snprintf(buf, sizeof(buf), "%u-%u", r->lo, r->hi);
+		}
+		if (xct_opts.json)
+			printf("%s\"%s\"", i ? "," : "", buf);
+		else
+			printf("%s\n", buf);
+	}
 }
 
 static int set_list_all(struct xct_policy_maps *m)
@@ -289,11 +362,18 @@ static int set_list_all(struct xct_policy_maps *m)
 	for (i = 0; m->ctl_mem->loaded && i < XCT_SETS_MAX; i++) {
 		__u32 k = gen * XCT_SETS_MAX + i;
 		struct xct_set_info info;
-		size_t n = 0;
+		struct set_elems e;
+		size_t n;
 
 		if (bpf_map_lookup_elem(m->set_info, &k, &info) || !info.id)
 			break;
-		xct_policy_set_walk(m, &info, count_elem, &n);
+		if (set_elements(m, &info, &e)) {
+			set_elems_free(&e);
+			xct_err("cannot read set '%s'", info.name);
+			return XCT_EXIT_RUNTIME;
+		}
+		n = e.n_addrs + e.n_ports;
+		set_elems_free(&e);
 		if (xct_opts.json)
 			printf("%s{\"name\":\"%s\",\"kind\":\"%s\",\"elements\":%zu}",
 			       first ? "" : ",", info.name,
@@ -342,8 +422,9 @@ int cmd_set(int argc, char **argv)
 	struct xct_port_range *ports = NULL;
 	struct xct_policy_maps m;
 	struct xct_set_info set;
-	bool add, first = true;
-	size_t n = 0;
+	struct set_elems elems;
+	size_t n = 0, failed = 0;
+	bool add;
 	int rc, err;
 
 	if (argc < 2 || !strcmp(sub, "help") || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
@@ -373,7 +454,10 @@ int cmd_set(int argc, char **argv)
 	if (!strcmp(sub, "list")) {
 		if (xct_opts.json)
 			putchar('[');
-		err = xct_policy_set_walk(&m, &set, print_elem, &first);
+		err = set_elements(&m, &set, &elems);
+		if (!err)
+			print_elements(&elems);
+		set_elems_free(&elems);
 		if (xct_opts.json)
 			printf("]\n");
 		rc = err ? XCT_EXIT_RUNTIME : XCT_EXIT_OK;
@@ -382,12 +466,18 @@ int cmd_set(int argc, char **argv)
 	rc = parse_elements(&set, argc - 3, argv + 3, &addrs, &ports, &n);
 	if (rc)
 		goto out;
-	err = xct_policy_set_update(
-		&m, &set, set.kind == XCT_SET_PORT ? NULL : addrs, set.kind == XCT_SET_PORT ? 0 : n,
-		set.kind == XCT_SET_PORT ? ports : NULL, set.kind == XCT_SET_PORT ? n : 0, add);
-	if (err) {
-		xct_err("cannot %s set '%s': %s", add ? "add to" : "delete from", set.name,
-			strerror(-err));
+	err = xct_policy_set_update(&m, &set, set.kind == XCT_SET_PORT ? NULL : addrs,
+				    set.kind == XCT_SET_PORT ? 0 : n,
+				    set.kind == XCT_SET_PORT ? ports : NULL,
+				    set.kind == XCT_SET_PORT ? n : 0, add, &failed);
+	if (err == -ENOENT && !add) {
+		xct_err("'%s' is not an element of set '%s' (delete elements as they were "
+			"added); nothing was deleted",
+			argv[3 + failed], set.name);
+		rc = XCT_EXIT_RUNTIME;
+	} else if (err) {
+		xct_err("cannot %s set '%s': %s%s", add ? "add to" : "delete from", set.name,
+			strerror(-err), add ? "" : "; nothing was deleted");
 		rc = XCT_EXIT_RUNTIME;
 	}
 out:

@@ -136,3 +136,17 @@ int xct_counters_read(const struct xct_table *t, __u32 slot, __u64 *per_cpu, int
 	free(vals);
 	return err;
 }
+
+__u64 xct_counter_total(const struct xct_table *t, __u32 slot)
+{
+	int ncpus = libbpf_num_possible_cpus(), i;
+	__u64 *v, sum = 0;
+
+	if (ncpus <= 0 || !(v = calloc((size_t)ncpus, sizeof(*v))))
+		return 0;
+	if (!xct_counters_read(t, slot, v, ncpus))
+		for (i = 0; i < ncpus; i++)
+			sum += v[i];
+	free(v);
+	return sum;
+}

@@ -28,7 +28,10 @@ typedef int (*xct_entry_fn)(const struct xct_ct_key *key, const struct xct_ct_en
  * lock); returns the callback's non-zero value, 0, or -errno. */
 int xct_table_walk(const struct xct_table *t, __u64 now_ns, xct_entry_fn fn, void *ctx);
 
-/* Sums a per-CPU counter slot over all CPUs, or fills per_cpu[ncpus]. */
+/* Fills per_cpu[ncpus] with a per-CPU counter slot's values. */
 int xct_counters_read(const struct xct_table *t, __u32 slot, __u64 *per_cpu, int ncpus);
+
+/* A counter slot summed over the CPUs; 0 if it cannot be read. */
+__u64 xct_counter_total(const struct xct_table *t, __u32 slot);
 
 #endif /* XCT_TABLE_H */

@@ -232,7 +232,10 @@ enum xct_reason {
 	X(GC_RUNS, "gc_runs")                                                                      \
 	X(POLICY_DROP, "policy_drop")                                                              \
 	X(POLICY_REJECT, "policy_reject")                                                          \
-	X(REJECT_ERROR, "reject_error")
+	X(REJECT_ERROR, "reject_error")                                                            \
+	X(LOG_EVENTS, "log_events")                                                                \
+	X(LOG_SAMPLED_OUT, "log_sampled_out")                                                      \
+	X(EVENTS_LOST, "events_lost")
 
 #define XCT_STAT_ENUM(name, str) XCT_S_##name,
 enum xct_stat {
@@ -249,6 +252,35 @@ enum xct_stat {
 #define XCT_STAT_SLOTS	   64
 #define XCT_COUNTER_SLOTS  256
 #define XCT_REASON_SLOT(r) (XCT_STAT_SLOTS + (r))
+
+/*
+ * Events, through the xct_events ring buffer.  A 'log' rule sends one for a
+ * packet it decides, at most XCT_LOG_RATE a second per rule (a sample, so
+ * that a flood cannot drown the reader); an event the ring has no room for
+ * is counted in events_lost, never waited for.
+ */
+enum xct_event_type {
+	XCT_EV_RULE_LOG = 1,
+};
+
+#define XCT_LOG_RATE	 100
+#define XCT_EVENTS_BYTES (1 << 20)
+
+struct xct_event {
+	__u64 time_ns; /* monotonic clock */
+	__u8 type;     /* enum xct_event_type */
+	__u8 verdict;  /* enum xct_verdict */
+	__u8 ct_state; /* enum xct_ct_state */
+	__u8 family;
+	__u8 proto;
+	__u8 hook; /* enum xct_rule_hook */
+	__u16 pad;
+	__u32 ifindex;
+	__u32 line; /* of the rule in the rules file */
+	union xct_addr src, dst;
+	__u16 sport, dport; /* host order; ICMP: type and code in sport */
+	__u32 len;	    /* IP length */
+};
 
 /* Hooks, for the interface registry and for telling a forwarded packet
  * (tracked at ingress) from a locally sent one (tracked at egress). */
@@ -337,6 +369,7 @@ _Static_assert(sizeof(struct xct_tcp_ct) == 60, "tcp layout");
 _Static_assert(sizeof(struct xct_ct_entry) == 136, "entry layout");
 _Static_assert(sizeof(struct xct_iface) == 16, "iface layout");
 _Static_assert(sizeof(struct xct_ctl_msg) == 36, "ctl layout");
+_Static_assert(sizeof(struct xct_event) == 64, "event layout");
 _Static_assert(sizeof(struct xct_decision) == 16, "decision layout");
 #endif
 

@@ -89,6 +89,25 @@ static int fail_rule(struct compiler *cc, const struct xct_rule *r, const char *
 	return ret;
 }
 
+/* An error at rule r's interface j: at the name when it stands on the
+ * rule's first line (the error shows the rule's text), else at the rule. */
+static int fail_iface(struct compiler *cc, const struct xct_rule *r, size_t j, const char *fmt, ...)
+{
+	struct xct_src_loc loc = r->loc;
+	va_list ap;
+	int ret;
+
+	if (r->iface_locs && r->iface_locs[j].line == r->loc.line)
+		loc = r->iface_locs[j];
+	va_start(ap, fmt);
+	ret = vfail(cc, -EINVAL, &loc, NULL, fmt, ap);
+	va_end(ap);
+	if (cc->err && r->text && r->loc.col)
+		snprintf(cc->err->line_text, sizeof(cc->err->line_text), "%*s%s",
+			 (int)r->loc.col - 1, "", r->text);
+	return ret;
+}
+
 static int no_memory(struct compiler *cc)
 {
 	return fail(cc, -ENOMEM, NULL, "out of memory");
@@ -612,7 +631,7 @@ static int compile_ifaces(struct compiler *cc, xct_ifindex_fn resolve, void *ctx
 			name[XCT_IFNAME_MAX] = 0;
 			ifindex = resolve ? resolve(name, ctx) : 0;
 			if (!ifindex) {
-				ret = fail_rule(cc, r, "interface '%s' does not exist", name);
+				ret = fail_iface(cc, r, j, "interface '%s' does not exist", name);
 				goto out;
 			}
 			refs[n++] = (struct iface_ref){ifindex, i};

@@ -40,12 +40,25 @@ static const struct {
 	{                                                                                          \
 		"xct_" #field, offsetof(struct xct_policy_maps, field)                             \
 	}
-	M(cls_meta),   M(cls_iface), M(cls_v4),
-	M(cls_v6),     M(cls_port),  M(cls_icmp),
-	M(cls_flags),  M(chunks),    M(rules),
-	M(rule_stats), M(limits),    M(limits_src),
-	M(set_info),   M(rule_text), M(sets_v4),
-	M(sets_v6),    M(sets_port), {"xct_policy_ctl", offsetof(struct xct_policy_maps, ctl)},
+	M(cls_meta),
+	M(cls_iface),
+	M(cls_v4),
+	M(cls_v6),
+	M(cls_port),
+	M(cls_icmp),
+	M(cls_flags),
+	M(chunks),
+	M(rules),
+	M(rule_stats),
+	M(limits),
+	M(limits_src),
+	M(set_info),
+	M(rule_text),
+	M(sets_v4),
+	M(sets_v6),
+	M(sets_port),
+	M(log_limits),
+	{"xct_policy_ctl", offsetof(struct xct_policy_maps, ctl)},
 #undef M
 };
 
@@ -63,9 +76,9 @@ static size_t ctl_map_len(void)
 	return (sizeof(struct xct_policy_ctl) + page - 1) / page * page;
 }
 
-int xct_policy_open(struct xct_policy_maps *m)
+int xct_policy_open_fds(struct xct_policy_maps *m, int (*fd_of)(const char *name, void *ctx),
+			void *ctx)
 {
-	char path[4096];
 	size_t i;
 	void *mem;
 
@@ -73,19 +86,11 @@ int xct_policy_open(struct xct_policy_maps *m)
 	for (i = 0; i < N_POLICY_MAPS; i++)
 		*map_fd(m, i) = -1;
 	for (i = 0; i < N_POLICY_MAPS; i++) {
-		int fd = bpf_obj_get(xct_pin(path, sizeof(path), policy_map_names[i].name));
+		int fd = fd_of(policy_map_names[i].name, ctx);
 
 		if (fd < 0) {
-			int err = -errno;
-
-			if (err == -ENOENT)
-				xct_err("xct is not attached (no %s under %s): run 'xct attach' "
-					"first",
-					policy_map_names[i].name, xct_opts.pin_path);
-			else
-				xct_err("cannot open %s: %s", path, strerror(-err));
 			xct_policy_close(m);
-			return err;
+			return fd;
 		}
 		*map_fd(m, i) = fd;
 	}
@@ -99,6 +104,28 @@ int xct_policy_open(struct xct_policy_maps *m)
 	}
 	m->ctl_mem = mem;
 	return 0;
+}
+
+/* A policy map by its pin under xct_opts.pin_path; reports failures. */
+static int pinned_fd(const char *name, void *ctx)
+{
+	char path[4096];
+	int fd = bpf_obj_get(xct_pin(path, sizeof(path), name)), err;
+
+	if (fd >= 0)
+		return fd;
+	err = -errno;
+	if (err == -ENOENT)
+		xct_err("xct is not attached (no %s under %s): run 'xct attach' first", name,
+			xct_opts.pin_path);
+	else
+		xct_err("cannot open %s: %s", path, strerror(-err));
+	return err;
+}
+
+int xct_policy_open(struct xct_policy_maps *m)
+{
+	return xct_policy_open_fds(m, pinned_fd, NULL);
 }
 
 void xct_policy_close(struct xct_policy_maps *m)
@@ -255,11 +282,37 @@ int xct_port_range_prefixes(__u16 lo, __u16 hi, int (*fn)(__u16 port, __u8 plen,
 	return 0;
 }
 
+/* A prefix deleted by the command under way: put back if it fails. */
+struct set_undo {
+	int trie; /* 0 IPv4, 1 IPv6, 2 ports */
+	struct xct_prefix p;
+};
+
 struct set_write {
 	int fd;
 	__u32 set_id;
 	int op; /* 1 add, 0 delete */
+	struct set_undo *undo;
+	size_t n_undo, cap_undo;
 };
+
+static int undo_push(struct set_write *w, int trie, const struct xct_prefix *p)
+{
+	if (!w || w->op)
+		return 0;
+	if (w->n_undo == w->cap_undo) {
+		size_t cap = w->cap_undo ? w->cap_undo * 2 : 16;
+		struct set_undo *u = realloc(w->undo, cap * sizeof(*u));
+
+		if (!u)
+			return -ENOMEM;
+		w->undo = u;
+		w->cap_undo = cap;
+	}
+	w->undo[w->n_undo].trie = trie;
+	w->undo[w->n_undo++].p = *p;
+	return 0;
+}
 
 static int set_port_elem(__u16 port, __u8 plen, void *ctx)
 {
@@ -269,9 +322,14 @@ static int set_port_elem(__u16 port, __u8 plen, void *ctx)
 				     .port = htons(port)};
 	__u8 one = 1;
 
+	struct xct_prefix p = {.plen = plen};
+
 	if (w->op)
 		return bpf_map_update_elem(w->fd, &k, &one, BPF_ANY) ? -errno : 0;
-	return bpf_map_delete_elem(w->fd, &k) && errno != ENOENT ? -errno : 0;
+	if (bpf_map_delete_elem(w->fd, &k))
+		return -errno; /* -ENOENT: not an element as written */
+	memcpy(p.addr, &port, sizeof(port));
+	return undo_push(w, 2, &p);
 }
 
 static int set_addr_elem(int fd4, int fd6, __u32 set_id, const struct xct_prefix *p, int add)
@@ -294,9 +352,9 @@ static int set_addr_elem(int fd4, int fd6, __u32 set_id, const struct xct_prefix
 		err = add ? bpf_map_update_elem(fd6, &k, &one, BPF_ANY)
 			  : bpf_map_delete_elem(fd6, &k);
 	}
-	if (err && (add || errno != ENOENT))
-		return -errno;
-	return 0;
+	/* A delete needs the element as written: a prefix inside a larger
+	 * element is not one, and is reported rather than ignored. */
+	return err ? -errno : 0;
 }
 
 static int new_trie(const char *name, __u32 key_size)
@@ -444,6 +502,9 @@ static int write_gen(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 	if (!err)
 		err = array_write(m->limits, gen * XCT_RULES_MAX, zero_limits, sizeof(__u64),
 				  XCT_RULES_MAX);
+	if (!err)
+		err = array_write(m->log_limits, gen * XCT_RULES_MAX, zero_limits, sizeof(__u64),
+				  XCT_RULES_MAX);
 	if (!err) {
 		/* Per-CPU values: one batch element holds every CPU's copy. */
 		for (i = 0; i < XCT_RULES_MAX && !err; i++) {
@@ -576,10 +637,12 @@ static int active_trie(struct xct_policy_maps *m, int kind)
 
 int xct_policy_set_update(struct xct_policy_maps *m, const struct xct_set_info *set,
 			  const struct xct_prefix *addrs, size_t n_addrs,
-			  const struct xct_port_range *ports, size_t n_ports, bool add)
+			  const struct xct_port_range *ports, size_t n_ports, bool add,
+			  size_t *failed)
 {
 	int fds[3] = {-1, -1, -1};
-	size_t i;
+	struct set_write w = {.set_id = set->id, .op = add};
+	size_t i, j;
 	int err = 0, k;
 
 	for (k = 0; k < 3 && !err; k++) {
@@ -587,13 +650,31 @@ int xct_policy_set_update(struct xct_policy_maps *m, const struct xct_set_info *
 		if (fds[k] < 0)
 			err = fds[k];
 	}
-	for (i = 0; i < n_addrs && !err; i++)
+	for (i = 0; i < n_addrs && !err; i++) {
 		err = set_addr_elem(fds[0], fds[1], set->id, &addrs[i], add);
-	for (i = 0; i < n_ports && !err; i++) {
-		struct set_write w = {.fd = fds[2], .set_id = set->id, .op = add};
-
-		err = xct_port_range_prefixes(ports[i].lo, ports[i].hi, set_port_elem, &w);
+		if (!err)
+			err = undo_push(&w, addrs[i].family == XCT_AF_INET ? 0 : 1, &addrs[i]);
 	}
+	w.fd = fds[2];
+	for (j = 0; j < n_ports && !err; j++, i++)
+		err = xct_port_range_prefixes(ports[j].lo, ports[j].hi, set_port_elem, &w);
+	if (err && failed)
+		*failed = i - 1;
+	/* All or nothing: what this command deleted goes back. */
+	for (j = 0; err && j < w.n_undo; j++) {
+		const struct set_undo *u = &w.undo[j];
+
+		if (u->trie == 2) {
+			struct set_write back = {.fd = fds[2], .set_id = set->id, .op = 1};
+			__u16 port;
+
+			memcpy(&port, u->p.addr, sizeof(port));
+			set_port_elem(port, u->p.plen, &back);
+		} else {
+			set_addr_elem(fds[0], fds[1], set->id, &u->p, 1);
+		}
+	}
+	free(w.undo);
 	for (k = 0; k < 3; k++)
 		if (fds[k] >= 0)
 			close(fds[k]);

@@ -13,7 +13,7 @@
 /* The policy maps of a running xct, opened by pin path. */
 struct xct_policy_maps {
 	int ctl, cls_meta, cls_iface, cls_v4, cls_v6, cls_port, cls_icmp, cls_flags;
-	int chunks, rules, rule_stats, limits, limits_src, set_info, rule_text;
+	int chunks, rules, rule_stats, limits, limits_src, log_limits, set_info, rule_text;
 	int sets_v4, sets_v6, sets_port; /* arrays of tries, by generation */
 	struct xct_policy_ctl *ctl_mem;	 /* xct_policy_ctl, memory-mapped */
 };
@@ -21,6 +21,14 @@ struct xct_policy_maps {
 /* Opens them under xct_opts.pin_path; -ENOENT (reported) if xct has never
  * been attached there. */
 int xct_policy_open(struct xct_policy_maps *m);
+/*
+ * The same maps from another source (xct replay: the private maps of a
+ * datapath loaded without pins): fd_of returns a file descriptor of the
+ * named map ("xct_cls_meta"...), which m then owns, or -errno after
+ * reporting why not.
+ */
+int xct_policy_open_fds(struct xct_policy_maps *m, int (*fd_of)(const char *name, void *ctx),
+			void *ctx);
 void xct_policy_close(struct xct_policy_maps *m);
 
 /*
@@ -42,10 +50,15 @@ typedef int (*xct_set_elem_fn)(const struct xct_prefix *p, void *ctx);
 /* Finds a set of the running rules by name; its info, or -ENOENT. */
 int xct_policy_find_set(struct xct_policy_maps *m, const char *name, struct xct_set_info *out);
 
-/* Adds or removes elements of a running set, without a reload. */
+/*
+ * Adds or removes elements of a running set, without a reload; all or
+ * nothing.  A removal needs each element as it was added: -ENOENT, with
+ * *failed the index of the first that is not (addresses first, then ports).
+ */
 int xct_policy_set_update(struct xct_policy_maps *m, const struct xct_set_info *set,
 			  const struct xct_prefix *addrs, size_t n_addrs,
-			  const struct xct_port_range *ports, size_t n_ports, bool add);
+			  const struct xct_port_range *ports, size_t n_ports, bool add,
+			  size_t *failed);
 
 /* Walks the elements of a running set. */
 int xct_policy_set_walk(struct xct_policy_maps *m, const struct xct_set_info *set,

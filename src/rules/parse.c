@@ -1106,7 +1106,7 @@ static int parse_policy(struct parser *p)
 
 struct rule_ctx {
 	struct xct_rule r;
-	size_t cap_ifaces, cap_saddr, cap_daddr, cap_sport, cap_dport, cap_icmp;
+	size_t cap_ifaces, cap_iface_locs, cap_saddr, cap_daddr, cap_sport, cap_dport, cap_icmp;
 	bool has_iface;
 	struct tok ports_tok; /* the first of sport/dport, for protocol checks */
 	char fam_src[24];     /* the word that set the family */
@@ -1118,6 +1118,7 @@ static void rule_free(struct xct_rule *r)
 {
 	free(r->text);
 	free(r->ifaces);
+	free(r->iface_locs);
 	free(r->saddr.list);
 	free(r->daddr.list);
 	free(r->sport.list);
@@ -1220,8 +1221,10 @@ static int iface_elem(struct parser *p, void *ctx)
 	if (len > XCT_IFNAME_MAX - 1)
 		return perr(p, t, "interface name '%.*s' is too long (at most %d characters)",
 			    (int)len, s, XCT_IFNAME_MAX - 1);
-	if (vec_reserve(rc->r.ifaces, rc->r.n_ifaces, rc->cap_ifaces))
+	if (vec_reserve(rc->r.ifaces, rc->r.n_ifaces, rc->cap_ifaces) ||
+	    vec_reserve(rc->r.iface_locs, rc->r.n_ifaces, rc->cap_iface_locs))
 		return oom(p, t);
+	rc->r.iface_locs[rc->r.n_ifaces] = t->loc;
 	memset(rc->r.ifaces[rc->r.n_ifaces], 0, XCT_IFNAME_MAX);
 	memcpy(rc->r.ifaces[rc->r.n_ifaces], s, len);
 	rc->r.n_ifaces++;

@@ -88,15 +88,14 @@ enum xct_rule_action {
 	XCT_ACTION_NOTRACK,
 };
 
-
 /* limit RATE/UNIT [burst N] [per saddr] */
 struct xct_limit {
 	bool present;
-	__u64 rate;	   /* tokens ... */
-	__u64 unit_ns;	   /* ... per this many ns (1e9 for /second) */
-	__u64 burst;	   /* bucket depth; defaults to rate when not given */
-	bool per_saddr;	   /* one bucket per source address */
-	bool bytes;	   /* limit 10 mbytes/second: tokens are bytes */
+	__u64 rate;	/* tokens ... */
+	__u64 unit_ns;	/* ... per this many ns (1e9 for /second) */
+	__u64 burst;	/* bucket depth; defaults to rate when not given */
+	bool per_saddr; /* one bucket per source address */
+	bool bytes;	/* limit 10 mbytes/second: tokens are bytes */
 };
 
 struct xct_rule {
@@ -107,6 +106,7 @@ struct xct_rule {
 
 	/* iif NAME / oif NAME / iif { a, b }: names, resolved at load */
 	char (*ifaces)[XCT_IFNAME_MAX];
+	struct xct_src_loc *iface_locs; /* where each name was written */
 	size_t n_ifaces;
 	bool iface_negate;
 
@@ -167,8 +167,7 @@ int xct_rules_parse(const char *file, const char *text, size_t len, struct xct_r
 		    struct xct_rules_error *err);
 
 /* Reads and parses a file; a file that cannot be read is an error at 0:0. */
-int xct_rules_parse_file(const char *path, struct xct_ruleset *out,
-			 struct xct_rules_error *err);
+int xct_rules_parse_file(const char *path, struct xct_ruleset *out, struct xct_rules_error *err);
 
 /* "FILE:LINE:COL: error: MSG", the line, and a caret under the column. */
 void xct_rules_error_print(FILE *f, const struct xct_rules_error *err);

@@ -90,47 +90,24 @@ static void set_add(struct fixture *fx, const char *set, const char *elem)
 		return;
 	if (xct_policy_find_set(&maps, set, &info))
 		CHECK_FAIL("no set %s", set);
-	else if (xct_policy_set_update(&maps, &info, &p, 1, NULL, 0, true))
+	else if (xct_policy_set_update(&maps, &info, &p, 1, NULL, 0, true, NULL))
 		CHECK_FAIL("cannot add %s to %s", elem, set);
 	xct_policy_close(&maps);
 }
 
-/* The XDP program's action for a frame; the frame it leaves in out. */
-static int xdp_run(struct fixture *fx, const struct packet *pk, struct packet *out)
+/* A program's action for a frame, and the frame it leaves in out (if not
+ * NULL); TC programs get a context with ingress_ifindex 0. */
+static int run_frame(struct bpf_program *prog, const struct packet *pk, struct packet *out)
 {
+	struct __sk_buff skb = {.ingress_ifindex = 0};
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pk->data, .data_size_in = pk->len,
 		    .repeat = 1);
 	int err;
 
-	if (out) {
-		memset(out, 0, sizeof(*out));
-		opts.data_out = out->data;
-		opts.data_size_out = sizeof(out->data);
+	if (bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS) {
+		opts.ctx_in = &skb;
+		opts.ctx_size_in = sizeof(skb);
 	}
-	err = bpf_prog_test_run_opts(bpf_program__fd(fx->skel->progs.xct_xdp), &opts);
-	if (err) {
-		CHECK_FAIL("test run of xct_xdp: %s", strerror(-err));
-		return -1;
-	}
-	if (out)
-		out->len = opts.data_size_out;
-	return (int)opts.retval;
-}
-
-static int xdp_verdict(struct fixture *fx, const struct packet *pk)
-{
-	return xdp_run(fx, pk, NULL);
-}
-
-/* A TC program's action for a frame; ifindex as skb->ifindex sees it. */
-static int tc_run(struct fixture *fx, struct bpf_program *prog, const struct packet *pk,
-		  struct packet *out)
-{
-	struct __sk_buff skb = {.ingress_ifindex = 0};
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pk->data, .data_size_in = pk->len,
-		    .ctx_in = &skb, .ctx_size_in = sizeof(skb), .repeat = 1);
-	int err;
-
 	if (out) {
 		memset(out, 0, sizeof(*out));
 		opts.data_out = out->data;
@@ -144,6 +121,22 @@ static int tc_run(struct fixture *fx, struct bpf_program *prog, const struct pac
 	if (out)
 		out->len = opts.data_size_out;
 	return (int)opts.retval;
+}
+
+static int xdp_run(struct fixture *fx, const struct packet *pk, struct packet *out)
+{
+	return run_frame(fx->skel->progs.xct_xdp, pk, out);
+}
+
+static int xdp_verdict(struct fixture *fx, const struct packet *pk)
+{
+	return run_frame(fx->skel->progs.xct_xdp, pk, NULL);
+}
+
+static int tc_run(struct fixture *fx, struct bpf_program *prog, const struct packet *pk,
+		  struct packet *out)
+{
+	return run_frame(prog, pk, out);
 }
 
 /*
@@ -633,5 +626,84 @@ TEST(policy_clear_accepts_everything_again)
 	xct_policy_clear(&maps);
 	xct_policy_close(&maps);
 	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	fixture_teardown(&fx);
+}
+
+/* ---- Log rules and the event stream ---- */
+
+struct events_seen {
+	int n;
+	struct xct_event last;
+};
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct events_seen *es = ctx;
+
+	if (size >= sizeof(es->last))
+		memcpy(&es->last, data, sizeof(es->last));
+	es->n++;
+	return 0;
+}
+
+/* Events queued since the last call. */
+static struct events_seen drain_events(struct fixture *fx)
+{
+	struct events_seen es = {0};
+	struct ring_buffer *rb =
+		ring_buffer__new(bpf_map__fd(fx->skel->maps.xct_events), on_event, &es, NULL);
+
+	if (!rb) {
+		CHECK_FAIL("cannot open xct_events: %s", strerror(errno));
+		return es;
+	}
+	ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	return es;
+}
+
+TEST(policy_log_rule_sends_sampled_events)
+{
+	struct fixture fx;
+	struct packet pk;
+	struct events_seen es;
+	int i;
+
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "policy drop\naccept tcp dport 80\n\ndrop tcp dport 22 log\n"))
+		return;
+	drain_events(&fx);
+	pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 22);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	pk = syn_to("10.0.0.1", 40001, "10.0.0.2", 80); /* not a log rule */
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	es = drain_events(&fx);
+	CHECK_EQ(es.n, 1);
+	CHECK_EQ(es.last.type, XCT_EV_RULE_LOG);
+	CHECK_EQ(es.last.line, 4);
+	CHECK_EQ(es.last.verdict, XCT_VERDICT_DROP);
+	CHECK_EQ(es.last.ct_state, XCT_CTS_NEW);
+	CHECK_EQ(es.last.proto, XCT_IPPROTO_TCP);
+	CHECK_EQ(es.last.src.v4, inet_addr("10.0.0.1"));
+	CHECK_EQ(es.last.sport, 40000);
+	CHECK_EQ(es.last.dport, 22);
+	CHECK_EQ(es.last.time_ns, now_ns(&fx));
+	CHECK_EQ(es.last.len, pk.l3_len);
+
+	/* A flood within one second: a sample of XCT_LOG_RATE, the rest
+	 * counted; a second later the sampler has room again. */
+	for (i = 0; i < 3 * XCT_LOG_RATE; i++) {
+		pk = syn_to("10.0.0.1", (__u16)(41000 + i), "10.0.0.2", 22);
+		xdp_verdict(&fx, &pk);
+	}
+	es = drain_events(&fx);
+	CHECK_EQ(es.n, XCT_LOG_RATE - 1);
+	CHECK_EQ(counter(&fx, XCT_S_LOG_EVENTS), XCT_LOG_RATE);
+	CHECK_EQ(counter(&fx, XCT_S_LOG_SAMPLED_OUT), 2 * XCT_LOG_RATE + 1);
+	advance(&fx, SEC_NS(1));
+	pk = syn_to("10.0.0.1", 42000, "10.0.0.2", 22);
+	xdp_verdict(&fx, &pk);
+	CHECK_EQ(drain_events(&fx).n, 1);
+	CHECK_EQ(counter(&fx, XCT_S_EVENTS_LOST), 0);
 	fixture_teardown(&fx);
 }

@@ -93,6 +93,19 @@ expect runtime_already_attached 1 "xc0: already attached" x attach xc0
 expect runtime_detach_unknown 1 "cannot detach lo: not attached" x detach lo
 expect status_lists_interfaces 0 "xc1 \(ifindex [0-9]+\): ingress xdp generic" x status
 
+# A log rule's event waits in the stream until a reader takes it.
+printf 'accept icmp type echo-request log\n' >"$STATE/log.xct"
+expect rules_load_log_rule 0 "1 rule, 0 sets, loaded" x rules load "$STATE/log.xct"
+ip netns exec "$PEER" ping -c 1 -W 2 10.66.0.1 >/dev/null 2>&1
+expect events_show_log_rule 0 \
+	"log line 1 accept new iif xc0 icmp 10.66.0.2 -> 10.66.0.1 type 8 code 0 len 84" \
+	x events --count 1 --timeout 5
+expect usage_events_bad_count 2 "--count: 'many' is not a positive number" x events --count many
+expect status_shows_rules 0 "^rules: 1, policy accept; packets dropped 0, rejected 0" x status
+expect rules_clear 0 "rules cleared" x rules clear
+expect status_shows_no_rules 0 "^rules: none loaded" x status
+x ct delete -p icmp -s 10.66.0.2 >/dev/null 2>&1
+
 ip netns exec "$NS" ping -c 2 -i 0.2 10.66.0.2 >/dev/null 2>&1
 expect list_shows_flow 0 "icmp +1 [0-9]+ src=10.66.0.1 dst=10.66.0.2 type=8 code=0 id=[0-9]+ packets=2 bytes=168 src=10.66.0.2 dst=10.66.0.1 type=0 code=0 id=[0-9]+ packets=2 bytes=168 mark=0 use=1" x ct list -p icmp
 expect list_summary_on_stderr 0 "flow entries have been shown" x ct list
