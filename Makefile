@@ -11,7 +11,7 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Isrc -I$(BUILD)
-LDLIBS   += -lbpf -lelf -lz
+LDLIBS   += -lbpf -lelf -lz -lpcap
 
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
@@ -43,7 +43,14 @@ $(BUILD)/xct.bpf.o: $(BPF_SRC) $(BPF_HDRS) | $(BUILD)
 $(BUILD)/xct.skel.h: $(BUILD)/xct.bpf.o
 	$(BPFTOOL) gen skeleton $< name xct_bpf > $@
 
-$(BUILD)/src/%.o: src/%.c $(BUILD)/xct.skel.h $(CLI_HDRS) $(BPF_HDRS) | $(BUILD)
+# xct replay's batch feeder: a second object, tail-calling into xct_xdp.
+$(BUILD)/replay.bpf.o: bpf/replay.bpf.c $(BPF_HDRS) | $(BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/replay.skel.h: $(BUILD)/replay.bpf.o
+	$(BPFTOOL) gen skeleton $< name xct_replay_bpf > $@
+
+$(BUILD)/src/%.o: src/%.c $(BUILD)/xct.skel.h $(BUILD)/replay.skel.h $(CLI_HDRS) $(BPF_HDRS) | $(BUILD)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

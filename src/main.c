@@ -24,6 +24,7 @@ static const char usage[] =
 	"  rules load|check FILE | show | clear               (see 'xct rules help')\n"
 	"  set add|del NAME ELEMENT... | list [NAME]          (see 'xct set help')\n"
 	"  events [--count N] [--timeout S]                   the event stream (log rules)\n"
+	"  replay FILE [--rules FILE] [--verdicts] [-o json]  a capture through the datapath, offline\n"
 	"  version\n"
 	"\n"
 	"Options:\n"
@@ -40,6 +41,7 @@ static const char usage[] =
 	"  xct ct stats\n"
 	"  xct rules load /etc/xct/rules.xct\n"
 	"  xct set add blocklist 203.0.113.0/24\n"
+	"  xct replay trace.pcap --rules new.xct --verdicts\n"
 	"  xct --pin-path /run/xct-test/xct status\n";
 
 static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -67,7 +69,8 @@ static const struct {
 } commands[] = {
 	{"attach", cmd_attach},	  {"detach", cmd_detach}, {"status", cmd_status},
 	{"ct", cmd_ct},		  {"rules", cmd_rules},	  {"set", cmd_set},
-	{"version", cmd_version}, {"help", cmd_help},	  {"events", cmd_events},
+	{"version", cmd_version}, {"help", cmd_help},	  {"replay", cmd_replay},
+	{"events", cmd_events},
 };
 
 int main(int argc, char **argv)
