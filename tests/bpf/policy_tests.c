@@ -707,3 +707,32 @@ TEST(policy_log_rule_sends_sampled_events)
 	CHECK_EQ(counter(&fx, XCT_S_EVENTS_LOST), 0);
 	fixture_teardown(&fx);
 }
+
+TEST(policy_tcp_flags_and_family_matches)
+{
+	struct fixture fx;
+	struct packet pk;
+	struct flow f = make_flow(XCT_IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
+	struct flow f6 = make_flow(XCT_IPPROTO_TCP, "2001:db8::1", 40000, "2001:db8::2", 80);
+
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "policy drop\n"
+			    "accept ip tcp flags & (syn|ack) == syn dport 80\n"
+			    "accept ip6 tcp flags == ack dport 80\n"))
+		return;
+	pk = tcp_packet(&f, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	/* A new connection picked up from its ACK: not a SYN, refused. */
+	f.sport = 40001;
+	pk = tcp_packet(&f, XCT_TCPF_ACK, CLIENT_ISN, 1, 0);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	/* IPv6: only a bare ACK, and the IPv4 rule does not apply. */
+	pk = tcp_packet(&f6, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	pk = tcp_packet(&f6, XCT_TCPF_ACK, CLIENT_ISN, 1, 0);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	f6.sport = 40002;
+	pk = tcp_packet(&f6, XCT_TCPF_ACK | XCT_TCPF_PSH, CLIENT_ISN, 1, 10);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	fixture_teardown(&fx);
+}
