@@ -10,6 +10,7 @@ clang llvm libclang-rt-14-dev make gcc pkg-config
 libbpf-dev bpftool libelf-dev zlib1g-dev libpcap-dev
 iproute2 nftables conntrack iputils-ping tcpdump
 python3 python3-scapy socat netcat-openbsd
+xdp-tools netsniff-ng iptables ipset
 "
 
 missing=""

@@ -43,7 +43,7 @@ fi
 
 run_layer unit "$BUILD/tests/unit_tests"
 run_layer bpf "$BUILD/tests/bpf_tests"
-for t in tests/fuzz/test_*.sh tests/cli/test_*.sh tests/e2e/test_*.sh; do
+for t in tests/fuzz/test_*.sh tests/cli/test_*.sh tests/e2e/test_*.sh tests/bench/test_*.sh; do
 	[ -e "$t" ] || continue
 	run_layer "$(basename "$(dirname "$t")")-$(basename "$t" .sh)" bash "$t"
 done

@@ -1,0 +1,569 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * What xct's XDP program costs a packet by itself, with BPF_PROG_TEST_RUN
+ * (no generator, no driver): the established fast path for TCP and UDP over
+ * IPv4 and IPv6, and new connections.  Prints JSON for bench/report.py.
+ *
+ *   prog_cost [-q]                        the cases below
+ *   prog_cost fill DIR N MAX [-q]         a table of MAX entries pinned in
+ *                                         DIR, filled with N established
+ *                                         TCP connections; lookup cost at
+ *                                         1,000 and at N entries
+ *
+ * Two ways of timing:
+ *
+ *  repeat    one frame run `repeat` times in the kernel; the mean.  Right
+ *            for packets that leave the table as they found it (an
+ *            established connection's ACK; a SYN the policy refuses).
+ *  distinct  a new connection's first packet creates an entry, so only the
+ *            first of `repeat` runs would be new.  Instead many different
+ *            frames are run once each, and the kernel's own timing of one
+ *            run of a trivial program (two instructions) is subtracted:
+ *            that is the timer's overhead, which a single run cannot
+ *            amortise.  The caches are colder than with repeat, as they
+ *            are for real new connections.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "rules/compile.h"
+#include "rules/install.h"
+#include "xct.h"
+#include "xct.skel.h"
+
+#define TH_SYN 0x02
+#define TH_ACK 0x10
+
+struct frame {
+	__u8 data[128];
+	__u32 len;
+};
+
+static int quick;
+
+/*
+ * Ethernet + IPv4 or IPv6 + TCP or UDP; xct checks no checksum.  Headers
+ * are built as structs and copied in: writing them through pointers into
+ * the byte array would break the aliasing rules.
+ */
+static struct frame mkframe(int v6, int tcp, const char *src, __u16 sport, const char *dst,
+			    __u16 dport, __u8 flags, __u32 seq, __u32 ack)
+{
+	__u32 l4_len = tcp ? 20 : 8 + 18;
+	__u32 l3_len = v6 ? 40 : 20;
+	struct frame f;
+
+	memset(&f, 0, sizeof(f));
+	f.len = 14 + l3_len + l4_len;
+	if (v6) {
+		struct ipv6hdr ip6;
+
+		memset(&ip6, 0, sizeof(ip6));
+		f.data[12] = 0x86;
+		f.data[13] = 0xdd;
+		ip6.version = 6;
+		ip6.payload_len = htons(l4_len);
+		ip6.nexthdr = tcp ? IPPROTO_TCP : IPPROTO_UDP;
+		ip6.hop_limit = 64;
+		inet_pton(AF_INET6, src, &ip6.saddr);
+		inet_pton(AF_INET6, dst, &ip6.daddr);
+		memcpy(f.data + 14, &ip6, sizeof(ip6));
+	} else {
+		struct iphdr ip;
+
+		memset(&ip, 0, sizeof(ip));
+		f.data[12] = 0x08;
+		ip.version = 4;
+		ip.ihl = 5;
+		ip.ttl = 64;
+		ip.protocol = tcp ? IPPROTO_TCP : IPPROTO_UDP;
+		ip.tot_len = htons(l3_len + l4_len);
+		inet_pton(AF_INET, src, &ip.saddr);
+		inet_pton(AF_INET, dst, &ip.daddr);
+		memcpy(f.data + 14, &ip, sizeof(ip));
+	}
+	if (tcp) {
+		struct tcphdr th;
+
+		memset(&th, 0, sizeof(th));
+		th.source = htons(sport);
+		th.dest = htons(dport);
+		th.seq = htonl(seq);
+		th.ack_seq = htonl(ack);
+		th.doff = 5;
+		th.window = htons(65535);
+		memcpy(f.data + 14 + l3_len, &th, sizeof(th));
+		f.data[14 + l3_len + 13] = flags;
+	} else {
+		struct udphdr uh;
+
+		uh.source = htons(sport);
+		uh.dest = htons(dport);
+		uh.len = htons(l4_len);
+		uh.check = 0;
+		memcpy(f.data + 14 + l3_len, &uh, sizeof(uh));
+	}
+	return f;
+}
+
+/* Mean ns per run over `repeat` runs of one frame, as the kernel times it. */
+static double run_ns(int prog_fd, const struct frame *f, __u32 repeat, __u32 *retval)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->data, .data_size_in = f->len,
+		    .repeat = repeat);
+
+	if (bpf_prog_test_run_opts(prog_fd, &opts)) {
+		fprintf(stderr, "prog_cost: test run: %s\n", strerror(errno));
+		exit(1);
+	}
+	if (retval)
+		*retval = opts.retval;
+	return opts.duration;
+}
+
+/* Best mean of 5 (fewer with -q) rounds of `repeat` runs. */
+static double best_of(int prog_fd, const struct frame *f, __u32 *retval)
+{
+	__u32 repeat = quick ? 2000 : 200000;
+	double best = 1e18;
+	int i;
+
+	for (i = 0; i < (quick ? 1 : 5); i++) {
+		double ns = run_ns(prog_fd, f, repeat, retval);
+
+		if (ns < best)
+			best = ns;
+	}
+	return best;
+}
+
+/* Two instructions, "return XDP_PASS": the timer's share of a single run. */
+static int trivial_prog(void)
+{
+	struct bpf_insn insns[] = {
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS},
+		{.code = BPF_JMP | BPF_EXIT},
+	};
+	int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "xctb_trivial", "GPL", insns, 2, NULL);
+
+	if (fd < 0) {
+		fprintf(stderr, "prog_cost: cannot load the trivial program: %s\n",
+			strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+/* Mean kernel-timed ns of one run of the trivial program. */
+static double single_overhead(int trivial_fd)
+{
+	struct frame f = mkframe(0, 1, "192.0.2.1", 1, "192.0.2.2", 2, TH_SYN, 1, 0);
+	int i, n = quick ? 200 : 20000;
+	double sum = 0;
+
+	for (i = 0; i < n; i++)
+		sum += run_ns(trivial_fd, &f, 1, NULL);
+	return sum / n;
+}
+
+static void mount_bpffs(void)
+{
+	struct statfs st;
+
+	if (statfs("/sys/fs/bpf", &st) || st.f_type != 0xcafe4a11) {
+		mkdir("/sys/fs/bpf", 0755);
+		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL)) {
+			perror("prog_cost: mount bpffs");
+			exit(1);
+		}
+	}
+}
+
+static struct xct_bpf *load_datapath(const char *dir, __u32 max_entries)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = dir);
+	struct xct_bpf *skel;
+
+	xct_opts.pin_path = dir;
+	skel = xct_bpf__open_opts(&opts);
+	if (!skel) {
+		fprintf(stderr, "prog_cost: cannot open the datapath\n");
+		exit(1);
+	}
+	bpf_map__set_max_entries(skel->maps.xct_ct, max_entries);
+	if (xct_bpf__load(skel)) {
+		fprintf(stderr, "prog_cost: cannot load the datapath\n");
+		exit(1);
+	}
+	return skel;
+}
+
+static __u32 no_ifindex(const char *name, void *ctx)
+{
+	return 0;
+}
+
+static void load_rules(const char *text)
+{
+	struct xct_policy_maps maps;
+	struct xct_rules_error err;
+	struct xct_compiled c;
+	struct xct_ruleset rs;
+	int ret;
+
+	memset(&err, 0, sizeof(err));
+	if (xct_rules_parse("bench", text, strlen(text), &rs, &err) ||
+	    xct_rules_compile(&rs, "bench", no_ifindex, NULL, &c, &err)) {
+		fprintf(stderr, "prog_cost: rules: %u:%u: %s\n", err.loc.line, err.loc.col,
+			err.msg);
+		exit(1);
+	}
+	ret = xct_policy_open(&maps);
+	if (!ret)
+		ret = xct_policy_install(&maps, &rs, &c);
+	xct_policy_close(&maps);
+	xct_compiled_free(&c);
+	xct_ruleset_free(&rs);
+	if (ret) {
+		fprintf(stderr, "prog_cost: cannot install the rules: %s\n", strerror(-ret));
+		exit(1);
+	}
+}
+
+/* The pinned maps go with their directory. */
+static void remove_pins(const char *dir)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		fprintf(stderr, "prog_cost: cannot remove %s\n", dir);
+}
+
+static void expect(__u32 got, __u32 want, const char *what)
+{
+	if (got != want) {
+		fprintf(stderr, "prog_cost: %s: XDP verdict %u, expected %u\n", what, got, want);
+		exit(1);
+	}
+}
+
+static int first_case = 1;
+
+static void print_case(const char *name, const char *method, double ns)
+{
+	printf("%s\n  {\"name\": \"%s\", \"method\": \"%s\", \"ns\": %.1f}", first_case ? "" : ",",
+	       name, method, ns);
+	first_case = 0;
+}
+
+/* An established connection's packet, timed with repeat. */
+static void established(int fd, int v6, int tcp, const char *name)
+{
+	const char *c = v6 ? "fd00:77::1" : "10.0.0.1";
+	const char *s = v6 ? "fd00:77::2" : "10.0.0.2";
+	__u16 cp = tcp ? 40000 : 40001, sp = tcp ? 80 : 53;
+	struct frame open = mkframe(v6, tcp, c, cp, s, sp, TH_SYN, 1000, 0);
+	struct frame reply = mkframe(v6, tcp, s, sp, c, cp, TH_SYN | TH_ACK, 5000, 1001);
+	struct frame next = mkframe(v6, tcp, c, cp, s, sp, TH_ACK, 1001, 5001);
+	__u32 rv;
+
+	run_ns(fd, &open, 1, &rv);
+	expect(rv, XDP_PASS, name);
+	run_ns(fd, &reply, 1, &rv);
+	run_ns(fd, &next, 1, &rv);
+	print_case(name, "repeat", best_of(fd, &next, &rv));
+	expect(rv, XDP_PASS, name);
+}
+
+/* A new connection the policy refuses: no entry, so repeat is right. */
+static void refused(int fd, int v6, const char *name)
+{
+	struct frame f = mkframe(v6, 1, v6 ? "fd00:77::1" : "10.0.0.1", 40002,
+				 v6 ? "fd00:77::2" : "10.0.0.2", 9, TH_SYN, 1000, 0);
+	__u32 rv;
+
+	print_case(name, "repeat", best_of(fd, &f, &rv));
+	expect(rv, XDP_DROP, name);
+}
+
+/* Mean cost of a new accepted connection's first packet over n distinct
+ * ones, one run each, less the timer's overhead. */
+static double accepted_raw(int fd, int v6, int tcp, int n, __u16 base_sport)
+{
+	char src[64];
+	double sum = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		struct frame f;
+		__u32 rv;
+
+		/* A different source address every 50,000 ports. */
+		if (v6)
+			snprintf(src, sizeof(src), "fd00:78::%x", 1 + i / 50000);
+		else
+			snprintf(src, sizeof(src), "10.1.%d.%d", (1 + i / 50000) / 256,
+				 (1 + i / 50000) % 256);
+		f = mkframe(v6, tcp, src, base_sport + i % 50000, v6 ? "fd00:77::2" : "10.0.0.2",
+			    tcp ? 80 : 53, TH_SYN, 1000, 0);
+		sum += run_ns(fd, &f, 1, &rv);
+		expect(rv, XDP_PASS, "new accepted connection");
+	}
+	return sum / n;
+}
+
+/*
+ * The ruleset of the datapath benchmark (bench/datapath.py), with its
+ * blocklist of n /28 prefixes, and the three packets it decides there:
+ * a reply of an established UDP flow (rule 2), a new flow (rule 3) and a
+ * blocklisted source (rule 1).  All three are dropped, so repeat is right.
+ */
+static void datapath_ruleset(int fd, int n)
+{
+	size_t cap = (size_t)n * 24 + 512, len = 0;
+	char *text = malloc(cap);
+	struct frame open, est, fresh, blocked;
+	__u32 rv;
+	int i;
+
+	if (!text)
+		exit(1);
+	len += (size_t)snprintf(text + len, cap - len, "set bl { ");
+	for (i = 0; i < n; i++) {
+		__u32 a = 0x0a400000 + 32 * (__u32)i; /* 10.64.0.0 + 32 i */
+
+		len += (size_t)snprintf(text + len, cap - len, "%s%u.%u.%u.%u/28", i ? ", " : "",
+					a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
+	}
+	snprintf(text + len, cap - len,
+		 " }\npolicy accept\ndrop saddr @bl\n"
+		 "drop udp dport 9000 ct state established\n"
+		 "drop udp dport 9001 ct state new\n");
+	load_rules(text);
+	free(text);
+
+	open = mkframe(0, 0, "10.250.5.2", 9000, "10.250.5.1", 10000, 0, 0, 0);
+	est = mkframe(0, 0, "10.250.5.1", 10000, "10.250.5.2", 9000, 0, 0, 0);
+	fresh = mkframe(0, 0, "10.96.1.2", 40000, "10.250.5.2", 9001, 0, 0, 0);
+	blocked = mkframe(0, 0, "10.64.7.3", 40000, "10.250.5.2", 9003, 0, 0, 0);
+	run_ns(fd, &open, 1, &rv);
+	expect(rv, XDP_PASS, "datapath ruleset, first packet");
+	print_case("datapath benchmark ruleset: ESTABLISHED UDP reply, dropped by rule 2", "repeat",
+		   best_of(fd, &est, &rv));
+	expect(rv, XDP_DROP, "datapath ruleset, established");
+	print_case("datapath benchmark ruleset: NEW UDP, dropped by rule 3", "repeat",
+		   best_of(fd, &fresh, &rv));
+	expect(rv, XDP_DROP, "datapath ruleset, new");
+	print_case("datapath benchmark ruleset: blocklisted source, dropped by rule 1", "repeat",
+		   best_of(fd, &blocked, &rv));
+	expect(rv, XDP_DROP, "datapath ruleset, blocklist");
+}
+
+/* The pins of cases(), removed however the program exits. */
+static char cases_dir[] = "/sys/fs/bpf/xctb-prog-XXXXXX";
+
+static void remove_cases_pins(void)
+{
+	remove_pins(cases_dir);
+}
+
+static int cases(void)
+{
+	char *dir = cases_dir;
+	struct xct_bpf *skel;
+	int fd, trivial, n = quick ? 200 : 20000;
+	double overhead, trivial_rep;
+	__u32 rv;
+	struct frame f = mkframe(0, 1, "192.0.2.1", 1, "192.0.2.2", 2, TH_SYN, 1, 0);
+
+	mount_bpffs();
+	if (!mkdtemp(dir)) {
+		perror("prog_cost: mkdtemp");
+		return 1;
+	}
+	atexit(remove_cases_pins);
+	skel = load_datapath(dir, XCT_MAX_ENTRIES_DEFAULT);
+	fd = bpf_program__fd(skel->progs.xct_xdp);
+	load_rules("policy drop\n"
+		   "accept ct state established,related\n"
+		   "accept tcp dport 80\n"
+		   "accept udp dport 53\n");
+	trivial = trivial_prog();
+	overhead = single_overhead(trivial);
+	trivial_rep = best_of(trivial, &f, &rv);
+
+	printf("{\"ruleset\": \"policy drop; accept ct state established,related; "
+	       "accept tcp dport 80; accept udp dport 53\",\n"
+	       " \"trivial_repeat_ns\": %.1f, \"trivial_single_ns\": %.1f, \"distinct_n\": %d,\n"
+	       " \"cases\": [",
+	       trivial_rep, overhead, n);
+	established(fd, 0, 1, "ESTABLISHED TCP, IPv4");
+	established(fd, 0, 0, "ESTABLISHED UDP, IPv4");
+	established(fd, 1, 1, "ESTABLISHED TCP, IPv6");
+	established(fd, 1, 0, "ESTABLISHED UDP, IPv6");
+	refused(fd, 0, "NEW TCP refused by the policy, IPv4");
+	refused(fd, 1, "NEW TCP refused by the policy, IPv6");
+	print_case("NEW TCP accepted (SYN creates the entry), IPv4", "distinct",
+		   accepted_raw(fd, 0, 1, n, 10000) - overhead);
+	print_case("NEW UDP accepted (creates the entry), IPv4", "distinct",
+		   accepted_raw(fd, 0, 0, n, 10000) - overhead);
+	print_case("NEW TCP accepted (SYN creates the entry), IPv6", "distinct",
+		   accepted_raw(fd, 1, 1, n, 10000) - overhead);
+	print_case("NEW UDP accepted (creates the entry), IPv6", "distinct",
+		   accepted_raw(fd, 1, 0, n, 10000) - overhead);
+	datapath_ruleset(fd, quick ? 1000 : 100000);
+	printf("\n]}\n");
+	close(trivial);
+	xct_bpf__destroy(skel);
+	return 0;
+}
+
+/* Connection i of the fill: 10.100.0.0 + i / 50000 : 10000 + i % 50000 ->
+ * 10.200.0.1:443, a full handshake each. */
+static void conn_frames(__u32 i, struct frame *syn, struct frame *synack, struct frame *ack)
+{
+	char c[32];
+	__u32 a = i / 50000;
+	__u16 port = 10000 + i % 50000;
+
+	snprintf(c, sizeof(c), "10.100.%u.%u", a / 256, a % 256);
+	*syn = mkframe(0, 1, c, port, "10.200.0.1", 443, TH_SYN, 1000, 0);
+	*synack = mkframe(0, 1, "10.200.0.1", 443, c, port, TH_SYN | TH_ACK, 5000, 1001);
+	*ack = mkframe(0, 1, c, port, "10.200.0.1", 443, TH_ACK, 1001, 5001);
+}
+
+static void fill_range(int fd, __u32 from, __u32 to)
+{
+	struct frame syn, synack, ack;
+	__u32 i, rv;
+
+	for (i = from; i < to; i++) {
+		conn_frames(i, &syn, &synack, &ack);
+		run_ns(fd, &syn, 1, &rv);
+		run_ns(fd, &synack, 1, &rv);
+		run_ns(fd, &ack, 1, &rv);
+	}
+}
+
+/* Lookup cost with `entries` connections in the table: one connection's ACK
+ * repeated, and ACKs of many different connections once each. */
+static void lookup(int fd, double overhead, __u32 entries, int last)
+{
+	struct frame syn, synack, ack;
+	int i, n = quick ? 200 : 100000;
+	double sum = 0;
+	__u32 rv;
+
+	conn_frames(entries / 2, &syn, &synack, &ack);
+	printf("  \"%u\": {\"repeat_ns\": %.1f, ", entries, best_of(fd, &ack, &rv));
+	expect(rv, XDP_PASS, "established ACK");
+	srandom(entries);
+	for (i = 0; i < n; i++) {
+		conn_frames((__u32)random() % entries, &syn, &synack, &ack);
+		sum += run_ns(fd, &ack, 1, &rv);
+	}
+	printf("\"distinct_ns\": %.1f, \"distinct_n\": %d}%s\n", sum / n - overhead, n,
+	       last ? "" : ",");
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The kernel's unreclaimable slab, vmalloc and per-CPU memory, in bytes:
+ * where a BPF hash map's elements and buckets live. */
+static long long kernel_bytes(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char key[64];
+	long long v, sum = 0;
+
+	if (!f)
+		return 0;
+	while (fscanf(f, "%63s %lld kB\n", key, &v) == 2)
+		if (!strcmp(key, "SUnreclaim:") || !strcmp(key, "VmallocUsed:") ||
+		    !strcmp(key, "Percpu:"))
+			sum += v * 1024;
+	fclose(f);
+	return sum;
+}
+
+static int fill(const char *dir, __u32 n, __u32 max_entries)
+{
+	struct xct_bpf *skel;
+	int fd, trivial;
+	double overhead, t0, t1;
+	long long m0, m1;
+
+	mount_bpffs();
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		perror("prog_cost: mkdir");
+		return 1;
+	}
+	skel = load_datapath(dir, max_entries);
+	fd = bpf_program__fd(skel->progs.xct_xdp);
+	trivial = trivial_prog();
+	overhead = single_overhead(trivial);
+	/* Memory after the load (maps, buckets) and before any entry. */
+	m0 = kernel_bytes();
+	t0 = now_s();
+	fill_range(fd, 0, n < 1000 ? n : 1000);
+	printf("{\"trivial_single_ns\": %.1f,\n \"lookup\": {\n", overhead);
+	lookup(fd, overhead, n < 1000 ? n : 1000, n <= 1000);
+	t1 = now_s();
+	if (n > 1000) {
+		fill_range(fd, 1000, n);
+		t1 = now_s();
+	}
+	m1 = kernel_bytes();
+	if (n > 1000)
+		lookup(fd, overhead, n, 1);
+	printf(" },\n \"entries\": %u, \"max_entries\": %u, \"fill_s\": %.2f, "
+	       "\"fill_packets\": %u, \"entries_growth\": %lld}\n",
+	       n, max_entries, t1 - t0, 3 * n, m1 - m0);
+	close(trivial);
+	/* The maps stay pinned in dir for 'xct ct list' and bpftool. */
+	xct_bpf__destroy(skel);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int i, j = 0;
+	char *args[8];
+
+	for (i = 1; i < argc && j < 8; i++) {
+		if (!strcmp(argv[i], "-q"))
+			quick = 1;
+		else
+			args[j++] = argv[i];
+	}
+	if (j == 0)
+		return cases();
+	if (j == 4 && !strcmp(args[0], "fill"))
+		return fill(args[1], (__u32)strtoul(args[2], NULL, 0),
+			    (__u32)strtoul(args[3], NULL, 0));
+	fprintf(stderr, "Usage: prog_cost [-q]\n       prog_cost fill DIR N MAX [-q]\n");
+	return 2;
+}

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# xct beside its peers, in one run: what `make bench` calls.
+#
+#   bench/run.sh            the full run (about 7.5 minutes on the 2-core
+#                           machine); writes docs/BENCHMARKS.md
+#   bench/run.sh --smoke    the same steps with tiny counts and one repeat
+#                           (about 40 s), docs untouched: tests/bench runs it
+#                           so that the benchmark cannot rot
+#
+# Steps (each a script or program in bench/, results as JSON in a temporary
+# directory, then bench/report.py writes the document):
+#   1. datapath.py   per-packet cost on a veth pair, trafgen, 5 systems
+#   2. prog_cost, rules_cost   the XDP program alone, BPF_PROG_TEST_RUN
+#   3. connrate.py   new TCP connections per second through a router
+#   4. scale.py      a million connections: memory, lookups, listing
+# Needs root; every namespace, mount and host setting it makes is undone
+# on exit, on failure too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD=${BUILD:-build}
+SMOKE=0
+DOC=docs/BENCHMARKS.md
+for arg in "$@"; do
+	case "$arg" in
+	--smoke) SMOKE=1 ;;
+	-h | --help)
+		sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		echo "bench/run.sh: unknown argument '$arg'" >&2
+		exit 2
+		;;
+	esac
+done
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bench/run.sh: needs root (BPF, network namespaces)" >&2
+	exit 1
+fi
+for tool in trafgen xdp-filter nft iptables-legacy ipset conntrack bpftool taskset /usr/bin/python3; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "bench/run.sh: $tool is missing (scripts/install-deps.sh installs it)" >&2
+		exit 1
+	fi
+done
+case "$BUILD" in
+/*) ;;
+*) BUILD=$PWD/$BUILD ;;
+esac
+XCT=$BUILD/xct
+for bin in "$XCT" "$BUILD/bench/prog_cost" "$BUILD/bench/rules_cost" "$BUILD/bench/connrate" \
+	"$BUILD/bench/xdp_drop.bpf.o"; do
+	if [ ! -e "$bin" ]; then
+		echo "bench/run.sh: $bin is missing (make all builds it)" >&2
+		exit 1
+	fi
+done
+BENCH_BUILD=$BUILD/bench
+
+# $XCT_BENCH_KEEP=DIR keeps the raw results (JSON) there.
+if [ -n "${XCT_BENCH_KEEP:-}" ]; then
+	OUT=$XCT_BENCH_KEEP
+	mkdir -p "$OUT"
+else
+	OUT=$(mktemp -d /tmp/xctb-results.XXXXXX)
+	trap 'rm -rf "$OUT"' EXIT
+fi
+export PYTHONDONTWRITEBYTECODE=1
+# The system's Python, not a wrapper (a pyenv shim is a shell script that
+# would take a signal meant for the benchmark and leave it running).
+PYTHON=${PYTHON:-/usr/bin/python3}
+
+if [ "$SMOKE" = 1 ]; then
+	Q=-q
+	DP_ARGS=(--packets 20000 --accept-packets 5000 --repeats 1 --set-size 1000 --xdpfilter-size 1000)
+	CR_ARGS=(--seconds 0.5 --repeats 1)
+	SC_ARGS=(--entries 5000 --max-entries 8192 --quick --list-times 1)
+else
+	Q=
+	DP_ARGS=(--packets 2000000 --accept-packets 500000 --repeats 3)
+	CR_ARGS=(--seconds 4 --repeats 3)
+	SC_ARGS=(--entries 1000000 --max-entries 1048576 --list-times 3)
+fi
+
+CHILD=
+on_signal() {
+	if [ -n "$CHILD" ]; then
+		kill -TERM "$CHILD" 2>/dev/null
+		wait "$CHILD" 2>/dev/null
+	fi
+	exit 130
+}
+trap on_signal INT TERM HUP
+
+COMMANDS=()
+START=$SECONDS
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# step NAME CMD...: runs one step, its stdout to $OUT/NAME, timed.
+step() {
+	local name=$1 t0=$SECONDS
+	shift
+	echo "== $name: ${*/#$PWD\//}" >&2
+	local cmd="${*//$PWD\//}"
+	COMMANDS+=("${cmd//$OUT/RESULTS}")
+	# In the background, so that a signal reaches the step (which then
+	# removes its namespaces and restores what it changed) and not only us.
+	"$@" >"$OUT/$name" &
+	CHILD=$!
+	wait "$CHILD"
+	CHILD=
+	echo "== $name: $((SECONDS - t0)) s" >&2
+}
+
+step prog.json "$BENCH_BUILD/prog_cost" $Q
+step rules_cost.md "$BENCH_BUILD/rules_cost" $Q
+step datapath.log "$PYTHON" bench/datapath.py --xct "$XCT" --drop-obj "$BENCH_BUILD/xdp_drop.bpf.o" \
+	"${DP_ARGS[@]}" --out "$OUT/datapath.json"
+step connrate.log "$PYTHON" bench/connrate.py --xct "$XCT" --connrate "$BENCH_BUILD/connrate" \
+	--xdp-obj "$BENCH_BUILD/xdp_drop.bpf.o" "${CR_ARGS[@]}" --out "$OUT/connrate.json"
+step scale.log "$PYTHON" bench/scale.py --xct "$XCT" --prog-cost "$BENCH_BUILD/prog_cost" \
+	--drop-obj "$BENCH_BUILD/xdp_drop.bpf.o" "${SC_ARGS[@]}" --out "$OUT/scale.json"
+TOTAL=$((SECONDS - START))
+
+# What ran where, for the document.
+ver() { "$@" 2>&1 | head -1 | tr -s ' ' | cut -c1-60; }
+"$PYTHON" - "$OUT/meta.json" "$TOTAL" "$LOAD_START" "${COMMANDS[@]}" <<EOF
+import json, sys, datetime, os, subprocess
+out, total, load, cmds = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")]
+mem = [l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal")][0]
+rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+meta = {
+    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    "machine": f"{os.cpu_count()} CPUs, {int(mem) // 1048576} GiB",
+    "cpu": cpu[0] if cpu else "unknown",
+    "memory": f"{int(mem) // 1024:,} MiB",
+    "kernel": os.uname().release,
+    "os": open("/etc/debian_version").read().strip().join(["Debian ", ""]) if os.path.exists("/etc/debian_version") else "unknown",
+    "xct": f"$("$XCT" version 2>&1 | head -1), tree at {rev} (with uncommitted work of the day)",
+    "peers": "$(ver nft --version); $(ver iptables-legacy --version); $(ver xdp-filter load --version); $(ver trafgen -v | cut -d, -f1); $(ver conntrack --version); $(ver ipset --version)",
+    "load": f"load average {load} when the run started (other engineers' work shares the machine)",
+    "total": f"{total} s for the whole run",
+    "commands": cmds,
+}
+json.dump(meta, open(out, "w"), indent=1)
+EOF
+
+if [ "$SMOKE" = 1 ]; then
+	# The generator too, on the smoke figures, into a scratch copy.
+	cp "$DOC" "$OUT/doc.md" 2>/dev/null || true
+	"$PYTHON" bench/report.py "$OUT" "$OUT/doc.md"
+	grep -q '<!-- bench:end -->' "$OUT/doc.md"
+	echo "bench/run.sh --smoke: every step ran, in $TOTAL s" >&2
+else
+	"$PYTHON" bench/report.py "$OUT" "$DOC"
+	echo "bench/run.sh: $DOC written; the run took $TOTAL s" >&2
+fi
