@@ -119,28 +119,17 @@ static __u32 no_ifindex(const char *name, void *ctx)
 	return 0;
 }
 
-/* Parses, compiles and installs text as 'xct rules load' does; frees it. */
+/* Installs text as 'xct rules load' does; frees it. */
 static int load_text(char *text)
 {
-	struct xct_policy_maps maps;
 	struct xct_rules_error err;
-	struct xct_compiled c;
-	struct xct_ruleset rs;
-	int ret;
+	int ret = xct_policy_load_text("bench", text, no_ifindex, NULL, &err);
 
-	memset(&err, 0, sizeof(err));
-	if (xct_rules_parse("bench", text, strlen(text), &rs, &err) ||
-	    xct_rules_compile(&rs, "bench", no_ifindex, NULL, &c, &err)) {
+	if (ret == -EINVAL) {
 		fprintf(stderr, "bench rules: %u:%u: %s\n", err.loc.line, err.loc.col, err.msg);
 		exit(1);
 	}
 	free(text);
-	ret = xct_policy_open(&maps);
-	if (!ret)
-		ret = xct_policy_install(&maps, &rs, &c);
-	xct_policy_close(&maps);
-	xct_compiled_free(&c);
-	xct_ruleset_free(&rs);
 	return ret;
 }
 

@@ -768,29 +768,13 @@ static void print_summary_text(struct replay *r)
 		       (unsigned long long)r->backwards);
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
 static void print_summary_json_head(struct replay *r)
 {
 	double secs = elapsed(r);
 	size_t i;
 
 	fputs("{\"summary\":{\"file\":", stdout);
-	json_str(r->file);
+	xct_json_string(r->file);
 	printf(",\"link\":\"%s\",\"packets\":%llu,\"run\":%llu,\"not_run\":%llu,"
 	       "\"capture_s\":%.9f,\"replay_s\":%.6f,\"packets_per_s\":%.0f",
 	       xct_capture_link_name(r->cap), (unsigned long long)r->packets,
@@ -819,7 +803,7 @@ static void print_summary_json_head(struct replay *r)
 	       (unsigned long long)r->snapped, (unsigned long long)r->cut,
 	       (unsigned long long)r->backwards);
 	if (r->error[0])
-		json_str(r->error);
+		xct_json_string(r->error);
 	else
 		fputs("null", stdout);
 	fputs(",\"connections\":[", stdout);

@@ -101,22 +101,6 @@ static int rules_check(const char *file, bool load)
 	return rc;
 }
 
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
 /* One rule slot's counters, summed over CPUs. */
 static int rule_counters(struct xct_policy_maps *m, __u32 idx, __u64 *packets, __u64 *bytes)
 {
@@ -142,7 +126,7 @@ static void show_one(const struct xct_rule_text *t, __u64 packets, __u64 bytes, 
 {
 	if (xct_opts.json) {
 		printf("%s{\"line\":%u,\"rule\":", first ? "" : ",", t->line);
-		json_string(t->text);
+		xct_json_string(t->text);
 		printf(",\"packets\":%llu,\"bytes\":%llu}", (unsigned long long)packets,
 		       (unsigned long long)bytes);
 		return;

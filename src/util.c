@@ -119,3 +119,19 @@ int xct_parse_u64(const char *s, __u64 min, __u64 max, __u64 *out)
 	*out = v;
 	return 0;
 }
+
+void xct_json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}

@@ -44,6 +44,9 @@ const char *xct_pin(char *buf, size_t len, const char *name);
 /* Monotonic time in ns, the clock bpf_ktime_get_ns() reads. */
 __u64 xct_now_ns(void);
 
+/* Prints s on stdout as a JSON string, quotes included. */
+void xct_json_string(const char *s);
+
 /* Parses an unsigned number in [min, max]; 0 or -EINVAL. */
 int xct_parse_u64(const char *s, __u64 min, __u64 max, __u64 *out);
 

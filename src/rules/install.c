@@ -595,6 +595,31 @@ int xct_policy_install(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 	return 0;
 }
 
+int xct_policy_load_text(const char *file, const char *text, xct_ifindex_fn ifindex, void *ctx,
+			 struct xct_rules_error *err)
+{
+	struct xct_policy_maps maps;
+	struct xct_compiled c;
+	struct xct_ruleset rs;
+	int ret;
+
+	memset(err, 0, sizeof(*err));
+	ret = xct_rules_parse(file, text, strlen(text), &rs, err);
+	if (ret)
+		return ret;
+	ret = xct_rules_compile(&rs, file, ifindex, ctx, &c, err);
+	if (!ret) {
+		ret = xct_policy_open(&maps);
+		if (!ret) {
+			ret = xct_policy_install(&maps, &rs, &c);
+			xct_policy_close(&maps);
+		}
+		xct_compiled_free(&c);
+	}
+	xct_ruleset_free(&rs);
+	return ret;
+}
+
 int xct_policy_clear(struct xct_policy_maps *m)
 {
 	__atomic_store_n(&m->ctl_mem->loaded, 0, __ATOMIC_RELEASE);

@@ -40,6 +40,15 @@ void xct_policy_close(struct xct_policy_maps *m);
 int xct_policy_install(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 		       const struct xct_compiled *c);
 
+/*
+ * Parses, compiles and installs text (named file in messages) as the
+ * running rules under xct_opts.pin_path, in one call: what the tests and
+ * benchmarks do with rulesets they write themselves.  Returns 0, -EINVAL
+ * with err filled for a bad ruleset, or the installer's -errno.
+ */
+int xct_policy_load_text(const char *file, const char *text, xct_ifindex_fn ifindex, void *ctx,
+			 struct xct_rules_error *err);
+
 /* Stops filtering: every packet is accepted, tracking goes on. */
 int xct_policy_clear(struct xct_policy_maps *m);
 

@@ -45,32 +45,15 @@ static __u32 ifindex_of(const char *name, void *ctx)
 /* Parses, compiles and installs text as the running rules. */
 static int load_rules(struct fixture *fx, const char *text)
 {
-	struct xct_policy_maps maps;
 	struct xct_rules_error err;
-	struct xct_compiled c;
-	struct xct_ruleset rs;
 	int ret;
 
-	memset(&err, 0, sizeof(err));
 	xct_opts.pin_path = fx->pin_dir;
-	if (xct_rules_parse("test.rules", text, strlen(text), &rs, &err)) {
-		CHECK_FAIL("rules do not parse: %d:%d: %s", err.loc.line, err.loc.col, err.msg);
-		return -1;
-	}
-	if (xct_rules_compile(&rs, "test.rules", ifindex_of, NULL, &c, &err)) {
-		CHECK_FAIL("rules do not compile: %d:%d: %s", err.loc.line, err.loc.col, err.msg);
-		xct_ruleset_free(&rs);
-		return -1;
-	}
-	ret = xct_policy_open(&maps);
-	if (!ret) {
-		ret = xct_policy_install(&maps, &rs, &c);
-		xct_policy_close(&maps);
-	}
-	if (ret)
+	ret = xct_policy_load_text("test.rules", text, ifindex_of, NULL, &err);
+	if (ret == -EINVAL)
+		CHECK_FAIL("rules refused: %u:%u: %s", err.loc.line, err.loc.col, err.msg);
+	else if (ret)
 		CHECK_FAIL("cannot install the rules: %s", strerror(-ret));
-	xct_compiled_free(&c);
-	xct_ruleset_free(&rs);
 	return ret;
 }
 
