@@ -454,7 +454,11 @@ int cmd_set(int argc, char **argv)
 				    set.kind == XCT_SET_PORT ? 0 : n,
 				    set.kind == XCT_SET_PORT ? ports : NULL,
 				    set.kind == XCT_SET_PORT ? n : 0, add, &failed);
-	if (err == -ENOENT && !add) {
+	if (err == -ENOENT && failed == XCT_NO_ELEMENT) {
+		xct_err("set '%s' is no longer in the running rules (they were loaded again)",
+			set.name);
+		rc = XCT_EXIT_RUNTIME;
+	} else if (err == -ENOENT && !add) {
 		xct_err("'%s' is not an element of set '%s' (delete elements as they were "
 			"added); nothing was deleted",
 			argv[3 + failed], set.name);

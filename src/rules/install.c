@@ -17,8 +17,10 @@
  * that makes the rest of the writes safe.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -83,6 +85,7 @@ int xct_policy_open_fds(struct xct_policy_maps *m, int (*fd_of)(const char *name
 	void *mem;
 
 	memset(m, 0, sizeof(*m));
+	m->lock_fd = -1;
 	for (i = 0; i < N_POLICY_MAPS; i++)
 		*map_fd(m, i) = -1;
 	for (i = 0; i < N_POLICY_MAPS; i++) {
@@ -125,7 +128,17 @@ static int pinned_fd(const char *name, void *ctx)
 
 int xct_policy_open(struct xct_policy_maps *m)
 {
-	return xct_policy_open_fds(m, pinned_fd, NULL);
+	int err = xct_policy_open_fds(m, pinned_fd, NULL);
+
+	if (err)
+		return err;
+	m->lock_fd = open(xct_opts.pin_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (m->lock_fd < 0) {
+		err = -errno;
+		xct_err("cannot open %s: %s", xct_opts.pin_path, strerror(-err));
+		xct_policy_close(m);
+	}
+	return err;
 }
 
 void xct_policy_close(struct xct_policy_maps *m)
@@ -135,6 +148,9 @@ void xct_policy_close(struct xct_policy_maps *m)
 	if (m->ctl_mem)
 		munmap(m->ctl_mem, ctl_map_len());
 	m->ctl_mem = NULL;
+	if (m->lock_fd >= 0)
+		close(m->lock_fd);
+	m->lock_fd = -1;
 	for (i = 0; i < N_POLICY_MAPS; i++) {
 		int *fd = map_fd(m, i);
 
@@ -552,6 +568,24 @@ out:
 	return err;
 }
 
+/*
+ * Writers of the policy take turns: a flock on the pin directory, which is
+ * the xct instance's own, held from reading the active generation to the
+ * switch.  Private maps (a replay) have no directory and no other writer.
+ */
+static void writer_lock(struct xct_policy_maps *m)
+{
+	if (m->lock_fd >= 0)
+		while (flock(m->lock_fd, LOCK_EX) && errno == EINTR)
+			;
+}
+
+static void writer_unlock(struct xct_policy_maps *m)
+{
+	if (m->lock_fd >= 0)
+		flock(m->lock_fd, LOCK_UN);
+}
+
 int xct_policy_install(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 		       const struct xct_compiled *c)
 {
@@ -562,6 +596,8 @@ int xct_policy_install(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 	__u32 gen, i;
 	int err;
 
+	/* Two loads at once would both fill the same spare generation. */
+	writer_lock(m);
 	gen = (__atomic_load_n(&ctl->active_gen, __ATOMIC_ACQUIRE) & 1) ^ 1;
 
 	/* Sets first: building them is what most often fails (memory), and
@@ -578,6 +614,7 @@ int xct_policy_install(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 	if (err) {
 		xct_err("cannot install the rules: %s; the running rules are unchanged",
 			strerror(-err));
+		writer_unlock(m);
 		return err;
 	}
 
@@ -592,6 +629,7 @@ int xct_policy_install(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 	/* The switch: one store, after everything it points to. */
 	__atomic_store_n(&ctl->active_gen, gen, __ATOMIC_RELEASE);
 	__atomic_store_n(&ctl->loaded, 1, __ATOMIC_RELEASE);
+	writer_unlock(m);
 	return 0;
 }
 
@@ -666,25 +704,39 @@ int xct_policy_set_update(struct xct_policy_maps *m, const struct xct_set_info *
 			  size_t *failed)
 {
 	int fds[3] = {-1, -1, -1};
-	struct set_write w = {.set_id = set->id, .op = add};
+	struct set_write w = {.op = add};
+	struct xct_set_info cur;
 	size_t i, j;
 	int err = 0, k;
 
+	/* Under the writers' lock, the set as the running rules have it now:
+	 * a load since the caller looked may have renumbered the sets. */
+	writer_lock(m);
+	err = xct_policy_find_set(m, set->name, &cur);
+	if (!err && cur.kind != set->kind)
+		err = -ESTALE;
+	w.set_id = cur.id;
+	set = &cur;
 	for (k = 0; k < 3 && !err; k++) {
 		fds[k] = active_trie(m, k);
 		if (fds[k] < 0)
 			err = fds[k];
 	}
+	if (failed)
+		*failed = XCT_NO_ELEMENT;
 	for (i = 0; i < n_addrs && !err; i++) {
 		err = set_addr_elem(fds[0], fds[1], set->id, &addrs[i], add);
 		if (!err)
 			err = undo_push(&w, addrs[i].family == XCT_AF_INET ? 0 : 1, &addrs[i]);
+		else if (failed)
+			*failed = i;
 	}
 	w.fd = fds[2];
-	for (j = 0; j < n_ports && !err; j++, i++)
+	for (j = 0; j < n_ports && !err; j++) {
 		err = xct_port_range_prefixes(ports[j].lo, ports[j].hi, set_port_elem, &w);
-	if (err && failed)
-		*failed = i - 1;
+		if (err && failed)
+			*failed = n_addrs + j;
+	}
 	/* All or nothing: what this command deleted goes back. */
 	for (j = 0; err && j < w.n_undo; j++) {
 		const struct set_undo *u = &w.undo[j];
@@ -703,6 +755,7 @@ int xct_policy_set_update(struct xct_policy_maps *m, const struct xct_set_info *
 	for (k = 0; k < 3; k++)
 		if (fds[k] >= 0)
 			close(fds[k]);
+	writer_unlock(m);
 	return err;
 }
 

@@ -16,6 +16,7 @@ struct xct_policy_maps {
 	int chunks, rules, rule_stats, limits, limits_src, log_limits, set_info, rule_text;
 	int sets_v4, sets_v6, sets_port; /* arrays of tries, by generation */
 	struct xct_policy_ctl *ctl_mem;	 /* xct_policy_ctl, memory-mapped */
+	int lock_fd;			 /* the pin directory, flocked by writers; or -1 */
 };
 
 /* Opens them under xct_opts.pin_path; -ENOENT (reported) if xct has never
@@ -62,8 +63,11 @@ int xct_policy_find_set(struct xct_policy_maps *m, const char *name, struct xct_
 /*
  * Adds or removes elements of a running set, without a reload; all or
  * nothing.  A removal needs each element as it was added: -ENOENT, with
- * *failed the index of the first that is not (addresses first, then ports).
+ * *failed the index of the first that is not (addresses first, then
+ * ports); *failed is XCT_NO_ELEMENT when no element failed (-ENOENT then
+ * means that a load since removed the set).
  */
+#define XCT_NO_ELEMENT ((size_t)-1)
 int xct_policy_set_update(struct xct_policy_maps *m, const struct xct_set_info *set,
 			  const struct xct_prefix *addrs, size_t n_addrs,
 			  const struct xct_port_range *ports, size_t n_ports, bool add,

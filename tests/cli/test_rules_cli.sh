@@ -363,5 +363,23 @@ expect set_add_after_clear 1 "no set 'peers'" x set add peers 10.0.0.1
 expect rules_load_after_clear 0 "loaded" x rules load "$GOOD"
 check rules_show_after_reload [ "$(shown_rules)" = "$want" ]
 
+# Writers take turns through a flock on the pin directory: a load waits
+# while another writer holds it (here flock(1), for 1.5 s), then loads.
+flock "$PIN" sleep 1.5 &
+holder=$!
+poll_locked() { ! flock -n "$PIN" true; }
+for _ in $(seq 50); do poll_locked && break; sleep 0.02; done
+t0=$(date +%s%N)
+x rules load "$GOOD" >/dev/null
+rc=$?
+waited=$((($(date +%s%N) - t0) / 1000000))
+wait "$holder"
+if [ "$rc" = 0 ] && [ "$waited" -ge 1000 ]; then
+	ok rules_load_waits_for_another_writer
+else
+	echo "  rules load: exit $rc after $waited ms (want 0, after at least 1000 ms)" >&2
+	not_ok rules_load_waits_for_another_writer
+fi
+
 expect rules_cli_detach 0 "" x detach --all
 [ "$failures" -eq 0 ]
