@@ -213,11 +213,12 @@ static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __
 	}
 	parsed = reason == XCT_R_OK;
 	slot->parsed = parsed;
+	/* Filled once: the raw stage and the rules differ only in the state. */
+	xct_policy_input(&ps->in, pkt, parsed, hook, ifindex, XCT_STAGE_RAW, ts.now);
 	if (!parsed) {
 		res->ct_state = reason == XCT_R_FRAGMENT ? XCT_CTS_UNTRACKED : XCT_CTS_INVALID;
 		res->reason = reason;
 	} else {
-		xct_policy_input(&ps->in, pkt, 1, hook, ifindex, XCT_STAGE_RAW, ts.now);
 		if (xct_policy_raw(ps)) {
 			res->ct_state = XCT_CTS_UNTRACKED;
 			res->reason = XCT_R_NOTRACK;
@@ -226,7 +227,7 @@ static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __
 		}
 	}
 
-	xct_policy_input(&ps->in, pkt, parsed, hook, ifindex, res->ct_state, ts.now);
+	ps->in.state = res->ct_state;
 	xct_policy_eval(ps);
 	verdict = ps->out.verdict;
 	if (parsed && res->reason != XCT_R_NOTRACK)

@@ -1316,6 +1316,38 @@ static int set_ref(struct parser *p, const struct tok *t, enum xct_set_kind kind
 	return idx;
 }
 
+/*
+ * What follows an address or port keyword: [!=] and then a list in braces,
+ * a named set of that kind, or one element.  want names the element in the
+ * error ("an address, a prefix").
+ */
+static int parse_match_value(struct parser *p, const char *kw, bool *negate, int *set,
+			     enum xct_set_kind kind, elem_fn elem, void *ctx, const char *want)
+{
+	size_t n;
+	int idx;
+
+	advance(p);
+	if (p->cur.type == TOK_NE) {
+		*negate = true;
+		advance(p);
+	}
+	if (p->cur.type == TOK_LBRACE)
+		return parse_list(p, kw, false, elem, ctx, &n);
+	if (p->cur.type == TOK_WORD && p->cur.s[0] == '@') {
+		idx = set_ref(p, &p->cur, kind);
+		if (idx < 0)
+			return idx;
+		*set = idx;
+		advance(p);
+		return 0;
+	}
+	if (elem_kind_of(&p->cur) != (kind == XCT_SET_ADDR ? ELEM_ADDR : ELEM_PORT))
+		return perr(p, &p->cur, "expected %s, a set (@name) or '{' after '%s', got %s",
+			    want, kw, GOT(&p->cur));
+	return elem(p, ctx);
+}
+
 /* saddr|daddr [!=] (ADDR | PREFIX | { ... } | @set) */
 static int parse_addr_match(struct parser *p, struct rule_ctx *rc)
 {
@@ -1324,33 +1356,12 @@ static int parse_addr_match(struct parser *p, struct rule_ctx *rc)
 	struct xct_addr_match *m = src ? &rc->r.saddr : &rc->r.daddr;
 	struct addr_ctx ac = {rc, m, src ? &rc->cap_saddr : &rc->cap_daddr,
 			      src ? "saddr" : "daddr"};
-	size_t n;
-	int idx;
 
 	if (m->present)
 		return perr(p, &kw, "'%s' given twice", ac.kw);
 	m->present = true;
-	advance(p);
-	if (p->cur.type == TOK_NE) {
-		m->negate = true;
-		advance(p);
-	}
-	if (p->cur.type == TOK_LBRACE)
-		return parse_list(p, ac.kw, false, addr_elem, &ac, &n);
-	if (p->cur.type == TOK_WORD && p->cur.s[0] == '@') {
-		idx = set_ref(p, &p->cur, XCT_SET_ADDR);
-		if (idx < 0)
-			return idx;
-		m->set = idx;
-		advance(p);
-		return 0;
-	}
-	if (elem_kind_of(&p->cur) != ELEM_ADDR)
-		return perr(
-			p, &p->cur,
-			"expected an address, a prefix, a set (@name) or '{' after '%s', got %s",
-			ac.kw, GOT(&p->cur));
-	return addr_elem(p, &ac);
+	return parse_match_value(p, ac.kw, &m->negate, &m->set, XCT_SET_ADDR, addr_elem, &ac,
+				 "an address, a prefix");
 }
 
 struct port_ctx {
@@ -1390,8 +1401,6 @@ static int parse_port_match(struct parser *p, struct rule_ctx *rc)
 	struct port_ctx pc = {rc, m, src ? &rc->cap_sport : &rc->cap_dport,
 			      src ? "sport" : "dport"};
 	char b[8];
-	size_t n;
-	int idx;
 
 	if (m->present)
 		return perr(p, &kw, "'%s' given twice", pc.kw);
@@ -1401,27 +1410,8 @@ static int parse_port_match(struct parser *p, struct rule_ctx *rc)
 	if (!rc->r.sport.present && !rc->r.dport.present)
 		rc->ports_tok = kw;
 	m->present = true;
-	advance(p);
-	if (p->cur.type == TOK_NE) {
-		m->negate = true;
-		advance(p);
-	}
-	if (p->cur.type == TOK_LBRACE)
-		return parse_list(p, pc.kw, false, port_elem, &pc, &n);
-	if (p->cur.type == TOK_WORD && p->cur.s[0] == '@') {
-		idx = set_ref(p, &p->cur, XCT_SET_PORT);
-		if (idx < 0)
-			return idx;
-		m->set = idx;
-		advance(p);
-		return 0;
-	}
-	if (elem_kind_of(&p->cur) != ELEM_PORT)
-		return perr(
-			p, &p->cur,
-			"expected a port, a port range, a set (@name) or '{' after '%s', got %s",
-			pc.kw, GOT(&p->cur));
-	return port_elem(p, &pc);
+	return parse_match_value(p, pc.kw, &m->negate, &m->set, XCT_SET_PORT, port_elem, &pc,
+				 "a port, a port range");
 }
 
 /* One TCP flag name at cur; after names the token before it. */
