@@ -81,4 +81,23 @@ struct {
 	__uint(max_entries, 1);
 } xct_hdrs SEC(".maps");
 
+/* When each kind of event reader last showed itself (enum xct_sub_kind). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, XCT_SUB_KINDS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_subs SEC(".maps");
+
+/* Whether a reader of kind wants events now.  A reader's refresh and the
+ * packet's clock are both CLOCK_MONOTONIC; a refresh a little ahead of a
+ * CPU's now wraps the difference and counts as fresh. */
+static __always_inline int xct_subscribed(__u32 kind, __u64 now)
+{
+	__u64 *seen = bpf_map_lookup_elem(&xct_subs, &kind);
+
+	return seen && *seen && (__s64)(now - *seen) < (__s64)XCT_SUB_TTL_NS;
+}
+
 #endif /* XCT_BPF_MAPS_H */

@@ -50,6 +50,19 @@ void xct_json_string(const char *s);
 /* Parses an unsigned number in [min, max]; 0 or -EINVAL. */
 int xct_parse_u64(const char *s, __u64 min, __u64 max, __u64 *out);
 
+/* A reader of an event stream that the datapath only fills while someone
+ * reads it (src/subscribe.c).  Call xct_sub_refresh() from the read loop,
+ * at least every second; it writes the map only when the slot ages. */
+struct xct_sub {
+	int fd;
+	enum xct_sub_kind kind;
+	__u64 last_ns;
+};
+
+int xct_sub_open(struct xct_sub *sub, enum xct_sub_kind kind);
+int xct_sub_refresh(struct xct_sub *sub);
+void xct_sub_close(struct xct_sub *sub);
+
 /* Command handlers: argv[0] is the command's own name. */
 int cmd_attach(int argc, char **argv);
 int cmd_detach(int argc, char **argv);

@@ -282,6 +282,24 @@ struct xct_event {
 	__u32 len;	    /* IP length */
 };
 
+/*
+ * Readers of the event streams that cost the datapath something per packet
+ * (drop traces, connection events) announce themselves in the xct_subs
+ * array: slot enum xct_sub_kind holds the monotonic time a reader of that
+ * kind last refreshed it, every XCT_SUB_REFRESH_NS.  The datapath builds
+ * such events only while the slot is younger than XCT_SUB_TTL_NS, so with
+ * no reader their cost is one array load per packet, and a reader killed
+ * with SIGKILL stops them a few seconds later without cleaning up.
+ */
+enum xct_sub_kind {
+	XCT_SUB_DROPS = 0,     /* xct trace drops: the datapath's own drops */
+	XCT_SUB_CT_EVENTS = 1, /* xct ct events: NEW, UPDATE, DESTROY */
+	XCT_SUB_KINDS = 8,     /* the map's size: room to grow */
+};
+
+#define XCT_SUB_REFRESH_NS (1000ULL * 1000 * 1000)
+#define XCT_SUB_TTL_NS	   (3ULL * 1000 * 1000 * 1000)
+
 /* Hooks, for the interface registry and for telling a forwarded packet
  * (tracked at ingress) from a locally sent one (tracked at egress). */
 enum xct_attach_mode {
