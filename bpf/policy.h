@@ -404,7 +404,8 @@ static __always_inline void xct_rule_log(__u32 idx, const struct xct_rule_rec *r
 	ev->family = in->family;
 	ev->proto = in->proto;
 	ev->hook = in->hook;
-	ev->pad = 0;
+	ev->reason = 0;
+	ev->flags = XCT_EVF_MATCHED;
 	ev->ifindex = in->ifindex;
 	ev->line = rec->line;
 	ev->src = in->saddr;

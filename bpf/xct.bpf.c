@@ -165,6 +165,50 @@ __noinline int xct_commit(const struct xct_pkt *pkt, struct xct_track_state *ts,
 	return 0;
 }
 
+/*
+ * A packet the datapath drops or rejects, for `xct trace drops` and
+ * `xct trace resets`: one event with the tracker's reason and the deciding
+ * rule, sent only while a drops reader is subscribed, so that with no
+ * reader a dropped packet costs one array lookup more.  A global function:
+ * verified once, off the main program's budget.  The ring never waits: an
+ * event it has no room for is counted in events_lost.
+ */
+__noinline int xct_emit_drop(const struct xct_policy_scratch *ps, __u32 verdict, __u32 ct_state,
+			     __u32 reason)
+{
+	const struct xct_policy_in *in;
+	struct xct_event *ev;
+
+	if (!ps)
+		return 0;
+	in = &ps->in;
+	if (!xct_subscribed(XCT_SUB_DROPS, in->now))
+		return 0;
+	ev = bpf_ringbuf_reserve(&xct_events, sizeof(*ev), 0);
+	if (!ev) {
+		xct_count(XCT_S_EVENTS_LOST);
+		return 0;
+	}
+	ev->time_ns = in->now;
+	ev->type = XCT_EV_DROP;
+	ev->verdict = verdict;
+	ev->ct_state = ct_state;
+	ev->family = in->family;
+	ev->proto = in->proto;
+	ev->hook = in->hook;
+	ev->reason = reason;
+	ev->flags = ps->out.matched ? XCT_EVF_MATCHED : 0;
+	ev->ifindex = in->ifindex;
+	ev->line = ps->out.line;
+	ev->src = in->saddr;
+	ev->dst = in->daddr;
+	ev->sport = in->is_icmp ? (__u16)(in->icmp_type << 8 | in->icmp_code) : in->sport;
+	ev->dport = in->dport;
+	ev->len = in->len;
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
 /* The last packet's decision, for xct replay (see struct xct_decision). */
 struct xct_decision last_decision = {};
 
@@ -248,6 +292,8 @@ static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __
 		xct_count(XCT_S_POLICY_DROP);
 	else if (verdict == XCT_VERDICT_REJECT)
 		xct_count(XCT_S_POLICY_REJECT);
+	if (verdict == XCT_VERDICT_DROP || verdict == XCT_VERDICT_REJECT)
+		xct_emit_drop(ps, verdict, res->ct_state, res->reason);
 	xct_note_decision(verdict, res, &ps->out);
 	return verdict;
 }

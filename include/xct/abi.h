@@ -257,11 +257,18 @@ enum xct_stat {
  * Events, through the xct_events ring buffer.  A 'log' rule sends one for a
  * packet it decides, at most XCT_LOG_RATE a second per rule (a sample, so
  * that a flood cannot drown the reader); an event the ring has no room for
- * is counted in events_lost, never waited for.
+ * is counted in events_lost, never waited for.  While a drops reader is
+ * subscribed (XCT_SUB_DROPS), every packet the datapath drops or rejects
+ * sends an XCT_EV_DROP event too, with the tracker's reason and the
+ * deciding rule's line.  Readers skip types they do not know.
  */
 enum xct_event_type {
 	XCT_EV_RULE_LOG = 1,
+	XCT_EV_DROP = 2, /* a packet the datapath dropped or rejected */
 };
+
+/* struct xct_event's flags. */
+#define XCT_EVF_MATCHED	 0x01 /* a rule decided (line is its line), not the policy */
 
 #define XCT_LOG_RATE	 100
 #define XCT_EVENTS_BYTES (1 << 20)
@@ -273,8 +280,9 @@ struct xct_event {
 	__u8 ct_state; /* enum xct_ct_state */
 	__u8 family;
 	__u8 proto;
-	__u8 hook; /* enum xct_rule_hook */
-	__u16 pad;
+	__u8 hook;   /* enum xct_rule_hook */
+	__u8 reason; /* enum xct_reason (XCT_EV_DROP) */
+	__u8 flags;  /* XCT_EVF_* (XCT_EV_DROP) */
 	__u32 ifindex;
 	__u32 line; /* of the rule in the rules file */
 	union xct_addr src, dst;

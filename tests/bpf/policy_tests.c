@@ -691,6 +691,86 @@ TEST(policy_log_rule_sends_sampled_events)
 	fixture_teardown(&fx);
 }
 
+/* Announces a drops reader at the fake clock's now, as xct trace does. */
+static void subscribe_drops(struct fixture *fx, __u64 when)
+{
+	__u32 key = XCT_SUB_DROPS;
+
+	if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_subs), &key, &when, BPF_ANY))
+		CHECK_FAIL("cannot write xct_subs: %s", strerror(errno));
+}
+
+/*
+ * Drop events: none while no reader is subscribed, one per dropped or
+ * rejected packet while one is, with the rule's line (or the policy, with
+ * no line) and the tracker's reason; none again once the reader's slot is
+ * older than XCT_SUB_TTL_NS.
+ */
+TEST(policy_drop_events_only_while_subscribed)
+{
+	struct fixture fx;
+	struct packet pk;
+	struct events_seen es;
+	struct flow f = make_flow(XCT_IPPROTO_TCP, "10.0.0.1", 40010, "10.0.0.2", 9);
+
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "policy drop\naccept tcp dport 80\ndrop tcp dport 22\n"
+			    "reject tcp dport 25\n"))
+		return;
+	drain_events(&fx);
+	pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 22);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	CHECK_EQ(drain_events(&fx).n, 0);
+
+	subscribe_drops(&fx, now_ns(&fx));
+	pk = syn_to("10.0.0.1", 40001, "10.0.0.2", 22);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	es = drain_events(&fx);
+	CHECK_EQ(es.n, 1);
+	CHECK_EQ(es.last.type, XCT_EV_DROP);
+	CHECK_EQ(es.last.verdict, XCT_VERDICT_DROP);
+	CHECK_EQ(es.last.line, 3);
+	CHECK_EQ(es.last.flags, XCT_EVF_MATCHED);
+	CHECK_EQ(es.last.reason, XCT_R_OK);
+	CHECK_EQ(es.last.ct_state, XCT_CTS_NEW);
+	CHECK_EQ(es.last.src.v4, inet_addr("10.0.0.1"));
+	CHECK_EQ(es.last.dst.v4, inet_addr("10.0.0.2"));
+	CHECK_EQ(es.last.sport, 40001);
+	CHECK_EQ(es.last.dport, 22);
+	CHECK_EQ(es.last.len, pk.l3_len);
+
+	/* Rejected: the same event, verdict reject. */
+	pk = syn_to("10.0.0.1", 40002, "10.0.0.2", 25);
+	CHECK(xdp_rejected(&fx, &pk));
+	es = drain_events(&fx);
+	CHECK_EQ(es.n, 1);
+	CHECK_EQ(es.last.verdict, XCT_VERDICT_REJECT);
+	CHECK_EQ(es.last.line, 4);
+
+	/* The policy decides an invalid packet: no rule, the tracker's reason. */
+	pk = tcp_packet(&f, XCT_TCPF_SYN | XCT_TCPF_FIN, CLIENT_ISN, 0, 0);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	es = drain_events(&fx);
+	CHECK_EQ(es.n, 1);
+	CHECK_EQ(es.last.flags, 0);
+	CHECK_EQ(es.last.line, 0);
+	CHECK_EQ(es.last.reason, XCT_R_TCP_BAD_FLAGS);
+	CHECK_EQ(es.last.ct_state, XCT_CTS_INVALID);
+
+	/* An accepted packet sends nothing. */
+	pk = syn_to("10.0.0.1", 40003, "10.0.0.2", 80);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	CHECK_EQ(drain_events(&fx).n, 0);
+
+	/* The reader went away: its slot ages out. */
+	advance(&fx, XCT_SUB_TTL_NS);
+	pk = syn_to("10.0.0.1", 40004, "10.0.0.2", 22);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	CHECK_EQ(drain_events(&fx).n, 0);
+	subscribe_drops(&fx, 0);
+	fixture_teardown(&fx);
+}
+
 TEST(policy_tcp_flags_and_family_matches)
 {
 	struct fixture fx;
