@@ -52,7 +52,18 @@ $(BUILD)/replay.bpf.o: bpf/replay.bpf.c $(BPF_HDRS) | $(BUILD)
 $(BUILD)/replay.skel.h: $(BUILD)/replay.bpf.o
 	$(BPFTOOL) gen skeleton $< name xct_replay_bpf > $@
 
-$(BUILD)/src/%.o: src/%.c $(BUILD)/xct.skel.h $(BUILD)/replay.skel.h $(CLI_HDRS) $(BPF_HDRS) | $(BUILD)
+# xct trace's tracepoint programs: their own object, built against the
+# running kernel's BTF for CO-RE.
+$(BUILD)/vmlinux.h: | $(BUILD)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/trace.bpf.o: bpf/trace.bpf.c include/xct/trace.h $(BUILD)/vmlinux.h | $(BUILD)
+	$(CLANG) -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -I$(BUILD) -c $< -o $@
+
+$(BUILD)/trace.skel.h: $(BUILD)/trace.bpf.o
+	$(BPFTOOL) gen skeleton $< name xct_trace_bpf > $@
+
+$(BUILD)/src/%.o: src/%.c $(BUILD)/xct.skel.h $(BUILD)/replay.skel.h $(BUILD)/trace.skel.h $(CLI_HDRS) $(BPF_HDRS) | $(BUILD)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
