@@ -28,7 +28,7 @@ static const char events_usage[] =
 	"Prints the events of the datapath as they come: for now, the packets that\n"
 	"rules with 'log' decide (at most 100 a second per rule).  Ends after N\n"
 	"events, after SECONDS, or on Ctrl-C, and then says how many events the\n"
-	"datapath could not queue.\n"
+	"datapath could not queue.  (xct's drops and rejects: 'xct trace drops'.)\n"
 	"\n"
 	"Examples:\n"
 	"  xct events\n"
