@@ -118,6 +118,7 @@ struct trace {
 	int want_rule;	  /* "rule": a rule decided */
 	int want_policy;  /* "policy": the policy decided */
 	__u32 self_netns; /* where the datapath's interfaces are */
+	__u64 start_ns;	  /* xct events before this are an earlier reader's */
 	__u64 wanted, seen;
 	__s64 mono_to_real;
 
@@ -365,6 +366,9 @@ static int on_xct_event(void *ctx, void *data, size_t size)
 	struct trace *t = ctx;
 
 	if (size < sizeof(struct xct_event) || !xct_event_wanted(t, data))
+		return 0;
+	/* Left in the ring since an earlier reader went away: not ours. */
+	if (((const struct xct_event *)data)->time_ns < t->start_ns)
 		return 0;
 	return batch_add(t, data, size, 1);
 }
@@ -953,6 +957,28 @@ static int load_names(struct trace *t)
 	return 0;
 }
 
+/* Whether another reader refreshed the drops slot lately: a live one does
+ * every XCT_SUB_REFRESH_NS (one that exited less than that ago counts
+ * too: there is no telling them apart). */
+static int drops_reader_active(const struct xct_table *table)
+{
+	char path[4096];
+	__u32 key = XCT_SUB_DROPS;
+	__u64 seen = 0, now = xct_now_ns();
+	int fd, active = 0;
+
+	if (!table)
+		return 0;
+	fd = bpf_obj_get(xct_pin(path, sizeof(path), "xct_subs"));
+	if (fd < 0)
+		return 0;
+	if (!bpf_map_lookup_elem(fd, &key, &seen) && seen &&
+	    now - seen < XCT_SUB_REFRESH_NS + XCT_SUB_REFRESH_NS / 2)
+		active = 1;
+	close(fd);
+	return active;
+}
+
 /*
  * libbpf finds a tracepoint's id in tracefs.  `ip netns exec` remounts /sys
  * without it, so mount it when it is missing, as the kernel's docs do; in
@@ -1008,7 +1034,7 @@ int cmd_trace(int argc, char **argv)
 	struct xct_sub sub = {.fd = -1};
 	__u64 n, timeout_s = 0, xct_lost0 = 0, lost_k = 0, lost_x = 0, next_summary = 0;
 	__u32 ring_size = XCT_TRACE_RING_DEFAULT;
-	int c, err, rc = XCT_EXIT_RUNTIME, have_xct = 0, events_fd = -1;
+	int c, err, rc = XCT_EXIT_RUNTIME, have_xct = 0, events_fd = -1, other_reader = 0;
 	char path[4096];
 	time_t deadline = 0;
 
@@ -1118,6 +1144,7 @@ int cmd_trace(int argc, char **argv)
 	if (xct_require_root())
 		goto out;
 	t.self_netns = own_netns();
+	t.start_ns = xct_now_ns();
 	t.mono_to_real = mono_to_real();
 
 	skel = xct_trace_bpf__open();
@@ -1159,6 +1186,7 @@ int cmd_trace(int argc, char **argv)
 		events_fd = bpf_obj_get(path);
 		if (events_fd >= 0 && !xct_table_open(&table))
 			table_open = 1;
+		other_reader = drops_reader_active(table_open ? &table : NULL);
 		if (!table_open || ring_buffer__add(rb, events_fd, on_xct_event, &t) ||
 		    xct_sub_open(&sub, XCT_SUB_DROPS)) {
 			xct_err("cannot read xct's event stream under %s", xct_opts.pin_path);
@@ -1166,6 +1194,9 @@ int cmd_trace(int argc, char **argv)
 		}
 		have_xct = 1;
 		t.ct_fd = table.ct_fd;
+		if (other_reader)
+			xct_err("another reader of xct's drop events seems to be running: the "
+				"stream has one consumer, so events may reach only one of you");
 		xct_lost0 = xct_counter_total(&table, XCT_S_EVENTS_LOST);
 	}
 	fprintf(stderr, "xct: tracing %s%s (Ctrl-C to stop)\n",

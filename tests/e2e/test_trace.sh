@@ -122,15 +122,21 @@ test_closed_port() {
 	local fam=$1 src=$2 sport=$3 dst=$4 dport=$5 rcv=$6 out
 	local ns_s
 	ns_s=$(netns_inode "$NS_S")
-	start_trace "rst$fam" "$NS_S" resets -o json --port "$dport" --count 1 --timeout 10 &&
+	start_trace "rst$fam" "$NS_S" resets -o json --port "$dport" --netns "$ns_s" \
+		--count 1 --timeout 10 &&
 		start_trace "drop$fam" "$NS_S" drops -o json --port "$dport" --netns "$ns_s" \
-			--count 1 --timeout 10
+			-p tcp -i veth-s --count 1 --timeout 10 &&
+		start_trace "none$fam" "$NS_S" drops -o json --port "$dport" \
+			--netns "/run/netns/$NS_S" -p udp --timeout 3
 	result "trace_${fam}_started" $? "trace did not start"
 	out=$(connect_from "$NS_C" "$src" "$sport" "$dst" "$dport")
 	[ "$out" = ConnectionRefusedError ]
 	result "trace_${fam}_closed_port_refused" $? "connect: $out"
 	wait_trace "rst$fam"
 	wait_trace "drop$fam"
+	wait_trace "none$fam"
+	[ ! -s "$WORK/none$fam.out" ] && grep -q "xct: tracing" "$WORK/none$fam.err"
+	result "trace_${fam}_protocol_filter_excludes" $? "$(show "none$fam")"
 	has_event "$WORK/rst$fam.out" event=reset direction=sent kind=answer source=kernel \
 		reason=NO_SOCKET src="$dst" sport="$dport" dst="$src" dport="$sport" \
 		netns="$ns_s" iface=veth-s
@@ -158,7 +164,7 @@ test_nft_drop() {
 		}
 	EOF
 	start_trace nft "$NS_S" drops -o json --reason NETFILTER_DROP --host "$C4" \
-		--count 1 --timeout 10
+		--netns "$ns_s" --count 1 --timeout 10
 	result trace_nft_started $? "trace did not start"
 	out=$(connect_from "$NS_C" "$C4" 41002 "$S4" 7002)
 	wait_trace nft
@@ -172,23 +178,28 @@ test_nft_drop() {
 test_xct_rules() {
 	local ns_r out
 	ns_r=$(netns_inode "$NS_R")
-	printf 'policy accept\ndrop tcp dport 7003\nreject tcp dport 7004\n' >"$WORK/trace.rules"
+	printf 'policy accept\ndrop tcp dport 7003\nreject tcp dport 7004\ndrop tcp dport 7013\n' \
+		>"$WORK/trace.rules"
 	xct_r rules load "$WORK/trace.rules" >/dev/null || fail_setup "rules load"
+	# One reader of xct's stream at a time (it has one consumer position).
 	# --count 2: on a veth, native XDP runs on an skb, so the kernel also
 	# reports the XDP_DROP (NOT_SPECIFIED at veth_xdp_rcv_skb).
-	start_trace xdrop "$NS_R" drops -o json --port 7003 --count 2 --timeout 10 &&
-		start_trace xrej "$NS_R" resets -o json --port 7004 --count 1 --timeout 10 &&
-		start_trace xdtext "$NS_R" drops --reason rule --port 7003 --count 1 --timeout 10
+	start_trace xdrop "$NS_R" drops -o json --port 7003 --netns "$ns_r" --count 2 \
+		--timeout 10
 	result trace_xct_started $? "trace did not start"
 	out=$(connect_from "$NS_C" "$C4" 41003 "$S4" 7003)
 	[ "$out" = TimeoutError ]
 	result trace_xct_drop_rule_drops $? "connect: $out"
+	wait_trace xdrop
+	start_trace xdtext "$NS_R" drops --reason rule --port 7013 --count 1 --timeout 10
+	connect_from "$NS_C" "$C4" 41013 "$S4" 7013 >/dev/null
+	wait_trace xdtext
+	start_trace xrej "$NS_R" resets -o json --port 7004 --netns "$ns_r" --count 1 \
+		--timeout 10
 	out=$(connect_from "$NS_C" "$C4" 41004 "$S4" 7004)
 	[ "$out" = ConnectionRefusedError ]
 	result trace_xct_reject_rule_refuses $? "connect: $out"
-	wait_trace xdrop
 	wait_trace xrej
-	wait_trace xdtext
 	has_event "$WORK/xdrop.out" event=drop source=xct reason=rule rule_line=2 verdict=drop \
 		state=new src="$C4" sport=41003 dst="$S4" dport=7003 proto=tcp \
 		iface=veth-r-c hook=ingress netns="$ns_r"
@@ -196,7 +207,7 @@ test_xct_rules() {
 	has_event "$WORK/xrej.out" event=reset direction=sent kind=reject source=xct \
 		rule_line=3 src="$S4" sport=7004 dst="$C4" dport=41004 iface=veth-r-c
 	result trace_xct_reject_rule_reset_with_line $? "$(show xrej)"
-	grep -qE "xct drop netns $ns_r dev veth-r-c tcp $C4:41003 -> $S4:7003 reason rule rule line 2 state new" \
+	grep -qE "xct drop netns $ns_r dev veth-r-c tcp $C4:41013 -> $S4:7013 reason rule rule line 4 state new" \
 		"$WORK/xdtext.out"
 	result trace_xct_drop_text_line $? "$(show xdtext)"
 	xct_r rules clear >/dev/null
