@@ -23,6 +23,7 @@ set -u
 source "$(dirname "$0")/lib.sh"
 
 WORK=""
+declare -A TRACE_PID
 
 fail_setup() {
 	echo "not ok trace_setup ($*)"
@@ -50,16 +51,14 @@ start_trace() {
 	# Not through in_ns: $! must be xct itself, for kill.
 	ip netns exec "$ns" "$XCT" --pin-path "$XCT_PIN" trace "$@" \
 		>"$WORK/$name.out" 2>"$WORK/$name.err" &
-	eval "PID_$name=$!"
+	TRACE_PID[$name]=$!
 	BG_PIDS+=("$!")
 	poll 10 grep -q "xct: tracing" "$WORK/$name.err"
 }
 
 # wait_trace NAME: waits for it to end (its own --count / --timeout).
 wait_trace() {
-	local name=$1 pid
-	eval "pid=\$PID_$name"
-	wait "$pid"
+	wait "${TRACE_PID[$1]}"
 }
 
 # has_event FILE KEY=VALUE...: some JSON line of FILE has every pair
@@ -291,8 +290,8 @@ test_lost() {
 		for i in range(int(sys.argv[1])):
 		    s.sendto(b"x", ("127.0.0.1", 7009))
 	EOF
-	kill -TERM "$PID_lost"
-	wait "$PID_lost"
+	kill -TERM "${TRACE_PID[lost]}"
+	wait_trace lost
 	shown=$(grep -c '"event":"drop"' "$WORK/lost.out")
 	lost_err=$(sed -n 's/^xct: \([0-9]*\) events lost.*/\1/p' "$WORK/lost.err")
 	lost_json=$("$PYTHON" -c '

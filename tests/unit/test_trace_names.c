@@ -53,8 +53,7 @@ TEST(ksyms_symbolise_sorted_lookup)
 	CHECK_EQ(xct_ksyms_load(&k, path), 0);
 	unlink(path);
 	CHECK_EQ(k.n, 4);
-	CHECK_STR(xct_ksym_format(&k, 0xffffffff81002091ULL, buf, sizeof(buf)),
-		  "tcp_v4_rcv+0x91");
+	CHECK_STR(xct_ksym_format(&k, 0xffffffff81002091ULL, buf, sizeof(buf)), "tcp_v4_rcv+0x91");
 	/* A data symbol between two functions does not claim the address. */
 	CHECK_STR(xct_ksym_format(&k, 0xffffffff81001900ULL, buf, sizeof(buf)),
 		  "nf_hook_slow+0x900");
