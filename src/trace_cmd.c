@@ -861,15 +861,80 @@ static void summary_print(struct trace *t, __u64 lost_kernel, __u64 lost_xct)
 	t->summary_events = 0;
 }
 
-/* Prints (or counts) the batch in time order. */
-static void flush_batch(struct trace *t)
+/* Is this kernel drop an XDP program's verdict: reason XDP (generic XDP),
+ * or no reason at an XDP receive path (a veth runs native XDP on an skb)? */
+static int kernel_xdp_drop(const struct trace *t, const struct xct_trace_event *k)
 {
+	const char *reason = xct_enum_name(&t->drop_reasons, k->reason);
+	const struct xct_ksym *sym;
+	__u64 off;
+
+	if (k->kind != XCT_TR_KFREE_SKB || !reason)
+		return 0;
+	if (!strcmp(reason, "XDP"))
+		return 1;
+	sym = strcmp(reason, "NOT_SPECIFIED") ? NULL : xct_ksym_find(&t->ksyms, k->location, &off);
+	return sym && strstr(sym->name, "xdp") != NULL;
+}
+
+static int same_packet(const struct xct_trace_event *k, const struct xct_event *x)
+{
+	return k->family == x->family && k->proto == x->proto && !memcmp(k->src, &x->src, 16) &&
+	       !memcmp(k->dst, &x->dst, 16) && k->sport == x->sport && k->dport == x->dport;
+}
+
+/*
+ * xct's XDP drop of a packet that already had an skb (a veth, generic XDP)
+ * reaches the kernel's tracepoint too, as XDP or NOT_SPECIFIED at the XDP
+ * receive path.  It is the same drop: xct's event says more (the rule, the
+ * reason), so the kernel's copy is left out when xct's event for the same
+ * tuple is in the batch within XCT_TRACE_SAME_NS.
+ */
+#define XCT_TRACE_SAME_NS (1000ULL * 1000)
+
+static int duplicate_of_xct(const struct trace *t, size_t i)
+{
+	const struct xct_trace_event *k = &t->batch[i].k;
+	size_t j;
+
+	if (t->batch[i].from_xct || !kernel_xdp_drop(t, k))
+		return 0;
+	for (j = 0; j < t->nbatch; j++) {
+		const struct trace_item *o = &t->batch[j];
+		__u64 d;
+
+		if (!o->from_xct)
+			continue;
+		d = o->x.time_ns > k->time_ns ? o->x.time_ns - k->time_ns
+					      : k->time_ns - o->x.time_ns;
+		if (d < XCT_TRACE_SAME_NS && same_packet(k, &o->x))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Prints (or counts) the batch in time order.  The two rings are read one
+ * after the other, so an event may arrive a little after a later one of
+ * the other stream: events younger than XCT_TRACE_HOLD_NS wait for the
+ * next round (unless this is the last), which orders the merge and lets
+ * the duplicate check see both copies of a drop.
+ */
+#define XCT_TRACE_HOLD_NS (10ULL * 1000 * 1000)
+
+static void flush_batch(struct trace *t, int last)
+{
+	__u64 until = xct_now_ns() - XCT_TRACE_HOLD_NS;
 	size_t i;
 
 	qsort(t->batch, t->nbatch, sizeof(*t->batch), cmp_items);
 	for (i = 0; i < t->nbatch && (!t->wanted || t->seen < t->wanted); i++) {
 		const struct trace_item *it = &t->batch[i];
 
+		if (!last && item_time(it) > until)
+			break;
+		if (t->mode == MODE_DROPS && duplicate_of_xct(t, i))
+			continue;
 		if (t->summary_s)
 			summarise(t, it);
 		else if (t->mode == MODE_RESETS)
@@ -880,7 +945,8 @@ static void flush_batch(struct trace *t)
 			print_kernel_drop(t, &it->k);
 		t->seen++;
 	}
-	t->nbatch = 0;
+	memmove(t->batch, t->batch + i, (t->nbatch - i) * sizeof(*t->batch));
+	t->nbatch -= i;
 	fflush(stdout);
 }
 
@@ -1219,7 +1285,7 @@ int cmd_trace(int argc, char **argv)
 			rc = XCT_EXIT_RUNTIME;
 			break;
 		}
-		flush_batch(&t);
+		flush_batch(&t, 0);
 		if (have_xct)
 			xct_sub_refresh(&sub);
 		if (t.summary_s && xct_now_ns() >= next_summary) {
@@ -1235,7 +1301,7 @@ int cmd_trace(int argc, char **argv)
 	/* What is still queued is shown too, then the losses. */
 	if (!t.wanted || t.seen < t.wanted) {
 		ring_buffer__consume(rb);
-		flush_batch(&t);
+		flush_batch(&t, 1);
 	}
 	lost_k = percpu_total(bpf_map__fd(skel->maps.xct_trace_lost));
 	lost_x = have_xct ? xct_counter_total(&table, XCT_S_EVENTS_LOST) - xct_lost0 : 0;
