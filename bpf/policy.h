@@ -144,6 +144,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_events SEC(".maps");
 
+/* The datapath's drops and rejects (XCT_EV_DROP), for xct trace: a ring of
+ * their own, so that a trace and a reader of log events never take each
+ * other's events (a ring buffer has one consumer position). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XCT_EVENTS_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_drop_events SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);

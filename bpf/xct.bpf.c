@@ -171,7 +171,7 @@ __noinline int xct_commit(const struct xct_pkt *pkt, struct xct_track_state *ts,
  * rule, sent only while a drops reader is subscribed, so that with no
  * reader a dropped packet costs one array lookup more.  A global function:
  * verified once, off the main program's budget.  The ring never waits: an
- * event it has no room for is counted in events_lost.
+ * event it has no room for is counted in drop_events_lost.
  */
 __noinline int xct_emit_drop(const struct xct_policy_scratch *ps, __u32 verdict, __u32 ct_state,
 			     __u32 reason)
@@ -184,9 +184,9 @@ __noinline int xct_emit_drop(const struct xct_policy_scratch *ps, __u32 verdict,
 	in = &ps->in;
 	if (!xct_subscribed(XCT_SUB_DROPS, in->now))
 		return 0;
-	ev = bpf_ringbuf_reserve(&xct_events, sizeof(*ev), 0);
+	ev = bpf_ringbuf_reserve(&xct_drop_events, sizeof(*ev), 0);
 	if (!ev) {
-		xct_count(XCT_S_EVENTS_LOST);
+		xct_count(XCT_S_DROP_EVENTS_LOST);
 		return 0;
 	}
 	ev->time_ns = in->now;

@@ -7,7 +7,7 @@
  *    loads and attaches for as long as it runs, with their own ring buffer
  *    and lost-event counter, and the filter applied in the kernel before
  *    any ring space is taken;
- *  - xct's own, from the datapath's xct_events ring (XCT_EV_DROP), which
+ *  - xct's own, from the datapath's xct_drop_events ring (XCT_EV_DROP), which
  *    the datapath fills only while this command keeps its xct_subs slot
  *    fresh.  XDP_DROP never creates an skb, so the kernel's tracepoint
  *    cannot see these.
@@ -1248,7 +1248,7 @@ int cmd_trace(int argc, char **argv)
 	}
 
 	/* xct's own stream, when xct is attached under the pin path. */
-	if (access(xct_pin(path, sizeof(path), "xct_events"), F_OK) == 0) {
+	if (access(xct_pin(path, sizeof(path), "xct_drop_events"), F_OK) == 0) {
 		events_fd = bpf_obj_get(path);
 		if (events_fd >= 0 && !xct_table_open(&table))
 			table_open = 1;
@@ -1263,7 +1263,7 @@ int cmd_trace(int argc, char **argv)
 		if (other_reader)
 			xct_err("another reader of xct's drop events seems to be running: the "
 				"stream has one consumer, so events may reach only one of you");
-		xct_lost0 = xct_counter_total(&table, XCT_S_EVENTS_LOST);
+		xct_lost0 = xct_counter_total(&table, XCT_S_DROP_EVENTS_LOST);
 	}
 	fprintf(stderr, "xct: tracing %s%s (Ctrl-C to stop)\n",
 		t.mode == MODE_DROPS ? "drops" : "resets",
@@ -1290,7 +1290,8 @@ int cmd_trace(int argc, char **argv)
 			xct_sub_refresh(&sub);
 		if (t.summary_s && xct_now_ns() >= next_summary) {
 			lost_k = percpu_total(bpf_map__fd(skel->maps.xct_trace_lost));
-			lost_x = have_xct ? xct_counter_total(&table, XCT_S_EVENTS_LOST) - xct_lost0
+			lost_x = have_xct ? xct_counter_total(&table, XCT_S_DROP_EVENTS_LOST) -
+						    xct_lost0
 					  : 0;
 			summary_print(&t, lost_k, lost_x);
 			next_summary += t.summary_s * XCT_NSEC_PER_SEC;
@@ -1304,7 +1305,7 @@ int cmd_trace(int argc, char **argv)
 		flush_batch(&t, 1);
 	}
 	lost_k = percpu_total(bpf_map__fd(skel->maps.xct_trace_lost));
-	lost_x = have_xct ? xct_counter_total(&table, XCT_S_EVENTS_LOST) - xct_lost0 : 0;
+	lost_x = have_xct ? xct_counter_total(&table, XCT_S_DROP_EVENTS_LOST) - xct_lost0 : 0;
 	if (t.summary_s && t.summary_events)
 		summary_print(&t, lost_k, lost_x);
 	if (t.json && (lost_k || lost_x))

@@ -235,7 +235,8 @@ enum xct_reason {
 	X(REJECT_ERROR, "reject_error")                                                            \
 	X(LOG_EVENTS, "log_events")                                                                \
 	X(LOG_SAMPLED_OUT, "log_sampled_out")                                                      \
-	X(EVENTS_LOST, "events_lost")
+	X(EVENTS_LOST, "events_lost")                                                              \
+	X(DROP_EVENTS_LOST, "drop_events_lost")
 
 #define XCT_STAT_ENUM(name, str) XCT_S_##name,
 enum xct_stat {

@@ -629,20 +629,31 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Events queued since the last call. */
-static struct events_seen drain_events(struct fixture *fx)
+/* Events queued in a ring since the last call. */
+static struct events_seen drain_ring(struct bpf_map *ring)
 {
 	struct events_seen es = {0};
-	struct ring_buffer *rb =
-		ring_buffer__new(bpf_map__fd(fx->skel->maps.xct_events), on_event, &es, NULL);
+	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(ring), on_event, &es, NULL);
 
 	if (!rb) {
-		CHECK_FAIL("cannot open xct_events: %s", strerror(errno));
+		CHECK_FAIL("cannot open %s: %s", bpf_map__name(ring), strerror(errno));
 		return es;
 	}
 	ring_buffer__consume(rb);
 	ring_buffer__free(rb);
 	return es;
+}
+
+/* The log rules' events. */
+static struct events_seen drain_events(struct fixture *fx)
+{
+	return drain_ring(fx->skel->maps.xct_events);
+}
+
+/* The datapath's drops and rejects, for xct trace. */
+static struct events_seen drain_drop_events(struct fixture *fx)
+{
+	return drain_ring(fx->skel->maps.xct_drop_events);
 }
 
 TEST(policy_log_rule_sends_sampled_events)
@@ -717,15 +728,15 @@ TEST(policy_drop_events_only_while_subscribed)
 	    load_rules(&fx, "policy drop\naccept tcp dport 80\ndrop tcp dport 22\n"
 			    "reject tcp dport 25\n"))
 		return;
-	drain_events(&fx);
+	drain_drop_events(&fx);
 	pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 22);
 	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
-	CHECK_EQ(drain_events(&fx).n, 0);
+	CHECK_EQ(drain_drop_events(&fx).n, 0);
 
 	subscribe_drops(&fx, now_ns(&fx));
 	pk = syn_to("10.0.0.1", 40001, "10.0.0.2", 22);
 	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
-	es = drain_events(&fx);
+	es = drain_drop_events(&fx);
 	CHECK_EQ(es.n, 1);
 	CHECK_EQ(es.last.type, XCT_EV_DROP);
 	CHECK_EQ(es.last.verdict, XCT_VERDICT_DROP);
@@ -742,7 +753,7 @@ TEST(policy_drop_events_only_while_subscribed)
 	/* Rejected: the same event, verdict reject. */
 	pk = syn_to("10.0.0.1", 40002, "10.0.0.2", 25);
 	CHECK(xdp_rejected(&fx, &pk));
-	es = drain_events(&fx);
+	es = drain_drop_events(&fx);
 	CHECK_EQ(es.n, 1);
 	CHECK_EQ(es.last.verdict, XCT_VERDICT_REJECT);
 	CHECK_EQ(es.last.line, 4);
@@ -750,7 +761,7 @@ TEST(policy_drop_events_only_while_subscribed)
 	/* The policy decides an invalid packet: no rule, the tracker's reason. */
 	pk = tcp_packet(&f, XCT_TCPF_SYN | XCT_TCPF_FIN, CLIENT_ISN, 0, 0);
 	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
-	es = drain_events(&fx);
+	es = drain_drop_events(&fx);
 	CHECK_EQ(es.n, 1);
 	CHECK_EQ(es.last.flags, 0);
 	CHECK_EQ(es.last.line, 0);
@@ -760,13 +771,13 @@ TEST(policy_drop_events_only_while_subscribed)
 	/* An accepted packet sends nothing. */
 	pk = syn_to("10.0.0.1", 40003, "10.0.0.2", 80);
 	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
-	CHECK_EQ(drain_events(&fx).n, 0);
+	CHECK_EQ(drain_drop_events(&fx).n, 0);
 
 	/* The reader went away: its slot ages out. */
 	advance(&fx, XCT_SUB_TTL_NS);
 	pk = syn_to("10.0.0.1", 40004, "10.0.0.2", 22);
 	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
-	CHECK_EQ(drain_events(&fx).n, 0);
+	CHECK_EQ(drain_drop_events(&fx).n, 0);
 	subscribe_drops(&fx, 0);
 	fixture_teardown(&fx);
 }
