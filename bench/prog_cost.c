@@ -42,6 +42,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "datapath_size.h"
 #include "rules/compile.h"
 #include "rules/install.h"
 #include "xct.h"
@@ -206,8 +207,7 @@ static struct xct_bpf *load_datapath(const char *dir, __u32 max_entries)
 		fprintf(stderr, "prog_cost: cannot open the datapath\n");
 		exit(1);
 	}
-	bpf_map__set_max_entries(skel->maps.xct_ct, max_entries);
-	if (xct_bpf__load(skel)) {
+	if (xct_datapath_size(skel, max_entries) || xct_bpf__load(skel)) {
 		fprintf(stderr, "prog_cost: cannot load the datapath\n");
 		exit(1);
 	}

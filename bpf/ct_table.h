@@ -24,7 +24,29 @@
  * and the next packet that may open a connection on that tuple reuses it in
  * place.  The GC deletes dead entries; to delete without racing a packet
  * that is reviving the same entry, it first marks the entry DYING under the
- * lock, and a DYING entry is never revived.
+ * lock, and a DYING entry is never revived.  Whoever set DYING, the GC or
+ * an insert making room (below), is the only one to delete the entry: a
+ * second deleter could otherwise delete, by key, a new connection created
+ * on the same tuple in between.  A claimant whose delete fails takes
+ * DYING back and leaves the entry dead for the next one.
+ *
+ * Table full.  An insert that finds the table full makes room at once by
+ * deleting one entry that is not ASSURED, then inserts again, once; an
+ * ASSURED entry is never evicted, so established connections survive any
+ * flood.  Candidates come from a ring of the keys of recently started
+ * connections (xct_ct_recent), examined oldest first, at most
+ * XCT_EVICT_SCAN per insert: a dead entry is reclaimed first, then an
+ * unreplied one (a flood's SYN or UDP packet: nobody answered), and only
+ * when the window holds neither, its oldest entry that saw a reply but is
+ * not yet ASSURED.  A legitimate handshake in progress is therefore both
+ * young and replied, the last kind to go.  Entries that became ASSURED or
+ * were deleted leave the ring when examined.  The victim is claimed with
+ * DYING under its lock, as the GC does, so it cannot be revived, updated
+ * or claimed twice.  Only when no candidate is found is the packet dropped
+ * (table_full) and the GC woken to early-drop under pressure.  This is
+ * nf_conntrack's early_drop without its failure mode: it looks at the 8
+ * hash buckets of the new tuple and drops the packet if they hold only
+ * assured entries, and picks victims there regardless of age.
  */
 #ifndef XCT_BPF_CT_TABLE_H
 #define XCT_BPF_CT_TABLE_H
@@ -183,6 +205,141 @@ static __always_inline int xct_ct_process(const struct xct_ct_key *key, __u8 sid
 	return reason == XCT_R_OK;
 }
 
+/* ---- Table full: eviction at insert time ---- */
+
+#define XCT_EVICT_SCAN 8
+
+/* What an examined candidate turned out to be; from DEAD on, it was
+ * claimed and deleted. */
+enum xct_candidate {
+	XCT_CAND_GONE = 0, /* deleted, ASSURED, or claimed by another: leaves the ring */
+	XCT_CAND_KEEP,	   /* saw a reply: stays while unreplied ones are evicted */
+	XCT_CAND_DEAD,
+	XCT_CAND_UNREPLIED,
+	XCT_CAND_REPLIED,
+};
+
+/* Remembers a connection that just started, as a candidate for eviction.
+ * Slots are written without a lock: a torn or overwritten key only
+ * names no entry, or another one, and every candidate is checked under
+ * its entry's lock before anything is done to it. */
+static __always_inline void xct_ct_remember(const struct xct_ct_key *key)
+{
+	struct xct_ct_recent_pos *pos;
+	struct xct_ct_key *slot;
+	__u32 zero = 0, i;
+
+	pos = bpf_map_lookup_elem(&xct_ct_recent_pos, &zero);
+	if (!pos)
+		return;
+	i = (__u32)__sync_fetch_and_add(&pos->head, 1) & cfg_recent_mask;
+	slot = bpf_map_lookup_elem(&xct_ct_recent, &i);
+	if (slot)
+		*slot = *key;
+}
+
+/*
+ * Examines the candidate in ring slot idx and, if it may go, claims and
+ * deletes it.  An entry that saw a reply is only taken with take_replied.
+ * A global function: the verifier checks it once, not once per turn of
+ * the scan.
+ */
+__noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int take_replied)
+{
+	struct xct_ct_entry *ct;
+	struct xct_ct_key *slot, key;
+	int c;
+
+	slot = bpf_map_lookup_elem(&xct_ct_recent, &idx);
+	if (!slot || !slot->family)
+		return XCT_CAND_GONE;
+	key = *slot; /* the slot may be rewritten meanwhile; the delete needs this key */
+	ct = bpf_map_lookup_elem(&xct_ct, &key);
+	if (!ct) {
+		c = XCT_CAND_GONE;
+		goto out;
+	}
+	bpf_spin_lock(&ct->lock);
+	if (ct->status & XCT_CT_DYING)
+		c = XCT_CAND_GONE;
+	else if (ct->expires_ns <= now)
+		c = XCT_CAND_DEAD;
+	else if (ct->status & XCT_CT_ASSURED)
+		c = XCT_CAND_GONE;
+	else if (!(ct->status & XCT_CT_SEEN_REPLY))
+		c = XCT_CAND_UNREPLIED;
+	else
+		c = take_replied ? XCT_CAND_REPLIED : XCT_CAND_KEEP;
+	if (c >= XCT_CAND_DEAD)
+		ct->status |= XCT_CT_DYING;
+	bpf_spin_unlock(&ct->lock);
+
+	if (c >= XCT_CAND_DEAD && bpf_map_delete_elem(&xct_ct, &key)) {
+		/* Not deleted (a concurrent flush, or the bucket busy):
+		 * release the claim, dead, for the GC or the next insert. */
+		bpf_spin_lock(&ct->lock);
+		ct->status &= ~XCT_CT_DYING;
+		ct->expires_ns = 0;
+		bpf_spin_unlock(&ct->lock);
+		c = XCT_CAND_GONE;
+	}
+	if (c == XCT_CAND_DEAD) {
+		xct_count(XCT_S_EXPIRED);
+	} else if (c == XCT_CAND_UNREPLIED) {
+		xct_count(XCT_S_EARLY_DROP);
+		xct_count(XCT_S_EARLY_DROP_UNREPLIED);
+	} else if (c == XCT_CAND_REPLIED) {
+		xct_count(XCT_S_EARLY_DROP);
+		xct_count(XCT_S_EARLY_DROP_REPLIED);
+	}
+out:
+	if (c != XCT_CAND_KEEP)
+		slot->family = 0; /* examined for good: skipped without a lookup */
+	return c;
+}
+
+/*
+ * Frees one entry of a full table for a new connection (see "Table full"
+ * above): the first dead or unreplied candidate among the ring's oldest
+ * XCT_EVICT_SCAN, else the oldest replied one among them.  Returns 1 when
+ * it deleted one.  The ring's tail moves past the slots done with; it is
+ * a hint shared by all CPUs, and a racy update only makes a scan look at
+ * a slot again or skip one, never evict what may not go.
+ */
+__noinline int xct_ct_make_room(__u64 now)
+{
+	__u64 slots = (__u64)cfg_recent_mask + 1, head, tail, lead;
+	struct xct_ct_recent_pos *pos;
+	int n, kept = -1, c = XCT_CAND_GONE;
+	__u32 zero = 0;
+
+	pos = bpf_map_lookup_elem(&xct_ct_recent_pos, &zero);
+	if (!pos)
+		return 0;
+	head = pos->head;
+	tail = pos->tail;
+	if (head - tail > slots) /* overwritten before they were examined */
+		tail = head - slots;
+	for (n = 0; n < XCT_EVICT_SCAN && tail + n < head; n++) {
+		c = xct_ct_claim_slot((__u32)(tail + n) & cfg_recent_mask, now, 0);
+		if (c >= XCT_CAND_DEAD)
+			break;
+		if (c == XCT_CAND_KEEP && kept < 0)
+			kept = n;
+	}
+	if (c >= XCT_CAND_DEAD) {
+		lead = kept >= 0 ? (__u64)kept : (__u64)n + 1;
+	} else if (kept >= 0) {
+		c = xct_ct_claim_slot((__u32)(tail + kept) & cfg_recent_mask, now, 1);
+		lead = (__u64)kept + 1;
+	} else {
+		lead = n;
+	}
+	if (pos->tail < tail + lead)
+		pos->tail = tail + lead;
+	return c >= XCT_CAND_DEAD;
+}
+
 /*
  * Creates the entry of a packet xct_ct_process() found new and the policy
  * admitted.  It is first inserted as a dead placeholder, then brought to
@@ -196,6 +353,7 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 	struct xct_ct_entry_scratch *copy;
 	struct xct_ct_entry *ct;
 	__u32 zero = 0;
+	int room = 0;
 	long err;
 
 	copy = bpf_map_lookup_elem(&xct_scratch, &zero);
@@ -205,6 +363,11 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 		return;
 	((struct xct_ct_entry *)copy)->expires_ns = 0; /* a placeholder: dead until applied */
 	err = bpf_map_update_elem(&xct_ct, key, copy, BPF_NOEXIST);
+	if (err == -E2BIG) {
+		room = xct_ct_make_room(now);
+		if (room)
+			err = bpf_map_update_elem(&xct_ct, key, copy, BPF_NOEXIST);
+	}
 	if (err == 0) {
 		xct_count(XCT_S_INSERT);
 	} else if (err == -EEXIST) {
@@ -217,7 +380,10 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 		__builtin_memset(res, 0, sizeof(*res));
 		res->ct_state = XCT_CTS_UNTRACKED;
 		res->reason = err == -E2BIG ? XCT_R_TABLE_FULL : XCT_R_INSERT_ERROR;
-		if (err == -E2BIG)
+		/* Nothing could be evicted: the GC early-drops what is
+		 * left (closing connections included).  A lost race for
+		 * freed room is not worth its sweep. */
+		if (err == -E2BIG && !room)
 			xct_gc_kick(now);
 		return;
 	}
@@ -305,7 +471,9 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 
 	g->seen++;
 	bpf_spin_lock(&ct->lock);
-	if (ct->status & XCT_CT_DYING || ct->expires_ns <= g->now)
+	if (ct->status & XCT_CT_DYING)
+		drop = 0; /* another's claim: it deletes the entry */
+	else if (ct->expires_ns <= g->now)
 		drop = 1;
 	else if (g->early_drop && xct_gc_can_early_drop(key, ct))
 		drop = 2;
@@ -313,12 +481,18 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 		ct->status |= XCT_CT_DYING;
 	bpf_spin_unlock(&ct->lock);
 
-	if (drop && bpf_map_delete_elem(map, key) == 0) {
-		if (drop == 1) {
-			g->deleted++;
-		} else {
-			g->early_dropped++;
-		}
+	if (!drop)
+		return 0;
+	if (bpf_map_delete_elem(map, key)) {
+		/* Not deleted: release the claim, dead, for the next sweep. */
+		bpf_spin_lock(&ct->lock);
+		ct->status &= ~XCT_CT_DYING;
+		ct->expires_ns = 0;
+		bpf_spin_unlock(&ct->lock);
+	} else if (drop == 1) {
+		g->deleted++;
+	} else {
+		g->early_dropped++;
 	}
 	return 0;
 }
