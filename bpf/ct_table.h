@@ -207,23 +207,32 @@ static __always_inline int xct_ct_process(const struct xct_ct_key *key, __u8 sid
 
 /* ---- Table full: eviction at insert time ---- */
 
-#define XCT_EVICT_SCAN 8
+/* Slots a full insert examines at most, and how many of them may be
+ * entries that saw a reply before the oldest of those is taken. */
+#define XCT_EVICT_SCAN	  16
+#define XCT_EVICT_REPLIED 4
 
 /* What an examined candidate turned out to be; from DEAD on, it was
  * claimed and deleted. */
 enum xct_candidate {
 	XCT_CAND_GONE = 0, /* deleted, ASSURED, or claimed by another: leaves the ring */
-	XCT_CAND_KEEP,	   /* saw a reply: stays while unreplied ones are evicted */
+	XCT_CAND_KEEP,	   /* saw a reply: spared while unreplied ones are evicted */
 	XCT_CAND_DEAD,
 	XCT_CAND_UNREPLIED,
 	XCT_CAND_REPLIED,
 };
 
-/* Remembers a connection that just started, as a candidate for eviction.
- * Slots are written without a lock: a torn or overwritten key only
- * names no entry, or another one, and every candidate is checked under
- * its entry's lock before anything is done to it. */
-static __always_inline void xct_ct_remember(const struct xct_ct_key *key)
+/* What xct_ct_claim_slot() does with an entry that saw a reply. */
+enum xct_claim_mode {
+	XCT_CLAIM_SPARE = 0, /* leave it in its slot */
+	XCT_CLAIM_REQUEUE,   /* move it to the head: a second chance */
+	XCT_CLAIM_TAKE,	     /* evict it */
+};
+
+/* Appends a key to the ring.  Slots are written without a lock: a torn or
+ * overwritten key only names no entry, or another one, and every candidate
+ * is checked under its entry's lock before anything is done to it. */
+static __always_inline void xct_ct_ring_push(const struct xct_ct_key *key)
 {
 	struct xct_ct_recent_pos *pos;
 	struct xct_ct_key *slot;
@@ -238,13 +247,19 @@ static __always_inline void xct_ct_remember(const struct xct_ct_key *key)
 		*slot = *key;
 }
 
+/* Remembers a connection that just started, as a candidate for eviction. */
+static __always_inline void xct_ct_remember(const struct xct_ct_key *key)
+{
+	xct_ct_ring_push(key);
+}
+
 /*
  * Examines the candidate in ring slot idx and, if it may go, claims and
- * deletes it.  An entry that saw a reply is only taken with take_replied.
- * A global function: the verifier checks it once, not once per turn of
- * the scan.
+ * deletes it; what happens to one that saw a reply is the mode's.  A
+ * global function: the verifier checks it once, not once per turn of the
+ * scan.
  */
-__noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int take_replied)
+__noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 {
 	struct xct_ct_entry *ct;
 	struct xct_ct_key *slot, key;
@@ -253,12 +268,11 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int take_replied)
 	slot = bpf_map_lookup_elem(&xct_ct_recent, &idx);
 	if (!slot || !slot->family)
 		return XCT_CAND_GONE;
-	key = *slot; /* the slot may be rewritten meanwhile; the delete needs this key */
+	key = *slot;	  /* the slot may be rewritten meanwhile; the delete needs this key */
+	slot->family = 0; /* examined: skipped without a lookup from now on */
 	ct = bpf_map_lookup_elem(&xct_ct, &key);
-	if (!ct) {
-		c = XCT_CAND_GONE;
-		goto out;
-	}
+	if (!ct)
+		return XCT_CAND_GONE;
 	bpf_spin_lock(&ct->lock);
 	if (ct->status & XCT_CT_DYING)
 		c = XCT_CAND_GONE;
@@ -269,11 +283,18 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int take_replied)
 	else if (!(ct->status & XCT_CT_SEEN_REPLY))
 		c = XCT_CAND_UNREPLIED;
 	else
-		c = take_replied ? XCT_CAND_REPLIED : XCT_CAND_KEEP;
+		c = mode == XCT_CLAIM_TAKE ? XCT_CAND_REPLIED : XCT_CAND_KEEP;
 	if (c >= XCT_CAND_DEAD)
 		ct->status |= XCT_CT_DYING;
 	bpf_spin_unlock(&ct->lock);
 
+	if (c == XCT_CAND_KEEP) {
+		if (mode == XCT_CLAIM_REQUEUE)
+			xct_ct_ring_push(&key);
+		else
+			slot->family = key.family; /* spared where it is */
+		return c;
+	}
 	if (c >= XCT_CAND_DEAD && bpf_map_delete_elem(&xct_ct, &key)) {
 		/* Not deleted (a concurrent flush, or the bucket busy):
 		 * release the claim, dead, for the GC or the next insert. */
@@ -281,7 +302,7 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int take_replied)
 		ct->status &= ~XCT_CT_DYING;
 		ct->expires_ns = 0;
 		bpf_spin_unlock(&ct->lock);
-		c = XCT_CAND_GONE;
+		return XCT_CAND_GONE;
 	}
 	if (c == XCT_CAND_DEAD) {
 		xct_count(XCT_S_EXPIRED);
@@ -292,52 +313,89 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int take_replied)
 		xct_count(XCT_S_EARLY_DROP);
 		xct_count(XCT_S_EARLY_DROP_REPLIED);
 	}
-out:
-	if (c != XCT_CAND_KEEP)
-		slot->family = 0; /* examined for good: skipped without a lookup */
 	return c;
 }
 
 /*
- * Frees one entry of a full table for a new connection (see "Table full"
- * above): the first dead or unreplied candidate among the ring's oldest
- * XCT_EVICT_SCAN, else the oldest replied one among them.  Returns 1 when
- * it deleted one.  The ring's tail moves past the slots done with; it is
- * a hint shared by all CPUs, and a racy update only makes a scan look at
- * a slot again or skip one, never evict what may not go.
+ * Takes the ring's oldest slot for this scan alone: the tail is a ticket
+ * counter, so that inserts on several CPUs examine different slots rather
+ * than race through the same ones.  Returns the slot's position, -1 when
+ * the ring holds nothing more, -2 when other CPUs kept winning the race.
  */
-__noinline int xct_ct_make_room(__u64 now)
+__noinline long xct_ct_ring_take(void)
 {
-	__u64 slots = (__u64)cfg_recent_mask + 1, head, tail, lead;
+	__u64 slots = (__u64)cfg_recent_mask + 1, head, t;
 	struct xct_ct_recent_pos *pos;
-	int n, kept = -1, c = XCT_CAND_GONE;
 	__u32 zero = 0;
+	int i;
 
 	pos = bpf_map_lookup_elem(&xct_ct_recent_pos, &zero);
 	if (!pos)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		t = *(volatile __u64 *)&pos->tail;
+		head = *(volatile __u64 *)&pos->head;
+		if (t >= head)
+			return -1;
+		if (head - t > slots) {
+			/* Overwritten before they were examined. */
+			__sync_val_compare_and_swap(&pos->tail, t, head - slots);
+			continue;
+		}
+		if (__sync_val_compare_and_swap(&pos->tail, t, t + 1) == t)
+			return (long)(t & 0x7fffffffffffffffULL);
+	}
+	return -2;
+}
+
+/*
+ * Frees one entry of a full table for a new connection (see "Table full"
+ * above).  From the ring's tail, at most XCT_EVICT_SCAN slots: the first
+ * dead or unreplied entry goes.  The first entry met that saw a reply is
+ * the fallback, taken if XCT_EVICT_REPLIED of them come before any
+ * unreplied one, or the slots run out; otherwise it and every other
+ * replied one met are moved to the head, a second chance.  Returns 1 when
+ * it deleted an entry, 0 when the slots it examined held nothing to evict
+ * (the next insert goes on from there), -1 when the ring has no candidate
+ * left.
+ */
+__noinline int xct_ct_make_room(__u64 now)
+{
+	int n, c = XCT_CAND_GONE;
+	struct xct_evict_scan *st;
+	__u32 zero = 0;
+	long t = -1;
+
+	st = bpf_map_lookup_elem(&xct_evict_scans, &zero);
+	if (!st)
 		return 0;
-	head = pos->head;
-	tail = pos->tail;
-	if (head - tail > slots) /* overwritten before they were examined */
-		tail = head - slots;
-	for (n = 0; n < XCT_EVICT_SCAN && tail + n < head; n++) {
-		c = xct_ct_claim_slot((__u32)(tail + n) & cfg_recent_mask, now, 0);
+	st->kept = -1;
+	st->replied = 0;
+	for (n = 0; n < XCT_EVICT_SCAN; n++) {
+		t = xct_ct_ring_take();
+		if (t < 0)
+			break;
+		c = xct_ct_claim_slot((__u32)t & cfg_recent_mask, now,
+				      st->kept < 0 ? XCT_CLAIM_SPARE : XCT_CLAIM_REQUEUE);
 		if (c >= XCT_CAND_DEAD)
 			break;
-		if (c == XCT_CAND_KEEP && kept < 0)
-			kept = n;
+		if (c == XCT_CAND_KEEP) {
+			if (st->kept < 0)
+				st->kept = (__s32)((__u32)t & cfg_recent_mask);
+			if (++st->replied >= XCT_EVICT_REPLIED)
+				break;
+		}
 	}
-	if (c >= XCT_CAND_DEAD) {
-		lead = kept >= 0 ? (__u64)kept : (__u64)n + 1;
-	} else if (kept >= 0) {
-		c = xct_ct_claim_slot((__u32)(tail + kept) & cfg_recent_mask, now, 1);
-		lead = (__u64)kept + 1;
-	} else {
-		lead = n;
+	if (st->kept >= 0) {
+		/* Behind the tail now: no other scan will look at it. */
+		if (c >= XCT_CAND_DEAD)
+			xct_ct_claim_slot((__u32)st->kept, now, XCT_CLAIM_REQUEUE);
+		else
+			c = xct_ct_claim_slot((__u32)st->kept, now, XCT_CLAIM_TAKE);
 	}
-	if (pos->tail < tail + lead)
-		pos->tail = tail + lead;
-	return c >= XCT_CAND_DEAD;
+	if (c >= XCT_CAND_DEAD)
+		return 1;
+	return t == -1 ? -1 : 0;
 }
 
 /*
@@ -365,7 +423,7 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 	err = bpf_map_update_elem(&xct_ct, key, copy, BPF_NOEXIST);
 	if (err == -E2BIG) {
 		room = xct_ct_make_room(now);
-		if (room)
+		if (room > 0)
 			err = bpf_map_update_elem(&xct_ct, key, copy, BPF_NOEXIST);
 	}
 	if (err == 0) {
@@ -380,10 +438,12 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 		__builtin_memset(res, 0, sizeof(*res));
 		res->ct_state = XCT_CTS_UNTRACKED;
 		res->reason = err == -E2BIG ? XCT_R_TABLE_FULL : XCT_R_INSERT_ERROR;
-		/* Nothing could be evicted: the GC early-drops what is
-		 * left (closing connections included).  A lost race for
-		 * freed room is not worth its sweep. */
-		if (err == -E2BIG && !room)
+		/* The ring knows no candidate any more: the GC early-drops
+		 * what is left (unassured entries the ring forgot, closing
+		 * connections).  Not before: its sweep would leave the ring
+		 * full of deleted keys to walk through, and a lost race for
+		 * freed room is not worth a sweep either. */
+		if (err == -E2BIG && room < 0)
 			xct_gc_kick(now);
 		return;
 	}

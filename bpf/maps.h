@@ -51,6 +51,21 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_ct_recent_pos SEC(".maps");
 
+/* A full insert's scan of the ring, per CPU: kept in memory rather than
+ * in registers, so that the verifier does not follow each combination of
+ * its values through every turn of the scan. */
+struct xct_evict_scan {
+	__s32 kept;    /* slot of the first entry that saw a reply, or -1 */
+	__u32 replied; /* entries that saw a reply met so far */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_evict_scan);
+	__uint(max_entries, 1);
+} xct_evict_scans SEC(".maps");
+
 const volatile __u32 cfg_recent_mask = XCT_RECENT_SLOTS_MAX - 1;
 
 /* Per-CPU counters: enum xct_stat, then one slot per enum xct_reason. */

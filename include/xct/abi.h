@@ -349,8 +349,9 @@ struct xct_gc {
  * The ring of recently started connections, where an insert into a full
  * table looks for an entry to evict (bpf/ct_table.h): xct_ct_recent holds
  * keys, xct_ct_recent_pos the two free-running cursors.  Slots [tail,
- * head) are candidates, oldest first.  It has a slot per table entry (a
- * power of two), up to XCT_RECENT_SLOTS_MAX: beyond that it knows only the
+ * head) are candidates, oldest first.  It has two slots per table entry (a
+ * power of two; room for keys examined, moved or deleted since they were
+ * written), up to XCT_RECENT_SLOTS_MAX: beyond that it knows only the
  * newest connections, which is where a flood's entries are.
  */
 struct xct_ct_recent_pos {
@@ -358,7 +359,7 @@ struct xct_ct_recent_pos {
 	__u64 tail; /* oldest slot not yet examined */
 };
 
-#define XCT_RECENT_SLOTS_MAX (1U << 16)
+#define XCT_RECENT_SLOTS_MAX (1U << 17)
 
 #ifndef __bpf__
 /* The ring's size for a table of max_entries; loaders set it before load. */
@@ -366,7 +367,7 @@ static inline __u32 xct_recent_slots(__u32 max_entries)
 {
 	__u32 n = 64;
 
-	while (n < max_entries && n < XCT_RECENT_SLOTS_MAX)
+	while (n < 2ULL * max_entries && n < XCT_RECENT_SLOTS_MAX)
 		n <<= 1;
 	return n;
 }
