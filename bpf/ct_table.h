@@ -31,22 +31,26 @@
  * DYING back and leaves the entry dead for the next one.
  *
  * Table full.  An insert that finds the table full makes room at once by
- * deleting one entry that is not ASSURED, then inserts again, once; an
- * ASSURED entry is never evicted, so established connections survive any
- * flood.  Candidates come from a ring of the keys of recently started
- * connections (xct_ct_recent), examined oldest first, at most
- * XCT_EVICT_SCAN per insert: a dead entry is reclaimed first, then an
- * unreplied one (a flood's SYN or UDP packet: nobody answered), and only
- * when the window holds neither, its oldest entry that saw a reply but is
- * not yet ASSURED.  A legitimate handshake in progress is therefore both
- * young and replied, the last kind to go.  Entries that became ASSURED or
- * were deleted leave the ring when examined.  The victim is claimed with
- * DYING under its lock, as the GC does, so it cannot be revived, updated
- * or claimed twice.  Only when no candidate is found is the packet dropped
- * (table_full) and the GC woken to early-drop under pressure.  This is
+ * deleting one entry that is not ASSURED, then inserts again (twice at
+ * most, if another CPU's insert took the room first); an ASSURED entry is
+ * never evicted, so established connections survive any flood.
+ * Candidates come from a ring of the keys of recently started connections
+ * (xct_ct_recent), examined oldest first, at most XCT_EVICT_SCAN slots per
+ * insert: a dead entry or an unreplied one (a flood's SYN or UDP packet:
+ * nobody answered) goes first.  An entry that saw a reply but is not yet
+ * ASSURED is spared for an unreplied one and moved to the ring's head (a
+ * second chance); the oldest of them goes only when XCT_EVICT_REPLIED of
+ * them come before any unreplied one.  A legitimate handshake in progress
+ * is young and has its SYN/ACK: the last kind to go.  Entries that became
+ * ASSURED or were deleted leave the ring when examined.  The ring's tail is
+ * a ticket counter, so inserts on several CPUs examine different slots.
+ * The victim is claimed with DYING under its lock, as the GC does, so it
+ * cannot be revived, updated or claimed twice.  Only when no candidate is
+ * found is the packet dropped (table_full), and only when the ring is
+ * empty is the GC woken to early-drop under pressure.  This is
  * nf_conntrack's early_drop without its failure mode: it looks at the 8
- * hash buckets of the new tuple and drops the packet if they hold only
- * assured entries, and picks victims there regardless of age.
+ * hash buckets of the new tuple only, drops the packet if they hold only
+ * assured entries, and picks victims there regardless of age or replies.
  */
 #ifndef XCT_BPF_CT_TABLE_H
 #define XCT_BPF_CT_TABLE_H
@@ -209,8 +213,9 @@ static __always_inline int xct_ct_process(const struct xct_ct_key *key, __u8 sid
 
 /* Slots a full insert examines at most, and how many of them may be
  * entries that saw a reply before the oldest of those is taken. */
-#define XCT_EVICT_SCAN	  16
+#define XCT_EVICT_SCAN	  32
 #define XCT_EVICT_REPLIED 4
+#define XCT_EVICT_ROUNDS  2
 
 /* What an examined candidate turned out to be; from DEAD on, it was
  * claimed and deleted. */
@@ -410,8 +415,8 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 {
 	struct xct_ct_entry_scratch *copy;
 	struct xct_ct_entry *ct;
+	int room = 0, attempt;
 	__u32 zero = 0;
-	int room = 0;
 	long err;
 
 	copy = bpf_map_lookup_elem(&xct_scratch, &zero);
@@ -421,10 +426,14 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 		return;
 	((struct xct_ct_entry *)copy)->expires_ns = 0; /* a placeholder: dead until applied */
 	err = bpf_map_update_elem(&xct_ct, key, copy, BPF_NOEXIST);
-	if (err == -E2BIG) {
+	/* Full: make room and insert again.  Another CPU's insert may take
+	 * the room first; then once more, no further, to keep the work per
+	 * packet bounded. */
+	for (attempt = 0; attempt < XCT_EVICT_ROUNDS && err == -E2BIG; attempt++) {
 		room = xct_ct_make_room(now);
-		if (room > 0)
-			err = bpf_map_update_elem(&xct_ct, key, copy, BPF_NOEXIST);
+		if (room <= 0)
+			break;
+		err = bpf_map_update_elem(&xct_ct, key, copy, BPF_NOEXIST);
 	}
 	if (err == 0) {
 		xct_count(XCT_S_INSERT);

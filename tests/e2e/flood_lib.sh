@@ -14,7 +14,8 @@
 # one after another.  The same scenario runs against xct (attached to the
 # router's interfaces, --max-entries FLOOD_TABLE, the rules below) or
 # against nf_conntrack (the same rules in nftables, nf_conntrack_max and
-# the hash set to FLOOD_TABLE).
+# the hash set to FLOOD_TABLE, the kernel's default ratio of one bucket
+# per entry; FLOOD_NF_BUCKETS sets another hash size).
 #
 # flood_run SIDE SECONDS OUT writes a JSON summary of one run to OUT.
 
@@ -35,7 +36,7 @@ FLOOD_SAVED_BUCKETS=""
 flood_nf_limits() {
 	FLOOD_SAVED_MAX=$(sysctl -n net.netfilter.nf_conntrack_max) || return 1
 	FLOOD_SAVED_BUCKETS=$(sysctl -n net.netfilter.nf_conntrack_buckets) || return 1
-	sysctl -qw net.netfilter.nf_conntrack_buckets="$FLOOD_TABLE" \
+	sysctl -qw net.netfilter.nf_conntrack_buckets="${FLOOD_NF_BUCKETS:-$FLOOD_TABLE}" \
 		net.netfilter.nf_conntrack_max="$FLOOD_TABLE"
 }
 
@@ -233,7 +234,7 @@ flood_run() {
 		in_ns "$NS_R" ip -s link show veth-r-c >&2
 	fi
 	# Right after the flood, before the connections close.
-	assured=$(flood_assured "$side" $((secs * 1000)))
+	assured=$(flood_assured "$side" "$("$PYTHON" -c 'import sys; print(int((float(sys.argv[2]) - float(sys.argv[1])) * 1000))' "$t0" "$t1")")
 	after=$(flood_counters "$side")
 	wait "$probe_pid"
 	wait "$long_pid"
