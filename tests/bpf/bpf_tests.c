@@ -1323,6 +1323,63 @@ TEST(table_full_evicts_unreplied_then_replied_never_assured)
 	fixture_teardown(&fx);
 }
 
+/* A UDP exchange younger than 2 s: SEEN_REPLY, not ASSURED. */
+static void udp_replied(struct fixture *fx, const struct flow *f)
+{
+	struct flow r = reverse(f);
+
+	udp_in(fx, f);
+	udp_in(fx, &r);
+}
+
+TEST(table_full_gives_replied_entries_a_second_chance)
+{
+	struct flow r1 = make_flow(XCT_IPPROTO_UDP, "10.0.1.1", 5000, "10.0.0.2", 53);
+	struct flow r2 = make_flow(XCT_IPPROTO_UDP, "10.0.1.2", 5000, "10.0.0.2", 53);
+	struct flow u1 = make_flow(XCT_IPPROTO_UDP, "10.0.1.3", 5000, "10.0.0.2", 53);
+	struct flow r3 = make_flow(XCT_IPPROTO_UDP, "10.0.1.4", 5000, "10.0.0.2", 53);
+	struct flow n1 = make_flow(XCT_IPPROTO_UDP, "10.0.2.1", 5000, "10.0.0.2", 53);
+	struct flow n2 = make_flow(XCT_IPPROTO_UDP, "10.0.2.2", 5000, "10.0.0.2", 53);
+	struct flow n2_r = reverse(&n2);
+	struct flow n3 = make_flow(XCT_IPPROTO_UDP, "10.0.2.3", 5000, "10.0.0.2", 53);
+	struct xct_ct_entry e;
+	struct fixture fx;
+
+	if (!fixture_setup(&fx, 4))
+		return;
+	udp_replied(&fx, &r1);
+	udp_replied(&fx, &r2);
+	udp_in(&fx, &u1);
+	udp_replied(&fx, &r3);
+
+	/* The unreplied one goes; r1 and r2, met first, move to the head. */
+	udp_in(&fx, &n1);
+	CHECK_EQ(get_entry(&fx, &u1, &e), -ENOENT);
+	CHECK(has_live_entry(&fx, &r1));
+	CHECK(has_live_entry(&fx, &r2));
+	CHECK(has_live_entry(&fx, &r3));
+
+	/* The ring is now r3, r2, r1, n1: the replied ones are passed over
+	 * again for the unreplied n1, newest as it is. */
+	udp_in(&fx, &n2);
+	CHECK_EQ(get_entry(&fx, &n1, &e), -ENOENT);
+	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP_UNREPLIED), 2);
+	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP_REPLIED), 0);
+
+	/* The ring is now r2, r1, r3, n2, and all four saw a reply: after
+	 * XCT_EVICT_REPLIED of them, the first met goes. */
+	udp_in(&fx, &n2_r);
+	udp_in(&fx, &n3);
+	CHECK_EQ(get_entry(&fx, &r2, &e), -ENOENT);
+	CHECK(has_live_entry(&fx, &r1));
+	CHECK(has_live_entry(&fx, &r3));
+	CHECK(has_live_entry(&fx, &n2));
+	CHECK(has_live_entry(&fx, &n3));
+	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP_REPLIED), 1);
+	CHECK_EQ(counter(&fx, XCT_S_INSERT_FAILED), 0);
+	fixture_teardown(&fx);
+}
+
 TEST(table_full_of_assured_drops_new_flow)
 {
 	struct flow a[4], n = make_flow(XCT_IPPROTO_UDP, "10.0.0.9", 5000, "10.0.0.2", 53);
