@@ -284,7 +284,7 @@ def flood_section(fl, ev, meta, out):
                f"for byte). Then trafgen floods the service with new flows from spoofed sources "
                f"(10.232.0.0/16, random ports), half TCP SYNs (the server answers them with "
                f"syncookies) and half UDP to a closed port, paced at {fl['rate']:,} packets a "
-               "second, while a legitimate client opens new connections one after another (two "
+               f"second for {x['seconds']} s, while a legitimate client opens new connections one after another (two "
                "at a time: connect, send a line, read it back, close; 1 s to do it). The same "
                "scenario runs against xct (`xct attach --mode generic --max-entries "
                f"{x['table']}`) and against nf_conntrack with `nf_conntrack_max` = {x['table']:,} "
@@ -349,8 +349,10 @@ def flood_section(fl, ev, meta, out):
                "namespace: bench/flood.sh sets them for the nf_conntrack runs only and restores "
                "them at once, on failure too.\n"
                "- The legitimate client's connections close normally, so each leaves a TIME_WAIT "
-               "entry (assured, 120 s) in the table: a minute of them takes a third of a 4,096 "
-               "table, which neither tracker evicts on its packet path.\n")
+               f"entry (assured, 120 s) in the table: the {fmt(x['probe'].get('ok'))} of xct's run "
+               f"hold {pct(ratio(x['probe'].get('ok'), x['table']))} of it by the end, room "
+               "neither tracker takes back on its packet path (both collectors do under "
+               "pressure, when nothing else is left).\n")
 
 
 def write_between(doc, begin, end, text):

@@ -38,10 +38,10 @@
  * (xct_ct_recent), examined oldest first, at most XCT_EVICT_SCAN slots per
  * insert: a dead entry or an unreplied one (a flood's SYN or UDP packet:
  * nobody answered) goes first.  An entry that saw a reply but is not yet
- * ASSURED is spared for an unreplied one and moved to the ring's head (a
- * second chance); the oldest of them goes only when XCT_EVICT_REPLIED of
- * them come before any unreplied one.  A legitimate handshake in progress
- * is young and has its SYN/ACK: the last kind to go.  Entries that became
+ * ASSURED is moved to the ring's head instead (a second chance), unless it
+ * is the XCT_EVICT_REPLIED-th such entry the scan meets: then it goes.  A
+ * legitimate handshake in progress is young and has its SYN/ACK: the last
+ * kind to go.  Entries that became
  * ASSURED or were deleted leave the ring when examined.  The ring's tail is
  * a ticket counter, so inserts on several CPUs examine different slots.
  * The victim is claimed with DYING under its lock, as the GC does, so it
@@ -211,10 +211,10 @@ static __always_inline int xct_ct_process(const struct xct_ct_key *key, __u8 sid
 
 /* ---- Table full: eviction at insert time ---- */
 
-/* Slots a full insert examines at most, and how many of them may be
- * entries that saw a reply before the oldest of those is taken. */
+/* Slots a full insert examines at most; the number of entries that saw a
+ * reply it meets before one of them goes. */
 #define XCT_EVICT_SCAN	  32
-#define XCT_EVICT_REPLIED 4
+#define XCT_EVICT_REPLIED 2
 #define XCT_EVICT_ROUNDS  2
 
 /* What an examined candidate turned out to be; from DEAD on, it was
@@ -229,9 +229,8 @@ enum xct_candidate {
 
 /* What xct_ct_claim_slot() does with an entry that saw a reply. */
 enum xct_claim_mode {
-	XCT_CLAIM_SPARE = 0, /* leave it in its slot */
-	XCT_CLAIM_REQUEUE,   /* move it to the head: a second chance */
-	XCT_CLAIM_TAKE,	     /* evict it */
+	XCT_CLAIM_REQUEUE = 0, /* move it to the head: a second chance */
+	XCT_CLAIM_TAKE,	       /* evict it */
 };
 
 /* Appends a key to the ring.  Slots are written without a lock: a torn or
@@ -294,10 +293,7 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 	bpf_spin_unlock(&ct->lock);
 
 	if (c == XCT_CAND_KEEP) {
-		if (mode == XCT_CLAIM_REQUEUE)
-			xct_ct_ring_push(&key);
-		else
-			slot->family = key.family; /* spared where it is */
+		xct_ct_ring_push(&key);
 		return c;
 	}
 	if (c >= XCT_CAND_DEAD && bpf_map_delete_elem(&xct_ct, &key)) {
@@ -356,13 +352,12 @@ __noinline long xct_ct_ring_take(void)
 /*
  * Frees one entry of a full table for a new connection (see "Table full"
  * above).  From the ring's tail, at most XCT_EVICT_SCAN slots: the first
- * dead or unreplied entry goes.  The first entry met that saw a reply is
- * the fallback, taken if XCT_EVICT_REPLIED of them come before any
- * unreplied one, or the slots run out; otherwise it and every other
- * replied one met are moved to the head, a second chance.  Returns 1 when
- * it deleted an entry, 0 when the slots it examined held nothing to evict
- * (the next insert goes on from there), -1 when the ring has no candidate
- * left.
+ * dead or unreplied entry goes.  Entries that saw a reply are moved to the
+ * head as they are met, a second chance, except the XCT_EVICT_REPLIED-th,
+ * which goes: unreplied entries are preferred over that many replied ones.
+ * Returns 1 when it deleted an entry, 0 when the slots it examined held
+ * nothing to evict (the next insert goes on from there), -1 when the ring
+ * has no candidate left.
  */
 __noinline int xct_ct_make_room(__u64 now)
 {
@@ -374,32 +369,19 @@ __noinline int xct_ct_make_room(__u64 now)
 	st = bpf_map_lookup_elem(&xct_evict_scans, &zero);
 	if (!st)
 		return 0;
-	st->kept = -1;
 	st->replied = 0;
 	for (n = 0; n < XCT_EVICT_SCAN; n++) {
 		t = xct_ct_ring_take();
 		if (t < 0)
 			break;
 		c = xct_ct_claim_slot((__u32)t & cfg_recent_mask, now,
-				      st->kept < 0 ? XCT_CLAIM_SPARE : XCT_CLAIM_REQUEUE);
+				      st->replied + 1 >= XCT_EVICT_REPLIED ? XCT_CLAIM_TAKE
+									   : XCT_CLAIM_REQUEUE);
 		if (c >= XCT_CAND_DEAD)
-			break;
-		if (c == XCT_CAND_KEEP) {
-			if (st->kept < 0)
-				st->kept = (__s32)((__u32)t & cfg_recent_mask);
-			if (++st->replied >= XCT_EVICT_REPLIED)
-				break;
-		}
+			return 1;
+		if (c == XCT_CAND_KEEP)
+			st->replied++;
 	}
-	if (st->kept >= 0) {
-		/* Behind the tail now: no other scan will look at it. */
-		if (c >= XCT_CAND_DEAD)
-			xct_ct_claim_slot((__u32)st->kept, now, XCT_CLAIM_REQUEUE);
-		else
-			c = xct_ct_claim_slot((__u32)st->kept, now, XCT_CLAIM_TAKE);
-	}
-	if (c >= XCT_CAND_DEAD)
-		return 1;
 	return t == -1 ? -1 : 0;
 }
 

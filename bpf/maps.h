@@ -52,11 +52,11 @@ struct {
 } xct_ct_recent_pos SEC(".maps");
 
 /* A full insert's scan of the ring, per CPU: kept in memory rather than
- * in registers, so that the verifier does not follow each combination of
- * its values through every turn of the scan. */
+ * in registers, so that the verifier does not follow each of its values
+ * through every turn of the scan. */
 struct xct_evict_scan {
-	__s32 kept;    /* slot of the first entry that saw a reply, or -1 */
 	__u32 replied; /* entries that saw a reply met so far */
+	__u32 pad;
 };
 
 struct {

@@ -1286,7 +1286,8 @@ TEST(table_full_evicts_unreplied_then_replied_never_assured)
 	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY);
 	CHECK_EQ(table_size(&fx), 4);
 
-	/* The unreplied flow goes, though the handshake is older. */
+	/* The unreplied flow goes, though the handshake is older: the
+	 * handshake moves to the ring's head. */
 	advance(&fx, SEC_NS(1));
 	udp_in(&fx, &n1);
 	CHECK_EQ(get_entry(&fx, &u, &e), -ENOENT);
@@ -1300,13 +1301,14 @@ TEST(table_full_evicts_unreplied_then_replied_never_assured)
 	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP_UNREPLIED), 2);
 	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP_REPLIED), 0);
 
-	/* Once every unassured entry saw a reply, the oldest of them goes. */
+	/* Once every unassured entry saw a reply, the first met (the
+	 * handshake) moves to the head again and the second goes. */
 	udp_in(&fx, &n2_r);
 	CHECK_EQ(get_entry(&fx, &n2, &e), 0);
 	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY);
 	udp_in(&fx, &n3);
-	CHECK_EQ(get_entry(&fx, &half, &e), -ENOENT);
-	CHECK(has_live_entry(&fx, &n2));
+	CHECK_EQ(get_entry(&fx, &n2, &e), -ENOENT);
+	CHECK(has_live_entry(&fx, &half));
 	CHECK(has_live_entry(&fx, &n3));
 	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP_REPLIED), 1);
 	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP), 3);
@@ -1335,46 +1337,50 @@ static void udp_replied(struct fixture *fx, const struct flow *f)
 TEST(table_full_gives_replied_entries_a_second_chance)
 {
 	struct flow r1 = make_flow(XCT_IPPROTO_UDP, "10.0.1.1", 5000, "10.0.0.2", 53);
-	struct flow r2 = make_flow(XCT_IPPROTO_UDP, "10.0.1.2", 5000, "10.0.0.2", 53);
-	struct flow u1 = make_flow(XCT_IPPROTO_UDP, "10.0.1.3", 5000, "10.0.0.2", 53);
+	struct flow u1 = make_flow(XCT_IPPROTO_UDP, "10.0.1.2", 5000, "10.0.0.2", 53);
+	struct flow r2 = make_flow(XCT_IPPROTO_UDP, "10.0.1.3", 5000, "10.0.0.2", 53);
 	struct flow r3 = make_flow(XCT_IPPROTO_UDP, "10.0.1.4", 5000, "10.0.0.2", 53);
 	struct flow n1 = make_flow(XCT_IPPROTO_UDP, "10.0.2.1", 5000, "10.0.0.2", 53);
 	struct flow n2 = make_flow(XCT_IPPROTO_UDP, "10.0.2.2", 5000, "10.0.0.2", 53);
-	struct flow n2_r = reverse(&n2);
 	struct flow n3 = make_flow(XCT_IPPROTO_UDP, "10.0.2.3", 5000, "10.0.0.2", 53);
+	struct xct_ct_recent_pos pos;
 	struct xct_ct_entry e;
 	struct fixture fx;
+	__u32 zero = 0;
 
 	if (!fixture_setup(&fx, 4))
 		return;
 	udp_replied(&fx, &r1);
-	udp_replied(&fx, &r2);
 	udp_in(&fx, &u1);
+	udp_replied(&fx, &r2);
 	udp_replied(&fx, &r3);
 
-	/* The unreplied one goes; r1 and r2, met first, move to the head. */
+	/* r1, the oldest, saw a reply: it moves to the head, and the
+	 * unreplied u1 goes. */
 	udp_in(&fx, &n1);
 	CHECK_EQ(get_entry(&fx, &u1, &e), -ENOENT);
 	CHECK(has_live_entry(&fx, &r1));
-	CHECK(has_live_entry(&fx, &r2));
-	CHECK(has_live_entry(&fx, &r3));
+	CHECK_EQ(bpf_map_lookup_elem(bpf_map__fd(fx.skel->maps.xct_ct_recent_pos), &zero, &pos), 0);
+	CHECK_EQ(pos.tail, 2);
+	CHECK_EQ(pos.head, 6); /* four, r1 again, n1 */
 
-	/* The ring is now r3, r2, r1, n1: the replied ones are passed over
-	 * again for the unreplied n1, newest as it is. */
+	/* The ring is r2, r3, r1, n1: r2 moves, r3 is the second replied
+	 * entry met and goes. */
 	udp_in(&fx, &n2);
-	CHECK_EQ(get_entry(&fx, &n1, &e), -ENOENT);
-	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP_UNREPLIED), 2);
-	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP_REPLIED), 0);
-
-	/* The ring is now r2, r1, r3, n2, and all four saw a reply: after
-	 * XCT_EVICT_REPLIED of them, the first met goes. */
-	udp_in(&fx, &n2_r);
-	udp_in(&fx, &n3);
-	CHECK_EQ(get_entry(&fx, &r2, &e), -ENOENT);
+	CHECK_EQ(get_entry(&fx, &r3, &e), -ENOENT);
 	CHECK(has_live_entry(&fx, &r1));
-	CHECK(has_live_entry(&fx, &r3));
+	CHECK(has_live_entry(&fx, &r2));
+	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP_REPLIED), 1);
+
+	/* Now r1, n1, r2, n2: r1 moves again and n1, newer but unreplied,
+	 * goes. */
+	udp_in(&fx, &n3);
+	CHECK_EQ(get_entry(&fx, &n1, &e), -ENOENT);
+	CHECK(has_live_entry(&fx, &r1));
+	CHECK(has_live_entry(&fx, &r2));
 	CHECK(has_live_entry(&fx, &n2));
 	CHECK(has_live_entry(&fx, &n3));
+	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP_UNREPLIED), 2);
 	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP_REPLIED), 1);
 	CHECK_EQ(counter(&fx, XCT_S_INSERT_FAILED), 0);
 	fixture_teardown(&fx);
