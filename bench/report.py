@@ -339,12 +339,16 @@ def flood_section(fl, ev, meta, out):
     if fl.get("rules_nft"):
         out.append("nftables (the router's forward hook):\n\n```\n" + fl["rules_nft"].strip()
                    + "\n```\n")
-    out.append("trafgen (`trafgen -o veth-c --cpus 1 -b RATEpps -n RATE*SECONDS`), in the client "
-               "namespace:\n\n```\n" + fl["trafgen_conf"].rstrip() + "\n```\n")
+    out.append("trafgen (`timeout --signal=INT SECONDS trafgen -o veth-c --cpus 1 -b RATEpps`), in "
+               "the client namespace:\n\n```\n" + fl["trafgen_conf"].rstrip() + "\n```\n")
     out.append("- xct runs in XDP generic mode here: on a veth, native XDP takes packets from a "
                "ring of 256 that the flood's bursts overflow, so legitimate packets would be lost "
                "on the link before any table is involved; generic XDP receives them from the same "
                "per-CPU backlog as nf_conntrack.\n"
+               "- trafgen and the router's receive path share the sender's CPU (a veth delivers "
+               "in the sender's softirq), so the flood's rate is what each tracker let the CPU "
+               f"reach of the {fl['rate']:,} asked: "
+               + "; ".join(f"{n}: {fmt(fl[k]['flood_pps'])}" for k, n in sides) + ".\n"
                "- `nf_conntrack_max` and the hash size are global, writable only in the initial "
                "namespace: bench/flood.sh sets them for the nf_conntrack runs only and restores "
                "them at once, on failure too.\n"

@@ -121,18 +121,19 @@ flood_side_up() {
 }
 
 flood_nft_rules() {
-	cat <<-EOF
-			table inet xctflood {
-				chain forward_filter {
-					type filter hook forward priority 0; policy drop;
-					ct state established,related accept
-					ct state invalid drop
-					tcp dport { $FLOOD_LONG_PORT, $FLOOD_PROBE_PORT } tcp flags & (syn|ack) == syn accept
-					udp dport $FLOOD_UDP_PORT accept
-					icmp type echo-request accept
-				}
-			}
-		EOF
+	local t=$'\t'
+	cat <<EOF
+table inet xctflood {
+${t}chain forward_filter {
+${t}${t}type filter hook forward priority 0; policy drop;
+${t}${t}ct state established,related accept
+${t}${t}ct state invalid drop
+${t}${t}tcp dport { $FLOOD_LONG_PORT, $FLOOD_PROBE_PORT } tcp flags & (syn|ack) == syn accept
+${t}${t}udp dport $FLOOD_UDP_PORT accept
+${t}${t}icmp type echo-request accept
+${t}}
+}
+EOF
 }
 
 flood_side_down() {
