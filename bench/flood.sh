@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--xct) XCT=$2; shift 2 ;;
 	--seconds) SECONDS_EACH=$2; shift 2 ;;
-	--conns) FLOOD_CONNS=$2; shift 2 ;;
+	--conns) export FLOOD_CONNS=$2; shift 2 ;;
 	--host-hash-seconds) HOST_HASH_SECONDS=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	*)

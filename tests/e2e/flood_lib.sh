@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash disable=SC2034 # sourced: its variables are lib.sh's and the caller's
 # The flood scenario, shared by tests/e2e/test_flood.sh and bench/flood.sh;
 # sourced after lib.sh.
 #
@@ -192,8 +193,8 @@ print(n)' "$min_age_ms"
 		# conntrack has no age without timestamps; ESTABLISHED and
 		# ASSURED is what the kernel keeps.  A dump that a change of
 		# the table interrupts fails: try again.
-		local i list
-		for i in 1 2 3 4 5 6 7 8 9 10; do
+		local try list
+		for try in 1 2 3 4 5 6 7 8 9 10; do
 			if list=$(ct_r -L -p tcp -s "$C4" --dport $FLOOD_LONG_PORT --state ESTABLISHED \
 				2>/dev/null); then
 				grep -c ASSURED <<<"$list"
@@ -226,7 +227,7 @@ flood_run() {
 		--conns "$FLOOD_CONNS" --duration $((secs + 4)) --ready "$w/ready" \
 		>"$w/long.json" 2>"$w/long.err" &
 	long_pid=$!
-	BG_PIDS+=($long_pid)
+	BG_PIDS+=("$long_pid")
 	if ! poll 40 test -s "$w/ready"; then
 		echo "# $side: the long-lived connections did not come up" >&2
 		return 1
@@ -237,7 +238,7 @@ flood_run() {
 	ip netns exec "$NS_C" "$PYTHON" "$FLOOD_PY" probe --addr "$S4" --port $FLOOD_PROBE_PORT \
 		--duration "$secs" >"$w/probe.json" 2>"$w/probe.err" &
 	probe_pid=$!
-	BG_PIDS+=($probe_pid)
+	BG_PIDS+=("$probe_pid")
 	tx0=$(tx_packets)
 	d0=$(link_drops)
 	t0=$(date +%s.%N)
