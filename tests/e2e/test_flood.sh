@@ -13,14 +13,18 @@
 #     pickup, younger, or its packets dropped by the rules);
 #   - the table did fill and made room by eviction (early_drop > 0), all of
 #     it at insert time (never the GC's pressure sweep);
-#   - new connections during the flood succeed at 90% or more.  Every
+#   - the flood itself is admitted: at most 0.1% of its packets are refused
+#     for a full table (the first inserts after it fills walk past the
+#     long-lived connections at the ring's tail: a handful of packets);
+#   - new connections during the flood succeed at 99% or more.  Every
 #     legitimate SYN finds room (it evicts the oldest unreplied flood
 #     entry) and its handshake completes long before thousands more flood
-#     entries bring it to the tail of the ring; runs here reach 100%.  What
-#     could remain are losses to two CPUs shared with other work (backlog
-#     drops, 1 s timeouts): the floor leaves room for that, while a table
-#     that refuses new flows when full fails it by far (nf_conntrack over a
-#     hash larger than its table: 11-33%, docs/BENCHMARKS.md).
+#     entries bring it to the tail of the ring: runs here reach 100%, the
+#     floor leaves a few 1 s timeouts to a machine shared with other work.
+#     Before insert-time eviction (the GC woken to early-drop when an
+#     insert failed) the same run refused 5% of the flood and admitted
+#     97% of new connections; nf_conntrack over a hash larger than its
+#     table admits 25-30% (docs/BENCHMARKS.md).
 # Then the same scenario against nf_conntrack (table and hash of the same
 # size) for 5 s, for the contrast; its numbers are printed, not asserted.
 # shellcheck disable=SC2317 # helpers run through poll()
@@ -29,7 +33,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/flood_lib.sh"
 
 FLOOD_S=${FLOOD_S:-15}
-PROBE_FLOOR=0.90
+PROBE_FLOOR=0.99
 
 if ! command -v trafgen >/dev/null; then
 	echo "not ok flood_setup (trafgen missing: scripts/install-deps.sh installs it)"
@@ -75,6 +79,7 @@ check flood_xct_table_filled_and_evicted "c['early_drop'] > 0 and c['early_drop_
 # Every eviction was an insert's (which never takes an assured entry), none
 # the GC's under pressure (which takes closing ones).
 check flood_xct_evictions_all_at_insert "c['early_drop'] == c['early_drop_unreplied'] + c['early_drop_replied']" xct
+check flood_xct_flood_admitted "c['insert_failed'] * 1000 <= r['flood_packets']" xct
 check flood_xct_new_connections_succeed "r['probe'].get('attempts', 0) >= 50 and r['probe'].get('rate', 0) >= $PROBE_FLOOR" xct
 log "xct: new connections during the flood: $("$PYTHON" -c 'import json,sys; p=json.load(open(sys.argv[1]))["probe"]; print("%d of %d (%.1f%%), %.1f/s" % (p["ok"], p["attempts"], 100*p["rate"], p["per_s"]))' "$FLOOD_WORK/xct.json")"
 
