@@ -22,7 +22,7 @@
 #     entries bring it to the tail of the ring: runs here reach 100%, the
 #     floor leaves a few 1 s timeouts to a machine shared with other work.
 #     Before insert-time eviction (the GC woken to early-drop when an
-#     insert failed) the same run refused 5% of the flood and admitted
+#     insert failed) the same run refused 5-17% of the flood and admitted
 #     97% of new connections; nf_conntrack over a hash larger than its
 #     table admits 25-30% (docs/BENCHMARKS.md).
 # Then the same scenario against nf_conntrack (table and hash of the same
