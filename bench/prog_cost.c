@@ -5,6 +5,9 @@
  * IPv4 and IPv6, and new connections.  Prints JSON for bench/report.py.
  *
  *   prog_cost [-q]                        the cases below
+ *   prog_cost evict [-q]                  a new connection's SYN in a table
+ *                                         with room and in a full one,
+ *                                         where it evicts an entry
  *   prog_cost fill DIR N MAX [-q]         a table of MAX entries pinned in
  *                                         DIR, filled with N established
  *                                         TCP connections; lookup cost at
@@ -42,6 +45,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "datapath_size.h"
 #include "rules/compile.h"
 #include "rules/install.h"
 #include "xct.h"
@@ -206,8 +210,7 @@ static struct xct_bpf *load_datapath(const char *dir, __u32 max_entries)
 		fprintf(stderr, "prog_cost: cannot open the datapath\n");
 		exit(1);
 	}
-	bpf_map__set_max_entries(skel->maps.xct_ct, max_entries);
-	if (xct_bpf__load(skel)) {
+	if (xct_datapath_size(skel, max_entries) || xct_bpf__load(skel)) {
 		fprintf(stderr, "prog_cost: cannot load the datapath\n");
 		exit(1);
 	}
@@ -583,6 +586,143 @@ static int fill(const char *dir, __u32 n, __u32 max_entries)
 	return 0;
 }
 
+/* ---- A full table: the cost of eviction ---- */
+
+#define EVICT_TABLE 4096
+
+/* New connection i of the eviction cases: 10.2.x.1 : 1024 + i -> 10.0.0.2:80. */
+static struct frame evict_frame(__u32 i, int reply)
+{
+	char src[32];
+
+	snprintf(src, sizeof(src), "10.2.%u.1", i / 60000);
+	if (reply)
+		return mkframe(0, 1, "10.0.0.2", 80, src, (__u16)(1024 + i % 60000),
+			       TH_SYN | TH_ACK, 5000, 1001);
+	return mkframe(0, 1, src, (__u16)(1024 + i % 60000), "10.0.0.2", 80, TH_SYN, 1000, 0);
+}
+
+/* Mean cost of the SYNs of connections [from, to), one run each. */
+static double syns_ns(int fd, __u32 from, __u32 to)
+{
+	double sum = 0;
+	__u32 i, rv;
+
+	for (i = from; i < to; i++) {
+		struct frame f = evict_frame(i, 0);
+
+		sum += run_ns(fd, &f, 1, &rv);
+		expect(rv, XDP_PASS, "new connection");
+	}
+	return sum / (to - from);
+}
+
+static __u64 counter_sum(struct xct_bpf *skel, __u32 slot)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	__u64 vals[ncpus > 0 ? ncpus : 1], sum = 0;
+	int i;
+
+	if (ncpus <= 0 || bpf_map_lookup_elem(bpf_map__fd(skel->maps.xct_counters), &slot, vals))
+		return 0;
+	for (i = 0; i < ncpus; i++)
+		sum += vals[i];
+	return sum;
+}
+
+static __u64 table_count(struct xct_bpf *skel)
+{
+	struct xct_ct_key k, next;
+	int fd = bpf_map__fd(skel->maps.xct_ct);
+	__u64 n = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+static char evict_dir[] = "/sys/fs/bpf/xctb-evict-XXXXXX";
+
+static void remove_evict_pins(void)
+{
+	remove_pins(evict_dir);
+}
+
+/*
+ * A new TCP connection's SYN in a table of EVICT_TABLE entries with room,
+ * then in the same table full, where each SYN evicts one entry: first a
+ * table of unanswered SYNs (the entry at the ring's tail goes), then one of
+ * handshakes that saw their SYN/ACK (each insert moves one to the head and
+ * evicts the next).  Timed as distinct packets, less the timer's
+ * overhead, as the new connections of cases().
+ */
+static int evict_cost(void)
+{
+	__u32 n = quick ? 200 : 2000, base, i, rv;
+	double overhead, room, unreplied, replied;
+	__u64 ed_u0, ed_u1, ed_r0, ed_r1;
+	struct xct_bpf *skel;
+	int fd, trivial;
+
+	mount_bpffs();
+	if (!mkdtemp(evict_dir)) {
+		perror("prog_cost: mkdtemp");
+		return 1;
+	}
+	atexit(remove_evict_pins);
+	skel = load_datapath(evict_dir, EVICT_TABLE);
+	fd = bpf_program__fd(skel->progs.xct_xdp);
+	trivial = trivial_prog();
+	overhead = single_overhead(trivial);
+
+	/* With room: the first n of an empty table; then filled. */
+	room = syns_ns(fd, 0, n) - overhead;
+	syns_ns(fd, n, EVICT_TABLE);
+	if (table_count(skel) != EVICT_TABLE) {
+		fprintf(stderr, "prog_cost: the table did not fill\n");
+		return 1;
+	}
+
+	/* Full of unanswered SYNs. */
+	ed_u0 = counter_sum(skel, XCT_S_EARLY_DROP_UNREPLIED);
+	unreplied = syns_ns(fd, EVICT_TABLE, EVICT_TABLE + n) - overhead;
+	ed_u1 = counter_sum(skel, XCT_S_EARLY_DROP_UNREPLIED);
+
+	/* Every entry in the table answered, then new SYNs again. */
+	base = EVICT_TABLE + n;
+	for (i = n; i < base; i++) {
+		struct frame f = evict_frame(i, 1);
+
+		run_ns(fd, &f, 1, &rv);
+	}
+	ed_r0 = counter_sum(skel, XCT_S_EARLY_DROP_REPLIED);
+	/* Few enough that the scans meet only answered entries. */
+	replied = syns_ns(fd, base, base + n / 4) - overhead;
+	ed_r1 = counter_sum(skel, XCT_S_EARLY_DROP_REPLIED);
+	if (ed_u1 - ed_u0 != n || ed_r1 - ed_r0 != n / 4 || table_count(skel) != EVICT_TABLE) {
+		fprintf(stderr,
+			"prog_cost: evictions not as expected: %llu unreplied of %u, %llu replied "
+			"of %u\n",
+			(unsigned long long)(ed_u1 - ed_u0), n, (unsigned long long)(ed_r1 - ed_r0),
+			n / 4);
+		return 1;
+	}
+	printf("{\"table\": %u, \"n\": %u, \"trivial_single_ns\": %.1f,\n \"cases\": [",
+	       EVICT_TABLE, n, overhead);
+	print_case("NEW TCP SYN, table with room", "distinct", room);
+	print_case("NEW TCP SYN, full table of unanswered SYNs: evicts one", "distinct", unreplied);
+	print_case("NEW TCP SYN, full table of answered handshakes: moves one, evicts the next",
+		   "distinct", replied);
+	printf("\n]}\n");
+	close(trivial);
+	xct_bpf__destroy(skel);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int i, j = 0;
@@ -596,9 +736,12 @@ int main(int argc, char **argv)
 	}
 	if (j == 0)
 		return cases();
+	if (j == 1 && !strcmp(args[0], "evict"))
+		return evict_cost();
 	if (j == 4 && !strcmp(args[0], "fill"))
 		return fill(args[1], (__u32)strtoul(args[2], NULL, 0),
 			    (__u32)strtoul(args[3], NULL, 0));
-	fprintf(stderr, "Usage: prog_cost [-q]\n       prog_cost fill DIR N MAX [-q]\n");
+	fprintf(stderr, "Usage: prog_cost [-q]\n       prog_cost evict [-q]\n"
+			"       prog_cost fill DIR N MAX [-q]\n");
 	return 2;
 }

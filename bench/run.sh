@@ -5,8 +5,10 @@
 #   bench/run.sh            the full run (about 7.5 minutes on the 2-core
 #                           machine); writes docs/BENCHMARKS.md
 #   bench/run.sh --smoke    the same steps with tiny counts and one repeat
-#                           (about 40 s), docs untouched: tests/bench runs it
+#                           (about 60 s), docs untouched: tests/bench runs it
 #                           so that the benchmark cannot rot
+#   bench/run.sh --only flood   steps 5 and 6 alone; rewrites only their
+#                           section of docs/BENCHMARKS.md
 #
 # Steps (each a script or program in bench/, results as JSON in a temporary
 # directory, then bench/report.py writes the document):
@@ -14,6 +16,8 @@
 #   2. prog_cost, rules_cost   the XDP program alone, BPF_PROG_TEST_RUN
 #   3. connrate.py   new TCP connections per second through a router
 #   4. scale.py      a million connections: memory, lookups, listing
+#   5. prog_cost evict   a new flow's cost in a full table (eviction)
+#   6. flood.sh      a flood that fills the table: xct and nf_conntrack
 # Needs root; every namespace, mount and host setting it makes is undone
 # on exit, on failure too.
 set -euo pipefail
@@ -21,12 +25,23 @@ cd "$(dirname "$0")/.."
 
 BUILD=${BUILD:-build}
 SMOKE=0
+ONLY=""
 DOC=docs/BENCHMARKS.md
-for arg in "$@"; do
+while [ $# -gt 0 ]; do
+	arg=$1
+	shift
 	case "$arg" in
 	--smoke) SMOKE=1 ;;
+	--only)
+		ONLY=${1:-}
+		shift || true
+		if [ "$ONLY" != flood ]; then
+			echo "bench/run.sh: --only takes 'flood', not '$ONLY'" >&2
+			exit 2
+		fi
+		;;
 	-h | --help)
-		sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -78,11 +93,13 @@ if [ "$SMOKE" = 1 ]; then
 	DP_ARGS=(--packets 20000 --accept-packets 5000 --repeats 1 --set-size 1000 --xdpfilter-size 1000)
 	CR_ARGS=(--seconds 0.5 --repeats 1)
 	SC_ARGS=(--entries 5000 --max-entries 8192 --quick --list-times 1)
+	FL_ARGS=(--seconds 2 --conns 20 --host-hash-seconds 0)
 else
 	Q=
 	DP_ARGS=(--packets 2000000 --accept-packets 500000 --repeats 3)
 	CR_ARGS=(--seconds 4 --repeats 3)
 	SC_ARGS=(--entries 1000000 --max-entries 1048576 --list-times 3)
+	FL_ARGS=(--seconds 60 --conns 200 --host-hash-seconds 20)
 fi
 
 CHILD=
@@ -115,14 +132,18 @@ step() {
 	echo "== $name: $((SECONDS - t0)) s" >&2
 }
 
-step prog.json "$BENCH_BUILD/prog_cost" $Q
-step rules_cost.md "$BENCH_BUILD/rules_cost" $Q
-step datapath.log "$PYTHON" bench/datapath.py --xct "$XCT" --drop-obj "$BENCH_BUILD/xdp_drop.bpf.o" \
-	"${DP_ARGS[@]}" --out "$OUT/datapath.json"
-step connrate.log "$PYTHON" bench/connrate.py --xct "$XCT" --connrate "$BENCH_BUILD/connrate" \
-	--xdp-obj "$BENCH_BUILD/xdp_drop.bpf.o" "${CR_ARGS[@]}" --out "$OUT/connrate.json"
-step scale.log "$PYTHON" bench/scale.py --xct "$XCT" --prog-cost "$BENCH_BUILD/prog_cost" \
-	--drop-obj "$BENCH_BUILD/xdp_drop.bpf.o" "${SC_ARGS[@]}" --out "$OUT/scale.json"
+if [ -z "$ONLY" ]; then
+	step prog.json "$BENCH_BUILD/prog_cost" $Q
+	step rules_cost.md "$BENCH_BUILD/rules_cost" $Q
+	step datapath.log "$PYTHON" bench/datapath.py --xct "$XCT" --drop-obj "$BENCH_BUILD/xdp_drop.bpf.o" \
+		"${DP_ARGS[@]}" --out "$OUT/datapath.json"
+	step connrate.log "$PYTHON" bench/connrate.py --xct "$XCT" --connrate "$BENCH_BUILD/connrate" \
+		--xdp-obj "$BENCH_BUILD/xdp_drop.bpf.o" "${CR_ARGS[@]}" --out "$OUT/connrate.json"
+	step scale.log "$PYTHON" bench/scale.py --xct "$XCT" --prog-cost "$BENCH_BUILD/prog_cost" \
+		--drop-obj "$BENCH_BUILD/xdp_drop.bpf.o" "${SC_ARGS[@]}" --out "$OUT/scale.json"
+fi
+step evict.json "$BENCH_BUILD/prog_cost" evict $Q
+step flood.log bench/flood.sh --xct "$XCT" "${FL_ARGS[@]}" --out "$OUT/flood.json"
 TOTAL=$((SECONDS - START))
 
 # What ran where, for the document.

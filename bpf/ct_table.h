@@ -24,7 +24,33 @@
  * and the next packet that may open a connection on that tuple reuses it in
  * place.  The GC deletes dead entries; to delete without racing a packet
  * that is reviving the same entry, it first marks the entry DYING under the
- * lock, and a DYING entry is never revived.
+ * lock, and a DYING entry is never revived.  Whoever set DYING, the GC or
+ * an insert making room (below), is the only one to delete the entry: a
+ * second deleter could otherwise delete, by key, a new connection created
+ * on the same tuple in between.  A claimant whose delete fails takes
+ * DYING back and leaves the entry dead for the next one.
+ *
+ * Table full.  An insert that finds the table full makes room at once by
+ * deleting one entry that is not ASSURED, then inserts again (twice at
+ * most, if another CPU's insert took the room first); an ASSURED entry is
+ * never evicted, so established connections survive any flood.
+ * Candidates come from a ring of the keys of recently started connections
+ * (xct_ct_recent), examined oldest first, at most XCT_EVICT_SCAN slots per
+ * insert: a dead entry or an unreplied one (a flood's SYN or UDP packet:
+ * nobody answered) goes first.  An entry that saw a reply but is not yet
+ * ASSURED is moved to the ring's head instead (a second chance), unless it
+ * is the XCT_EVICT_REPLIED-th such entry the scan meets: then it goes.  A
+ * legitimate handshake in progress is young and has its SYN/ACK: the last
+ * kind to go.  Entries that became
+ * ASSURED or were deleted leave the ring when examined.  The ring's tail is
+ * a ticket counter, so inserts on several CPUs examine different slots.
+ * The victim is claimed with DYING under its lock, as the GC does, so it
+ * cannot be revived, updated or claimed twice.  Only when no candidate is
+ * found is the packet dropped (table_full), and only when the ring is
+ * empty is the GC woken to early-drop under pressure.  This is
+ * nf_conntrack's early_drop without its failure mode: it looks at the 8
+ * hash buckets of the new tuple only, drops the packet if they hold only
+ * assured entries, and picks victims there regardless of age or replies.
  */
 #ifndef XCT_BPF_CT_TABLE_H
 #define XCT_BPF_CT_TABLE_H
@@ -183,6 +209,182 @@ static __always_inline int xct_ct_process(const struct xct_ct_key *key, __u8 sid
 	return reason == XCT_R_OK;
 }
 
+/* ---- Table full: eviction at insert time ---- */
+
+/* Slots a full insert examines at most; the number of entries that saw a
+ * reply it meets before one of them goes. */
+#define XCT_EVICT_SCAN	  32
+#define XCT_EVICT_REPLIED 2
+#define XCT_EVICT_ROUNDS  2
+
+/* What an examined candidate turned out to be; from DEAD on, it was
+ * claimed and deleted. */
+enum xct_candidate {
+	XCT_CAND_GONE = 0, /* deleted, ASSURED, or claimed by another: leaves the ring */
+	XCT_CAND_KEEP,	   /* saw a reply: spared while unreplied ones are evicted */
+	XCT_CAND_DEAD,
+	XCT_CAND_UNREPLIED,
+	XCT_CAND_REPLIED,
+};
+
+/* What xct_ct_claim_slot() does with an entry that saw a reply. */
+enum xct_claim_mode {
+	XCT_CLAIM_REQUEUE = 0, /* move it to the head: a second chance */
+	XCT_CLAIM_TAKE,	       /* evict it */
+};
+
+/* Appends a key to the ring.  Slots are written without a lock: a torn or
+ * overwritten key only names no entry, or another one, and every candidate
+ * is checked under its entry's lock before anything is done to it. */
+static __always_inline void xct_ct_ring_push(const struct xct_ct_key *key)
+{
+	struct xct_ct_recent_pos *pos;
+	struct xct_ct_key *slot;
+	__u32 zero = 0, i;
+
+	pos = bpf_map_lookup_elem(&xct_ct_recent_pos, &zero);
+	if (!pos)
+		return;
+	i = (__u32)__sync_fetch_and_add(&pos->head, 1) & cfg_recent_mask;
+	slot = bpf_map_lookup_elem(&xct_ct_recent, &i);
+	if (slot)
+		*slot = *key;
+}
+
+/* Remembers a connection that just started, as a candidate for eviction. */
+static __always_inline void xct_ct_remember(const struct xct_ct_key *key)
+{
+	xct_ct_ring_push(key);
+}
+
+/*
+ * Examines the candidate in ring slot idx and, if it may go, claims and
+ * deletes it; what happens to one that saw a reply is the mode's.  A
+ * global function: the verifier checks it once, not once per turn of the
+ * scan.
+ */
+__noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
+{
+	struct xct_ct_entry *ct;
+	struct xct_ct_key *slot, key;
+	int c;
+
+	slot = bpf_map_lookup_elem(&xct_ct_recent, &idx);
+	if (!slot || !slot->family)
+		return XCT_CAND_GONE;
+	key = *slot;	  /* the slot may be rewritten meanwhile; the delete needs this key */
+	slot->family = 0; /* examined: skipped without a lookup from now on */
+	ct = bpf_map_lookup_elem(&xct_ct, &key);
+	if (!ct)
+		return XCT_CAND_GONE;
+	bpf_spin_lock(&ct->lock);
+	if (ct->status & XCT_CT_DYING)
+		c = XCT_CAND_GONE;
+	else if (ct->expires_ns <= now)
+		c = XCT_CAND_DEAD;
+	else if (ct->status & XCT_CT_ASSURED)
+		c = XCT_CAND_GONE;
+	else if (!(ct->status & XCT_CT_SEEN_REPLY))
+		c = XCT_CAND_UNREPLIED;
+	else
+		c = mode == XCT_CLAIM_TAKE ? XCT_CAND_REPLIED : XCT_CAND_KEEP;
+	if (c >= XCT_CAND_DEAD)
+		ct->status |= XCT_CT_DYING;
+	bpf_spin_unlock(&ct->lock);
+
+	if (c == XCT_CAND_KEEP) {
+		xct_ct_ring_push(&key);
+		return c;
+	}
+	if (c >= XCT_CAND_DEAD && bpf_map_delete_elem(&xct_ct, &key)) {
+		/* Not deleted (a concurrent flush, or the bucket busy):
+		 * release the claim, dead, for the GC or the next insert. */
+		bpf_spin_lock(&ct->lock);
+		ct->status &= ~XCT_CT_DYING;
+		ct->expires_ns = 0;
+		bpf_spin_unlock(&ct->lock);
+		return XCT_CAND_GONE;
+	}
+	if (c == XCT_CAND_DEAD) {
+		xct_count(XCT_S_EXPIRED);
+	} else if (c == XCT_CAND_UNREPLIED) {
+		xct_count(XCT_S_EARLY_DROP);
+		xct_count(XCT_S_EARLY_DROP_UNREPLIED);
+	} else if (c == XCT_CAND_REPLIED) {
+		xct_count(XCT_S_EARLY_DROP);
+		xct_count(XCT_S_EARLY_DROP_REPLIED);
+	}
+	return c;
+}
+
+/*
+ * Takes the ring's oldest slot for this scan alone: the tail is a ticket
+ * counter, so that inserts on several CPUs examine different slots rather
+ * than race through the same ones.  Returns the slot's position, -1 when
+ * the ring holds nothing more, -2 when other CPUs kept winning the race.
+ */
+__noinline long xct_ct_ring_take(void)
+{
+	__u64 slots = (__u64)cfg_recent_mask + 1, head, t;
+	struct xct_ct_recent_pos *pos;
+	__u32 zero = 0;
+	int i;
+
+	pos = bpf_map_lookup_elem(&xct_ct_recent_pos, &zero);
+	if (!pos)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		t = *(volatile __u64 *)&pos->tail;
+		head = *(volatile __u64 *)&pos->head;
+		if (t >= head)
+			return -1;
+		if (head - t > slots) {
+			/* Overwritten before they were examined. */
+			__sync_val_compare_and_swap(&pos->tail, t, head - slots);
+			continue;
+		}
+		if (__sync_val_compare_and_swap(&pos->tail, t, t + 1) == t)
+			return (long)(t & 0x7fffffffffffffffULL);
+	}
+	return -2;
+}
+
+/*
+ * Frees one entry of a full table for a new connection (see "Table full"
+ * above).  From the ring's tail, at most XCT_EVICT_SCAN slots: the first
+ * dead or unreplied entry goes.  Entries that saw a reply are moved to the
+ * head as they are met, a second chance, except the XCT_EVICT_REPLIED-th,
+ * which goes: unreplied entries are preferred over that many replied ones.
+ * Returns 1 when it deleted an entry, 0 when the slots it examined held
+ * nothing to evict (the next insert goes on from there), -1 when the ring
+ * has no candidate left.
+ */
+__noinline int xct_ct_make_room(__u64 now)
+{
+	int n, c = XCT_CAND_GONE;
+	struct xct_evict_scan *st;
+	__u32 zero = 0;
+	long t = -1;
+
+	st = bpf_map_lookup_elem(&xct_evict_scans, &zero);
+	if (!st)
+		return 0;
+	st->replied = 0;
+	for (n = 0; n < XCT_EVICT_SCAN; n++) {
+		t = xct_ct_ring_take();
+		if (t < 0)
+			break;
+		c = xct_ct_claim_slot((__u32)t & cfg_recent_mask, now,
+				      st->replied + 1 >= XCT_EVICT_REPLIED ? XCT_CLAIM_TAKE
+									   : XCT_CLAIM_REQUEUE);
+		if (c >= XCT_CAND_DEAD)
+			return 1;
+		if (c == XCT_CAND_KEEP)
+			st->replied++;
+	}
+	return t == -1 ? -1 : 0;
+}
+
 /*
  * Creates the entry of a packet xct_ct_process() found new and the policy
  * admitted.  It is first inserted as a dead placeholder, then brought to
@@ -195,6 +397,7 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 {
 	struct xct_ct_entry_scratch *copy;
 	struct xct_ct_entry *ct;
+	int room = 0, attempt;
 	__u32 zero = 0;
 	long err;
 
@@ -205,6 +408,15 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 		return;
 	((struct xct_ct_entry *)copy)->expires_ns = 0; /* a placeholder: dead until applied */
 	err = bpf_map_update_elem(&xct_ct, key, copy, BPF_NOEXIST);
+	/* Full: make room and insert again.  Another CPU's insert may take
+	 * the room first; then once more, no further, to keep the work per
+	 * packet bounded. */
+	for (attempt = 0; attempt < XCT_EVICT_ROUNDS && err == -E2BIG; attempt++) {
+		room = xct_ct_make_room(now);
+		if (room <= 0)
+			break;
+		err = bpf_map_update_elem(&xct_ct, key, copy, BPF_NOEXIST);
+	}
 	if (err == 0) {
 		xct_count(XCT_S_INSERT);
 	} else if (err == -EEXIST) {
@@ -217,7 +429,12 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 		__builtin_memset(res, 0, sizeof(*res));
 		res->ct_state = XCT_CTS_UNTRACKED;
 		res->reason = err == -E2BIG ? XCT_R_TABLE_FULL : XCT_R_INSERT_ERROR;
-		if (err == -E2BIG)
+		/* The ring knows no candidate any more: the GC early-drops
+		 * what is left (unassured entries the ring forgot, closing
+		 * connections).  Not before: its sweep would leave the ring
+		 * full of deleted keys to walk through, and a lost race for
+		 * freed room is not worth a sweep either. */
+		if (err == -E2BIG && room < 0)
 			xct_gc_kick(now);
 		return;
 	}
@@ -305,7 +522,9 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 
 	g->seen++;
 	bpf_spin_lock(&ct->lock);
-	if (ct->status & XCT_CT_DYING || ct->expires_ns <= g->now)
+	if (ct->status & XCT_CT_DYING)
+		drop = 0; /* another's claim: it deletes the entry */
+	else if (ct->expires_ns <= g->now)
 		drop = 1;
 	else if (g->early_drop && xct_gc_can_early_drop(key, ct))
 		drop = 2;
@@ -313,12 +532,18 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 		ct->status |= XCT_CT_DYING;
 	bpf_spin_unlock(&ct->lock);
 
-	if (drop && bpf_map_delete_elem(map, key) == 0) {
-		if (drop == 1) {
-			g->deleted++;
-		} else {
-			g->early_dropped++;
-		}
+	if (!drop)
+		return 0;
+	if (bpf_map_delete_elem(map, key)) {
+		/* Not deleted: release the claim, dead, for the next sweep. */
+		bpf_spin_lock(&ct->lock);
+		ct->status &= ~XCT_CT_DYING;
+		ct->expires_ns = 0;
+		bpf_spin_unlock(&ct->lock);
+	} else if (drop == 1) {
+		g->deleted++;
+	} else {
+		g->early_dropped++;
 	}
 	return 0;
 }

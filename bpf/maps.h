@@ -29,6 +29,45 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_ct SEC(".maps");
 
+/*
+ * Keys of recently started connections and the ring's cursors (struct
+ * xct_ct_recent_pos): where an insert into a full table finds an entry to
+ * evict (bpf/ct_table.h).  The loader sizes the ring with
+ * xct_recent_slots() and sets cfg_recent_mask to match.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_ct_key);
+	__uint(max_entries, XCT_RECENT_SLOTS_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_ct_recent SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_ct_recent_pos);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_ct_recent_pos SEC(".maps");
+
+/* A full insert's scan of the ring, per CPU: kept in memory rather than
+ * in registers, so that the verifier does not follow each of its values
+ * through every turn of the scan. */
+struct xct_evict_scan {
+	__u32 replied; /* entries that saw a reply met so far */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_evict_scan);
+	__uint(max_entries, 1);
+} xct_evict_scans SEC(".maps");
+
+const volatile __u32 cfg_recent_mask = XCT_RECENT_SLOTS_MAX - 1;
+
 /* Per-CPU counters: enum xct_stat, then one slot per enum xct_reason. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -159,6 +159,10 @@ __noinline int xct_commit(const struct xct_pkt *pkt, struct xct_track_state *ts,
 	if (verdict == XCT_VERDICT_ACCEPT) {
 		if (ts->is_new)
 			xct_ct_create(&ts->key, ts->side, pkt, ts->now, &ts->res);
+		/* A connection that started, in a new entry or a dead one
+		 * reused: a candidate should the table fill up. */
+		if (ts->res.started)
+			xct_ct_remember(&ts->key);
 	} else if (ts->res.started) {
 		xct_ct_forget(&ts->key, ts->seq);
 	}

@@ -1,3 +1,4 @@
+
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * xct attach / detach / status: loading the datapath, hooking it to
@@ -22,6 +23,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "datapath_size.h"
 #include "table.h"
 #include "xct/policy.h"
 #include "xct.h"
@@ -174,7 +176,13 @@ static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, int *exi
 		xct_err("cannot open the BPF programs: %s", strerror(errno));
 		return NULL;
 	}
-	bpf_map__set_max_entries(skel->maps.xct_ct, (__u32)max_entries);
+	err = xct_datapath_size(skel, (__u32)max_entries);
+	if (err) {
+		xct_err("cannot size the table to %llu entries: %s",
+			(unsigned long long)max_entries, strerror(-err));
+		xct_bpf__destroy(skel);
+		return NULL;
+	}
 	if (drop_stale_pins(skel)) {
 		xct_bpf__destroy(skel);
 		return NULL;

@@ -42,6 +42,14 @@ static const char ct_usage[] =
 	"\n"
 	"Unlike conntrack -L, list shows both address families unless -f is given.\n"
 	"\n"
+	"stats prints conntrack -S's counters per CPU, then how a full table made\n"
+	"room: an insert that finds the table full evicts one entry that is not\n"
+	"ASSURED (a dead one, or one that saw no reply, first; one that did gets a\n"
+	"second chance), never an ASSURED one.  early_drop_unreplied and\n"
+	"early_drop_replied count those by kind; early_drop counts them and the GC's\n"
+	"early drops together.  With nothing to evict the packet is dropped\n"
+	"(insert_failed, drop, reason table_full).  -j prints every counter.\n"
+	"\n"
 	"Examples:\n"
 	"  xct ct list -p tcp --state ESTABLISHED\n"
 	"  xct ct list -s 10.0.0.0/8 -o json\n"
@@ -408,6 +416,12 @@ static const int conntrack_stats[] = {
 	XCT_S_CLASH_RESOLVE, XCT_S_CHAINTOOLONG,
 };
 
+/* xct's own, after conntrack's: how a full table made room. */
+static const int table_full_stats[] = {
+	XCT_S_EARLY_DROP_UNREPLIED,
+	XCT_S_EARLY_DROP_REPLIED,
+};
+
 static int do_stats(struct xct_table *t, const struct ct_args *a)
 {
 	int ncpus = libbpf_num_possible_cpus(), cpu, i, err = 0;
@@ -462,6 +476,9 @@ static int do_stats(struct xct_table *t, const struct ct_args *a)
 			for (i = 0; i < (int)(sizeof(conntrack_stats) / sizeof(int)); i++)
 				printf("%s=%llu ", stat_names[conntrack_stats[i]],
 				       (unsigned long long)VAL(conntrack_stats[i], cpu));
+			for (i = 0; i < (int)(sizeof(table_full_stats) / sizeof(int)); i++)
+				printf("%s=%llu ", stat_names[table_full_stats[i]],
+				       (unsigned long long)VAL(table_full_stats[i], cpu));
 			printf("\n");
 		}
 	}

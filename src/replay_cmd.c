@@ -36,6 +36,7 @@
 #include <bpf/libbpf.h>
 
 #include "ct_format.h"
+#include "datapath_size.h"
 #include "replay/capture.h"
 #include "rules/compile.h"
 #include "rules/install.h"
@@ -188,7 +189,7 @@ static int load_datapath(struct replay *r)
 		}
 	}
 	r->dp->rodata->cfg_fake_clock = 1;
-	if (r->max_entries && bpf_map__set_max_entries(r->dp->maps.xct_ct, r->max_entries)) {
+	if (r->max_entries && xct_datapath_size(r->dp, r->max_entries)) {
 		xct_err("cannot size the table to %u entries", r->max_entries);
 		return -EINVAL;
 	}

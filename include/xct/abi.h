@@ -212,6 +212,11 @@ enum xct_reason {
  * Per-CPU counters in the style of conntrack -S; the first block has
  * nf_conntrack's names and meanings.  search_restart and chaintoolong stay
  * 0: the BPF hash table has no nulls restarts and no chain cap.
+ * early_drop counts every live entry dropped to make room, by an insert
+ * into a full table or by the GC under pressure; early_drop_unreplied and
+ * early_drop_replied split the insert-time ones by what the victim had
+ * seen (bpf/ct_table.h, "Table full").  A dead entry reclaimed by an
+ * insert counts in expired, as the GC would have counted it.
  */
 #define XCT_STATS(X)                                                                               \
 	X(FOUND, "found")                                                                          \
@@ -236,6 +241,8 @@ enum xct_reason {
 	X(LOG_EVENTS, "log_events")                                                                \
 	X(LOG_SAMPLED_OUT, "log_sampled_out")                                                      \
 	X(EVENTS_LOST, "events_lost")                                                              \
+	X(EARLY_DROP_UNREPLIED, "early_drop_unreplied")                                            \
+	X(EARLY_DROP_REPLIED, "early_drop_replied")                                                \
 	X(DROP_EVENTS_LOST, "drop_events_lost")
 
 #define XCT_STAT_ENUM(name, str) XCT_S_##name,
@@ -346,6 +353,34 @@ struct xct_gc {
 	__u64 last_seen;    /* entries seen by the last sweep */
 	__u64 last_deleted; /* entries deleted by the last sweep */
 };
+
+/*
+ * The ring of recently started connections, where an insert into a full
+ * table looks for an entry to evict (bpf/ct_table.h): xct_ct_recent holds
+ * keys, xct_ct_recent_pos the two free-running cursors.  Slots [tail,
+ * head) are candidates, oldest first.  It has two slots per table entry (a
+ * power of two; room for keys examined, moved or deleted since they were
+ * written), up to XCT_RECENT_SLOTS_MAX: beyond that it knows only the
+ * newest connections, which is where a flood's entries are.
+ */
+struct xct_ct_recent_pos {
+	__u64 head; /* next slot to write */
+	__u64 tail; /* oldest slot not yet examined */
+};
+
+#define XCT_RECENT_SLOTS_MAX (1U << 17)
+
+#ifndef __bpf__
+/* The ring's size for a table of max_entries; loaders set it before load. */
+static inline __u32 xct_recent_slots(__u32 max_entries)
+{
+	__u32 n = 64;
+
+	while (n < 2ULL * max_entries && n < XCT_RECENT_SLOTS_MAX)
+		n <<= 1;
+	return n;
+}
+#endif
 
 /* Commands for the control program, run with BPF_PROG_TEST_RUN. The
  * command travels in the test packet; the reply comes back in it. */

@@ -13,8 +13,9 @@
  * starts a fresh one), RST answering a SYN, UDP unreplied/replied/stream
  * timeouts, ICMP echo, ICMP errors (RELATED, unknown connection, spoofed),
  * IPv6 with extension headers, VLAN tags, IPv4 options, fragments,
- * malformed packets, the TC egress skip of forwarded packets, a full table,
- * and the GC with and without early-drop pressure.
+ * malformed packets, the TC egress skip of forwarded packets, a full table
+ * (eviction at insert time: dead, unreplied, replied, never assured), and
+ * the GC with and without early-drop pressure.
  *
  * Every test starts from the state of a freshly loaded datapath (see struct
  * datapath), with maps pinned in a directory of their own on bpffs that is
@@ -28,6 +29,7 @@
 
 #define CHECK_IMPLEMENTATION
 #include "fixture.h"
+#include "xct/ct.h"
 
 /* ---- TCP ---- */
 
@@ -1194,9 +1196,199 @@ TEST(ctl_rejects_unknown_command)
 	fixture_teardown(&fx);
 }
 
-TEST(table_full_counts_insert_failed)
+/* A TCP handshake through XDP alone, as the resized datapaths have no TC
+ * programs: both directions come in by the same hook. */
+static void xdp_handshake(struct fixture *fx, const struct flow *c)
 {
-	struct flow flows[5];
+	struct flow s = reverse(c);
+	struct packet syn = tcp_packet(c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	struct packet synack =
+		tcp_packet(&s, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 0);
+	struct packet ack = tcp_packet(c, XCT_TCPF_ACK, CLIENT_ISN + 1, SERVER_ISN + 1, 0);
+
+	xdp_in(fx, &syn);
+	xdp_in(fx, &synack);
+	xdp_in(fx, &ack);
+}
+
+static void udp_in(struct fixture *fx, const struct flow *f)
+{
+	struct packet p = udp_packet(f, 10);
+
+	xdp_in(fx, &p);
+}
+
+TEST(table_full_evicts_oldest_unreplied)
+{
+	struct flow flows[6];
+	struct xct_ct_entry e;
+	struct fixture fx;
+	int i;
+
+	if (!fixture_setup(&fx, 4))
+		return;
+	for (i = 0; i < 6; i++)
+		flows[i] = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", 5000 + i, "10.0.0.2", 53);
+	for (i = 0; i < 5; i++) {
+		udp_in(&fx, &flows[i]);
+		advance(&fx, 1000);
+	}
+	/* The fifth made room by evicting the first, at once. */
+	CHECK_EQ(table_size(&fx), 4);
+	CHECK_EQ(get_entry(&fx, &flows[0], &e), -ENOENT);
+	for (i = 1; i < 5; i++)
+		CHECK(has_live_entry(&fx, &flows[i]));
+	CHECK_EQ(counter(&fx, XCT_S_INSERT), 5);
+	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP), 1);
+	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP_UNREPLIED), 1);
+	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP_REPLIED), 0);
+	CHECK_EQ(counter(&fx, XCT_S_INSERT_FAILED), 0);
+	CHECK_EQ(counter(&fx, XCT_S_DROP), 0);
+	CHECK_EQ(reason_count(&fx, XCT_R_TABLE_FULL), 0);
+	/* No need to wake the GC. */
+	CHECK_EQ(read_gc(&fx).pressure, 0);
+
+	udp_in(&fx, &flows[5]);
+	CHECK_EQ(get_entry(&fx, &flows[1], &e), -ENOENT);
+	CHECK(has_live_entry(&fx, &flows[5]));
+	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP_UNREPLIED), 2);
+	fixture_teardown(&fx);
+}
+
+TEST(table_full_evicts_unreplied_then_replied_never_assured)
+{
+	struct flow a1 = make_flow(XCT_IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
+	struct flow a2 = make_flow(XCT_IPPROTO_TCP, "10.0.0.1", 40001, "10.0.0.2", 80);
+	struct flow half = make_flow(XCT_IPPROTO_TCP, "10.0.0.1", 40002, "10.0.0.2", 80);
+	struct flow half_r = reverse(&half);
+	struct flow u = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", 5000, "10.0.0.2", 53);
+	struct flow n1 = make_flow(XCT_IPPROTO_UDP, "10.0.0.3", 5000, "10.0.0.2", 53);
+	struct flow n2 = make_flow(XCT_IPPROTO_UDP, "10.0.0.4", 5000, "10.0.0.2", 53);
+	struct flow n2_r = reverse(&n2);
+	struct flow n3 = make_flow(XCT_IPPROTO_UDP, "10.0.0.5", 5000, "10.0.0.2", 53);
+	struct packet syn = tcp_packet(&half, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	struct packet synack =
+		tcp_packet(&half_r, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 0);
+	struct xct_ct_entry e;
+	struct fixture fx;
+
+	if (!fixture_setup(&fx, 4))
+		return;
+	/* Oldest first: two established connections, a handshake that saw
+	 * its SYN/ACK, an unanswered UDP flow. */
+	xdp_handshake(&fx, &a1);
+	xdp_handshake(&fx, &a2);
+	xdp_in(&fx, &syn);
+	xdp_in(&fx, &synack);
+	udp_in(&fx, &u);
+	CHECK_EQ(get_entry(&fx, &half, &e), 0);
+	CHECK_EQ(e.state, XCT_TCP_SYN_RECV);
+	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY);
+	CHECK_EQ(table_size(&fx), 4);
+
+	/* The unreplied flow goes, though the handshake is older: the
+	 * handshake moves to the ring's head. */
+	advance(&fx, SEC_NS(1));
+	udp_in(&fx, &n1);
+	CHECK_EQ(get_entry(&fx, &u, &e), -ENOENT);
+	CHECK(has_live_entry(&fx, &half));
+	CHECK(has_live_entry(&fx, &n1));
+
+	/* So does a newer unreplied one. */
+	udp_in(&fx, &n2);
+	CHECK_EQ(get_entry(&fx, &n1, &e), -ENOENT);
+	CHECK(has_live_entry(&fx, &half));
+	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP_UNREPLIED), 2);
+	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP_REPLIED), 0);
+
+	/* Once every unassured entry saw a reply, the first met (the
+	 * handshake) moves to the head again and the second goes. */
+	udp_in(&fx, &n2_r);
+	CHECK_EQ(get_entry(&fx, &n2, &e), 0);
+	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY);
+	udp_in(&fx, &n3);
+	CHECK_EQ(get_entry(&fx, &n2, &e), -ENOENT);
+	CHECK(has_live_entry(&fx, &half));
+	CHECK(has_live_entry(&fx, &n3));
+	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP_REPLIED), 1);
+	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP), 3);
+	CHECK_EQ(counter(&fx, XCT_S_INSERT_FAILED), 0);
+
+	/* The established connections were never touched. */
+	CHECK_EQ(get_entry(&fx, &a1, &e), 0);
+	CHECK_EQ(e.state, XCT_TCP_ESTABLISHED);
+	CHECK(entry_alive(&fx, &e));
+	CHECK_EQ(get_entry(&fx, &a2, &e), 0);
+	CHECK_EQ(e.state, XCT_TCP_ESTABLISHED);
+	CHECK(entry_alive(&fx, &e));
+	CHECK_EQ(table_size(&fx), 4);
+	fixture_teardown(&fx);
+}
+
+/* A UDP exchange younger than 2 s: SEEN_REPLY, not ASSURED. */
+static void udp_replied(struct fixture *fx, const struct flow *f)
+{
+	struct flow r = reverse(f);
+
+	udp_in(fx, f);
+	udp_in(fx, &r);
+}
+
+TEST(table_full_gives_replied_entries_a_second_chance)
+{
+	struct flow r1 = make_flow(XCT_IPPROTO_UDP, "10.0.1.1", 5000, "10.0.0.2", 53);
+	struct flow u1 = make_flow(XCT_IPPROTO_UDP, "10.0.1.2", 5000, "10.0.0.2", 53);
+	struct flow r2 = make_flow(XCT_IPPROTO_UDP, "10.0.1.3", 5000, "10.0.0.2", 53);
+	struct flow r3 = make_flow(XCT_IPPROTO_UDP, "10.0.1.4", 5000, "10.0.0.2", 53);
+	struct flow n1 = make_flow(XCT_IPPROTO_UDP, "10.0.2.1", 5000, "10.0.0.2", 53);
+	struct flow n2 = make_flow(XCT_IPPROTO_UDP, "10.0.2.2", 5000, "10.0.0.2", 53);
+	struct flow n3 = make_flow(XCT_IPPROTO_UDP, "10.0.2.3", 5000, "10.0.0.2", 53);
+	struct xct_ct_recent_pos pos;
+	struct xct_ct_entry e;
+	struct fixture fx;
+	__u32 zero = 0;
+
+	if (!fixture_setup(&fx, 4))
+		return;
+	udp_replied(&fx, &r1);
+	udp_in(&fx, &u1);
+	udp_replied(&fx, &r2);
+	udp_replied(&fx, &r3);
+
+	/* r1, the oldest, saw a reply: it moves to the head, and the
+	 * unreplied u1 goes. */
+	udp_in(&fx, &n1);
+	CHECK_EQ(get_entry(&fx, &u1, &e), -ENOENT);
+	CHECK(has_live_entry(&fx, &r1));
+	CHECK_EQ(bpf_map_lookup_elem(bpf_map__fd(fx.skel->maps.xct_ct_recent_pos), &zero, &pos), 0);
+	CHECK_EQ(pos.tail, 2);
+	CHECK_EQ(pos.head, 6); /* four, r1 again, n1 */
+
+	/* The ring is r2, r3, r1, n1: r2 moves, r3 is the second replied
+	 * entry met and goes. */
+	udp_in(&fx, &n2);
+	CHECK_EQ(get_entry(&fx, &r3, &e), -ENOENT);
+	CHECK(has_live_entry(&fx, &r1));
+	CHECK(has_live_entry(&fx, &r2));
+	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP_REPLIED), 1);
+
+	/* Now r1, n1, r2, n2: r1 moves again and n1, newer but unreplied,
+	 * goes. */
+	udp_in(&fx, &n3);
+	CHECK_EQ(get_entry(&fx, &n1, &e), -ENOENT);
+	CHECK(has_live_entry(&fx, &r1));
+	CHECK(has_live_entry(&fx, &r2));
+	CHECK(has_live_entry(&fx, &n2));
+	CHECK(has_live_entry(&fx, &n3));
+	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP_UNREPLIED), 2);
+	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP_REPLIED), 1);
+	CHECK_EQ(counter(&fx, XCT_S_INSERT_FAILED), 0);
+	fixture_teardown(&fx);
+}
+
+TEST(table_full_of_assured_drops_new_flow)
+{
+	struct flow a[4], n = make_flow(XCT_IPPROTO_UDP, "10.0.0.9", 5000, "10.0.0.2", 53);
 	struct xct_ct_entry e;
 	struct xct_ctl_msg m;
 	struct fixture fx;
@@ -1204,38 +1396,79 @@ TEST(table_full_counts_insert_failed)
 
 	if (!fixture_setup(&fx, 4))
 		return;
-	for (i = 0; i < 5; i++) {
-		struct packet p;
-
-		flows[i] = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", 5000 + i, "10.0.0.2", 53);
-		p = udp_packet(&flows[i], 10);
-		xdp_in(&fx, &p);
+	for (i = 0; i < 4; i++) {
+		a[i] = make_flow(XCT_IPPROTO_TCP, "10.0.0.1", 40000 + i, "10.0.0.2", 80);
+		xdp_handshake(&fx, &a[i]);
 	}
-	CHECK_EQ(table_size(&fx), 4);
-	CHECK_EQ(counter(&fx, XCT_S_INSERT), 4);
+	udp_in(&fx, &n);
+	CHECK_EQ(get_entry(&fx, &n, &e), -ENOENT);
 	CHECK_EQ(counter(&fx, XCT_S_INSERT_FAILED), 1);
 	CHECK_EQ(counter(&fx, XCT_S_DROP), 1);
 	CHECK_EQ(reason_count(&fx, XCT_R_TABLE_FULL), 1);
 	CHECK_EQ(counter(&fx, XCT_S_UNTRACKED), 1);
-	for (i = 0; i < 4; i++) {
-		CHECK_EQ(get_entry(&fx, &flows[i], &e), 0);
-		CHECK(entry_alive(&fx, &e));
-		CHECK_EQ(e.packets[XCT_DIR_ORIGINAL], 1);
-	}
-	CHECK_EQ(get_entry(&fx, &flows[4], &e), -ENOENT);
+	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP), 0);
+	for (i = 0; i < 4; i++)
+		CHECK(has_live_entry(&fx, &a[i]));
 
-	/* The failure asked the GC for room: its next run early-drops the
-	 * unassured entries, and the fifth flow then gets in. */
+	/* Nothing to evict: the GC was asked for room, and even under
+	 * pressure it keeps established connections. */
 	CHECK_EQ(read_gc(&fx).pressure, 1);
 	m = gc_run(&fx);
-	CHECK_EQ(m.early_dropped, 4);
-	CHECK_EQ(read_gc(&fx).pressure, 0);
-	{
-		struct packet p = udp_packet(&flows[4], 10);
+	CHECK_EQ(m.early_dropped, 0);
+	CHECK_EQ(m.deleted, 0);
+	for (i = 0; i < 4; i++)
+		CHECK(has_live_entry(&fx, &a[i]));
+	fixture_teardown(&fx);
+}
 
-		xdp_in(&fx, &p);
-	}
+TEST(table_full_reclaims_dead_entries_first)
+{
+	struct flow flows[5];
+	struct xct_ct_entry e;
+	struct fixture fx;
+	int i;
+
+	if (!fixture_setup(&fx, 4))
+		return;
+	for (i = 0; i < 5; i++)
+		flows[i] = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", 6000 + i, "10.0.0.2", 53);
+	for (i = 0; i < 4; i++)
+		udp_in(&fx, &flows[i]);
+	/* All four expire; no GC has run. */
+	advance(&fx, SEC_NS(XCT_UDP_TIMEOUT_UNREPLIED));
+	udp_in(&fx, &flows[4]);
 	CHECK(has_live_entry(&fx, &flows[4]));
+	CHECK_EQ(get_entry(&fx, &flows[0], &e), -ENOENT);
+	CHECK_EQ(table_size(&fx), 4);
+	CHECK_EQ(counter(&fx, XCT_S_EXPIRED), 1);
+	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP), 0);
+	CHECK_EQ(counter(&fx, XCT_S_INSERT_FAILED), 0);
+	fixture_teardown(&fx);
+}
+
+TEST(gc_leaves_entries_claimed_by_another)
+{
+	struct flow u = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", 5000, "10.0.0.2", 53);
+	struct xct_ct_entry e;
+	struct xct_ct_key key;
+	struct xct_ctl_msg m;
+	struct fixture fx;
+	__u8 side;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	udp_in(&fx, &u);
+	CHECK_EQ(get_entry(&fx, &u, &e), 0);
+	/* As an insert making room leaves it between its claim and its
+	 * delete: only the claimant deletes it. */
+	e.status |= XCT_CT_DYING;
+	flow_key(&u, &key, &side);
+	CHECK_EQ(bpf_map_update_elem(fx.ct_fd, &key, &e, BPF_EXIST), 0);
+	set_gc_pressure(&fx, 1);
+	m = gc_run(&fx);
+	CHECK_EQ(m.seen, 1);
+	CHECK_EQ(m.deleted + m.early_dropped, 0);
+	CHECK_EQ(table_size(&fx), 1);
 	fixture_teardown(&fx);
 }
 

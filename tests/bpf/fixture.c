@@ -21,6 +21,7 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 
+#include "datapath_size.h"
 #include "fixture.h"
 #include "xct/policy.h"
 
@@ -116,7 +117,7 @@ struct xct_bpf *datapath_load(struct datapath *dp, __u32 max_entries)
 	}
 	skel->rodata->cfg_fake_clock = 1;
 	if (max_entries) {
-		if (bpf_map__set_max_entries(skel->maps.xct_ct, max_entries)) {
+		if (xct_datapath_size(skel, max_entries)) {
 			CHECK_FAIL("cannot size xct_ct to %u entries", max_entries);
 			goto fail;
 		}
@@ -168,6 +169,30 @@ int fixture_reset(struct fixture *fx)
 	if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_gc), &zero, &gc, BPF_ANY)) {
 		CHECK_FAIL("cannot reset xct_gc: %s", strerror(errno));
 		return 0;
+	}
+	/* An empty ring of eviction candidates. */
+	{
+		struct xct_ct_recent_pos pos = {};
+		struct xct_ct_key none = {};
+		__u32 i, slots = bpf_map__max_entries(fx->skel->maps.xct_ct_recent);
+		int fd = bpf_map__fd(fx->skel->maps.xct_ct_recent);
+
+		/* Only the slots written since the last reset hold keys. */
+		if (!bpf_map_lookup_elem(bpf_map__fd(fx->skel->maps.xct_ct_recent_pos), &zero,
+					 &pos) &&
+		    pos.head < slots)
+			slots = (__u32)pos.head;
+		pos = (struct xct_ct_recent_pos){0};
+		if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_ct_recent_pos), &zero, &pos,
+					BPF_ANY)) {
+			CHECK_FAIL("cannot reset xct_ct_recent_pos: %s", strerror(errno));
+			return 0;
+		}
+		for (i = 0; i < slots; i++)
+			if (bpf_map_update_elem(fd, &i, &none, BPF_ANY)) {
+				CHECK_FAIL("cannot reset xct_ct_recent: %s", strerror(errno));
+				return 0;
+			}
 	}
 	/* No ruleset: the policy tests load their own. */
 	{
