@@ -272,6 +272,7 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 	if (xct_ct_init((struct xct_ct_entry *)copy, pkt, side, now) != XCT_R_OK)
 		return;
 	((struct xct_ct_entry *)copy)->expires_ns = 0; /* a placeholder: dead until applied */
+	((struct xct_ct_entry *)copy)->seq = 0;	       /* its events count from 1 */
 	err = bpf_map_update_elem(&xct_ct, key, copy, BPF_NOEXIST);
 	if (err == 0) {
 		xct_count(XCT_S_INSERT);

@@ -180,6 +180,18 @@ static bool other_reader(int subs_fd)
 	       (__s64)(now - seen) < (__s64)XCT_SUB_TTL_NS;
 }
 
+/* Ends the datapath's event work now rather than when the slot goes stale,
+ * unless another reader has refreshed it since. */
+static void unsubscribe(const struct xct_sub *sub)
+{
+	__u32 key = XCT_SUB_CT_EVENTS;
+	__u64 seen = 0, zero = 0;
+
+	if (sub->fd >= 0 && bpf_map_lookup_elem(sub->fd, &key, &seen) == 0 &&
+	    seen == sub->last_ns)
+		bpf_map_update_elem(sub->fd, &key, &zero, BPF_ANY);
+}
+
 int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 		      const struct xct_ct_events_opts *o)
 {
@@ -254,6 +266,7 @@ int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 		fprintf(stderr, "xct: %llu connection events lost (the ring buffer was full)\n",
 			(unsigned long long)lost);
 out:
+	unsubscribe(&sub);
 	xct_sub_close(&sub);
 	ring_buffer__free(rb);
 	close(fd);
