@@ -102,6 +102,22 @@ __noinline int xct_ct_event_emit(const struct xct_ct_key *key, const struct xct_
 	return 0;
 }
 
+/* Copies the entry into xct_ct_prev, for the DESTROY of the connection a
+ * packet is about to replace; 1 if done. */
+__noinline int xct_ct_keep_prev(const struct xct_ct_entry_scratch *copy)
+{
+	struct xct_ct_entry_scratch *prev;
+	__u32 zero = 0;
+
+	if (!copy)
+		return 0;
+	prev = bpf_map_lookup_elem(&xct_ct_prev, &zero);
+	if (!prev)
+		return 0;
+	__builtin_memcpy(prev->raw, copy->raw, sizeof(prev->raw));
+	return 1;
+}
+
 static __always_inline int xct_ct_events_wanted(__u64 now)
 {
 	return xct_subscribed(XCT_SUB_CT_EVENTS, now);

@@ -280,6 +280,33 @@ TEST(ct_events_reused_tuple_destroys_the_old_connection_first)
 	fixture_teardown(&fx);
 }
 
+TEST(ct_events_expired_entry_cleared_by_a_packet_ends_its_connection)
+{
+	struct flow c = make_flow(XCT_IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
+	struct packet rst = tcp_packet(&c, XCT_TCPF_RST, CLIENT_ISN + 1, 0, 0);
+	struct xct_ct_event ev[MAX_EVENTS];
+	struct xct_ct_entry e;
+	struct fixture fx;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	tcp_handshake(&fx, &c);
+	CHECK_EQ(get_entry(&fx, &c, &e), 0);
+	/* Expired; then an RST, which cannot open a connection, meets the
+	 * entry and clears it: the old connection's DESTROY, no UPDATE. */
+	advance(&fx, SEC_NS(432001));
+	ct_events_subscribe(&fx);
+	xdp_in(&fx, &rst);
+	CHECK_EQ(ct_events_read(&fx, ev, MAX_EVENTS), 1);
+	check_event(&ev[0], XCT_CTE_DESTROY, XCT_CTE_END_EXPIRED, &c, XCT_TCP_ESTABLISHED,
+		    XCT_CT_SEEN_REPLY | XCT_CT_ASSURED, T0 + SEC_NS(432001));
+	check_event_entry(&ev[0], &e);
+	/* Nothing more about it from the GC. */
+	CHECK_EQ(gc_run(&fx).deleted, 1);
+	CHECK_EQ(ct_events_read(&fx, NULL, 0), 0);
+	fixture_teardown(&fx);
+}
+
 TEST(ct_events_refused_connection_is_never_announced)
 {
 	struct flow a = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", 5000, "10.0.0.2", 53);
