@@ -130,9 +130,14 @@ static __always_inline void xct_ct_update_events(const struct xct_ct_key *key,
 {
 	const struct xct_ct_entry *c = (const struct xct_ct_entry *)copy;
 	struct xct_ct_entry_scratch *prev;
-	int lived = xct_entry_lived(c);
 	__u32 zero = 0;
+	int lived;
 
+	/* Most packets: nothing an event would announce. */
+	if (!saved && !res->started && c->state == old_state &&
+	    !((c->status ^ old_status) & XCT_CTE_STATUS_BITS))
+		return;
+	lived = xct_entry_lived(c);
 	if (saved && (res->started || !lived)) {
 		prev = bpf_map_lookup_elem(&xct_ct_prev, &zero);
 		if (prev)
@@ -145,8 +150,7 @@ static __always_inline void xct_ct_update_events(const struct xct_ct_key *key,
 	}
 	if (res->started || !lived)
 		return;
-	if ((c->state != old_state || ((c->status ^ old_status) & XCT_CTE_STATUS_BITS)) &&
-	    xct_ct_events_wanted(now))
+	if (xct_ct_events_wanted(now))
 		xct_ct_event_emit(key, copy, XCT_CTE(XCT_CTE_UPDATE, XCT_CTE_END_NONE), now);
 }
 
