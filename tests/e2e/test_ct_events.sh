@@ -58,7 +58,7 @@ start_reader() {
 	# ip netns exec execs: $! is the reader itself, for its signals.
 	ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" ct events "$@" >"$out" 2>"$err" &
 	EV_PID=$!
-	BG_PIDS+=($EV_PID)
+	BG_PIDS+=("$EV_PID")
 	poll 10 subscribed
 }
 
@@ -72,7 +72,7 @@ start_readers() {
 	start_reader "$XOUT" "$WORK/xct.err" "$@" || return 1
 	ip netns exec "$NS_R" conntrack -E >"$COUT" 2>/dev/null &
 	CT_PID=$!
-	BG_PIDS+=($CT_PID)
+	BG_PIDS+=("$CT_PID")
 	poll 10 ct_ready
 }
 
@@ -171,7 +171,6 @@ for fam in 4 6; do
 done
 
 # ---- Reopening a tuple from TIME_WAIT: DESTROY of the old, then NEW ----
-: >"$WORK/mark"
 reopen() {
 	local got
 	got=$(in_ns "$NS_C" timeout 10 socat -t 2 - "TCP4:$S4:$PORT_TW,sourceport=41234,reuseaddr" </dev/null) || return 1
