@@ -12,6 +12,10 @@
  *                                         DIR, filled with N established
  *                                         TCP connections; lookup cost at
  *                                         1,000 and at N entries
+ *   prog_cost events BEFORE.bpf.o [-q]    what connection events cost: this
+ *                                         datapath with no reader and with
+ *                                         one, beside BEFORE.bpf.o, the
+ *                                         datapath before it had events
  *
  * Two ways of timing:
  *
@@ -723,6 +727,171 @@ static int evict_cost(void)
 	return 0;
 }
 
+/* ---- The cost of connection events ---- */
+
+static void clear_table(int fd)
+{
+	struct xct_ct_key key, next;
+
+	while (bpf_map_get_next_key(fd, NULL, &next) == 0) {
+		key = next;
+		if (bpf_map_delete_elem(fd, &key))
+			break;
+	}
+}
+
+static int discard_event(void *ctx, void *data, size_t size)
+{
+	(*(__u64 *)ctx)++;
+	return 0;
+}
+
+/* A reader of connection events announces itself (at), or goes (0). */
+static void set_reader(int subs_fd, __u64 at)
+{
+	__u32 kind = XCT_SUB_CT_EVENTS;
+
+	if (bpf_map_update_elem(subs_fd, &kind, &at, BPF_ANY)) {
+		fprintf(stderr, "prog_cost: cannot write xct_subs: %s\n", strerror(errno));
+		exit(1);
+	}
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+/* An established TCP connection's ACK, timed with repeat. */
+static double ev_established(int fd)
+{
+	struct frame open = mkframe(0, 1, "10.0.0.1", 40000, "10.0.0.2", 80, TH_SYN, 1000, 0);
+	struct frame reply =
+		mkframe(0, 1, "10.0.0.2", 80, "10.0.0.1", 40000, TH_SYN | TH_ACK, 5000, 1001);
+	struct frame next = mkframe(0, 1, "10.0.0.1", 40000, "10.0.0.2", 80, TH_ACK, 1001, 5001);
+	__u32 rv;
+	double ns;
+
+	run_ns(fd, &open, 1, &rv);
+	run_ns(fd, &reply, 1, &rv);
+	run_ns(fd, &next, 1, &rv);
+	ns = best_of(fd, &next, &rv);
+	expect(rv, XDP_PASS, "events: established ACK");
+	return ns;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median_of(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static char ev_dir_now[] = "/sys/fs/bpf/xctb-ev-XXXXXX";
+static char ev_dir_before[] = "/sys/fs/bpf/xctb-evb-XXXXXX";
+
+static void remove_ev_pins(void)
+{
+	remove_pins(ev_dir_now);
+	remove_pins(ev_dir_before);
+}
+
+/*
+ * Three datapaths on the same frames, in interleaved rounds: the one
+ * before connection events (its object file), this one with no reader
+ * subscribed, and this one with a reader (whose events are taken from the
+ * ring between rounds, outside the timing).  No ruleset: every packet is
+ * accepted.  The paths: an established connection's ACK (no event), and
+ * a new connection's SYN (one NEW with a reader).
+ */
+static int events_cost(const char *before_obj)
+{
+	enum { BEFORE, NO_READER, READER, CONFIGS };
+	static const char *const names[CONFIGS] = {"before", "no_reader", "reader"};
+	LIBBPF_OPTS(bpf_object_open_opts, bopts, .pin_root_path = ev_dir_before);
+	int rounds = quick ? 1 : 5, n = quick ? 200 : 20000, r, c, fd[CONFIGS], ct_fd[CONFIGS];
+	double est[CONFIGS][5], syn[CONFIGS][5], overhead;
+	struct bpf_object *before;
+	struct ring_buffer *rb;
+	struct xct_bpf *skel;
+	__u64 taken = 0;
+	int trivial, subs_fd;
+
+	mount_bpffs();
+	if (!mkdtemp(ev_dir_now) || !mkdtemp(ev_dir_before)) {
+		perror("prog_cost: mkdtemp");
+		return 1;
+	}
+	atexit(remove_ev_pins);
+	skel = load_datapath(ev_dir_now, XCT_MAX_ENTRIES_DEFAULT);
+	before = bpf_object__open_file(before_obj, &bopts);
+	if (!before || bpf_object__load(before)) {
+		fprintf(stderr, "prog_cost: cannot load %s\n", before_obj);
+		return 1;
+	}
+	fd[BEFORE] = bpf_program__fd(bpf_object__find_program_by_name(before, "xct_xdp"));
+	ct_fd[BEFORE] = bpf_map__fd(bpf_object__find_map_by_name(before, "xct_ct"));
+	fd[NO_READER] = fd[READER] = bpf_program__fd(skel->progs.xct_xdp);
+	ct_fd[NO_READER] = ct_fd[READER] = bpf_map__fd(skel->maps.xct_ct);
+	subs_fd = bpf_map__fd(skel->maps.xct_subs);
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.xct_ct_events), discard_event, &taken, NULL);
+	if (!rb) {
+		fprintf(stderr, "prog_cost: cannot read xct_ct_events\n");
+		return 1;
+	}
+	trivial = trivial_prog();
+	overhead = single_overhead(trivial);
+
+	for (r = 0; r < rounds; r++) {
+		for (c = 0; c < CONFIGS; c++) {
+			/* A reader's refresh an hour ahead: subscribed for
+			 * the whole round, however long the machine takes. */
+			set_reader(subs_fd, c == READER ? mono_ns() + 3600 * 1000000000ULL : 0);
+			clear_table(ct_fd[c]);
+			est[c][r] = ev_established(fd[c]);
+			clear_table(ct_fd[c]);
+			syn[c][r] = accepted_raw(fd[c], 0, 1, n, 10000) - overhead;
+			set_reader(subs_fd, 0);
+			ring_buffer__consume(rb);
+		}
+	}
+	printf("{\"rounds\": %d, \"distinct_n\": %d, \"trivial_single_ns\": %.1f, "
+	       "\"events_taken\": %llu,\n \"cases\": [\n",
+	       rounds, n, overhead, (unsigned long long)taken);
+	for (c = 0; c < 2; c++) {
+		double(*v)[5] = c ? syn : est;
+		int k;
+
+		printf("  {\"name\": \"%s\", \"method\": \"%s\"",
+		       c ? "NEW TCP accepted (SYN creates the entry, NEW event), IPv4"
+			 : "ESTABLISHED TCP ACK, IPv4 (no event)",
+		       c ? "distinct" : "repeat");
+		for (k = 0; k < CONFIGS; k++) {
+			printf(", \"%s_ns\": %.1f, \"%s_runs\": [", names[k],
+			       median_of(v[k], rounds), names[k]);
+			for (r = 0; r < rounds; r++)
+				printf("%s%.1f", r ? ", " : "", v[k][r]);
+			printf("]");
+		}
+		printf("}%s\n", c ? "" : ",");
+	}
+	printf(" ]}\n");
+	ring_buffer__free(rb);
+	close(trivial);
+	bpf_object__close(before);
+	xct_bpf__destroy(skel);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int i, j = 0;
@@ -738,10 +907,13 @@ int main(int argc, char **argv)
 		return cases();
 	if (j == 1 && !strcmp(args[0], "evict"))
 		return evict_cost();
+	if (j == 2 && !strcmp(args[0], "events"))
+		return events_cost(args[1]);
 	if (j == 4 && !strcmp(args[0], "fill"))
 		return fill(args[1], (__u32)strtoul(args[2], NULL, 0),
 			    (__u32)strtoul(args[3], NULL, 0));
 	fprintf(stderr, "Usage: prog_cost [-q]\n       prog_cost evict [-q]\n"
+			"       prog_cost events BEFORE.bpf.o [-q]\n"
 			"       prog_cost fill DIR N MAX [-q]\n");
 	return 2;
 }

@@ -13,7 +13,9 @@
 # Steps (each a script or program in bench/, results as JSON in a temporary
 # directory, then bench/report.py writes the document):
 #   1. datapath.py   per-packet cost on a veth pair, trafgen, 5 systems
-#   2. prog_cost, rules_cost   the XDP program alone, BPF_PROG_TEST_RUN
+#   2. prog_cost, rules_cost   the XDP program alone, BPF_PROG_TEST_RUN;
+#      prog_cost events: what connection events cost, beside the datapath
+#      before them (built from git)
 #   3. connrate.py   new TCP connections per second through a router
 #   4. scale.py      a million connections: memory, lookups, listing
 #   5. prog_cost evict   a new flow's cost in a full table (eviction)
@@ -135,6 +137,20 @@ step() {
 if [ -z "$ONLY" ]; then
 	step prog.json "$BENCH_BUILD/prog_cost" $Q
 	step rules_cost.md "$BENCH_BUILD/rules_cost" $Q
+	# The datapath before connection events (commit 99614cb), from git,
+	# for what they cost.
+	EV_BASE=99614cb
+	if git rev-parse -q --verify "$EV_BASE^{commit}" >/dev/null 2>&1; then
+		mkdir -p "$OUT/before-ct-events"
+		git archive "$EV_BASE" bpf include | tar -x -C "$OUT/before-ct-events"
+		(cd "$OUT/before-ct-events" &&
+			clang -O2 -g -target bpf -D__TARGET_ARCH_"$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')" \
+				-Iinclude -Ibpf -I/usr/include/"$(gcc -print-multiarch)" \
+				-c bpf/xct.bpf.c -o "$OUT/before-ct-events.bpf.o")
+		step ct_events.json "$BENCH_BUILD/prog_cost" events "$OUT/before-ct-events.bpf.o" $Q
+	else
+		echo "bench/run.sh: no git history: connection events' cost not measured" >&2
+	fi
 	step datapath.log "$PYTHON" bench/datapath.py --xct "$XCT" --drop-obj "$BENCH_BUILD/xdp_drop.bpf.o" \
 		"${DP_ARGS[@]}" --out "$OUT/datapath.json"
 	step connrate.log "$PYTHON" bench/connrate.py --xct "$XCT" --connrate "$BENCH_BUILD/connrate" \

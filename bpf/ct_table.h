@@ -97,6 +97,8 @@ static __always_inline void xct_count_reason(__u8 reason)
 	xct_count(XCT_REASON_SLOT(reason));
 }
 
+#include "ct_events.h" /* uses the counters above */
+
 /* An insert failed for lack of room: wake the GC early (at most every
  * XCT_GC_KICK_MIN_NS) and let it early-drop unassured entries. */
 static __always_inline void xct_gc_kick(__u64 now)
@@ -128,17 +130,87 @@ __noinline int xct_ct_apply_copy(struct xct_ct_entry_scratch *copy, __u32 side,
 #define XCT_UPDATE_TRIES 4
 
 /*
+ * Might this packet start a new connection over the entry's old one?  A
+ * cheap superset of xct_ct_starts_over(): the entry is dead, or TCP in a
+ * state a SYN can reopen.
+ */
+static __always_inline int xct_ct_may_start_over(const struct xct_ct_key *key,
+						 const struct xct_ct_entry *ct, __u64 now)
+{
+	return ct->expires_ns <= now ||
+	       (key->proto == XCT_IPPROTO_TCP && ct->state >= XCT_TCP_TIME_WAIT);
+}
+
+/*
+ * The events of an update that committed.  If the old connection is no
+ * longer in the entry, its DESTROY (from the copy saved in xct_ct_prev):
+ * a new connection took the entry over, or a packet that cannot open one
+ * met the expired entry and cleared it.  Otherwise an UPDATE when the TCP
+ * state or a status bit changed.  A new connection's NEW waits for the
+ * policy's verdict (xct_commit()).
+ */
+static __always_inline void xct_ct_update_events(const struct xct_ct_key *key,
+						 const struct xct_ct_entry_scratch *copy,
+						 __u8 old_state, __u16 old_status, int saved,
+						 const struct xct_ct_result *res, __u64 now)
+{
+	const struct xct_ct_entry *c = (const struct xct_ct_entry *)copy;
+	struct xct_ct_entry_scratch *prev;
+	__u32 zero = 0;
+	int lived;
+
+	/* Most packets: nothing an event would announce. */
+	if (!saved && !res->started && c->state == old_state &&
+	    !((c->status ^ old_status) & XCT_CTE_STATUS_BITS))
+		return;
+	lived = xct_entry_lived(c);
+	if (saved && (res->started || !lived)) {
+		prev = bpf_map_lookup_elem(&xct_ct_prev, &zero);
+		if (prev)
+			xct_ct_event_emit(key, prev,
+					  XCT_CTE(XCT_CTE_DESTROY, res->started
+									   ? XCT_CTE_END_REUSED
+									   : XCT_CTE_END_EXPIRED),
+					  now);
+		return;
+	}
+	if (res->started || !lived)
+		return;
+	if (xct_ct_events_wanted(now))
+		xct_ct_event_emit(key, copy, XCT_CTE(XCT_CTE_UPDATE, XCT_CTE_END_NONE), now);
+}
+
+/* Keeps the entry's copy before a packet that may start a new connection
+ * over it, if its connection lived and a reader wants the DESTROY.  The
+ * copy itself is out of line: on the path of every packet, even untaken,
+ * it cost an established packet 14 ns (bench/prog_cost events). */
+static __always_inline int xct_ct_save_prev(const struct xct_ct_key *key,
+					    const struct xct_ct_entry_scratch *copy, __u64 now)
+{
+	const struct xct_ct_entry *c = (const struct xct_ct_entry *)copy;
+
+	if (!xct_ct_may_start_over(key, c, now) || !xct_entry_lived(c) ||
+	    !xct_ct_events_wanted(now))
+		return 0;
+	return xct_ct_keep_prev(copy);
+}
+
+/*
  * Applies a packet to an existing entry: copy under the lock, run the
  * tracker on the copy, commit if no other update came in between.  Returns
- * the sequence number the update committed, or 0 when it could not.
+ * the sequence number the update committed, or 0 when it could not.  The
+ * committed copy stays in xct_scratch, for the events.
  */
-static __always_inline __u32 xct_ct_update(struct xct_ct_entry *ct, __u8 side,
-					   const struct xct_pkt *pkt, __u64 now,
+static __always_inline __u32 xct_ct_update(const struct xct_ct_key *key, struct xct_ct_entry *ct,
+					   __u8 side, const struct xct_pkt *pkt, __u64 now,
 					   struct xct_ct_result *res)
 {
 	__u32 zero = 0, seq;
 	struct xct_ct_entry_scratch *copy = bpf_map_lookup_elem(&xct_scratch, &zero);
-	int attempt;
+	struct xct_ct_entry *c = (struct xct_ct_entry *)copy;
+	__u16 old_status;
+	__u8 old_state;
+	int attempt, saved;
 
 	if (!copy)
 		goto busy;
@@ -153,15 +225,19 @@ static __always_inline __u32 xct_ct_update(struct xct_ct_entry *ct, __u8 side,
 				 (__u8 *)ct + sizeof(struct bpf_spin_lock), XCT_ENTRY_BODY);
 		bpf_spin_unlock(&ct->lock);
 
+		old_state = c->state;
+		old_status = c->status;
+		saved = xct_ct_save_prev(key, copy, now);
 		__builtin_memset(res, 0, sizeof(*res));
 		xct_ct_apply_copy(copy, side, pkt, now, res);
+		c->seq = seq + 1;
 
 		bpf_spin_lock(&ct->lock);
 		if (ct->seq == seq && !(ct->status & XCT_CT_DYING)) {
 			__builtin_memcpy((__u8 *)ct + sizeof(struct bpf_spin_lock),
 					 copy->raw + sizeof(struct bpf_spin_lock), XCT_ENTRY_BODY);
-			ct->seq = seq + 1;
 			bpf_spin_unlock(&ct->lock);
+			xct_ct_update_events(key, copy, old_state, old_status, saved, res, now);
 			return seq + 1 ? seq + 1 : 1;
 		}
 		bpf_spin_unlock(&ct->lock);
@@ -196,7 +272,7 @@ static __always_inline int xct_ct_process(const struct xct_ct_key *key, __u8 sid
 	*seq = 0;
 	if (ct) {
 		xct_count(XCT_S_FOUND);
-		*seq = xct_ct_update(ct, side, pkt, now, res);
+		*seq = xct_ct_update(key, ct, side, pkt, now, res);
 		return 0;
 	}
 	copy = bpf_map_lookup_elem(&xct_scratch, &zero);
@@ -210,6 +286,40 @@ static __always_inline int xct_ct_process(const struct xct_ct_key *key, __u8 sid
 }
 
 /* ---- Table full: eviction at insert time ---- */
+
+/*
+ * Where a deleter copies an entry for its DESTROY (too large for the
+ * stack next to the rest).  One slot per context that may delete on a
+ * CPU: the control program (process context), and the GC's timer and an
+ * insert making room (softirqs, which may interrupt it).
+ */
+enum {
+	XCT_DYING_CTL = 0,
+	XCT_DYING_TIMER = 1,
+	XCT_DYING_INSERT = 2,
+	XCT_DYING_SLOTS,
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_ct_entry_scratch);
+	__uint(max_entries, XCT_DYING_SLOTS);
+} xct_dying SEC(".maps");
+
+/* The DESTROY of an entry its deleter copied under the lock. */
+static __always_inline void xct_ct_announce_end(const struct xct_ct_key *key,
+						struct xct_ct_entry_scratch *copy, __u8 end,
+						__u64 now)
+{
+	struct xct_ct_key k;
+
+	if (!xct_entry_lived((const struct xct_ct_entry *)copy))
+		return;
+	/* A global function's pointers must be writable: not a map key. */
+	__builtin_memcpy(&k, key, sizeof(k));
+	xct_ct_event_emit(&k, copy, XCT_CTE(XCT_CTE_DESTROY, end), now);
+}
 
 /* Slots a full insert examines at most; the number of entries that saw a
  * reply it meets before one of them goes. */
@@ -265,6 +375,8 @@ static __always_inline void xct_ct_remember(const struct xct_ct_key *key)
  */
 __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 {
+	struct xct_ct_entry_scratch *copy = 0;
+	__u32 dying = XCT_DYING_INSERT;
 	struct xct_ct_entry *ct;
 	struct xct_ct_key *slot, key;
 	int c;
@@ -277,6 +389,8 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 	ct = bpf_map_lookup_elem(&xct_ct, &key);
 	if (!ct)
 		return XCT_CAND_GONE;
+	if (xct_ct_events_wanted(now))
+		copy = bpf_map_lookup_elem(&xct_dying, &dying);
 	bpf_spin_lock(&ct->lock);
 	if (ct->status & XCT_CT_DYING)
 		c = XCT_CAND_GONE;
@@ -288,8 +402,12 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 		c = XCT_CAND_UNREPLIED;
 	else
 		c = mode == XCT_CLAIM_TAKE ? XCT_CAND_REPLIED : XCT_CAND_KEEP;
-	if (c >= XCT_CAND_DEAD)
+	if (c >= XCT_CAND_DEAD) {
+		if (copy) /* for its DESTROY */
+			__builtin_memcpy(copy->raw + sizeof(struct bpf_spin_lock),
+					 (__u8 *)ct + sizeof(struct bpf_spin_lock), XCT_ENTRY_BODY);
 		ct->status |= XCT_CT_DYING;
+	}
 	bpf_spin_unlock(&ct->lock);
 
 	if (c == XCT_CAND_KEEP) {
@@ -305,6 +423,10 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 		bpf_spin_unlock(&ct->lock);
 		return XCT_CAND_GONE;
 	}
+	if (copy)
+		xct_ct_announce_end(
+			&key, copy,
+			c == XCT_CAND_DEAD ? XCT_CTE_END_EXPIRED : XCT_CTE_END_EARLY_DROP, now);
 	if (c == XCT_CAND_DEAD) {
 		xct_count(XCT_S_EXPIRED);
 	} else if (c == XCT_CAND_UNREPLIED) {
@@ -407,6 +529,7 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 	if (xct_ct_init((struct xct_ct_entry *)copy, pkt, side, now) != XCT_R_OK)
 		return;
 	((struct xct_ct_entry *)copy)->expires_ns = 0; /* a placeholder: dead until applied */
+	((struct xct_ct_entry *)copy)->seq = 0;	       /* its events count from 1 */
 	err = bpf_map_update_elem(&xct_ct, key, copy, BPF_NOEXIST);
 	/* Full: make room and insert again.  Another CPU's insert may take
 	 * the room first; then once more, no further, to keep the work per
@@ -445,14 +568,29 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 		res->reason = XCT_R_TABLE_BUSY;
 		return;
 	}
-	xct_ct_update(ct, side, pkt, now, res);
+	xct_ct_update(key, ct, side, pkt, now, res);
+}
+
+/* The NEW of a connection the policy admitted, from the copy its first
+ * packet's update committed (still in xct_scratch). */
+static __always_inline void xct_ct_announce_new(const struct xct_ct_key *key, __u64 now)
+{
+	struct xct_ct_entry_scratch *copy;
+	__u32 zero = 0;
+
+	if (!xct_ct_events_wanted(now))
+		return;
+	copy = bpf_map_lookup_elem(&xct_scratch, &zero);
+	if (copy)
+		xct_ct_event_emit(key, copy, XCT_CTE(XCT_CTE_NEW, XCT_CTE_END_NONE), now);
 }
 
 /*
  * The policy refused a packet that started a connection over an old entry
  * (an expired one, or a TCP reopen): the connection must not exist.  Unless
  * another packet has updated the entry since (seq moved), it is left dead,
- * as if the packet had never come; the GC frees it.
+ * as if the packet had never come; the GC frees it, without a DESTROY
+ * for a connection that never was (xct_entry_lived()).
  */
 static __always_inline void xct_ct_forget(const struct xct_ct_key *key, __u32 seq)
 {
@@ -463,6 +601,7 @@ static __always_inline void xct_ct_forget(const struct xct_ct_key *key, __u32 se
 	bpf_spin_lock(&ct->lock);
 	if (ct->seq == seq) {
 		ct->expires_ns = 0;
+		ct->packets[XCT_DIR_ORIGINAL] = 0;
 		ct->seq = seq + 1;
 	}
 	bpf_spin_unlock(&ct->lock);
@@ -500,6 +639,9 @@ struct xct_gc_ctx {
 	__u32 deleted;
 	__u32 early_dropped;
 	__u32 early_drop; /* under pressure: also drop unassured entries */
+	__u32 flush;	  /* xct ct flush: delete every entry */
+	__u32 events;	  /* a reader wants the DESTROYs */
+	__u32 dying_slot; /* of xct_dying */
 };
 
 /*
@@ -515,24 +657,41 @@ static __always_inline int xct_gc_can_early_drop(const struct xct_ct_key *key,
 	return key->proto == XCT_IPPROTO_TCP && xct_tcp_can_early_drop(ct->state);
 }
 
+/*
+ * To delete without racing a packet that is reviving the entry, the GC
+ * decides and marks the entry DYING under its lock (an update never
+ * commits into a DYING entry), then deletes it.  With a reader, the entry
+ * is copied under that same lock for its DESTROY, which only the deleter
+ * whose delete succeeded sends.
+ */
 static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct_ct_entry *ct,
 			 struct xct_gc_ctx *g)
 {
-	int drop = 0;
+	struct xct_ct_entry_scratch *copy = 0;
+	__u8 end = XCT_CTE_END_NONE;
+	__u32 slot = g->dying_slot;
 
 	g->seen++;
+	if (g->events)
+		copy = bpf_map_lookup_elem(&xct_dying, &slot);
 	bpf_spin_lock(&ct->lock);
 	if (ct->status & XCT_CT_DYING)
-		drop = 0; /* another's claim: it deletes the entry */
+		end = XCT_CTE_END_NONE; /* another's claim: it deletes the entry */
+	else if (g->flush)
+		end = XCT_CTE_END_DELETED;
 	else if (ct->expires_ns <= g->now)
-		drop = 1;
+		end = XCT_CTE_END_EXPIRED;
 	else if (g->early_drop && xct_gc_can_early_drop(key, ct))
-		drop = 2;
-	if (drop)
+		end = XCT_CTE_END_EARLY_DROP;
+	if (end != XCT_CTE_END_NONE) {
+		if (copy)
+			__builtin_memcpy(copy->raw + sizeof(struct bpf_spin_lock),
+					 (__u8 *)ct + sizeof(struct bpf_spin_lock), XCT_ENTRY_BODY);
 		ct->status |= XCT_CT_DYING;
+	}
 	bpf_spin_unlock(&ct->lock);
 
-	if (!drop)
+	if (end == XCT_CTE_END_NONE)
 		return 0;
 	if (bpf_map_delete_elem(map, key)) {
 		/* Not deleted: release the claim, dead, for the next sweep. */
@@ -540,11 +699,14 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 		ct->status &= ~XCT_CT_DYING;
 		ct->expires_ns = 0;
 		bpf_spin_unlock(&ct->lock);
-	} else if (drop == 1) {
-		g->deleted++;
-	} else {
-		g->early_dropped++;
+		return 0;
 	}
+	if (end == XCT_CTE_END_EARLY_DROP)
+		g->early_dropped++;
+	else
+		g->deleted++;
+	if (copy)
+		xct_ct_announce_end(key, copy, end, g->now);
 	return 0;
 }
 
@@ -555,6 +717,7 @@ static __always_inline void xct_gc_sweep(struct xct_gc *gc, __u64 now, struct xc
 
 	g->now = now;
 	g->early_drop = gc->pressure != 0;
+	g->events = xct_ct_events_wanted(now);
 	gc->pressure = 0;
 	bpf_for_each_map_elem(&xct_ct, xct_gc_entry, g, 0);
 
@@ -580,7 +743,7 @@ static __always_inline void xct_gc_sweep(struct xct_gc *gc, __u64 now, struct xc
 
 static int xct_gc_timer(void *map, __u32 *key, struct xct_gc *gc)
 {
-	struct xct_gc_ctx g = {};
+	struct xct_gc_ctx g = {.dying_slot = XCT_DYING_TIMER};
 
 	xct_gc_sweep(gc, xct_now(), &g);
 	bpf_timer_start(&gc->timer, gc->interval_ns, 0);

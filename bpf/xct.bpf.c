@@ -151,7 +151,8 @@ __noinline int xct_classify(const struct xct_pkt *pkt, struct xct_track_state *t
 }
 
 /* What the policy's verdict does to the table: an admitted new connection
- * gets its entry; a refused one that reused an old entry leaves it dead. */
+ * gets its entry and is announced (NEW); a refused one that reused an old
+ * entry leaves it dead, as if it had never come. */
 __noinline int xct_commit(const struct xct_pkt *pkt, struct xct_track_state *ts, __u32 verdict)
 {
 	if (!pkt || !ts)
@@ -160,9 +161,12 @@ __noinline int xct_commit(const struct xct_pkt *pkt, struct xct_track_state *ts,
 		if (ts->is_new)
 			xct_ct_create(&ts->key, ts->side, pkt, ts->now, &ts->res);
 		/* A connection that started, in a new entry or a dead one
-		 * reused: a candidate should the table fill up. */
-		if (ts->res.started)
+		 * reused: a candidate should the table fill up, and a NEW
+		 * for a reader of connection events. */
+		if (ts->res.started) {
 			xct_ct_remember(&ts->key);
+			xct_ct_announce_new(&ts->key, ts->now);
+		}
 	} else if (ts->res.started) {
 		xct_ct_forget(&ts->key, ts->seq);
 	}
@@ -546,8 +550,51 @@ int xct_tc_egress(struct __sk_buff *skb)
 	return xct_track_skb(skb, XCT_HOOK_EGRESS);
 }
 
+/*
+ * xct ct delete: the entry of one key goes, as the GC deletes (see
+ * xct_gc_entry()), with its DESTROY.  The key is copied out of the packet
+ * first: the table and the event want it on the stack.
+ */
+static __noinline int xct_ctl_ct_delete(const struct xct_ct_key *pkt_key, __u64 now)
+{
+	int wanted = xct_ct_events_wanted(now), announce = 0;
+	struct xct_ct_entry_scratch *copy;
+	struct xct_ct_entry *ct;
+	struct xct_ct_key key;
+	__u32 zero = XCT_DYING_CTL;
+
+	copy = bpf_map_lookup_elem(&xct_dying, &zero);
+	if (!copy)
+		return -ENOMEM;
+	__builtin_memcpy(&key, pkt_key, sizeof(key));
+	ct = bpf_map_lookup_elem(&xct_ct, &key);
+	if (!ct)
+		return -ENOENT;
+	bpf_spin_lock(&ct->lock);
+	if (ct->status & XCT_CT_DYING) {
+		/* The GC is on it. */
+		bpf_spin_unlock(&ct->lock);
+		return -ENOENT;
+	}
+	if (wanted) {
+		__builtin_memcpy(copy->raw + sizeof(struct bpf_spin_lock),
+				 (__u8 *)ct + sizeof(struct bpf_spin_lock), XCT_ENTRY_BODY);
+		announce = 1;
+	}
+	ct->status |= XCT_CT_DYING;
+	bpf_spin_unlock(&ct->lock);
+
+	if (bpf_map_delete_elem(&xct_ct, &key))
+		return -ENOENT;
+	if (announce)
+		xct_ct_announce_end(&key, copy, XCT_CTE_END_DELETED, now);
+	return 0;
+}
+
 /* Control program: the CLI runs it with BPF_PROG_TEST_RUN, the command in
- * the test packet (struct xct_ctl_msg), the answer written back into it. */
+ * the test packet (struct xct_ctl_msg, or a larger message that starts
+ * with one), the answer written back into it.  attach pins it as xct_ctl,
+ * so that later commands run the loaded datapath's own copy. */
 SEC("xdp")
 int xct_ctl(struct xdp_md *ctx)
 {
@@ -585,6 +632,26 @@ int xct_ctl(struct xdp_md *ctx)
 		msg->seen = g.seen;
 		msg->deleted = g.deleted;
 		msg->early_dropped = g.early_dropped;
+		msg->ret = 0;
+		break;
+	case XCT_CTL_CT_DELETE: {
+		struct xct_ctl_ct_msg *cm = data;
+
+		if ((void *)(cm + 1) > data_end) {
+			msg->ret = -EINVAL;
+			break;
+		}
+		msg->ret = xct_ctl_ct_delete(&cm->key, xct_now());
+		break;
+	}
+	case XCT_CTL_CT_FLUSH:
+		g.now = xct_now();
+		g.dying_slot = XCT_DYING_CTL;
+		g.flush = 1;
+		g.events = xct_ct_events_wanted(g.now);
+		bpf_for_each_map_elem(&xct_ct, xct_gc_entry, &g, 0);
+		msg->seen = g.seen;
+		msg->deleted = g.deleted;
 		msg->ret = 0;
 		break;
 	default:

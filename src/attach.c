@@ -46,6 +46,7 @@ static const char *mode_name(__u32 mode)
 
 static const char attach_usage[] =
 	"Usage: xct attach IFACE... [--mode native|generic|tc] [--max-entries N]\n"
+	"                  [--ct-events-size BYTES]\n"
 	"\n"
 	"Tracks every connection through IFACE: XDP on ingress (TC ingress with\n"
 	"--mode tc, or when the driver has no XDP), TC on egress.\n"
@@ -54,6 +55,9 @@ static const char attach_usage[] =
 	"  --mode generic     XDP in the stack, for testing\n"
 	"  --mode tc          TC ingress\n"
 	"  --max-entries N    table size when it is first created (default 262144)\n"
+	"  --ct-events-size BYTES\n"
+	"                     ring buffer of 'xct ct events', a power of 2 from\n"
+	"                     4096 (default 4 MiB; kept from the running xct)\n"
 	"  --replace          swap the programs on already attached interfaces for\n"
 	"                     the ones of this xct, atomically, keeping the table\n"
 	"                     (how a new version of xct takes over)\n"
@@ -144,7 +148,40 @@ static int drop_stale_pins(struct xct_bpf *skel)
 
 /* Opens and loads the programs against the pinned maps (creating them with
  * max_entries if they do not exist yet). */
-static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, int *exit_code)
+/* The size of a pinned map, or 0 if there is none. */
+static __u32 pinned_max_entries(const char *name)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[4096];
+	int fd = bpf_obj_get(xct_pin(path, sizeof(path), name));
+
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.max_entries = 0;
+	close(fd);
+	return info.max_entries;
+}
+
+/*
+ * Pins the control program, so that later commands (xct ct delete and
+ * flush) run the loaded datapath's own copy: a delete must go through the
+ * datapath to send its DESTROY into the ring.  The newest load's copy
+ * replaces an older one.
+ */
+static int pin_ctl(struct xct_bpf *skel)
+{
+	char path[4096];
+
+	xct_pin(path, sizeof(path), "xct_ctl");
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	return bpf_obj_pin(bpf_program__fd(skel->progs.xct_ctl), path) ? -errno : 0;
+}
+
+static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, __u32 ct_events_size,
+				     int *exit_code)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = xct_opts.pin_path);
 	struct bpf_map_info info = {};
@@ -183,6 +220,11 @@ static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, int *exi
 		xct_bpf__destroy(skel);
 		return NULL;
 	}
+	/* The events ring holds no state: a new size replaces it. */
+	if (!ct_events_size)
+		ct_events_size = pinned_max_entries("xct_ct_events");
+	if (ct_events_size)
+		bpf_map__set_max_entries(skel->maps.xct_ct_events, ct_events_size);
 	if (drop_stale_pins(skel)) {
 		xct_bpf__destroy(skel);
 		return NULL;
@@ -197,6 +239,13 @@ static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, int *exi
 	err = run_ctl(skel, XCT_CTL_GC_START);
 	if (err) {
 		xct_err("cannot start the table's garbage collector: %s", strerror(-err));
+		xct_bpf__destroy(skel);
+		return NULL;
+	}
+	err = pin_ctl(skel);
+	if (err) {
+		xct_err("cannot pin the control program under %s: %s", xct_opts.pin_path,
+			strerror(-err));
 		xct_bpf__destroy(skel);
 		return NULL;
 	}
@@ -404,12 +453,13 @@ int cmd_attach(int argc, char **argv)
 	static const struct option opts[] = {
 		{"mode", required_argument, NULL, 'm'},
 		{"max-entries", required_argument, NULL, 'n'},
+		{"ct-events-size", required_argument, NULL, 'e'},
 		{"replace", no_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	__u32 ifindex[MAX_IFACES], mode = XCT_MODE_NATIVE;
-	__u64 max_entries = XCT_MAX_ENTRIES_DEFAULT;
+	__u64 max_entries = XCT_MAX_ENTRIES_DEFAULT, ct_events_size = 0;
 	bool mode_given = false, max_given = false, replace = false;
 	struct xct_iface current[MAX_IFACES];
 	int c, i, j, n, ret, exit_code;
@@ -439,6 +489,13 @@ int cmd_attach(int argc, char **argv)
 						       "to 67108864",
 						       optarg);
 			max_given = true;
+			break;
+		case 'e':
+			if (xct_parse_u64(optarg, 4096, 1U << 30, &ct_events_size) ||
+			    (ct_events_size & (ct_events_size - 1)))
+				return xct_usage_error("--ct-events-size: '%s' is not a power of 2 "
+						       "from 4096 to 1073741824",
+						       optarg);
 			break;
 		case 'r':
 			replace = true;
@@ -501,7 +558,7 @@ int cmd_attach(int argc, char **argv)
 	if (fd >= 0)
 		close(fd);
 
-	skel = load_datapath(max_entries, max_given, &exit_code);
+	skel = load_datapath(max_entries, max_given, (__u32)ct_events_size, &exit_code);
 	if (!skel)
 		return exit_code;
 	ret = XCT_EXIT_OK;

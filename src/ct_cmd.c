@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * xct ct list|get|delete|flush|count|stats: the connection table, in the
- * manner of conntrack -L/-G/-D/-F/-C/-S, with the same filters, output lines
- * and summary lines (on stderr), and -o json.
+ * xct ct list|get|delete|flush|count|stats|events: the connection table, in
+ * the manner of conntrack -L/-G/-D/-F/-C/-S/-E, with the same filters,
+ * output lines and summary lines (on stderr), and -o json.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "ct_events.h"
 #include "ct_filter.h"
 #include "ct_format.h"
 #include "table.h"
@@ -25,6 +27,8 @@ static const char ct_usage[] =
 	"       xct ct flush\n"
 	"       xct ct count\n"
 	"       xct ct stats  [--reasons]\n"
+	"       xct ct events [FILTER...] [-e NEW,UPDATE,DESTROY] [--count N]\n"
+	"                     [--timeout SECONDS] [-o json|extended|timestamp]\n"
 	"\n"
 	"FILTER (as conntrack(8)):\n"
 	"  -p, --proto PROTO          tcp, udp, icmp, icmpv6 or a number 0-255\n"
@@ -50,11 +54,25 @@ static const char ct_usage[] =
 	"early drops together.  With nothing to evict the packet is dropped\n"
 	"(insert_failed, drop, reason table_full).  -j prints every counter.\n"
 	"\n"
+	"events follows the table as conntrack -E does: NEW when a connection is\n"
+	"admitted, UPDATE when its TCP state or SEEN_REPLY/ASSURED changes, DESTROY\n"
+	"when it goes (timed out, early-dropped, deleted, or its tuple reused),\n"
+	"with both directions' counters and delta-time=SECONDS: a flow log.\n"
+	"  -e, --event-mask LIST      NEW, UPDATE, DESTROY or ALL, comma-separated\n"
+	"      --count N              end after N events\n"
+	"      --timeout SECONDS      end after SECONDS\n"
+	"  -o json                    one object per line; a last {\"event\":\"END\"}\n"
+	"                             object has the counts of shown and lost events\n"
+	"  -o timestamp               prefix lines with [seconds.microseconds]\n"
+	"Events the datapath had no room for in the ring are counted, and their\n"
+	"number is reported at the end (stderr).  One reader at a time.\n"
+	"\n"
 	"Examples:\n"
 	"  xct ct list -p tcp --state ESTABLISHED\n"
 	"  xct ct list -s 10.0.0.0/8 -o json\n"
 	"  xct ct get -p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 40000 --dport 22\n"
-	"  xct ct delete -p udp --dport 53\n";
+	"  xct ct delete -p udp --dport 53\n"
+	"  xct ct events -p tcp --dport 443 -e DESTROY -o json\n";
 
 enum {
 	OPT_SPORT = 256,
@@ -64,6 +82,8 @@ enum {
 	OPT_ICMP_CODE,
 	OPT_ICMP_ID,
 	OPT_REASONS,
+	OPT_COUNT,
+	OPT_TIMEOUT,
 };
 
 static const struct option ct_options[] = {
@@ -87,6 +107,9 @@ static const struct option ct_options[] = {
 	{"icmp-id", required_argument, NULL, OPT_ICMP_ID},
 	{"output", required_argument, NULL, 'o'},
 	{"reasons", no_argument, NULL, OPT_REASONS},
+	{"event-mask", required_argument, NULL, 'e'},
+	{"count", required_argument, NULL, OPT_COUNT},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -96,6 +119,8 @@ struct ct_args {
 	unsigned int fmt_flags;
 	bool reasons;
 	bool has_filter;
+	struct xct_ct_events_opts ev;
+	bool ev_given; /* an option only events takes */
 };
 
 static int parse_port(const char *opt, const char *s, int *out)
@@ -119,6 +144,27 @@ static int parse_small(const char *opt, const char *s, __u64 max, int *out)
 	return 0;
 }
 
+/* -o json|extended|timestamp, or a comma-separated list of them. */
+static int parse_output(const char *s, struct ct_args *a)
+{
+	char buf[64], *tok, *save = NULL;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "json"))
+			xct_opts.json = true;
+		else if (!strcmp(tok, "extended"))
+			a->fmt_flags |= XCT_FMT_EXTENDED;
+		else if (!strcmp(tok, "timestamp"))
+			a->fmt_flags |= XCT_FMT_TIMESTAMP;
+		else
+			return -EINVAL;
+	}
+	return 0;
+}
+
 /* Parses the options after "xct ct SUBCOMMAND"; returns 0 or an exit status. */
 static int parse_ct_args(int argc, char **argv, struct ct_args *a)
 {
@@ -128,9 +174,10 @@ static int parse_ct_args(int argc, char **argv, struct ct_args *a)
 
 	memset(a, 0, sizeof(*a));
 	xct_filter_init(f);
+	a->ev.mask = XCT_CTE_MASK_ALL;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:s:d:r:q:f:u:m:o:h", ct_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:s:d:r:q:f:u:m:o:e:h", ct_options, NULL)) != -1) {
 		err = 0;
 		field = -1;
 		switch (c) {
@@ -184,12 +231,28 @@ static int parse_ct_args(int argc, char **argv, struct ct_args *a)
 			err = parse_small("--icmp-id", optarg, 65535, &f->icmp_id);
 			break;
 		case 'o':
-			if (!strcmp(optarg, "json"))
-				xct_opts.json = true;
-			else if (!strcmp(optarg, "extended"))
-				a->fmt_flags |= XCT_FMT_EXTENDED;
-			else
-				return xct_usage_error("-o: '%s' is not json or extended", optarg);
+			if (parse_output(optarg, a))
+				return xct_usage_error(
+					"-o: '%s' is not json, extended or timestamp", optarg);
+			break;
+		case 'e':
+			if (xct_parse_event_mask(optarg, &a->ev.mask))
+				return xct_usage_error(
+					"-e: '%s' is not a list of NEW, UPDATE, DESTROY or ALL",
+					optarg);
+			a->ev_given = true;
+			break;
+		case OPT_COUNT:
+			if (xct_parse_u64(optarg, 1, ~0ULL >> 1, &a->ev.count))
+				return xct_usage_error("--count: '%s' is not a positive number",
+						       optarg);
+			a->ev_given = true;
+			break;
+		case OPT_TIMEOUT:
+			if (xct_parse_u64(optarg, 1, 86400ULL * 365, &a->ev.timeout_s))
+				return xct_usage_error("--timeout: '%s' is not a number of seconds",
+						       optarg);
+			a->ev_given = true;
 			break;
 		case OPT_REASONS:
 			a->reasons = true;
@@ -210,7 +273,7 @@ static int parse_ct_args(int argc, char **argv, struct ct_args *a)
 						       addr_opt[field], optarg);
 			f->has_addr[field] = true;
 		}
-		if (c != 'o' && c != OPT_REASONS)
+		if (c != 'o' && c != OPT_REASONS && c != 'e' && c != OPT_COUNT && c != OPT_TIMEOUT)
 			a->has_filter = true;
 	}
 	if (optind < argc)
@@ -315,12 +378,49 @@ static int do_list(struct xct_table *t, const struct ct_args *a, bool get)
 	return XCT_EXIT_OK;
 }
 
+/*
+ * Deletes go through the datapath's control program (pinned by attach as
+ * xct_ctl), which deletes as the GC does and sends the DESTROY a reader of
+ * xct ct events expects; userspace cannot write into the ring.  An xct
+ * attached before the control program was pinned gets plain map deletes.
+ */
+static int open_ctl(void)
+{
+	char path[4096];
+	int fd = bpf_obj_get(xct_pin(path, sizeof(path), "xct_ctl"));
+
+	if (fd < 0)
+		xct_err("%s: %s; deleting without DESTROY events (re-attach with --replace)", path,
+			strerror(errno));
+	return fd;
+}
+
+/* Runs a control command; its ret, or -errno if it could not run. */
+static int run_ctl(int ctl_fd, void *msg, __u32 size)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = msg, .data_size_in = size, .data_out = msg,
+		    .data_size_out = size, .repeat = 1);
+
+	if (bpf_prog_test_run_opts(ctl_fd, &opts))
+		return -errno;
+	return ((struct xct_ctl_msg *)msg)->ret;
+}
+
+static int delete_key(struct xct_table *t, int ctl_fd, const struct xct_ct_key *key)
+{
+	struct xct_ctl_ct_msg m = {.hdr.cmd = XCT_CTL_CT_DELETE, .key = *key};
+
+	if (ctl_fd < 0)
+		return bpf_map_delete_elem(t->ct_fd, key) ? -errno : 0;
+	return run_ctl(ctl_fd, &m, sizeof(m));
+}
+
 static int do_delete(struct xct_table *t, const struct ct_args *a)
 {
 	struct list_ctx l = {.args = a, .now = xct_now_ns()};
 	unsigned long deleted = 0;
+	int err, ctl_fd;
 	size_t i;
-	int err;
 
 	err = xct_table_walk(t, l.now, collect_one, &l);
 	end_json(&l);
@@ -328,9 +428,12 @@ static int do_delete(struct xct_table *t, const struct ct_args *a)
 		free(l.keys);
 		return XCT_EXIT_RUNTIME;
 	}
+	ctl_fd = open_ctl();
 	for (i = 0; i < l.nkeys; i++)
-		if (bpf_map_delete_elem(t->ct_fd, &l.keys[i]) == 0)
+		if (delete_key(t, ctl_fd, &l.keys[i]) == 0)
 			deleted++;
+	if (ctl_fd >= 0)
+		close(ctl_fd);
 	free(l.keys);
 	fprintf(stderr, SUMMARY_PREFIX "%lu flow entries have been deleted.\n", deleted);
 	if (deleted == 0) {
@@ -340,19 +443,19 @@ static int do_delete(struct xct_table *t, const struct ct_args *a)
 	return XCT_EXIT_OK;
 }
 
-/* Deletes every entry, live or dead, a batch at a time. */
-static int do_flush(struct xct_table *t)
+/* Deletes every entry, live or dead, a batch at a time (no control
+ * program to do it with DESTROY events). */
+static int flush_batches(struct xct_table *t, unsigned long *n)
 {
 	__u32 batch_size = 4096, count;
 	struct xct_ct_key *keys = calloc(batch_size, sizeof(*keys));
 	struct xct_ct_entry *values = calloc(batch_size, sizeof(*values));
 	__u64 in_batch = 0, out_batch = 0;
-	unsigned long n = 0;
 	bool first = true;
-	int err, ret = XCT_EXIT_OK;
+	int err = 0;
 
 	if (!keys || !values) {
-		ret = XCT_EXIT_RUNTIME;
+		err = -ENOMEM;
 		goto out;
 	}
 	for (;;) {
@@ -360,24 +463,44 @@ static int do_flush(struct xct_table *t)
 		err = bpf_map_lookup_and_delete_batch(t->ct_fd, first ? NULL : &in_batch,
 						      &out_batch, keys, values, &count, NULL);
 		err = err ? -errno : 0;
-		n += count;
-		if (err == -ENOENT)
+		*n += count;
+		if (err == -ENOENT) {
+			err = 0;
 			break;
-		if (err) {
-			xct_err("cannot flush the connection table: %s", strerror(-err));
-			ret = XCT_EXIT_RUNTIME;
-			goto out;
 		}
+		if (err)
+			break;
 		in_batch = out_batch;
 		first = false;
+	}
+out:
+	free(keys);
+	free(values);
+	return err;
+}
+
+/* Deletes every entry, live or dead: one sweep of the control program. */
+static int do_flush(struct xct_table *t)
+{
+	struct xct_ctl_msg m = {.cmd = XCT_CTL_CT_FLUSH};
+	unsigned long n = 0;
+	int ctl_fd = open_ctl(), err;
+
+	if (ctl_fd >= 0) {
+		err = run_ctl(ctl_fd, &m, sizeof(m));
+		n = m.deleted;
+		close(ctl_fd);
+	} else {
+		err = flush_batches(t, &n);
+	}
+	if (err) {
+		xct_err("cannot flush the connection table: %s", strerror(-err));
+		return XCT_EXIT_RUNTIME;
 	}
 	fprintf(stderr, SUMMARY_PREFIX "connection tracking table has been emptied.\n");
 	if (xct_opts.verbose)
 		xct_err("%lu entries deleted", n);
-out:
-	free(keys);
-	free(values);
-	return ret;
+	return XCT_EXIT_OK;
 }
 
 static int count_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, void *ctx)
@@ -489,7 +612,8 @@ static int do_stats(struct xct_table *t, const struct ct_args *a)
 
 int cmd_ct(int argc, char **argv)
 {
-	static const char *const subs[] = {"list", "get", "delete", "flush", "count", "stats"};
+	static const char *const subs[] = {"list",  "get",   "delete", "flush",
+					   "count", "stats", "events"};
 	struct xct_table t;
 	struct ct_args a;
 	const char *sub;
@@ -525,6 +649,10 @@ int cmd_ct(int argc, char **argv)
 		return xct_usage_error("'ct %s' takes no filter", subs[which]);
 	if (a.reasons && which != 5)
 		return xct_usage_error("--reasons goes with 'ct stats'");
+	if (a.ev_given && which != 6)
+		return xct_usage_error("-e, --count and --timeout go with 'ct events'");
+	if ((a.fmt_flags & XCT_FMT_TIMESTAMP) && which != 6)
+		return xct_usage_error("-o timestamp goes with 'ct events'");
 
 	if (xct_require_root())
 		return XCT_EXIT_RUNTIME;
@@ -545,6 +673,10 @@ int cmd_ct(int argc, char **argv)
 		break;
 	case 4:
 		ret = do_count(&t);
+		break;
+	case 6:
+		a.ev.fmt_flags = a.fmt_flags;
+		ret = xct_ct_events_run(&t, &a.filter, &a.ev);
 		break;
 	default:
 		ret = do_stats(&t, &a);

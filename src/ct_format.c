@@ -7,6 +7,7 @@
  * bytes= are always printed (as conntrack does with nf_conntrack_acct=1).
  */
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "ct_format.h"
@@ -192,6 +193,79 @@ int xct_format_conn(char *buf, size_t len, const struct xct_ct_key *key,
 	put_str(&l, "mark=");
 	put_u64(&l, e->mark);
 	put_str(&l, " use=1");
+	buf[l.pos] = 0;
+	return (int)l.pos;
+}
+
+static const char *const event_prefix[] = {
+	[XCT_CTE_NEW] = "    [NEW] ",
+	[XCT_CTE_UPDATE] = " [UPDATE] ",
+	[XCT_CTE_DESTROY] = "[DESTROY] ",
+};
+
+__u64 xct_event_duration_ns(const struct xct_ct_entry *e, __u64 time_ns)
+{
+	/* A connection that timed out ended when it expired, not when the
+	 * GC found it (nf_conntrack corrects its stop time the same way). */
+	__u64 end = e->expires_ns && e->expires_ns < time_ns ? e->expires_ns : time_ns;
+
+	return end > e->first_seen_ns ? end - e->first_seen_ns : 0;
+}
+
+int xct_format_event(char *buf, size_t len, const struct xct_ct_key *key,
+		     const struct xct_ct_entry *e, __u8 type, __u8 end, __u64 time_ns,
+		     unsigned int flags)
+{
+	struct line l = {.buf = buf, .len = len, .pos = 0};
+	bool destroy = type == XCT_CTE_DESTROY;
+	struct xct_tuple orig, reply;
+
+	if (!len)
+		return 0;
+	xct_tuple_from_key(key, e->orig_side, XCT_DIR_ORIGINAL, &orig);
+	xct_tuple_from_key(key, e->orig_side, XCT_DIR_REPLY, &reply);
+
+	put_str(&l,
+		type <= XCT_CTE_DESTROY && event_prefix[type] ? event_prefix[type] : "[UNKNOWN] ");
+	if (flags & XCT_FMT_EXTENDED) {
+		put_padded(&l, xct_family_name(key->family), 8);
+		put_str(&l, " ");
+		put_u64(&l, key->family);
+		put_str(&l, " ");
+	}
+	put_padded(&l, xct_proto_name(key->proto), 8);
+	put_str(&l, " ");
+	put_u64(&l, key->proto);
+	put_str(&l, " ");
+	put_u64(&l, xct_entry_timeout(e, time_ns));
+	put_str(&l, " ");
+	if (key->proto == XCT_IPPROTO_TCP) {
+		put_str(&l, xct_tcp_state_name(e->state));
+		put_str(&l, " ");
+	}
+	/* As conntrack -E: counters only when the connection ends. */
+	put_tuple(&l, &orig);
+	if (destroy) {
+		put_field(&l, "packets=", e->packets[0]);
+		put_field(&l, "bytes=", e->bytes[0]);
+	}
+	if (!(e->status & XCT_CT_SEEN_REPLY))
+		put_str(&l, "[UNREPLIED] ");
+	put_tuple(&l, &reply);
+	if (destroy) {
+		put_field(&l, "packets=", e->packets[1]);
+		put_field(&l, "bytes=", e->bytes[1]);
+	}
+	if (e->status & XCT_CT_ASSURED)
+		put_str(&l, "[ASSURED] ");
+	if (e->mark)
+		put_field(&l, "mark=", e->mark);
+	if (destroy)
+		put_field(&l, "delta-time=", xct_event_duration_ns(e, time_ns) / 1000000000ULL);
+	if (destroy && end == XCT_CTE_END_DELETED)
+		put_str(&l, "[USERSPACE] ");
+	if (l.pos && buf[l.pos - 1] == ' ')
+		l.pos--;
 	buf[l.pos] = 0;
 	return (int)l.pos;
 }

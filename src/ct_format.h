@@ -11,7 +11,8 @@
 #include <stdio.h>
 #include "xct/abi.h"
 
-#define XCT_FMT_EXTENDED 0x1 /* "-o extended": the l3 prefix "ipv4     2 " */
+#define XCT_FMT_EXTENDED  0x1 /* "-o extended": the l3 prefix "ipv4     2 " */
+#define XCT_FMT_TIMESTAMP 0x2 /* "-o timestamp": events start with [sec.usec] */
 
 const char *xct_proto_name(__u8 proto);
 const char *xct_tcp_state_name(__u8 state);
@@ -26,6 +27,16 @@ __u64 xct_entry_timeout(const struct xct_ct_entry *e, __u64 now_ns);
 /* The conntrack(8) line of one entry, without a newline. */
 int xct_format_conn(char *buf, size_t len, const struct xct_ct_key *key,
 		    const struct xct_ct_entry *e, __u64 now_ns, unsigned int flags);
+
+/* The conntrack -E line of an event (type and end from struct
+ * xct_ct_event) about entry e, at time_ns, without a newline. */
+int xct_format_event(char *buf, size_t len, const struct xct_ct_key *key,
+		     const struct xct_ct_entry *e, __u8 type, __u8 end, __u64 time_ns,
+		     unsigned int flags);
+
+/* How long the connection of e lasted at time_ns: from its first packet
+ * to time_ns, or to its expiry if it timed out before. */
+__u64 xct_event_duration_ns(const struct xct_ct_entry *e, __u64 time_ns);
 
 /* One JSON object for the entry, without a newline. */
 void xct_print_conn_json(FILE *out, const struct xct_ct_key *key, const struct xct_ct_entry *e,

@@ -243,7 +243,9 @@ enum xct_reason {
 	X(EVENTS_LOST, "events_lost")                                                              \
 	X(EARLY_DROP_UNREPLIED, "early_drop_unreplied")                                            \
 	X(EARLY_DROP_REPLIED, "early_drop_replied")                                                \
-	X(DROP_EVENTS_LOST, "drop_events_lost")
+	X(DROP_EVENTS_LOST, "drop_events_lost")                                                    \
+	X(CT_EVENTS, "ct_events")                                                                  \
+	X(CT_EVENTS_LOST, "ct_events_lost")
 
 #define XCT_STAT_ENUM(name, str) XCT_S_##name,
 enum xct_stat {
@@ -311,6 +313,52 @@ enum xct_sub_kind {
 	XCT_SUB_DROPS = 0,     /* xct trace drops: the datapath's own drops */
 	XCT_SUB_CT_EVENTS = 1, /* xct ct events: NEW, UPDATE, DESTROY */
 	XCT_SUB_KINDS = 8,     /* the map's size: room to grow */
+};
+
+/*
+ * Connection events (xct ct events), through their own ring buffer,
+ * xct_ct_events, so that a flood of flow logs and log rules cannot starve
+ * each other.  NEW when a connection's entry comes to life, UPDATE when the
+ * tracker changes its TCP state or its SEEN_REPLY/ASSURED bits, DESTROY when
+ * the entry is deleted (the GC, an early drop, xct ct delete/flush) or
+ * reused by a new connection.  Each event is a copy of the entry as the
+ * change committed it; DESTROY's counters and first/last times make it a
+ * flow record.  Built only while a reader is subscribed (XCT_SUB_CT_EVENTS);
+ * an event the ring has no room for is counted in ct_events_lost.
+ */
+enum xct_ct_event_type {
+	XCT_CTE_NEW = 1,
+	XCT_CTE_UPDATE = 2,
+	XCT_CTE_DESTROY = 3,
+};
+
+/* Why a DESTROY happened. */
+enum xct_ct_end {
+	XCT_CTE_END_NONE = 0,	    /* NEW and UPDATE */
+	XCT_CTE_END_EXPIRED = 1,    /* timed out (or a packet killed it), swept by the GC */
+	XCT_CTE_END_EARLY_DROP = 2, /* the GC made room in a full table */
+	XCT_CTE_END_DELETED = 3,    /* xct ct delete or flush */
+	XCT_CTE_END_REUSED = 4,	    /* a new connection took over its tuple */
+};
+
+#define XCT_CT_EVENTS_BYTES_DEFAULT (4U << 20)
+
+struct xct_ct_event {
+	__u64 time_ns; /* monotonic clock, when the change happened */
+	__u8 type;     /* enum xct_ct_event_type */
+	__u8 end;      /* enum xct_ct_end */
+	__u8 state;    /* the entry's fields, as committed */
+	__u8 orig_side;
+	__u16 status;
+	__u16 pad;
+	__u32 mark;
+	__u32 seq; /* the entry's update count: orders one entry's events */
+	struct xct_ct_key key;
+	__u64 first_seen_ns;
+	__u64 last_seen_ns;
+	__u64 expires_ns;
+	__u64 packets[2];
+	__u64 bytes[2];
 };
 
 #define XCT_SUB_REFRESH_NS (1000ULL * 1000 * 1000)
@@ -385,8 +433,10 @@ static inline __u32 xct_recent_slots(__u32 max_entries)
 /* Commands for the control program, run with BPF_PROG_TEST_RUN. The
  * command travels in the test packet; the reply comes back in it. */
 enum xct_ctl_cmd {
-	XCT_CTL_GC_START = 1, /* arm the GC timer (idempotent) */
-	XCT_CTL_GC_RUN = 2,   /* one sweep now */
+	XCT_CTL_GC_START = 1,  /* arm the GC timer (idempotent) */
+	XCT_CTL_GC_RUN = 2,    /* one sweep now */
+	XCT_CTL_CT_DELETE = 3, /* delete the entry of the key that follows */
+	XCT_CTL_CT_FLUSH = 4,  /* delete every entry */
 };
 
 struct xct_ctl_msg {
@@ -397,6 +447,13 @@ struct xct_ctl_msg {
 	__u32 deleted;
 	__u32 early_dropped;
 	__u32 pad2;
+};
+
+/* XCT_CTL_CT_DELETE's message: the header, then the key.  ret is 0, or
+ * -ENOENT when there was no such entry (or another deleter won). */
+struct xct_ctl_ct_msg {
+	struct xct_ctl_msg hdr;
+	struct xct_ct_key key;
 };
 
 /*
@@ -432,6 +489,8 @@ _Static_assert(sizeof(struct xct_ct_entry) == 136, "entry layout");
 _Static_assert(sizeof(struct xct_iface) == 16, "iface layout");
 _Static_assert(sizeof(struct xct_ctl_msg) == 36, "ctl layout");
 _Static_assert(sizeof(struct xct_event) == 64, "event layout");
+_Static_assert(sizeof(struct xct_ct_event) == 120, "ct event layout");
+_Static_assert(sizeof(struct xct_ctl_ct_msg) == 76, "ctl ct layout");
 _Static_assert(sizeof(struct xct_decision) == 16, "decision layout");
 #endif
 

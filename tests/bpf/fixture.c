@@ -204,6 +204,17 @@ int fixture_reset(struct fixture *fx)
 			return 0;
 		}
 	}
+	/* No reader of connection events, and none of theirs queued. */
+	for (slot = 0; slot < XCT_SUB_KINDS; slot++) {
+		__u64 never = 0;
+
+		if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_subs), &slot, &never,
+					BPF_ANY)) {
+			CHECK_FAIL("cannot reset xct_subs: %s", strerror(errno));
+			return 0;
+		}
+	}
+	ct_events_read(fx, NULL, 0);
 	fx->skel->bss->fake_now_ns = T0;
 	if (bpf_map_get_next_key(fx->ct_fd, NULL, &ct_key) == 0) {
 		CHECK_FAIL("xct_ct still holds entries after the reset");
@@ -251,6 +262,49 @@ int fixture_setup(struct fixture *fx, __u32 max_entries)
 void fixture_teardown(struct fixture *fx)
 {
 	fixture_reset(fx);
+}
+
+/* A reader of connection events subscribes, at the fake clock's now: it
+ * lasts XCT_SUB_TTL_NS of fake time. */
+void ct_events_subscribe(struct fixture *fx)
+{
+	__u32 kind = XCT_SUB_CT_EVENTS;
+	__u64 now = now_ns(fx);
+
+	if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_subs), &kind, &now, BPF_ANY))
+		CHECK_FAIL("cannot subscribe: %s", strerror(errno));
+}
+
+struct ct_events_buf {
+	struct xct_ct_event *out;
+	int max, n;
+};
+
+static int on_ct_event(void *ctx, void *data, size_t size)
+{
+	struct ct_events_buf *b = ctx;
+
+	if (size != sizeof(struct xct_ct_event))
+		CHECK_FAIL("a connection event of %zu bytes", size);
+	else if (b->n < b->max)
+		memcpy(&b->out[b->n], data, size);
+	b->n++;
+	return 0;
+}
+
+int ct_events_read(struct fixture *fx, struct xct_ct_event *out, int max)
+{
+	struct ct_events_buf b = {.out = out, .max = max};
+	struct ring_buffer *rb =
+		ring_buffer__new(bpf_map__fd(fx->skel->maps.xct_ct_events), on_ct_event, &b, NULL);
+
+	if (!rb) {
+		CHECK_FAIL("cannot open xct_ct_events: %s", strerror(errno));
+		return -1;
+	}
+	ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	return b.n;
 }
 
 __u64 now_ns(struct fixture *fx)

@@ -102,6 +102,10 @@ int fixture_reset(struct fixture *fx);
 int fixture_setup(struct fixture *fx, __u32 max_entries);
 void fixture_teardown(struct fixture *fx);
 __u64 now_ns(struct fixture *fx);
+void ct_events_subscribe(struct fixture *fx);
+/* Takes the queued connection events (up to max into out); how many there
+ * were. */
+int ct_events_read(struct fixture *fx, struct xct_ct_event *out, int max);
 void set_now(struct fixture *fx, __u64 ns);
 void advance(struct fixture *fx, __u64 ns);
 __u64 counter(struct fixture *fx, __u32 slot);

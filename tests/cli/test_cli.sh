@@ -75,7 +75,13 @@ expect usage_port_needs_tcp_udp 2 "need -p tcp or -p udp" "$XCT" ct list -p icmp
 expect usage_get_needs_tuple 2 "ct get needs" "$XCT" ct get -p tcp -s 10.0.0.1
 expect usage_delete_needs_filter 2 "needs a filter" "$XCT" ct delete
 expect usage_bad_state 2 "unknown TCP state 'OPEN'" "$XCT" ct list --state OPEN
-expect usage_bad_output 2 "'yaml' is not json or extended" "$XCT" ct list -o yaml
+expect usage_bad_output 2 "'yaml' is not json, extended or timestamp" "$XCT" ct list -o yaml
+expect usage_events_bad_mask 2 "-e: 'NEWS' is not a list of NEW, UPDATE, DESTROY or ALL" "$XCT" ct events -e NEWS
+expect usage_events_bad_count 2 "--count: '0' is not a positive number" "$XCT" ct events --count 0
+expect usage_events_bad_timeout 2 "--timeout: 'soon' is not a number of seconds" "$XCT" ct events --timeout soon
+expect usage_events_options_elsewhere 2 "go with 'ct events'" "$XCT" ct list -e NEW
+expect usage_timestamp_elsewhere 2 "-o timestamp goes with 'ct events'" "$XCT" ct list -o timestamp
+expect usage_attach_bad_ct_events_size 2 "--ct-events-size: '5000' is not a power of 2" "$XCT" attach xc0 --ct-events-size 5000
 expect usage_missing_argument 2 "needs an argument" "$XCT" ct list -p
 
 # What the system refuses: exit 1.

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The command's text: conntrack(8) lines for TCP, UDP, ICMP, IPv6 and
- * generic entries, the JSON object, and the parsing and matching of
- * conntrack-tools' filters, bad input included.
+ * generic entries, the JSON object, conntrack -E's event lines, and the
+ * parsing and matching of conntrack-tools' filters and event masks, bad
+ * input included.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "check.h"
+#include "ct_events.h"
 #include "ct_filter.h"
 #include "ct_format.h"
 #include "xct/tuple.h"
@@ -64,6 +67,80 @@ TEST(format_tcp_established_assured)
 	CHECK_STR(line, "tcp      6 431999 ESTABLISHED src=10.0.0.2 dst=10.0.0.1 sport=40000 "
 			"dport=22 packets=3 bytes=164 src=10.0.0.1 dst=10.0.0.2 sport=22 "
 			"dport=40000 packets=2 bytes=112 [ASSURED] mark=0 use=1");
+}
+
+TEST(format_events_as_conntrack_e)
+{
+	struct xct_ct_key key;
+	struct xct_ct_entry e;
+	char line[640];
+
+	make_conn(&key, &e, "10.231.1.2", "10.231.2.2", 6, 59176, 5001);
+	e.state = XCT_TCP_SYN_SENT;
+	e.expires_ns = NOW + 120 * SEC_NS;
+	e.packets[0] = 1;
+	e.bytes[0] = 60;
+	xct_format_event(line, sizeof(line), &key, &e, XCT_CTE_NEW, 0, NOW, 0);
+	CHECK_STR(line,
+		  "    [NEW] tcp      6 120 SYN_SENT src=10.231.1.2 dst=10.231.2.2 sport=59176 "
+		  "dport=5001 [UNREPLIED] src=10.231.2.2 dst=10.231.1.2 sport=5001 dport=59176");
+
+	e.state = XCT_TCP_ESTABLISHED;
+	e.status = XCT_CT_SEEN_REPLY | XCT_CT_ASSURED;
+	e.expires_ns = NOW + 432000 * SEC_NS;
+	xct_format_event(line, sizeof(line), &key, &e, XCT_CTE_UPDATE, 0, NOW, XCT_FMT_EXTENDED);
+	CHECK_STR(line, " [UPDATE] ipv4     2 tcp      6 432000 ESTABLISHED src=10.231.1.2 "
+			"dst=10.231.2.2 sport=59176 dport=5001 src=10.231.2.2 dst=10.231.1.2 "
+			"sport=5001 dport=59176 [ASSURED]");
+
+	/* A user's delete, 119.5 s before the expiry: the counters, the
+	 * duration from the first packet (5 s ago), [USERSPACE]. */
+	e.state = XCT_TCP_TIME_WAIT;
+	e.expires_ns = NOW + 119 * SEC_NS + SEC_NS / 2;
+	e.packets[0] = 6;
+	e.bytes[0] = 326;
+	e.packets[1] = 4;
+	e.bytes[1] = 222;
+	xct_format_event(line, sizeof(line), &key, &e, XCT_CTE_DESTROY, XCT_CTE_END_DELETED, NOW,
+			 0);
+	CHECK_STR(line, "[DESTROY] tcp      6 119 TIME_WAIT src=10.231.1.2 dst=10.231.2.2 "
+			"sport=59176 dport=5001 packets=6 bytes=326 src=10.231.2.2 dst=10.231.1.2 "
+			"sport=5001 dport=59176 packets=4 bytes=222 [ASSURED] delta-time=5 "
+			"[USERSPACE]");
+
+	/* Timed out 2 s before the GC found it: it lasted until its expiry. */
+	e.expires_ns = NOW - 2 * SEC_NS;
+	CHECK_EQ(xct_event_duration_ns(&e, NOW), 3 * SEC_NS);
+	xct_format_event(line, sizeof(line), &key, &e, XCT_CTE_DESTROY, XCT_CTE_END_EXPIRED, NOW,
+			 0);
+	CHECK(strstr(line, "[DESTROY] tcp      6 0 TIME_WAIT ") == line);
+	CHECK(strstr(line, "[ASSURED] delta-time=3") != NULL);
+	CHECK(strstr(line, "USERSPACE") == NULL);
+	CHECK(line[strlen(line) - 1] != ' ');
+
+	/* A mark shows when there is one. */
+	e.mark = 7;
+	xct_format_event(line, sizeof(line), &key, &e, XCT_CTE_UPDATE, 0, NOW, 0);
+	CHECK(strstr(line, "[ASSURED] mark=7") != NULL);
+}
+
+TEST(event_mask_parsing)
+{
+	unsigned int m = 0;
+
+	CHECK_EQ(xct_parse_event_mask("NEW", &m), 0);
+	CHECK_EQ(m, XCT_CTE_MASK(XCT_CTE_NEW));
+	CHECK_EQ(xct_parse_event_mask("update,destroy", &m), 0);
+	CHECK_EQ(m, XCT_CTE_MASK(XCT_CTE_UPDATE) | XCT_CTE_MASK(XCT_CTE_DESTROY));
+	CHECK_EQ(xct_parse_event_mask("UPDATES", &m), 0);
+	CHECK_EQ(m, XCT_CTE_MASK(XCT_CTE_UPDATE));
+	CHECK_EQ(xct_parse_event_mask("ALL", &m), 0);
+	CHECK_EQ(m, XCT_CTE_MASK_ALL);
+	m = 99;
+	CHECK_EQ(xct_parse_event_mask("NEW,BOGUS", &m), -EINVAL);
+	CHECK_EQ(xct_parse_event_mask("", &m), -EINVAL);
+	CHECK_EQ(xct_parse_event_mask(",", &m), -EINVAL);
+	CHECK_EQ(m, 99);
 }
 
 TEST(format_udp_unreplied_extended)

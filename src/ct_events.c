@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * xct ct events: follows the connection events of the datapath (the
+ * xct_ct_events ring buffer, bpf/ct_events.h) as conntrack -E follows
+ * nf_conntrack's, with the same filters as xct ct list.
+ *
+ * The datapath builds events only while a reader is subscribed (xct_subs),
+ * so this command subscribes and refreshes its subscription while it
+ * reads.  It never slows the datapath down: what the ring had no room for
+ * is counted (ct_events_lost) and reported when the command ends.  A ring
+ * buffer has one consumer position, so two readers would share the events
+ * between them; the second one is warned.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "ct_events.h"
+#include "ct_format.h"
+#include "xct.h"
+
+#define SUMMARY_PREFIX "xct v" XCT_VERSION " (xct): "
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+int xct_parse_event_mask(const char *s, unsigned int *mask)
+{
+	char buf[128], *tok, *save = NULL;
+	unsigned int m = 0;
+
+	if (!s || !*s || strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcasecmp(tok, "NEW"))
+			m |= XCT_CTE_MASK(XCT_CTE_NEW);
+		else if (!strcasecmp(tok, "UPDATE") || !strcasecmp(tok, "UPDATES"))
+			m |= XCT_CTE_MASK(XCT_CTE_UPDATE);
+		else if (!strcasecmp(tok, "DESTROY"))
+			m |= XCT_CTE_MASK(XCT_CTE_DESTROY);
+		else if (!strcasecmp(tok, "ALL"))
+			m |= XCT_CTE_MASK_ALL;
+		else
+			return -EINVAL;
+	}
+	if (!m)
+		return -EINVAL;
+	*mask = m;
+	return 0;
+}
+
+void xct_event_entry(const struct xct_ct_event *ev, struct xct_ct_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->state = ev->state;
+	e->orig_side = ev->orig_side;
+	e->status = ev->status;
+	e->mark = ev->mark;
+	e->seq = ev->seq;
+	e->first_seen_ns = ev->first_seen_ns;
+	e->last_seen_ns = ev->last_seen_ns;
+	e->expires_ns = ev->expires_ns;
+	e->packets[0] = ev->packets[0];
+	e->packets[1] = ev->packets[1];
+	e->bytes[0] = ev->bytes[0];
+	e->bytes[1] = ev->bytes[1];
+}
+
+struct reader {
+	const struct xct_filter *filter;
+	const struct xct_ct_events_opts *opts;
+	__s64 mono_to_real; /* ns to add to a monotonic time for wall time */
+	bool draining;	    /* throwing away what an earlier reader left */
+	__u64 shown;
+};
+
+static const char *const type_names[] = {
+	[XCT_CTE_NEW] = "NEW",
+	[XCT_CTE_UPDATE] = "UPDATE",
+	[XCT_CTE_DESTROY] = "DESTROY",
+};
+
+static const char *const end_names[] = {
+	[XCT_CTE_END_NONE] = "",
+	[XCT_CTE_END_EXPIRED] = "expired",
+	[XCT_CTE_END_EARLY_DROP] = "early_drop",
+	[XCT_CTE_END_DELETED] = "deleted",
+	[XCT_CTE_END_REUSED] = "reused",
+};
+
+static void print_wall(__u64 real_ns)
+{
+	printf("%llu.%06llu", (unsigned long long)(real_ns / 1000000000ULL),
+	       (unsigned long long)(real_ns % 1000000000ULL / 1000));
+}
+
+static void print_json(struct reader *r, const struct xct_ct_event *ev,
+		       const struct xct_ct_entry *e)
+{
+	printf("{\"time\":");
+	print_wall(ev->time_ns + (__u64)r->mono_to_real);
+	printf(",\"event\":\"%s\",\"seq\":%u", type_names[ev->type], ev->seq);
+	if (ev->type == XCT_CTE_DESTROY) {
+		printf(",\"end\":\"%s\",\"start\":",
+		       ev->end < sizeof(end_names) / sizeof(end_names[0]) ? end_names[ev->end]
+									  : "?");
+		print_wall(ev->first_seen_ns + (__u64)r->mono_to_real);
+		printf(",\"duration_ms\":%llu",
+		       (unsigned long long)(xct_event_duration_ns(e, ev->time_ns) / 1000000));
+	}
+	printf(",\"conn\":");
+	xct_print_conn_json(stdout, &ev->key, e, ev->time_ns);
+	printf("}\n");
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct reader *r = ctx;
+	const struct xct_ct_event *ev = data;
+	struct xct_ct_entry e;
+	char line[640];
+	int n;
+
+	if (r->draining || size < sizeof(*ev))
+		return 0;
+	if (ev->type < XCT_CTE_NEW || ev->type > XCT_CTE_DESTROY ||
+	    !(r->opts->mask & XCT_CTE_MASK(ev->type)))
+		return 0;
+	if (r->opts->count && r->shown >= r->opts->count)
+		return 0;
+	xct_event_entry(ev, &e);
+	if (!xct_filter_match(r->filter, &ev->key, &e))
+		return 0;
+	if (xct_opts.json) {
+		print_json(r, ev, &e);
+	} else {
+		if (r->opts->fmt_flags & XCT_FMT_TIMESTAMP) {
+			__u64 real = ev->time_ns + (__u64)r->mono_to_real;
+
+			/* conntrack -E -o timestamp's "[%-8ld.%-6ld]\t" */
+			printf("[%-8llu.%-6llu]\t", (unsigned long long)(real / 1000000000ULL),
+			       (unsigned long long)(real % 1000000000ULL / 1000));
+		}
+		n = xct_format_event(line, sizeof(line) - 1, &ev->key, &e, ev->type, ev->end,
+				     ev->time_ns, r->opts->fmt_flags);
+		line[n] = '\n';
+		fwrite(line, 1, (size_t)n + 1, stdout);
+	}
+	r->shown++;
+	return 0;
+}
+
+static __s64 mono_to_real(void)
+{
+	struct timespec mono, real;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	return ((__s64)real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
+}
+
+/* Is another reader of connection events subscribed right now? */
+static bool other_reader(int subs_fd)
+{
+	__u32 key = XCT_SUB_CT_EVENTS;
+	__u64 seen = 0, now = xct_now_ns();
+
+	return bpf_map_lookup_elem(subs_fd, &key, &seen) == 0 && seen &&
+	       (__s64)(now - seen) < (__s64)XCT_SUB_TTL_NS;
+}
+
+/* Ends the datapath's event work now rather than when the slot goes stale,
+ * unless another reader has refreshed it since. */
+static void unsubscribe(const struct xct_sub *sub)
+{
+	__u32 key = XCT_SUB_CT_EVENTS;
+	__u64 seen = 0, zero = 0;
+
+	if (sub->fd >= 0 && bpf_map_lookup_elem(sub->fd, &key, &seen) == 0 &&
+	    seen == sub->last_ns)
+		bpf_map_update_elem(sub->fd, &key, &zero, BPF_ANY);
+}
+
+int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
+		      const struct xct_ct_events_opts *o)
+{
+	struct reader r = {.filter = f, .opts = o, .mono_to_real = mono_to_real()};
+	struct xct_sub sub = {.fd = -1};
+	struct ring_buffer *rb = NULL;
+	__u64 lost_before, lost = 0;
+	int fd, err, rc = XCT_EXIT_OK;
+	time_t deadline = 0;
+	char path[4096];
+
+	fd = bpf_obj_get(xct_pin(path, sizeof(path), "xct_ct_events"));
+	if (fd < 0) {
+		xct_err("cannot open %s: %s (attached by an xct without connection events?)", path,
+			strerror(errno));
+		return XCT_EXIT_RUNTIME;
+	}
+	r.draining = true;
+	rb = ring_buffer__new(fd, on_event, &r, NULL);
+	if (!rb) {
+		xct_err("cannot read the connection events: %s", strerror(errno));
+		close(fd);
+		return XCT_EXIT_RUNTIME;
+	}
+	/* Events left from an earlier reader's last seconds are not ours. */
+	ring_buffer__consume(rb);
+	r.draining = false;
+	lost_before = xct_counter_total(t, XCT_S_CT_EVENTS_LOST);
+	sub.fd = bpf_obj_get(xct_pin(path, sizeof(path), "xct_subs"));
+	if (sub.fd >= 0 && other_reader(sub.fd))
+		xct_err("another reader of connection events is running: each of you will "
+			"see only part of them");
+	xct_sub_close(&sub);
+	if (xct_sub_open(&sub, XCT_SUB_CT_EVENTS)) {
+		rc = XCT_EXIT_RUNTIME;
+		goto out;
+	}
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, on_signal);
+	if (o->timeout_s)
+		deadline = time(NULL) + (time_t)o->timeout_s;
+	while (!stop && (!o->count || r.shown < o->count)) {
+		err = ring_buffer__poll(rb, 100);
+		fflush(stdout);
+		if (err == -EINTR)
+			break;
+		if (err < 0) {
+			xct_err("reading connection events: %s", strerror(-err));
+			rc = XCT_EXIT_RUNTIME;
+			break;
+		}
+		if (xct_sub_refresh(&sub)) {
+			rc = XCT_EXIT_RUNTIME;
+			break;
+		}
+		if (deadline && time(NULL) >= deadline)
+			break;
+	}
+	/* What was queued before the end still counts as seen, not lost. */
+	if (!o->count || r.shown < o->count)
+		ring_buffer__consume(rb);
+	lost = xct_counter_total(t, XCT_S_CT_EVENTS_LOST) - lost_before;
+	if (xct_opts.json)
+		printf("{\"event\":\"END\",\"shown\":%llu,\"lost\":%llu}\n",
+		       (unsigned long long)r.shown, (unsigned long long)lost);
+	fflush(stdout);
+	fprintf(stderr, SUMMARY_PREFIX "%llu flow events have been shown.\n",
+		(unsigned long long)r.shown);
+	if (lost)
+		fprintf(stderr, "xct: %llu connection events lost (the ring buffer was full)\n",
+			(unsigned long long)lost);
+out:
+	unsubscribe(&sub);
+	xct_sub_close(&sub);
+	ring_buffer__free(rb);
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * xct ct events: the datapath's connection events (NEW, UPDATE, DESTROY)
+ * read from the xct_ct_events ring and printed as conntrack -E prints them.
+ */
+#ifndef XCT_CT_EVENTS_H
+#define XCT_CT_EVENTS_H
+
+#include "ct_filter.h"
+#include "table.h"
+
+#define XCT_CTE_MASK(type) (1u << (type))
+#define XCT_CTE_MASK_ALL                                                                           \
+	(XCT_CTE_MASK(XCT_CTE_NEW) | XCT_CTE_MASK(XCT_CTE_UPDATE) | XCT_CTE_MASK(XCT_CTE_DESTROY))
+
+struct xct_ct_events_opts {
+	unsigned int mask; /* XCT_CTE_MASK() of the event types to show */
+	__u64 count;	   /* end after this many shown; 0: no limit */
+	__u64 timeout_s;   /* end after this long; 0: no limit */
+	unsigned int fmt_flags;
+};
+
+/* "NEW,UPDATE,DESTROY", "UPDATES" or "ALL", any case; 0 or -EINVAL. */
+int xct_parse_event_mask(const char *s, unsigned int *mask);
+
+/* The entry an event carries, for the filters and the formatters. */
+void xct_event_entry(const struct xct_ct_event *ev, struct xct_ct_entry *e);
+
+/* Follows the events until the count, the timeout or a signal; an exit
+ * status. */
+int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
+		      const struct xct_ct_events_opts *o);
+
+#endif /* XCT_CT_EVENTS_H */
