@@ -219,6 +219,41 @@ TEST(ct_events_gc_destroys_expired_and_early_dropped)
 	fixture_teardown(&fx);
 }
 
+/* A full table: the insert that evicts an unreplied entry to make room
+ * announces its DESTROY as an early drop, then the newcomer's NEW. */
+TEST(ct_events_eviction_destroys_the_victim)
+{
+	struct flow a = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", 5000, "10.0.0.2", 53);
+	struct flow b = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", 5001, "10.0.0.2", 53);
+	struct flow c = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", 5002, "10.0.0.2", 53);
+	struct packet pa = udp_packet(&a, 10), pb = udp_packet(&b, 20), pc = udp_packet(&c, 30);
+	struct xct_ct_event ev[MAX_EVENTS];
+	struct xct_ct_entry e;
+	struct fixture fx;
+	__u64 t0 = T0;
+
+	if (!fixture_setup(&fx, 2))
+		return;
+	ct_events_subscribe(&fx);
+	xdp_in(&fx, &pa);
+	advance(&fx, SEC_NS(1));
+	xdp_in(&fx, &pb);
+	CHECK_EQ(ct_events_read(&fx, NULL, 0), 2);
+	advance(&fx, SEC_NS(1));
+	xdp_in(&fx, &pc);
+	CHECK_EQ(ct_events_read(&fx, ev, MAX_EVENTS), 2);
+	/* a, the oldest unreplied, went. */
+	check_event(&ev[0], XCT_CTE_DESTROY, XCT_CTE_END_EARLY_DROP, &a, 0, 0, t0 + SEC_NS(2));
+	CHECK_EQ(ev[0].packets[0], 1);
+	CHECK_EQ(ev[0].bytes[0], pa.l3_len);
+	CHECK_EQ(ev[0].first_seen_ns, t0);
+	check_event(&ev[1], XCT_CTE_NEW, 0, &c, 0, 0, t0 + SEC_NS(2));
+	CHECK(get_entry(&fx, &a, &e) != 0);
+	CHECK_EQ(get_entry(&fx, &b, &e), 0);
+	CHECK_EQ(get_entry(&fx, &c, &e), 0);
+	fixture_teardown(&fx);
+}
+
 TEST(ct_events_flush_destroys_every_connection)
 {
 	struct flow a = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", 5000, "10.0.0.2", 53);
