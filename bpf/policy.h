@@ -389,6 +389,29 @@ static __always_inline int xct_rule_limit(__u32 idx, const struct xct_rule_rec *
 	}
 }
 
+/* An event about the packet the policy sees. */
+static __always_inline void xct_event_fill(struct xct_event *ev, const struct xct_policy_in *in,
+					   __u8 type, __u8 verdict, __u8 ct_state, __u8 reason,
+					   __u8 flags, __u32 line)
+{
+	ev->time_ns = in->now;
+	ev->type = type;
+	ev->verdict = verdict;
+	ev->ct_state = ct_state;
+	ev->family = in->family;
+	ev->proto = in->proto;
+	ev->hook = in->hook;
+	ev->reason = reason;
+	ev->flags = flags;
+	ev->ifindex = in->ifindex;
+	ev->line = line;
+	ev->src = in->saddr;
+	ev->dst = in->daddr;
+	ev->sport = in->is_icmp ? (__u16)(in->icmp_type << 8 | in->icmp_code) : in->sport;
+	ev->dport = in->dport;
+	ev->len = in->len;
+}
+
 /* A log rule decided the packet: one event, if its sampler allows. */
 static __always_inline void xct_rule_log(__u32 idx, const struct xct_rule_rec *rec,
 					 const struct xct_policy_in *in)
@@ -406,22 +429,8 @@ static __always_inline void xct_rule_log(__u32 idx, const struct xct_rule_rec *r
 		xct_count(XCT_S_EVENTS_LOST);
 		return;
 	}
-	ev->time_ns = in->now;
-	ev->type = XCT_EV_RULE_LOG;
-	ev->verdict = rec->action;
-	ev->ct_state = in->state;
-	ev->family = in->family;
-	ev->proto = in->proto;
-	ev->hook = in->hook;
-	ev->reason = 0;
-	ev->flags = XCT_EVF_MATCHED;
-	ev->ifindex = in->ifindex;
-	ev->line = rec->line;
-	ev->src = in->saddr;
-	ev->dst = in->daddr;
-	ev->sport = in->is_icmp ? (__u16)(in->icmp_type << 8 | in->icmp_code) : in->sport;
-	ev->dport = in->dport;
-	ev->len = in->len;
+	xct_event_fill(ev, in, XCT_EV_RULE_LOG, rec->action, in->state, 0, XCT_EVF_MATCHED,
+		       rec->line);
 	bpf_ringbuf_submit(ev, 0);
 	xct_count(XCT_S_LOG_EVENTS);
 }

@@ -197,22 +197,8 @@ __noinline int xct_emit_drop(const struct xct_policy_scratch *ps, __u32 verdict,
 		xct_count(XCT_S_DROP_EVENTS_LOST);
 		return 0;
 	}
-	ev->time_ns = in->now;
-	ev->type = XCT_EV_DROP;
-	ev->verdict = verdict;
-	ev->ct_state = ct_state;
-	ev->family = in->family;
-	ev->proto = in->proto;
-	ev->hook = in->hook;
-	ev->reason = reason;
-	ev->flags = ps->out.matched ? XCT_EVF_MATCHED : 0;
-	ev->ifindex = in->ifindex;
-	ev->line = ps->out.line;
-	ev->src = in->saddr;
-	ev->dst = in->daddr;
-	ev->sport = in->is_icmp ? (__u16)(in->icmp_type << 8 | in->icmp_code) : in->sport;
-	ev->dport = in->dport;
-	ev->len = in->len;
+	xct_event_fill(ev, in, XCT_EV_DROP, verdict, ct_state, reason,
+		       ps->out.matched ? XCT_EVF_MATCHED : 0, ps->out.line);
 	bpf_ringbuf_submit(ev, 0);
 	return 0;
 }

@@ -36,6 +36,17 @@ const char *xct_proto_name(__u8 proto)
 	return "unknown";
 }
 
+const char *xct_proto_label(__u8 proto, char *buf, size_t len)
+{
+	const char *name = xct_proto_name(proto);
+
+	/* 255 stands for "no transport header" in the datapath's events. */
+	if (strcmp(name, "unknown") || proto == 255)
+		return name;
+	snprintf(buf, len, "%u", proto);
+	return buf;
+}
+
 static const char *const tcp_state_names[XCT_TCP_STATE_COUNT] = {
 	"NONE",	      "SYN_SENT", "SYN_RECV",  "ESTABLISHED", "FIN_WAIT",
 	"CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE",	      "SYN_SENT2",
@@ -153,6 +164,29 @@ static void put_tuple(struct line *l, const struct xct_tuple *t)
 	}
 }
 
+/* What a line starts with, as conntrack prints it: [family] protocol,
+ * seconds left, TCP state. */
+static void put_head(struct line *l, const struct xct_ct_key *key, const struct xct_ct_entry *e,
+		     __u64 now_ns, unsigned int flags)
+{
+	if (flags & XCT_FMT_EXTENDED) {
+		put_padded(l, xct_family_name(key->family), 8);
+		put_str(l, " ");
+		put_u64(l, key->family);
+		put_str(l, " ");
+	}
+	put_padded(l, xct_proto_name(key->proto), 8);
+	put_str(l, " ");
+	put_u64(l, key->proto);
+	put_str(l, " ");
+	put_u64(l, xct_entry_timeout(e, now_ns));
+	put_str(l, " ");
+	if (key->proto == XCT_IPPROTO_TCP) {
+		put_str(l, xct_tcp_state_name(e->state));
+		put_str(l, " ");
+	}
+}
+
 int xct_format_conn(char *buf, size_t len, const struct xct_ct_key *key,
 		    const struct xct_ct_entry *e, __u64 now_ns, unsigned int flags)
 {
@@ -164,22 +198,7 @@ int xct_format_conn(char *buf, size_t len, const struct xct_ct_key *key,
 	xct_tuple_from_key(key, e->orig_side, XCT_DIR_ORIGINAL, &orig);
 	xct_tuple_from_key(key, e->orig_side, XCT_DIR_REPLY, &reply);
 
-	if (flags & XCT_FMT_EXTENDED) {
-		put_padded(&l, xct_family_name(key->family), 8);
-		put_str(&l, " ");
-		put_u64(&l, key->family);
-		put_str(&l, " ");
-	}
-	put_padded(&l, xct_proto_name(key->proto), 8);
-	put_str(&l, " ");
-	put_u64(&l, key->proto);
-	put_str(&l, " ");
-	put_u64(&l, xct_entry_timeout(e, now_ns));
-	put_str(&l, " ");
-	if (key->proto == XCT_IPPROTO_TCP) {
-		put_str(&l, xct_tcp_state_name(e->state));
-		put_str(&l, " ");
-	}
+	put_head(&l, key, e, now_ns, flags);
 	put_tuple(&l, &orig);
 	put_field(&l, "packets=", e->packets[0]);
 	put_field(&l, "bytes=", e->bytes[0]);
@@ -227,22 +246,7 @@ int xct_format_event(char *buf, size_t len, const struct xct_ct_key *key,
 
 	put_str(&l,
 		type <= XCT_CTE_DESTROY && event_prefix[type] ? event_prefix[type] : "[UNKNOWN] ");
-	if (flags & XCT_FMT_EXTENDED) {
-		put_padded(&l, xct_family_name(key->family), 8);
-		put_str(&l, " ");
-		put_u64(&l, key->family);
-		put_str(&l, " ");
-	}
-	put_padded(&l, xct_proto_name(key->proto), 8);
-	put_str(&l, " ");
-	put_u64(&l, key->proto);
-	put_str(&l, " ");
-	put_u64(&l, xct_entry_timeout(e, time_ns));
-	put_str(&l, " ");
-	if (key->proto == XCT_IPPROTO_TCP) {
-		put_str(&l, xct_tcp_state_name(e->state));
-		put_str(&l, " ");
-	}
+	put_head(&l, key, e, time_ns, flags);
 	/* As conntrack -E: counters only when the connection ends. */
 	put_tuple(&l, &orig);
 	if (destroy) {

@@ -15,6 +15,8 @@
 #define XCT_FMT_TIMESTAMP 0x2 /* "-o timestamp": events start with [sec.usec] */
 
 const char *xct_proto_name(__u8 proto);
+/* The protocol's name, or its number in buf when it has none. */
+const char *xct_proto_label(__u8 proto, char *buf, size_t len);
 const char *xct_tcp_state_name(__u8 state);
 const char *xct_family_name(__u8 family);
 

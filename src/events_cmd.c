@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "ct_format.h"
 #include "table.h"
 #include "xct.h"
 #include "xct/parse.h"
@@ -62,22 +63,6 @@ static const char *state_name(__u8 s)
 	return s < 5 ? names[s] : "raw";
 }
 
-static const char *proto_name(__u8 proto, char *buf, size_t len)
-{
-	switch (proto) {
-	case XCT_IPPROTO_TCP:
-		return "tcp";
-	case XCT_IPPROTO_UDP:
-		return "udp";
-	case XCT_IPPROTO_ICMP:
-		return "icmp";
-	case XCT_IPPROTO_ICMPV6:
-		return "icmpv6";
-	}
-	snprintf(buf, len, "%u", proto);
-	return buf;
-}
-
 static int print_event(void *ctx, void *data, size_t size)
 {
 	struct events_ctx *ec = ctx;
@@ -86,7 +71,7 @@ static int print_event(void *ctx, void *data, size_t size)
 	int af = ev->family == XCT_AF_INET6 ? AF_INET6 : AF_INET;
 	__u64 real = ev->time_ns + (__u64)ec->mono_to_real;
 	time_t secs = (time_t)(real / XCT_NSEC_PER_SEC);
-	const char *proto = proto_name(ev->proto, pbuf, sizeof(pbuf));
+	const char *proto = xct_proto_label(ev->proto, pbuf, sizeof(pbuf));
 	int ports = ev->proto == XCT_IPPROTO_TCP || ev->proto == XCT_IPPROTO_UDP;
 	struct tm tm;
 	char when[32];

@@ -164,24 +164,6 @@ static __s64 mono_to_real(void)
 	       (real.tv_nsec - mono.tv_nsec);
 }
 
-static const char *proto_str(__u8 proto, char *buf, size_t len)
-{
-	switch (proto) {
-	case XCT_IPPROTO_TCP:
-		return "tcp";
-	case XCT_IPPROTO_UDP:
-		return "udp";
-	case XCT_IPPROTO_ICMP:
-		return "icmp";
-	case XCT_IPPROTO_ICMPV6:
-		return "icmpv6";
-	case 255:
-		return "unknown";
-	}
-	snprintf(buf, len, "%u", proto);
-	return buf;
-}
-
 static int parse_proto(const char *s, __u8 *proto)
 {
 	static const struct {
@@ -414,7 +396,7 @@ struct view {
 static void tuple_text(const struct view *v, char *buf, size_t len)
 {
 	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN], pb[8];
-	const char *proto = proto_str(v->proto, pb, sizeof(pb));
+	const char *proto = xct_proto_label(v->proto, pb, sizeof(pb));
 
 	if (!v->family) {
 		snprintf(buf, len, "(no IP header)");
@@ -445,8 +427,8 @@ static void tuple_json(const struct view *v)
 	xct_format_addr(v->family, &v->src, s, sizeof(s));
 	xct_format_addr(v->family, &v->dst, d, sizeof(d));
 	printf(",\"family\":\"%s\",\"proto\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\"",
-	       v->family == XCT_AF_INET6 ? "ipv6" : "ipv4", proto_str(v->proto, pb, sizeof(pb)), s,
-	       d);
+	       v->family == XCT_AF_INET6 ? "ipv6" : "ipv4",
+	       xct_proto_label(v->proto, pb, sizeof(pb)), s, d);
 	if (v->ports && (v->proto == XCT_IPPROTO_TCP || v->proto == XCT_IPPROTO_UDP))
 		printf(",\"sport\":%u,\"dport\":%u", v->sport, v->dport);
 	else if (v->ports)
