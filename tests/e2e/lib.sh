@@ -41,6 +41,18 @@ BG_PIDS=()
 
 log() { echo "# $*"; }
 
+# result NAME STATUS [WHY...]: one TAP-style line, "ok NAME" when STATUS is 0.
+result() {
+	local name=$1 ok=$2
+	shift 2
+	if [ "$ok" = 0 ]; then
+		echo "ok $name"
+	else
+		echo "not ok $name"
+		[ $# -gt 0 ] && echo "#   $*"
+	fi
+}
+
 # Run in a namespace: in_ns NS cmd...
 in_ns() {
 	local ns=$1

@@ -28,17 +28,6 @@ fail_setup() {
 	exit 1
 }
 
-result() {
-	local name=$1 ok=$2
-	shift 2
-	if [ "$ok" = 0 ]; then
-		echo "ok $name"
-	else
-		echo "not ok $name"
-		[ $# -gt 0 ] && echo "#   $*"
-	fi
-}
-
 # The counter NAME summed over the CPUs (xct ct stats -j).
 stat_total() {
 	xct_r -j ct stats | "$PYTHON" -c "import json,sys; print(sum(c['$1'] for c in json.load(sys.stdin)['cpus']))"

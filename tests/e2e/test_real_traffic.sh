@@ -22,17 +22,6 @@ fail_setup() {
 	exit 1
 }
 
-result() {
-	local name=$1 ok=$2
-	shift 2
-	if [ "$ok" = 0 ]; then
-		echo "ok $name"
-	else
-		echo "not ok $name"
-		[ $# -gt 0 ] && echo "#   $*"
-	fi
-}
-
 # compare NAME [ct_compare options] -- LIST-ARGS...
 compare() {
 	local name=$1

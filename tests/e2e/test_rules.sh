@@ -40,17 +40,6 @@ fail_setup() {
 	exit 1
 }
 
-result() {
-	local name=$1 ok=$2
-	shift 2
-	if [ "$ok" = 0 ]; then
-		echo "ok $name"
-	else
-		echo "not ok $name"
-		[ $# -gt 0 ] && echo "#   $*"
-	fi
-}
-
 # Float comparisons: fcmp A OP B, OP one of < <= > >=.
 fcmp() {
 	awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN {

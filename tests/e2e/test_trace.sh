@@ -30,17 +30,6 @@ fail_setup() {
 	exit 1
 }
 
-result() {
-	local name=$1 ok=$2
-	shift 2
-	if [ "$ok" = 0 ]; then
-		echo "ok $name"
-	else
-		echo "not ok $name"
-		[ $# -gt 0 ] && echo "#   $*"
-	fi
-}
-
 netns_inode() { in_ns "$1" stat -L -c %i /proc/self/ns/net; }
 
 # start_trace NAME NS ARGS...: xct trace in NS, output in $WORK/NAME.{out,err};
