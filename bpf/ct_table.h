@@ -156,11 +156,11 @@ busy:
  * reported NEW (or INVALID if it cannot open a connection) and 1 is
  * returned, so that the policy decides before the table spends an entry on
  * it; xct_ct_create() then inserts it.  *seq gets what xct_ct_update()
- * committed.
+ * committed; *missed says that the key has no entry at all.
  */
 static __always_inline int xct_ct_process(const struct xct_ct_key *key, __u8 side,
 					  const struct xct_pkt *pkt, __u64 now,
-					  struct xct_ct_result *res, __u32 *seq)
+					  struct xct_ct_result *res, __u32 *seq, __u8 *missed)
 {
 	struct xct_ct_entry *ct = bpf_map_lookup_elem(&xct_ct, key);
 	struct xct_ct_entry_scratch *copy;
@@ -168,6 +168,7 @@ static __always_inline int xct_ct_process(const struct xct_ct_key *key, __u8 sid
 	__u8 reason;
 
 	*seq = 0;
+	*missed = !ct;
 	if (ct) {
 		xct_count(XCT_S_FOUND);
 		*seq = xct_ct_update(ct, side, pkt, now, res);
@@ -302,6 +303,7 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 			 struct xct_gc_ctx *g)
 {
 	int drop = 0;
+	__u16 status;
 
 	g->seen++;
 	bpf_spin_lock(&ct->lock);
@@ -311,9 +313,13 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 		drop = 2;
 	if (drop)
 		ct->status |= XCT_CT_DYING;
+	status = ct->status;
 	bpf_spin_unlock(&ct->lock);
 
 	if (drop && bpf_map_delete_elem(map, key) == 0) {
+		/* A translated connection gives its tuple back. */
+		if (status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT))
+			xct_nat_release(key);
 		if (drop == 1) {
 			g->deleted++;
 		} else {

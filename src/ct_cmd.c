@@ -39,12 +39,18 @@ static const char ct_usage[] =
 	"  -u, --status ASSURED|SEEN_REPLY|UNSET[,...]\n"
 	"  -m, --mark MARK[/MASK]\n"
 	"      --icmp-type N, --icmp-code N, --icmp-id N\n"
+	"      --src-nat, --dst-nat, --any-nat\n"
+	"                             translated connections only (source, destination, either)\n"
+	"\n"
+	"A translated connection shows its reply tuple as conntrack does: the tuple\n"
+	"the other end answers to (after masquerade, its destination is the router).\n"
 	"\n"
 	"Unlike conntrack -L, list shows both address families unless -f is given.\n"
 	"\n"
 	"Examples:\n"
 	"  xct ct list -p tcp --state ESTABLISHED\n"
 	"  xct ct list -s 10.0.0.0/8 -o json\n"
+	"  xct ct list --src-nat -p tcp\n"
 	"  xct ct get -p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 40000 --dport 22\n"
 	"  xct ct delete -p udp --dport 53\n";
 
@@ -56,6 +62,9 @@ enum {
 	OPT_ICMP_CODE,
 	OPT_ICMP_ID,
 	OPT_REASONS,
+	OPT_SRC_NAT,
+	OPT_DST_NAT,
+	OPT_ANY_NAT,
 };
 
 static const struct option ct_options[] = {
@@ -79,6 +88,9 @@ static const struct option ct_options[] = {
 	{"icmp-id", required_argument, NULL, OPT_ICMP_ID},
 	{"output", required_argument, NULL, 'o'},
 	{"reasons", no_argument, NULL, OPT_REASONS},
+	{"src-nat", no_argument, NULL, OPT_SRC_NAT},
+	{"dst-nat", no_argument, NULL, OPT_DST_NAT},
+	{"any-nat", no_argument, NULL, OPT_ANY_NAT},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -186,6 +198,15 @@ static int parse_ct_args(int argc, char **argv, struct ct_args *a)
 		case OPT_REASONS:
 			a->reasons = true;
 			break;
+		case OPT_SRC_NAT:
+			f->nat_any |= XCT_CT_SRC_NAT;
+			break;
+		case OPT_DST_NAT:
+			f->nat_any |= XCT_CT_DST_NAT;
+			break;
+		case OPT_ANY_NAT:
+			f->nat_any |= XCT_CT_SRC_NAT | XCT_CT_DST_NAT;
+			break;
 		case 'h':
 			fputs(ct_usage, stdout);
 			exit(XCT_EXIT_OK);
@@ -227,6 +248,7 @@ static int parse_ct_args(int argc, char **argv, struct ct_args *a)
 
 struct list_ctx {
 	const struct ct_args *args;
+	struct xct_nat_view nat; /* the translated connections' bindings */
 	__u64 now;
 	unsigned long shown;
 	/* delete: the matching keys, deleted after the walk */
@@ -235,15 +257,16 @@ struct list_ctx {
 };
 
 static void print_entry(struct list_ctx *l, const struct xct_ct_key *key,
-			const struct xct_ct_entry *e)
+			const struct xct_ct_entry *e, const struct xct_nat_binding *nat)
 {
 	char line[512];
 
 	if (xct_opts.json) {
 		fputs(l->shown ? ",\n" : "[\n", stdout);
-		xct_print_conn_json(stdout, key, e, l->now);
+		xct_print_conn_json_nat(stdout, key, e, nat, l->now);
 	} else {
-		int n = xct_format_conn(line, sizeof(line) - 1, key, e, l->now, l->args->fmt_flags);
+		int n = xct_format_conn_nat(line, sizeof(line) - 1, key, e, nat, l->now,
+					    l->args->fmt_flags);
 
 		line[n] = '\n';
 		fwrite(line, 1, (size_t)n + 1, stdout);
@@ -254,9 +277,10 @@ static void print_entry(struct list_ctx *l, const struct xct_ct_key *key,
 static int list_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, void *ctx)
 {
 	struct list_ctx *l = ctx;
+	const struct xct_nat_binding *nat = xct_nat_view_find(&l->nat, key, e);
 
-	if (xct_filter_match(&l->args->filter, key, e))
-		print_entry(l, key, e);
+	if (xct_filter_match_nat(&l->args->filter, key, e, nat))
+		print_entry(l, key, e, nat);
 	return 0;
 }
 
@@ -269,8 +293,9 @@ static void end_json(const struct list_ctx *l)
 static int collect_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, void *ctx)
 {
 	struct list_ctx *l = ctx;
+	const struct xct_nat_binding *nat = xct_nat_view_find(&l->nat, key, e);
 
-	if (!xct_filter_match(&l->args->filter, key, e))
+	if (!xct_filter_match_nat(&l->args->filter, key, e, nat))
 		return 0;
 	if (l->nkeys == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 256;
@@ -282,7 +307,7 @@ static int collect_one(const struct xct_ct_key *key, const struct xct_ct_entry *
 		l->cap = cap;
 	}
 	l->keys[l->nkeys++] = *key;
-	print_entry(l, key, e);
+	print_entry(l, key, e, nat);
 	return 0;
 }
 
@@ -294,7 +319,10 @@ static int do_list(struct xct_table *t, const struct ct_args *a, bool get)
 	int err;
 
 	setvbuf(stdout, out, _IOFBF, sizeof(out));
-	err = xct_table_walk(t, l.now, list_one, &l);
+	err = xct_nat_view_load(t, &l.nat);
+	if (!err)
+		err = xct_table_walk(t, l.now, list_one, &l);
+	xct_nat_view_free(&l.nat);
 
 	end_json(&l);
 	if (err)
@@ -314,15 +342,20 @@ static int do_delete(struct xct_table *t, const struct ct_args *a)
 	size_t i;
 	int err;
 
-	err = xct_table_walk(t, l.now, collect_one, &l);
+	err = xct_nat_view_load(t, &l.nat);
+	if (!err)
+		err = xct_table_walk(t, l.now, collect_one, &l);
+	xct_nat_view_free(&l.nat);
 	end_json(&l);
 	if (err) {
 		free(l.keys);
 		return XCT_EXIT_RUNTIME;
 	}
 	for (i = 0; i < l.nkeys; i++)
-		if (bpf_map_delete_elem(t->ct_fd, &l.keys[i]) == 0)
+		if (bpf_map_delete_elem(t->ct_fd, &l.keys[i]) == 0) {
+			xct_nat_forget(t, &l.keys[i]);
 			deleted++;
+		}
 	free(l.keys);
 	fprintf(stderr, SUMMARY_PREFIX "%lu flow entries have been deleted.\n", deleted);
 	if (deleted == 0) {
@@ -362,6 +395,17 @@ static int do_flush(struct xct_table *t)
 		}
 		in_batch = out_batch;
 		first = false;
+	}
+	/* With the connections go their translations. */
+	if (t->nat_fd >= 0) {
+		struct xct_ct_key k;
+
+		while (bpf_map_get_next_key(t->nat_fd, NULL, &k) == 0)
+			if (bpf_map_delete_elem(t->nat_fd, &k))
+				break;
+		while (bpf_map_get_next_key(t->nat_rev_fd, NULL, &k) == 0)
+			if (bpf_map_delete_elem(t->nat_rev_fd, &k))
+				break;
 	}
 	fprintf(stderr, SUMMARY_PREFIX "connection tracking table has been emptied.\n");
 	if (xct_opts.verbose)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include "xct/abi.h"
+#include "xct/nat.h"
 
 #define XCT_FMT_EXTENDED 0x1 /* "-o extended": the l3 prefix "ipv4     2 " */
 
@@ -27,8 +28,16 @@ __u64 xct_entry_timeout(const struct xct_ct_entry *e, __u64 now_ns);
 int xct_format_conn(char *buf, size_t len, const struct xct_ct_key *key,
 		    const struct xct_ct_entry *e, __u64 now_ns, unsigned int flags);
 
+/* The same for a connection that may be translated: nat is its binding,
+ * or NULL; the reply tuple is then the translated one, as conntrack shows. */
+int xct_format_conn_nat(char *buf, size_t len, const struct xct_ct_key *key,
+			const struct xct_ct_entry *e, const struct xct_nat_binding *nat,
+			__u64 now_ns, unsigned int flags);
+
 /* One JSON object for the entry, without a newline. */
 void xct_print_conn_json(FILE *out, const struct xct_ct_key *key, const struct xct_ct_entry *e,
 			 __u64 now_ns);
+void xct_print_conn_json_nat(FILE *out, const struct xct_ct_key *key, const struct xct_ct_entry *e,
+			     const struct xct_nat_binding *nat, __u64 now_ns);
 
 #endif /* XCT_CT_FORMAT_H */

@@ -90,7 +90,11 @@ static int rules_check(const char *file, bool load)
 		err = xct_policy_install(&maps, &rs, &c);
 		rc = err ? XCT_EXIT_RUNTIME : XCT_EXIT_OK;
 	}
-	if (rc == XCT_EXIT_OK)
+	if (rc == XCT_EXIT_OK && rs.n_nat_rules)
+		printf("%s: %zu rule%s, %zu NAT rule%s, %zu set%s, %s\n", file, rs.n_rules,
+		       rs.n_rules == 1 ? "" : "s", rs.n_nat_rules, rs.n_nat_rules == 1 ? "" : "s",
+		       rs.n_sets, rs.n_sets == 1 ? "" : "s", load ? "loaded" : "valid");
+	else if (rc == XCT_EXIT_OK)
 		printf("%s: %zu rule%s, %zu set%s, %s\n", file, rs.n_rules,
 		       rs.n_rules == 1 ? "" : "s", rs.n_sets, rs.n_sets == 1 ? "" : "s",
 		       load ? "loaded" : "valid");
