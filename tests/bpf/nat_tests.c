@@ -9,10 +9,16 @@
  * scratch and must match what the helpers' incremental updates left.
  * Also: the port kept when free and changed on a clash, a one-port range
  * exhausted (counted, the first connection untouched), ICMP echo ids,
- * IPv6, and the collector giving a dead connection's tuple back.
+ * IPv6, the collector giving a dead connection's tuple back, and two
+ * CPUs translating at the same instant from a range too small for all
+ * their connections: every tuple given out once, the rest refused.
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
@@ -415,5 +421,116 @@ TEST(nat_gc_gives_the_tuple_back)
 	CHECK_EQ(table_size(&fx), 0);
 	CHECK_EQ(bindings(&fx), 0);
 	CHECK_EQ(claims(&fx), 0);
+	fixture_teardown(&fx);
+}
+
+/* ---- Two CPUs allocating at once ---- */
+
+#define RACE_PORTS 64 /* the range: 20000-20063 */
+#define RACE_CONNS 48 /* per CPU: 96 connections for 64 tuples */
+
+struct racer {
+	struct fixture *fx;
+	int cpu;
+	struct packet pk[RACE_CONNS];
+	int ret[RACE_CONNS];
+	__u16 port[RACE_CONNS];
+	int err;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	int xdp = bpf_program__fd(r->fx->skel->progs.xct_xdp);
+	int egress = bpf_program__fd(r->fx->skel->progs.xct_nat_egress);
+	cpu_set_t set;
+	int i;
+
+	CPU_ZERO(&set);
+	CPU_SET(r->cpu, &set);
+	/* The datapath's scratch is per CPU: each runner keeps to its own. */
+	if (sched_setaffinity(0, sizeof(set), &set)) {
+		r->err = errno;
+		return NULL;
+	}
+	for (i = 0; i < RACE_CONNS; i++) {
+		struct __sk_buff skb = {};
+		struct packet out;
+		LIBBPF_OPTS(bpf_test_run_opts, in, .data_in = r->pk[i].data,
+			    .data_size_in = r->pk[i].len, .repeat = 1);
+		LIBBPF_OPTS(bpf_test_run_opts, eg, .data_in = r->pk[i].data,
+			    .data_size_in = r->pk[i].len, .data_out = out.data,
+			    .data_size_out = sizeof(out.data), .ctx_in = &skb,
+			    .ctx_size_in = sizeof(skb), .repeat = 1);
+
+		if (bpf_prog_test_run_opts(xdp, &in) || bpf_prog_test_run_opts(egress, &eg)) {
+			r->err = errno;
+			return NULL;
+		}
+		r->ret[i] = (int)eg.retval;
+		r->port[i] = get16(out.data + r->pk[i].l4_off);
+	}
+	return NULL;
+}
+
+TEST(nat_two_cpus_never_share_a_tuple)
+{
+	static struct racer racers[2];
+	struct fixture fx;
+	pthread_t th[2];
+	int i, k, ok = 0, shot = 0, seen[RACE_PORTS] = {0};
+	char src[32];
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	if (fx.ncpus < 2) {
+		CHECK_FAIL("needs two CPUs, has %d", fx.ncpus);
+		return;
+	}
+	set_rule(&fx, NAT_ADDR, 20000, 20000 + RACE_PORTS - 1);
+	for (k = 0; k < 2; k++) {
+		racers[k].fx = &fx;
+		racers[k].cpu = k;
+		racers[k].err = 0;
+		for (i = 0; i < RACE_CONNS; i++) {
+			struct flow f;
+
+			snprintf(src, sizeof(src), "10.%d.0.%d", k + 1, i + 1);
+			f = make_flow(XCT_IPPROTO_TCP, src, 40000, "192.0.2.9", 80);
+			racers[k].pk[i] = tcp_packet(&f, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+			fill_checksums(&racers[k].pk[i], 0, XCT_IPPROTO_TCP);
+		}
+	}
+	for (k = 0; k < 2; k++)
+		if (pthread_create(&th[k], NULL, race, &racers[k])) {
+			CHECK_FAIL("cannot start a thread");
+			return;
+		}
+	for (k = 0; k < 2; k++)
+		pthread_join(th[k], NULL);
+	for (k = 0; k < 2; k++) {
+		CHECK_EQ(racers[k].err, 0);
+		for (i = 0; i < RACE_CONNS; i++) {
+			if (racers[k].ret[i] == TC_ACT_SHOT) {
+				shot++;
+				continue;
+			}
+			CHECK_EQ(racers[k].ret[i], TC_ACT_UNSPEC);
+			ok++;
+			if (racers[k].port[i] >= 20000 && racers[k].port[i] < 20000 + RACE_PORTS)
+				seen[racers[k].port[i] - 20000]++;
+			else
+				CHECK_FAIL("port %u out of the range", racers[k].port[i]);
+		}
+	}
+	/* Every tuple of the range given out once, the rest refused. */
+	CHECK_EQ(ok, RACE_PORTS);
+	CHECK_EQ(shot, 2 * RACE_CONNS - RACE_PORTS);
+	for (i = 0; i < RACE_PORTS; i++)
+		if (seen[i] != 1)
+			CHECK_FAIL("port %d given %d times", 20000 + i, seen[i]);
+	CHECK_EQ(reason_count(&fx, XCT_R_NAT_NO_TUPLE), 2 * RACE_CONNS - RACE_PORTS);
+	CHECK_EQ(bindings(&fx), RACE_PORTS);
+	CHECK_EQ(claims(&fx), RACE_PORTS);
 	fixture_teardown(&fx);
 }
