@@ -14,6 +14,8 @@
 #   2. prog_cost, rules_cost   the XDP program alone, BPF_PROG_TEST_RUN
 #   3. connrate.py   new TCP connections per second through a router
 #   4. scale.py      a million connections: memory, lookups, listing
+#   5. nat.py        a masqueraded flow through a router: xct and nftables
+#                    (writes its own section of the document)
 # Needs root; every namespace, mount and host setting it makes is undone
 # on exit, on failure too.
 set -euo pipefail
@@ -78,11 +80,13 @@ if [ "$SMOKE" = 1 ]; then
 	DP_ARGS=(--packets 20000 --accept-packets 5000 --repeats 1 --set-size 1000 --xdpfilter-size 1000)
 	CR_ARGS=(--seconds 0.5 --repeats 1)
 	SC_ARGS=(--entries 5000 --max-entries 8192 --quick --list-times 1)
+	NAT_ARGS=(--packets 20000 --repeats 1)
 else
 	Q=
 	DP_ARGS=(--packets 2000000 --accept-packets 500000 --repeats 3)
 	CR_ARGS=(--seconds 4 --repeats 3)
 	SC_ARGS=(--entries 1000000 --max-entries 1048576 --list-times 3)
+	NAT_ARGS=(--packets 1000000 --repeats 3 --doc "$DOC")
 fi
 
 CHILD=
@@ -123,6 +127,8 @@ step connrate.log "$PYTHON" bench/connrate.py --xct "$XCT" --connrate "$BENCH_BU
 	--xdp-obj "$BENCH_BUILD/xdp_drop.bpf.o" "${CR_ARGS[@]}" --out "$OUT/connrate.json"
 step scale.log "$PYTHON" bench/scale.py --xct "$XCT" --prog-cost "$BENCH_BUILD/prog_cost" \
 	--drop-obj "$BENCH_BUILD/xdp_drop.bpf.o" "${SC_ARGS[@]}" --out "$OUT/scale.json"
+step nat.log "$PYTHON" bench/nat.py --xct "$XCT" --drop-obj "$BENCH_BUILD/xdp_drop.bpf.o" \
+	"${NAT_ARGS[@]}" --out "$OUT/nat.json"
 TOTAL=$((SECONDS - START))
 
 # What ran where, for the document.
