@@ -28,6 +28,7 @@
 
 #define XCT_NAT_RULES_MAX   64 /* NAT rules in one generation */
 #define XCT_NAT_MAX_DEFAULT 65536
+#define XCT_NAT_TEXT_MAX    240
 /* Ports tried for one new connection before it fails (nf_nat tries 128
  * random ones; a sequential walk from a random start finds the last free
  * port of a small range for sure). */
@@ -78,6 +79,7 @@ struct xct_nat_rule {
 	union xct_addr to_lo, to_hi; /* snat: the address range (IPv4), or one address */
 	__u16 to_port_lo, to_port_hi;
 	__u32 pad2;
+	char text[XCT_NAT_TEXT_MAX]; /* the rule as written, for xct rules show */
 };
 
 /* The single element of xct_nat_ctl. */
@@ -104,7 +106,7 @@ struct xct_nat_binding {
 };
 
 #ifndef __bpf__
-_Static_assert(sizeof(struct xct_nat_rule) == 96, "nat rule layout");
+_Static_assert(sizeof(struct xct_nat_rule) == 96 + XCT_NAT_TEXT_MAX, "nat rule layout");
 _Static_assert(sizeof(struct xct_nat_binding) == 72, "nat binding layout");
 #endif
 

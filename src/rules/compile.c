@@ -1132,6 +1132,7 @@ static int compile_nat(struct compiler *cc, xct_ifindex_fn resolve, void *ctx)
 		}
 		memcpy(n->to_lo.bytes, r->nat_to.addr_lo, 16);
 		memcpy(n->to_hi.bytes, r->nat_to.addr_hi, 16);
+		snprintf(n->text, sizeof(n->text), "%s", r->text ? r->text : "");
 		if (r->nat_to.has_ports) {
 			n->flags |= XCT_NATM_PORT_RANGE;
 			n->to_port_lo = r->nat_to.port_lo;

@@ -14,7 +14,8 @@
 #   2. two clients with the same source port: one keeps it, the other
 #      gets another, and both work;
 #   3. `xct ct list` shows the reply tuples conntrack would (--src-nat,
-#      --dst-nat, --any-nat filter them);
+#      --dst-nat, --any-nat filter them); `xct rules show` lists the NAT
+#      rule;
 #   4. the oracle: the same traffic through nf_nat's masquerade in the same
 #      router, and `conntrack -L`'s reply tuples equal xct's;
 #   5. snat to one address and a range of 4 ports: four connections to
@@ -177,6 +178,14 @@ check_clients() {
 	result nat_masquerade_clients "$([ -z "$bad" ] && echo 0 || echo 1)" "$bad"
 }
 
+# The running NAT rules are listed after the filter rules.
+check_rules_show() {
+	xct_r rules show 2>/dev/null | grep -q "^masquerade oif veth-r-s .*# line 1: NAT$" &&
+		xct_r -j rules show 2>/dev/null |
+		"$PYTHON" -c 'import json, sys; r = json.load(sys.stdin); sys.exit(not [x for x in r if x.get("nat") and x["rule"] == "masquerade oif veth-r-s"])'
+	result nat_rules_show $?
+}
+
 check_same_port() {
 	local a b
 	a=$(tcp_peer "$NS_C" 42000)
@@ -304,6 +313,7 @@ xct_r rules load "$WORK/masq.xct" >/dev/null || fail_setup "rules load"
 
 check_clients
 XCT_TUPLES=$(xct_r ct list -f ipv4 --src-nat 2>/dev/null | tuples | grep -E "$MINE")
+check_rules_show
 check_same_port
 check_ct_list
 check_exhaustion
