@@ -21,6 +21,7 @@
 #include <bpf/bpf_helpers.h>
 #include "ct_table.h"
 #include "policy.h"
+#include "xct/csum.h"
 #include "xct/nat.h"
 
 /* Kernel 6.7's flag: the lookup also gives the source address the kernel
@@ -308,6 +309,60 @@ static __always_inline int xct_nat_rewrite(struct __sk_buff *skb, const struct x
 		return 0;
 	if (bpf_l4_csum_replace(skb, csum_off, old_port, new_port, mm0 | 2) ||
 	    bpf_skb_store_bytes(skb, port_off, &new_port, 2, 0))
+		return -1;
+	return 0;
+}
+
+/*
+ * An IPv4 ICMP error about a source-translated connection, arriving: its
+ * destination, and the source of the packet it quotes, go back to the
+ * connection's original source (addr, port in the key's convention), as
+ * nf_nat does.  The outer IP checksum is the helpers'; inside the quoted
+ * packet, the IP checksum moves opposite to the address (so the ICMP
+ * checksum over them does not change), the transport checksum is updated
+ * with RFC 1624 (include/xct/csum.h), and the ICMP checksum follows every
+ * other word that changed.
+ */
+static __always_inline int xct_nat_rewrite_error(struct __sk_buff *skb, const struct xct_pkt *pkt,
+						 const union xct_addr *addr, __u16 port)
+{
+	__u32 l3 = pkt->l3_off, icsum = pkt->l4_off + 2, il3 = pkt->l4_off + 8;
+	__u32 il4 = pkt->inner_l4_off, port_off, csum_off = 0;
+	__u8 proto = pkt->inner.proto;
+	__u16 old_port, new_port, c, c2;
+
+	if (bpf_l3_csum_replace(skb, l3 + 10, pkt->t.dst.v4, addr->v4, 4) ||
+	    bpf_skb_store_bytes(skb, l3 + 16, &addr->v4, 4, 0) ||
+	    bpf_l3_csum_replace(skb, il3 + 10, pkt->inner.src.v4, addr->v4, 4) ||
+	    bpf_skb_store_bytes(skb, il3 + 12, &addr->v4, 4, 0))
+		return -1;
+	if (proto == XCT_IPPROTO_ICMP) {
+		old_port = xct_htons(pkt->inner.sport);
+		new_port = xct_htons(port);
+		port_off = il4 + 4;
+		csum_off = il4 + 2;
+	} else {
+		old_port = pkt->inner.sport;
+		new_port = port;
+		port_off = il4;
+		/* The quoted transport checksum, when the error quotes it. */
+		if (il4 + (proto == XCT_IPPROTO_TCP ? 18 : 8) <= skb->len)
+			csum_off = il4 + (proto == XCT_IPPROTO_TCP ? 16 : 6);
+	}
+	if (csum_off && bpf_skb_load_bytes(skb, csum_off, &c, 2) == 0 &&
+	    (c || proto != XCT_IPPROTO_UDP)) {
+		c2 = c;
+		if (proto != XCT_IPPROTO_ICMP) /* the pseudo-header's address */
+			c2 = xct_csum_replace32(c2, pkt->inner.src.v4, addr->v4);
+		c2 = xct_csum_replace16(c2, old_port, new_port);
+		if (proto == XCT_IPPROTO_UDP && !c2)
+			c2 = 0xffff;
+		if (bpf_skb_store_bytes(skb, csum_off, &c2, 2, 0) ||
+		    bpf_l4_csum_replace(skb, icsum, c, c2, 2))
+			return -1;
+	}
+	if (old_port != new_port && (bpf_l4_csum_replace(skb, icsum, old_port, new_port, 2) ||
+				     bpf_skb_store_bytes(skb, port_off, &new_port, 2, 0)))
 		return -1;
 	return 0;
 }

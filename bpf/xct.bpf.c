@@ -129,6 +129,12 @@ __noinline int xct_classify(const struct xct_pkt *pkt, struct xct_track_state *t
 	res = &ts->res;
 	if (pkt->icmp_error) {
 		xct_ct_related(pkt, ts->now, res);
+		/* About a translated connection: the quoted packet carries
+		 * the translated tuple, known once translated back. */
+		if (res->reason == XCT_R_ICMP_ERROR_NO_CONN && ts->hook == XCT_HOOK_INGRESS &&
+		    xct_icmp_error_key(pkt, &ts->key) == XCT_R_OK &&
+		    bpf_map_lookup_elem(&xct_nat_rev, &ts->key))
+			ts->nat_reply = 1;
 		return 0;
 	}
 	if (pkt->t.proto == XCT_IPPROTO_ICMP && pkt->t.family == XCT_AF_INET &&
@@ -593,8 +599,16 @@ static __always_inline struct xct_pkt_slot *xct_nat_parse(struct __sk_buff *skb,
 	slot->copied = n;
 	slot->hook = hook;
 	slot->parsed = xct_parse(hdrs, n, len, &slot->pkt) == XCT_R_OK;
-	if (!slot->parsed || slot->pkt.icmp_error ||
-	    !xct_nat_proto_ok(slot->pkt.t.family, slot->pkt.t.proto))
+	if (!slot->parsed)
+		return 0;
+	/* ICMP errors: only IPv4 ones arriving, about a translated connection. */
+	if (slot->pkt.icmp_error)
+		return hook == XCT_HOOK_INGRESS && slot->pkt.t.family == XCT_AF_INET &&
+				       xct_nat_proto_ok(slot->pkt.inner.family,
+							slot->pkt.inner.proto)
+			       ? slot
+			       : 0;
+	if (!xct_nat_proto_ok(slot->pkt.t.family, slot->pkt.t.proto))
 		return 0;
 	return slot;
 }
@@ -675,7 +689,10 @@ int xct_nat_ingress(struct __sk_buff *skb)
 	__u16 port;
 	__u8 side;
 
-	if (!slot || xct_key_from_tuple(&slot->pkt.t, &rkey, &side) < 0)
+	if (!slot)
+		goto track;
+	if (slot->pkt.icmp_error ? xct_icmp_error_key(&slot->pkt, &rkey) != XCT_R_OK
+				 : xct_key_from_tuple(&slot->pkt.t, &rkey, &side) < 0)
 		goto track;
 	kp = bpf_map_lookup_elem(&xct_nat_rev, &rkey);
 	if (!kp)
@@ -690,7 +707,8 @@ int xct_nat_ingress(struct __sk_buff *skb)
 	}
 	if (b->manip == XCT_CT_SRC_NAT) {
 		xct_nat_orig_source(&key, b->orig_side, &addr, &port);
-		if (xct_nat_rewrite(skb, &slot->pkt, 0, &addr, port) < 0) {
+		if ((slot->pkt.icmp_error ? xct_nat_rewrite_error(skb, &slot->pkt, &addr, port)
+					  : xct_nat_rewrite(skb, &slot->pkt, 0, &addr, port)) < 0) {
 			xct_count(XCT_S_DROP);
 			return TC_ACT_SHOT;
 		}

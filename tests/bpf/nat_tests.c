@@ -534,3 +534,48 @@ TEST(nat_two_cpus_never_share_a_tuple)
 	CHECK_EQ(claims(&fx), RACE_PORTS);
 	fixture_teardown(&fx);
 }
+
+TEST(nat_icmp_error_about_translated_connection)
+{
+	struct fixture fx;
+	struct flow a = make_flow(XCT_IPPROTO_UDP, "10.0.0.2", 40000, "192.0.2.9", 53);
+	struct flow b = make_flow(XCT_IPPROTO_UDP, "10.0.0.3", 40000, "192.0.2.9", 53);
+	struct packet pa, pb, out, err, back;
+	__u32 il3, il4;
+	__u16 translated;
+	__u8 hdr[20];
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_rule(&fx, NAT_ADDR, 0, 0);
+	pa = udp_packet(&a, 32);
+	fill_checksums(&pa, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pa);
+	nat_out(&fx, &pa, &out);
+	/* The second client's port is taken: it leaves on another. */
+	pb = udp_packet(&b, 32);
+	fill_checksums(&pb, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pb);
+	nat_out(&fx, &pb, &out);
+	translated = sport(&out);
+	CHECK(translated != 40000);
+
+	/* The server's port unreachable quotes what it got. */
+	err = icmp_error_packet("192.0.2.9", NAT_ADDR, 3, 3, &out);
+	fill_checksums(&err, 0, XCT_IPPROTO_ICMP);
+	CHECK(xdp_marked_nat(&fx, &err));
+	nat_in(&fx, &err, &back);
+	il3 = back.l4_off + 8;
+	il4 = il3 + 20;
+	CHECK_EQ(dst4(&back), addr4("10.0.0.3"));
+	CHECK(!memcmp(back.data + il3 + 12, &pb.data[pb.l3_off + 12], 4));
+	CHECK_EQ(get16(back.data + il4), 40000);
+	/* Outer IP and ICMP checksums, from scratch; the quoted IP header's
+	 * own; the quoted UDP checksum is the client's packet's again. */
+	CHECK(checksums_ok(&back, 0, XCT_IPPROTO_ICMP));
+	memcpy(hdr, back.data + il3, 20);
+	hdr[10] = hdr[11] = 0;
+	CHECK_EQ(get16(back.data + il3 + 10), fold(sum16(hdr, 20, 0)));
+	CHECK_EQ(get16(back.data + il4 + 6), get16(pb.data + pb.l4_off + 6));
+	fixture_teardown(&fx);
+}

@@ -12,7 +12,8 @@
 #
 #   1. TCP, UDP and ping from three clients behind masquerade;
 #   2. two clients with the same source port: one keeps it, the other
-#      gets another, and both work;
+#      gets another, and both work; the server's port unreachable for a
+#      datagram of each comes back through the NAT to the right socket;
 #   3. `xct ct list` shows the reply tuples conntrack would (--src-nat,
 #      --dst-nat, --any-nat filter them); `xct rules show` lists the NAT
 #      rule;
@@ -178,6 +179,39 @@ check_clients() {
 	result nat_masquerade_clients "$([ -z "$bad" ] && echo 0 || echo 1)" "$bad"
 }
 
+# refused NS SPORT: a datagram from NS to a closed port of the server is
+# answered by port unreachable, which must come back through the NAT to
+# the sending socket (connect() and recv(): ECONNREFUSED).
+refused() {
+	in_ns "$1" "$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[2])))
+s.settimeout(3)
+s.connect((sys.argv[1], 7009))
+s.send(b"x")
+try:
+    s.recv(100)
+except ConnectionRefusedError:
+    sys.exit(0)
+except socket.timeout:
+    sys.exit(1)
+sys.exit(2)
+' "$S4" "$2"
+}
+
+# ICMP errors through the NAT, to the right client: two clients on one
+# source port, the second translated to another port, each gets its own.
+check_icmp_errors() {
+	local a b
+	refused "$NS_C" 46001
+	a=$?
+	refused "$NS_C2" 46001
+	b=$?
+	result nat_icmp_error_to_client "$a" "exit $a"
+	result nat_icmp_error_to_translated_port "$b" "exit $b"
+}
+
 # The running NAT rules are listed after the filter rules.
 check_rules_show() {
 	xct_r rules show 2>/dev/null | grep -q "^masquerade oif veth-r-s .*# line 1: NAT$" &&
@@ -315,6 +349,7 @@ check_clients
 XCT_TUPLES=$(xct_r ct list -f ipv4 --src-nat 2>/dev/null | tuples | grep -E "$MINE")
 check_rules_show
 check_same_port
+check_icmp_errors
 check_ct_list
 check_exhaustion
 check_clear

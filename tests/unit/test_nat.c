@@ -13,6 +13,7 @@
 #include "check.h"
 #include "rules/compile.h"
 #include "rules/ruleset.h"
+#include "xct/csum.h"
 #include "xct/nat.h"
 
 #define T_FILE "nat.rules"
@@ -360,4 +361,47 @@ TEST(nat_reply_tuple)
 	xct_nat_orig_source(&key, side, &a, &port);
 	CHECK_EQ(a.v4, v4("10.0.0.2"));
 	CHECK_EQ(port, 700);
+}
+
+/* The checksum of n 16-bit words, as the packet would carry it. */
+static __u16 full_csum(const __u16 *w, int n)
+{
+	__u32 sum = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		sum += w[i];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+TEST(nat_csum_incremental_equals_full)
+{
+	__u16 w[16], hc;
+	__u32 seed = 12345, i, k, old32, new32;
+
+	for (k = 0; k < 2000; k++) {
+		for (i = 0; i < 16; i++) {
+			seed = seed * 1103515245 + 12345;
+			w[i] = (__u16)(seed >> 8);
+		}
+		/* Words that make the sum all ones: RFC 1624's corner. */
+		if (k == 0) {
+			memset(w, 0, sizeof(w));
+			w[0] = 0xffff;
+		}
+		hc = full_csum(w, 16);
+		seed = seed * 1103515245 + 12345;
+		i = seed % 16;
+		hc = xct_csum_replace16(hc, w[i], (__u16)(seed >> 16));
+		w[i] = (__u16)(seed >> 16);
+		CHECK_EQ(hc, full_csum(w, 16));
+
+		memcpy(&old32, &w[4], 4);
+		new32 = seed ^ 0x5a5a1234;
+		hc = xct_csum_replace32(hc, old32, new32);
+		memcpy(&w[4], &new32, 4);
+		CHECK_EQ(hc, full_csum(w, 16));
+	}
 }
