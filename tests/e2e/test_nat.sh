@@ -10,7 +10,8 @@
 # connection only gets through translated, and the server's listeners
 # print the peer address they accepted, which must be the router's.
 #
-#   1. TCP, UDP and ping from three clients behind masquerade;
+#   1. TCP, UDP and ping from three clients behind masquerade; TCP over
+#      IPv6 too;
 #   2. two clients with the same source port: one keeps it, the other
 #      gets another, and both work; the server's port unreachable for a
 #      datagram of each comes back through the NAT to the right socket;
@@ -38,6 +39,7 @@ R4C3=10.231.4.1
 P_TCP=7001
 P_UDP=7002
 P_HOLD=7003
+P_TCP6=7004
 WORK=""
 # The connections check_clients makes, and xct's tuples of them.
 MINE='sport=4[01]00[1-3] |id=70[1-3]$'
@@ -93,6 +95,7 @@ server_wants_router() {
 			chain in {
 				type filter hook input priority 0; policy accept;
 				iifname "veth-s" ip saddr != $R4S counter drop
+				iifname "veth-s" ip6 saddr != $R6S meta l4proto tcp counter drop
 			}
 		}
 	EOF
@@ -114,12 +117,16 @@ while True:
     s.sendto(("%s %d\n" % peer).encode(), peer)
 ' "$P_UDP" 2>/dev/null &
 	BG_PIDS+=($!)
+	ip netns exec "$NS_S" socat TCP6-LISTEN:$P_TCP6,fork,reuseaddr \
+		SYSTEM:'echo "$SOCAT_PEERADDR $SOCAT_PEERPORT"' 2>/dev/null &
+	BG_PIDS+=($!)
 	# Connections that stay open until the client goes.
 	ip netns exec "$NS_S" socat TCP-LISTEN:$P_HOLD,fork,reuseaddr \
 		SYSTEM:'echo "$SOCAT_PEERADDR $SOCAT_PEERPORT"; cat >/dev/null' 2>/dev/null &
 	BG_PIDS+=($!)
 	poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q ':$P_TCP '" &&
-		poll 5 in_ns "$NS_S" sh -c "ss -lun | grep -q ':$P_UDP '"
+		poll 5 in_ns "$NS_S" sh -c "ss -lun | grep -q ':$P_UDP '" &&
+		poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q ':$P_TCP6 '"
 }
 
 # tcp_peer NS SPORT: what the server saw of a TCP connection from NS.
@@ -200,6 +207,17 @@ sys.exit(2)
 ' "$S4" "$2"
 }
 
+# IPv6 masquerade (NAT66): the server sees the router's address.
+check_ipv6() {
+	local out
+	out=$(in_ns "$NS_C" socat -T 3 - "TCP6:[$S6]:$P_TCP6,sourceport=47001,connect-timeout=3" \
+		</dev/null 2>/dev/null)
+	# socat writes the address in full, in brackets.
+	"$PYTHON" -c 'import ipaddress, sys; a, p = sys.argv[1].split(); sys.exit(not (ipaddress.ip_address(a.strip("[]")) == ipaddress.ip_address(sys.argv[2]) and p == "47001"))' \
+		"$out" "$R6S" 2>/dev/null
+	result nat_ipv6_masquerade $? "server saw '$out'"
+}
+
 # ICMP errors through the NAT, to the right client: two clients on one
 # source port, the second translated to another port, each gets its own.
 check_icmp_errors() {
@@ -247,7 +265,7 @@ check_ct_list() {
 	result nat_ct_list_reply "$ok" "$(echo "$got" | head -5)"
 	[ -n "$(xct_r ct list --dst-nat 2>/dev/null)" ] && ok=1 || ok=0
 	result nat_ct_list_dst_nat_empty "$ok"
-	[ "$(xct_r ct list --any-nat 2>/dev/null | wc -l)" = "$(echo "$got" | wc -l)" ]
+	[ "$(xct_r ct list --any-nat 2>/dev/null | wc -l)" = "$(xct_r ct list --src-nat 2>/dev/null | wc -l)" ]
 	result nat_ct_list_any_nat $?
 	# Connections the router itself makes are not translated.
 	in_ns "$NS_R" ping -c 1 -W 1 "$S4" >/dev/null
@@ -349,6 +367,7 @@ check_clients
 XCT_TUPLES=$(xct_r ct list -f ipv4 --src-nat 2>/dev/null | tuples | grep -E "$MINE")
 check_rules_show
 check_same_port
+check_ipv6
 check_icmp_errors
 check_ct_list
 check_exhaustion
