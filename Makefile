@@ -30,7 +30,7 @@ BPFT_BIN := $(BUILD)/tests/bpf_tests
 
 BENCH_BIN := $(BUILD)/bench/rules_cost
 BENCH_BINS := $(BENCH_BIN) $(BUILD)/bench/prog_cost $(BUILD)/bench/connrate \
-	$(BUILD)/bench/xdp_drop.bpf.o
+	$(BUILD)/bench/xdp_drop.bpf.o $(BUILD)/bench/verifier_cost
 
 .PHONY: all deps test demo bench clean format check-format
 
@@ -85,6 +85,10 @@ $(BENCH_BIN): bench/rules_cost.c $(BUILD)/xct.skel.h $(CLI_LIB_OBJ) $(BPF_HDRS)
 $(BUILD)/bench/prog_cost: bench/prog_cost.c $(BUILD)/xct.skel.h $(CLI_LIB_OBJ) $(BPF_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc bench/prog_cost.c $(CLI_LIB_OBJ) -o $@ $(LDLIBS)
+
+$(BUILD)/bench/verifier_cost: bench/verifier_cost.c $(BUILD)/xct.skel.h $(BPF_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) bench/verifier_cost.c -o $@ $(LDLIBS)
 
 $(BUILD)/bench/connrate: bench/connrate.c
 	@mkdir -p $(dir $@)

@@ -20,6 +20,8 @@
 #   4. scale.py      a million connections: memory, lookups, listing
 #   5. prog_cost evict   a new flow's cost in a full table (eviction)
 #   6. flood.sh      a flood that fills the table: xct and nf_conntrack
+#   7. nat.py        a masqueraded flow through a router: xct and nftables
+#                    (writes its own section of the document)
 # Needs root; every namespace, mount and host setting it makes is undone
 # on exit, on failure too.
 set -euo pipefail
@@ -96,12 +98,14 @@ if [ "$SMOKE" = 1 ]; then
 	CR_ARGS=(--seconds 0.5 --repeats 1)
 	SC_ARGS=(--entries 5000 --max-entries 8192 --quick --list-times 1)
 	FL_ARGS=(--seconds 2 --conns 20 --host-hash-seconds 0)
+	NAT_ARGS=(--packets 20000 --repeats 1)
 else
 	Q=
 	DP_ARGS=(--packets 2000000 --accept-packets 500000 --repeats 3)
 	CR_ARGS=(--seconds 4 --repeats 3)
 	SC_ARGS=(--entries 1000000 --max-entries 1048576 --list-times 3)
 	FL_ARGS=(--seconds 60 --conns 200 --host-hash-seconds 20)
+	NAT_ARGS=(--packets 1000000 --repeats 3 --doc "$DOC")
 fi
 
 CHILD=
@@ -157,6 +161,8 @@ if [ -z "$ONLY" ]; then
 		--xdp-obj "$BENCH_BUILD/xdp_drop.bpf.o" "${CR_ARGS[@]}" --out "$OUT/connrate.json"
 	step scale.log "$PYTHON" bench/scale.py --xct "$XCT" --prog-cost "$BENCH_BUILD/prog_cost" \
 		--drop-obj "$BENCH_BUILD/xdp_drop.bpf.o" "${SC_ARGS[@]}" --out "$OUT/scale.json"
+	step nat.log "$PYTHON" bench/nat.py --xct "$XCT" --drop-obj "$BENCH_BUILD/xdp_drop.bpf.o" \
+		"${NAT_ARGS[@]}" --out "$OUT/nat.json"
 fi
 step evict.json "$BENCH_BUILD/prog_cost" evict $Q
 step flood.log bench/flood.sh --xct "$XCT" "${FL_ARGS[@]}" --out "$OUT/flood.json"

@@ -258,11 +258,11 @@ busy:
  * reported NEW (or INVALID if it cannot open a connection) and 1 is
  * returned, so that the policy decides before the table spends an entry on
  * it; xct_ct_create() then inserts it.  *seq gets what xct_ct_update()
- * committed.
+ * committed; *missed says that the key has no entry at all.
  */
 static __always_inline int xct_ct_process(const struct xct_ct_key *key, __u8 side,
 					  const struct xct_pkt *pkt, __u64 now,
-					  struct xct_ct_result *res, __u32 *seq)
+					  struct xct_ct_result *res, __u32 *seq, __u8 *missed)
 {
 	struct xct_ct_entry *ct = bpf_map_lookup_elem(&xct_ct, key);
 	struct xct_ct_entry_scratch *copy;
@@ -270,6 +270,7 @@ static __always_inline int xct_ct_process(const struct xct_ct_key *key, __u8 sid
 	__u8 reason;
 
 	*seq = 0;
+	*missed = !ct;
 	if (ct) {
 		xct_count(XCT_S_FOUND);
 		*seq = xct_ct_update(key, ct, side, pkt, now, res);
@@ -379,6 +380,7 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 	__u32 dying = XCT_DYING_INSERT;
 	struct xct_ct_entry *ct;
 	struct xct_ct_key *slot, key;
+	__u16 status = 0;
 	int c;
 
 	slot = bpf_map_lookup_elem(&xct_ct_recent, &idx);
@@ -403,6 +405,7 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 	else
 		c = mode == XCT_CLAIM_TAKE ? XCT_CAND_REPLIED : XCT_CAND_KEEP;
 	if (c >= XCT_CAND_DEAD) {
+		status = ct->status;
 		if (copy) /* for its DESTROY */
 			__builtin_memcpy(copy->raw + sizeof(struct bpf_spin_lock),
 					 (__u8 *)ct + sizeof(struct bpf_spin_lock), XCT_ENTRY_BODY);
@@ -423,6 +426,8 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 		bpf_spin_unlock(&ct->lock);
 		return XCT_CAND_GONE;
 	}
+	if (status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT))
+		xct_nat_release(&key);
 	if (copy)
 		xct_ct_announce_end(
 			&key, copy,
@@ -670,6 +675,7 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 	struct xct_ct_entry_scratch *copy = 0;
 	__u8 end = XCT_CTE_END_NONE;
 	__u32 slot = g->dying_slot;
+	__u16 status;
 
 	g->seen++;
 	if (g->events)
@@ -689,6 +695,7 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 					 (__u8 *)ct + sizeof(struct bpf_spin_lock), XCT_ENTRY_BODY);
 		ct->status |= XCT_CT_DYING;
 	}
+	status = ct->status;
 	bpf_spin_unlock(&ct->lock);
 
 	if (end == XCT_CTE_END_NONE)
@@ -701,6 +708,9 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 		bpf_spin_unlock(&ct->lock);
 		return 0;
 	}
+	/* A translated connection gives its tuple back. */
+	if (status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT))
+		xct_nat_release(key);
 	if (end == XCT_CTE_END_EARLY_DROP)
 		g->early_dropped++;
 	else

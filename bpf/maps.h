@@ -12,6 +12,7 @@
 #include <bpf/bpf_helpers.h>
 #include "xct/abi.h"
 #include "xct/parse.h"
+#include "xct/nat.h"
 
 /*
  * The connection table.  BPF_F_NO_PREALLOC: a deleted element is freed only
@@ -137,6 +138,59 @@ static __always_inline int xct_subscribed(__u32 kind, __u64 now)
 	__u64 *seen = bpf_map_lookup_elem(&xct_subs, &kind);
 
 	return seen && *seen && (__s64)(now - *seen) < (__s64)XCT_SUB_TTL_NS;
+}
+
+/*
+ * NAT (include/xct/nat.h): each translated connection's binding, keyed by
+ * its table key, and the claim on its translated tuple, keyed by that
+ * tuple's canonical key and pointing back at the connection.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xct_ct_key);
+	__type(value, struct xct_nat_binding);
+	__uint(max_entries, XCT_NAT_MAX_DEFAULT);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_nat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xct_ct_key);
+	__type(value, struct xct_ct_key);
+	__uint(max_entries, XCT_NAT_MAX_DEFAULT);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_nat_rev SEC(".maps");
+
+/* Whether NAT is in use, and each generation's rule count. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_nat_ctl);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_nat_ctl SEC(".maps");
+
+/* The NAT rules, indexed by gen * XCT_NAT_RULES_MAX + rule; the generation
+ * is the policy's (xct_policy_ctl), flipped by the same store. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_nat_rule);
+	__uint(max_entries, 2 * XCT_NAT_RULES_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_nat_rules SEC(".maps");
+
+/* Frees a connection's binding and the claim on its translated tuple. */
+static __always_inline void xct_nat_release(const struct xct_ct_key *key)
+{
+	struct xct_nat_binding *b = bpf_map_lookup_elem(&xct_nat, key);
+
+	if (!b)
+		return;
+	bpf_map_delete_elem(&xct_nat_rev, &b->rkey);
+	bpf_map_delete_elem(&xct_nat, key);
 }
 
 #endif /* XCT_BPF_MAPS_H */

@@ -15,6 +15,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "ct_table.h"
+#include "nat.h"
 #include "policy.h"
 #include "xct/reject.h"
 
@@ -101,11 +102,16 @@ struct xct_track_state {
 	struct xct_ct_key key;
 	struct xct_ct_result res;
 	__u64 now;
-	__u32 seq;   /* what the tracker's update committed */
-	__u8 side;   /* the packet's side of the key */
-	__u8 is_new; /* would open a connection that has no entry yet */
-	__u8 pad[2];
+	__u32 seq;	/* what the tracker's update committed */
+	__u8 side;	/* the packet's side of the key */
+	__u8 is_new;	/* would open a connection that has no entry yet */
+	__u8 hook;	/* enum xct_rule_hook */
+	__u8 nat_reply; /* an answer to a translated connection (bpf/nat.h) */
 };
+
+/* xct_track()'s answer for a nat_reply packet: not decided here, but
+ * translated back at TC and tracked then (bpf/nat.h). */
+#define XCT_TRACK_NAT_REPLY 0xfe
 
 /*
  * The tracker's part for a parsed packet: what nf_conntrack decides before
@@ -116,12 +122,19 @@ struct xct_track_state {
 __noinline int xct_classify(const struct xct_pkt *pkt, struct xct_track_state *ts)
 {
 	struct xct_ct_result *res;
+	__u8 missed;
 
 	if (!pkt || !ts)
 		return 0;
 	res = &ts->res;
 	if (pkt->icmp_error) {
 		xct_ct_related(pkt, ts->now, res);
+		/* About a translated connection: the quoted packet carries
+		 * the translated tuple, known once translated back. */
+		if (res->reason == XCT_R_ICMP_ERROR_NO_CONN && ts->hook == XCT_HOOK_INGRESS &&
+		    xct_icmp_error_key(pkt, &ts->key) == XCT_R_OK &&
+		    bpf_map_lookup_elem(&xct_nat_rev, &ts->key))
+			ts->nat_reply = 1;
 		return 0;
 	}
 	if (pkt->t.proto == XCT_IPPROTO_ICMP && pkt->t.family == XCT_AF_INET &&
@@ -146,7 +159,11 @@ __noinline int xct_classify(const struct xct_pkt *pkt, struct xct_track_state *t
 		res->reason = XCT_R_ICMP_INVALID_NEW;
 		return 0;
 	}
-	ts->is_new = xct_ct_process(&ts->key, ts->side, pkt, ts->now, res, &ts->seq);
+	ts->is_new = xct_ct_process(&ts->key, ts->side, pkt, ts->now, res, &ts->seq, &missed);
+	/* No connection has this tuple, but a translated one answers to it:
+	 * the tuple is known only once the translation is undone. */
+	if (missed && ts->hook == XCT_HOOK_INGRESS && bpf_map_lookup_elem(&xct_nat_rev, &ts->key))
+		ts->nat_reply = 1;
 	return 0;
 }
 
@@ -238,9 +255,10 @@ static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __
 	if (!ps)
 		return XCT_VERDICT_ACCEPT;
 	ts.now = xct_now();
-	xct_count(XCT_S_PACKETS);
+	ts.hook = hook;
 	reason = xct_parse(hdrs, copied, len, pkt);
 	if (reason == XCT_R_NOT_IP) {
+		xct_count(XCT_S_PACKETS);
 		xct_count_reason(reason);
 		res->ct_state = XCT_CTS_UNTRACKED;
 		res->reason = reason;
@@ -262,8 +280,13 @@ static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __
 			res->reason = XCT_R_NOTRACK;
 		} else {
 			xct_classify(pkt, &ts);
+			if (ts.nat_reply)
+				return XCT_TRACK_NAT_REPLY;
 		}
 	}
+	/* Counted here, after a nat_reply packet left: it is counted where
+	 * it is tracked, after its translation. */
+	xct_count(XCT_S_PACKETS);
 
 	ps->in.state = res->ct_state;
 	xct_policy_eval(ps);
@@ -409,6 +432,41 @@ int xct_reject_tc(struct __sk_buff *skb)
 	return bpf_redirect(skb->ifindex, slot->hook == XCT_HOOK_EGRESS ? BPF_F_INGRESS : 0);
 }
 
+/*
+ * NAT programs (bpf/nat.h), reached by tail call: the source translation
+ * at egress, the reply's translation back at ingress, and the TC ingress
+ * tracker that then tracks the translated packet.  Pinned, as the reject
+ * arrays are.
+ */
+SEC("tc")
+int xct_nat_egress(struct __sk_buff *skb);
+SEC("tc")
+int xct_nat_ingress(struct __sk_buff *skb);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 3);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, int(struct __sk_buff *));
+} xct_nat_progs SEC(".maps") = {
+	.values =
+		{
+			[XCT_NAT_PROG_EGRESS] = (void *)&xct_nat_egress,
+			[XCT_NAT_PROG_INGRESS] = (void *)&xct_nat_ingress,
+			/* [XCT_NAT_PROG_TRACK]: set by xct attach (src/attach.c) */
+		},
+};
+
+/* Whether forwarded packets must be looked at for NAT: one array load. */
+static __always_inline int xct_nat_enabled(void)
+{
+	__u32 zero = 0;
+	struct xct_nat_ctl *c = bpf_map_lookup_elem(&xct_nat_ctl, &zero);
+
+	return c && c->enabled;
+}
+
 /* Copies the packet's first bytes and decides it; NULL slot: pass. */
 static __always_inline __u8 xct_decide(struct xct_hdr_buf *hdrs, __u32 n, __u32 len, __u8 hook,
 				       __u32 ifindex)
@@ -447,6 +505,22 @@ static __always_inline int xct_xdp_reject(struct xdp_md *ctx)
 	return XDP_DROP;
 }
 
+/* An answer to a translated connection goes up marked, for TC ingress to
+ * translate back (with the checksum helpers XDP has not) and track. */
+static __always_inline int xct_xdp_nat_reply(struct xdp_md *ctx)
+{
+	__u32 *meta;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)) == 0) {
+		meta = (void *)(long)ctx->data_meta;
+		if ((void *)(meta + 1) <= (void *)(long)ctx->data) {
+			*meta = XCT_META_NAT;
+			return XDP_PASS;
+		}
+	}
+	return XDP_PASS; /* no metadata: nothing can translate it */
+}
+
 SEC("xdp")
 int xct_xdp(struct xdp_md *ctx)
 {
@@ -462,6 +536,8 @@ int xct_xdp(struct xdp_md *ctx)
 		return XDP_DROP;
 	case XCT_VERDICT_REJECT:
 		return xct_xdp_reject(ctx);
+	case XCT_TRACK_NAT_REPLY:
+		return xct_xdp_nat_reply(ctx);
 	default:
 		return XDP_PASS;
 	}
@@ -485,6 +561,9 @@ static __always_inline int xct_track_skb(struct __sk_buff *skb, __u8 hook)
 		bpf_tail_call(skb, &xct_reject_tc_prog, 0);
 		xct_count(XCT_S_REJECT_ERROR);
 		return TC_ACT_SHOT;
+	case XCT_TRACK_NAT_REPLY:
+		bpf_tail_call(skb, &xct_nat_progs, XCT_NAT_PROG_INGRESS);
+		return TC_ACT_UNSPEC;
 	default:
 		return TC_ACT_UNSPEC; /* let later filters decide */
 	}
@@ -504,7 +583,13 @@ int xct_tc_answer(struct __sk_buff *skb)
 	struct xct_pkt_slot *slot;
 	struct xct_hdr_buf *hdrs;
 
-	if ((void *)(meta + 1) > (void *)(long)skb->data || *meta != XCT_META_REJECT)
+	if ((void *)(meta + 1) > (void *)(long)skb->data)
+		return TC_ACT_UNSPEC;
+	if (*meta == XCT_META_NAT) {
+		bpf_tail_call(skb, &xct_nat_progs, XCT_NAT_PROG_INGRESS);
+		return TC_ACT_UNSPEC;
+	}
+	if (*meta != XCT_META_REJECT)
 		return TC_ACT_UNSPEC;
 	hdrs = bpf_map_lookup_elem(&xct_hdrs, &zero);
 	slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
@@ -530,9 +615,13 @@ int xct_tc_egress(struct __sk_buff *skb)
 {
 	__u32 iif = skb->ingress_ifindex;
 
-	/* Forwarded from an interface xct watches: tracked there already. */
-	if (iif && bpf_map_lookup_elem(&xct_ifaces, &iif))
+	/* Forwarded from an interface xct watches: tracked there already;
+	 * with NAT in use, its source may have to be translated. */
+	if (iif && bpf_map_lookup_elem(&xct_ifaces, &iif)) {
+		if (xct_nat_enabled())
+			bpf_tail_call(skb, &xct_nat_progs, XCT_NAT_PROG_EGRESS);
 		return TC_ACT_UNSPEC;
+	}
 	return xct_track_skb(skb, XCT_HOOK_EGRESS);
 }
 
@@ -548,6 +637,7 @@ static __noinline int xct_ctl_ct_delete(const struct xct_ct_key *pkt_key, __u64 
 	struct xct_ct_entry *ct;
 	struct xct_ct_key key;
 	__u32 zero = XCT_DYING_CTL;
+	__u16 status;
 
 	copy = bpf_map_lookup_elem(&xct_dying, &zero);
 	if (!copy)
@@ -567,14 +657,150 @@ static __noinline int xct_ctl_ct_delete(const struct xct_ct_key *pkt_key, __u64 
 				 (__u8 *)ct + sizeof(struct bpf_spin_lock), XCT_ENTRY_BODY);
 		announce = 1;
 	}
+	status = ct->status;
 	ct->status |= XCT_CT_DYING;
 	bpf_spin_unlock(&ct->lock);
 
 	if (bpf_map_delete_elem(&xct_ct, &key))
 		return -ENOENT;
+	if (status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT))
+		xct_nat_release(&key);
 	if (announce)
 		xct_ct_announce_end(&key, copy, XCT_CTE_END_DELETED, now);
 	return 0;
+}
+
+/* Parses an skb into this CPU's packet slot; the slot, or NULL when the
+ * packet has no tuple to translate. */
+static __always_inline struct xct_pkt_slot *xct_nat_parse(struct __sk_buff *skb, __u8 hook)
+{
+	__u32 len = skb->len, n = xct_copy_len(len), zero = 0;
+	struct xct_hdr_buf *hdrs = bpf_map_lookup_elem(&xct_hdrs, &zero);
+	struct xct_pkt_slot *slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
+
+	if (!hdrs || !slot || len == 0 || bpf_skb_load_bytes(skb, 0, hdrs->b, n) < 0)
+		return 0;
+	__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
+	slot->copied = n;
+	slot->hook = hook;
+	slot->parsed = xct_parse(hdrs, n, len, &slot->pkt) == XCT_R_OK;
+	if (!slot->parsed)
+		return 0;
+	/* ICMP errors: only IPv4 ones arriving, about a translated connection. */
+	if (slot->pkt.icmp_error)
+		return hook == XCT_HOOK_INGRESS && slot->pkt.t.family == XCT_AF_INET &&
+				       xct_nat_proto_ok(slot->pkt.inner.family,
+							slot->pkt.inner.proto)
+			       ? slot
+			       : 0;
+	if (!xct_nat_proto_ok(slot->pkt.t.family, slot->pkt.t.proto))
+		return 0;
+	return slot;
+}
+
+/*
+ * Source NAT of forwarded packets, after routing: the first packet of a
+ * connection leaving by a device a NAT rule names gets its translation
+ * (while the connection has seen no reply, as nf_nat binds at its first
+ * packet's POSTROUTING); every later original-direction packet of a
+ * translated connection is rewritten from its binding.
+ */
+SEC("tc")
+int xct_nat_egress(struct __sk_buff *skb)
+{
+	struct xct_pkt_slot *slot = xct_nat_parse(skb, XCT_HOOK_EGRESS);
+	struct xct_nat_binding *b;
+	struct xct_ct_entry *ct;
+	struct xct_ct_key key;
+	struct xct_pkt *pkt;
+	__u8 side, reason = 0;
+	int dir;
+
+	if (!slot)
+		return TC_ACT_UNSPEC;
+	pkt = &slot->pkt;
+	if (xct_key_from_tuple(&pkt->t, &key, &side) < 0)
+		return TC_ACT_UNSPEC;
+	ct = bpf_map_lookup_elem(&xct_ct, &key);
+	if (!ct)
+		return TC_ACT_UNSPEC;
+	dir = side == ct->orig_side ? XCT_DIR_ORIGINAL : XCT_DIR_REPLY;
+	b = bpf_map_lookup_elem(&xct_nat, &key);
+	if (b && b->first_seen_ns != ct->first_seen_ns) {
+		/* Left by an earlier connection on the same tuple. */
+		xct_nat_release(&key);
+		b = 0;
+	}
+	if (!b) {
+		struct xct_nat_work *w;
+
+		if (dir != XCT_DIR_ORIGINAL || (ct->status & XCT_CT_SEEN_REPLY))
+			return TC_ACT_UNSPEC;
+		switch (xct_nat_decide(skb, pkt, &key, ct, &reason)) {
+		case XCT_NATD_FAILED:
+			xct_count_reason(reason);
+			xct_count(XCT_S_DROP);
+			return TC_ACT_SHOT;
+		case XCT_NATD_NONE:
+			return TC_ACT_UNSPEC;
+		}
+		w = xct_nat_work_get();
+		if (!w)
+			return TC_ACT_SHOT;
+		b = &w->b;
+	}
+	if (b->manip != XCT_CT_SRC_NAT || dir != XCT_DIR_ORIGINAL)
+		return TC_ACT_UNSPEC;
+	if (xct_nat_rewrite(skb, pkt, 1, &b->addr, b->port) < 0) {
+		xct_count(XCT_S_DROP);
+		return TC_ACT_SHOT;
+	}
+	return TC_ACT_UNSPEC;
+}
+
+/*
+ * An answer to a translated connection, before routing: its destination
+ * is put back to the connection's original source, then it is tracked as
+ * any packet, under the connection's own key.
+ */
+SEC("tc")
+int xct_nat_ingress(struct __sk_buff *skb)
+{
+	struct xct_pkt_slot *slot = xct_nat_parse(skb, XCT_HOOK_INGRESS);
+	struct xct_ct_key rkey, key, *kp;
+	struct xct_nat_binding *b;
+	struct xct_ct_entry *ct;
+	union xct_addr addr;
+	__u16 port;
+	__u8 side;
+
+	if (!slot)
+		goto track;
+	if (slot->pkt.icmp_error ? xct_icmp_error_key(&slot->pkt, &rkey) != XCT_R_OK
+				 : xct_key_from_tuple(&slot->pkt.t, &rkey, &side) < 0)
+		goto track;
+	kp = bpf_map_lookup_elem(&xct_nat_rev, &rkey);
+	if (!kp)
+		goto track;
+	key = *kp;
+	b = bpf_map_lookup_elem(&xct_nat, &key);
+	ct = bpf_map_lookup_elem(&xct_ct, &key);
+	if (!b || !ct || b->first_seen_ns != ct->first_seen_ns || !xct_key_eq(&b->rkey, &rkey)) {
+		/* A claim its connection no longer holds. */
+		bpf_map_delete_elem(&xct_nat_rev, &rkey);
+		goto track;
+	}
+	if (b->manip == XCT_CT_SRC_NAT) {
+		xct_nat_orig_source(&key, b->orig_side, &addr, &port);
+		if ((slot->pkt.icmp_error ? xct_nat_rewrite_error(skb, &slot->pkt, &addr, port)
+					  : xct_nat_rewrite(skb, &slot->pkt, 0, &addr, port)) < 0) {
+			xct_count(XCT_S_DROP);
+			return TC_ACT_SHOT;
+		}
+	}
+track:
+	bpf_tail_call(skb, &xct_nat_progs, XCT_NAT_PROG_TRACK);
+	return TC_ACT_UNSPEC;
 }
 
 /* Control program: the CLI runs it with BPF_PROG_TEST_RUN, the command in

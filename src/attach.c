@@ -236,6 +236,21 @@ static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, __u32 ct
 		xct_bpf__destroy(skel);
 		return NULL;
 	}
+	/* The NAT programs hand translated packets to the TC tracker; set
+	 * here, not in the object, so that a load without that program (a
+	 * replay, the BPF tests) needs none. */
+	{
+		__u32 slot = XCT_NAT_PROG_TRACK;
+		int prog = bpf_program__fd(skel->progs.xct_tc_ingress);
+
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.xct_nat_progs), &slot, &prog,
+					BPF_ANY)) {
+			err = -errno;
+			xct_err("cannot set up the NAT programs: %s", strerror(-err));
+			xct_bpf__destroy(skel);
+			return NULL;
+		}
+	}
 	err = run_ctl(skel, XCT_CTL_GC_START);
 	if (err) {
 		xct_err("cannot start the table's garbage collector: %s", strerror(-err));

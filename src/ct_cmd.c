@@ -43,6 +43,11 @@ static const char ct_usage[] =
 	"  -u, --status ASSURED|SEEN_REPLY|UNSET[,...]\n"
 	"  -m, --mark MARK[/MASK]\n"
 	"      --icmp-type N, --icmp-code N, --icmp-id N\n"
+	"      --src-nat, --dst-nat, --any-nat\n"
+	"                             translated connections only (source, destination, either)\n"
+	"\n"
+	"A translated connection shows its reply tuple as conntrack does: the tuple\n"
+	"the other end answers to (after masquerade, its destination is the router).\n"
 	"\n"
 	"Unlike conntrack -L, list shows both address families unless -f is given.\n"
 	"\n"
@@ -70,6 +75,7 @@ static const char ct_usage[] =
 	"Examples:\n"
 	"  xct ct list -p tcp --state ESTABLISHED\n"
 	"  xct ct list -s 10.0.0.0/8 -o json\n"
+	"  xct ct list --src-nat -p tcp\n"
 	"  xct ct get -p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 40000 --dport 22\n"
 	"  xct ct delete -p udp --dport 53\n"
 	"  xct ct events -p tcp --dport 443 -e DESTROY -o json\n";
@@ -84,6 +90,9 @@ enum {
 	OPT_REASONS,
 	OPT_COUNT,
 	OPT_TIMEOUT,
+	OPT_SRC_NAT,
+	OPT_DST_NAT,
+	OPT_ANY_NAT,
 };
 
 static const struct option ct_options[] = {
@@ -110,6 +119,9 @@ static const struct option ct_options[] = {
 	{"event-mask", required_argument, NULL, 'e'},
 	{"count", required_argument, NULL, OPT_COUNT},
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"src-nat", no_argument, NULL, OPT_SRC_NAT},
+	{"dst-nat", no_argument, NULL, OPT_DST_NAT},
+	{"any-nat", no_argument, NULL, OPT_ANY_NAT},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -257,6 +269,15 @@ static int parse_ct_args(int argc, char **argv, struct ct_args *a)
 		case OPT_REASONS:
 			a->reasons = true;
 			break;
+		case OPT_SRC_NAT:
+			f->nat_any |= XCT_CT_SRC_NAT;
+			break;
+		case OPT_DST_NAT:
+			f->nat_any |= XCT_CT_DST_NAT;
+			break;
+		case OPT_ANY_NAT:
+			f->nat_any |= XCT_CT_SRC_NAT | XCT_CT_DST_NAT;
+			break;
 		case 'h':
 			fputs(ct_usage, stdout);
 			exit(XCT_EXIT_OK);
@@ -298,6 +319,7 @@ static int parse_ct_args(int argc, char **argv, struct ct_args *a)
 
 struct list_ctx {
 	const struct ct_args *args;
+	struct xct_nat_view nat; /* the translated connections' bindings */
 	__u64 now;
 	unsigned long shown;
 	/* delete: the matching keys, deleted after the walk */
@@ -306,15 +328,16 @@ struct list_ctx {
 };
 
 static void print_entry(struct list_ctx *l, const struct xct_ct_key *key,
-			const struct xct_ct_entry *e)
+			const struct xct_ct_entry *e, const struct xct_nat_binding *nat)
 {
 	char line[512];
 
 	if (xct_opts.json) {
 		fputs(l->shown ? ",\n" : "[\n", stdout);
-		xct_print_conn_json(stdout, key, e, l->now);
+		xct_print_conn_json_nat(stdout, key, e, nat, l->now);
 	} else {
-		int n = xct_format_conn(line, sizeof(line) - 1, key, e, l->now, l->args->fmt_flags);
+		int n = xct_format_conn_nat(line, sizeof(line) - 1, key, e, nat, l->now,
+					    l->args->fmt_flags);
 
 		line[n] = '\n';
 		fwrite(line, 1, (size_t)n + 1, stdout);
@@ -325,9 +348,10 @@ static void print_entry(struct list_ctx *l, const struct xct_ct_key *key,
 static int list_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, void *ctx)
 {
 	struct list_ctx *l = ctx;
+	const struct xct_nat_binding *nat = xct_nat_view_find(&l->nat, key, e);
 
-	if (xct_filter_match(&l->args->filter, key, e))
-		print_entry(l, key, e);
+	if (xct_filter_match_nat(&l->args->filter, key, e, nat))
+		print_entry(l, key, e, nat);
 	return 0;
 }
 
@@ -340,8 +364,9 @@ static void end_json(const struct list_ctx *l)
 static int collect_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, void *ctx)
 {
 	struct list_ctx *l = ctx;
+	const struct xct_nat_binding *nat = xct_nat_view_find(&l->nat, key, e);
 
-	if (!xct_filter_match(&l->args->filter, key, e))
+	if (!xct_filter_match_nat(&l->args->filter, key, e, nat))
 		return 0;
 	if (l->nkeys == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 256;
@@ -353,7 +378,7 @@ static int collect_one(const struct xct_ct_key *key, const struct xct_ct_entry *
 		l->cap = cap;
 	}
 	l->keys[l->nkeys++] = *key;
-	print_entry(l, key, e);
+	print_entry(l, key, e, nat);
 	return 0;
 }
 
@@ -365,7 +390,10 @@ static int do_list(struct xct_table *t, const struct ct_args *a, bool get)
 	int err;
 
 	setvbuf(stdout, out, _IOFBF, sizeof(out));
-	err = xct_table_walk(t, l.now, list_one, &l);
+	err = xct_nat_view_load(t, &l.nat);
+	if (!err)
+		err = xct_table_walk(t, l.now, list_one, &l);
+	xct_nat_view_free(&l.nat);
 
 	end_json(&l);
 	if (err)
@@ -410,9 +438,12 @@ static int delete_key(struct xct_table *t, int ctl_fd, const struct xct_ct_key *
 {
 	struct xct_ctl_ct_msg m = {.hdr.cmd = XCT_CTL_CT_DELETE, .key = *key};
 
-	if (ctl_fd < 0)
-		return bpf_map_delete_elem(t->ct_fd, key) ? -errno : 0;
-	return run_ctl(ctl_fd, &m, sizeof(m));
+	if (ctl_fd >= 0)
+		return run_ctl(ctl_fd, &m, sizeof(m));
+	if (bpf_map_delete_elem(t->ct_fd, key))
+		return -errno;
+	xct_nat_forget(t, key); /* the control program does this itself */
+	return 0;
 }
 
 static int do_delete(struct xct_table *t, const struct ct_args *a)
@@ -422,7 +453,10 @@ static int do_delete(struct xct_table *t, const struct ct_args *a)
 	int err, ctl_fd;
 	size_t i;
 
-	err = xct_table_walk(t, l.now, collect_one, &l);
+	err = xct_nat_view_load(t, &l.nat);
+	if (!err)
+		err = xct_table_walk(t, l.now, collect_one, &l);
+	xct_nat_view_free(&l.nat);
 	end_json(&l);
 	if (err) {
 		free(l.keys);
@@ -479,6 +513,22 @@ out:
 	return err;
 }
 
+/* Empties the translation maps (NAT), for a flush without the control
+ * program. */
+static void flush_translations(struct xct_table *t)
+{
+	struct xct_ct_key k;
+
+	if (t->nat_fd < 0)
+		return;
+	while (bpf_map_get_next_key(t->nat_fd, NULL, &k) == 0)
+		if (bpf_map_delete_elem(t->nat_fd, &k))
+			break;
+	while (bpf_map_get_next_key(t->nat_rev_fd, NULL, &k) == 0)
+		if (bpf_map_delete_elem(t->nat_rev_fd, &k))
+			break;
+}
+
 /* Deletes every entry, live or dead: one sweep of the control program. */
 static int do_flush(struct xct_table *t)
 {
@@ -492,6 +542,10 @@ static int do_flush(struct xct_table *t)
 		close(ctl_fd);
 	} else {
 		err = flush_batches(t, &n);
+		/* The control program frees translations with their
+		 * connections; without it they go here. */
+		if (!err)
+			flush_translations(t);
 	}
 	if (err) {
 		xct_err("cannot flush the connection table: %s", strerror(-err));

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include "xct/abi.h"
+#include "xct/nat.h"
 
 struct xct_cidr {
 	__u8 family;
@@ -38,6 +39,7 @@ struct xct_filter {
 	int icmp_code;
 	int icmp_id;
 	__u32 mark, mark_mask; /* mark_mask 0: any */
+	__u16 nat_any;	       /* --src-nat, --dst-nat, --any-nat: one of these XCT_CT_*_NAT bits */
 };
 
 void xct_filter_init(struct xct_filter *f);
@@ -52,5 +54,10 @@ int xct_parse_mark(const char *s, __u32 *mark, __u32 *mask);
 
 bool xct_filter_match(const struct xct_filter *f, const struct xct_ct_key *key,
 		      const struct xct_ct_entry *e);
+
+/* The same for a connection that may be translated (nat: its binding or
+ * NULL): the reply filters see the translated reply tuple. */
+bool xct_filter_match_nat(const struct xct_filter *f, const struct xct_ct_key *key,
+			  const struct xct_ct_entry *e, const struct xct_nat_binding *nat);
 
 #endif /* XCT_CT_FILTER_H */

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include "xct/abi.h"
+#include "xct/nat.h"
 
 #define XCT_FMT_EXTENDED  0x1 /* "-o extended": the l3 prefix "ipv4     2 " */
 #define XCT_FMT_TIMESTAMP 0x2 /* "-o timestamp": events start with [sec.usec] */
@@ -30,6 +31,12 @@ __u64 xct_entry_timeout(const struct xct_ct_entry *e, __u64 now_ns);
 int xct_format_conn(char *buf, size_t len, const struct xct_ct_key *key,
 		    const struct xct_ct_entry *e, __u64 now_ns, unsigned int flags);
 
+/* The same for a connection that may be translated: nat is its binding,
+ * or NULL; the reply tuple is then the translated one, as conntrack shows. */
+int xct_format_conn_nat(char *buf, size_t len, const struct xct_ct_key *key,
+			const struct xct_ct_entry *e, const struct xct_nat_binding *nat,
+			__u64 now_ns, unsigned int flags);
+
 /* The conntrack -E line of an event (type and end from struct
  * xct_ct_event) about entry e, at time_ns, without a newline. */
 int xct_format_event(char *buf, size_t len, const struct xct_ct_key *key,
@@ -43,5 +50,7 @@ __u64 xct_event_duration_ns(const struct xct_ct_entry *e, __u64 time_ns);
 /* One JSON object for the entry, without a newline. */
 void xct_print_conn_json(FILE *out, const struct xct_ct_key *key, const struct xct_ct_entry *e,
 			 __u64 now_ns);
+void xct_print_conn_json_nat(FILE *out, const struct xct_ct_key *key, const struct xct_ct_entry *e,
+			     const struct xct_nat_binding *nat, __u64 now_ns);
 
 #endif /* XCT_CT_FORMAT_H */

@@ -90,7 +90,11 @@ static int rules_check(const char *file, bool load)
 		err = xct_policy_install(&maps, &rs, &c);
 		rc = err ? XCT_EXIT_RUNTIME : XCT_EXIT_OK;
 	}
-	if (rc == XCT_EXIT_OK)
+	if (rc == XCT_EXIT_OK && rs.n_nat_rules)
+		printf("%s: %zu rule%s, %zu NAT rule%s, %zu set%s, %s\n", file, rs.n_rules,
+		       rs.n_rules == 1 ? "" : "s", rs.n_nat_rules, rs.n_nat_rules == 1 ? "" : "s",
+		       rs.n_sets, rs.n_sets == 1 ? "" : "s", load ? "loaded" : "valid");
+	else if (rc == XCT_EXIT_OK)
 		printf("%s: %zu rule%s, %zu set%s, %s\n", file, rs.n_rules,
 		       rs.n_rules == 1 ? "" : "s", rs.n_sets, rs.n_sets == 1 ? "" : "s",
 		       load ? "loaded" : "valid");
@@ -135,6 +139,34 @@ static void show_one(const struct xct_rule_text *t, __u64 packets, __u64 bytes, 
 	       (unsigned long long)packets, (unsigned long long)bytes);
 }
 
+/* The NAT rules after the filter rules: they have no packet counters,
+ * they decide translations (in JSON: "nat": true). */
+static int show_nat(struct xct_policy_maps *m, __u32 gen)
+{
+	struct xct_nat_ctl ctl;
+	struct xct_nat_rule r;
+	__u32 zero = 0, i, k;
+
+	if (bpf_map_lookup_elem(m->nat_ctl, &zero, &ctl))
+		return XCT_EXIT_OK;
+	for (i = 0; i < ctl.n_rules[gen] && i < XCT_NAT_RULES_MAX; i++) {
+		k = gen * XCT_NAT_RULES_MAX + i;
+		if (bpf_map_lookup_elem(m->nat_rules, &k, &r)) {
+			xct_err("cannot read NAT rule %u: %s", i, strerror(errno));
+			return XCT_EXIT_RUNTIME;
+		}
+		r.text[sizeof(r.text) - 1] = 0;
+		if (xct_opts.json) {
+			printf(",{\"line\":%u,\"rule\":", r.line);
+			xct_json_string(r.text);
+			printf(",\"nat\":true}");
+		} else {
+			printf("%-60s # line %u: NAT\n", r.text, r.line);
+		}
+	}
+	return XCT_EXIT_OK;
+}
+
 static int rules_show(void)
 {
 	struct xct_policy_maps m;
@@ -177,6 +209,8 @@ static int rules_show(void)
 		}
 		show_one(&t, packets, bytes, i == 0);
 	}
+	if (rc == XCT_EXIT_OK)
+		rc = show_nat(&m, gen);
 	if (xct_opts.json)
 		printf("]\n");
 	xct_policy_close(&m);

@@ -31,6 +31,7 @@ int xct_table_open(struct xct_table *t)
 
 	memset(t, 0, sizeof(*t));
 	t->ct_fd = t->counters_fd = t->ifaces_fd = t->gc_fd = -1;
+	t->nat_fd = t->nat_rev_fd = -1;
 	err = open_pinned("xct_ct", &t->ct_fd);
 	if (!err)
 		err = open_pinned("xct_counters", &t->counters_fd);
@@ -49,12 +50,19 @@ int xct_table_open(struct xct_table *t)
 	}
 	if (bpf_obj_get_info_by_fd(t->ct_fd, &info, &len) == 0)
 		t->max_entries = info.max_entries;
+	/* Absent under an xct from before NAT: then nothing is translated. */
+	if (open_pinned("xct_nat", &t->nat_fd) || open_pinned("xct_nat_rev", &t->nat_rev_fd)) {
+		if (t->nat_fd >= 0)
+			close(t->nat_fd);
+		t->nat_fd = t->nat_rev_fd = -1;
+	}
 	return 0;
 }
 
 void xct_table_close(struct xct_table *t)
 {
-	int *fds[] = {&t->ct_fd, &t->counters_fd, &t->ifaces_fd, &t->gc_fd};
+	int *fds[] = {&t->ct_fd, &t->counters_fd, &t->ifaces_fd,
+		      &t->gc_fd, &t->nat_fd,	  &t->nat_rev_fd};
 	size_t i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -149,4 +157,77 @@ __u64 xct_counter_total(const struct xct_table *t, __u32 slot)
 			sum += v[i];
 	free(v);
 	return sum;
+}
+
+/* ---- NAT bindings ---- */
+
+static int cmp_view_rec(const void *a, const void *b)
+{
+	return memcmp(&((const struct xct_nat_view_rec *)a)->key,
+		      &((const struct xct_nat_view_rec *)b)->key, sizeof(struct xct_ct_key));
+}
+
+int xct_nat_view_load(const struct xct_table *t, struct xct_nat_view *v)
+{
+	struct xct_ct_key key, next;
+	size_t cap = 0;
+	bool first = true;
+
+	memset(v, 0, sizeof(*v));
+	if (t->nat_fd < 0)
+		return 0;
+	while (bpf_map_get_next_key(t->nat_fd, first ? NULL : &key, &next) == 0) {
+		first = false;
+		key = next;
+		if (v->n == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			struct xct_nat_view_rec *r = realloc(v->recs, ncap * sizeof(*r));
+
+			if (!r) {
+				xct_nat_view_free(v);
+				return -ENOMEM;
+			}
+			v->recs = r;
+			cap = ncap;
+		}
+		v->recs[v->n].key = key;
+		/* Deleted since the key was read: skip it. */
+		if (bpf_map_lookup_elem(t->nat_fd, &key, &v->recs[v->n].b) == 0)
+			v->n++;
+	}
+	if (v->n)
+		qsort(v->recs, v->n, sizeof(*v->recs), cmp_view_rec);
+	return 0;
+}
+
+void xct_nat_view_free(struct xct_nat_view *v)
+{
+	free(v->recs);
+	memset(v, 0, sizeof(*v));
+}
+
+const struct xct_nat_binding *xct_nat_view_find(const struct xct_nat_view *v,
+						const struct xct_ct_key *key,
+						const struct xct_ct_entry *e)
+{
+	struct xct_nat_view_rec want, *r;
+
+	if (!v->n || !(e->status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT)))
+		return NULL;
+	want.key = *key;
+	r = bsearch(&want, v->recs, v->n, sizeof(*v->recs), cmp_view_rec);
+	/* A binding left by an earlier connection on the same tuple. */
+	if (!r || r->b.first_seen_ns != e->first_seen_ns)
+		return NULL;
+	return &r->b;
+}
+
+void xct_nat_forget(const struct xct_table *t, const struct xct_ct_key *key)
+{
+	struct xct_nat_binding b;
+
+	if (t->nat_fd < 0 || bpf_map_lookup_elem(t->nat_fd, key, &b))
+		return;
+	bpf_map_delete_elem(t->nat_rev_fd, &b.rkey);
+	bpf_map_delete_elem(t->nat_fd, key);
 }

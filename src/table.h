@@ -7,12 +7,14 @@
 #define XCT_TABLE_H
 
 #include "xct/abi.h"
+#include "xct/nat.h"
 
 struct xct_table {
 	int ct_fd;
 	int counters_fd;
 	int ifaces_fd;
 	int gc_fd;
+	int nat_fd, nat_rev_fd; /* NAT bindings and claims (include/xct/nat.h) */
 	__u32 max_entries;
 };
 
@@ -33,5 +35,25 @@ int xct_counters_read(const struct xct_table *t, __u32 slot, __u64 *per_cpu, int
 
 /* A counter slot summed over the CPUs; 0 if it cannot be read. */
 __u64 xct_counter_total(const struct xct_table *t, __u32 slot);
+
+/* Every NAT binding, read once for a listing, found by connection key. */
+struct xct_nat_view {
+	struct xct_nat_view_rec {
+		struct xct_ct_key key;
+		struct xct_nat_binding b;
+	} * recs;
+	size_t n;
+};
+
+int xct_nat_view_load(const struct xct_table *t, struct xct_nat_view *v);
+void xct_nat_view_free(struct xct_nat_view *v);
+
+/* The binding of entry e, or NULL when the connection is not translated. */
+const struct xct_nat_binding *xct_nat_view_find(const struct xct_nat_view *v,
+						const struct xct_ct_key *key,
+						const struct xct_ct_entry *e);
+
+/* Frees a deleted connection's binding and the claim on its tuple. */
+void xct_nat_forget(const struct xct_table *t, const struct xct_ct_key *key);
 
 #endif /* XCT_TABLE_H */

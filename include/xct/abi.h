@@ -200,7 +200,13 @@ enum xct_ct_state {
 	X(TABLE_FULL, "table_full", "connection table full: new connection not tracked")           \
 	X(TABLE_BUSY, "table_busy", "entry being deleted by the GC at that instant")               \
 	X(INSERT_ERROR, "insert_error", "map insert failed for another reason")                    \
-	X(NOTRACK, "notrack", "a notrack rule exempted it from tracking")
+	X(NOTRACK, "notrack", "a notrack rule exempted it from tracking")                          \
+	X(NAT_NO_TUPLE, "nat_no_tuple",                                                            \
+	  "NAT: every translated port of the range is taken: new connection dropped")              \
+	X(NAT_NO_ADDRESS, "nat_no_address",                                                        \
+	  "masquerade: the outgoing interface has no address towards the destination")             \
+	X(NAT_TABLE_FULL, "nat_table_full",                                                        \
+	  "NAT: no room for the translation: new connection dropped")
 
 #define XCT_REASON_ENUM(name, str, why) XCT_R_##name,
 enum xct_reason {
@@ -245,7 +251,8 @@ enum xct_reason {
 	X(EARLY_DROP_REPLIED, "early_drop_replied")                                                \
 	X(DROP_EVENTS_LOST, "drop_events_lost")                                                    \
 	X(CT_EVENTS, "ct_events")                                                                  \
-	X(CT_EVENTS_LOST, "ct_events_lost")
+	X(CT_EVENTS_LOST, "ct_events_lost")                                                        \
+	X(NAT_BOUND, "nat_bound")
 
 #define XCT_STAT_ENUM(name, str) XCT_S_##name,
 enum xct_stat {
@@ -386,6 +393,16 @@ struct xct_iface {
 /* The XDP metadata word that marks a packet XDP rejected, for the TC
  * ingress program that answers it (bpf/xct.bpf.c). */
 #define XCT_META_REJECT 0x78637472 /* "xctr" */
+/* ... and the one that marks an answer to a translated connection, for the
+ * TC ingress program to translate back and track (bpf/nat.h). */
+#define XCT_META_NAT 0x7863746e /* "xctn" */
+
+/* Slots of the xct_nat_progs program array (bpf/xct.bpf.c). */
+enum xct_nat_prog {
+	XCT_NAT_PROG_EGRESS = 0,
+	XCT_NAT_PROG_INGRESS = 1,
+	XCT_NAT_PROG_TRACK = 2, /* xct_tc_ingress, set by xct attach */
+};
 
 /* TC filter identity, so that detach removes exactly what attach added. */
 #define XCT_TC_HANDLE	0x7c7

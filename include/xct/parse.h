@@ -72,9 +72,9 @@ struct xct_pkt {
 	struct xct_tcp_info tcp;
 	__u32 l3_len; /* IP packet length: what nf_conntrack counts as bytes */
 	__u8 icmp_error;
-	__u8 l3_off; /* where the IP header starts (after Ethernet and VLAN tags) */
-	__u8 l4_off; /* where the transport header starts */
-	__u8 pad;
+	__u8 l3_off;	   /* where the IP header starts (after Ethernet and VLAN tags) */
+	__u8 l4_off;	   /* where the transport header starts */
+	__u8 inner_l4_off; /* ICMP errors: where the quoted transport header starts */
 };
 
 /*
@@ -480,6 +480,7 @@ XCT_INLINE __u8 xct_parse_packet(const __u8 *buf, __u32 copied, __u32 pkt_len, s
 			return XCT_R_ICMP_ERROR_TRUNCATED;
 		if (reason != XCT_R_OK)
 			return reason;
+		pkt->inner_l4_off = cur.off;
 		reason = xct_parse_l4(&cur, &pkt->inner, 0, &pkt->tcp, 1);
 	}
 	return reason;

@@ -1066,6 +1066,83 @@ static void mark_decided(struct compiler *cc)
 	}
 }
 
+/* ---- NAT rules ---- */
+
+/* The NAT rules, in order, as the datapath walks them (include/xct/nat.h);
+ * the parser has checked that each field has one value. */
+static int compile_nat(struct compiler *cc, xct_ifindex_fn resolve, void *ctx)
+{
+	const struct xct_ruleset *rs = cc->rs;
+	struct xct_compiled *out = cc->out;
+	size_t i;
+
+	if (!rs->n_nat_rules)
+		return 0;
+	out->nat = calloc(rs->n_nat_rules, sizeof(*out->nat));
+	if (!out->nat)
+		return -ENOMEM;
+	for (i = 0; i < rs->n_nat_rules; i++) {
+		const struct xct_rule *r = &rs->nat_rules[i];
+		struct xct_nat_rule *n = &out->nat[i];
+
+		n->kind = r->action == XCT_ACTION_MASQUERADE ? XCT_NAT_MASQUERADE : XCT_NAT_SNAT;
+		n->family = r->family ? r->family : r->nat_to.family;
+		n->line = r->loc.line;
+		if (r->has_proto) {
+			n->flags |= XCT_NATM_PROTO;
+			n->proto = r->proto;
+		}
+		if (r->n_ifaces) {
+			char name[XCT_IFNAME_MAX + 1];
+
+			memcpy(name, r->ifaces[0], XCT_IFNAME_MAX);
+			name[XCT_IFNAME_MAX] = 0;
+			n->ifindex = resolve ? resolve(name, ctx) : 0;
+			if (!n->ifindex)
+				return fail_iface(cc, r, 0, "interface '%s' does not exist", name);
+			n->flags |= XCT_NATM_IFACE | (r->iface_negate ? XCT_NATM_IFACE_NEG : 0);
+		}
+		if (r->saddr.present) {
+			if (n->family && r->saddr.list[0].family != n->family)
+				return fail_rule(cc, r,
+						 "'saddr' and the translation are of two families");
+			n->family = r->saddr.list[0].family;
+			memcpy(n->saddr.bytes, r->saddr.list[0].addr, 16);
+			n->splen = r->saddr.list[0].plen;
+			n->flags |= XCT_NATM_SADDR | (r->saddr.negate ? XCT_NATM_SADDR_NEG : 0);
+		}
+		if (r->daddr.present) {
+			if (n->family && r->daddr.list[0].family != n->family)
+				return fail_rule(cc, r,
+						 "'daddr' and the translation are of two families");
+			n->family = r->daddr.list[0].family;
+			memcpy(n->daddr.bytes, r->daddr.list[0].addr, 16);
+			n->dplen = r->daddr.list[0].plen;
+			n->flags |= XCT_NATM_DADDR | (r->daddr.negate ? XCT_NATM_DADDR_NEG : 0);
+		}
+		if (r->sport.present) {
+			n->sport_lo = r->sport.list[0].lo;
+			n->sport_hi = r->sport.list[0].hi;
+			n->flags |= XCT_NATM_SPORT | (r->sport.negate ? XCT_NATM_SPORT_NEG : 0);
+		}
+		if (r->dport.present) {
+			n->dport_lo = r->dport.list[0].lo;
+			n->dport_hi = r->dport.list[0].hi;
+			n->flags |= XCT_NATM_DPORT | (r->dport.negate ? XCT_NATM_DPORT_NEG : 0);
+		}
+		memcpy(n->to_lo.bytes, r->nat_to.addr_lo, 16);
+		memcpy(n->to_hi.bytes, r->nat_to.addr_hi, 16);
+		snprintf(n->text, sizeof(n->text), "%s", r->text ? r->text : "");
+		if (r->nat_to.has_ports) {
+			n->flags |= XCT_NATM_PORT_RANGE;
+			n->to_port_lo = r->nat_to.port_lo;
+			n->to_port_hi = r->nat_to.port_hi;
+		}
+	}
+	out->n_nat = (__u32)rs->n_nat_rules;
+	return 0;
+}
+
 /* ---- Entry points ---- */
 
 int xct_rules_compile(const struct xct_ruleset *rs, const char *file, xct_ifindex_fn ifindex,
@@ -1088,10 +1165,11 @@ int xct_rules_compile(const struct xct_ruleset *rs, const char *file, xct_ifinde
 	/* Interfaces first: an unknown name is the one error of the input
 	 * that only shows here, and costs nothing to find. */
 	if ((ret = add_zero_class(&cc)) || (ret = compile_ifaces(&cc, ifindex, ctx)) ||
-	    (ret = compile_recs(&cc)) || (ret = compile_meta(&cc)) ||
-	    (ret = compile_addr(&cc, 0)) || (ret = compile_addr(&cc, 1)) ||
-	    (ret = compile_ports(&cc, 0)) || (ret = compile_ports(&cc, 1)) ||
-	    (ret = compile_icmp(&cc)) || (ret = compile_flags(&cc)))
+	    (ret = compile_nat(&cc, ifindex, ctx)) || (ret = compile_recs(&cc)) ||
+	    (ret = compile_meta(&cc)) || (ret = compile_addr(&cc, 0)) ||
+	    (ret = compile_addr(&cc, 1)) || (ret = compile_ports(&cc, 0)) ||
+	    (ret = compile_ports(&cc, 1)) || (ret = compile_icmp(&cc)) ||
+	    (ret = compile_flags(&cc)))
 		goto fail;
 	mark_decided(&cc);
 	free(cc.slots);
@@ -1125,5 +1203,6 @@ void xct_compiled_free(struct xct_compiled *c)
 	free(c->port[0]);
 	free(c->port[1]);
 	free(c->icmp);
+	free(c->nat);
 	memset(c, 0, sizeof(*c));
 }

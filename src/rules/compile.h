@@ -12,6 +12,7 @@
 
 #include "rules/ruleset.h"
 #include "xct/policy.h"
+#include "xct/nat.h"
 
 /* One distinct bit vector: bit r is set when rule r may match. */
 struct xct_cclass {
@@ -56,6 +57,9 @@ struct xct_compiled {
 	__u32 *port[2]; /* [0] source, [1] destination: 65536 entries each, by host-order port */
 	__u32 *icmp;	/* 65536 entries, by type << 8 | code */
 	__u32 flags[256];
+
+	struct xct_nat_rule *nat; /* the NAT rules, in order */
+	__u32 n_nat;
 };
 
 /* Resolves an interface name; the ifindex, or 0 if there is none. */

@@ -42,25 +42,17 @@ static const struct {
 	{                                                                                          \
 		"xct_" #field, offsetof(struct xct_policy_maps, field)                             \
 	}
-	M(cls_meta),
-	M(cls_iface),
-	M(cls_v4),
-	M(cls_v6),
-	M(cls_port),
-	M(cls_icmp),
-	M(cls_flags),
-	M(chunks),
-	M(rules),
-	M(rule_stats),
-	M(limits),
-	M(limits_src),
-	M(set_info),
-	M(rule_text),
-	M(sets_v4),
-	M(sets_v6),
-	M(sets_port),
-	M(log_limits),
-	{"xct_policy_ctl", offsetof(struct xct_policy_maps, ctl)},
+	M(cls_meta),  M(cls_iface),
+	M(cls_v4),    M(cls_v6),
+	M(cls_port),  M(cls_icmp),
+	M(cls_flags), M(chunks),
+	M(rules),     M(rule_stats),
+	M(limits),    M(limits_src),
+	M(set_info),  M(rule_text),
+	M(sets_v4),   M(sets_v6),
+	M(sets_port), M(log_limits),
+	M(nat_rules), M(nat_ctl),
+	M(nat),	      {"xct_policy_ctl", offsetof(struct xct_policy_maps, ctl)},
 #undef M
 };
 
@@ -586,6 +578,32 @@ static void writer_unlock(struct xct_policy_maps *m)
 		flock(m->lock_fd, LOCK_UN);
 }
 
+/*
+ * The NAT rules of the spare generation, and whether the datapath must
+ * look at forwarded packets: while rules exist, and while connections
+ * translated under earlier rules still do (their packets must go on being
+ * rewritten after the rules that made them are gone).
+ */
+static int write_nat(struct xct_policy_maps *m, const struct xct_compiled *c, __u32 gen)
+{
+	struct xct_nat_ctl ctl;
+	struct xct_ct_key k;
+	__u32 zero = 0, i, idx;
+
+	if (bpf_map_lookup_elem(m->nat_ctl, &zero, &ctl))
+		return -errno;
+	for (i = 0; i < c->n_nat; i++) {
+		idx = gen * XCT_NAT_RULES_MAX + i;
+		if (bpf_map_update_elem(m->nat_rules, &idx, &c->nat[i], BPF_ANY))
+			return -errno;
+	}
+	ctl.n_rules[gen] = c->n_nat;
+	ctl.enabled = c->n_nat || bpf_map_get_next_key(m->nat, NULL, &k) == 0;
+	if (bpf_map_update_elem(m->nat_ctl, &zero, &ctl, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 int xct_policy_install(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 		       const struct xct_compiled *c)
 {
@@ -611,6 +629,8 @@ int xct_policy_install(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 			close(tries[i]);
 	if (!err)
 		err = write_gen(m, rs, c, gen);
+	if (!err)
+		err = write_nat(m, c, gen);
 	if (err) {
 		xct_err("cannot install the rules: %s; the running rules are unchanged",
 			strerror(-err));
@@ -660,7 +680,18 @@ int xct_policy_load_text(const char *file, const char *text, xct_ifindex_fn ifin
 
 int xct_policy_clear(struct xct_policy_maps *m)
 {
+	struct xct_nat_ctl ctl;
+	struct xct_ct_key k;
+	__u32 zero = 0;
+
 	__atomic_store_n(&m->ctl_mem->loaded, 0, __ATOMIC_RELEASE);
+	/* No new translations; the translated connections carry on. */
+	if (bpf_map_lookup_elem(m->nat_ctl, &zero, &ctl) == 0) {
+		ctl.n_rules[0] = ctl.n_rules[1] = 0;
+		ctl.enabled = bpf_map_get_next_key(m->nat, NULL, &k) == 0;
+		if (bpf_map_update_elem(m->nat_ctl, &zero, &ctl, BPF_ANY))
+			return -errno;
+	}
 	return 0;
 }
 

@@ -15,6 +15,7 @@ struct xct_policy_maps {
 	int ctl, cls_meta, cls_iface, cls_v4, cls_v6, cls_port, cls_icmp, cls_flags;
 	int chunks, rules, rule_stats, limits, limits_src, log_limits, set_info, rule_text;
 	int sets_v4, sets_v6, sets_port; /* arrays of tries, by generation */
+	int nat_rules, nat_ctl, nat;	 /* NAT rules by generation, their header, bindings */
 	struct xct_policy_ctl *ctl_mem;	 /* xct_policy_ctl, memory-mapped */
 	int lock_fd;			 /* the pin directory, flocked by writers; or -1 */
 };

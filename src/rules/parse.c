@@ -54,6 +54,7 @@
 #include "rules/ruleset.h"
 #include "xct/abi.h"
 #include "xct/policy.h"
+#include "xct/nat.h"
 
 #define PROTO_ICMP   1
 #define PROTO_TCP    6
@@ -80,15 +81,18 @@ struct name_val {
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct name_val stmt_keywords[] = {
-	{"set", 0}, {"policy", 0}, {"accept", 0}, {"drop", 0}, {"reject", 0}, {"notrack", 0},
+	{"set", 0},    {"policy", 0},  {"accept", 0},	  {"drop", 0},
+	{"reject", 0}, {"notrack", 0}, {"masquerade", 0}, {"snat", 0},
 };
 
 static const struct name_val actions[] = {
-	{"accept", XCT_ACTION_ACCEPT},
-	{"drop", XCT_ACTION_DROP},
-	{"reject", XCT_ACTION_REJECT},
-	{"notrack", XCT_ACTION_NOTRACK},
+	{"accept", XCT_ACTION_ACCEPT},	       {"drop", XCT_ACTION_DROP},
+	{"reject", XCT_ACTION_REJECT},	       {"notrack", XCT_ACTION_NOTRACK},
+	{"masquerade", XCT_ACTION_MASQUERADE}, {"snat", XCT_ACTION_SNAT},
 };
+
+/* At most this many NAT rules: they are walked, not classified. */
+#define NAT_RULES_MAX XCT_NAT_RULES_MAX
 
 static const struct name_val rule_keywords[] = {
 	{"iif", 0},   {"oif", 0},    {"ip", 0},	   {"ip6", 0},	 {"tcp", 0},	 {"udp", 0},
@@ -343,6 +347,7 @@ struct parser {
 	struct xct_ruleset rs;
 	size_t sets_cap;
 	size_t rules_cap;
+	size_t nat_rules_cap;
 };
 
 static void lex(struct parser *p, struct tok *t)
@@ -2031,25 +2036,200 @@ static char *rule_text(const char *s, size_t start, size_t end)
 	return out;
 }
 
+/* ---- NAT rules ---- */
+
+static bool is_nat_action(enum xct_rule_action a)
+{
+	return a == XCT_ACTION_MASQUERADE || a == XCT_ACTION_SNAT;
+}
+
+/* One address of an snat target, not a prefix. */
+static int nat_addr(struct parser *p, const struct tok *t, const char *s, size_t len, __u8 *family,
+		    __u8 *addr)
+{
+	char msg[sizeof(p->err->msg)];
+	struct xct_prefix pf;
+
+	if (!len)
+		return perr(p, t, "expected an address after 'to', got %s", GOT(t));
+	if (memchr(s, '/', len))
+		return perr(p, t, "snat translates to an address, not a prefix: '%.*s'", (int)len,
+			    s);
+	if (prefix_parse(s, len, &pf, msg, sizeof(msg)))
+		return perr(p, t, "%s", msg);
+	*family = pf.family;
+	memcpy(addr, pf.addr, 16);
+	return 0;
+}
+
+/*
+ * The target after 'to': ADDR, ADDR-ADDR, ADDR:PORT, ADDR:PORT-PORT or
+ * ADDR-ADDR:PORT-PORT for snat; :PORT-PORT for masquerade.  An IPv6
+ * target is one address without a port (its ':' would be ambiguous).
+ */
+static int parse_nat_to(struct parser *p, struct rule_ctx *rc)
+{
+	struct xct_nat_to *to = &rc->r.nat_to;
+	bool masq = rc->r.action == XCT_ACTION_MASQUERADE;
+	const struct tok *t = &p->cur;
+	const char *s = t->s, *colon = NULL, *dash;
+	size_t len = t->len, alen, i, colons = 0;
+	char msg[sizeof(p->err->msg)];
+	struct xct_port_range pr;
+	__u8 fam2;
+
+	if (t->type != TOK_WORD)
+		return perr(p, t,
+			    masq ? "expected ':PORT-PORT' after 'to', got %s"
+				 : "expected an address after 'to', got %s",
+			    GOT(t));
+	for (i = 0; i < len; i++)
+		if (s[i] == ':') {
+			colons++;
+			colon = s + i;
+		}
+	if (colons > 1)
+		colon = NULL; /* IPv6 */
+	alen = colon ? (size_t)(colon - s) : len;
+	if (masq && alen)
+		return perr(p, t,
+			    "masquerade translates to the outgoing interface's address: only ports "
+			    "may follow 'to' (to :1024-65535), got '%s'",
+			    TXT(t));
+	if (!masq) {
+		dash = memchr(s, '-', alen);
+		if (nat_addr(p, t, s, dash ? (size_t)(dash - s) : alen, &to->family, to->addr_lo))
+			return -EINVAL;
+		memcpy(to->addr_hi, to->addr_lo, 16);
+		if (dash) {
+			if (nat_addr(p, t, dash + 1, alen - (size_t)(dash - s) - 1, &fam2,
+				     to->addr_hi))
+				return -EINVAL;
+			if (fam2 != to->family)
+				return perr(p, t, "the two ends of '%s' are not of one family",
+					    TXT(t));
+			if (to->family == XCT_AF_INET6)
+				return perr(p, t,
+					    "an IPv6 snat address range is not supported: give one "
+					    "address");
+			if (memcmp(to->addr_lo, to->addr_hi, 4) > 0)
+				return perr(p, t, "address range '%s' is reversed", TXT(t));
+		}
+		if (rc->r.family && rc->r.family != to->family)
+			return perr(p, t, "'%s' is %s, but the rule matches %s only ('%s')", TXT(t),
+				    family_name(to->family), family_name(rc->r.family),
+				    rc->fam_src);
+		/* The rule matches the family it translates to. */
+		rc->r.family = to->family;
+		snprintf(rc->fam_src, sizeof(rc->fam_src), "%.*s", (int)(len < 23 ? len : 23), s);
+	}
+	if (colon) {
+		if (port_range_parse(colon + 1, len - alen - 1, &pr, msg, sizeof(msg)))
+			return perr(p, t, "%s", msg);
+		if (pr.lo == 0)
+			return perr(p, t, "a translated port must be at least 1, got 0");
+		to->has_ports = true;
+		to->port_lo = pr.lo;
+		to->port_hi = pr.hi;
+	} else if (masq) {
+		return perr(p, t, "expected ':PORT-PORT' after 'to', got %s", GOT(t));
+	}
+	advance(p);
+	return 0;
+}
+
+/* A NAT rule may not use what only makes sense per packet, and matches
+ * one value per field: it is walked, not classified. */
+static int check_nat_word(struct parser *p, const struct rule_ctx *rc, const struct tok *t)
+{
+	const char *a = actions[rc->r.action].name;
+
+	if (tok_is(t, "ct"))
+		return perr(p, t,
+			    "'ct state' cannot be used with '%s' (a NAT rule sees only a "
+			    "connection's first packet)",
+			    a);
+	if (tok_is(t, "limit") || tok_is(t, "log"))
+		return perr(p, t, "'%s' cannot be used with '%s'", TXT(t), a);
+	if (tok_is(t, "iif"))
+		return perr(p, t,
+			    "'%s' is decided after routing, on the way out: use 'oif', not 'iif'",
+			    a);
+	return 0;
+}
+
+static int check_nat_rule(struct parser *p, const struct rule_ctx *rc, const struct tok *kw)
+{
+	const struct xct_rule *r = &rc->r;
+	const char *a = actions[r->action].name;
+	char b[8];
+
+	if (tok_is(kw, "saddr") || tok_is(kw, "daddr")) {
+		const struct xct_addr_match *m = tok_is(kw, "saddr") ? &r->saddr : &r->daddr;
+
+		if (m->set >= 0 || m->n > 1)
+			return perr(p, kw, "'%s' in a '%s' rule takes one address or prefix",
+				    TXT(kw), a);
+	}
+	if (tok_is(kw, "sport") || tok_is(kw, "dport")) {
+		const struct xct_port_match *m = tok_is(kw, "sport") ? &r->sport : &r->dport;
+
+		if (m->set >= 0 || m->n > 1)
+			return perr(p, kw, "'%s' in a '%s' rule takes one port or port range",
+				    TXT(kw), a);
+	}
+	if (tok_is(kw, "oif") && r->n_ifaces > 1)
+		return perr(p, kw, "'oif' in a '%s' rule takes one interface", a);
+	if (r->has_proto && r->proto != PROTO_TCP && r->proto != PROTO_UDP &&
+	    r->proto != PROTO_ICMP && r->proto != PROTO_ICMPV6)
+		return perr(p, kw, "'%s' translates tcp, udp, icmp and icmpv6 only, not '%s'", a,
+			    proto_name(r->proto, b, sizeof(b)));
+	if (tok_is(kw, "icmp") || tok_is(kw, "icmpv6") || tok_is(kw, "tcp"))
+		if (r->n_icmp || r->has_tcp_flags)
+			return perr(p, kw, "'%s' rules match no ICMP types or TCP flags", a);
+	return 0;
+}
+
 /* ACTION MATCH... [OPTION...] */
 static int parse_rule(struct parser *p, int action)
 {
 	struct rule_ctx rc;
 	struct tok first = p->cur;
 	int err = 0;
+	bool nat;
 
 	memset(&rc, 0, sizeof(rc));
 	rc.r.loc = first.loc;
 	rc.r.action = (enum xct_rule_action)actions[action].val;
 	rc.r.hook = XCT_HOOK_INGRESS;
 	rc.r.saddr.set = rc.r.daddr.set = rc.r.sport.set = rc.r.dport.set = -1;
-	if (p->rs.n_rules >= RULES_MAX)
+	nat = is_nat_action(rc.r.action);
+	if (nat) {
+		rc.r.hook = XCT_HOOK_EGRESS;
+		if (p->rs.n_nat_rules >= NAT_RULES_MAX)
+			return perr(p, &first, "too many NAT rules (at most %d)", NAT_RULES_MAX);
+	} else if (p->rs.n_rules >= RULES_MAX) {
 		return perr(p, &first, "too many rules (at most %d)", RULES_MAX);
+	}
 	advance(p);
+	if (rc.r.action == XCT_ACTION_SNAT && !tok_is(&p->cur, "to"))
+		return perr(p, &p->cur,
+			    "expected 'to' after 'snat' (snat to ADDR[:PORT-PORT]), got %s",
+			    GOT(&p->cur));
+	if (nat && tok_is(&p->cur, "to")) {
+		advance(p);
+		if (parse_nat_to(p, &rc)) {
+			rule_free(&rc.r);
+			return -EINVAL;
+		}
+	}
 
 	while (!err && !stmt_end(&p->cur)) {
 		const struct tok *t = &p->cur;
+		struct tok kw = *t;
 
+		if (nat && (err = check_nat_word(p, &rc, t)))
+			break;
 		if (tok_is(t, "iif") || tok_is(t, "oif"))
 			err = parse_iface(p, &rc);
 		else if (tok_is(t, "ip") || tok_is(t, "ip6"))
@@ -2075,19 +2255,30 @@ static int parse_rule(struct parser *p, int action)
 				advance(p);
 		} else if (tok_is(t, "counter"))
 			advance(p); /* every rule counts */
+		else if (tok_is(t, "to") && nat)
+			err = perr(p, t, "'to' must follow '%s' directly",
+				   actions[rc.r.action].name);
 		else
 			err = unknown_in_rule(p, &rc);
+		if (!err && nat)
+			err = check_nat_rule(p, &rc, &kw);
 	}
 	if (!err) {
 		rc.r.text = rule_text(p->text, first.off, p->last.off + p->last.len);
-		if (!rc.r.text || vec_reserve(p->rs.rules, p->rs.n_rules, p->rules_cap))
+		if (!rc.r.text)
+			err = oom(p, &first);
+		else if (nat ? vec_reserve(p->rs.nat_rules, p->rs.n_nat_rules, p->nat_rules_cap)
+			     : vec_reserve(p->rs.rules, p->rs.n_rules, p->rules_cap))
 			err = oom(p, &first);
 	}
 	if (err) {
 		rule_free(&rc.r);
 		return err;
 	}
-	p->rs.rules[p->rs.n_rules++] = rc.r;
+	if (nat)
+		p->rs.nat_rules[p->rs.n_nat_rules++] = rc.r;
+	else
+		p->rs.rules[p->rs.n_rules++] = rc.r;
 	return 0;
 }
 
@@ -2145,8 +2336,11 @@ void xct_ruleset_free(struct xct_ruleset *rs)
 	}
 	for (i = 0; i < rs->n_rules; i++)
 		rule_free(&rs->rules[i]);
+	for (i = 0; i < rs->n_nat_rules; i++)
+		rule_free(&rs->nat_rules[i]);
 	free(rs->sets);
 	free(rs->rules);
+	free(rs->nat_rules);
 	memset(rs, 0, sizeof(*rs));
 }
 

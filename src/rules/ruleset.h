@@ -86,6 +86,18 @@ enum xct_rule_action {
 	XCT_ACTION_DROP,
 	XCT_ACTION_REJECT,
 	XCT_ACTION_NOTRACK,
+	/* NAT rules (their own list, see struct xct_ruleset) */
+	XCT_ACTION_MASQUERADE,
+	XCT_ACTION_SNAT,
+};
+
+/* The translation of snat (to ADDR[-ADDR][:PORT[-PORT]]) and masquerade
+ * (to :PORT[-PORT]). */
+struct xct_nat_to {
+	__u8 family; /* 0: no address (masquerade) */
+	__u8 addr_lo[16], addr_hi[16];
+	bool has_ports;
+	__u16 port_lo, port_hi;
 };
 
 /* limit RATE/UNIT [burst N] [per saddr] */
@@ -133,6 +145,8 @@ struct xct_rule {
 
 	struct xct_limit limit;
 	bool log; /* a sampled event to the event stream */
+
+	struct xct_nat_to nat_to; /* NAT rules */
 };
 
 enum xct_policy {
@@ -147,6 +161,10 @@ struct xct_ruleset {
 	size_t n_sets;
 	struct xct_rule *rules;
 	size_t n_rules;
+	/* masquerade and snat rules, in order: they decide a connection's
+	 * translation on its first packet, apart from the filter rules */
+	struct xct_rule *nat_rules;
+	size_t n_nat_rules;
 };
 
 /* The first error in a file.  line_text is the offending line (without the

@@ -160,6 +160,18 @@ int fixture_reset(struct fixture *fx)
 
 	map_delete_all(fx->ct_fd, &ct_key, &ct_key);
 	map_delete_all(bpf_map__fd(fx->skel->maps.xct_ifaces), &ifindex, &ifindex);
+	/* No NAT: the NAT tests set up their own rules. */
+	{
+		struct xct_nat_ctl nat_none = {};
+
+		map_delete_all(bpf_map__fd(fx->skel->maps.xct_nat), &ct_key, &ct_key);
+		map_delete_all(bpf_map__fd(fx->skel->maps.xct_nat_rev), &ct_key, &ct_key);
+		if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_nat_ctl), &zero, &nat_none,
+					BPF_ANY)) {
+			CHECK_FAIL("cannot reset xct_nat_ctl: %s", strerror(errno));
+			return 0;
+		}
+	}
 	memset(zeros, 0, sizeof(zeros));
 	for (slot = 0; slot < XCT_COUNTER_SLOTS; slot++)
 		if (bpf_map_update_elem(fx->counters_fd, &slot, zeros, BPF_ANY)) {

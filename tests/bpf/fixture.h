@@ -14,6 +14,7 @@
 
 #include "xct/abi.h"
 #include "xct/tuple.h"
+#include "xct/nat.h"
 #include "xct.skel.h"
 #include "check.h"
 

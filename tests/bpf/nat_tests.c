@@ -1,0 +1,581 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Tests of source NAT in the compiled datapath: a connection's first
+ * packet goes in through XDP (which creates its entry), out through
+ * xct_nat_egress (which decides and applies the translation), and its
+ * replies through XDP (which must hand them to TC untouched) and
+ * xct_nat_ingress (which translates them back).  Packets carry correct
+ * checksums going in; coming out, every checksum is recomputed here from
+ * scratch and must match what the helpers' incremental updates left.
+ * Also: the port kept when free and changed on a clash, a one-port range
+ * exhausted (counted, the first connection untouched), ICMP echo ids,
+ * IPv6, the collector giving a dead connection's tuple back, and two
+ * CPUs translating at the same instant from a range too small for all
+ * their connections: every tuple given out once, the rest refused.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf.h>
+
+#include "fixture.h"
+#include "xct/nat.h"
+#include "xct/parse.h"
+
+#define NAT_ADDR  "198.51.100.1"
+#define NAT_ADDR6 "2001:db8:ffff::1"
+
+/* ---- Checksums, computed from scratch ---- */
+
+static __u32 sum16(const __u8 *p, __u32 len, __u32 sum)
+{
+	__u32 i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (__u32)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (__u32)p[len - 1] << 8;
+	return sum;
+}
+
+static __u16 fold(__u32 sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+static __u32 l4_csum_off(__u8 proto)
+{
+	return proto == XCT_IPPROTO_TCP ? 16 : proto == XCT_IPPROTO_UDP ? 6 : 2;
+}
+
+/* The transport checksum the packet should carry (its field taken as 0). */
+static __u16 l4_csum(const struct packet *pk, int v6, __u8 proto)
+{
+	const __u8 *ip = pk->data + pk->l3_off, *l4 = pk->data + pk->l4_off;
+	__u32 len = pk->l3_off + pk->l3_len - pk->l4_off, off = l4_csum_off(proto), sum = 0;
+	__u8 copy[2048];
+
+	memcpy(copy, l4, len);
+	copy[off] = copy[off + 1] = 0;
+	if (v6) {
+		sum = sum16(ip + 8, 32, 0) + (len >> 16) + (len & 0xffff) + proto;
+	} else if (proto != XCT_IPPROTO_ICMP) {
+		sum = sum16(ip + 12, 8, 0) + proto + len;
+	}
+	return fold(sum16(copy, len, sum));
+}
+
+static __u16 ip_csum(const struct packet *pk)
+{
+	__u8 hdr[60];
+	__u32 ihl = (pk->data[pk->l3_off] & 0xf) * 4;
+
+	memcpy(hdr, pk->data + pk->l3_off, ihl);
+	hdr[10] = hdr[11] = 0;
+	return fold(sum16(hdr, ihl, 0));
+}
+
+static void fill_checksums(struct packet *pk, int v6, __u8 proto)
+{
+	__u16 c;
+
+	if (!v6) {
+		c = ip_csum(pk);
+		put16(pk->data + pk->l3_off + 10, c);
+	}
+	c = l4_csum(pk, v6, proto);
+	put16(pk->data + pk->l4_off + l4_csum_off(proto), c);
+}
+
+static __u16 get16(const __u8 *p)
+{
+	return (__u16)(p[0] << 8 | p[1]);
+}
+
+/* Both checksums are what a full computation gives. */
+static int checksums_ok(const struct packet *pk, int v6, __u8 proto)
+{
+	__u16 l4 = get16(pk->data + pk->l4_off + l4_csum_off(proto));
+
+	if (!v6 && get16(pk->data + pk->l3_off + 10) != ip_csum(pk))
+		return 0;
+	return l4 == l4_csum(pk, v6, proto);
+}
+
+/* ---- Running the programs ---- */
+
+static int run_tc(struct fixture *fx, struct bpf_program *prog, const struct packet *pk,
+		  struct packet *out)
+{
+	struct __sk_buff skb = {.ingress_ifindex = 0};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pk->data, .data_size_in = pk->len,
+		    .data_out = out->data, .data_size_out = sizeof(out->data), .ctx_in = &skb,
+		    .ctx_size_in = sizeof(skb), .repeat = 1);
+
+	*out = *pk; /* offsets; the data comes back from the run */
+	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &opts)) {
+		CHECK_FAIL("test run of %s: %s", bpf_program__name(prog), strerror(errno));
+		return -1;
+	}
+	out->len = opts.data_size_out;
+	return (int)opts.retval;
+}
+
+static int nat_out(struct fixture *fx, const struct packet *pk, struct packet *out)
+{
+	return run_tc(fx, fx->skel->progs.xct_nat_egress, pk, out);
+}
+
+static int nat_in(struct fixture *fx, const struct packet *pk, struct packet *out)
+{
+	return run_tc(fx, fx->skel->progs.xct_nat_ingress, pk, out);
+}
+
+/* XDP's answer to a reply of a translated connection: up to TC, marked
+ * (the test run hands the output back from the metadata on). */
+static int xdp_marked_nat(struct fixture *fx, const struct packet *pk)
+{
+	struct packet out;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pk->data, .data_size_in = pk->len,
+		    .data_out = out.data, .data_size_out = sizeof(out.data), .repeat = 1);
+	__u32 meta;
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(fx->skel->progs.xct_xdp), &opts) ||
+	    opts.retval != XDP_PASS || opts.data_size_out != pk->len + sizeof(meta))
+		return 0;
+	memcpy(&meta, out.data, sizeof(meta));
+	return meta == XCT_META_NAT;
+}
+
+/* One snat rule in the active generation; the policy has none. */
+static void set_rule(struct fixture *fx, const char *to, __u16 port_lo, __u16 port_hi)
+{
+	struct xct_nat_rule r = {.kind = XCT_NAT_SNAT, .line = 1};
+	struct xct_nat_ctl ctl = {.enabled = 1};
+	__u32 zero = 0, gen = 0;
+
+	if (strchr(to, ':')) {
+		inet_pton(AF_INET6, to, r.to_lo.bytes);
+		r.family = XCT_AF_INET6;
+	} else {
+		inet_pton(AF_INET, to, r.to_lo.bytes);
+		r.family = XCT_AF_INET;
+	}
+	r.to_hi = r.to_lo;
+	if (port_lo) {
+		r.flags = XCT_NATM_PORT_RANGE;
+		r.to_port_lo = port_lo;
+		r.to_port_hi = port_hi;
+	}
+	ctl.n_rules[gen] = 1;
+	if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_nat_rules), &gen, &r, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_nat_ctl), &zero, &ctl, BPF_ANY))
+		CHECK_FAIL("cannot set the NAT rule: %s", strerror(errno));
+}
+
+static int map_count(int fd)
+{
+	struct xct_ct_key k, next;
+	int n = 0;
+
+	while (bpf_map_get_next_key(fd, n ? &k : NULL, &next) == 0) {
+		k = next;
+		n++;
+	}
+	return n;
+}
+
+static int bindings(struct fixture *fx)
+{
+	return map_count(bpf_map__fd(fx->skel->maps.xct_nat));
+}
+
+static int claims(struct fixture *fx)
+{
+	return map_count(bpf_map__fd(fx->skel->maps.xct_nat_rev));
+}
+
+static __u32 addr4(const char *s)
+{
+	struct in_addr a;
+
+	inet_pton(AF_INET, s, &a);
+	return a.s_addr;
+}
+
+static __u32 src4(const struct packet *pk)
+{
+	__u32 a;
+
+	memcpy(&a, pk->data + pk->l3_off + 12, 4);
+	return a;
+}
+
+static __u32 dst4(const struct packet *pk)
+{
+	__u32 a;
+
+	memcpy(&a, pk->data + pk->l3_off + 16, 4);
+	return a;
+}
+
+static __u16 sport(const struct packet *pk)
+{
+	return get16(pk->data + pk->l4_off);
+}
+
+static __u16 dport(const struct packet *pk)
+{
+	return get16(pk->data + pk->l4_off + 2);
+}
+
+/* ---- Tests ---- */
+
+TEST(nat_udp_both_directions)
+{
+	struct fixture fx;
+	struct flow c = make_flow(XCT_IPPROTO_UDP, "10.0.0.2", 40000, "192.0.2.9", 53), r;
+	struct packet pk, out, back;
+	struct xct_ct_entry e;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_rule(&fx, NAT_ADDR, 0, 0);
+	pk = udp_packet(&c, 32);
+	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pk);
+	CHECK_EQ(nat_out(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(src4(&out), addr4(NAT_ADDR));
+	CHECK_EQ(dst4(&out), addr4("192.0.2.9"));
+	CHECK_EQ(sport(&out), 40000); /* free: kept */
+	CHECK(checksums_ok(&out, 0, XCT_IPPROTO_UDP));
+	CHECK_EQ(bindings(&fx), 1);
+	CHECK_EQ(claims(&fx), 1);
+	CHECK_EQ(counter(&fx, XCT_S_NAT_BOUND), 1);
+	CHECK_EQ(get_entry(&fx, &c, &e), 0);
+	CHECK(e.status & XCT_CT_SRC_NAT);
+
+	/* Later packets of the connection: the same translation. */
+	CHECK_EQ(nat_out(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(src4(&out), addr4(NAT_ADDR));
+	CHECK_EQ(bindings(&fx), 1);
+
+	/* The reply, to the translated tuple: XDP takes no decision on it
+	 * and creates nothing; TC ingress puts the client back. */
+	r = make_flow(XCT_IPPROTO_UDP, "192.0.2.9", 53, NAT_ADDR, 40000);
+	pk = udp_packet(&r, 48);
+	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	CHECK(xdp_marked_nat(&fx, &pk));
+	CHECK_EQ(table_size(&fx), 1);
+	nat_in(&fx, &pk, &back);
+	CHECK_EQ(src4(&back), addr4("192.0.2.9"));
+	CHECK_EQ(dst4(&back), addr4("10.0.0.2"));
+	CHECK_EQ(dport(&back), 40000);
+	CHECK(checksums_ok(&back, 0, XCT_IPPROTO_UDP));
+	fixture_teardown(&fx);
+}
+
+TEST(nat_tcp_port_clash_and_exhaustion)
+{
+	struct fixture fx;
+	struct flow a = make_flow(XCT_IPPROTO_TCP, "10.0.0.2", 40000, "192.0.2.9", 80);
+	struct flow b = make_flow(XCT_IPPROTO_TCP, "10.0.0.3", 40000, "192.0.2.9", 80);
+	struct flow d = make_flow(XCT_IPPROTO_TCP, "10.0.0.4", 40000, "192.0.2.9", 80);
+	struct flow other = make_flow(XCT_IPPROTO_TCP, "10.0.0.4", 40000, "192.0.2.9", 443);
+	struct packet pk, out;
+	__u16 pa, pb;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	/* Two clients, one source port: the second gets another port. */
+	set_rule(&fx, NAT_ADDR, 0, 0);
+	pk = tcp_packet(&a, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	xdp_in(&fx, &pk);
+	CHECK_EQ(nat_out(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK(checksums_ok(&out, 0, XCT_IPPROTO_TCP));
+	pa = sport(&out);
+	pk = tcp_packet(&b, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	xdp_in(&fx, &pk);
+	CHECK_EQ(nat_out(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK(checksums_ok(&out, 0, XCT_IPPROTO_TCP));
+	pb = sport(&out);
+	CHECK_EQ(pa, 40000);
+	CHECK(pb != 40000 && pb >= 1024);
+	CHECK_EQ(src4(&out), addr4(NAT_ADDR));
+	CHECK_EQ(claims(&fx), 2);
+
+	/* A one-port range: the first connection takes it, the next one
+	 * to the same destination fails, counted; another destination
+	 * still has the port free. */
+	fixture_reset(&fx);
+	set_rule(&fx, NAT_ADDR, 20000, 20000);
+	pk = tcp_packet(&a, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	xdp_in(&fx, &pk);
+	CHECK_EQ(nat_out(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(sport(&out), 20000);
+	pk = tcp_packet(&d, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	xdp_in(&fx, &pk);
+	CHECK_EQ(nat_out(&fx, &pk, &out), TC_ACT_SHOT);
+	CHECK_EQ(reason_count(&fx, XCT_R_NAT_NO_TUPLE), 1);
+	CHECK_EQ(bindings(&fx), 1);
+	pk = tcp_packet(&other, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	xdp_in(&fx, &pk);
+	CHECK_EQ(nat_out(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(sport(&out), 20000);
+	/* The first connection is untouched. */
+	pk = tcp_packet(&a, XCT_TCPF_ACK, CLIENT_ISN + 1, SERVER_ISN + 1, 10);
+	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	CHECK_EQ(nat_out(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(sport(&out), 20000);
+	CHECK(checksums_ok(&out, 0, XCT_IPPROTO_TCP));
+	fixture_teardown(&fx);
+}
+
+TEST(nat_icmp_echo_id)
+{
+	struct fixture fx;
+	struct flow c = make_flow(XCT_IPPROTO_ICMP, "10.0.0.2", 0, "192.0.2.9", 0), r;
+	struct packet pk, out, back;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_rule(&fx, NAT_ADDR, 0, 0);
+	c.sport = 0x1234; /* the identifier */
+	pk = icmp_packet(&c, 8, 0);
+	fill_checksums(&pk, 0, XCT_IPPROTO_ICMP);
+	xdp_in(&fx, &pk);
+	CHECK_EQ(nat_out(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(src4(&out), addr4(NAT_ADDR));
+	CHECK_EQ(get16(out.data + out.l4_off + 4), 0x1234);
+	CHECK(checksums_ok(&out, 0, XCT_IPPROTO_ICMP));
+
+	r = make_flow(XCT_IPPROTO_ICMP, "192.0.2.9", 0, NAT_ADDR, 0);
+	r.sport = 0x1234;
+	pk = icmp_packet(&r, 0, 0);
+	fill_checksums(&pk, 0, XCT_IPPROTO_ICMP);
+	CHECK(xdp_marked_nat(&fx, &pk));
+	nat_in(&fx, &pk, &back);
+	CHECK_EQ(dst4(&back), addr4("10.0.0.2"));
+	CHECK_EQ(get16(back.data + back.l4_off + 4), 0x1234);
+	CHECK(checksums_ok(&back, 0, XCT_IPPROTO_ICMP));
+	fixture_teardown(&fx);
+}
+
+TEST(nat_ipv6_tcp)
+{
+	struct fixture fx;
+	struct flow c = make_flow(XCT_IPPROTO_TCP, "fd00::2", 40000, "2001:db8::9", 443), r;
+	struct packet pk, out, back;
+	__u8 want[16];
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_rule(&fx, NAT_ADDR6, 0, 0);
+	pk = tcp_packet(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	fill_checksums(&pk, 1, XCT_IPPROTO_TCP);
+	xdp_in(&fx, &pk);
+	CHECK_EQ(nat_out(&fx, &pk, &out), TC_ACT_UNSPEC);
+	inet_pton(AF_INET6, NAT_ADDR6, want);
+	CHECK(!memcmp(out.data + out.l3_off + 8, want, 16));
+	CHECK(checksums_ok(&out, 1, XCT_IPPROTO_TCP));
+
+	r = make_flow(XCT_IPPROTO_TCP, "2001:db8::9", 443, NAT_ADDR6, 40000);
+	pk = tcp_packet(&r, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 0);
+	fill_checksums(&pk, 1, XCT_IPPROTO_TCP);
+	CHECK(xdp_marked_nat(&fx, &pk));
+	nat_in(&fx, &pk, &back);
+	inet_pton(AF_INET6, "fd00::2", want);
+	CHECK(!memcmp(back.data + back.l3_off + 24, want, 16));
+	CHECK(checksums_ok(&back, 1, XCT_IPPROTO_TCP));
+	fixture_teardown(&fx);
+}
+
+TEST(nat_gc_gives_the_tuple_back)
+{
+	struct fixture fx;
+	struct flow c = make_flow(XCT_IPPROTO_UDP, "10.0.0.2", 40000, "192.0.2.9", 53);
+	struct packet pk, out;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_rule(&fx, NAT_ADDR, 0, 0);
+	pk = udp_packet(&c, 32);
+	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pk);
+	nat_out(&fx, &pk, &out);
+	CHECK_EQ(bindings(&fx), 1);
+	advance(&fx, SEC_NS(31)); /* past the unreplied UDP timeout */
+	gc_run(&fx);
+	CHECK_EQ(table_size(&fx), 0);
+	CHECK_EQ(bindings(&fx), 0);
+	CHECK_EQ(claims(&fx), 0);
+	fixture_teardown(&fx);
+}
+
+/* ---- Two CPUs allocating at once ---- */
+
+#define RACE_PORTS 64 /* the range: 20000-20063 */
+#define RACE_CONNS 48 /* per CPU: 96 connections for 64 tuples */
+
+struct racer {
+	struct fixture *fx;
+	int cpu;
+	struct packet pk[RACE_CONNS];
+	int ret[RACE_CONNS];
+	__u16 port[RACE_CONNS];
+	int err;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	int xdp = bpf_program__fd(r->fx->skel->progs.xct_xdp);
+	int egress = bpf_program__fd(r->fx->skel->progs.xct_nat_egress);
+	cpu_set_t set;
+	int i;
+
+	CPU_ZERO(&set);
+	CPU_SET(r->cpu, &set);
+	/* The datapath's scratch is per CPU: each runner keeps to its own. */
+	if (sched_setaffinity(0, sizeof(set), &set)) {
+		r->err = errno;
+		return NULL;
+	}
+	for (i = 0; i < RACE_CONNS; i++) {
+		struct __sk_buff skb = {};
+		struct packet out;
+		LIBBPF_OPTS(bpf_test_run_opts, in, .data_in = r->pk[i].data,
+			    .data_size_in = r->pk[i].len, .repeat = 1);
+		LIBBPF_OPTS(bpf_test_run_opts, eg, .data_in = r->pk[i].data,
+			    .data_size_in = r->pk[i].len, .data_out = out.data,
+			    .data_size_out = sizeof(out.data), .ctx_in = &skb,
+			    .ctx_size_in = sizeof(skb), .repeat = 1);
+
+		if (bpf_prog_test_run_opts(xdp, &in) || bpf_prog_test_run_opts(egress, &eg)) {
+			r->err = errno;
+			return NULL;
+		}
+		r->ret[i] = (int)eg.retval;
+		r->port[i] = get16(out.data + r->pk[i].l4_off);
+	}
+	return NULL;
+}
+
+TEST(nat_two_cpus_never_share_a_tuple)
+{
+	static struct racer racers[2];
+	struct fixture fx;
+	pthread_t th[2];
+	int i, k, ok = 0, shot = 0, seen[RACE_PORTS] = {0};
+	char src[32];
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	if (fx.ncpus < 2) {
+		CHECK_FAIL("needs two CPUs, has %d", fx.ncpus);
+		return;
+	}
+	set_rule(&fx, NAT_ADDR, 20000, 20000 + RACE_PORTS - 1);
+	for (k = 0; k < 2; k++) {
+		racers[k].fx = &fx;
+		racers[k].cpu = k;
+		racers[k].err = 0;
+		for (i = 0; i < RACE_CONNS; i++) {
+			struct flow f;
+
+			snprintf(src, sizeof(src), "10.%d.0.%d", k + 1, i + 1);
+			f = make_flow(XCT_IPPROTO_TCP, src, 40000, "192.0.2.9", 80);
+			racers[k].pk[i] = tcp_packet(&f, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+			fill_checksums(&racers[k].pk[i], 0, XCT_IPPROTO_TCP);
+		}
+	}
+	for (k = 0; k < 2; k++)
+		if (pthread_create(&th[k], NULL, race, &racers[k])) {
+			CHECK_FAIL("cannot start a thread");
+			return;
+		}
+	for (k = 0; k < 2; k++)
+		pthread_join(th[k], NULL);
+	for (k = 0; k < 2; k++) {
+		CHECK_EQ(racers[k].err, 0);
+		for (i = 0; i < RACE_CONNS; i++) {
+			if (racers[k].ret[i] == TC_ACT_SHOT) {
+				shot++;
+				continue;
+			}
+			CHECK_EQ(racers[k].ret[i], TC_ACT_UNSPEC);
+			ok++;
+			if (racers[k].port[i] >= 20000 && racers[k].port[i] < 20000 + RACE_PORTS)
+				seen[racers[k].port[i] - 20000]++;
+			else
+				CHECK_FAIL("port %u out of the range", racers[k].port[i]);
+		}
+	}
+	/* Every tuple of the range given out once, the rest refused. */
+	CHECK_EQ(ok, RACE_PORTS);
+	CHECK_EQ(shot, 2 * RACE_CONNS - RACE_PORTS);
+	for (i = 0; i < RACE_PORTS; i++)
+		if (seen[i] != 1)
+			CHECK_FAIL("port %d given %d times", 20000 + i, seen[i]);
+	CHECK_EQ(reason_count(&fx, XCT_R_NAT_NO_TUPLE), 2 * RACE_CONNS - RACE_PORTS);
+	CHECK_EQ(bindings(&fx), RACE_PORTS);
+	CHECK_EQ(claims(&fx), RACE_PORTS);
+	fixture_teardown(&fx);
+}
+
+TEST(nat_icmp_error_about_translated_connection)
+{
+	struct fixture fx;
+	struct flow a = make_flow(XCT_IPPROTO_UDP, "10.0.0.2", 40000, "192.0.2.9", 53);
+	struct flow b = make_flow(XCT_IPPROTO_UDP, "10.0.0.3", 40000, "192.0.2.9", 53);
+	struct packet pa, pb, out, err, back;
+	__u32 il3, il4;
+	__u16 translated;
+	__u8 hdr[20];
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_rule(&fx, NAT_ADDR, 0, 0);
+	pa = udp_packet(&a, 32);
+	fill_checksums(&pa, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pa);
+	nat_out(&fx, &pa, &out);
+	/* The second client's port is taken: it leaves on another. */
+	pb = udp_packet(&b, 32);
+	fill_checksums(&pb, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pb);
+	nat_out(&fx, &pb, &out);
+	translated = sport(&out);
+	CHECK(translated != 40000);
+
+	/* The server's port unreachable quotes what it got. */
+	err = icmp_error_packet("192.0.2.9", NAT_ADDR, 3, 3, &out);
+	fill_checksums(&err, 0, XCT_IPPROTO_ICMP);
+	CHECK(xdp_marked_nat(&fx, &err));
+	nat_in(&fx, &err, &back);
+	il3 = back.l4_off + 8;
+	il4 = il3 + 20;
+	CHECK_EQ(dst4(&back), addr4("10.0.0.3"));
+	CHECK(!memcmp(back.data + il3 + 12, &pb.data[pb.l3_off + 12], 4));
+	CHECK_EQ(get16(back.data + il4), 40000);
+	/* Outer IP and ICMP checksums, from scratch; the quoted IP header's
+	 * own; the quoted UDP checksum is the client's packet's again. */
+	CHECK(checksums_ok(&back, 0, XCT_IPPROTO_ICMP));
+	memcpy(hdr, back.data + il3, 20);
+	hdr[10] = hdr[11] = 0;
+	CHECK_EQ(get16(back.data + il3 + 10), fold(sum16(hdr, 20, 0)));
+	CHECK_EQ(get16(back.data + il4 + 6), get16(pb.data + pb.l4_off + 6));
+	fixture_teardown(&fx);
+}

@@ -1,0 +1,375 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Source NAT through the router, with real clients and servers.
+#
+#   client  (10.231.1.2) --+
+#   client2 (10.231.3.2) --+-- router (masquerade oif veth-r-s) -- server (10.231.2.2)
+#   client3 (10.231.4.2) --+
+#
+# The server drops everything from the clients' own addresses: a
+# connection only gets through translated, and the server's listeners
+# print the peer address they accepted, which must be the router's.
+#
+#   1. TCP, UDP and ping from three clients behind masquerade; TCP over
+#      IPv6 too;
+#   2. two clients with the same source port: one keeps it, the other
+#      gets another, and both work; the server's port unreachable for a
+#      datagram of each comes back through the NAT to the right socket;
+#   3. `xct ct list` shows the reply tuples conntrack would (--src-nat,
+#      --dst-nat, --any-nat filter them); `xct rules show` lists the NAT
+#      rule;
+#   4. the oracle: the same traffic through nf_nat's masquerade in the same
+#      router, and `conntrack -L`'s reply tuples equal xct's;
+#   5. snat to one address and a range of 4 ports: four connections to
+#      one server port get the four ports, a fifth fails with nat_no_tuple
+#      counted, the four stay up;
+#   6. a translated connection keeps working after the rules are cleared,
+#      and its binding goes with its entry (`xct ct delete`).
+# Each check prints its own ok / not ok line.
+# shellcheck disable=SC2317 # helpers run through poll()
+set -u
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+NS_C2="xct-c2-$TAG"
+NS_C3="xct-c3-$TAG"
+C2=10.231.3.2
+R4C2=10.231.3.1
+C3=10.231.4.2
+R4C3=10.231.4.1
+P_TCP=7001
+P_UDP=7002
+P_HOLD=7003
+P_TCP6=7004
+WORK=""
+# The connections check_clients makes, and xct's tuples of them.
+MINE='sport=4[01]00[1-3] |id=70[1-3]$'
+XCT_TUPLES=""
+
+nat_cleanup() {
+	local ns
+	# The listeners' forked children and the held connections too.
+	for ns in "$NS_C" "$NS_C2" "$NS_C3" "$NS_S"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+	done
+	ip netns del "$NS_C2" 2>/dev/null
+	ip netns del "$NS_C3" 2>/dev/null
+	e2e_cleanup
+	[ -n "$WORK" ] && rm -rf "$WORK"
+}
+trap nat_cleanup EXIT
+
+fail_setup() {
+	echo "not ok nat_setup ($*)"
+	exit 1
+}
+
+result() {
+	local name=$1 ok=$2
+	shift 2
+	if [ "$ok" = 0 ]; then
+		echo "ok $name"
+	else
+		echo "not ok $name"
+		[ $# -gt 0 ] && echo "#   $*"
+	fi
+}
+
+# add_client NS VETH RVETH ADDR ROUTER_ADDR: one more client on its own link.
+add_client() {
+	local ns=$1 veth=$2 rveth=$3 addr=$4 raddr=$5
+	ip netns add "$ns" || return 1
+	ip link add "$veth" netns "$ns" type veth peer name "$rveth" netns "$NS_R" || return 1
+	in_ns "$ns" ip link set lo up &&
+		in_ns "$ns" ip addr add "$addr/24" dev "$veth" &&
+		in_ns "$ns" ip link set "$veth" up &&
+		in_ns "$NS_R" ip addr add "$raddr/24" dev "$rveth" &&
+		in_ns "$NS_R" ip link set "$rveth" up &&
+		in_ns "$ns" ip route add default via "$raddr" || return 1
+	poll 10 in_ns "$ns" ping -c 1 -W 1 "$raddr"
+}
+
+# The server takes nothing from the clients' own addresses.
+server_wants_router() {
+	in_ns "$NS_S" nft -f - <<-EOF
+		table inet natcheck {
+			chain in {
+				type filter hook input priority 0; policy accept;
+				iifname "veth-s" ip saddr != $R4S counter drop
+				iifname "veth-s" ip6 saddr != $R6S meta l4proto tcp counter drop
+			}
+		}
+	EOF
+}
+
+# Listeners that answer with the peer they accepted: "ADDR PORT".
+start_servers() {
+	ip netns exec "$NS_S" socat TCP-LISTEN:$P_TCP,fork,reuseaddr \
+		SYSTEM:'echo "$SOCAT_PEERADDR $SOCAT_PEERPORT"' 2>/dev/null &
+	BG_PIDS+=($!)
+	# One socket answering every datagram (socat's forked UDP children
+	# share theirs and may swallow a datagram meant for the next one).
+	ip netns exec "$NS_S" "$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(("%s %d\n" % peer).encode(), peer)
+' "$P_UDP" 2>/dev/null &
+	BG_PIDS+=($!)
+	ip netns exec "$NS_S" socat TCP6-LISTEN:$P_TCP6,fork,reuseaddr \
+		SYSTEM:'echo "$SOCAT_PEERADDR $SOCAT_PEERPORT"' 2>/dev/null &
+	BG_PIDS+=($!)
+	# Connections that stay open until the client goes.
+	ip netns exec "$NS_S" socat TCP-LISTEN:$P_HOLD,fork,reuseaddr \
+		SYSTEM:'echo "$SOCAT_PEERADDR $SOCAT_PEERPORT"; cat >/dev/null' 2>/dev/null &
+	BG_PIDS+=($!)
+	poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q ':$P_TCP '" &&
+		poll 5 in_ns "$NS_S" sh -c "ss -lun | grep -q ':$P_UDP '" &&
+		poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q ':$P_TCP6 '"
+}
+
+# tcp_peer NS SPORT: what the server saw of a TCP connection from NS.
+tcp_peer() {
+	in_ns "$1" socat -T 3 - "TCP:$S4:$P_TCP,sourceport=$2,reuseaddr,connect-timeout=3" \
+		</dev/null 2>/dev/null
+}
+
+# The same for UDP; the answer is waited for up to 5 s, for a slow fork
+# of the server's listener.
+udp_peer() {
+	echo x | in_ns "$1" socat -T 5 - "UDP:$S4:$P_UDP,sourceport=$2" 2>/dev/null
+}
+
+# Reply tuples of the IPv4 connections to the server, one per line:
+# "PROTO ORIG-TUPLE -> REPLY-TUPLE", from conntrack -L or xct ct list.
+tuples() {
+	"$PYTHON" -c '
+import sys
+server = sys.argv[1]
+for line in sys.stdin:
+    toks = line.split()
+    if len(toks) < 3 or toks[0] not in ("tcp", "udp", "icmp"):
+        continue
+    seen, tup = [], {}
+    for t in toks:
+        if "=" not in t:
+            continue
+        k, v = t.split("=", 1)
+        if k not in ("src", "dst", "sport", "dport", "type", "code", "id"):
+            continue
+        if k == "src" and tup:
+            seen.append(tup)
+            tup = {}
+        tup[k] = v
+    seen.append(tup)
+    if len(seen) < 2 or seen[0].get("dst") != server:
+        continue
+    f = lambda d: " ".join("%s=%s" % (k, d[k]) for k in ("src", "dst", "sport", "dport", "type", "code", "id") if k in d)
+    print("%s %s -> %s" % (toks[0], f(seen[0]), f(seen[1])))
+' "$S4" | sort
+}
+
+# Checks ---------------------------------------------------------------
+
+check_clients() {
+	local ns sport=40001 out bad=""
+	for ns in "$NS_C" "$NS_C2" "$NS_C3"; do
+		out=$(tcp_peer "$ns" "$sport")
+		[ "$out" = "$R4S $sport" ] || bad="$bad tcp:$ns:'$out'"
+		out=$(udp_peer "$ns" $((sport + 1000)))
+		[ "$out" = "$R4S $((sport + 1000))" ] || bad="$bad udp:$ns:'$out'"
+		in_ns "$ns" ping -c 2 -i 0.2 -W 2 -e $((sport - 40000 + 700)) "$S4" >/dev/null ||
+			bad="$bad ping:$ns"
+		sport=$((sport + 1))
+	done
+	result nat_masquerade_clients "$([ -z "$bad" ] && echo 0 || echo 1)" "$bad"
+}
+
+# refused NS SPORT: a datagram from NS to a closed port of the server is
+# answered by port unreachable, which must come back through the NAT to
+# the sending socket (connect() and recv(): ECONNREFUSED).
+refused() {
+	in_ns "$1" "$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[2])))
+s.settimeout(3)
+s.connect((sys.argv[1], 7009))
+s.send(b"x")
+try:
+    s.recv(100)
+except ConnectionRefusedError:
+    sys.exit(0)
+except socket.timeout:
+    sys.exit(1)
+sys.exit(2)
+' "$S4" "$2"
+}
+
+# IPv6 masquerade (NAT66): the server sees the router's address.
+check_ipv6() {
+	local out
+	out=$(in_ns "$NS_C" socat -T 3 - "TCP6:[$S6]:$P_TCP6,sourceport=47001,connect-timeout=3" \
+		</dev/null 2>/dev/null)
+	# socat writes the address in full, in brackets.
+	"$PYTHON" -c 'import ipaddress, sys; a, p = sys.argv[1].split(); sys.exit(not (ipaddress.ip_address(a.strip("[]")) == ipaddress.ip_address(sys.argv[2]) and p == "47001"))' \
+		"$out" "$R6S" 2>/dev/null
+	result nat_ipv6_masquerade $? "server saw '$out'"
+}
+
+# ICMP errors through the NAT, to the right client: two clients on one
+# source port, the second translated to another port, each gets its own.
+check_icmp_errors() {
+	local a b
+	refused "$NS_C" 46001
+	a=$?
+	refused "$NS_C2" 46001
+	b=$?
+	result nat_icmp_error_to_client "$a" "exit $a"
+	result nat_icmp_error_to_translated_port "$b" "exit $b"
+}
+
+# The running NAT rules are listed after the filter rules.
+check_rules_show() {
+	xct_r rules show 2>/dev/null | grep -q "^masquerade oif veth-r-s .*# line 1: NAT$" &&
+		xct_r -j rules show 2>/dev/null |
+		"$PYTHON" -c 'import json, sys; r = json.load(sys.stdin); sys.exit(not [x for x in r if x.get("nat") and x["rule"] == "masquerade oif veth-r-s"])'
+	result nat_rules_show $?
+}
+
+check_same_port() {
+	local a b
+	a=$(tcp_peer "$NS_C" 42000)
+	b=$(tcp_peer "$NS_C2" 42000)
+	# One keeps its port (whichever came first), the other gets another.
+	if [ "$a" = "$R4S 42000" ] && [ "${b% *}" = "$R4S" ] && [ "${b#* }" != 42000 ]; then
+		result nat_port_clash 0
+	else
+		result nat_port_clash 1 "first '$a', second '$b'"
+	fi
+}
+
+check_ct_list() {
+	local got line ok=0
+	got=$(xct_r ct list -f ipv4 --src-nat 2>/dev/null)
+	for line in \
+		"tcp src=$C4 dst=$S4 sport=40001 dport=$P_TCP -> src=$S4 dst=$R4S sport=$P_TCP dport=40001" \
+		"udp src=$C2 dst=$S4 sport=41002 dport=$P_UDP -> src=$S4 dst=$R4S sport=$P_UDP dport=41002" \
+		"icmp src=$C3 dst=$S4 type=8 code=0 id=703 -> src=$S4 dst=$R4S type=0 code=0 id=703"; do
+		grep -qxF "$line" <(echo "$got" | tuples) || {
+			ok=1
+			echo "# missing: $line"
+		}
+	done
+	result nat_ct_list_reply "$ok" "$(echo "$got" | head -5)"
+	[ -n "$(xct_r ct list --dst-nat 2>/dev/null)" ] && ok=1 || ok=0
+	result nat_ct_list_dst_nat_empty "$ok"
+	[ "$(xct_r ct list --any-nat 2>/dev/null | wc -l)" = "$(xct_r ct list --src-nat 2>/dev/null | wc -l)" ]
+	result nat_ct_list_any_nat $?
+	# Connections the router itself makes are not translated.
+	in_ns "$NS_R" ping -c 1 -W 1 "$S4" >/dev/null
+	xct_r ct list -p icmp -s "$R4S" 2>/dev/null | grep -q "dst=$R4S" &&
+		! xct_r ct list -p icmp -s "$R4S" --src-nat 2>/dev/null | grep -q .
+	result nat_ct_list_untranslated $?
+}
+
+# The same traffic through nf_nat; its reply tuples must equal xct's.
+check_oracle() {
+	local xct_t nf_t
+	xct_t=$XCT_TUPLES
+	xct_r detach --all >/dev/null 2>&1
+	XCT_ATTACHED=0
+	in_ns "$NS_R" nft -f - <<-'EOF' || { result nat_oracle 1 "nft masquerade"; return; }
+		table ip xctnat {
+			chain post {
+				type nat hook postrouting priority srcnat; policy accept;
+				oifname "veth-r-s" masquerade
+			}
+		}
+	EOF
+	check_clients >/dev/null
+	nf_t=$(ct_r -L -f ipv4 2>/dev/null | tuples | grep -E "$MINE")
+	# Three clients, three protocols.
+	if [ "$(echo "$xct_t" | wc -l)" = 9 ] && [ "$xct_t" = "$nf_t" ]; then
+		result nat_oracle_reply_tuples 0
+	else
+		result nat_oracle_reply_tuples 1 "xct:
+$xct_t
+nf_nat:
+$nf_t"
+	fi
+	in_ns "$NS_R" nft delete table ip xctnat
+	ct_r -F >/dev/null 2>&1
+}
+
+# snat to a range of 4 ports: a fifth connection cannot be translated.
+check_exhaustion() {
+	local i out ok=0 before after peers=""
+	cat >"$WORK/snat.xct" <<-EOF
+		snat to $R4S:20000-20003 oif veth-r-s tcp
+	EOF
+	xct_r rules load "$WORK/snat.xct" >/dev/null || { result nat_snat_range 1 load; return; }
+	# Four long-lived connections hold the four ports.
+	for i in 1 2 3 4; do
+		ip netns exec "$NS_C" socat "TCP:$S4:$P_HOLD,sourceport=$((43000 + i))" \
+			SYSTEM:"head -n 1 >$WORK/hold$i; cat >/dev/null" 2>/dev/null &
+		BG_PIDS+=($!)
+	done
+	for i in 1 2 3 4; do
+		poll 5 test -s "$WORK/hold$i" || ok=1
+		peers="$peers $(cat "$WORK/hold$i")"
+	done
+	for i in 20000 20001 20002 20003; do
+		echo "$peers" | grep -q "$R4S $i" || ok=1
+	done
+	result nat_snat_range "$ok" "$peers"
+	before=$(xct_r ct stats --reasons 2>/dev/null | awk '$1 == "nat_no_tuple" {print $2}')
+	# A fifth to the same server port finds no free tuple.
+	out=$(in_ns "$NS_C" socat -T 3 - "TCP:$S4:$P_HOLD,sourceport=43010,connect-timeout=3" \
+		</dev/null 2>/dev/null)
+	after=$(xct_r ct stats --reasons 2>/dev/null | awk '$1 == "nat_no_tuple" {print $2}')
+	[ -z "$out" ] && [ "${after:-0}" -gt "${before:-0}" ]
+	result nat_exhausted_counted $? "out '$out' nat_no_tuple ${before:-?} -> ${after:-?}"
+	[ "$(xct_r ct list -p tcp --src-nat 2>/dev/null | grep -c "dport=2000[0-3] ")" -ge 4 ]
+	result nat_exhausted_existing_kept $?
+}
+
+check_clear() {
+	local ok=0
+	# A UDP flow translated under the rules, then the rules cleared.
+	xct_r rules load "$WORK/masq.xct" >/dev/null || ok=1
+	[ "$(udp_peer "$NS_C" 45000)" = "$R4S 45000" ] || ok=1
+	xct_r rules clear >/dev/null || ok=1
+	[ "$(udp_peer "$NS_C" 45000)" = "$R4S 45000" ] || ok=1
+	result nat_survives_rules_clear "$ok"
+	xct_r ct delete -p udp --sport 45000 >/dev/null 2>&1
+	! xct_r ct list -p udp --sport 45000 --src-nat 2>/dev/null | grep -q .
+	result nat_binding_deleted_with_entry $?
+}
+
+# Main -----------------------------------------------------------------
+
+[ "${NAT_FUNCTIONS_ONLY:-0}" = 1 ] && return 0
+setup_topology || fail_setup topology
+add_client "$NS_C2" veth-c2 veth-r-c2 "$C2" "$R4C2" || fail_setup client2
+add_client "$NS_C3" veth-c3 veth-r-c3 "$C3" "$R4C3" || fail_setup client3
+server_wants_router || fail_setup "server filter"
+start_servers || fail_setup servers
+mount_pin_fs || fail_setup bpffs
+WORK=$(mktemp -d /tmp/xct-nat.XXXXXX) || fail_setup workdir
+xct_attach native || fail_setup attach
+xct_r attach --mode native veth-r-c2 veth-r-c3 >/dev/null || fail_setup "attach clients"
+echo "masquerade oif veth-r-s" >"$WORK/masq.xct"
+xct_r rules load "$WORK/masq.xct" >/dev/null || fail_setup "rules load"
+
+check_clients
+XCT_TUPLES=$(xct_r ct list -f ipv4 --src-nat 2>/dev/null | tuples | grep -E "$MINE")
+check_rules_show
+check_same_port
+check_ipv6
+check_icmp_errors
+check_ct_list
+check_exhaustion
+check_clear
+check_oracle
