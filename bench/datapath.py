@@ -223,12 +223,13 @@ class Bench:
         # 10,000 addresses through bpftool in one batch (one xdp-filter call
         # per address would take minutes).  Value: the "src" mode flag.
         lib.run(env + ["xdp-filter", "ip", "10.64.0.0", "--mode", "src"], ns=ns)
-        mid = None
-        for m in lib.out(["bpftool", "-j", "map", "show"]).split("},{"):
-            if '"name":"filter_ipv4"' in m.replace(" ", ""):
-                mid = m.split('"id":')[1].split(",")[0].strip()
-        if mid is None:
-            raise RuntimeError("xdp-filter: no filter_ipv4 map")
+        # xdp-filter pins its maps under LIBXDP_BPFFS: this run's own map,
+        # whatever other xdp-filter runs on the host.
+        pinned = os.path.join(self.pin_root, "xdp-filter", "filter_ipv4")
+        try:
+            mid = json.loads(lib.out(["bpftool", "-j", "map", "show", "pinned", pinned]))["id"]
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise RuntimeError(f"xdp-filter: no filter_ipv4 map at {pinned}: {e}")
         lines = []
         for addr in xdpfilter_addrs(self.a.xdpfilter_size):
             key = " ".join(addr.split("."))
