@@ -255,15 +255,13 @@ static int parse_ct_args(int argc, char **argv, struct ct_args *a)
 			a->ev_given = true;
 			break;
 		case OPT_COUNT:
-			if (xct_parse_u64(optarg, 1, ~0ULL >> 1, &a->ev.count))
-				return xct_usage_error("--count: '%s' is not a positive number",
-						       optarg);
+			if (xct_parse_count_opt(optarg, &a->ev.count))
+				return XCT_EXIT_USAGE;
 			a->ev_given = true;
 			break;
 		case OPT_TIMEOUT:
-			if (xct_parse_u64(optarg, 1, 86400ULL * 365, &a->ev.timeout_s))
-				return xct_usage_error("--timeout: '%s' is not a number of seconds",
-						       optarg);
+			if (xct_parse_timeout_opt(optarg, &a->ev.timeout_s))
+				return XCT_EXIT_USAGE;
 			a->ev_given = true;
 			break;
 		case OPT_REASONS:

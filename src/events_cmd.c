@@ -144,14 +144,12 @@ int cmd_events(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			if (xct_parse_u64(optarg, 1, ~0ULL >> 1, &ec.wanted))
-				return xct_usage_error("--count: '%s' is not a positive number",
-						       optarg);
+			if (xct_parse_count_opt(optarg, &ec.wanted))
+				return XCT_EXIT_USAGE;
 			break;
 		case 't':
-			if (xct_parse_u64(optarg, 1, 86400 * 365, &timeout_s))
-				return xct_usage_error("--timeout: '%s' is not a number of seconds",
-						       optarg);
+			if (xct_parse_timeout_opt(optarg, &timeout_s))
+				return XCT_EXIT_USAGE;
 			break;
 		case 'h':
 			fputs(events_usage, stdout);

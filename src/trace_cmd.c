@@ -1139,14 +1139,12 @@ int cmd_trace(int argc, char **argv)
 						       optarg);
 			break;
 		case 'c':
-			if (xct_parse_u64(optarg, 1, ~0ULL >> 1, &t.wanted))
-				return xct_usage_error("--count: '%s' is not a positive number",
-						       optarg);
+			if (xct_parse_count_opt(optarg, &t.wanted))
+				return XCT_EXIT_USAGE;
 			break;
 		case 't':
-			if (xct_parse_u64(optarg, 1, 86400 * 365, &timeout_s))
-				return xct_usage_error("--timeout: '%s' is not a number of seconds",
-						       optarg);
+			if (xct_parse_timeout_opt(optarg, &timeout_s))
+				return XCT_EXIT_USAGE;
 			break;
 		case 'o':
 			if (!strcmp(optarg, "json"))

@@ -135,3 +135,17 @@ void xct_json_string(const char *s)
 	}
 	putchar('"');
 }
+
+int xct_parse_count_opt(const char *s, __u64 *out)
+{
+	if (xct_parse_u64(s, 1, ~0ULL >> 1, out))
+		return xct_usage_error("--count: '%s' is not a positive number", s);
+	return 0;
+}
+
+int xct_parse_timeout_opt(const char *s, __u64 *out)
+{
+	if (xct_parse_u64(s, 1, 86400ULL * 365, out))
+		return xct_usage_error("--timeout: '%s' is not a number of seconds", s);
+	return 0;
+}

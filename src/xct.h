@@ -50,6 +50,11 @@ void xct_json_string(const char *s);
 /* Parses an unsigned number in [min, max]; 0 or -EINVAL. */
 int xct_parse_u64(const char *s, __u64 min, __u64 max, __u64 *out);
 
+/* --count N (at least 1) and --timeout SECONDS (up to a year) of the
+ * commands that follow a stream: 0, or XCT_EXIT_USAGE after the message. */
+int xct_parse_count_opt(const char *s, __u64 *out);
+int xct_parse_timeout_opt(const char *s, __u64 *out);
+
 /* A reader of an event stream that the datapath only fills while someone
  * reads it (src/subscribe.c).  Call xct_sub_refresh() from the read loop,
  * at least every second; it writes the map only when the slot ages. */
