@@ -424,6 +424,40 @@ TEST(nat_gc_gives_the_tuple_back)
 	fixture_teardown(&fx);
 }
 
+/* A full table evicts an unreplied translated connection for a new one:
+ * its binding and claim go with it, and only the newcomer holds one. */
+TEST(nat_eviction_gives_the_tuple_back)
+{
+	struct fixture fx;
+	struct flow a = make_flow(XCT_IPPROTO_UDP, "10.0.0.2", 40000, "192.0.2.9", 53);
+	struct flow b = make_flow(XCT_IPPROTO_UDP, "10.0.0.2", 40001, "192.0.2.9", 53);
+	struct packet pa, pb, out;
+	struct xct_ct_entry e;
+
+	if (!fixture_setup(&fx, 1))
+		return;
+	set_rule(&fx, NAT_ADDR, 0, 0);
+	pa = udp_packet(&a, 32);
+	fill_checksums(&pa, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pa);
+	nat_out(&fx, &pa, &out);
+	CHECK_EQ(bindings(&fx), 1);
+	CHECK_EQ(claims(&fx), 1);
+	advance(&fx, SEC_NS(1));
+	pb = udp_packet(&b, 32);
+	fill_checksums(&pb, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pb); /* evicts a */
+	CHECK_EQ(table_size(&fx), 1);
+	CHECK(get_entry(&fx, &a, &e) != 0);
+	CHECK_EQ(bindings(&fx), 0);
+	CHECK_EQ(claims(&fx), 0);
+	nat_out(&fx, &pb, &out);
+	CHECK_EQ(bindings(&fx), 1);
+	CHECK_EQ(claims(&fx), 1);
+	CHECK_EQ(src4(&out), addr4(NAT_ADDR));
+	fixture_teardown(&fx);
+}
+
 /* ---- Two CPUs allocating at once ---- */
 
 #define RACE_PORTS 64 /* the range: 20000-20063 */
