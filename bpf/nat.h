@@ -48,6 +48,7 @@ struct xct_nat_work {
 	__u16 lo, hi;
 	__u8 claimed;
 	__u8 is_icmp;
+	__u8 dnat; /* deciding at ingress: only dnat rules apply */
 };
 
 struct {
@@ -77,7 +78,7 @@ static long xct_nat_rule_step(__u32 i, void *unused)
 	r = bpf_map_lookup_elem(&xct_nat_rules, &idx);
 	if (!r)
 		return 1;
-	if (!xct_nat_rule_match(r, &w->orig, w->ifindex))
+	if ((r->kind == XCT_NAT_DNAT) != w->dnat || !xct_nat_rule_match(r, &w->orig, w->ifindex))
 		return 0;
 	w->rule = (__s32)idx;
 	return 1;
@@ -154,13 +155,46 @@ enum xct_nat_decision {
 };
 
 /*
- * Decides the source translation of a connection whose first packet
- * (pkt, key) leaves by skb's device: the first NAT rule that applies, an
- * address, then a translated tuple claimed in xct_nat_rev, and the binding.
+ * A destination translation: the rule's address, and its port or the
+ * connection's own; the translated tuple must be free, there is no other
+ * to try (nf_nat's dnat does not move the port either).
+ */
+static __always_inline int xct_nat_dnat_claim(const struct xct_nat_rule *r, struct xct_nat_work *w,
+					      __u8 *reason)
+{
+	struct xct_ct_entry *other;
+	struct xct_tuple t;
+	__u16 port = w->orig.dport;
+	__u8 side;
+
+	if ((r->flags & XCT_NATM_PORT_RANGE) && xct_has_ports(w->orig.proto))
+		port = xct_htons(r->to_port_lo);
+	xct_nat_dst_tuple(&w->orig, &r->to_lo, port, &t);
+	if (xct_addr_eq(&t.dst, &w->orig.dst) && t.dport == w->orig.dport)
+		return XCT_NATD_NONE;
+	*reason = XCT_R_NAT_NO_TUPLE;
+	if (xct_key_from_tuple(&t, &w->rkey, &side) < 0)
+		return XCT_NATD_FAILED;
+	other = bpf_map_lookup_elem(&xct_ct, &w->rkey);
+	if (other && xct_entry_alive(other, w->now))
+		return XCT_NATD_FAILED;
+	if (bpf_map_update_elem(&xct_nat_rev, &w->rkey, &w->key, BPF_NOEXIST))
+		return XCT_NATD_FAILED;
+	w->addr = r->to_lo;
+	w->b.port = t.dport;
+	return XCT_NATD_BOUND;
+}
+
+/*
+ * Decides the translation of a connection whose first packet (pkt, key)
+ * leaves by skb's device (source translation, dnat 0) or arrives by it
+ * (destination translation, dnat 1): the first NAT rule of that kind that
+ * applies, an address, then a translated tuple claimed in xct_nat_rev, and
+ * the binding.
  */
 static __always_inline int xct_nat_decide(struct __sk_buff *skb, const struct xct_pkt *pkt,
 					  const struct xct_ct_key *key, struct xct_ct_entry *ct,
-					  __u8 *reason)
+					  __u8 dnat, __u8 *reason)
 {
 	struct xct_nat_work *w = xct_nat_work_get();
 	struct xct_policy_ctl *pctl;
@@ -168,7 +202,9 @@ static __always_inline int xct_nat_decide(struct __sk_buff *skb, const struct xc
 	struct xct_nat_ctl *nctl;
 	struct xct_nat_rule *r;
 	__u32 zero = 0, size, idx;
+	__u16 manip = XCT_CT_SRC_NAT;
 	long err;
+	int d;
 
 	nctl = bpf_map_lookup_elem(&xct_nat_ctl, &zero);
 	pctl = bpf_map_lookup_elem(&xct_policy_ctl, &zero);
@@ -183,6 +219,7 @@ static __always_inline int xct_nat_decide(struct __sk_buff *skb, const struct xc
 	w->ifindex = skb->ifindex;
 	w->now = xct_now();
 	w->rule = -1;
+	w->dnat = dnat;
 	bpf_loop(XCT_NAT_RULES_MAX, xct_nat_rule_step, NULL, 0);
 	if (w->rule < 0)
 		return XCT_NATD_NONE;
@@ -191,6 +228,13 @@ static __always_inline int xct_nat_decide(struct __sk_buff *skb, const struct xc
 	if (!r)
 		return XCT_NATD_NONE;
 
+	if (r->kind == XCT_NAT_DNAT) {
+		d = xct_nat_dnat_claim(r, w, reason);
+		if (d != XCT_NATD_BOUND)
+			return d;
+		manip = XCT_CT_DST_NAT;
+		goto bind;
+	}
 	if (r->kind == XCT_NAT_MASQUERADE) {
 		if (xct_nat_masq_addr(skb, w) < 0) {
 			*reason = XCT_R_NAT_NO_ADDRESS;
@@ -215,9 +259,10 @@ static __always_inline int xct_nat_decide(struct __sk_buff *skb, const struct xc
 		return XCT_NATD_FAILED;
 	}
 
+bind:
 	w->b.rkey = w->rkey;
 	w->b.addr = w->addr;
-	w->b.manip = XCT_CT_SRC_NAT;
+	w->b.manip = (__u8)manip;
 	w->b.orig_side = ct->orig_side;
 	w->b.line = r->line;
 	w->b.first_seen_ns = ct->first_seen_ns;
@@ -234,7 +279,7 @@ static __always_inline int xct_nat_decide(struct __sk_buff *skb, const struct xc
 		w->b = *won;
 		return XCT_NATD_BOUND;
 	}
-	xct_ct_set_status(ct, XCT_CT_SRC_NAT);
+	xct_ct_set_status(ct, manip);
 	xct_count(XCT_S_NAT_BOUND);
 	return XCT_NATD_BOUND;
 }
