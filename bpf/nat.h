@@ -362,24 +362,28 @@ static __always_inline int xct_nat_rewrite(struct __sk_buff *skb, const struct x
  * An IPv4 ICMP error about a source-translated connection, arriving: its
  * destination, and the source of the packet it quotes, go back to the
  * connection's original source (addr, port in the key's convention), as
- * nf_nat does.  The outer IP checksum is the helpers'; inside the quoted
- * packet, the IP checksum moves opposite to the address (so the ICMP
- * checksum over them does not change), the transport checksum is updated
- * with RFC 1624 (include/xct/csum.h), and the ICMP checksum follows every
- * other word that changed.
+ * nf_nat does.  With outer_src, the mirror for a destination-translated
+ * connection, leaving: its source, and the quoted packet's destination,
+ * go back to the connection's original destination.  The outer IP checksum is the helpers'; inside
+ * the quoted packet, the IP checksum moves opposite to the address (so the ICMP checksum over them
+ * does not change), the transport checksum is updated with RFC 1624 (include/xct/csum.h), and the
+ * ICMP checksum follows every other word that changed.
  */
 static __always_inline int xct_nat_rewrite_error(struct __sk_buff *skb, const struct xct_pkt *pkt,
-						 const union xct_addr *addr, __u16 port)
+						 int outer_src, const union xct_addr *addr,
+						 __u16 port)
 {
 	__u32 l3 = pkt->l3_off, icsum = pkt->l4_off + 2, il3 = pkt->l4_off + 8;
 	__u32 il4 = pkt->inner_l4_off, port_off, csum_off = 0;
+	__u32 old_outer = outer_src ? pkt->t.src.v4 : pkt->t.dst.v4;
+	__u32 old_inner = outer_src ? pkt->inner.dst.v4 : pkt->inner.src.v4;
 	__u8 proto = pkt->inner.proto;
 	__u16 old_port, new_port, c, c2;
 
-	if (bpf_l3_csum_replace(skb, l3 + 10, pkt->t.dst.v4, addr->v4, 4) ||
-	    bpf_skb_store_bytes(skb, l3 + 16, &addr->v4, 4, 0) ||
-	    bpf_l3_csum_replace(skb, il3 + 10, pkt->inner.src.v4, addr->v4, 4) ||
-	    bpf_skb_store_bytes(skb, il3 + 12, &addr->v4, 4, 0))
+	if (bpf_l3_csum_replace(skb, l3 + 10, old_outer, addr->v4, 4) ||
+	    bpf_skb_store_bytes(skb, l3 + (outer_src ? 12 : 16), &addr->v4, 4, 0) ||
+	    bpf_l3_csum_replace(skb, il3 + 10, old_inner, addr->v4, 4) ||
+	    bpf_skb_store_bytes(skb, il3 + (outer_src ? 16 : 12), &addr->v4, 4, 0))
 		return -1;
 	if (proto == XCT_IPPROTO_ICMP) {
 		old_port = xct_htons(pkt->inner.sport);
@@ -387,9 +391,9 @@ static __always_inline int xct_nat_rewrite_error(struct __sk_buff *skb, const st
 		port_off = il4 + 4;
 		csum_off = il4 + 2;
 	} else {
-		old_port = pkt->inner.sport;
+		old_port = outer_src ? pkt->inner.dport : pkt->inner.sport;
 		new_port = port;
-		port_off = il4;
+		port_off = il4 + (outer_src ? 2 : 0);
 		/* The quoted transport checksum, when the error quotes it. */
 		if (il4 + (proto == XCT_IPPROTO_TCP ? 18 : 8) <= skb->len)
 			csum_off = il4 + (proto == XCT_IPPROTO_TCP ? 16 : 6);
@@ -398,7 +402,7 @@ static __always_inline int xct_nat_rewrite_error(struct __sk_buff *skb, const st
 	    (c || proto != XCT_IPPROTO_UDP)) {
 		c2 = c;
 		if (proto != XCT_IPPROTO_ICMP) /* the pseudo-header's address */
-			c2 = xct_csum_replace32(c2, pkt->inner.src.v4, addr->v4);
+			c2 = xct_csum_replace32(c2, old_inner, addr->v4);
 		c2 = xct_csum_replace16(c2, old_port, new_port);
 		if (proto == XCT_IPPROTO_UDP && !c2)
 			c2 = 0xffff;

@@ -126,18 +126,19 @@ struct xct_track_state {
 /* A dnat reply's connection, handed over by xct_nat_ingress(): the
  * packet is tracked under the connection's key, on its reply side.  The
  * word is taken once, and only for the tuple it was given for. */
-static __always_inline void xct_nat_take_hint(struct xct_track_state *ts)
+static __always_inline int xct_nat_take_hint(struct xct_track_state *ts)
 {
 	__u32 zero = 0;
 	struct xct_pkt_slot *slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
 
 	if (!slot || slot->nat_hint != 1)
-		return;
+		return 0;
 	slot->nat_hint = 0;
 	if (!xct_key_eq(&slot->nat_rkey, &ts->key))
-		return;
+		return 0;
 	ts->key = slot->nat_key;
 	ts->side = slot->nat_side;
+	return 1;
 }
 
 /*
@@ -160,8 +161,20 @@ __noinline int xct_classify(const struct xct_pkt *pkt, struct xct_track_state *t
 		 * the translated tuple, known once translated back. */
 		if (res->reason == XCT_R_ICMP_ERROR_NO_CONN && ts->hook == XCT_HOOK_INGRESS &&
 		    xct_icmp_error_key(pkt, &ts->key) == XCT_R_OK &&
-		    bpf_map_lookup_elem(&xct_nat_rev, &ts->key))
+		    bpf_map_lookup_elem(&xct_nat_rev, &ts->key)) {
+			/* About a destination-translated connection, handed
+			 * back by xct_nat_ingress(): related to it. */
+			if (xct_nat_take_hint(ts)) {
+				struct xct_ct_entry *ct = bpf_map_lookup_elem(&xct_ct, &ts->key);
+
+				if (ct && xct_entry_alive(ct, ts->now)) {
+					res->reason = XCT_R_OK;
+					res->ct_state = XCT_CTS_RELATED;
+				}
+				return 0;
+			}
 			ts->nat_reply = 1;
+		}
 		return 0;
 	}
 	if (pkt->t.proto == XCT_IPPROTO_ICMP && pkt->t.family == XCT_AF_INET &&
@@ -739,11 +752,10 @@ static __always_inline struct xct_pkt_slot *xct_nat_parse(struct __sk_buff *skb,
 	slot->parsed = xct_parse(hdrs, n, len, &slot->pkt) == XCT_R_OK;
 	if (!slot->parsed)
 		return 0;
-	/* ICMP errors: only IPv4 ones arriving, about a translated connection. */
+	/* ICMP errors: only IPv4 ones, about a translated connection. */
 	if (slot->pkt.icmp_error)
-		return hook == XCT_HOOK_INGRESS && slot->pkt.t.family == XCT_AF_INET &&
-				       xct_nat_proto_ok(slot->pkt.inner.family,
-							slot->pkt.inner.proto)
+		return slot->pkt.t.family == XCT_AF_INET && xct_nat_proto_ok(slot->pkt.inner.family,
+									     slot->pkt.inner.proto)
 			       ? slot
 			       : 0;
 	if (!xct_nat_proto_ok(slot->pkt.t.family, slot->pkt.t.proto))
@@ -777,6 +789,38 @@ static __always_inline int xct_dnat_reply_out(struct __sk_buff *skb, const struc
 	if (xct_is_icmp(pkt->t.family, pkt->t.proto))
 		port = pkt->t.sport; /* the identifier stays */
 	if (xct_nat_rewrite(skb, pkt, 1, &addr, port) < 0) {
+		xct_count(XCT_S_DROP);
+		return TC_ACT_SHOT;
+	}
+	return TC_ACT_UNSPEC;
+}
+
+/*
+ * An ICMP error leaving towards the client of a destination-translated
+ * connection quotes the packet as the inner server got it: its source,
+ * and the quoted packet's destination, go back to the connection's
+ * original destination, after routing, as nf_nat does.
+ */
+static __always_inline int xct_dnat_error_out(struct __sk_buff *skb, const struct xct_pkt *pkt)
+{
+	struct xct_nat_binding *b;
+	struct xct_ct_key rkey, *kp;
+	union xct_addr addr;
+	__u16 port;
+
+	if (xct_icmp_error_key(pkt, &rkey) != XCT_R_OK)
+		return TC_ACT_UNSPEC;
+	kp = bpf_map_lookup_elem(&xct_nat_rev, &rkey);
+	if (!kp)
+		return TC_ACT_UNSPEC;
+	b = bpf_map_lookup_elem(&xct_nat, kp);
+	if (!b || b->manip != XCT_CT_DST_NAT || !xct_key_eq(&b->rkey, &rkey) ||
+	    !xct_addr_eq(&pkt->inner.dst, &b->addr))
+		return TC_ACT_UNSPEC;
+	xct_nat_orig_dest(kp, b->orig_side, &addr, &port);
+	if (xct_is_icmp(pkt->inner.family, pkt->inner.proto))
+		port = pkt->inner.sport; /* the identifier stays */
+	if (xct_nat_rewrite_error(skb, pkt, 1, &addr, port) < 0) {
 		xct_count(XCT_S_DROP);
 		return TC_ACT_SHOT;
 	}
@@ -855,6 +899,8 @@ int xct_nat_egress(struct __sk_buff *skb)
 	if (!slot)
 		return TC_ACT_UNSPEC;
 	pkt = &slot->pkt;
+	if (pkt->icmp_error)
+		return xct_dnat_error_out(skb, pkt);
 	if (xct_key_from_tuple(&pkt->t, &key, &side) < 0)
 		return TC_ACT_UNSPEC;
 	ct = bpf_map_lookup_elem(&xct_ct, &key);
@@ -909,7 +955,7 @@ int xct_nat_ingress(struct __sk_buff *skb)
 	struct xct_ct_entry *ct;
 	union xct_addr addr;
 	__u16 port;
-	__u8 side, dnat = 0;
+	__u8 side = 0, dnat = 0;
 
 	if (slot) {
 		dnat = slot->nat_dnat;
@@ -937,13 +983,14 @@ int xct_nat_ingress(struct __sk_buff *skb)
 	}
 	if (b->manip == XCT_CT_SRC_NAT) {
 		xct_nat_orig_source(&key, b->orig_side, &addr, &port);
-		if ((slot->pkt.icmp_error ? xct_nat_rewrite_error(skb, &slot->pkt, &addr, port)
+		if ((slot->pkt.icmp_error ? xct_nat_rewrite_error(skb, &slot->pkt, 0, &addr, port)
 					  : xct_nat_rewrite(skb, &slot->pkt, 0, &addr, port)) < 0) {
 			xct_count(XCT_S_DROP);
 			return TC_ACT_SHOT;
 		}
-	} else if (b->manip == XCT_CT_DST_NAT && !slot->pkt.icmp_error) {
-		/* Tracked as it is, on the connection's reply side. */
+	} else if (b->manip == XCT_CT_DST_NAT) {
+		/* Tracked as it is, on the connection's reply side (an
+		 * ICMP error: related to the connection). */
 		slot->nat_rkey = rkey;
 		slot->nat_key = key;
 		slot->nat_side = xct_is_icmp(key.family, key.proto) ? side : !b->orig_side;

@@ -776,3 +776,48 @@ TEST(dnat_udp_port_kept_and_clash)
 	set_track_prog(&fx, 0);
 	fixture_teardown(&fx);
 }
+
+/* The inner server's port unreachable for a forwarded datagram: related
+ * to the connection as it arrives, and on the way out to the client its
+ * source and the quoted packet's destination are the public ones again,
+ * so the client's socket (connected to the public address) gets it. */
+TEST(dnat_icmp_error_to_client)
+{
+	struct fixture fx;
+	struct flow c = make_flow(XCT_IPPROTO_UDP, CLIENT, 40000, PUB_ADDR, 8080);
+	struct packet pk, fwd, err, in, back;
+	__u32 il3, il4;
+	__u8 hdr[20];
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_dnat_rule(&fx, XCT_IPPROTO_UDP, 7055);
+	set_track_prog(&fx, 1);
+	pk = udp_packet(&c, 32);
+	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	CHECK_EQ(tc_ingress(&fx, &pk, &fwd), TC_ACT_UNSPEC);
+	CHECK_EQ(dport(&fwd), 7055);
+
+	err = icmp_error_packet(INNER_ADDR, CLIENT, 3, 3, &fwd);
+	fill_checksums(&err, 0, XCT_IPPROTO_ICMP);
+	CHECK_EQ(tc_ingress(&fx, &err, &in), TC_ACT_UNSPEC);
+	CHECK_EQ(counter(&fx, XCT_S_RELATED), 1);
+	CHECK_EQ(table_size(&fx), 1);
+	CHECK_EQ(src4(&in), addr4(INNER_ADDR)); /* untouched before routing */
+
+	CHECK_EQ(nat_out(&fx, &in, &back), TC_ACT_UNSPEC);
+	il3 = back.l4_off + 8;
+	il4 = il3 + 20;
+	CHECK_EQ(src4(&back), addr4(PUB_ADDR));
+	CHECK_EQ(dst4(&back), addr4(CLIENT));
+	CHECK(!memcmp(back.data + il3 + 12, &pk.data[pk.l3_off + 12], 8)); /* quoted: as sent */
+	CHECK_EQ(get16(back.data + il4), 40000);
+	CHECK_EQ(get16(back.data + il4 + 2), 8080);
+	CHECK(checksums_ok(&back, 0, XCT_IPPROTO_ICMP));
+	memcpy(hdr, back.data + il3, 20);
+	hdr[10] = hdr[11] = 0;
+	CHECK_EQ(get16(back.data + il3 + 10), fold(sum16(hdr, 20, 0)));
+	CHECK_EQ(get16(back.data + il4 + 6), get16(pk.data + pk.l4_off + 6));
+	set_track_prog(&fx, 0);
+	fixture_teardown(&fx);
+}

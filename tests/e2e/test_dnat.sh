@@ -17,7 +17,9 @@
 #      --src-nat does not;
 #   3. the oracle: the same traffic through nftables' dnat in the router,
 #      and `conntrack -L`'s tuples equal xct's;
-#   4. a forwarded connection keeps working after the rules are cleared.
+#   4. the inner server's port unreachable for a forwarded datagram comes
+#      back to the client's socket (translated back at egress);
+#   5. a forwarded connection keeps working after the rules are cleared.
 # Each check prints its own ok / not ok line.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
@@ -27,6 +29,8 @@ P_PUB_TCP=8080
 P_PUB_UDP=8053
 P_TCP=7080
 P_UDP=7053
+P_PUB_CLOSED=8055
+P_CLOSED=7055 # nothing listens: the server answers port unreachable
 WORK=""
 
 dnat_cleanup() {
@@ -136,6 +140,31 @@ check_ct_list() {
 	result dnat_reply_tracked_under_connection $? "$(xct_r ct list -f ipv4 2>/dev/null)"
 }
 
+# A connected UDP socket to a forwarded port whose inner port is closed
+# must see ECONNREFUSED: the error only reaches it translated back.
+check_icmp_error() {
+	in_ns "$NS_C" "$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 46001))
+s.settimeout(3)
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.send(b"x")
+try:
+    s.recv(100)
+except ConnectionRefusedError:
+    sys.exit(0)
+except socket.timeout:
+    sys.exit(1)
+sys.exit(2)
+' "$R4C" "$P_PUB_CLOSED"
+	local rc=$?
+	# Forwarded (not refused by the router itself): the server answered.
+	xct_r ct list -p udp --dst-nat --sport 46001 2>/dev/null | tuples |
+		grep -qxF "udp src=$C4 dst=$R4C sport=46001 dport=$P_PUB_CLOSED -> src=$S4 dst=$C4 sport=$P_CLOSED dport=46001"
+	result "dnat_icmp_error_to_client_$1" $((rc | $?)) "exit $rc"
+}
+
 check_rules_show() {
 	xct_r rules show 2>/dev/null | grep -q "^dnat to $S4:$P_TCP iif veth-r-c tcp dport $P_PUB_TCP .*NAT$"
 	result dnat_rules_show $?
@@ -187,6 +216,7 @@ WORK=$(mktemp -d /tmp/xct-dnat.XXXXXX) || fail_setup workdir
 cat >"$WORK/dnat.xct" <<EOF
 dnat to $S4:$P_TCP iif veth-r-c tcp dport $P_PUB_TCP
 dnat to $S4:$P_UDP iif veth-r-c udp dport $P_PUB_UDP
+dnat to $S4:$P_CLOSED iif veth-r-c udp dport $P_PUB_CLOSED
 EOF
 
 XCT_TUPLES=""
@@ -198,8 +228,10 @@ for mode in native tc; do
 		XCT_TUPLES=$(xct_r ct list -f ipv4 --dst-nat 2>/dev/null | tuples)
 		check_ct_list
 		check_rules_show
+		check_icmp_error "$mode"
 	else
 		check_forward "$mode" 42001
+		check_icmp_error "$mode"
 		check_clear
 	fi
 	xct_detach || fail_setup detach
