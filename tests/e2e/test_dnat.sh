@@ -11,7 +11,7 @@
 # client's real address, and the client's sockets (connected to the
 # router's address) only accept answers that come back from it.
 #
-#   1. TCP and UDP forwarded, in XDP (native) and TC modes;
+#   1. TCP and UDP forwarded, in XDP (native) and TC modes; TCP over IPv6;
 #   2. `xct ct list --dst-nat` shows the connection as conntrack does
 #      (orig dst = the router's address, reply src = the server's), and
 #      --src-nat does not;
@@ -31,6 +31,7 @@ P_TCP=7080
 P_UDP=7053
 P_PUB_CLOSED=8055
 P_CLOSED=7055 # nothing listens: the server answers port unreachable
+P_TCP6=7081   # forwarded with its own port
 WORK=""
 
 dnat_cleanup() {
@@ -61,7 +62,11 @@ while True:
     s.sendto(("%s %d\n" % peer).encode(), peer)
 ' "$P_UDP" 2>/dev/null &
 	BG_PIDS+=($!)
-	poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q ':$P_TCP '" &&
+	ip netns exec "$NS_S" socat TCP6-LISTEN:$P_TCP6,fork,reuseaddr \
+		SYSTEM:'echo "$SOCAT_PEERADDR $SOCAT_PEERPORT"' 2>/dev/null &
+	BG_PIDS+=($!)
+	poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q ':$P_TCP6 '" &&
+		poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q ':$P_TCP '" &&
 		poll 5 in_ns "$NS_S" sh -c "ss -lun | grep -q ':$P_UDP '"
 }
 
@@ -115,6 +120,14 @@ check_forward() {
 	out=$(udp_peer $((sport + 1)))
 	[ "$out" = "$C4 $((sport + 1))" ]
 	result "dnat_udp_forward_$mode" $? "server saw '$out'"
+	# IPv6: the router's address on the client's side, forwarded to the
+	# server's; socat writes the peer in full, in brackets.
+	out=$(in_ns "$NS_C" socat -T 3 - \
+		"TCP6:[$R6C]:$P_TCP6,sourceport=$((sport + 2)),reuseaddr,connect-timeout=3" \
+		</dev/null 2>/dev/null)
+	"$PYTHON" -c 'import ipaddress, sys; a, p = sys.argv[1].split(); sys.exit(not (ipaddress.ip_address(a.strip("[]")) == ipaddress.ip_address(sys.argv[2]) and p == sys.argv[3]))' \
+		"$out" "$C6" "$((sport + 2))" 2>/dev/null
+	result "dnat_tcp6_forward_$mode" $? "server saw '$out'"
 }
 
 check_ct_list() {
@@ -217,6 +230,7 @@ cat >"$WORK/dnat.xct" <<EOF
 dnat to $S4:$P_TCP iif veth-r-c tcp dport $P_PUB_TCP
 dnat to $S4:$P_UDP iif veth-r-c udp dport $P_PUB_UDP
 dnat to $S4:$P_CLOSED iif veth-r-c udp dport $P_PUB_CLOSED
+dnat to $S6 iif veth-r-c ip6 daddr $R6C tcp dport $P_TCP6
 EOF
 
 XCT_TUPLES=""
