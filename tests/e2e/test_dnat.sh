@@ -11,7 +11,8 @@
 # client's real address, and the client's sockets (connected to the
 # router's address) only accept answers that come back from it.
 #
-#   1. TCP and UDP forwarded, in XDP (native) and TC modes; TCP over IPv6;
+#   1. TCP, UDP and ping forwarded, in XDP (native) and TC modes; TCP
+#      over IPv6;
 #   2. `xct ct list --dst-nat` shows the connection as conntrack does
 #      (orig dst = the router's address, reply src = the server's), and
 #      --src-nat does not;
@@ -89,14 +90,14 @@ import sys
 pub = sys.argv[1]
 for line in sys.stdin:
     toks = line.split()
-    if len(toks) < 3 or toks[0] not in ("tcp", "udp"):
+    if len(toks) < 3 or toks[0] not in ("tcp", "udp", "icmp"):
         continue
     seen, tup = [], {}
     for t in toks:
         if "=" not in t:
             continue
         k, v = t.split("=", 1)
-        if k not in ("src", "dst", "sport", "dport"):
+        if k not in ("src", "dst", "sport", "dport", "type", "code", "id"):
             continue
         if k == "src" and tup:
             seen.append(tup)
@@ -105,7 +106,7 @@ for line in sys.stdin:
     seen.append(tup)
     if len(seen) < 2 or seen[0].get("dst") != pub:
         continue
-    f = lambda d: " ".join("%s=%s" % (k, d[k]) for k in ("src", "dst", "sport", "dport") if k in d)
+    f = lambda d: " ".join("%s=%s" % (k, d[k]) for k in ("src", "dst", "sport", "dport", "type", "code", "id") if k in d)
     print("%s %s -> %s" % (toks[0], f(seen[0]), f(seen[1])))
 ' "$R4C" | sort
 }
@@ -128,6 +129,11 @@ check_forward() {
 	"$PYTHON" -c 'import ipaddress, sys; a, p = sys.argv[1].split(); sys.exit(not (ipaddress.ip_address(a.strip("[]")) == ipaddress.ip_address(sys.argv[2]) and p == sys.argv[3]))' \
 		"$out" "$C6" "$((sport + 2))" 2>/dev/null
 	result "dnat_tcp6_forward_$mode" $? "server saw '$out'"
+	# Echo requests to the router's address are answered by the server,
+	# the answers coming from the router's address.
+	out=$(in_ns "$NS_C" ping -c 2 -i 0.2 -W 2 -e $((sport - 40000 + 700)) "$R4C" 2>&1)
+	[ "$(echo "$out" | grep -c "bytes from $R4C:")" = 2 ] && ! echo "$out" | grep -q "from $S4"
+	result "dnat_ping_forward_$mode" $? "$out"
 }
 
 check_ct_list() {
@@ -135,7 +141,8 @@ check_ct_list() {
 	got=$(xct_r ct list -f ipv4 --dst-nat 2>/dev/null)
 	for line in \
 		"tcp src=$C4 dst=$R4C sport=41001 dport=$P_PUB_TCP -> src=$S4 dst=$C4 sport=$P_TCP dport=41001" \
-		"udp src=$C4 dst=$R4C sport=41002 dport=$P_PUB_UDP -> src=$S4 dst=$C4 sport=$P_UDP dport=41002"; do
+		"udp src=$C4 dst=$R4C sport=41002 dport=$P_PUB_UDP -> src=$S4 dst=$C4 sport=$P_UDP dport=41002" \
+		"icmp src=$C4 dst=$R4C type=8 code=0 id=1701 -> src=$S4 dst=$C4 type=0 code=0 id=1701"; do
 		grep -qxF "$line" <(echo "$got" | tuples) || {
 			ok=1
 			echo "# missing: $line"
@@ -203,12 +210,13 @@ check_oracle() {
 				type nat hook prerouting priority dstnat; policy accept;
 				iifname "veth-r-c" tcp dport $P_PUB_TCP dnat to $S4:$P_TCP
 				iifname "veth-r-c" udp dport $P_PUB_UDP dnat to $S4:$P_UDP
+				iifname "veth-r-c" ip daddr $R4C icmp type echo-request dnat to $S4
 			}
 		}
 	EOF
 	check_forward nf_nat 41001 >/dev/null
 	nf_t=$(ct_r -L -f ipv4 2>/dev/null | tuples)
-	if [ "$(echo "$xct_t" | wc -l)" = 2 ] && [ "$xct_t" = "$nf_t" ]; then
+	if [ "$(echo "$xct_t" | wc -l)" = 3 ] && [ "$xct_t" = "$nf_t" ]; then
 		result dnat_oracle_tuples 0
 	else
 		result dnat_oracle_tuples 1 "xct:
@@ -231,6 +239,7 @@ dnat to $S4:$P_TCP iif veth-r-c tcp dport $P_PUB_TCP
 dnat to $S4:$P_UDP iif veth-r-c udp dport $P_PUB_UDP
 dnat to $S4:$P_CLOSED iif veth-r-c udp dport $P_PUB_CLOSED
 dnat to $S6 iif veth-r-c ip6 daddr $R6C tcp dport $P_TCP6
+dnat to $S4 iif veth-r-c daddr $R4C icmp
 EOF
 
 XCT_TUPLES=""
