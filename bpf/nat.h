@@ -48,6 +48,7 @@ struct xct_nat_work {
 	__u16 lo, hi;
 	__u8 claimed;
 	__u8 is_icmp;
+	__u8 dnat; /* deciding at ingress: only dnat rules apply */
 };
 
 struct {
@@ -77,7 +78,7 @@ static long xct_nat_rule_step(__u32 i, void *unused)
 	r = bpf_map_lookup_elem(&xct_nat_rules, &idx);
 	if (!r)
 		return 1;
-	if (!xct_nat_rule_match(r, &w->orig, w->ifindex))
+	if ((r->kind == XCT_NAT_DNAT) != w->dnat || !xct_nat_rule_match(r, &w->orig, w->ifindex))
 		return 0;
 	w->rule = (__s32)idx;
 	return 1;
@@ -154,13 +155,46 @@ enum xct_nat_decision {
 };
 
 /*
- * Decides the source translation of a connection whose first packet
- * (pkt, key) leaves by skb's device: the first NAT rule that applies, an
- * address, then a translated tuple claimed in xct_nat_rev, and the binding.
+ * A destination translation: the rule's address, and its port or the
+ * connection's own; the translated tuple must be free, there is no other
+ * to try (nf_nat's dnat does not move the port either).
+ */
+static __always_inline int xct_nat_dnat_claim(const struct xct_nat_rule *r, struct xct_nat_work *w,
+					      __u8 *reason)
+{
+	struct xct_ct_entry *other;
+	struct xct_tuple t;
+	__u16 port = w->orig.dport;
+	__u8 side;
+
+	if ((r->flags & XCT_NATM_PORT_RANGE) && xct_has_ports(w->orig.proto))
+		port = xct_htons(r->to_port_lo);
+	xct_nat_dst_tuple(&w->orig, &r->to_lo, port, &t);
+	if (xct_addr_eq(&t.dst, &w->orig.dst) && t.dport == w->orig.dport)
+		return XCT_NATD_NONE;
+	*reason = XCT_R_NAT_NO_TUPLE;
+	if (xct_key_from_tuple(&t, &w->rkey, &side) < 0)
+		return XCT_NATD_FAILED;
+	other = bpf_map_lookup_elem(&xct_ct, &w->rkey);
+	if (other && xct_entry_alive(other, w->now))
+		return XCT_NATD_FAILED;
+	if (bpf_map_update_elem(&xct_nat_rev, &w->rkey, &w->key, BPF_NOEXIST))
+		return XCT_NATD_FAILED;
+	w->addr = r->to_lo;
+	w->b.port = t.dport;
+	return XCT_NATD_BOUND;
+}
+
+/*
+ * Decides the translation of a connection whose first packet (pkt, key)
+ * leaves by skb's device (source translation, dnat 0) or arrives by it
+ * (destination translation, dnat 1): the first NAT rule of that kind that
+ * applies, an address, then a translated tuple claimed in xct_nat_rev, and
+ * the binding.
  */
 static __always_inline int xct_nat_decide(struct __sk_buff *skb, const struct xct_pkt *pkt,
 					  const struct xct_ct_key *key, struct xct_ct_entry *ct,
-					  __u8 *reason)
+					  __u8 dnat, __u8 *reason)
 {
 	struct xct_nat_work *w = xct_nat_work_get();
 	struct xct_policy_ctl *pctl;
@@ -168,7 +202,9 @@ static __always_inline int xct_nat_decide(struct __sk_buff *skb, const struct xc
 	struct xct_nat_ctl *nctl;
 	struct xct_nat_rule *r;
 	__u32 zero = 0, size, idx;
+	__u16 manip = XCT_CT_SRC_NAT;
 	long err;
+	int d;
 
 	nctl = bpf_map_lookup_elem(&xct_nat_ctl, &zero);
 	pctl = bpf_map_lookup_elem(&xct_policy_ctl, &zero);
@@ -183,6 +219,7 @@ static __always_inline int xct_nat_decide(struct __sk_buff *skb, const struct xc
 	w->ifindex = skb->ifindex;
 	w->now = xct_now();
 	w->rule = -1;
+	w->dnat = dnat;
 	bpf_loop(XCT_NAT_RULES_MAX, xct_nat_rule_step, NULL, 0);
 	if (w->rule < 0)
 		return XCT_NATD_NONE;
@@ -191,6 +228,13 @@ static __always_inline int xct_nat_decide(struct __sk_buff *skb, const struct xc
 	if (!r)
 		return XCT_NATD_NONE;
 
+	if (r->kind == XCT_NAT_DNAT) {
+		d = xct_nat_dnat_claim(r, w, reason);
+		if (d != XCT_NATD_BOUND)
+			return d;
+		manip = XCT_CT_DST_NAT;
+		goto bind;
+	}
 	if (r->kind == XCT_NAT_MASQUERADE) {
 		if (xct_nat_masq_addr(skb, w) < 0) {
 			*reason = XCT_R_NAT_NO_ADDRESS;
@@ -215,9 +259,10 @@ static __always_inline int xct_nat_decide(struct __sk_buff *skb, const struct xc
 		return XCT_NATD_FAILED;
 	}
 
+bind:
 	w->b.rkey = w->rkey;
 	w->b.addr = w->addr;
-	w->b.manip = XCT_CT_SRC_NAT;
+	w->b.manip = (__u8)manip;
 	w->b.orig_side = ct->orig_side;
 	w->b.line = r->line;
 	w->b.first_seen_ns = ct->first_seen_ns;
@@ -234,7 +279,7 @@ static __always_inline int xct_nat_decide(struct __sk_buff *skb, const struct xc
 		w->b = *won;
 		return XCT_NATD_BOUND;
 	}
-	xct_ct_set_status(ct, XCT_CT_SRC_NAT);
+	xct_ct_set_status(ct, manip);
 	xct_count(XCT_S_NAT_BOUND);
 	return XCT_NATD_BOUND;
 }
@@ -317,24 +362,28 @@ static __always_inline int xct_nat_rewrite(struct __sk_buff *skb, const struct x
  * An IPv4 ICMP error about a source-translated connection, arriving: its
  * destination, and the source of the packet it quotes, go back to the
  * connection's original source (addr, port in the key's convention), as
- * nf_nat does.  The outer IP checksum is the helpers'; inside the quoted
- * packet, the IP checksum moves opposite to the address (so the ICMP
- * checksum over them does not change), the transport checksum is updated
- * with RFC 1624 (include/xct/csum.h), and the ICMP checksum follows every
- * other word that changed.
+ * nf_nat does.  With outer_src, the mirror for a destination-translated
+ * connection, leaving: its source, and the quoted packet's destination,
+ * go back to the connection's original destination.  The outer IP checksum is the helpers'; inside
+ * the quoted packet, the IP checksum moves opposite to the address (so the ICMP checksum over them
+ * does not change), the transport checksum is updated with RFC 1624 (include/xct/csum.h), and the
+ * ICMP checksum follows every other word that changed.
  */
 static __always_inline int xct_nat_rewrite_error(struct __sk_buff *skb, const struct xct_pkt *pkt,
-						 const union xct_addr *addr, __u16 port)
+						 int outer_src, const union xct_addr *addr,
+						 __u16 port)
 {
 	__u32 l3 = pkt->l3_off, icsum = pkt->l4_off + 2, il3 = pkt->l4_off + 8;
 	__u32 il4 = pkt->inner_l4_off, port_off, csum_off = 0;
+	__u32 old_outer = outer_src ? pkt->t.src.v4 : pkt->t.dst.v4;
+	__u32 old_inner = outer_src ? pkt->inner.dst.v4 : pkt->inner.src.v4;
 	__u8 proto = pkt->inner.proto;
 	__u16 old_port, new_port, c, c2;
 
-	if (bpf_l3_csum_replace(skb, l3 + 10, pkt->t.dst.v4, addr->v4, 4) ||
-	    bpf_skb_store_bytes(skb, l3 + 16, &addr->v4, 4, 0) ||
-	    bpf_l3_csum_replace(skb, il3 + 10, pkt->inner.src.v4, addr->v4, 4) ||
-	    bpf_skb_store_bytes(skb, il3 + 12, &addr->v4, 4, 0))
+	if (bpf_l3_csum_replace(skb, l3 + 10, old_outer, addr->v4, 4) ||
+	    bpf_skb_store_bytes(skb, l3 + (outer_src ? 12 : 16), &addr->v4, 4, 0) ||
+	    bpf_l3_csum_replace(skb, il3 + 10, old_inner, addr->v4, 4) ||
+	    bpf_skb_store_bytes(skb, il3 + (outer_src ? 16 : 12), &addr->v4, 4, 0))
 		return -1;
 	if (proto == XCT_IPPROTO_ICMP) {
 		old_port = xct_htons(pkt->inner.sport);
@@ -342,9 +391,9 @@ static __always_inline int xct_nat_rewrite_error(struct __sk_buff *skb, const st
 		port_off = il4 + 4;
 		csum_off = il4 + 2;
 	} else {
-		old_port = pkt->inner.sport;
+		old_port = outer_src ? pkt->inner.dport : pkt->inner.sport;
 		new_port = port;
-		port_off = il4;
+		port_off = il4 + (outer_src ? 2 : 0);
 		/* The quoted transport checksum, when the error quotes it. */
 		if (il4 + (proto == XCT_IPPROTO_TCP ? 18 : 8) <= skb->len)
 			csum_off = il4 + (proto == XCT_IPPROTO_TCP ? 16 : 6);
@@ -353,7 +402,7 @@ static __always_inline int xct_nat_rewrite_error(struct __sk_buff *skb, const st
 	    (c || proto != XCT_IPPROTO_UDP)) {
 		c2 = c;
 		if (proto != XCT_IPPROTO_ICMP) /* the pseudo-header's address */
-			c2 = xct_csum_replace32(c2, pkt->inner.src.v4, addr->v4);
+			c2 = xct_csum_replace32(c2, old_inner, addr->v4);
 		c2 = xct_csum_replace16(c2, old_port, new_port);
 		if (proto == XCT_IPPROTO_UDP && !c2)
 			c2 = 0xffff;

@@ -26,10 +26,17 @@
  */
 struct xct_pkt_slot {
 	struct xct_pkt pkt;
-	__u32 copied; /* bytes of the packet in xct_hdrs */
-	__u8 hook;    /* enum xct_rule_hook */
-	__u8 parsed;  /* pkt holds every header: an answer can be built */
-	__u8 pad[2];
+	__u32 copied;  /* bytes of the packet in xct_hdrs */
+	__u8 hook;     /* enum xct_rule_hook */
+	__u8 parsed;   /* pkt holds every header: an answer can be built */
+	__u8 nat_hint; /* xct_nat_ingress()'s word to the tracker it tail-calls */
+	__u8 nat_side;
+	__u8 nat_dnat; /* tracked and accepted: xct_nat_ingress() may dnat it */
+	__u8 pad[3];
+	/* A reply to a destination-translated connection: the tuple it
+	 * arrived with (nat_rkey) is tracked as side nat_side of nat_key. */
+	struct xct_ct_key nat_rkey;
+	struct xct_ct_key nat_key;
 };
 
 struct {
@@ -112,6 +119,27 @@ struct xct_track_state {
 /* xct_track()'s answer for a nat_reply packet: not decided here, but
  * translated back at TC and tracked then (bpf/nat.h). */
 #define XCT_TRACK_NAT_REPLY 0xfe
+/* ... and for an accepted arriving packet while dnat is in use: its
+ * destination may have to be translated, at TC, before routing. */
+#define XCT_TRACK_DNAT 0xfd
+
+/* A dnat reply's connection, handed over by xct_nat_ingress(): the
+ * packet is tracked under the connection's key, on its reply side.  The
+ * word is taken once, and only for the tuple it was given for. */
+static __always_inline int xct_nat_take_hint(struct xct_track_state *ts)
+{
+	__u32 zero = 0;
+	struct xct_pkt_slot *slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
+
+	if (!slot || slot->nat_hint != 1)
+		return 0;
+	slot->nat_hint = 0;
+	if (!xct_key_eq(&slot->nat_rkey, &ts->key))
+		return 0;
+	ts->key = slot->nat_key;
+	ts->side = slot->nat_side;
+	return 1;
+}
 
 /*
  * The tracker's part for a parsed packet: what nf_conntrack decides before
@@ -133,8 +161,20 @@ __noinline int xct_classify(const struct xct_pkt *pkt, struct xct_track_state *t
 		 * the translated tuple, known once translated back. */
 		if (res->reason == XCT_R_ICMP_ERROR_NO_CONN && ts->hook == XCT_HOOK_INGRESS &&
 		    xct_icmp_error_key(pkt, &ts->key) == XCT_R_OK &&
-		    bpf_map_lookup_elem(&xct_nat_rev, &ts->key))
+		    bpf_map_lookup_elem(&xct_nat_rev, &ts->key)) {
+			/* About a destination-translated connection, handed
+			 * back by xct_nat_ingress(): related to it. */
+			if (xct_nat_take_hint(ts)) {
+				struct xct_ct_entry *ct = bpf_map_lookup_elem(&xct_ct, &ts->key);
+
+				if (ct && xct_entry_alive(ct, ts->now)) {
+					res->reason = XCT_R_OK;
+					res->ct_state = XCT_CTS_RELATED;
+				}
+				return 0;
+			}
 			ts->nat_reply = 1;
+		}
 		return 0;
 	}
 	if (pkt->t.proto == XCT_IPPROTO_ICMP && pkt->t.family == XCT_AF_INET &&
@@ -159,6 +199,8 @@ __noinline int xct_classify(const struct xct_pkt *pkt, struct xct_track_state *t
 		res->reason = XCT_R_ICMP_INVALID_NEW;
 		return 0;
 	}
+	if (ts->hook == XCT_HOOK_INGRESS)
+		xct_nat_take_hint(ts);
 	ts->is_new = xct_ct_process(&ts->key, ts->side, pkt, ts->now, res, &ts->seq, &missed);
 	/* No connection has this tuple, but a translated one answers to it:
 	 * the tuple is known only once the translation is undone. */
@@ -232,6 +274,15 @@ static __always_inline void xct_note_decision(__u8 verdict, const struct xct_ct_
 	last_decision.dir = res->dir;
 	last_decision.matched = out->matched;
 	last_decision.line = out->line;
+}
+
+/* Whether arriving packets must be looked at for dnat: one array load. */
+static __always_inline int xct_dnat_enabled(void)
+{
+	__u32 zero = 0;
+	struct xct_nat_ctl *c = bpf_map_lookup_elem(&xct_nat_ctl, &zero);
+
+	return c && c->dnat;
 }
 
 /*
@@ -312,6 +363,13 @@ static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __
 	if (verdict == XCT_VERDICT_DROP || verdict == XCT_VERDICT_REJECT)
 		xct_emit_drop(ps, verdict, res->ct_state, res->reason);
 	xct_note_decision(verdict, res, &ps->out);
+	if (verdict == XCT_VERDICT_ACCEPT && hook == XCT_HOOK_INGRESS && parsed &&
+	    res->dir == XCT_DIR_ORIGINAL && res->ct_state != XCT_CTS_UNTRACKED &&
+	    res->ct_state != XCT_CTS_INVALID && res->ct_state != XCT_CTS_RELATED &&
+	    xct_dnat_enabled()) {
+		slot->nat_dnat = 1;
+		return XCT_TRACK_DNAT;
+	}
 	return verdict;
 }
 
@@ -479,6 +537,7 @@ static __always_inline __u8 xct_decide(struct xct_hdr_buf *hdrs, __u32 n, __u32 
 	__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
 	slot->copied = n;
 	slot->hook = hook;
+	slot->nat_dnat = 0;
 	return xct_track(hdrs, n, len, hook, ifindex, slot);
 }
 
@@ -506,15 +565,17 @@ static __always_inline int xct_xdp_reject(struct xdp_md *ctx)
 }
 
 /* An answer to a translated connection goes up marked, for TC ingress to
- * translate back (with the checksum helpers XDP has not) and track. */
-static __always_inline int xct_xdp_nat_reply(struct xdp_md *ctx)
+ * translate back (with the checksum helpers XDP has not) and track; so
+ * does an accepted packet while dnat is in use, for TC ingress to
+ * translate its destination. */
+static __always_inline int xct_xdp_nat_reply(struct xdp_md *ctx, __u32 mark)
 {
 	__u32 *meta;
 
 	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)) == 0) {
 		meta = (void *)(long)ctx->data_meta;
 		if ((void *)(meta + 1) <= (void *)(long)ctx->data) {
-			*meta = XCT_META_NAT;
+			*meta = mark;
 			return XDP_PASS;
 		}
 	}
@@ -537,7 +598,9 @@ int xct_xdp(struct xdp_md *ctx)
 	case XCT_VERDICT_REJECT:
 		return xct_xdp_reject(ctx);
 	case XCT_TRACK_NAT_REPLY:
-		return xct_xdp_nat_reply(ctx);
+		return xct_xdp_nat_reply(ctx, XCT_META_NAT);
+	case XCT_TRACK_DNAT:
+		return xct_xdp_nat_reply(ctx, XCT_META_DNAT);
 	default:
 		return XDP_PASS;
 	}
@@ -562,6 +625,7 @@ static __always_inline int xct_track_skb(struct __sk_buff *skb, __u8 hook)
 		xct_count(XCT_S_REJECT_ERROR);
 		return TC_ACT_SHOT;
 	case XCT_TRACK_NAT_REPLY:
+	case XCT_TRACK_DNAT:
 		bpf_tail_call(skb, &xct_nat_progs, XCT_NAT_PROG_INGRESS);
 		return TC_ACT_UNSPEC;
 	default:
@@ -585,14 +649,16 @@ int xct_tc_answer(struct __sk_buff *skb)
 
 	if ((void *)(meta + 1) > (void *)(long)skb->data)
 		return TC_ACT_UNSPEC;
-	if (*meta == XCT_META_NAT) {
+	if (*meta != XCT_META_REJECT && *meta != XCT_META_NAT && *meta != XCT_META_DNAT)
+		return TC_ACT_UNSPEC;
+	slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
+	if (slot && *meta != XCT_META_REJECT) {
+		/* XDP tracked a dnat candidate, or left a reply untracked. */
+		slot->nat_dnat = *meta == XCT_META_DNAT;
 		bpf_tail_call(skb, &xct_nat_progs, XCT_NAT_PROG_INGRESS);
 		return TC_ACT_UNSPEC;
 	}
-	if (*meta != XCT_META_REJECT)
-		return TC_ACT_UNSPEC;
 	hdrs = bpf_map_lookup_elem(&xct_hdrs, &zero);
-	slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
 	if (!hdrs || !slot || bpf_skb_load_bytes(skb, 0, hdrs->b, n) < 0)
 		return TC_ACT_SHOT;
 	__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
@@ -686,16 +752,130 @@ static __always_inline struct xct_pkt_slot *xct_nat_parse(struct __sk_buff *skb,
 	slot->parsed = xct_parse(hdrs, n, len, &slot->pkt) == XCT_R_OK;
 	if (!slot->parsed)
 		return 0;
-	/* ICMP errors: only IPv4 ones arriving, about a translated connection. */
+	/* ICMP errors: only IPv4 ones, about a translated connection. */
 	if (slot->pkt.icmp_error)
-		return hook == XCT_HOOK_INGRESS && slot->pkt.t.family == XCT_AF_INET &&
-				       xct_nat_proto_ok(slot->pkt.inner.family,
-							slot->pkt.inner.proto)
+		return slot->pkt.t.family == XCT_AF_INET && xct_nat_proto_ok(slot->pkt.inner.family,
+									     slot->pkt.inner.proto)
 			       ? slot
 			       : 0;
 	if (!xct_nat_proto_ok(slot->pkt.t.family, slot->pkt.t.proto))
 		return 0;
 	return slot;
+}
+
+/*
+ * A forwarded packet whose tuple has no connection may be one of a
+ * destination-translated connection, whose packets travel with the
+ * translated tuple: a reply (from the translated address) gets its source
+ * put back to the connection's original destination, after routing.
+ */
+static __always_inline int xct_dnat_reply_out(struct __sk_buff *skb, const struct xct_pkt *pkt,
+					      const struct xct_ct_key *rkey)
+{
+	struct xct_nat_binding *b;
+	struct xct_ct_key *kp;
+	union xct_addr addr;
+	__u16 port;
+
+	kp = bpf_map_lookup_elem(&xct_nat_rev, rkey);
+	if (!kp)
+		return TC_ACT_UNSPEC;
+	b = bpf_map_lookup_elem(&xct_nat, kp);
+	if (!b || b->manip != XCT_CT_DST_NAT || !xct_key_eq(&b->rkey, rkey) ||
+	    !xct_addr_eq(&pkt->t.src, &b->addr) ||
+	    (xct_has_ports(pkt->t.proto) && pkt->t.sport != b->port))
+		return TC_ACT_UNSPEC; /* the original direction, translated already */
+	xct_nat_orig_dest(kp, b->orig_side, &addr, &port);
+	if (xct_is_icmp(pkt->t.family, pkt->t.proto))
+		port = pkt->t.sport; /* the identifier stays */
+	if (xct_nat_rewrite(skb, pkt, 1, &addr, port) < 0) {
+		xct_count(XCT_S_DROP);
+		return TC_ACT_SHOT;
+	}
+	return TC_ACT_UNSPEC;
+}
+
+/*
+ * An ICMP error leaving towards the client of a destination-translated
+ * connection quotes the packet as the inner server got it: its source,
+ * and the quoted packet's destination, go back to the connection's
+ * original destination, after routing, as nf_nat does.
+ */
+static __always_inline int xct_dnat_error_out(struct __sk_buff *skb, const struct xct_pkt *pkt)
+{
+	struct xct_nat_binding *b;
+	struct xct_ct_key rkey, *kp;
+	union xct_addr addr;
+	__u16 port;
+
+	if (xct_icmp_error_key(pkt, &rkey) != XCT_R_OK)
+		return TC_ACT_UNSPEC;
+	kp = bpf_map_lookup_elem(&xct_nat_rev, &rkey);
+	if (!kp)
+		return TC_ACT_UNSPEC;
+	b = bpf_map_lookup_elem(&xct_nat, kp);
+	if (!b || b->manip != XCT_CT_DST_NAT || !xct_key_eq(&b->rkey, &rkey) ||
+	    !xct_addr_eq(&pkt->inner.dst, &b->addr))
+		return TC_ACT_UNSPEC;
+	xct_nat_orig_dest(kp, b->orig_side, &addr, &port);
+	if (xct_is_icmp(pkt->inner.family, pkt->inner.proto))
+		port = pkt->inner.sport; /* the identifier stays */
+	if (xct_nat_rewrite_error(skb, pkt, 1, &addr, port) < 0) {
+		xct_count(XCT_S_DROP);
+		return TC_ACT_SHOT;
+	}
+	return TC_ACT_UNSPEC;
+}
+
+/*
+ * A packet arriving, tracked and accepted while dnat is in use, before
+ * routing: the first packet of a connection a dnat rule names gets its
+ * translation (while the connection has seen no reply), and every
+ * original-direction packet of a destination-translated connection gets
+ * its destination from the binding.
+ */
+static __always_inline int xct_dnat_in(struct __sk_buff *skb, struct xct_pkt *pkt)
+{
+	struct xct_nat_binding *b;
+	struct xct_nat_work *w;
+	struct xct_ct_entry *ct;
+	struct xct_ct_key key;
+	__u8 side, reason = 0;
+
+	if (pkt->icmp_error || xct_key_from_tuple(&pkt->t, &key, &side) < 0)
+		return TC_ACT_UNSPEC;
+	ct = bpf_map_lookup_elem(&xct_ct, &key);
+	if (!ct || side != ct->orig_side)
+		return TC_ACT_UNSPEC;
+	b = bpf_map_lookup_elem(&xct_nat, &key);
+	if (b && b->first_seen_ns != ct->first_seen_ns) {
+		xct_nat_release(&key);
+		b = 0;
+	}
+	if (!b) {
+		if (ct->status & (XCT_CT_SEEN_REPLY | XCT_CT_SRC_NAT | XCT_CT_DST_NAT))
+			return TC_ACT_UNSPEC;
+		switch (xct_nat_decide(skb, pkt, &key, ct, 1, &reason)) {
+		case XCT_NATD_FAILED:
+			xct_count_reason(reason);
+			xct_count(XCT_S_DROP);
+			return TC_ACT_SHOT;
+		case XCT_NATD_NONE:
+			return TC_ACT_UNSPEC;
+		}
+		w = xct_nat_work_get();
+		if (!w)
+			return TC_ACT_SHOT;
+		b = &w->b;
+	}
+	if (b->manip != XCT_CT_DST_NAT)
+		return TC_ACT_UNSPEC;
+	if (xct_nat_rewrite(skb, pkt, 0, &b->addr,
+			    xct_has_ports(pkt->t.proto) ? b->port : pkt->t.sport) < 0) {
+		xct_count(XCT_S_DROP);
+		return TC_ACT_SHOT;
+	}
+	return TC_ACT_UNSPEC;
 }
 
 /*
@@ -719,11 +899,13 @@ int xct_nat_egress(struct __sk_buff *skb)
 	if (!slot)
 		return TC_ACT_UNSPEC;
 	pkt = &slot->pkt;
+	if (pkt->icmp_error)
+		return xct_dnat_error_out(skb, pkt);
 	if (xct_key_from_tuple(&pkt->t, &key, &side) < 0)
 		return TC_ACT_UNSPEC;
 	ct = bpf_map_lookup_elem(&xct_ct, &key);
 	if (!ct)
-		return TC_ACT_UNSPEC;
+		return xct_dnat_reply_out(skb, pkt, &key);
 	dir = side == ct->orig_side ? XCT_DIR_ORIGINAL : XCT_DIR_REPLY;
 	b = bpf_map_lookup_elem(&xct_nat, &key);
 	if (b && b->first_seen_ns != ct->first_seen_ns) {
@@ -736,7 +918,7 @@ int xct_nat_egress(struct __sk_buff *skb)
 
 		if (dir != XCT_DIR_ORIGINAL || (ct->status & XCT_CT_SEEN_REPLY))
 			return TC_ACT_UNSPEC;
-		switch (xct_nat_decide(skb, pkt, &key, ct, &reason)) {
+		switch (xct_nat_decide(skb, pkt, &key, ct, 0, &reason)) {
 		case XCT_NATD_FAILED:
 			xct_count_reason(reason);
 			xct_count(XCT_S_DROP);
@@ -766,14 +948,23 @@ int xct_nat_egress(struct __sk_buff *skb)
 SEC("tc")
 int xct_nat_ingress(struct __sk_buff *skb)
 {
-	struct xct_pkt_slot *slot = xct_nat_parse(skb, XCT_HOOK_INGRESS);
+	__u32 zero = 0;
+	struct xct_pkt_slot *slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
 	struct xct_ct_key rkey, key, *kp;
 	struct xct_nat_binding *b;
 	struct xct_ct_entry *ct;
 	union xct_addr addr;
 	__u16 port;
-	__u8 side;
+	__u8 side = 0, dnat = 0;
 
+	if (slot) {
+		dnat = slot->nat_dnat;
+		slot->nat_dnat = 0;
+		slot->nat_hint = 0;
+	}
+	slot = xct_nat_parse(skb, XCT_HOOK_INGRESS);
+	if (dnat) /* tracked already */
+		return slot ? xct_dnat_in(skb, &slot->pkt) : TC_ACT_UNSPEC;
 	if (!slot)
 		goto track;
 	if (slot->pkt.icmp_error ? xct_icmp_error_key(&slot->pkt, &rkey) != XCT_R_OK
@@ -792,14 +983,23 @@ int xct_nat_ingress(struct __sk_buff *skb)
 	}
 	if (b->manip == XCT_CT_SRC_NAT) {
 		xct_nat_orig_source(&key, b->orig_side, &addr, &port);
-		if ((slot->pkt.icmp_error ? xct_nat_rewrite_error(skb, &slot->pkt, &addr, port)
+		if ((slot->pkt.icmp_error ? xct_nat_rewrite_error(skb, &slot->pkt, 0, &addr, port)
 					  : xct_nat_rewrite(skb, &slot->pkt, 0, &addr, port)) < 0) {
 			xct_count(XCT_S_DROP);
 			return TC_ACT_SHOT;
 		}
+	} else if (b->manip == XCT_CT_DST_NAT) {
+		/* Tracked as it is, on the connection's reply side (an
+		 * ICMP error: related to the connection). */
+		slot->nat_rkey = rkey;
+		slot->nat_key = key;
+		slot->nat_side = xct_is_icmp(key.family, key.proto) ? side : !b->orig_side;
+		slot->nat_hint = 1;
 	}
 track:
 	bpf_tail_call(skb, &xct_nat_progs, XCT_NAT_PROG_TRACK);
+	if (slot)
+		slot->nat_hint = 0;
 	return TC_ACT_UNSPEC;
 }
 

@@ -326,7 +326,9 @@ void xct_print_conn_json_nat(FILE *out, const struct xct_ct_key *key, const stru
 		(e->status & XCT_CT_SEEN_REPLY) && (e->status & XCT_CT_ASSURED) ? "," : "",
 		(e->status & XCT_CT_ASSURED) ? "\"ASSURED\"" : "",
 		nat && (e->status & (XCT_CT_SEEN_REPLY | XCT_CT_ASSURED)) ? "," : "",
-		nat ? "\"SRC_NAT\"" : "");
+		!nat			       ? ""
+		: nat->manip == XCT_CT_DST_NAT ? "\"DST_NAT\""
+					       : "\"SRC_NAT\"");
 	fprintf(out, "\"mark\":%u,\"use\":1,\"age_ms\":%llu,\"idle_ms\":%llu}", e->mark,
 		(unsigned long long)(age / 1000000), (unsigned long long)(idle / 1000000));
 }

@@ -396,6 +396,9 @@ struct xct_iface {
 /* ... and the one that marks an answer to a translated connection, for the
  * TC ingress program to translate back and track (bpf/nat.h). */
 #define XCT_META_NAT 0x7863746e /* "xctn" */
+/* An accepted packet XDP tracked while dnat is in use: the TC ingress
+ * program translates its destination when a dnat rule or binding says so. */
+#define XCT_META_DNAT 0x78637464 /* "xctd" */
 
 /* Slots of the xct_nat_progs program array (bpf/xct.bpf.c). */
 enum xct_nat_prog {

@@ -16,7 +16,12 @@
  *
  * Source translation (masquerade, snat) is decided and applied after
  * routing, at egress; the reply's destination is put back before routing,
- * at ingress, as nf_nat does at POSTROUTING and PREROUTING.
+ * at ingress, as nf_nat does at POSTROUTING and PREROUTING.  Destination
+ * translation (dnat) is the mirror: decided and applied before routing, at
+ * ingress, and the reply's source put back after routing, at egress.  A
+ * reply to a destination-translated connection is tracked under the
+ * connection's key as it arrives, untranslated: its source becomes a local
+ * address only on the way out, where no martian check sees it.
  */
 #ifndef XCT_NAT_H
 #define XCT_NAT_H
@@ -42,6 +47,7 @@
 enum xct_nat_kind {
 	XCT_NAT_MASQUERADE = 1, /* source: the outgoing interface's address */
 	XCT_NAT_SNAT = 2,	/* source: the rule's addresses */
+	XCT_NAT_DNAT = 3,	/* destination: the rule's address (and port) */
 };
 
 /* Match flags of a NAT rule. */
@@ -86,20 +92,21 @@ struct xct_nat_rule {
 struct xct_nat_ctl {
 	__u32 n_rules[2]; /* by policy generation */
 	__u32 enabled;	  /* NAT rules or bindings may exist: look at forwarded packets */
-	__u32 pad;
+	__u32 dnat;	  /* dnat rules or their bindings may exist: look at arriving packets */
 };
 
 /*
  * A connection's translation.  For a source translation, the original
  * direction's source becomes (addr, port) and the reply's destination is
- * put back.  port follows the key's convention: network order for TCP and
- * UDP, host order for an ICMP identifier.
+ * put back; for a destination translation, the original direction's
+ * destination becomes (addr, port) and the reply's source is put back.  port follows the key's
+ * convention: network order for TCP and UDP, host order for an ICMP identifier.
  */
 struct xct_nat_binding {
 	struct xct_ct_key rkey; /* canonical key of the translated tuple, claimed in xct_nat_rev */
 	union xct_addr addr;
 	__u16 port;
-	__u8 manip;	     /* XCT_CT_SRC_NAT */
+	__u8 manip;	     /* XCT_CT_SRC_NAT or XCT_CT_DST_NAT */
 	__u8 orig_side;	     /* the connection's orig_side when bound */
 	__u32 line;	     /* of the rule that decided it */
 	__u64 first_seen_ns; /* the entry's: a binding outlives no connection */
@@ -139,7 +146,7 @@ XCT_INLINE int xct_nat_prefix_match(const union xct_addr *a, const union xct_add
 }
 
 /* Does rule r apply to the first packet t of a connection leaving by
- * ifindex? */
+ * ifindex (arriving by it, for a dnat rule)? */
 XCT_INLINE int xct_nat_rule_match(const struct xct_nat_rule *r, const struct xct_tuple *t,
 				  __u32 ifindex)
 {
@@ -275,6 +282,36 @@ XCT_INLINE void xct_nat_orig_source(const struct xct_ct_key *key, __u8 orig_side
 	}
 }
 
+/* The original direction's destination address and port (key convention)
+ * of a connection: what a dnat reply's source is put back to. */
+XCT_INLINE void xct_nat_orig_dest(const struct xct_ct_key *key, __u8 orig_side,
+				  union xct_addr *addr, __u16 *port)
+{
+	if (xct_is_icmp(key->family, key->proto))
+		orig_side = 0;
+	if (orig_side) {
+		*addr = key->addr[0];
+		*port = key->port[0];
+	} else {
+		*addr = key->addr[1];
+		*port = key->port[1];
+	}
+}
+
+/*
+ * The original-direction tuple after a destination translation: its
+ * canonical key is the reply's, claimed in xct_nat_rev.  An ICMP query
+ * keeps its identifier.
+ */
+XCT_INLINE void xct_nat_dst_tuple(const struct xct_tuple *orig, const union xct_addr *addr,
+				  __u16 port, struct xct_tuple *out)
+{
+	*out = *orig;
+	out->dst = *addr;
+	if (xct_has_ports(orig->proto))
+		out->dport = port;
+}
+
 /*
  * A connection's reply tuple as conntrack(8) shows it: the tuple of
  * packets coming back, before the translation is undone.  b may be NULL
@@ -284,6 +321,12 @@ XCT_INLINE void xct_nat_reply_tuple(const struct xct_ct_key *key, __u8 orig_side
 				    const struct xct_nat_binding *b, struct xct_tuple *reply)
 {
 	xct_tuple_from_key(key, orig_side, XCT_DIR_REPLY, reply);
+	if (b && b->manip == XCT_CT_DST_NAT) {
+		reply->src = b->addr;
+		if (xct_has_ports(key->proto))
+			reply->sport = b->port;
+		return;
+	}
 	if (!b || b->manip != XCT_CT_SRC_NAT)
 		return;
 	reply->dst = b->addr;

@@ -1085,7 +1085,9 @@ static int compile_nat(struct compiler *cc, xct_ifindex_fn resolve, void *ctx)
 		const struct xct_rule *r = &rs->nat_rules[i];
 		struct xct_nat_rule *n = &out->nat[i];
 
-		n->kind = r->action == XCT_ACTION_MASQUERADE ? XCT_NAT_MASQUERADE : XCT_NAT_SNAT;
+		n->kind = r->action == XCT_ACTION_MASQUERADE ? XCT_NAT_MASQUERADE
+			  : r->action == XCT_ACTION_DNAT     ? XCT_NAT_DNAT
+							     : XCT_NAT_SNAT;
 		n->family = r->family ? r->family : r->nat_to.family;
 		n->line = r->loc.line;
 		if (r->has_proto) {
@@ -1140,6 +1142,9 @@ static int compile_nat(struct compiler *cc, xct_ifindex_fn resolve, void *ctx)
 		}
 	}
 	out->n_nat = (__u32)rs->n_nat_rules;
+	for (i = 0; i < rs->n_nat_rules; i++)
+		if (out->nat[i].kind == XCT_NAT_DNAT)
+			out->has_dnat = 1;
 	return 0;
 }
 

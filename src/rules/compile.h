@@ -60,6 +60,7 @@ struct xct_compiled {
 
 	struct xct_nat_rule *nat; /* the NAT rules, in order */
 	__u32 n_nat;
+	__u32 has_dnat; /* one of them is a dnat rule */
 };
 
 /* Resolves an interface name; the ifindex, or 0 if there is none. */

@@ -599,6 +599,9 @@ static int write_nat(struct xct_policy_maps *m, const struct xct_compiled *c, __
 	}
 	ctl.n_rules[gen] = c->n_nat;
 	ctl.enabled = c->n_nat || bpf_map_get_next_key(m->nat, NULL, &k) == 0;
+	/* Arriving packets are looked at while a dnat rule or a binding
+	 * that may be one exists. */
+	ctl.dnat = c->has_dnat || (ctl.dnat && ctl.enabled);
 	if (bpf_map_update_elem(m->nat_ctl, &zero, &ctl, BPF_ANY))
 		return -errno;
 	return 0;
@@ -689,6 +692,7 @@ int xct_policy_clear(struct xct_policy_maps *m)
 	if (bpf_map_lookup_elem(m->nat_ctl, &zero, &ctl) == 0) {
 		ctl.n_rules[0] = ctl.n_rules[1] = 0;
 		ctl.enabled = bpf_map_get_next_key(m->nat, NULL, &k) == 0;
+		ctl.dnat = ctl.dnat && ctl.enabled;
 		if (bpf_map_update_elem(m->nat_ctl, &zero, &ctl, BPF_ANY))
 			return -errno;
 	}

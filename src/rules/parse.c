@@ -81,14 +81,18 @@ struct name_val {
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct name_val stmt_keywords[] = {
-	{"set", 0},    {"policy", 0},  {"accept", 0},	  {"drop", 0},
-	{"reject", 0}, {"notrack", 0}, {"masquerade", 0}, {"snat", 0},
+	{"set", 0},	{"policy", 0},	   {"accept", 0}, {"drop", 0}, {"reject", 0},
+	{"notrack", 0}, {"masquerade", 0}, {"snat", 0},	  {"dnat", 0},
 };
 
 static const struct name_val actions[] = {
-	{"accept", XCT_ACTION_ACCEPT},	       {"drop", XCT_ACTION_DROP},
-	{"reject", XCT_ACTION_REJECT},	       {"notrack", XCT_ACTION_NOTRACK},
-	{"masquerade", XCT_ACTION_MASQUERADE}, {"snat", XCT_ACTION_SNAT},
+	{"accept", XCT_ACTION_ACCEPT},
+	{"drop", XCT_ACTION_DROP},
+	{"reject", XCT_ACTION_REJECT},
+	{"notrack", XCT_ACTION_NOTRACK},
+	{"masquerade", XCT_ACTION_MASQUERADE},
+	{"snat", XCT_ACTION_SNAT},
+	{"dnat", XCT_ACTION_DNAT},
 };
 
 /* At most this many NAT rules: they are walked, not classified. */
@@ -348,6 +352,7 @@ struct parser {
 	size_t sets_cap;
 	size_t rules_cap;
 	size_t nat_rules_cap;
+	int nat_action; /* of the NAT rule being parsed, for its messages */
 };
 
 static void lex(struct parser *p, struct tok *t)
@@ -2040,7 +2045,7 @@ static char *rule_text(const char *s, size_t start, size_t end)
 
 static bool is_nat_action(enum xct_rule_action a)
 {
-	return a == XCT_ACTION_MASQUERADE || a == XCT_ACTION_SNAT;
+	return a == XCT_ACTION_MASQUERADE || a == XCT_ACTION_SNAT || a == XCT_ACTION_DNAT;
 }
 
 /* One address of an snat target, not a prefix. */
@@ -2053,8 +2058,8 @@ static int nat_addr(struct parser *p, const struct tok *t, const char *s, size_t
 	if (!len)
 		return perr(p, t, "expected an address after 'to', got %s", GOT(t));
 	if (memchr(s, '/', len))
-		return perr(p, t, "snat translates to an address, not a prefix: '%.*s'", (int)len,
-			    s);
+		return perr(p, t, "%s translates to an address, not a prefix: '%.*s'",
+			    actions[p->nat_action].name, (int)len, s);
 	if (prefix_parse(s, len, &pf, msg, sizeof(msg)))
 		return perr(p, t, "%s", msg);
 	*family = pf.family;
@@ -2098,6 +2103,11 @@ static int parse_nat_to(struct parser *p, struct rule_ctx *rc)
 			    TXT(t));
 	if (!masq) {
 		dash = memchr(s, '-', alen);
+		if (dash && rc->r.action == XCT_ACTION_DNAT)
+			return perr(
+				p, t,
+				"dnat translates to one address (dnat to ADDR[:PORT]), got '%s'",
+				TXT(t));
 		if (nat_addr(p, t, s, dash ? (size_t)(dash - s) : alen, &to->family, to->addr_lo))
 			return -EINVAL;
 		memcpy(to->addr_hi, to->addr_lo, 16);
@@ -2128,6 +2138,10 @@ static int parse_nat_to(struct parser *p, struct rule_ctx *rc)
 			return perr(p, t, "%s", msg);
 		if (pr.lo == 0)
 			return perr(p, t, "a translated port must be at least 1, got 0");
+		if (pr.lo != pr.hi && rc->r.action == XCT_ACTION_DNAT)
+			return perr(p, t,
+				    "dnat translates to one port (dnat to ADDR[:PORT]), got '%s'",
+				    TXT(t));
 		to->has_ports = true;
 		to->port_lo = pr.lo;
 		to->port_hi = pr.hi;
@@ -2151,10 +2165,14 @@ static int check_nat_word(struct parser *p, const struct rule_ctx *rc, const str
 			    a);
 	if (tok_is(t, "limit") || tok_is(t, "log"))
 		return perr(p, t, "'%s' cannot be used with '%s'", TXT(t), a);
-	if (tok_is(t, "iif"))
+	if (tok_is(t, "iif") && rc->r.action != XCT_ACTION_DNAT)
 		return perr(p, t,
 			    "'%s' is decided after routing, on the way out: use 'oif', not 'iif'",
 			    a);
+	if (tok_is(t, "oif") && rc->r.action == XCT_ACTION_DNAT)
+		return perr(
+			p, t,
+			"'dnat' is decided before routing, on the way in: use 'iif', not 'oif'");
 	return 0;
 }
 
@@ -2178,8 +2196,8 @@ static int check_nat_rule(struct parser *p, const struct rule_ctx *rc, const str
 			return perr(p, kw, "'%s' in a '%s' rule takes one port or port range",
 				    TXT(kw), a);
 	}
-	if (tok_is(kw, "oif") && r->n_ifaces > 1)
-		return perr(p, kw, "'oif' in a '%s' rule takes one interface", a);
+	if ((tok_is(kw, "oif") || tok_is(kw, "iif")) && r->n_ifaces > 1)
+		return perr(p, kw, "'%s' in a '%s' rule takes one interface", TXT(kw), a);
 	if (r->has_proto && r->proto != PROTO_TCP && r->proto != PROTO_UDP &&
 	    r->proto != PROTO_ICMP && r->proto != PROTO_ICMPV6)
 		return perr(p, kw, "'%s' translates tcp, udp, icmp and icmpv6 only, not '%s'", a,
@@ -2205,7 +2223,8 @@ static int parse_rule(struct parser *p, int action)
 	rc.r.saddr.set = rc.r.daddr.set = rc.r.sport.set = rc.r.dport.set = -1;
 	nat = is_nat_action(rc.r.action);
 	if (nat) {
-		rc.r.hook = XCT_HOOK_EGRESS;
+		p->nat_action = action;
+		rc.r.hook = rc.r.action == XCT_ACTION_DNAT ? XCT_HOOK_INGRESS : XCT_HOOK_EGRESS;
 		if (p->rs.n_nat_rules >= NAT_RULES_MAX)
 			return perr(p, &first, "too many NAT rules (at most %d)", NAT_RULES_MAX);
 	} else if (p->rs.n_rules >= RULES_MAX) {
@@ -2215,6 +2234,9 @@ static int parse_rule(struct parser *p, int action)
 	if (rc.r.action == XCT_ACTION_SNAT && !tok_is(&p->cur, "to"))
 		return perr(p, &p->cur,
 			    "expected 'to' after 'snat' (snat to ADDR[:PORT-PORT]), got %s",
+			    GOT(&p->cur));
+	if (rc.r.action == XCT_ACTION_DNAT && !tok_is(&p->cur, "to"))
+		return perr(p, &p->cur, "expected 'to' after 'dnat' (dnat to ADDR[:PORT]), got %s",
 			    GOT(&p->cur));
 	if (nat && tok_is(&p->cur, "to")) {
 		advance(p);
@@ -2263,6 +2285,10 @@ static int parse_rule(struct parser *p, int action)
 		if (!err && nat)
 			err = check_nat_rule(p, &rc, &kw);
 	}
+	/* A translated port needs a protocol that has ports (as in nft). */
+	if (!err && rc.r.action == XCT_ACTION_DNAT && rc.r.nat_to.has_ports &&
+	    (!rc.r.has_proto || (rc.r.proto != PROTO_TCP && rc.r.proto != PROTO_UDP)))
+		err = perr(p, &first, "'dnat to ADDR:PORT' needs 'tcp' or 'udp' in the rule");
 	if (!err) {
 		rc.r.text = rule_text(p->text, first.off, p->last.off + p->last.len);
 		if (!rc.r.text)

@@ -89,6 +89,7 @@ enum xct_rule_action {
 	/* NAT rules (their own list, see struct xct_ruleset) */
 	XCT_ACTION_MASQUERADE,
 	XCT_ACTION_SNAT,
+	XCT_ACTION_DNAT,
 };
 
 /* The translation of snat (to ADDR[-ADDR][:PORT[-PORT]]) and masquerade

@@ -12,6 +12,10 @@
  * IPv6, the collector giving a dead connection's tuple back, and two
  * CPUs translating at the same instant from a range too small for all
  * their connections: every tuple given out once, the rest refused.
+ * Destination NAT: a connection's first packet through the TC tracker
+ * gets its destination translated before routing, its replies are
+ * tracked under the connection untouched and get their source put back
+ * at egress; a clash with a connection of its own is refused, counted.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -611,5 +615,243 @@ TEST(nat_icmp_error_about_translated_connection)
 	hdr[10] = hdr[11] = 0;
 	CHECK_EQ(get16(back.data + il3 + 10), fold(sum16(hdr, 20, 0)));
 	CHECK_EQ(get16(back.data + il4 + 6), get16(pb.data + pb.l4_off + 6));
+	fixture_teardown(&fx);
+}
+
+/* ---- Destination NAT (port forwarding) ---- */
+
+#define PUB_ADDR   "198.51.100.1"
+#define INNER_ADDR "10.231.2.2"
+#define CLIENT	   "203.0.113.5"
+
+/* One dnat rule: PROTO dport 8080 to INNER_ADDR:80 (port 0: the
+ * connection's own). */
+static void set_dnat_rule(struct fixture *fx, __u8 proto, __u16 port)
+{
+	struct xct_nat_rule r = {.kind = XCT_NAT_DNAT, .family = XCT_AF_INET, .line = 1};
+	struct xct_nat_ctl ctl = {.enabled = 1, .dnat = 1};
+	__u32 zero = 0, gen = 0;
+
+	r.proto = proto;
+	r.flags = XCT_NATM_PROTO | XCT_NATM_DPORT;
+	r.dport_lo = r.dport_hi = 8080;
+	inet_pton(AF_INET, INNER_ADDR, r.to_lo.bytes);
+	r.to_hi = r.to_lo;
+	if (port) {
+		r.flags |= XCT_NATM_PORT_RANGE;
+		r.to_port_lo = r.to_port_hi = port;
+	}
+	ctl.n_rules[gen] = 1;
+	if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_nat_rules), &gen, &r, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_nat_ctl), &zero, &ctl, BPF_ANY))
+		CHECK_FAIL("cannot set the dnat rule: %s", strerror(errno));
+}
+
+/* The NAT program's way back into the tracker, as xct attach sets it:
+ * on (1) or off (0). */
+static void set_track_prog(struct fixture *fx, int on)
+{
+	int fd = bpf_map__fd(fx->skel->maps.xct_nat_progs);
+	__u32 slot = XCT_NAT_PROG_TRACK, prog = bpf_program__fd(fx->skel->progs.xct_tc_ingress);
+
+	if (on ? bpf_map_update_elem(fd, &slot, &prog, BPF_ANY) : bpf_map_delete_elem(fd, &slot))
+		CHECK_FAIL("cannot set the tracker's slot: %s", strerror(errno));
+}
+
+/* TC ingress, as in tc mode: tracks, then xct_nat_ingress translates. */
+static int tc_ingress(struct fixture *fx, const struct packet *pk, struct packet *out)
+{
+	return run_tc(fx, fx->skel->progs.xct_tc_ingress, pk, out);
+}
+
+/* XDP marks an accepted packet for TC to dnat while dnat is in use. */
+static int xdp_marked_dnat(struct fixture *fx, const struct packet *pk)
+{
+	struct packet out;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pk->data, .data_size_in = pk->len,
+		    .data_out = out.data, .data_size_out = sizeof(out.data), .repeat = 1);
+	__u32 meta;
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(fx->skel->progs.xct_xdp), &opts) ||
+	    opts.retval != XDP_PASS || opts.data_size_out != pk->len + sizeof(meta))
+		return 0;
+	memcpy(&meta, out.data, sizeof(meta));
+	return meta == XCT_META_DNAT;
+}
+
+TEST(dnat_tcp_both_directions)
+{
+	struct fixture fx;
+	struct flow c = make_flow(XCT_IPPROTO_TCP, CLIENT, 40000, PUB_ADDR, 8080);
+	struct flow r = make_flow(XCT_IPPROTO_TCP, INNER_ADDR, 80, CLIENT, 40000);
+	struct packet pk, out;
+	struct xct_ct_entry e;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_dnat_rule(&fx, XCT_IPPROTO_TCP, 80);
+	set_track_prog(&fx, 1);
+
+	/* The SYN: tracked under its own tuple, its destination translated
+	 * before routing. */
+	pk = tcp_packet(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	CHECK(xdp_marked_dnat(&fx, &pk));
+	fixture_reset(&fx);
+	set_dnat_rule(&fx, XCT_IPPROTO_TCP, 80);
+	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(src4(&out), addr4(CLIENT));
+	CHECK_EQ(sport(&out), 40000);
+	CHECK_EQ(dst4(&out), addr4(INNER_ADDR));
+	CHECK_EQ(dport(&out), 80);
+	CHECK(checksums_ok(&out, 0, XCT_IPPROTO_TCP));
+	CHECK_EQ(table_size(&fx), 1);
+	CHECK_EQ(get_entry(&fx, &c, &e), 0);
+	CHECK(e.status & XCT_CT_DST_NAT);
+	CHECK(!(e.status & XCT_CT_SRC_NAT));
+	CHECK_EQ(e.state, XCT_TCP_SYN_SENT);
+	CHECK_EQ(bindings(&fx), 1);
+	CHECK_EQ(claims(&fx), 1);
+	CHECK_EQ(counter(&fx, XCT_S_NAT_BOUND), 1);
+	/* Leaving towards the server: already translated, left alone. */
+	CHECK_EQ(nat_out(&fx, &out, &pk), TC_ACT_UNSPEC);
+	CHECK_EQ(dst4(&pk), addr4(INNER_ADDR));
+	CHECK_EQ(dport(&pk), 80);
+
+	/* The SYN-ACK from the server, arriving: tracked under the
+	 * connection, untouched (no entry of its own). */
+	pk = tcp_packet(&r, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 0);
+	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(src4(&out), addr4(INNER_ADDR));
+	CHECK_EQ(sport(&out), 80);
+	CHECK_EQ(table_size(&fx), 1);
+	CHECK_EQ(get_entry(&fx, &c, &e), 0);
+	CHECK(e.status & XCT_CT_SEEN_REPLY);
+	CHECK_EQ(e.state, XCT_TCP_SYN_RECV);
+	CHECK_EQ(e.packets[1], 1);
+	/* Leaving towards the client, after routing: the public source. */
+	CHECK_EQ(nat_out(&fx, &out, &pk), TC_ACT_UNSPEC);
+	CHECK_EQ(src4(&pk), addr4(PUB_ADDR));
+	CHECK_EQ(sport(&pk), 8080);
+	CHECK_EQ(dst4(&pk), addr4(CLIENT));
+	CHECK_EQ(dport(&pk), 40000);
+	CHECK(checksums_ok(&pk, 0, XCT_IPPROTO_TCP));
+
+	/* The client's ACK: established, translated from the binding. */
+	pk = tcp_packet(&c, XCT_TCPF_ACK, CLIENT_ISN + 1, SERVER_ISN + 1, 10);
+	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(dst4(&out), addr4(INNER_ADDR));
+	CHECK_EQ(dport(&out), 80);
+	CHECK(checksums_ok(&out, 0, XCT_IPPROTO_TCP));
+	CHECK_EQ(get_entry(&fx, &c, &e), 0);
+	CHECK_EQ(e.state, XCT_TCP_ESTABLISHED);
+	CHECK_EQ(bindings(&fx), 1);
+
+	/* The connection's end gives the claim back. */
+	CHECK_EQ(ctl(&fx, XCT_CTL_CT_FLUSH).ret, 0);
+	CHECK_EQ(bindings(&fx), 0);
+	CHECK_EQ(claims(&fx), 0);
+	set_track_prog(&fx, 0);
+	fixture_teardown(&fx);
+}
+
+TEST(dnat_udp_port_kept_and_clash)
+{
+	struct fixture fx;
+	struct flow c = make_flow(XCT_IPPROTO_UDP, CLIENT, 40000, PUB_ADDR, 8080);
+	struct flow miss = make_flow(XCT_IPPROTO_UDP, CLIENT, 40001, PUB_ADDR, 8081);
+	struct flow inner = make_flow(XCT_IPPROTO_UDP, CLIENT, 40002, INNER_ADDR, 8080);
+	struct flow c2 = make_flow(XCT_IPPROTO_UDP, CLIENT, 40002, PUB_ADDR, 8080);
+	struct flow r = make_flow(XCT_IPPROTO_UDP, INNER_ADDR, 8080, CLIENT, 40000);
+	struct packet pk, out, back;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_dnat_rule(&fx, XCT_IPPROTO_UDP, 0);
+	set_track_prog(&fx, 1);
+	/* No port in the rule: the connection's own is kept. */
+	pk = udp_packet(&c, 32);
+	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(dst4(&out), addr4(INNER_ADDR));
+	CHECK_EQ(dport(&out), 8080);
+	CHECK(checksums_ok(&out, 0, XCT_IPPROTO_UDP));
+	pk = udp_packet(&r, 40);
+	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(nat_out(&fx, &out, &back), TC_ACT_UNSPEC);
+	CHECK_EQ(src4(&back), addr4(PUB_ADDR));
+	CHECK_EQ(sport(&back), 8080);
+	CHECK(checksums_ok(&back, 0, XCT_IPPROTO_UDP));
+	CHECK_EQ(table_size(&fx), 1);
+
+	/* A port no rule names: not translated. */
+	pk = udp_packet(&miss, 32);
+	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(dst4(&out), addr4(PUB_ADDR));
+	CHECK_EQ(bindings(&fx), 1);
+
+	/* A connection of its own already has the translated tuple: the
+	 * new one cannot have it, and is dropped, counted. */
+	pk = udp_packet(&inner, 32);
+	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	tc_ingress(&fx, &pk, &out);
+	/* The rule applies, but to the tuple it has: nothing to do. */
+	CHECK_EQ(dst4(&out), addr4(INNER_ADDR));
+	CHECK_EQ(bindings(&fx), 1);
+	pk = udp_packet(&c2, 32);
+	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_SHOT);
+	CHECK_EQ(reason_count(&fx, XCT_R_NAT_NO_TUPLE), 1);
+	CHECK_EQ(bindings(&fx), 1);
+	set_track_prog(&fx, 0);
+	fixture_teardown(&fx);
+}
+
+/* The inner server's port unreachable for a forwarded datagram: related
+ * to the connection as it arrives, and on the way out to the client its
+ * source and the quoted packet's destination are the public ones again,
+ * so the client's socket (connected to the public address) gets it. */
+TEST(dnat_icmp_error_to_client)
+{
+	struct fixture fx;
+	struct flow c = make_flow(XCT_IPPROTO_UDP, CLIENT, 40000, PUB_ADDR, 8080);
+	struct packet pk, fwd, err, in, back;
+	__u32 il3, il4;
+	__u8 hdr[20];
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_dnat_rule(&fx, XCT_IPPROTO_UDP, 7055);
+	set_track_prog(&fx, 1);
+	pk = udp_packet(&c, 32);
+	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	CHECK_EQ(tc_ingress(&fx, &pk, &fwd), TC_ACT_UNSPEC);
+	CHECK_EQ(dport(&fwd), 7055);
+
+	err = icmp_error_packet(INNER_ADDR, CLIENT, 3, 3, &fwd);
+	fill_checksums(&err, 0, XCT_IPPROTO_ICMP);
+	CHECK_EQ(tc_ingress(&fx, &err, &in), TC_ACT_UNSPEC);
+	CHECK_EQ(counter(&fx, XCT_S_RELATED), 1);
+	CHECK_EQ(table_size(&fx), 1);
+	CHECK_EQ(src4(&in), addr4(INNER_ADDR)); /* untouched before routing */
+
+	CHECK_EQ(nat_out(&fx, &in, &back), TC_ACT_UNSPEC);
+	il3 = back.l4_off + 8;
+	il4 = il3 + 20;
+	CHECK_EQ(src4(&back), addr4(PUB_ADDR));
+	CHECK_EQ(dst4(&back), addr4(CLIENT));
+	CHECK(!memcmp(back.data + il3 + 12, &pk.data[pk.l3_off + 12], 8)); /* quoted: as sent */
+	CHECK_EQ(get16(back.data + il4), 40000);
+	CHECK_EQ(get16(back.data + il4 + 2), 8080);
+	CHECK(checksums_ok(&back, 0, XCT_IPPROTO_ICMP));
+	memcpy(hdr, back.data + il3, 20);
+	hdr[10] = hdr[11] = 0;
+	CHECK_EQ(get16(back.data + il3 + 10), fold(sum16(hdr, 20, 0)));
+	CHECK_EQ(get16(back.data + il4 + 6), get16(pk.data + pk.l4_off + 6));
+	set_track_prog(&fx, 0);
 	fixture_teardown(&fx);
 }

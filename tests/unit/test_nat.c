@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Unit tests of NAT: the masquerade and snat statements of the rules file
+ * Unit tests of NAT: the masquerade, snat and dnat statements of the rules file
  * (fields, errors with line and column), their compiled form, and the
  * logic of include/xct/nat.h the datapath runs (which rule applies, the
  * port ranges and the order ports are tried in, the address of a range,
@@ -404,4 +404,162 @@ TEST(nat_csum_incremental_equals_full)
 		memcpy(&w[4], &new32, 4);
 		CHECK_EQ(hc, full_csum(w, 16));
 	}
+}
+
+TEST(dnat_parse_rules)
+{
+	const char *text = "dnat to 10.231.2.2:80 iif wan tcp dport 8080\n"
+			   "dnat to 192.0.2.7 udp daddr 198.51.100.0/24 dport 5000-5010\n"
+			   "dnat to 2001:db8::7 ip6 iif != eth0\n";
+	struct xct_rules_error err;
+	struct xct_ruleset rs;
+	const struct xct_rule *r;
+
+	CHECK_EQ(parse(text, &rs, &err), 0);
+	CHECK_EQ(rs.n_rules, 0);
+	CHECK_EQ(rs.n_nat_rules, 3);
+	r = &rs.nat_rules[0];
+	CHECK_EQ(r->action, XCT_ACTION_DNAT);
+	CHECK_EQ(r->hook, XCT_HOOK_INGRESS);
+	CHECK_EQ(r->n_ifaces, 1);
+	CHECK_STR(r->ifaces[0], "wan");
+	CHECK_EQ(r->nat_to.family, XCT_AF_INET);
+	CHECK(r->nat_to.has_ports);
+	CHECK_EQ(r->nat_to.port_lo, 80);
+	CHECK_EQ(r->nat_to.port_hi, 80);
+	CHECK_STR(r->text, "dnat to 10.231.2.2:80 iif wan tcp dport 8080");
+	r = &rs.nat_rules[1];
+	CHECK(!r->nat_to.has_ports);
+	CHECK(r->daddr.present);
+	CHECK_EQ(r->dport.n, 1);
+	r = &rs.nat_rules[2];
+	CHECK_EQ(r->nat_to.family, XCT_AF_INET6);
+	CHECK(r->iface_negate);
+	xct_ruleset_free(&rs);
+}
+
+TEST(dnat_parse_errors)
+{
+	NAT_PERR("dnat 10.0.0.1\n", 1, 6,
+		 "expected 'to' after 'dnat' (dnat to ADDR[:PORT]), got '10.0.0.1'");
+	NAT_PERR("dnat to\n", 1, 8, "expected an address after 'to', got end of line");
+	NAT_PERR("dnat to :80 tcp\n", 1, 9, "expected an address after 'to', got ':80'");
+	NAT_PERR("dnat to 10.0.0.0/8\n", 1, 9,
+		 "dnat translates to an address, not a prefix: '10.0.0.0/8'");
+	NAT_PERR("dnat to 10.0.0.1-10.0.0.4 tcp\n", 1, 9,
+		 "dnat translates to one address (dnat to ADDR[:PORT]), got '10.0.0.1-10.0.0.4'");
+	NAT_PERR("dnat to 10.0.0.1:80-90 tcp\n", 1, 9,
+		 "dnat translates to one port (dnat to ADDR[:PORT]), got '10.0.0.1:80-90'");
+	NAT_PERR("dnat to 10.0.0.1:80 dport 8080\n", 1, 1,
+		 "'dnat to ADDR:PORT' needs 'tcp' or 'udp' in the rule");
+	NAT_PERR("dnat to 10.0.0.1:80 icmp\n", 1, 1,
+		 "'dnat to ADDR:PORT' needs 'tcp' or 'udp' in the rule");
+	NAT_PERR("dnat to 10.0.0.1 oif eth0\n", 1, 18,
+		 "'dnat' is decided before routing, on the way in: use 'iif', not 'oif'");
+	NAT_PERR("dnat to 10.0.0.1 iif { eth0, wan }\n", 1, 18,
+		 "'iif' in a 'dnat' rule takes one interface");
+	NAT_PERR("dnat to 10.0.0.1 ct state new\n", 1, 18,
+		 "'ct state' cannot be used with 'dnat' (a NAT rule sees only a "
+		 "connection's first packet)");
+	NAT_PERR("dnat to 2001:db8::1 ip daddr 10.0.0.0/8\n", 1, 21,
+		 "'ip' conflicts with '2001:db8::1' earlier in the rule (IPv4 and IPv6)");
+}
+
+TEST(dnat_compile_rules)
+{
+	const char *text = "dnat to 10.231.2.2:80 iif wan tcp dport 8080\n"
+			   "masquerade oif eth0\n";
+	struct xct_rules_error err;
+	struct xct_compiled c;
+	struct xct_ruleset rs;
+	const struct xct_nat_rule *n;
+
+	CHECK_EQ(parse(text, &rs, &err), 0);
+	CHECK_EQ(xct_rules_compile(&rs, T_FILE, nat_ifindex, NULL, &c, &err), 0);
+	CHECK_EQ(c.n_nat, 2);
+	CHECK_EQ(c.has_dnat, 1);
+	n = &c.nat[0];
+	CHECK_EQ(n->kind, XCT_NAT_DNAT);
+	CHECK_EQ(n->family, XCT_AF_INET);
+	CHECK_EQ(n->ifindex, 9);
+	CHECK_EQ(n->flags, XCT_NATM_PROTO | XCT_NATM_IFACE | XCT_NATM_DPORT | XCT_NATM_PORT_RANGE);
+	CHECK_EQ(n->dport_lo, 8080);
+	CHECK_EQ(n->dport_hi, 8080);
+	CHECK_EQ(n->to_lo.v4, v4("10.231.2.2"));
+	CHECK_EQ(n->to_port_lo, 80);
+	CHECK_EQ(c.nat[1].kind, XCT_NAT_MASQUERADE);
+	xct_compiled_free(&c);
+	xct_ruleset_free(&rs);
+
+	CHECK_EQ(parse("masquerade oif eth0\n", &rs, &err), 0);
+	CHECK_EQ(xct_rules_compile(&rs, T_FILE, nat_ifindex, NULL, &c, &err), 0);
+	CHECK_EQ(c.has_dnat, 0);
+	xct_compiled_free(&c);
+	xct_ruleset_free(&rs);
+
+	CHECK_EQ(parse("dnat to 10.0.0.1 iif eth9\n", &rs, &err), 0);
+	CHECK_EQ(xct_rules_compile(&rs, T_FILE, nat_ifindex, NULL, &c, &err), -EINVAL);
+	CHECK_EQ(err.loc.line, 1);
+	CHECK_EQ(err.loc.col, 22);
+	CHECK_STR(err.msg, "interface 'eth9' does not exist");
+	xct_ruleset_free(&rs);
+}
+
+/* A port-forwarded connection as conntrack shows it: the original tuple
+ * to the public address, the reply from the inner server; the claimed key
+ * is the reply packet's own, and the reply's source goes back to the
+ * public address and port. */
+TEST(dnat_reply_tuple)
+{
+	struct xct_tuple t = tuple4("203.0.113.5", 40000, "198.51.100.1", 8080, 6), out, reply;
+	struct xct_tuple back = tuple4("10.231.2.2", 80, "203.0.113.5", 40000, 6);
+	struct xct_ct_key key, rkey, k2;
+	struct xct_nat_binding b;
+	union xct_addr a, inner;
+	__u16 port;
+	__u8 side = 0, s2;
+
+	CHECK_EQ(xct_key_from_tuple(&t, &key, &side), 0);
+	inner.v6[0] = inner.v6[1] = inner.v6[2] = inner.v6[3] = 0;
+	inner.v4 = v4("10.231.2.2");
+	memset(&b, 0, sizeof(b));
+	b.manip = XCT_CT_DST_NAT;
+	b.addr = inner;
+	b.port = htons(80);
+	xct_nat_reply_tuple(&key, side, &b, &reply);
+	CHECK_EQ(reply.src.v4, v4("10.231.2.2"));
+	CHECK_EQ(reply.dst.v4, v4("203.0.113.5"));
+	CHECK_EQ(ntohs(reply.sport), 80);
+	CHECK_EQ(ntohs(reply.dport), 40000);
+
+	xct_nat_dst_tuple(&t, &inner, htons(80), &out);
+	CHECK_EQ(out.src.v4, v4("203.0.113.5"));
+	CHECK_EQ(ntohs(out.dport), 80);
+	CHECK_EQ(xct_key_from_tuple(&out, &rkey, &s2), 0);
+	CHECK_EQ(xct_key_from_tuple(&back, &k2, &s2), 0);
+	CHECK(xct_key_eq(&k2, &rkey));
+	CHECK(!xct_key_eq(&k2, &key));
+	xct_nat_orig_dest(&key, side, &a, &port);
+	CHECK_EQ(a.v4, v4("198.51.100.1"));
+	CHECK_EQ(ntohs(port), 8080);
+
+	/* ICMP echo keeps its identifier; only the address moves. */
+	memset(&t, 0, sizeof(t));
+	t.family = XCT_AF_INET;
+	t.proto = 1;
+	t.src.v4 = v4("203.0.113.5");
+	t.dst.v4 = v4("198.51.100.1");
+	t.icmp_type = 8;
+	t.sport = 700;
+	CHECK_EQ(xct_key_from_tuple(&t, &key, &side), 0);
+	b.port = 0;
+	xct_nat_reply_tuple(&key, side, &b, &reply);
+	CHECK_EQ(reply.src.v4, v4("10.231.2.2"));
+	CHECK_EQ(reply.icmp_type, 0);
+	CHECK_EQ(reply.sport, 700);
+	xct_nat_dst_tuple(&t, &inner, 0, &out);
+	CHECK_EQ(out.sport, 700);
+	CHECK_EQ(out.dst.v4, v4("10.231.2.2"));
+	xct_nat_orig_dest(&key, side, &a, &port);
+	CHECK_EQ(a.v4, v4("198.51.100.1"));
 }

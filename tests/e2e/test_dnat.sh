@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Destination NAT (port forwarding) through the router, with a real client
+# and server.
+#
+#   client (10.231.1.2) -- router (10.231.1.1: dnat 8080 -> 10.231.2.2:80)
+#                                                   -- server (10.231.2.2)
+#
+# The client connects to the router's own address on forwarded ports; the
+# server's listeners print the peer they accepted, which must be the
+# client's real address, and the client's sockets (connected to the
+# router's address) only accept answers that come back from it.
+#
+#   1. TCP, UDP and ping forwarded, in XDP (native) and TC modes; TCP
+#      over IPv6;
+#   2. `xct ct list --dst-nat` shows the connection as conntrack does
+#      (orig dst = the router's address, reply src = the server's), and
+#      --src-nat does not;
+#   3. the oracle: the same traffic through nftables' dnat in the router,
+#      and `conntrack -L`'s tuples equal xct's;
+#   4. the inner server's port unreachable for a forwarded datagram comes
+#      back to the client's socket (translated back at egress);
+#   5. a forwarded connection keeps working after the rules are cleared.
+# Each check prints its own ok / not ok line.
+# shellcheck disable=SC2317 # helpers run through poll()
+set -u
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+P_PUB_TCP=8080
+P_PUB_UDP=8053
+P_TCP=7080
+P_UDP=7053
+P_PUB_CLOSED=8055
+P_CLOSED=7055 # nothing listens: the server answers port unreachable
+P_TCP6=7081   # forwarded with its own port
+WORK=""
+
+dnat_cleanup() {
+	local ns
+	for ns in "$NS_C" "$NS_S"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+	done
+	e2e_cleanup
+	[ -n "$WORK" ] && rm -rf "$WORK"
+}
+trap dnat_cleanup EXIT
+
+fail_setup() {
+	echo "not ok dnat_setup ($*)"
+	exit 1
+}
+
+start_servers() {
+	ip netns exec "$NS_S" socat TCP-LISTEN:$P_TCP,fork,reuseaddr \
+		SYSTEM:'echo "$SOCAT_PEERADDR $SOCAT_PEERPORT"' 2>/dev/null &
+	BG_PIDS+=($!)
+	ip netns exec "$NS_S" "$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(("%s %d\n" % peer).encode(), peer)
+' "$P_UDP" 2>/dev/null &
+	BG_PIDS+=($!)
+	ip netns exec "$NS_S" socat TCP6-LISTEN:$P_TCP6,fork,reuseaddr \
+		SYSTEM:'echo "$SOCAT_PEERADDR $SOCAT_PEERPORT"' 2>/dev/null &
+	BG_PIDS+=($!)
+	poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q ':$P_TCP6 '" &&
+		poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q ':$P_TCP '" &&
+		poll 5 in_ns "$NS_S" sh -c "ss -lun | grep -q ':$P_UDP '"
+}
+
+# What the server saw of a connection to the router's forwarded port.
+tcp_peer() {
+	in_ns "$NS_C" socat -T 3 - "TCP:$R4C:$P_PUB_TCP,sourceport=$1,reuseaddr,connect-timeout=3" \
+		</dev/null 2>/dev/null
+}
+
+# A connected UDP socket: it takes answers from the router's address only.
+udp_peer() {
+	echo x | in_ns "$NS_C" socat -T 5 - "UDP:$R4C:$P_PUB_UDP,sourceport=$1" 2>/dev/null
+}
+
+# "PROTO ORIG-TUPLE -> REPLY-TUPLE" of the connections to the router's
+# address, one per line, from conntrack -L or xct ct list.
+tuples() {
+	"$PYTHON" -c '
+import sys
+pub = sys.argv[1]
+for line in sys.stdin:
+    toks = line.split()
+    if len(toks) < 3 or toks[0] not in ("tcp", "udp", "icmp"):
+        continue
+    seen, tup = [], {}
+    for t in toks:
+        if "=" not in t:
+            continue
+        k, v = t.split("=", 1)
+        if k not in ("src", "dst", "sport", "dport", "type", "code", "id"):
+            continue
+        if k == "src" and tup:
+            seen.append(tup)
+            tup = {}
+        tup[k] = v
+    seen.append(tup)
+    if len(seen) < 2 or seen[0].get("dst") != pub:
+        continue
+    f = lambda d: " ".join("%s=%s" % (k, d[k]) for k in ("src", "dst", "sport", "dport", "type", "code", "id") if k in d)
+    print("%s %s -> %s" % (toks[0], f(seen[0]), f(seen[1])))
+' "$R4C" | sort
+}
+
+# check_forward MODE SPORT: TCP and UDP reach the server, which sees the
+# client's own address, and the answers come back.
+check_forward() {
+	local mode=$1 sport=$2 out
+	out=$(tcp_peer "$sport")
+	[ "$out" = "$C4 $sport" ]
+	result "dnat_tcp_forward_$mode" $? "server saw '$out'"
+	out=$(udp_peer $((sport + 1)))
+	[ "$out" = "$C4 $((sport + 1))" ]
+	result "dnat_udp_forward_$mode" $? "server saw '$out'"
+	# IPv6: the router's address on the client's side, forwarded to the
+	# server's; socat writes the peer in full, in brackets.
+	out=$(in_ns "$NS_C" socat -T 3 - \
+		"TCP6:[$R6C]:$P_TCP6,sourceport=$((sport + 2)),reuseaddr,connect-timeout=3" \
+		</dev/null 2>/dev/null)
+	"$PYTHON" -c 'import ipaddress, sys; a, p = sys.argv[1].split(); sys.exit(not (ipaddress.ip_address(a.strip("[]")) == ipaddress.ip_address(sys.argv[2]) and p == sys.argv[3]))' \
+		"$out" "$C6" "$((sport + 2))" 2>/dev/null
+	result "dnat_tcp6_forward_$mode" $? "server saw '$out'"
+	# Echo requests to the router's address are answered by the server,
+	# the answers coming from the router's address.
+	out=$(in_ns "$NS_C" ping -c 2 -i 0.2 -W 2 -e $((sport - 40000 + 700)) "$R4C" 2>&1)
+	[ "$(echo "$out" | grep -c "bytes from $R4C:")" = 2 ] && ! echo "$out" | grep -q "from $S4"
+	result "dnat_ping_forward_$mode" $? "$out"
+}
+
+check_ct_list() {
+	local got line ok=0
+	got=$(xct_r ct list -f ipv4 --dst-nat 2>/dev/null)
+	for line in \
+		"tcp src=$C4 dst=$R4C sport=41001 dport=$P_PUB_TCP -> src=$S4 dst=$C4 sport=$P_TCP dport=41001" \
+		"udp src=$C4 dst=$R4C sport=41002 dport=$P_PUB_UDP -> src=$S4 dst=$C4 sport=$P_UDP dport=41002" \
+		"icmp src=$C4 dst=$R4C type=8 code=0 id=1701 -> src=$S4 dst=$C4 type=0 code=0 id=1701"; do
+		grep -qxF "$line" <(echo "$got" | tuples) || {
+			ok=1
+			echo "# missing: $line"
+		}
+	done
+	result dnat_ct_list_reply "$ok" "$(echo "$got" | head -5)"
+	! xct_r ct list -f ipv4 --src-nat 2>/dev/null | grep -q "dst=$R4C"
+	result dnat_ct_list_src_nat_empty $?
+	xct_r -j ct list -p tcp --dst-nat 2>/dev/null | grep -q '"DST_NAT"'
+	result dnat_ct_list_status $?
+	# The replies were tracked under the connection: it saw them (ASSURED),
+	# and no connection of the server's own tuple exists.
+	xct_r ct list -p tcp --dst-nat --sport 41001 2>/dev/null | grep -q "ASSURED" &&
+		! xct_r ct list -f ipv4 -s "$S4" 2>/dev/null | grep -q .
+	result dnat_reply_tracked_under_connection $? "$(xct_r ct list -f ipv4 2>/dev/null)"
+}
+
+# A connected UDP socket to a forwarded port whose inner port is closed
+# must see ECONNREFUSED: the error only reaches it translated back.
+check_icmp_error() {
+	in_ns "$NS_C" "$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 46001))
+s.settimeout(3)
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.send(b"x")
+try:
+    s.recv(100)
+except ConnectionRefusedError:
+    sys.exit(0)
+except socket.timeout:
+    sys.exit(1)
+sys.exit(2)
+' "$R4C" "$P_PUB_CLOSED"
+	local rc=$?
+	# Forwarded (not refused by the router itself): the server answered.
+	xct_r ct list -p udp --dst-nat --sport 46001 2>/dev/null | tuples |
+		grep -qxF "udp src=$C4 dst=$R4C sport=46001 dport=$P_PUB_CLOSED -> src=$S4 dst=$C4 sport=$P_CLOSED dport=46001"
+	result "dnat_icmp_error_to_client_$1" $((rc | $?)) "exit $rc"
+}
+
+check_rules_show() {
+	xct_r rules show 2>/dev/null | grep -q "^dnat to $S4:$P_TCP iif veth-r-c tcp dport $P_PUB_TCP .*NAT$"
+	result dnat_rules_show $?
+}
+
+check_clear() {
+	local ok=0
+	[ "$(udp_peer 45000)" = "$C4 45000" ] || ok=1
+	xct_r rules clear >/dev/null || ok=1
+	[ "$(udp_peer 45000)" = "$C4 45000" ] || ok=1
+	result dnat_survives_rules_clear "$ok"
+	# And with no rule, a new connection is not forwarded.
+	[ -z "$(udp_peer 45010)" ]
+	result dnat_none_without_rule $?
+}
+
+# The same traffic through nf_nat's dnat; its tuples must equal xct's.
+check_oracle() {
+	local xct_t=$1 nf_t
+	in_ns "$NS_R" nft -f - <<-EOF || { result dnat_oracle_tuples 1 "nft dnat"; return; }
+		table ip xctdnat {
+			chain pre {
+				type nat hook prerouting priority dstnat; policy accept;
+				iifname "veth-r-c" tcp dport $P_PUB_TCP dnat to $S4:$P_TCP
+				iifname "veth-r-c" udp dport $P_PUB_UDP dnat to $S4:$P_UDP
+				iifname "veth-r-c" ip daddr $R4C icmp type echo-request dnat to $S4
+			}
+		}
+	EOF
+	check_forward nf_nat 41001 >/dev/null
+	nf_t=$(ct_r -L -f ipv4 2>/dev/null | tuples)
+	if [ "$(echo "$xct_t" | wc -l)" = 3 ] && [ "$xct_t" = "$nf_t" ]; then
+		result dnat_oracle_tuples 0
+	else
+		result dnat_oracle_tuples 1 "xct:
+$xct_t
+nf_nat:
+$nf_t"
+	fi
+	in_ns "$NS_R" nft delete table ip xctdnat
+	ct_r -F >/dev/null 2>&1
+}
+
+# Main -----------------------------------------------------------------
+
+setup_topology || fail_setup topology
+start_servers || fail_setup servers
+mount_pin_fs || fail_setup bpffs
+WORK=$(mktemp -d /tmp/xct-dnat.XXXXXX) || fail_setup workdir
+cat >"$WORK/dnat.xct" <<EOF
+dnat to $S4:$P_TCP iif veth-r-c tcp dport $P_PUB_TCP
+dnat to $S4:$P_UDP iif veth-r-c udp dport $P_PUB_UDP
+dnat to $S4:$P_CLOSED iif veth-r-c udp dport $P_PUB_CLOSED
+dnat to $S6 iif veth-r-c ip6 daddr $R6C tcp dport $P_TCP6
+dnat to $S4 iif veth-r-c daddr $R4C icmp
+EOF
+
+XCT_TUPLES=""
+for mode in native tc; do
+	xct_attach "$mode" || fail_setup "attach $mode"
+	xct_r rules load "$WORK/dnat.xct" >/dev/null || fail_setup "rules load"
+	if [ "$mode" = native ]; then
+		check_forward "$mode" 41001
+		XCT_TUPLES=$(xct_r ct list -f ipv4 --dst-nat 2>/dev/null | tuples)
+		check_ct_list
+		check_rules_show
+		check_icmp_error "$mode"
+	else
+		check_forward "$mode" 42001
+		check_icmp_error "$mode"
+		check_clear
+	fi
+	xct_detach || fail_setup detach
+done
+check_oracle "$XCT_TUPLES"
