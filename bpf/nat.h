@@ -46,6 +46,8 @@ struct xct_nat_work {
 	__u32 start;
 	__u16 orig_port; /* host order */
 	__u16 lo, hi;
+	__u32 be_first, be_n; /* dnat: the backend to start from, how many */
+	__s32 be_result;      /* dnat: of the last backend tried (xct_nat_dnat_try) */
 	__u8 claimed;
 	__u8 is_icmp;
 	__u8 dnat; /* deciding at ingress: only dnat rules apply */
@@ -155,34 +157,84 @@ enum xct_nat_decision {
 };
 
 /*
+ * Claims the translated tuple of a destination translation to (to, port):
+ * 1 when claimed, 0 when it is the connection's own tuple (nothing to
+ * translate), -1 when another connection has it.
+ */
+static __always_inline int xct_nat_dnat_try(const union xct_addr *to, __u16 port,
+					    struct xct_nat_work *w)
+{
+	struct xct_ct_entry *other;
+	struct xct_tuple t;
+	__u8 side;
+
+	if (!port || !xct_has_ports(w->orig.proto))
+		port = w->orig.dport;
+	else
+		port = xct_htons(port);
+	xct_nat_dst_tuple(&w->orig, to, port, &t);
+	if (xct_addr_eq(&t.dst, &w->orig.dst) && t.dport == w->orig.dport)
+		return 0;
+	if (xct_key_from_tuple(&t, &w->rkey, &side) < 0)
+		return -1;
+	other = bpf_map_lookup_elem(&xct_ct, &w->rkey);
+	if (other && xct_entry_alive(other, w->now))
+		return -1;
+	if (bpf_map_update_elem(&xct_nat_rev, &w->rkey, &w->key, BPF_NOEXIST))
+		return -1;
+	w->addr = *to;
+	w->b.port = t.dport;
+	return 1;
+}
+
+/* bpf_loop step: try the i-th backend after the first; stop once one is
+ * claimed (or is the connection's own destination). */
+static long xct_nat_backend_step(__u32 i, void *unused)
+{
+	struct xct_nat_work *w = xct_nat_work_get();
+	const struct xct_nat_backend *be;
+	struct xct_nat_rule *r;
+	__u32 idx;
+
+	if (!w || i >= w->be_n || w->rule < 0)
+		return 1;
+	idx = (__u32)w->rule;
+	r = bpf_map_lookup_elem(&xct_nat_rules, &idx);
+	if (!r)
+		return 1;
+	be = &r->backends[((w->be_first + i) % w->be_n) & (XCT_NAT_BACKENDS_MAX - 1)];
+	w->be_result = xct_nat_dnat_try(&be->addr, be->port, w);
+	return w->be_result >= 0;
+}
+
+/*
  * A destination translation: the rule's address, and its port or the
- * connection's own; the translated tuple must be free, there is no other
- * to try (nf_nat's dnat does not move the port either).
+ * connection's own; with a set of backends, the one the connection's
+ * original tuple hashes to, or the next whose translated tuple is free.
+ * A single target has no other to try (nf_nat's dnat does not move the
+ * port either).
  */
 static __always_inline int xct_nat_dnat_claim(const struct xct_nat_rule *r, struct xct_nat_work *w,
 					      __u8 *reason)
 {
-	struct xct_ct_entry *other;
-	struct xct_tuple t;
-	__u16 port = w->orig.dport;
-	__u8 side;
+	__u32 n = r->n_backends;
+	int c;
 
-	if ((r->flags & XCT_NATM_PORT_RANGE) && xct_has_ports(w->orig.proto))
-		port = xct_htons(r->to_port_lo);
-	xct_nat_dst_tuple(&w->orig, &r->to_lo, port, &t);
-	if (xct_addr_eq(&t.dst, &w->orig.dst) && t.dport == w->orig.dport)
-		return XCT_NATD_NONE;
 	*reason = XCT_R_NAT_NO_TUPLE;
-	if (xct_key_from_tuple(&t, &w->rkey, &side) < 0)
+	if (!n) {
+		c = xct_nat_dnat_try(&r->to_lo,
+				     (r->flags & XCT_NATM_PORT_RANGE) ? r->to_port_lo : 0, w);
+		return c > 0 ? XCT_NATD_BOUND : c == 0 ? XCT_NATD_NONE : XCT_NATD_FAILED;
+	}
+	if (n > XCT_NAT_BACKENDS_MAX)
 		return XCT_NATD_FAILED;
-	other = bpf_map_lookup_elem(&xct_ct, &w->rkey);
-	if (other && xct_entry_alive(other, w->now))
-		return XCT_NATD_FAILED;
-	if (bpf_map_update_elem(&xct_nat_rev, &w->rkey, &w->key, BPF_NOEXIST))
-		return XCT_NATD_FAILED;
-	w->addr = r->to_lo;
-	w->b.port = t.dport;
-	return XCT_NATD_BOUND;
+	w->be_first = xct_nat_backend_hash(&w->orig) % n;
+	w->be_n = n;
+	w->be_result = -1;
+	bpf_loop(XCT_NAT_BACKENDS_MAX, xct_nat_backend_step, NULL, 0);
+	return w->be_result > 0	   ? XCT_NATD_BOUND
+	       : w->be_result == 0 ? XCT_NATD_NONE
+				   : XCT_NATD_FAILED;
 }
 
 /*

@@ -38,6 +38,8 @@
  * random ones; a sequential walk from a random start finds the last free
  * port of a small range for sure). */
 #define XCT_NAT_TRIES 1024
+/* Backends of one dnat rule (dnat to { ADDR[:PORT], ... }). */
+#define XCT_NAT_BACKENDS_MAX 16
 
 /* Status bits of a translated connection: the kernel's IPS_SRC_NAT and
  * IPS_DST_NAT, so that conntrack(8)'s --src-nat/--dst-nat mean the same. */
@@ -64,6 +66,14 @@ enum xct_nat_kind {
 #define XCT_NATM_DPORT_NEG  0x400
 #define XCT_NATM_PORT_RANGE 0x800 /* to_port_lo..to_port_hi given */
 
+/* One backend of a dnat rule; port in host order, 0 keeps the
+ * connection's own destination port. */
+struct xct_nat_backend {
+	union xct_addr addr;
+	__u16 port;
+	__u16 pad;
+};
+
 /*
  * One compiled NAT rule.  NAT rules are few and only meet a connection's
  * first packet, so they are walked in order rather than classified.
@@ -75,8 +85,8 @@ struct xct_nat_rule {
 	__u8 proto;
 	__u8 splen; /* prefix lengths of saddr and daddr */
 	__u8 dplen;
-	__u8 pad;
-	__u16 flags; /* XCT_NATM_* */
+	__u8 n_backends; /* dnat: 0 for one target (to_lo, to_port_lo), else backends[] */
+	__u16 flags;	 /* XCT_NATM_* */
 	__u32 ifindex;
 	__u32 line;
 	union xct_addr saddr, daddr;
@@ -86,6 +96,7 @@ struct xct_nat_rule {
 	__u16 to_port_lo, to_port_hi;
 	__u32 pad2;
 	char text[XCT_NAT_TEXT_MAX]; /* the rule as written, for xct rules show */
+	struct xct_nat_backend backends[XCT_NAT_BACKENDS_MAX];
 };
 
 /* The single element of xct_nat_ctl. */
@@ -113,9 +124,32 @@ struct xct_nat_binding {
 };
 
 #ifndef __bpf__
-_Static_assert(sizeof(struct xct_nat_rule) == 96 + XCT_NAT_TEXT_MAX, "nat rule layout");
+_Static_assert(sizeof(struct xct_nat_rule) == 96 + XCT_NAT_TEXT_MAX + 20 * XCT_NAT_BACKENDS_MAX,
+	       "nat rule layout");
 _Static_assert(sizeof(struct xct_nat_binding) == 72, "nat binding layout");
 #endif
+
+/*
+ * The backend a new connection starts with: a hash of its original tuple,
+ * so that the choice is spread over the backends and the same for a
+ * retransmitted first packet (no state is kept before the binding).  A
+ * clash on that backend's translated tuple moves on to the next one.
+ */
+XCT_INLINE __u32 xct_nat_backend_hash(const struct xct_tuple *t)
+{
+	__u32 h = 0x9e3779b9U ^ t->proto;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		h = (h ^ t->src.v6[i]) * 0x85ebca6bU;
+		h ^= h >> 13;
+		h = (h ^ t->dst.v6[i]) * 0xc2b2ae35U;
+		h ^= h >> 16;
+	}
+	h = (h ^ ((__u32)t->sport << 16 | t->dport)) * 0x85ebca6bU;
+	h ^= h >> 15;
+	return h;
+}
 
 /* Two table keys, word by word (BPF has no memcmp). */
 XCT_INLINE int xct_key_eq(const struct xct_ct_key *a, const struct xct_ct_key *b)

@@ -1070,11 +1070,13 @@ static void mark_decided(struct compiler *cc)
 
 /* The NAT rules, in order, as the datapath walks them (include/xct/nat.h);
  * the parser has checked that each field has one value. */
+_Static_assert(XCT_DNAT_BACKENDS_MAX == XCT_NAT_BACKENDS_MAX, "dnat backends");
+
 static int compile_nat(struct compiler *cc, xct_ifindex_fn resolve, void *ctx)
 {
 	const struct xct_ruleset *rs = cc->rs;
 	struct xct_compiled *out = cc->out;
-	size_t i;
+	size_t i, j;
 
 	if (!rs->n_nat_rules)
 		return 0;
@@ -1135,7 +1137,12 @@ static int compile_nat(struct compiler *cc, xct_ifindex_fn resolve, void *ctx)
 		memcpy(n->to_lo.bytes, r->nat_to.addr_lo, 16);
 		memcpy(n->to_hi.bytes, r->nat_to.addr_hi, 16);
 		snprintf(n->text, sizeof(n->text), "%s", r->text ? r->text : "");
-		if (r->nat_to.has_ports) {
+		n->n_backends = r->nat_to.n_backends;
+		for (j = 0; j < r->nat_to.n_backends; j++) {
+			memcpy(n->backends[j].addr.bytes, r->nat_to.backends[j].addr, 16);
+			n->backends[j].port = r->nat_to.backends[j].port;
+		}
+		if (r->nat_to.has_ports && !r->nat_to.n_backends) {
 			n->flags |= XCT_NATM_PORT_RANGE;
 			n->to_port_lo = r->nat_to.port_lo;
 			n->to_port_hi = r->nat_to.port_hi;

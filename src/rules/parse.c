@@ -2072,7 +2072,7 @@ static int nat_addr(struct parser *p, const struct tok *t, const char *s, size_t
  * ADDR-ADDR:PORT-PORT for snat; :PORT-PORT for masquerade.  An IPv6
  * target is one address without a port (its ':' would be ambiguous).
  */
-static int parse_nat_to(struct parser *p, struct rule_ctx *rc)
+static int parse_nat_target(struct parser *p, struct rule_ctx *rc, bool in_set)
 {
 	struct xct_nat_to *to = &rc->r.nat_to;
 	bool masq = rc->r.action == XCT_ACTION_MASQUERADE;
@@ -2125,6 +2125,12 @@ static int parse_nat_to(struct parser *p, struct rule_ctx *rc)
 			if (memcmp(to->addr_lo, to->addr_hi, 4) > 0)
 				return perr(p, t, "address range '%s' is reversed", TXT(t));
 		}
+		if (in_set && rc->r.family && rc->r.family != to->family)
+			return perr(p, t,
+				    "the backends of one dnat rule are of one family: '%s' is %s, "
+				    "'%s' before it is %s",
+				    TXT(t), family_name(to->family), rc->fam_src,
+				    family_name(rc->r.family));
 		if (rc->r.family && rc->r.family != to->family)
 			return perr(p, t, "'%s' is %s, but the rule matches %s only ('%s')", TXT(t),
 				    family_name(to->family), family_name(rc->r.family),
@@ -2149,6 +2155,48 @@ static int parse_nat_to(struct parser *p, struct rule_ctx *rc)
 		return perr(p, t, "expected ':PORT-PORT' after 'to', got %s", GOT(t));
 	}
 	advance(p);
+	return 0;
+}
+
+/* One backend of dnat to { ... }. */
+static int parse_nat_backend(struct parser *p, void *ctx)
+{
+	struct rule_ctx *rc = ctx;
+	struct xct_nat_to *to = &rc->r.nat_to;
+	struct xct_nat_to_backend *be;
+	bool had_ports = to->has_ports;
+
+	if (to->n_backends >= XCT_DNAT_BACKENDS_MAX)
+		return perr(p, &p->cur, "dnat takes at most %d backends", XCT_DNAT_BACKENDS_MAX);
+	to->has_ports = false;
+	if (p->cur.type != TOK_WORD)
+		return perr(p, &p->cur, "expected a backend address, got %s", GOT(&p->cur));
+	if (parse_nat_target(p, rc, true))
+		return -EINVAL;
+	be = &to->backends[to->n_backends++];
+	memcpy(be->addr, to->addr_lo, 16);
+	be->port = to->has_ports ? to->port_lo : 0;
+	to->has_ports = to->has_ports || had_ports;
+	return 0;
+}
+
+/* The target after 'to'; for dnat also a set of backends. */
+static int parse_nat_to(struct parser *p, struct rule_ctx *rc)
+{
+	struct xct_nat_to *to = &rc->r.nat_to;
+	size_t n;
+
+	if (p->cur.type != TOK_LBRACE)
+		return parse_nat_target(p, rc, false);
+	if (rc->r.action != XCT_ACTION_DNAT)
+		return perr(p, &p->cur, "only dnat takes a set of targets, %s translates to one",
+			    actions[p->nat_action].name);
+	if (parse_list(p, "dnat to", false, parse_nat_backend, rc, &n))
+		return -EINVAL;
+	/* The first backend stands for the rule where one target is shown. */
+	memcpy(to->addr_lo, to->backends[0].addr, 16);
+	memcpy(to->addr_hi, to->addr_lo, 16);
+	to->port_lo = to->port_hi = to->backends[0].port;
 	return 0;
 }
 

@@ -92,13 +92,23 @@ enum xct_rule_action {
 	XCT_ACTION_DNAT,
 };
 
-/* The translation of snat (to ADDR[-ADDR][:PORT[-PORT]]) and masquerade
- * (to :PORT[-PORT]). */
+#define XCT_DNAT_BACKENDS_MAX 16 /* XCT_NAT_BACKENDS_MAX */
+
+/* One backend of dnat to { ADDR[:PORT], ... }; port 0: the connection's. */
+struct xct_nat_to_backend {
+	__u8 addr[16];
+	__u16 port;
+};
+
+/* The translation of snat (to ADDR[-ADDR][:PORT[-PORT]]), masquerade
+ * (to :PORT[-PORT]) and dnat (to ADDR[:PORT] or to { ADDR[:PORT], ... }). */
 struct xct_nat_to {
 	__u8 family; /* 0: no address (masquerade) */
 	__u8 addr_lo[16], addr_hi[16];
-	bool has_ports;
+	bool has_ports; /* of the target, or of any backend */
 	__u16 port_lo, port_hi;
+	__u8 n_backends; /* 0: one target, not a set */
+	struct xct_nat_to_backend backends[XCT_DNAT_BACKENDS_MAX];
 };
 
 /* limit RATE/UNIT [burst N] [per saddr] */

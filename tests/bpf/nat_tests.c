@@ -811,6 +811,157 @@ TEST(dnat_udp_port_kept_and_clash)
 	fixture_teardown(&fx);
 }
 
+/* dnat udp dport 8080 to { 10.231.2.2:80, 10.231.2.3:80, 10.231.2.4 } */
+static const char *const backend_addr[3] = {"10.231.2.2", "10.231.2.3", "10.231.2.4"};
+static const __u16 backend_port[3] = {80, 80, 8080};
+
+static void set_dnat_backends(struct fixture *fx)
+{
+	struct xct_nat_rule r = {.kind = XCT_NAT_DNAT, .family = XCT_AF_INET, .line = 1};
+	struct xct_nat_ctl ctl = {.enabled = 1, .dnat = 1};
+	__u32 zero = 0, gen = 0;
+	int i;
+
+	r.proto = XCT_IPPROTO_UDP;
+	r.flags = XCT_NATM_PROTO | XCT_NATM_DPORT;
+	r.dport_lo = r.dport_hi = 8080;
+	r.n_backends = 3;
+	for (i = 0; i < 3; i++) {
+		inet_pton(AF_INET, backend_addr[i], r.backends[i].addr.bytes);
+		r.backends[i].port = i < 2 ? 80 : 0;
+	}
+	r.to_lo = r.backends[0].addr;
+	ctl.n_rules[gen] = 1;
+	if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_nat_rules), &gen, &r, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_nat_ctl), &zero, &ctl, BPF_ANY))
+		CHECK_FAIL("cannot set the dnat rule: %s", strerror(errno));
+}
+
+/* The hash the datapath starts its choice of backend from. */
+static __u32 flow_hash(const struct flow *f)
+{
+	struct xct_tuple t;
+
+	memset(&t, 0, sizeof(t));
+	t.family = f->family;
+	t.proto = f->proto;
+	t.src = f->src;
+	t.dst = f->dst;
+	t.sport = htons(f->sport);
+	t.dport = htons(f->dport);
+	return xct_nat_backend_hash(&t);
+}
+
+/* Which backend a translated packet went to, or -1. */
+static int backend_of(const struct packet *pk)
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (dst4(pk) == addr4(backend_addr[i]) && dport(pk) == backend_port[i])
+			return i;
+	return -1;
+}
+
+/* Many connections spread over all backends, as the hash of their tuple
+ * says; every later packet and every reply of a connection keeps its
+ * backend, and replies leave with the public source. */
+TEST(dnat_backends_spread_and_stick)
+{
+	enum { CONNS = 90 };
+	struct fixture fx;
+	int hits[3] = {0, 0, 0}, chosen[CONNS], i, k;
+	struct packet pk, out, back;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_dnat_backends(&fx);
+	set_track_prog(&fx, 1);
+	for (i = 0; i < CONNS; i++) {
+		struct flow c =
+			make_flow(XCT_IPPROTO_UDP, CLIENT, (__u16)(30000 + i), PUB_ADDR, 8080);
+
+		pk = udp_packet(&c, 32);
+		fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+		CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
+		chosen[i] = backend_of(&out);
+		CHECK(chosen[i] >= 0);
+		if (chosen[i] < 0)
+			break;
+		CHECK_EQ((__u32)chosen[i], flow_hash(&c) % 3);
+		CHECK(checksums_ok(&out, 0, XCT_IPPROTO_UDP));
+		hits[chosen[i]]++;
+	}
+	for (k = 0; k < 3; k++)
+		CHECK(hits[k] > 0);
+	CHECK_EQ(bindings(&fx), CONNS);
+	CHECK_EQ(claims(&fx), CONNS);
+	for (i = 0; i < CONNS && chosen[i] >= 0; i++) {
+		struct flow c =
+			make_flow(XCT_IPPROTO_UDP, CLIENT, (__u16)(30000 + i), PUB_ADDR, 8080);
+		struct flow r = make_flow(XCT_IPPROTO_UDP, backend_addr[chosen[i]],
+					  backend_port[chosen[i]], CLIENT, (__u16)(30000 + i));
+
+		for (k = 0; k < 2; k++) {
+			pk = udp_packet(&r, 40);
+			fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+			CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
+			CHECK_EQ(nat_out(&fx, &out, &back), TC_ACT_UNSPEC);
+			CHECK_EQ(src4(&back), addr4(PUB_ADDR));
+			CHECK_EQ(sport(&back), 8080);
+			CHECK_EQ(dport(&back), 30000 + i);
+			CHECK(checksums_ok(&back, 0, XCT_IPPROTO_UDP));
+			pk = udp_packet(&c, 20);
+			fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+			CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
+			CHECK_EQ(backend_of(&out), chosen[i]);
+		}
+	}
+	CHECK_EQ(table_size(&fx), CONNS);
+	CHECK_EQ(bindings(&fx), CONNS);
+	set_track_prog(&fx, 0);
+	fixture_teardown(&fx);
+}
+
+/* The backend a connection hashes to is taken by a connection of its own
+ * (the same client port straight to the backend): it gets the next one. */
+TEST(dnat_backends_clash_moves_on)
+{
+	struct fixture fx;
+	struct packet pk, out;
+	struct flow c, direct;
+	__u16 p = 41000;
+	__u32 first;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_dnat_backends(&fx);
+	set_track_prog(&fx, 1);
+	/* A client port whose first backend has port 80 (the rule does not
+	 * apply to a datagram straight to it). */
+	for (;; p++) {
+		c = make_flow(XCT_IPPROTO_UDP, CLIENT, p, PUB_ADDR, 8080);
+		first = flow_hash(&c) % 3;
+		if (first < 2)
+			break;
+	}
+	direct = make_flow(XCT_IPPROTO_UDP, CLIENT, p, backend_addr[first], 80);
+	pk = udp_packet(&direct, 32);
+	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(backend_of(&out), (int)first);
+	CHECK_EQ(bindings(&fx), 0);
+	pk = udp_packet(&c, 32);
+	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(backend_of(&out), (int)(first + 1));
+	CHECK_EQ(bindings(&fx), 1);
+	CHECK_EQ(table_size(&fx), 2);
+	CHECK_EQ(reason_count(&fx, XCT_R_NAT_NO_TUPLE), 0);
+	set_track_prog(&fx, 0);
+	fixture_teardown(&fx);
+}
+
 /* The inner server's port unreachable for a forwarded datagram: related
  * to the connection as it arrives, and on the way out to the client its
  * source and the quoted packet's destination are the public ones again,

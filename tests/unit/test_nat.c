@@ -505,6 +505,100 @@ TEST(dnat_compile_rules)
 	xct_ruleset_free(&rs);
 }
 
+/* dnat to { ... }: a set of backends, each with its port or none. */
+TEST(dnat_backends_compile)
+{
+	const char *text = "dnat to { 10.0.0.2:80, 10.0.0.3:8080,\n"
+			   "          10.0.0.4 } iif wan tcp dport 80\n"
+			   "dnat to { 2001:db8::2, 2001:db8::3 } iif wan\n";
+	struct xct_rules_error err;
+	struct xct_compiled c;
+	struct xct_ruleset rs;
+	const struct xct_nat_rule *n;
+	union xct_addr a6;
+
+	CHECK_EQ(parse(text, &rs, &err), 0);
+	CHECK_EQ(rs.n_nat_rules, 2);
+	CHECK_EQ(xct_rules_compile(&rs, T_FILE, nat_ifindex, NULL, &c, &err), 0);
+	CHECK_EQ(c.n_nat, 2);
+	n = &c.nat[0];
+	CHECK_EQ(n->kind, XCT_NAT_DNAT);
+	CHECK_EQ(n->family, XCT_AF_INET);
+	CHECK_EQ(n->n_backends, 3);
+	CHECK_EQ(n->flags, XCT_NATM_PROTO | XCT_NATM_IFACE | XCT_NATM_DPORT);
+	CHECK_EQ(n->backends[0].addr.v4, v4("10.0.0.2"));
+	CHECK_EQ(n->backends[0].port, 80);
+	CHECK_EQ(n->backends[1].addr.v4, v4("10.0.0.3"));
+	CHECK_EQ(n->backends[1].port, 8080);
+	CHECK_EQ(n->backends[2].addr.v4, v4("10.0.0.4"));
+	CHECK_EQ(n->backends[2].port, 0);
+	CHECK_EQ(n->line, 1);
+	n = &c.nat[1];
+	CHECK_EQ(n->family, XCT_AF_INET6);
+	CHECK_EQ(n->n_backends, 2);
+	CHECK_EQ(inet_pton(AF_INET6, "2001:db8::3", a6.bytes), 1);
+	CHECK_EQ(memcmp(n->backends[1].addr.bytes, a6.bytes, 16), 0);
+	CHECK_EQ(n->backends[1].port, 0);
+	xct_compiled_free(&c);
+	xct_ruleset_free(&rs);
+
+	/* One target stays what it was: no set. */
+	CHECK_EQ(parse("dnat to 10.0.0.2:80 tcp\n", &rs, &err), 0);
+	CHECK_EQ(xct_rules_compile(&rs, T_FILE, nat_ifindex, NULL, &c, &err), 0);
+	CHECK_EQ(c.nat[0].n_backends, 0);
+	CHECK_EQ(c.nat[0].to_lo.v4, v4("10.0.0.2"));
+	xct_compiled_free(&c);
+	xct_ruleset_free(&rs);
+}
+
+TEST(dnat_backends_errors)
+{
+	char many[512];
+	int i, o;
+
+	o = snprintf(many, sizeof(many), "dnat to {");
+	for (i = 0; i < 17; i++)
+		o += snprintf(many + o, sizeof(many) - o, "%s10.0.0.%d", i ? ", " : " ", i + 1);
+	snprintf(many + o, sizeof(many) - o, " }\n");
+	/* The 17th backend, at column 10 + 16 * 10 - ... : find it. */
+	NAT_PERR(many, 1, (unsigned)(strstr(many, "10.0.0.17") - many) + 1,
+		 "dnat takes at most 16 backends");
+	NAT_PERR("dnat to { 10.0.0.2, 2001:db8::2 }\n", 1, 21,
+		 "the backends of one dnat rule are of one family: '2001:db8::2' is IPv6, "
+		 "'10.0.0.2' before it is IPv4");
+	NAT_PERR("dnat to { 10.0.0.2:80, 10.0.0.3 }\n", 1, 1,
+		 "'dnat to ADDR:PORT' needs 'tcp' or 'udp' in the rule");
+	NAT_PERR("dnat to { 10.0.0.2, 10.0.0.3:80 } icmp\n", 1, 1,
+		 "'dnat to ADDR:PORT' needs 'tcp' or 'udp' in the rule");
+	NAT_PERR("dnat to { }\n", 1, 9, "empty list '{ }' after 'dnat to'");
+	NAT_PERR("dnat to { 10.0.0.2,\n  10.0.0.0/24 } tcp\n", 2, 3,
+		 "dnat translates to an address, not a prefix: '10.0.0.0/24'");
+	NAT_PERR("dnat to { 10.0.0.2-10.0.0.9 }\n", 1, 11,
+		 "dnat translates to one address (dnat to ADDR[:PORT]), got '10.0.0.2-10.0.0.9'");
+	NAT_PERR("snat to { 10.0.0.2, 10.0.0.3 }\n", 1, 9,
+		 "only dnat takes a set of targets, snat translates to one");
+	NAT_PERR("dnat to { 10.0.0.2 10.0.0.3 }\n", 1, 20,
+		 "expected ',' or '}' after '10.0.0.2', got '10.0.0.3'");
+}
+
+/* The starting backend is the same for the same tuple and spread over
+ * the backends for many. */
+TEST(dnat_backend_hash)
+{
+	unsigned int seen[3] = {0}, i;
+
+	for (i = 0; i < 3000; i++) {
+		struct xct_tuple t =
+			tuple4("203.0.113.5", (__u16)(20000 + i), "198.51.100.1", 80, 6);
+		__u32 h = xct_nat_backend_hash(&t);
+
+		CHECK_EQ(xct_nat_backend_hash(&t), h);
+		seen[h % 3]++;
+	}
+	for (i = 0; i < 3; i++)
+		CHECK(seen[i] > 800 && seen[i] < 1200);
+}
+
 /* A port-forwarded connection as conntrack shows it: the original tuple
  * to the public address, the reply from the inner server; the claimed key
  * is the reply packet's own, and the reply's source goes back to the
