@@ -137,7 +137,7 @@ _Static_assert(sizeof(struct xct_nat_binding) == 72, "nat binding layout");
  */
 XCT_INLINE __u32 xct_nat_backend_hash(const struct xct_tuple *t)
 {
-	__u32 h = 0x9e3779b9U ^ t->proto;
+	__u32 h = 0x9e3779b9U ^ t->proto ^ ((__u32)t->sport << 16 | t->dport);
 	int i;
 
 	for (i = 0; i < 4; i++) {
@@ -146,8 +146,13 @@ XCT_INLINE __u32 xct_nat_backend_hash(const struct xct_tuple *t)
 		h = (h ^ t->dst.v6[i]) * 0xc2b2ae35U;
 		h ^= h >> 16;
 	}
-	h = (h ^ ((__u32)t->sport << 16 | t->dport)) * 0x85ebca6bU;
-	h ^= h >> 15;
+	/* A final mix, so that every input bit reaches the low bits that a
+	 * small modulus keeps. */
+	h ^= h >> 16;
+	h *= 0x85ebca6bU;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35U;
+	h ^= h >> 16;
 	return h;
 }
 

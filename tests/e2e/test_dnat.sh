@@ -20,7 +20,9 @@
 #      and `conntrack -L`'s tuples equal xct's;
 #   4. the inner server's port unreachable for a forwarded datagram comes
 #      back to the client's socket (translated back at egress);
-#   5. a forwarded connection keeps working after the rules are cleared.
+#   5. a forwarded connection keeps working after the rules are cleared;
+#   6. dnat to a set of two backends (a second address on the server):
+#      many connections reach both, each transfer comes back intact.
 # Each check prints its own ok / not ok line.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
@@ -33,6 +35,9 @@ P_UDP=7053
 P_PUB_CLOSED=8055
 P_CLOSED=7055 # nothing listens: the server answers port unreachable
 P_TCP6=7081   # forwarded with its own port
+P_PUB_LB=8090 # forwarded to one of two backends
+P_LB=7090
+S4B=10.231.2.3 # the server's second address: the second backend
 WORK=""
 
 dnat_cleanup() {
@@ -66,7 +71,16 @@ while True:
 	ip netns exec "$NS_S" socat TCP6-LISTEN:$P_TCP6,fork,reuseaddr \
 		SYSTEM:'echo "$SOCAT_PEERADDR $SOCAT_PEERPORT"' 2>/dev/null &
 	BG_PIDS+=($!)
-	poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q ':$P_TCP6 '" &&
+	# Each backend names itself, then echoes what it is sent.
+	local a
+	for a in "$S4" "$S4B"; do
+		ip netns exec "$NS_S" socat TCP-LISTEN:$P_LB,bind=$a,fork,reuseaddr \
+			SYSTEM:"echo $a; cat" 2>/dev/null &
+		BG_PIDS+=($!)
+	done
+	poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q '$S4B:$P_LB '" &&
+		poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q '$S4:$P_LB '" &&
+		poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q ':$P_TCP6 '" &&
 		poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q ':$P_TCP '" &&
 		poll 5 in_ns "$NS_S" sh -c "ss -lun | grep -q ':$P_UDP '"
 }
@@ -185,9 +199,46 @@ sys.exit(2)
 	result "dnat_icmp_error_to_client_$1" $((rc | $?)) "exit $rc"
 }
 
+# Many connections to the balanced port: every one is answered by one of
+# the two backends with the 200 kB it sent, intact, and both backends
+# answer some.
+check_backends() {
+	local out
+	out=$(in_ns "$NS_C" "$PYTHON" -c '
+import os, socket, sys
+addr, port, backends = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+seen = dict((b, 0) for b in backends)
+bad = 0
+for i in range(40):
+    data = os.urandom(200000)
+    s = socket.create_connection((addr, port), timeout=5)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    name, _, body = got.partition(b"\n")
+    name = name.decode(errors="replace")
+    if name not in seen or body != data:
+        bad += 1
+        continue
+    seen[name] += 1
+print(" ".join("%s=%d" % (b, seen[b]) for b in backends), "bad=%d" % bad)
+sys.exit(0 if bad == 0 and all(seen.values()) else 1)
+' "$R4C" "$P_PUB_LB" "$S4" "$S4B" 2>&1)
+	result "dnat_backends_spread_intact_$1" $? "$out"
+}
+
 check_rules_show() {
 	xct_r rules show 2>/dev/null | grep -q "^dnat to $S4:$P_TCP iif veth-r-c tcp dport $P_PUB_TCP .*NAT$"
 	result dnat_rules_show $?
+	xct_r rules show 2>/dev/null |
+		grep -q "^dnat to { $S4:$P_LB, $S4B:$P_LB } iif veth-r-c tcp dport $P_PUB_LB .*NAT$"
+	result dnat_rules_show_backends $? "$(xct_r rules show 2>/dev/null | grep '{')"
 }
 
 check_clear() {
@@ -231,6 +282,7 @@ $nf_t"
 # Main -----------------------------------------------------------------
 
 setup_topology || fail_setup topology
+in_ns "$NS_S" ip addr add "$S4B/24" dev veth-s || fail_setup "second address"
 start_servers || fail_setup servers
 mount_pin_fs || fail_setup bpffs
 WORK=$(mktemp -d /tmp/xct-dnat.XXXXXX) || fail_setup workdir
@@ -240,6 +292,7 @@ dnat to $S4:$P_UDP iif veth-r-c udp dport $P_PUB_UDP
 dnat to $S4:$P_CLOSED iif veth-r-c udp dport $P_PUB_CLOSED
 dnat to $S6 iif veth-r-c ip6 daddr $R6C tcp dport $P_TCP6
 dnat to $S4 iif veth-r-c daddr $R4C icmp
+dnat to { $S4:$P_LB, $S4B:$P_LB } iif veth-r-c tcp dport $P_PUB_LB
 EOF
 
 XCT_TUPLES=""
@@ -252,9 +305,11 @@ for mode in native tc; do
 		check_ct_list
 		check_rules_show
 		check_icmp_error "$mode"
+		check_backends "$mode"
 	else
 		check_forward "$mode" 42001
 		check_icmp_error "$mode"
+		check_backends "$mode"
 		check_clear
 	fi
 	xct_detach || fail_setup detach
