@@ -25,6 +25,7 @@
 
 #include "datapath_size.h"
 #include "table.h"
+#include "xct/nat.h"
 #include "xct/policy.h"
 #include "xct.h"
 #include "xct.skel.h"
@@ -104,7 +105,7 @@ static int run_ctl(struct xct_bpf *skel, __u16 cmd)
  * rules are loaded again); the table is never dropped here, a change of its
  * layout needs a migration, so the load fails with a clear message.
  */
-static int drop_stale_pins(struct xct_bpf *skel)
+static int drop_stale_pins(struct xct_bpf *skel, bool *nat_rules_dropped)
 {
 	struct bpf_map *map;
 
@@ -138,6 +139,8 @@ static int drop_stale_pins(struct xct_bpf *skel)
 		}
 		fprintf(stderr, "xct: %s: layout changed since it was pinned, starting it afresh\n",
 			bpf_map__name(map));
+		if (!strcmp(bpf_map__name(map), "xct_nat_rules"))
+			*nat_rules_dropped = true;
 		if (unlink(path)) {
 			xct_err("cannot unpin %s: %s", path, strerror(errno));
 			return -errno;
@@ -187,6 +190,7 @@ static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, __u32 ct
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	struct xct_bpf *skel;
+	bool nat_rules_dropped = false;
 	char path[4096];
 	int fd, err;
 
@@ -225,7 +229,7 @@ static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, __u32 ct
 		ct_events_size = pinned_max_entries("xct_ct_events");
 	if (ct_events_size)
 		bpf_map__set_max_entries(skel->maps.xct_ct_events, ct_events_size);
-	if (drop_stale_pins(skel)) {
+	if (drop_stale_pins(skel, &nat_rules_dropped)) {
 		xct_bpf__destroy(skel);
 		return NULL;
 	}
@@ -249,6 +253,18 @@ static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, __u32 ct
 			xct_err("cannot set up the NAT programs: %s", strerror(-err));
 			xct_bpf__destroy(skel);
 			return NULL;
+		}
+	}
+	/* NAT rules of another layout were dropped: none are left to walk
+	 * until the next rules load (the bindings stay, and keep working). */
+	if (nat_rules_dropped) {
+		int nfd = bpf_map__fd(skel->maps.xct_nat_ctl);
+		struct xct_nat_ctl nctl;
+		__u32 zero = 0;
+
+		if (!bpf_map_lookup_elem(nfd, &zero, &nctl)) {
+			nctl.n_rules[0] = nctl.n_rules[1] = 0;
+			bpf_map_update_elem(nfd, &zero, &nctl, BPF_ANY);
 		}
 	}
 	err = run_ctl(skel, XCT_CTL_GC_START);
