@@ -828,6 +828,45 @@ static __always_inline int xct_dnat_error_out(struct __sk_buff *skb, const struc
 }
 
 /*
+ * A connection's binding in the NAT programs: its own or, when may_bind
+ * and it has none yet, one the rules make now (dnat: the dnat rules, else
+ * the source-NAT ones).  A binding left by an earlier connection on the
+ * same tuple is freed first.  NULL when the connection is not translated,
+ * *act then being the TC action: UNSPEC, or SHOT (counted) when a rule
+ * applies but no translation can be had.
+ */
+static __always_inline struct xct_nat_binding *
+xct_nat_binding_for(struct __sk_buff *skb, const struct xct_pkt *pkt, const struct xct_ct_key *key,
+		    struct xct_ct_entry *ct, int may_bind, __u8 dnat, int *act)
+{
+	struct xct_nat_binding *b = bpf_map_lookup_elem(&xct_nat, key);
+	struct xct_nat_work *w;
+	__u8 reason = 0;
+
+	*act = TC_ACT_UNSPEC;
+	if (b && b->first_seen_ns != ct->first_seen_ns) {
+		/* Left by an earlier connection on the same tuple. */
+		xct_nat_release(key);
+		b = 0;
+	}
+	if (b || !may_bind)
+		return b;
+	switch (xct_nat_decide(skb, pkt, key, ct, dnat, &reason)) {
+	case XCT_NATD_FAILED:
+		xct_count_reason(reason);
+		xct_count(XCT_S_DROP);
+		*act = TC_ACT_SHOT;
+		return 0;
+	case XCT_NATD_NONE:
+		return 0;
+	}
+	w = xct_nat_work_get();
+	if (!w)
+		*act = TC_ACT_SHOT;
+	return w ? &w->b : 0;
+}
+
+/*
  * A packet arriving, tracked and accepted while dnat is in use, before
  * routing: the first packet of a connection a dnat rule names gets its
  * translation (while the connection has seen no reply), and every
@@ -837,37 +876,21 @@ static __always_inline int xct_dnat_error_out(struct __sk_buff *skb, const struc
 static __always_inline int xct_dnat_in(struct __sk_buff *skb, struct xct_pkt *pkt)
 {
 	struct xct_nat_binding *b;
-	struct xct_nat_work *w;
 	struct xct_ct_entry *ct;
 	struct xct_ct_key key;
-	__u8 side, reason = 0;
+	int act;
+	__u8 side;
 
 	if (pkt->icmp_error || xct_key_from_tuple(&pkt->t, &key, &side) < 0)
 		return TC_ACT_UNSPEC;
 	ct = bpf_map_lookup_elem(&xct_ct, &key);
 	if (!ct || side != ct->orig_side)
 		return TC_ACT_UNSPEC;
-	b = bpf_map_lookup_elem(&xct_nat, &key);
-	if (b && b->first_seen_ns != ct->first_seen_ns) {
-		xct_nat_release(&key);
-		b = 0;
-	}
-	if (!b) {
-		if (ct->status & (XCT_CT_SEEN_REPLY | XCT_CT_SRC_NAT | XCT_CT_DST_NAT))
-			return TC_ACT_UNSPEC;
-		switch (xct_nat_decide(skb, pkt, &key, ct, 1, &reason)) {
-		case XCT_NATD_FAILED:
-			xct_count_reason(reason);
-			xct_count(XCT_S_DROP);
-			return TC_ACT_SHOT;
-		case XCT_NATD_NONE:
-			return TC_ACT_UNSPEC;
-		}
-		w = xct_nat_work_get();
-		if (!w)
-			return TC_ACT_SHOT;
-		b = &w->b;
-	}
+	b = xct_nat_binding_for(
+		skb, pkt, &key, ct,
+		!(ct->status & (XCT_CT_SEEN_REPLY | XCT_CT_SRC_NAT | XCT_CT_DST_NAT)), 1, &act);
+	if (!b)
+		return act;
 	if (b->manip != XCT_CT_DST_NAT)
 		return TC_ACT_UNSPEC;
 	if (xct_nat_rewrite(skb, pkt, 0, &b->addr,
@@ -893,8 +916,8 @@ int xct_nat_egress(struct __sk_buff *skb)
 	struct xct_ct_entry *ct;
 	struct xct_ct_key key;
 	struct xct_pkt *pkt;
-	__u8 side, reason = 0;
-	int dir;
+	int dir, act;
+	__u8 side;
 
 	if (!slot)
 		return TC_ACT_UNSPEC;
@@ -907,30 +930,11 @@ int xct_nat_egress(struct __sk_buff *skb)
 	if (!ct)
 		return xct_dnat_reply_out(skb, pkt, &key);
 	dir = side == ct->orig_side ? XCT_DIR_ORIGINAL : XCT_DIR_REPLY;
-	b = bpf_map_lookup_elem(&xct_nat, &key);
-	if (b && b->first_seen_ns != ct->first_seen_ns) {
-		/* Left by an earlier connection on the same tuple. */
-		xct_nat_release(&key);
-		b = 0;
-	}
-	if (!b) {
-		struct xct_nat_work *w;
-
-		if (dir != XCT_DIR_ORIGINAL || (ct->status & XCT_CT_SEEN_REPLY))
-			return TC_ACT_UNSPEC;
-		switch (xct_nat_decide(skb, pkt, &key, ct, 0, &reason)) {
-		case XCT_NATD_FAILED:
-			xct_count_reason(reason);
-			xct_count(XCT_S_DROP);
-			return TC_ACT_SHOT;
-		case XCT_NATD_NONE:
-			return TC_ACT_UNSPEC;
-		}
-		w = xct_nat_work_get();
-		if (!w)
-			return TC_ACT_SHOT;
-		b = &w->b;
-	}
+	b = xct_nat_binding_for(skb, pkt, &key, ct,
+				dir == XCT_DIR_ORIGINAL && !(ct->status & XCT_CT_SEEN_REPLY), 0,
+				&act);
+	if (!b)
+		return act;
 	if (b->manip != XCT_CT_SRC_NAT || dir != XCT_DIR_ORIGINAL)
 		return TC_ACT_UNSPEC;
 	if (xct_nat_rewrite(skb, pkt, 1, &b->addr, b->port) < 0) {

@@ -53,6 +53,36 @@ result() {
 	fi
 }
 
+# tuples_to ADDR: "PROTO ORIG-TUPLE -> REPLY-TUPLE", sorted, one line per
+# IPv4 connection to ADDR in the conntrack -L or xct ct list lines on stdin
+# (the NAT tests compare the two trackers' tuples with it).
+tuples_to() {
+	"$PYTHON" -c '
+import sys
+addr = sys.argv[1]
+for line in sys.stdin:
+    toks = line.split()
+    if len(toks) < 3 or toks[0] not in ("tcp", "udp", "icmp"):
+        continue
+    seen, tup = [], {}
+    for t in toks:
+        if "=" not in t:
+            continue
+        k, v = t.split("=", 1)
+        if k not in ("src", "dst", "sport", "dport", "type", "code", "id"):
+            continue
+        if k == "src" and tup:
+            seen.append(tup)
+            tup = {}
+        tup[k] = v
+    seen.append(tup)
+    if len(seen) < 2 or seen[0].get("dst") != addr:
+        continue
+    f = lambda d: " ".join("%s=%s" % (k, d[k]) for k in ("src", "dst", "sport", "dport", "type", "code", "id") if k in d)
+    print("%s %s -> %s" % (toks[0], f(seen[0]), f(seen[1])))
+' "$1" | sort
+}
+
 # Run in a namespace: in_ns NS cmd...
 in_ns() {
 	local ns=$1

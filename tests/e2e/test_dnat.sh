@@ -96,35 +96,6 @@ udp_peer() {
 	echo x | in_ns "$NS_C" socat -T 5 - "UDP:$R4C:$P_PUB_UDP,sourceport=$1" 2>/dev/null
 }
 
-# "PROTO ORIG-TUPLE -> REPLY-TUPLE" of the connections to the router's
-# address, one per line, from conntrack -L or xct ct list.
-tuples() {
-	"$PYTHON" -c '
-import sys
-pub = sys.argv[1]
-for line in sys.stdin:
-    toks = line.split()
-    if len(toks) < 3 or toks[0] not in ("tcp", "udp", "icmp"):
-        continue
-    seen, tup = [], {}
-    for t in toks:
-        if "=" not in t:
-            continue
-        k, v = t.split("=", 1)
-        if k not in ("src", "dst", "sport", "dport", "type", "code", "id"):
-            continue
-        if k == "src" and tup:
-            seen.append(tup)
-            tup = {}
-        tup[k] = v
-    seen.append(tup)
-    if len(seen) < 2 or seen[0].get("dst") != pub:
-        continue
-    f = lambda d: " ".join("%s=%s" % (k, d[k]) for k in ("src", "dst", "sport", "dport", "type", "code", "id") if k in d)
-    print("%s %s -> %s" % (toks[0], f(seen[0]), f(seen[1])))
-' "$R4C" | sort
-}
-
 # check_forward MODE SPORT: TCP and UDP reach the server, which sees the
 # client's own address, and the answers come back.
 check_forward() {
@@ -157,7 +128,7 @@ check_ct_list() {
 		"tcp src=$C4 dst=$R4C sport=41001 dport=$P_PUB_TCP -> src=$S4 dst=$C4 sport=$P_TCP dport=41001" \
 		"udp src=$C4 dst=$R4C sport=41002 dport=$P_PUB_UDP -> src=$S4 dst=$C4 sport=$P_UDP dport=41002" \
 		"icmp src=$C4 dst=$R4C type=8 code=0 id=1701 -> src=$S4 dst=$C4 type=0 code=0 id=1701"; do
-		grep -qxF "$line" <(echo "$got" | tuples) || {
+		grep -qxF "$line" <(echo "$got" | tuples_to "$R4C") || {
 			ok=1
 			echo "# missing: $line"
 		}
@@ -194,7 +165,7 @@ sys.exit(2)
 ' "$R4C" "$P_PUB_CLOSED"
 	local rc=$?
 	# Forwarded (not refused by the router itself): the server answered.
-	xct_r ct list -p udp --dst-nat --sport 46001 2>/dev/null | tuples |
+	xct_r ct list -p udp --dst-nat --sport 46001 2>/dev/null | tuples_to "$R4C" |
 		grep -qxF "udp src=$C4 dst=$R4C sport=46001 dport=$P_PUB_CLOSED -> src=$S4 dst=$C4 sport=$P_CLOSED dport=46001"
 	result "dnat_icmp_error_to_client_$1" $((rc | $?)) "exit $rc"
 }
@@ -266,7 +237,7 @@ check_oracle() {
 		}
 	EOF
 	check_forward nf_nat 41001 >/dev/null
-	nf_t=$(ct_r -L -f ipv4 2>/dev/null | tuples)
+	nf_t=$(ct_r -L -f ipv4 2>/dev/null | tuples_to "$R4C")
 	if [ "$(echo "$xct_t" | wc -l)" = 3 ] && [ "$xct_t" = "$nf_t" ]; then
 		result dnat_oracle_tuples 0
 	else
@@ -301,7 +272,7 @@ for mode in native tc; do
 	xct_r rules load "$WORK/dnat.xct" >/dev/null || fail_setup "rules load"
 	if [ "$mode" = native ]; then
 		check_forward "$mode" 41001
-		XCT_TUPLES=$(xct_r ct list -f ipv4 --dst-nat 2>/dev/null | tuples)
+		XCT_TUPLES=$(xct_r ct list -f ipv4 --dst-nat 2>/dev/null | tuples_to "$R4C")
 		check_ct_list
 		check_rules_show
 		check_icmp_error "$mode"

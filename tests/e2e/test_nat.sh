@@ -141,35 +141,6 @@ udp_peer() {
 	echo x | in_ns "$1" socat -T 5 - "UDP:$S4:$P_UDP,sourceport=$2" 2>/dev/null
 }
 
-# Reply tuples of the IPv4 connections to the server, one per line:
-# "PROTO ORIG-TUPLE -> REPLY-TUPLE", from conntrack -L or xct ct list.
-tuples() {
-	"$PYTHON" -c '
-import sys
-server = sys.argv[1]
-for line in sys.stdin:
-    toks = line.split()
-    if len(toks) < 3 or toks[0] not in ("tcp", "udp", "icmp"):
-        continue
-    seen, tup = [], {}
-    for t in toks:
-        if "=" not in t:
-            continue
-        k, v = t.split("=", 1)
-        if k not in ("src", "dst", "sport", "dport", "type", "code", "id"):
-            continue
-        if k == "src" and tup:
-            seen.append(tup)
-            tup = {}
-        tup[k] = v
-    seen.append(tup)
-    if len(seen) < 2 or seen[0].get("dst") != server:
-        continue
-    f = lambda d: " ".join("%s=%s" % (k, d[k]) for k in ("src", "dst", "sport", "dport", "type", "code", "id") if k in d)
-    print("%s %s -> %s" % (toks[0], f(seen[0]), f(seen[1])))
-' "$S4" | sort
-}
-
 # Checks ---------------------------------------------------------------
 
 check_clients() {
@@ -257,7 +228,7 @@ check_ct_list() {
 		"tcp src=$C4 dst=$S4 sport=40001 dport=$P_TCP -> src=$S4 dst=$R4S sport=$P_TCP dport=40001" \
 		"udp src=$C2 dst=$S4 sport=41002 dport=$P_UDP -> src=$S4 dst=$R4S sport=$P_UDP dport=41002" \
 		"icmp src=$C3 dst=$S4 type=8 code=0 id=703 -> src=$S4 dst=$R4S type=0 code=0 id=703"; do
-		grep -qxF "$line" <(echo "$got" | tuples) || {
+		grep -qxF "$line" <(echo "$got" | tuples_to "$S4") || {
 			ok=1
 			echo "# missing: $line"
 		}
@@ -289,7 +260,7 @@ check_oracle() {
 		}
 	EOF
 	check_clients >/dev/null
-	nf_t=$(ct_r -L -f ipv4 2>/dev/null | tuples | grep -E "$MINE")
+	nf_t=$(ct_r -L -f ipv4 2>/dev/null | tuples_to "$S4" | grep -E "$MINE")
 	# Three clients, three protocols.
 	if [ "$(echo "$xct_t" | wc -l)" = 9 ] && [ "$xct_t" = "$nf_t" ]; then
 		result nat_oracle_reply_tuples 0
@@ -364,7 +335,7 @@ echo "masquerade oif veth-r-s" >"$WORK/masq.xct"
 xct_r rules load "$WORK/masq.xct" >/dev/null || fail_setup "rules load"
 
 check_clients
-XCT_TUPLES=$(xct_r ct list -f ipv4 --src-nat 2>/dev/null | tuples | grep -E "$MINE")
+XCT_TUPLES=$(xct_r ct list -f ipv4 --src-nat 2>/dev/null | tuples_to "$S4" | grep -E "$MINE")
 check_rules_show
 check_same_port
 check_ipv6
