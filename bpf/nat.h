@@ -329,6 +329,7 @@ bind:
 			return XCT_NATD_FAILED;
 		}
 		w->b = *won;
+		xct_count(XCT_S_CLASH_RESOLVE); /* as nf_nat's clash resolution */
 		return XCT_NATD_BOUND;
 	}
 	xct_ct_set_status(ct, manip);
