@@ -1325,3 +1325,119 @@ TEST(dnat_error_about_reply_reaches_the_server)
 	set_track_prog(&fx, 0);
 	fixture_teardown(&fx);
 }
+
+/* ---- Destination and source NAT on one connection ---- */
+
+#define HAIRPIN_CLIENT "10.231.2.5" /* next to the inner server */
+#define ROUTER_INSIDE  "10.231.2.1"
+
+/* dnat tcp dport 8080 to INNER_ADDR:80, then snat to ROUTER_INSIDE: a
+ * client on the server's own network reaching the forwarded port. */
+static void set_hairpin_rules(struct fixture *fx)
+{
+	struct xct_nat_rule d = {.kind = XCT_NAT_DNAT, .family = XCT_AF_INET, .line = 1};
+	struct xct_nat_rule s = {.kind = XCT_NAT_SNAT, .family = XCT_AF_INET, .line = 2};
+	struct xct_nat_ctl ctl = {.enabled = 1, .dnat = 1};
+	int rules = bpf_map__fd(fx->skel->maps.xct_nat_rules);
+	__u32 zero = 0, one = 1;
+
+	d.proto = XCT_IPPROTO_TCP;
+	d.flags = XCT_NATM_PROTO | XCT_NATM_DPORT | XCT_NATM_PORT_RANGE;
+	d.dport_lo = d.dport_hi = 8080;
+	inet_pton(AF_INET, INNER_ADDR, d.to_lo.bytes);
+	d.to_hi = d.to_lo;
+	d.to_port_lo = d.to_port_hi = 80;
+	inet_pton(AF_INET, ROUTER_INSIDE, s.to_lo.bytes);
+	s.to_hi = s.to_lo;
+	ctl.n_rules[0] = 2;
+	if (bpf_map_update_elem(rules, &zero, &d, BPF_ANY) ||
+	    bpf_map_update_elem(rules, &one, &s, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_nat_ctl), &zero, &ctl, BPF_ANY))
+		CHECK_FAIL("cannot set the NAT rules: %s", strerror(errno));
+}
+
+static int ct_delete(struct fixture *fx, const struct flow *f)
+{
+	struct xct_ctl_ct_msg m = {.hdr.cmd = XCT_CTL_CT_DELETE}, out = {.hdr.ret = -1};
+	__u8 side;
+
+	flow_key(f, &m.key, &side);
+	run_prog(fx->skel->progs.xct_ctl, &m, sizeof(m), NULL, &out, sizeof(out));
+	return out.hdr.ret;
+}
+
+/*
+ * Hairpin NAT: the client's SYN to the public address is forwarded to the
+ * inner server and, leaving, gets the router's inside address as its
+ * source (the second rule matches the inner tuple), so the server answers
+ * through the router; the answer gets the client back as its destination
+ * on the way in and the public address as its source on the way out.  One
+ * entry, both NAT bits, two bindings and two claims, all freed with the
+ * connection.
+ */
+TEST(hairpin_dnat_and_snat_on_one_connection)
+{
+	struct fixture fx;
+	struct flow c = make_flow(XCT_IPPROTO_TCP, HAIRPIN_CLIENT, 40000, PUB_ADDR, 8080);
+	struct flow r = make_flow(XCT_IPPROTO_TCP, INNER_ADDR, 80, ROUTER_INSIDE, 40000);
+	struct packet pk, in, out, back;
+	struct xct_ct_entry e;
+	int i;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_hairpin_rules(&fx);
+	set_track_prog(&fx, 1);
+	pk = tcp_packet(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	CHECK_EQ(tc_ingress(&fx, &pk, &in), TC_ACT_UNSPEC);
+	CHECK_EQ(dst4(&in), addr4(INNER_ADDR));
+	CHECK_EQ(nat_out(&fx, &in, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(src4(&out), addr4(ROUTER_INSIDE));
+	CHECK_EQ(sport(&out), 40000);
+	CHECK_EQ(dst4(&out), addr4(INNER_ADDR));
+	CHECK_EQ(dport(&out), 80);
+	CHECK(checksums_ok(&out, 0, XCT_IPPROTO_TCP));
+	CHECK_EQ(bindings(&fx), 2);
+	CHECK_EQ(claims(&fx), 2);
+
+	/* The server's answer, to the router: in XDP mode it goes up to TC. */
+	pk = tcp_packet(&r, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 0);
+	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	CHECK(xdp_marked_nat(&fx, &pk));
+	CHECK_EQ(tc_ingress(&fx, &pk, &in), TC_ACT_UNSPEC);
+	CHECK_EQ(dst4(&in), addr4(HAIRPIN_CLIENT));
+	CHECK_EQ(dport(&in), 40000);
+	CHECK_EQ(src4(&in), addr4(INNER_ADDR)); /* its source only after routing */
+	CHECK_EQ(nat_out(&fx, &in, &back), TC_ACT_UNSPEC);
+	CHECK_EQ(src4(&back), addr4(PUB_ADDR));
+	CHECK_EQ(sport(&back), 8080);
+	CHECK_EQ(dst4(&back), addr4(HAIRPIN_CLIENT));
+	CHECK(checksums_ok(&back, 0, XCT_IPPROTO_TCP));
+	CHECK_EQ(table_size(&fx), 1);
+	CHECK_EQ(get_entry(&fx, &c, &e), 0);
+	CHECK_EQ(e.state, XCT_TCP_SYN_RECV);
+	CHECK_EQ(e.status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT | XCT_CT_SEEN_REPLY),
+		 XCT_CT_SRC_NAT | XCT_CT_DST_NAT | XCT_CT_SEEN_REPLY);
+
+	/* Later packets keep both translations. */
+	for (i = 0; i < 2; i++) {
+		pk = tcp_packet(&c, XCT_TCPF_ACK, CLIENT_ISN + 1, SERVER_ISN + 1, 100);
+		fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+		CHECK_EQ(tc_ingress(&fx, &pk, &in), TC_ACT_UNSPEC);
+		CHECK_EQ(nat_out(&fx, &in, &out), TC_ACT_UNSPEC);
+		CHECK_EQ(src4(&out), addr4(ROUTER_INSIDE));
+		CHECK_EQ(dst4(&out), addr4(INNER_ADDR));
+		CHECK(checksums_ok(&out, 0, XCT_IPPROTO_TCP));
+	}
+	CHECK_EQ(get_entry(&fx, &c, &e), 0);
+	CHECK_EQ(e.state, XCT_TCP_ESTABLISHED);
+	CHECK_EQ(bindings(&fx), 2);
+
+	CHECK_EQ(ct_delete(&fx, &c), 0);
+	CHECK_EQ(table_size(&fx), 0);
+	CHECK_EQ(bindings(&fx), 0);
+	CHECK_EQ(claims(&fx), 0);
+	set_track_prog(&fx, 0);
+	fixture_teardown(&fx);
+}
