@@ -63,6 +63,35 @@ static __always_inline int xct_entry_lived(const struct xct_ct_entry *ct)
 }
 
 /*
+ * A translated connection's translation, for its event: from its binding,
+ * and a destination-translated connection's inner tuple's own (hairpin).
+ * A binding left by an earlier connection on the same tuple is not this
+ * one's.
+ */
+static __always_inline void xct_ct_event_nat(const struct xct_ct_key *key,
+					     const struct xct_ct_entry *ct, struct xct_ct_event *ev)
+{
+	struct xct_nat_binding *b = bpf_map_lookup_elem(&xct_nat, key), *inner;
+
+	if (!b || b->first_seen_ns != ct->first_seen_ns)
+		return;
+	if (b->manip == XCT_CT_DST_NAT) {
+		ev->nat_dst_addr = b->addr;
+		ev->nat_dst_port = b->port;
+		ev->nat_manip |= XCT_CT_DST_NAT;
+		inner = bpf_map_lookup_elem(&xct_nat, &b->rkey);
+		if (!inner || inner->first_seen_ns != b->first_seen_ns)
+			return;
+		b = inner;
+	}
+	if (b->manip == XCT_CT_SRC_NAT) {
+		ev->nat_src_addr = b->addr;
+		ev->nat_src_port = b->port;
+		ev->nat_manip |= XCT_CT_SRC_NAT;
+	}
+}
+
+/*
  * Sends one event: what is XCT_CTE(type, end), e the entry's copy.  A
  * global function, so that the verifier checks it once however many paths
  * lead to it.
@@ -85,7 +114,7 @@ __noinline int xct_ct_event_emit(const struct xct_ct_key *key, const struct xct_
 	ev->end = (__u8)(what >> 8);
 	ev->state = ct->state;
 	ev->orig_side = ct->orig_side;
-	ev->status = ct->status & ~XCT_CT_DYING;
+	ev->status = ct->status & ~(XCT_CT_DYING | XCT_CT_NEW_PENDING);
 	ev->pad = 0;
 	ev->mark = ct->mark;
 	ev->seq = ct->seq;
@@ -97,6 +126,9 @@ __noinline int xct_ct_event_emit(const struct xct_ct_key *key, const struct xct_
 	ev->packets[1] = ct->packets[1];
 	ev->bytes[0] = ct->bytes[0];
 	ev->bytes[1] = ct->bytes[1];
+	__builtin_memset(&ev->nat_dst_addr, 0, 40);
+	if (ct->status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT))
+		xct_ct_event_nat(key, ct, ev);
 	bpf_ringbuf_submit(ev, 0);
 	xct_count(XCT_S_CT_EVENTS);
 	return 0;
@@ -121,6 +153,85 @@ __noinline int xct_ct_keep_prev(const struct xct_ct_entry_scratch *copy)
 static __always_inline int xct_ct_events_wanted(__u64 now)
 {
 	return xct_subscribed(XCT_SUB_CT_EVENTS, now);
+}
+
+/*
+ * A NEW that waits for the connection's NAT decision.  nf_conntrack sends
+ * NEW when the connection is confirmed, after POSTROUTING, so that it
+ * carries the translated reply tuple; xct creates the entry at ingress,
+ * before routing, and source NAT is decided at egress.  So while NAT is in
+ * use, a connection that starts at ingress is marked XCT_CT_NEW_PENDING,
+ * and its NEW is sent by the first of: the NAT egress program once it has
+ * decided (xct_nat_egress()), the connection's next tracked packet (a
+ * connection to this host, whose first packet never leaves), or its end
+ * (the NEW then just before the DESTROY).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_ct_entry_scratch);
+	__uint(max_entries, 1);
+} xct_ct_new_copy SEC(".maps");
+
+/* Marks a connection's NEW as waiting; 1 if it does, 0 if it must be sent
+ * now (no NAT in use, or the entry is gone). */
+static __always_inline int xct_ct_defer_new(const struct xct_ct_key *key)
+{
+	struct xct_nat_ctl *nctl;
+	struct xct_ct_entry *ct;
+	__u32 zero = 0;
+
+	nctl = bpf_map_lookup_elem(&xct_nat_ctl, &zero);
+	if (!nctl || !nctl->enabled)
+		return 0;
+	ct = bpf_map_lookup_elem(&xct_ct, key);
+	if (!ct)
+		return 0;
+	/* The seq bump makes an update that copied the entry before start
+	 * again rather than write the bit away. */
+	bpf_spin_lock(&ct->lock);
+	ct->status |= XCT_CT_NEW_PENDING;
+	ct->seq++;
+	bpf_spin_unlock(&ct->lock);
+	return 1;
+}
+
+/* Sends a waiting NEW, once: whoever clears the bit under the lock sends
+ * it, from the copy taken there.  A global function: verified once. */
+__noinline int xct_ct_send_pending_new(const struct xct_ct_key *key, __u64 now)
+{
+	struct xct_ct_entry_scratch *copy;
+	struct xct_ct_entry *ct;
+	__u32 zero = 0;
+	int send = 0;
+
+	if (!key)
+		return 0;
+	copy = bpf_map_lookup_elem(&xct_ct_new_copy, &zero);
+	ct = bpf_map_lookup_elem(&xct_ct, key);
+	if (!copy || !ct)
+		return 0;
+	bpf_spin_lock(&ct->lock);
+	if ((ct->status & XCT_CT_NEW_PENDING) && !(ct->status & XCT_CT_DYING)) {
+		ct->status &= ~XCT_CT_NEW_PENDING;
+		ct->seq++;
+		__builtin_memcpy(copy->raw + sizeof(struct bpf_spin_lock),
+				 (__u8 *)ct + sizeof(struct bpf_spin_lock), XCT_ENTRY_BODY);
+		send = 1;
+	}
+	bpf_spin_unlock(&ct->lock);
+	if (send && xct_ct_events_wanted(now))
+		xct_ct_event_emit(key, copy, XCT_CTE(XCT_CTE_NEW, XCT_CTE_END_NONE), now);
+	return 0;
+}
+
+/* The same from a pointer the verifier may not pass on (a map's). */
+static __always_inline void xct_ct_flush_new(const struct xct_ct_key *key, __u64 now)
+{
+	struct xct_ct_key k;
+
+	__builtin_memcpy(&k, key, sizeof(k));
+	xct_ct_send_pending_new(&k, now);
 }
 
 #endif /* XCT_BPF_CT_EVENTS_H */

@@ -97,6 +97,9 @@ static __always_inline void xct_count_reason(__u8 reason)
 	xct_count(XCT_REASON_SLOT(reason));
 }
 
+/* Entry bytes after the lock: what an update copies out and back. */
+#define XCT_ENTRY_BODY (sizeof(struct xct_ct_entry) - sizeof(struct bpf_spin_lock))
+
 #include "ct_events.h" /* uses the counters above */
 
 /* An insert failed for lack of room: wake the GC early (at most every
@@ -125,8 +128,6 @@ __noinline int xct_ct_apply_copy(struct xct_ct_entry_scratch *copy, __u32 side,
 	return 0;
 }
 
-/* Entry bytes after the lock: what an update copies out and back. */
-#define XCT_ENTRY_BODY	 (sizeof(struct xct_ct_entry) - sizeof(struct bpf_spin_lock))
 #define XCT_UPDATE_TRIES 4
 
 /*
@@ -214,6 +215,10 @@ static __always_inline __u32 xct_ct_update(const struct xct_ct_key *key, struct 
 
 	if (!copy)
 		goto busy;
+	/* A connection to this host: its first packet never left, so its
+	 * NEW waited for this packet, and goes first, as it was. */
+	if (ct->status & XCT_CT_NEW_PENDING)
+		xct_ct_flush_new(key, now);
 	for (attempt = 0; attempt < XCT_UPDATE_TRIES; attempt++) {
 		bpf_spin_lock(&ct->lock);
 		if (ct->status & XCT_CT_DYING) {
@@ -319,6 +324,9 @@ static __always_inline void xct_ct_announce_end(const struct xct_ct_key *key,
 		return;
 	/* A global function's pointers must be writable: not a map key. */
 	__builtin_memcpy(&k, key, sizeof(k));
+	/* A NEW still waiting goes first. */
+	if (((const struct xct_ct_entry *)copy)->status & XCT_CT_NEW_PENDING)
+		xct_ct_event_emit(&k, copy, XCT_CTE(XCT_CTE_NEW, XCT_CTE_END_NONE), now);
 	xct_ct_event_emit(&k, copy, XCT_CTE(XCT_CTE_DESTROY, end), now);
 }
 
@@ -426,12 +434,13 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 		bpf_spin_unlock(&ct->lock);
 		return XCT_CAND_GONE;
 	}
-	if (status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT))
-		xct_nat_release(&key);
+	/* The DESTROY before the binding goes: it shows the translation. */
 	if (copy)
 		xct_ct_announce_end(
 			&key, copy,
 			c == XCT_CAND_DEAD ? XCT_CTE_END_EXPIRED : XCT_CTE_END_EARLY_DROP, now);
+	if (status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT))
+		xct_nat_release(&key);
 	if (c == XCT_CAND_DEAD) {
 		xct_count(XCT_S_EXPIRED);
 	} else if (c == XCT_CAND_UNREPLIED) {
@@ -577,13 +586,15 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 }
 
 /* The NEW of a connection the policy admitted, from the copy its first
- * packet's update committed (still in xct_scratch). */
-static __always_inline void xct_ct_announce_new(const struct xct_ct_key *key, __u64 now)
+ * packet's update committed (still in xct_scratch); one that started at
+ * ingress may wait for its NAT decision (xct_ct_defer_new()). */
+static __always_inline void xct_ct_announce_new(const struct xct_ct_key *key, __u64 now,
+						int at_ingress)
 {
 	struct xct_ct_entry_scratch *copy;
 	__u32 zero = 0;
 
-	if (!xct_ct_events_wanted(now))
+	if (!xct_ct_events_wanted(now) || (at_ingress && xct_ct_defer_new(key)))
 		return;
 	copy = bpf_map_lookup_elem(&xct_scratch, &zero);
 	if (copy)
@@ -708,15 +719,16 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 		bpf_spin_unlock(&ct->lock);
 		return 0;
 	}
-	/* A translated connection gives its tuple back. */
-	if (status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT))
-		xct_nat_release(key);
 	if (end == XCT_CTE_END_EARLY_DROP)
 		g->early_dropped++;
 	else
 		g->deleted++;
 	if (copy)
 		xct_ct_announce_end(key, copy, end, g->now);
+	/* A translated connection gives its tuple back, after its DESTROY
+	 * has shown the translation. */
+	if (status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT))
+		xct_nat_release(key);
 	return 0;
 }
 

@@ -253,7 +253,7 @@ __noinline int xct_commit(const struct xct_pkt *pkt, struct xct_track_state *ts,
 		 * for a reader of connection events. */
 		if (ts->res.started) {
 			xct_ct_remember(&ts->key);
-			xct_ct_announce_new(&ts->key, ts->now);
+			xct_ct_announce_new(&ts->key, ts->now, ts->hook == XCT_HOOK_INGRESS);
 		}
 	} else if (ts->res.started) {
 		xct_ct_forget(&ts->key, ts->seq);
@@ -758,10 +758,10 @@ static __noinline int xct_ctl_ct_delete(const struct xct_ct_key *pkt_key, __u64 
 
 	if (bpf_map_delete_elem(&xct_ct, &key))
 		return -ENOENT;
-	if (status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT))
-		xct_nat_release(&key);
 	if (announce)
 		xct_ct_announce_end(&key, copy, XCT_CTE_END_DELETED, now);
+	if (status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT))
+		xct_nat_release(&key);
 	return 0;
 }
 
@@ -934,6 +934,8 @@ static __always_inline int xct_dnat_out(struct __sk_buff *skb, const struct xct_
 			return TC_ACT_UNSPEC;
 		snat = xct_nat_binding_for(skb, pkt, inner, ct, side,
 					   !(ct->status & XCT_CT_SEEN_REPLY), 0, &act);
+		if (ct->status & XCT_CT_NEW_PENDING)
+			xct_ct_send_pending_new(&conn, xct_now());
 		if (!snat)
 			return act;
 		if (snat->manip == XCT_CT_SRC_NAT &&
@@ -1020,6 +1022,9 @@ int xct_nat_egress(struct __sk_buff *skb)
 	b = xct_nat_binding_for(skb, pkt, &key, ct, ct->orig_side,
 				dir == XCT_DIR_ORIGINAL && !(ct->status & XCT_CT_SEEN_REPLY), 0,
 				&act);
+	/* Decided: the connection's NEW can tell its translation. */
+	if (ct->status & XCT_CT_NEW_PENDING)
+		xct_ct_send_pending_new(&key, xct_now());
 	if (!b)
 		return act;
 	if (b->manip != XCT_CT_SRC_NAT || dir != XCT_DIR_ORIGINAL)

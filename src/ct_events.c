@@ -77,6 +77,28 @@ void xct_event_entry(const struct xct_ct_event *ev, struct xct_ct_entry *e)
 	e->bytes[1] = ev->bytes[1];
 }
 
+void xct_event_nat(const struct xct_ct_event *ev, struct xct_nat_binding *nat,
+		   struct xct_nat_binding *inner)
+{
+	memset(nat, 0, sizeof(*nat));
+	memset(inner, 0, sizeof(*inner));
+	if (ev->nat_manip & XCT_CT_DST_NAT) {
+		nat->manip = XCT_CT_DST_NAT;
+		nat->addr = ev->nat_dst_addr;
+		nat->port = ev->nat_dst_port;
+		if (ev->nat_manip & XCT_CT_SRC_NAT) {
+			nat = inner;
+		} else {
+			return;
+		}
+	}
+	if (ev->nat_manip & XCT_CT_SRC_NAT) {
+		nat->manip = XCT_CT_SRC_NAT;
+		nat->addr = ev->nat_src_addr;
+		nat->port = ev->nat_src_port;
+	}
+}
+
 struct reader {
 	const struct xct_filter *filter;
 	const struct xct_ct_events_opts *opts;
@@ -106,7 +128,8 @@ static void print_wall(__u64 real_ns)
 }
 
 static void print_json(struct reader *r, const struct xct_ct_event *ev,
-		       const struct xct_ct_entry *e)
+		       const struct xct_ct_entry *e, const struct xct_nat_binding *nat,
+		       const struct xct_nat_binding *inner)
 {
 	printf("{\"time\":");
 	print_wall(ev->time_ns + (__u64)r->mono_to_real);
@@ -120,30 +143,38 @@ static void print_json(struct reader *r, const struct xct_ct_event *ev,
 		       (unsigned long long)(xct_event_duration_ns(e, ev->time_ns) / 1000000));
 	}
 	printf(",\"conn\":");
-	xct_print_conn_json(stdout, &ev->key, e, ev->time_ns);
+	xct_print_conn_json_nat(stdout, &ev->key, e, nat, inner, ev->time_ns);
 	printf("}\n");
 }
 
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct reader *r = ctx;
-	const struct xct_ct_event *ev = data;
+	struct xct_nat_binding nat_b, inner_b;
+	const struct xct_nat_binding *nat, *inner;
+	struct xct_ct_event copy = {0};
+	const struct xct_ct_event *ev = &copy;
 	struct xct_ct_entry e;
 	char line[640];
 	int n;
 
-	if (r->draining || size < sizeof(*ev))
+	/* An older datapath's events end before the translation. */
+	if (r->draining || size < XCT_CT_EVENT_BASE_SIZE)
 		return 0;
+	memcpy(&copy, data, size < sizeof(copy) ? size : sizeof(copy));
 	if (ev->type < XCT_CTE_NEW || ev->type > XCT_CTE_DESTROY ||
 	    !(r->opts->mask & XCT_CTE_MASK(ev->type)))
 		return 0;
 	if (r->opts->count && r->shown >= r->opts->count)
 		return 0;
 	xct_event_entry(ev, &e);
-	if (!xct_filter_match(r->filter, &ev->key, &e))
+	xct_event_nat(ev, &nat_b, &inner_b);
+	nat = nat_b.manip ? &nat_b : NULL;
+	inner = inner_b.manip ? &inner_b : NULL;
+	if (!xct_filter_match_nat(r->filter, &ev->key, &e, nat, inner))
 		return 0;
 	if (xct_opts.json) {
-		print_json(r, ev, &e);
+		print_json(r, ev, &e, nat, inner);
 	} else {
 		if (r->opts->fmt_flags & XCT_FMT_TIMESTAMP) {
 			__u64 real = ev->time_ns + (__u64)r->mono_to_real;
@@ -152,8 +183,8 @@ static int on_event(void *ctx, void *data, size_t size)
 			printf("[%-8llu.%-6llu]\t", (unsigned long long)(real / 1000000000ULL),
 			       (unsigned long long)(real % 1000000000ULL / 1000));
 		}
-		n = xct_format_event(line, sizeof(line) - 1, &ev->key, &e, ev->type, ev->end,
-				     ev->time_ns, r->opts->fmt_flags);
+		n = xct_format_event(line, sizeof(line) - 1, &ev->key, &e, nat, inner, ev->type,
+				     ev->end, ev->time_ns, r->opts->fmt_flags);
 		line[n] = '\n';
 		fwrite(line, 1, (size_t)n + 1, stdout);
 	}

@@ -26,6 +26,11 @@ int xct_parse_event_mask(const char *s, unsigned int *mask);
 /* The entry an event carries, for the filters and the formatters. */
 void xct_event_entry(const struct xct_ct_event *ev, struct xct_ct_entry *e);
 
+/* The translation an event carries, as bindings for xct_nat_reply_tuple():
+ * manip 0 in either when it has none of that kind. */
+void xct_event_nat(const struct xct_ct_event *ev, struct xct_nat_binding *nat,
+		   struct xct_nat_binding *inner);
+
 /* Follows the events until the count, the timeout or a signal; an exit
  * status. */
 int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,

@@ -239,7 +239,8 @@ __u64 xct_event_duration_ns(const struct xct_ct_entry *e, __u64 time_ns)
 }
 
 int xct_format_event(char *buf, size_t len, const struct xct_ct_key *key,
-		     const struct xct_ct_entry *e, __u8 type, __u8 end, __u64 time_ns,
+		     const struct xct_ct_entry *e, const struct xct_nat_binding *nat,
+		     const struct xct_nat_binding *inner, __u8 type, __u8 end, __u64 time_ns,
 		     unsigned int flags)
 {
 	struct line l = {.buf = buf, .len = len, .pos = 0};
@@ -249,7 +250,7 @@ int xct_format_event(char *buf, size_t len, const struct xct_ct_key *key,
 	if (!len)
 		return 0;
 	xct_tuple_from_key(key, e->orig_side, XCT_DIR_ORIGINAL, &orig);
-	xct_tuple_from_key(key, e->orig_side, XCT_DIR_REPLY, &reply);
+	xct_nat_reply_tuple(key, e->orig_side, nat, inner, &reply);
 
 	put_str(&l,
 		type <= XCT_CTE_DESTROY && event_prefix[type] ? event_prefix[type] : "[UNKNOWN] ");

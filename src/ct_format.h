@@ -40,9 +40,11 @@ int xct_format_conn_nat(char *buf, size_t len, const struct xct_ct_key *key,
 			const struct xct_nat_binding *inner, __u64 now_ns, unsigned int flags);
 
 /* The conntrack -E line of an event (type and end from struct
- * xct_ct_event) about entry e, at time_ns, without a newline. */
+ * xct_ct_event) about entry e, translated by nat and inner (as for
+ * xct_format_conn_nat()), at time_ns, without a newline. */
 int xct_format_event(char *buf, size_t len, const struct xct_ct_key *key,
-		     const struct xct_ct_entry *e, __u8 type, __u8 end, __u64 time_ns,
+		     const struct xct_ct_entry *e, const struct xct_nat_binding *nat,
+		     const struct xct_nat_binding *inner, __u8 type, __u8 end, __u64 time_ns,
 		     unsigned int flags);
 
 /* How long the connection of e lasted at time_ns: from its first packet

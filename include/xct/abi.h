@@ -94,6 +94,10 @@ struct xct_tcp_ct {
 /* Connection status bits; the values are the kernel's IPS_* bits. */
 #define XCT_CT_SEEN_REPLY 0x0002
 #define XCT_CT_ASSURED	  0x0004
+/* xct's own: the connection's NEW waits for its NAT decision, after
+ * routing, so that it shows the translated reply tuple as conntrack -E's
+ * does (see bpf/ct_events.h). */
+#define XCT_CT_NEW_PENDING 0x4000
 /* xct's own: the GC claimed this entry and is about to delete it, so no
  * packet may bring it back to life (see bpf/ct_table.h). */
 #define XCT_CT_DYING 0x8000
@@ -366,10 +370,24 @@ struct xct_ct_event {
 	__u64 expires_ns;
 	__u64 packets[2];
 	__u64 bytes[2];
+	/* A translated connection's translation, as xct_nat_reply_tuple()
+	 * applies it: nat_manip has IPS_DST_NAT (0x20) when the reply's
+	 * source is nat_dst_addr and nat_dst_port, IPS_SRC_NAT (0x10) when
+	 * its destination is nat_src_addr and nat_src_port (the identifier,
+	 * for ICMP).  An older datapath's events end before these fields. */
+	union xct_addr nat_dst_addr;
+	union xct_addr nat_src_addr;
+	__u16 nat_dst_port;
+	__u16 nat_src_port;
+	__u8 nat_manip;
+	__u8 pad2[3];
 };
 
-#define XCT_SUB_REFRESH_NS (1000ULL * 1000 * 1000)
-#define XCT_SUB_TTL_NS	   (3ULL * 1000 * 1000 * 1000)
+/* The size of an event without the translation. */
+#define XCT_CT_EVENT_BASE_SIZE 120
+
+#define XCT_SUB_REFRESH_NS     (1000ULL * 1000 * 1000)
+#define XCT_SUB_TTL_NS	       (3ULL * 1000 * 1000 * 1000)
 
 /* Hooks, for the interface registry and for telling a forwarded packet
  * (tracked at ingress) from a locally sent one (tracked at egress). */
@@ -509,7 +527,7 @@ _Static_assert(sizeof(struct xct_ct_entry) == 136, "entry layout");
 _Static_assert(sizeof(struct xct_iface) == 16, "iface layout");
 _Static_assert(sizeof(struct xct_ctl_msg) == 36, "ctl layout");
 _Static_assert(sizeof(struct xct_event) == 64, "event layout");
-_Static_assert(sizeof(struct xct_ct_event) == 120, "ct event layout");
+_Static_assert(sizeof(struct xct_ct_event) == XCT_CT_EVENT_BASE_SIZE + 40, "ct event layout");
 _Static_assert(sizeof(struct xct_ctl_ct_msg) == 76, "ctl ct layout");
 _Static_assert(sizeof(struct xct_decision) == 16, "decision layout");
 #endif

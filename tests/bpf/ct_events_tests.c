@@ -391,9 +391,9 @@ TEST(ct_events_full_ring_counts_lost_events)
 		xdp_in(&fx, &p);
 	}
 	/* The ring keeps one byte free between producer and consumer: it
-	 * holds one record less than its size would. */
+	 * holds the records that fit in one byte less than its size. */
 	got = ct_events_read(&fx, NULL, 0);
-	CHECK_EQ(got, ring / (sizeof(ev) + 8) - 1);
+	CHECK_EQ(got, (ring - 1) / (sizeof(ev) + 8));
 	CHECK_EQ(counter(&fx, XCT_S_CT_EVENTS), got);
 	CHECK_EQ(counter(&fx, XCT_S_CT_EVENTS_LOST), n - got);
 	CHECK_EQ(table_size(&fx), n);

@@ -1441,3 +1441,126 @@ TEST(hairpin_dnat_and_snat_on_one_connection)
 	set_track_prog(&fx, 0);
 	fixture_teardown(&fx);
 }
+
+/* ---- Connection events of translated connections ---- */
+
+#define NAT_EVENTS_MAX 8
+
+/* A translated connection's NEW waits for the translation, made after
+ * routing, and shows it, as conntrack -E's does; so does its DESTROY. */
+TEST(nat_events_show_the_translation)
+{
+	struct flow a = make_flow(XCT_IPPROTO_UDP, "10.0.0.2", 40000, "192.0.2.9", 53);
+	struct flow b = make_flow(XCT_IPPROTO_UDP, "10.0.0.3", 40000, "192.0.2.9", 53);
+	struct xct_ct_event ev[NAT_EVENTS_MAX];
+	struct packet pk, out;
+	struct fixture fx;
+	__u16 translated;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_rule(&fx, NAT_ADDR, 0, 0);
+	ct_events_subscribe(&fx);
+	pk = udp_packet(&a, 32);
+	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pk);
+	nat_out(&fx, &pk, &out);
+	CHECK_EQ(ct_events_read(&fx, ev, NAT_EVENTS_MAX), 1);
+	pk = udp_packet(&b, 32);
+	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pk);
+	/* Tracked, not yet routed: nothing to tell yet. */
+	CHECK_EQ(ct_events_read(&fx, ev, NAT_EVENTS_MAX), 0);
+	nat_out(&fx, &pk, &out);
+	translated = sport(&out);
+	CHECK(translated != 40000);
+	CHECK_EQ(ct_events_read(&fx, ev, NAT_EVENTS_MAX), 1);
+	CHECK_EQ(ev[0].type, XCT_CTE_NEW);
+	CHECK_EQ(ev[0].nat_manip, XCT_CT_SRC_NAT);
+	CHECK_EQ(ev[0].nat_src_addr.v4, addr4(NAT_ADDR));
+	CHECK_EQ(ntohs(ev[0].nat_src_port), translated);
+	CHECK_EQ(ev[0].status & (XCT_CT_SRC_NAT | XCT_CT_NEW_PENDING), XCT_CT_SRC_NAT);
+	/* Later packets send no second NEW. */
+	nat_out(&fx, &pk, &out);
+	xdp_in(&fx, &pk);
+	CHECK_EQ(ct_events_read(&fx, ev, NAT_EVENTS_MAX), 0);
+
+	CHECK_EQ(ct_delete(&fx, &b), 0);
+	CHECK_EQ(ct_events_read(&fx, ev, NAT_EVENTS_MAX), 1);
+	CHECK_EQ(ev[0].type, XCT_CTE_DESTROY);
+	CHECK_EQ(ev[0].nat_manip, XCT_CT_SRC_NAT);
+	CHECK_EQ(ntohs(ev[0].nat_src_port), translated);
+	CHECK_EQ(claims(&fx), 1);
+	fixture_teardown(&fx);
+}
+
+/* A forwarded connection's NEW shows its inner server once it leaves. */
+TEST(dnat_events_show_the_translation)
+{
+	struct flow c = make_flow(XCT_IPPROTO_TCP, CLIENT, 40000, PUB_ADDR, 8080);
+	struct xct_ct_event ev[NAT_EVENTS_MAX];
+	struct packet pk, in, out;
+	struct fixture fx;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_dnat_rule(&fx, XCT_IPPROTO_TCP, 80);
+	set_track_prog(&fx, 1);
+	ct_events_subscribe(&fx);
+	pk = tcp_packet(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	CHECK_EQ(tc_ingress(&fx, &pk, &in), TC_ACT_UNSPEC);
+	CHECK_EQ(ct_events_read(&fx, ev, NAT_EVENTS_MAX), 0);
+	CHECK_EQ(nat_out(&fx, &in, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(ct_events_read(&fx, ev, NAT_EVENTS_MAX), 1);
+	CHECK_EQ(ev[0].type, XCT_CTE_NEW);
+	CHECK_EQ(ev[0].nat_manip, XCT_CT_DST_NAT);
+	CHECK_EQ(ev[0].nat_dst_addr.v4, addr4(INNER_ADDR));
+	CHECK_EQ(ntohs(ev[0].nat_dst_port), 80);
+	set_track_prog(&fx, 0);
+	fixture_teardown(&fx);
+}
+
+/* While NAT is in use, a connection to this host, whose first packet
+ * never leaves, is announced by its next packet (the answer, leaving), or
+ * else just before its end. */
+TEST(nat_events_local_connection_announced_later)
+{
+	struct flow c = make_flow(XCT_IPPROTO_TCP, "192.0.2.9", 40000, "10.0.0.1", 22);
+	struct flow u = make_flow(XCT_IPPROTO_UDP, "192.0.2.9", 40001, "10.0.0.1", 53);
+	struct flow r = reverse(&c);
+	struct xct_ct_event ev[NAT_EVENTS_MAX];
+	struct fixture fx;
+	struct packet pk;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_rule(&fx, NAT_ADDR, 0, 0);
+	ct_events_subscribe(&fx);
+	pk = tcp_packet(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	xdp_in(&fx, &pk);
+	CHECK_EQ(ct_events_read(&fx, ev, NAT_EVENTS_MAX), 0);
+	pk = tcp_packet(&r, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 0);
+	tc_out(&fx, &pk);
+	CHECK_EQ(ct_events_read(&fx, ev, NAT_EVENTS_MAX), 2);
+	CHECK_EQ(ev[0].type, XCT_CTE_NEW);
+	CHECK_EQ(ev[0].state, XCT_TCP_SYN_SENT);
+	CHECK_EQ(ev[0].nat_manip, 0);
+	CHECK_EQ(ev[1].type, XCT_CTE_UPDATE);
+	CHECK_EQ(ev[1].state, XCT_TCP_SYN_RECV);
+
+	/* A datagram nobody answers: NEW, then DESTROY, when it expires. */
+	pk = udp_packet(&u, 10);
+	xdp_in(&fx, &pk);
+	CHECK_EQ(ct_events_read(&fx, ev, NAT_EVENTS_MAX), 0);
+	advance(&fx, SEC_NS(31));
+	ct_events_subscribe(&fx); /* a reader still there */
+	gc_run(&fx);
+	CHECK_EQ(ct_events_read(&fx, ev, NAT_EVENTS_MAX), 2);
+	CHECK_EQ(ev[0].type, XCT_CTE_NEW);
+	CHECK_EQ(ev[0].key.proto, XCT_IPPROTO_UDP);
+	CHECK_EQ(ev[1].type, XCT_CTE_DESTROY);
+	CHECK_EQ(ev[1].key.proto, XCT_IPPROTO_UDP);
+	CHECK_EQ(ev[0].status & XCT_CT_NEW_PENDING, 0);
+	fixture_teardown(&fx);
+}

@@ -33,28 +33,6 @@ stat_total() {
 	xct_r -j ct stats | "$PYTHON" -c "import json,sys; print(sum(c['$1'] for c in json.load(sys.stdin)['cpus']))"
 }
 
-# The connection-events reader's subscription slot (XCT_SUB_CT_EVENTS).
-subs_slot() {
-	bpftool -j map lookup pinned "$XCT_PIN/xct_subs" key 1 0 0 0 2>/dev/null
-}
-
-# start_reader OUT ERR [xct ct events args]: xct ct events in the router,
-# in the background, until it has subscribed (its slot changed).
-start_reader() {
-	local out=$1 err=$2
-	shift 2
-	SLOT_BEFORE=$(subs_slot)
-	# ip netns exec execs: $! is the reader itself, for its signals.
-	ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" ct events "$@" >"$out" 2>"$err" &
-	EV_PID=$!
-	BG_PIDS+=("$EV_PID")
-	poll 10 subscribed
-}
-
-subscribed() {
-	[ "$(subs_slot)" != "$SLOT_BEFORE" ]
-}
-
 # start_readers [xct ct events args]: xct ct events and conntrack -E in the
 # router, both ready.
 start_readers() {
@@ -73,12 +51,6 @@ ct_ready() {
 
 table_count() {
 	ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" ct count
-}
-
-# stop_reader PID: SIGINT, as Ctrl-C, and wait for it to end.
-stop_reader() {
-	kill -INT "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
 }
 
 # The lines of one connection, the DESTROY's tail cut after its counters

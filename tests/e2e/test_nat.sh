@@ -19,7 +19,9 @@
 #      --dst-nat, --any-nat filter them); `xct rules show` lists the NAT
 #      rule;
 #   4. the oracle: the same traffic through nf_nat's masquerade in the same
-#      router, and `conntrack -L`'s reply tuples equal xct's;
+#      router, and `conntrack -L`'s reply tuples equal xct's; so do the
+#      NEW events of `xct ct events` and `conntrack -E` (the translated
+#      reply tuple, decided after the event's entry was made);
 #   5. snat to one address and a range of 4 ports: four connections to
 #      one server port get the four ports, a fifth fails with nat_no_tuple
 #      counted, the four stay up;
@@ -41,9 +43,11 @@ P_UDP=7002
 P_HOLD=7003
 P_TCP6=7004
 WORK=""
+EV_PID=""
 # The connections check_clients makes, and xct's tuples of them.
 MINE='sport=4[01]00[1-3] |id=70[1-3]$'
 XCT_TUPLES=""
+XCT_EV_TUPLES=""""
 
 nat_cleanup() {
 	local ns
@@ -245,9 +249,31 @@ check_ct_list() {
 	result nat_ct_list_untranslated $?
 }
 
-# The same traffic through nf_nat; its reply tuples must equal xct's.
+# new_tuples FILE: the tuples of check_clients' connections in the NEW
+# events of xct ct events or conntrack -E.
+new_tuples() {
+	sed -E 's/^ *\[NEW\] //' "$1" | tuples_to "$S4" | grep -E "$MINE"
+}
+
+# A NEW shows the reply tuple ct list shows, the translated one.
+check_events() {
+	[ "$(echo "$XCT_EV_TUPLES" | wc -l)" = 9 ] && [ "$XCT_EV_TUPLES" = "$XCT_TUPLES" ]
+	result nat_events_new_translated $? "events:
+$XCT_EV_TUPLES
+ct list:
+$XCT_TUPLES"
+}
+
+# conntrack -E has shown the router's own ping of id 9999.
+ct_events_ready() {
+	in_ns "$NS_R" ping -c 1 -W 1 -e 9999 "$S4" >/dev/null 2>&1
+	grep -q "id=9999" "$WORK/nf_events"
+}
+
+# The same traffic through nf_nat; its reply tuples must equal xct's, in
+# the table and in the NEW events.
 check_oracle() {
-	local xct_t nf_t
+	local xct_t nf_t nf_ev ct_pid
 	xct_t=$XCT_TUPLES
 	xct_r detach --all >/dev/null 2>&1
 	XCT_ATTACHED=0
@@ -259,8 +285,24 @@ check_oracle() {
 			}
 		}
 	EOF
+	ip netns exec "$NS_R" conntrack -E -e NEW -f ipv4 >"$WORK/nf_events" 2>/dev/null &
+	ct_pid=$!
+	BG_PIDS+=("$ct_pid")
+	poll 10 ct_events_ready || result nat_events_oracle 1 "conntrack -E not ready"
 	check_clients >/dev/null
 	nf_t=$(ct_r -L -f ipv4 2>/dev/null | tuples_to "$S4" | grep -E "$MINE")
+	# Its events are written as they come: the connections' are there.
+	poll 5 sh -c "[ \$(grep -c 'id=70[1-3]' '$WORK/nf_events') -ge 3 ]"
+	stop_reader "$ct_pid"
+	nf_ev=$(new_tuples "$WORK/nf_events")
+	if [ "$(echo "$nf_ev" | wc -l)" = 9 ] && [ "$nf_ev" = "$XCT_EV_TUPLES" ]; then
+		result nat_events_oracle 0
+	else
+		result nat_events_oracle 1 "xct:
+$XCT_EV_TUPLES
+nf_nat:
+$nf_ev"
+	fi
 	# Three clients, three protocols.
 	if [ "$(echo "$xct_t" | wc -l)" = 9 ] && [ "$xct_t" = "$nf_t" ]; then
 		result nat_oracle_reply_tuples 0
@@ -334,8 +376,13 @@ xct_r attach --mode native veth-r-c2 veth-r-c3 >/dev/null || fail_setup "attach 
 echo "masquerade oif veth-r-s" >"$WORK/masq.xct"
 xct_r rules load "$WORK/masq.xct" >/dev/null || fail_setup "rules load"
 
+start_reader "$WORK/xct_events" "$WORK/xct_events.err" -e NEW -f ipv4 ||
+	fail_setup "events reader"
 check_clients
 XCT_TUPLES=$(xct_r ct list -f ipv4 --src-nat 2>/dev/null | tuples_to "$S4" | grep -E "$MINE")
+stop_reader "$EV_PID"
+XCT_EV_TUPLES=$(new_tuples "$WORK/xct_events")
+check_events
 check_rules_show
 check_same_port
 check_ipv6

@@ -80,7 +80,7 @@ TEST(format_events_as_conntrack_e)
 	e.expires_ns = NOW + 120 * SEC_NS;
 	e.packets[0] = 1;
 	e.bytes[0] = 60;
-	xct_format_event(line, sizeof(line), &key, &e, XCT_CTE_NEW, 0, NOW, 0);
+	xct_format_event(line, sizeof(line), &key, &e, NULL, NULL, XCT_CTE_NEW, 0, NOW, 0);
 	CHECK_STR(line,
 		  "    [NEW] tcp      6 120 SYN_SENT src=10.231.1.2 dst=10.231.2.2 sport=59176 "
 		  "dport=5001 [UNREPLIED] src=10.231.2.2 dst=10.231.1.2 sport=5001 dport=59176");
@@ -88,7 +88,8 @@ TEST(format_events_as_conntrack_e)
 	e.state = XCT_TCP_ESTABLISHED;
 	e.status = XCT_CT_SEEN_REPLY | XCT_CT_ASSURED;
 	e.expires_ns = NOW + 432000 * SEC_NS;
-	xct_format_event(line, sizeof(line), &key, &e, XCT_CTE_UPDATE, 0, NOW, XCT_FMT_EXTENDED);
+	xct_format_event(line, sizeof(line), &key, &e, NULL, NULL, XCT_CTE_UPDATE, 0, NOW,
+			 XCT_FMT_EXTENDED);
 	CHECK_STR(line, " [UPDATE] ipv4     2 tcp      6 432000 ESTABLISHED src=10.231.1.2 "
 			"dst=10.231.2.2 sport=59176 dport=5001 src=10.231.2.2 dst=10.231.1.2 "
 			"sport=5001 dport=59176 [ASSURED]");
@@ -101,8 +102,8 @@ TEST(format_events_as_conntrack_e)
 	e.bytes[0] = 326;
 	e.packets[1] = 4;
 	e.bytes[1] = 222;
-	xct_format_event(line, sizeof(line), &key, &e, XCT_CTE_DESTROY, XCT_CTE_END_DELETED, NOW,
-			 0);
+	xct_format_event(line, sizeof(line), &key, &e, NULL, NULL, XCT_CTE_DESTROY,
+			 XCT_CTE_END_DELETED, NOW, 0);
 	CHECK_STR(line, "[DESTROY] tcp      6 119 TIME_WAIT src=10.231.1.2 dst=10.231.2.2 "
 			"sport=59176 dport=5001 packets=6 bytes=326 src=10.231.2.2 dst=10.231.1.2 "
 			"sport=5001 dport=59176 packets=4 bytes=222 [ASSURED] delta-time=5 "
@@ -111,8 +112,8 @@ TEST(format_events_as_conntrack_e)
 	/* Timed out 2 s before the GC found it: it lasted until its expiry. */
 	e.expires_ns = NOW - 2 * SEC_NS;
 	CHECK_EQ(xct_event_duration_ns(&e, NOW), 3 * SEC_NS);
-	xct_format_event(line, sizeof(line), &key, &e, XCT_CTE_DESTROY, XCT_CTE_END_EXPIRED, NOW,
-			 0);
+	xct_format_event(line, sizeof(line), &key, &e, NULL, NULL, XCT_CTE_DESTROY,
+			 XCT_CTE_END_EXPIRED, NOW, 0);
 	CHECK(strstr(line, "[DESTROY] tcp      6 0 TIME_WAIT ") == line);
 	CHECK(strstr(line, "[ASSURED] delta-time=3") != NULL);
 	CHECK(strstr(line, "USERSPACE") == NULL);
@@ -120,8 +121,44 @@ TEST(format_events_as_conntrack_e)
 
 	/* A mark shows when there is one. */
 	e.mark = 7;
-	xct_format_event(line, sizeof(line), &key, &e, XCT_CTE_UPDATE, 0, NOW, 0);
+	xct_format_event(line, sizeof(line), &key, &e, NULL, NULL, XCT_CTE_UPDATE, 0, NOW, 0);
 	CHECK(strstr(line, "[ASSURED] mark=7") != NULL);
+}
+
+/* A masqueraded connection's NEW shows the reply to the router, as
+ * conntrack -E does; the translation comes from the event's own fields. */
+TEST(format_event_of_translated_connection)
+{
+	struct xct_nat_binding nat, inner;
+	struct xct_ct_event ev;
+	struct xct_ct_key key;
+	struct xct_ct_entry e;
+	char line[640];
+
+	make_conn(&key, &e, "10.231.1.2", "10.231.2.2", 17, 40000, 53);
+	e.expires_ns = NOW + 30 * SEC_NS;
+	memset(&ev, 0, sizeof(ev));
+	ev.nat_manip = XCT_CT_SRC_NAT;
+	inet_pton(AF_INET, "10.231.2.1", &ev.nat_src_addr.v4);
+	ev.nat_src_port = htons(61000);
+	xct_event_nat(&ev, &nat, &inner);
+	CHECK_EQ(nat.manip, XCT_CT_SRC_NAT);
+	CHECK_EQ(inner.manip, 0);
+	xct_format_event(line, sizeof(line), &key, &e, &nat, NULL, XCT_CTE_NEW, 0, NOW, 0);
+	CHECK_STR(line, "    [NEW] udp      17 30 src=10.231.1.2 dst=10.231.2.2 sport=40000 "
+			"dport=53 [UNREPLIED] src=10.231.2.2 dst=10.231.2.1 sport=53 dport=61000");
+
+	/* Both (hairpin): the reply from the inner server to the router. */
+	ev.nat_manip = XCT_CT_SRC_NAT | XCT_CT_DST_NAT;
+	inet_pton(AF_INET, "10.231.2.9", &ev.nat_dst_addr.v4);
+	ev.nat_dst_port = htons(5353);
+	xct_event_nat(&ev, &nat, &inner);
+	CHECK_EQ(nat.manip, XCT_CT_DST_NAT);
+	CHECK_EQ(inner.manip, XCT_CT_SRC_NAT);
+	xct_format_event(line, sizeof(line), &key, &e, &nat, &inner, XCT_CTE_NEW, 0, NOW, 0);
+	CHECK_STR(line,
+		  "    [NEW] udp      17 30 src=10.231.1.2 dst=10.231.2.2 sport=40000 "
+		  "dport=53 [UNREPLIED] src=10.231.2.9 dst=10.231.2.1 sport=5353 dport=61000");
 }
 
 TEST(event_mask_parsing)
