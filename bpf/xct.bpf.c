@@ -1066,7 +1066,8 @@ static __always_inline int xct_dnat_error_in(struct __sk_buff *skb, struct xct_p
  * inner, bound by b) is source-translated too: its destination is put
  * back to the client before routing, which leaves it the reply of the
  * inner tuple, tracked under the connection as any dnat reply.  1 when it
- * was one, 0 when not, -1 when its rewrite failed.
+ * was one, 0 when not, -1 when its rewrite failed.  An ICMP error about
+ * such a connection is left as it is (not translated).
  */
 static __always_inline int xct_hairpin_in(struct __sk_buff *skb, struct xct_pkt_slot *slot,
 					  const struct xct_ct_key *inner,
@@ -1083,6 +1084,8 @@ static __always_inline int xct_hairpin_in(struct __sk_buff *skb, struct xct_pkt_
 	outer = xct_dnat_of(inner, &conn);
 	if (!outer || outer->first_seen_ns != b->first_seen_ns)
 		return 0;
+	if (slot->pkt.icmp_error)
+		return 1;
 	xct_nat_orig_source(inner, b->orig_side, &addr, &port);
 	if (xct_nat_rewrite(skb, &slot->pkt, 0, &addr, port) < 0)
 		return -1;
@@ -1135,7 +1138,7 @@ int xct_nat_ingress(struct __sk_buff *skb)
 	key = *kp;
 	b = bpf_map_lookup_elem(&xct_nat, &key);
 	ct = bpf_map_lookup_elem(&xct_ct, &key);
-	if (!ct && b && !slot->pkt.icmp_error) {
+	if (!ct && b) {
 		hairpin = xct_hairpin_in(skb, slot, &key, &rkey, b, side);
 		if (hairpin < 0) {
 			xct_count(XCT_S_DROP);

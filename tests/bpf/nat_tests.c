@@ -1380,7 +1380,7 @@ TEST(hairpin_dnat_and_snat_on_one_connection)
 	struct fixture fx;
 	struct flow c = make_flow(XCT_IPPROTO_TCP, HAIRPIN_CLIENT, 40000, PUB_ADDR, 8080);
 	struct flow r = make_flow(XCT_IPPROTO_TCP, INNER_ADDR, 80, ROUTER_INSIDE, 40000);
-	struct packet pk, in, out, back;
+	struct packet pk, in, out, back, err;
 	struct xct_ct_entry e;
 	int i;
 
@@ -1433,6 +1433,17 @@ TEST(hairpin_dnat_and_snat_on_one_connection)
 	CHECK_EQ(get_entry(&fx, &c, &e), 0);
 	CHECK_EQ(e.state, XCT_TCP_ESTABLISHED);
 	CHECK_EQ(bindings(&fx), 2);
+
+	/* An ICMP error about it (not translated) takes no claim away:
+	 * the server's next answer still finds the connection. */
+	err = icmp_error_packet(INNER_ADDR, ROUTER_INSIDE, 3, 3, &out);
+	fill_checksums(&err, 0, XCT_IPPROTO_ICMP);
+	tc_ingress(&fx, &err, &in);
+	CHECK_EQ(claims(&fx), 2);
+	pk = tcp_packet(&r, XCT_TCPF_ACK, SERVER_ISN + 1, CLIENT_ISN + 201, 0);
+	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	CHECK_EQ(tc_ingress(&fx, &pk, &in), TC_ACT_UNSPEC);
+	CHECK_EQ(dst4(&in), addr4(HAIRPIN_CLIENT));
 
 	CHECK_EQ(ct_delete(&fx, &c), 0);
 	CHECK_EQ(table_size(&fx), 0);
