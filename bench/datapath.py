@@ -214,17 +214,22 @@ class Bench:
     def setup_none(self, ns, dev, bl):
         pass
 
+    def xdp_filter(self, ns, *args):
+        """Runs xdp-filter in ns with this run's bpffs at /sys/fs/bpf.
+        xdp-filter pins its maps in the first bpffs it finds, /sys/fs/bpf
+        or else any other mounted on the host (another test's), and `ip
+        netns exec` hides the host's /sys/fs/bpf: so each call gets the run's
+        own, in the private mount namespace that `ip netns exec` makes."""
+        lib.run(["sh", "-c", 'mount --bind "$0" /sys/fs/bpf && exec "$@"', self.pin_root,
+                 "xdp-filter", *args], ns=ns)
+
     def setup_xdpfilter(self, ns, dev, bl):
-        env = ["env", f"LIBXDP_BPFFS={self.pin_root}"]
-        lib.run(env + ["xdp-filter", "load", "--mode", "native", "--features", "udp,ipv4", dev],
-                ns=ns)
+        self.xdp_filter(ns, "load", "--mode", "native", "--features", "udp,ipv4", dev)
         for port in (9000, 9001):
-            lib.run(env + ["xdp-filter", "port", str(port), "--mode", "dst"], ns=ns)
+            self.xdp_filter(ns, "port", str(port), "--mode", "dst")
         # 10,000 addresses through bpftool in one batch (one xdp-filter call
         # per address would take minutes).  Value: the "src" mode flag.
-        lib.run(env + ["xdp-filter", "ip", "10.64.0.0", "--mode", "src"], ns=ns)
-        # xdp-filter pins its maps under LIBXDP_BPFFS: this run's own map,
-        # whatever other xdp-filter runs on the host.
+        self.xdp_filter(ns, "ip", "10.64.0.0", "--mode", "src")
         pinned = os.path.join(self.pin_root, "xdp-filter", "filter_ipv4")
         try:
             mid = json.loads(lib.out(["bpftool", "-j", "map", "show", "pinned", pinned]))["id"]
