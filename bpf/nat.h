@@ -411,19 +411,24 @@ static __always_inline int xct_nat_rewrite(struct __sk_buff *skb, const struct x
 }
 
 /*
- * An IPv4 ICMP error about a source-translated connection, arriving: its
- * destination, and the source of the packet it quotes, go back to the
- * connection's original source (addr, port in the key's convention), as
- * nf_nat does.  With outer_src, the mirror for a destination-translated
- * connection, leaving: its source, and the quoted packet's destination,
- * go back to the connection's original destination.  The outer IP checksum is the helpers'; inside
- * the quoted packet, the IP checksum moves opposite to the address (so the ICMP checksum over them
- * does not change), the transport checksum is updated with RFC 1624 (include/xct/csum.h), and the
- * ICMP checksum follows every other word that changed.
+ * ICMP errors about a translated connection, as nf_nat translates them:
+ * the outer header's address on one side, and the quoted packet's on the
+ * other side, become addr, and the quoted port (or ICMP identifier)
+ * becomes port (key convention).  outer_src 0: the destination and the
+ * quoted source (an error arriving about a packet the translation sent:
+ * back to the connection's own address); outer_src 1: the source and the
+ * quoted destination (an error leaving about a packet the translation
+ * undid: out as the translated address).
+ *
+ * IPv4: the outer IP checksum is the helpers'; inside the quoted packet,
+ * the IP checksum moves opposite to the address (so the ICMP checksum over
+ * them does not change), the transport checksum is updated with RFC 1624
+ * (include/xct/csum.h), and the ICMP checksum follows every other word
+ * that changed.
  */
-static __always_inline int xct_nat_rewrite_error(struct __sk_buff *skb, const struct xct_pkt *pkt,
-						 int outer_src, const union xct_addr *addr,
-						 __u16 port)
+static __always_inline int xct_nat_rewrite_error4(struct __sk_buff *skb, const struct xct_pkt *pkt,
+						  int outer_src, const union xct_addr *addr,
+						  __u16 port)
 {
 	__u32 l3 = pkt->l3_off, icsum = pkt->l4_off + 2, il3 = pkt->l4_off + 8;
 	__u32 il4 = pkt->inner_l4_off, port_off, csum_off = 0;
@@ -466,6 +471,68 @@ static __always_inline int xct_nat_rewrite_error(struct __sk_buff *skb, const st
 				     bpf_skb_store_bytes(skb, port_off, &new_port, 2, 0)))
 		return -1;
 	return 0;
+}
+
+/*
+ * IPv6: no IP checksums, but every checksum covers a pseudo-header.  The
+ * ICMPv6 checksum follows the outer address (its pseudo-header), the
+ * quoted address and port, and the quoted transport checksum, which
+ * follows the quoted address and port itself (an ICMPv6 echo's too).
+ */
+static __always_inline int xct_nat_rewrite_error6(struct __sk_buff *skb, const struct xct_pkt *pkt,
+						  int outer_src, const union xct_addr *addr,
+						  __u16 port)
+{
+	__u32 l3 = pkt->l3_off, icsum = pkt->l4_off + 2, il3 = pkt->l4_off + 8;
+	__u32 il4 = pkt->inner_l4_off, port_off, csum_off = 0;
+	const union xct_addr *old_outer = outer_src ? &pkt->t.src : &pkt->t.dst;
+	const union xct_addr *old_inner = outer_src ? &pkt->inner.dst : &pkt->inner.src;
+	__u8 proto = pkt->inner.proto;
+	__u16 old_port, new_port, c, c2;
+	__s64 diff;
+
+	diff = bpf_csum_diff((__be32 *)old_outer->v6, 16, (__be32 *)addr->v6, 16, 0);
+	if (diff < 0 || bpf_l4_csum_replace(skb, icsum, 0, (__u64)diff, BPF_F_PSEUDO_HDR) ||
+	    bpf_skb_store_bytes(skb, l3 + (outer_src ? 8 : 24), addr->v6, 16, 0))
+		return -1;
+	if (proto == XCT_IPPROTO_ICMPV6) {
+		old_port = xct_htons(pkt->inner.sport);
+		new_port = xct_htons(port);
+		port_off = il4 + 4;
+		csum_off = il4 + 2;
+	} else {
+		old_port = outer_src ? pkt->inner.dport : pkt->inner.sport;
+		new_port = port;
+		port_off = il4 + (outer_src ? 2 : 0);
+		if (il4 + (proto == XCT_IPPROTO_TCP ? 18 : 8) <= skb->len)
+			csum_off = il4 + (proto == XCT_IPPROTO_TCP ? 16 : 6);
+	}
+	if (csum_off && bpf_skb_load_bytes(skb, csum_off, &c, 2) == 0) {
+		c2 = xct_csum_replace128(c, old_inner->v6, addr->v6);
+		c2 = xct_csum_replace16(c2, old_port, new_port);
+		if (proto == XCT_IPPROTO_UDP && !c2)
+			c2 = 0xffff;
+		if (bpf_skb_store_bytes(skb, csum_off, &c2, 2, 0) ||
+		    bpf_l4_csum_replace(skb, icsum, c, c2, 2))
+			return -1;
+	}
+	diff = bpf_csum_diff((__be32 *)old_inner->v6, 16, (__be32 *)addr->v6, 16, 0);
+	if (diff < 0 || bpf_l4_csum_replace(skb, icsum, 0, (__u64)diff, 0) ||
+	    bpf_skb_store_bytes(skb, il3 + (outer_src ? 24 : 8), addr->v6, 16, 0))
+		return -1;
+	if (old_port != new_port && (bpf_l4_csum_replace(skb, icsum, old_port, new_port, 2) ||
+				     bpf_skb_store_bytes(skb, port_off, &new_port, 2, 0)))
+		return -1;
+	return 0;
+}
+
+static __always_inline int xct_nat_rewrite_error(struct __sk_buff *skb, const struct xct_pkt *pkt,
+						 int outer_src, const union xct_addr *addr,
+						 __u16 port)
+{
+	if (pkt->t.family == XCT_AF_INET)
+		return xct_nat_rewrite_error4(skb, pkt, outer_src, addr, port);
+	return xct_nat_rewrite_error6(skb, pkt, outer_src, addr, port);
 }
 
 #endif /* XCT_BPF_NAT_H */

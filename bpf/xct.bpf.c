@@ -123,6 +123,29 @@ struct xct_track_state {
  * destination may have to be translated, at TC, before routing. */
 #define XCT_TRACK_DNAT 0xfd
 
+/*
+ * The binding of a destination-translated connection (key) whose reply, sent
+ * out with the public source, an arriving ICMP error quotes: the error
+ * belongs to the inner server (xct_nat_ingress() sends it there).  NULL
+ * for any other error.
+ */
+static __always_inline struct xct_nat_binding *xct_dnat_reply_error(const struct xct_pkt *pkt,
+								    const struct xct_ct_key *key)
+{
+	struct xct_nat_binding *b = bpf_map_lookup_elem(&xct_nat, key);
+	struct xct_ct_entry *ct = bpf_map_lookup_elem(&xct_ct, key);
+	union xct_addr addr;
+	__u16 port;
+
+	if (!b || !ct || b->manip != XCT_CT_DST_NAT || b->first_seen_ns != ct->first_seen_ns)
+		return 0;
+	xct_nat_orig_dest(key, b->orig_side, &addr, &port);
+	if (!xct_addr_eq(&pkt->inner.src, &addr) ||
+	    (xct_has_ports(pkt->inner.proto) && pkt->inner.sport != port))
+		return 0;
+	return b;
+}
+
 /* A dnat reply's connection, handed over by xct_nat_ingress(): the
  * packet is tracked under the connection's key, on its reply side.  The
  * word is taken once, and only for the tuple it was given for. */
@@ -175,6 +198,12 @@ __noinline int xct_classify(const struct xct_pkt *pkt, struct xct_track_state *t
 			}
 			ts->nat_reply = 1;
 		}
+		/* About a destination-translated connection's reply: the
+		 * error is the inner server's, to be sent there first. */
+		if (res->ct_state == XCT_CTS_RELATED && ts->hook == XCT_HOOK_INGRESS &&
+		    xct_icmp_error_key(pkt, &ts->key) == XCT_R_OK &&
+		    xct_dnat_reply_error(pkt, &ts->key))
+			ts->nat_reply = 1;
 		return 0;
 	}
 	if (pkt->t.proto == XCT_IPPROTO_ICMP && pkt->t.family == XCT_AF_INET &&
@@ -752,12 +781,9 @@ static __always_inline struct xct_pkt_slot *xct_nat_parse(struct __sk_buff *skb,
 	slot->parsed = xct_parse(hdrs, n, len, &slot->pkt) == XCT_R_OK;
 	if (!slot->parsed)
 		return 0;
-	/* ICMP errors: only IPv4 ones, about a translated connection. */
+	/* ICMP errors: about a connection that could be translated. */
 	if (slot->pkt.icmp_error)
-		return slot->pkt.t.family == XCT_AF_INET && xct_nat_proto_ok(slot->pkt.inner.family,
-									     slot->pkt.inner.proto)
-			       ? slot
-			       : 0;
+		return xct_nat_proto_ok(slot->pkt.inner.family, slot->pkt.inner.proto) ? slot : 0;
 	if (!xct_nat_proto_ok(slot->pkt.t.family, slot->pkt.t.proto))
 		return 0;
 	return slot;
@@ -796,30 +822,48 @@ static __always_inline int xct_dnat_reply_out(struct __sk_buff *skb, const struc
 }
 
 /*
- * An ICMP error leaving towards the client of a destination-translated
- * connection quotes the packet as the inner server got it: its source,
- * and the quoted packet's destination, go back to the connection's
- * original destination, after routing, as nf_nat does.
+ * An ICMP error leaving, after routing, about a translated connection, as
+ * nf_nat translates it:
+ *  - towards the client of a destination-translated connection, it quotes
+ *    the packet as the inner server got it: its source, and the quoted
+ *    packet's destination, go back to the connection's original
+ *    destination;
+ *  - from the inside of a source-translated connection, it quotes a reply
+ *    as the client got it: its source, and the quoted packet's
+ *    destination, become the translated address and port.
  */
-static __always_inline int xct_dnat_error_out(struct __sk_buff *skb, const struct xct_pkt *pkt)
+static __always_inline int xct_nat_error_out(struct __sk_buff *skb, const struct xct_pkt *pkt)
 {
 	struct xct_nat_binding *b;
 	struct xct_ct_key rkey, *kp;
+	struct xct_ct_entry *ct;
 	union xct_addr addr;
 	__u16 port;
 
 	if (xct_icmp_error_key(pkt, &rkey) != XCT_R_OK)
 		return TC_ACT_UNSPEC;
 	kp = bpf_map_lookup_elem(&xct_nat_rev, &rkey);
-	if (!kp)
-		return TC_ACT_UNSPEC;
-	b = bpf_map_lookup_elem(&xct_nat, kp);
-	if (!b || b->manip != XCT_CT_DST_NAT || !xct_key_eq(&b->rkey, &rkey) ||
-	    !xct_addr_eq(&pkt->inner.dst, &b->addr))
-		return TC_ACT_UNSPEC;
-	xct_nat_orig_dest(kp, b->orig_side, &addr, &port);
-	if (xct_is_icmp(pkt->inner.family, pkt->inner.proto))
-		port = pkt->inner.sport; /* the identifier stays */
+	if (kp) {
+		b = bpf_map_lookup_elem(&xct_nat, kp);
+		if (!b || b->manip != XCT_CT_DST_NAT || !xct_key_eq(&b->rkey, &rkey) ||
+		    !xct_addr_eq(&pkt->inner.dst, &b->addr))
+			return TC_ACT_UNSPEC;
+		xct_nat_orig_dest(kp, b->orig_side, &addr, &port);
+		if (xct_is_icmp(pkt->inner.family, pkt->inner.proto))
+			port = pkt->inner.sport; /* the identifier stays */
+	} else {
+		b = bpf_map_lookup_elem(&xct_nat, &rkey);
+		ct = bpf_map_lookup_elem(&xct_ct, &rkey);
+		if (!b || !ct || b->manip != XCT_CT_SRC_NAT ||
+		    b->first_seen_ns != ct->first_seen_ns)
+			return TC_ACT_UNSPEC;
+		xct_nat_orig_source(&rkey, b->orig_side, &addr, &port);
+		if (!xct_addr_eq(&pkt->inner.dst, &addr) ||
+		    (xct_has_ports(pkt->inner.proto) && pkt->inner.dport != port))
+			return TC_ACT_UNSPEC;
+		addr = b->addr;
+		port = b->port;
+	}
 	if (xct_nat_rewrite_error(skb, pkt, 1, &addr, port) < 0) {
 		xct_count(XCT_S_DROP);
 		return TC_ACT_SHOT;
@@ -923,7 +967,7 @@ int xct_nat_egress(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	pkt = &slot->pkt;
 	if (pkt->icmp_error)
-		return xct_dnat_error_out(skb, pkt);
+		return xct_nat_error_out(skb, pkt);
 	if (xct_key_from_tuple(&pkt->t, &key, &side) < 0)
 		return TC_ACT_UNSPEC;
 	ct = bpf_map_lookup_elem(&xct_ct, &key);
@@ -942,6 +986,31 @@ int xct_nat_egress(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	return TC_ACT_UNSPEC;
+}
+
+/*
+ * An ICMP error arriving about a destination-translated connection's
+ * reply (key: the connection's), which left with the public source: its
+ * destination, and the quoted packet's source, go to the inner server
+ * before routing, as nf_nat does; the tracker is told the connection it
+ * is related to, as the quoted tuple is now the translated one.
+ */
+static __always_inline int xct_dnat_error_in(struct __sk_buff *skb, struct xct_pkt_slot *slot,
+					     const struct xct_ct_key *key)
+{
+	struct xct_nat_binding *b = xct_dnat_reply_error(&slot->pkt, key);
+	__u16 port;
+
+	if (!b)
+		return 0;
+	port = xct_is_icmp(key->family, key->proto) ? slot->pkt.inner.sport : b->port;
+	if (xct_nat_rewrite_error(skb, &slot->pkt, 0, &b->addr, port) < 0)
+		return -1;
+	slot->nat_rkey = b->rkey;
+	slot->nat_key = *key;
+	slot->nat_side = 0;
+	slot->nat_hint = 1;
+	return 0;
 }
 
 /*
@@ -975,8 +1044,13 @@ int xct_nat_ingress(struct __sk_buff *skb)
 				 : xct_key_from_tuple(&slot->pkt.t, &rkey, &side) < 0)
 		goto track;
 	kp = bpf_map_lookup_elem(&xct_nat_rev, &rkey);
-	if (!kp)
+	if (!kp) {
+		if (slot->pkt.icmp_error && xct_dnat_error_in(skb, slot, &rkey) < 0) {
+			xct_count(XCT_S_DROP);
+			return TC_ACT_SHOT;
+		}
 		goto track;
+	}
 	key = *kp;
 	b = bpf_map_lookup_elem(&xct_nat, &key);
 	ct = bpf_map_lookup_elem(&xct_ct, &key);

@@ -36,4 +36,13 @@ XCT_INLINE __u16 xct_csum_replace32(__u16 hc, __u32 m, __u32 m2)
 	return (__u16)~xct_csum_add_carries(sum);
 }
 
+/* The same for a 128-bit field (an IPv6 address), as four 32-bit ones. */
+XCT_INLINE __u16 xct_csum_replace128(__u16 hc, const __u32 *m, const __u32 *m2)
+{
+	hc = xct_csum_replace32(hc, m[0], m2[0]);
+	hc = xct_csum_replace32(hc, m[1], m2[1]);
+	hc = xct_csum_replace32(hc, m[2], m2[2]);
+	return xct_csum_replace32(hc, m[3], m2[3]);
+}
+
 #endif /* XCT_CSUM_H */

@@ -618,6 +618,163 @@ TEST(nat_icmp_error_about_translated_connection)
 	fixture_teardown(&fx);
 }
 
+/* An ICMP error quoting all of packet q, as an IPv6 router's does (and an
+ * IPv4 one's may): the quoted packet's own checksum is then in it. */
+static struct packet icmp_error_quoting_all(const char *from, const char *to, __u8 type,
+					    const struct packet *q)
+{
+	struct flow f = make_flow(0, from, 0, to, 0);
+	__u8 msg[1024] = {type};
+	__u32 quoted = q->l3_len;
+
+	f.proto = f.family == XCT_AF_INET ? XCT_IPPROTO_ICMP : XCT_IPPROTO_ICMPV6;
+	if (f.family == XCT_AF_INET6 && type == 2)
+		put32(msg + 4, 1280); /* Packet Too Big's MTU */
+	if (f.family == XCT_AF_INET && type == 3)
+		put16(msg + 6, 1000); /* fragmentation needed's next-hop MTU */
+	memcpy(msg + 8, q->data + q->l3_off, quoted);
+	return build_packet(&f, msg, 8 + quoted, &plain);
+}
+
+/* The packet an error quotes is exactly pk's IP packet. */
+static int quotes(const struct packet *err, const struct packet *pk)
+{
+	return err->l3_off + err->l3_len - (err->l4_off + 8) >= pk->l3_len &&
+	       !memcmp(err->data + err->l4_off + 8, pk->data + pk->l3_off, pk->l3_len);
+}
+
+/* Path-MTU discovery through masquerade over IPv6: a router beyond the
+ * NAT answers a translated segment with Packet Too Big, to the NAT's
+ * address; it reaches the client quoting the segment exactly as the
+ * client sent it, every checksum right (ICMPv6's over its pseudo-header,
+ * the quoted segment's own). */
+TEST(nat_ipv6_packet_too_big_reaches_the_client)
+{
+	struct fixture fx;
+	struct flow a = make_flow(XCT_IPPROTO_TCP, "fd00::2", 40000, "2001:db8::9", 443);
+	struct flow b = make_flow(XCT_IPPROTO_TCP, "fd00::3", 40000, "2001:db8::9", 443);
+	struct packet pa, pb, out, err, back;
+	__u8 want[16];
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_rule(&fx, NAT_ADDR6, 0, 0);
+	pa = tcp_packet(&a, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	fill_checksums(&pa, 1, XCT_IPPROTO_TCP);
+	xdp_in(&fx, &pa);
+	nat_out(&fx, &pa, &out);
+	/* The second client's port is taken: it leaves on another. */
+	pb = tcp_packet(&b, XCT_TCPF_SYN, CLIENT_ISN, 0, 600);
+	fill_checksums(&pb, 1, XCT_IPPROTO_TCP);
+	xdp_in(&fx, &pb);
+	CHECK_EQ(nat_out(&fx, &pb, &out), TC_ACT_UNSPEC);
+	CHECK(sport(&out) != 40000);
+
+	err = icmp_error_quoting_all("2001:db8::77", NAT_ADDR6, 2, &out);
+	fill_checksums(&err, 1, XCT_IPPROTO_ICMPV6);
+	CHECK(xdp_marked_nat(&fx, &err));
+	CHECK_EQ(nat_in(&fx, &err, &back), TC_ACT_UNSPEC);
+	inet_pton(AF_INET6, "fd00::3", want);
+	CHECK(!memcmp(back.data + back.l3_off + 24, want, 16));
+	CHECK(quotes(&back, &pb));
+	CHECK(checksums_ok(&back, 1, XCT_IPPROTO_ICMPV6));
+	fixture_teardown(&fx);
+}
+
+/* traceroute with ping through masquerade over IPv6: Time Exceeded for an
+ * echo request whose identifier the NAT changed. */
+TEST(nat_ipv6_time_exceeded_for_echo)
+{
+	struct fixture fx;
+	struct flow a = make_flow(XCT_IPPROTO_ICMPV6, "fd00::2", 0, "2001:db8::9", 0);
+	struct flow b = make_flow(XCT_IPPROTO_ICMPV6, "fd00::3", 0, "2001:db8::9", 0);
+	struct packet pa, pb, out, err, back;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_rule(&fx, NAT_ADDR6, 0, 0);
+	a.sport = b.sport = 0x4242; /* one identifier: the second is moved */
+	pa = icmp_packet(&a, 128, 0);
+	fill_checksums(&pa, 1, XCT_IPPROTO_ICMPV6);
+	xdp_in(&fx, &pa);
+	nat_out(&fx, &pa, &out);
+	pb = icmp_packet(&b, 128, 0);
+	fill_checksums(&pb, 1, XCT_IPPROTO_ICMPV6);
+	xdp_in(&fx, &pb);
+	CHECK_EQ(nat_out(&fx, &pb, &out), TC_ACT_UNSPEC);
+	CHECK(get16(out.data + out.l4_off + 4) != 0x4242);
+	CHECK(checksums_ok(&out, 1, XCT_IPPROTO_ICMPV6));
+
+	err = icmp_error_quoting_all("2001:db8::77", NAT_ADDR6, 3, &out);
+	fill_checksums(&err, 1, XCT_IPPROTO_ICMPV6);
+	CHECK(xdp_marked_nat(&fx, &err));
+	CHECK_EQ(nat_in(&fx, &err, &back), TC_ACT_UNSPEC);
+	CHECK(quotes(&back, &pb));
+	CHECK(checksums_ok(&back, 1, XCT_IPPROTO_ICMPV6));
+	fixture_teardown(&fx);
+}
+
+/* An error from the inside about a reply of a source-translated
+ * connection (the client's port unreachable once its socket is gone)
+ * leaves as the translated address, quoting the reply exactly as the
+ * server sent it, so that it reaches the server's socket. */
+static void snat_error_about_reply(int v6)
+{
+	const char *ca = v6 ? "fd00::2" : "10.0.0.2", *cb = v6 ? "fd00::3" : "10.0.0.3";
+	const char *srv = v6 ? "2001:db8::9" : "192.0.2.9", *nat = v6 ? NAT_ADDR6 : NAT_ADDR;
+	__u8 icmp = v6 ? XCT_IPPROTO_ICMPV6 : XCT_IPPROTO_ICMP;
+	struct flow a = make_flow(XCT_IPPROTO_UDP, ca, 40000, srv, 53);
+	struct flow b = make_flow(XCT_IPPROTO_UDP, cb, 40000, srv, 53), r;
+	struct packet pk, out, reply, back, err, sent;
+	union xct_addr want;
+	__u16 translated;
+	struct fixture fx;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_rule(&fx, nat, 0, 0);
+	pk = udp_packet(&a, 32);
+	fill_checksums(&pk, v6, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pk);
+	nat_out(&fx, &pk, &out);
+	pk = udp_packet(&b, 32);
+	fill_checksums(&pk, v6, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pk);
+	nat_out(&fx, &pk, &out);
+	translated = sport(&out);
+	CHECK(translated != 40000);
+
+	r = make_flow(XCT_IPPROTO_UDP, srv, 53, nat, translated);
+	reply = udp_packet(&r, 48);
+	fill_checksums(&reply, v6, XCT_IPPROTO_UDP);
+	CHECK(xdp_marked_nat(&fx, &reply));
+	nat_in(&fx, &reply, &back);
+	CHECK_EQ(dport(&back), 40000);
+
+	err = icmp_error_quoting_all(cb, srv, v6 ? 1 : 3, &back);
+	if (!v6)
+		err.data[err.l4_off + 1] = 3; /* port unreachable */
+	else
+		err.data[err.l4_off + 1] = 4;
+	fill_checksums(&err, v6, icmp);
+	CHECK_EQ(nat_out(&fx, &err, &sent), TC_ACT_UNSPEC);
+	inet_pton(v6 ? AF_INET6 : AF_INET, nat, want.bytes);
+	CHECK(!memcmp(sent.data + sent.l3_off + (v6 ? 8 : 12), want.bytes, v6 ? 16 : 4));
+	CHECK(quotes(&sent, &reply));
+	CHECK(checksums_ok(&sent, v6, icmp));
+	fixture_teardown(&fx);
+}
+
+TEST(nat_error_about_reply_leaves_translated)
+{
+	snat_error_about_reply(0);
+}
+
+TEST(nat_ipv6_error_about_reply_leaves_translated)
+{
+	snat_error_about_reply(1);
+}
+
 /* ---- Destination NAT (port forwarding) ---- */
 
 #define PUB_ADDR   "198.51.100.1"
@@ -1003,6 +1160,48 @@ TEST(dnat_icmp_error_to_client)
 	hdr[10] = hdr[11] = 0;
 	CHECK_EQ(get16(back.data + il3 + 10), fold(sum16(hdr, 20, 0)));
 	CHECK_EQ(get16(back.data + il4 + 6), get16(pk.data + pk.l4_off + 6));
+	set_track_prog(&fx, 0);
+	fixture_teardown(&fx);
+}
+
+/* Path-MTU discovery for a forwarded server: its reply leaves with the
+ * public source; a router towards the client answers it with
+ * fragmentation needed, to the public address.  The error goes to the
+ * inner server before routing, quoting the reply exactly as the server
+ * sent it, and is related to the connection. */
+TEST(dnat_error_about_reply_reaches_the_server)
+{
+	struct fixture fx;
+	struct flow c = make_flow(XCT_IPPROTO_TCP, CLIENT, 40000, PUB_ADDR, 8080);
+	struct flow r = make_flow(XCT_IPPROTO_TCP, INNER_ADDR, 80, CLIENT, 40000);
+	struct packet pk, reply, out, sent, err, in;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_dnat_rule(&fx, XCT_IPPROTO_TCP, 80);
+	set_track_prog(&fx, 1);
+	pk = tcp_packet(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(dst4(&out), addr4(INNER_ADDR));
+	reply = tcp_packet(&r, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 900);
+	fill_checksums(&reply, 0, XCT_IPPROTO_TCP);
+	CHECK_EQ(tc_ingress(&fx, &reply, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(nat_out(&fx, &out, &sent), TC_ACT_UNSPEC);
+	CHECK_EQ(src4(&sent), addr4(PUB_ADDR));
+
+	err = icmp_error_quoting_all("192.0.2.77", PUB_ADDR, 3, &sent);
+	err.data[err.l4_off + 1] = 4; /* fragmentation needed */
+	fill_checksums(&err, 0, XCT_IPPROTO_ICMP);
+	CHECK_EQ(tc_ingress(&fx, &err, &in), TC_ACT_UNSPEC);
+	CHECK_EQ(dst4(&in), addr4(INNER_ADDR));
+	CHECK_EQ(src4(&in), addr4("192.0.2.77"));
+	CHECK(quotes(&in, &reply));
+	CHECK(checksums_ok(&in, 0, XCT_IPPROTO_ICMP));
+	CHECK_EQ(counter(&fx, XCT_S_RELATED), 1);
+	CHECK_EQ(table_size(&fx), 1);
+	/* XDP hands it to TC as well, untouched. */
+	CHECK(xdp_marked_nat(&fx, &err));
 	set_track_prog(&fx, 0);
 	fixture_teardown(&fx);
 }

@@ -379,7 +379,7 @@ static __u16 full_csum(const __u16 *w, int n)
 TEST(nat_csum_incremental_equals_full)
 {
 	__u16 w[16], hc;
-	__u32 seed = 12345, i, k, old32, new32;
+	__u32 seed = 12345, i, k, old32, new32, old128[4], new128[4];
 
 	for (k = 0; k < 2000; k++) {
 		for (i = 0; i < 16; i++) {
@@ -402,6 +402,16 @@ TEST(nat_csum_incremental_equals_full)
 		new32 = seed ^ 0x5a5a1234;
 		hc = xct_csum_replace32(hc, old32, new32);
 		memcpy(&w[4], &new32, 4);
+		CHECK_EQ(hc, full_csum(w, 16));
+
+		/* An IPv6 address: words 8 to 15. */
+		memcpy(old128, &w[8], 16);
+		for (i = 0; i < 4; i++) {
+			seed = seed * 1103515245 + 12345;
+			new128[i] = seed;
+		}
+		hc = xct_csum_replace128(hc, old128, new128);
+		memcpy(&w[8], new128, 16);
 		CHECK_EQ(hc, full_csum(w, 16));
 	}
 }
