@@ -37,7 +37,11 @@
 #      host sends again; the client's port unreachable must leave R
 #      translated, to reach the outside host's connected socket (its error
 #      queue: ECONNREFUSED, from R's address).
-# Each check, for each family, prints its own ok / not ok line.
+# The checks run with xct in XDP (native) mode, then in TC mode, that
+# round towards the outside host's second addresses (10.231.6.3,
+# fd00:231:6::3), so that no mtu cached in the first round can pass for
+# one found in the second.  Each check, for each family and mode, prints
+# its own ok / not ok line.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -52,6 +56,8 @@ R6M=fd00:231:5::1
 M6R=fd00:231:5::2
 M6O=fd00:231:6::1
 O6=fd00:231:6::2
+O4B=10.231.6.3    # the outside host's second addresses,
+O6B=fd00:231:6::3 # for the second round
 MTU4=1000
 MTU6=1280
 P_UP=7101      # the outside host's upload sink
@@ -107,7 +113,9 @@ setup_outside() {
 		in_ns "$NS_M" ip addr add "$M4O/24" dev veth-m-o4 &&
 		in_ns "$NS_M" ip addr add "$M6O/64" dev veth-m-o6 nodad &&
 		in_ns "$NS_O" ip addr add "$O4/24" dev veth-o4 &&
-		in_ns "$NS_O" ip addr add "$O6/64" dev veth-o6 nodad || return 1
+		in_ns "$NS_O" ip addr add "$O6/64" dev veth-o6 nodad &&
+		in_ns "$NS_O" ip addr add "$O4B/24" dev veth-o4 &&
+		in_ns "$NS_O" ip addr add "$O6B/64" dev veth-o6 nodad || return 1
 	in_ns "$NS_R" ip link set veth-r-m up &&
 		in_ns "$NS_M" ip link set veth-m-r up &&
 		in_ns "$NS_M" ip link set veth-m-o4 up &&
@@ -187,11 +195,11 @@ transfer_outcome() {
 check_masq_pmtu() {
 	local fam=$1 dst mtu counter listen connect before after pid rc got cached
 	if [ "$fam" = 4 ]; then
-		dst=$O4 mtu=$MTU4 counter=frag_needed
-		listen="TCP4-LISTEN:$P_UP,bind=$O4,reuseaddr" connect="TCP4:$O4:$P_UP"
+		dst=$OUT4 mtu=$MTU4 counter=frag_needed
+		listen="TCP4-LISTEN:$P_UP,bind=$dst,reuseaddr" connect="TCP4:$dst:$P_UP"
 	else
-		dst=$O6 mtu=$MTU6 counter=too_big
-		listen="TCP6-LISTEN:$P_UP,bind=[$O6],reuseaddr" connect="TCP6:[$O6]:$P_UP"
+		dst=$OUT6 mtu=$MTU6 counter=too_big
+		listen="TCP6-LISTEN:$P_UP,bind=[$dst],reuseaddr" connect="TCP6:[$dst]:$P_UP"
 	fi
 	rm -f "$WORK/got"
 	before=$(m_sent "$counter")
@@ -208,7 +216,7 @@ check_masq_pmtu() {
 	cached=$(route_mtu "$NS_C" "$dst")
 	[ "$rc" = 0 ] && [ "$got" = intact ] && [ "$cached" = "$mtu" ] &&
 		[ "${after:-0}" -gt "${before:-0}" ]
-	result "nat_icmp_masq_pmtu_v$fam" $? \
+	result "nat_icmp_masq_pmtu_v${fam}_$MODE" $? \
 		"upload exit $rc, $got; client's mtu to $dst '${cached}', want $mtu; M $counter ${before:-?} -> ${after:-?}"
 }
 
@@ -216,17 +224,17 @@ check_masq_pmtu() {
 check_masq_ttl() {
 	local fam=$1 dst want before after counter out
 	if [ "$fam" = 4 ]; then
-		dst=$O4 counter=time_exceeded4
+		dst=$OUT4 counter=time_exceeded4
 		want="errno=113 origin=2 type=11 code=0 offender=$M4R"
 	else
-		dst=$O6 counter=time_exceeded6
+		dst=$OUT6 counter=time_exceeded6
 		want="errno=113 origin=3 type=3 code=0 offender=$M6R"
 	fi
 	before=$(m_sent "$counter")
 	out=$(in_ns "$NS_C" "$PYTHON" "$ERRQ" probe "$dst" "$P_PROBE" 2 3 2>&1)
 	after=$(m_sent "$counter")
 	[ "$out" = "$want" ] && [ "${after:-0}" -gt "${before:-0}" ]
-	result "nat_icmp_masq_time_exceeded_v$fam" $? \
+	result "nat_icmp_masq_time_exceeded_v${fam}_$MODE" $? \
 		"client's error queue '$out', want '$want'; M $counter ${before:-?} -> ${after:-?}"
 	out=$(in_ns "$NS_C" ping -"$fam" -c 1 -t 2 -W 3 "$dst" 2>&1)
 	if [ "$fam" = 4 ]; then
@@ -234,7 +242,7 @@ check_masq_ttl() {
 	else
 		echo "$out" | grep -q "^From $M6R icmp_seq=1 Time exceeded: Hop limit"
 	fi
-	result "nat_icmp_masq_ping_ttl_v$fam" $? "$out"
+	result "nat_icmp_masq_ping_ttl_v${fam}_$MODE" $? "$out"
 }
 
 # check_dnat_pmtu FAMILY: the outside host's download from R's forwarded
@@ -242,11 +250,11 @@ check_masq_ttl() {
 check_dnat_pmtu() {
 	local fam=$1 dst mtu counter listen connect before after pid rc got cached
 	if [ "$fam" = 4 ]; then
-		dst=$O4 mtu=$MTU4 counter=frag_needed
-		listen="TCP4-LISTEN:$P_DOWN,reuseaddr" connect="TCP4:$R4M:$P_DOWN"
+		dst=$OUT4 mtu=$MTU4 counter=frag_needed
+		listen="TCP4-LISTEN:$P_DOWN,reuseaddr" connect="TCP4:$R4M:$P_DOWN,bind=$dst"
 	else
-		dst=$O6 mtu=$MTU6 counter=too_big
-		listen="TCP6-LISTEN:$P_DOWN,reuseaddr" connect="TCP6:[$R6M]:$P_DOWN"
+		dst=$OUT6 mtu=$MTU6 counter=too_big
+		listen="TCP6-LISTEN:$P_DOWN,reuseaddr" connect="TCP6:[$R6M]:$P_DOWN,bind=[$dst]"
 	fi
 	rm -f "$WORK/got"
 	before=$(m_sent "$counter")
@@ -263,23 +271,23 @@ check_dnat_pmtu() {
 	cached=$(route_mtu "$NS_S" "$dst")
 	[ "$rc" = 0 ] && [ "$got" = intact ] && [ "$cached" = "$mtu" ] &&
 		[ "${after:-0}" -gt "${before:-0}" ]
-	result "nat_icmp_dnat_pmtu_v$fam" $? \
+	result "nat_icmp_dnat_pmtu_v${fam}_$MODE" $? \
 		"download exit $rc, $got; server's mtu to $dst '${cached}', want $mtu; M $counter ${before:-?} -> ${after:-?}"
 }
 
 # check_reply_refused FAMILY: the client's port unreachable about the
 # outside host's datagram leaves through the NAT to the outside socket.
 check_reply_refused() {
-	local fam=$1 dst bind want pid out answer
+	local fam=$1 dst want pid out answer
 	if [ "$fam" = 4 ]; then
-		dst=$O4 bind=$O4
+		dst=$OUT4
 		want="errno=111 origin=2 type=3 code=3 offender=$R4M"
 	else
-		dst=$O6 bind=$O6
+		dst=$OUT6
 		want="errno=111 origin=3 type=1 code=4 offender=$R6M"
 	fi
 	rm -f "$WORK/closed" "$WORK/peer"
-	ip netns exec "$NS_O" "$PYTHON" "$ERRQ" peer "$bind" "$P_PEER" "$WORK/closed" 5 \
+	ip netns exec "$NS_O" "$PYTHON" "$ERRQ" peer "$dst" "$P_PEER" "$WORK/closed" 5 \
 		>"$WORK/peer" 2>&1 &
 	pid=$!
 	BG_PIDS+=("$pid")
@@ -301,7 +309,7 @@ s.close()
 	wait "$pid"
 	out=$(cat "$WORK/peer")
 	[ "$answer" = answer ] && [ "$out" = "$want" ]
-	result "nat_icmp_reply_refused_v$fam" $? \
+	result "nat_icmp_reply_refused_v${fam}_$MODE" $? \
 		"client got '$answer'; outside error queue '$out', want '$want'"
 }
 
@@ -315,18 +323,28 @@ DATA="$WORK/data"
 head -c 2000000 /dev/urandom >"$DATA" || fail_setup data
 DATA_SUM=$(sha256sum <"$DATA" | cut -d' ' -f1)
 count_m_errors || fail_setup "counters on M"
-xct_attach native || fail_setup attach
-xct_r attach --mode native veth-r-m >/dev/null || fail_setup "attach veth-r-m"
 cat >"$WORK/nat.xct" <<EOF
 masquerade oif veth-r-m
 dnat to $S4 iif veth-r-m ip daddr $R4M tcp dport $P_DOWN
 dnat to $S6 iif veth-r-m ip6 daddr $R6M tcp dport $P_DOWN
 EOF
-xct_r rules load "$WORK/nat.xct" >/dev/null || fail_setup "rules load"
 
-for fam in 4 6; do
-	check_masq_pmtu "$fam"
-	check_masq_ttl "$fam"
-	check_dnat_pmtu "$fam"
-	check_reply_refused "$fam"
+# The checks, with xct in XDP (native) mode and then in TC mode, each
+# round towards its own outside addresses.
+OUT4="" OUT6="" MODE=""
+for MODE in native tc; do
+	if [ "$MODE" = native ]; then
+		OUT4=$O4 OUT6=$O6
+	else
+		OUT4=$O4B OUT6=$O6B
+	fi
+	xct_attach "$MODE" veth-r-m >/dev/null || fail_setup "attach $MODE"
+	xct_r rules load "$WORK/nat.xct" >/dev/null || fail_setup "rules load"
+	for fam in 4 6; do
+		check_masq_pmtu "$fam"
+		check_masq_ttl "$fam"
+		check_dnat_pmtu "$fam"
+		check_reply_refused "$fam"
+	done
+	xct_detach || fail_setup detach
 done
