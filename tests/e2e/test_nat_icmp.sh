@@ -40,8 +40,11 @@
 # The checks run with xct in XDP (native) mode, then in TC mode, that
 # round towards the outside host's second addresses (10.231.6.3,
 # fd00:231:6::3), so that no mtu cached in the first round can pass for
-# one found in the second.  Each check, for each family and mode, prints
-# its own ok / not ok line.
+# one found in the second.  In the TC round the hosts compute their own
+# checksums (transmit checksum offload off: on veth a datagram otherwise
+# carries a partial sum), so that checks 2 and 4 also find the quoted
+# datagram whole in the error, with valid checksums after both rewrites.
+# Each check, for each family and mode, prints its own ok / not ok line.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -160,6 +163,22 @@ m_sent() {
 		awk '{ for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }'
 }
 
+# tx_csum_off NS IFACE...: the kernel in NS computes the checksums of what
+# it sends by these interfaces itself (ETHTOOL_STXCSUM, as `ethtool -K
+# IFACE tx off`), instead of leaving a partial sum for the device.
+tx_csum_off() {
+	local ns=$1
+	shift
+	in_ns "$ns" "$PYTHON" -c '
+import ctypes, fcntl, socket, struct, sys
+SIOCETHTOOL, ETHTOOL_STXCSUM = 0x8946, 0x17
+for name in sys.argv[1:]:
+    value = ctypes.create_string_buffer(struct.pack("II", ETHTOOL_STXCSUM, 0))
+    ifreq = struct.pack("16sP", name.encode(), ctypes.addressof(value)).ljust(40, b"\0")
+    fcntl.ioctl(socket.socket(), SIOCETHTOOL, ifreq)
+' "$@"
+}
+
 # route_mtu NS DST: the mtu NS's kernel has cached towards DST, if any.
 route_mtu() {
 	in_ns "$1" ip route get "$2" 2>/dev/null | grep -o ' mtu [0-9]*' | awk '{print $2}'
@@ -230,8 +249,9 @@ check_masq_ttl() {
 		dst=$OUT6 counter=time_exceeded6
 		want="errno=113 origin=3 type=3 code=0 offender=$M6R"
 	fi
+	want="$want$QUOTE_OK"
 	before=$(m_sent "$counter")
-	out=$(in_ns "$NS_C" "$PYTHON" "$ERRQ" probe "$dst" "$P_PROBE" 2 3 2>&1)
+	out=$(in_ns "$NS_C" "$PYTHON" "$ERRQ" $QUOTE probe "$dst" "$P_PROBE" 2 3 2>&1)
 	after=$(m_sent "$counter")
 	[ "$out" = "$want" ] && [ "${after:-0}" -gt "${before:-0}" ]
 	result "nat_icmp_masq_time_exceeded_v${fam}_$MODE" $? \
@@ -286,8 +306,9 @@ check_reply_refused() {
 		dst=$OUT6
 		want="errno=111 origin=3 type=1 code=4 offender=$R6M"
 	fi
+	want="$want$QUOTE_OK"
 	rm -f "$WORK/closed" "$WORK/peer"
-	ip netns exec "$NS_O" "$PYTHON" "$ERRQ" peer "$dst" "$P_PEER" "$WORK/closed" 5 \
+	ip netns exec "$NS_O" "$PYTHON" "$ERRQ" $QUOTE peer "$dst" "$P_PEER" "$WORK/closed" 5 \
 		>"$WORK/peer" 2>&1 &
 	pid=$!
 	BG_PIDS+=("$pid")
@@ -331,12 +352,16 @@ EOF
 
 # The checks, with xct in XDP (native) mode and then in TC mode, each
 # round towards its own outside addresses.
-OUT4="" OUT6="" MODE=""
+OUT4="" OUT6="" MODE="" QUOTE="" QUOTE_OK=""
 for MODE in native tc; do
 	if [ "$MODE" = native ]; then
 		OUT4=$O4 OUT6=$O6
 	else
-		OUT4=$O4B OUT6=$O6B
+		OUT4=$O4B OUT6=$O6B QUOTE=--quote QUOTE_OK=" quote=ok"
+		if ! tx_csum_off "$NS_C" veth-c || ! tx_csum_off "$NS_S" veth-s ||
+			! tx_csum_off "$NS_O" veth-o4 veth-o6; then
+			fail_setup "checksum offload"
+		fi
 	fi
 	xct_attach "$MODE" veth-r-m >/dev/null || fail_setup "attach $MODE"
 	xct_r rules load "$WORK/nat.xct" >/dev/null || fail_setup "rules load"
