@@ -8,8 +8,8 @@
 #   server (10.231.2.2) --+   10.231.5.1  .5.2   +-- fd00:231:6::/64, MTU 1280 -+   10.231.6.2
 #                                                                                   fd00:231:6::2
 #
-# R masquerades what leaves by veth-r-m and forwards two of its own ports
-# (dnat) to the inside server.  M is a plain Linux router that knows no
+# R masquerades what leaves by veth-r-m and forwards one of its own ports
+# (dnat, 7111 on both of its addresses there) to the inside server.  M is a plain Linux router that knows no
 # inside network: whatever it sees of the inside comes from R's address
 # (10.231.5.1, fd00:231:5::1), and its errors go there.  M's own side of
 # each link towards the outside host has the small MTU (the outside host's
@@ -125,7 +125,8 @@ setup_outside() {
 		in_ns "$NS_M" ip link set veth-m-o6 up &&
 		in_ns "$NS_O" ip link set veth-o4 up &&
 		in_ns "$NS_O" ip link set veth-o6 up || return 1
-	# M routes nothing towards the inside: only R's address answers.
+	# R and the outside host route by M, which has no route towards the
+	# inside: only what R translated can be answered.
 	in_ns "$NS_R" ip route add default via "$M4R" &&
 		in_ns "$NS_R" ip -6 route add default via "$M6R" &&
 		in_ns "$NS_O" ip route add default via "$M4O" &&
