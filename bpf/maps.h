@@ -182,13 +182,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_nat_rules SEC(".maps");
 
-/* Frees a connection's binding and the claim on its translated tuple. */
+/* Frees a connection's binding and the claim on its translated tuple; a
+ * destination-translated connection's inner tuple may have a source
+ * translation of its own, bound under the inner tuple's key. */
 static __always_inline void xct_nat_release(const struct xct_ct_key *key)
 {
-	struct xct_nat_binding *b = bpf_map_lookup_elem(&xct_nat, key);
+	struct xct_nat_binding *b = bpf_map_lookup_elem(&xct_nat, key), *inner;
 
 	if (!b)
 		return;
+	if (b->manip == XCT_CT_DST_NAT) {
+		inner = bpf_map_lookup_elem(&xct_nat, &b->rkey);
+		if (inner && inner->manip == XCT_CT_SRC_NAT &&
+		    inner->first_seen_ns == b->first_seen_ns) {
+			bpf_map_delete_elem(&xct_nat_rev, &inner->rkey);
+			bpf_map_delete_elem(&xct_nat, &b->rkey);
+		}
+	}
 	bpf_map_delete_elem(&xct_nat_rev, &b->rkey);
 	bpf_map_delete_elem(&xct_nat, key);
 }

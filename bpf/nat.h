@@ -242,11 +242,13 @@ static __always_inline int xct_nat_dnat_claim(const struct xct_nat_rule *r, stru
  * leaves by skb's device (source translation, dnat 0) or arrives by it
  * (destination translation, dnat 1): the first NAT rule of that kind that
  * applies, an address, then a translated tuple claimed in xct_nat_rev, and
- * the binding.
+ * the binding.  key is the connection's table key, or the inner tuple's
+ * of a destination-translated connection (ct) when its source is
+ * translated too; orig_side is the side of key that sent pkt.
  */
 static __always_inline int xct_nat_decide(struct __sk_buff *skb, const struct xct_pkt *pkt,
 					  const struct xct_ct_key *key, struct xct_ct_entry *ct,
-					  __u8 dnat, __u8 *reason)
+					  __u8 orig_side, __u8 dnat, __u8 *reason)
 {
 	struct xct_nat_work *w = xct_nat_work_get();
 	struct xct_policy_ctl *pctl;
@@ -315,7 +317,7 @@ bind:
 	w->b.rkey = w->rkey;
 	w->b.addr = w->addr;
 	w->b.manip = (__u8)manip;
-	w->b.orig_side = ct->orig_side;
+	w->b.orig_side = orig_side;
 	w->b.line = r->line;
 	w->b.first_seen_ns = ct->first_seen_ns;
 	err = bpf_map_update_elem(&xct_nat, key, &w->b, BPF_NOEXIST);
@@ -329,6 +331,7 @@ bind:
 			return XCT_NATD_FAILED;
 		}
 		w->b = *won;
+		xct_count(XCT_S_CLASH_RESOLVE); /* as nf_nat's clash resolution */
 		return XCT_NATD_BOUND;
 	}
 	xct_ct_set_status(ct, manip);

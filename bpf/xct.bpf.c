@@ -790,38 +790,6 @@ static __always_inline struct xct_pkt_slot *xct_nat_parse(struct __sk_buff *skb,
 }
 
 /*
- * A forwarded packet whose tuple has no connection may be one of a
- * destination-translated connection, whose packets travel with the
- * translated tuple: a reply (from the translated address) gets its source
- * put back to the connection's original destination, after routing.
- */
-static __always_inline int xct_dnat_reply_out(struct __sk_buff *skb, const struct xct_pkt *pkt,
-					      const struct xct_ct_key *rkey)
-{
-	struct xct_nat_binding *b;
-	struct xct_ct_key *kp;
-	union xct_addr addr;
-	__u16 port;
-
-	kp = bpf_map_lookup_elem(&xct_nat_rev, rkey);
-	if (!kp)
-		return TC_ACT_UNSPEC;
-	b = bpf_map_lookup_elem(&xct_nat, kp);
-	if (!b || b->manip != XCT_CT_DST_NAT || !xct_key_eq(&b->rkey, rkey) ||
-	    !xct_addr_eq(&pkt->t.src, &b->addr) ||
-	    (xct_has_ports(pkt->t.proto) && pkt->t.sport != b->port))
-		return TC_ACT_UNSPEC; /* the original direction, translated already */
-	xct_nat_orig_dest(kp, b->orig_side, &addr, &port);
-	if (xct_is_icmp(pkt->t.family, pkt->t.proto))
-		port = pkt->t.sport; /* the identifier stays */
-	if (xct_nat_rewrite(skb, pkt, 1, &addr, port) < 0) {
-		xct_count(XCT_S_DROP);
-		return TC_ACT_SHOT;
-	}
-	return TC_ACT_UNSPEC;
-}
-
-/*
  * An ICMP error leaving, after routing, about a translated connection, as
  * nf_nat translates it:
  *  - towards the client of a destination-translated connection, it quotes
@@ -881,7 +849,7 @@ static __always_inline int xct_nat_error_out(struct __sk_buff *skb, const struct
  */
 static __always_inline struct xct_nat_binding *
 xct_nat_binding_for(struct __sk_buff *skb, const struct xct_pkt *pkt, const struct xct_ct_key *key,
-		    struct xct_ct_entry *ct, int may_bind, __u8 dnat, int *act)
+		    struct xct_ct_entry *ct, __u8 orig_side, int may_bind, __u8 dnat, int *act)
 {
 	struct xct_nat_binding *b = bpf_map_lookup_elem(&xct_nat, key);
 	struct xct_nat_work *w;
@@ -895,7 +863,7 @@ xct_nat_binding_for(struct __sk_buff *skb, const struct xct_pkt *pkt, const stru
 	}
 	if (b || !may_bind)
 		return b;
-	switch (xct_nat_decide(skb, pkt, key, ct, dnat, &reason)) {
+	switch (xct_nat_decide(skb, pkt, key, ct, orig_side, dnat, &reason)) {
 	case XCT_NATD_FAILED:
 		xct_count_reason(reason);
 		xct_count(XCT_S_DROP);
@@ -908,6 +876,81 @@ xct_nat_binding_for(struct __sk_buff *skb, const struct xct_pkt *pkt, const stru
 	if (!w)
 		*act = TC_ACT_SHOT;
 	return w ? &w->b : 0;
+}
+
+/*
+ * The destination-translated connection whose translated (inner) tuple has
+ * the key inner: its binding, its key in *conn; NULL if there is none.
+ */
+static __always_inline struct xct_nat_binding *xct_dnat_of(const struct xct_ct_key *inner,
+							   struct xct_ct_key *conn)
+{
+	struct xct_nat_binding *b;
+	struct xct_ct_entry *ct;
+	struct xct_ct_key *kp;
+
+	kp = bpf_map_lookup_elem(&xct_nat_rev, inner);
+	if (!kp)
+		return 0;
+	b = bpf_map_lookup_elem(&xct_nat, kp);
+	ct = bpf_map_lookup_elem(&xct_ct, kp);
+	if (!b || !ct || b->manip != XCT_CT_DST_NAT || !xct_key_eq(&b->rkey, inner) ||
+	    b->first_seen_ns != ct->first_seen_ns)
+		return 0;
+	*conn = *kp;
+	return b;
+}
+
+/*
+ * A forwarded packet whose tuple has no connection may be one of a
+ * destination-translated connection, whose packets travel with the
+ * translated (inner) tuple, key inner, the packet on its side `side`:
+ *  - a reply, from the translated address, gets its source put back to
+ *    the connection's original destination, after routing;
+ *  - a packet of the original direction may have its source translated
+ *    as well, as nf_nat does when a postrouting rule matches the inner
+ *    tuple (a client reaching a forwarded port from the inside, "hairpin"
+ *    NAT, so that the server answers through this host).  That source
+ *    translation is decided on the connection's first packet like any
+ *    other, and bound under the inner tuple's key.
+ */
+static __always_inline int xct_dnat_out(struct __sk_buff *skb, const struct xct_pkt *pkt,
+					const struct xct_ct_key *inner, __u8 side)
+{
+	struct xct_nat_binding *b, *snat;
+	struct xct_ct_entry *ct;
+	struct xct_ct_key conn;
+	union xct_addr addr;
+	__u16 port;
+	int act;
+
+	b = xct_dnat_of(inner, &conn);
+	if (!b)
+		return TC_ACT_UNSPEC;
+	if (!xct_addr_eq(&pkt->t.src, &b->addr) ||
+	    (xct_has_ports(pkt->t.proto) && pkt->t.sport != b->port)) {
+		ct = bpf_map_lookup_elem(&xct_ct, &conn);
+		if (!ct)
+			return TC_ACT_UNSPEC;
+		snat = xct_nat_binding_for(skb, pkt, inner, ct, side,
+					   !(ct->status & XCT_CT_SEEN_REPLY), 0, &act);
+		if (!snat)
+			return act;
+		if (snat->manip == XCT_CT_SRC_NAT &&
+		    xct_nat_rewrite(skb, pkt, 1, &snat->addr, snat->port) < 0) {
+			xct_count(XCT_S_DROP);
+			return TC_ACT_SHOT;
+		}
+		return TC_ACT_UNSPEC;
+	}
+	xct_nat_orig_dest(&conn, b->orig_side, &addr, &port);
+	if (xct_is_icmp(pkt->t.family, pkt->t.proto))
+		port = pkt->t.sport; /* the identifier stays */
+	if (xct_nat_rewrite(skb, pkt, 1, &addr, port) < 0) {
+		xct_count(XCT_S_DROP);
+		return TC_ACT_SHOT;
+	}
+	return TC_ACT_UNSPEC;
 }
 
 /*
@@ -931,7 +974,7 @@ static __always_inline int xct_dnat_in(struct __sk_buff *skb, struct xct_pkt *pk
 	if (!ct || side != ct->orig_side)
 		return TC_ACT_UNSPEC;
 	b = xct_nat_binding_for(
-		skb, pkt, &key, ct,
+		skb, pkt, &key, ct, ct->orig_side,
 		!(ct->status & (XCT_CT_SEEN_REPLY | XCT_CT_SRC_NAT | XCT_CT_DST_NAT)), 1, &act);
 	if (!b)
 		return act;
@@ -972,9 +1015,9 @@ int xct_nat_egress(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	ct = bpf_map_lookup_elem(&xct_ct, &key);
 	if (!ct)
-		return xct_dnat_reply_out(skb, pkt, &key);
+		return xct_dnat_out(skb, pkt, &key, side);
 	dir = side == ct->orig_side ? XCT_DIR_ORIGINAL : XCT_DIR_REPLY;
-	b = xct_nat_binding_for(skb, pkt, &key, ct,
+	b = xct_nat_binding_for(skb, pkt, &key, ct, ct->orig_side,
 				dir == XCT_DIR_ORIGINAL && !(ct->status & XCT_CT_SEEN_REPLY), 0,
 				&act);
 	if (!b)
@@ -1014,6 +1057,38 @@ static __always_inline int xct_dnat_error_in(struct __sk_buff *skb, struct xct_p
 }
 
 /*
+ * A reply to a destination-translated connection whose inner tuple (key
+ * inner, bound by b) is source-translated too: its destination is put
+ * back to the client before routing, which leaves it the reply of the
+ * inner tuple, tracked under the connection as any dnat reply.  1 when it
+ * was one, 0 when not, -1 when its rewrite failed.
+ */
+static __always_inline int xct_hairpin_in(struct __sk_buff *skb, struct xct_pkt_slot *slot,
+					  const struct xct_ct_key *inner,
+					  const struct xct_ct_key *rkey,
+					  const struct xct_nat_binding *b, __u8 side)
+{
+	struct xct_nat_binding *outer;
+	struct xct_ct_key conn;
+	union xct_addr addr;
+	__u16 port;
+
+	if (b->manip != XCT_CT_SRC_NAT || !xct_key_eq(&b->rkey, rkey))
+		return 0;
+	outer = xct_dnat_of(inner, &conn);
+	if (!outer || outer->first_seen_ns != b->first_seen_ns)
+		return 0;
+	xct_nat_orig_source(inner, b->orig_side, &addr, &port);
+	if (xct_nat_rewrite(skb, &slot->pkt, 0, &addr, port) < 0)
+		return -1;
+	slot->nat_rkey = *inner;
+	slot->nat_key = conn;
+	slot->nat_side = xct_is_icmp(conn.family, conn.proto) ? side : !outer->orig_side;
+	slot->nat_hint = 1;
+	return 1;
+}
+
+/*
  * An answer to a translated connection, before routing: its destination
  * is put back to the connection's original source, then it is tracked as
  * any packet, under the connection's own key.
@@ -1029,6 +1104,7 @@ int xct_nat_ingress(struct __sk_buff *skb)
 	union xct_addr addr;
 	__u16 port;
 	__u8 side = 0, dnat = 0;
+	int hairpin;
 
 	if (slot) {
 		dnat = slot->nat_dnat;
@@ -1054,6 +1130,15 @@ int xct_nat_ingress(struct __sk_buff *skb)
 	key = *kp;
 	b = bpf_map_lookup_elem(&xct_nat, &key);
 	ct = bpf_map_lookup_elem(&xct_ct, &key);
+	if (!ct && b && !slot->pkt.icmp_error) {
+		hairpin = xct_hairpin_in(skb, slot, &key, &rkey, b, side);
+		if (hairpin < 0) {
+			xct_count(XCT_S_DROP);
+			return TC_ACT_SHOT;
+		}
+		if (hairpin)
+			goto track;
+	}
 	if (!b || !ct || b->first_seen_ns != ct->first_seen_ns || !xct_key_eq(&b->rkey, &rkey)) {
 		/* A claim its connection no longer holds. */
 		bpf_map_delete_elem(&xct_nat_rev, &rkey);

@@ -327,15 +327,16 @@ struct list_ctx {
 };
 
 static void print_entry(struct list_ctx *l, const struct xct_ct_key *key,
-			const struct xct_ct_entry *e, const struct xct_nat_binding *nat)
+			const struct xct_ct_entry *e, const struct xct_nat_binding *nat,
+			const struct xct_nat_binding *inner)
 {
 	char line[512];
 
 	if (xct_opts.json) {
 		fputs(l->shown ? ",\n" : "[\n", stdout);
-		xct_print_conn_json_nat(stdout, key, e, nat, l->now);
+		xct_print_conn_json_nat(stdout, key, e, nat, inner, l->now);
 	} else {
-		int n = xct_format_conn_nat(line, sizeof(line) - 1, key, e, nat, l->now,
+		int n = xct_format_conn_nat(line, sizeof(line) - 1, key, e, nat, inner, l->now,
 					    l->args->fmt_flags);
 
 		line[n] = '\n';
@@ -348,9 +349,10 @@ static int list_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, 
 {
 	struct list_ctx *l = ctx;
 	const struct xct_nat_binding *nat = xct_nat_view_find(&l->nat, key, e);
+	const struct xct_nat_binding *inner = xct_nat_view_inner(&l->nat, nat);
 
-	if (xct_filter_match_nat(&l->args->filter, key, e, nat))
-		print_entry(l, key, e, nat);
+	if (xct_filter_match_nat(&l->args->filter, key, e, nat, inner))
+		print_entry(l, key, e, nat, inner);
 	return 0;
 }
 
@@ -364,8 +366,9 @@ static int collect_one(const struct xct_ct_key *key, const struct xct_ct_entry *
 {
 	struct list_ctx *l = ctx;
 	const struct xct_nat_binding *nat = xct_nat_view_find(&l->nat, key, e);
+	const struct xct_nat_binding *inner = xct_nat_view_inner(&l->nat, nat);
 
-	if (!xct_filter_match_nat(&l->args->filter, key, e, nat))
+	if (!xct_filter_match_nat(&l->args->filter, key, e, nat, inner))
 		return 0;
 	if (l->nkeys == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 256;
@@ -377,7 +380,7 @@ static int collect_one(const struct xct_ct_key *key, const struct xct_ct_entry *
 		l->cap = cap;
 	}
 	l->keys[l->nkeys++] = *key;
-	print_entry(l, key, e, nat);
+	print_entry(l, key, e, nat, inner);
 	return 0;
 }
 

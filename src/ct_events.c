@@ -187,8 +187,7 @@ static void unsubscribe(const struct xct_sub *sub)
 	__u32 key = XCT_SUB_CT_EVENTS;
 	__u64 seen = 0, zero = 0;
 
-	if (sub->fd >= 0 && bpf_map_lookup_elem(sub->fd, &key, &seen) == 0 &&
-	    seen == sub->last_ns)
+	if (sub->fd >= 0 && bpf_map_lookup_elem(sub->fd, &key, &seen) == 0 && seen == sub->last_ns)
 		bpf_map_update_elem(sub->fd, &key, &zero, BPF_ANY);
 }
 

@@ -169,11 +169,12 @@ static bool cidr_match(const struct xct_cidr *c, __u8 family, const union xct_ad
 bool xct_filter_match(const struct xct_filter *f, const struct xct_ct_key *key,
 		      const struct xct_ct_entry *e)
 {
-	return xct_filter_match_nat(f, key, e, NULL);
+	return xct_filter_match_nat(f, key, e, NULL, NULL);
 }
 
 bool xct_filter_match_nat(const struct xct_filter *f, const struct xct_ct_key *key,
-			  const struct xct_ct_entry *e, const struct xct_nat_binding *nat)
+			  const struct xct_ct_entry *e, const struct xct_nat_binding *nat,
+			  const struct xct_nat_binding *inner)
 {
 	struct xct_tuple orig, reply;
 	const union xct_addr *addrs[XCT_F_ADDR_COUNT];
@@ -183,10 +184,10 @@ bool xct_filter_match_nat(const struct xct_filter *f, const struct xct_ct_key *k
 		return false;
 	if (f->proto >= 0 && key->proto != f->proto)
 		return false;
-	if (f->nat_any && !(nat && (nat->manip & f->nat_any)))
+	if (f->nat_any && !(nat && ((nat->manip | (inner ? inner->manip : 0)) & f->nat_any)))
 		return false;
 	xct_tuple_from_key(key, e->orig_side, XCT_DIR_ORIGINAL, &orig);
-	xct_nat_reply_tuple(key, e->orig_side, nat, &reply);
+	xct_nat_reply_tuple(key, e->orig_side, nat, inner, &reply);
 	addrs[XCT_F_ORIG_SRC] = &orig.src;
 	addrs[XCT_F_ORIG_DST] = &orig.dst;
 	addrs[XCT_F_REPLY_SRC] = &reply.src;

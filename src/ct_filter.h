@@ -56,8 +56,10 @@ bool xct_filter_match(const struct xct_filter *f, const struct xct_ct_key *key,
 		      const struct xct_ct_entry *e);
 
 /* The same for a connection that may be translated (nat: its binding or
- * NULL): the reply filters see the translated reply tuple. */
+ * NULL; inner: see xct_nat_reply_tuple()): the reply filters see the
+ * translated reply tuple. */
 bool xct_filter_match_nat(const struct xct_filter *f, const struct xct_ct_key *key,
-			  const struct xct_ct_entry *e, const struct xct_nat_binding *nat);
+			  const struct xct_ct_entry *e, const struct xct_nat_binding *nat,
+			  const struct xct_nat_binding *inner);
 
 #endif /* XCT_CT_FILTER_H */

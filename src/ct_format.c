@@ -190,12 +190,12 @@ static void put_head(struct line *l, const struct xct_ct_key *key, const struct 
 int xct_format_conn(char *buf, size_t len, const struct xct_ct_key *key,
 		    const struct xct_ct_entry *e, __u64 now_ns, unsigned int flags)
 {
-	return xct_format_conn_nat(buf, len, key, e, NULL, now_ns, flags);
+	return xct_format_conn_nat(buf, len, key, e, NULL, NULL, now_ns, flags);
 }
 
 int xct_format_conn_nat(char *buf, size_t len, const struct xct_ct_key *key,
 			const struct xct_ct_entry *e, const struct xct_nat_binding *nat,
-			__u64 now_ns, unsigned int flags)
+			const struct xct_nat_binding *inner, __u64 now_ns, unsigned int flags)
 {
 	struct line l = {.buf = buf, .len = len, .pos = 0};
 	struct xct_tuple orig, reply;
@@ -203,7 +203,7 @@ int xct_format_conn_nat(char *buf, size_t len, const struct xct_ct_key *key,
 	if (!len)
 		return 0;
 	xct_tuple_from_key(key, e->orig_side, XCT_DIR_ORIGINAL, &orig);
-	xct_nat_reply_tuple(key, e->orig_side, nat, &reply);
+	xct_nat_reply_tuple(key, e->orig_side, nat, inner, &reply);
 
 	put_head(&l, key, e, now_ns, flags);
 	put_tuple(&l, &orig);
@@ -300,18 +300,21 @@ static void print_tuple_json(FILE *out, const struct xct_tuple *t, __u64 packets
 void xct_print_conn_json(FILE *out, const struct xct_ct_key *key, const struct xct_ct_entry *e,
 			 __u64 now_ns)
 {
-	xct_print_conn_json_nat(out, key, e, NULL, now_ns);
+	xct_print_conn_json_nat(out, key, e, NULL, NULL, now_ns);
 }
 
 void xct_print_conn_json_nat(FILE *out, const struct xct_ct_key *key, const struct xct_ct_entry *e,
-			     const struct xct_nat_binding *nat, __u64 now_ns)
+			     const struct xct_nat_binding *nat, const struct xct_nat_binding *inner,
+			     __u64 now_ns)
 {
 	struct xct_tuple orig, reply;
 	__u64 age = now_ns > e->first_seen_ns ? now_ns - e->first_seen_ns : 0;
 	__u64 idle = now_ns > e->last_seen_ns ? now_ns - e->last_seen_ns : 0;
+	const char *sep;
+	__u8 manip;
 
 	xct_tuple_from_key(key, e->orig_side, XCT_DIR_ORIGINAL, &orig);
-	xct_nat_reply_tuple(key, e->orig_side, nat, &reply);
+	xct_nat_reply_tuple(key, e->orig_side, nat, inner, &reply);
 	fprintf(out, "{\"family\":\"%s\",\"proto\":\"%s\",\"protonum\":%u,\"timeout\":%llu,",
 		xct_family_name(key->family), xct_proto_name(key->proto), key->proto,
 		(unsigned long long)xct_entry_timeout(e, now_ns));
@@ -321,14 +324,24 @@ void xct_print_conn_json_nat(FILE *out, const struct xct_ct_key *key, const stru
 	print_tuple_json(out, &orig, e->packets[0], e->bytes[0]);
 	fputs(",\"reply\":", out);
 	print_tuple_json(out, &reply, e->packets[1], e->bytes[1]);
-	fprintf(out, ",\"status\":[%s%s%s%s%s],",
-		(e->status & XCT_CT_SEEN_REPLY) ? "\"SEEN_REPLY\"" : "",
-		(e->status & XCT_CT_SEEN_REPLY) && (e->status & XCT_CT_ASSURED) ? "," : "",
-		(e->status & XCT_CT_ASSURED) ? "\"ASSURED\"" : "",
-		nat && (e->status & (XCT_CT_SEEN_REPLY | XCT_CT_ASSURED)) ? "," : "",
-		!nat			       ? ""
-		: nat->manip == XCT_CT_DST_NAT ? "\"DST_NAT\""
-					       : "\"SRC_NAT\"");
+	manip = nat ? nat->manip | (inner ? inner->manip : 0) : 0;
+	fputs(",\"status\":[", out);
+	sep = "";
+	if (e->status & XCT_CT_SEEN_REPLY) {
+		fputs("\"SEEN_REPLY\"", out);
+		sep = ",";
+	}
+	if (e->status & XCT_CT_ASSURED) {
+		fprintf(out, "%s\"ASSURED\"", sep);
+		sep = ",";
+	}
+	if (manip & XCT_CT_SRC_NAT) {
+		fprintf(out, "%s\"SRC_NAT\"", sep);
+		sep = ",";
+	}
+	if (manip & XCT_CT_DST_NAT)
+		fprintf(out, "%s\"DST_NAT\"", sep);
+	fputs("],", out);
 	fprintf(out, "\"mark\":%u,\"use\":1,\"age_ms\":%llu,\"idle_ms\":%llu}", e->mark,
 		(unsigned long long)(age / 1000000), (unsigned long long)(idle / 1000000));
 }

@@ -32,10 +32,12 @@ int xct_format_conn(char *buf, size_t len, const struct xct_ct_key *key,
 		    const struct xct_ct_entry *e, __u64 now_ns, unsigned int flags);
 
 /* The same for a connection that may be translated: nat is its binding,
- * or NULL; the reply tuple is then the translated one, as conntrack shows. */
+ * or NULL, and inner its inner tuple's source translation, or NULL (see
+ * xct_nat_reply_tuple()); the reply tuple is then the translated one, as
+ * conntrack shows. */
 int xct_format_conn_nat(char *buf, size_t len, const struct xct_ct_key *key,
 			const struct xct_ct_entry *e, const struct xct_nat_binding *nat,
-			__u64 now_ns, unsigned int flags);
+			const struct xct_nat_binding *inner, __u64 now_ns, unsigned int flags);
 
 /* The conntrack -E line of an event (type and end from struct
  * xct_ct_event) about entry e, at time_ns, without a newline. */
@@ -51,6 +53,7 @@ __u64 xct_event_duration_ns(const struct xct_ct_entry *e, __u64 time_ns);
 void xct_print_conn_json(FILE *out, const struct xct_ct_key *key, const struct xct_ct_entry *e,
 			 __u64 now_ns);
 void xct_print_conn_json_nat(FILE *out, const struct xct_ct_key *key, const struct xct_ct_entry *e,
-			     const struct xct_nat_binding *nat, __u64 now_ns);
+			     const struct xct_nat_binding *nat, const struct xct_nat_binding *inner,
+			     __u64 now_ns);
 
 #endif /* XCT_CT_FORMAT_H */

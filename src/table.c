@@ -222,12 +222,31 @@ const struct xct_nat_binding *xct_nat_view_find(const struct xct_nat_view *v,
 	return &r->b;
 }
 
+const struct xct_nat_binding *xct_nat_view_inner(const struct xct_nat_view *v,
+						 const struct xct_nat_binding *b)
+{
+	struct xct_nat_view_rec want, *r;
+
+	if (!b || b->manip != XCT_CT_DST_NAT)
+		return NULL;
+	want.key = b->rkey;
+	r = bsearch(&want, v->recs, v->n, sizeof(*v->recs), cmp_view_rec);
+	if (!r || r->b.manip != XCT_CT_SRC_NAT || r->b.first_seen_ns != b->first_seen_ns)
+		return NULL;
+	return &r->b;
+}
+
 void xct_nat_forget(const struct xct_table *t, const struct xct_ct_key *key)
 {
-	struct xct_nat_binding b;
+	struct xct_nat_binding b, inner;
 
 	if (t->nat_fd < 0 || bpf_map_lookup_elem(t->nat_fd, key, &b))
 		return;
+	if (b.manip == XCT_CT_DST_NAT && bpf_map_lookup_elem(t->nat_fd, &b.rkey, &inner) == 0 &&
+	    inner.manip == XCT_CT_SRC_NAT && inner.first_seen_ns == b.first_seen_ns) {
+		bpf_map_delete_elem(t->nat_rev_fd, &inner.rkey);
+		bpf_map_delete_elem(t->nat_fd, &b.rkey);
+	}
 	bpf_map_delete_elem(t->nat_rev_fd, &b.rkey);
 	bpf_map_delete_elem(t->nat_fd, key);
 }

@@ -53,6 +53,11 @@ const struct xct_nat_binding *xct_nat_view_find(const struct xct_nat_view *v,
 						const struct xct_ct_key *key,
 						const struct xct_ct_entry *e);
 
+/* The source translation of a destination-translated connection's inner
+ * tuple (b: the connection's binding), or NULL. */
+const struct xct_nat_binding *xct_nat_view_inner(const struct xct_nat_view *v,
+						 const struct xct_nat_binding *b);
+
 /* Frees a deleted connection's binding and the claim on its tuple. */
 void xct_nat_forget(const struct xct_table *t, const struct xct_ct_key *key);
 

@@ -354,17 +354,19 @@ XCT_INLINE void xct_nat_dst_tuple(const struct xct_tuple *orig, const union xct_
 /*
  * A connection's reply tuple as conntrack(8) shows it: the tuple of
  * packets coming back, before the translation is undone.  b may be NULL
- * (the connection is not translated).
+ * (the connection is not translated); inner is the source translation of
+ * a destination-translated connection's inner tuple, or NULL.
  */
 XCT_INLINE void xct_nat_reply_tuple(const struct xct_ct_key *key, __u8 orig_side,
-				    const struct xct_nat_binding *b, struct xct_tuple *reply)
+				    const struct xct_nat_binding *b,
+				    const struct xct_nat_binding *inner, struct xct_tuple *reply)
 {
 	xct_tuple_from_key(key, orig_side, XCT_DIR_REPLY, reply);
 	if (b && b->manip == XCT_CT_DST_NAT) {
 		reply->src = b->addr;
 		if (xct_has_ports(key->proto))
 			reply->sport = b->port;
-		return;
+		b = inner; /* and the server answers to the translated source */
 	}
 	if (!b || b->manip != XCT_CT_SRC_NAT)
 		return;

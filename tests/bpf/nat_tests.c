@@ -573,6 +573,126 @@ TEST(nat_two_cpus_never_share_a_tuple)
 	fixture_teardown(&fx);
 }
 
+/*
+ * Two CPUs translating the first packet of the same connection at the same
+ * instant (a resolver's A and AAAA queries from one socket, nf_nat's
+ * "clash" case): both packets leave with one translation, neither is
+ * dropped, and the loser's claim is given back.  The tracker has the
+ * entries already, so every clash counted is the NAT's.
+ */
+#define CLASH_CONNS 1000
+
+struct clasher {
+	struct fixture *fx;
+	pthread_barrier_t *start;
+	int cpu;
+	int ret[CLASH_CONNS];
+	__u16 port[CLASH_CONNS];
+	int err;
+};
+
+static struct packet clash_pk[CLASH_CONNS];
+
+static void *clash(void *arg)
+{
+	struct clasher *r = arg;
+	int egress = bpf_program__fd(r->fx->skel->progs.xct_nat_egress);
+	cpu_set_t set;
+	int i;
+
+	CPU_ZERO(&set);
+	CPU_SET(r->cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set)) {
+		r->err = errno;
+		return NULL;
+	}
+	for (i = 0; i < CLASH_CONNS; i++) {
+		struct __sk_buff skb = {};
+		struct packet out;
+		LIBBPF_OPTS(bpf_test_run_opts, eg, .data_in = clash_pk[i].data,
+			    .data_size_in = clash_pk[i].len, .data_out = out.data,
+			    .data_size_out = sizeof(out.data), .ctx_in = &skb,
+			    .ctx_size_in = sizeof(skb), .repeat = 1);
+
+		pthread_barrier_wait(r->start);
+		if (bpf_prog_test_run_opts(egress, &eg)) {
+			r->err = errno;
+			return NULL;
+		}
+		r->ret[i] = (int)eg.retval;
+		r->port[i] = get16(out.data + clash_pk[i].l4_off);
+	}
+	return NULL;
+}
+
+TEST(nat_one_connection_two_cpus_one_translation)
+{
+	static struct clasher cl[2];
+	static int owner[65536];
+	pthread_barrier_t start;
+	pthread_t th[2];
+	struct fixture fx;
+	char src[32];
+	int i, k;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	if (fx.ncpus < 2) {
+		CHECK_FAIL("needs two CPUs, has %d", fx.ncpus);
+		return;
+	}
+	/* One source port for every client: all but one connection must
+	 * move, each CPU from a random start of its own. */
+	set_rule(&fx, NAT_ADDR, 20000, 20000 + 2 * CLASH_CONNS - 1);
+	for (i = 0; i < CLASH_CONNS; i++) {
+		struct flow f;
+
+		snprintf(src, sizeof(src), "10.%d.%d.2", i / 250 + 1, i % 250 + 1);
+		f = make_flow(XCT_IPPROTO_UDP, src, 40000, "192.0.2.9", 53);
+		clash_pk[i] = udp_packet(&f, 32);
+		fill_checksums(&clash_pk[i], 0, XCT_IPPROTO_UDP);
+		xdp_in(&fx, &clash_pk[i]);
+	}
+	CHECK_EQ(counter(&fx, XCT_S_CLASH_RESOLVE), 0);
+	pthread_barrier_init(&start, NULL, 2);
+	for (k = 0; k < 2; k++) {
+		cl[k].fx = &fx;
+		cl[k].start = &start;
+		cl[k].cpu = k;
+		cl[k].err = 0;
+		if (pthread_create(&th[k], NULL, clash, &cl[k])) {
+			CHECK_FAIL("cannot start a thread");
+			return;
+		}
+	}
+	for (k = 0; k < 2; k++)
+		pthread_join(th[k], NULL);
+	pthread_barrier_destroy(&start);
+	CHECK_EQ(cl[0].err, 0);
+	CHECK_EQ(cl[1].err, 0);
+	memset(owner, 0, sizeof(owner));
+	for (i = 0; i < CLASH_CONNS; i++) {
+		CHECK_EQ(cl[0].ret[i], TC_ACT_UNSPEC);
+		CHECK_EQ(cl[1].ret[i], TC_ACT_UNSPEC);
+		if (cl[0].port[i] != cl[1].port[i])
+			CHECK_FAIL("connection %d left by port %u and by port %u", i, cl[0].port[i],
+				   cl[1].port[i]);
+		if (owner[cl[0].port[i]])
+			CHECK_FAIL("port %u given to connections %d and %d", cl[0].port[i],
+				   owner[cl[0].port[i]] - 1, i);
+		owner[cl[0].port[i]] = i + 1;
+	}
+	CHECK_EQ(bindings(&fx), CLASH_CONNS);
+	CHECK_EQ(claims(&fx), CLASH_CONNS);
+	CHECK_EQ(reason_count(&fx, XCT_R_NAT_NO_TUPLE), 0);
+	CHECK_EQ(counter(&fx, XCT_S_NAT_BOUND), CLASH_CONNS);
+	/* The race was run, not just survived. */
+	fprintf(stderr, "# %llu of %d first packets lost the race\n",
+		(unsigned long long)counter(&fx, XCT_S_CLASH_RESOLVE), CLASH_CONNS);
+	CHECK(counter(&fx, XCT_S_CLASH_RESOLVE) > 0);
+	fixture_teardown(&fx);
+}
+
 TEST(nat_icmp_error_about_translated_connection)
 {
 	struct fixture fx;
@@ -1202,6 +1322,122 @@ TEST(dnat_error_about_reply_reaches_the_server)
 	CHECK_EQ(table_size(&fx), 1);
 	/* XDP hands it to TC as well, untouched. */
 	CHECK(xdp_marked_nat(&fx, &err));
+	set_track_prog(&fx, 0);
+	fixture_teardown(&fx);
+}
+
+/* ---- Destination and source NAT on one connection ---- */
+
+#define HAIRPIN_CLIENT "10.231.2.5" /* next to the inner server */
+#define ROUTER_INSIDE  "10.231.2.1"
+
+/* dnat tcp dport 8080 to INNER_ADDR:80, then snat to ROUTER_INSIDE: a
+ * client on the server's own network reaching the forwarded port. */
+static void set_hairpin_rules(struct fixture *fx)
+{
+	struct xct_nat_rule d = {.kind = XCT_NAT_DNAT, .family = XCT_AF_INET, .line = 1};
+	struct xct_nat_rule s = {.kind = XCT_NAT_SNAT, .family = XCT_AF_INET, .line = 2};
+	struct xct_nat_ctl ctl = {.enabled = 1, .dnat = 1};
+	int rules = bpf_map__fd(fx->skel->maps.xct_nat_rules);
+	__u32 zero = 0, one = 1;
+
+	d.proto = XCT_IPPROTO_TCP;
+	d.flags = XCT_NATM_PROTO | XCT_NATM_DPORT | XCT_NATM_PORT_RANGE;
+	d.dport_lo = d.dport_hi = 8080;
+	inet_pton(AF_INET, INNER_ADDR, d.to_lo.bytes);
+	d.to_hi = d.to_lo;
+	d.to_port_lo = d.to_port_hi = 80;
+	inet_pton(AF_INET, ROUTER_INSIDE, s.to_lo.bytes);
+	s.to_hi = s.to_lo;
+	ctl.n_rules[0] = 2;
+	if (bpf_map_update_elem(rules, &zero, &d, BPF_ANY) ||
+	    bpf_map_update_elem(rules, &one, &s, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_nat_ctl), &zero, &ctl, BPF_ANY))
+		CHECK_FAIL("cannot set the NAT rules: %s", strerror(errno));
+}
+
+static int ct_delete(struct fixture *fx, const struct flow *f)
+{
+	struct xct_ctl_ct_msg m = {.hdr.cmd = XCT_CTL_CT_DELETE}, out = {.hdr.ret = -1};
+	__u8 side;
+
+	flow_key(f, &m.key, &side);
+	run_prog(fx->skel->progs.xct_ctl, &m, sizeof(m), NULL, &out, sizeof(out));
+	return out.hdr.ret;
+}
+
+/*
+ * Hairpin NAT: the client's SYN to the public address is forwarded to the
+ * inner server and, leaving, gets the router's inside address as its
+ * source (the second rule matches the inner tuple), so the server answers
+ * through the router; the answer gets the client back as its destination
+ * on the way in and the public address as its source on the way out.  One
+ * entry, both NAT bits, two bindings and two claims, all freed with the
+ * connection.
+ */
+TEST(hairpin_dnat_and_snat_on_one_connection)
+{
+	struct fixture fx;
+	struct flow c = make_flow(XCT_IPPROTO_TCP, HAIRPIN_CLIENT, 40000, PUB_ADDR, 8080);
+	struct flow r = make_flow(XCT_IPPROTO_TCP, INNER_ADDR, 80, ROUTER_INSIDE, 40000);
+	struct packet pk, in, out, back;
+	struct xct_ct_entry e;
+	int i;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_hairpin_rules(&fx);
+	set_track_prog(&fx, 1);
+	pk = tcp_packet(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	CHECK_EQ(tc_ingress(&fx, &pk, &in), TC_ACT_UNSPEC);
+	CHECK_EQ(dst4(&in), addr4(INNER_ADDR));
+	CHECK_EQ(nat_out(&fx, &in, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(src4(&out), addr4(ROUTER_INSIDE));
+	CHECK_EQ(sport(&out), 40000);
+	CHECK_EQ(dst4(&out), addr4(INNER_ADDR));
+	CHECK_EQ(dport(&out), 80);
+	CHECK(checksums_ok(&out, 0, XCT_IPPROTO_TCP));
+	CHECK_EQ(bindings(&fx), 2);
+	CHECK_EQ(claims(&fx), 2);
+
+	/* The server's answer, to the router: in XDP mode it goes up to TC. */
+	pk = tcp_packet(&r, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 0);
+	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	CHECK(xdp_marked_nat(&fx, &pk));
+	CHECK_EQ(tc_ingress(&fx, &pk, &in), TC_ACT_UNSPEC);
+	CHECK_EQ(dst4(&in), addr4(HAIRPIN_CLIENT));
+	CHECK_EQ(dport(&in), 40000);
+	CHECK_EQ(src4(&in), addr4(INNER_ADDR)); /* its source only after routing */
+	CHECK_EQ(nat_out(&fx, &in, &back), TC_ACT_UNSPEC);
+	CHECK_EQ(src4(&back), addr4(PUB_ADDR));
+	CHECK_EQ(sport(&back), 8080);
+	CHECK_EQ(dst4(&back), addr4(HAIRPIN_CLIENT));
+	CHECK(checksums_ok(&back, 0, XCT_IPPROTO_TCP));
+	CHECK_EQ(table_size(&fx), 1);
+	CHECK_EQ(get_entry(&fx, &c, &e), 0);
+	CHECK_EQ(e.state, XCT_TCP_SYN_RECV);
+	CHECK_EQ(e.status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT | XCT_CT_SEEN_REPLY),
+		 XCT_CT_SRC_NAT | XCT_CT_DST_NAT | XCT_CT_SEEN_REPLY);
+
+	/* Later packets keep both translations. */
+	for (i = 0; i < 2; i++) {
+		pk = tcp_packet(&c, XCT_TCPF_ACK, CLIENT_ISN + 1, SERVER_ISN + 1, 100);
+		fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+		CHECK_EQ(tc_ingress(&fx, &pk, &in), TC_ACT_UNSPEC);
+		CHECK_EQ(nat_out(&fx, &in, &out), TC_ACT_UNSPEC);
+		CHECK_EQ(src4(&out), addr4(ROUTER_INSIDE));
+		CHECK_EQ(dst4(&out), addr4(INNER_ADDR));
+		CHECK(checksums_ok(&out, 0, XCT_IPPROTO_TCP));
+	}
+	CHECK_EQ(get_entry(&fx, &c, &e), 0);
+	CHECK_EQ(e.state, XCT_TCP_ESTABLISHED);
+	CHECK_EQ(bindings(&fx), 2);
+
+	CHECK_EQ(ct_delete(&fx, &c), 0);
+	CHECK_EQ(table_size(&fx), 0);
+	CHECK_EQ(bindings(&fx), 0);
+	CHECK_EQ(claims(&fx), 0);
 	set_track_prog(&fx, 0);
 	fixture_teardown(&fx);
 }

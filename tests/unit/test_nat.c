@@ -317,13 +317,13 @@ TEST(nat_reply_tuple)
 	b.manip = XCT_CT_SRC_NAT;
 	b.addr.v4 = v4("198.51.100.1");
 	b.port = htons(1234);
-	xct_nat_reply_tuple(&key, side, &b, &reply);
+	xct_nat_reply_tuple(&key, side, &b, NULL, &reply);
 	CHECK_EQ(reply.src.v4, v4("192.0.2.9"));
 	CHECK_EQ(reply.dst.v4, v4("198.51.100.1"));
 	CHECK_EQ(ntohs(reply.sport), 80);
 	CHECK_EQ(ntohs(reply.dport), 1234);
 	/* Without a binding: the plain reply. */
-	xct_nat_reply_tuple(&key, side, NULL, &reply);
+	xct_nat_reply_tuple(&key, side, NULL, NULL, &reply);
 	CHECK_EQ(reply.dst.v4, v4("10.0.0.2"));
 
 	/* The claimed key is the reply packet's own key. */
@@ -354,7 +354,7 @@ TEST(nat_reply_tuple)
 	t.sport = 700; /* host order, as the parser gives it */
 	CHECK_EQ(xct_key_from_tuple(&t, &key, &side), 0);
 	b.port = 701;
-	xct_nat_reply_tuple(&key, side, &b, &reply);
+	xct_nat_reply_tuple(&key, side, &b, NULL, &reply);
 	CHECK_EQ(reply.icmp_type, 0);
 	CHECK_EQ(reply.sport, 701);
 	CHECK_EQ(reply.dst.v4, v4("198.51.100.1"));
@@ -623,7 +623,7 @@ TEST(dnat_reply_tuple)
 	struct xct_tuple t = tuple4("203.0.113.5", 40000, "198.51.100.1", 8080, 6), out, reply;
 	struct xct_tuple back = tuple4("10.231.2.2", 80, "203.0.113.5", 40000, 6);
 	struct xct_ct_key key, rkey, k2;
-	struct xct_nat_binding b;
+	struct xct_nat_binding b, snat;
 	union xct_addr a, inner;
 	__u16 port;
 	__u8 side = 0, s2;
@@ -635,11 +635,23 @@ TEST(dnat_reply_tuple)
 	b.manip = XCT_CT_DST_NAT;
 	b.addr = inner;
 	b.port = htons(80);
-	xct_nat_reply_tuple(&key, side, &b, &reply);
+	xct_nat_reply_tuple(&key, side, &b, NULL, &reply);
 	CHECK_EQ(reply.src.v4, v4("10.231.2.2"));
 	CHECK_EQ(reply.dst.v4, v4("203.0.113.5"));
 	CHECK_EQ(ntohs(reply.sport), 80);
 	CHECK_EQ(ntohs(reply.dport), 40000);
+
+	/* The inner tuple source-translated too (hairpin): the server
+	 * answers to the router's address and port, as conntrack shows. */
+	memset(&snat, 0, sizeof(snat));
+	snat.manip = XCT_CT_SRC_NAT;
+	snat.addr.v4 = v4("10.231.2.1");
+	snat.port = htons(61000);
+	xct_nat_reply_tuple(&key, side, &b, &snat, &reply);
+	CHECK_EQ(reply.src.v4, v4("10.231.2.2"));
+	CHECK_EQ(ntohs(reply.sport), 80);
+	CHECK_EQ(reply.dst.v4, v4("10.231.2.1"));
+	CHECK_EQ(ntohs(reply.dport), 61000);
 
 	xct_nat_dst_tuple(&t, &inner, htons(80), &out);
 	CHECK_EQ(out.src.v4, v4("203.0.113.5"));
@@ -662,7 +674,7 @@ TEST(dnat_reply_tuple)
 	t.sport = 700;
 	CHECK_EQ(xct_key_from_tuple(&t, &key, &side), 0);
 	b.port = 0;
-	xct_nat_reply_tuple(&key, side, &b, &reply);
+	xct_nat_reply_tuple(&key, side, &b, NULL, &reply);
 	CHECK_EQ(reply.src.v4, v4("10.231.2.2"));
 	CHECK_EQ(reply.icmp_type, 0);
 	CHECK_EQ(reply.sport, 700);
