@@ -232,11 +232,13 @@ have_xct() {
 	[ -x "$XCT" ]
 }
 
-# xct_attach [MODE]: attach on the router's two interfaces.
+# xct_attach [MODE [IFACE...]]: attach on the router's two interfaces and
+# any more given (one load of the programs for all of them).
 xct_attach() {
 	local mode=${1:-native}
+	[ $# -gt 0 ] && shift
 	have_xct || return 1
-	xct_r attach --mode "$mode" veth-r-c veth-r-s || return 1
+	xct_r attach --mode "$mode" veth-r-c veth-r-s "$@" || return 1
 	XCT_ATTACHED=1
 }
 
