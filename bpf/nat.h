@@ -413,16 +413,51 @@ static __always_inline int xct_nat_rewrite(struct __sk_buff *skb, const struct x
 	return 0;
 }
 
+/* Where an ICMP error's quoted packet keeps the port (or identifier) a
+ * translation changes, and its transport checksum (csum_off 0: the error
+ * does not quote it). */
+struct xct_quoted {
+	__u32 port_off, csum_off;
+	__u16 old_port, new_port;
+};
+
+static __always_inline void xct_quoted_fields(const struct xct_pkt *pkt, __u32 len, int outer_src,
+					      __u16 port, struct xct_quoted *q)
+{
+	__u32 il4 = pkt->inner_l4_off;
+	__u8 proto = pkt->inner.proto;
+
+	q->csum_off = 0;
+	if (xct_is_icmp(pkt->inner.family, proto)) {
+		q->old_port = xct_htons(pkt->inner.sport);
+		q->new_port = xct_htons(port);
+		q->port_off = il4 + 4;
+		q->csum_off = il4 + 2;
+		return;
+	}
+	q->old_port = outer_src ? pkt->inner.dport : pkt->inner.sport;
+	q->new_port = port;
+	q->port_off = il4 + (outer_src ? 2 : 0);
+	if (il4 + (proto == XCT_IPPROTO_TCP ? 18 : 8) <= len)
+		q->csum_off = il4 + (proto == XCT_IPPROTO_TCP ? 16 : 6);
+}
+
+/* Writes the quoted transport checksum c2 over c, then the new port, and
+ * makes the error's own checksum (at icsum) follow both. */
+static __always_inline int xct_quoted_store(struct __sk_buff *skb, __u32 icsum,
+					    const struct xct_quoted *q, __u16 c, __u16 c2)
+{
+	if (q->csum_off && (bpf_skb_store_bytes(skb, q->csum_off, &c2, 2, 0) ||
+			    bpf_l4_csum_replace(skb, icsum, c, c2, 2)))
+		return -1;
+	if (q->old_port != q->new_port &&
+	    (bpf_l4_csum_replace(skb, icsum, q->old_port, q->new_port, 2) ||
+	     bpf_skb_store_bytes(skb, q->port_off, &q->new_port, 2, 0)))
+		return -1;
+	return 0;
+}
+
 /*
- * ICMP errors about a translated connection, as nf_nat translates them:
- * the outer header's address on one side, and the quoted packet's on the
- * other side, become addr, and the quoted port (or ICMP identifier)
- * becomes port (key convention).  outer_src 0: the destination and the
- * quoted source (an error arriving about a packet the translation sent:
- * back to the connection's own address); outer_src 1: the source and the
- * quoted destination (an error leaving about a packet the translation
- * undid: out as the translated address).
- *
  * IPv4: the outer IP checksum is the helpers'; inside the quoted packet,
  * the IP checksum moves opposite to the address (so the ICMP checksum over
  * them does not change), the transport checksum is updated with RFC 1624
@@ -434,46 +469,31 @@ static __always_inline int xct_nat_rewrite_error4(struct __sk_buff *skb, const s
 						  __u16 port)
 {
 	__u32 l3 = pkt->l3_off, icsum = pkt->l4_off + 2, il3 = pkt->l4_off + 8;
-	__u32 il4 = pkt->inner_l4_off, port_off, csum_off = 0;
 	__u32 old_outer = outer_src ? pkt->t.src.v4 : pkt->t.dst.v4;
 	__u32 old_inner = outer_src ? pkt->inner.dst.v4 : pkt->inner.src.v4;
 	__u8 proto = pkt->inner.proto;
-	__u16 old_port, new_port, c, c2;
+	struct xct_quoted q;
+	__u16 c = 0, c2 = 0;
 
 	if (bpf_l3_csum_replace(skb, l3 + 10, old_outer, addr->v4, 4) ||
 	    bpf_skb_store_bytes(skb, l3 + (outer_src ? 12 : 16), &addr->v4, 4, 0) ||
 	    bpf_l3_csum_replace(skb, il3 + 10, old_inner, addr->v4, 4) ||
 	    bpf_skb_store_bytes(skb, il3 + (outer_src ? 16 : 12), &addr->v4, 4, 0))
 		return -1;
-	if (proto == XCT_IPPROTO_ICMP) {
-		old_port = xct_htons(pkt->inner.sport);
-		new_port = xct_htons(port);
-		port_off = il4 + 4;
-		csum_off = il4 + 2;
-	} else {
-		old_port = outer_src ? pkt->inner.dport : pkt->inner.sport;
-		new_port = port;
-		port_off = il4 + (outer_src ? 2 : 0);
-		/* The quoted transport checksum, when the error quotes it. */
-		if (il4 + (proto == XCT_IPPROTO_TCP ? 18 : 8) <= skb->len)
-			csum_off = il4 + (proto == XCT_IPPROTO_TCP ? 16 : 6);
-	}
-	if (csum_off && bpf_skb_load_bytes(skb, csum_off, &c, 2) == 0 &&
-	    (c || proto != XCT_IPPROTO_UDP)) {
+	xct_quoted_fields(pkt, skb->len, outer_src, port, &q);
+	/* A UDP checksum of 0: none to update. */
+	if (q.csum_off &&
+	    (bpf_skb_load_bytes(skb, q.csum_off, &c, 2) || (!c && proto == XCT_IPPROTO_UDP)))
+		q.csum_off = 0;
+	if (q.csum_off) {
 		c2 = c;
 		if (proto != XCT_IPPROTO_ICMP) /* the pseudo-header's address */
 			c2 = xct_csum_replace32(c2, old_inner, addr->v4);
-		c2 = xct_csum_replace16(c2, old_port, new_port);
+		c2 = xct_csum_replace16(c2, q.old_port, q.new_port);
 		if (proto == XCT_IPPROTO_UDP && !c2)
 			c2 = 0xffff;
-		if (bpf_skb_store_bytes(skb, csum_off, &c2, 2, 0) ||
-		    bpf_l4_csum_replace(skb, icsum, c, c2, 2))
-			return -1;
 	}
-	if (old_port != new_port && (bpf_l4_csum_replace(skb, icsum, old_port, new_port, 2) ||
-				     bpf_skb_store_bytes(skb, port_off, &new_port, 2, 0)))
-		return -1;
-	return 0;
+	return xct_quoted_store(skb, icsum, &q, c, c2);
 }
 
 /*
@@ -487,48 +507,42 @@ static __always_inline int xct_nat_rewrite_error6(struct __sk_buff *skb, const s
 						  __u16 port)
 {
 	__u32 l3 = pkt->l3_off, icsum = pkt->l4_off + 2, il3 = pkt->l4_off + 8;
-	__u32 il4 = pkt->inner_l4_off, port_off, csum_off = 0;
 	const union xct_addr *old_outer = outer_src ? &pkt->t.src : &pkt->t.dst;
 	const union xct_addr *old_inner = outer_src ? &pkt->inner.dst : &pkt->inner.src;
-	__u8 proto = pkt->inner.proto;
-	__u16 old_port, new_port, c, c2;
+	struct xct_quoted q;
+	__u16 c = 0, c2 = 0;
 	__s64 diff;
 
 	diff = bpf_csum_diff((__be32 *)old_outer->v6, 16, (__be32 *)addr->v6, 16, 0);
 	if (diff < 0 || bpf_l4_csum_replace(skb, icsum, 0, (__u64)diff, BPF_F_PSEUDO_HDR) ||
 	    bpf_skb_store_bytes(skb, l3 + (outer_src ? 8 : 24), addr->v6, 16, 0))
 		return -1;
-	if (proto == XCT_IPPROTO_ICMPV6) {
-		old_port = xct_htons(pkt->inner.sport);
-		new_port = xct_htons(port);
-		port_off = il4 + 4;
-		csum_off = il4 + 2;
-	} else {
-		old_port = outer_src ? pkt->inner.dport : pkt->inner.sport;
-		new_port = port;
-		port_off = il4 + (outer_src ? 2 : 0);
-		if (il4 + (proto == XCT_IPPROTO_TCP ? 18 : 8) <= skb->len)
-			csum_off = il4 + (proto == XCT_IPPROTO_TCP ? 16 : 6);
-	}
-	if (csum_off && bpf_skb_load_bytes(skb, csum_off, &c, 2) == 0) {
-		c2 = xct_csum_replace128(c, old_inner->v6, addr->v6);
-		c2 = xct_csum_replace16(c2, old_port, new_port);
-		if (proto == XCT_IPPROTO_UDP && !c2)
-			c2 = 0xffff;
-		if (bpf_skb_store_bytes(skb, csum_off, &c2, 2, 0) ||
-		    bpf_l4_csum_replace(skb, icsum, c, c2, 2))
-			return -1;
-	}
 	diff = bpf_csum_diff((__be32 *)old_inner->v6, 16, (__be32 *)addr->v6, 16, 0);
 	if (diff < 0 || bpf_l4_csum_replace(skb, icsum, 0, (__u64)diff, 0) ||
 	    bpf_skb_store_bytes(skb, il3 + (outer_src ? 24 : 8), addr->v6, 16, 0))
 		return -1;
-	if (old_port != new_port && (bpf_l4_csum_replace(skb, icsum, old_port, new_port, 2) ||
-				     bpf_skb_store_bytes(skb, port_off, &new_port, 2, 0)))
-		return -1;
-	return 0;
+	xct_quoted_fields(pkt, skb->len, outer_src, port, &q);
+	if (q.csum_off && bpf_skb_load_bytes(skb, q.csum_off, &c, 2))
+		q.csum_off = 0;
+	if (q.csum_off) {
+		c2 = xct_csum_replace128(c, old_inner->v6, addr->v6);
+		c2 = xct_csum_replace16(c2, q.old_port, q.new_port);
+		if (pkt->inner.proto == XCT_IPPROTO_UDP && !c2)
+			c2 = 0xffff;
+	}
+	return xct_quoted_store(skb, icsum, &q, c, c2);
 }
 
+/*
+ * ICMP errors about a translated connection, as nf_nat translates them:
+ * the outer header's address on one side, and the quoted packet's on the
+ * other side, become addr, and the quoted port (or ICMP identifier)
+ * becomes port (key convention).  outer_src 0: the destination and the
+ * quoted source (an error arriving about a packet the translation sent:
+ * back to the connection's own address); outer_src 1: the source and the
+ * quoted destination (an error leaving about a packet the translation
+ * undid: out as the translated address).
+ */
 static __always_inline int xct_nat_rewrite_error(struct __sk_buff *skb, const struct xct_pkt *pkt,
 						 int outer_src, const union xct_addr *addr,
 						 __u16 port)

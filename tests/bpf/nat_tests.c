@@ -476,37 +476,49 @@ struct racer {
 	int err;
 };
 
+/* The datapath's scratch is per CPU: each runner keeps to its own. */
+static int pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? errno : 0;
+}
+
+/* pk through xct_nat_egress from a thread (no CHECK there): its verdict
+ * and the source port it left with; 0 or an errno. */
+static int egress_run(int prog, const struct packet *pk, int *ret, __u16 *port)
+{
+	struct __sk_buff skb = {};
+	struct packet out;
+	LIBBPF_OPTS(bpf_test_run_opts, eg, .data_in = pk->data, .data_size_in = pk->len,
+		    .data_out = out.data, .data_size_out = sizeof(out.data), .ctx_in = &skb,
+		    .ctx_size_in = sizeof(skb), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(prog, &eg))
+		return errno;
+	*ret = (int)eg.retval;
+	*port = get16(out.data + pk->l4_off);
+	return 0;
+}
+
 static void *race(void *arg)
 {
 	struct racer *r = arg;
 	int xdp = bpf_program__fd(r->fx->skel->progs.xct_xdp);
 	int egress = bpf_program__fd(r->fx->skel->progs.xct_nat_egress);
-	cpu_set_t set;
 	int i;
 
-	CPU_ZERO(&set);
-	CPU_SET(r->cpu, &set);
-	/* The datapath's scratch is per CPU: each runner keeps to its own. */
-	if (sched_setaffinity(0, sizeof(set), &set)) {
-		r->err = errno;
-		return NULL;
-	}
-	for (i = 0; i < RACE_CONNS; i++) {
-		struct __sk_buff skb = {};
-		struct packet out;
+	r->err = pin_to_cpu(r->cpu);
+	for (i = 0; i < RACE_CONNS && !r->err; i++) {
 		LIBBPF_OPTS(bpf_test_run_opts, in, .data_in = r->pk[i].data,
 			    .data_size_in = r->pk[i].len, .repeat = 1);
-		LIBBPF_OPTS(bpf_test_run_opts, eg, .data_in = r->pk[i].data,
-			    .data_size_in = r->pk[i].len, .data_out = out.data,
-			    .data_size_out = sizeof(out.data), .ctx_in = &skb,
-			    .ctx_size_in = sizeof(skb), .repeat = 1);
 
-		if (bpf_prog_test_run_opts(xdp, &in) || bpf_prog_test_run_opts(egress, &eg)) {
+		if (bpf_prog_test_run_opts(xdp, &in))
 			r->err = errno;
-			return NULL;
-		}
-		r->ret[i] = (int)eg.retval;
-		r->port[i] = get16(out.data + r->pk[i].l4_off);
+		else
+			r->err = egress_run(egress, &r->pk[i], &r->ret[i], &r->port[i]);
 	}
 	return NULL;
 }
@@ -597,31 +609,15 @@ static void *clash(void *arg)
 {
 	struct clasher *r = arg;
 	int egress = bpf_program__fd(r->fx->skel->progs.xct_nat_egress);
-	cpu_set_t set;
-	int i;
+	int i, err = pin_to_cpu(r->cpu);
 
-	CPU_ZERO(&set);
-	CPU_SET(r->cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set)) {
-		r->err = errno;
-		return NULL;
-	}
+	/* Every round waits for both threads, failed or not. */
 	for (i = 0; i < CLASH_CONNS; i++) {
-		struct __sk_buff skb = {};
-		struct packet out;
-		LIBBPF_OPTS(bpf_test_run_opts, eg, .data_in = clash_pk[i].data,
-			    .data_size_in = clash_pk[i].len, .data_out = out.data,
-			    .data_size_out = sizeof(out.data), .ctx_in = &skb,
-			    .ctx_size_in = sizeof(skb), .repeat = 1);
-
 		pthread_barrier_wait(r->start);
-		if (bpf_prog_test_run_opts(egress, &eg)) {
-			r->err = errno;
-			return NULL;
-		}
-		r->ret[i] = (int)eg.retval;
-		r->port[i] = get16(out.data + clash_pk[i].l4_off);
+		if (!err)
+			err = egress_run(egress, &clash_pk[i], &r->ret[i], &r->port[i]);
 	}
+	r->err = err;
 	return NULL;
 }
 

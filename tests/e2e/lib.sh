@@ -221,6 +221,40 @@ silence_endpoints() {
 	done
 }
 
+# kill_in_ns NS...: every process left in the namespaces (listeners'
+# forked children, held connections).
+kill_in_ns() {
+	local ns
+	for ns in "$@"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+	done
+}
+
+# peer_echo_tcp NS LISTEN [ANSWER]: a TCP listener in NS (LISTEN: socat's
+# TCP-LISTEN:PORT or TCP6-LISTEN:PORT) that answers every connection with
+# the peer it accepted, "ADDR PORT", then runs ANSWER (a shell command) on
+# the connection.
+peer_echo_tcp() {
+	ip netns exec "$1" socat "$2,fork,reuseaddr" \
+		SYSTEM:"echo \"\$SOCAT_PEERADDR \$SOCAT_PEERPORT\"${3:+; $3}" 2>/dev/null &
+	BG_PIDS+=($!)
+}
+
+# peer_echo_udp NS PORT: one UDP socket in NS that answers every datagram
+# with its sender, "ADDR PORT" (one socket: socat's forked UDP children
+# share theirs and may swallow a datagram meant for the next one).
+peer_echo_udp() {
+	ip netns exec "$1" "$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(("%s %d\n" % peer).encode(), peer)
+' "$2" 2>/dev/null &
+	BG_PIDS+=($!)
+}
+
 # A bpffs of our own, outside /sys, for xct's pins.
 mount_pin_fs() {
 	PIN_ROOT=$(mktemp -d /tmp/xct-e2e.XXXXXX) || return 1

@@ -41,10 +41,7 @@ S4B=10.231.2.3 # the server's second address: the second backend
 WORK=""
 
 dnat_cleanup() {
-	local ns
-	for ns in "$NS_C" "$NS_S"; do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
-	done
+	kill_in_ns "$NS_C" "$NS_S"
 	e2e_cleanup
 	[ -n "$WORK" ] && rm -rf "$WORK"
 }
@@ -56,21 +53,9 @@ fail_setup() {
 }
 
 start_servers() {
-	ip netns exec "$NS_S" socat TCP-LISTEN:$P_TCP,fork,reuseaddr \
-		SYSTEM:'echo "$SOCAT_PEERADDR $SOCAT_PEERPORT"' 2>/dev/null &
-	BG_PIDS+=($!)
-	ip netns exec "$NS_S" "$PYTHON" -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", int(sys.argv[1])))
-while True:
-    data, peer = s.recvfrom(2048)
-    s.sendto(("%s %d\n" % peer).encode(), peer)
-' "$P_UDP" 2>/dev/null &
-	BG_PIDS+=($!)
-	ip netns exec "$NS_S" socat TCP6-LISTEN:$P_TCP6,fork,reuseaddr \
-		SYSTEM:'echo "$SOCAT_PEERADDR $SOCAT_PEERPORT"' 2>/dev/null &
-	BG_PIDS+=($!)
+	peer_echo_tcp "$NS_S" "TCP-LISTEN:$P_TCP"
+	peer_echo_udp "$NS_S" "$P_UDP"
+	peer_echo_tcp "$NS_S" "TCP6-LISTEN:$P_TCP6"
 	# Each backend names itself, then echoes what it is sent.
 	local a
 	for a in "$S4" "$S4B"; do

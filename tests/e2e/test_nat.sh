@@ -50,11 +50,7 @@ XCT_TUPLES=""
 XCT_EV_TUPLES=""""
 
 nat_cleanup() {
-	local ns
-	# The listeners' forked children and the held connections too.
-	for ns in "$NS_C" "$NS_C2" "$NS_C3" "$NS_S"; do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
-	done
+	kill_in_ns "$NS_C" "$NS_C2" "$NS_C3" "$NS_S"
 	ip netns del "$NS_C2" 2>/dev/null
 	ip netns del "$NS_C3" 2>/dev/null
 	e2e_cleanup
@@ -65,17 +61,6 @@ trap nat_cleanup EXIT
 fail_setup() {
 	echo "not ok nat_setup ($*)"
 	exit 1
-}
-
-result() {
-	local name=$1 ok=$2
-	shift 2
-	if [ "$ok" = 0 ]; then
-		echo "ok $name"
-	else
-		echo "not ok $name"
-		[ $# -gt 0 ] && echo "#   $*"
-	fi
 }
 
 # add_client NS VETH RVETH ADDR ROUTER_ADDR: one more client on its own link.
@@ -107,27 +92,11 @@ server_wants_router() {
 
 # Listeners that answer with the peer they accepted: "ADDR PORT".
 start_servers() {
-	ip netns exec "$NS_S" socat TCP-LISTEN:$P_TCP,fork,reuseaddr \
-		SYSTEM:'echo "$SOCAT_PEERADDR $SOCAT_PEERPORT"' 2>/dev/null &
-	BG_PIDS+=($!)
-	# One socket answering every datagram (socat's forked UDP children
-	# share theirs and may swallow a datagram meant for the next one).
-	ip netns exec "$NS_S" "$PYTHON" -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", int(sys.argv[1])))
-while True:
-    data, peer = s.recvfrom(2048)
-    s.sendto(("%s %d\n" % peer).encode(), peer)
-' "$P_UDP" 2>/dev/null &
-	BG_PIDS+=($!)
-	ip netns exec "$NS_S" socat TCP6-LISTEN:$P_TCP6,fork,reuseaddr \
-		SYSTEM:'echo "$SOCAT_PEERADDR $SOCAT_PEERPORT"' 2>/dev/null &
-	BG_PIDS+=($!)
+	peer_echo_tcp "$NS_S" "TCP-LISTEN:$P_TCP"
+	peer_echo_udp "$NS_S" "$P_UDP"
+	peer_echo_tcp "$NS_S" "TCP6-LISTEN:$P_TCP6"
 	# Connections that stay open until the client goes.
-	ip netns exec "$NS_S" socat TCP-LISTEN:$P_HOLD,fork,reuseaddr \
-		SYSTEM:'echo "$SOCAT_PEERADDR $SOCAT_PEERPORT"; cat >/dev/null' 2>/dev/null &
-	BG_PIDS+=($!)
+	peer_echo_tcp "$NS_S" "TCP-LISTEN:$P_HOLD" "cat >/dev/null"
 	poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q ':$P_TCP '" &&
 		poll 5 in_ns "$NS_S" sh -c "ss -lun | grep -q ':$P_UDP '" &&
 		poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q ':$P_TCP6 '"

@@ -39,10 +39,7 @@ P_UDP=7053
 WORK=""
 
 hairpin_cleanup() {
-	local ns
-	for ns in "$NS_C" "$NS_S" "$NS_H"; do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
-	done
+	kill_in_ns "$NS_C" "$NS_S" "$NS_H"
 	ip netns del "$NS_H" 2>/dev/null
 	e2e_cleanup
 	[ -n "$WORK" ] && rm -rf "$WORK"
@@ -77,18 +74,8 @@ setup_lan() {
 }
 
 start_servers() {
-	ip netns exec "$NS_S" socat TCP-LISTEN:$P_TCP,fork,reuseaddr \
-		SYSTEM:'echo "$SOCAT_PEERADDR $SOCAT_PEERPORT"' 2>/dev/null &
-	BG_PIDS+=($!)
-	ip netns exec "$NS_S" "$PYTHON" -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", int(sys.argv[1])))
-while True:
-    data, peer = s.recvfrom(2048)
-    s.sendto(("%s %d\n" % peer).encode(), peer)
-' "$P_UDP" 2>/dev/null &
-	BG_PIDS+=($!)
+	peer_echo_tcp "$NS_S" "TCP-LISTEN:$P_TCP"
+	peer_echo_udp "$NS_S" "$P_UDP"
 	poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q ':$P_TCP '" &&
 		poll 5 in_ns "$NS_S" sh -c "ss -lun | grep -q ':$P_UDP '"
 }

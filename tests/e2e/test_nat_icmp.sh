@@ -74,10 +74,7 @@ DATA=""
 DATA_SUM=""
 
 nat_icmp_cleanup() {
-	local ns
-	for ns in "$NS_C" "$NS_S" "$NS_O"; do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
-	done
+	kill_in_ns "$NS_C" "$NS_S" "$NS_O"
 	ip netns del "$NS_M" 2>/dev/null
 	ip netns del "$NS_O" 2>/dev/null
 	e2e_cleanup
