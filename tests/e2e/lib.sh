@@ -255,6 +255,25 @@ while True:
 	BG_PIDS+=($!)
 }
 
+# tcp_peer_of NS ADDR:PORT SPORT: what a peer_echo_tcp server saw of a
+# connection from NS with source port SPORT ("ADDR PORT"); the socket is
+# connected to ADDR:PORT and takes answers from there only.
+tcp_peer_of() {
+	in_ns "$1" socat -T 3 - "TCP:$2,sourceport=$3,reuseaddr,connect-timeout=3" \
+		</dev/null 2>/dev/null
+}
+
+# udp_peer_of NS ADDR:PORT SPORT: the same for a peer_echo_udp server; the
+# answer is waited for up to 5 s.
+udp_peer_of() {
+	echo x | in_ns "$1" socat -T 5 - "UDP:$2,sourceport=$3" 2>/dev/null
+}
+
+# listening NS tcp|udp PORT: something in NS listens on PORT.
+listening() {
+	in_ns "$1" ss -ln --"$2" | grep -q ":$3 "
+}
+
 # A bpffs of our own, outside /sys, for xct's pins.
 mount_pin_fs() {
 	PIN_ROOT=$(mktemp -d /tmp/xct-e2e.XXXXXX) || return 1

@@ -65,20 +65,19 @@ start_servers() {
 	done
 	poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q '$S4B:$P_LB '" &&
 		poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q '$S4:$P_LB '" &&
-		poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q ':$P_TCP6 '" &&
-		poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q ':$P_TCP '" &&
-		poll 5 in_ns "$NS_S" sh -c "ss -lun | grep -q ':$P_UDP '"
+		poll 5 listening "$NS_S" tcp "$P_TCP6" &&
+		poll 5 listening "$NS_S" tcp "$P_TCP" &&
+		poll 5 listening "$NS_S" udp "$P_UDP"
 }
 
 # What the server saw of a connection to the router's forwarded port.
 tcp_peer() {
-	in_ns "$NS_C" socat -T 3 - "TCP:$R4C:$P_PUB_TCP,sourceport=$1,reuseaddr,connect-timeout=3" \
-		</dev/null 2>/dev/null
+	tcp_peer_of "$NS_C" "$R4C:$P_PUB_TCP" "$1"
 }
 
 # A connected UDP socket: it takes answers from the router's address only.
 udp_peer() {
-	echo x | in_ns "$NS_C" socat -T 5 - "UDP:$R4C:$P_PUB_UDP,sourceport=$1" 2>/dev/null
+	udp_peer_of "$NS_C" "$R4C:$P_PUB_UDP" "$1"
 }
 
 # check_forward MODE SPORT: TCP and UDP reach the server, which sees the

@@ -97,21 +97,20 @@ start_servers() {
 	peer_echo_tcp "$NS_S" "TCP6-LISTEN:$P_TCP6"
 	# Connections that stay open until the client goes.
 	peer_echo_tcp "$NS_S" "TCP-LISTEN:$P_HOLD" "cat >/dev/null"
-	poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q ':$P_TCP '" &&
-		poll 5 in_ns "$NS_S" sh -c "ss -lun | grep -q ':$P_UDP '" &&
-		poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q ':$P_TCP6 '"
+	poll 5 listening "$NS_S" tcp "$P_TCP" &&
+		poll 5 listening "$NS_S" udp "$P_UDP" &&
+		poll 5 listening "$NS_S" tcp "$P_TCP6"
 }
 
 # tcp_peer NS SPORT: what the server saw of a TCP connection from NS.
 tcp_peer() {
-	in_ns "$1" socat -T 3 - "TCP:$S4:$P_TCP,sourceport=$2,reuseaddr,connect-timeout=3" \
-		</dev/null 2>/dev/null
+	tcp_peer_of "$1" "$S4:$P_TCP" "$2"
 }
 
 # The same for UDP; the answer is waited for up to 5 s, for a slow fork
 # of the server's listener.
 udp_peer() {
-	echo x | in_ns "$1" socat -T 5 - "UDP:$S4:$P_UDP,sourceport=$2" 2>/dev/null
+	udp_peer_of "$1" "$S4:$P_UDP" "$2"
 }
 
 # Checks ---------------------------------------------------------------

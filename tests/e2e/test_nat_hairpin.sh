@@ -76,20 +76,17 @@ setup_lan() {
 start_servers() {
 	peer_echo_tcp "$NS_S" "TCP-LISTEN:$P_TCP"
 	peer_echo_udp "$NS_S" "$P_UDP"
-	poll 5 in_ns "$NS_S" sh -c "ss -ltn | grep -q ':$P_TCP '" &&
-		poll 5 in_ns "$NS_S" sh -c "ss -lun | grep -q ':$P_UDP '"
+	poll 5 listening "$NS_S" tcp "$P_TCP" &&
+		poll 5 listening "$NS_S" udp "$P_UDP"
 }
 
-# What the server saw of a connection from NS to the public port; the
-# client's socket is connected to the public address and takes nothing
-# from anywhere else.
+# What the server saw of a connection from NS to the public port.
 tcp_peer() {
-	in_ns "$1" socat -T 3 - "TCP:$R4C:$P_PUB_TCP,sourceport=$2,reuseaddr,connect-timeout=3" \
-		</dev/null 2>/dev/null
+	tcp_peer_of "$1" "$R4C:$P_PUB_TCP" "$2"
 }
 
 udp_peer() {
-	echo x | in_ns "$1" socat -T 3 - "UDP:$R4C:$P_PUB_UDP,sourceport=$2" 2>/dev/null
+	udp_peer_of "$1" "$R4C:$P_PUB_UDP" "$2"
 }
 
 # check_hairpin MODE SPORT: the inside client's connections reach the
