@@ -79,6 +79,9 @@ CONFIG = {
     "nft_dnat_rev": ("dnat", "reply", None, NFT_DNAT),
 }
 CONFIGS = list(CONFIG)
+# Below what any configuration costs a packet here (the XDP-drop floor of
+# a veth pair alone is ~1,500 ns, machine.md).
+FLOOR_NS = 1000
 
 
 class Bench:
@@ -181,6 +184,18 @@ class Bench:
             raise SystemExit(f"nat bench: {cfg}: the flow is not established as expected:\n{t}")
 
     def one(self, cfg):
+        """One run of cfg; again (twice at most) when the figure is below
+        what any forwarded packet costs: the meter then missed the
+        generator's CPU time (it was charged outside the process tree),
+        and the figure is the meter's loss, not a cost."""
+        for attempt in range(3):
+            r = self.measure(cfg)
+            if r["ns_own"] >= FLOOR_NS or attempt == 2:
+                return r
+            lib.log(f"nat: {cfg}: {r['ns_own']:.0f} ns a packet is below any forwarding "
+                    "cost: the generator's CPU time was missed; run again")
+
+    def measure(self, cfg):
         self.configure(cfg)
         self.precreate(cfg)
         self.check(cfg)
@@ -293,10 +308,14 @@ def section(res):
         "parse), and its source put back at TC egress (a fourth).")]
     miss = above("xct_dnat_miss", med["xct"]) if "xct_dnat_miss" in med else None
     out += ["", "### What a dnat rule costs the packets it does not translate", "",
-            wrap(f"While a dnat rule is loaded, every accepted original-direction packet "
-                 "arriving is handed from the tracker to xct_nat_ingress at TC ingress "
-                 "(parsed again, its connection and binding looked up), and, as with any NAT "
-                 "rule, every forwarded packet to xct_nat_egress at TC egress. The plain "
+            wrap(f"While a dnat rule is loaded, the tracker hands an accepted "
+                 "original-direction packet to xct_nat_ingress at TC ingress (which parses "
+                 "it again and looks its connection and binding up) only while its "
+                 "connection is destination-translated or may still be: new, or not yet "
+                 "answered; an established connection that no rule translated is not handed "
+                 "over. As with any NAT rule, every forwarded packet still goes to "
+                 "xct_nat_egress at TC egress (parsed again, its connection looked up), "
+                 "where the replies of translated connections are put back. The plain "
                  f"flow, which `{XCT_DNAT}` does not match, through xct with no rules and "
                  f"with that rule: {fmt(med['xct'])} and {fmt(med['xct_dnat_miss'])} ns a "
                  f"packet (runs {spread['xct']} and {spread['xct_dnat_miss']}), "

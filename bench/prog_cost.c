@@ -1047,19 +1047,14 @@ static void remove_dnat_pins(void)
 #define DNAT_RULES  "policy accept\ndnat to 10.0.9.2:9000 udp dport 8080\n"
 #define DNAT_ROUNDS 5
 
-struct dnat_case {
-	const char *name, *method;
-	double runs[DNAT_ROUNDS];
-};
-
 /*
  * Two datapaths side by side: "plain" with no NAT rule, "dnat" with one
  * dnat rule (UDP to port 8080 becomes 10.0.9.2:9000).  Through both, an
  * established UDP flow that no rule translates (10.0.0.1:40001 ->
  * 10.0.0.2:53), each of its hooks: XDP; TC ingress, the tracker where XDP
- * cannot attach, which for an accepted packet while dnat is in use
- * tail-calls xct_nat_ingress (where XDP attaches, XDP marks the packet
- * and TC ingress does the same); TC egress of the forwarded packet.
+ * cannot attach, which tail-calls xct_nat_ingress for a packet dnat may
+ * apply to (where XDP attaches, XDP marks such a packet and TC ingress
+ * hands it over); TC egress of the forwarded packet.
  * Then, in "dnat" only, a translated flow (10.0.0.1:40005 -> 10.0.0.2:8080
  * = 10.0.9.2:9000), both directions.  Rounds interleave the two
  * datapaths; medians.
@@ -1069,7 +1064,7 @@ static int dnat_cost(void)
 	enum { U_XDP, U_TC_IN, U_TC_OUT, U_CASES };
 	static const char *const u_names[U_CASES] = {
 		"untranslated ESTABLISHED UDP, XDP",
-		"untranslated ESTABLISHED UDP, TC ingress (the tracker, then xct_nat_ingress with dnat)",
+		"untranslated ESTABLISHED UDP, TC ingress (the tracker where XDP cannot attach)",
 		"untranslated ESTABLISHED UDP, forwarded, TC egress",
 	};
 	enum { T_ORIG_XDP, T_ORIG_IN, T_ORIG_OUT, T_REPLY_XDP, T_REPLY_IN, T_REPLY_OUT, T_CASES };
