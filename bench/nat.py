@@ -302,10 +302,13 @@ def section(res):
         f"{fmt(above('nft_dnat_rev', base_rev))} ns (ratios "
         f"{above('xct_dnat', base) / above('nft_dnat', base):.2f} and "
         f"{above('xct_dnat_rev', base_rev) / above('nft_dnat_rev', base_rev):.2f}). An "
-        "original-direction packet is tracked at XDP, marked, and its destination rewritten "
-        "at TC ingress (xct_nat_ingress, which parses it again), before routing; a reply is "
-        "marked at XDP, looked up in its binding at TC ingress, tracked there (a third "
-        "parse), and its source put back at TC egress (a fourth).")]
+        "original-direction packet is parsed three times: tracked at XDP and marked, its "
+        "destination rewritten at TC ingress by xct_nat_ingress, before routing, and looked "
+        "at by xct_nat_egress at TC egress, which finds it translated already. A reply is "
+        "parsed four times: marked at XDP (its tuple has no connection of its own), its "
+        "binding found at TC ingress, tracked there under its connection, and its source "
+        "put back at TC egress. The programs' share, hook by hook, is in the last table "
+        "below.")]
     miss = above("xct_dnat_miss", med["xct"]) if "xct_dnat_miss" in med else None
     out += ["", "### What a dnat rule costs the packets it does not translate", "",
             wrap(f"While a dnat rule is loaded, the tracker hands an accepted "
@@ -321,7 +324,8 @@ def section(res):
                  f"packet (runs {spread['xct']} and {spread['xct_dnat_miss']}), "
                  f"{signed(miss)} ns, "
                  f"{100 * miss / (med['xct'] - base):+.0f}% of xct's tracking cost above "
-                 "forwarding.")]
+                 "forwarding: the pass at TC egress, as the programs' own figures below "
+                 "show.")]
     pc = res.get("prog_cost")
     if pc:
         out += ["", wrap(
@@ -350,7 +354,8 @@ def section(res):
                        f"| {c['ns']:.0f} | {runs} |")
     out += ["", "### Rules and commands", "",
             "The section alone, as it was produced (as root, from the repository, after "
-            "`make`):", "", "```", res.get("command", "bench/nat.py ..."), "```", "",
+            "`make`; `bench/run.sh --only nat` runs the same, about 5 minutes here):", "",
+            "```", res.get("command", "bench/nat.py ..."), "```", "",
             f"xct: `xct attach --mode native r1 r2`, then `xct rules load` of `{XCT_MASQ}` or "
             f"`{XCT_DNAT}`. nftables (router):", "", "```", res["nft_masq"].rstrip(), "```",
             "", "```", res["nft_dnat"].rstrip(), "```", "",
@@ -383,15 +388,26 @@ def write_doc(path, res):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--xct", required=True)
-    p.add_argument("--drop-obj", required=True)
+    p.add_argument("--xct")
+    p.add_argument("--drop-obj")
     p.add_argument("--packets", type=int, default=1000000)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--out", help="the raw results, as JSON")
     p.add_argument("--doc")
     p.add_argument("--prog-cost", help="bench/prog_cost, for its dnat cases")
     p.add_argument("--quick", action="store_true", help="prog_cost's quick counts")
+    p.add_argument("--render", metavar="JSON",
+                   help="no measurement: write --doc's section from the results of an "
+                   "earlier run (its --out)")
     a = p.parse_args()
+    if a.render:
+        with open(a.render) as f:
+            res = json.load(f)
+        if a.doc:
+            write_doc(a.doc, res)
+        return
+    if not a.xct or not a.drop_obj:
+        p.error("--xct and --drop-obj are needed to measure")
     # For the document: the command that wrote it, paths relative to the
     # repository, without where the raw results went.
     args, skip = [], False

@@ -2,14 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # xct beside its peers, in one run: what `make bench` calls.
 #
-#   bench/run.sh            the full run (about 10 minutes on the 2-core
+#   bench/run.sh            the full run (about 12 minutes on the 2-core
 #                           machine); writes docs/BENCHMARKS.md
 #   bench/run.sh --smoke    the same steps with tiny counts and one repeat
-#                           (about 100 s), docs untouched: tests/bench runs
+#                           (2-3 minutes), docs untouched: tests/bench runs
 #                           it so that the benchmark cannot rot
 #   bench/run.sh --only flood   steps 5 and 6 alone; rewrites only their
 #                           section of docs/BENCHMARKS.md
-#   bench/run.sh --only nat     step 7 alone (about 4 minutes); rewrites
+#   bench/run.sh --only nat     step 7 alone (about 5 minutes); rewrites
 #                           only its section
 #
 # Steps (each a script or program in bench/, results as JSON in a temporary
@@ -205,6 +205,10 @@ if [ "$SMOKE" = 1 ]; then
 	cp "$DOC" "$OUT/doc.md" 2>/dev/null || true
 	"$PYTHON" bench/report.py "$OUT" "$OUT/doc.md"
 	grep -q '<!-- bench:end -->' "$OUT/doc.md"
+	if [ -e "$OUT/nat.json" ]; then
+		"$PYTHON" bench/nat.py --render "$OUT/nat.json" --doc "$OUT/doc.md"
+		grep -q '<!-- bench-nat:end -->' "$OUT/doc.md"
+	fi
 	echo "bench/run.sh --smoke: every step ran, in $TOTAL s" >&2
 else
 	"$PYTHON" bench/report.py "$OUT" "$DOC"
