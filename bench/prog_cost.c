@@ -1003,6 +1003,18 @@ static double skb_overhead(int trivial_fd)
 	return skb_single(trivial_fd, &f, 0, 0, "trivial TC program");
 }
 
+static char dnat_dir_plain[] = "/sys/fs/bpf/xctb-dnp-XXXXXX";
+static char dnat_dir_rule[] = "/sys/fs/bpf/xctb-dnr-XXXXXX";
+static int dnat_dirs_made; /* of the two above, in order */
+
+static void remove_dnat_pins(void)
+{
+	if (dnat_dirs_made > 0)
+		remove_pins(dnat_dir_plain);
+	if (dnat_dirs_made > 1)
+		remove_pins(dnat_dir_rule);
+}
+
 /*
  * One datapath of the dnat cases, in its own pin directory: its rules,
  * the TC tracker the NAT programs hand translated packets to (as xct
@@ -1022,6 +1034,7 @@ static struct xct_bpf *dnat_datapath(char *dir, const char *rules)
 		perror("prog_cost: mkdtemp");
 		exit(1);
 	}
+	dnat_dirs_made++;
 	skel = load_datapath(dir, XCT_MAX_ENTRIES_DEFAULT);
 	load_rules(rules);
 	prog = bpf_program__fd(skel->progs.xct_tc_ingress);
@@ -1031,17 +1044,6 @@ static struct xct_bpf *dnat_datapath(char *dir, const char *rules)
 		exit(1);
 	}
 	return skel;
-}
-
-static char dnat_dir_plain[] = "/sys/fs/bpf/xctb-dnp-XXXXXX";
-static char dnat_dir_rule[] = "/sys/fs/bpf/xctb-dnr-XXXXXX";
-
-static void remove_dnat_pins(void)
-{
-	if (strchr(dnat_dir_plain, 'X') == NULL)
-		remove_pins(dnat_dir_plain);
-	if (strchr(dnat_dir_rule, 'X') == NULL)
-		remove_pins(dnat_dir_rule);
 }
 
 #define DNAT_RULES  "policy accept\ndnat to 10.0.9.2:9000 udp dport 8080\n"
