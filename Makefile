@@ -105,9 +105,9 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@./tests/run.sh
 
-# Measurements, not tests: xct beside its peers in one run (about 7.5
+# Measurements, not tests: xct beside its peers in one run (about 12
 # minutes on the 2-core machine); writes docs/BENCHMARKS.md.  tests/bench
-# runs a smoke version (about 40 s).
+# runs a smoke version (2-3 minutes).
 bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/xct $(BENCH_BINS)
 	@BUILD=$(BUILD) ./bench/run.sh

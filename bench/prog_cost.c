@@ -12,6 +12,10 @@
  *                                         DIR, filled with N established
  *                                         TCP connections; lookup cost at
  *                                         1,000 and at N entries
+ *   prog_cost dnat [-q]                   what dnat costs: an untranslated
+ *                                         established flow with no NAT rule
+ *                                         and with a dnat rule, at each hook;
+ *                                         a translated flow, both ways
  *   prog_cost events BEFORE.bpf.o [-q]    what connection events cost: this
  *                                         datapath with no reader and with
  *                                         one, beside BEFORE.bpf.o, the
@@ -892,6 +896,284 @@ static int events_cost(const char *before_obj)
 	return 0;
 }
 
+/* ---- What dnat costs: the packets it translates, and the others ---- */
+
+/* "return TC_ACT_UNSPEC": the timer's share of a single TC run. */
+static int trivial_tc_prog(void)
+{
+	struct bpf_insn insns[] = {
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = -1},
+		{.code = BPF_JMP | BPF_EXIT},
+	};
+	int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "xctb_trivial_tc", "GPL", insns, 2, NULL);
+
+	if (fd < 0) {
+		fprintf(stderr, "prog_cost: cannot load the trivial TC program: %s\n",
+			strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+/* TC_ACT_UNSPEC as BPF_PROG_TEST_RUN reports it. */
+#define TC_UNSPEC ((__u32)-1)
+
+/*
+ * A TC program's mean ns over `repeat` runs of one frame, the skb as if
+ * it had arrived by interface iif (0: sent by this host), which is how
+ * the egress program tells a forwarded packet.
+ */
+static double run_skb_ns(int prog_fd, const struct frame *f, __u32 repeat, __u32 iif, __u32 *retval)
+{
+	struct __sk_buff ctx = {.ingress_ifindex = iif};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->data, .data_size_in = f->len,
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = repeat);
+
+	if (bpf_prog_test_run_opts(prog_fd, &opts)) {
+		fprintf(stderr, "prog_cost: test run: %s\n", strerror(errno));
+		exit(1);
+	}
+	*retval = opts.retval;
+	return opts.duration;
+}
+
+/* Best mean of 5 (1 with -q) rounds of repeated runs, as best_of(). */
+static double skb_best_of(int prog_fd, const struct frame *f, __u32 iif, __u32 want,
+			  const char *what)
+{
+	__u32 repeat = quick ? 2000 : 200000, rv;
+	double best = 1e18, ns;
+	int i;
+
+	for (i = 0; i < (quick ? 1 : 5); i++) {
+		ns = run_skb_ns(prog_fd, f, repeat, iif, &rv);
+		if (ns < best)
+			best = ns;
+	}
+	expect(rv, want, what);
+	return best;
+}
+
+/*
+ * A packet that the program rewrites: BPF_PROG_TEST_RUN's repeat runs the
+ * same buffer again, which after the first run holds the translated
+ * packet.  So the frame is run n times, once per call, each time from
+ * the original, and the timer's overhead of a single run is subtracted.
+ */
+static double skb_single(int prog_fd, const struct frame *f, __u32 iif, double overhead,
+			 const char *what)
+{
+	int i, n = quick ? 200 : 20000;
+	double sum = 0;
+	__u32 rv;
+
+	for (i = 0; i < n; i++) {
+		sum += run_skb_ns(prog_fd, f, 1, iif, &rv);
+		expect(rv, TC_UNSPEC, what);
+	}
+	return sum / n - overhead;
+}
+
+/* The packet a TC program made of f must be `want`: the translation the
+ * timed runs pay for did happen. */
+static void expect_rewrite(int prog_fd, const struct frame *f, __u32 iif, const struct frame *want,
+			   const char *what)
+{
+	struct __sk_buff ctx = {.ingress_ifindex = iif};
+	struct frame got;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->data, .data_size_in = f->len,
+		    .data_out = got.data, .data_size_out = sizeof(got.data), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx));
+
+	if (bpf_prog_test_run_opts(prog_fd, &opts)) {
+		fprintf(stderr, "prog_cost: test run: %s\n", strerror(errno));
+		exit(1);
+	}
+	/* Addresses and ports: IPv4 bytes 12-19 and the UDP ports after. */
+	if (opts.data_size_out != want->len || memcmp(got.data + 26, want->data + 26, 12)) {
+		fprintf(stderr, "prog_cost: %s: the packet was not translated as expected\n", what);
+		exit(1);
+	}
+}
+
+static double skb_overhead(int trivial_fd)
+{
+	struct frame f = mkframe(0, 0, "192.0.2.1", 1, "192.0.2.2", 2, 0, 0, 0);
+
+	return skb_single(trivial_fd, &f, 0, 0, "trivial TC program");
+}
+
+static char dnat_dir_plain[] = "/sys/fs/bpf/xctb-dnp-XXXXXX";
+static char dnat_dir_rule[] = "/sys/fs/bpf/xctb-dnr-XXXXXX";
+static int dnat_dirs_made; /* of the two above, in order */
+
+static void remove_dnat_pins(void)
+{
+	if (dnat_dirs_made > 0)
+		remove_pins(dnat_dir_plain);
+	if (dnat_dirs_made > 1)
+		remove_pins(dnat_dir_rule);
+}
+
+/*
+ * One datapath of the dnat cases, in its own pin directory: its rules,
+ * the TC tracker the NAT programs hand translated packets to (as xct
+ * attach sets it), and interface IIF watched, so that a packet that
+ * arrived by it is a forwarded one at egress.
+ */
+#define DNAT_IIF 1 /* lo: BPF_PROG_TEST_RUN's device */
+
+static struct xct_bpf *dnat_datapath(char *dir, const char *rules)
+{
+	struct xct_iface iface = {0};
+	struct xct_bpf *skel;
+	__u32 slot = XCT_NAT_PROG_TRACK, iif = DNAT_IIF;
+	int prog;
+
+	if (!mkdtemp(dir)) {
+		perror("prog_cost: mkdtemp");
+		exit(1);
+	}
+	dnat_dirs_made++;
+	skel = load_datapath(dir, XCT_MAX_ENTRIES_DEFAULT);
+	load_rules(rules);
+	prog = bpf_program__fd(skel->progs.xct_tc_ingress);
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.xct_nat_progs), &slot, &prog, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(skel->maps.xct_ifaces), &iif, &iface, BPF_ANY)) {
+		fprintf(stderr, "prog_cost: cannot set up the NAT programs: %s\n", strerror(errno));
+		exit(1);
+	}
+	return skel;
+}
+
+#define DNAT_RULES  "policy accept\ndnat to 10.0.9.2:9000 udp dport 8080\n"
+#define DNAT_ROUNDS 5
+
+/*
+ * Two datapaths side by side: "plain" with no NAT rule, "dnat" with one
+ * dnat rule (UDP to port 8080 becomes 10.0.9.2:9000).  Through both, an
+ * established UDP flow that no rule translates (10.0.0.1:40001 ->
+ * 10.0.0.2:53), each of its hooks: XDP; TC ingress, the tracker where XDP
+ * cannot attach, which tail-calls xct_nat_ingress for a packet dnat may
+ * apply to (where XDP attaches, XDP marks such a packet and TC ingress
+ * hands it over); TC egress of the forwarded packet.
+ * Then, in "dnat" only, a translated flow (10.0.0.1:40005 -> 10.0.0.2:8080
+ * = 10.0.9.2:9000), both directions.  Rounds interleave the two
+ * datapaths; medians.
+ */
+static int dnat_cost(void)
+{
+	enum { U_XDP, U_TC_IN, U_TC_OUT, U_CASES };
+	static const char *const u_names[U_CASES] = {
+		"untranslated ESTABLISHED UDP, XDP",
+		"untranslated ESTABLISHED UDP, TC ingress (the tracker where XDP cannot attach)",
+		"untranslated ESTABLISHED UDP, forwarded, TC egress",
+	};
+	enum { T_ORIG_XDP, T_ORIG_IN, T_ORIG_OUT, T_REPLY_XDP, T_REPLY_IN, T_REPLY_OUT, T_CASES };
+	static const struct {
+		const char *name, *method;
+	} t_names[T_CASES] = {
+		{"translated, original direction, XDP (tracked, marked for TC)", "repeat"},
+		{"translated, original direction, TC ingress (tracked, destination rewritten)",
+		 "single"},
+		{"translated, original direction, forwarded, TC egress", "repeat"},
+		{"translated, reply, XDP (marked for TC)", "repeat"},
+		{"translated, reply, TC ingress (binding found, tracked)", "repeat"},
+		{"translated, reply, forwarded, TC egress (source rewritten)", "single"},
+	};
+	int rounds = quick ? 1 : DNAT_ROUNDS, r, c, k, trivial_tc;
+	double u[2][U_CASES][DNAT_ROUNDS], t[T_CASES][DNAT_ROUNDS], overhead;
+	struct frame open = mkframe(0, 0, "10.0.0.1", 40001, "10.0.0.2", 53, 0, 0, 0);
+	struct frame answer = mkframe(0, 0, "10.0.0.2", 53, "10.0.0.1", 40001, 0, 0, 0);
+	struct frame t_orig = mkframe(0, 0, "10.0.0.1", 40005, "10.0.0.2", 8080, 0, 0, 0);
+	struct frame t_fwd = mkframe(0, 0, "10.0.0.1", 40005, "10.0.9.2", 9000, 0, 0, 0);
+	struct frame t_reply = mkframe(0, 0, "10.0.9.2", 9000, "10.0.0.1", 40005, 0, 0, 0);
+	struct frame t_back = mkframe(0, 0, "10.0.0.2", 8080, "10.0.0.1", 40005, 0, 0, 0);
+	struct xct_bpf *skel[2];
+	__u32 rv;
+
+	mount_bpffs();
+	atexit(remove_dnat_pins);
+	skel[0] = dnat_datapath(dnat_dir_plain, "policy accept\n");
+	skel[1] = dnat_datapath(dnat_dir_rule, DNAT_RULES);
+	trivial_tc = trivial_tc_prog();
+	overhead = skb_overhead(trivial_tc);
+
+	for (c = 0; c < 2; c++) {
+		int xdp = bpf_program__fd(skel[c]->progs.xct_xdp);
+
+		run_ns(xdp, &open, 1, &rv);
+		expect(rv, XDP_PASS, "dnat: the untranslated flow's first packet");
+		run_ns(xdp, &answer, 1, &rv);
+	}
+	/* The translated flow: its first packet bound at TC ingress, the
+	 * reply tracked through its binding. */
+	run_skb_ns(bpf_program__fd(skel[1]->progs.xct_tc_ingress), &t_orig, 1, 0, &rv);
+	run_skb_ns(bpf_program__fd(skel[1]->progs.xct_tc_ingress), &t_reply, 1, 0, &rv);
+
+	expect_rewrite(bpf_program__fd(skel[1]->progs.xct_tc_ingress), &t_orig, 0, &t_fwd,
+		       t_names[T_ORIG_IN].name);
+	expect_rewrite(bpf_program__fd(skel[1]->progs.xct_tc_egress), &t_reply, DNAT_IIF, &t_back,
+		       t_names[T_REPLY_OUT].name);
+
+	for (r = 0; r < rounds; r++) {
+		for (c = 0; c < 2; c++) {
+			struct xct_bpf *s = skel[(r + c) % 2];
+			int i = (r + c) % 2;
+
+			u[i][U_XDP][r] = best_of(bpf_program__fd(s->progs.xct_xdp), &open, &rv);
+			expect(rv, XDP_PASS, u_names[U_XDP]);
+			u[i][U_TC_IN][r] = skb_best_of(bpf_program__fd(s->progs.xct_tc_ingress),
+						       &open, 0, TC_UNSPEC, u_names[U_TC_IN]);
+			u[i][U_TC_OUT][r] =
+				skb_best_of(bpf_program__fd(s->progs.xct_tc_egress), &open,
+					    DNAT_IIF, TC_UNSPEC, u_names[U_TC_OUT]);
+		}
+		t[T_ORIG_XDP][r] = best_of(bpf_program__fd(skel[1]->progs.xct_xdp), &t_orig, &rv);
+		expect(rv, XDP_PASS, t_names[T_ORIG_XDP].name);
+		t[T_ORIG_IN][r] = skb_single(bpf_program__fd(skel[1]->progs.xct_tc_ingress),
+					     &t_orig, 0, overhead, t_names[T_ORIG_IN].name);
+		t[T_ORIG_OUT][r] =
+			skb_best_of(bpf_program__fd(skel[1]->progs.xct_tc_egress), &t_fwd, DNAT_IIF,
+				    TC_UNSPEC, t_names[T_ORIG_OUT].name);
+		t[T_REPLY_XDP][r] = best_of(bpf_program__fd(skel[1]->progs.xct_xdp), &t_reply, &rv);
+		expect(rv, XDP_PASS, t_names[T_REPLY_XDP].name);
+		t[T_REPLY_IN][r] = skb_best_of(bpf_program__fd(skel[1]->progs.xct_tc_ingress),
+					       &t_reply, 0, TC_UNSPEC, t_names[T_REPLY_IN].name);
+		t[T_REPLY_OUT][r] =
+			skb_single(bpf_program__fd(skel[1]->progs.xct_tc_egress), &t_reply,
+				   DNAT_IIF, overhead, t_names[T_REPLY_OUT].name);
+	}
+
+	printf("{\"rounds\": %d, \"single_n\": %d, \"trivial_tc_single_ns\": %.1f, "
+	       "\"dnat_rules\": \"%s\",\n \"untranslated\": [",
+	       rounds, quick ? 200 : 20000, overhead, "dnat to 10.0.9.2:9000 udp dport 8080");
+	for (k = 0; k < U_CASES; k++) {
+		printf("%s\n  {\"name\": \"%s\", \"method\": \"repeat\"", k ? "," : "", u_names[k]);
+		for (c = 0; c < 2; c++) {
+			printf(", \"%s_ns\": %.1f, \"%s_runs\": [", c ? "dnat" : "plain",
+			       median_of(u[c][k], rounds), c ? "dnat" : "plain");
+			for (r = 0; r < rounds; r++)
+				printf("%s%.1f", r ? ", " : "", u[c][k][r]);
+			printf("]");
+		}
+		printf("}");
+	}
+	printf("\n ],\n \"translated\": [");
+	for (k = 0; k < T_CASES; k++) {
+		printf("%s\n  {\"name\": \"%s\", \"method\": \"%s\", \"ns\": %.1f, \"runs\": [",
+		       k ? "," : "", t_names[k].name, t_names[k].method, median_of(t[k], rounds));
+		for (r = 0; r < rounds; r++)
+			printf("%s%.1f", r ? ", " : "", t[k][r]);
+		printf("]}");
+	}
+	printf("\n ]}\n");
+	close(trivial_tc);
+	xct_bpf__destroy(skel[1]);
+	xct_bpf__destroy(skel[0]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int i, j = 0;
@@ -907,12 +1189,15 @@ int main(int argc, char **argv)
 		return cases();
 	if (j == 1 && !strcmp(args[0], "evict"))
 		return evict_cost();
+	if (j == 1 && !strcmp(args[0], "dnat"))
+		return dnat_cost();
 	if (j == 2 && !strcmp(args[0], "events"))
 		return events_cost(args[1]);
 	if (j == 4 && !strcmp(args[0], "fill"))
 		return fill(args[1], (__u32)strtoul(args[2], NULL, 0),
 			    (__u32)strtoul(args[3], NULL, 0));
 	fprintf(stderr, "Usage: prog_cost [-q]\n       prog_cost evict [-q]\n"
+			"       prog_cost dnat [-q]\n"
 			"       prog_cost events BEFORE.bpf.o [-q]\n"
 			"       prog_cost fill DIR N MAX [-q]\n");
 	return 2;

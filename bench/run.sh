@@ -2,13 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # xct beside its peers, in one run: what `make bench` calls.
 #
-#   bench/run.sh            the full run (about 7.5 minutes on the 2-core
+#   bench/run.sh            the full run (about 12 minutes on the 2-core
 #                           machine); writes docs/BENCHMARKS.md
 #   bench/run.sh --smoke    the same steps with tiny counts and one repeat
-#                           (about 60 s), docs untouched: tests/bench runs it
-#                           so that the benchmark cannot rot
+#                           (2-3 minutes), docs untouched: tests/bench runs
+#                           it so that the benchmark cannot rot
 #   bench/run.sh --only flood   steps 5 and 6 alone; rewrites only their
 #                           section of docs/BENCHMARKS.md
+#   bench/run.sh --only nat     step 7 alone (about 5 minutes); rewrites
+#                           only its section
 #
 # Steps (each a script or program in bench/, results as JSON in a temporary
 # directory, then bench/report.py writes the document):
@@ -20,8 +22,10 @@
 #   4. scale.py      a million connections: memory, lookups, listing
 #   5. prog_cost evict   a new flow's cost in a full table (eviction)
 #   6. flood.sh      a flood that fills the table: xct and nf_conntrack
-#   7. nat.py        a masqueraded flow through a router: xct and nftables
-#                    (writes its own section of the document)
+#   7. nat.py        masqueraded and port-forwarded (dnat) flows through a
+#                    router, both ways: xct and nftables; what a dnat rule
+#                    costs the flows it does not translate, with prog_cost
+#                    dnat (writes its own section of the document)
 # Needs root; every namespace, mount and host setting it makes is undone
 # on exit, on failure too.
 set -euo pipefail
@@ -39,13 +43,13 @@ while [ $# -gt 0 ]; do
 	--only)
 		ONLY=${1:-}
 		shift || true
-		if [ "$ONLY" != flood ]; then
-			echo "bench/run.sh: --only takes 'flood', not '$ONLY'" >&2
+		if [ "$ONLY" != flood ] && [ "$ONLY" != nat ]; then
+			echo "bench/run.sh: --only takes 'flood' or 'nat', not '$ONLY'" >&2
 			exit 2
 		fi
 		;;
 	-h | --help)
-		sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,30p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -98,7 +102,7 @@ if [ "$SMOKE" = 1 ]; then
 	CR_ARGS=(--seconds 0.5 --repeats 1)
 	SC_ARGS=(--entries 5000 --max-entries 8192 --quick --list-times 1)
 	FL_ARGS=(--seconds 2 --conns 20 --host-hash-seconds 0)
-	NAT_ARGS=(--packets 20000 --repeats 1)
+	NAT_ARGS=(--packets 20000 --repeats 1 --quick)
 else
 	Q=
 	DP_ARGS=(--packets 2000000 --accept-packets 500000 --repeats 3)
@@ -161,11 +165,15 @@ if [ -z "$ONLY" ]; then
 		--xdp-obj "$BENCH_BUILD/xdp_drop.bpf.o" "${CR_ARGS[@]}" --out "$OUT/connrate.json"
 	step scale.log "$PYTHON" bench/scale.py --xct "$XCT" --prog-cost "$BENCH_BUILD/prog_cost" \
 		--drop-obj "$BENCH_BUILD/xdp_drop.bpf.o" "${SC_ARGS[@]}" --out "$OUT/scale.json"
-	step nat.log "$PYTHON" bench/nat.py --xct "$XCT" --drop-obj "$BENCH_BUILD/xdp_drop.bpf.o" \
-		"${NAT_ARGS[@]}" --out "$OUT/nat.json"
 fi
-step evict.json "$BENCH_BUILD/prog_cost" evict $Q
-step flood.log bench/flood.sh --xct "$XCT" "${FL_ARGS[@]}" --out "$OUT/flood.json"
+if [ -z "$ONLY" ] || [ "$ONLY" = nat ]; then
+	step nat.log "$PYTHON" bench/nat.py --xct "$XCT" --drop-obj "$BENCH_BUILD/xdp_drop.bpf.o" \
+		--prog-cost "$BENCH_BUILD/prog_cost" "${NAT_ARGS[@]}" --out "$OUT/nat.json"
+fi
+if [ "$ONLY" != nat ]; then
+	step evict.json "$BENCH_BUILD/prog_cost" evict $Q
+	step flood.log bench/flood.sh --xct "$XCT" "${FL_ARGS[@]}" --out "$OUT/flood.json"
+fi
 TOTAL=$((SECONDS - START))
 
 # What ran where, for the document.
@@ -197,6 +205,10 @@ if [ "$SMOKE" = 1 ]; then
 	cp "$DOC" "$OUT/doc.md" 2>/dev/null || true
 	"$PYTHON" bench/report.py "$OUT" "$OUT/doc.md"
 	grep -q '<!-- bench:end -->' "$OUT/doc.md"
+	if [ -e "$OUT/nat.json" ]; then
+		"$PYTHON" bench/nat.py --render "$OUT/nat.json" --doc "$OUT/doc.md"
+		grep -q '<!-- bench-nat:end -->' "$OUT/doc.md"
+	fi
 	echo "bench/run.sh --smoke: every step ran, in $TOTAL s" >&2
 else
 	"$PYTHON" bench/report.py "$OUT" "$DOC"

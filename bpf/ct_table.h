@@ -242,6 +242,7 @@ static __always_inline __u32 xct_ct_update(const struct xct_ct_key *key, struct 
 			__builtin_memcpy((__u8 *)ct + sizeof(struct bpf_spin_lock),
 					 copy->raw + sizeof(struct bpf_spin_lock), XCT_ENTRY_BODY);
 			bpf_spin_unlock(&ct->lock);
+			res->status = c->status;
 			xct_ct_update_events(key, copy, old_state, old_status, saved, res, now);
 			return seq + 1 ? seq + 1 : 1;
 		}

@@ -315,6 +315,19 @@ static __always_inline int xct_dnat_enabled(void)
 }
 
 /*
+ * Whether an accepted original-direction packet must go to
+ * xct_nat_ingress() for dnat: while its connection is destination-
+ * translated, or may still be (xct_dnat_in() binds only a connection that
+ * has seen no reply and no other translation).  The others, the bulk of
+ * established traffic, are spared a tail call and a second parse.  A
+ * status of 0 (new connection, no update committed) always goes.
+ */
+static __always_inline int xct_dnat_may_apply(__u16 status)
+{
+	return (status & XCT_CT_DST_NAT) || !(status & (XCT_CT_SEEN_REPLY | XCT_CT_SRC_NAT));
+}
+
+/*
  * Tracks one packet and decides its fate.  The order follows nf_conntrack
  * and nftables: notrack rules first (the raw table), then the tracker, then
  * the rules with the packet's ct state.  A packet that would open a
@@ -395,7 +408,7 @@ static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __
 	if (verdict == XCT_VERDICT_ACCEPT && hook == XCT_HOOK_INGRESS && parsed &&
 	    res->dir == XCT_DIR_ORIGINAL && res->ct_state != XCT_CTS_UNTRACKED &&
 	    res->ct_state != XCT_CTS_INVALID && res->ct_state != XCT_CTS_RELATED &&
-	    xct_dnat_enabled()) {
+	    xct_dnat_may_apply(res->status) && xct_dnat_enabled()) {
 		slot->nat_dnat = 1;
 		return XCT_TRACK_DNAT;
 	}

@@ -33,6 +33,8 @@ struct xct_ct_result {
 	__u8 assured;  /* became ASSURED with this packet */
 	__u8 counted;  /* accounted in the entry's counters */
 	__u8 started;  /* this packet started the connection on the entry */
+	__u16 status;  /* the entry's XCT_CT_* as this packet's update left
+			* it; 0 when no update was committed */
 };
 
 XCT_INLINE int xct_entry_alive(const struct xct_ct_entry *ct, __u64 now_ns)

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 log=$(mktemp /tmp/xct-bench-smoke.XXXXXX)
 t0=$SECONDS
-if BUILD=$BUILD timeout 300 bench/run.sh --smoke >"$log" 2>&1; then
+if BUILD=$BUILD timeout 420 bench/run.sh --smoke >"$log" 2>&1; then
 	echo "# bench smoke run: $((SECONDS - t0)) s"
 	echo "ok bench_smoke"
 	rc=0

@@ -1084,6 +1084,74 @@ TEST(dnat_udp_port_kept_and_clash)
 	fixture_teardown(&fx);
 }
 
+/*
+ * While dnat is in use, XDP hands an accepted packet to TC (marked) only
+ * where a destination translation applies or may still be made: a new or
+ * unanswered connection, or a destination-translated one; not an
+ * established connection that no rule translated.
+ */
+TEST(dnat_handoff_only_where_it_may_apply)
+{
+	struct fixture fx;
+	struct flow u = make_flow(XCT_IPPROTO_UDP, CLIENT, 40010, INNER_ADDR, 53);
+	struct flow ur = make_flow(XCT_IPPROTO_UDP, INNER_ADDR, 53, CLIENT, 40010);
+	struct flow q = make_flow(XCT_IPPROTO_UDP, CLIENT, 40011, INNER_ADDR, 53);
+	struct flow c = make_flow(XCT_IPPROTO_UDP, CLIENT, 40012, PUB_ADDR, 8080);
+	struct flow r = make_flow(XCT_IPPROTO_UDP, INNER_ADDR, 80, CLIENT, 40012);
+	struct packet pk, out;
+	struct xct_ct_entry e;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_dnat_rule(&fx, XCT_IPPROTO_UDP, 80);
+	set_track_prog(&fx, 1);
+
+	/* Untranslated: its first packet goes (it may be bound), its
+	 * answer does not (a reply), and once answered neither do the
+	 * others. */
+	pk = udp_packet(&u, 32);
+	CHECK(xdp_marked_dnat(&fx, &pk));
+	pk = udp_packet(&ur, 32);
+	CHECK(!xdp_marked_dnat(&fx, &pk));
+	CHECK_EQ(get_entry(&fx, &u, &e), 0);
+	CHECK(e.status & XCT_CT_SEEN_REPLY);
+	pk = udp_packet(&u, 32);
+	CHECK(!xdp_marked_dnat(&fx, &pk));
+	/* ... the same through TC ingress: tracked, left as it is. */
+	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(dst4(&out), addr4(INNER_ADDR));
+	CHECK_EQ(dport(&out), 53);
+	CHECK_EQ(get_entry(&fx, &u, &e), 0);
+	CHECK_EQ(e.packets[0], 3);
+
+	/* Unanswered: every packet goes, until a reply comes. */
+	pk = udp_packet(&q, 32);
+	CHECK(xdp_marked_dnat(&fx, &pk));
+	CHECK(xdp_marked_dnat(&fx, &pk));
+
+	/* Destination-translated: every original-direction packet goes,
+	 * answered or not, and is translated. */
+	pk = udp_packet(&c, 32);
+	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(dst4(&out), addr4(INNER_ADDR));
+	pk = udp_packet(&r, 32);
+	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(get_entry(&fx, &c, &e), 0);
+	CHECK((e.status & (XCT_CT_SEEN_REPLY | XCT_CT_DST_NAT)) ==
+	      (XCT_CT_SEEN_REPLY | XCT_CT_DST_NAT));
+	pk = udp_packet(&c, 32);
+	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	CHECK(xdp_marked_dnat(&fx, &pk));
+	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(dst4(&out), addr4(INNER_ADDR));
+	CHECK_EQ(dport(&out), 80);
+	CHECK(checksums_ok(&out, 0, XCT_IPPROTO_UDP));
+	set_track_prog(&fx, 0);
+	fixture_teardown(&fx);
+}
+
 /* dnat udp dport 8080 to { 10.231.2.2:80, 10.231.2.3:80, 10.231.2.4 } */
 static const char *const backend_addr[3] = {"10.231.2.2", "10.231.2.3", "10.231.2.4"};
 static const __u16 backend_port[3] = {80, 80, 8080};
