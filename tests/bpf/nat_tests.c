@@ -1445,6 +1445,7 @@ TEST(hairpin_dnat_and_snat_on_one_connection)
 	struct flow c = make_flow(XCT_IPPROTO_TCP, HAIRPIN_CLIENT, 40000, PUB_ADDR, 8080);
 	struct flow r = make_flow(XCT_IPPROTO_TCP, INNER_ADDR, 80, ROUTER_INSIDE, 40000);
 	struct packet pk, in, out, back, err;
+	struct xct_ct_event ev[4];
 	struct xct_ct_entry e;
 	int i;
 
@@ -1452,6 +1453,7 @@ TEST(hairpin_dnat_and_snat_on_one_connection)
 		return;
 	set_hairpin_rules(&fx);
 	set_track_prog(&fx, 1);
+	ct_events_subscribe(&fx);
 	pk = tcp_packet(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
 	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
 	CHECK_EQ(tc_ingress(&fx, &pk, &in), TC_ACT_UNSPEC);
@@ -1464,6 +1466,13 @@ TEST(hairpin_dnat_and_snat_on_one_connection)
 	CHECK(checksums_ok(&out, 0, XCT_IPPROTO_TCP));
 	CHECK_EQ(bindings(&fx), 2);
 	CHECK_EQ(claims(&fx), 2);
+	/* Its NEW, once both translations are decided, shows both. */
+	CHECK_EQ(ct_events_read(&fx, ev, 4), 1);
+	CHECK_EQ(ev[0].type, XCT_CTE_NEW);
+	CHECK_EQ(ev[0].nat_manip, XCT_CT_SRC_NAT | XCT_CT_DST_NAT);
+	CHECK_EQ(ev[0].nat_dst_addr.v4, addr4(INNER_ADDR));
+	CHECK_EQ(ev[0].nat_src_addr.v4, addr4(ROUTER_INSIDE));
+	CHECK_EQ(ntohs(ev[0].nat_src_port), 40000);
 
 	/* The server's answer, to the router: in XDP mode it goes up to TC. */
 	pk = tcp_packet(&r, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 0);
