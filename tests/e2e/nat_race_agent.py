@@ -8,11 +8,12 @@
          server saw: after source NAT, the translated peer; after dnat, the
          backend that took it), then everything it sends is echoed back.
   client --dst ADDR --conns LO-HI:DPORT [--conns ...] --ctl SOCK --ready FILE
+         --go GOFILE
          one socket per (source port, DPORT), bound to the source port with
          SO_REUSEADDR (other clients, and other sockets of this one, use the
          same ports); FILE gets this process's pid once all are bound.
          SIGUSR1 starts the non-blocking connect() of every socket, back to
-         back; each attempt is then connected, pending (its SYN got no
+         back, at the CLOCK_MONOTONIC instant (ns) GOFILE holds; each attempt is then connected, pending (its SYN got no
          answer) or failed (refused by a RST).
   ctl    CMD SOCK [SOCK ...]
          sends CMD to each agent's control socket, prints one JSON line each.
@@ -149,8 +150,14 @@ def client(args):
     times = {}
 
     def fire(signum, frame):
-        # Every attempt, back to back: the SYNs leave while the other
-        # clients send theirs.
+        # At the instant the go file names (CLOCK_MONOTONIC ns), every
+        # attempt, back to back: the SYNs leave while the other agents,
+        # woken at the same instant on the other CPU, send theirs.
+        with open(args.go) as f:
+            go = int(f.read())
+        wait = go - time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        if wait > 0:
+            time.sleep(wait / 1e9)
         times["first"] = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
         for a in attempts:
             try:
@@ -225,6 +232,10 @@ def client(args):
             return close_half()
         raise ValueError("unknown command %r" % cmd)
 
+    # Real-time: at the go instant, the agents on both CPUs wake and run
+    # their connect() loops at once, whatever else the machine is running.  The loops
+    # take a few milliseconds; the rest of the time the agent sleeps.
+    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
     # Signals wait until the loop is in select(), and never interrupt an
     # answer half written.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
@@ -281,6 +292,7 @@ def main():
     p.add_argument("--conns", action="append", required=True)
     p.add_argument("--ctl", required=True)
     p.add_argument("--ready", required=True)
+    p.add_argument("--go", required=True)
     p = sub.add_parser("ctl")
     p.add_argument("cmd")
     p.add_argument("socks", nargs="+")

@@ -108,7 +108,7 @@ start_agents() {
 			i=$((AGENT_IDX++))
 			# shellcheck disable=SC2086 # conns is a list of --conns options
 			ip netns exec "$ns" taskset -c "$cpu" "$PYTHON" "$AGENT" client --dst "$dst" \
-				$conns --ctl "$WORK/a$i.sock" --ready "$WORK/a$i.ready" \
+				$conns --ctl "$WORK/a$i.sock" --ready "$WORK/a$i.ready" --go "$WORK/go" \
 				2>"$WORK/a$i.err" &
 			BG_PIDS+=($!)
 			AGENT_SOCKS+=("$WORK/a$i.sock")
@@ -118,9 +118,11 @@ start_agents() {
 	done
 }
 
-# All at once: one kill(1) signals the six agents within microseconds.
+# All at once: the six agents wake at one instant, 200 ms from now.
 fire() {
-	kill -USR1 "${AGENT_PIDS[@]}"
+	"$PYTHON" -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC) + 200000000)' \
+		>"$WORK/go" &&
+		kill -USR1 "${AGENT_PIDS[@]}"
 }
 
 stats_json() {
@@ -290,10 +292,10 @@ snat_wave2() {
 	out=$(pyjson '
 kept = json.load(open(sys.argv[1]))
 gone = [c for l in open(sys.argv[2]) for c in json.loads(l)["closed"]]
-freed = sorted(c[5] for c in gone)
+freed = sorted(c[5] for c in gone if len(c) == 6)
 print(" ".join(map(str, freed)))
 still = set(c[1] for c in kept) & set(freed)
-sys.exit(1 if len(kept) != 200 - len(gone) or still else 0)
+sys.exit(1 if len(kept) != 200 - len(gone) or len(freed) != len(gone) or still else 0)
 ' "$WORK/kept.json" "$WORK/closed.json" >"$WORK/freed.txt")
 	result nat_race_snat_closed_deleted $? "$closed closed, $n in TIME_WAIT, $(pyjson 'print(len(json.load(open(sys.argv[1]))))' "$WORK/kept.json") left"
 
