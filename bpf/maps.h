@@ -182,14 +182,26 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_nat_rules SEC(".maps");
 
-/* Frees a connection's binding and the claim on its translated tuple. */
+/*
+ * Frees a connection's binding and its claim on the translated tuple, if
+ * the claim is still the connection's.  It may not be: a binding outlives
+ * its entry when the entry expires and a new packet revives it, and a late
+ * answer to the old tuple then frees the claim (xct_nat_ingress()), which
+ * another connection may take.  Deleting by key alone would take that
+ * connection's claim away, and the tuple would be given out twice.  (The
+ * claim can only change hands between the lookup and the delete if it is
+ * freed and taken again in between, by two other CPUs.)
+ */
 static __always_inline void xct_nat_release(const struct xct_ct_key *key)
 {
 	struct xct_nat_binding *b = bpf_map_lookup_elem(&xct_nat, key);
+	struct xct_ct_key *owner;
 
 	if (!b)
 		return;
-	bpf_map_delete_elem(&xct_nat_rev, &b->rkey);
+	owner = bpf_map_lookup_elem(&xct_nat_rev, &b->rkey);
+	if (owner && xct_key_eq(owner, key))
+		bpf_map_delete_elem(&xct_nat_rev, &b->rkey);
 	bpf_map_delete_elem(&xct_nat, key);
 }
 

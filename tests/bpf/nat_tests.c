@@ -462,6 +462,67 @@ TEST(nat_eviction_gives_the_tuple_back)
 	fixture_teardown(&fx);
 }
 
+/*
+ * A connection's binding outlives its entry: the entry expired and a new
+ * packet on the same tuple revived it (a new connection, whose first
+ * packet is between XDP and TC egress, or was refused by the policy), so
+ * the old binding is stale.  A late reply to the old translated tuple
+ * frees the claim, and another connection takes the tuple.  When the new
+ * connection on the old tuple then leaves, freeing the stale binding must
+ * not free that other connection's claim: the tuple would be given out
+ * twice.
+ */
+TEST(nat_stale_binding_frees_only_its_own_claim)
+{
+	struct fixture fx;
+	struct flow a = make_flow(XCT_IPPROTO_UDP, "10.0.0.2", 40000, "192.0.2.9", 53);
+	struct flow b = make_flow(XCT_IPPROTO_UDP, "10.0.0.3", 40000, "192.0.2.9", 53);
+	struct flow late = make_flow(XCT_IPPROTO_UDP, "192.0.2.9", 53, NAT_ADDR, 20000);
+	struct packet pa, pb, pl, out, back;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_rule(&fx, NAT_ADDR, 20000, 20000); /* one tuple to give */
+	pa = udp_packet(&a, 32);
+	fill_checksums(&pa, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pa);
+	CHECK_EQ(nat_out(&fx, &pa, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(sport(&out), 20000);
+
+	/* Expired, not yet collected; a new packet revives the entry. */
+	advance(&fx, SEC_NS(31));
+	xdp_in(&fx, &pa);
+	/* The server's late answer to the old connection: its claim is
+	 * one the connection no longer holds, and goes. */
+	pl = udp_packet(&late, 32);
+	fill_checksums(&pl, 0, XCT_IPPROTO_UDP);
+	CHECK(xdp_marked_nat(&fx, &pl));
+	nat_in(&fx, &pl, &back);
+	CHECK_EQ(claims(&fx), 0);
+	/* Another client takes the free tuple. */
+	pb = udp_packet(&b, 32);
+	fill_checksums(&pb, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pb);
+	CHECK_EQ(nat_out(&fx, &pb, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(sport(&out), 20000);
+	CHECK_EQ(claims(&fx), 1);
+
+	/* The revived connection's packet leaves: its stale binding goes,
+	 * the other client's claim stays, and the range has nothing left. */
+	CHECK_EQ(nat_out(&fx, &pa, &out), TC_ACT_SHOT);
+	CHECK_EQ(reason_count(&fx, XCT_R_NAT_NO_TUPLE), 1);
+	CHECK_EQ(claims(&fx), 1);
+	CHECK_EQ(bindings(&fx), 1);
+	/* And the other client's replies still find their way back. */
+	pl = udp_packet(&late, 32);
+	fill_checksums(&pl, 0, XCT_IPPROTO_UDP);
+	CHECK(xdp_marked_nat(&fx, &pl));
+	nat_in(&fx, &pl, &back);
+	CHECK_EQ(dst4(&back), addr4("10.0.0.3"));
+	CHECK_EQ(dport(&back), 40000);
+	fixture_teardown(&fx);
+}
+
 /* ---- Two CPUs allocating at once ---- */
 
 #define RACE_PORTS 64 /* the range: 20000-20063 */
