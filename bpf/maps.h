@@ -192,17 +192,50 @@ struct {
  * claim can only change hands between the lookup and the delete if it is
  * freed and taken again in between, by two other CPUs.)
  */
-static __always_inline void xct_nat_release(const struct xct_ct_key *key)
+static __always_inline void xct_nat_free(const struct xct_ct_key *key,
+					 const struct xct_nat_binding *b)
 {
-	struct xct_nat_binding *b = bpf_map_lookup_elem(&xct_nat, key);
-	struct xct_ct_key *owner;
+	struct xct_ct_key *owner = bpf_map_lookup_elem(&xct_nat_rev, &b->rkey);
 
-	if (!b)
-		return;
-	owner = bpf_map_lookup_elem(&xct_nat_rev, &b->rkey);
 	if (owner && xct_key_eq(owner, key))
 		bpf_map_delete_elem(&xct_nat_rev, &b->rkey);
 	bpf_map_delete_elem(&xct_nat, key);
+}
+
+/* The same, by the connection's key. */
+static __always_inline void xct_nat_release(const struct xct_ct_key *key)
+{
+	struct xct_nat_binding *b = bpf_map_lookup_elem(&xct_nat, key);
+
+	if (b)
+		xct_nat_free(key, b);
+}
+
+/*
+ * An entry is deleted (status and first_seen read under its lock before):
+ * frees its binding, or a stale one an earlier connection on the key left.
+ * An entry revived in place carries no NAT status of its own, but the
+ * binding of the connection it replaced is still there when the revived
+ * one never reached the NAT: freed here, it does not hold its tuple for
+ * ever.  While NAT is not in use no entry can have one, and nothing is
+ * looked up.  A binding newer than the entry is a new connection's on the
+ * key, made since the delete, and is kept.
+ */
+static __always_inline void xct_nat_release_entry(const struct xct_ct_key *key, __u16 status,
+						  __u64 first_seen)
+{
+	struct xct_nat_binding *b;
+	struct xct_nat_ctl *c;
+	__u32 zero = 0;
+
+	if (!(status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT))) {
+		c = bpf_map_lookup_elem(&xct_nat_ctl, &zero);
+		if (!c || !c->enabled)
+			return;
+	}
+	b = bpf_map_lookup_elem(&xct_nat, key);
+	if (b && b->first_seen_ns <= first_seen)
+		xct_nat_free(key, b);
 }
 
 #endif /* XCT_BPF_MAPS_H */

@@ -704,6 +704,7 @@ static __noinline int xct_ctl_ct_delete(const struct xct_ct_key *pkt_key, __u64 
 	struct xct_ct_key key;
 	__u32 zero = XCT_DYING_CTL;
 	__u16 status;
+	__u64 born;
 
 	copy = bpf_map_lookup_elem(&xct_dying, &zero);
 	if (!copy)
@@ -724,13 +725,13 @@ static __noinline int xct_ctl_ct_delete(const struct xct_ct_key *pkt_key, __u64 
 		announce = 1;
 	}
 	status = ct->status;
+	born = ct->first_seen_ns;
 	ct->status |= XCT_CT_DYING;
 	bpf_spin_unlock(&ct->lock);
 
 	if (bpf_map_delete_elem(&xct_ct, &key))
 		return -ENOENT;
-	if (status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT))
-		xct_nat_release(&key);
+	xct_nat_release_entry(&key, status, born);
 	if (announce)
 		xct_ct_announce_end(&key, copy, XCT_CTE_END_DELETED, now);
 	return 0;

@@ -523,6 +523,42 @@ TEST(nat_stale_binding_frees_only_its_own_claim)
 	fixture_teardown(&fx);
 }
 
+/*
+ * The same stale binding, when the revived connection never reaches the
+ * NAT (its packet went elsewhere, or died in the stack) and its entry
+ * expires in turn: the collector frees the binding and the claim with the
+ * entry, and the tuple can be given again.
+ */
+TEST(nat_gc_frees_a_stale_binding)
+{
+	struct fixture fx;
+	struct flow a = make_flow(XCT_IPPROTO_UDP, "10.0.0.2", 40000, "192.0.2.9", 53);
+	struct flow b = make_flow(XCT_IPPROTO_UDP, "10.0.0.3", 40000, "192.0.2.9", 53);
+	struct packet pa, pb, out;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_rule(&fx, NAT_ADDR, 20000, 20000);
+	pa = udp_packet(&a, 32);
+	fill_checksums(&pa, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pa);
+	CHECK_EQ(nat_out(&fx, &pa, &out), TC_ACT_UNSPEC);
+	advance(&fx, SEC_NS(31));
+	xdp_in(&fx, &pa); /* revived, never leaves */
+	advance(&fx, SEC_NS(31));
+	gc_run(&fx);
+	CHECK_EQ(table_size(&fx), 0);
+	CHECK_EQ(bindings(&fx), 0);
+	CHECK_EQ(claims(&fx), 0);
+	pb = udp_packet(&b, 32);
+	fill_checksums(&pb, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pb);
+	CHECK_EQ(nat_out(&fx, &pb, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(sport(&out), 20000);
+	CHECK_EQ(reason_count(&fx, XCT_R_NAT_NO_TUPLE), 0);
+	fixture_teardown(&fx);
+}
+
 /* ---- Two CPUs allocating at once ---- */
 
 #define RACE_PORTS 64 /* the range: 20000-20063 */
