@@ -230,6 +230,8 @@ for s in st:
     if len(s["cpus"]) != 1:
         print("agent not pinned: cpus %s" % s["cpus"]); sys.exit(1)
     spans[s["cpus"][0]].append((s["first"], s["last"]))
+if not spans[0] or not spans[1]:
+    print("agents on CPU 0: %d, on CPU 1: %d" % (len(spans[0]), len(spans[1]))); sys.exit(1)
 # Some agent on CPU 0 and some on CPU 1 were inside their connect() loops
 # at one instant.
 overlap = max(min(a[1], b[1]) - max(a[0], b[0]) for a in spans[0] for b in spans[1])
@@ -360,8 +362,10 @@ groups = {}
 for t in tuples:
     groups.setdefault((t[0], t[1]), []).append(t[2])
 wrong = [(k, v) for k, v in groups.items() if sorted(v) != sorted(backends)]
-if len(groups) != 120 or wrong:
-    bad.append("%d client ports, not 120; not on both backends: %s" % (len(groups), wrong[:3]))
+if len(groups) != 120:
+    bad.append("%d client ports, not 120" % len(groups))
+if wrong:
+    bad.append("client ports not once on each backend: %s" % wrong[:3])
 print("; ".join(bad) or "%d connections, %d client ports, each on both backends" % (len(tuples), len(groups)))
 sys.exit(1 if bad else 0)
 ' "$WORK/dnat.json" "$WORK/server.json" "$P_DNAT" "$S4" "$S4B")
