@@ -981,6 +981,8 @@ int xct_nat_ingress(struct __sk_buff *skb)
 	key = *kp;
 	b = bpf_map_lookup_elem(&xct_nat, &key);
 	ct = bpf_map_lookup_elem(&xct_ct, &key);
+	if (!b && ct && xct_entry_alive(ct, xct_now()))
+		goto track; /* being bound on another CPU: the claim is made, the binding next */
 	if (!b || !ct || b->first_seen_ns != ct->first_seen_ns || !xct_key_eq(&b->rkey, &rkey)) {
 		/* A claim its connection no longer holds. */
 		bpf_map_delete_elem(&xct_nat_rev, &rkey);

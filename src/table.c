@@ -225,9 +225,13 @@ const struct xct_nat_binding *xct_nat_view_find(const struct xct_nat_view *v,
 void xct_nat_forget(const struct xct_table *t, const struct xct_ct_key *key)
 {
 	struct xct_nat_binding b;
+	struct xct_ct_key owner;
 
 	if (t->nat_fd < 0 || bpf_map_lookup_elem(t->nat_fd, key, &b))
 		return;
-	bpf_map_delete_elem(t->nat_rev_fd, &b.rkey);
+	/* The claim, if it is still this connection's (bpf/maps.h,
+	 * xct_nat_release()). */
+	if (bpf_map_lookup_elem(t->nat_rev_fd, &b.rkey, &owner) == 0 && xct_key_eq(&owner, key))
+		bpf_map_delete_elem(t->nat_rev_fd, &b.rkey);
 	bpf_map_delete_elem(t->nat_fd, key);
 }

@@ -559,6 +559,72 @@ TEST(nat_gc_frees_a_stale_binding)
 	fixture_teardown(&fx);
 }
 
+/* The canonical key of a tuple given by its parts, as the datapath makes it. */
+static struct xct_ct_key key_of(__u8 proto, const char *src, __u16 sp, const char *dst, __u16 dp)
+{
+	struct xct_tuple t;
+	struct xct_ct_key k;
+	__u8 side;
+
+	memset(&t, 0, sizeof(t));
+	t.family = XCT_AF_INET;
+	t.proto = proto;
+	t.src.v4 = addr4(src);
+	t.dst.v4 = addr4(dst);
+	t.sport = htons(sp);
+	t.dport = htons(dp);
+	memset(&k, 0, sizeof(k));
+	xct_key_from_tuple(&t, &k, &side);
+	return k;
+}
+
+/*
+ * Between claiming a translated tuple and storing its binding, a
+ * connection's claim has no binding yet.  A packet to that tuple arriving
+ * on another CPU at that moment (a stray answer, or someone sweeping the
+ * NAT's ports) must leave the claim alone: freed, it would let a second
+ * connection take the tuple the first is about to use.  The state is made
+ * here by hand: the first packet tracked, its claim in place.
+ */
+TEST(nat_claim_being_bound_survives_a_packet_to_it)
+{
+	struct fixture fx;
+	struct flow a = make_flow(XCT_IPPROTO_UDP, "10.0.0.2", 40000, "192.0.2.9", 53);
+	struct flow b = make_flow(XCT_IPPROTO_UDP, "10.0.0.3", 40000, "192.0.2.9", 53);
+	struct flow stray = make_flow(XCT_IPPROTO_UDP, "192.0.2.9", 53, NAT_ADDR, 20000);
+	struct xct_ct_key ka = key_of(XCT_IPPROTO_UDP, "10.0.0.2", 40000, "192.0.2.9", 53);
+	struct xct_ct_key rk = key_of(XCT_IPPROTO_UDP, NAT_ADDR, 20000, "192.0.2.9", 53);
+	struct packet pa, pb, ps, out, back;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_rule(&fx, NAT_ADDR, 20000, 20000);
+	pa = udp_packet(&a, 32);
+	fill_checksums(&pa, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pa);
+	if (bpf_map_update_elem(bpf_map__fd(fx.skel->maps.xct_nat_rev), &rk, &ka, BPF_NOEXIST))
+		CHECK_FAIL("cannot place the claim: %s", strerror(errno));
+	ps = udp_packet(&stray, 32);
+	fill_checksums(&ps, 0, XCT_IPPROTO_UDP);
+	CHECK(xdp_marked_nat(&fx, &ps));
+	nat_in(&fx, &ps, &back);
+	CHECK_EQ(claims(&fx), 1);
+	/* The tuple is not given to another connection meanwhile. */
+	pb = udp_packet(&b, 32);
+	fill_checksums(&pb, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pb);
+	CHECK_EQ(nat_out(&fx, &pb, &out), TC_ACT_SHOT);
+	CHECK_EQ(reason_count(&fx, XCT_R_NAT_NO_TUPLE), 1);
+	/* A claim whose connection is gone is freed by such a packet. */
+	advance(&fx, SEC_NS(31));
+	gc_run(&fx);
+	CHECK_EQ(table_size(&fx), 0);
+	CHECK(xdp_marked_nat(&fx, &ps));
+	nat_in(&fx, &ps, &back);
+	CHECK_EQ(claims(&fx), 0);
+	fixture_teardown(&fx);
+}
+
 /* ---- Two CPUs allocating at once ---- */
 
 #define RACE_PORTS 64 /* the range: 20000-20063 */
