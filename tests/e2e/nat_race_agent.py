@@ -2,24 +2,29 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Many TCP connection attempts at one instant, for test_nat_race.sh.
 
-  server --listen ADDR:PORT [--listen ...] --ctl SOCK
+  server --listen ADDR:PORT [--listen ...] [--listen-udp ADDR:PORT ...] --ctl SOCK
          accepts on every ADDR:PORT; each accepted connection is first sent
          a greeting line "LOCAL_ADDR LOCAL_PORT PEER_ADDR PEER_PORT" (what the
          server saw: after source NAT, the translated peer; after dnat, the
          backend that took it), then everything it sends is echoed back.
+         A datagram to a --listen-udp ADDR:PORT is answered with the
+         greeting and the datagram.
   client --dst ADDR --conns LO-HI:DPORT [--conns ...] --ctl SOCK --ready FILE
-         --go GOFILE
+         --go GOFILE [--udp]
          one socket per (source port, DPORT), bound to the source port with
          SO_REUSEADDR (other clients, and other sockets of this one, use the
          same ports); FILE gets this process's pid once all are bound.
          SIGUSR1 starts the non-blocking connect() of every socket, back to
          back, at the CLOCK_MONOTONIC instant (ns) GOFILE holds; each attempt is then connected, pending (its SYN got no
-         answer) or failed (refused by a RST).
+         answer) or failed (refused by a RST).  With --udp, datagram sockets
+         that each send one datagram: connected once the answer came back
+         (the greeting and the datagram), pending while none did.
   ctl    CMD SOCK [SOCK ...]
          sends CMD to each agent's control socket, prints one JSON line each.
 
 Control commands (one line, one JSON answer):
   server: open   the connections open now, [peer, peer_port, local, local_port]
+          udp    the same for every peer a datagram came from
   client: state  counts of connected / pending / failed attempts, the
                  CLOCK_MONOTONIC times of the first and last connect() call
                  and the CPUs this process may run on
@@ -39,6 +44,7 @@ import sys
 import time
 
 ECHO_TIMEOUT = 20.0
+SO_RCVBUFFORCE = 33  # <asm-generic/socket.h>; not in Python's socket module
 
 
 def ctl_listener(path):
@@ -86,12 +92,24 @@ def server(args):
         ls.listen(4096)
         ls.setblocking(False)
         sel.register(ls, selectors.EVENT_READ, "listen")
+    udp_peers = set()
+    for spec in args.listen_udp or []:
+        addr, port = spec.rsplit(":", 1)
+        us = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # Room for a whole burst: the default buffer holds about 200 small
+        # datagrams, and the ones past it would be lost in this socket.
+        us.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)
+        us.bind((addr, int(port)))
+        us.setblocking(False)
+        sel.register(us, selectors.EVENT_READ, "udp")
     ctl = ctl_listener(args.ctl)
     sel.register(ctl, selectors.EVENT_READ, "ctl")
 
     def handle(cmd):
         if cmd == "open":
             return sorted(conns.values())
+        if cmd == "udp":
+            return sorted(udp_peers)
         raise ValueError("unknown command %r" % cmd)
 
     while True:
@@ -99,6 +117,16 @@ def server(args):
             s = key.fileobj
             if key.data == "ctl":
                 ctl_serve(sel, s, handle)
+            elif key.data == "udp":
+                while True:
+                    try:
+                        data, peer = s.recvfrom(65536)
+                    except BlockingIOError:
+                        break
+                    local = s.getsockname()
+                    udp_peers.add((peer[0], peer[1], local[0], local[1]))
+                    s.sendto(("%s %d %s %d\n" % (local[0], local[1], peer[0], peer[1])).encode() + data,
+                             peer)
             elif key.data == "listen":
                 while True:
                     try:
@@ -139,7 +167,7 @@ def parse_conns(specs):
 def client(args):
     attempts = []  # [socket, sport, dport, status, greeting]
     for sport, dport in parse_conns(args.conns):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if args.udp else socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("0.0.0.0", sport))
         s.setblocking(False)
@@ -160,6 +188,13 @@ def client(args):
             time.sleep(wait / 1e9)
         times["first"] = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
         for a in attempts:
+            if args.udp:
+                a[0].connect((args.dst, a[2]))
+                a.append(("%d %d %s" % (a[1], a[2], os.urandom(8).hex())).encode())
+                a[0].send(a[5])
+                a[3] = "pending"
+                sel.register(a[0], selectors.EVENT_READ, a)
+                continue
             try:
                 a[0].connect((args.dst, a[2]))
             except BlockingIOError:
@@ -254,8 +289,17 @@ def client(args):
             a = key.data
             if a[3] != "pending":
                 continue
-            err = a[0].getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             sel.unregister(a[0])
+            if args.udp:
+                # The answer: the greeting, then the datagram itself.
+                try:
+                    greeting, _, body = a[0].recv(65536).partition(b"\n")
+                    a[4] = greeting.decode(errors="replace").split()
+                    a[3] = "connected" if body == a[5] and len(a[4]) == 4 else "failed"
+                except OSError:
+                    a[3] = "failed"
+                continue
+            err = a[0].getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             a[3] = "connected" if err == 0 else "failed"
 
 
@@ -286,6 +330,7 @@ def main():
     sub = ap.add_subparsers(dest="mode", required=True)
     p = sub.add_parser("server")
     p.add_argument("--listen", action="append", required=True)
+    p.add_argument("--listen-udp", action="append")
     p.add_argument("--ctl", required=True)
     p = sub.add_parser("client")
     p.add_argument("--dst", required=True)
@@ -293,6 +338,7 @@ def main():
     p.add_argument("--ctl", required=True)
     p.add_argument("--ready", required=True)
     p.add_argument("--go", required=True)
+    p.add_argument("--udp", action="store_true")
     p = sub.add_parser("ctl")
     p.add_argument("cmd")
     p.add_argument("socks", nargs="+")

@@ -21,7 +21,9 @@
 #      and echo after the refusals;
 #   2. half of them closed and their entries deleted: a second wave gets
 #      exactly the freed ports, no more, the rest refused and counted;
-#   3. dnat to two backends from three public ports: a client's source
+#   3. the same for UDP: 360 sockets each send one datagram, exactly 200
+#      are answered, from xct's reply tuples, the other 160 counted;
+#   4. dnat to two backends from three public ports: a client's source
 #      port to two public ports is two connections on the two backends
 #      (a clash moves to the other backend, never onto the same tuple),
 #      to three public ports one is refused and counted; every connection
@@ -41,6 +43,7 @@ NAT_FUNCTIONS_ONLY=1 source "$(dirname "${BASH_SOURCE[0]}")/test_nat.sh"
 AGENT="$E2E_DIR/nat_race_agent.py"
 S4B=10.231.2.3 # the server's second address: the second dnat backend
 P_SNAT=7100    # the server port of the snat waves
+P_UDP=7101     # ... and of the UDP one
 P_PUB=8090     # public ports 8090-8092, forwarded to the backends' P_DNAT
 P_DNAT=7090
 PORT_LO=20000 # the snat range
@@ -48,6 +51,9 @@ PORT_HI=20199
 CLIENTS=""      # the client namespaces, in the order agents are started
 CLIENT_ADDRS=() # their addresses, in the same order
 AGENT_IDX=0  # agents started so far (unique file names)
+AGENT_OPTS="" # --udp for datagram agents
+WAVE_PROTO=tcp # the protocol and server port of the snat wave checked
+WAVE_PORT=$P_SNAT
 AGENT_SOCKS=()
 AGENT_PIDS=()
 
@@ -84,7 +90,8 @@ one_syn_each() {
 
 start_server() {
 	ip netns exec "$NS_S" "$PYTHON" "$AGENT" server --listen "$S4:$P_SNAT" \
-		--listen "$S4:$P_DNAT" --listen "$S4B:$P_DNAT" --ctl "$WORK/server.sock" \
+		--listen "$S4:$P_DNAT" --listen "$S4B:$P_DNAT" --listen-udp "$S4:$P_UDP" \
+		--ctl "$WORK/server.sock" \
 		2>"$WORK/server.err" &
 	BG_PIDS+=($!)
 	poll 10 test -S "$WORK/server.sock"
@@ -108,7 +115,7 @@ start_agents() {
 			i=$((AGENT_IDX++))
 			# shellcheck disable=SC2086 # conns is a list of --conns options
 			ip netns exec "$ns" taskset -c "$cpu" "$PYTHON" "$AGENT" client --dst "$dst" \
-				$conns --ctl "$WORK/a$i.sock" --ready "$WORK/a$i.ready" --go "$WORK/go" \
+				$AGENT_OPTS $conns --ctl "$WORK/a$i.sock" --ready "$WORK/a$i.ready" --go "$WORK/go" \
 				2>"$WORK/a$i.err" &
 			BG_PIDS+=($!)
 			AGENT_SOCKS+=("$WORK/a$i.sock")
@@ -149,18 +156,19 @@ settled() {
 	[ $((conn + refused)) -ge "$total" ]
 }
 
-# The translated connections to the server port, from xct: one JSON list
-# of [reply dst, reply dport, orig src, orig sport, state].
+# The translated connections to the wave's server port, from xct: one
+# JSON list of [reply dst, reply dport, orig src, orig sport, TCP state].
 snat_conns() {
-	xct_r ct list -o json -p tcp --src-nat --dport "$P_SNAT" 2>/dev/null | pyjson '
+	xct_r ct list -o json -p "$WAVE_PROTO" --src-nat --dport "$WAVE_PORT" 2>/dev/null | pyjson '
 print(json.dumps(sorted([c["reply"]["dst"], c["reply"]["dport"], c["orig"]["src"],
-                         c["orig"]["sport"], c["state"]] for c in json.load(sys.stdin))))'
+                         c["orig"]["sport"], c.get("state", "")] for c in json.load(sys.stdin))))'
 }
 
 # check_wave NAME TRANSLATED CONNECTED ATTEMPTS BEFORE
 # The end of one snat wave: xct's translated tuples (TRANSLATED of them,
 # this wave's and those kept from before) are distinct, in the range, and
-# the same set as the server's open connections; each of the wave's
+# the same set as the server's open connections (its UDP peers, for a
+# UDP wave); each of the wave's
 # ATTEMPTS is connected at its client (CONNECTED of them) or refused and
 # counted once.
 check_wave() {
@@ -169,7 +177,11 @@ check_wave() {
 	result "${name}_settled" $? "not all attempts connected or counted in 30 s"
 	stats_json >"$WORK/after.json"
 	snat_conns >"$WORK/xct.json"
-	ctl open "$WORK/server.sock" >"$WORK/server.json"
+	if [ "$WAVE_PROTO" = tcp ]; then
+		ctl open "$WORK/server.sock" >"$WORK/server.json"
+	else
+		ctl udp "$WORK/server.sock" >"$WORK/server.json"
+	fi
 	ctl state "${AGENT_SOCKS[@]}" >"$WORK/agents.json"
 	out=$(pyjson '
 xct = json.load(open(sys.argv[1]))
@@ -191,11 +203,11 @@ if len(set(peers)) != len(peers) or set(peers) != set(tuples):
                 sorted(set(peers) - set(tuples))[:5]))
 print("; ".join(bad))
 sys.exit(1 if bad else 0)
-' "$WORK/xct.json" "$WORK/server.json" "$WORK/agents.json" "$P_SNAT" "$total" \
+' "$WORK/xct.json" "$WORK/server.json" "$WORK/agents.json" "$WAVE_PORT" "$total" \
 		"$PORT_LO" "$PORT_HI" "$R4S")
 	result "${name}_tuples_distinct" $? "$out"
-	# Refused attempts: pending at their clients (the SYN dropped), each
-	# counted once; the others connected.  Every translation is counted
+	# Refused attempts: pending at their clients (the SYN or datagram
+	# dropped), each counted once; the others connected (answered).  Every translation is counted
 	# once too (nat_bound).
 	read -r b0 b1 refused < <(nat_counts "$before" "$WORK/after.json")
 	out=$(pyjson '
@@ -323,6 +335,27 @@ sys.exit(0 if new == freed and len(now) == 200 else 1)
 	AGENT_SOCKS=("${kept_agents[@]}")
 }
 
+# 3 clients x 2 agents x 60 UDP sockets, one datagram each, from ports
+# 20000-20119 on each client, for 200 ports.  No retransmissions here:
+# every refused datagram is counted once.
+snat_udp() {
+	local before=$WORK/before_udp.json
+	WAVE_PROTO=udp
+	WAVE_PORT=$P_UDP
+	AGENT_OPTS=--udp
+	stats_json >"$before" || { result nat_race_snat_udp_settled 1 "ct stats"; return 1; }
+	if start_agents "$S4" "--conns 20000-20059:$P_UDP" "--conns 20060-20119:$P_UDP"; then
+		fire
+		check_wave nat_race_snat_udp 200 200 360 "$before"
+		check_two_cpus nat_race_snat_udp "$before"
+	else
+		result nat_race_snat_udp_settled 1 "agents did not start"
+	fi
+	WAVE_PROTO=tcp
+	WAVE_PORT=$P_SNAT
+	AGENT_OPTS=""
+}
+
 dnat_race() {
 	local before=$WORK/before3.json out b0 b1 refused
 	stats_json >"$before" || { result nat_race_dnat_settled 1 "ct stats"; return 1; }
@@ -420,6 +453,7 @@ xct_attach native || fail_setup attach
 xct_r attach --mode native veth-r-c2 veth-r-c3 >/dev/null || fail_setup "attach clients"
 cat >"$WORK/rules.xct" <<EOF
 snat to $R4S:$PORT_LO-$PORT_HI oif veth-r-s tcp dport $P_SNAT
+snat to $R4S:$PORT_LO-$PORT_HI oif veth-r-s udp dport $P_UDP
 dnat to { $S4:$P_DNAT, $S4B:$P_DNAT } daddr $R4C tcp dport $P_PUB-$((P_PUB + 2))
 EOF
 xct_r rules load "$WORK/rules.xct" >/dev/null || fail_setup "rules load"
@@ -428,4 +462,5 @@ CLIENT_ADDRS=("$C4" "$C2" "$C3")
 
 snat_wave1
 snat_wave2
+snat_udp
 dnat_race
