@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # NAT under many connection attempts at one instant, on both CPUs, with
-# real TCP through the router.
+# real TCP and UDP through the router.
 #
 #   client  (10.231.1.2) --+
 #   client2 (10.231.3.2) --+-- router (snat to 10.231.2.1:20000-20199, -- server (10.231.2.2,
 #   client3 (10.231.4.2) --+           dnat to { backends })               10.231.2.3)
 #
 # Each client runs two agents (nat_race_agent.py), pinned to CPU 0 and
-# CPU 1, that bind their sockets first and connect them all back to back
-# on one signal, the six agents at once.  The clients use the same source
+# CPU 1, real-time, that bind their sockets first and connect them all
+# back to back at one instant, the six agents at once; the connect()
+# loops on the two CPUs overlap, and both CPUs' nat_bound counters move.  The clients use the same source
 # ports, inside the translated range: every connection first asks for its
 # own port, so three clients ask for each port at the same instant.  The
 # agents keep their connections open.
@@ -315,7 +316,6 @@ sys.exit(1 if len(kept) != 200 - len(gone) or len(freed) != len(gone) or still e
 
 	# 3 x 2 x 25 = 150 attempts from new ports, for the ~100 freed ones.
 	stats_json >"$before"
-	local kept_agents=("${AGENT_SOCKS[@]}")
 	start_agents "$S4" "--conns 20120-20144:$P_SNAT" "--conns 20145-20169:$P_SNAT" ||
 		{ result nat_race_snat_wave2_settled 1 "agents did not start"; return 1; }
 	fire
@@ -332,7 +332,6 @@ sys.exit(0 if new == freed and len(now) == 200 else 1)
 ' "$WORK/xct2.json" "$WORK/kept.json" "$WORK/freed.txt")
 	result nat_race_snat_freed_ports_reused $? "$out"
 	check_echo nat_race_snat_wave2 "$closed"
-	AGENT_SOCKS=("${kept_agents[@]}")
 }
 
 # 3 clients x 2 agents x 60 UDP sockets, one datagram each, from ports
