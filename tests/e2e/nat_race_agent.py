@@ -202,6 +202,7 @@ def client(args):
             a[3] = "pending"
             sel.register(a[0], selectors.EVENT_WRITE, a)
         times["last"] = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
     def counts():
         c = {"connected": 0, "pending": 0, "failed": 0, "closed": 0, "new": 0}
@@ -267,9 +268,9 @@ def client(args):
             return close_half()
         raise ValueError("unknown command %r" % cmd)
 
-    # Real-time: at the go instant, the agents on both CPUs wake and run
-    # their connect() loops at once, whatever else the machine is running.  The loops
-    # take a few milliseconds; the rest of the time the agent sleeps.
+    # Real-time until the attempts are made: at the go instant, the agents
+    # on both CPUs wake and run their connect() loops at once, whatever
+    # else the machine is running.  The loops take a few milliseconds.
     os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
     # Signals wait until the loop is in select(), and never interrupt an
     # answer half written.

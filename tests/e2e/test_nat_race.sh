@@ -9,8 +9,10 @@
 #
 # Each client runs two agents (nat_race_agent.py), pinned to CPU 0 and
 # CPU 1, real-time, that bind their sockets first and connect them all
-# back to back at one instant, the six agents at once; the connect()
-# loops on the two CPUs overlap, and both CPUs' nat_bound counters move.  The clients use the same source
+# back to back at one instant, the six agents at once.  Each client link
+# has a queue per CPU, so the router takes each CPU's packets on that CPU:
+# the connect() loops on the two CPUs overlap, and each CPU translates
+# exactly its own agents' connections (nat_bound per CPU).  The clients use the same source
 # ports, inside the translated range: every connection first asks for its
 # own port, so three clients ask for each port at the same instant.  The
 # agents keep their connections open.
@@ -18,7 +20,7 @@
 #   1. 360 attempts for the 200 ports of an snat range: exactly 200 are
 #      translated, all to distinct ports of the range; the server saw
 #      exactly xct's reply tuples; the other 160 are refused, each counted
-#      once as nat_no_tuple; both CPUs translated; the 200 are ESTABLISHED
+#      once as nat_no_tuple; both CPUs translated at once; the 200 are ESTABLISHED
 #      and echo after the refusals;
 #   2. half of them closed and their entries deleted: a second wave gets
 #      exactly the freed ports, no more, the rest refused and counted;
@@ -68,6 +70,27 @@ fail_setup() {
 pyjson() {
 	"$PYTHON" -c "import json, sys
 $1" "${@:2}"
+}
+
+# two_queues NS VETH RVETH ADDR RADDR: the client's link again, with a
+# queue per CPU: what a CPU sends goes out by its own queue (XPS) and is
+# received by the router's queue of the same number, whose NAPI, and so
+# the XDP and NAT programs, runs on the sending CPU.  With one queue, the
+# router takes a client's packets from both CPUs on whichever CPU has its
+# NAPI scheduled.
+two_queues() {
+	local ns=$1 veth=$2 rveth=$3 addr=$4 raddr=$5
+	in_ns "$ns" ip link del "$veth" || return 1
+	ip link add "$veth" netns "$ns" numtxqueues 2 numrxqueues 2 type veth \
+		peer name "$rveth" netns "$NS_R" numtxqueues 2 numrxqueues 2 || return 1
+	in_ns "$ns" ip addr add "$addr/24" dev "$veth" &&
+		in_ns "$ns" ip link set "$veth" up &&
+		in_ns "$NS_R" ip addr add "$raddr/24" dev "$rveth" &&
+		in_ns "$NS_R" ip link set "$rveth" up &&
+		in_ns "$ns" ip route add default via "$raddr" &&
+		in_ns "$ns" sh -c "echo 1 >/sys/class/net/$veth/queues/tx-0/xps_cpus &&
+			echo 2 >/sys/class/net/$veth/queues/tx-1/xps_cpus" || return 1
+	poll 10 in_ns "$ns" ping -c 1 -W 1 "$raddr"
 }
 
 # Client output: the first SYN of each tuple leaves, its retransmissions
@@ -230,31 +253,33 @@ print("# %d connections kept their own port, %d were moved to another" %
       (sum(c[1] == c[3] for c in xct), sum(c[1] != c[3] for c in xct)))' "$WORK/xct.json"
 }
 
-# Both CPUs translated, and the agents on CPU 0 and CPU 1 were calling
-# connect() at the same time.
+# The agents on CPU 0 and CPU 1 were calling connect() at the same time,
+# and each CPU translated exactly the connections of its own agents: the
+# router took each CPU's packets on that CPU (two_queues), so the two CPUs
+# were allocating from the one range at once.
 check_two_cpus() {
 	local name=$1 b0 b1 refused out
 	read -r b0 b1 refused < <(nat_counts "$2" "$WORK/after.json")
-	local rc
 	out=$(pyjson '
 st = [json.loads(l) for l in open(sys.argv[1])]
-spans = {0: [], 1: []}
+bound = [int(sys.argv[2]), int(sys.argv[3])]
+spans, conn = {0: [], 1: []}, [0, 0]
 for s in st:
     if len(s["cpus"]) != 1:
         print("agent not pinned: cpus %s" % s["cpus"]); sys.exit(1)
     spans[s["cpus"][0]].append((s["first"], s["last"]))
+    conn[s["cpus"][0]] += s["connected"]
 if not spans[0] or not spans[1]:
     print("agents on CPU 0: %d, on CPU 1: %d" % (len(spans[0]), len(spans[1]))); sys.exit(1)
 # Some agent on CPU 0 and some on CPU 1 were inside their connect() loops
 # at one instant.
 overlap = max(min(a[1], b[1]) - max(a[0], b[0]) for a in spans[0] for b in spans[1])
-print("longest overlap of connect() loops on the two CPUs: %d us" % (overlap // 1000))
-sys.exit(0 if overlap > 0 else 1)
-' "$WORK/agents.json")
-	rc=$?
-	[ "$rc" = 0 ] && [ "$b0" -gt 0 ] && [ "$b1" -gt 0 ]
-	result "${name}_two_cpus" $? "$out; nat_bound cpu0 +$b0 cpu1 +$b1"
-	echo "# $name: $out; nat_bound cpu0 +$b0 cpu1 +$b1"
+print("longest overlap of connect() loops on the two CPUs: %d us; connected from CPU 0 %d, "
+      "CPU 1 %d; nat_bound on CPU 0 +%d, CPU 1 +%d" % (overlap // 1000, conn[0], conn[1], bound[0], bound[1]))
+sys.exit(0 if overlap > 0 and conn == bound and all(bound) else 1)
+' "$WORK/agents.json" "$b0" "$b1")
+	result "${name}_two_cpus" $? "$out"
+	echo "# $name: $out"
 }
 
 # Every connected socket echoes a payload of its own, byte for byte, and
@@ -442,6 +467,9 @@ setup_topology || fail_setup topology
 add_client "$NS_C2" veth-c2 veth-r-c2 "$C2" "$R4C2" || fail_setup client2
 add_client "$NS_C3" veth-c3 veth-r-c3 "$C3" "$R4C3" || fail_setup client3
 in_ns "$NS_S" ip addr add "$S4B/24" dev veth-s || fail_setup "second address"
+two_queues "$NS_C" veth-c veth-r-c "$C4" "$R4C" || fail_setup "client queues"
+two_queues "$NS_C2" veth-c2 veth-r-c2 "$C2" "$R4C2" || fail_setup "client2 queues"
+two_queues "$NS_C3" veth-c3 veth-r-c3 "$C3" "$R4C3" || fail_setup "client3 queues"
 for ns in "$NS_C" "$NS_C2" "$NS_C3"; do
 	one_syn_each "$ns" || fail_setup "client nft"
 done
