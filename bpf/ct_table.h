@@ -390,6 +390,7 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 	struct xct_ct_entry *ct;
 	struct xct_ct_key *slot, key;
 	__u16 status = 0;
+	__u64 born = 0;
 	int c;
 
 	slot = bpf_map_lookup_elem(&xct_ct_recent, &idx);
@@ -415,6 +416,7 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 		c = mode == XCT_CLAIM_TAKE ? XCT_CAND_REPLIED : XCT_CAND_KEEP;
 	if (c >= XCT_CAND_DEAD) {
 		status = ct->status;
+		born = ct->first_seen_ns;
 		if (copy) /* for its DESTROY */
 			__builtin_memcpy(copy->raw + sizeof(struct bpf_spin_lock),
 					 (__u8 *)ct + sizeof(struct bpf_spin_lock), XCT_ENTRY_BODY);
@@ -440,8 +442,7 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 		xct_ct_announce_end(
 			&key, copy,
 			c == XCT_CAND_DEAD ? XCT_CTE_END_EXPIRED : XCT_CTE_END_EARLY_DROP, now);
-	if (status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT))
-		xct_nat_release(&key);
+	xct_nat_release_entry(&key, status, born);
 	if (c == XCT_CAND_DEAD) {
 		xct_count(XCT_S_EXPIRED);
 	} else if (c == XCT_CAND_UNREPLIED) {
@@ -688,6 +689,7 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 	__u8 end = XCT_CTE_END_NONE;
 	__u32 slot = g->dying_slot;
 	__u16 status;
+	__u64 born;
 
 	g->seen++;
 	if (g->events)
@@ -708,6 +710,7 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 		ct->status |= XCT_CT_DYING;
 	}
 	status = ct->status;
+	born = ct->first_seen_ns;
 	bpf_spin_unlock(&ct->lock);
 
 	if (end == XCT_CTE_END_NONE)
@@ -728,8 +731,7 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 		xct_ct_announce_end(key, copy, end, g->now);
 	/* A translated connection gives its tuple back, after its DESTROY
 	 * has shown the translation. */
-	if (status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT))
-		xct_nat_release(key);
+	xct_nat_release_entry(key, status, born);
 	return 0;
 }
 

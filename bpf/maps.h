@@ -182,25 +182,82 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_nat_rules SEC(".maps");
 
-/* Frees a connection's binding and the claim on its translated tuple; a
- * destination-translated connection's inner tuple may have a source
- * translation of its own, bound under the inner tuple's key. */
-static __always_inline void xct_nat_release(const struct xct_ct_key *key)
+/*
+ * Frees the claim on tuple rkey, if it is still owner's.  It may not be: a
+ * binding outlives its entry when the entry expires and a new packet
+ * revives it, and a late answer to the old tuple then frees the claim
+ * (xct_nat_ingress()), which another connection may take.  Deleting by key
+ * alone would take that connection's claim away, and the tuple would be
+ * given out twice.  (The claim can only change hands between the lookup
+ * and the delete if it is freed and taken again in between, by two other
+ * CPUs.)
+ */
+static __always_inline void xct_nat_free_claim(const struct xct_ct_key *rkey,
+					       const struct xct_ct_key *owner)
 {
-	struct xct_nat_binding *b = bpf_map_lookup_elem(&xct_nat, key), *inner;
+	struct xct_ct_key *o = bpf_map_lookup_elem(&xct_nat_rev, rkey);
 
-	if (!b)
-		return;
+	if (o && xct_key_eq(o, owner))
+		bpf_map_delete_elem(&xct_nat_rev, rkey);
+}
+
+/*
+ * Frees a connection's binding b (under key) and its claim.  A
+ * destination-translated connection's inner tuple may have a source
+ * translation of its own, bound under the inner tuple's key (hairpin NAT):
+ * it goes too.
+ */
+static __always_inline void xct_nat_free(const struct xct_ct_key *key,
+					 const struct xct_nat_binding *b)
+{
+	struct xct_nat_binding *inner;
+
 	if (b->manip == XCT_CT_DST_NAT) {
 		inner = bpf_map_lookup_elem(&xct_nat, &b->rkey);
 		if (inner && inner->manip == XCT_CT_SRC_NAT &&
 		    inner->first_seen_ns == b->first_seen_ns) {
-			bpf_map_delete_elem(&xct_nat_rev, &inner->rkey);
+			xct_nat_free_claim(&inner->rkey, &b->rkey);
 			bpf_map_delete_elem(&xct_nat, &b->rkey);
 		}
 	}
-	bpf_map_delete_elem(&xct_nat_rev, &b->rkey);
+	xct_nat_free_claim(&b->rkey, key);
 	bpf_map_delete_elem(&xct_nat, key);
+}
+
+/* The same, by the connection's key. */
+static __always_inline void xct_nat_release(const struct xct_ct_key *key)
+{
+	struct xct_nat_binding *b = bpf_map_lookup_elem(&xct_nat, key);
+
+	if (b)
+		xct_nat_free(key, b);
+}
+
+/*
+ * An entry is deleted (status and first_seen read under its lock before):
+ * frees its binding, or a stale one an earlier connection on the key left.
+ * An entry revived in place carries no NAT status of its own, but the
+ * binding of the connection it replaced is still there when the revived
+ * one never reached the NAT: freed here, it does not hold its tuple for
+ * ever.  While NAT is not in use no entry can have one, and nothing is
+ * looked up.  A binding newer than the entry is a new connection's on the
+ * key, made since the delete, and is kept.
+ */
+static __always_inline void xct_nat_release_entry(const struct xct_ct_key *key, __u16 status,
+						  __u64 first_seen)
+{
+	struct xct_nat_binding *b;
+	struct xct_nat_ctl *c;
+	__u32 zero = 0;
+
+	if (!(status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT))) {
+		c = bpf_map_lookup_elem(&xct_nat_ctl, &zero);
+		if (!c || !c->enabled)
+			return;
+	}
+	b = bpf_map_lookup_elem(&xct_nat, key);
+	if (b && b->first_seen_ns <= first_seen)
+		xct_nat_free(key, b);
 }
 
 #endif /* XCT_BPF_MAPS_H */

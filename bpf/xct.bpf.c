@@ -746,6 +746,7 @@ static __noinline int xct_ctl_ct_delete(const struct xct_ct_key *pkt_key, __u64 
 	struct xct_ct_key key;
 	__u32 zero = XCT_DYING_CTL;
 	__u16 status;
+	__u64 born;
 
 	copy = bpf_map_lookup_elem(&xct_dying, &zero);
 	if (!copy)
@@ -766,6 +767,7 @@ static __noinline int xct_ctl_ct_delete(const struct xct_ct_key *pkt_key, __u64 
 		announce = 1;
 	}
 	status = ct->status;
+	born = ct->first_seen_ns;
 	ct->status |= XCT_CT_DYING;
 	bpf_spin_unlock(&ct->lock);
 
@@ -773,8 +775,7 @@ static __noinline int xct_ctl_ct_delete(const struct xct_ct_key *pkt_key, __u64 
 		return -ENOENT;
 	if (announce)
 		xct_ct_announce_end(&key, copy, XCT_CTE_END_DELETED, now);
-	if (status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT))
-		xct_nat_release(&key);
+	xct_nat_release_entry(&key, status, born);
 	return 0;
 }
 
@@ -1124,6 +1125,7 @@ int xct_nat_ingress(struct __sk_buff *skb)
 	struct xct_ct_entry *ct;
 	union xct_addr addr;
 	__u16 port;
+	struct xct_ct_key conn;
 	__u8 side = 0, dnat = 0;
 	int hairpin;
 
@@ -1160,6 +1162,10 @@ int xct_nat_ingress(struct __sk_buff *skb)
 		if (hairpin)
 			goto track;
 	}
+	/* Being bound on another CPU: the claim is made, the binding next
+	 * (by a live connection, or by a dnat connection's inner tuple). */
+	if (!b && ((ct && xct_entry_alive(ct, xct_now())) || (!ct && xct_dnat_of(&key, &conn))))
+		goto track;
 	if (!b || !ct || b->first_seen_ns != ct->first_seen_ns || !xct_key_eq(&b->rkey, &rkey)) {
 		/* A claim its connection no longer holds. */
 		bpf_map_delete_elem(&xct_nat_rev, &rkey);

@@ -236,6 +236,17 @@ const struct xct_nat_binding *xct_nat_view_inner(const struct xct_nat_view *v,
 	return &r->b;
 }
 
+/* Frees the claim on rkey if it is still owner's (bpf/maps.h,
+ * xct_nat_free_claim()). */
+static void free_claim(const struct xct_table *t, const struct xct_ct_key *rkey,
+		       const struct xct_ct_key *owner)
+{
+	struct xct_ct_key o;
+
+	if (bpf_map_lookup_elem(t->nat_rev_fd, rkey, &o) == 0 && xct_key_eq(&o, owner))
+		bpf_map_delete_elem(t->nat_rev_fd, rkey);
+}
+
 void xct_nat_forget(const struct xct_table *t, const struct xct_ct_key *key)
 {
 	struct xct_nat_binding b, inner;
@@ -244,9 +255,9 @@ void xct_nat_forget(const struct xct_table *t, const struct xct_ct_key *key)
 		return;
 	if (b.manip == XCT_CT_DST_NAT && bpf_map_lookup_elem(t->nat_fd, &b.rkey, &inner) == 0 &&
 	    inner.manip == XCT_CT_SRC_NAT && inner.first_seen_ns == b.first_seen_ns) {
-		bpf_map_delete_elem(t->nat_rev_fd, &inner.rkey);
+		free_claim(t, &inner.rkey, &b.rkey);
 		bpf_map_delete_elem(t->nat_fd, &b.rkey);
 	}
-	bpf_map_delete_elem(t->nat_rev_fd, &b.rkey);
+	free_claim(t, &b.rkey, key);
 	bpf_map_delete_elem(t->nat_fd, key);
 }

@@ -462,6 +462,169 @@ TEST(nat_eviction_gives_the_tuple_back)
 	fixture_teardown(&fx);
 }
 
+/*
+ * A connection's binding outlives its entry: the entry expired and a new
+ * packet on the same tuple revived it (a new connection, whose first
+ * packet is between XDP and TC egress, or was refused by the policy), so
+ * the old binding is stale.  A late reply to the old translated tuple
+ * frees the claim, and another connection takes the tuple.  When the new
+ * connection on the old tuple then leaves, freeing the stale binding must
+ * not free that other connection's claim: the tuple would be given out
+ * twice.
+ */
+TEST(nat_stale_binding_frees_only_its_own_claim)
+{
+	struct fixture fx;
+	struct flow a = make_flow(XCT_IPPROTO_UDP, "10.0.0.2", 40000, "192.0.2.9", 53);
+	struct flow b = make_flow(XCT_IPPROTO_UDP, "10.0.0.3", 40000, "192.0.2.9", 53);
+	struct flow late = make_flow(XCT_IPPROTO_UDP, "192.0.2.9", 53, NAT_ADDR, 20000);
+	struct packet pa, pb, pl, out, back;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_rule(&fx, NAT_ADDR, 20000, 20000); /* one tuple to give */
+	pa = udp_packet(&a, 32);
+	fill_checksums(&pa, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pa);
+	CHECK_EQ(nat_out(&fx, &pa, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(sport(&out), 20000);
+
+	/* Expired, not yet collected; a new packet revives the entry. */
+	advance(&fx, SEC_NS(31));
+	xdp_in(&fx, &pa);
+	/* The server's late answer to the old connection: its claim is
+	 * one the connection no longer holds, and goes. */
+	pl = udp_packet(&late, 32);
+	fill_checksums(&pl, 0, XCT_IPPROTO_UDP);
+	CHECK(xdp_marked_nat(&fx, &pl));
+	nat_in(&fx, &pl, &back);
+	CHECK_EQ(claims(&fx), 0);
+	/* Another client takes the free tuple. */
+	pb = udp_packet(&b, 32);
+	fill_checksums(&pb, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pb);
+	CHECK_EQ(nat_out(&fx, &pb, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(sport(&out), 20000);
+	CHECK_EQ(claims(&fx), 1);
+
+	/* The revived connection's packet leaves: its stale binding goes,
+	 * the other client's claim stays, and the range has nothing left. */
+	CHECK_EQ(nat_out(&fx, &pa, &out), TC_ACT_SHOT);
+	CHECK_EQ(reason_count(&fx, XCT_R_NAT_NO_TUPLE), 1);
+	CHECK_EQ(claims(&fx), 1);
+	CHECK_EQ(bindings(&fx), 1);
+	/* And the other client's replies still find their way back. */
+	pl = udp_packet(&late, 32);
+	fill_checksums(&pl, 0, XCT_IPPROTO_UDP);
+	CHECK(xdp_marked_nat(&fx, &pl));
+	nat_in(&fx, &pl, &back);
+	CHECK_EQ(dst4(&back), addr4("10.0.0.3"));
+	CHECK_EQ(dport(&back), 40000);
+	fixture_teardown(&fx);
+}
+
+/*
+ * The same stale binding, when the revived connection never reaches the
+ * NAT (its packet went elsewhere, or died in the stack) and its entry
+ * expires in turn: the collector frees the binding and the claim with the
+ * entry, and the tuple can be given again.
+ */
+TEST(nat_gc_frees_a_stale_binding)
+{
+	struct fixture fx;
+	struct flow a = make_flow(XCT_IPPROTO_UDP, "10.0.0.2", 40000, "192.0.2.9", 53);
+	struct flow b = make_flow(XCT_IPPROTO_UDP, "10.0.0.3", 40000, "192.0.2.9", 53);
+	struct packet pa, pb, out;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_rule(&fx, NAT_ADDR, 20000, 20000);
+	pa = udp_packet(&a, 32);
+	fill_checksums(&pa, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pa);
+	CHECK_EQ(nat_out(&fx, &pa, &out), TC_ACT_UNSPEC);
+	advance(&fx, SEC_NS(31));
+	xdp_in(&fx, &pa); /* revived, never leaves */
+	advance(&fx, SEC_NS(31));
+	gc_run(&fx);
+	CHECK_EQ(table_size(&fx), 0);
+	CHECK_EQ(bindings(&fx), 0);
+	CHECK_EQ(claims(&fx), 0);
+	pb = udp_packet(&b, 32);
+	fill_checksums(&pb, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pb);
+	CHECK_EQ(nat_out(&fx, &pb, &out), TC_ACT_UNSPEC);
+	CHECK_EQ(sport(&out), 20000);
+	CHECK_EQ(reason_count(&fx, XCT_R_NAT_NO_TUPLE), 0);
+	fixture_teardown(&fx);
+}
+
+/* The canonical key of a tuple given by its parts, as the datapath makes it. */
+static struct xct_ct_key key_of(__u8 proto, const char *src, __u16 sp, const char *dst, __u16 dp)
+{
+	struct xct_tuple t;
+	struct xct_ct_key k;
+	__u8 side;
+
+	memset(&t, 0, sizeof(t));
+	t.family = XCT_AF_INET;
+	t.proto = proto;
+	t.src.v4 = addr4(src);
+	t.dst.v4 = addr4(dst);
+	t.sport = htons(sp);
+	t.dport = htons(dp);
+	memset(&k, 0, sizeof(k));
+	xct_key_from_tuple(&t, &k, &side);
+	return k;
+}
+
+/*
+ * Between claiming a translated tuple and storing its binding, a
+ * connection's claim has no binding yet.  A packet to that tuple arriving
+ * on another CPU at that moment (a stray answer, or someone sweeping the
+ * NAT's ports) must leave the claim alone: freed, it would let a second
+ * connection take the tuple the first is about to use.  The state is made
+ * here by hand: the first packet tracked, its claim in place.
+ */
+TEST(nat_claim_being_bound_survives_a_packet_to_it)
+{
+	struct fixture fx;
+	struct flow a = make_flow(XCT_IPPROTO_UDP, "10.0.0.2", 40000, "192.0.2.9", 53);
+	struct flow b = make_flow(XCT_IPPROTO_UDP, "10.0.0.3", 40000, "192.0.2.9", 53);
+	struct flow stray = make_flow(XCT_IPPROTO_UDP, "192.0.2.9", 53, NAT_ADDR, 20000);
+	struct xct_ct_key ka = key_of(XCT_IPPROTO_UDP, "10.0.0.2", 40000, "192.0.2.9", 53);
+	struct xct_ct_key rk = key_of(XCT_IPPROTO_UDP, NAT_ADDR, 20000, "192.0.2.9", 53);
+	struct packet pa, pb, ps, out, back;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_rule(&fx, NAT_ADDR, 20000, 20000);
+	pa = udp_packet(&a, 32);
+	fill_checksums(&pa, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pa);
+	if (bpf_map_update_elem(bpf_map__fd(fx.skel->maps.xct_nat_rev), &rk, &ka, BPF_NOEXIST))
+		CHECK_FAIL("cannot place the claim: %s", strerror(errno));
+	ps = udp_packet(&stray, 32);
+	fill_checksums(&ps, 0, XCT_IPPROTO_UDP);
+	CHECK(xdp_marked_nat(&fx, &ps));
+	nat_in(&fx, &ps, &back);
+	CHECK_EQ(claims(&fx), 1);
+	/* The tuple is not given to another connection meanwhile. */
+	pb = udp_packet(&b, 32);
+	fill_checksums(&pb, 0, XCT_IPPROTO_UDP);
+	xdp_in(&fx, &pb);
+	CHECK_EQ(nat_out(&fx, &pb, &out), TC_ACT_SHOT);
+	CHECK_EQ(reason_count(&fx, XCT_R_NAT_NO_TUPLE), 1);
+	/* A claim whose connection is gone is freed by such a packet. */
+	advance(&fx, SEC_NS(31));
+	gc_run(&fx);
+	CHECK_EQ(table_size(&fx), 0);
+	CHECK(xdp_marked_nat(&fx, &ps));
+	nat_in(&fx, &ps, &back);
+	CHECK_EQ(claims(&fx), 0);
+	fixture_teardown(&fx);
+}
+
 /* ---- Two CPUs allocating at once ---- */
 
 #define RACE_PORTS 64 /* the range: 20000-20063 */
@@ -1646,5 +1809,35 @@ TEST(nat_events_local_connection_announced_later)
 	CHECK_EQ(ev[1].type, XCT_CTE_DESTROY);
 	CHECK_EQ(ev[1].key.proto, XCT_IPPROTO_UDP);
 	CHECK_EQ(ev[0].status & XCT_CT_NEW_PENDING, 0);
+	fixture_teardown(&fx);
+}
+
+/* A hairpin connection's source translation being bound on another CPU
+ * (its claim made, the binding next): a packet to the claimed tuple does
+ * not take the claim for an orphan. */
+TEST(hairpin_claim_being_bound_survives_a_packet_to_it)
+{
+	struct fixture fx;
+	struct flow c = make_flow(XCT_IPPROTO_TCP, HAIRPIN_CLIENT, 40000, PUB_ADDR, 8080);
+	struct flow r = make_flow(XCT_IPPROTO_TCP, INNER_ADDR, 80, ROUTER_INSIDE, 40000);
+	struct xct_ct_key inner = key_of(XCT_IPPROTO_TCP, HAIRPIN_CLIENT, 40000, INNER_ADDR, 80);
+	struct xct_ct_key rk = key_of(XCT_IPPROTO_TCP, ROUTER_INSIDE, 40000, INNER_ADDR, 80);
+	struct packet pk, in;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_hairpin_rules(&fx);
+	set_track_prog(&fx, 1);
+	pk = tcp_packet(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	CHECK_EQ(tc_ingress(&fx, &pk, &in), TC_ACT_UNSPEC);
+	CHECK_EQ(claims(&fx), 1);
+	if (bpf_map_update_elem(bpf_map__fd(fx.skel->maps.xct_nat_rev), &rk, &inner, BPF_NOEXIST))
+		CHECK_FAIL("cannot place the claim: %s", strerror(errno));
+	pk = tcp_packet(&r, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 0);
+	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	tc_ingress(&fx, &pk, &in);
+	CHECK_EQ(claims(&fx), 2);
+	set_track_prog(&fx, 0);
 	fixture_teardown(&fx);
 }
