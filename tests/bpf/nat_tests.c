@@ -103,6 +103,25 @@ static __u16 get16(const __u8 *p)
 	return (__u16)(p[0] << 8 | p[1]);
 }
 
+/* Flow f's datagram or segment with the checksums its sender would have
+ * put in. */
+static struct packet udp_sent(const struct flow *f, __u32 payload_len)
+{
+	struct packet pk = udp_packet(f, payload_len);
+
+	fill_checksums(&pk, f->family == XCT_AF_INET6, XCT_IPPROTO_UDP);
+	return pk;
+}
+
+static struct packet tcp_sent(const struct flow *f, __u8 flags, __u32 seq, __u32 ack,
+			      __u32 payload_len)
+{
+	struct packet pk = tcp_packet(f, flags, seq, ack, payload_len);
+
+	fill_checksums(&pk, f->family == XCT_AF_INET6, XCT_IPPROTO_TCP);
+	return pk;
+}
+
 /* Both checksums are what a full computation gives. */
 static int checksums_ok(const struct packet *pk, int v6, __u8 proto)
 {
@@ -252,8 +271,7 @@ TEST(nat_udp_both_directions)
 	if (!fixture_setup(&fx, 0))
 		return;
 	set_rule(&fx, NAT_ADDR, 0, 0);
-	pk = udp_packet(&c, 32);
-	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	pk = udp_sent(&c, 32);
 	xdp_in(&fx, &pk);
 	CHECK_EQ(nat_out(&fx, &pk, &out), TC_ACT_UNSPEC);
 	CHECK_EQ(src4(&out), addr4(NAT_ADDR));
@@ -274,8 +292,7 @@ TEST(nat_udp_both_directions)
 	/* The reply, to the translated tuple: XDP takes no decision on it
 	 * and creates nothing; TC ingress puts the client back. */
 	r = make_flow(XCT_IPPROTO_UDP, "192.0.2.9", 53, NAT_ADDR, 40000);
-	pk = udp_packet(&r, 48);
-	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	pk = udp_sent(&r, 48);
 	CHECK(xdp_marked_nat(&fx, &pk));
 	CHECK_EQ(table_size(&fx), 1);
 	nat_in(&fx, &pk, &back);
@@ -300,14 +317,12 @@ TEST(nat_tcp_port_clash_and_exhaustion)
 		return;
 	/* Two clients, one source port: the second gets another port. */
 	set_rule(&fx, NAT_ADDR, 0, 0);
-	pk = tcp_packet(&a, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
-	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	pk = tcp_sent(&a, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
 	xdp_in(&fx, &pk);
 	CHECK_EQ(nat_out(&fx, &pk, &out), TC_ACT_UNSPEC);
 	CHECK(checksums_ok(&out, 0, XCT_IPPROTO_TCP));
 	pa = sport(&out);
-	pk = tcp_packet(&b, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
-	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	pk = tcp_sent(&b, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
 	xdp_in(&fx, &pk);
 	CHECK_EQ(nat_out(&fx, &pk, &out), TC_ACT_UNSPEC);
 	CHECK(checksums_ok(&out, 0, XCT_IPPROTO_TCP));
@@ -322,25 +337,21 @@ TEST(nat_tcp_port_clash_and_exhaustion)
 	 * still has the port free. */
 	fixture_reset(&fx);
 	set_rule(&fx, NAT_ADDR, 20000, 20000);
-	pk = tcp_packet(&a, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
-	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	pk = tcp_sent(&a, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
 	xdp_in(&fx, &pk);
 	CHECK_EQ(nat_out(&fx, &pk, &out), TC_ACT_UNSPEC);
 	CHECK_EQ(sport(&out), 20000);
-	pk = tcp_packet(&d, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
-	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	pk = tcp_sent(&d, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
 	xdp_in(&fx, &pk);
 	CHECK_EQ(nat_out(&fx, &pk, &out), TC_ACT_SHOT);
 	CHECK_EQ(reason_count(&fx, XCT_R_NAT_NO_TUPLE), 1);
 	CHECK_EQ(bindings(&fx), 1);
-	pk = tcp_packet(&other, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
-	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	pk = tcp_sent(&other, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
 	xdp_in(&fx, &pk);
 	CHECK_EQ(nat_out(&fx, &pk, &out), TC_ACT_UNSPEC);
 	CHECK_EQ(sport(&out), 20000);
 	/* The first connection is untouched. */
-	pk = tcp_packet(&a, XCT_TCPF_ACK, CLIENT_ISN + 1, SERVER_ISN + 1, 10);
-	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	pk = tcp_sent(&a, XCT_TCPF_ACK, CLIENT_ISN + 1, SERVER_ISN + 1, 10);
 	CHECK_EQ(nat_out(&fx, &pk, &out), TC_ACT_UNSPEC);
 	CHECK_EQ(sport(&out), 20000);
 	CHECK(checksums_ok(&out, 0, XCT_IPPROTO_TCP));
@@ -387,8 +398,7 @@ TEST(nat_ipv6_tcp)
 	if (!fixture_setup(&fx, 0))
 		return;
 	set_rule(&fx, NAT_ADDR6, 0, 0);
-	pk = tcp_packet(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
-	fill_checksums(&pk, 1, XCT_IPPROTO_TCP);
+	pk = tcp_sent(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
 	xdp_in(&fx, &pk);
 	CHECK_EQ(nat_out(&fx, &pk, &out), TC_ACT_UNSPEC);
 	inet_pton(AF_INET6, NAT_ADDR6, want);
@@ -396,8 +406,7 @@ TEST(nat_ipv6_tcp)
 	CHECK(checksums_ok(&out, 1, XCT_IPPROTO_TCP));
 
 	r = make_flow(XCT_IPPROTO_TCP, "2001:db8::9", 443, NAT_ADDR6, 40000);
-	pk = tcp_packet(&r, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 0);
-	fill_checksums(&pk, 1, XCT_IPPROTO_TCP);
+	pk = tcp_sent(&r, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 0);
 	CHECK(xdp_marked_nat(&fx, &pk));
 	nat_in(&fx, &pk, &back);
 	inet_pton(AF_INET6, "fd00::2", want);
@@ -415,8 +424,7 @@ TEST(nat_gc_gives_the_tuple_back)
 	if (!fixture_setup(&fx, 0))
 		return;
 	set_rule(&fx, NAT_ADDR, 0, 0);
-	pk = udp_packet(&c, 32);
-	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	pk = udp_sent(&c, 32);
 	xdp_in(&fx, &pk);
 	nat_out(&fx, &pk, &out);
 	CHECK_EQ(bindings(&fx), 1);
@@ -441,15 +449,13 @@ TEST(nat_eviction_gives_the_tuple_back)
 	if (!fixture_setup(&fx, 1))
 		return;
 	set_rule(&fx, NAT_ADDR, 0, 0);
-	pa = udp_packet(&a, 32);
-	fill_checksums(&pa, 0, XCT_IPPROTO_UDP);
+	pa = udp_sent(&a, 32);
 	xdp_in(&fx, &pa);
 	nat_out(&fx, &pa, &out);
 	CHECK_EQ(bindings(&fx), 1);
 	CHECK_EQ(claims(&fx), 1);
 	advance(&fx, SEC_NS(1));
-	pb = udp_packet(&b, 32);
-	fill_checksums(&pb, 0, XCT_IPPROTO_UDP);
+	pb = udp_sent(&b, 32);
 	xdp_in(&fx, &pb); /* evicts a */
 	CHECK_EQ(table_size(&fx), 1);
 	CHECK(get_entry(&fx, &a, &e) != 0);
@@ -483,8 +489,7 @@ TEST(nat_stale_binding_frees_only_its_own_claim)
 	if (!fixture_setup(&fx, 0))
 		return;
 	set_rule(&fx, NAT_ADDR, 20000, 20000); /* one tuple to give */
-	pa = udp_packet(&a, 32);
-	fill_checksums(&pa, 0, XCT_IPPROTO_UDP);
+	pa = udp_sent(&a, 32);
 	xdp_in(&fx, &pa);
 	CHECK_EQ(nat_out(&fx, &pa, &out), TC_ACT_UNSPEC);
 	CHECK_EQ(sport(&out), 20000);
@@ -494,14 +499,12 @@ TEST(nat_stale_binding_frees_only_its_own_claim)
 	xdp_in(&fx, &pa);
 	/* The server's late answer to the old connection: its claim is
 	 * one the connection no longer holds, and goes. */
-	pl = udp_packet(&late, 32);
-	fill_checksums(&pl, 0, XCT_IPPROTO_UDP);
+	pl = udp_sent(&late, 32);
 	CHECK(xdp_marked_nat(&fx, &pl));
 	nat_in(&fx, &pl, &back);
 	CHECK_EQ(claims(&fx), 0);
 	/* Another client takes the free tuple. */
-	pb = udp_packet(&b, 32);
-	fill_checksums(&pb, 0, XCT_IPPROTO_UDP);
+	pb = udp_sent(&b, 32);
 	xdp_in(&fx, &pb);
 	CHECK_EQ(nat_out(&fx, &pb, &out), TC_ACT_UNSPEC);
 	CHECK_EQ(sport(&out), 20000);
@@ -514,8 +517,7 @@ TEST(nat_stale_binding_frees_only_its_own_claim)
 	CHECK_EQ(claims(&fx), 1);
 	CHECK_EQ(bindings(&fx), 1);
 	/* And the other client's replies still find their way back. */
-	pl = udp_packet(&late, 32);
-	fill_checksums(&pl, 0, XCT_IPPROTO_UDP);
+	pl = udp_sent(&late, 32);
 	CHECK(xdp_marked_nat(&fx, &pl));
 	nat_in(&fx, &pl, &back);
 	CHECK_EQ(dst4(&back), addr4("10.0.0.3"));
@@ -539,8 +541,7 @@ TEST(nat_gc_frees_a_stale_binding)
 	if (!fixture_setup(&fx, 0))
 		return;
 	set_rule(&fx, NAT_ADDR, 20000, 20000);
-	pa = udp_packet(&a, 32);
-	fill_checksums(&pa, 0, XCT_IPPROTO_UDP);
+	pa = udp_sent(&a, 32);
 	xdp_in(&fx, &pa);
 	CHECK_EQ(nat_out(&fx, &pa, &out), TC_ACT_UNSPEC);
 	advance(&fx, SEC_NS(31));
@@ -550,8 +551,7 @@ TEST(nat_gc_frees_a_stale_binding)
 	CHECK_EQ(table_size(&fx), 0);
 	CHECK_EQ(bindings(&fx), 0);
 	CHECK_EQ(claims(&fx), 0);
-	pb = udp_packet(&b, 32);
-	fill_checksums(&pb, 0, XCT_IPPROTO_UDP);
+	pb = udp_sent(&b, 32);
 	xdp_in(&fx, &pb);
 	CHECK_EQ(nat_out(&fx, &pb, &out), TC_ACT_UNSPEC);
 	CHECK_EQ(sport(&out), 20000);
@@ -599,19 +599,16 @@ TEST(nat_claim_being_bound_survives_a_packet_to_it)
 	if (!fixture_setup(&fx, 0))
 		return;
 	set_rule(&fx, NAT_ADDR, 20000, 20000);
-	pa = udp_packet(&a, 32);
-	fill_checksums(&pa, 0, XCT_IPPROTO_UDP);
+	pa = udp_sent(&a, 32);
 	xdp_in(&fx, &pa);
 	if (bpf_map_update_elem(bpf_map__fd(fx.skel->maps.xct_nat_rev), &rk, &ka, BPF_NOEXIST))
 		CHECK_FAIL("cannot place the claim: %s", strerror(errno));
-	ps = udp_packet(&stray, 32);
-	fill_checksums(&ps, 0, XCT_IPPROTO_UDP);
+	ps = udp_sent(&stray, 32);
 	CHECK(xdp_marked_nat(&fx, &ps));
 	nat_in(&fx, &ps, &back);
 	CHECK_EQ(claims(&fx), 1);
 	/* The tuple is not given to another connection meanwhile. */
-	pb = udp_packet(&b, 32);
-	fill_checksums(&pb, 0, XCT_IPPROTO_UDP);
+	pb = udp_sent(&b, 32);
 	xdp_in(&fx, &pb);
 	CHECK_EQ(nat_out(&fx, &pb, &out), TC_ACT_SHOT);
 	CHECK_EQ(reason_count(&fx, XCT_R_NAT_NO_TUPLE), 1);
@@ -865,13 +862,11 @@ TEST(nat_icmp_error_about_translated_connection)
 	if (!fixture_setup(&fx, 0))
 		return;
 	set_rule(&fx, NAT_ADDR, 0, 0);
-	pa = udp_packet(&a, 32);
-	fill_checksums(&pa, 0, XCT_IPPROTO_UDP);
+	pa = udp_sent(&a, 32);
 	xdp_in(&fx, &pa);
 	nat_out(&fx, &pa, &out);
 	/* The second client's port is taken: it leaves on another. */
-	pb = udp_packet(&b, 32);
-	fill_checksums(&pb, 0, XCT_IPPROTO_UDP);
+	pb = udp_sent(&b, 32);
 	xdp_in(&fx, &pb);
 	nat_out(&fx, &pb, &out);
 	translated = sport(&out);
@@ -938,13 +933,11 @@ TEST(nat_ipv6_packet_too_big_reaches_the_client)
 	if (!fixture_setup(&fx, 0))
 		return;
 	set_rule(&fx, NAT_ADDR6, 0, 0);
-	pa = tcp_packet(&a, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
-	fill_checksums(&pa, 1, XCT_IPPROTO_TCP);
+	pa = tcp_sent(&a, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
 	xdp_in(&fx, &pa);
 	nat_out(&fx, &pa, &out);
 	/* The second client's port is taken: it leaves on another. */
-	pb = tcp_packet(&b, XCT_TCPF_SYN, CLIENT_ISN, 0, 600);
-	fill_checksums(&pb, 1, XCT_IPPROTO_TCP);
+	pb = tcp_sent(&b, XCT_TCPF_SYN, CLIENT_ISN, 0, 600);
 	xdp_in(&fx, &pb);
 	CHECK_EQ(nat_out(&fx, &pb, &out), TC_ACT_UNSPEC);
 	CHECK(sport(&out) != 40000);
@@ -1130,8 +1123,7 @@ TEST(dnat_tcp_both_directions)
 
 	/* The SYN: tracked under its own tuple, its destination translated
 	 * before routing. */
-	pk = tcp_packet(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
-	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	pk = tcp_sent(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
 	CHECK(xdp_marked_dnat(&fx, &pk));
 	fixture_reset(&fx);
 	set_dnat_rule(&fx, XCT_IPPROTO_TCP, 80);
@@ -1156,8 +1148,7 @@ TEST(dnat_tcp_both_directions)
 
 	/* The SYN-ACK from the server, arriving: tracked under the
 	 * connection, untouched (no entry of its own). */
-	pk = tcp_packet(&r, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 0);
-	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	pk = tcp_sent(&r, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 0);
 	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
 	CHECK_EQ(src4(&out), addr4(INNER_ADDR));
 	CHECK_EQ(sport(&out), 80);
@@ -1175,8 +1166,7 @@ TEST(dnat_tcp_both_directions)
 	CHECK(checksums_ok(&pk, 0, XCT_IPPROTO_TCP));
 
 	/* The client's ACK: established, translated from the binding. */
-	pk = tcp_packet(&c, XCT_TCPF_ACK, CLIENT_ISN + 1, SERVER_ISN + 1, 10);
-	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	pk = tcp_sent(&c, XCT_TCPF_ACK, CLIENT_ISN + 1, SERVER_ISN + 1, 10);
 	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
 	CHECK_EQ(dst4(&out), addr4(INNER_ADDR));
 	CHECK_EQ(dport(&out), 80);
@@ -1208,14 +1198,12 @@ TEST(dnat_udp_port_kept_and_clash)
 	set_dnat_rule(&fx, XCT_IPPROTO_UDP, 0);
 	set_track_prog(&fx, 1);
 	/* No port in the rule: the connection's own is kept. */
-	pk = udp_packet(&c, 32);
-	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	pk = udp_sent(&c, 32);
 	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
 	CHECK_EQ(dst4(&out), addr4(INNER_ADDR));
 	CHECK_EQ(dport(&out), 8080);
 	CHECK(checksums_ok(&out, 0, XCT_IPPROTO_UDP));
-	pk = udp_packet(&r, 40);
-	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	pk = udp_sent(&r, 40);
 	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
 	CHECK_EQ(nat_out(&fx, &out, &back), TC_ACT_UNSPEC);
 	CHECK_EQ(src4(&back), addr4(PUB_ADDR));
@@ -1224,22 +1212,19 @@ TEST(dnat_udp_port_kept_and_clash)
 	CHECK_EQ(table_size(&fx), 1);
 
 	/* A port no rule names: not translated. */
-	pk = udp_packet(&miss, 32);
-	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	pk = udp_sent(&miss, 32);
 	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
 	CHECK_EQ(dst4(&out), addr4(PUB_ADDR));
 	CHECK_EQ(bindings(&fx), 1);
 
 	/* A connection of its own already has the translated tuple: the
 	 * new one cannot have it, and is dropped, counted. */
-	pk = udp_packet(&inner, 32);
-	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	pk = udp_sent(&inner, 32);
 	tc_ingress(&fx, &pk, &out);
 	/* The rule applies, but to the tuple it has: nothing to do. */
 	CHECK_EQ(dst4(&out), addr4(INNER_ADDR));
 	CHECK_EQ(bindings(&fx), 1);
-	pk = udp_packet(&c2, 32);
-	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	pk = udp_sent(&c2, 32);
 	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_SHOT);
 	CHECK_EQ(reason_count(&fx, XCT_R_NAT_NO_TUPLE), 1);
 	CHECK_EQ(bindings(&fx), 1);
@@ -1294,18 +1279,15 @@ TEST(dnat_handoff_only_where_it_may_apply)
 
 	/* Destination-translated: every original-direction packet goes,
 	 * answered or not, and is translated. */
-	pk = udp_packet(&c, 32);
-	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	pk = udp_sent(&c, 32);
 	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
 	CHECK_EQ(dst4(&out), addr4(INNER_ADDR));
-	pk = udp_packet(&r, 32);
-	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	pk = udp_sent(&r, 32);
 	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
 	CHECK_EQ(get_entry(&fx, &c, &e), 0);
 	CHECK((e.status & (XCT_CT_SEEN_REPLY | XCT_CT_DST_NAT)) ==
 	      (XCT_CT_SEEN_REPLY | XCT_CT_DST_NAT));
-	pk = udp_packet(&c, 32);
-	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	pk = udp_sent(&c, 32);
 	CHECK(xdp_marked_dnat(&fx, &pk));
 	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
 	CHECK_EQ(dst4(&out), addr4(INNER_ADDR));
@@ -1450,13 +1432,11 @@ TEST(dnat_backends_clash_moves_on)
 			break;
 	}
 	direct = make_flow(XCT_IPPROTO_UDP, CLIENT, p, backend_addr[first], 80);
-	pk = udp_packet(&direct, 32);
-	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	pk = udp_sent(&direct, 32);
 	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
 	CHECK_EQ(backend_of(&out), (int)first);
 	CHECK_EQ(bindings(&fx), 0);
-	pk = udp_packet(&c, 32);
-	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	pk = udp_sent(&c, 32);
 	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
 	CHECK_EQ(backend_of(&out), (int)(first + 1));
 	CHECK_EQ(bindings(&fx), 1);
@@ -1482,8 +1462,7 @@ TEST(dnat_icmp_error_to_client)
 		return;
 	set_dnat_rule(&fx, XCT_IPPROTO_UDP, 7055);
 	set_track_prog(&fx, 1);
-	pk = udp_packet(&c, 32);
-	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	pk = udp_sent(&c, 32);
 	CHECK_EQ(tc_ingress(&fx, &pk, &fwd), TC_ACT_UNSPEC);
 	CHECK_EQ(dport(&fwd), 7055);
 
@@ -1527,12 +1506,10 @@ TEST(dnat_error_about_reply_reaches_the_server)
 		return;
 	set_dnat_rule(&fx, XCT_IPPROTO_TCP, 80);
 	set_track_prog(&fx, 1);
-	pk = tcp_packet(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
-	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	pk = tcp_sent(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
 	CHECK_EQ(tc_ingress(&fx, &pk, &out), TC_ACT_UNSPEC);
 	CHECK_EQ(dst4(&out), addr4(INNER_ADDR));
-	reply = tcp_packet(&r, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 900);
-	fill_checksums(&reply, 0, XCT_IPPROTO_TCP);
+	reply = tcp_sent(&r, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 900);
 	CHECK_EQ(tc_ingress(&fx, &reply, &out), TC_ACT_UNSPEC);
 	CHECK_EQ(nat_out(&fx, &out, &sent), TC_ACT_UNSPEC);
 	CHECK_EQ(src4(&sent), addr4(PUB_ADDR));
@@ -1617,8 +1594,7 @@ TEST(hairpin_dnat_and_snat_on_one_connection)
 	set_hairpin_rules(&fx);
 	set_track_prog(&fx, 1);
 	ct_events_subscribe(&fx);
-	pk = tcp_packet(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
-	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	pk = tcp_sent(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
 	CHECK_EQ(tc_ingress(&fx, &pk, &in), TC_ACT_UNSPEC);
 	CHECK_EQ(dst4(&in), addr4(INNER_ADDR));
 	CHECK_EQ(nat_out(&fx, &in, &out), TC_ACT_UNSPEC);
@@ -1638,8 +1614,7 @@ TEST(hairpin_dnat_and_snat_on_one_connection)
 	CHECK_EQ(ntohs(ev[0].nat_src_port), 40000);
 
 	/* The server's answer, to the router: in XDP mode it goes up to TC. */
-	pk = tcp_packet(&r, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 0);
-	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	pk = tcp_sent(&r, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 0);
 	CHECK(xdp_marked_nat(&fx, &pk));
 	CHECK_EQ(tc_ingress(&fx, &pk, &in), TC_ACT_UNSPEC);
 	CHECK_EQ(dst4(&in), addr4(HAIRPIN_CLIENT));
@@ -1676,8 +1651,7 @@ TEST(hairpin_dnat_and_snat_on_one_connection)
 	fill_checksums(&err, 0, XCT_IPPROTO_ICMP);
 	tc_ingress(&fx, &err, &in);
 	CHECK_EQ(claims(&fx), 2);
-	pk = tcp_packet(&r, XCT_TCPF_ACK, SERVER_ISN + 1, CLIENT_ISN + 201, 0);
-	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	pk = tcp_sent(&r, XCT_TCPF_ACK, SERVER_ISN + 1, CLIENT_ISN + 201, 0);
 	CHECK_EQ(tc_ingress(&fx, &pk, &in), TC_ACT_UNSPEC);
 	CHECK_EQ(dst4(&in), addr4(HAIRPIN_CLIENT));
 
@@ -1708,13 +1682,11 @@ TEST(nat_events_show_the_translation)
 		return;
 	set_rule(&fx, NAT_ADDR, 0, 0);
 	ct_events_subscribe(&fx);
-	pk = udp_packet(&a, 32);
-	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	pk = udp_sent(&a, 32);
 	xdp_in(&fx, &pk);
 	nat_out(&fx, &pk, &out);
 	CHECK_EQ(ct_events_read(&fx, ev, NAT_EVENTS_MAX), 1);
-	pk = udp_packet(&b, 32);
-	fill_checksums(&pk, 0, XCT_IPPROTO_UDP);
+	pk = udp_sent(&b, 32);
 	xdp_in(&fx, &pk);
 	/* Tracked, not yet routed: nothing to tell yet. */
 	CHECK_EQ(ct_events_read(&fx, ev, NAT_EVENTS_MAX), 0);
@@ -1754,8 +1726,7 @@ TEST(dnat_events_show_the_translation)
 	set_dnat_rule(&fx, XCT_IPPROTO_TCP, 80);
 	set_track_prog(&fx, 1);
 	ct_events_subscribe(&fx);
-	pk = tcp_packet(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
-	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	pk = tcp_sent(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
 	CHECK_EQ(tc_ingress(&fx, &pk, &in), TC_ACT_UNSPEC);
 	CHECK_EQ(ct_events_read(&fx, ev, NAT_EVENTS_MAX), 0);
 	CHECK_EQ(nat_out(&fx, &in, &out), TC_ACT_UNSPEC);
@@ -1828,14 +1799,12 @@ TEST(hairpin_claim_being_bound_survives_a_packet_to_it)
 		return;
 	set_hairpin_rules(&fx);
 	set_track_prog(&fx, 1);
-	pk = tcp_packet(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
-	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	pk = tcp_sent(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
 	CHECK_EQ(tc_ingress(&fx, &pk, &in), TC_ACT_UNSPEC);
 	CHECK_EQ(claims(&fx), 1);
 	if (bpf_map_update_elem(bpf_map__fd(fx.skel->maps.xct_nat_rev), &rk, &inner, BPF_NOEXIST))
 		CHECK_FAIL("cannot place the claim: %s", strerror(errno));
-	pk = tcp_packet(&r, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 0);
-	fill_checksums(&pk, 0, XCT_IPPROTO_TCP);
+	pk = tcp_sent(&r, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 0);
 	tc_ingress(&fx, &pk, &in);
 	CHECK_EQ(claims(&fx), 2);
 	set_track_prog(&fx, 0);
