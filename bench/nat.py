@@ -311,6 +311,10 @@ def section(res):
         "put back at TC egress. The programs' share, hook by hook, is in the last table "
         "below.")]
     miss = above("xct_dnat_miss", med["xct"]) if "xct_dnat_miss" in med else None
+    # What the programs alone say of the same packet (prog_cost dnat).
+    pc = res.get("prog_cost")
+    progs = sum(c["dnat_ns"] - c["plain_ns"] for c in pc["untranslated"]
+                if "egress" in c["name"] or "XDP" in c["name"]) if pc else None
     out += ["", "### What a dnat rule costs the packets it does not translate", "",
             wrap(f"While a dnat rule is loaded, the tracker hands an accepted "
                  "original-direction packet to xct_nat_ingress at TC ingress (which parses "
@@ -325,9 +329,11 @@ def section(res):
                  f"packet (runs {spread['xct']} and {spread['xct_dnat_miss']}), "
                  f"{signed(miss)} ns, "
                  f"{100 * miss / (med['xct'] - base):+.0f}% of xct's tracking cost above "
-                 "forwarding: the pass at TC egress, as the programs' own figures below "
-                 "show.")]
-    pc = res.get("prog_cost")
+                 "forwarding. "
+                 + (f"The programs alone (below) account for {progs:+.0f} ns of it, most "
+                    "of it the pass at TC egress; the rest is time the meter sees outside "
+                    "the programs, measured, not explained here." if progs is not None
+                    else ""))]
     if pc:
         out += ["", wrap(
             "The programs alone (`prog_cost dnat`: BPF_PROG_TEST_RUN, two datapaths side by "
