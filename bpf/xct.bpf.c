@@ -124,6 +124,22 @@ struct xct_track_state {
 #define XCT_TRACK_DNAT 0xfd
 
 /*
+ * The binding of kind manip (XCT_CT_SRC_NAT or XCT_CT_DST_NAT) of the
+ * connection whose entry has key, *ct its entry; NULL when there is none,
+ * or only one left by an earlier connection on the same tuple.
+ */
+static __always_inline struct xct_nat_binding *
+xct_nat_binding_of(const struct xct_ct_key *key, __u8 manip, struct xct_ct_entry **ct)
+{
+	struct xct_nat_binding *b = bpf_map_lookup_elem(&xct_nat, key);
+
+	*ct = bpf_map_lookup_elem(&xct_ct, key);
+	if (!b || !*ct || b->manip != manip || b->first_seen_ns != (*ct)->first_seen_ns)
+		return 0;
+	return b;
+}
+
+/*
  * The binding of a destination-translated connection (key) whose reply, sent
  * out with the public source, an arriving ICMP error quotes: the error
  * belongs to the inner server (xct_nat_ingress() sends it there).  NULL
@@ -132,12 +148,13 @@ struct xct_track_state {
 static __always_inline struct xct_nat_binding *xct_dnat_reply_error(const struct xct_pkt *pkt,
 								    const struct xct_ct_key *key)
 {
-	struct xct_nat_binding *b = bpf_map_lookup_elem(&xct_nat, key);
-	struct xct_ct_entry *ct = bpf_map_lookup_elem(&xct_ct, key);
+	struct xct_nat_binding *b;
+	struct xct_ct_entry *ct;
 	union xct_addr addr;
 	__u16 port;
 
-	if (!b || !ct || b->manip != XCT_CT_DST_NAT || b->first_seen_ns != ct->first_seen_ns)
+	b = xct_nat_binding_of(key, XCT_CT_DST_NAT, &ct);
+	if (!b)
 		return 0;
 	xct_nat_orig_dest(key, b->orig_side, &addr, &port);
 	if (!xct_addr_eq(&pkt->inner.src, &addr) ||
@@ -834,10 +851,8 @@ static __always_inline int xct_nat_error_out(struct __sk_buff *skb, const struct
 		if (xct_is_icmp(pkt->inner.family, pkt->inner.proto))
 			port = pkt->inner.sport; /* the identifier stays */
 	} else {
-		b = bpf_map_lookup_elem(&xct_nat, &rkey);
-		ct = bpf_map_lookup_elem(&xct_ct, &rkey);
-		if (!b || !ct || b->manip != XCT_CT_SRC_NAT ||
-		    b->first_seen_ns != ct->first_seen_ns)
+		b = xct_nat_binding_of(&rkey, XCT_CT_SRC_NAT, &ct);
+		if (!b)
 			return TC_ACT_UNSPEC;
 		xct_nat_orig_source(&rkey, b->orig_side, &addr, &port);
 		if (!xct_addr_eq(&pkt->inner.dst, &addr) ||
@@ -894,25 +909,21 @@ xct_nat_binding_for(struct __sk_buff *skb, const struct xct_pkt *pkt, const stru
 
 /*
  * The destination-translated connection whose translated (inner) tuple has
- * the key inner: its binding, its key in *conn; NULL if there is none.
+ * the key inner: its binding, its key in *conn and its entry in *ct; NULL
+ * if there is none.
  */
-static __always_inline struct xct_nat_binding *xct_dnat_of(const struct xct_ct_key *inner,
-							   struct xct_ct_key *conn)
+static __always_inline struct xct_nat_binding *
+xct_dnat_of(const struct xct_ct_key *inner, struct xct_ct_key *conn, struct xct_ct_entry **ct)
 {
 	struct xct_nat_binding *b;
-	struct xct_ct_entry *ct;
 	struct xct_ct_key *kp;
 
 	kp = bpf_map_lookup_elem(&xct_nat_rev, inner);
 	if (!kp)
 		return 0;
-	b = bpf_map_lookup_elem(&xct_nat, kp);
-	ct = bpf_map_lookup_elem(&xct_ct, kp);
-	if (!b || !ct || b->manip != XCT_CT_DST_NAT || !xct_key_eq(&b->rkey, inner) ||
-	    b->first_seen_ns != ct->first_seen_ns)
-		return 0;
 	*conn = *kp;
-	return b;
+	b = xct_nat_binding_of(conn, XCT_CT_DST_NAT, ct);
+	return b && xct_key_eq(&b->rkey, inner) ? b : 0;
 }
 
 /*
@@ -938,14 +949,11 @@ static __always_inline int xct_dnat_out(struct __sk_buff *skb, const struct xct_
 	__u16 port;
 	int act;
 
-	b = xct_dnat_of(inner, &conn);
+	b = xct_dnat_of(inner, &conn, &ct);
 	if (!b)
 		return TC_ACT_UNSPEC;
 	if (!xct_addr_eq(&pkt->t.src, &b->addr) ||
 	    (xct_has_ports(pkt->t.proto) && pkt->t.sport != b->port)) {
-		ct = bpf_map_lookup_elem(&xct_ct, &conn);
-		if (!ct)
-			return TC_ACT_UNSPEC;
 		snat = xct_nat_binding_for(skb, pkt, inner, ct, side,
 					   !(ct->status & XCT_CT_SEEN_REPLY), 0, &act);
 		if (ct->status & XCT_CT_NEW_PENDING)
@@ -1089,13 +1097,14 @@ static __always_inline int xct_hairpin_in(struct __sk_buff *skb, struct xct_pkt_
 					  const struct xct_nat_binding *b, __u8 side)
 {
 	struct xct_nat_binding *outer;
+	struct xct_ct_entry *ct;
 	struct xct_ct_key conn;
 	union xct_addr addr;
 	__u16 port;
 
 	if (b->manip != XCT_CT_SRC_NAT || !xct_key_eq(&b->rkey, rkey))
 		return 0;
-	outer = xct_dnat_of(inner, &conn);
+	outer = xct_dnat_of(inner, &conn, &ct);
 	if (!outer || outer->first_seen_ns != b->first_seen_ns)
 		return 0;
 	if (slot->pkt.icmp_error)
@@ -1125,6 +1134,7 @@ int xct_nat_ingress(struct __sk_buff *skb)
 	struct xct_ct_entry *ct;
 	union xct_addr addr;
 	__u16 port;
+	struct xct_ct_entry *outer_ct;
 	struct xct_ct_key conn;
 	__u8 side = 0, dnat = 0;
 	int hairpin;
@@ -1164,7 +1174,8 @@ int xct_nat_ingress(struct __sk_buff *skb)
 	}
 	/* Being bound on another CPU: the claim is made, the binding next
 	 * (by a live connection, or by a dnat connection's inner tuple). */
-	if (!b && ((ct && xct_entry_alive(ct, xct_now())) || (!ct && xct_dnat_of(&key, &conn))))
+	if (!b && ((ct && xct_entry_alive(ct, xct_now())) ||
+		   (!ct && xct_dnat_of(&key, &conn, &outer_ct))))
 		goto track;
 	if (!b || !ct || b->first_seen_ns != ct->first_seen_ns || !xct_key_eq(&b->rkey, &rkey)) {
 		/* A claim its connection no longer holds. */
