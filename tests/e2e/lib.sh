@@ -83,6 +83,43 @@ for line in sys.stdin:
 ' "$1" | sort
 }
 
+# has_tuples NAME ADDR LINES WANT...: one result, ok when every WANT line
+# ("PROTO ORIG -> REPLY", as tuples_to prints) is among LINES' connections
+# to ADDR (ct list or conntrack -L output).
+has_tuples() {
+	local name=$1 addr=$2 lines=$3 got want ok=0
+	shift 3
+	got=$(echo "$lines" | tuples_to "$addr")
+	for want in "$@"; do
+		grep -qxF "$want" <<<"$got" || {
+			ok=1
+			echo "# missing: $want"
+		}
+	done
+	result "$name" "$ok" "$(echo "$lines" | head -5)"
+}
+
+# udp_refused NS ADDR PORT SPORT: a datagram from a socket in NS bound to
+# SPORT and connected to ADDR:PORT gets ECONNREFUSED, i.e. the port
+# unreachable answering it reached that socket (exit 0; 1: no answer).
+udp_refused() {
+	in_ns "$1" "$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[3])))
+s.settimeout(3)
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.send(b"x")
+try:
+    s.recv(100)
+except ConnectionRefusedError:
+    sys.exit(0)
+except socket.timeout:
+    sys.exit(1)
+sys.exit(2)
+' "$2" "$3" "$4"
+}
+
 # Run in a namespace: in_ns NS cmd...
 in_ns() {
 	local ns=$1

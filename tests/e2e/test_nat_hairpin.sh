@@ -105,18 +105,10 @@ check_hairpin() {
 }
 
 check_ct_list() {
-	local got line ok=0
-	got=$(xct_r ct list -f ipv4 2>/dev/null | tuples_to "$R4C")
-	for line in \
+	has_tuples hairpin_ct_list_reply "$R4C" "$(xct_r ct list -f ipv4 2>/dev/null)" \
 		"tcp src=$H4 dst=$R4C sport=41001 dport=$P_PUB_TCP -> src=$S4 dst=$R4S sport=$P_TCP dport=41001" \
 		"udp src=$H4 dst=$R4C sport=41002 dport=$P_PUB_UDP -> src=$S4 dst=$R4S sport=$P_UDP dport=41002" \
-		"tcp src=$C4 dst=$R4C sport=41003 dport=$P_PUB_TCP -> src=$S4 dst=$C4 sport=$P_TCP dport=41003"; do
-		grep -qxF "$line" <<<"$got" || {
-			ok=1
-			echo "# missing: $line"
-		}
-	done
-	result hairpin_ct_list_reply "$ok" "$got"
+		"tcp src=$C4 dst=$R4C sport=41003 dport=$P_PUB_TCP -> src=$S4 dst=$C4 sport=$P_TCP dport=41003"
 	xct_r ct list -p tcp --src-nat -s "$H4" 2>/dev/null | grep -q "dport=$P_PUB_TCP" &&
 		xct_r ct list -p tcp --dst-nat -s "$H4" 2>/dev/null | grep -q "dport=$P_PUB_TCP" &&
 		! xct_r ct list -p tcp --src-nat -s "$C4" 2>/dev/null | grep -q .

@@ -182,11 +182,6 @@ route_mtu() {
 	in_ns "$1" ip route get "$2" 2>/dev/null | grep -o ' mtu [0-9]*' | awk '{print $2}'
 }
 
-# listening NS PROTO PORT
-listening() {
-	in_ns "$1" ss -ln"$2" | grep -q ":$3 "
-}
-
 # transfer_outcome: what the sink of a 2 MB TCP stream wrote to
 # $WORK/got: "intact", "short N bytes" or "corrupt".
 transfer_outcome() {
@@ -207,34 +202,51 @@ transfer_outcome() {
 
 # Checks ---------------------------------------------------------------
 
-# check_masq_pmtu FAMILY: the client's upload to the outside host needs
-# M's errors to come back through the NAT.
-check_masq_pmtu() {
-	local fam=$1 dst mtu counter listen connect before after pid rc got cached
+# pmtu_transfer NAME FAM CACHE_NS PORT LISTENER_NS FROM TO CONNECTOR_NS FROM TO:
+# 2 MB through socat -u between a listener on PORT and a connector (each
+# given socat's two addresses), which needs M's errors to come back through
+# the NAT: it must arrive intact within P_TIMEOUT, CACHE_NS (the sender)
+# must have cached the small mtu towards the outside host, and M must have
+# sent the errors.
+pmtu_transfer() {
+	local name=$1 fam=$2 cache_ns=$3 port=$4 dst mtu counter before after pid rc got cached
+	shift 4
 	if [ "$fam" = 4 ]; then
 		dst=$OUT4 mtu=$MTU4 counter=frag_needed
-		listen="TCP4-LISTEN:$P_UP,bind=$dst,reuseaddr" connect="TCP4:$dst:$P_UP"
 	else
 		dst=$OUT6 mtu=$MTU6 counter=too_big
-		listen="TCP6-LISTEN:$P_UP,bind=[$dst],reuseaddr" connect="TCP6:[$dst]:$P_UP"
 	fi
 	rm -f "$WORK/got"
 	before=$(m_sent "$counter")
-	ip netns exec "$NS_O" timeout $((P_TIMEOUT + 2)) socat -u "$listen" "CREATE:$WORK/got" \
-		2>/dev/null &
+	ip netns exec "$1" timeout $((P_TIMEOUT + 2)) socat -u "$2" "$3" 2>/dev/null &
 	pid=$!
 	BG_PIDS+=("$pid")
-	poll 5 listening "$NS_O" t "$P_UP"
-	in_ns "$NS_C" timeout "$P_TIMEOUT" socat -u "FILE:$DATA" "$connect" 2>/dev/null
+	poll 5 listening "$1" tcp "$port"
+	in_ns "$4" timeout "$P_TIMEOUT" socat -u "$5" "$6" 2>/dev/null
 	rc=$?
 	wait "$pid"
 	after=$(m_sent "$counter")
 	got=$(transfer_outcome)
-	cached=$(route_mtu "$NS_C" "$dst")
+	cached=$(route_mtu "$cache_ns" "$dst")
 	[ "$rc" = 0 ] && [ "$got" = intact ] && [ "$cached" = "$mtu" ] &&
 		[ "${after:-0}" -gt "${before:-0}" ]
-	result "nat_icmp_masq_pmtu_v${fam}_$MODE" $? \
-		"upload exit $rc, $got; client's mtu to $dst '${cached}', want $mtu; M $counter ${before:-?} -> ${after:-?}"
+	result "$name" $? \
+		"transfer exit $rc, $got; mtu to $dst '${cached}', want $mtu; M $counter ${before:-?} -> ${after:-?}"
+}
+
+# check_masq_pmtu FAMILY: the client's upload to the outside host needs
+# M's errors to come back through the NAT.
+check_masq_pmtu() {
+	local fam=$1 dst
+	if [ "$fam" = 4 ]; then
+		dst=$OUT4
+		set -- "TCP4-LISTEN:$P_UP,bind=$dst,reuseaddr" "TCP4:$dst:$P_UP"
+	else
+		dst=$OUT6
+		set -- "TCP6-LISTEN:$P_UP,bind=[$dst],reuseaddr" "TCP6:[$dst]:$P_UP"
+	fi
+	pmtu_transfer "nat_icmp_masq_pmtu_v${fam}_$MODE" "$fam" "$NS_C" "$P_UP" \
+		"$NS_O" "$1" "CREATE:$WORK/got" "$NS_C" "FILE:$DATA" "$2"
 }
 
 # check_masq_ttl FAMILY: a datagram that expires at M, and a ping that does.
@@ -266,31 +278,16 @@ check_masq_ttl() {
 # check_dnat_pmtu FAMILY: the outside host's download from R's forwarded
 # port needs M's errors to reach the inside server.
 check_dnat_pmtu() {
-	local fam=$1 dst mtu counter listen connect before after pid rc got cached
+	local fam=$1 dst
 	if [ "$fam" = 4 ]; then
-		dst=$OUT4 mtu=$MTU4 counter=frag_needed
-		listen="TCP4-LISTEN:$P_DOWN,reuseaddr" connect="TCP4:$R4M:$P_DOWN,bind=$dst"
+		dst=$OUT4
+		set -- "TCP4-LISTEN:$P_DOWN,reuseaddr" "TCP4:$R4M:$P_DOWN,bind=$dst"
 	else
-		dst=$OUT6 mtu=$MTU6 counter=too_big
-		listen="TCP6-LISTEN:$P_DOWN,reuseaddr" connect="TCP6:[$R6M]:$P_DOWN,bind=[$dst]"
+		dst=$OUT6
+		set -- "TCP6-LISTEN:$P_DOWN,reuseaddr" "TCP6:[$R6M]:$P_DOWN,bind=[$dst]"
 	fi
-	rm -f "$WORK/got"
-	before=$(m_sent "$counter")
-	ip netns exec "$NS_S" timeout $((P_TIMEOUT + 2)) socat -u "FILE:$DATA" "$listen" \
-		2>/dev/null &
-	pid=$!
-	BG_PIDS+=("$pid")
-	poll 5 listening "$NS_S" t "$P_DOWN"
-	in_ns "$NS_O" timeout "$P_TIMEOUT" socat -u "$connect" "CREATE:$WORK/got" 2>/dev/null
-	rc=$?
-	wait "$pid"
-	after=$(m_sent "$counter")
-	got=$(transfer_outcome)
-	cached=$(route_mtu "$NS_S" "$dst")
-	[ "$rc" = 0 ] && [ "$got" = intact ] && [ "$cached" = "$mtu" ] &&
-		[ "${after:-0}" -gt "${before:-0}" ]
-	result "nat_icmp_dnat_pmtu_v${fam}_$MODE" $? \
-		"download exit $rc, $got; server's mtu to $dst '${cached}', want $mtu; M $counter ${before:-?} -> ${after:-?}"
+	pmtu_transfer "nat_icmp_dnat_pmtu_v${fam}_$MODE" "$fam" "$NS_S" "$P_DOWN" \
+		"$NS_S" "FILE:$DATA" "$1" "$NS_O" "$2" "CREATE:$WORK/got"
 }
 
 # check_reply_refused FAMILY: the client's port unreachable about the
@@ -310,7 +307,7 @@ check_reply_refused() {
 		>"$WORK/peer" 2>&1 &
 	pid=$!
 	BG_PIDS+=("$pid")
-	poll 5 listening "$NS_O" u "$P_PEER"
+	poll 5 listening "$NS_O" udp "$P_PEER"
 	answer=$(in_ns "$NS_C" "$PYTHON" -c '
 import socket, sys
 s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)
