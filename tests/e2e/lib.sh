@@ -99,6 +99,17 @@ has_tuples() {
 	result "$name" "$ok" "$(echo "$lines" | head -5)"
 }
 
+# same_tuples NAME COUNT XCT OTHER [WHAT]: one result, ok when xct's
+# tuples (one per line, as tuples_to prints) are COUNT lines and equal the
+# other tracker's (WHAT names it, "nf_nat" if not given).
+same_tuples() {
+	[ "$(echo "$3" | wc -l)" = "$2" ] && [ "$3" = "$4" ]
+	result "$1" $? "xct:
+$3
+${5:-nf_nat}:
+$4"
+}
+
 # udp_refused NS ADDR PORT SPORT: a datagram from a socket in NS bound to
 # SPORT and connected to ADDR:PORT gets ECONNREFUSED, i.e. the port
 # unreachable answering it reached that socket (exit 0; 1: no answer).

@@ -204,11 +204,7 @@ new_tuples() {
 
 # A NEW shows the reply tuple ct list shows, the translated one.
 check_events() {
-	[ "$(echo "$XCT_EV_TUPLES" | wc -l)" = 9 ] && [ "$XCT_EV_TUPLES" = "$XCT_TUPLES" ]
-	result nat_events_new_translated $? "events:
-$XCT_EV_TUPLES
-ct list:
-$XCT_TUPLES"
+	same_tuples nat_events_new_translated 9 "$XCT_EV_TUPLES" "$XCT_TUPLES" "ct list"
 }
 
 # conntrack -E has shown a ping of the router's own.  Each try is a new
@@ -246,23 +242,13 @@ check_oracle() {
 	poll 5 sh -c "[ \$(grep -c 'id=70[1-3]' '$WORK/nf_events') -ge 3 ]"
 	stop_reader "$ct_pid"
 	nf_ev=$(new_tuples "$WORK/nf_events")
-	if [ "$ready" = 0 ] && [ "$(echo "$nf_ev" | wc -l)" = 9 ] && [ "$nf_ev" = "$XCT_EV_TUPLES" ]; then
-		result nat_events_oracle 0
+	if [ "$ready" = 0 ]; then
+		same_tuples nat_events_oracle 9 "$XCT_EV_TUPLES" "$nf_ev" "conntrack -E"
 	else
-		result nat_events_oracle 1 "conntrack -E ready: $ready (0: yes); xct:
-$XCT_EV_TUPLES
-nf_nat:
-$nf_ev"
+		result nat_events_oracle 1 "conntrack -E was not ready"
 	fi
 	# Three clients, three protocols.
-	if [ "$(echo "$xct_t" | wc -l)" = 9 ] && [ "$xct_t" = "$nf_t" ]; then
-		result nat_oracle_reply_tuples 0
-	else
-		result nat_oracle_reply_tuples 1 "xct:
-$xct_t
-nf_nat:
-$nf_t"
-	fi
+	same_tuples nat_oracle_reply_tuples 9 "$xct_t" "$nf_t"
 	in_ns "$NS_R" nft delete table ip xctnat
 	ct_r -F >/dev/null 2>&1
 }

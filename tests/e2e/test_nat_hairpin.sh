@@ -153,14 +153,7 @@ check_oracle() {
 	EOF
 	check_hairpin nf_nat 41001 >/dev/null
 	nf_t=$(ct_r -L -f ipv4 2>/dev/null | tuples_to "$R4C")
-	if [ "$(echo "$xct_t" | wc -l)" = 3 ] && [ "$xct_t" = "$nf_t" ]; then
-		result hairpin_oracle_tuples 0
-	else
-		result hairpin_oracle_tuples 1 "xct:
-$xct_t
-nf_nat:
-$nf_t"
-	fi
+	same_tuples hairpin_oracle_tuples 3 "$xct_t" "$nf_t"
 	in_ns "$NS_R" nft delete table ip xcthairpin
 	ct_r -F >/dev/null 2>&1
 }
