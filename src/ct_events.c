@@ -77,6 +77,16 @@ void xct_event_entry(const struct xct_ct_event *ev, struct xct_ct_entry *e)
 	e->bytes[1] = ev->bytes[1];
 }
 
+int xct_ct_event_decode(const void *data, size_t size, struct xct_ct_event *ev)
+{
+	/* An older datapath's events end before the translation. */
+	if (size < XCT_CT_EVENT_BASE_SIZE)
+		return -1;
+	memset(ev, 0, sizeof(*ev));
+	memcpy(ev, data, size < sizeof(*ev) ? size : sizeof(*ev));
+	return 0;
+}
+
 void xct_event_nat(const struct xct_ct_event *ev, struct xct_nat_binding *nat,
 		   struct xct_nat_binding *inner)
 {
@@ -152,16 +162,14 @@ static int on_event(void *ctx, void *data, size_t size)
 	struct reader *r = ctx;
 	struct xct_nat_binding nat_b, inner_b;
 	const struct xct_nat_binding *nat, *inner;
-	struct xct_ct_event copy = {0};
+	struct xct_ct_event copy;
 	const struct xct_ct_event *ev = &copy;
 	struct xct_ct_entry e;
 	char line[640];
 	int n;
 
-	/* An older datapath's events end before the translation. */
-	if (r->draining || size < XCT_CT_EVENT_BASE_SIZE)
+	if (r->draining || xct_ct_event_decode(data, size, &copy))
 		return 0;
-	memcpy(&copy, data, size < sizeof(copy) ? size : sizeof(copy));
 	if (ev->type < XCT_CTE_NEW || ev->type > XCT_CTE_DESTROY ||
 	    !(r->opts->mask & XCT_CTE_MASK(ev->type)))
 		return 0;

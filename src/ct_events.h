@@ -26,6 +26,10 @@ int xct_parse_event_mask(const char *s, unsigned int *mask);
 /* The entry an event carries, for the filters and the formatters. */
 void xct_event_entry(const struct xct_ct_event *ev, struct xct_ct_entry *e);
 
+/* One record of the ring into *ev: 0, or -1 when it is too short to be
+ * an event.  An older datapath's shorter events read as untranslated. */
+int xct_ct_event_decode(const void *data, size_t size, struct xct_ct_event *ev);
+
 /* The translation an event carries, as bindings for xct_nat_reply_tuple():
  * manip 0 in either when it has none of that kind. */
 void xct_event_nat(const struct xct_ct_event *ev, struct xct_nat_binding *nat,

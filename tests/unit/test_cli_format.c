@@ -161,6 +161,23 @@ TEST(format_event_of_translated_connection)
 		  "dport=53 [UNREPLIED] src=10.231.2.9 dst=10.231.2.1 sport=5353 dport=61000");
 }
 
+/* The reader takes an older datapath's events, which end before the
+ * translation, as untranslated ones, and refuses anything shorter. */
+TEST(event_records_of_either_size)
+{
+	struct xct_ct_event ev, got;
+
+	memset(&ev, 0xab, sizeof(ev));
+	ev.type = XCT_CTE_NEW;
+	CHECK_EQ(xct_ct_event_decode(&ev, sizeof(ev), &got), 0);
+	CHECK_EQ(got.nat_manip, 0xab);
+	CHECK_EQ(xct_ct_event_decode(&ev, XCT_CT_EVENT_BASE_SIZE, &got), 0);
+	CHECK_EQ(got.type, XCT_CTE_NEW);
+	CHECK_EQ(got.nat_manip, 0);
+	CHECK_EQ(got.nat_src_port, 0);
+	CHECK_EQ(xct_ct_event_decode(&ev, XCT_CT_EVENT_BASE_SIZE - 1, &got), -1);
+}
+
 TEST(event_mask_parsing)
 {
 	unsigned int m = 0;
