@@ -201,17 +201,23 @@ XCT_INLINE __u8 xct_tcp_new(struct xct_ct_entry *ct, const struct xct_tcp_info *
 	return XCT_R_OK;
 }
 
-/* tcp_init_sender(): a SYN or SYN/ACK sets up its sender's window. */
+/*
+ * tcp_init_sender(): a SYN or SYN/ACK sets up its sender's window.  RFC 1323
+ * scales windows only when both sides offered it, which is known once the
+ * reply direction's SYN (or SYN/ACK) is seen: a SYN that re-initialises the
+ * original direction in SYN_SENT or SYN_RECV must not clear the scale
+ * factors, since the reply's options are not known yet (or were already
+ * agreed on).
+ */
 XCT_INLINE void xct_tcp_init_sender(struct xct_tcp_peer *sender, struct xct_tcp_peer *receiver,
-				    const struct xct_tcp_info *tcp, __u32 end)
+				    const struct xct_tcp_info *tcp, __u32 end, int dir)
 {
 	sender->td_end = end;
 	sender->td_maxend = end;
 	sender->td_maxwin = tcp->window ? tcp->window : 1;
 	xct_tcp_options(sender, tcp);
-	/* RFC 1323: scaling only when both sides offered it. */
-	if (!((sender->flags & XCT_TCP_F_WINDOW_SCALE) &&
-	      (receiver->flags & XCT_TCP_F_WINDOW_SCALE))) {
+	if (dir == XCT_DIR_REPLY && !((sender->flags & XCT_TCP_F_WINDOW_SCALE) &&
+				      (receiver->flags & XCT_TCP_F_WINDOW_SCALE))) {
 		sender->td_scale = 0;
 		receiver->td_scale = 0;
 	}
@@ -255,7 +261,7 @@ XCT_INLINE int xct_tcp_in_window(struct xct_ct_entry *ct, int dir, __u8 index,
 
 	if (sender->td_maxwin == 0) {
 		if (syn) {
-			xct_tcp_init_sender(sender, receiver, tcp, end);
+			xct_tcp_init_sender(sender, receiver, tcp, end, dir & 1);
 			if (!has_ack)
 				return XCT_WIN_ACCEPT; /* simultaneous open */
 		} else {
@@ -274,7 +280,7 @@ XCT_INLINE int xct_tcp_in_window(struct xct_ct_entry *ct, int dir, __u8 index,
 	} else if (syn && xct_seq_after(end, sender->td_end) &&
 		   (ct->state == XCT_TCP_SYN_SENT || ct->state == XCT_TCP_SYN_RECV)) {
 		/* RFC 793: a reinitialised peer uses higher sequence numbers. */
-		xct_tcp_init_sender(sender, receiver, tcp, end);
+		xct_tcp_init_sender(sender, receiver, tcp, end, dir & 1);
 	}
 
 	if (!has_ack) {

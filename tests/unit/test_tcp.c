@@ -820,3 +820,51 @@ TEST(tcp_sack_counts_only_when_permitted)
 	send_pkt(&c, CLIENT, &p);
 	CHECK_EQ(c.res.reason, XCT_R_TCP_ACK_OVER_WINDOW);
 }
+
+/* A SYN or SYN/ACK offering window scale ws (and SACK). */
+static void send_syn_ws(struct conn *c, __u8 side, __u8 flags, __u32 seq, __u32 ack, __u16 win,
+			__u8 ws)
+{
+	struct xct_pkt p = tcp_pkt(flags, seq, ack, win, 0);
+
+	p.tcp.opts = XCT_TCP_F_WINDOW_SCALE | XCT_TCP_F_SACK_PERM;
+	p.tcp.wscale = ws;
+	send_pkt(c, side, &p);
+}
+
+TEST(tcp_resyn_keeps_client_window_scale)
+{
+	struct conn c;
+	unsigned int k, invalid = 0, ignored = 0;
+
+	/* The client gives up on its first SYN and sends another with a
+	 * higher sequence number: tcp_init_sender() re-initialises the
+	 * original direction, but clears the scale factors only for the
+	 * reply's SYN/ACK, when both sides' options are known. */
+	conn_init(&c);
+	send_syn_ws(&c, CLIENT, SYN, 1000, 0, 64240, 7);
+	send_syn_ws(&c, CLIENT, SYN, 4999000, 0, 64240, 7);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	CHECK_EQ(c.e.proto.tcp.seen[XCT_DIR_ORIGINAL].td_scale, 7);
+	CHECK_EQ(c.e.proto.tcp.seen[XCT_DIR_ORIGINAL].td_end, 4999001);
+	send_syn_ws(&c, SERVER, SYN | ACK, SERVER_ISN, 4999001, 65160, 7);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	CHECK_EQ(c.e.state, XCT_TCP_SYN_RECV);
+	CHECK_EQ(c.e.proto.tcp.seen[XCT_DIR_ORIGINAL].td_scale, 7);
+	CHECK_EQ(c.e.proto.tcp.seen[XCT_DIR_REPLY].td_scale, 7);
+
+	/* 1000 << 7: the server may send 128,000 bytes. */
+	send_seg(&c, CLIENT, ACK, 4999001, SERVER_ISN + 1, 1000, 0);
+	CHECK_EQ(c.e.state, XCT_TCP_ESTABLISHED);
+	CHECK_EQ(c.e.proto.tcp.seen[XCT_DIR_REPLY].td_maxend, SERVER_ISN + 1 + 128000);
+	for (k = 0; k < 25; k++) {
+		send_seg(&c, SERVER, ACK | PSH, SERVER_ISN + 1 + 1400 * k, 4999001, 509, 1400);
+		invalid += c.res.ct_state == XCT_CTS_INVALID;
+		ignored += c.res.reason == XCT_R_TCP_IGNORED;
+	}
+	CHECK_EQ(invalid, 0);
+	CHECK_EQ(ignored, 0);
+	CHECK_EQ(c.e.packets[XCT_DIR_REPLY], 26);
+	CHECK_EQ(c.e.state, XCT_TCP_ESTABLISHED);
+	CHECK_EQ(c.e.status, XCT_CT_SEEN_REPLY | XCT_CT_ASSURED);
+}
