@@ -571,10 +571,16 @@ XCT_INLINE struct xct_tcp_verdict xct_tcp_packet(struct xct_ct_entry *ct, int di
 			 * peer answer with a challenge ACK. */
 			next = old;
 		}
-		if (((seen_reply && s->last_index == XCT_TCP_SYN_SET) ||
+		/* A RST answering a SYN or ACK we let pass skips the window
+		 * check: it may ack what we ignored.  Only the other side
+		 * answers a SYN, so a RST from the SYN's own side gets no
+		 * shortcut (as in nf_conntrack on 6.18), and a SYN and a RST
+		 * injected from one side cannot close an assured connection.
+		 * The kernel puts no such condition on the ACK case. */
+		if (((seen_reply && s->last_index == XCT_TCP_SYN_SET && s->last_dir != dir) ||
 		     (!(ct->status & XCT_CT_ASSURED) && s->last_index == XCT_TCP_ACK_SET)) &&
 		    tcp->ack == s->last_end)
-			goto in_window; /* RST answering a SYN/ACK we let pass */
+			goto in_window;
 		if (old == XCT_TCP_SYN_SENT && s->last_index == XCT_TCP_ACK_SET &&
 		    s->last_dir == XCT_DIR_REPLY && tcp->seq == s->last_ack)
 			goto in_window; /* RST after a challenge ACK */

@@ -868,3 +868,96 @@ TEST(tcp_resyn_keeps_client_window_scale)
 	CHECK_EQ(c.e.state, XCT_TCP_ESTABLISHED);
 	CHECK_EQ(c.e.status, XCT_CT_SEEN_REPLY | XCT_CT_ASSURED);
 }
+
+TEST(tcp_rst_after_ignored_syn_same_dir_invalid)
+{
+	struct conn c;
+	__u64 expires;
+
+	/* An injected SYN and a RST from the same side, the RST acking the
+	 * SYN and far out of window: the RST does not answer the SYN (it
+	 * would come from the other side), so it is judged by the window
+	 * and the assured connection survives. */
+	handshake(&c);
+	expires = c.e.expires_ns;
+	send_seg(&c, CLIENT, SYN, 900000, 0, 65535, 0);
+	CHECK_EQ(c.res.reason, XCT_R_TCP_IGNORED);
+	send_seg(&c, CLIENT, RST | ACK, CLIENT_ISN + 1 + 5000000, 900001, 0, 0);
+	CHECK_EQ(c.res.ct_state, XCT_CTS_INVALID);
+	CHECK_EQ(c.res.reason, XCT_R_TCP_SEQ_OVER_WINDOW);
+	CHECK_EQ(c.res.counted, 0);
+	CHECK_EQ(c.e.state, XCT_TCP_ESTABLISHED);
+	CHECK_EQ(c.e.status, XCT_CT_SEEN_REPLY | XCT_CT_ASSURED);
+	CHECK_EQ(c.e.expires_ns, expires);
+
+	/* The same RST from the server does answer the SYN. */
+	handshake(&c);
+	send_seg(&c, CLIENT, SYN, 900000, 0, 65535, 0);
+	send_seg(&c, SERVER, RST | ACK, SERVER_ISN + 1 + 5000000, 900001, 0, 0);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	CHECK_EQ(c.e.state, XCT_TCP_CLOSE);
+	CHECK_TIMEOUT(&c, 10);
+}
+
+TEST(tcp_simultaneous_open_rst_same_dir_invalid)
+{
+	struct conn c;
+
+	/* The last SYN came from the server; a RST from the server, out of
+	 * window, with ack 0 (== last_end, never annotated) is no answer to
+	 * it: INVALID, SYN_SENT2 stays. */
+	conn_init(&c);
+	send_seg(&c, CLIENT, SYN, CLIENT_ISN, 0, 65535, 0);
+	send_seg(&c, SERVER, SYN, SERVER_ISN, 0, 65535, 0);
+	CHECK_EQ(c.e.state, XCT_TCP_SYN_SENT2);
+	send_seg(&c, SERVER, RST, SERVER_ISN + 5000000, 0, 0, 0);
+	CHECK_EQ(c.res.ct_state, XCT_CTS_INVALID);
+	CHECK_EQ(c.res.reason, XCT_R_TCP_SEQ_OVER_WINDOW);
+	CHECK_EQ(c.e.state, XCT_TCP_SYN_SENT2);
+	/* The handshake goes on as if the RST had not been seen. */
+	send_seg(&c, CLIENT, SYN | ACK, CLIENT_ISN, SERVER_ISN + 1, 65535, 0);
+	CHECK_EQ(c.e.state, XCT_TCP_SYN_RECV);
+
+	/* From the client, the RST answers the server's SYN. */
+	conn_init(&c);
+	send_seg(&c, CLIENT, SYN, CLIENT_ISN, 0, 65535, 0);
+	send_seg(&c, SERVER, SYN, SERVER_ISN, 0, 65535, 0);
+	send_seg(&c, CLIENT, RST, CLIENT_ISN + 5000000, 0, 0, 0);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	CHECK_EQ(c.e.state, XCT_TCP_CLOSE);
+}
+
+TEST(tcp_rst_after_ignored_synack_same_dir_invalid)
+{
+	struct conn c;
+
+	/* SYN, a SYN/ACK acking far below it (let through, state kept), then
+	 * an out-of-window client RST: the last SYN was the client's own. */
+	conn_init(&c);
+	send_seg(&c, CLIENT, SYN, CLIENT_ISN, 0, 65535, 0);
+	send_seg(&c, SERVER, SYN | ACK, SERVER_ISN, CLIENT_ISN - 99999, 65535, 0);
+	CHECK_EQ(c.res.reason, XCT_R_TCP_IGNORED);
+	CHECK_EQ(c.e.state, XCT_TCP_SYN_SENT);
+	CHECK_EQ(c.e.status, XCT_CT_SEEN_REPLY);
+	send_seg(&c, CLIENT, RST, CLIENT_ISN + 5000000, 0, 0, 0);
+	CHECK_EQ(c.res.ct_state, XCT_CTS_INVALID);
+	CHECK_EQ(c.res.reason, XCT_R_TCP_SEQ_OVER_WINDOW);
+	CHECK_EQ(c.e.state, XCT_TCP_SYN_SENT);
+}
+
+TEST(tcp_rst_answering_accepted_ack_either_dir_closes)
+{
+	struct conn c;
+
+	/* The other half of the shortcut has no direction: on a connection
+	 * not yet assured, a RST whose ack is the end of the last ACK closes
+	 * even when it comes from the side that sent that ACK. */
+	conn_init(&c);
+	send_seg(&c, CLIENT, SYN, CLIENT_ISN, 0, 65535, 0);
+	send_seg(&c, SERVER, SYN | ACK, SERVER_ISN, CLIENT_ISN + 1, 65535, 0);
+	send_seg(&c, SERVER, ACK, SERVER_ISN + 1, CLIENT_ISN + 1, 65535, 0);
+	CHECK_EQ(c.e.state, XCT_TCP_SYN_RECV);
+	send_seg(&c, SERVER, RST, SERVER_ISN + 1 + 5000000, SERVER_ISN + 1, 0, 0);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	CHECK_EQ(c.e.state, XCT_TCP_CLOSE);
+}
