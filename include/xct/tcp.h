@@ -483,7 +483,15 @@ XCT_INLINE struct xct_tcp_verdict xct_tcp_packet(struct xct_ct_entry *ct, int di
 			p->td_scale = s->last_wscale;
 			s->last_flags &= ~XCT_TCP_F_EXP_CHALLENGE_ACK;
 			p->flags = s->last_flags;
-			__builtin_memset(&s->seen[dir], 0, sizeof(s->seen[dir]));
+			/* nf_ct_tcp_state_reset(): the responder starts
+			 * afresh, but a connection picked up mid-stream
+			 * stays liberal on its side. */
+			s->seen[dir].td_end = 0;
+			s->seen[dir].td_maxend = 0;
+			s->seen[dir].td_maxwin = 0;
+			s->seen[dir].td_maxack = 0;
+			s->seen[dir].td_scale = 0;
+			s->seen[dir].flags &= XCT_TCP_F_BE_LIBERAL;
 			break;
 		}
 		s->last_index = index;

@@ -961,3 +961,31 @@ TEST(tcp_rst_answering_accepted_ack_either_dir_closes)
 	CHECK_EQ(c.res.reason, XCT_R_OK);
 	CHECK_EQ(c.e.state, XCT_TCP_CLOSE);
 }
+
+TEST(tcp_resync_keeps_be_liberal)
+{
+	struct conn c;
+
+	/* Picked up mid-stream (liberal both ways), then a SYN with window
+	 * scale 14 that the server answers: the resync starts the server's
+	 * side afresh but nf_ct_tcp_state_reset() keeps its BE_LIBERAL, so
+	 * data far beyond the window still passes. */
+	conn_init(&c);
+	send_seg(&c, CLIENT, ACK | PSH, 100000, 200000, 1000, 100);
+	CHECK_EQ(c.e.state, XCT_TCP_ESTABLISHED);
+	send_syn_ws(&c, CLIENT, SYN, 900000, 0, 64240, 14);
+	CHECK_EQ(c.res.reason, XCT_R_TCP_IGNORED);
+	send_syn_ws(&c, SERVER, SYN | ACK, 300000, 900001, 65160, 14);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	CHECK_EQ(c.e.state, XCT_TCP_SYN_RECV);
+	CHECK(c.e.proto.tcp.seen[XCT_DIR_REPLY].flags & XCT_TCP_F_BE_LIBERAL);
+	/* The client's side comes from its SYN, whose options it has. */
+	CHECK(!(c.e.proto.tcp.seen[XCT_DIR_ORIGINAL].flags & XCT_TCP_F_BE_LIBERAL));
+	CHECK_EQ(c.e.proto.tcp.seen[XCT_DIR_ORIGINAL].td_scale, 14);
+
+	send_seg(&c, SERVER, ACK | PSH, 300001 + 243955, 900001, 509, 100);
+	CHECK_EQ(c.res.ct_state, XCT_CTS_ESTABLISHED);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	CHECK_EQ(c.res.counted, 1);
+	CHECK_EQ(c.e.packets[XCT_DIR_REPLY], 2);
+}
