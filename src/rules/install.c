@@ -124,10 +124,11 @@ int xct_policy_open(struct xct_policy_maps *m)
 
 	if (err)
 		return err;
-	m->lock_fd = open(xct_opts.pin_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	m->lock_fd = xct_open_pin_dir(xct_opts.pin_path, false);
 	if (m->lock_fd < 0) {
-		err = -errno;
-		xct_err("cannot open %s: %s", xct_opts.pin_path, strerror(-err));
+		err = m->lock_fd;
+		if (err == -ENOENT)
+			xct_err("cannot open %s: %s", xct_opts.pin_path, strerror(-err));
 		xct_policy_close(m);
 	}
 	return err;
