@@ -11,37 +11,7 @@ NS="xct-cli-$ID"
 PEER="xct-clip-$ID"
 STATE=$(mktemp -d /tmp/xct-cli.XXXXXX)
 PIN="$STATE/bpf/xct"
-failures=0
-
-cleanup() {
-	ip netns exec "$NS" "$XCT" --pin-path "$PIN" detach --all >/dev/null 2>&1
-	ip netns del "$NS" 2>/dev/null
-	ip netns del "$PEER" 2>/dev/null
-	umount "$STATE/bpf" 2>/dev/null
-	rm -rf "$STATE"
-}
-trap cleanup EXIT
-
-ok() { echo "ok $1"; }
-not_ok() {
-	echo "not ok $1"
-	failures=$((failures + 1))
-}
-
-# expect NAME STATUS PATTERN CMD...: exit status and a stderr+stdout pattern.
-expect() {
-	local name=$1 want=$2 pattern=$3 out rc
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"; then
-		ok "$name"
-	else
-		echo "  $*: exit $rc (want $want), output:" >&2
-		sed 's/^/    /' <<<"$out" >&2
-		not_ok "$name"
-	fi
-}
+. tests/cli/lib.sh
 
 x() { ip netns exec "$NS" "$XCT" --pin-path "$PIN" "$@"; }
 

@@ -17,45 +17,7 @@ STATE=$(mktemp -d /tmp/xct-pin.XXXXXX)
 BPFFS="$STATE/bpf"
 PIN="$BPFFS/xct"
 NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-failures=0
-
-cleanup() {
-	ip netns exec "$NS" "$XCT" --pin-path "$PIN" detach --all >/dev/null 2>&1
-	ip netns del "$NS" 2>/dev/null
-	ip netns del "$PEER" 2>/dev/null
-	umount "$BPFFS" 2>/dev/null
-	rm -rf "$STATE"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ok() { echo "ok $1"; }
-not_ok() {
-	echo "not ok $1"
-	failures=$((failures + 1))
-}
-
-# check NAME CMD...: ok if CMD succeeds.
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
-
-# expect NAME STATUS PATTERN CMD...: exit status and a stderr+stdout pattern.
-expect() {
-	local name=$1 want=$2 pattern=$3 out rc
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"; then
-		ok "$name"
-	else
-		echo "  $*: exit $rc (want $want, /$pattern/), output:" >&2
-		sed 's/^/    /' <<<"$out" >&2
-		not_ok "$name"
-	fi
-}
+. tests/cli/lib.sh
 
 # xp PIN_PATH ARGS...: xct in the namespace under another pin path.
 xp() {
@@ -97,9 +59,7 @@ if [ "$(stat -c %a "$BPFFS")" != 1777 ]; then
 	not_ok pin_setup_bpffs_sticky
 	exit 1
 fi
-if ! { ip netns add "$NS" && ip netns add "$PEER" &&
-	ip link add xc0 netns "$NS" type veth peer name xp0 netns "$PEER" &&
-	ip -n "$NS" link set xc0 up && ip -n "$PEER" link set xp0 up; }; then
+if ! cli_one_veth; then
 	not_ok pin_setup_namespaces
 	exit 1
 fi

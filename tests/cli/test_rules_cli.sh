@@ -15,45 +15,7 @@ NS="xct-rcli-$ID"
 PEER="xct-rclip-$ID"
 STATE=$(mktemp -d /tmp/xct-rules-cli.XXXXXX)
 PIN="$STATE/bpf/xct"
-failures=0
-
-cleanup() {
-	ip netns exec "$NS" "$XCT" --pin-path "$PIN" detach --all >/dev/null 2>&1
-	ip netns del "$NS" 2>/dev/null
-	ip netns del "$PEER" 2>/dev/null
-	umount "$STATE/bpf" 2>/dev/null
-	rm -rf "$STATE"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ok() { echo "ok $1"; }
-not_ok() {
-	echo "not ok $1"
-	failures=$((failures + 1))
-}
-
-# check NAME CMD...: ok if CMD succeeds.
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
-
-# expect NAME STATUS PATTERN CMD...: exit status and a stderr+stdout pattern.
-expect() {
-	local name=$1 want=$2 pattern=$3 out rc
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"; then
-		ok "$name"
-	else
-		echo "  $*: exit $rc (want $want, /$pattern/), output:" >&2
-		sed 's/^/    /' <<<"$out" >&2
-		not_ok "$name"
-	fi
-}
+. tests/cli/lib.sh
 
 x() { ip netns exec "$NS" "$XCT" --pin-path "$PIN" "$@"; }
 
@@ -70,9 +32,7 @@ mount -t bpf bpf "$STATE/bpf" || {
 }
 # xct's namespace has one interface, xc0, a veth whose other end (xp0) is
 # in the peer namespace.
-if ! { ip netns add "$NS" && ip netns add "$PEER" &&
-	ip link add xc0 netns "$NS" type veth peer name xp0 netns "$PEER" &&
-	ip -n "$NS" link set xc0 up && ip -n "$PEER" link set xp0 up; }; then
+if ! cli_one_veth; then
 	not_ok rules_cli_setup_namespaces
 	exit 1
 fi
