@@ -323,13 +323,13 @@ static __always_inline void xct_note_decision(__u8 verdict, const struct xct_ct_
 	last_decision.line = out->line;
 }
 
-/* Whether arriving packets must be looked at for dnat: one array load. */
+/* Whether arriving packets must be looked at for dnat under the active
+ * generation: one array load. */
 static __always_inline int xct_dnat_enabled(void)
 {
-	__u32 zero = 0;
-	struct xct_nat_ctl *c = bpf_map_lookup_elem(&xct_nat_ctl, &zero);
+	const struct xct_policy_gen *g = xct_active_gen();
 
-	return c && c->dnat;
+	return g && g->dnat;
 }
 
 /*
@@ -576,13 +576,13 @@ struct {
 		},
 };
 
-/* Whether forwarded packets must be looked at for NAT: one array load. */
+/* Whether forwarded packets must be looked at for NAT under the active
+ * generation: one array load. */
 static __always_inline int xct_nat_enabled(void)
 {
-	__u32 zero = 0;
-	struct xct_nat_ctl *c = bpf_map_lookup_elem(&xct_nat_ctl, &zero);
+	const struct xct_policy_gen *g = xct_active_gen();
 
-	return c && c->enabled;
+	return g && g->nat;
 }
 
 /* Copies the packet's first bytes and decides it; NULL slot: pass. */

@@ -620,7 +620,9 @@ int cmd_attach(int argc, char **argv)
 }
 
 /* Unpins everything under the pin path (every pin there is one of xct's
- * maps) and removes it. */
+ * maps).  The directory itself stays, empty: its parent is usually a
+ * bpffs root, mode 1777, where any user could create the name again once
+ * it is gone and wait for the next attach. */
 static void remove_state(void)
 {
 	char path[4096];
@@ -632,8 +634,6 @@ static void remove_state(void)
 			unlink(xct_pin(path, sizeof(path), d->d_name));
 	if (dir)
 		closedir(dir);
-	if (rmdir(xct_opts.pin_path) && errno != ENOENT)
-		xct_err("could not remove %s: %s", xct_opts.pin_path, strerror(errno));
 }
 
 int cmd_detach(int argc, char **argv)

@@ -279,7 +279,8 @@ static int prepare_rules(struct replay *r)
 		return XCT_EXIT_USAGE;
 	}
 	r->have_rules = true;
-	if (xct_rules_compile(&r->rs, r->rules_file, replay_ifindex, r, &r->compiled, &err)) {
+	if (xct_rules_compile(&r->rs, xct_rules_file_name(r->rules_file), replay_ifindex, r,
+			      &r->compiled, &err)) {
 		xct_rules_error_print(stderr, &err);
 		return XCT_EXIT_USAGE;
 	}
