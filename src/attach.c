@@ -488,9 +488,11 @@ static void detach_iface(int ifaces_fd, __u32 ifindex, const struct xct_iface *i
 				     iface->mode == XCT_MODE_TC ? iface->ingress_prog_id
 								: iface->answer_prog_id);
 	egress_gone = tc_detach_own(name, (int)ifindex, BPF_TC_EGRESS, iface->egress_prog_id);
-	/* The qdisc goes only with xct's own filters: one that holds a
-	 * filter of someone else's at xct's handle stays. */
-	if ((iface->flags & XCT_IFACE_OWN_CLSACT) && ingress_gone && egress_gone) {
+	/* The qdisc xct created goes once it holds no filter: one of
+	 * someone else's, at xct's handle or any other, keeps it. */
+	if ((iface->flags & XCT_IFACE_OWN_CLSACT) && ingress_gone && egress_gone &&
+	    xct_tc_filter_count((int)ifindex, BPF_TC_INGRESS) == 0 &&
+	    xct_tc_filter_count((int)ifindex, BPF_TC_EGRESS) == 0) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
 			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
 

@@ -12,6 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
 #include <bpf/bpf.h>
 
 #include "hooks.h"
@@ -173,4 +177,65 @@ void xct_describe_holder(__u32 prog_id, char *buf, size_t len)
 			 name, prog_id);
 	else
 		snprintf(buf, len, "program %s (id %u)", name, prog_id);
+}
+
+/*
+ * The number of filters on ifindex's clsact ingress or egress, of any
+ * handle and priority, by an RTM_GETTFILTER dump (libbpf can only query
+ * one handle and priority); -errno on failure.
+ */
+int xct_tc_filter_count(int ifindex, enum bpf_tc_attach_point point)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct tcmsg tc;
+	} req = {
+		.nh = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg)),
+		       .nlmsg_type = RTM_GETTFILTER,
+		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+		       .nlmsg_seq = 1},
+		.tc = {.tcm_family = AF_UNSPEC,
+		       .tcm_ifindex = ifindex,
+		       .tcm_parent =
+			       TC_H_MAKE(TC_H_CLSACT, point == BPF_TC_INGRESS ? TC_H_MIN_INGRESS
+									      : TC_H_MIN_EGRESS)},
+	};
+	char buf[16384];
+	int fd, n = 0, err = 0;
+	bool done = false;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	if (send(fd, &req, req.nh.nlmsg_len, 0) < 0)
+		err = -errno;
+	while (!err && !done) {
+		ssize_t len = recv(fd, buf, sizeof(buf), 0);
+		struct nlmsghdr *nh;
+
+		if (len < 0) {
+			err = -errno;
+			break;
+		}
+		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)len);
+		     nh = NLMSG_NEXT(nh, len)) {
+			if (nh->nlmsg_type == NLMSG_DONE) {
+				done = true;
+				break;
+			}
+			if (nh->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = NLMSG_DATA(nh);
+
+				err = e->error ? e->error : -EPROTO;
+				break;
+			}
+			/* The dump also lists each priority's classifier
+			 * with handle 0: only the filters count. */
+			if (nh->nlmsg_type == RTM_NEWTFILTER &&
+			    ((struct tcmsg *)NLMSG_DATA(nh))->tcm_handle)
+				n++;
+		}
+	}
+	close(fd);
+	return err ? err : n;
 }

@@ -17,6 +17,10 @@
  * ingress or egress, or 0 when there is none (no filter, no clsact). */
 __u32 xct_tc_prog_at(int ifindex, enum bpf_tc_attach_point point);
 
+/* How many filters of anyone's are on ifindex's clsact ingress or egress,
+ * or -errno. */
+int xct_tc_filter_count(int ifindex, enum bpf_tc_attach_point point);
+
 /* The XDP program on ifindex, in whichever mode, or 0. */
 __u32 xct_xdp_prog_on(int ifindex);
 

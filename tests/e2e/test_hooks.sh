@@ -9,7 +9,8 @@
 #   2. an interface with another tool's XDP program, or with another
 #      program's filter at xct's TC handle, is refused with the holder
 #      named; with --mode tc another tool's XDP program may stay, and
-#      detach leaves it;
+#      detach leaves it, and another tool's filter keeps the clsact qdisc
+#      xct created;
 #   3. `xct status` asks the kernel: a detached XDP link, an unpinned link,
 #      a deleted clsact qdisc and a filter replaced at xct's handle are
 #      each shown as MISSING, in text and JSON, with exit status 1; attach
@@ -140,10 +141,17 @@ expect other_xdp_program_refused_generic 1 "held by program xdp_drop_all" \
 	xct_b attach --mode generic hk-x0
 expect tc_mode_beside_other_xdp 0 "hk-x0: attached \(ingress tc, egress tc\)" \
 	xct_b attach --mode tc hk-x0
+# Another tool's filter, at its own priority, on the qdisc xct created.
+in_ns "$NS_R" tc filter add dev hk-x0 ingress pref 100 handle 0x64 bpf da obj "$OBJ" sec xdp ||
+	check hooks_setup_other_filter 1
 expect tc_mode_detach 0 "hk-x0: detached" xct_b detach hk-x0
 now=$(kernel_hooks hk-x0)
 check detach_leaves_other_xdp "$([ "${now%% *}" = "${xdp_x0%% *}" ] && [ "${now%% *}" != xdp=none ] && echo 0 || echo 1)" \
 	"before '$xdp_x0', after '$now'"
+in_ns "$NS_R" tc filter show dev hk-x0 ingress | grep -q "handle 0x64 .*name xdp_drop_all"
+check detach_keeps_qdisc_with_other_filter $? "$(in_ns "$NS_R" tc filter show dev hk-x0 ingress | tr '\n' '|')"
+in_ns "$NS_R" tc filter show dev hk-x0 ingress | grep -q "handle 0x7c7"
+check detach_removed_own_filter "$([ $? = 1 ] && echo 0 || echo 1)"
 in_ns "$NS_R" tc qdisc add dev hk-x1 clsact &&
 	in_ns "$NS_R" tc filter add dev hk-x1 egress pref 1991 handle 0x7c7 bpf da obj "$OBJ" sec xdp ||
 	check hooks_setup_filter 1
