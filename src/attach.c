@@ -62,7 +62,13 @@ static const char attach_usage[] =
 	"                     4096 (default 4 MiB; kept from the running xct)\n"
 	"  --replace          swap the programs on already attached interfaces for\n"
 	"                     the ones of this xct, atomically, keeping the table\n"
-	"                     (how a new version of xct takes over)\n"
+	"                     (how a new version of xct takes over); only hooks\n"
+	"                     that still run this instance's programs\n"
+	"\n"
+	"An interface whose XDP hook, or whose TC handle 0x7c7 priority 0x7c7, is\n"
+	"held by another program (another xct instance's too) is refused before\n"
+	"anything changes, with the holder named (with --mode tc, an XDP program\n"
+	"that is not xct's may stay).  Exit status 1 then, 2 for bad usage.\n"
 	"\n"
 	"Examples:\n"
 	"  xct attach eth0\n"
@@ -967,7 +973,11 @@ int cmd_detach(int argc, char **argv)
 			all = true;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			puts("Usage: xct detach IFACE... | --all\n\n"
-			     "--all also drops the connection table and counters.");
+			     "Removes xct's hooks from each IFACE: its XDP link, and the TC filters\n"
+			     "that still run the programs it attached (a filter someone else put at\n"
+			     "xct's handle is left, and reported; so is the clsact qdisc while it\n"
+			     "holds another tool's filter).  --all also drops the connection table\n"
+			     "and counters.");
 			return XCT_EXIT_OK;
 		} else if (argv[i][0] == '-') {
 			return xct_usage_error("unknown option '%s'", argv[i]);
