@@ -48,11 +48,8 @@ expect() {
 	shift 3
 	out=$("$@" 2>&1)
 	rc=$?
-	if [ "$rc" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"; then
-		check "$name" 0
-	else
-		check "$name" 1 "$*: exit $rc (want $want), output: $(tr '\n' '|' <<<"$out")"
-	fi
+	[ "$rc" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"
+	check "$name" $? "$*: exit $rc (want $want), output: $(tr '\n' '|' <<<"$out")"
 }
 
 xct_b() { ip netns exec "$NS_R" "$XCT" --pin-path "$PIN_B" "$@"; }
