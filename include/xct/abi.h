@@ -402,11 +402,19 @@ enum xct_attach_mode {
 
 /* Value of the xct_ifaces map, keyed by ifindex. */
 struct xct_iface {
-	__u32 mode; /* enum xct_attach_mode of the ingress hook */
-	__u32 ingress_prog_id;
+	__u32 mode;	       /* enum xct_attach_mode of the ingress hook */
+	__u32 ingress_prog_id; /* XDP's, or TC ingress's in tc mode */
 	__u32 egress_prog_id;
 	__u32 flags; /* XCT_IFACE_* */
+	/* Appended (an older registry has 16 bytes, migrated on attach
+	 * --replace): what xct must find again before it replaces or deletes
+	 * a hook, so that it never touches one it did not create. */
+	__u32 answer_prog_id; /* TC ingress's answerer next to XDP */
+	__u32 xdp_link_id;
 };
+
+/* The registry's entry before answer_prog_id and xdp_link_id. */
+#define XCT_IFACE_V1_SIZE    16
 
 #define XCT_IFACE_OWN_CLSACT 0x1 /* xct created the clsact qdisc */
 
@@ -535,7 +543,7 @@ _Static_assert(XCT_STAT_SLOTS + XCT_R_COUNT <= XCT_COUNTER_SLOTS, "reasons overf
 _Static_assert(sizeof(struct xct_tcp_peer) == 20, "tcp peer layout");
 _Static_assert(sizeof(struct xct_tcp_ct) == 60, "tcp layout");
 _Static_assert(sizeof(struct xct_ct_entry) == 136, "entry layout");
-_Static_assert(sizeof(struct xct_iface) == 16, "iface layout");
+_Static_assert(sizeof(struct xct_iface) == 24, "iface layout");
 _Static_assert(sizeof(struct xct_ctl_msg) == 36, "ctl layout");
 _Static_assert(sizeof(struct xct_event) == 64, "event layout");
 _Static_assert(sizeof(struct xct_ct_event) == XCT_CT_EVENT_BASE_SIZE + 40, "ct event layout");
