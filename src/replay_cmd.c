@@ -439,21 +439,18 @@ static void print_entry_text(const struct xct_ct_key *key, const struct xct_ct_e
 static void print_packet(struct replay *r, __u64 number, const struct xct_frame *f,
 			 const struct xct_decision *d, const char *skipped)
 {
-	struct xct_hdr_buf hdrs;
 	struct xct_pkt pkt;
 	struct xct_ct_key key;
 	struct xct_ct_entry e;
 	char src[INET6_ADDRSTRLEN] = "-", dst[INET6_ADDRSTRLEN] = "-", flags[12] = "";
-	__u32 copied = f->len < XCT_HDR_MAX ? f->len : XCT_HDR_MAX, line = 0;
+	__u32 line = 0;
 	const char *by = NULL, *proto = "-";
 	int parsed = 0, has_entry = 0, ports = 0, icmp = 0;
 	__u8 preason;
 
-	memset(&hdrs, 0, sizeof(hdrs));
 	memset(&pkt, 0, sizeof(pkt));
 	if (!skipped) {
-		memcpy(hdrs.b, f->data, copied);
-		preason = xct_parse_packet(hdrs.b, copied, f->len, &pkt);
+		preason = xct_parse_buf(f->data, f->len, &pkt);
 		parsed = preason == XCT_R_OK;
 		if (pkt.t.family == XCT_AF_INET || pkt.t.family == XCT_AF_INET6) {
 			xct_format_addr(pkt.t.family, &pkt.t.src, src, sizeof(src));
