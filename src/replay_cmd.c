@@ -583,14 +583,14 @@ static int flush_batch(struct replay *r)
 		start = ctl->next;
 		if (ctl->stopped && start < r->n_batch) {
 			/* The feeder could not set this packet up (no memory
-			 * to grow the skb): run it alone, from the bytes the
-			 * slot holds, which are all the datapath reads. */
+			 * to grow the skb): run it alone, from the slot, which
+			 * holds the whole frame. */
 			struct xct_frame f = {.len = slots[start].len};
 			__u8 *buf = calloc(1, f.len);
 
 			if (!buf)
 				return -ENOMEM;
-			memcpy(buf, slots[start].hdr, f.len < XCT_HDR_MAX ? f.len : XCT_HDR_MAX);
+			memcpy(buf, slots[start].hdr, f.len);
 			f.data = buf;
 			r->now = slots[start].now_ns;
 			err = run_single(r, r->batch_first + start, &f);
@@ -651,12 +651,19 @@ static int replay_packet(struct replay *r, __u64 number, const struct xct_frame 
 	}
 	if (!r->feed)
 		return run_single(r, number, f);
+	/* A frame longer than a slot runs alone, whole: the parser reads
+	 * headers wherever they are, however far into the frame. */
+	if (f->len > XCT_REPLAY_HDR_MAX) {
+		if (r->n_batch && (err = flush_batch(r)))
+			return err;
+		return run_single(r, number, f);
+	}
 	slot = &r->slots[r->n_batch];
 	if (!r->n_batch)
 		r->batch_first = number;
 	slot->now_ns = r->now;
 	slot->len = f->len;
-	memcpy(slot->hdr, f->data, f->len < XCT_HDR_MAX ? f->len : XCT_HDR_MAX);
+	memcpy(slot->hdr, f->data, f->len);
 	if (++r->n_batch == XCT_REPLAY_BATCH)
 		return flush_batch(r);
 	return 0;
