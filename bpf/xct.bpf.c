@@ -55,13 +55,41 @@ struct {
 	__uint(max_entries, 1);
 } xct_reject_bufs SEC(".maps");
 
-/* The parser, verified once as a global function: what follows it is then
- * checked once, not once per header layout. */
-__noinline int xct_parse(struct xct_hdr_buf *hdrs, __u32 copied, __u32 len, struct xct_pkt *pkt)
+/*
+ * The parser, verified once as a global function: what follows it is then
+ * checked once, not once per header layout.  One per program type, since
+ * each reads the packet with its own load helper; copied is how many of the
+ * packet's first bytes are in hdrs.
+ */
+__noinline int xct_parse_xdp(struct xdp_md *ctx, struct xct_hdr_buf *hdrs, __u32 copied,
+			     struct xct_pkt *pkt)
 {
-	if (!hdrs || !pkt)
+	struct xct_src s = {.ctx = ctx, .hdrs = hdrs, .head = copied, .kind = XCT_SRC_XDP};
+
+	if (!ctx || !hdrs || !pkt)
 		return XCT_R_ETH_TRUNCATED;
-	return xct_parse_packet(hdrs->b, copied, len, pkt);
+	s.len = bpf_xdp_get_buff_len(ctx);
+	return xct_parse_packet(&s, pkt);
+}
+
+__noinline int xct_parse_skb(struct __sk_buff *skb, struct xct_hdr_buf *hdrs, __u32 copied,
+			     struct xct_pkt *pkt)
+{
+	struct xct_src s = {.ctx = skb, .hdrs = hdrs, .head = copied, .kind = XCT_SRC_SKB};
+
+	if (!skb || !hdrs || !pkt)
+		return XCT_R_ETH_TRUNCATED;
+	s.len = skb->len;
+	return xct_parse_packet(&s, pkt);
+}
+
+/* The parser of the program type kind (XCT_SRC_*, a constant). */
+static __always_inline int xct_parse(void *ctx, __u32 kind, struct xct_hdr_buf *hdrs, __u32 copied,
+				     struct xct_pkt *pkt)
+{
+	if (kind == XCT_SRC_SKB)
+		return xct_parse_skb(ctx, hdrs, copied, pkt);
+	return xct_parse_xdp(ctx, hdrs, copied, pkt);
 }
 
 /* The reject answer's builder, verified once as a global function. */
@@ -345,6 +373,15 @@ static __always_inline int xct_dnat_may_apply(__u16 status)
 	return (status & XCT_CT_DST_NAT) || !(status & (XCT_CT_SEEN_REPLY | XCT_CT_SRC_NAT));
 }
 
+/* Whether a ruleset is loaded: without one, xct filters nothing. */
+static __always_inline int xct_rules_loaded(void)
+{
+	__u32 zero = 0;
+	struct xct_policy_ctl *c = bpf_map_lookup_elem(&xct_policy_ctl, &zero);
+
+	return c && c->loaded;
+}
+
 /*
  * Tracks one packet and decides its fate.  The order follows nf_conntrack
  * and nftables: notrack rules first (the raw table), then the tracker, then
@@ -353,8 +390,8 @@ static __always_inline int xct_dnat_may_apply(__u16 status)
  * floods of them included, never take room in the table.  The verdict's
  * rule is left in the policy scratch for the caller.
  */
-static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __u32 len, __u8 hook,
-				      __u32 ifindex, struct xct_pkt_slot *slot)
+static __always_inline __u8 xct_track(void *ctx, __u32 kind, struct xct_hdr_buf *hdrs, __u32 copied,
+				      __u8 hook, __u32 ifindex, struct xct_pkt_slot *slot)
 {
 	struct xct_policy_scratch *ps = xct_policy_scratch_get();
 	struct xct_track_state ts = {};
@@ -367,7 +404,7 @@ static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __
 		return XCT_VERDICT_ACCEPT;
 	ts.now = xct_now();
 	ts.hook = hook;
-	reason = xct_parse(hdrs, copied, len, pkt);
+	reason = xct_parse(ctx, kind, hdrs, copied, pkt);
 	if (reason == XCT_R_NOT_IP) {
 		xct_count(XCT_S_PACKETS);
 		xct_count_reason(reason);
@@ -402,6 +439,14 @@ static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __
 	ps->in.state = res->ct_state;
 	xct_policy_eval(ps);
 	verdict = ps->out.verdict;
+	/* Its ports are hidden from xct, not from the kernel: no rule can
+	 * be trusted to have seen what it would match (parse.h). */
+	if (xct_reason_hides_l4(reason) && xct_rules_loaded()) {
+		verdict = XCT_VERDICT_DROP;
+		ps->out.verdict = verdict;
+		ps->out.matched = 0;
+		ps->out.line = 0;
+	}
 	if (parsed && res->reason != XCT_R_NOTRACK)
 		xct_commit(pkt, &ts, verdict);
 
@@ -586,8 +631,8 @@ static __always_inline int xct_nat_enabled(void)
 }
 
 /* Copies the packet's first bytes and decides it; NULL slot: pass. */
-static __always_inline __u8 xct_decide(struct xct_hdr_buf *hdrs, __u32 n, __u32 len, __u8 hook,
-				       __u32 ifindex)
+static __always_inline __u8 xct_decide(void *ctx, __u32 kind, struct xct_hdr_buf *hdrs, __u32 n,
+				       __u8 hook, __u32 ifindex)
 {
 	__u32 zero = 0;
 	struct xct_pkt_slot *slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
@@ -598,7 +643,7 @@ static __always_inline __u8 xct_decide(struct xct_hdr_buf *hdrs, __u32 n, __u32 
 	slot->copied = n;
 	slot->hook = hook;
 	slot->nat_dnat = 0;
-	return xct_track(hdrs, n, len, hook, ifindex, slot);
+	return xct_track(ctx, kind, hdrs, n, hook, ifindex, slot);
 }
 
 /*
@@ -699,7 +744,7 @@ int xct_xdp(struct xdp_md *ctx)
 	}
 	if (len == 0 || bpf_xdp_load_bytes(ctx, 0, hdrs->b, n) < 0)
 		n = 0;
-	switch (xct_decide(hdrs, n, len, XCT_HOOK_INGRESS, ctx->ingress_ifindex)) {
+	switch (xct_decide(ctx, XCT_SRC_XDP, hdrs, n, XCT_HOOK_INGRESS, ctx->ingress_ifindex)) {
 	case XCT_VERDICT_DROP:
 		return XDP_DROP;
 	case XCT_VERDICT_REJECT:
@@ -724,7 +769,7 @@ static __always_inline int xct_track_skb(struct __sk_buff *skb, __u8 hook)
 	/* Reads through a non-linear skb too: no pull needed. */
 	if (len == 0 || bpf_skb_load_bytes(skb, 0, hdrs->b, n) < 0)
 		n = 0;
-	switch (xct_decide(hdrs, n, len, hook, skb->ifindex)) {
+	switch (xct_decide(skb, XCT_SRC_SKB, hdrs, n, hook, skb->ifindex)) {
 	case XCT_VERDICT_DROP:
 		return TC_ACT_SHOT;
 	case XCT_VERDICT_REJECT:
@@ -806,7 +851,7 @@ int xct_tc_answer(struct __sk_buff *skb)
 	__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
 	slot->copied = n;
 	slot->hook = XCT_HOOK_INGRESS;
-	slot->parsed = xct_parse(hdrs, n, len, &slot->pkt) == XCT_R_OK;
+	slot->parsed = xct_parse_skb(skb, hdrs, n, &slot->pkt) == XCT_R_OK;
 	bpf_tail_call(skb, &xct_reject_tc_prog, 0);
 	xct_count(XCT_S_REJECT_ERROR);
 	return TC_ACT_SHOT;
@@ -892,7 +937,7 @@ static __always_inline struct xct_pkt_slot *xct_nat_parse(struct __sk_buff *skb,
 	__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
 	slot->copied = n;
 	slot->hook = hook;
-	slot->parsed = xct_parse(hdrs, n, len, &slot->pkt) == XCT_R_OK;
+	slot->parsed = xct_parse_skb(skb, hdrs, n, &slot->pkt) == XCT_R_OK;
 	if (!slot->parsed)
 		return 0;
 	/* ICMP errors: about a connection that could be translated. */

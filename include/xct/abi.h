@@ -173,7 +173,8 @@ enum xct_ct_state {
 	X(IPV4_BAD_HEADER, "ipv4_bad_header", "IPv4 version, header length or total length wrong") \
 	X(IPV6_TRUNCATED, "ipv6_truncated", "IPv6 header or payload length beyond the packet")     \
 	X(IPV6_EXTHDR_TRUNCATED, "ipv6_exthdr_truncated", "IPv6 extension header cut short")       \
-	X(IPV6_EXTHDR_TOO_MANY, "ipv6_exthdr_too_many", "more IPv6 extension headers than walked") \
+	X(IPV6_EXTHDR_TOO_MANY, "ipv6_exthdr_too_many",                                            \
+	  "IPv6 extension-header chain longer than a packet holds: dropped whatever the rules")    \
 	X(FRAGMENT, "fragment", "non-first fragment: no transport header to track")                \
 	X(L4_TRUNCATED, "l4_truncated", "transport header cut short")                              \
 	X(TCP_BAD_DOFF, "tcp_bad_doff", "TCP data offset below 20 or beyond the segment")          \
@@ -212,7 +213,10 @@ enum xct_ct_state {
 	X(NAT_TABLE_FULL, "nat_table_full",                                                        \
 	  "NAT: no room for the translation: new connection dropped")                              \
 	X(HANDOFF_FORGED, "handoff_forged",                                                        \
-	  "arrived tagged with VLAN id 4095, xct's XDP-to-TC hand-off: dropped")
+	  "arrived tagged with VLAN id 4095, xct's XDP-to-TC hand-off: dropped")                   \
+	X(FRAG_TINY, "frag_tiny",                                                                  \
+	  "first fragment without its whole transport header (or IPv6 header chain): its "         \
+	  "ports are hidden, so it is dropped whatever the rules")
 
 #define XCT_REASON_ENUM(name, str, why) XCT_R_##name,
 enum xct_reason {

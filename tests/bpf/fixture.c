@@ -615,6 +615,25 @@ struct packet icmp_error_packet(const char *from, const char *to, __u8 type, __u
 	return build_packet(&f, msg, 8 + quoted, &plain);
 }
 
+/* Puts an IPv6 extension header of type type (hdr: len bytes, its first
+ * byte, the next header, is filled in) right after p's IPv6 header. */
+void insert_exthdr(struct packet *p, __u8 type, const __u8 *hdr, __u32 len)
+{
+	__u8 *ip = p->data + p->l3_off;
+	__u32 at = p->l3_off + 40;
+
+	if (p->len + len > sizeof(p->data))
+		abort();
+	memmove(p->data + at + len, p->data + at, p->len - at);
+	memcpy(p->data + at, hdr, len);
+	p->data[at] = ip[6];
+	ip[6] = type;
+	put16(ip + 4, (__u16)(p->l3_len - 40 + len));
+	p->len += len;
+	p->l4_off += len;
+	p->l3_len += len;
+}
+
 /* ---- Running the programs ---- */
 
 int run_prog(struct bpf_program *prog, const void *data, __u32 len, struct __sk_buff *skb,
