@@ -12,6 +12,7 @@
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "ct_table.h"
@@ -601,44 +602,85 @@ static __always_inline __u8 xct_decide(struct xct_hdr_buf *hdrs, __u32 n, __u32 
 }
 
 /*
- * How XDP answers a rejected packet.  XDP_TX from the reject program only
- * works on a veth if the other end runs XDP or GRO, which a container's
- * veth does not; so the packet goes up with a mark in its metadata instead,
- * and xct_tc_answer() at TC ingress answers it from the skb path, where
- * sending always works.  A driver without metadata support gets XDP_TX.
+ * How XDP hands a packet to TC ingress: the frame goes up with an 802.1Q
+ * tag of VLAN id 4095 in front of its EtherType, the reason (enum
+ * xct_handoff) in the tag's priority bits.  The stack moves the tag into
+ * skb->vlan_tci before TC ingress, where xct_tc_answer() pops it.  Should
+ * that program be gone (clsact flushed by another tool), the stack finds
+ * no VLAN device for the id, which 802.1Q reserves and Linux never
+ * assigns, and drops the frame as PACKET_OTHERHOST: a rejected packet
+ * never goes up unanswered and undropped, and an answer to a translated
+ * connection never reaches the stack untranslated.  XDP metadata would
+ * fail open there, and this kernel's XDP may not offer it at all.
+ * Arriving frames that carry the id are dropped (xct_xdp_forged()), so a
+ * sender cannot forge a hand-off.
  */
+static __always_inline int xct_xdp_handoff(struct xdp_md *ctx, __u8 why)
+{
+	__u16 tci = XCT_HANDOFF_TCI(why);
+	__u32 macs[3];
+	__u8 *data, *data_end;
+
+	if (bpf_xdp_adjust_head(ctx, -4))
+		return -1;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (data + 18 > data_end)
+		return -1;
+	/* Both MAC addresses move to the new start; the tag goes where
+	 * they ended, in front of the frame's own EtherType. */
+	__builtin_memcpy(macs, data + 4, sizeof(macs));
+	__builtin_memcpy(data, macs, sizeof(macs));
+	data[12] = XCT_ETH_P_8021Q >> 8;
+	data[13] = XCT_ETH_P_8021Q & 0xff;
+	data[14] = tci >> 8;
+	data[15] = tci & 0xff;
+	return 0;
+}
+
+/* Whether an arriving frame carries the hand-off's VLAN id in one of the
+ * two tags the parser reads. */
+static __always_inline int xct_xdp_forged(struct xdp_md *ctx)
+{
+	__u8 *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	__u16 type;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < XCT_MAX_VLAN_TAGS; i++) {
+		if (data + 12 + 4 * i + 4 > data_end)
+			return 0;
+		type = xct_load16(data + 12 + 4 * i);
+		if (type != XCT_ETH_P_8021Q && type != XCT_ETH_P_8021AD)
+			return 0;
+		if ((xct_load16(data + 14 + 4 * i) & 0x0fff) == XCT_HANDOFF_VID)
+			return 1;
+	}
+	return 0;
+}
+
+/* A rejected packet: up to TC for its answer, or answered from XDP with
+ * XDP_TX when the frame cannot be tagged; dropped whatever happens. */
 static __always_inline int xct_xdp_reject(struct xdp_md *ctx)
 {
-	__u32 *meta;
-
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)) == 0) {
-		meta = (void *)(long)ctx->data_meta;
-		if ((void *)(meta + 1) <= (void *)(long)ctx->data) {
-			*meta = XCT_META_REJECT;
-			return XDP_PASS;
-		}
-	}
+	if (xct_xdp_handoff(ctx, XCT_HANDOFF_REJECT) == 0)
+		return XDP_PASS;
 	bpf_tail_call(ctx, &xct_reject_xdp_prog, 0);
 	xct_count(XCT_S_REJECT_ERROR);
 	return XDP_DROP;
 }
 
-/* An answer to a translated connection goes up marked, for TC ingress to
+/* An answer to a translated connection goes up tagged, for TC ingress to
  * translate back (with the checksum helpers XDP has not) and track; so
  * does an accepted packet while dnat is in use, for TC ingress to
- * translate its destination. */
-static __always_inline int xct_xdp_nat_reply(struct xdp_md *ctx, __u32 mark)
+ * translate its destination.  A frame that cannot be tagged is dropped:
+ * untranslated, it would reach the wrong host or none. */
+static __always_inline int xct_xdp_nat_handoff(struct xdp_md *ctx, __u8 why)
 {
-	__u32 *meta;
-
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)) == 0) {
-		meta = (void *)(long)ctx->data_meta;
-		if ((void *)(meta + 1) <= (void *)(long)ctx->data) {
-			*meta = mark;
-			return XDP_PASS;
-		}
-	}
-	return XDP_PASS; /* no metadata: nothing can translate it */
+	if (xct_xdp_handoff(ctx, why) == 0)
+		return XDP_PASS;
+	xct_count(XCT_S_DROP);
+	return XDP_DROP;
 }
 
 SEC("xdp")
@@ -649,6 +691,12 @@ int xct_xdp(struct xdp_md *ctx)
 
 	if (!hdrs)
 		return XDP_PASS;
+	if (xct_xdp_forged(ctx)) {
+		xct_count(XCT_S_PACKETS);
+		xct_count_reason(XCT_R_HANDOFF_FORGED);
+		xct_count(XCT_S_DROP);
+		return XDP_DROP;
+	}
 	if (len == 0 || bpf_xdp_load_bytes(ctx, 0, hdrs->b, n) < 0)
 		n = 0;
 	switch (xct_decide(hdrs, n, len, XCT_HOOK_INGRESS, ctx->ingress_ifindex)) {
@@ -657,9 +705,9 @@ int xct_xdp(struct xdp_md *ctx)
 	case XCT_VERDICT_REJECT:
 		return xct_xdp_reject(ctx);
 	case XCT_TRACK_NAT_REPLY:
-		return xct_xdp_nat_reply(ctx, XCT_META_NAT);
+		return xct_xdp_nat_handoff(ctx, XCT_HANDOFF_NAT);
 	case XCT_TRACK_DNAT:
-		return xct_xdp_nat_reply(ctx, XCT_META_DNAT);
+		return xct_xdp_nat_handoff(ctx, XCT_HANDOFF_DNAT);
 	default:
 		return XDP_PASS;
 	}
@@ -692,33 +740,68 @@ static __always_inline int xct_track_skb(struct __sk_buff *skb, __u8 hook)
 	}
 }
 
+/* The reason of a frame XDP handed to TC (xct_xdp_handoff()), its tag
+ * popped; 0 for any other frame.  The stack has normally moved the tag
+ * into skb->vlan_tci; a frame it did not untag (a test run, a device
+ * that already held a tag out of band) still carries it in its data. */
+static __always_inline __u8 xct_skb_handoff(struct __sk_buff *skb)
+{
+	__u8 tag[2];
+	__u16 tci;
+
+	if (skb->vlan_present) {
+		if (skb->vlan_proto != bpf_htons(XCT_ETH_P_8021Q))
+			return 0;
+		tci = (__u16)skb->vlan_tci;
+	} else if (skb->protocol == bpf_htons(XCT_ETH_P_8021Q)) {
+		if (bpf_skb_load_bytes(skb, 14, tag, sizeof(tag)))
+			return 0;
+		tci = xct_load16(tag);
+	} else {
+		return 0;
+	}
+	if ((tci & 0x0fff) != XCT_HANDOFF_VID)
+		return 0;
+	/* A tag that cannot be taken off leaves the frame to the stack,
+	 * which drops it for its VLAN id. */
+	if (bpf_skb_vlan_pop(skb))
+		return 0;
+	return tci >> 13;
+}
+
 /*
- * TC ingress next to XDP: answers the packets XDP marked rejected, and
- * leaves every other packet alone at the cost of one compare.  The packet
- * is parsed again: other packets may have been through XDP on this CPU
- * since, so the slot no longer holds this one.
+ * TC ingress next to XDP: answers the packets XDP rejected, translates
+ * the ones it handed over for NAT, and leaves every other packet alone at
+ * the cost of a few compares.  The packet is parsed again: other packets
+ * may have been through XDP on this CPU since, so the slot no longer
+ * holds this one.
  */
 SEC("tc")
 int xct_tc_answer(struct __sk_buff *skb)
 {
-	__u32 *meta = (void *)(long)skb->data_meta;
-	__u32 len = skb->len, n = xct_copy_len(len), zero = 0;
+	__u32 len, n, zero = 0;
 	struct xct_pkt_slot *slot;
 	struct xct_hdr_buf *hdrs;
+	__u8 why = xct_skb_handoff(skb);
 
-	if ((void *)(meta + 1) > (void *)(long)skb->data)
-		return TC_ACT_UNSPEC;
-	if (*meta != XCT_META_REJECT && *meta != XCT_META_NAT && *meta != XCT_META_DNAT)
+	if (!why)
 		return TC_ACT_UNSPEC;
 	slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
-	if (slot && *meta != XCT_META_REJECT) {
+	if (!slot)
+		return TC_ACT_SHOT;
+	if (why == XCT_HANDOFF_NAT || why == XCT_HANDOFF_DNAT) {
 		/* XDP tracked a dnat candidate, or left a reply untracked. */
-		slot->nat_dnat = *meta == XCT_META_DNAT;
+		slot->nat_dnat = why == XCT_HANDOFF_DNAT;
 		bpf_tail_call(skb, &xct_nat_progs, XCT_NAT_PROG_INGRESS);
-		return TC_ACT_UNSPEC;
+		xct_count(XCT_S_DROP);
+		return TC_ACT_SHOT;
 	}
+	if (why != XCT_HANDOFF_REJECT)
+		return TC_ACT_SHOT;
+	len = skb->len;
+	n = xct_copy_len(len);
 	hdrs = bpf_map_lookup_elem(&xct_hdrs, &zero);
-	if (!hdrs || !slot || bpf_skb_load_bytes(skb, 0, hdrs->b, n) < 0)
+	if (!hdrs || bpf_skb_load_bytes(skb, 0, hdrs->b, n) < 0)
 		return TC_ACT_SHOT;
 	__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
 	slot->copied = n;

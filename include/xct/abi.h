@@ -210,7 +210,9 @@ enum xct_ct_state {
 	X(NAT_NO_ADDRESS, "nat_no_address",                                                        \
 	  "masquerade: the outgoing interface has no address towards the destination")             \
 	X(NAT_TABLE_FULL, "nat_table_full",                                                        \
-	  "NAT: no room for the translation: new connection dropped")
+	  "NAT: no room for the translation: new connection dropped")                              \
+	X(HANDOFF_FORGED, "handoff_forged",                                                        \
+	  "arrived tagged with VLAN id 4095, xct's XDP-to-TC hand-off: dropped")
 
 #define XCT_REASON_ENUM(name, str, why) XCT_R_##name,
 enum xct_reason {
@@ -408,15 +410,24 @@ struct xct_iface {
 
 #define XCT_IFACE_OWN_CLSACT 0x1 /* xct created the clsact qdisc */
 
-/* The XDP metadata word that marks a packet XDP rejected, for the TC
- * ingress program that answers it (bpf/xct.bpf.c). */
-#define XCT_META_REJECT 0x78637472 /* "xctr" */
-/* ... and the one that marks an answer to a translated connection, for the
- * TC ingress program to translate back and track (bpf/nat.h). */
-#define XCT_META_NAT 0x7863746e /* "xctn" */
-/* An accepted packet XDP tracked while dnat is in use: the TC ingress
- * program translates its destination when a dnat rule or binding says so. */
-#define XCT_META_DNAT 0x78637464 /* "xctd" */
+/*
+ * How XDP hands a packet to the TC ingress program (bpf/xct.bpf.c): an
+ * 802.1Q tag with VLAN id 4095, which 802.1Q reserves and Linux never
+ * gives a VLAN device, and the reason in the tag's priority bits.
+ */
+#define XCT_HANDOFF_VID	   0x0fff
+#define XCT_HANDOFF_TCI(w) ((__u16)((w) << 13 | XCT_HANDOFF_VID))
+
+enum xct_handoff {
+	/* Rejected: TC answers it and drops it. */
+	XCT_HANDOFF_REJECT = 1,
+	/* An answer to a translated connection: TC translates it back and
+	 * tracks it (bpf/nat.h). */
+	XCT_HANDOFF_NAT = 2,
+	/* Accepted and tracked while dnat is in use: TC translates its
+	 * destination when a dnat rule or binding says so. */
+	XCT_HANDOFF_DNAT = 3,
+};
 
 /* Slots of the xct_nat_progs program array (bpf/xct.bpf.c). */
 enum xct_nat_prog {

@@ -645,6 +645,33 @@ void xdp_in(struct fixture *fx, const struct packet *pk)
 		CHECK_FAIL("xct_xdp returned %d, want XDP_PASS", ret);
 }
 
+/*
+ * Why XDP handed a packet up to TC (enum xct_handoff): the frame it passed
+ * is the packet with an 802.1Q tag of the hand-off's VLAN id after the MAC
+ * addresses; 0 for a frame passed as it came, or anything else.  The tagged
+ * frame is left in *out when out is not NULL.
+ */
+int xdp_handoff(struct fixture *fx, const struct packet *pk, struct packet *out)
+{
+	struct packet frame = *pk;
+	__u16 tci;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pk->data, .data_size_in = pk->len,
+		    .data_out = frame.data, .data_size_out = sizeof(frame.data), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(fx->skel->progs.xct_xdp), &opts) ||
+	    opts.retval != XDP_PASS || opts.data_size_out != pk->len + 4)
+		return 0;
+	frame.len = opts.data_size_out;
+	if (out)
+		*out = frame;
+	tci = (__u16)(frame.data[14] << 8 | frame.data[15]);
+	if (frame.data[12] != 0x81 || frame.data[13] != 0x00 || (tci & 0x0fff) != XCT_HANDOFF_VID)
+		return 0;
+	if (memcmp(frame.data, pk->data, 12) || memcmp(frame.data + 16, pk->data + 12, pk->len - 12))
+		return 0;
+	return tci >> 13;
+}
+
 /* A packet arriving through the TC ingress program. */
 void tc_in(struct fixture *fx, const struct packet *pk)
 {

@@ -135,6 +135,7 @@ struct packet icmp_error_packet(const char *from, const char *to, __u8 type, __u
 int run_prog(struct bpf_program *prog, const void *data, __u32 len, struct __sk_buff *skb,
 	     void *out, __u32 out_len);
 void xdp_in(struct fixture *fx, const struct packet *pk);
+int xdp_handoff(struct fixture *fx, const struct packet *pk, struct packet *out);
 void tc_in(struct fixture *fx, const struct packet *pk);
 void tc_out_from(struct fixture *fx, const struct packet *pk, __u32 ingress_ifindex);
 void tc_out(struct fixture *fx, const struct packet *pk);

@@ -161,26 +161,10 @@ static int nat_in(struct fixture *fx, const struct packet *pk, struct packet *ou
 	return run_tc(fx, fx->skel->progs.xct_nat_ingress, pk, out);
 }
 
-/* The mark XDP gave a packet it passed up to TC (the test run hands the
- * output back from the metadata on); 0 for none. */
-static __u32 xdp_mark(struct fixture *fx, const struct packet *pk)
-{
-	struct packet out;
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pk->data, .data_size_in = pk->len,
-		    .data_out = out.data, .data_size_out = sizeof(out.data), .repeat = 1);
-	__u32 meta;
-
-	if (bpf_prog_test_run_opts(bpf_program__fd(fx->skel->progs.xct_xdp), &opts) ||
-	    opts.retval != XDP_PASS || opts.data_size_out != pk->len + sizeof(meta))
-		return 0;
-	memcpy(&meta, out.data, sizeof(meta));
-	return meta;
-}
-
 /* XDP's answer to a reply of a translated connection: up to TC, marked. */
 static int xdp_marked_nat(struct fixture *fx, const struct packet *pk)
 {
-	return xdp_mark(fx, pk) == XCT_META_NAT;
+	return xdp_handoff(fx, pk, NULL) == XCT_HANDOFF_NAT;
 }
 
 /* One snat rule in the active generation; the policy has none. */
@@ -1102,7 +1086,7 @@ static int tc_ingress(struct fixture *fx, const struct packet *pk, struct packet
 /* XDP marks an accepted packet for TC to dnat while dnat is in use. */
 static int xdp_marked_dnat(struct fixture *fx, const struct packet *pk)
 {
-	return xdp_mark(fx, pk) == XCT_META_DNAT;
+	return xdp_handoff(fx, pk, NULL) == XCT_HANDOFF_DNAT;
 }
 
 TEST(dnat_tcp_both_directions)

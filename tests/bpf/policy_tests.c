@@ -106,11 +106,6 @@ static int run_frame(struct bpf_program *prog, const struct packet *pk, struct p
 	return (int)opts.retval;
 }
 
-static int xdp_run(struct fixture *fx, const struct packet *pk, struct packet *out)
-{
-	return run_frame(fx->skel->progs.xct_xdp, pk, out);
-}
-
 static int xdp_verdict(struct fixture *fx, const struct packet *pk)
 {
 	return run_frame(fx->skel->progs.xct_xdp, pk, NULL);
@@ -122,20 +117,10 @@ static int tc_run(struct fixture *fx, struct bpf_program *prog, const struct pac
 	return run_frame(prog, pk, out);
 }
 
-/*
- * XDP's reject: the frame goes up with XCT_META_REJECT in the metadata in
- * front of it, for xct_tc_answer (BPF_PROG_TEST_RUN hands XDP's output
- * back from the metadata on).
- */
+/* XDP's reject: the frame goes up tagged for xct_tc_answer to answer. */
 static int xdp_rejected(struct fixture *fx, const struct packet *pk)
 {
-	struct packet out;
-	__u32 meta;
-
-	if (xdp_run(fx, pk, &out) != XDP_PASS || out.len != pk->len + 4)
-		return 0;
-	memcpy(&meta, out.data, 4);
-	return meta == XCT_META_REJECT && !memcmp(out.data + 4, pk->data, pk->len);
+	return xdp_handoff(fx, pk, NULL) == XCT_HANDOFF_REJECT;
 }
 
 /* The answer to a rejected frame, as TC ingress builds and sends it. */
@@ -337,6 +322,52 @@ TEST(policy_reject_tcp_answers_with_rst)
 		CHECK_EQ(tc_answer(&fx, &pk, &out), TC_ACT_SHOT);
 		CHECK_EQ(counter(&fx, XCT_S_REJECT_ERROR), 0);
 	}
+	fixture_teardown(&fx);
+}
+
+/*
+ * XDP's rejected frame, tagged for TC: xct_tc_answer takes the tag off and
+ * sends the answer back out.  The tag is what keeps the rejected packet
+ * from the stack when no TC program takes it: a frame whose VLAN id no
+ * device has is dropped.
+ */
+TEST(policy_reject_xdp_handoff_answered_at_tc)
+{
+	struct fixture fx;
+	struct packet pk, tagged, out;
+	struct xct_pkt a;
+
+	if (!fixture_setup(&fx, 0) || load_rules(&fx, "reject tcp dport 25\n"))
+		return;
+	pk = syn_to("192.0.2.10", 40000, "192.0.2.1", 25);
+	CHECK_EQ(xdp_handoff(&fx, &pk, &tagged), XCT_HANDOFF_REJECT);
+	CHECK_EQ(tc_run(&fx, fx.skel->progs.xct_tc_answer, &tagged, &out), TC_ACT_REDIRECT);
+	a = parse_answer(&out);
+	CHECK_EQ(memcmp(out.data, pk.data + 6, 6), 0);
+	CHECK_EQ(a.tcp.flags, XCT_TCPF_RST | XCT_TCPF_ACK);
+	CHECK_EQ(a.tcp.ack, CLIENT_ISN + 1);
+	CHECK_EQ(ntohs(a.t.sport), 25);
+	/* Any other frame is left alone. */
+	pk = syn_to("192.0.2.10", 40000, "192.0.2.1", 80);
+	CHECK_EQ(tc_run(&fx, fx.skel->progs.xct_tc_answer, &pk, NULL), TC_ACT_UNSPEC);
+	CHECK_EQ(counter(&fx, XCT_S_REJECT_ERROR), 0);
+	fixture_teardown(&fx);
+}
+
+/* A frame arriving with the hand-off's VLAN id is dropped by XDP before
+ * anything else: no sender can have TC answer or translate a packet. */
+TEST(policy_forged_handoff_dropped)
+{
+	struct fixture fx;
+	struct packet pk, tagged;
+
+	if (!fixture_setup(&fx, 0) || load_rules(&fx, "reject tcp dport 25\n"))
+		return;
+	pk = syn_to("192.0.2.10", 40000, "192.0.2.1", 25);
+	CHECK_EQ(xdp_handoff(&fx, &pk, &tagged), XCT_HANDOFF_REJECT);
+	CHECK_EQ(xdp_verdict(&fx, &tagged), XDP_DROP);
+	CHECK_EQ(reason_count(&fx, XCT_R_HANDOFF_FORGED), 1);
+	CHECK_EQ(table_size(&fx), 0);
 	fixture_teardown(&fx);
 }
 
