@@ -32,7 +32,7 @@ BENCH_BIN := $(BUILD)/bench/rules_cost
 BENCH_BINS := $(BENCH_BIN) $(BUILD)/bench/prog_cost $(BUILD)/bench/connrate \
 	$(BUILD)/bench/xdp_drop.bpf.o $(BUILD)/bench/verifier_cost
 
-.PHONY: all deps test difftest demo bench clean format check-format
+.PHONY: all deps test difftest evasion demo bench clean format check-format
 
 all: $(BUILD)/xct $(UNIT_BIN) $(BPFT_BIN) $(BENCH_BINS)
 
@@ -109,6 +109,11 @@ test: deps
 # seeds 1-6): SEEDS conversations from FIRST_SEED, disagreements shrunk.
 SEEDS      ?= 200
 FIRST_SEED ?= 1
+# The header tricks of docs/SECURITY.md through xct and through nftables.
+evasion: deps
+	@$(MAKE) --no-print-directory $(BUILD)/xct
+	@bash tests/e2e/evasion.sh
+
 difftest: deps
 	@$(MAKE) --no-print-directory all
 	@bash tests/e2e/test_ct_difftest.sh --seeds $(SEEDS) --first-seed $(FIRST_SEED) --sleep-budget 2.1

@@ -635,10 +635,15 @@ XCT_INLINE int xct_icmp_is_error(__u8 family, __u8 type)
  * nftables reassembles before its rules see a packet, so a port rule
  * always sees the ports; xct cannot reassemble, so such a packet is dropped
  * whatever the rules say, never taken as one that matches no port rule.
+ * So is a transport header no stack accepts (cut short, or a TCP data
+ * offset below 5 or past the segment): the receiving stack drops it too,
+ * but a router in front of it must not forward it past a port rule that
+ * nftables would have matched on its ports.
  */
 XCT_INLINE int xct_reason_hides_l4(__u8 reason)
 {
-	return reason == XCT_R_FRAG_TINY || reason == XCT_R_IPV6_EXTHDR_TOO_MANY;
+	return reason == XCT_R_FRAG_TINY || reason == XCT_R_IPV6_EXTHDR_TOO_MANY ||
+	       reason == XCT_R_L4_TRUNCATED || reason == XCT_R_TCP_BAD_DOFF;
 }
 
 /*
