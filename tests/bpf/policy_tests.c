@@ -629,6 +629,25 @@ TEST(policy_tiny_first_fragment_dropped_whatever_the_rules)
 	fixture_teardown(&fx);
 }
 
+/* A TCP header no stack accepts hides its ports as a tiny fragment does:
+ * nftables' port rule would still read them, so it is dropped. */
+TEST(policy_tcp_bad_data_offset_dropped_whatever_the_rules)
+{
+	struct fixture fx;
+	struct packet pk;
+
+	if (!fixture_setup(&fx, 0) || load_rules(&fx, "policy accept\ndrop tcp dport 22\n"))
+		return;
+	pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 22);
+	pk.data[pk.l4_off + 12] = 4 << 4; /* 16 bytes: below a TCP header */
+	check_verdicts(&fx, &pk, XDP_DROP, TC_ACT_SHOT);
+	pk.data[pk.l4_off + 12] = 15 << 4; /* 60 bytes: past the segment */
+	check_verdicts(&fx, &pk, XDP_DROP, TC_ACT_SHOT);
+	CHECK_EQ(reason_count(&fx, XCT_R_TCP_BAD_DOFF), 4);
+	CHECK_EQ(table_size(&fx), 0);
+	fixture_teardown(&fx);
+}
+
 TEST(policy_accepts_syn_behind_exthdrs_and_options_past_256_bytes)
 {
 	struct xct_ct_entry e;

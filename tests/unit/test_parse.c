@@ -741,10 +741,13 @@ TEST(parse_ipv4_tiny_first_fragment)
 	f.b[ip + 9] = XCT_IPPROTO_ICMP;
 	CHECK_EQ(parse(&f, &pkt), XCT_R_FRAG_TINY);
 
-	/* The same cut in a whole packet is only malformed. */
+	/* The same cut in a whole packet is malformed, and hides its
+	 * transport header from the rules just the same. */
 	set16(&f, ip + 6, 0x4000);
 	CHECK_EQ(parse(&f, &pkt), XCT_R_L4_TRUNCATED);
-	CHECK(!xct_reason_hides_l4(XCT_R_L4_TRUNCATED));
+	CHECK(xct_reason_hides_l4(XCT_R_L4_TRUNCATED));
+	CHECK(xct_reason_hides_l4(XCT_R_TCP_BAD_DOFF));
+	CHECK(!xct_reason_hides_l4(XCT_R_UDP_BAD_LENGTH));
 }
 
 TEST(parse_ipv6_tiny_first_fragment)
