@@ -1012,6 +1012,15 @@ def _(f):
     f.sent["s"] = [0, 0]
 
 
+@scenario("icmp_error_four_byte_quote", "UNREPLIED", proto="icmp_error", exact_counts=True)
+def _(f):
+    """Port unreachable quoting the IP header and only the 4 bytes of ports:
+    the kernel needs no more to find the connection (nf_ct_get_tuple_ports)."""
+    f.udp("c", 40)
+    f.port_unreachable("s", f.last_udp[:20 + 4])
+    f.sent["s"] = [0, 0]
+
+
 @scenario("icmp_error_unknown_flow", "absent", proto="icmp_error")
 def _(f):
     """Port unreachable quoting a flow no tracker knows: no entry anywhere."""
@@ -1035,6 +1044,14 @@ def _(f):
 def _(f):
     f.udp("c", 40)
     f.port_unreachable("s", f.last_udp)
+    f.sent["s"] = [0, 0]
+
+
+@scenario("icmp6_error_four_byte_quote", "UNREPLIED", family=6, proto="icmp_error",
+          exact_counts=True)
+def _(f):
+    f.udp("c", 40)
+    f.port_unreachable("s", f.last_udp[:40 + 4])
     f.sent["s"] = [0, 0]
 
 
