@@ -15,6 +15,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "ct_table.h"
+#include "frag.h"
 #include "nat.h"
 #include "policy.h"
 #include "xct/reject.h"
@@ -32,7 +33,8 @@ struct xct_pkt_slot {
 	__u8 nat_hint; /* xct_nat_ingress()'s word to the tracker it tail-calls */
 	__u8 nat_side;
 	__u8 nat_dnat; /* tracked and accepted: xct_nat_ingress() may dnat it */
-	__u8 pad[3];
+	__u8 hop_limit; /* IPv6's, for neighbour discovery and MLD */
+	__u8 pad[2];
 	/* A reply to a destination-translated connection: the tuple it
 	 * arrived with (nat_rkey) is tracked as side nat_side of nat_key. */
 	struct xct_ct_key nat_rkey;
@@ -45,6 +47,39 @@ struct {
 	__type(value, struct xct_pkt_slot);
 	__uint(max_entries, 1);
 } xct_pkt_slots SEC(".maps");
+
+/*
+ * Whether XDP may pass a mark up to TC in the packet's metadata
+ * (bpf_xdp_adjust_meta()); set before load by the loader's probe
+ * (src/datapath_size.h).  Kernels built without it refuse any program that
+ * calls the helper, so the calls sit behind this constant, which the
+ * verifier follows: with it 0 they are dead code.
+ */
+const volatile __u8 cfg_xdp_meta = 0;
+
+#define XCT_PACKET_OTHERHOST 3 /* linux/if_packet.h */
+
+/*
+ * Answers XDP built in place of rejected packets and passed up, for
+ * xct_tc_answer() to recognise and send out: the interface and the answer's
+ * first bytes.  A mark in the metadata would do without a lookup, but not
+ * every kernel has it, and the answer itself says which packet it is.
+ */
+#define XCT_ANSWER_HEAD 64
+
+struct xct_answer_key {
+	__u32 ifindex;
+	__u32 len; /* of the answer, the frame */
+	__u8 head[XCT_ANSWER_HEAD]; /* its first bytes, zero beyond len */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct xct_answer_key);
+	__type(value, __u64); /* when it was built */
+	__uint(max_entries, 1024);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_answers SEC(".maps");
 
 /* The answers reject rules send are built here, per CPU. */
 struct {
@@ -231,8 +266,20 @@ __noinline int xct_classify(const struct xct_pkt *pkt, struct xct_track_state *t
 	}
 	if (pkt->t.proto == XCT_IPPROTO_ICMPV6 && pkt->t.family == XCT_AF_INET6 &&
 	    xct_icmpv6_untracked(pkt->t.icmp_type)) {
-		res->ct_state = XCT_CTS_UNTRACKED;
-		res->reason = XCT_R_ICMPV6_NEIGHBOUR;
+		/* Untracked, as in nf_conntrack, but only when it is a
+		 * well-formed message of this link: anything else carrying
+		 * these types would pass untracked past `policy drop`. */
+		__u32 zero = 0;
+		struct xct_pkt_slot *slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
+		__u8 r = XCT_R_INTERNAL_ERROR;
+
+		if (slot)
+			r = xct_icmpv6_link_check(pkt->t.icmp_type, pkt->t.icmp_code,
+						  slot->hop_limit,
+						  pkt->l3_len - (pkt->l4_off - pkt->l3_off),
+						  &pkt->t.src);
+		res->ct_state = r == XCT_R_OK ? XCT_CTS_UNTRACKED : XCT_CTS_INVALID;
+		res->reason = r == XCT_R_OK ? XCT_R_ICMPV6_NEIGHBOUR : r;
 		return 0;
 	}
 	if (pkt->t.proto == XCT_IPPROTO_TCP && !xct_tcp_flags_valid(pkt->tcp.flags)) {
@@ -257,14 +304,19 @@ __noinline int xct_classify(const struct xct_pkt *pkt, struct xct_track_state *t
 
 /* What the policy's verdict does to the table: an admitted new connection
  * gets its entry and is announced (NEW); a refused one that reused an old
- * entry leaves it dead, as if it had never come. */
+ * entry leaves it dead, as if it had never come.  1 when an admitted
+ * connection could not get its entry: the packet is then INVALID (ts->res
+ * says why), to be judged again. */
 __noinline int xct_commit(const struct xct_pkt *pkt, struct xct_track_state *ts, __u32 verdict)
 {
 	if (!pkt || !ts)
 		return 0;
 	if (verdict == XCT_VERDICT_ACCEPT) {
-		if (ts->is_new)
+		if (ts->is_new) {
 			xct_ct_create(&ts->key, ts->side, pkt, ts->now, &ts->res);
+			if (ts->res.ct_state == XCT_CTS_INVALID)
+				return 1;
+		}
 		/* A connection that started, in a new entry or a dead one
 		 * reused: a candidate should the table fill up, and a NEW
 		 * for a reader of connection events. */
@@ -345,6 +397,108 @@ static __always_inline int xct_dnat_may_apply(__u16 status)
 }
 
 /*
+ * A packet the datapath cannot decide: an internal error (a per-CPU
+ * scratch missing, a program it had to be handed to absent) before the
+ * policy could run.  It is counted, as INVALID with its reason, and given
+ * what the policy gives an INVALID packet that no rule matches: at ingress
+ * `policy drop` drops it, without a ruleset or under `policy accept` it
+ * passes, as it would have had the error not happened.  Should the policy
+ * itself be unreadable, an arriving packet is dropped.  A global function:
+ * out of line, it takes nothing from the callers' stack.
+ */
+__noinline int xct_undecided(__u32 reason, __u32 hook)
+{
+	struct xct_policy_ctl *ctl;
+	__u32 zero = 0;
+
+	xct_count(XCT_S_PACKETS);
+	xct_count(XCT_S_INVALID);
+	xct_count_reason(reason);
+	if (hook != XCT_HOOK_INGRESS)
+		return XCT_VERDICT_ACCEPT;
+	ctl = bpf_map_lookup_elem(&xct_policy_ctl, &zero);
+	if (!ctl)
+		return XCT_VERDICT_DROP;
+	if (!ctl->loaded || ctl->gen[ctl->active_gen & 1].policy == XCT_VERDICT_ACCEPT)
+		return XCT_VERDICT_ACCEPT;
+	return XCT_VERDICT_DROP;
+}
+
+/* A packet decided and counted already whose hand-off to the program that
+ * had to finish it (NAT) failed: it cannot be sent as the rules want, so it
+ * is dropped, and counted a second time, by the failure's reason. */
+static __always_inline void xct_handoff_failed(void)
+{
+	xct_count_reason(XCT_R_TAIL_CALL_FAILED);
+	xct_count(XCT_S_DROP);
+}
+
+/* The IP header's length of a later fragment, for its bytes: IPv4's with
+ * its options, IPv6's with the fragment header. */
+static __always_inline __u32 xct_frag_ip_hlen(const struct xct_hdr_buf *hdrs,
+					      const struct xct_pkt *pkt)
+{
+	if (pkt->t.family == XCT_AF_INET6)
+		return 48;
+	return (hdrs->b[xct_mask(pkt->l3_off, XCT_HDR_MASK)] & 0x0f) * 4;
+}
+
+/* A later fragment (bpf/frag.h): 1 if it passes with its datagram.  Global
+ * functions, these two: their keys stay off the entry program's stack, and
+ * the verifier checks them once. */
+__noinline int xct_frag_check(const struct xct_pkt *pkt, struct xct_track_state *ts,
+			      __u32 ip_hlen)
+{
+	if (!pkt || !ts)
+		return 0;
+	return xct_frag_later(pkt, ts->now, ip_hlen, &ts->res);
+}
+
+/* A first fragment was decided: its datagram's verdict, for the later
+ * ones; tracked says that ts holds its connection. */
+__noinline int xct_frag_note(const struct xct_pkt *pkt, const struct xct_track_state *ts,
+			     __u32 verdict, __u32 tracked)
+{
+	if (!pkt || !ts)
+		return 0;
+	xct_frag_first(pkt, verdict, ts->now, tracked ? &ts->key : 0, ts->side,
+		       ts->res.ct_state);
+	return 0;
+}
+
+/*
+ * What follows the policy's verdict (in ps): the table's part
+ * (xct_commit()), a second judgement when an admitted connection could not
+ * be created, and a first fragment's verdict kept for its datagram.
+ * Returns the final verdict.  A global function, so that the entry
+ * program's stack does not hold this part's values too.
+ */
+__noinline int xct_settle(const struct xct_pkt *pkt, struct xct_track_state *ts,
+			  struct xct_policy_scratch *ps, int parsed)
+{
+	struct xct_ct_result *res;
+	__u8 verdict;
+
+	if (!pkt || !ts || !ps)
+		return XCT_VERDICT_DROP;
+	res = &ts->res;
+	verdict = ps->out.verdict;
+	if (parsed && res->reason != XCT_R_NOTRACK && xct_commit(pkt, ts, verdict)) {
+		/* Admitted, but its connection could not be created: judged
+		 * again as what it now is, INVALID. */
+		ps->in.state = res->ct_state;
+		xct_policy_eval(ps);
+		verdict = ps->out.verdict;
+	}
+	if (pkt->frag == XCT_FRAG_FIRST)
+		xct_frag_note(pkt, ts, verdict,
+			      parsed && !pkt->icmp_error &&
+				      (res->ct_state == XCT_CTS_NEW ||
+				       res->ct_state == XCT_CTS_ESTABLISHED));
+	return verdict;
+}
+
+/*
  * Tracks one packet and decides its fate.  The order follows nf_conntrack
  * and nftables: notrack rules first (the raw table), then the tracker, then
  * the rules with the packet's ct state.  A packet that would open a
@@ -363,7 +517,7 @@ static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __
 	int parsed;
 
 	if (!ps)
-		return XCT_VERDICT_ACCEPT;
+		return xct_undecided(XCT_R_INTERNAL_ERROR, hook);
 	ts.now = xct_now();
 	ts.hook = hook;
 	reason = xct_parse(hdrs, copied, len, pkt);
@@ -381,8 +535,13 @@ static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __
 	slot->parsed = parsed;
 	/* Filled once: the raw stage and the rules differ only in the state. */
 	xct_policy_input(&ps->in, pkt, parsed, hook, ifindex, XCT_STAGE_RAW, ts.now);
-	if (!parsed) {
-		res->ct_state = reason == XCT_R_FRAGMENT ? XCT_CTS_UNTRACKED : XCT_CTS_INVALID;
+	slot->hop_limit = hdrs->b[xct_mask(pkt->l3_off + 7, XCT_HDR_MASK)];
+	if (reason == XCT_R_FRAGMENT) {
+		/* Decided with its datagram's first fragment: its reason
+		 * stays `fragment' if that one was accepted. */
+		xct_frag_check(pkt, &ts, xct_frag_ip_hlen(hdrs, pkt));
+	} else if (!parsed) {
+		res->ct_state = XCT_CTS_INVALID;
 		res->reason = reason;
 	} else {
 		if (xct_policy_raw(ps)) {
@@ -399,10 +558,18 @@ static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __
 	xct_count(XCT_S_PACKETS);
 
 	ps->in.state = res->ct_state;
-	xct_policy_eval(ps);
-	verdict = ps->out.verdict;
-	if (parsed && res->reason != XCT_R_NOTRACK)
-		xct_commit(pkt, &ts, verdict);
+	if (res->reason == XCT_R_FRAGMENT) {
+		/* The rules judged the datagram by its first fragment, as
+		 * nftables judges it once, reassembled. */
+		ps->out.verdict = XCT_VERDICT_ACCEPT;
+		ps->out.matched = 0;
+		ps->out.line = 0;
+	} else {
+		xct_policy_eval(ps);
+	}
+	/* From the slot, not a register: one value fewer held across the
+	 * calls keeps this frame within the stack the chain below allows. */
+	verdict = xct_settle(pkt, &ts, ps, slot->parsed);
 
 	xct_count_reason(res->reason);
 	if (res->ct_state == XCT_CTS_INVALID)
@@ -422,7 +589,7 @@ static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __
 	if (verdict == XCT_VERDICT_DROP || verdict == XCT_VERDICT_REJECT)
 		xct_emit_drop(ps, verdict, res->ct_state, res->reason);
 	xct_note_decision(verdict, res, &ps->out);
-	if (verdict == XCT_VERDICT_ACCEPT && hook == XCT_HOOK_INGRESS && parsed &&
+	if (verdict == XCT_VERDICT_ACCEPT && hook == XCT_HOOK_INGRESS && slot->parsed &&
 	    res->dir == XCT_DIR_ORIGINAL && res->ct_state != XCT_CTS_UNTRACKED &&
 	    res->ct_state != XCT_CTS_INVALID && res->ct_state != XCT_CTS_RELATED &&
 	    xct_dnat_may_apply(res->status) && xct_dnat_enabled()) {
@@ -506,11 +673,25 @@ static __always_inline struct xct_reject_buf *xct_reject_answer(__u32 *out_len)
 	return out;
 }
 
+/*
+ * XDP's reject: the rejected packet is turned into its answer in place, so
+ * that whatever happens next the rejected packet itself never reaches the
+ * stack; the drop does not depend on anything else being attached.  The
+ * answer goes up marked in its metadata, and xct_tc_answer() at TC ingress
+ * sends it out of the interface: XDP_TX only works on a veth whose other
+ * end runs XDP or GRO, which a container's veth does not.  Should that TC
+ * program be missing (another tool flushed the clsact qdisc), the stack
+ * gets a frame addressed to the rejected sender's MAC address, which it
+ * drops as PACKET_OTHERHOST: the answer is lost, the packet still
+ * rejected.  A driver without metadata support gets XDP_TX.
+ */
 SEC("xdp")
 int xct_reject_xdp(struct xdp_md *ctx)
 {
-	__u32 len = bpf_xdp_get_buff_len(ctx), out_len;
+	__u32 len = bpf_xdp_get_buff_len(ctx), out_len, i;
 	struct xct_reject_buf *out = xct_reject_answer(&out_len);
+	struct xct_answer_key k = {};
+	__u64 now;
 	int delta;
 
 	if (!out)
@@ -522,7 +703,14 @@ int xct_reject_xdp(struct xdp_md *ctx)
 		goto failed;
 	if (bpf_xdp_store_bytes(ctx, 0, out->b, out_len))
 		goto failed;
-	return XDP_TX;
+	k.ifindex = ctx->ingress_ifindex;
+	k.len = out_len;
+	for (i = 0; i < XCT_ANSWER_HEAD; i++)
+		k.head[i] = i < out_len ? out->b[i] : 0;
+	now = xct_now();
+	if (bpf_map_update_elem(&xct_answers, &k, &now, BPF_ANY))
+		xct_count(XCT_S_REJECT_ERROR); /* the answer is lost, not the drop */
+	return XDP_PASS;
 failed:
 	xct_count(XCT_S_REJECT_ERROR);
 	return XDP_DROP;
@@ -584,7 +772,7 @@ static __always_inline int xct_nat_enabled(void)
 	return c && c->enabled;
 }
 
-/* Copies the packet's first bytes and decides it; NULL slot: pass. */
+/* Copies the packet's first bytes and decides it. */
 static __always_inline __u8 xct_decide(struct xct_hdr_buf *hdrs, __u32 n, __u32 len, __u8 hook,
 				       __u32 ifindex)
 {
@@ -592,7 +780,7 @@ static __always_inline __u8 xct_decide(struct xct_hdr_buf *hdrs, __u32 n, __u32 
 	struct xct_pkt_slot *slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
 
 	if (!slot)
-		return XCT_VERDICT_ACCEPT;
+		return xct_undecided(XCT_R_INTERNAL_ERROR, hook);
 	__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
 	slot->copied = n;
 	slot->hook = hook;
@@ -600,24 +788,10 @@ static __always_inline __u8 xct_decide(struct xct_hdr_buf *hdrs, __u32 n, __u32 
 	return xct_track(hdrs, n, len, hook, ifindex, slot);
 }
 
-/*
- * How XDP answers a rejected packet.  XDP_TX from the reject program only
- * works on a veth if the other end runs XDP or GRO, which a container's
- * veth does not; so the packet goes up with a mark in its metadata instead,
- * and xct_tc_answer() at TC ingress answers it from the skb path, where
- * sending always works.  A driver without metadata support gets XDP_TX.
- */
+/* A rejected packet at XDP: xct_reject_xdp() turns it into its answer, or
+ * drops it; should the program be missing, it is dropped here. */
 static __always_inline int xct_xdp_reject(struct xdp_md *ctx)
 {
-	__u32 *meta;
-
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)) == 0) {
-		meta = (void *)(long)ctx->data_meta;
-		if ((void *)(meta + 1) <= (void *)(long)ctx->data) {
-			*meta = XCT_META_REJECT;
-			return XDP_PASS;
-		}
-	}
 	bpf_tail_call(ctx, &xct_reject_xdp_prog, 0);
 	xct_count(XCT_S_REJECT_ERROR);
 	return XDP_DROP;
@@ -631,14 +805,20 @@ static __always_inline int xct_xdp_nat_reply(struct xdp_md *ctx, __u32 mark)
 {
 	__u32 *meta;
 
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)) == 0) {
+	if (cfg_xdp_meta && bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)) == 0) {
 		meta = (void *)(long)ctx->data_meta;
 		if ((void *)(meta + 1) <= (void *)(long)ctx->data) {
 			*meta = mark;
 			return XDP_PASS;
 		}
 	}
-	return XDP_PASS; /* no metadata: nothing can translate it */
+	/* No metadata: nothing can translate it.  An accepted packet goes as
+	 * it is; an answer to a translated connection, not tracked yet,
+	 * cannot be, and is judged as INVALID. */
+	if (mark == XCT_META_NAT &&
+	    xct_undecided(XCT_R_INTERNAL_ERROR, XCT_HOOK_INGRESS) != XCT_VERDICT_ACCEPT)
+		return XDP_DROP;
+	return XDP_PASS;
 }
 
 SEC("xdp")
@@ -648,7 +828,9 @@ int xct_xdp(struct xdp_md *ctx)
 	struct xct_hdr_buf *hdrs = bpf_map_lookup_elem(&xct_hdrs, &zero);
 
 	if (!hdrs)
-		return XDP_PASS;
+		return xct_undecided(XCT_R_INTERNAL_ERROR, XCT_HOOK_INGRESS) == XCT_VERDICT_ACCEPT
+			       ? XDP_PASS
+			       : XDP_DROP;
 	if (len == 0 || bpf_xdp_load_bytes(ctx, 0, hdrs->b, n) < 0)
 		n = 0;
 	switch (xct_decide(hdrs, n, len, XCT_HOOK_INGRESS, ctx->ingress_ifindex)) {
@@ -672,7 +854,9 @@ static __always_inline int xct_track_skb(struct __sk_buff *skb, __u8 hook)
 	struct xct_hdr_buf *hdrs = bpf_map_lookup_elem(&xct_hdrs, &zero);
 
 	if (!hdrs)
-		return TC_ACT_UNSPEC;
+		return xct_undecided(XCT_R_INTERNAL_ERROR, hook) == XCT_VERDICT_ACCEPT
+			       ? TC_ACT_UNSPEC
+			       : TC_ACT_SHOT;
 	/* Reads through a non-linear skb too: no pull needed. */
 	if (len == 0 || bpf_skb_load_bytes(skb, 0, hdrs->b, n) < 0)
 		n = 0;
@@ -684,49 +868,74 @@ static __always_inline int xct_track_skb(struct __sk_buff *skb, __u8 hook)
 		xct_count(XCT_S_REJECT_ERROR);
 		return TC_ACT_SHOT;
 	case XCT_TRACK_NAT_REPLY:
+		bpf_tail_call(skb, &xct_nat_progs, XCT_NAT_PROG_INGRESS);
+		return xct_undecided(XCT_R_TAIL_CALL_FAILED, hook) == XCT_VERDICT_ACCEPT
+			       ? TC_ACT_UNSPEC
+			       : TC_ACT_SHOT;
 	case XCT_TRACK_DNAT:
 		bpf_tail_call(skb, &xct_nat_progs, XCT_NAT_PROG_INGRESS);
-		return TC_ACT_UNSPEC;
+		xct_handoff_failed();
+		return TC_ACT_SHOT;
 	default:
 		return TC_ACT_UNSPEC; /* let later filters decide */
 	}
 }
 
 /*
- * TC ingress next to XDP: answers the packets XDP marked rejected, and
- * leaves every other packet alone at the cost of one compare.  The packet
- * is parsed again: other packets may have been through XDP on this CPU
- * since, so the slot no longer holds this one.
+ * An answer xct_reject_xdp() built is addressed to the rejected sender's
+ * MAC address, so the stack sees it as PACKET_OTHERHOST: only such frames
+ * are looked up, and a frame found is sent out of the interface it came
+ * in by, once (its record goes).  A frame that merely looks like an answer
+ * is not found, and the stack drops it as it would without xct.
+ */
+static __always_inline int xct_tc_send_answer(struct __sk_buff *skb)
+{
+	__u32 len = skb->len, n = len < XCT_ANSWER_HEAD ? len : XCT_ANSWER_HEAD;
+	struct xct_answer_key k = {};
+
+	/* 1..XCT_ANSWER_HEAD, in a shape the verifier sees bounded. */
+	n = xct_mask(n - 1, XCT_ANSWER_HEAD - 1) + 1;
+	k.ifindex = skb->ifindex;
+	k.len = len;
+	if (bpf_skb_load_bytes(skb, 0, k.head, n) < 0 || bpf_map_delete_elem(&xct_answers, &k))
+		return TC_ACT_UNSPEC;
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+/*
+ * TC ingress next to XDP: sends out the answers XDP built for rejected
+ * packets (xct_reject_xdp()), hands the packets XDP marked for NAT to the
+ * NAT program, and leaves every other packet alone at the cost of a compare
+ * or two.
  */
 SEC("tc")
 int xct_tc_answer(struct __sk_buff *skb)
 {
 	__u32 *meta = (void *)(long)skb->data_meta;
-	__u32 len = skb->len, n = xct_copy_len(len), zero = 0;
 	struct xct_pkt_slot *slot;
-	struct xct_hdr_buf *hdrs;
+	__u32 zero = 0, mark;
 
+	if (skb->pkt_type == XCT_PACKET_OTHERHOST)
+		return xct_tc_send_answer(skb);
 	if ((void *)(meta + 1) > (void *)(long)skb->data)
 		return TC_ACT_UNSPEC;
-	if (*meta != XCT_META_REJECT && *meta != XCT_META_NAT && *meta != XCT_META_DNAT)
+	mark = *meta;
+	if (mark != XCT_META_NAT && mark != XCT_META_DNAT)
 		return TC_ACT_UNSPEC;
+	/* XDP tracked a dnat candidate, or left a reply untracked. */
 	slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
-	if (slot && *meta != XCT_META_REJECT) {
-		/* XDP tracked a dnat candidate, or left a reply untracked. */
-		slot->nat_dnat = *meta == XCT_META_DNAT;
+	if (slot) {
+		slot->nat_dnat = mark == XCT_META_DNAT;
 		bpf_tail_call(skb, &xct_nat_progs, XCT_NAT_PROG_INGRESS);
-		return TC_ACT_UNSPEC;
 	}
-	hdrs = bpf_map_lookup_elem(&xct_hdrs, &zero);
-	if (!hdrs || !slot || bpf_skb_load_bytes(skb, 0, hdrs->b, n) < 0)
+	if (mark == XCT_META_DNAT) {
+		xct_handoff_failed();
 		return TC_ACT_SHOT;
-	__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
-	slot->copied = n;
-	slot->hook = XCT_HOOK_INGRESS;
-	slot->parsed = xct_parse(hdrs, n, len, &slot->pkt) == XCT_R_OK;
-	bpf_tail_call(skb, &xct_reject_tc_prog, 0);
-	xct_count(XCT_S_REJECT_ERROR);
-	return TC_ACT_SHOT;
+	}
+	return xct_undecided(slot ? XCT_R_TAIL_CALL_FAILED : XCT_R_INTERNAL_ERROR,
+			     XCT_HOOK_INGRESS) == XCT_VERDICT_ACCEPT
+		       ? TC_ACT_UNSPEC
+		       : TC_ACT_SHOT;
 }
 
 SEC("tc")
@@ -743,8 +952,13 @@ int xct_tc_egress(struct __sk_buff *skb)
 	/* Forwarded from an interface xct watches: tracked there already;
 	 * with NAT in use, its source may have to be translated. */
 	if (iif && bpf_map_lookup_elem(&xct_ifaces, &iif)) {
-		if (xct_nat_enabled())
+		if (xct_nat_enabled()) {
 			bpf_tail_call(skb, &xct_nat_progs, XCT_NAT_PROG_EGRESS);
+			/* It may have had to leave translated: not
+			 * without its translation. */
+			xct_handoff_failed();
+			return TC_ACT_SHOT;
+		}
 		return TC_ACT_UNSPEC;
 	}
 	return xct_track_skb(skb, XCT_HOOK_EGRESS);
@@ -1201,7 +1415,10 @@ track:
 	bpf_tail_call(skb, &xct_nat_progs, XCT_NAT_PROG_TRACK);
 	if (slot)
 		slot->nat_hint = 0;
-	return TC_ACT_UNSPEC;
+	/* Not tracked, and not decided: INVALID for the policy. */
+	return xct_undecided(XCT_R_TAIL_CALL_FAILED, XCT_HOOK_INGRESS) == XCT_VERDICT_ACCEPT
+		       ? TC_ACT_UNSPEC
+		       : TC_ACT_SHOT;
 }
 
 /* Control program: the CLI runs it with BPF_PROG_TEST_RUN, the command in

@@ -189,6 +189,7 @@ static int load_datapath(struct replay *r)
 		}
 	}
 	r->dp->rodata->cfg_fake_clock = 1;
+	xct_datapath_probe(r->dp);
 	if (r->max_entries && xct_datapath_size(r->dp, r->max_entries)) {
 		xct_err("cannot size the table to %u entries", r->max_entries);
 		return -EINVAL;

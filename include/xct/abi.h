@@ -14,6 +14,9 @@
 
 #define XCT_PIN_PATH_DEFAULT	"/sys/fs/bpf/xct"
 #define XCT_MAX_ENTRIES_DEFAULT 262144
+/* Fragmented datagrams in flight whose first fragment was decided, per
+ * verdict (bpf/maps.h xct_frags): as many as Cilium's fragment map holds. */
+#define XCT_FRAGS_MAX 8192
 
 /* Address families, with the values nf_conntrack prints ("ipv4 2"). */
 #define XCT_AF_INET  2
@@ -158,6 +161,13 @@ enum xct_ct_state {
 	XCT_CTS_UNTRACKED,
 };
 
+/* Where a packet stands in a fragmented datagram (struct xct_pkt's frag). */
+enum xct_frag {
+	XCT_FRAG_NONE = 0,  /* a whole datagram */
+	XCT_FRAG_FIRST = 1, /* offset 0, more to come: carries the transport header */
+	XCT_FRAG_LATER = 2, /* offset above 0: no transport header */
+};
+
 /*
  * Why a packet is what it is.  One table, shared by the datapath (which
  * counts by code) and the CLI (which prints the name and the explanation).
@@ -174,7 +184,7 @@ enum xct_ct_state {
 	X(IPV6_TRUNCATED, "ipv6_truncated", "IPv6 header or payload length beyond the packet")     \
 	X(IPV6_EXTHDR_TRUNCATED, "ipv6_exthdr_truncated", "IPv6 extension header cut short")       \
 	X(IPV6_EXTHDR_TOO_MANY, "ipv6_exthdr_too_many", "more IPv6 extension headers than walked") \
-	X(FRAGMENT, "fragment", "non-first fragment: no transport header to track")                \
+	X(FRAGMENT, "fragment", "later fragment of a datagram whose first was accepted: passes with it")                \
 	X(L4_TRUNCATED, "l4_truncated", "transport header cut short")                              \
 	X(TCP_BAD_DOFF, "tcp_bad_doff", "TCP data offset below 20 or beyond the segment")          \
 	X(TCP_BAD_FLAGS, "tcp_bad_flags",                                                          \
@@ -201,16 +211,28 @@ enum xct_ct_state {
 	  "ICMP error quoting a packet cut too short")                                             \
 	X(ICMPV6_NEIGHBOUR, "icmpv6_neighbour",                                                    \
 	  "ICMPv6 neighbour discovery or MLD: not tracked, as in nf_conntrack")                    \
-	X(TABLE_FULL, "table_full", "connection table full: new connection not tracked")           \
-	X(TABLE_BUSY, "table_busy", "entry being deleted by the GC at that instant")               \
-	X(INSERT_ERROR, "insert_error", "map insert failed for another reason")                    \
+	X(TABLE_FULL, "table_full", "connection table full: not tracked, invalid for the policy")           \
+	X(TABLE_BUSY, "table_busy", "entry being deleted, or contended by other CPUs: invalid for the policy")               \
+	X(INSERT_ERROR, "insert_error", "map insert failed for another reason: invalid for the policy")                    \
 	X(NOTRACK, "notrack", "a notrack rule exempted it from tracking")                          \
 	X(NAT_NO_TUPLE, "nat_no_tuple",                                                            \
 	  "NAT: every translated port of the range is taken: new connection dropped")              \
 	X(NAT_NO_ADDRESS, "nat_no_address",                                                        \
 	  "masquerade: the outgoing interface has no address towards the destination")             \
 	X(NAT_TABLE_FULL, "nat_table_full",                                                        \
-	  "NAT: no room for the translation: new connection dropped")
+	  "NAT: no room for the translation: new connection dropped")                              \
+	X(FRAG_NO_FIRST, "frag_no_first",                                                          \
+	  "later fragment of a datagram whose first fragment was not seen (or was forgotten)")     \
+	X(FRAG_FIRST_DROPPED, "frag_first_dropped",                                                \
+	  "later fragment of a datagram whose first fragment was dropped")                         \
+	X(ICMPV6_ND_INVALID, "icmpv6_nd_invalid",                                                  \
+	  "ICMPv6 neighbour discovery not link-local (hop limit not 255), bad code or too short")   \
+	X(ICMPV6_MLD_INVALID, "icmpv6_mld_invalid",                                                \
+	  "MLD or multicast router discovery not link-local (hop limit, source) or too short")      \
+	X(INTERNAL_ERROR, "internal_error",                                                        \
+	  "the datapath could not decide the packet (a per-CPU scratch or helper failed)")         \
+	X(TAIL_CALL_FAILED, "tail_call_failed",                                                    \
+	  "the program the packet had to be handed to is missing")
 
 #define XCT_REASON_ENUM(name, str, why) XCT_R_##name,
 enum xct_reason {
@@ -408,11 +430,9 @@ struct xct_iface {
 
 #define XCT_IFACE_OWN_CLSACT 0x1 /* xct created the clsact qdisc */
 
-/* The XDP metadata word that marks a packet XDP rejected, for the TC
- * ingress program that answers it (bpf/xct.bpf.c). */
-#define XCT_META_REJECT 0x78637472 /* "xctr" */
-/* ... and the one that marks an answer to a translated connection, for the
- * TC ingress program to translate back and track (bpf/nat.h). */
+/* The XDP metadata word that marks an answer to a translated connection,
+ * for the TC ingress program to translate back and track (bpf/nat.h).
+ * (0x78637472, "xctr", marked rejected packets once: not to be reused.) */
 #define XCT_META_NAT 0x7863746e /* "xctn" */
 /* An accepted packet XDP tracked while dnat is in use: the TC ingress
  * program translates its destination when a dnat rule or binding says so. */

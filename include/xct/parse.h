@@ -75,6 +75,8 @@ struct xct_pkt {
 	__u8 l3_off;	   /* where the IP header starts (after Ethernet and VLAN tags) */
 	__u8 l4_off;	   /* where the transport header starts */
 	__u8 inner_l4_off; /* ICMP errors: where the quoted transport header starts */
+	__u32 frag_id;	   /* IPv4 id, or the IPv6 fragment header's id, host order */
+	__u8 frag;	   /* enum xct_frag (abi.h) */
 };
 
 /*
@@ -319,7 +321,7 @@ XCT_INLINE __u8 xct_parse_l4(struct xct_cursor *cur, struct xct_tuple *t, __u32 
 /* IPv4 header; sets the tuple's addresses and protocol, *l4_len and the
  * non-first-fragment reason. pkt_len bounds what tot_len may claim. */
 XCT_INLINE __u8 xct_parse_ipv4(struct xct_cursor *cur, struct xct_tuple *t, __u32 pkt_len,
-			       __u32 *l3_len, __u32 *l4_len, int quoted)
+			       __u32 *l3_len, __u32 *l4_len, int quoted, __u32 *frag_id, __u8 *frag)
 {
 	const __u8 *ip = XCT_PULL(cur, 20);
 	__u32 ihl, tot;
@@ -346,14 +348,19 @@ XCT_INLINE __u8 xct_parse_ipv4(struct xct_cursor *cur, struct xct_tuple *t, __u3
 	}
 	/* A non-first fragment carries no transport header.  nf_conntrack
 	 * reassembles first; XDP cannot, so such fragments are untracked. */
-	if (xct_load16(ip + 6) & 0x1fff)
+	*frag_id = xct_load16(ip + 4);
+	if (xct_load16(ip + 6) & 0x1fff) {
+		*frag = XCT_FRAG_LATER;
 		return XCT_R_FRAGMENT;
+	}
+	if (xct_load16(ip + 6) & 0x2000)
+		*frag = XCT_FRAG_FIRST;
 	return XCT_R_OK;
 }
 
 /* IPv6 header and extension headers, walked up to XCT_MAX_IPV6_EXTHDRS. */
 XCT_INLINE __u8 xct_parse_ipv6(struct xct_cursor *cur, struct xct_tuple *t, __u32 pkt_len,
-			       __u32 *l3_len, __u32 *l4_len, int quoted)
+			       __u32 *l3_len, __u32 *l4_len, int quoted, __u32 *frag_id, __u8 *frag)
 {
 	const __u8 *ip = XCT_PULL(cur, 40);
 	__u32 ext_len = 0, plen;
@@ -395,8 +402,13 @@ XCT_INLINE __u8 xct_parse_ipv6(struct xct_cursor *cur, struct xct_tuple *t, __u3
 			h = XCT_PULL(cur, 8);
 			if (!h)
 				goto truncated;
-			if (xct_load16(h + 2) & 0xfff8)
+			*frag_id = xct_load32(h + 4);
+			if (xct_load16(h + 2) & 0xfff8) {
+				*frag = XCT_FRAG_LATER;
 				return XCT_R_FRAGMENT;
+			}
+			if (h[3] & 1)
+				*frag = XCT_FRAG_FIRST;
 			len = 8;
 			break;
 		default:
@@ -438,7 +450,7 @@ XCT_INLINE __u8 xct_parse_packet(const __u8 *buf, __u32 copied, __u32 pkt_len, s
 {
 	struct xct_cursor cur = {.buf = buf, .off = 0, .len = copied};
 	__u32 l3_len = 0, l4_len = 0, dummy;
-	__u8 reason = XCT_R_OK;
+	__u8 reason = XCT_R_OK, dummy_frag;
 	__u16 ethertype;
 
 	ethertype = xct_parse_eth(&cur, &reason);
@@ -448,9 +460,11 @@ XCT_INLINE __u8 xct_parse_packet(const __u8 *buf, __u32 copied, __u32 pkt_len, s
 	pkt->l3_off = cur.off;
 
 	if (ethertype == XCT_ETH_P_IP)
-		reason = xct_parse_ipv4(&cur, &pkt->t, pkt_len, &l3_len, &l4_len, 0);
+		reason = xct_parse_ipv4(&cur, &pkt->t, pkt_len, &l3_len, &l4_len, 0, &pkt->frag_id,
+					&pkt->frag);
 	else if (ethertype == XCT_ETH_P_IPV6)
-		reason = xct_parse_ipv6(&cur, &pkt->t, pkt_len, &l3_len, &l4_len, 0);
+		reason = xct_parse_ipv6(&cur, &pkt->t, pkt_len, &l3_len, &l4_len, 0, &pkt->frag_id,
+					&pkt->frag);
 	else
 		return XCT_R_NOT_IP;
 	pkt->l3_len = l3_len;
@@ -473,9 +487,11 @@ XCT_INLINE __u8 xct_parse_packet(const __u8 *buf, __u32 copied, __u32 pkt_len, s
 		 * transport header, which hold the ports or the ICMP id. */
 		pkt->icmp_error = 1;
 		if (pkt->t.family == XCT_AF_INET)
-			reason = xct_parse_ipv4(&cur, &pkt->inner, 0, &dummy, &dummy, 1);
+			reason = xct_parse_ipv4(&cur, &pkt->inner, 0, &dummy, &dummy, 1, &dummy,
+						&dummy_frag);
 		else
-			reason = xct_parse_ipv6(&cur, &pkt->inner, 0, &dummy, &dummy, 1);
+			reason = xct_parse_ipv6(&cur, &pkt->inner, 0, &dummy, &dummy, 1, &dummy,
+						&dummy_frag);
 		if (reason == XCT_R_FRAGMENT)
 			return XCT_R_ICMP_ERROR_TRUNCATED;
 		if (reason != XCT_R_OK)

@@ -116,6 +116,7 @@ struct xct_bpf *datapath_load(struct datapath *dp, __u32 max_entries)
 		goto fail;
 	}
 	skel->rodata->cfg_fake_clock = 1;
+	xct_datapath_probe(skel);
 	if (max_entries) {
 		if (xct_datapath_size(skel, max_entries)) {
 			CHECK_FAIL("cannot size xct_ct to %u entries", max_entries);
@@ -160,6 +161,14 @@ int fixture_reset(struct fixture *fx)
 
 	map_delete_all(fx->ct_fd, &ct_key, &ct_key);
 	map_delete_all(bpf_map__fd(fx->skel->maps.xct_ifaces), &ifindex, &ifindex);
+	/* No datagram in flight, no answer pending. */
+	{
+		__u8 key[128];
+
+		map_delete_all(bpf_map__fd(fx->skel->maps.xct_frags), key, key);
+		map_delete_all(bpf_map__fd(fx->skel->maps.xct_frags_refused), key, key);
+		map_delete_all(bpf_map__fd(fx->skel->maps.xct_answers), key, key);
+	}
 	/* No NAT: the NAT tests set up their own rules. */
 	{
 		struct xct_nat_ctl nat_none = {};
