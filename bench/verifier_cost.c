@@ -11,7 +11,6 @@
 
 #include "xct/abi.h"
 #include "xct.skel.h"
-#include "datapath_size.h"
 
 #define LOG_SIZE (1 << 20)
 
@@ -48,7 +47,6 @@ int main(void)
 	}
 	/* Nothing is pinned or attached: the maps are this process's own. */
 	bpf_object__for_each_map(map, skel->obj) bpf_map__set_pin_path(map, NULL);
-	xct_datapath_probe(skel);
 	err = xct_bpf__load(skel);
 	i = 0;
 	bpf_object__for_each_program(prog, skel->obj)

@@ -177,12 +177,10 @@ struct {
  * now (no NAT in use, or the entry is gone). */
 static __always_inline int xct_ct_defer_new(const struct xct_ct_key *key)
 {
-	struct xct_nat_ctl *nctl;
+	const struct xct_policy_gen *g = xct_active_gen();
 	struct xct_ct_entry *ct;
-	__u32 zero = 0;
 
-	nctl = bpf_map_lookup_elem(&xct_nat_ctl, &zero);
-	if (!nctl || !nctl->enabled)
+	if (!g || !g->nat)
 		return 0;
 	ct = bpf_map_lookup_elem(&xct_ct, key);
 	if (!ct)

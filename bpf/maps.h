@@ -13,6 +13,7 @@
 #include "xct/abi.h"
 #include "xct/parse.h"
 #include "xct/nat.h"
+#include "xct/policy.h"
 
 /*
  * The connection table.  BPF_F_NO_PREALLOC: a deleted element is freed only
@@ -209,7 +210,29 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_nat_rev SEC(".maps");
 
-/* Whether NAT is in use, and each generation's rule count. */
+/* The policy's header: the active generation and each generation's
+ * header, memory-mapped by the loader, which switches generations with
+ * one store to active_gen (src/rules/install.c). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct xct_policy_ctl);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_policy_ctl SEC(".maps");
+
+/* The active generation's header; NULL only if the map is missing. */
+static __always_inline const struct xct_policy_gen *xct_active_gen(void)
+{
+	struct xct_policy_ctl *c;
+	__u32 zero = 0;
+
+	c = bpf_map_lookup_elem(&xct_policy_ctl, &zero);
+	return c ? &c->gen[c->active_gen & 1] : NULL;
+}
+
+/* Each generation's NAT rule count. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
@@ -292,13 +315,12 @@ static __always_inline void xct_nat_release(const struct xct_ct_key *key)
 static __always_inline void xct_nat_release_entry(const struct xct_ct_key *key, __u16 status,
 						  __u64 first_seen)
 {
+	const struct xct_policy_gen *g;
 	struct xct_nat_binding *b;
-	struct xct_nat_ctl *c;
-	__u32 zero = 0;
 
 	if (!(status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT))) {
-		c = bpf_map_lookup_elem(&xct_nat_ctl, &zero);
-		if (!c || !c->enabled)
+		g = xct_active_gen();
+		if (!g || !g->nat)
 			return;
 	}
 	b = bpf_map_lookup_elem(&xct_nat, key);

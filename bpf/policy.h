@@ -21,14 +21,7 @@
 
 /* ---- Maps, all pinned: a reload or a second xct command sees them ---- */
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, struct xct_policy_ctl);
-	__uint(max_entries, 1);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xct_policy_ctl SEC(".maps");
+/* xct_policy_ctl, the generations' headers, is in maps.h: NAT reads it. */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

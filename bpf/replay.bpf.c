@@ -16,9 +16,8 @@
  * xct_track(), as ingress, with the same interface (lo, in a test run).
  *
  * The skb is the test run's, kept between iterations: its length is set
- * with bpf_skb_change_tail, and only the first XCT_HDR_MAX bytes are
- * written, since they are all xct reads of a packet (the payload is never
- * looked at).  A reject's answer rewrites it; the next packet overwrites
+ * with bpf_skb_change_tail, and the whole frame is written: the parser
+ * may read a header anywhere in it.  A reject's answer rewrites it; the next packet overwrites
  * that in turn.
  */
 #include <linux/bpf.h>
@@ -81,7 +80,7 @@ int xct_replay_feed(struct __sk_buff *skb)
 		goto failed;
 	if (skb->len != len && bpf_skb_change_tail(skb, len, 0))
 		goto failed;
-	n = len < XCT_HDR_MAX ? len : XCT_HDR_MAX;
+	n = len < XCT_REPLAY_HDR_MAX ? len : XCT_REPLAY_HDR_MAX;
 	if (bpf_skb_store_bytes(skb, 0, slot->hdr, n, 0))
 		goto failed;
 	ctl.next = i + 1;

@@ -12,6 +12,7 @@
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "ct_table.h"
@@ -48,39 +49,6 @@ struct {
 	__uint(max_entries, 1);
 } xct_pkt_slots SEC(".maps");
 
-/*
- * Whether XDP may pass a mark up to TC in the packet's metadata
- * (bpf_xdp_adjust_meta()); set before load by the loader's probe
- * (src/datapath_size.h).  Kernels built without it refuse any program that
- * calls the helper, so the calls sit behind this constant, which the
- * verifier follows: with it 0 they are dead code.
- */
-const volatile __u8 cfg_xdp_meta = 0;
-
-#define XCT_PACKET_OTHERHOST 3 /* linux/if_packet.h */
-
-/*
- * Answers XDP built in place of rejected packets and passed up, for
- * xct_tc_answer() to recognise and send out: the interface and the answer's
- * first bytes.  A mark in the metadata would do without a lookup, but not
- * every kernel has it, and the answer itself says which packet it is.
- */
-#define XCT_ANSWER_HEAD 64
-
-struct xct_answer_key {
-	__u32 ifindex;
-	__u32 len; /* of the answer, the frame */
-	__u8 head[XCT_ANSWER_HEAD]; /* its first bytes, zero beyond len */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__type(key, struct xct_answer_key);
-	__type(value, __u64); /* when it was built */
-	__uint(max_entries, 1024);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xct_answers SEC(".maps");
-
 /* The answers reject rules send are built here, per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -89,13 +57,41 @@ struct {
 	__uint(max_entries, 1);
 } xct_reject_bufs SEC(".maps");
 
-/* The parser, verified once as a global function: what follows it is then
- * checked once, not once per header layout. */
-__noinline int xct_parse(struct xct_hdr_buf *hdrs, __u32 copied, __u32 len, struct xct_pkt *pkt)
+/*
+ * The parser, verified once as a global function: what follows it is then
+ * checked once, not once per header layout.  One per program type, since
+ * each reads the packet with its own load helper; copied is how many of the
+ * packet's first bytes are in hdrs.
+ */
+__noinline int xct_parse_xdp(struct xdp_md *ctx, struct xct_hdr_buf *hdrs, __u32 copied,
+			     struct xct_pkt *pkt)
 {
-	if (!hdrs || !pkt)
+	struct xct_src s = {.ctx = ctx, .hdrs = hdrs, .head = copied, .kind = XCT_SRC_XDP};
+
+	if (!ctx || !hdrs || !pkt)
 		return XCT_R_ETH_TRUNCATED;
-	return xct_parse_packet(hdrs->b, copied, len, pkt);
+	s.len = bpf_xdp_get_buff_len(ctx);
+	return xct_parse_packet(&s, pkt);
+}
+
+__noinline int xct_parse_skb(struct __sk_buff *skb, struct xct_hdr_buf *hdrs, __u32 copied,
+			     struct xct_pkt *pkt)
+{
+	struct xct_src s = {.ctx = skb, .hdrs = hdrs, .head = copied, .kind = XCT_SRC_SKB};
+
+	if (!skb || !hdrs || !pkt)
+		return XCT_R_ETH_TRUNCATED;
+	s.len = skb->len;
+	return xct_parse_packet(&s, pkt);
+}
+
+/* The parser of the program type kind (XCT_SRC_*, a constant). */
+static __always_inline int xct_parse(void *ctx, __u32 kind, struct xct_hdr_buf *hdrs, __u32 copied,
+				     struct xct_pkt *pkt)
+{
+	if (kind == XCT_SRC_SKB)
+		return xct_parse_skb(ctx, hdrs, copied, pkt);
+	return xct_parse_xdp(ctx, hdrs, copied, pkt);
 }
 
 /* The reject answer's builder, verified once as a global function. */
@@ -374,13 +370,13 @@ static __always_inline void xct_note_decision(__u8 verdict, const struct xct_ct_
 	last_decision.line = out->line;
 }
 
-/* Whether arriving packets must be looked at for dnat: one array load. */
+/* Whether arriving packets must be looked at for dnat under the active
+ * generation: one array load. */
 static __always_inline int xct_dnat_enabled(void)
 {
-	__u32 zero = 0;
-	struct xct_nat_ctl *c = bpf_map_lookup_elem(&xct_nat_ctl, &zero);
+	const struct xct_policy_gen *g = xct_active_gen();
 
-	return c && c->dnat;
+	return g && g->dnat;
 }
 
 /*
@@ -394,6 +390,15 @@ static __always_inline int xct_dnat_enabled(void)
 static __always_inline int xct_dnat_may_apply(__u16 status)
 {
 	return (status & XCT_CT_DST_NAT) || !(status & (XCT_CT_SEEN_REPLY | XCT_CT_SRC_NAT));
+}
+
+/* Whether a ruleset is loaded: without one, xct filters nothing. */
+static __always_inline int xct_rules_loaded(void)
+{
+	__u32 zero = 0;
+	struct xct_policy_ctl *c = bpf_map_lookup_elem(&xct_policy_ctl, &zero);
+
+	return c && c->loaded;
 }
 
 /*
@@ -498,6 +503,7 @@ __noinline int xct_settle(const struct xct_pkt *pkt, struct xct_track_state *ts,
 	return verdict;
 }
 
+
 /*
  * Tracks one packet and decides its fate.  The order follows nf_conntrack
  * and nftables: notrack rules first (the raw table), then the tracker, then
@@ -506,8 +512,8 @@ __noinline int xct_settle(const struct xct_pkt *pkt, struct xct_track_state *ts,
  * floods of them included, never take room in the table.  The verdict's
  * rule is left in the policy scratch for the caller.
  */
-static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __u32 len, __u8 hook,
-				      __u32 ifindex, struct xct_pkt_slot *slot)
+static __always_inline __u8 xct_track(void *ctx, __u32 kind, struct xct_hdr_buf *hdrs, __u32 copied,
+				      __u8 hook, __u32 ifindex, struct xct_pkt_slot *slot)
 {
 	struct xct_policy_scratch *ps = xct_policy_scratch_get();
 	struct xct_track_state ts = {};
@@ -520,7 +526,7 @@ static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __
 		return xct_undecided(XCT_R_INTERNAL_ERROR, hook);
 	ts.now = xct_now();
 	ts.hook = hook;
-	reason = xct_parse(hdrs, copied, len, pkt);
+	reason = xct_parse(ctx, kind, hdrs, copied, pkt);
 	if (reason == XCT_R_NOT_IP) {
 		xct_count(XCT_S_PACKETS);
 		xct_count_reason(reason);
@@ -566,6 +572,13 @@ static __always_inline __u8 xct_track(struct xct_hdr_buf *hdrs, __u32 copied, __
 		ps->out.line = 0;
 	} else {
 		xct_policy_eval(ps);
+	}
+	/* Its ports are hidden from xct, not from the kernel: no rule can
+	 * be trusted to have seen what it would match (parse.h). */
+	if (xct_reason_hides_l4(reason) && xct_rules_loaded()) {
+		ps->out.verdict = XCT_VERDICT_DROP;
+		ps->out.matched = 0;
+		ps->out.line = 0;
 	}
 	/* From the slot, not a register: one value fewer held across the
 	 * calls keeps this frame within the stack the chain below allows. */
@@ -673,25 +686,11 @@ static __always_inline struct xct_reject_buf *xct_reject_answer(__u32 *out_len)
 	return out;
 }
 
-/*
- * XDP's reject: the rejected packet is turned into its answer in place, so
- * that whatever happens next the rejected packet itself never reaches the
- * stack; the drop does not depend on anything else being attached.  The
- * answer goes up marked in its metadata, and xct_tc_answer() at TC ingress
- * sends it out of the interface: XDP_TX only works on a veth whose other
- * end runs XDP or GRO, which a container's veth does not.  Should that TC
- * program be missing (another tool flushed the clsact qdisc), the stack
- * gets a frame addressed to the rejected sender's MAC address, which it
- * drops as PACKET_OTHERHOST: the answer is lost, the packet still
- * rejected.  A driver without metadata support gets XDP_TX.
- */
 SEC("xdp")
 int xct_reject_xdp(struct xdp_md *ctx)
 {
-	__u32 len = bpf_xdp_get_buff_len(ctx), out_len, i;
+	__u32 len = bpf_xdp_get_buff_len(ctx), out_len;
 	struct xct_reject_buf *out = xct_reject_answer(&out_len);
-	struct xct_answer_key k = {};
-	__u64 now;
 	int delta;
 
 	if (!out)
@@ -703,14 +702,7 @@ int xct_reject_xdp(struct xdp_md *ctx)
 		goto failed;
 	if (bpf_xdp_store_bytes(ctx, 0, out->b, out_len))
 		goto failed;
-	k.ifindex = ctx->ingress_ifindex;
-	k.len = out_len;
-	for (i = 0; i < XCT_ANSWER_HEAD; i++)
-		k.head[i] = i < out_len ? out->b[i] : 0;
-	now = xct_now();
-	if (bpf_map_update_elem(&xct_answers, &k, &now, BPF_ANY))
-		xct_count(XCT_S_REJECT_ERROR); /* the answer is lost, not the drop */
-	return XDP_PASS;
+	return XDP_TX;
 failed:
 	xct_count(XCT_S_REJECT_ERROR);
 	return XDP_DROP;
@@ -763,18 +755,18 @@ struct {
 		},
 };
 
-/* Whether forwarded packets must be looked at for NAT: one array load. */
+/* Whether forwarded packets must be looked at for NAT under the active
+ * generation: one array load. */
 static __always_inline int xct_nat_enabled(void)
 {
-	__u32 zero = 0;
-	struct xct_nat_ctl *c = bpf_map_lookup_elem(&xct_nat_ctl, &zero);
+	const struct xct_policy_gen *g = xct_active_gen();
 
-	return c && c->enabled;
+	return g && g->nat;
 }
 
 /* Copies the packet's first bytes and decides it. */
-static __always_inline __u8 xct_decide(struct xct_hdr_buf *hdrs, __u32 n, __u32 len, __u8 hook,
-				       __u32 ifindex)
+static __always_inline __u8 xct_decide(void *ctx, __u32 kind, struct xct_hdr_buf *hdrs, __u32 n,
+				       __u8 hook, __u32 ifindex)
 {
 	__u32 zero = 0;
 	struct xct_pkt_slot *slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
@@ -785,40 +777,89 @@ static __always_inline __u8 xct_decide(struct xct_hdr_buf *hdrs, __u32 n, __u32 
 	slot->copied = n;
 	slot->hook = hook;
 	slot->nat_dnat = 0;
-	return xct_track(hdrs, n, len, hook, ifindex, slot);
+	return xct_track(ctx, kind, hdrs, n, hook, ifindex, slot);
 }
 
-/* A rejected packet at XDP: xct_reject_xdp() turns it into its answer, or
- * drops it; should the program be missing, it is dropped here. */
+/*
+ * How XDP hands a packet to TC ingress: the frame goes up with an 802.1Q
+ * tag of VLAN id 4095 in front of its EtherType, the reason (enum
+ * xct_handoff) in the tag's priority bits.  The stack moves the tag into
+ * skb->vlan_tci before TC ingress, where xct_tc_answer() pops it.  Should
+ * that program be gone (clsact flushed by another tool), the stack finds
+ * no VLAN device for the id, which 802.1Q reserves and Linux never
+ * assigns, and drops the frame as PACKET_OTHERHOST: a rejected packet
+ * never goes up unanswered and undropped, and an answer to a translated
+ * connection never reaches the stack untranslated.  XDP metadata would
+ * fail open there, and this kernel's XDP may not offer it at all.
+ * Arriving frames that carry the id are dropped (xct_xdp_forged()), so a
+ * sender cannot forge a hand-off.
+ */
+static __always_inline int xct_xdp_handoff(struct xdp_md *ctx, __u8 why)
+{
+	__u16 tci = XCT_HANDOFF_TCI(why);
+	__u32 macs[3];
+	__u8 *data, *data_end;
+
+	if (bpf_xdp_adjust_head(ctx, -4))
+		return -1;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (data + 18 > data_end)
+		return -1;
+	/* Both MAC addresses move to the new start; the tag goes where
+	 * they ended, in front of the frame's own EtherType. */
+	__builtin_memcpy(macs, data + 4, sizeof(macs));
+	__builtin_memcpy(data, macs, sizeof(macs));
+	data[12] = XCT_ETH_P_8021Q >> 8;
+	data[13] = XCT_ETH_P_8021Q & 0xff;
+	data[14] = tci >> 8;
+	data[15] = tci & 0xff;
+	return 0;
+}
+
+/* Whether an arriving frame carries the hand-off's VLAN id in one of the
+ * two tags the parser reads. */
+static __always_inline int xct_xdp_forged(struct xdp_md *ctx)
+{
+	__u8 *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	__u16 type;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < XCT_MAX_VLAN_TAGS; i++) {
+		if (data + 12 + 4 * i + 4 > data_end)
+			return 0;
+		type = xct_load16(data + 12 + 4 * i);
+		if (type != XCT_ETH_P_8021Q && type != XCT_ETH_P_8021AD)
+			return 0;
+		if ((xct_load16(data + 14 + 4 * i) & 0x0fff) == XCT_HANDOFF_VID)
+			return 1;
+	}
+	return 0;
+}
+
+/* A rejected packet: up to TC for its answer, or answered from XDP with
+ * XDP_TX when the frame cannot be tagged; dropped whatever happens. */
 static __always_inline int xct_xdp_reject(struct xdp_md *ctx)
 {
+	if (xct_xdp_handoff(ctx, XCT_HANDOFF_REJECT) == 0)
+		return XDP_PASS;
 	bpf_tail_call(ctx, &xct_reject_xdp_prog, 0);
 	xct_count(XCT_S_REJECT_ERROR);
 	return XDP_DROP;
 }
 
-/* An answer to a translated connection goes up marked, for TC ingress to
+/* An answer to a translated connection goes up tagged, for TC ingress to
  * translate back (with the checksum helpers XDP has not) and track; so
  * does an accepted packet while dnat is in use, for TC ingress to
- * translate its destination. */
-static __always_inline int xct_xdp_nat_reply(struct xdp_md *ctx, __u32 mark)
+ * translate its destination.  A frame that cannot be tagged is dropped:
+ * untranslated, it would reach the wrong host or none. */
+static __always_inline int xct_xdp_nat_handoff(struct xdp_md *ctx, __u8 why)
 {
-	__u32 *meta;
-
-	if (cfg_xdp_meta && bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)) == 0) {
-		meta = (void *)(long)ctx->data_meta;
-		if ((void *)(meta + 1) <= (void *)(long)ctx->data) {
-			*meta = mark;
-			return XDP_PASS;
-		}
-	}
-	/* No metadata: nothing can translate it.  An accepted packet goes as
-	 * it is; an answer to a translated connection, not tracked yet,
-	 * cannot be, and is judged as INVALID. */
-	if (mark == XCT_META_NAT &&
-	    xct_undecided(XCT_R_INTERNAL_ERROR, XCT_HOOK_INGRESS) != XCT_VERDICT_ACCEPT)
-		return XDP_DROP;
-	return XDP_PASS;
+	if (xct_xdp_handoff(ctx, why) == 0)
+		return XDP_PASS;
+	xct_count(XCT_S_DROP);
+	return XDP_DROP;
 }
 
 SEC("xdp")
@@ -831,17 +872,23 @@ int xct_xdp(struct xdp_md *ctx)
 		return xct_undecided(XCT_R_INTERNAL_ERROR, XCT_HOOK_INGRESS) == XCT_VERDICT_ACCEPT
 			       ? XDP_PASS
 			       : XDP_DROP;
+	if (xct_xdp_forged(ctx)) {
+		xct_count(XCT_S_PACKETS);
+		xct_count_reason(XCT_R_HANDOFF_FORGED);
+		xct_count(XCT_S_DROP);
+		return XDP_DROP;
+	}
 	if (len == 0 || bpf_xdp_load_bytes(ctx, 0, hdrs->b, n) < 0)
 		n = 0;
-	switch (xct_decide(hdrs, n, len, XCT_HOOK_INGRESS, ctx->ingress_ifindex)) {
+	switch (xct_decide(ctx, XCT_SRC_XDP, hdrs, n, XCT_HOOK_INGRESS, ctx->ingress_ifindex)) {
 	case XCT_VERDICT_DROP:
 		return XDP_DROP;
 	case XCT_VERDICT_REJECT:
 		return xct_xdp_reject(ctx);
 	case XCT_TRACK_NAT_REPLY:
-		return xct_xdp_nat_reply(ctx, XCT_META_NAT);
+		return xct_xdp_nat_handoff(ctx, XCT_HANDOFF_NAT);
 	case XCT_TRACK_DNAT:
-		return xct_xdp_nat_reply(ctx, XCT_META_DNAT);
+		return xct_xdp_nat_handoff(ctx, XCT_HANDOFF_DNAT);
 	default:
 		return XDP_PASS;
 	}
@@ -860,7 +907,7 @@ static __always_inline int xct_track_skb(struct __sk_buff *skb, __u8 hook)
 	/* Reads through a non-linear skb too: no pull needed. */
 	if (len == 0 || bpf_skb_load_bytes(skb, 0, hdrs->b, n) < 0)
 		n = 0;
-	switch (xct_decide(hdrs, n, len, hook, skb->ifindex)) {
+	switch (xct_decide(skb, XCT_SRC_SKB, hdrs, n, hook, skb->ifindex)) {
 	case XCT_VERDICT_DROP:
 		return TC_ACT_SHOT;
 	case XCT_VERDICT_REJECT:
@@ -881,61 +928,76 @@ static __always_inline int xct_track_skb(struct __sk_buff *skb, __u8 hook)
 	}
 }
 
-/*
- * An answer xct_reject_xdp() built is addressed to the rejected sender's
- * MAC address, so the stack sees it as PACKET_OTHERHOST: only such frames
- * are looked up, and a frame found is sent out of the interface it came
- * in by, once (its record goes).  A frame that merely looks like an answer
- * is not found, and the stack drops it as it would without xct.
- */
-static __always_inline int xct_tc_send_answer(struct __sk_buff *skb)
+/* The reason of a frame XDP handed to TC (xct_xdp_handoff()), its tag
+ * popped; 0 for any other frame.  The stack has normally moved the tag
+ * into skb->vlan_tci; a frame it did not untag (a test run, a device
+ * that already held a tag out of band) still carries it in its data. */
+static __always_inline __u8 xct_skb_handoff(struct __sk_buff *skb)
 {
-	__u32 len = skb->len, n = len < XCT_ANSWER_HEAD ? len : XCT_ANSWER_HEAD;
-	struct xct_answer_key k = {};
+	__u8 tag[2];
+	__u16 tci;
 
-	/* 1..XCT_ANSWER_HEAD, in a shape the verifier sees bounded. */
-	n = xct_mask(n - 1, XCT_ANSWER_HEAD - 1) + 1;
-	k.ifindex = skb->ifindex;
-	k.len = len;
-	if (bpf_skb_load_bytes(skb, 0, k.head, n) < 0 || bpf_map_delete_elem(&xct_answers, &k))
-		return TC_ACT_UNSPEC;
-	return bpf_redirect(skb->ifindex, 0);
+	if (skb->vlan_present) {
+		if (skb->vlan_proto != bpf_htons(XCT_ETH_P_8021Q))
+			return 0;
+		tci = (__u16)skb->vlan_tci;
+	} else if (skb->protocol == bpf_htons(XCT_ETH_P_8021Q)) {
+		if (bpf_skb_load_bytes(skb, 14, tag, sizeof(tag)))
+			return 0;
+		tci = xct_load16(tag);
+	} else {
+		return 0;
+	}
+	if ((tci & 0x0fff) != XCT_HANDOFF_VID)
+		return 0;
+	/* A tag that cannot be taken off leaves the frame to the stack,
+	 * which drops it for its VLAN id. */
+	if (bpf_skb_vlan_pop(skb))
+		return 0;
+	return tci >> 13;
 }
 
 /*
- * TC ingress next to XDP: sends out the answers XDP built for rejected
- * packets (xct_reject_xdp()), hands the packets XDP marked for NAT to the
- * NAT program, and leaves every other packet alone at the cost of a compare
- * or two.
+ * TC ingress next to XDP: answers the packets XDP rejected, translates
+ * the ones it handed over for NAT, and leaves every other packet alone at
+ * the cost of a few compares.  The packet is parsed again: other packets
+ * may have been through XDP on this CPU since, so the slot no longer
+ * holds this one.
  */
 SEC("tc")
 int xct_tc_answer(struct __sk_buff *skb)
 {
-	__u32 *meta = (void *)(long)skb->data_meta;
+	__u32 len, n, zero = 0;
 	struct xct_pkt_slot *slot;
-	__u32 zero = 0, mark;
+	struct xct_hdr_buf *hdrs;
+	__u8 why = xct_skb_handoff(skb);
 
-	if (skb->pkt_type == XCT_PACKET_OTHERHOST)
-		return xct_tc_send_answer(skb);
-	if ((void *)(meta + 1) > (void *)(long)skb->data)
+	if (!why)
 		return TC_ACT_UNSPEC;
-	mark = *meta;
-	if (mark != XCT_META_NAT && mark != XCT_META_DNAT)
-		return TC_ACT_UNSPEC;
-	/* XDP tracked a dnat candidate, or left a reply untracked. */
 	slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
-	if (slot) {
-		slot->nat_dnat = mark == XCT_META_DNAT;
+	if (!slot)
+		return TC_ACT_SHOT;
+	if (why == XCT_HANDOFF_NAT || why == XCT_HANDOFF_DNAT) {
+		/* XDP tracked a dnat candidate, or left a reply untracked. */
+		slot->nat_dnat = why == XCT_HANDOFF_DNAT;
 		bpf_tail_call(skb, &xct_nat_progs, XCT_NAT_PROG_INGRESS);
-	}
-	if (mark == XCT_META_DNAT) {
-		xct_handoff_failed();
+		xct_count(XCT_S_DROP);
 		return TC_ACT_SHOT;
 	}
-	return xct_undecided(slot ? XCT_R_TAIL_CALL_FAILED : XCT_R_INTERNAL_ERROR,
-			     XCT_HOOK_INGRESS) == XCT_VERDICT_ACCEPT
-		       ? TC_ACT_UNSPEC
-		       : TC_ACT_SHOT;
+	if (why != XCT_HANDOFF_REJECT)
+		return TC_ACT_SHOT;
+	len = skb->len;
+	n = xct_copy_len(len);
+	hdrs = bpf_map_lookup_elem(&xct_hdrs, &zero);
+	if (!hdrs || bpf_skb_load_bytes(skb, 0, hdrs->b, n) < 0)
+		return TC_ACT_SHOT;
+	__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
+	slot->copied = n;
+	slot->hook = XCT_HOOK_INGRESS;
+	slot->parsed = xct_parse_skb(skb, hdrs, n, &slot->pkt) == XCT_R_OK;
+	bpf_tail_call(skb, &xct_reject_tc_prog, 0);
+	xct_count(XCT_S_REJECT_ERROR);
+	return TC_ACT_SHOT;
 }
 
 SEC("tc")
@@ -1023,7 +1085,7 @@ static __always_inline struct xct_pkt_slot *xct_nat_parse(struct __sk_buff *skb,
 	__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
 	slot->copied = n;
 	slot->hook = hook;
-	slot->parsed = xct_parse(hdrs, n, len, &slot->pkt) == XCT_R_OK;
+	slot->parsed = xct_parse_skb(skb, hdrs, n, &slot->pkt) == XCT_R_OK;
 	if (!slot->parsed)
 		return 0;
 	/* ICMP errors: about a connection that could be translated. */

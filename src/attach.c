@@ -24,6 +24,7 @@
 #include <bpf/libbpf.h>
 
 #include "datapath_size.h"
+#include "hooks.h"
 #include "table.h"
 #include "xct/nat.h"
 #include "xct/policy.h"
@@ -61,7 +62,13 @@ static const char attach_usage[] =
 	"                     4096 (default 4 MiB; kept from the running xct)\n"
 	"  --replace          swap the programs on already attached interfaces for\n"
 	"                     the ones of this xct, atomically, keeping the table\n"
-	"                     (how a new version of xct takes over)\n"
+	"                     (how a new version of xct takes over); only hooks\n"
+	"                     that still run this instance's programs\n"
+	"\n"
+	"An interface whose XDP hook, or whose TC handle 0x7c7 priority 0x7c7, is\n"
+	"held by another program (another xct instance's too) is refused before\n"
+	"anything changes, with the holder named (with --mode tc, an XDP program\n"
+	"that is not xct's may stay).  Exit status 1 then, 2 for bad usage.\n"
 	"\n"
 	"Examples:\n"
 	"  xct attach eth0\n"
@@ -84,6 +91,57 @@ static void link_pin_path(char *buf, size_t len, int ifindex)
 	xct_pin(buf, len, name);
 }
 
+/*
+ * An entry of an older registry lacks the ids of the reject answerer and
+ * of the XDP link; they are read from the kernel, where that xct put them,
+ * the answerer only if it is one (by name: that xct kept no other trace).
+ */
+static void iface_fill_legacy(__u32 ifindex, struct xct_iface *v)
+{
+	__u32 link_id, prog, ifi, answer;
+	char path[4096], name[64];
+
+	if (v->mode == XCT_MODE_TC)
+		return;
+	answer = xct_tc_prog_at((int)ifindex, BPF_TC_INGRESS);
+	xct_prog_name(answer, name, sizeof(name));
+	if (!v->answer_prog_id && answer && !strcmp(name, "xct_tc_answer"))
+		v->answer_prog_id = answer;
+	link_pin_path(path, sizeof(path), (int)ifindex);
+	if (!v->xdp_link_id && !xct_link_at(path, &link_id, &prog, &ifi))
+		v->xdp_link_id = link_id;
+}
+
+/* Copies an older registry into this load's. */
+static int migrate_registry(int old_fd, int new_fd)
+{
+	__u32 key, *prev = NULL;
+
+	while (bpf_map_get_next_key(old_fd, prev, &key) == 0) {
+		struct xct_iface v = {};
+
+		prev = &key;
+		if (bpf_map_lookup_elem(old_fd, &key, &v))
+			continue;
+		iface_fill_legacy(key, &v);
+		if (bpf_map_update_elem(new_fd, &key, &v, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+/* Pins an older registry back after a failed load, as it was. */
+static void restore_registry(int old_fd)
+{
+	char path[4096];
+
+	if (old_fd < 0)
+		return;
+	if (bpf_obj_pin(old_fd, xct_pin(path, sizeof(path), "xct_ifaces")))
+		xct_err("cannot pin the interface registry back at %s: %s", path, strerror(errno));
+	close(old_fd);
+}
+
 /* Runs one command of the control program (GC start, GC run). */
 static int run_ctl(struct xct_bpf *skel, __u16 cmd)
 {
@@ -98,44 +156,102 @@ static int run_ctl(struct xct_bpf *skel, __u16 cmd)
 	return msg.ret;
 }
 
+/* Whether a pinned map has the layout this xct's object gives it. */
+static bool same_layout(const struct bpf_map *map, const struct bpf_map_info *info)
+{
+	return info->type == bpf_map__type(map) && info->key_size == bpf_map__key_size(map) &&
+	       info->value_size == bpf_map__value_size(map) &&
+	       info->max_entries == bpf_map__max_entries(map) &&
+	       info->map_flags == bpf_map__map_flags(map);
+}
+
+/*
+ * An older xct's registry (16-byte entries) is taken over by copying: the
+ * entries are read from the old map, which stays pinned until this load
+ * has succeeded, into the one this load creates.
+ */
+static bool is_v1_registry(const struct bpf_map *map, const struct bpf_map_info *info)
+{
+	return !strcmp(bpf_map__name(map), "xct_ifaces") && info->type == bpf_map__type(map) &&
+	       info->key_size == bpf_map__key_size(map) && info->value_size == XCT_IFACE_V1_SIZE;
+}
+
+/* Reads the pinned map's info; false if there is no pin. */
+static bool pinned_info(const struct bpf_map *map, struct bpf_map_info *info)
+{
+	const char *path = bpf_map__pin_path(map);
+	__u32 len = sizeof(*info);
+	int fd, err;
+
+	if (!path)
+		return false;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	memset(info, 0, sizeof(*info));
+	err = bpf_obj_get_info_by_fd(fd, info, &len);
+	close(fd);
+	return !err;
+}
+
 /*
  * A pinned map of an older xct whose layout differs from this one's cannot
  * be reused, and libbpf would refuse the whole load.  Maps that hold no
  * connection are unpinned and start afresh (counters, an older policy: the
- * rules are loaded again); the table is never dropped here, a change of its
- * layout needs a migration, so the load fails with a clear message.
+ * rules are loaded again).  The maps that hold connections are never
+ * dropped here: a change of the table's layout, or of the NAT bindings'
+ * (dropping them would cut every translated connection, whose replies
+ * would no longer find their way back), needs a migration this xct does
+ * not have, so the load is refused.  Every map is checked before any is
+ * unpinned, so that a refusal changes nothing.  The registry of an older
+ * layout is migrated: its map stays pinned, open in *old_ifaces_fd, until
+ * the load has succeeded.
  */
-static int drop_stale_pins(struct xct_bpf *skel, bool *nat_rules_dropped)
+static int drop_stale_pins(struct xct_bpf *skel, bool *nat_rules_dropped, int *old_ifaces_fd)
 {
+	struct bpf_map_info info;
 	struct bpf_map *map;
 
 	bpf_object__for_each_map(map, skel->obj)
 	{
-		const char *path = bpf_map__pin_path(map);
-		struct bpf_map_info info = {};
-		__u32 len = sizeof(info);
-		int fd;
+		const char *name = bpf_map__name(map);
 
-		if (!path)
+		if (!pinned_info(map, &info) || same_layout(map, &info))
 			continue;
-		fd = bpf_obj_get(path);
-		if (fd < 0)
-			continue;
-		if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
-			close(fd);
-			continue;
-		}
-		close(fd);
-		if (info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
-		    info.value_size == bpf_map__value_size(map) &&
-		    info.max_entries == bpf_map__max_entries(map) &&
-		    info.map_flags == bpf_map__map_flags(map))
-			continue;
-		if (!strcmp(bpf_map__name(map), "xct_ct")) {
+		if (!strcmp(name, "xct_ct")) {
 			xct_err("the connection table under %s has another layout than this xct's; "
 				"it cannot be taken over without a migration",
 				xct_opts.pin_path);
 			return -EINVAL;
+		}
+		if (!strcmp(name, "xct_nat") || !strcmp(name, "xct_nat_rev")) {
+			xct_err("the NAT bindings under %s (%s) have another layout than this "
+				"xct's; taking them over would cut every translated connection, so "
+				"nothing was changed ('xct detach --all' drops them with the table)",
+				xct_opts.pin_path, name);
+			return -EINVAL;
+		}
+		if (!strcmp(name, "xct_ifaces") && !is_v1_registry(map, &info)) {
+			xct_err("the interface registry under %s has a layout this xct does not "
+				"know; nothing was changed",
+				xct_opts.pin_path);
+			return -EINVAL;
+		}
+	}
+	bpf_object__for_each_map(map, skel->obj)
+	{
+		const char *path = bpf_map__pin_path(map);
+
+		if (!pinned_info(map, &info) || same_layout(map, &info))
+			continue;
+		if (is_v1_registry(map, &info)) {
+			*old_ifaces_fd = bpf_obj_get(path);
+			if (*old_ifaces_fd < 0 || unlink(path)) {
+				xct_err("cannot take over the registry %s: %s", path,
+					strerror(errno));
+				return -errno;
+			}
+			continue;
 		}
 		fprintf(stderr, "xct: %s: layout changed since it was pinned, starting it afresh\n",
 			bpf_map__name(map));
@@ -191,8 +307,8 @@ static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, __u32 ct
 	__u32 len = sizeof(info);
 	struct xct_bpf *skel;
 	bool nat_rules_dropped = false;
+	int fd, err, old_ifaces_fd = -1;
 	char path[4096];
-	int fd, err;
 
 	*exit_code = XCT_EXIT_RUNTIME;
 	fd = bpf_obj_get(xct_pin(path, sizeof(path), "xct_ct"));
@@ -229,7 +345,8 @@ static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, __u32 ct
 		ct_events_size = pinned_max_entries("xct_ct_events");
 	if (ct_events_size)
 		bpf_map__set_max_entries(skel->maps.xct_ct_events, ct_events_size);
-	if (drop_stale_pins(skel, &nat_rules_dropped)) {
+	if (drop_stale_pins(skel, &nat_rules_dropped, &old_ifaces_fd)) {
+		restore_registry(old_ifaces_fd);
 		xct_bpf__destroy(skel);
 		return NULL;
 	}
@@ -237,8 +354,20 @@ static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, __u32 ct
 	if (err) {
 		xct_err("cannot load the BPF programs: %s%s", strerror(-err),
 			xct_opts.verbose ? "" : " (run with -v for the verifier's log)");
+		restore_registry(old_ifaces_fd);
 		xct_bpf__destroy(skel);
 		return NULL;
+	}
+	if (old_ifaces_fd >= 0) {
+		err = migrate_registry(old_ifaces_fd, bpf_map__fd(skel->maps.xct_ifaces));
+		if (err) {
+			xct_err("cannot migrate the interface registry: %s", strerror(-err));
+			unlink(xct_pin(path, sizeof(path), "xct_ifaces"));
+			restore_registry(old_ifaces_fd);
+			xct_bpf__destroy(skel);
+			return NULL;
+		}
+		close(old_ifaces_fd);
 	}
 	/* The NAT programs hand translated packets to the TC tracker; set
 	 * here, not in the object, so that a load without that program (a
@@ -284,13 +413,26 @@ static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, __u32 ct
 	return skel;
 }
 
-static int tc_attach(int ifindex, enum bpf_tc_attach_point point, int prog_fd, bool *own_clsact)
+static const char *tc_point_name(enum bpf_tc_attach_point point)
+{
+	return point == BPF_TC_INGRESS ? "ingress" : "egress";
+}
+
+/*
+ * Adds (replace false) or swaps (replace true, xct attach --replace) the
+ * filter at xct's handle and priority.  A plain add fails with EEXIST if
+ * any filter is there, so a filter someone else put there after the checks
+ * is never overwritten; a swap is only asked for once the filter there was
+ * found to be this instance's (tc offers no compare-and-swap: a filter
+ * replaced by someone else between that check and the swap would be
+ * swapped too).
+ */
+static int tc_attach(int ifindex, enum bpf_tc_attach_point point, int prog_fd, bool replace,
+		     bool *own_clsact)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
-	/* BPF_TC_F_REPLACE: a filter of ours already there (xct attach
-	 * --replace) is swapped atomically; otherwise it is a plain add. */
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = XCT_TC_HANDLE, .priority = XCT_TC_PRIORITY,
-		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+		    .prog_fd = prog_fd, .flags = replace ? BPF_TC_F_REPLACE : 0);
 	int err;
 
 	err = bpf_tc_hook_create(&hook);
@@ -301,20 +443,44 @@ static int tc_attach(int ifindex, enum bpf_tc_attach_point point, int prog_fd, b
 	return bpf_tc_attach(&hook, &opts);
 }
 
-static void tc_detach(int ifindex, enum bpf_tc_attach_point point)
+/*
+ * Deletes the filter at xct's handle and priority if it still runs the
+ * program xct attached there (want); a filter someone else put there is
+ * left alone, and reported.  Returns whether no filter of anyone's is left
+ * at the handle.
+ */
+static bool tc_detach_own(const char *name, int ifindex, enum bpf_tc_attach_point point, __u32 want)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = XCT_TC_HANDLE, .priority = XCT_TC_PRIORITY);
+	__u32 have = xct_tc_prog_at(ifindex, point);
+	char holder[4200];
 
-	bpf_tc_detach(&hook, &opts);
+	if (!have)
+		return true;
+	if (have != want) {
+		xct_describe_holder(have, holder, sizeof(holder));
+		fprintf(stderr,
+			"xct: %s: the TC %s filter at xct's handle is not xct's (it runs %s); "
+			"left as it is\n",
+			name, tc_point_name(point), holder);
+		return false;
+	}
+	return bpf_tc_detach(&hook, &opts) == 0;
 }
 
-/* Removes everything xct put on one interface, and its registry entry. */
+/* Removes everything xct put on one interface, and its registry entry;
+ * nothing of anyone else's. */
 static void detach_iface(int ifaces_fd, __u32 ifindex, const struct xct_iface *iface)
 {
-	char path[4096];
+	char path[4096], name[IF_NAMESIZE];
+	bool ingress_gone, egress_gone;
 	int fd;
 
+	if (!if_indextoname(ifindex, name))
+		snprintf(name, sizeof(name), "ifindex %u", ifindex);
+	/* The link is this instance's own pin: detaching it removes only the
+	 * program it attached. */
 	link_pin_path(path, sizeof(path), (int)ifindex);
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
@@ -324,9 +490,15 @@ static void detach_iface(int ifaces_fd, __u32 ifindex, const struct xct_iface *i
 	}
 	/* TC ingress holds the tracker in tc mode, the reject answerer next
 	 * to XDP otherwise. */
-	tc_detach((int)ifindex, BPF_TC_INGRESS);
-	tc_detach((int)ifindex, BPF_TC_EGRESS);
-	if (iface->flags & XCT_IFACE_OWN_CLSACT) {
+	ingress_gone = tc_detach_own(name, (int)ifindex, BPF_TC_INGRESS,
+				     iface->mode == XCT_MODE_TC ? iface->ingress_prog_id
+								: iface->answer_prog_id);
+	egress_gone = tc_detach_own(name, (int)ifindex, BPF_TC_EGRESS, iface->egress_prog_id);
+	/* The qdisc xct created goes once it holds no filter: one of
+	 * someone else's, at xct's handle or any other, keeps it. */
+	if ((iface->flags & XCT_IFACE_OWN_CLSACT) && ingress_gone && egress_gone &&
+	    xct_tc_filter_count((int)ifindex, BPF_TC_INGRESS) == 0 &&
+	    xct_tc_filter_count((int)ifindex, BPF_TC_EGRESS) == 0) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
 			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
 
@@ -336,10 +508,79 @@ static void detach_iface(int ifaces_fd, __u32 ifindex, const struct xct_iface *i
 }
 
 /*
+ * Whether every hook the registry lists for an interface is there and
+ * runs the program xct attached: what status reports, and what --replace
+ * requires before it swaps anything.  Each missing hook is described in
+ * why[] (at most XCT_HOOKS_MAX); returns their number.
+ */
+#define XCT_HOOKS_MAX 4
+
+struct hook_problem {
+	const char *hook;
+	char why[4300];
+};
+
+static int check_hooks(__u32 ifindex, const struct xct_iface *v, struct hook_problem *p)
+{
+	__u32 link_id, prog, ifi, have;
+	char path[4096], name[IF_NAMESIZE], holder[4200];
+	int n = 0, err;
+
+	if (!if_indextoname(ifindex, name)) {
+		p[n].hook = "interface";
+		snprintf(p[n++].why, sizeof(p->why), "interface %u is gone", ifindex);
+		return n;
+	}
+	if (v->mode != XCT_MODE_TC) {
+		link_pin_path(path, sizeof(path), (int)ifindex);
+		err = xct_link_at(path, &link_id, &prog, &ifi);
+		have = xct_xdp_prog_on((int)ifindex);
+		p[n].hook = "xdp";
+		if (err)
+			snprintf(p[n++].why, sizeof(p->why),
+				 "the XDP link pinned at %s is gone (%s)", path, strerror(-err));
+		else if (v->xdp_link_id && link_id != v->xdp_link_id)
+			snprintf(p[n++].why, sizeof(p->why),
+				 "the XDP link pinned at %s is link %u, not the one xct made (%u)",
+				 path, link_id, v->xdp_link_id);
+		else if (ifi != ifindex)
+			snprintf(p[n++].why, sizeof(p->why), "the XDP link was detached from %s",
+				 name);
+		else if (prog != v->ingress_prog_id || have != v->ingress_prog_id) {
+			if (have)
+				xct_describe_holder(have, holder, sizeof(holder));
+			snprintf(p[n++].why, sizeof(p->why),
+				 "XDP on %s runs %s, not xct's (prog %u)", name,
+				 have ? holder : "nothing", v->ingress_prog_id);
+		}
+	}
+	have = xct_tc_prog_at((int)ifindex, BPF_TC_INGRESS);
+	if (have != (v->mode == XCT_MODE_TC ? v->ingress_prog_id : v->answer_prog_id)) {
+		p[n].hook = v->mode == XCT_MODE_TC ? "tc ingress" : "tc ingress answerer";
+		if (have)
+			xct_describe_holder(have, holder, sizeof(holder));
+		snprintf(p[n++].why, sizeof(p->why),
+			 "the TC ingress filter at handle 0x%x priority 0x%x %s%s", XCT_TC_HANDLE,
+			 XCT_TC_PRIORITY, have ? "runs " : "is gone", have ? holder : "");
+	}
+	have = xct_tc_prog_at((int)ifindex, BPF_TC_EGRESS);
+	if (have != v->egress_prog_id) {
+		p[n].hook = "tc egress";
+		if (have)
+			xct_describe_holder(have, holder, sizeof(holder));
+		snprintf(p[n++].why, sizeof(p->why),
+			 "the TC egress filter at handle 0x%x priority 0x%x %s%s", XCT_TC_HANDLE,
+			 XCT_TC_PRIORITY, have ? "runs " : "is gone", have ? holder : "");
+	}
+	return n;
+}
+
+/*
  * Swaps the programs on an attached interface for this load's: the XDP link
  * is updated in place and the TC filters replaced, each an atomic switch, so
  * every packet meets either the old program or the new one, and both use
- * the same pinned table.
+ * the same pinned table.  The hooks were found to be this instance's
+ * before the load (check_hooks()).
  */
 static int replace_iface(struct xct_bpf *skel, const char *name, __u32 ifindex,
 			 struct xct_iface *iface)
@@ -351,7 +592,7 @@ static int replace_iface(struct xct_bpf *skel, const char *name, __u32 ifindex,
 
 	if (iface->mode == XCT_MODE_TC) {
 		err = tc_attach((int)ifindex, BPF_TC_INGRESS,
-				bpf_program__fd(skel->progs.xct_tc_ingress), &own_clsact);
+				bpf_program__fd(skel->progs.xct_tc_ingress), true, &own_clsact);
 		if (err) {
 			xct_err("cannot replace the TC ingress program of %s: %s", name,
 				strerror(-err));
@@ -360,12 +601,13 @@ static int replace_iface(struct xct_bpf *skel, const char *name, __u32 ifindex,
 		iface->ingress_prog_id = prog_id(bpf_program__fd(skel->progs.xct_tc_ingress));
 	} else {
 		err = tc_attach((int)ifindex, BPF_TC_INGRESS,
-				bpf_program__fd(skel->progs.xct_tc_answer), &own_clsact);
+				bpf_program__fd(skel->progs.xct_tc_answer), true, &own_clsact);
 		if (err) {
 			xct_err("cannot replace the TC ingress program of %s: %s", name,
 				strerror(-err));
 			return err;
 		}
+		iface->answer_prog_id = prog_id(bpf_program__fd(skel->progs.xct_tc_answer));
 		link_pin_path(path, sizeof(path), (int)ifindex);
 		fd = bpf_obj_get(path);
 		if (fd < 0 || bpf_link_update(fd, bpf_program__fd(skel->progs.xct_xdp), NULL)) {
@@ -373,21 +615,71 @@ static int replace_iface(struct xct_bpf *skel, const char *name, __u32 ifindex,
 			xct_err("cannot replace the XDP program of %s: %s", name, strerror(-err));
 			if (fd >= 0)
 				close(fd);
+			bpf_map_update_elem(ifaces_fd, &ifindex, iface, BPF_EXIST);
 			return err;
 		}
 		close(fd);
 		iface->ingress_prog_id = prog_id(bpf_program__fd(skel->progs.xct_xdp));
 	}
 	err = tc_attach((int)ifindex, BPF_TC_EGRESS, bpf_program__fd(skel->progs.xct_tc_egress),
-			&own_clsact);
+			true, &own_clsact);
 	if (err) {
 		xct_err("cannot replace the TC egress program of %s: %s", name, strerror(-err));
+		bpf_map_update_elem(ifaces_fd, &ifindex, iface, BPF_EXIST);
 		return err;
 	}
 	iface->egress_prog_id = prog_id(bpf_program__fd(skel->progs.xct_tc_egress));
 	bpf_map_update_elem(ifaces_fd, &ifindex, iface, BPF_EXIST);
 	printf("%s: replaced (ingress %s, egress tc)\n", name, mode_name(iface->mode));
 	return 0;
+}
+
+/*
+ * Whether an interface is free for this instance: no other xct instance
+ * and no other XDP program on it, and nothing at xct's TC handle.  Checked
+ * for every interface before anything changes; the message names the
+ * holder.  With --mode tc an XDP program of another tool may stay (it runs
+ * before xct's TC ingress); another xct's may not.
+ */
+static int check_iface_free(const char *name, __u32 ifindex, __u32 mode)
+{
+	static const enum bpf_tc_attach_point points[] = {BPF_TC_INGRESS, BPF_TC_EGRESS};
+	char holder[4200], pname[64];
+	__u32 have;
+	size_t i;
+
+	have = xct_xdp_prog_on((int)ifindex);
+	xct_prog_name(have, pname, sizeof(pname));
+	if (have && (mode != XCT_MODE_TC || !strncmp(pname, "xct_", 4))) {
+		xct_describe_holder(have, holder, sizeof(holder));
+		xct_err("cannot attach to %s: its XDP hook is held by %s", name, holder);
+		return -EBUSY;
+	}
+	for (i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
+		have = xct_tc_prog_at((int)ifindex, points[i]);
+		if (!have)
+			continue;
+		xct_describe_holder(have, holder, sizeof(holder));
+		xct_err("cannot attach to %s: its TC %s filter at xct's handle 0x%x priority 0x%x "
+			"is held by %s",
+			name, tc_point_name(points[i]), XCT_TC_HANDLE, XCT_TC_PRIORITY, holder);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* Reports a hook that could not be added because something took it
+ * after check_iface_free(). */
+static void report_taken(const char *name, const char *hook, __u32 have, int err)
+{
+	char holder[4200];
+
+	if (!have) {
+		xct_err("cannot attach to %s of %s: %s", hook, name, strerror(-err));
+		return;
+	}
+	xct_describe_holder(have, holder, sizeof(holder));
+	xct_err("cannot attach to %s of %s: held by %s", hook, name, holder);
 }
 
 /* Hooks one interface; on failure leaves it as it was. */
@@ -407,16 +699,20 @@ static int attach_iface(struct xct_bpf *skel, const char *name, __u32 ifindex, _
 		return -errno;
 	}
 
+	/* Each hook's program id is recorded as soon as it is attached: the
+	 * undo below deletes only what this command added. */
 	if (mode != XCT_MODE_TC) {
 		/* The answerer of XDP's rejects first: from XDP's first packet
 		 * on, a packet it marks rejected must not reach the stack
 		 * unanswered. */
 		err = tc_attach((int)ifindex, BPF_TC_INGRESS,
-				bpf_program__fd(skel->progs.xct_tc_answer), &own_clsact);
+				bpf_program__fd(skel->progs.xct_tc_answer), false, &own_clsact);
 		if (err) {
-			xct_err("cannot attach to TC ingress of %s: %s", name, strerror(-err));
+			report_taken(name, "TC ingress",
+				     xct_tc_prog_at((int)ifindex, BPF_TC_INGRESS), err);
 			goto fail;
 		}
+		iface.answer_prog_id = prog_id(bpf_program__fd(skel->progs.xct_tc_answer));
 	}
 	if (mode != XCT_MODE_TC) {
 		LIBBPF_OPTS(bpf_link_create_opts, lo,
@@ -427,15 +723,22 @@ static int attach_iface(struct xct_bpf *skel, const char *name, __u32 ifindex, _
 					  BPF_XDP, &lo);
 		if (link_fd < 0) {
 			err = -errno;
-			if (mode_given) {
-				xct_err("cannot attach XDP (%s) to %s: %s", mode_name(mode), name,
-					strerror(-err));
+			/* Only a driver without XDP falls back to TC; EBUSY
+			 * or EEXIST mean another program holds the hook. */
+			if (mode_given || err != -EOPNOTSUPP) {
+				report_taken(name, "XDP", xct_xdp_prog_on((int)ifindex), err);
 				goto fail;
 			}
 			fprintf(stderr, "xct: %s: no native XDP (%s), tracking ingress at TC\n",
 				name, strerror(-err));
+			/* The answerer's place is the tracker's now. */
+			tc_detach_own(name, (int)ifindex, BPF_TC_INGRESS, iface.answer_prog_id);
+			iface.answer_prog_id = 0;
 			mode = XCT_MODE_TC;
 		} else {
+			struct bpf_link_info li = {};
+			__u32 li_len = sizeof(li);
+
 			link_pin_path(path, sizeof(path), (int)ifindex);
 			if (bpf_obj_pin(link_fd, path)) {
 				err = -errno;
@@ -444,25 +747,28 @@ static int attach_iface(struct xct_bpf *skel, const char *name, __u32 ifindex, _
 				goto fail;
 			}
 			iface.ingress_prog_id = prog_id(bpf_program__fd(skel->progs.xct_xdp));
+			if (!bpf_obj_get_info_by_fd(link_fd, &li, &li_len))
+				iface.xdp_link_id = li.id;
 		}
 	}
+	iface.mode = mode;
 	if (mode == XCT_MODE_TC) {
 		err = tc_attach((int)ifindex, BPF_TC_INGRESS,
-				bpf_program__fd(skel->progs.xct_tc_ingress), &own_clsact);
+				bpf_program__fd(skel->progs.xct_tc_ingress), false, &own_clsact);
 		if (err) {
-			xct_err("cannot attach to TC ingress of %s: %s", name, strerror(-err));
+			report_taken(name, "TC ingress",
+				     xct_tc_prog_at((int)ifindex, BPF_TC_INGRESS), err);
 			goto fail;
 		}
 		iface.ingress_prog_id = prog_id(bpf_program__fd(skel->progs.xct_tc_ingress));
 	}
 	err = tc_attach((int)ifindex, BPF_TC_EGRESS, bpf_program__fd(skel->progs.xct_tc_egress),
-			&own_clsact);
+			false, &own_clsact);
 	if (err) {
-		xct_err("cannot attach to TC egress of %s: %s", name, strerror(-err));
+		report_taken(name, "TC egress", xct_tc_prog_at((int)ifindex, BPF_TC_EGRESS), err);
 		goto fail;
 	}
 	iface.egress_prog_id = prog_id(bpf_program__fd(skel->progs.xct_tc_egress));
-	iface.mode = mode;
 	iface.flags = own_clsact ? XCT_IFACE_OWN_CLSACT : 0;
 	bpf_map_update_elem(ifaces_fd, &ifindex, &iface, BPF_EXIST);
 	if (link_fd >= 0)
@@ -471,7 +777,6 @@ static int attach_iface(struct xct_bpf *skel, const char *name, __u32 ifindex, _
 	return 0;
 
 fail:
-	iface.mode = mode;
 	iface.flags = own_clsact ? XCT_IFACE_OWN_CLSACT : 0;
 	if (link_fd >= 0)
 		close(link_fd);
@@ -568,9 +873,11 @@ int cmd_attach(int argc, char **argv)
 
 	/* Already attached (or, for --replace, not)? Checked before anything
 	 * changes. */
+	memset(current, 0, sizeof(current));
 	fd = bpf_obj_get(xct_pin(path, sizeof(path), "xct_ifaces"));
 	for (i = 0; i < n; i++) {
 		bool attached = fd >= 0 && bpf_map_lookup_elem(fd, &ifindex[i], &current[i]) == 0;
+		struct hook_problem problems[XCT_HOOKS_MAX];
 
 		if (attached && !replace) {
 			xct_err("%s: already attached (ingress %s); detach it first, or "
@@ -581,6 +888,23 @@ int cmd_attach(int argc, char **argv)
 		}
 		if (!attached && replace) {
 			xct_err("cannot replace on %s: not attached", argv[optind + i]);
+			if (fd >= 0)
+				close(fd);
+			return XCT_EXIT_RUNTIME;
+		}
+		/* Only this instance's own hooks are swapped: one that is
+		 * gone or runs someone else's program is reported, and
+		 * nothing is replaced anywhere. */
+		if (attached) {
+			iface_fill_legacy(ifindex[i], &current[i]);
+			if (check_hooks(ifindex[i], &current[i], problems)) {
+				xct_err("cannot replace on %s: %s ('xct status' shows every "
+					"hook; detach it and attach again)",
+					argv[optind + i], problems[0].why);
+				close(fd);
+				return XCT_EXIT_RUNTIME;
+			}
+		} else if (check_iface_free(argv[optind + i], ifindex[i], mode)) {
 			if (fd >= 0)
 				close(fd);
 			return XCT_EXIT_RUNTIME;
@@ -620,7 +944,9 @@ int cmd_attach(int argc, char **argv)
 }
 
 /* Unpins everything under the pin path (every pin there is one of xct's
- * maps) and removes it. */
+ * maps).  The directory itself stays, empty: its parent is usually a
+ * bpffs root, mode 1777, where any user could create the name again once
+ * it is gone and wait for the next attach. */
 static void remove_state(void)
 {
 	char path[4096];
@@ -632,8 +958,6 @@ static void remove_state(void)
 			unlink(xct_pin(path, sizeof(path), d->d_name));
 	if (dir)
 		closedir(dir);
-	if (rmdir(xct_opts.pin_path) && errno != ENOENT)
-		xct_err("could not remove %s: %s", xct_opts.pin_path, strerror(errno));
 }
 
 int cmd_detach(int argc, char **argv)
@@ -649,7 +973,11 @@ int cmd_detach(int argc, char **argv)
 			all = true;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			puts("Usage: xct detach IFACE... | --all\n\n"
-			     "--all also drops the connection table and counters.");
+			     "Removes xct's hooks from each IFACE: its XDP link, and the TC filters\n"
+			     "that still run the programs it attached (a filter someone else put at\n"
+			     "xct's handle is left, and reported; so is the clsact qdisc while it\n"
+			     "holds another tool's filter).  --all also drops the connection table\n"
+			     "and counters.");
 			return XCT_EXIT_OK;
 		} else if (argv[i][0] == '-') {
 			return xct_usage_error("unknown option '%s'", argv[i]);
@@ -669,8 +997,10 @@ int cmd_detach(int argc, char **argv)
 	if (all) {
 		while (bpf_map_get_next_key(t.ifaces_fd, NULL, &next) == 0) {
 			key = next;
+			memset(&cur, 0, sizeof(cur));
 			if (bpf_map_lookup_elem(t.ifaces_fd, &key, &cur))
 				break;
+			iface_fill_legacy(key, &cur);
 			detach_iface(t.ifaces_fd, key, &cur);
 		}
 		xct_table_close(&t);
@@ -690,8 +1020,11 @@ int cmd_detach(int argc, char **argv)
 		n++;
 	}
 	for (i = 0; i < n; i++) {
-		if (bpf_map_lookup_elem(t.ifaces_fd, &ifindex[i], &cur) == 0)
+		memset(&cur, 0, sizeof(cur));
+		if (bpf_map_lookup_elem(t.ifaces_fd, &ifindex[i], &cur) == 0) {
+			iface_fill_legacy(ifindex[i], &cur);
 			detach_iface(t.ifaces_fd, ifindex[i], &cur);
+		}
 		printf("%s: detached\n", argv[i + 1]);
 	}
 	xct_table_close(&t);
@@ -722,6 +1055,22 @@ static int policy_header(struct xct_policy_gen *g)
 	return 1;
 }
 
+static const char status_usage[] =
+	"Usage: xct status\n"
+	"\n"
+	"The table's fill, the collector, the rules, and every attached interface's\n"
+	"hooks as the kernel has them: each XDP link and TC filter xct attached is\n"
+	"looked up by its program id.  A hook that is gone (XDP detached, clsact\n"
+	"flushed, a link unpinned) or runs a program xct did not attach is shown\n"
+	"as MISSING, and the exit status is 1.\n"
+	"\n"
+	"Exit status: 0 when every hook is there, 1 when one is MISSING or the\n"
+	"state cannot be read, 2 for bad usage.\n"
+	"\n"
+	"Examples:\n"
+	"  xct status\n"
+	"  xct -j status | jq '.interfaces[] | select(.state != \"ok\")'\n";
+
 int cmd_status(int argc, char **argv)
 {
 	unsigned long live = 0;
@@ -732,8 +1081,12 @@ int cmd_status(int argc, char **argv)
 	char name[IF_NAMESIZE];
 	struct xct_policy_gen pg;
 	__u64 now, dropped, rejected;
-	int n = 0, loaded;
+	int n = 0, loaded, missing = 0;
 
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		fputs(status_usage, stdout);
+		return XCT_EXIT_OK;
+	}
 	if (argc > 1)
 		return xct_usage_error("status takes no arguments");
 	if (xct_require_root())
@@ -778,27 +1131,56 @@ int cmd_status(int argc, char **argv)
 	else if (!xct_opts.json)
 		printf("rules: none loaded, every packet accepted\ninterfaces:\n");
 
+	/* The registry says what should be there; the kernel is asked what
+	 * is. */
 	while (bpf_map_get_next_key(t.ifaces_fd, prev, &key) == 0) {
+		struct hook_problem problems[XCT_HOOKS_MAX];
+		int np, k;
+
 		prev = &key;
+		memset(&cur, 0, sizeof(cur));
 		if (bpf_map_lookup_elem(t.ifaces_fd, &key, &cur))
 			continue;
+		iface_fill_legacy(key, &cur);
+		np = check_hooks(key, &cur, problems);
+		missing += np;
 		if (!if_indextoname(key, name))
 			snprintf(name, sizeof(name), "(gone)");
-		if (xct_opts.json)
+		if (xct_opts.json) {
 			printf("%s{\"name\":\"%s\",\"ifindex\":%u,\"ingress\":\"%s\","
-			       "\"ingress_prog_id\":%u,\"egress\":\"tc\",\"egress_prog_id\":%u}",
+			       "\"ingress_prog_id\":%u,\"egress\":\"tc\",\"egress_prog_id\":%u,"
+			       "\"answer_prog_id\":%u,\"xdp_link_id\":%u,\"state\":\"%s\",\"missing\":[",
 			       n ? "," : "", name, key, mode_name(cur.mode), cur.ingress_prog_id,
-			       cur.egress_prog_id);
-		else
-			printf("  %s (ifindex %u): ingress %s (prog %u), egress tc (prog %u)\n",
+			       cur.egress_prog_id, cur.answer_prog_id, cur.xdp_link_id,
+			       np ? "MISSING" : "ok");
+			for (k = 0; k < np; k++) {
+				printf("%s{\"hook\":\"%s\",\"why\":", k ? "," : "",
+				       problems[k].hook);
+				xct_json_string(problems[k].why);
+				printf("}");
+			}
+			printf("]}");
+		} else {
+			printf("  %s (ifindex %u): ingress %s (prog %u), egress tc (prog %u)%s\n",
 			       name, key, mode_name(cur.mode), cur.ingress_prog_id,
-			       cur.egress_prog_id);
+			       cur.egress_prog_id, np ? " MISSING" : "");
+			for (k = 0; k < np; k++)
+				printf("    MISSING %s: %s\n", problems[k].hook, problems[k].why);
+		}
 		n++;
 	}
 	if (xct_opts.json)
-		printf("]}\n");
+		printf("],\"missing\":%d}\n", missing);
 	else if (!n)
 		printf("  (none)\n");
 	xct_table_close(&t);
+	/* A monitor alarms on the status: the firewall is not (wholly) where
+	 * it should be. */
+	if (missing) {
+		xct_err("%d hook%s MISSING: xct does not see, or does not decide, the traffic "
+			"there",
+			missing, missing == 1 ? "" : "s");
+		return XCT_EXIT_RUNTIME;
+	}
 	return XCT_EXIT_OK;
 }

@@ -19,7 +19,7 @@ static const char usage[] =
 	"Commands:\n"
 	"  attach IFACE... [--mode native|generic|tc] [--max-entries N]\n"
 	"  detach IFACE... | --all\n"
-	"  status                      interfaces, programs, table fill\n"
+	"  status                      interfaces, programs, table fill; exit 1 if a hook is MISSING\n"
 	"  ct list|get|delete|flush|count|stats|events [FILTER...]  (see 'xct ct help')\n"
 	"  rules load|check FILE | show | clear               (see 'xct rules help')\n"
 	"  set add|del NAME ELEMENT... | list [NAME]          (see 'xct set help')\n"

@@ -189,7 +189,6 @@ static int load_datapath(struct replay *r)
 		}
 	}
 	r->dp->rodata->cfg_fake_clock = 1;
-	xct_datapath_probe(r->dp);
 	if (r->max_entries && xct_datapath_size(r->dp, r->max_entries)) {
 		xct_err("cannot size the table to %u entries", r->max_entries);
 		return -EINVAL;
@@ -280,7 +279,8 @@ static int prepare_rules(struct replay *r)
 		return XCT_EXIT_USAGE;
 	}
 	r->have_rules = true;
-	if (xct_rules_compile(&r->rs, r->rules_file, replay_ifindex, r, &r->compiled, &err)) {
+	if (xct_rules_compile(&r->rs, xct_rules_file_name(r->rules_file), replay_ifindex, r,
+			      &r->compiled, &err)) {
 		xct_rules_error_print(stderr, &err);
 		return XCT_EXIT_USAGE;
 	}
@@ -440,21 +440,18 @@ static void print_entry_text(const struct xct_ct_key *key, const struct xct_ct_e
 static void print_packet(struct replay *r, __u64 number, const struct xct_frame *f,
 			 const struct xct_decision *d, const char *skipped)
 {
-	struct xct_hdr_buf hdrs;
 	struct xct_pkt pkt;
 	struct xct_ct_key key;
 	struct xct_ct_entry e;
 	char src[INET6_ADDRSTRLEN] = "-", dst[INET6_ADDRSTRLEN] = "-", flags[12] = "";
-	__u32 copied = f->len < XCT_HDR_MAX ? f->len : XCT_HDR_MAX, line = 0;
+	__u32 line = 0;
 	const char *by = NULL, *proto = "-";
 	int parsed = 0, has_entry = 0, ports = 0, icmp = 0;
 	__u8 preason;
 
-	memset(&hdrs, 0, sizeof(hdrs));
 	memset(&pkt, 0, sizeof(pkt));
 	if (!skipped) {
-		memcpy(hdrs.b, f->data, copied);
-		preason = xct_parse_packet(hdrs.b, copied, f->len, &pkt);
+		preason = xct_parse_buf(f->data, f->len, &pkt);
 		parsed = preason == XCT_R_OK;
 		if (pkt.t.family == XCT_AF_INET || pkt.t.family == XCT_AF_INET6) {
 			xct_format_addr(pkt.t.family, &pkt.t.src, src, sizeof(src));
@@ -587,14 +584,14 @@ static int flush_batch(struct replay *r)
 		start = ctl->next;
 		if (ctl->stopped && start < r->n_batch) {
 			/* The feeder could not set this packet up (no memory
-			 * to grow the skb): run it alone, from the bytes the
-			 * slot holds, which are all the datapath reads. */
+			 * to grow the skb): run it alone, from the slot, which
+			 * holds the whole frame. */
 			struct xct_frame f = {.len = slots[start].len};
 			__u8 *buf = calloc(1, f.len);
 
 			if (!buf)
 				return -ENOMEM;
-			memcpy(buf, slots[start].hdr, f.len < XCT_HDR_MAX ? f.len : XCT_HDR_MAX);
+			memcpy(buf, slots[start].hdr, f.len);
 			f.data = buf;
 			r->now = slots[start].now_ns;
 			err = run_single(r, r->batch_first + start, &f);
@@ -655,12 +652,19 @@ static int replay_packet(struct replay *r, __u64 number, const struct xct_frame 
 	}
 	if (!r->feed)
 		return run_single(r, number, f);
+	/* A frame longer than a slot runs alone, whole: the parser reads
+	 * headers wherever they are, however far into the frame. */
+	if (f->len > XCT_REPLAY_HDR_MAX) {
+		if (r->n_batch && (err = flush_batch(r)))
+			return err;
+		return run_single(r, number, f);
+	}
 	slot = &r->slots[r->n_batch];
 	if (!r->n_batch)
 		r->batch_first = number;
 	slot->now_ns = r->now;
 	slot->len = f->len;
-	memcpy(slot->hdr, f->data, f->len < XCT_HDR_MAX ? f->len : XCT_HDR_MAX);
+	memcpy(slot->hdr, f->data, f->len);
 	if (++r->n_batch == XCT_REPLAY_BATCH)
 		return flush_batch(r);
 	return 0;

@@ -21,18 +21,20 @@
 static const char rules_usage[] =
 	"Usage: xct rules load FILE     validate FILE, then replace the running rules with it\n"
 	"       xct rules check FILE    validate FILE only (interfaces must exist)\n"
+	"                               (FILE '-': standard input, named <stdin> in errors)\n"
 	"       xct rules show          the running rules with their packet and byte counters\n"
 	"       xct rules clear         remove the rules: accept everything, keep tracking\n"
 	"\n"
 	"A bad file is reported as FILE:LINE:COLUMN with the line and a caret, exits\n"
-	"with status 2 and leaves the running rules as they were.  Connections in the\n"
-	"table are never touched by a load.  NAT statements (masquerade, snat to,\n"
-	"dnat to ADDR[:PORT] or to { ADDR[:PORT], ... }) sit in the same file.  The\n"
-	"language: docs/RULES.md.\n"
+	"with status 2 and leaves the running rules as they were; so does a file of\n"
+	"more than 64 MiB.  Connections in the table are never touched by a load.  NAT\n"
+	"statements (masquerade, snat to, dnat to ADDR[:PORT] or to { ADDR[:PORT], ... })\n"
+	"sit in the same file.  The language: docs/RULES.md.\n"
 	"\n"
 	"Examples:\n"
 	"  xct rules check /etc/xct/rules.xct\n"
 	"  xct rules load /etc/xct/rules.xct\n"
+	"  generate-rules | xct rules load -\n"
 	"  xct -j rules show\n";
 
 static const char set_usage[] =
@@ -64,7 +66,7 @@ static int rules_prepare(const char *file, struct xct_ruleset *rs, struct xct_co
 		xct_rules_error_print(stderr, &err);
 		return XCT_EXIT_USAGE;
 	}
-	if (xct_rules_compile(rs, file, ifindex_by_name, NULL, c, &err)) {
+	if (xct_rules_compile(rs, xct_rules_file_name(file), ifindex_by_name, NULL, c, &err)) {
 		xct_rules_error_print(stderr, &err);
 		xct_ruleset_free(rs);
 		return XCT_EXIT_USAGE;
@@ -72,8 +74,9 @@ static int rules_prepare(const char *file, struct xct_ruleset *rs, struct xct_co
 	return XCT_EXIT_OK;
 }
 
-static int rules_check(const char *file, bool load)
+static int rules_check(const char *path, bool load)
 {
+	const char *file = xct_rules_file_name(path);
 	struct xct_policy_maps maps;
 	struct xct_compiled c;
 	struct xct_ruleset rs;
@@ -87,7 +90,7 @@ static int rules_check(const char *file, bool load)
 		if (xct_policy_open(&maps))
 			return XCT_EXIT_RUNTIME;
 	}
-	rc = rules_prepare(file, &rs, &c);
+	rc = rules_prepare(path, &rs, &c);
 	if (rc == XCT_EXIT_OK && load) {
 		err = xct_policy_install(&maps, &rs, &c);
 		rc = err ? XCT_EXIT_RUNTIME : XCT_EXIT_OK;

@@ -32,6 +32,9 @@ int xct_table_open(struct xct_table *t)
 	memset(t, 0, sizeof(*t));
 	t->ct_fd = t->counters_fd = t->ifaces_fd = t->gc_fd = -1;
 	t->nat_fd = t->nat_rev_fd = -1;
+	err = xct_prepare_pin_path(xct_opts.pin_path, false);
+	if (err)
+		return err;
 	err = open_pinned("xct_ct", &t->ct_fd);
 	if (!err)
 		err = open_pinned("xct_counters", &t->counters_fd);

@@ -3,14 +3,15 @@
  * Small helpers every command uses: error output, privilege and bpffs
  * checks, the pin path, the clock, number parsing.
  */
+#define _GNU_SOURCE /* O_PATH */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <libgen.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -52,42 +53,223 @@ int xct_require_root(void)
 	return 0;
 }
 
-static bool is_bpffs(const char *path)
+/*
+ * The pin directory is the firewall's state: whoever may unlink a pin there
+ * unhooks xct, whoever may open one can read or change its tables.  So the
+ * pin path is opened one component at a time from "/", never through a
+ * symbolic link (O_NOFOLLOW at every step), and what was opened is checked
+ * with fstat, not by a second lookup of the name:
+ *
+ *  - every directory on the way must be owned by root and writable by root
+ *    alone, or else be root's and sticky (/tmp, a bpffs root, mode 1777):
+ *    in a sticky directory only an entry's owner may remove or rename it,
+ *    so the root-owned entry the path goes on with cannot be swapped;
+ *  - the pin directory itself must be owned by root and give group and
+ *    others no access at all (xct creates it 0700).
+ *
+ * Then nobody but root can rename, replace or enter anything on the path,
+ * and the pins the kernel creates inside (mode 0600) cannot be opened,
+ * unlinked or replaced by another user.
+ */
+static int unsafe(const char *pin_path, const char *comp, const char *why)
 {
-	struct statfs st;
-
-	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+	xct_err("refusing the pin path %s: %s %s", pin_path, comp, why);
+	return -EPERM;
 }
 
-int xct_prepare_pin_path(const char *pin_path, bool create)
+static int check_dir(int fd, const char *pin_path, const char *comp, bool pin_dir)
 {
-	char parent[PATH_MAX];
+	struct stat st;
+	char why[96];
 
-	if (strlen(pin_path) >= sizeof(parent)) {
+	if (fstat(fd, &st)) {
+		int err = -errno;
+
+		xct_err("cannot stat %s: %s", comp, strerror(errno));
+		return err;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return unsafe(pin_path, comp, "is not a directory");
+	if (st.st_uid != 0) {
+		snprintf(why, sizeof(why), "is owned by uid %u, not by root", (unsigned)st.st_uid);
+		return unsafe(pin_path, comp, why);
+	}
+	if (pin_dir && (st.st_mode & 077)) {
+		snprintf(why, sizeof(why),
+			 "has mode %04o: group and others must have no access (0700)",
+			 (unsigned)(st.st_mode & 07777));
+		return unsafe(pin_path, comp, why);
+	}
+	if (!pin_dir && (st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+		snprintf(why, sizeof(why), "is writable by %s and not sticky (mode %04o)",
+			 st.st_mode & S_IWOTH ? "others" : "its group",
+			 (unsigned)(st.st_mode & 07777));
+		return unsafe(pin_path, comp, why);
+	}
+	return 0;
+}
+
+/* Says why name could not be opened as a directory under dirfd. */
+static int open_failed(int dirfd, const char *name, const char *pin_path, const char *comp, int err)
+{
+	struct stat st;
+
+	if ((err == -ELOOP || err == -ENOTDIR) &&
+	    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return unsafe(pin_path, comp,
+			      S_ISLNK(st.st_mode) ? "is a symbolic link (not followed)"
+						  : "is not a directory");
+	xct_err("cannot open %s: %s", comp, strerror(-err));
+	return err;
+}
+
+/*
+ * Walks pin_path as described above.  Returns the open pin directory, or
+ * -ENOENT (quietly, without create) when it does not exist yet, or another
+ * -errno after a message.  *parent_fd is left open on the directory that
+ * holds it, for the caller's bpffs check.
+ */
+static int walk_pin_path(const char *pin_path, bool create, int *parent_fd, char *parent,
+			 size_t parent_len)
+{
+	char comp[PATH_MAX], name[NAME_MAX + 1];
+	const char *p = pin_path, *end;
+	size_t len = 0, n;
+	int fd, next, err;
+
+	*parent_fd = -1;
+	if (strlen(pin_path) >= sizeof(comp) || parent_len < sizeof(comp)) {
 		xct_err("pin path too long: %s", pin_path);
 		return -ENAMETOOLONG;
 	}
-	strcpy(parent, pin_path);
-	dirname(parent);
+	fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		xct_err("cannot open /: %s", strerror(errno));
+		return err;
+	}
+	err = check_dir(fd, pin_path, "/", false);
+	strcpy(parent, "/");
+	comp[0] = '\0';
+	while (!err) {
+		while (*p == '/')
+			p++;
+		end = strchr(p, '/');
+		if (!end)
+			end = p + strlen(p);
+		n = (size_t)(end - p);
+		if (!n || n > NAME_MAX || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.')) {
+			xct_err("the pin path %s must name a directory by a plain absolute path",
+				pin_path);
+			err = -EINVAL;
+			break;
+		}
+		memcpy(name, p, n);
+		name[n] = '\0';
+		comp[len++] = '/';
+		memcpy(comp + len, name, n + 1);
+		len += n;
+		p = end;
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break; /* name is the pin directory, fd its parent */
+		next = openat(fd, name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+		if (next < 0) {
+			err = -errno;
+			if (err == -ENOENT && !create)
+				break;
+			/* Where attach meets a missing directory: there is no
+			 * BPF filesystem to pin into. */
+			if (err == -ENOENT) {
+				xct_err("%s is not on a BPF filesystem (%s does not exist)",
+					pin_path, comp);
+				break;
+			}
+			err = open_failed(fd, name, pin_path, comp, err);
+			break;
+		}
+		close(fd);
+		fd = next;
+		err = check_dir(fd, pin_path, comp, false);
+		strcpy(parent, comp);
+	}
+	if (err) {
+		close(fd);
+		return err;
+	}
+	*parent_fd = fd;
+	if (create && mkdirat(fd, name, 0700) && errno != EEXIST) {
+		err = -errno;
+		xct_err("cannot create %s: %s", pin_path, strerror(errno));
+		return err;
+	}
+	next = openat(fd, name, O_RDONLY | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+	if (next < 0) {
+		err = -errno;
+		if (err == -ENOENT && !create)
+			return err;
+		return open_failed(fd, name, pin_path, comp, err);
+	}
+	err = check_dir(next, pin_path, comp, true);
+	if (err) {
+		close(next);
+		return err;
+	}
+	return next;
+}
 
-	if (!is_bpffs(parent)) {
-		/* Like bpftool: the default location gets mounted on demand. */
+static bool is_bpffs(int fd)
+{
+	struct statfs st;
+
+	return fstatfs(fd, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+int xct_open_pin_dir(const char *pin_path, bool create)
+{
+	char parent[PATH_MAX];
+	int fd, parent_fd;
+
+	fd = walk_pin_path(pin_path, create, &parent_fd, parent, sizeof(parent));
+	if (parent_fd >= 0 && !is_bpffs(parent_fd)) {
+		close(parent_fd);
+		if (fd >= 0)
+			close(fd);
+		/* Like bpftool: the default location gets mounted on demand.
+		 * Its path was just walked: no link, nothing but root's. */
 		if (strcmp(parent, "/sys/fs/bpf") == 0 && create &&
 		    mount("bpf", parent, "bpf", 0, "mode=0700") == 0) {
 			if (xct_opts.verbose)
 				xct_err("mounted a BPF filesystem on /sys/fs/bpf");
-		} else {
-			xct_err("%s is not on a BPF filesystem (mount -t bpf bpf %s)", pin_path,
-				parent);
-			return -ENOTSUP;
+			fd = walk_pin_path(pin_path, create, &parent_fd, parent, sizeof(parent));
+			if (parent_fd >= 0 && is_bpffs(parent_fd)) {
+				close(parent_fd);
+				return fd;
+			}
+			if (fd >= 0)
+				close(fd);
+			if (parent_fd >= 0)
+				close(parent_fd);
 		}
+		xct_err("%s is not on a BPF filesystem (mount -t bpf bpf %s)", pin_path, parent);
+		return -ENOTSUP;
 	}
-	if (create && mkdir(pin_path, 0700) && errno != EEXIST) {
-		int err = -errno;
+	if (parent_fd >= 0)
+		close(parent_fd);
+	return fd;
+}
 
-		xct_err("cannot create %s: %s", pin_path, strerror(errno));
-		return err;
-	}
+int xct_prepare_pin_path(const char *pin_path, bool create)
+{
+	int fd = xct_open_pin_dir(pin_path, create);
+
+	if (fd == -ENOENT && !create)
+		return 0; /* the caller says "not attached" */
+	if (fd < 0)
+		return fd;
+	close(fd);
 	return 0;
 }
 

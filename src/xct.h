@@ -34,8 +34,15 @@ int xct_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Returns 0 when running as root, or reports why not and returns -EPERM. */
 int xct_require_root(void);
 
-/* Makes sure pin_path's parent is a BPF filesystem (mounting the default
- * /sys/fs/bpf if needed); with create, also creates pin_path. */
+/* Opens the pin directory after checking that nobody but root can change
+ * it or the path to it (src/util.c), and that its parent is a BPF
+ * filesystem (mounting the default /sys/fs/bpf if needed); with create,
+ * creates it (0700) first.  The directory's fd, or -errno after a message
+ * (-ENOENT without one, when it does not exist and create is false). */
+int xct_open_pin_dir(const char *pin_path, bool create);
+
+/* xct_open_pin_dir() for commands that only need the check: 0 when the pin
+ * path is safe (or does not exist yet, without create), else -errno. */
 int xct_prepare_pin_path(const char *pin_path, bool create);
 
 /* Joins the pin path and a name into buf. */

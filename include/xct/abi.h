@@ -161,13 +161,6 @@ enum xct_ct_state {
 	XCT_CTS_UNTRACKED,
 };
 
-/* Where a packet stands in a fragmented datagram (struct xct_pkt's frag). */
-enum xct_frag {
-	XCT_FRAG_NONE = 0,  /* a whole datagram */
-	XCT_FRAG_FIRST = 1, /* offset 0, more to come: carries the transport header */
-	XCT_FRAG_LATER = 2, /* offset above 0: no transport header */
-};
-
 /*
  * Why a packet is what it is.  One table, shared by the datapath (which
  * counts by code) and the CLI (which prints the name and the explanation).
@@ -183,8 +176,9 @@ enum xct_frag {
 	X(IPV4_BAD_HEADER, "ipv4_bad_header", "IPv4 version, header length or total length wrong") \
 	X(IPV6_TRUNCATED, "ipv6_truncated", "IPv6 header or payload length beyond the packet")     \
 	X(IPV6_EXTHDR_TRUNCATED, "ipv6_exthdr_truncated", "IPv6 extension header cut short")       \
-	X(IPV6_EXTHDR_TOO_MANY, "ipv6_exthdr_too_many", "more IPv6 extension headers than walked") \
-	X(FRAGMENT, "fragment", "later fragment of a datagram whose first was accepted: passes with it")                \
+	X(IPV6_EXTHDR_TOO_MANY, "ipv6_exthdr_too_many",                                            \
+	  "IPv6 extension-header chain longer than a packet holds: dropped whatever the rules")    \
+	X(FRAGMENT, "fragment", "later fragment of a datagram whose first was accepted: passes with it") \
 	X(L4_TRUNCATED, "l4_truncated", "transport header cut short")                              \
 	X(TCP_BAD_DOFF, "tcp_bad_doff", "TCP data offset below 20 or beyond the segment")          \
 	X(TCP_BAD_FLAGS, "tcp_bad_flags",                                                          \
@@ -221,6 +215,11 @@ enum xct_frag {
 	  "masquerade: the outgoing interface has no address towards the destination")             \
 	X(NAT_TABLE_FULL, "nat_table_full",                                                        \
 	  "NAT: no room for the translation: new connection dropped")                              \
+	X(HANDOFF_FORGED, "handoff_forged",                                                        \
+	  "arrived tagged with VLAN id 4095, xct's XDP-to-TC hand-off: dropped")                   \
+	X(FRAG_TINY, "frag_tiny",                                                                  \
+	  "first fragment without its whole transport header (or IPv6 header chain): its "         \
+	  "ports are hidden, so it is dropped whatever the rules") \
 	X(FRAG_NO_FIRST, "frag_no_first",                                                          \
 	  "later fragment of a datagram whose first fragment was not seen (or was forgotten)")     \
 	X(FRAG_FIRST_DROPPED, "frag_first_dropped",                                                \
@@ -422,21 +421,40 @@ enum xct_attach_mode {
 
 /* Value of the xct_ifaces map, keyed by ifindex. */
 struct xct_iface {
-	__u32 mode; /* enum xct_attach_mode of the ingress hook */
-	__u32 ingress_prog_id;
+	__u32 mode;	       /* enum xct_attach_mode of the ingress hook */
+	__u32 ingress_prog_id; /* XDP's, or TC ingress's in tc mode */
 	__u32 egress_prog_id;
 	__u32 flags; /* XCT_IFACE_* */
+	/* Appended (an older registry has 16 bytes, migrated on attach
+	 * --replace): what xct must find again before it replaces or deletes
+	 * a hook, so that it never touches one it did not create. */
+	__u32 answer_prog_id; /* TC ingress's answerer next to XDP */
+	__u32 xdp_link_id;
 };
+
+/* The registry's entry before answer_prog_id and xdp_link_id. */
+#define XCT_IFACE_V1_SIZE    16
 
 #define XCT_IFACE_OWN_CLSACT 0x1 /* xct created the clsact qdisc */
 
-/* The XDP metadata word that marks an answer to a translated connection,
- * for the TC ingress program to translate back and track (bpf/nat.h).
- * (0x78637472, "xctr", marked rejected packets once: not to be reused.) */
-#define XCT_META_NAT 0x7863746e /* "xctn" */
-/* An accepted packet XDP tracked while dnat is in use: the TC ingress
- * program translates its destination when a dnat rule or binding says so. */
-#define XCT_META_DNAT 0x78637464 /* "xctd" */
+/*
+ * How XDP hands a packet to the TC ingress program (bpf/xct.bpf.c): an
+ * 802.1Q tag with VLAN id 4095, which 802.1Q reserves and Linux never
+ * gives a VLAN device, and the reason in the tag's priority bits.
+ */
+#define XCT_HANDOFF_VID	   0x0fff
+#define XCT_HANDOFF_TCI(w) ((__u16)((w) << 13 | XCT_HANDOFF_VID))
+
+enum xct_handoff {
+	/* Rejected: TC answers it and drops it. */
+	XCT_HANDOFF_REJECT = 1,
+	/* An answer to a translated connection: TC translates it back and
+	 * tracks it (bpf/nat.h). */
+	XCT_HANDOFF_NAT = 2,
+	/* Accepted and tracked while dnat is in use: TC translates its
+	 * destination when a dnat rule or binding says so. */
+	XCT_HANDOFF_DNAT = 3,
+};
 
 /* Slots of the xct_nat_progs program array (bpf/xct.bpf.c). */
 enum xct_nat_prog {
@@ -544,7 +562,7 @@ _Static_assert(XCT_STAT_SLOTS + XCT_R_COUNT <= XCT_COUNTER_SLOTS, "reasons overf
 _Static_assert(sizeof(struct xct_tcp_peer) == 20, "tcp peer layout");
 _Static_assert(sizeof(struct xct_tcp_ct) == 60, "tcp layout");
 _Static_assert(sizeof(struct xct_ct_entry) == 136, "entry layout");
-_Static_assert(sizeof(struct xct_iface) == 16, "iface layout");
+_Static_assert(sizeof(struct xct_iface) == 24, "iface layout");
 _Static_assert(sizeof(struct xct_ctl_msg) == 36, "ctl layout");
 _Static_assert(sizeof(struct xct_event) == 64, "event layout");
 _Static_assert(sizeof(struct xct_ct_event) == XCT_CT_EVENT_BASE_SIZE + 40, "ct event layout");

@@ -99,11 +99,10 @@ struct xct_nat_rule {
 	struct xct_nat_backend backends[XCT_NAT_BACKENDS_MAX];
 };
 
-/* The single element of xct_nat_ctl. */
+/* The single element of xct_nat_ctl.  Whether NAT is in use at all is
+ * per generation too (struct xct_policy_gen's nat and dnat). */
 struct xct_nat_ctl {
 	__u32 n_rules[2]; /* by policy generation */
-	__u32 enabled;	  /* NAT rules or bindings may exist: look at forwarded packets */
-	__u32 dnat;	  /* dnat rules or their bindings may exist: look at arriving packets */
 };
 
 /*

@@ -200,7 +200,11 @@ struct xct_policy_gen {
 	__u8 has_raw;	     /* notrack rules exist: run the raw stage */
 	__u16 fields_used;   /* bit per enum xct_field some rule matches on */
 	__u32 iface_default; /* class of interfaces no rule names */
-	__u32 pad;
+	/* Whether packets must be looked at for NAT under this generation:
+	 * they are the generation's, so they switch with its NAT rules. */
+	__u8 nat;  /* NAT rules or bindings may exist: look at forwarded packets */
+	__u8 dnat; /* dnat rules or their bindings may exist: look at arriving packets */
+	__u16 pad;
 	__u64 iface_default_summary;
 };
 

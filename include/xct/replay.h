@@ -14,6 +14,10 @@
 /* Packets per BPF_PROG_TEST_RUN. */
 #define XCT_REPLAY_BATCH 1024
 
+/* The longest frame a batch slot holds: an Ethernet frame of a 1500-byte
+ * MTU, with two VLAN tags. */
+#define XCT_REPLAY_HDR_MAX 1536
+
 /* The longest frame: an IP packet of 65535 bytes and its Ethernet header. */
 #define XCT_REPLAY_FRAME_MAX (65535 + 14)
 
@@ -22,8 +26,8 @@ struct xct_replay_slot {
 	__u32 len;    /* frame length, 14..XCT_REPLAY_FRAME_MAX */
 	__u32 pad;
 	struct xct_decision decision; /* filled by the feeder */
-	/* The frame's first bytes: all the datapath reads of it. */
-	__u8 hdr[XCT_HDR_MAX];
+	/* The whole frame (longer ones are run alone). */
+	__u8 hdr[XCT_REPLAY_HDR_MAX];
 };
 
 /* The feeder's state, in its .bss. */

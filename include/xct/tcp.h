@@ -201,17 +201,23 @@ XCT_INLINE __u8 xct_tcp_new(struct xct_ct_entry *ct, const struct xct_tcp_info *
 	return XCT_R_OK;
 }
 
-/* tcp_init_sender(): a SYN or SYN/ACK sets up its sender's window. */
+/*
+ * tcp_init_sender(): a SYN or SYN/ACK sets up its sender's window.  RFC 1323
+ * scales windows only when both sides offered it, which is known once the
+ * reply direction's SYN (or SYN/ACK) is seen: a SYN that re-initialises the
+ * original direction in SYN_SENT or SYN_RECV must not clear the scale
+ * factors, since the reply's options are not known yet (or were already
+ * agreed on).
+ */
 XCT_INLINE void xct_tcp_init_sender(struct xct_tcp_peer *sender, struct xct_tcp_peer *receiver,
-				    const struct xct_tcp_info *tcp, __u32 end)
+				    const struct xct_tcp_info *tcp, __u32 end, int dir)
 {
 	sender->td_end = end;
 	sender->td_maxend = end;
 	sender->td_maxwin = tcp->window ? tcp->window : 1;
 	xct_tcp_options(sender, tcp);
-	/* RFC 1323: scaling only when both sides offered it. */
-	if (!((sender->flags & XCT_TCP_F_WINDOW_SCALE) &&
-	      (receiver->flags & XCT_TCP_F_WINDOW_SCALE))) {
+	if (dir == XCT_DIR_REPLY && !((sender->flags & XCT_TCP_F_WINDOW_SCALE) &&
+				      (receiver->flags & XCT_TCP_F_WINDOW_SCALE))) {
 		sender->td_scale = 0;
 		receiver->td_scale = 0;
 	}
@@ -255,7 +261,7 @@ XCT_INLINE int xct_tcp_in_window(struct xct_ct_entry *ct, int dir, __u8 index,
 
 	if (sender->td_maxwin == 0) {
 		if (syn) {
-			xct_tcp_init_sender(sender, receiver, tcp, end);
+			xct_tcp_init_sender(sender, receiver, tcp, end, dir & 1);
 			if (!has_ack)
 				return XCT_WIN_ACCEPT; /* simultaneous open */
 		} else {
@@ -274,7 +280,7 @@ XCT_INLINE int xct_tcp_in_window(struct xct_ct_entry *ct, int dir, __u8 index,
 	} else if (syn && xct_seq_after(end, sender->td_end) &&
 		   (ct->state == XCT_TCP_SYN_SENT || ct->state == XCT_TCP_SYN_RECV)) {
 		/* RFC 793: a reinitialised peer uses higher sequence numbers. */
-		xct_tcp_init_sender(sender, receiver, tcp, end);
+		xct_tcp_init_sender(sender, receiver, tcp, end, dir & 1);
 	}
 
 	if (!has_ack) {
@@ -477,7 +483,15 @@ XCT_INLINE struct xct_tcp_verdict xct_tcp_packet(struct xct_ct_entry *ct, int di
 			p->td_scale = s->last_wscale;
 			s->last_flags &= ~XCT_TCP_F_EXP_CHALLENGE_ACK;
 			p->flags = s->last_flags;
-			__builtin_memset(&s->seen[dir], 0, sizeof(s->seen[dir]));
+			/* nf_ct_tcp_state_reset(): the responder starts
+			 * afresh, but a connection picked up mid-stream
+			 * stays liberal on its side. */
+			s->seen[dir].td_end = 0;
+			s->seen[dir].td_maxend = 0;
+			s->seen[dir].td_maxwin = 0;
+			s->seen[dir].td_maxack = 0;
+			s->seen[dir].td_scale = 0;
+			s->seen[dir].flags &= XCT_TCP_F_BE_LIBERAL;
 			break;
 		}
 		s->last_index = index;
@@ -565,10 +579,16 @@ XCT_INLINE struct xct_tcp_verdict xct_tcp_packet(struct xct_ct_entry *ct, int di
 			 * peer answer with a challenge ACK. */
 			next = old;
 		}
-		if (((seen_reply && s->last_index == XCT_TCP_SYN_SET) ||
+		/* A RST answering a SYN or ACK we let pass skips the window
+		 * check: it may ack what we ignored.  Only the other side
+		 * answers a SYN, so a RST from the SYN's own side gets no
+		 * shortcut (as in nf_conntrack on 6.18), and a SYN and a RST
+		 * injected from one side cannot close an assured connection.
+		 * The kernel puts no such condition on the ACK case. */
+		if (((seen_reply && s->last_index == XCT_TCP_SYN_SET && s->last_dir != dir) ||
 		     (!(ct->status & XCT_CT_ASSURED) && s->last_index == XCT_TCP_ACK_SET)) &&
 		    tcp->ack == s->last_end)
-			goto in_window; /* RST answering a SYN/ACK we let pass */
+			goto in_window;
 		if (old == XCT_TCP_SYN_SENT && s->last_index == XCT_TCP_ACK_SET &&
 		    s->last_dir == XCT_DIR_REPLY && tcp->seq == s->last_ack)
 			goto in_window; /* RST after a challenge ACK */

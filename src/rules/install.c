@@ -124,10 +124,11 @@ int xct_policy_open(struct xct_policy_maps *m)
 
 	if (err)
 		return err;
-	m->lock_fd = open(xct_opts.pin_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	m->lock_fd = xct_open_pin_dir(xct_opts.pin_path, false);
 	if (m->lock_fd < 0) {
-		err = -errno;
-		xct_err("cannot open %s: %s", xct_opts.pin_path, strerror(-err));
+		err = m->lock_fd;
+		if (err == -ENOENT)
+			xct_err("cannot open %s: %s", xct_opts.pin_path, strerror(-err));
 		xct_policy_close(m);
 	}
 	return err;
@@ -580,12 +581,17 @@ static void writer_unlock(struct xct_policy_maps *m)
 
 /*
  * The NAT rules of the spare generation, and whether the datapath must
- * look at forwarded packets: while rules exist, and while connections
- * translated under earlier rules still do (their packets must go on being
- * rewritten after the rules that made them are gone).
+ * look at packets for NAT under it (g->nat, g->dnat): while rules exist,
+ * and while connections translated under earlier rules still do (their
+ * packets must go on being rewritten after the rules that made them are
+ * gone).  The flags are the generation's, so the switch that makes its
+ * rules run makes them hold, and a load that dies before the switch
+ * leaves the running rules' NAT as it was.
  */
-static int write_nat(struct xct_policy_maps *m, const struct xct_compiled *c, __u32 gen)
+static int write_nat(struct xct_policy_maps *m, const struct xct_compiled *c, __u32 gen,
+		     struct xct_policy_gen *g)
 {
+	const struct xct_policy_gen *old = &m->ctl_mem->gen[gen ^ 1];
 	struct xct_nat_ctl ctl;
 	struct xct_ct_key k;
 	__u32 zero = 0, i, idx;
@@ -597,18 +603,24 @@ static int write_nat(struct xct_policy_maps *m, const struct xct_compiled *c, __
 		if (bpf_map_update_elem(m->nat_rules, &idx, &c->nat[i], BPF_ANY))
 			return -errno;
 	}
-	ctl.n_rules[gen] = c->n_nat;
-	ctl.enabled = c->n_nat || bpf_map_get_next_key(m->nat, NULL, &k) == 0;
+	/* Bindings are counted after the grace period of this load's first
+	 * write (see the top of the file), so every packet of the rules
+	 * before the running ones is done; but the running rules' packets
+	 * go on binding until the switch: while they have NAT rules, a
+	 * binding made after the count must still be looked at.  So NAT
+	 * goes off one load after its last rule, once none is left. */
+	g->nat = c->n_nat || ctl.n_rules[gen ^ 1] || bpf_map_get_next_key(m->nat, NULL, &k) == 0;
 	/* Arriving packets are looked at while a dnat rule or a binding
 	 * that may be one exists. */
-	ctl.dnat = c->has_dnat || (ctl.dnat && ctl.enabled);
+	g->dnat = c->has_dnat || (old->dnat && g->nat);
+	ctl.n_rules[gen] = c->n_nat;
 	if (bpf_map_update_elem(m->nat_ctl, &zero, &ctl, BPF_ANY))
 		return -errno;
 	return 0;
 }
 
-int xct_policy_install(struct xct_policy_maps *m, const struct xct_ruleset *rs,
-		       const struct xct_compiled *c)
+int xct_policy_write_spare(struct xct_policy_maps *m, const struct xct_ruleset *rs,
+			   const struct xct_compiled *c)
 {
 	struct xct_policy_ctl *ctl = m->ctl_mem;
 	int outer[3] = {m->sets_v4, m->sets_v6, m->sets_port};
@@ -617,9 +629,8 @@ int xct_policy_install(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 	__u32 gen, i;
 	int err;
 
-	/* Two loads at once would both fill the same spare generation. */
-	writer_lock(m);
 	gen = (__atomic_load_n(&ctl->active_gen, __ATOMIC_ACQUIRE) & 1) ^ 1;
+	g = &ctl->gen[gen];
 
 	/* Sets first: building them is what most often fails (memory), and
 	 * swapping them in is the grace period the rest relies on. */
@@ -633,15 +644,10 @@ int xct_policy_install(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 	if (!err)
 		err = write_gen(m, rs, c, gen);
 	if (!err)
-		err = write_nat(m, c, gen);
-	if (err) {
-		xct_err("cannot install the rules: %s; the running rules are unchanged",
-			strerror(-err));
-		writer_unlock(m);
+		err = write_nat(m, c, gen, g);
+	if (err)
 		return err;
-	}
 
-	g = &ctl->gen[gen];
 	g->n_rules = c->n_rules;
 	g->policy = c->policy;
 	g->has_raw = c->has_raw;
@@ -649,9 +655,31 @@ int xct_policy_install(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 	g->iface_default = CLASS_ID(gen, c->iface_default);
 	g->iface_default_summary = c->classes[c->iface_default].summary;
 	ctl->load_serial++;
-	/* The switch: one store, after everything it points to. */
-	__atomic_store_n(&ctl->active_gen, gen, __ATOMIC_RELEASE);
-	__atomic_store_n(&ctl->loaded, 1, __ATOMIC_RELEASE);
+	return (int)gen;
+}
+
+void xct_policy_switch(struct xct_policy_maps *m, __u32 gen)
+{
+	/* One store, after everything it points to. */
+	__atomic_store_n(&m->ctl_mem->active_gen, gen, __ATOMIC_RELEASE);
+	__atomic_store_n(&m->ctl_mem->loaded, 1, __ATOMIC_RELEASE);
+}
+
+int xct_policy_install(struct xct_policy_maps *m, const struct xct_ruleset *rs,
+		       const struct xct_compiled *c)
+{
+	int gen;
+
+	/* Two loads at once would both fill the same spare generation. */
+	writer_lock(m);
+	gen = xct_policy_write_spare(m, rs, c);
+	if (gen < 0) {
+		xct_err("cannot install the rules: %s; the running rules are unchanged",
+			strerror(-gen));
+		writer_unlock(m);
+		return gen;
+	}
+	xct_policy_switch(m, (__u32)gen);
 	writer_unlock(m);
 	return 0;
 }
@@ -684,15 +712,15 @@ int xct_policy_load_text(const char *file, const char *text, xct_ifindex_fn ifin
 int xct_policy_clear(struct xct_policy_maps *m)
 {
 	struct xct_nat_ctl ctl;
-	struct xct_ct_key k;
 	__u32 zero = 0;
 
 	__atomic_store_n(&m->ctl_mem->loaded, 0, __ATOMIC_RELEASE);
-	/* No new translations; the translated connections carry on. */
+	/* No new translations; the translated connections carry on.  The
+	 * generations' nat and dnat flags stay as they are: a packet may
+	 * still be binding under the rules just removed, and the next load
+	 * turns them off if nothing is left to translate. */
 	if (bpf_map_lookup_elem(m->nat_ctl, &zero, &ctl) == 0) {
 		ctl.n_rules[0] = ctl.n_rules[1] = 0;
-		ctl.enabled = bpf_map_get_next_key(m->nat, NULL, &k) == 0;
-		ctl.dnat = ctl.dnat && ctl.enabled;
 		if (bpf_map_update_elem(m->nat_ctl, &zero, &ctl, BPF_ANY))
 			return -errno;
 	}

@@ -43,6 +43,16 @@ int xct_policy_install(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 		       const struct xct_compiled *c);
 
 /*
+ * The two steps of xct_policy_install(), for a caller that holds the
+ * writers' turn itself (and for tests of what runs between them): write
+ * rs into the inactive generation, which no packet reads yet, returning
+ * that generation (0 or 1) or -errno; then switch to it with one store.
+ */
+int xct_policy_write_spare(struct xct_policy_maps *m, const struct xct_ruleset *rs,
+			   const struct xct_compiled *c);
+void xct_policy_switch(struct xct_policy_maps *m, __u32 gen);
+
+/*
  * Parses, compiles and installs text (named file in messages) as the
  * running rules under xct_opts.pin_path, in one call: what the tests and
  * benchmarks do with rulesets they write themselves.  Returns 0, -EINVAL

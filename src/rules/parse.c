@@ -2458,37 +2458,57 @@ int xct_rules_parse(const char *file, const char *text, size_t len, struct xct_r
 	return 0;
 }
 
+const char *xct_rules_file_name(const char *path)
+{
+	return strcmp(path, "-") ? path : "<stdin>";
+}
+
 int xct_rules_parse_file(const char *path, struct xct_ruleset *out, struct xct_rules_error *err)
 {
+	const char *name = xct_rules_file_name(path);
 	size_t len = 0, cap = 0;
-	char *buf = NULL, *nb;
+	char *buf = NULL, *nb, *nul;
+	bool std_in = name != path;
 	ssize_t r;
 	int fd, ret;
 
 	memset(out, 0, sizeof(*out));
 	memset(err, 0, sizeof(*err));
-	snprintf(err->file, sizeof(err->file), "%s", path);
+	snprintf(err->file, sizeof(err->file), "%s", name);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = std_in ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
 		snprintf(err->msg, sizeof(err->msg), "cannot open rules file: %s", strerror(-ret));
 		return ret;
 	}
-	/* Read until EOF rather than trust st_size: pipes and /proc files. */
+	/* Read until EOF rather than trust st_size (pipes, /proc files), but
+	 * never more than the limit, and only up to the first NUL byte: the
+	 * text is refused there anyway, and /dev/zero would never end. */
 	for (;;) {
 		if (cap - len < 4096) {
 			size_t ncap = cap ? cap * 2 : 65536;
 
+			if (ncap > XCT_RULES_FILE_MAX + 1)
+				ncap = XCT_RULES_FILE_MAX + 1;
 			nb = ncap > cap ? realloc(buf, ncap) : NULL;
-			if (!nb) {
+			if (!nb && ncap > cap) {
 				ret = -ENOMEM;
 				snprintf(err->msg, sizeof(err->msg), "cannot read rules file: %s",
 					 strerror(ENOMEM));
 				goto out;
 			}
-			buf = nb;
-			cap = ncap;
+			if (nb) {
+				buf = nb;
+				cap = ncap;
+			}
+		}
+		if (len == cap) {
+			ret = -EFBIG;
+			snprintf(err->msg, sizeof(err->msg),
+				 "larger than %u MiB, the most a rules file may hold",
+				 XCT_RULES_FILE_MAX >> 20);
+			goto out;
 		}
 		r = read(fd, buf + len, cap - len);
 		if (r < 0 && errno == EINTR)
@@ -2501,12 +2521,18 @@ int xct_rules_parse_file(const char *path, struct xct_ruleset *out, struct xct_r
 		}
 		if (r == 0)
 			break;
+		nul = memchr(buf + len, '\0', (size_t)r);
+		if (nul) {
+			len = (size_t)(nul - buf) + 1;
+			break;
+		}
 		len += (size_t)r;
 	}
-	ret = xct_rules_parse(path, buf, len, out, err);
+	ret = xct_rules_parse(name, buf, len, out, err);
 out:
 	free(buf);
-	close(fd);
+	if (!std_in)
+		close(fd);
 	return ret;
 }
 

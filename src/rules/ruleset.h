@@ -195,8 +195,18 @@ struct xct_rules_error {
 int xct_rules_parse(const char *file, const char *text, size_t len, struct xct_ruleset *out,
 		    struct xct_rules_error *err);
 
-/* Reads and parses a file; a file that cannot be read is an error at 0:0. */
+/* The most a rules file may hold (docs/RULES.md): a set at its maximum of
+ * XCT_SET_ELEMS_MAX IPv4 prefixes, one a line, fits; a runaway input (a
+ * device, a wrong file) stops here instead of at the end of memory. */
+#define XCT_RULES_FILE_MAX (64u << 20)
+
+/* Reads and parses a file ("-": standard input), up to XCT_RULES_FILE_MAX
+ * bytes and no further than a NUL byte; a file that cannot be read, or is
+ * too large, is an error at 0:0. */
 int xct_rules_parse_file(const char *path, struct xct_ruleset *out, struct xct_rules_error *err);
+
+/* How errors and messages name the file path: "<stdin>" for "-". */
+const char *xct_rules_file_name(const char *path);
 
 /* "FILE:LINE:COL: error: MSG", the line, and a caret under the column. */
 void xct_rules_error_print(FILE *f, const struct xct_rules_error *err);

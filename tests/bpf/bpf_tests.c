@@ -712,6 +712,51 @@ TEST(icmp_error_related_to_tracked_udp)
 	fixture_teardown(&fx);
 }
 
+/* Cuts an ICMP error so that it quotes only keep bytes of the quoted
+ * transport header (fixture errors quote 8). */
+static void cut_quote(struct packet *err, __u32 keep)
+{
+	err->len -= 8 - keep;
+	err->l3_len -= 8 - keep;
+	if (err->data[err->l3_off] >> 4 == 4)
+		put16(err->data + err->l3_off + 2, (__u16)err->l3_len);
+	else
+		put16(err->data + err->l3_off + 4, (__u16)(err->l3_len - 40));
+}
+
+TEST(icmp_error_quoting_four_bytes_related)
+{
+	struct flow c = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", 5000, "10.0.0.2", 53);
+	struct flow c6 = make_flow(XCT_IPPROTO_TCP, "2001:db8::1", 40000, "2001:db8::2", 443);
+	struct layout opts = {.ipv4_opt_len = 8};
+	struct packet query = udp_packet_layout(&c, 40, &opts), syn, unreach;
+	struct fixture fx;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	/* IPv4 UDP with IP options in the quote, as nf_conntrack takes it:
+	 * the ports are all it reads of the quoted header. */
+	xdp_in(&fx, &query);
+	unreach = icmp_error_packet("10.0.0.2", "10.0.0.1", 3, 3, &query);
+	cut_quote(&unreach, 4);
+	tc_out(&fx, &unreach);
+	CHECK_EQ(counter(&fx, XCT_S_RELATED), 1);
+	/* IPv6 TCP. */
+	syn = tcp_packet(&c6, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	xdp_in(&fx, &syn);
+	unreach = icmp_error_packet("2001:db8::2", "2001:db8::1", 1, 4, &syn);
+	cut_quote(&unreach, 4);
+	tc_out(&fx, &unreach);
+	CHECK_EQ(counter(&fx, XCT_S_RELATED), 2);
+	/* Three bytes do not hold the ports. */
+	cut_quote(&unreach, 3);
+	tc_out(&fx, &unreach);
+	CHECK_EQ(counter(&fx, XCT_S_RELATED), 2);
+	CHECK_EQ(reason_count(&fx, XCT_R_ICMP_ERROR_TRUNCATED), 1);
+	CHECK_EQ(counter(&fx, XCT_S_INVALID), 1);
+	fixture_teardown(&fx);
+}
+
 TEST(icmpv6_error_related_to_tracked_tcp)
 {
 	struct flow c = make_flow(XCT_IPPROTO_TCP, "2001:db8::1", 40000, "2001:db8::2", 443);
@@ -954,12 +999,36 @@ BAD_PACKET_TEST(ipv6_exthdr_beyond_packet, XCT_R_IPV6_EXTHDR_TRUNCATED, XCT_S_IN
 	return p;
 }
 
-BAD_PACKET_TEST(ipv6_too_many_exthdrs, XCT_R_IPV6_EXTHDR_TOO_MANY, XCT_S_INVALID)
+BAD_PACKET_TEST(ipv4_tiny_first_fragment, XCT_R_FRAG_TINY, XCT_S_INVALID)
+{
+	struct flow f = udp4();
+	struct layout first = {.more_fragments = 1};
+	__u8 seg[4];
+
+	put16(seg, f.sport);
+	put16(seg + 2, f.dport);
+	return build_packet(&f, seg, sizeof(seg), &first);
+}
+
+BAD_PACKET_TEST(ipv6_first_fragment_without_its_chain, XCT_R_FRAG_TINY, XCT_S_INVALID)
 {
 	struct flow f = tcp6();
-	struct layout ext = {.ipv6_dstopts = XCT_MAX_IPV6_EXTHDRS + 1};
+	struct layout first = {.ipv6_frag_hdr = 1, .more_fragments = 1};
+	struct packet p = tcp_packet_layout(&f, XCT_TCPF_SYN, CLIENT_ISN, 0, 0, &first);
+	__u8 dstopts[8] = {0, 30}; /* 248 bytes, of which the fragment holds 8 */
 
-	return tcp_packet_layout(&f, XCT_TCPF_SYN, CLIENT_ISN, 0, 0, &ext);
+	__u8 *ip = p.data + p.l3_off;
+
+	/* Fragment header, then destination options running past the
+	 * fragment's end. */
+	insert_exthdr(&p, 60, dstopts, sizeof(dstopts));
+	ip[6] = 44;
+	ip[40] = 60;
+	put16(ip + 42, 1); /* offset 0, more fragments */
+	put32(ip + 44, 0xabcd);
+	ip[48] = XCT_IPPROTO_TCP;
+	ip[49] = 30;
+	return p;
 }
 
 BAD_PACKET_TEST(ipv6_non_first_fragment, XCT_R_FRAG_NO_FIRST, XCT_S_INVALID)

@@ -116,7 +116,6 @@ struct xct_bpf *datapath_load(struct datapath *dp, __u32 max_entries)
 		goto fail;
 	}
 	skel->rodata->cfg_fake_clock = 1;
-	xct_datapath_probe(skel);
 	if (max_entries) {
 		if (xct_datapath_size(skel, max_entries)) {
 			CHECK_FAIL("cannot size xct_ct to %u entries", max_entries);
@@ -161,13 +160,12 @@ int fixture_reset(struct fixture *fx)
 
 	map_delete_all(fx->ct_fd, &ct_key, &ct_key);
 	map_delete_all(bpf_map__fd(fx->skel->maps.xct_ifaces), &ifindex, &ifindex);
-	/* No datagram in flight, no answer pending. */
+	/* No datagram in flight. */
 	{
 		__u8 key[128];
 
 		map_delete_all(bpf_map__fd(fx->skel->maps.xct_frags), key, key);
 		map_delete_all(bpf_map__fd(fx->skel->maps.xct_frags_refused), key, key);
-		map_delete_all(bpf_map__fd(fx->skel->maps.xct_answers), key, key);
 	}
 	/* No NAT: the NAT tests set up their own rules. */
 	{
@@ -624,6 +622,25 @@ struct packet icmp_error_packet(const char *from, const char *to, __u8 type, __u
 	return build_packet(&f, msg, 8 + quoted, &plain);
 }
 
+/* Puts an IPv6 extension header of type type (hdr: len bytes, its first
+ * byte, the next header, is filled in) right after p's IPv6 header. */
+void insert_exthdr(struct packet *p, __u8 type, const __u8 *hdr, __u32 len)
+{
+	__u8 *ip = p->data + p->l3_off;
+	__u32 at = p->l3_off + 40;
+
+	if (p->len + len > sizeof(p->data))
+		abort();
+	memmove(p->data + at + len, p->data + at, p->len - at);
+	memcpy(p->data + at, hdr, len);
+	p->data[at] = ip[6];
+	ip[6] = type;
+	put16(ip + 4, (__u16)(p->l3_len - 40 + len));
+	p->len += len;
+	p->l4_off += len;
+	p->l3_len += len;
+}
+
 /* ---- Running the programs ---- */
 
 int run_prog(struct bpf_program *prog, const void *data, __u32 len, struct __sk_buff *skb,
@@ -652,6 +669,33 @@ void xdp_in(struct fixture *fx, const struct packet *pk)
 
 	if (ret != XDP_PASS)
 		CHECK_FAIL("xct_xdp returned %d, want XDP_PASS", ret);
+}
+
+/*
+ * Why XDP handed a packet up to TC (enum xct_handoff): the frame it passed
+ * is the packet with an 802.1Q tag of the hand-off's VLAN id after the MAC
+ * addresses; 0 for a frame passed as it came, or anything else.  The tagged
+ * frame is left in *out when out is not NULL.
+ */
+int xdp_handoff(struct fixture *fx, const struct packet *pk, struct packet *out)
+{
+	struct packet frame = *pk;
+	__u16 tci;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pk->data, .data_size_in = pk->len,
+		    .data_out = frame.data, .data_size_out = sizeof(frame.data), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(fx->skel->progs.xct_xdp), &opts) ||
+	    opts.retval != XDP_PASS || opts.data_size_out != pk->len + 4)
+		return 0;
+	frame.len = opts.data_size_out;
+	if (out)
+		*out = frame;
+	tci = (__u16)(frame.data[14] << 8 | frame.data[15]);
+	if (frame.data[12] != 0x81 || frame.data[13] != 0x00 || (tci & 0x0fff) != XCT_HANDOFF_VID)
+		return 0;
+	if (memcmp(frame.data, pk->data, 12) || memcmp(frame.data + 16, pk->data + 12, pk->len - 12))
+		return 0;
+	return tci >> 13;
 }
 
 /* A packet arriving through the TC ingress program. */

@@ -132,9 +132,11 @@ struct packet udp_packet(const struct flow *f, __u32 payload_len);
 struct packet icmp_packet(const struct flow *f, __u8 type, __u8 code);
 struct packet icmp_error_packet(const char *from, const char *to, __u8 type, __u8 code,
 				const struct packet *q);
+void insert_exthdr(struct packet *p, __u8 type, const __u8 *hdr, __u32 len);
 int run_prog(struct bpf_program *prog, const void *data, __u32 len, struct __sk_buff *skb,
 	     void *out, __u32 out_len);
 void xdp_in(struct fixture *fx, const struct packet *pk);
+int xdp_handoff(struct fixture *fx, const struct packet *pk, struct packet *out);
 void tc_in(struct fixture *fx, const struct packet *pk);
 void tc_out_from(struct fixture *fx, const struct packet *pk, __u32 ingress_ifindex);
 void tc_out(struct fixture *fx, const struct packet *pk);

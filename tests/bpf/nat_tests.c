@@ -28,8 +28,12 @@
 #include <bpf/bpf.h>
 
 #include "fixture.h"
+#include "rules/compile.h"
+#include "rules/install.h"
+#include "xct.h"
 #include "xct/nat.h"
 #include "xct/parse.h"
+#include "xct/policy.h"
 
 #define NAT_ADDR  "198.51.100.1"
 #define NAT_ADDR6 "2001:db8:ffff::1"
@@ -161,34 +165,42 @@ static int nat_in(struct fixture *fx, const struct packet *pk, struct packet *ou
 	return run_tc(fx, fx->skel->progs.xct_nat_ingress, pk, out);
 }
 
-/* The mark XDP gave a packet it passed up to TC (the test run hands the
- * output back from the metadata on); 0 for none. */
-static __u32 xdp_mark(struct fixture *fx, const struct packet *pk)
-{
-	struct packet out;
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pk->data, .data_size_in = pk->len,
-		    .data_out = out.data, .data_size_out = sizeof(out.data), .repeat = 1);
-	__u32 meta;
-
-	if (bpf_prog_test_run_opts(bpf_program__fd(fx->skel->progs.xct_xdp), &opts) ||
-	    opts.retval != XDP_PASS || opts.data_size_out != pk->len + sizeof(meta))
-		return 0;
-	memcpy(&meta, out.data, sizeof(meta));
-	return meta;
-}
-
 /* XDP's answer to a reply of a translated connection: up to TC, marked. */
 static int xdp_marked_nat(struct fixture *fx, const struct packet *pk)
 {
-	return xdp_mark(fx, pk) == XCT_META_NAT;
+	return xdp_handoff(fx, pk, NULL) == XCT_HANDOFF_NAT;
+}
+
+/* rules[0..n) as the NAT rules of generation 0, the active one after the
+ * fixture's reset, with NAT (and dnat, if one of them is a dnat rule) in
+ * use there: what a load of them leaves. */
+static void set_nat_rules(struct fixture *fx, const struct xct_nat_rule *rules, __u32 n)
+{
+	int pfd = bpf_map__fd(fx->skel->maps.xct_policy_ctl);
+	struct xct_nat_ctl ctl = {.n_rules = {n, 0}};
+	struct xct_policy_ctl pctl;
+	__u32 zero = 0, i;
+
+	if (bpf_map_lookup_elem(pfd, &zero, &pctl)) {
+		CHECK_FAIL("cannot read xct_policy_ctl: %s", strerror(errno));
+		return;
+	}
+	pctl.gen[0].nat = 1;
+	for (i = 0; i < n; i++) {
+		pctl.gen[0].dnat |= rules[i].kind == XCT_NAT_DNAT;
+		if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_nat_rules), &i, &rules[i],
+					BPF_ANY))
+			CHECK_FAIL("cannot set NAT rule %u: %s", i, strerror(errno));
+	}
+	if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_nat_ctl), &zero, &ctl, BPF_ANY) ||
+	    bpf_map_update_elem(pfd, &zero, &pctl, BPF_ANY))
+		CHECK_FAIL("cannot set the NAT rules: %s", strerror(errno));
 }
 
 /* One snat rule in the active generation; the policy has none. */
 static void set_rule(struct fixture *fx, const char *to, __u16 port_lo, __u16 port_hi)
 {
 	struct xct_nat_rule r = {.kind = XCT_NAT_SNAT, .line = 1};
-	struct xct_nat_ctl ctl = {.enabled = 1};
-	__u32 zero = 0, gen = 0;
 
 	if (strchr(to, ':')) {
 		inet_pton(AF_INET6, to, r.to_lo.bytes);
@@ -203,10 +215,7 @@ static void set_rule(struct fixture *fx, const char *to, __u16 port_lo, __u16 po
 		r.to_port_lo = port_lo;
 		r.to_port_hi = port_hi;
 	}
-	ctl.n_rules[gen] = 1;
-	if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_nat_rules), &gen, &r, BPF_ANY) ||
-	    bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_nat_ctl), &zero, &ctl, BPF_ANY))
-		CHECK_FAIL("cannot set the NAT rule: %s", strerror(errno));
+	set_nat_rules(fx, &r, 1);
 }
 
 static int map_count(int fd)
@@ -1064,8 +1073,6 @@ TEST(nat_ipv6_error_about_reply_leaves_translated)
 static void set_dnat_rule(struct fixture *fx, __u8 proto, __u16 port)
 {
 	struct xct_nat_rule r = {.kind = XCT_NAT_DNAT, .family = XCT_AF_INET, .line = 1};
-	struct xct_nat_ctl ctl = {.enabled = 1, .dnat = 1};
-	__u32 zero = 0, gen = 0;
 
 	r.proto = proto;
 	r.flags = XCT_NATM_PROTO | XCT_NATM_DPORT;
@@ -1076,10 +1083,7 @@ static void set_dnat_rule(struct fixture *fx, __u8 proto, __u16 port)
 		r.flags |= XCT_NATM_PORT_RANGE;
 		r.to_port_lo = r.to_port_hi = port;
 	}
-	ctl.n_rules[gen] = 1;
-	if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_nat_rules), &gen, &r, BPF_ANY) ||
-	    bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_nat_ctl), &zero, &ctl, BPF_ANY))
-		CHECK_FAIL("cannot set the dnat rule: %s", strerror(errno));
+	set_nat_rules(fx, &r, 1);
 }
 
 /* The NAT program's way back into the tracker, as xct attach sets it:
@@ -1102,7 +1106,7 @@ static int tc_ingress(struct fixture *fx, const struct packet *pk, struct packet
 /* XDP marks an accepted packet for TC to dnat while dnat is in use. */
 static int xdp_marked_dnat(struct fixture *fx, const struct packet *pk)
 {
-	return xdp_mark(fx, pk) == XCT_META_DNAT;
+	return xdp_handoff(fx, pk, NULL) == XCT_HANDOFF_DNAT;
 }
 
 TEST(dnat_tcp_both_directions)
@@ -1294,6 +1298,102 @@ TEST(dnat_handoff_only_where_it_may_apply)
 	fixture_teardown(&fx);
 }
 
+/* The rules of these tests name no interface. */
+static __u32 no_ifindex(const char *name, void *ctx)
+{
+	return 0;
+}
+
+/* Writes text, parsed and compiled, into the spare generation of the
+ * running rules as a load does before its switch; the generation, or -1. */
+static int write_spare(struct fixture *fx, struct xct_policy_maps *m, const char *text)
+{
+	struct xct_rules_error err;
+	struct xct_compiled c;
+	struct xct_ruleset rs;
+	int gen = -1;
+
+	memset(&err, 0, sizeof(err));
+	if (xct_rules_parse("test.rules", text, strlen(text), &rs, &err) ||
+	    xct_rules_compile(&rs, "test.rules", no_ifindex, NULL, &c, &err)) {
+		CHECK_FAIL("rules refused: %u:%u: %s", err.loc.line, err.loc.col, err.msg);
+		return -1;
+	}
+	gen = xct_policy_write_spare(m, &rs, &c);
+	if (gen < 0)
+		CHECK_FAIL("cannot write the spare generation: %s", strerror(-gen));
+	xct_compiled_free(&c);
+	xct_ruleset_free(&rs);
+	return gen;
+}
+
+/* The SYN of client port sport to PUB_ADDR:8080 through TC ingress: its
+ * destination as it leaves (INNER_ADDR when a dnat rule took it). */
+static __u32 syn_dst(struct fixture *fx, __u16 sport)
+{
+	struct flow f = make_flow(XCT_IPPROTO_TCP, CLIENT, sport, PUB_ADDR, 8080);
+	struct packet pk = tcp_sent(&f, XCT_TCPF_SYN, CLIENT_ISN, 0, 0), out;
+
+	if (tc_ingress(fx, &pk, &out) != TC_ACT_UNSPEC)
+		return 0;
+	return dst4(&out);
+}
+
+/*
+ * NAT rules switch with the filter rules, by the one store to active_gen:
+ * while a load has written the spare generation and not switched (or was
+ * killed there), the datapath translates by the running rules, dnat
+ * rules or none; the switch changes both at once, and connections bound
+ * before it stay translated.
+ */
+TEST(nat_rules_switch_with_the_generation)
+{
+	struct xct_policy_maps maps;
+	struct xct_rules_error err;
+	struct fixture fx;
+	int gen;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_track_prog(&fx, 1);
+	xct_opts.pin_path = fx.pin_dir;
+	if (xct_policy_load_text("test.rules", "dnat to " INNER_ADDR ":80 tcp dport 8080\n",
+				 no_ifindex, NULL, &err) ||
+	    xct_policy_open(&maps)) {
+		CHECK_FAIL("cannot install the dnat rule");
+		fixture_teardown(&fx);
+		return;
+	}
+
+	/* Rules without NAT, written but not switched to: still dnat, also
+	 * before any connection was bound. */
+	gen = write_spare(&fx, &maps, "accept tcp dport 22\n");
+	CHECK_EQ(syn_dst(&fx, 41001), addr4(INNER_ADDR));
+	CHECK_EQ(maps.ctl_mem->active_gen, (__u32)(gen ^ 1));
+	/* Switched: new connections are not translated any more, the ones
+	 * bound before keep their translation. */
+	if (gen >= 0)
+		xct_policy_switch(&maps, (__u32)gen);
+	CHECK_EQ(syn_dst(&fx, 41002), addr4(PUB_ADDR));
+	CHECK_EQ(syn_dst(&fx, 41001), addr4(INNER_ADDR)); /* a retransmitted SYN */
+
+	/* Once no binding is left, a load without NAT turns it off: the
+	 * next one with a dnat rule, written but not switched to, does not
+	 * translate yet; switched, it does. */
+	fixture_reset(&fx);
+	set_track_prog(&fx, 1);
+	if (xct_policy_load_text("test.rules", "accept tcp dport 22\n", no_ifindex, NULL, &err))
+		CHECK_FAIL("cannot install the rules without NAT");
+	CHECK_EQ(maps.ctl_mem->gen[maps.ctl_mem->active_gen & 1].nat, 0);
+	gen = write_spare(&fx, &maps, "dnat to " INNER_ADDR ":80 tcp dport 8080\n");
+	CHECK_EQ(syn_dst(&fx, 41003), addr4(PUB_ADDR));
+	if (gen >= 0)
+		xct_policy_switch(&maps, (__u32)gen);
+	CHECK_EQ(syn_dst(&fx, 41004), addr4(INNER_ADDR));
+	xct_policy_close(&maps);
+	fixture_teardown(&fx);
+}
+
 /* dnat udp dport 8080 to { 10.231.2.2:80, 10.231.2.3:80, 10.231.2.4 } */
 static const char *const backend_addr[3] = {"10.231.2.2", "10.231.2.3", "10.231.2.4"};
 static const __u16 backend_port[3] = {80, 80, 8080};
@@ -1301,8 +1401,6 @@ static const __u16 backend_port[3] = {80, 80, 8080};
 static void set_dnat_backends(struct fixture *fx)
 {
 	struct xct_nat_rule r = {.kind = XCT_NAT_DNAT, .family = XCT_AF_INET, .line = 1};
-	struct xct_nat_ctl ctl = {.enabled = 1, .dnat = 1};
-	__u32 zero = 0, gen = 0;
 	int i;
 
 	r.proto = XCT_IPPROTO_UDP;
@@ -1314,10 +1412,7 @@ static void set_dnat_backends(struct fixture *fx)
 		r.backends[i].port = i < 2 ? 80 : 0;
 	}
 	r.to_lo = r.backends[0].addr;
-	ctl.n_rules[gen] = 1;
-	if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_nat_rules), &gen, &r, BPF_ANY) ||
-	    bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_nat_ctl), &zero, &ctl, BPF_ANY))
-		CHECK_FAIL("cannot set the dnat rule: %s", strerror(errno));
+	set_nat_rules(fx, &r, 1);
 }
 
 /* The hash the datapath starts its choice of backend from. */
@@ -1536,25 +1631,19 @@ TEST(dnat_error_about_reply_reaches_the_server)
  * client on the server's own network reaching the forwarded port. */
 static void set_hairpin_rules(struct fixture *fx)
 {
-	struct xct_nat_rule d = {.kind = XCT_NAT_DNAT, .family = XCT_AF_INET, .line = 1};
-	struct xct_nat_rule s = {.kind = XCT_NAT_SNAT, .family = XCT_AF_INET, .line = 2};
-	struct xct_nat_ctl ctl = {.enabled = 1, .dnat = 1};
-	int rules = bpf_map__fd(fx->skel->maps.xct_nat_rules);
-	__u32 zero = 0, one = 1;
+	struct xct_nat_rule r[2] = {{.kind = XCT_NAT_DNAT, .family = XCT_AF_INET, .line = 1},
+				    {.kind = XCT_NAT_SNAT, .family = XCT_AF_INET, .line = 2}};
+	struct xct_nat_rule *d = &r[0], *s = &r[1];
 
-	d.proto = XCT_IPPROTO_TCP;
-	d.flags = XCT_NATM_PROTO | XCT_NATM_DPORT | XCT_NATM_PORT_RANGE;
-	d.dport_lo = d.dport_hi = 8080;
-	inet_pton(AF_INET, INNER_ADDR, d.to_lo.bytes);
-	d.to_hi = d.to_lo;
-	d.to_port_lo = d.to_port_hi = 80;
-	inet_pton(AF_INET, ROUTER_INSIDE, s.to_lo.bytes);
-	s.to_hi = s.to_lo;
-	ctl.n_rules[0] = 2;
-	if (bpf_map_update_elem(rules, &zero, &d, BPF_ANY) ||
-	    bpf_map_update_elem(rules, &one, &s, BPF_ANY) ||
-	    bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_nat_ctl), &zero, &ctl, BPF_ANY))
-		CHECK_FAIL("cannot set the NAT rules: %s", strerror(errno));
+	d->proto = XCT_IPPROTO_TCP;
+	d->flags = XCT_NATM_PROTO | XCT_NATM_DPORT | XCT_NATM_PORT_RANGE;
+	d->dport_lo = d->dport_hi = 8080;
+	inet_pton(AF_INET, INNER_ADDR, d->to_lo.bytes);
+	d->to_hi = d->to_lo;
+	d->to_port_lo = d->to_port_hi = 80;
+	inet_pton(AF_INET, ROUTER_INSIDE, s->to_lo.bytes);
+	s->to_hi = s->to_lo;
+	set_nat_rules(fx, r, 2);
 }
 
 static int ct_delete(struct fixture *fx, const struct flow *f)

@@ -106,11 +106,6 @@ static int run_frame(struct bpf_program *prog, const struct packet *pk, struct p
 	return (int)opts.retval;
 }
 
-static int xdp_run(struct fixture *fx, const struct packet *pk, struct packet *out)
-{
-	return run_frame(fx->skel->progs.xct_xdp, pk, out);
-}
-
 static int xdp_verdict(struct fixture *fx, const struct packet *pk)
 {
 	return run_frame(fx->skel->progs.xct_xdp, pk, NULL);
@@ -122,30 +117,10 @@ static int tc_run(struct fixture *fx, struct bpf_program *prog, const struct pac
 	return run_frame(prog, pk, out);
 }
 
-/*
- * XDP's reject: the frame is replaced by its answer, passed up for
- * xct_tc_answer to send; the rejected frame itself never goes up.  1 when
- * XDP passed an answer (into *out, if given) and not the rejected frame.
- */
-static int xdp_rejected_into(struct fixture *fx, const struct packet *pk, struct packet *out)
-{
-	struct packet o;
-
-	if (!out)
-		out = &o;
-	if (xdp_run(fx, pk, out) != XDP_PASS)
-		return 0;
-	if (out->len == pk->len && !memcmp(out->data, pk->data, pk->len)) {
-		CHECK_FAIL("XDP passed the rejected frame itself");
-		return 0;
-	}
-	/* Addressed back to the sender. */
-	return !memcmp(out->data, pk->data + 6, 6) && !memcmp(out->data + 6, pk->data, 6);
-}
-
+/* XDP's reject: the frame goes up tagged for xct_tc_answer to answer. */
 static int xdp_rejected(struct fixture *fx, const struct packet *pk)
 {
-	return xdp_rejected_into(fx, pk, NULL);
+	return xdp_handoff(fx, pk, NULL) == XCT_HANDOFF_REJECT;
 }
 
 /* The answer to a rejected frame, as TC ingress builds and sends it. */
@@ -183,16 +158,12 @@ static __u16 fold(__u32 sum)
 /* Parses an answer and checks its IP and transport checksums. */
 static struct xct_pkt parse_answer(const struct packet *out)
 {
-	struct xct_hdr_buf buf;
 	struct xct_pkt p;
 	__u32 l3, l4, l4_len, sum;
 	int v4;
 
 	memset(&p, 0, sizeof(p));
-	memset(&buf, 0, sizeof(buf));
-	memcpy(buf.b, out->data, out->len < XCT_HDR_MAX ? out->len : XCT_HDR_MAX);
-	if (xct_parse_packet(buf.b, out->len < XCT_HDR_MAX ? out->len : XCT_HDR_MAX, out->len,
-			     &p) != XCT_R_OK) {
+	if (xct_parse_buf(out->data, out->len, &p) != XCT_R_OK) {
 		CHECK_FAIL("the answer does not parse");
 		return p;
 	}
@@ -350,6 +321,52 @@ TEST(policy_reject_tcp_answers_with_rst)
 	fixture_teardown(&fx);
 }
 
+/*
+ * XDP's rejected frame, tagged for TC: xct_tc_answer takes the tag off and
+ * sends the answer back out.  The tag is what keeps the rejected packet
+ * from the stack when no TC program takes it: a frame whose VLAN id no
+ * device has is dropped.
+ */
+TEST(policy_reject_xdp_handoff_answered_at_tc)
+{
+	struct fixture fx;
+	struct packet pk, tagged, out;
+	struct xct_pkt a;
+
+	if (!fixture_setup(&fx, 0) || load_rules(&fx, "reject tcp dport 25\n"))
+		return;
+	pk = syn_to("192.0.2.10", 40000, "192.0.2.1", 25);
+	CHECK_EQ(xdp_handoff(&fx, &pk, &tagged), XCT_HANDOFF_REJECT);
+	CHECK_EQ(tc_run(&fx, fx.skel->progs.xct_tc_answer, &tagged, &out), TC_ACT_REDIRECT);
+	a = parse_answer(&out);
+	CHECK_EQ(memcmp(out.data, pk.data + 6, 6), 0);
+	CHECK_EQ(a.tcp.flags, XCT_TCPF_RST | XCT_TCPF_ACK);
+	CHECK_EQ(a.tcp.ack, CLIENT_ISN + 1);
+	CHECK_EQ(ntohs(a.t.sport), 25);
+	/* Any other frame is left alone. */
+	pk = syn_to("192.0.2.10", 40000, "192.0.2.1", 80);
+	CHECK_EQ(tc_run(&fx, fx.skel->progs.xct_tc_answer, &pk, NULL), TC_ACT_UNSPEC);
+	CHECK_EQ(counter(&fx, XCT_S_REJECT_ERROR), 0);
+	fixture_teardown(&fx);
+}
+
+/* A frame arriving with the hand-off's VLAN id is dropped by XDP before
+ * anything else: no sender can have TC answer or translate a packet. */
+TEST(policy_forged_handoff_dropped)
+{
+	struct fixture fx;
+	struct packet pk, tagged;
+
+	if (!fixture_setup(&fx, 0) || load_rules(&fx, "reject tcp dport 25\n"))
+		return;
+	pk = syn_to("192.0.2.10", 40000, "192.0.2.1", 25);
+	CHECK_EQ(xdp_handoff(&fx, &pk, &tagged), XCT_HANDOFF_REJECT);
+	CHECK_EQ(xdp_verdict(&fx, &tagged), XDP_DROP);
+	CHECK_EQ(reason_count(&fx, XCT_R_HANDOFF_FORGED), 1);
+	CHECK_EQ(table_size(&fx), 0);
+	fixture_teardown(&fx);
+}
+
 TEST(policy_reject_udp_answers_with_port_unreachable)
 {
 	struct fixture fx;
@@ -504,6 +521,187 @@ TEST(policy_drop_policy_leaves_host_traffic_alone)
 	pk = tcp_packet(&s, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 0);
 	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
 	CHECK(has_live_entry(&fx, &c));
+	fixture_teardown(&fx);
+}
+
+/* ---- Headers the rules must see through ---- */
+
+/* n destination options headers of 8 bytes each. */
+static void insert_dstopts(struct packet *p, int n)
+{
+	static const __u8 pad[8] = {0, 0, 1, 4}; /* PadN */
+	int i;
+
+	for (i = 0; i < n; i++)
+		insert_exthdr(p, 60, pad, sizeof(pad));
+}
+
+/* One destination options header holding a single 196-byte option. */
+static void insert_big_option(struct packet *p)
+{
+	__u8 hdr[200] = {0, 24, 0x1e, 196};
+
+	insert_exthdr(p, 60, hdr, sizeof(hdr));
+}
+
+static struct packet syn6_to(__u16 dport)
+{
+	struct flow f = make_flow(XCT_IPPROTO_TCP, "2001:db8::1", 40000, "2001:db8::2", dport);
+
+	return tcp_packet(&f, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+}
+
+/* A first fragment carrying only the first 8 bytes of a TCP SYN (ports
+ * and sequence: RFC 1858's tiny fragment). */
+static struct packet tiny_first_fragment_to(__u16 dport)
+{
+	struct flow f = make_flow(XCT_IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", dport);
+	struct layout first = {.more_fragments = 1};
+	__u8 seg[8];
+
+	put16(seg, f.sport);
+	put16(seg + 2, f.dport);
+	put32(seg + 4, CLIENT_ISN);
+	return build_packet(&f, seg, sizeof(seg), &first);
+}
+
+/* Each packet in XDP and at TC ingress: both programs' verdicts. */
+static void check_verdicts(struct fixture *fx, const struct packet *pk, int xdp, int tc)
+{
+	CHECK_EQ(xdp_verdict(fx, pk), xdp);
+	CHECK_EQ(tc_run(fx, fx->skel->progs.xct_tc_ingress, pk, NULL), tc);
+}
+
+TEST(policy_port_rule_sees_through_ipv6_exthdr_chains)
+{
+	struct fixture fx;
+	struct packet pk;
+	int n;
+
+	if (!fixture_setup(&fx, 0) || load_rules(&fx, "policy accept\ndrop tcp dport 22\n"))
+		return;
+	for (n = 1; n <= 16; n++) {
+		pk = syn6_to(22);
+		insert_dstopts(&pk, n);
+		check_verdicts(&fx, &pk, XDP_DROP, TC_ACT_SHOT);
+	}
+	pk = syn6_to(22);
+	insert_big_option(&pk);
+	check_verdicts(&fx, &pk, XDP_DROP, TC_ACT_SHOT);
+	CHECK_EQ(counter(&fx, XCT_S_POLICY_DROP), 2 * 17);
+	CHECK_EQ(reason_count(&fx, XCT_R_OK), 2 * 17);
+	CHECK_EQ(table_size(&fx), 0);
+
+	/* The same chains to another port are let through, and tracked. */
+	pk = syn6_to(80);
+	insert_dstopts(&pk, 7);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = syn6_to(81);
+	insert_big_option(&pk);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	CHECK_EQ(table_size(&fx), 2);
+	fixture_teardown(&fx);
+}
+
+TEST(policy_tiny_first_fragment_dropped_whatever_the_rules)
+{
+	struct fixture fx;
+	struct packet pk;
+
+	if (!fixture_setup(&fx, 0) || load_rules(&fx, "policy accept\ndrop tcp dport 22\n"))
+		return;
+	pk = tiny_first_fragment_to(22);
+	check_verdicts(&fx, &pk, XDP_DROP, TC_ACT_SHOT);
+	/* Its ports may say anything: the reassembled datagram's are not
+	 * known to be the same. */
+	pk = tiny_first_fragment_to(80);
+	check_verdicts(&fx, &pk, XDP_DROP, TC_ACT_SHOT);
+	CHECK_EQ(reason_count(&fx, XCT_R_FRAG_TINY), 4);
+	CHECK_EQ(counter(&fx, XCT_S_INVALID), 4);
+	CHECK_EQ(table_size(&fx), 0);
+	fixture_teardown(&fx);
+
+	/* An accept rule for its addresses does not let it through either. */
+	if (!fixture_setup(&fx, 0) || load_rules(&fx, "policy drop\naccept saddr 10.0.0.1\n"))
+		return;
+	pk = tiny_first_fragment_to(22);
+	check_verdicts(&fx, &pk, XDP_DROP, TC_ACT_SHOT);
+	fixture_teardown(&fx);
+}
+
+/* A TCP header no stack accepts hides its ports as a tiny fragment does:
+ * nftables' port rule would still read them, so it is dropped. */
+TEST(policy_tcp_bad_data_offset_dropped_whatever_the_rules)
+{
+	struct fixture fx;
+	struct packet pk;
+
+	if (!fixture_setup(&fx, 0) || load_rules(&fx, "policy accept\ndrop tcp dport 22\n"))
+		return;
+	pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 22);
+	pk.data[pk.l4_off + 12] = 4 << 4; /* 16 bytes: below a TCP header */
+	check_verdicts(&fx, &pk, XDP_DROP, TC_ACT_SHOT);
+	pk.data[pk.l4_off + 12] = 15 << 4; /* 60 bytes: past the segment */
+	check_verdicts(&fx, &pk, XDP_DROP, TC_ACT_SHOT);
+	CHECK_EQ(reason_count(&fx, XCT_R_TCP_BAD_DOFF), 4);
+	CHECK_EQ(table_size(&fx), 0);
+	fixture_teardown(&fx);
+}
+
+TEST(policy_accepts_syn_behind_exthdrs_and_options_past_256_bytes)
+{
+	struct xct_ct_entry e;
+	struct fixture fx;
+	struct packet pk;
+	struct flow f = make_flow(XCT_IPPROTO_TCP, "2001:db8::1", 40000, "2001:db8::2", 8080);
+	static const __u8 pad[224] = {0, 27};
+
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "policy drop\naccept ct state established,related\n"
+			    "accept tcp dport 8080\n"))
+		return;
+	pk = syn6_to(8080);
+	insert_dstopts(&pk, 7);
+	check_verdicts(&fx, &pk, XDP_PASS, TC_ACT_UNSPEC);
+	CHECK_EQ(table_size(&fx), 1);
+	CHECK_EQ(get_entry(&fx, &f, &e), 0);
+	CHECK_EQ(e.proto.tcp.seen[XCT_DIR_ORIGINAL].td_scale, TCP_WSCALE);
+
+	/* Options that start 278 bytes into the frame. */
+	f.sport = 40001;
+	pk = tcp_packet(&f, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	insert_exthdr(&pk, 60, pad, sizeof(pad));
+	CHECK_EQ(pk.l4_off, 14 + 40 + 224);
+	check_verdicts(&fx, &pk, XDP_PASS, TC_ACT_UNSPEC);
+	CHECK_EQ(get_entry(&fx, &f, &e), 0);
+	CHECK_EQ(e.proto.tcp.seen[XCT_DIR_ORIGINAL].td_scale, TCP_WSCALE);
+	CHECK_EQ(table_size(&fx), 2);
+	CHECK_EQ(counter(&fx, XCT_S_POLICY_DROP), 0);
+	fixture_teardown(&fx);
+}
+
+TEST(policy_accepts_udp_first_fragment_on_an_accepted_port)
+{
+	struct flow f = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", 5000, "10.0.0.2", 5001);
+	struct flow f6 = make_flow(XCT_IPPROTO_UDP, "2001:db8::1", 5000, "2001:db8::2", 5001);
+	struct layout first = {.more_fragments = 1},
+		      first6 = {.ipv6_frag_hdr = 1, .more_fragments = 1};
+	struct fixture fx;
+	struct packet pk;
+
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "policy drop\naccept ct state established,related\n"
+			    "accept udp dport 5001\n"))
+		return;
+	/* The first 1480 bytes of a 3000-byte datagram. */
+	pk = udp_packet_layout(&f, 1472, &first);
+	put16(pk.data + pk.l4_off + 4, 3000);
+	check_verdicts(&fx, &pk, XDP_PASS, TC_ACT_UNSPEC);
+	pk = udp_packet_layout(&f6, 1440, &first6);
+	put16(pk.data + pk.l4_off + 4, 8000);
+	check_verdicts(&fx, &pk, XDP_PASS, TC_ACT_UNSPEC);
+	CHECK_EQ(table_size(&fx), 2);
+	CHECK_EQ(reason_count(&fx, XCT_R_UDP_BAD_LENGTH), 0);
 	fixture_teardown(&fx);
 }
 
@@ -822,59 +1020,6 @@ TEST(policy_tcp_flags_and_family_matches)
 }
 
 /* ---- Failing closed ---- */
-
-/* Entries of a map, by walking its keys. */
-static int map_count(struct bpf_map *map)
-{
-	__u8 key[128], next[128];
-	int n = 0, fd = bpf_map__fd(map);
-
-	while (bpf_map_get_next_key(fd, n ? key : NULL, next) == 0) {
-		memcpy(key, next, sizeof(key));
-		n++;
-	}
-	return n;
-}
-
-/*
- * A rejected frame never leaves XDP as itself: what goes up is its answer,
- * recorded for xct_tc_answer, so that with that program gone (another tool
- * flushed clsact) the stack gets only a frame for another host.  The TC
- * program sends a recorded answer out once and leaves any other frame for
- * another host alone.
- */
-TEST(policy_reject_xdp_passes_the_answer_not_the_packet)
-{
-	struct packet pk, out, again;
-	struct fixture fx;
-	struct xct_pkt a;
-
-	if (!fixture_setup(&fx, 0) || load_rules(&fx, "policy drop\nreject tcp dport 25\n"))
-		return;
-	pk = syn_to("192.0.2.10", 40000, "192.0.2.1", 25);
-	CHECK(xdp_rejected_into(&fx, &pk, &out));
-	a = parse_answer(&out);
-	CHECK_EQ(a.tcp.flags, XCT_TCPF_RST | XCT_TCPF_ACK);
-	CHECK_EQ(ntohs(a.t.dport), 40000);
-	CHECK_EQ(map_count(fx.skel->maps.xct_answers), 1);
-	/* The answer goes out of the interface, once. */
-	CHECK_EQ(tc_run(&fx, fx.skel->progs.xct_tc_answer, &out, &again), TC_ACT_REDIRECT);
-	CHECK_EQ(again.len, out.len);
-	CHECK_EQ(memcmp(again.data, out.data, out.len), 0);
-	CHECK_EQ(map_count(fx.skel->maps.xct_answers), 0);
-	CHECK_EQ(tc_run(&fx, fx.skel->progs.xct_tc_answer, &out, NULL), TC_ACT_UNSPEC);
-	/* A frame for another host that no reject built is not sent back. */
-	CHECK_EQ(tc_run(&fx, fx.skel->progs.xct_tc_answer, &pk, NULL), TC_ACT_UNSPEC);
-	/* No answer to build (a RST is never answered): dropped in XDP. */
-	{
-		struct flow f = make_flow(XCT_IPPROTO_TCP, "192.0.2.10", 40001, "192.0.2.1", 25);
-
-		pk = tcp_packet(&f, XCT_TCPF_RST, 777, 0, 0);
-		CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
-	}
-	CHECK_EQ(counter(&fx, XCT_S_REJECT_ERROR), 0);
-	fixture_teardown(&fx);
-}
 
 /* A later fragment passes only with its datagram's accepted first one. */
 TEST(policy_fragments_follow_their_first)

@@ -11,37 +11,7 @@ NS="xct-cli-$ID"
 PEER="xct-clip-$ID"
 STATE=$(mktemp -d /tmp/xct-cli.XXXXXX)
 PIN="$STATE/bpf/xct"
-failures=0
-
-cleanup() {
-	ip netns exec "$NS" "$XCT" --pin-path "$PIN" detach --all >/dev/null 2>&1
-	ip netns del "$NS" 2>/dev/null
-	ip netns del "$PEER" 2>/dev/null
-	umount "$STATE/bpf" 2>/dev/null
-	rm -rf "$STATE"
-}
-trap cleanup EXIT
-
-ok() { echo "ok $1"; }
-not_ok() {
-	echo "not ok $1"
-	failures=$((failures + 1))
-}
-
-# expect NAME STATUS PATTERN CMD...: exit status and a stderr+stdout pattern.
-expect() {
-	local name=$1 want=$2 pattern=$3 out rc
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"; then
-		ok "$name"
-	else
-		echo "  $*: exit $rc (want $want), output:" >&2
-		sed 's/^/    /' <<<"$out" >&2
-		not_ok "$name"
-	fi
-}
+. tests/cli/lib.sh
 
 x() { ip netns exec "$NS" "$XCT" --pin-path "$PIN" "$@"; }
 
@@ -183,7 +153,7 @@ expect replace_restarts_stale_counters 0 "xct_counters: layout changed since it 
 	x attach --replace xc0 xc1
 expect replace_keeps_table_despite_stale_counters 0 "^${entries_before}\$" x ct count
 # A table of another layout is never dropped: the load is refused.
-mkdir -p "$STATE/bpf/other"
+mkdir -m 0700 "$STATE/bpf/other"
 bpftool map create "$STATE/bpf/other/xct_ct" type hash key 40 value 8 entries 16 name xct_ct
 expect attach_refuses_other_table_layout 1 "another layout than this xct's" \
 	ip netns exec "$NS" "$XCT" --pin-path "$STATE/bpf/other" attach lo
@@ -194,7 +164,7 @@ expect runtime_replace_not_attached 1 "cannot replace on lo: not attached" x att
 expect detach_one_keeps_table 0 "xc0: detached" x detach xc0
 expect status_after_detach 0 "xc1" x status
 expect detach_all 0 "" x detach --all
-if [ ! -e "$PIN" ]; then ok detach_all_removes_state; else not_ok detach_all_removes_state; fi
+if [ -d "$PIN" ] && [ -z "$(ls -A "$PIN")" ]; then ok detach_all_empties_state; else not_ok detach_all_empties_state; fi
 if ip netns exec "$NS" tc qdisc show | grep -q clsact; then
 	not_ok detach_removes_own_clsact
 else

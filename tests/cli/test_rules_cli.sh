@@ -15,45 +15,7 @@ NS="xct-rcli-$ID"
 PEER="xct-rclip-$ID"
 STATE=$(mktemp -d /tmp/xct-rules-cli.XXXXXX)
 PIN="$STATE/bpf/xct"
-failures=0
-
-cleanup() {
-	ip netns exec "$NS" "$XCT" --pin-path "$PIN" detach --all >/dev/null 2>&1
-	ip netns del "$NS" 2>/dev/null
-	ip netns del "$PEER" 2>/dev/null
-	umount "$STATE/bpf" 2>/dev/null
-	rm -rf "$STATE"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ok() { echo "ok $1"; }
-not_ok() {
-	echo "not ok $1"
-	failures=$((failures + 1))
-}
-
-# check NAME CMD...: ok if CMD succeeds.
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
-
-# expect NAME STATUS PATTERN CMD...: exit status and a stderr+stdout pattern.
-expect() {
-	local name=$1 want=$2 pattern=$3 out rc
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"; then
-		ok "$name"
-	else
-		echo "  $*: exit $rc (want $want, /$pattern/), output:" >&2
-		sed 's/^/    /' <<<"$out" >&2
-		not_ok "$name"
-	fi
-}
+. tests/cli/lib.sh
 
 x() { ip netns exec "$NS" "$XCT" --pin-path "$PIN" "$@"; }
 
@@ -70,9 +32,7 @@ mount -t bpf bpf "$STATE/bpf" || {
 }
 # xct's namespace has one interface, xc0, a veth whose other end (xp0) is
 # in the peer namespace.
-if ! { ip netns add "$NS" && ip netns add "$PEER" &&
-	ip link add xc0 netns "$NS" type veth peer name xp0 netns "$PEER" &&
-	ip -n "$NS" link set xc0 up && ip -n "$PEER" link set xp0 up; }; then
+if ! cli_one_veth; then
 	not_ok rules_cli_setup_namespaces
 	exit 1
 fi
@@ -116,6 +76,29 @@ expect rules_check_without_attach 0 "good.rules: 9 rules, 2 sets, valid" x rules
 expect rules_check_missing_file 2 "^/nonexistent.rules: error: cannot open rules file: No such file or directory" \
 	x rules check /nonexistent.rules
 expect rules_load_not_attached 1 "xct is not attached .*run 'xct attach' first" x rules load "$GOOD"
+
+# Input is bounded: reading stops at the first NUL byte and at 64 MiB, so
+# that a device or a wrong file cannot exhaust memory (the address space
+# is limited below what reading /dev/zero to the end would take, so a
+# reader without the bounds fails here instead of taking the machine).
+# "-" is standard input, "<stdin>" in messages.
+bounded() { (ulimit -v 1048576 && timeout 20 "$@"); }
+expect rules_check_stdin 0 "^<stdin>: 1 rule, 0 sets, valid$" \
+	bounded sh -c 'printf "accept tcp dport 22\n" | "$0" rules check -' "$XCT"
+expect rules_check_stdin_error_location 2 "^<stdin>:2:18: error: invalid port range '1-'" \
+	bounded sh -c 'printf "accept\naccept tcp dport 1-\n" | "$0" rules check -' "$XCT"
+expect rules_check_dev_zero 2 "^/dev/zero:1:1: error: NUL byte" bounded "$XCT" rules check /dev/zero
+expect rules_check_stops_at_nul 2 "^<stdin>:2:4: error: NUL byte" \
+	bounded sh -c '{ printf "accept\nacc\0"; cat /dev/zero; } | "$0" rules check -' "$XCT"
+expect rules_check_too_large 2 "^<stdin>: error: larger than 64 MiB, the most a rules file may hold$" \
+	bounded sh -c 'yes "# a comment" | "$0" rules check -' "$XCT"
+expect rules_check_at_the_limit 0 "^<stdin>: 0 rules, 0 sets, valid$" \
+	bounded sh -c 'yes "# a comment" | head -c 67108864 | "$0" rules check -' "$XCT"
+printf '\xd4\xc3\xb2\xa1\x02\x00\x04\x00\0\0\0\0\0\0\0\0\xff\xff\0\0\x01\0\0\0' >"$STATE/empty.pcap"
+expect replay_rules_dev_zero 2 "^/dev/zero:1:1: error: NUL byte" \
+	bounded "$XCT" replay "$STATE/empty.pcap" --rules /dev/zero
+expect replay_rules_too_large 2 "^<stdin>: error: larger than 64 MiB" \
+	bounded sh -c 'yes "# a comment" | "$0" replay "$1" --rules -' "$XCT" "$STATE/empty.pcap"
 expect rules_show_not_attached 1 "xct is not attached" x rules show
 expect set_list_not_attached 1 "xct is not attached" x set list
 expect rules_show_not_root 1 "needs root" \
@@ -239,6 +222,10 @@ bad bad_policy 'policy maybe' 1 8 "expected 'accept' or 'drop' after 'policy', g
 expect rules_load_missing_file 2 "^$STATE/missing.rules: error: cannot open rules file: No such file or directory" \
 	x rules load "$STATE/missing.rules"
 expect rules_load_directory 2 "error: cannot read rules file: Is a directory" x rules load "$STATE"
+expect rules_load_dev_zero 2 "^/dev/zero:1:1: error: NUL byte" bounded ip netns exec "$NS" \
+	"$XCT" --pin-path "$PIN" rules load /dev/zero
+expect rules_load_too_large 2 "^<stdin>: error: larger than 64 MiB" bounded sh -c \
+	'yes "# a comment" | ip netns exec "$0" "$1" --pin-path "$2" rules load -' "$NS" "$XCT" "$PIN"
 check rules_bad_files_change_nothing [ "$(x -j rules show)" = "$RUNNING" ]
 
 # ---- check validates only ----
@@ -360,6 +347,9 @@ expect rules_show_after_clear 0 "^no rules loaded: every packet is accepted$" x 
 expect rules_show_json_after_clear 0 '^\[\]$' x -j rules show
 check set_list_after_clear [ -z "$(x set list)" ]
 expect set_add_after_clear 1 "no set 'peers'" x set add peers 10.0.0.1
+load_stdin() { x rules load - <"$1"; }
+expect rules_load_stdin 0 "^<stdin>: 9 rules, 2 sets, loaded$" load_stdin "$GOOD"
+expect rules_show_after_stdin_load 0 "saddr @blocklist" x rules show
 expect rules_load_after_clear 0 "loaded" x rules load "$GOOD"
 check rules_show_after_reload [ "$(shown_rules)" = "$want" ]
 

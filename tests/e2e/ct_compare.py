@@ -88,6 +88,12 @@ class Router:
             raise RuntimeError(f"conntrack -L {' '.join(args)}: rc {rc}: {err.strip()}")
         return [line for line in out.splitlines() if line.strip()]
 
+    def flush(self):
+        """Empties both tables (both families)."""
+        for args in ([], ["-f", "ipv6"]):
+            self._run(["conntrack", "-F"] + args)
+        self._xct(["ct", "flush"])
+
     def xct_list(self, args):
         return [line for line in self._xct(["ct", "list"] + args).splitlines() if line.strip()]
 

@@ -779,6 +779,85 @@ def _(f):
     f.s("A", f.si + 202, f.ci + 102)
 
 
+@scenario("tcp_resyn_keeps_window_scale", "ESTABLISHED ASSURED")
+def _(f):
+    """A second SYN with a higher seq re-initialises the client's side but
+    keeps its window scale: 1000 << 7 lets the server send 25 segments."""
+    f.c("S", f.ci, win=SYN_WIN, opts=f.syn_opts("c"))
+    ni = f.ci + 4998000
+    f.c("S", ni, win=SYN_WIN, opts=f.syn_opts("c"))
+    f.s("SA", f.si, ni + 1, win=SYNACK_WIN, opts=f.syn_opts("s", echo=True))
+    f.c("A", ni + 1, f.si + 1, win=1000)
+    for k in range(25):
+        f.s("PA", f.si + 1 + 1400 * k, ni + 1, data=1400)
+
+
+@scenario("tcp_rst_after_ignored_syn_same_side", "ESTABLISHED ASSURED")
+def _(f):
+    """An injected SYN, then a RST from the same side acking it, out of
+    window: no answer to the SYN, so INVALID, and the connection stays."""
+    f.established()
+    ni = f.ci + 3000000
+    f.c("S", ni, win=SYN_WIN, opts=f.syn_opts("c"))
+    f.c("RA", f.ci + 101 + 5000000, ni + 1, win=0, opts=[])
+
+
+@scenario("tcp_rst_after_ignored_syn_other_side", "CLOSE ASSURED")
+def _(f):
+    """The same RST from the server answers the SYN: CLOSE."""
+    f.established()
+    ni = f.ci + 3000000
+    f.c("S", ni, win=SYN_WIN, opts=f.syn_opts("c"))
+    f.s("RA", f.si + 201 + 5000000, ni + 1, win=0, opts=[])
+
+
+@scenario("tcp_simultaneous_open_rst_same_side", "SYN_SENT2")
+def _(f):
+    """After a simultaneous open, an out-of-window RST from the side of the
+    last SYN is INVALID."""
+    f.c("S", f.ci, win=SYN_WIN, opts=f.syn_opts("c"))
+    f.s("S", f.si, win=SYNACK_WIN, opts=f.syn_opts("s"))
+    f.s("R", f.si + 5000000, 0, win=0, opts=[])
+
+
+@scenario("tcp_simultaneous_open_rst_other_side", "CLOSE")
+def _(f):
+    f.c("S", f.ci, win=SYN_WIN, opts=f.syn_opts("c"))
+    f.s("S", f.si, win=SYNACK_WIN, opts=f.syn_opts("s"))
+    f.c("R", f.ci + 5000000, 0, win=0, opts=[])
+
+
+@scenario("tcp_rst_after_ignored_synack", "SYN_SENT")
+def _(f):
+    """SYN, a SYN/ACK acking far below it (let through), then an
+    out-of-window client RST: INVALID."""
+    f.c("S", f.ci, win=SYN_WIN, opts=f.syn_opts("c"))
+    f.s("SA", f.si, f.ci - 99999, win=SYNACK_WIN, opts=f.syn_opts("s", echo=True))
+    f.c("R", f.ci + 5000000, 0, win=0, opts=[])
+
+
+@scenario("tcp_rst_answering_ack_same_side", "CLOSE")
+def _(f):
+    """Before ASSURED, a RST acking the end of the last ACK closes, from
+    either side: the kernel's shortcut for ACKs has no direction."""
+    f.c("S", f.ci, win=SYN_WIN, opts=f.syn_opts("c"))
+    f.s("SA", f.si, f.ci + 1, win=SYNACK_WIN, opts=f.syn_opts("s", echo=True))
+    f.s("A", f.si + 1, f.ci + 1)
+    f.s("R", f.si + 1 + 5000000, f.si + 1, win=0, opts=[])
+
+
+@scenario("tcp_resync_keeps_liberal", "SYN_RECV")
+def _(f):
+    """Picked up mid-stream, then a SYN (wscale 14) the server answers: the
+    resync keeps the server's side liberal, so far data still passes."""
+    f.c("PA", f.ci, f.si, data=100)
+    ni = f.ci + 7000000
+    f.wscale = 14
+    f.c("S", ni, win=SYN_WIN, opts=f.syn_opts("c"))
+    f.s("SA", f.si + 9000, ni + 1, win=SYNACK_WIN, opts=f.syn_opts("s", echo=True))
+    f.s("PA", f.si + 9001 + 243955, ni + 1, data=100)
+
+
 @scenario("tcp_midstream_pickup", "ESTABLISHED UNREPLIED")
 def _(f):
     f.c("PA", f.ci, f.si, data=100)

@@ -678,6 +678,24 @@ accept tcp dport $P_LIVE" 2>&1)
 	result rules_live_set_del_resumes_ipv6 $? "no echo after the set del"
 }
 
+# ---- 6. reject with nothing to answer ----
+
+# Another tool flushes the router's clsact qdisc, taking xct's TC answer
+# program with it: a rejected connection must still fail (no answer now,
+# so it times out), never succeed.  Last: the interface's TC programs are
+# gone afterwards.
+test_reject_without_answer() {
+	local out
+	out=$(load reject_alone "reject tcp dport $P_SMTP" 2>&1)
+	result rules_reject_alone_loads $? "$out"
+	expect_tcp rules_reject_alone_refused "$NS_C" "$S4" $P_SMTP ECONNREFUSED 0 0.5
+	in_ns "$NS_R" tc qdisc del dev veth-r-c clsact
+	result rules_reject_clsact_flushed $? "tc qdisc del failed"
+	expect_tcp rules_reject_without_answer_still_dropped_ipv4 "$NS_C" "$S4" $P_SMTP ETIMEDOUT 1.5
+	expect_tcp rules_reject_without_answer_still_dropped_ipv6 "$NS_C" "$S6" $P_SMTP ETIMEDOUT 1.5
+	expect_tcp rules_reject_without_answer_others_pass "$NS_C" "$S4" $P_HTTP connected
+}
+
 setup_topology || fail_setup "topology"
 mount_pin_fs || fail_setup "bpffs for xct pins"
 have_xct || fail_setup "$XCT not built"
@@ -692,4 +710,5 @@ test_rate_limit
 test_reloads
 test_big_set
 test_set_add_live
+test_reject_without_answer
 exit 0

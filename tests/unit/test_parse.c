@@ -17,7 +17,7 @@
 #include "xct/parse.h"
 
 struct frame {
-	__u8 b[512];
+	__u8 b[14 + 40 + 65535];
 	__u32 len;
 };
 
@@ -186,28 +186,27 @@ static void put_icmp(struct frame *f, __u8 type, __u8 code, __u16 id, __u16 seq)
 	put16(f, seq);
 }
 
-/* Parses the first copied bytes of a packet pkt_len bytes long, the rest of
- * the buffer being filled with fill. */
-static __u8 parse_with_fill(const struct frame *f, __u32 copied, __u32 pkt_len, __u8 fill,
-			    struct xct_pkt *pkt)
+/* Parses the first len bytes of a frame, the rest of the buffer being
+ * filled with fill. */
+static __u8 parse_with_fill(const struct frame *f, __u32 len, __u8 fill, struct xct_pkt *pkt)
 {
-	static struct xct_hdr_buf buf;
+	static __u8 buf[sizeof(f->b)];
 
-	memset(&buf, fill, sizeof(buf));
-	memcpy(buf.b, f->b, copied);
+	memset(buf, fill, sizeof(buf));
+	memcpy(buf, f->b, len);
 	memset(pkt, 0, sizeof(*pkt));
-	return xct_parse_packet(buf.b, copied, pkt_len, pkt);
+	return xct_parse_buf(buf, len, pkt);
 }
 
-/* Parses as the datapath does, and checks that nothing beyond the copied
- * bytes influenced the result. */
-static __u8 parse_part(const struct frame *f, __u32 copied, __u32 pkt_len, struct xct_pkt *pkt)
+/* Parses the frame cut to len bytes, and checks that nothing beyond them
+ * influenced the result. */
+static __u8 parse_part(const struct frame *f, __u32 len, struct xct_pkt *pkt)
 {
 	struct xct_pkt other;
 	__u8 r0, r1;
 
-	r0 = parse_with_fill(f, copied, pkt_len, 0xff, &other);
-	r1 = parse_with_fill(f, copied, pkt_len, 0x00, pkt);
+	r0 = parse_with_fill(f, len, 0xff, &other);
+	r1 = parse_with_fill(f, len, 0x00, pkt);
 	CHECK_EQ(r0, r1);
 	CHECK(memcmp(&other, pkt, sizeof(other)) == 0);
 	return r1;
@@ -215,9 +214,7 @@ static __u8 parse_part(const struct frame *f, __u32 copied, __u32 pkt_len, struc
 
 static __u8 parse(const struct frame *f, struct xct_pkt *pkt)
 {
-	__u32 copied = f->len < XCT_HDR_MAX ? f->len : XCT_HDR_MAX;
-
-	return parse_part(f, copied, f->len, pkt);
+	return parse_part(f, f->len, pkt);
 }
 
 /* MSS, SACK-permitted, timestamps, NOP, window scale 7: 20 bytes. */
@@ -565,19 +562,284 @@ static void build_ipv6_n_exthdrs(struct frame *f, int n)
 	ipv6_done(f, ip);
 }
 
-TEST(parse_ipv6_too_many_exthdrs)
+TEST(parse_ipv6_exthdr_chains_1_to_16)
+{
+	static struct frame f;
+	struct xct_pkt pkt;
+	int n;
+
+	for (n = 1; n <= 16; n++) {
+		build_ipv6_n_exthdrs(&f, n);
+		if (parse(&f, &pkt) != XCT_R_OK || pkt.t.proto != XCT_IPPROTO_UDP ||
+		    pkt.t.dport != htons(547) || pkt.l4_off != 14 + 40 + 8 * n ||
+		    pkt.l3_len != 40 + 8 * (__u32)n + 8 || pkt.frag != XCT_FRAG_NONE)
+			CHECK_FAIL("%d headers: not parsed to the UDP header", n);
+	}
+}
+
+TEST(parse_ipv6_longest_exthdr_chain)
+{
+	/* As many 8-byte headers as a 65535-byte payload holds with a UDP
+	 * header: no chain a packet can carry is cut short. */
+	static struct frame f;
+	struct xct_pkt pkt;
+
+	build_ipv6_n_exthdrs(&f, (65535 - 8) / 8);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_OK);
+	CHECK_EQ(pkt.t.proto, XCT_IPPROTO_UDP);
+	CHECK_EQ(pkt.t.sport, htons(546));
+	CHECK_EQ(pkt.l3_len, 40 + 8 * ((65535 - 8) / 8) + 8);
+	CHECK(XCT_MAX_IPV6_EXTHDRS > (65535 - 8) / 8);
+}
+
+/* An IPv6 TCP SYN (window scale 7, SACK-permitted) behind a destination
+ * options header holding one option of opt_len bytes. */
+static void build_ipv6_big_option_syn(struct frame *f, __u32 opt_len, __u16 dport)
+{
+	static const __u8 opts[8] = {1, 1, 4, 2, 1, 3, 3, 7};
+	__u32 ip, hdr = 2 + 2 + opt_len;
+
+	memset(f, 0, sizeof(*f));
+	put_eth(f, XCT_ETH_P_IPV6);
+	ip = put_ipv6(f, 60, "2001:db8::1", "2001:db8::2:1");
+	put8(f, XCT_IPPROTO_TCP);
+	put8(f, (__u8)((hdr + 7) / 8 - 1));
+	put8(f, 0x1e); /* an option to skip */
+	put8(f, (__u8)opt_len);
+	put_zeros(f, opt_len + (8 - hdr % 8) % 8);
+	put_tcp(f, 33000, dport, 100, 0, XCT_TCPF_SYN, 1000, opts, sizeof(opts));
+	ipv6_done(f, ip);
+}
+
+TEST(parse_ipv6_196_byte_option)
 {
 	struct xct_pkt pkt;
 	struct frame f;
 
-	build_ipv6_n_exthdrs(&f, XCT_MAX_IPV6_EXTHDRS);
+	build_ipv6_big_option_syn(&f, 196, 22);
+	CHECK_EQ(f.len, 14 + 40 + 200 + 28);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_OK);
+	CHECK_EQ(pkt.t.proto, XCT_IPPROTO_TCP);
+	CHECK_EQ(pkt.t.dport, htons(22));
+	CHECK_EQ(pkt.l4_off, 14 + 40 + 200);
+	CHECK_EQ(pkt.tcp.flags, XCT_TCPF_SYN);
+	CHECK_EQ(pkt.tcp.wscale, 7);
+	CHECK_EQ(pkt.tcp.opts, XCT_TCP_F_WINDOW_SCALE | XCT_TCP_F_SACK_PERM);
+}
+
+TEST(parse_tcp_options_past_byte_256)
+{
+	/* 40 bytes of options: SACK blocks (up to 3000), then window scale
+	 * 9 in the last bytes, all beyond the first 256 bytes. */
+	static const __u8 opts[40] = {
+		1, 1, 5, 26, 0, 0, 3, 0xe8, 0, 0, 7, 0xd0, 0, 0, 7, 0xd0, 0, 0, 0x0b, 0xb8,
+		0, 0, 0, 1,  0, 0, 0, 2,    4, 2, 1, 1,	   1, 1, 1, 1,	  1, 3, 3,    9,
+	};
+	struct xct_pkt pkt;
+	struct frame f;
+	__u32 ip;
+
+	memset(&f, 0, sizeof(f));
+	put_eth(&f, XCT_ETH_P_IPV6);
+	ip = put_ipv6(&f, 60, "2001:db8::1", "2001:db8::2:1");
+	put_ipv6_opts(&f, XCT_IPPROTO_TCP, 27); /* 224 bytes */
+	put_tcp(&f, 33000, 8080, 100, 1000, XCT_TCPF_SYN | XCT_TCPF_ACK, 1000, opts, sizeof(opts));
+	ipv6_done(&f, ip);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_OK);
+	CHECK_EQ(pkt.l4_off, 278);
+	CHECK_EQ(pkt.t.dport, htons(8080));
+	CHECK_EQ(pkt.tcp.wscale, 9);
+	CHECK_EQ(pkt.tcp.opts, XCT_TCP_F_WINDOW_SCALE | XCT_TCP_F_SACK_PERM);
+	CHECK_EQ(pkt.tcp.sack, 3000);
+	CHECK_EQ(pkt.tcp.payload_len, 0);
+}
+
+TEST(parse_ipv6_ah_and_fragment_header_in_chain)
+{
+	struct xct_pkt pkt;
+	struct frame f;
+	__u32 ip, udp;
+
+	/* hop-by-hop, AH (24 bytes: length field 4), fragment (offset 0,
+	 * more to come), destination options, UDP. */
+	memset(&f, 0, sizeof(f));
+	put_eth(&f, XCT_ETH_P_IPV6);
+	ip = put_ipv6(&f, 0, "2001:db8::1", "2001:db8::2:1");
+	put_ipv6_opts(&f, 51, 0);
+	put8(&f, 44);
+	put8(&f, 4);
+	put_zeros(&f, 22);
+	put_ipv6_frag(&f, 60, 0, 1);
+	put_ipv6_opts(&f, XCT_IPPROTO_UDP, 1);
+	udp = put_udp(&f, 4000, 53);
+	put_zeros(&f, 100);
+	set16(&f, udp + 4, 3000); /* the datagram is longer than this fragment */
+	ipv6_done(&f, ip);
 	CHECK_EQ(parse(&f, &pkt), XCT_R_OK);
 	CHECK_EQ(pkt.t.proto, XCT_IPPROTO_UDP);
-	CHECK_EQ(pkt.t.dport, htons(547));
-	CHECK_EQ(pkt.l3_len, 40 + 8 * XCT_MAX_IPV6_EXTHDRS + 8);
+	CHECK_EQ(pkt.t.dport, htons(53));
+	CHECK_EQ(pkt.l4_off, 14 + 40 + 8 + 24 + 8 + 16);
+	CHECK_EQ(pkt.frag, XCT_FRAG_FIRST);
+	CHECK_EQ(pkt.frag_id, 0xabcd);
 
-	build_ipv6_n_exthdrs(&f, XCT_MAX_IPV6_EXTHDRS + 1);
-	CHECK_EQ(parse(&f, &pkt), XCT_R_IPV6_EXTHDR_TOO_MANY);
+	/* The same datagram's later fragment: no transport header. */
+	set16(&f, 14 + 40 + 8 + 24 + 2, 185 << 3);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_FRAGMENT);
+	CHECK_EQ(pkt.frag, XCT_FRAG_LATER);
+	CHECK_EQ(pkt.frag_id, 0xabcd);
+
+	/* An atomic fragment (offset 0, no more) is a whole datagram, whose
+	 * UDP length is then checked. */
+	set16(&f, 14 + 40 + 8 + 24 + 2, 0);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_UDP_BAD_LENGTH);
+	CHECK_EQ(pkt.frag, XCT_FRAG_NONE);
+}
+
+TEST(parse_ipv4_tiny_first_fragment)
+{
+	struct xct_pkt pkt;
+	struct frame f = {.len = 0};
+	__u32 ip;
+
+	/* 8 bytes of TCP in a first fragment (RFC 1858): ports, no flags. */
+	put_eth(&f, XCT_ETH_P_IP);
+	ip = put_ipv4(&f, XCT_IPPROTO_TCP, "10.0.0.1", "10.0.0.2", 0);
+	put16(&f, 40000);
+	put16(&f, 22);
+	put32(&f, 1);
+	set16(&f, ip + 6, 0x2000);
+	ipv4_done(&f, ip);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_FRAG_TINY);
+	CHECK_EQ(pkt.frag, XCT_FRAG_FIRST);
+	CHECK_EQ(pkt.frag_id, 0x1234);
+	CHECK(xct_reason_hides_l4(XCT_R_FRAG_TINY));
+
+	/* The 20-byte header is there, its options are not. */
+	build_tcp_syn(&f);
+	set16(&f, 14 + 6, 0x2000);
+	f.len = 14 + 20 + 32;
+	ipv4_done(&f, 14);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_FRAG_TINY);
+
+	/* Whole header: tracked, with the payload this fragment carries. */
+	build_tcp_syn(&f);
+	set16(&f, 14 + 6, 0x2000);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_OK);
+	CHECK_EQ(pkt.frag, XCT_FRAG_FIRST);
+	CHECK_EQ(pkt.tcp.payload_len, 10);
+	CHECK_EQ(pkt.tcp.wscale, 7);
+
+	/* UDP and ICMP first fragments shorter than their 8-byte headers. */
+	memset(&f, 0, sizeof(f));
+	put_eth(&f, XCT_ETH_P_IP);
+	ip = put_ipv4(&f, XCT_IPPROTO_UDP, "10.0.0.1", "10.0.0.2", 0);
+	put16(&f, 40000);
+	put16(&f, 53);
+	set16(&f, ip + 6, 0x2000);
+	ipv4_done(&f, ip);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_FRAG_TINY);
+	f.b[ip + 9] = XCT_IPPROTO_ICMP;
+	CHECK_EQ(parse(&f, &pkt), XCT_R_FRAG_TINY);
+
+	/* The same cut in a whole packet is malformed, and hides its
+	 * transport header from the rules just the same. */
+	set16(&f, ip + 6, 0x4000);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_L4_TRUNCATED);
+	CHECK(xct_reason_hides_l4(XCT_R_L4_TRUNCATED));
+	CHECK(xct_reason_hides_l4(XCT_R_TCP_BAD_DOFF));
+	CHECK(!xct_reason_hides_l4(XCT_R_UDP_BAD_LENGTH));
+}
+
+TEST(parse_ipv6_tiny_first_fragment)
+{
+	struct xct_pkt pkt;
+	struct frame f = {.len = 0};
+	__u32 ip;
+
+	/* A first fragment whose header chain goes on past its end (RFC
+	 * 7112): the destination options header is cut. */
+	put_eth(&f, XCT_ETH_P_IPV6);
+	ip = put_ipv6(&f, 44, "2001:db8::1", "2001:db8::2:1");
+	put_ipv6_frag(&f, 60, 0, 1);
+	put8(&f, XCT_IPPROTO_TCP);
+	put8(&f, 30); /* 248 bytes, of which 8 are here */
+	put_zeros(&f, 6);
+	ipv6_done(&f, ip);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_FRAG_TINY);
+	CHECK_EQ(pkt.frag, XCT_FRAG_FIRST);
+
+	/* The chain is whole, the TCP header is not. */
+	memset(&f, 0, sizeof(f));
+	put_eth(&f, XCT_ETH_P_IPV6);
+	ip = put_ipv6(&f, 44, "2001:db8::1", "2001:db8::2:1");
+	put_ipv6_frag(&f, XCT_IPPROTO_TCP, 0, 1);
+	put16(&f, 40000);
+	put16(&f, 22);
+	put32(&f, 1);
+	ipv6_done(&f, ip);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_FRAG_TINY);
+
+	/* Not a fragment: a chain cut short is malformed, no more. */
+	memset(&f, 0, sizeof(f));
+	put_eth(&f, XCT_ETH_P_IPV6);
+	ip = put_ipv6(&f, 60, "2001:db8::1", "2001:db8::2:1");
+	put8(&f, XCT_IPPROTO_TCP);
+	put8(&f, 30);
+	put_zeros(&f, 6);
+	ipv6_done(&f, ip);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_IPV6_EXTHDR_TRUNCATED);
+}
+
+static void build_udp(struct frame *f, __u32 payload)
+{
+	__u32 ip, udp;
+
+	memset(f, 0, sizeof(*f));
+	put_eth(f, XCT_ETH_P_IP);
+	ip = put_ipv4(f, XCT_IPPROTO_UDP, "10.0.0.1", "10.0.0.2", 0);
+	udp = put_udp(f, 40000, 53);
+	put_zeros(f, payload);
+	udp_done(f, udp);
+	ipv4_done(f, ip);
+}
+
+TEST(parse_udp_first_fragment_length)
+{
+	struct xct_pkt pkt;
+	struct frame f;
+	__u32 ip, udp;
+
+	/* A 3000-byte datagram's first 1480 bytes: tracked. */
+	build_udp(&f, 1472);
+	set16(&f, 14 + 20 + 4, 3000);
+	set16(&f, 14 + 6, 0x2000);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_OK);
+	CHECK_EQ(pkt.frag, XCT_FRAG_FIRST);
+	CHECK_EQ(pkt.t.dport, htons(53));
+	CHECK_EQ(pkt.l3_len, 1500);
+
+	/* Whole, the same packet's length field is wrong. */
+	set16(&f, 14 + 6, 0x4000);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_UDP_BAD_LENGTH);
+
+	/* A length below the header's own is wrong in a fragment too. */
+	set16(&f, 14 + 6, 0x2000);
+	set16(&f, 14 + 20 + 4, 7);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_UDP_BAD_LENGTH);
+
+	/* IPv6: the first fragment of an 8000-byte datagram. */
+	memset(&f, 0, sizeof(f));
+	put_eth(&f, XCT_ETH_P_IPV6);
+	ip = put_ipv6(&f, 44, "2001:db8::1", "2001:db8::2:1");
+	put_ipv6_frag(&f, XCT_IPPROTO_UDP, 0, 1);
+	udp = put_udp(&f, 4000, 5001);
+	put_zeros(&f, 1440);
+	set16(&f, udp + 4, 8000);
+	ipv6_done(&f, ip);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_OK);
+	CHECK_EQ(pkt.frag, XCT_FRAG_FIRST);
+	CHECK_EQ(pkt.frag_id, 0xabcd);
+	CHECK_EQ(pkt.t.dport, htons(5001));
 }
 
 TEST(parse_ipv6_truncated)
@@ -651,19 +913,6 @@ TEST(parse_tcp_bad_doff)
 	CHECK_EQ(parse(&f, &pkt), XCT_R_TCP_BAD_DOFF);
 }
 
-static void build_udp(struct frame *f, __u32 payload)
-{
-	__u32 ip, udp;
-
-	memset(f, 0, sizeof(*f));
-	put_eth(f, XCT_ETH_P_IP);
-	ip = put_ipv4(f, XCT_IPPROTO_UDP, "10.0.0.1", "10.0.0.2", 0);
-	udp = put_udp(f, 40000, 53);
-	put_zeros(f, payload);
-	udp_done(f, udp);
-	ipv4_done(f, ip);
-}
-
 TEST(parse_udp_length)
 {
 	struct xct_pkt pkt;
@@ -735,10 +984,84 @@ TEST(parse_icmp_error_quoting_udp)
 	CHECK_EQ(pkt.inner.dport, htons(53));
 	CHECK_EQ(pkt.l3_len, 20 + 8 + 28);
 
-	/* Quoting only half of the UDP header is not enough. */
+	/* The ports are all nf_conntrack reads of a quoted UDP header
+	 * (nf_ct_get_tuple_ports()): 4 bytes are enough, 3 are not. */
 	f.len -= 4;
 	set16(&f, 14 + 2, f.len - 14);
+	memset(&pkt, 0, sizeof(pkt));
+	CHECK_EQ(parse(&f, &pkt), XCT_R_OK);
+	CHECK_EQ(pkt.inner.sport, htons(40000));
+	CHECK_EQ(pkt.inner.dport, htons(53));
+	f.len -= 1;
+	set16(&f, 14 + 2, f.len - 14);
 	CHECK_EQ(parse(&f, &pkt), XCT_R_ICMP_ERROR_TRUNCATED);
+}
+
+TEST(parse_icmp_error_four_byte_quotes)
+{
+	union xct_addr client = v6("2001:db8:1::10");
+	struct xct_pkt pkt;
+	struct frame f = {.len = 0};
+	__u32 ip, inner;
+
+	/* IPv4 quoting TCP behind 8 bytes of IP options, 4 bytes of it. */
+	put_eth(&f, XCT_ETH_P_IP);
+	ip = put_ipv4(&f, XCT_IPPROTO_ICMP, "10.0.0.254", "10.0.0.1", 0);
+	put_icmp(&f, 3, 1, 0, 0);
+	inner = put_ipv4(&f, XCT_IPPROTO_TCP, "10.0.0.1", "10.0.0.2", 8);
+	set16(&f, inner + 2, 60);
+	put16(&f, 41000);
+	put16(&f, 8080);
+	ipv4_done(&f, ip);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_OK);
+	CHECK_EQ(pkt.icmp_error, 1);
+	CHECK_EQ(pkt.inner.proto, XCT_IPPROTO_TCP);
+	CHECK_EQ(pkt.inner.sport, htons(41000));
+	CHECK_EQ(pkt.inner.dport, htons(8080));
+	CHECK_EQ(pkt.inner_l4_off, 14 + 20 + 8 + 28);
+
+	/* Ethernet padding after the error is not part of its quote. */
+	f.len -= 2;
+	ipv4_done(&f, ip);
+	f.len += 2;
+	CHECK_EQ(parse(&f, &pkt), XCT_R_ICMP_ERROR_TRUNCATED);
+
+	/* An echo request quoted with 4 bytes: its identifier (bytes 4-5)
+	 * is missing. */
+	memset(&f, 0, sizeof(f));
+	put_eth(&f, XCT_ETH_P_IP);
+	ip = put_ipv4(&f, XCT_IPPROTO_ICMP, "10.0.0.254", "10.0.0.1", 0);
+	put_icmp(&f, 11, 0, 0, 0);
+	inner = put_ipv4(&f, XCT_IPPROTO_ICMP, "10.0.0.1", "10.0.0.2", 0);
+	set16(&f, inner + 2, 84);
+	put16(&f, 0x0800);
+	put16(&f, 0);
+	ipv4_done(&f, ip);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_ICMP_ERROR_TRUNCATED);
+	put16(&f, 0x4242);
+	put16(&f, 1);
+	ipv4_done(&f, ip);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_OK);
+	CHECK_EQ(pkt.inner.sport, 0x4242);
+
+	/* ICMPv6 quoting 4 bytes of UDP behind a destination options
+	 * header. */
+	memset(&f, 0, sizeof(f));
+	put_eth(&f, XCT_ETH_P_IPV6);
+	ip = put_ipv6(&f, XCT_IPPROTO_ICMPV6, "2001:db8:2::1", "2001:db8:1::10");
+	put_icmp(&f, 1, 4, 0, 0);
+	inner = put_ipv6(&f, 60, "2001:db8:1::10", "2001:db8:2::20");
+	set16(&f, inner + 4, 100);
+	put_ipv6_opts(&f, XCT_IPPROTO_UDP, 0);
+	put16(&f, 5353);
+	put16(&f, 53);
+	ipv6_done(&f, ip);
+	CHECK_EQ(parse(&f, &pkt), XCT_R_OK);
+	CHECK_EQ(pkt.inner.family, XCT_AF_INET6);
+	CHECK_EQ(pkt.inner.proto, XCT_IPPROTO_UDP);
+	CHECK(memcmp(&pkt.inner.src, &client, 16) == 0);
+	CHECK_EQ(pkt.inner.sport, htons(5353));
+	CHECK_EQ(pkt.inner.dport, htons(53));
 }
 
 TEST(parse_icmpv6_packet_too_big_quoting_tcp)
@@ -779,33 +1102,37 @@ TEST(parse_truncation_never_ok_nor_out_of_bounds)
 {
 	struct xct_pkt full, pkt;
 	struct frame f;
-	__u32 len, hdr_end;
+	__u32 len;
 
 	build_tcp_syn(&f);
-	hdr_end = 14 + 20 + 20 + sizeof(syn_opts);
 	CHECK_EQ(parse(&f, &full), XCT_R_OK);
 
 	/* The packet itself cut short: the IP length no longer fits. */
 	for (len = 0; len < f.len; len++) {
-		__u8 r = parse_part(&f, len, len, &pkt);
+		__u8 r = parse_part(&f, len, &pkt);
 		__u8 want = len < 14 ? XCT_R_ETH_TRUNCATED : XCT_R_IPV4_TRUNCATED;
 
 		if (r != want)
 			CHECK_FAIL("length %u: reason %u, want %u", len, r, want);
 	}
 
-	/* Whole packet, fewer bytes copied: each header must be all there. */
-	for (len = 0; len <= f.len; len++) {
-		__u8 r = parse_part(&f, len, f.len, &pkt);
-		__u8 want = len < 14   ? XCT_R_ETH_TRUNCATED
-			    : len < 34 ? XCT_R_IPV4_TRUNCATED
-			    : len < 54 ? XCT_R_L4_TRUNCATED
-				       : XCT_R_OK;
+	/* The packet cut short with its IP length cut to match: each
+	 * header must be all there. */
+	for (len = 14; len <= f.len; len++) {
+		struct frame g = f;
+		__u8 r, want = len < 34	  ? XCT_R_IPV4_TRUNCATED
+			       : len < 54 ? XCT_R_L4_TRUNCATED
+			       : len < 74 ? XCT_R_TCP_BAD_DOFF
+					  : XCT_R_OK;
 
+		g.len = len;
+		if (len >= 34)
+			ipv4_done(&g, 14);
+		r = parse_part(&g, len, &pkt);
 		if (r != want)
-			CHECK_FAIL("copied %u: reason %u, want %u", len, r, want);
-		if (len >= hdr_end && memcmp(&pkt, &full, sizeof(pkt)))
-			CHECK_FAIL("copied %u: parsed differently from the full packet", len);
+			CHECK_FAIL("cut at %u: reason %u, want %u", len, r, want);
+		if (len == f.len && memcmp(&pkt, &full, sizeof(pkt)))
+			CHECK_FAIL("cut at %u: parsed differently from the full packet", len);
 	}
 }
 
@@ -826,12 +1153,13 @@ TEST(parse_icmp_error_truncation_never_ok)
 	ipv4_done(&f, ip);
 	CHECK_EQ(parse(&f, &pkt), XCT_R_OK);
 
+	/* Until the quoted ports are whole. */
 	for (len = 14 + 20 + 8; len < f.len; len++) {
-		__u8 r;
+		__u8 r, want = len < 14 + 20 + 8 + 24 + 4 ? XCT_R_ICMP_ERROR_TRUNCATED : XCT_R_OK;
 
 		set16(&f, 14 + 2, len - 14);
-		r = parse_part(&f, len, len, &pkt);
-		if (r != XCT_R_ICMP_ERROR_TRUNCATED)
-			CHECK_FAIL("length %u: reason %u", len, r);
+		r = parse_part(&f, len, &pkt);
+		if (r != want)
+			CHECK_FAIL("length %u: reason %u, want %u", len, r, want);
 	}
 }

@@ -820,3 +820,172 @@ TEST(tcp_sack_counts_only_when_permitted)
 	send_pkt(&c, CLIENT, &p);
 	CHECK_EQ(c.res.reason, XCT_R_TCP_ACK_OVER_WINDOW);
 }
+
+/* A SYN or SYN/ACK offering window scale ws (and SACK). */
+static void send_syn_ws(struct conn *c, __u8 side, __u8 flags, __u32 seq, __u32 ack, __u16 win,
+			__u8 ws)
+{
+	struct xct_pkt p = tcp_pkt(flags, seq, ack, win, 0);
+
+	p.tcp.opts = XCT_TCP_F_WINDOW_SCALE | XCT_TCP_F_SACK_PERM;
+	p.tcp.wscale = ws;
+	send_pkt(c, side, &p);
+}
+
+TEST(tcp_resyn_keeps_client_window_scale)
+{
+	struct conn c;
+	unsigned int k, invalid = 0, ignored = 0;
+
+	/* The client gives up on its first SYN and sends another with a
+	 * higher sequence number: tcp_init_sender() re-initialises the
+	 * original direction, but clears the scale factors only for the
+	 * reply's SYN/ACK, when both sides' options are known. */
+	conn_init(&c);
+	send_syn_ws(&c, CLIENT, SYN, 1000, 0, 64240, 7);
+	send_syn_ws(&c, CLIENT, SYN, 4999000, 0, 64240, 7);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	CHECK_EQ(c.e.proto.tcp.seen[XCT_DIR_ORIGINAL].td_scale, 7);
+	CHECK_EQ(c.e.proto.tcp.seen[XCT_DIR_ORIGINAL].td_end, 4999001);
+	send_syn_ws(&c, SERVER, SYN | ACK, SERVER_ISN, 4999001, 65160, 7);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	CHECK_EQ(c.e.state, XCT_TCP_SYN_RECV);
+	CHECK_EQ(c.e.proto.tcp.seen[XCT_DIR_ORIGINAL].td_scale, 7);
+	CHECK_EQ(c.e.proto.tcp.seen[XCT_DIR_REPLY].td_scale, 7);
+
+	/* 1000 << 7: the server may send 128,000 bytes. */
+	send_seg(&c, CLIENT, ACK, 4999001, SERVER_ISN + 1, 1000, 0);
+	CHECK_EQ(c.e.state, XCT_TCP_ESTABLISHED);
+	CHECK_EQ(c.e.proto.tcp.seen[XCT_DIR_REPLY].td_maxend, SERVER_ISN + 1 + 128000);
+	for (k = 0; k < 25; k++) {
+		send_seg(&c, SERVER, ACK | PSH, SERVER_ISN + 1 + 1400 * k, 4999001, 509, 1400);
+		invalid += c.res.ct_state == XCT_CTS_INVALID;
+		ignored += c.res.reason == XCT_R_TCP_IGNORED;
+	}
+	CHECK_EQ(invalid, 0);
+	CHECK_EQ(ignored, 0);
+	CHECK_EQ(c.e.packets[XCT_DIR_REPLY], 26);
+	CHECK_EQ(c.e.state, XCT_TCP_ESTABLISHED);
+	CHECK_EQ(c.e.status, XCT_CT_SEEN_REPLY | XCT_CT_ASSURED);
+}
+
+TEST(tcp_rst_after_ignored_syn_same_dir_invalid)
+{
+	struct conn c;
+	__u64 expires;
+
+	/* An injected SYN and a RST from the same side, the RST acking the
+	 * SYN and far out of window: the RST does not answer the SYN (it
+	 * would come from the other side), so it is judged by the window
+	 * and the assured connection survives. */
+	handshake(&c);
+	expires = c.e.expires_ns;
+	send_seg(&c, CLIENT, SYN, 900000, 0, 65535, 0);
+	CHECK_EQ(c.res.reason, XCT_R_TCP_IGNORED);
+	send_seg(&c, CLIENT, RST | ACK, CLIENT_ISN + 1 + 5000000, 900001, 0, 0);
+	CHECK_EQ(c.res.ct_state, XCT_CTS_INVALID);
+	CHECK_EQ(c.res.reason, XCT_R_TCP_SEQ_OVER_WINDOW);
+	CHECK_EQ(c.res.counted, 0);
+	CHECK_EQ(c.e.state, XCT_TCP_ESTABLISHED);
+	CHECK_EQ(c.e.status, XCT_CT_SEEN_REPLY | XCT_CT_ASSURED);
+	CHECK_EQ(c.e.expires_ns, expires);
+
+	/* The same RST from the server does answer the SYN. */
+	handshake(&c);
+	send_seg(&c, CLIENT, SYN, 900000, 0, 65535, 0);
+	send_seg(&c, SERVER, RST | ACK, SERVER_ISN + 1 + 5000000, 900001, 0, 0);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	CHECK_EQ(c.e.state, XCT_TCP_CLOSE);
+	CHECK_TIMEOUT(&c, 10);
+}
+
+TEST(tcp_simultaneous_open_rst_same_dir_invalid)
+{
+	struct conn c;
+
+	/* The last SYN came from the server; a RST from the server, out of
+	 * window, with ack 0 (== last_end, never annotated) is no answer to
+	 * it: INVALID, SYN_SENT2 stays. */
+	conn_init(&c);
+	send_seg(&c, CLIENT, SYN, CLIENT_ISN, 0, 65535, 0);
+	send_seg(&c, SERVER, SYN, SERVER_ISN, 0, 65535, 0);
+	CHECK_EQ(c.e.state, XCT_TCP_SYN_SENT2);
+	send_seg(&c, SERVER, RST, SERVER_ISN + 5000000, 0, 0, 0);
+	CHECK_EQ(c.res.ct_state, XCT_CTS_INVALID);
+	CHECK_EQ(c.res.reason, XCT_R_TCP_SEQ_OVER_WINDOW);
+	CHECK_EQ(c.e.state, XCT_TCP_SYN_SENT2);
+	/* The handshake goes on as if the RST had not been seen. */
+	send_seg(&c, CLIENT, SYN | ACK, CLIENT_ISN, SERVER_ISN + 1, 65535, 0);
+	CHECK_EQ(c.e.state, XCT_TCP_SYN_RECV);
+
+	/* From the client, the RST answers the server's SYN. */
+	conn_init(&c);
+	send_seg(&c, CLIENT, SYN, CLIENT_ISN, 0, 65535, 0);
+	send_seg(&c, SERVER, SYN, SERVER_ISN, 0, 65535, 0);
+	send_seg(&c, CLIENT, RST, CLIENT_ISN + 5000000, 0, 0, 0);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	CHECK_EQ(c.e.state, XCT_TCP_CLOSE);
+}
+
+TEST(tcp_rst_after_ignored_synack_same_dir_invalid)
+{
+	struct conn c;
+
+	/* SYN, a SYN/ACK acking far below it (let through, state kept), then
+	 * an out-of-window client RST: the last SYN was the client's own. */
+	conn_init(&c);
+	send_seg(&c, CLIENT, SYN, CLIENT_ISN, 0, 65535, 0);
+	send_seg(&c, SERVER, SYN | ACK, SERVER_ISN, CLIENT_ISN - 99999, 65535, 0);
+	CHECK_EQ(c.res.reason, XCT_R_TCP_IGNORED);
+	CHECK_EQ(c.e.state, XCT_TCP_SYN_SENT);
+	CHECK_EQ(c.e.status, XCT_CT_SEEN_REPLY);
+	send_seg(&c, CLIENT, RST, CLIENT_ISN + 5000000, 0, 0, 0);
+	CHECK_EQ(c.res.ct_state, XCT_CTS_INVALID);
+	CHECK_EQ(c.res.reason, XCT_R_TCP_SEQ_OVER_WINDOW);
+	CHECK_EQ(c.e.state, XCT_TCP_SYN_SENT);
+}
+
+TEST(tcp_rst_answering_accepted_ack_either_dir_closes)
+{
+	struct conn c;
+
+	/* The other half of the shortcut has no direction: on a connection
+	 * not yet assured, a RST whose ack is the end of the last ACK closes
+	 * even when it comes from the side that sent that ACK. */
+	conn_init(&c);
+	send_seg(&c, CLIENT, SYN, CLIENT_ISN, 0, 65535, 0);
+	send_seg(&c, SERVER, SYN | ACK, SERVER_ISN, CLIENT_ISN + 1, 65535, 0);
+	send_seg(&c, SERVER, ACK, SERVER_ISN + 1, CLIENT_ISN + 1, 65535, 0);
+	CHECK_EQ(c.e.state, XCT_TCP_SYN_RECV);
+	send_seg(&c, SERVER, RST, SERVER_ISN + 1 + 5000000, SERVER_ISN + 1, 0, 0);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	CHECK_EQ(c.e.state, XCT_TCP_CLOSE);
+}
+
+TEST(tcp_resync_keeps_be_liberal)
+{
+	struct conn c;
+
+	/* Picked up mid-stream (liberal both ways), then a SYN with window
+	 * scale 14 that the server answers: the resync starts the server's
+	 * side afresh but nf_ct_tcp_state_reset() keeps its BE_LIBERAL, so
+	 * data far beyond the window still passes. */
+	conn_init(&c);
+	send_seg(&c, CLIENT, ACK | PSH, 100000, 200000, 1000, 100);
+	CHECK_EQ(c.e.state, XCT_TCP_ESTABLISHED);
+	send_syn_ws(&c, CLIENT, SYN, 900000, 0, 64240, 14);
+	CHECK_EQ(c.res.reason, XCT_R_TCP_IGNORED);
+	send_syn_ws(&c, SERVER, SYN | ACK, 300000, 900001, 65160, 14);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	CHECK_EQ(c.e.state, XCT_TCP_SYN_RECV);
+	CHECK(c.e.proto.tcp.seen[XCT_DIR_REPLY].flags & XCT_TCP_F_BE_LIBERAL);
+	/* The client's side comes from its SYN, whose options it has. */
+	CHECK(!(c.e.proto.tcp.seen[XCT_DIR_ORIGINAL].flags & XCT_TCP_F_BE_LIBERAL));
+	CHECK_EQ(c.e.proto.tcp.seen[XCT_DIR_ORIGINAL].td_scale, 14);
+
+	send_seg(&c, SERVER, ACK | PSH, 300001 + 243955, 900001, 509, 100);
+	CHECK_EQ(c.res.ct_state, XCT_CTS_ESTABLISHED);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	CHECK_EQ(c.res.counted, 1);
+	CHECK_EQ(c.e.packets[XCT_DIR_REPLY], 2);
+}
