@@ -131,4 +131,12 @@ static __always_inline int xct_frag_later(const struct xct_pkt *pkt, __u64 now, 
 	return 0;
 }
 
+/* Whether a later fragment's reason says its datagram was not accepted:
+ * it is dropped whatever the rules, as its first fragment was (or, never
+ * seen, could not be judged). */
+static __always_inline int xct_frag_refused(__u8 reason)
+{
+	return reason == XCT_R_FRAG_NO_FIRST || reason == XCT_R_FRAG_FIRST_DROPPED;
+}
+
 #endif /* XCT_BPF_FRAG_H */

@@ -574,8 +574,10 @@ static __always_inline __u8 xct_track(void *ctx, __u32 kind, struct xct_hdr_buf 
 		xct_policy_eval(ps);
 	}
 	/* Its ports are hidden from xct, not from the kernel: no rule can
-	 * be trusted to have seen what it would match (parse.h). */
-	if (xct_reason_hides_l4(reason) && xct_rules_loaded()) {
+	 * be trusted to have seen what it would match (parse.h); nor can a
+	 * later fragment's, whose first fragment was refused or never seen
+	 * (frag.h). */
+	if ((xct_reason_hides_l4(reason) || xct_frag_refused(res->reason)) && xct_rules_loaded()) {
 		ps->out.verdict = XCT_VERDICT_DROP;
 		ps->out.matched = 0;
 		ps->out.line = 0;
