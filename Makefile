@@ -112,7 +112,7 @@ FIRST_SEED ?= 1
 # The header tricks of docs/SECURITY.md through xct and through nftables.
 evasion: deps
 	@$(MAKE) --no-print-directory $(BUILD)/xct
-	@bash tests/e2e/evasion.sh
+	@bash tests/e2e/test_evasion.sh
 
 difftest: deps
 	@$(MAKE) --no-print-directory all

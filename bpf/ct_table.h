@@ -214,7 +214,7 @@ static __always_inline __u32 xct_ct_update(const struct xct_ct_key *key, struct 
 	int attempt, saved;
 
 	if (!copy)
-		goto busy;
+		goto failed;
 	/* A connection to this host: its first packet never left, so its
 	 * NEW waited for this packet, and goes first, as it was. */
 	if (ct->status & XCT_CT_NEW_PENDING)
@@ -251,10 +251,18 @@ static __always_inline __u32 xct_ct_update(const struct xct_ct_key *key, struct 
 
 busy:
 	/* The GC is deleting this tuple's dead entry, or the entry is under
-	 * a storm of concurrent updates; the next packet will get through. */
+	 * a storm of concurrent updates; the next packet will get through.
+	 * This one was not applied to its connection: INVALID for the policy,
+	 * never waved through as untracked (nf_conntrack would find no entry
+	 * in a dying one and create another; xct cannot until it is gone). */
 	__builtin_memset(res, 0, sizeof(*res));
-	res->ct_state = XCT_CTS_UNTRACKED;
+	res->ct_state = XCT_CTS_INVALID;
 	res->reason = XCT_R_TABLE_BUSY;
+	return 0;
+failed:
+	__builtin_memset(res, 0, sizeof(*res));
+	res->ct_state = XCT_CTS_INVALID;
+	res->reason = XCT_R_INTERNAL_ERROR;
 	return 0;
 }
 
@@ -283,8 +291,11 @@ static __always_inline int xct_ct_process(const struct xct_ct_key *key, __u8 sid
 		return 0;
 	}
 	copy = bpf_map_lookup_elem(&xct_scratch, &zero);
-	if (!copy)
+	if (!copy) {
+		res->ct_state = XCT_CTS_INVALID;
+		res->reason = XCT_R_INTERNAL_ERROR;
 		return 0;
+	}
 	reason = xct_ct_init((struct xct_ct_entry *)copy, pkt, side, now);
 	res->dir = XCT_DIR_ORIGINAL;
 	res->reason = reason;
@@ -523,11 +534,21 @@ __noinline int xct_ct_make_room(__u64 now)
 	return t == -1 ? -1 : 0;
 }
 
+/* A packet the table could not take: INVALID for the policy, which judges
+ * it again (xct_track()), so that `policy drop` drops what could not be
+ * tracked instead of passing it untracked. */
+static __always_inline void xct_ct_fail(struct xct_ct_result *res, __u8 reason)
+{
+	__builtin_memset(res, 0, sizeof(*res));
+	res->ct_state = XCT_CTS_INVALID;
+	res->reason = reason;
+}
+
 /*
  * Creates the entry of a packet xct_ct_process() found new and the policy
  * admitted.  It is first inserted as a dead placeholder, then brought to
  * life by the same update as any expired entry: creation and revival are
- * one path.
+ * one path.  When the entry cannot be had, res says INVALID and why.
  */
 static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 side,
 					  const struct xct_pkt *pkt, __u64 now,
@@ -540,10 +561,10 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 	long err;
 
 	copy = bpf_map_lookup_elem(&xct_scratch, &zero);
-	if (!copy)
+	if (!copy || xct_ct_init((struct xct_ct_entry *)copy, pkt, side, now) != XCT_R_OK) {
+		xct_ct_fail(res, XCT_R_INTERNAL_ERROR);
 		return;
-	if (xct_ct_init((struct xct_ct_entry *)copy, pkt, side, now) != XCT_R_OK)
-		return;
+	}
 	((struct xct_ct_entry *)copy)->expires_ns = 0; /* a placeholder: dead until applied */
 	((struct xct_ct_entry *)copy)->seq = 0;	       /* its events count from 1 */
 	err = bpf_map_update_elem(&xct_ct, key, copy, BPF_NOEXIST);
@@ -565,9 +586,7 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 	} else {
 		xct_count(XCT_S_INSERT_FAILED);
 		xct_count(XCT_S_DROP);
-		__builtin_memset(res, 0, sizeof(*res));
-		res->ct_state = XCT_CTS_UNTRACKED;
-		res->reason = err == -E2BIG ? XCT_R_TABLE_FULL : XCT_R_INSERT_ERROR;
+		xct_ct_fail(res, err == -E2BIG ? XCT_R_TABLE_FULL : XCT_R_INSERT_ERROR);
 		/* The ring knows no candidate any more: the GC early-drops
 		 * what is left (unassured entries the ring forgot, closing
 		 * connections).  Not before: its sweep would leave the ring
@@ -579,9 +598,9 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 	}
 	ct = bpf_map_lookup_elem(&xct_ct, key);
 	if (!ct) {
-		__builtin_memset(res, 0, sizeof(*res));
-		res->ct_state = XCT_CTS_UNTRACKED;
-		res->reason = XCT_R_TABLE_BUSY;
+		/* Deleted again before it came to life (a full table's
+		 * eviction on another CPU). */
+		xct_ct_fail(res, XCT_R_TABLE_BUSY);
 		return;
 	}
 	xct_ct_update(key, ct, side, pkt, now, res);

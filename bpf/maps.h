@@ -142,6 +142,52 @@ static __always_inline int xct_subscribed(__u32 kind, __u64 now)
 }
 
 /*
+ * Fragmented datagrams whose first fragment was decided (bpf/frag.h), by
+ * the identity the kernel reassembles them by: a later fragment passes
+ * only if its datagram's first was accepted.  LRU hashes, so that an
+ * insert never fails: when full, the least recently used datagram is
+ * forgotten (its later fragments are then dropped, and the sender's
+ * transport retransmits), where a plain hash would refuse every new
+ * datagram until entries expired.  Only a first fragment the policy
+ * accepted takes room in xct_frags, so filling it to push others' datagrams
+ * out takes a flow the rules admit; refused first fragments, which anyone
+ * can send, go to a map of their own and cannot push out accepted ones.
+ */
+struct xct_frag_key {
+	union xct_addr src;
+	union xct_addr dst;
+	__u32 id;    /* struct xct_pkt's frag_id */
+	__u8 family;
+	__u8 proto;  /* IPv4's protocol; 0 for IPv6, which reassembles without it */
+	__u8 pad[2];
+};
+
+struct xct_frag_val {
+	__u64 expires_ns;	/* the reassembly timeout, from the first fragment */
+	struct xct_ct_key conn; /* the connection its bytes count to */
+	__u8 side;		/* of conn, the datagram's sender */
+	__u8 tracked;		/* conn is a connection */
+	__u8 ct_state;		/* the first fragment's, for the later ones */
+	__u8 pad[5];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct xct_frag_key);
+	__type(value, struct xct_frag_val);
+	__uint(max_entries, XCT_FRAGS_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_frags SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct xct_frag_key);
+	__type(value, __u64); /* expires_ns */
+	__uint(max_entries, XCT_FRAGS_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_frags_refused SEC(".maps");
+
+/*
  * NAT (include/xct/nat.h): each translated connection's binding, keyed by
  * its table key, and the claim on its translated tuple, keyed by that
  * tuple's canonical key and pointing back at the connection.

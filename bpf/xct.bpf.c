@@ -16,6 +16,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "ct_table.h"
+#include "frag.h"
 #include "nat.h"
 #include "policy.h"
 #include "xct/reject.h"
@@ -33,7 +34,8 @@ struct xct_pkt_slot {
 	__u8 nat_hint; /* xct_nat_ingress()'s word to the tracker it tail-calls */
 	__u8 nat_side;
 	__u8 nat_dnat; /* tracked and accepted: xct_nat_ingress() may dnat it */
-	__u8 pad[3];
+	__u8 hop_limit; /* IPv6's, for neighbour discovery and MLD */
+	__u8 pad[2];
 	/* A reply to a destination-translated connection: the tuple it
 	 * arrived with (nat_rkey) is tracked as side nat_side of nat_key. */
 	struct xct_ct_key nat_rkey;
@@ -260,8 +262,20 @@ __noinline int xct_classify(const struct xct_pkt *pkt, struct xct_track_state *t
 	}
 	if (pkt->t.proto == XCT_IPPROTO_ICMPV6 && pkt->t.family == XCT_AF_INET6 &&
 	    xct_icmpv6_untracked(pkt->t.icmp_type)) {
-		res->ct_state = XCT_CTS_UNTRACKED;
-		res->reason = XCT_R_ICMPV6_NEIGHBOUR;
+		/* Untracked, as in nf_conntrack, but only when it is a
+		 * well-formed message of this link: anything else carrying
+		 * these types would pass untracked past `policy drop`. */
+		__u32 zero = 0;
+		struct xct_pkt_slot *slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
+		__u8 r = XCT_R_INTERNAL_ERROR;
+
+		if (slot)
+			r = xct_icmpv6_link_check(pkt->t.icmp_type, pkt->t.icmp_code,
+						  slot->hop_limit,
+						  pkt->l3_len - (pkt->l4_off - pkt->l3_off),
+						  &pkt->t.src);
+		res->ct_state = r == XCT_R_OK ? XCT_CTS_UNTRACKED : XCT_CTS_INVALID;
+		res->reason = r == XCT_R_OK ? XCT_R_ICMPV6_NEIGHBOUR : r;
 		return 0;
 	}
 	if (pkt->t.proto == XCT_IPPROTO_TCP && !xct_tcp_flags_valid(pkt->tcp.flags)) {
@@ -286,14 +300,19 @@ __noinline int xct_classify(const struct xct_pkt *pkt, struct xct_track_state *t
 
 /* What the policy's verdict does to the table: an admitted new connection
  * gets its entry and is announced (NEW); a refused one that reused an old
- * entry leaves it dead, as if it had never come. */
+ * entry leaves it dead, as if it had never come.  1 when an admitted
+ * connection could not get its entry: the packet is then INVALID (ts->res
+ * says why), to be judged again. */
 __noinline int xct_commit(const struct xct_pkt *pkt, struct xct_track_state *ts, __u32 verdict)
 {
 	if (!pkt || !ts)
 		return 0;
 	if (verdict == XCT_VERDICT_ACCEPT) {
-		if (ts->is_new)
+		if (ts->is_new) {
 			xct_ct_create(&ts->key, ts->side, pkt, ts->now, &ts->res);
+			if (ts->res.ct_state == XCT_CTS_INVALID)
+				return 1;
+		}
 		/* A connection that started, in a new entry or a dead one
 		 * reused: a candidate should the table fill up, and a NEW
 		 * for a reader of connection events. */
@@ -383,6 +402,109 @@ static __always_inline int xct_rules_loaded(void)
 }
 
 /*
+ * A packet the datapath cannot decide: an internal error (a per-CPU
+ * scratch missing, a program it had to be handed to absent) before the
+ * policy could run.  It is counted, as INVALID with its reason, and given
+ * what the policy gives an INVALID packet that no rule matches: at ingress
+ * `policy drop` drops it, without a ruleset or under `policy accept` it
+ * passes, as it would have had the error not happened.  Should the policy
+ * itself be unreadable, an arriving packet is dropped.  A global function:
+ * out of line, it takes nothing from the callers' stack.
+ */
+__noinline int xct_undecided(__u32 reason, __u32 hook)
+{
+	struct xct_policy_ctl *ctl;
+	__u32 zero = 0;
+
+	xct_count(XCT_S_PACKETS);
+	xct_count(XCT_S_INVALID);
+	xct_count_reason(reason);
+	if (hook != XCT_HOOK_INGRESS)
+		return XCT_VERDICT_ACCEPT;
+	ctl = bpf_map_lookup_elem(&xct_policy_ctl, &zero);
+	if (!ctl)
+		return XCT_VERDICT_DROP;
+	if (!ctl->loaded || ctl->gen[ctl->active_gen & 1].policy == XCT_VERDICT_ACCEPT)
+		return XCT_VERDICT_ACCEPT;
+	return XCT_VERDICT_DROP;
+}
+
+/* A packet decided and counted already whose hand-off to the program that
+ * had to finish it (NAT) failed: it cannot be sent as the rules want, so it
+ * is dropped, and counted a second time, by the failure's reason. */
+static __always_inline void xct_handoff_failed(void)
+{
+	xct_count_reason(XCT_R_TAIL_CALL_FAILED);
+	xct_count(XCT_S_DROP);
+}
+
+/* The IP header's length of a later fragment, for its bytes: IPv4's with
+ * its options, IPv6's with the fragment header. */
+static __always_inline __u32 xct_frag_ip_hlen(const struct xct_hdr_buf *hdrs,
+					      const struct xct_pkt *pkt)
+{
+	if (pkt->t.family == XCT_AF_INET6)
+		return 48;
+	return (hdrs->b[xct_mask(pkt->l3_off, XCT_HDR_MASK)] & 0x0f) * 4;
+}
+
+/* A later fragment (bpf/frag.h): 1 if it passes with its datagram.  Global
+ * functions, these two: their keys stay off the entry program's stack, and
+ * the verifier checks them once. */
+__noinline int xct_frag_check(const struct xct_pkt *pkt, struct xct_track_state *ts,
+			      __u32 ip_hlen)
+{
+	if (!pkt || !ts)
+		return 0;
+	return xct_frag_later(pkt, ts->now, ip_hlen, &ts->res);
+}
+
+/* A first fragment was decided: its datagram's verdict, for the later
+ * ones; tracked says that ts holds its connection. */
+__noinline int xct_frag_note(const struct xct_pkt *pkt, const struct xct_track_state *ts,
+			     __u32 verdict, __u32 tracked)
+{
+	if (!pkt || !ts)
+		return 0;
+	xct_frag_first(pkt, verdict, ts->now, tracked ? &ts->key : 0, ts->side,
+		       ts->res.ct_state);
+	return 0;
+}
+
+/*
+ * What follows the policy's verdict (in ps): the table's part
+ * (xct_commit()), a second judgement when an admitted connection could not
+ * be created, and a first fragment's verdict kept for its datagram.
+ * Returns the final verdict.  A global function, so that the entry
+ * program's stack does not hold this part's values too.
+ */
+__noinline int xct_settle(const struct xct_pkt *pkt, struct xct_track_state *ts,
+			  struct xct_policy_scratch *ps, int parsed)
+{
+	struct xct_ct_result *res;
+	__u8 verdict;
+
+	if (!pkt || !ts || !ps)
+		return XCT_VERDICT_DROP;
+	res = &ts->res;
+	verdict = ps->out.verdict;
+	if (parsed && res->reason != XCT_R_NOTRACK && xct_commit(pkt, ts, verdict)) {
+		/* Admitted, but its connection could not be created: judged
+		 * again as what it now is, INVALID. */
+		ps->in.state = res->ct_state;
+		xct_policy_eval(ps);
+		verdict = ps->out.verdict;
+	}
+	if (pkt->frag == XCT_FRAG_FIRST)
+		xct_frag_note(pkt, ts, verdict,
+			      parsed && !pkt->icmp_error &&
+				      (res->ct_state == XCT_CTS_NEW ||
+				       res->ct_state == XCT_CTS_ESTABLISHED));
+	return verdict;
+}
+
+
+/*
  * Tracks one packet and decides its fate.  The order follows nf_conntrack
  * and nftables: notrack rules first (the raw table), then the tracker, then
  * the rules with the packet's ct state.  A packet that would open a
@@ -401,7 +523,7 @@ static __always_inline __u8 xct_track(void *ctx, __u32 kind, struct xct_hdr_buf 
 	int parsed;
 
 	if (!ps)
-		return XCT_VERDICT_ACCEPT;
+		return xct_undecided(XCT_R_INTERNAL_ERROR, hook);
 	ts.now = xct_now();
 	ts.hook = hook;
 	reason = xct_parse(ctx, kind, hdrs, copied, pkt);
@@ -419,8 +541,13 @@ static __always_inline __u8 xct_track(void *ctx, __u32 kind, struct xct_hdr_buf 
 	slot->parsed = parsed;
 	/* Filled once: the raw stage and the rules differ only in the state. */
 	xct_policy_input(&ps->in, pkt, parsed, hook, ifindex, XCT_STAGE_RAW, ts.now);
-	if (!parsed) {
-		res->ct_state = reason == XCT_R_FRAGMENT ? XCT_CTS_UNTRACKED : XCT_CTS_INVALID;
+	slot->hop_limit = hdrs->b[xct_mask(pkt->l3_off + 7, XCT_HDR_MASK)];
+	if (reason == XCT_R_FRAGMENT) {
+		/* Decided with its datagram's first fragment: its reason
+		 * stays `fragment' if that one was accepted. */
+		xct_frag_check(pkt, &ts, xct_frag_ip_hlen(hdrs, pkt));
+	} else if (!parsed) {
+		res->ct_state = XCT_CTS_INVALID;
 		res->reason = reason;
 	} else {
 		if (xct_policy_raw(ps)) {
@@ -437,18 +564,27 @@ static __always_inline __u8 xct_track(void *ctx, __u32 kind, struct xct_hdr_buf 
 	xct_count(XCT_S_PACKETS);
 
 	ps->in.state = res->ct_state;
-	xct_policy_eval(ps);
-	verdict = ps->out.verdict;
+	if (res->reason == XCT_R_FRAGMENT) {
+		/* The rules judged the datagram by its first fragment, as
+		 * nftables judges it once, reassembled. */
+		ps->out.verdict = XCT_VERDICT_ACCEPT;
+		ps->out.matched = 0;
+		ps->out.line = 0;
+	} else {
+		xct_policy_eval(ps);
+	}
 	/* Its ports are hidden from xct, not from the kernel: no rule can
-	 * be trusted to have seen what it would match (parse.h). */
-	if (xct_reason_hides_l4(reason) && xct_rules_loaded()) {
-		verdict = XCT_VERDICT_DROP;
-		ps->out.verdict = verdict;
+	 * be trusted to have seen what it would match (parse.h); nor can a
+	 * later fragment's, whose first fragment was refused or never seen
+	 * (frag.h). */
+	if ((xct_reason_hides_l4(reason) || xct_frag_refused(res->reason)) && xct_rules_loaded()) {
+		ps->out.verdict = XCT_VERDICT_DROP;
 		ps->out.matched = 0;
 		ps->out.line = 0;
 	}
-	if (parsed && res->reason != XCT_R_NOTRACK)
-		xct_commit(pkt, &ts, verdict);
+	/* From the slot, not a register: one value fewer held across the
+	 * calls keeps this frame within the stack the chain below allows. */
+	verdict = xct_settle(pkt, &ts, ps, slot->parsed);
 
 	xct_count_reason(res->reason);
 	if (res->ct_state == XCT_CTS_INVALID)
@@ -468,7 +604,7 @@ static __always_inline __u8 xct_track(void *ctx, __u32 kind, struct xct_hdr_buf 
 	if (verdict == XCT_VERDICT_DROP || verdict == XCT_VERDICT_REJECT)
 		xct_emit_drop(ps, verdict, res->ct_state, res->reason);
 	xct_note_decision(verdict, res, &ps->out);
-	if (verdict == XCT_VERDICT_ACCEPT && hook == XCT_HOOK_INGRESS && parsed &&
+	if (verdict == XCT_VERDICT_ACCEPT && hook == XCT_HOOK_INGRESS && slot->parsed &&
 	    res->dir == XCT_DIR_ORIGINAL && res->ct_state != XCT_CTS_UNTRACKED &&
 	    res->ct_state != XCT_CTS_INVALID && res->ct_state != XCT_CTS_RELATED &&
 	    xct_dnat_may_apply(res->status) && xct_dnat_enabled()) {
@@ -630,7 +766,7 @@ static __always_inline int xct_nat_enabled(void)
 	return g && g->nat;
 }
 
-/* Copies the packet's first bytes and decides it; NULL slot: pass. */
+/* Copies the packet's first bytes and decides it. */
 static __always_inline __u8 xct_decide(void *ctx, __u32 kind, struct xct_hdr_buf *hdrs, __u32 n,
 				       __u8 hook, __u32 ifindex)
 {
@@ -638,7 +774,7 @@ static __always_inline __u8 xct_decide(void *ctx, __u32 kind, struct xct_hdr_buf
 	struct xct_pkt_slot *slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
 
 	if (!slot)
-		return XCT_VERDICT_ACCEPT;
+		return xct_undecided(XCT_R_INTERNAL_ERROR, hook);
 	__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
 	slot->copied = n;
 	slot->hook = hook;
@@ -735,7 +871,9 @@ int xct_xdp(struct xdp_md *ctx)
 	struct xct_hdr_buf *hdrs = bpf_map_lookup_elem(&xct_hdrs, &zero);
 
 	if (!hdrs)
-		return XDP_PASS;
+		return xct_undecided(XCT_R_INTERNAL_ERROR, XCT_HOOK_INGRESS) == XCT_VERDICT_ACCEPT
+			       ? XDP_PASS
+			       : XDP_DROP;
 	if (xct_xdp_forged(ctx)) {
 		xct_count(XCT_S_PACKETS);
 		xct_count_reason(XCT_R_HANDOFF_FORGED);
@@ -765,7 +903,9 @@ static __always_inline int xct_track_skb(struct __sk_buff *skb, __u8 hook)
 	struct xct_hdr_buf *hdrs = bpf_map_lookup_elem(&xct_hdrs, &zero);
 
 	if (!hdrs)
-		return TC_ACT_UNSPEC;
+		return xct_undecided(XCT_R_INTERNAL_ERROR, hook) == XCT_VERDICT_ACCEPT
+			       ? TC_ACT_UNSPEC
+			       : TC_ACT_SHOT;
 	/* Reads through a non-linear skb too: no pull needed. */
 	if (len == 0 || bpf_skb_load_bytes(skb, 0, hdrs->b, n) < 0)
 		n = 0;
@@ -777,9 +917,14 @@ static __always_inline int xct_track_skb(struct __sk_buff *skb, __u8 hook)
 		xct_count(XCT_S_REJECT_ERROR);
 		return TC_ACT_SHOT;
 	case XCT_TRACK_NAT_REPLY:
+		bpf_tail_call(skb, &xct_nat_progs, XCT_NAT_PROG_INGRESS);
+		return xct_undecided(XCT_R_TAIL_CALL_FAILED, hook) == XCT_VERDICT_ACCEPT
+			       ? TC_ACT_UNSPEC
+			       : TC_ACT_SHOT;
 	case XCT_TRACK_DNAT:
 		bpf_tail_call(skb, &xct_nat_progs, XCT_NAT_PROG_INGRESS);
-		return TC_ACT_UNSPEC;
+		xct_handoff_failed();
+		return TC_ACT_SHOT;
 	default:
 		return TC_ACT_UNSPEC; /* let later filters decide */
 	}
@@ -871,8 +1016,13 @@ int xct_tc_egress(struct __sk_buff *skb)
 	/* Forwarded from an interface xct watches: tracked there already;
 	 * with NAT in use, its source may have to be translated. */
 	if (iif && bpf_map_lookup_elem(&xct_ifaces, &iif)) {
-		if (xct_nat_enabled())
+		if (xct_nat_enabled()) {
 			bpf_tail_call(skb, &xct_nat_progs, XCT_NAT_PROG_EGRESS);
+			/* It may have had to leave translated: not
+			 * without its translation. */
+			xct_handoff_failed();
+			return TC_ACT_SHOT;
+		}
 		return TC_ACT_UNSPEC;
 	}
 	return xct_track_skb(skb, XCT_HOOK_EGRESS);
@@ -1329,7 +1479,10 @@ track:
 	bpf_tail_call(skb, &xct_nat_progs, XCT_NAT_PROG_TRACK);
 	if (slot)
 		slot->nat_hint = 0;
-	return TC_ACT_UNSPEC;
+	/* Not tracked, and not decided: INVALID for the policy. */
+	return xct_undecided(XCT_R_TAIL_CALL_FAILED, XCT_HOOK_INGRESS) == XCT_VERDICT_ACCEPT
+		       ? TC_ACT_UNSPEC
+		       : TC_ACT_SHOT;
 }
 
 /* Control program: the CLI runs it with BPF_PROG_TEST_RUN, the command in

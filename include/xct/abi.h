@@ -14,6 +14,9 @@
 
 #define XCT_PIN_PATH_DEFAULT	"/sys/fs/bpf/xct"
 #define XCT_MAX_ENTRIES_DEFAULT 262144
+/* Fragmented datagrams in flight whose first fragment was decided, per
+ * verdict (bpf/maps.h xct_frags): as many as Cilium's fragment map holds. */
+#define XCT_FRAGS_MAX 8192
 
 /* Address families, with the values nf_conntrack prints ("ipv4 2"). */
 #define XCT_AF_INET  2
@@ -175,7 +178,7 @@ enum xct_ct_state {
 	X(IPV6_EXTHDR_TRUNCATED, "ipv6_exthdr_truncated", "IPv6 extension header cut short")       \
 	X(IPV6_EXTHDR_TOO_MANY, "ipv6_exthdr_too_many",                                            \
 	  "IPv6 extension-header chain longer than a packet holds: dropped whatever the rules")    \
-	X(FRAGMENT, "fragment", "non-first fragment: no transport header to track")                \
+	X(FRAGMENT, "fragment", "later fragment of a datagram whose first was accepted: passes with it") \
 	X(L4_TRUNCATED, "l4_truncated", "transport header cut short")                              \
 	X(TCP_BAD_DOFF, "tcp_bad_doff", "TCP data offset below 20 or beyond the segment")          \
 	X(TCP_BAD_FLAGS, "tcp_bad_flags",                                                          \
@@ -202,9 +205,9 @@ enum xct_ct_state {
 	  "ICMP error quoting a packet cut too short")                                             \
 	X(ICMPV6_NEIGHBOUR, "icmpv6_neighbour",                                                    \
 	  "ICMPv6 neighbour discovery or MLD: not tracked, as in nf_conntrack")                    \
-	X(TABLE_FULL, "table_full", "connection table full: new connection not tracked")           \
-	X(TABLE_BUSY, "table_busy", "entry being deleted by the GC at that instant")               \
-	X(INSERT_ERROR, "insert_error", "map insert failed for another reason")                    \
+	X(TABLE_FULL, "table_full", "connection table full: not tracked, invalid for the policy")           \
+	X(TABLE_BUSY, "table_busy", "entry being deleted, or contended by other CPUs: invalid for the policy")               \
+	X(INSERT_ERROR, "insert_error", "map insert failed for another reason: invalid for the policy")                    \
 	X(NOTRACK, "notrack", "a notrack rule exempted it from tracking")                          \
 	X(NAT_NO_TUPLE, "nat_no_tuple",                                                            \
 	  "NAT: every translated port of the range is taken: new connection dropped")              \
@@ -216,7 +219,19 @@ enum xct_ct_state {
 	  "arrived tagged with VLAN id 4095, xct's XDP-to-TC hand-off: dropped")                   \
 	X(FRAG_TINY, "frag_tiny",                                                                  \
 	  "first fragment without its whole transport header (or IPv6 header chain): its "         \
-	  "ports are hidden, so it is dropped whatever the rules")
+	  "ports are hidden, so it is dropped whatever the rules") \
+	X(FRAG_NO_FIRST, "frag_no_first",                                                          \
+	  "later fragment of a datagram whose first fragment was not seen (or was forgotten)")     \
+	X(FRAG_FIRST_DROPPED, "frag_first_dropped",                                                \
+	  "later fragment of a datagram whose first fragment was dropped")                         \
+	X(ICMPV6_ND_INVALID, "icmpv6_nd_invalid",                                                  \
+	  "ICMPv6 neighbour discovery not link-local (hop limit not 255), bad code or too short")   \
+	X(ICMPV6_MLD_INVALID, "icmpv6_mld_invalid",                                                \
+	  "MLD or multicast router discovery not link-local (hop limit, source) or too short")      \
+	X(INTERNAL_ERROR, "internal_error",                                                        \
+	  "the datapath could not decide the packet (a per-CPU scratch or helper failed)")         \
+	X(TAIL_CALL_FAILED, "tail_call_failed",                                                    \
+	  "the program the packet had to be handed to is missing")
 
 #define XCT_REASON_ENUM(name, str, why) XCT_R_##name,
 enum xct_reason {

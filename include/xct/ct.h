@@ -226,4 +226,56 @@ XCT_INLINE int xct_icmpv6_untracked(__u8 type)
 	       type == 137; /* redirect: not matched to a connection */
 }
 
+XCT_INLINE int xct_addr_link_local6(const union xct_addr *a)
+{
+	return a->bytes[0] == 0xfe && (a->bytes[1] & 0xc0) == 0x80; /* fe80::/10 */
+}
+
+XCT_INLINE int xct_addr_unspec6(const union xct_addr *a)
+{
+	return !(a->v6[0] | a->v6[1] | a->v6[2] | a->v6[3]);
+}
+
+/*
+ * Whether an untracked ICMPv6 message (xct_icmpv6_untracked()) is what it
+ * claims to be: a message of the link it arrived on, well formed, which the
+ * receiving stack acts on.  Anything else with those types would pass
+ * untracked, a way around the policy, so it is INVALID.  hop_limit is the
+ * IPv6 header's, len the ICMPv6 message's length.
+ *  - Neighbour discovery (RFC 4861 section 6.1, 7.1, 8.1): hop limit 255
+ *    (no router forwarded it), code 0, at least the fixed part; a router
+ *    advertisement and a redirect come from a link-local source.
+ *  - MLD (RFC 2710 section 3, RFC 3810 section 5) and multicast router
+ *    discovery (RFC 4286 section 2): hop limit 1, a link-local source (or,
+ *    for an MLDv2 report, the unspecified address of a host without one
+ *    yet), at least the fixed part.
+ * Returns XCT_R_OK or the reason it is INVALID.
+ */
+XCT_INLINE __u8 xct_icmpv6_link_check(__u8 type, __u8 code, __u8 hop_limit, __u32 len,
+				      const union xct_addr *src)
+{
+	__u32 min = 8;
+
+	if (type >= 133 && type <= 137) {
+		if (type == 134)
+			min = 16;
+		else if (type == 135 || type == 136)
+			min = 24;
+		else if (type == 137)
+			min = 40;
+		if (hop_limit != 255 || code != 0 || len < min)
+			return XCT_R_ICMPV6_ND_INVALID;
+		if ((type == 134 || type == 137) && !xct_addr_link_local6(src))
+			return XCT_R_ICMPV6_ND_INVALID;
+		return XCT_R_OK;
+	}
+	if (type >= 130 && type <= 132)
+		min = 24;
+	if (hop_limit != 1 || len < min)
+		return XCT_R_ICMPV6_MLD_INVALID;
+	if (!xct_addr_link_local6(src) && !(type == 143 && xct_addr_unspec6(src)))
+		return XCT_R_ICMPV6_MLD_INVALID;
+	return XCT_R_OK;
+}
+
 #endif /* XCT_CT_H */

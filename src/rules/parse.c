@@ -126,6 +126,9 @@ static const struct name_val icmp6_types[] = {
 	{"mld-listener-query", 130},	{"mld-listener-report", 131}, {"mld-listener-done", 132},
 	{"nd-router-solicit", 133},	{"nd-router-advert", 134},    {"nd-neighbor-solicit", 135},
 	{"nd-neighbor-advert", 136},	{"nd-redirect", 137},	      {"mld2-listener-report", 143},
+	/* nft's other names: an alias of 132, and the rest of its table. */
+	{"mld-listener-reduction", 132}, {"router-renumbering", 138},
+	{"ind-neighbor-solicit", 141},	{"ind-neighbor-advert", 142},
 };
 
 /* In the order of the bits in the TCP header (and in nft). */

@@ -972,7 +972,7 @@ BAD_PACKET_TEST(ipv4_total_length_below_header, XCT_R_IPV4_BAD_HEADER, XCT_S_INV
 	return p;
 }
 
-BAD_PACKET_TEST(ipv4_non_first_fragment, XCT_R_FRAGMENT, XCT_S_UNTRACKED)
+BAD_PACKET_TEST(ipv4_non_first_fragment, XCT_R_FRAG_NO_FIRST, XCT_S_INVALID)
 {
 	struct flow f = udp4();
 	struct layout frag = {.frag_offset = 185};
@@ -1031,7 +1031,7 @@ BAD_PACKET_TEST(ipv6_first_fragment_without_its_chain, XCT_R_FRAG_TINY, XCT_S_IN
 	return p;
 }
 
-BAD_PACKET_TEST(ipv6_non_first_fragment, XCT_R_FRAGMENT, XCT_S_UNTRACKED)
+BAD_PACKET_TEST(ipv6_non_first_fragment, XCT_R_FRAG_NO_FIRST, XCT_S_INVALID)
 {
 	struct flow f = make_flow(XCT_IPPROTO_UDP, "2001:db8::1", 5000, "2001:db8::2", 53);
 	struct layout frag = {.ipv6_frag_hdr = 1, .frag_offset = 181};
@@ -1144,6 +1144,16 @@ BAD_PACKET_TEST(icmp_error_quote_cut_short, XCT_R_ICMP_ERROR_TRUNCATED, XCT_S_IN
 }
 
 BAD_PACKET_TEST(icmpv6_neighbour_solicitation, XCT_R_ICMPV6_NEIGHBOUR, XCT_S_UNTRACKED)
+{
+	struct flow f = make_flow(XCT_IPPROTO_ICMPV6, "fe80::1", 0, "ff02::1:ff00:2", 0);
+	struct packet p = icmp_packet(&f, 135, 0);
+
+	p.data[p.l3_off + 7] = 255; /* hop limit: of this link */
+	return p;
+}
+
+/* The same, forwarded by a router: not neighbour discovery (RFC 4861). */
+BAD_PACKET_TEST(icmpv6_neighbour_solicitation_routed, XCT_R_ICMPV6_ND_INVALID, XCT_S_INVALID)
 {
 	struct flow f = make_flow(XCT_IPPROTO_ICMPV6, "fe80::1", 0, "ff02::1:ff00:2", 0);
 
@@ -1474,7 +1484,7 @@ TEST(table_full_of_assured_drops_new_flow)
 	CHECK_EQ(counter(&fx, XCT_S_INSERT_FAILED), 1);
 	CHECK_EQ(counter(&fx, XCT_S_DROP), 1);
 	CHECK_EQ(reason_count(&fx, XCT_R_TABLE_FULL), 1);
-	CHECK_EQ(counter(&fx, XCT_S_UNTRACKED), 1);
+	CHECK_EQ(counter(&fx, XCT_S_INVALID), 1); /* for the policy */
 	CHECK_EQ(counter(&fx, XCT_S_EARLY_DROP), 0);
 	for (i = 0; i < 4; i++)
 		CHECK(has_live_entry(&fx, &a[i]));

@@ -160,6 +160,13 @@ int fixture_reset(struct fixture *fx)
 
 	map_delete_all(fx->ct_fd, &ct_key, &ct_key);
 	map_delete_all(bpf_map__fd(fx->skel->maps.xct_ifaces), &ifindex, &ifindex);
+	/* No datagram in flight. */
+	{
+		__u8 key[128];
+
+		map_delete_all(bpf_map__fd(fx->skel->maps.xct_frags), key, key);
+		map_delete_all(bpf_map__fd(fx->skel->maps.xct_frags_refused), key, key);
+	}
 	/* No NAT: the NAT tests set up their own rules. */
 	{
 		struct xct_nat_ctl nat_none = {};

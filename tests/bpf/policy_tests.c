@@ -1018,3 +1018,152 @@ TEST(policy_tcp_flags_and_family_matches)
 	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
 	fixture_teardown(&fx);
 }
+
+/* ---- Failing closed ---- */
+
+/* A later fragment passes only with its datagram's accepted first one. */
+TEST(policy_fragments_follow_their_first)
+{
+	struct flow ok = make_flow(XCT_IPPROTO_TCP, "192.0.2.10", 5000, "192.0.2.1", 53);
+	struct flow no = make_flow(XCT_IPPROTO_UDP, "192.0.2.10", 5000, "192.0.2.1", 54);
+	struct flow ok6 = make_flow(XCT_IPPROTO_ICMPV6, "2001:db8::10", 77, "2001:db8::1", 0);
+	struct layout first = {.more_fragments = 1};
+	struct layout later = {.frag_offset = 3, .more_fragments = 0};
+	struct layout first6 = {.ipv6_frag_hdr = 1, .more_fragments = 1};
+	struct layout later6 = {.ipv6_frag_hdr = 1, .frag_offset = 3};
+	__u8 body[24] = {0}, echo[24] = {128, 0};
+	struct xct_ct_entry e;
+	struct packet pk;
+	struct fixture fx;
+
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "policy drop\naccept tcp dport 53\naccept icmpv6 type echo-request\n"))
+		return;
+	/* Lone later fragments: INVALID, dropped. */
+	pk = build_packet(&ok, body, sizeof(body), &later);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	CHECK_EQ(reason_count(&fx, XCT_R_FRAG_NO_FIRST), 1);
+	pk = build_packet(&ok6, body, sizeof(body), &later6);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	CHECK_EQ(reason_count(&fx, XCT_R_FRAG_NO_FIRST), 2);
+
+	/* An accepted first fragment (a TCP SYN's header), then its later
+	 * fragment passes and counts its bytes to the connection, as the
+	 * reassembled segment would: one packet. */
+	put16(body + 0, 5000);
+	put16(body + 2, 53);
+	put32(body + 4, CLIENT_ISN);
+	body[12] = 5 << 4;
+	body[13] = XCT_TCPF_SYN;
+	put16(body + 14, TCP_SYN_WINDOW);
+	pk = build_packet(&ok, body, 20, &first);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = build_packet(&ok, body, sizeof(body), &later);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	CHECK_EQ(reason_count(&fx, XCT_R_FRAGMENT), 1);
+	CHECK_EQ(get_entry(&fx, &ok, &e), 0);
+	CHECK_EQ(e.packets[XCT_DIR_ORIGINAL], 1);
+	CHECK_EQ(e.bytes[XCT_DIR_ORIGINAL], 20 + 20 + sizeof(body));
+	/* ICMPv6 echo, whose first fragment parses whatever its length. */
+	put16(echo + 4, 77);
+	pk = build_packet(&ok6, echo, sizeof(echo), &first6);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = build_packet(&ok6, body, sizeof(body), &later6);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	/* ... for the reassembly timeout, no longer. */
+	advance(&fx, SEC_NS(61));
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+
+	/* A first fragment a rule drops: its later fragments are dropped. */
+	pk = udp_packet_layout(&no, 8, &first);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	pk = build_packet(&no, body, sizeof(body), &later);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	CHECK_EQ(reason_count(&fx, XCT_R_FRAG_FIRST_DROPPED), 1);
+	fixture_teardown(&fx);
+}
+
+/* An ICMPv6 neighbour discovery or MLD message with the given hop limit
+ * and length from src. */
+static struct packet nd_packet(const char *src, __u8 type, __u8 hop_limit, __u32 len)
+{
+	struct flow f = make_flow(XCT_IPPROTO_ICMPV6, src, 0, "ff02::1", 0);
+	__u8 msg[64] = {type, 0};
+	struct packet pk = build_packet(&f, msg, len, &plain);
+
+	pk.data[pk.l3_off + 7] = hop_limit;
+	return pk;
+}
+
+TEST(policy_icmpv6_nd_passes_only_well_formed)
+{
+	struct fixture fx;
+	struct packet pk;
+
+	if (!fixture_setup(&fx, 0) || load_rules(&fx, "policy drop\n"))
+		return;
+	/* Well formed: untracked, and passes. */
+	pk = nd_packet("fe80::1", 135, 255, 24);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = nd_packet("fe80::1", 134, 255, 16);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = nd_packet("fe80::1", 143, 1, 8);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	CHECK_EQ(reason_count(&fx, XCT_R_ICMPV6_NEIGHBOUR), 3);
+	/* Forwarded by a router (hop limit below 255), too short, a router
+	 * advertisement from a global address: INVALID, dropped. */
+	pk = nd_packet("fe80::1", 135, 254, 24);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	pk = nd_packet("fe80::1", 136, 255, 8);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	pk = nd_packet("2001:db8::1", 134, 255, 16);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	CHECK_EQ(reason_count(&fx, XCT_R_ICMPV6_ND_INVALID), 3);
+	/* MLD: hop limit 1 from a link-local source only. */
+	pk = nd_packet("fe80::1", 131, 64, 24);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	pk = nd_packet("2001:db8::1", 143, 1, 8);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	CHECK_EQ(reason_count(&fx, XCT_R_ICMPV6_MLD_INVALID), 2);
+	fixture_teardown(&fx);
+
+	/* The rules match them by type, by nft's names. */
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "drop icmpv6 type nd-neighbor-solicit\n"
+			    "drop icmpv6 type mld-listener-reduction\n"))
+		return;
+	pk = nd_packet("fe80::1", 135, 255, 24);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	pk = nd_packet("fe80::1", 136, 255, 24);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = nd_packet("fe80::1", 132, 1, 24);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	fixture_teardown(&fx);
+}
+
+/* A packet meeting an entry being deleted is INVALID: `policy drop`
+ * drops it, where it used to pass untracked. */
+TEST(policy_table_busy_fails_closed)
+{
+	struct flow u = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", 5000, "10.0.0.2", 53);
+	struct xct_ct_entry e;
+	struct xct_ct_key key;
+	struct fixture fx;
+	struct packet pk;
+	__u8 side;
+
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "policy drop\naccept ct state established,related\n"
+			    "accept udp dport 53 ct state new\n"))
+		return;
+	pk = udp_packet(&u, 10);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	CHECK_EQ(get_entry(&fx, &u, &e), 0);
+	e.status |= XCT_CT_DYING;
+	flow_key(&u, &key, &side);
+	CHECK_EQ(bpf_map_update_elem(fx.ct_fd, &key, &e, BPF_EXIST), 0);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	CHECK_EQ(reason_count(&fx, XCT_R_TABLE_BUSY), 1);
+	CHECK_EQ(counter(&fx, XCT_S_INVALID), 1);
+	fixture_teardown(&fx);
+}

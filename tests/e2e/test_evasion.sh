@@ -28,7 +28,7 @@
 # mode and ruleset, followed by the reasons xct counted for it (`xct ct
 # stats --reasons`).
 #
-# Usage: evasion.sh [CASE...]    (or EVASION_CASES="CASE ...");
+# Usage: test_evasion.sh [CASE...]    (or EVASION_CASES="CASE ...");
 #        EVASION_MODES="native tc" (the default) picks the modes.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
