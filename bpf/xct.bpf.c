@@ -34,8 +34,7 @@ struct xct_pkt_slot {
 	__u8 nat_hint; /* xct_nat_ingress()'s word to the tracker it tail-calls */
 	__u8 nat_side;
 	__u8 nat_dnat; /* tracked and accepted: xct_nat_ingress() may dnat it */
-	__u8 hop_limit; /* IPv6's, for neighbour discovery and MLD */
-	__u8 pad[2];
+	__u8 pad[3];
 	/* A reply to a destination-translated connection: the tuple it
 	 * arrived with (nat_rkey) is tracked as side nat_side of nat_key. */
 	struct xct_ct_key nat_rkey;
@@ -265,15 +264,10 @@ __noinline int xct_classify(const struct xct_pkt *pkt, struct xct_track_state *t
 		/* Untracked, as in nf_conntrack, but only when it is a
 		 * well-formed message of this link: anything else carrying
 		 * these types would pass untracked past `policy drop`. */
-		__u32 zero = 0;
-		struct xct_pkt_slot *slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
-		__u8 r = XCT_R_INTERNAL_ERROR;
+		__u8 r = xct_icmpv6_link_check(pkt->t.icmp_type, pkt->t.icmp_code, pkt->hop_limit,
+					       pkt->l3_len - (pkt->l4_off - pkt->l3_off),
+					       &pkt->t.src);
 
-		if (slot)
-			r = xct_icmpv6_link_check(pkt->t.icmp_type, pkt->t.icmp_code,
-						  slot->hop_limit,
-						  pkt->l3_len - (pkt->l4_off - pkt->l3_off),
-						  &pkt->t.src);
 		res->ct_state = r == XCT_R_OK ? XCT_CTS_UNTRACKED : XCT_CTS_INVALID;
 		res->reason = r == XCT_R_OK ? XCT_R_ICMPV6_NEIGHBOUR : r;
 		return 0;
@@ -429,6 +423,12 @@ __noinline int xct_undecided(__u32 reason, __u32 hook)
 	return XCT_VERDICT_DROP;
 }
 
+/* xct_undecided() as a TC action. */
+static __always_inline int xct_undecided_tc(__u32 reason, __u32 hook)
+{
+	return xct_undecided(reason, hook) == XCT_VERDICT_ACCEPT ? TC_ACT_UNSPEC : TC_ACT_SHOT;
+}
+
 /* A packet decided and counted already whose hand-off to the program that
  * had to finish it (NAT) failed: it cannot be sent as the rules want, so it
  * is dropped, and counted a second time, by the failure's reason. */
@@ -541,7 +541,6 @@ static __always_inline __u8 xct_track(void *ctx, __u32 kind, struct xct_hdr_buf 
 	slot->parsed = parsed;
 	/* Filled once: the raw stage and the rules differ only in the state. */
 	xct_policy_input(&ps->in, pkt, parsed, hook, ifindex, XCT_STAGE_RAW, ts.now);
-	slot->hop_limit = hdrs->b[xct_mask(pkt->l3_off + 7, XCT_HDR_MASK)];
 	if (reason == XCT_R_FRAGMENT) {
 		/* Decided with its datagram's first fragment: its reason
 		 * stays `fragment' if that one was accepted. */
@@ -903,9 +902,7 @@ static __always_inline int xct_track_skb(struct __sk_buff *skb, __u8 hook)
 	struct xct_hdr_buf *hdrs = bpf_map_lookup_elem(&xct_hdrs, &zero);
 
 	if (!hdrs)
-		return xct_undecided(XCT_R_INTERNAL_ERROR, hook) == XCT_VERDICT_ACCEPT
-			       ? TC_ACT_UNSPEC
-			       : TC_ACT_SHOT;
+		return xct_undecided_tc(XCT_R_INTERNAL_ERROR, hook);
 	/* Reads through a non-linear skb too: no pull needed. */
 	if (len == 0 || bpf_skb_load_bytes(skb, 0, hdrs->b, n) < 0)
 		n = 0;
@@ -918,9 +915,7 @@ static __always_inline int xct_track_skb(struct __sk_buff *skb, __u8 hook)
 		return TC_ACT_SHOT;
 	case XCT_TRACK_NAT_REPLY:
 		bpf_tail_call(skb, &xct_nat_progs, XCT_NAT_PROG_INGRESS);
-		return xct_undecided(XCT_R_TAIL_CALL_FAILED, hook) == XCT_VERDICT_ACCEPT
-			       ? TC_ACT_UNSPEC
-			       : TC_ACT_SHOT;
+		return xct_undecided_tc(XCT_R_TAIL_CALL_FAILED, hook);
 	case XCT_TRACK_DNAT:
 		bpf_tail_call(skb, &xct_nat_progs, XCT_NAT_PROG_INGRESS);
 		xct_handoff_failed();
@@ -1480,9 +1475,7 @@ track:
 	if (slot)
 		slot->nat_hint = 0;
 	/* Not tracked, and not decided: INVALID for the policy. */
-	return xct_undecided(XCT_R_TAIL_CALL_FAILED, XCT_HOOK_INGRESS) == XCT_VERDICT_ACCEPT
-		       ? TC_ACT_UNSPEC
-		       : TC_ACT_SHOT;
+	return xct_undecided_tc(XCT_R_TAIL_CALL_FAILED, XCT_HOOK_INGRESS);
 }
 
 /* Control program: the CLI runs it with BPF_PROG_TEST_RUN, the command in

@@ -98,7 +98,7 @@ struct xct_pkt {
 	__u16 l4_off;	    /* where the transport header starts */
 	__u16 inner_l4_off; /* ICMP errors: where the quoted transport header starts */
 	__u8 frag;	    /* enum xct_frag */
-	__u8 pad;
+	__u8 hop_limit;	    /* IPv4's TTL, IPv6's hop limit (neighbour discovery, MLD) */
 	__u32 frag_id; /* fragments: IPv4 id or IPv6 fragment header id, host order */
 };
 
@@ -331,7 +331,8 @@ struct xct_l3 {
 	__u32 l4_len; /* bytes from there to the end of the IP packet (0 in a quote) */
 	__u32 l3_len; /* the IP packet's length (0 in a quote) */
 	__u32 frag_id;
-	__u8 frag; /* enum xct_frag */
+	__u8 frag;	/* enum xct_frag */
+	__u8 hop_limit; /* TTL or hop limit */
 };
 
 /*
@@ -456,6 +457,7 @@ XCT_INLINE __u8 xct_parse_ipv4(const struct xct_src *s, __u32 off, struct xct_tu
 	t->dst.v4 = *(const __u32 *)(ip + 16);
 	frag = xct_load16(ip + 6);
 	l3->frag_id = xct_load16(ip + 4);
+	l3->hop_limit = ip[8];
 	if (ihl > s->len - off)
 		return quoted ? XCT_R_ICMP_ERROR_TRUNCATED : XCT_R_IPV4_TRUNCATED;
 	if (!quoted) {
@@ -589,6 +591,7 @@ XCT_INLINE __u8 xct_parse_ipv6(const struct xct_src *s, __u32 off, struct xct_tu
 	if (!quoted && plen + 40 > s->len - off)
 		return XCT_R_IPV6_TRUNCATED;
 	t->family = XCT_AF_INET6;
+	l3->hop_limit = ip[7];
 	__builtin_memcpy(t->src.bytes, ip + 8, 16);
 	__builtin_memcpy(t->dst.bytes, ip + 24, 16);
 	__builtin_memset(st, 0, sizeof(*st));
@@ -672,6 +675,7 @@ XCT_INLINE __u8 xct_parse_packet(struct xct_src *s, struct xct_pkt *pkt)
 	pkt->l3_len = l3.l3_len;
 	pkt->frag = l3.frag;
 	pkt->frag_id = l3.frag_id;
+	pkt->hop_limit = l3.hop_limit;
 	if (reason != XCT_R_OK)
 		return reason;
 
