@@ -710,6 +710,108 @@ XCT_INLINE __u8 xct_parse_packet(struct xct_src *s, struct xct_pkt *pkt)
 	return reason;
 }
 
+/*
+ * The layouts of nearly every packet, read in place: an untagged Ethernet
+ * frame carrying IPv4 without options and not a fragment, or IPv6 whose
+ * first next header is TCP or UDP; UDP; TCP without options or with the
+ * NOP, NOP, timestamp that Linux puts on every segment of a connection that
+ * agreed on timestamps.  Every header lies in [data, data_end), the frame's
+ * linear part, at offsets fixed by the layout, which is what lets BPF read
+ * them directly without a copy and lets the verifier check one path.
+ * len is the whole frame's length, as xct_parse_packet() takes it.
+ *
+ * Returns 1 with *pkt as xct_parse_packet() fills it for the same frame,
+ * which it then returns XCT_R_OK for (tests/unit check both on the same
+ * frames), and 0, with *pkt left partly written, for every other frame:
+ * the caller then parses it with xct_parse_packet().  pkt must be zeroed.
+ */
+XCT_INLINE int xct_parse_fast(const __u8 *data, const __u8 *data_end, __u32 len,
+			      struct xct_pkt *pkt)
+{
+	const __u8 *l4;
+	__u32 l4_len, doff;
+	__u16 ethertype;
+
+	if (data + 14 + 20 > data_end)
+		return 0;
+	ethertype = xct_load16(data + 12);
+	if (ethertype == XCT_ETH_P_IP) {
+		const __u8 *ip = data + 14;
+		__u32 tot = xct_load16(ip + 2);
+
+		/* Version 4, no options; neither a later fragment nor a
+		 * first one (DF alone is fine). */
+		if (ip[0] != 0x45 || (xct_load16(ip + 6) & 0x3fff) || tot < 20 || tot > len - 14)
+			return 0;
+		pkt->t.family = XCT_AF_INET;
+		pkt->t.proto = ip[9];
+		pkt->t.src.v4 = *(const __u32 *)(ip + 12);
+		pkt->t.dst.v4 = *(const __u32 *)(ip + 16);
+		pkt->frag_id = xct_load16(ip + 4);
+		pkt->hop_limit = ip[8];
+		pkt->l3_len = tot;
+		pkt->l4_off = 14 + 20;
+		l4 = ip + 20;
+		l4_len = tot - 20;
+	} else if (ethertype == XCT_ETH_P_IPV6) {
+		const __u8 *ip = data + 14;
+		__u32 plen;
+
+		if (ip + 40 > data_end)
+			return 0;
+		plen = xct_load16(ip + 4);
+		if ((ip[0] >> 4) != 6 || plen + 40 > len - 14)
+			return 0;
+		pkt->t.family = XCT_AF_INET6;
+		pkt->t.proto = ip[6];
+		pkt->hop_limit = ip[7];
+		__builtin_memcpy(pkt->t.src.bytes, ip + 8, 16);
+		__builtin_memcpy(pkt->t.dst.bytes, ip + 24, 16);
+		pkt->l3_len = plen + 40;
+		pkt->l4_off = 14 + 40;
+		l4 = ip + 40;
+		l4_len = plen;
+	} else {
+		return 0;
+	}
+	pkt->l3_off = 14;
+
+	if (pkt->t.proto == XCT_IPPROTO_UDP) {
+		__u32 ulen;
+
+		if (l4 + 8 > data_end || l4_len < 8)
+			return 0;
+		ulen = xct_load16(l4 + 4);
+		if (ulen < 8 || ulen > l4_len)
+			return 0;
+		pkt->t.sport = *(const __u16 *)l4;
+		pkt->t.dport = *(const __u16 *)(l4 + 2);
+		return 1;
+	}
+	if (pkt->t.proto != XCT_IPPROTO_TCP || l4 + 20 > data_end || l4_len < 20)
+		return 0;
+	doff = (l4[12] >> 4) * 4;
+	if (doff == 32) {
+		/* NOP, NOP, timestamp (kind 8, length 10): nothing the
+		 * tracker reads. */
+		if (l4 + 32 > data_end || xct_load32(l4 + 20) != 0x0101080a)
+			return 0;
+	} else if (doff != 20) {
+		return 0;
+	}
+	if (doff > l4_len)
+		return 0;
+	pkt->t.sport = *(const __u16 *)l4;
+	pkt->t.dport = *(const __u16 *)(l4 + 2);
+	pkt->tcp.seq = xct_load32(l4 + 4);
+	pkt->tcp.ack = xct_load32(l4 + 8);
+	pkt->tcp.sack = pkt->tcp.ack;
+	pkt->tcp.flags = l4[13];
+	pkt->tcp.window = xct_load16(l4 + 14);
+	pkt->tcp.payload_len = l4_len - doff;
+	return 1;
+}
+
 #ifndef __bpf__
 /* The parser over a plain buffer holding a whole frame of len bytes. */
 XCT_INLINE __u8 xct_parse_buf(const __u8 *data, __u32 len, struct xct_pkt *pkt)

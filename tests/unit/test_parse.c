@@ -1163,3 +1163,149 @@ TEST(parse_icmp_error_truncation_never_ok)
 			CHECK_FAIL("length %u: reason %u, want %u", len, r, want);
 	}
 }
+
+/*
+ * xct_parse_fast() against xct_parse_packet(): on every frame the fast
+ * parser takes, the full parser must say XCT_R_OK and fill the same
+ * struct, byte for byte.  The frames are the common layouts and a seeded
+ * stream of mutations of them: header bytes changed at random (version,
+ * lengths, fragment bits, next headers, data offsets, options), frames cut
+ * short, and linear parts shorter than the frame, as a non-linear skb has.
+ */
+static __u32 fast_rng = 12345;
+
+static __u32 fast_rand(void)
+{
+	fast_rng = fast_rng * 1103515245 + 12345;
+	return fast_rng >> 8;
+}
+
+/* Template t of the layouts the fast parser is for, and some it is not. */
+static void fast_template(struct frame *f, int t)
+{
+	static const __u8 ts[12] = {1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2};
+	static const __u8 sack[12] = {1, 1, 5, 10, 0, 0, 0x10, 0, 0, 0, 0x20, 0};
+	__u32 ip, l4;
+
+	f->len = 0;
+	switch (t % 8) {
+	case 0: /* IPv4 TCP ACK */
+		put_eth(f, XCT_ETH_P_IP);
+		ip = put_ipv4(f, XCT_IPPROTO_TCP, "10.0.0.1", "10.0.0.2", 0);
+		put_tcp(f, 40000, 80, 1000, 2000, 0x10, 512, NULL, 0);
+		put_zeros(f, t & 8 ? 100 : 0);
+		ipv4_done(f, ip);
+		break;
+	case 1: /* IPv4 TCP with timestamps */
+		put_eth(f, XCT_ETH_P_IP);
+		ip = put_ipv4(f, XCT_IPPROTO_TCP, "10.0.0.1", "10.0.0.2", 0);
+		put_tcp(f, 40000, 80, 1000, 2000, 0x18, 512, ts, sizeof(ts));
+		put_zeros(f, t & 8 ? 100 : 0);
+		ipv4_done(f, ip);
+		break;
+	case 2: /* IPv4 UDP */
+		put_eth(f, XCT_ETH_P_IP);
+		ip = put_ipv4(f, XCT_IPPROTO_UDP, "10.0.0.1", "10.0.0.2", 0);
+		l4 = put_udp(f, 5555, 53);
+		put_zeros(f, t & 8 ? 18 : 0);
+		udp_done(f, l4);
+		ipv4_done(f, ip);
+		break;
+	case 3: /* IPv6 TCP with timestamps */
+		put_eth(f, XCT_ETH_P_IPV6);
+		ip = put_ipv6(f, XCT_IPPROTO_TCP, "2001:db8::1", "2001:db8::2");
+		put_tcp(f, 40000, 443, 7, 9, 0x10, 100, ts, sizeof(ts));
+		put_zeros(f, t & 8 ? 64 : 0);
+		ipv6_done(f, ip);
+		break;
+	case 4: /* IPv6 UDP */
+		put_eth(f, XCT_ETH_P_IPV6);
+		ip = put_ipv6(f, XCT_IPPROTO_UDP, "2001:db8::1", "2001:db8::2");
+		l4 = put_udp(f, 5555, 53);
+		put_zeros(f, t & 8 ? 30 : 0);
+		udp_done(f, l4);
+		ipv6_done(f, ip);
+		break;
+	case 5: /* TCP with SACK: the full parser's */
+		put_eth(f, XCT_ETH_P_IP);
+		ip = put_ipv4(f, XCT_IPPROTO_TCP, "10.0.0.1", "10.0.0.2", 0);
+		put_tcp(f, 40000, 80, 1000, 2000, 0x10, 512, sack, sizeof(sack));
+		ipv4_done(f, ip);
+		break;
+	case 6: /* IPv6 with a hop-by-hop header: the full parser's */
+		put_eth(f, XCT_ETH_P_IPV6);
+		ip = put_ipv6(f, 0, "2001:db8::1", "2001:db8::2");
+		put_ipv6_opts(f, XCT_IPPROTO_UDP, 0);
+		l4 = put_udp(f, 5555, 53);
+		udp_done(f, l4);
+		ipv6_done(f, ip);
+		break;
+	default: /* a VLAN tag: the full parser's */
+		put_eth(f, XCT_ETH_P_8021Q);
+		put_vlan(f, 7, XCT_ETH_P_IP);
+		ip = put_ipv4(f, XCT_IPPROTO_UDP, "10.0.0.1", "10.0.0.2", 0);
+		l4 = put_udp(f, 5555, 53);
+		udp_done(f, l4);
+		ipv4_done(f, ip);
+		break;
+	}
+}
+
+/* 1 if the fast parser took the frame (len bytes, linear of them in the
+ * linear part); checks it against the full parser. */
+static int fast_check(const struct frame *f, __u32 len, __u32 linear, const char *what, int i)
+{
+	struct xct_pkt fast, full;
+	__u8 r;
+
+	memset(&fast, 0, sizeof(fast));
+	if (!xct_parse_fast(f->b, f->b + linear, len, &fast))
+		return 0;
+	memset(&full, 0, sizeof(full));
+	r = xct_parse_buf(f->b, len, &full);
+	if (r != XCT_R_OK)
+		CHECK_FAIL("%s %d: fast parser took a frame the full parser says %u of", what, i, r);
+	else if (memcmp(&fast, &full, sizeof(fast)))
+		CHECK_FAIL("%s %d: the parsers disagree", what, i);
+	return 1;
+}
+
+TEST(parse_fast_agrees_with_the_full_parser)
+{
+	static const int fast_layouts[] = {0, 1, 2, 3, 4, 8, 9, 10, 11, 12};
+	struct frame f;
+	int i, taken = 0, t;
+
+	/* The common layouts are the fast parser's; the others are not. */
+	for (i = 0; i < (int)(sizeof(fast_layouts) / sizeof(fast_layouts[0])); i++) {
+		fast_template(&f, fast_layouts[i]);
+		CHECK_EQ(fast_check(&f, f.len, f.len, "layout", fast_layouts[i]), 1);
+	}
+	for (t = 5; t < 8; t++) {
+		fast_template(&f, t);
+		CHECK_EQ(fast_check(&f, f.len, f.len, "layout", t), 0);
+	}
+	/* Mutations: whatever the fast parser takes, the full one agrees. */
+	for (i = 0; i < 200000; i++) {
+		__u32 len, linear, k, n = 1 + fast_rand() % 3;
+
+		fast_template(&f, fast_rand() % 16);
+		for (k = 0; k < n; k++) {
+			__u32 at = fast_rand() % (f.len < 80 ? f.len : 80u);
+
+			f.b[at] = fast_rand() % 4 ? (__u8)fast_rand() : (__u8)(f.b[at] ^ (1u << (fast_rand() % 8)));
+		}
+		len = f.len;
+		if (fast_rand() % 4 == 0)
+			len = fast_rand() % (f.len + 1);
+		linear = len;
+		if (fast_rand() % 4 == 0)
+			linear = fast_rand() % (len + 1);
+		taken += fast_check(&f, len, linear, "mutation", i);
+		if (check_failed_now)
+			return;
+	}
+	/* Most mutations hit bytes the parsers ignore (addresses, ports,
+	 * sequence numbers): a good part of them must stay fast. */
+	CHECK(taken > 20000);
+}
