@@ -16,6 +16,33 @@
 #include "xct/policy.h"
 
 /*
+ * The packet being decided, per CPU: the parse result is too large for the
+ * entry program's stack (its frame and the global functions' below it share
+ * 512 bytes), and the reject programs, reached by tail call, read it here.
+ */
+struct xct_pkt_slot {
+	struct xct_pkt pkt;
+	__u32 copied;  /* bytes of the packet in xct_hdrs */
+	__u8 hook;     /* enum xct_rule_hook */
+	__u8 parsed;   /* pkt holds every header: an answer can be built */
+	__u8 nat_hint; /* xct_nat_ingress()'s word to the tracker it tail-calls */
+	__u8 nat_side;
+	__u8 nat_dnat; /* tracked and accepted: xct_nat_ingress() may dnat it */
+	__u8 pad[3];
+	/* A reply to a destination-translated connection: the tuple it
+	 * arrived with (nat_rkey) is tracked as side nat_side of nat_key. */
+	struct xct_ct_key nat_rkey;
+	struct xct_ct_key nat_key;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_pkt_slot);
+	__uint(max_entries, 1);
+} xct_pkt_slots SEC(".maps");
+
+/*
  * The connection table.  BPF_F_NO_PREALLOC: a deleted element is freed only
  * after an RCU grace period, so a program still holding a pointer to it
  * never writes into a different connection that reused its memory (a

@@ -428,6 +428,19 @@ static __always_inline void xct_rule_log(__u32 idx, const struct xct_rule_rec *r
 	xct_count(XCT_S_LOG_EVENTS);
 }
 
+/* Counts a packet of len bytes against a rule of generation gen, or
+ * against the policy line's slot (XCT_RULES_MAX - 1). */
+static __always_inline void xct_policy_count(__u32 gen, __u32 rule, __u32 len)
+{
+	__u32 idx = (gen & 1) * XCT_RULES_MAX + (rule & (XCT_RULES_MAX - 1));
+	struct xct_rule_stats *st = bpf_map_lookup_elem(&xct_rule_stats, &idx);
+
+	if (st) {
+		st->packets++;
+		st->bytes += len;
+	}
+}
+
 /*
  * The checks a candidate rule's bit cannot stand for: named sets and the
  * rate limit (taken last, so a packet only spends tokens of a rule that
@@ -572,7 +585,6 @@ __noinline int xct_policy_eval(struct xct_policy_scratch *s)
 	const struct xct_class_ref *ref;
 	struct xct_policy_ctl *ctl;
 	struct xct_policy_gen *g;
-	struct xct_rule_stats *st;
 	struct xct_policy_in *in;
 	struct xct_walk *w;
 	__u32 zero = 0, idx, gen;
@@ -666,13 +678,51 @@ out:
 	if (!s->out.matched && (in->hook != XCT_HOOK_INGRESS ||
 				(in->state != XCT_CTS_NEW && in->state != XCT_CTS_INVALID)))
 		return 0;
-	idx = gen * XCT_RULES_MAX + (s->out.rule & (XCT_RULES_MAX - 1));
-	st = bpf_map_lookup_elem(&xct_rule_stats, &idx);
-	if (st) {
-		st->packets++;
-		st->bytes += in->len;
-	}
+	xct_policy_count(gen, s->out.rule, in->len);
 	return 0;
+}
+
+/*
+ * The verdict of generation gen for a packet in ct state `state' (neither
+ * NEW nor INVALID, whose default is the policy's) when its META fields
+ * alone decide it: no rule applies to such packets, or the first that does
+ * is META-only (the compiler's `decided') and has no named set, rate limit
+ * or log, so that it matches whatever the packet's other fields are.  1
+ * with *out as xct_policy_eval() fills it, the caller counting a matched
+ * rule with xct_policy_count(); 0 when only the full evaluation can say.
+ */
+static __always_inline int xct_policy_meta_verdict(__u32 gen, __u8 hook, __u8 family, __u8 state,
+						   __u8 proto, struct xct_policy_out *out)
+{
+	const struct xct_class_ref *ref;
+	const struct xct_rule_rec *rec;
+	__u32 idx, rule;
+
+	gen &= 1;
+	idx = gen * XCT_META_ENTRIES +
+	      xct_mask(xct_meta_index(hook, family, state, proto), XCT_META_ENTRIES - 1);
+	ref = bpf_map_lookup_elem(&xct_cls_meta, &idx);
+	if (!ref)
+		return 0;
+	out->verdict = XCT_VERDICT_ACCEPT;
+	out->matched = 0;
+	out->line = 0;
+	out->rule = XCT_RULES_MAX - 1;
+	if (!ref->summary)
+		return 1;
+	if (!ref->decided)
+		return 0;
+	rule = (ref->decided - 1) & (XCT_RULES_MAX - 1);
+	idx = gen * XCT_RULES_MAX + rule;
+	rec = bpf_map_lookup_elem(&xct_rules, &idx);
+	if (!rec || rec->saddr_set || rec->daddr_set || rec->sport_set || rec->dport_set ||
+	    (rec->flags & (XCT_RULE_LOG | XCT_RULE_LIMIT)))
+		return 0;
+	out->verdict = rec->action;
+	out->matched = 1;
+	out->line = rec->line;
+	out->rule = rule;
+	return 1;
 }
 
 /*

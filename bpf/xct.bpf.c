@@ -16,37 +16,11 @@
 #include <bpf/bpf_helpers.h>
 
 #include "ct_table.h"
+#include "fast.h"
 #include "frag.h"
 #include "nat.h"
 #include "policy.h"
 #include "xct/reject.h"
-
-/*
- * The packet being decided, per CPU: the parse result is too large for the
- * entry program's stack (its frame and the global functions' below it share
- * 512 bytes), and the reject programs, reached by tail call, read it here.
- */
-struct xct_pkt_slot {
-	struct xct_pkt pkt;
-	__u32 copied;  /* bytes of the packet in xct_hdrs */
-	__u8 hook;     /* enum xct_rule_hook */
-	__u8 parsed;   /* pkt holds every header: an answer can be built */
-	__u8 nat_hint; /* xct_nat_ingress()'s word to the tracker it tail-calls */
-	__u8 nat_side;
-	__u8 nat_dnat; /* tracked and accepted: xct_nat_ingress() may dnat it */
-	__u8 pad[3];
-	/* A reply to a destination-translated connection: the tuple it
-	 * arrived with (nat_rkey) is tracked as side nat_side of nat_key. */
-	struct xct_ct_key nat_rkey;
-	struct xct_ct_key nat_key;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, struct xct_pkt_slot);
-	__uint(max_entries, 1);
-} xct_pkt_slots SEC(".maps");
 
 /* The answers reject rules send are built here, per CPU. */
 struct {
@@ -350,20 +324,6 @@ __noinline int xct_emit_drop(const struct xct_policy_scratch *ps, __u32 verdict,
 	return 0;
 }
 
-/* The last packet's decision, for xct replay (see struct xct_decision). */
-struct xct_decision last_decision = {};
-
-static __always_inline void xct_note_decision(__u8 verdict, const struct xct_ct_result *res,
-					      const struct xct_policy_out *out)
-{
-	last_decision.verdict = verdict;
-	last_decision.ct_state = res->ct_state;
-	last_decision.reason = res->reason;
-	last_decision.dir = res->dir;
-	last_decision.matched = out->matched;
-	last_decision.line = out->line;
-}
-
 /* Whether arriving packets must be looked at for dnat under the active
  * generation: one array load. */
 static __always_inline int xct_dnat_enabled(void)
@@ -371,19 +331,6 @@ static __always_inline int xct_dnat_enabled(void)
 	const struct xct_policy_gen *g = xct_active_gen();
 
 	return g && g->dnat;
-}
-
-/*
- * Whether an accepted original-direction packet must go to
- * xct_nat_ingress() for dnat: while its connection is destination-
- * translated, or may still be (xct_dnat_in() binds only a connection that
- * has seen no reply and no other translation).  The others, the bulk of
- * established traffic, are spared a tail call and a second parse.  A
- * status of 0 (new connection, no update committed) always goes.
- */
-static __always_inline int xct_dnat_may_apply(__u16 status)
-{
-	return (status & XCT_CT_DST_NAT) || !(status & (XCT_CT_SEEN_REPLY | XCT_CT_SRC_NAT));
 }
 
 /* Whether a ruleset is loaded: without one, xct filters nothing. */
@@ -512,21 +459,20 @@ __noinline int xct_settle(const struct xct_pkt *pkt, struct xct_track_state *ts,
  * floods of them included, never take room in the table.  The verdict's
  * rule is left in the policy scratch for the caller.
  */
-static __always_inline __u8 xct_track(void *ctx, __u32 kind, struct xct_hdr_buf *hdrs, __u32 copied,
-				      __u8 hook, __u32 ifindex, struct xct_pkt_slot *slot)
+static __always_inline __u8 xct_track(__u8 reason, struct xct_hdr_buf *hdrs, __u8 hook,
+				      __u32 ifindex, struct xct_pkt_slot *slot)
 {
 	struct xct_policy_scratch *ps = xct_policy_scratch_get();
 	struct xct_track_state ts = {};
 	struct xct_ct_result *res = &ts.res;
 	struct xct_pkt *pkt = &slot->pkt;
-	__u8 reason, verdict;
+	__u8 verdict;
 	int parsed;
 
 	if (!ps)
 		return xct_undecided(XCT_R_INTERNAL_ERROR, hook);
 	ts.now = xct_now();
 	ts.hook = hook;
-	reason = xct_parse(ctx, kind, hdrs, copied, pkt);
 	if (reason == XCT_R_NOT_IP) {
 		xct_count(XCT_S_PACKETS);
 		xct_count_reason(reason);
@@ -623,6 +569,21 @@ static __always_inline __u32 xct_copy_len(__u32 len)
 	return xct_mask(n - 1, XCT_HDR_MAX - 1) + 1;
 }
 
+/* Copies the first bytes of a packet of len bytes into hdrs, for the full
+ * parser and for a reject's answer; how many, 0 if none could be. */
+static __always_inline __u32 xct_copy_hdrs(void *ctx, __u32 kind, struct xct_hdr_buf *hdrs,
+					   __u32 len)
+{
+	__u32 n = xct_copy_len(len);
+
+	if (len == 0)
+		return 0;
+	if (kind == XCT_SRC_SKB ? bpf_skb_load_bytes(ctx, 0, hdrs->b, n)
+				: bpf_xdp_load_bytes(ctx, 0, hdrs->b, n))
+		return 0;
+	return n;
+}
+
 /*
  * Reject programs: they build the answer to a rejected packet and send it.
  * They are separate programs, reached by tail call from the entry programs,
@@ -659,6 +620,18 @@ struct {
 	.values = {[0] = (void *)&xct_reject_tc},
 };
 
+/* The copy of the packet's first bytes that its answer quotes: a packet
+ * the fast parser read in place has none yet. */
+static __always_inline void xct_reject_prepare(void *ctx, __u32 kind, __u32 len)
+{
+	__u32 zero = 0;
+	struct xct_hdr_buf *hdrs = bpf_map_lookup_elem(&xct_hdrs, &zero);
+	struct xct_pkt_slot *slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
+
+	if (hdrs && slot && !slot->copied)
+		slot->copied = xct_copy_hdrs(ctx, kind, hdrs, len);
+}
+
 /* Builds the answer to the packet in this CPU's slot; the buffer holding
  * it and its length, or NULL when there is none to send. */
 static __always_inline struct xct_reject_buf *xct_reject_answer(__u32 *out_len)
@@ -691,8 +664,11 @@ SEC("xdp")
 int xct_reject_xdp(struct xdp_md *ctx)
 {
 	__u32 len = bpf_xdp_get_buff_len(ctx), out_len;
-	struct xct_reject_buf *out = xct_reject_answer(&out_len);
+	struct xct_reject_buf *out;
 	int delta;
+
+	xct_reject_prepare(ctx, XCT_SRC_XDP, len);
+	out = xct_reject_answer(&out_len);
 
 	if (!out)
 		return XDP_DROP;
@@ -718,6 +694,7 @@ int xct_reject_tc(struct __sk_buff *skb)
 	struct xct_reject_buf *out;
 	__u32 zero = 0, out_len;
 
+	xct_reject_prepare(skb, XCT_SRC_SKB, skb->len);
 	slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
 	out = xct_reject_answer(&out_len);
 	if (!out || !slot)
@@ -765,20 +742,32 @@ static __always_inline int xct_nat_enabled(void)
 	return g && g->nat;
 }
 
-/* Copies the packet's first bytes and decides it. */
-static __always_inline __u8 xct_decide(void *ctx, __u32 kind, struct xct_hdr_buf *hdrs, __u32 n,
-				       __u8 hook, __u32 ifindex)
+/*
+ * Parses a packet of len bytes, whose linear part is [data, data_end), and
+ * decides it.  The common layouts are read in place (xct_parse_fast());
+ * only the others are copied and walked by the full parser, the copy
+ * being what a reject's answer is later built from (xct_reject_prepare()).
+ */
+static __always_inline __u8 xct_decide(void *ctx, __u32 kind, struct xct_hdr_buf *hdrs, __u32 len,
+				       const __u8 *data, const __u8 *data_end, __u8 hook,
+				       __u32 ifindex)
 {
 	__u32 zero = 0;
 	struct xct_pkt_slot *slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
+	__u8 reason = XCT_R_OK;
 
 	if (!slot)
 		return xct_undecided(XCT_R_INTERNAL_ERROR, hook);
 	__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
-	slot->copied = n;
+	slot->copied = 0;
 	slot->hook = hook;
 	slot->nat_dnat = 0;
-	return xct_track(ctx, kind, hdrs, n, hook, ifindex, slot);
+	if (!xct_parse_fast(data, data_end, len, &slot->pkt)) {
+		__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
+		slot->copied = xct_copy_hdrs(ctx, kind, hdrs, len);
+		reason = xct_parse(ctx, kind, hdrs, slot->copied, &slot->pkt);
+	}
+	return xct_track(reason, hdrs, hook, ifindex, slot);
 }
 
 /*
@@ -866,7 +855,7 @@ static __always_inline int xct_xdp_nat_handoff(struct xdp_md *ctx, __u8 why)
 SEC("xdp")
 int xct_xdp(struct xdp_md *ctx)
 {
-	__u32 len = bpf_xdp_get_buff_len(ctx), n = xct_copy_len(len), zero = 0;
+	__u32 len = bpf_xdp_get_buff_len(ctx), zero = 0;
 	struct xct_hdr_buf *hdrs = bpf_map_lookup_elem(&xct_hdrs, &zero);
 
 	if (!hdrs)
@@ -879,9 +868,10 @@ int xct_xdp(struct xdp_md *ctx)
 		xct_count(XCT_S_DROP);
 		return XDP_DROP;
 	}
-	if (len == 0 || bpf_xdp_load_bytes(ctx, 0, hdrs->b, n) < 0)
-		n = 0;
-	switch (xct_decide(ctx, XCT_SRC_XDP, hdrs, n, XCT_HOOK_INGRESS, ctx->ingress_ifindex)) {
+	if (xct_fast_xdp(ctx) == XCT_FAST_ACCEPT)
+		return XDP_PASS;
+	switch (xct_decide(ctx, XCT_SRC_XDP, hdrs, len, (const __u8 *)(long)ctx->data,
+			   (const __u8 *)(long)ctx->data_end, XCT_HOOK_INGRESS, ctx->ingress_ifindex)) {
 	case XCT_VERDICT_DROP:
 		return XDP_DROP;
 	case XCT_VERDICT_REJECT:
@@ -898,15 +888,16 @@ int xct_xdp(struct xdp_md *ctx)
 /* Tracks an skb; the TC action for its verdict. */
 static __always_inline int xct_track_skb(struct __sk_buff *skb, __u8 hook)
 {
-	__u32 len = skb->len, n = xct_copy_len(len), zero = 0;
+	__u32 len = skb->len, zero = 0;
 	struct xct_hdr_buf *hdrs = bpf_map_lookup_elem(&xct_hdrs, &zero);
 
 	if (!hdrs)
 		return xct_undecided_tc(XCT_R_INTERNAL_ERROR, hook);
-	/* Reads through a non-linear skb too: no pull needed. */
-	if (len == 0 || bpf_skb_load_bytes(skb, 0, hdrs->b, n) < 0)
-		n = 0;
-	switch (xct_decide(skb, XCT_SRC_SKB, hdrs, n, hook, skb->ifindex)) {
+	if (xct_fast_skb(skb, hook) == XCT_FAST_ACCEPT)
+		return TC_ACT_UNSPEC;
+	/* The full parser reads through a non-linear skb too: no pull. */
+	switch (xct_decide(skb, XCT_SRC_SKB, hdrs, len, (const __u8 *)(long)skb->data,
+			   (const __u8 *)(long)skb->data_end, hook, skb->ifindex)) {
 	case XCT_VERDICT_DROP:
 		return TC_ACT_SHOT;
 	case XCT_VERDICT_REJECT:
