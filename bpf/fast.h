@@ -24,11 +24,11 @@
  *    rule at all,
  * and it bumps the counters the full path would, and no others.
  *
- * The tracker runs on a copy taken under the entry's lock, in the same
- * critical section that writes it back: one lock hold instead of the full
- * path's two, and a result that is not the fast path's (out of window, a
- * retransmission the tracker ignores, a state change) is dropped with the
- * copy, the entry untouched, for the full path to compute again.
+ * A TCP segment is tracked on a copy of its entry, and a result that is
+ * not the fast path's (out of window, a retransmission the tracker
+ * ignores, a state change) is dropped with the copy, the entry untouched,
+ * for the full path to compute again.  An assured UDP flow's packet can
+ * have no such result, and is tracked in place.
  */
 #ifndef XCT_BPF_FAST_H
 #define XCT_BPF_FAST_H
@@ -81,16 +81,12 @@ static __always_inline int xct_fast_tcp_flags(__u8 flags)
 	       xct_tcp_flags_valid(flags);
 }
 
-/* What the first half of the fast path hands the second. */
-struct xct_fast_state {
-	struct xct_ct_key key;
-	struct xct_policy_out out; /* the rules' verdict for ESTABLISHED */
-	__u32 gen;		   /* the generation that gave it */
-	__u8 hook;		   /* enum xct_rule_hook */
-	__u8 side;		   /* the packet's side of the key */
-	__u8 dnat;		   /* dnat is in use under gen */
-	__u8 pad;
-};
+/* Which of a fast state's verdicts a tracker's ct state takes; -1 for a
+ * state the fast path leaves to the full one. */
+static __always_inline int xct_fast_slot(__u8 ct_state)
+{
+	return ct_state == XCT_CTS_ESTABLISHED ? 0 : ct_state == XCT_CTS_NEW ? 1 : -1;
+}
 
 /*
  * The first half, up to the table: the packet parsed into this CPU's slot,
@@ -103,10 +99,11 @@ struct xct_fast_state {
 static __always_inline int xct_fast_prepare(const __u8 *data, const __u8 *data_end, __u32 len,
 					    __u8 hook, struct xct_fast_state *f)
 {
+	const struct xct_policy_gen *g;
 	struct xct_policy_ctl *ctl;
 	struct xct_pkt_slot *slot;
 	struct xct_pkt *pkt;
-	__u32 zero = 0;
+	__u32 zero = 0, gen;
 
 	slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
 	if (!slot)
@@ -125,35 +122,63 @@ static __always_inline int xct_fast_prepare(const __u8 *data, const __u8 *data_e
 	ctl = bpf_map_lookup_elem(&xct_policy_ctl, &zero);
 	if (!ctl)
 		return 0;
+	gen = ctl->active_gen & 1;
+	g = &ctl->gen[gen];
 	f->hook = hook;
-	f->gen = ctl->active_gen & 1;
+	f->gen = gen;
 	/* NAT is the generation's whether or not a ruleset is loaded. */
-	f->dnat = ctl->gen[f->gen].dnat;
-	f->out.verdict = XCT_VERDICT_ACCEPT;
-	f->out.matched = 0;
-	f->out.line = 0;
-	if (ctl->loaded &&
-	    (ctl->gen[f->gen].has_raw ||
-	     !xct_policy_meta_verdict(f->gen, hook, pkt->t.family, XCT_CTS_ESTABLISHED,
-				      pkt->t.proto, &f->out) ||
-	     f->out.verdict != XCT_VERDICT_ACCEPT))
-		return 0;
+	f->dnat = g->dnat;
+	f->ok = 3;
+	f->count = 0;
+	f->out[0].verdict = f->out[1].verdict = XCT_VERDICT_ACCEPT;
+	f->out[0].matched = f->out[1].matched = 0;
+	f->out[0].line = f->out[1].line = 0;
+	if (ctl->loaded) {
+		if (g->has_raw)
+			return 0;
+		if (!xct_policy_meta_verdict(gen, hook, pkt->t.family, XCT_CTS_ESTABLISHED,
+					     pkt->t.proto, &f->out[0]) ||
+		    f->out[0].verdict != XCT_VERDICT_ACCEPT)
+			f->ok &= ~1;
+		f->count |= f->out[0].matched | f->out[1].matched << 1;
+		if (!xct_policy_meta_verdict(gen, hook, pkt->t.family, XCT_CTS_NEW,
+					     pkt->t.proto, &f->out[1]))
+			f->ok &= ~2;
+		/* An arriving NEW packet no rule takes gets the policy, and
+		 * is counted against the policy line (xct_policy_eval()). */
+		if (hook == XCT_HOOK_INGRESS && !f->out[1].matched) {
+			f->out[1].verdict = g->policy;
+			f->count |= 2;
+		}
+		if (f->out[1].verdict != XCT_VERDICT_ACCEPT)
+			f->ok &= ~2;
+		if (!f->ok)
+			return 0;
+	}
 	xct_key_from_tuple(&pkt->t, &f->key, &f->side);
 	return 1;
 }
 
 /* The fast path's first half for each program type (global functions,
  * verified once). */
-__noinline int xct_fast_prepare_xdp(struct xdp_md *ctx, struct xct_fast_state *f)
+__noinline int xct_fast_prepare_xdp(struct xdp_md *ctx)
 {
+	__u32 zero = 0;
+	struct xct_fast_state *f = bpf_map_lookup_elem(&xct_fast_states, &zero);
+
 	if (!ctx || !f)
 		return 0;
+	/* xct's XDP programs are not frags-aware, so a frame is linear:
+	 * its length is what bpf_xdp_get_buff_len() would say. */
 	return xct_fast_prepare((const __u8 *)(long)ctx->data, (const __u8 *)(long)ctx->data_end,
-				bpf_xdp_get_buff_len(ctx), XCT_HOOK_INGRESS, f);
+				ctx->data_end - ctx->data, XCT_HOOK_INGRESS, f);
 }
 
-__noinline int xct_fast_prepare_skb(struct __sk_buff *skb, __u32 hook, struct xct_fast_state *f)
+__noinline int xct_fast_prepare_skb(struct __sk_buff *skb, __u32 hook)
 {
+	__u32 zero = 0;
+	struct xct_fast_state *f = bpf_map_lookup_elem(&xct_fast_states, &zero);
+
 	if (!skb || !f)
 		return 0;
 	return xct_fast_prepare((const __u8 *)(long)skb->data, (const __u8 *)(long)skb->data_end,
@@ -162,64 +187,97 @@ __noinline int xct_fast_prepare_skb(struct __sk_buff *skb, __u32 hook, struct xc
 }
 
 /*
- * The second half: the entry, tracked under its lock in one hold (see
- * above), and the counters.  The packet is in this CPU's slot, where the
- * first half left it.
+ * The second half: the entry tracked, and the counters.  The packet is in
+ * this CPU's slot, where the first half left it.  A UDP packet is tracked
+ * in place, in one lock hold, when the UDP tracker (xct_udp_packet()) can
+ * only account it and refresh the timeout: no first reply, no flow
+ * becoming a stream.  A TCP segment may be out of window or change the
+ * state, so it is tracked on a copy, as the full path tracks it, written
+ * back only when the result is the fast path's.
  */
-__noinline int xct_fast_commit(const struct xct_fast_state *f)
+__noinline int xct_fast_commit(void)
 {
+	struct xct_fast_state *f;
 	struct xct_ct_entry_scratch *copy;
 	struct xct_pkt_slot *slot;
 	struct xct_ct_result res;
 	struct xct_ct_entry *ct, *e;
-	struct xct_ct_key key;
 	__u32 zero = 0;
 	__u16 status;
-	__u8 dir, state;
+	__u8 dir, state, seen;
+	int i;
 	__u64 now;
 
-	if (!f)
-		return XCT_FAST_NO;
+	f = bpf_map_lookup_elem(&xct_fast_states, &zero);
 	slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
 	copy = bpf_map_lookup_elem(&xct_scratch, &zero);
-	if (!slot || !copy)
+	if (!f || !slot || !copy)
 		return XCT_FAST_NO;
 	e = (struct xct_ct_entry *)copy;
-	__builtin_memcpy(&key, &f->key, sizeof(key));
-	ct = bpf_map_lookup_elem(&xct_ct, &key);
+	ct = bpf_map_lookup_elem(&xct_ct, &f->key);
 	if (!ct)
 		return XCT_FAST_NO;
 	now = xct_now();
+	__builtin_memset(&res, 0, sizeof(res));
 
 	bpf_spin_lock(&ct->lock);
+	state = ct->state;
+	status = ct->status;
+	if ((status & (XCT_CT_DYING | XCT_CT_NEW_PENDING)) || ct->expires_ns <= now)
+		goto unlock;
+	dir = f->side == ct->orig_side ? XCT_DIR_ORIGINAL : XCT_DIR_REPLY;
+	seen = !!(status & XCT_CT_SEEN_REPLY);
+	/* The tracker leaves SEEN_REPLY and the NAT bits as they are on the
+	 * fast path's packets: the hand-off for dnat is decided now. */
+	if (f->hook == XCT_HOOK_INGRESS && dir == XCT_DIR_ORIGINAL && f->dnat &&
+	    xct_dnat_may_apply(status))
+		goto unlock;
+	if (f->key.proto == XCT_IPPROTO_UDP) {
+		/* A first reply sets SEEN_REPLY, a replied flow older than
+		 * its stream time becomes ASSURED: events, the full path. */
+		if ((!seen && dir == XCT_DIR_REPLY) ||
+		    (seen && !(status & XCT_CT_ASSURED) && now > ct->proto.udp.stream_ns))
+			goto unlock;
+		res.ct_state = seen ? XCT_CTS_ESTABLISHED : XCT_CTS_NEW;
+		if (!(f->ok & (1 << xct_fast_slot(res.ct_state))))
+			goto unlock;
+		xct_udp_packet(ct, dir, &slot->pkt, now, &res);
+		ct->seq = ct->seq + 1 ? ct->seq + 1 : 1;
+		res.dir = dir;
+		res.status = ct->status;
+		bpf_spin_unlock(&ct->lock);
+		goto counted;
+	}
+	if (state != XCT_TCP_ESTABLISHED)
+		goto unlock;
+	/* TCP: tracked on a copy, outside the lock (the tracker is a global
+	 * function, verified once), committed only if the result is the
+	 * fast path's and no other update came in between. */
 	__builtin_memcpy(copy->raw + sizeof(struct bpf_spin_lock),
 			 (__u8 *)ct + sizeof(struct bpf_spin_lock), XCT_ENTRY_BODY);
-	state = e->state;
-	status = e->status;
-	if ((status & (XCT_CT_DYING | XCT_CT_NEW_PENDING)) || e->expires_ns <= now ||
-	    (slot->pkt.t.proto == XCT_IPPROTO_TCP && state != XCT_TCP_ESTABLISHED))
-		goto unlock;
-	dir = f->side == e->orig_side ? XCT_DIR_ORIGINAL : XCT_DIR_REPLY;
-	__builtin_memset(&res, 0, sizeof(res));
-	xct_ct_packet(e, dir, &slot->pkt, now, &res);
-	if (res.ct_state != XCT_CTS_ESTABLISHED || res.reason != XCT_R_OK || res.kill ||
-	    res.reopen || e->state != state || ((e->status ^ status) & XCT_CTE_STATUS_BITS))
-		goto unlock;
-	if (f->hook == XCT_HOOK_INGRESS && dir == XCT_DIR_ORIGINAL && f->dnat &&
-	    xct_dnat_may_apply(e->status))
+	bpf_spin_unlock(&ct->lock);
+	xct_ct_apply_copy(copy, f->side, &slot->pkt, now, &res);
+	i = xct_fast_slot(res.ct_state);
+	if (i < 0 || !(f->ok & (1 << i)) || res.reason != XCT_R_OK || res.kill || res.reopen ||
+	    res.started || e->state != state || ((e->status ^ status) & XCT_CTE_STATUS_BITS))
+		return XCT_FAST_NO;
+	bpf_spin_lock(&ct->lock);
+	if (ct->seq != e->seq || (ct->status & XCT_CT_DYING))
 		goto unlock;
 	e->seq = e->seq + 1 ? e->seq + 1 : 1;
 	__builtin_memcpy((__u8 *)ct + sizeof(struct bpf_spin_lock),
 			 copy->raw + sizeof(struct bpf_spin_lock), XCT_ENTRY_BODY);
+	res.status = e->status;
 	bpf_spin_unlock(&ct->lock);
 
+counted:
+	i = res.ct_state == XCT_CTS_NEW;
 	xct_count(XCT_S_FOUND);
 	xct_count(XCT_S_PACKETS);
 	xct_count_reason(XCT_R_OK);
-	if (f->out.matched)
-		xct_policy_count(f->gen, f->out.rule, slot->pkt.l3_len);
-	res.status = e->status;
-	xct_note_decision(XCT_VERDICT_ACCEPT, &res, &f->out);
+	if (f->count & (1 << i))
+		xct_policy_count(f->gen, f->out[i].rule, slot->pkt.l3_len);
+	xct_note_decision(XCT_VERDICT_ACCEPT, &res, &f->out[i]);
 	return XCT_FAST_ACCEPT;
 
 unlock:
@@ -227,24 +285,19 @@ unlock:
 	return XCT_FAST_NO;
 }
 
-/* The fast path of each program type.  Global functions: the state they
- * hand between the halves stays in their frames, off the full path's. */
-__noinline int xct_fast_xdp(struct xdp_md *ctx)
+/* The fast path of each program type. */
+static __always_inline int xct_fast_xdp(struct xdp_md *ctx)
 {
-	struct xct_fast_state f;
-
-	if (!ctx || !xct_fast_prepare_xdp(ctx, &f))
+	if (!xct_fast_prepare_xdp(ctx))
 		return XCT_FAST_NO;
-	return xct_fast_commit(&f);
+	return xct_fast_commit();
 }
 
-__noinline int xct_fast_skb(struct __sk_buff *skb, __u32 hook)
+static __always_inline int xct_fast_skb(struct __sk_buff *skb, __u32 hook)
 {
-	struct xct_fast_state f;
-
-	if (!skb || !xct_fast_prepare_skb(skb, hook, &f))
+	if (!xct_fast_prepare_skb(skb, hook))
 		return XCT_FAST_NO;
-	return xct_fast_commit(&f);
+	return xct_fast_commit();
 }
 
 #endif /* XCT_BPF_FAST_H */

@@ -42,6 +42,30 @@ struct {
 	__uint(max_entries, 1);
 } xct_pkt_slots SEC(".maps");
 
+/* What the first half of the fast path (bpf/fast.h) hands the second, per
+ * CPU: off the stack, which the tracker below them takes most of. */
+struct xct_fast_state {
+	struct xct_ct_key key;
+	/* The rules' verdict for an ESTABLISHED packet (0) and for a NEW one
+	 * (1), a connection's original direction before any reply: usable
+	 * where bit i of ok is set. */
+	struct xct_policy_out out[2];
+	__u32 gen; /* the generation that gave them */
+	__u8 ok;
+	__u8 count; /* bit i: verdict i is counted against its rule */
+	__u8 hook;		   /* enum xct_rule_hook */
+	__u8 side;		   /* the packet's side of the key */
+	__u8 dnat;		   /* dnat is in use under gen */
+	__u8 pad[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_fast_state);
+	__uint(max_entries, 1);
+} xct_fast_states SEC(".maps");
+
 /*
  * The connection table.  BPF_F_NO_PREALLOC: a deleted element is freed only
  * after an RCU grace period, so a program still holding a pointer to it

@@ -254,15 +254,6 @@ struct xct_policy_in {
 	__u8 pad[6];
 };
 
-struct xct_policy_out {
-	__u8 verdict; /* enum xct_verdict */
-	__u8 matched; /* a rule decided, rather than the default */
-	__u16 pad;
-	__u32 rule;
-	__u32 line;
-	__u32 pad2;
-};
-
 /* The walk over candidate rules, for one packet. */
 struct xct_walk {
 	__u32 gen;

@@ -92,6 +92,28 @@ XCT_INLINE void xct_ct_account(struct xct_ct_entry *ct, int dir, const struct xc
 }
 
 /*
+ * nf_conntrack_udp_packet(): the UDP tracker.  Once a flow is ASSURED
+ * (it has SEEN_REPLY too), this only accounts the packet and refreshes
+ * the timeout: the datapath's fast path applies it in place then.
+ */
+XCT_INLINE void xct_udp_packet(struct xct_ct_entry *ct, int dir, const struct xct_pkt *pkt,
+			       __u64 now_ns, struct xct_ct_result *res)
+{
+	__u32 timeout = XCT_UDP_TIMEOUT_UNREPLIED;
+
+	if ((ct->status & XCT_CT_SEEN_REPLY) && now_ns > ct->proto.udp.stream_ns) {
+		/* Still active two seconds after it started, both ways: a
+		 * stream, not a one-shot query. */
+		timeout = XCT_UDP_TIMEOUT_REPLIED;
+		if (!(ct->status & XCT_CT_ASSURED)) {
+			ct->status |= XCT_CT_ASSURED;
+			res->assured = 1;
+		}
+	}
+	xct_ct_account(ct, dir, pkt, now_ns, timeout, res);
+}
+
+/*
  * One packet of a connection (including its first packet, after
  * xct_ct_init()).  Updates the entry and fills res; never fails.
  */
@@ -99,7 +121,6 @@ XCT_INLINE void xct_ct_packet(struct xct_ct_entry *ct, int dir, const struct xct
 			      __u64 now_ns, struct xct_ct_result *res)
 {
 	int seen_reply = !!(ct->status & XCT_CT_SEEN_REPLY);
-	__u32 timeout;
 
 	res->dir = dir;
 	res->ct_state = (dir == XCT_DIR_REPLY || seen_reply) ? XCT_CTS_ESTABLISHED : XCT_CTS_NEW;
@@ -129,17 +150,7 @@ XCT_INLINE void xct_ct_packet(struct xct_ct_entry *ct, int dir, const struct xct
 			xct_ct_account(ct, dir, pkt, now_ns, v.timeout, res);
 		}
 	} else if (pkt->t.proto == XCT_IPPROTO_UDP) {
-		timeout = XCT_UDP_TIMEOUT_UNREPLIED;
-		if (seen_reply && now_ns > ct->proto.udp.stream_ns) {
-			/* Still active two seconds after it started, both
-			 * ways: a stream, not a one-shot query. */
-			timeout = XCT_UDP_TIMEOUT_REPLIED;
-			if (!(ct->status & XCT_CT_ASSURED)) {
-				ct->status |= XCT_CT_ASSURED;
-				res->assured = 1;
-			}
-		}
-		xct_ct_account(ct, dir, pkt, now_ns, timeout, res);
+		xct_udp_packet(ct, dir, pkt, now_ns, res);
 	} else if (xct_is_icmp(pkt->t.family, pkt->t.proto)) {
 		/* Kept after the reply, for duplicate replies. */
 		xct_ct_account(ct, dir, pkt, now_ns, XCT_ICMP_TIMEOUT, res);

@@ -193,6 +193,16 @@ struct xct_rule_stats {
 	__u64 bytes;
 };
 
+/* The policy's verdict on one packet, and the rule that gave it. */
+struct xct_policy_out {
+	__u8 verdict; /* enum xct_verdict */
+	__u8 matched; /* a rule decided, rather than the default */
+	__u16 pad;
+	__u32 rule;
+	__u32 line;
+	__u32 pad2;
+};
+
 /* A generation's header. */
 struct xct_policy_gen {
 	__u32 n_rules;
