@@ -274,6 +274,7 @@ counted:
 	i = res.ct_state == XCT_CTS_NEW;
 	xct_count(XCT_S_FOUND);
 	xct_count(XCT_S_PACKETS);
+	xct_count(XCT_S_FAST);
 	xct_count_reason(XCT_R_OK);
 	if (f->count & (1 << i))
 		xct_policy_count(f->gen, f->out[i].rule, slot->pkt.l3_len);

@@ -247,7 +247,9 @@ enum xct_reason {
  * into a full table or by the GC under pressure; early_drop_unreplied and
  * early_drop_replied split the insert-time ones by what the victim had
  * seen (bpf/ct_table.h, "Table full").  A dead entry reclaimed by an
- * insert counts in expired, as the GC would have counted it.
+ * insert counts in expired, as the GC would have counted it.  fast counts
+ * the packets the established fast path decided (bpf/fast.h), which are
+ * counted in found and packets too.
  */
 #define XCT_STATS(X)                                                                               \
 	X(FOUND, "found")                                                                          \
@@ -277,7 +279,8 @@ enum xct_reason {
 	X(DROP_EVENTS_LOST, "drop_events_lost")                                                    \
 	X(CT_EVENTS, "ct_events")                                                                  \
 	X(CT_EVENTS_LOST, "ct_events_lost")                                                        \
-	X(NAT_BOUND, "nat_bound")
+	X(NAT_BOUND, "nat_bound")                                                                  \
+	X(FAST, "fast")
 
 #define XCT_STAT_ENUM(name, str) XCT_S_##name,
 enum xct_stat {

@@ -1167,3 +1167,101 @@ TEST(policy_table_busy_fails_closed)
 	CHECK_EQ(counter(&fx, XCT_S_INVALID), 1);
 	fixture_teardown(&fx);
 }
+
+/*
+ * The established fast path (bpf/fast.h) against the full path: the same
+ * conversation, once under a ruleset with a notrack rule (which keeps every
+ * packet on the full path) and once under one without (the fast path's),
+ * must leave the same entry, give the same verdicts and bump the same
+ * counters; and the fast path must have taken the established packets.
+ * The conversation has what the fast path must leave alone too: the
+ * handshake, a first UDP reply, an out-of-window segment, a FIN.
+ */
+struct fast_run {
+	struct xct_ct_entry tcp, udp;
+	int verdicts[16];
+	__u64 found, packets, fast, ok, invalid;
+};
+
+static void fast_conversation(struct fixture *fx, __u16 port, struct fast_run *r)
+{
+	struct flow c = make_flow(XCT_IPPROTO_TCP, "10.0.0.1", port, "10.0.0.2", 80);
+	struct flow u = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", port, "10.0.0.2", 53);
+	struct flow ur = reverse(&u), cr = reverse(&c);
+	__u64 found = counter(fx, XCT_S_FOUND), packets = counter(fx, XCT_S_PACKETS);
+	__u64 fast = counter(fx, XCT_S_FAST), ok = reason_count(fx, XCT_R_OK);
+	__u64 invalid = counter(fx, XCT_S_INVALID);
+	struct packet pk;
+	int n = 0, i;
+
+	set_now(fx, 1000 * XCT_NSEC_PER_SEC);
+	tcp_handshake(fx, &c);
+	for (i = 0; i < 3; i++) {
+		pk = tcp_packet(&c, XCT_TCPF_ACK | XCT_TCPF_PSH, CLIENT_ISN + 1 + 100 * i,
+				SERVER_ISN + 1, 100);
+		r->verdicts[n++] = xdp_verdict(fx, &pk);
+		pk = tcp_packet(&cr, XCT_TCPF_ACK, SERVER_ISN + 1, CLIENT_ISN + 101 + 100 * i, 0);
+		r->verdicts[n++] = xdp_verdict(fx, &pk);
+		advance(fx, XCT_NSEC_PER_SEC);
+	}
+	/* Far out of the window: INVALID, the full path's. */
+	pk = tcp_packet(&c, XCT_TCPF_ACK, CLIENT_ISN + 2000000000u, SERVER_ISN + 1, 10);
+	r->verdicts[n++] = xdp_verdict(fx, &pk);
+	pk = tcp_packet(&c, XCT_TCPF_FIN | XCT_TCPF_ACK, CLIENT_ISN + 301, SERVER_ISN + 1, 0);
+	r->verdicts[n++] = xdp_verdict(fx, &pk);
+
+	/* UDP: unreplied, first reply, replied, then a stream. */
+	for (i = 0; i < 2; i++) {
+		pk = udp_packet(&u, 32);
+		r->verdicts[n++] = xdp_verdict(fx, &pk);
+	}
+	pk = udp_packet(&ur, 48);
+	r->verdicts[n++] = xdp_verdict(fx, &pk);
+	advance(fx, 3 * XCT_NSEC_PER_SEC);
+	for (i = 0; i < 3; i++) {
+		pk = udp_packet(i & 1 ? &ur : &u, 64);
+		r->verdicts[n++] = xdp_verdict(fx, &pk);
+	}
+	CHECK_EQ(get_entry(fx, &c, &r->tcp), 0);
+	CHECK_EQ(get_entry(fx, &u, &r->udp), 0);
+	r->found = counter(fx, XCT_S_FOUND) - found;
+	r->packets = counter(fx, XCT_S_PACKETS) - packets;
+	r->fast = counter(fx, XCT_S_FAST) - fast;
+	r->ok = reason_count(fx, XCT_R_OK) - ok;
+	r->invalid = counter(fx, XCT_S_INVALID) - invalid;
+}
+
+TEST(policy_fast_path_tracks_as_the_full_path)
+{
+	struct fast_run full = {}, fast = {};
+	struct fixture fx;
+	int i;
+
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "policy accept\nnotrack udp dport 9\naccept ct state established\n"))
+		return;
+	fast_conversation(&fx, 40000, &full);
+	if (load_rules(&fx, "policy accept\naccept ct state established\n"))
+		return;
+	fast_conversation(&fx, 40001, &fast);
+
+	CHECK_EQ(full.fast, 0);
+	/* Established TCP (3 data segments, 3 ACKs) and the unreplied UDP
+	 * packet after the first and the stream's packets. */
+	CHECK(fast.fast >= 6);
+	for (i = 0; i < 16; i++)
+		CHECK_EQ(fast.verdicts[i], full.verdicts[i]);
+	CHECK_EQ(fast.found, full.found);
+	CHECK_EQ(fast.packets, full.packets);
+	CHECK_EQ(fast.ok, full.ok);
+	CHECK_EQ(fast.invalid, full.invalid);
+	CHECK(full.invalid >= 1);
+	/* The entries are the same but for the seq of their updates,
+	 * which no reader sees. */
+	full.tcp.seq = fast.tcp.seq = full.udp.seq = fast.udp.seq = 0;
+	CHECK(!memcmp((__u8 *)&fast.tcp + 4, (__u8 *)&full.tcp + 4, sizeof(fast.tcp) - 4));
+	CHECK(!memcmp((__u8 *)&fast.udp + 4, (__u8 *)&full.udp + 4, sizeof(fast.udp) - 4));
+	CHECK_EQ(fast.tcp.state, XCT_TCP_FIN_WAIT);
+	CHECK(fast.udp.status & XCT_CT_ASSURED);
+	fixture_teardown(&fx);
+}
