@@ -570,6 +570,9 @@ static __always_inline __u8 xct_track(void *ctx, __u32 kind, struct xct_hdr_buf 
 		ps->out.matched = 0;
 		ps->out.line = 0;
 	} else {
+		/* The rules see a dnat connection's inner destination. */
+		if (hook == XCT_HOOK_INGRESS && res->dir == XCT_DIR_ORIGINAL && xct_dnat_enabled())
+			xct_dnat_view(pkt, &ts.key, res->status, ifindex, &ps->in);
 		xct_policy_eval(ps);
 	}
 	/* Its ports are hidden from xct, not from the kernel: no rule can
