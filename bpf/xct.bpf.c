@@ -1014,10 +1014,10 @@ int xct_tc_egress(struct __sk_buff *skb)
 {
 	__u32 iif = skb->ingress_ifindex, lo = XCT_LOOPBACK_IFINDEX;
 
-	/* Sent through an attached lo: it comes back in by lo's ingress,
-	 * which tracks and decides it, once (nf_conntrack tracks it at
-	 * output, and lo's prerouting finds it tracked). */
-	if (skb->ifindex == lo && bpf_map_lookup_elem(&xct_ifaces, &lo))
+	/* Sent by this host through an attached lo: it comes back in by
+	 * lo's ingress, which tracks and decides it, once (nf_conntrack
+	 * tracks it at output, and lo's prerouting finds it tracked). */
+	if (!iif && skb->ifindex == lo && bpf_map_lookup_elem(&xct_ifaces, &lo))
 		return TC_ACT_UNSPEC;
 	/* Forwarded from an interface xct watches: tracked there already;
 	 * with NAT in use, its source may have to be translated. */
