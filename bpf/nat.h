@@ -86,6 +86,38 @@ static long xct_nat_rule_step(__u32 i, void *unused)
 	return 1;
 }
 
+/*
+ * The first NAT rule of the active generation that applies to a
+ * connection's first packet (tuple t, arriving by or leaving by ifindex),
+ * of the kind asked for (dnat: the dnat rules, else the source-NAT ones);
+ * NULL when none does.  Leaves the walk's state in w.
+ */
+static __always_inline struct xct_nat_rule *
+xct_nat_first_rule(struct xct_nat_work *w, const struct xct_tuple *t, __u32 ifindex, __u8 dnat)
+{
+	struct xct_policy_ctl *pctl;
+	struct xct_nat_ctl *nctl;
+	__u32 zero = 0, idx;
+
+	nctl = bpf_map_lookup_elem(&xct_nat_ctl, &zero);
+	pctl = bpf_map_lookup_elem(&xct_policy_ctl, &zero);
+	if (!nctl || !pctl)
+		return 0;
+	w->gen = pctl->active_gen & 1;
+	w->n_rules = nctl->n_rules[w->gen];
+	if (!w->n_rules)
+		return 0;
+	w->orig = *t;
+	w->ifindex = ifindex;
+	w->rule = -1;
+	w->dnat = dnat;
+	bpf_loop(XCT_NAT_RULES_MAX, xct_nat_rule_step, NULL, 0);
+	if (w->rule < 0)
+		return 0;
+	idx = (__u32)w->rule;
+	return bpf_map_lookup_elem(&xct_nat_rules, &idx);
+}
+
 /* bpf_loop step: try the i-th port; stop once one is claimed. */
 static long xct_nat_port_step(__u32 i, void *unused)
 {
@@ -251,36 +283,20 @@ static __always_inline int xct_nat_decide(struct __sk_buff *skb, const struct xc
 					  __u8 orig_side, __u8 dnat, __u8 *reason)
 {
 	struct xct_nat_work *w = xct_nat_work_get();
-	struct xct_policy_ctl *pctl;
 	struct xct_nat_binding *won;
-	struct xct_nat_ctl *nctl;
 	struct xct_nat_rule *r;
-	__u32 zero = 0, size, idx;
 	__u16 manip = XCT_CT_SRC_NAT;
+	__u32 size;
 	long err;
 	int d;
 
-	nctl = bpf_map_lookup_elem(&xct_nat_ctl, &zero);
-	pctl = bpf_map_lookup_elem(&xct_policy_ctl, &zero);
-	if (!w || !nctl || !pctl)
+	if (!w)
 		return XCT_NATD_NONE;
-	w->gen = pctl->active_gen & 1;
-	w->n_rules = nctl->n_rules[w->gen];
-	if (!w->n_rules)
-		return XCT_NATD_NONE;
-	w->key = *key;
-	w->orig = pkt->t;
-	w->ifindex = skb->ifindex;
-	w->now = xct_now();
-	w->rule = -1;
-	w->dnat = dnat;
-	bpf_loop(XCT_NAT_RULES_MAX, xct_nat_rule_step, NULL, 0);
-	if (w->rule < 0)
-		return XCT_NATD_NONE;
-	idx = (__u32)w->rule;
-	r = bpf_map_lookup_elem(&xct_nat_rules, &idx);
+	r = xct_nat_first_rule(w, &pkt->t, skb->ifindex, dnat);
 	if (!r)
 		return XCT_NATD_NONE;
+	w->key = *key;
+	w->now = xct_now();
 
 	if (r->kind == XCT_NAT_DNAT) {
 		d = xct_nat_dnat_claim(r, w, reason);
@@ -569,12 +585,10 @@ __noinline int xct_dnat_view(const struct xct_pkt *pkt, const struct xct_ct_key 
 {
 	struct xct_nat_work *w = xct_nat_work_get();
 	const struct xct_nat_backend *be;
-	struct xct_policy_ctl *pctl;
 	struct xct_nat_binding *b;
-	struct xct_nat_ctl *nctl;
 	struct xct_nat_rule *r;
-	__u32 zero = 0, idx, n;
 	union xct_addr to;
+	__u32 n;
 	__u16 port = 0; /* host order; 0: the connection's own */
 
 	if (!pkt || !key || !in || !w || pkt->icmp_error ||
@@ -591,23 +605,7 @@ __noinline int xct_dnat_view(const struct xct_pkt *pkt, const struct xct_ct_key 
 	}
 	if (status & (XCT_CT_SEEN_REPLY | XCT_CT_SRC_NAT))
 		return 0;
-	nctl = bpf_map_lookup_elem(&xct_nat_ctl, &zero);
-	pctl = bpf_map_lookup_elem(&xct_policy_ctl, &zero);
-	if (!nctl || !pctl)
-		return 0;
-	w->gen = pctl->active_gen & 1;
-	w->n_rules = nctl->n_rules[w->gen];
-	if (!w->n_rules)
-		return 0;
-	w->orig = pkt->t;
-	w->ifindex = ifindex;
-	w->rule = -1;
-	w->dnat = 1;
-	bpf_loop(XCT_NAT_RULES_MAX, xct_nat_rule_step, NULL, 0);
-	if (w->rule < 0)
-		return 0;
-	idx = (__u32)w->rule;
-	r = bpf_map_lookup_elem(&xct_nat_rules, &idx);
+	r = xct_nat_first_rule(w, &pkt->t, ifindex, 1);
 	if (!r || r->kind != XCT_NAT_DNAT)
 		return 0;
 	n = r->n_backends;
