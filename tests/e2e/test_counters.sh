@@ -21,7 +21,8 @@
 # `xct ct list` must equal conntrack -L's, the connections must be the
 # same, `xct ct stats` must count one insert per connection and no
 # invalid packet (conntrack -S: none), and the reason counters must count
-# each packet once (ok = every packet of every connection).
+# each packet once (ok = every packet of every connection); `xct status`
+# must show one program on every interface's egress.
 #
 # Last, a load of another build, or of an xct that did not pin its
 # programs, is not joined: attach refuses with the command that replaces
@@ -180,6 +181,14 @@ round() {
 		fi
 		XCT_ATTACHED=1
 	done
+	# One load of the programs runs on every interface.
+	out=$(xct_r -j status | "$PYTHON" -c '
+import json, sys
+i = json.load(sys.stdin)["interfaces"]
+eg = sorted(set(x["egress_prog_id"] for x in i))
+print(len(i), len(eg))')
+	[ "$out" = "3 1" ]
+	check "counters_${name}_one_load" $? "interfaces, distinct egress programs: $out"
 	xct_r rules load "$WORK/nat.xct" >/dev/null || {
 		check "counters_${name}_rules" 1 "rules load"
 		return
