@@ -86,6 +86,38 @@ static long xct_nat_rule_step(__u32 i, void *unused)
 	return 1;
 }
 
+/*
+ * The first NAT rule of the active generation that applies to a
+ * connection's first packet (tuple t, arriving by or leaving by ifindex),
+ * of the kind asked for (dnat: the dnat rules, else the source-NAT ones);
+ * NULL when none does.  Leaves the walk's state in w.
+ */
+static __always_inline struct xct_nat_rule *
+xct_nat_first_rule(struct xct_nat_work *w, const struct xct_tuple *t, __u32 ifindex, __u8 dnat)
+{
+	struct xct_policy_ctl *pctl;
+	struct xct_nat_ctl *nctl;
+	__u32 zero = 0, idx;
+
+	nctl = bpf_map_lookup_elem(&xct_nat_ctl, &zero);
+	pctl = bpf_map_lookup_elem(&xct_policy_ctl, &zero);
+	if (!nctl || !pctl)
+		return 0;
+	w->gen = pctl->active_gen & 1;
+	w->n_rules = nctl->n_rules[w->gen];
+	if (!w->n_rules)
+		return 0;
+	w->orig = *t;
+	w->ifindex = ifindex;
+	w->rule = -1;
+	w->dnat = dnat;
+	bpf_loop(XCT_NAT_RULES_MAX, xct_nat_rule_step, NULL, 0);
+	if (w->rule < 0)
+		return 0;
+	idx = (__u32)w->rule;
+	return bpf_map_lookup_elem(&xct_nat_rules, &idx);
+}
+
 /* bpf_loop step: try the i-th port; stop once one is claimed. */
 static long xct_nat_port_step(__u32 i, void *unused)
 {
@@ -251,36 +283,20 @@ static __always_inline int xct_nat_decide(struct __sk_buff *skb, const struct xc
 					  __u8 orig_side, __u8 dnat, __u8 *reason)
 {
 	struct xct_nat_work *w = xct_nat_work_get();
-	struct xct_policy_ctl *pctl;
 	struct xct_nat_binding *won;
-	struct xct_nat_ctl *nctl;
 	struct xct_nat_rule *r;
-	__u32 zero = 0, size, idx;
 	__u16 manip = XCT_CT_SRC_NAT;
+	__u32 size;
 	long err;
 	int d;
 
-	nctl = bpf_map_lookup_elem(&xct_nat_ctl, &zero);
-	pctl = bpf_map_lookup_elem(&xct_policy_ctl, &zero);
-	if (!w || !nctl || !pctl)
+	if (!w)
 		return XCT_NATD_NONE;
-	w->gen = pctl->active_gen & 1;
-	w->n_rules = nctl->n_rules[w->gen];
-	if (!w->n_rules)
-		return XCT_NATD_NONE;
-	w->key = *key;
-	w->orig = pkt->t;
-	w->ifindex = skb->ifindex;
-	w->now = xct_now();
-	w->rule = -1;
-	w->dnat = dnat;
-	bpf_loop(XCT_NAT_RULES_MAX, xct_nat_rule_step, NULL, 0);
-	if (w->rule < 0)
-		return XCT_NATD_NONE;
-	idx = (__u32)w->rule;
-	r = bpf_map_lookup_elem(&xct_nat_rules, &idx);
+	r = xct_nat_first_rule(w, &pkt->t, skb->ifindex, dnat);
 	if (!r)
 		return XCT_NATD_NONE;
+	w->key = *key;
+	w->now = xct_now();
 
 	if (r->kind == XCT_NAT_DNAT) {
 		d = xct_nat_dnat_claim(r, w, reason);
@@ -550,6 +566,65 @@ static __always_inline int xct_nat_rewrite_error(struct __sk_buff *skb, const st
 	if (pkt->t.family == XCT_AF_INET)
 		return xct_nat_rewrite_error4(skb, pkt, outer_src, addr, port);
 	return xct_nat_rewrite_error6(skb, pkt, outer_src, addr, port);
+}
+
+/*
+ * What the filter rules see of a packet arriving in a connection's
+ * original direction while dnat is in use: the destination after the
+ * translation, as nftables' forward and input chains see it after
+ * prerouting's dnat.  A translated connection's binding gives it; a
+ * connection that xct_nat_ingress() may still translate (no reply and no
+ * translation yet) gets the destination that the first dnat rule that
+ * applies would give it: with a set of backends, the one its original
+ * tuple hashes to (the one it gets, unless that backend's translated
+ * tuple is taken).  Called by the main programs before the rules, as a
+ * global function, so that the verifier checks it once.
+ */
+__noinline int xct_dnat_view(const struct xct_pkt *pkt, const struct xct_ct_key *key, __u32 status,
+			     __u32 ifindex, struct xct_policy_in *in)
+{
+	struct xct_nat_work *w = xct_nat_work_get();
+	const struct xct_nat_backend *be;
+	struct xct_nat_binding *b;
+	struct xct_nat_rule *r;
+	union xct_addr to;
+	__u32 n;
+	__u16 port = 0; /* host order; 0: the connection's own */
+
+	if (!pkt || !key || !in || !w || pkt->icmp_error ||
+	    (in->state != XCT_CTS_NEW && in->state != XCT_CTS_ESTABLISHED))
+		return 0;
+	if (status & XCT_CT_DST_NAT) {
+		b = bpf_map_lookup_elem(&xct_nat, key);
+		if (!b || b->manip != XCT_CT_DST_NAT)
+			return 0;
+		in->daddr = b->addr;
+		if (in->has_ports)
+			in->dport = xct_ntohs(b->port);
+		return 1;
+	}
+	if (status & (XCT_CT_SEEN_REPLY | XCT_CT_SRC_NAT))
+		return 0;
+	r = xct_nat_first_rule(w, &pkt->t, ifindex, 1);
+	if (!r || r->kind != XCT_NAT_DNAT)
+		return 0;
+	n = r->n_backends;
+	if (n) {
+		if (n > XCT_NAT_BACKENDS_MAX)
+			return 0;
+		be = &r->backends[(xct_nat_backend_hash(&w->orig) % n) &
+				  (XCT_NAT_BACKENDS_MAX - 1)];
+		to = be->addr;
+		port = be->port;
+	} else {
+		to = r->to_lo;
+		if (r->flags & XCT_NATM_PORT_RANGE)
+			port = r->to_port_lo;
+	}
+	in->daddr = to;
+	if (in->has_ports && port)
+		in->dport = port;
+	return 1;
 }
 
 #endif /* XCT_BPF_NAT_H */

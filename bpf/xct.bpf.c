@@ -516,6 +516,9 @@ static __always_inline __u8 xct_track(__u8 reason, struct xct_hdr_buf *hdrs, __u
 		ps->out.matched = 0;
 		ps->out.line = 0;
 	} else {
+		/* The rules see a dnat connection's inner destination. */
+		if (hook == XCT_HOOK_INGRESS && res->dir == XCT_DIR_ORIGINAL && xct_dnat_enabled())
+			xct_dnat_view(pkt, &ts.key, res->status, ifindex, &ps->in);
 		xct_policy_eval(ps);
 	}
 	/* Its ports are hidden from xct, not from the kernel: no rule can
@@ -994,11 +997,19 @@ int xct_tc_ingress(struct __sk_buff *skb)
 	return xct_track_skb(skb, XCT_HOOK_INGRESS);
 }
 
+/* The loopback device's index, the same in every network namespace. */
+#define XCT_LOOPBACK_IFINDEX 1
+
 SEC("tc")
 int xct_tc_egress(struct __sk_buff *skb)
 {
-	__u32 iif = skb->ingress_ifindex;
+	__u32 iif = skb->ingress_ifindex, lo = XCT_LOOPBACK_IFINDEX;
 
+	/* Sent by this host through an attached lo: it comes back in by
+	 * lo's ingress, which tracks and decides it, once (nf_conntrack
+	 * tracks it at output, and lo's prerouting finds it tracked). */
+	if (!iif && skb->ifindex == lo && bpf_map_lookup_elem(&xct_ifaces, &lo))
+		return TC_ACT_UNSPEC;
 	/* Forwarded from an interface xct watches: tracked there already;
 	 * with NAT in use, its source may have to be translated. */
 	if (iif && bpf_map_lookup_elem(&xct_ifaces, &iif)) {

@@ -4,10 +4,13 @@
  * xct attach / detach / status: loading the datapath, hooking it to
  * interfaces, and showing what is attached.
  *
- * State lives in maps pinned under the pin path.  Every attach loads a fresh
- * copy of the programs that reuses those maps (libbpf pins by name), so a
- * second interface, or a newer xct, shares the table with the first and no
- * connection is lost.  XDP attachments are bpf_links pinned next to the
+ * State lives in maps pinned under the pin path.  The first attach loads
+ * the programs against those maps (libbpf pins them by name) and pins the
+ * programs too (load.c); a later attach hooks those same programs to its
+ * interfaces, so every interface of an instance runs one load and a packet
+ * is tracked once however the attaches were ordered.  --replace loads a
+ * newer copy and swaps it in on every interface before it takes the
+ * running one's place.  XDP attachments are bpf_links pinned next to the
  * maps, so they outlive the command; TC filters are held by the clsact qdisc.
  * Nothing is half-applied: arguments and interfaces are checked before any
  * change, and interfaces attached by a failing command are detached again.
@@ -25,6 +28,7 @@
 
 #include "datapath_size.h"
 #include "hooks.h"
+#include "load.h"
 #include "table.h"
 #include "xct/nat.h"
 #include "xct/policy.h"
@@ -62,13 +66,17 @@ static const char attach_usage[] =
 	"                     4096 (default 4 MiB; kept from the running xct)\n"
 	"  --replace          swap the programs on already attached interfaces for\n"
 	"                     the ones of this xct, atomically, keeping the table\n"
-	"                     (how a new version of xct takes over); only hooks\n"
-	"                     that still run this instance's programs\n"
+	"                     (how a new version of xct takes over); every\n"
+	"                     attached interface, named, and only hooks that\n"
+	"                     still run this instance's programs\n"
 	"\n"
 	"An interface whose XDP hook, or whose TC handle 0x7c7 priority 0x7c7, is\n"
 	"held by another program (another xct instance's too) is refused before\n"
 	"anything changes, with the holder named (with --mode tc, an XDP program\n"
-	"that is not xct's may stay).  Exit status 1 then, 2 for bad usage.\n"
+	"that is not xct's may stay).  Every interface of an instance runs the\n"
+	"programs the first attach loaded; next to programs of another build,\n"
+	"attach refuses and names the --replace to run first.  Exit status 1\n"
+	"then, 2 for bad usage.\n"
 	"\n"
 	"Examples:\n"
 	"  xct attach eth0\n"
@@ -305,6 +313,7 @@ static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, __u32 ct
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = xct_opts.pin_path);
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
+	struct bpf_map *map;
 	struct xct_bpf *skel;
 	bool nat_rules_dropped = false;
 	int fd, err, old_ifaces_fd = -1;
@@ -345,6 +354,14 @@ static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, __u32 ct
 		ct_events_size = pinned_max_entries("xct_ct_events");
 	if (ct_events_size)
 		bpf_map__set_max_entries(skel->maps.xct_ct_events, ct_events_size);
+	/* The program arrays stay this load's own until it has taken every
+	 * hook over: the running load's tail calls keep reaching its own
+	 * programs meanwhile (xct_load_publish() pins these in their place). */
+	bpf_object__for_each_map(map, skel->obj)
+	{
+		if (xct_load_is_prog_array(map))
+			bpf_map__set_pin_path(map, NULL);
+	}
 	if (drop_stale_pins(skel, &nat_rules_dropped, &old_ifaces_fd)) {
 		restore_registry(old_ifaces_fd);
 		xct_bpf__destroy(skel);
@@ -576,41 +593,39 @@ static int check_hooks(__u32 ifindex, const struct xct_iface *v, struct hook_pro
 }
 
 /*
- * Swaps the programs on an attached interface for this load's: the XDP link
- * is updated in place and the TC filters replaced, each an atomic switch, so
- * every packet meets either the old program or the new one, and both use
- * the same pinned table.  The hooks were found to be this instance's
- * before the load (check_hooks()).
+ * Swaps the programs on an attached interface for those of progs (a new
+ * load's, or the running ones' again when a swap elsewhere failed): the
+ * XDP link is updated in place and the TC filters replaced, each an atomic
+ * switch, so every packet meets either the old program or the new one,
+ * and both use the same pinned table.  The hooks were found to be this
+ * instance's before the load (check_hooks()).
  */
-static int replace_iface(struct xct_bpf *skel, const char *name, __u32 ifindex,
-			 struct xct_iface *iface)
+static int replace_iface(const struct xct_hook_progs *progs, int ifaces_fd, const char *name,
+			 __u32 ifindex, struct xct_iface *iface)
 {
-	int ifaces_fd = bpf_map__fd(skel->maps.xct_ifaces);
 	bool own_clsact = false;
 	char path[4096];
 	int err, fd;
 
 	if (iface->mode == XCT_MODE_TC) {
-		err = tc_attach((int)ifindex, BPF_TC_INGRESS,
-				bpf_program__fd(skel->progs.xct_tc_ingress), true, &own_clsact);
+		err = tc_attach((int)ifindex, BPF_TC_INGRESS, progs->tc_ingress, true, &own_clsact);
 		if (err) {
 			xct_err("cannot replace the TC ingress program of %s: %s", name,
 				strerror(-err));
 			return err;
 		}
-		iface->ingress_prog_id = prog_id(bpf_program__fd(skel->progs.xct_tc_ingress));
+		iface->ingress_prog_id = prog_id(progs->tc_ingress);
 	} else {
-		err = tc_attach((int)ifindex, BPF_TC_INGRESS,
-				bpf_program__fd(skel->progs.xct_tc_answer), true, &own_clsact);
+		err = tc_attach((int)ifindex, BPF_TC_INGRESS, progs->tc_answer, true, &own_clsact);
 		if (err) {
 			xct_err("cannot replace the TC ingress program of %s: %s", name,
 				strerror(-err));
 			return err;
 		}
-		iface->answer_prog_id = prog_id(bpf_program__fd(skel->progs.xct_tc_answer));
+		iface->answer_prog_id = prog_id(progs->tc_answer);
 		link_pin_path(path, sizeof(path), (int)ifindex);
 		fd = bpf_obj_get(path);
-		if (fd < 0 || bpf_link_update(fd, bpf_program__fd(skel->progs.xct_xdp), NULL)) {
+		if (fd < 0 || bpf_link_update(fd, progs->xdp, NULL)) {
 			err = -errno;
 			xct_err("cannot replace the XDP program of %s: %s", name, strerror(-err));
 			if (fd >= 0)
@@ -619,18 +634,16 @@ static int replace_iface(struct xct_bpf *skel, const char *name, __u32 ifindex,
 			return err;
 		}
 		close(fd);
-		iface->ingress_prog_id = prog_id(bpf_program__fd(skel->progs.xct_xdp));
+		iface->ingress_prog_id = prog_id(progs->xdp);
 	}
-	err = tc_attach((int)ifindex, BPF_TC_EGRESS, bpf_program__fd(skel->progs.xct_tc_egress),
-			true, &own_clsact);
+	err = tc_attach((int)ifindex, BPF_TC_EGRESS, progs->tc_egress, true, &own_clsact);
 	if (err) {
 		xct_err("cannot replace the TC egress program of %s: %s", name, strerror(-err));
 		bpf_map_update_elem(ifaces_fd, &ifindex, iface, BPF_EXIST);
 		return err;
 	}
-	iface->egress_prog_id = prog_id(bpf_program__fd(skel->progs.xct_tc_egress));
+	iface->egress_prog_id = prog_id(progs->tc_egress);
 	bpf_map_update_elem(ifaces_fd, &ifindex, iface, BPF_EXIST);
-	printf("%s: replaced (ingress %s, egress tc)\n", name, mode_name(iface->mode));
 	return 0;
 }
 
@@ -682,11 +695,10 @@ static void report_taken(const char *name, const char *hook, __u32 have, int err
 	xct_err("cannot attach to %s of %s: held by %s", hook, name, holder);
 }
 
-/* Hooks one interface; on failure leaves it as it was. */
-static int attach_iface(struct xct_bpf *skel, const char *name, __u32 ifindex, __u32 mode,
-			bool mode_given)
+/* Hooks one interface to progs; on failure leaves it as it was. */
+static int attach_iface(const struct xct_hook_progs *progs, int ifaces_fd, const char *name,
+			__u32 ifindex, __u32 mode, bool mode_given)
 {
-	int ifaces_fd = bpf_map__fd(skel->maps.xct_ifaces);
 	struct xct_iface iface = {.mode = mode};
 	bool own_clsact = false;
 	char path[4096];
@@ -705,22 +717,20 @@ static int attach_iface(struct xct_bpf *skel, const char *name, __u32 ifindex, _
 		/* The answerer of XDP's rejects first: from XDP's first packet
 		 * on, a packet it marks rejected must not reach the stack
 		 * unanswered. */
-		err = tc_attach((int)ifindex, BPF_TC_INGRESS,
-				bpf_program__fd(skel->progs.xct_tc_answer), false, &own_clsact);
+		err = tc_attach((int)ifindex, BPF_TC_INGRESS, progs->tc_answer, false, &own_clsact);
 		if (err) {
 			report_taken(name, "TC ingress",
 				     xct_tc_prog_at((int)ifindex, BPF_TC_INGRESS), err);
 			goto fail;
 		}
-		iface.answer_prog_id = prog_id(bpf_program__fd(skel->progs.xct_tc_answer));
+		iface.answer_prog_id = prog_id(progs->tc_answer);
 	}
 	if (mode != XCT_MODE_TC) {
 		LIBBPF_OPTS(bpf_link_create_opts, lo,
 			    .flags = mode == XCT_MODE_GENERIC ? XDP_FLAGS_SKB_MODE
 							      : XDP_FLAGS_DRV_MODE);
 
-		link_fd = bpf_link_create(bpf_program__fd(skel->progs.xct_xdp), (int)ifindex,
-					  BPF_XDP, &lo);
+		link_fd = bpf_link_create(progs->xdp, (int)ifindex, BPF_XDP, &lo);
 		if (link_fd < 0) {
 			err = -errno;
 			/* Only a driver without XDP falls back to TC; EBUSY
@@ -746,29 +756,28 @@ static int attach_iface(struct xct_bpf *skel, const char *name, __u32 ifindex, _
 					strerror(-err));
 				goto fail;
 			}
-			iface.ingress_prog_id = prog_id(bpf_program__fd(skel->progs.xct_xdp));
+			iface.ingress_prog_id = prog_id(progs->xdp);
 			if (!bpf_obj_get_info_by_fd(link_fd, &li, &li_len))
 				iface.xdp_link_id = li.id;
 		}
 	}
 	iface.mode = mode;
 	if (mode == XCT_MODE_TC) {
-		err = tc_attach((int)ifindex, BPF_TC_INGRESS,
-				bpf_program__fd(skel->progs.xct_tc_ingress), false, &own_clsact);
+		err = tc_attach((int)ifindex, BPF_TC_INGRESS, progs->tc_ingress, false,
+				&own_clsact);
 		if (err) {
 			report_taken(name, "TC ingress",
 				     xct_tc_prog_at((int)ifindex, BPF_TC_INGRESS), err);
 			goto fail;
 		}
-		iface.ingress_prog_id = prog_id(bpf_program__fd(skel->progs.xct_tc_ingress));
+		iface.ingress_prog_id = prog_id(progs->tc_ingress);
 	}
-	err = tc_attach((int)ifindex, BPF_TC_EGRESS, bpf_program__fd(skel->progs.xct_tc_egress),
-			false, &own_clsact);
+	err = tc_attach((int)ifindex, BPF_TC_EGRESS, progs->tc_egress, false, &own_clsact);
 	if (err) {
 		report_taken(name, "TC egress", xct_tc_prog_at((int)ifindex, BPF_TC_EGRESS), err);
 		goto fail;
 	}
-	iface.egress_prog_id = prog_id(bpf_program__fd(skel->progs.xct_tc_egress));
+	iface.egress_prog_id = prog_id(progs->tc_egress);
 	iface.flags = own_clsact ? XCT_IFACE_OWN_CLSACT : 0;
 	bpf_map_update_elem(ifaces_fd, &ifindex, &iface, BPF_EXIST);
 	if (link_fd >= 0)
@@ -784,6 +793,82 @@ fail:
 	return err;
 }
 
+/*
+ * The interfaces of this instance other than the n named, whose hooks are
+ * still there to run a load's programs (an interface deleted since took
+ * its hooks with it): their names, space-separated, in buf, and their
+ * number.
+ */
+static int others_attached(int ifaces_fd, const __u32 *named, int n, char *buf, size_t len)
+{
+	__u32 key, *prev = NULL;
+	char name[IF_NAMESIZE];
+	size_t used = 0;
+	int i, count = 0;
+
+	buf[0] = 0;
+	while (bpf_map_get_next_key(ifaces_fd, prev, &key) == 0) {
+		prev = &key;
+		for (i = 0; i < n && named[i] != key; i++)
+			;
+		if (i < n || !if_indextoname(key, name))
+			continue;
+		if (used + strlen(name) + 2 > len)
+			break;
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", count ? " " : "", name);
+		count++;
+	}
+	return count;
+}
+
+/*
+ * Refuses to load a second copy of the programs next to the running one
+ * (whose: who loaded it; NULL when it is this build's, with another ring
+ * size asked for): the running one's hand-offs would reach the new copy's
+ * tail calls and track packets twice.
+ */
+static void refuse_second_load(const char *whose, const char *others, __u32 ring,
+			       __u64 ct_events_size)
+{
+	if (!whose) {
+		xct_err("cannot attach with --ct-events-size %llu: %s run the programs with a "
+			"ring of %u bytes; 'xct attach --replace --ct-events-size %llu %s' "
+			"resizes it for every interface, then attach",
+			(unsigned long long)ct_events_size, others, ring,
+			(unsigned long long)ct_events_size, others);
+		return;
+	}
+	xct_err("cannot attach next to %s: they run programs %s loaded, and a second load "
+		"beside them would track their packets twice; 'xct attach --replace %s' runs "
+		"this xct's on them first, then attach",
+		others, whose, others);
+}
+
+/* Opens the programs an attached interface runs, by the ids its registry
+ * entry recorded: what a failed --replace goes back to. */
+static int hold_running(const struct xct_iface *v, struct xct_hook_progs *p)
+{
+	*p = (struct xct_hook_progs)XCT_HOOK_PROGS_NONE;
+	if (v->mode == XCT_MODE_TC) {
+		p->tc_ingress = bpf_prog_get_fd_by_id(v->ingress_prog_id);
+		if (p->tc_ingress < 0)
+			return -errno;
+	} else {
+		p->xdp = bpf_prog_get_fd_by_id(v->ingress_prog_id);
+		p->tc_answer = bpf_prog_get_fd_by_id(v->answer_prog_id);
+		if (p->xdp < 0 || p->tc_answer < 0) {
+			xct_hook_progs_close(p);
+			return -ENOENT;
+		}
+	}
+	p->tc_egress = bpf_prog_get_fd_by_id(v->egress_prog_id);
+	if (p->tc_egress < 0) {
+		xct_hook_progs_close(p);
+		return -ENOENT;
+	}
+	return 0;
+}
+
 int cmd_attach(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -797,10 +882,15 @@ int cmd_attach(int argc, char **argv)
 	__u32 ifindex[MAX_IFACES], mode = XCT_MODE_NATIVE;
 	__u64 max_entries = XCT_MAX_ENTRIES_DEFAULT, ct_events_size = 0;
 	bool mode_given = false, max_given = false, replace = false;
+	struct xct_hook_progs progs = XCT_HOOK_PROGS_NONE, old[MAX_IFACES];
 	struct xct_iface current[MAX_IFACES];
-	int c, i, j, n, ret, exit_code;
-	struct xct_bpf *skel;
-	char path[4096];
+	int c, i, j, n, ret, exit_code, err, others, n_old = 0, ifaces_fd;
+	char path[4096], others_list[MAX_IFACES * (IF_NAMESIZE + 1)];
+	struct xct_bpf *skel = NULL;
+	__u64 build, running = 0;
+	bool reuse = false;
+	size_t elf_len = 0;
+	__u32 ring;
 	int fd;
 
 	optind = 0;
@@ -870,6 +960,7 @@ int cmd_attach(int argc, char **argv)
 	}
 	if (xct_prepare_pin_path(xct_opts.pin_path, true))
 		return XCT_EXIT_RUNTIME;
+	build = xct_load_build_id(xct_bpf__elf_bytes(&elf_len), elf_len);
 
 	/* Already attached (or, for --replace, not)? Checked before anything
 	 * changes. */
@@ -910,36 +1001,136 @@ int cmd_attach(int argc, char **argv)
 			return XCT_EXIT_RUNTIME;
 		}
 	}
-	if (fd >= 0)
+	others = fd >= 0 ? others_attached(fd, ifindex, n, others_list, sizeof(others_list)) : 0;
+	if (replace && others) {
+		xct_err("cannot replace on %s alone: every interface of this instance runs one "
+			"load of the programs, and --replace swaps it on all of them at once; name "
+			"%s too",
+			argv[optind], others_list);
 		close(fd);
+		return XCT_EXIT_RUNTIME;
+	}
+	if (!replace && fd >= 0) {
+		err = xct_load_open(xct_opts.pin_path, &progs, &running);
+		if (err && err != -ENOENT) {
+			xct_err("cannot open the programs pinned under %s: %s", xct_opts.pin_path,
+				strerror(-err));
+			close(fd);
+			return XCT_EXIT_RUNTIME;
+		}
+		ring = pinned_max_entries("xct_ct_events");
+		reuse = !err && running == build && (!ct_events_size || ct_events_size == ring);
+		if (!reuse)
+			xct_hook_progs_close(&progs);
+		if (!reuse && others) {
+			refuse_second_load(err ? "an older xct, which did not pin them,"
+					   : running != build ? "another build of xct"
+							      : NULL,
+					   others_list, ring, ct_events_size);
+			close(fd);
+			return XCT_EXIT_RUNTIME;
+		}
+		if (reuse && max_given && pinned_max_entries("xct_ct") != max_entries) {
+			xct_err("the table under %s already has %u entries; 'xct detach --all' "
+				"drops it before it can be resized",
+				xct_opts.pin_path, pinned_max_entries("xct_ct"));
+			xct_hook_progs_close(&progs);
+			close(fd);
+			return XCT_EXIT_RUNTIME;
+		}
+	}
+	/* What a failed swap goes back to, held before anything changes. */
+	for (i = 0; replace && i < n; i++) {
+		if (hold_running(&current[i], &old[i])) {
+			xct_err("cannot replace on %s: its running programs are gone",
+				argv[optind + i]);
+			while (i >= 0)
+				xct_hook_progs_close(&old[i--]);
+			close(fd);
+			return XCT_EXIT_RUNTIME;
+		}
+	}
+	n_old = replace ? n : 0;
 
-	skel = load_datapath(max_entries, max_given, (__u32)ct_events_size, &exit_code);
-	if (!skel)
-		return exit_code;
+	if (reuse) {
+		ifaces_fd = fd;
+	} else {
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		skel = load_datapath(max_entries, max_given, (__u32)ct_events_size, &exit_code);
+		if (!skel) {
+			ret = exit_code;
+			goto out;
+		}
+		xct_hook_progs_of(skel->obj, &progs);
+		ifaces_fd = bpf_map__fd(skel->maps.xct_ifaces);
+		err = xct_load_stage(xct_opts.pin_path, skel->obj, build);
+		if (err) {
+			xct_err("cannot pin the programs under %s: %s", xct_opts.pin_path,
+				strerror(-err));
+			ret = XCT_EXIT_RUNTIME;
+			goto out;
+		}
+	}
 	ret = XCT_EXIT_OK;
 	for (i = 0; replace && i < n; i++) {
-		/* A failed swap leaves that interface on its old programs,
-		 * which track into the same table: nothing is lost. */
-		if (replace_iface(skel, argv[optind + i], ifindex[i], &current[i]))
-			ret = XCT_EXIT_RUNTIME;
+		if (!replace_iface(&progs, ifaces_fd, argv[optind + i], ifindex[i], &current[i]))
+			continue;
+		/* Back to the running load everywhere: interfaces running
+		 * two loads would track a packet twice. */
+		for (j = 0; j <= i; j++) {
+			if (replace_iface(&old[j], ifaces_fd, argv[optind + j], ifindex[j],
+					  &current[j]))
+				xct_err("%s: cannot go back to the running programs",
+					argv[optind + j]);
+			else
+				fprintf(stderr, "xct: %s: back on the running programs\n",
+					argv[optind + j]);
+		}
+		ret = XCT_EXIT_RUNTIME;
+		break;
 	}
+	for (i = 0; replace && ret == XCT_EXIT_OK && i < n; i++)
+		printf("%s: replaced (ingress %s, egress tc)\n", argv[optind + i],
+		       mode_name(current[i].mode));
 	for (i = 0; !replace && i < n; i++) {
-		if (attach_iface(skel, argv[optind + i], ifindex[i], mode, mode_given)) {
+		if (attach_iface(&progs, ifaces_fd, argv[optind + i], ifindex[i], mode,
+				 mode_given)) {
 			/* Undo this command's earlier interfaces. */
 			for (j = 0; j < i; j++) {
 				struct xct_iface cur = {};
 
-				bpf_map_lookup_elem(bpf_map__fd(skel->maps.xct_ifaces), &ifindex[j],
-						    &cur);
-				detach_iface(bpf_map__fd(skel->maps.xct_ifaces), ifindex[j], &cur);
+				bpf_map_lookup_elem(ifaces_fd, &ifindex[j], &cur);
+				detach_iface(ifaces_fd, ifindex[j], &cur);
 				fprintf(stderr, "xct: %s: detached again\n", argv[optind + j]);
 			}
 			ret = XCT_EXIT_RUNTIME;
 			break;
 		}
 	}
+	/* A new load takes the running one's place only once it holds every
+	 * hook. */
+	if (skel && ret == XCT_EXIT_OK) {
+		err = xct_load_publish(xct_opts.pin_path);
+		if (err) {
+			xct_err("cannot pin the programs under %s: %s", xct_opts.pin_path,
+				strerror(-err));
+			ret = XCT_EXIT_RUNTIME;
+		}
+	} else if (skel) {
+		xct_load_unstage(xct_opts.pin_path);
+	}
+out:
+	for (i = 0; i < n_old; i++)
+		xct_hook_progs_close(&old[i]);
+	if (reuse)
+		xct_hook_progs_close(&progs);
+	if (fd >= 0)
+		close(fd);
 	/* The programs stay loaded through their links and filters. */
-	xct_bpf__destroy(skel);
+	if (skel)
+		xct_bpf__destroy(skel);
 	return ret;
 }
 

@@ -1218,6 +1218,37 @@ TEST(tc_egress_skips_packets_forwarded_from_watched_interface)
 	fixture_teardown(&fx);
 }
 
+/* A packet sent through an attached lo crosses its egress, then its
+ * ingress: tracked once, arriving, as nf_conntrack tracks it once.  A test
+ * run's skb is on lo. */
+TEST(tc_egress_leaves_attached_loopback_to_its_ingress)
+{
+	struct flow f = make_flow(XCT_IPPROTO_UDP, "127.0.0.1", 5000, "127.0.0.1", 53);
+	struct flow r = reverse(&f);
+	struct packet q = udp_packet(&f, 10), a = udp_packet(&r, 20);
+	struct xct_iface iface = {.mode = XCT_MODE_TC};
+	__u32 lo = 1;
+	struct xct_ct_entry e;
+	struct fixture fx;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	CHECK_EQ(bpf_map_update_elem(bpf_map__fd(fx.skel->maps.xct_ifaces), &lo, &iface, BPF_ANY),
+		 0);
+	tc_out(&fx, &q);
+	CHECK_EQ(counter(&fx, XCT_S_PACKETS), 0);
+	CHECK_EQ(get_entry(&fx, &f, &e), -ENOENT);
+	tc_in(&fx, &q);
+	tc_out(&fx, &a);
+	tc_in(&fx, &a);
+	CHECK_EQ(get_entry(&fx, &f, &e), 0);
+	CHECK_EQ(e.packets[XCT_DIR_ORIGINAL], 1);
+	CHECK_EQ(e.packets[XCT_DIR_REPLY], 1);
+	CHECK_EQ(counter(&fx, XCT_S_PACKETS), 2);
+	CHECK_EQ(reason_count(&fx, XCT_R_OK), 2);
+	fixture_teardown(&fx);
+}
+
 /* ---- The table and its collector ---- */
 
 TEST(gc_run_deletes_expired_keeps_live)

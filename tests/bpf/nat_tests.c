@@ -1394,6 +1394,42 @@ TEST(nat_rules_switch_with_the_generation)
 	fixture_teardown(&fx);
 }
 
+/*
+ * The filter rules see a dnat connection's inner destination, as nft's
+ * forward chain does: a rule on the public address and port never
+ * matches, one on the inner ones decides.
+ */
+TEST(nat_dnat_rules_see_the_inner_destination)
+{
+	static const char admit[] = "policy drop\n"
+				    "drop tcp daddr " PUB_ADDR " dport 8080\n"
+				    "accept tcp daddr " INNER_ADDR " dport 80\n"
+				    "dnat to " INNER_ADDR ":80 tcp dport 8080\n";
+	static const char refuse[] = "accept tcp dport 8080\n"
+				     "drop tcp daddr " INNER_ADDR " dport 80\n"
+				     "dnat to " INNER_ADDR ":80 tcp dport 8080\n";
+	struct xct_rules_error err;
+	struct fixture fx;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_track_prog(&fx, 1);
+	xct_opts.pin_path = fx.pin_dir;
+	if (xct_policy_load_text("test.rules", admit, no_ifindex, NULL, &err)) {
+		CHECK_FAIL("cannot install the rules");
+		fixture_teardown(&fx);
+		return;
+	}
+	CHECK_EQ(syn_dst(&fx, 41001), addr4(INNER_ADDR));
+	CHECK_EQ(syn_dst(&fx, 41001), addr4(INNER_ADDR)); /* a retransmitted SYN */
+	if (xct_policy_load_text("test.rules", refuse, no_ifindex, NULL, &err))
+		CHECK_FAIL("cannot install the rules");
+	CHECK_EQ(syn_dst(&fx, 41002), 0);
+	/* The bound connection is judged by its binding too. */
+	CHECK_EQ(syn_dst(&fx, 41001), 0);
+	fixture_teardown(&fx);
+}
+
 /* dnat udp dport 8080 to { 10.231.2.2:80, 10.231.2.3:80, 10.231.2.4 } */
 static const char *const backend_addr[3] = {"10.231.2.2", "10.231.2.3", "10.231.2.4"};
 static const __u16 backend_port[3] = {80, 80, 8080};
