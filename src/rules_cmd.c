@@ -222,6 +222,19 @@ static int rules_show(void)
 	return rc;
 }
 
+/* A subcommand's --help (or -h) anywhere after it asks for the usage and
+ * nothing else, whatever else the line holds.  A file named --help is
+ * ./--help. */
+static bool help_asked(int argc, char **argv)
+{
+	int i;
+
+	for (i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	return false;
+}
+
 static int rules_clear(void)
 {
 	struct xct_policy_maps m;
@@ -243,6 +256,10 @@ int cmd_rules(int argc, char **argv)
 	if (argc < 2 || !strcmp(sub, "help") || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
 		fputs(rules_usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? XCT_EXIT_USAGE : XCT_EXIT_OK;
+	}
+	if (help_asked(argc, argv)) {
+		fputs(rules_usage, stdout);
+		return XCT_EXIT_OK;
 	}
 	if (!strcmp(sub, "load") || !strcmp(sub, "check")) {
 		if (argc != 3)
@@ -453,6 +470,10 @@ int cmd_set(int argc, char **argv)
 	if (argc < 2 || !strcmp(sub, "help") || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
 		fputs(set_usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? XCT_EXIT_USAGE : XCT_EXIT_OK;
+	}
+	if (help_asked(argc, argv)) {
+		fputs(set_usage, stdout);
+		return XCT_EXIT_OK;
 	}
 	add = !strcmp(sub, "add");
 	if (!add && strcmp(sub, "del") && strcmp(sub, "delete") && strcmp(sub, "list"))
