@@ -130,6 +130,9 @@ __noinline int xct_ct_apply_copy(struct xct_ct_entry_scratch *copy, __u32 side,
 
 #define XCT_UPDATE_TRIES 4
 
+/* xct_ct_save_prev(): an old connection's DESTROY is due, no reader. */
+#define XCT_PREV_NO_READER 2
+
 /*
  * Might this packet start a new connection over the entry's old one?  A
  * cheap superset of xct_ct_starts_over(): the entry is dead, or TCP in a
@@ -157,15 +160,19 @@ static __always_inline void xct_ct_update_events(const struct xct_ct_key *key,
 {
 	const struct xct_ct_entry *c = (const struct xct_ct_entry *)copy;
 	struct xct_ct_entry_scratch *prev;
+	int lived, changed;
 	__u32 zero = 0;
-	int lived;
 
 	/* Most packets: nothing an event would announce. */
-	if (!saved && !res->started && c->state == old_state &&
-	    !((c->status ^ old_status) & XCT_CTE_STATUS_BITS))
+	changed = c->state != old_state || ((c->status ^ old_status) & XCT_CTE_STATUS_BITS);
+	if (!saved && !res->started && !changed)
 		return;
 	lived = xct_entry_lived(c);
 	if (saved && (res->started || !lived)) {
+		if (saved == XCT_PREV_NO_READER) {
+			xct_ct_events_unbuilt(1);
+			return;
+		}
 		prev = bpf_map_lookup_elem(&xct_ct_prev, &zero);
 		if (prev)
 			xct_ct_event_emit(key, prev,
@@ -175,24 +182,31 @@ static __always_inline void xct_ct_update_events(const struct xct_ct_key *key,
 					  now);
 		return;
 	}
-	if (res->started || !lived)
+	/* A copy kept for a DESTROY that was not needed (an ACK in
+	 * TIME_WAIT) announces nothing by itself. */
+	if (res->started || !lived || !changed)
 		return;
 	if (xct_ct_events_wanted(now))
 		xct_ct_event_emit(key, copy, XCT_CTE(XCT_CTE_UPDATE, XCT_CTE_END_NONE), now);
+	else
+		xct_ct_events_unbuilt(1);
 }
 
 /* Keeps the entry's copy before a packet that may start a new connection
- * over it, if its connection lived and a reader wants the DESTROY.  The
- * copy itself is out of line: on the path of every packet, even untaken,
- * it cost an established packet 14 ns (bench/prog_cost events). */
+ * over it, if its connection lived and a reader wants the DESTROY: 1 if
+ * kept, XCT_PREV_NO_READER if a DESTROY would need it but no reader is
+ * subscribed (so that it is counted), else 0.  The copy itself is out of
+ * line: on the path of every packet, even untaken, it cost an established
+ * packet 14 ns (bench/prog_cost events). */
 static __always_inline int xct_ct_save_prev(const struct xct_ct_key *key,
 					    const struct xct_ct_entry_scratch *copy, __u64 now)
 {
 	const struct xct_ct_entry *c = (const struct xct_ct_entry *)copy;
 
-	if (!xct_ct_may_start_over(key, c, now) || !xct_entry_lived(c) ||
-	    !xct_ct_events_wanted(now))
+	if (!xct_ct_may_start_over(key, c, now) || !xct_entry_lived(c))
 		return 0;
+	if (!xct_ct_events_wanted(now))
+		return XCT_PREV_NO_READER;
 	return xct_ct_keep_prev(copy);
 }
 
@@ -401,7 +415,7 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 	struct xct_ct_entry *ct;
 	struct xct_ct_key *slot, key;
 	__u16 status = 0;
-	__u64 born = 0;
+	__u64 born = 0, orig_packets = 0;
 	int c;
 
 	slot = bpf_map_lookup_elem(&xct_ct_recent, &idx);
@@ -428,6 +442,7 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 	if (c >= XCT_CAND_DEAD) {
 		status = ct->status;
 		born = ct->first_seen_ns;
+		orig_packets = ct->packets[XCT_DIR_ORIGINAL];
 		if (copy) /* for its DESTROY */
 			__builtin_memcpy(copy->raw + sizeof(struct bpf_spin_lock),
 					 (__u8 *)ct + sizeof(struct bpf_spin_lock), XCT_ENTRY_BODY);
@@ -453,6 +468,8 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 		xct_ct_announce_end(
 			&key, copy,
 			c == XCT_CAND_DEAD ? XCT_CTE_END_EXPIRED : XCT_CTE_END_EARLY_DROP, now);
+	else
+		xct_ct_end_unbuilt(orig_packets, status);
 	xct_nat_release_entry(&key, status, born);
 	if (c == XCT_CAND_DEAD) {
 		xct_count(XCT_S_EXPIRED);
@@ -615,7 +632,11 @@ static __always_inline void xct_ct_announce_new(const struct xct_ct_key *key, __
 	struct xct_ct_entry_scratch *copy;
 	__u32 zero = 0;
 
-	if (!xct_ct_events_wanted(now) || (at_ingress && xct_ct_defer_new(key)))
+	if (!xct_ct_events_wanted(now)) {
+		xct_ct_events_unbuilt(1);
+		return;
+	}
+	if (at_ingress && xct_ct_defer_new(key))
 		return;
 	copy = bpf_map_lookup_elem(&xct_scratch, &zero);
 	if (copy)
@@ -708,7 +729,7 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 	__u8 end = XCT_CTE_END_NONE;
 	__u32 slot = g->dying_slot;
 	__u16 status;
-	__u64 born;
+	__u64 born, orig_packets;
 
 	g->seen++;
 	if (g->events)
@@ -730,6 +751,7 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 	}
 	status = ct->status;
 	born = ct->first_seen_ns;
+	orig_packets = ct->packets[XCT_DIR_ORIGINAL];
 	bpf_spin_unlock(&ct->lock);
 
 	if (end == XCT_CTE_END_NONE)
@@ -748,6 +770,8 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 		g->deleted++;
 	if (copy)
 		xct_ct_announce_end(key, copy, end, g->now);
+	else
+		xct_ct_end_unbuilt(orig_packets, status);
 	/* A translated connection gives its tuple back, after its DESTROY
 	 * has shown the translation. */
 	xct_nat_release_entry(key, status, born);

@@ -277,7 +277,8 @@ enum xct_reason {
 	X(DROP_EVENTS_LOST, "drop_events_lost")                                                    \
 	X(CT_EVENTS, "ct_events")                                                                  \
 	X(CT_EVENTS_LOST, "ct_events_lost")                                                        \
-	X(NAT_BOUND, "nat_bound")
+	X(NAT_BOUND, "nat_bound")                                                                  \
+	X(CT_EVENTS_NO_READER, "ct_events_no_reader")
 
 #define XCT_STAT_ENUM(name, str) XCT_S_##name,
 enum xct_stat {
