@@ -172,6 +172,8 @@ static int show_nat(struct xct_policy_maps *m, __u32 gen)
 	return XCT_EXIT_OK;
 }
 
+static int show_sets(struct xct_policy_maps *m);
+
 static int rules_show(void)
 {
 	struct xct_policy_maps m;
@@ -194,6 +196,12 @@ static int rules_show(void)
 	}
 	gen = ctl->active_gen & 1;
 	n = ctl->gen[gen].n_rules;
+	/* The sets first, with the elements they hold now, so that the
+	 * output loads back as the running ruleset (as nft list ruleset). */
+	if (!xct_opts.json && show_sets(&m)) {
+		xct_policy_close(&m);
+		return XCT_EXIT_RUNTIME;
+	}
 	if (xct_opts.json)
 		putchar('[');
 	/* The policy line first, as the default it is; then the rules in order. */
@@ -212,6 +220,11 @@ static int rules_show(void)
 			rc = XCT_EXIT_RUNTIME;
 			break;
 		}
+		/* A text cut at the limit would load back as another rule. */
+		if (!xct_opts.json && strnlen(t.text, sizeof(t.text)) == sizeof(t.text) - 1)
+			xct_err("the rule on line %u is longer than %zu bytes and shown cut: "
+				"this output does not load back as the running rules",
+				t.line, sizeof(t.text) - 1);
 		show_one(&t, packets, bytes, i == 0);
 	}
 	if (rc == XCT_EXIT_OK)
@@ -362,34 +375,81 @@ static void set_elems_free(struct set_elems *e)
 	free(e->ports);
 }
 
+/* One element as the rules language writes it. */
+static void format_element(const struct set_elems *e, size_t i, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (i < e->n_addrs) {
+		const struct xct_prefix *p = &e->addrs[i];
+
+		inet_ntop(p->family == XCT_AF_INET ? AF_INET : AF_INET6, p->addr, a, sizeof(a));
+		if (p->plen == (p->family == XCT_AF_INET ? 32 : 128))
+			snprintf(buf, len, "%s", a);
+		else
+			snprintf(buf, len, "%s/%u", a, p->plen);
+	} else {
+		const struct xct_port_range *r = &e->ports[i - e->n_addrs];
+
+		if (r->lo == r->hi)
+			snprintf(buf, len, "%u", r->lo);
+		else
+			snprintf(buf, len, "%u-%u", r->lo, r->hi);
+	}
+}
+
 static void print_elements(const struct set_elems *e)
 {
-	char buf[INET6_ADDRSTRLEN + 8], a[INET6_ADDRSTRLEN];
+	char buf[INET6_ADDRSTRLEN + 8];
 	size_t i;
 
 	for (i = 0; i < e->n_addrs + e->n_ports; i++) {
-		if (i < e->n_addrs) {
-			const struct xct_prefix *p = &e->addrs[i];
-
-			inet_ntop(p->family == XCT_AF_INET ? AF_INET : AF_INET6, p->addr, a,
-				  sizeof(a));
-			if (p->plen == (p->family == XCT_AF_INET ? 32 : 128))
-				snprintf(buf, sizeof(buf), "%s", a);
-			else
-				snprintf(buf, sizeof(buf), "%s/%u", a, p->plen);
-		} else {
-			const struct xct_port_range *r = &e->ports[i - e->n_addrs];
-
-			if (r->lo == r->hi)
-				snprintf(buf, sizeof(buf), "%u", r->lo);
-			else
-				snprintf(buf, sizeof(buf), "%u-%u", r->lo, r->hi);
-		}
+		format_element(e, i, buf, sizeof(buf));
 		if (xct_opts.json)
 			printf("%s\"%s\"", i ? "," : "", buf);
 		else
 			printf("%s\n", buf);
 	}
+}
+
+/* Sets of more elements than this are shown one element a line. */
+#define SET_ONE_LINE_MAX 8
+
+/* The running sets as set statements, in the order they were defined. */
+static int show_sets(struct xct_policy_maps *m)
+{
+	__u32 gen = m->ctl_mem->active_gen & 1, i;
+	char buf[INET6_ADDRSTRLEN + 8];
+
+	for (i = 0; i < XCT_SETS_MAX; i++) {
+		__u32 k = gen * XCT_SETS_MAX + i;
+		struct xct_set_info info;
+		struct set_elems e;
+		size_t j, n;
+		bool lines;
+
+		if (bpf_map_lookup_elem(m->set_info, &k, &info) || !info.id)
+			break;
+		if (set_elements(m, &info, &e)) {
+			set_elems_free(&e);
+			xct_err("cannot read set '%s'", info.name);
+			return -EIO;
+		}
+		n = e.n_addrs + e.n_ports;
+		lines = n > SET_ONE_LINE_MAX;
+		/* The kind is always given: an empty set needs it. */
+		printf("set %s %s {", info.name, info.kind == XCT_SET_PORT ? "port" : "addr");
+		for (j = 0; j < n; j++) {
+			format_element(&e, j, buf, sizeof(buf));
+			if (lines)
+				printf("\n\t%s,", buf);
+			else
+				printf("%s %s", j ? "," : "", buf);
+		}
+		printf(lines ? "\n}\n" : " }\n");
+		set_elems_free(&e);
+	}
+	return 0;
 }
 
 static int set_list_all(struct xct_policy_maps *m)
