@@ -237,8 +237,12 @@ __noinline int xct_ct_send_pending_new(const struct xct_ct_key *key, __u64 now)
 		send = 1;
 	}
 	bpf_spin_unlock(&ct->lock);
+	/* The NEW is the first packet's, and as of its time: a NEW sent
+	 * later shows the timeout that packet set, as nf_conntrack's NEW
+	 * at confirmation does (120, not 119). */
 	if (send && xct_ct_events_wanted(now))
-		xct_ct_event_emit(key, copy, XCT_CTE(XCT_CTE_NEW, XCT_CTE_END_NONE), now);
+		xct_ct_event_emit(key, copy, XCT_CTE(XCT_CTE_NEW, XCT_CTE_END_NONE),
+				  ((struct xct_ct_entry *)copy)->last_seen_ns);
 	else if (send)
 		xct_ct_events_unbuilt(1);
 	return 0;

@@ -183,8 +183,10 @@ static __always_inline void xct_ct_update_events(const struct xct_ct_key *key,
 		return;
 	}
 	/* A copy kept for a DESTROY that was not needed (an ACK in
-	 * TIME_WAIT) announces nothing by itself. */
-	if (res->started || !lived || !changed)
+	 * TIME_WAIT) announces nothing by itself; nor does the change of a
+	 * connection the packet killed, whose DESTROY follows (nf_conntrack
+	 * delivers no cached event of a dying connection). */
+	if (res->started || !lived || !changed || res->kill)
 		return;
 	if (xct_ct_events_wanted(now))
 		xct_ct_event_emit(key, copy, XCT_CTE(XCT_CTE_UPDATE, XCT_CTE_END_NONE), now);
