@@ -171,7 +171,7 @@ static __always_inline void xct_ct_events_unbuilt(__u64 n)
 static __always_inline void xct_ct_end_unbuilt(__u64 orig_packets, __u16 status)
 {
 	if (orig_packets)
-		xct_ct_events_unbuilt(status & XCT_CT_NEW_PENDING ? 2 : 1);
+		xct_ct_events_unbuilt(1 + !!(status & XCT_CT_NEW_PENDING));
 }
 
 /*
