@@ -412,21 +412,19 @@ static void print_elements(const struct set_elems *e)
 	}
 }
 
-/* Sets of more elements than this are shown one element a line. */
-#define SET_ONE_LINE_MAX 8
-
-/* The running sets as set statements, in the order they were defined. */
-static int show_sets(struct xct_policy_maps *m)
+/* Calls fn for each running set, in the order the sets were defined,
+ * with its elements; 0, or -EIO when a set cannot be read. */
+static int for_each_set(struct xct_policy_maps *m,
+			void (*fn)(const struct xct_set_info *info, const struct set_elems *e,
+				   void *ctx),
+			void *ctx)
 {
 	__u32 gen = m->ctl_mem->active_gen & 1, i;
-	char buf[INET6_ADDRSTRLEN + 8];
 
-	for (i = 0; i < XCT_SETS_MAX; i++) {
+	for (i = 0; m->ctl_mem->loaded && i < XCT_SETS_MAX; i++) {
 		__u32 k = gen * XCT_SETS_MAX + i;
 		struct xct_set_info info;
 		struct set_elems e;
-		size_t j, n;
-		bool lines;
 
 		if (bpf_map_lookup_elem(m->set_info, &k, &info) || !info.id)
 			break;
@@ -435,57 +433,66 @@ static int show_sets(struct xct_policy_maps *m)
 			xct_err("cannot read set '%s'", info.name);
 			return -EIO;
 		}
-		n = e.n_addrs + e.n_ports;
-		lines = n > SET_ONE_LINE_MAX;
-		/* The kind is always given: an empty set needs it. */
-		printf("set %s %s {", info.name, info.kind == XCT_SET_PORT ? "port" : "addr");
-		for (j = 0; j < n; j++) {
-			format_element(&e, j, buf, sizeof(buf));
-			if (lines)
-				printf("\n\t%s,", buf);
-			else
-				printf("%s %s", j ? "," : "", buf);
-		}
-		printf(lines ? "\n}\n" : " }\n");
+		fn(&info, &e, ctx);
 		set_elems_free(&e);
 	}
 	return 0;
 }
 
+/* Sets of more elements than this are shown one element a line. */
+#define SET_ONE_LINE_MAX 8
+
+/* One set as the statement that defines it, with the elements it holds. */
+static void show_set(const struct xct_set_info *info, const struct set_elems *e, void *ctx)
+{
+	size_t j, n = e->n_addrs + e->n_ports;
+	char buf[INET6_ADDRSTRLEN + 8];
+	bool lines = n > SET_ONE_LINE_MAX;
+
+	/* The kind is always given: an empty set needs it. */
+	printf("set %s %s {", info->name, info->kind == XCT_SET_PORT ? "port" : "addr");
+	for (j = 0; j < n; j++) {
+		format_element(e, j, buf, sizeof(buf));
+		if (lines)
+			printf("\n\t%s,", buf);
+		else
+			printf("%s %s", j ? "," : "", buf);
+	}
+	printf(lines ? "\n}\n" : " }\n");
+}
+
+/* The running sets as set statements, in the order they were defined. */
+static int show_sets(struct xct_policy_maps *m)
+{
+	return for_each_set(m, show_set, NULL);
+}
+
+/* One line (or object) of 'set list': a set's name, kind and size. */
+static void list_set(const struct xct_set_info *info, const struct set_elems *e, void *ctx)
+{
+	bool *first = ctx;
+	size_t n = e->n_addrs + e->n_ports;
+
+	if (xct_opts.json)
+		printf("%s{\"name\":\"%s\",\"kind\":\"%s\",\"elements\":%zu}", *first ? "" : ",",
+		       info->name, info->kind == XCT_SET_PORT ? "port" : "addr", n);
+	else
+		printf("%-31s %-4s %zu elements\n", info->name,
+		       info->kind == XCT_SET_PORT ? "port" : "addr", n);
+	*first = false;
+}
+
 static int set_list_all(struct xct_policy_maps *m)
 {
-	__u32 gen = m->ctl_mem->active_gen & 1, i;
 	bool first = true;
+	int err;
 
 	if (xct_opts.json)
 		putchar('[');
-	for (i = 0; m->ctl_mem->loaded && i < XCT_SETS_MAX; i++) {
-		__u32 k = gen * XCT_SETS_MAX + i;
-		struct xct_set_info info;
-		struct set_elems e;
-		size_t n;
-
-		if (bpf_map_lookup_elem(m->set_info, &k, &info) || !info.id)
-			break;
-		if (set_elements(m, &info, &e)) {
-			set_elems_free(&e);
-			xct_err("cannot read set '%s'", info.name);
-			return XCT_EXIT_RUNTIME;
-		}
-		n = e.n_addrs + e.n_ports;
-		set_elems_free(&e);
-		if (xct_opts.json)
-			printf("%s{\"name\":\"%s\",\"kind\":\"%s\",\"elements\":%zu}",
-			       first ? "" : ",", info.name,
-			       info.kind == XCT_SET_PORT ? "port" : "addr", n);
-		else
-			printf("%-31s %-4s %zu elements\n", info.name,
-			       info.kind == XCT_SET_PORT ? "port" : "addr", n);
-		first = false;
-	}
-	if (xct_opts.json)
+	err = for_each_set(m, list_set, &first);
+	if (xct_opts.json && !err)
 		printf("]\n");
-	return XCT_EXIT_OK;
+	return err ? XCT_EXIT_RUNTIME : XCT_EXIT_OK;
 }
 
 /* Parses command-line elements for a set of the given kind. */
