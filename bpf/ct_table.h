@@ -176,9 +176,10 @@ static __always_inline void xct_ct_update_events(const struct xct_ct_key *key,
 		prev = bpf_map_lookup_elem(&xct_ct_prev, &zero);
 		if (prev)
 			xct_ct_event_emit(key, prev,
-					  XCT_CTE(XCT_CTE_DESTROY, res->started
-									   ? XCT_CTE_END_REUSED
-									   : XCT_CTE_END_EXPIRED),
+					  XCT_CTE(XCT_CTE_DESTROY,
+						  res->started ? XCT_CTE_END_REUSED
+						  : res->kill  ? XCT_CTE_END_KILLED
+							       : XCT_CTE_END_EXPIRED),
 					  now);
 		return;
 	}
@@ -213,6 +214,31 @@ static __always_inline int xct_ct_save_prev(const struct xct_ct_key *key,
 }
 
 /*
+ * A packet killed the connection (a RST, its only reply): nf_conntrack
+ * deletes it at once, and its DESTROY shows the time that was left.  The
+ * copy, with that time, is kept for the DESTROY, as for a connection
+ * another one replaces, and the entry is left as one whose connection was
+ * announced over (no packet in the original direction), so that the GC
+ * frees it without a second DESTROY.  Returns what xct_ct_save_prev()
+ * does.
+ */
+static __always_inline int xct_ct_save_killed(struct xct_ct_entry_scratch *copy, __u64 expires,
+					      __u64 now)
+{
+	struct xct_ct_entry *c = (struct xct_ct_entry *)copy;
+	__u64 dead = c->expires_ns;
+	int saved = XCT_PREV_NO_READER;
+
+	if (xct_ct_events_wanted(now)) {
+		c->expires_ns = expires;
+		saved = xct_ct_keep_prev(copy);
+		c->expires_ns = dead;
+	}
+	c->packets[XCT_DIR_ORIGINAL] = 0;
+	return saved;
+}
+
+/*
  * Applies a packet to an existing entry: copy under the lock, run the
  * tracker on the copy, commit if no other update came in between.  Returns
  * the sequence number the update committed, or 0 when it could not.  The
@@ -225,6 +251,7 @@ static __always_inline __u32 xct_ct_update(const struct xct_ct_key *key, struct 
 	__u32 zero = 0, seq;
 	struct xct_ct_entry_scratch *copy = bpf_map_lookup_elem(&xct_scratch, &zero);
 	struct xct_ct_entry *c = (struct xct_ct_entry *)copy;
+	__u64 old_expires;
 	__u16 old_status;
 	__u8 old_state;
 	int attempt, saved;
@@ -248,9 +275,12 @@ static __always_inline __u32 xct_ct_update(const struct xct_ct_key *key, struct 
 
 		old_state = c->state;
 		old_status = c->status;
+		old_expires = c->expires_ns;
 		saved = xct_ct_save_prev(key, copy, now);
 		__builtin_memset(res, 0, sizeof(*res));
 		xct_ct_apply_copy(copy, side, pkt, now, res);
+		if (res->kill && !saved && xct_entry_lived(c))
+			saved = xct_ct_save_killed(copy, old_expires, now);
 		c->seq = seq + 1;
 
 		bpf_spin_lock(&ct->lock);

@@ -133,6 +133,7 @@ static const char *const end_names[] = {
 	[XCT_CTE_END_EARLY_DROP] = "early_drop",
 	[XCT_CTE_END_DELETED] = "deleted",
 	[XCT_CTE_END_REUSED] = "reused",
+	[XCT_CTE_END_KILLED] = "killed",
 };
 
 static void print_wall(__u64 real_ns)

@@ -355,7 +355,7 @@ TEST(ct_events_expired_entry_cleared_by_a_packet_ends_its_connection)
 	fixture_teardown(&fx);
 }
 
-TEST(ct_events_rst_answering_syn_gives_only_a_destroy)
+TEST(ct_events_rst_answering_syn_gives_only_a_destroy_at_once)
 {
 	struct flow c = make_flow(XCT_IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
 	struct flow s = reverse(&c);
@@ -370,18 +370,21 @@ TEST(ct_events_rst_answering_syn_gives_only_a_destroy)
 	xdp_in(&fx, &syn);
 	advance(&fx, SEC_NS(1) / 1000);
 	/* Refused: the RST kills the connection before its reply counts, so
-	 * no UPDATE, and the DESTROY says [UNREPLIED], as conntrack -E. */
+	 * no UPDATE, and at once a DESTROY that says [UNREPLIED] and shows
+	 * the time the SYN had left, as conntrack -E. */
 	tc_out(&fx, &rst);
-	CHECK_EQ(ct_events_read(&fx, ev, MAX_EVENTS), 1);
+	CHECK_EQ(ct_events_read(&fx, ev, MAX_EVENTS), 2);
 	check_event(&ev[0], XCT_CTE_NEW, 0, &c, XCT_TCP_SYN_SENT, 0, T0);
+	check_event(&ev[1], XCT_CTE_DESTROY, XCT_CTE_END_KILLED, &c, XCT_TCP_CLOSE, 0,
+		    T0 + SEC_NS(1) / 1000);
+	CHECK_EQ(ev[1].expires_ns, T0 + SEC_NS(120));
+	CHECK_EQ(ev[1].packets[0], 1);
+	CHECK_EQ(ev[1].packets[1], 1);
+	/* The GC frees the entry without a second DESTROY. */
 	advance(&fx, SEC_NS(1));
 	ct_events_subscribe(&fx);
 	CHECK_EQ(gc_run(&fx).deleted, 1);
-	CHECK_EQ(ct_events_read(&fx, ev, MAX_EVENTS), 1);
-	check_event(&ev[0], XCT_CTE_DESTROY, XCT_CTE_END_EXPIRED, &c, XCT_TCP_CLOSE, 0,
-		    T0 + SEC_NS(1) + SEC_NS(1) / 1000);
-	CHECK_EQ(ev[0].packets[0], 1);
-	CHECK_EQ(ev[0].packets[1], 1);
+	CHECK_EQ(ct_events_read(&fx, ev, MAX_EVENTS), 0);
 	fixture_teardown(&fx);
 }
 

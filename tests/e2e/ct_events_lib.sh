@@ -77,16 +77,12 @@ shape_lines() {
 		-e 's/ (delta-time=[0-9]+|\[USERSPACE\]|portid=[0-9]+|progname=[^ ]+)//g' \
 		-e 's/^(\[DESTROY\] [a-z0-9]+ +[0-9]+ )[0-9]+ /\1T /'
 }
-# same_shape NAME PATTERN [killed]: xct's lines equal conntrack's, the
-# last a DESTROY.  A connection a packet killed is announced by xct's
-# collector, as an expiry, with no time left to show, where conntrack
-# shows the time left when the packet came (docs/ARCHITECTURE.md,
-# deviations): "killed" leaves that number out of conntrack's DESTROY.
+# same_shape NAME PATTERN: xct's lines equal conntrack's, the last a
+# DESTROY.
 same_shape() {
 	local x c
 	x=$(shape_lines "$XOUT" "$2")
 	c=$(shape_lines "$COUT" "$2")
-	[ "${3:-}" = killed ] && c=$(sed -E 's/^(\[DESTROY\] tcp +6 )T /\1/' <<<"$c")
 	result "$1" "$([ -n "$c" ] && [ "$x" = "$c" ] && tail -1 <<<"$x" | grep -q '^\[DESTROY\]' && echo 0 || echo 1)" \
 		"xct: $(echo "$x" | tr '\n' '|')" "conntrack: $(echo "$c" | tr '\n' '|')"
 }
