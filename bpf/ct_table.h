@@ -162,6 +162,7 @@ static __always_inline void xct_ct_update_events(const struct xct_ct_key *key,
 	struct xct_ct_entry_scratch *prev;
 	int lived, changed;
 	__u32 zero = 0;
+	__u8 end;
 
 	/* Most packets: nothing an event would announce. */
 	changed = c->state != old_state || ((c->status ^ old_status) & XCT_CTE_STATUS_BITS);
@@ -173,14 +174,12 @@ static __always_inline void xct_ct_update_events(const struct xct_ct_key *key,
 			xct_ct_events_unbuilt(1);
 			return;
 		}
+		end = res->started ? XCT_CTE_END_REUSED : XCT_CTE_END_EXPIRED;
+		if (res->kill)
+			end = XCT_CTE_END_KILLED;
 		prev = bpf_map_lookup_elem(&xct_ct_prev, &zero);
 		if (prev)
-			xct_ct_event_emit(key, prev,
-					  XCT_CTE(XCT_CTE_DESTROY,
-						  res->started ? XCT_CTE_END_REUSED
-						  : res->kill  ? XCT_CTE_END_KILLED
-							       : XCT_CTE_END_EXPIRED),
-					  now);
+			xct_ct_event_emit(key, prev, XCT_CTE(XCT_CTE_DESTROY, end), now);
 		return;
 	}
 	/* A copy kept for a DESTROY that was not needed (an ACK in

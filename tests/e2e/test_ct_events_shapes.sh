@@ -82,24 +82,13 @@ done
 poll 20 destroyed "sport=21004 " && poll 5 destroyed "sport=21005 "
 same_shape ct_events_refused_ipv4 "sport=21004 "
 same_shape ct_events_refused_ipv6 "sport=21005 "
-# The collector sweeps at most every 16 s: an expiry may be announced
-# that much after it.
-poll 60 destroyed "sport=21001 " && poll 20 destroyed "sport=21002 " &&
-	poll 20 destroyed "id=4242 " && poll 20 destroyed "sport=21003 "
-result ct_events_expiries_announced "$([ "$ok_reset$?" = 00 ] && echo 0 || echo 1)"
-same_shape ct_events_reset_then_timed_out "sport=21003 "
-same_shape ct_events_udp_exchange_expires "sport=21001 "
-same_shape ct_events_udp_unreplied_expires "sport=21002 "
-same_shape ct_events_icmp_expires "id=4242 "
-stop_reader "$EV_PID"
-stop_reader "$CT_PID"
-flush_both
 # ---- Translated connections (masquerade) against nf_nat's ----
-# The same TCP echo and UDP exchange through xct's masquerade, then, with
-# xct detached, through nftables' masquerade: xct's lines (the translated
-# reply tuple, the NEW's full timeout) must be conntrack's, the client's
-# port aside.
-# nat_run OUT TCP-PORT UDP-PORT: the two connections, then their deletion.
+# The same TCP echo and UDP exchange through xct's masquerade (while the
+# expiries above are awaited), then, with xct detached, through
+# nftables' masquerade: xct's lines (the translated reply tuple, the NEW's
+# full timeout) must be conntrack's, the client's port aside.
+# nat_traffic OUT TCP-PORT UDP-PORT: a TCP echo and a UDP exchange, until
+# OUT shows the first in TIME_WAIT and the second answered.
 nat_traffic() {
 	echo hello | in_ns "$NS_C" timeout 10 socat -t 2 - "TCP4:$S4:$PORT,sourceport=$2" >/dev/null 2>&1
 	echo hi | in_ns "$NS_C" socat -T 1 - "UDP4:$S4:5002,sourceport=$3" >/dev/null 2>&1
@@ -116,16 +105,25 @@ nat_lines() {
 printf 'masquerade oif veth-r-s\n' >"$WORK/nat.xct"
 xct_r rules load "$WORK/nat.xct" >/dev/null 2>&1
 ok_load=$?
-flush_both
-start_reader "$WORK/nat.out" "$WORK/nat.err"
-ready=$?
-nat_traffic "$WORK/nat.out" 21040 21041
+nat_traffic "$XOUT" 21040 21041
 ok_x=$?
 xct_r ct delete -p tcp --sport 21040 >/dev/null 2>&1
 xct_r ct delete -p udp --sport 21041 >/dev/null 2>&1
-poll 10 sh -c "[ \$(grep -c 'DESTROY.*sport=2104[01] ' '$WORK/nat.out') -ge 2 ]"
+poll 10 sh -c "[ \$(grep -c 'DESTROY.*sport=2104[01] ' '$XOUT') -ge 2 ]"
 ok_xd=$?
+
+# The collector sweeps at most every 16 s: an expiry may be announced
+# that much after it.
+poll 60 destroyed "sport=21001 " && poll 20 destroyed "sport=21002 " &&
+	poll 20 destroyed "id=4242 " && poll 20 destroyed "sport=21003 "
+result ct_events_expiries_announced "$([ "$ok_reset$?" = 00 ] && echo 0 || echo 1)"
+same_shape ct_events_reset_then_timed_out "sport=21003 "
+same_shape ct_events_udp_exchange_expires "sport=21001 "
+same_shape ct_events_udp_unreplied_expires "sport=21002 "
+same_shape ct_events_icmp_expires "id=4242 "
 stop_reader "$EV_PID"
+
+# nf_nat's masquerade, conntrack -E still reading.
 xct_r rules clear >/dev/null 2>&1
 xct_r detach --all >/dev/null 2>&1
 XCT_ATTACHED=0
@@ -138,13 +136,6 @@ in_ns "$NS_R" nft -f - <<-'EOF'
 	}
 EOF
 ok_nft=$?
-ct_r -F >/dev/null 2>&1
-COUT=$WORK/nat-ct.out
-ip netns exec "$NS_R" conntrack -E >"$COUT" 2>/dev/null &
-CT_PID=$!
-BG_PIDS+=("$CT_PID")
-poll 10 ct_ready
-ok_ct=$?
 nat_traffic "$COUT" 21042 21043
 ok_c=$?
 ct_r -D -p tcp --orig-port-src 21042 >/dev/null 2>&1
@@ -152,8 +143,8 @@ ct_r -D -p udp --orig-port-src 21043 >/dev/null 2>&1
 poll 10 sh -c "[ \$(grep -c 'DESTROY.*sport=2104[23] ' '$COUT') -ge 2 ]"
 ok_cd=$?
 stop_reader "$CT_PID"
-x=$(nat_lines "$WORK/nat.out" 21040 21041)
+x=$(nat_lines "$XOUT" 21040 21041)
 c=$(nat_lines "$COUT" 21042 21043)
 result ct_events_masquerade_lines_equal_conntrack \
-	"$([ "$ok_load$ready$ok_x$ok_xd$ok_nft$ok_ct$ok_c$ok_cd" = 00000000 ] && [ -n "$x" ] && [ "$x" = "$c" ] && grep -q "NEW.* 120 SYN_SENT .*dst=$R4S " <<<"$x" && echo 0 || echo 1)" \
-	"steps $ok_load$ready$ok_x$ok_xd$ok_nft$ok_ct$ok_c$ok_cd" "xct: $(echo "$x" | tr '\n' '|')" "conntrack: $(echo "$c" | tr '\n' '|')"
+	"$([ "$ok_load$ok_x$ok_xd$ok_nft$ok_c$ok_cd" = 000000 ] && [ -n "$x" ] && [ "$x" = "$c" ] && grep -q "NEW.* 120 SYN_SENT .*dst=$R4S " <<<"$x" && echo 0 || echo 1)" \
+	"steps $ok_load$ok_x$ok_xd$ok_nft$ok_c$ok_cd" "xct: $(echo "$x" | tr '\n' '|')" "conntrack: $(echo "$c" | tr '\n' '|')"
