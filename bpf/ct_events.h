@@ -8,7 +8,11 @@
  * subscribed (XCT_SUB_CT_EVENTS in xct_subs) nothing is built: a packet
  * first asks whether it changed anything an event would announce, a few
  * compares on the copy it commits, and only then looks the subscription
- * up, so most packets never even do that.
+ * up, so most packets never even do that.  An event not built for want of
+ * a subscription is counted in ct_events_no_reader: a reader whose
+ * subscription lapsed while it was stalled (writing to a consumer that
+ * stopped reading) reports those as lost too, so that nothing it missed
+ * goes uncounted.
  *
  * Consistency.  An event is built from a copy of the entry taken under its
  * lock: the copy an update commits, or the one a deleter took while it
@@ -155,6 +159,21 @@ static __always_inline int xct_ct_events_wanted(__u64 now)
 	return xct_subscribed(XCT_SUB_CT_EVENTS, now);
 }
 
+/* n events that would have been sent, had a reader been subscribed. */
+static __always_inline void xct_ct_events_unbuilt(__u64 n)
+{
+	xct_count_add(XCT_S_CT_EVENTS_NO_READER, n);
+}
+
+/* The events a deletion without a reader did not build: the DESTROY of a
+ * connection that lived (packets in its original direction), and its NEW
+ * if that still waited. */
+static __always_inline void xct_ct_end_unbuilt(__u64 orig_packets, __u16 status)
+{
+	if (orig_packets)
+		xct_ct_events_unbuilt(1 + !!(status & XCT_CT_NEW_PENDING));
+}
+
 /*
  * A NEW that waits for the connection's NAT decision.  nf_conntrack sends
  * NEW when the connection is confirmed, after POSTROUTING, so that it
@@ -218,8 +237,14 @@ __noinline int xct_ct_send_pending_new(const struct xct_ct_key *key, __u64 now)
 		send = 1;
 	}
 	bpf_spin_unlock(&ct->lock);
+	/* The NEW is the first packet's, and as of its time: a NEW sent
+	 * later shows the timeout that packet set, as nf_conntrack's NEW
+	 * at confirmation does (120, not 119). */
 	if (send && xct_ct_events_wanted(now))
-		xct_ct_event_emit(key, copy, XCT_CTE(XCT_CTE_NEW, XCT_CTE_END_NONE), now);
+		xct_ct_event_emit(key, copy, XCT_CTE(XCT_CTE_NEW, XCT_CTE_END_NONE),
+				  ((struct xct_ct_entry *)copy)->last_seen_ns);
+	else if (send)
+		xct_ct_events_unbuilt(1);
 	return 0;
 }
 

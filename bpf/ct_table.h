@@ -140,6 +140,9 @@ __noinline int xct_ct_apply_copy(struct xct_ct_entry_scratch *copy, __u32 side,
 
 #define XCT_UPDATE_TRIES 4
 
+/* xct_ct_save_prev(): an old connection's DESTROY is due, no reader. */
+#define XCT_PREV_NO_READER 2
+
 /*
  * Might this packet start a new connection over the entry's old one?  A
  * cheap superset of xct_ct_starts_over(): the entry is dead, or TCP in a
@@ -167,43 +170,81 @@ static __always_inline void xct_ct_update_events(const struct xct_ct_key *key,
 {
 	const struct xct_ct_entry *c = (const struct xct_ct_entry *)copy;
 	struct xct_ct_entry_scratch *prev;
+	int lived, changed;
 	__u32 zero = 0;
-	int lived;
+	__u8 end;
 
 	/* Most packets: nothing an event would announce. */
-	if (!saved && !res->started && c->state == old_state &&
-	    !((c->status ^ old_status) & XCT_CTE_STATUS_BITS))
+	changed = c->state != old_state || ((c->status ^ old_status) & XCT_CTE_STATUS_BITS);
+	if (!saved && !res->started && !changed)
 		return;
 	lived = xct_entry_lived(c);
 	if (saved && (res->started || !lived)) {
+		if (saved == XCT_PREV_NO_READER) {
+			xct_ct_events_unbuilt(1);
+			return;
+		}
+		end = res->started ? XCT_CTE_END_REUSED : XCT_CTE_END_EXPIRED;
+		if (res->kill)
+			end = XCT_CTE_END_KILLED;
 		prev = bpf_map_lookup_elem(&xct_ct_prev, &zero);
 		if (prev)
-			xct_ct_event_emit(key, prev,
-					  XCT_CTE(XCT_CTE_DESTROY, res->started
-									   ? XCT_CTE_END_REUSED
-									   : XCT_CTE_END_EXPIRED),
-					  now);
+			xct_ct_event_emit(key, prev, XCT_CTE(XCT_CTE_DESTROY, end), now);
 		return;
 	}
-	if (res->started || !lived)
+	/* A copy kept for a DESTROY that was not needed (an ACK in
+	 * TIME_WAIT) announces nothing by itself; nor does the change of a
+	 * connection the packet killed, whose DESTROY follows (nf_conntrack
+	 * delivers no cached event of a dying connection). */
+	if (res->started || !lived || !changed || res->kill)
 		return;
 	if (xct_ct_events_wanted(now))
 		xct_ct_event_emit(key, copy, XCT_CTE(XCT_CTE_UPDATE, XCT_CTE_END_NONE), now);
+	else
+		xct_ct_events_unbuilt(1);
 }
 
 /* Keeps the entry's copy before a packet that may start a new connection
- * over it, if its connection lived and a reader wants the DESTROY.  The
- * copy itself is out of line: on the path of every packet, even untaken,
- * it cost an established packet 14 ns (bench/prog_cost events). */
+ * over it, if its connection lived and a reader wants the DESTROY: 1 if
+ * kept, XCT_PREV_NO_READER if a DESTROY would need it but no reader is
+ * subscribed (so that it is counted), else 0.  The copy itself is out of
+ * line: on the path of every packet, even untaken, it cost an established
+ * packet 14 ns (bench/prog_cost events). */
 static __always_inline int xct_ct_save_prev(const struct xct_ct_key *key,
 					    const struct xct_ct_entry_scratch *copy, __u64 now)
 {
 	const struct xct_ct_entry *c = (const struct xct_ct_entry *)copy;
 
-	if (!xct_ct_may_start_over(key, c, now) || !xct_entry_lived(c) ||
-	    !xct_ct_events_wanted(now))
+	if (!xct_ct_may_start_over(key, c, now) || !xct_entry_lived(c))
 		return 0;
+	if (!xct_ct_events_wanted(now))
+		return XCT_PREV_NO_READER;
 	return xct_ct_keep_prev(copy);
+}
+
+/*
+ * A packet killed the connection (a RST, its only reply): nf_conntrack
+ * deletes it at once, and its DESTROY shows the time that was left.  The
+ * copy, with that time, is kept for the DESTROY, as for a connection
+ * another one replaces, and the entry is left as one whose connection was
+ * announced over (no packet in the original direction), so that the GC
+ * frees it without a second DESTROY.  Returns what xct_ct_save_prev()
+ * does.
+ */
+static __always_inline int xct_ct_save_killed(struct xct_ct_entry_scratch *copy, __u64 expires,
+					      __u64 now)
+{
+	struct xct_ct_entry *c = (struct xct_ct_entry *)copy;
+	__u64 dead = c->expires_ns;
+	int saved = XCT_PREV_NO_READER;
+
+	if (xct_ct_events_wanted(now)) {
+		c->expires_ns = expires;
+		saved = xct_ct_keep_prev(copy);
+		c->expires_ns = dead;
+	}
+	c->packets[XCT_DIR_ORIGINAL] = 0;
+	return saved;
 }
 
 /*
@@ -219,6 +260,7 @@ static __always_inline __u32 xct_ct_update(const struct xct_ct_key *key, struct 
 	__u32 zero = 0, seq;
 	struct xct_ct_entry_scratch *copy = bpf_map_lookup_elem(&xct_scratch, &zero);
 	struct xct_ct_entry *c = (struct xct_ct_entry *)copy;
+	__u64 old_expires;
 	__u16 old_status;
 	__u8 old_state;
 	int attempt, saved;
@@ -242,9 +284,12 @@ static __always_inline __u32 xct_ct_update(const struct xct_ct_key *key, struct 
 
 		old_state = c->state;
 		old_status = c->status;
+		old_expires = c->expires_ns;
 		saved = xct_ct_save_prev(key, copy, now);
 		__builtin_memset(res, 0, sizeof(*res));
 		xct_ct_apply_copy(copy, side, pkt, now, res);
+		if (res->kill && !saved && xct_entry_lived(c))
+			saved = xct_ct_save_killed(copy, old_expires, now);
 		c->seq = seq + 1;
 
 		bpf_spin_lock(&ct->lock);
@@ -411,7 +456,7 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 	struct xct_ct_entry *ct;
 	struct xct_ct_key *slot, key;
 	__u16 status = 0;
-	__u64 born = 0;
+	__u64 born = 0, orig_packets = 0;
 	int c;
 
 	slot = bpf_map_lookup_elem(&xct_ct_recent, &idx);
@@ -438,6 +483,7 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 	if (c >= XCT_CAND_DEAD) {
 		status = ct->status;
 		born = ct->first_seen_ns;
+		orig_packets = ct->packets[XCT_DIR_ORIGINAL];
 		if (copy) /* for its DESTROY */
 			__builtin_memcpy(copy->raw + sizeof(struct bpf_spin_lock),
 					 (__u8 *)ct + sizeof(struct bpf_spin_lock), XCT_ENTRY_BODY);
@@ -463,6 +509,8 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 		xct_ct_announce_end(
 			&key, copy,
 			c == XCT_CAND_DEAD ? XCT_CTE_END_EXPIRED : XCT_CTE_END_EARLY_DROP, now);
+	else
+		xct_ct_end_unbuilt(orig_packets, status);
 	xct_nat_release_entry(&key, status, born);
 	if (c == XCT_CAND_DEAD) {
 		xct_count(XCT_S_EXPIRED);
@@ -625,7 +673,11 @@ static __always_inline void xct_ct_announce_new(const struct xct_ct_key *key, __
 	struct xct_ct_entry_scratch *copy;
 	__u32 zero = 0;
 
-	if (!xct_ct_events_wanted(now) || (at_ingress && xct_ct_defer_new(key)))
+	if (!xct_ct_events_wanted(now)) {
+		xct_ct_events_unbuilt(1);
+		return;
+	}
+	if (at_ingress && xct_ct_defer_new(key))
 		return;
 	copy = bpf_map_lookup_elem(&xct_scratch, &zero);
 	if (copy)
@@ -718,7 +770,7 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 	__u8 end = XCT_CTE_END_NONE;
 	__u32 slot = g->dying_slot;
 	__u16 status;
-	__u64 born;
+	__u64 born, orig_packets;
 
 	g->seen++;
 	if (g->events)
@@ -740,6 +792,7 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 	}
 	status = ct->status;
 	born = ct->first_seen_ns;
+	orig_packets = ct->packets[XCT_DIR_ORIGINAL];
 	bpf_spin_unlock(&ct->lock);
 
 	if (end == XCT_CTE_END_NONE)
@@ -758,6 +811,8 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 		g->deleted++;
 	if (copy)
 		xct_ct_announce_end(key, copy, end, g->now);
+	else
+		xct_ct_end_unbuilt(orig_packets, status);
 	/* A translated connection gives its tuple back, after its DESTROY
 	 * has shown the translation. */
 	xct_nat_release_entry(key, status, born);

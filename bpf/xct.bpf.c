@@ -1038,7 +1038,7 @@ static __noinline int xct_ctl_ct_delete(const struct xct_ct_key *pkt_key, __u64 
 	struct xct_ct_key key;
 	__u32 zero = XCT_DYING_CTL;
 	__u16 status;
-	__u64 born;
+	__u64 born, orig_packets;
 
 	copy = bpf_map_lookup_elem(&xct_dying, &zero);
 	if (!copy)
@@ -1060,6 +1060,7 @@ static __noinline int xct_ctl_ct_delete(const struct xct_ct_key *pkt_key, __u64 
 	}
 	status = ct->status;
 	born = ct->first_seen_ns;
+	orig_packets = ct->packets[XCT_DIR_ORIGINAL];
 	ct->status |= XCT_CT_DYING;
 	bpf_spin_unlock(&ct->lock);
 
@@ -1067,6 +1068,8 @@ static __noinline int xct_ctl_ct_delete(const struct xct_ct_key *pkt_key, __u64 
 		return -ENOENT;
 	if (announce)
 		xct_ct_announce_end(&key, copy, XCT_CTE_END_DELETED, now);
+	else
+		xct_ct_end_unbuilt(orig_packets, status);
 	xct_nat_release_entry(&key, status, born);
 	return 0;
 }

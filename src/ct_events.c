@@ -7,7 +7,11 @@
  * The datapath builds events only while a reader is subscribed (xct_subs),
  * so this command subscribes and refreshes its subscription while it
  * reads.  It never slows the datapath down: what the ring had no room for
- * is counted (ct_events_lost) and reported when the command ends.  A ring
+ * is counted (ct_events_lost) and reported when the command ends, and so
+ * is what the datapath did not build while the subscription had lapsed
+ * (ct_events_no_reader: this reader stalled for longer than XCT_SUB_TTL_NS,
+ * blocked on a consumer that stopped reading), so that what it shows plus
+ * what it reports lost is every event of its lifetime.  A ring
  * buffer has one consumer position, so two readers would share the events
  * between them; the second one is warned.
  */
@@ -129,6 +133,7 @@ static const char *const end_names[] = {
 	[XCT_CTE_END_EARLY_DROP] = "early_drop",
 	[XCT_CTE_END_DELETED] = "deleted",
 	[XCT_CTE_END_REUSED] = "reused",
+	[XCT_CTE_END_KILLED] = "killed",
 };
 
 static void print_wall(__u64 real_ns)
@@ -236,7 +241,7 @@ int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 	struct reader r = {.filter = f, .opts = o, .mono_to_real = mono_to_real()};
 	struct xct_sub sub = {.fd = -1};
 	struct ring_buffer *rb = NULL;
-	__u64 lost_before, lost = 0;
+	__u64 full_before = 0, unbuilt_before = 0, full = 0, unbuilt = 0, lost;
 	int fd, err, rc = XCT_EXIT_OK;
 	time_t deadline = 0;
 	char path[4096];
@@ -257,7 +262,6 @@ int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 	/* Events left from an earlier reader's last seconds are not ours. */
 	ring_buffer__consume(rb);
 	r.draining = false;
-	lost_before = xct_counter_total(t, XCT_S_CT_EVENTS_LOST);
 	sub.fd = bpf_obj_get(xct_pin(path, sizeof(path), "xct_subs"));
 	if (sub.fd >= 0 && other_reader(sub.fd))
 		xct_err("another reader of connection events is running: each of you will "
@@ -267,6 +271,9 @@ int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 		rc = XCT_EXIT_RUNTIME;
 		goto out;
 	}
+	/* From the subscription on, every event is built or counted. */
+	full_before = xct_counter_total(t, XCT_S_CT_EVENTS_LOST);
+	unbuilt_before = xct_counter_total(t, XCT_S_CT_EVENTS_NO_READER);
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -293,16 +300,24 @@ int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 	/* What was queued before the end still counts as seen, not lost. */
 	if (!o->count || r.shown < o->count)
 		ring_buffer__consume(rb);
-	lost = xct_counter_total(t, XCT_S_CT_EVENTS_LOST) - lost_before;
+	full = xct_counter_total(t, XCT_S_CT_EVENTS_LOST) - full_before;
+	unbuilt = xct_counter_total(t, XCT_S_CT_EVENTS_NO_READER) - unbuilt_before;
+	lost = full + unbuilt;
 	if (xct_opts.json)
-		printf("{\"event\":\"END\",\"shown\":%llu,\"lost\":%llu}\n",
-		       (unsigned long long)r.shown, (unsigned long long)lost);
+		printf("{\"event\":\"END\",\"shown\":%llu,\"lost\":%llu,\"lost_ring_full\":%llu,"
+		       "\"lost_not_read\":%llu}\n",
+		       (unsigned long long)r.shown, (unsigned long long)lost,
+		       (unsigned long long)full, (unsigned long long)unbuilt);
 	fflush(stdout);
 	fprintf(stderr, SUMMARY_PREFIX "%llu flow events have been shown.\n",
 		(unsigned long long)r.shown);
 	if (lost)
-		fprintf(stderr, "xct: %llu connection events lost (the ring buffer was full)\n",
-			(unsigned long long)lost);
+		fprintf(stderr,
+			"xct: %llu connection events lost (%llu: the ring buffer was full; %llu: "
+			"not read for more than %llu s, so not built)\n",
+			(unsigned long long)lost, (unsigned long long)full,
+			(unsigned long long)unbuilt,
+			(unsigned long long)(XCT_SUB_TTL_NS / 1000000000ULL));
 out:
 	unsubscribe(&sub);
 	xct_sub_close(&sub);

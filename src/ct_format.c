@@ -179,8 +179,12 @@ static void put_head(struct line *l, const struct xct_ct_key *key, const struct 
 	put_str(l, " ");
 	put_u64(l, key->proto);
 	put_str(l, " ");
-	put_u64(l, xct_entry_timeout(e, now_ns));
-	put_str(l, " ");
+	/* ctnetlink leaves a DESTROY's timeout out when none is left (an
+	 * expired connection), and conntrack -E prints none. */
+	if (!(flags & XCT_FMT_NO_ZERO_TIMEOUT) || xct_entry_timeout(e, now_ns)) {
+		put_u64(l, xct_entry_timeout(e, now_ns));
+		put_str(l, " ");
+	}
 	if (key->proto == XCT_IPPROTO_TCP) {
 		put_str(l, xct_tcp_state_name(e->state));
 		put_str(l, " ");
@@ -254,7 +258,7 @@ int xct_format_event(char *buf, size_t len, const struct xct_ct_key *key,
 
 	put_str(&l,
 		type <= XCT_CTE_DESTROY && event_prefix[type] ? event_prefix[type] : "[UNKNOWN] ");
-	put_head(&l, key, e, time_ns, flags);
+	put_head(&l, key, e, time_ns, destroy ? flags | XCT_FMT_NO_ZERO_TIMEOUT : flags);
 	/* As conntrack -E: counters only when the connection ends. */
 	put_tuple(&l, &orig);
 	if (destroy) {

@@ -56,6 +56,10 @@ static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list 
 
 static int cmd_version(int argc, char **argv)
 {
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("Usage: xct version\n\nPrints xct's version and libbpf's.\n");
+		return XCT_EXIT_OK;
+	}
 	printf("xct %s (libbpf %s)\n", XCT_VERSION, libbpf_version_string());
 	return XCT_EXIT_OK;
 }

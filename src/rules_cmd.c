@@ -172,6 +172,8 @@ static int show_nat(struct xct_policy_maps *m, __u32 gen)
 	return XCT_EXIT_OK;
 }
 
+static int show_sets(struct xct_policy_maps *m);
+
 static int rules_show(void)
 {
 	struct xct_policy_maps m;
@@ -194,6 +196,12 @@ static int rules_show(void)
 	}
 	gen = ctl->active_gen & 1;
 	n = ctl->gen[gen].n_rules;
+	/* The sets first, with the elements they hold now, so that the
+	 * output loads back as the running ruleset (as nft list ruleset). */
+	if (!xct_opts.json && show_sets(&m)) {
+		xct_policy_close(&m);
+		return XCT_EXIT_RUNTIME;
+	}
 	if (xct_opts.json)
 		putchar('[');
 	/* The policy line first, as the default it is; then the rules in order. */
@@ -212,6 +220,11 @@ static int rules_show(void)
 			rc = XCT_EXIT_RUNTIME;
 			break;
 		}
+		/* A text cut at the limit would load back as another rule. */
+		if (!xct_opts.json && strnlen(t.text, sizeof(t.text)) == sizeof(t.text) - 1)
+			xct_err("the rule on line %u is longer than %zu bytes and shown cut: "
+				"this output does not load back as the running rules",
+				t.line, sizeof(t.text) - 1);
 		show_one(&t, packets, bytes, i == 0);
 	}
 	if (rc == XCT_EXIT_OK)
@@ -220,6 +233,19 @@ static int rules_show(void)
 		printf("]\n");
 	xct_policy_close(&m);
 	return rc;
+}
+
+/* A subcommand's --help (or -h) anywhere after it asks for the usage and
+ * nothing else, whatever else the line holds.  A file named --help is
+ * ./--help. */
+static bool help_asked(int argc, char **argv)
+{
+	int i;
+
+	for (i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	return false;
 }
 
 static int rules_clear(void)
@@ -243,6 +269,10 @@ int cmd_rules(int argc, char **argv)
 	if (argc < 2 || !strcmp(sub, "help") || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
 		fputs(rules_usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? XCT_EXIT_USAGE : XCT_EXIT_OK;
+	}
+	if (help_asked(argc, argv)) {
+		fputs(rules_usage, stdout);
+		return XCT_EXIT_OK;
 	}
 	if (!strcmp(sub, "load") || !strcmp(sub, "check")) {
 		if (argc != 3)
@@ -345,29 +375,36 @@ static void set_elems_free(struct set_elems *e)
 	free(e->ports);
 }
 
+/* One element as the rules language writes it. */
+static void format_element(const struct set_elems *e, size_t i, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (i < e->n_addrs) {
+		const struct xct_prefix *p = &e->addrs[i];
+
+		inet_ntop(p->family == XCT_AF_INET ? AF_INET : AF_INET6, p->addr, a, sizeof(a));
+		if (p->plen == (p->family == XCT_AF_INET ? 32 : 128))
+			snprintf(buf, len, "%s", a);
+		else
+			snprintf(buf, len, "%s/%u", a, p->plen);
+	} else {
+		const struct xct_port_range *r = &e->ports[i - e->n_addrs];
+
+		if (r->lo == r->hi)
+			snprintf(buf, len, "%u", r->lo);
+		else
+			snprintf(buf, len, "%u-%u", r->lo, r->hi);
+	}
+}
+
 static void print_elements(const struct set_elems *e)
 {
-	char buf[INET6_ADDRSTRLEN + 8], a[INET6_ADDRSTRLEN];
+	char buf[INET6_ADDRSTRLEN + 8];
 	size_t i;
 
 	for (i = 0; i < e->n_addrs + e->n_ports; i++) {
-		if (i < e->n_addrs) {
-			const struct xct_prefix *p = &e->addrs[i];
-
-			inet_ntop(p->family == XCT_AF_INET ? AF_INET : AF_INET6, p->addr, a,
-				  sizeof(a));
-			if (p->plen == (p->family == XCT_AF_INET ? 32 : 128))
-				snprintf(buf, sizeof(buf), "%s", a);
-			else
-				snprintf(buf, sizeof(buf), "%s/%u", a, p->plen);
-		} else {
-			const struct xct_port_range *r = &e->ports[i - e->n_addrs];
-
-			if (r->lo == r->hi)
-				snprintf(buf, sizeof(buf), "%u", r->lo);
-			else
-				snprintf(buf, sizeof(buf), "%u-%u", r->lo, r->hi);
-		}
+		format_element(e, i, buf, sizeof(buf));
 		if (xct_opts.json)
 			printf("%s\"%s\"", i ? "," : "", buf);
 		else
@@ -375,40 +412,87 @@ static void print_elements(const struct set_elems *e)
 	}
 }
 
-static int set_list_all(struct xct_policy_maps *m)
+/* Calls fn for each running set, in the order the sets were defined,
+ * with its elements; 0, or -EIO when a set cannot be read. */
+static int for_each_set(struct xct_policy_maps *m,
+			void (*fn)(const struct xct_set_info *info, const struct set_elems *e,
+				   void *ctx),
+			void *ctx)
 {
 	__u32 gen = m->ctl_mem->active_gen & 1, i;
-	bool first = true;
 
-	if (xct_opts.json)
-		putchar('[');
 	for (i = 0; m->ctl_mem->loaded && i < XCT_SETS_MAX; i++) {
 		__u32 k = gen * XCT_SETS_MAX + i;
 		struct xct_set_info info;
 		struct set_elems e;
-		size_t n;
 
 		if (bpf_map_lookup_elem(m->set_info, &k, &info) || !info.id)
 			break;
 		if (set_elements(m, &info, &e)) {
 			set_elems_free(&e);
 			xct_err("cannot read set '%s'", info.name);
-			return XCT_EXIT_RUNTIME;
+			return -EIO;
 		}
-		n = e.n_addrs + e.n_ports;
+		fn(&info, &e, ctx);
 		set_elems_free(&e);
-		if (xct_opts.json)
-			printf("%s{\"name\":\"%s\",\"kind\":\"%s\",\"elements\":%zu}",
-			       first ? "" : ",", info.name,
-			       info.kind == XCT_SET_PORT ? "port" : "addr", n);
-		else
-			printf("%-31s %-4s %zu elements\n", info.name,
-			       info.kind == XCT_SET_PORT ? "port" : "addr", n);
-		first = false;
 	}
+	return 0;
+}
+
+/* Sets of more elements than this are shown one element a line. */
+#define SET_ONE_LINE_MAX 8
+
+/* One set as the statement that defines it, with the elements it holds. */
+static void show_set(const struct xct_set_info *info, const struct set_elems *e, void *ctx)
+{
+	size_t j, n = e->n_addrs + e->n_ports;
+	char buf[INET6_ADDRSTRLEN + 8];
+	bool lines = n > SET_ONE_LINE_MAX;
+
+	/* The kind is always given: an empty set needs it. */
+	printf("set %s %s {", info->name, info->kind == XCT_SET_PORT ? "port" : "addr");
+	for (j = 0; j < n; j++) {
+		format_element(e, j, buf, sizeof(buf));
+		if (lines)
+			printf("\n\t%s,", buf);
+		else
+			printf("%s %s", j ? "," : "", buf);
+	}
+	printf(lines ? "\n}\n" : " }\n");
+}
+
+/* The running sets as set statements, in the order they were defined. */
+static int show_sets(struct xct_policy_maps *m)
+{
+	return for_each_set(m, show_set, NULL);
+}
+
+/* One line (or object) of 'set list': a set's name, kind and size. */
+static void list_set(const struct xct_set_info *info, const struct set_elems *e, void *ctx)
+{
+	bool *first = ctx;
+	size_t n = e->n_addrs + e->n_ports;
+
 	if (xct_opts.json)
+		printf("%s{\"name\":\"%s\",\"kind\":\"%s\",\"elements\":%zu}", *first ? "" : ",",
+		       info->name, info->kind == XCT_SET_PORT ? "port" : "addr", n);
+	else
+		printf("%-31s %-4s %zu elements\n", info->name,
+		       info->kind == XCT_SET_PORT ? "port" : "addr", n);
+	*first = false;
+}
+
+static int set_list_all(struct xct_policy_maps *m)
+{
+	bool first = true;
+	int err;
+
+	if (xct_opts.json)
+		putchar('[');
+	err = for_each_set(m, list_set, &first);
+	if (xct_opts.json && !err)
 		printf("]\n");
-	return XCT_EXIT_OK;
+	return err ? XCT_EXIT_RUNTIME : XCT_EXIT_OK;
 }
 
 /* Parses command-line elements for a set of the given kind. */
@@ -453,6 +537,10 @@ int cmd_set(int argc, char **argv)
 	if (argc < 2 || !strcmp(sub, "help") || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
 		fputs(set_usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? XCT_EXIT_USAGE : XCT_EXIT_OK;
+	}
+	if (help_asked(argc, argv)) {
+		fputs(set_usage, stdout);
+		return XCT_EXIT_OK;
 	}
 	add = !strcmp(sub, "add");
 	if (!add && strcmp(sub, "del") && strcmp(sub, "delete") && strcmp(sub, "list"))

@@ -280,7 +280,8 @@ enum xct_reason {
 	X(CT_EVENTS, "ct_events")                                                                  \
 	X(CT_EVENTS_LOST, "ct_events_lost")                                                        \
 	X(NAT_BOUND, "nat_bound")                                                                  \
-	X(FAST, "fast")
+	X(FAST, "fast")                                                                            \
+	X(CT_EVENTS_NO_READER, "ct_events_no_reader")
 
 #define XCT_STAT_ENUM(name, str) XCT_S_##name,
 enum xct_stat {
@@ -370,10 +371,11 @@ enum xct_ct_event_type {
 /* Why a DESTROY happened. */
 enum xct_ct_end {
 	XCT_CTE_END_NONE = 0,	    /* NEW and UPDATE */
-	XCT_CTE_END_EXPIRED = 1,    /* timed out (or a packet killed it), swept by the GC */
+	XCT_CTE_END_EXPIRED = 1,    /* timed out, swept by the GC */
 	XCT_CTE_END_EARLY_DROP = 2, /* the GC made room in a full table */
 	XCT_CTE_END_DELETED = 3,    /* xct ct delete or flush */
 	XCT_CTE_END_REUSED = 4,	    /* a new connection took over its tuple */
+	XCT_CTE_END_KILLED = 5,	    /* a packet ended it: a RST was its only reply */
 };
 
 #define XCT_CT_EVENTS_BYTES_DEFAULT (4U << 20)

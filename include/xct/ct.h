@@ -158,8 +158,10 @@ XCT_INLINE void xct_ct_packet(struct xct_ct_entry *ct, int dir, const struct xct
 		xct_ct_account(ct, dir, pkt, now_ns, XCT_GENERIC_TIMEOUT, res);
 	}
 
-	/* nf_conntrack_in(): SEEN_REPLY after the first valid reply. */
-	if (dir == XCT_DIR_REPLY)
+	/* nf_conntrack_in(): SEEN_REPLY after the first valid reply.  A RST
+	 * that was the only reply killed the connection first, and its
+	 * DESTROY says [UNREPLIED], as nf_conntrack's does. */
+	if (dir == XCT_DIR_REPLY && !res->kill)
 		ct->status |= XCT_CT_SEEN_REPLY;
 }
 

@@ -128,6 +128,12 @@ TEST(ct_events_tcp_lifetime_new_updates_destroy)
 	CHECK_EQ(get_entry(&fx, &c, &e), 0);
 	check_event_entry(&ev[3], &e);
 
+	/* The last ACK again, in TIME_WAIT: it changes nothing, so nothing
+	 * is announced (conntrack -E shows TIME_WAIT once). */
+	xdp_in(&fx, &last_ack);
+	CHECK_EQ(ct_events_read(&fx, ev, MAX_EVENTS), 0);
+	CHECK_EQ(get_entry(&fx, &c, &e), 0);
+
 	/* xct ct delete: the DESTROY has the whole connection's counters. */
 	advance(&fx, SEC_NS(2));
 	ct_events_subscribe(&fx);
@@ -137,7 +143,7 @@ TEST(ct_events_tcp_lifetime_new_updates_destroy)
 	CHECK_EQ(ct_events_read(&fx, ev, MAX_EVENTS), 1);
 	check_event(&ev[0], XCT_CTE_DESTROY, XCT_CTE_END_DELETED, &c, XCT_TCP_TIME_WAIT, as,
 		    t0 + SEC_NS(3));
-	CHECK_EQ(ev[0].packets[0], 5);
+	CHECK_EQ(ev[0].packets[0], 6);
 	CHECK_EQ(ev[0].packets[1], 3);
 	CHECK_EQ(ev[0].bytes[0], e.bytes[0]);
 	CHECK_EQ(ev[0].bytes[1], e.bytes[1]);
@@ -168,13 +174,20 @@ TEST(ct_events_none_without_reader)
 	CHECK_EQ(gc_run(&fx).deleted, 1);
 	CHECK_EQ(ct_events_read(&fx, NULL, 0), 0);
 	CHECK_EQ(counter(&fx, XCT_S_CT_EVENTS), 0);
+	/* But each is counted: TCP's NEW, SYN_RECV, ESTABLISHED and DESTROY,
+	 * UDP's NEW and DESTROY. */
+	CHECK_EQ(counter(&fx, XCT_S_CT_EVENTS_NO_READER), 6);
 
 	/* A reader that stopped refreshing its subscription is gone after
-	 * XCT_SUB_TTL_NS. */
+	 * XCT_SUB_TTL_NS: the new flow's NEW is not built, and counted. */
 	ct_events_subscribe(&fx);
 	advance(&fx, XCT_SUB_TTL_NS);
 	xdp_in(&fx, &up);
 	CHECK_EQ(ct_events_read(&fx, NULL, 0), 0);
+	CHECK_EQ(counter(&fx, XCT_S_CT_EVENTS_NO_READER), 7);
+	/* A packet that announces nothing counts nothing. */
+	xdp_in(&fx, &up);
+	CHECK_EQ(counter(&fx, XCT_S_CT_EVENTS_NO_READER), 7);
 	fixture_teardown(&fx);
 }
 
@@ -339,6 +352,39 @@ TEST(ct_events_expired_entry_cleared_by_a_packet_ends_its_connection)
 	/* Nothing more about it from the GC. */
 	CHECK_EQ(gc_run(&fx).deleted, 1);
 	CHECK_EQ(ct_events_read(&fx, NULL, 0), 0);
+	fixture_teardown(&fx);
+}
+
+TEST(ct_events_rst_answering_syn_gives_only_a_destroy_at_once)
+{
+	struct flow c = make_flow(XCT_IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
+	struct flow s = reverse(&c);
+	struct packet syn = tcp_packet(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	struct packet rst = tcp_packet(&s, XCT_TCPF_RST | XCT_TCPF_ACK, 0, CLIENT_ISN + 1, 0);
+	struct xct_ct_event ev[MAX_EVENTS];
+	struct fixture fx;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	ct_events_subscribe(&fx);
+	xdp_in(&fx, &syn);
+	advance(&fx, SEC_NS(1) / 1000);
+	/* Refused: the RST kills the connection before its reply counts, so
+	 * no UPDATE, and at once a DESTROY that says [UNREPLIED] and shows
+	 * the time the SYN had left, as conntrack -E. */
+	tc_out(&fx, &rst);
+	CHECK_EQ(ct_events_read(&fx, ev, MAX_EVENTS), 2);
+	check_event(&ev[0], XCT_CTE_NEW, 0, &c, XCT_TCP_SYN_SENT, 0, T0);
+	check_event(&ev[1], XCT_CTE_DESTROY, XCT_CTE_END_KILLED, &c, XCT_TCP_CLOSE, 0,
+		    T0 + SEC_NS(1) / 1000);
+	CHECK_EQ(ev[1].expires_ns, T0 + SEC_NS(120));
+	CHECK_EQ(ev[1].packets[0], 1);
+	CHECK_EQ(ev[1].packets[1], 1);
+	/* The GC frees the entry without a second DESTROY. */
+	advance(&fx, SEC_NS(1));
+	ct_events_subscribe(&fx);
+	CHECK_EQ(gc_run(&fx).deleted, 1);
+	CHECK_EQ(ct_events_read(&fx, ev, MAX_EVENTS), 0);
 	fixture_teardown(&fx);
 }
 

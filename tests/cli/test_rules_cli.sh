@@ -122,7 +122,7 @@ file_rules() {
 
 # What rules show lists, in the same shape.
 shown_rules() {
-	x rules show | sed -E 's/^(.*[^ ]) +# line ([0-9]+): packets [0-9]+ bytes [0-9]+$/\2 \1/'
+	x rules show | grep -v "^set " | sed -E 's/^(.*[^ ]) +# line ([0-9]+): packets [0-9]+ bytes [0-9]+$/\2 \1/'
 }
 
 want=$(file_rules "$GOOD")

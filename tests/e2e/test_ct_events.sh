@@ -10,90 +10,15 @@
 # as in nf_conntrack.  -o json gives the same events as objects, the
 # DESTROY's counters equal to conntrack -L's.  A flood of new flows into a
 # 4 KiB ring loses events, and the reader reports exactly the datapath's
-# lost counter.  Bad arguments exit 2.
+# lost counter; a reader stalled behind a consumer that stops reading
+# reports what it missed, so that shown plus lost is every event.  Bad
+# arguments exit 2.  More traffic shapes: test_ct_events_shapes.sh.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/ct_events_lib.sh"
 
-PORT=5001     # echo server: the client closes first
-PORT_TW=5003  # the server answers and closes first: its peer can reuse the tuple
-WORK=""
-XOUT="" # what the readers of start_readers write
-COUT=""
-EV_PID=""
-CT_PID=""
-
-fail_setup() {
-	echo "not ok ct_events_setup ($*)"
-	exit 1
-}
-
-# The counter NAME summed over the CPUs (xct ct stats -j).
-stat_total() {
-	xct_r -j ct stats | "$PYTHON" -c "import json,sys; print(sum(c['$1'] for c in json.load(sys.stdin)['cpus']))"
-}
-
-# start_readers [xct ct events args]: xct ct events and conntrack -E in the
-# router, both ready.
-start_readers() {
-	start_reader "$XOUT" "$WORK/xct.err" "$@" || return 1
-	ip netns exec "$NS_R" conntrack -E >"$COUT" 2>/dev/null &
-	CT_PID=$!
-	BG_PIDS+=("$CT_PID")
-	poll 10 ct_ready
-}
-
-# conntrack -E shows events once it has shown a ping's.
-ct_ready() {
-	in_ns "$NS_C" ping -c 1 -W 1 "$S4" >/dev/null 2>&1
-	grep -q "icmp" "$COUT"
-}
-
-table_count() {
-	ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" ct count
-}
-
-# The lines of one connection, the DESTROY's tail cut after its counters
-# and flags: conntrack says who deleted it (portid=, progname=), xct how
-# long it lasted (delta-time=), and its timeout is the one second when the
-# two deletes ran.
-lines_of() {
-	grep "sport=$2 " "$1" | sed -E \
-		-e 's/ (delta-time=[0-9]+|\[USERSPACE\]|portid=[0-9]+|progname=[^ ]+)//g' \
-		-e 's/^(\[DESTROY\] [a-z0-9]+ +[0-9]+ )[0-9]+ /\1T /'
-}
-
-# tcp_echo NS ADDR-SPEC: a few bytes to the echo server and back.
-tcp_echo() {
-	local got
-	got=$(echo "hello" | in_ns "$1" timeout 10 socat -t 2 - "$2") || return 1
-	[ "$got" = "hello" ]
-}
-
-# The client port of the connection to PORT in conntrack's table.
-client_port() {
-	ct_r -L -p tcp --dport "$1" -f "$2" 2>/dev/null | grep -o 'sport=[0-9]*' | head -1 | cut -d= -f2
-}
-
-both_show() {
-	grep "sport=$1 " "$XOUT" | grep -q "$2" && grep "sport=$1 " "$COUT" | grep -q "$2"
-}
-
-setup_topology || fail_setup "topology"
-enable_oracle || fail_setup "nf_conntrack oracle"
-mount_pin_fs || fail_setup "bpffs"
-xct_attach native || fail_setup "xct attach"
-WORK=$(mktemp -d /tmp/xct-ctev.XXXXXX) || fail_setup "work dir"
-trap 'rm -rf "$WORK"; e2e_cleanup' EXIT
-in_ns "$NS_C" sysctl -qw net.ipv4.tcp_tw_reuse=1 || fail_setup "sysctl"
-ip netns exec "$NS_S" socat TCP4-LISTEN:$PORT,reuseaddr,fork EXEC:cat </dev/null >/dev/null 2>&1 &
-BG_PIDS+=($!)
-ip netns exec "$NS_S" socat TCP6-LISTEN:$PORT,ipv6only=1,reuseaddr,fork EXEC:cat </dev/null >/dev/null 2>&1 &
-BG_PIDS+=($!)
-ip netns exec "$NS_S" socat TCP4-LISTEN:$PORT_TW,reuseaddr,fork SYSTEM:'echo hi' </dev/null >/dev/null 2>&1 &
-BG_PIDS+=($!)
-poll 5 sh -c "ip netns exec $NS_S ss -lnt | grep -q ':$PORT_TW '" || fail_setup "servers"
-flush_both
+ct_events_setup
 
 # ---- A real TCP connection, both families, compared line by line ----
 XOUT=$WORK/xct.out
@@ -159,6 +84,7 @@ result ct_events_summary_on_stderr "$(grep -Eq '^xct v.*: [0-9]+ flow events hav
 	"$(cat "$WORK/xct.err")"
 flush_both
 
+
 # ---- -o json: the same events as objects; DESTROY's counters = conntrack -L ----
 XOUT=$WORK/json.out
 COUT=$WORK/ct-json.out
@@ -195,12 +121,88 @@ check=$("$PYTHON" - "$XOUT" "$oracle" "$PJ" <<-'EOF'
 	    sys.exit(f"counters {got} != conntrack {c}")
 	if d["end"] != "deleted" or d["duration_ms"] < 0 or d["start"] > d["time"]:
 	    sys.exit(f"destroy fields {d}")
-	if end != {"event": "END", "shown": len(objs) - 1, "lost": 0}:
+	if end != {"event": "END", "shown": len(objs) - 1, "lost": 0, "lost_ring_full": 0,
+	           "lost_not_read": 0}:
 	    sys.exit(f"end object {end}")
 	print("ok")
 	EOF
 )
 result ct_events_json_sequence_and_counters "$([ "$okj$tw" = 00 ] && [ "$check" = ok ] && echo 0 || echo 1)" "$check"
+flush_both
+
+# ---- A reader stalled behind a consumer that stops reading ----
+# The reader writes into a pipe whose reader is stopped: it blocks once the
+# pipe is full and stops refreshing its subscription, which lapses after
+# 3 s; the datapath then builds no events, and counts them.  What the
+# reader shows plus what it reports lost is every connection made while it
+# ran, exactly.
+RMAC=$(in_ns "$NS_R" cat /sys/class/net/veth-r-c/address)
+CMAC=$(in_ns "$NS_C" cat /sys/class/net/veth-c/address)
+# send_flows FIRST N: N new UDP flows from source ports FIRST.., in one burst.
+send_flows() {
+	cat >"$WORK/flows.cfg" <<-EOF
+		{ eth(da=$RMAC, sa=$CMAC), ipv4(saddr=$C4, daddr=$S4, ttl=64), udp(sport=dinc($1, $(($1 + $2 - 1))), dport=9), fill(0x00, 18) }
+	EOF
+	in_ns "$NS_C" trafgen -o veth-c -c "$WORK/flows.cfg" -n "$2" -P 1 --no-sock-mem -Q -b 100000pps >/dev/null 2>&1 &&
+		SENT=$((SENT + $2))
+}
+# A probe of 20 more flows; true once the datapath has counted events it
+# did not build (the stalled reader's subscription has lapsed).
+lapsed() {
+	send_flows $((40000 + SENT)) 20 || return 1
+	[ "$(stat_total ct_events_no_reader)" -gt "$NR0" ]
+}
+flush_both
+rm -f "$WORK/pipe"
+mkfifo "$WORK/pipe"
+cat "$WORK/pipe" >"$WORK/stall.out" &
+CONS_PID=$!
+BG_PIDS+=("$CONS_PID")
+SLOT_BEFORE=$(subs_slot)
+ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" ct events -o json >"$WORK/pipe" 2>"$WORK/stall.err" &
+EV_PID=$!
+BG_PIDS+=("$EV_PID")
+poll 10 subscribed
+ready=$?
+SENT=0
+NR0=$(stat_total ct_events_no_reader)
+INS0=$(stat_total insert)
+kill -STOP "$CONS_PID"
+# 1,500 events of about 400 bytes fill the 64 KiB pipe: the reader blocks.
+send_flows 40000 1500
+ok1=$?
+poll 20 lapsed
+ok2=$?
+send_flows $((40000 + SENT)) 500
+ok3=$?
+poll 10 sh -c "[ \$(ip netns exec $NS_R $XCT --pin-path $XCT_PIN -j ct stats | $PYTHON -c 'import json,sys; print(sum(c[\"insert\"] for c in json.load(sys.stdin)[\"cpus\"]))') -ge $((INS0 + SENT)) ]"
+ok4=$?
+made=$(($(stat_total insert) - INS0))
+kill -CONT "$CONS_PID"
+stop_reader "$EV_PID"
+wait "$CONS_PID" 2>/dev/null
+shown=$(grep -c '"event":"NEW"' "$WORK/stall.out")
+end=$(tail -1 "$WORK/stall.out")
+check=$("$PYTHON" - "$end" "$shown" "$made" "$SENT" <<-'EOF'
+	import json, sys
+	end, shown, made, sent = json.loads(sys.argv[1]), *map(int, sys.argv[2:])
+	if made != sent:
+	    sys.exit(f"{made} connections in the table's insert counter, {sent} sent")
+	if end.get("event") != "END" or end["shown"] != shown:
+	    sys.exit(f"end {end}, {shown} NEW lines")
+	if end["lost_not_read"] <= 0 or end["lost"] != end["lost_ring_full"] + end["lost_not_read"]:
+	    sys.exit(f"end {end}")
+	if end["shown"] + end["lost"] != made:
+	    sys.exit(f"shown {end['shown']} + lost {end['lost']} != {made} connections")
+	print("ok")
+	EOF
+)
+result ct_events_stalled_reader_counts_every_event \
+	"$([ "$ready$ok1$ok2$ok3$ok4" = 00000 ] && [ "$check" = ok ] && echo 0 || echo 1)" \
+	"$check (ready $ready, bursts $ok1 $ok3, lapse $ok2, tracked $ok4)" "stderr: $(cat "$WORK/stall.err")"
+result ct_events_stalled_reader_summary \
+	"$(grep -Eq '^xct: [0-9]+ connection events lost \([0-9]+: the ring buffer was full; [1-9][0-9]*: not read for more than 3 s, so not built\)$' "$WORK/stall.err" && echo 0 || echo 1)" \
+	"$(cat "$WORK/stall.err")"
 flush_both
 
 # ---- A flood into a 4 KiB ring: lost events counted and reported ----
@@ -216,8 +218,6 @@ ready_flood=$?
 # 4 KiB ring (32 events) fills whatever the machine's speed.  Its
 # subscription, refreshed every second, lasts 3 s.
 kill -STOP "$EV_PID"
-RMAC=$(in_ns "$NS_R" cat /sys/class/net/veth-r-c/address)
-CMAC=$(in_ns "$NS_C" cat /sys/class/net/veth-c/address)
 cat >"$WORK/flood.cfg" <<-EOF
 	{ eth(da=$RMAC, sa=$CMAC), ipv4(saddr=$C4, daddr=$S4, ttl=64), udp(sport=dinc(30000, 31999), dport=9), fill(0x00, 18) }
 EOF
@@ -236,10 +236,10 @@ lost=$((lost1 - lost0))
 result ct_events_flood_loses_events "$([ "$ready_flood$okf$okc" = 000 ] && [ "$lost" -gt 0 ] && echo 0 || echo 1)" \
 	"lost $lost (ready $ready_flood, trafgen $okf, count $okc)"
 result ct_events_flood_lost_reported_equals_counter \
-	"$(echo "$end" | grep -q "\"lost\":$lost}" && grep -q "^xct: $lost connection events lost" "$WORK/flood.err" && echo 0 || echo 1)" \
+	"$(echo "$end" | grep -q "\"lost_ring_full\":$lost," && grep -q "^xct: [0-9]* connection events lost ($lost: the ring buffer was full" "$WORK/flood.err" && echo 0 || echo 1)" \
 	"end: $end; counter: $lost; stderr: $(cat "$WORK/flood.err")"
 result ct_events_flood_shown_plus_lost_is_all \
-	"$([ $((shown)) = $((ev1 - ev0)) ] && [ $((shown + lost)) = 2000 ] && echo 0 || echo 1)" \
+	"$([ $((shown)) = $((ev1 - ev0)) ] && [ $((shown + $(echo "$end" | grep -o '"lost":[0-9]*' | cut -d: -f2))) = 2000 ] && echo 0 || echo 1)" \
 	"shown $shown, sent $((ev1 - ev0)), lost $lost"
 
 # ---- No reader: no events built ----

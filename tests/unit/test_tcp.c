@@ -294,6 +294,8 @@ TEST(tcp_rst_answering_syn_kills)
 	CHECK(c.e.expires_ns <= c.now);
 	CHECK(!xct_entry_alive(&c.e, c.now));
 	CHECK_EQ(c.e.packets[XCT_DIR_REPLY], 1);
+	/* Killed before the reply was seen: its DESTROY says [UNREPLIED]. */
+	CHECK(!(c.e.status & XCT_CT_SEEN_REPLY));
 
 	/* The next SYN starts a new connection. */
 	c.now += SEC;

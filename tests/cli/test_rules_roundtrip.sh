@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# `xct rules show > f; xct rules load f` reproduces the running ruleset, as
+# `nft list ruleset > f; nft -f f` does: a ruleset with every construct of
+# the language (named sets of both kinds, an empty one, lists, negations,
+# every match, limits of every form, log, counter, reject, notrack, the
+# policy, masquerade, snat, dnat to one target and to backends), with an
+# element added to a running set, is shown, the output loaded and shown
+# again.  The statements shown are the same each time (only the "# line"
+# notes follow the file loaded), and a second round is byte-identical.
+# The same capture replayed through the real datapath with the original
+# file and with the shown one gets the same verdict from the same rule,
+# packet by packet.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+XCT=$PWD/build/xct
+PY=/usr/bin/python3
+ID="events-$$-$RANDOM"
+NS="xct-rrt-$ID"
+PEER="xct-rrtp-$ID"
+STATE=$(mktemp -d /tmp/xct-rules-rt.XXXXXX)
+PIN="$STATE/bpf/xct"
+. tests/cli/lib.sh
+
+x() { ip netns exec "$NS" "$XCT" --pin-path "$PIN" "$@"; }
+
+# The statements of a rules show, without their "# line N: ..." notes.
+statements() { sed -E 's/ +# line [0-9]+: (packets [0-9]+ bytes [0-9]+|NAT)$//' "$1"; }
+# The same without the set statements.
+rules_only() { statements "$1" | sed -e '/^set .*{$/,/^}$/d' -e '/^set /d'; }
+
+mkdir -p "$STATE/bpf"
+mount -t bpf bpf "$STATE/bpf" || {
+	not_ok rules_roundtrip_setup_bpffs
+	exit 1
+}
+if ! cli_one_veth || ! x attach xc0 --mode generic >/dev/null; then
+	not_ok rules_roundtrip_setup
+	exit 1
+fi
+
+cat >"$STATE/full.xct" <<'EOF'
+# Every construct of the rule language.
+set blocklist { 203.0.113.0/24, 2001:db8:bad::/48, 198.51.100.7 }
+set web_ports port {
+	80, 443,
+	8000-8099,   # a range
+}
+set later addr { }
+set many { 10.1.0.1, 10.1.0.2, 10.1.0.3, 10.1.0.4, 10.1.0.5, 10.1.0.6, 10.1.0.7, 10.1.0.8, 10.1.0.9, 2001:db8::9 }
+drop saddr @blocklist
+accept ct state established,related
+drop ct state invalid
+policy drop                                  # the policy may come anywhere
+notrack udp dport 5353
+accept tcp dport @web_ports log
+accept tcp dport 22 saddr 10.0.0.0/8 limit 10/second burst 20
+accept tcp dport 2222 limit rate 5/minute per saddr; accept udp dport 53 counter
+accept udp dport { 67, 68, 1000-1999 } limit 1 mbytes/second burst 64 kbytes
+accept ip6 saddr != { 2001:db8:1::/48, 2001:db8:2::1 } daddr @many tcp sport 1024-65535 dport 8443
+accept iif xc0 tcp flags == syn|ack
+accept tcp flags & (syn|ack) == syn dport 9000
+accept tcp flags fin,rst dport 9001
+accept icmp type echo-request
+accept icmp type 3 code 4
+accept icmpv6 type { echo-request, nd-neighbor-solicit }
+accept meta l4proto sctp daddr != @later
+accept ip saddr 192.0.2.0/24 daddr @many
+reject tcp dport 25
+reject udp dport 26
+accept oif xc0 udp dport 123
+drop iif != xc0
+masquerade oif xc0 ip saddr 10.9.0.0/16
+snat to 198.51.100.10-198.51.100.13:20000-29999 oif xc0 udp saddr 10.8.0.0/16
+dnat to 10.9.2.2:80 iif xc0 tcp dport 8080
+dnat to { 10.9.2.4:80, 10.9.2.5:80, 10.9.2.6 } iif xc0 tcp dport 8081
+dnat to 10.9.2.3 iif xc0 daddr 198.51.100.10 udp
+EOF
+
+load_and_show() { # FILE OUT
+	x rules load "$1" >/dev/null && x rules show >"$2"
+}
+if load_and_show "$STATE/full.xct" "$STATE/show0" && x set add blocklist 192.0.2.99 >/dev/null &&
+	x set add web_ports 9100-9199 >/dev/null && x rules show >"$STATE/show1" &&
+	load_and_show "$STATE/show1" "$STATE/show2" && load_and_show "$STATE/show2" "$STATE/show3"; then
+	ok rules_roundtrip_loads_its_own_output
+else
+	not_ok rules_roundtrip_loads_its_own_output
+fi
+
+# The sets are shown, with what the running sets hold (192.0.2.99 and
+# 9100-9199 were added after the load), addresses in their tries' order.
+if grep -qx 'set blocklist addr { 192.0.2.99, 198.51.100.7, 203.0.113.0/24, 2001:db8:bad::/48 }' "$STATE/show1" &&
+	grep -qx 'set web_ports port { 80, 443, 8000-8099, 9100-9199 }' "$STATE/show1" &&
+	grep -qx 'set later addr { }' "$STATE/show1" && grep -qxF '	2001:db8::9,' "$STATE/show1"; then
+	ok rules_roundtrip_shows_sets_with_running_elements
+else
+	not_ok rules_roundtrip_shows_sets_with_running_elements
+	sed 's/^/#   /' "$STATE/show1" >&2
+fi
+
+# Every statement of the file is shown once, as written (the comments
+# dropped, the one line holding two statements split).
+want=$(sed -E -e 's/ *#.*$//' -e '/^set /,/}/d' -e '/^$/d' "$STATE/full.xct" | sed 's/; /\n/' | sort)
+got=$(rules_only "$STATE/show0" | sort)
+if [ "$got" = "$want" ] && [ "$(wc -l <<<"$got")" = 28 ]; then
+	ok rules_roundtrip_shows_every_statement
+else
+	not_ok rules_roundtrip_shows_every_statement
+	diff <(echo "$want") <(echo "$got") | sed 's/^/#   /' >&2
+fi
+
+if [ "$(statements "$STATE/show1")" = "$(statements "$STATE/show2")" ]; then
+	ok rules_roundtrip_same_statements_after_reload
+else
+	not_ok rules_roundtrip_same_statements_after_reload
+	diff "$STATE/show1" "$STATE/show2" | sed 's/^/#   /' >&2
+fi
+if cmp -s "$STATE/show2" "$STATE/show3"; then
+	ok rules_roundtrip_byte_identical
+else
+	not_ok rules_roundtrip_byte_identical
+	diff "$STATE/show2" "$STATE/show3" | sed 's/^/#   /' >&2
+fi
+
+# The datapath decides a capture alike with the file and with its show
+# (before the set changes): same verdict, by the same statement.
+"$PY" - "$STATE/probe.pcap" <<'EOF'
+import sys
+from scapy.all import ICMP, IP, TCP, UDP, Ether, IPv6, wrpcap
+E = Ether(src="02:00:00:00:01:02", dst="02:00:00:00:01:01")
+c, s = "10.9.1.2", "10.9.2.2"
+pkts = [E / IP(src="203.0.113.5", dst=s) / TCP(sport=1000, dport=80, flags="S"),
+        E / IP(src=c, dst=s) / TCP(sport=1001, dport=8050, flags="S"),
+        E / IP(src=s, dst=c) / TCP(sport=8050, dport=1001, flags="SA"),
+        E / IP(src="10.2.3.4", dst=s) / TCP(sport=1002, dport=22, flags="S"),
+        E / IP(src=c, dst=s) / TCP(sport=1003, dport=25, flags="S"),
+        E / IP(src=c, dst=s) / UDP(sport=1004, dport=26),
+        E / IP(src=c, dst=s) / UDP(sport=1005, dport=5353),
+        E / IP(src=c, dst=s) / UDP(sport=1006, dport=1500),
+        E / IP(src=c, dst=s) / ICMP(type=8, id=7),
+        E / IP(src=c, dst=s) / ICMP(type=3, code=4),
+        E / IP(src="192.0.2.1", dst="10.1.0.5") / UDP(sport=1007, dport=7),
+        E / IP(src=c, dst=s) / TCP(sport=1008, dport=9000, flags="S"),
+        E / IP(src=c, dst=s) / TCP(sport=1009, dport=9001, flags="R"),
+        E / IPv6(src="2001:db8:3::1", dst="2001:db8::9") / TCP(sport=2000, dport=8443, flags="S"),
+        E / IPv6(src="2001:db8:1::1", dst="2001:db8::9") / TCP(sport=2001, dport=8443, flags="S"),
+        E / IP(src=c, dst=s) / TCP(sport=1010, dport=9999, flags="S")]
+for i, p in enumerate(pkts):
+    p.time = 1700000000.0 + i * 0.001
+wrpcap(sys.argv[1], pkts)
+EOF
+# verdicts FILE: per packet, the verdict and the statement that decided it.
+verdicts() {
+	"$XCT" replay -o json --verdicts --iif xc0 --rules "$1" "$STATE/probe.pcap" 2>/dev/null |
+		"$PY" -c '
+import json, re, sys
+lines = open(sys.argv[1]).read().split("\n")
+for l in sys.stdin:
+    o = json.loads(l)
+    if "verdict" not in o:
+        continue
+    n = o.get("line", 0)
+    text = re.sub(r" *#.*$", "", lines[n - 1]) if n > 0 else o.get("by", "-")
+    print(o["verdict"], o["ct_state"], text)' "$1"
+}
+v0=$(verdicts "$STATE/full.xct")
+vs=$(verdicts "$STATE/show0")
+if [ -n "$v0" ] && [ "$(wc -l <<<"$v0")" = 16 ] && [ "$v0" = "$vs" ] &&
+	grep -q "^reject new reject tcp dport 25" <<<"$v0" && grep -q "^drop .* policy drop" <<<"$v0"; then
+	ok rules_roundtrip_datapath_decides_alike
+else
+	not_ok rules_roundtrip_datapath_decides_alike
+	diff <(echo "$v0") <(echo "$vs") | sed 's/^/#   /' >&2
+	sed 's/^/#   /' <<<"$v0" >&2
+fi
+
+[ "$failures" -eq 0 ]
