@@ -7,9 +7,9 @@
  * The datapath builds events only while a reader is subscribed (xct_subs),
  * so this command subscribes and refreshes its subscription while it
  * reads.  It never slows the datapath down: what the ring had no room for
- * is counted (ct_events_lost) and reported when the command ends.  A ring
- * buffer has one consumer position, so two readers would share the events
- * between them; the second one is warned.
+ * is counted (ct_events_lost) and reported when the command ends.  The
+ * events come through xctd when it runs, so that every reader gets every
+ * one of them (src/daemon/stream.h).
  */
 #include <errno.h>
 #include <signal.h>
@@ -23,6 +23,7 @@
 
 #include "ct_events.h"
 #include "ct_format.h"
+#include "daemon/stream.h"
 #include "xct.h"
 
 #define SUMMARY_PREFIX "xct v" XCT_VERSION " (xct): "
@@ -113,7 +114,6 @@ struct reader {
 	const struct xct_filter *filter;
 	const struct xct_ct_events_opts *opts;
 	__s64 mono_to_real; /* ns to add to a monotonic time for wall time */
-	bool draining;	    /* throwing away what an earlier reader left */
 	__u64 shown;
 };
 
@@ -168,7 +168,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	char line[640];
 	int n;
 
-	if (r->draining || xct_ct_event_decode(data, size, &copy))
+	if (xct_ct_event_decode(data, size, &copy))
 		return 0;
 	if (ev->type < XCT_CTE_NEW || ev->type > XCT_CTE_DESTROY ||
 	    !(r->opts->mask & XCT_CTE_MASK(ev->type)))
@@ -209,64 +209,19 @@ static __s64 mono_to_real(void)
 	return ((__s64)real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
 }
 
-/* Is another reader of connection events subscribed right now? */
-static bool other_reader(int subs_fd)
-{
-	__u32 key = XCT_SUB_CT_EVENTS;
-	__u64 seen = 0, now = xct_now_ns();
-
-	return bpf_map_lookup_elem(subs_fd, &key, &seen) == 0 && seen &&
-	       (__s64)(now - seen) < (__s64)XCT_SUB_TTL_NS;
-}
-
-/* Ends the datapath's event work now rather than when the slot goes stale,
- * unless another reader has refreshed it since. */
-static void unsubscribe(const struct xct_sub *sub)
-{
-	__u32 key = XCT_SUB_CT_EVENTS;
-	__u64 seen = 0, zero = 0;
-
-	if (sub->fd >= 0 && bpf_map_lookup_elem(sub->fd, &key, &seen) == 0 && seen == sub->last_ns)
-		bpf_map_update_elem(sub->fd, &key, &zero, BPF_ANY);
-}
-
 int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 		      const struct xct_ct_events_opts *o)
 {
 	struct reader r = {.filter = f, .opts = o, .mono_to_real = mono_to_real()};
-	struct xct_sub sub = {.fd = -1};
-	struct ring_buffer *rb = NULL;
+	struct xct_stream_paths paths;
+	struct xct_stream *s = NULL;
 	__u64 lost_before, lost = 0;
-	int fd, err, rc = XCT_EXIT_OK;
+	int err, rc = XCT_EXIT_OK;
 	time_t deadline = 0;
-	char path[4096];
 
-	fd = bpf_obj_get(xct_pin(path, sizeof(path), "xct_ct_events"));
-	if (fd < 0) {
-		xct_err("cannot open %s: %s (attached by an xct without connection events?)", path,
-			strerror(errno));
-		return XCT_EXIT_RUNTIME;
-	}
-	r.draining = true;
-	rb = ring_buffer__new(fd, on_event, &r, NULL);
-	if (!rb) {
-		xct_err("cannot read the connection events: %s", strerror(errno));
-		close(fd);
-		return XCT_EXIT_RUNTIME;
-	}
-	/* Events left from an earlier reader's last seconds are not ours. */
-	ring_buffer__consume(rb);
-	r.draining = false;
 	lost_before = xct_counter_total(t, XCT_S_CT_EVENTS_LOST);
-	sub.fd = bpf_obj_get(xct_pin(path, sizeof(path), "xct_subs"));
-	if (sub.fd >= 0 && other_reader(sub.fd))
-		xct_err("another reader of connection events is running: each of you will "
-			"see only part of them");
-	xct_sub_close(&sub);
-	if (xct_sub_open(&sub, XCT_SUB_CT_EVENTS)) {
-		rc = XCT_EXIT_RUNTIME;
-		goto out;
-	}
+	if (xct_stream_open(&s, xct_cli_stream_paths(&paths), XCT_STREAM_CT_EVENTS, on_event, &r))
+		return XCT_EXIT_RUNTIME;
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -274,16 +229,13 @@ int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 	if (o->timeout_s)
 		deadline = time(NULL) + (time_t)o->timeout_s;
 	while (!stop && (!o->count || r.shown < o->count)) {
-		err = ring_buffer__poll(rb, 100);
+		err = xct_stream_poll(s, 100);
 		fflush(stdout);
 		if (err == -EINTR)
 			break;
 		if (err < 0) {
-			xct_err("reading connection events: %s", strerror(-err));
-			rc = XCT_EXIT_RUNTIME;
-			break;
-		}
-		if (xct_sub_refresh(&sub)) {
+			if (err != -EPROTO)
+				xct_err("reading connection events: %s", strerror(-err));
 			rc = XCT_EXIT_RUNTIME;
 			break;
 		}
@@ -291,9 +243,9 @@ int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 			break;
 	}
 	/* What was queued before the end still counts as seen, not lost. */
-	if (!o->count || r.shown < o->count)
-		ring_buffer__consume(rb);
-	lost = xct_counter_total(t, XCT_S_CT_EVENTS_LOST) - lost_before;
+	if (rc == XCT_EXIT_OK && (!o->count || r.shown < o->count))
+		xct_stream_drain(s);
+	lost = xct_counter_total(t, XCT_S_CT_EVENTS_LOST) - lost_before + xct_stream_lost(s);
 	if (xct_opts.json)
 		printf("{\"event\":\"END\",\"shown\":%llu,\"lost\":%llu}\n",
 		       (unsigned long long)r.shown, (unsigned long long)lost);
@@ -303,10 +255,6 @@ int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 	if (lost)
 		fprintf(stderr, "xct: %llu connection events lost (the ring buffer was full)\n",
 			(unsigned long long)lost);
-out:
-	unsubscribe(&sub);
-	xct_sub_close(&sub);
-	ring_buffer__free(rb);
-	close(fd);
+	xct_stream_close(s);
 	return rc;
 }

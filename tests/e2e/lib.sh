@@ -379,6 +379,22 @@ subscribed() {
 	[ "$(subs_slot)" != "$SLOT_BEFORE" ]
 }
 
+# start_xctd SOCKET LOG [XCTD-ARGS]: xctd for the router's xct, in the
+# router namespace and the foreground, logging to LOG, until it listens on
+# SOCKET; its pid in XCTD_PID.
+XCTD=${XCTD:-$REPO_DIR/build/xctd}
+XCTD_PID=""
+start_xctd() {
+	local sock=$1 log=$2
+	shift 2
+	: >"$log"
+	ip netns exec "$NS_R" "$XCTD" --foreground --pin-path "$XCT_PIN" --socket "$sock" "$@" \
+		2>>"$log" &
+	XCTD_PID=$!
+	BG_PIDS+=("$XCTD_PID")
+	poll 10 grep -q "listening on $sock" "$log"
+}
+
 # stop_reader PID: SIGINT, as Ctrl-C, and wait for it to end.
 stop_reader() {
 	kill -INT "$1" 2>/dev/null

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * xctd: the daemon's command line over src/daemon/.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <bpf/libbpf.h>
+
+#include "daemon/daemon.h"
+#include "xct.h"
+
+static const char usage[] =
+	"Usage: xctd [--pin-path DIR] [--socket PATH] [--metrics-listen ADDR:PORT]\n"
+	"            [--config FILE] [--foreground]\n"
+	"\n"
+	"The daemon beside xct's datapath.  It owns the datapath's event rings\n"
+	"(connection events, log rules' events, xct's drops) and gives every event\n"
+	"to every reader: 'xct ct events', 'xct events' and 'xct trace' read through\n"
+	"it while it runs.  With --metrics-listen it serves the metrics of\n"
+	"'xct metrics' over HTTP (GET /metrics), for Prometheus.  Connections and\n"
+	"rules never depend on it; restarted, it goes on where the rings stand.\n"
+	"\n"
+	"Options:\n"
+	"      --pin-path DIR         the xct instance (default " XCT_PIN_PATH_DEFAULT
+	", or $XCT_PIN_PATH)\n"
+	"      --socket PATH          where readers connect (default " XCT_SOCKET_DEFAULT ");\n"
+	"                             its directory must be root's, mode 0700\n"
+	"      --metrics-listen ADDR:PORT  serve /metrics there ([ADDR]:PORT for IPv6)\n"
+	"      --config FILE          xct.conf (accepted; its settings are not read yet)\n"
+	"      --foreground           stay in the foreground, log to stderr (for systemd)\n"
+	"  -v, --verbose              libbpf's messages\n"
+	"  -h, --help\n"
+	"\n"
+	"Examples:\n"
+	"  xctd --foreground --metrics-listen 127.0.0.1:9474\n"
+	"  xctd --pin-path /sys/fs/bpf/xct-lab --socket /run/xct-lab/xctd.sock\n";
+
+static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	return xct_opts.verbose ? vfprintf(stderr, fmt, args) : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"pin-path", required_argument, NULL, 'P'},
+		{"socket", required_argument, NULL, 's'},
+		{"metrics-listen", required_argument, NULL, 'm'},
+		{"config", required_argument, NULL, 'c'},
+		{"foreground", no_argument, NULL, 'f'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct xctd_config cfg = {
+		.pin_path = XCT_PIN_PATH_DEFAULT,
+		.socket_path = XCT_SOCKET_DEFAULT,
+		.run_dir = XCT_RUN_DIR,
+	};
+	const char *env = getenv("XCT_PIN_PATH");
+	struct sockaddr_storage ss;
+	unsigned int len;
+	int c;
+
+	if (env && *env)
+		cfg.pin_path = env;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'P':
+			if (optarg[0] != '/')
+				return xct_usage_error("--pin-path needs an absolute path");
+			cfg.pin_path = optarg;
+			break;
+		case 's':
+			if (optarg[0] != '/')
+				return xct_usage_error("--socket needs an absolute path");
+			cfg.socket_path = optarg;
+			break;
+		case 'm':
+			if (xctd_parse_listen(optarg, &ss, &len))
+				return xct_usage_error("--metrics-listen: '%s' is not ADDR:PORT or "
+						       "[ADDR]:PORT",
+						       optarg);
+			cfg.metrics_listen = optarg;
+			break;
+		case 'c':
+			if (access(optarg, R_OK))
+				return xct_usage_error("--config: cannot read '%s'", optarg);
+			break;
+		case 'f':
+			cfg.foreground = true;
+			break;
+		case 'v':
+			xct_opts.verbose = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return XCT_EXIT_OK;
+		case ':':
+			return xct_usage_error("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			return xct_usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return xct_usage_error("xctd takes no arguments ('%s')", argv[optind]);
+	libbpf_set_print(print_libbpf);
+	if (xct_require_root())
+		return XCT_EXIT_RUNTIME;
+	return xctd_run(&cfg);
+}

@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# xctd, the daemon that owns the event rings, on the router of lib.sh:
+#   - without it, a second direct reader of a ring is refused, naming the
+#     first one's pid (never a silent split of the stream);
+#   - through it, two `xct ct events` readers each get every NEW event of
+#     four real TCP connections, and two `xct trace drops` readers each get
+#     xct's drop of one packet;
+#   - a reader's END line counts exactly what the datapath lost while xctd
+#     was too slow (stopped), and shown + lost is every flow;
+#   - xctd killed: connections keep being tracked; restarted over its stale
+#     socket, it goes on from the ring's consumer position, and a reader
+#     that followed the old one gets the events of the gap;
+#   - the socket is 0600 in a 0700 directory, other users cannot connect,
+#     an unsafe directory is refused; --help and bad options.
+# shellcheck disable=SC2317 # helpers run through poll()
+set -u
+source "$(dirname "$0")/lib.sh"
+
+PORT=5101
+WORK=""
+SOCK=""
+
+fail_setup() {
+	echo "not ok daemon_setup ($*)"
+	exit 1
+}
+
+stat_total() {
+	xct_r -j ct stats | "$PYTHON" -c "import json,sys; print(sum(c['$1'] for c in json.load(sys.stdin)['cpus']))"
+}
+
+stop_xctd() {
+	kill "${2:--TERM}" "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+# reader NAME [ct events args]: a reader through xctd, until xctd has
+# registered it (its log names the reader's pid).
+reader() {
+	local name=$1 pid
+	shift
+	ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" --socket "$SOCK" ct events "$@" \
+		>"$WORK/$name.out" 2>"$WORK/$name.err" &
+	pid=$!
+	BG_PIDS+=("$pid")
+	eval "PID_$name=$pid"
+	poll 10 grep -q "reader pid $pid follows the ct_events" "$WORK/xctd.log"
+}
+
+# new_ports FILE: the client ports of the NEW events to PORT, sorted.
+new_ports() {
+	"$PYTHON" -c '
+import json, sys
+for line in open(sys.argv[1]):
+    o = json.loads(line)
+    if o["event"] == "NEW":
+        print(o["conn"]["orig"]["sport"])
+' "$1" | sort -n
+}
+
+count_new() {
+	[ "$(grep -c '"event":"NEW"' "$1")" -ge "$2" ]
+}
+
+tcp_echo() {
+	local got
+	got=$(echo "hello" | in_ns "$NS_C" timeout 10 socat -t 2 - "TCP4:$S4:$PORT") || return 1
+	[ "$got" = hello ]
+}
+
+setup_topology || fail_setup "topology"
+enable_oracle || fail_setup "nf_conntrack oracle"
+mount_pin_fs || fail_setup "bpffs"
+xct_attach native || fail_setup "xct attach"
+WORK=$(mktemp -d /tmp/xct-daemon.XXXXXX) || fail_setup "work dir"
+SOCK=$WORK/run/xctd.sock
+trap 'rm -rf "$WORK"; e2e_cleanup' EXIT
+ip netns exec "$NS_S" socat TCP4-LISTEN:$PORT,reuseaddr,fork EXEC:cat </dev/null >/dev/null 2>&1 &
+BG_PIDS+=($!)
+poll 5 listening "$NS_S" tcp $PORT || fail_setup "server"
+
+# ---- Without xctd: one direct reader, the second refused ----
+start_reader "$WORK/direct1.out" "$WORK/direct1.err" -e NEW
+ok=$?
+timeout 10 ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" ct events \
+	>"$WORK/direct2.out" 2>"$WORK/direct2.err"
+rc=$?
+want="another reader (pid $EV_PID) holds the event ring; start xctd to let several readers share it"
+[ "$ok" = 0 ] && [ "$rc" = 1 ] && grep -qF "xct: $want" "$WORK/direct2.err"
+result daemon_second_direct_reader_refused $? "rc $rc: $(cat "$WORK/direct2.err")"
+# xctd cannot take the ring from it either.
+ip netns exec "$NS_R" timeout 10 "$XCTD" --foreground --pin-path "$XCT_PIN" --socket "$SOCK" \
+	2>"$WORK/busy.log"
+rc=$?
+[ "$rc" = 1 ] && grep -q "another reader (pid $EV_PID) holds the ct_events ring" "$WORK/busy.log"
+result daemon_refuses_a_held_ring $? "rc $rc: $(cat "$WORK/busy.log")"
+stop_reader "$EV_PID"
+
+# ---- Through xctd: two readers, every event to each ----
+[ -x "$XCTD" ] || fail_setup "no $XCTD"
+start_xctd "$SOCK" "$WORK/xctd.log" || fail_setup "xctd did not start: $(cat "$WORK/xctd.log")"
+mode=$(stat -c '%a %U' "$SOCK")
+dmode=$(stat -c '%a %U' "$WORK/run")
+[ "$mode" = "600 root" ] && [ "$dmode" = "700 root" ]
+result daemon_socket_root_only $? "socket $mode, directory $dmode"
+! setpriv --reuid=65534 --regid=65534 --clear-groups socat -T 1 - "UNIX-CONNECT:$SOCK" \
+	</dev/null >/dev/null 2>&1
+result daemon_socket_refuses_other_users $? "nobody connected"
+
+reader A -o json -e NEW -p tcp --dport $PORT || fail_setup "reader A: $(cat "$WORK/A.err")"
+reader B -o json -e NEW -p tcp --dport $PORT || fail_setup "reader B: $(cat "$WORK/B.err")"
+okc=0
+for _ in 1 2 3 4; do
+	tcp_echo || okc=1
+done
+poll 10 count_new "$WORK/A.out" 4 && poll 10 count_new "$WORK/B.out" 4
+okr=$?
+stop_reader "$PID_A"
+stop_reader "$PID_B"
+want=$(ct_r -L -p tcp --dport $PORT 2>/dev/null | grep -o 'sport=[0-9]*' | awk 'NR % 2 == 1' |
+	cut -d= -f2 | sort -n)
+a=$(new_ports "$WORK/A.out")
+b=$(new_ports "$WORK/B.out")
+[ "$okc$okr" = 00 ] && [ "$(echo "$want" | wc -l)" = 4 ] && [ "$a" = "$want" ] &&
+	[ "$b" = "$want" ] && [ "$(grep -c '"event":"NEW"' "$WORK/A.out")" = 4 ] &&
+	[ "$(grep -c '"event":"NEW"' "$WORK/B.out")" = 4 ]
+result daemon_two_readers_each_get_all_events $? \
+	"conntrack: ${want//$'\n'/ }; A: ${a//$'\n'/ }; B: ${b//$'\n'/ } (echo $okc, wait $okr)"
+[ "$(tail -1 "$WORK/A.out")" = '{"event":"END","shown":4,"lost":0}' ] &&
+	[ "$(tail -1 "$WORK/B.out")" = '{"event":"END","shown":4,"lost":0}' ]
+result daemon_readers_end_lines $? "A: $(tail -1 "$WORK/A.out"); B: $(tail -1 "$WORK/B.out")"
+
+# ---- xct trace drops: two readers of xct's drops through xctd ----
+printf 'policy accept\ndrop udp dport 7777\n' >"$WORK/drop.rules"
+xct_r rules load "$WORK/drop.rules" >/dev/null || fail_setup "rules load"
+for t in T1 T2; do
+	ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" --socket "$SOCK" trace drops \
+		-o json --port 7777 --count 1 --timeout 15 >"$WORK/$t.out" 2>"$WORK/$t.err" &
+	eval "PID_$t=$!"
+	BG_PIDS+=($!)
+done
+poll 10 sh -c "grep -q 'reader pid $PID_T1 follows the drops' '$WORK/xctd.log' &&
+	grep -q 'reader pid $PID_T2 follows the drops' '$WORK/xctd.log'"
+okt=$?
+echo x | in_ns "$NS_C" socat -T 1 - "UDP4:$S4:7777,sourceport=27777" >/dev/null 2>&1
+wait "$PID_T1" "$PID_T2" 2>/dev/null
+for t in T1 T2; do
+	grep '"source":"xct"' "$WORK/$t.out" | grep -q '"rule_line":2' || okt=1
+done
+result daemon_two_traces_each_get_the_drop $okt "T1: $(cat "$WORK/T1.out" "$WORK/T1.err"); T2: $(cat "$WORK/T2.out" "$WORK/T2.err")"
+xct_r rules clear >/dev/null
+
+# ---- Losses stay exact: xctd stopped while a flood fills a 4 KiB ring ----
+stop_xctd "$XCTD_PID"
+xct_r attach --replace --ct-events-size 4096 veth-r-c veth-r-s >/dev/null 2>&1 ||
+	fail_setup "attach --replace"
+start_xctd "$SOCK" "$WORK/xctd.log" || fail_setup "xctd restart: $(cat "$WORK/xctd.log")"
+ev0=$(stat_total ct_events)
+lost0=$(stat_total ct_events_lost)
+reader F -o json -e NEW -p udp || fail_setup "flood reader: $(cat "$WORK/F.err")"
+kill -STOP "$XCTD_PID"
+RMAC=$(in_ns "$NS_R" cat /sys/class/net/veth-r-c/address)
+CMAC=$(in_ns "$NS_C" cat /sys/class/net/veth-c/address)
+cat >"$WORK/flood.cfg" <<-EOF
+	{ eth(da=$RMAC, sa=$CMAC), ipv4(saddr=$C4, daddr=$S4, ttl=64), udp(sport=dinc(30000, 31999), dport=9), fill(0x00, 18) }
+EOF
+in_ns "$NS_C" trafgen -o veth-c -c "$WORK/flood.cfg" -n 2000 -P 1 --no-sock-mem -Q -b 200000pps \
+	>/dev/null 2>&1
+okf=$?
+poll 10 sh -c "[ \$(ip netns exec $NS_R $XCT --pin-path $XCT_PIN ct count) -ge 2000 ]"
+okn=$?
+kill -CONT "$XCTD_PID"
+stop_reader "$PID_F"
+ev1=$(stat_total ct_events)
+lost1=$(stat_total ct_events_lost)
+lost=$((lost1 - lost0))
+shown=$(grep -c '"event":"NEW"' "$WORK/F.out")
+end=$(tail -1 "$WORK/F.out")
+[ "$okf$okn" = 00 ] && [ "$lost" -gt 0 ] &&
+	[ "$end" = "{\"event\":\"END\",\"shown\":$shown,\"lost\":$lost}" ] &&
+	[ "$shown" = $((ev1 - ev0)) ] && [ $((shown + lost)) = 2000 ]
+result daemon_reader_losses_exact $? \
+	"end $end; datapath lost $lost, sent $((ev1 - ev0)); trafgen $okf, count $okn"
+flush_both
+
+# ---- Killed: the datapath goes on; restarted, xctd goes on from the ring ----
+reader R -o json -e NEW -p tcp --dport $PORT || fail_setup "reader R: $(cat "$WORK/R.err")"
+stop_xctd "$XCTD_PID" -KILL
+poll 10 grep -q "xctd went away" "$WORK/R.err"
+okw=$?
+c0=$(xct_r ct count)
+tcp_echo && tcp_echo
+oke=$?
+c1=$(xct_r ct count)
+[ "$okw$oke" = 00 ] && [ "$c1" -ge $((c0 + 2)) ]
+result daemon_datapath_without_xctd $? "echo $oke, count $c0 -> $c1"
+start_xctd "$SOCK" "$WORK/xctd.log" || fail_setup "xctd over a stale socket: $(cat "$WORK/xctd.log")"
+poll 10 grep -q "reader pid $PID_R follows the ct_events again" "$WORK/xctd.log" &&
+	poll 10 count_new "$WORK/R.out" 2
+okg=$?
+tcp_echo
+poll 10 count_new "$WORK/R.out" 3
+okn=$?
+stop_reader "$PID_R"
+[ "$okg$okn" = 00 ] && [ "$(grep -c '"event":"NEW"' "$WORK/R.out")" = 3 ] &&
+	[ "$(tail -1 "$WORK/R.out")" = '{"event":"END","shown":3,"lost":0}' ]
+result daemon_restart_resumes_from_ring $? "$(cat "$WORK/R.out" "$WORK/R.err")"
+stop_xctd "$XCTD_PID"
+[ ! -e "$SOCK" ]
+result daemon_removes_socket_on_stop $? "$(ls -l "$SOCK" 2>&1)"
+
+# ---- An unsafe socket directory, --help, bad options ----
+mkdir -p "$WORK/open" && chmod 0755 "$WORK/open"
+ip netns exec "$NS_R" timeout 10 "$XCTD" --foreground --pin-path "$XCT_PIN" \
+	--socket "$WORK/open/xctd.sock" 2>"$WORK/unsafe.log"
+rc=$?
+[ "$rc" = 1 ] && grep -q "refusing $WORK/open: it has mode 0755" "$WORK/unsafe.log" &&
+	[ ! -e "$WORK/open/xctd.sock" ]
+result daemon_refuses_unsafe_socket_dir $? "rc $rc: $(cat "$WORK/unsafe.log")"
+out=$("$XCTD" --help)
+rc=$?
+[ "$rc" = 0 ] && grep -q -- "--metrics-listen ADDR:PORT" <<<"$out"
+result daemon_help $? "rc $rc"
+bad=0
+for args in "--bogus" "--socket relative" "--metrics-listen nowhere" "--metrics-listen 1.2.3.4:0" \
+	"stray" "--pin-path"; do
+	# shellcheck disable=SC2086
+	"$XCTD" $args >/dev/null 2>&1
+	rc=$?
+	[ "$rc" = 2 ] || {
+		bad=1
+		echo "#   'xctd $args' exited $rc"
+	}
+done
+result daemon_bad_options_exit_2 $bad
