@@ -62,7 +62,7 @@ struct client {
 	struct client *next;
 	int fd;
 	pid_t pid;
-	bool hello, ready, want_out;
+	bool hello, ready, want_out, dead;
 	enum xct_stream_kind kind;
 	unsigned char in[sizeof(struct xctd_hello)];
 	size_t inlen;
@@ -200,25 +200,39 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/*
+ * Ends a reader.  Its memory stays until reap(): the epoll batch being
+ * handled may still name it.
+ */
 static void client_free(struct xctd *d, struct client *c)
 {
-	struct client **pp;
-
-	for (pp = &d->clients; *pp; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	}
+	if (c->dead)
+		return;
 	if (c->ready) {
 		d->rings[c->kind].st.readers--;
 		xlog(LOG_INFO, "reader pid %d of the %s left", (int)c->pid,
 		     xct_stream_info(c->kind)->name);
 	}
+	c->ready = false;
+	c->dead = true;
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
-	free(c->out);
-	free(c);
+	c->fd = -1;
+}
+
+static void reap(struct xctd *d)
+{
+	struct client **pp = &d->clients, *c;
+
+	while ((c = *pp)) {
+		if (!c->dead) {
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		free(c->out);
+		free(c);
+	}
 }
 
 /* Sends what fits; 0, or -1 when the reader is gone. */
@@ -255,7 +269,7 @@ static void flush_all(struct xctd *d)
 
 	for (c = d->clients; c; c = next) {
 		next = c->next;
-		if (c->olen && client_flush(d, c))
+		if (!c->dead && c->olen && client_flush(d, c))
 			client_free(d, c);
 	}
 }
@@ -325,7 +339,7 @@ static int open_rings(struct xctd *d)
 	d->attached = true;
 	return 0;
 nomem:
-	err = -errno ? -errno : -ENOMEM;
+	err = errno ? -errno : -ENOMEM;
 	xlog(LOG_ERR, "cannot read the rings: %s", strerror(-err));
 fail:
 	close_rings(d);
@@ -604,7 +618,7 @@ static void drain_out(struct xctd *d)
 		flush_all(d);
 		pending = false;
 		for (c = d->clients; c; c = c->next)
-			pending |= c->olen > 0;
+			pending |= !c->dead && c->olen > 0;
 		if (pending)
 			usleep(10000);
 	}
@@ -650,6 +664,8 @@ static void handle(struct xctd *d, struct epoll_event *ev)
 		xctd_http_serve(d->msock, d->cfg->pin_path, st);
 	} else {
 		c = ev->data.ptr;
+		if (c->dead)
+			return;
 		if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 			client_input(d, c);
 		else if (ev->events & EPOLLOUT && client_flush(d, c))
@@ -728,6 +744,7 @@ int xctd_run(const struct xctd_config *cfg)
 		for (i = 0; i < n; i++)
 			handle(&d, &evs[i]);
 		flush_all(&d);
+		reap(&d);
 		refresh_subs(&d);
 		if (xct_now_ns() >= d.next_check_ns) {
 			d.next_check_ns = xct_now_ns() + XCTD_RECHECK_NS;
@@ -737,8 +754,9 @@ int xctd_run(const struct xctd_config *cfg)
 	drain_out(&d);
 	xlog(LOG_INFO, "stopping");
 out:
-	while (d.clients)
-		client_free(&d, d.clients);
+	for (struct client *c = d.clients; c; c = c->next)
+		client_free(&d, c);
+	reap(&d);
 	close_rings(&d);
 	for (k = 0; k < XCT_STREAM_KINDS; k++)
 		free(d.rings[k].backlog);

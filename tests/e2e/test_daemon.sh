@@ -4,8 +4,9 @@
 #   - without it, a second direct reader of a ring is refused, naming the
 #     first one's pid (never a silent split of the stream);
 #   - through it, two `xct ct events` readers each get every NEW event of
-#     four real TCP connections, and two `xct trace drops` readers each get
-#     xct's drop of one packet;
+#     four real TCP connections, two `xct trace drops` readers each get
+#     xct's drop of one packet, two `xct events` readers each get a log
+#     rule's event;
 #   - a reader's END line counts exactly what the datapath lost while xctd
 #     was too slow (stopped), and shown + lost is every flow;
 #   - xctd killed: connections keep being tracked; restarted over its stale
@@ -149,6 +150,26 @@ for t in T1 T2; do
 	grep '"source":"xct"' "$WORK/$t.out" | grep -q '"rule_line":2' || okt=1
 done
 result daemon_two_traces_each_get_the_drop $okt "T1: $(cat "$WORK/T1.out" "$WORK/T1.err"); T2: $(cat "$WORK/T2.out" "$WORK/T2.err")"
+
+# ---- xct events: two readers of the log rules' events through xctd ----
+printf 'policy accept\naccept icmp type echo-request log\n' >"$WORK/log.rules"
+xct_r rules load "$WORK/log.rules" >/dev/null || fail_setup "rules load"
+for t in L1 L2; do
+	ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" --socket "$SOCK" events \
+		--count 1 --timeout 15 >"$WORK/$t.out" 2>"$WORK/$t.err" &
+	eval "PID_$t=$!"
+	BG_PIDS+=($!)
+done
+poll 10 sh -c "grep -q 'reader pid $PID_L1 follows the events' '$WORK/xctd.log' &&
+	grep -q 'reader pid $PID_L2 follows the events' '$WORK/xctd.log'"
+okl=$?
+in_ns "$NS_C" ping -c 1 -W 2 "$S4" >/dev/null || okl=1
+wait "$PID_L1" "$PID_L2" 2>/dev/null
+for t in L1 L2; do
+	grep -q "log line 2 accept new iif veth-r-c icmp $C4 -> $S4 type 8 code 0 len 84" \
+		"$WORK/$t.out" || okl=1
+done
+result daemon_two_event_readers_each_get_the_log $okl "L1: $(cat "$WORK/L1.out" "$WORK/L1.err"); L2: $(cat "$WORK/L2.out" "$WORK/L2.err")"
 xct_r rules clear >/dev/null
 
 # ---- Losses stay exact: xctd stopped while a flood fills a 4 KiB ring ----
