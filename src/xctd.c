@@ -3,6 +3,7 @@
  * xctd: the daemon's command line over src/daemon/.
  */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,6 +39,19 @@ static const char usage[] =
 	"  xctd --foreground --metrics-listen 127.0.0.1:9474\n"
 	"  xctd --pin-path /sys/fs/bpf/xct-lab --socket /run/xct-lab/xctd.sock\n";
 
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("xctd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'xctd --help' for more information.\n", stderr);
+	return XCT_EXIT_USAGE;
+}
+
 static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	return xct_opts.verbose ? vfprintf(stderr, fmt, args) : 0;
@@ -72,24 +86,24 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'P':
 			if (optarg[0] != '/')
-				return xct_usage_error("--pin-path needs an absolute path");
+				return usage_error("--pin-path needs an absolute path");
 			cfg.pin_path = optarg;
 			break;
 		case 's':
 			if (optarg[0] != '/')
-				return xct_usage_error("--socket needs an absolute path");
+				return usage_error("--socket needs an absolute path");
 			cfg.socket_path = optarg;
 			break;
 		case 'm':
 			if (xctd_parse_listen(optarg, &ss, &len))
-				return xct_usage_error("--metrics-listen: '%s' is not ADDR:PORT or "
-						       "[ADDR]:PORT",
-						       optarg);
+				return usage_error("--metrics-listen: '%s' is not ADDR:PORT or "
+						   "[ADDR]:PORT",
+						   optarg);
 			cfg.metrics_listen = optarg;
 			break;
 		case 'c':
 			if (access(optarg, R_OK))
-				return xct_usage_error("--config: cannot read '%s'", optarg);
+				return usage_error("--config: cannot read '%s'", optarg);
 			break;
 		case 'f':
 			cfg.foreground = true;
@@ -101,13 +115,13 @@ int main(int argc, char **argv)
 			fputs(usage, stdout);
 			return XCT_EXIT_OK;
 		case ':':
-			return xct_usage_error("option '%s' needs an argument", argv[optind - 1]);
+			return usage_error("option '%s' needs an argument", argv[optind - 1]);
 		default:
-			return xct_usage_error("unknown option '%s'", argv[optind - 1]);
+			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return xct_usage_error("xctd takes no arguments ('%s')", argv[optind]);
+		return usage_error("xctd takes no arguments ('%s')", argv[optind]);
 	libbpf_set_print(print_libbpf);
 	if (xct_require_root())
 		return XCT_EXIT_RUNTIME;

@@ -431,7 +431,9 @@ static void client_hello(struct xctd *d, struct client *c)
 		return;
 	}
 	r = &d->rings[h.stream];
-	if (d->attached && (!r->st.open || r->id != h.ring_id))
+	/* A reader that found rings xctd does not follow (yet): xct was
+	 * attached, or attached again, since xctd last looked. */
+	if (!d->attached || !r->st.open || r->id != h.ring_id)
 		check_rings(d);
 	if (!d->attached) {
 		client_error(d, c, "xct is not attached under %s", d->cfg->pin_path);

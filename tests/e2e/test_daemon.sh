@@ -12,6 +12,8 @@
 #   - xctd killed: connections keep being tracked; restarted over its stale
 #     socket, it goes on from the ring's consumer position, and a reader
 #     that followed the old one gets the events of the gap;
+#   - detached, xctd ends its readers' streams; attached again, it follows
+#     the new rings;
 #   - the socket is 0600 in a 0700 directory, other users cannot connect,
 #     an unsafe directory is refused; --help and bad options.
 # shellcheck disable=SC2317 # helpers run through poll()
@@ -227,6 +229,21 @@ stop_reader "$PID_R"
 [ "$okg$okn" = 00 ] && [ "$(grep -c '"event":"NEW"' "$WORK/R.out")" = 3 ] &&
 	[ "$(tail -1 "$WORK/R.out")" = '{"event":"END","shown":3,"lost":0}' ]
 result daemon_restart_resumes_from_ring $? "$(cat "$WORK/R.out" "$WORK/R.err")"
+
+# ---- Detached and attached again: xctd follows the new rings ----
+reader X -o json -e NEW || fail_setup "reader X: $(cat "$WORK/X.err")"
+xct_detach >/dev/null 2>&1 || fail_setup "detach"
+poll 10 sh -c "! kill -0 $PID_X 2>/dev/null"
+wait "$PID_X" 2>/dev/null
+rc=$?
+[ "$rc" = 1 ] && grep -q "xctd: xct was detached; the stream you followed has ended" "$WORK/X.err"
+result daemon_detach_ends_readers $? "rc $rc: $(cat "$WORK/X.err")"
+xct_attach native >/dev/null || fail_setup "attach again"
+reader Y -o json -e NEW -p tcp --dport $PORT || fail_setup "reader Y: $(cat "$WORK/Y.err")"
+tcp_echo
+poll 10 count_new "$WORK/Y.out" 1
+result daemon_follows_a_new_attach $? "$(cat "$WORK/Y.out" "$WORK/Y.err")"
+stop_reader "$PID_Y"
 stop_xctd "$XCTD_PID"
 [ ! -e "$SOCK" ]
 result daemon_removes_socket_on_stop $? "$(ls -l "$SOCK" 2>&1)"
