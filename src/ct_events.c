@@ -131,30 +131,43 @@ static const char *const end_names[] = {
 	[XCT_CTE_END_REUSED] = "reused",
 };
 
-static void print_wall(__u64 real_ns)
+static void print_wall(FILE *f, __u64 real_ns)
 {
-	printf("%llu.%06llu", (unsigned long long)(real_ns / 1000000000ULL),
-	       (unsigned long long)(real_ns % 1000000000ULL / 1000));
+	fprintf(f, "%llu.%06llu", (unsigned long long)(real_ns / 1000000000ULL),
+		(unsigned long long)(real_ns % 1000000000ULL / 1000));
 }
 
-static void print_json(struct reader *r, const struct xct_ct_event *ev,
+static void print_json(FILE *f, __s64 mono_to_real, const struct xct_ct_event *ev,
 		       const struct xct_ct_entry *e, const struct xct_nat_binding *nat,
 		       const struct xct_nat_binding *inner)
 {
-	printf("{\"time\":");
-	print_wall(ev->time_ns + (__u64)r->mono_to_real);
-	printf(",\"event\":\"%s\",\"seq\":%u", type_names[ev->type], ev->seq);
+	fprintf(f, "{\"time\":");
+	print_wall(f, ev->time_ns + (__u64)mono_to_real);
+	fprintf(f, ",\"event\":\"%s\",\"seq\":%u", type_names[ev->type], ev->seq);
 	if (ev->type == XCT_CTE_DESTROY) {
-		printf(",\"end\":\"%s\",\"start\":",
-		       ev->end < sizeof(end_names) / sizeof(end_names[0]) ? end_names[ev->end]
-									  : "?");
-		print_wall(ev->first_seen_ns + (__u64)r->mono_to_real);
-		printf(",\"duration_ms\":%llu",
-		       (unsigned long long)(xct_event_duration_ns(e, ev->time_ns) / 1000000));
+		fprintf(f, ",\"end\":\"%s\",\"start\":",
+			ev->end < sizeof(end_names) / sizeof(end_names[0]) ? end_names[ev->end]
+									   : "?");
+		print_wall(f, ev->first_seen_ns + (__u64)mono_to_real);
+		fprintf(f, ",\"duration_ms\":%llu",
+			(unsigned long long)(xct_event_duration_ns(e, ev->time_ns) / 1000000));
 	}
-	printf(",\"conn\":");
-	xct_print_conn_json_nat(stdout, &ev->key, e, nat, inner, ev->time_ns);
-	printf("}\n");
+	fprintf(f, ",\"conn\":");
+	xct_print_conn_json_nat(f, &ev->key, e, nat, inner, ev->time_ns);
+	fprintf(f, "}\n");
+}
+
+int xct_ct_event_json(FILE *f, const struct xct_ct_event *ev, __s64 mono_to_real)
+{
+	struct xct_nat_binding nat, inner;
+	struct xct_ct_entry e;
+
+	if (ev->type < XCT_CTE_NEW || ev->type > XCT_CTE_DESTROY)
+		return -EINVAL;
+	xct_event_entry(ev, &e);
+	xct_event_nat(ev, &nat, &inner);
+	print_json(f, mono_to_real, ev, &e, nat.manip ? &nat : NULL, inner.manip ? &inner : NULL);
+	return 0;
 }
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -182,7 +195,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (!xct_filter_match_nat(r->filter, &ev->key, &e, nat, inner))
 		return 0;
 	if (xct_opts.json) {
-		print_json(r, ev, &e, nat, inner);
+		print_json(stdout, r->mono_to_real, ev, &e, nat, inner);
 	} else {
 		if (r->opts->fmt_flags & XCT_FMT_TIMESTAMP) {
 			__u64 real = ev->time_ns + (__u64)r->mono_to_real;
@@ -200,7 +213,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static __s64 mono_to_real(void)
+__s64 xct_mono_to_real(void)
 {
 	struct timespec mono, real;
 
@@ -212,7 +225,7 @@ static __s64 mono_to_real(void)
 int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 		      const struct xct_ct_events_opts *o)
 {
-	struct reader r = {.filter = f, .opts = o, .mono_to_real = mono_to_real()};
+	struct reader r = {.filter = f, .opts = o, .mono_to_real = xct_mono_to_real()};
 	struct xct_stream_paths paths;
 	struct xct_stream *s = NULL;
 	__u64 lost_before, lost = 0;

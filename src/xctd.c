@@ -16,6 +16,7 @@
 static const char usage[] =
 	"Usage: xctd [--pin-path DIR] [--socket PATH] [--metrics-listen ADDR:PORT]\n"
 	"            [--config FILE] [--foreground]\n"
+	"            [--flow-log FILE] [--nat-log FILE] [--log-max-size BYTES] [--log-keep N]\n"
 	"\n"
 	"The daemon beside xct's datapath.  It owns the datapath's event rings\n"
 	"(connection events, log rules' events, xct's drops) and gives every event\n"
@@ -32,12 +33,19 @@ static const char usage[] =
 	"      --metrics-listen ADDR:PORT  serve /metrics there ([ADDR]:PORT for IPv6)\n"
 	"      --config FILE          xct.conf (accepted; its settings are not read yet)\n"
 	"      --foreground           stay in the foreground, log to stderr (for systemd)\n"
+	"      --flow-log FILE        every connection's end (DESTROY, with both directions'\n"
+	"                             counters) as 'xct ct events -o json' prints it\n"
+	"      --nat-log FILE         translated connections' NEW and DESTROY, the same way\n"
+	"      --log-max-size BYTES   rotate a log at this size (default 64 MiB): FILE\n"
+	"                             becomes FILE.1, FILE.1 FILE.2...\n"
+	"      --log-keep N           rotated files kept (default 3)\n"
 	"  -v, --verbose              libbpf's messages\n"
 	"  -h, --help\n"
 	"\n"
 	"Examples:\n"
 	"  xctd --foreground --metrics-listen 127.0.0.1:9474\n"
-	"  xctd --pin-path /sys/fs/bpf/xct-lab --socket /run/xct-lab/xctd.sock\n";
+	"  xctd --pin-path /sys/fs/bpf/xct-lab --socket /run/xct-lab/xctd.sock\n"
+	"  xctd --flow-log /var/log/xct/flows.jsonl --nat-log /var/log/xct/nat.jsonl\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -65,6 +73,10 @@ int main(int argc, char **argv)
 		{"metrics-listen", required_argument, NULL, 'm'},
 		{"config", required_argument, NULL, 'c'},
 		{"foreground", no_argument, NULL, 'f'},
+		{"flow-log", required_argument, NULL, 'F'},
+		{"nat-log", required_argument, NULL, 'N'},
+		{"log-max-size", required_argument, NULL, 'M'},
+		{"log-keep", required_argument, NULL, 'K'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -73,7 +85,10 @@ int main(int argc, char **argv)
 		.pin_path = XCT_PIN_PATH_DEFAULT,
 		.socket_path = XCT_SOCKET_DEFAULT,
 		.run_dir = XCT_RUN_DIR,
+		.log_max_size = XCTD_LOG_MAX_SIZE_DEFAULT,
+		.log_keep = XCTD_LOG_KEEP_DEFAULT,
 	};
+	__u64 n;
 	const char *env = getenv("XCT_PIN_PATH");
 	struct sockaddr_storage ss;
 	unsigned int len;
@@ -107,6 +122,25 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			cfg.foreground = true;
+			break;
+		case 'F':
+		case 'N':
+			if (optarg[0] != '/')
+				return usage_error("--%s needs an absolute path",
+						   c == 'F' ? "flow-log" : "nat-log");
+			*(c == 'F' ? &cfg.flow_log : &cfg.nat_log) = optarg;
+			break;
+		case 'M':
+			if (xct_parse_u64(optarg, 1024, 1ULL << 40, &cfg.log_max_size))
+				return usage_error("--log-max-size: '%s' is not a number of bytes "
+						   "from 1024",
+						   optarg);
+			break;
+		case 'K':
+			if (xct_parse_u64(optarg, 1, 1000, &n))
+				return usage_error(
+					"--log-keep: '%s' is not a number from 1 to 1000", optarg);
+			cfg.log_keep = (unsigned int)n;
 			break;
 		case 'v':
 			xct_opts.verbose = true;

@@ -18,7 +18,14 @@ struct xctd_config {
 	const char *run_dir;	    /* the rings' locks (XCT_RUN_DIR) */
 	const char *metrics_listen; /* ADDR:PORT or [ADDR]:PORT, NULL: none */
 	bool foreground;	    /* else a daemon, logging to syslog */
+	const char *flow_log;	    /* every DESTROY, as JSON lines; NULL: none */
+	const char *nat_log;	    /* translated connections' NEW and DESTROY */
+	__u64 log_max_size;	    /* bytes, before a log is rotated */
+	unsigned int log_keep;	    /* rotated files kept */
 };
+
+#define XCTD_LOG_MAX_SIZE_DEFAULT (64ULL << 20)
+#define XCTD_LOG_KEEP_DEFAULT	  3
 
 /* What xctd adds to the metrics: per stream, its readers and what it
  * passed on or had to drop for readers too slow to take it. */

@@ -36,7 +36,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "ct_events.h"
 #include "daemon/daemon.h"
+#include "daemon/flowlog.h"
 #include "daemon/http.h"
 #include "daemon/wire.h"
 #include "xct.h"
@@ -79,6 +81,8 @@ struct xctd {
 	struct client *clients;
 	__u64 start_ns, next_check_ns;
 	bool attached;
+	struct xctd_log flow, nat; /* f NULL when not asked for */
+	__s64 mono_to_real;
 };
 
 static volatile sig_atomic_t stopping;
@@ -181,6 +185,20 @@ drop:
 	r->st.dropped++;
 }
 
+/* A flow record for every connection's end; a NAT record for a
+ * translated connection's start and end. */
+static void log_event(struct xctd *d, const void *data, size_t size)
+{
+	struct xct_ct_event ev;
+
+	if (xct_ct_event_decode(data, size, &ev))
+		return;
+	if (ev.type == XCT_CTE_DESTROY)
+		xctd_log_event(&d->flow, &ev, d->mono_to_real);
+	if (ev.nat_manip && (ev.type == XCT_CTE_NEW || ev.type == XCT_CTE_DESTROY))
+		xctd_log_event(&d->nat, &ev, d->mono_to_real);
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct ring *r = ctx;
@@ -197,6 +215,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	for (c = d->clients; c; c = c->next)
 		if (c->ready && c->kind == r->kind)
 			client_event(r, c, data, size);
+	if (r->kind == XCT_STREAM_CT_EVENTS && (d->flow.f || d->nat.f))
+		log_event(d, data, size);
 	return 0;
 }
 
@@ -391,7 +411,9 @@ static void refresh_subs(struct xctd *d)
 
 		if (r->sub.fd < 0)
 			continue;
-		if (r->st.readers || early)
+		/* The logs read connection events all the time. */
+		if (r->st.readers || early ||
+		    (k == XCT_STREAM_CT_EVENTS && (d->flow.f || d->nat.f)))
 			xct_sub_refresh(&r->sub);
 		else if (r->sub.last_ns)
 			xct_sub_end(&r->sub); /* the last reader left */
@@ -694,8 +716,14 @@ int xctd_run(const struct xctd_config *cfg)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d.start_ns = xct_now_ns();
+	d.mono_to_real = xct_mono_to_real();
 	d.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d.epfd < 0)
+		goto out;
+	if (cfg->flow_log &&
+	    xctd_log_open(&d.flow, cfg->flow_log, cfg->log_max_size, cfg->log_keep))
+		goto out;
+	if (cfg->nat_log && xctd_log_open(&d.nat, cfg->nat_log, cfg->log_max_size, cfg->log_keep))
 		goto out;
 	if (xct_prepare_pin_path(cfg->pin_path, false))
 		goto out;
@@ -770,5 +798,7 @@ out:
 		close(d.msock);
 	if (d.epfd >= 0)
 		close(d.epfd);
+	xctd_log_close(&d.flow);
+	xctd_log_close(&d.nat);
 	return rc;
 }
