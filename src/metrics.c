@@ -38,12 +38,15 @@ static void one(FILE *f, const char *name, const char *type, const char *help, d
 	sample(f, name, NULL, v);
 }
 
-/* The counters conntrack -S shows, and xct's table-full kinds: as
- * node_nf_conntrack_stat_*, but typed as the counters they are. */
-static const struct {
+/* A counter slot and its metric. */
+struct stat_metric {
 	int slot;
 	const char *name, *help;
-} ct_stats[] = {
+};
+
+/* The counters conntrack -S shows, and xct's table-full kinds: as
+ * node_nf_conntrack_stat_*, but typed as the counters they are. */
+static const struct stat_metric ct_stats[] = {
 	{XCT_S_FOUND, "found", "Packets of connections found in the table"},
 	{XCT_S_INVALID, "invalid", "Packets that could not be tracked (INVALID)"},
 	{XCT_S_IGNORE, "ignore", "Packets not tracked on purpose"},
@@ -61,10 +64,7 @@ static const struct {
 	 "Evictions of unassured entries that saw a reply"},
 };
 
-static const struct {
-	int slot;
-	const char *name, *help;
-} other_stats[] = {
+static const struct stat_metric other_stats[] = {
 	{XCT_S_PACKETS, "xct_datapath_packets_total", "Packets the datapath looked at"},
 	{XCT_S_RELATED, "xct_conntrack_related_total", "Packets RELATED to a tracked connection"},
 	{XCT_S_UNTRACKED, "xct_conntrack_untracked_total", "Packets left untracked"},

@@ -60,6 +60,14 @@ static int usage_error(const char *fmt, ...)
 	return XCT_EXIT_USAGE;
 }
 
+static const char *opt_name(const struct option *opts, int c)
+{
+	for (; opts->name; opts++)
+		if (opts->val == c)
+			return opts->name;
+	return "?";
+}
+
 static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	return xct_opts.verbose ? vfprintf(stderr, fmt, args) : 0;
@@ -100,14 +108,17 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'P':
-			if (optarg[0] != '/')
-				return usage_error("--pin-path needs an absolute path");
-			cfg.pin_path = optarg;
-			break;
 		case 's':
+		case 'F':
+		case 'N':
+			/* The paths: absolute, as the daemon changes directory. */
 			if (optarg[0] != '/')
-				return usage_error("--socket needs an absolute path");
-			cfg.socket_path = optarg;
+				return usage_error("--%s needs an absolute path",
+						   opt_name(opts, c));
+			*(c == 'P'   ? &cfg.pin_path
+			  : c == 's' ? &cfg.socket_path
+			  : c == 'F' ? &cfg.flow_log
+				     : &cfg.nat_log) = optarg;
 			break;
 		case 'm':
 			if (xctd_parse_listen(optarg, &ss, &len))
@@ -122,13 +133,6 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			cfg.foreground = true;
-			break;
-		case 'F':
-		case 'N':
-			if (optarg[0] != '/')
-				return usage_error("--%s needs an absolute path",
-						   c == 'F' ? "flow-log" : "nat-log");
-			*(c == 'F' ? &cfg.flow_log : &cfg.nat_log) = optarg;
 			break;
 		case 'M':
 			if (xct_parse_u64(optarg, 1024, 1ULL << 40, &cfg.log_max_size))

@@ -57,40 +57,28 @@ static int dir_unsafe(int fd, const char *dir, const char *comp, bool last)
 
 int xct_safe_dir(const char *dir, bool create)
 {
-	char comp[PATH_MAX], name[NAME_MAX + 1];
-	const char *p = dir, *end;
-	size_t len = 0, n;
+	char buf[PATH_MAX], comp[PATH_MAX] = "", *name, *next_name, *save = NULL;
 	int fd, next, err;
 
-	if (dir[0] != '/' || strlen(dir) >= sizeof(comp)) {
+	if (dir[0] != '/' || strlen(dir) >= sizeof(buf)) {
 		xct_err("refusing %s: not an absolute path", dir);
 		return -EINVAL;
 	}
+	strcpy(buf, dir);
 	fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	err = dir_unsafe(fd, dir, "/", false);
-	while (!err) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		end = strchrnul(p, '/');
-		n = (size_t)(end - p);
-		if (n > NAME_MAX || (n == 1 && p[0] == '.') || (n == 2 && !strncmp(p, "..", 2))) {
+	/* One component at a time from "/", each checked once opened. */
+	for (name = strtok_r(buf, "/", &save); name && !err; name = next_name) {
+		next_name = strtok_r(NULL, "/", &save);
+		if (!strcmp(name, ".") || !strcmp(name, "..")) {
 			xct_err("refusing %s: not a plain absolute path", dir);
 			err = -EINVAL;
 			break;
 		}
-		memcpy(name, p, n);
-		name[n] = '\0';
-		comp[len++] = '/';
-		memcpy(comp + len, name, n + 1);
-		len += n;
-		p = end;
-		while (*p == '/')
-			p++;
-		if (!*p && create && mkdirat(fd, name, 0700) && errno != EEXIST) {
+		strcat(strcat(comp, "/"), name); /* no longer than dir */
+		if (!next_name && create && mkdirat(fd, name, 0700) && errno != EEXIST) {
 			err = -errno;
 			xct_err("cannot create %s: %s", dir, strerror(errno));
 			break;
@@ -107,7 +95,7 @@ int xct_safe_dir(const char *dir, bool create)
 		}
 		close(fd);
 		fd = next;
-		err = dir_unsafe(fd, dir, comp, !*p);
+		err = dir_unsafe(fd, dir, comp, !next_name);
 	}
 	close(fd);
 	return err;

@@ -666,6 +666,8 @@ static int daemonize(int *ready_fd)
 	}
 	close(p[0]);
 	setsid();
+	if (chdir("/"))
+		return -errno;
 	*ready_fd = p[1];
 	return 0;
 }

@@ -143,14 +143,5 @@ okr=$?
 result flow_log_continues_across_restart $? "echo $oke; $before -> $(lines flows DESTROY | wc -l)"
 
 # ---- Bad options ----
-bad=0
-for args in "--flow-log relative" "--log-max-size 10" "--log-keep 0" "--nat-log"; do
-	# shellcheck disable=SC2086
-	"$XCTD" $args >/dev/null 2>&1
-	rc=$?
-	[ "$rc" = 2 ] || {
-		bad=1
-		echo "#   'xctd $args' exited $rc"
-	}
-done
-result flow_log_bad_options_exit_2 $bad
+usage_exits_2 flow_log_bad_options_exit_2 "$XCTD" "--flow-log relative" "--log-max-size 10" \
+	"--log-keep 0" "--nat-log"
