@@ -56,7 +56,7 @@ struct ring {
 	__u32 id;
 	struct xct_sub sub;
 	unsigned char *backlog; /* framed, as a resuming reader gets it */
-	size_t blen;
+	size_t blen, bcap;
 	struct xctd_stream_stats st;
 };
 
@@ -204,14 +204,12 @@ static int on_record(void *ctx, void *data, size_t size)
 	struct ring *r = ctx;
 	struct xctd *d = r->d;
 	struct client *c;
-	size_t cap;
 
 	if (size > XCTD_MAX_PAYLOAD)
 		return 0;
-	if (xct_now_ns() - d->start_ns < XCTD_RESUME_NS) {
-		cap = r->blen;
-		frame_put(&r->backlog, &r->blen, &cap, XCTD_BACKLOG_MAX, XCTD_F_EVENT, data, size);
-	}
+	if (xct_now_ns() - d->start_ns < XCTD_RESUME_NS)
+		frame_put(&r->backlog, &r->blen, &r->bcap, XCTD_BACKLOG_MAX, XCTD_F_EVENT, data,
+			  size);
 	for (c = d->clients; c; c = c->next)
 		if (c->ready && c->kind == r->kind)
 			client_event(r, c, data, size);
@@ -420,7 +418,7 @@ static void refresh_subs(struct xctd *d)
 		if (!early && r->backlog) {
 			free(r->backlog);
 			r->backlog = NULL;
-			r->blen = 0;
+			r->blen = r->bcap = 0;
 		}
 	}
 }
