@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "metrics.h"
+#include "rules/install.h"
 #include "table.h"
 #include "xct.h"
 #include "xct/nat.h"
@@ -93,14 +94,6 @@ static int count_one(const struct xct_ct_key *key, const struct xct_ct_entry *e,
 	return 0;
 }
 
-static int open_pin(const char *pin_path, const char *name)
-{
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/%s", pin_path, name);
-	return bpf_obj_get(path);
-}
-
 static void write_counters(FILE *f, const struct xct_table *t)
 {
 	char labels[96];
@@ -146,26 +139,37 @@ static void write_counters(FILE *f, const struct xct_table *t)
 	       (double)xct_counter_total(t, XCT_S_DROP_EVENTS_LOST));
 }
 
-/* Each rule of the running generation, the policy line first. */
-static void write_rules(FILE *f, const char *pin_path)
+/* The policy maps under the pin path given as ctx. */
+static int policy_fd(const char *name, void *ctx)
 {
-	int ctl_fd = open_pin(pin_path, "xct_policy_ctl"),
-	    rules_fd = open_pin(pin_path, "xct_rules");
-	int stats_fd = open_pin(pin_path, "xct_rule_stats");
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", (const char *)ctx, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		xct_err("cannot open %s: %s", path, strerror(errno));
+	return fd < 0 ? -errno : fd;
+}
+
+static int count_elem(const struct xct_prefix *p, void *ctx)
+{
+	(*(__u64 *)ctx)++;
+	return 0;
+}
+
+/* Each rule of the running generation, the policy line first; each set's
+ * size. */
+static void write_rules(FILE *f, struct xct_policy_maps *m)
+{
 	int ncpus = libbpf_num_possible_cpus();
 	struct xct_rule_stats *st = NULL;
-	struct xct_policy_ctl ctl = {};
-	__u32 zero = 0, gen = 0, n = 0, i;
+	bool loaded = m->ctl_mem->loaded;
+	__u32 gen = m->ctl_mem->active_gen & 1, n = loaded ? m->ctl_mem->gen[gen].n_rules : 0, i;
 	char labels[96];
-	bool loaded;
 
-	loaded = ctl_fd >= 0 && !bpf_map_lookup_elem(ctl_fd, &zero, &ctl) && ctl.loaded;
-	if (loaded) {
-		gen = ctl.active_gen & 1;
-		n = ctl.gen[gen].n_rules;
-	}
 	one(f, "xct_rules", "gauge", "Rules of the running ruleset (0: none loaded)", n);
-	if (loaded && ncpus > 0 && rules_fd >= 0 && stats_fd >= 0)
+	if (loaded && ncpus > 0)
 		st = calloc((size_t)ncpus, sizeof(*st));
 	if (st) {
 		family(f, "xct_rule_packets_total", "counter",
@@ -183,8 +187,8 @@ static void write_rules(FILE *f, const char *pin_path)
 				__u64 sum = 0;
 				int c;
 
-				if (bpf_map_lookup_elem(rules_fd, &key, &rec) ||
-				    bpf_map_lookup_elem(stats_fd, &key, st))
+				if (bpf_map_lookup_elem(m->rules, &key, &rec) ||
+				    bpf_map_lookup_elem(m->rule_stats, &key, st))
 					continue;
 				for (c = 0; c < ncpus; c++)
 					sum += pass ? st[c].bytes : st[c].packets;
@@ -195,12 +199,20 @@ static void write_rules(FILE *f, const char *pin_path)
 		}
 		free(st);
 	}
-	if (ctl_fd >= 0)
-		close(ctl_fd);
-	if (rules_fd >= 0)
-		close(rules_fd);
-	if (stats_fd >= 0)
-		close(stats_fd);
+	family(f, "xct_set_elements", "gauge", "Elements in each set of the running ruleset");
+	for (i = 0; loaded && i < XCT_SETS_MAX; i++) {
+		__u32 k = gen * XCT_SETS_MAX + i;
+		struct xct_set_info info;
+		__u64 elems = 0;
+
+		if (bpf_map_lookup_elem(m->set_info, &k, &info) || !info.id)
+			break;
+		if (xct_policy_set_walk(m, &info, count_elem, &elems))
+			continue;
+		info.name[sizeof(info.name) - 1] = '\0';
+		snprintf(labels, sizeof(labels), "set=\"%s\"", info.name);
+		sample(f, "xct_set_elements", labels, (double)elems);
+	}
 }
 
 struct nat_rule_use {
@@ -216,31 +228,26 @@ static int proto_slot(__u8 proto)
 
 /* The bindings, and how much of each source-NAT rule's room for
  * translated tuples they take. */
-static void write_nat(FILE *f, const char *pin_path, const struct xct_table *t, double *pressure)
+static void write_nat(FILE *f, struct xct_policy_maps *m, const struct xct_table *t,
+		      double *pressure)
 {
 	struct nat_rule_use use[XCT_NAT_RULES_MAX];
-	int ctl_fd = open_pin(pin_path, "xct_nat_ctl"),
-	    rules_fd = open_pin(pin_path, "xct_nat_rules");
-	int pctl_fd = open_pin(pin_path, "xct_policy_ctl");
+	__u32 len, zero = 0, gen = m->ctl_mem->active_gen & 1, i, nuse = 0;
 	__u64 snat = 0, dnat = 0, limit = 0;
 	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), zero = 0, gen = 0, i, nuse = 0;
-	struct xct_policy_ctl pctl = {};
 	struct xct_nat_ctl ctl = {};
 	struct xct_ct_key key, *prev = NULL;
 	struct xct_nat_binding b;
 	char labels[64];
 
-	if (pctl_fd >= 0 && !bpf_map_lookup_elem(pctl_fd, &zero, &pctl))
-		gen = pctl.active_gen & 1;
-	if (ctl_fd >= 0 && rules_fd >= 0 && !bpf_map_lookup_elem(ctl_fd, &zero, &ctl)) {
+	if (!bpf_map_lookup_elem(m->nat_ctl, &zero, &ctl)) {
 		for (i = 0; i < ctl.n_rules[gen] && i < XCT_NAT_RULES_MAX; i++) {
 			__u32 k = gen * XCT_NAT_RULES_MAX + i;
 			struct xct_nat_rule r;
 			__u16 lo, hi;
 			double addrs = 1;
 
-			if (bpf_map_lookup_elem(rules_fd, &k, &r) || r.kind == XCT_NAT_DNAT)
+			if (bpf_map_lookup_elem(m->nat_rules, &k, &r) || r.kind == XCT_NAT_DNAT)
 				continue;
 			xct_nat_port_range(&r, r.family, XCT_IPPROTO_TCP, 1024, &lo, &hi);
 			if (r.kind == XCT_NAT_SNAT && r.family != XCT_AF_INET6 &&
@@ -253,6 +260,7 @@ static void write_nat(FILE *f, const char *pin_path, const struct xct_table *t, 
 			nuse++;
 		}
 	}
+	len = sizeof(info);
 	if (t->nat_fd >= 0) {
 		if (!bpf_obj_get_info_by_fd(t->nat_fd, &info, &len))
 			limit = info.max_entries;
@@ -279,21 +287,15 @@ static void write_nat(FILE *f, const char *pin_path, const struct xct_table *t, 
 	       "Share of a source NAT rule's translated ports in use, for its busiest protocol "
 	       "(1: exhausted)");
 	for (i = 0; i < nuse; i++) {
-		__u64 m = use[i].used[0];
+		__u64 busiest = use[i].used[0];
 
-		m = use[i].used[1] > m ? use[i].used[1] : m;
-		m = use[i].used[2] > m ? use[i].used[2] : m;
+		busiest = use[i].used[1] > busiest ? use[i].used[1] : busiest;
+		busiest = use[i].used[2] > busiest ? use[i].used[2] : busiest;
 		snprintf(labels, sizeof(labels), "line=\"%u\"", use[i].line);
 		sample(f, "xct_nat_port_range_pressure", labels,
-		       use[i].capacity > 0 ? (double)m / use[i].capacity : 0);
+		       use[i].capacity > 0 ? (double)busiest / use[i].capacity : 0);
 	}
 	*pressure = limit ? (double)(snat + dnat) / (double)limit : 0;
-	if (ctl_fd >= 0)
-		close(ctl_fd);
-	if (rules_fd >= 0)
-		close(rules_fd);
-	if (pctl_fd >= 0)
-		close(pctl_fd);
 }
 
 static void write_daemon(FILE *f, const struct xctd_stream_stats *st)
@@ -327,6 +329,7 @@ int xct_metrics_write(FILE *f, const char *pin_path, const struct xctd_stream_st
 	unsigned long live = 0;
 	__u64 now = xct_now_ns();
 	double nat_pressure = 0;
+	struct xct_policy_maps m;
 	__u32 zero = 0;
 	int err;
 
@@ -358,8 +361,11 @@ int xct_metrics_write(FILE *f, const char *pin_path, const struct xctd_stream_st
 		one(f, "xct_conntrack_gc_last_sweep_age_seconds", "gauge",
 		    "Time since the last sweep", (double)(now - gc.last_run_ns) / 1e9);
 
-	write_rules(f, pin_path);
-	write_nat(f, pin_path, &t, &nat_pressure);
+	if (!xct_policy_open_fds(&m, policy_fd, (void *)pin_path)) {
+		write_rules(f, &m);
+		write_nat(f, &m, &t, &nat_pressure);
+		xct_policy_close(&m);
+	}
 
 	family(f, "xct_bpf_map_pressure", "gauge",
 	       "How full each map is: entries in use over its size (1: full)");

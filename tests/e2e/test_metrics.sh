@@ -58,6 +58,8 @@ cat >"$WORK/rules" <<-EOF
 	drop udp dport 7777
 	accept tcp dport $PORT
 	masquerade oif veth-r-s
+	set blocked { 192.0.2.0/24, 198.51.100.7, 2001:db8::/32 }
+	drop saddr @blocked
 EOF
 xct_r rules load "$WORK/rules" >/dev/null || fail_setup "rules load"
 ip netns exec "$NS_S" socat TCP4-LISTEN:$PORT,reuseaddr,fork EXEC:cat </dev/null >/dev/null 2>&1 &
@@ -147,4 +149,8 @@ check metrics_nat_bindings_equal_ct_list 'xct_nat_bindings{manip="snat"}' "$snat
 snat_tcp=$(xct_r ct list --src-nat -p tcp 2>/dev/null | grep -c .)
 check metrics_nat_port_pressure 'round(xct_nat_port_range_pressure{line="4"} * 64512)' "$snat_tcp"
 check metrics_map_pressure 'round(xct_bpf_map_pressure{map_name="xct_ct"} * on() xct_conntrack_entries_limit)' "$count"
+check metrics_set_elements 'xct_set_elements{set="blocked"}' \
+	"$(xct_r -j set list | "$PYTHON" -c 'import json,sys; print([s["elements"] for s in json.load(sys.stdin) if s["name"] == "blocked"][0])')"
+check metrics_set_elements_are_three 'xct_set_elements{set="blocked"}' 3
+check metrics_rules_loaded xct_rules "$(xct_r -j status | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["rules"]["rules"])')"
 check metrics_events_lost 'xct_events_lost_total{stream="ct_events"}' "$(stat_total ct_events_lost)"
