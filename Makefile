@@ -18,7 +18,7 @@ BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 
 BPF_SRC  := bpf/xct.bpf.c
 BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/xct/*.h)
-CLI_SRC  := $(wildcard src/*.c src/*/*.c)
+CLI_SRC  := $(filter-out src/xctd.c,$(wildcard src/*.c src/*/*.c))
 CLI_HDRS := $(wildcard src/*.h src/*/*.h)
 CLI_OBJ  := $(patsubst src/%.c,$(BUILD)/src/%.o,$(CLI_SRC))
 CLI_LIB_OBJ := $(filter-out $(BUILD)/src/main.o,$(CLI_OBJ))
@@ -34,7 +34,7 @@ BENCH_BINS := $(BENCH_BIN) $(BUILD)/bench/prog_cost $(BUILD)/bench/connrate \
 
 .PHONY: all deps test difftest evasion demo bench clean format check-format
 
-all: $(BUILD)/xct $(UNIT_BIN) $(BPFT_BIN) $(BENCH_BINS)
+all: $(BUILD)/xct $(BUILD)/xctd $(UNIT_BIN) $(BPFT_BIN) $(BENCH_BINS)
 
 deps:
 	@./scripts/install-deps.sh
@@ -68,6 +68,10 @@ $(BUILD)/src/%.o: src/%.c $(BUILD)/xct.skel.h $(BUILD)/replay.skel.h $(BUILD)/tr
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/xct: $(CLI_OBJ)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# xctd, the daemon: its own main over the same library objects.
+$(BUILD)/xctd: $(BUILD)/src/xctd.o $(CLI_LIB_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(UNIT_BIN): $(UNIT_SRC) $(CLI_LIB_OBJ) $(wildcard tests/lib/*.h) $(BPF_HDRS)

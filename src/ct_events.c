@@ -11,9 +11,9 @@
  * is what the datapath did not build while the subscription had lapsed
  * (ct_events_no_reader: this reader stalled for longer than XCT_SUB_TTL_NS,
  * blocked on a consumer that stopped reading), so that what it shows plus
- * what it reports lost is every event of its lifetime.  A ring
- * buffer has one consumer position, so two readers would share the events
- * between them; the second one is warned.
+ * what it reports lost is every event of its lifetime.  The events come
+ * through xctd when it runs, so that every reader gets every one of them
+ * (src/daemon/stream.h); without it a second reader is refused.
  */
 #include <errno.h>
 #include <signal.h>
@@ -27,6 +27,7 @@
 
 #include "ct_events.h"
 #include "ct_format.h"
+#include "daemon/stream.h"
 #include "xct.h"
 
 #define SUMMARY_PREFIX "xct v" XCT_VERSION " (xct): "
@@ -117,7 +118,6 @@ struct reader {
 	const struct xct_filter *filter;
 	const struct xct_ct_events_opts *opts;
 	__s64 mono_to_real; /* ns to add to a monotonic time for wall time */
-	bool draining;	    /* throwing away what an earlier reader left */
 	__u64 shown;
 };
 
@@ -136,30 +136,43 @@ static const char *const end_names[] = {
 	[XCT_CTE_END_KILLED] = "killed",
 };
 
-static void print_wall(__u64 real_ns)
+static void print_wall(FILE *f, __u64 real_ns)
 {
-	printf("%llu.%06llu", (unsigned long long)(real_ns / 1000000000ULL),
-	       (unsigned long long)(real_ns % 1000000000ULL / 1000));
+	fprintf(f, "%llu.%06llu", (unsigned long long)(real_ns / 1000000000ULL),
+		(unsigned long long)(real_ns % 1000000000ULL / 1000));
 }
 
-static void print_json(struct reader *r, const struct xct_ct_event *ev,
+static void print_json(FILE *f, __s64 mono_to_real, const struct xct_ct_event *ev,
 		       const struct xct_ct_entry *e, const struct xct_nat_binding *nat,
 		       const struct xct_nat_binding *inner)
 {
-	printf("{\"time\":");
-	print_wall(ev->time_ns + (__u64)r->mono_to_real);
-	printf(",\"event\":\"%s\",\"seq\":%u", type_names[ev->type], ev->seq);
+	fprintf(f, "{\"time\":");
+	print_wall(f, ev->time_ns + (__u64)mono_to_real);
+	fprintf(f, ",\"event\":\"%s\",\"seq\":%u", type_names[ev->type], ev->seq);
 	if (ev->type == XCT_CTE_DESTROY) {
-		printf(",\"end\":\"%s\",\"start\":",
-		       ev->end < sizeof(end_names) / sizeof(end_names[0]) ? end_names[ev->end]
-									  : "?");
-		print_wall(ev->first_seen_ns + (__u64)r->mono_to_real);
-		printf(",\"duration_ms\":%llu",
-		       (unsigned long long)(xct_event_duration_ns(e, ev->time_ns) / 1000000));
+		fprintf(f, ",\"end\":\"%s\",\"start\":",
+			ev->end < sizeof(end_names) / sizeof(end_names[0]) ? end_names[ev->end]
+									   : "?");
+		print_wall(f, ev->first_seen_ns + (__u64)mono_to_real);
+		fprintf(f, ",\"duration_ms\":%llu",
+			(unsigned long long)(xct_event_duration_ns(e, ev->time_ns) / 1000000));
 	}
-	printf(",\"conn\":");
-	xct_print_conn_json_nat(stdout, &ev->key, e, nat, inner, ev->time_ns);
-	printf("}\n");
+	fprintf(f, ",\"conn\":");
+	xct_print_conn_json_nat(f, &ev->key, e, nat, inner, ev->time_ns);
+	fprintf(f, "}\n");
+}
+
+int xct_ct_event_json(FILE *f, const struct xct_ct_event *ev, __s64 mono_to_real)
+{
+	struct xct_nat_binding nat, inner;
+	struct xct_ct_entry e;
+
+	if (ev->type < XCT_CTE_NEW || ev->type > XCT_CTE_DESTROY)
+		return -EINVAL;
+	xct_event_entry(ev, &e);
+	xct_event_nat(ev, &nat, &inner);
+	print_json(f, mono_to_real, ev, &e, nat.manip ? &nat : NULL, inner.manip ? &inner : NULL);
+	return 0;
 }
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -173,7 +186,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	char line[640];
 	int n;
 
-	if (r->draining || xct_ct_event_decode(data, size, &copy))
+	if (xct_ct_event_decode(data, size, &copy))
 		return 0;
 	if (ev->type < XCT_CTE_NEW || ev->type > XCT_CTE_DESTROY ||
 	    !(r->opts->mask & XCT_CTE_MASK(ev->type)))
@@ -187,7 +200,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (!xct_filter_match_nat(r->filter, &ev->key, &e, nat, inner))
 		return 0;
 	if (xct_opts.json) {
-		print_json(r, ev, &e, nat, inner);
+		print_json(stdout, r->mono_to_real, ev, &e, nat, inner);
 	} else {
 		if (r->opts->fmt_flags & XCT_FMT_TIMESTAMP) {
 			__u64 real = ev->time_ns + (__u64)r->mono_to_real;
@@ -205,7 +218,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static __s64 mono_to_real(void)
+__s64 xct_mono_to_real(void)
 {
 	struct timespec mono, real;
 
@@ -214,66 +227,20 @@ static __s64 mono_to_real(void)
 	return ((__s64)real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
 }
 
-/* Is another reader of connection events subscribed right now? */
-static bool other_reader(int subs_fd)
-{
-	__u32 key = XCT_SUB_CT_EVENTS;
-	__u64 seen = 0, now = xct_now_ns();
-
-	return bpf_map_lookup_elem(subs_fd, &key, &seen) == 0 && seen &&
-	       (__s64)(now - seen) < (__s64)XCT_SUB_TTL_NS;
-}
-
-/* Ends the datapath's event work now rather than when the slot goes stale,
- * unless another reader has refreshed it since. */
-static void unsubscribe(const struct xct_sub *sub)
-{
-	__u32 key = XCT_SUB_CT_EVENTS;
-	__u64 seen = 0, zero = 0;
-
-	if (sub->fd >= 0 && bpf_map_lookup_elem(sub->fd, &key, &seen) == 0 && seen == sub->last_ns)
-		bpf_map_update_elem(sub->fd, &key, &zero, BPF_ANY);
-}
-
 int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 		      const struct xct_ct_events_opts *o)
 {
-	struct reader r = {.filter = f, .opts = o, .mono_to_real = mono_to_real()};
-	struct xct_sub sub = {.fd = -1};
-	struct ring_buffer *rb = NULL;
-	__u64 full_before = 0, unbuilt_before = 0, full = 0, unbuilt = 0, lost;
-	int fd, err, rc = XCT_EXIT_OK;
+	struct reader r = {.filter = f, .opts = o, .mono_to_real = xct_mono_to_real()};
+	struct xct_stream_paths paths;
+	struct xct_stream *s = NULL;
+	__u64 full_before, unbuilt_before, full, unbuilt, lost;
+	int err, rc = XCT_EXIT_OK;
 	time_t deadline = 0;
-	char path[4096];
 
-	fd = bpf_obj_get(xct_pin(path, sizeof(path), "xct_ct_events"));
-	if (fd < 0) {
-		xct_err("cannot open %s: %s (attached by an xct without connection events?)", path,
-			strerror(errno));
-		return XCT_EXIT_RUNTIME;
-	}
-	r.draining = true;
-	rb = ring_buffer__new(fd, on_event, &r, NULL);
-	if (!rb) {
-		xct_err("cannot read the connection events: %s", strerror(errno));
-		close(fd);
-		return XCT_EXIT_RUNTIME;
-	}
-	/* Events left from an earlier reader's last seconds are not ours. */
-	ring_buffer__consume(rb);
-	r.draining = false;
-	sub.fd = bpf_obj_get(xct_pin(path, sizeof(path), "xct_subs"));
-	if (sub.fd >= 0 && other_reader(sub.fd))
-		xct_err("another reader of connection events is running: each of you will "
-			"see only part of them");
-	xct_sub_close(&sub);
-	if (xct_sub_open(&sub, XCT_SUB_CT_EVENTS)) {
-		rc = XCT_EXIT_RUNTIME;
-		goto out;
-	}
-	/* From the subscription on, every event is built or counted. */
 	full_before = xct_counter_total(t, XCT_S_CT_EVENTS_LOST);
 	unbuilt_before = xct_counter_total(t, XCT_S_CT_EVENTS_NO_READER);
+	if (xct_stream_open(&s, xct_cli_stream_paths(&paths), XCT_STREAM_CT_EVENTS, on_event, &r))
+		return XCT_EXIT_RUNTIME;
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -281,16 +248,13 @@ int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 	if (o->timeout_s)
 		deadline = time(NULL) + (time_t)o->timeout_s;
 	while (!stop && (!o->count || r.shown < o->count)) {
-		err = ring_buffer__poll(rb, 100);
+		err = xct_stream_poll(s, 100);
 		fflush(stdout);
 		if (err == -EINTR)
 			break;
 		if (err < 0) {
-			xct_err("reading connection events: %s", strerror(-err));
-			rc = XCT_EXIT_RUNTIME;
-			break;
-		}
-		if (xct_sub_refresh(&sub)) {
+			if (err != -EPROTO)
+				xct_err("reading connection events: %s", strerror(-err));
 			rc = XCT_EXIT_RUNTIME;
 			break;
 		}
@@ -298,9 +262,11 @@ int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 			break;
 	}
 	/* What was queued before the end still counts as seen, not lost. */
-	if (!o->count || r.shown < o->count)
-		ring_buffer__consume(rb);
-	full = xct_counter_total(t, XCT_S_CT_EVENTS_LOST) - full_before;
+	if (rc == XCT_EXIT_OK && (!o->count || r.shown < o->count))
+		xct_stream_drain(s);
+	/* The ring's overflow and what xctd could not queue for this reader
+	 * are both "the ring buffer was full" to the reader. */
+	full = xct_counter_total(t, XCT_S_CT_EVENTS_LOST) - full_before + xct_stream_lost(s);
 	unbuilt = xct_counter_total(t, XCT_S_CT_EVENTS_NO_READER) - unbuilt_before;
 	lost = full + unbuilt;
 	if (xct_opts.json)
@@ -318,10 +284,6 @@ int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 			(unsigned long long)lost, (unsigned long long)full,
 			(unsigned long long)unbuilt,
 			(unsigned long long)(XCT_SUB_TTL_NS / 1000000000ULL));
-out:
-	unsubscribe(&sub);
-	xct_sub_close(&sub);
-	ring_buffer__free(rb);
-	close(fd);
+	xct_stream_close(s);
 	return rc;
 }

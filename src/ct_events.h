@@ -35,6 +35,14 @@ int xct_ct_event_decode(const void *data, size_t size, struct xct_ct_event *ev);
 void xct_event_nat(const struct xct_ct_event *ev, struct xct_nat_binding *nat,
 		   struct xct_nat_binding *inner);
 
+/* What to add to a monotonic time (the datapath's clock) for wall time. */
+__s64 xct_mono_to_real(void);
+
+/* One event as the JSON object of 'xct ct events -o json', and a newline;
+ * mono_to_real turns its monotonic times into wall times.  0, or -EINVAL
+ * for an event of no known type. */
+int xct_ct_event_json(FILE *f, const struct xct_ct_event *ev, __s64 mono_to_real);
+
 /* Follows the events until the count, the timeout or a signal; an exit
  * status. */
 int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,

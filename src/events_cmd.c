@@ -3,7 +3,8 @@
  * xct events: follows the datapath's event stream (the xct_events ring
  * buffer) and prints one line per event, or one JSON object per line with
  * -j.  The datapath never waits for a reader: events it had no room for are
- * counted (events_lost) and reported here when the command ends.
+ * counted (events_lost) and reported here when the command ends.  Through
+ * xctd when it runs, so that several readers each get every event.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,6 +19,7 @@
 #include <bpf/libbpf.h>
 
 #include "ct_format.h"
+#include "daemon/stream.h"
 #include "table.h"
 #include "xct.h"
 #include "xct/parse.h"
@@ -133,10 +135,10 @@ int cmd_events(int argc, char **argv)
 	};
 	struct events_ctx ec = {.mono_to_real = mono_to_real()};
 	__u64 timeout_s = 0, lost_before = 0, lost_after = 0;
-	struct ring_buffer *rb = NULL;
+	struct xct_stream_paths paths;
+	struct xct_stream *s = NULL;
 	struct xct_table t;
-	char path[4096];
-	int c, fd, err = 0, rc = XCT_EXIT_OK;
+	int c, err = 0, rc = XCT_EXIT_OK;
 	time_t deadline = 0;
 
 	optind = 1;
@@ -167,42 +169,34 @@ int cmd_events(int argc, char **argv)
 		return XCT_EXIT_RUNTIME;
 	if (xct_table_open(&t))
 		return XCT_EXIT_RUNTIME;
-	fd = bpf_obj_get(xct_pin(path, sizeof(path), "xct_events"));
-	if (fd < 0) {
-		xct_err("cannot open %s: %s", path, strerror(errno));
+	lost_before = xct_counter_total(&t, XCT_S_EVENTS_LOST);
+	if (xct_stream_open(&s, xct_cli_stream_paths(&paths), XCT_STREAM_EVENTS, print_event,
+			    &ec)) {
 		xct_table_close(&t);
 		return XCT_EXIT_RUNTIME;
-	}
-	lost_before = xct_counter_total(&t, XCT_S_EVENTS_LOST);
-	rb = ring_buffer__new(fd, print_event, &ec, NULL);
-	if (!rb) {
-		xct_err("cannot read the event stream: %s", strerror(errno));
-		rc = XCT_EXIT_RUNTIME;
-		goto out;
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	if (timeout_s)
 		deadline = time(NULL) + (time_t)timeout_s;
 	while (!stop && (!ec.wanted || ec.seen < ec.wanted)) {
-		err = ring_buffer__poll(rb, 100);
+		err = xct_stream_poll(s, 100);
 		if (err == -EINTR)
 			break;
 		if (err < 0) {
-			xct_err("reading events: %s", strerror(-err));
+			if (err != -EPROTO)
+				xct_err("reading events: %s", strerror(-err));
 			rc = XCT_EXIT_RUNTIME;
 			break;
 		}
 		if (deadline && time(NULL) >= deadline)
 			break;
 	}
-	lost_after = xct_counter_total(&t, XCT_S_EVENTS_LOST);
+	lost_after = xct_counter_total(&t, XCT_S_EVENTS_LOST) + xct_stream_lost(s);
 	if (lost_after > lost_before)
 		fprintf(stderr, "xct: %llu events lost (the datapath found the stream full)\n",
 			(unsigned long long)(lost_after - lost_before));
-out:
-	ring_buffer__free(rb);
-	close(fd);
+	xct_stream_close(s);
 	xct_table_close(&t);
 	return rc;
 }

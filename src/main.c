@@ -26,6 +26,7 @@ static const char usage[] =
 	"  events [--count N] [--timeout S]                   the event stream (log rules)\n"
 	"  replay FILE [--rules FILE] [--verdicts] [-o json]  a capture through the datapath, offline\n"
 	"  trace drops|resets [FILTER...] [--summary N]       why packets die, why connections reset\n"
+	"  metrics                     every counter, in Prometheus' text format\n"
 	"  version\n"
 	"\n"
 	"Options:\n"
@@ -33,6 +34,9 @@ static const char usage[] =
 	"      --pin-path DIR          where the state is pinned (default " XCT_PIN_PATH_DEFAULT
 	",\n"
 	"                              or $XCT_PIN_PATH); one xct instance per path\n"
+	"      --socket PATH           xctd's socket, through which the event commands read\n"
+	"                              when xctd runs (default /run/xct/xctd.sock, or\n"
+	"                              $XCT_SOCKET)\n"
 	"  -v, --verbose               libbpf's messages and the verifier's log\n"
 	"  -h, --help\n"
 	"\n"
@@ -77,22 +81,28 @@ static const struct {
 	{"attach", cmd_attach},	  {"detach", cmd_detach}, {"status", cmd_status},
 	{"ct", cmd_ct},		  {"rules", cmd_rules},	  {"set", cmd_set},
 	{"version", cmd_version}, {"help", cmd_help},	  {"replay", cmd_replay},
-	{"events", cmd_events},	  {"trace", cmd_trace},
+	{"events", cmd_events},	  {"trace", cmd_trace},	  {"metrics", cmd_metrics},
 };
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},    {"pin-path", required_argument, NULL, 'P'},
-		{"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+		{"json", no_argument, NULL, 'j'},
+		{"pin-path", required_argument, NULL, 'P'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{"socket", required_argument, NULL, 'S'},
+		{NULL, 0, NULL, 0},
 	};
-	const char *env = getenv("XCT_PIN_PATH");
+	const char *env = getenv("XCT_PIN_PATH"), *sock_env = getenv("XCT_SOCKET");
 	int c, found = -1;
 	size_t i, len;
 
 	if (env && *env)
 		xct_opts.pin_path = env;
+	if (sock_env && *sock_env)
+		xct_opts.socket_path = sock_env;
 	opterr = 0;
 	/* "+": stop at the command; its options are its own. */
 	while ((c = getopt_long(argc, argv, "+:jvhV", opts, NULL)) != -1) {
@@ -104,6 +114,11 @@ int main(int argc, char **argv)
 			if (!*optarg || optarg[0] != '/')
 				return xct_usage_error("--pin-path needs an absolute path");
 			xct_opts.pin_path = optarg;
+			break;
+		case 'S':
+			if (optarg[0] != '/')
+				return xct_usage_error("--socket needs an absolute path");
+			xct_opts.socket_path = optarg;
 			break;
 		case 'v':
 			xct_opts.verbose = true;

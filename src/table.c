@@ -15,15 +15,21 @@
 #include "xct.h"
 #include "xct/ct.h"
 
-static int open_pinned(const char *name, int *fd)
+static int open_pinned(const char *pin_path, const char *name, int *fd)
 {
 	char path[4096];
 
-	*fd = bpf_obj_get(xct_pin(path, sizeof(path), name));
+	snprintf(path, sizeof(path), "%s/%s", pin_path, name);
+	*fd = bpf_obj_get(path);
 	return *fd < 0 ? -errno : 0;
 }
 
 int xct_table_open(struct xct_table *t)
+{
+	return xct_table_open_at(t, xct_opts.pin_path);
+}
+
+int xct_table_open_at(struct xct_table *t, const char *pin_path)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -32,29 +38,29 @@ int xct_table_open(struct xct_table *t)
 	memset(t, 0, sizeof(*t));
 	t->ct_fd = t->counters_fd = t->ifaces_fd = t->gc_fd = -1;
 	t->nat_fd = t->nat_rev_fd = -1;
-	err = xct_prepare_pin_path(xct_opts.pin_path, false);
+	err = xct_prepare_pin_path(pin_path, false);
 	if (err)
 		return err;
-	err = open_pinned("xct_ct", &t->ct_fd);
+	err = open_pinned(pin_path, "xct_ct", &t->ct_fd);
 	if (!err)
-		err = open_pinned("xct_counters", &t->counters_fd);
+		err = open_pinned(pin_path, "xct_counters", &t->counters_fd);
 	if (!err)
-		err = open_pinned("xct_ifaces", &t->ifaces_fd);
+		err = open_pinned(pin_path, "xct_ifaces", &t->ifaces_fd);
 	if (!err)
-		err = open_pinned("xct_gc", &t->gc_fd);
+		err = open_pinned(pin_path, "xct_gc", &t->gc_fd);
 	if (err) {
 		if (err == -ENOENT)
-			xct_err("xct is not attached (no state under %s)", xct_opts.pin_path);
+			xct_err("xct is not attached (no state under %s)", pin_path);
 		else
-			xct_err("cannot open xct's maps under %s: %s", xct_opts.pin_path,
-				strerror(-err));
+			xct_err("cannot open xct's maps under %s: %s", pin_path, strerror(-err));
 		xct_table_close(t);
 		return err;
 	}
 	if (bpf_obj_get_info_by_fd(t->ct_fd, &info, &len) == 0)
 		t->max_entries = info.max_entries;
 	/* Absent under an xct from before NAT: then nothing is translated. */
-	if (open_pinned("xct_nat", &t->nat_fd) || open_pinned("xct_nat_rev", &t->nat_rev_fd)) {
+	if (open_pinned(pin_path, "xct_nat", &t->nat_fd) ||
+	    open_pinned(pin_path, "xct_nat_rev", &t->nat_rev_fd)) {
 		if (t->nat_fd >= 0)
 			close(t->nat_fd);
 		t->nat_fd = t->nat_rev_fd = -1;

@@ -8,9 +8,10 @@
  *    and lost-event counter, and the filter applied in the kernel before
  *    any ring space is taken;
  *  - xct's own, from the datapath's xct_drop_events ring (XCT_EV_DROP), which
- *    the datapath fills only while this command keeps its xct_subs slot
- *    fresh.  XDP_DROP never creates an skb, so the kernel's tracepoint
- *    cannot see these.
+ *    the datapath fills only while a reader keeps its xct_subs slot fresh;
+ *    read through xctd when it runs (src/daemon/stream.h), so that several
+ *    traces each see every drop.  XDP_DROP never creates an skb, so the
+ *    kernel's tracepoint cannot see these.
  *
  * Kernel reasons are named from the running kernel's BTF and code
  * addresses through /proc/kallsyms (src/trace/names.c); xct's table state
@@ -21,6 +22,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <net/if.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,7 @@
 #include <bpf/libbpf.h>
 
 #include "ct_format.h"
+#include "daemon/stream.h"
 #include "table.h"
 #include "trace/explain.h"
 #include "trace/names.h"
@@ -119,6 +122,7 @@ struct trace {
 	int want_policy;  /* "policy": the policy decided */
 	__u32 self_netns; /* where the datapath's interfaces are */
 	__u64 start_ns;	  /* xct events before this are an earlier reader's */
+	__u64 hold_ns;	  /* how long an event waits for older ones of the other stream */
 	__u64 wanted, seen;
 	__s64 mono_to_real;
 
@@ -903,10 +907,12 @@ static int duplicate_of_xct(const struct trace *t, size_t i)
  * the duplicate check see both copies of a drop.
  */
 #define XCT_TRACE_HOLD_NS (10ULL * 1000 * 1000)
+/* xctd passes xct's events on within a wakeup of its own: give them more. */
+#define XCT_TRACE_HOLD_DAEMON_NS (100ULL * 1000 * 1000)
 
 static void flush_batch(struct trace *t, int last)
 {
-	__u64 until = xct_now_ns() - XCT_TRACE_HOLD_NS;
+	__u64 until = xct_now_ns() - t->hold_ns;
 	size_t i;
 
 	qsort(t->batch, t->nbatch, sizeof(*t->batch), cmp_items);
@@ -1005,28 +1011,6 @@ static int load_names(struct trace *t)
 	return 0;
 }
 
-/* Whether another reader refreshed the drops slot lately: a live one does
- * every XCT_SUB_REFRESH_NS (one that exited less than that ago counts
- * too: there is no telling them apart). */
-static int drops_reader_active(const struct xct_table *table)
-{
-	char path[4096];
-	__u32 key = XCT_SUB_DROPS;
-	__u64 seen = 0, now = xct_now_ns();
-	int fd, active = 0;
-
-	if (!table)
-		return 0;
-	fd = bpf_obj_get(xct_pin(path, sizeof(path), "xct_subs"));
-	if (fd < 0)
-		return 0;
-	if (!bpf_map_lookup_elem(fd, &key, &seen) && seen &&
-	    now - seen < XCT_SUB_REFRESH_NS + XCT_SUB_REFRESH_NS / 2)
-		active = 1;
-	close(fd);
-	return active;
-}
-
 /*
  * libbpf finds a tracepoint's id in tracefs.  `ip netns exec` remounts /sys
  * without it, so mount it when it is missing, as the kernel's docs do; in
@@ -1043,6 +1027,17 @@ static int ensure_tracefs(void)
 		xct_err("cannot mount tracefs on %s: %s", dir, strerror(errno));
 		return -errno;
 	}
+	return 0;
+}
+
+/* Waits up to 100 ms for either stream: 0, or -EINTR. */
+static int wait_both(struct ring_buffer *rb, const struct xct_stream *xs)
+{
+	struct pollfd pfd[2] = {{.fd = ring_buffer__epoll_fd(rb), .events = POLLIN},
+				{.fd = xs ? xct_stream_fd(xs) : -1, .events = POLLIN}};
+
+	if (poll(pfd, 2, 100) < 0 && errno == EINTR)
+		return -EINTR;
 	return 0;
 }
 
@@ -1079,10 +1074,11 @@ int cmd_trace(int argc, char **argv)
 	struct ring_buffer *rb = NULL;
 	struct xct_table table;
 	int table_open = 0;
-	struct xct_sub sub = {.fd = -1};
+	struct xct_stream_paths paths;
+	struct xct_stream *xs = NULL;
 	__u64 n, timeout_s = 0, xct_lost0 = 0, lost_k = 0, lost_x = 0, next_summary = 0;
 	__u32 ring_size = XCT_TRACE_RING_DEFAULT;
-	int c, err, rc = XCT_EXIT_RUNTIME, have_xct = 0, events_fd = -1, other_reader = 0;
+	int c, err, rc = XCT_EXIT_RUNTIME, have_xct = 0;
 	char path[4096];
 	time_t deadline = 0;
 
@@ -1228,22 +1224,19 @@ int cmd_trace(int argc, char **argv)
 	}
 
 	/* xct's own stream, when xct is attached under the pin path. */
+	t.hold_ns = XCT_TRACE_HOLD_NS;
 	if (access(xct_pin(path, sizeof(path), "xct_drop_events"), F_OK) == 0) {
-		events_fd = bpf_obj_get(path);
-		if (events_fd >= 0 && !xct_table_open(&table))
-			table_open = 1;
-		other_reader = drops_reader_active(table_open ? &table : NULL);
-		if (!table_open || ring_buffer__add(rb, events_fd, on_xct_event, &t) ||
-		    xct_sub_open(&sub, XCT_SUB_DROPS)) {
-			xct_err("cannot read xct's event stream under %s", xct_opts.pin_path);
+		if (xct_table_open(&table))
 			goto out;
-		}
+		table_open = 1;
+		xct_lost0 = xct_counter_total(&table, XCT_S_DROP_EVENTS_LOST);
+		if (xct_stream_open(&xs, xct_cli_stream_paths(&paths), XCT_STREAM_DROPS,
+				    on_xct_event, &t))
+			goto out;
 		have_xct = 1;
 		t.ct_fd = table.ct_fd;
-		if (other_reader)
-			xct_err("another reader of xct's drop events seems to be running: the "
-				"stream has one consumer, so events may reach only one of you");
-		xct_lost0 = xct_counter_total(&table, XCT_S_DROP_EVENTS_LOST);
+		if (xct_stream_via_daemon(xs))
+			t.hold_ns = XCT_TRACE_HOLD_DAEMON_NS;
 	}
 	fprintf(stderr, "xct: tracing %s%s (Ctrl-C to stop)\n",
 		t.mode == MODE_DROPS ? "drops" : "resets",
@@ -1257,17 +1250,20 @@ int cmd_trace(int argc, char **argv)
 		next_summary = xct_now_ns() + t.summary_s * XCT_NSEC_PER_SEC;
 	rc = XCT_EXIT_OK;
 	while (!stop && (!t.wanted || t.seen < t.wanted)) {
-		err = ring_buffer__poll(rb, 100);
+		err = wait_both(rb, xs);
+		if (err >= 0)
+			err = ring_buffer__consume(rb);
+		if (err >= 0 && xs)
+			err = xct_stream_poll(xs, 0);
 		if (err == -EINTR)
 			break;
 		if (err < 0) {
-			xct_err("reading events: %s", strerror(-err));
+			if (err != -EPROTO)
+				xct_err("reading events: %s", strerror(-err));
 			rc = XCT_EXIT_RUNTIME;
 			break;
 		}
 		flush_batch(&t, 0);
-		if (have_xct)
-			xct_sub_refresh(&sub);
 		if (t.summary_s && xct_now_ns() >= next_summary) {
 			lost_k = percpu_total(bpf_map__fd(skel->maps.xct_trace_lost));
 			lost_x = have_xct ? xct_counter_total(&table, XCT_S_DROP_EVENTS_LOST) -
@@ -1282,10 +1278,14 @@ int cmd_trace(int argc, char **argv)
 	/* What is still queued is shown too, then the losses. */
 	if (!t.wanted || t.seen < t.wanted) {
 		ring_buffer__consume(rb);
+		if (xs)
+			xct_stream_drain(xs);
 		flush_batch(&t, 1);
 	}
 	lost_k = percpu_total(bpf_map__fd(skel->maps.xct_trace_lost));
-	lost_x = have_xct ? xct_counter_total(&table, XCT_S_DROP_EVENTS_LOST) - xct_lost0 : 0;
+	lost_x = have_xct ? xct_counter_total(&table, XCT_S_DROP_EVENTS_LOST) - xct_lost0 +
+				    xct_stream_lost(xs)
+			  : 0;
 	if (t.summary_s && t.summary_events)
 		summary_print(&t, lost_k, lost_x);
 	if (t.json && (lost_k || lost_x))
@@ -1300,9 +1300,7 @@ int cmd_trace(int argc, char **argv)
 out:
 	ring_buffer__free(rb);
 	xct_trace_bpf__destroy(skel);
-	xct_sub_close(&sub);
-	if (events_fd >= 0)
-		close(events_fd);
+	xct_stream_close(xs);
 	if (table_open)
 		xct_table_close(&table);
 	xct_enum_free(&t.drop_reasons);

@@ -19,6 +19,7 @@
 
 struct xct_opts {
 	const char *pin_path;
+	const char *socket_path; /* xctd's (--socket, $XCT_SOCKET) */
 	bool json;
 	bool verbose;
 };
@@ -72,8 +73,17 @@ struct xct_sub {
 };
 
 int xct_sub_open(struct xct_sub *sub, enum xct_sub_kind kind);
+/* The same under another pin path than the command's. */
+int xct_sub_open_at(struct xct_sub *sub, const char *pin_path, enum xct_sub_kind kind);
 int xct_sub_refresh(struct xct_sub *sub);
+/* Ends the datapath's work for this kind now rather than when the slot goes
+ * stale, unless another reader refreshed the slot since. */
+void xct_sub_end(struct xct_sub *sub);
 void xct_sub_close(struct xct_sub *sub);
+
+/* The paths of the event streams (src/daemon/stream.h) for this command. */
+struct xct_stream_paths;
+struct xct_stream_paths *xct_cli_stream_paths(struct xct_stream_paths *p);
 
 /* Command handlers: argv[0] is the command's own name. */
 int cmd_attach(int argc, char **argv);
@@ -85,5 +95,6 @@ int cmd_set(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_metrics(int argc, char **argv);
 
 #endif /* XCT_CLI_H */

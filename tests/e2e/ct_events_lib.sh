@@ -19,11 +19,6 @@ fail_setup() {
 	exit 1
 }
 
-# The counter NAME summed over the CPUs (xct ct stats -j).
-stat_total() {
-	xct_r -j ct stats | "$PYTHON" -c "import json,sys; print(sum(c['$1'] for c in json.load(sys.stdin)['cpus']))"
-}
-
 # start_readers [xct ct events args]: xct ct events and conntrack -E in the
 # router, both ready.
 start_readers() {

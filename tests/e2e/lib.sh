@@ -357,6 +357,43 @@ flush_both() {
 	return 0
 }
 
+# The counter NAME of the router's xct summed over the CPUs (ct stats -j).
+stat_total() {
+	xct_r -j ct stats | "$PYTHON" -c "import json,sys; print(sum(c['$1'] for c in json.load(sys.stdin)['cpus']))"
+}
+
+# flood_new_flows DIR N: N new UDP flows from the client through the router
+# (trafgen, one 64-byte packet each, source ports from 30000), then waits
+# until the router's table holds N entries.  DIR keeps trafgen's config.
+flood_new_flows() {
+	local dir=$1 n=$2 rmac cmac
+	rmac=$(in_ns "$NS_R" cat /sys/class/net/veth-r-c/address)
+	cmac=$(in_ns "$NS_C" cat /sys/class/net/veth-c/address)
+	cat >"$dir/flood.cfg" <<-EOF
+		{ eth(da=$rmac, sa=$cmac), ipv4(saddr=$C4, daddr=$S4, ttl=64), udp(sport=dinc(30000, $((30000 + n - 1))), dport=9), fill(0x00, 18) }
+	EOF
+	in_ns "$NS_C" trafgen -o veth-c -c "$dir/flood.cfg" -n "$n" -P 1 --no-sock-mem -Q \
+		-b 200000pps >/dev/null 2>&1 || return 1
+	poll 10 sh -c "[ \$(ip netns exec $NS_R $XCT --pin-path $XCT_PIN ct count) -ge $n ]"
+}
+
+# usage_exits_2 NAME CMD ARGS...: one result, ok when CMD exits 2 for each
+# ARGS (a string of words).
+usage_exits_2() {
+	local name=$1 cmd=$2 args rc bad=0
+	shift 2
+	for args in "$@"; do
+		# shellcheck disable=SC2086
+		"$cmd" $args >/dev/null 2>&1
+		rc=$?
+		if [ "$rc" != 2 ]; then
+			bad=1
+			echo "#   '$cmd $args' exited $rc"
+		fi
+	done
+	result "$name" $bad
+}
+
 # The connection-events reader's subscription slot (XCT_SUB_CT_EVENTS).
 subs_slot() {
 	bpftool -j map lookup pinned "$XCT_PIN/xct_subs" key 1 0 0 0 2>/dev/null
@@ -377,6 +414,22 @@ start_reader() {
 
 subscribed() {
 	[ "$(subs_slot)" != "$SLOT_BEFORE" ]
+}
+
+# start_xctd SOCKET LOG [XCTD-ARGS]: xctd for the router's xct, in the
+# router namespace and the foreground, logging to LOG, until it listens on
+# SOCKET; its pid in XCTD_PID.
+XCTD=${XCTD:-$REPO_DIR/build/xctd}
+XCTD_PID=""
+start_xctd() {
+	local sock=$1 log=$2
+	shift 2
+	: >"$log"
+	ip netns exec "$NS_R" "$XCTD" --foreground --pin-path "$XCT_PIN" --socket "$sock" "$@" \
+		2>>"$log" &
+	XCTD_PID=$!
+	BG_PIDS+=("$XCTD_PID")
+	poll 10 grep -q "listening on $sock" "$log"
 }
 
 # stop_reader PID: SIGINT, as Ctrl-C, and wait for it to end.

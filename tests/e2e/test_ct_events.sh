@@ -218,14 +218,10 @@ ready_flood=$?
 # 4 KiB ring (32 events) fills whatever the machine's speed.  Its
 # subscription, refreshed every second, lasts 3 s.
 kill -STOP "$EV_PID"
-cat >"$WORK/flood.cfg" <<-EOF
-	{ eth(da=$RMAC, sa=$CMAC), ipv4(saddr=$C4, daddr=$S4, ttl=64), udp(sport=dinc(30000, 31999), dport=9), fill(0x00, 18) }
-EOF
-in_ns "$NS_C" trafgen -o veth-c -c "$WORK/flood.cfg" -n 2000 -P 1 --no-sock-mem -Q -b 200000pps >/dev/null 2>&1
-okf=$?
 # Every flood flow is in the table before the reader goes on.
-poll 10 sh -c "[ \$(ip netns exec $NS_R $XCT --pin-path $XCT_PIN ct count) -ge 2000 ]"
-okc=$?
+flood_new_flows "$WORK" 2000
+okf=$?
+okc=$okf
 kill -CONT "$EV_PID"
 stop_reader "$EV_PID"
 ev1=$(stat_total ct_events)

@@ -343,6 +343,10 @@ trap 'rm -rf "$WORK"; e2e_cleanup' EXIT
 xct_attach native >/dev/null || fail_setup "xct attach"
 
 test_cli
+# Several traces at once: xct's stream reaches each through xctd (alone,
+# the second direct reader of the ring would be refused).
+start_xctd "$WORK/run/xctd.sock" "$WORK/xctd.log" || fail_setup "xctd: $(cat "$WORK/xctd.log")"
+export XCT_SOCKET=$WORK/run/xctd.sock
 test_closed_port ipv4 "$C4" 41001 "$S4" 7001 tcp_v4_rcv
 test_closed_port ipv6 "$C6" 41001 "$S6" 7001 tcp_v6_rcv
 test_nft_drop

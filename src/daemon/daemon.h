@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * xctd: the long-running process beside the datapath.  It owns the event
+ * rings and hands every record to every reader on its socket, and serves
+ * the metrics over HTTP.  The datapath never depends on it.
+ */
+#ifndef XCT_DAEMON_H
+#define XCT_DAEMON_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+#include "daemon/stream.h"
+
+struct xctd_config {
+	const char *pin_path;
+	const char *socket_path;
+	const char *run_dir;	    /* the rings' locks (XCT_RUN_DIR) */
+	const char *metrics_listen; /* ADDR:PORT or [ADDR]:PORT, NULL: none */
+	bool foreground;	    /* else a daemon, logging to syslog */
+	const char *flow_log;	    /* every DESTROY, as JSON lines; NULL: none */
+	const char *nat_log;	    /* translated connections' NEW and DESTROY */
+	__u64 log_max_size;	    /* bytes, before a log is rotated */
+	unsigned int log_keep;	    /* rotated files kept */
+};
+
+#define XCTD_LOG_MAX_SIZE_DEFAULT (64ULL << 20)
+#define XCTD_LOG_KEEP_DEFAULT	  3
+
+/* What xctd adds to the metrics: per stream, its readers and what it
+ * passed on or had to drop for readers too slow to take it. */
+struct xctd_stream_stats {
+	bool open;
+	__u32 readers;
+	__u64 delivered, dropped;
+};
+
+/* Runs until SIGTERM or SIGINT; an exit status. */
+int xctd_run(const struct xctd_config *cfg);
+
+/* Parses ADDR:PORT or [ADDR]:PORT into a socket address; 0 or -EINVAL. */
+struct sockaddr_storage;
+int xctd_parse_listen(const char *s, struct sockaddr_storage *ss, unsigned int *len);
+
+#endif /* XCT_DAEMON_H */

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * xctd's metrics endpoint: GET /metrics over HTTP/1.1, one request per
+ * connection, the Prometheus text format (src/metrics.c).
+ */
+#ifndef XCT_DAEMON_HTTP_H
+#define XCT_DAEMON_HTTP_H
+
+#include "daemon/daemon.h"
+
+/* A listening TCP socket on ADDR:PORT ([ADDR]:PORT for IPv6), or -errno
+ * after a message. */
+int xctd_http_listen(const char *addr);
+
+/* Accepts one connection on lsock and answers its request. */
+void xctd_http_serve(int lsock, const char *pin_path, const struct xctd_stream_stats *st);
+
+#endif /* XCT_DAEMON_HTTP_H */

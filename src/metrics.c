@@ -1,0 +1,410 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The metrics: every counter of the datapath, summed over the CPUs, and
+ * gauges of the table, the rules, the NAT bindings and the GC, named as
+ * Prometheus' conventions ask (an xct_ prefix, base units, _total on
+ * counters) and as node_exporter's conntrack collector and Cilium's agent
+ * name theirs, so that dashboards carry over.  Read from the pinned maps
+ * at each call: the datapath keeps no metrics state of its own.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "metrics.h"
+#include "rules/install.h"
+#include "table.h"
+#include "xct.h"
+#include "xct/nat.h"
+#include "xct/policy.h"
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void sample(FILE *f, const char *name, const char *labels, double v)
+{
+	fprintf(f, "%s%s%s%s %.17g\n", name, labels ? "{" : "", labels ? labels : "",
+		labels ? "}" : "", v);
+}
+
+static void one(FILE *f, const char *name, const char *type, const char *help, double v)
+{
+	family(f, name, type, help);
+	sample(f, name, NULL, v);
+}
+
+/* A counter slot and its metric. */
+struct stat_metric {
+	int slot;
+	const char *name, *help;
+};
+
+/* The counters conntrack -S shows, and xct's table-full kinds: as
+ * node_nf_conntrack_stat_*, but typed as the counters they are. */
+static const struct stat_metric ct_stats[] = {
+	{XCT_S_FOUND, "found", "Packets of connections found in the table"},
+	{XCT_S_INVALID, "invalid", "Packets that could not be tracked (INVALID)"},
+	{XCT_S_IGNORE, "ignore", "Packets not tracked on purpose"},
+	{XCT_S_INSERT, "insert", "Connections inserted"},
+	{XCT_S_INSERT_FAILED, "insert_failed", "Connections that could not be inserted"},
+	{XCT_S_DROP, "drop", "Packets dropped because the table was full"},
+	{XCT_S_EARLY_DROP, "early_drop", "Entries evicted to make room in a full table"},
+	{XCT_S_ERROR, "error", "Packets with an error the tracker saw"},
+	{XCT_S_SEARCH_RESTART, "search_restart", "Lookups restarted"},
+	{XCT_S_CLASH_RESOLVE, "clash_resolve", "Insert races resolved"},
+	{XCT_S_CHAINTOOLONG, "chaintoolong", "Inserts refused for a too long chain"},
+	{XCT_S_EARLY_DROP_UNREPLIED, "early_drop_unreplied",
+	 "Evictions of entries that never saw a reply"},
+	{XCT_S_EARLY_DROP_REPLIED, "early_drop_replied",
+	 "Evictions of unassured entries that saw a reply"},
+};
+
+static const struct stat_metric other_stats[] = {
+	{XCT_S_PACKETS, "xct_datapath_packets_total", "Packets the datapath looked at"},
+	{XCT_S_RELATED, "xct_conntrack_related_total", "Packets RELATED to a tracked connection"},
+	{XCT_S_UNTRACKED, "xct_conntrack_untracked_total", "Packets left untracked"},
+	{XCT_S_EXPIRED, "xct_conntrack_expired_total", "Entries removed after their timeout"},
+	{XCT_S_GC_RUNS, "xct_conntrack_gc_runs_total", "Sweeps of the garbage collector"},
+	{XCT_S_REJECT_ERROR, "xct_reject_errors_total", "Reject answers that could not be sent"},
+	{XCT_S_LOG_SAMPLED_OUT, "xct_log_sampled_out_total",
+	 "Packets of log rules left out by the rate of log events"},
+	{XCT_S_NAT_BOUND, "xct_nat_bound_total", "Connections given a NAT translation"},
+};
+
+#define XCT_REASON_NAME(name, str, why) str,
+static const char *const reason_names[] = {XCT_REASONS(XCT_REASON_NAME)};
+#undef XCT_REASON_NAME
+
+static const char *const verdict_names[] = {"accept", "drop", "reject", "notrack"};
+
+static const char *verdict_name(__u8 v)
+{
+	return v < sizeof(verdict_names) / sizeof(verdict_names[0]) ? verdict_names[v] : "other";
+}
+
+static int count_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, void *ctx)
+{
+	(*(unsigned long *)ctx)++;
+	return 0;
+}
+
+static void write_counters(FILE *f, const struct xct_table *t)
+{
+	char labels[96];
+	size_t i;
+
+	for (i = 0; i < sizeof(ct_stats) / sizeof(ct_stats[0]); i++) {
+		char name[96];
+
+		snprintf(name, sizeof(name), "xct_conntrack_stat_%s_total", ct_stats[i].name);
+		one(f, name, "counter", ct_stats[i].help,
+		    (double)xct_counter_total(t, (__u32)ct_stats[i].slot));
+	}
+	for (i = 0; i < sizeof(other_stats) / sizeof(other_stats[0]); i++)
+		one(f, other_stats[i].name, "counter", other_stats[i].help,
+		    (double)xct_counter_total(t, (__u32)other_stats[i].slot));
+
+	family(f, "xct_packets_total", "counter",
+	       "Packets by the reason they were, or were not, tracked (xct ct stats --reasons)");
+	for (i = 0; i < XCT_R_COUNT; i++) {
+		snprintf(labels, sizeof(labels), "reason=\"%s\"", reason_names[i]);
+		sample(f, "xct_packets_total", labels,
+		       (double)xct_counter_total(t, XCT_REASON_SLOT((__u32)i)));
+	}
+	family(f, "xct_policy_packets_total", "counter",
+	       "Packets that the rules or the policy dropped or rejected");
+	sample(f, "xct_policy_packets_total", "verdict=\"drop\"",
+	       (double)xct_counter_total(t, XCT_S_POLICY_DROP));
+	sample(f, "xct_policy_packets_total", "verdict=\"reject\"",
+	       (double)xct_counter_total(t, XCT_S_POLICY_REJECT));
+
+	family(f, "xct_events_total", "counter", "Events the datapath queued, by stream");
+	sample(f, "xct_events_total", "stream=\"ct_events\"",
+	       (double)xct_counter_total(t, XCT_S_CT_EVENTS));
+	sample(f, "xct_events_total", "stream=\"events\"",
+	       (double)xct_counter_total(t, XCT_S_LOG_EVENTS));
+	family(f, "xct_events_lost_total", "counter",
+	       "Events the datapath found no room for in their ring, by stream");
+	sample(f, "xct_events_lost_total", "stream=\"ct_events\"",
+	       (double)xct_counter_total(t, XCT_S_CT_EVENTS_LOST));
+	sample(f, "xct_events_lost_total", "stream=\"events\"",
+	       (double)xct_counter_total(t, XCT_S_EVENTS_LOST));
+	sample(f, "xct_events_lost_total", "stream=\"drops\"",
+	       (double)xct_counter_total(t, XCT_S_DROP_EVENTS_LOST));
+}
+
+/* The policy maps under the pin path given as ctx. */
+static int policy_fd(const char *name, void *ctx)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", (const char *)ctx, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		xct_err("cannot open %s: %s", path, strerror(errno));
+	return fd < 0 ? -errno : fd;
+}
+
+static int count_elem(const struct xct_prefix *p, void *ctx)
+{
+	(*(__u64 *)ctx)++;
+	return 0;
+}
+
+/* Each rule of the running generation, the policy line first; each set's
+ * size. */
+static void write_rules(FILE *f, struct xct_policy_maps *m)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct xct_rule_stats *st = NULL;
+	bool loaded = m->ctl_mem->loaded;
+	__u32 gen = m->ctl_mem->active_gen & 1, n = loaded ? m->ctl_mem->gen[gen].n_rules : 0, i;
+	char labels[96];
+
+	one(f, "xct_rules", "gauge", "Rules of the running ruleset (0: none loaded)", n);
+	if (loaded && ncpus > 0)
+		st = calloc((size_t)ncpus, sizeof(*st));
+	if (st) {
+		family(f, "xct_rule_packets_total", "counter",
+		       "Packets each rule decided, by its line and action (the policy's line too)");
+		for (int pass = 0; pass < 2; pass++) {
+			const char *name = pass ? "xct_rule_bytes_total" : "xct_rule_packets_total";
+
+			if (pass)
+				family(f, name, "counter",
+				       "Bytes of the packets each rule decided");
+			for (i = 0; i <= n; i++) {
+				__u32 key =
+					gen * XCT_RULES_MAX + (i == 0 ? XCT_RULES_MAX - 1 : i - 1);
+				struct xct_rule_rec rec;
+				__u64 sum = 0;
+				int c;
+
+				if (bpf_map_lookup_elem(m->rules, &key, &rec) ||
+				    bpf_map_lookup_elem(m->rule_stats, &key, st))
+					continue;
+				for (c = 0; c < ncpus; c++)
+					sum += pass ? st[c].bytes : st[c].packets;
+				snprintf(labels, sizeof(labels), "line=\"%u\",action=\"%s\"",
+					 rec.line, i == 0 ? "policy" : verdict_name(rec.action));
+				sample(f, name, labels, (double)sum);
+			}
+		}
+		free(st);
+	}
+	family(f, "xct_set_elements", "gauge", "Elements in each set of the running ruleset");
+	for (i = 0; loaded && i < XCT_SETS_MAX; i++) {
+		__u32 k = gen * XCT_SETS_MAX + i;
+		struct xct_set_info info;
+		__u64 elems = 0;
+
+		if (bpf_map_lookup_elem(m->set_info, &k, &info) || !info.id)
+			break;
+		if (xct_policy_set_walk(m, &info, count_elem, &elems))
+			continue;
+		info.name[sizeof(info.name) - 1] = '\0';
+		snprintf(labels, sizeof(labels), "set=\"%s\"", info.name);
+		sample(f, "xct_set_elements", labels, (double)elems);
+	}
+}
+
+struct nat_rule_use {
+	__u32 line;
+	double capacity; /* translations one protocol can have at once */
+	__u64 used[3];	 /* bindings now, by TCP, UDP, ICMP and the rest */
+};
+
+static int proto_slot(__u8 proto)
+{
+	return proto == XCT_IPPROTO_TCP ? 0 : proto == XCT_IPPROTO_UDP ? 1 : 2;
+}
+
+/* The bindings, and how much of each source-NAT rule's room for
+ * translated tuples they take. */
+static void write_nat(FILE *f, struct xct_policy_maps *m, const struct xct_table *t,
+		      double *pressure)
+{
+	struct nat_rule_use use[XCT_NAT_RULES_MAX];
+	__u32 len, zero = 0, gen = m->ctl_mem->active_gen & 1, i, nuse = 0;
+	__u64 snat = 0, dnat = 0, limit = 0;
+	struct bpf_map_info info = {};
+	struct xct_nat_ctl ctl = {};
+	struct xct_ct_key key, *prev = NULL;
+	struct xct_nat_binding b;
+	char labels[64];
+
+	if (!bpf_map_lookup_elem(m->nat_ctl, &zero, &ctl)) {
+		for (i = 0; i < ctl.n_rules[gen] && i < XCT_NAT_RULES_MAX; i++) {
+			__u32 k = gen * XCT_NAT_RULES_MAX + i;
+			struct xct_nat_rule r;
+			__u16 lo, hi;
+			double addrs = 1;
+
+			if (bpf_map_lookup_elem(m->nat_rules, &k, &r) || r.kind == XCT_NAT_DNAT)
+				continue;
+			xct_nat_port_range(&r, r.family, XCT_IPPROTO_TCP, 1024, &lo, &hi);
+			if (r.kind == XCT_NAT_SNAT && r.family != XCT_AF_INET6 &&
+			    r.to_hi.v4 != r.to_lo.v4)
+				addrs = (double)(__builtin_bswap32(r.to_hi.v4) -
+						 __builtin_bswap32(r.to_lo.v4)) +
+					1;
+			use[nuse] = (struct nat_rule_use){
+				.line = r.line, .capacity = addrs * ((double)hi - lo + 1)};
+			nuse++;
+		}
+	}
+	len = sizeof(info);
+	if (t->nat_fd >= 0) {
+		if (!bpf_obj_get_info_by_fd(t->nat_fd, &info, &len))
+			limit = info.max_entries;
+		while (!bpf_map_get_next_key(t->nat_fd, prev, &key)) {
+			prev = &key;
+			if (bpf_map_lookup_elem(t->nat_fd, &key, &b))
+				continue;
+			if (b.manip == XCT_CT_DST_NAT) {
+				dnat++;
+				continue;
+			}
+			snat++;
+			for (i = 0; i < nuse; i++)
+				if (use[i].line == b.line)
+					use[i].used[proto_slot(key.proto)]++;
+		}
+	}
+	family(f, "xct_nat_bindings", "gauge", "Connections translated now, by kind");
+	sample(f, "xct_nat_bindings", "manip=\"snat\"", (double)snat);
+	sample(f, "xct_nat_bindings", "manip=\"dnat\"", (double)dnat);
+	one(f, "xct_nat_bindings_limit", "gauge", "Translations the binding map holds at most",
+	    (double)limit);
+	family(f, "xct_nat_port_range_pressure", "gauge",
+	       "Share of a source NAT rule's translated ports in use, for its busiest protocol "
+	       "(1: exhausted)");
+	for (i = 0; i < nuse; i++) {
+		__u64 busiest = use[i].used[0];
+
+		busiest = use[i].used[1] > busiest ? use[i].used[1] : busiest;
+		busiest = use[i].used[2] > busiest ? use[i].used[2] : busiest;
+		snprintf(labels, sizeof(labels), "line=\"%u\"", use[i].line);
+		sample(f, "xct_nat_port_range_pressure", labels,
+		       use[i].capacity > 0 ? (double)busiest / use[i].capacity : 0);
+	}
+	*pressure = limit ? (double)(snat + dnat) / (double)limit : 0;
+}
+
+static void write_daemon(FILE *f, const struct xctd_stream_stats *st)
+{
+	char labels[64];
+	int k;
+
+	family(f, "xct_daemon_readers", "gauge", "Readers following each stream through xctd");
+	for (k = 0; k < XCT_STREAM_KINDS; k++) {
+		snprintf(labels, sizeof(labels), "stream=\"%s\"", xct_stream_info(k)->name);
+		sample(f, "xct_daemon_readers", labels, st[k].readers);
+	}
+	family(f, "xct_daemon_records_total", "counter",
+	       "Records xctd passed on to its readers (one per reader)");
+	for (k = 0; k < XCT_STREAM_KINDS; k++) {
+		snprintf(labels, sizeof(labels), "stream=\"%s\"", xct_stream_info(k)->name);
+		sample(f, "xct_daemon_records_total", labels, (double)st[k].delivered);
+	}
+	family(f, "xct_daemon_reader_lost_total", "counter",
+	       "Records xctd dropped for readers too slow to take them (they are told)");
+	for (k = 0; k < XCT_STREAM_KINDS; k++) {
+		snprintf(labels, sizeof(labels), "stream=\"%s\"", xct_stream_info(k)->name);
+		sample(f, "xct_daemon_reader_lost_total", labels, (double)st[k].dropped);
+	}
+}
+
+int xct_metrics_write(FILE *f, const char *pin_path, const struct xctd_stream_stats *st)
+{
+	struct xct_table t;
+	struct xct_gc gc = {};
+	unsigned long live = 0;
+	__u64 now = xct_now_ns();
+	double nat_pressure = 0;
+	struct xct_policy_maps m;
+	__u32 zero = 0;
+	int err;
+
+	err = xct_table_open_at(&t, pin_path);
+	if (err)
+		return err;
+	err = xct_table_walk(&t, now, count_one, &live);
+	if (err) {
+		xct_table_close(&t);
+		return err;
+	}
+	family(f, "xct_build_info", "gauge", "The xct that serves these metrics");
+	sample(f, "xct_build_info", "version=\"" XCT_VERSION "\"", 1);
+	one(f, "xct_conntrack_entries", "gauge", "Connections in the table (xct ct count)",
+	    (double)live);
+	one(f, "xct_conntrack_entries_limit", "gauge", "Connections the table holds at most",
+	    t.max_entries);
+	write_counters(f, &t);
+
+	bpf_map_lookup_elem(t.gc_fd, &zero, &gc);
+	one(f, "xct_conntrack_gc_interval_seconds", "gauge",
+	    "Time between sweeps of the garbage collector (it adapts)",
+	    (double)gc.interval_ns / 1e9);
+	one(f, "xct_conntrack_gc_last_sweep_entries", "gauge", "Entries the last sweep looked at",
+	    (double)gc.last_seen);
+	one(f, "xct_conntrack_gc_last_sweep_removed_entries", "gauge",
+	    "Entries the last sweep removed", (double)gc.last_deleted);
+	if (gc.last_run_ns && gc.last_run_ns <= now)
+		one(f, "xct_conntrack_gc_last_sweep_age_seconds", "gauge",
+		    "Time since the last sweep", (double)(now - gc.last_run_ns) / 1e9);
+
+	if (!xct_policy_open_fds(&m, policy_fd, (void *)pin_path)) {
+		write_rules(f, &m);
+		write_nat(f, &m, &t, &nat_pressure);
+		xct_policy_close(&m);
+	}
+
+	family(f, "xct_bpf_map_pressure", "gauge",
+	       "How full each map is: entries in use over its size (1: full)");
+	sample(f, "xct_bpf_map_pressure", "map_name=\"xct_ct\"",
+	       t.max_entries ? (double)live / t.max_entries : 0);
+	sample(f, "xct_bpf_map_pressure", "map_name=\"xct_nat\"", nat_pressure);
+	if (st)
+		write_daemon(f, st);
+	xct_table_close(&t);
+	return 0;
+}
+
+static const char metrics_usage[] =
+	"Usage: xct metrics\n"
+	"\n"
+	"Prints every metric of the running xct in Prometheus' text exposition\n"
+	"format: the table's entries and limit, every counter of 'xct ct stats'\n"
+	"(summed over the CPUs), packets by reason, rule counters by line, NAT\n"
+	"bindings and port-range pressure, the GC's last sweep, event losses and\n"
+	"map pressure.  For node_exporter's textfile collector; xctd serves the\n"
+	"same over HTTP (xctd --metrics-listen).  See docs/OPERATIONS.md.\n"
+	"\n"
+	"Examples:\n"
+	"  xct metrics\n"
+	"  xct metrics > /var/lib/prometheus/node-exporter/xct.prom.$$ &&\n"
+	"    mv /var/lib/prometheus/node-exporter/xct.prom.$$ "
+	"/var/lib/prometheus/node-exporter/xct.prom\n";
+
+int cmd_metrics(int argc, char **argv)
+{
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		fputs(metrics_usage, stdout);
+		return XCT_EXIT_OK;
+	}
+	if (argc > 1)
+		return xct_usage_error("'metrics' takes no arguments ('%s')", argv[1]);
+	if (xct_require_root() || xct_prepare_pin_path(xct_opts.pin_path, false))
+		return XCT_EXIT_RUNTIME;
+	if (xct_metrics_write(stdout, xct_opts.pin_path, NULL))
+		return XCT_EXIT_RUNTIME;
+	return fflush(stdout) ? XCT_EXIT_RUNTIME : XCT_EXIT_OK;
+}

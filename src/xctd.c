@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * xctd: the daemon's command line over src/daemon/.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <bpf/libbpf.h>
+
+#include "daemon/daemon.h"
+#include "xct.h"
+
+static const char usage[] =
+	"Usage: xctd [--pin-path DIR] [--socket PATH] [--metrics-listen ADDR:PORT]\n"
+	"            [--config FILE] [--foreground]\n"
+	"            [--flow-log FILE] [--nat-log FILE] [--log-max-size BYTES] [--log-keep N]\n"
+	"\n"
+	"The daemon beside xct's datapath.  It owns the datapath's event rings\n"
+	"(connection events, log rules' events, xct's drops) and gives every event\n"
+	"to every reader: 'xct ct events', 'xct events' and 'xct trace' read through\n"
+	"it while it runs.  With --metrics-listen it serves the metrics of\n"
+	"'xct metrics' over HTTP (GET /metrics), for Prometheus.  Connections and\n"
+	"rules never depend on it; restarted, it goes on where the rings stand.\n"
+	"\n"
+	"Options:\n"
+	"      --pin-path DIR         the xct instance (default " XCT_PIN_PATH_DEFAULT
+	", or $XCT_PIN_PATH)\n"
+	"      --socket PATH          where readers connect (default " XCT_SOCKET_DEFAULT ");\n"
+	"                             its directory must be root's, mode 0700\n"
+	"      --metrics-listen ADDR:PORT  serve /metrics there ([ADDR]:PORT for IPv6)\n"
+	"      --config FILE          xct.conf (accepted; its settings are not read yet)\n"
+	"      --foreground           stay in the foreground, log to stderr (for systemd)\n"
+	"      --flow-log FILE        every connection's end (DESTROY, with both directions'\n"
+	"                             counters) as 'xct ct events -o json' prints it\n"
+	"      --nat-log FILE         translated connections' NEW and DESTROY, the same way\n"
+	"      --log-max-size BYTES   rotate a log at this size (default 64 MiB): FILE\n"
+	"                             becomes FILE.1, FILE.1 FILE.2...\n"
+	"      --log-keep N           rotated files kept (default 3)\n"
+	"  -v, --verbose              libbpf's messages\n"
+	"  -h, --help\n"
+	"\n"
+	"Examples:\n"
+	"  xctd --foreground --metrics-listen 127.0.0.1:9474\n"
+	"  xctd --pin-path /sys/fs/bpf/xct-lab --socket /run/xct-lab/xctd.sock\n"
+	"  xctd --flow-log /var/log/xct/flows.jsonl --nat-log /var/log/xct/nat.jsonl\n";
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("xctd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'xctd --help' for more information.\n", stderr);
+	return XCT_EXIT_USAGE;
+}
+
+static const char *opt_name(const struct option *opts, int c)
+{
+	for (; opts->name; opts++)
+		if (opts->val == c)
+			return opts->name;
+	return "?";
+}
+
+static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	return xct_opts.verbose ? vfprintf(stderr, fmt, args) : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"pin-path", required_argument, NULL, 'P'},
+		{"socket", required_argument, NULL, 's'},
+		{"metrics-listen", required_argument, NULL, 'm'},
+		{"config", required_argument, NULL, 'c'},
+		{"foreground", no_argument, NULL, 'f'},
+		{"flow-log", required_argument, NULL, 'F'},
+		{"nat-log", required_argument, NULL, 'N'},
+		{"log-max-size", required_argument, NULL, 'M'},
+		{"log-keep", required_argument, NULL, 'K'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct xctd_config cfg = {
+		.pin_path = XCT_PIN_PATH_DEFAULT,
+		.socket_path = XCT_SOCKET_DEFAULT,
+		.run_dir = XCT_RUN_DIR,
+		.log_max_size = XCTD_LOG_MAX_SIZE_DEFAULT,
+		.log_keep = XCTD_LOG_KEEP_DEFAULT,
+	};
+	__u64 n;
+	const char *env = getenv("XCT_PIN_PATH");
+	struct sockaddr_storage ss;
+	unsigned int len;
+	int c;
+
+	if (env && *env)
+		cfg.pin_path = env;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'P':
+		case 's':
+		case 'F':
+		case 'N':
+			/* The paths: absolute, as the daemon changes directory. */
+			if (optarg[0] != '/')
+				return usage_error("--%s needs an absolute path",
+						   opt_name(opts, c));
+			*(c == 'P'   ? &cfg.pin_path
+			  : c == 's' ? &cfg.socket_path
+			  : c == 'F' ? &cfg.flow_log
+				     : &cfg.nat_log) = optarg;
+			break;
+		case 'm':
+			if (xctd_parse_listen(optarg, &ss, &len))
+				return usage_error("--metrics-listen: '%s' is not ADDR:PORT or "
+						   "[ADDR]:PORT",
+						   optarg);
+			cfg.metrics_listen = optarg;
+			break;
+		case 'c':
+			if (access(optarg, R_OK))
+				return usage_error("--config: cannot read '%s'", optarg);
+			break;
+		case 'f':
+			cfg.foreground = true;
+			break;
+		case 'M':
+			if (xct_parse_u64(optarg, 1024, 1ULL << 40, &cfg.log_max_size))
+				return usage_error("--log-max-size: '%s' is not a number of bytes "
+						   "from 1024",
+						   optarg);
+			break;
+		case 'K':
+			if (xct_parse_u64(optarg, 1, 1000, &n))
+				return usage_error(
+					"--log-keep: '%s' is not a number from 1 to 1000", optarg);
+			cfg.log_keep = (unsigned int)n;
+			break;
+		case 'v':
+			xct_opts.verbose = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return XCT_EXIT_OK;
+		case ':':
+			return usage_error("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("xctd takes no arguments ('%s')", argv[optind]);
+	libbpf_set_print(print_libbpf);
+	if (xct_require_root())
+		return XCT_EXIT_RUNTIME;
+	return xctd_run(&cfg);
+}
