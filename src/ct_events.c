@@ -115,6 +115,7 @@ struct reader {
 	__s64 mono_to_real; /* ns to add to a monotonic time for wall time */
 	bool draining;	    /* throwing away what an earlier reader left */
 	__u64 shown;
+	int sink_err;
 };
 
 static const char *const type_names[] = {
@@ -181,6 +182,13 @@ static int on_event(void *ctx, void *data, size_t size)
 	inner = inner_b.manip ? &inner_b : NULL;
 	if (!xct_filter_match_nat(r->filter, &ev->key, &e, nat, inner))
 		return 0;
+	if (r->opts->sink) {
+		n = r->opts->sink(r->opts->ctx, ev);
+		if (n < 0)
+			return r->sink_err = n;
+		r->shown += (__u64)n;
+		return 0;
+	}
 	if (xct_opts.json) {
 		print_json(r, ev, &e, nat, inner);
 	} else {
@@ -278,6 +286,12 @@ int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 		fflush(stdout);
 		if (err == -EINTR)
 			break;
+		if (r.sink_err) {
+			rc = XCT_EXIT_RUNTIME;
+			break;
+		}
+		if (o->tick)
+			o->tick(o->ctx);
 		if (err < 0) {
 			xct_err("reading connection events: %s", strerror(-err));
 			rc = XCT_EXIT_RUNTIME;
@@ -294,12 +308,13 @@ int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 	if (!o->count || r.shown < o->count)
 		ring_buffer__consume(rb);
 	lost = xct_counter_total(t, XCT_S_CT_EVENTS_LOST) - lost_before;
-	if (xct_opts.json)
+	if (xct_opts.json && !o->sink)
 		printf("{\"event\":\"END\",\"shown\":%llu,\"lost\":%llu}\n",
 		       (unsigned long long)r.shown, (unsigned long long)lost);
 	fflush(stdout);
-	fprintf(stderr, SUMMARY_PREFIX "%llu flow events have been shown.\n",
-		(unsigned long long)r.shown);
+	if (!o->sink)
+		fprintf(stderr, SUMMARY_PREFIX "%llu flow events have been shown.\n",
+			(unsigned long long)r.shown);
 	if (lost)
 		fprintf(stderr, "xct: %llu connection events lost (the ring buffer was full)\n",
 			(unsigned long long)lost);
