@@ -85,5 +85,6 @@ int cmd_set(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif /* XCT_CLI_H */
