@@ -77,25 +77,25 @@ TEST(ipfix_template_set)
 	/* clang-format off */
 	static const __u8 want[] = {
 		/* header: version 10, length, export time, sequence, domain */
-		B16(10), B16(244), B32(0x65536c00), B32(7), B32(42),
+		B16(10), B16(252), B32(0x65536c00), B32(7), B32(42),
 		/* template set */
-		B16(2), B16(228),
+		B16(2), B16(236),
 		B16(256), B16(14), FS(152, 8), FS(153, 8), FS(8, 4), FS(12, 4), FS(7, 2), FS(11, 2),
 		FS(4, 1), FS(32, 2), FS(1, 8), FS(2, 8), FS(23, 8), FS(24, 8), FS(136, 1),
 		FS_E(1, 1, 32473),
 		B16(257), B16(14), FS(152, 8), FS(153, 8), FS(27, 16), FS(28, 16), FS(7, 2),
 		FS(11, 2), FS(4, 1), FS(139, 2), FS(1, 8), FS(2, 8), FS(23, 8), FS(24, 8),
 		FS(136, 1), FS_E(1, 1, 32473),
-		B16(258), B16(11), FS(323, 8), FS(230, 1), FS(8, 4), FS(12, 4), FS(7, 2), FS(11, 2),
-		FS(4, 1), FS(225, 4), FS(226, 4), FS(227, 2), FS(228, 2),
-		B16(259), B16(11), FS(323, 8), FS(230, 1), FS(27, 16), FS(28, 16), FS(7, 2),
-		FS(11, 2), FS(4, 1), FS(281, 16), FS(282, 16), FS(227, 2), FS(228, 2),
+		B16(258), B16(12), FS(323, 8), FS(230, 1), FS(8, 4), FS(12, 4), FS(7, 2), FS(11, 2),
+		FS(4, 1), FS(32, 2), FS(225, 4), FS(226, 4), FS(227, 2), FS(228, 2),
+		B16(259), B16(12), FS(323, 8), FS(230, 1), FS(27, 16), FS(28, 16), FS(7, 2),
+		FS(11, 2), FS(4, 1), FS(139, 2), FS(281, 16), FS(282, 16), FS(227, 2), FS(228, 2),
 	};
 	/* clang-format on */
 	struct xct_ipfix_msg m;
 	__u8 buf[512];
 
-	_Static_assert(sizeof(want) == 244, "expected template message");
+	_Static_assert(sizeof(want) == 252, "expected template message");
 	xct_ipfix_msg_init(&m, buf, sizeof(buf));
 	CHECK_EQ(xct_ipfix_put_templates(&m), 0);
 	CHECK_EQ(m.records, 0);
@@ -104,8 +104,8 @@ TEST(ipfix_template_set)
 	/* The record lengths the templates promise. */
 	CHECK_EQ(xct_ipfix_record_len(&xct_ipfix_templates[0]), 65);
 	CHECK_EQ(xct_ipfix_record_len(&xct_ipfix_templates[1]), 89);
-	CHECK_EQ(xct_ipfix_record_len(&xct_ipfix_templates[2]), 34);
-	CHECK_EQ(xct_ipfix_record_len(&xct_ipfix_templates[3]), 82);
+	CHECK_EQ(xct_ipfix_record_len(&xct_ipfix_templates[2]), 36);
+	CHECK_EQ(xct_ipfix_record_len(&xct_ipfix_templates[3]), 84);
 
 	/* No room: nothing written. */
 	xct_ipfix_msg_init(&m, buf, 200);
@@ -180,22 +180,22 @@ TEST(ipfix_nat44_records)
 	struct xct_ct_event ev = masqueraded_udp(XCT_CTE_NEW, XCT_CTE_END_NONE);
 	/* clang-format off */
 	static const __u8 want_new[] = {
-		B16(10), B16(16 + 4 + 34), B32(1), B32(5), B32(9),
-		B16(258), B16(4 + 34),
+		B16(10), B16(16 + 4 + 36), B32(1), B32(5), B32(9),
+		B16(258), B16(4 + 36),
 		B64(1700001044000ULL), 4, IP4(10, 231, 1, 2), IP4(10, 231, 2, 2), B16(5353),
-		B16(53), 17, IP4(10, 231, 2, 1), IP4(10, 231, 2, 2), B16(1024), B16(53),
+		B16(53), 17, B16(0), IP4(10, 231, 2, 1), IP4(10, 231, 2, 2), B16(1024), B16(53),
 	};
 	/* clang-format on */
 	/* clang-format off */
 	static const __u8 want_destroy[] = {
-		B16(10), B16(16 + 4 + 65 + 4 + 34), B32(2), B32(6), B32(9),
+		B16(10), B16(16 + 4 + 65 + 4 + 36), B32(2), B32(6), B32(9),
 		B16(256), B16(4 + 65),
 		B64(1700001000250ULL), B64(1700001042007ULL), IP4(10, 231, 1, 2),
 		IP4(10, 231, 2, 2), B16(5353), B16(53), 17, B16(0), B64(64), B64(1), B64(128),
 		B64(2), 4, 0, /* forced end (ct delete); no TCP state */
-		B16(258), B16(4 + 34),
+		B16(258), B16(4 + 36),
 		B64(1700001044000ULL), 5, IP4(10, 231, 1, 2), IP4(10, 231, 2, 2), B16(5353),
-		B16(53), 17, IP4(10, 231, 2, 1), IP4(10, 231, 2, 2), B16(1024), B16(53),
+		B16(53), 17, B16(0), IP4(10, 231, 2, 1), IP4(10, 231, 2, 2), B16(1024), B16(53),
 	};
 	/* clang-format on */
 	struct xct_ipfix_msg m;
@@ -231,7 +231,7 @@ TEST(ipfix_sets_and_room)
 	/* 16 + one set header + two records */
 	CHECK_EQ(m.len, 16 + 4 + 2 * 65);
 	CHECK_EQ(m.set_id, 256);
-	/* 150 + 65 + 4 + 34 > 250: the NATed DESTROY does not fit */
+	/* 150 + 65 + 4 + 36 > 250: the NATed DESTROY does not fit */
 	before = m;
 	CHECK_EQ(xct_ipfix_put_event(&m, &ev, 0), -ENOSPC);
 	CHECK_EQ(m.len, before.len);
@@ -276,9 +276,10 @@ TEST(ipfix_icmp_and_ipv6)
 	/* the NAT record: the translated identifier */
 	r = buf + 20 + 65 + 4;
 	CHECK_EQ(r[8], 5);
-	CHECK(!memcmp(r + 22, ev.nat_src_addr.bytes, 4));
-	CHECK_EQ(r[30] << 8 | r[31], 1025);
-	CHECK_EQ(r[32] << 8 | r[33], 0);
+	CHECK_EQ(r[22] << 8 | r[23], 0x0800);
+	CHECK(!memcmp(r + 24, ev.nat_src_addr.bytes, 4));
+	CHECK_EQ(r[32] << 8 | r[33], 1025);
+	CHECK_EQ(r[34] << 8 | r[35], 0);
 
 	/* IPv6 TCP, masqueraded: templates 257 and 259, NAT event 2 */
 	memset(&t, 0, sizeof(t));
@@ -305,13 +306,13 @@ TEST(ipfix_icmp_and_ipv6)
 	CHECK_EQ(r[88], 3);
 	r = buf + 20 + 89;
 	CHECK_EQ(r[0] << 8 | r[1], 259);
-	CHECK_EQ(r[2] << 8 | r[3], 4 + 82);
+	CHECK_EQ(r[2] << 8 | r[3], 4 + 84);
 	CHECK_EQ(r[4 + 8], 2);
-	CHECK(!memcmp(r + 4 + 46, ev.nat_src_addr.bytes, 16));
-	CHECK(!memcmp(r + 4 + 62, t.dst.bytes, 16));
-	CHECK_EQ(r[4 + 78] << 8 | r[4 + 79], 47001);
-	CHECK_EQ(r[4 + 80] << 8 | r[4 + 81], 7004);
-	CHECK_EQ(m.len, 16 + 4 + 89 + 4 + 82);
+	CHECK(!memcmp(r + 4 + 48, ev.nat_src_addr.bytes, 16));
+	CHECK(!memcmp(r + 4 + 64, t.dst.bytes, 16));
+	CHECK_EQ(r[4 + 80] << 8 | r[4 + 81], 47001);
+	CHECK_EQ(r[4 + 82] << 8 | r[4 + 83], 7004);
+	CHECK_EQ(m.len, 16 + 4 + 89 + 4 + 84);
 }
 
 TEST(ipfix_end_reasons)
@@ -401,7 +402,7 @@ TEST(ipfix_exporter_sequence)
 	CHECK_EQ(xct_ipfix_exporter_open(&x, &cfg), 0);
 
 	n = recv_msg(fd, buf, sizeof(buf));
-	CHECK_EQ(n, 244);
+	CHECK_EQ(n, 252);
 	CHECK_EQ(be32_at(buf + 8), 0); /* no data record yet */
 	CHECK_EQ(be32_at(buf + 12), 0xdeadbeef);
 	CHECK_EQ(buf[16] << 8 | buf[17], 2);
@@ -422,7 +423,7 @@ TEST(ipfix_exporter_sequence)
 	CHECK_EQ(xct_ipfix_exporter_event(&x, &nat), 2);
 	xct_ipfix_exporter_tick(&x);
 	n = recv_msg(fd, buf, sizeof(buf));
-	CHECK_EQ(n, 16 + 4 + 65 + 4 + 34);
+	CHECK_EQ(n, 16 + 4 + 65 + 4 + 36);
 	CHECK_EQ(be32_at(buf + 8), 4);
 	/* nothing pending: a tick sends nothing; close sends what is left */
 	xct_ipfix_exporter_tick(&x);
