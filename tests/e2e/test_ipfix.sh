@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# xct export ipfix against nfdump's collector.  nfcapd listens on
+# 127.0.0.1 in the router of lib.sh, where xct runs with NAT rules and
+# exports to it; real connections go through the router:
+#
+#   plain      TCP and UDP over IPv4, TCP and ping over IPv6;
+#   masquerade TCP, UDP and ping over IPv4 (oif veth-r-s);
+#   dnat       TCP to the server's port 7301, forwarded to its port 7101.
+#
+# The connections end (TCP closed first), their entries are listed with
+# `xct -j ct list` (the values their DESTROY events carry) and flushed;
+# the exporter ends after the records they make (8 flows, a NAT create and
+# a NAT delete for each of the 4 translated ones).  nfcapd is stopped so
+# it writes its file, and `nfdump -o json` must show every connection
+# with xct's tuple, both directions' packets and bytes, the translation
+# and the NAT events, nothing else, and no sequence error; a collector
+# restarted mid-stream decodes records again after one template refresh.
+# Bad arguments exit 2.
+# shellcheck disable=SC2317 # helpers run through poll()
+set -u
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+P_TCP=7101
+P_UDP=7102
+P_TCP6=7104
+P_DNAT=7301
+COLLECTOR_PORT=$((20000 + RANDOM % 20000))
+WORK=""
+EXP_PID=""
+CAP_PID=""
+
+ipfix_cleanup() {
+	kill_in_ns "$NS_C" "$NS_S"
+	e2e_cleanup
+	[ -n "$WORK" ] && rm -rf "$WORK"
+}
+trap ipfix_cleanup EXIT
+
+fail_setup() {
+	echo "not ok ipfix_setup ($*)"
+	exit 1
+}
+
+# start_collector DIR: nfcapd on 127.0.0.1 in the router, writing to DIR.
+start_collector() {
+	mkdir -p "$1" || return 1
+	ip netns exec "$NS_R" nfcapd -b 127.0.0.1 -p "$COLLECTOR_PORT" -w "$1" -t 60 \
+		-P "$1/nfcapd.pid" >"$1/nfcapd.log" 2>&1 &
+	CAP_PID=$!
+	BG_PIDS+=("$CAP_PID")
+	poll 10 listening "$NS_R" udp "$COLLECTOR_PORT"
+}
+
+# stop_collector: SIGTERM, so that nfcapd writes its file, and wait.
+stop_collector() {
+	kill -TERM "$CAP_PID" 2>/dev/null
+	wait "$CAP_PID" 2>/dev/null
+}
+
+# start_exporter ARGS...: xct export ipfix in the router, subscribed.
+start_exporter() {
+	SLOT_BEFORE=$(subs_slot)
+	ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" export ipfix \
+		"127.0.0.1:$COLLECTOR_PORT" "$@" >"$WORK/export.out" 2>"$WORK/export.err" &
+	EXP_PID=$!
+	BG_PIDS+=("$EXP_PID")
+	poll 10 subscribed
+}
+
+exporter_done() {
+	! kill -0 "$EXP_PID" 2>/dev/null
+}
+
+# capture_file DIR: the one file nfcapd wrote into DIR.
+capture_file() {
+	find "$1" -name 'nfcapd.2*' -type f | head -1
+}
+
+traffic() {
+	local out ok=0
+	out=$(tcp_peer_of "$NS_C" "$S4:$P_TCP" 41001) && [ "$out" = "$C4 41001" ] || ok=1
+	out=$(udp_peer_of "$NS_C" "$S4:$P_UDP" 41002) && [ "$out" = "$C4 41002" ] || ok=1
+	out=$(in_ns "$NS_C" socat -T 3 - "TCP6:[$S6]:$P_TCP6,sourceport=41004,connect-timeout=3" \
+		</dev/null 2>/dev/null) || ok=1
+	in_ns "$NS_C" ping -6 -c 2 -i 0.2 -W 2 -e 601 "$S6" >/dev/null || ok=1
+	# translated: the server sees the router's address
+	out=$(tcp_peer_of "$NS_C" "$S4:$((P_TCP + 100))" 42001) &&
+		[ "${out% *}" = "$R4S" ] || ok=1
+	out=$(udp_peer_of "$NS_C" "$S4:$((P_UDP + 100))" 42002) &&
+		[ "${out% *}" = "$R4S" ] || ok=1
+	in_ns "$NS_C" ping -c 3 -i 0.2 -W 2 -e 701 "$S4" >/dev/null || ok=1
+	out=$(tcp_peer_of "$NS_C" "$S4:$P_DNAT" 42003) && [ "$out" = "$C4 42003" ] || ok=1
+	result ipfix_traffic "$ok" "a connection through the router failed"
+}
+
+# ---- set-up ----------------------------------------------------------
+command -v nfcapd >/dev/null && command -v nfdump >/dev/null || fail_setup "nfdump is not installed"
+have_xct || fail_setup "build xct first"
+WORK=$(mktemp -d /tmp/xct-ipfix.XXXXXX) || fail_setup mktemp
+setup_topology || fail_setup topology
+mount_pin_fs || fail_setup bpffs
+xct_attach native || fail_setup attach
+cat >"$WORK/nat.xct" <<-EOF
+	masquerade oif veth-r-s tcp dport $((P_TCP + 100))
+	masquerade oif veth-r-s udp dport $((P_UDP + 100))
+	masquerade oif veth-r-s icmp
+	dnat to $S4:$P_TCP iif veth-r-c tcp dport $P_DNAT
+EOF
+xct_r rules load "$WORK/nat.xct" >/dev/null || fail_setup "rules load"
+peer_echo_tcp "$NS_S" "TCP-LISTEN:$P_TCP"
+peer_echo_tcp "$NS_S" "TCP-LISTEN:$((P_TCP + 100))"
+peer_echo_udp "$NS_S" "$P_UDP"
+peer_echo_udp "$NS_S" "$((P_UDP + 100))"
+peer_echo_tcp "$NS_S" "TCP6-LISTEN:$P_TCP6"
+poll 5 listening "$NS_S" tcp "$P_TCP" && poll 5 listening "$NS_S" udp "$P_UDP" &&
+	poll 5 listening "$NS_S" udp "$((P_UDP + 100))" &&
+	poll 5 listening "$NS_S" tcp "$P_TCP6" || fail_setup servers
+xct_r ct flush >/dev/null 2>&1
+start_collector "$WORK/cap1" || fail_setup nfcapd
+start_exporter --count 16 --timeout 60 --domain 4242 || fail_setup "export ipfix"
+
+# ---- the connections, ended ------------------------------------------
+traffic
+# Every TCP connection closed by both sides before its entry is taken.
+poll 10 sh -c "! ip netns exec $NS_R $XCT --pin-path $XCT_PIN ct list -p tcp 2>/dev/null | grep -q ESTABLISHED"
+xct_r -j ct list >"$WORK/ct.json" 2>/dev/null
+xct_r ct flush >/dev/null 2>&1
+poll 20 exporter_done
+wait "$EXP_PID"
+rc=$?
+grep -q "16 IPFIX records sent to 127.0.0.1:$COLLECTOR_PORT" "$WORK/export.err"
+result ipfix_export_count $(( rc || $? )) "exit $rc: $(cat "$WORK/export.err")"
+stop_collector
+cap=$(capture_file "$WORK/cap1")
+[ -n "$cap" ] || echo "# no nfcapd file: $(cat "$WORK/cap1/nfcapd.log")"
+nfdump -r "$cap" -o raw >"$WORK/flows.raw" 2>&1
+nfdump -r "$cap" -I >"$WORK/stat.txt" 2>&1
+grep -q "^Sequence failures: 0$" "$WORK/stat.txt" &&
+	grep -q "Sequence Errors: 0, Bad Packets: 0" "$WORK/cap1/nfcapd.log" &&
+	grep -q "Observation domain 4242 from: 127.0.0.1" "$WORK/cap1/nfcapd.log"
+result ipfix_no_sequence_errors $? "$(cat "$WORK/stat.txt" "$WORK/cap1/nfcapd.log")"
+
+# ---- what nfdump decoded, against xct's entries ----------------------
+"$PYTHON" - "$WORK/ct.json" "$WORK/flows.raw" <<'EOF'
+import ipaddress, json, sys
+
+def ok(name, cond, why=""):
+    print(("ok " if cond else "not ok ") + name)
+    if not cond and why:
+        print("#   " + str(why).replace("\n", "\n#   "))
+
+# nfdump -o raw: one "Flow Record:" block per record, "name = value" lines.
+recs, cur = [], None
+for line in open(sys.argv[2]):
+    if line.startswith("Flow Record"):
+        cur = {}
+        recs.append(cur)
+    elif cur is not None and "=" in line:
+        k, v = line.split("=", 1)
+        cur[k.strip()] = v.split()[0].rstrip(":") if v.split() else ""
+flows = [r for r in recs if "nat event" not in r]
+nats = [r for r in recs if "nat event" in r]
+conns = json.load(open(sys.argv[1]))
+ip = lambda a: str(ipaddress.ip_address(a))
+ICMP = (1, 58)
+
+def rec_key(r):
+    proto = int(r["proto"])
+    ports = (r.get("ICMP"),) if proto in ICMP else (int(r["src port"]), int(r["dst port"]))
+    return (proto, ip(r["src addr"]), ip(r["dst addr"])) + ports
+
+def conn_key(c):
+    o = c["orig"]
+    ports = ("%d.%d" % (o["type"], o["code"]),) if c["protonum"] in ICMP else (o["sport"], o["dport"])
+    return (c["protonum"], ip(o["src"]), ip(o["dst"])) + ports
+
+mine = [c for c in conns if c["orig"].get("sport", c["orig"].get("id")) in
+        (41001, 41002, 41004, 42001, 42002, 42003, 601, 701)]
+ok("ipfix_connections_listed", len(mine) == 8 and len(conns) == 8,
+   "xct ct list had %d entries, %d of the test's" % (len(conns), len(mine)))
+ok("ipfix_record_count", len(flows) == 8 and len(nats) == 8,
+   "%d flow and %d NAT records" % (len(flows), len(nats)))
+
+bad, bad_nat, translated = [], [], 0
+for c in mine:
+    k, o, rp = conn_key(c), c["orig"], c["reply"]
+    got = [r for r in flows if rec_key(r) == k]
+    if len(got) != 1:
+        bad.append("%s: %d flow records" % (k, len(got)))
+        continue
+    r = got[0]
+    want = (o["packets"], o["bytes"], rp["packets"], rp["bytes"], "0x04")
+    have = (int(r.get("in packets", -1)), int(r.get("in bytes", -1)),
+            int(r.get("out packets", -1)), int(r.get("out bytes", -1)), r.get("end reason"))
+    if want != have or not 0 < int(r["first"]) <= int(r["last"]):
+        bad.append("%s: (packets, bytes, reply packets, reply bytes, end) %s, xct %s; "
+                   "first %s last %s" % (k, have, want, r["first"], r["last"]))
+    # The translation, as conntrack shows it in the reply tuple.
+    icmp = c["protonum"] in ICMP
+    xlt = (ip(rp["dst"]), ip(rp["src"]),
+           rp["id"] if icmp else rp["dport"], 0 if icmp else rp["sport"])
+    natted = xlt != (ip(o["src"]), ip(o["dst"]),
+                     o["id"] if icmp else o["sport"], 0 if icmp else o["dport"])
+    translated += natted
+    got = sorted((r for r in nats if rec_key(r) == k), key=lambda r: r["nat event"])
+    events = [r["nat event"] for r in got]
+    if events != (["4", "5"] if natted else []):
+        bad_nat.append("%s: NAT events %s (translated: %s)" % (k, events, natted))
+        continue
+    for r in got:
+        have = (ip(r["src xlt ip"]), ip(r["dst xlt ip"]), int(r["src xlt port"]),
+                int(r["dst xlt port"]))
+        if have != xlt or int(r["Event time"]) < int(got[0]["Event time"]):
+            bad_nat.append("%s: NAT event %s translation %s, xct %s" % (k, r["nat event"], have, xlt))
+ok("ipfix_flows_match_xct", not bad, "\n".join(bad))
+ok("ipfix_nat_events_match_xct", not bad_nat and translated == 4,
+   "%d translated\n%s" % (translated, "\n".join(bad_nat)))
+EOF
+
+for args in "" "bogus" "ipfix" "ipfix 127.0.0.1:0" "ipfix [::1" "ipfix 127.0.0.1:1 --domain -1" \
+	"ipfix 127.0.0.1:1 --template-refresh 0" "ipfix 127.0.0.1:1 --mtu 100" \
+	"ipfix 127.0.0.1:1 --count 0" "ipfix 127.0.0.1:1 extra" "ipfix 127.0.0.1:1 --bogus"; do
+	# shellcheck disable=SC2086 # the words are the arguments
+	xct_r export $args >/dev/null 2>&1
+	rc=$?
+	[ "$rc" = 2 ] || { echo "# 'xct export $args' exited $rc"; bad_args=1; }
+done
+xct_r export ipfix --help | grep -q "^Usage: xct export ipfix" && xct_r export --help >/dev/null
+result ipfix_bad_arguments $(( ${bad_args:-0} || $? ))
