@@ -218,6 +218,52 @@ ok("ipfix_nat_events_match_xct", not bad_nat and translated == 4,
    "%d translated\n%s" % (translated, "\n".join(bad_nat)))
 EOF
 
+# ---- a collector restarted mid-stream: records decode after a refresh --
+# The exporter resends its templates every second; nfcapd is replaced by
+# a fresh one, which knows no template.  Once a template set has gone out
+# after the restart (seen on the loopback by tcpdump), a connection's
+# records must decode in the new collector.
+
+# sent_after SET_ID: a message whose first set is SET_ID was captured
+# after the first MARK bytes of the capture (Ethernet, IPv4, UDP).
+sent_after() {
+	"$PYTHON" - "$WORK/lo.pcap" "$MARK" "$1" <<'EOF'
+import struct, sys
+data, mark, set_id = open(sys.argv[1], "rb").read(), int(sys.argv[2]), int(sys.argv[3])
+pos = 24
+while pos + 16 <= len(data):
+    incl = struct.unpack_from("<I", data, pos + 8)[0]
+    pkt = data[pos + 16:pos + 16 + incl]
+    ipfix = pkt[14 + (pkt[14] & 15) * 4 + 8:] if len(pkt) > 34 else b""
+    if pos >= mark and len(ipfix) >= 20 and struct.unpack_from(">H", ipfix, 16)[0] == set_id:
+        sys.exit(0)
+    pos += 16 + incl
+sys.exit(1)
+EOF
+}
+
+COLLECTOR_PORT=$((COLLECTOR_PORT + 1))
+start_collector "$WORK/cap2" || fail_setup nfcapd
+start_exporter --template-refresh 1 --timeout 60 || fail_setup "export ipfix"
+stop_collector
+# ip netns exec execs: $! is tcpdump itself.
+ip netns exec "$NS_R" tcpdump -i lo -U --immediate-mode -n -s 0 -w "$WORK/lo.pcap" \
+	udp port "$COLLECTOR_PORT" 2>"$WORK/tcpdump.log" &
+BG_PIDS+=($!)
+poll 5 grep -q "listening on" "$WORK/tcpdump.log" || fail_setup tcpdump
+start_collector "$WORK/cap3" || fail_setup nfcapd
+poll 5 test -s "$WORK/lo.pcap" || fail_setup "tcpdump file"
+MARK=$(stat -c %s "$WORK/lo.pcap")
+poll 10 sent_after 2
+out=$(tcp_peer_of "$NS_C" "$S4:$P_TCP" 41011)
+poll 10 sh -c "! ip netns exec $NS_R $XCT --pin-path $XCT_PIN ct list -p tcp 2>/dev/null | grep -q ESTABLISHED"
+xct_r ct delete -p tcp --sport 41011 >/dev/null 2>&1
+poll 10 sent_after 256
+stop_reader "$EXP_PID"
+stop_collector
+nfdump -r "$(capture_file "$WORK/cap3")" -o raw 2>/dev/null | grep -q "src port *= *41011$"
+result ipfix_template_refresh $? "out='$out' $(cat "$WORK/cap3/nfcapd.log")"
+
 for args in "" "bogus" "ipfix" "ipfix 127.0.0.1:0" "ipfix [::1" "ipfix 127.0.0.1:1 --domain -1" \
 	"ipfix 127.0.0.1:1 --template-refresh 0" "ipfix 127.0.0.1:1 --mtu 100" \
 	"ipfix 127.0.0.1:1 --count 0" "ipfix 127.0.0.1:1 extra" "ipfix 127.0.0.1:1 --bogus"; do
