@@ -60,16 +60,21 @@ static struct xct_ct_event event(__u8 type, __u8 end, const struct xct_tuple *t)
 	return ev;
 }
 
+/* A TCP or UDP tuple; ports in host order. */
+static struct xct_tuple tuple(__u8 family, __u8 proto, union xct_addr src, union xct_addr dst,
+			      __u16 sport, __u16 dport)
+{
+	struct xct_tuple t = {.family = family, .proto = proto, .src = src, .dst = dst};
+
+	t.sport = htons(sport);
+	t.dport = htons(dport);
+	return t;
+}
+
 static struct xct_tuple tcp4(void)
 {
-	struct xct_tuple t = {.family = XCT_AF_INET, .proto = XCT_IPPROTO_TCP};
-
 	/* the client's address above the server's: orig_side 1 */
-	t.src = v4("10.231.9.2");
-	t.dst = v4("10.231.2.2");
-	t.sport = htons(40001);
-	t.dport = htons(8080);
-	return t;
+	return tuple(XCT_AF_INET, XCT_IPPROTO_TCP, v4("10.231.9.2"), v4("10.231.2.2"), 40001, 8080);
 }
 
 TEST(ipfix_template_set)
@@ -155,14 +160,10 @@ TEST(ipfix_flow_record_v4)
 
 static struct xct_ct_event masqueraded_udp(__u8 type, __u8 end)
 {
-	struct xct_tuple t = {.family = XCT_AF_INET, .proto = XCT_IPPROTO_UDP};
-	struct xct_ct_event ev;
+	struct xct_tuple t =
+		tuple(XCT_AF_INET, XCT_IPPROTO_UDP, v4("10.231.1.2"), v4("10.231.2.2"), 5353, 53);
+	struct xct_ct_event ev = event(type, end, &t);
 
-	t.src = v4("10.231.1.2");
-	t.dst = v4("10.231.2.2");
-	t.sport = htons(5353);
-	t.dport = htons(53);
-	ev = event(type, end, &t);
 	ev.nat_manip = XCT_CT_SRC_NAT;
 	ev.nat_src_addr = v4("10.231.2.1");
 	ev.nat_src_port = htons(1024);
@@ -282,13 +283,8 @@ TEST(ipfix_icmp_and_ipv6)
 	CHECK_EQ(r[34] << 8 | r[35], 0);
 
 	/* IPv6 TCP, masqueraded: templates 257 and 259, NAT event 2 */
-	memset(&t, 0, sizeof(t));
-	t.family = XCT_AF_INET6;
-	t.proto = XCT_IPPROTO_TCP;
-	t.src = v6("fd00:231:1::2");
-	t.dst = v6("fd00:231:2::2");
-	t.sport = htons(47001);
-	t.dport = htons(7004);
+	t = tuple(XCT_AF_INET6, XCT_IPPROTO_TCP, v6("fd00:231:1::2"), v6("fd00:231:2::2"), 47001,
+		  7004);
 	ev = event(XCT_CTE_DESTROY, XCT_CTE_END_EXPIRED, &t);
 	ev.state = XCT_TCP_ESTABLISHED;
 	ev.nat_manip = XCT_CT_SRC_NAT;
