@@ -5,17 +5,20 @@
 # exports to it; real connections go through the router:
 #
 #   plain      TCP and UDP over IPv4, TCP and ping over IPv6;
-#   masquerade TCP, UDP and ping over IPv4 (oif veth-r-s);
+#   masquerade TCP, UDP and ping over IPv4, TCP over IPv6 (oif veth-r-s);
 #   dnat       TCP to the server's port 7301, forwarded to its port 7101.
 #
 # The connections end (TCP closed first), their entries are listed with
 # `xct -j ct list` (the values their DESTROY events carry) and flushed;
-# the exporter ends after the records they make (8 flows, a NAT create and
-# a NAT delete for each of the 4 translated ones).  nfcapd is stopped so
-# it writes its file, and `nfdump -o json` must show every connection
-# with xct's tuple, both directions' packets and bytes, the translation
-# and the NAT events, nothing else, and no sequence error; a collector
-# restarted mid-stream decodes records again after one template refresh.
+# the exporter ends after the records they make (9 flows, a NAT create and
+# a NAT delete for each of the 5 translated ones).  nfcapd is stopped so
+# it writes its file, and `nfdump -o raw` must show every connection
+# with xct's tuple, both directions' packets and bytes, the end reason,
+# the translation and the NAT events, nothing else, and no sequence
+# error.  nfdump does not decode the IPv6 post-NAT addresses: tshark's
+# decoder of the messages captured on the loopback must show them.  A
+# collector restarted mid-stream decodes records again after one
+# template refresh.
 # Bad arguments exit 2.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
@@ -91,11 +94,15 @@ traffic() {
 		[ "${out% *}" = "$R4S" ] || ok=1
 	in_ns "$NS_C" ping -c 3 -i 0.2 -W 2 -e 701 "$S4" >/dev/null || ok=1
 	out=$(tcp_peer_of "$NS_C" "$S4:$P_DNAT" 42003) && [ "$out" = "$C4 42003" ] || ok=1
+	out=$(in_ns "$NS_C" socat -T 3 - "TCP6:[$S6]:$((P_TCP6 + 100)),sourceport=42004,connect-timeout=3" \
+		</dev/null 2>/dev/null) && "$PYTHON" -c 'import ipaddress, sys; a = sys.argv[1].split()[0].strip("[]"); sys.exit(ipaddress.ip_address(a) != ipaddress.ip_address(sys.argv[2]))' "$out" "$R6S" || ok=1
 	result ipfix_traffic "$ok" "a connection through the router failed"
 }
 
 # ---- set-up ----------------------------------------------------------
-command -v nfcapd >/dev/null && command -v nfdump >/dev/null || fail_setup "nfdump is not installed"
+for tool in nfcapd nfdump tshark tcpdump; do
+	command -v "$tool" >/dev/null || fail_setup "$tool is not installed (scripts/install-deps.sh)"
+done
 have_xct || fail_setup "build xct first"
 WORK=$(mktemp -d /tmp/xct-ipfix.XXXXXX) || fail_setup mktemp
 setup_topology || fail_setup topology
@@ -105,6 +112,7 @@ cat >"$WORK/nat.xct" <<-EOF
 	masquerade oif veth-r-s tcp dport $((P_TCP + 100))
 	masquerade oif veth-r-s udp dport $((P_UDP + 100))
 	masquerade oif veth-r-s icmp
+	masquerade oif veth-r-s tcp dport $((P_TCP6 + 100))
 	dnat to $S4:$P_TCP iif veth-r-c tcp dport $P_DNAT
 EOF
 xct_r rules load "$WORK/nat.xct" >/dev/null || fail_setup "rules load"
@@ -113,12 +121,20 @@ peer_echo_tcp "$NS_S" "TCP-LISTEN:$((P_TCP + 100))"
 peer_echo_udp "$NS_S" "$P_UDP"
 peer_echo_udp "$NS_S" "$((P_UDP + 100))"
 peer_echo_tcp "$NS_S" "TCP6-LISTEN:$P_TCP6"
+peer_echo_tcp "$NS_S" "TCP6-LISTEN:$((P_TCP6 + 100))"
 poll 5 listening "$NS_S" tcp "$P_TCP" && poll 5 listening "$NS_S" udp "$P_UDP" &&
 	poll 5 listening "$NS_S" udp "$((P_UDP + 100))" &&
-	poll 5 listening "$NS_S" tcp "$P_TCP6" || fail_setup servers
+	poll 5 listening "$NS_S" tcp "$P_TCP6" &&
+	poll 5 listening "$NS_S" tcp "$((P_TCP6 + 100))" || fail_setup servers
 xct_r ct flush >/dev/null 2>&1
 start_collector "$WORK/cap1" || fail_setup nfcapd
-start_exporter --count 16 --timeout 60 --domain 4242 || fail_setup "export ipfix"
+# ip netns exec execs: $! is tcpdump itself.
+ip netns exec "$NS_R" tcpdump -i lo -U --immediate-mode -n -s 0 -w "$WORK/lo1.pcap" \
+	udp port "$COLLECTOR_PORT" 2>"$WORK/tcpdump1.log" &
+DUMP_PID=$!
+BG_PIDS+=("$DUMP_PID")
+poll 5 grep -q "listening on" "$WORK/tcpdump1.log" || fail_setup tcpdump
+start_exporter --count 19 --timeout 60 --domain 4242 || fail_setup "export ipfix"
 
 # ---- the connections, ended ------------------------------------------
 traffic
@@ -129,7 +145,7 @@ xct_r ct flush >/dev/null 2>&1
 poll 20 exporter_done
 wait "$EXP_PID"
 rc=$?
-grep -q "16 IPFIX records sent to 127.0.0.1:$COLLECTOR_PORT" "$WORK/export.err"
+grep -q "19 IPFIX records sent to 127.0.0.1:$COLLECTOR_PORT" "$WORK/export.err"
 result ipfix_export_count $(( rc || $? )) "exit $rc: $(cat "$WORK/export.err")"
 stop_collector
 cap=$(capture_file "$WORK/cap1")
@@ -176,10 +192,10 @@ def conn_key(c):
     return (c["protonum"], ip(o["src"]), ip(o["dst"])) + ports
 
 mine = [c for c in conns if c["orig"].get("sport", c["orig"].get("id")) in
-        (41001, 41002, 41004, 42001, 42002, 42003, 601, 701)]
-ok("ipfix_connections_listed", len(mine) == 8 and len(conns) == 8,
+        (41001, 41002, 41004, 42001, 42002, 42003, 42004, 601, 701)]
+ok("ipfix_connections_listed", len(mine) == 9 and len(conns) == 9,
    "xct ct list had %d entries, %d of the test's" % (len(conns), len(mine)))
-ok("ipfix_record_count", len(flows) == 8 and len(nats) == 8,
+ok("ipfix_record_count", len(flows) == 9 and len(nats) == 10,
    "%d flow and %d NAT records" % (len(flows), len(nats)))
 
 bad, bad_nat, translated = [], [], 0
@@ -205,17 +221,42 @@ for c in mine:
     translated += natted
     got = sorted((r for r in nats if rec_key(r) == k), key=lambda r: r["nat event"])
     events = [r["nat event"] for r in got]
-    if events != (["4", "5"] if natted else []):
+    v6 = ":" in o["src"]
+    if events != ((["1", "2"] if v6 else ["4", "5"]) if natted else []):
         bad_nat.append("%s: NAT events %s (translated: %s)" % (k, events, natted))
         continue
     for r in got:
-        have = (ip(r["src xlt ip"]), ip(r["dst xlt ip"]), int(r["src xlt port"]),
-                int(r["dst xlt port"]))
+        # nfdump has no IPv6 post-NAT addresses: tshark's check below
+        have = (xlt[0] if v6 else ip(r["src xlt ip"]), xlt[1] if v6 else ip(r["dst xlt ip"]),
+                int(r["src xlt port"]), int(r["dst xlt port"]))
         if have != xlt or int(r["Event time"]) < int(got[0]["Event time"]):
             bad_nat.append("%s: NAT event %s translation %s, xct %s" % (k, r["nat event"], have, xlt))
 ok("ipfix_flows_match_xct", not bad, "\n".join(bad))
-ok("ipfix_nat_events_match_xct", not bad_nat and translated == 4,
+ok("ipfix_nat_events_match_xct", not bad_nat and translated == 5,
    "%d translated\n%s" % (translated, "\n".join(bad_nat)))
+EOF
+
+# nfdump has no IPv6 post-NAT addresses; Wireshark's decoder has them.
+kill -INT "$DUMP_PID" 2>/dev/null
+wait "$DUMP_PID" 2>/dev/null
+tshark -r "$WORK/lo1.pcap" -d "udp.port==$COLLECTOR_PORT,cflow" -T fields -E occurrence=a \
+	-E aggregator=' ' -e cflow.post_nat_source_ipv6_address \
+	-e cflow.post_nat_destination_ipv6_address >"$WORK/nat6.txt" 2>"$WORK/tshark.err"
+"$PYTHON" - "$WORK/ct.json" "$WORK/nat6.txt" <<'EOF'
+import ipaddress, json, sys
+ip = lambda a: str(ipaddress.ip_address(a))
+conns = [c for c in json.load(open(sys.argv[1]))
+         if ":" in c["orig"]["src"] and c["orig"].get("sport") == 42004]
+got = []
+for line in open(sys.argv[2]):
+    cols = line.rstrip("\n").split("\t")
+    if len(cols) == 2 and cols[0]:
+        got += [(ip(s), ip(d)) for s, d in zip(cols[0].split(), cols[1].split())]
+want = [(ip(c["reply"]["dst"]), ip(c["reply"]["src"])) for c in conns] * 2
+ok = len(conns) == 1 and got == want and want[0][0] != ip(conns[0]["orig"]["src"])
+print(("ok" if ok else "not ok") + " ipfix_nat66_addresses")
+if not ok:
+    print("#   tshark: %s, xct: %s" % (got, want))
 EOF
 
 # ---- a collector restarted mid-stream: records decode after a refresh --
