@@ -433,3 +433,41 @@ TEST(ipfix_exporter_sequence)
 	CHECK_EQ(x.stats.send_errors, 0);
 	close(fd);
 }
+
+/* A collector that is not listening: the kernel reports the port
+ * unreachable of one datagram on the next send, which fails; that
+ * message's records are counted lost and still numbered, so a collector
+ * that comes back sees the gap. */
+TEST(ipfix_exporter_send_errors)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t slen = sizeof(sin);
+	struct xct_ipfix_exporter x;
+	struct xct_ipfix_exporter_cfg cfg = {.host = "127.0.0.1", .template_refresh_s = 3600};
+	struct xct_tuple t = tcp4();
+	struct xct_ct_event flow = event(XCT_CTE_DESTROY, XCT_CTE_END_EXPIRED, &t);
+	char port[8];
+	int fd, i;
+
+	/* a port nobody listens on: bound, then closed */
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	CHECK(fd >= 0);
+	CHECK_EQ(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	CHECK_EQ(getsockname(fd, (struct sockaddr *)&sin, &slen), 0);
+	close(fd);
+	snprintf(port, sizeof(port), "%u", ntohs(sin.sin_port));
+	cfg.port = port;
+	CHECK_EQ(xct_ipfix_exporter_open(&x, &cfg), 0);
+	CHECK_EQ(x.stats.messages, 1); /* the templates went out */
+	for (i = 0; i < 3; i++) {
+		CHECK_EQ(xct_ipfix_exporter_event(&x, &flow), 1);
+		xct_ipfix_exporter_tick(&x);
+	}
+	xct_ipfix_exporter_close(&x);
+	/* Over the loopback the ICMP error is queued before the next send. */
+	CHECK(x.stats.send_errors >= 1);
+	CHECK_EQ(x.last_errno, ECONNREFUSED);
+	CHECK_EQ(x.stats.records + x.stats.lost, 3);
+	CHECK_EQ(x.stats.messages + x.stats.send_errors, 4);
+	CHECK_EQ(x.seq, 3);
+}
