@@ -158,83 +158,8 @@ grep -q "^Sequence failures: 0$" "$WORK/stat.txt" &&
 result ipfix_no_sequence_errors $? "$(cat "$WORK/stat.txt" "$WORK/cap1/nfcapd.log")"
 
 # ---- what nfdump decoded, against xct's entries ----------------------
-"$PYTHON" - "$WORK/ct.json" "$WORK/flows.raw" <<'EOF'
-import ipaddress, json, sys
-
-def ok(name, cond, why=""):
-    print(("ok " if cond else "not ok ") + name)
-    if not cond and why:
-        print("#   " + str(why).replace("\n", "\n#   "))
-
-# nfdump -o raw: one "Flow Record:" block per record, "name = value" lines.
-recs, cur = [], None
-for line in open(sys.argv[2]):
-    if line.startswith("Flow Record"):
-        cur = {}
-        recs.append(cur)
-    elif cur is not None and "=" in line:
-        k, v = line.split("=", 1)
-        cur[k.strip()] = v.split()[0].rstrip(":") if v.split() else ""
-flows = [r for r in recs if "nat event" not in r]
-nats = [r for r in recs if "nat event" in r]
-conns = json.load(open(sys.argv[1]))
-ip = lambda a: str(ipaddress.ip_address(a))
-ICMP = (1, 58)
-
-def rec_key(r):
-    proto = int(r["proto"])
-    ports = (r.get("ICMP"),) if proto in ICMP else (int(r["src port"]), int(r["dst port"]))
-    return (proto, ip(r["src addr"]), ip(r["dst addr"])) + ports
-
-def conn_key(c):
-    o = c["orig"]
-    ports = ("%d.%d" % (o["type"], o["code"]),) if c["protonum"] in ICMP else (o["sport"], o["dport"])
-    return (c["protonum"], ip(o["src"]), ip(o["dst"])) + ports
-
-mine = [c for c in conns if c["orig"].get("sport", c["orig"].get("id")) in
-        (41001, 41002, 41004, 42001, 42002, 42003, 42004, 601, 701)]
-ok("ipfix_connections_listed", len(mine) == 9 and len(conns) == 9,
-   "xct ct list had %d entries, %d of the test's" % (len(conns), len(mine)))
-ok("ipfix_record_count", len(flows) == 9 and len(nats) == 10,
-   "%d flow and %d NAT records" % (len(flows), len(nats)))
-
-bad, bad_nat, translated = [], [], 0
-for c in mine:
-    k, o, rp = conn_key(c), c["orig"], c["reply"]
-    got = [r for r in flows if rec_key(r) == k]
-    if len(got) != 1:
-        bad.append("%s: %d flow records" % (k, len(got)))
-        continue
-    r = got[0]
-    want = (o["packets"], o["bytes"], rp["packets"], rp["bytes"], "0x04")
-    have = (int(r.get("in packets", -1)), int(r.get("in bytes", -1)),
-            int(r.get("out packets", -1)), int(r.get("out bytes", -1)), r.get("end reason"))
-    if want != have or not 0 < int(r["first"]) <= int(r["last"]):
-        bad.append("%s: (packets, bytes, reply packets, reply bytes, end) %s, xct %s; "
-                   "first %s last %s" % (k, have, want, r["first"], r["last"]))
-    # The translation, as conntrack shows it in the reply tuple.
-    icmp = c["protonum"] in ICMP
-    xlt = (ip(rp["dst"]), ip(rp["src"]),
-           rp["id"] if icmp else rp["dport"], 0 if icmp else rp["sport"])
-    natted = xlt != (ip(o["src"]), ip(o["dst"]),
-                     o["id"] if icmp else o["sport"], 0 if icmp else o["dport"])
-    translated += natted
-    got = sorted((r for r in nats if rec_key(r) == k), key=lambda r: r["nat event"])
-    events = [r["nat event"] for r in got]
-    v6 = ":" in o["src"]
-    if events != ((["1", "2"] if v6 else ["4", "5"]) if natted else []):
-        bad_nat.append("%s: NAT events %s (translated: %s)" % (k, events, natted))
-        continue
-    for r in got:
-        # nfdump has no IPv6 post-NAT addresses: tshark's check below
-        have = (xlt[0] if v6 else ip(r["src xlt ip"]), xlt[1] if v6 else ip(r["dst xlt ip"]),
-                int(r["src xlt port"]), int(r["dst xlt port"]))
-        if have != xlt or int(r["Event time"]) < int(got[0]["Event time"]):
-            bad_nat.append("%s: NAT event %s translation %s, xct %s" % (k, r["nat event"], have, xlt))
-ok("ipfix_flows_match_xct", not bad, "\n".join(bad))
-ok("ipfix_nat_events_match_xct", not bad_nat and translated == 5,
-   "%d translated\n%s" % (translated, "\n".join(bad_nat)))
-EOF
+"$PYTHON" "$E2E_DIR/ipfix_check.py" ipfix "$WORK/ct.json" "$WORK/flows.raw" 5 \
+	41001 41002 41004 42001 42002 42003 42004 601 701
 
 # nfdump has no IPv6 post-NAT addresses; Wireshark's decoder has them.
 kill -INT "$DUMP_PID" 2>/dev/null
