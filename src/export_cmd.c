@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * xct export ipfix: the connection events as IPFIX flow and NAT records
- * to a collector, in the foreground.  The events come from the reader of
+ * xct export ipfix|netflow9: the connection events as IPFIX (or NetFlow
+ * v9) flow and NAT records to a collector, in the foreground.  The events come from the reader of
  * xct ct events (its sink), the records from the exporter in src/export/.
  */
 #include <getopt.h>
@@ -13,8 +13,8 @@
 #include "xct.h"
 
 static const char export_usage[] =
-	"Usage: xct export ipfix HOST[:PORT] [--count N] [--timeout SECONDS] [--domain ID]\n"
-	"                        [--template-refresh SECONDS] [--mtu BYTES]\n"
+	"Usage: xct export ipfix|netflow9 HOST[:PORT] [--count N] [--timeout SECONDS]\n"
+	"                 [--domain ID] [--template-refresh SECONDS] [--mtu BYTES]\n"
 	"\n"
 	"Sends IPFIX (RFC 7011) over UDP to the collector at HOST:PORT (port 4739 if\n"
 	"not given; an IPv6 address in brackets): a flow record for every connection\n"
@@ -22,12 +22,13 @@ static const char export_usage[] =
 	"(RFC 8158) when a translated connection starts and ends.  Runs until Ctrl-C,\n"
 	"until N records are sent, or for SECONDS; then says how many records it sent\n"
 	"and how many connection events the datapath could not queue.  Exits 1 if a\n"
-	"message could not be sent.\n"
+	"message could not be sent.  netflow9 sends the same records as NetFlow v9\n"
+	"(RFC 3954), without the TCP state (an enterprise element, which v9 lacks).\n"
 	"\n"
 	"Options:\n"
 	"      --count N                   end after N records\n"
 	"      --timeout SECONDS           end after SECONDS\n"
-	"      --domain ID                 observation domain ID (default 0)\n"
+	"      --domain ID                 observation domain ID, v9's source ID (default 0)\n"
 	"      --template-refresh SECONDS  resend the templates this often (default 60)\n"
 	"      --mtu BYTES                 largest message, 256-65535 (default 512)\n"
 	"  -h, --help\n"
@@ -36,7 +37,8 @@ static const char export_usage[] =
 	"\n"
 	"Examples:\n"
 	"  xct export ipfix 192.0.2.10:4739 --domain 7\n"
-	"  xct export ipfix [2001:db8::10]:9995 --template-refresh 30 --mtu 1400\n";
+	"  xct export ipfix [2001:db8::10]:9995 --template-refresh 30 --mtu 1400\n"
+	"  xct export netflow9 192.0.2.10:2055\n";
 
 enum { OPT_COUNT = 256, OPT_TIMEOUT, OPT_DOMAIN, OPT_REFRESH, OPT_MTU };
 
@@ -60,10 +62,11 @@ static void tick(void *ctx)
 	xct_ipfix_exporter_tick(ctx);
 }
 
-static int do_ipfix(int argc, char **argv)
+static int do_export(int argc, char **argv, int netflow9)
 {
 	struct xct_ipfix_exporter_cfg cfg = {.template_refresh_s = XCT_IPFIX_TEMPLATE_REFRESH_S,
-					     .mtu = XCT_IPFIX_MTU_DEFAULT};
+					     .mtu = XCT_IPFIX_MTU_DEFAULT,
+					     .netflow9 = netflow9};
 	struct xct_ct_events_opts o = {.mask = XCT_CTE_MASK(XCT_CTE_NEW) |
 					       XCT_CTE_MASK(XCT_CTE_DESTROY)};
 	struct xct_ipfix_exporter x;
@@ -123,7 +126,7 @@ static int do_ipfix(int argc, char **argv)
 		where = argv[optind];
 	}
 	if (!where)
-		return xct_usage_error("export ipfix needs the collector, HOST:PORT");
+		return xct_usage_error("export %s needs the collector, HOST:PORT", argv[0]);
 	if (xct_ipfix_parse_addr(where, addr, sizeof(addr), &cfg.host, &cfg.port))
 		return xct_usage_error("'%s' is not HOST:PORT (an IPv6 address in brackets)",
 				       where);
@@ -143,9 +146,9 @@ static int do_ipfix(int argc, char **argv)
 	rc = xct_ct_events_run(&t, &filter, &o);
 	xct_ipfix_exporter_close(&x);
 	xct_table_close(&t);
-	fprintf(stderr, "xct: %llu IPFIX records sent to %s in %llu messages (domain %u)\n",
-		(unsigned long long)x.stats.records, where, (unsigned long long)x.stats.messages,
-		cfg.domain);
+	fprintf(stderr, "xct: %llu %s records sent to %s in %llu messages (domain %u)\n",
+		(unsigned long long)x.stats.records, netflow9 ? "NetFlow v9" : "IPFIX", where,
+		(unsigned long long)x.stats.messages, cfg.domain);
 	if (x.stats.send_errors) {
 		xct_err("%llu messages (%llu records) could not be sent: %s",
 			(unsigned long long)x.stats.send_errors, (unsigned long long)x.stats.lost,
@@ -162,7 +165,7 @@ int cmd_export(int argc, char **argv)
 		fputs(export_usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? XCT_EXIT_USAGE : XCT_EXIT_OK;
 	}
-	if (strcmp(argv[1], "ipfix"))
-		return xct_usage_error("'export %s': unknown format (ipfix)", argv[1]);
-	return do_ipfix(argc - 1, argv + 1);
+	if (strcmp(argv[1], "ipfix") && strcmp(argv[1], "netflow9"))
+		return xct_usage_error("'export %s': unknown format (ipfix, netflow9)", argv[1]);
+	return do_export(argc - 1, argv + 1, !strcmp(argv[1], "netflow9"));
 }

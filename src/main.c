@@ -26,7 +26,7 @@ static const char usage[] =
 	"  events [--count N] [--timeout S]                   the event stream (log rules)\n"
 	"  replay FILE [--rules FILE] [--verdicts] [-o json]  a capture through the datapath, offline\n"
 	"  trace drops|resets [FILTER...] [--summary N]       why packets die, why connections reset\n"
-	"  export ipfix HOST:PORT [--count N] [--domain ID]   flow and NAT records to a collector\n"
+	"  export ipfix|netflow9 HOST:PORT [--count N] ...    flow and NAT records to a collector\n"
 	"  version\n"
 	"\n"
 	"Options:\n"

@@ -70,6 +70,14 @@ static __s64 mono_to_real_ns(void)
 	return (__s64)real.tv_sec * 1000000000LL + real.tv_nsec - (__s64)xct_now_ns();
 }
 
+static void init_msg(struct xct_ipfix_exporter *x)
+{
+	if (x->cfg.netflow9)
+		xct_nf9_msg_init(&x->msg, x->buf, x->cfg.mtu);
+	else
+		xct_ipfix_msg_init(&x->msg, x->buf, x->cfg.mtu);
+}
+
 /* Sends the message being built, if it holds anything, and starts the
  * next one. */
 static void send_msg(struct xct_ipfix_exporter *x)
@@ -77,9 +85,13 @@ static void send_msg(struct xct_ipfix_exporter *x)
 	struct xct_ipfix_msg *m = &x->msg;
 	size_t len;
 
-	if (m->len <= XCT_IPFIX_HEADER_LEN)
+	if (!m->count)
 		return;
-	len = xct_ipfix_msg_finish(m, (__u32)time(NULL), x->seq, x->cfg.domain);
+	if (x->cfg.netflow9)
+		len = xct_nf9_msg_finish(m, (__u32)(xct_now_ns() / 1000000), (__u32)time(NULL),
+					 x->seq, x->cfg.domain);
+	else
+		len = xct_ipfix_msg_finish(m, (__u32)time(NULL), x->seq, x->cfg.domain);
 	if (send(x->fd, m->buf, len, 0) == (ssize_t)len) {
 		x->stats.messages++;
 		x->stats.records += m->records;
@@ -88,8 +100,8 @@ static void send_msg(struct xct_ipfix_exporter *x)
 		x->stats.lost += m->records;
 		x->last_errno = errno;
 	}
-	x->seq += m->records;
-	xct_ipfix_msg_init(m, x->buf, x->cfg.mtu);
+	x->seq += x->cfg.netflow9 ? 1 : m->records;
+	init_msg(x);
 }
 
 static void send_templates(struct xct_ipfix_exporter *x)
@@ -151,7 +163,7 @@ int xct_ipfix_exporter_open(struct xct_ipfix_exporter *x, const struct xct_ipfix
 		return -ENOMEM;
 	}
 	x->mono_to_real_ns = mono_to_real_ns();
-	xct_ipfix_msg_init(&x->msg, x->buf, x->cfg.mtu);
+	init_msg(x);
 	send_templates(x);
 	return 0;
 }

@@ -25,7 +25,8 @@ struct xct_ipfix_exporter_cfg {
 	const char *port;
 	__u32 domain; /* the observation domain ID */
 	unsigned int template_refresh_s;
-	size_t mtu; /* the largest message */
+	size_t mtu;   /* the largest message */
+	int netflow9; /* NetFlow v9 (RFC 3954) instead of IPFIX; domain: the source ID */
 };
 
 struct xct_ipfix_stats {
@@ -38,7 +39,9 @@ struct xct_ipfix_stats {
 struct xct_ipfix_exporter {
 	int fd;
 	struct xct_ipfix_exporter_cfg cfg;
-	__u32 seq; /* data records exported so far in the domain, mod 2^32 */
+	/* IPFIX: data records exported so far in the domain; v9: packets
+	 * sent; mod 2^32 */
+	__u32 seq;
 	struct xct_ipfix_msg msg;
 	__u8 *buf;
 	__u64 templates_ns; /* when the templates were last sent (monotonic) */

@@ -220,13 +220,30 @@ size_t xct_ipfix_record_len(const struct xct_ipfix_template *t)
 	return len;
 }
 
-static size_t template_record_len(const struct xct_ipfix_template *t)
+/* NetFlow v9 has no enterprise elements: a v9 message leaves them out
+ * of its templates and records. */
+static int carried(const struct xct_ipfix_msg *m, const struct xct_ipfix_field *f)
+{
+	return !(m->netflow9 && f->pen);
+}
+
+static size_t msg_record_len(const struct xct_ipfix_msg *m, const struct xct_ipfix_template *t)
+{
+	size_t len = 0;
+	int i;
+
+	for (i = 0; i < t->nfields; i++)
+		len += carried(m, &t->fields[i]) ? t->fields[i].len : 0;
+	return len;
+}
+
+static size_t template_record_len(const struct xct_ipfix_msg *m, const struct xct_ipfix_template *t)
 {
 	size_t len = 4; /* template ID, field count */
 	int i;
 
 	for (i = 0; i < t->nfields; i++)
-		len += t->fields[i].pen ? 8 : 4;
+		len += carried(m, &t->fields[i]) ? (t->fields[i].pen ? 8 : 4) : 0;
 	return len;
 }
 
@@ -238,24 +255,45 @@ void xct_ipfix_msg_init(struct xct_ipfix_msg *m, void *buf, size_t cap)
 	m->len = XCT_IPFIX_HEADER_LEN;
 }
 
+void xct_nf9_msg_init(struct xct_ipfix_msg *m, void *buf, size_t cap)
+{
+	xct_ipfix_msg_init(m, buf, cap);
+	m->netflow9 = 1;
+	m->len = XCT_NF9_HEADER_LEN;
+}
+
+/* RFC 3954 §5.3: a v9 FlowSet is padded so that the next one starts on a
+ * 4-byte boundary (the padding counts in its length). */
+static size_t pad_len(const struct xct_ipfix_msg *m)
+{
+	return m->netflow9 ? (4 - (m->len - m->set_off) % 4) % 4 : 0;
+}
+
 static void close_set(struct xct_ipfix_msg *m)
 {
-	if (m->set_off)
+	size_t pad;
+
+	if (m->set_off) {
+		pad = pad_len(m);
+		memset(m->buf + m->len, 0, pad);
+		m->len += pad;
 		put_be(m->buf + m->set_off + 2, m->len - m->set_off, 2);
+	}
 	m->set_off = 0;
-	m->set_id = 0;
 }
 
 /* Makes room for len bytes in a set of set_id, opening one if the last
- * set is another: where to write, or NULL when the message is full. */
+ * set is another: where to write, or NULL when the message is full (the
+ * padding a v9 set may need when it closes included). */
 static __u8 *reserve(struct xct_ipfix_msg *m, __u16 set_id, size_t len)
 {
-	size_t need = len + (m->set_id == set_id ? 0 : XCT_IPFIX_SET_HEADER_LEN);
+	int same = m->set_off && m->set_id == set_id;
+	size_t need = len + (same ? 0 : XCT_IPFIX_SET_HEADER_LEN) + (m->netflow9 ? 3 : 0);
 	__u8 *p;
 
 	if (m->len + need > m->cap)
 		return NULL;
-	if (m->set_id != set_id) {
+	if (!same) {
 		close_set(m);
 		m->set_off = m->len;
 		m->set_id = set_id;
@@ -271,23 +309,27 @@ static __u8 *reserve(struct xct_ipfix_msg *m, __u16 set_id, size_t len)
 int xct_ipfix_put_templates(struct xct_ipfix_msg *m)
 {
 	size_t len = 0;
+	int i, j, n;
 	__u8 *p;
-	int i, j;
 
 	for (i = 0; i < XCT_IPFIX_TMPL_COUNT; i++)
-		len += template_record_len(&xct_ipfix_templates[i]);
-	p = reserve(m, XCT_IPFIX_SET_TEMPLATE, len);
+		len += template_record_len(m, &xct_ipfix_templates[i]);
+	p = reserve(m, m->netflow9 ? XCT_NF9_SET_TEMPLATE : XCT_IPFIX_SET_TEMPLATE, len);
 	if (!p)
 		return -ENOSPC;
 	for (i = 0; i < XCT_IPFIX_TMPL_COUNT; i++) {
 		const struct xct_ipfix_template *t = &xct_ipfix_templates[i];
 
 		put_be(p, t->id, 2);
-		put_be(p + 2, t->nfields, 2);
+		for (j = 0, n = 0; j < t->nfields; j++)
+			n += carried(m, &t->fields[j]);
+		put_be(p + 2, n, 2);
 		p += 4;
 		for (j = 0; j < t->nfields; j++) {
 			const struct xct_ipfix_field *f = &t->fields[j];
 
+			if (!carried(m, f))
+				continue;
 			put_be(p, f->id | (f->pen ? 0x8000 : 0), 2);
 			put_be(p + 2, f->len, 2);
 			p += 4;
@@ -297,6 +339,7 @@ int xct_ipfix_put_templates(struct xct_ipfix_msg *m)
 			}
 		}
 	}
+	m->count += XCT_IPFIX_TMPL_COUNT;
 	return 0;
 }
 
@@ -335,11 +378,14 @@ static __u64 wall_ms(__u64 mono_ns, __s64 mono_to_real_ns)
 	return (__u64)((__s64)mono_ns + mono_to_real_ns) / 1000000ULL;
 }
 
-static void put_record(__u8 *p, const struct xct_ipfix_template *t, const struct values *v)
+static void put_record(const struct xct_ipfix_msg *m, __u8 *p, const struct xct_ipfix_template *t,
+		       const struct values *v)
 {
 	int i;
 
 	for (i = 0; i < t->nfields; i++) {
+		if (!carried(m, &t->fields[i]))
+			continue;
 		put_field(p, &t->fields[i], v);
 		p += t->fields[i].len;
 	}
@@ -369,21 +415,22 @@ int xct_ipfix_put_event(struct xct_ipfix_msg *m, const struct xct_ct_event *ev,
 	if (ev->type == XCT_CTE_DESTROY) {
 		v.end_reason = xct_ipfix_end_reason(ev);
 		v.nat_event = v6 ? XCT_IPFIX_NAT_DELETE : XCT_IPFIX_NAT44_DELETE;
-		p = reserve(m, flow->id, xct_ipfix_record_len(flow));
+		p = reserve(m, flow->id, msg_record_len(m, flow));
 		if (!p)
 			goto full;
-		put_record(p, flow, &v);
+		put_record(m, p, flow, &v);
 		m->records++;
 	} else {
 		v.nat_event = v6 ? XCT_IPFIX_NAT_CREATE : XCT_IPFIX_NAT44_CREATE;
 	}
 	if (translated(ev)) {
-		p = reserve(m, nat->id, xct_ipfix_record_len(nat));
+		p = reserve(m, nat->id, msg_record_len(m, nat));
 		if (!p)
 			goto full;
-		put_record(p, nat, &v);
+		put_record(m, p, nat, &v);
 		m->records++;
 	}
+	m->count += n;
 	return n;
 full:
 	/* Both records or none: the set headers written go with them. */
@@ -399,5 +446,18 @@ size_t xct_ipfix_msg_finish(struct xct_ipfix_msg *m, __u32 export_time, __u32 se
 	put_be(m->buf + 4, export_time, 4);
 	put_be(m->buf + 8, seq, 4);
 	put_be(m->buf + 12, domain, 4);
+	return m->len;
+}
+
+size_t xct_nf9_msg_finish(struct xct_ipfix_msg *m, __u32 uptime_ms, __u32 unix_secs, __u32 seq,
+			  __u32 source_id)
+{
+	close_set(m);
+	put_be(m->buf, XCT_NF9_VERSION, 2);
+	put_be(m->buf + 2, m->count, 2);
+	put_be(m->buf + 4, uptime_ms, 4);
+	put_be(m->buf + 8, unix_secs, 4);
+	put_be(m->buf + 12, seq, 4);
+	put_be(m->buf + 16, source_id, 4);
 	return m->len;
 }

@@ -22,6 +22,12 @@
 #define XCT_IPFIX_SET_HEADER_LEN 4
 #define XCT_IPFIX_SET_TEMPLATE	 2
 
+/* NetFlow v9 (RFC 3954), the same templates without the enterprise
+ * element: a 20-byte header, template FlowSet ID 0. */
+#define XCT_NF9_VERSION	     9
+#define XCT_NF9_HEADER_LEN   20
+#define XCT_NF9_SET_TEMPLATE 0
+
 /* RFC 7011 §10.3.3: without a known path MTU, messages of at most 512. */
 #define XCT_IPFIX_MTU_DEFAULT 512
 #define XCT_IPFIX_MTU_MIN     256 /* room for the template set */
@@ -90,11 +96,16 @@ struct xct_ipfix_msg {
 	size_t len;
 	size_t set_off; /* where the open set's header is; 0: none open */
 	__u16 set_id;
+	__u16 count;   /* records of every kind (the v9 header's count) */
 	__u32 records; /* data records in the message */
+	__u8 netflow9; /* a NetFlow v9 message */
 };
 
 /* Starts an empty message (room kept for the header). */
 void xct_ipfix_msg_init(struct xct_ipfix_msg *m, void *buf, size_t cap);
+
+/* The same for a NetFlow v9 message. */
+void xct_nf9_msg_init(struct xct_ipfix_msg *m, void *buf, size_t cap);
 
 /* Appends a template set with every template: 0, or -ENOSPC with the
  * message unchanged. */
@@ -117,6 +128,12 @@ int xct_ipfix_event_records(const struct xct_ct_event *ev);
  * data records sent before this message in the domain) and returns the
  * message's length. */
 size_t xct_ipfix_msg_finish(struct xct_ipfix_msg *m, __u32 export_time, __u32 seq, __u32 domain);
+
+/* Writes a v9 header (sysUptime in ms, the time, the sequence number:
+ * the export packets sent before this one, the source ID) and returns the
+ * message's length. */
+size_t xct_nf9_msg_finish(struct xct_ipfix_msg *m, __u32 uptime_ms, __u32 unix_secs, __u32 seq,
+			  __u32 source_id);
 
 /* The flowEndReason of a DESTROY. */
 __u8 xct_ipfix_end_reason(const struct xct_ct_event *ev);

@@ -471,3 +471,85 @@ TEST(ipfix_exporter_send_errors)
 	CHECK_EQ(x.stats.messages + x.stats.send_errors, 4);
 	CHECK_EQ(x.seq, 3);
 }
+
+/* NetFlow v9: a 20-byte header that counts every record, template
+ * FlowSet 0, the same templates and records without the enterprise TCP
+ * state. */
+TEST(nf9_messages)
+{
+	struct xct_tuple t = tcp4();
+	struct xct_ct_event ev = event(XCT_CTE_DESTROY, XCT_CTE_END_EXPIRED, &t);
+	struct xct_ipfix_msg m;
+	__u8 buf[512], ipfix[512];
+	/* clang-format off */
+	static const __u8 want_head[] = {
+		B16(9), B16(4), B32(123456), B32(1700001044), B32(77), B32(42),
+		B16(0), B16(220),
+		B16(256), B16(13), FS(152, 8), FS(153, 8), FS(8, 4), FS(12, 4), FS(7, 2), FS(11, 2),
+		FS(4, 1), FS(32, 2), FS(1, 8), FS(2, 8), FS(23, 8), FS(24, 8), FS(136, 1),
+		B16(257), B16(13),
+	};
+	/* clang-format on */
+
+	xct_nf9_msg_init(&m, buf, sizeof(buf));
+	CHECK_EQ(xct_ipfix_put_templates(&m), 0);
+	CHECK_EQ(xct_nf9_msg_finish(&m, 123456, 1700001044, 77, 42), 20 + 220);
+	CHECK(bytes_equal(buf, want_head, sizeof(want_head)));
+	/* the NAT templates: 12 fields each */
+	CHECK_EQ(buf[20 + 4 + 56 + 56] << 8 | buf[20 + 4 + 56 + 56 + 1], 258);
+	CHECK_EQ(buf[20 + 4 + 56 + 56 + 3], 12);
+	CHECK_EQ(buf[20 + 4 + 56 + 56 + 52 + 3], 12);
+
+	/* A masqueraded connection's end: two records, both counted; the flow
+	 * record is the IPFIX one without its last byte, the TCP state. */
+	ev.state = XCT_TCP_TIME_WAIT;
+	ev.nat_manip = XCT_CT_SRC_NAT;
+	ev.nat_src_addr = v4("10.231.2.1");
+	ev.nat_src_port = htons(40001);
+	xct_ipfix_msg_init(&m, ipfix, sizeof(ipfix));
+	CHECK_EQ(xct_ipfix_put_event(&m, &ev, MONO_TO_REAL), 2);
+	xct_nf9_msg_init(&m, buf, sizeof(buf));
+	CHECK_EQ(xct_ipfix_put_event(&m, &ev, MONO_TO_REAL), 2);
+	CHECK_EQ(xct_nf9_msg_finish(&m, 1, 2, 3, 4), 20 + 4 + 64 + 4 + 36);
+	CHECK_EQ(buf[2] << 8 | buf[3], 2);
+	CHECK_EQ(buf[20] << 8 | buf[21], 256);
+	CHECK_EQ(buf[22] << 8 | buf[23], 4 + 64);
+	CHECK(!memcmp(buf + 24, ipfix + 20, 64));
+	CHECK_EQ(buf[24 + 64] << 8 | buf[24 + 65], 258);
+	CHECK(!memcmp(buf + 24 + 64 + 4, ipfix + 20 + 65 + 4, 36));
+}
+
+/* The v9 exporter numbers packets, not records. */
+TEST(nf9_exporter_sequence)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t slen = sizeof(sin);
+	struct xct_ipfix_exporter x;
+	struct xct_ipfix_exporter_cfg cfg = {
+		.host = "127.0.0.1", .domain = 9, .template_refresh_s = 3600, .netflow9 = 1};
+	struct xct_tuple t = tcp4();
+	struct xct_ct_event flow = event(XCT_CTE_DESTROY, XCT_CTE_END_EXPIRED, &t);
+	char port[8];
+	__u8 buf[1024];
+	int fd, i;
+
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	CHECK(fd >= 0);
+	CHECK_EQ(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	CHECK_EQ(getsockname(fd, (struct sockaddr *)&sin, &slen), 0);
+	snprintf(port, sizeof(port), "%u", ntohs(sin.sin_port));
+	cfg.port = port;
+	CHECK_EQ(xct_ipfix_exporter_open(&x, &cfg), 0);
+	CHECK_EQ(recv_msg(fd, buf, sizeof(buf)), 240);
+	CHECK_EQ(buf[0] << 8 | buf[1], 9);
+	CHECK_EQ(be32_at(buf + 12), 0);
+	CHECK_EQ(be32_at(buf + 16), 9);
+	for (i = 0; i < 3; i++)
+		CHECK_EQ(xct_ipfix_exporter_event(&x, &flow), 1);
+	xct_ipfix_exporter_close(&x);
+	CHECK_EQ(recv_msg(fd, buf, sizeof(buf)), 20 + 4 + 3 * 64);
+	CHECK_EQ(buf[2] << 8 | buf[3], 3);
+	CHECK_EQ(be32_at(buf + 12), 1);
+	CHECK_EQ(x.seq, 2);
+	close(fd);
+}
