@@ -18,7 +18,8 @@
 # error.  nfdump does not decode the IPv6 post-NAT addresses: tshark's
 # decoder of the messages captured on the loopback must show them.  A
 # collector restarted mid-stream decodes records again after one
-# template refresh.
+# template refresh.  NetFlow v9: a TCP connection and a masqueraded UDP
+# flow exported as v9 decode the same way, with no sequence error.
 # Bad arguments exit 2.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
@@ -61,10 +62,13 @@ stop_collector() {
 	wait "$CAP_PID" 2>/dev/null
 }
 
-# start_exporter ARGS...: xct export ipfix in the router, subscribed.
+# start_exporter [netflow9] ARGS...: xct export ipfix (or netflow9) in the
+# router, subscribed.
 start_exporter() {
 	SLOT_BEFORE=$(subs_slot)
-	ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" export ipfix \
+	local format=ipfix
+	[ "${1:-}" = netflow9 ] && format=$1 && shift
+	ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" export "$format" \
 		"127.0.0.1:$COLLECTOR_PORT" "$@" >"$WORK/export.out" 2>"$WORK/export.err" &
 	EXP_PID=$!
 	BG_PIDS+=("$EXP_PID")
@@ -229,6 +233,33 @@ stop_reader "$EXP_PID"
 stop_collector
 nfdump -r "$(capture_file "$WORK/cap3")" -o raw 2>/dev/null | grep -q "src port *= *41011$"
 result ipfix_template_refresh $? "out='$out' $(cat "$WORK/cap3/nfcapd.log")"
+
+# ---- NetFlow v9: the same records, decoded by nfcapd as v9 ------------
+COLLECTOR_PORT=$((COLLECTOR_PORT + 1))
+start_collector "$WORK/cap4" || fail_setup nfcapd
+# a plain TCP connection and a masqueraded UDP flow: 2 flows, 2 NAT records
+start_exporter netflow9 --count 4 --timeout 60 --domain 99 || fail_setup "export netflow9"
+out=$(tcp_peer_of "$NS_C" "$S4:$P_TCP" 41021) && [ "$out" = "$C4 41021" ] &&
+	out=$(udp_peer_of "$NS_C" "$S4:$((P_UDP + 100))" 42022) && [ "${out% *}" = "$R4S" ]
+result nf9_traffic $? "'$out'"
+poll 10 sh -c "! ip netns exec $NS_R $XCT --pin-path $XCT_PIN ct list -p tcp 2>/dev/null | grep -q ESTABLISHED"
+xct_r -j ct list >"$WORK/ct9.json" 2>/dev/null
+xct_r ct flush >/dev/null 2>&1
+poll 20 exporter_done
+wait "$EXP_PID"
+rc=$?
+grep -q "4 NetFlow v9 records sent to 127.0.0.1:$COLLECTOR_PORT" "$WORK/export.err"
+result nf9_export_count $((rc || $?)) "exit $rc: $(cat "$WORK/export.err")"
+stop_collector
+cap=$(capture_file "$WORK/cap4")
+nfdump -r "$cap" -o raw >"$WORK/flows9.raw" 2>&1
+nfdump -r "$cap" -I >"$WORK/stat9.txt" 2>&1
+grep -q "^Sequence failures: 0$" "$WORK/stat9.txt" &&
+	grep -q "Sequence Errors: 0, Bad Packets: 0" "$WORK/cap4/nfcapd.log" &&
+	grep -q "New v9 exporter: SysID: [0-9]*, Domain: 99, IP: 127.0.0.1" "$WORK/cap4/nfcapd.log" &&
+	[ "$(grep -c "NETFLOW v9" "$WORK/flows9.raw")" = 2 ]
+result nf9_no_sequence_errors $? "$(cat "$WORK/stat9.txt" "$WORK/cap4/nfcapd.log")"
+"$PYTHON" "$E2E_DIR/ipfix_check.py" --no-end-reason nf9 "$WORK/ct9.json" "$WORK/flows9.raw" 1 41021 42022
 
 for args in "" "bogus" "ipfix" "ipfix 127.0.0.1:0" "ipfix [::1" "ipfix 127.0.0.1:1 --domain -1" \
 	"ipfix 127.0.0.1:1 --template-refresh 0" "ipfix 127.0.0.1:1 --mtu 100" \
