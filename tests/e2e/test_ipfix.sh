@@ -146,7 +146,7 @@ traffic
 poll 10 sh -c "! ip netns exec $NS_R $XCT --pin-path $XCT_PIN ct list -p tcp 2>/dev/null | grep -q ESTABLISHED"
 xct_r -j ct list >"$WORK/ct.json" 2>/dev/null
 xct_r ct flush >/dev/null 2>&1
-poll 20 exporter_done
+poll 20 exporter_done || kill -INT "$EXP_PID"
 wait "$EXP_PID"
 rc=$?
 grep -q "19 IPFIX records sent to 127.0.0.1:$COLLECTOR_PORT" "$WORK/export.err"
@@ -245,7 +245,7 @@ result nf9_traffic $? "'$out'"
 poll 10 sh -c "! ip netns exec $NS_R $XCT --pin-path $XCT_PIN ct list -p tcp 2>/dev/null | grep -q ESTABLISHED"
 xct_r -j ct list >"$WORK/ct9.json" 2>/dev/null
 xct_r ct flush >/dev/null 2>&1
-poll 20 exporter_done
+poll 20 exporter_done || kill -INT "$EXP_PID"
 wait "$EXP_PID"
 rc=$?
 grep -q "4 NetFlow v9 records sent to 127.0.0.1:$COLLECTOR_PORT" "$WORK/export.err"
