@@ -79,6 +79,34 @@ exporter_done() {
 	! kill -0 "$EXP_PID" 2>/dev/null
 }
 
+# end_and_collect NAME DIR CT_JSON RECORDS WHAT EXPORTER: waits for every
+# TCP connection to close, lists the entries into CT_JSON (the values their
+# DESTROY events carry) and flushes them; the exporter must then end after
+# RECORDS records ("WHAT records sent"), then nfcapd (DIR) is stopped and
+# its file read into DIR/flows.raw and DIR/stat.txt.  Two results:
+# NAME_export_count, and NAME_no_sequence_errors (nfcapd's and nfdump's
+# counts, and EXPORTER, the line nfcapd logs for the exporter).
+end_and_collect() {
+	local name=$1 dir=$2 json=$3 records=$4 what=$5 exporter=$6 rc cap
+	poll 10 sh -c "! ip netns exec $NS_R $XCT --pin-path $XCT_PIN ct list -p tcp 2>/dev/null | grep -q ESTABLISHED"
+	xct_r -j ct list >"$json" 2>/dev/null
+	xct_r ct flush >/dev/null 2>&1
+	poll 20 exporter_done || kill -INT "$EXP_PID"
+	wait "$EXP_PID"
+	rc=$?
+	grep -q "$records $what records sent to 127.0.0.1:$COLLECTOR_PORT" "$WORK/export.err"
+	result "${name}_export_count" $((rc || $?)) "exit $rc: $(cat "$WORK/export.err")"
+	stop_collector
+	cap=$(capture_file "$dir")
+	[ -n "$cap" ] || echo "# no nfcapd file: $(cat "$dir/nfcapd.log")"
+	nfdump -r "$cap" -o raw >"$dir/flows.raw" 2>&1
+	nfdump -r "$cap" -I >"$dir/stat.txt" 2>&1
+	grep -q "^Sequence failures: 0$" "$dir/stat.txt" &&
+		grep -q "Sequence Errors: 0, Bad Packets: 0" "$dir/nfcapd.log" &&
+		grep -q "$exporter" "$dir/nfcapd.log"
+	result "${name}_no_sequence_errors" $? "$(cat "$dir/stat.txt" "$dir/nfcapd.log")"
+}
+
 # capture_file DIR: the one file nfcapd wrote into DIR.
 capture_file() {
 	find "$1" -name 'nfcapd.2*' -type f | head -1
@@ -142,27 +170,11 @@ start_exporter --count 19 --timeout 60 --domain 4242 || fail_setup "export ipfix
 
 # ---- the connections, ended ------------------------------------------
 traffic
-# Every TCP connection closed by both sides before its entry is taken.
-poll 10 sh -c "! ip netns exec $NS_R $XCT --pin-path $XCT_PIN ct list -p tcp 2>/dev/null | grep -q ESTABLISHED"
-xct_r -j ct list >"$WORK/ct.json" 2>/dev/null
-xct_r ct flush >/dev/null 2>&1
-poll 20 exporter_done || kill -INT "$EXP_PID"
-wait "$EXP_PID"
-rc=$?
-grep -q "19 IPFIX records sent to 127.0.0.1:$COLLECTOR_PORT" "$WORK/export.err"
-result ipfix_export_count $(( rc || $? )) "exit $rc: $(cat "$WORK/export.err")"
-stop_collector
-cap=$(capture_file "$WORK/cap1")
-[ -n "$cap" ] || echo "# no nfcapd file: $(cat "$WORK/cap1/nfcapd.log")"
-nfdump -r "$cap" -o raw >"$WORK/flows.raw" 2>&1
-nfdump -r "$cap" -I >"$WORK/stat.txt" 2>&1
-grep -q "^Sequence failures: 0$" "$WORK/stat.txt" &&
-	grep -q "Sequence Errors: 0, Bad Packets: 0" "$WORK/cap1/nfcapd.log" &&
-	grep -q "Observation domain 4242 from: 127.0.0.1" "$WORK/cap1/nfcapd.log"
-result ipfix_no_sequence_errors $? "$(cat "$WORK/stat.txt" "$WORK/cap1/nfcapd.log")"
+end_and_collect ipfix "$WORK/cap1" "$WORK/ct.json" 19 IPFIX \
+	"New ipfix exporter: SysID: [0-9]*, Observation domain 4242 from: 127.0.0.1"
 
 # ---- what nfdump decoded, against xct's entries ----------------------
-"$PYTHON" "$E2E_DIR/ipfix_check.py" ipfix "$WORK/ct.json" "$WORK/flows.raw" 5 \
+"$PYTHON" "$E2E_DIR/ipfix_check.py" ipfix "$WORK/ct.json" "$WORK/cap1/flows.raw" 5 \
 	41001 41002 41004 42001 42002 42003 42004 601 701
 
 # nfdump has no IPv6 post-NAT addresses; Wireshark's decoder has them.
@@ -242,24 +254,12 @@ start_exporter netflow9 --count 4 --timeout 60 --domain 99 || fail_setup "export
 out=$(tcp_peer_of "$NS_C" "$S4:$P_TCP" 41021) && [ "$out" = "$C4 41021" ] &&
 	out=$(udp_peer_of "$NS_C" "$S4:$((P_UDP + 100))" 42022) && [ "${out% *}" = "$R4S" ]
 result nf9_traffic $? "'$out'"
-poll 10 sh -c "! ip netns exec $NS_R $XCT --pin-path $XCT_PIN ct list -p tcp 2>/dev/null | grep -q ESTABLISHED"
-xct_r -j ct list >"$WORK/ct9.json" 2>/dev/null
-xct_r ct flush >/dev/null 2>&1
-poll 20 exporter_done || kill -INT "$EXP_PID"
-wait "$EXP_PID"
-rc=$?
-grep -q "4 NetFlow v9 records sent to 127.0.0.1:$COLLECTOR_PORT" "$WORK/export.err"
-result nf9_export_count $((rc || $?)) "exit $rc: $(cat "$WORK/export.err")"
-stop_collector
-cap=$(capture_file "$WORK/cap4")
-nfdump -r "$cap" -o raw >"$WORK/flows9.raw" 2>&1
-nfdump -r "$cap" -I >"$WORK/stat9.txt" 2>&1
-grep -q "^Sequence failures: 0$" "$WORK/stat9.txt" &&
-	grep -q "Sequence Errors: 0, Bad Packets: 0" "$WORK/cap4/nfcapd.log" &&
-	grep -q "New v9 exporter: SysID: [0-9]*, Domain: 99, IP: 127.0.0.1" "$WORK/cap4/nfcapd.log" &&
-	[ "$(grep -c "NETFLOW v9" "$WORK/flows9.raw")" = 2 ]
-result nf9_no_sequence_errors $? "$(cat "$WORK/stat9.txt" "$WORK/cap4/nfcapd.log")"
-"$PYTHON" "$E2E_DIR/ipfix_check.py" --no-end-reason nf9 "$WORK/ct9.json" "$WORK/flows9.raw" 1 41021 42022
+end_and_collect nf9 "$WORK/cap4" "$WORK/ct9.json" 4 "NetFlow v9" \
+	"New v9 exporter: SysID: [0-9]*, Domain: 99, IP: 127.0.0.1"
+[ "$(grep -c "NETFLOW v9" "$WORK/cap4/flows.raw")" = 2 ]
+result nf9_decoded_as_v9 $?
+"$PYTHON" "$E2E_DIR/ipfix_check.py" --no-end-reason nf9 "$WORK/ct9.json" "$WORK/cap4/flows.raw" 1 \
+	41021 42022
 
 for args in "" "bogus" "ipfix" "ipfix 127.0.0.1:0" "ipfix [::1" "ipfix 127.0.0.1:1 --domain -1" \
 	"ipfix 127.0.0.1:1 --template-refresh 0" "ipfix 127.0.0.1:1 --mtu 100" \

@@ -370,14 +370,30 @@ static __u32 be32_at(const __u8 *p)
 	return (__u32)p[0] << 24 | (__u32)p[1] << 16 | (__u32)p[2] << 8 | p[3];
 }
 
+/* A UDP socket bound on 127.0.0.1, its port written into port; the
+ * socket, or -1. */
+static int loopback_socket(char *port, size_t len)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t slen = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) ||
+	    getsockname(fd, (struct sockaddr *)&sin, &slen)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	snprintf(port, len, "%u", ntohs(sin.sin_port));
+	return fd;
+}
+
 /* The exporter over a real socket: templates first, then messages whose
  * sequence numbers count the data records sent before each, with the
  * domain configured; a full message goes out before the record that did
  * not fit. */
 TEST(ipfix_exporter_sequence)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t slen = sizeof(sin);
 	struct xct_ipfix_exporter x;
 	struct xct_ipfix_exporter_cfg cfg = {
 		.host = "127.0.0.1", .domain = 0xdeadbeef, .template_refresh_s = 3600, .mtu = 256};
@@ -389,11 +405,8 @@ TEST(ipfix_exporter_sequence)
 	ssize_t n;
 	int fd, i;
 
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	fd = loopback_socket(port, sizeof(port));
 	CHECK(fd >= 0);
-	CHECK_EQ(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	CHECK_EQ(getsockname(fd, (struct sockaddr *)&sin, &slen), 0);
-	snprintf(port, sizeof(port), "%u", ntohs(sin.sin_port));
 	cfg.port = port;
 	CHECK_EQ(xct_ipfix_exporter_open(&x, &cfg), 0);
 
@@ -440,8 +453,6 @@ TEST(ipfix_exporter_sequence)
  * that comes back sees the gap. */
 TEST(ipfix_exporter_send_errors)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t slen = sizeof(sin);
 	struct xct_ipfix_exporter x;
 	struct xct_ipfix_exporter_cfg cfg = {.host = "127.0.0.1", .template_refresh_s = 3600};
 	struct xct_tuple t = tcp4();
@@ -450,12 +461,9 @@ TEST(ipfix_exporter_send_errors)
 	int fd, i;
 
 	/* a port nobody listens on: bound, then closed */
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	fd = loopback_socket(port, sizeof(port));
 	CHECK(fd >= 0);
-	CHECK_EQ(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	CHECK_EQ(getsockname(fd, (struct sockaddr *)&sin, &slen), 0);
 	close(fd);
-	snprintf(port, sizeof(port), "%u", ntohs(sin.sin_port));
 	cfg.port = port;
 	CHECK_EQ(xct_ipfix_exporter_open(&x, &cfg), 0);
 	CHECK_EQ(x.stats.messages, 1); /* the templates went out */
@@ -522,8 +530,6 @@ TEST(nf9_messages)
 /* The v9 exporter numbers packets, not records. */
 TEST(nf9_exporter_sequence)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t slen = sizeof(sin);
 	struct xct_ipfix_exporter x;
 	struct xct_ipfix_exporter_cfg cfg = {
 		.host = "127.0.0.1", .domain = 9, .template_refresh_s = 3600, .netflow9 = 1};
@@ -533,11 +539,8 @@ TEST(nf9_exporter_sequence)
 	__u8 buf[1024];
 	int fd, i;
 
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	fd = loopback_socket(port, sizeof(port));
 	CHECK(fd >= 0);
-	CHECK_EQ(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	CHECK_EQ(getsockname(fd, (struct sockaddr *)&sin, &slen), 0);
-	snprintf(port, sizeof(port), "%u", ntohs(sin.sin_port));
 	cfg.port = port;
 	CHECK_EQ(xct_ipfix_exporter_open(&x, &cfg), 0);
 	CHECK_EQ(recv_msg(fd, buf, sizeof(buf)), 240);
