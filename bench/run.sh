@@ -26,6 +26,8 @@
 #                    router, both ways: xct and nftables; what a dnat rule
 #                    costs the flows it does not translate, with prog_cost
 #                    dnat (writes its own section of the document)
+#   8. ipfix_rate    records per second the IPFIX exporter sustains from a
+#                    synthetic event stream (no datapath), and its losses
 # Needs root; every namespace, mount and host setting it makes is undone
 # on exit, on failure too.
 set -euo pipefail
@@ -75,7 +77,7 @@ case "$BUILD" in
 esac
 XCT=$BUILD/xct
 for bin in "$XCT" "$BUILD/bench/prog_cost" "$BUILD/bench/rules_cost" "$BUILD/bench/connrate" \
-	"$BUILD/bench/xdp_drop.bpf.o"; do
+	"$BUILD/bench/xdp_drop.bpf.o" "$BUILD/bench/ipfix_rate"; do
 	if [ ! -e "$bin" ]; then
 		echo "bench/run.sh: $bin is missing (make all builds it)" >&2
 		exit 1
@@ -145,6 +147,7 @@ step() {
 if [ -z "$ONLY" ]; then
 	step prog.json "$BENCH_BUILD/prog_cost" $Q
 	step rules_cost.md "$BENCH_BUILD/rules_cost" $Q
+	step ipfix.json "$BENCH_BUILD/ipfix_rate" $Q
 	# The datapath before connection events (commit 99614cb), from git,
 	# for what they cost.  It asked XDP for metadata, which some kernels'
 	# XDP does not offer: built here as a driver without metadata runs it

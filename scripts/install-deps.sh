@@ -11,7 +11,7 @@ libbpf-dev bpftool libelf-dev zlib1g-dev libpcap-dev
 iproute2 nftables conntrack iputils-ping tcpdump
 python3 python3-scapy socat netcat-openbsd
 xdp-tools netsniff-ng iptables ipset
-scdoc man-db bash-completion prometheus nfdump keepalived conntrackd
+scdoc man-db bash-completion prometheus nfdump keepalived conntrackd tshark
 "
 
 missing=""

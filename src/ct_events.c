@@ -119,6 +119,7 @@ struct reader {
 	const struct xct_ct_events_opts *opts;
 	__s64 mono_to_real; /* ns to add to a monotonic time for wall time */
 	__u64 shown;
+	int sink_err;
 };
 
 static const char *const type_names[] = {
@@ -199,6 +200,13 @@ static int on_event(void *ctx, void *data, size_t size)
 	inner = inner_b.manip ? &inner_b : NULL;
 	if (!xct_filter_match_nat(r->filter, &ev->key, &e, nat, inner))
 		return 0;
+	if (r->opts->sink) {
+		n = r->opts->sink(r->opts->ctx, ev);
+		if (n < 0)
+			return r->sink_err = n;
+		r->shown += (__u64)n;
+		return 0;
+	}
 	if (xct_opts.json) {
 		print_json(stdout, r->mono_to_real, ev, &e, nat, inner);
 	} else {
@@ -252,6 +260,12 @@ int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 		fflush(stdout);
 		if (err == -EINTR)
 			break;
+		if (r.sink_err) {
+			rc = XCT_EXIT_RUNTIME;
+			break;
+		}
+		if (o->tick)
+			o->tick(o->ctx);
 		if (err < 0) {
 			if (err != -EPROTO)
 				xct_err("reading connection events: %s", strerror(-err));
@@ -269,14 +283,15 @@ int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 	full = xct_counter_total(t, XCT_S_CT_EVENTS_LOST) - full_before + xct_stream_lost(s);
 	unbuilt = xct_counter_total(t, XCT_S_CT_EVENTS_NO_READER) - unbuilt_before;
 	lost = full + unbuilt;
-	if (xct_opts.json)
+	if (xct_opts.json && !o->sink)
 		printf("{\"event\":\"END\",\"shown\":%llu,\"lost\":%llu,\"lost_ring_full\":%llu,"
 		       "\"lost_not_read\":%llu}\n",
 		       (unsigned long long)r.shown, (unsigned long long)lost,
 		       (unsigned long long)full, (unsigned long long)unbuilt);
 	fflush(stdout);
-	fprintf(stderr, SUMMARY_PREFIX "%llu flow events have been shown.\n",
-		(unsigned long long)r.shown);
+	if (!o->sink)
+		fprintf(stderr, SUMMARY_PREFIX "%llu flow events have been shown.\n",
+			(unsigned long long)r.shown);
 	if (lost)
 		fprintf(stderr,
 			"xct: %llu connection events lost (%llu: the ring buffer was full; %llu: "

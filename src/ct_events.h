@@ -18,6 +18,13 @@ struct xct_ct_events_opts {
 	__u64 count;	   /* end after this many shown; 0: no limit */
 	__u64 timeout_s;   /* end after this long; 0: no limit */
 	unsigned int fmt_flags;
+	/* When set, the events that pass the filter go to sink instead of
+	 * stdout: it returns how many it counts against count, or -errno to
+	 * end the run; tick runs after every wait for events (at least every
+	 * 100 ms).  No summary line is printed: the caller says what it did. */
+	int (*sink)(void *ctx, const struct xct_ct_event *ev);
+	void (*tick)(void *ctx);
+	void *ctx;
 };
 
 /* "NEW,UPDATE,DESTROY", "UPDATES" or "ALL", any case; 0 or -EINVAL. */

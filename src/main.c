@@ -27,6 +27,7 @@ static const char usage[] =
 	"  replay FILE [--rules FILE] [--verdicts] [-o json]  a capture through the datapath, offline\n"
 	"  trace drops|resets [FILTER...] [--summary N]       why packets die, why connections reset\n"
 	"  metrics                     every counter, in Prometheus' text format\n"
+	"  export ipfix|netflow9 HOST:PORT [--count N] ...    flow and NAT records to a collector\n"
 	"  version\n"
 	"\n"
 	"Options:\n"
@@ -49,6 +50,7 @@ static const char usage[] =
 	"  xct set add blocklist 203.0.113.0/24\n"
 	"  xct replay trace.pcap --rules new.xct --verdicts\n"
 	"  xct trace drops --port 443\n"
+	"  xct export ipfix 192.0.2.10:4739 --domain 7\n"
 	"  xct --pin-path /run/xct-test/xct status\n";
 
 static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -82,6 +84,7 @@ static const struct {
 	{"ct", cmd_ct},		  {"rules", cmd_rules},	  {"set", cmd_set},
 	{"version", cmd_version}, {"help", cmd_help},	  {"replay", cmd_replay},
 	{"events", cmd_events},	  {"trace", cmd_trace},	  {"metrics", cmd_metrics},
+	{"export", cmd_export},
 };
 
 int main(int argc, char **argv)

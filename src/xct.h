@@ -96,5 +96,6 @@ int cmd_events(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif /* XCT_CLI_H */
