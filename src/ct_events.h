@@ -6,6 +6,8 @@
 #ifndef XCT_CT_EVENTS_H
 #define XCT_CT_EVENTS_H
 
+#include <stdio.h>
+
 #include "ct_filter.h"
 #include "table.h"
 
