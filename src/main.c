@@ -9,6 +9,7 @@
 #include <string.h>
 #include <bpf/libbpf.h>
 
+#include "netns.h"
 #include "xct.h"
 
 static const char usage[] =
@@ -30,9 +31,12 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  -j, --json                  JSON output\n"
-	"      --pin-path DIR          where the state is pinned (default " XCT_PIN_PATH_DEFAULT
-	",\n"
-	"                              or $XCT_PIN_PATH); one xct instance per path\n"
+	"      --pin-path DIR          where the state is pinned (or $XCT_PIN_PATH); one\n"
+	"                              xct instance per path.  Default: " XCT_PIN_PATH_DEFAULT "\n"
+	"                              in the initial network namespace, else\n"
+	"                              " XCT_PIN_PATH_DEFAULT "-netns-INODE (the namespace's\n"
+	"                              inode, as /proc/self/ns/net shows it), on the host's\n"
+	"                              BPF filesystem from any mount namespace\n"
 	"  -v, --verbose               libbpf's messages and the verifier's log\n"
 	"  -h, --help\n"
 	"\n"
@@ -83,12 +87,16 @@ int main(int argc, char **argv)
 		{"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
 	};
+	static char default_pin_path[4096];
 	const char *env = getenv("XCT_PIN_PATH");
+	bool pin_given = false;
 	int c, found = -1;
 	size_t i, len;
 
-	if (env && *env)
+	if (env && *env) {
 		xct_opts.pin_path = env;
+		pin_given = true;
+	}
 	opterr = 0;
 	/* "+": stop at the command; its options are its own. */
 	while ((c = getopt_long(argc, argv, "+:jvhV", opts, NULL)) != -1) {
@@ -100,6 +108,7 @@ int main(int argc, char **argv)
 			if (!*optarg || optarg[0] != '/')
 				return xct_usage_error("--pin-path needs an absolute path");
 			xct_opts.pin_path = optarg;
+			pin_given = true;
 			break;
 		case 'v':
 			xct_opts.verbose = true;
@@ -131,5 +140,11 @@ int main(int argc, char **argv)
 	}
 	if (found < 0)
 		return xct_usage_error("unknown command '%s'", argv[optind]);
+	/* The default depends on the namespaces xct runs in (src/netns.c). */
+	if (!pin_given && commands[found].fn != cmd_help && commands[found].fn != cmd_version) {
+		if (xct_default_pin_path(default_pin_path, sizeof(default_pin_path)))
+			return XCT_EXIT_RUNTIME;
+		xct_opts.pin_path = default_pin_path;
+	}
 	return commands[found].fn(argc - optind, argv + optind);
 }

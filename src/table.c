@@ -25,6 +25,11 @@ static int open_pinned(const char *name, int *fd)
 
 int xct_table_open(struct xct_table *t)
 {
+	return xct_table_open_flags(t, 0);
+}
+
+int xct_table_open_flags(struct xct_table *t, unsigned int pin_flags)
+{
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	int err;
@@ -32,7 +37,7 @@ int xct_table_open(struct xct_table *t)
 	memset(t, 0, sizeof(*t));
 	t->ct_fd = t->counters_fd = t->ifaces_fd = t->gc_fd = -1;
 	t->nat_fd = t->nat_rev_fd = -1;
-	err = xct_prepare_pin_path(xct_opts.pin_path, false);
+	err = xct_prepare_pin_path(xct_opts.pin_path, pin_flags);
 	if (err)
 		return err;
 	err = open_pinned("xct_ct", &t->ct_fd);
