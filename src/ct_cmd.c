@@ -290,9 +290,10 @@ static int parse_ct_args(int argc, char **argv, struct ct_args *a)
 		if (err)
 			return err;
 		if (field >= 0) {
-			if (xct_parse_cidr(optarg, &f->addr[field]))
-				return xct_usage_error("%s: '%s' is not an address or ADDR/LEN",
-						       addr_opt[field], optarg);
+			char why[160];
+
+			if (xct_parse_cidr_msg(optarg, &f->addr[field], why, sizeof(why)))
+				return xct_usage_error("%s: %s", addr_opt[field], why);
 			f->has_addr[field] = true;
 		}
 		if (c != 'o' && c != OPT_REASONS && c != 'e' && c != OPT_COUNT && c != OPT_TIMEOUT)
