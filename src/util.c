@@ -335,7 +335,7 @@ check_netns:
 	if (fd < 0)
 		return fd;
 	/* The state is this network namespace's, or is not touched. */
-	err = xct_netns_check(pin_path, flags & XCT_PIN_STALE_OK);
+	err = flags & XCT_PIN_ANY_NETNS ? 0 : xct_netns_check(pin_path, flags & XCT_PIN_STALE_OK);
 	if (err) {
 		close(fd);
 		return err;

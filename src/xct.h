@@ -37,6 +37,9 @@ int xct_require_root(void);
 /* How the pin directory is opened. */
 #define XCT_PIN_CREATE	 0x1 /* create it (0700) if it does not exist */
 #define XCT_PIN_STALE_OK 0x2 /* accept state left by a namespace that is gone */
+/* Observe the state of another network namespace (xct trace: it reads, and
+ * names that namespace's interfaces by the state's own records). */
+#define XCT_PIN_ANY_NETNS 0x4
 
 /* Opens the pin directory after checking that nobody but root can change
  * it or the path to it (src/util.c), that its parent is a BPF filesystem
