@@ -828,6 +828,20 @@ static int verify_attached(char **names, const __u32 *ifindex, int n, __u32 *mod
 	return err;
 }
 
+/* Detaches the first n interfaces this command attached. */
+static void undo_attach(struct xct_bpf *skel, char **names, const __u32 *ifindex, int n)
+{
+	int fd = bpf_map__fd(skel->maps.xct_ifaces), j;
+
+	for (j = 0; j < n; j++) {
+		struct xct_iface cur = {};
+
+		bpf_map_lookup_elem(fd, &ifindex[j], &cur);
+		detach_iface(fd, ifindex[j], &cur);
+		fprintf(stderr, "xct: %s: detached again\n", names[j]);
+	}
+}
+
 int cmd_attach(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -973,28 +987,14 @@ int cmd_attach(int argc, char **argv)
 		    attach_iface(skel, argv[optind + i], ifindex[i], mode, mode_given)) {
 			xct_ifname_forget(xct_opts.pin_path, ifindex[i]);
 			/* Undo this command's earlier interfaces. */
-			for (j = 0; j < i; j++) {
-				struct xct_iface cur = {};
-
-				bpf_map_lookup_elem(bpf_map__fd(skel->maps.xct_ifaces), &ifindex[j],
-						    &cur);
-				detach_iface(bpf_map__fd(skel->maps.xct_ifaces), ifindex[j], &cur);
-				fprintf(stderr, "xct: %s: detached again\n", argv[optind + j]);
-			}
+			undo_attach(skel, argv + optind, ifindex, i);
 			ret = XCT_EXIT_RUNTIME;
 			break;
 		}
 	}
 	if (!replace && ret == XCT_EXIT_OK) {
 		if (verify_attached(argv + optind, ifindex, n, found_mode)) {
-			for (j = 0; j < n; j++) {
-				struct xct_iface cur = {};
-
-				bpf_map_lookup_elem(bpf_map__fd(skel->maps.xct_ifaces), &ifindex[j],
-						    &cur);
-				detach_iface(bpf_map__fd(skel->maps.xct_ifaces), ifindex[j], &cur);
-				fprintf(stderr, "xct: %s: detached again\n", argv[optind + j]);
-			}
+			undo_attach(skel, argv + optind, ifindex, n);
 			ret = XCT_EXIT_RUNTIME;
 		}
 		for (i = 0; ret == XCT_EXIT_OK && i < n; i++)

@@ -42,35 +42,11 @@ cleanup() {
 		ip netns del "$ns" 2>/dev/null
 	done
 }
+# tests/cli/lib.sh's result lines and checks; this script's own cleanup.
+NS="$NS_A" PEER="$NS_PA" PIN=""
+. tests/cli/lib.sh
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-ok() { echo "ok netns $1"; }
-not_ok() {
-	echo "not ok netns $1"
-	failures=$((failures + 1))
-}
-
-# expect NAME STATUS PATTERN CMD...: exit status and a stdout+stderr pattern.
-expect() {
-	local name=$1 want=$2 pattern=$3 out rc
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"; then
-		ok "$name"
-	else
-		echo "#   $*: exit $rc (want $want, /$pattern/), output:"
-		sed 's/^/#     /' <<<"$out"
-		not_ok "$name"
-	fi
-}
-
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
 
 xa() { ip netns exec "$NS_A" "$XCT" "$@"; }
 xb() { ip netns exec "$NS_B" "$XCT" "$@"; }
@@ -107,85 +83,85 @@ if [ -z "$INO_A" ] || [ -z "$INO_B" ] || [ "$INO_A" = "$INO_B" ]; then
 fi
 
 # 1. No flags: the state survives `ip netns exec`, in A's own directory.
-expect "attach in a namespace with no flags" 0 '^xa0: attached' xa attach xa0
+expect "netns attach in a namespace with no flags" 0 '^xa0: attached' xa attach xa0
 out=$(xa status 2>&1)
 rc=$?
 DIR_A=$(sed -n 's/^xct .*, state in \(.*\) (network namespace.*/\1/p' <<<"$out" | head -1)
 if [ "$rc" = 0 ] && grep -qE "^  xa0 \(ifindex [0-9]+\): ingress xdp native" <<<"$out" &&
 	grep -q "network namespace net:\[$INO_A\] (ip netns $NS_A)" <<<"$out" &&
 	[[ "$DIR_A" == */sys/fs/bpf/xct-netns-$INO_A ]]; then
-	ok "status from a second ip netns exec sees xa0 attached"
+	ok "netns status from a second ip netns exec sees xa0 attached"
 else
 	echo "#   status: exit $rc"
 	sed 's/^/#     /' <<<"$out"
-	not_ok "status from a second ip netns exec sees xa0 attached"
+	not_ok "netns status from a second ip netns exec sees xa0 attached"
 fi
-check "the state is on the host's bpffs, root's alone" \
+check "netns the state is on the host's bpffs, root's alone" \
 	test "$(stat -c '%U %a' "/sys/fs/bpf/xct-netns-$INO_A" 2>/dev/null)" = "root 700" -a \
 	-e "/sys/fs/bpf/xct-netns-$INO_A/xct_ct"
 # the host's view of the same directory, so that cleanup finds it
 DIR_A=/sys/fs/bpf/xct-netns-$INO_A
 ip netns exec "$NS_PA" ping -c 3 -i 0.2 -W 1 10.241.1.1 >/dev/null
-expect "a second ip netns exec lists the tracked ping" 0 \
+expect "netns a second ip netns exec lists the tracked ping" 0 \
 	'^icmp +1 [0-9]+ src=10\.241\.1\.2 dst=10\.241\.1\.1 type=8 code=0 id=[0-9]+ packets=3 bytes=252 src=10\.241\.1\.1 dst=10\.241\.1\.2 type=0 code=0 id=[0-9]+ packets=3 bytes=252' \
 	xa ct list -p icmp
-check "xa0's XDP and TC filters are there" test "$(hooks "$NS_A" xa0 | grep -c 'xdp\|xct_')" -ge 3
+check "netns xa0's XDP and TC filters are there" test "$(hooks "$NS_A" xa0 | grep -c 'xdp\|xct_')" -ge 3
 
 # 2. B gets a table of its own.
-expect "attach in a second namespace" 0 '^xb0: attached' xb attach xb0
+expect "netns attach in a second namespace" 0 '^xb0: attached' xb attach xb0
 DIR_B=/sys/fs/bpf/xct-netns-$INO_B
-check "B's state is in B's directory" test -e "$DIR_B/xct_ct"
+check "netns B's state is in B's directory" test -e "$DIR_B/xct_ct"
 # B's directory by the path a command in a namespace reaches it by
 SEEN_B=$(xb status 2>&1 | sed -n 's/^xct .*, state in \(.*\) (network namespace.*/\1/p')
-expect "B's table does not hold A's connection" 0 '^0$' xb ct count
-expect "B's status lists xb0 and not xa0" 0 "^  xb0 \(ifindex" xb status
-if xb status 2>&1 | grep -q xa0; then not_ok "B's status does not list xa0"; else ok "B's status does not list xa0"; fi
+expect "netns B's table does not hold A's connection" 0 '^0$' xb ct count
+expect "netns B's status lists xb0 and not xa0" 0 "^  xb0 \(ifindex" xb status
+if xb status 2>&1 | grep -q xa0; then not_ok "netns B's status does not list xa0"; else ok "B's status does not list xa0"; fi
 
 # 3. Another namespace's state is refused, and nothing of it changes.
 before=$(hooks "$NS_B" xb0)
-expect "detach --all on B's state from A is refused" 1 \
-	"belongs to network namespace net:\[$INO_B\] \(ip netns $NS_B\), not to this one \(net:\[$INO_A\] \(ip netns $NS_A\)\)" \
-	xa --pin-path "$SEEN_B" detach --all
-expect "status on B's state from A is refused" 1 "net:\[$INO_B\].*net:\[$INO_A\]" \
-	xa --pin-path "$SEEN_B" status
-expect "ct flush on B's state from A is refused" 1 "net:\[$INO_B\].*net:\[$INO_A\]" \
+# refused_in_a NAME PIN: detach --all and status from A on PIN are refused.
+refused_in_a() {
+	expect "netns detach --all on $1 from A is refused" 1 \
+		"belongs to network namespace net:\[$INO_B\] \(ip netns $NS_B\), not to this one \(net:\[$INO_A\] \(ip netns $NS_A\)\)" \
+		xa --pin-path "$2" detach --all
+	expect "netns status on $1 from A is refused" 1 "net:\[$INO_B\].*net:\[$INO_A\]" \
+		xa --pin-path "$2" status
+}
+refused_in_a "B's state" "$SEEN_B"
+expect "netns ct flush on B's state from A is refused" 1 "net:\[$INO_B\].*net:\[$INO_A\]" \
 	xa --pin-path "$SEEN_B" ct flush
-expect "attach on B's state from A is refused" 1 "net:\[$INO_B\].*net:\[$INO_A\]" \
+expect "netns attach on B's state from A is refused" 1 "net:\[$INO_B\].*net:\[$INO_A\]" \
 	xa --pin-path "$SEEN_B" attach xa1
-check "xa1 stayed untouched" test -z "$(hooks "$NS_A" xa1)"
-expect "rules clear on A's state from the host is refused" 1 "net:\[$INO_A\]" \
+check "netns xa1 stayed untouched" test -z "$(hooks "$NS_A" xa1)"
+expect "netns rules clear on A's state from the host is refused" 1 "net:\[$INO_A\]" \
 	"$XCT" --pin-path "$DIR_A" rules clear
-check "B's hooks are all still there" test "$before" = "$(hooks "$NS_B" xb0)" -a -n "$before"
-check "B's pins are all still there" test -e "$DIR_B/xct_ct" -a -e "$DIR_B/xct_ifaces"
-expect "B's status is still complete" 0 "^  xb0 \(ifindex [0-9]+\): ingress xdp native.*\)$" xb status
+check "netns B's hooks are all still there" test "$before" = "$(hooks "$NS_B" xb0)" -a -n "$before"
+check "netns B's pins are all still there" test -e "$DIR_B/xct_ct" -a -e "$DIR_B/xct_ifaces"
+expect "netns B's status is still complete" 0 "^  xb0 \(ifindex [0-9]+\): ingress xdp native.*\)$" xb status
 
 # The same with an explicit pin path that both namespaces reach.
-expect "attach in B with an explicit pin path" 0 '^xb1: attached' \
+expect "netns attach in B with an explicit pin path" 0 '^xb1: attached' \
 	xb --pin-path "$PIN_B2" attach xb1
 before=$(hooks "$NS_B" xb1)
-expect "detach --all on B's explicit state from A is refused" 1 \
-	"belongs to network namespace net:\[$INO_B\].*not to this one \(net:\[$INO_A\]" \
-	xa --pin-path "$PIN_B2" detach --all
-expect "status on B's explicit state from A is refused" 1 "net:\[$INO_B\].*net:\[$INO_A\]" \
-	xa --pin-path "$PIN_B2" status
-check "xb1's hooks and B's pins are all still there" \
+refused_in_a "B's explicit state" "$PIN_B2"
+check "netns xb1's hooks and B's pins are all still there" \
 	test "$before" = "$(hooks "$NS_B" xb1)" -a -n "$before" -a -e "$PIN_B2/xct_ct"
-expect "B's explicit state is still complete" 0 "^  xb1 \(ifindex [0-9]+\): ingress xdp native.*\)$" \
+expect "netns B's explicit state is still complete" 0 "^  xb1 \(ifindex [0-9]+\): ingress xdp native.*\)$" \
 	xb --pin-path "$PIN_B2" status
-expect "detach --all in B with its explicit pin path" 0 "" xb --pin-path "$PIN_B2" detach --all
-check "xb1 has no hook left" test -z "$(hooks "$NS_B" xb1)"
+expect "netns detach --all in B with its explicit pin path" 0 "" xb --pin-path "$PIN_B2" detach --all
+check "netns xb1 has no hook left" test -z "$(hooks "$NS_B" xb1)"
 
 # 4. A state that would die with the command is refused before any hook.
-expect "attach with a pin path on ip netns exec's own /sys is refused" 1 \
+expect "netns attach with a pin path on ip netns exec's own /sys is refused" 1 \
 	"would go with this private mount namespace" \
 	xa --pin-path /sys/fs/bpf/xct-netns-probe attach xa1
-check "xa1 has no hook after the refusal" test -z "$(hooks "$NS_A" xa1)"
+check "netns xa1 has no hook after the refusal" test -z "$(hooks "$NS_A" xa1)"
 
 # Detach removes every hook and filter, and every pin.
-expect "detach --all in A" 0 "" xa detach --all
-check "xa0 has no XDP program and no filter left" test -z "$(hooks "$NS_A" xa0)"
-check "A's directory holds no pin" test -z "$(ls -A "$DIR_A" 2>/dev/null)"
-expect "status in A: not attached" 1 "not attached" xa status
-expect "B still tracks after A's detach" 0 "^  xb0 " xb status
+expect "netns detach --all in A" 0 "" xa detach --all
+check "netns xa0 has no XDP program and no filter left" test -z "$(hooks "$NS_A" xa0)"
+check "netns A's directory holds no pin" test -z "$(ls -A "$DIR_A" 2>/dev/null)"
+expect "netns status in A: not attached" 1 "not attached" xa status
+expect "netns B still tracks after A's detach" 0 "^  xb0 " xb status
 
-[ "$failures" = 0 ]
+[ "$failures" -eq 0 ]
