@@ -124,6 +124,13 @@ static int open_failed(int dirfd, const char *name, const char *pin_path, const 
 	return err;
 }
 
+static bool is_bpffs(int fd)
+{
+	struct statfs st;
+
+	return fstatfs(fd, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
 /*
  * Where the walk starts: "/", or the root of a process for a path through
  * /proc/PID/root (how the default state of a private mount namespace is
@@ -253,6 +260,10 @@ static int walk_pin_path(const char *pin_path, bool create, int *parent_fd, char
 		return err;
 	}
 	*parent_fd = fd;
+	/* Nothing is made where there is no BPF filesystem: the caller says
+	 * what to do. */
+	if (create && !is_bpffs(fd))
+		return -ENOTSUP;
 	if (create && mkdirat(fd, name, 0700) && errno != EEXIST) {
 		err = -errno;
 		xct_err("cannot create %s: %s", pin_path, strerror(errno));
@@ -271,13 +282,6 @@ static int walk_pin_path(const char *pin_path, bool create, int *parent_fd, char
 		return err;
 	}
 	return next;
-}
-
-static bool is_bpffs(int fd)
-{
-	struct statfs st;
-
-	return fstatfs(fd, &st) == 0 && st.f_type == BPF_FS_MAGIC;
 }
 
 /* Says what to do where pin_path is not on a BPF filesystem. */

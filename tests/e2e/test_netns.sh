@@ -13,11 +13,14 @@
 #      so are commands on the host on A's state;
 #   4. where the state could only go on a BPF filesystem that dies with
 #      the command (an explicit pin path under `ip netns exec`'s own
-#      /sys), attach refuses before it touches a hook.
+#      /sys), attach refuses before it touches a hook;
+#   5. a state left by a namespace that is gone, whose inode number a new
+#      one got, is refused but by `detach --all`, which clears it.
 # Each check prints its own ok / not ok line.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 XCT=${XCT:-$PWD/build/xct}
+PY=/usr/bin/python3
 ID="$$-$RANDOM"
 NS_A="xct-nsa-$ID"
 NS_PA="xct-nspa-$ID"
@@ -163,5 +166,25 @@ check "netns xa0 has no XDP program and no filter left" test -z "$(hooks "$NS_A"
 check "netns A's directory holds no pin" test -z "$(ls -A "$DIR_A" 2>/dev/null)"
 expect "netns status in A: not attached" 1 "not attached" xa status
 expect "netns B still tracks after A's detach" 0 "^  xb0 " xb status
+
+# 5. A state whose namespace is gone, and whose inode number this
+# namespace has (the kernel gives freed numbers out again): B's record is
+# made to say so by another cookie.
+rec=$(bpftool -j map lookup pinned "$DIR_B/xct_netns" key 0 0 0 0 | "$PY" -c '
+import json, sys
+b = [int(x, 16) for x in json.load(sys.stdin)["value"]]
+b[16] ^= 0xff  # the cookie, after the inode and the device
+print(" ".join(str(x) for x in b))')
+if [ -n "$rec" ] && bpftool map update pinned "$DIR_B/xct_netns" key 0 0 0 0 value $rec; then
+	expect "netns state of a namespace that is gone is refused" 1 \
+		"was left by a network namespace that no longer exists \(net:\[$INO_B\]" xb status
+	expect "netns attach on it is refused" 1 "no longer exists" xb attach xb1
+	check "netns xb1 has no hook after that refusal" test -z "$(hooks "$NS_B" xb1)"
+	expect "netns detach --all clears it" 0 "" xb detach --all
+	check "netns B's directory holds no pin after it" test -z "$(ls -A "$DIR_B" 2>/dev/null)"
+	expect "netns B attaches afresh" 0 '^xb0: attached' xb attach xb0
+else
+	not_ok "netns a record made to say its namespace is gone"
+fi
 
 [ "$failures" -eq 0 ]
