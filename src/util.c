@@ -132,14 +132,15 @@ static bool is_bpffs(int fd)
 }
 
 /*
- * Where the walk starts: "/", or the root of a process for a path through
- * /proc/PID/root (how the default state of a private mount namespace is
- * reached on the initial one's BPF filesystem, src/netns.c).  That root is
- * the one link the walk follows: /proc must be procfs, where PID/root
- * is the process's root, which only that process can change (chroot needs
- * CAP_SYS_CHROOT), and the directory it leads to is checked like any
- * other.  *rest is left on the rest of the path, comp[*len] names the
- * start ("" for "/").
+ * Where the walk starts: "/", or the root of PID 1 or 2 (init, kthreadd)
+ * for a path through /proc/1/root or /proc/2/root (how the default state
+ * of a private mount namespace is reached on the initial one's BPF
+ * filesystem, src/netns.c).  That root is the one link the walk follows:
+ * /proc must be procfs, where PID/root is the process's root, which only
+ * that process can change, and no other user's process has those PIDs (a
+ * user's own process could chroot in a user namespace of its own); the
+ * directory it leads to is checked like any other.  *rest is left on the
+ * rest of the path, comp[*len] names the start ("" for "/").
  */
 static int walk_start(const char *pin_path, const char **rest, char *comp, size_t *len)
 {
@@ -152,8 +153,8 @@ static int walk_start(const char *pin_path, const char **rest, char *comp, size_
 	*len = 0;
 	comp[0] = '\0';
 	*rest = pin_path;
-	if (strncmp(pin_path, "/proc/", strlen("/proc/")) || !n || n > 10 ||
-	    strncmp(pid + n, "/root/", strlen("/root/"))) {
+	if (strncmp(pin_path, "/proc/", strlen("/proc/")) || n != 1 ||
+	    (pid[0] != '1' && pid[0] != '2') || strncmp(pid + n, "/root/", strlen("/root/"))) {
 		fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0) {
 			err = -errno;
