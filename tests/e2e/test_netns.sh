@@ -159,6 +159,10 @@ expect "netns attach with a pin path on ip netns exec's own /sys is refused" 1 \
 	"would go with this private mount namespace" \
 	xa --pin-path /sys/fs/bpf/xct-netns-probe attach xa1
 check "netns xa1 has no hook after the refusal" test -z "$(hooks "$NS_A" xa1)"
+expect "netns a pin path through another process's root is refused" 1 \
+	"refusing the pin path /proc/self/root/sys/fs/bpf/xct-x: /proc/self is a symbolic link" \
+	xa --pin-path /proc/self/root/sys/fs/bpf/xct-x attach xa1
+check "netns xa1 has no hook after that refusal" test -z "$(hooks "$NS_A" xa1)"
 
 # Detach removes every hook and filter, and every pin.
 expect "netns detach --all in A" 0 "" xa detach --all
