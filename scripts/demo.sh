@@ -4,8 +4,8 @@
 #
 #   client (10.77.1.2, fd77:1::2) -- router [xct] -- server (10.77.2.2, fd77:2::2)
 #
-# Everything lives in network namespaces with names unique to this run and a
-# private BPF filesystem, so the demo neither sees nor disturbs an xct
+# Everything lives in network namespaces with names unique to this run (the
+# interfaces too: they are made inside them) and a private BPF filesystem, so the demo neither sees nor disturbs an xct
 # running on the host, and it removes everything it made when it exits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,12 +35,10 @@ for ns in "$C" "$R" "$S"; do
 	ip netns add "$ns"
 	ip -n "$ns" link set lo up
 done
-ip link add xd-c type veth peer name xd-rc
-ip link add xd-s type veth peer name xd-rs
-ip link set xd-c netns "$C"
-ip link set xd-s netns "$S"
-ip link set xd-rc netns "$R"
-ip link set xd-rs netns "$R"
+# Each veth is made inside its namespaces, never on the host: its names
+# exist only there, so that any number of demos can run at once.
+ip -n "$C" link add xd-c type veth peer name xd-rc netns "$R"
+ip -n "$S" link add xd-s type veth peer name xd-rs netns "$R"
 
 ip -n "$C" addr add 10.77.1.2/24 dev xd-c
 ip -n "$C" addr add fd77:1::2/64 dev xd-c nodad

@@ -29,6 +29,7 @@
 #include "datapath_size.h"
 #include "hooks.h"
 #include "load.h"
+#include "netns.h"
 #include "table.h"
 #include "xct/nat.h"
 #include "xct/policy.h"
@@ -494,7 +495,7 @@ static void detach_iface(int ifaces_fd, __u32 ifindex, const struct xct_iface *i
 	bool ingress_gone, egress_gone;
 	int fd;
 
-	if (!if_indextoname(ifindex, name))
+	if (!if_indextoname(ifindex, name) && xct_ifname_recorded(xct_opts.pin_path, ifindex, name))
 		snprintf(name, sizeof(name), "ifindex %u", ifindex);
 	/* The link is this instance's own pin: detaching it removes only the
 	 * program it attached. */
@@ -522,6 +523,7 @@ static void detach_iface(int ifaces_fd, __u32 ifindex, const struct xct_iface *i
 		bpf_tc_hook_destroy(&hook);
 	}
 	bpf_map_delete_elem(ifaces_fd, &ifindex);
+	xct_ifname_forget(xct_opts.pin_path, ifindex);
 }
 
 /*
@@ -545,7 +547,12 @@ static int check_hooks(__u32 ifindex, const struct xct_iface *v, struct hook_pro
 
 	if (!if_indextoname(ifindex, name)) {
 		p[n].hook = "interface";
-		snprintf(p[n++].why, sizeof(p->why), "interface %u is gone", ifindex);
+		if (!xct_ifname_recorded(xct_opts.pin_path, ifindex, name))
+			snprintf(p[n++].why, sizeof(p->why),
+				 "%s (ifindex %u) was deleted; 'xct detach %s' removes its state",
+				 name, ifindex, name);
+		else
+			snprintf(p[n++].why, sizeof(p->why), "interface %u is gone", ifindex);
 		return n;
 	}
 	if (v->mode != XCT_MODE_TC) {
@@ -782,7 +789,6 @@ static int attach_iface(const struct xct_hook_progs *progs, int ifaces_fd, const
 	bpf_map_update_elem(ifaces_fd, &ifindex, &iface, BPF_EXIST);
 	if (link_fd >= 0)
 		close(link_fd);
-	printf("%s: attached (ingress %s, egress tc)\n", name, mode_name(mode));
 	return 0;
 
 fail:
@@ -869,6 +875,58 @@ static int hold_running(const struct xct_iface *v, struct xct_hook_progs *p)
 	return 0;
 }
 
+/*
+ * Whether what this command attached can be found again the way every
+ * later command finds it: the state directory walked and opened anew by
+ * its path, the namespace record this namespace's, and each interface in
+ * the registry with every hook running the program recorded there.  An
+ * attach that a later command would not see (a state on a filesystem that
+ * goes with this command) is not reported as attached.  The modes found
+ * are returned in mode[].
+ */
+static int verify_attached(char **names, const __u32 *ifindex, int n, __u32 *mode)
+{
+	struct hook_problem problems[XCT_HOOKS_MAX];
+	struct xct_iface cur;
+	struct xct_table t;
+	int i, err;
+
+	err = xct_table_open(&t);
+	if (err) {
+		xct_err("the state under %s cannot be opened again after the attach",
+			xct_opts.pin_path);
+		return err;
+	}
+	for (i = 0; i < n && !err; i++) {
+		memset(&cur, 0, sizeof(cur));
+		if (bpf_map_lookup_elem(t.ifaces_fd, &ifindex[i], &cur)) {
+			xct_err("%s is not in the registry under %s after the attach", names[i],
+				xct_opts.pin_path);
+			err = -ENOENT;
+		} else if (check_hooks(ifindex[i], &cur, problems)) {
+			xct_err("%s after the attach: %s", names[i], problems[0].why);
+			err = -ENOENT;
+		}
+		mode[i] = cur.mode;
+	}
+	xct_table_close(&t);
+	return err;
+}
+
+/* Detaches the first n interfaces this command attached. */
+static void undo_attach(int fd, char **names, const __u32 *ifindex, int n)
+{
+	int j;
+
+	for (j = 0; j < n; j++) {
+		struct xct_iface cur = {};
+
+		bpf_map_lookup_elem(fd, &ifindex[j], &cur);
+		detach_iface(fd, ifindex[j], &cur);
+		fprintf(stderr, "xct: %s: detached again\n", names[j]);
+	}
+}
+
 int cmd_attach(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -879,7 +937,7 @@ int cmd_attach(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	__u32 ifindex[MAX_IFACES], mode = XCT_MODE_NATIVE;
+	__u32 ifindex[MAX_IFACES], mode = XCT_MODE_NATIVE, found_mode[MAX_IFACES];
 	__u64 max_entries = XCT_MAX_ENTRIES_DEFAULT, ct_events_size = 0;
 	bool mode_given = false, max_given = false, replace = false;
 	struct xct_hook_progs progs = XCT_HOOK_PROGS_NONE, old[MAX_IFACES];
@@ -958,7 +1016,8 @@ int cmd_attach(int argc, char **argv)
 			if (ifindex[j] == ifindex[i])
 				return xct_usage_error("attach: %s named twice", name);
 	}
-	if (xct_prepare_pin_path(xct_opts.pin_path, true))
+	if (xct_prepare_pin_path(xct_opts.pin_path, XCT_PIN_CREATE) ||
+	    xct_netns_record(xct_opts.pin_path))
 		return XCT_EXIT_RUNTIME;
 	build = xct_load_build_id(xct_bpf__elf_bytes(&elf_len), elf_len);
 
@@ -1095,19 +1154,21 @@ int cmd_attach(int argc, char **argv)
 		printf("%s: replaced (ingress %s, egress tc)\n", argv[optind + i],
 		       mode_name(current[i].mode));
 	for (i = 0; !replace && i < n; i++) {
-		if (attach_iface(&progs, ifaces_fd, argv[optind + i], ifindex[i], mode,
+		if (xct_ifname_record(xct_opts.pin_path, ifindex[i], argv[optind + i]) ||
+		    attach_iface(&progs, ifaces_fd, argv[optind + i], ifindex[i], mode,
 				 mode_given)) {
+			xct_ifname_forget(xct_opts.pin_path, ifindex[i]);
 			/* Undo this command's earlier interfaces. */
-			for (j = 0; j < i; j++) {
-				struct xct_iface cur = {};
-
-				bpf_map_lookup_elem(ifaces_fd, &ifindex[j], &cur);
-				detach_iface(ifaces_fd, ifindex[j], &cur);
-				fprintf(stderr, "xct: %s: detached again\n", argv[optind + j]);
-			}
+			undo_attach(ifaces_fd, argv + optind, ifindex, i);
 			ret = XCT_EXIT_RUNTIME;
 			break;
 		}
+	}
+	/* Attached only if a later command finds it so. */
+	if (!replace && ret == XCT_EXIT_OK &&
+	    verify_attached(argv + optind, ifindex, n, found_mode)) {
+		undo_attach(ifaces_fd, argv + optind, ifindex, n);
+		ret = XCT_EXIT_RUNTIME;
 	}
 	/* A new load takes the running one's place only once it holds every
 	 * hook. */
@@ -1121,6 +1182,9 @@ int cmd_attach(int argc, char **argv)
 	} else if (skel) {
 		xct_load_unstage(xct_opts.pin_path);
 	}
+	for (i = 0; !replace && ret == XCT_EXIT_OK && i < n; i++)
+		printf("%s: attached (ingress %s, egress tc)\n", argv[optind + i],
+		       mode_name(found_mode[i]));
 out:
 	for (i = 0; i < n_old; i++)
 		xct_hook_progs_close(&old[i]);
@@ -1149,6 +1213,22 @@ static void remove_state(void)
 			unlink(xct_pin(path, sizeof(path), d->d_name));
 	if (dir)
 		closedir(dir);
+}
+
+/* The ifindex of a registered interface that was deleted and was called
+ * name, or 0. */
+static __u32 deleted_iface(int ifaces_fd, const char *name)
+{
+	char have[IF_NAMESIZE], old[IF_NAMESIZE];
+	__u32 key, *prev = NULL;
+
+	while (bpf_map_get_next_key(ifaces_fd, prev, &key) == 0) {
+		prev = &key;
+		if (!if_indextoname(key, have) &&
+		    !xct_ifname_recorded(xct_opts.pin_path, key, old) && !strcmp(old, name))
+			return key;
+	}
+	return 0;
 }
 
 int cmd_detach(int argc, char **argv)
@@ -1182,7 +1262,9 @@ int cmd_detach(int argc, char **argv)
 		return xct_usage_error("detach: which interface? (or --all)");
 	if (xct_require_root())
 		return XCT_EXIT_RUNTIME;
-	if (xct_table_open(&t))
+	/* --all also clears the state a deleted namespace left behind: its
+	 * interfaces, and so its hooks, went with it. */
+	if (xct_table_open_flags(&t, all ? XCT_PIN_STALE_OK : 0))
 		return XCT_EXIT_RUNTIME;
 
 	if (all) {
@@ -1202,6 +1284,8 @@ int cmd_detach(int argc, char **argv)
 	/* Every name is checked before anything is detached. */
 	for (i = 1; i < argc; i++) {
 		ifindex[n] = if_nametoindex(argv[i]);
+		if (!ifindex[n])
+			ifindex[n] = deleted_iface(t.ifaces_fd, argv[i]);
 		if (!ifindex[n] || bpf_map_lookup_elem(t.ifaces_fd, &ifindex[n], &cur)) {
 			xct_err("cannot detach %s: %s", argv[i],
 				ifindex[n] ? "not attached" : "no such interface");
@@ -1273,6 +1357,9 @@ int cmd_status(int argc, char **argv)
 	struct xct_policy_gen pg;
 	__u64 now, dropped, rejected;
 	int n = 0, loaded, missing = 0;
+	struct xct_netns_id ns = {};
+	char ns_name[300];
+	bool gone;
 
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		fputs(status_usage, stdout);
@@ -1294,26 +1381,34 @@ int cmd_status(int argc, char **argv)
 	dropped = xct_counter_total(&t, XCT_S_POLICY_DROP);
 	rejected = xct_counter_total(&t, XCT_S_POLICY_REJECT);
 
-	if (xct_opts.json)
-		printf("{\"pin_path\":\"%s\",\"entries\":%lu,\"max_entries\":%u,"
+	if (xct_netns_recorded(xct_opts.pin_path, &ns))
+		snprintf(ns_name, sizeof(ns_name), "not recorded");
+	else
+		xct_netns_describe(&ns, ns_name, sizeof(ns_name));
+	if (xct_opts.json) {
+		printf("{\"pin_path\":");
+		xct_json_string(xct_opts.pin_path);
+		printf(",\"netns\":{\"inode\":%llu,\"name\":", (unsigned long long)ns.ino);
+		xct_json_string(ns_name);
+		printf("},\"entries\":%lu,\"max_entries\":%u,"
 		       "\"gc\":{\"interval_ms\":%llu,\"last_seen\":%llu,\"last_deleted\":%llu},"
 		       "\"rules\":{\"loaded\":%s,\"rules\":%u,\"policy\":\"%s\","
 		       "\"dropped\":%llu,\"rejected\":%llu},"
 		       "\"interfaces\":[",
-		       xct_opts.pin_path, live, t.max_entries,
-		       (unsigned long long)(gc.interval_ns / 1000000),
+		       live, t.max_entries, (unsigned long long)(gc.interval_ns / 1000000),
 		       (unsigned long long)gc.last_seen, (unsigned long long)gc.last_deleted,
 		       loaded ? "true" : "false", loaded ? pg.n_rules : 0,
 		       loaded && pg.policy == XCT_VERDICT_DROP ? "drop" : "accept",
 		       (unsigned long long)dropped, (unsigned long long)rejected);
-	else
-		printf("xct %s, state in %s\n"
+	} else {
+		printf("xct %s, state in %s (network namespace %s)\n"
 		       "table: %lu connections of %u (%.1f%%)\n"
 		       "gc: sweeping every %llu ms; last sweep saw %llu entries, removed %llu\n",
-		       XCT_VERSION, xct_opts.pin_path, live, t.max_entries,
+		       XCT_VERSION, xct_opts.pin_path, ns_name, live, t.max_entries,
 		       t.max_entries ? 100.0 * (double)live / t.max_entries : 0.0,
 		       (unsigned long long)(gc.interval_ns / 1000000),
 		       (unsigned long long)gc.last_seen, (unsigned long long)gc.last_deleted);
+	}
 	if (!xct_opts.json && loaded)
 		printf("rules: %u, policy %s; packets dropped %llu, rejected %llu "
 		       "('xct rules show' for each rule)\ninterfaces:\n",
@@ -1335,15 +1430,18 @@ int cmd_status(int argc, char **argv)
 		iface_fill_legacy(key, &cur);
 		np = check_hooks(key, &cur, problems);
 		missing += np;
-		if (!if_indextoname(key, name))
+		gone = !if_indextoname(key, name);
+		if (gone && xct_ifname_recorded(xct_opts.pin_path, key, name))
 			snprintf(name, sizeof(name), "(gone)");
 		if (xct_opts.json) {
-			printf("%s{\"name\":\"%s\",\"ifindex\":%u,\"ingress\":\"%s\","
+			printf("%s{\"name\":", n ? "," : "");
+			xct_json_string(name);
+			printf(",\"deleted\":%s,\"ifindex\":%u,\"ingress\":\"%s\","
 			       "\"ingress_prog_id\":%u,\"egress\":\"tc\",\"egress_prog_id\":%u,"
 			       "\"answer_prog_id\":%u,\"xdp_link_id\":%u,\"state\":\"%s\",\"missing\":[",
-			       n ? "," : "", name, key, mode_name(cur.mode), cur.ingress_prog_id,
-			       cur.egress_prog_id, cur.answer_prog_id, cur.xdp_link_id,
-			       np ? "MISSING" : "ok");
+			       gone ? "true" : "false", key, mode_name(cur.mode),
+			       cur.ingress_prog_id, cur.egress_prog_id, cur.answer_prog_id,
+			       cur.xdp_link_id, np ? "MISSING" : "ok");
 			for (k = 0; k < np; k++) {
 				printf("%s{\"hook\":\"%s\",\"why\":", k ? "," : "",
 				       problems[k].hook);
@@ -1352,9 +1450,9 @@ int cmd_status(int argc, char **argv)
 			}
 			printf("]}");
 		} else {
-			printf("  %s (ifindex %u): ingress %s (prog %u), egress tc (prog %u)%s\n",
-			       name, key, mode_name(cur.mode), cur.ingress_prog_id,
-			       cur.egress_prog_id, np ? " MISSING" : "");
+			printf("  %s (ifindex %u%s): ingress %s (prog %u), egress tc (prog %u)%s\n",
+			       name, key, gone ? ", deleted" : "", mode_name(cur.mode),
+			       cur.ingress_prog_id, cur.egress_prog_id, np ? " MISSING" : "");
 			for (k = 0; k < np; k++)
 				printf("    MISSING %s: %s\n", problems[k].hook, problems[k].why);
 		}

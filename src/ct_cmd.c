@@ -290,9 +290,10 @@ static int parse_ct_args(int argc, char **argv, struct ct_args *a)
 		if (err)
 			return err;
 		if (field >= 0) {
-			if (xct_parse_cidr(optarg, &f->addr[field]))
-				return xct_usage_error("%s: '%s' is not an address or ADDR/LEN",
-						       addr_opt[field], optarg);
+			char why[160];
+
+			if (xct_parse_cidr_msg(optarg, &f->addr[field], why, sizeof(why)))
+				return xct_usage_error("%s: %s", addr_opt[field], why);
 			f->has_addr[field] = true;
 		}
 		if (c != 'o' && c != OPT_REASONS && c != 'e' && c != OPT_COUNT && c != OPT_TIMEOUT)
@@ -711,6 +712,12 @@ int cmd_ct(int argc, char **argv)
 		return xct_usage_error("-e, --count and --timeout go with 'ct events'");
 	if ((a.fmt_flags & XCT_FMT_TIMESTAMP) && which != 6)
 		return xct_usage_error("-o timestamp goes with 'ct events'");
+	/* JSON has fields of its own; a text format asked for with it would be
+	 * silently dropped. */
+	if (xct_opts.json && (a.fmt_flags & (XCT_FMT_EXTENDED | XCT_FMT_TIMESTAMP)))
+		return xct_usage_error("-o %s is a text format: it cannot be combined with JSON "
+				       "(-j or -o json)",
+				       a.fmt_flags & XCT_FMT_EXTENDED ? "extended" : "timestamp");
 
 	if (xct_require_root())
 		return XCT_EXIT_RUNTIME;

@@ -12,6 +12,7 @@
 
 #include "ct_filter.h"
 #include "ct_format.h"
+#include "rules/ruleset.h"
 #include "xct/tuple.h"
 #include "xct.h"
 
@@ -27,35 +28,27 @@ void xct_filter_init(struct xct_filter *f)
 	f->icmp_id = -1;
 }
 
+/* The rules file's address parser, so that every command takes and refuses
+ * the same addresses, with the same messages. */
+int xct_parse_cidr_msg(const char *s, struct xct_cidr *out, char *msg, size_t msglen)
+{
+	struct xct_prefix pf;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = xct_parse_prefix_msg(s, &pf, msg, msglen);
+	if (err)
+		return err;
+	out->family = pf.family;
+	out->prefix = pf.plen;
+	_Static_assert(sizeof(out->addr.bytes) == sizeof(pf.addr), "address sizes");
+	memcpy(out->addr.bytes, pf.addr, sizeof(pf.addr));
+	return 0;
+}
+
 int xct_parse_cidr(const char *s, struct xct_cidr *out)
 {
-	char addr[INET6_ADDRSTRLEN + 8];
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	__u64 prefix;
-	int max;
-
-	if (n == 0 || n >= sizeof(addr))
-		return -EINVAL;
-	memcpy(addr, s, n);
-	addr[n] = '\0';
-	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, addr, &out->addr.v4) == 1) {
-		out->family = XCT_AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, addr, out->addr.bytes) == 1) {
-		out->family = XCT_AF_INET6;
-		max = 128;
-	} else {
-		return -EINVAL;
-	}
-	out->prefix = max;
-	if (slash) {
-		if (xct_parse_u64(slash + 1, 0, max, &prefix))
-			return -EINVAL;
-		out->prefix = (__u8)prefix;
-	}
-	return 0;
+	return xct_parse_cidr_msg(s, out, NULL, 0);
 }
 
 int xct_parse_proto(const char *s, int *proto)

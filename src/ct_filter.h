@@ -46,6 +46,9 @@ void xct_filter_init(struct xct_filter *f);
 
 /* Each returns 0, or -EINVAL for text that is not what it should be. */
 int xct_parse_cidr(const char *s, struct xct_cidr *out);
+/* The same, with the reason for -EINVAL in msg, as the rules file says it
+ * ("host bits set in 10.0.0.1/8 (did you mean 10.0.0.0/8?)"). */
+int xct_parse_cidr_msg(const char *s, struct xct_cidr *out, char *msg, size_t msglen);
 int xct_parse_proto(const char *s, int *proto);
 int xct_parse_tcp_state(const char *s, int *state);
 int xct_parse_status(const char *s, __u16 *set, bool *unset);

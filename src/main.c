@@ -9,6 +9,7 @@
 #include <string.h>
 #include <bpf/libbpf.h>
 
+#include "netns.h"
 #include "xct.h"
 
 static const char usage[] =
@@ -32,9 +33,12 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  -j, --json                  JSON output\n"
-	"      --pin-path DIR          where the state is pinned (default " XCT_PIN_PATH_DEFAULT
-	",\n"
-	"                              or $XCT_PIN_PATH); one xct instance per path\n"
+	"      --pin-path DIR          where the state is pinned (or $XCT_PIN_PATH); one\n"
+	"                              xct instance per path.  Default: " XCT_PIN_PATH_DEFAULT "\n"
+	"                              in the initial network namespace, else\n"
+	"                              " XCT_PIN_PATH_DEFAULT "-netns-INODE (the namespace's\n"
+	"                              inode, as /proc/self/ns/net shows it), on the host's\n"
+	"                              BPF filesystem from any mount namespace\n"
 	"      --socket PATH           xctd's socket, through which the event commands read\n"
 	"                              when xctd runs (default /run/xct/xctd.sock, or\n"
 	"                              $XCT_SOCKET)\n"
@@ -98,12 +102,16 @@ int main(int argc, char **argv)
 		{"socket", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
+	static char default_pin_path[4096];
 	const char *env = getenv("XCT_PIN_PATH"), *sock_env = getenv("XCT_SOCKET");
+	bool pin_given = false;
 	int c, found = -1;
 	size_t i, len;
 
-	if (env && *env)
+	if (env && *env) {
 		xct_opts.pin_path = env;
+		pin_given = true;
+	}
 	if (sock_env && *sock_env)
 		xct_opts.socket_path = sock_env;
 	opterr = 0;
@@ -117,6 +125,7 @@ int main(int argc, char **argv)
 			if (!*optarg || optarg[0] != '/')
 				return xct_usage_error("--pin-path needs an absolute path");
 			xct_opts.pin_path = optarg;
+			pin_given = true;
 			break;
 		case 'S':
 			if (optarg[0] != '/')
@@ -153,5 +162,11 @@ int main(int argc, char **argv)
 	}
 	if (found < 0)
 		return xct_usage_error("unknown command '%s'", argv[optind]);
+	/* The default depends on the namespaces xct runs in (src/netns.c). */
+	if (!pin_given && commands[found].fn != cmd_help && commands[found].fn != cmd_version) {
+		if (xct_default_pin_path(default_pin_path, sizeof(default_pin_path)))
+			return XCT_EXIT_RUNTIME;
+		xct_opts.pin_path = default_pin_path;
+	}
 	return commands[found].fn(argc - optind, argv + optind);
 }

@@ -333,7 +333,7 @@ int xct_metrics_write(FILE *f, const char *pin_path, const struct xctd_stream_st
 	__u32 zero = 0;
 	int err;
 
-	err = xct_table_open_at(&t, pin_path);
+	err = xct_table_open_at(&t, pin_path, 0);
 	if (err)
 		return err;
 	err = xct_table_walk(&t, now, count_one, &live);

@@ -267,6 +267,30 @@ static __u32 replay_ifindex(const char *name, void *ctx)
 	return REPLAY_NO_IFINDEX | (h & 0xffffff);
 }
 
+/*
+ * Without --iif no replayed packet arrives on a named interface, so a rule
+ * that asks for one (iif NAME, not iif != NAME) cannot match: said once per
+ * rule, where it is written, as the user would otherwise read its zero
+ * count as "no such traffic".
+ */
+static void warn_iif_rules(const struct replay *r, const struct xct_rule *rules, size_t n)
+{
+	size_t i;
+
+	for (i = 0; !r->iif && i < n; i++) {
+		const struct xct_rule *rule = &rules[i];
+
+		if (!rule->n_ifaces || rule->hook != XCT_HOOK_INGRESS || rule->iface_negate)
+			continue;
+		fprintf(stderr,
+			"xct: %s:%u:%u: warning: this rule matches 'iif %s%s', which no replayed "
+			"packet arrives on without --iif NAME: it cannot match\n",
+			xct_rules_file_name(r->rules_file), rule->iface_locs[0].line,
+			rule->iface_locs[0].col, rule->ifaces[0],
+			rule->n_ifaces > 1 ? ", ..." : "");
+	}
+}
+
 /* Parses and compiles the rules file: before the verifier's second, so a
  * bad file is reported at once.  Exit status 0, or 2 with the error. */
 static int prepare_rules(struct replay *r)
@@ -279,6 +303,8 @@ static int prepare_rules(struct replay *r)
 		return XCT_EXIT_USAGE;
 	}
 	r->have_rules = true;
+	warn_iif_rules(r, r->rs.rules, r->rs.n_rules);
+	warn_iif_rules(r, r->rs.nat_rules, r->rs.n_nat_rules);
 	if (xct_rules_compile(&r->rs, xct_rules_file_name(r->rules_file), replay_ifindex, r,
 			      &r->compiled, &err)) {
 		xct_rules_error_print(stderr, &err);

@@ -499,6 +499,7 @@ static int set_list_all(struct xct_policy_maps *m)
 static int parse_elements(const struct xct_set_info *set, int argc, char **argv,
 			  struct xct_prefix **addrs, struct xct_port_range **ports, size_t *n)
 {
+	char why[160];
 	int i;
 
 	*n = 0;
@@ -507,15 +508,12 @@ static int parse_elements(const struct xct_set_info *set, int argc, char **argv,
 	if (!*addrs || !*ports)
 		return XCT_EXIT_RUNTIME;
 	for (i = 0; i < argc; i++) {
+		/* The rules file's parsers, and their messages. */
 		if (set->kind == XCT_SET_PORT) {
-			if (xct_parse_port_range(argv[i], &(*ports)[*n]))
-				return xct_usage_error("'%s' is not a port or port range (set '%s' "
-						       "holds ports)",
-						       argv[i], set->name);
-		} else if (xct_parse_prefix(argv[i], &(*addrs)[*n])) {
-			return xct_usage_error("'%s' is not an address or prefix (set '%s' holds "
-					       "addresses)",
-					       argv[i], set->name);
+			if (xct_parse_port_range_msg(argv[i], &(*ports)[*n], why, sizeof(why)))
+				return xct_usage_error("set '%s' holds ports: %s", set->name, why);
+		} else if (xct_parse_prefix_msg(argv[i], &(*addrs)[*n], why, sizeof(why))) {
+			return xct_usage_error("set '%s' holds addresses: %s", set->name, why);
 		}
 		(*n)++;
 	}

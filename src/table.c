@@ -26,10 +26,15 @@ static int open_pinned(const char *pin_path, const char *name, int *fd)
 
 int xct_table_open(struct xct_table *t)
 {
-	return xct_table_open_at(t, xct_opts.pin_path);
+	return xct_table_open_at(t, xct_opts.pin_path, 0);
 }
 
-int xct_table_open_at(struct xct_table *t, const char *pin_path)
+int xct_table_open_flags(struct xct_table *t, unsigned int pin_flags)
+{
+	return xct_table_open_at(t, xct_opts.pin_path, pin_flags);
+}
+
+int xct_table_open_at(struct xct_table *t, const char *pin_path, unsigned int pin_flags)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -38,7 +43,7 @@ int xct_table_open_at(struct xct_table *t, const char *pin_path)
 	memset(t, 0, sizeof(*t));
 	t->ct_fd = t->counters_fd = t->ifaces_fd = t->gc_fd = -1;
 	t->nat_fd = t->nat_rev_fd = -1;
-	err = xct_prepare_pin_path(pin_path, false);
+	err = xct_prepare_pin_path(pin_path, pin_flags);
 	if (err)
 		return err;
 	err = open_pinned(pin_path, "xct_ct", &t->ct_fd);

@@ -21,8 +21,10 @@ struct xct_table {
 /* Opens the maps under xct_opts.pin_path; -ENOENT (reported) if xct is not
  * attached there. */
 int xct_table_open(struct xct_table *t);
+/* The same, with xct_open_pin_dir()'s XCT_PIN_* flags. */
+int xct_table_open_flags(struct xct_table *t, unsigned int pin_flags);
 /* The same under pin_path. */
-int xct_table_open_at(struct xct_table *t, const char *pin_path);
+int xct_table_open_at(struct xct_table *t, const char *pin_path, unsigned int pin_flags);
 void xct_table_close(struct xct_table *t);
 
 /* Called for each live entry; a non-zero return stops the walk. */

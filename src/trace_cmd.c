@@ -38,6 +38,8 @@
 
 #include "ct_format.h"
 #include "daemon/stream.h"
+#include "netns.h"
+#include "rules/ruleset.h"
 #include "table.h"
 #include "trace/explain.h"
 #include "trace/names.h"
@@ -115,14 +117,15 @@ struct trace {
 	bool json;
 	struct xct_trace_filter f;
 	/* xct's side of the filter: reason as xct names it. */
-	int xct_reason;	  /* enum xct_reason, -1: any */
-	int xct_only;	  /* the reason filter names one of xct's reasons */
-	int kernel_only;  /* ... or one of the kernel's */
-	int want_rule;	  /* "rule": a rule decided */
-	int want_policy;  /* "policy": the policy decided */
-	__u32 self_netns; /* where the datapath's interfaces are */
-	__u64 start_ns;	  /* xct events before this are an earlier reader's */
-	__u64 hold_ns;	  /* how long an event waits for older ones of the other stream */
+	int xct_reason;	      /* enum xct_reason, -1: any */
+	int xct_only;	      /* the reason filter names one of xct's reasons */
+	int kernel_only;      /* ... or one of the kernel's */
+	int want_rule;	      /* "rule": a rule decided */
+	int want_policy;      /* "policy": the policy decided */
+	__u32 self_netns;     /* where the datapath's interfaces are */
+	bool state_elsewhere; /* in another namespace than this process's */
+	__u64 start_ns;	      /* xct events before this are an earlier reader's */
+	__u64 hold_ns;	      /* how long an event waits for older ones of the other stream */
 	__u64 wanted, seen;
 	__s64 mono_to_real;
 
@@ -193,35 +196,19 @@ static int parse_proto(const char *s, __u8 *proto)
 	return 0;
 }
 
-/* ADDR or ADDR/LEN into the filter's address and mask. */
-static int parse_host(const char *s, struct xct_trace_filter *f)
+/* ADDR or ADDR/LEN into the filter's address and mask, by the rules
+ * file's address parser (its message in why). */
+static int parse_host(const char *s, struct xct_trace_filter *f, char *why, size_t whylen)
 {
-	char buf[INET6_ADDRSTRLEN + 8], *slash;
-	unsigned int max, len, i;
-	__u64 n;
+	struct xct_prefix pf;
+	unsigned int len, i;
 
-	if (strlen(s) >= sizeof(buf))
+	if (xct_parse_prefix_msg(s, &pf, why, whylen))
 		return -EINVAL;
-	strcpy(buf, s);
-	slash = strchr(buf, '/');
-	if (slash)
-		*slash++ = 0;
-	memset(f->addr, 0, sizeof(f->addr));
-	if (inet_pton(AF_INET, buf, f->addr) == 1) {
-		f->family = XCT_AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, buf, f->addr) == 1) {
-		f->family = XCT_AF_INET6;
-		max = 128;
-	} else {
-		return -EINVAL;
-	}
-	len = max;
-	if (slash) {
-		if (xct_parse_u64(slash, 0, max, &n))
-			return -EINVAL;
-		len = (unsigned int)n;
-	}
+	f->family = pf.family;
+	_Static_assert(sizeof(f->addr) == sizeof(pf.addr), "address sizes");
+	memcpy(f->addr, pf.addr, sizeof(pf.addr));
+	len = pf.plen;
 	memset(f->mask, 0, sizeof(f->mask));
 	for (i = 0; i < 4; i++) {
 		unsigned int bits = len > 32 * i ? len - 32 * i : 0;
@@ -250,6 +237,15 @@ static int parse_netns(const char *s, __u32 *inode)
 		return -errno;
 	*inode = (__u32)st.st_ino;
 	return 0;
+}
+
+/* The name of an interface of xct's datapath: looked up here when the
+ * state is this namespace's, else as the state recorded it at attach. */
+static void xct_dev_name(const struct trace *t, __u32 ifindex, char *buf)
+{
+	if (t->state_elsewhere ? xct_ifname_recorded(xct_opts.pin_path, ifindex, buf)
+			       : !if_indextoname(ifindex, buf))
+		snprintf(buf, IF_NAMESIZE, "%u", ifindex);
 }
 
 static __u32 own_netns(void)
@@ -586,8 +582,7 @@ static void print_xct_drop(struct trace *t, const struct xct_event *x)
 	const char *verdict = x->verdict == XCT_VERDICT_REJECT ? "reject" : "drop";
 
 	time_str(t, x->time_ns, when, sizeof(when), t->json);
-	if (!if_indextoname(x->ifindex, ifname))
-		snprintf(ifname, sizeof(ifname), "%u", x->ifindex);
+	xct_dev_name(t, x->ifindex, ifname);
 	xct_drop_explain_str(x, why, sizeof(why));
 	if (t->json) {
 		printf("{\"time\":%s,\"event\":\"drop\",\"source\":\"xct\",\"netns\":%u,"
@@ -641,8 +636,7 @@ static void print_reset(struct trace *t, const struct trace_item *it)
 		why = has_line ? "xct's reject rule answered the packet" : "xct's policy rejects";
 		netns = t->self_netns;
 		ifindex = x->ifindex;
-		if (!if_indextoname(ifindex, ifname))
-			snprintf(ifname, sizeof(ifname), "%u", ifindex);
+		xct_dev_name(t, ifindex, ifname);
 		time_str(t, x->time_ns, when, sizeof(when), t->json);
 	} else {
 		const struct xct_trace_event *k = &it->k;
@@ -1079,7 +1073,8 @@ int cmd_trace(int argc, char **argv)
 	__u64 n, timeout_s = 0, xct_lost0 = 0, lost_k = 0, lost_x = 0, next_summary = 0;
 	__u32 ring_size = XCT_TRACE_RING_DEFAULT;
 	int c, err, rc = XCT_EXIT_RUNTIME, have_xct = 0;
-	char path[4096];
+	char path[4096], why[160];
+	struct xct_netns_id rec, self;
 	time_t deadline = 0;
 
 	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "-h") ||
@@ -1106,9 +1101,8 @@ int cmd_trace(int argc, char **argv)
 			t.f.has_proto = 1;
 			break;
 		case 'H':
-			if (parse_host(optarg, &t.f))
-				return xct_usage_error("--host: '%s' is not an address or prefix",
-						       optarg);
+			if (parse_host(optarg, &t.f, why, sizeof(why)))
+				return xct_usage_error("--host: %s", why);
 			break;
 		case 'P':
 			if (xct_parse_u64(optarg, 0, 65535, &n))
@@ -1226,9 +1220,16 @@ int cmd_trace(int argc, char **argv)
 	/* xct's own stream, when xct is attached under the pin path. */
 	t.hold_ns = XCT_TRACE_HOLD_NS;
 	if (access(xct_pin(path, sizeof(path), "xct_drop_events"), F_OK) == 0) {
-		if (xct_table_open(&table))
+		if (xct_table_open_flags(&table, XCT_PIN_ANY_NETNS))
 			goto out;
 		table_open = 1;
+		/* The datapath's events are of the namespace it was attached
+		 * in, which need not be this one. */
+		if (!xct_netns_recorded(xct_opts.pin_path, &rec) && !xct_netns_self(&self) &&
+		    (rec.ino != self.ino || rec.cookie != self.cookie)) {
+			t.state_elsewhere = true;
+			t.self_netns = (__u32)rec.ino;
+		}
 		xct_lost0 = xct_counter_total(&table, XCT_S_DROP_EVENTS_LOST);
 		if (xct_stream_open(&xs, xct_cli_stream_paths(&paths), XCT_STREAM_DROPS,
 				    on_xct_event, &t))

@@ -17,6 +17,7 @@
 #include <sys/vfs.h>
 #include <linux/magic.h>
 
+#include "netns.h"
 #include "xct.h"
 
 struct xct_opts xct_opts = {.pin_path = XCT_PIN_PATH_DEFAULT};
@@ -123,6 +124,70 @@ static int open_failed(int dirfd, const char *name, const char *pin_path, const 
 	return err;
 }
 
+static bool is_bpffs(int fd)
+{
+	struct statfs st;
+
+	return fstatfs(fd, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+/*
+ * Where the walk starts: "/", or the root of PID 1 or 2 (init, kthreadd)
+ * for a path through /proc/1/root or /proc/2/root (how the default state
+ * of a private mount namespace is reached on the initial one's BPF
+ * filesystem, src/netns.c).  That root is the one link the walk follows:
+ * /proc must be procfs, where PID/root is the process's root, which only
+ * that process can change, and no other user's process has those PIDs (a
+ * user's own process could chroot in a user namespace of its own); the
+ * directory it leads to is checked like any other.  *rest is left on the
+ * rest of the path, comp[*len] names the start ("" for "/").
+ */
+static int walk_start(const char *pin_path, const char **rest, char *comp, size_t *len)
+{
+	const char *pid = pin_path + strlen("/proc/");
+	size_t n = strspn(pid, "0123456789");
+	char sub[64];
+	struct statfs sf;
+	int proc, fd, err;
+
+	*len = 0;
+	comp[0] = '\0';
+	*rest = pin_path;
+	if (strncmp(pin_path, "/proc/", strlen("/proc/")) || n != 1 ||
+	    (pid[0] != '1' && pid[0] != '2') || strncmp(pid + n, "/root/", strlen("/root/"))) {
+		fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			err = -errno;
+			xct_err("cannot open /: %s", strerror(errno));
+			return err;
+		}
+		return fd;
+	}
+	proc = open("/proc", O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+	if (proc < 0) {
+		err = -errno;
+		xct_err("cannot open /proc: %s", strerror(errno));
+		return err;
+	}
+	if (fstatfs(proc, &sf) || sf.f_type != PROC_SUPER_MAGIC) {
+		close(proc);
+		return unsafe(pin_path, "/proc", "is not the proc filesystem");
+	}
+	snprintf(sub, sizeof(sub), "%.*s/root", (int)n, pid);
+	fd = openat(proc, sub, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	err = -errno;
+	close(proc);
+	*len = strlen("/proc/") + n + strlen("/root");
+	memcpy(comp, pin_path, *len);
+	comp[*len] = '\0';
+	*rest = pin_path + *len;
+	if (fd < 0) {
+		xct_err("cannot open %s: %s", comp, strerror(-err));
+		return err;
+	}
+	return fd;
+}
+
 /*
  * Walks pin_path as described above.  Returns the open pin directory, or
  * -ENOENT (quietly, without create) when it does not exist yet, or another
@@ -142,15 +207,11 @@ static int walk_pin_path(const char *pin_path, bool create, int *parent_fd, char
 		xct_err("pin path too long: %s", pin_path);
 		return -ENAMETOOLONG;
 	}
-	fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		xct_err("cannot open /: %s", strerror(errno));
-		return err;
-	}
-	err = check_dir(fd, pin_path, "/", false);
-	strcpy(parent, "/");
-	comp[0] = '\0';
+	fd = walk_start(pin_path, &p, comp, &len);
+	if (fd < 0)
+		return fd;
+	err = check_dir(fd, pin_path, len ? comp : "/", false);
+	strcpy(parent, len ? comp : "/");
 	while (!err) {
 		while (*p == '/')
 			p++;
@@ -200,6 +261,10 @@ static int walk_pin_path(const char *pin_path, bool create, int *parent_fd, char
 		return err;
 	}
 	*parent_fd = fd;
+	/* Nothing is made where there is no BPF filesystem: the caller says
+	 * what to do. */
+	if (create && !is_bpffs(fd))
+		return -ENOTSUP;
 	if (create && mkdirat(fd, name, 0700) && errno != EEXIST) {
 		err = -errno;
 		xct_err("cannot create %s: %s", pin_path, strerror(errno));
@@ -220,52 +285,74 @@ static int walk_pin_path(const char *pin_path, bool create, int *parent_fd, char
 	return next;
 }
 
-static bool is_bpffs(int fd)
+/* Says what to do where pin_path is not on a BPF filesystem. */
+static int not_bpffs(const char *pin_path, const char *parent)
 {
-	struct statfs st;
-
-	return fstatfs(fd, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+	if (!strncmp(parent, "/proc/", strlen("/proc/")))
+		xct_err("%s is not on a BPF filesystem: the host has none at /sys/fs/bpf (mount "
+			"one there in the initial mount namespace: mount -t bpf bpf /sys/fs/bpf), "
+			"or give --pin-path DIR on one that outlives this command",
+			pin_path);
+	else if (!strcmp(parent, "/sys/fs/bpf") && !xct_in_host_mntns())
+		xct_err("%s is not on a BPF filesystem, and one mounted there now would go with "
+			"this private mount namespace (as under 'ip netns exec'): run xct without "
+			"--pin-path (its default state is on the host's /sys/fs/bpf), or give "
+			"--pin-path DIR on a BPF filesystem the host mounted",
+			pin_path);
+	else
+		xct_err("%s is not on a BPF filesystem (mount -t bpf bpf %s)", pin_path, parent);
+	return -ENOTSUP;
 }
 
-int xct_open_pin_dir(const char *pin_path, bool create)
+int xct_open_pin_dir(const char *pin_path, unsigned int flags)
 {
+	bool create = flags & XCT_PIN_CREATE;
 	char parent[PATH_MAX];
-	int fd, parent_fd;
+	int fd, parent_fd, err;
 
 	fd = walk_pin_path(pin_path, create, &parent_fd, parent, sizeof(parent));
 	if (parent_fd >= 0 && !is_bpffs(parent_fd)) {
 		close(parent_fd);
 		if (fd >= 0)
 			close(fd);
-		/* Like bpftool: the default location gets mounted on demand.
-		 * Its path was just walked: no link, nothing but root's. */
-		if (strcmp(parent, "/sys/fs/bpf") == 0 && create &&
+		/* Like bpftool: the default location gets mounted on demand,
+		 * where the mount lasts: in the initial mount namespace.  Its
+		 * path was just walked: no link, nothing but root's. */
+		if (strcmp(parent, "/sys/fs/bpf") == 0 && create && xct_in_host_mntns() &&
 		    mount("bpf", parent, "bpf", 0, "mode=0700") == 0) {
 			if (xct_opts.verbose)
 				xct_err("mounted a BPF filesystem on /sys/fs/bpf");
 			fd = walk_pin_path(pin_path, create, &parent_fd, parent, sizeof(parent));
 			if (parent_fd >= 0 && is_bpffs(parent_fd)) {
 				close(parent_fd);
-				return fd;
+				goto check_netns;
 			}
 			if (fd >= 0)
 				close(fd);
 			if (parent_fd >= 0)
 				close(parent_fd);
 		}
-		xct_err("%s is not on a BPF filesystem (mount -t bpf bpf %s)", pin_path, parent);
-		return -ENOTSUP;
+		return not_bpffs(pin_path, parent);
 	}
 	if (parent_fd >= 0)
 		close(parent_fd);
+check_netns:
+	if (fd < 0)
+		return fd;
+	/* The state is this network namespace's, or is not touched. */
+	err = flags & XCT_PIN_ANY_NETNS ? 0 : xct_netns_check(pin_path, flags & XCT_PIN_STALE_OK);
+	if (err) {
+		close(fd);
+		return err;
+	}
 	return fd;
 }
 
-int xct_prepare_pin_path(const char *pin_path, bool create)
+int xct_prepare_pin_path(const char *pin_path, unsigned int flags)
 {
-	int fd = xct_open_pin_dir(pin_path, create);
+	int fd = xct_open_pin_dir(pin_path, flags);
 
-	if (fd == -ENOENT && !create)
+	if (fd == -ENOENT && !(flags & XCT_PIN_CREATE))
 		return 0; /* the caller says "not attached" */
 	if (fd < 0)
 		return fd;

@@ -35,16 +35,25 @@ int xct_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Returns 0 when running as root, or reports why not and returns -EPERM. */
 int xct_require_root(void);
 
+/* How the pin directory is opened. */
+#define XCT_PIN_CREATE	 0x1 /* create it (0700) if it does not exist */
+#define XCT_PIN_STALE_OK 0x2 /* accept state left by a namespace that is gone */
+/* Observe the state of another network namespace (xct trace: it reads, and
+ * names that namespace's interfaces by the state's own records). */
+#define XCT_PIN_ANY_NETNS 0x4
+
 /* Opens the pin directory after checking that nobody but root can change
- * it or the path to it (src/util.c), and that its parent is a BPF
- * filesystem (mounting the default /sys/fs/bpf if needed); with create,
- * creates it (0700) first.  The directory's fd, or -errno after a message
- * (-ENOENT without one, when it does not exist and create is false). */
-int xct_open_pin_dir(const char *pin_path, bool create);
+ * it or the path to it (src/util.c), that its parent is a BPF filesystem
+ * (mounting the default /sys/fs/bpf if needed, in the initial mount
+ * namespace), and that the state there belongs to this network namespace
+ * (src/netns.c).  The directory's fd, or -errno after a message (-ENOENT
+ * without one, when it does not exist and XCT_PIN_CREATE is not given). */
+int xct_open_pin_dir(const char *pin_path, unsigned int flags);
 
 /* xct_open_pin_dir() for commands that only need the check: 0 when the pin
- * path is safe (or does not exist yet, without create), else -errno. */
-int xct_prepare_pin_path(const char *pin_path, bool create);
+ * path is safe (or does not exist yet, without XCT_PIN_CREATE), else
+ * -errno. */
+int xct_prepare_pin_path(const char *pin_path, unsigned int flags);
 
 /* Joins the pin path and a name into buf. */
 const char *xct_pin(char *buf, size_t len, const char *name);

@@ -39,7 +39,7 @@ expect usage_attach_no_iface 2 "which interface" "$XCT" attach
 expect usage_attach_bad_mode 2 "--mode: 'fast' is not native, generic or tc" "$XCT" attach xc0 --mode fast
 expect usage_attach_bad_max 2 "--max-entries: 'lots'" "$XCT" attach xc0 --max-entries lots
 expect usage_proto_out_of_range 2 "unknown protocol '256'" "$XCT" ct list -p 256
-expect usage_bad_address 2 "'10.0.0.300' is not an address" "$XCT" ct list -s 10.0.0.300
+expect usage_bad_address 2 "^xct: -s: invalid IPv4 address '10\.0\.0\.300'" "$XCT" ct list -s 10.0.0.300
 expect usage_family_mismatch 2 "address family mismatch" "$XCT" ct list -f ipv4 -s 2001:db8::1
 expect usage_port_needs_tcp_udp 2 "need -p tcp or -p udp" "$XCT" ct list -p icmp --sport 1
 expect usage_get_needs_tuple 2 "ct get needs" "$XCT" ct get -p tcp -s 10.0.0.1

@@ -292,16 +292,16 @@ check set_del_port_range_removed [ "$(covers web_ports 9050 || covers web_ports 
 expect set_del_addresses 0 "" x set del blocklist 198.51.100.0/24 192.0.2.7
 check set_del_listed [ "$(x set list blocklist | sort)" = "$(printf '%s\n' 2001:db8:1::/48 2001:db8:bad::/48 203.0.113.0/24 | sort)" ]
 
-expect set_add_host_bits 2 "'198.51.100.1/24' is not an address or prefix \(set 'blocklist' holds addresses\)" \
+expect set_add_host_bits 2 "set 'blocklist' holds addresses: host bits set in 198\.51\.100\.1/24 \(did you mean 198\.51\.100\.0/24\?\)" \
 	x set add blocklist 198.51.100.1/24
-expect set_add_port_to_addr_set 2 "'80' is not an address or prefix" x set add blocklist 80
-expect set_add_addr_to_port_set 2 "'10.0.0.1' is not a port or port range \(set 'web_ports' holds ports\)" \
+expect set_add_port_to_addr_set 2 "set 'blocklist' holds addresses: invalid IPv4 address '80'" x set add blocklist 80
+expect set_add_addr_to_port_set 2 "set 'web_ports' holds ports: invalid port '10\.0\.0\.1'" \
 	x set add web_ports 10.0.0.1
-expect set_add_port_out_of_range 2 "'70000' is not a port or port range" x set add web_ports 70000
-expect set_add_reversed_range 2 "'90-80' is not a port or port range" x set add web_ports 90-80
-expect set_del_bad_element 2 "'nonsense' is not an address or prefix" x set del blocklist nonsense
+expect set_add_port_out_of_range 2 "port 70000 is out of range \(0-65535\)" x set add web_ports 70000
+expect set_add_reversed_range 2 "port range 90-80 is reversed \(did you mean 80-90\?\)" x set add web_ports 90-80
+expect set_del_bad_element 2 "invalid IPv4 address 'nonsense'" x set del blocklist nonsense
 # One bad element and nothing of the command is applied.
-expect set_add_one_bad_element 2 "'bogus' is not" x set add blocklist 192.0.2.0/24 bogus
+expect set_add_one_bad_element 2 "invalid IPv4 address 'bogus'" x set add blocklist 192.0.2.0/24 bogus
 check set_add_one_bad_nothing_added [ "$(covers blocklist 192.0.2.1 || echo no)" = no ]
 expect set_add_unknown_set 1 "no set 'nosuch' in the running rules" x set add nosuch 10.0.0.1
 expect set_del_unknown_set 1 "no set 'nosuch' in the running rules" x set del nosuch 10.0.0.1

@@ -317,8 +317,8 @@ test_cli() {
 		no_kind|Usage: xct trace|
 		bad_kind|unknown trace 'flows'|flows
 		bad_port|--port: '70000'|drops --port 70000
-		bad_prefix|--host: '10.0.0.0/33'|drops --host 10.0.0.0/33
-		bad_host|--host: 'nowhere'|resets --host nowhere
+		bad_prefix|--host: prefix length 33 is out of range for IPv4 \(0-32\)|drops --host 10.0.0.0/33
+		bad_host|--host: invalid IPv4 address 'nowhere'|resets --host nowhere
 		bad_proto|--proto: unknown protocol 'sctpx'|drops -p sctpx
 		bad_reason|--reason: 'NOT_A_REASON' is not a drop reason|drops --reason NOT_A_REASON
 		bad_rst_reason|--reason: 'NETFILTER_DROP' is not a reset reason|resets --reason NETFILTER_DROP

@@ -294,6 +294,18 @@ TEST(filter_parse_values)
 	CHECK_EQ(xct_parse_cidr("10.0.0.0/", &c), -22);
 	CHECK_EQ(xct_parse_cidr("10.0.0.300", &c), -22);
 	CHECK_EQ(xct_parse_cidr("", &c), -22);
+	/* The rules file's parser: host bits are an error, with its message. */
+	{
+		char why[160];
+
+		CHECK_EQ(xct_parse_cidr("10.1.2.3/16", &c), -22);
+		CHECK_EQ(xct_parse_cidr_msg("10.0.0.1/8", &c, why, sizeof(why)), -22);
+		CHECK_STR(why, "host bits set in 10.0.0.1/8 (did you mean 10.0.0.0/8?)");
+		CHECK_EQ(xct_parse_cidr("10.1.0.0/16", &c), 0);
+		CHECK_EQ(c.addr.bytes[0], 10);
+		CHECK_EQ(c.addr.bytes[1], 1);
+		CHECK_EQ(c.prefix, 16);
+	}
 
 	CHECK_EQ(xct_parse_proto("TCP", &proto), 0);
 	CHECK_EQ(proto, 6);
