@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 
 #include "daemon/daemon.h"
+#include "netns.h"
 #include "xct.h"
 
 static const char usage[] =
@@ -96,14 +97,18 @@ int main(int argc, char **argv)
 		.log_max_size = XCTD_LOG_MAX_SIZE_DEFAULT,
 		.log_keep = XCTD_LOG_KEEP_DEFAULT,
 	};
+	static char default_pin_path[4096];
 	__u64 n;
 	const char *env = getenv("XCT_PIN_PATH");
 	struct sockaddr_storage ss;
 	unsigned int len;
+	bool pin_given = false;
 	int c;
 
-	if (env && *env)
+	if (env && *env) {
 		cfg.pin_path = env;
+		pin_given = true;
+	}
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
 		switch (c) {
@@ -115,6 +120,7 @@ int main(int argc, char **argv)
 			if (optarg[0] != '/')
 				return usage_error("--%s needs an absolute path",
 						   opt_name(opts, c));
+			pin_given |= c == 'P';
 			*(c == 'P'   ? &cfg.pin_path
 			  : c == 's' ? &cfg.socket_path
 			  : c == 'F' ? &cfg.flow_log
@@ -163,5 +169,11 @@ int main(int argc, char **argv)
 	libbpf_set_print(print_libbpf);
 	if (xct_require_root())
 		return XCT_EXIT_RUNTIME;
+	/* The instance of this network namespace, as xct's commands find it. */
+	if (!pin_given) {
+		if (xct_default_pin_path(default_pin_path, sizeof(default_pin_path)))
+			return XCT_EXIT_RUNTIME;
+		cfg.pin_path = default_pin_path;
+	}
 	return xctd_run(&cfg);
 }
