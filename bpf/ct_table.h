@@ -89,6 +89,17 @@ static __always_inline __u64 xct_now(void)
 	return bpf_ktime_get_coarse_ns();
 }
 
+/* CLOCK_MONOTONIC itself, for the drop and log events, which `xct trace'
+ * lines up with the kernel's tracepoints, stamped with it: a tick of
+ * difference would part the two records of one packet.  Only a packet
+ * that sends such an event pays for it. */
+static __always_inline __u64 xct_now_fine(void)
+{
+	if (cfg_fake_clock)
+		return fake_now_ns;
+	return bpf_ktime_get_ns();
+}
+
 static __always_inline void xct_count_add(__u32 slot, __u64 n)
 {
 	__u64 *c = bpf_map_lookup_elem(&xct_counters, &slot);

@@ -378,7 +378,7 @@ static __always_inline void xct_event_fill(struct xct_event *ev, const struct xc
 					   __u8 type, __u8 verdict, __u8 ct_state, __u8 reason,
 					   __u8 flags, __u32 line)
 {
-	ev->time_ns = in->now;
+	ev->time_ns = xct_now_fine();
 	ev->type = type;
 	ev->verdict = verdict;
 	ev->ct_state = ct_state;

@@ -83,6 +83,10 @@ same_shape() {
 }
 # destroyed PATTERN: both readers have shown the connection's DESTROY.
 destroyed() {
+	# A dump of nf_conntrack's table reaps the entries whose timeout has
+	# passed (ctnetlink evicts them), so their DESTROY comes now rather
+	# than at the collector's next sweep, up to a minute later.
+	in_ns "$NS_R" conntrack -L >/dev/null 2>&1
 	grep -E -- "$1" "$XOUT" | grep -q '^\[DESTROY\]' && grep -E -- "$1" "$COUT" | grep -q '^\[DESTROY\]'
 }
 

@@ -132,8 +132,8 @@ b=$(new_ports "$WORK/B.out")
 	[ "$(grep -c '"event":"NEW"' "$WORK/B.out")" = 4 ]
 result daemon_two_readers_each_get_all_events $? \
 	"conntrack: ${want//$'\n'/ }; A: ${a//$'\n'/ }; B: ${b//$'\n'/ } (echo $okc, wait $okr)"
-[ "$(tail -1 "$WORK/A.out")" = '{"event":"END","shown":4,"lost":0}' ] &&
-	[ "$(tail -1 "$WORK/B.out")" = '{"event":"END","shown":4,"lost":0}' ]
+[ "$(tail -1 "$WORK/A.out")" = '{"event":"END","shown":4,"lost":0,"lost_ring_full":0,"lost_not_read":0}' ] &&
+	[ "$(tail -1 "$WORK/B.out")" = '{"event":"END","shown":4,"lost":0,"lost_ring_full":0,"lost_not_read":0}' ]
 result daemon_readers_end_lines $? "A: $(tail -1 "$WORK/A.out"); B: $(tail -1 "$WORK/B.out")"
 
 # ---- xct trace drops: two readers of xct's drops through xctd ----
@@ -177,7 +177,7 @@ lost=$((lost1 - lost0))
 shown=$(grep -c '"event":"NEW"' "$WORK/F.out")
 end=$(tail -1 "$WORK/F.out")
 [ "$okf" = 0 ] && [ "$lost" -gt 0 ] &&
-	[ "$end" = "{\"event\":\"END\",\"shown\":$shown,\"lost\":$lost}" ] &&
+	[ "$end" = "{\"event\":\"END\",\"shown\":$shown,\"lost\":$lost,\"lost_ring_full\":$lost,\"lost_not_read\":0}" ] &&
 	[ "$shown" = $((ev1 - ev0)) ] && [ $((shown + lost)) = 2000 ]
 result daemon_reader_losses_exact $? \
 	"end $end; datapath lost $lost, sent $((ev1 - ev0)); flood $okf"
@@ -203,7 +203,7 @@ poll 10 count_new "$WORK/R.out" 3
 okn=$?
 stop_reader "$PID_R"
 [ "$okg$okn" = 00 ] && [ "$(grep -c '"event":"NEW"' "$WORK/R.out")" = 3 ] &&
-	[ "$(tail -1 "$WORK/R.out")" = '{"event":"END","shown":3,"lost":0}' ]
+	[ "$(tail -1 "$WORK/R.out")" = '{"event":"END","shown":3,"lost":0,"lost_ring_full":0,"lost_not_read":0}' ]
 result daemon_restart_resumes_from_ring $? "$(cat "$WORK/R.out" "$WORK/R.err")"
 
 # ---- Detached and attached again: xctd follows the new rings ----
