@@ -159,6 +159,9 @@ static __always_inline int xct_fast_prepare(const __u8 *data, const __u8 *data_e
 	return 1;
 }
 
+/* The most the fast parser reads: Ethernet, IPv6, TCP with timestamps. */
+#define XCT_FAST_HDR_MAX (14 + 40 + 32)
+
 /* The fast path's first half for each program type (global functions,
  * verified once). */
 __noinline int xct_fast_prepare_xdp(struct xdp_md *ctx)
@@ -179,7 +182,16 @@ __noinline int xct_fast_prepare_skb(struct __sk_buff *skb, __u32 hook)
 	__u32 zero = 0;
 	struct xct_fast_state *f = bpf_map_lookup_elem(&xct_fast_states, &zero);
 
+	__u32 len;
+
 	if (!skb || !f)
+		return 0;
+	/* A frame sent from a packet socket's ring, or received into pages,
+	 * may hold only its Ethernet header in the linear part: the headers
+	 * the fast path reads are pulled in, as the IP and transport layers
+	 * would pull them next. */
+	len = skb->len < XCT_FAST_HDR_MAX ? skb->len : XCT_FAST_HDR_MAX;
+	if ((long)skb->data + len > (long)skb->data_end && bpf_skb_pull_data(skb, len))
 		return 0;
 	return xct_fast_prepare((const __u8 *)(long)skb->data, (const __u8 *)(long)skb->data_end,
 				skb->len, hook == XCT_HOOK_EGRESS ? XCT_HOOK_EGRESS : XCT_HOOK_INGRESS,
