@@ -631,6 +631,8 @@ static int replace_iface(struct xct_bpf *skel, const char *name, __u32 ifindex,
 	iface->egress_prog_id = prog_id(bpf_program__fd(skel->progs.xct_tc_egress));
 	bpf_map_update_elem(ifaces_fd, &ifindex, iface, BPF_EXIST);
 	printf("%s: replaced (ingress %s, egress tc)\n", name, mode_name(iface->mode));
+	xct_syslog(LOG_INFO, "%s: programs replaced (ingress %s, egress tc)", name,
+		   mode_name(iface->mode));
 	return 0;
 }
 
@@ -774,6 +776,7 @@ static int attach_iface(struct xct_bpf *skel, const char *name, __u32 ifindex, _
 	if (link_fd >= 0)
 		close(link_fd);
 	printf("%s: attached (ingress %s, egress tc)\n", name, mode_name(mode));
+	xct_syslog(LOG_INFO, "%s: attached (ingress %s, egress tc)", name, mode_name(mode));
 	return 0;
 
 fail:
@@ -803,6 +806,7 @@ int cmd_attach(int argc, char **argv)
 	char path[4096];
 	int fd;
 
+	xct_syslog_enable();
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -968,6 +972,7 @@ int cmd_detach(int argc, char **argv)
 	bool all = false;
 	int i, n = 0;
 
+	xct_syslog_enable();
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--all") || !strcmp(argv[i], "-a")) {
 			all = true;
@@ -1005,6 +1010,8 @@ int cmd_detach(int argc, char **argv)
 		}
 		xct_table_close(&t);
 		remove_state();
+		xct_syslog(LOG_INFO, "detached from every interface, state under %s removed",
+			   xct_opts.pin_path);
 		return XCT_EXIT_OK;
 	}
 
@@ -1026,6 +1033,7 @@ int cmd_detach(int argc, char **argv)
 			detach_iface(t.ifaces_fd, ifindex[i], &cur);
 		}
 		printf("%s: detached\n", argv[i + 1]);
+		xct_syslog(LOG_INFO, "%s: detached", argv[i + 1]);
 	}
 	xct_table_close(&t);
 	return XCT_EXIT_OK;

@@ -20,6 +20,9 @@ static const char usage[] =
 	"  attach IFACE... [--mode native|generic|tc] [--max-entries N]\n"
 	"  detach IFACE... | --all\n"
 	"  status                      interfaces, programs, table fill; exit 1 if a hook is MISSING\n"
+	"  up [--config FILE]          bring up the firewall of /etc/xct/xct.conf (or FILE)\n"
+	"  down [--config FILE]        take it down: no hook, pin or filter left\n"
+	"  reload [--config FILE]      load its rules again; connections are kept\n"
 	"  ct list|get|delete|flush|count|stats|events [FILTER...]  (see 'xct ct help')\n"
 	"  rules load|check FILE | show | clear               (see 'xct rules help')\n"
 	"  set add|del NAME ELEMENT... | list [NAME]          (see 'xct set help')\n"
@@ -37,6 +40,7 @@ static const char usage[] =
 	"  -h, --help\n"
 	"\n"
 	"Examples:\n"
+	"  xct up --config /etc/xct/xct.conf\n"
 	"  xct attach eth0 eth1\n"
 	"  xct ct list -p tcp --state ESTABLISHED\n"
 	"  xct ct stats\n"
@@ -73,7 +77,8 @@ static const struct {
 	{"attach", cmd_attach},	  {"detach", cmd_detach}, {"status", cmd_status},
 	{"ct", cmd_ct},		  {"rules", cmd_rules},	  {"set", cmd_set},
 	{"version", cmd_version}, {"help", cmd_help},	  {"replay", cmd_replay},
-	{"events", cmd_events},	  {"trace", cmd_trace},
+	{"events", cmd_events},	  {"trace", cmd_trace},	  {"up", cmd_up},
+	{"down", cmd_down},	  {"reload", cmd_reload},
 };
 
 int main(int argc, char **argv)
@@ -87,8 +92,10 @@ int main(int argc, char **argv)
 	int c, found = -1;
 	size_t i, len;
 
-	if (env && *env)
+	if (env && *env) {
 		xct_opts.pin_path = env;
+		xct_opts.pin_path_given = true;
+	}
 	opterr = 0;
 	/* "+": stop at the command; its options are its own. */
 	while ((c = getopt_long(argc, argv, "+:jvhV", opts, NULL)) != -1) {
@@ -100,6 +107,7 @@ int main(int argc, char **argv)
 			if (!*optarg || optarg[0] != '/')
 				return xct_usage_error("--pin-path needs an absolute path");
 			xct_opts.pin_path = optarg;
+			xct_opts.pin_path_given = true;
 			break;
 		case 'v':
 			xct_opts.verbose = true;

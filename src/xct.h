@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <syslog.h>
 #include "xct/abi.h"
 
 #define XCT_VERSION "0.1.0"
@@ -19,6 +20,7 @@
 
 struct xct_opts {
 	const char *pin_path;
+	bool pin_path_given; /* by --pin-path or $XCT_PIN_PATH */
 	bool json;
 	bool verbose;
 };
@@ -30,6 +32,12 @@ void xct_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Report a usage error and return XCT_EXIT_USAGE. */
 int xct_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* From xct_syslog_enable() on, in a command that changes what is
+ * attached or loaded, every xct_err() message also goes to syslog
+ * (LOG_DAEMON, LOG_ERR), and xct_syslog() logs what was done. */
+void xct_syslog_enable(void);
+void xct_syslog(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Returns 0 when running as root, or reports why not and returns -EPERM. */
 int xct_require_root(void);
@@ -85,5 +93,8 @@ int cmd_set(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_up(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+int cmd_reload(int argc, char **argv);
 
 #endif /* XCT_CLI_H */
