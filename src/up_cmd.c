@@ -152,6 +152,7 @@ static int run(int argc, const char **argv)
 static int check_rules(const struct xct_config *cfg)
 {
 	const char *argv[] = {"rules", "check", cfg->rules, NULL};
+	int ret;
 
 	if (cfg->tunables_set) {
 		xct_err("%s: [timeouts]: the datapath of this xct has fixed timeouts", cfg->path);
@@ -162,7 +163,10 @@ static int check_rules(const struct xct_config *cfg)
 		xct_err("%s: rules file %s: %s", cfg->path, cfg->rules, strerror(errno));
 		return XCT_EXIT_RUNTIME;
 	}
-	return run(3, argv);
+	ret = run(3, argv);
+	if (ret)
+		xct_syslog(LOG_ERR, "%s: rules file %s refused", cfg->path, cfg->rules);
+	return ret;
 }
 
 /* The rules loaded. */
@@ -333,10 +337,10 @@ static int up_down(int argc, char **argv, enum up_op op)
 	static const char *const names[] = {"up", "down", "reload"};
 	int ret;
 
+	xct_syslog_enable();
 	ret = load_config(argc, argv, &cfg);
 	if (ret >= 0)
 		return ret;
-	xct_syslog_enable();
 	switch (op) {
 	case OP_UP:
 		ret = do_up(&cfg);
