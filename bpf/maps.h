@@ -14,6 +14,7 @@
 #include "xct/parse.h"
 #include "xct/nat.h"
 #include "xct/policy.h"
+#include "xct/timeouts.h"
 
 /*
  * The connection table.  BPF_F_NO_PREALLOC: a deleted element is freed only
@@ -30,6 +31,26 @@ struct {
 	__uint(max_entries, XCT_MAX_ENTRIES_DEFAULT);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_ct SEC(".maps");
+
+/*
+ * The trackers' tunables (struct xct_tunables): one entry, written whole
+ * by xct; zeroed (the defaults) until then.  An array lookup with a
+ * constant key is inlined by the verifier: a few instructions a use.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_tunables);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_timeouts SEC(".maps");
+
+XCT_INLINE const struct xct_tunables *xct_tunables_now(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&xct_timeouts, &zero);
+}
 
 /*
  * Keys of recently started connections and the ring's cursors (struct
@@ -156,9 +177,9 @@ static __always_inline int xct_subscribed(__u32 kind, __u64 now)
 struct xct_frag_key {
 	union xct_addr src;
 	union xct_addr dst;
-	__u32 id;    /* struct xct_pkt's frag_id */
+	__u32 id; /* struct xct_pkt's frag_id */
 	__u8 family;
-	__u8 proto;  /* IPv4's protocol; 0 for IPv6, which reassembles without it */
+	__u8 proto; /* IPv4's protocol; 0 for IPv6, which reassembles without it */
 	__u8 pad[2];
 };
 

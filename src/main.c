@@ -29,6 +29,7 @@ static const char usage[] =
 	"  events [--count N] [--timeout S]                   the event stream (log rules)\n"
 	"  replay FILE [--rules FILE] [--verdicts] [-o json]  a capture through the datapath, offline\n"
 	"  trace drops|resets [FILTER...] [--summary N]       why packets die, why connections reset\n"
+	"  timeouts | set-timeout NAME VALUE  nf_conntrack's timeouts, by its sysctl names\n"
 	"  version\n"
 	"\n"
 	"Options:\n"
@@ -74,11 +75,14 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } commands[] = {
-	{"attach", cmd_attach},	  {"detach", cmd_detach}, {"status", cmd_status},
-	{"ct", cmd_ct},		  {"rules", cmd_rules},	  {"set", cmd_set},
-	{"version", cmd_version}, {"help", cmd_help},	  {"replay", cmd_replay},
-	{"events", cmd_events},	  {"trace", cmd_trace},	  {"up", cmd_up},
-	{"down", cmd_down},	  {"reload", cmd_reload},
+	{"attach", cmd_attach},	    {"detach", cmd_detach},
+	{"status", cmd_status},	    {"ct", cmd_ct},
+	{"rules", cmd_rules},	    {"set", cmd_set},
+	{"version", cmd_version},   {"help", cmd_help},
+	{"replay", cmd_replay},	    {"events", cmd_events},
+	{"trace", cmd_trace},	    {"up", cmd_up},
+	{"down", cmd_down},	    {"reload", cmd_reload},
+	{"timeouts", cmd_timeouts}, {"set-timeout", cmd_set_timeout},
 };
 
 int main(int argc, char **argv)
@@ -130,6 +134,10 @@ int main(int argc, char **argv)
 	libbpf_set_print(print_libbpf);
 
 	len = strlen(argv[optind]);
+	/* A whole name wins over the longer ones it begins ("set"). */
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[optind], commands[i].name))
+			return commands[i].fn(argc - optind, argv + optind);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (len && !strncmp(argv[optind], commands[i].name, len)) {
 			if (found >= 0)

@@ -24,12 +24,12 @@ static const char up_usage[] =
 	"up      attaches every [interface] of FILE that is not attached, swaps the\n"
 	"        programs of those that are for this xct's (--replace: the table is\n"
 	"        kept), re-attaches one attached in another mode, then loads the\n"
-	"        rules file and applies the [timeouts]; running it again changes\n"
-	"        nothing.\n"
+	"        rules file and sets the [timeouts] (those not given to their\n"
+	"        defaults); running it again changes nothing.\n"
 	"down    detaches every [interface] of FILE; once no interface is left, the\n"
 	"        table and every pin go too (as 'xct detach --all').\n"
-	"reload  loads the rules file again (its sets too) and applies the\n"
-	"        [timeouts]; connections in the table are kept.\n"
+	"reload  loads the rules file again (its sets too) and sets the\n"
+	"        [timeouts] as up does; connections in the table are kept.\n"
 	"\n"
 	"  --config FILE   default " XCT_CONFIG_DEFAULT "\n"
 	"\n"
@@ -154,11 +154,6 @@ static int check_rules(const struct xct_config *cfg)
 	const char *argv[] = {"rules", "check", cfg->rules, NULL};
 	int ret;
 
-	if (cfg->tunables_set) {
-		xct_err("%s: [timeouts]: the datapath of this xct has fixed timeouts", cfg->path);
-		return XCT_EXIT_RUNTIME;
-	}
-
 	if (access(cfg->rules, R_OK)) {
 		xct_err("%s: rules file %s: %s", cfg->path, cfg->rules, strerror(errno));
 		return XCT_EXIT_RUNTIME;
@@ -169,12 +164,18 @@ static int check_rules(const struct xct_config *cfg)
 	return ret;
 }
 
-/* The rules loaded. */
+/* The rules loaded, then every tunable set: the file's, or the default. */
 static int apply_policy(const struct xct_config *cfg)
 {
 	const char *argv[] = {"rules", "load", cfg->rules, NULL};
+	int ret;
 
-	return run(3, argv);
+	ret = run(3, argv);
+	if (ret)
+		return ret;
+	if (xct_apply_tunables(xct_opts.pin_path, cfg->tunables, cfg->tunables_set))
+		return XCT_EXIT_RUNTIME;
+	return XCT_EXIT_OK;
 }
 
 static int detach_names(const char **names, int n)

@@ -96,5 +96,16 @@ int cmd_trace(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
+int cmd_timeouts(int argc, char **argv);
+int cmd_set_timeout(int argc, char **argv);
+
+/* The tunables in force under pin_path (src/timeouts_cmd.c): read (the
+ * defaults if never written), written whole, or applied from xct.conf
+ * (values[i] where bit i of set is given, the default elsewhere).  0 or
+ * -errno, after a message. */
+struct xct_tunables;
+int xct_tunables_read(const char *pin_path, struct xct_tunables *t);
+int xct_tunables_write(const char *pin_path, const struct xct_tunables *t);
+int xct_apply_tunables(const char *pin_path, const __u32 *values, __u32 set);
 
 #endif /* XCT_CLI_H */

@@ -38,6 +38,75 @@ enum xct_tunable {
 		XCT_TUNABLE_MAX,
 };
 
+/* The defaults as constants. */
+enum {
+#define XCT_TUNABLE_DEF(id, name, def, max) XCT_TUNABLE_DEF_##id = def,
+	XCT_TUNABLES(XCT_TUNABLE_DEF)
+#undef XCT_TUNABLE_DEF
+};
+
+/*
+ * The values in force: the single entry of the pinned map xct_timeouts
+ * (bpf/maps.h), which xct writes whole (xct set-timeout, xct up, xct
+ * reload).  The map starts zeroed: until then written is 0 and the
+ * defaults apply; xct sets it to XCT_TUNABLES_WRITTEN (all ones, a mask:
+ * see xct_tunable()).  It comes last so that a reader racing the first
+ * write sees it set only after the values (stores are not reordered on
+ * x86).
+ */
+#define XCT_TUNABLES_WRITTEN 0xffffffffU
+
+struct xct_tunables {
+	__u32 v[XCT_TUNABLE_MAX];
+	__u32 written;
+};
+
+XCT_INLINE __u32 xct_tunable_default(enum xct_tunable id)
+{
+	switch (id) {
+#define XCT_TUNABLE_CASE(id, name, def, max)                                                       \
+	case XCT_TUNABLE_##id:                                                                     \
+		return def;
+		XCT_TUNABLES(XCT_TUNABLE_CASE)
+#undef XCT_TUNABLE_CASE
+	default:
+		break;
+	}
+	return 0;
+}
+
+#ifdef __bpf__
+/* The lookup of the map's entry, defined with the map in bpf/maps.h. */
+XCT_INLINE const struct xct_tunables *xct_tunables_now(void);
+#else
+/* In userspace (the unit tests of the trackers) a plain struct stands for
+ * the map: each file that includes this header has its own. */
+static struct xct_tunables xct_tunables_user __attribute__((unused));
+
+XCT_INLINE const struct xct_tunables *xct_tunables_now(void)
+{
+	return &xct_tunables_user;
+}
+#endif
+
+/*
+ * A tunable's value in force, read at each use: a change applies to a live
+ * connection at its next packet, as a sysctl write does in nf_conntrack.
+ * id is a constant at every call, so the load is one fixed offset.  The
+ * choice between the map's value and the default is a mask rather than a
+ * branch: a branch would double the verifier's states at every use.
+ */
+XCT_INLINE __u32 xct_tunable(enum xct_tunable id)
+{
+	const struct xct_tunables *t = xct_tunables_now();
+	__u32 m;
+
+	if (!t)
+		return xct_tunable_default(id);
+	m = t->written;
+	return (t->v[id] & m) | (xct_tunable_default(id) & ~m);
+}
+
 /* Names and limits, for userspace: the datapath needs only the defaults. */
 #ifndef __bpf__
 struct xct_tunable_info {
