@@ -55,7 +55,8 @@ check "completion: complete -p xct names _xct" test "$got" = "complete -F _xct x
 
 offers "completion: commands by prefix" "reload replay" xct re
 offers "completion: every command" \
-	"attach ct detach down events help reload replay rules set status trace up version" xct ""
+	"attach ct detach down events help reload replay rules set set-timeout status timeouts trace up version" \
+	xct ""
 offers "completion: global options" "--pin-path" xct --pi
 offers "completion: ct subcommands" "count delete events flush get help list stats" xct ct ""
 offers "completion: options of attach" "--max-entries --mode" xct attach --m
@@ -66,6 +67,11 @@ offers "completion: TCP states" "CLOSE CLOSE_WAIT" xct ct list -p tcp --state CL
 offers "completion: states after the subcommand's options" "ESTABLISHED" \
 	xct ct events -e NEW --state E
 offers "completion: options of up" "--config" xct up --c
+offers "completion: tunable names" "nf_conntrack_tcp_timeout_established" \
+	xct set-timeout nf_conntrack_tcp_timeout_e
+offers "completion: no name for the value" "" xct set-timeout nf_conntrack_udp_timeout ""
+offers "completion: tunable names by prefix" "nf_conntrack_udp_timeout nf_conntrack_udp_timeout_stream" \
+	xct set-timeout nf_conntrack_udp
 
 # Set names come from the running rules under the pin path given.
 ip netns exec "$NS" "$XCT" --pin-path "$PIN" attach --mode generic xc0 >/dev/null ||

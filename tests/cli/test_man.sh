@@ -57,11 +57,11 @@ for line in block.splitlines():
     for i, seg in enumerate(syntax.split(" | ")):
         toks = seg.split()
         first = toks[1] if i == 0 and len(toks) > 1 else (toks[0] if i > 0 else "")
-        if re.fullmatch(r"[a-z|]+", first):
+        if first.startswith("--"):
+            print(first)
+        elif re.fullmatch(r"[a-z|-]+", first):
             for sub in first.split("|"):
                 print(cmd + " " + sub)
-        elif first.startswith("--"):
-            print(first)
 ')
 if [ -z "$missing" ] && [ -n "$page" ]; then ok "man: every command of xct --help is in xct(8)"; else
 	echo "  missing:$missing" >&2
