@@ -24,12 +24,9 @@ NS_C="xct-c-service-$TAG"
 NS_R="xct-r-service-$TAG"
 NS_S="xct-s-service-$TAG"
 
-failures=0
 WORK=""
-HOLD_PID=""
 
 service_cleanup() {
-	[ -n "$HOLD_PID" ] && kill "$HOLD_PID" 2>/dev/null
 	kill_in_ns "$NS_C" "$NS_S"
 	[ -n "$WORK" ] && [ -f "$WORK/xct.conf" ] &&
 		xct_r down --config "$WORK/xct.conf" >/dev/null 2>&1
@@ -37,20 +34,6 @@ service_cleanup() {
 	[ -n "$WORK" ] && rm -rf "$WORK"
 }
 trap service_cleanup EXIT
-
-check() {
-	result "$@"
-	[ "$2" = 0 ] || failures=$((failures + 1))
-}
-
-expect() {
-	local name=$1 want=$2 pattern=$3 out rc
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	[ "$rc" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"
-	check "$name" $? "$*: exit $rc (want $want), output: $(tr '\n' '|' <<<"$out")"
-}
 
 fail_setup() {
 	echo "not ok service setup: $*"
@@ -71,12 +54,6 @@ write_conf() { # write_conf FILE MODE_OF_veth-r-s RULES
 		[interface veth-r-s]
 		mode = $2
 	EOF
-}
-
-# send_held WORD: one line through the held connection, echoed back.
-send_held() {
-	echo "$1" >"$WORK/hold.in"
-	poll 10 grep -qx "$1" "$WORK/hold.out"
 }
 
 # The held connection's entry: "SPORT PACKETS" of the original direction.
@@ -136,21 +113,9 @@ check "service up: events ring of the file" "$([ "$ring" = 65536 ] && echo 0 || 
 xct_r rules show 2>&1 | grep -q "accept tcp dport 7000"
 check "service up: rules loaded" $?
 
-# The held connection: a client in the client namespace that sends each
-# line written to hold.in and writes the echo to hold.out.
-mkfifo "$WORK/hold.in"
-ip netns exec "$NS_C" "$PYTHON" -u -c '
-import socket, sys
-s = socket.create_connection((sys.argv[1], 7000), timeout=20)
-f = s.makefile("rwb", buffering=0)
-for line in open(sys.argv[2], "rb", buffering=0):
-    f.write(line)
-    sys.stdout.buffer.write(f.readline())
-' "$S4" "$WORK/hold.in" >"$WORK/hold.out" 2>"$WORK/hold.err" &
-HOLD_PID=$!
-# Held open for writing, so that the reader never sees an end of file.
-exec 7<>"$WORK/hold.in"
-send_held one
+# The held connection, open from here to the end.
+hold_tcp "$WORK" "$S4" 7000 || fail_setup "held connection"
+held_send "$WORK" one
 check "service: held connection carries data" $? "$(cat "$WORK/hold.err")"
 tcp_peer_of "$NS_C" "$S4:7001" 41001 | grep -q .
 check "service: policy drop refuses port 7001" "$([ $? -ne 0 ] && echo 0 || echo 1)"
@@ -164,7 +129,7 @@ expect "service up again replaces programs" 0 "veth-r-c: replaced.*veth-r-s: rep
 status=$(xct_r status 2>&1)
 grep -qE "veth-r-c .*ingress xdp native" <<<"$status" && grep -qE "veth-r-s .*ingress tc" <<<"$status"
 check "service up again: same modes" $? "$status"
-send_held two
+held_send "$WORK" two
 check "service up again: held connection carries data" $?
 entry2=$(held_entry)
 [ -n "$entry2" ] && [ "${entry2% *}" = "${entry1% *}" ] && [ "${entry2#* }" -gt "${entry1#* }" ]
@@ -177,7 +142,7 @@ expect "service reload loads the new rules" 0 "rules2.xct: 4 rules, 1 set, loade
 got=$(tcp_peer_of "$NS_C" "$S4:7001" 41002)
 [ "$got" = "$C4 41002" ]
 check "service reload: port 7001 now admitted" $? "got '$got'"
-send_held three
+held_send "$WORK" three
 check "service reload: held connection carries data" $?
 entry3=$(held_entry)
 [ -n "$entry3" ] && [ "${entry3% *}" = "${entry1% *}" ] && [ "${entry3#* }" -gt "${entry2#* }" ]
@@ -201,7 +166,7 @@ expect "service up: bad rules file exits 2 with its location" 2 "bad.xct:2:" \
 	[ "$(xct_r status 2>&1 | grep -oE 'prog [0-9]+' | sort -u | tr '\n' ' ')" = "$progs_before" ] &&
 	xct_r status 2>&1 | grep -qE "veth-r-s .*ingress tc"
 check "service: bad configurations changed nothing" $?
-send_held four
+held_send "$WORK" four
 check "service: held connection after bad configurations" $?
 
 # 5. a mode changed in the file
@@ -210,7 +175,7 @@ expect "service up: mode change re-attaches" 0 "veth-r-s: attached \(ingress xdp
 	xct_r up --config "$WORK/xct.conf"
 xct_r status 2>&1 | grep -qE "veth-r-s .*ingress xdp generic"
 check "service up: new mode in place" $?
-send_held five
+held_send "$WORK" five
 check "service up: held connection survives the mode change" $?
 
 # 6. down
@@ -224,8 +189,7 @@ check "service down: no pin" $? "$pins"
 XCT_ATTACHED=0
 expect "service down again: nothing to do" 0 "" xct_r down --config "$WORK/xct.conf"
 expect "service reload when down fails" 1 "not up" xct_r reload --config "$WORK/xct.conf"
-send_held six
+held_send "$WORK" six
 check "service down: traffic flows unfiltered" $?
 
-exec 7>&-
 [ "$failures" -eq 0 ]

@@ -21,31 +21,14 @@ NS_C="xct-c-service-$TAG"
 NS_R="xct-r-service-$TAG"
 NS_S="xct-s-service-$TAG"
 
-failures=0
 WORK=""
-HOLD_PID=""
 
 timeouts_cleanup() {
-	[ -n "$HOLD_PID" ] && kill "$HOLD_PID" 2>/dev/null
 	kill_in_ns "$NS_C" "$NS_S"
 	e2e_cleanup
 	[ -n "$WORK" ] && rm -rf "$WORK"
 }
 trap timeouts_cleanup EXIT
-
-check() {
-	result "$@"
-	[ "$2" = 0 ] || failures=$((failures + 1))
-}
-
-expect() {
-	local name=$1 want=$2 pattern=$3 out rc
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	[ "$rc" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"
-	check "$name" $? "$*: exit $rc (want $want), output: $(tr '\n' '|' <<<"$out")"
-}
 
 fail_setup() {
 	echo "not ok timeouts setup: $*"
@@ -95,23 +78,8 @@ expect "set-timeout: not a decimal number" 2 "is not a number" \
 check "set-timeout: a refused value changes nothing" $?
 
 # 2. a live connection
-mkfifo "$WORK/hold.in"
-ip netns exec "$NS_C" "$PYTHON" -u -c '
-import socket, sys
-s = socket.create_connection((sys.argv[1], 7000), timeout=20)
-s.settimeout(4)
-f = s.makefile("rwb", buffering=0)
-for line in open(sys.argv[2], "rb", buffering=0):
-    f.write(line)
-    try:
-        sys.stdout.buffer.write(f.readline())
-    except socket.timeout:
-        sys.stdout.buffer.write(b"no answer\n")
-' "$S4" "$WORK/hold.in" >"$WORK/hold.out" 2>"$WORK/hold.err" &
-HOLD_PID=$!
-exec 7<>"$WORK/hold.in"
-echo one >"$WORK/hold.in"
-poll 10 grep -qx one "$WORK/hold.out"
+hold_tcp "$WORK" "$S4" 7000 4 || fail_setup "held connection"
+held_send "$WORK" one
 check "timeouts: the held connection carries data" $? "$(cat "$WORK/hold.err")"
 e=$(held_entry)
 [ "${e% *}" = ESTABLISHED ] && [ "${e#* }" -gt 431000 ]
@@ -124,8 +92,7 @@ check "timeouts: the new value in force" $?
 e=$(held_entry)
 [ "${e% *}" = ESTABLISHED ] && [ "${e#* }" -gt 431000 ]
 check "timeouts: the entry keeps its timeout until its next packet" $? "entry '$e'"
-echo two >"$WORK/hold.in"
-poll 10 grep -qx two "$WORK/hold.out"
+held_send "$WORK" two
 check "timeouts: the held connection's next packets pass" $?
 e=$(held_entry)
 [ "${e% *}" = ESTABLISHED ] && [ "${e#* }" -le 3 ]
@@ -169,5 +136,4 @@ xct_r reload --config "$WORK/xct.conf" >/dev/null 2>&1
 grep -qx "nf_conntrack_udp_timeout = 30" <(xct_r timeouts)
 check "timeouts: reload without the key puts the default back" $?
 
-exec 7>&-
 [ "$failures" -eq 0 ]
