@@ -12,17 +12,17 @@ XCT=$PWD/build/xct
 ID="$$-$RANDOM"
 NS="xct-log-service-$ID"
 PEER="xct-logp-service-$ID"
-STATE=$(mktemp -d /tmp/xct-syslog-service.XXXXXX)
-PIN="$STATE/bpf/xct"
-. tests/cli/lib.sh
-
 if [ "${1:-}" != --inside ]; then
+	STATE=$(mktemp -d /tmp/xct-syslog-service.XXXXXX)
+	PIN="$STATE/bpf/xct"
+	. tests/cli/lib.sh
 	cli_one_veth || { not_ok "syslog: namespaces"; exit 1; }
 	mkdir -p "$STATE/bpf" && mount -t bpf bpf "$STATE/bpf" || { not_ok "syslog: bpffs"; exit 1; }
 	unshare -m --propagation private bash "$0" --inside "$NS" "$PEER" "$STATE"
 	exit $?
 fi
 NS=$2 PEER=$3 STATE=$4 PIN="$STATE/bpf/xct"
+. tests/cli/lib.sh
 # The outer shell cleans up; this one only stops its reader.
 trap 'kill "$READER" 2>/dev/null' EXIT
 

@@ -20,7 +20,8 @@ XCT=${XCT:-$REPO_DIR/build/xct}
 PYTHON=${PYTHON:-/usr/bin/python3}
 export PYTHONDONTWRITEBYTECODE=1
 
-TAG="$$-$RANDOM"
+# A test may set NS_PREFIX before sourcing, to tell its namespaces apart.
+TAG="${NS_PREFIX:+$NS_PREFIX-}$$-$RANDOM"
 NS_C="xct-c-$TAG"
 NS_R="xct-r-$TAG"
 NS_S="xct-s-$TAG"

@@ -18,11 +18,8 @@
 #   6. down leaves no XDP program, no TC filter, no pin; down again is a
 #      no-op; reload then fails (nothing is up).
 set -u
+NS_PREFIX=service
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# Names of this test's own, so that a leftover is recognisable.
-NS_C="xct-c-service-$TAG"
-NS_R="xct-r-service-$TAG"
-NS_S="xct-s-service-$TAG"
 
 WORK=""
 

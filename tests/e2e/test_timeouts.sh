@@ -16,10 +16,8 @@
 #   5. xct up sets a [timeouts] value of xct.conf, reload without it puts
 #      the default back.
 set -u
+NS_PREFIX=service
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-NS_C="xct-c-service-$TAG"
-NS_R="xct-r-service-$TAG"
-NS_S="xct-s-service-$TAG"
 
 WORK=""
 
