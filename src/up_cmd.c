@@ -255,6 +255,15 @@ static int do_up(const struct xct_config *cfg)
 		return ret;
 	if (current_modes(cfg, modes, ifindex, &others))
 		return XCT_EXIT_RUNTIME;
+	/* A fresh installation names no interface yet: there is nothing to
+	 * bring up, and no state to load rules into, which is not a failure
+	 * of the unit. */
+	if (!cfg->n_ifaces && !others) {
+		fprintf(stderr, "xct: %s names no [interface]: nothing to bring up\n", cfg->path);
+		xct_syslog(LOG_WARNING, "up: %s names no [interface]: nothing to bring up",
+			   cfg->path);
+		return XCT_EXIT_OK;
+	}
 
 	/* In another mode than configured: detached here, attached below. */
 	for (i = 0; i < cfg->n_ifaces; i++)

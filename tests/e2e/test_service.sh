@@ -16,7 +16,8 @@
 #   5. an interface moved to another mode in the file is re-attached in it
 #      by up, and the held connection survives that too;
 #   6. down leaves no XDP program, no TC filter, no pin; down again is a
-#      no-op; reload then fails (nothing is up).
+#      no-op; reload then fails (nothing is up); up of a file without an
+#      interface does nothing and succeeds (a fresh installation).
 set -u
 NS_PREFIX=service
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -186,6 +187,11 @@ check "service down: no pin" $? "$pins"
 XCT_ATTACHED=0
 expect "service down again: nothing to do" 0 "" xct_r down --config "$WORK/xct.conf"
 expect "service reload when down fails" 1 "not up" xct_r reload --config "$WORK/xct.conf"
+printf 'pin-path = %s\nrules = %s\n' "$XCT_PIN" "$WORK/rules.xct" >"$WORK/none.conf"
+expect "service up without an interface: nothing to do" 0 "names no \[interface\]" \
+	xct_r up --config "$WORK/none.conf"
+pins=$(ls -A "$XCT_PIN" 2>&1)
+check "service up without an interface: no state" "$([ -z "$pins" ] && echo 0 || echo 1)" "$pins"
 held_send "$WORK" six
 check "service down: traffic flows unfiltered" $?
 
