@@ -65,10 +65,10 @@ $(BUILD)/trace.skel.h: $(BUILD)/trace.bpf.o
 
 $(BUILD)/src/%.o: src/%.c $(BUILD)/xct.skel.h $(BUILD)/replay.skel.h $(BUILD)/trace.skel.h $(CLI_HDRS) $(BPF_HDRS) | $(BUILD)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/xct: $(CLI_OBJ)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(UNIT_BIN): $(UNIT_SRC) $(CLI_LIB_OBJ) $(wildcard tests/lib/*.h) $(BPF_HDRS)
 	@mkdir -p $(dir $@)
