@@ -33,23 +33,18 @@ struct {
 } xct_ct SEC(".maps");
 
 /*
- * The trackers' tunables (struct xct_tunables): one entry, written whole
- * by xct; zeroed (the defaults) until then.  An array lookup with a
- * constant key is inlined by the verifier: a few instructions a use.
+ * The trackers' tunables (struct xct_tunables), written whole by xct and
+ * zeroed (the defaults) until then.  A global in a section of its own
+ * rather than a map of .maps: libbpf makes it a one-entry array that the
+ * loader pins as xct_timeouts (src/attach.c), and the programs read it as
+ * memory, without a helper call, which the trackers may then make while
+ * they hold an entry's lock.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, struct xct_tunables);
-	__uint(max_entries, 1);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xct_timeouts SEC(".maps");
+struct xct_tunables xct_timeouts SEC(".data.xct_timeouts") = {};
 
 XCT_INLINE const struct xct_tunables *xct_tunables_now(void)
 {
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&xct_timeouts, &zero);
+	return &xct_timeouts;
 }
 
 /*

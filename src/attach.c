@@ -29,6 +29,7 @@
 #include "xct/nat.h"
 #include "xct/policy.h"
 #include "xct.h"
+#include "xct/timeouts.h" /* the skeleton names struct xct_tunables */
 #include "xct.skel.h"
 
 #define MAX_IFACES 64
@@ -345,6 +346,14 @@ static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, __u32 ct
 		ct_events_size = pinned_max_entries("xct_ct_events");
 	if (ct_events_size)
 		bpf_map__set_max_entries(skel->maps.xct_ct_events, ct_events_size);
+	/* The tunables are a global section of the datapath, which libbpf
+	 * pins only by path: shared, like the maps, by every load. */
+	if (bpf_map__set_pin_path(skel->maps.data_xct_timeouts,
+				  xct_pin(path, sizeof(path), "xct_timeouts"))) {
+		xct_err("cannot name the pin of xct_timeouts: %s", strerror(errno));
+		xct_bpf__destroy(skel);
+		return NULL;
+	}
 	if (drop_stale_pins(skel, &nat_rules_dropped, &old_ifaces_fd)) {
 		restore_registry(old_ifaces_fd);
 		xct_bpf__destroy(skel);

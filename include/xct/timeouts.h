@@ -103,8 +103,10 @@ XCT_INLINE __u32 xct_tunable(enum xct_tunable id)
 
 	if (!t)
 		return xct_tunable_default(id);
-	m = t->written;
-	return (t->v[id] & m) | (xct_tunable_default(id) & ~m);
+	/* Volatile reads: loaded at each use rather than kept live (and
+	 * spilled to a stack already near its limit) across the tracker. */
+	m = *(volatile const __u32 *)&t->written;
+	return (*(volatile const __u32 *)&t->v[id] & m) | (xct_tunable_default(id) & ~m);
 }
 
 /* Names and limits, for userspace: the datapath needs only the defaults. */

@@ -623,7 +623,7 @@ TEST(tunables_map_sets_the_next_packets_timeout)
 
 	if (!fixture_setup(&fx, 0))
 		return;
-	fd = bpf_map__fd(fx.skel->maps.xct_timeouts);
+	fd = bpf_map__fd(fx.skel->maps.data_xct_timeouts);
 	for (i = 0; i < XCT_TUNABLE_MAX; i++)
 		tun.v[i] = xct_tunable_default((enum xct_tunable)i);
 	tun.v[XCT_TUNABLE_UDP] = 7;

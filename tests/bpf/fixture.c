@@ -194,7 +194,7 @@ int fixture_reset(struct fixture *fx)
 	{
 		struct xct_tunables none = {};
 
-		if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_timeouts), &zero, &none,
+		if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.data_xct_timeouts), &zero, &none,
 					BPF_ANY)) {
 			CHECK_FAIL("cannot reset xct_timeouts: %s", strerror(errno));
 			return 0;
