@@ -95,9 +95,11 @@ static int load_config(int argc, char **argv, struct xct_config *cfg)
  * The mode each interface of cfg is attached in now (XCT_MODE_NONE when
  * it is not, or does not exist), from the registry.  0, or -errno when
  * the pin path is unsafe (reported).  *others counts registered
- * interfaces that cfg does not name.
+ * interfaces that cfg does not name, and other_names (if not NULL) gets
+ * their names.
  */
-static int current_modes(const struct xct_config *cfg, __u32 *modes, __u32 *ifindex, int *others)
+static int current_modes(const struct xct_config *cfg, __u32 *modes, __u32 *ifindex, int *others,
+			 char (*other_names)[IF_NAMESIZE])
 {
 	__u32 key, next;
 	char path[PATH_MAX];
@@ -127,7 +129,12 @@ static int current_modes(const struct xct_config *cfg, __u32 *modes, __u32 *ifin
 		for (i = 0; i < cfg->n_ifaces; i++)
 			if (ifindex[i] == key)
 				break;
-		if (i == cfg->n_ifaces)
+		if (i < cfg->n_ifaces)
+			continue;
+		if (!other_names)
+			(*others)++;
+		else if (*others < XCT_CONFIG_MAX_IFACES &&
+			 if_indextoname(key, other_names[*others]))
 			(*others)++;
 	}
 	close(fd);
@@ -190,12 +197,13 @@ static int detach_names(const char **names, int n)
 	return run(n + 1, argv);
 }
 
-/* xct attach for the interfaces of cfg in mode whose state is want
- * (XCT_MODE_NONE: not attached, attach them; otherwise --replace). */
+/* xct attach for the interfaces of cfg in mode that are not attached, or
+ * with replace xct attach --replace for every attached interface. */
 static int attach_group(const struct xct_config *cfg, const __u32 *modes, __u32 mode, bool replace,
-			const char **done, int *n_done)
+			char (*other_names)[IF_NAMESIZE], int n_others, const char **done,
+			int *n_done)
 {
-	const char *argv[XCT_CONFIG_MAX_IFACES + 10];
+	const char *argv[2 * XCT_CONFIG_MAX_IFACES + 10];
 	char size[32], ring[32];
 	int argc = 0, first, ret;
 	size_t i;
@@ -219,12 +227,15 @@ static int attach_group(const struct xct_config *cfg, const __u32 *modes, __u32 
 	}
 	first = argc;
 	for (i = 0; i < cfg->n_ifaces; i++) {
-		if (cfg->ifaces[i].mode != mode)
-			continue;
-		if (replace ? modes[i] != mode : modes[i] != XCT_MODE_NONE)
+		if (replace ? modes[i] == XCT_MODE_NONE
+			    : cfg->ifaces[i].mode != mode || modes[i] != XCT_MODE_NONE)
 			continue;
 		argv[argc++] = cfg->ifaces[i].name;
 	}
+	/* One load runs on every interface of the instance: --replace swaps
+	 * it on all of them at once, those the file does not name too. */
+	for (i = 0; replace && i < (size_t)n_others; i++)
+		argv[argc++] = other_names[i];
 	if (argc == first)
 		return 0;
 	argv[argc] = NULL;
@@ -240,6 +251,7 @@ static int do_up(const struct xct_config *cfg)
 	static const __u32 all_modes[] = {XCT_MODE_NATIVE, XCT_MODE_GENERIC, XCT_MODE_TC};
 	__u32 modes[XCT_CONFIG_MAX_IFACES], ifindex[XCT_CONFIG_MAX_IFACES];
 	const char *moved[XCT_CONFIG_MAX_IFACES], *done[XCT_CONFIG_MAX_IFACES];
+	static char other_names[XCT_CONFIG_MAX_IFACES][IF_NAMESIZE];
 	int n_moved = 0, n_done = 0, others, ret;
 	size_t i, m;
 
@@ -253,7 +265,7 @@ static int do_up(const struct xct_config *cfg)
 	ret = check_rules(cfg);
 	if (ret)
 		return ret;
-	if (current_modes(cfg, modes, ifindex, &others))
+	if (current_modes(cfg, modes, ifindex, &others, other_names))
 		return XCT_EXIT_RUNTIME;
 	/* A fresh installation names no interface yet: there is nothing to
 	 * bring up, and no state to load rules into, which is not a failure
@@ -272,11 +284,11 @@ static int do_up(const struct xct_config *cfg)
 			modes[i] = XCT_MODE_NONE;
 		}
 	ret = detach_names(moved, n_moved);
-	for (m = 0; !ret && m < sizeof(all_modes) / sizeof(all_modes[0]); m++) {
-		ret = attach_group(cfg, modes, all_modes[m], true, done, &n_done);
-		if (!ret)
-			ret = attach_group(cfg, modes, all_modes[m], false, done, &n_done);
-	}
+	if (!ret)
+		ret = attach_group(cfg, modes, XCT_MODE_NONE, true, other_names, others, done,
+				   &n_done);
+	for (m = 0; !ret && m < sizeof(all_modes) / sizeof(all_modes[0]); m++)
+		ret = attach_group(cfg, modes, all_modes[m], false, NULL, 0, done, &n_done);
 	if (!ret)
 		ret = apply_policy(cfg);
 	if (ret) {
@@ -301,7 +313,7 @@ static int do_down(const struct xct_config *cfg)
 	int n = 0, others, ret;
 	size_t i;
 
-	if (current_modes(cfg, modes, ifindex, &others))
+	if (current_modes(cfg, modes, ifindex, &others, NULL))
 		return XCT_EXIT_RUNTIME;
 	for (i = 0; i < cfg->n_ifaces; i++)
 		if (modes[i] != XCT_MODE_NONE)
