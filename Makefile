@@ -65,10 +65,10 @@ $(BUILD)/trace.skel.h: $(BUILD)/trace.bpf.o
 
 $(BUILD)/src/%.o: src/%.c $(BUILD)/xct.skel.h $(BUILD)/replay.skel.h $(BUILD)/trace.skel.h $(CLI_HDRS) $(BPF_HDRS) | $(BUILD)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/xct: $(CLI_OBJ)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # xctd, the daemon: its own main over the same library objects.
 $(BUILD)/xctd: $(BUILD)/src/xctd.o $(CLI_LIB_OBJ)
@@ -142,3 +142,68 @@ format:
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- Installation (GNU conventions: PREFIX, DESTDIR and the directory
+# variables may be overridden; `make install PREFIX=/usr` for a distribution
+# layout).  The configuration under SYSCONFDIR/xct is installed only where
+# none exists, and uninstall keeps it, as a package manager would.
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SCDOC      ?= scdoc
+
+MAN_SRC    := $(wildcard man/*.scd)
+MAN_PAGES  := $(patsubst man/%.scd,$(BUILD)/man/%,$(MAN_SRC))
+UNITS      := $(BUILD)/systemd/xct.service $(BUILD)/systemd/xctd.service
+# xctd is installed with its unit and page when the build has it.
+XCTD_BIN   := $(wildcard $(BUILD)/xctd)
+
+.PHONY: man install uninstall
+
+all: $(MAN_PAGES) $(UNITS)
+
+man: $(MAN_PAGES)
+
+$(BUILD)/man/%: man/%.scd
+	@mkdir -p $(dir $@)
+	$(SCDOC) < $< > $@.tmp && mv $@.tmp $@
+
+# The units name the binary and the configuration where they are installed.
+$(BUILD)/systemd/%: systemd/%.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@.tmp && mv $@.tmp $@
+
+install: $(BUILD)/xct $(MAN_PAGES)
+	@rm -f $(UNITS)
+	@$(MAKE) --no-print-directory $(UNITS) SBINDIR=$(SBINDIR) SYSCONFDIR=$(SYSCONFDIR)
+	install -D -m 0755 $(BUILD)/xct $(DESTDIR)$(SBINDIR)/xct
+	install -D -m 0644 $(BUILD)/man/xct.8 $(DESTDIR)$(MANDIR)/man8/xct.8
+	install -D -m 0644 $(BUILD)/man/xct.conf.5 $(DESTDIR)$(MANDIR)/man5/xct.conf.5
+	install -D -m 0644 $(BUILD)/man/xct.rules.5 $(DESTDIR)$(MANDIR)/man5/xct.rules.5
+	install -D -m 0644 $(BUILD)/systemd/xct.service $(DESTDIR)$(UNITDIR)/xct.service
+	install -D -m 0644 completion/xct $(DESTDIR)$(BASHCOMPDIR)/xct
+ifneq ($(XCTD_BIN),)
+	install -D -m 0755 $(BUILD)/xctd $(DESTDIR)$(SBINDIR)/xctd
+	install -D -m 0644 $(BUILD)/man/xctd.8 $(DESTDIR)$(MANDIR)/man8/xctd.8
+	install -D -m 0644 $(BUILD)/systemd/xctd.service $(DESTDIR)$(UNITDIR)/xctd.service
+endif
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/xct
+	@for f in xct.conf rules.xct; do \
+		if [ -e $(DESTDIR)$(SYSCONFDIR)/xct/$$f ]; then \
+			echo "$(DESTDIR)$(SYSCONFDIR)/xct/$$f exists: kept"; \
+		else \
+			echo "install -m 0644 etc/$$f $(DESTDIR)$(SYSCONFDIR)/xct/$$f"; \
+			install -m 0644 etc/$$f $(DESTDIR)$(SYSCONFDIR)/xct/$$f || exit 1; \
+		fi; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/xct $(DESTDIR)$(SBINDIR)/xctd
+	rm -f $(DESTDIR)$(MANDIR)/man8/xct.8 $(DESTDIR)$(MANDIR)/man8/xctd.8
+	rm -f $(DESTDIR)$(MANDIR)/man5/xct.conf.5 $(DESTDIR)$(MANDIR)/man5/xct.rules.5
+	rm -f $(DESTDIR)$(UNITDIR)/xct.service $(DESTDIR)$(UNITDIR)/xctd.service
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/xct
+	@echo "$(DESTDIR)$(SYSCONFDIR)/xct is kept (your configuration)"

@@ -57,6 +57,7 @@
 #include "rules/compile.h"
 #include "rules/install.h"
 #include "xct.h"
+#include "xct/timeouts.h" /* the skeleton names struct xct_tunables */
 #include "xct.skel.h"
 
 #define TH_SYN 0x02

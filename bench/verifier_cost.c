@@ -10,6 +10,7 @@
 #include <bpf/libbpf.h>
 
 #include "xct/abi.h"
+#include "xct/timeouts.h" /* the skeleton names struct xct_tunables */
 #include "xct.skel.h"
 
 #define LOG_SIZE (1 << 20)

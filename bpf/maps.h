@@ -14,6 +14,7 @@
 #include "xct/parse.h"
 #include "xct/nat.h"
 #include "xct/policy.h"
+#include "xct/timeouts.h"
 
 /*
  * The packet being decided, per CPU: the parse result is too large for the
@@ -81,6 +82,21 @@ struct {
 	__uint(max_entries, XCT_MAX_ENTRIES_DEFAULT);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_ct SEC(".maps");
+
+/*
+ * The trackers' tunables (struct xct_tunables), written whole by xct and
+ * zeroed (the defaults) until then.  A global in a section of its own
+ * rather than a map of .maps: libbpf makes it a one-entry array that the
+ * loader pins as xct_timeouts (src/attach.c), and the programs read it as
+ * memory, without a helper call, which the trackers may then make while
+ * they hold an entry's lock.
+ */
+struct xct_tunables xct_timeouts SEC(".data.xct_timeouts") = {};
+
+XCT_INLINE const struct xct_tunables *xct_tunables_now(void)
+{
+	return &xct_timeouts;
+}
 
 /*
  * Keys of recently started connections and the ring's cursors (struct
@@ -207,9 +223,9 @@ static __always_inline int xct_subscribed(__u32 kind, __u64 now)
 struct xct_frag_key {
 	union xct_addr src;
 	union xct_addr dst;
-	__u32 id;    /* struct xct_pkt's frag_id */
+	__u32 id; /* struct xct_pkt's frag_id */
 	__u8 family;
-	__u8 proto;  /* IPv4's protocol; 0 for IPv6, which reassembles without it */
+	__u8 proto; /* IPv4's protocol; 0 for IPv6, which reassembles without it */
 	__u8 pad[2];
 };
 

@@ -34,6 +34,7 @@
 #include "xct/nat.h"
 #include "xct/policy.h"
 #include "xct.h"
+#include "xct/timeouts.h" /* the skeleton names struct xct_tunables */
 #include "xct.skel.h"
 
 #define MAX_IFACES 64
@@ -362,6 +363,14 @@ static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, __u32 ct
 	{
 		if (xct_load_is_prog_array(map))
 			bpf_map__set_pin_path(map, NULL);
+	}
+	/* The tunables are a global section of the datapath, which libbpf
+	 * pins only by path: shared, like the maps, by every load. */
+	if (bpf_map__set_pin_path(skel->maps.data_xct_timeouts,
+				  xct_pin(path, sizeof(path), "xct_timeouts"))) {
+		xct_err("cannot name the pin of xct_timeouts: %s", strerror(errno));
+		xct_bpf__destroy(skel);
+		return NULL;
 	}
 	if (drop_stale_pins(skel, &nat_rules_dropped, &old_ifaces_fd)) {
 		restore_registry(old_ifaces_fd);
@@ -951,6 +960,7 @@ int cmd_attach(int argc, char **argv)
 	__u32 ring;
 	int fd;
 
+	xct_syslog_enable();
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -1150,9 +1160,12 @@ int cmd_attach(int argc, char **argv)
 		ret = XCT_EXIT_RUNTIME;
 		break;
 	}
-	for (i = 0; replace && ret == XCT_EXIT_OK && i < n; i++)
+	for (i = 0; replace && ret == XCT_EXIT_OK && i < n; i++) {
 		printf("%s: replaced (ingress %s, egress tc)\n", argv[optind + i],
 		       mode_name(current[i].mode));
+		xct_syslog(LOG_INFO, "%s: programs replaced (ingress %s, egress tc)",
+			   argv[optind + i], mode_name(current[i].mode));
+	}
 	for (i = 0; !replace && i < n; i++) {
 		if (xct_ifname_record(xct_opts.pin_path, ifindex[i], argv[optind + i]) ||
 		    attach_iface(&progs, ifaces_fd, argv[optind + i], ifindex[i], mode,
@@ -1182,9 +1195,12 @@ int cmd_attach(int argc, char **argv)
 	} else if (skel) {
 		xct_load_unstage(xct_opts.pin_path);
 	}
-	for (i = 0; !replace && ret == XCT_EXIT_OK && i < n; i++)
+	for (i = 0; !replace && ret == XCT_EXIT_OK && i < n; i++) {
 		printf("%s: attached (ingress %s, egress tc)\n", argv[optind + i],
 		       mode_name(found_mode[i]));
+		xct_syslog(LOG_INFO, "%s: attached (ingress %s, egress tc)", argv[optind + i],
+			   mode_name(found_mode[i]));
+	}
 out:
 	for (i = 0; i < n_old; i++)
 		xct_hook_progs_close(&old[i]);
@@ -1239,6 +1255,7 @@ int cmd_detach(int argc, char **argv)
 	bool all = false;
 	int i, n = 0;
 
+	xct_syslog_enable();
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--all") || !strcmp(argv[i], "-a")) {
 			all = true;
@@ -1278,6 +1295,8 @@ int cmd_detach(int argc, char **argv)
 		}
 		xct_table_close(&t);
 		remove_state();
+		xct_syslog(LOG_INFO, "detached from every interface, state under %s removed",
+			   xct_opts.pin_path);
 		return XCT_EXIT_OK;
 	}
 
@@ -1301,6 +1320,7 @@ int cmd_detach(int argc, char **argv)
 			detach_iface(t.ifaces_fd, ifindex[i], &cur);
 		}
 		printf("%s: detached\n", argv[i + 1]);
+		xct_syslog(LOG_INFO, "%s: detached", argv[i + 1]);
 	}
 	xct_table_close(&t);
 	return XCT_EXIT_OK;

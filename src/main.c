@@ -21,6 +21,9 @@ static const char usage[] =
 	"  attach IFACE... [--mode native|generic|tc] [--max-entries N]\n"
 	"  detach IFACE... | --all\n"
 	"  status                      interfaces, programs, table fill; exit 1 if a hook is MISSING\n"
+	"  up [--config FILE]          bring up the firewall of /etc/xct/xct.conf (or FILE)\n"
+	"  down [--config FILE]        take it down: no hook, pin or filter left\n"
+	"  reload [--config FILE]      load its rules again; connections are kept\n"
 	"  ct list|get|delete|flush|count|stats|events [FILTER...]  (see 'xct ct help')\n"
 	"  rules load|check FILE | show | clear               (see 'xct rules help')\n"
 	"  set add|del NAME ELEMENT... | list [NAME]          (see 'xct set help')\n"
@@ -29,6 +32,8 @@ static const char usage[] =
 	"  trace drops|resets [FILTER...] [--summary N]       why packets die, why connections reset\n"
 	"  metrics                     every counter, in Prometheus' text format\n"
 	"  export ipfix|netflow9 HOST:PORT [--count N] ...    flow and NAT records to a collector\n"
+	"  timeouts                    the trackers' timeouts, by nf_conntrack's sysctl names\n"
+	"  set-timeout NAME VALUE      change one; live connections at their next packet\n"
 	"  version\n"
 	"\n"
 	"Options:\n"
@@ -46,6 +51,7 @@ static const char usage[] =
 	"  -h, --help\n"
 	"\n"
 	"Examples:\n"
+	"  xct up --config /etc/xct/xct.conf\n"
 	"  xct attach eth0 eth1\n"
 	"  xct ct list -p tcp --state ESTABLISHED\n"
 	"  xct ct stats\n"
@@ -84,11 +90,15 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } commands[] = {
-	{"attach", cmd_attach},	  {"detach", cmd_detach}, {"status", cmd_status},
-	{"ct", cmd_ct},		  {"rules", cmd_rules},	  {"set", cmd_set},
-	{"version", cmd_version}, {"help", cmd_help},	  {"replay", cmd_replay},
-	{"events", cmd_events},	  {"trace", cmd_trace},	  {"metrics", cmd_metrics},
-	{"export", cmd_export},
+	{"attach", cmd_attach},	    {"detach", cmd_detach},
+	{"status", cmd_status},	    {"ct", cmd_ct},
+	{"rules", cmd_rules},	    {"set", cmd_set},
+	{"version", cmd_version},   {"help", cmd_help},
+	{"replay", cmd_replay},	    {"events", cmd_events},
+	{"trace", cmd_trace},	    {"metrics", cmd_metrics},
+	{"export", cmd_export},	    {"up", cmd_up},
+	{"down", cmd_down},	    {"reload", cmd_reload},
+	{"timeouts", cmd_timeouts}, {"set-timeout", cmd_set_timeout},
 };
 
 int main(int argc, char **argv)
@@ -153,7 +163,11 @@ int main(int argc, char **argv)
 	libbpf_set_print(print_libbpf);
 
 	len = strlen(argv[optind]);
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+	/* A whole name wins over the longer ones it begins ("set"). */
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[optind], commands[i].name))
+			found = (int)i;
+	for (i = 0; found < 0 && i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (len && !strncmp(argv[optind], commands[i].name, len)) {
 			if (found >= 0)
 				return xct_usage_error("'%s' is ambiguous", argv[optind]);
@@ -163,6 +177,7 @@ int main(int argc, char **argv)
 	if (found < 0)
 		return xct_usage_error("unknown command '%s'", argv[optind]);
 	/* The default depends on the namespaces xct runs in (src/netns.c). */
+	xct_opts.pin_path_given = pin_given;
 	if (!pin_given && commands[found].fn != cmd_help && commands[found].fn != cmd_version) {
 		if (xct_default_pin_path(default_pin_path, sizeof(default_pin_path)))
 			return XCT_EXIT_RUNTIME;

@@ -47,6 +47,7 @@
 #include "xct/policy.h"
 #include "xct/replay.h"
 #include "xct/tuple.h"
+#include "xct/timeouts.h" /* the skeleton names struct xct_tunables */
 #include "xct.skel.h"
 #include "replay.skel.h"
 

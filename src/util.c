@@ -22,6 +22,26 @@
 
 struct xct_opts xct_opts = {.pin_path = XCT_PIN_PATH_DEFAULT};
 
+static bool syslog_on;
+
+void xct_syslog_enable(void)
+{
+	if (!syslog_on)
+		openlog("xct", LOG_PID, LOG_DAEMON);
+	syslog_on = true;
+}
+
+void xct_syslog(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!syslog_on)
+		return;
+	va_start(ap, fmt);
+	vsyslog(prio, fmt, ap);
+	va_end(ap);
+}
+
 void xct_err(const char *fmt, ...)
 {
 	va_list ap;
@@ -31,6 +51,11 @@ void xct_err(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	if (syslog_on) {
+		va_start(ap, fmt);
+		vsyslog(LOG_ERR, fmt, ap);
+		va_end(ap);
+	}
 }
 
 int xct_usage_error(const char *fmt, ...)

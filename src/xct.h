@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <syslog.h>
 #include "xct/abi.h"
 
 #define XCT_VERSION "0.1.0"
@@ -20,6 +21,7 @@
 struct xct_opts {
 	const char *pin_path;
 	const char *socket_path; /* xctd's (--socket, $XCT_SOCKET) */
+	bool pin_path_given;	 /* by --pin-path or $XCT_PIN_PATH */
 	bool json;
 	bool verbose;
 };
@@ -31,6 +33,12 @@ void xct_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Report a usage error and return XCT_EXIT_USAGE. */
 int xct_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* From xct_syslog_enable() on, in a command that changes what is
+ * attached or loaded, every xct_err() message also goes to syslog
+ * (LOG_DAEMON, LOG_ERR), and xct_syslog() logs what was done. */
+void xct_syslog_enable(void);
+void xct_syslog(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Returns 0 when running as root, or reports why not and returns -EPERM. */
 int xct_require_root(void);
@@ -106,5 +114,19 @@ int cmd_replay(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_up(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+int cmd_reload(int argc, char **argv);
+int cmd_timeouts(int argc, char **argv);
+int cmd_set_timeout(int argc, char **argv);
+
+/* The tunables in force under pin_path (src/timeouts_cmd.c): read (the
+ * defaults if never written), written whole, or applied from xct.conf
+ * (values[i] where bit i of set is given, the default elsewhere).  0 or
+ * -errno, after a message. */
+struct xct_tunables;
+int xct_tunables_read(const char *pin_path, struct xct_tunables *t);
+int xct_tunables_write(const char *pin_path, const struct xct_tunables *t);
+int xct_apply_tunables(const char *pin_path, const __u32 *values, __u32 set);
 
 #endif /* XCT_CLI_H */

@@ -17,11 +17,13 @@
 #include "tuple.h"
 #include "tcp.h"
 
-#define XCT_UDP_TIMEOUT_UNREPLIED 30
-#define XCT_UDP_TIMEOUT_REPLIED	  120
+/* Timeouts in seconds (nf_conntrack_{udp,icmp,icmpv6,generic}_timeout*). */
+#define XCT_UDP_TIMEOUT_UNREPLIED xct_tunable(XCT_TUNABLE_UDP)
+#define XCT_UDP_TIMEOUT_REPLIED	  xct_tunable(XCT_TUNABLE_UDP_STREAM)
 #define XCT_UDP_STREAM_NS	  (2 * XCT_NSEC_PER_SEC)
-#define XCT_ICMP_TIMEOUT	  30
-#define XCT_GENERIC_TIMEOUT	  600
+#define XCT_ICMP_TIMEOUT	  xct_tunable(XCT_TUNABLE_ICMP)
+#define XCT_ICMPV6_TIMEOUT	  xct_tunable(XCT_TUNABLE_ICMPV6)
+#define XCT_GENERIC_TIMEOUT	  xct_tunable(XCT_TUNABLE_GENERIC)
 
 /* What happened to a packet, for counters and, later, for policy. */
 struct xct_ct_result {
@@ -153,7 +155,9 @@ XCT_INLINE void xct_ct_packet(struct xct_ct_entry *ct, int dir, const struct xct
 		xct_udp_packet(ct, dir, pkt, now_ns, res);
 	} else if (xct_is_icmp(pkt->t.family, pkt->t.proto)) {
 		/* Kept after the reply, for duplicate replies. */
-		xct_ct_account(ct, dir, pkt, now_ns, XCT_ICMP_TIMEOUT, res);
+		xct_ct_account(
+			ct, dir, pkt, now_ns,
+			pkt->t.family == XCT_AF_INET6 ? XCT_ICMPV6_TIMEOUT : XCT_ICMP_TIMEOUT, res);
 	} else {
 		xct_ct_account(ct, dir, pkt, now_ns, XCT_GENERIC_TIMEOUT, res);
 	}

@@ -3,8 +3,9 @@
  * The TCP connection tracker: nf_conntrack's state table, the rules it
  * applies after the table (reopen from TIME_WAIT/CLOSE, resync after an
  * ignored SYN, simultaneous open, challenge ACKs, RST validation) and its
- * window tracking, with the kernel's default sysctls (tcp_loose=1,
- * tcp_be_liberal=0, tcp_ignore_invalid_rst=0, tcp_max_retrans=3).
+ * window tracking, with the kernel's sysctls as tunables (tcp_loose,
+ * tcp_be_liberal, tcp_max_retrans and the timeouts: xct/timeouts.h) and
+ * tcp_ignore_invalid_rst=0.
  *
  * The functions work on one table entry that the caller holds exclusively
  * (under the entry's lock in the datapath) and never sleep, allocate or call
@@ -20,34 +21,35 @@
 #include "compat.h"
 #include "abi.h"
 #include "parse.h"
+#include "timeouts.h"
 
-/* Default timeouts, in seconds (nf_conntrack_tcp_timeout_*). */
-#define XCT_TCP_TIMEOUT_RETRANS 300
-#define XCT_TCP_TIMEOUT_UNACK	300
-#define XCT_TCP_MAX_RETRANS	3
+/* Timeouts, in seconds (nf_conntrack_tcp_timeout_*), and the retransmission
+ * count past which a connection gets the max_retrans timeout. */
+#define XCT_TCP_TIMEOUT_RETRANS xct_tunable(XCT_TUNABLE_TCP_RETRANS)
+#define XCT_TCP_TIMEOUT_UNACK	xct_tunable(XCT_TUNABLE_TCP_UNACK)
+#define XCT_TCP_MAX_RETRANS	xct_tunable(XCT_TUNABLE_TCP_MAX_RETRANS)
 
 XCT_INLINE __u32 xct_tcp_timeout(__u8 state)
 {
 	switch (state) {
 	case XCT_TCP_SYN_SENT:
-		return 120;
+		return xct_tunable(XCT_TUNABLE_TCP_SYN_SENT);
 	case XCT_TCP_SYN_RECV:
-		return 60;
+		return xct_tunable(XCT_TUNABLE_TCP_SYN_RECV);
 	case XCT_TCP_ESTABLISHED:
-		return 432000;
+		return xct_tunable(XCT_TUNABLE_TCP_ESTABLISHED);
 	case XCT_TCP_FIN_WAIT:
-		return 120;
+		return xct_tunable(XCT_TUNABLE_TCP_FIN_WAIT);
 	case XCT_TCP_CLOSE_WAIT:
-		return 60;
+		return xct_tunable(XCT_TUNABLE_TCP_CLOSE_WAIT);
 	case XCT_TCP_LAST_ACK:
-		return 30;
+		return xct_tunable(XCT_TUNABLE_TCP_LAST_ACK);
 	case XCT_TCP_TIME_WAIT:
-		return 120;
+		return xct_tunable(XCT_TUNABLE_TCP_TIME_WAIT);
 	case XCT_TCP_CLOSE:
-		return 10;
-	case XCT_TCP_SYN_SENT2:
-		return 120;
+		return xct_tunable(XCT_TUNABLE_TCP_CLOSE);
 	}
+	/* SYN_SENT2 has no sysctl in nf_conntrack: 2 minutes. */
 	return 120;
 }
 
@@ -182,6 +184,9 @@ XCT_INLINE __u8 xct_tcp_new(struct xct_ct_entry *ct, const struct xct_tcp_info *
 
 	if (next >= XCT_TCP_sIV)
 		return XCT_R_TCP_INVALID_NEW;
+	/* tcp_loose=0: only a SYN opens a connection, none is picked up. */
+	if (next != XCT_TCP_SYN_SENT && !xct_tunable(XCT_TUNABLE_TCP_LOOSE))
+		return XCT_R_TCP_INVALID_NEW;
 
 	__builtin_memset(s, 0, sizeof(*s));
 	s->seen[0].td_end = xct_tcp_end(tcp);
@@ -230,13 +235,14 @@ enum xct_tcp_window {
 };
 
 /*
- * nf_tcp_log_invalid(): with BE_LIBERAL on the sender, a failed check lets
- * the packet through as if it were in window (but updates nothing).
+ * nf_tcp_log_invalid(): with BE_LIBERAL on the sender, or tcp_be_liberal
+ * set, a failed check lets the packet through as if it were in window (but
+ * updates nothing).
  */
 XCT_INLINE int xct_tcp_window_fail(const struct xct_tcp_peer *sender, int ret, __u8 why,
 				   __u8 *reason)
 {
-	if (sender->flags & XCT_TCP_F_BE_LIBERAL)
+	if ((sender->flags & XCT_TCP_F_BE_LIBERAL) || xct_tunable(XCT_TUNABLE_TCP_BE_LIBERAL))
 		return XCT_WIN_ACCEPT;
 	*reason = why;
 	return ret;
@@ -402,7 +408,7 @@ XCT_INLINE int xct_tcp_can_early_drop(__u8 state)
 XCT_INLINE void xct_tcp_handle_invalid(struct xct_ct_entry *ct, int dir, __u8 index, __u64 now_ns)
 {
 	struct xct_tcp_ct *s = &ct->proto.tcp;
-	__u64 unack_ns = XCT_TCP_TIMEOUT_UNACK * XCT_NSEC_PER_SEC;
+	__u64 unack_ns = (__u64)XCT_TCP_TIMEOUT_UNACK * XCT_NSEC_PER_SEC;
 
 	if (!(ct->status & XCT_CT_ASSURED))
 		return;

@@ -606,6 +606,55 @@ TEST(udp_unreplied_times_out_after_30s)
 	fixture_teardown(&fx);
 }
 
+/* The tunables written into xct_timeouts, as xct set-timeout writes them,
+ * decide the next packet's timeout; an entry keeps its expiry till then. */
+TEST(tunables_map_sets_the_next_packets_timeout)
+{
+	struct flow c = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", 5000, "10.0.0.2", 53);
+	struct flow t = make_flow(XCT_IPPROTO_TCP, "10.0.0.1", 40001, "10.0.0.2", 80);
+	struct packet query = udp_packet(&c, 40);
+	struct packet ack = tcp_packet(&t, XCT_TCPF_ACK, CLIENT_ISN + 1, SERVER_ISN + 1, 0);
+	struct xct_tunables tun = {}, none = {};
+	struct xct_ct_entry e;
+	struct fixture fx;
+	__u64 tcp_expires;
+	__u32 zero = 0;
+	int fd, i;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	fd = bpf_map__fd(fx.skel->maps.data_xct_timeouts);
+	for (i = 0; i < XCT_TUNABLE_MAX; i++)
+		tun.v[i] = xct_tunable_default((enum xct_tunable)i);
+	tun.v[XCT_TUNABLE_UDP] = 7;
+	tun.v[XCT_TUNABLE_TCP_ESTABLISHED] = 9;
+
+	/* Values not marked written are not in force. */
+	CHECK_EQ(bpf_map_update_elem(fd, &zero, &tun, BPF_ANY), 0);
+	xdp_in(&fx, &query);
+	check_expires_after(&fx, &c, 30);
+	tun.written = XCT_TUNABLES_WRITTEN;
+	CHECK_EQ(bpf_map_update_elem(fd, &zero, &tun, BPF_ANY), 0);
+	xdp_in(&fx, &query);
+	check_expires_after(&fx, &c, 7);
+
+	/* A live connection keeps its expiry until its next packet. */
+	CHECK_EQ(bpf_map_update_elem(fd, &zero, &none, BPF_ANY), 0);
+	tcp_handshake(&fx, &t);
+	CHECK_EQ(get_entry(&fx, &t, &e), 0);
+	tcp_expires = e.expires_ns;
+	CHECK_EQ(tcp_expires - now_ns(&fx), SEC_NS(432000));
+	CHECK_EQ(bpf_map_update_elem(fd, &zero, &tun, BPF_ANY), 0);
+	advance(&fx, SEC_NS(1));
+	CHECK_EQ(get_entry(&fx, &t, &e), 0);
+	CHECK_EQ(e.expires_ns, tcp_expires);
+	xdp_in(&fx, &ack);
+	CHECK_EQ(get_entry(&fx, &t, &e), 0);
+	CHECK_EQ(e.state, XCT_TCP_ESTABLISHED);
+	CHECK_EQ(e.expires_ns - now_ns(&fx), SEC_NS(9));
+	fixture_teardown(&fx);
+}
+
 TEST(udp_quick_reply_stays_unassured)
 {
 	struct flow c = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", 5000, "10.0.0.2", 53);

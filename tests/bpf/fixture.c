@@ -23,6 +23,7 @@
 
 #include "datapath_size.h"
 #include "fixture.h"
+#include "xct/timeouts.h"
 #include "xct/policy.h"
 
 /* ---- Fixture: the loaded datapath, in the state of a fresh load ---- */
@@ -188,6 +189,16 @@ int fixture_reset(struct fixture *fx)
 	if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_gc), &zero, &gc, BPF_ANY)) {
 		CHECK_FAIL("cannot reset xct_gc: %s", strerror(errno));
 		return 0;
+	}
+	/* The kernel's default timeouts: the tunables never written. */
+	{
+		struct xct_tunables none = {};
+
+		if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.data_xct_timeouts), &zero, &none,
+					BPF_ANY)) {
+			CHECK_FAIL("cannot reset xct_timeouts: %s", strerror(errno));
+			return 0;
+		}
 	}
 	/* An empty ring of eviction candidates. */
 	{
@@ -693,7 +704,8 @@ int xdp_handoff(struct fixture *fx, const struct packet *pk, struct packet *out)
 	tci = (__u16)(frame.data[14] << 8 | frame.data[15]);
 	if (frame.data[12] != 0x81 || frame.data[13] != 0x00 || (tci & 0x0fff) != XCT_HANDOFF_VID)
 		return 0;
-	if (memcmp(frame.data, pk->data, 12) || memcmp(frame.data + 16, pk->data + 12, pk->len - 12))
+	if (memcmp(frame.data, pk->data, 12) ||
+	    memcmp(frame.data + 16, pk->data + 12, pk->len - 12))
 		return 0;
 	return tci >> 13;
 }

@@ -15,6 +15,7 @@
 #include "xct/abi.h"
 #include "xct/tuple.h"
 #include "xct/nat.h"
+#include "xct/timeouts.h" /* the skeleton names struct xct_tunables */
 #include "xct.skel.h"
 #include "check.h"
 

@@ -20,7 +20,8 @@ XCT=${XCT:-$REPO_DIR/build/xct}
 PYTHON=${PYTHON:-/usr/bin/python3}
 export PYTHONDONTWRITEBYTECODE=1
 
-TAG="$$-$RANDOM"
+# A test may set NS_PREFIX before sourcing, to tell its namespaces apart.
+TAG="${NS_PREFIX:+$NS_PREFIX-}$$-$RANDOM"
 NS_C="xct-c-$TAG"
 NS_R="xct-r-$TAG"
 NS_S="xct-s-$TAG"
@@ -129,6 +130,52 @@ except socket.timeout:
     sys.exit(1)
 sys.exit(2)
 ' "$2" "$3" "$4"
+}
+
+# check NAME STATUS [WHY...]: result, counting a failure in $failures.
+failures=0
+check() {
+	result "$@"
+	[ "$2" = 0 ] || failures=$((failures + 1))
+}
+
+# expect NAME STATUS PATTERN CMD...: exit status and a stdout+stderr pattern.
+expect() {
+	local name=$1 want=$2 pattern=$3 out rc
+	shift 3
+	out=$("$@" 2>&1)
+	rc=$?
+	[ "$rc" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"
+	check "$name" $? "$*: exit $rc (want $want), output: $(tr '\n' '|' <<<"$out")"
+}
+
+# hold_tcp DIR ADDR PORT [WAIT]: a TCP connection from the client namespace
+# to ADDR:PORT (an echo server), held open: each line written to
+# DIR/hold.in is sent, and its echo (or "no answer" after WAIT seconds,
+# default 20) written to DIR/hold.out.
+# The FIFO stays open on fd 7, so the client never reads an end of file.
+hold_tcp() {
+	mkfifo "$1/hold.in" || return 1
+	ip netns exec "$NS_C" "$PYTHON" -u -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+s.settimeout(float(sys.argv[4]))
+f = s.makefile("rwb", buffering=0)
+for line in open(sys.argv[3], "rb", buffering=0):
+    f.write(line)
+    try:
+        sys.stdout.buffer.write(f.readline())
+    except socket.timeout:
+        sys.stdout.buffer.write(b"no answer\n")
+' "$2" "$3" "$1/hold.in" "${4:-20}" >"$1/hold.out" 2>"$1/hold.err" &
+	BG_PIDS+=($!)
+	exec 7<>"$1/hold.in"
+}
+
+# held_send DIR WORD: WORD through the held connection, echoed back.
+held_send() {
+	echo "$2" >"$1/hold.in"
+	poll 10 grep -qx "$2" "$1/hold.out"
 }
 
 # Run in a namespace: in_ns NS cmd...

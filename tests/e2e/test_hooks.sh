@@ -37,21 +37,6 @@ hooks_cleanup() {
 }
 trap hooks_cleanup EXIT
 
-check() {
-	result "$@"
-	[ "$2" = 0 ] || failures=$((failures + 1))
-}
-
-# expect NAME STATUS PATTERN CMD...: exit status and a stdout+stderr pattern.
-expect() {
-	local name=$1 want=$2 pattern=$3 out rc
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	[ "$rc" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"
-	check "$name" $? "$*: exit $rc (want $want), output: $(tr '\n' '|' <<<"$out")"
-}
-
 xct_b() { ip netns exec "$NS_R" "$XCT" --pin-path "$PIN_B" "$@"; }
 
 # kernel_hooks IFACE: the programs on IFACE as the kernel has them.

@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The xct.conf parser.  The format is INI-like, line by line: '#' starts a
+ * comment (at the start of a line, or after white space), "key = value"
+ * sets a key, "[section]" starts a section.  Keys before the first section
+ * are global; "[interface NAME]" may repeat, once per interface.  Every
+ * value is checked here, so a file that loads is one `xct up` can apply;
+ * the first mistake is reported with its line and column, and nothing of
+ * the file is kept.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "xct/abi.h"
+
+/* A configuration file is a page or two; anything this big is a mistake. */
+#define XCT_CONFIG_FILE_MAX (1 << 20)
+
+enum section {
+	SEC_GLOBAL,
+	SEC_INTERFACE,
+	SEC_TIMEOUTS,
+	SEC_DAEMON,
+};
+
+/* Keys of the global and [daemon] sections, for duplicate detection. */
+enum key {
+	KEY_PIN_PATH,
+	KEY_RULES,
+	KEY_TABLE_SIZE,
+	KEY_EVENTS_RING_SIZE,
+	KEY_SOCKET,
+	KEY_METRICS_LISTEN,
+	KEY_IPFIX_COLLECTOR,
+	KEY_IPFIX_DOMAIN,
+	KEY_FLOW_LOG,
+	KEY_FLOW_LOG_MAX_SIZE,
+	KEY_MODE,
+	KEY_MAX,
+};
+
+static const struct {
+	const char *name;
+	enum section sec;
+} keys[KEY_MAX] = {
+	[KEY_PIN_PATH] = {"pin-path", SEC_GLOBAL},
+	[KEY_RULES] = {"rules", SEC_GLOBAL},
+	[KEY_TABLE_SIZE] = {"table-size", SEC_GLOBAL},
+	[KEY_EVENTS_RING_SIZE] = {"events-ring-size", SEC_GLOBAL},
+	[KEY_SOCKET] = {"socket", SEC_DAEMON},
+	[KEY_METRICS_LISTEN] = {"metrics-listen", SEC_DAEMON},
+	[KEY_IPFIX_COLLECTOR] = {"ipfix-collector", SEC_DAEMON},
+	[KEY_IPFIX_DOMAIN] = {"ipfix-domain", SEC_DAEMON},
+	[KEY_FLOW_LOG] = {"flow-log", SEC_DAEMON},
+	[KEY_FLOW_LOG_MAX_SIZE] = {"flow-log-max-size", SEC_DAEMON},
+	[KEY_MODE] = {"mode", SEC_INTERFACE},
+};
+
+struct parser {
+	const char *file;
+	unsigned int line;
+	const char *line_start;
+	char *err;
+	size_t errlen;
+	struct xct_config *cfg;
+	enum section sec;
+	struct xct_config_iface *iface; /* the current [interface] */
+	__u32 seen;			/* bit per enum key, reset per section */
+};
+
+static int perr(struct parser *p, const char *at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* "FILE:LINE:COLUMN: message", the column of at (1-based). */
+static int perr(struct parser *p, const char *at, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(p->err, p->errlen, "%s:%u:%u: ", p->file, p->line,
+		     (unsigned int)(at - p->line_start) + 1);
+	if (n >= 0 && (size_t)n < p->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+int xct_tunable_by_name(const char *name)
+{
+	int i;
+
+	for (i = 0; i < XCT_TUNABLE_MAX; i++)
+		if (!strcmp(name, xct_tunable_info[i].name))
+			return i;
+	return -1;
+}
+
+const char *xct_config_mode_name(__u32 mode)
+{
+	switch (mode) {
+	case XCT_MODE_NATIVE:
+		return "native";
+	case XCT_MODE_GENERIC:
+		return "generic";
+	case XCT_MODE_TC:
+		return "tc";
+	}
+	return "none";
+}
+
+static void config_defaults(struct xct_config *cfg, const char *file)
+{
+	int i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->path, sizeof(cfg->path), "%s", file);
+	snprintf(cfg->rules, sizeof(cfg->rules), "%s", XCT_CONFIG_RULES_DEFAULT);
+	for (i = 0; i < XCT_TUNABLE_MAX; i++)
+		cfg->tunables[i] = xct_tunable_info[i].def;
+}
+
+/* A decimal number in [min, max], as the whole value. */
+static int parse_num(struct parser *p, const char *v, __u64 min, __u64 max, __u64 *out)
+{
+	unsigned long long n;
+	char *end;
+
+	if (!isdigit((unsigned char)*v))
+		return perr(p, v, "'%s' is not a number", v);
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (*end)
+		return perr(p, end, "'%s' is not a number", v);
+	if (errno || n < min || n > max)
+		return perr(p, v, "%s is out of range (%llu to %llu)", v, (unsigned long long)min,
+			    (unsigned long long)max);
+	*out = n;
+	return 0;
+}
+
+/* A byte count with an optional K, M or G suffix (powers of 1024). */
+static int parse_size(struct parser *p, const char *v, __u64 min, __u64 max, __u64 *out)
+{
+	static const char suffixes[] = "KMG";
+	char buf[32];
+	size_t len = strlen(v);
+	const char *s;
+	__u64 n;
+	int shift = 0, err;
+
+	if (len && len < sizeof(buf) &&
+	    (s = strchr(suffixes, toupper((unsigned char)v[len - 1]))) && *s) {
+		shift = 10 * (int)(s - suffixes + 1);
+		memcpy(buf, v, len - 1);
+		buf[len - 1] = '\0';
+		err = parse_num(p, buf, 0, max >> shift, &n);
+		if (err)
+			return perr(p, v, "'%s' is not a size from %llu to %llu bytes", v,
+				    (unsigned long long)min, (unsigned long long)max);
+		n <<= shift;
+	} else if (parse_num(p, v, 0, max, &n)) {
+		return perr(p, v, "'%s' is not a size from %llu to %llu bytes", v,
+			    (unsigned long long)min, (unsigned long long)max);
+	}
+	if (n < min)
+		return perr(p, v, "'%s' is not a size from %llu to %llu bytes", v,
+			    (unsigned long long)min, (unsigned long long)max);
+	*out = n;
+	return 0;
+}
+
+static int parse_path(struct parser *p, const char *v, char *out, size_t outlen)
+{
+	if (v[0] != '/')
+		return perr(p, v, "'%s' is not an absolute path", v);
+	if (strlen(v) >= outlen)
+		return perr(p, v, "path too long");
+	snprintf(out, outlen, "%s", v);
+	return 0;
+}
+
+/* ADDR:PORT, an IPv4 address or a bracketed IPv6 one ([::1]:9100). */
+static int parse_addr_port(struct parser *p, const char *v, char *out, size_t outlen)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	unsigned char buf[16];
+	const char *colon;
+	size_t hlen;
+	__u64 port;
+	int af = AF_INET;
+
+	if (v[0] == '[') {
+		colon = strstr(v, "]:");
+		if (!colon)
+			return perr(p, v, "'%s' is not ADDR:PORT ([IPv6]:PORT for IPv6)", v);
+		hlen = (size_t)(colon - v - 1);
+		if (hlen >= sizeof(host))
+			return perr(p, v + 1, "'%.*s' is not an IPv6 address", (int)hlen, v + 1);
+		memcpy(host, v + 1, hlen);
+		colon++;
+		af = AF_INET6;
+	} else {
+		colon = strrchr(v, ':');
+		if (!colon || strchr(v, ':') != colon)
+			return perr(p, v, "'%s' is not ADDR:PORT ([IPv6]:PORT for IPv6)", v);
+		hlen = (size_t)(colon - v);
+		if (hlen >= sizeof(host))
+			return perr(p, v, "'%.*s' is not an IPv4 address", (int)hlen, v);
+		memcpy(host, v, hlen);
+	}
+	host[hlen] = '\0';
+	if (inet_pton(af, host, buf) != 1)
+		return perr(p, af == AF_INET6 ? v + 1 : v, "'%s' is not an %s address", host,
+			    af == AF_INET6 ? "IPv6" : "IPv4");
+	if (parse_num(p, colon + 1, 1, 65535, &port))
+		return perr(p, colon + 1, "'%s' is not a port from 1 to 65535", colon + 1);
+	if (strlen(v) >= outlen)
+		return perr(p, v, "address too long");
+	snprintf(out, outlen, "%s", v);
+	return 0;
+}
+
+static int set_key(struct parser *p, const char *k, const char *v)
+{
+	struct xct_config *cfg = p->cfg;
+	__u64 n;
+	int key, t, err;
+
+	if (p->sec == SEC_TIMEOUTS) {
+		t = xct_tunable_by_name(k);
+		if (t < 0)
+			return perr(p, k,
+				    "unknown timeout '%s' (the names of nf_conntrack's "
+				    "sysctls, e.g. nf_conntrack_tcp_timeout_established)",
+				    k);
+		if (cfg->tunables_set & (1U << t))
+			return perr(p, k, "'%s' given twice", k);
+		err = parse_num(p, v, 0, xct_tunable_info[t].max, &n);
+		if (err)
+			return err;
+		cfg->tunables[t] = (__u32)n;
+		cfg->tunables_set |= 1U << t;
+		return 0;
+	}
+	for (key = 0; key < KEY_MAX; key++)
+		if (keys[key].sec == p->sec && !strcmp(k, keys[key].name))
+			break;
+	if (key == KEY_MAX) {
+		switch (p->sec) {
+		case SEC_GLOBAL:
+			return perr(p, k,
+				    "unknown key '%s' (pin-path, rules, table-size, "
+				    "events-ring-size, or a [section])",
+				    k);
+		case SEC_INTERFACE:
+			return perr(p, k, "unknown key '%s' in [interface] (mode)", k);
+		default:
+			return perr(p, k,
+				    "unknown key '%s' in [daemon] (socket, metrics-listen, "
+				    "ipfix-collector, ipfix-domain, flow-log, flow-log-max-size)",
+				    k);
+		}
+	}
+	if (p->seen & (1U << key))
+		return perr(p, k, "'%s' given twice", k);
+	p->seen |= 1U << key;
+
+	switch (key) {
+	case KEY_PIN_PATH:
+		return parse_path(p, v, cfg->pin_path, sizeof(cfg->pin_path));
+	case KEY_RULES:
+		return parse_path(p, v, cfg->rules, sizeof(cfg->rules));
+	case KEY_TABLE_SIZE:
+		/* The limits of xct attach --max-entries. */
+		return parse_num(p, v, 1, 1U << 26, &cfg->table_size);
+	case KEY_EVENTS_RING_SIZE:
+		/* A ring buffer's size: a power of 2 of whole pages. */
+		err = parse_size(p, v, 4096, 1U << 30, &n);
+		if (err)
+			return err;
+		if (n & (n - 1))
+			return perr(p, v, "'%s' is not a power of 2", v);
+		cfg->events_ring_size = n;
+		return 0;
+	case KEY_SOCKET:
+		return parse_path(p, v, cfg->daemon.socket, sizeof(cfg->daemon.socket));
+	case KEY_METRICS_LISTEN:
+		return parse_addr_port(p, v, cfg->daemon.metrics_listen,
+				       sizeof(cfg->daemon.metrics_listen));
+	case KEY_IPFIX_COLLECTOR:
+		return parse_addr_port(p, v, cfg->daemon.ipfix_collector,
+				       sizeof(cfg->daemon.ipfix_collector));
+	case KEY_IPFIX_DOMAIN:
+		err = parse_num(p, v, 0, 0xffffffffU, &n);
+		cfg->daemon.ipfix_domain = (__u32)n;
+		return err;
+	case KEY_FLOW_LOG:
+		if (!strcmp(v, "journal")) {
+			snprintf(cfg->daemon.flow_log, sizeof(cfg->daemon.flow_log), "journal");
+			return 0;
+		}
+		if (v[0] != '/')
+			return perr(p, v, "'%s' is neither 'journal' nor an absolute path", v);
+		return parse_path(p, v, cfg->daemon.flow_log, sizeof(cfg->daemon.flow_log));
+	case KEY_FLOW_LOG_MAX_SIZE:
+		return parse_size(p, v, 4096, 1ULL << 40, &cfg->daemon.flow_log_max_size);
+	case KEY_MODE:
+		if (!strcmp(v, "native"))
+			p->iface->mode = XCT_MODE_NATIVE;
+		else if (!strcmp(v, "generic"))
+			p->iface->mode = XCT_MODE_GENERIC;
+		else if (!strcmp(v, "tc"))
+			p->iface->mode = XCT_MODE_TC;
+		else
+			return perr(p, v, "'%s' is not native, generic or tc", v);
+		return 0;
+	}
+	return 0;
+}
+
+/* "[name]" or "[interface NAME]"; s points at '[' in a line with its
+ * trailing white space cut. */
+static int start_section(struct parser *p, char *s)
+{
+	struct xct_config *cfg = p->cfg;
+	char *name = s + 1, *end, *arg;
+	size_t i, len;
+
+	end = strchr(name, ']');
+	if (!end)
+		return perr(p, s + strlen(s), "']' expected");
+	if (end[1])
+		return perr(p, end + 1, "unexpected '%s' after the section name", end + 1);
+	*end = '\0';
+	while (isspace((unsigned char)*name))
+		name++;
+	for (arg = name; *arg && !isspace((unsigned char)*arg); arg++)
+		;
+	len = (size_t)(arg - name);
+	while (isspace((unsigned char)*arg))
+		*arg++ = '\0';
+	/* Cut white space before ']'. */
+	for (end = arg + strlen(arg); end > arg && isspace((unsigned char)end[-1]);)
+		*--end = '\0';
+	name[len] = '\0';
+	p->seen = 0;
+
+	if (!strcmp(name, "interface")) {
+		if (!*arg)
+			return perr(p, s + 1, "[interface NAME]: which interface?");
+		if (strlen(arg) >= IF_NAMESIZE)
+			return perr(p, arg, "'%s' is longer than an interface name can be (%d)",
+				    arg, IF_NAMESIZE - 1);
+		for (i = 0; arg[i]; i++)
+			if (arg[i] == '/' || isspace((unsigned char)arg[i]) || arg[i] == ':')
+				return perr(p, arg + i, "'%s' is not an interface name", arg);
+		for (i = 0; i < cfg->n_ifaces; i++)
+			if (!strcmp(cfg->ifaces[i].name, arg))
+				return perr(p, arg, "[interface %s] given twice (first on line %u)",
+					    arg, cfg->ifaces[i].line);
+		if (cfg->n_ifaces == XCT_CONFIG_MAX_IFACES)
+			return perr(p, s, "more than %d interfaces", XCT_CONFIG_MAX_IFACES);
+		p->iface = &cfg->ifaces[cfg->n_ifaces++];
+		snprintf(p->iface->name, sizeof(p->iface->name), "%s", arg);
+		p->iface->mode = XCT_MODE_NATIVE;
+		p->iface->line = p->line;
+		p->sec = SEC_INTERFACE;
+		return 0;
+	}
+	if (*arg)
+		return perr(p, arg, "[%s] takes no name", name);
+	if (!strcmp(name, "timeouts")) {
+		p->sec = SEC_TIMEOUTS;
+	} else if (!strcmp(name, "daemon")) {
+		p->sec = SEC_DAEMON;
+	} else {
+		return perr(p, name, "unknown section '%s' (interface NAME, timeouts, daemon)",
+			    name);
+	}
+	return 0;
+}
+
+static int parse_line(struct parser *p, char *s)
+{
+	char *k, *v, *end, *eq;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	/* A comment runs from '#' at the start or after white space. */
+	for (end = s; *end; end++)
+		if (*end == '#' && (end == s || isspace((unsigned char)end[-1]))) {
+			*end = '\0';
+			break;
+		}
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	if (!*s)
+		return 0;
+	if (*s == '[')
+		return start_section(p, s);
+
+	k = s;
+	for (end = k; isalnum((unsigned char)*end) || *end == '-' || *end == '_'; end++)
+		;
+	if (end == k)
+		return perr(p, k, "a key expected, or [section]");
+	eq = end;
+	while (isspace((unsigned char)*eq))
+		eq++;
+	if (*eq != '=')
+		return perr(p, eq, "'=' expected after '%.*s'", (int)(end - k), k);
+	*end = '\0';
+	v = eq + 1;
+	while (isspace((unsigned char)*v))
+		v++;
+	if (!*v)
+		return perr(p, v, "'%s' needs a value", k);
+	return set_key(p, k, v);
+}
+
+int xct_config_parse(const char *file, const char *text, size_t len, struct xct_config *cfg,
+		     char *err, size_t errlen)
+{
+	struct parser p = {.file = file, .err = err, .errlen = errlen, .cfg = cfg};
+	char *copy, *line, *next;
+	int ret = 0;
+
+	config_defaults(cfg, file);
+	if (errlen)
+		err[0] = '\0';
+	if (memchr(text, '\0', len)) {
+		snprintf(err, errlen, "%s: a NUL byte: not a text file", file);
+		return -EINVAL;
+	}
+	copy = malloc(len + 1);
+	if (!copy) {
+		snprintf(err, errlen, "%s: %s", file, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	for (line = copy; line && !ret; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		/* CRLF files. */
+		if (*line && line[strlen(line) - 1] == '\r')
+			line[strlen(line) - 1] = '\0';
+		p.line++;
+		p.line_start = line;
+		ret = parse_line(&p, line);
+	}
+	free(copy);
+	if (ret)
+		config_defaults(cfg, file);
+	return ret;
+}
+
+int xct_config_load(const char *path, struct xct_config *cfg, char *err, size_t errlen)
+{
+	size_t len = 0;
+	char *buf;
+	ssize_t r;
+	int fd, ret;
+
+	config_defaults(cfg, path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	buf = malloc(XCT_CONFIG_FILE_MAX + 1);
+	if (!buf) {
+		close(fd);
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	while (len <= XCT_CONFIG_FILE_MAX &&
+	       (r = read(fd, buf + len, XCT_CONFIG_FILE_MAX + 1 - len)) != 0) {
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			snprintf(err, errlen, "cannot read %s: %s", path, strerror(-ret));
+			goto out;
+		}
+		len += (size_t)r;
+	}
+	if (len > XCT_CONFIG_FILE_MAX) {
+		ret = -EINVAL;
+		snprintf(err, errlen, "%s: larger than %d bytes: not a configuration file", path,
+			 XCT_CONFIG_FILE_MAX);
+		goto out;
+	}
+	ret = xct_config_parse(path, buf, len, cfg, err, errlen);
+out:
+	free(buf);
+	close(fd);
+	return ret;
+}

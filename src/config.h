@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * xct.conf, the configuration of a firewall brought up by `xct up` (and of
+ * the daemon): which interfaces in which mode, the table and ring sizes, the
+ * rules file, the trackers' timeouts and the daemon's endpoints.  The format
+ * is described in xct.conf(5) (man/xct.conf.5.scd).
+ */
+#ifndef XCT_CONFIG_H
+#define XCT_CONFIG_H
+
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "xct/timeouts.h"
+
+#define XCT_CONFIG_DEFAULT	 "/etc/xct/xct.conf"
+#define XCT_CONFIG_RULES_DEFAULT "/etc/xct/rules.xct"
+#define XCT_CONFIG_MAX_IFACES	 64
+/* Room for "[IPv6]:port". */
+#define XCT_CONFIG_ADDR_MAX 64
+
+struct xct_config_iface {
+	char name[IF_NAMESIZE];
+	__u32 mode; /* XCT_MODE_NATIVE, _GENERIC or _TC */
+	unsigned int line;
+};
+
+struct xct_config_daemon {
+	char socket[PATH_MAX];			   /* "" when unset */
+	char metrics_listen[XCT_CONFIG_ADDR_MAX];  /* ADDR:PORT, "" when unset */
+	char ipfix_collector[XCT_CONFIG_ADDR_MAX]; /* ADDR:PORT, "" when unset */
+	__u32 ipfix_domain;			   /* observation domain id, 0 default */
+	char flow_log[PATH_MAX];		   /* "journal", a file, or "" */
+	__u64 flow_log_max_size;		   /* bytes before rotation, 0 unset */
+};
+
+struct xct_config {
+	char path[PATH_MAX];	 /* the file read */
+	char pin_path[PATH_MAX]; /* "" when unset */
+	char rules[PATH_MAX];	 /* XCT_CONFIG_RULES_DEFAULT when unset */
+	__u64 table_size;	 /* 0: unset (attach's default) */
+	__u64 events_ring_size;	 /* 0: unset (attach's default) */
+	size_t n_ifaces;
+	struct xct_config_iface ifaces[XCT_CONFIG_MAX_IFACES];
+	__u32 tunables[XCT_TUNABLE_MAX];
+	__u32 tunables_set; /* bit (1 << enum xct_tunable) per key given */
+	struct xct_config_daemon daemon;
+};
+
+/*
+ * Reads and validates the configuration file at path into cfg.  0, or:
+ * -EINVAL with "FILE:LINE:COLUMN: message" in err for a bad file, or
+ * another -errno with "cannot read FILE: cause" when it cannot be read.
+ * On failure cfg holds the defaults only, never part of the file.
+ */
+int xct_config_load(const char *path, struct xct_config *cfg, char *err, size_t errlen);
+
+/* The same for text already in memory; file names it in errors. */
+int xct_config_parse(const char *file, const char *text, size_t len, struct xct_config *cfg,
+		     char *err, size_t errlen);
+
+/* The index of a tunable by its sysctl name, or -1. */
+int xct_tunable_by_name(const char *name);
+
+/* The name of an interface mode as xct.conf spells it. */
+const char *xct_config_mode_name(__u32 mode);
+
+#endif /* XCT_CONFIG_H */
