@@ -97,7 +97,7 @@ for call in "${calls[@]}"; do
 		# shellcheck disable=SC2086 # the call's words
 		out=$(x $call $flag 2>"$STATE/err")
 		rc=$?
-		if [ "$rc" != 0 ] || [ -s "$STATE/err" ] || ! grep -qE "^Usage: xct $cmd( |$)" <<<"$out"; then
+		if [ "$rc" != 0 ] || [ -s "$STATE/err" ] || ! grep -qE "^(Usage:| {6}) xct $cmd( |$)" <<<"$out"; then
 			bad=$((bad + 1))
 			echo "#   xct $call $flag: exit $rc, stdout: $(head -1 <<<"$out"), stderr: $(head -1 "$STATE/err")" >&2
 		fi

@@ -39,6 +39,15 @@ table_count() {
 	ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" ct count
 }
 
+# A NEW or UPDATE line's countdown is read by each tracker at its own
+# instant, a moment after the timeout was set: one second less where a
+# second went by in between.  Counted up to the timeout it was set to
+# (nf_conntrack's defaults), so that the two trackers' lines compare.
+COUNTDOWN_SED=()
+for t in 10 30 60 120 300 600 432000; do
+	COUNTDOWN_SED+=(-e "s/^(\\[(NEW|UPDATE)\\] +[a-z0-9]+ +[0-9]+ )$((t - 1)) /\\1$t /")
+done
+
 # The lines of one connection, the DESTROY's tail cut after its counters
 # and flags: conntrack says who deleted it (portid=, progname=), xct how
 # long it lasted (delta-time=), and its timeout is the one second when the
@@ -46,7 +55,7 @@ table_count() {
 lines_of() {
 	grep "sport=$2 " "$1" | sed -E \
 		-e 's/ (delta-time=[0-9]+|\[USERSPACE\]|portid=[0-9]+|progname=[^ ]+)//g' \
-		-e 's/^(\[DESTROY\] [a-z0-9]+ +[0-9]+ )[0-9]+ /\1T /'
+		-e 's/^(\[DESTROY\] [a-z0-9]+ +[0-9]+ )[0-9]+ /\1T /' "${COUNTDOWN_SED[@]}"
 }
 
 # tcp_echo NS ADDR-SPEC: a few bytes to the echo server and back.
@@ -70,7 +79,7 @@ both_show() {
 shape_lines() {
 	grep -E -- "$2" "$1" | sed -E \
 		-e 's/ (delta-time=[0-9]+|\[USERSPACE\]|portid=[0-9]+|progname=[^ ]+)//g' \
-		-e 's/^(\[DESTROY\] [a-z0-9]+ +[0-9]+ )[0-9]+ /\1T /'
+		-e 's/^(\[DESTROY\] [a-z0-9]+ +[0-9]+ )[0-9]+ /\1T /' "${COUNTDOWN_SED[@]}"
 }
 # same_shape NAME PATTERN: xct's lines equal conntrack's, the last a
 # DESTROY.
