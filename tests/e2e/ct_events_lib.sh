@@ -45,7 +45,7 @@ table_count() {
 # (nf_conntrack's defaults), so that the two trackers' lines compare.
 COUNTDOWN_SED=()
 for t in 10 30 60 120 300 600 432000; do
-	COUNTDOWN_SED+=(-e "s/^(\\[(NEW|UPDATE)\\] +[a-z0-9]+ +[0-9]+ )$((t - 1)) /\\1$t /")
+	COUNTDOWN_SED+=(-e "s/^( *\\[(NEW|UPDATE)\\] +[a-z0-9]+ +[0-9]+ )$((t - 1)) /\\1$t /")
 done
 
 # The lines of one connection, the DESTROY's tail cut after its counters
