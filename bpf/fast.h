@@ -42,7 +42,10 @@
 /* What the fast path did with a packet. */
 enum xct_fast {
 	XCT_FAST_NO = 0, /* nothing: the full path takes the packet */
+	XCT_FAST_PARSED, /* not taken, but this CPU's slot holds the packet
+			  * as the full parser parses it */
 	XCT_FAST_ACCEPT, /* tracked and accepted */
+	XCT_FAST_READY,	 /* between the halves: parsed, the verdicts ready */
 };
 
 /* The last packet's decision, for xct replay (see struct xct_decision). */
@@ -107,21 +110,21 @@ static __always_inline int xct_fast_prepare(const __u8 *data, const __u8 *data_e
 
 	slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
 	if (!slot)
-		return 0;
+		return XCT_FAST_NO;
 	/* A dnat reply's connection, handed over by xct_nat_ingress(), is
 	 * tracked under another key: the full path's. */
 	if (hook == XCT_HOOK_INGRESS && slot->nat_hint)
-		return 0;
+		return XCT_FAST_NO;
 	pkt = &slot->pkt;
 	__builtin_memset(pkt, 0, sizeof(*pkt));
 	if (!xct_parse_fast(data, data_end, len, pkt))
-		return 0;
+		return XCT_FAST_NO;
 	if (pkt->t.proto == XCT_IPPROTO_TCP && !xct_fast_tcp_flags(pkt->tcp.flags))
-		return 0;
+		return XCT_FAST_PARSED;
 
 	ctl = bpf_map_lookup_elem(&xct_policy_ctl, &zero);
 	if (!ctl)
-		return 0;
+		return XCT_FAST_PARSED;
 	gen = ctl->active_gen & 1;
 	g = &ctl->gen[gen];
 	f->hook = hook;
@@ -135,7 +138,7 @@ static __always_inline int xct_fast_prepare(const __u8 *data, const __u8 *data_e
 	f->out[0].line = f->out[1].line = 0;
 	if (ctl->loaded) {
 		if (g->has_raw)
-			return 0;
+			return XCT_FAST_PARSED;
 		if (!xct_policy_meta_verdict(gen, hook, pkt->t.family, XCT_CTS_ESTABLISHED,
 					     pkt->t.proto, &f->out[0]) ||
 		    f->out[0].verdict != XCT_VERDICT_ACCEPT)
@@ -153,10 +156,10 @@ static __always_inline int xct_fast_prepare(const __u8 *data, const __u8 *data_e
 		if (f->out[1].verdict != XCT_VERDICT_ACCEPT)
 			f->ok &= ~2;
 		if (!f->ok)
-			return 0;
+			return XCT_FAST_PARSED;
 	}
 	xct_key_from_tuple(&pkt->t, &f->key, &f->side);
-	return 1;
+	return XCT_FAST_READY;
 }
 
 /* The most the fast parser reads: Ethernet, IPv6, TCP with timestamps. */
@@ -170,7 +173,7 @@ __noinline int xct_fast_prepare_xdp(struct xdp_md *ctx)
 	struct xct_fast_state *f = bpf_map_lookup_elem(&xct_fast_states, &zero);
 
 	if (!ctx || !f)
-		return 0;
+		return XCT_FAST_NO;
 	/* xct's XDP programs are not frags-aware, so a frame is linear:
 	 * its length is what bpf_xdp_get_buff_len() would say. */
 	return xct_fast_prepare((const __u8 *)(long)ctx->data, (const __u8 *)(long)ctx->data_end,
@@ -185,14 +188,14 @@ __noinline int xct_fast_prepare_skb(struct __sk_buff *skb, __u32 hook)
 	__u32 len;
 
 	if (!skb || !f)
-		return 0;
+		return XCT_FAST_NO;
 	/* A frame sent from a packet socket's ring, or received into pages,
 	 * may hold only its Ethernet header in the linear part: the headers
 	 * the fast path reads are pulled in, as the IP and transport layers
 	 * would pull them next. */
 	len = skb->len < XCT_FAST_HDR_MAX ? skb->len : XCT_FAST_HDR_MAX;
 	if ((long)skb->data + len > (long)skb->data_end && bpf_skb_pull_data(skb, len))
-		return 0;
+		return XCT_FAST_NO;
 	return xct_fast_prepare((const __u8 *)(long)skb->data, (const __u8 *)(long)skb->data_end,
 				skb->len, hook == XCT_HOOK_EGRESS ? XCT_HOOK_EGRESS : XCT_HOOK_INGRESS,
 				f);
@@ -200,7 +203,8 @@ __noinline int xct_fast_prepare_skb(struct __sk_buff *skb, __u32 hook)
 
 /*
  * The second half: the entry tracked, and the counters.  The packet is in
- * this CPU's slot, where the first half left it.  A UDP packet is tracked
+ * this CPU's slot, where the first half left it, and stays there for the
+ * full path when this half declines (XCT_FAST_PARSED).  A UDP packet is tracked
  * in place, in one lock hold, when the UDP tracker (xct_udp_packet()) can
  * only account it and refresh the timeout: no first reply, no flow
  * becoming a stream.  A TCP segment may be out of window or change the
@@ -224,11 +228,11 @@ __noinline int xct_fast_commit(void)
 	slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
 	copy = bpf_map_lookup_elem(&xct_scratch, &zero);
 	if (!f || !slot || !copy)
-		return XCT_FAST_NO;
+		return XCT_FAST_PARSED;
 	e = (struct xct_ct_entry *)copy;
 	ct = bpf_map_lookup_elem(&xct_ct, &f->key);
 	if (!ct)
-		return XCT_FAST_NO;
+		return XCT_FAST_PARSED;
 	now = xct_now();
 	__builtin_memset(&res, 0, sizeof(res));
 
@@ -272,7 +276,7 @@ __noinline int xct_fast_commit(void)
 	i = xct_fast_slot(res.ct_state);
 	if (i < 0 || !(f->ok & (1 << i)) || res.reason != XCT_R_OK || res.kill || res.reopen ||
 	    res.started || e->state != state || ((e->status ^ status) & XCT_CTE_STATUS_BITS))
-		return XCT_FAST_NO;
+		return XCT_FAST_PARSED;
 	bpf_spin_lock(&ct->lock);
 	if (ct->seq != e->seq || (ct->status & XCT_CT_DYING))
 		goto unlock;
@@ -295,22 +299,22 @@ counted:
 
 unlock:
 	bpf_spin_unlock(&ct->lock);
-	return XCT_FAST_NO;
+	return XCT_FAST_PARSED;
 }
 
 /* The fast path of each program type. */
 static __always_inline int xct_fast_xdp(struct xdp_md *ctx)
 {
-	if (!xct_fast_prepare_xdp(ctx))
-		return XCT_FAST_NO;
-	return xct_fast_commit();
+	int r = xct_fast_prepare_xdp(ctx);
+
+	return r == XCT_FAST_READY ? xct_fast_commit() : r;
 }
 
 static __always_inline int xct_fast_skb(struct __sk_buff *skb, __u32 hook)
 {
-	if (!xct_fast_prepare_skb(skb, hook))
-		return XCT_FAST_NO;
-	return xct_fast_commit();
+	int r = xct_fast_prepare_skb(skb, hook);
+
+	return r == XCT_FAST_READY ? xct_fast_commit() : r;
 }
 
 #endif /* XCT_BPF_FAST_H */

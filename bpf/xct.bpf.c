@@ -746,14 +746,14 @@ static __always_inline int xct_nat_enabled(void)
 }
 
 /*
- * Parses a packet of len bytes, whose linear part is [data, data_end), and
- * decides it.  The common layouts are read in place (xct_parse_fast());
- * only the others are copied and walked by the full parser, the copy
- * being what a reject's answer is later built from (xct_reject_prepare()).
+ * Parses a packet of len bytes and decides it.  A packet the fast path
+ * parsed and left (fast is XCT_FAST_PARSED) is in the slot already, as
+ * the full parser would have parsed it; any other is copied and walked by
+ * the full parser, the copy being what a reject's answer is later built
+ * from (xct_reject_prepare()).
  */
 static __always_inline __u8 xct_decide(void *ctx, __u32 kind, struct xct_hdr_buf *hdrs, __u32 len,
-				       const __u8 *data, const __u8 *data_end, __u8 hook,
-				       __u32 ifindex)
+				       int fast, __u8 hook, __u32 ifindex)
 {
 	__u32 zero = 0;
 	struct xct_pkt_slot *slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
@@ -761,11 +761,10 @@ static __always_inline __u8 xct_decide(void *ctx, __u32 kind, struct xct_hdr_buf
 
 	if (!slot)
 		return xct_undecided(XCT_R_INTERNAL_ERROR, hook);
-	__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
 	slot->copied = 0;
 	slot->hook = hook;
 	slot->nat_dnat = 0;
-	if (!xct_parse_fast(data, data_end, len, &slot->pkt)) {
+	if (fast != XCT_FAST_PARSED) {
 		__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
 		slot->copied = xct_copy_hdrs(ctx, kind, hdrs, len);
 		reason = xct_parse(ctx, kind, hdrs, slot->copied, &slot->pkt);
@@ -860,6 +859,7 @@ int xct_xdp(struct xdp_md *ctx)
 {
 	__u32 len = bpf_xdp_get_buff_len(ctx), zero = 0;
 	struct xct_hdr_buf *hdrs = bpf_map_lookup_elem(&xct_hdrs, &zero);
+	int fast;
 
 	if (!hdrs)
 		return xct_undecided(XCT_R_INTERNAL_ERROR, XCT_HOOK_INGRESS) == XCT_VERDICT_ACCEPT
@@ -871,10 +871,11 @@ int xct_xdp(struct xdp_md *ctx)
 		xct_count(XCT_S_DROP);
 		return XDP_DROP;
 	}
-	if (xct_fast_xdp(ctx) == XCT_FAST_ACCEPT)
+	fast = xct_fast_xdp(ctx);
+	if (fast == XCT_FAST_ACCEPT)
 		return XDP_PASS;
-	switch (xct_decide(ctx, XCT_SRC_XDP, hdrs, len, (const __u8 *)(long)ctx->data,
-			   (const __u8 *)(long)ctx->data_end, XCT_HOOK_INGRESS, ctx->ingress_ifindex)) {
+	switch (xct_decide(ctx, XCT_SRC_XDP, hdrs, len, fast, XCT_HOOK_INGRESS,
+			   ctx->ingress_ifindex)) {
 	case XCT_VERDICT_DROP:
 		return XDP_DROP;
 	case XCT_VERDICT_REJECT:
@@ -893,14 +894,15 @@ static __always_inline int xct_track_skb(struct __sk_buff *skb, __u8 hook)
 {
 	__u32 len = skb->len, zero = 0;
 	struct xct_hdr_buf *hdrs = bpf_map_lookup_elem(&xct_hdrs, &zero);
+	int fast;
 
 	if (!hdrs)
 		return xct_undecided_tc(XCT_R_INTERNAL_ERROR, hook);
-	if (xct_fast_skb(skb, hook) == XCT_FAST_ACCEPT)
+	fast = xct_fast_skb(skb, hook);
+	if (fast == XCT_FAST_ACCEPT)
 		return TC_ACT_UNSPEC;
-	/* The full parser reads through a non-linear skb too: no pull. */
-	switch (xct_decide(skb, XCT_SRC_SKB, hdrs, len, (const __u8 *)(long)skb->data,
-			   (const __u8 *)(long)skb->data_end, hook, skb->ifindex)) {
+	/* The full parser reads through a non-linear skb too. */
+	switch (xct_decide(skb, XCT_SRC_SKB, hdrs, len, fast, hook, skb->ifindex)) {
 	case XCT_VERDICT_DROP:
 		return TC_ACT_SHOT;
 	case XCT_VERDICT_REJECT:
