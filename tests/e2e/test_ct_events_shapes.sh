@@ -90,7 +90,22 @@ same_shape ct_events_refused_ipv6 "sport=21005 "
 # nat_traffic OUT TCP-PORT UDP-PORT: a TCP echo and a UDP exchange, until
 # OUT shows the first in TIME_WAIT and the second answered.
 nat_traffic() {
-	echo hello | in_ns "$NS_C" timeout 10 socat -t 2 - "TCP4:$S4:$PORT,sourceport=$2" >/dev/null 2>&1
+	# The same conversation every time: the client closes only once its
+	# echo is back, and the server after it, so that the two runs (xct's
+	# and nf_nat's) see their FINs in the same order.
+	in_ns "$NS_C" timeout 10 "$PYTHON" - "$S4" "$PORT" "$2" <<-'PY' >/dev/null 2>&1
+		import socket, sys
+		s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5,
+		                             source_address=("", int(sys.argv[3])))
+		s.sendall(b"hello\n")
+		got = b""
+		while not got.endswith(b"\n"):
+		    got += s.recv(64)
+		s.shutdown(socket.SHUT_WR)
+		while s.recv(64):
+		    pass
+		s.close()
+	PY
 	echo hi | in_ns "$NS_C" socat -T 1 - "UDP4:$S4:5002,sourceport=$3" >/dev/null 2>&1
 	poll 10 sh -c "grep 'sport=$2 ' '$1' | grep -q TIME_WAIT && grep 'sport=$3 ' '$1' | grep -q UPDATE"
 }
