@@ -151,6 +151,36 @@ __noinline int xct_ct_apply_copy(struct xct_ct_entry_scratch *copy, __u32 side,
 
 #define XCT_UPDATE_TRIES 4
 
+static __always_inline void xct_ct_counts_take(struct xct_ct_counts *t,
+					       const struct xct_ct_entry *c)
+{
+	t->packets[0] = c->packets[0];
+	t->packets[1] = c->packets[1];
+	t->bytes[0] = c->bytes[0];
+	t->bytes[1] = c->bytes[1];
+}
+
+/*
+ * Writes an update's tracked copy c back into the entry, under its lock.
+ * The counters go in as what the update changed them by, with atomics:
+ * the fast path accounts a UDP flow's packets without the lock
+ * (xct_ct_account_atomic()), and what it added since the copy was taken
+ * (at t) must stay.  The connection started over on the entry has
+ * counters from zero, and the difference says that too.
+ */
+static __always_inline void xct_ct_write_back(struct xct_ct_entry *ct, const struct xct_ct_entry *c,
+					      const struct xct_ct_counts *t)
+{
+	__builtin_memcpy((__u8 *)ct + sizeof(struct bpf_spin_lock),
+			 (const __u8 *)c + sizeof(struct bpf_spin_lock),
+			 offsetof(struct xct_ct_entry, packets) - sizeof(struct bpf_spin_lock));
+	__sync_fetch_and_add(&ct->packets[0], c->packets[0] - t->packets[0]);
+	__sync_fetch_and_add(&ct->packets[1], c->packets[1] - t->packets[1]);
+	__sync_fetch_and_add(&ct->bytes[0], c->bytes[0] - t->bytes[0]);
+	__sync_fetch_and_add(&ct->bytes[1], c->bytes[1] - t->bytes[1]);
+	__builtin_memcpy(&ct->proto, &c->proto, sizeof(ct->proto));
+}
+
 /* xct_ct_save_prev(): an old connection's DESTROY is due, no reader. */
 #define XCT_PREV_NO_READER 2
 
@@ -293,6 +323,7 @@ static __always_inline __u32 xct_ct_update(const struct xct_ct_key *key, struct 
 				 (__u8 *)ct + sizeof(struct bpf_spin_lock), XCT_ENTRY_BODY);
 		bpf_spin_unlock(&ct->lock);
 
+		xct_ct_counts_take(&copy->taken, c);
 		old_state = c->state;
 		old_status = c->status;
 		old_expires = c->expires_ns;
@@ -305,8 +336,7 @@ static __always_inline __u32 xct_ct_update(const struct xct_ct_key *key, struct 
 
 		bpf_spin_lock(&ct->lock);
 		if (ct->seq == seq && !(ct->status & XCT_CT_DYING)) {
-			__builtin_memcpy((__u8 *)ct + sizeof(struct bpf_spin_lock),
-					 copy->raw + sizeof(struct bpf_spin_lock), XCT_ENTRY_BODY);
+			xct_ct_write_back(ct, c, &copy->taken);
 			bpf_spin_unlock(&ct->lock);
 			res->status = c->status;
 			xct_ct_update_events(key, copy, old_state, old_status, saved, res, now);
@@ -615,16 +645,20 @@ static __always_inline void xct_ct_fail(struct xct_ct_result *res, __u8 reason)
 
 /*
  * Creates the entry of a packet xct_ct_process() found new and the policy
- * admitted.  It is first inserted as a dead placeholder, then brought to
- * life by the same update as any expired entry: creation and revival are
- * one path.  When the entry cannot be had, res says INVALID and why.
+ * admitted.  The first packet is applied to a fresh copy by the same
+ * tracker as any other (the copy is dead, so the tracker starts the
+ * connection on it, as on an expired entry), and the live result is
+ * inserted at once: one write, and no instant at which other CPUs see a
+ * placeholder.  An insert that loses the race to another CPU's (-EEXIST)
+ * applies the packet to the winner's entry instead.  When the entry cannot
+ * be had, res says INVALID and why.
  */
 static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 side,
 					  const struct xct_pkt *pkt, __u64 now,
 					  struct xct_ct_result *res)
 {
 	struct xct_ct_entry_scratch *copy;
-	struct xct_ct_entry *ct;
+	struct xct_ct_entry *ct, *c;
 	int room = 0, attempt;
 	__u32 zero = 0;
 	long err;
@@ -634,8 +668,18 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 		xct_ct_fail(res, XCT_R_INTERNAL_ERROR);
 		return;
 	}
-	((struct xct_ct_entry *)copy)->expires_ns = 0; /* a placeholder: dead until applied */
-	((struct xct_ct_entry *)copy)->seq = 0;	       /* its events count from 1 */
+	c = (struct xct_ct_entry *)copy;
+	c->expires_ns = 0; /* dead: the tracker starts the connection on it */
+	c->seq = 0;
+	__builtin_memset(res, 0, sizeof(*res));
+	xct_ct_apply_copy(copy, side, pkt, now, res);
+	if (!res->started) {
+		/* xct_ct_process() found the packet able to open a
+		 * connection; the tracker must agree. */
+		xct_ct_fail(res, XCT_R_INTERNAL_ERROR);
+		return;
+	}
+	c->seq = 1; /* its events count from 1 */
 	err = bpf_map_update_elem(&xct_ct, key, copy, BPF_NOEXIST);
 	/* Full: make room and insert again.  Another CPU's insert may take
 	 * the room first; then once more, no further, to keep the work per
@@ -648,11 +692,10 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 	}
 	if (err == 0) {
 		xct_count(XCT_S_INSERT);
-	} else if (err == -EEXIST) {
-		/* Another CPU created it first: this packet goes to that
-		 * entry, after it. */
-		xct_count(XCT_S_CLASH_RESOLVE);
-	} else {
+		res->status = c->status;
+		return;
+	}
+	if (err != -EEXIST) {
 		xct_count(XCT_S_INSERT_FAILED);
 		xct_count(XCT_S_DROP);
 		xct_ct_fail(res, err == -E2BIG ? XCT_R_TABLE_FULL : XCT_R_INSERT_ERROR);
@@ -665,10 +708,13 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 			xct_gc_kick(now);
 		return;
 	}
+	/* Another CPU created it first: this packet goes to that entry,
+	 * after it. */
+	xct_count(XCT_S_CLASH_RESOLVE);
 	ct = bpf_map_lookup_elem(&xct_ct, key);
 	if (!ct) {
-		/* Deleted again before it came to life (a full table's
-		 * eviction on another CPU). */
+		/* Deleted again already (a full table's eviction on another
+		 * CPU). */
 		xct_ct_fail(res, XCT_R_TABLE_BUSY);
 		return;
 	}
