@@ -201,13 +201,22 @@ __noinline int xct_fast_prepare_skb(struct __sk_buff *skb, __u32 hook)
 				f);
 }
 
+/* The tracker leaves SEEN_REPLY and the NAT bits as they are on the fast
+ * path's packets: the hand-off for dnat is decided now. */
+static __always_inline int xct_fast_dnat_due(const struct xct_fast_state *f, __u8 dir,
+					     __u16 status)
+{
+	return f->hook == XCT_HOOK_INGRESS && dir == XCT_DIR_ORIGINAL && f->dnat &&
+	       xct_dnat_may_apply(status);
+}
+
 /*
  * The second half: the entry tracked, and the counters.  The packet is in
  * this CPU's slot, where the first half left it, and stays there for the
- * full path when this half declines (XCT_FAST_PARSED).  A UDP packet is tracked
- * in place, in one lock hold, when the UDP tracker (xct_udp_packet()) can
- * only account it and refresh the timeout: no first reply, no flow
- * becoming a stream.  A TCP segment may be out of window or change the
+ * full path when this half declines (XCT_FAST_PARSED).  A UDP packet is
+ * tracked in place, without the lock, when the UDP tracker
+ * (xct_udp_packet()) would only account it and refresh the timeout: no
+ * first reply, no flow becoming a stream.  A TCP segment may be out of window or change the
  * state, so it is tracked on a copy, as the full path tracks it, written
  * back only when the result is the fast path's.
  */
@@ -220,7 +229,7 @@ __noinline int xct_fast_commit(void)
 	struct xct_ct_entry *ct, *e;
 	__u32 zero = 0;
 	__u16 status;
-	__u8 dir, state, seen;
+	__u8 dir, state;
 	int i;
 	__u64 now;
 
@@ -236,34 +245,39 @@ __noinline int xct_fast_commit(void)
 	now = xct_now();
 	__builtin_memset(&res, 0, sizeof(res));
 
+	if (f->key.proto == XCT_IPPROTO_UDP) {
+		/* UDP: without the lock.  The flags are read once; a packet
+		 * that would change them (a first reply, a flow becoming a
+		 * stream) takes the full path, which changes them under
+		 * the lock.  The counters go in with atomics and the full
+		 * path writes its own in as deltas (xct_ct_write_back()),
+		 * so a concurrent update loses none. */
+		status = XCT_READ_ONCE(ct->status);
+		if ((status & (XCT_CT_DYING | XCT_CT_NEW_PENDING)) || XCT_READ_ONCE(ct->expires_ns) <= now)
+			return XCT_FAST_PARSED;
+		dir = f->side == ct->orig_side ? XCT_DIR_ORIGINAL : XCT_DIR_REPLY;
+		if (xct_fast_dnat_due(f, dir, status) || xct_udp_changes(ct, status, dir, now))
+			return XCT_FAST_PARSED;
+		res.ct_state = (status & XCT_CT_SEEN_REPLY) ? XCT_CTS_ESTABLISHED : XCT_CTS_NEW;
+		if (!(f->ok & (1 << xct_fast_slot(res.ct_state))))
+			return XCT_FAST_PARSED;
+		xct_ct_account_atomic(ct, dir, &slot->pkt, now,
+				      xct_udp_stream(ct, status, now) ? XCT_UDP_TIMEOUT_REPLIED
+								     : XCT_UDP_TIMEOUT_UNREPLIED,
+				      &res);
+		res.dir = dir;
+		res.status = status;
+		goto counted;
+	}
+
 	bpf_spin_lock(&ct->lock);
 	state = ct->state;
 	status = ct->status;
 	if ((status & (XCT_CT_DYING | XCT_CT_NEW_PENDING)) || ct->expires_ns <= now)
 		goto unlock;
 	dir = f->side == ct->orig_side ? XCT_DIR_ORIGINAL : XCT_DIR_REPLY;
-	seen = !!(status & XCT_CT_SEEN_REPLY);
-	/* The tracker leaves SEEN_REPLY and the NAT bits as they are on the
-	 * fast path's packets: the hand-off for dnat is decided now. */
-	if (f->hook == XCT_HOOK_INGRESS && dir == XCT_DIR_ORIGINAL && f->dnat &&
-	    xct_dnat_may_apply(status))
+	if (xct_fast_dnat_due(f, dir, status))
 		goto unlock;
-	if (f->key.proto == XCT_IPPROTO_UDP) {
-		/* A first reply sets SEEN_REPLY, a replied flow older than
-		 * its stream time becomes ASSURED: events, the full path. */
-		if ((!seen && dir == XCT_DIR_REPLY) ||
-		    (seen && !(status & XCT_CT_ASSURED) && now > ct->proto.udp.stream_ns))
-			goto unlock;
-		res.ct_state = seen ? XCT_CTS_ESTABLISHED : XCT_CTS_NEW;
-		if (!(f->ok & (1 << xct_fast_slot(res.ct_state))))
-			goto unlock;
-		xct_udp_packet(ct, dir, &slot->pkt, now, &res);
-		ct->seq = ct->seq + 1 ? ct->seq + 1 : 1;
-		res.dir = dir;
-		res.status = ct->status;
-		bpf_spin_unlock(&ct->lock);
-		goto counted;
-	}
 	if (state != XCT_TCP_ESTABLISHED)
 		goto unlock;
 	/* TCP: tracked on a copy, outside the lock (the tracker is a global

@@ -170,8 +170,16 @@ struct {
  * struct xct_ct_entry, but a per-CPU map may not hold a bpf_spin_lock, so
  * BTF sees it as raw bytes.
  */
+/* The counters of an entry as an update's copy took them (ct_table.h's
+ * xct_ct_write_back()). */
+struct xct_ct_counts {
+	__u64 packets[2];
+	__u64 bytes[2];
+};
+
 struct xct_ct_entry_scratch {
 	__u8 raw[sizeof(struct xct_ct_entry)];
+	struct xct_ct_counts taken; /* kept here, not on the stack */
 };
 
 struct {

@@ -16,6 +16,10 @@
 
 #define XCT_INLINE static __always_inline
 
+/* One load of a field other CPUs write without a lock, neither repeated
+ * nor merged with another by the compiler. */
+#define XCT_READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
+
 #ifndef likely
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)

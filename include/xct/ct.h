@@ -94,18 +94,56 @@ XCT_INLINE void xct_ct_account(struct xct_ct_entry *ct, int dir, const struct xc
 }
 
 /*
+ * Is a UDP flow a stream (nf_conntrack_udp_packet())?  It has seen a reply
+ * and is still active two seconds after it started, both ways: not a
+ * one-shot query.  A stream gets the stream timeout and becomes ASSURED.
+ */
+XCT_INLINE int xct_udp_stream(const struct xct_ct_entry *ct, __u16 status, __u64 now_ns)
+{
+	return (status & XCT_CT_SEEN_REPLY) && now_ns > ct->proto.udp.stream_ns;
+}
+
+/*
+ * Does this packet change anything of a UDP flow but its counters and
+ * expiry?  A first reply sets SEEN_REPLY; a replied flow past its stream
+ * time becomes ASSURED.  Any other packet only accounts and refreshes,
+ * which the datapath's fast path does without the entry's lock
+ * (xct_ct_account_atomic()).
+ */
+XCT_INLINE int xct_udp_changes(const struct xct_ct_entry *ct, __u16 status, int dir, __u64 now_ns)
+{
+	return (!(status & XCT_CT_SEEN_REPLY) && dir == XCT_DIR_REPLY) ||
+	       (!(status & XCT_CT_ASSURED) && xct_udp_stream(ct, status, now_ns));
+}
+
+/*
+ * xct_ct_account() for an entry other CPUs update at the same time: the
+ * counters with atomic adds, so that no packet is lost to a concurrent
+ * one; the last-seen time and the expiry are plain stores, each CPU's
+ * value being this instant's give or take the packets in flight.
+ */
+XCT_INLINE void xct_ct_account_atomic(struct xct_ct_entry *ct, int dir, const struct xct_pkt *pkt,
+				      __u64 now_ns, __u32 timeout_s, struct xct_ct_result *res)
+{
+	__sync_fetch_and_add(&ct->packets[dir & 1], 1);
+	__sync_fetch_and_add(&ct->bytes[dir & 1], (__u64)pkt->l3_len);
+	ct->last_seen_ns = now_ns;
+	ct->expires_ns = now_ns + (__u64)timeout_s * XCT_NSEC_PER_SEC;
+	res->counted = 1;
+}
+
+/*
  * nf_conntrack_udp_packet(): the UDP tracker.  Once a flow is ASSURED
  * (it has SEEN_REPLY too), this only accounts the packet and refreshes
- * the timeout: the datapath's fast path applies it in place then.
+ * the timeout: the datapath's fast path does that itself then, without
+ * the lock (xct_udp_changes()).
  */
 XCT_INLINE void xct_udp_packet(struct xct_ct_entry *ct, int dir, const struct xct_pkt *pkt,
 			       __u64 now_ns, struct xct_ct_result *res)
 {
 	__u32 timeout = XCT_UDP_TIMEOUT_UNREPLIED;
 
-	if ((ct->status & XCT_CT_SEEN_REPLY) && now_ns > ct->proto.udp.stream_ns) {
-		/* Still active two seconds after it started, both ways: a
-		 * stream, not a one-shot query. */
+	if (xct_udp_stream(ct, ct->status, now_ns)) {
 		timeout = XCT_UDP_TIMEOUT_REPLIED;
 		if (!(ct->status & XCT_CT_ASSURED)) {
 			ct->status |= XCT_CT_ASSURED;

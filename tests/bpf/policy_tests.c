@@ -10,7 +10,11 @@
  * interface matches, egress, INVALID packets, rule counters, reloads that
  * keep established connections, and a rule deep in a 10,000-rule set.
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdlib.h>
@@ -1263,5 +1267,91 @@ TEST(policy_fast_path_tracks_as_the_full_path)
 	CHECK(!memcmp((__u8 *)&fast.udp + 4, (__u8 *)&full.udp + 4, sizeof(fast.udp) - 4));
 	CHECK_EQ(fast.tcp.state, XCT_TCP_FIN_WAIT);
 	CHECK(fast.udp.status & XCT_CT_ASSURED);
+	fixture_teardown(&fx);
+}
+
+/* One CPU's share of policy_fast_path_loses_no_concurrent_count: a frame
+ * run `repeat` times there. */
+struct pinned_run {
+	int prog_fd, cpu;
+	const struct packet *pk;
+	__u32 repeat;
+	int err;
+};
+
+static void *pinned_run(void *arg)
+{
+	struct pinned_run *r = arg;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(r->cpu, &set);
+	r->err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (!r->err) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = r->pk->data,
+			    .data_size_in = r->pk->len, .repeat = r->repeat);
+
+		r->err = bpf_prog_test_run_opts(r->prog_fd, &opts);
+	}
+	return NULL;
+}
+
+/*
+ * An assured UDP flow's packets are accounted without the entry's lock on
+ * the fast path, while packets the fast parser leaves (here, with IP
+ * options) are tracked on a copy by the full path and written back.  Run
+ * at the same time on two CPUs, every packet must be in the entry's
+ * counters: the full path's write-back adds what it counted, and
+ * overwrites none of what the fast path added meanwhile.
+ */
+TEST(policy_fast_path_loses_no_concurrent_count)
+{
+	struct flow c = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", 40100, "10.0.0.2", 53);
+	struct flow s = reverse(&c);
+	struct layout opts = {.ipv4_opt_len = 4};
+	struct packet plain = udp_packet(&c, 20), optioned = udp_packet_layout(&c, 20, &opts);
+	struct packet answer = udp_packet(&s, 20);
+	struct pinned_run runs[2];
+	pthread_t threads[2];
+	struct xct_ct_entry before, after;
+	__u64 fast;
+	const __u32 repeat = 200000;
+	struct fixture fx;
+	int i;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		CHECK_FAIL("needs two CPUs");
+		return;
+	}
+	if (!fixture_setup(&fx, 0) || load_rules(&fx, "policy accept\naccept ct state established\n"))
+		return;
+	xdp_in(&fx, &plain);
+	xdp_in(&fx, &answer);
+	advance(&fx, SEC_NS(3));
+	xdp_in(&fx, &plain); /* a stream now: ASSURED */
+	if (get_entry(&fx, &c, &before) || !(before.status & XCT_CT_ASSURED)) {
+		CHECK_FAIL("no assured UDP entry");
+		fixture_teardown(&fx);
+		return;
+	}
+	fast = counter(&fx, XCT_S_FAST);
+	for (i = 0; i < 2; i++) {
+		runs[i] = (struct pinned_run){.prog_fd = bpf_program__fd(fx.skel->progs.xct_xdp),
+					      .cpu = i,
+					      .pk = i ? &optioned : &plain,
+					      .repeat = repeat};
+		pthread_create(&threads[i], NULL, pinned_run, &runs[i]);
+	}
+	for (i = 0; i < 2; i++) {
+		pthread_join(threads[i], NULL);
+		CHECK_EQ(runs[i].err, 0);
+	}
+	get_entry(&fx, &c, &after);
+	/* The plain packets took the fast path, the others the full one. */
+	CHECK_EQ(counter(&fx, XCT_S_FAST) - fast, repeat);
+	CHECK_EQ(after.packets[XCT_DIR_ORIGINAL] - before.packets[XCT_DIR_ORIGINAL], 2ULL * repeat);
+	CHECK_EQ(after.bytes[XCT_DIR_ORIGINAL] - before.bytes[XCT_DIR_ORIGINAL],
+		 (__u64)repeat * (plain.l3_len + optioned.l3_len));
+	CHECK_EQ(after.packets[XCT_DIR_REPLY], before.packets[XCT_DIR_REPLY]);
 	fixture_teardown(&fx);
 }
