@@ -14,6 +14,8 @@
  *
  *	set NAME [addr|port] { ELEMENT, ... }	kind from the elements
  *	policy accept|drop			at most once, default accept
+ *	define NAME = VALUE			then $NAME is VALUE
+ *	include "PATH"				another file's statements here
  *	ACTION [MATCH|OPTION]...		ACTION: accept drop reject notrack
  *
  *	iif|oif [!=] NAME|"NAME"|{ L }		ingress / egress hook
@@ -26,7 +28,7 @@
  *	ct state S[,S]... | ct state { L }
  *	limit [rate] N/UNIT | N [k|m]bytes/UNIT [burst N [packets|[k|m]bytes]]
  *	      [per saddr]			UNIT: second minute hour day
- *	log | counter
+ *	log | counter | comment "TEXT"
  *
  * A match is given at most once; a family or protocol may be repeated if
  * it agrees (nft's "ip saddr X ip daddr Y").  It is line oriented: a
@@ -44,12 +46,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "rules/ruleset.h"
 #include "xct/abi.h"
@@ -81,8 +85,9 @@ struct name_val {
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct name_val stmt_keywords[] = {
-	{"set", 0},	{"policy", 0},	   {"accept", 0}, {"drop", 0}, {"reject", 0},
-	{"notrack", 0}, {"masquerade", 0}, {"snat", 0},	  {"dnat", 0},
+	{"set", 0},    {"policy", 0},  {"accept", 0},	  {"drop", 0},
+	{"reject", 0}, {"notrack", 0}, {"masquerade", 0}, {"snat", 0},
+	{"dnat", 0},   {"define", 0},  {"include", 0},
 };
 
 static const struct name_val actions[] = {
@@ -101,7 +106,7 @@ static const struct name_val actions[] = {
 static const struct name_val rule_keywords[] = {
 	{"iif", 0},   {"oif", 0},    {"ip", 0},	   {"ip6", 0},	 {"tcp", 0},	 {"udp", 0},
 	{"icmp", 0},  {"icmpv6", 0}, {"meta", 0},  {"saddr", 0}, {"daddr", 0},	 {"sport", 0},
-	{"dport", 0}, {"ct", 0},     {"limit", 0}, {"log", 0},	 {"counter", 0},
+	{"dport", 0}, {"ct", 0},     {"limit", 0}, {"log", 0},	 {"counter", 0}, {"comment", 0},
 };
 
 static const struct name_val proto_names[] = {
@@ -121,14 +126,26 @@ static const struct name_val icmp_types[] = {
 };
 
 static const struct name_val icmp6_types[] = {
-	{"destination-unreachable", 1}, {"packet-too-big", 2},	      {"time-exceeded", 3},
-	{"parameter-problem", 4},	{"echo-request", 128},	      {"echo-reply", 129},
-	{"mld-listener-query", 130},	{"mld-listener-report", 131}, {"mld-listener-done", 132},
-	{"nd-router-solicit", 133},	{"nd-router-advert", 134},    {"nd-neighbor-solicit", 135},
-	{"nd-neighbor-advert", 136},	{"nd-redirect", 137},	      {"mld2-listener-report", 143},
+	{"destination-unreachable", 1},
+	{"packet-too-big", 2},
+	{"time-exceeded", 3},
+	{"parameter-problem", 4},
+	{"echo-request", 128},
+	{"echo-reply", 129},
+	{"mld-listener-query", 130},
+	{"mld-listener-report", 131},
+	{"mld-listener-done", 132},
+	{"nd-router-solicit", 133},
+	{"nd-router-advert", 134},
+	{"nd-neighbor-solicit", 135},
+	{"nd-neighbor-advert", 136},
+	{"nd-redirect", 137},
+	{"mld2-listener-report", 143},
 	/* nft's other names: an alias of 132, and the rest of its table. */
-	{"mld-listener-reduction", 132}, {"router-renumbering", 138},
-	{"ind-neighbor-solicit", 141},	{"ind-neighbor-advert", 142},
+	{"mld-listener-reduction", 132},
+	{"router-renumbering", 138},
+	{"ind-neighbor-solicit", 141},
+	{"ind-neighbor-advert", 142},
 };
 
 /* In the order of the bits in the TCP header (and in nft). */
@@ -330,15 +347,39 @@ enum tok_type {
 	TOK_AMP,
 	TOK_EQ,	 /* == */
 	TOK_NE,	 /* != */
+	TOK_VAR, /* $name: replaced by its definition as it is read */
 	TOK_BAD, /* a character no token starts with, or an unterminated string */
 };
 
+/*
+ * A token: s and len are its text; off, end and loc where it stands in the
+ * file being read.  A token that comes from a variable's value stands
+ * where the variable was used ($name): its text is in the value.
+ */
 struct tok {
 	enum tok_type type;
 	const char *s;
 	size_t len;
 	size_t off;
+	size_t end;
 	struct xct_src_loc loc;
+};
+
+/* define NAME = VALUE: the value as text, its own variables replaced. */
+struct define {
+	char name[XCT_RULE_NAME_MAX];
+	char *value;
+	size_t len;
+	char file[256];
+	struct xct_src_loc loc;
+};
+
+/* Files an include is reading, outermost first, to refuse a loop. */
+#define INCLUDE_DEPTH_MAX 16
+
+struct include_id {
+	dev_t dev;
+	ino_t ino;
 };
 
 struct parser {
@@ -356,39 +397,45 @@ struct parser {
 	size_t rules_cap;
 	size_t nat_rules_cap;
 	int nat_action; /* of the NAT rule being parsed, for its messages */
+
+	struct define *defines;
+	size_t n_defines, defines_cap;
+	/* The variable being read: tokens come from its value until its end. */
+	const char *mac;
+	size_t mac_len, mac_pos;
+	struct tok mac_use; /* the $name being replaced */
+
+	struct include_id includes[INCLUDE_DEPTH_MAX + 1];
+	unsigned int depth; /* entries of includes in use */
 };
 
-static void lex(struct parser *p, struct tok *t)
+static const struct define *find_define(const struct parser *p, const char *s, size_t len)
 {
-	const char *s = p->text;
-	size_t i = p->pos, n = p->len, at;
+	size_t i;
 
-	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
-		i++;
-	/* The end of a line with a comment is where the comment starts: a
-	 * caret there points just past the last thing written. */
-	at = i;
-	if (i < n && s[i] == '#')
-		while (i < n && s[i] != '\n')
-			i++;
+	for (i = 0; i < p->n_defines; i++)
+		if (strlen(p->defines[i].name) == len && !memcmp(p->defines[i].name, s, len))
+			return &p->defines[i];
+	return NULL;
+}
 
-	t->s = s + i;
-	t->off = at;
+/* Length of the variable name after a '$' at s[i]. */
+static size_t var_name_len(const char *s, size_t i, size_t n)
+{
+	size_t j = i + 1;
+
+	while (j < n && (is_alpha(s[j]) || is_digit(s[j]) || s[j] == '_' || s[j] == '-'))
+		j++;
+	return j - i - 1;
+}
+
+/* The token that starts at s[i], which is not blank: its type and length. */
+static void scan(const char *s, size_t i, size_t n, struct tok *t)
+{
 	t->len = 1;
-	t->loc.line = p->line;
-	t->loc.col = (unsigned int)(at - p->line_start + 1);
-	if (i >= n) {
-		t->type = TOK_EOF;
-		t->len = 0;
-		p->pos = i;
-		return;
-	}
-
 	switch (s[i]) {
 	case '\n':
 		t->type = TOK_NL;
-		p->line++;
-		p->line_start = i + 1;
 		break;
 	case '{':
 		t->type = TOK_LBRACE;
@@ -437,6 +484,10 @@ static void lex(struct parser *p, struct tok *t)
 		}
 		break;
 	}
+	case '$':
+		t->len = 1 + var_name_len(s, i, n);
+		t->type = t->len > 1 ? TOK_VAR : TOK_BAD;
+		break;
 	default:
 		if (is_word_char(s[i])) {
 			size_t j = i;
@@ -453,7 +504,76 @@ static void lex(struct parser *p, struct tok *t)
 		}
 		break;
 	}
-	p->pos = i + t->len;
+}
+
+/* The next token of the variable being read; false at its end. */
+static bool lex_var(struct parser *p, struct tok *t)
+{
+	const char *s = p->mac;
+	size_t i = p->mac_pos, n = p->mac_len;
+
+	while (i < n && s[i] == ' ')
+		i++;
+	if (i >= n) {
+		p->mac = NULL;
+		return false;
+	}
+	scan(s, i, n, t);
+	t->s = s + i;
+	t->off = p->mac_use.off;
+	t->end = p->mac_use.end;
+	t->loc = p->mac_use.loc;
+	p->mac_pos = i + t->len;
+	return true;
+}
+
+static void lex(struct parser *p, struct tok *t)
+{
+	const char *s = p->text;
+	size_t i, n = p->len, at;
+
+	if (p->mac && lex_var(p, t))
+		return;
+	i = p->pos;
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+		i++;
+	/* The end of a line with a comment is where the comment starts: a
+	 * caret there points just past the last thing written. */
+	at = i;
+	if (i < n && s[i] == '#')
+		while (i < n && s[i] != '\n')
+			i++;
+
+	t->s = s + i;
+	t->off = at;
+	t->len = 0;
+	t->loc.line = p->line;
+	t->loc.col = (unsigned int)(at - p->line_start + 1);
+	if (i >= n) {
+		t->type = TOK_EOF;
+		t->end = p->pos = i;
+		return;
+	}
+	scan(s, i, n, t);
+	if (t->type == TOK_NL) {
+		p->line++;
+		p->line_start = i + 1;
+	}
+	t->end = p->pos = i + t->len;
+	/* A variable is replaced by its value where it is used; one not
+	 * defined stays TOK_VAR, an error wherever it stands. */
+	if (t->type == TOK_VAR) {
+		const struct define *d = find_define(p, t->s + 1, t->len - 1);
+
+		if (d) {
+			p->mac = d->value;
+			p->mac_len = d->len;
+			p->mac_pos = 0;
+			p->mac_use = *t;
+			if (!lex_var(p, t))
+				lex(p, t);
+		}
+	}
 }
 
 static void advance(struct parser *p)
@@ -546,10 +666,24 @@ static int error_at(struct parser *p, size_t off, struct xct_src_loc loc, const 
 	return -EINVAL;
 }
 
-/* What is wrong with a TOK_BAD, whatever the parser expected there. */
-static void bad_tok_msg(const struct tok *t, char *msg, size_t n)
+/* What is wrong with a TOK_BAD or an undefined TOK_VAR, whatever the
+ * parser expected there. */
+static void bad_tok_msg(const struct parser *p, const struct tok *t, char *msg, size_t n)
 {
-	if (t->s[0] == '"')
+	struct suggest sg;
+	char sugg[64];
+	size_t i;
+
+	if (t->type == TOK_VAR) {
+		suggest_init(&sg, t->s + 1, t->len - 1);
+		for (i = 0; i < p->n_defines; i++)
+			suggest_try(&sg, p->defines[i].name);
+		snprintf(msg, n, "undefined variable '%.*s'%s", (int)t->len, t->s,
+			 suggest_text(&sg, "$", sugg, sizeof(sugg)));
+	} else if (t->s[0] == '$')
+		snprintf(msg, n,
+			 "expected a variable name after '$' (define NAME = VALUE, then $NAME)");
+	else if (t->s[0] == '"')
 		snprintf(msg, n, "unterminated string (a closing '\"' is missing)");
 	else if (t->s[0] == '!')
 		snprintf(msg, n, "unexpected '!' (did you mean '!='?)");
@@ -566,8 +700,8 @@ __attribute__((format(printf, 3, 4))) static int perr(struct parser *p, const st
 	char msg[sizeof(p->err->msg)];
 	va_list ap;
 
-	if (t->type == TOK_BAD) {
-		bad_tok_msg(t, msg, sizeof(msg));
+	if (t->type == TOK_BAD || t->type == TOK_VAR) {
+		bad_tok_msg(p, t, msg, sizeof(msg));
 	} else {
 		va_start(ap, fmt);
 		vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -1130,6 +1264,7 @@ struct rule_ctx {
 static void rule_free(struct xct_rule *r)
 {
 	free(r->text);
+	free(r->comment);
 	free(r->ifaces);
 	free(r->iface_locs);
 	free(r->saddr.list);
@@ -1948,6 +2083,31 @@ static int parse_limit(struct parser *p, struct rule_ctx *rc)
 	return 0;
 }
 
+/* comment "TEXT": kept with the rule, as nft keeps it in the rule's
+ * user data (at most 128 bytes there too). */
+#define COMMENT_MAX 128
+
+static int parse_comment(struct parser *p, struct rule_ctx *rc)
+{
+	const struct tok *t;
+
+	if (rc->r.comment)
+		return perr(p, &p->cur, "'comment' given twice");
+	advance(p);
+	t = &p->cur;
+	if (t->type != TOK_STRING)
+		return perr(p, t, "expected a string in double quotes after 'comment', got %s",
+			    GOT(t));
+	if (t->len - 2 > COMMENT_MAX)
+		return perr(p, t, "comment is %zu bytes long, at most %d are kept", t->len - 2,
+			    COMMENT_MAX);
+	rc->r.comment = strndup(t->s + 1, t->len - 2);
+	if (!rc->r.comment)
+		return oom(p, t);
+	advance(p);
+	return 0;
+}
+
 /* Words that only make sense after another one: say which. */
 static const struct {
 	const char *word;
@@ -2009,39 +2169,94 @@ static int unknown_in_rule(struct parser *p, struct rule_ctx *rc)
 		TXT(t));
 }
 
-/*
- * The rule as written, for xct rules show: from its first token to its
- * last, comments dropped, and each line break of a list that spans lines
- * (with the indentation around it) as one space.
- */
-static char *rule_text(const char *s, size_t start, size_t end)
-{
-	char *out = malloc(end - start + 1);
-	size_t o = 0, i = start;
+/* A growing string for expand_text. */
+struct strbuf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
 
-	if (!out)
-		return NULL;
+static void sb_put(struct strbuf *sb, const char *s, size_t n)
+{
+	if (sb->oom)
+		return;
+	if (sb->len + n + 1 > sb->cap) {
+		size_t ncap = sb->cap ? sb->cap : 64;
+		char *ns;
+
+		while (ncap < sb->len + n + 1)
+			ncap *= 2;
+		ns = realloc(sb->s, ncap);
+		if (!ns) {
+			sb->oom = true;
+			return;
+		}
+		sb->s = ns;
+		sb->cap = ncap;
+	}
+	memcpy(sb->s + sb->len, s, n);
+	sb->len += n;
+	sb->s[sb->len] = '\0';
+}
+
+/*
+ * Text as written from start to end, for xct rules show and for a
+ * variable's value: comments dropped, each line break of a list that spans
+ * lines (with the indentation around it) as one space, and each $name as
+ * its value, so that the text reads back without its definitions.  Strings
+ * are kept as they are.  NULL when out of memory.
+ */
+static char *expand_text(const struct parser *p, size_t start, size_t end)
+{
+	const char *s = p->text;
+	struct strbuf sb = {0};
+	size_t i = start;
+
+	sb_put(&sb, "", 0);
 	while (i < end) {
 		if (s[i] == '#') {
 			while (i < end && s[i] != '\n')
 				i++;
 			continue;
 		}
+		if (s[i] == '"') {
+			size_t j = i + 1;
+
+			while (j < end && s[j] != '"' && s[j] != '\n')
+				j++;
+			j += j < end && s[j] == '"';
+			sb_put(&sb, s + i, j - i);
+			i = j;
+			continue;
+		}
+		if (s[i] == '$') {
+			size_t l = var_name_len(s, i, end);
+			const struct define *d = find_define(p, s + i + 1, l);
+
+			if (d) {
+				sb_put(&sb, d->value, d->len);
+				i += 1 + l;
+				continue;
+			}
+		}
 		if (s[i] == '\n') {
-			while (o && (out[o - 1] == ' ' || out[o - 1] == '\t'))
-				o--;
+			while (sb.len && (sb.s[sb.len - 1] == ' ' || sb.s[sb.len - 1] == '\t'))
+				sb.s[--sb.len] = '\0';
 			i++;
 			while (i < end && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
 				i++;
 			if (i < end && s[i] != '\n' && s[i] != '#')
-				out[o++] = ' ';
+				sb_put(&sb, " ", 1);
 			continue;
 		}
-		out[o++] = s[i] == '\r' ? ' ' : s[i];
+		sb_put(&sb, s[i] == '\r' ? " " : s + i, 1);
 		i++;
 	}
-	out[o] = '\0';
-	return out;
+	if (sb.oom) {
+		free(sb.s);
+		return NULL;
+	}
+	return sb.s;
 }
 
 /* ---- NAT rules ---- */
@@ -2328,6 +2543,8 @@ static int parse_rule(struct parser *p, int action)
 				advance(p);
 		} else if (tok_is(t, "counter"))
 			advance(p); /* every rule counts */
+		else if (tok_is(t, "comment"))
+			err = parse_comment(p, &rc);
 		else if (tok_is(t, "to") && nat)
 			err = perr(p, t, "'to' must follow '%s' directly",
 				   actions[rc.r.action].name);
@@ -2341,7 +2558,7 @@ static int parse_rule(struct parser *p, int action)
 	    (!rc.r.has_proto || (rc.r.proto != PROTO_TCP && rc.r.proto != PROTO_UDP)))
 		err = perr(p, &first, "'dnat to ADDR:PORT' needs 'tcp' or 'udp' in the rule");
 	if (!err) {
-		rc.r.text = rule_text(p->text, first.off, p->last.off + p->last.len);
+		rc.r.text = expand_text(p, first.off, p->last.end);
 		if (!rc.r.text)
 			err = oom(p, &first);
 		else if (nat ? vec_reserve(p->rs.nat_rules, p->rs.n_nat_rules, p->nat_rules_cap)
@@ -2359,7 +2576,315 @@ static int parse_rule(struct parser *p, int action)
 	return 0;
 }
 
-/* ---- Statements ---- */
+/* ---- Variables ---- */
+
+/* The most text a variable's value may expand to: a definition made of
+ * others cannot double itself into all of memory. */
+#define DEFINE_VALUE_MAX (1u << 20)
+
+/* define NAME = VALUE: VALUE runs to the end of the statement (a list in
+ * braces may span lines); $NAME then stands for it wherever a token may. */
+static int parse_define(struct parser *p)
+{
+	struct tok kw = p->cur, name, open = {0};
+	const struct define *prev;
+	struct define d;
+	unsigned int depth = 0;
+	size_t start;
+	int err;
+
+	memset(&d, 0, sizeof(d));
+	advance(p);
+	name = p->cur;
+	if (name.type != TOK_WORD)
+		return perr(p, &name, "expected a variable name after 'define', got %s",
+			    GOT(&name));
+	err = check_set_name(p, &name, "variable name");
+	if (err)
+		return err;
+	prev = find_define(p, name.s, name.len);
+	if (prev)
+		return perr(p, &name, "variable '%s' is already defined (at %s:%u)", TXT(&name),
+			    prev->file, prev->loc.line);
+	memcpy(d.name, name.s, name.len);
+	advance(p);
+	/* '=' alone is no token of the rule language, so it lexes as bad. */
+	if (p->cur.type != TOK_BAD || p->cur.len != 1 || p->cur.s[0] != '=')
+		return perr(p, &p->cur, "expected '=' after 'define %s', got %s", d.name,
+			    GOT(&p->cur));
+	advance(p);
+	if (stmt_end(&p->cur))
+		return perr(p, &p->cur, "expected a value after 'define %s =', got %s", d.name,
+			    GOT(&p->cur));
+	start = p->cur.off;
+	for (;;) {
+		if (p->cur.type == TOK_BAD || p->cur.type == TOK_VAR)
+			return perr(p, &p->cur, "%s", "");
+		if (p->cur.type == TOK_LBRACE && !depth++)
+			open = p->cur;
+		if (p->cur.type == TOK_RBRACE && !depth)
+			return perr(p, &p->cur, "unexpected '}' (no '{' is open)");
+		if (p->cur.type == TOK_RBRACE)
+			depth--;
+		advance(p);
+		if (depth) {
+			skip_nl(p);
+			if (p->cur.type == TOK_EOF)
+				return perr(p, &open, "unterminated '{' (opened at line %u)",
+					    open.loc.line);
+		} else if (stmt_end(&p->cur)) {
+			break;
+		}
+	}
+	d.value = expand_text(p, start, p->last.end);
+	if (!d.value)
+		return oom(p, &kw);
+	d.len = strlen(d.value);
+	if (d.len > DEFINE_VALUE_MAX) {
+		free(d.value);
+		return perr(p, &name, "the value of '%s' is longer than %u KiB", d.name,
+			    DEFINE_VALUE_MAX >> 10);
+	}
+	snprintf(d.file, sizeof(d.file), "%s", p->err->file);
+	d.loc = kw.loc;
+	if (vec_reserve(p->defines, p->n_defines, p->defines_cap)) {
+		free(d.value);
+		return oom(p, &kw);
+	}
+	p->defines[p->n_defines++] = d;
+	return 0;
+}
+
+/* ---- Included files ---- */
+
+/*
+ * Reads a rules file from fd into *buf (*len bytes), up to
+ * XCT_RULES_FILE_MAX bytes and no further than a NUL byte; msg says why
+ * not.  Reads until EOF rather than trust st_size (pipes, /proc files):
+ * the text is refused at a NUL anyway, and /dev/zero would never end.
+ */
+static int read_text(int fd, char **bufp, size_t *lenp, char *msg, size_t msglen)
+{
+	size_t len = 0, cap = 0;
+	char *buf = NULL, *nb, *nul;
+	ssize_t r;
+
+	for (;;) {
+		if (cap - len < 4096) {
+			size_t ncap = cap ? cap * 2 : 65536;
+
+			if (ncap > XCT_RULES_FILE_MAX + 1)
+				ncap = XCT_RULES_FILE_MAX + 1;
+			nb = ncap > cap ? realloc(buf, ncap) : NULL;
+			if (!nb && ncap > cap) {
+				snprintf(msg, msglen, "cannot read rules file: %s",
+					 strerror(ENOMEM));
+				free(buf);
+				return -ENOMEM;
+			}
+			if (nb) {
+				buf = nb;
+				cap = ncap;
+			}
+		}
+		if (len == cap) {
+			snprintf(msg, msglen, "larger than %u MiB, the most a rules file may hold",
+				 XCT_RULES_FILE_MAX >> 20);
+			free(buf);
+			return -EFBIG;
+		}
+		r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+
+			snprintf(msg, msglen, "cannot read rules file: %s", strerror(e));
+			free(buf);
+			return -e;
+		}
+		if (r == 0)
+			break;
+		nul = memchr(buf + len, '\0', (size_t)r);
+		if (nul) {
+			len = (size_t)(nul - buf) + 1;
+			break;
+		}
+		len += (size_t)r;
+	}
+	*bufp = buf;
+	*lenp = len;
+	return 0;
+}
+
+static int parse_stmts(struct parser *p);
+
+/* Where the lexer stands in a file, kept while another is included. */
+struct lex_state {
+	const char *text;
+	size_t len, pos, line_start;
+	unsigned int line;
+	struct tok cur, last;
+	const char *mac;
+	size_t mac_len, mac_pos;
+	struct tok mac_use;
+	char file[sizeof(((struct xct_rules_error *)0)->file)];
+};
+
+static void lex_save(const struct parser *p, struct lex_state *ls)
+{
+	ls->text = p->text;
+	ls->len = p->len;
+	ls->pos = p->pos;
+	ls->line_start = p->line_start;
+	ls->line = p->line;
+	ls->cur = p->cur;
+	ls->last = p->last;
+	ls->mac = p->mac;
+	ls->mac_len = p->mac_len;
+	ls->mac_pos = p->mac_pos;
+	ls->mac_use = p->mac_use;
+	memcpy(ls->file, p->err->file, sizeof(ls->file));
+}
+
+static void lex_restore(struct parser *p, const struct lex_state *ls)
+{
+	p->text = ls->text;
+	p->len = ls->len;
+	p->pos = ls->pos;
+	p->line_start = ls->line_start;
+	p->line = ls->line;
+	p->cur = ls->cur;
+	p->last = ls->last;
+	p->mac = ls->mac;
+	p->mac_len = ls->mac_len;
+	p->mac_pos = ls->mac_pos;
+	p->mac_use = ls->mac_use;
+	memcpy(p->err->file, ls->file, sizeof(ls->file));
+}
+
+/* Parses the statements of text as file, at the start of a file. */
+static int parse_buffer(struct parser *p, const char *file, const char *text, size_t len)
+{
+	int ret;
+
+	p->text = text;
+	p->len = len;
+	p->pos = 0;
+	p->line = 1;
+	p->line_start = 0;
+	p->mac = NULL;
+	memset(&p->last, 0, sizeof(p->last));
+	snprintf(p->err->file, sizeof(p->err->file), "%s", file);
+	ret = check_text(p);
+	if (ret)
+		return ret;
+	lex(p, &p->cur);
+	return parse_stmts(p);
+}
+
+/* The statements of file, included where the token at stands. */
+static int include_one(struct parser *p, const struct tok *at, const char *file)
+{
+	char msg[sizeof(p->err->msg)];
+	struct lex_state ls;
+	struct stat st;
+	unsigned int i;
+	size_t len;
+	char *buf;
+	int fd, ret;
+
+	if (p->depth > INCLUDE_DEPTH_MAX)
+		return perr(p, at, "includes nested more than %d deep", INCLUDE_DEPTH_MAX);
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return perr(p, at, "cannot open '%s': %s", file, strerror(errno));
+	if (fstat(fd, &st)) {
+		ret = perr(p, at, "cannot read '%s': %s", file, strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		ret = perr(p, at, "cannot include '%s': it is a directory (include \"%s/*\")", file,
+			   file);
+		goto out;
+	}
+	for (i = 0; i < p->depth; i++)
+		if (p->includes[i].dev == st.st_dev && p->includes[i].ino == st.st_ino) {
+			ret = perr(p, at, "include loop: '%s' is being read already", file);
+			goto out;
+		}
+	ret = read_text(fd, &buf, &len, msg, sizeof(msg));
+	if (ret) {
+		perr(p, at, "'%s': %s", file, msg);
+		goto out;
+	}
+	lex_save(p, &ls);
+	p->includes[p->depth].dev = st.st_dev;
+	p->includes[p->depth].ino = st.st_ino;
+	p->depth++;
+	ret = parse_buffer(p, file, buf, len);
+	p->depth--;
+	/* On an error, the message and its line are the included file's. */
+	if (!ret)
+		lex_restore(p, &ls);
+	free(buf);
+out:
+	close(fd);
+	return ret;
+}
+
+/*
+ * include "PATH": the statements of another file, read where the include
+ * stands, with its sets, variables and rules.  A relative path is taken
+ * from the including file's directory.  A pattern with wildcards (* ? [)
+ * includes its matches in name order, and matching none is no error, as
+ * in nft.
+ */
+static int parse_include(struct parser *p)
+{
+	struct tok path;
+	char pat[PATH_MAX];
+	const char *slash;
+	size_t plen, dlen = 0;
+	glob_t g;
+	size_t i;
+	int ret;
+
+	advance(p);
+	path = p->cur;
+	if (path.type != TOK_STRING)
+		return perr(p, &path,
+			    "expected a file name in double quotes after 'include', got %s",
+			    GOT(&path));
+	plen = path.len - 2;
+	if (!plen)
+		return perr(p, &path, "expected a file name in the quotes after 'include'");
+	advance(p);
+	if (!stmt_end(&p->cur))
+		return perr(p, &p->cur, "expected end of line after 'include %s', got %s",
+			    TXT(&path), GOT(&p->cur));
+	slash = strrchr(p->err->file, '/');
+	if (path.s[1] != '/' && slash)
+		dlen = (size_t)(slash - p->err->file) + 1;
+	if (dlen + plen >= sizeof(pat))
+		return perr(p, &path, "file name too long");
+	memcpy(pat, p->err->file, dlen);
+	memcpy(pat + dlen, path.s + 1, plen);
+	pat[dlen + plen] = '\0';
+
+	if (!strpbrk(pat + dlen, "*?["))
+		return include_one(p, &path, pat);
+	ret = glob(pat, GLOB_ERR, NULL, &g);
+	if (ret == GLOB_NOMATCH)
+		return 0;
+	if (ret)
+		return perr(p, &path, "cannot read the files '%s' names: %s", pat,
+			    ret == GLOB_NOSPACE ? strerror(ENOMEM) : strerror(errno));
+	for (i = 0, ret = 0; i < g.gl_pathc && !ret; i++)
+		ret = include_one(p, &path, g.gl_pathv[i]);
+	globfree(&g);
+	return ret;
+}
 
 static int parse_stmt(struct parser *p)
 {
@@ -2372,6 +2897,10 @@ static int parse_stmt(struct parser *p)
 		return parse_set(p);
 	if (tok_is(t, "policy"))
 		return parse_policy(p);
+	if (tok_is(t, "define"))
+		return parse_define(p);
+	if (tok_is(t, "include"))
+		return parse_include(p);
 	if (t->type == TOK_WORD) {
 		a = lookup(actions, ARRAY_SIZE(actions), t->s, t->len);
 		if (a >= 0)
@@ -2421,41 +2950,59 @@ void xct_ruleset_free(struct xct_ruleset *rs)
 	memset(rs, 0, sizeof(*rs));
 }
 
-int xct_rules_parse(const char *file, const char *text, size_t len, struct xct_ruleset *out,
-		    struct xct_rules_error *err)
+/* Statements up to the end of the file being read. */
+static int parse_stmts(struct parser *p)
+{
+	int ret;
+
+	while (p->cur.type != TOK_EOF) {
+		if (p->cur.type == TOK_NL || p->cur.type == TOK_SEMI) {
+			advance(p);
+			continue;
+		}
+		ret = parse_stmt(p);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Parses a whole input; st identifies its file (for include loops), or is
+ * NULL for text that is no file. */
+static int parse_top(const char *file, const char *text, size_t len, const struct stat *st,
+		     struct xct_ruleset *out, struct xct_rules_error *err)
 {
 	struct parser p;
+	size_t i;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
 	memset(err, 0, sizeof(*err));
-	snprintf(err->file, sizeof(err->file), "%s", file ? file : "<input>");
-
 	memset(&p, 0, sizeof(p));
-	p.text = text ? text : "";
-	p.len = text ? len : 0;
-	p.line = 1;
 	p.file = file;
 	p.err = err;
 	p.rs.policy = XCT_POLICY_ACCEPT;
-
-	ret = check_text(&p);
-	if (ret)
+	if (st) {
+		p.includes[0].dev = st->st_dev;
+		p.includes[0].ino = st->st_ino;
+		p.depth = 1;
+	}
+	ret = parse_buffer(&p, file ? file : "<input>", text ? text : "", text ? len : 0);
+	for (i = 0; i < p.n_defines; i++)
+		free(p.defines[i].value);
+	free(p.defines);
+	if (ret) {
+		xct_ruleset_free(&p.rs);
 		return ret;
-	lex(&p, &p.cur);
-	while (p.cur.type != TOK_EOF) {
-		if (p.cur.type == TOK_NL || p.cur.type == TOK_SEMI) {
-			advance(&p);
-			continue;
-		}
-		ret = parse_stmt(&p);
-		if (ret) {
-			xct_ruleset_free(&p.rs);
-			return ret;
-		}
 	}
 	*out = p.rs;
 	return 0;
+}
+
+int xct_rules_parse(const char *file, const char *text, size_t len, struct xct_ruleset *out,
+		    struct xct_rules_error *err)
+{
+	return parse_top(file, text, len, NULL, out, err);
 }
 
 const char *xct_rules_file_name(const char *path)
@@ -2466,10 +3013,10 @@ const char *xct_rules_file_name(const char *path)
 int xct_rules_parse_file(const char *path, struct xct_ruleset *out, struct xct_rules_error *err)
 {
 	const char *name = xct_rules_file_name(path);
-	size_t len = 0, cap = 0;
-	char *buf = NULL, *nb, *nul;
 	bool std_in = name != path;
-	ssize_t r;
+	struct stat st;
+	char *buf;
+	size_t len;
 	int fd, ret;
 
 	memset(out, 0, sizeof(*out));
@@ -2482,55 +3029,13 @@ int xct_rules_parse_file(const char *path, struct xct_ruleset *out, struct xct_r
 		snprintf(err->msg, sizeof(err->msg), "cannot open rules file: %s", strerror(-ret));
 		return ret;
 	}
-	/* Read until EOF rather than trust st_size (pipes, /proc files), but
-	 * never more than the limit, and only up to the first NUL byte: the
-	 * text is refused there anyway, and /dev/zero would never end. */
-	for (;;) {
-		if (cap - len < 4096) {
-			size_t ncap = cap ? cap * 2 : 65536;
+	ret = read_text(fd, &buf, &len, err->msg, sizeof(err->msg));
+	if (!ret) {
+		bool file = !std_in && !fstat(fd, &st);
 
-			if (ncap > XCT_RULES_FILE_MAX + 1)
-				ncap = XCT_RULES_FILE_MAX + 1;
-			nb = ncap > cap ? realloc(buf, ncap) : NULL;
-			if (!nb && ncap > cap) {
-				ret = -ENOMEM;
-				snprintf(err->msg, sizeof(err->msg), "cannot read rules file: %s",
-					 strerror(ENOMEM));
-				goto out;
-			}
-			if (nb) {
-				buf = nb;
-				cap = ncap;
-			}
-		}
-		if (len == cap) {
-			ret = -EFBIG;
-			snprintf(err->msg, sizeof(err->msg),
-				 "larger than %u MiB, the most a rules file may hold",
-				 XCT_RULES_FILE_MAX >> 20);
-			goto out;
-		}
-		r = read(fd, buf + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ret = -errno;
-			snprintf(err->msg, sizeof(err->msg), "cannot read rules file: %s",
-				 strerror(-ret));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		nul = memchr(buf + len, '\0', (size_t)r);
-		if (nul) {
-			len = (size_t)(nul - buf) + 1;
-			break;
-		}
-		len += (size_t)r;
+		ret = parse_top(name, buf, len, file ? &st : NULL, out, err);
+		free(buf);
 	}
-	ret = xct_rules_parse(name, buf, len, out, err);
-out:
-	free(buf);
 	if (!std_in)
 		close(fd);
 	return ret;

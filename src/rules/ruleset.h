@@ -123,7 +123,8 @@ struct xct_limit {
 
 struct xct_rule {
 	struct xct_src_loc loc;
-	char *text; /* the rule as written, trimmed, without its comment */
+	char *text;    /* the rule as written, trimmed, without its comment */
+	char *comment; /* comment "...": its text, or NULL */
 	enum xct_rule_action action;
 	enum xct_rule_hook hook;
 

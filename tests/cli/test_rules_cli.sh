@@ -228,6 +228,25 @@ expect rules_load_too_large 2 "^<stdin>: error: larger than 64 MiB" bounded sh -
 	'yes "# a comment" | ip netns exec "$0" "$1" --pin-path "$2" rules load -' "$NS" "$XCT" "$PIN"
 check rules_bad_files_change_nothing [ "$(x -j rules show)" = "$RUNNING" ]
 
+# An error inside an included file is reported at its own FILE:LINE:COL,
+# with its line; a missing one at the include.
+mkdir -p "$STATE/inc"
+printf 'accept udp dport 53
+
+accept tcp dport 1-
+' >"$STATE/inc/bad.part"
+INC_BAD=$(rules_file inc_bad 'policy drop
+include "inc/bad.part"')
+expect rules_load_error_in_include 2 "^$STATE/inc/bad.part:3:18: error: invalid port range '1-'" \
+	x rules load "$INC_BAD"
+expect rules_error_in_include_shows_its_line 2 "^    accept tcp dport 1-$" x rules check "$INC_BAD"
+INC_MISSING=$(rules_file inc_missing 'accept
+  include "inc/none.part"')
+expect rules_load_include_missing 2 \
+	"^$INC_MISSING:2:11: error: cannot open '$STATE/inc/none.part': No such file or directory" \
+	x rules load "$INC_MISSING"
+check rules_include_errors_change_nothing [ "$(x -j rules show)" = "$RUNNING" ]
+
 # ---- check validates only ----
 
 expect rules_check_good 0 "other.rules: 2 rules, 1 sets?, valid" x rules check "$OTHER"
@@ -330,6 +349,25 @@ fi
 # set changes last until the next load, which sets the sets from the file.
 expect rules_reload_good 0 "loaded" x rules load "$GOOD"
 check rules_reload_resets_sets [ "$(x set list blocklist | sort)" = "$(printf '%s\n' 2001:db8:bad::/48 203.0.113.0/24 | sort)" ]
+
+# ---- variables, included files and comments ----
+
+mkdir -p "$STATE/conf.d"
+printf 'define web = { 80, 443 }\nset admins { 192.0.2.0/24 }\n' >"$STATE/conf.d/10-defs.part"
+printf 'accept tcp dport 22 saddr @admins comment "ssh # admins"\n' >"$STATE/conf.d/20-ssh.part"
+STRUCT=$(rules_file struct 'define lan = 10.0.0.0/8
+include "conf.d/*.part"
+policy drop
+accept tcp dport $web saddr $lan   # the web, from the LAN')
+expect rules_load_structured 0 "struct.rules: 2 rules, 1 sets?, loaded" x rules load "$STRUCT"
+expect rules_show_expands_variables 0 \
+	"^accept tcp dport \{ 80, 443 \} saddr 10.0.0.0/8 +# line 4: packets 0 bytes 0$" x rules show
+expect rules_show_keeps_comment 0 '^accept tcp dport 22 saddr @admins comment "ssh # admins" +# line 1' \
+	x rules show
+# What show lists loads back as it is, without the variables and files.
+x rules show | sed 's/ *# line.*//' >"$STATE/shown.rules"
+expect rules_shown_structured_loads_back 0 "shown.rules: 2 rules, 1 sets?, valid" \
+	x rules check "$STATE/shown.rules"
 
 # ---- another file replaces it; clear ----
 

@@ -1307,7 +1307,9 @@ TEST(rules_parse_keyword_errors)
 		"'reject with' is not supported: xct answers TCP with a RST and other protocols with ICMP port unreachable");
 	CHECK_PERR("accept l4proto 6", 1, 8, "'l4proto' must follow 'meta' (meta l4proto sctp)");
 	CHECK_PERR("accept saddr ! 10.0.0.1", 1, 14, "unexpected '!' (did you mean '!='?)");
-	CHECK_PERR("accept iif $lan", 1, 12, "unexpected character '$'");
+	CHECK_PERR("accept iif $lan", 1, 12, "undefined variable '$lan'");
+	CHECK_PERR("accept iif $", 1, 12,
+		   "expected a variable name after '$' (define NAME = VALUE, then $NAME)");
 	CHECK_PERR("accept tcp dport 22 \xe2\x80\x9c", 1, 21,
 		   "unexpected character '\xe2\x80\x9c'");
 	CHECK_PERR("accept tcp dport 22,", 1, 20,
