@@ -216,9 +216,9 @@ static __always_inline int xct_fast_dnat_due(const struct xct_fast_state *f, __u
  * full path when this half declines (XCT_FAST_PARSED).  A UDP packet is
  * tracked in place, without the lock, when the UDP tracker
  * (xct_udp_packet()) would only account it and refresh the timeout: no
- * first reply, no flow becoming a stream.  A TCP segment may be out of window or change the
- * state, so it is tracked on a copy, as the full path tracks it, written
- * back only when the result is the fast path's.
+ * first reply, no flow becoming a stream.  A TCP segment may be out of
+ * window or change the state, so it is tracked on a copy, as the full path
+ * tracks it, written back only when the result is the fast path's.
  */
 __noinline int xct_fast_commit(void)
 {
@@ -261,9 +261,7 @@ __noinline int xct_fast_commit(void)
 		res.ct_state = (status & XCT_CT_SEEN_REPLY) ? XCT_CTS_ESTABLISHED : XCT_CTS_NEW;
 		if (!(f->ok & (1 << xct_fast_slot(res.ct_state))))
 			return XCT_FAST_PARSED;
-		xct_ct_account_atomic(ct, dir, &slot->pkt, now,
-				      xct_udp_stream(ct, status, now) ? XCT_UDP_TIMEOUT_REPLIED
-								     : XCT_UDP_TIMEOUT_UNREPLIED,
+		xct_ct_account_atomic(ct, dir, &slot->pkt, now, xct_udp_timeout(ct, status, now),
 				      &res);
 		res.dir = dir;
 		res.status = status;

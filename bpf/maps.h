@@ -164,12 +164,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_gc SEC(".maps");
 
-/*
- * Where a new entry is built before it is inserted: an entry is too large
- * to sit on the BPF stack next to the parsed packet.  Same layout as
- * struct xct_ct_entry, but a per-CPU map may not hold a bpf_spin_lock, so
- * BTF sees it as raw bytes.
- */
 /* The counters of an entry as an update's copy took them (ct_table.h's
  * xct_ct_write_back()). */
 struct xct_ct_counts {
@@ -177,6 +171,12 @@ struct xct_ct_counts {
 	__u64 bytes[2];
 };
 
+/*
+ * Where a new entry is built before it is inserted: an entry is too large
+ * to sit on the BPF stack next to the parsed packet.  Same layout as
+ * struct xct_ct_entry, but a per-CPU map may not hold a bpf_spin_lock, so
+ * BTF sees it as raw bytes.
+ */
 struct xct_ct_entry_scratch {
 	__u8 raw[sizeof(struct xct_ct_entry)];
 	struct xct_ct_counts taken; /* kept here, not on the stack */

@@ -103,6 +103,13 @@ XCT_INLINE int xct_udp_stream(const struct xct_ct_entry *ct, __u16 status, __u64
 	return (status & XCT_CT_SEEN_REPLY) && now_ns > ct->proto.udp.stream_ns;
 }
 
+/* The timeout a UDP flow's packet gives it. */
+XCT_INLINE __u32 xct_udp_timeout(const struct xct_ct_entry *ct, __u16 status, __u64 now_ns)
+{
+	return xct_udp_stream(ct, status, now_ns) ? XCT_UDP_TIMEOUT_REPLIED
+						  : XCT_UDP_TIMEOUT_UNREPLIED;
+}
+
 /*
  * Does this packet change anything of a UDP flow but its counters and
  * expiry?  A first reply sets SEEN_REPLY; a replied flow past its stream
@@ -141,16 +148,11 @@ XCT_INLINE void xct_ct_account_atomic(struct xct_ct_entry *ct, int dir, const st
 XCT_INLINE void xct_udp_packet(struct xct_ct_entry *ct, int dir, const struct xct_pkt *pkt,
 			       __u64 now_ns, struct xct_ct_result *res)
 {
-	__u32 timeout = XCT_UDP_TIMEOUT_UNREPLIED;
-
-	if (xct_udp_stream(ct, ct->status, now_ns)) {
-		timeout = XCT_UDP_TIMEOUT_REPLIED;
-		if (!(ct->status & XCT_CT_ASSURED)) {
-			ct->status |= XCT_CT_ASSURED;
-			res->assured = 1;
-		}
+	if (xct_udp_stream(ct, ct->status, now_ns) && !(ct->status & XCT_CT_ASSURED)) {
+		ct->status |= XCT_CT_ASSURED;
+		res->assured = 1;
 	}
-	xct_ct_account(ct, dir, pkt, now_ns, timeout, res);
+	xct_ct_account(ct, dir, pkt, now_ns, xct_udp_timeout(ct, ct->status, now_ns), res);
 }
 
 /*
