@@ -339,6 +339,8 @@ static __always_inline __u32 xct_ct_update(const struct xct_ct_key *key, struct 
 			xct_ct_write_back(ct, c, &copy->taken);
 			bpf_spin_unlock(&ct->lock);
 			res->status = c->status;
+			if (old_status & ~c->status & XCT_CT_LIBERAL)
+				xct_count(XCT_S_LIBERAL_END);
 			xct_ct_update_events(key, copy, old_state, old_status, saved, res, now);
 			return seq + 1 ? seq + 1 : 1;
 		}

@@ -13,7 +13,8 @@
  *  - parse it to the same struct xct_pkt (xct_parse_fast(), checked
  *    against the full parser in tests/unit),
  *  - find its connection's entry alive, not dying, not waiting for its NEW
- *    event, TCP in ESTABLISHED, and run the same tracker on it
+ *    event, not relearning its windows (XCT_CT_LIBERAL), TCP in
+ *    ESTABLISHED, and run the same tracker on it
  *    (xct_ct_packet()) with the result ESTABLISHED and no state or status
  *    change, so no event is due and no connection starts over,
  *  - have no notrack rule to run first, no NAT hand-off to make (an answer
@@ -271,7 +272,10 @@ __noinline int xct_fast_commit(void)
 	bpf_spin_lock(&ct->lock);
 	state = ct->state;
 	status = ct->status;
-	if ((status & (XCT_CT_DYING | XCT_CT_NEW_PENDING)) || ct->expires_ns <= now)
+	/* A connection relearning its windows (XCT_CT_LIBERAL) leaves
+	 * liberal tracking on the full path, which counts it. */
+	if ((status & (XCT_CT_DYING | XCT_CT_NEW_PENDING | XCT_CT_LIBERAL)) ||
+	    ct->expires_ns <= now)
 		goto unlock;
 	dir = f->side == ct->orig_side ? XCT_DIR_ORIGINAL : XCT_DIR_REPLY;
 	if (xct_fast_dnat_due(f, dir, status))

@@ -97,6 +97,17 @@ struct xct_tcp_ct {
 /* Connection status bits; the values are the kernel's IPS_* bits. */
 #define XCT_CT_SEEN_REPLY 0x0002
 #define XCT_CT_ASSURED	  0x0004
+/*
+ * xct's own, in the place of the kernel's IPS_NAT_CLASH (never set on an
+ * xct entry otherwise): the connection came back without its recent
+ * history, restored by xct ct restore or committed from a failed peer's
+ * table, so the sequence numbers moved on while nothing tracked them.  Its
+ * TCP window check is relaxed (BE_LIBERAL both ways, the windows relearnt
+ * from the next packets, as conntrackd's commit makes the kernel do) until
+ * both directions have been seen again: then the tracker clears the bit and
+ * the connection is checked as any other (xct_tcp_packet()).
+ */
+#define XCT_CT_LIBERAL 0x1000
 /* xct's own: the connection's NEW waits for its NAT decision, after
  * routing, so that it shows the translated reply tuple as conntrack -E's
  * does (see bpf/ct_events.h). */
@@ -249,7 +260,9 @@ enum xct_reason {
  * seen (bpf/ct_table.h, "Table full").  A dead entry reclaimed by an
  * insert counts in expired, as the GC would have counted it.  fast counts
  * the packets the established fast path decided (bpf/fast.h), which are
- * counted in found and packets too.
+ * counted in found and packets too.  liberal_end counts the restored or
+ * committed connections (XCT_CT_LIBERAL) that saw both directions again and
+ * went back to the full window check.
  */
 #define XCT_STATS(X)                                                                               \
 	X(FOUND, "found")                                                                          \
@@ -281,7 +294,8 @@ enum xct_reason {
 	X(CT_EVENTS_LOST, "ct_events_lost")                                                        \
 	X(NAT_BOUND, "nat_bound")                                                                  \
 	X(FAST, "fast")                                                                            \
-	X(CT_EVENTS_NO_READER, "ct_events_no_reader")
+	X(CT_EVENTS_NO_READER, "ct_events_no_reader")                                              \
+	X(LIBERAL_END, "liberal_end")
 
 #define XCT_STAT_ENUM(name, str) XCT_S_##name,
 enum xct_stat {

@@ -189,6 +189,7 @@ XCT_INLINE void xct_ct_packet(struct xct_ct_entry *ct, int dir, const struct xct
 			res->kill = 1;
 			break;
 		default:
+			xct_tcp_liberal_done(ct);
 			xct_ct_account(ct, dir, pkt, now_ns, v.timeout, res);
 		}
 	} else if (pkt->t.proto == XCT_IPPROTO_UDP) {

@@ -228,6 +228,45 @@ XCT_INLINE void xct_tcp_init_sender(struct xct_tcp_peer *sender, struct xct_tcp_
 	}
 }
 
+/*
+ * A connection that comes back without its recent history (restored from a
+ * saved table, committed from a failed peer's): each direction relearns its
+ * window from its next packet, as a mid-stream pickup does (td_maxwin 0),
+ * and a failed window check lets the packet through (BE_LIBERAL) until
+ * both directions have been seen (xct_tcp_liberal_done()).  The bounds the
+ * lost history made stale go too: the highest ACK a RST is checked
+ * against, data waiting for its ACK, the retransmission count.  The window
+ * scale factors stay: they were agreed at the handshake and never change.
+ */
+XCT_INLINE void xct_tcp_set_liberal(struct xct_ct_entry *ct)
+{
+	struct xct_tcp_ct *s = &ct->proto.tcp;
+	int d;
+
+	ct->status |= XCT_CT_LIBERAL;
+	for (d = 0; d < 2; d++) {
+		s->seen[d].td_maxwin = 0;
+		s->seen[d].flags &= ~(XCT_TCP_F_MAXACK_SET | XCT_TCP_F_DATA_UNACKNOWLEDGED);
+		s->seen[d].flags |= XCT_TCP_F_BE_LIBERAL;
+	}
+	s->retrans = 0;
+	s->last_index = XCT_TCP_NONE_SET;
+}
+
+/* After a packet accepted in window (xct_ct_packet() calls it): once both
+ * directions of a liberally tracked connection have been seen again, it is
+ * checked as any other. */
+XCT_INLINE void xct_tcp_liberal_done(struct xct_ct_entry *ct)
+{
+	struct xct_tcp_ct *s = &ct->proto.tcp;
+
+	if (!(ct->status & XCT_CT_LIBERAL) || !s->seen[0].td_maxwin || !s->seen[1].td_maxwin)
+		return;
+	s->seen[0].flags &= ~XCT_TCP_F_BE_LIBERAL;
+	s->seen[1].flags &= ~XCT_TCP_F_BE_LIBERAL;
+	ct->status &= ~XCT_CT_LIBERAL;
+}
+
 enum xct_tcp_window {
 	XCT_WIN_ACCEPT,
 	XCT_WIN_IGNORE,

@@ -991,3 +991,109 @@ TEST(tcp_resync_keeps_be_liberal)
 	CHECK_EQ(c.res.counted, 1);
 	CHECK_EQ(c.e.packets[XCT_DIR_REPLY], 2);
 }
+
+/*
+ * A restored connection: an established one whose entry was saved, and
+ * which went on for a while with no tracker watching (the client sent
+ * 1 MB, the server 10 kB), as across xct ct save, a detach, an attach and
+ * xct ct restore.
+ */
+static void restored(struct conn *c, int liberal)
+{
+	handshake(c);
+	send_seg(c, CLIENT, ACK | PSH, CLIENT_ISN + 1, SERVER_ISN + 1, 65535, 1000);
+	send_seg(c, SERVER, ACK, SERVER_ISN + 1, CLIENT_ISN + 1001, 65535, 0);
+	CHECK_EQ(c->res.reason, XCT_R_OK);
+	if (liberal)
+		xct_tcp_set_liberal(&c->e);
+	c->now += 10 * SEC;
+}
+
+#define GAP_C (CLIENT_ISN + 1001 + 1000000)
+#define GAP_S (SERVER_ISN + 1 + 10000)
+
+TEST(tcp_restored_without_liberal_is_invalid)
+{
+	struct conn c;
+
+	/* The control: the saved windows are far behind the connection. */
+	restored(&c, 0);
+	send_seg(&c, CLIENT, ACK | PSH, GAP_C, GAP_S, 65535, 1000);
+	CHECK_EQ(c.res.ct_state, XCT_CTS_INVALID);
+	CHECK_EQ(c.res.reason, XCT_R_TCP_SEQ_OVER_WINDOW);
+}
+
+TEST(tcp_restored_liberal_relearns_then_checks_again)
+{
+	struct conn c;
+
+	restored(&c, 1);
+	CHECK(c.e.status & XCT_CT_LIBERAL);
+	CHECK_EQ(c.e.proto.tcp.seen[0].td_maxwin, 0);
+	CHECK_EQ(c.e.proto.tcp.seen[1].td_maxwin, 0);
+	CHECK(!(c.e.proto.tcp.seen[0].flags & XCT_TCP_F_MAXACK_SET));
+	CHECK(c.e.proto.tcp.seen[0].flags & XCT_TCP_F_BE_LIBERAL);
+	CHECK(c.e.proto.tcp.seen[1].flags & XCT_TCP_F_BE_LIBERAL);
+
+	/* The client first: its window is learnt from the packet; the
+	 * server's side is not seen yet, so the relaxed check stays. */
+	send_seg(&c, CLIENT, ACK | PSH, GAP_C, GAP_S, 65535, 1000);
+	CHECK_EQ(c.res.ct_state, XCT_CTS_ESTABLISHED);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	CHECK_EQ(c.res.counted, 1);
+	CHECK(c.e.status & XCT_CT_LIBERAL);
+	CHECK_TIMEOUT(&c, 432000);
+
+	/* The server acknowledges data sent before the restore that the
+	 * tracker never saw: over the window, let through, and with both
+	 * directions seen the connection is tracked fully again. */
+	send_seg(&c, SERVER, ACK, GAP_S, GAP_C + 5000, 65535, 0);
+	CHECK_EQ(c.res.ct_state, XCT_CTS_ESTABLISHED);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	CHECK_EQ(c.res.counted, 1);
+	CHECK(!(c.e.status & XCT_CT_LIBERAL));
+	CHECK(!(c.e.proto.tcp.seen[0].flags & XCT_TCP_F_BE_LIBERAL));
+	CHECK(!(c.e.proto.tcp.seen[1].flags & XCT_TCP_F_BE_LIBERAL));
+	CHECK_EQ(c.e.status & (XCT_CT_SEEN_REPLY | XCT_CT_ASSURED),
+		 XCT_CT_SEEN_REPLY | XCT_CT_ASSURED);
+
+	/* In window: accepted. */
+	send_seg(&c, CLIENT, ACK | PSH, GAP_C + 5000, GAP_S, 65535, 1000);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	send_seg(&c, SERVER, ACK, GAP_S, GAP_C + 6000, 65535, 0);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	/* Far over the window: invalid, as for any connection. */
+	send_seg(&c, CLIENT, ACK | PSH, GAP_C + 6000 + 500000, GAP_S, 65535, 100);
+	CHECK_EQ(c.res.ct_state, XCT_CTS_INVALID);
+	CHECK_EQ(c.res.reason, XCT_R_TCP_SEQ_OVER_WINDOW);
+}
+
+TEST(tcp_restored_liberal_keeps_scale_and_closes)
+{
+	struct conn c;
+
+	conn_init(&c);
+	send_syn_ws(&c, CLIENT, SYN, CLIENT_ISN, 0, 64240, 7);
+	send_syn_ws(&c, SERVER, SYN | ACK, SERVER_ISN, CLIENT_ISN + 1, 65160, 7);
+	send_seg(&c, CLIENT, ACK, CLIENT_ISN + 1, SERVER_ISN + 1, 502, 0);
+	CHECK_EQ(c.e.state, XCT_TCP_ESTABLISHED);
+	xct_tcp_set_liberal(&c.e);
+	CHECK_EQ(c.e.proto.tcp.seen[0].td_scale, 7);
+	CHECK_EQ(c.e.proto.tcp.seen[1].td_scale, 7);
+
+	/* The scaled window is learnt as such: the server may send 502<<7
+	 * bytes past the client's acknowledgement. */
+	send_seg(&c, CLIENT, ACK, GAP_C, GAP_S, 502, 0);
+	send_seg(&c, SERVER, ACK | PSH, GAP_S, GAP_C, 509, 1000);
+	CHECK(!(c.e.status & XCT_CT_LIBERAL));
+	send_seg(&c, SERVER, ACK | PSH, GAP_S + 1000, GAP_C, 509, 60000);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+
+	/* A FIN both ways closes it as usual. */
+	send_seg(&c, CLIENT, FIN | ACK, GAP_C, GAP_S + 61000, 502, 0);
+	CHECK_EQ(c.e.state, XCT_TCP_FIN_WAIT);
+	send_seg(&c, SERVER, FIN | ACK, GAP_S + 61000, GAP_C + 1, 509, 0);
+	CHECK_EQ(c.e.state, XCT_TCP_LAST_ACK);
+	send_seg(&c, CLIENT, ACK, GAP_C + 1, GAP_S + 61001, 502, 0);
+	CHECK_EQ(c.e.state, XCT_TCP_TIME_WAIT);
+}
