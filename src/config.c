@@ -37,6 +37,7 @@ enum key {
 	KEY_RULES,
 	KEY_TABLE_SIZE,
 	KEY_EVENTS_RING_SIZE,
+	KEY_STATE_FILE,
 	KEY_SOCKET,
 	KEY_METRICS_LISTEN,
 	KEY_IPFIX_COLLECTOR,
@@ -55,6 +56,7 @@ static const struct {
 	[KEY_RULES] = {"rules", SEC_GLOBAL},
 	[KEY_TABLE_SIZE] = {"table-size", SEC_GLOBAL},
 	[KEY_EVENTS_RING_SIZE] = {"events-ring-size", SEC_GLOBAL},
+	[KEY_STATE_FILE] = {"state-file", SEC_GLOBAL},
 	[KEY_SOCKET] = {"socket", SEC_DAEMON},
 	[KEY_METRICS_LISTEN] = {"metrics-listen", SEC_DAEMON},
 	[KEY_IPFIX_COLLECTOR] = {"ipfix-collector", SEC_DAEMON},
@@ -260,7 +262,7 @@ static int set_key(struct parser *p, const char *k, const char *v)
 		case SEC_GLOBAL:
 			return perr(p, k,
 				    "unknown key '%s' (pin-path, rules, table-size, "
-				    "events-ring-size, or a [section])",
+				    "events-ring-size, state-file, or a [section])",
 				    k);
 		case SEC_INTERFACE:
 			return perr(p, k, "unknown key '%s' in [interface] (mode)", k);
@@ -280,6 +282,8 @@ static int set_key(struct parser *p, const char *k, const char *v)
 		return parse_path(p, v, cfg->pin_path, sizeof(cfg->pin_path));
 	case KEY_RULES:
 		return parse_path(p, v, cfg->rules, sizeof(cfg->rules));
+	case KEY_STATE_FILE:
+		return parse_path(p, v, cfg->state_file, sizeof(cfg->state_file));
 	case KEY_TABLE_SIZE:
 		/* The limits of xct attach --max-entries. */
 		return parse_num(p, v, 1, 1U << 26, &cfg->table_size);

@@ -43,6 +43,7 @@ struct xct_config {
 	char rules[PATH_MAX];	 /* XCT_CONFIG_RULES_DEFAULT when unset */
 	__u64 table_size;	 /* 0: unset (attach's default) */
 	__u64 events_ring_size;	 /* 0: unset (attach's default) */
+	char state_file[PATH_MAX]; /* the table saved by down, restored by up; "" unset */
 	size_t n_ifaces;
 	struct xct_config_iface ifaces[XCT_CONFIG_MAX_IFACES];
 	__u32 tunables[XCT_TUNABLE_MAX];

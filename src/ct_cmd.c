@@ -15,6 +15,7 @@
 #include "ct_events.h"
 #include "ct_filter.h"
 #include "ct_format.h"
+#include "ct_state.h"
 #include "table.h"
 #include "xct.h"
 
@@ -29,6 +30,8 @@ static const char ct_usage[] =
 	"       xct ct stats  [--reasons]\n"
 	"       xct ct events [FILTER...] [-e NEW,UPDATE,DESTROY] [--count N]\n"
 	"                     [--timeout SECONDS] [-o json|extended|timestamp]\n"
+	"       xct ct save    FILE|-\n"
+	"       xct ct restore FILE|-\n"
 	"\n"
 	"FILTER (as conntrack(8)):\n"
 	"  -p, --proto PROTO          tcp, udp, icmp, icmpv6 or a number 0-255\n"
@@ -75,13 +78,22 @@ static const char ct_usage[] =
 	"Events the datapath had no room for in the ring are counted, and their\n"
 	"number is reported at the end (stderr).  One reader at a time.\n"
 	"\n"
+	"save writes every live connection (with its translation) to FILE, and\n"
+	"restore puts them back, so that established connections survive a\n"
+	"planned reboot, a kernel upgrade or a detach and attach.  The time the\n"
+	"table was down is taken off every timeout; a tuple the table has already\n"
+	"is left as it is.  Restored TCP connections relearn their windows: the\n"
+	"window check is relaxed until both directions have been seen again (ct\n"
+	"stats: liberal_end).  A bad file restores nothing (FILE:LINE:COLUMN).\n"
+	"\n"
 	"Examples:\n"
 	"  xct ct list -p tcp --state ESTABLISHED\n"
 	"  xct ct list -s 10.0.0.0/8 -o json\n"
 	"  xct ct list --src-nat -p tcp\n"
 	"  xct ct get -p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 40000 --dport 22\n"
 	"  xct ct delete -p udp --dport 53\n"
-	"  xct ct events -p tcp --dport 443 -e DESTROY -o json\n";
+	"  xct ct events -p tcp --dport 443 -e DESTROY -o json\n"
+	"  xct ct save /var/lib/xct/conntrack.state\n";
 
 enum {
 	OPT_SPORT = 256,
@@ -669,10 +681,53 @@ static int do_stats(struct xct_table *t, const struct ct_args *a)
 	return XCT_EXIT_OK;
 }
 
+/* ct save FILE / ct restore FILE (src/ct_state.c). */
+static int do_state(bool save, int argc, char **argv)
+{
+	struct xct_ct_state_counts c;
+	struct xct_table t;
+	char err[512];
+	int ret;
+
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		fputs(ct_usage, stdout);
+		return XCT_EXIT_OK;
+	}
+	if (argc != 2)
+		return xct_usage_error("ct %s needs one FILE (or - for standard %s)", argv[0],
+				       save ? "output" : "input");
+	if (argv[1][0] == '-' && argv[1][1])
+		return xct_usage_error("ct %s: unknown option '%s'", argv[0], argv[1]);
+	if (xct_require_root())
+		return XCT_EXIT_RUNTIME;
+	if (xct_table_open(&t))
+		return XCT_EXIT_RUNTIME;
+	if (save) {
+		ret = xct_ct_save_file(&t, argv[1], &c);
+		if (!ret)
+			fprintf(stderr, SUMMARY_PREFIX "%lu connections saved.\n", c.saved);
+	} else {
+		ret = xct_ct_restore_file(&t, argv[1], &c, err, sizeof(err));
+		if (ret)
+			xct_err("%s", err);
+		else
+			fprintf(stderr,
+				SUMMARY_PREFIX "%lu connections restored (%lu TCP relearning "
+					       "their windows); %lu already in the table, %lu "
+					       "expired, %lu translation clashes, %lu refused (table "
+					       "full).\n",
+				c.restored, c.liberal, c.exists, c.expired, c.nat_clash, c.failed);
+	}
+	xct_table_close(&t);
+	if (ret == -EINVAL && !save)
+		return XCT_EXIT_USAGE;
+	return ret ? XCT_EXIT_RUNTIME : XCT_EXIT_OK;
+}
+
 int cmd_ct(int argc, char **argv)
 {
-	static const char *const subs[] = {"list",  "get",   "delete", "flush",
-					   "count", "stats", "events"};
+	static const char *const subs[] = {"list",  "get",    "delete", "flush",  "count",
+					   "stats", "events", "save",   "restore"};
 	struct xct_table t;
 	struct ct_args a;
 	const char *sub;
@@ -690,6 +745,8 @@ int cmd_ct(int argc, char **argv)
 			which = which < 0 ? (int)i : -2; /* prefixes must be unique */
 	if (which < 0)
 		return xct_usage_error("'ct %s': unknown or ambiguous command", sub);
+	if (which == 7 || which == 8)
+		return do_state(which == 7, argc - 1, argv + 1);
 
 	ret = parse_ct_args(argc - 1, argv + 1, &a);
 	if (ret)

@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 
 #include "config.h"
+#include "ct_state.h"
 #include "xct.h"
 
 static const char up_usage[] =
@@ -28,6 +29,9 @@ static const char up_usage[] =
 	"        defaults); running it again changes nothing.\n"
 	"down    detaches every [interface] of FILE; once no interface is left, the\n"
 	"        table and every pin go too (as 'xct detach --all').\n"
+	"        With state-file set, an up that creates the table restores the\n"
+	"        connections saved there (then removes the file), and a down that\n"
+	"        takes the table away saves them first (xct ct save / restore).\n"
 	"reload  loads the rules file again (its sets too) and sets the\n"
 	"        [timeouts] as up does; connections in the table are kept.\n"
 	"\n"
@@ -246,6 +250,59 @@ static int attach_group(const struct xct_config *cfg, const __u32 *modes, __u32 
 	return ret;
 }
 
+/*
+ * state-file: the table up restores once it has created it (never into a
+ * table that was up already, which would bring back connections that
+ * ended since), and removes, so that no later up restores it again.
+ */
+static int restore_state(const struct xct_config *cfg)
+{
+	struct xct_ct_state_counts c;
+	struct xct_table t;
+	char err[512];
+	int ret;
+
+	if (access(cfg->state_file, F_OK))
+		return 0;
+	if (xct_table_open(&t))
+		return XCT_EXIT_RUNTIME;
+	ret = xct_ct_restore_file(&t, cfg->state_file, &c, err, sizeof(err));
+	xct_table_close(&t);
+	if (ret) {
+		/* The firewall is up, its rules loaded: a bad state file costs
+		 * the saved connections only, and stays for a look. */
+		xct_err("%s: state-file: %s", cfg->path, err);
+		xct_syslog(LOG_ERR, "up: state-file %s not restored: %s", cfg->state_file, err);
+		return 0;
+	}
+	unlink(cfg->state_file);
+	fprintf(stderr,
+		"xct: %lu connections restored from %s (%lu already in the table, %lu expired, "
+		"%lu refused)\n",
+		c.restored, cfg->state_file, c.exists, c.expired, c.nat_clash + c.failed);
+	xct_syslog(LOG_INFO, "up: %lu connections restored from %s", c.restored, cfg->state_file);
+	return 0;
+}
+
+/* state-file: the table saved before down takes it away. */
+static int save_state(const struct xct_config *cfg)
+{
+	struct xct_ct_state_counts c;
+	struct xct_table t;
+	int ret;
+
+	if (xct_table_open(&t))
+		return XCT_EXIT_RUNTIME;
+	ret = xct_ct_save_file(&t, cfg->state_file, &c);
+	xct_table_close(&t);
+	if (ret) {
+		xct_syslog(LOG_ERR, "down: cannot save the table to %s", cfg->state_file);
+		return XCT_EXIT_RUNTIME;
+	}
+	xct_syslog(LOG_INFO, "down: %lu connections saved to %s", c.saved, cfg->state_file);
+	return 0;
+}
+
 static int do_up(const struct xct_config *cfg)
 {
 	static const __u32 all_modes[] = {XCT_MODE_NATIVE, XCT_MODE_GENERIC, XCT_MODE_TC};
@@ -253,6 +310,7 @@ static int do_up(const struct xct_config *cfg)
 	const char *moved[XCT_CONFIG_MAX_IFACES], *done[XCT_CONFIG_MAX_IFACES];
 	static char other_names[XCT_CONFIG_MAX_IFACES][IF_NAMESIZE];
 	int n_moved = 0, n_done = 0, others, ret;
+	bool fresh = true;
 	size_t i, m;
 
 	/* Everything checked first: interfaces, rules, the pin path. */
@@ -277,6 +335,13 @@ static int do_up(const struct xct_config *cfg)
 		return XCT_EXIT_OK;
 	}
 
+	/* The table is created by this up when nothing is attached yet. */
+	for (i = 0; i < cfg->n_ifaces; i++)
+		if (modes[i] != XCT_MODE_NONE)
+			fresh = false;
+	if (others)
+		fresh = false;
+
 	/* In another mode than configured: detached here, attached below. */
 	for (i = 0; i < cfg->n_ifaces; i++)
 		if (modes[i] != XCT_MODE_NONE && modes[i] != cfg->ifaces[i].mode) {
@@ -291,6 +356,8 @@ static int do_up(const struct xct_config *cfg)
 		ret = attach_group(cfg, modes, all_modes[m], false, NULL, 0, done, &n_done);
 	if (!ret)
 		ret = apply_policy(cfg);
+	if (!ret && fresh && cfg->state_file[0])
+		ret = restore_state(cfg);
 	if (ret) {
 		/* What this run attached is taken off again; interfaces
 		 * that were up stay up, on their programs. */
@@ -318,6 +385,13 @@ static int do_down(const struct xct_config *cfg)
 	for (i = 0; i < cfg->n_ifaces; i++)
 		if (modes[i] != XCT_MODE_NONE)
 			names[n++] = cfg->ifaces[i].name;
+	/* The table goes with the last interface: saved first. */
+	if (cfg->state_file[0] && !others &&
+	    access(xct_pin(path, sizeof(path), "xct_ifaces"), F_OK) == 0) {
+		ret = save_state(cfg);
+		if (ret)
+			return ret;
+	}
 	ret = detach_names(names, n);
 	if (ret)
 		return ret;

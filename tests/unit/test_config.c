@@ -117,11 +117,12 @@ TEST(config_errors_with_line_and_column)
 	CHECK_CERR("events-ring-size = 1K\n",
 		   "t.conf:1:20: '1K' is not a size from 4096 to 1073741824 bytes");
 	CHECK_CERR("colour = blue\n", "t.conf:1:1: unknown key 'colour' (pin-path, rules, "
-				      "table-size, events-ring-size, or a [section])");
+				      "table-size, events-ring-size, state-file, or a [section])");
 	CHECK_CERR("[interface eth0]\nrules = /x\n",
 		   "t.conf:2:1: unknown key 'rules' in [interface] (mode)");
 	CHECK_CERR("rules = x.xct\n", "t.conf:1:9: 'x.xct' is not an absolute path");
 	CHECK_CERR("rules = /a\nrules = /b\n", "t.conf:2:1: 'rules' given twice");
+	CHECK_CERR("state-file = var/lib/xct\n", "t.conf:1:14: 'var/lib/xct' is not an absolute path");
 	CHECK_CERR("rules /a\n", "t.conf:1:7: '=' expected after 'rules'");
 	CHECK_CERR("rules =   \n", "t.conf:1:8: 'rules' needs a value");
 	CHECK_CERR("= 3\n", "t.conf:1:1: a key expected, or [section]");
