@@ -63,7 +63,15 @@ $(BUILD)/trace.bpf.o: bpf/trace.bpf.c include/xct/trace.h $(BUILD)/vmlinux.h | $
 $(BUILD)/trace.skel.h: $(BUILD)/trace.bpf.o
 	$(BPFTOOL) gen skeleton $< name xct_trace_bpf > $@
 
-$(BUILD)/src/%.o: src/%.c $(BUILD)/xct.skel.h $(BUILD)/replay.skel.h $(BUILD)/trace.skel.h $(CLI_HDRS) $(BPF_HDRS) | $(BUILD)
+# xct attach-cgroup's owner programs: cgroup and sockops hooks sharing the
+# datapath's pinned owner maps.
+$(BUILD)/owner.bpf.o: bpf/owner.bpf.c $(BPF_HDRS) | $(BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/owner.skel.h: $(BUILD)/owner.bpf.o
+	$(BPFTOOL) gen skeleton $< name xct_owner_bpf > $@
+
+$(BUILD)/src/%.o: src/%.c $(BUILD)/xct.skel.h $(BUILD)/replay.skel.h $(BUILD)/trace.skel.h $(BUILD)/owner.skel.h $(CLI_HDRS) $(BPF_HDRS) | $(BUILD)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 

@@ -95,24 +95,10 @@ static __always_inline void xct_ct_event_nat(const struct xct_ct_key *key,
 	}
 }
 
-/*
- * Sends one event: what is XCT_CTE(type, end), e the entry's copy.  A
- * global function, so that the verifier checks it once however many paths
- * lead to it.
- */
-__noinline int xct_ct_event_emit(const struct xct_ct_key *key, const struct xct_ct_entry_scratch *e,
-				 __u32 what, __u64 now)
+/* Fills an event from the entry's copy e. */
+static __always_inline void xct_ct_event_fill(struct xct_ct_event *ev, const struct xct_ct_key *key,
+					      const struct xct_ct_entry *ct, __u32 what, __u64 now)
 {
-	const struct xct_ct_entry *ct = (const struct xct_ct_entry *)e;
-	struct xct_ct_event *ev;
-
-	if (!key || !e)
-		return 0;
-	ev = bpf_ringbuf_reserve(&xct_ct_events, sizeof(*ev), 0);
-	if (!ev) {
-		xct_count(XCT_S_CT_EVENTS_LOST);
-		return 0;
-	}
 	ev->time_ns = now;
 	ev->type = (__u8)what;
 	ev->end = (__u8)(what >> 8);
@@ -133,6 +119,59 @@ __noinline int xct_ct_event_emit(const struct xct_ct_key *key, const struct xct_
 	__builtin_memset(&ev->nat_dst_addr, 0, 40);
 	if (ct->status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT))
 		xct_ct_event_nat(key, ct, ev);
+}
+
+/*
+ * The owner of a connection whose NEW or DESTROY is being sent, while
+ * owners are recorded (xct attach-cgroup): one lookup per such event, none
+ * otherwise.  The DESTROY is sent before the owner is removed with the
+ * entry, so it names who talked to whom.
+ */
+static __always_inline const struct xct_owner *xct_ct_event_owner(const struct xct_ct_key *key,
+								  __u32 what)
+{
+	__u8 type = (__u8)what;
+
+	if ((type != XCT_CTE_NEW && type != XCT_CTE_DESTROY) || !xct_owner_on())
+		return 0;
+	return bpf_map_lookup_elem(&xct_owner, key);
+}
+
+/*
+ * Sends one event: what is XCT_CTE(type, end), e the entry's copy; an owned
+ * connection's NEW and DESTROY carry the owner after the event
+ * (struct xct_ct_event_owned).  A global function, so that the verifier
+ * checks it once however many paths lead to it.
+ */
+__noinline int xct_ct_event_emit(const struct xct_ct_key *key, const struct xct_ct_entry_scratch *e,
+				 __u32 what, __u64 now)
+{
+	const struct xct_ct_entry *ct = (const struct xct_ct_entry *)e;
+	const struct xct_owner *owner;
+	struct xct_ct_event_owned *owned;
+	struct xct_ct_event *ev;
+
+	if (!key || !e)
+		return 0;
+	owner = xct_ct_event_owner(key, what);
+	if (owner) {
+		owned = bpf_ringbuf_reserve(&xct_ct_events, sizeof(*owned), 0);
+		if (!owned) {
+			xct_count(XCT_S_CT_EVENTS_LOST);
+			return 0;
+		}
+		xct_ct_event_fill(&owned->ev, key, ct, what, now);
+		__builtin_memcpy(&owned->owner, owner, sizeof(owned->owner));
+		bpf_ringbuf_submit(owned, 0);
+		xct_count(XCT_S_CT_EVENTS);
+		return 0;
+	}
+	ev = bpf_ringbuf_reserve(&xct_ct_events, sizeof(*ev), 0);
+	if (!ev) {
+		xct_count(XCT_S_CT_EVENTS_LOST);
+		return 0;
+	}
+	xct_ct_event_fill(ev, key, ct, what, now);
 	bpf_ringbuf_submit(ev, 0);
 	xct_count(XCT_S_CT_EVENTS);
 	return 0;

@@ -555,6 +555,7 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 	else
 		xct_ct_end_unbuilt(orig_packets, status);
 	xct_nat_release_entry(&key, status, born);
+	xct_owner_release(&key);
 	if (c == XCT_CAND_DEAD) {
 		xct_count(XCT_S_EXPIRED);
 	} else if (c == XCT_CAND_UNREPLIED) {
@@ -875,6 +876,7 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 	/* A translated connection gives its tuple back, after its DESTROY
 	 * has shown the translation. */
 	xct_nat_release_entry(key, status, born);
+	xct_owner_release(key);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "xct/nat.h"
 #include "xct/policy.h"
 #include "xct/timeouts.h"
+#include "owner_maps.h"
 
 /*
  * The packet being decided, per CPU: the parse result is too large for the

@@ -1073,6 +1073,7 @@ static __noinline int xct_ctl_ct_delete(const struct xct_ct_key *pkt_key, __u64 
 	else
 		xct_ct_end_unbuilt(orig_packets, status);
 	xct_nat_release_entry(&key, status, born);
+	xct_owner_release(&key);
 	return 0;
 }
 

@@ -16,14 +16,15 @@
 #include "ct_filter.h"
 #include "ct_format.h"
 #include "ct_state.h"
+#include "owner.h"
 #include "table.h"
 #include "xct.h"
 
 #define SUMMARY_PREFIX "xct v" XCT_VERSION " (xct): "
 
 static const char ct_usage[] =
-	"Usage: xct ct list   [FILTER...] [-o json|extended]\n"
-	"       xct ct get    -p PROTO -s ADDR -d ADDR [--sport N --dport N] [-o json]\n"
+	"Usage: xct ct list   [FILTER...] [-o json|extended|process]\n"
+	"       xct ct get    -p PROTO -s ADDR -d ADDR [--sport N --dport N] [-o json|process]\n"
 	"       xct ct delete FILTER...\n"
 	"       xct ct flush\n"
 	"       xct ct count\n"
@@ -54,6 +55,11 @@ static const char ct_usage[] =
 	"after dnat, its source is the inner server).\n"
 	"\n"
 	"Unlike conntrack -L, list shows both address families unless -f is given.\n"
+	"\n"
+	"-o process adds the owner of each connection this host made or accepted\n"
+	"(recorded since xct attach-cgroup): pid= tid= comm= uid= gid= cgroup= and\n"
+	"exe= while the process runs; with -o json an \"owner\" object.  events show\n"
+	"the owner on NEW and DESTROY whenever it is recorded.\n"
 	"\n"
 	"stats prints conntrack -S's counters per CPU, then how a full table made\n"
 	"room: an insert that finds the table full evicts one entry that is not\n"
@@ -90,6 +96,7 @@ static const char ct_usage[] =
 	"  xct ct list -p tcp --state ESTABLISHED\n"
 	"  xct ct list -s 10.0.0.0/8 -o json\n"
 	"  xct ct list --src-nat -p tcp\n"
+	"  xct ct list -p tcp -o process\n"
 	"  xct ct get -p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 40000 --dport 22\n"
 	"  xct ct delete -p udp --dport 53\n"
 	"  xct ct events -p tcp --dport 443 -e DESTROY -o json\n"
@@ -171,7 +178,7 @@ static int parse_small(const char *opt, const char *s, __u64 max, int *out)
 	return 0;
 }
 
-/* -o json|extended|timestamp, or a comma-separated list of them. */
+/* -o json|extended|timestamp|process, or a comma-separated list of them. */
 static int parse_output(const char *s, struct ct_args *a)
 {
 	char buf[64], *tok, *save = NULL;
@@ -186,6 +193,8 @@ static int parse_output(const char *s, struct ct_args *a)
 			a->fmt_flags |= XCT_FMT_EXTENDED;
 		else if (!strcmp(tok, "timestamp"))
 			a->fmt_flags |= XCT_FMT_TIMESTAMP;
+		else if (!strcmp(tok, "process"))
+			a->fmt_flags |= XCT_FMT_PROCESS;
 		else
 			return -EINVAL;
 	}
@@ -260,7 +269,8 @@ static int parse_ct_args(int argc, char **argv, struct ct_args *a)
 		case 'o':
 			if (parse_output(optarg, a))
 				return xct_usage_error(
-					"-o: '%s' is not json, extended or timestamp", optarg);
+					"-o: '%s' is not json, extended, timestamp or process",
+					optarg);
 			break;
 		case 'e':
 			if (xct_parse_event_mask(optarg, &a->ev.mask))
@@ -333,7 +343,8 @@ static int parse_ct_args(int argc, char **argv, struct ct_args *a)
 
 struct list_ctx {
 	const struct ct_args *args;
-	struct xct_nat_view nat; /* the translated connections' bindings */
+	struct xct_nat_view nat;      /* the translated connections' bindings */
+	struct xct_owner_view owners; /* -o process */
 	__u64 now;
 	unsigned long shown;
 	/* delete: the matching keys, deleted after the walk */
@@ -341,19 +352,52 @@ struct list_ctx {
 	size_t nkeys, cap;
 };
 
+/* The entry's JSON object with its owner as "owner", the last member. */
+static void print_owned_json(struct list_ctx *l, const struct xct_ct_key *key,
+			     const struct xct_ct_entry *e, const struct xct_nat_binding *nat,
+			     const struct xct_nat_binding *inner, const struct xct_owner *owner)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	if (!m) {
+		xct_print_conn_json_nat(stdout, key, e, nat, inner, l->now);
+		return;
+	}
+	xct_print_conn_json_nat(m, key, e, nat, inner, l->now);
+	fclose(m);
+	if (len && buf[len - 1] == '}')
+		len--;
+	fwrite(buf, 1, len, stdout);
+	fputs(",\"owner\":", stdout);
+	xct_owner_json(stdout, &l->owners, owner);
+	fputc('}', stdout);
+	free(buf);
+}
+
 static void print_entry(struct list_ctx *l, const struct xct_ct_key *key,
 			const struct xct_ct_entry *e, const struct xct_nat_binding *nat,
 			const struct xct_nat_binding *inner)
 {
-	char line[512];
+	bool process = l->args->fmt_flags & XCT_FMT_PROCESS;
+	struct xct_owner owner;
+	bool owned = process && !xct_owner_find(&l->owners, key, e->orig_side, &owner);
+	char line[1024];
 
 	if (xct_opts.json) {
 		fputs(l->shown ? ",\n" : "[\n", stdout);
-		xct_print_conn_json_nat(stdout, key, e, nat, inner, l->now);
+		if (owned)
+			print_owned_json(l, key, e, nat, inner, &owner);
+		else
+			xct_print_conn_json_nat(stdout, key, e, nat, inner, l->now);
 	} else {
 		int n = xct_format_conn_nat(line, sizeof(line) - 1, key, e, nat, inner, l->now,
 					    l->args->fmt_flags);
 
+		if (owned)
+			n += xct_owner_format(&l->owners, &owner, line + n,
+					      sizeof(line) - 1 - (size_t)n);
 		line[n] = '\n';
 		fwrite(line, 1, (size_t)n + 1, stdout);
 	}
@@ -407,10 +451,12 @@ static int do_list(struct xct_table *t, const struct ct_args *a, bool get)
 	int err;
 
 	setvbuf(stdout, out, _IOFBF, sizeof(out));
+	xct_owner_view_open(&l.owners, xct_opts.pin_path);
 	err = xct_nat_view_load(t, &l.nat);
 	if (!err)
 		err = xct_table_walk(t, l.now, list_one, &l);
 	xct_nat_view_free(&l.nat);
+	xct_owner_view_close(&l.owners);
 
 	end_json(&l);
 	if (err)

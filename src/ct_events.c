@@ -28,6 +28,7 @@
 #include "ct_events.h"
 #include "ct_format.h"
 #include "daemon/stream.h"
+#include "owner.h"
 #include "xct.h"
 
 #define SUMMARY_PREFIX "xct v" XCT_VERSION " (xct): "
@@ -120,6 +121,7 @@ struct reader {
 	__s64 mono_to_real; /* ns to add to a monotonic time for wall time */
 	__u64 shown;
 	int sink_err;
+	struct xct_owner_view owners;
 };
 
 static const char *const type_names[] = {
@@ -145,7 +147,8 @@ static void print_wall(FILE *f, __u64 real_ns)
 
 static void print_json(FILE *f, __s64 mono_to_real, const struct xct_ct_event *ev,
 		       const struct xct_ct_entry *e, const struct xct_nat_binding *nat,
-		       const struct xct_nat_binding *inner)
+		       const struct xct_nat_binding *inner, struct xct_owner_view *ov,
+		       const struct xct_owner *owner)
 {
 	fprintf(f, "{\"time\":");
 	print_wall(f, ev->time_ns + (__u64)mono_to_real);
@@ -160,6 +163,10 @@ static void print_json(FILE *f, __s64 mono_to_real, const struct xct_ct_event *e
 	}
 	fprintf(f, ",\"conn\":");
 	xct_print_conn_json_nat(f, &ev->key, e, nat, inner, ev->time_ns);
+	if (owner) {
+		fprintf(f, ",\"owner\":");
+		xct_owner_json(f, ov, owner);
+	}
 	fprintf(f, "}\n");
 }
 
@@ -172,7 +179,8 @@ int xct_ct_event_json(FILE *f, const struct xct_ct_event *ev, __s64 mono_to_real
 		return -EINVAL;
 	xct_event_entry(ev, &e);
 	xct_event_nat(ev, &nat, &inner);
-	print_json(f, mono_to_real, ev, &e, nat.manip ? &nat : NULL, inner.manip ? &inner : NULL);
+	print_json(f, mono_to_real, ev, &e, nat.manip ? &nat : NULL, inner.manip ? &inner : NULL,
+		   NULL, NULL);
 	return 0;
 }
 
@@ -183,8 +191,10 @@ static int on_event(void *ctx, void *data, size_t size)
 	const struct xct_nat_binding *nat, *inner;
 	struct xct_ct_event copy;
 	const struct xct_ct_event *ev = &copy;
+	struct xct_owner owner_b;
+	const struct xct_owner *owner;
 	struct xct_ct_entry e;
-	char line[640];
+	char line[1024];
 	int n;
 
 	if (xct_ct_event_decode(data, size, &copy))
@@ -200,6 +210,12 @@ static int on_event(void *ctx, void *data, size_t size)
 	inner = inner_b.manip ? &inner_b : NULL;
 	if (!xct_filter_match_nat(r->filter, &ev->key, &e, nat, inner))
 		return 0;
+	/* An accepted connection's NEW comes before it is established, when
+	 * its owner is filed: its listener's is shown. */
+	owner = xct_event_owner(data, size, &owner_b) ? &owner_b : NULL;
+	if (!owner && ev->type == XCT_CTE_NEW &&
+	    !xct_owner_find(&r->owners, &ev->key, ev->orig_side, &owner_b))
+		owner = &owner_b;
 	if (r->opts->sink) {
 		n = r->opts->sink(r->opts->ctx, ev);
 		if (n < 0)
@@ -208,7 +224,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	if (xct_opts.json) {
-		print_json(stdout, r->mono_to_real, ev, &e, nat, inner);
+		print_json(stdout, r->mono_to_real, ev, &e, nat, inner, &r->owners, owner);
 	} else {
 		if (r->opts->fmt_flags & XCT_FMT_TIMESTAMP) {
 			__u64 real = ev->time_ns + (__u64)r->mono_to_real;
@@ -219,6 +235,9 @@ static int on_event(void *ctx, void *data, size_t size)
 		}
 		n = xct_format_event(line, sizeof(line) - 1, &ev->key, &e, nat, inner, ev->type,
 				     ev->end, ev->time_ns, r->opts->fmt_flags);
+		if (owner)
+			n += xct_owner_format(&r->owners, owner, line + n,
+					      sizeof(line) - 1 - (size_t)n);
 		line[n] = '\n';
 		fwrite(line, 1, (size_t)n + 1, stdout);
 	}
@@ -245,10 +264,13 @@ int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 	int err, rc = XCT_EXIT_OK;
 	time_t deadline = 0;
 
+	xct_owner_view_open(&r.owners, xct_opts.pin_path);
 	full_before = xct_counter_total(t, XCT_S_CT_EVENTS_LOST);
 	unbuilt_before = xct_counter_total(t, XCT_S_CT_EVENTS_NO_READER);
-	if (xct_stream_open(&s, xct_cli_stream_paths(&paths), XCT_STREAM_CT_EVENTS, on_event, &r))
+	if (xct_stream_open(&s, xct_cli_stream_paths(&paths), XCT_STREAM_CT_EVENTS, on_event, &r)) {
+		xct_owner_view_close(&r.owners);
 		return XCT_EXIT_RUNTIME;
+	}
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -300,5 +322,6 @@ int xct_ct_events_run(struct xct_table *t, const struct xct_filter *f,
 			(unsigned long long)unbuilt,
 			(unsigned long long)(XCT_SUB_TTL_NS / 1000000000ULL));
 	xct_stream_close(s);
+	xct_owner_view_close(&r.owners);
 	return rc;
 }

@@ -15,6 +15,7 @@
 #define XCT_FMT_EXTENDED	0x1 /* "-o extended": the l3 prefix "ipv4     2 " */
 #define XCT_FMT_TIMESTAMP	0x2 /* "-o timestamp": events start with [sec.usec] */
 #define XCT_FMT_NO_ZERO_TIMEOUT 0x4 /* no timeout when none is left (a DESTROY) */
+#define XCT_FMT_PROCESS		0x8 /* "-o process": each owned connection's owner */
 
 const char *xct_proto_name(__u8 proto);
 /* The protocol's name, or its number in buf when it has none. */

@@ -20,6 +20,7 @@ static const char usage[] =
 	"Commands:\n"
 	"  attach IFACE... [--mode native|generic|tc] [--max-entries N]\n"
 	"  detach IFACE... | --all\n"
+	"  attach-cgroup|detach-cgroup CGROUP  record which process owns each connection\n"
 	"  status                      interfaces, programs, table fill; exit 1 if a hook is MISSING\n"
 	"  up [--config FILE]          bring up the firewall of /etc/xct/xct.conf (or FILE)\n"
 	"  down [--config FILE]        take it down: no hook, pin or filter left\n"
@@ -53,6 +54,7 @@ static const char usage[] =
 	"Examples:\n"
 	"  xct up --config /etc/xct/xct.conf\n"
 	"  xct attach eth0 eth1\n"
+	"  xct attach-cgroup /sys/fs/cgroup\n"
 	"  xct ct list -p tcp --state ESTABLISHED\n"
 	"  xct ct stats\n"
 	"  xct ct events -e DESTROY -o json\n"
@@ -90,15 +92,26 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } commands[] = {
-	{"attach", cmd_attach},	    {"detach", cmd_detach},
-	{"status", cmd_status},	    {"ct", cmd_ct},
-	{"rules", cmd_rules},	    {"set", cmd_set},
-	{"version", cmd_version},   {"help", cmd_help},
-	{"replay", cmd_replay},	    {"events", cmd_events},
-	{"trace", cmd_trace},	    {"metrics", cmd_metrics},
-	{"export", cmd_export},	    {"up", cmd_up},
-	{"down", cmd_down},	    {"reload", cmd_reload},
-	{"timeouts", cmd_timeouts}, {"set-timeout", cmd_set_timeout},
+	{"attach", cmd_attach},
+	{"detach", cmd_detach},
+	{"status", cmd_status},
+	{"ct", cmd_ct},
+	{"rules", cmd_rules},
+	{"set", cmd_set},
+	{"version", cmd_version},
+	{"help", cmd_help},
+	{"replay", cmd_replay},
+	{"events", cmd_events},
+	{"trace", cmd_trace},
+	{"metrics", cmd_metrics},
+	{"export", cmd_export},
+	{"up", cmd_up},
+	{"down", cmd_down},
+	{"reload", cmd_reload},
+	{"timeouts", cmd_timeouts},
+	{"set-timeout", cmd_set_timeout},
+	{"attach-cgroup", cmd_attach_cgroup},
+	{"detach-cgroup", cmd_detach_cgroup},
 };
 
 int main(int argc, char **argv)
