@@ -104,7 +104,7 @@ static __always_inline void xct_ct_event_fill(struct xct_ct_event *ev, const str
 	ev->end = (__u8)(what >> 8);
 	ev->state = ct->state;
 	ev->orig_side = ct->orig_side;
-	ev->status = ct->status & ~(XCT_CT_DYING | XCT_CT_NEW_PENDING);
+	ev->status = ct->status & ~(XCT_CT_DYING | XCT_CT_NEW_PENDING | XCT_CT_LOCAL);
 	ev->pad = 0;
 	ev->mark = ct->mark;
 	ev->seq = ct->seq;
@@ -122,24 +122,27 @@ static __always_inline void xct_ct_event_fill(struct xct_ct_event *ev, const str
 }
 
 /*
- * The owner of a connection whose NEW or DESTROY is being sent, while
- * owners are recorded (xct attach-cgroup): one lookup per such event, none
- * otherwise.  The DESTROY is sent before the owner is removed with the
- * entry, so it names who talked to whom.
+ * The owner of a connection this host took part in (XCT_CT_LOCAL) whose
+ * DESTROY is being sent, while owners are recorded (xct attach-cgroup):
+ * one lookup per such DESTROY, none otherwise.
+ * The DESTROY is sent before the owner is removed with the entry, so it
+ * names who talked to whom; the reader could not find it later.  A NEW
+ * looks nothing up: its owner, filed before the connection's first packet
+ * left (sockops TCP_CONNECT_CB, cgroup_skb egress), is still there when the
+ * reader shows the event, so forwarded connections, which have none, pay
+ * no lookup when they start.
  */
-static __always_inline const struct xct_owner *xct_ct_event_owner(const struct xct_ct_key *key,
-								  __u32 what)
+static __always_inline const struct xct_owner *
+xct_ct_event_owner(const struct xct_ct_key *key, const struct xct_ct_entry *ct, __u32 what)
 {
-	__u8 type = (__u8)what;
-
-	if ((type != XCT_CTE_NEW && type != XCT_CTE_DESTROY) || !xct_owner_on())
+	if ((__u8)what != XCT_CTE_DESTROY || !(ct->status & XCT_CT_LOCAL) || !xct_owner_on())
 		return 0;
 	return bpf_map_lookup_elem(&xct_owner, key);
 }
 
 /*
  * Sends one event: what is XCT_CTE(type, end), e the entry's copy; an owned
- * connection's NEW and DESTROY carry the owner after the event
+ * connection's DESTROY carries the owner after the event
  * (struct xct_ct_event_owned).  A global function, so that the verifier
  * checks it once however many paths lead to it.
  */
@@ -153,7 +156,7 @@ __noinline int xct_ct_event_emit(const struct xct_ct_key *key, const struct xct_
 
 	if (!key || !e)
 		return 0;
-	owner = xct_ct_event_owner(key, what);
+	owner = xct_ct_event_owner(key, ct, what);
 	if (owner) {
 		owned = bpf_ringbuf_reserve(&xct_ct_events, sizeof(*owned), 0);
 		if (!owned) {

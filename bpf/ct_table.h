@@ -146,6 +146,10 @@ __noinline int xct_ct_apply_copy(struct xct_ct_entry_scratch *copy, __u32 side,
 	if (!copy || !pkt || !res)
 		return 0;
 	xct_ct_apply((struct xct_ct_entry *)copy, side, pkt, now, res);
+	/* After the tracker, which clears the status of a connection that
+	 * starts over on a dead entry. */
+	if (pkt->local)
+		((struct xct_ct_entry *)copy)->status |= XCT_CT_LOCAL;
 	return 0;
 }
 
@@ -555,7 +559,7 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 	else
 		xct_ct_end_unbuilt(orig_packets, status);
 	xct_nat_release_entry(&key, status, born);
-	xct_owner_release(&key);
+	xct_owner_release(&key, status);
 	if (c == XCT_CAND_DEAD) {
 		xct_count(XCT_S_EXPIRED);
 	} else if (c == XCT_CAND_UNREPLIED) {
@@ -876,7 +880,7 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 	/* A translated connection gives its tuple back, after its DESTROY
 	 * has shown the translation. */
 	xct_nat_release_entry(key, status, born);
-	xct_owner_release(key);
+	xct_owner_release(key, status);
 	return 0;
 }
 

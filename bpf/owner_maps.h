@@ -87,10 +87,12 @@ static __always_inline int xct_owner_on(void)
 	return c && c->on;
 }
 
-/* An entry is deleted: so is its owner. */
-static __always_inline void xct_owner_release(const struct xct_ct_key *key)
+/* An entry of status status is deleted: so is its owner.  Only a
+ * connection this host took part in (XCT_CT_LOCAL) can have one: a
+ * forwarded connection's end looks nothing up. */
+static __always_inline void xct_owner_release(const struct xct_ct_key *key, __u16 status)
 {
-	if (xct_owner_on())
+	if ((status & XCT_CT_LOCAL) && xct_owner_on())
 		bpf_map_delete_elem(&xct_owner, key);
 }
 

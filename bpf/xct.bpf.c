@@ -473,6 +473,9 @@ static __always_inline __u8 xct_track(__u8 reason, struct xct_hdr_buf *hdrs, __u
 		return xct_undecided(XCT_R_INTERNAL_ERROR, hook);
 	ts.now = xct_now();
 	ts.hook = hook;
+	/* The egress program tracks what this host sends (and what comes
+	 * from an interface xct does not watch): see XCT_CT_LOCAL. */
+	pkt->local = hook == XCT_HOOK_EGRESS;
 	if (reason == XCT_R_NOT_IP) {
 		xct_count(XCT_S_PACKETS);
 		xct_count_reason(reason);
@@ -1073,7 +1076,7 @@ static __noinline int xct_ctl_ct_delete(const struct xct_ct_key *pkt_key, __u64 
 	else
 		xct_ct_end_unbuilt(orig_packets, status);
 	xct_nat_release_entry(&key, status, born);
-	xct_owner_release(&key);
+	xct_owner_release(&key, status);
 	return 0;
 }
 

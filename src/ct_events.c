@@ -210,8 +210,9 @@ static int on_event(void *ctx, void *data, size_t size)
 	inner = inner_b.manip ? &inner_b : NULL;
 	if (!xct_filter_match_nat(r->filter, &ev->key, &e, nat, inner))
 		return 0;
-	/* An accepted connection's NEW comes before it is established, when
-	 * its owner is filed: its listener's is shown. */
+	/* A DESTROY brings its owner along; a NEW's is looked up here (the
+	 * datapath spares forwarded connections the lookup), and an accepted
+	 * connection, not yet established, shows its listener's. */
 	owner = xct_event_owner(data, size, &owner_b) ? &owner_b : NULL;
 	if (!owner && ev->type == XCT_CTE_NEW &&
 	    !xct_owner_find(&r->owners, &ev->key, ev->orig_side, &owner_b))

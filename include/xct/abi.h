@@ -108,6 +108,15 @@ struct xct_tcp_ct {
  * the connection is checked as any other (xct_tcp_packet()).
  */
 #define XCT_CT_LIBERAL 0x1000
+/*
+ * xct's own, in the place of the kernel's IPS_HELPER (xct runs no helper):
+ * a packet of the connection was tracked at egress, i.e. sent by this host
+ * (or forwarded from an interface xct does not watch).  Only such a
+ * connection can have an owner (include/xct/owner.h), so the owner is
+ * looked up and removed only for these, and forwarded traffic pays nothing
+ * for owners being recorded.
+ */
+#define XCT_CT_LOCAL 0x2000
 /* xct's own: the connection's NEW waits for its NAT decision, after
  * routing, so that it shows the translated reply tuple as conntrack -E's
  * does (see bpf/ct_events.h). */

@@ -100,6 +100,7 @@ struct xct_pkt {
 	__u8 frag;	    /* enum xct_frag */
 	__u8 hop_limit;	    /* IPv4's TTL, IPv6's hop limit (neighbour discovery, MLD) */
 	__u32 frag_id; /* fragments: IPv4 id or IPv6 fragment header id, host order */
+	__u8 local;    /* tracked at egress: its connection gets XCT_CT_LOCAL */
 };
 
 /*

@@ -46,7 +46,7 @@ TEST(tcp_handshake_xdp_and_tc_egress)
 	CHECK_EQ(table_size(&fx), 1);
 	CHECK_EQ(get_entry(&fx, &c, &e), 0);
 	CHECK_EQ(e.state, XCT_TCP_ESTABLISHED);
-	CHECK_EQ(e.status, XCT_CT_ASSURED | XCT_CT_SEEN_REPLY);
+	CHECK_EQ(e.status, XCT_CT_ASSURED | XCT_CT_SEEN_REPLY | XCT_CT_LOCAL);
 	CHECK_EQ(e.orig_side, sender_side(&c));
 	CHECK_EQ(e.packets[XCT_DIR_ORIGINAL], 2);
 	CHECK_EQ(e.packets[XCT_DIR_REPLY], 1);
@@ -90,7 +90,7 @@ TEST(tcp_handshake_ipv6_with_extension_headers)
 	CHECK_EQ(table_size(&fx), 1);
 	CHECK_EQ(get_entry(&fx, &c, &e), 0);
 	CHECK_EQ(e.state, XCT_TCP_ESTABLISHED);
-	CHECK_EQ(e.status, XCT_CT_ASSURED | XCT_CT_SEEN_REPLY);
+	CHECK_EQ(e.status, XCT_CT_ASSURED | XCT_CT_SEEN_REPLY | XCT_CT_LOCAL);
 	CHECK_EQ(e.packets[XCT_DIR_ORIGINAL], 2);
 	CHECK_EQ(e.packets[XCT_DIR_REPLY], 2);
 	/* IPv6 counts the fixed header plus the payload length, extension
@@ -154,7 +154,7 @@ TEST(tcp_syn_recv_times_out_after_60s)
 	tc_out(&fx, &synack);
 	check_tcp(&fx, &c, XCT_TCP_SYN_RECV, 60);
 	CHECK_EQ(get_entry(&fx, &c, &e), 0);
-	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY);
+	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY | XCT_CT_LOCAL);
 	check_expires_after(&fx, &c, 60);
 	fixture_teardown(&fx);
 }
@@ -327,7 +327,7 @@ TEST(tcp_simultaneous_open_syn_sent2_times_out)
 	 * connection has seen a reply now, though. */
 	CHECK_EQ(get_entry(&fx, &c, &e), 0);
 	CHECK_EQ(e.state, XCT_TCP_SYN_SENT2);
-	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY);
+	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY | XCT_CT_LOCAL);
 	CHECK_EQ(e.expires_ns, T0 + SEC_NS(120));
 	set_now(&fx, T0);
 	check_expires_after(&fx, &c, 120);
@@ -450,7 +450,7 @@ TEST(tcp_midstream_ack_picks_up_connection)
 	tc_out(&fx, &reply);
 	CHECK_EQ(get_entry(&fx, &c, &e), 0);
 	CHECK_EQ(e.state, XCT_TCP_ESTABLISHED);
-	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY);
+	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY | XCT_CT_LOCAL);
 	CHECK_EQ(e.packets[XCT_DIR_REPLY], 1);
 	/* SEEN_REPLY is set after the tracker ran: this packet still gets
 	 * the short life of an unanswered pickup. */
@@ -459,7 +459,7 @@ TEST(tcp_midstream_ack_picks_up_connection)
 	/* Both ways seen, and on: ASSURED, with the ESTABLISHED timeout. */
 	xdp_in(&fx, &more);
 	CHECK_EQ(get_entry(&fx, &c, &e), 0);
-	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY | XCT_CT_ASSURED);
+	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY | XCT_CT_ASSURED | XCT_CT_LOCAL);
 	CHECK_EQ(e.packets[XCT_DIR_ORIGINAL], 2);
 	CHECK_EQ(e.expires_ns - now_ns(&fx), SEC_NS(432000));
 	fixture_teardown(&fx);
@@ -569,7 +569,7 @@ TEST(udp_unreplied_replied_then_stream)
 	advance(&fx, SEC_NS(1));
 	tc_out(&fx, &answer);
 	CHECK_EQ(get_entry(&fx, &c, &e), 0);
-	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY);
+	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY | XCT_CT_LOCAL);
 	CHECK_EQ(e.expires_ns - now_ns(&fx), SEC_NS(30));
 	CHECK_EQ(e.packets[XCT_DIR_REPLY], 1);
 	CHECK_EQ(e.bytes[XCT_DIR_REPLY], 20 + 8 + 200);
@@ -578,14 +578,14 @@ TEST(udp_unreplied_replied_then_stream)
 	set_now(&fx, T0 + SEC_NS(2));
 	xdp_in(&fx, &query);
 	CHECK_EQ(get_entry(&fx, &c, &e), 0);
-	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY);
+	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY | XCT_CT_LOCAL);
 	CHECK_EQ(e.expires_ns - now_ns(&fx), SEC_NS(30));
 
 	/* Past two seconds: a stream, ASSURED, 120 s. */
 	set_now(&fx, T0 + SEC_NS(2) + 1);
 	tc_out(&fx, &answer);
 	CHECK_EQ(get_entry(&fx, &c, &e), 0);
-	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY | XCT_CT_ASSURED);
+	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY | XCT_CT_ASSURED | XCT_CT_LOCAL);
 	CHECK_EQ(e.expires_ns - now_ns(&fx), SEC_NS(120));
 	CHECK_EQ(e.packets[XCT_DIR_ORIGINAL], 2);
 	CHECK_EQ(e.packets[XCT_DIR_REPLY], 2);
@@ -691,7 +691,7 @@ TEST(icmp_echo_request_reply_30s)
 	advance(&fx, SEC_NS(1));
 	tc_out(&fx, &reply);
 	CHECK_EQ(get_entry(&fx, &c, &e), 0);
-	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY);
+	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY | XCT_CT_LOCAL);
 	CHECK_EQ(e.packets[XCT_DIR_ORIGINAL], 1);
 	CHECK_EQ(e.packets[XCT_DIR_REPLY], 1);
 	CHECK_EQ(e.bytes[XCT_DIR_ORIGINAL], 20 + 64);
@@ -715,7 +715,7 @@ TEST(icmpv6_echo_request_reply_30s)
 	xdp_in(&fx, &request);
 	tc_out(&fx, &reply);
 	CHECK_EQ(get_entry(&fx, &c, &e), 0);
-	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY);
+	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY | XCT_CT_LOCAL);
 	CHECK_EQ(e.packets[XCT_DIR_REPLY], 1);
 	CHECK_EQ(e.expires_ns - now_ns(&fx), SEC_NS(30));
 	fixture_teardown(&fx);

@@ -23,6 +23,7 @@
 
 #include "datapath_size.h"
 #include "fixture.h"
+#include "xct/owner.h"
 #include "xct/timeouts.h"
 #include "xct/policy.h"
 
@@ -177,6 +178,17 @@ int fixture_reset(struct fixture *fx)
 		if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_nat_ctl), &zero, &nat_none,
 					BPF_ANY)) {
 			CHECK_FAIL("cannot reset xct_nat_ctl: %s", strerror(errno));
+			return 0;
+		}
+	}
+	/* No owner recorded: the owner tests record their own. */
+	{
+		struct xct_owner_ctl owners_off = {};
+
+		map_delete_all(bpf_map__fd(fx->skel->maps.xct_owner), &ct_key, &ct_key);
+		if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_owner_ctl), &zero,
+					&owners_off, BPF_ANY)) {
+			CHECK_FAIL("cannot reset xct_owner_ctl: %s", strerror(errno));
 			return 0;
 		}
 	}
