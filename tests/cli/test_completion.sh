@@ -55,7 +55,7 @@ check "completion: complete -p xct names _xct" test "$got" = "complete -F _xct x
 
 offers "completion: commands by prefix" "reload replay" xct re
 offers "completion: every command" \
-	"attach ct detach down events help reload replay rules set set-timeout status timeouts trace up version" \
+	"attach attach-cgroup ct detach detach-cgroup down events help reload replay rules set set-timeout status timeouts trace up version" \
 	xct ""
 offers "completion: global options" "--pin-path" xct --pi
 offers "completion: ct subcommands" "count delete events flush get help list restore save stats" xct ct ""
@@ -67,6 +67,12 @@ offers "completion: TCP states" "CLOSE CLOSE_WAIT" xct ct list -p tcp --state CL
 offers "completion: states after the subcommand's options" "ESTABLISHED" \
 	xct ct events -e NEW --state E
 offers "completion: options of up" "--config" xct up --c
+offers "completion: cgroup commands by prefix" "attach-cgroup" xct attach-
+offers "completion: ct list's formats" "process" xct ct list -o p
+offers "completion: ct get's formats" "json" xct ct get -o j
+mkdir -p "$STATE/cg/owners" "$STATE/cg/other"
+offers "completion: a cgroup directory" "$STATE/cg/owners" xct attach-cgroup "$STATE/cg/ow"
+offers "completion: one cgroup only" "" xct detach-cgroup "$STATE/cg/owners" ""
 offers "completion: tunable names" "nf_conntrack_tcp_timeout_established" \
 	xct set-timeout nf_conntrack_tcp_timeout_e
 offers "completion: no name for the value" "" xct set-timeout nf_conntrack_udp_timeout ""
