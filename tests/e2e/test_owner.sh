@@ -166,6 +166,12 @@ event_seen() {
 	[ -n "$(event_owner "$@")" ]
 }
 
+# cgroup_progs: the programs attached to the test cgroup, as the kernel
+# lists them (one per line; none: no line).
+cgroup_progs() {
+	bpftool cgroup show "$CG" 2>/dev/null | awk 'NR > 1 && NF { print $2 }' | sort
+}
+
 # The owner programs' links are pinned under the state.
 pinned_links() {
 	compgen -G "$PIN_ROOT/xct/xct_owner_cg*" >/dev/null
@@ -206,6 +212,9 @@ poll 10 listening "$NS_S" udp "$P_UDP" || fail_setup "udp echo"
 expect owner_attach_cgroup 0 "owners recorded" xct_r attach-cgroup "$CG"
 compgen -G "$PIN_ROOT/xct/xct_owner_cg*_sockops" >/dev/null
 check owner_attach_pins_links $? "$(ls "$PIN_ROOT/xct")"
+got=$(cgroup_progs | tr '\n' ' ')
+[ "$got" = "cgroup_inet4_connect cgroup_inet4_post_bind cgroup_inet6_connect cgroup_inet6_post_bind cgroup_inet_egress cgroup_inet_sock_release cgroup_sock_ops cgroup_udp4_sendmsg cgroup_udp6_sendmsg " ]
+check owner_attach_cgroup_kernel_has_programs $? "bpftool cgroup show: '$got'"
 expect owner_attach_cgroup_not_a_cgroup 1 "not a cgroup v2 directory" \
 	xct_r attach-cgroup "$WORK"
 expect owner_attach_cgroup_usage 2 "one argument" xct_r attach-cgroup
@@ -315,5 +324,15 @@ no_owner owner_detached_shows_none "$(ct_line tcp "$(field own-tcp4 port)")"
 agent own-late 1 tcp "$S4" "$P_TCP" || fail_setup "own-late: $(cat "$WORK/own-late.err")"
 no_owner owner_detached_records_none "$(ct_line tcp "$(field own-late port)")"
 expect owner_detach_cgroup_again 1 "no owner programs" xct_r detach-cgroup "$CG"
+[ -z "$(cgroup_progs)" ]
+check owner_detach_cgroup_kernel_has_none $? "$(cgroup_progs | tr '\n' ' ')"
+
+# detach --all takes the owner programs away with everything else.
+xct_r attach-cgroup "$CG" >/dev/null
+[ -n "$(cgroup_progs)" ] && xct_r detach --all >/dev/null
+check owner_detach_all_detaches_cgroup $? "detach --all"
+XCT_ATTACHED=0
+[ -z "$(cgroup_progs)" ]
+check owner_detach_all_kernel_has_none $? "$(cgroup_progs | tr '\n' ' ')"
 
 [ "$failures" = 0 ]
