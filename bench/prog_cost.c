@@ -20,6 +20,11 @@
  *                                         datapath with no reader and with
  *                                         one, beside BEFORE.bpf.o, the
  *                                         datapath before it had events
+ *   prog_cost owner BEFORE.bpf.o [-q]     what recording connection owners
+ *                                         costs forwarded traffic: this
+ *                                         datapath with owners recorded and
+ *                                         not, beside BEFORE.bpf.o, the
+ *                                         datapath before it had owners
  *
  * Two ways of timing:
  *
@@ -57,6 +62,7 @@
 #include "rules/compile.h"
 #include "rules/install.h"
 #include "xct.h"
+#include "xct/owner.h"
 #include "xct/timeouts.h" /* the skeleton names struct xct_tunables */
 #include "xct.skel.h"
 
@@ -920,6 +926,215 @@ static int events_cost(const char *before_obj)
 	return 0;
 }
 
+/* ---- What recording owners costs forwarded traffic ---- */
+
+/* An established connection's packet (TCP: an ACK; UDP: a reply), timed
+ * with repeat. */
+static double own_established(int fd, int tcp)
+{
+	__u16 cp = tcp ? 40000 : 40001, sp = tcp ? 80 : 53;
+	struct frame open = mkframe(0, tcp, "10.0.0.1", cp, "10.0.0.2", sp, TH_SYN, 1000, 0);
+	struct frame reply =
+		mkframe(0, tcp, "10.0.0.2", sp, "10.0.0.1", cp, TH_SYN | TH_ACK, 5000, 1001);
+	struct frame next = mkframe(0, tcp, "10.0.0.1", cp, "10.0.0.2", sp, TH_ACK, 1001, 5001);
+	__u32 rv;
+	double ns;
+
+	run_ns(fd, &open, 1, &rv);
+	run_ns(fd, &reply, 1, &rv);
+	run_ns(fd, &next, 1, &rv);
+	ns = best_of(fd, tcp ? &next : &reply, &rv);
+	expect(rv, XDP_PASS, "owner: established");
+	return ns;
+}
+
+/* The owners of OWN_OTHERS local connections, none of them the measured
+ * ones: the lookups a forwarded connection's events make miss in a table
+ * that holds something. */
+#define OWN_OTHERS 1000
+
+static void own_fill_others(int owner_fd)
+{
+	struct xct_owner o;
+	struct xct_ct_key k;
+	__u32 i;
+
+	memset(&o, 0, sizeof(o));
+	o.how = XCT_OWNER_CONNECT;
+	for (i = 0; i < OWN_OTHERS; i++) {
+		memset(&k, 0, sizeof(k));
+		k.family = XCT_AF_INET;
+		k.proto = XCT_IPPROTO_TCP;
+		k.addr[0].v4 = htonl(0x0a090000 | i);
+		k.addr[1].v4 = htonl(0x0a0900ff);
+		k.port[0] = htons((__u16)(30000 + i));
+		k.port[1] = htons(443);
+		o.tgid = o.pid = 1000 + i;
+		if (bpf_map_update_elem(owner_fd, &k, &o, BPF_ANY)) {
+			fprintf(stderr, "prog_cost: cannot fill xct_owner: %s\n", strerror(errno));
+			exit(1);
+		}
+	}
+}
+
+/* The connections accepted_raw(fd, 0, 1, n, base_sport) made, deleted one
+ * by one through the control program, as xct ct delete does (a DESTROY
+ * each); the mean kernel-timed ns of one deletion. */
+static double own_deletes(int ctl_prog_fd, int n, __u16 base_sport)
+{
+	struct xct_ctl_ct_msg m;
+	struct xct_tuple t;
+	char src[64];
+	double sum = 0;
+	__u8 side;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = &m, .data_size_in = sizeof(m),
+			    .data_out = &m, .data_size_out = sizeof(m), .repeat = 1);
+
+		snprintf(src, sizeof(src), "10.1.%d.%d", (1 + i / 50000) / 256,
+			 (1 + i / 50000) % 256);
+		memset(&t, 0, sizeof(t));
+		t.family = XCT_AF_INET;
+		t.proto = XCT_IPPROTO_TCP;
+		inet_pton(AF_INET, src, &t.src.v4);
+		inet_pton(AF_INET, "10.0.0.2", &t.dst.v4);
+		t.sport = htons((__u16)(base_sport + i % 50000));
+		t.dport = htons(80);
+		memset(&m, 0, sizeof(m));
+		m.hdr.cmd = XCT_CTL_CT_DELETE;
+		xct_key_from_tuple(&t, &m.key, &side);
+		if (bpf_prog_test_run_opts(ctl_prog_fd, &opts) || m.hdr.ret) {
+			fprintf(stderr, "prog_cost: owner: delete %d: %s (ret %d)\n", i,
+				strerror(errno), m.hdr.ret);
+			exit(1);
+		}
+		sum += opts.duration;
+	}
+	return sum / n;
+}
+
+static void own_record(int ctl_fd, __u32 on)
+{
+	struct xct_owner_ctl c = {.on = on};
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(ctl_fd, &zero, &c, BPF_ANY)) {
+		fprintf(stderr, "prog_cost: cannot write xct_owner_ctl: %s\n", strerror(errno));
+		exit(1);
+	}
+}
+
+static char own_dir_now[] = "/sys/fs/bpf/xctb-own-XXXXXX";
+static char own_dir_before[] = "/sys/fs/bpf/xctb-ownb-XXXXXX";
+
+static void remove_own_pins(void)
+{
+	remove_pins(own_dir_now);
+	remove_pins(own_dir_before);
+}
+
+/*
+ * Forwarded traffic, which has no owner, through three datapaths in
+ * interleaved rounds: the one before owners existed (its object file),
+ * this one with owners not recorded, and this one recording them (as after
+ * xct attach-cgroup, with OWN_OTHERS local connections owned).  A reader of
+ * connection events is subscribed in all three, so that every NEW is sent:
+ * the path where an owner is looked up.  No ruleset: every packet is
+ * accepted.  The paths: established TCP and UDP packets (no event), a new
+ * TCP connection's SYN (one NEW), and its end, deleted through the control
+ * program (one DESTROY: the path of the GC and of eviction).
+ */
+static int owner_cost(const char *before_obj)
+{
+	enum { BEFORE, OFF, ON, CONFIGS };
+	static const char *const names[CONFIGS] = {"before", "off", "on"};
+	static const char *const paths[] = {
+		"ESTABLISHED TCP ACK, IPv4 (no event)", "ESTABLISHED UDP reply, IPv4 (no event)",
+		"NEW TCP accepted (SYN creates the entry, NEW event), IPv4",
+		"END of a TCP connection (xct ct delete: DESTROY event, entry removed), IPv4"};
+	enum { N_PATHS = sizeof(paths) / sizeof(paths[0]) };
+	LIBBPF_OPTS(bpf_object_open_opts, bopts, .pin_root_path = own_dir_before);
+	int rounds = quick ? 1 : 5, n = quick ? 200 : 20000, r, c, k;
+	int fd[CONFIGS], ct_fd[CONFIGS], subs_fd[CONFIGS], del_fd[CONFIGS], ctl_fd;
+	double v[N_PATHS][CONFIGS][5], overhead;
+	struct bpf_object *before;
+	struct ring_buffer *rb;
+	struct xct_bpf *skel;
+	__u64 taken = 0;
+	int trivial;
+
+	mount_bpffs();
+	if (!mkdtemp(own_dir_now) || !mkdtemp(own_dir_before)) {
+		perror("prog_cost: mkdtemp");
+		return 1;
+	}
+	atexit(remove_own_pins);
+	skel = load_datapath(own_dir_now, XCT_MAX_ENTRIES_DEFAULT);
+	before = bpf_object__open_file(before_obj, &bopts);
+	if (!before || bpf_object__load(before)) {
+		fprintf(stderr, "prog_cost: cannot load %s\n", before_obj);
+		return 1;
+	}
+	fd[BEFORE] = bpf_program__fd(bpf_object__find_program_by_name(before, "xct_xdp"));
+	ct_fd[BEFORE] = bpf_map__fd(bpf_object__find_map_by_name(before, "xct_ct"));
+	subs_fd[BEFORE] = bpf_map__fd(bpf_object__find_map_by_name(before, "xct_subs"));
+	del_fd[BEFORE] = bpf_program__fd(bpf_object__find_program_by_name(before, "xct_ctl"));
+	fd[OFF] = fd[ON] = bpf_program__fd(skel->progs.xct_xdp);
+	ct_fd[OFF] = ct_fd[ON] = bpf_map__fd(skel->maps.xct_ct);
+	subs_fd[OFF] = subs_fd[ON] = bpf_map__fd(skel->maps.xct_subs);
+	del_fd[OFF] = del_fd[ON] = bpf_program__fd(skel->progs.xct_ctl);
+	ctl_fd = bpf_map__fd(skel->maps.xct_owner_ctl);
+	own_fill_others(bpf_map__fd(skel->maps.xct_owner));
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.xct_ct_events), discard_event, &taken, NULL);
+	if (!rb ||
+	    ring_buffer__add(rb, bpf_map__fd(bpf_object__find_map_by_name(before, "xct_ct_events")),
+			     discard_event, &taken)) {
+		fprintf(stderr, "prog_cost: cannot read the xct_ct_events rings\n");
+		return 1;
+	}
+	trivial = trivial_prog();
+	overhead = single_overhead(trivial);
+
+	for (r = 0; r < rounds; r++) {
+		for (c = 0; c < CONFIGS; c++) {
+			own_record(ctl_fd, c == ON);
+			set_reader(subs_fd[c], mono_ns() + 3600 * 1000000000ULL);
+			clear_table(ct_fd[c]);
+			v[0][c][r] = own_established(fd[c], 1);
+			v[1][c][r] = own_established(fd[c], 0);
+			clear_table(ct_fd[c]);
+			v[2][c][r] = accepted_raw(fd[c], 0, 1, n, 10000) - overhead;
+			v[3][c][r] = own_deletes(del_fd[c], n, 10000) - overhead;
+			set_reader(subs_fd[c], 0);
+			ring_buffer__consume(rb);
+		}
+	}
+	own_record(ctl_fd, 0);
+	printf("{\"rounds\": %d, \"distinct_n\": %d, \"trivial_single_ns\": %.1f, "
+	       "\"owned_others\": %d, \"events_taken\": %llu,\n \"cases\": [\n",
+	       rounds, n, overhead, OWN_OTHERS, (unsigned long long)taken);
+	for (k = 0; k < N_PATHS; k++) {
+		printf("  {\"name\": \"%s\", \"method\": \"%s\"", paths[k],
+		       k >= 2 ? "distinct" : "repeat");
+		for (c = 0; c < CONFIGS; c++) {
+			printf(", \"%s_ns\": %.1f, \"%s_runs\": [", names[c],
+			       median_of(v[k][c], rounds), names[c]);
+			for (r = 0; r < rounds; r++)
+				printf("%s%.1f", r ? ", " : "", v[k][c][r]);
+			printf("]");
+		}
+		printf("}%s\n", k == N_PATHS - 1 ? "" : ",");
+	}
+	printf(" ]}\n");
+	ring_buffer__free(rb);
+	close(trivial);
+	bpf_object__close(before);
+	xct_bpf__destroy(skel);
+	return 0;
+}
+
 /* ---- What dnat costs: the packets it translates, and the others ---- */
 
 /* "return TC_ACT_UNSPEC": the timer's share of a single TC run. */
@@ -1236,12 +1451,15 @@ int main(int argc, char **argv)
 		return dnat_cost();
 	if (j == 2 && !strcmp(args[0], "events"))
 		return events_cost(args[1]);
+	if (j == 2 && !strcmp(args[0], "owner"))
+		return owner_cost(args[1]);
 	if (j == 4 && !strcmp(args[0], "fill"))
 		return fill(args[1], (__u32)strtoul(args[2], NULL, 0),
 			    (__u32)strtoul(args[3], NULL, 0));
 	fprintf(stderr, "Usage: prog_cost [-q]\n       prog_cost evict [-q]\n"
 			"       prog_cost dnat [-q]\n"
 			"       prog_cost events BEFORE.bpf.o [-q]\n"
+			"       prog_cost owner BEFORE.bpf.o [-q]\n"
 			"       prog_cost fill DIR N MAX [-q]\n");
 	return 2;
 }

@@ -11,13 +11,17 @@
 #                           section of docs/BENCHMARKS.md
 #   bench/run.sh --only nat     step 7 alone (about 5 minutes); rewrites
 #                           only its section
+#   bench/run.sh --only owner   the owner step of 2 alone (under a minute);
+#                           rewrites only its section
 #
 # Steps (each a script or program in bench/, results as JSON in a temporary
 # directory, then bench/report.py writes the document):
 #   1. datapath.py   per-packet cost on a veth pair, trafgen, 5 systems
 #   2. prog_cost, rules_cost   the XDP program alone, BPF_PROG_TEST_RUN;
 #      prog_cost events: what connection events cost, beside the datapath
-#      before them (built from git)
+#      before them (built from git); prog_cost owner: what recording
+#      connection owners costs forwarded traffic, beside the datapath
+#      before owners (built from git)
 #   3. connrate.py   new TCP connections per second through a router
 #   4. scale.py      a million connections: memory, lookups, listing
 #   5. prog_cost evict   a new flow's cost in a full table (eviction)
@@ -45,13 +49,13 @@ while [ $# -gt 0 ]; do
 	--only)
 		ONLY=${1:-}
 		shift || true
-		if [ "$ONLY" != flood ] && [ "$ONLY" != nat ]; then
-			echo "bench/run.sh: --only takes 'flood' or 'nat', not '$ONLY'" >&2
+		if [ "$ONLY" != flood ] && [ "$ONLY" != nat ] && [ "$ONLY" != owner ]; then
+			echo "bench/run.sh: --only takes 'flood', 'nat' or 'owner', not '$ONLY'" >&2
 			exit 2
 		fi
 		;;
 	-h | --help)
-		sed -n '3,30p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,34p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -166,6 +170,24 @@ if [ -z "$ONLY" ]; then
 	else
 		echo "bench/run.sh: no git history: connection events' cost not measured" >&2
 	fi
+fi
+# The datapath before connection owners (commit 6c79918), from git, for
+# what recording them costs the traffic that has none.
+if [ -z "$ONLY" ] || [ "$ONLY" = owner ]; then
+	OWN_BASE=6c79918
+	if git rev-parse -q --verify "$OWN_BASE^{commit}" >/dev/null 2>&1; then
+		mkdir -p "$OUT/before-owner"
+		git archive "$OWN_BASE" bpf include | tar -x -C "$OUT/before-owner"
+		(cd "$OUT/before-owner" &&
+			clang -O2 -g -target bpf -D__TARGET_ARCH_"$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')" \
+				-Iinclude -Ibpf -I/usr/include/"$(gcc -print-multiarch)" \
+				-c bpf/xct.bpf.c -o "$OUT/before-owner.bpf.o")
+		step owner.json "$BENCH_BUILD/prog_cost" owner "$OUT/before-owner.bpf.o" $Q
+	else
+		echo "bench/run.sh: no git history: the cost of recording owners not measured" >&2
+	fi
+fi
+if [ -z "$ONLY" ]; then
 	step datapath.log "$PYTHON" bench/datapath.py --xct "$XCT" --drop-obj "$BENCH_BUILD/xdp_drop.bpf.o" \
 		"${DP_ARGS[@]}" --out "$OUT/datapath.json"
 	step connrate.log "$PYTHON" bench/connrate.py --xct "$XCT" --connrate "$BENCH_BUILD/connrate" \
@@ -177,7 +199,7 @@ if [ -z "$ONLY" ] || [ "$ONLY" = nat ]; then
 	step nat.log "$PYTHON" bench/nat.py --xct "$XCT" --drop-obj "$BENCH_BUILD/xdp_drop.bpf.o" \
 		--prog-cost "$BENCH_BUILD/prog_cost" "${NAT_ARGS[@]}" --out "$OUT/nat.json"
 fi
-if [ "$ONLY" != nat ]; then
+if [ -z "$ONLY" ] || [ "$ONLY" = flood ]; then
 	step evict.json "$BENCH_BUILD/prog_cost" evict $Q
 	step flood.log bench/flood.sh --xct "$XCT" "${FL_ARGS[@]}" --out "$OUT/flood.json"
 fi
