@@ -255,6 +255,11 @@ for a in own-tcp4:tcp:ipv4:0 own-tcp6:tcp:ipv6:0 own-udp4:udp:ipv4:65534 own-udp
 	check "${name//-/_}_event_new_has_owner" $? "got '$got', want '$pid $name $how'"
 done
 
+# ct get shows the same owner for one connection.
+line=$(xct_r ct get -p tcp -s "$R4S" -d "$S4" --sport "$(field own-tcp4 port)" --dport "$P_TCP" \
+	-o process 2>/dev/null)
+has_owner owner_ct_get "$line" "$(field own-tcp4 pid)" own-tcp4 0 "$CG_REL"
+
 # Without -o process, no owner is shown.
 xct_r ct list -p tcp 2>/dev/null | grep -E "sport=$(field own-tcp4 port) " | grep -q " pid="
 check owner_only_with_o_process $((!$?))
