@@ -288,6 +288,33 @@ got=$(event_owner "$EVOUT" NEW tcp "$cport")
 [ "$got" = "$pid own-srv bind" ] || [ "$got" = "$pid own-srv listener" ]
 check owner_accepted_event_new_has_listener $? "got '$got'"
 
+# ---- a dual-stack listener: accepted over IPv6, and over IPv4 (mapped) ----
+
+# accepted_on NAME PORT CLIENT_ADDR FAMILY: agent NAME listens on [::]:PORT
+# and accepts one connection from the client to CLIENT_ADDR; ok when the
+# accepted connection's owner is NAME, as the JSON owner and as ss say.
+accepted_on() {
+	local name=$1 port=$2 addr=$3 fam=$4 wait_pid pid cport ck got ss_got
+	agent "$name" 1 listen :: "$port" &
+	wait_pid=$!
+	poll 10 test -s "$WORK/$name.json.listening" || fail_setup "$name: $(cat "$WORK/$name.err")"
+	in_ns "$NS_C" socat -T 20 - "TCP:$addr:$port" </dev/null >/dev/null 2>&1 &
+	BG_PIDS+=($!)
+	wait "$wait_pid" || fail_setup "$name: $(cat "$WORK/$name.err")"
+	pid=$(field "$name" pid)
+	cport=$(field "$name" port)
+	ck=$(field "$name" cookie)
+	got=$(json_owner tcp "$fam" "$cport")
+	[ "$got" = "$pid $name 0 0 $CG_REL $ck listener" ]
+	check "owner_${name//-/_}_json_owner_is_the_socket" $? \
+		"got '$got', want '$pid $name 0 0 $CG_REL $ck listener'"
+	ss_got=$(ss_owner "( dport = :$cport )")
+	[ -n "$ss_got" ] && [ "$ss_got" = "$pid $name $ck" ]
+	check "owner_${name//-/_}_equals_ss" $? "ss: '$ss_got', want '$pid $name $ck'"
+}
+accepted_on own-srv6 7101 "[$R6C]" ipv6
+accepted_on own-srvm 7102 "$R4C" ipv4
+
 # ---- a connection outlives its process ----
 
 agent own-gone 1 udp "$S4" "$P_UDP" --exit || fail_setup "own-gone: $(cat "$WORK/own-gone.err")"
