@@ -99,8 +99,8 @@ struct xct_pkt {
 	__u16 inner_l4_off; /* ICMP errors: where the quoted transport header starts */
 	__u8 frag;	    /* enum xct_frag */
 	__u8 hop_limit;	    /* IPv4's TTL, IPv6's hop limit (neighbour discovery, MLD) */
-	__u32 frag_id; /* fragments: IPv4 id or IPv6 fragment header id, host order */
-	__u8 local;    /* tracked at egress: its connection gets XCT_CT_LOCAL */
+	__u32 frag_id;	    /* fragments: IPv4 id or IPv6 fragment header id, host order */
+	__u8 local;	    /* tracked at egress: its connection gets XCT_CT_LOCAL */
 };
 
 /*
