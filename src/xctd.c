@@ -2,6 +2,7 @@
 /*
  * xctd: the daemon's command line over src/daemon/.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 #include <bpf/libbpf.h>
 
 #include "daemon/daemon.h"
+#include "daemon/flowlog.h"
+#include "config.h"
 #include "netns.h"
 #include "xct.h"
 
@@ -29,13 +32,18 @@ static const char usage[] =
 	"Options:\n"
 	"      --pin-path DIR         the xct instance (default " XCT_PIN_PATH_DEFAULT
 	", or $XCT_PIN_PATH)\n"
-	"      --socket PATH          where readers connect (default " XCT_SOCKET_DEFAULT ");\n"
-	"                             its directory must be root's, mode 0700\n"
+	"      --socket PATH          where readers connect (default " XCT_SOCKET_DEFAULT "\n"
+	"                             for the host's instance, else one of the instance's\n"
+	"                             own under " XCT_RUN_DIR "); its directory must be\n"
+	"                             root's, mode 0700\n"
 	"      --metrics-listen ADDR:PORT  serve /metrics there ([ADDR]:PORT for IPv6)\n"
-	"      --config FILE          xct.conf (accepted; its settings are not read yet)\n"
+	"      --config FILE          xct.conf: pin-path and the [daemon] section (default\n"
+	"                             " XCT_CONFIG_DEFAULT " when it exists); options given\n"
+	"                             here win over the file; a bad file exits 2\n"
 	"      --foreground           stay in the foreground, log to stderr (for systemd)\n"
 	"      --flow-log FILE        every connection's end (DESTROY, with both directions'\n"
-	"                             counters) as 'xct ct events -o json' prints it\n"
+	"                             counters) as 'xct ct events -o json' prints it;\n"
+	"                             'journal' sends each record to syslog instead\n"
 	"      --nat-log FILE         translated connections' NEW and DESTROY, the same way\n"
 	"      --log-max-size BYTES   rotate a log at this size (default 64 MiB): FILE\n"
 	"                             becomes FILE.1, FILE.1 FILE.2...\n"
@@ -97,7 +105,12 @@ int main(int argc, char **argv)
 		.log_max_size = XCTD_LOG_MAX_SIZE_DEFAULT,
 		.log_keep = XCTD_LOG_KEEP_DEFAULT,
 	};
-	static char default_pin_path[4096];
+	static char default_pin_path[4096], default_socket[256];
+	static struct xct_config conf;
+	const char *conf_path = NULL;
+	bool sock_given = false, metrics_given = false, flow_given = false, nat_given = false;
+	bool size_given = false;
+	char err[512];
 	__u64 n;
 	const char *env = getenv("XCT_PIN_PATH");
 	struct sockaddr_storage ss;
@@ -117,10 +130,15 @@ int main(int argc, char **argv)
 		case 'F':
 		case 'N':
 			/* The paths: absolute, as the daemon changes directory. */
-			if (optarg[0] != '/')
-				return usage_error("--%s needs an absolute path",
-						   opt_name(opts, c));
+			if (optarg[0] != '/' &&
+			    !((c == 'F' || c == 'N') && !strcmp(optarg, XCTD_LOG_JOURNAL)))
+				return usage_error("--%s needs an absolute path%s",
+						   opt_name(opts, c),
+						   c == 'F' || c == 'N' ? " or 'journal'" : "");
 			pin_given |= c == 'P';
+			sock_given |= c == 's';
+			flow_given |= c == 'F';
+			nat_given |= c == 'N';
 			*(c == 'P'   ? &cfg.pin_path
 			  : c == 's' ? &cfg.socket_path
 			  : c == 'F' ? &cfg.flow_log
@@ -132,10 +150,10 @@ int main(int argc, char **argv)
 						   "[ADDR]:PORT",
 						   optarg);
 			cfg.metrics_listen = optarg;
+			metrics_given = true;
 			break;
 		case 'c':
-			if (access(optarg, R_OK))
-				return usage_error("--config: cannot read '%s'", optarg);
+			conf_path = optarg;
 			break;
 		case 'f':
 			cfg.foreground = true;
@@ -145,6 +163,7 @@ int main(int argc, char **argv)
 				return usage_error("--log-max-size: '%s' is not a number of bytes "
 						   "from 1024",
 						   optarg);
+			size_given = true;
 			break;
 		case 'K':
 			if (xct_parse_u64(optarg, 1, 1000, &n))
@@ -166,6 +185,31 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("xctd takes no arguments ('%s')", argv[optind]);
+	/* xct.conf: what the command line did not say. */
+	if (conf_path || access(XCT_CONFIG_DEFAULT, F_OK) == 0) {
+		int ret = xct_config_load(conf_path ? conf_path : XCT_CONFIG_DEFAULT, &conf, err,
+					  sizeof(err));
+
+		if (ret) {
+			fprintf(stderr, "xctd: %s\n", err);
+			return ret == -EINVAL ? XCT_EXIT_USAGE : XCT_EXIT_RUNTIME;
+		}
+		if (conf.pin_path[0] && !pin_given) {
+			cfg.pin_path = conf.pin_path;
+			pin_given = true;
+		}
+		if (conf.daemon.socket[0] && !sock_given) {
+			cfg.socket_path = conf.daemon.socket;
+			sock_given = true;
+		}
+		if (conf.daemon.metrics_listen[0] && !metrics_given)
+			cfg.metrics_listen = conf.daemon.metrics_listen;
+		/* One destination for the flow and the NAT log. */
+		if (conf.daemon.flow_log[0] && !flow_given && !nat_given)
+			cfg.flow_log = cfg.nat_log = conf.daemon.flow_log;
+		if (conf.daemon.flow_log_max_size && !size_given)
+			cfg.log_max_size = conf.daemon.flow_log_max_size;
+	}
 	libbpf_set_print(print_libbpf);
 	if (xct_require_root())
 		return XCT_EXIT_RUNTIME;
@@ -174,6 +218,10 @@ int main(int argc, char **argv)
 		if (xct_default_pin_path(default_pin_path, sizeof(default_pin_path)))
 			return XCT_EXIT_RUNTIME;
 		cfg.pin_path = default_pin_path;
+	}
+	if (!sock_given) {
+		xct_default_socket(cfg.pin_path, default_socket, sizeof(default_socket));
+		cfg.socket_path = default_socket;
 	}
 	return xctd_run(&cfg);
 }

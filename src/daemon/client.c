@@ -52,6 +52,28 @@ struct xct_stream {
 	struct xct_sub sub; /* fd -1 while xctd keeps it */
 };
 
+void xct_default_socket(const char *pin_path, char *buf, size_t len)
+{
+	size_t n = strlen(pin_path);
+	const char *base;
+	__u64 h = 0xcbf29ce484222325ULL; /* FNV-1a */
+	size_t i;
+
+	while (n > 1 && pin_path[n - 1] == '/')
+		n--;
+	if (n == strlen(XCT_PIN_PATH_DEFAULT) && !strncmp(pin_path, XCT_PIN_PATH_DEFAULT, n)) {
+		snprintf(buf, len, "%s", XCT_SOCKET_DEFAULT);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)pin_path[i]) * 0x100000001b3ULL;
+	for (base = pin_path + n; base > pin_path && base[-1] != '/'; base--)
+		;
+	snprintf(buf, len, "%s/xctd-%.*s-%08llx.sock", XCT_RUN_DIR,
+		 (int)((pin_path + n - base) > 48 ? 48 : (pin_path + n - base)), base,
+		 (unsigned long long)(h & 0xffffffffULL));
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct xct_stream *s = ctx;

@@ -193,6 +193,12 @@ static void log_event(struct xctd *d, const void *data, size_t size)
 
 	if (xct_ct_event_decode(data, size, &ev))
 		return;
+	/* One destination for both (xct.conf's flow-log): each event once. */
+	if (d->cfg->nat_log && d->cfg->flow_log && !strcmp(d->cfg->nat_log, d->cfg->flow_log)) {
+		if (ev.type == XCT_CTE_DESTROY || (ev.nat_manip && ev.type == XCT_CTE_NEW))
+			xctd_log_event(&d->flow, &ev, d->mono_to_real);
+		return;
+	}
 	if (ev.type == XCT_CTE_DESTROY)
 		xctd_log_event(&d->flow, &ev, d->mono_to_real);
 	if (ev.nat_manip && (ev.type == XCT_CTE_NEW || ev.type == XCT_CTE_DESTROY))
@@ -213,7 +219,7 @@ static int on_record(void *ctx, void *data, size_t size)
 	for (c = d->clients; c; c = c->next)
 		if (c->ready && c->kind == r->kind)
 			client_event(r, c, data, size);
-	if (r->kind == XCT_STREAM_CT_EVENTS && (d->flow.f || d->nat.f))
+	if (r->kind == XCT_STREAM_CT_EVENTS && (xctd_log_on(&d->flow) || xctd_log_on(&d->nat)))
 		log_event(d, data, size);
 	return 0;
 }
@@ -411,7 +417,7 @@ static void refresh_subs(struct xctd *d)
 			continue;
 		/* The logs read connection events all the time. */
 		if (r->st.readers || early ||
-		    (k == XCT_STREAM_CT_EVENTS && (d->flow.f || d->nat.f)))
+		    (k == XCT_STREAM_CT_EVENTS && (xctd_log_on(&d->flow) || xctd_log_on(&d->nat))))
 			xct_sub_refresh(&r->sub);
 		else if (r->sub.last_ns)
 			xct_sub_end(&r->sub); /* the last reader left */
@@ -723,7 +729,8 @@ int xctd_run(const struct xctd_config *cfg)
 	if (cfg->flow_log &&
 	    xctd_log_open(&d.flow, cfg->flow_log, cfg->log_max_size, cfg->log_keep))
 		goto out;
-	if (cfg->nat_log && xctd_log_open(&d.nat, cfg->nat_log, cfg->log_max_size, cfg->log_keep))
+	if (cfg->nat_log && (!cfg->flow_log || strcmp(cfg->nat_log, cfg->flow_log)) &&
+	    xctd_log_open(&d.nat, cfg->nat_log, cfg->log_max_size, cfg->log_keep))
 		goto out;
 	if (xct_prepare_pin_path(cfg->pin_path, false))
 		goto out;

@@ -43,6 +43,16 @@ struct xct_stream_info {
 const struct xct_stream_info *xct_stream_info(enum xct_stream_kind kind);
 
 /* Where an instance keeps its state and where its daemon listens. */
+/*
+ * The socket of the xctd of the instance at pin_path, when none is given:
+ * XCT_SOCKET_DEFAULT for the host's default instance (/sys/fs/bpf/xct),
+ * else one of the instance's own under XCT_RUN_DIR, named by the pin
+ * path's last component and a hash of the whole path.  /run is shared by
+ * every network namespace, so the instance of each namespace (and every
+ * --pin-path) finds its own daemon, not the host's.
+ */
+void xct_default_socket(const char *pin_path, char *buf, size_t len);
+
 struct xct_stream_paths {
 	const char *pin_path;
 	const char *socket_path; /* xctd's socket */
