@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * conntrackd's sync protocol (include/xct/ctsync.h) on exact bytes.  The
+ * golden messages were captured on the sync link between two conntrackd
+ * 1.4.7 (Debian) in two network namespaces, FTFW over UDP, by
+ * scripts/ctsync-capture.sh: each is decoded, checked field by field, and
+ * re-encoded to the same bytes.  Then what the decoder must refuse, as
+ * conntrackd's parse.c does.
+ */
+#include <errno.h>
+#include <arpa/inet.h>
+
+#include "check.h"
+#include "xct/ctsync.h"
+
+/* Captured: a masqueraded UDP flow 10.10.1.10:40000 -> 10.10.2.20:5353,
+ * CT_NEW, status CONFIRMED|SRC_NAT|SRC_NAT_DONE|DST_NAT_DONE, timeout 30,
+ * SNAT to 10.10.2.1 (the port kept, so no SPAT). */
+static const char udp_snat_new[] =
+	"1000003c6b167658000c00000a0a010a0a0a021400080005000001980005000211"
+	"000000000800039c4014e9000800060000001e0008000c0a0a0201";
+/* A forwarded TCP connection 10.10.1.10:36437 -> 10.10.2.20:7001,
+ * ESTABLISHED, assured, the first message a CT_UPD. */
+static const char tcp_est_upd[] =
+	"1100003c6b167659000c00000a0a010a0a0a0214000800050000018e000500020600"
+	"0000000800038e551b5900050004030000000008000600069780";
+/* A ping 10.10.1.10 -> 10.10.2.20, id 7284 (0x1c74, on the wire as 74 1c:
+ * the byte-order quirk), with SPAT and DPAT 0. */
+static const char icmp_echo[] =
+	"110000546b16765d000c00000a0a010a0a0a0214000800050000018a000500020100"
+	"00000005001608000000000500170000000000060018741c0000000800060000"
+	"001e0006000e000000000006000f00000000";
+/* The answer to a RESYNC: four messages in one datagram. */
+static const char bulk[] =
+	"1100003c6b167660000c00000a0a010a0a0a0214000800050000019a0005000211000000000800039c4014e90008"
+	"00060000001e0008000c0a0a02011100003c6b167661000c00000a0a010a0a0a0101000800050000018e00050002"
+	"06000000000800038e541b58000500040300000000080006000697801100003c6b167662000c00000a0a010a0a0a"
+	"0214000800050000018e0005000206000000000800038e551b590005000403000000000800060006978011000054"
+	"6b167663000c00000a0a010a0a0a0214000800050000018a0005000201000000000500160800000000050017000000"
+	"0000060018741c0000000800060000001e0006000e000000000006000f00000000";
+/* Control: the first ALIVE with HELLO; the answer HELLO_BACK|ACK|HELLO;
+ * a periodic ACK; a RESYNC request (conntrackd -n). */
+static const char ctl_alive_hello[] = "1a3000086b167655";
+static const char ctl_hello_back[] = "1a6800106b1676566b1676556b167655";
+static const char ctl_ack[] = "1a0800106b1676576b1676566b167656";
+static const char ctl_resync[] = "1a0200106b16765a0000000000000000";
+
+static size_t unhex(const char *s, __u8 *out, size_t cap)
+{
+	size_t n = 0;
+	unsigned int v;
+
+	for (; s[0] && s[1] && n < cap; s += 2) {
+		if (sscanf(s, "%2x", &v) != 1)
+			abort();
+		out[n++] = (__u8)v;
+	}
+	return n;
+}
+
+static int bytes_equal(const __u8 *got, const __u8 *want, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (got[i] != want[i]) {
+			fprintf(stderr, "  byte %zu: got 0x%02x, want 0x%02x\n", i, got[i],
+				want[i]);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static __u32 ip4(const char *s)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) != 1)
+		abort();
+	return a.s_addr;
+}
+
+/* Decodes the one message in hex, checks its header, re-encodes it and
+ * compares the bytes. */
+static void roundtrip(const char *hex, __u8 type, __u32 seq, struct xct_ctsync_conn *c)
+{
+	__u8 in[512], out[512];
+	size_t n = unhex(hex, in, sizeof(in));
+	struct xct_ctsync_hdr h = {0};
+	enum xct_ctsync_error err;
+	int len;
+
+	CHECK_EQ(xct_ctsync_parse_hdr(in, n, &h, &err), 0);
+	CHECK_EQ(h.version, 1);
+	CHECK_EQ(h.type, type);
+	CHECK_EQ(h.flags, 0);
+	CHECK_EQ(h.len, n);
+	CHECK_EQ(h.seq, seq);
+	CHECK_EQ(xct_ctsync_decode_conn(in, h.len, c, &err), 0);
+	CHECK_EQ(err, XCT_CTSYNC_OK);
+	len = xct_ctsync_encode_conn(out, sizeof(out), h.type, h.flags, h.seq, c);
+	CHECK_EQ(len, n);
+	if (len == (int)n)
+		CHECK(bytes_equal(out, in, n));
+}
+
+TEST(ctsync_golden_udp_snat)
+{
+	struct xct_ctsync_conn c;
+
+	roundtrip(udp_snat_new, XCT_CTSYNC_CT_NEW, 0x6b167658, &c);
+	CHECK_EQ(c.attrs, 1ULL << XCT_NTA_IPV4 | 1ULL << XCT_NTA_STATUS | 1ULL << XCT_NTA_L4PROTO |
+				  1ULL << XCT_NTA_PORT | 1ULL << XCT_NTA_TIMEOUT |
+				  1ULL << XCT_NTA_SNAT_IPV4);
+	CHECK_EQ(c.family, XCT_AF_INET);
+	CHECK_EQ(c.proto, 17);
+	CHECK_EQ(c.src.v4, ip4("10.10.1.10"));
+	CHECK_EQ(c.dst.v4, ip4("10.10.2.20"));
+	CHECK_EQ(ntohs(c.sport), 40000);
+	CHECK_EQ(ntohs(c.dport), 5353);
+	CHECK_EQ(c.status,
+		 XCT_IPS_CONFIRMED | XCT_IPS_SRC_NAT | XCT_IPS_SRC_NAT_DONE | XCT_IPS_DST_NAT_DONE);
+	CHECK_EQ(c.timeout, 30);
+	CHECK_EQ(c.snat.v4, ip4("10.10.2.1"));
+}
+
+TEST(ctsync_golden_tcp_established)
+{
+	struct xct_ctsync_conn c;
+
+	roundtrip(tcp_est_upd, XCT_CTSYNC_CT_UPD, 0x6b167659, &c);
+	CHECK_EQ(c.proto, 6);
+	CHECK_EQ(c.src.v4, ip4("10.10.1.10"));
+	CHECK_EQ(c.dst.v4, ip4("10.10.2.20"));
+	CHECK_EQ(ntohs(c.sport), 36437);
+	CHECK_EQ(ntohs(c.dport), 7001);
+	CHECK_EQ(c.tcp_state, XCT_TCP_ESTABLISHED);
+	CHECK_EQ(c.status, XCT_IPS_SEEN_REPLY | XCT_IPS_ASSURED | XCT_IPS_CONFIRMED |
+				   XCT_IPS_SRC_NAT_DONE | XCT_IPS_DST_NAT_DONE);
+	CHECK_EQ(c.timeout, 432000); /* nf_conntrack_tcp_timeout_established */
+	CHECK(!XCT_CTSYNC_HAS(&c, XCT_NTA_MARK));
+}
+
+TEST(ctsync_golden_icmp_quirk)
+{
+	struct xct_ctsync_conn c;
+
+	roundtrip(icmp_echo, XCT_CTSYNC_CT_UPD, 0x6b16765d, &c);
+	CHECK_EQ(c.proto, 1);
+	CHECK_EQ(c.icmp_type, 8);
+	CHECK_EQ(c.icmp_code, 0);
+	CHECK_EQ(c.icmp_id, 7284); /* conntrack -L: id=7284 */
+	CHECK(XCT_CTSYNC_HAS(&c, XCT_NTA_SPAT_PORT));
+	CHECK_EQ(c.spat, 0);
+}
+
+TEST(ctsync_quirk_port_encoding)
+{
+	struct xct_ctsync_conn c = {0}, d;
+	__u8 buf[128];
+	enum xct_ctsync_error err;
+	int len;
+
+	/* SPAT 1000 goes out as e8 03, as an x86 conntrackd writes it. */
+	c.attrs = 1ULL << XCT_NTA_IPV4 | 1ULL << XCT_NTA_L4PROTO | 1ULL << XCT_NTA_PORT |
+		  1ULL << XCT_NTA_SPAT_PORT;
+	c.proto = 17;
+	c.spat = htons(1000);
+	len = xct_ctsync_encode_conn(buf, sizeof(buf), XCT_CTSYNC_CT_NEW, 0, 1, &c);
+	CHECK_EQ(len, 8 + 12 + 8 + 8 + 8);
+	CHECK_EQ(buf[40], 0xe8);
+	CHECK_EQ(buf[41], 0x03);
+	CHECK_EQ(xct_ctsync_decode_conn(buf, len, &d, &err), 0);
+	CHECK_EQ(ntohs(d.spat), 1000);
+}
+
+TEST(ctsync_golden_bulk_datagram)
+{
+	__u8 in[1024];
+	size_t n = unhex(bulk, in, sizeof(in)), off = 0;
+	struct xct_ctsync_conn c;
+	struct xct_ctsync_hdr h = {0};
+	enum xct_ctsync_error err;
+	__u32 seq = 0x6b167660;
+	int count = 0;
+
+	while (off < n) {
+		CHECK_EQ(xct_ctsync_parse_hdr(in + off, n - off, &h, &err), 0);
+		if (err)
+			return;
+		CHECK_EQ(h.seq, seq + count);
+		CHECK_EQ(xct_ctsync_decode_conn(in + off, h.len, &c, &err), 0);
+		off += h.len;
+		count++;
+	}
+	CHECK_EQ(count, 4);
+	CHECK_EQ(off, n);
+	/* The last one is the ping. */
+	CHECK_EQ(c.proto, 1);
+	CHECK_EQ(c.icmp_id, 7284);
+}
+
+static void ctl_roundtrip(const char *hex, __u8 flags, __u32 seq, __u32 from, __u32 to)
+{
+	__u8 in[32], out[32];
+	size_t n = unhex(hex, in, sizeof(in));
+	struct xct_ctsync_hdr h = {0};
+	enum xct_ctsync_error err;
+
+	CHECK_EQ(xct_ctsync_parse_hdr(in, n, &h, &err), 0);
+	CHECK_EQ(h.type, XCT_CTSYNC_CTL);
+	CHECK_EQ(h.flags, flags);
+	CHECK_EQ(h.seq, seq);
+	CHECK_EQ(h.from, from);
+	CHECK_EQ(h.to, to);
+	CHECK_EQ(xct_ctsync_build_ctl(out, sizeof(out), flags, seq, from, to), n);
+	CHECK(bytes_equal(out, in, n));
+}
+
+TEST(ctsync_golden_control)
+{
+	ctl_roundtrip(ctl_alive_hello, XCT_CTSYNC_F_ALIVE | XCT_CTSYNC_F_HELLO, 0x6b167655, 0, 0);
+	ctl_roundtrip(ctl_hello_back,
+		      XCT_CTSYNC_F_HELLO_BACK | XCT_CTSYNC_F_HELLO | XCT_CTSYNC_F_ACK, 0x6b167656,
+		      0x6b167655, 0x6b167655);
+	ctl_roundtrip(ctl_ack, XCT_CTSYNC_F_ACK, 0x6b167657, 0x6b167656, 0x6b167656);
+	ctl_roundtrip(ctl_resync, XCT_CTSYNC_F_RESYNC, 0x6b16765a, 0, 0);
+}
+
+/* The decoder's refusals, each on a copy of a golden message. */
+static enum xct_ctsync_error refuse(__u8 *msg, size_t n)
+{
+	struct xct_ctsync_conn c;
+	struct xct_ctsync_hdr h = {0};
+	enum xct_ctsync_error err;
+
+	if (xct_ctsync_parse_hdr(msg, n, &h, &err))
+		return err;
+	if (xct_ctsync_decode_conn(msg, h.len, &c, &err) == 0)
+		return XCT_CTSYNC_OK;
+	return err;
+}
+
+TEST(ctsync_malformed)
+{
+	__u8 m[128], ctl[16];
+	size_t n;
+
+	n = unhex(tcp_est_upd, m, sizeof(m));
+	CHECK_EQ(refuse(m, n), XCT_CTSYNC_OK);
+	/* Version 2. */
+	m[0] = 0x21;
+	CHECK_EQ(refuse(m, n), XCT_CTSYNC_ERR_VERSION);
+	m[0] = 0x11;
+	/* len past the datagram, and below the header. */
+	CHECK_EQ(refuse(m, n - 4), XCT_CTSYNC_ERR_TRUNCATED);
+	CHECK_EQ(refuse(m, 6), XCT_CTSYNC_ERR_TRUNCATED);
+	m[3] = 4;
+	CHECK_EQ(refuse(m, n), XCT_CTSYNC_ERR_TRUNCATED);
+	m[3] = 0x3c;
+	/* An attribute type newer than 1.4.7 (NTA_MAX = 33): conntrackd
+	 * refuses the whole message, and so does xct. */
+	m[8 + 12 + 8 + 8 + 8 + 8 + 3] = XCT_NTA_MAX; /* the TIMEOUT attribute */
+	CHECK_EQ(refuse(m, n), XCT_CTSYNC_ERR_ATTR_UNKNOWN);
+	m[8 + 12 + 8 + 8 + 8 + 8 + 3] = XCT_NTA_TIMEOUT;
+	/* STATUS claiming 6 bytes instead of 8. */
+	m[8 + 12 + 1] = 6;
+	CHECK_EQ(refuse(m, n), XCT_CTSYNC_ERR_ATTR_SIZE);
+	m[8 + 12 + 1] = 8;
+	/* An attribute length past the message, and below its header. */
+	m[8 + 1] = 0x40;
+	CHECK_EQ(refuse(m, n), XCT_CTSYNC_ERR_ATTR_LEN);
+	m[8 + 1] = 2;
+	CHECK_EQ(refuse(m, n), XCT_CTSYNC_ERR_ATTR_LEN);
+	m[8 + 1] = 0x0c;
+	/* The message cut inside an attribute header (len 58: 2 bytes left). */
+	m[3] = 0x3a;
+	CHECK_EQ(refuse(m, n), XCT_CTSYNC_ERR_ATTR_LEN);
+	m[3] = 0x3c;
+	/* No addresses: nothing to key the connection by. */
+	m[8 + 3] = XCT_NTA_MASTER_IPV4;
+	CHECK_EQ(refuse(m, n), XCT_CTSYNC_ERR_INCOMPLETE);
+	m[8 + 3] = XCT_NTA_IPV4;
+	CHECK_EQ(refuse(m, n), XCT_CTSYNC_OK);
+
+	/* An ACK without its range. */
+	n = unhex(ctl_ack, ctl, sizeof(ctl));
+	ctl[3] = 8;
+	CHECK_EQ(refuse(ctl, n), XCT_CTSYNC_ERR_TRUNCATED);
+}
+
+TEST(ctsync_encode_no_room)
+{
+	struct xct_ctsync_conn c;
+	__u8 in[128], out[128];
+	size_t n = unhex(tcp_est_upd, in, sizeof(in));
+	enum xct_ctsync_error err;
+
+	CHECK_EQ(xct_ctsync_decode_conn(in, n, &c, &err), 0);
+	CHECK_EQ(xct_ctsync_encode_conn(out, n - 1, XCT_CTSYNC_CT_UPD, 0, 1, &c), -ENOSPC);
+	CHECK_EQ(xct_ctsync_encode_conn(out, n, XCT_CTSYNC_CT_UPD, 0, 1, &c), n);
+	CHECK_EQ(xct_ctsync_build_ctl(out, 15, XCT_CTSYNC_F_ACK, 1, 1, 1), -ENOSPC);
+	CHECK_EQ(xct_ctsync_build_ctl(out, 8, XCT_CTSYNC_F_ALIVE, 1, 0, 0), 8);
+}
+
+/* An ICMP connection is keyed by its type, code and id: conntrackd's
+ * build.c sends the three together or none, and a message without one of
+ * them has nothing to key the entry by.  Each is knocked out of the golden
+ * ping by retyping it as an attribute of the same size. */
+TEST(ctsync_icmp_without_type_code_id)
+{
+	static const struct {
+		size_t type_off; /* the attribute's type byte */
+		__u8 stand_in;
+	} knock[] = {
+		{36 + 3, XCT_NTA_TCP_STATE},	   /* ICMP_TYPE */
+		{44 + 3, XCT_NTA_TCP_WSCALE_ORIG}, /* ICMP_CODE */
+		{52 + 3, XCT_NTA_ZONE},		   /* ICMP_ID */
+	};
+	struct xct_ctsync_conn c = {0}, d;
+	enum xct_ctsync_error err;
+	__u8 m[128], buf[128];
+	size_t n, i;
+	int len;
+
+	n = unhex(icmp_echo, m, sizeof(m));
+	CHECK_EQ(refuse(m, n), XCT_CTSYNC_OK);
+	for (i = 0; i < sizeof(knock) / sizeof(knock[0]); i++) {
+		__u8 was = m[knock[i].type_off];
+
+		m[knock[i].type_off] = knock[i].stand_in;
+		CHECK_EQ(refuse(m, n), XCT_CTSYNC_ERR_INCOMPLETE);
+		m[knock[i].type_off] = was;
+	}
+	CHECK_EQ(refuse(m, n), XCT_CTSYNC_OK);
+
+	/* ICMPv6 the same, with none of the three. */
+	c.attrs = 1ULL << XCT_NTA_IPV6 | 1ULL << XCT_NTA_L4PROTO;
+	c.proto = 58;
+	len = xct_ctsync_encode_conn(buf, sizeof(buf), XCT_CTSYNC_CT_NEW, 0, 1, &c);
+	CHECK_EQ(len, 8 + 36 + 8);
+	CHECK_EQ(xct_ctsync_decode_conn(buf, len, &d, &err), -EBADMSG);
+	CHECK_EQ(err, XCT_CTSYNC_ERR_INCOMPLETE);
+	c.attrs |= 1ULL << XCT_NTA_ICMP_TYPE | 1ULL << XCT_NTA_ICMP_CODE | 1ULL << XCT_NTA_ICMP_ID;
+	c.icmp_type = 128;
+	c.icmp_id = 42;
+	len = xct_ctsync_encode_conn(buf, sizeof(buf), XCT_CTSYNC_CT_NEW, 0, 1, &c);
+	CHECK_EQ(xct_ctsync_decode_conn(buf, len, &d, &err), 0);
+	CHECK_EQ(d.icmp_id, 42);
+}
