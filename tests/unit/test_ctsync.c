@@ -11,7 +11,7 @@
 #include <arpa/inet.h>
 
 #include "check.h"
-#include "xct/ctsync.h"
+#include "xct/ctsync_ct.h"
 
 /* Captured: a masqueraded UDP flow 10.10.1.10:40000 -> 10.10.2.20:5353,
  * CT_NEW, status CONFIRMED|SRC_NAT|SRC_NAT_DONE|DST_NAT_DONE, timeout 30,
@@ -348,4 +348,149 @@ TEST(ctsync_icmp_without_type_code_id)
 	len = xct_ctsync_encode_conn(buf, sizeof(buf), XCT_CTSYNC_CT_NEW, 0, 1, &c);
 	CHECK_EQ(xct_ctsync_decode_conn(buf, len, &d, &err), 0);
 	CHECK_EQ(d.icmp_id, 42);
+}
+
+/* Splices a MARK 0 attribute into a golden message at off (conntrackd's
+ * place for it: after TIMEOUT), as conntrackd sends it for a connection
+ * from a table dump. */
+static size_t with_mark0(const char *hex, size_t off, __u8 *out, size_t cap)
+{
+	static const __u8 mark0[8] = {0x00, 0x08, 0x00, XCT_NTA_MARK, 0, 0, 0, 0};
+	__u8 in[256];
+	size_t n = unhex(hex, in, sizeof(in));
+
+	if (n + 8 > cap)
+		abort();
+	memcpy(out, in, off);
+	memcpy(out + off, mark0, 8);
+	memcpy(out + off + 8, in + off, n - off);
+	xct_ctsync_put16(out + 2, (__u16)(n + 8));
+	return n + 8;
+}
+
+static void key_of(const char *src, __u16 sport, const char *dst, __u16 dport, __u8 proto,
+		   struct xct_ct_key *key, __u8 *orig_side)
+{
+	struct xct_tuple t = {0};
+
+	t.family = XCT_AF_INET;
+	t.proto = proto;
+	t.src.v4 = ip4(src);
+	t.dst.v4 = ip4(dst);
+	t.sport = htons(sport);
+	t.dport = htons(dport);
+	CHECK_EQ(xct_key_from_tuple(&t, key, orig_side), 0);
+}
+
+/* xct's own established TCP connection comes out as the bytes conntrackd
+ * sent for the same connection; xct's LIBERAL bit is not sent. */
+TEST(ctsync_from_ct_tcp_is_conntrackds_message)
+{
+	struct xct_ctsync_conn c;
+	struct xct_ct_key key;
+	__u8 want[256], out[256], side;
+	size_t n = with_mark0(tcp_est_upd, 60, want, sizeof(want));
+	int len;
+
+	/* The server side sorts lower: orig_side 1 for the client. */
+	key_of("10.10.1.10", 36437, "10.10.2.20", 7001, XCT_IPPROTO_TCP, &key, &side);
+	xct_ctsync_from_ct(&key, side, XCT_TCP_ESTABLISHED,
+			   XCT_CT_SEEN_REPLY | XCT_CT_ASSURED | XCT_CT_LIBERAL, 0, 432000, NULL,
+			   NULL, &c);
+	len = xct_ctsync_encode_conn(out, sizeof(out), XCT_CTSYNC_CT_UPD, 0, 0x6b167659, &c);
+	CHECK_EQ(len, n);
+	if (len == (int)n)
+		CHECK(bytes_equal(out, want, n));
+	/* The other way round in the key: the same message. */
+	key_of("10.10.2.20", 7001, "10.10.1.10", 36437, XCT_IPPROTO_TCP, &key, &side);
+	xct_ctsync_from_ct(&key, !side, XCT_TCP_ESTABLISHED, XCT_CT_SEEN_REPLY | XCT_CT_ASSURED, 0,
+			   432000, NULL, NULL, &c);
+	len = xct_ctsync_encode_conn(out, sizeof(out), XCT_CTSYNC_CT_UPD, 0, 0x6b167659, &c);
+	CHECK_EQ(len, n);
+	if (len == (int)n)
+		CHECK(bytes_equal(out, want, n));
+}
+
+/* A masqueraded UDP flow: SNAT from the binding, the port kept so no
+ * SPAT, SEEN_REPLY not yet set: conntrackd's bytes again. */
+TEST(ctsync_from_ct_masquerade_is_conntrackds_message)
+{
+	struct xct_nat_binding snat = {0};
+	struct xct_ctsync_conn c;
+	struct xct_ct_key key;
+	__u8 want[256], out[256], side;
+	size_t n = with_mark0(udp_snat_new, 52, want, sizeof(want));
+	int len;
+
+	key_of("10.10.1.10", 40000, "10.10.2.20", 5353, XCT_IPPROTO_UDP, &key, &side);
+	snat.manip = XCT_CT_SRC_NAT;
+	snat.addr.v4 = ip4("10.10.2.1");
+	snat.port = htons(40000);
+	xct_ctsync_from_ct(&key, side, 0, 0, 0, 30, &snat, NULL, &c);
+	len = xct_ctsync_encode_conn(out, sizeof(out), XCT_CTSYNC_CT_NEW, 0, 0x6b167658, &c);
+	CHECK_EQ(len, n);
+	if (len == (int)n)
+		CHECK(bytes_equal(out, want, n));
+}
+
+/* A port forward: DNAT and DPAT to the inner server, with a mark. */
+TEST(ctsync_from_ct_dnat_port)
+{
+	struct xct_nat_binding dnat = {0};
+	struct xct_ctsync_conn c, d;
+	struct xct_ct_key key;
+	enum xct_ctsync_error err;
+	__u8 out[256], side;
+	int len;
+
+	key_of("192.0.2.7", 50000, "198.51.100.1", 80, XCT_IPPROTO_TCP, &key, &side);
+	dnat.manip = XCT_CT_DST_NAT;
+	dnat.addr.v4 = ip4("10.0.0.5");
+	dnat.port = htons(8080);
+	xct_ctsync_from_ct(&key, side, XCT_TCP_SYN_SENT, 0, 7, 120, &dnat, NULL, &c);
+	len = xct_ctsync_encode_conn(out, sizeof(out), XCT_CTSYNC_CT_NEW, 0, 1, &c);
+	CHECK(len > 0);
+	CHECK_EQ(xct_ctsync_decode_conn(out, len, &d, &err), 0);
+	CHECK_EQ(d.src.v4, ip4("192.0.2.7"));
+	CHECK_EQ(d.dst.v4, ip4("198.51.100.1"));
+	CHECK_EQ(ntohs(d.sport), 50000);
+	CHECK_EQ(ntohs(d.dport), 80);
+	CHECK_EQ(d.tcp_state, XCT_TCP_SYN_SENT);
+	CHECK_EQ(d.mark, 7);
+	CHECK_EQ(d.status & (XCT_IPS_DST_NAT | XCT_IPS_SRC_NAT), XCT_IPS_DST_NAT);
+	CHECK(XCT_CTSYNC_HAS(&d, XCT_NTA_DNAT_IPV4));
+	CHECK_EQ(d.dnat.v4, ip4("10.0.0.5"));
+	CHECK(XCT_CTSYNC_HAS(&d, XCT_NTA_DPAT_PORT));
+	CHECK_EQ(ntohs(d.dpat), 8080);
+	CHECK(!XCT_CTSYNC_HAS(&d, XCT_NTA_SNAT_IPV4));
+	CHECK(!XCT_CTSYNC_HAS(&d, XCT_NTA_SPAT_PORT));
+}
+
+/* A ping, from the reply's side too: the request's type, code and id. */
+TEST(ctsync_from_ct_icmp)
+{
+	struct xct_tuple t = {0};
+	struct xct_ctsync_conn c, d;
+	struct xct_ct_key key;
+	enum xct_ctsync_error err;
+	__u8 out[256], side;
+	int len;
+
+	t.family = XCT_AF_INET;
+	t.proto = XCT_IPPROTO_ICMP;
+	t.src.v4 = ip4("10.10.2.20"); /* the echo reply */
+	t.dst.v4 = ip4("10.10.1.10");
+	t.icmp_type = 0;
+	t.sport = 7284;
+	CHECK_EQ(xct_key_from_tuple(&t, &key, &side), 0);
+	xct_ctsync_from_ct(&key, 0, 0, XCT_CT_SEEN_REPLY, 0, 30, NULL, NULL, &c);
+	len = xct_ctsync_encode_conn(out, sizeof(out), XCT_CTSYNC_CT_UPD, 0, 1, &c);
+	CHECK_EQ(xct_ctsync_decode_conn(out, len, &d, &err), 0);
+	CHECK_EQ(d.src.v4, ip4("10.10.1.10"));
+	CHECK_EQ(d.dst.v4, ip4("10.10.2.20"));
+	CHECK_EQ(d.icmp_type, 8);
+	CHECK_EQ(d.icmp_code, 0);
+	CHECK_EQ(d.icmp_id, 7284);
+	CHECK(!XCT_CTSYNC_HAS(&d, XCT_NTA_SNAT_IPV4));
+	CHECK(!XCT_CTSYNC_HAS(&d, XCT_NTA_PORT));
 }
