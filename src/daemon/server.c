@@ -40,6 +40,7 @@
 #include "daemon/daemon.h"
 #include "daemon/flowlog.h"
 #include "daemon/http.h"
+#include "daemon/sync.h"
 #include "daemon/wire.h"
 #include "xct.h"
 
@@ -83,6 +84,8 @@ struct xctd {
 	bool attached;
 	struct xctd_log flow, nat; /* f NULL when not asked for */
 	__s64 mono_to_real;
+	struct xctd_sync sync; /* fd -1 without --sync-peer */
+	__u64 sync_rcv_seen;   /* the peer's messages when last logged */
 };
 
 static volatile sig_atomic_t stopping;
@@ -116,6 +119,7 @@ static void xlog(int prio, const char *fmt, ...)
 #define TAG_LISTEN  ((void *)1)
 #define TAG_RINGS   ((void *)2)
 #define TAG_METRICS ((void *)3)
+#define TAG_SYNC    ((void *)4)
 
 static int frame_put(unsigned char **buf, size_t *len, size_t *cap, size_t limit, __u16 type,
 		     const void *data, size_t size)
@@ -215,6 +219,12 @@ static int on_record(void *ctx, void *data, size_t size)
 			client_event(r, c, data, size);
 	if (r->kind == XCT_STREAM_CT_EVENTS && (d->flow.f || d->nat.f))
 		log_event(d, data, size);
+	if (r->kind == XCT_STREAM_CT_EVENTS && d->sync.fd >= 0) {
+		struct xct_ct_event ev;
+
+		if (!xct_ct_event_decode(data, size, &ev))
+			xctd_sync_event(&d->sync, &ev, xct_now_ns());
+	}
 	return 0;
 }
 
@@ -409,9 +419,10 @@ static void refresh_subs(struct xctd *d)
 
 		if (r->sub.fd < 0)
 			continue;
-		/* The logs read connection events all the time. */
+		/* The logs and the sync read connection events all the
+		 * time. */
 		if (r->st.readers || early ||
-		    (k == XCT_STREAM_CT_EVENTS && (d->flow.f || d->nat.f)))
+		    (k == XCT_STREAM_CT_EVENTS && (d->flow.f || d->nat.f || d->sync.fd >= 0)))
 			xct_sub_refresh(&r->sub);
 		else if (r->sub.last_ns)
 			xct_sub_end(&r->sub); /* the last reader left */
@@ -646,6 +657,39 @@ static void drain_out(struct xctd *d)
 	}
 }
 
+/* What the sync link did, for the log. */
+static void sync_log_totals(struct xctd *d)
+{
+	const struct xctd_sync_stats *st = &d->sync.st;
+	__u64 malformed = 0;
+	int i;
+
+	for (i = 0; i < XCT_CTSYNC_ERR_COUNT; i++)
+		malformed += st->msg_rcv_malformed[i];
+	xlog(LOG_INFO,
+	     "sync: sent %llu messages (%llu new, %llu updates, %llu destroys), %llu lost; "
+	     "received %llu (%llu alive, %llu resync requests), %llu malformed, %llu lost",
+	     (unsigned long long)st->msg_snd, (unsigned long long)st->data_snd[XCT_CTSYNC_CT_NEW],
+	     (unsigned long long)st->data_snd[XCT_CTSYNC_CT_UPD],
+	     (unsigned long long)st->data_snd[XCT_CTSYNC_CT_DEL],
+	     (unsigned long long)st->msg_snd_lost, (unsigned long long)st->msg_rcv,
+	     (unsigned long long)st->alive_rcv, (unsigned long long)st->resync_rcv,
+	     (unsigned long long)malformed, (unsigned long long)st->msg_rcv_lost);
+}
+
+/* After each turn of the loop: the messages built go out, an ALIVE when
+ * the link was quiet, and the peer's first word is logged. */
+static void sync_step(struct xctd *d)
+{
+	__u64 now = xct_now_ns();
+
+	xctd_sync_flush(&d->sync, now);
+	xctd_sync_tick(&d->sync, now);
+	if (d->sync.st.msg_rcv && !d->sync_rcv_seen)
+		xlog(LOG_INFO, "the sync peer %s is alive", d->cfg->sync_peer);
+	d->sync_rcv_seen = d->sync.st.msg_rcv;
+}
+
 /* Detaches from the terminal; the parent exits once the child listens. */
 static int daemonize(int *ready_fd)
 {
@@ -686,6 +730,8 @@ static void handle(struct xctd *d, struct epoll_event *ev)
 		for (k = 0; k < XCT_STREAM_KINDS; k++)
 			st[k] = d->rings[k].st;
 		xctd_http_serve(d->msock, d->cfg->pin_path, st);
+	} else if (ev->data.ptr == TAG_SYNC) {
+		xctd_sync_input(&d->sync);
 	} else {
 		c = ev->data.ptr;
 		if (c->dead)
@@ -699,7 +745,8 @@ static void handle(struct xctd *d, struct epoll_event *ev)
 
 int xctd_run(const struct xctd_config *cfg)
 {
-	struct xctd d = {.cfg = cfg, .epfd = -1, .lsock = -1, .msock = -1};
+	struct xctd d = {.cfg = cfg, .epfd = -1, .lsock = -1, .msock = -1, .sync.fd = -1};
+	char err[256];
 	struct epoll_event evs[XCTD_MAX_EVENTS], ev = {.events = EPOLLIN};
 	struct sigaction sa = {.sa_handler = on_signal};
 	int rc = XCT_EXIT_RUNTIME, ready_fd = -1, n, i, k;
@@ -744,6 +791,17 @@ int xctd_run(const struct xctd_config *cfg)
 		if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.msock, &ev))
 			goto out;
 	}
+	if (cfg->sync_peer) {
+		if (xctd_sync_open(&d.sync, cfg->sync_peer, cfg->sync_listen, err, sizeof(err))) {
+			xlog(LOG_ERR, "%s", err);
+			goto out;
+		}
+		ev.data.ptr = TAG_SYNC;
+		if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.sync.fd, &ev))
+			goto out;
+		xlog(LOG_INFO, "syncing connections with %s (conntrackd protocol 1, NOTRACK)",
+		     cfg->sync_peer);
+	}
 	xlog(LOG_INFO, "listening on %s%s%s, state under %s", cfg->socket_path,
 	     cfg->metrics_listen ? ", metrics on " : "",
 	     cfg->metrics_listen ? cfg->metrics_listen : "", cfg->pin_path);
@@ -774,6 +832,8 @@ int xctd_run(const struct xctd_config *cfg)
 		for (i = 0; i < n; i++)
 			handle(&d, &evs[i]);
 		flush_all(&d);
+		if (d.sync.fd >= 0)
+			sync_step(&d);
 		reap(&d);
 		refresh_subs(&d);
 		if (xct_now_ns() >= d.next_check_ns) {
@@ -782,6 +842,10 @@ int xctd_run(const struct xctd_config *cfg)
 		}
 	}
 	drain_out(&d);
+	if (d.sync.fd >= 0) {
+		xctd_sync_flush(&d.sync, xct_now_ns());
+		sync_log_totals(&d);
+	}
 	xlog(LOG_INFO, "stopping");
 out:
 	for (struct client *c = d.clients; c; c = c->next)
@@ -800,5 +864,6 @@ out:
 		close(d.epfd);
 	xctd_log_close(&d.flow);
 	xctd_log_close(&d.nat);
+	xctd_sync_close(&d.sync);
 	return rc;
 }

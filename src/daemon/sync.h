@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * xctd's state sync with an HA peer, in conntrackd's protocol (version 1,
+ * include/xct/ctsync.h) and its NOTRACK mode over UDP unicast: every
+ * connection event of the datapath (NEW, UPDATE, DESTROY) goes to the peer
+ * as CT_NEW, CT_UPD or CT_DEL, and an ALIVE keeps the link up while there
+ * is nothing to say.  The peer may be a conntrackd beside nf_conntrack.
+ */
+#ifndef XCT_DAEMON_SYNC_H
+#define XCT_DAEMON_SYNC_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <linux/types.h>
+
+#include "xct/abi.h"
+#include "xct/ctsync.h"
+
+/* What one datagram may hold: under a 1500-byte link's MTU with the IPv6
+ * and UDP headers, as conntrackd sizes its own. */
+#define XCTD_SYNC_DGRAM_MAX 1400
+/* conntrackd's alive period: an idle peer hears from us this often. */
+#define XCTD_SYNC_ALIVE_NS (1000ULL * 1000 * 1000)
+
+/* Counters, named as conntrackd -s names its own where they match. */
+struct xctd_sync_stats {
+	__u64 msg_snd;	      /* messages sent, data and control */
+	__u64 msg_snd_lost;   /* messages in datagrams the socket refused */
+	__u64 bytes_snd;      /* of the datagrams sent */
+	__u64 data_snd[3];    /* CT_NEW, CT_UPD, CT_DEL */
+	__u64 msg_rcv;	      /* well-formed messages received */
+	__u64 msg_rcv_lost;   /* sequence numbers skipped by the peer's messages */
+	__u64 msg_rcv_before; /* messages older than the last one */
+	__u64 msg_rcv_malformed[XCT_CTSYNC_ERR_COUNT]; /* by enum xct_ctsync_error */
+	__u64 alive_rcv;
+	__u64 resync_rcv;	 /* the peer asked for our whole table */
+	__u64 dgram_rcv_foreign; /* datagrams from another address, ignored */
+};
+
+struct xctd_sync {
+	int fd;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	__u32 seq; /* the next message's */
+	bool seq_expected_set;
+	__u32 seq_expected; /* the peer's next message's */
+	__u8 out[XCTD_SYNC_DGRAM_MAX];
+	size_t olen;
+	__u64 last_snd_ns;
+	struct xctd_sync_stats st;
+};
+
+/*
+ * Opens the sync socket: bound to listen (ADDR:PORT or [ADDR]:PORT; NULL:
+ * any address of the peer's family, on the peer's port, as conntrackd
+ * uses one port both ways), sending to peer.  The first sequence number
+ * is the wall clock's seconds, as conntrackd starts its own.  0, or
+ * -errno with a message in err.
+ */
+int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen, char *err,
+		   size_t errlen);
+
+/* One connection event of the ring into the datagram being built (sent
+ * when full, or by xctd_sync_flush()); now_ns, the monotonic clock, gives
+ * the timeout left. */
+void xctd_sync_event(struct xctd_sync *s, const struct xct_ct_event *ev, __u64 now_ns);
+
+/* Sends what the datagram being built holds. */
+void xctd_sync_flush(struct xctd_sync *s, __u64 now_ns);
+
+/* An ALIVE when nothing went to the peer for XCTD_SYNC_ALIVE_NS. */
+void xctd_sync_tick(struct xctd_sync *s, __u64 now_ns);
+
+/* Reads the datagrams waiting on the socket and accounts for them. */
+void xctd_sync_input(struct xctd_sync *s);
+
+/* Processes one datagram from the peer (its messages, in order). */
+void xctd_sync_datagram(struct xctd_sync *s, const __u8 *buf, size_t len);
+
+void xctd_sync_close(struct xctd_sync *s);
+
+#endif /* XCT_DAEMON_SYNC_H */
