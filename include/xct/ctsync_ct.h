@@ -100,4 +100,114 @@ XCT_INLINE void xct_ctsync_from_ct(const struct xct_ct_key *key, __u8 orig_side,
 	}
 }
 
+XCT_INLINE int xct_ctsync_has_addr(const struct xct_ctsync_conn *c, int v4_attr, int v6_attr)
+{
+	return (int)((c->attrs >> (c->family == XCT_AF_INET6 ? v6_attr : v4_attr)) & 1);
+}
+
+/* One translation of a committed connection: the binding bpf/nat.h would
+ * have made for tuple t (a connection's original tuple, or its tuple after
+ * a destination translation) going to (addr, port), keyed as the datapath
+ * keys the translated tuple.  0, or -1 for a tuple that has no key. */
+XCT_INLINE int xct_ctsync_bind(const struct xct_tuple *t, __u8 manip, const union xct_addr *addr,
+			       __u16 port, struct xct_nat_binding *b, struct xct_tuple *out)
+{
+	__u8 side;
+
+	__builtin_memset(b, 0, sizeof(*b));
+	if (manip == XCT_CT_SRC_NAT)
+		xct_nat_src_tuple(t, addr, port, out);
+	else
+		xct_nat_dst_tuple(t, addr, port, out);
+	if (xct_key_from_tuple(out, &b->rkey, &side) < 0)
+		return -1;
+	b->addr = *addr;
+	b->port = manip == XCT_CT_SRC_NAT ? out->sport : out->dport;
+	b->manip = manip;
+	return 0;
+}
+
+/*
+ * The other way: a peer's connection as an xct table entry to commit.
+ * Fills key, *orig_side and the fields of e a message carries (TCP state,
+ * SEEN_REPLY and ASSURED, mark, the window scales when sent; the caller
+ * sets the times), and the translation: *n_nat bindings in nat[] (0; 1, a
+ * source or a destination translation; 2, a destination translation
+ * then the source translation of the inner tuple, as xct_nat_reply_tuple()
+ * takes them).  0, or -1 for a connection xct cannot key (an ICMP type that
+ * is not a query).
+ */
+XCT_INLINE int xct_ctsync_to_ct(const struct xct_ctsync_conn *c, struct xct_ct_key *key,
+				__u8 *orig_side, struct xct_ct_entry *e,
+				struct xct_nat_binding nat[2], int *n_nat)
+{
+	const union xct_addr *dnat_to, *snat_to;
+	struct xct_tuple t, td, ts;
+	__u16 dport, sport;
+	int ports;
+
+	__builtin_memset(&t, 0, sizeof(t));
+	__builtin_memset(e, 0, sizeof(*e));
+	*n_nat = 0;
+	t.family = c->family;
+	t.proto = c->proto;
+	t.src = c->src;
+	t.dst = c->dst;
+	if (xct_is_icmp(c->family, c->proto)) {
+		t.icmp_type = c->icmp_type;
+		t.icmp_code = c->icmp_code;
+		t.sport = c->icmp_id;
+	} else if (xct_has_ports(c->proto)) {
+		t.sport = c->sport;
+		t.dport = c->dport;
+	}
+	if (xct_key_from_tuple(&t, key, orig_side) < 0)
+		return -1;
+	e->orig_side = *orig_side;
+	e->status = (__u16)(c->status & (XCT_IPS_SEEN_REPLY | XCT_IPS_ASSURED));
+	e->mark = c->mark;
+	if (c->proto == XCT_IPPROTO_TCP) {
+		e->state = c->tcp_state;
+		if (XCT_CTSYNC_HAS(c, XCT_NTA_TCP_WSCALE_ORIG) &&
+		    XCT_CTSYNC_HAS(c, XCT_NTA_TCP_WSCALE_REPL)) {
+			e->proto.tcp.seen[XCT_DIR_ORIGINAL].td_scale = c->wscale[XCT_DIR_ORIGINAL];
+			e->proto.tcp.seen[XCT_DIR_REPLY].td_scale = c->wscale[XCT_DIR_REPLY];
+			e->proto.tcp.seen[XCT_DIR_ORIGINAL].flags |= XCT_TCP_F_WINDOW_SCALE;
+			e->proto.tcp.seen[XCT_DIR_REPLY].flags |= XCT_TCP_F_WINDOW_SCALE;
+		}
+	}
+
+	/* The translated address and port, where the message has them; a
+	 * translation is one that changes something, on a connection whose
+	 * status says it is translated (an ICMP message's SPAT and DPAT are
+	 * conntrackd's reading of the reply's type and code, not ports). */
+	ports = xct_has_ports(c->proto);
+	dnat_to = xct_ctsync_has_addr(c, XCT_NTA_DNAT_IPV4, XCT_NTA_DNAT_IPV6) ? &c->dnat : &t.dst;
+	dport = ports && XCT_CTSYNC_HAS(c, XCT_NTA_DPAT_PORT) ? c->dpat : t.dport;
+	snat_to = xct_ctsync_has_addr(c, XCT_NTA_SNAT_IPV4, XCT_NTA_SNAT_IPV6) ? &c->snat : &t.src;
+	sport = ports && XCT_CTSYNC_HAS(c, XCT_NTA_SPAT_PORT) ? c->spat : t.sport;
+	td = t;
+	if ((c->status & XCT_IPS_DST_NAT) && (!xct_addr_eq(dnat_to, &t.dst) || dport != t.dport)) {
+		if (xct_ctsync_bind(&t, XCT_CT_DST_NAT, dnat_to, dport, &nat[0], &td) < 0)
+			return -1;
+		nat[0].orig_side = *orig_side;
+		e->status |= XCT_CT_DST_NAT;
+		*n_nat = 1;
+	}
+	if ((c->status & XCT_IPS_SRC_NAT) && (!xct_addr_eq(snat_to, &t.src) || sport != t.sport)) {
+		struct xct_nat_binding *b = &nat[*n_nat];
+		struct xct_ct_key inner_key;
+		__u8 side = *orig_side;
+
+		/* After a dnat, the inner tuple's key gives the sender side. */
+		if (*n_nat && xct_key_from_tuple(&td, &inner_key, &side) < 0)
+			return -1;
+		if (xct_ctsync_bind(&td, XCT_CT_SRC_NAT, snat_to, sport, b, &ts) < 0)
+			return -1;
+		b->orig_side = side;
+		e->status |= XCT_CT_SRC_NAT;
+		(*n_nat)++;
+	}
+	return 0;
+}
 #endif /* XCT_CTSYNC_CT_H */

@@ -494,3 +494,133 @@ TEST(ctsync_from_ct_icmp)
 	CHECK(!XCT_CTSYNC_HAS(&d, XCT_NTA_SNAT_IPV4));
 	CHECK(!XCT_CTSYNC_HAS(&d, XCT_NTA_PORT));
 }
+
+/* A connection through from_ct, the wire and to_ct: the same key,
+ * sender, state, status and translation. */
+static void through_the_wire(const struct xct_ct_key *key, __u8 side, __u8 state, __u16 status,
+			     const struct xct_nat_binding *nat, const struct xct_nat_binding *inner,
+			     struct xct_nat_binding got[2], int *n_nat)
+{
+	struct xct_ctsync_conn c, d;
+	struct xct_ct_key k2;
+	struct xct_ct_entry e;
+	enum xct_ctsync_error err;
+	__u8 out[256], side2 = 9;
+	int len;
+
+	xct_ctsync_from_ct(key, side, state, status, 42, 300, nat, inner, &c);
+	len = xct_ctsync_encode_conn(out, sizeof(out), XCT_CTSYNC_CT_UPD, 0, 1, &c);
+	CHECK(len > 0);
+	CHECK_EQ(xct_ctsync_decode_conn(out, len, &d, &err), 0);
+	CHECK_EQ(xct_ctsync_to_ct(&d, &k2, &side2, &e, got, n_nat), 0);
+	CHECK(xct_key_eq(&k2, key));
+	CHECK_EQ(side2, xct_is_icmp(key->family, key->proto) ? 0 : side);
+	CHECK_EQ(e.orig_side, side2);
+	CHECK_EQ(e.state, state);
+	CHECK_EQ(e.mark, 42);
+	CHECK_EQ(e.status & (XCT_CT_SEEN_REPLY | XCT_CT_ASSURED),
+		 status & (XCT_CT_SEEN_REPLY | XCT_CT_ASSURED));
+	CHECK_EQ(e.status & (XCT_CT_SRC_NAT | XCT_CT_DST_NAT),
+		 (nat ? nat->manip : 0) | (inner ? inner->manip : 0));
+	CHECK_EQ(*n_nat, !!nat + !!inner);
+}
+
+static void same_binding(const struct xct_nat_binding *got, const struct xct_nat_binding *want)
+{
+	CHECK_EQ(got->manip, want->manip);
+	CHECK_EQ(got->addr.v4, want->addr.v4);
+	CHECK_EQ(got->port, want->port);
+	CHECK_EQ(got->orig_side, want->orig_side);
+	CHECK(xct_key_eq(&got->rkey, &want->rkey));
+}
+
+TEST(ctsync_to_ct_plain_and_icmp)
+{
+	struct xct_nat_binding got[2];
+	struct xct_ct_key key;
+	struct xct_tuple t = {0};
+	__u8 side;
+	int n;
+
+	key_of("10.10.1.10", 36437, "10.10.2.20", 7001, XCT_IPPROTO_TCP, &key, &side);
+	through_the_wire(&key, side, XCT_TCP_ESTABLISHED, XCT_CT_SEEN_REPLY | XCT_CT_ASSURED, NULL,
+			 NULL, got, &n);
+	key_of("10.10.2.20", 5353, "10.10.1.10", 40000, XCT_IPPROTO_UDP, &key, &side);
+	through_the_wire(&key, side, 0, 0, NULL, NULL, got, &n);
+	t.family = XCT_AF_INET;
+	t.proto = XCT_IPPROTO_ICMP;
+	t.src.v4 = ip4("10.10.1.10");
+	t.dst.v4 = ip4("10.10.2.20");
+	t.icmp_type = 8;
+	t.sport = 7284;
+	CHECK_EQ(xct_key_from_tuple(&t, &key, &side), 0);
+	through_the_wire(&key, side, 0, XCT_CT_SEEN_REPLY, NULL, NULL, got, &n);
+}
+
+/* conntrackd's ping carries SPAT and DPAT 0 (its reading of the reply's
+ * type and code) without being translated: no binding comes of them. */
+TEST(ctsync_to_ct_icmp_quirk_is_no_nat)
+{
+	struct xct_nat_binding nat[2];
+	struct xct_ctsync_conn c;
+	struct xct_ct_key key;
+	struct xct_ct_entry e;
+	enum xct_ctsync_error err;
+	__u8 m[128], side;
+	size_t n = unhex(icmp_echo, m, sizeof(m));
+	int n_nat = 9;
+
+	CHECK_EQ(xct_ctsync_decode_conn(m, n, &c, &err), 0);
+	CHECK_EQ(xct_ctsync_to_ct(&c, &key, &side, &e, nat, &n_nat), 0);
+	CHECK_EQ(n_nat, 0);
+	CHECK_EQ(key.port[0], 7284);
+	CHECK_EQ(key.port[1], 8 << 8);
+	CHECK_EQ(e.status, XCT_CT_SEEN_REPLY);
+}
+
+TEST(ctsync_to_ct_translations)
+{
+	struct xct_nat_binding snat = {0}, dnat = {0}, inner = {0}, got[2];
+	struct xct_ct_key key, want_rkey;
+	__u8 side, s2;
+	int n;
+
+	/* Masquerade with a new port: the binding keyed by the translated
+	 * tuple, as bpf/nat.h claims it. */
+	key_of("10.10.1.10", 40000, "10.10.2.20", 5353, XCT_IPPROTO_UDP, &key, &side);
+	key_of("10.10.2.1", 61000, "10.10.2.20", 5353, XCT_IPPROTO_UDP, &want_rkey, &s2);
+	snat.manip = XCT_CT_SRC_NAT;
+	snat.addr.v4 = ip4("10.10.2.1");
+	snat.port = htons(61000);
+	snat.orig_side = side;
+	snat.rkey = want_rkey;
+	through_the_wire(&key, side, 0, XCT_CT_SEEN_REPLY, &snat, NULL, got, &n);
+	same_binding(&got[0], &snat);
+
+	/* A port forward. */
+	key_of("192.0.2.7", 50000, "198.51.100.1", 80, XCT_IPPROTO_TCP, &key, &side);
+	key_of("192.0.2.7", 50000, "10.0.0.5", 8080, XCT_IPPROTO_TCP, &want_rkey, &s2);
+	dnat.manip = XCT_CT_DST_NAT;
+	dnat.addr.v4 = ip4("10.0.0.5");
+	dnat.port = htons(8080);
+	dnat.orig_side = side;
+	dnat.rkey = want_rkey;
+	through_the_wire(&key, side, XCT_TCP_ESTABLISHED, XCT_CT_SEEN_REPLY, &dnat, NULL, got, &n);
+	same_binding(&got[0], &dnat);
+
+	/* The port forward, its source masqueraded too (a hairpin): the
+	 * inner binding keyed by the twice-translated tuple, its side that of
+	 * the inner tuple's key. */
+	key_of("192.0.2.7", 50000, "10.0.0.5", 8080, XCT_IPPROTO_TCP, &dnat.rkey, &s2);
+	key_of("10.0.0.1", 50000, "10.0.0.5", 8080, XCT_IPPROTO_TCP, &want_rkey, &side);
+	inner.manip = XCT_CT_SRC_NAT;
+	inner.addr.v4 = ip4("10.0.0.1");
+	inner.port = htons(50000);
+	inner.orig_side = s2;
+	inner.rkey = want_rkey;
+	key_of("192.0.2.7", 50000, "198.51.100.1", 80, XCT_IPPROTO_TCP, &key, &side);
+	through_the_wire(&key, side, XCT_TCP_ESTABLISHED, XCT_CT_SEEN_REPLY, &dnat, &inner, got,
+			 &n);
+	same_binding(&got[0], &dnat);
+	same_binding(&got[1], &inner);
+}
