@@ -37,6 +37,7 @@
 #include <bpf/libbpf.h>
 
 #include "ct_events.h"
+#include "ct_state.h"
 #include "daemon/daemon.h"
 #include "daemon/flowlog.h"
 #include "daemon/http.h"
@@ -450,6 +451,59 @@ static void client_error(struct xctd *d, struct client *c, const char *fmt, ...)
 	client_free(d, c);
 }
 
+/*
+ * A sync request (commit or flush of the external cache): done at once,
+ * answered, and the connection closed.  A commit is synchronous, so that
+ * keepalived's notify script returns once the table holds the peer's
+ * connections.
+ */
+static void sync_request(struct xctd *d, struct client *c, __u32 flags)
+{
+	struct xctd_sync_result res = {.cached = d->sync.ext.n};
+	struct xct_ct_state_counts n;
+	struct xct_table t;
+	int err;
+
+	if (d->sync.fd < 0) {
+		client_error(d, c, "this xctd does not sync (no --sync-peer)");
+		return;
+	}
+	if (flags & XCTD_HELLO_SYNC_COMMIT) {
+		err = xct_table_open_at(&t, d->cfg->pin_path, 0);
+		if (err) {
+			client_error(d, c, "cannot open the table under %s: %s", d->cfg->pin_path,
+				     strerror(-err));
+			return;
+		}
+		err = xctd_sync_commit(&d->sync, &t, xct_now_ns(), &n);
+		xct_table_close(&t);
+		res.committed = n.restored;
+		res.liberal = n.liberal;
+		res.exists = n.exists;
+		res.nat_clash = n.nat_clash;
+		res.failed = n.failed;
+		xlog(err ? LOG_ERR : LOG_NOTICE,
+		     "sync commit by pid %d: %llu of %llu connections committed (%llu TCP "
+		     "liberally), %llu already in the table, %llu NAT clashes, %llu refused%s%s",
+		     (int)c->pid, (unsigned long long)res.committed, (unsigned long long)res.cached,
+		     (unsigned long long)res.liberal, (unsigned long long)res.exists,
+		     (unsigned long long)res.nat_clash, (unsigned long long)res.failed,
+		     err ? ": " : "", err ? strerror(-err) : "");
+		if (err) {
+			client_error(d, c, "commit failed: %s", strerror(-err));
+			return;
+		}
+	}
+	if (flags & XCTD_HELLO_SYNC_FLUSH) {
+		xctd_sync_flush_cache(&d->sync);
+		xlog(LOG_NOTICE, "sync flush by pid %d: %llu connections dropped from the cache",
+		     (int)c->pid, (unsigned long long)res.cached);
+	}
+	client_put(c, XCTD_F_DONE, &res, sizeof(res));
+	client_flush(d, c);
+	client_free(d, c);
+}
+
 static void client_hello(struct xctd *d, struct client *c)
 {
 	struct xctd_hello h;
@@ -475,6 +529,10 @@ static void client_hello(struct xctd *d, struct client *c)
 			     "this xctd follows the xct under %s, not yours (another --pin-path "
 			     "needs its own xctd, with its own --socket)",
 			     d->cfg->pin_path);
+		return;
+	}
+	if (h.flags & (XCTD_HELLO_SYNC_COMMIT | XCTD_HELLO_SYNC_FLUSH)) {
+		sync_request(d, c, h.flags);
 		return;
 	}
 	/* What the ring holds now goes to the readers there before this one

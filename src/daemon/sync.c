@@ -18,10 +18,17 @@
  * Sequence gaps are counted as conntrackd's nethdr_track_seq() counts them.
  * Only datagrams from the peer's address are read: anyone else could
  * otherwise feed connections to this firewall.
+ *
+ * The external cache.  The peer's CT_NEW and CT_UPD put a connection in
+ * (or replace it: NEW and UPD alike, as conntrackd treats them, since its
+ * transmit queue may turn a NEW into an UPD), its CT_DEL takes it out.  It
+ * is kept in xct's form, keyed by the canonical key, so that a commit only
+ * sets the times.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,8 +36,10 @@
 #include <netinet/in.h>
 
 #include "ct_events.h"
+#include "ct_state.h"
 #include "daemon/daemon.h"
 #include "daemon/sync.h"
+#include "xct.h"
 #include "xct/ctsync_ct.h"
 
 int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen, char *err,
@@ -90,9 +99,108 @@ int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen, ch
 
 void xctd_sync_close(struct xctd_sync *s)
 {
+	xctd_sync_flush_cache(s);
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
+}
+
+/* FNV-1a over the key: its bucket. */
+static unsigned int ext_bucket(const struct xct_ct_key *key)
+{
+	const __u8 *p = (const __u8 *)key;
+	__u32 h = 2166136261U;
+	size_t i;
+
+	for (i = 0; i < sizeof(*key); i++)
+		h = (h ^ p[i]) * 16777619U;
+	return h % XCTD_EXT_BUCKETS;
+}
+
+static struct xctd_ext_conn **ext_find(struct xctd_ext_cache *x, const struct xct_ct_key *key)
+{
+	struct xctd_ext_conn **pp = &x->bucket[ext_bucket(key)];
+
+	while (*pp && !xct_key_eq(&(*pp)->key, key))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* A data message's connection into, or out of, the external cache. */
+static void ext_apply(struct xctd_sync *s, __u8 type, const struct xct_ctsync_conn *c, __u64 now_ns)
+{
+	struct xctd_ext_conn n = {0}, **pp, *x;
+	__u8 side;
+
+	if (xct_ctsync_to_ct(c, &n.key, &side, &n.e, n.nat, &n.n_nat)) {
+		s->st.ext_unkeyable++;
+		return;
+	}
+	pp = ext_find(&s->ext, &n.key);
+	if (type == XCT_CTSYNC_CT_DEL) {
+		x = *pp;
+		if (x) {
+			*pp = x->next;
+			free(x);
+			s->ext.n--;
+		}
+		return;
+	}
+	n.has_timeout = XCT_CTSYNC_HAS(c, XCT_NTA_TIMEOUT);
+	n.timeout_s = c->timeout;
+	n.rcv_ns = now_ns;
+	x = *pp;
+	if (!x) {
+		x = malloc(sizeof(*x));
+		if (!x)
+			return;
+		n.next = NULL;
+		*pp = x;
+		s->ext.n++;
+	} else {
+		n.next = x->next;
+	}
+	*x = n;
+}
+
+void xctd_sync_flush_cache(struct xctd_sync *s)
+{
+	struct xctd_ext_conn *x, *next;
+	int i;
+
+	for (i = 0; i < XCTD_EXT_BUCKETS; i++) {
+		for (x = s->ext.bucket[i]; x; x = next) {
+			next = x->next;
+			free(x);
+		}
+		s->ext.bucket[i] = NULL;
+	}
+	s->ext.n = 0;
+}
+
+int xctd_sync_commit(struct xctd_sync *s, const struct xct_table *t, __u64 now_ns,
+		     struct xct_ct_state_counts *c)
+{
+	const struct xctd_ext_conn *x;
+	int i, err;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < XCTD_EXT_BUCKETS; i++) {
+		for (x = s->ext.bucket[i]; x; x = x->next) {
+			struct xct_ct_entry e = x->e;
+			__u64 since = (now_ns - x->rcv_ns) / 1000000000ULL;
+			__u64 left = x->has_timeout && x->timeout_s > since
+					     ? x->timeout_s - since
+					     : XCTD_SYNC_COMMIT_TIMEOUT_S;
+
+			e.first_seen_ns = e.last_seen_ns = now_ns;
+			e.expires_ns = now_ns + left * 1000000000ULL;
+			err = xct_ct_insert(t, &x->key, &e, x->nat, x->n_nat, c);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
 }
 
 /* Messages in the datagram being built, for the lost count. */
@@ -194,7 +302,7 @@ static void track_seq(struct xctd_sync *s, __u32 seq)
 	s->seq_expected = seq + 1;
 }
 
-void xctd_sync_datagram(struct xctd_sync *s, const __u8 *buf, size_t len)
+void xctd_sync_datagram(struct xctd_sync *s, const __u8 *buf, size_t len, __u64 now_ns)
 {
 	size_t off = 0;
 
@@ -214,6 +322,8 @@ void xctd_sync_datagram(struct xctd_sync *s, const __u8 *buf, size_t len)
 		}
 		track_seq(s, h.seq);
 		s->st.msg_rcv++;
+		if (h.type <= XCT_CTSYNC_CT_DEL)
+			ext_apply(s, h.type, &c, now_ns);
 		if (h.type == XCT_CTSYNC_CTL) {
 			if (h.flags & XCT_CTSYNC_F_ALIVE)
 				s->st.alive_rcv++;
@@ -254,6 +364,6 @@ void xctd_sync_input(struct xctd_sync *s)
 			s->st.dgram_rcv_foreign++;
 			continue;
 		}
-		xctd_sync_datagram(s, buf, (size_t)n);
+		xctd_sync_datagram(s, buf, (size_t)n, xct_now_ns());
 	}
 }

@@ -5,6 +5,11 @@
  * connection event of the datapath (NEW, UPDATE, DESTROY) goes to the peer
  * as CT_NEW, CT_UPD or CT_DEL, and an ALIVE keeps the link up while there
  * is nothing to say.  The peer may be a conntrackd beside nf_conntrack.
+ *
+ * What the peer sends goes into the external cache, as conntrackd keeps
+ * its peer's connections: not into the table, where they would change
+ * nothing while the peer is the primary, until a commit on failover
+ * (xctd_sync_commit(), 'xct sync commit') puts them there.
  */
 #ifndef XCT_DAEMON_SYNC_H
 #define XCT_DAEMON_SYNC_H
@@ -15,6 +20,10 @@
 
 #include "xct/abi.h"
 #include "xct/ctsync.h"
+#include "xct/nat.h"
+
+struct xct_table;
+struct xct_ct_state_counts;
 
 /* What one datagram may hold: under a 1500-byte link's MTU with the IPv6
  * and UDP headers, as conntrackd sizes its own. */
@@ -35,6 +44,30 @@ struct xctd_sync_stats {
 	__u64 alive_rcv;
 	__u64 resync_rcv;	 /* the peer asked for our whole table */
 	__u64 dgram_rcv_foreign; /* datagrams from another address, ignored */
+	__u64 ext_unkeyable;	 /* connections xct cannot key (not an ICMP query) */
+};
+
+/* The timeout a committed connection gets when its message had none or
+ * it ran out meanwhile: conntrackd's commit gives 60 s then. */
+#define XCTD_SYNC_COMMIT_TIMEOUT_S 60
+
+/* One connection of the external cache, as it will be committed. */
+struct xctd_ext_conn {
+	struct xctd_ext_conn *next; /* in its bucket */
+	struct xct_ct_key key;
+	struct xct_ct_entry e; /* state, status, mark, window scales */
+	struct xct_nat_binding nat[2];
+	int n_nat;
+	bool has_timeout;
+	__u32 timeout_s; /* as last received */
+	__u64 rcv_ns;	 /* when */
+};
+
+#define XCTD_EXT_BUCKETS 4096
+
+struct xctd_ext_cache {
+	struct xctd_ext_conn *bucket[XCTD_EXT_BUCKETS];
+	__u64 n;
 };
 
 struct xctd_sync {
@@ -48,6 +81,7 @@ struct xctd_sync {
 	size_t olen;
 	__u64 last_snd_ns;
 	struct xctd_sync_stats st;
+	struct xctd_ext_cache ext;
 };
 
 /*
@@ -75,7 +109,19 @@ void xctd_sync_tick(struct xctd_sync *s, __u64 now_ns);
 void xctd_sync_input(struct xctd_sync *s);
 
 /* Processes one datagram from the peer (its messages, in order). */
-void xctd_sync_datagram(struct xctd_sync *s, const __u8 *buf, size_t len);
+void xctd_sync_datagram(struct xctd_sync *s, const __u8 *buf, size_t len, __u64 now_ns);
+
+/*
+ * Commits the external cache into t, every connection as xct_ct_insert()
+ * puts one (TCP tracked liberally, a tuple the table has left alone), with
+ * the timeout it had left when last heard of, less the time since.  The
+ * cache is kept, as conntrackd keeps its own.  0 or -errno; counts in c.
+ */
+int xctd_sync_commit(struct xctd_sync *s, const struct xct_table *t, __u64 now_ns,
+		     struct xct_ct_state_counts *c);
+
+/* Empties the external cache. */
+void xctd_sync_flush_cache(struct xctd_sync *s);
 
 void xctd_sync_close(struct xctd_sync *s);
 

@@ -15,7 +15,12 @@
 #   4. conntrackd counted no lost, old or malformed message (the sequence
 #      numbers follow each other), xctd's ALIVEs reach it on a quiet link,
 #      and xctd heard conntrackd's;
-#   5. --sync-peer and --sync-listen refuse what is not ADDR:PORT.
+#   5. the other way: connections of the backup's nf_conntrack reach xctd's
+#      external cache through conntrackd, xct sync commit puts them into
+#      xct's table (TCP liberally, with the timeout conntrackd sent), a
+#      second commit changes nothing, and conntrackd's DESTROY takes one
+#      out of the cache;
+#   6. --sync-peer and --sync-listen refuse what is not ADDR:PORT.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
 NS_PREFIX=hasync
@@ -211,7 +216,61 @@ malformed=$(ctd_stat "Malformed messages")
 [ "$lost" = 0 ] && [ "$before" = 0 ] && [ "$malformed" = 0 ]
 check ha_sync_sequence_without_gaps $? "$stats"
 
-# ---- 5. Options ----
+# ---- 5. conntrackd -> xctd: the backup's connections, committed ----
+# Connections of the backup's nf_conntrack (put there with conntrack -I):
+# conntrackd sends them, xctd keeps them in its external cache, and xct
+# sync commit puts them into xct's table.  First the backup's table and
+# both caches are emptied of what the commit above put there.
+xs() { ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" --socket "$WORK/run/xctd.sock" "$@"; }
+internal_empty() { [ -z "$(ctd -i 2>/dev/null)" ]; }
+in_ns "$NS_B" conntrack -F >/dev/null 2>&1
+poll 10 internal_empty
+xs sync flush >/dev/null
+in_ns "$NS_B" conntrack -I -p tcp -s "$C4" -d "$S4" --sport 42001 --dport 7002 \
+	--state ESTABLISHED -u SEEN_REPLY,ASSURED -t 300 >/dev/null 2>&1 &&
+	in_ns "$NS_B" conntrack -I -p udp -s "$C4" -d "$S4" --sport 42002 --dport 5355 \
+		-u SEEN_REPLY -t 100 >/dev/null 2>&1
+check ha_sync_backup_has_its_connections $? "$(in_ns "$NS_B" conntrack -L 2>&1)"
+
+# commit_until N: one xct sync commit, adding what it committed (and of
+# that, TCP relearning its windows) to committed and liberal; true once
+# the cache held N connections.
+committed=0
+liberal=0
+commit_until() {
+	local out c n l
+	out=$(xs -j sync commit 2>/dev/null) || return 1
+	read -r c n l < <("$PYTHON" -c '
+import json, sys
+r = json.load(sys.stdin)["commit"]
+print(r["cached"], r["committed"], r["liberal"])' <<<"$out")
+	committed=$((committed + n))
+	liberal=$((liberal + l))
+	[ "$c" = "$1" ]
+}
+poll 10 commit_until 2
+check ha_sync_xctd_caches_conntrackds_connections $? "committed $committed"
+[ "$committed" = 2 ] && [ "$liberal" = 1 ]
+check ha_sync_commit_counts $? "committed $committed, liberal $liberal"
+tcp_line=$(xct_r ct list -p tcp --sport 42001 2>/dev/null)
+tcp_timeout=$(awk '{print $3}' <<<"$tcp_line")
+grep -qE "^tcp +6 [0-9]+ ESTABLISHED src=$C4 dst=$S4 sport=42001 dport=7002 .*src=$S4 dst=$C4 sport=7002 dport=42001 .*\[ASSURED\]" <<<"$tcp_line" &&
+	[ "${tcp_timeout:-0}" -le 300 ] && [ "${tcp_timeout:-0}" -gt 240 ]
+check ha_sync_committed_tcp_in_xct $? "$tcp_line"
+xct_r ct list -p udp --sport 42002 2>/dev/null | grep -qE "^udp +17 [0-9]+ src=$C4 dst=$S4 sport=42002 dport=5355 "
+check ha_sync_committed_udp_in_xct $? "$(xct_r ct list 2>&1)"
+# A second commit changes nothing: the table has them.
+out=$(xs sync commit 2>&1)
+grep -q "^committed 0 of 2 connections .* 2 already in the table" <<<"$out"
+check ha_sync_commit_again_leaves_the_table $? "$out"
+# The backup's DESTROY takes the connection out of xctd's cache.
+in_ns "$NS_B" conntrack -D -p udp --sport 42002 >/dev/null 2>&1
+poll 10 commit_until 1
+check ha_sync_conntrackds_destroy_leaves_the_cache $? "$(xs -j sync commit 2>&1)"
+expect ha_sync_commit_without_xctd 1 "no xctd answers" \
+	ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" --socket "$WORK/none/xctd.sock" sync commit
+
+# ---- 6. Options ----
 usage_exits_2 ha_sync_bad_options "$XCTD" "--sync-peer 10.0.0.1" "--sync-peer 10.0.0.1:0" \
 	"--sync-peer host:3780" "--sync-listen 10.0.0.1:3780" \
 	"--sync-peer 10.0.0.1:3780 --sync-listen [::1]:3780x"
