@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 
 #include "check.h"
+#include "daemon/sync.h"
 #include "xct/ctsync_ct.h"
 
 /* Captured: a masqueraded UDP flow 10.10.1.10:40000 -> 10.10.2.20:5353,
@@ -623,4 +624,59 @@ TEST(ctsync_to_ct_translations)
 			 &n);
 	same_binding(&got[0], &dnat);
 	same_binding(&got[1], &inner);
+}
+
+/* xctd's receiving side (src/daemon/sync.c) on captured datagrams: the
+ * external cache, the sequence as conntrackd tracks it, the refusals. */
+TEST(ctsync_xctd_receives_into_the_external_cache)
+{
+	static struct xctd_sync s;
+	__u8 d[1024];
+	size_t n;
+
+	memset(&s, 0, sizeof(s));
+	s.fd = -1;
+	/* The answer to a RESYNC: four connections, in sequence. */
+	n = unhex(bulk, d, sizeof(d));
+	xctd_sync_datagram(&s, d, n, 1000);
+	CHECK_EQ(s.st.msg_rcv, 4);
+	CHECK_EQ(s.ext.n, 4);
+	CHECK_EQ(s.st.msg_rcv_lost, 0);
+	/* The same connections again (their next messages): replaced, not
+	 * added. */
+	d[7] += 4, d[0x3c + 7] += 4, d[0x78 + 7] += 4, d[0xb4 + 7] += 4;
+	xctd_sync_datagram(&s, d, n, 2000);
+	CHECK_EQ(s.ext.n, 4);
+	CHECK_EQ(s.st.msg_rcv_lost, 0);
+	CHECK_EQ(s.st.msg_rcv_before, 0);
+	/* The forwarded TCP connection's CT_DEL, 9 sequence numbers on:
+	 * out of the cache, 9 counted lost. */
+	n = unhex(tcp_est_upd, d, sizeof(d));
+	d[0] = 0x10 | XCT_CTSYNC_CT_DEL;
+	xct_ctsync_put32(d + 4, 0x6b167660 + 8 + 9);
+	xctd_sync_datagram(&s, d, n, 3000);
+	CHECK_EQ(s.ext.n, 3);
+	CHECK_EQ(s.st.msg_rcv_lost, 9);
+	/* An ALIVE from before: counted as old, and as an ALIVE. */
+	n = unhex(ctl_alive_hello, d, sizeof(d));
+	xctd_sync_datagram(&s, d, n, 4000);
+	CHECK_EQ(s.st.alive_rcv, 1);
+	CHECK_EQ(s.st.msg_rcv_before, 1);
+	/* A RESYNC request, counted. */
+	n = unhex(ctl_resync, d, sizeof(d));
+	xctd_sync_datagram(&s, d, n, 4000);
+	CHECK_EQ(s.st.resync_rcv, 1);
+	/* Version 2, and an ICMP message without its id: refused, by cause,
+	 * the cache unchanged. */
+	n = unhex(udp_snat_new, d, sizeof(d));
+	d[0] = 0x20;
+	xctd_sync_datagram(&s, d, n, 5000);
+	CHECK_EQ(s.st.msg_rcv_malformed[XCT_CTSYNC_ERR_VERSION], 1);
+	n = unhex(icmp_echo, d, sizeof(d));
+	d[52 + 3] = XCT_NTA_ZONE;
+	xctd_sync_datagram(&s, d, n, 5000);
+	CHECK_EQ(s.st.msg_rcv_malformed[XCT_CTSYNC_ERR_INCOMPLETE], 1);
+	CHECK_EQ(s.ext.n, 3);
+	xctd_sync_flush_cache(&s);
+	CHECK_EQ(s.ext.n, 0);
 }
