@@ -41,7 +41,7 @@ CTD_PID=""
 
 sync_cleanup() {
 	exec 7>&- 2>/dev/null
-	kill_in_ns "$NS_C" "$NS_S"
+	kill_in_ns "$NS_C" "$NS_S" "$NS_B"
 	if [ -n "$CTD_PID" ]; then
 		kill "$CTD_PID" 2>/dev/null
 		wait "$CTD_PID" 2>/dev/null
@@ -123,7 +123,8 @@ in_ns "$NS_R" ip addr add "$SYNC_R/24" dev sync0 &&
 poll 10 in_ns "$NS_R" ping -c 1 -W 1 "$SYNC_B" || fail_setup "sync link does not pass"
 
 write_ctd_conf
-in_ns "$NS_B" conntrackd -C "$WORK/ctd.conf" >"$WORK/ctd.out" 2>&1 &
+# Not through in_ns: $! must be conntrackd itself (ip netns exec execs).
+ip netns exec "$NS_B" conntrackd -C "$WORK/ctd.conf" >"$WORK/ctd.out" 2>&1 &
 CTD_PID=$!
 poll 10 ctd -s || fail_setup "conntrackd did not start: $(cat "$WORK/ctd.out" "$WORK/ctd.log" 2>/dev/null)"
 
