@@ -85,8 +85,9 @@ struct xctd {
 	bool attached;
 	struct xctd_log flow, nat; /* f NULL when not asked for */
 	__s64 mono_to_real;
-	struct xctd_sync sync; /* fd -1 without --sync-peer */
-	__u64 sync_rcv_seen;   /* the peer's messages when last logged */
+	struct xctd_sync sync;	/* fd -1 without --sync-peer */
+	__u64 sync_rcv_seen;	/* the peer's messages when last logged */
+	__u64 sync_resync_done; /* the peer's RESYNC requests answered */
 };
 
 static volatile sig_atomic_t stopping;
@@ -742,6 +743,24 @@ static void sync_step(struct xctd *d)
 	__u64 now = xct_now_ns();
 
 	xctd_sync_flush(&d->sync, now);
+	if (d->sync.st.resync_rcv != d->sync_resync_done) {
+		struct xct_table t;
+		__u64 sent = 0;
+		int err;
+
+		d->sync_resync_done = d->sync.st.resync_rcv;
+		err = xct_table_open_at(&t, d->cfg->pin_path, 0);
+		if (!err) {
+			err = xctd_sync_bulk(&d->sync, &t, now, &sent);
+			xct_table_close(&t);
+		}
+		if (err)
+			xlog(LOG_ERR, "cannot answer the sync peer's resync request: %s",
+			     strerror(-err));
+		else
+			xlog(LOG_INFO, "the sync peer asked for a resync: sent %llu connections",
+			     (unsigned long long)sent);
+	}
 	xctd_sync_tick(&d->sync, now);
 	if (d->sync.st.msg_rcv && !d->sync_rcv_seen)
 		xlog(LOG_INFO, "the sync peer %s is alive", d->cfg->sync_peer);

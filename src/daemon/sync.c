@@ -12,6 +12,11 @@
  * counts the gap as lost, never as old messages to drop.  NOTRACK is fire
  * and forget: a datagram the socket refuses is counted and not resent.
  *
+ * A RESYNC from the peer (conntrackd -n, or its StartupResync) is answered
+ * with the whole table, each live connection as a CT_UPD, as conntrackd
+ * answers with its internal cache: a backup that restarted gets back what
+ * it missed.  That walk of the table happens only on the peer's request.
+ *
  * Receiving.  The peer's datagrams are checked message by message as
  * conntrackd's parser checks them (ctsync.h): a malformed message ends its
  * datagram, since the next message's place is known only from its length.
@@ -38,6 +43,7 @@
 #include "ct_events.h"
 #include "ct_state.h"
 #include "daemon/daemon.h"
+#include "table.h"
 #include "daemon/sync.h"
 #include "xct.h"
 #include "xct/ctsync_ct.h"
@@ -238,6 +244,33 @@ void xctd_sync_flush(struct xctd_sync *s, __u64 now_ns)
 	s->last_snd_ns = now_ns;
 }
 
+/* The seconds left of a connection dying at expires_ns, rounded up: one
+ * about to expire is still alive for the peer. */
+static __u32 seconds_left(__u64 expires_ns, __u64 now_ns)
+{
+	return expires_ns > now_ns ? (__u32)((expires_ns - now_ns + 999999999ULL) / 1000000000ULL)
+				   : 0;
+}
+
+/* One data message into the datagram being built (the datagram sent
+ * first when it has no room left). */
+static void put_conn(struct xctd_sync *s, __u8 type, const struct xct_ctsync_conn *c, __u64 now_ns)
+{
+	int len;
+
+	len = xct_ctsync_encode_conn(s->out + s->olen, sizeof(s->out) - s->olen, type, 0, s->seq,
+				     c);
+	if (len == -ENOSPC && s->olen) {
+		xctd_sync_flush(s, now_ns);
+		len = xct_ctsync_encode_conn(s->out, sizeof(s->out), type, 0, s->seq, c);
+	}
+	if (len < 0)
+		return; /* cannot happen: a message is far below a datagram */
+	s->seq++;
+	s->olen += (size_t)len;
+	s->st.data_snd[type]++;
+}
+
 void xctd_sync_event(struct xctd_sync *s, const struct xct_ct_event *ev, __u64 now_ns)
 {
 	static const __u8 type_of[] = {
@@ -248,30 +281,57 @@ void xctd_sync_event(struct xctd_sync *s, const struct xct_ct_event *ev, __u64 n
 	struct xct_nat_binding nat, inner;
 	struct xct_ctsync_conn c;
 	__u32 timeout = 0;
-	__u8 type;
-	int len;
 
 	if (ev->type < XCT_CTE_NEW || ev->type > XCT_CTE_DESTROY)
 		return;
-	type = type_of[ev->type];
-	/* The seconds left, rounded up: a connection about to expire is
-	 * still alive for the peer. */
-	if (ev->type != XCT_CTE_DESTROY && ev->expires_ns > now_ns)
-		timeout = (__u32)((ev->expires_ns - now_ns + 999999999ULL) / 1000000000ULL);
+	if (ev->type != XCT_CTE_DESTROY)
+		timeout = seconds_left(ev->expires_ns, now_ns);
 	xct_event_nat(ev, &nat, &inner);
 	xct_ctsync_from_ct(&ev->key, ev->orig_side, ev->state, ev->status, ev->mark, timeout,
 			   nat.manip ? &nat : NULL, inner.manip ? &inner : NULL, &c);
-	len = xct_ctsync_encode_conn(s->out + s->olen, sizeof(s->out) - s->olen, type, 0, s->seq,
-				     &c);
-	if (len == -ENOSPC && s->olen) {
-		xctd_sync_flush(s, now_ns);
-		len = xct_ctsync_encode_conn(s->out, sizeof(s->out), type, 0, s->seq, &c);
-	}
-	if (len < 0)
-		return; /* cannot happen: a message is far below a datagram */
-	s->seq++;
-	s->olen += (size_t)len;
-	s->st.data_snd[type]++;
+	put_conn(s, type_of[ev->type], &c, now_ns);
+}
+
+struct bulk_ctx {
+	struct xctd_sync *s;
+	const struct xct_nat_view *nat;
+	__u64 now_ns;
+	__u64 sent;
+};
+
+static int bulk_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, void *arg)
+{
+	struct bulk_ctx *b = arg;
+	const struct xct_nat_binding *nat = xct_nat_view_find(b->nat, key, e);
+	struct xct_ctsync_conn c;
+
+	/* A connection whose NEW still waits for its translation is not
+	 * announced yet: its NEW event comes, and the peer hears of it then. */
+	if (e->status & XCT_CT_NEW_PENDING)
+		return 0;
+	xct_ctsync_from_ct(key, e->orig_side, e->state, e->status, e->mark,
+			   seconds_left(e->expires_ns, b->now_ns), nat,
+			   xct_nat_view_inner(b->nat, nat), &c);
+	put_conn(b->s, XCT_CTSYNC_CT_UPD, &c, b->now_ns);
+	b->sent++;
+	return 0;
+}
+
+int xctd_sync_bulk(struct xctd_sync *s, const struct xct_table *t, __u64 now_ns, __u64 *sent)
+{
+	struct xct_nat_view nat = {0};
+	struct bulk_ctx b = {.s = s, .nat = &nat, .now_ns = now_ns};
+	int err;
+
+	*sent = 0;
+	err = xct_nat_view_load(t, &nat);
+	if (err)
+		return err;
+	err = xct_table_walk(t, now_ns, bulk_one, &b);
+	xct_nat_view_free(&nat);
+	xctd_sync_flush(s, now_ns);
+	*sent = b.sent;
+	return err;
 }
 
 void xctd_sync_tick(struct xctd_sync *s, __u64 now_ns)

@@ -120,6 +120,10 @@ void xctd_sync_datagram(struct xctd_sync *s, const __u8 *buf, size_t len, __u64 
 int xctd_sync_commit(struct xctd_sync *s, const struct xct_table *t, __u64 now_ns,
 		     struct xct_ct_state_counts *c);
 
+/* Answers the peer's RESYNC: every live connection of t, as CT_UPD
+ * messages, sent at once.  0 or -errno; *sent connections. */
+int xctd_sync_bulk(struct xctd_sync *s, const struct xct_table *t, __u64 now_ns, __u64 *sent);
+
 /* Empties the external cache. */
 void xctd_sync_flush_cache(struct xctd_sync *s);
 

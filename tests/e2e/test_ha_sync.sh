@@ -11,6 +11,9 @@
 #   2. committed (conntrackd -c) into the backup's nf_conntrack, they have
 #      the tuples xct has, a masqueraded UDP flow its translated reply
 #      tuple, the TCP connection its state and its timeout;
+#   2b. conntrackd restarted (an empty cache) and asking for a resync
+#      (conntrackd -n): xctd sends its whole table, the cache has them all
+#      again;
 #   3. deleted from xct's table (their DESTROY), they leave the cache;
 #   4. conntrackd counted no lost, old or malformed message (the sequence
 #      numbers follow each other), xctd's ALIVEs reach it on a quiet link,
@@ -190,6 +193,22 @@ tcp_line=$(in_ns "$NS_B" conntrack -L -p tcp --sport $TCP_SPORT 2>/dev/null)
 tcp_timeout=$(awk '{print $3}' <<<"$tcp_line")
 grep -q " ESTABLISHED .*\[ASSURED\]" <<<"$tcp_line" && [ "${tcp_timeout:-0}" -gt 431000 ]
 check ha_sync_committed_tcp_established $? "$tcp_line"
+
+# ---- 2b. The backup restarted: a resync brings the connections back ----
+kill "$CTD_PID" 2>/dev/null
+wait "$CTD_PID" 2>/dev/null
+rm -f "$WORK/ctd.lock"
+ip netns exec "$NS_B" conntrackd -C "$WORK/ctd.conf" >>"$WORK/ctd.out" 2>&1 &
+CTD_PID=$!
+poll 10 ctd -s || fail_setup "conntrackd did not restart: $(tail -5 "$WORK/ctd.log")"
+! in_external "sport=$TCP_SPORT "
+check ha_sync_restarted_backup_starts_empty $? "$(external)"
+ctd -n >/dev/null 2>&1
+poll 10 in_external "$tcp_re" && poll 5 in_external "$udp_re" && poll 5 in_external "$icmp_re" &&
+	poll 5 in_external "sport=$NAT_SPORT "
+check ha_sync_resync_refills_the_restarted_backup $? "$(external)"
+grep -q "the sync peer asked for a resync: sent [4-9] connections" "$WORK/xctd.log"
+check ha_sync_resync_logged $? "$(grep resync "$WORK/xctd.log")"
 
 # ---- 3. DESTROY takes them out of the cache ----
 xct_r ct delete -p tcp --sport $TCP_SPORT >/dev/null 2>&1
