@@ -17,6 +17,8 @@
  * answers with its internal cache: a backup that restarted gets back what
  * it missed.  That walk of the table happens only on the peer's request.
  *
+ * xctd asks the peer the same when it starts, since its cache is empty.
+ *
  * Receiving.  The peer's datagrams are checked message by message as
  * conntrackd's parser checks them (ctsync.h): a malformed message ends its
  * datagram, since the next message's place is known only from its length.
@@ -53,7 +55,7 @@ int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen, ch
 {
 	struct sockaddr_storage local;
 	unsigned int plen, llen;
-	int e;
+	int e, len;
 
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
@@ -100,6 +102,13 @@ int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen, ch
 		return e;
 	}
 	s->seq = (__u32)time(NULL);
+	/* The first message asks the peer for its table, as conntrackd's
+	 * StartupResync: an xctd that (re)starts has an empty cache. */
+	len = xct_ctsync_build_ctl(s->out, sizeof(s->out), XCT_CTSYNC_F_RESYNC, s->seq, 0, 0);
+	if (len > 0) {
+		s->olen = (size_t)len;
+		s->seq++;
+	}
 	return 0;
 }
 

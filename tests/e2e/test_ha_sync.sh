@@ -21,8 +21,8 @@
 #   5. the other way: connections of the backup's nf_conntrack reach xctd's
 #      external cache through conntrackd, xct sync commit puts them into
 #      xct's table (TCP liberally, with the timeout conntrackd sent), a
-#      second commit changes nothing, and conntrackd's DESTROY takes one
-#      out of the cache;
+#      second commit changes nothing, conntrackd's DESTROY takes one out
+#      of the cache, and a restarted xctd asks conntrackd for the rest;
 #   6. --sync-peer and --sync-listen refuse what is not ADDR:PORT.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
@@ -287,6 +287,15 @@ check ha_sync_commit_again_leaves_the_table $? "$out"
 in_ns "$NS_B" conntrack -D -p udp --sport 42002 >/dev/null 2>&1
 poll 10 commit_until 1
 check ha_sync_conntrackds_destroy_leaves_the_cache $? "$(xs -j sync commit 2>&1)"
+# xctd restarted: its cache is empty, and its first message asks
+# conntrackd for a resync, which brings the backup's TCP connection back.
+kill "$XCTD_PID" 2>/dev/null
+wait "$XCTD_PID" 2>/dev/null
+start_xctd "$WORK/run/xctd.sock" "$WORK/xctd2.log" --sync-peer "$SYNC_B:$SYNC_PORT" \
+	--sync-listen "$SYNC_R:$SYNC_PORT" || fail_setup "xctd restart: $(cat "$WORK/xctd2.log")"
+committed=0
+poll 10 commit_until 1
+check ha_sync_restarted_xctd_resyncs_from_conntrackd $? "$(xs -j sync commit 2>&1)"
 expect ha_sync_commit_without_xctd 1 "no xctd answers" \
 	ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" --socket "$WORK/none/xctd.sock" sync commit
 
