@@ -13,6 +13,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/flowlog.h"
+#include "export/exporter.h"
 #include "config.h"
 #include "netns.h"
 #include "xct.h"
@@ -21,13 +22,16 @@ static const char usage[] =
 	"Usage: xctd [--pin-path DIR] [--socket PATH] [--metrics-listen ADDR:PORT]\n"
 	"            [--config FILE] [--foreground]\n"
 	"            [--flow-log FILE] [--nat-log FILE] [--log-max-size BYTES] [--log-keep N]\n"
+	"            [--ipfix-collector HOST:PORT] [--ipfix-domain N]\n"
 	"\n"
 	"The daemon beside xct's datapath.  It owns the datapath's event rings\n"
 	"(connection events, log rules' events, xct's drops) and gives every event\n"
 	"to every reader: 'xct ct events', 'xct events' and 'xct trace' read through\n"
 	"it while it runs.  With --metrics-listen it serves the metrics of\n"
-	"'xct metrics' over HTTP (GET /metrics), for Prometheus.  Connections and\n"
-	"rules never depend on it; restarted, it goes on where the rings stand.\n"
+	"'xct metrics' over HTTP (GET /metrics), for Prometheus; with\n"
+	"--ipfix-collector it sends the flow and NAT records of 'xct export ipfix'\n"
+	"to an IPFIX collector.  Connections and rules never depend on it;\n"
+	"restarted, it goes on where the rings stand.\n"
 	"\n"
 	"Options:\n"
 	"      --pin-path DIR         the xct instance (default " XCT_PIN_PATH_DEFAULT
@@ -48,13 +52,17 @@ static const char usage[] =
 	"      --log-max-size BYTES   rotate a log at this size (default 64 MiB): FILE\n"
 	"                             becomes FILE.1, FILE.1 FILE.2...\n"
 	"      --log-keep N           rotated files kept (default 3)\n"
+	"      --ipfix-collector HOST:PORT  send IPFIX flow and NAT records there over\n"
+	"                             UDP (port 4739 if not given; [ADDR]:PORT for IPv6)\n"
+	"      --ipfix-domain N       the observation domain ID (default 0)\n"
 	"  -v, --verbose              libbpf's messages\n"
 	"  -h, --help\n"
 	"\n"
 	"Examples:\n"
 	"  xctd --foreground --metrics-listen 127.0.0.1:9474\n"
 	"  xctd --pin-path /sys/fs/bpf/xct-lab --socket /run/xct-lab/xctd.sock\n"
-	"  xctd --flow-log /var/log/xct/flows.jsonl --nat-log /var/log/xct/nat.jsonl\n";
+	"  xctd --flow-log /var/log/xct/flows.jsonl --nat-log /var/log/xct/nat.jsonl\n"
+	"  xctd --ipfix-collector 192.0.2.10:4739 --ipfix-domain 7\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -94,6 +102,8 @@ int main(int argc, char **argv)
 		{"nat-log", required_argument, NULL, 'N'},
 		{"log-max-size", required_argument, NULL, 'M'},
 		{"log-keep", required_argument, NULL, 'K'},
+		{"ipfix-collector", required_argument, NULL, 'I'},
+		{"ipfix-domain", required_argument, NULL, 'D'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -109,7 +119,8 @@ int main(int argc, char **argv)
 	static struct xct_config conf;
 	const char *conf_path = NULL;
 	bool sock_given = false, metrics_given = false, flow_given = false, nat_given = false;
-	bool size_given = false;
+	bool size_given = false, ipfix_given = false, domain_given = false;
+	static char ipfix_buf[XCT_CONFIG_ADDR_MAX + 8];
 	char err[512];
 	__u64 n;
 	const char *env = getenv("XCT_PIN_PATH");
@@ -171,6 +182,23 @@ int main(int argc, char **argv)
 					"--log-keep: '%s' is not a number from 1 to 1000", optarg);
 			cfg.log_keep = (unsigned int)n;
 			break;
+		case 'I':
+			if (xct_ipfix_parse_addr(optarg, ipfix_buf, sizeof(ipfix_buf),
+						 &cfg.ipfix_host, &cfg.ipfix_port))
+				return usage_error("--ipfix-collector: '%s' is not HOST:PORT (an "
+						   "IPv6 address in brackets)",
+						   optarg);
+			cfg.ipfix_collector = optarg;
+			ipfix_given = true;
+			break;
+		case 'D':
+			if (xct_parse_u64(optarg, 0, 0xffffffffULL, &n))
+				return usage_error("--ipfix-domain: '%s' is not a number from 0 to "
+						   "4294967295",
+						   optarg);
+			cfg.ipfix_domain = (__u32)n;
+			domain_given = true;
+			break;
 		case 'v':
 			xct_opts.verbose = true;
 			break;
@@ -209,6 +237,18 @@ int main(int argc, char **argv)
 			cfg.flow_log = cfg.nat_log = conf.daemon.flow_log;
 		if (conf.daemon.flow_log_max_size && !size_given)
 			cfg.log_max_size = conf.daemon.flow_log_max_size;
+		if (conf.daemon.ipfix_collector[0] && !ipfix_given) {
+			if (xct_ipfix_parse_addr(conf.daemon.ipfix_collector, ipfix_buf,
+						 sizeof(ipfix_buf), &cfg.ipfix_host,
+						 &cfg.ipfix_port)) {
+				fprintf(stderr, "xctd: ipfix-collector '%s' is not HOST:PORT\n",
+					conf.daemon.ipfix_collector);
+				return XCT_EXIT_USAGE;
+			}
+			cfg.ipfix_collector = conf.daemon.ipfix_collector;
+		}
+		if (!domain_given)
+			cfg.ipfix_domain = conf.daemon.ipfix_domain;
 	}
 	libbpf_set_print(print_libbpf);
 	if (xct_require_root())

@@ -15,13 +15,17 @@
 struct xctd_config {
 	const char *pin_path;
 	const char *socket_path;
-	const char *run_dir;	    /* the rings' locks (XCT_RUN_DIR) */
-	const char *metrics_listen; /* ADDR:PORT or [ADDR]:PORT, NULL: none */
-	bool foreground;	    /* else a daemon, logging to syslog */
-	const char *flow_log;	    /* every DESTROY, as JSON lines; NULL: none */
-	const char *nat_log;	    /* translated connections' NEW and DESTROY */
-	__u64 log_max_size;	    /* bytes, before a log is rotated */
-	unsigned int log_keep;	    /* rotated files kept */
+	const char *run_dir;	     /* the rings' locks (XCT_RUN_DIR) */
+	const char *metrics_listen;  /* ADDR:PORT or [ADDR]:PORT, NULL: none */
+	bool foreground;	     /* else a daemon, logging to syslog */
+	const char *flow_log;	     /* every DESTROY, as JSON lines; NULL: none */
+	const char *nat_log;	     /* translated connections' NEW and DESTROY */
+	__u64 log_max_size;	     /* bytes, before a log is rotated */
+	unsigned int log_keep;	     /* rotated files kept */
+	const char *ipfix_collector; /* as given, for the messages; NULL: none */
+	const char *ipfix_host;	     /* its parts (xct_ipfix_parse_addr()) */
+	const char *ipfix_port;
+	__u32 ipfix_domain; /* the observation domain */
 };
 
 #define XCTD_LOG_MAX_SIZE_DEFAULT (64ULL << 20)
