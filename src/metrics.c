@@ -123,6 +123,13 @@ static void write_counters(FILE *f, const struct xct_table *t)
 	       (double)xct_counter_total(t, XCT_S_POLICY_DROP));
 	sample(f, "xct_policy_packets_total", "verdict=\"reject\"",
 	       (double)xct_counter_total(t, XCT_S_POLICY_REJECT));
+	family(f, "xct_drops_total", "counter",
+	       "Packets the rules or the policy dropped, by the reason the tracker gave them");
+	for (i = 0; i < XCT_R_COUNT; i++) {
+		snprintf(labels, sizeof(labels), "reason=\"%s\"", reason_names[i]);
+		sample(f, "xct_drops_total", labels,
+		       (double)xct_counter_total(t, XCT_DROP_REASON_SLOT((__u32)i)));
+	}
 
 	family(f, "xct_events_total", "counter", "Events the datapath queued, by stream");
 	sample(f, "xct_events_total", "stream=\"ct_events\"",
@@ -357,6 +364,12 @@ int xct_metrics_write(FILE *f, const char *pin_path, const struct xctd_stream_st
 	    (double)gc.last_seen);
 	one(f, "xct_conntrack_gc_last_sweep_removed_entries", "gauge",
 	    "Entries the last sweep removed", (double)gc.last_deleted);
+	one(f, "xct_conntrack_gc_last_sweep_duration_seconds", "gauge",
+	    "How long the last sweep of the garbage collector took",
+	    (double)gc.last_duration_ns / 1e9);
+	one(f, "xct_conntrack_gc_duration_seconds_total", "counter",
+	    "How long the sweeps of the garbage collector took, summed",
+	    (double)gc.duration_ns / 1e9);
 	if (gc.last_run_ns && gc.last_run_ns <= now)
 		one(f, "xct_conntrack_gc_last_sweep_age_seconds", "gauge",
 		    "Time since the last sweep", (double)(now - gc.last_run_ns) / 1e9);
