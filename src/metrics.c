@@ -305,8 +305,9 @@ static void write_nat(FILE *f, struct xct_policy_maps *m, const struct xct_table
 	*pressure = limit ? (double)(snat + dnat) / (double)limit : 0;
 }
 
-static void write_daemon(FILE *f, const struct xctd_stream_stats *st)
+static void write_daemon(FILE *f, const struct xctd_stats *d)
 {
+	const struct xctd_stream_stats *st = d->stream;
 	char labels[64];
 	int k;
 
@@ -327,9 +328,20 @@ static void write_daemon(FILE *f, const struct xctd_stream_stats *st)
 		snprintf(labels, sizeof(labels), "stream=\"%s\"", xct_stream_info(k)->name);
 		sample(f, "xct_daemon_reader_lost_total", labels, (double)st[k].dropped);
 	}
+	if (!d->ipfix)
+		return;
+	one(f, "xct_ipfix_records_total", "counter",
+	    "IPFIX data records xctd handed to the socket for the collector",
+	    (double)d->ipfix_records);
+	one(f, "xct_ipfix_messages_total", "counter",
+	    "IPFIX messages xctd sent, templates' included", (double)d->ipfix_messages);
+	one(f, "xct_ipfix_send_errors_total", "counter", "IPFIX messages the socket refused",
+	    (double)d->ipfix_send_errors);
+	one(f, "xct_ipfix_lost_records_total", "counter",
+	    "IPFIX data records in the messages the socket refused", (double)d->ipfix_lost);
 }
 
-int xct_metrics_write(FILE *f, const char *pin_path, const struct xctd_stream_stats *st)
+int xct_metrics_write(FILE *f, const char *pin_path, const struct xctd_stats *st)
 {
 	struct xct_table t;
 	struct xct_gc gc = {};

@@ -39,6 +39,14 @@ struct xctd_stream_stats {
 	__u64 delivered, dropped;
 };
 
+/* xctd's own metrics: its streams (one per enum xct_stream_kind), and its
+ * IPFIX exporter's counts when it runs one. */
+struct xctd_stats {
+	struct xctd_stream_stats stream[XCT_STREAM_KINDS];
+	bool ipfix;
+	__u64 ipfix_records, ipfix_messages, ipfix_send_errors, ipfix_lost;
+};
+
 /* Runs until SIGTERM or SIGINT; an exit status. */
 int xctd_run(const struct xctd_config *cfg);
 

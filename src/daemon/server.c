@@ -713,12 +713,18 @@ static void handle(struct xctd *d, struct epoll_event *ev)
 		if (d->rb)
 			ring_buffer__consume(d->rb);
 	} else if (ev->data.ptr == TAG_METRICS) {
-		struct xctd_stream_stats st[XCT_STREAM_KINDS];
+		struct xctd_stats st = {
+			.ipfix = d->ipfix_on,
+			.ipfix_records = d->ipfix.stats.records,
+			.ipfix_messages = d->ipfix.stats.messages,
+			.ipfix_send_errors = d->ipfix.stats.send_errors,
+			.ipfix_lost = d->ipfix.stats.lost,
+		};
 		int k;
 
 		for (k = 0; k < XCT_STREAM_KINDS; k++)
-			st[k] = d->rings[k].st;
-		xctd_http_serve(d->msock, d->cfg->pin_path, st);
+			st.stream[k] = d->rings[k].st;
+		xctd_http_serve(d->msock, d->cfg->pin_path, &st);
 	} else {
 		c = ev->data.ptr;
 		if (c->dead)

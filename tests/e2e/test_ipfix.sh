@@ -269,14 +269,17 @@ result nf9_decoded_as_v9 $?
 # the command line, which wins over the file's.  An `xct ct events -e
 # DESTROY` reader runs through the same xctd at the same time: both get
 # every event, and nfdump's records must match the reader's DESTROY
-# events.  xctd sends what it holds when it stops.
+# events; xctd's metrics count the records it sent.  xctd sends what it
+# holds when it stops.
 COLLECTOR_PORT=$((COLLECTOR_PORT + 1))
 start_collector "$WORK/cap5" || fail_setup nfcapd
 mkdir -m 0700 "$WORK/run" || fail_setup "run dir"
 SOCK=$WORK/run/xctd.sock
 printf '[daemon]\nipfix-collector = 127.0.0.1:%s\nipfix-domain = 77\n' "$COLLECTOR_PORT" \
 	>"$WORK/xct.conf"
-start_xctd "$SOCK" "$WORK/xctd.log" --config "$WORK/xct.conf" --ipfix-domain 78 ||
+MPORT=$((COLLECTOR_PORT + 100))
+start_xctd "$SOCK" "$WORK/xctd.log" --config "$WORK/xct.conf" --ipfix-domain 78 \
+	--metrics-listen "127.0.0.1:$MPORT" ||
 	fail_setup "xctd: $(cat "$WORK/xctd.log")"
 ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" --socket "$SOCK" -j ct events -e DESTROY \
 	>"$WORK/destroy.jsonl" 2>"$WORK/destroy.err" &
@@ -292,6 +295,19 @@ result xctd_ipfix_traffic "$ok"
 poll 10 sh -c "! ip netns exec $NS_R $XCT --pin-path $XCT_PIN ct list -p tcp 2>/dev/null | grep -q ESTABLISHED"
 xct_r ct flush >/dev/null 2>&1
 poll 10 sh -c "[ \$(grep -c '\"event\":\"DESTROY\"' '$WORK/destroy.jsonl') -ge 4 ]"
+# xctd's metrics count what its exporter sent, once it has sent it.
+scrape() {
+	in_ns "$NS_R" curl -s --max-time 2 "http://127.0.0.1:$MPORT/metrics" >"$WORK/scrape.txt"
+}
+exported() {
+	scrape && grep -q '^xct_ipfix_records_total 10$' "$WORK/scrape.txt"
+}
+poll 10 exported
+ok=$?
+promtool check metrics <"$WORK/scrape.txt" >"$WORK/promtool.out" 2>&1 &&
+	grep -q '^xct_ipfix_send_errors_total 0$' "$WORK/scrape.txt" &&
+	grep -q '^xct_ipfix_lost_records_total 0$' "$WORK/scrape.txt"
+result xctd_ipfix_metrics $((ok || $?)) "$(grep ipfix "$WORK/scrape.txt") $(cat "$WORK/promtool.out")"
 stop_reader "$EV_PID"
 kill -TERM "$XCTD_PID" 2>/dev/null
 wait "$XCTD_PID"
