@@ -11,6 +11,7 @@
 #                           section of docs/BENCHMARKS.md
 #   bench/run.sh --only nat     step 7 alone (about 5 minutes); rewrites
 #                           only its section
+#   bench/run.sh --only ipfix   step 8 alone; rewrites only its section
 #
 # Steps (each a script or program in bench/, results as JSON in a temporary
 # directory, then bench/report.py writes the document):
@@ -45,8 +46,8 @@ while [ $# -gt 0 ]; do
 	--only)
 		ONLY=${1:-}
 		shift || true
-		if [ "$ONLY" != flood ] && [ "$ONLY" != nat ]; then
-			echo "bench/run.sh: --only takes 'flood' or 'nat', not '$ONLY'" >&2
+		if [ "$ONLY" != flood ] && [ "$ONLY" != nat ] && [ "$ONLY" != ipfix ]; then
+			echo "bench/run.sh: --only takes 'flood', 'nat' or 'ipfix', not '$ONLY'" >&2
 			exit 2
 		fi
 		;;
@@ -177,7 +178,10 @@ if [ -z "$ONLY" ] || [ "$ONLY" = nat ]; then
 	step nat.log "$PYTHON" bench/nat.py --xct "$XCT" --drop-obj "$BENCH_BUILD/xdp_drop.bpf.o" \
 		--prog-cost "$BENCH_BUILD/prog_cost" "${NAT_ARGS[@]}" --out "$OUT/nat.json"
 fi
-if [ "$ONLY" != nat ]; then
+if [ "$ONLY" = ipfix ]; then
+	step ipfix.json "$BENCH_BUILD/ipfix_rate" $Q
+fi
+if [ -z "$ONLY" ] || [ "$ONLY" = flood ]; then
 	step evict.json "$BENCH_BUILD/prog_cost" evict $Q
 	step flood.log bench/flood.sh --xct "$XCT" "${FL_ARGS[@]}" --out "$OUT/flood.json"
 fi

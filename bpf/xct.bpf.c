@@ -298,9 +298,12 @@ __noinline int xct_commit(const struct xct_pkt *pkt, struct xct_track_state *ts,
  * A packet the datapath drops or rejects, for `xct trace drops` and
  * `xct trace resets`: one event with the tracker's reason and the deciding
  * rule, sent only while a drops reader is subscribed, so that with no
- * reader a dropped packet costs one array lookup more.  A global function:
- * verified once, off the main program's budget.  The ring never waits: an
- * event it has no room for is counted in drop_events_lost.
+ * reader a dropped packet costs one array lookup more.  A drop is also
+ * counted by its reason (xct_drops_total{reason}): here, where only drops
+ * and rejects come, so that accepted packets pay nothing for it, and off
+ * the entry program's stack.  A global function: verified once, off the
+ * main program's budget.  The ring never waits: an event it has no room
+ * for is counted in drop_events_lost.
  */
 __noinline int xct_emit_drop(const struct xct_policy_scratch *ps, __u32 verdict, __u32 ct_state,
 			     __u32 reason)
@@ -310,6 +313,8 @@ __noinline int xct_emit_drop(const struct xct_policy_scratch *ps, __u32 verdict,
 
 	if (!ps)
 		return 0;
+	if (verdict == XCT_VERDICT_DROP)
+		xct_count(XCT_DROP_REASON_SLOT(reason));
 	in = &ps->in;
 	if (!xct_subscribed(XCT_SUB_DROPS, in->now))
 		return 0;

@@ -13,6 +13,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/flowlog.h"
+#include "export/exporter.h"
 #include "config.h"
 #include "netns.h"
 #include "xct.h"
@@ -22,13 +23,16 @@ static const char usage[] =
 	"            [--config FILE] [--foreground]\n"
 	"            [--flow-log FILE] [--nat-log FILE] [--log-max-size BYTES] [--log-keep N]\n"
 	"            [--sync-peer ADDR:PORT [--sync-listen ADDR:PORT]]\n"
+	"            [--ipfix-collector HOST:PORT] [--ipfix-domain N]\n"
 	"\n"
 	"The daemon beside xct's datapath.  It owns the datapath's event rings\n"
 	"(connection events, log rules' events, xct's drops) and gives every event\n"
 	"to every reader: 'xct ct events', 'xct events' and 'xct trace' read through\n"
 	"it while it runs.  With --metrics-listen it serves the metrics of\n"
-	"'xct metrics' over HTTP (GET /metrics), for Prometheus.  Connections and\n"
-	"rules never depend on it; restarted, it goes on where the rings stand.\n"
+	"'xct metrics' over HTTP (GET /metrics), for Prometheus; with\n"
+	"--ipfix-collector it sends the flow and NAT records of 'xct export ipfix'\n"
+	"to an IPFIX collector.  Connections and rules never depend on it;\n"
+	"restarted, it goes on where the rings stand.\n"
 	"\n"
 	"Options:\n"
 	"      --pin-path DIR         the xct instance (default " XCT_PIN_PATH_DEFAULT
@@ -54,6 +58,9 @@ static const char usage[] =
 	"                             conntrackd's sync protocol, NOTRACK mode over UDP\n"
 	"      --sync-listen ADDR:PORT  where the peer's messages come in (default: any\n"
 	"                             address, the peer's port, as conntrackd's Port)\n"
+	"      --ipfix-collector HOST:PORT  send IPFIX flow and NAT records there over\n"
+	"                             UDP (port 4739 if not given; [ADDR]:PORT for IPv6)\n"
+	"      --ipfix-domain N       the observation domain ID (default 0)\n"
 	"  -v, --verbose              libbpf's messages\n"
 	"  -h, --help\n"
 	"\n"
@@ -61,7 +68,8 @@ static const char usage[] =
 	"  xctd --foreground --metrics-listen 127.0.0.1:9474\n"
 	"  xctd --pin-path /sys/fs/bpf/xct-lab --socket /run/xct-lab/xctd.sock\n"
 	"  xctd --flow-log /var/log/xct/flows.jsonl --nat-log /var/log/xct/nat.jsonl\n"
-	"  xctd --sync-peer 10.0.9.2:3780 --sync-listen 10.0.9.1:3780\n";
+	"  xctd --sync-peer 10.0.9.2:3780 --sync-listen 10.0.9.1:3780\n"
+	"  xctd --ipfix-collector 192.0.2.10:4739 --ipfix-domain 7\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -103,6 +111,8 @@ int main(int argc, char **argv)
 		{"log-keep", required_argument, NULL, 'K'},
 		{"sync-peer", required_argument, NULL, 'S'},
 		{"sync-listen", required_argument, NULL, 'L'},
+		{"ipfix-collector", required_argument, NULL, 'I'},
+		{"ipfix-domain", required_argument, NULL, 'D'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -118,7 +128,8 @@ int main(int argc, char **argv)
 	static struct xct_config conf;
 	const char *conf_path = NULL;
 	bool sock_given = false, metrics_given = false, flow_given = false, nat_given = false;
-	bool size_given = false;
+	bool size_given = false, ipfix_given = false, domain_given = false;
+	static char ipfix_buf[XCT_CONFIG_ADDR_MAX + 8];
 	char err[512];
 	__u64 n;
 	const char *env = getenv("XCT_PIN_PATH");
@@ -187,6 +198,23 @@ int main(int argc, char **argv)
 					"--log-keep: '%s' is not a number from 1 to 1000", optarg);
 			cfg.log_keep = (unsigned int)n;
 			break;
+		case 'I':
+			if (xct_ipfix_parse_addr(optarg, ipfix_buf, sizeof(ipfix_buf),
+						 &cfg.ipfix_host, &cfg.ipfix_port))
+				return usage_error("--ipfix-collector: '%s' is not HOST:PORT (an "
+						   "IPv6 address in brackets)",
+						   optarg);
+			cfg.ipfix_collector = optarg;
+			ipfix_given = true;
+			break;
+		case 'D':
+			if (xct_parse_u64(optarg, 0, 0xffffffffULL, &n))
+				return usage_error("--ipfix-domain: '%s' is not a number from 0 to "
+						   "4294967295",
+						   optarg);
+			cfg.ipfix_domain = (__u32)n;
+			domain_given = true;
+			break;
 		case 'v':
 			xct_opts.verbose = true;
 			break;
@@ -225,6 +253,18 @@ int main(int argc, char **argv)
 			cfg.flow_log = cfg.nat_log = conf.daemon.flow_log;
 		if (conf.daemon.flow_log_max_size && !size_given)
 			cfg.log_max_size = conf.daemon.flow_log_max_size;
+		if (conf.daemon.ipfix_collector[0] && !ipfix_given) {
+			if (xct_ipfix_parse_addr(conf.daemon.ipfix_collector, ipfix_buf,
+						 sizeof(ipfix_buf), &cfg.ipfix_host,
+						 &cfg.ipfix_port)) {
+				fprintf(stderr, "xctd: ipfix-collector '%s' is not HOST:PORT\n",
+					conf.daemon.ipfix_collector);
+				return XCT_EXIT_USAGE;
+			}
+			cfg.ipfix_collector = conf.daemon.ipfix_collector;
+		}
+		if (!domain_given)
+			cfg.ipfix_domain = conf.daemon.ipfix_domain;
 	}
 	if (cfg.sync_listen && !cfg.sync_peer)
 		return usage_error("--sync-listen needs --sync-peer");

@@ -189,7 +189,8 @@ enum xct_ct_state {
 	X(IPV6_EXTHDR_TRUNCATED, "ipv6_exthdr_truncated", "IPv6 extension header cut short")       \
 	X(IPV6_EXTHDR_TOO_MANY, "ipv6_exthdr_too_many",                                            \
 	  "IPv6 extension-header chain longer than a packet holds: dropped whatever the rules")    \
-	X(FRAGMENT, "fragment", "later fragment of a datagram whose first was accepted: passes with it") \
+	X(FRAGMENT, "fragment",                                                                    \
+	  "later fragment of a datagram whose first was accepted: passes with it")                 \
 	X(L4_TRUNCATED, "l4_truncated", "transport header cut short")                              \
 	X(TCP_BAD_DOFF, "tcp_bad_doff", "TCP data offset below 20 or beyond the segment")          \
 	X(TCP_BAD_FLAGS, "tcp_bad_flags",                                                          \
@@ -216,9 +217,11 @@ enum xct_ct_state {
 	  "ICMP error quoting a packet cut too short")                                             \
 	X(ICMPV6_NEIGHBOUR, "icmpv6_neighbour",                                                    \
 	  "ICMPv6 neighbour discovery or MLD: not tracked, as in nf_conntrack")                    \
-	X(TABLE_FULL, "table_full", "connection table full: not tracked, invalid for the policy")           \
-	X(TABLE_BUSY, "table_busy", "entry being deleted, or contended by other CPUs: invalid for the policy")               \
-	X(INSERT_ERROR, "insert_error", "map insert failed for another reason: invalid for the policy")                    \
+	X(TABLE_FULL, "table_full", "connection table full: not tracked, invalid for the policy")  \
+	X(TABLE_BUSY, "table_busy",                                                                \
+	  "entry being deleted, or contended by other CPUs: invalid for the policy")               \
+	X(INSERT_ERROR, "insert_error",                                                            \
+	  "map insert failed for another reason: invalid for the policy")                          \
 	X(NOTRACK, "notrack", "a notrack rule exempted it from tracking")                          \
 	X(NAT_NO_TUPLE, "nat_no_tuple",                                                            \
 	  "NAT: every translated port of the range is taken: new connection dropped")              \
@@ -230,15 +233,15 @@ enum xct_ct_state {
 	  "arrived tagged with VLAN id 4095, xct's XDP-to-TC hand-off: dropped")                   \
 	X(FRAG_TINY, "frag_tiny",                                                                  \
 	  "first fragment without its whole transport header (or IPv6 header chain): its "         \
-	  "ports are hidden, so it is dropped whatever the rules") \
+	  "ports are hidden, so it is dropped whatever the rules")                                 \
 	X(FRAG_NO_FIRST, "frag_no_first",                                                          \
 	  "later fragment of a datagram whose first fragment was not seen (or was forgotten)")     \
 	X(FRAG_FIRST_DROPPED, "frag_first_dropped",                                                \
 	  "later fragment of a datagram whose first fragment was dropped")                         \
 	X(ICMPV6_ND_INVALID, "icmpv6_nd_invalid",                                                  \
-	  "ICMPv6 neighbour discovery not link-local (hop limit not 255), bad code or too short")   \
+	  "ICMPv6 neighbour discovery not link-local (hop limit not 255), bad code or too short")  \
 	X(ICMPV6_MLD_INVALID, "icmpv6_mld_invalid",                                                \
-	  "MLD or multicast router discovery not link-local (hop limit, source) or too short")      \
+	  "MLD or multicast router discovery not link-local (hop limit, source) or too short")     \
 	X(INTERNAL_ERROR, "internal_error",                                                        \
 	  "the datapath could not decide the packet (a per-CPU scratch or helper failed)")         \
 	X(TAIL_CALL_FAILED, "tail_call_failed",                                                    \
@@ -305,13 +308,17 @@ enum xct_stat {
 
 /*
  * The per-CPU counter array: stats from slot 0, one counter per reason from
- * slot XCT_STAT_SLOTS.  Both regions have room to grow, so that a new stat
- * or reason neither moves the others nor changes the pinned map's size,
- * which would keep a newer xct from taking over the running one's map.
+ * slot XCT_STAT_SLOTS, and from XCT_DROP_SLOTS the packets the policy
+ * dropped, by their reason (counted on the drop path only).  The regions
+ * have room to grow, so that a new stat or reason neither moves the others
+ * nor changes the pinned map's size, which would keep a newer xct from
+ * taking over the running one's map.
  */
-#define XCT_STAT_SLOTS	   64
-#define XCT_COUNTER_SLOTS  256
-#define XCT_REASON_SLOT(r) (XCT_STAT_SLOTS + (r))
+#define XCT_STAT_SLOTS		64
+#define XCT_DROP_SLOTS		160
+#define XCT_COUNTER_SLOTS	256
+#define XCT_REASON_SLOT(r)	(XCT_STAT_SLOTS + (r))
+#define XCT_DROP_REASON_SLOT(r) (XCT_DROP_SLOTS + (r))
 
 /*
  * Events, through the xct_events ring buffer.  A 'log' rule sends one for a
@@ -493,8 +500,10 @@ struct xct_gc {
 	__u64 pressure;	    /* set by the datapath when an insert failed */
 	__u64 last_kick_ns; /* when the datapath last woke the GC early */
 	__u64 last_run_ns;
-	__u64 last_seen;    /* entries seen by the last sweep */
-	__u64 last_deleted; /* entries deleted by the last sweep */
+	__u64 last_seen;	/* entries seen by the last sweep */
+	__u64 last_deleted;	/* entries deleted by the last sweep */
+	__u64 last_duration_ns; /* how long the last sweep took */
+	__u64 duration_ns;	/* how long every sweep took, summed */
 };
 
 /*
@@ -577,7 +586,8 @@ struct xct_decision {
 #ifndef __bpf__
 _Static_assert(sizeof(struct xct_ct_key) == 40, "key layout");
 _Static_assert(XCT_S_COUNT <= XCT_STAT_SLOTS, "stats overflow their slots");
-_Static_assert(XCT_STAT_SLOTS + XCT_R_COUNT <= XCT_COUNTER_SLOTS, "reasons overflow their slots");
+_Static_assert(XCT_STAT_SLOTS + XCT_R_COUNT <= XCT_DROP_SLOTS, "reasons overflow their slots");
+_Static_assert(XCT_DROP_SLOTS + XCT_R_COUNT <= XCT_COUNTER_SLOTS, "drops overflow their slots");
 _Static_assert(sizeof(struct xct_tcp_peer) == 20, "tcp peer layout");
 _Static_assert(sizeof(struct xct_tcp_ct) == 60, "tcp layout");
 _Static_assert(sizeof(struct xct_ct_entry) == 136, "entry layout");

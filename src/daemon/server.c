@@ -12,6 +12,13 @@
  * only while someone refreshes their xct_subs slot; xctd does it while one
  * of its readers follows that stream, and during its first seconds.
  *
+ * IPFIX.  With a collector, the connection events also go to the exporter
+ * of src/export/ (the one xct export ipfix runs), whose sequence number
+ * and template refresh live as long as xctd: one transport session and
+ * one stream of sequence numbers for the collector.  It sends what it
+ * holds after each pass of the loop, so a record waits at most the
+ * loop's timeout.
+ *
  * Restart.  The ring keeps its consumer position in the pinned map, so a
  * new xctd goes on where the last one stopped: what the datapath queued in
  * between is read, not thrown away, and kept for XCTD_RESUME_NS for the
@@ -43,6 +50,7 @@
 #include "daemon/http.h"
 #include "daemon/sync.h"
 #include "daemon/wire.h"
+#include "export/exporter.h"
 #include "xct.h"
 
 #define XCTD_RESUME_NS	 XCT_SUB_TTL_NS
@@ -84,6 +92,8 @@ struct xctd {
 	__u64 start_ns, next_check_ns;
 	bool attached;
 	struct xctd_log flow, nat; /* f NULL when not asked for */
+	struct xct_ipfix_exporter ipfix;
+	bool ipfix_on;
 	__s64 mono_to_real;
 	struct xctd_sync sync;	/* fd -1 without --sync-peer */
 	__u64 sync_rcv_seen;	/* the peer's messages when last logged */
@@ -211,6 +221,21 @@ static void log_event(struct xctd *d, const void *data, size_t size)
 		xctd_log_event(&d->nat, &ev, d->mono_to_real);
 }
 
+/* An event's flow and NAT records, to the collector. */
+static void export_event(struct xctd *d, const void *data, size_t size)
+{
+	struct xct_ct_event ev;
+
+	if (!xct_ct_event_decode(data, size, &ev))
+		xct_ipfix_exporter_event(&d->ipfix, &ev);
+}
+
+/* Whether something of xctd's own reads the connection events. */
+static bool ct_events_wanted(const struct xctd *d)
+{
+	return xctd_log_on(&d->flow) || xctd_log_on(&d->nat) || d->ipfix_on || d->sync.fd >= 0;
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct ring *r = ctx;
@@ -233,6 +258,8 @@ static int on_record(void *ctx, void *data, size_t size)
 		if (!xct_ct_event_decode(data, size, &ev))
 			xctd_sync_event(&d->sync, &ev, xct_now_ns());
 	}
+	if (r->kind == XCT_STREAM_CT_EVENTS && d->ipfix_on)
+		export_event(d, data, size);
 	return 0;
 }
 
@@ -427,11 +454,9 @@ static void refresh_subs(struct xctd *d)
 
 		if (r->sub.fd < 0)
 			continue;
-		/* The logs and the sync read connection events all the
-		 * time. */
-		if (r->st.readers || early ||
-		    (k == XCT_STREAM_CT_EVENTS &&
-		     (xctd_log_on(&d->flow) || xctd_log_on(&d->nat) || d->sync.fd >= 0)))
+		/* The logs, the exporter and the sync read connection
+		 * events all the time. */
+		if (r->st.readers || early || (k == XCT_STREAM_CT_EVENTS && ct_events_wanted(d)))
 			xct_sub_refresh(&r->sub);
 		else if (r->sub.last_ns)
 			xct_sub_end(&r->sub); /* the last reader left */
@@ -808,12 +833,18 @@ static void handle(struct xctd *d, struct epoll_event *ev)
 		if (d->rb)
 			ring_buffer__consume(d->rb);
 	} else if (ev->data.ptr == TAG_METRICS) {
-		struct xctd_stream_stats st[XCT_STREAM_KINDS];
+		struct xctd_stats st = {
+			.ipfix = d->ipfix_on,
+			.ipfix_records = d->ipfix.stats.records,
+			.ipfix_messages = d->ipfix.stats.messages,
+			.ipfix_send_errors = d->ipfix.stats.send_errors,
+			.ipfix_lost = d->ipfix.stats.lost,
+		};
 		int k;
 
 		for (k = 0; k < XCT_STREAM_KINDS; k++)
-			st[k] = d->rings[k].st;
-		xctd_http_serve(d->msock, d->cfg->pin_path, st);
+			st.stream[k] = d->rings[k].st;
+		xctd_http_serve(d->msock, d->cfg->pin_path, &st);
 	} else if (ev->data.ptr == TAG_SYNC) {
 		xctd_sync_input(&d->sync);
 	} else {
@@ -857,6 +888,19 @@ int xctd_run(const struct xctd_config *cfg)
 	if (cfg->nat_log && (!cfg->flow_log || strcmp(cfg->nat_log, cfg->flow_log)) &&
 	    xctd_log_open(&d.nat, cfg->nat_log, cfg->log_max_size, cfg->log_keep))
 		goto out;
+	if (cfg->ipfix_collector) {
+		struct xct_ipfix_exporter_cfg xc = {
+			.host = cfg->ipfix_host,
+			.port = cfg->ipfix_port,
+			.domain = cfg->ipfix_domain,
+			.template_refresh_s = XCT_IPFIX_TEMPLATE_REFRESH_S,
+			.mtu = XCT_IPFIX_MTU_DEFAULT,
+		};
+
+		if (xct_ipfix_exporter_open(&d.ipfix, &xc))
+			goto out;
+		d.ipfix_on = true;
+	}
 	if (xct_prepare_pin_path(cfg->pin_path, false))
 		goto out;
 	if (open_rings(&d) == -EBUSY)
@@ -887,9 +931,11 @@ int xctd_run(const struct xctd_config *cfg)
 		xlog(LOG_INFO, "syncing connections with %s (conntrackd protocol 1, NOTRACK)",
 		     cfg->sync_peer);
 	}
-	xlog(LOG_INFO, "listening on %s%s%s, state under %s", cfg->socket_path,
+	xlog(LOG_INFO, "listening on %s%s%s%s%s, state under %s", cfg->socket_path,
 	     cfg->metrics_listen ? ", metrics on " : "",
-	     cfg->metrics_listen ? cfg->metrics_listen : "", cfg->pin_path);
+	     cfg->metrics_listen ? cfg->metrics_listen : "",
+	     cfg->ipfix_collector ? ", IPFIX to " : "",
+	     cfg->ipfix_collector ? cfg->ipfix_collector : "", cfg->pin_path);
 	if (ready_fd >= 0) {
 		int null = open("/dev/null", O_RDWR);
 
@@ -916,6 +962,8 @@ int xctd_run(const struct xctd_config *cfg)
 		}
 		for (i = 0; i < n; i++)
 			handle(&d, &evs[i]);
+		if (d.ipfix_on)
+			xct_ipfix_exporter_tick(&d.ipfix);
 		flush_all(&d);
 		if (d.sync.fd >= 0)
 			sync_step(&d);
@@ -950,5 +998,16 @@ out:
 	xctd_log_close(&d.flow);
 	xctd_log_close(&d.nat);
 	xctd_sync_close(&d.sync);
+	if (d.ipfix_on) {
+		xct_ipfix_exporter_close(&d.ipfix);
+		xlog(LOG_INFO, "%llu IPFIX records sent to %s in %llu messages (domain %u)",
+		     (unsigned long long)d.ipfix.stats.records, cfg->ipfix_collector,
+		     (unsigned long long)d.ipfix.stats.messages, cfg->ipfix_domain);
+		if (d.ipfix.stats.send_errors)
+			xlog(LOG_WARNING,
+			     "%llu IPFIX messages (%llu records) could not be sent: %s",
+			     (unsigned long long)d.ipfix.stats.send_errors,
+			     (unsigned long long)d.ipfix.stats.lost, strerror(d.ipfix.last_errno));
+	}
 	return rc;
 }
