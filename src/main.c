@@ -34,6 +34,7 @@ static const char usage[] =
 	"  export ipfix|netflow9 HOST:PORT [--count N] ...    flow and NAT records to a collector\n"
 	"  timeouts                    the trackers' timeouts, by nf_conntrack's sysctl names\n"
 	"  set-timeout NAME VALUE      change one; live connections at their next packet\n"
+	"  sync commit|flush           the HA peer's connections into the table, or away\n"
 	"  version\n"
 	"\n"
 	"Options:\n"
@@ -100,6 +101,7 @@ static const struct {
 	{"export", cmd_export},	    {"up", cmd_up},
 	{"down", cmd_down},	    {"reload", cmd_reload},
 	{"timeouts", cmd_timeouts}, {"set-timeout", cmd_set_timeout},
+	{"sync", cmd_sync},
 };
 
 int main(int argc, char **argv)

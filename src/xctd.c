@@ -21,6 +21,7 @@ static const char usage[] =
 	"Usage: xctd [--pin-path DIR] [--socket PATH] [--metrics-listen ADDR:PORT]\n"
 	"            [--config FILE] [--foreground]\n"
 	"            [--flow-log FILE] [--nat-log FILE] [--log-max-size BYTES] [--log-keep N]\n"
+	"            [--sync-peer ADDR:PORT [--sync-listen ADDR:PORT]]\n"
 	"\n"
 	"The daemon beside xct's datapath.  It owns the datapath's event rings\n"
 	"(connection events, log rules' events, xct's drops) and gives every event\n"
@@ -48,13 +49,19 @@ static const char usage[] =
 	"      --log-max-size BYTES   rotate a log at this size (default 64 MiB): FILE\n"
 	"                             becomes FILE.1, FILE.1 FILE.2...\n"
 	"      --log-keep N           rotated files kept (default 3)\n"
+	"      --sync-peer ADDR:PORT  the HA peer (an xctd or a conntrackd): every\n"
+	"                             connection's NEW, UPDATE and DESTROY go there in\n"
+	"                             conntrackd's sync protocol, NOTRACK mode over UDP\n"
+	"      --sync-listen ADDR:PORT  where the peer's messages come in (default: any\n"
+	"                             address, the peer's port, as conntrackd's Port)\n"
 	"  -v, --verbose              libbpf's messages\n"
 	"  -h, --help\n"
 	"\n"
 	"Examples:\n"
 	"  xctd --foreground --metrics-listen 127.0.0.1:9474\n"
 	"  xctd --pin-path /sys/fs/bpf/xct-lab --socket /run/xct-lab/xctd.sock\n"
-	"  xctd --flow-log /var/log/xct/flows.jsonl --nat-log /var/log/xct/nat.jsonl\n";
+	"  xctd --flow-log /var/log/xct/flows.jsonl --nat-log /var/log/xct/nat.jsonl\n"
+	"  xctd --sync-peer 10.0.9.2:3780 --sync-listen 10.0.9.1:3780\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -94,6 +101,8 @@ int main(int argc, char **argv)
 		{"nat-log", required_argument, NULL, 'N'},
 		{"log-max-size", required_argument, NULL, 'M'},
 		{"log-keep", required_argument, NULL, 'K'},
+		{"sync-peer", required_argument, NULL, 'S'},
+		{"sync-listen", required_argument, NULL, 'L'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -151,6 +160,13 @@ int main(int argc, char **argv)
 						   optarg);
 			cfg.metrics_listen = optarg;
 			metrics_given = true;
+			break;
+		case 'S':
+		case 'L':
+			if (xctd_parse_listen(optarg, &ss, &len))
+				return usage_error("--%s: '%s' is not ADDR:PORT or [ADDR]:PORT",
+						   opt_name(opts, c), optarg);
+			*(c == 'S' ? &cfg.sync_peer : &cfg.sync_listen) = optarg;
 			break;
 		case 'c':
 			conf_path = optarg;
@@ -210,6 +226,8 @@ int main(int argc, char **argv)
 		if (conf.daemon.flow_log_max_size && !size_given)
 			cfg.log_max_size = conf.daemon.flow_log_max_size;
 	}
+	if (cfg.sync_listen && !cfg.sync_peer)
+		return usage_error("--sync-listen needs --sync-peer");
 	libbpf_set_print(print_libbpf);
 	if (xct_require_root())
 		return XCT_EXIT_RUNTIME;

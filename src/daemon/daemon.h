@@ -22,6 +22,8 @@ struct xctd_config {
 	const char *nat_log;	    /* translated connections' NEW and DESTROY */
 	__u64 log_max_size;	    /* bytes, before a log is rotated */
 	unsigned int log_keep;	    /* rotated files kept */
+	const char *sync_peer;	    /* ADDR:PORT of the HA peer; NULL: no sync */
+	const char *sync_listen;    /* where its messages come in; NULL: the peer's port */
 };
 
 #define XCTD_LOG_MAX_SIZE_DEFAULT (64ULL << 20)

@@ -37,9 +37,11 @@
 #include <bpf/libbpf.h>
 
 #include "ct_events.h"
+#include "ct_state.h"
 #include "daemon/daemon.h"
 #include "daemon/flowlog.h"
 #include "daemon/http.h"
+#include "daemon/sync.h"
 #include "daemon/wire.h"
 #include "xct.h"
 
@@ -83,6 +85,9 @@ struct xctd {
 	bool attached;
 	struct xctd_log flow, nat; /* f NULL when not asked for */
 	__s64 mono_to_real;
+	struct xctd_sync sync;	/* fd -1 without --sync-peer */
+	__u64 sync_rcv_seen;	/* the peer's messages when last logged */
+	__u64 sync_resync_done; /* the peer's RESYNC requests answered */
 };
 
 static volatile sig_atomic_t stopping;
@@ -116,6 +121,7 @@ static void xlog(int prio, const char *fmt, ...)
 #define TAG_LISTEN  ((void *)1)
 #define TAG_RINGS   ((void *)2)
 #define TAG_METRICS ((void *)3)
+#define TAG_SYNC    ((void *)4)
 
 static int frame_put(unsigned char **buf, size_t *len, size_t *cap, size_t limit, __u16 type,
 		     const void *data, size_t size)
@@ -221,6 +227,12 @@ static int on_record(void *ctx, void *data, size_t size)
 			client_event(r, c, data, size);
 	if (r->kind == XCT_STREAM_CT_EVENTS && (xctd_log_on(&d->flow) || xctd_log_on(&d->nat)))
 		log_event(d, data, size);
+	if (r->kind == XCT_STREAM_CT_EVENTS && d->sync.fd >= 0) {
+		struct xct_ct_event ev;
+
+		if (!xct_ct_event_decode(data, size, &ev))
+			xctd_sync_event(&d->sync, &ev, xct_now_ns());
+	}
 	return 0;
 }
 
@@ -415,9 +427,11 @@ static void refresh_subs(struct xctd *d)
 
 		if (r->sub.fd < 0)
 			continue;
-		/* The logs read connection events all the time. */
+		/* The logs and the sync read connection events all the
+		 * time. */
 		if (r->st.readers || early ||
-		    (k == XCT_STREAM_CT_EVENTS && (xctd_log_on(&d->flow) || xctd_log_on(&d->nat))))
+		    (k == XCT_STREAM_CT_EVENTS &&
+		     (xctd_log_on(&d->flow) || xctd_log_on(&d->nat) || d->sync.fd >= 0)))
 			xct_sub_refresh(&r->sub);
 		else if (r->sub.last_ns)
 			xct_sub_end(&r->sub); /* the last reader left */
@@ -441,6 +455,59 @@ static void client_error(struct xctd *d, struct client *c, const char *fmt, ...)
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	client_put(c, XCTD_F_ERROR, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+	client_flush(d, c);
+	client_free(d, c);
+}
+
+/*
+ * A sync request (commit or flush of the external cache): done at once,
+ * answered, and the connection closed.  A commit is synchronous, so that
+ * keepalived's notify script returns once the table holds the peer's
+ * connections.
+ */
+static void sync_request(struct xctd *d, struct client *c, __u32 flags)
+{
+	struct xctd_sync_result res = {.cached = d->sync.ext.n};
+	struct xct_ct_state_counts n;
+	struct xct_table t;
+	int err;
+
+	if (d->sync.fd < 0) {
+		client_error(d, c, "this xctd does not sync (no --sync-peer)");
+		return;
+	}
+	if (flags & XCTD_HELLO_SYNC_COMMIT) {
+		err = xct_table_open_at(&t, d->cfg->pin_path, 0);
+		if (err) {
+			client_error(d, c, "cannot open the table under %s: %s", d->cfg->pin_path,
+				     strerror(-err));
+			return;
+		}
+		err = xctd_sync_commit(&d->sync, &t, xct_now_ns(), &n);
+		xct_table_close(&t);
+		res.committed = n.restored;
+		res.liberal = n.liberal;
+		res.exists = n.exists;
+		res.nat_clash = n.nat_clash;
+		res.failed = n.failed;
+		xlog(err ? LOG_ERR : LOG_NOTICE,
+		     "sync commit by pid %d: %llu of %llu connections committed (%llu TCP "
+		     "liberally), %llu already in the table, %llu NAT clashes, %llu refused%s%s",
+		     (int)c->pid, (unsigned long long)res.committed, (unsigned long long)res.cached,
+		     (unsigned long long)res.liberal, (unsigned long long)res.exists,
+		     (unsigned long long)res.nat_clash, (unsigned long long)res.failed,
+		     err ? ": " : "", err ? strerror(-err) : "");
+		if (err) {
+			client_error(d, c, "commit failed: %s", strerror(-err));
+			return;
+		}
+	}
+	if (flags & XCTD_HELLO_SYNC_FLUSH) {
+		xctd_sync_flush_cache(&d->sync);
+		xlog(LOG_NOTICE, "sync flush by pid %d: %llu connections dropped from the cache",
+		     (int)c->pid, (unsigned long long)res.cached);
+	}
+	client_put(c, XCTD_F_DONE, &res, sizeof(res));
 	client_flush(d, c);
 	client_free(d, c);
 }
@@ -470,6 +537,10 @@ static void client_hello(struct xctd *d, struct client *c)
 			     "this xctd follows the xct under %s, not yours (another --pin-path "
 			     "needs its own xctd, with its own --socket)",
 			     d->cfg->pin_path);
+		return;
+	}
+	if (h.flags & (XCTD_HELLO_SYNC_COMMIT | XCTD_HELLO_SYNC_FLUSH)) {
+		sync_request(d, c, h.flags);
 		return;
 	}
 	/* What the ring holds now goes to the readers there before this one
@@ -652,6 +723,57 @@ static void drain_out(struct xctd *d)
 	}
 }
 
+/* What the sync link did, for the log. */
+static void sync_log_totals(struct xctd *d)
+{
+	const struct xctd_sync_stats *st = &d->sync.st;
+	__u64 malformed = 0;
+	int i;
+
+	for (i = 0; i < XCT_CTSYNC_ERR_COUNT; i++)
+		malformed += st->msg_rcv_malformed[i];
+	xlog(LOG_INFO,
+	     "sync: sent %llu messages (%llu new, %llu updates, %llu destroys), %llu lost; "
+	     "received %llu (%llu alive, %llu resync requests), %llu malformed, %llu lost",
+	     (unsigned long long)st->msg_snd, (unsigned long long)st->data_snd[XCT_CTSYNC_CT_NEW],
+	     (unsigned long long)st->data_snd[XCT_CTSYNC_CT_UPD],
+	     (unsigned long long)st->data_snd[XCT_CTSYNC_CT_DEL],
+	     (unsigned long long)st->msg_snd_lost, (unsigned long long)st->msg_rcv,
+	     (unsigned long long)st->alive_rcv, (unsigned long long)st->resync_rcv,
+	     (unsigned long long)malformed, (unsigned long long)st->msg_rcv_lost);
+}
+
+/* After each turn of the loop: the messages built go out, an ALIVE when
+ * the link was quiet, and the peer's first word is logged. */
+static void sync_step(struct xctd *d)
+{
+	__u64 now = xct_now_ns();
+
+	xctd_sync_flush(&d->sync, now);
+	if (d->sync.st.resync_rcv != d->sync_resync_done) {
+		struct xct_table t;
+		__u64 sent = 0;
+		int err;
+
+		d->sync_resync_done = d->sync.st.resync_rcv;
+		err = xct_table_open_at(&t, d->cfg->pin_path, 0);
+		if (!err) {
+			err = xctd_sync_bulk(&d->sync, &t, now, &sent);
+			xct_table_close(&t);
+		}
+		if (err)
+			xlog(LOG_ERR, "cannot answer the sync peer's resync request: %s",
+			     strerror(-err));
+		else
+			xlog(LOG_INFO, "the sync peer asked for a resync: sent %llu connections",
+			     (unsigned long long)sent);
+	}
+	xctd_sync_tick(&d->sync, now);
+	if (d->sync.st.msg_rcv && !d->sync_rcv_seen)
+		xlog(LOG_INFO, "the sync peer %s is alive", d->cfg->sync_peer);
+	d->sync_rcv_seen = d->sync.st.msg_rcv;
+}
+
 /* Detaches from the terminal; the parent exits once the child listens. */
 static int daemonize(int *ready_fd)
 {
@@ -692,6 +814,8 @@ static void handle(struct xctd *d, struct epoll_event *ev)
 		for (k = 0; k < XCT_STREAM_KINDS; k++)
 			st[k] = d->rings[k].st;
 		xctd_http_serve(d->msock, d->cfg->pin_path, st);
+	} else if (ev->data.ptr == TAG_SYNC) {
+		xctd_sync_input(&d->sync);
 	} else {
 		c = ev->data.ptr;
 		if (c->dead)
@@ -705,7 +829,8 @@ static void handle(struct xctd *d, struct epoll_event *ev)
 
 int xctd_run(const struct xctd_config *cfg)
 {
-	struct xctd d = {.cfg = cfg, .epfd = -1, .lsock = -1, .msock = -1};
+	struct xctd d = {.cfg = cfg, .epfd = -1, .lsock = -1, .msock = -1, .sync.fd = -1};
+	char err[256];
 	struct epoll_event evs[XCTD_MAX_EVENTS], ev = {.events = EPOLLIN};
 	struct sigaction sa = {.sa_handler = on_signal};
 	int rc = XCT_EXIT_RUNTIME, ready_fd = -1, n, i, k;
@@ -751,6 +876,17 @@ int xctd_run(const struct xctd_config *cfg)
 		if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.msock, &ev))
 			goto out;
 	}
+	if (cfg->sync_peer) {
+		if (xctd_sync_open(&d.sync, cfg->sync_peer, cfg->sync_listen, err, sizeof(err))) {
+			xlog(LOG_ERR, "%s", err);
+			goto out;
+		}
+		ev.data.ptr = TAG_SYNC;
+		if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.sync.fd, &ev))
+			goto out;
+		xlog(LOG_INFO, "syncing connections with %s (conntrackd protocol 1, NOTRACK)",
+		     cfg->sync_peer);
+	}
 	xlog(LOG_INFO, "listening on %s%s%s, state under %s", cfg->socket_path,
 	     cfg->metrics_listen ? ", metrics on " : "",
 	     cfg->metrics_listen ? cfg->metrics_listen : "", cfg->pin_path);
@@ -781,6 +917,8 @@ int xctd_run(const struct xctd_config *cfg)
 		for (i = 0; i < n; i++)
 			handle(&d, &evs[i]);
 		flush_all(&d);
+		if (d.sync.fd >= 0)
+			sync_step(&d);
 		reap(&d);
 		refresh_subs(&d);
 		if (xct_now_ns() >= d.next_check_ns) {
@@ -789,6 +927,10 @@ int xctd_run(const struct xctd_config *cfg)
 		}
 	}
 	drain_out(&d);
+	if (d.sync.fd >= 0) {
+		xctd_sync_flush(&d.sync, xct_now_ns());
+		sync_log_totals(&d);
+	}
 	xlog(LOG_INFO, "stopping");
 out:
 	for (struct client *c = d.clients; c; c = c->next)
@@ -807,5 +949,6 @@ out:
 		close(d.epfd);
 	xctd_log_close(&d.flow);
 	xctd_log_close(&d.nat);
+	xctd_sync_close(&d.sync);
 	return rc;
 }

@@ -55,7 +55,7 @@ check "completion: complete -p xct names _xct" test "$got" = "complete -F _xct x
 
 offers "completion: commands by prefix" "reload replay" xct re
 offers "completion: every command" \
-	"attach ct detach down events help reload replay rules set set-timeout status timeouts trace up version" \
+	"attach ct detach down events help reload replay rules set set-timeout status sync timeouts trace up version" \
 	xct ""
 offers "completion: global options" "--pin-path" xct --pi
 offers "completion: ct subcommands" "count create delete events flush get help list restore save stats update" xct ct ""
