@@ -554,7 +554,7 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 			c == XCT_CAND_DEAD ? XCT_CTE_END_EXPIRED : XCT_CTE_END_EARLY_DROP, now);
 	else
 		xct_ct_end_unbuilt(orig_packets, status);
-	xct_nat_release_entry(&key, status, born);
+	xct_ct_release_extras(&key, status, born);
 	if (c == XCT_CAND_DEAD) {
 		xct_count(XCT_S_EXPIRED);
 	} else if (c == XCT_CAND_UNREPLIED) {
@@ -874,7 +874,7 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 		xct_ct_end_unbuilt(orig_packets, status);
 	/* A translated connection gives its tuple back, after its DESTROY
 	 * has shown the translation. */
-	xct_nat_release_entry(key, status, born);
+	xct_ct_release_extras(key, status, born);
 	return 0;
 }
 

@@ -108,6 +108,11 @@ struct xct_tcp_ct {
  * the connection is checked as any other (xct_tcp_packet()).
  */
 #define XCT_CT_LIBERAL 0x1000
+/* xct's own, in the place of the kernel's IPS_TEMPLATE (a template never
+ * sits in xct's table): the connection has labels in xct_ct_labels
+ * (bpf/maps.h), so that deleting it looks there only when there is
+ * something to free. */
+#define XCT_CT_LABELS 0x0800
 /* xct's own: the connection's NEW waits for its NAT decision, after
  * routing, so that it shows the translated reply tuple as conntrack -E's
  * does (see bpf/ct_events.h). */
@@ -541,6 +546,7 @@ enum xct_ctl_cmd {
 	XCT_CTL_GC_RUN = 2,    /* one sweep now */
 	XCT_CTL_CT_DELETE = 3, /* delete the entry of the key that follows */
 	XCT_CTL_CT_FLUSH = 4,  /* delete every entry */
+	XCT_CTL_CT_UPDATE = 5, /* change one entry (struct xct_ctl_ct_update) */
 };
 
 struct xct_ctl_msg {
@@ -558,6 +564,46 @@ struct xct_ctl_msg {
 struct xct_ctl_ct_msg {
 	struct xct_ctl_msg hdr;
 	struct xct_ct_key key;
+};
+
+/* What XCT_CTL_CT_UPDATE changes, as conntrack -U (and -L -z) does. */
+#define XCT_UPD_MARK	0x01 /* mark = (mark & ~mark_mask) ^ mark_xor */
+#define XCT_UPD_STATUS	0x02 /* status |= status_set (SEEN_REPLY, ASSURED) */
+#define XCT_UPD_TIMEOUT 0x04 /* expires timeout_s from now */
+#define XCT_UPD_ZERO	0x08 /* counters to 0, their values returned */
+#define XCT_UPD_LABELS	0x10 /* the connection has labels (XCT_CT_LABELS) */
+
+/*
+ * XCT_CTL_CT_UPDATE's message: the entry of the key, if it is alive and
+ * (first_seen_ns non-zero) still the connection the caller read, changed
+ * under its lock; ret is 0 or -ENOENT.  The counters come back as they
+ * were before the update, so that -z prints what it zeroed.
+ */
+struct xct_ctl_ct_update {
+	struct xct_ctl_ct_msg ct;
+	__u32 flags; /* XCT_UPD_* */
+	__u32 mark_xor;
+	__u32 mark_mask;
+	__u32 timeout_s;
+	__u16 status_set;
+	__u16 pad;
+	__u64 first_seen_ns;
+	__u64 packets[2]; /* out */
+	__u64 bytes[2];	  /* out */
+};
+
+/*
+ * A connection's labels (conntrack -l, connlabel.conf's bit numbers), in
+ * the xct_ct_labels map keyed as the table is: kept apart from the entry
+ * as nf_conntrack keeps its labels extension apart.  first_seen_ns is the
+ * entry's, so that labels left by an earlier connection on the same tuple
+ * are never taken for the new one's.
+ */
+#define XCT_LABEL_BITS 128
+
+struct xct_ct_labels {
+	__u64 bits[2]; /* bit n of connlabel.conf is bits[n / 64] >> (n % 64) */
+	__u64 first_seen_ns;
 };
 
 /*
@@ -597,6 +643,8 @@ _Static_assert(sizeof(struct xct_event) == 64, "event layout");
 _Static_assert(sizeof(struct xct_ct_event) == XCT_CT_EVENT_BASE_SIZE + 40, "ct event layout");
 _Static_assert(sizeof(struct xct_ctl_ct_msg) == 76, "ctl ct layout");
 _Static_assert(sizeof(struct xct_decision) == 16, "decision layout");
+_Static_assert(sizeof(struct xct_ctl_ct_update) == 136, "ctl update layout");
+_Static_assert(sizeof(struct xct_ct_labels) == 24, "labels layout");
 #endif
 
 #endif /* XCT_ABI_H */

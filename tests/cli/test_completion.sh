@@ -58,7 +58,7 @@ offers "completion: every command" \
 	"attach ct detach down events help reload replay rules set set-timeout status sync timeouts trace up version" \
 	xct ""
 offers "completion: global options" "--pin-path" xct --pi
-offers "completion: ct subcommands" "count delete events flush get help list restore save stats" xct ct ""
+offers "completion: ct subcommands" "count create delete events flush get help list restore save stats update" xct ct ""
 offers "completion: options of attach" "--max-entries --mode" xct attach --m
 offers "completion: modes" "generic native tc" xct attach xc0 --mode ""
 offers "completion: interfaces of the namespace" "xc0 xcbr0" xct attach xc
