@@ -59,20 +59,6 @@ static size_t unhex(const char *s, __u8 *out, size_t cap)
 	return n;
 }
 
-static int bytes_equal(const __u8 *got, const __u8 *want, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		if (got[i] != want[i]) {
-			fprintf(stderr, "  byte %zu: got 0x%02x, want 0x%02x\n", i, got[i],
-				want[i]);
-			return 0;
-		}
-	}
-	return 1;
-}
-
 static __u32 ip4(const char *s)
 {
 	struct in_addr a;
@@ -103,7 +89,7 @@ static void roundtrip(const char *hex, __u8 type, __u32 seq, struct xct_ctsync_c
 	len = xct_ctsync_encode_conn(out, sizeof(out), h.type, h.flags, h.seq, c);
 	CHECK_EQ(len, n);
 	if (len == (int)n)
-		CHECK(bytes_equal(out, in, n));
+		CHECK(check_bytes_equal(out, in, n));
 }
 
 TEST(ctsync_golden_udp_snat)
@@ -216,7 +202,7 @@ static void ctl_roundtrip(const char *hex, __u8 flags, __u32 seq, __u32 from, __
 	CHECK_EQ(h.from, from);
 	CHECK_EQ(h.to, to);
 	CHECK_EQ(xct_ctsync_build_ctl(out, sizeof(out), flags, seq, from, to), n);
-	CHECK(bytes_equal(out, in, n));
+	CHECK(check_bytes_equal(out, in, n));
 }
 
 TEST(ctsync_golden_control)
@@ -401,7 +387,7 @@ TEST(ctsync_from_ct_tcp_is_conntrackds_message)
 	len = xct_ctsync_encode_conn(out, sizeof(out), XCT_CTSYNC_CT_UPD, 0, 0x6b167659, &c);
 	CHECK_EQ(len, n);
 	if (len == (int)n)
-		CHECK(bytes_equal(out, want, n));
+		CHECK(check_bytes_equal(out, want, n));
 	/* The other way round in the key: the same message. */
 	key_of("10.10.2.20", 7001, "10.10.1.10", 36437, XCT_IPPROTO_TCP, &key, &side);
 	xct_ctsync_from_ct(&key, !side, XCT_TCP_ESTABLISHED, XCT_CT_SEEN_REPLY | XCT_CT_ASSURED, 0,
@@ -409,7 +395,7 @@ TEST(ctsync_from_ct_tcp_is_conntrackds_message)
 	len = xct_ctsync_encode_conn(out, sizeof(out), XCT_CTSYNC_CT_UPD, 0, 0x6b167659, &c);
 	CHECK_EQ(len, n);
 	if (len == (int)n)
-		CHECK(bytes_equal(out, want, n));
+		CHECK(check_bytes_equal(out, want, n));
 }
 
 /* A masqueraded UDP flow: SNAT from the binding, the port kept so no
@@ -431,7 +417,7 @@ TEST(ctsync_from_ct_masquerade_is_conntrackds_message)
 	len = xct_ctsync_encode_conn(out, sizeof(out), XCT_CTSYNC_CT_NEW, 0, 0x6b167658, &c);
 	CHECK_EQ(len, n);
 	if (len == (int)n)
-		CHECK(bytes_equal(out, want, n));
+		CHECK(check_bytes_equal(out, want, n));
 }
 
 /* A port forward: DNAT and DPAT to the inner server, with a mark. */
