@@ -13,6 +13,7 @@
 #                           only its section
 #   bench/run.sh --only owner   the owner step of 2 alone (under a minute);
 #                           rewrites only its section
+#   bench/run.sh --only ipfix   step 8 alone; rewrites only its section
 #
 # Steps (each a script or program in bench/, results as JSON in a temporary
 # directory, then bench/report.py writes the document):
@@ -49,8 +50,8 @@ while [ $# -gt 0 ]; do
 	--only)
 		ONLY=${1:-}
 		shift || true
-		if [ "$ONLY" != flood ] && [ "$ONLY" != nat ] && [ "$ONLY" != owner ]; then
-			echo "bench/run.sh: --only takes 'flood', 'nat' or 'owner', not '$ONLY'" >&2
+		if [ "$ONLY" != flood ] && [ "$ONLY" != nat ] && [ "$ONLY" != owner ] && [ "$ONLY" != ipfix ]; then
+			echo "bench/run.sh: --only takes 'flood', 'nat', 'owner' or 'ipfix', not '$ONLY'" >&2
 			exit 2
 		fi
 		;;
@@ -198,6 +199,9 @@ fi
 if [ -z "$ONLY" ] || [ "$ONLY" = nat ]; then
 	step nat.log "$PYTHON" bench/nat.py --xct "$XCT" --drop-obj "$BENCH_BUILD/xdp_drop.bpf.o" \
 		--prog-cost "$BENCH_BUILD/prog_cost" "${NAT_ARGS[@]}" --out "$OUT/nat.json"
+fi
+if [ "$ONLY" = ipfix ]; then
+	step ipfix.json "$BENCH_BUILD/ipfix_rate" $Q
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = flood ]; then
 	step evict.json "$BENCH_BUILD/prog_cost" evict $Q

@@ -558,7 +558,7 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 			c == XCT_CAND_DEAD ? XCT_CTE_END_EXPIRED : XCT_CTE_END_EARLY_DROP, now);
 	else
 		xct_ct_end_unbuilt(orig_packets, status);
-	xct_nat_release_entry(&key, status, born);
+	xct_ct_release_extras(&key, status, born);
 	xct_owner_release(&key, status);
 	if (c == XCT_CAND_DEAD) {
 		xct_count(XCT_S_EXPIRED);
@@ -879,7 +879,7 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 		xct_ct_end_unbuilt(orig_packets, status);
 	/* A translated connection gives its tuple back, after its DESTROY
 	 * has shown the translation. */
-	xct_nat_release_entry(key, status, born);
+	xct_ct_release_extras(key, status, born);
 	xct_owner_release(key, status);
 	return 0;
 }
@@ -887,13 +887,17 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 /* One sweep of the whole table; adapts the next sweep's delay. */
 static __always_inline void xct_gc_sweep(struct xct_gc *gc, __u64 now, struct xct_gc_ctx *g)
 {
-	__u64 interval = gc->interval_ns;
+	__u64 interval = gc->interval_ns, start, took;
 
 	g->now = now;
 	g->early_drop = gc->pressure != 0;
 	g->events = xct_ct_events_wanted(now);
 	gc->pressure = 0;
+	/* The real clock, not xct_now(): a test's fixed clock would make
+	 * every sweep take no time. */
+	start = bpf_ktime_get_ns();
 	bpf_for_each_map_elem(&xct_ct, xct_gc_entry, g, 0);
+	took = bpf_ktime_get_ns() - start;
 
 	/* Like nf_conntrack's gc_worker: sweep often while much expires,
 	 * back off while little does. */
@@ -909,6 +913,9 @@ static __always_inline void xct_gc_sweep(struct xct_gc *gc, __u64 now, struct xc
 	gc->last_run_ns = now;
 	gc->last_seen = g->seen;
 	gc->last_deleted = g->deleted + g->early_dropped;
+	gc->last_duration_ns = took;
+	/* The timer and a flush may sweep at once, on two CPUs. */
+	__sync_fetch_and_add(&gc->duration_ns, took);
 
 	xct_count(XCT_S_GC_RUNS);
 	xct_count_add(XCT_S_EXPIRED, g->deleted);

@@ -55,9 +55,9 @@ struct xct_fast_state {
 	__u32 gen; /* the generation that gave them */
 	__u8 ok;
 	__u8 count; /* bit i: verdict i is counted against its rule */
-	__u8 hook;		   /* enum xct_rule_hook */
-	__u8 side;		   /* the packet's side of the key */
-	__u8 dnat;		   /* dnat is in use under gen */
+	__u8 hook;  /* enum xct_rule_hook */
+	__u8 side;  /* the packet's side of the key */
+	__u8 dnat;  /* dnat is in use under gen */
 	__u8 pad[2];
 };
 
@@ -286,6 +286,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_nat_rev SEC(".maps");
 
+/* Connection labels (abi.h struct xct_ct_labels), set by xct ct update;
+ * an entry whose status has XCT_CT_LABELS has one here.  Allocated as
+ * labels are set: a ruleset that uses none pays nothing. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xct_ct_key);
+	__type(value, struct xct_ct_labels);
+	__uint(max_entries, XCT_MAX_ENTRIES_DEFAULT);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_ct_labels SEC(".maps");
+
 /* The policy's header: the active generation and each generation's
  * header, memory-mapped by the loader, which switches generations with
  * one store to active_gen (src/rules/install.c). */
@@ -402,6 +414,25 @@ static __always_inline void xct_nat_release_entry(const struct xct_ct_key *key, 
 	b = bpf_map_lookup_elem(&xct_nat, key);
 	if (b && b->first_seen_ns <= first_seen)
 		xct_nat_free(key, b);
+}
+
+/*
+ * An entry is deleted: what it had apart from the entry goes with it (its
+ * NAT binding, see above, and its labels).  The labels map is looked at
+ * only when the entry had labels; labels newer than the entry are a new
+ * connection's on the key and are kept.
+ */
+static __always_inline void xct_ct_release_extras(const struct xct_ct_key *key, __u16 status,
+						  __u64 first_seen)
+{
+	struct xct_ct_labels *l;
+
+	xct_nat_release_entry(key, status, first_seen);
+	if (!(status & XCT_CT_LABELS))
+		return;
+	l = bpf_map_lookup_elem(&xct_ct_labels, key);
+	if (l && l->first_seen_ns <= first_seen)
+		bpf_map_delete_elem(&xct_ct_labels, key);
 }
 
 #endif /* XCT_BPF_MAPS_H */

@@ -298,9 +298,12 @@ __noinline int xct_commit(const struct xct_pkt *pkt, struct xct_track_state *ts,
  * A packet the datapath drops or rejects, for `xct trace drops` and
  * `xct trace resets`: one event with the tracker's reason and the deciding
  * rule, sent only while a drops reader is subscribed, so that with no
- * reader a dropped packet costs one array lookup more.  A global function:
- * verified once, off the main program's budget.  The ring never waits: an
- * event it has no room for is counted in drop_events_lost.
+ * reader a dropped packet costs one array lookup more.  A drop is also
+ * counted by its reason (xct_drops_total{reason}): here, where only drops
+ * and rejects come, so that accepted packets pay nothing for it, and off
+ * the entry program's stack.  A global function: verified once, off the
+ * main program's budget.  The ring never waits: an event it has no room
+ * for is counted in drop_events_lost.
  */
 __noinline int xct_emit_drop(const struct xct_policy_scratch *ps, __u32 verdict, __u32 ct_state,
 			     __u32 reason)
@@ -310,6 +313,8 @@ __noinline int xct_emit_drop(const struct xct_policy_scratch *ps, __u32 verdict,
 
 	if (!ps)
 		return 0;
+	if (verdict == XCT_VERDICT_DROP)
+		xct_count(XCT_DROP_REASON_SLOT(reason));
 	in = &ps->in;
 	if (!xct_subscribed(XCT_SUB_DROPS, in->now))
 		return 0;
@@ -398,8 +403,7 @@ static __always_inline __u32 xct_frag_ip_hlen(const struct xct_hdr_buf *hdrs,
 /* A later fragment (bpf/frag.h): 1 if it passes with its datagram.  Global
  * functions, these two: their keys stay off the entry program's stack, and
  * the verifier checks them once. */
-__noinline int xct_frag_check(const struct xct_pkt *pkt, struct xct_track_state *ts,
-			      __u32 ip_hlen)
+__noinline int xct_frag_check(const struct xct_pkt *pkt, struct xct_track_state *ts, __u32 ip_hlen)
 {
 	if (!pkt || !ts)
 		return 0;
@@ -413,8 +417,7 @@ __noinline int xct_frag_note(const struct xct_pkt *pkt, const struct xct_track_s
 {
 	if (!pkt || !ts)
 		return 0;
-	xct_frag_first(pkt, verdict, ts->now, tracked ? &ts->key : 0, ts->side,
-		       ts->res.ct_state);
+	xct_frag_first(pkt, verdict, ts->now, tracked ? &ts->key : 0, ts->side, ts->res.ct_state);
 	return 0;
 }
 
@@ -449,7 +452,6 @@ __noinline int xct_settle(const struct xct_pkt *pkt, struct xct_track_state *ts,
 				       res->ct_state == XCT_CTS_ESTABLISHED));
 	return verdict;
 }
-
 
 /*
  * Tracks one packet and decides its fate.  The order follows nf_conntrack
@@ -1075,8 +1077,56 @@ static __noinline int xct_ctl_ct_delete(const struct xct_ct_key *pkt_key, __u64 
 		xct_ct_announce_end(&key, copy, XCT_CTE_END_DELETED, now);
 	else
 		xct_ct_end_unbuilt(orig_packets, status);
-	xct_nat_release_entry(&key, status, born);
+	xct_ct_release_extras(&key, status, born);
 	xct_owner_release(&key, status);
+	return 0;
+}
+
+/*
+ * xct ct update (and list -z): one entry's mark, status, timeout, counters
+ * or labels bit changed under its lock, as ctnetlink changes a conntrack.
+ * Only SEEN_REPLY and ASSURED may be set, never cleared (conntrack -U's
+ * rule).  The message stays in the packet; the key is copied out first.
+ */
+static __noinline int xct_ctl_ct_update(struct xct_ctl_ct_update *um, __u64 now)
+{
+	__u32 flags = um->flags, mark_xor = um->mark_xor, mark_mask = um->mark_mask;
+	__u64 born = um->first_seen_ns, timeout = um->timeout_s;
+	__u16 set = um->status_set & (XCT_CT_SEEN_REPLY | XCT_CT_ASSURED);
+	__u64 packets[2], bytes[2];
+	struct xct_ct_entry *ct;
+	struct xct_ct_key key;
+
+	__builtin_memcpy(&key, &um->ct.key, sizeof(key));
+	ct = bpf_map_lookup_elem(&xct_ct, &key);
+	if (!ct)
+		return -ENOENT;
+	bpf_spin_lock(&ct->lock);
+	if (!xct_entry_alive(ct, now) || (born && ct->first_seen_ns != born)) {
+		bpf_spin_unlock(&ct->lock);
+		return -ENOENT;
+	}
+	packets[0] = ct->packets[0];
+	packets[1] = ct->packets[1];
+	bytes[0] = ct->bytes[0];
+	bytes[1] = ct->bytes[1];
+	if (flags & XCT_UPD_MARK)
+		ct->mark = (ct->mark & ~mark_mask) ^ mark_xor;
+	if (flags & XCT_UPD_STATUS)
+		ct->status |= set;
+	if (flags & XCT_UPD_LABELS)
+		ct->status |= XCT_CT_LABELS;
+	if (flags & XCT_UPD_TIMEOUT)
+		ct->expires_ns = now + timeout * XCT_NSEC_PER_SEC;
+	if (flags & XCT_UPD_ZERO) {
+		ct->packets[0] = ct->packets[1] = 0;
+		ct->bytes[0] = ct->bytes[1] = 0;
+	}
+	bpf_spin_unlock(&ct->lock);
+	um->packets[0] = packets[0];
+	um->packets[1] = packets[1];
+	um->bytes[0] = bytes[0];
+	um->bytes[1] = bytes[1];
 	return 0;
 }
 
@@ -1540,6 +1590,16 @@ int xct_ctl(struct xdp_md *ctx)
 			break;
 		}
 		msg->ret = xct_ctl_ct_delete(&cm->key, xct_now());
+		break;
+	}
+	case XCT_CTL_CT_UPDATE: {
+		struct xct_ctl_ct_update *um = data;
+
+		if ((void *)(um + 1) > data_end) {
+			msg->ret = -EINVAL;
+			break;
+		}
+		msg->ret = xct_ctl_ct_update(um, xct_now());
 		break;
 	}
 	case XCT_CTL_CT_FLUSH:

@@ -9,8 +9,10 @@
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #include "ct_format.h"
+#include "ct_labels.h"
 #include "xct/tuple.h"
 
 const char *xct_proto_name(__u8 proto)
@@ -191,6 +193,45 @@ static void put_head(struct line *l, const struct xct_ct_key *key, const struct 
 	}
 }
 
+__u32 xct_ct_id(const struct xct_ct_key *key, const struct xct_ct_entry *e)
+{
+	const __u8 *p = (const __u8 *)key;
+	__u64 born = e->first_seen_ns;
+	__u32 h = 2166136261U; /* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < sizeof(*key); i++)
+		h = (h ^ p[i]) * 16777619U;
+	for (i = 0; i < sizeof(born); i++)
+		h = (h ^ (__u8)(born >> (8 * i))) * 16777619U;
+	return h;
+}
+
+/* "[start=Mon Dec  7 05:42:11 2026] ", as ctime() writes the date. */
+static void put_start(struct line *l, __u64 first_seen_ns, __s64 wall_offset_ns)
+{
+	time_t start = (time_t)(((__s64)first_seen_ns + wall_offset_ns) / 1000000000LL);
+	char date[32];
+	struct tm tm;
+
+	if (!localtime_r(&start, &tm) || !strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm))
+		return;
+	put_str(l, "[start=");
+	put_str(l, date);
+	put_str(l, "] ");
+}
+
+static void put_labels(struct line *l, const struct xct_fmt_ext *ext)
+{
+	char names[1024];
+
+	if (!ext || !ext->labels || !(ext->labels[0] | ext->labels[1]))
+		return;
+	xct_labels_format(ext->labelmap, ext->labels, names, sizeof(names));
+	put_str(l, " labels=");
+	put_str(l, names);
+}
+
 int xct_format_conn(char *buf, size_t len, const struct xct_ct_key *key,
 		    const struct xct_ct_entry *e, __u64 now_ns, unsigned int flags)
 {
@@ -200,6 +241,14 @@ int xct_format_conn(char *buf, size_t len, const struct xct_ct_key *key,
 int xct_format_conn_nat(char *buf, size_t len, const struct xct_ct_key *key,
 			const struct xct_ct_entry *e, const struct xct_nat_binding *nat,
 			const struct xct_nat_binding *inner, __u64 now_ns, unsigned int flags)
+{
+	return xct_format_conn_ext(buf, len, key, e, nat, inner, now_ns, flags, NULL);
+}
+
+int xct_format_conn_ext(char *buf, size_t len, const struct xct_ct_key *key,
+			const struct xct_ct_entry *e, const struct xct_nat_binding *nat,
+			const struct xct_nat_binding *inner, __u64 now_ns, unsigned int flags,
+			const struct xct_fmt_ext *ext)
 {
 	struct line l = {.buf = buf, .len = len, .pos = 0};
 	struct xct_tuple orig, reply;
@@ -222,7 +271,22 @@ int xct_format_conn_nat(char *buf, size_t len, const struct xct_ct_key *key,
 		put_str(&l, "[ASSURED] ");
 	put_str(&l, "mark=");
 	put_u64(&l, e->mark);
-	put_str(&l, " use=1");
+	put_str(&l, " ");
+	/* Where libnetfilter_conntrack puts them: the timestamps after the
+	 * mark, the id after use, the labels last. */
+	if (flags & XCT_FMT_KTIMESTAMP) {
+		__u64 end = now_ns > e->first_seen_ns ? now_ns : e->first_seen_ns;
+
+		put_field(&l, "delta-time=", (end - e->first_seen_ns) / 1000000000ULL);
+		put_start(&l, e->first_seen_ns, ext ? ext->wall_offset_ns : 0);
+	}
+	put_str(&l, "use=1");
+	if (flags & XCT_FMT_ID) {
+		put_str(&l, " id=");
+		put_u64(&l, xct_ct_id(key, e));
+	}
+	if (flags & XCT_FMT_LABELS)
+		put_labels(&l, ext);
 	buf[l.pos] = 0;
 	return (int)l.pos;
 }
@@ -312,6 +376,13 @@ void xct_print_conn_json_nat(FILE *out, const struct xct_ct_key *key, const stru
 			     const struct xct_nat_binding *nat, const struct xct_nat_binding *inner,
 			     __u64 now_ns)
 {
+	xct_print_conn_json_ext(out, key, e, nat, inner, now_ns, NULL);
+}
+
+void xct_print_conn_json_ext(FILE *out, const struct xct_ct_key *key, const struct xct_ct_entry *e,
+			     const struct xct_nat_binding *nat, const struct xct_nat_binding *inner,
+			     __u64 now_ns, const struct xct_fmt_ext *ext)
+{
 	struct xct_tuple orig, reply;
 	__u64 age = now_ns > e->first_seen_ns ? now_ns - e->first_seen_ns : 0;
 	__u64 idle = now_ns > e->last_seen_ns ? now_ns - e->last_seen_ns : 0;
@@ -347,6 +418,20 @@ void xct_print_conn_json_nat(FILE *out, const struct xct_ct_key *key, const stru
 	if (manip & XCT_CT_DST_NAT)
 		fprintf(out, "%s\"DST_NAT\"", sep);
 	fputs("],", out);
-	fprintf(out, "\"mark\":%u,\"use\":1,\"age_ms\":%llu,\"idle_ms\":%llu}", e->mark,
-		(unsigned long long)(age / 1000000), (unsigned long long)(idle / 1000000));
+	fprintf(out, "\"mark\":%u,\"use\":1,\"id\":%u,\"age_ms\":%llu,\"idle_ms\":%llu", e->mark,
+		xct_ct_id(key, e), (unsigned long long)(age / 1000000),
+		(unsigned long long)(idle / 1000000));
+	if (ext && ext->labels && (ext->labels[0] | ext->labels[1])) {
+		char names[1024], *tok, *save = NULL;
+
+		xct_labels_format(ext->labelmap, ext->labels, names, sizeof(names));
+		fputs(",\"labels\":[", out);
+		sep = "";
+		for (tok = strtok_r(names, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			fprintf(out, "%s\"%s\"", sep, tok);
+			sep = ",";
+		}
+		fputs("]", out);
+	}
+	fputs("}", out);
 }

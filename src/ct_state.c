@@ -482,17 +482,18 @@ static int claim(const struct xct_table *t, const struct xct_ct_key *rkey,
 /* The connection's translation, as bpf/nat.h binds it: the binding on
  * the key and the claim on the translated tuple, and for a dnat that a
  * source translation follows, the inner pair keyed by the dnat's tuple. */
-static int bind_nat(const struct xct_table *t, const struct saved_conn *s)
+static int bind_nat(const struct xct_table *t, const struct xct_ct_key *key,
+		    const struct xct_nat_binding *nat, int n_nat, __u64 first_seen_ns)
 {
-	const struct xct_ct_key *owner[2] = {&s->key, &s->nat[0].rkey};
+	const struct xct_ct_key *owner[2] = {key, &nat[0].rkey};
 	int i, err;
 
 	if (t->nat_fd < 0 || t->nat_rev_fd < 0)
 		return -EOPNOTSUPP;
-	for (i = 0; i < s->n_nat; i++) {
-		struct xct_nat_binding b = s->nat[i];
+	for (i = 0; i < n_nat; i++) {
+		struct xct_nat_binding b = nat[i];
 
-		b.first_seen_ns = s->e.first_seen_ns;
+		b.first_seen_ns = first_seen_ns;
 		err = claim(t, &b.rkey, owner[i]);
 		if (err)
 			return err;
@@ -502,52 +503,33 @@ static int bind_nat(const struct xct_table *t, const struct saved_conn *s)
 	return 0;
 }
 
-static void clamp_past(__u64 now, __u64 ago, __u64 *at)
-{
-	*at = ago < now ? now - ago : 1;
-}
-
-static int restore_one(const struct xct_table *t, struct saved_conn *s, __u64 now, __u64 down,
-		       struct xct_ct_state_counts *c)
+int xct_ct_insert(const struct xct_table *t, const struct xct_ct_key *key, struct xct_ct_entry *e,
+		  const struct xct_nat_binding *nat, int n_nat, struct xct_ct_state_counts *c)
 {
 	struct xct_ct_entry old;
 	int err;
 
-	if (s->timeout <= down) {
-		c->expired++;
-		return 0;
-	}
-	if (bpf_map_lookup_elem(t->ct_fd, &s->key, &old) == 0) {
+	if (bpf_map_lookup_elem(t->ct_fd, key, &old) == 0) {
 		c->exists++;
 		return 0;
 	}
-	s->e.seq = 1;
-	s->e.expires_ns = now + (s->timeout - down);
-	clamp_past(now, s->age + down, &s->e.first_seen_ns);
-	clamp_past(now, s->idle + down, &s->e.last_seen_ns);
-	if (s->e.last_seen_ns < s->e.first_seen_ns)
-		s->e.last_seen_ns = s->e.first_seen_ns;
-	if (s->key.proto == XCT_IPPROTO_UDP) {
-		long long at = (long long)now + s->stream - (long long)down;
-
-		s->e.proto.udp.stream_ns = at > 0 ? (__u64)at : 0;
-	}
-	if (s->key.proto == XCT_IPPROTO_TCP)
-		xct_tcp_set_liberal(&s->e);
-	if (s->n_nat) {
-		err = bind_nat(t, s);
+	e->seq = 1;
+	if (key->proto == XCT_IPPROTO_TCP)
+		xct_tcp_set_liberal(e);
+	if (n_nat) {
+		err = bind_nat(t, key, nat, n_nat, e->first_seen_ns);
 		if (err) {
-			xct_nat_forget(t, &s->key);
+			xct_nat_forget(t, key);
 			if (err != -EADDRINUSE)
 				return err;
 			c->nat_clash++;
 			return 0;
 		}
 	}
-	if (bpf_map_update_elem(t->ct_fd, &s->key, &s->e, BPF_NOEXIST)) {
+	if (bpf_map_update_elem(t->ct_fd, key, e, BPF_NOEXIST)) {
 		err = -errno;
-		if (s->n_nat)
-			xct_nat_forget(t, &s->key);
+		if (n_nat)
+			xct_nat_forget(t, key);
 		if (err == -EEXIST) {
 			c->exists++; /* a packet made it meanwhile */
 			return 0;
@@ -559,9 +541,34 @@ static int restore_one(const struct xct_table *t, struct saved_conn *s, __u64 no
 		return err;
 	}
 	c->restored++;
-	if (s->key.proto == XCT_IPPROTO_TCP)
+	if (key->proto == XCT_IPPROTO_TCP)
 		c->liberal++;
 	return 0;
+}
+
+static void clamp_past(__u64 now, __u64 ago, __u64 *at)
+{
+	*at = ago < now ? now - ago : 1;
+}
+
+static int restore_one(const struct xct_table *t, struct saved_conn *s, __u64 now, __u64 down,
+		       struct xct_ct_state_counts *c)
+{
+	if (s->timeout <= down) {
+		c->expired++;
+		return 0;
+	}
+	s->e.expires_ns = now + (s->timeout - down);
+	clamp_past(now, s->age + down, &s->e.first_seen_ns);
+	clamp_past(now, s->idle + down, &s->e.last_seen_ns);
+	if (s->e.last_seen_ns < s->e.first_seen_ns)
+		s->e.last_seen_ns = s->e.first_seen_ns;
+	if (s->key.proto == XCT_IPPROTO_UDP) {
+		long long at = (long long)now + s->stream - (long long)down;
+
+		s->e.proto.udp.stream_ns = at > 0 ? (__u64)at : 0;
+	}
+	return xct_ct_insert(t, &s->key, &s->e, s->nat, s->n_nat, c);
 }
 
 int xct_ct_restore(const struct xct_table *t, FILE *in, const char *name,

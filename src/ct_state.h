@@ -42,6 +42,20 @@ int xct_ct_save(const struct xct_table *t, FILE *out, struct xct_ct_state_counts
 int xct_ct_restore(const struct xct_table *t, FILE *in, const char *name,
 		   struct xct_ct_state_counts *c, char *err, size_t errlen);
 
+/*
+ * One connection into t, as a restore or a sync commit puts it there: its
+ * translation first (nat[0..n_nat), as xct_nat_reply_tuple() takes them;
+ * the bindings and the claims on the translated tuples, so that no packet
+ * sees the entry without them), then the entry, with BPF_NOEXIST.  The
+ * caller sets e's times.  A TCP connection relearns its windows
+ * (xct_tcp_set_liberal()).  A tuple the table has is left alone: the
+ * datapath saw it last.  Counted in c (restored, liberal, exists,
+ * nat_clash, failed); 0, or -errno for any other failure.
+ */
+struct xct_nat_binding;
+int xct_ct_insert(const struct xct_table *t, const struct xct_ct_key *key, struct xct_ct_entry *e,
+		  const struct xct_nat_binding *nat, int n_nat, struct xct_ct_state_counts *c);
+
 /* The same on files: "-" is standard output (input).  A save is written
  * beside path (mode 0600) and renamed over it, so a save cut short leaves
  * the previous one whole. */

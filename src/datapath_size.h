@@ -22,6 +22,9 @@ static inline int xct_datapath_size(struct xct_bpf *skel, __u32 max_entries)
 	err = bpf_map__set_max_entries(skel->maps.xct_ct, max_entries);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.xct_ct_recent, slots);
+	/* Every connection may have labels. */
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.xct_ct_labels, max_entries);
 	if (!err)
 		skel->rodata->cfg_recent_mask = slots - 1;
 	return err;

@@ -36,6 +36,7 @@ static const char usage[] =
 	"  export ipfix|netflow9 HOST:PORT [--count N] ...    flow and NAT records to a collector\n"
 	"  timeouts                    the trackers' timeouts, by nf_conntrack's sysctl names\n"
 	"  set-timeout NAME VALUE      change one; live connections at their next packet\n"
+	"  sync commit|flush           the HA peer's connections into the table, or away\n"
 	"  version\n"
 	"\n"
 	"Options:\n"
@@ -47,8 +48,9 @@ static const char usage[] =
 	"                              inode, as /proc/self/ns/net shows it), on the host's\n"
 	"                              BPF filesystem from any mount namespace\n"
 	"      --socket PATH           xctd's socket, through which the event commands read\n"
-	"                              when xctd runs (default /run/xct/xctd.sock, or\n"
-	"                              $XCT_SOCKET)\n"
+	"                              when xctd runs (default /run/xct/xctd.sock for the\n"
+	"                              host's default instance, else the instance's own,\n"
+	"                              as xctd picks it; or $XCT_SOCKET)\n"
 	"  -v, --verbose               libbpf's messages and the verifier's log\n"
 	"  -h, --help\n"
 	"\n"
@@ -93,26 +95,17 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } commands[] = {
-	{"attach", cmd_attach},
-	{"detach", cmd_detach},
-	{"status", cmd_status},
-	{"ct", cmd_ct},
-	{"rules", cmd_rules},
-	{"set", cmd_set},
-	{"version", cmd_version},
-	{"help", cmd_help},
-	{"replay", cmd_replay},
-	{"events", cmd_events},
-	{"trace", cmd_trace},
-	{"metrics", cmd_metrics},
-	{"export", cmd_export},
-	{"up", cmd_up},
-	{"down", cmd_down},
-	{"reload", cmd_reload},
-	{"timeouts", cmd_timeouts},
-	{"set-timeout", cmd_set_timeout},
-	{"attach-cgroup", cmd_attach_cgroup},
-	{"detach-cgroup", cmd_detach_cgroup},
+	{"attach", cmd_attach},	    {"detach", cmd_detach},
+	{"status", cmd_status},	    {"ct", cmd_ct},
+	{"rules", cmd_rules},	    {"set", cmd_set},
+	{"version", cmd_version},   {"help", cmd_help},
+	{"replay", cmd_replay},	    {"events", cmd_events},
+	{"trace", cmd_trace},	    {"metrics", cmd_metrics},
+	{"export", cmd_export},	    {"up", cmd_up},
+	{"down", cmd_down},	    {"reload", cmd_reload},
+	{"timeouts", cmd_timeouts}, {"set-timeout", cmd_set_timeout},
+	{"sync", cmd_sync},
+	{"attach-cgroup", cmd_attach_cgroup}, {"detach-cgroup", cmd_detach_cgroup},
 };
 
 int main(int argc, char **argv)

@@ -123,6 +123,13 @@ static void write_counters(FILE *f, const struct xct_table *t)
 	       (double)xct_counter_total(t, XCT_S_POLICY_DROP));
 	sample(f, "xct_policy_packets_total", "verdict=\"reject\"",
 	       (double)xct_counter_total(t, XCT_S_POLICY_REJECT));
+	family(f, "xct_drops_total", "counter",
+	       "Packets the rules or the policy dropped, by the reason the tracker gave them");
+	for (i = 0; i < XCT_R_COUNT; i++) {
+		snprintf(labels, sizeof(labels), "reason=\"%s\"", reason_names[i]);
+		sample(f, "xct_drops_total", labels,
+		       (double)xct_counter_total(t, XCT_DROP_REASON_SLOT((__u32)i)));
+	}
 
 	family(f, "xct_events_total", "counter", "Events the datapath queued, by stream");
 	sample(f, "xct_events_total", "stream=\"ct_events\"",
@@ -298,8 +305,9 @@ static void write_nat(FILE *f, struct xct_policy_maps *m, const struct xct_table
 	*pressure = limit ? (double)(snat + dnat) / (double)limit : 0;
 }
 
-static void write_daemon(FILE *f, const struct xctd_stream_stats *st)
+static void write_daemon(FILE *f, const struct xctd_stats *d)
 {
+	const struct xctd_stream_stats *st = d->stream;
 	char labels[64];
 	int k;
 
@@ -320,9 +328,20 @@ static void write_daemon(FILE *f, const struct xctd_stream_stats *st)
 		snprintf(labels, sizeof(labels), "stream=\"%s\"", xct_stream_info(k)->name);
 		sample(f, "xct_daemon_reader_lost_total", labels, (double)st[k].dropped);
 	}
+	if (!d->ipfix)
+		return;
+	one(f, "xct_ipfix_records_total", "counter",
+	    "IPFIX data records xctd handed to the socket for the collector",
+	    (double)d->ipfix_records);
+	one(f, "xct_ipfix_messages_total", "counter",
+	    "IPFIX messages xctd sent, templates' included", (double)d->ipfix_messages);
+	one(f, "xct_ipfix_send_errors_total", "counter", "IPFIX messages the socket refused",
+	    (double)d->ipfix_send_errors);
+	one(f, "xct_ipfix_lost_records_total", "counter",
+	    "IPFIX data records in the messages the socket refused", (double)d->ipfix_lost);
 }
 
-int xct_metrics_write(FILE *f, const char *pin_path, const struct xctd_stream_stats *st)
+int xct_metrics_write(FILE *f, const char *pin_path, const struct xctd_stats *st)
 {
 	struct xct_table t;
 	struct xct_gc gc = {};
@@ -357,6 +376,12 @@ int xct_metrics_write(FILE *f, const char *pin_path, const struct xctd_stream_st
 	    (double)gc.last_seen);
 	one(f, "xct_conntrack_gc_last_sweep_removed_entries", "gauge",
 	    "Entries the last sweep removed", (double)gc.last_deleted);
+	one(f, "xct_conntrack_gc_last_sweep_duration_seconds", "gauge",
+	    "How long the last sweep of the garbage collector took",
+	    (double)gc.last_duration_ns / 1e9);
+	one(f, "xct_conntrack_gc_duration_seconds_total", "counter",
+	    "How long the sweeps of the garbage collector took, summed",
+	    (double)gc.duration_ns / 1e9);
 	if (gc.last_run_ns && gc.last_run_ns <= now)
 		one(f, "xct_conntrack_gc_last_sweep_age_seconds", "gauge",
 		    "Time since the last sweep", (double)(now - gc.last_run_ns) / 1e9);

@@ -13,8 +13,8 @@
 #define XCT_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /* Writes every metric of the xct under pin_path, and xctd's own when st
- * (one per enum xct_stream_kind) is given.  0, or -errno after a message
- * (nothing written) when xct is not attached there. */
-int xct_metrics_write(FILE *f, const char *pin_path, const struct xctd_stream_stats *st);
+ * is given.  0, or -errno after a message (nothing written) when xct is
+ * not attached there. */
+int xct_metrics_write(FILE *f, const char *pin_path, const struct xctd_stats *st);
 
 #endif /* XCT_METRICS_H */

@@ -62,8 +62,12 @@ void xct_sub_end(struct xct_sub *sub)
 
 struct xct_stream_paths *xct_cli_stream_paths(struct xct_stream_paths *p)
 {
+	static char sock[256];
+
 	p->pin_path = xct_opts.pin_path;
-	p->socket_path = xct_opts.socket_path ? xct_opts.socket_path : XCT_SOCKET_DEFAULT;
+	if (!xct_opts.socket_path)
+		xct_default_socket(xct_opts.pin_path, sock, sizeof(sock));
+	p->socket_path = xct_opts.socket_path ? xct_opts.socket_path : sock;
 	p->run_dir = XCT_RUN_DIR;
 	return p;
 }

@@ -42,7 +42,7 @@ int xct_table_open_at(struct xct_table *t, const char *pin_path, unsigned int pi
 
 	memset(t, 0, sizeof(*t));
 	t->ct_fd = t->counters_fd = t->ifaces_fd = t->gc_fd = -1;
-	t->nat_fd = t->nat_rev_fd = -1;
+	t->nat_fd = t->nat_rev_fd = t->labels_fd = -1;
 	err = xct_prepare_pin_path(pin_path, pin_flags);
 	if (err)
 		return err;
@@ -70,13 +70,15 @@ int xct_table_open_at(struct xct_table *t, const char *pin_path, unsigned int pi
 			close(t->nat_fd);
 		t->nat_fd = t->nat_rev_fd = -1;
 	}
+	if (open_pinned(pin_path, "xct_ct_labels", &t->labels_fd))
+		t->labels_fd = -1;
 	return 0;
 }
 
 void xct_table_close(struct xct_table *t)
 {
-	int *fds[] = {&t->ct_fd, &t->counters_fd, &t->ifaces_fd,
-		      &t->gc_fd, &t->nat_fd,	  &t->nat_rev_fd};
+	int *fds[] = {&t->ct_fd,  &t->counters_fd, &t->ifaces_fd, &t->gc_fd,
+		      &t->nat_fd, &t->nat_rev_fd,  &t->labels_fd};
 	size_t i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -86,7 +88,19 @@ void xct_table_close(struct xct_table *t)
 	}
 }
 
+static int walk(const struct xct_table *t, __u64 now_ns, bool dead_too, xct_entry_fn fn, void *ctx);
+
 int xct_table_walk(const struct xct_table *t, __u64 now_ns, xct_entry_fn fn, void *ctx)
+{
+	return walk(t, now_ns, false, fn, ctx);
+}
+
+int xct_table_walk_all(const struct xct_table *t, xct_entry_fn fn, void *ctx)
+{
+	return walk(t, 0, true, fn, ctx);
+}
+
+static int walk(const struct xct_table *t, __u64 now_ns, bool dead_too, xct_entry_fn fn, void *ctx)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_F_LOCK);
 	__u32 batch_size = 4096, count, i;
@@ -126,7 +140,7 @@ int xct_table_walk(const struct xct_table *t, __u64 now_ns, xct_entry_fn fn, voi
 			goto out;
 		}
 		for (i = 0; i < count; i++) {
-			if (!xct_entry_alive(&values[i], now_ns))
+			if (!dead_too && !xct_entry_alive(&values[i], now_ns))
 				continue;
 			ret = fn(&keys[i], &values[i], ctx);
 			if (ret)

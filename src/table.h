@@ -15,6 +15,7 @@ struct xct_table {
 	int ifaces_fd;
 	int gc_fd;
 	int nat_fd, nat_rev_fd; /* NAT bindings and claims (include/xct/nat.h) */
+	int labels_fd;		/* connection labels; -1 under an xct from before them */
 	__u32 max_entries;
 };
 
@@ -33,6 +34,10 @@ typedef int (*xct_entry_fn)(const struct xct_ct_key *key, const struct xct_ct_en
 /* Walks the live entries (read in batches, each entry copied under its
  * lock); returns the callback's non-zero value, 0, or -errno. */
 int xct_table_walk(const struct xct_table *t, __u64 now_ns, xct_entry_fn fn, void *ctx);
+
+/* The same over every entry, dead ones too (expired, or claimed by a
+ * deleter, not yet gone): conntrack -L dying's. */
+int xct_table_walk_all(const struct xct_table *t, xct_entry_fn fn, void *ctx);
 
 /* Fills per_cpu[ncpus] with a per-CPU counter slot's values. */
 int xct_counters_read(const struct xct_table *t, __u32 slot, __u64 *per_cpu, int ncpus);

@@ -121,6 +121,7 @@ int cmd_timeouts(int argc, char **argv);
 int cmd_set_timeout(int argc, char **argv);
 int cmd_attach_cgroup(int argc, char **argv);
 int cmd_detach_cgroup(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
 
 /* The tunables in force under pin_path (src/timeouts_cmd.c): read (the
  * defaults if never written), written whole, or applied from xct.conf

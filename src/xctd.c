@@ -2,6 +2,7 @@
 /*
  * xctd: the daemon's command line over src/daemon/.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -11,6 +12,9 @@
 #include <bpf/libbpf.h>
 
 #include "daemon/daemon.h"
+#include "daemon/flowlog.h"
+#include "export/exporter.h"
+#include "config.h"
 #include "netns.h"
 #include "xct.h"
 
@@ -18,35 +22,54 @@ static const char usage[] =
 	"Usage: xctd [--pin-path DIR] [--socket PATH] [--metrics-listen ADDR:PORT]\n"
 	"            [--config FILE] [--foreground]\n"
 	"            [--flow-log FILE] [--nat-log FILE] [--log-max-size BYTES] [--log-keep N]\n"
+	"            [--sync-peer ADDR:PORT [--sync-listen ADDR:PORT]]\n"
+	"            [--ipfix-collector HOST:PORT] [--ipfix-domain N]\n"
 	"\n"
 	"The daemon beside xct's datapath.  It owns the datapath's event rings\n"
 	"(connection events, log rules' events, xct's drops) and gives every event\n"
 	"to every reader: 'xct ct events', 'xct events' and 'xct trace' read through\n"
 	"it while it runs.  With --metrics-listen it serves the metrics of\n"
-	"'xct metrics' over HTTP (GET /metrics), for Prometheus.  Connections and\n"
-	"rules never depend on it; restarted, it goes on where the rings stand.\n"
+	"'xct metrics' over HTTP (GET /metrics), for Prometheus; with\n"
+	"--ipfix-collector it sends the flow and NAT records of 'xct export ipfix'\n"
+	"to an IPFIX collector.  Connections and rules never depend on it;\n"
+	"restarted, it goes on where the rings stand.\n"
 	"\n"
 	"Options:\n"
 	"      --pin-path DIR         the xct instance (default " XCT_PIN_PATH_DEFAULT
 	", or $XCT_PIN_PATH)\n"
-	"      --socket PATH          where readers connect (default " XCT_SOCKET_DEFAULT ");\n"
-	"                             its directory must be root's, mode 0700\n"
+	"      --socket PATH          where readers connect (default " XCT_SOCKET_DEFAULT "\n"
+	"                             for the host's instance, else one of the instance's\n"
+	"                             own under " XCT_RUN_DIR "); its directory must be\n"
+	"                             root's, mode 0700\n"
 	"      --metrics-listen ADDR:PORT  serve /metrics there ([ADDR]:PORT for IPv6)\n"
-	"      --config FILE          xct.conf (accepted; its settings are not read yet)\n"
+	"      --config FILE          xct.conf: pin-path and the [daemon] section (default\n"
+	"                             " XCT_CONFIG_DEFAULT " when it exists); options given\n"
+	"                             here win over the file; a bad file exits 2\n"
 	"      --foreground           stay in the foreground, log to stderr (for systemd)\n"
 	"      --flow-log FILE        every connection's end (DESTROY, with both directions'\n"
-	"                             counters) as 'xct ct events -o json' prints it\n"
+	"                             counters) as 'xct ct events -o json' prints it;\n"
+	"                             'journal' sends each record to syslog instead\n"
 	"      --nat-log FILE         translated connections' NEW and DESTROY, the same way\n"
 	"      --log-max-size BYTES   rotate a log at this size (default 64 MiB): FILE\n"
 	"                             becomes FILE.1, FILE.1 FILE.2...\n"
 	"      --log-keep N           rotated files kept (default 3)\n"
+	"      --sync-peer ADDR:PORT  the HA peer (an xctd or a conntrackd): every\n"
+	"                             connection's NEW, UPDATE and DESTROY go there in\n"
+	"                             conntrackd's sync protocol, NOTRACK mode over UDP\n"
+	"      --sync-listen ADDR:PORT  where the peer's messages come in (default: any\n"
+	"                             address, the peer's port, as conntrackd's Port)\n"
+	"      --ipfix-collector HOST:PORT  send IPFIX flow and NAT records there over\n"
+	"                             UDP (port 4739 if not given; [ADDR]:PORT for IPv6)\n"
+	"      --ipfix-domain N       the observation domain ID (default 0)\n"
 	"  -v, --verbose              libbpf's messages\n"
 	"  -h, --help\n"
 	"\n"
 	"Examples:\n"
 	"  xctd --foreground --metrics-listen 127.0.0.1:9474\n"
 	"  xctd --pin-path /sys/fs/bpf/xct-lab --socket /run/xct-lab/xctd.sock\n"
-	"  xctd --flow-log /var/log/xct/flows.jsonl --nat-log /var/log/xct/nat.jsonl\n";
+	"  xctd --flow-log /var/log/xct/flows.jsonl --nat-log /var/log/xct/nat.jsonl\n"
+	"  xctd --sync-peer 10.0.9.2:3780 --sync-listen 10.0.9.1:3780\n"
+	"  xctd --ipfix-collector 192.0.2.10:4739 --ipfix-domain 7\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -86,6 +109,10 @@ int main(int argc, char **argv)
 		{"nat-log", required_argument, NULL, 'N'},
 		{"log-max-size", required_argument, NULL, 'M'},
 		{"log-keep", required_argument, NULL, 'K'},
+		{"sync-peer", required_argument, NULL, 'S'},
+		{"sync-listen", required_argument, NULL, 'L'},
+		{"ipfix-collector", required_argument, NULL, 'I'},
+		{"ipfix-domain", required_argument, NULL, 'D'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -97,7 +124,13 @@ int main(int argc, char **argv)
 		.log_max_size = XCTD_LOG_MAX_SIZE_DEFAULT,
 		.log_keep = XCTD_LOG_KEEP_DEFAULT,
 	};
-	static char default_pin_path[4096];
+	static char default_pin_path[4096], default_socket[256];
+	static struct xct_config conf;
+	const char *conf_path = NULL;
+	bool sock_given = false, metrics_given = false, flow_given = false, nat_given = false;
+	bool size_given = false, ipfix_given = false, domain_given = false;
+	static char ipfix_buf[XCT_CONFIG_ADDR_MAX + 8];
+	char err[512];
 	__u64 n;
 	const char *env = getenv("XCT_PIN_PATH");
 	struct sockaddr_storage ss;
@@ -117,10 +150,15 @@ int main(int argc, char **argv)
 		case 'F':
 		case 'N':
 			/* The paths: absolute, as the daemon changes directory. */
-			if (optarg[0] != '/')
-				return usage_error("--%s needs an absolute path",
-						   opt_name(opts, c));
+			if (optarg[0] != '/' &&
+			    !((c == 'F' || c == 'N') && !strcmp(optarg, XCTD_LOG_JOURNAL)))
+				return usage_error("--%s needs an absolute path%s",
+						   opt_name(opts, c),
+						   c == 'F' || c == 'N' ? " or 'journal'" : "");
 			pin_given |= c == 'P';
+			sock_given |= c == 's';
+			flow_given |= c == 'F';
+			nat_given |= c == 'N';
 			*(c == 'P'   ? &cfg.pin_path
 			  : c == 's' ? &cfg.socket_path
 			  : c == 'F' ? &cfg.flow_log
@@ -132,10 +170,17 @@ int main(int argc, char **argv)
 						   "[ADDR]:PORT",
 						   optarg);
 			cfg.metrics_listen = optarg;
+			metrics_given = true;
+			break;
+		case 'S':
+		case 'L':
+			if (xctd_parse_listen(optarg, &ss, &len))
+				return usage_error("--%s: '%s' is not ADDR:PORT or [ADDR]:PORT",
+						   opt_name(opts, c), optarg);
+			*(c == 'S' ? &cfg.sync_peer : &cfg.sync_listen) = optarg;
 			break;
 		case 'c':
-			if (access(optarg, R_OK))
-				return usage_error("--config: cannot read '%s'", optarg);
+			conf_path = optarg;
 			break;
 		case 'f':
 			cfg.foreground = true;
@@ -145,12 +190,30 @@ int main(int argc, char **argv)
 				return usage_error("--log-max-size: '%s' is not a number of bytes "
 						   "from 1024",
 						   optarg);
+			size_given = true;
 			break;
 		case 'K':
 			if (xct_parse_u64(optarg, 1, 1000, &n))
 				return usage_error(
 					"--log-keep: '%s' is not a number from 1 to 1000", optarg);
 			cfg.log_keep = (unsigned int)n;
+			break;
+		case 'I':
+			if (xct_ipfix_parse_addr(optarg, ipfix_buf, sizeof(ipfix_buf),
+						 &cfg.ipfix_host, &cfg.ipfix_port))
+				return usage_error("--ipfix-collector: '%s' is not HOST:PORT (an "
+						   "IPv6 address in brackets)",
+						   optarg);
+			cfg.ipfix_collector = optarg;
+			ipfix_given = true;
+			break;
+		case 'D':
+			if (xct_parse_u64(optarg, 0, 0xffffffffULL, &n))
+				return usage_error("--ipfix-domain: '%s' is not a number from 0 to "
+						   "4294967295",
+						   optarg);
+			cfg.ipfix_domain = (__u32)n;
+			domain_given = true;
 			break;
 		case 'v':
 			xct_opts.verbose = true;
@@ -166,6 +229,45 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("xctd takes no arguments ('%s')", argv[optind]);
+	/* xct.conf: what the command line did not say. */
+	if (conf_path || access(XCT_CONFIG_DEFAULT, F_OK) == 0) {
+		int ret = xct_config_load(conf_path ? conf_path : XCT_CONFIG_DEFAULT, &conf, err,
+					  sizeof(err));
+
+		if (ret) {
+			fprintf(stderr, "xctd: %s\n", err);
+			return ret == -EINVAL ? XCT_EXIT_USAGE : XCT_EXIT_RUNTIME;
+		}
+		if (conf.pin_path[0] && !pin_given) {
+			cfg.pin_path = conf.pin_path;
+			pin_given = true;
+		}
+		if (conf.daemon.socket[0] && !sock_given) {
+			cfg.socket_path = conf.daemon.socket;
+			sock_given = true;
+		}
+		if (conf.daemon.metrics_listen[0] && !metrics_given)
+			cfg.metrics_listen = conf.daemon.metrics_listen;
+		/* One destination for the flow and the NAT log. */
+		if (conf.daemon.flow_log[0] && !flow_given && !nat_given)
+			cfg.flow_log = cfg.nat_log = conf.daemon.flow_log;
+		if (conf.daemon.flow_log_max_size && !size_given)
+			cfg.log_max_size = conf.daemon.flow_log_max_size;
+		if (conf.daemon.ipfix_collector[0] && !ipfix_given) {
+			if (xct_ipfix_parse_addr(conf.daemon.ipfix_collector, ipfix_buf,
+						 sizeof(ipfix_buf), &cfg.ipfix_host,
+						 &cfg.ipfix_port)) {
+				fprintf(stderr, "xctd: ipfix-collector '%s' is not HOST:PORT\n",
+					conf.daemon.ipfix_collector);
+				return XCT_EXIT_USAGE;
+			}
+			cfg.ipfix_collector = conf.daemon.ipfix_collector;
+		}
+		if (!domain_given)
+			cfg.ipfix_domain = conf.daemon.ipfix_domain;
+	}
+	if (cfg.sync_listen && !cfg.sync_peer)
+		return usage_error("--sync-listen needs --sync-peer");
 	libbpf_set_print(print_libbpf);
 	if (xct_require_root())
 		return XCT_EXIT_RUNTIME;
@@ -174,6 +276,10 @@ int main(int argc, char **argv)
 		if (xct_default_pin_path(default_pin_path, sizeof(default_pin_path)))
 			return XCT_EXIT_RUNTIME;
 		cfg.pin_path = default_pin_path;
+	}
+	if (!sock_given) {
+		xct_default_socket(cfg.pin_path, default_socket, sizeof(default_socket));
+		cfg.socket_path = default_socket;
 	}
 	return xctd_run(&cfg);
 }

@@ -108,6 +108,11 @@ struct xct_tcp_ct {
  * the connection is checked as any other (xct_tcp_packet()).
  */
 #define XCT_CT_LIBERAL 0x1000
+/* xct's own, in the place of the kernel's IPS_TEMPLATE (a template never
+ * sits in xct's table): the connection has labels in xct_ct_labels
+ * (bpf/maps.h), so that deleting it looks there only when there is
+ * something to free. */
+#define XCT_CT_LABELS 0x0800
 /*
  * xct's own, in the place of the kernel's IPS_HELPER (xct runs no helper):
  * a packet of the connection was tracked at egress, i.e. sent by this host
@@ -198,7 +203,8 @@ enum xct_ct_state {
 	X(IPV6_EXTHDR_TRUNCATED, "ipv6_exthdr_truncated", "IPv6 extension header cut short")       \
 	X(IPV6_EXTHDR_TOO_MANY, "ipv6_exthdr_too_many",                                            \
 	  "IPv6 extension-header chain longer than a packet holds: dropped whatever the rules")    \
-	X(FRAGMENT, "fragment", "later fragment of a datagram whose first was accepted: passes with it") \
+	X(FRAGMENT, "fragment",                                                                    \
+	  "later fragment of a datagram whose first was accepted: passes with it")                 \
 	X(L4_TRUNCATED, "l4_truncated", "transport header cut short")                              \
 	X(TCP_BAD_DOFF, "tcp_bad_doff", "TCP data offset below 20 or beyond the segment")          \
 	X(TCP_BAD_FLAGS, "tcp_bad_flags",                                                          \
@@ -225,9 +231,11 @@ enum xct_ct_state {
 	  "ICMP error quoting a packet cut too short")                                             \
 	X(ICMPV6_NEIGHBOUR, "icmpv6_neighbour",                                                    \
 	  "ICMPv6 neighbour discovery or MLD: not tracked, as in nf_conntrack")                    \
-	X(TABLE_FULL, "table_full", "connection table full: not tracked, invalid for the policy")           \
-	X(TABLE_BUSY, "table_busy", "entry being deleted, or contended by other CPUs: invalid for the policy")               \
-	X(INSERT_ERROR, "insert_error", "map insert failed for another reason: invalid for the policy")                    \
+	X(TABLE_FULL, "table_full", "connection table full: not tracked, invalid for the policy")  \
+	X(TABLE_BUSY, "table_busy",                                                                \
+	  "entry being deleted, or contended by other CPUs: invalid for the policy")               \
+	X(INSERT_ERROR, "insert_error",                                                            \
+	  "map insert failed for another reason: invalid for the policy")                          \
 	X(NOTRACK, "notrack", "a notrack rule exempted it from tracking")                          \
 	X(NAT_NO_TUPLE, "nat_no_tuple",                                                            \
 	  "NAT: every translated port of the range is taken: new connection dropped")              \
@@ -239,15 +247,15 @@ enum xct_ct_state {
 	  "arrived tagged with VLAN id 4095, xct's XDP-to-TC hand-off: dropped")                   \
 	X(FRAG_TINY, "frag_tiny",                                                                  \
 	  "first fragment without its whole transport header (or IPv6 header chain): its "         \
-	  "ports are hidden, so it is dropped whatever the rules") \
+	  "ports are hidden, so it is dropped whatever the rules")                                 \
 	X(FRAG_NO_FIRST, "frag_no_first",                                                          \
 	  "later fragment of a datagram whose first fragment was not seen (or was forgotten)")     \
 	X(FRAG_FIRST_DROPPED, "frag_first_dropped",                                                \
 	  "later fragment of a datagram whose first fragment was dropped")                         \
 	X(ICMPV6_ND_INVALID, "icmpv6_nd_invalid",                                                  \
-	  "ICMPv6 neighbour discovery not link-local (hop limit not 255), bad code or too short")   \
+	  "ICMPv6 neighbour discovery not link-local (hop limit not 255), bad code or too short")  \
 	X(ICMPV6_MLD_INVALID, "icmpv6_mld_invalid",                                                \
-	  "MLD or multicast router discovery not link-local (hop limit, source) or too short")      \
+	  "MLD or multicast router discovery not link-local (hop limit, source) or too short")     \
 	X(INTERNAL_ERROR, "internal_error",                                                        \
 	  "the datapath could not decide the packet (a per-CPU scratch or helper failed)")         \
 	X(TAIL_CALL_FAILED, "tail_call_failed",                                                    \
@@ -314,13 +322,17 @@ enum xct_stat {
 
 /*
  * The per-CPU counter array: stats from slot 0, one counter per reason from
- * slot XCT_STAT_SLOTS.  Both regions have room to grow, so that a new stat
- * or reason neither moves the others nor changes the pinned map's size,
- * which would keep a newer xct from taking over the running one's map.
+ * slot XCT_STAT_SLOTS, and from XCT_DROP_SLOTS the packets the policy
+ * dropped, by their reason (counted on the drop path only).  The regions
+ * have room to grow, so that a new stat or reason neither moves the others
+ * nor changes the pinned map's size, which would keep a newer xct from
+ * taking over the running one's map.
  */
-#define XCT_STAT_SLOTS	   64
-#define XCT_COUNTER_SLOTS  256
-#define XCT_REASON_SLOT(r) (XCT_STAT_SLOTS + (r))
+#define XCT_STAT_SLOTS		64
+#define XCT_DROP_SLOTS		160
+#define XCT_COUNTER_SLOTS	256
+#define XCT_REASON_SLOT(r)	(XCT_STAT_SLOTS + (r))
+#define XCT_DROP_REASON_SLOT(r) (XCT_DROP_SLOTS + (r))
 
 /*
  * Events, through the xct_events ring buffer.  A 'log' rule sends one for a
@@ -502,8 +514,10 @@ struct xct_gc {
 	__u64 pressure;	    /* set by the datapath when an insert failed */
 	__u64 last_kick_ns; /* when the datapath last woke the GC early */
 	__u64 last_run_ns;
-	__u64 last_seen;    /* entries seen by the last sweep */
-	__u64 last_deleted; /* entries deleted by the last sweep */
+	__u64 last_seen;	/* entries seen by the last sweep */
+	__u64 last_deleted;	/* entries deleted by the last sweep */
+	__u64 last_duration_ns; /* how long the last sweep took */
+	__u64 duration_ns;	/* how long every sweep took, summed */
 };
 
 /*
@@ -541,6 +555,7 @@ enum xct_ctl_cmd {
 	XCT_CTL_GC_RUN = 2,    /* one sweep now */
 	XCT_CTL_CT_DELETE = 3, /* delete the entry of the key that follows */
 	XCT_CTL_CT_FLUSH = 4,  /* delete every entry */
+	XCT_CTL_CT_UPDATE = 5, /* change one entry (struct xct_ctl_ct_update) */
 };
 
 struct xct_ctl_msg {
@@ -558,6 +573,46 @@ struct xct_ctl_msg {
 struct xct_ctl_ct_msg {
 	struct xct_ctl_msg hdr;
 	struct xct_ct_key key;
+};
+
+/* What XCT_CTL_CT_UPDATE changes, as conntrack -U (and -L -z) does. */
+#define XCT_UPD_MARK	0x01 /* mark = (mark & ~mark_mask) ^ mark_xor */
+#define XCT_UPD_STATUS	0x02 /* status |= status_set (SEEN_REPLY, ASSURED) */
+#define XCT_UPD_TIMEOUT 0x04 /* expires timeout_s from now */
+#define XCT_UPD_ZERO	0x08 /* counters to 0, their values returned */
+#define XCT_UPD_LABELS	0x10 /* the connection has labels (XCT_CT_LABELS) */
+
+/*
+ * XCT_CTL_CT_UPDATE's message: the entry of the key, if it is alive and
+ * (first_seen_ns non-zero) still the connection the caller read, changed
+ * under its lock; ret is 0 or -ENOENT.  The counters come back as they
+ * were before the update, so that -z prints what it zeroed.
+ */
+struct xct_ctl_ct_update {
+	struct xct_ctl_ct_msg ct;
+	__u32 flags; /* XCT_UPD_* */
+	__u32 mark_xor;
+	__u32 mark_mask;
+	__u32 timeout_s;
+	__u16 status_set;
+	__u16 pad;
+	__u64 first_seen_ns;
+	__u64 packets[2]; /* out */
+	__u64 bytes[2];	  /* out */
+};
+
+/*
+ * A connection's labels (conntrack -l, connlabel.conf's bit numbers), in
+ * the xct_ct_labels map keyed as the table is: kept apart from the entry
+ * as nf_conntrack keeps its labels extension apart.  first_seen_ns is the
+ * entry's, so that labels left by an earlier connection on the same tuple
+ * are never taken for the new one's.
+ */
+#define XCT_LABEL_BITS 128
+
+struct xct_ct_labels {
+	__u64 bits[2]; /* bit n of connlabel.conf is bits[n / 64] >> (n % 64) */
+	__u64 first_seen_ns;
 };
 
 /*
@@ -586,7 +641,8 @@ struct xct_decision {
 #ifndef __bpf__
 _Static_assert(sizeof(struct xct_ct_key) == 40, "key layout");
 _Static_assert(XCT_S_COUNT <= XCT_STAT_SLOTS, "stats overflow their slots");
-_Static_assert(XCT_STAT_SLOTS + XCT_R_COUNT <= XCT_COUNTER_SLOTS, "reasons overflow their slots");
+_Static_assert(XCT_STAT_SLOTS + XCT_R_COUNT <= XCT_DROP_SLOTS, "reasons overflow their slots");
+_Static_assert(XCT_DROP_SLOTS + XCT_R_COUNT <= XCT_COUNTER_SLOTS, "drops overflow their slots");
 _Static_assert(sizeof(struct xct_tcp_peer) == 20, "tcp peer layout");
 _Static_assert(sizeof(struct xct_tcp_ct) == 60, "tcp layout");
 _Static_assert(sizeof(struct xct_ct_entry) == 136, "entry layout");
@@ -596,6 +652,8 @@ _Static_assert(sizeof(struct xct_event) == 64, "event layout");
 _Static_assert(sizeof(struct xct_ct_event) == XCT_CT_EVENT_BASE_SIZE + 40, "ct event layout");
 _Static_assert(sizeof(struct xct_ctl_ct_msg) == 76, "ctl ct layout");
 _Static_assert(sizeof(struct xct_decision) == 16, "decision layout");
+_Static_assert(sizeof(struct xct_ctl_ct_update) == 136, "ctl update layout");
+_Static_assert(sizeof(struct xct_ct_labels) == 24, "labels layout");
 #endif
 
 #endif /* XCT_ABI_H */

@@ -52,6 +52,28 @@ struct xct_stream {
 	struct xct_sub sub; /* fd -1 while xctd keeps it */
 };
 
+void xct_default_socket(const char *pin_path, char *buf, size_t len)
+{
+	size_t n = strlen(pin_path);
+	const char *base;
+	__u64 h = 0xcbf29ce484222325ULL; /* FNV-1a */
+	size_t i;
+
+	while (n > 1 && pin_path[n - 1] == '/')
+		n--;
+	if (n == strlen(XCT_PIN_PATH_DEFAULT) && !strncmp(pin_path, XCT_PIN_PATH_DEFAULT, n)) {
+		snprintf(buf, len, "%s", XCT_SOCKET_DEFAULT);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)pin_path[i]) * 0x100000001b3ULL;
+	for (base = pin_path + n; base > pin_path && base[-1] != '/'; base--)
+		;
+	snprintf(buf, len, "%s/xctd-%.*s-%08llx.sock", XCT_RUN_DIR,
+		 (int)((pin_path + n - base) > 48 ? 48 : (pin_path + n - base)), base,
+		 (unsigned long long)(h & 0xffffffffULL));
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct xct_stream *s = ctx;
@@ -163,10 +185,13 @@ static int socket_trusted(const char *path, int sock)
 }
 
 /*
- * Connects and waits for READY.  -ENOENT or -ECONNREFUSED, quietly, when
- * no xctd listens; another -errno after a message.
+ * Connects and waits for the frame want (READY for a reader, DONE for a
+ * request), its payload copied to answer (up to len bytes).  -ENOENT or
+ * -ECONNREFUSED, quietly, when no xctd listens; another -errno after a
+ * message.
  */
-static int daemon_connect(struct xct_stream *s, __u32 flags)
+static int daemon_connect_for(struct xct_stream *s, __u32 flags, __u16 want, int wait_ms,
+			      void *answer, size_t len)
 {
 	struct xctd_hello h = {.magic = XCTD_MAGIC,
 			       .version = XCTD_VERSION,
@@ -197,7 +222,7 @@ static int daemon_connect(struct xct_stream *s, __u32 flags)
 		struct xctd_frame f;
 
 		pfd = (struct pollfd){.fd = sock, .events = POLLIN};
-		if (poll(&pfd, 1, ANSWER_MS) <= 0) {
+		if (poll(&pfd, 1, wait_ms) <= 0) {
 			xct_err("xctd on %s does not answer", s->socket_path);
 			err = -ETIMEDOUT;
 			break;
@@ -208,7 +233,9 @@ static int daemon_connect(struct xct_stream *s, __u32 flags)
 		if (err || s->len < sizeof(f))
 			continue;
 		memcpy(&f, s->buf, sizeof(f));
-		if (f.type == XCTD_F_READY && s->len >= sizeof(f) + f.len) {
+		if (f.type == want && s->len >= sizeof(f) + f.len) {
+			if (answer)
+				memcpy(answer, s->buf + sizeof(f), f.len < len ? f.len : len);
 			memmove(s->buf, s->buf + sizeof(f) + f.len, s->len - sizeof(f) - f.len);
 			s->len -= sizeof(f) + f.len;
 			return 0;
@@ -221,6 +248,35 @@ static int daemon_connect(struct xct_stream *s, __u32 flags)
 	}
 	close(sock);
 	s->sock = -1;
+	return err;
+}
+
+static int daemon_connect(struct xct_stream *s, __u32 flags)
+{
+	return daemon_connect_for(s, flags, XCTD_F_READY, ANSWER_MS, NULL, 0);
+}
+
+int xctd_sync_request(const struct xct_stream_paths *paths, __u32 flags,
+		      struct xctd_sync_result *res)
+{
+	struct xct_stream s = {.kind = XCT_STREAM_CT_EVENTS, .sock = -1};
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	s.socket_path = (char *)paths->socket_path;
+	err = xct_ring_open(paths->pin_path, XCT_STREAM_CT_EVENTS, NULL, &s.ring_id);
+	if (err) {
+		xct_err("xct is not attached under %s: %s", paths->pin_path, strerror(-err));
+		return err;
+	}
+	/* A commit of a large cache takes a while: the answer comes when the
+	 * table holds it. */
+	err = daemon_connect_for(&s, flags, XCTD_F_DONE, 120 * 1000, res, sizeof(*res));
+	if (err == -ENOENT || err == -ECONNREFUSED)
+		xct_err("no xctd answers on %s", paths->socket_path);
+	if (s.sock >= 0)
+		close(s.sock);
+	free(s.buf);
 	return err;
 }
 

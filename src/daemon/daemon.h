@@ -15,13 +15,19 @@
 struct xctd_config {
 	const char *pin_path;
 	const char *socket_path;
-	const char *run_dir;	    /* the rings' locks (XCT_RUN_DIR) */
-	const char *metrics_listen; /* ADDR:PORT or [ADDR]:PORT, NULL: none */
-	bool foreground;	    /* else a daemon, logging to syslog */
-	const char *flow_log;	    /* every DESTROY, as JSON lines; NULL: none */
-	const char *nat_log;	    /* translated connections' NEW and DESTROY */
-	__u64 log_max_size;	    /* bytes, before a log is rotated */
-	unsigned int log_keep;	    /* rotated files kept */
+	const char *run_dir;	     /* the rings' locks (XCT_RUN_DIR) */
+	const char *metrics_listen;  /* ADDR:PORT or [ADDR]:PORT, NULL: none */
+	bool foreground;	     /* else a daemon, logging to syslog */
+	const char *flow_log;	     /* every DESTROY, as JSON lines; NULL: none */
+	const char *nat_log;	     /* translated connections' NEW and DESTROY */
+	__u64 log_max_size;	     /* bytes, before a log is rotated */
+	unsigned int log_keep;	     /* rotated files kept */
+	const char *ipfix_collector; /* as given, for the messages; NULL: none */
+	const char *ipfix_host;	     /* its parts (xct_ipfix_parse_addr()) */
+	const char *ipfix_port;
+	__u32 ipfix_domain;	 /* the observation domain */
+	const char *sync_peer;	 /* ADDR:PORT of the HA peer; NULL: no sync */
+	const char *sync_listen; /* where its messages come in; NULL: the peer's port */
 };
 
 #define XCTD_LOG_MAX_SIZE_DEFAULT (64ULL << 20)
@@ -33,6 +39,14 @@ struct xctd_stream_stats {
 	bool open;
 	__u32 readers;
 	__u64 delivered, dropped;
+};
+
+/* xctd's own metrics: its streams (one per enum xct_stream_kind), and its
+ * IPFIX exporter's counts when it runs one. */
+struct xctd_stats {
+	struct xctd_stream_stats stream[XCT_STREAM_KINDS];
+	bool ipfix;
+	__u64 ipfix_records, ipfix_messages, ipfix_send_errors, ipfix_lost;
 };
 
 /* Runs until SIGTERM or SIGINT; an exit status. */

@@ -11,7 +11,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -53,6 +55,11 @@ static int open_file(struct xctd_log *l)
 int xctd_log_open(struct xctd_log *l, const char *path, __u64 max_size, unsigned int keep)
 {
 	*l = (struct xctd_log){.path = path, .max_size = max_size, .keep = keep};
+	if (!strcmp(path, XCTD_LOG_JOURNAL)) {
+		l->journal = true;
+		openlog("xctd", LOG_PID, LOG_DAEMON);
+		return 0;
+	}
 	return open_file(l);
 }
 
@@ -79,6 +86,21 @@ void xctd_log_event(struct xctd_log *l, const struct xct_ct_event *ev, __s64 mon
 {
 	long before, after;
 
+	if (l->journal) {
+		char *line = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&line, &len);
+
+		if (!m || xct_ct_event_json(m, ev, mono_to_real) || fclose(m)) {
+			l->failed++;
+		} else {
+			syslog(LOG_DAEMON | LOG_INFO, "%.*s",
+			       (int)(len && line[len - 1] == '\n' ? len - 1 : len), line);
+			l->written++;
+		}
+		free(line);
+		return;
+	}
 	if (!l->f)
 		return;
 	before = ftell(l->f);

@@ -1,23 +1,35 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * xctd's flow and NAT logs: connection events as JSON lines in a file,
- * rotated by size (FILE, FILE.1 ... FILE.KEEP, the oldest dropped).
+ * rotated by size (FILE, FILE.1 ... FILE.KEEP, the oldest dropped), or
+ * one line a record to the journal (syslog, facility daemon) for the path
+ * XCTD_LOG_JOURNAL.
  */
 #ifndef XCT_DAEMON_FLOWLOG_H
 #define XCT_DAEMON_FLOWLOG_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <linux/types.h>
 
 #include "xct/abi.h"
 
+#define XCTD_LOG_JOURNAL "journal"
+
 struct xctd_log {
 	const char *path;
+	bool journal;
 	FILE *f;
 	__u64 size, max_size;
 	unsigned int keep;
 	__u64 written, failed;
 };
+
+/* Whether the log takes records: a file open, or the journal. */
+static inline bool xctd_log_on(const struct xctd_log *l)
+{
+	return l->f || l->journal;
+}
 
 /* Opens (appends to) path, a regular file of root's, mode 0600; 0 or
  * -errno after a message. */

@@ -111,7 +111,7 @@ static void reply(int fd, const char *status, const char *type, const char *body
 	}
 }
 
-void xctd_http_serve(int lsock, const char *pin_path, const struct xctd_stream_stats *st)
+void xctd_http_serve(int lsock, const char *pin_path, const struct xctd_stats *st)
 {
 	struct timeval tv = {.tv_sec = 1};
 	char req[4096], *body = NULL;

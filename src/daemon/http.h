@@ -13,6 +13,6 @@
 int xctd_http_listen(const char *addr);
 
 /* Accepts one connection on lsock and answers its request. */
-void xctd_http_serve(int lsock, const char *pin_path, const struct xctd_stream_stats *st);
+void xctd_http_serve(int lsock, const char *pin_path, const struct xctd_stats *st);
 
 #endif /* XCT_DAEMON_HTTP_H */

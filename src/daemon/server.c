@@ -12,6 +12,13 @@
  * only while someone refreshes their xct_subs slot; xctd does it while one
  * of its readers follows that stream, and during its first seconds.
  *
+ * IPFIX.  With a collector, the connection events also go to the exporter
+ * of src/export/ (the one xct export ipfix runs), whose sequence number
+ * and template refresh live as long as xctd: one transport session and
+ * one stream of sequence numbers for the collector.  It sends what it
+ * holds after each pass of the loop, so a record waits at most the
+ * loop's timeout.
+ *
  * Restart.  The ring keeps its consumer position in the pinned map, so a
  * new xctd goes on where the last one stopped: what the datapath queued in
  * between is read, not thrown away, and kept for XCTD_RESUME_NS for the
@@ -37,10 +44,13 @@
 #include <bpf/libbpf.h>
 
 #include "ct_events.h"
+#include "ct_state.h"
 #include "daemon/daemon.h"
 #include "daemon/flowlog.h"
 #include "daemon/http.h"
+#include "daemon/sync.h"
 #include "daemon/wire.h"
+#include "export/exporter.h"
 #include "xct.h"
 
 #define XCTD_RESUME_NS	 XCT_SUB_TTL_NS
@@ -82,7 +92,12 @@ struct xctd {
 	__u64 start_ns, next_check_ns;
 	bool attached;
 	struct xctd_log flow, nat; /* f NULL when not asked for */
+	struct xct_ipfix_exporter ipfix;
+	bool ipfix_on;
 	__s64 mono_to_real;
+	struct xctd_sync sync;	/* fd -1 without --sync-peer */
+	__u64 sync_rcv_seen;	/* the peer's messages when last logged */
+	__u64 sync_resync_done; /* the peer's RESYNC requests answered */
 };
 
 static volatile sig_atomic_t stopping;
@@ -116,6 +131,7 @@ static void xlog(int prio, const char *fmt, ...)
 #define TAG_LISTEN  ((void *)1)
 #define TAG_RINGS   ((void *)2)
 #define TAG_METRICS ((void *)3)
+#define TAG_SYNC    ((void *)4)
 
 static int frame_put(unsigned char **buf, size_t *len, size_t *cap, size_t limit, __u16 type,
 		     const void *data, size_t size)
@@ -193,10 +209,31 @@ static void log_event(struct xctd *d, const void *data, size_t size)
 
 	if (xct_ct_event_decode(data, size, &ev))
 		return;
+	/* One destination for both (xct.conf's flow-log): each event once. */
+	if (d->cfg->nat_log && d->cfg->flow_log && !strcmp(d->cfg->nat_log, d->cfg->flow_log)) {
+		if (ev.type == XCT_CTE_DESTROY || (ev.nat_manip && ev.type == XCT_CTE_NEW))
+			xctd_log_event(&d->flow, &ev, d->mono_to_real);
+		return;
+	}
 	if (ev.type == XCT_CTE_DESTROY)
 		xctd_log_event(&d->flow, &ev, d->mono_to_real);
 	if (ev.nat_manip && (ev.type == XCT_CTE_NEW || ev.type == XCT_CTE_DESTROY))
 		xctd_log_event(&d->nat, &ev, d->mono_to_real);
+}
+
+/* An event's flow and NAT records, to the collector. */
+static void export_event(struct xctd *d, const void *data, size_t size)
+{
+	struct xct_ct_event ev;
+
+	if (!xct_ct_event_decode(data, size, &ev))
+		xct_ipfix_exporter_event(&d->ipfix, &ev);
+}
+
+/* Whether something of xctd's own reads the connection events. */
+static bool ct_events_wanted(const struct xctd *d)
+{
+	return xctd_log_on(&d->flow) || xctd_log_on(&d->nat) || d->ipfix_on || d->sync.fd >= 0;
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -213,8 +250,16 @@ static int on_record(void *ctx, void *data, size_t size)
 	for (c = d->clients; c; c = c->next)
 		if (c->ready && c->kind == r->kind)
 			client_event(r, c, data, size);
-	if (r->kind == XCT_STREAM_CT_EVENTS && (d->flow.f || d->nat.f))
+	if (r->kind == XCT_STREAM_CT_EVENTS && (xctd_log_on(&d->flow) || xctd_log_on(&d->nat)))
 		log_event(d, data, size);
+	if (r->kind == XCT_STREAM_CT_EVENTS && d->sync.fd >= 0) {
+		struct xct_ct_event ev;
+
+		if (!xct_ct_event_decode(data, size, &ev))
+			xctd_sync_event(&d->sync, &ev, xct_now_ns());
+	}
+	if (r->kind == XCT_STREAM_CT_EVENTS && d->ipfix_on)
+		export_event(d, data, size);
 	return 0;
 }
 
@@ -409,9 +454,9 @@ static void refresh_subs(struct xctd *d)
 
 		if (r->sub.fd < 0)
 			continue;
-		/* The logs read connection events all the time. */
-		if (r->st.readers || early ||
-		    (k == XCT_STREAM_CT_EVENTS && (d->flow.f || d->nat.f)))
+		/* The logs, the exporter and the sync read connection
+		 * events all the time. */
+		if (r->st.readers || early || (k == XCT_STREAM_CT_EVENTS && ct_events_wanted(d)))
 			xct_sub_refresh(&r->sub);
 		else if (r->sub.last_ns)
 			xct_sub_end(&r->sub); /* the last reader left */
@@ -435,6 +480,59 @@ static void client_error(struct xctd *d, struct client *c, const char *fmt, ...)
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	client_put(c, XCTD_F_ERROR, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+	client_flush(d, c);
+	client_free(d, c);
+}
+
+/*
+ * A sync request (commit or flush of the external cache): done at once,
+ * answered, and the connection closed.  A commit is synchronous, so that
+ * keepalived's notify script returns once the table holds the peer's
+ * connections.
+ */
+static void sync_request(struct xctd *d, struct client *c, __u32 flags)
+{
+	struct xctd_sync_result res = {.cached = d->sync.ext.n};
+	struct xct_ct_state_counts n;
+	struct xct_table t;
+	int err;
+
+	if (d->sync.fd < 0) {
+		client_error(d, c, "this xctd does not sync (no --sync-peer)");
+		return;
+	}
+	if (flags & XCTD_HELLO_SYNC_COMMIT) {
+		err = xct_table_open_at(&t, d->cfg->pin_path, 0);
+		if (err) {
+			client_error(d, c, "cannot open the table under %s: %s", d->cfg->pin_path,
+				     strerror(-err));
+			return;
+		}
+		err = xctd_sync_commit(&d->sync, &t, xct_now_ns(), &n);
+		xct_table_close(&t);
+		res.committed = n.restored;
+		res.liberal = n.liberal;
+		res.exists = n.exists;
+		res.nat_clash = n.nat_clash;
+		res.failed = n.failed;
+		xlog(err ? LOG_ERR : LOG_NOTICE,
+		     "sync commit by pid %d: %llu of %llu connections committed (%llu TCP "
+		     "liberally), %llu already in the table, %llu NAT clashes, %llu refused%s%s",
+		     (int)c->pid, (unsigned long long)res.committed, (unsigned long long)res.cached,
+		     (unsigned long long)res.liberal, (unsigned long long)res.exists,
+		     (unsigned long long)res.nat_clash, (unsigned long long)res.failed,
+		     err ? ": " : "", err ? strerror(-err) : "");
+		if (err) {
+			client_error(d, c, "commit failed: %s", strerror(-err));
+			return;
+		}
+	}
+	if (flags & XCTD_HELLO_SYNC_FLUSH) {
+		xctd_sync_flush_cache(&d->sync);
+		xlog(LOG_NOTICE, "sync flush by pid %d: %llu connections dropped from the cache",
+		     (int)c->pid, (unsigned long long)res.cached);
+	}
+	client_put(c, XCTD_F_DONE, &res, sizeof(res));
 	client_flush(d, c);
 	client_free(d, c);
 }
@@ -464,6 +562,10 @@ static void client_hello(struct xctd *d, struct client *c)
 			     "this xctd follows the xct under %s, not yours (another --pin-path "
 			     "needs its own xctd, with its own --socket)",
 			     d->cfg->pin_path);
+		return;
+	}
+	if (h.flags & (XCTD_HELLO_SYNC_COMMIT | XCTD_HELLO_SYNC_FLUSH)) {
+		sync_request(d, c, h.flags);
 		return;
 	}
 	/* What the ring holds now goes to the readers there before this one
@@ -646,6 +748,57 @@ static void drain_out(struct xctd *d)
 	}
 }
 
+/* What the sync link did, for the log. */
+static void sync_log_totals(struct xctd *d)
+{
+	const struct xctd_sync_stats *st = &d->sync.st;
+	__u64 malformed = 0;
+	int i;
+
+	for (i = 0; i < XCT_CTSYNC_ERR_COUNT; i++)
+		malformed += st->msg_rcv_malformed[i];
+	xlog(LOG_INFO,
+	     "sync: sent %llu messages (%llu new, %llu updates, %llu destroys), %llu lost; "
+	     "received %llu (%llu alive, %llu resync requests), %llu malformed, %llu lost",
+	     (unsigned long long)st->msg_snd, (unsigned long long)st->data_snd[XCT_CTSYNC_CT_NEW],
+	     (unsigned long long)st->data_snd[XCT_CTSYNC_CT_UPD],
+	     (unsigned long long)st->data_snd[XCT_CTSYNC_CT_DEL],
+	     (unsigned long long)st->msg_snd_lost, (unsigned long long)st->msg_rcv,
+	     (unsigned long long)st->alive_rcv, (unsigned long long)st->resync_rcv,
+	     (unsigned long long)malformed, (unsigned long long)st->msg_rcv_lost);
+}
+
+/* After each turn of the loop: the messages built go out, an ALIVE when
+ * the link was quiet, and the peer's first word is logged. */
+static void sync_step(struct xctd *d)
+{
+	__u64 now = xct_now_ns();
+
+	xctd_sync_flush(&d->sync, now);
+	if (d->sync.st.resync_rcv != d->sync_resync_done) {
+		struct xct_table t;
+		__u64 sent = 0;
+		int err;
+
+		d->sync_resync_done = d->sync.st.resync_rcv;
+		err = xct_table_open_at(&t, d->cfg->pin_path, 0);
+		if (!err) {
+			err = xctd_sync_bulk(&d->sync, &t, now, &sent);
+			xct_table_close(&t);
+		}
+		if (err)
+			xlog(LOG_ERR, "cannot answer the sync peer's resync request: %s",
+			     strerror(-err));
+		else
+			xlog(LOG_INFO, "the sync peer asked for a resync: sent %llu connections",
+			     (unsigned long long)sent);
+	}
+	xctd_sync_tick(&d->sync, now);
+	if (d->sync.st.msg_rcv && !d->sync_rcv_seen)
+		xlog(LOG_INFO, "the sync peer %s is alive", d->cfg->sync_peer);
+	d->sync_rcv_seen = d->sync.st.msg_rcv;
+}
+
 /* Detaches from the terminal; the parent exits once the child listens. */
 static int daemonize(int *ready_fd)
 {
@@ -680,12 +833,20 @@ static void handle(struct xctd *d, struct epoll_event *ev)
 		if (d->rb)
 			ring_buffer__consume(d->rb);
 	} else if (ev->data.ptr == TAG_METRICS) {
-		struct xctd_stream_stats st[XCT_STREAM_KINDS];
+		struct xctd_stats st = {
+			.ipfix = d->ipfix_on,
+			.ipfix_records = d->ipfix.stats.records,
+			.ipfix_messages = d->ipfix.stats.messages,
+			.ipfix_send_errors = d->ipfix.stats.send_errors,
+			.ipfix_lost = d->ipfix.stats.lost,
+		};
 		int k;
 
 		for (k = 0; k < XCT_STREAM_KINDS; k++)
-			st[k] = d->rings[k].st;
-		xctd_http_serve(d->msock, d->cfg->pin_path, st);
+			st.stream[k] = d->rings[k].st;
+		xctd_http_serve(d->msock, d->cfg->pin_path, &st);
+	} else if (ev->data.ptr == TAG_SYNC) {
+		xctd_sync_input(&d->sync);
 	} else {
 		c = ev->data.ptr;
 		if (c->dead)
@@ -699,7 +860,8 @@ static void handle(struct xctd *d, struct epoll_event *ev)
 
 int xctd_run(const struct xctd_config *cfg)
 {
-	struct xctd d = {.cfg = cfg, .epfd = -1, .lsock = -1, .msock = -1};
+	struct xctd d = {.cfg = cfg, .epfd = -1, .lsock = -1, .msock = -1, .sync.fd = -1};
+	char err[256];
 	struct epoll_event evs[XCTD_MAX_EVENTS], ev = {.events = EPOLLIN};
 	struct sigaction sa = {.sa_handler = on_signal};
 	int rc = XCT_EXIT_RUNTIME, ready_fd = -1, n, i, k;
@@ -723,8 +885,22 @@ int xctd_run(const struct xctd_config *cfg)
 	if (cfg->flow_log &&
 	    xctd_log_open(&d.flow, cfg->flow_log, cfg->log_max_size, cfg->log_keep))
 		goto out;
-	if (cfg->nat_log && xctd_log_open(&d.nat, cfg->nat_log, cfg->log_max_size, cfg->log_keep))
+	if (cfg->nat_log && (!cfg->flow_log || strcmp(cfg->nat_log, cfg->flow_log)) &&
+	    xctd_log_open(&d.nat, cfg->nat_log, cfg->log_max_size, cfg->log_keep))
 		goto out;
+	if (cfg->ipfix_collector) {
+		struct xct_ipfix_exporter_cfg xc = {
+			.host = cfg->ipfix_host,
+			.port = cfg->ipfix_port,
+			.domain = cfg->ipfix_domain,
+			.template_refresh_s = XCT_IPFIX_TEMPLATE_REFRESH_S,
+			.mtu = XCT_IPFIX_MTU_DEFAULT,
+		};
+
+		if (xct_ipfix_exporter_open(&d.ipfix, &xc))
+			goto out;
+		d.ipfix_on = true;
+	}
 	if (xct_prepare_pin_path(cfg->pin_path, false))
 		goto out;
 	if (open_rings(&d) == -EBUSY)
@@ -744,9 +920,22 @@ int xctd_run(const struct xctd_config *cfg)
 		if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.msock, &ev))
 			goto out;
 	}
-	xlog(LOG_INFO, "listening on %s%s%s, state under %s", cfg->socket_path,
+	if (cfg->sync_peer) {
+		if (xctd_sync_open(&d.sync, cfg->sync_peer, cfg->sync_listen, err, sizeof(err))) {
+			xlog(LOG_ERR, "%s", err);
+			goto out;
+		}
+		ev.data.ptr = TAG_SYNC;
+		if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.sync.fd, &ev))
+			goto out;
+		xlog(LOG_INFO, "syncing connections with %s (conntrackd protocol 1, NOTRACK)",
+		     cfg->sync_peer);
+	}
+	xlog(LOG_INFO, "listening on %s%s%s%s%s, state under %s", cfg->socket_path,
 	     cfg->metrics_listen ? ", metrics on " : "",
-	     cfg->metrics_listen ? cfg->metrics_listen : "", cfg->pin_path);
+	     cfg->metrics_listen ? cfg->metrics_listen : "",
+	     cfg->ipfix_collector ? ", IPFIX to " : "",
+	     cfg->ipfix_collector ? cfg->ipfix_collector : "", cfg->pin_path);
 	if (ready_fd >= 0) {
 		int null = open("/dev/null", O_RDWR);
 
@@ -773,7 +962,11 @@ int xctd_run(const struct xctd_config *cfg)
 		}
 		for (i = 0; i < n; i++)
 			handle(&d, &evs[i]);
+		if (d.ipfix_on)
+			xct_ipfix_exporter_tick(&d.ipfix);
 		flush_all(&d);
+		if (d.sync.fd >= 0)
+			sync_step(&d);
 		reap(&d);
 		refresh_subs(&d);
 		if (xct_now_ns() >= d.next_check_ns) {
@@ -782,6 +975,10 @@ int xctd_run(const struct xctd_config *cfg)
 		}
 	}
 	drain_out(&d);
+	if (d.sync.fd >= 0) {
+		xctd_sync_flush(&d.sync, xct_now_ns());
+		sync_log_totals(&d);
+	}
 	xlog(LOG_INFO, "stopping");
 out:
 	for (struct client *c = d.clients; c; c = c->next)
@@ -800,5 +997,17 @@ out:
 		close(d.epfd);
 	xctd_log_close(&d.flow);
 	xctd_log_close(&d.nat);
+	xctd_sync_close(&d.sync);
+	if (d.ipfix_on) {
+		xct_ipfix_exporter_close(&d.ipfix);
+		xlog(LOG_INFO, "%llu IPFIX records sent to %s in %llu messages (domain %u)",
+		     (unsigned long long)d.ipfix.stats.records, cfg->ipfix_collector,
+		     (unsigned long long)d.ipfix.stats.messages, cfg->ipfix_domain);
+		if (d.ipfix.stats.send_errors)
+			xlog(LOG_WARNING,
+			     "%llu IPFIX messages (%llu records) could not be sent: %s",
+			     (unsigned long long)d.ipfix.stats.send_errors,
+			     (unsigned long long)d.ipfix.stats.lost, strerror(d.ipfix.last_errno));
+	}
 	return rc;
 }

@@ -43,6 +43,16 @@ struct xct_stream_info {
 const struct xct_stream_info *xct_stream_info(enum xct_stream_kind kind);
 
 /* Where an instance keeps its state and where its daemon listens. */
+/*
+ * The socket of the xctd of the instance at pin_path, when none is given:
+ * XCT_SOCKET_DEFAULT for the host's default instance (/sys/fs/bpf/xct),
+ * else one of the instance's own under XCT_RUN_DIR, named by the pin
+ * path's last component and a hash of the whole path.  /run is shared by
+ * every network namespace, so the instance of each namespace (and every
+ * --pin-path) finds its own daemon, not the host's.
+ */
+void xct_default_socket(const char *pin_path, char *buf, size_t len);
+
 struct xct_stream_paths {
 	const char *pin_path;
 	const char *socket_path; /* xctd's socket */
@@ -79,6 +89,12 @@ bool xct_stream_via_daemon(const struct xct_stream *s);
 int xct_stream_fd(const struct xct_stream *s);
 
 void xct_stream_close(struct xct_stream *s);
+
+/* A request to xctd (XCTD_HELLO_SYNC_COMMIT, XCTD_HELLO_SYNC_FLUSH of
+ * wire.h), waited for: 0 with its result, or -errno after a message. */
+struct xctd_sync_result;
+int xctd_sync_request(const struct xct_stream_paths *paths, __u32 flags,
+		      struct xctd_sync_result *res);
 
 /*
  * The run directory (XCT_RUN_DIR, or a socket's directory): created 0700 if

@@ -10,6 +10,10 @@
  * the datapath wrote it, LOST before the first record after some it had to
  * drop for this reader, ERROR with a message, and SYNC in answer to the
  * reader's SYNC once everything queued before it has been sent.
+ *
+ * A hello with XCTD_HELLO_SYNC_COMMIT or XCTD_HELLO_SYNC_FLUSH is a request,
+ * not a reader ('xct sync commit', 'xct sync flush'): xctd does it, answers
+ * DONE with a struct xctd_sync_result, or ERROR, and closes.
  */
 #ifndef XCT_DAEMON_WIRE_H
 #define XCT_DAEMON_WIRE_H
@@ -22,6 +26,10 @@
 /* The reader was following the stream before xctd restarted: it gets what
  * the ring held when xctd came back too. */
 #define XCTD_HELLO_RESUME 0x1
+/* Commit the external cache of the HA sync into the table. */
+#define XCTD_HELLO_SYNC_COMMIT 0x2
+/* Empty the external cache. */
+#define XCTD_HELLO_SYNC_FLUSH 0x4
 
 struct xctd_hello {
 	__u32 magic;
@@ -37,6 +45,17 @@ enum xctd_frame_type {
 	XCTD_F_LOST = 3, /* payload: __u64, records dropped since the last LOST */
 	XCTD_F_SYNC = 4,
 	XCTD_F_ERROR = 5, /* payload: a message, not terminated */
+	XCTD_F_DONE = 6,  /* payload: struct xctd_sync_result */
+};
+
+/* What a sync request did. */
+struct xctd_sync_result {
+	__u64 cached;	 /* connections in the external cache before the request */
+	__u64 committed; /* inserted into the table */
+	__u64 liberal;	 /* of them TCP, relearning their windows */
+	__u64 exists;	 /* the table had the tuple: left as it was */
+	__u64 nat_clash; /* translated tuple taken by another connection */
+	__u64 failed;	 /* the table refused the insert (full) */
 };
 
 struct xctd_frame {

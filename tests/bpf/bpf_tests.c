@@ -1335,6 +1335,9 @@ TEST(gc_run_deletes_expired_keeps_live)
 	CHECK_EQ(gc.last_run_ns, now_ns(&fx));
 	CHECK_EQ(gc.last_seen, 3);
 	CHECK_EQ(gc.last_deleted, 2);
+	/* Timed with the real clock: both sweeps took some time. */
+	CHECK(gc.last_duration_ns > 0);
+	CHECK(gc.duration_ns > gc.last_duration_ns);
 
 	/* A flow that was deleted starts over as a new connection. */
 	xdp_in(&fx, &p1);

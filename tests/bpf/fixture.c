@@ -384,6 +384,11 @@ __u64 reason_count(struct fixture *fx, enum xct_reason r)
 	return counter(fx, XCT_REASON_SLOT(r));
 }
 
+__u64 drop_count(struct fixture *fx, enum xct_reason r)
+{
+	return counter(fx, XCT_DROP_REASON_SLOT(r));
+}
+
 int table_size(struct fixture *fx)
 {
 	struct xct_ct_key key, next;

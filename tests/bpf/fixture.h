@@ -112,6 +112,8 @@ void set_now(struct fixture *fx, __u64 ns);
 void advance(struct fixture *fx, __u64 ns);
 __u64 counter(struct fixture *fx, __u32 slot);
 __u64 reason_count(struct fixture *fx, enum xct_reason r);
+/* Packets the policy dropped with reason r (xct_drops_total). */
+__u64 drop_count(struct fixture *fx, enum xct_reason r);
 int table_size(struct fixture *fx);
 struct flow make_flow(__u8 proto, const char *src, __u16 sport, const char *dst, __u16 dport);
 struct flow reverse(const struct flow *f);

@@ -261,6 +261,53 @@ TEST(policy_example_ruleset_packet_by_packet)
 	fixture_teardown(&fx);
 }
 
+/* Drops are counted by the tracker's reason, rejects and accepted
+ * packets not at all: the counts add up to the policy's drops. */
+TEST(policy_drops_counted_by_reason)
+{
+	struct flow c = make_flow(XCT_IPPROTO_TCP, "192.0.2.10", 40100, "192.0.2.1", 80);
+	struct flow s = reverse(&c);
+	struct fixture fx;
+	struct packet pk;
+	__u64 sum = 0;
+	int i;
+
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "policy drop\naccept ct state established\ndrop ct state invalid\n"
+			    "accept tcp dport 80\nreject tcp dport 25\n"))
+		return;
+	for (i = 0; i < 3; i++) {
+		struct flow x =
+			make_flow(XCT_IPPROTO_TCP, "192.0.2.10", 40200 + i, "192.0.2.1", 80);
+
+		pk = tcp_packet(&x, XCT_TCPF_SYN | XCT_TCPF_FIN, CLIENT_ISN, 0, 0);
+		CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	}
+	pk = syn_to("192.0.2.10", 40300, "192.0.2.1", 23);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	pk = syn_to("192.0.2.10", 40301, "192.0.2.1", 23);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	pk = syn_to("192.0.2.10", 40302, "192.0.2.1", 25);
+	xdp_verdict(&fx, &pk);
+	/* An accepted connection, established: nothing counted. */
+	pk = tcp_packet(&c, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = tcp_packet(&s, XCT_TCPF_SYN | XCT_TCPF_ACK, SERVER_ISN, CLIENT_ISN + 1, 0);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = tcp_packet(&c, XCT_TCPF_ACK, CLIENT_ISN + 1, SERVER_ISN + 1, 100);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+
+	CHECK_EQ(reason_count(&fx, XCT_R_TCP_BAD_FLAGS), 3);
+	CHECK_EQ(drop_count(&fx, XCT_R_TCP_BAD_FLAGS), 3);
+	CHECK_EQ(drop_count(&fx, XCT_R_OK), 2);
+	CHECK_EQ(counter(&fx, XCT_S_POLICY_REJECT), 1);
+	for (i = 0; i < XCT_R_COUNT; i++)
+		sum += drop_count(&fx, (enum xct_reason)i);
+	CHECK_EQ(sum, 5);
+	CHECK_EQ(counter(&fx, XCT_S_POLICY_DROP), 5);
+	fixture_teardown(&fx);
+}
+
 TEST(policy_first_match_wins)
 {
 	struct fixture fx;

@@ -45,7 +45,7 @@ expect usage_port_needs_tcp_udp 2 "need -p tcp or -p udp" "$XCT" ct list -p icmp
 expect usage_get_needs_tuple 2 "ct get needs" "$XCT" ct get -p tcp -s 10.0.0.1
 expect usage_delete_needs_filter 2 "needs a filter" "$XCT" ct delete
 expect usage_bad_state 2 "unknown TCP state 'OPEN'" "$XCT" ct list --state OPEN
-expect usage_bad_output 2 "'yaml' is not json, extended, timestamp or process" "$XCT" ct list -o yaml
+expect usage_bad_output 2 "'yaml' is not json, extended, id, ktimestamp, labels, timestamp or process" "$XCT" ct list -o yaml
 expect usage_events_bad_mask 2 "-e: 'NEWS' is not a list of NEW, UPDATE, DESTROY or ALL" "$XCT" ct events -e NEWS
 expect usage_events_bad_count 2 "--count: '0' is not a positive number" "$XCT" ct events --count 0
 expect usage_events_bad_timeout 2 "--timeout: 'soon' is not a number of seconds" "$XCT" ct events --timeout soon

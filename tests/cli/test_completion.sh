@@ -55,10 +55,10 @@ check "completion: complete -p xct names _xct" test "$got" = "complete -F _xct x
 
 offers "completion: commands by prefix" "reload replay" xct re
 offers "completion: every command" \
-	"attach attach-cgroup ct detach detach-cgroup down events help reload replay rules set set-timeout status timeouts trace up version" \
+	"attach attach-cgroup ct detach detach-cgroup down events help reload replay rules set set-timeout status sync timeouts trace up version" \
 	xct ""
 offers "completion: global options" "--pin-path" xct --pi
-offers "completion: ct subcommands" "count delete events flush get help list restore save stats" xct ct ""
+offers "completion: ct subcommands" "count create delete events flush get help list restore save stats update" xct ct ""
 offers "completion: options of attach" "--max-entries --mode" xct attach --m
 offers "completion: modes" "generic native tc" xct attach xc0 --mode ""
 offers "completion: interfaces of the namespace" "xc0 xcbr0" xct attach xc

@@ -93,4 +93,20 @@ logged "syslog: a bad configuration, with its location" \
 	"^<27>.* $STATE/bad.conf:2:8: 'fast' is not native, generic or tc$"
 x down --config "$STATE/xct.conf" >/dev/null
 logged "syslog: down" "^<30>.* down: $STATE/xct.conf \(1 interface detached\)$"
+# xctd's flow log to the journal: each record one line of syslog.
+x attach --mode generic xc0 >/dev/null
+ip -n "$NS" addr add 10.250.9.1/24 dev xc0 && ip -n "$PEER" addr add 10.250.9.2/24 dev xp0
+mkdir -m 0700 "$STATE/run"
+ip netns exec "$NS" "$PWD/build/xctd" --foreground --pin-path "$PIN" \
+	--socket "$STATE/run/xctd.sock" --flow-log journal 2>"$STATE/xctd.log" &
+XCTD=$!
+trap 'kill "$READER" "$XCTD" 2>/dev/null' EXIT
+poll grep -q "listening on" "$STATE/xctd.log" || sed 's/^/    /' "$STATE/xctd.log" >&2
+ip netns exec "$PEER" ping -c 1 -W 1 10.250.9.1 >/dev/null
+x ct delete -p icmp >/dev/null 2>&1
+logged "syslog: xctd --flow-log journal, a connection's end as one record" \
+	'^<30>.* xctd\[[0-9]+\]: \{"time":[0-9.]+,"event":"DESTROY",.*"end":"deleted",.*"proto":"icmp",.*"src":"10\.250\.9\.2","dst":"10\.250\.9\.1"'
+kill "$XCTD" 2>/dev/null
+wait "$XCTD" 2>/dev/null
+x detach xc0 >/dev/null
 [ "$failures" -eq 0 ]

@@ -4,7 +4,10 @@
 entries (`xct -j ct list` taken just before they were flushed, the values
 their DESTROY events carry).  Prints ok / not ok lines named PREFIX_*.
 
-  ipfix_check.py [--no-end-reason] PREFIX CT_JSON NFDUMP_RAW TRANSLATED PORT...
+  ipfix_check.py [--no-end-reason] [--events] PREFIX CT_JSON NFDUMP_RAW TRANSLATED PORT...
+
+With --events, CT_JSON is what `xct -j ct events -e DESTROY` printed (one
+JSON line an event), and the connections are those of its DESTROY events.
 
 NFDUMP_RAW is `nfdump -r FILE -o raw`; PORT... are the source ports (ICMP
 identifiers) of the test's connections, TRANSLATED how many of them are
@@ -25,6 +28,7 @@ ap.add_argument("translated", type=int)
 ap.add_argument("ports", type=int, nargs="+")
 # nfdump's NetFlow v9 decoder has no flowEndReason (IE 136)
 ap.add_argument("--no-end-reason", action="store_true")
+ap.add_argument("--events", action="store_true")
 args = ap.parse_args()
 
 def ok(name, cond, why=""):
@@ -43,7 +47,11 @@ for line in open(args.raw):
         cur[k.strip()] = v.split()[0].rstrip(":") if v.split() else ""
 flows = [r for r in recs if "nat event" not in r]
 nats = [r for r in recs if "nat event" in r]
-conns = json.load(open(args.ct_json))
+if args.events:
+    lines = [json.loads(l) for l in open(args.ct_json) if l.strip()]
+    conns = [e["conn"] for e in lines if e.get("event") == "DESTROY"]
+else:
+    conns = json.load(open(args.ct_json))
 ip = lambda a: str(ipaddress.ip_address(a))
 ICMP = (1, 58)
 
@@ -60,7 +68,8 @@ def conn_key(c):
 mine = [c for c in conns if c["orig"].get("sport", c["orig"].get("id")) in args.ports]
 n = len(args.ports)
 ok("connections_listed", len(mine) == n and len(conns) == n,
-   "xct ct list had %d entries, %d of the test's" % (len(conns), len(mine)))
+   ("xct ct events had %d DESTROY events" if args.events else "xct ct list had %d entries")
+   % len(conns) + ", %d of the test's" % len(mine))
 ok("record_count", len(flows) == n and len(nats) == 2 * args.translated,
    "%d flow and %d NAT records" % (len(flows), len(nats)))
 

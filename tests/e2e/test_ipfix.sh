@@ -20,6 +20,8 @@
 # collector restarted mid-stream decodes records again after one
 # template refresh.  NetFlow v9: a TCP connection and a masqueraded UDP
 # flow exported as v9 decode the same way, with no sequence error.
+# xctd, run with a collector, exports the same records while an `xct ct
+# events` reader follows it, and they match the reader's DESTROY events.
 # Bad arguments exit 2.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
@@ -46,10 +48,11 @@ fail_setup() {
 	exit 1
 }
 
-# start_collector DIR: nfcapd on 127.0.0.1 in the router, writing to DIR.
+# start_collector DIR: nfcapd on 127.0.0.1 in the router, writing its
+# files into DIR/data (one a minute: a run may span two).
 start_collector() {
-	mkdir -p "$1" || return 1
-	ip netns exec "$NS_R" nfcapd -b 127.0.0.1 -p "$COLLECTOR_PORT" -w "$1" -t 60 \
+	mkdir -p "$1/data" || return 1
+	ip netns exec "$NS_R" nfcapd -b 127.0.0.1 -p "$COLLECTOR_PORT" -w "$1/data" -t 60 \
 		-P "$1/nfcapd.pid" >"$1/nfcapd.log" 2>&1 &
 	CAP_PID=$!
 	BG_PIDS+=("$CAP_PID")
@@ -83,7 +86,7 @@ exporter_done() {
 # TCP connection to close, lists the entries into CT_JSON (the values their
 # DESTROY events carry) and flushes them; the exporter must then end after
 # RECORDS records ("WHAT records sent"), then nfcapd (DIR) is stopped and
-# its file read into DIR/flows.raw and DIR/stat.txt.  Two results:
+# its files read into DIR/flows.raw and DIR/stat.txt.  Two results:
 # NAME_export_count, and NAME_no_sequence_errors (nfcapd's and nfdump's
 # counts, and EXPORTER, the line nfcapd logs for the exporter).
 end_and_collect() {
@@ -97,19 +100,19 @@ end_and_collect() {
 	grep -q "$records $what records sent to 127.0.0.1:$COLLECTOR_PORT" "$WORK/export.err"
 	result "${name}_export_count" $((rc || $?)) "exit $rc: $(cat "$WORK/export.err")"
 	stop_collector
-	cap=$(capture_file "$dir")
-	[ -n "$cap" ] || echo "# no nfcapd file: $(cat "$dir/nfcapd.log")"
-	nfdump -r "$cap" -o raw >"$dir/flows.raw" 2>&1
-	nfdump -r "$cap" -I >"$dir/stat.txt" 2>&1
+	read_capture "$dir"
 	grep -q "^Sequence failures: 0$" "$dir/stat.txt" &&
 		grep -q "Sequence Errors: 0, Bad Packets: 0" "$dir/nfcapd.log" &&
 		grep -q "$exporter" "$dir/nfcapd.log"
 	result "${name}_no_sequence_errors" $? "$(cat "$dir/stat.txt" "$dir/nfcapd.log")"
 }
 
-# capture_file DIR: the one file nfcapd wrote into DIR.
-capture_file() {
-	find "$1" -name 'nfcapd.2*' -type f | head -1
+# read_capture DIR: the records of every file nfcapd wrote, into
+# DIR/flows.raw, and their statistics into DIR/stat.txt.
+read_capture() {
+	[ -n "$(ls "$1/data")" ] || echo "# no nfcapd file: $(cat "$1/nfcapd.log")"
+	nfdump -R "$1/data" -o raw >"$1/flows.raw" 2>&1
+	nfdump -R "$1/data" -I >"$1/stat.txt" 2>&1
 }
 
 traffic() {
@@ -243,7 +246,7 @@ xct_r ct delete -p tcp --sport 41011 >/dev/null 2>&1
 poll 10 sent_after 256
 stop_reader "$EXP_PID"
 stop_collector
-nfdump -r "$(capture_file "$WORK/cap3")" -o raw 2>/dev/null | grep -q "src port *= *41011$"
+nfdump -R "$WORK/cap3/data" -o raw 2>/dev/null | grep -q "src port *= *41011$"
 result ipfix_template_refresh $? "out='$out' $(cat "$WORK/cap3/nfcapd.log")"
 
 # ---- NetFlow v9: the same records, decoded by nfcapd as v9 ------------
@@ -260,6 +263,77 @@ end_and_collect nf9 "$WORK/cap4" "$WORK/ct9.json" 4 "NetFlow v9" \
 result nf9_decoded_as_v9 $?
 "$PYTHON" "$E2E_DIR/ipfix_check.py" --no-end-reason nf9 "$WORK/ct9.json" "$WORK/cap4/flows.raw" 1 \
 	41021 42022
+
+# ---- xctd exports: the same records, from the daemon's reader ---------
+# The collector comes from xct.conf's [daemon] section, the domain from
+# the command line, which wins over the file's.  An `xct ct events -e
+# DESTROY` reader runs through the same xctd at the same time: both get
+# every event, and nfdump's records must match the reader's DESTROY
+# events; xctd's metrics count the records it sent.  xctd sends what it
+# holds when it stops.
+COLLECTOR_PORT=$((COLLECTOR_PORT + 1))
+start_collector "$WORK/cap5" || fail_setup nfcapd
+mkdir -m 0700 "$WORK/run" || fail_setup "run dir"
+SOCK=$WORK/run/xctd.sock
+printf '[daemon]\nipfix-collector = 127.0.0.1:%s\nipfix-domain = 77\n' "$COLLECTOR_PORT" \
+	>"$WORK/xct.conf"
+MPORT=$((COLLECTOR_PORT + 100))
+start_xctd "$SOCK" "$WORK/xctd.log" --config "$WORK/xct.conf" --ipfix-domain 78 \
+	--metrics-listen "127.0.0.1:$MPORT" ||
+	fail_setup "xctd: $(cat "$WORK/xctd.log")"
+ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" --socket "$SOCK" -j ct events -e DESTROY \
+	>"$WORK/destroy.jsonl" 2>"$WORK/destroy.err" &
+EV_PID=$!
+BG_PIDS+=("$EV_PID")
+poll 10 grep -q "reader pid $EV_PID follows" "$WORK/xctd.log" || fail_setup "reader: $(cat "$WORK/xctd.log")"
+ok=0
+out=$(tcp_peer_of "$NS_C" "$S4:$P_TCP" 41031) && [ "$out" = "$C4 41031" ] || ok=1
+out=$(tcp_peer_of "$NS_C" "$S4:$((P_TCP + 100))" 42031) && [ "${out% *}" = "$R4S" ] || ok=1
+out=$(udp_peer_of "$NS_C" "$S4:$((P_UDP + 100))" 42032) && [ "${out% *}" = "$R4S" ] || ok=1
+in_ns "$NS_C" ping -c 2 -i 0.2 -W 2 -e 731 "$S4" >/dev/null || ok=1
+result xctd_ipfix_traffic "$ok"
+poll 10 sh -c "! ip netns exec $NS_R $XCT --pin-path $XCT_PIN ct list -p tcp 2>/dev/null | grep -q ESTABLISHED"
+xct_r ct flush >/dev/null 2>&1
+poll 10 sh -c "[ \$(grep -c '\"event\":\"DESTROY\"' '$WORK/destroy.jsonl') -ge 4 ]"
+# xctd's metrics count what its exporter sent, once it has sent it.
+scrape() {
+	in_ns "$NS_R" curl -s --max-time 2 "http://127.0.0.1:$MPORT/metrics" >"$WORK/scrape.txt"
+}
+exported() {
+	scrape && grep -q '^xct_ipfix_records_total 10$' "$WORK/scrape.txt"
+}
+poll 10 exported
+ok=$?
+promtool check metrics <"$WORK/scrape.txt" >"$WORK/promtool.out" 2>&1 &&
+	grep -q '^xct_ipfix_send_errors_total 0$' "$WORK/scrape.txt" &&
+	grep -q '^xct_ipfix_lost_records_total 0$' "$WORK/scrape.txt"
+result xctd_ipfix_metrics $((ok || $?)) "$(grep ipfix "$WORK/scrape.txt") $(cat "$WORK/promtool.out")"
+stop_reader "$EV_PID"
+kill -TERM "$XCTD_PID" 2>/dev/null
+wait "$XCTD_PID"
+rc=$?
+# 4 flow records, a NAT create and a NAT delete for each of the 3 translated
+grep -q "10 IPFIX records sent to 127.0.0.1:$COLLECTOR_PORT in [0-9]* messages (domain 78)" \
+	"$WORK/xctd.log"
+result xctd_ipfix_export_count $((rc || $?)) "exit $rc: $(cat "$WORK/xctd.log")"
+stop_collector
+read_capture "$WORK/cap5"
+grep -q "^Sequence failures: 0$" "$WORK/cap5/stat.txt" &&
+	grep -q "Sequence Errors: 0, Bad Packets: 0" "$WORK/cap5/nfcapd.log" &&
+	grep -q "New ipfix exporter: SysID: [0-9]*, Observation domain 78 from: 127.0.0.1" \
+		"$WORK/cap5/nfcapd.log"
+result xctd_ipfix_no_sequence_errors $? "$(cat "$WORK/cap5/stat.txt" "$WORK/cap5/nfcapd.log")"
+"$PYTHON" "$E2E_DIR/ipfix_check.py" --events xctd_ipfix "$WORK/destroy.jsonl" \
+	"$WORK/cap5/flows.raw" 3 41031 42031 42032 731
+
+for args in "--ipfix-collector 127.0.0.1:0" "--ipfix-collector [::1" \
+	"--ipfix-domain 4294967296" "--ipfix-domain x" "--ipfix-collector"; do
+	# shellcheck disable=SC2086 # the words are the arguments
+	"$XCTD" $args >/dev/null 2>&1
+	rc=$?
+	[ "$rc" = 2 ] || { echo "# 'xctd $args' exited $rc"; bad_xctd=1; }
+done
+result xctd_ipfix_bad_arguments "${bad_xctd:-0}"
 
 for args in "" "bogus" "ipfix" "ipfix 127.0.0.1:0" "ipfix [::1" "ipfix 127.0.0.1:1 --domain -1" \
 	"ipfix 127.0.0.1:1 --template-refresh 0" "ipfix 127.0.0.1:1 --mtu 100" \

@@ -15,7 +15,11 @@
 #      the command (an explicit pin path under `ip netns exec`'s own
 #      /sys), attach refuses before it touches a hook;
 #   5. a state left by a namespace that is gone, whose inode number a new
-#      one got, is refused but by `detach --all`, which clears it.
+#      one got, is refused but by `detach --all`, which clears it;
+#   6. an xctd in each namespace, with no --pin-path or --socket, listens
+#      on a socket of its own namespace's instance (/run is shared by every
+#      namespace), and `xct ct events` in each, with no option, reads its
+#      own namespace's events through its own daemon.
 # Each check prints its own ok / not ok line.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -32,7 +36,14 @@ DIR_B=""
 STATE=$(mktemp -d /tmp/xct-netns.XXXXXX)
 PIN_B2="$STATE/bpf/b"
 
+XCTD=${XCTD:-$PWD/build/xctd}
+DAEMONS=()
+
 cleanup() {
+	for pid in "${DAEMONS[@]}"; do
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
 	ip netns exec "$NS_A" "$XCT" detach --all >/dev/null 2>&1
 	ip netns exec "$NS_B" "$XCT" detach --all >/dev/null 2>&1
 	ip netns exec "$NS_B" "$XCT" --pin-path "$PIN_B2" detach --all >/dev/null 2>&1
@@ -119,6 +130,57 @@ SEEN_B=$(xb status 2>&1 | sed -n 's/^xct .*, state in \(.*\) (network namespace.
 expect "netns B's table does not hold A's connection" 0 '^0$' xb ct count
 expect "netns B's status lists xb0 and not xa0" 0 "^  xb0 \(ifindex" xb status
 if xb status 2>&1 | grep -q xa0; then not_ok "netns B's status does not list xa0"; else ok "B's status does not list xa0"; fi
+
+# 6. A daemon in each namespace, each reader on its own.
+# xctd_in NS LOG: start xctd in NS with every default, logging to LOG.
+xctd_in() {
+	ip netns exec "$1" "$XCTD" --foreground >/dev/null 2>"$2" &
+	DAEMONS+=($!)
+}
+# listening LOG: the socket the daemon logging to LOG listens on, once it does.
+listening() {
+	local i
+	for i in $(seq 100); do
+		sed -n 's/.*listening on \([^,]*\),.*/\1/p' "$1" | grep . && return 0
+		sleep 0.05
+	done
+	return 1
+}
+xctd_in "$NS_A" "$STATE/xctd-a.log"
+xctd_in "$NS_B" "$STATE/xctd-b.log"
+SOCK_A=$(listening "$STATE/xctd-a.log")
+SOCK_B=$(listening "$STATE/xctd-b.log")
+if [ -n "$SOCK_A" ] && [ -n "$SOCK_B" ] && [ "$SOCK_A" != "$SOCK_B" ] &&
+	[ -S "$SOCK_A" ] && [ -S "$SOCK_B" ]; then
+	ok "netns each namespace's xctd listens on a socket of its own"
+else
+	not_ok "netns each namespace's xctd listens on a socket of its own"
+	sed 's/^/#   /' "$STATE/xctd-a.log" "$STATE/xctd-b.log"
+fi
+# events_in NS PEER NET: a reader in NS, with no option, sees PEER's ping.
+events_in() {
+	local out=$STATE/events-$1
+	ip netns exec "$1" "$XCT" ct events -p icmp -e NEW --count 1 --timeout 10 >"$out" 2>&1 &
+	local reader=$! i
+	# Ping until the reader has its event: it may not be subscribed yet.
+	for i in $(seq 50); do
+		kill -0 "$reader" 2>/dev/null || break
+		ip netns exec "$2" ping -c 1 -W 1 "$3.1" >/dev/null
+		sleep 0.2
+	done
+	wait "$reader"
+}
+events_in "$NS_A" "$NS_PA" 10.241.1 && grep -q "src=10.241.1.2 " "$STATE/events-$NS_A" &&
+	! grep -q "10.241.2" "$STATE/events-$NS_A"
+check "netns a reader in A gets A's events through A's xctd" test $? = 0
+events_in "$NS_B" "$NS_PB" 10.241.2 && grep -q "src=10.241.2.2 " "$STATE/events-$NS_B" &&
+	! grep -q "10.241.1" "$STATE/events-$NS_B"
+check "netns a reader in B gets B's events through B's xctd" test $? = 0
+for pid in "${DAEMONS[@]}"; do
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+done
+DAEMONS=()
 
 # 3. Another namespace's state is refused, and nothing of it changes.
 before=$(hooks "$NS_B" xb0)

@@ -21,6 +21,22 @@ struct check_test {
 	void (*fn)(void);
 };
 
+/* Whether len bytes are the same, the first difference printed (for
+ * CHECK(check_bytes_equal(got, want, len)) on encoded messages). */
+static inline int check_bytes_equal(const unsigned char *got, const unsigned char *want, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (got[i] != want[i]) {
+			fprintf(stderr, "  byte %zu: got 0x%02x, want 0x%02x\n", i, got[i],
+				want[i]);
+			return 0;
+		}
+	}
+	return 1;
+}
+
 #define CHECK_MAX_TESTS 1024
 extern struct check_test check_tests[CHECK_MAX_TESTS];
 extern int check_ntests;

@@ -271,8 +271,8 @@ TEST(format_json_object)
 		  "\"state\":\"SYN_SENT\",\"orig\":{\"src\":\"10.0.0.1\",\"dst\":\"10.0.0.2\","
 		  "\"sport\":1234,\"dport\":80,\"packets\":1,\"bytes\":60},\"reply\":{\"src\":"
 		  "\"10.0.0.2\",\"dst\":\"10.0.0.1\",\"sport\":80,\"dport\":1234,\"packets\":0,"
-		  "\"bytes\":0},\"status\":[],\"mark\":0,\"use\":1,\"age_ms\":5000,"
-		  "\"idle_ms\":1000}");
+		  "\"bytes\":0},\"status\":[],\"mark\":0,\"use\":1,\"id\":3659907026,"
+		  "\"age_ms\":5000,\"idle_ms\":1000}");
 }
 
 TEST(filter_parse_values)

@@ -30,20 +30,6 @@
 
 #define MONO_TO_REAL	   1700000000000000000LL /* 2023-11-14T22:13:20Z */
 
-static int bytes_equal(const __u8 *got, const __u8 *want, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		if (got[i] != want[i]) {
-			fprintf(stderr, "  byte %zu: got 0x%02x, want 0x%02x\n", i, got[i],
-				want[i]);
-			return 0;
-		}
-	}
-	return 1;
-}
-
 /* An event of a connection whose original direction is t. */
 static struct xct_ct_event event(__u8 type, __u8 end, const struct xct_tuple *t)
 {
@@ -105,7 +91,7 @@ TEST(ipfix_template_set)
 	CHECK_EQ(xct_ipfix_put_templates(&m), 0);
 	CHECK_EQ(m.records, 0);
 	CHECK_EQ(xct_ipfix_msg_finish(&m, 0x65536c00, 7, 42), sizeof(want));
-	CHECK(bytes_equal(buf, want, sizeof(want)));
+	CHECK(check_bytes_equal(buf, want, sizeof(want)));
 	/* The record lengths the templates promise. */
 	CHECK_EQ(xct_ipfix_record_len(&xct_ipfix_templates[0]), 65);
 	CHECK_EQ(xct_ipfix_record_len(&xct_ipfix_templates[1]), 89);
@@ -148,7 +134,7 @@ TEST(ipfix_flow_record_v4)
 	CHECK_EQ(xct_ipfix_put_event(&m, &ev, MONO_TO_REAL), 1);
 	CHECK_EQ(m.records, 1);
 	CHECK_EQ(xct_ipfix_msg_finish(&m, 1700001044, 1000, 0), sizeof(want));
-	CHECK(bytes_equal(buf, want, sizeof(want)));
+	CHECK(check_bytes_equal(buf, want, sizeof(want)));
 
 	/* An UPDATE makes no record; a NEW only for a translated connection. */
 	ev.type = XCT_CTE_UPDATE;
@@ -205,14 +191,14 @@ TEST(ipfix_nat44_records)
 	xct_ipfix_msg_init(&m, buf, sizeof(buf));
 	CHECK_EQ(xct_ipfix_put_event(&m, &ev, MONO_TO_REAL), 1);
 	CHECK_EQ(xct_ipfix_msg_finish(&m, 1, 5, 9), sizeof(want_new));
-	CHECK(bytes_equal(buf, want_new, sizeof(want_new)));
+	CHECK(check_bytes_equal(buf, want_new, sizeof(want_new)));
 
 	ev = masqueraded_udp(XCT_CTE_DESTROY, XCT_CTE_END_DELETED);
 	xct_ipfix_msg_init(&m, buf, sizeof(buf));
 	CHECK_EQ(xct_ipfix_put_event(&m, &ev, MONO_TO_REAL), 2);
 	CHECK_EQ(m.records, 2);
 	CHECK_EQ(xct_ipfix_msg_finish(&m, 2, 6, 9), sizeof(want_destroy));
-	CHECK(bytes_equal(buf, want_destroy, sizeof(want_destroy)));
+	CHECK(check_bytes_equal(buf, want_destroy, sizeof(want_destroy)));
 }
 
 /* Records of one template share a set; a record that does not fit
@@ -502,7 +488,7 @@ TEST(nf9_messages)
 	xct_nf9_msg_init(&m, buf, sizeof(buf));
 	CHECK_EQ(xct_ipfix_put_templates(&m), 0);
 	CHECK_EQ(xct_nf9_msg_finish(&m, 123456, 1700001044, 77, 42), 20 + 220);
-	CHECK(bytes_equal(buf, want_head, sizeof(want_head)));
+	CHECK(check_bytes_equal(buf, want_head, sizeof(want_head)));
 	/* the NAT templates: 12 fields each */
 	CHECK_EQ(buf[20 + 4 + 56 + 56] << 8 | buf[20 + 4 + 56 + 56 + 1], 258);
 	CHECK_EQ(buf[20 + 4 + 56 + 56 + 3], 12);

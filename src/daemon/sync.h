@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * xctd's state sync with an HA peer, in conntrackd's protocol (version 1,
+ * include/xct/ctsync.h) and its NOTRACK mode over UDP unicast: every
+ * connection event of the datapath (NEW, UPDATE, DESTROY) goes to the peer
+ * as CT_NEW, CT_UPD or CT_DEL, and an ALIVE keeps the link up while there
+ * is nothing to say.  The peer may be a conntrackd beside nf_conntrack.
+ *
+ * What the peer sends goes into the external cache, as conntrackd keeps
+ * its peer's connections: not into the table, where they would change
+ * nothing while the peer is the primary, until a commit on failover
+ * (xctd_sync_commit(), 'xct sync commit') puts them there.
+ */
+#ifndef XCT_DAEMON_SYNC_H
+#define XCT_DAEMON_SYNC_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <linux/types.h>
+
+#include "xct/abi.h"
+#include "xct/ctsync.h"
+#include "xct/nat.h"
+
+struct xct_table;
+struct xct_ct_state_counts;
+
+/* What one datagram may hold: under a 1500-byte link's MTU with the IPv6
+ * and UDP headers, as conntrackd sizes its own. */
+#define XCTD_SYNC_DGRAM_MAX 1400
+/* conntrackd's alive period: an idle peer hears from us this often. */
+#define XCTD_SYNC_ALIVE_NS (1000ULL * 1000 * 1000)
+
+/* Counters, named as conntrackd -s names its own where they match. */
+struct xctd_sync_stats {
+	__u64 msg_snd;	      /* messages sent, data and control */
+	__u64 msg_snd_lost;   /* messages in datagrams the socket refused */
+	__u64 bytes_snd;      /* of the datagrams sent */
+	__u64 data_snd[3];    /* CT_NEW, CT_UPD, CT_DEL */
+	__u64 msg_rcv;	      /* well-formed messages received */
+	__u64 msg_rcv_lost;   /* sequence numbers skipped by the peer's messages */
+	__u64 msg_rcv_before; /* messages older than the last one */
+	__u64 msg_rcv_malformed[XCT_CTSYNC_ERR_COUNT]; /* by enum xct_ctsync_error */
+	__u64 alive_rcv;
+	__u64 resync_rcv;	 /* the peer asked for our whole table */
+	__u64 dgram_rcv_foreign; /* datagrams from another address, ignored */
+	__u64 ext_unkeyable;	 /* connections xct cannot key (not an ICMP query) */
+};
+
+/* The timeout a committed connection gets when its message had none or
+ * it ran out meanwhile: conntrackd's commit gives 60 s then. */
+#define XCTD_SYNC_COMMIT_TIMEOUT_S 60
+
+/* One connection of the external cache, as it will be committed. */
+struct xctd_ext_conn {
+	struct xctd_ext_conn *next; /* in its bucket */
+	struct xct_ct_key key;
+	struct xct_ct_entry e; /* state, status, mark, window scales */
+	struct xct_nat_binding nat[2];
+	int n_nat;
+	bool has_timeout;
+	__u32 timeout_s; /* as last received */
+	__u64 rcv_ns;	 /* when */
+};
+
+#define XCTD_EXT_BUCKETS 4096
+
+struct xctd_ext_cache {
+	struct xctd_ext_conn *bucket[XCTD_EXT_BUCKETS];
+	__u64 n;
+};
+
+struct xctd_sync {
+	int fd;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	__u32 seq; /* the next message's */
+	bool seq_expected_set;
+	__u32 seq_expected; /* the peer's next message's */
+	__u8 out[XCTD_SYNC_DGRAM_MAX];
+	size_t olen;
+	__u64 last_snd_ns;
+	struct xctd_sync_stats st;
+	struct xctd_ext_cache ext;
+};
+
+/*
+ * Opens the sync socket: bound to listen (ADDR:PORT or [ADDR]:PORT; NULL:
+ * any address of the peer's family, on the peer's port, as conntrackd
+ * uses one port both ways), sending to peer.  The first sequence number
+ * is the wall clock's seconds, as conntrackd starts its own.  0, or
+ * -errno with a message in err.
+ */
+int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen, char *err,
+		   size_t errlen);
+
+/* One connection event of the ring into the datagram being built (sent
+ * when full, or by xctd_sync_flush()); now_ns, the monotonic clock, gives
+ * the timeout left. */
+void xctd_sync_event(struct xctd_sync *s, const struct xct_ct_event *ev, __u64 now_ns);
+
+/* Sends what the datagram being built holds. */
+void xctd_sync_flush(struct xctd_sync *s, __u64 now_ns);
+
+/* An ALIVE when nothing went to the peer for XCTD_SYNC_ALIVE_NS. */
+void xctd_sync_tick(struct xctd_sync *s, __u64 now_ns);
+
+/* Reads the datagrams waiting on the socket and accounts for them. */
+void xctd_sync_input(struct xctd_sync *s);
+
+/* Processes one datagram from the peer (its messages, in order). */
+void xctd_sync_datagram(struct xctd_sync *s, const __u8 *buf, size_t len, __u64 now_ns);
+
+/*
+ * Commits the external cache into t, every connection as xct_ct_insert()
+ * puts one (TCP tracked liberally, a tuple the table has left alone), with
+ * the timeout it had left when last heard of, less the time since.  The
+ * cache is kept, as conntrackd keeps its own.  0 or -errno; counts in c.
+ */
+int xctd_sync_commit(struct xctd_sync *s, const struct xct_table *t, __u64 now_ns,
+		     struct xct_ct_state_counts *c);
+
+/* Answers the peer's RESYNC: every live connection of t, as CT_UPD
+ * messages, sent at once.  0 or -errno; *sent connections. */
+int xctd_sync_bulk(struct xctd_sync *s, const struct xct_table *t, __u64 now_ns, __u64 *sent);
+
+/* Empties the external cache. */
+void xctd_sync_flush_cache(struct xctd_sync *s);
+
+void xctd_sync_close(struct xctd_sync *s);
+
+#endif /* XCT_DAEMON_SYNC_H */

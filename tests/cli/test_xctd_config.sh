@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# xctd's settings from xct.conf (--config): the pin path and the [daemon]
+# section (socket, metrics address, flow log, its size), options on the
+# command line winning over the file, and a bad file refused with its
+# FILE:LINE:COLUMN and exit 2 before anything starts.  xctd runs with no
+# xct attached (it waits for one), on paths of this test's own.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+XCT=$PWD/build/xct
+XCTD=$PWD/build/xctd
+ID="$$-$RANDOM"
+NS="xct-xctdconf-$ID" PEER="xct-xctdconfp-$ID"
+STATE=$(mktemp -d /tmp/xct-xctdconf.XXXXXX)
+PIN="$STATE/bpf/xct"
+. tests/cli/lib.sh
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; cli_cleanup' EXIT
+
+PORT=$((20000 + RANDOM % 20000))
+mkdir -m 0700 "$STATE/run" "$STATE/run2" || exit 1
+cat >"$STATE/xct.conf" <<CONF
+pin-path = $PIN
+
+[daemon]
+socket = $STATE/run/xctd.sock
+metrics-listen = 127.0.0.1:$PORT
+flow-log = $STATE/flows.jsonl
+flow-log-max-size = 1M
+CONF
+
+# start LOG ARGS...: xctd in the foreground; waits for its listening line.
+start() {
+	local log=$1
+	shift
+	"$XCTD" --foreground "$@" 2>"$log" &
+	PIDS+=($!)
+	local i
+	for i in $(seq 100); do
+		grep -q "listening on" "$log" && return 0
+		kill -0 "${PIDS[-1]}" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+stop() {
+	kill "${PIDS[-1]}" 2>/dev/null
+	wait "${PIDS[-1]}" 2>/dev/null
+	unset 'PIDS[-1]'
+}
+
+printf 'pin-path = %s\n[daemon]\nsockett = /run/x.sock\n' "$PIN" >"$STATE/bad.conf"
+expect "xctd --config: a bad file exits 2 with FILE:LINE:COLUMN" 2 \
+	"^xctd: $STATE/bad.conf:3:1: unknown key 'sockett' in \[daemon\]" \
+	"$XCTD" --foreground --config "$STATE/bad.conf"
+check "xctd --config: a bad file starts nothing" test ! -e "$STATE/run/xctd.sock"
+expect "xctd --config: an unreadable file exits 1" 1 "cannot read $STATE/none" \
+	"$XCTD" --foreground --config "$STATE/none"
+
+if start "$STATE/log" --config "$STATE/xct.conf"; then
+	ok "xctd --config: starts"
+else
+	not_ok "xctd --config: starts"
+	sed 's/^/#   /' "$STATE/log"
+fi
+check "xctd --config: the file's socket, metrics address and pin path" grep -q \
+	"listening on $STATE/run/xctd.sock, metrics on 127.0.0.1:$PORT, state under $PIN" \
+	"$STATE/log"
+check "xctd --config: the socket is there, root's alone" \
+	test "$(stat -c '%U %a' "$STATE/run/xctd.sock" 2>/dev/null)" = "root 600"
+# No xct is attached: the answer says so, with 503, as a scrape must see.
+code=$(curl -s -o "$STATE/metrics" -w '%{http_code}' "http://127.0.0.1:$PORT/metrics")
+check "xctd --config: metrics served on the file's address" \
+	test "$code" = 503 -a "$(cat "$STATE/metrics")" = "xct is not attached"
+check "xctd --config: the file's flow log is open, mode 0600" \
+	test "$(stat -c %a "$STATE/flows.jsonl" 2>/dev/null)" = 600
+stop
+
+if start "$STATE/log2" --config "$STATE/xct.conf" --socket "$STATE/run2/xctd.sock" \
+	--metrics-listen "127.0.0.1:$((PORT + 1))"; then
+	grep -q "listening on $STATE/run2/xctd.sock, metrics on 127.0.0.1:$((PORT + 1))" \
+		"$STATE/log2"
+	check "xctd --config: options win over the file" test $? = 0
+else
+	not_ok "xctd --config: options win over the file"
+	sed 's/^/#   /' "$STATE/log2"
+fi
+stop
+
+exit $((failures > 0))
