@@ -254,7 +254,9 @@ __noinline int xct_fast_commit(void)
 		 * path writes its own in as deltas (xct_ct_write_back()),
 		 * so a concurrent update loses none. */
 		status = XCT_READ_ONCE(ct->status);
-		if ((status & (XCT_CT_DYING | XCT_CT_NEW_PENDING)) || XCT_READ_ONCE(ct->expires_ns) <= now)
+		if ((status & (XCT_CT_DYING | XCT_CT_NEW_PENDING)) ||
+		    XCT_READ_ONCE(ct->expires_ns) <= now ||
+		    !xct_ct_holds(ct, xct_key_ident(&f->key)))
 			return XCT_FAST_PARSED;
 		dir = f->side == ct->orig_side ? XCT_DIR_ORIGINAL : XCT_DIR_REPLY;
 		if (xct_fast_dnat_due(f, dir, status) || xct_udp_changes(ct, status, dir, now))
@@ -275,7 +277,7 @@ __noinline int xct_fast_commit(void)
 	/* A connection relearning its windows (XCT_CT_LIBERAL) leaves
 	 * liberal tracking on the full path, which counts it. */
 	if ((status & (XCT_CT_DYING | XCT_CT_NEW_PENDING | XCT_CT_LIBERAL)) ||
-	    ct->expires_ns <= now)
+	    ct->expires_ns <= now || !xct_ct_holds(ct, xct_key_ident(&f->key)))
 		goto unlock;
 	dir = f->side == ct->orig_side ? XCT_DIR_ORIGINAL : XCT_DIR_REPLY;
 	if (xct_fast_dnat_due(f, dir, status))
@@ -294,7 +296,7 @@ __noinline int xct_fast_commit(void)
 	    res.started || e->state != state || ((e->status ^ status) & XCT_CTE_STATUS_BITS))
 		return XCT_FAST_PARSED;
 	bpf_spin_lock(&ct->lock);
-	if (ct->seq != e->seq || (ct->status & XCT_CT_DYING))
+	if (ct->seq != e->seq || (ct->status & XCT_CT_DYING) || ct->ident != e->ident)
 		goto unlock;
 	e->seq = e->seq + 1 ? e->seq + 1 : 1;
 	__builtin_memcpy((__u8 *)ct + sizeof(struct bpf_spin_lock),

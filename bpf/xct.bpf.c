@@ -1050,8 +1050,9 @@ static __noinline int xct_ctl_ct_delete(const struct xct_ct_key *pkt_key, __u64 
 	if (!ct)
 		return -ENOENT;
 	bpf_spin_lock(&ct->lock);
-	if (ct->status & XCT_CT_DYING) {
-		/* The GC is on it. */
+	if ((ct->status & XCT_CT_DYING) || !xct_ct_holds(ct, xct_key_ident(&key))) {
+		/* The GC is on it (or was, and the entry holds another
+		 * connection now). */
 		bpf_spin_unlock(&ct->lock);
 		return -ENOENT;
 	}

@@ -544,6 +544,7 @@ static int restore_one(const struct xct_table *t, struct saved_conn *s, __u64 no
 			return 0;
 		}
 	}
+	s->e.ident = xct_key_ident(&s->key);
 	if (bpf_map_update_elem(t->ct_fd, &s->key, &s->e, BPF_NOEXIST)) {
 		err = -errno;
 		if (s->n_nat)
