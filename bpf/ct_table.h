@@ -397,8 +397,6 @@ static __always_inline int xct_ct_process(const struct xct_ct_key *key, __u8 sid
 					  struct xct_ct_result *res, __u32 *seq, __u8 *missed)
 {
 	struct xct_ct_entry *ct = bpf_map_lookup_elem(&xct_ct, key);
-	struct xct_ct_entry_scratch *copy;
-	__u32 zero = 0;
 	__u8 reason;
 
 	*seq = 0;
@@ -408,13 +406,7 @@ static __always_inline int xct_ct_process(const struct xct_ct_key *key, __u8 sid
 		*seq = xct_ct_update(key, ct, side, pkt, now, res);
 		return 0;
 	}
-	copy = bpf_map_lookup_elem(&xct_scratch, &zero);
-	if (!copy) {
-		res->ct_state = XCT_CTS_INVALID;
-		res->reason = XCT_R_INTERNAL_ERROR;
-		return 0;
-	}
-	reason = xct_ct_init((struct xct_ct_entry *)copy, pkt, side, now);
+	reason = xct_ct_may_open(pkt);
 	res->dir = XCT_DIR_ORIGINAL;
 	res->reason = reason;
 	res->ct_state = reason == XCT_R_OK ? XCT_CTS_NEW : XCT_CTS_INVALID;
@@ -673,13 +665,13 @@ static __always_inline void xct_ct_fail(struct xct_ct_result *res, __u8 reason)
 
 /*
  * Creates the entry of a packet xct_ct_process() found new and the policy
- * admitted.  The first packet is applied to a fresh copy by the same
- * tracker as any other (the copy is dead, so the tracker starts the
- * connection on it, as on an expired entry), and the live result is
- * inserted at once: one write, and no instant at which other CPUs see a
- * placeholder.  An insert that loses the race to another CPU's (-EEXIST)
- * applies the packet to the winner's entry instead.  When the entry cannot
- * be had, res says INVALID and why.
+ * admitted.  The first packet is applied to a dead copy by the same
+ * tracker as any other (which starts the connection on it, as on an
+ * expired entry, filling it), and the live result is inserted at once: one
+ * write, and no instant at which other CPUs see a placeholder.  An insert
+ * that loses the race to another CPU's (-EEXIST) applies the packet to the
+ * winner's entry instead.  When the entry cannot be had, res says INVALID
+ * and why.
  */
 static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 side,
 					  const struct xct_pkt *pkt, __u64 now,
@@ -692,13 +684,17 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 	long err;
 
 	copy = bpf_map_lookup_elem(&xct_scratch, &zero);
-	if (!copy || xct_ct_init((struct xct_ct_entry *)copy, pkt, side, now) != XCT_R_OK) {
+	if (!copy) {
 		xct_ct_fail(res, XCT_R_INTERNAL_ERROR);
 		return;
 	}
+	/* Dead: the tracker starts the connection on it, and fills every
+	 * field but these (xct_ct_init()). */
 	c = (struct xct_ct_entry *)copy;
-	c->expires_ns = 0; /* dead: the tracker starts the connection on it */
+	c->orig_side = side;
+	c->expires_ns = 0;
 	c->seq = 0;
+	c->pad = 0;
 	__builtin_memset(res, 0, sizeof(*res));
 	xct_ct_apply_copy(copy, side, pkt, now, res);
 	if (!res->started) {
