@@ -390,13 +390,16 @@ failed:
  * reported NEW (or INVALID if it cannot open a connection) and 1 is
  * returned, so that the policy decides before the table spends an entry on
  * it; xct_ct_create() then inserts it.  *seq gets what xct_ct_update()
- * committed; *missed says that the key has no entry at all.
+ * committed; *missed says that the key has no entry at all, and when it
+ * says so on the way in, the fast path's lookup of the key just missed,
+ * and the key is not looked up again (an entry another CPU created since
+ * is met by the insert, as any clash).
  */
 static __always_inline int xct_ct_process(const struct xct_ct_key *key, __u8 side,
 					  const struct xct_pkt *pkt, __u64 now,
 					  struct xct_ct_result *res, __u32 *seq, __u8 *missed)
 {
-	struct xct_ct_entry *ct = bpf_map_lookup_elem(&xct_ct, key);
+	struct xct_ct_entry *ct = *missed ? 0 : bpf_map_lookup_elem(&xct_ct, key);
 	__u8 reason;
 
 	*seq = 0;

@@ -112,6 +112,7 @@ static __always_inline int xct_fast_prepare(const __u8 *data, const __u8 *data_e
 	slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
 	if (!slot)
 		return XCT_FAST_NO;
+	slot->fast_missed = 0;
 	/* A dnat reply's connection, handed over by xct_nat_ingress(), is
 	 * tracked under another key: the full path's. */
 	if (hook == XCT_HOOK_INGRESS && slot->nat_hint)
@@ -241,8 +242,12 @@ __noinline int xct_fast_commit(void)
 		return XCT_FAST_PARSED;
 	e = (struct xct_ct_entry *)copy;
 	ct = bpf_map_lookup_elem(&xct_ct, &f->key);
-	if (!ct)
+	if (!ct) {
+		/* A new connection's first packet, most likely: the full
+		 * path takes it from the miss (xct_ct_process()). */
+		slot->fast_missed = 1;
 		return XCT_FAST_PARSED;
+	}
 	now = xct_now();
 	__builtin_memset(&res, 0, sizeof(res));
 

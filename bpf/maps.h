@@ -29,7 +29,10 @@ struct xct_pkt_slot {
 	__u8 nat_hint; /* xct_nat_ingress()'s word to the tracker it tail-calls */
 	__u8 nat_side;
 	__u8 nat_dnat; /* tracked and accepted: xct_nat_ingress() may dnat it */
-	__u8 pad[3];
+	/* The fast path looked the packet's key up in xct_ct just now and
+	 * found no entry: the full path need not look again. */
+	__u8 fast_missed;
+	__u8 pad[2];
 	/* A reply to a destination-translated connection: the tuple it
 	 * arrived with (nat_rkey) is tracked as side nat_side of nat_key. */
 	struct xct_ct_key nat_rkey;

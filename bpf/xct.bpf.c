@@ -185,6 +185,15 @@ static __always_inline int xct_nat_take_hint(struct xct_track_state *ts)
 	return 1;
 }
 
+/* Whether the fast path found no entry for this CPU's packet. */
+static __always_inline __u8 xct_fast_missed(void)
+{
+	__u32 zero = 0;
+	struct xct_pkt_slot *slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
+
+	return slot && slot->fast_missed;
+}
+
 /* Whether NAT rules or bindings may exist under the active generation:
  * one array load. */
 static __always_inline int xct_nat_may_exist(void)
@@ -265,8 +274,11 @@ __noinline int xct_classify(const struct xct_pkt *pkt, struct xct_track_state *t
 		res->reason = XCT_R_ICMP_INVALID_NEW;
 		return 0;
 	}
-	if (ts->hook == XCT_HOOK_INGRESS)
-		xct_nat_take_hint(ts);
+	/* missed: the fast path found no entry under this key already,
+	 * unless the key is a dnat reply's connection's. */
+	missed = xct_fast_missed();
+	if (ts->hook == XCT_HOOK_INGRESS && xct_nat_take_hint(ts))
+		missed = 0;
 	ts->is_new = xct_ct_process(&ts->key, ts->side, pkt, ts->now, res, &ts->seq, &missed);
 	/* No connection has this tuple, but a translated one answers to it:
 	 * the tuple is known only once the translation is undone.  Only
@@ -776,6 +788,7 @@ static __always_inline __u8 xct_decide(void *ctx, __u32 kind, struct xct_hdr_buf
 	slot->hook = hook;
 	slot->nat_dnat = 0;
 	if (fast != XCT_FAST_PARSED) {
+		slot->fast_missed = 0;
 		__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
 		slot->copied = xct_copy_hdrs(ctx, kind, hdrs, len);
 		reason = xct_parse(ctx, kind, hdrs, slot->copied, &slot->pkt);
