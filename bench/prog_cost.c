@@ -17,8 +17,9 @@
  *                                         and with a dnat rule, at each hook;
  *                                         a translated flow, both ways
  *   prog_cost newflow [OBJ...] [-q]       a new accepted connection's first
- *                                         packet through this datapath and
- *                                         through variant objects of it
+ *                                         packet (and an established one's)
+ *                                         through this datapath and through
+ *                                         variant objects of it
  *   prog_cost events BEFORE.bpf.o [-q]    what connection events cost: this
  *                                         datapath with no reader and with
  *                                         one, beside BEFORE.bpf.o, the
@@ -1301,18 +1302,39 @@ fail:
 	exit(1);
 }
 
+/* An established connection's packet (as established() sends it), timed
+ * with repeat; the mean. */
+static double established_ns(int fd, int tcp)
+{
+	__u16 cp = tcp ? 40000 : 40001, sp = tcp ? 80 : 53;
+	struct frame open = mkframe(0, tcp, "10.0.0.1", cp, "10.0.0.2", sp, TH_SYN, 1000, 0);
+	struct frame reply =
+		mkframe(0, tcp, "10.0.0.2", sp, "10.0.0.1", cp, TH_SYN | TH_ACK, 5000, 1001);
+	struct frame next = mkframe(0, tcp, "10.0.0.1", cp, "10.0.0.2", sp, TH_ACK, 1001, 5001);
+	__u32 rv;
+	double ns;
+
+	run_ns(fd, &open, 1, &rv);
+	run_ns(fd, &reply, 1, &rv);
+	run_ns(fd, &next, 1, &rv);
+	ns = best_of(fd, &next, &rv);
+	expect(rv, XDP_PASS, "newflow: established");
+	return ns;
+}
+
 /*
  * A new accepted connection's first packet (the ruleset of cases()),
  * TCP and UDP over IPv4, through this datapath and through each variant
  * object given, in interleaved rounds, the tables emptied before each:
- * medians.  For finding where a new connection's time goes (variants cut
- * short at one step or another) and for comparing a change with what it
- * replaces.
+ * medians; and, beside them, an established connection's packet, so that
+ * a change for new connections shows what it does to the others.  For
+ * finding where a new connection's time goes (variants cut short at one
+ * step or another) and for comparing a change with what it replaces.
  */
 static int newflow_cost(int nobj, char **objs)
 {
 	int rounds = quick ? 1 : 7, n = quick ? 200 : 5000, configs = nobj + 1, r, c, k;
-	double v[NF_CONFIGS_MAX][2][NF_ROUNDS_MAX], overhead;
+	double v[NF_CONFIGS_MAX][4][NF_ROUNDS_MAX], overhead;
 	struct xct_bpf *skel[NF_CONFIGS_MAX];
 	int trivial;
 
@@ -1338,20 +1360,20 @@ static int newflow_cost(int nobj, char **objs)
 			/* Each round starts with another configuration. */
 			c = (r + k) % configs;
 			for (int tcp = 1; tcp >= 0; tcp--) {
+				int fd = bpf_program__fd(skel[c]->progs.xct_xdp);
+
 				empty_table(bpf_map__fd(skel[c]->maps.xct_ct));
-				v[c][!tcp][r] =
-					accepted_raw(bpf_program__fd(skel[c]->progs.xct_xdp), 0,
-						     tcp, n, 10000) -
-					overhead;
+				v[c][!tcp][r] = accepted_raw(fd, 0, tcp, n, 10000) - overhead;
+				v[c][2 + !tcp][r] = established_ns(fd, tcp);
 			}
 		}
 	}
 	printf("{\"rounds\": %d, \"distinct_n\": %d, \"trivial_single_ns\": %.1f,\n \"cases\": [",
 	       rounds, n, overhead);
-	for (k = 0; k < 2; k++) {
-		printf("%s\n  {\"name\": \"NEW %s accepted (creates the entry), IPv4\", "
-		       "\"method\": \"distinct\"",
-		       k ? "," : "", k ? "UDP" : "TCP");
+	for (k = 0; k < 4; k++) {
+		printf("%s\n  {\"name\": \"%s %s%s, IPv4\", \"method\": \"%s\"", k ? "," : "",
+		       k < 2 ? "NEW" : "ESTABLISHED", k & 1 ? "UDP" : "TCP",
+		       k < 2 ? " accepted (creates the entry)" : "", k < 2 ? "distinct" : "repeat");
 		for (c = 0; c < configs; c++) {
 			printf(", \"%s_runs\": [", c ? objs[c - 1] : "built-in");
 			for (r = 0; r < rounds; r++)

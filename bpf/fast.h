@@ -161,6 +161,7 @@ static __always_inline int xct_fast_prepare(const __u8 *data, const __u8 *data_e
 			return XCT_FAST_PARSED;
 	}
 	xct_key_from_tuple(&pkt->t, &f->key, &f->side);
+	f->ident = xct_key_ident(&f->key);
 	return XCT_FAST_READY;
 }
 
@@ -260,8 +261,7 @@ __noinline int xct_fast_commit(void)
 		 * so a concurrent update loses none. */
 		status = XCT_READ_ONCE(ct->status);
 		if ((status & (XCT_CT_DYING | XCT_CT_NEW_PENDING)) ||
-		    XCT_READ_ONCE(ct->expires_ns) <= now ||
-		    !xct_ct_holds(ct, xct_key_ident(&f->key)))
+		    XCT_READ_ONCE(ct->expires_ns) <= now || !xct_ct_holds(ct, f->ident))
 			return XCT_FAST_PARSED;
 		dir = f->side == ct->orig_side ? XCT_DIR_ORIGINAL : XCT_DIR_REPLY;
 		if (xct_fast_dnat_due(f, dir, status) || xct_udp_changes(ct, status, dir, now))
@@ -282,7 +282,7 @@ __noinline int xct_fast_commit(void)
 	/* A connection relearning its windows (XCT_CT_LIBERAL) leaves
 	 * liberal tracking on the full path, which counts it. */
 	if ((status & (XCT_CT_DYING | XCT_CT_NEW_PENDING | XCT_CT_LIBERAL)) ||
-	    ct->expires_ns <= now || !xct_ct_holds(ct, xct_key_ident(&f->key)))
+	    ct->expires_ns <= now || !xct_ct_holds(ct, f->ident))
 		goto unlock;
 	dir = f->side == ct->orig_side ? XCT_DIR_ORIGINAL : XCT_DIR_REPLY;
 	if (xct_fast_dnat_due(f, dir, status))

@@ -50,6 +50,7 @@ struct {
  * CPU: off the stack, which the tracker below them takes most of. */
 struct xct_fast_state {
 	struct xct_ct_key key;
+	__u32 ident; /* the key's (xct_key_ident()) */
 	/* The rules' verdict for an ESTABLISHED packet (0) and for a NEW one
 	 * (1), a connection's original direction before any reply: usable
 	 * where bit i of ok is set. */

@@ -140,7 +140,11 @@ XCT_INLINE int xct_key_from_tuple(const struct xct_tuple *t, struct xct_ct_key *
  */
 XCT_INLINE __u32 xct_key_ident(const struct xct_ct_key *key)
 {
-	const __u32 *w = (const __u32 *)key;
+	/* Words that may alias the key's fields: the key may have been
+	 * written field by field just before, and a plain __u32 read could
+	 * be moved ahead of those writes. */
+	typedef __u32 __attribute__((__may_alias__)) word;
+	const word *w = (const word *)key;
 	__u32 h = 2166136261u;
 	unsigned int i;
 
