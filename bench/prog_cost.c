@@ -16,6 +16,10 @@
  *                                         established flow with no NAT rule
  *                                         and with a dnat rule, at each hook;
  *                                         a translated flow, both ways
+ *   prog_cost newflow [OBJ...] [-q]       a new accepted connection's first
+ *                                         packet (and an established one's)
+ *                                         through this datapath and through
+ *                                         variant objects of it
  *   prog_cost events BEFORE.bpf.o [-q]    what connection events cost: this
  *                                         datapath with no reader and with
  *                                         one, beside BEFORE.bpf.o, the
@@ -1432,6 +1436,175 @@ static int dnat_cost(void)
 	return 0;
 }
 
+/* ---- New connections alone, this datapath beside variants of it ---- */
+
+#define NF_CONFIGS_MAX 6
+#define NF_ROUNDS_MAX  9
+
+static char nf_dirs[NF_CONFIGS_MAX][32];
+static int nf_ndirs;
+
+static void remove_nf_pins(void)
+{
+	int i;
+
+	for (i = 0; i < nf_ndirs; i++)
+		remove_pins(nf_dirs[i]);
+}
+
+/* Empties a table: its keys are collected first, since a delete would
+ * lose the iteration's place. */
+static void empty_table(int fd)
+{
+	size_t cap = 1024, n = 0, i;
+	struct xct_ct_key *keys = malloc(cap * sizeof(*keys)), *prev = NULL;
+
+	if (!keys)
+		exit(1);
+	while (bpf_map_get_next_key(fd, prev, &keys[n]) == 0) {
+		prev = &keys[n++];
+		if (n == cap) {
+			keys = realloc(keys, (cap *= 2) * sizeof(*keys));
+			if (!keys)
+				exit(1);
+			prev = &keys[n - 1];
+		}
+	}
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &keys[i]);
+	free(keys);
+}
+
+/*
+ * The datapath of an object file, opened through this build's skeleton:
+ * a variant built from the same source with other -D flags has the same
+ * maps, programs and globals, so the skeleton's layout fits it.  NULL
+ * path: this build's own object.
+ */
+static struct xct_bpf *load_variant(const char *path, const char *dir)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = dir);
+	struct xct_bpf *skel = calloc(1, sizeof(*skel));
+	void *bytes = NULL;
+	long size = 0;
+	FILE *f;
+
+	if (!skel || xct_bpf__create_skeleton(skel))
+		goto fail;
+	if (path) {
+		f = fopen(path, "rb");
+		if (!f || fseek(f, 0, SEEK_END) || (size = ftell(f)) <= 0 ||
+		    fseek(f, 0, SEEK_SET) || !(bytes = malloc((size_t)size)) ||
+		    fread(bytes, 1, (size_t)size, f) != (size_t)size) {
+			fprintf(stderr, "prog_cost: cannot read %s\n", path);
+			exit(1);
+		}
+		fclose(f);
+		skel->skeleton->data = bytes;
+		skel->skeleton->data_sz = (size_t)size;
+	}
+	xct_opts.pin_path = dir;
+	if (bpf_object__open_skeleton(skel->skeleton, &opts) ||
+	    xct_datapath_size(skel, XCT_MAX_ENTRIES_DEFAULT) || xct_bpf__load(skel))
+		goto fail;
+	load_rules("policy drop\n"
+		   "accept ct state established,related\n"
+		   "accept tcp dport 80\n"
+		   "accept udp dport 53\n");
+	return skel;
+fail:
+	fprintf(stderr, "prog_cost: cannot load the datapath %s\n", path ? path : "(built in)");
+	exit(1);
+}
+
+/* An established connection's packet (as established() sends it), timed
+ * with repeat; the mean. */
+static double established_ns(int fd, int tcp)
+{
+	__u16 cp = tcp ? 40000 : 40001, sp = tcp ? 80 : 53;
+	struct frame open = mkframe(0, tcp, "10.0.0.1", cp, "10.0.0.2", sp, TH_SYN, 1000, 0);
+	struct frame reply =
+		mkframe(0, tcp, "10.0.0.2", sp, "10.0.0.1", cp, TH_SYN | TH_ACK, 5000, 1001);
+	struct frame next = mkframe(0, tcp, "10.0.0.1", cp, "10.0.0.2", sp, TH_ACK, 1001, 5001);
+	__u32 rv;
+	double ns;
+
+	run_ns(fd, &open, 1, &rv);
+	run_ns(fd, &reply, 1, &rv);
+	run_ns(fd, &next, 1, &rv);
+	ns = best_of(fd, &next, &rv);
+	expect(rv, XDP_PASS, "newflow: established");
+	return ns;
+}
+
+/*
+ * A new accepted connection's first packet (the ruleset of cases()),
+ * TCP and UDP over IPv4, through this datapath and through each variant
+ * object given, in interleaved rounds, the tables emptied before each:
+ * medians; and, beside them, an established connection's packet, so that
+ * a change for new connections shows what it does to the others.  For
+ * finding where a new connection's time goes (variants cut short at one
+ * step or another) and for comparing a change with what it replaces.
+ */
+static int newflow_cost(int nobj, char **objs)
+{
+	int rounds = quick ? 1 : 7, n = quick ? 200 : 5000, configs = nobj + 1, r, c, k;
+	double v[NF_CONFIGS_MAX][4][NF_ROUNDS_MAX], overhead;
+	struct xct_bpf *skel[NF_CONFIGS_MAX];
+	int trivial;
+
+	if (configs > NF_CONFIGS_MAX) {
+		fprintf(stderr, "prog_cost: at most %d variants\n", NF_CONFIGS_MAX - 1);
+		return 2;
+	}
+	mount_bpffs();
+	atexit(remove_nf_pins);
+	for (c = 0; c < configs; c++) {
+		snprintf(nf_dirs[c], sizeof(nf_dirs[c]), "/sys/fs/bpf/xctb-nf%d-XXXXXX", c);
+		if (!mkdtemp(nf_dirs[c])) {
+			perror("prog_cost: mkdtemp");
+			return 1;
+		}
+		nf_ndirs++;
+		skel[c] = load_variant(c ? objs[c - 1] : NULL, nf_dirs[c]);
+	}
+	trivial = trivial_prog();
+	overhead = single_overhead(trivial);
+	for (r = 0; r < rounds; r++) {
+		for (k = 0; k < configs; k++) {
+			/* Each round starts with another configuration. */
+			c = (r + k) % configs;
+			for (int tcp = 1; tcp >= 0; tcp--) {
+				int fd = bpf_program__fd(skel[c]->progs.xct_xdp);
+
+				empty_table(bpf_map__fd(skel[c]->maps.xct_ct));
+				v[c][!tcp][r] = accepted_raw(fd, 0, tcp, n, 10000) - overhead;
+				v[c][2 + !tcp][r] = established_ns(fd, tcp);
+			}
+		}
+	}
+	printf("{\"rounds\": %d, \"distinct_n\": %d, \"trivial_single_ns\": %.1f,\n \"cases\": [",
+	       rounds, n, overhead);
+	for (k = 0; k < 4; k++) {
+		printf("%s\n  {\"name\": \"%s %s%s, IPv4\", \"method\": \"%s\"", k ? "," : "",
+		       k < 2 ? "NEW" : "ESTABLISHED", k & 1 ? "UDP" : "TCP",
+		       k < 2 ? " accepted (creates the entry)" : "", k < 2 ? "distinct" : "repeat");
+		for (c = 0; c < configs; c++) {
+			printf(", \"%s_runs\": [", c ? objs[c - 1] : "built-in");
+			for (r = 0; r < rounds; r++)
+				printf("%s%.1f", r ? ", " : "", v[c][k][r]);
+			printf("], \"%s_ns\": %.1f", c ? objs[c - 1] : "built-in",
+			       median_of(v[c][k], rounds));
+		}
+		printf("}");
+	}
+	printf("\n]}\n");
+	close(trivial);
+	for (c = configs - 1; c >= 0; c--)
+		xct_bpf__destroy(skel[c]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int i, j = 0;
@@ -1449,6 +1622,8 @@ int main(int argc, char **argv)
 		return evict_cost();
 	if (j == 1 && !strcmp(args[0], "dnat"))
 		return dnat_cost();
+	if (j >= 1 && !strcmp(args[0], "newflow"))
+		return newflow_cost(j - 1, args + 1);
 	if (j == 2 && !strcmp(args[0], "events"))
 		return events_cost(args[1]);
 	if (j == 2 && !strcmp(args[0], "owner"))
@@ -1458,6 +1633,7 @@ int main(int argc, char **argv)
 			    (__u32)strtoul(args[3], NULL, 0));
 	fprintf(stderr, "Usage: prog_cost [-q]\n       prog_cost evict [-q]\n"
 			"       prog_cost dnat [-q]\n"
+			"       prog_cost newflow [VARIANT.bpf.o...] [-q]\n"
 			"       prog_cost events BEFORE.bpf.o [-q]\n"
 			"       prog_cost owner BEFORE.bpf.o [-q]\n"
 			"       prog_cost fill DIR N MAX [-q]\n");

@@ -249,6 +249,10 @@ static __always_inline int xct_ct_defer_new(const struct xct_ct_key *key)
 	/* The seq bump makes an update that copied the entry before start
 	 * again rather than write the bit away. */
 	bpf_spin_lock(&ct->lock);
+	if (!xct_ct_holds(ct, xct_key_ident(key))) {
+		bpf_spin_unlock(&ct->lock);
+		return 0;
+	}
 	ct->status |= XCT_CT_NEW_PENDING;
 	ct->seq++;
 	bpf_spin_unlock(&ct->lock);
@@ -271,7 +275,8 @@ __noinline int xct_ct_send_pending_new(const struct xct_ct_key *key, __u64 now)
 	if (!copy || !ct)
 		return 0;
 	bpf_spin_lock(&ct->lock);
-	if ((ct->status & XCT_CT_NEW_PENDING) && !(ct->status & XCT_CT_DYING)) {
+	if ((ct->status & XCT_CT_NEW_PENDING) && !(ct->status & XCT_CT_DYING) &&
+	    xct_ct_holds(ct, xct_key_ident(key))) {
 		ct->status &= ~XCT_CT_NEW_PENDING;
 		ct->seq++;
 		__builtin_memcpy(copy->raw + sizeof(struct bpf_spin_lock),

@@ -15,6 +15,14 @@
  * verifier checks it once, on its own, rather than once per way the packet
  * was parsed, and the verifier forbids such calls under a lock.  Packets of
  * different connections never contend.
+ * Recycling.  The table hands a deleted entry's memory to the next insert
+ * at once, while a program that found the entry before the delete may
+ * still hold it.  Every entry carries a fold of the key it was created
+ * under (ident), written with it and never changed, and whoever writes
+ * into an entry it found checks, under the entry's lock, that it still
+ * holds that key (xct_ct_holds()): one that now holds another connection
+ * is left alone, as a DYING one is.  nf_conntrack does the same with its
+ * SLAB_TYPESAFE_BY_RCU objects, re-checking the tuple after the lookup.
  * Creation is serialised by the map itself: a new entry is inserted with
  * BPF_NOEXIST, and the loser of a race (-EEXIST) applies its packet to the
  * winner's entry, as nf_conntrack's clash resolution does, instead of
@@ -116,6 +124,14 @@ static __always_inline void xct_count(__u32 slot)
 static __always_inline void xct_count_reason(__u8 reason)
 {
 	xct_count(XCT_REASON_SLOT(reason));
+}
+
+/* Whether an entry found by a key whose ident (xct_key_ident()) is given
+ * still holds that key's connection, or was recycled for another: read
+ * under the entry's lock, or where a racy answer only declines. */
+static __always_inline int xct_ct_holds(const struct xct_ct_entry *ct, __u32 ident)
+{
+	return XCT_READ_ONCE(ct->ident) == ident;
 }
 
 /* Entry bytes after the lock: what an update copies out and back. */
@@ -316,9 +332,12 @@ static __always_inline __u32 xct_ct_update(const struct xct_ct_key *key, struct 
 	 * NEW waited for this packet, and goes first, as it was. */
 	if (ct->status & XCT_CT_NEW_PENDING)
 		xct_ct_flush_new(key, now);
+	/* The key's ident, kept in the copy, off the stack; every copy
+	 * taken below carries the same once checked. */
+	c->ident = xct_key_ident(key);
 	for (attempt = 0; attempt < XCT_UPDATE_TRIES; attempt++) {
 		bpf_spin_lock(&ct->lock);
-		if (ct->status & XCT_CT_DYING) {
+		if ((ct->status & XCT_CT_DYING) || !xct_ct_holds(ct, c->ident)) {
 			bpf_spin_unlock(&ct->lock);
 			goto busy;
 		}
@@ -339,7 +358,7 @@ static __always_inline __u32 xct_ct_update(const struct xct_ct_key *key, struct 
 		c->seq = seq + 1;
 
 		bpf_spin_lock(&ct->lock);
-		if (ct->seq == seq && !(ct->status & XCT_CT_DYING)) {
+		if (ct->seq == seq && !(ct->status & XCT_CT_DYING) && xct_ct_holds(ct, c->ident)) {
 			xct_ct_write_back(ct, c, &copy->taken);
 			bpf_spin_unlock(&ct->lock);
 			res->status = c->status;
@@ -352,8 +371,9 @@ static __always_inline __u32 xct_ct_update(const struct xct_ct_key *key, struct 
 	}
 
 busy:
-	/* The GC is deleting this tuple's dead entry, or the entry is under
-	 * a storm of concurrent updates; the next packet will get through.
+	/* The GC is deleting this tuple's dead entry (or deleted it, and its
+	 * memory holds another connection now), or the entry is under a
+	 * storm of concurrent updates; the next packet will get through.
 	 * This one was not applied to its connection: INVALID for the policy,
 	 * never waved through as untracked (nf_conntrack would find no entry
 	 * in a dying one and create another; xct cannot until it is gone). */
@@ -374,15 +394,16 @@ failed:
  * reported NEW (or INVALID if it cannot open a connection) and 1 is
  * returned, so that the policy decides before the table spends an entry on
  * it; xct_ct_create() then inserts it.  *seq gets what xct_ct_update()
- * committed; *missed says that the key has no entry at all.
+ * committed; *missed says that the key has no entry at all, and when it
+ * says so on the way in, the fast path's lookup of the key just missed,
+ * and the key is not looked up again (an entry another CPU created since
+ * is met by the insert, as any clash).
  */
 static __always_inline int xct_ct_process(const struct xct_ct_key *key, __u8 side,
 					  const struct xct_pkt *pkt, __u64 now,
 					  struct xct_ct_result *res, __u32 *seq, __u8 *missed)
 {
-	struct xct_ct_entry *ct = bpf_map_lookup_elem(&xct_ct, key);
-	struct xct_ct_entry_scratch *copy;
-	__u32 zero = 0;
+	struct xct_ct_entry *ct = *missed ? 0 : bpf_map_lookup_elem(&xct_ct, key);
 	__u8 reason;
 
 	*seq = 0;
@@ -392,13 +413,7 @@ static __always_inline int xct_ct_process(const struct xct_ct_key *key, __u8 sid
 		*seq = xct_ct_update(key, ct, side, pkt, now, res);
 		return 0;
 	}
-	copy = bpf_map_lookup_elem(&xct_scratch, &zero);
-	if (!copy) {
-		res->ct_state = XCT_CTS_INVALID;
-		res->reason = XCT_R_INTERNAL_ERROR;
-		return 0;
-	}
-	reason = xct_ct_init((struct xct_ct_entry *)copy, pkt, side, now);
+	reason = xct_ct_may_open(pkt);
 	res->dir = XCT_DIR_ORIGINAL;
 	res->reason = reason;
 	res->ct_state = reason == XCT_R_OK ? XCT_CTS_NEW : XCT_CTS_INVALID;
@@ -501,23 +516,29 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 	struct xct_ct_entry_scratch *copy = 0;
 	__u32 dying = XCT_DYING_INSERT;
 	struct xct_ct_entry *ct;
-	struct xct_ct_key *slot, key;
+	struct xct_evict_scan *st;
+	struct xct_ct_key *slot;
 	__u16 status = 0;
 	__u64 born = 0, orig_packets = 0;
+	__u32 zero = 0;
 	int c;
 
+	/* The candidate's key and ident are kept in this CPU's scan state,
+	 * off the stack. */
+	st = bpf_map_lookup_elem(&xct_evict_scans, &zero);
 	slot = bpf_map_lookup_elem(&xct_ct_recent, &idx);
-	if (!slot || !slot->family)
+	if (!st || !slot || !slot->family)
 		return XCT_CAND_GONE;
-	key = *slot;	  /* the slot may be rewritten meanwhile; the delete needs this key */
+	st->key = *slot;  /* the slot may be rewritten meanwhile; the delete needs this key */
 	slot->family = 0; /* examined: skipped without a lookup from now on */
-	ct = bpf_map_lookup_elem(&xct_ct, &key);
+	st->ident = xct_key_ident(&st->key);
+	ct = bpf_map_lookup_elem(&xct_ct, &st->key);
 	if (!ct)
 		return XCT_CAND_GONE;
 	if (xct_ct_events_wanted(now))
 		copy = bpf_map_lookup_elem(&xct_dying, &dying);
 	bpf_spin_lock(&ct->lock);
-	if (ct->status & XCT_CT_DYING)
+	if ((ct->status & XCT_CT_DYING) || !xct_ct_holds(ct, st->ident))
 		c = XCT_CAND_GONE;
 	else if (ct->expires_ns <= now)
 		c = XCT_CAND_DEAD;
@@ -539,10 +560,10 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 	bpf_spin_unlock(&ct->lock);
 
 	if (c == XCT_CAND_KEEP) {
-		xct_ct_ring_push(&key);
+		xct_ct_ring_push(&st->key);
 		return c;
 	}
-	if (c >= XCT_CAND_DEAD && bpf_map_delete_elem(&xct_ct, &key)) {
+	if (c >= XCT_CAND_DEAD && bpf_map_delete_elem(&xct_ct, &st->key)) {
 		/* Not deleted (a concurrent flush, or the bucket busy):
 		 * release the claim, dead, for the GC or the next insert. */
 		bpf_spin_lock(&ct->lock);
@@ -554,12 +575,12 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 	/* The DESTROY before the binding goes: it shows the translation. */
 	if (copy)
 		xct_ct_announce_end(
-			&key, copy,
+			&st->key, copy,
 			c == XCT_CAND_DEAD ? XCT_CTE_END_EXPIRED : XCT_CTE_END_EARLY_DROP, now);
 	else
 		xct_ct_end_unbuilt(orig_packets, status);
-	xct_ct_release_extras(&key, status, born);
-	xct_owner_release(&key, status);
+	xct_ct_release_extras(&st->key, status, born);
+	xct_owner_release(&st->key, status);
 	if (c == XCT_CAND_DEAD) {
 		xct_count(XCT_S_EXPIRED);
 	} else if (c == XCT_CAND_UNREPLIED) {
@@ -652,13 +673,13 @@ static __always_inline void xct_ct_fail(struct xct_ct_result *res, __u8 reason)
 
 /*
  * Creates the entry of a packet xct_ct_process() found new and the policy
- * admitted.  The first packet is applied to a fresh copy by the same
- * tracker as any other (the copy is dead, so the tracker starts the
- * connection on it, as on an expired entry), and the live result is
- * inserted at once: one write, and no instant at which other CPUs see a
- * placeholder.  An insert that loses the race to another CPU's (-EEXIST)
- * applies the packet to the winner's entry instead.  When the entry cannot
- * be had, res says INVALID and why.
+ * admitted.  The first packet is applied to a dead copy by the same
+ * tracker as any other (which starts the connection on it, as on an
+ * expired entry, filling it), and the live result is inserted at once: one
+ * write, and no instant at which other CPUs see a placeholder.  An insert
+ * that loses the race to another CPU's (-EEXIST) applies the packet to the
+ * winner's entry instead.  When the entry cannot be had, res says INVALID
+ * and why.
  */
 static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 side,
 					  const struct xct_pkt *pkt, __u64 now,
@@ -671,13 +692,17 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 	long err;
 
 	copy = bpf_map_lookup_elem(&xct_scratch, &zero);
-	if (!copy || xct_ct_init((struct xct_ct_entry *)copy, pkt, side, now) != XCT_R_OK) {
+	if (!copy) {
 		xct_ct_fail(res, XCT_R_INTERNAL_ERROR);
 		return;
 	}
+	/* Dead: the tracker starts the connection on it, and fills every
+	 * field but these (xct_ct_init()). */
 	c = (struct xct_ct_entry *)copy;
-	c->expires_ns = 0; /* dead: the tracker starts the connection on it */
+	c->orig_side = side;
+	c->expires_ns = 0;
 	c->seq = 0;
+	c->pad = 0;
 	__builtin_memset(res, 0, sizeof(*res));
 	xct_ct_apply_copy(copy, side, pkt, now, res);
 	if (!res->started) {
@@ -687,6 +712,7 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 		return;
 	}
 	c->seq = 1; /* its events count from 1 */
+	c->ident = xct_key_ident(key);
 	err = bpf_map_update_elem(&xct_ct, key, copy, BPF_NOEXIST);
 	/* Full: make room and insert again.  Another CPU's insert may take
 	 * the room first; then once more, no further, to keep the work per
@@ -762,7 +788,7 @@ static __always_inline void xct_ct_forget(const struct xct_ct_key *key, __u32 se
 	if (!ct || !seq)
 		return;
 	bpf_spin_lock(&ct->lock);
-	if (ct->seq == seq) {
+	if (ct->seq == seq && xct_ct_holds(ct, xct_key_ident(key))) {
 		ct->expires_ns = 0;
 		ct->packets[XCT_DIR_ORIGINAL] = 0;
 		ct->seq = seq + 1;
@@ -842,6 +868,8 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 	bpf_spin_lock(&ct->lock);
 	if (ct->status & XCT_CT_DYING)
 		end = XCT_CTE_END_NONE; /* another's claim: it deletes the entry */
+	else if (!xct_ct_holds(ct, xct_key_ident(key)))
+		end = XCT_CTE_END_NONE; /* recycled under the sweep: read torn */
 	else if (g->flush)
 		end = XCT_CTE_END_DELETED;
 	else if (ct->expires_ns <= g->now)

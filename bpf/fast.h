@@ -112,6 +112,7 @@ static __always_inline int xct_fast_prepare(const __u8 *data, const __u8 *data_e
 	slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
 	if (!slot)
 		return XCT_FAST_NO;
+	slot->fast_missed = 0;
 	/* A dnat reply's connection, handed over by xct_nat_ingress(), is
 	 * tracked under another key: the full path's. */
 	if (hook == XCT_HOOK_INGRESS && slot->nat_hint)
@@ -160,6 +161,7 @@ static __always_inline int xct_fast_prepare(const __u8 *data, const __u8 *data_e
 			return XCT_FAST_PARSED;
 	}
 	xct_key_from_tuple(&pkt->t, &f->key, &f->side);
+	f->ident = xct_key_ident(&f->key);
 	return XCT_FAST_READY;
 }
 
@@ -241,8 +243,12 @@ __noinline int xct_fast_commit(void)
 		return XCT_FAST_PARSED;
 	e = (struct xct_ct_entry *)copy;
 	ct = bpf_map_lookup_elem(&xct_ct, &f->key);
-	if (!ct)
+	if (!ct) {
+		/* A new connection's first packet, most likely: the full
+		 * path takes it from the miss (xct_ct_process()). */
+		slot->fast_missed = 1;
 		return XCT_FAST_PARSED;
+	}
 	now = xct_now();
 	__builtin_memset(&res, 0, sizeof(res));
 
@@ -254,7 +260,8 @@ __noinline int xct_fast_commit(void)
 		 * path writes its own in as deltas (xct_ct_write_back()),
 		 * so a concurrent update loses none. */
 		status = XCT_READ_ONCE(ct->status);
-		if ((status & (XCT_CT_DYING | XCT_CT_NEW_PENDING)) || XCT_READ_ONCE(ct->expires_ns) <= now)
+		if ((status & (XCT_CT_DYING | XCT_CT_NEW_PENDING)) ||
+		    XCT_READ_ONCE(ct->expires_ns) <= now || !xct_ct_holds(ct, f->ident))
 			return XCT_FAST_PARSED;
 		dir = f->side == ct->orig_side ? XCT_DIR_ORIGINAL : XCT_DIR_REPLY;
 		if (xct_fast_dnat_due(f, dir, status) || xct_udp_changes(ct, status, dir, now))
@@ -275,7 +282,7 @@ __noinline int xct_fast_commit(void)
 	/* A connection relearning its windows (XCT_CT_LIBERAL) leaves
 	 * liberal tracking on the full path, which counts it. */
 	if ((status & (XCT_CT_DYING | XCT_CT_NEW_PENDING | XCT_CT_LIBERAL)) ||
-	    ct->expires_ns <= now)
+	    ct->expires_ns <= now || !xct_ct_holds(ct, f->ident))
 		goto unlock;
 	dir = f->side == ct->orig_side ? XCT_DIR_ORIGINAL : XCT_DIR_REPLY;
 	if (xct_fast_dnat_due(f, dir, status))
@@ -294,7 +301,7 @@ __noinline int xct_fast_commit(void)
 	    res.started || e->state != state || ((e->status ^ status) & XCT_CTE_STATUS_BITS))
 		return XCT_FAST_PARSED;
 	bpf_spin_lock(&ct->lock);
-	if (ct->seq != e->seq || (ct->status & XCT_CT_DYING))
+	if (ct->seq != e->seq || (ct->status & XCT_CT_DYING) || ct->ident != e->ident)
 		goto unlock;
 	e->seq = e->seq + 1 ? e->seq + 1 : 1;
 	__builtin_memcpy((__u8 *)ct + sizeof(struct bpf_spin_lock),

@@ -99,7 +99,7 @@ static __always_inline void xct_frag_account(const struct xct_frag_val *v,
 		return;
 	bpf_spin_lock(&ct->lock);
 	dir = v->side == ct->orig_side ? XCT_DIR_ORIGINAL : XCT_DIR_REPLY;
-	if (!(ct->status & XCT_CT_DYING)) {
+	if (!(ct->status & XCT_CT_DYING) && xct_ct_holds(ct, xct_key_ident(&v->conn))) {
 		ct->bytes[dir & 1] += bytes;
 		ct->seq++;
 	}

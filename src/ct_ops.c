@@ -38,8 +38,11 @@ int xct_ctl_run(int ctl_fd, void *msg, __u32 size)
 int xct_ct_create(const struct xct_table *t, const struct xct_ct_key *key,
 		  const struct xct_ct_entry *e)
 {
-	struct xct_ct_entry old;
+	struct xct_ct_entry old, n = *e;
 
+	/* The key it is created under, as the datapath's insert records it. */
+	n.ident = xct_key_ident(key);
+	e = &n;
 	if (bpf_map_update_elem(t->ct_fd, key, e, BPF_NOEXIST) == 0)
 		return 0;
 	if (errno != EEXIST)

@@ -526,6 +526,7 @@ int xct_ct_insert(const struct xct_table *t, const struct xct_ct_key *key, struc
 			return 0;
 		}
 	}
+	e->ident = xct_key_ident(key);
 	if (bpf_map_update_elem(t->ct_fd, key, e, BPF_NOEXIST)) {
 		err = -errno;
 		if (n_nat)

@@ -150,6 +150,12 @@ struct xct_ct_entry {
 			__u64 stream_ns;
 		} udp;
 	} proto;
+	/* The key the entry was created under (xct_key_ident()), set once:
+	 * the table recycles a deleted entry's memory at once, so whoever
+	 * found an entry checks under its lock that it is still the
+	 * connection it looked up (bpf/ct_table.h). */
+	__u32 ident;
+	__u32 pad;
 };
 
 /* TCP states, in nf_conntrack's order (tcp_conntrack_names[]). */
@@ -645,7 +651,7 @@ _Static_assert(XCT_STAT_SLOTS + XCT_R_COUNT <= XCT_DROP_SLOTS, "reasons overflow
 _Static_assert(XCT_DROP_SLOTS + XCT_R_COUNT <= XCT_COUNTER_SLOTS, "drops overflow their slots");
 _Static_assert(sizeof(struct xct_tcp_peer) == 20, "tcp peer layout");
 _Static_assert(sizeof(struct xct_tcp_ct) == 60, "tcp layout");
-_Static_assert(sizeof(struct xct_ct_entry) == 136, "entry layout");
+_Static_assert(sizeof(struct xct_ct_entry) == 144, "entry layout");
 _Static_assert(sizeof(struct xct_iface) == 24, "iface layout");
 _Static_assert(sizeof(struct xct_ctl_msg) == 36, "ctl layout");
 _Static_assert(sizeof(struct xct_event) == 64, "event layout");

@@ -45,6 +45,24 @@ XCT_INLINE int xct_entry_alive(const struct xct_ct_entry *ct, __u64 now_ns)
 }
 
 /*
+ * May the first packet of a connection create an entry?  XCT_R_OK or the
+ * reason not; what xct_ct_init() returns, without filling anything.
+ */
+XCT_INLINE __u8 xct_ct_may_open(const struct xct_pkt *pkt)
+{
+	int is_reply;
+
+	if (pkt->t.proto == XCT_IPPROTO_TCP)
+		return xct_tcp_may_open(&pkt->tcp);
+	/* Only a query may open an ICMP "connection"; a reply that comes
+	 * first, or any other type, cannot. */
+	if (xct_is_icmp(pkt->t.family, pkt->t.proto) &&
+	    (xct_icmp_query(pkt->t.family, pkt->t.icmp_type, &is_reply) < 0 || is_reply))
+		return XCT_R_ICMP_INVALID_NEW;
+	return XCT_R_OK;
+}
+
+/*
  * May the first packet of a connection create an entry, and with what
  * protocol state?  Fills a fresh entry; returns XCT_R_OK or the reason not.
  */
@@ -72,14 +90,8 @@ XCT_INLINE __u8 xct_ct_init(struct xct_ct_entry *ct, const struct xct_pkt *pkt, 
 		ct->proto.udp.stream_ns = now_ns + XCT_UDP_STREAM_NS;
 		break;
 	}
-	if (xct_is_icmp(pkt->t.family, pkt->t.proto)) {
-		int is_reply;
-
-		/* Only a query may open an ICMP "connection"; a reply that
-		 * comes first, or any other type, cannot. */
-		if (xct_icmp_query(pkt->t.family, pkt->t.icmp_type, &is_reply) < 0 || is_reply)
-			reason = XCT_R_ICMP_INVALID_NEW;
-	}
+	if (xct_is_icmp(pkt->t.family, pkt->t.proto))
+		reason = xct_ct_may_open(pkt);
 	return reason;
 }
 

@@ -173,13 +173,10 @@ XCT_INLINE void xct_tcp_options(struct xct_tcp_peer *peer, const struct xct_tcp_
 	}
 }
 
-/*
- * tcp_new(): may this packet open a connection?  Initialises the entry's TCP
- * state from it and returns XCT_R_OK, or the reason it may not.
- */
-XCT_INLINE __u8 xct_tcp_new(struct xct_ct_entry *ct, const struct xct_tcp_info *tcp)
+/* tcp_new(): may this packet open a connection?  XCT_R_OK, or the reason
+ * it may not. */
+XCT_INLINE __u8 xct_tcp_may_open(const struct xct_tcp_info *tcp)
 {
-	struct xct_tcp_ct *s = &ct->proto.tcp;
 	__u8 next = xct_tcp_next_state(XCT_DIR_ORIGINAL, xct_tcp_index(tcp->flags), XCT_TCP_NONE);
 
 	if (next >= XCT_TCP_sIV)
@@ -187,7 +184,20 @@ XCT_INLINE __u8 xct_tcp_new(struct xct_ct_entry *ct, const struct xct_tcp_info *
 	/* tcp_loose=0: only a SYN opens a connection, none is picked up. */
 	if (next != XCT_TCP_SYN_SENT && !xct_tunable(XCT_TUNABLE_TCP_LOOSE))
 		return XCT_R_TCP_INVALID_NEW;
+	return XCT_R_OK;
+}
 
+/* tcp_new() itself: when the packet may open a connection, initialises
+ * the entry's TCP state from it and returns XCT_R_OK, or else the reason
+ * it may not. */
+XCT_INLINE __u8 xct_tcp_new(struct xct_ct_entry *ct, const struct xct_tcp_info *tcp)
+{
+	struct xct_tcp_ct *s = &ct->proto.tcp;
+	__u8 next = xct_tcp_next_state(XCT_DIR_ORIGINAL, xct_tcp_index(tcp->flags), XCT_TCP_NONE);
+	__u8 reason = xct_tcp_may_open(tcp);
+
+	if (reason != XCT_R_OK)
+		return reason;
 	__builtin_memset(s, 0, sizeof(*s));
 	s->seen[0].td_end = xct_tcp_end(tcp);
 	s->seen[0].td_maxwin = tcp->window ? tcp->window : 1;

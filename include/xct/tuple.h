@@ -133,6 +133,26 @@ XCT_INLINE int xct_key_from_tuple(const struct xct_tuple *t, struct xct_ct_key *
 	return 0;
 }
 
+/*
+ * A key folded to 32 bits (FNV-1a over its words): what an entry keeps of
+ * the key it was created under, so that a holder of a pointer to it can
+ * tell whether it still is that key's entry (struct xct_ct_entry's ident).
+ */
+XCT_INLINE __u32 xct_key_ident(const struct xct_ct_key *key)
+{
+	/* Words that may alias the key's fields: the key may have been
+	 * written field by field just before, and a plain __u32 read could
+	 * be moved ahead of those writes. */
+	typedef __u32 __attribute__((__may_alias__)) word;
+	const word *w = (const word *)key;
+	__u32 h = 2166136261u;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(*key) / 4; i++)
+		h = (h ^ w[i]) * 16777619u;
+	return h;
+}
+
 /* The tuple of one direction of a connection, from its key. */
 XCT_INLINE void xct_tuple_from_key(const struct xct_ct_key *key, __u8 orig_side, int dir,
 				   struct xct_tuple *t)

@@ -1220,6 +1220,52 @@ TEST(policy_table_busy_fails_closed)
 }
 
 /*
+ * An entry whose memory the table recycled for another connection while a
+ * packet of the old one held it: it carries another key's ident, and the
+ * packet, on the fast path and the full one, leaves it as it is (INVALID,
+ * table busy), as it leaves a DYING one.
+ */
+TEST(policy_recycled_entry_is_left_alone)
+{
+	struct flow u = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", 5001, "10.0.0.2", 53);
+	struct flow t = make_flow(XCT_IPPROTO_TCP, "10.0.0.1", 5002, "10.0.0.2", 80);
+	struct xct_ct_entry e, after;
+	struct xct_ct_key key;
+	struct fixture fx;
+	struct packet pk;
+	__u8 side;
+
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "policy drop\naccept ct state established,related\n"
+			    "accept udp dport 53 ct state new\naccept tcp dport 80 ct state new\n"))
+		return;
+	pk = udp_packet(&u, 10);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	CHECK_EQ(get_entry(&fx, &u, &e), 0);
+	flow_key(&u, &key, &side);
+	CHECK_EQ(e.ident, xct_key_ident(&key));
+	e.ident ^= 1;
+	CHECK_EQ(bpf_map_update_elem(fx.ct_fd, &key, &e, BPF_EXIST), 0);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	CHECK_EQ(reason_count(&fx, XCT_R_TABLE_BUSY), 1);
+	CHECK_EQ(get_entry(&fx, &u, &after), 0);
+	CHECK_EQ(after.packets[XCT_DIR_ORIGINAL], e.packets[XCT_DIR_ORIGINAL]);
+
+	/* An established TCP connection's ACK, the fast path's packet. */
+	tcp_handshake(&fx, &t);
+	CHECK_EQ(get_entry(&fx, &t, &e), 0);
+	e.ident ^= 1;
+	flow_key(&t, &key, &side);
+	CHECK_EQ(bpf_map_update_elem(fx.ct_fd, &key, &e, BPF_EXIST), 0);
+	pk = tcp_packet(&t, XCT_TCPF_ACK, CLIENT_ISN + 1, SERVER_ISN + 1, 0);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	CHECK_EQ(reason_count(&fx, XCT_R_TABLE_BUSY), 2);
+	CHECK_EQ(get_entry(&fx, &t, &after), 0);
+	CHECK_EQ(after.packets[XCT_DIR_ORIGINAL], e.packets[XCT_DIR_ORIGINAL]);
+	fixture_teardown(&fx);
+}
+
+/*
  * The established fast path (bpf/fast.h) against the full path: the same
  * conversation, once under a ruleset with a notrack rule (which keeps every
  * packet on the full path) and once under one without (the fast path's),
@@ -1308,8 +1354,10 @@ TEST(policy_fast_path_tracks_as_the_full_path)
 	CHECK_EQ(fast.invalid, full.invalid);
 	CHECK(full.invalid >= 1);
 	/* The entries are the same but for the seq of their updates,
-	 * which no reader sees. */
+	 * which no reader sees, and the ident of their keys, which differ
+	 * in a port. */
 	full.tcp.seq = fast.tcp.seq = full.udp.seq = fast.udp.seq = 0;
+	full.tcp.ident = fast.tcp.ident = full.udp.ident = fast.udp.ident = 0;
 	CHECK(!memcmp((__u8 *)&fast.tcp + 4, (__u8 *)&full.tcp + 4, sizeof(fast.tcp) - 4));
 	CHECK(!memcmp((__u8 *)&fast.udp + 4, (__u8 *)&full.udp + 4, sizeof(fast.udp) - 4));
 	CHECK_EQ(fast.tcp.state, XCT_TCP_FIN_WAIT);

@@ -244,6 +244,33 @@ static struct xct_pkt icmp_error(__u8 family, union xct_addr from, union xct_add
 	return p;
 }
 
+/* The datapath decides whether a packet may open a connection before the
+ * policy, without filling an entry (xct_ct_may_open()), and the tracker
+ * fills one after: both must say the same of every packet. */
+TEST(may_open_agrees_with_init)
+{
+	struct xct_ct_entry e;
+	struct xct_pkt p;
+	unsigned int i;
+
+	for (i = 0; i < 256; i++) {
+		p = l4_pkt(XCT_AF_INET, XCT_IPPROTO_TCP, v4("10.0.0.1"), 40000, v4("10.0.0.2"), 80,
+			   40);
+		p.tcp.flags = (__u8)i;
+		memset(&e, 0, sizeof(e));
+		CHECK_EQ(xct_ct_may_open(&p), xct_ct_init(&e, &p, 0, T0));
+	}
+	for (i = 0; i < 512; i++) {
+		p = icmp_pkt(i < 256 ? XCT_AF_INET : XCT_AF_INET6, v4("10.0.0.1"), v4("10.0.0.2"),
+			     (__u8)i, 7);
+		memset(&e, 0, sizeof(e));
+		CHECK_EQ(xct_ct_may_open(&p), xct_ct_init(&e, &p, 0, T0));
+	}
+	p = l4_pkt(XCT_AF_INET, XCT_IPPROTO_UDP, v4("10.0.0.1"), 40000, v4("10.0.0.2"), 53, 40);
+	CHECK_EQ(xct_ct_may_open(&p), XCT_R_OK);
+	CHECK_EQ(xct_ct_init(&e, &p, 0, T0), XCT_R_OK);
+}
+
 TEST(icmp_error_key_matches_connection)
 {
 	struct xct_pkt q =
