@@ -38,7 +38,7 @@ static const char usage[] =
 	"                             own under " XCT_RUN_DIR "); its directory must be\n"
 	"                             root's, mode 0700\n"
 	"      --metrics-listen ADDR:PORT  serve /metrics there ([ADDR]:PORT for IPv6)\n"
-	"      --config FILE          xct.conf: pin-path and the [daemon] section (default\n"
+	"      --config FILE          xct.conf: pin-path, [daemon] and [sync] (default\n"
 	"                             " XCT_CONFIG_DEFAULT " when it exists); options given\n"
 	"                             here win over the file; a bad file exits 2\n"
 	"      --foreground           stay in the foreground, log to stderr (for systemd)\n"
@@ -118,7 +118,7 @@ int main(int argc, char **argv)
 	static struct xct_config conf;
 	const char *conf_path = NULL;
 	bool sock_given = false, metrics_given = false, flow_given = false, nat_given = false;
-	bool size_given = false;
+	bool size_given = false, sync_peer_given = false, sync_listen_given = false;
 	char err[512];
 	__u64 n;
 	const char *env = getenv("XCT_PIN_PATH");
@@ -167,6 +167,8 @@ int main(int argc, char **argv)
 				return usage_error("--%s: '%s' is not ADDR:PORT or [ADDR]:PORT",
 						   opt_name(opts, c), optarg);
 			*(c == 'S' ? &cfg.sync_peer : &cfg.sync_listen) = optarg;
+			sync_peer_given |= c == 'S';
+			sync_listen_given |= c == 'L';
 			break;
 		case 'c':
 			conf_path = optarg;
@@ -225,6 +227,10 @@ int main(int argc, char **argv)
 			cfg.flow_log = cfg.nat_log = conf.daemon.flow_log;
 		if (conf.daemon.flow_log_max_size && !size_given)
 			cfg.log_max_size = conf.daemon.flow_log_max_size;
+		if (conf.sync.peer[0] && !sync_peer_given)
+			cfg.sync_peer = conf.sync.peer;
+		if (conf.sync.listen[0] && !sync_listen_given)
+			cfg.sync_listen = conf.sync.listen;
 	}
 	if (cfg.sync_listen && !cfg.sync_peer)
 		return usage_error("--sync-listen needs --sync-peer");
