@@ -108,6 +108,16 @@ struct xct_tcp_ct {
  * the connection is checked as any other (xct_tcp_packet()).
  */
 #define XCT_CT_LIBERAL 0x1000
+/*
+ * xct's own, in the place of the kernel's IPS_HELPER (xct has no helpers):
+ * a TCP connection whose window scale factors are unknown, committed from
+ * a peer's message without NTA_TCP_WSCALE_* (conntrackd sends them only
+ * with TCPWindowTracking on).  Its window fields cannot be read, so its
+ * window check stays relaxed (BE_LIBERAL both ways) for good once
+ * XCT_CT_LIBERAL ends, as nf_conntrack keeps the BE_LIBERAL that
+ * conntrackd's commit sets.
+ */
+#define XCT_CT_SCALE_UNKNOWN 0x2000
 /* xct's own: the connection's NEW waits for its NAT decision, after
  * routing, so that it shows the translated reply tuple as conntrack -E's
  * does (see bpf/ct_events.h). */
@@ -189,7 +199,8 @@ enum xct_ct_state {
 	X(IPV6_EXTHDR_TRUNCATED, "ipv6_exthdr_truncated", "IPv6 extension header cut short")       \
 	X(IPV6_EXTHDR_TOO_MANY, "ipv6_exthdr_too_many",                                            \
 	  "IPv6 extension-header chain longer than a packet holds: dropped whatever the rules")    \
-	X(FRAGMENT, "fragment", "later fragment of a datagram whose first was accepted: passes with it") \
+	X(FRAGMENT, "fragment",                                                                    \
+	  "later fragment of a datagram whose first was accepted: passes with it")                 \
 	X(L4_TRUNCATED, "l4_truncated", "transport header cut short")                              \
 	X(TCP_BAD_DOFF, "tcp_bad_doff", "TCP data offset below 20 or beyond the segment")          \
 	X(TCP_BAD_FLAGS, "tcp_bad_flags",                                                          \
@@ -216,9 +227,11 @@ enum xct_ct_state {
 	  "ICMP error quoting a packet cut too short")                                             \
 	X(ICMPV6_NEIGHBOUR, "icmpv6_neighbour",                                                    \
 	  "ICMPv6 neighbour discovery or MLD: not tracked, as in nf_conntrack")                    \
-	X(TABLE_FULL, "table_full", "connection table full: not tracked, invalid for the policy")           \
-	X(TABLE_BUSY, "table_busy", "entry being deleted, or contended by other CPUs: invalid for the policy")               \
-	X(INSERT_ERROR, "insert_error", "map insert failed for another reason: invalid for the policy")                    \
+	X(TABLE_FULL, "table_full", "connection table full: not tracked, invalid for the policy")  \
+	X(TABLE_BUSY, "table_busy",                                                                \
+	  "entry being deleted, or contended by other CPUs: invalid for the policy")               \
+	X(INSERT_ERROR, "insert_error",                                                            \
+	  "map insert failed for another reason: invalid for the policy")                          \
 	X(NOTRACK, "notrack", "a notrack rule exempted it from tracking")                          \
 	X(NAT_NO_TUPLE, "nat_no_tuple",                                                            \
 	  "NAT: every translated port of the range is taken: new connection dropped")              \
@@ -230,15 +243,15 @@ enum xct_ct_state {
 	  "arrived tagged with VLAN id 4095, xct's XDP-to-TC hand-off: dropped")                   \
 	X(FRAG_TINY, "frag_tiny",                                                                  \
 	  "first fragment without its whole transport header (or IPv6 header chain): its "         \
-	  "ports are hidden, so it is dropped whatever the rules") \
+	  "ports are hidden, so it is dropped whatever the rules")                                 \
 	X(FRAG_NO_FIRST, "frag_no_first",                                                          \
 	  "later fragment of a datagram whose first fragment was not seen (or was forgotten)")     \
 	X(FRAG_FIRST_DROPPED, "frag_first_dropped",                                                \
 	  "later fragment of a datagram whose first fragment was dropped")                         \
 	X(ICMPV6_ND_INVALID, "icmpv6_nd_invalid",                                                  \
-	  "ICMPv6 neighbour discovery not link-local (hop limit not 255), bad code or too short")   \
+	  "ICMPv6 neighbour discovery not link-local (hop limit not 255), bad code or too short")  \
 	X(ICMPV6_MLD_INVALID, "icmpv6_mld_invalid",                                                \
-	  "MLD or multicast router discovery not link-local (hop limit, source) or too short")      \
+	  "MLD or multicast router discovery not link-local (hop limit, source) or too short")     \
 	X(INTERNAL_ERROR, "internal_error",                                                        \
 	  "the datapath could not decide the packet (a per-CPU scratch or helper failed)")         \
 	X(TAIL_CALL_FAILED, "tail_call_failed",                                                    \
