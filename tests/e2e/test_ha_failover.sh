@@ -230,7 +230,7 @@ stop_keepalived() {
 became() {
 	tail -n +"$(($3 + 1))" "$WORK/fw$1.state" 2>/dev/null | grep -q "^$2 "
 }
-state_lines() { cat "$WORK/fw$1.state" 2>/dev/null | wc -l; }
+state_lines() { wc -l <"$WORK/fw$1.state" 2>/dev/null || echo 0; }
 
 # The addresses follow VRRP's primary: fw holds both.
 holds_vips() {
