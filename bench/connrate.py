@@ -17,6 +17,15 @@ The router runs, in turn (interleaved, repeated):
   xct        xct attached (XDP native) to both router interfaces with the
              same rules in its language
   xct_tc     the same with --mode tc (TC ingress instead of XDP)
+  xct_sync   xct as in 'xct', with xctd replicating the table to an HA
+             peer (--sync-peer) over a link of its own, to a UDP sink in a
+             fourth namespace: the primary's cost of state sync
+
+--configs picks some of them (make bench runs xct,xct_sync apart, for the
+sync section).  For xct_sync the figures add xctd's messages: sent, per
+second of the run, per connection, and lost (messages the socket
+refused), from xctd's totals when it stops.  The CPU per connection counts
+xctd (our child) and leaves the sink out.
 
 The client keeps PARALLEL connects in flight for SECONDS, and closes each
 connection with an RST as soon as it is established, so no TIME_WAIT
@@ -34,8 +43,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lib  # noqa: E402
 
-CONFIGS = ["none", "xdp_pass", "nftables", "xct", "xct_tc"]
+CONFIGS = ["none", "xdp_pass", "nftables", "xct", "xct_tc", "xct_sync"]
 PORT = 5001
+SYNC_PORT = 3780
 
 NFT_RULES = """table inet xctb {
 	chain forward_filter {
@@ -44,6 +54,15 @@ NFT_RULES = """table inet xctb {
 		tcp dport 5001 ct state new accept
 	}
 }
+"""
+
+# The backup's side of the sync link: reads and drops xctd's datagrams.
+SINK = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+while True:
+    s.recv(65536)
 """
 
 XCT_RULES = """policy drop
@@ -80,6 +99,12 @@ class Bench:
         lib.sysctl(self.r, "net.ipv4.ip_forward=1")
         lib.sysctl(self.c, "net.ipv4.ip_local_port_range=1024 65535")
         lib.sysctl(self.s, "net.core.somaxconn=4096", "net.ipv4.tcp_max_syn_backlog=8192")
+        # The sync link, to the peer that stands for the backup.
+        self.b = self.nss.add("bak")
+        lib.veth(self.r, "sync0", "02:78:63:00:09:01", self.b, "sync0", "02:78:63:00:09:02")
+        lib.run(["ip", "addr", "add", "10.252.9.1/24", "dev", "sync0"], ns=self.r)
+        lib.run(["ip", "addr", "add", "10.252.9.2/24", "dev", "sync0"], ns=self.b)
+        lib.run(["ping", "-c", "1", "-W", "2", "10.252.9.2"], ns=self.r)
         for ns, peer, dev in ((self.c, "10.252.1.1", "c0"), (self.s, "10.252.2.1", "s0")):
             lib.run(["ping", "-c", "1", "-W", "2", peer], ns=ns)
         root = os.path.join(self.tmp, "bpffs")
@@ -98,7 +123,7 @@ class Bench:
             lib.run(["nft", "delete", "table", "inet", "xctb"], ns=self.r)
             # nf_conntrack's entries of the last run go with the rules.
             lib.run(["conntrack", "-F"], ns=self.r, check=False)
-        elif self.current in ("xct", "xct_tc"):
+        elif self.current in ("xct", "xct_tc", "xct_sync"):
             self.xct("detach", "--all")
         elif self.current == "xdp_pass":
             for dev in ("rc", "rs"):
@@ -110,8 +135,8 @@ class Bench:
             for dev in ("rc", "rs"):
                 lib.run(["ip", "link", "set", "dev", dev, "xdpdrv", "obj", self.a.xdp_obj, "sec",
                          "xdp", "program", "xdp_pass_all"], ns=self.r)
-        elif cfg in ("xct", "xct_tc"):
-            self.xct("attach", "rc", "rs", "--mode", "native" if cfg == "xct" else "tc")
+        elif cfg in ("xct", "xct_tc", "xct_sync"):
+            self.xct("attach", "rc", "rs", "--mode", "tc" if cfg == "xct_tc" else "native")
             lib.on_exit(lambda: self.xct("detach", "--all", check=False))
             self.xct("rules", "load", os.path.join(self.tmp, "xct.rules"))
         self.current = cfg
@@ -121,6 +146,8 @@ class Bench:
         self.use(cfg)
         lib.wait_quiet()
         t0 = lib.snapshot()
+        if cfg == "xct_sync":
+            sink, xctd, log = self.start_sync()
         srv = subprocess.Popen(["ip", "netns", "exec", self.s, a.connrate, "server", "10.252.2.2",
                                 str(PORT)], stdout=subprocess.DEVNULL)
         lib.on_exit(lambda: srv.poll() is None and srv.kill())
@@ -129,28 +156,84 @@ class Bench:
                     ns=self.c, capture=True)
         srv.terminate()
         srv.wait()
+        if cfg == "xct_sync":
+            sink_s = self.stop_sync(sink, xctd)
         t1 = lib.snapshot()
         r = json.loads(p.stdout)
         d = lib.delta(t0, t1)
         n = max(r["connections"], 1)
         r["rate"] = r["connections"] / r["seconds"]
+        if cfg == "xct_sync":
+            # The sink stands for the backup: its CPU is not the primary's.
+            d["own"] -= sink_s
+            r.update(self.sync_totals(log, r))
         r["cpu_us_own"] = d["own"] * 1e6 / n
         r["cpu_us_machine"] = d["machine"] * 1e6 / n
         if cfg == "nftables":
             r["table"] = int(lib.out(["conntrack", "-C"], ns=self.r).strip() or 0)
-        elif cfg in ("xct", "xct_tc"):
+        elif cfg in ("xct", "xct_tc", "xct_sync"):
             r["table"] = int(lib.out(["taskset", "-c", "0", a.xct, "--pin-path", self.pin, "ct",
                                       "count"], ns=self.r).strip() or 0)
         lib.log(f"connrate: {cfg:9s} {r['rate']:8.0f} conn/s, {r['cpu_us_own']:6.1f} us CPU/conn"
-                f" ({r['failed']} failed)" + (f", {r['table']} entries" if "table" in r else ""))
+                f" ({r['failed']} failed)" + (f", {r['table']} entries" if "table" in r else "")
+                + (f", {r['sync_per_s']:.0f} sync messages/s, {r['sync_lost']} lost"
+                   if "sync_per_s" in r else ""))
         return r
+
+    def start_sync(self):
+        """The sink on the peer's side, then xctd syncing to it; returns once
+        xctd listens."""
+        sink = subprocess.Popen(["ip", "netns", "exec", self.b, sys.executable, "-c", SINK,
+                                 "10.252.9.2", str(SYNC_PORT)])
+        lib.on_exit(lambda: sink.poll() is None and sink.kill())
+        log = os.path.join(self.tmp, "xctd.log")
+        sock = os.path.join(self.tmp, "run", "xctd.sock")
+        os.makedirs(os.path.dirname(sock), mode=0o700, exist_ok=True)
+        f = open(log, "w")
+        xctd = subprocess.Popen(["ip", "netns", "exec", self.r, "taskset", "-c", "0", self.a.xctd,
+                                 "--foreground", "--pin-path", self.pin, "--socket", sock,
+                                 "--sync-peer", f"10.252.9.2:{SYNC_PORT}",
+                                 "--sync-listen", f"10.252.9.1:{SYNC_PORT}"], stderr=f)
+        f.close()
+        lib.on_exit(lambda: xctd.poll() is None and xctd.kill())
+        deadline = time.monotonic() + 10
+        while "listening on" not in open(log).read():
+            if time.monotonic() > deadline or xctd.poll() is not None:
+                raise RuntimeError("xctd did not start: " + open(log).read())
+            time.sleep(0.05)
+        return sink, xctd, log
+
+    def stop_sync(self, sink, xctd):
+        """Stops xctd (it logs its totals) and the sink; the sink's CPU
+        seconds."""
+        # What xctd has not read of the ring yet is read before it stops.
+        time.sleep(0.5)
+        xctd.terminate()
+        xctd.wait()
+        with open(f"/proc/{sink.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        sink.terminate()
+        sink.wait()
+        return cpu
+
+    def sync_totals(self, log, r):
+        """xctd's totals line: "sync: sent N messages (N new, N updates, N
+        destroys), N lost; ..."."""
+        line = [l for l in open(log) if "sync: sent" in l][-1]
+        words = line.replace("(", " ").replace(",", " ").replace(";", " ").split()
+        sent = int(words[words.index("sent") + 1])
+        lost = int(words[words.index("lost") - 1])
+        return {"sync_sent": sent, "sync_lost": lost, "sync_per_s": sent / r["seconds"],
+                "sync_per_conn": sent / max(r["connections"], 1)}
 
     def main(self):
         self.setup()
-        runs = {cfg: [] for cfg in CONFIGS}
+        configs = self.a.configs.split(",")
+        runs = {cfg: [] for cfg in configs}
         for rep in range(self.a.repeats):
-            k = rep % len(CONFIGS)
-            for cfg in CONFIGS[k:] + CONFIGS[:k]:
+            k = rep % len(configs)
+            for cfg in configs[k:] + configs[:k]:
                 runs[cfg].append(self.one(cfg))
         self.use(None)
         lib.write_json(self.a.out, {"seconds": self.a.seconds, "parallel": self.a.parallel,
@@ -163,11 +246,20 @@ def main():
     p.add_argument("--xct", required=True)
     p.add_argument("--connrate", required=True)
     p.add_argument("--xdp-obj", required=True)
+    p.add_argument("--xctd", help="xctd, for xct_sync")
+    p.add_argument("--configs", default=",".join(c for c in CONFIGS if c != "xct_sync"),
+                   help="which routers, comma-separated (default: all but xct_sync)")
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--parallel", type=int, default=64)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--out", required=True)
-    Bench(p.parse_args()).main()
+    a = p.parse_args()
+    bad = [c for c in a.configs.split(",") if c not in CONFIGS]
+    if bad:
+        p.error(f"unknown configuration {bad[0]} (one of {', '.join(CONFIGS)})")
+    if "xct_sync" in a.configs.split(",") and not a.xctd:
+        p.error("xct_sync needs --xctd")
+    Bench(a).main()
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@
 #   bench/run.sh --only owner   the owner step of 2 alone (under a minute);
 #                           rewrites only its section
 #   bench/run.sh --only ipfix   step 8 alone; rewrites only its section
+#   bench/run.sh --only sync    step 9 alone (about 1 minute); rewrites
+#                           only its section
 #
 # Steps (each a script or program in bench/, results as JSON in a temporary
 # directory, then bench/report.py writes the document):
@@ -33,6 +35,9 @@
 #                    dnat (writes its own section of the document)
 #   8. ipfix_rate    records per second the IPFIX exporter sustains from a
 #                    synthetic event stream (no datapath), and its losses
+#   9. connrate.py --configs xct,xct_sync   state sync: xctd's messages
+#                    per second to an HA peer, and what they add to the
+#                    primary's CPU per new connection
 # Needs root; every namespace, mount and host setting it makes is undone
 # on exit, on failure too.
 set -euo pipefail
@@ -50,13 +55,13 @@ while [ $# -gt 0 ]; do
 	--only)
 		ONLY=${1:-}
 		shift || true
-		if [ "$ONLY" != flood ] && [ "$ONLY" != nat ] && [ "$ONLY" != owner ] && [ "$ONLY" != ipfix ]; then
-			echo "bench/run.sh: --only takes 'flood', 'nat', 'owner' or 'ipfix', not '$ONLY'" >&2
+		if [ "$ONLY" != flood ] && [ "$ONLY" != nat ] && [ "$ONLY" != owner ] && [ "$ONLY" != ipfix ] && [ "$ONLY" != sync ]; then
+			echo "bench/run.sh: --only takes 'flood', 'nat', 'owner', 'ipfix' or 'sync', not '$ONLY'" >&2
 			exit 2
 		fi
 		;;
 	-h | --help)
-		sed -n '3,34p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,40p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -81,7 +86,7 @@ case "$BUILD" in
 *) BUILD=$PWD/$BUILD ;;
 esac
 XCT=$BUILD/xct
-for bin in "$XCT" "$BUILD/bench/prog_cost" "$BUILD/bench/rules_cost" "$BUILD/bench/connrate" \
+for bin in "$XCT" "$BUILD/xctd" "$BUILD/bench/prog_cost" "$BUILD/bench/rules_cost" "$BUILD/bench/connrate" \
 	"$BUILD/bench/xdp_drop.bpf.o" "$BUILD/bench/ipfix_rate"; do
 	if [ ! -e "$bin" ]; then
 		echo "bench/run.sh: $bin is missing (make all builds it)" >&2
@@ -107,6 +112,7 @@ if [ "$SMOKE" = 1 ]; then
 	Q=-q
 	DP_ARGS=(--packets 20000 --accept-packets 5000 --repeats 1 --set-size 1000 --xdpfilter-size 1000)
 	CR_ARGS=(--seconds 0.5 --repeats 1)
+	SY_ARGS=(--seconds 0.5 --repeats 1)
 	SC_ARGS=(--entries 5000 --max-entries 8192 --quick --list-times 1)
 	FL_ARGS=(--seconds 2 --conns 20 --host-hash-seconds 0)
 	NAT_ARGS=(--packets 20000 --repeats 1 --quick)
@@ -114,6 +120,7 @@ else
 	Q=
 	DP_ARGS=(--packets 2000000 --accept-packets 500000 --repeats 3)
 	CR_ARGS=(--seconds 4 --repeats 3)
+	SY_ARGS=(--seconds 4 --repeats 5)
 	SC_ARGS=(--entries 1000000 --max-entries 1048576 --list-times 3)
 	FL_ARGS=(--seconds 60 --conns 200 --host-hash-seconds 20)
 	NAT_ARGS=(--packets 1000000 --repeats 3 --doc "$DOC")
@@ -202,6 +209,11 @@ if [ -z "$ONLY" ] || [ "$ONLY" = nat ]; then
 fi
 if [ "$ONLY" = ipfix ]; then
 	step ipfix.json "$BENCH_BUILD/ipfix_rate" $Q
+fi
+if [ -z "$ONLY" ] || [ "$ONLY" = sync ]; then
+	step sync.log "$PYTHON" bench/connrate.py --xct "$XCT" --xctd "$BUILD/xctd" \
+		--connrate "$BENCH_BUILD/connrate" --xdp-obj "$BENCH_BUILD/xdp_drop.bpf.o" \
+		--configs xct,xct_sync "${SY_ARGS[@]}" --out "$OUT/sync.json"
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = flood ]; then
 	step evict.json "$BENCH_BUILD/prog_cost" evict $Q

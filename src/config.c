@@ -29,9 +29,10 @@ enum section {
 	SEC_INTERFACE,
 	SEC_TIMEOUTS,
 	SEC_DAEMON,
+	SEC_SYNC,
 };
 
-/* Keys of the global and [daemon] sections, for duplicate detection. */
+/* Keys of the global, [daemon] and [sync] sections, for duplicate detection. */
 enum key {
 	KEY_PIN_PATH,
 	KEY_RULES,
@@ -45,6 +46,8 @@ enum key {
 	KEY_FLOW_LOG,
 	KEY_FLOW_LOG_MAX_SIZE,
 	KEY_MODE,
+	KEY_SYNC_PEER,
+	KEY_SYNC_LISTEN,
 	KEY_MAX,
 };
 
@@ -64,6 +67,8 @@ static const struct {
 	[KEY_FLOW_LOG] = {"flow-log", SEC_DAEMON},
 	[KEY_FLOW_LOG_MAX_SIZE] = {"flow-log-max-size", SEC_DAEMON},
 	[KEY_MODE] = {"mode", SEC_INTERFACE},
+	[KEY_SYNC_PEER] = {"peer", SEC_SYNC},
+	[KEY_SYNC_LISTEN] = {"listen", SEC_SYNC},
 };
 
 struct parser {
@@ -266,6 +271,8 @@ static int set_key(struct parser *p, const char *k, const char *v)
 				    k);
 		case SEC_INTERFACE:
 			return perr(p, k, "unknown key '%s' in [interface] (mode)", k);
+		case SEC_SYNC:
+			return perr(p, k, "unknown key '%s' in [sync] (peer, listen)", k);
 		default:
 			return perr(p, k,
 				    "unknown key '%s' in [daemon] (socket, metrics-listen, "
@@ -318,6 +325,13 @@ static int set_key(struct parser *p, const char *k, const char *v)
 		return parse_path(p, v, cfg->daemon.flow_log, sizeof(cfg->daemon.flow_log));
 	case KEY_FLOW_LOG_MAX_SIZE:
 		return parse_size(p, v, 4096, 1ULL << 40, &cfg->daemon.flow_log_max_size);
+	case KEY_SYNC_PEER:
+		return parse_addr_port(p, v, cfg->sync.peer, sizeof(cfg->sync.peer));
+	case KEY_SYNC_LISTEN:
+		/* Kept to be reported at the end if no peer comes. */
+		cfg->sync.listen_line = p->line;
+		cfg->sync.listen_column = (unsigned int)(k - p->line_start) + 1;
+		return parse_addr_port(p, v, cfg->sync.listen, sizeof(cfg->sync.listen));
 	case KEY_MODE:
 		if (!strcmp(v, "native"))
 			p->iface->mode = XCT_MODE_NATIVE;
@@ -387,9 +401,15 @@ static int start_section(struct parser *p, char *s)
 		p->sec = SEC_TIMEOUTS;
 	} else if (!strcmp(name, "daemon")) {
 		p->sec = SEC_DAEMON;
+	} else if (!strcmp(name, "sync")) {
+		if (cfg->sync.line)
+			return perr(p, name, "[sync] given twice (first on line %u)",
+				    cfg->sync.line);
+		cfg->sync.line = p->line;
+		p->sec = SEC_SYNC;
 	} else {
-		return perr(p, name, "unknown section '%s' (interface NAME, timeouts, daemon)",
-			    name);
+		return perr(p, name,
+			    "unknown section '%s' (interface NAME, timeouts, daemon, sync)", name);
 	}
 	return 0;
 }
@@ -465,6 +485,12 @@ int xct_config_parse(const char *file, const char *text, size_t len, struct xct_
 		ret = parse_line(&p, line);
 	}
 	free(copy);
+	/* A listening address alone would sync with nobody. */
+	if (!ret && cfg->sync.listen[0] && !cfg->sync.peer[0]) {
+		snprintf(err, errlen, "%s:%u:%u: 'listen' in [sync] needs a 'peer'", file,
+			 cfg->sync.listen_line, cfg->sync.listen_column);
+		ret = -EINVAL;
+	}
 	if (ret)
 		config_defaults(cfg, file);
 	return ret;

@@ -2,8 +2,8 @@
 /*
  * xct.conf, the configuration of a firewall brought up by `xct up` (and of
  * the daemon): which interfaces in which mode, the table and ring sizes, the
- * rules file, the trackers' timeouts and the daemon's endpoints.  The format
- * is described in xct.conf(5) (man/xct.conf.5.scd).
+ * rules file, the trackers' timeouts, the daemon's endpoints and its HA
+ * sync peer.  The format is described in xct.conf(5) (man/xct.conf.5.scd).
  */
 #ifndef XCT_CONFIG_H
 #define XCT_CONFIG_H
@@ -37,18 +37,27 @@ struct xct_config_daemon {
 	__u64 flow_log_max_size;		   /* bytes before rotation, 0 unset */
 };
 
+/* [sync]: the HA peer of xctd's state sync (xctd --sync-peer, --sync-listen). */
+struct xct_config_sync {
+	char peer[XCT_CONFIG_ADDR_MAX];	  /* ADDR:PORT, "" when unset */
+	char listen[XCT_CONFIG_ADDR_MAX]; /* ADDR:PORT, "" when unset */
+	unsigned int line;		  /* of the [sync] header, 0 without one */
+	unsigned int listen_line, listen_column;
+};
+
 struct xct_config {
-	char path[PATH_MAX];	 /* the file read */
-	char pin_path[PATH_MAX]; /* "" when unset */
-	char rules[PATH_MAX];	 /* XCT_CONFIG_RULES_DEFAULT when unset */
-	__u64 table_size;	 /* 0: unset (attach's default) */
-	__u64 events_ring_size;	 /* 0: unset (attach's default) */
+	char path[PATH_MAX];	   /* the file read */
+	char pin_path[PATH_MAX];   /* "" when unset */
+	char rules[PATH_MAX];	   /* XCT_CONFIG_RULES_DEFAULT when unset */
+	__u64 table_size;	   /* 0: unset (attach's default) */
+	__u64 events_ring_size;	   /* 0: unset (attach's default) */
 	char state_file[PATH_MAX]; /* the table saved by down, restored by up; "" unset */
 	size_t n_ifaces;
 	struct xct_config_iface ifaces[XCT_CONFIG_MAX_IFACES];
 	__u32 tunables[XCT_TUNABLE_MAX];
 	__u32 tunables_set; /* bit (1 << enum xct_tunable) per key given */
 	struct xct_config_daemon daemon;
+	struct xct_config_sync sync;
 };
 
 /*

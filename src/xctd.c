@@ -42,7 +42,7 @@ static const char usage[] =
 	"                             own under " XCT_RUN_DIR "); its directory must be\n"
 	"                             root's, mode 0700\n"
 	"      --metrics-listen ADDR:PORT  serve /metrics there ([ADDR]:PORT for IPv6)\n"
-	"      --config FILE          xct.conf: pin-path and the [daemon] section (default\n"
+	"      --config FILE          xct.conf: pin-path, [daemon] and [sync] (default\n"
 	"                             " XCT_CONFIG_DEFAULT " when it exists); options given\n"
 	"                             here win over the file; a bad file exits 2\n"
 	"      --foreground           stay in the foreground, log to stderr (for systemd)\n"
@@ -129,6 +129,7 @@ int main(int argc, char **argv)
 	const char *conf_path = NULL;
 	bool sock_given = false, metrics_given = false, flow_given = false, nat_given = false;
 	bool size_given = false, ipfix_given = false, domain_given = false;
+	bool sync_peer_given = false, sync_listen_given = false;
 	static char ipfix_buf[XCT_CONFIG_ADDR_MAX + 8];
 	char err[512];
 	__u64 n;
@@ -178,6 +179,8 @@ int main(int argc, char **argv)
 				return usage_error("--%s: '%s' is not ADDR:PORT or [ADDR]:PORT",
 						   opt_name(opts, c), optarg);
 			*(c == 'S' ? &cfg.sync_peer : &cfg.sync_listen) = optarg;
+			sync_peer_given |= c == 'S';
+			sync_listen_given |= c == 'L';
 			break;
 		case 'c':
 			conf_path = optarg;
@@ -265,6 +268,10 @@ int main(int argc, char **argv)
 		}
 		if (!domain_given)
 			cfg.ipfix_domain = conf.daemon.ipfix_domain;
+		if (conf.sync.peer[0] && !sync_peer_given)
+			cfg.sync_peer = conf.sync.peer;
+		if (conf.sync.listen[0] && !sync_listen_given)
+			cfg.sync_listen = conf.sync.listen;
 	}
 	if (cfg.sync_listen && !cfg.sync_peer)
 		return usage_error("--sync-listen needs --sync-peer");

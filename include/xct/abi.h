@@ -122,6 +122,17 @@ struct xct_tcp_ct {
  * for owners being recorded.
  */
 #define XCT_CT_LOCAL 0x2000
+/*
+ * xct's own, in the place of the kernel's IPS_SEQ_ADJUST (xct adjusts no
+ * sequence numbers):
+ * a TCP connection whose window scale factors are unknown, committed from
+ * a peer's message without NTA_TCP_WSCALE_* (conntrackd sends them only
+ * with TCPWindowTracking on).  Its window fields cannot be read, so its
+ * window check stays relaxed (BE_LIBERAL both ways) for good once
+ * XCT_CT_LIBERAL ends, as nf_conntrack keeps the BE_LIBERAL that
+ * conntrackd's commit sets.
+ */
+#define XCT_CT_SCALE_UNKNOWN 0x0040
 /* xct's own: the connection's NEW waits for its NAT decision, after
  * routing, so that it shows the translated reply tuple as conntrack -E's
  * does (see bpf/ct_events.h). */

@@ -36,7 +36,8 @@ XCT_INLINE __u64 xct_ctsync_addr_attr(__u8 family, int v4_attr, int v6_attr)
  * inner as xct_nat_reply_tuple() takes them; NULL when none).  The status
  * gets CONFIRMED, as every connection in nf_conntrack's table has, and
  * SRC_NAT_DONE | DST_NAT_DONE, which nf_nat sets on every connection that
- * passed its hooks; xct's own bits (LIBERAL, NEW_PENDING, DYING) stay home.
+ * passed its hooks; xct's own bits (LIBERAL, SCALE_UNKNOWN, NEW_PENDING, DYING) stay
+ * home.
  */
 XCT_INLINE void xct_ctsync_from_ct(const struct xct_ct_key *key, __u8 orig_side, __u8 state,
 				   __u16 status, __u32 mark, __u32 timeout_s,
@@ -174,6 +175,8 @@ XCT_INLINE int xct_ctsync_to_ct(const struct xct_ctsync_conn *c, struct xct_ct_k
 			e->proto.tcp.seen[XCT_DIR_REPLY].td_scale = c->wscale[XCT_DIR_REPLY];
 			e->proto.tcp.seen[XCT_DIR_ORIGINAL].flags |= XCT_TCP_F_WINDOW_SCALE;
 			e->proto.tcp.seen[XCT_DIR_REPLY].flags |= XCT_TCP_F_WINDOW_SCALE;
+		} else {
+			e->status |= XCT_CT_SCALE_UNKNOWN;
 		}
 	}
 

@@ -265,16 +265,19 @@ XCT_INLINE void xct_tcp_set_liberal(struct xct_ct_entry *ct)
 
 /* After a packet accepted in window (xct_ct_packet() calls it): once both
  * directions of a liberally tracked connection have been seen again, it is
- * checked as any other. */
+ * checked as any other; but one whose window scales never came
+ * (XCT_CT_SCALE_UNKNOWN) keeps the relaxed window check. */
 XCT_INLINE void xct_tcp_liberal_done(struct xct_ct_entry *ct)
 {
 	struct xct_tcp_ct *s = &ct->proto.tcp;
 
 	if (!(ct->status & XCT_CT_LIBERAL) || !s->seen[0].td_maxwin || !s->seen[1].td_maxwin)
 		return;
+	ct->status &= ~XCT_CT_LIBERAL;
+	if (ct->status & XCT_CT_SCALE_UNKNOWN)
+		return;
 	s->seen[0].flags &= ~XCT_TCP_F_BE_LIBERAL;
 	s->seen[1].flags &= ~XCT_TCP_F_BE_LIBERAL;
-	ct->status &= ~XCT_CT_LIBERAL;
 }
 
 enum xct_tcp_window {

@@ -44,7 +44,7 @@ want="644 ./etc/xct/rules.xct
 644 ./usr/share/man/man8/xct.8
 755 ./usr/sbin/xct"
 if [ -x build/xctd ]; then
-	want=$(printf '%s\n644 ./usr/lib/systemd/system/xctd.service\n644 ./usr/share/man/man8/xctd.8\n755 ./usr/sbin/xctd\n' "$want" | sort)
+	want=$(printf '%s\n644 ./usr/lib/systemd/system/xctd.service\n644 ./usr/share/man/man8/xctd.8\n755 ./usr/sbin/xctd\n755 ./usr/sbin/xct-ha-notify\n' "$want" | sort)
 fi
 got=$(files "$D")
 if [ "$got" = "$want" ]; then ok "install: every file, with its mode"; else
@@ -59,6 +59,14 @@ check "install: the unit runs /usr/sbin/xct with /etc/xct/xct.conf" \
 	grep -qx "ExecStart=/usr/sbin/xct up --config /etc/xct/xct.conf" "$unit"
 check "install: the completion is the repository's" cmp -s completion/xct \
 	"$D/usr/share/bash-completion/completions/xct"
+if [ -x build/xctd ]; then
+	# keepalived's notify script runs the xct installed beside it: with no
+	# xct attached, the commit fails and says why.
+	expect "install: xct-ha-notify runs the installed xct" 1 \
+		"xct sync commit failed: xct: xct is not attached under $PIN" \
+		env -u XCT PATH=/usr/bin:/bin "$D/usr/sbin/xct-ha-notify" --pin-path "$PIN" \
+		--socket "$STATE/none.sock" primary
+fi
 # The example configuration parses; its rules file is the installed one.
 {
 	printf 'pin-path = %s\n' "$PIN"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# xctd's settings from xct.conf (--config): the pin path and the [daemon]
-# section (socket, metrics address, flow log, its size), options on the
+# xctd's settings from xct.conf (--config): the pin path, the [daemon]
+# section (socket, metrics address, flow log, its size) and the [sync]
+# section (the HA peer and the sync listening address), options on the
 # command line winning over the file, and a bad file refused with its
 # FILE:LINE:COLUMN and exit 2 before anything starts.  xctd runs with no
 # xct attached (it waits for one), on paths of this test's own.
@@ -27,6 +28,10 @@ socket = $STATE/run/xctd.sock
 metrics-listen = 127.0.0.1:$PORT
 flow-log = $STATE/flows.jsonl
 flow-log-max-size = 1M
+
+[sync]
+peer = 127.0.0.1:$((PORT + 2))
+listen = 127.0.0.1:$((PORT + 3))
 CONF
 
 # start LOG ARGS...: xctd in the foreground; waits for its listening line.
@@ -43,6 +48,10 @@ start() {
 	done
 	return 1
 }
+# udp_bound ADDR:PORT: a UDP socket is bound there.
+udp_bound() {
+	[ -n "$(ss -Hlun src "$1")" ]
+}
 stop() {
 	kill "${PIDS[-1]}" 2>/dev/null
 	wait "${PIDS[-1]}" 2>/dev/null
@@ -54,6 +63,10 @@ expect "xctd --config: a bad file exits 2 with FILE:LINE:COLUMN" 2 \
 	"^xctd: $STATE/bad.conf:3:1: unknown key 'sockett' in \[daemon\]" \
 	"$XCTD" --foreground --config "$STATE/bad.conf"
 check "xctd --config: a bad file starts nothing" test ! -e "$STATE/run/xctd.sock"
+printf '[sync]\nlisten = 127.0.0.1:3780\n' >"$STATE/bad-sync.conf"
+expect "xctd --config: [sync] listen without a peer exits 2" 2 \
+	"^xctd: $STATE/bad-sync.conf:2:1: 'listen' in \[sync\] needs a 'peer'" \
+	"$XCTD" --foreground --config "$STATE/bad-sync.conf"
 expect "xctd --config: an unreadable file exits 1" 1 "cannot read $STATE/none" \
 	"$XCTD" --foreground --config "$STATE/none"
 
@@ -66,6 +79,10 @@ fi
 check "xctd --config: the file's socket, metrics address and pin path" grep -q \
 	"listening on $STATE/run/xctd.sock, metrics on 127.0.0.1:$PORT, state under $PIN" \
 	"$STATE/log"
+check "xctd --config: the file's sync peer" grep -q \
+	"syncing connections with 127.0.0.1:$((PORT + 2)) " "$STATE/log"
+check "xctd --config: the file's sync listening address" \
+	udp_bound "127.0.0.1:$((PORT + 3))"
 check "xctd --config: the socket is there, root's alone" \
 	test "$(stat -c '%U %a' "$STATE/run/xctd.sock" 2>/dev/null)" = "root 600"
 # No xct is attached: the answer says so, with 503, as a scrape must see.
@@ -77,10 +94,15 @@ check "xctd --config: the file's flow log is open, mode 0600" \
 stop
 
 if start "$STATE/log2" --config "$STATE/xct.conf" --socket "$STATE/run2/xctd.sock" \
-	--metrics-listen "127.0.0.1:$((PORT + 1))"; then
+	--metrics-listen "127.0.0.1:$((PORT + 1))" --sync-peer "127.0.0.1:$((PORT + 4))" \
+	--sync-listen "127.0.0.1:$((PORT + 5))"; then
 	grep -q "listening on $STATE/run2/xctd.sock, metrics on 127.0.0.1:$((PORT + 1))" \
 		"$STATE/log2"
 	check "xctd --config: options win over the file" test $? = 0
+	check "xctd --config: --sync-peer wins over the file's peer" grep -q \
+		"syncing connections with 127.0.0.1:$((PORT + 4)) " "$STATE/log2"
+	check "xctd --config: --sync-listen wins over the file's listen" \
+		udp_bound "127.0.0.1:$((PORT + 5))"
 else
 	not_ok "xctd --config: options win over the file"
 	sed 's/^/#   /' "$STATE/log2"

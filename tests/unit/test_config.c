@@ -52,7 +52,10 @@ static const char full[] = "# xct.conf\n"
 			   "ipfix-collector = 127.0.0.1:4739\n"
 			   "ipfix-domain = 4294967295\n"
 			   "flow-log = journal\n"
-			   "flow-log-max-size = 64K\n";
+			   "flow-log-max-size = 64K\n"
+			   "[sync]\n"
+			   "peer = 10.0.9.2:3780\n"
+			   "listen = [fd00::1]:3781\n";
 
 TEST(config_full_file_key_by_key)
 {
@@ -89,6 +92,8 @@ TEST(config_full_file_key_by_key)
 	CHECK_EQ(c.daemon.ipfix_domain, 4294967295U);
 	CHECK_STR(c.daemon.flow_log, "journal");
 	CHECK_EQ(c.daemon.flow_log_max_size, 65536);
+	CHECK_STR(c.sync.peer, "10.0.9.2:3780");
+	CHECK_STR(c.sync.listen, "[fd00::1]:3781");
 }
 
 TEST(config_empty_file_is_defaults)
@@ -105,6 +110,8 @@ TEST(config_empty_file_is_defaults)
 	CHECK_EQ(c.tunables[XCT_TUNABLE_TCP_ESTABLISHED], 432000);
 	CHECK_EQ(c.tunables[XCT_TUNABLE_GENERIC], 600);
 	CHECK_STR(c.daemon.socket, "");
+	CHECK_STR(c.sync.peer, "");
+	CHECK_STR(c.sync.listen, "");
 }
 
 TEST(config_errors_with_line_and_column)
@@ -122,7 +129,8 @@ TEST(config_errors_with_line_and_column)
 		   "t.conf:2:1: unknown key 'rules' in [interface] (mode)");
 	CHECK_CERR("rules = x.xct\n", "t.conf:1:9: 'x.xct' is not an absolute path");
 	CHECK_CERR("rules = /a\nrules = /b\n", "t.conf:2:1: 'rules' given twice");
-	CHECK_CERR("state-file = var/lib/xct\n", "t.conf:1:14: 'var/lib/xct' is not an absolute path");
+	CHECK_CERR("state-file = var/lib/xct\n",
+		   "t.conf:1:14: 'var/lib/xct' is not an absolute path");
 	CHECK_CERR("rules /a\n", "t.conf:1:7: '=' expected after 'rules'");
 	CHECK_CERR("rules =   \n", "t.conf:1:8: 'rules' needs a value");
 	CHECK_CERR("= 3\n", "t.conf:1:1: a key expected, or [section]");
@@ -134,8 +142,9 @@ TEST(config_errors_with_line_and_column)
 		"[interface averyveryverylongname]\n",
 		"t.conf:1:12: 'averyveryverylongname' is longer than an interface name can be (15)");
 	CHECK_CERR("[interface a/b]\n", "t.conf:1:13: 'a/b' is not an interface name");
-	CHECK_CERR("[timeout]\n",
-		   "t.conf:1:2: unknown section 'timeout' (interface NAME, timeouts, daemon)");
+	CHECK_CERR(
+		"[timeout]\n",
+		"t.conf:1:2: unknown section 'timeout' (interface NAME, timeouts, daemon, sync)");
 	CHECK_CERR("[daemon x]\n", "t.conf:1:9: [daemon] takes no name");
 	CHECK_CERR("[daemon] x\n", "t.conf:1:9: unexpected ' x' after the section name");
 	CHECK_CERR("[timeouts]\nnf_conntrack_tcp_timeout_establish = 5\n",
@@ -162,10 +171,23 @@ TEST(config_errors_with_line_and_column)
 	CHECK_CERR("[daemon]\nmode = tc\n",
 		   "t.conf:2:1: unknown key 'mode' in [daemon] (socket, metrics-listen, "
 		   "ipfix-collector, ipfix-domain, flow-log, flow-log-max-size)");
+	CHECK_CERR("[sync]\npeer = 10.0.9.2\n",
+		   "t.conf:2:8: '10.0.9.2' is not ADDR:PORT ([IPv6]:PORT for IPv6)");
+	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\n  listen = 10.0.9.1:70000\n",
+		   "t.conf:3:21: '70000' is not a port from 1 to 65535");
+	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\npeer = 10.0.9.3:3780\n",
+		   "t.conf:3:1: 'peer' given twice");
+	CHECK_CERR("[sync]\nsync-peer = 10.0.9.2:3780\n",
+		   "t.conf:2:1: unknown key 'sync-peer' in [sync] (peer, listen)");
+	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\n[daemon]\n[sync]\n",
+		   "t.conf:4:2: [sync] given twice (first on line 1)");
+	/* The peer's address is what starts the sync; reported where listen is. */
+	CHECK_CERR("[sync]\n\tlisten = 10.0.9.1:3780\n[daemon]\n",
+		   "t.conf:2:2: 'listen' in [sync] needs a 'peer'");
 	/* A good first part is not kept either. */
 	CHECK_CERR("table-size = 5\n[interface eth0]\n[timeouts]\nnf_conntrack_udp_timeout = 1\n"
 		   "[bogus]\n",
-		   "t.conf:5:2: unknown section 'bogus' (interface NAME, timeouts, daemon)");
+		   "t.conf:5:2: unknown section 'bogus' (interface NAME, timeouts, daemon, sync)");
 }
 
 TEST(config_load_file_and_unreadable)

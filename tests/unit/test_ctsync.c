@@ -544,6 +544,40 @@ TEST(ctsync_to_ct_plain_and_icmp)
 	through_the_wire(&key, side, 0, XCT_CT_SEEN_REPLY, NULL, NULL, got, &n);
 }
 
+/* The window scales of a TCP connection come only with conntrackd's
+ * TCPWindowTracking; without them the entry says they are unknown. */
+TEST(ctsync_to_ct_window_scales_or_unknown)
+{
+	struct xct_nat_binding nat[2];
+	struct xct_ctsync_conn c;
+	struct xct_ct_key key, k2;
+	struct xct_ct_entry e;
+	__u8 side, side2;
+	int n_nat;
+
+	key_of("10.10.1.10", 36437, "10.10.2.20", 7001, XCT_IPPROTO_TCP, &key, &side);
+	xct_ctsync_from_ct(&key, side, XCT_TCP_ESTABLISHED, XCT_CT_SEEN_REPLY, 0, 300, NULL, NULL,
+			   &c);
+	CHECK_EQ(xct_ctsync_to_ct(&c, &k2, &side2, &e, nat, &n_nat), 0);
+	CHECK(e.status & XCT_CT_SCALE_UNKNOWN);
+	CHECK_EQ(e.proto.tcp.seen[0].td_scale, 0);
+
+	c.attrs |=
+		XCT_CTSYNC_BIT(XCT_NTA_TCP_WSCALE_ORIG) | XCT_CTSYNC_BIT(XCT_NTA_TCP_WSCALE_REPL);
+	c.wscale[XCT_DIR_ORIGINAL] = 7;
+	c.wscale[XCT_DIR_REPLY] = 9;
+	CHECK_EQ(xct_ctsync_to_ct(&c, &k2, &side2, &e, nat, &n_nat), 0);
+	CHECK(!(e.status & XCT_CT_SCALE_UNKNOWN));
+	CHECK_EQ(e.proto.tcp.seen[XCT_DIR_ORIGINAL].td_scale, 7);
+	CHECK_EQ(e.proto.tcp.seen[XCT_DIR_REPLY].td_scale, 9);
+
+	/* Not a question for UDP. */
+	key_of("10.10.2.20", 5353, "10.10.1.10", 40000, XCT_IPPROTO_UDP, &key, &side);
+	xct_ctsync_from_ct(&key, side, 0, 0, 0, 30, NULL, NULL, &c);
+	CHECK_EQ(xct_ctsync_to_ct(&c, &k2, &side2, &e, nat, &n_nat), 0);
+	CHECK(!(e.status & XCT_CT_SCALE_UNKNOWN));
+}
+
 /* conntrackd's ping carries SPAT and DPAT 0 (its reading of the reply's
  * type and code) without being translated: no binding comes of them. */
 TEST(ctsync_to_ct_icmp_quirk_is_no_nat)

@@ -1097,3 +1097,52 @@ TEST(tcp_restored_liberal_keeps_scale_and_closes)
 	send_seg(&c, CLIENT, ACK, GAP_C + 1, GAP_S + 61001, 502, 0);
 	CHECK_EQ(c.e.state, XCT_TCP_TIME_WAIT);
 }
+
+TEST(tcp_committed_without_scale_stays_liberal)
+{
+	struct conn c;
+
+	/* A connection with window scale 7 both ways, committed from a
+	 * peer's message without the scales: the entry has scale 0 and does
+	 * not know better.  Once both directions are seen the relearning
+	 * ends, but the windows it learnt are the unscaled fields (502 and
+	 * 509 bytes), so the window check stays relaxed: data far beyond
+	 * them passes, as on nf_conntrack after conntrackd's commit. */
+	conn_init(&c);
+	send_syn_ws(&c, CLIENT, SYN, CLIENT_ISN, 0, 64240, 7);
+	send_syn_ws(&c, SERVER, SYN | ACK, SERVER_ISN, CLIENT_ISN + 1, 65160, 7);
+	send_seg(&c, CLIENT, ACK, CLIENT_ISN + 1, SERVER_ISN + 1, 502, 0);
+	CHECK_EQ(c.e.state, XCT_TCP_ESTABLISHED);
+	memset(&c.e.proto.tcp, 0, sizeof(c.e.proto.tcp));
+	c.e.status |= XCT_CT_SCALE_UNKNOWN;
+	xct_tcp_set_liberal(&c.e);
+
+	send_seg(&c, CLIENT, ACK, GAP_C, GAP_S, 502, 0);
+	send_seg(&c, SERVER, ACK | PSH, GAP_S, GAP_C, 509, 1000);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	CHECK(!(c.e.status & XCT_CT_LIBERAL));
+	CHECK(c.e.status & XCT_CT_SCALE_UNKNOWN);
+	CHECK(c.e.proto.tcp.seen[0].flags & XCT_TCP_F_BE_LIBERAL);
+	CHECK(c.e.proto.tcp.seen[1].flags & XCT_TCP_F_BE_LIBERAL);
+	send_seg(&c, SERVER, ACK | PSH, GAP_S + 1000, GAP_C, 509, 60000);
+	CHECK_EQ(c.res.ct_state, XCT_CTS_ESTABLISHED);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	send_seg(&c, CLIENT, ACK | PSH, GAP_C, GAP_S + 61000, 502, 60000);
+	CHECK_EQ(c.res.reason, XCT_R_OK);
+	send_seg(&c, SERVER, ACK | PSH, GAP_S + 61000 + 500000, GAP_C + 60000, 509, 1000);
+	CHECK_EQ(c.res.ct_state, XCT_CTS_ESTABLISHED);
+
+	/* The control: the same without the mark is checked again, and a
+	 * segment far over the window is invalid. */
+	conn_init(&c);
+	send_syn_ws(&c, CLIENT, SYN, CLIENT_ISN, 0, 64240, 7);
+	send_syn_ws(&c, SERVER, SYN | ACK, SERVER_ISN, CLIENT_ISN + 1, 65160, 7);
+	send_seg(&c, CLIENT, ACK, CLIENT_ISN + 1, SERVER_ISN + 1, 502, 0);
+	memset(&c.e.proto.tcp, 0, sizeof(c.e.proto.tcp));
+	xct_tcp_set_liberal(&c.e);
+	send_seg(&c, CLIENT, ACK, GAP_C, GAP_S, 502, 0);
+	send_seg(&c, SERVER, ACK | PSH, GAP_S, GAP_C, 509, 1000);
+	CHECK(!(c.e.status & XCT_CT_LIBERAL));
+	send_seg(&c, SERVER, ACK | PSH, GAP_S + 1000 + 500000, GAP_C, 509, 1000);
+	CHECK_EQ(c.res.ct_state, XCT_CTS_INVALID);
+}
