@@ -3,11 +3,12 @@
  * The two ends of the end-to-end IPFIX benchmark (bench/ipfix_e2e.py),
  * around the real datapath, events ring and xctd between them.
  *
- *   ipfix_e2e syns IFACE N [FIRST]
- *	N new TCP connections (a SYN each, connection FIRST to FIRST+N-1)
- *	run through the XDP program attached to IFACE, once each with
- *	BPF_PROG_TEST_RUN: every SYN creates an entry in the real table
- *	and a NEW event in the real ring.  Prints the seconds it took.
+ *   ipfix_e2e syns IFACE N [RATE]
+ *	N new TCP connections (a SYN each) run through the XDP program
+ *	attached to IFACE, once each with BPF_PROG_TEST_RUN: every SYN
+ *	creates an entry in the real table and a NEW event in the real
+ *	ring.  At most RATE a second if given (and not 0), as fast as it
+ *	can otherwise.  Prints the seconds it took.
  *
  *   ipfix_e2e sink PORT
  *	A collector that counts: receives IPFIX on 127.0.0.1:PORT, learns
@@ -73,7 +74,7 @@ static void syn_frame(unsigned char *f, __u32 i)
 	th->window = htons(65535);
 }
 
-static int syns(const char *ifname, __u32 n, __u32 first)
+static int syns(const char *ifname, __u32 n, double rate)
 {
 	unsigned char frame[FRAME_LEN];
 	int ifindex = (int)if_nametoindex(ifname), fd, err;
@@ -95,7 +96,7 @@ static int syns(const char *ifname, __u32 n, __u32 first)
 		return 1;
 	}
 	t0 = now_s();
-	for (i = first; i < first + n; i++) {
+	for (i = 0; i < n; i++) {
 		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = FRAME_LEN,
 			    .repeat = 1);
 
@@ -105,6 +106,13 @@ static int syns(const char *ifname, __u32 n, __u32 first)
 			return 1;
 		}
 		refused += o.retval != XDP_PASS;
+		/* Paced in steps of 1,000, which a sleep can time. */
+		if (rate > 0 && i % 1000 == 999) {
+			double ahead = t0 + (i + 1) / rate - now_s();
+
+			if (ahead > 0)
+				usleep((useconds_t)(ahead * 1e6));
+		}
 	}
 	printf("{\"syns\": %u, \"seconds\": %.4f, \"not_passed\": %u}\n", n, now_s() - t0, refused);
 	close(fd);
@@ -262,10 +270,10 @@ int main(int argc, char **argv)
 {
 	if (argc >= 4 && !strcmp(argv[1], "syns"))
 		return syns(argv[2], (__u32)strtoul(argv[3], NULL, 0),
-			    argc > 4 ? (__u32)strtoul(argv[4], NULL, 0) : 0);
+			    argc > 4 ? strtod(argv[4], NULL) : 0);
 	if (argc == 3 && !strcmp(argv[1], "sink"))
 		return sink(atoi(argv[2]));
-	fprintf(stderr, "usage: ipfix_e2e syns IFACE N [FIRST]\n"
+	fprintf(stderr, "usage: ipfix_e2e syns IFACE N [RATE]\n"
 			"       ipfix_e2e sink PORT\n");
 	return 2;
 }

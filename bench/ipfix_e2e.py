@@ -89,7 +89,8 @@ class Bench:
         return m
 
     def start(self, ring):
-        args = ["attach", "--mode", "native"] + (["--ct-events-size", str(ring)] if ring else [])
+        args = ["attach", "--mode", "native", "--max-entries", "1048576"] + \
+            (["--ct-events-size", str(ring)] if ring else [])
         self.xct(*args, "ie0")
         log = open(os.path.join(self.tmp, "xctd.log"), "w")
         self.xctd = subprocess.Popen(["ip", "netns", "exec", self.ns, self.a.xctd, "--foreground",
@@ -113,64 +114,78 @@ class Bench:
         lib.run([self.a.xct, "--pin-path", self.pin, "detach", "--all"], ns=self.ns, check=False)
         lib.run(["rm", "-rf", self.pin], check=False)
 
-    def settle(self, key, max_s=20.0):
-        """Waits until xctd's counter key has not moved for half a second."""
+    def settle(self, key, quiet=0.5, max_s=30.0):
+        """Waits until xctd's counter key has not moved for quiet seconds."""
         last, since = None, time.monotonic()
         deadline = since + max_s
         while time.monotonic() < deadline:
             m = self.metrics()
             if m.get(key) != last:
                 last, since = m.get(key), time.monotonic()
-            elif time.monotonic() - since >= 0.5:
+            elif time.monotonic() - since >= quiet:
                 return m
             time.sleep(0.1)
         return self.metrics()
 
-    def one_round(self, ring):
+    def one_round(self, mode, ring):
         a = self.a
         t_start = time.monotonic()
         self.start(ring)
-        fill = json.loads(lib.out([a.tool, "syns", "ie0", a.conns], ns=self.ns))
-        if fill["not_passed"]:
-            raise RuntimeError(f"{fill['not_passed']} SYNs were not passed")
-        count = int(self.xct("ct", "count").strip())
+        lost_key = 'xct_events_lost_total{stream="ct_events"}'
+        if mode == "flush":
+            fill = json.loads(lib.out([a.tool, "syns", "ie0", a.conns], ns=self.ns))
+        else:
+            self.xct("set-timeout", "nf_conntrack_tcp_timeout_syn_sent", "1")
         # xctd's backlog for resuming readers is kept for its first 3 s.
         time.sleep(max(0.0, 3.5 - (time.monotonic() - t_start)))
-        m0 = self.settle('xct_events_total{stream="ct_events"}')
-        self.sink_round()  # what came before the flush is not this round's
-        t0 = time.monotonic()
-        self.xct("ct", "flush")
-        flush_s = time.monotonic() - t0
+        if mode == "flush":
+            m0 = self.settle('xct_events_total{stream="ct_events"}')
+            self.sink_round()  # what came before is not this round's
+            count = int(self.xct("ct", "count").strip())
+            t0 = time.monotonic()
+            self.xct("ct", "flush")
+            offered = count / (time.monotonic() - t0)
+        else:
+            m0 = self.metrics()
+            self.sink_round()
+            count = a.gc_rate * a.gc_seconds
+            fill = json.loads(lib.out([a.tool, "syns", "ie0", count, a.gc_rate], ns=self.ns))
+            offered = count / fill["seconds"]
+            # Until the GC has removed everything: sweeps a second apart.
+            self.settle("xct_conntrack_expired_total", quiet=2.5)
         m1 = self.settle("xct_ipfix_records_total")
         got = self.sink_round()
         self.stop()
-        lost_key = 'xct_events_lost_total{stream="ct_events"}'
-        sent = m1["xct_ipfix_records_total"] - m0["xct_ipfix_records_total"]
+        if fill["not_passed"]:
+            raise RuntimeError(f"{fill['not_passed']} SYNs were not passed")
         r = {
-            "ring": ring, "conns": a.conns, "entries": count, "fill_s": fill["seconds"],
-            "flush_s": flush_s, "received": got["records"], "span_s": got["span_s"],
+            "mode": mode, "ring": ring, "conns": count, "offered_per_s": offered,
+            "received": got["records"], "span_s": got["span_s"],
             "records_per_s": got["records_per_s"], "seq_missing": got["missing"],
             "ring_lost": m1[lost_key] - m0[lost_key],
-            "ring_lost_before": m0[lost_key],
-            "sent": sent,
+            "sent": m1["xct_ipfix_records_total"] - m0["xct_ipfix_records_total"],
             "socket_lost": m1["xct_ipfix_lost_records_total"] - m0["xct_ipfix_lost_records_total"],
             "send_errors": m1["xct_ipfix_send_errors_total"] - m0["xct_ipfix_send_errors_total"],
             "messages": got["messages"],
         }
+        r["missing"] = count - r["received"]
         r["not_received"] = r["sent"] - r["received"]
-        lib.log(f"ipfix e2e: ring {ring or 'default'}: {r['received']:,.0f} of {count:,} "
-                f"records in {r['span_s']:.3f} s ({r['records_per_s']:,.0f}/s), flush "
-                f"{flush_s:.3f} s, ring lost {r['ring_lost']:,.0f}, socket lost "
-                f"{r['socket_lost']:,.0f}, not received {r['not_received']:,.0f}")
+        lib.log(f"ipfix e2e {mode}, ring {ring or 'default'}: {r['received']:,.0f} of "
+                f"{count:,} records in {r['span_s']:.3f} s ({r['records_per_s']:,.0f}/s), "
+                f"offered {r['offered_per_s']:,.0f}/s, ring lost {r['ring_lost']:,.0f}, "
+                f"socket lost {r['socket_lost']:,.0f}, not received {r['not_received']:,.0f}, "
+                f"missing {r['missing']:,.0f}")
         return r
 
     def main(self):
         a = self.a
-        runs = {str(s): [] for s in a.ring_sizes}
+        cases = [(m, s) for m in ("gc", "flush") for s in a.ring_sizes]
+        runs = {f"{m}:{s}": [] for m, s in cases}
         for _ in range(a.rounds):
-            for s in a.ring_sizes:
-                runs[str(s)].append(self.one_round(s))
-        return {"conns": a.conns, "rounds": a.rounds, "ring_sizes": a.ring_sizes, "runs": runs,
+            for m, s in cases:
+                runs[f"{m}:{s}"].append(self.one_round(m, s))
+        return {"conns": a.conns, "gc_rate": a.gc_rate, "gc_seconds": a.gc_seconds,
+                "rounds": a.rounds, "ring_sizes": a.ring_sizes, "runs": runs,
                 "collector": "bench/ipfix_e2e sink (counts records; nfcapd writes them to disk)"}
 
 
@@ -180,6 +195,8 @@ def main():
     p.add_argument("--xctd", required=True)
     p.add_argument("--tool", required=True)
     p.add_argument("--conns", type=int, default=200000)
+    p.add_argument("--gc-rate", type=int, default=100000)
+    p.add_argument("--gc-seconds", type=int, default=8)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--ring-sizes", default="0",
                    help="comma-separated ring sizes in bytes, 0 for the default")
