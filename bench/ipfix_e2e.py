@@ -61,6 +61,7 @@ class Bench:
         self.pin = self.bpffs + "/xct"
         self.sock = os.path.join(self.tmp, "run", "xctd.sock")
         self.xctd = None
+        self.default_ring = 0
         self.sink = subprocess.Popen(["ip", "netns", "exec", self.ns, a.tool, "sink", str(PORT)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         lib.on_exit(self.stop_sink)
@@ -92,6 +93,10 @@ class Bench:
         args = ["attach", "--mode", "native", "--max-entries", "1048576"] + \
             (["--ct-events-size", str(ring)] if ring else [])
         self.xct(*args, "ie0")
+        if not ring and not self.default_ring:
+            info = json.loads(lib.out(["bpftool", "-j", "map", "show", "pinned",
+                                       self.pin + "/xct_ct_events"]))
+            self.default_ring = info["max_entries"]
         log = open(os.path.join(self.tmp, "xctd.log"), "w")
         self.xctd = subprocess.Popen(["ip", "netns", "exec", self.ns, self.a.xctd, "--foreground",
                                       "--pin-path", self.pin, "--socket", self.sock,
@@ -186,6 +191,7 @@ class Bench:
                 runs[f"{m}:{s}"].append(self.one_round(m, s))
         return {"conns": a.conns, "gc_rate": a.gc_rate, "gc_seconds": a.gc_seconds,
                 "rounds": a.rounds, "ring_sizes": a.ring_sizes, "runs": runs,
+                "default_ring": self.default_ring,
                 "collector": "bench/ipfix_e2e sink (counts records; nfcapd writes them to disk)"}
 
 
