@@ -30,7 +30,8 @@ BPFT_BIN := $(BUILD)/tests/bpf_tests
 
 BENCH_BIN := $(BUILD)/bench/rules_cost
 BENCH_BINS := $(BENCH_BIN) $(BUILD)/bench/prog_cost $(BUILD)/bench/connrate \
-	$(BUILD)/bench/xdp_drop.bpf.o $(BUILD)/bench/verifier_cost $(BUILD)/bench/ipfix_rate
+	$(BUILD)/bench/xdp_drop.bpf.o $(BUILD)/bench/verifier_cost $(BUILD)/bench/ipfix_rate \
+	$(BUILD)/bench/ipfix_e2e
 
 .PHONY: all deps test difftest evasion demo bench clean format check-format
 
@@ -105,6 +106,10 @@ $(BUILD)/bench/verifier_cost: bench/verifier_cost.c $(BUILD)/xct.skel.h $(BPF_HD
 $(BUILD)/bench/ipfix_rate: bench/ipfix_rate.c $(CLI_LIB_OBJ) $(CLI_HDRS) $(BPF_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc bench/ipfix_rate.c $(CLI_LIB_OBJ) -o $@ $(LDLIBS) -lpthread
+
+$(BUILD)/bench/ipfix_e2e: bench/ipfix_e2e.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) bench/ipfix_e2e.c -o $@ $(LDLIBS)
 
 $(BUILD)/bench/connrate: bench/connrate.c
 	@mkdir -p $(dir $@)

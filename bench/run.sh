@@ -13,7 +13,8 @@
 #                           only its section
 #   bench/run.sh --only owner   the owner step of 2 alone (under a minute);
 #                           rewrites only its section
-#   bench/run.sh --only ipfix   step 8 alone; rewrites only its section
+#   bench/run.sh --only ipfix   steps 8 and 10 alone; rewrites only their
+#                           sections
 #   bench/run.sh --only sync    step 9 alone (about 1 minute); rewrites
 #                           only its section
 #
@@ -38,6 +39,9 @@
 #   9. connrate.py --configs xct,xct_sync   state sync: xctd's messages
 #                    per second to an HA peer, and what they add to the
 #                    primary's CPU per new connection
+#  10. ipfix_e2e.py  the same exporter in xctd, end to end: connection ends
+#                    of the real datapath (through the GC at a set rate, and
+#                    a flush), through the events ring, to a collector
 # Needs root; every namespace, mount and host setting it makes is undone
 # on exit, on failure too.
 set -euo pipefail
@@ -61,7 +65,7 @@ while [ $# -gt 0 ]; do
 		fi
 		;;
 	-h | --help)
-		sed -n '3,40p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,43p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -75,7 +79,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "bench/run.sh: needs root (BPF, network namespaces)" >&2
 	exit 1
 fi
-for tool in trafgen xdp-filter nft iptables-legacy ipset conntrack bpftool taskset /usr/bin/python3; do
+for tool in trafgen xdp-filter nft iptables-legacy ipset conntrack bpftool taskset curl /usr/bin/python3; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "bench/run.sh: $tool is missing (scripts/install-deps.sh installs it)" >&2
 		exit 1
@@ -86,8 +90,8 @@ case "$BUILD" in
 *) BUILD=$PWD/$BUILD ;;
 esac
 XCT=$BUILD/xct
-for bin in "$XCT" "$BUILD/xctd" "$BUILD/bench/prog_cost" "$BUILD/bench/rules_cost" "$BUILD/bench/connrate" \
-	"$BUILD/bench/xdp_drop.bpf.o" "$BUILD/bench/ipfix_rate"; do
+for bin in "$XCT" "$BUILD/bench/prog_cost" "$BUILD/bench/rules_cost" "$BUILD/bench/connrate" \
+	"$BUILD/bench/xdp_drop.bpf.o" "$BUILD/bench/ipfix_rate" "$BUILD/bench/ipfix_e2e" "$BUILD/xctd"; do
 	if [ ! -e "$bin" ]; then
 		echo "bench/run.sh: $bin is missing (make all builds it)" >&2
 		exit 1
@@ -116,6 +120,7 @@ if [ "$SMOKE" = 1 ]; then
 	SC_ARGS=(--entries 5000 --max-entries 8192 --quick --list-times 1)
 	FL_ARGS=(--seconds 2 --conns 20 --host-hash-seconds 0)
 	NAT_ARGS=(--packets 20000 --repeats 1 --quick)
+	IE_ARGS=(--conns 20000 --gc-rate 20000 --gc-seconds 1 --rounds 1)
 else
 	Q=
 	DP_ARGS=(--packets 2000000 --accept-packets 500000 --repeats 3)
@@ -124,6 +129,7 @@ else
 	SC_ARGS=(--entries 1000000 --max-entries 1048576 --list-times 3)
 	FL_ARGS=(--seconds 60 --conns 200 --host-hash-seconds 20)
 	NAT_ARGS=(--packets 1000000 --repeats 3 --doc "$DOC")
+	IE_ARGS=(--conns 200000 --gc-rate 120000 --gc-seconds 8 --rounds 3 --ring-sizes 0,4194304)
 fi
 
 CHILD=
@@ -215,6 +221,10 @@ if [ -z "$ONLY" ] || [ "$ONLY" = sync ]; then
 		--connrate "$BENCH_BUILD/connrate" --xdp-obj "$BENCH_BUILD/xdp_drop.bpf.o" \
 		--configs xct,xct_sync "${SY_ARGS[@]}" --out "$OUT/sync.json"
 fi
+if [ -z "$ONLY" ] || [ "$ONLY" = ipfix ]; then
+	step ipfix_e2e.log "$PYTHON" bench/ipfix_e2e.py --xct "$XCT" --xctd "$BUILD/xctd" \
+		--tool "$BENCH_BUILD/ipfix_e2e" "${IE_ARGS[@]}" --out "$OUT/ipfix_e2e.json"
+fi
 if [ -z "$ONLY" ] || [ "$ONLY" = flood ]; then
 	step evict.json "$BENCH_BUILD/prog_cost" evict $Q
 	step flood.log bench/flood.sh --xct "$XCT" "${FL_ARGS[@]}" --out "$OUT/flood.json"
@@ -250,6 +260,7 @@ if [ "$SMOKE" = 1 ]; then
 	cp "$DOC" "$OUT/doc.md" 2>/dev/null || true
 	"$PYTHON" bench/report.py "$OUT" "$OUT/doc.md"
 	grep -q '<!-- bench:end -->' "$OUT/doc.md"
+	grep -q '<!-- bench:ipfix-e2e:end -->' "$OUT/doc.md"
 	if [ -e "$OUT/nat.json" ]; then
 		"$PYTHON" bench/nat.py --render "$OUT/nat.json" --doc "$OUT/doc.md"
 		grep -q '<!-- bench-nat:end -->' "$OUT/doc.md"

@@ -65,7 +65,7 @@ static const char attach_usage[] =
 	"  --max-entries N    table size when it is first created (default 262144)\n"
 	"  --ct-events-size BYTES\n"
 	"                     ring buffer of 'xct ct events', a power of 2 from\n"
-	"                     4096 (default 4 MiB; kept from the running xct)\n"
+	"                     4096 (default 32 MiB; kept from the running xct)\n"
 	"  --replace          swap the programs on already attached interfaces for\n"
 	"                     the ones of this xct, atomically, keeping the table\n"
 	"                     (how a new version of xct takes over); every\n"

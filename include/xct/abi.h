@@ -430,7 +430,14 @@ enum xct_ct_end {
 	XCT_CTE_END_KILLED = 5,	    /* a packet ended it: a RST was its only reply */
 };
 
-#define XCT_CT_EVENTS_BYTES_DEFAULT (4U << 20)
+/*
+ * Room for the events of one GC sweep at 100,000 connection ends a second:
+ * the sweep deletes a second's expired entries in one pass, faster than
+ * any reader drains them, so the ring must hold them (a DESTROY takes 168
+ * bytes with its header: 32 MiB hold about 200,000 events, 4 MiB lost a
+ * tenth to a third of them; docs/BENCHMARKS.md, IPFIX end to end).
+ */
+#define XCT_CT_EVENTS_BYTES_DEFAULT (32U << 20)
 
 struct xct_ct_event {
 	__u64 time_ns; /* monotonic clock, when the change happened */

@@ -894,7 +894,7 @@ int xctd_run(const struct xctd_config *cfg)
 			.port = cfg->ipfix_port,
 			.domain = cfg->ipfix_domain,
 			.template_refresh_s = XCT_IPFIX_TEMPLATE_REFRESH_S,
-			.mtu = XCT_IPFIX_MTU_DEFAULT,
+			.mtu = 0, /* from the path MTU */
 		};
 
 		if (xct_ipfix_exporter_open(&d.ipfix, &xc))

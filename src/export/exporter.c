@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "export/exporter.h"
@@ -113,6 +114,26 @@ static void send_templates(struct xct_ipfix_exporter *x)
 	x->templates_ns = xct_now_ns();
 }
 
+/*
+ * The largest message for the collector the socket is connected to: the
+ * route's MTU less the IP and UDP headers (RFC 7011 §10.3.3: a message
+ * must fit the path MTU), at most XCT_IPFIX_MTU_PATH_MAX; 512 when the
+ * MTU is unknown.  Larger messages mean fewer sends: at 512 bytes the
+ * exporter spends most of its time in send() (docs/BENCHMARKS.md).
+ */
+static size_t path_mtu(int fd, int family)
+{
+	int mtu = 0, hdr = family == AF_INET6 ? 40 + 8 : 20 + 8;
+	socklen_t len = sizeof(mtu);
+
+	if (family == AF_INET6 ? getsockopt(fd, IPPROTO_IPV6, IPV6_MTU, &mtu, &len)
+			       : getsockopt(fd, IPPROTO_IP, IP_MTU, &mtu, &len))
+		return XCT_IPFIX_MTU_DEFAULT;
+	if (mtu - hdr < XCT_IPFIX_MTU_DEFAULT)
+		return XCT_IPFIX_MTU_DEFAULT;
+	return mtu - hdr < XCT_IPFIX_MTU_PATH_MAX ? (size_t)(mtu - hdr) : XCT_IPFIX_MTU_PATH_MAX;
+}
+
 int xct_ipfix_exporter_open(struct xct_ipfix_exporter *x, const struct xct_ipfix_exporter_cfg *cfg)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_protocol = IPPROTO_UDP};
@@ -123,9 +144,7 @@ int xct_ipfix_exporter_open(struct xct_ipfix_exporter *x, const struct xct_ipfix
 	memset(x, 0, sizeof(*x));
 	x->fd = -1;
 	x->cfg = *cfg;
-	if (!x->cfg.mtu)
-		x->cfg.mtu = XCT_IPFIX_MTU_DEFAULT;
-	if (x->cfg.mtu < XCT_IPFIX_MTU_MIN || x->cfg.mtu > XCT_IPFIX_MTU_MAX)
+	if (x->cfg.mtu && (x->cfg.mtu < XCT_IPFIX_MTU_MIN || x->cfg.mtu > XCT_IPFIX_MTU_MAX))
 		return -EINVAL;
 	if (!x->cfg.port) {
 		snprintf(port, sizeof(port), "%d", XCT_IPFIX_PORT_DEFAULT);
@@ -143,8 +162,11 @@ int xct_ipfix_exporter_open(struct xct_ipfix_exporter *x, const struct xct_ipfix
 			err = -errno;
 			continue;
 		}
-		if (!connect(x->fd, ai->ai_addr, ai->ai_addrlen))
+		if (!connect(x->fd, ai->ai_addr, ai->ai_addrlen)) {
+			if (!x->cfg.mtu)
+				x->cfg.mtu = path_mtu(x->fd, ai->ai_family);
 			break;
+		}
 		err = -errno;
 		close(x->fd);
 		x->fd = -1;

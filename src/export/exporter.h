@@ -25,7 +25,7 @@ struct xct_ipfix_exporter_cfg {
 	const char *port;
 	__u32 domain; /* the observation domain ID */
 	unsigned int template_refresh_s;
-	size_t mtu;   /* the largest message */
+	size_t mtu;   /* the largest message; 0: from the path MTU (path_mtu()) */
 	int netflow9; /* NetFlow v9 (RFC 3954) instead of IPFIX; domain: the source ID */
 };
 

@@ -32,6 +32,10 @@
 #define XCT_IPFIX_MTU_DEFAULT 512
 #define XCT_IPFIX_MTU_MIN     256 /* room for the template set */
 #define XCT_IPFIX_MTU_MAX     65535
+/* With the path MTU known, messages fill it, up to what an Ethernet
+ * frame carries (1500 less the IPv4 and UDP headers): a collector on the
+ * loopback gets the messages one behind a LAN would. */
+#define XCT_IPFIX_MTU_PATH_MAX 1472
 
 /* Template IDs: flows and NAT sessions, one template per family. */
 enum xct_ipfix_template_id {
