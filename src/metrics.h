@@ -12,9 +12,13 @@
 
 #define XCT_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
+struct xctd_sync_report;
+
 /* Writes every metric of the xct under pin_path, and xctd's own when st
- * (one per enum xct_stream_kind) is given.  0, or -errno after a message
- * (nothing written) when xct is not attached there. */
-int xct_metrics_write(FILE *f, const char *pin_path, const struct xctd_stream_stats *st);
+ * (one per enum xct_stream_kind) is given, its sync link's when sync is.
+ * 0, or -errno after a message (nothing written) when xct is not attached
+ * there. */
+int xct_metrics_write(FILE *f, const char *pin_path, const struct xctd_stream_stats *st,
+		      const struct xctd_sync_report *sync);
 
 #endif /* XCT_METRICS_H */

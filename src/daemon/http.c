@@ -111,7 +111,8 @@ static void reply(int fd, const char *status, const char *type, const char *body
 	}
 }
 
-void xctd_http_serve(int lsock, const char *pin_path, const struct xctd_stream_stats *st)
+void xctd_http_serve(int lsock, const char *pin_path, const struct xctd_stream_stats *st,
+		     const struct xctd_sync_report *sync)
 {
 	struct timeval tv = {.tv_sec = 1};
 	char req[4096], *body = NULL;
@@ -147,7 +148,7 @@ void xctd_http_serve(int lsock, const char *pin_path, const struct xctd_stream_s
 	f = open_memstream(&body, &blen);
 	if (!f)
 		goto out;
-	if (xct_metrics_write(f, pin_path, st)) {
+	if (xct_metrics_write(f, pin_path, st, sync)) {
 		fclose(f);
 		reply(fd, "503 Service Unavailable", "text/plain", "xct is not attached\n", 20);
 		goto out;

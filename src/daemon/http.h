@@ -12,7 +12,11 @@
  * after a message. */
 int xctd_http_listen(const char *addr);
 
-/* Accepts one connection on lsock and answers its request. */
-void xctd_http_serve(int lsock, const char *pin_path, const struct xctd_stream_stats *st);
+struct xctd_sync_report;
+
+/* Accepts one connection on lsock and answers its request; sync, the
+ * sync link's counters, NULL without one. */
+void xctd_http_serve(int lsock, const char *pin_path, const struct xctd_stream_stats *st,
+		     const struct xctd_sync_report *sync);
 
 #endif /* XCT_DAEMON_HTTP_H */

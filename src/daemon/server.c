@@ -459,8 +459,18 @@ static void client_error(struct xctd *d, struct client *c, const char *fmt, ...)
 	client_free(d, c);
 }
 
+/* The sync link's counters, for xct sync stats and /metrics. */
+static void sync_report(const struct xctd *d, struct xctd_sync_report *rep)
+{
+	memset(rep, 0, sizeof(*rep));
+	snprintf(rep->peer, sizeof(rep->peer), "%s", d->cfg->sync_peer);
+	snprintf(rep->mode, sizeof(rep->mode), "NOTRACK");
+	xctd_sync_get_stats(&d->sync, &rep->st);
+}
+
 /*
- * A sync request (commit or flush of the external cache): done at once,
+ * A sync request (commit or flush of the external cache, a resync asked
+ * of the peer, the counters): done at once,
  * answered, and the connection closed.  A commit is synchronous, so that
  * keepalived's notify script returns once the table holds the peer's
  * connections.
@@ -502,7 +512,22 @@ static void sync_request(struct xctd *d, struct client *c, __u32 flags)
 			return;
 		}
 	}
+	if (flags & XCTD_HELLO_SYNC_STATS) {
+		struct xctd_sync_report rep;
+
+		sync_report(d, &rep);
+		client_put(c, XCTD_F_DONE, &rep, sizeof(rep));
+		client_flush(d, c);
+		client_free(d, c);
+		return;
+	}
+	if (flags & XCTD_HELLO_SYNC_RESYNC) {
+		xctd_sync_request_resync(&d->sync, xct_now_ns());
+		xlog(LOG_NOTICE, "sync resync by pid %d: asked %s for its table", (int)c->pid,
+		     d->cfg->sync_peer);
+	}
 	if (flags & XCTD_HELLO_SYNC_FLUSH) {
+		d->sync.st.flushes++;
 		xctd_sync_flush_cache(&d->sync);
 		xlog(LOG_NOTICE, "sync flush by pid %d: %llu connections dropped from the cache",
 		     (int)c->pid, (unsigned long long)res.cached);
@@ -539,7 +564,7 @@ static void client_hello(struct xctd *d, struct client *c)
 			     d->cfg->pin_path);
 		return;
 	}
-	if (h.flags & (XCTD_HELLO_SYNC_COMMIT | XCTD_HELLO_SYNC_FLUSH)) {
+	if (h.flags & XCTD_HELLO_SYNC_REQUESTS) {
 		sync_request(d, c, h.flags);
 		return;
 	}
@@ -809,11 +834,14 @@ static void handle(struct xctd *d, struct epoll_event *ev)
 			ring_buffer__consume(d->rb);
 	} else if (ev->data.ptr == TAG_METRICS) {
 		struct xctd_stream_stats st[XCT_STREAM_KINDS];
+		struct xctd_sync_report rep;
 		int k;
 
 		for (k = 0; k < XCT_STREAM_KINDS; k++)
 			st[k] = d->rings[k].st;
-		xctd_http_serve(d->msock, d->cfg->pin_path, st);
+		if (d->sync.fd >= 0)
+			sync_report(d, &rep);
+		xctd_http_serve(d->msock, d->cfg->pin_path, st, d->sync.fd >= 0 ? &rep : NULL);
 	} else if (ev->data.ptr == TAG_SYNC) {
 		xctd_sync_input(&d->sync);
 	} else {

@@ -108,6 +108,7 @@ int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen, ch
 	if (len > 0) {
 		s->olen = (size_t)len;
 		s->seq++;
+		s->st.resync_snd++;
 	}
 	return 0;
 }
@@ -197,10 +198,10 @@ int xctd_sync_commit(struct xctd_sync *s, const struct xct_table *t, __u64 now_n
 		     struct xct_ct_state_counts *c)
 {
 	const struct xctd_ext_conn *x;
-	int i, err;
+	int i, err = 0;
 
 	memset(c, 0, sizeof(*c));
-	for (i = 0; i < XCTD_EXT_BUCKETS; i++) {
+	for (i = 0; i < XCTD_EXT_BUCKETS && !err; i++) {
 		for (x = s->ext.bucket[i]; x; x = x->next) {
 			struct xct_ct_entry e = x->e;
 			__u64 since = (now_ns - x->rcv_ns) / 1000000000ULL;
@@ -212,10 +213,12 @@ int xctd_sync_commit(struct xctd_sync *s, const struct xct_table *t, __u64 now_n
 			e.expires_ns = now_ns + left * 1000000000ULL;
 			err = xct_ct_insert(t, &x->key, &e, x->nat, x->n_nat, c);
 			if (err)
-				return err;
+				break;
 		}
 	}
-	return 0;
+	s->st.commits++;
+	s->st.committed += c->restored;
+	return err;
 }
 
 /* Messages in the datagram being built, for the lost count. */
@@ -246,6 +249,7 @@ void xctd_sync_flush(struct xctd_sync *s, __u64 now_ns)
 		   s->peer_len) == (ssize_t)s->olen) {
 		s->st.msg_snd += n;
 		s->st.bytes_snd += s->olen;
+		s->st.dgram_snd++;
 	} else {
 		s->st.msg_snd_lost += n;
 	}
@@ -355,7 +359,48 @@ void xctd_sync_tick(struct xctd_sync *s, __u64 now_ns)
 		return;
 	s->seq++;
 	s->olen += (size_t)len;
+	s->st.alive_snd++;
 	xctd_sync_flush(s, now_ns);
+}
+
+void xctd_sync_request_resync(struct xctd_sync *s, __u64 now_ns)
+{
+	int len;
+
+	len = xct_ctsync_build_ctl(s->out + s->olen, sizeof(s->out) - s->olen, XCT_CTSYNC_F_RESYNC,
+				   s->seq, 0, 0);
+	if (len == -ENOSPC) {
+		xctd_sync_flush(s, now_ns);
+		len = xct_ctsync_build_ctl(s->out, sizeof(s->out), XCT_CTSYNC_F_RESYNC, s->seq, 0,
+					   0);
+	}
+	if (len < 0)
+		return;
+	s->seq++;
+	s->olen += (size_t)len;
+	s->st.resync_snd++;
+	xctd_sync_flush(s, now_ns);
+}
+
+void xctd_sync_get_stats(const struct xctd_sync *s, struct xctd_sync_stats *st)
+{
+	*st = s->st;
+	st->ext_entries = s->ext.n;
+}
+
+const char *xctd_sync_error_name(int err)
+{
+	static const char *const names[XCT_CTSYNC_ERR_COUNT] = {
+		[XCT_CTSYNC_OK] = "ok",
+		[XCT_CTSYNC_ERR_TRUNCATED] = "truncated",
+		[XCT_CTSYNC_ERR_VERSION] = "version",
+		[XCT_CTSYNC_ERR_ATTR_LEN] = "attr_len",
+		[XCT_CTSYNC_ERR_ATTR_UNKNOWN] = "attr_unknown",
+		[XCT_CTSYNC_ERR_ATTR_SIZE] = "attr_size",
+		[XCT_CTSYNC_ERR_INCOMPLETE] = "incomplete",
+	};
+
+	return err >= 0 && err < XCT_CTSYNC_ERR_COUNT && names[err] ? names[err] : "unknown";
 }
 
 /* The peer's sequence, as conntrackd's nethdr_track_seq() follows it. */
@@ -375,6 +420,8 @@ void xctd_sync_datagram(struct xctd_sync *s, const __u8 *buf, size_t len, __u64 
 {
 	size_t off = 0;
 
+	s->st.dgram_rcv++;
+	s->st.bytes_rcv += len;
 	while (off < len) {
 		struct xct_ctsync_hdr h;
 		struct xct_ctsync_conn c;
@@ -391,8 +438,10 @@ void xctd_sync_datagram(struct xctd_sync *s, const __u8 *buf, size_t len, __u64 
 		}
 		track_seq(s, h.seq);
 		s->st.msg_rcv++;
-		if (h.type <= XCT_CTSYNC_CT_DEL)
+		if (h.type <= XCT_CTSYNC_CT_DEL) {
+			s->st.data_rcv[h.type]++;
 			ext_apply(s, h.type, &c, now_ns);
+		}
 		if (h.type == XCT_CTSYNC_CTL) {
 			if (h.flags & XCT_CTSYNC_F_ALIVE)
 				s->st.alive_rcv++;

@@ -33,11 +33,17 @@ struct xct_ct_state_counts;
 
 /* Counters, named as conntrackd -s names its own where they match. */
 struct xctd_sync_stats {
-	__u64 msg_snd;	      /* messages sent, data and control */
-	__u64 msg_snd_lost;   /* messages in datagrams the socket refused */
-	__u64 bytes_snd;      /* of the datagrams sent */
-	__u64 data_snd[3];    /* CT_NEW, CT_UPD, CT_DEL */
+	__u64 msg_snd;	    /* messages sent, data and control */
+	__u64 msg_snd_lost; /* messages in datagrams the socket refused */
+	__u64 bytes_snd;    /* of the datagrams sent */
+	__u64 dgram_snd;    /* datagrams sent */
+	__u64 data_snd[3];  /* CT_NEW, CT_UPD, CT_DEL */
+	__u64 alive_snd;
+	__u64 resync_snd;     /* RESYNC requests sent (at start, xct sync resync) */
 	__u64 msg_rcv;	      /* well-formed messages received */
+	__u64 bytes_rcv;      /* of the peer's datagrams */
+	__u64 dgram_rcv;      /* the peer's datagrams */
+	__u64 data_rcv[3];    /* CT_NEW, CT_UPD, CT_DEL */
 	__u64 msg_rcv_lost;   /* sequence numbers skipped by the peer's messages */
 	__u64 msg_rcv_before; /* messages older than the last one */
 	__u64 msg_rcv_malformed[XCT_CTSYNC_ERR_COUNT]; /* by enum xct_ctsync_error */
@@ -45,6 +51,17 @@ struct xctd_sync_stats {
 	__u64 resync_rcv;	 /* the peer asked for our whole table */
 	__u64 dgram_rcv_foreign; /* datagrams from another address, ignored */
 	__u64 ext_unkeyable;	 /* connections xct cannot key (not an ICMP query) */
+	__u64 commits;		 /* xct sync commit requests */
+	__u64 committed;	 /* connections they put into the table */
+	__u64 flushes;		 /* xct sync flush requests */
+	__u64 ext_entries;	 /* connections in the external cache now */
+};
+
+/* What xct sync stats gets from xctd. */
+struct xctd_sync_report {
+	char peer[64]; /* as --sync-peer gave it */
+	char mode[16]; /* NOTRACK, FTFW */
+	struct xctd_sync_stats st;
 };
 
 /* The timeout a committed connection gets when its message had none or
@@ -123,6 +140,16 @@ int xctd_sync_commit(struct xctd_sync *s, const struct xct_table *t, __u64 now_n
 /* Answers the peer's RESYNC: every live connection of t, as CT_UPD
  * messages, sent at once.  0 or -errno; *sent connections. */
 int xctd_sync_bulk(struct xctd_sync *s, const struct xct_table *t, __u64 now_ns, __u64 *sent);
+
+/* Asks the peer for its whole table (a RESYNC control message, sent at
+ * once), as conntrackd -n. */
+void xctd_sync_request_resync(struct xctd_sync *s, __u64 now_ns);
+
+/* The counters, with the cache's size filled in. */
+void xctd_sync_get_stats(const struct xctd_sync *s, struct xctd_sync_stats *st);
+
+/* The short name of an enum xct_ctsync_error, for the counters. */
+const char *xctd_sync_error_name(int err);
 
 /* Empties the external cache. */
 void xctd_sync_flush_cache(struct xctd_sync *s);
