@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <bpf/libbpf.h>
@@ -21,7 +22,7 @@ static const char usage[] =
 	"Usage: xctd [--pin-path DIR] [--socket PATH] [--metrics-listen ADDR:PORT]\n"
 	"            [--config FILE] [--foreground]\n"
 	"            [--flow-log FILE] [--nat-log FILE] [--log-max-size BYTES] [--log-keep N]\n"
-	"            [--sync-peer ADDR:PORT [--sync-listen ADDR:PORT]]\n"
+	"            [--sync-peer ADDR:PORT [--sync-listen ADDR:PORT] [--sync-mode MODE]]\n"
 	"\n"
 	"The daemon beside xct's datapath.  It owns the datapath's event rings\n"
 	"(connection events, log rules' events, xct's drops) and gives every event\n"
@@ -51,9 +52,12 @@ static const char usage[] =
 	"      --log-keep N           rotated files kept (default 3)\n"
 	"      --sync-peer ADDR:PORT  the HA peer (an xctd or a conntrackd): every\n"
 	"                             connection's NEW, UPDATE and DESTROY go there in\n"
-	"                             conntrackd's sync protocol, NOTRACK mode over UDP\n"
+	"                             conntrackd's sync protocol, over UDP\n"
 	"      --sync-listen ADDR:PORT  where the peer's messages come in (default: any\n"
 	"                             address, the peer's port, as conntrackd's Port)\n"
+	"      --sync-mode MODE       notrack (default: best effort, and what either\n"
+	"                             kind of conntrackd peer takes) or ftfw (reliable:\n"
+	"                             acknowledged, resent on loss; the peer in FTFW too)\n"
 	"  -v, --verbose              libbpf's messages\n"
 	"  -h, --help\n"
 	"\n"
@@ -61,7 +65,8 @@ static const char usage[] =
 	"  xctd --foreground --metrics-listen 127.0.0.1:9474\n"
 	"  xctd --pin-path /sys/fs/bpf/xct-lab --socket /run/xct-lab/xctd.sock\n"
 	"  xctd --flow-log /var/log/xct/flows.jsonl --nat-log /var/log/xct/nat.jsonl\n"
-	"  xctd --sync-peer 10.0.9.2:3780 --sync-listen 10.0.9.1:3780\n";
+	"  xctd --sync-peer 10.0.9.2:3780 --sync-listen 10.0.9.1:3780\n"
+	"  xctd --sync-peer 10.0.9.2:3780 --sync-listen 10.0.9.1:3780 --sync-mode ftfw\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -103,6 +108,7 @@ int main(int argc, char **argv)
 		{"log-keep", required_argument, NULL, 'K'},
 		{"sync-peer", required_argument, NULL, 'S'},
 		{"sync-listen", required_argument, NULL, 'L'},
+		{"sync-mode", required_argument, NULL, 'Y'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -118,7 +124,7 @@ int main(int argc, char **argv)
 	static struct xct_config conf;
 	const char *conf_path = NULL;
 	bool sock_given = false, metrics_given = false, flow_given = false, nat_given = false;
-	bool size_given = false;
+	bool size_given = false, sync_mode_given = false;
 	char err[512];
 	__u64 n;
 	const char *env = getenv("XCT_PIN_PATH");
@@ -167,6 +173,16 @@ int main(int argc, char **argv)
 				return usage_error("--%s: '%s' is not ADDR:PORT or [ADDR]:PORT",
 						   opt_name(opts, c), optarg);
 			*(c == 'S' ? &cfg.sync_peer : &cfg.sync_listen) = optarg;
+			break;
+		case 'Y':
+			if (!strcasecmp(optarg, "notrack"))
+				cfg.sync_mode = XCTD_SYNC_MODE_NOTRACK;
+			else if (!strcasecmp(optarg, "ftfw"))
+				cfg.sync_mode = XCTD_SYNC_MODE_FTFW;
+			else
+				return usage_error("--sync-mode: '%s' is not notrack or ftfw",
+						   optarg);
+			sync_mode_given = true;
 			break;
 		case 'c':
 			conf_path = optarg;
@@ -228,6 +244,8 @@ int main(int argc, char **argv)
 	}
 	if (cfg.sync_listen && !cfg.sync_peer)
 		return usage_error("--sync-listen needs --sync-peer");
+	if (sync_mode_given && !cfg.sync_peer)
+		return usage_error("--sync-mode needs --sync-peer");
 	libbpf_set_print(print_libbpf);
 	if (xct_require_root())
 		return XCT_EXIT_RUNTIME;

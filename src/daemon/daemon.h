@@ -24,7 +24,12 @@ struct xctd_config {
 	unsigned int log_keep;	    /* rotated files kept */
 	const char *sync_peer;	    /* ADDR:PORT of the HA peer; NULL: no sync */
 	const char *sync_listen;    /* where its messages come in; NULL: the peer's port */
+	int sync_mode;		    /* XCTD_SYNC_MODE_* */
 };
+
+/* conntrackd's sync modes xctd speaks. */
+#define XCTD_SYNC_MODE_NOTRACK	  0
+#define XCTD_SYNC_MODE_FTFW	  1
 
 #define XCTD_LOG_MAX_SIZE_DEFAULT (64ULL << 20)
 #define XCTD_LOG_KEEP_DEFAULT	  3

@@ -464,7 +464,7 @@ static void sync_report(const struct xctd *d, struct xctd_sync_report *rep)
 {
 	memset(rep, 0, sizeof(*rep));
 	snprintf(rep->peer, sizeof(rep->peer), "%s", d->cfg->sync_peer);
-	snprintf(rep->mode, sizeof(rep->mode), "NOTRACK");
+	snprintf(rep->mode, sizeof(rep->mode), "%s", xctd_sync_mode_name(d->sync.mode));
 	xctd_sync_get_stats(&d->sync, &rep->st);
 }
 
@@ -905,15 +905,18 @@ int xctd_run(const struct xctd_config *cfg)
 			goto out;
 	}
 	if (cfg->sync_peer) {
-		if (xctd_sync_open(&d.sync, cfg->sync_peer, cfg->sync_listen, err, sizeof(err))) {
+		if (xctd_sync_open(&d.sync, cfg->sync_peer, cfg->sync_listen,
+				   cfg->sync_mode == XCTD_SYNC_MODE_FTFW ? XCTD_SYNC_FTFW
+									 : XCTD_SYNC_NOTRACK,
+				   err, sizeof(err))) {
 			xlog(LOG_ERR, "%s", err);
 			goto out;
 		}
 		ev.data.ptr = TAG_SYNC;
 		if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.sync.fd, &ev))
 			goto out;
-		xlog(LOG_INFO, "syncing connections with %s (conntrackd protocol 1, NOTRACK)",
-		     cfg->sync_peer);
+		xlog(LOG_INFO, "syncing connections with %s (conntrackd protocol 1, %s)",
+		     cfg->sync_peer, xctd_sync_mode_name(d.sync.mode));
 	}
 	xlog(LOG_INFO, "listening on %s%s%s, state under %s", cfg->socket_path,
 	     cfg->metrics_listen ? ", metrics on " : "",

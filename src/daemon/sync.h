@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * xctd's state sync with an HA peer, in conntrackd's protocol (version 1,
- * include/xct/ctsync.h) and its NOTRACK mode over UDP unicast: every
+ * include/xct/ctsync.h), in its NOTRACK or FTFW mode over UDP unicast: every
  * connection event of the datapath (NEW, UPDATE, DESTROY) goes to the peer
  * as CT_NEW, CT_UPD or CT_DEL, and an ALIVE keeps the link up while there
  * is nothing to say.  The peer may be a conntrackd beside nf_conntrack.
+ * FTFW (include/xct/ctsync_ftfw.h) makes it reliable: what the peer does
+ * not acknowledge is kept, and sent again when it says it missed it.
  *
  * What the peer sends goes into the external cache, as conntrackd keeps
  * its peer's connections: not into the table, where they would change
@@ -20,6 +22,7 @@
 
 #include "xct/abi.h"
 #include "xct/ctsync.h"
+#include "xct/ctsync_ftfw.h"
 #include "xct/nat.h"
 
 struct xct_table;
@@ -55,7 +58,33 @@ struct xctd_sync_stats {
 	__u64 committed;	 /* connections they put into the table */
 	__u64 flushes;		 /* xct sync flush requests */
 	__u64 ext_entries;	 /* connections in the external cache now */
+	/* FTFW */
+	__u64 ack_snd, nack_snd; /* ours, for the peer's messages */
+	__u64 ack_rcv, nack_rcv; /* the peer's, for ours */
+	__u64 rs_resent;	 /* messages sent again after a NACK */
+	__u64 rs_acked;		 /* messages the peer's ACKs took off the resend queue */
+	__u64 rs_dropped;	 /* pushed off a full resend queue, never acknowledged */
+	__u64 rs_len;		 /* messages in the resend queue now */
+	__u64 hello_done;	 /* 1 once the peer answered our HELLO */
 };
+
+/* A message sent in FTFW mode, kept until the peer acknowledges it.  A
+ * connection's newer message replaces its older one, as conntrackd keeps
+ * one object per connection: a resend never takes a connection back to
+ * an older state. */
+struct xctd_rs_msg {
+	struct xctd_rs_msg *prev, *next; /* by sequence number */
+	struct xctd_rs_msg *hnext;	 /* in its bucket, when keyed */
+	bool keyed;			 /* a connection's (else a control message) */
+	struct xct_ct_key key;
+	__u32 seq;
+	__u16 len;
+	__u8 msg[];
+};
+
+#define XCTD_RS_BUCKETS 4096
+/* conntrackd's ResendQueueSize default. */
+#define XCTD_RS_MAX 131072
 
 /* What xct sync stats gets from xctd. */
 struct xctd_sync_report {
@@ -87,8 +116,19 @@ struct xctd_ext_cache {
 	__u64 n;
 };
 
+enum xctd_sync_mode {
+	XCTD_SYNC_NOTRACK = 0,
+	XCTD_SYNC_FTFW,
+};
+
 struct xctd_sync {
 	int fd;
+	enum xctd_sync_mode mode;
+	struct xct_ftfw ftfw;
+	struct xctd_rs_msg *rs_head, *rs_tail;
+	struct xctd_rs_msg *rs_bucket[XCTD_RS_BUCKETS];
+	__u64 rs_n;
+	__u64 last_ack_ns; /* FTFW's alive timer */
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 	__u32 seq; /* the next message's */
@@ -108,8 +148,11 @@ struct xctd_sync {
  * is the wall clock's seconds, as conntrackd starts its own.  0, or
  * -errno with a message in err.
  */
-int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen, char *err,
-		   size_t errlen);
+int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen,
+		   enum xctd_sync_mode mode, char *err, size_t errlen);
+
+/* "NOTRACK" or "FTFW". */
+const char *xctd_sync_mode_name(enum xctd_sync_mode mode);
 
 /* One connection event of the ring into the datagram being built (sent
  * when full, or by xctd_sync_flush()); now_ns, the monotonic clock, gives
