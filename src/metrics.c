@@ -379,6 +379,17 @@ static void write_sync(FILE *f, const struct xctd_sync_report *r)
 	    "Connections the commits put into the table", (double)st->committed);
 	one(f, "xct_sync_flushes_total", "counter",
 	    "Flushes of the external cache (xct sync flush)", (double)st->flushes);
+	both_ways(f, "xct_sync_ack_total", "FTFW acknowledgements (sent: of the peer's messages)",
+		  st->ack_snd, st->ack_rcv);
+	both_ways(f, "xct_sync_nack_total", "FTFW requests to send a range again", st->nack_snd,
+		  st->nack_rcv);
+	one(f, "xct_sync_resent_total", "counter", "Messages sent again after the peer's NACK",
+	    (double)st->rs_resent);
+	one(f, "xct_sync_resend_queue_messages", "gauge",
+	    "Messages sent and not acknowledged by the peer yet", (double)st->rs_len);
+	one(f, "xct_sync_resend_dropped_total", "counter",
+	    "Messages pushed off a full resend queue before the peer acknowledged them",
+	    (double)st->rs_dropped);
 }
 
 int xct_metrics_write(FILE *f, const char *pin_path, const struct xctd_stream_stats *st,

@@ -42,7 +42,8 @@ static const char sync_usage[] =
 	"stats shows what xctd counts on the sync link, as conntrackd -s: messages,\n"
 	"bytes and datagrams sent and received, by type; the peer's sequence gaps\n"
 	"(lost) and older messages (before); messages refused as malformed, by\n"
-	"cause; the connections in the cache; the commits and flushes.\n"
+	"cause; the connections in the cache; the commits and flushes; in FTFW\n"
+	"mode, the ACKs and NACKs each way and the resend queue.\n"
 	"\n"
 	"All are done by xctd, through its socket (--socket); exit status 1 when\n"
 	"no xctd answers or it does not sync.\n"
@@ -109,8 +110,14 @@ static void print_stats_json(const struct xctd_sync_report *r)
 		       xctd_sync_error_name(i), U(st->msg_rcv_malformed[i]));
 	printf("},\"cache\":{\"entries\":%llu,\"unkeyable\":%llu},", U(st->ext_entries),
 	       U(st->ext_unkeyable));
-	printf("\"commits\":{\"requests\":%llu,\"committed\":%llu,\"flushes\":%llu}}\n",
+	printf("\"commits\":{\"requests\":%llu,\"committed\":%llu,\"flushes\":%llu},",
 	       U(st->commits), U(st->committed), U(st->flushes));
+	printf("\"ftfw\":{\"hello_answered\":%s,\"ack_sent\":%llu,\"nack_sent\":%llu,"
+	       "\"ack_received\":%llu,\"nack_received\":%llu,\"resent\":%llu,\"acked\":%llu,"
+	       "\"resend_queue\":%llu,\"resend_queue_connections\":%llu,\"resend_dropped\":%llu}}\n",
+	       st->hello_done ? "true" : "false", U(st->ack_snd), U(st->nack_snd), U(st->ack_rcv),
+	       U(st->nack_rcv), U(st->rs_resent), U(st->rs_acked), U(st->rs_len), U(st->rs_conns),
+	       U(st->rs_dropped));
 }
 
 static void print_stats(const struct xctd_sync_report *r)
@@ -145,6 +152,14 @@ static void print_stats(const struct xctd_sync_report *r)
 	       U(st->ext_unkeyable));
 	printf("commits:   %llu (%llu connections committed), %llu flushes\n", U(st->commits),
 	       U(st->committed), U(st->flushes));
+	if (strcmp(r->mode, "FTFW"))
+		return;
+	printf("ftfw:      HELLO %s; %llu ACKs and %llu NACKs sent, %llu and %llu received; "
+	       "%llu messages resent, %llu acknowledged, %llu in the resend queue (%llu of connections), %llu "
+	       "dropped from it\n",
+	       st->hello_done ? "answered" : "not answered yet", U(st->ack_snd), U(st->nack_snd),
+	       U(st->ack_rcv), U(st->nack_rcv), U(st->rs_resent), U(st->rs_acked), U(st->rs_len),
+	       U(st->rs_conns), U(st->rs_dropped));
 }
 
 int cmd_sync(int argc, char **argv)

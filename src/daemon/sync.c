@@ -311,6 +311,7 @@ static void rs_del(struct xctd_sync *s, struct xctd_rs_msg *m)
 		m->next->prev = m->prev;
 	else
 		s->rs_tail = m->prev;
+	s->rs_keyed -= m->keyed;
 	free(m);
 	s->rs_n--;
 }
@@ -368,6 +369,7 @@ static void rs_add(struct xctd_sync *s, const struct xct_ct_key *key, const __u8
 	memcpy(m->msg, msg, len);
 	rs_append(s, m);
 	s->rs_n++;
+	s->rs_keyed += m->keyed;
 }
 
 /* The peer's ACK [from, to]: those messages reached it. */
@@ -559,6 +561,7 @@ void xctd_sync_get_stats(const struct xctd_sync *s, struct xctd_sync_stats *st)
 	*st = s->st;
 	st->ext_entries = s->ext.n;
 	st->rs_len = s->rs_n;
+	st->rs_conns = s->rs_keyed;
 	st->hello_done = s->mode == XCTD_SYNC_FTFW && s->ftfw.hello == XCT_FTFW_HELLO_DONE;
 }
 

@@ -65,6 +65,7 @@ struct xctd_sync_stats {
 	__u64 rs_acked;		 /* messages the peer's ACKs took off the resend queue */
 	__u64 rs_dropped;	 /* pushed off a full resend queue, never acknowledged */
 	__u64 rs_len;		 /* messages in the resend queue now */
+	__u64 rs_conns;		 /* of them connections' (the others: control) */
 	__u64 hello_done;	 /* 1 once the peer answered our HELLO */
 };
 
@@ -128,6 +129,7 @@ struct xctd_sync {
 	struct xctd_rs_msg *rs_head, *rs_tail;
 	struct xctd_rs_msg *rs_bucket[XCTD_RS_BUCKETS];
 	__u64 rs_n;
+	__u64 rs_keyed;	   /* connections' messages of the rs_n */
 	__u64 last_ack_ns; /* FTFW's alive timer */
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
