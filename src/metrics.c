@@ -383,6 +383,9 @@ static void write_sync(FILE *f, const struct xctd_sync_report *r)
 		  st->ack_snd, st->ack_rcv);
 	both_ways(f, "xct_sync_nack_total", "FTFW requests to send a range again", st->nack_snd,
 		  st->nack_rcv);
+	one(f, "xct_sync_filtered_total", "counter",
+	    "Connection messages not sent: an address --sync-ignore-address names",
+	    (double)st->filtered);
 	one(f, "xct_sync_resent_total", "counter", "Messages sent again after the peer's NACK",
 	    (double)st->rs_resent);
 	one(f, "xct_sync_resend_queue_messages", "gauge",

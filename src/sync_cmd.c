@@ -91,10 +91,11 @@ static void print_stats_json(const struct xctd_sync_report *r)
 
 	printf("{\"peer\":\"%s\",\"mode\":\"%s\",", r->peer, r->mode);
 	printf("\"sent\":{\"messages\":%llu,\"bytes\":%llu,\"datagrams\":%llu,\"lost\":%llu,"
-	       "\"new\":%llu,\"update\":%llu,\"destroy\":%llu,\"alive\":%llu,\"resync\":%llu},",
+	       "\"new\":%llu,\"update\":%llu,\"destroy\":%llu,\"alive\":%llu,\"resync\":%llu,\"filtered\":%llu},",
 	       U(st->msg_snd), U(st->bytes_snd), U(st->dgram_snd), U(st->msg_snd_lost),
 	       U(st->data_snd[XCT_CTSYNC_CT_NEW]), U(st->data_snd[XCT_CTSYNC_CT_UPD]),
-	       U(st->data_snd[XCT_CTSYNC_CT_DEL]), U(st->alive_snd), U(st->resync_snd));
+	       U(st->data_snd[XCT_CTSYNC_CT_DEL]), U(st->alive_snd), U(st->resync_snd),
+	       U(st->filtered));
 	printf("\"received\":{\"messages\":%llu,\"bytes\":%llu,\"datagrams\":%llu,"
 	       "\"new\":%llu,\"update\":%llu,\"destroy\":%llu,\"alive\":%llu,\"resync\":%llu,"
 	       "\"foreign_datagrams\":%llu},",
@@ -131,11 +132,12 @@ static void print_stats(const struct xctd_sync_report *r)
 	}
 	printf("sync with %s, mode %s\n", r->peer, r->mode);
 	printf("sent:      %llu messages (%llu new, %llu updates, %llu destroys, %llu alive, "
-	       "%llu resync requests), %llu bytes in %llu datagrams, %llu lost\n",
+	       "%llu resync requests), %llu bytes in %llu datagrams, %llu lost; %llu "
+	       "connections filtered out\n",
 	       U(st->msg_snd), U(st->data_snd[XCT_CTSYNC_CT_NEW]),
 	       U(st->data_snd[XCT_CTSYNC_CT_UPD]), U(st->data_snd[XCT_CTSYNC_CT_DEL]),
 	       U(st->alive_snd), U(st->resync_snd), U(st->bytes_snd), U(st->dgram_snd),
-	       U(st->msg_snd_lost));
+	       U(st->msg_snd_lost), U(st->filtered));
 	printf("received:  %llu messages (%llu new, %llu updates, %llu destroys, %llu alive, "
 	       "%llu resync requests), %llu bytes in %llu datagrams, %llu datagrams from "
 	       "others ignored\n",

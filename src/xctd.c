@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <bpf/libbpf.h>
 
@@ -22,7 +23,8 @@ static const char usage[] =
 	"Usage: xctd [--pin-path DIR] [--socket PATH] [--metrics-listen ADDR:PORT]\n"
 	"            [--config FILE] [--foreground]\n"
 	"            [--flow-log FILE] [--nat-log FILE] [--log-max-size BYTES] [--log-keep N]\n"
-	"            [--sync-peer ADDR:PORT [--sync-listen ADDR:PORT] [--sync-mode MODE]]\n"
+	"            [--sync-peer ADDR:PORT [--sync-listen ADDR:PORT] [--sync-mode MODE]\n"
+	"             [--sync-ignore-address ADDR]...]\n"
 	"\n"
 	"The daemon beside xct's datapath.  It owns the datapath's event rings\n"
 	"(connection events, log rules' events, xct's drops) and gives every event\n"
@@ -58,6 +60,9 @@ static const char usage[] =
 	"      --sync-mode MODE       notrack (default: best effort, and what either\n"
 	"                             kind of conntrackd peer takes) or ftfw (reliable:\n"
 	"                             acknowledged, resent on loss; the peer in FTFW too)\n"
+	"      --sync-ignore-address ADDR  connections from or to ADDR (or translated\n"
+	"                             to it) are not sent, as conntrackd's Address\n"
+	"                             Ignore; repeated for several (at most 32)\n"
 	"  -v, --verbose              libbpf's messages\n"
 	"  -h, --help\n"
 	"\n"
@@ -109,6 +114,7 @@ int main(int argc, char **argv)
 		{"sync-peer", required_argument, NULL, 'S'},
 		{"sync-listen", required_argument, NULL, 'L'},
 		{"sync-mode", required_argument, NULL, 'Y'},
+		{"sync-ignore-address", required_argument, NULL, 'I'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -174,6 +180,19 @@ int main(int argc, char **argv)
 						   opt_name(opts, c), optarg);
 			*(c == 'S' ? &cfg.sync_peer : &cfg.sync_listen) = optarg;
 			break;
+		case 'I': {
+			struct in6_addr a6;
+
+			if (inet_pton(AF_INET, optarg, &a6) != 1 &&
+			    inet_pton(AF_INET6, optarg, &a6) != 1)
+				return usage_error("--sync-ignore-address: '%s' is not an address",
+						   optarg);
+			if (cfg.n_sync_ignore >= XCTD_SYNC_IGNORE_MAX)
+				return usage_error("--sync-ignore-address: at most %d addresses",
+						   XCTD_SYNC_IGNORE_MAX);
+			cfg.sync_ignore[cfg.n_sync_ignore++] = optarg;
+			break;
+		}
 		case 'Y':
 			if (!strcasecmp(optarg, "notrack"))
 				cfg.sync_mode = XCTD_SYNC_MODE_NOTRACK;
@@ -246,6 +265,8 @@ int main(int argc, char **argv)
 		return usage_error("--sync-listen needs --sync-peer");
 	if (sync_mode_given && !cfg.sync_peer)
 		return usage_error("--sync-mode needs --sync-peer");
+	if (cfg.n_sync_ignore && !cfg.sync_peer)
+		return usage_error("--sync-ignore-address needs --sync-peer");
 	libbpf_set_print(print_libbpf);
 	if (xct_require_root())
 		return XCT_EXIT_RUNTIME;

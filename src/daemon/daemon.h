@@ -12,6 +12,9 @@
 
 #include "daemon/stream.h"
 
+/* Addresses --sync-ignore-address takes at most. */
+#define XCTD_SYNC_IGNORE_MAX 32
+
 struct xctd_config {
 	const char *pin_path;
 	const char *socket_path;
@@ -25,6 +28,8 @@ struct xctd_config {
 	const char *sync_peer;	    /* ADDR:PORT of the HA peer; NULL: no sync */
 	const char *sync_listen;    /* where its messages come in; NULL: the peer's port */
 	int sync_mode;		    /* XCTD_SYNC_MODE_* */
+	const char *sync_ignore[XCTD_SYNC_IGNORE_MAX]; /* addresses not synced */
+	unsigned int n_sync_ignore;
 };
 
 /* conntrackd's sync modes xctd speaks. */

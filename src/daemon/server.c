@@ -912,6 +912,8 @@ int xctd_run(const struct xctd_config *cfg)
 			xlog(LOG_ERR, "%s", err);
 			goto out;
 		}
+		for (unsigned int j = 0; j < cfg->n_sync_ignore; j++)
+			xctd_sync_ignore(&d.sync, cfg->sync_ignore[j]);
 		ev.data.ptr = TAG_SYNC;
 		if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.sync.fd, &ev))
 			goto out;

@@ -60,6 +60,52 @@
 
 static void put_ctl(struct xctd_sync *s, __u8 flags, __u32 from, __u32 to, __u64 now_ns);
 
+int xctd_sync_ignore(struct xctd_sync *s, const char *addr)
+{
+	union xct_addr a = {0};
+	__u8 family;
+
+	if (inet_pton(AF_INET, addr, &a.v4) == 1)
+		family = XCT_AF_INET;
+	else if (inet_pton(AF_INET6, addr, a.bytes) == 1)
+		family = XCT_AF_INET6;
+	else
+		return -EINVAL;
+	if (s->n_ignore >= XCTD_SYNC_IGNORE_MAX)
+		return -ENOSPC;
+	s->ignore_family[s->n_ignore] = family;
+	s->ignore[s->n_ignore++] = a;
+	return 0;
+}
+
+/* Whether addr of family is one --sync-ignore-address named. */
+static bool ignored_addr(const struct xctd_sync *s, __u8 family, const union xct_addr *addr)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->n_ignore; i++) {
+		if (s->ignore_family[i] != family)
+			continue;
+		if (family == XCT_AF_INET ? s->ignore[i].v4 == addr->v4
+					  : !memcmp(s->ignore[i].bytes, addr->bytes, 16))
+			return true;
+	}
+	return false;
+}
+
+/* Whether a connection is left out of the sync: one of its addresses,
+ * original or translated, is ignored. */
+static bool ignored_conn(const struct xctd_sync *s, const struct xct_ct_key *key,
+			 const struct xct_nat_binding *nat, const struct xct_nat_binding *inner)
+{
+	if (!s->n_ignore)
+		return false;
+	return ignored_addr(s, key->family, &key->addr[0]) ||
+	       ignored_addr(s, key->family, &key->addr[1]) ||
+	       (nat && ignored_addr(s, key->family, &nat->addr)) ||
+	       (inner && ignored_addr(s, key->family, &inner->addr));
+}
+
 const char *xctd_sync_mode_name(enum xctd_sync_mode mode)
 {
 	return mode == XCTD_SYNC_FTFW ? "FTFW" : "NOTRACK";
@@ -482,6 +528,10 @@ void xctd_sync_event(struct xctd_sync *s, const struct xct_ct_event *ev, __u64 n
 	if (ev->type != XCT_CTE_DESTROY)
 		timeout = seconds_left(ev->expires_ns, now_ns);
 	xct_event_nat(ev, &nat, &inner);
+	if (ignored_conn(s, &ev->key, nat.manip ? &nat : NULL, inner.manip ? &inner : NULL)) {
+		s->st.filtered++;
+		return;
+	}
 	xct_ctsync_from_ct(&ev->key, ev->orig_side, ev->state, ev->status, ev->mark, timeout,
 			   nat.manip ? &nat : NULL, inner.manip ? &inner : NULL, &c);
 	put_conn(s, type_of[ev->type], &c, &ev->key, now_ns);
@@ -504,6 +554,10 @@ static int bulk_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, 
 	 * announced yet: its NEW event comes, and the peer hears of it then. */
 	if (e->status & XCT_CT_NEW_PENDING)
 		return 0;
+	if (ignored_conn(b->s, key, nat, xct_nat_view_inner(b->nat, nat))) {
+		b->s->st.filtered++;
+		return 0;
+	}
 	xct_ctsync_from_ct(key, e->orig_side, e->state, e->status, e->mark,
 			   seconds_left(e->expires_ns, b->now_ns), nat,
 			   xct_nat_view_inner(b->nat, nat), &c);

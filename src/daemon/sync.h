@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <linux/types.h>
 
+#include "daemon/daemon.h"
 #include "xct/abi.h"
 #include "xct/ctsync.h"
 #include "xct/ctsync_ftfw.h"
@@ -67,6 +68,7 @@ struct xctd_sync_stats {
 	__u64 rs_len;		 /* messages in the resend queue now */
 	__u64 rs_conns;		 /* of them connections' (the others: control) */
 	__u64 hello_done;	 /* 1 once the peer answered our HELLO */
+	__u64 filtered;		 /* connection messages not sent: an ignored address */
 };
 
 /* A message sent in FTFW mode, kept until the peer acknowledges it.  A
@@ -131,6 +133,9 @@ struct xctd_sync {
 	__u64 rs_n;
 	__u64 rs_keyed;	   /* connections' messages of the rs_n */
 	__u64 last_ack_ns; /* FTFW's alive timer */
+	unsigned int n_ignore;
+	__u8 ignore_family[XCTD_SYNC_IGNORE_MAX];
+	union xct_addr ignore[XCTD_SYNC_IGNORE_MAX];
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 	__u32 seq; /* the next message's */
@@ -152,6 +157,12 @@ struct xctd_sync {
  */
 int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen,
 		   enum xctd_sync_mode mode, char *err, size_t errlen);
+
+/* Connections from or to addr (IPv4 or IPv6), or translated to it, are
+ * not sent to the peer, as conntrackd's Address Ignore: the sync link's
+ * and the firewall's own addresses, typically.  0 or -EINVAL (not an
+ * address), -ENOSPC (XCTD_SYNC_IGNORE_MAX already). */
+int xctd_sync_ignore(struct xctd_sync *s, const char *addr);
 
 /* "NOTRACK" or "FTFW". */
 const char *xctd_sync_mode_name(enum xctd_sync_mode mode);

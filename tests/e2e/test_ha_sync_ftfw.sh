@@ -16,7 +16,9 @@
 #      the router drops every third datagram of conntrackd's: xctd NACKs,
 #      conntrackd resends, xctd's cache ends up with every connection, and
 #      xctd's ACKs leave no connection in conntrackd's resend queue;
-#   4. --sync-mode refuses what is not notrack or ftfw.
+#   4. --sync-ignore-address: a ping to the ignored server address is not
+#      sent, a ping to the other is;
+#   5. --sync-mode refuses what is not notrack or ftfw.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
 NS_PREFIX=hasyncftfw
@@ -137,7 +139,8 @@ CTD_PID=$!
 poll 10 ctd -s || fail_setup "conntrackd did not start: $(cat "$WORK/ctd.out" "$WORK/ctd.log" 2>/dev/null)"
 
 start_xctd "$WORK/run/xctd.sock" "$WORK/xctd.log" --sync-peer "$SYNC_B:$SYNC_PORT" \
-	--sync-listen "$SYNC_R:$SYNC_PORT" --sync-mode ftfw || fail_setup "xctd: $(cat "$WORK/xctd.log")"
+	--sync-listen "$SYNC_R:$SYNC_PORT" --sync-mode ftfw --sync-ignore-address "$S6" \
+	--sync-ignore-address "$SYNC_R" || fail_setup "xctd: $(cat "$WORK/xctd.log")"
 poll 10 grep -q "syncing connections with $SYNC_B:$SYNC_PORT (conntrackd protocol 1, FTFW)" \
 	"$WORK/xctd.log" || fail_setup "xctd does not sync: $(cat "$WORK/xctd.log")"
 
@@ -183,8 +186,18 @@ ctd_rs_empty() { [ "$(ctd_rs_objects)" = 0 ]; }
 poll 10 ctd_rs_empty
 check ha_sync_ftfw_conntrackd_resend_queue_acknowledged $? "$(ctd -s rsqueue 2>&1)"
 
-# ---- 4. Options ----
+# ---- 4. Filters: the connections to an ignored address stay home ----
+filtered0=$(stat sent.filtered)
+in_ns "$NS_C" ping -c 1 -W 2 "$S4" >/dev/null && in_ns "$NS_C" ping -6 -c 1 -W 2 "$S6" >/dev/null ||
+	fail_setup "pings"
+poll 10 sh -c "ip netns exec $NS_B conntrackd -C $WORK/ctd.conf -e | grep -qE '^icmp +1 src=$C4 dst=$S4 '"
+check ha_sync_ftfw_unfiltered_ping_synced $? "$(ctd -e 2>&1 | grep -v dport=)"
+! ctd -e 2>/dev/null | grep -q "dst=$S6 " && [ "$(stat sent.filtered)" -gt "$filtered0" ]
+check ha_sync_ftfw_ignored_address_not_synced $? "filtered $(stat sent.filtered) (before: $filtered0); $(ctd -e 2>&1 | grep -v dport=)"
+
+# ---- 5. Options ----
 usage_exits_2 ha_sync_ftfw_bad_options "$XCTD" "--sync-peer 10.0.0.1:3780 --sync-mode alarm" \
-	"--sync-mode ftfw"
+	"--sync-mode ftfw" "--sync-peer 10.0.0.1:3780 --sync-ignore-address 10.0.0" \
+	"--sync-ignore-address 10.0.0.1"
 
 [ "$failures" = 0 ]
