@@ -8,7 +8,11 @@
 # it for a resync.  The sync link is captured on B's side; the script
 # prints each UDP payload as hex, one datagram a line, with its time.
 #
-# Usage: scripts/ctsync-capture.sh [OUT.pcap]
+# With CTSYNC_DROP=N, B drops every Nth datagram from A before its
+# conntrackd reads it (the capture still shows it): B's FTFW NACKs the gap
+# and A resends.
+#
+# Usage: [CTSYNC_DROP=N] scripts/ctsync-capture.sh [OUT.pcap]
 set -euo pipefail
 
 out=${1:-}
@@ -54,6 +58,14 @@ table ip cap {
 	chain post { type nat hook postrouting priority 100; oifname "wan0" meta l4proto udp masquerade; }
 }
 EOF
+
+if [ -n "${CTSYNC_DROP:-}" ]; then
+	ip netns exec "$nsb" nft -f - <<EOF
+table ip lossy {
+	chain input { type filter hook input priority 0; ip saddr 10.10.9.1 udp dport 3780 numgen inc mod $CTSYNC_DROP == 0 counter drop; }
+}
+EOF
+fi
 
 conf() { # node local peer
 	cat <<EOF

@@ -37,6 +37,7 @@ static const char usage[] =
 	"  timeouts                    the trackers' timeouts, by nf_conntrack's sysctl names\n"
 	"  set-timeout NAME VALUE      change one; live connections at their next packet\n"
 	"  sync commit|flush           the HA peer's connections into the table, or away\n"
+	"  sync resync|stats           ask the HA peer for its table; the sync link's counters\n"
 	"  version\n"
 	"\n"
 	"Options:\n"

@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "daemon/sync.h"
 #include "metrics.h"
 #include "rules/install.h"
 #include "table.h"
@@ -341,6 +342,78 @@ static void write_daemon(FILE *f, const struct xctd_stats *d)
 	    "IPFIX data records in the messages the socket refused", (double)d->ipfix_lost);
 }
 
+/* A counter sent and received, as one family with a direction label. */
+static void both_ways(FILE *f, const char *name, const char *help, __u64 snd, __u64 rcv)
+{
+	family(f, name, "counter", help);
+	sample(f, name, "direction=\"sent\"", (double)snd);
+	sample(f, name, "direction=\"received\"", (double)rcv);
+}
+
+/* The sync link's counters, as xct sync stats shows them. */
+static void write_sync(FILE *f, const struct xctd_sync_report *r)
+{
+	static const char *const types[] = {"new", "update", "destroy"};
+	const struct xctd_sync_stats *st = &r->st;
+	char labels[96];
+	int i;
+
+	both_ways(f, "xct_sync_messages_total", "Sync messages, data and control", st->msg_snd,
+		  st->msg_rcv);
+	both_ways(f, "xct_sync_bytes_total", "Bytes of the sync datagrams", st->bytes_snd,
+		  st->bytes_rcv);
+	both_ways(f, "xct_sync_datagrams_total", "Sync datagrams", st->dgram_snd, st->dgram_rcv);
+	family(f, "xct_sync_data_messages_total", "counter",
+	       "Connection messages (CT_NEW, CT_UPD, CT_DEL) by type");
+	for (i = 0; i < 3; i++) {
+		snprintf(labels, sizeof(labels), "direction=\"sent\",type=\"%s\"", types[i]);
+		sample(f, "xct_sync_data_messages_total", labels, (double)st->data_snd[i]);
+		snprintf(labels, sizeof(labels), "direction=\"received\",type=\"%s\"", types[i]);
+		sample(f, "xct_sync_data_messages_total", labels, (double)st->data_rcv[i]);
+	}
+	both_ways(f, "xct_sync_alive_total", "Keepalive messages", st->alive_snd, st->alive_rcv);
+	both_ways(f, "xct_sync_resync_requests_total",
+		  "Requests for the whole table (sent: ours; received: the peer's)", st->resync_snd,
+		  st->resync_rcv);
+	one(f, "xct_sync_send_lost_total", "counter",
+	    "Messages in datagrams the socket refused to send", (double)st->msg_snd_lost);
+	one(f, "xct_sync_sequence_lost_total", "counter",
+	    "Sequence numbers the peer's messages skipped", (double)st->msg_rcv_lost);
+	one(f, "xct_sync_sequence_before_total", "counter",
+	    "Messages of the peer older than the last one", (double)st->msg_rcv_before);
+	family(f, "xct_sync_malformed_total", "counter",
+	       "Messages of the peer refused, by cause (their datagram's rest is dropped)");
+	for (i = XCT_CTSYNC_ERR_TRUNCATED; i < XCT_CTSYNC_ERR_COUNT; i++) {
+		snprintf(labels, sizeof(labels), "cause=\"%s\"", xctd_sync_error_name(i));
+		sample(f, "xct_sync_malformed_total", labels, (double)st->msg_rcv_malformed[i]);
+	}
+	one(f, "xct_sync_foreign_datagrams_total", "counter",
+	    "Datagrams on the sync socket from another address than the peer's, ignored",
+	    (double)st->dgram_rcv_foreign);
+	one(f, "xct_sync_cache_entries", "gauge", "Connections of the peer in the external cache",
+	    (double)st->ext_entries);
+	one(f, "xct_sync_commits_total", "counter",
+	    "Commits of the external cache (xct sync commit)", (double)st->commits);
+	one(f, "xct_sync_committed_entries_total", "counter",
+	    "Connections the commits put into the table", (double)st->committed);
+	one(f, "xct_sync_flushes_total", "counter",
+	    "Flushes of the external cache (xct sync flush)", (double)st->flushes);
+	both_ways(f, "xct_sync_ack_total", "FTFW acknowledgements (sent: of the peer's messages)",
+		  st->ack_snd, st->ack_rcv);
+	both_ways(f, "xct_sync_nack_total", "FTFW requests to send a range again", st->nack_snd,
+		  st->nack_rcv);
+	one(f, "xct_sync_filtered_total", "counter",
+	    "Connection messages not sent: an address --sync-ignore-address names",
+	    (double)st->filtered);
+	one(f, "xct_sync_resent_total", "counter", "Messages sent again after the peer's NACK",
+	    (double)st->rs_resent);
+	one(f, "xct_sync_resend_queue_messages", "gauge",
+	    "Messages sent and not acknowledged by the peer yet", (double)st->rs_len);
+	one(f, "xct_sync_resend_dropped_total", "counter",
+	    "Messages pushed off a full resend queue before the peer acknowledged them",
+	    (double)st->rs_dropped);
+}
+
 int xct_metrics_write(FILE *f, const char *pin_path, const struct xctd_stats *st)
 {
 	struct xct_table t;
@@ -399,6 +472,8 @@ int xct_metrics_write(FILE *f, const char *pin_path, const struct xctd_stats *st
 	sample(f, "xct_bpf_map_pressure", "map_name=\"xct_nat\"", nat_pressure);
 	if (st)
 		write_daemon(f, st);
+	if (st && st->sync)
+		write_sync(f, st->sync);
 	xct_table_close(&t);
 	return 0;
 }

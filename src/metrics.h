@@ -12,9 +12,11 @@
 
 #define XCT_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
+struct xctd_sync_report;
+
 /* Writes every metric of the xct under pin_path, and xctd's own when st
- * is given.  0, or -errno after a message (nothing written) when xct is
- * not attached there. */
+ * is given, its sync link's when st->sync is.  0, or -errno after a
+ * message (nothing written) when xct is not attached there. */
 int xct_metrics_write(FILE *f, const char *pin_path, const struct xctd_stats *st);
 
 #endif /* XCT_METRICS_H */

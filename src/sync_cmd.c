@@ -1,23 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * xct sync commit / xct sync flush: the HA peer's connections that xctd
- * keeps in its external cache (xctd --sync-peer, src/daemon/sync.c), put
- * into the table on failover or dropped, as conntrackd -c and -f do.  The
- * work is xctd's, which holds the cache; this command asks for it over
- * xctd's socket and waits for the answer, so that a keepalived notify
- * script returns once the table holds the connections.
+ * xct sync commit / flush / resync / stats: the HA peer's connections that
+ * xctd keeps in its external cache (xctd --sync-peer, src/daemon/sync.c),
+ * put into the table on failover or dropped, as conntrackd -c and -f do; a
+ * resync asked of the peer (conntrackd -n); the link's counters
+ * (conntrackd -s).  The work is xctd's, which holds the cache and the
+ * link; this command asks for it over xctd's socket and waits for the
+ * answer, so that a keepalived notify script returns once the table holds
+ * the connections.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "daemon/stream.h"
+#include "daemon/sync.h"
 #include "daemon/wire.h"
 #include "xct.h"
 
 static const char sync_usage[] =
 	"Usage: xct sync commit\n"
 	"       xct sync flush\n"
+	"       xct sync resync\n"
+	"       xct sync stats\n"
 	"\n"
 	"The connections of the HA peer that xctd --sync-peer keeps, as conntrackd\n"
 	"keeps its peer's in the external cache.\n"
@@ -31,12 +36,23 @@ static const char sync_usage[] =
 	"\n"
 	"flush empties the cache, as conntrackd -f external.\n"
 	"\n"
-	"Both are done by xctd, through its socket (--socket); exit status 1 when\n"
+	"resync asks the peer for its whole table (a RESYNC message), as\n"
+	"conntrackd -n: what it sends back fills the cache.\n"
+	"\n"
+	"stats shows what xctd counts on the sync link, as conntrackd -s: messages,\n"
+	"bytes and datagrams sent and received, by type; the peer's sequence gaps\n"
+	"(lost) and older messages (before); messages refused as malformed, by\n"
+	"cause; the connections in the cache; the commits and flushes; in FTFW\n"
+	"mode, the ACKs and NACKs each way and the resend queue.\n"
+	"\n"
+	"All are done by xctd, through its socket (--socket); exit status 1 when\n"
 	"no xctd answers or it does not sync.\n"
 	"\n"
 	"Examples:\n"
 	"  xct sync commit\n"
-	"  xct -j sync commit\n";
+	"  xct -j sync commit\n"
+	"  xct sync resync\n"
+	"  xct -j sync stats\n";
 
 static void print_result(const char *what, const struct xctd_sync_result *r)
 {
@@ -46,6 +62,11 @@ static void print_result(const char *what, const struct xctd_sync_result *r)
 		       what, (unsigned long long)r->cached, (unsigned long long)r->committed,
 		       (unsigned long long)r->liberal, (unsigned long long)r->exists,
 		       (unsigned long long)r->nat_clash, (unsigned long long)r->failed);
+		return;
+	}
+	if (!strcmp(what, "resync")) {
+		printf("asked the sync peer for its table (%llu connections in the cache)\n",
+		       (unsigned long long)r->cached);
 		return;
 	}
 	if (!strcmp(what, "flush")) {
@@ -61,9 +82,92 @@ static void print_result(const char *what, const struct xctd_sync_result *r)
 	       (unsigned long long)r->nat_clash, (unsigned long long)r->failed);
 }
 
+#define U(x) ((unsigned long long)(x))
+
+static void print_stats_json(const struct xctd_sync_report *r)
+{
+	const struct xctd_sync_stats *st = &r->st;
+	int i;
+
+	printf("{\"peer\":\"%s\",\"mode\":\"%s\",", r->peer, r->mode);
+	printf("\"sent\":{\"messages\":%llu,\"bytes\":%llu,\"datagrams\":%llu,\"lost\":%llu,"
+	       "\"new\":%llu,\"update\":%llu,\"destroy\":%llu,\"alive\":%llu,\"resync\":%llu,\"filtered\":%llu},",
+	       U(st->msg_snd), U(st->bytes_snd), U(st->dgram_snd), U(st->msg_snd_lost),
+	       U(st->data_snd[XCT_CTSYNC_CT_NEW]), U(st->data_snd[XCT_CTSYNC_CT_UPD]),
+	       U(st->data_snd[XCT_CTSYNC_CT_DEL]), U(st->alive_snd), U(st->resync_snd),
+	       U(st->filtered));
+	printf("\"received\":{\"messages\":%llu,\"bytes\":%llu,\"datagrams\":%llu,"
+	       "\"new\":%llu,\"update\":%llu,\"destroy\":%llu,\"alive\":%llu,\"resync\":%llu,"
+	       "\"foreign_datagrams\":%llu},",
+	       U(st->msg_rcv), U(st->bytes_rcv), U(st->dgram_rcv),
+	       U(st->data_rcv[XCT_CTSYNC_CT_NEW]), U(st->data_rcv[XCT_CTSYNC_CT_UPD]),
+	       U(st->data_rcv[XCT_CTSYNC_CT_DEL]), U(st->alive_rcv), U(st->resync_rcv),
+	       U(st->dgram_rcv_foreign));
+	printf("\"sequence\":{\"lost\":%llu,\"before\":%llu},", U(st->msg_rcv_lost),
+	       U(st->msg_rcv_before));
+	printf("\"malformed\":{");
+	for (i = XCT_CTSYNC_ERR_TRUNCATED; i < XCT_CTSYNC_ERR_COUNT; i++)
+		printf("%s\"%s\":%llu", i > XCT_CTSYNC_ERR_TRUNCATED ? "," : "",
+		       xctd_sync_error_name(i), U(st->msg_rcv_malformed[i]));
+	printf("},\"cache\":{\"entries\":%llu,\"unkeyable\":%llu},", U(st->ext_entries),
+	       U(st->ext_unkeyable));
+	printf("\"commits\":{\"requests\":%llu,\"committed\":%llu,\"flushes\":%llu},",
+	       U(st->commits), U(st->committed), U(st->flushes));
+	printf("\"ftfw\":{\"hello_answered\":%s,\"ack_sent\":%llu,\"nack_sent\":%llu,"
+	       "\"ack_received\":%llu,\"nack_received\":%llu,\"resent\":%llu,\"acked\":%llu,"
+	       "\"resend_queue\":%llu,\"resend_queue_connections\":%llu,\"resend_dropped\":%llu}}\n",
+	       st->hello_done ? "true" : "false", U(st->ack_snd), U(st->nack_snd), U(st->ack_rcv),
+	       U(st->nack_rcv), U(st->rs_resent), U(st->rs_acked), U(st->rs_len), U(st->rs_conns),
+	       U(st->rs_dropped));
+}
+
+static void print_stats(const struct xctd_sync_report *r)
+{
+	const struct xctd_sync_stats *st = &r->st;
+	int i;
+
+	if (xct_opts.json) {
+		print_stats_json(r);
+		return;
+	}
+	printf("sync with %s, mode %s\n", r->peer, r->mode);
+	printf("sent:      %llu messages (%llu new, %llu updates, %llu destroys, %llu alive, "
+	       "%llu resync requests), %llu bytes in %llu datagrams, %llu lost; %llu "
+	       "connections filtered out\n",
+	       U(st->msg_snd), U(st->data_snd[XCT_CTSYNC_CT_NEW]),
+	       U(st->data_snd[XCT_CTSYNC_CT_UPD]), U(st->data_snd[XCT_CTSYNC_CT_DEL]),
+	       U(st->alive_snd), U(st->resync_snd), U(st->bytes_snd), U(st->dgram_snd),
+	       U(st->msg_snd_lost), U(st->filtered));
+	printf("received:  %llu messages (%llu new, %llu updates, %llu destroys, %llu alive, "
+	       "%llu resync requests), %llu bytes in %llu datagrams, %llu datagrams from "
+	       "others ignored\n",
+	       U(st->msg_rcv), U(st->data_rcv[XCT_CTSYNC_CT_NEW]),
+	       U(st->data_rcv[XCT_CTSYNC_CT_UPD]), U(st->data_rcv[XCT_CTSYNC_CT_DEL]),
+	       U(st->alive_rcv), U(st->resync_rcv), U(st->bytes_rcv), U(st->dgram_rcv),
+	       U(st->dgram_rcv_foreign));
+	printf("sequence:  %llu lost, %llu before\n", U(st->msg_rcv_lost), U(st->msg_rcv_before));
+	printf("malformed:");
+	for (i = XCT_CTSYNC_ERR_TRUNCATED; i < XCT_CTSYNC_ERR_COUNT; i++)
+		printf(" %s %llu%s", xctd_sync_error_name(i), U(st->msg_rcv_malformed[i]),
+		       i + 1 < XCT_CTSYNC_ERR_COUNT ? "," : "\n");
+	printf("cache:     %llu connections, %llu not keyable\n", U(st->ext_entries),
+	       U(st->ext_unkeyable));
+	printf("commits:   %llu (%llu connections committed), %llu flushes\n", U(st->commits),
+	       U(st->committed), U(st->flushes));
+	if (strcmp(r->mode, "FTFW"))
+		return;
+	printf("ftfw:      HELLO %s; %llu ACKs and %llu NACKs sent, %llu and %llu received; "
+	       "%llu messages resent, %llu acknowledged, %llu in the resend queue (%llu of connections), %llu "
+	       "dropped from it\n",
+	       st->hello_done ? "answered" : "not answered yet", U(st->ack_snd), U(st->nack_snd),
+	       U(st->ack_rcv), U(st->nack_rcv), U(st->rs_resent), U(st->rs_acked), U(st->rs_len),
+	       U(st->rs_conns), U(st->rs_dropped));
+}
+
 int cmd_sync(int argc, char **argv)
 {
 	struct xct_stream_paths paths;
+	struct xctd_sync_report rep;
 	struct xctd_sync_result r;
 	__u32 flags;
 
@@ -76,8 +180,13 @@ int cmd_sync(int argc, char **argv)
 		flags = XCTD_HELLO_SYNC_COMMIT;
 	else if (!strcmp(argv[1], "flush"))
 		flags = XCTD_HELLO_SYNC_FLUSH;
+	else if (!strcmp(argv[1], "resync"))
+		flags = XCTD_HELLO_SYNC_RESYNC;
+	else if (!strcmp(argv[1], "stats"))
+		flags = XCTD_HELLO_SYNC_STATS;
 	else
-		return xct_usage_error("sync: unknown command '%s' (commit, flush)", argv[1]);
+		return xct_usage_error("sync: unknown command '%s' (commit, flush, resync, stats)",
+				       argv[1]);
 	if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
 		fputs(sync_usage, stdout);
 		return XCT_EXIT_OK;
@@ -86,7 +195,13 @@ int cmd_sync(int argc, char **argv)
 		return xct_usage_error("sync %s takes no arguments ('%s')", argv[1], argv[2]);
 	if (xct_require_root())
 		return XCT_EXIT_RUNTIME;
-	if (xctd_sync_request(xct_cli_stream_paths(&paths), flags, &r))
+	if (flags == XCTD_HELLO_SYNC_STATS) {
+		if (xctd_sync_request(xct_cli_stream_paths(&paths), flags, &rep, sizeof(rep)))
+			return XCT_EXIT_RUNTIME;
+		print_stats(&rep);
+		return XCT_EXIT_OK;
+	}
+	if (xctd_sync_request(xct_cli_stream_paths(&paths), flags, &r, sizeof(r)))
 		return XCT_EXIT_RUNTIME;
 	print_result(argv[1], &r);
 	return XCT_EXIT_OK;

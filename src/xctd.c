@@ -7,7 +7,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <bpf/libbpf.h>
 
@@ -22,7 +24,8 @@ static const char usage[] =
 	"Usage: xctd [--pin-path DIR] [--socket PATH] [--metrics-listen ADDR:PORT]\n"
 	"            [--config FILE] [--foreground]\n"
 	"            [--flow-log FILE] [--nat-log FILE] [--log-max-size BYTES] [--log-keep N]\n"
-	"            [--sync-peer ADDR:PORT [--sync-listen ADDR:PORT]]\n"
+	"            [--sync-peer ADDR:PORT [--sync-listen ADDR:PORT] [--sync-mode MODE]\n"
+	"             [--sync-ignore-address ADDR]...]\n"
 	"            [--ipfix-collector HOST:PORT] [--ipfix-domain N]\n"
 	"\n"
 	"The daemon beside xct's datapath.  It owns the datapath's event rings\n"
@@ -55,9 +58,15 @@ static const char usage[] =
 	"      --log-keep N           rotated files kept (default 3)\n"
 	"      --sync-peer ADDR:PORT  the HA peer (an xctd or a conntrackd): every\n"
 	"                             connection's NEW, UPDATE and DESTROY go there in\n"
-	"                             conntrackd's sync protocol, NOTRACK mode over UDP\n"
+	"                             conntrackd's sync protocol, over UDP\n"
 	"      --sync-listen ADDR:PORT  where the peer's messages come in (default: any\n"
 	"                             address, the peer's port, as conntrackd's Port)\n"
+	"      --sync-mode MODE       notrack (default: best effort, and what either\n"
+	"                             kind of conntrackd peer takes) or ftfw (reliable:\n"
+	"                             acknowledged, resent on loss; the peer in FTFW too)\n"
+	"      --sync-ignore-address ADDR  connections from or to ADDR (or translated\n"
+	"                             to it) are not sent, as conntrackd's Address\n"
+	"                             Ignore; repeated for several (at most 32)\n"
 	"      --ipfix-collector HOST:PORT  send IPFIX flow and NAT records there over\n"
 	"                             UDP (port 4739 if not given; [ADDR]:PORT for IPv6)\n"
 	"      --ipfix-domain N       the observation domain ID (default 0)\n"
@@ -69,6 +78,8 @@ static const char usage[] =
 	"  xctd --pin-path /sys/fs/bpf/xct-lab --socket /run/xct-lab/xctd.sock\n"
 	"  xctd --flow-log /var/log/xct/flows.jsonl --nat-log /var/log/xct/nat.jsonl\n"
 	"  xctd --sync-peer 10.0.9.2:3780 --sync-listen 10.0.9.1:3780\n"
+	"  xctd --sync-peer 10.0.9.2:3780 --sync-listen 10.0.9.1:3780 --sync-mode ftfw\n"
+
 	"  xctd --ipfix-collector 192.0.2.10:4739 --ipfix-domain 7\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -113,6 +124,8 @@ int main(int argc, char **argv)
 		{"sync-listen", required_argument, NULL, 'L'},
 		{"ipfix-collector", required_argument, NULL, 'I'},
 		{"ipfix-domain", required_argument, NULL, 'D'},
+		{"sync-mode", required_argument, NULL, 'Y'},
+		{"sync-ignore-address", required_argument, NULL, 'G'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -131,6 +144,7 @@ int main(int argc, char **argv)
 	bool size_given = false, ipfix_given = false, domain_given = false;
 	bool sync_peer_given = false, sync_listen_given = false;
 	static char ipfix_buf[XCT_CONFIG_ADDR_MAX + 8];
+	bool sync_mode_given = false;
 	char err[512];
 	__u64 n;
 	const char *env = getenv("XCT_PIN_PATH");
@@ -181,6 +195,29 @@ int main(int argc, char **argv)
 			*(c == 'S' ? &cfg.sync_peer : &cfg.sync_listen) = optarg;
 			sync_peer_given |= c == 'S';
 			sync_listen_given |= c == 'L';
+			break;
+		case 'G': {
+			struct in6_addr a6;
+
+			if (inet_pton(AF_INET, optarg, &a6) != 1 &&
+			    inet_pton(AF_INET6, optarg, &a6) != 1)
+				return usage_error("--sync-ignore-address: '%s' is not an address",
+						   optarg);
+			if (cfg.n_sync_ignore >= XCTD_SYNC_IGNORE_MAX)
+				return usage_error("--sync-ignore-address: at most %d addresses",
+						   XCTD_SYNC_IGNORE_MAX);
+			cfg.sync_ignore[cfg.n_sync_ignore++] = optarg;
+			break;
+		}
+		case 'Y':
+			if (!strcasecmp(optarg, "notrack"))
+				cfg.sync_mode = XCTD_SYNC_MODE_NOTRACK;
+			else if (!strcasecmp(optarg, "ftfw"))
+				cfg.sync_mode = XCTD_SYNC_MODE_FTFW;
+			else
+				return usage_error("--sync-mode: '%s' is not notrack or ftfw",
+						   optarg);
+			sync_mode_given = true;
 			break;
 		case 'c':
 			conf_path = optarg;
@@ -275,6 +312,10 @@ int main(int argc, char **argv)
 	}
 	if (cfg.sync_listen && !cfg.sync_peer)
 		return usage_error("--sync-listen needs --sync-peer");
+	if (sync_mode_given && !cfg.sync_peer)
+		return usage_error("--sync-mode needs --sync-peer");
+	if (cfg.n_sync_ignore && !cfg.sync_peer)
+		return usage_error("--sync-ignore-address needs --sync-peer");
 	libbpf_set_print(print_libbpf);
 	if (xct_require_root())
 		return XCT_EXIT_RUNTIME;

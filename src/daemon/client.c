@@ -256,13 +256,12 @@ static int daemon_connect(struct xct_stream *s, __u32 flags)
 	return daemon_connect_for(s, flags, XCTD_F_READY, ANSWER_MS, NULL, 0);
 }
 
-int xctd_sync_request(const struct xct_stream_paths *paths, __u32 flags,
-		      struct xctd_sync_result *res)
+int xctd_sync_request(const struct xct_stream_paths *paths, __u32 flags, void *res, size_t len)
 {
 	struct xct_stream s = {.kind = XCT_STREAM_CT_EVENTS, .sock = -1};
 	int err;
 
-	memset(res, 0, sizeof(*res));
+	memset(res, 0, len);
 	s.socket_path = (char *)paths->socket_path;
 	err = xct_ring_open(paths->pin_path, XCT_STREAM_CT_EVENTS, NULL, &s.ring_id);
 	if (err) {
@@ -271,7 +270,7 @@ int xctd_sync_request(const struct xct_stream_paths *paths, __u32 flags,
 	}
 	/* A commit of a large cache takes a while: the answer comes when the
 	 * table holds it. */
-	err = daemon_connect_for(&s, flags, XCTD_F_DONE, 120 * 1000, res, sizeof(*res));
+	err = daemon_connect_for(&s, flags, XCTD_F_DONE, 120 * 1000, res, len);
 	if (err == -ENOENT || err == -ECONNREFUSED)
 		xct_err("no xctd answers on %s", paths->socket_path);
 	if (s.sock >= 0)

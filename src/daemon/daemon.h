@@ -12,6 +12,9 @@
 
 #include "daemon/stream.h"
 
+/* Addresses --sync-ignore-address takes at most. */
+#define XCTD_SYNC_IGNORE_MAX 32
+
 struct xctd_config {
 	const char *pin_path;
 	const char *socket_path;
@@ -28,7 +31,14 @@ struct xctd_config {
 	__u32 ipfix_domain;	 /* the observation domain */
 	const char *sync_peer;	 /* ADDR:PORT of the HA peer; NULL: no sync */
 	const char *sync_listen; /* where its messages come in; NULL: the peer's port */
+	int sync_mode;		 /* XCTD_SYNC_MODE_* */
+	const char *sync_ignore[XCTD_SYNC_IGNORE_MAX]; /* addresses not synced */
+	unsigned int n_sync_ignore;
 };
+
+/* conntrackd's sync modes xctd speaks. */
+#define XCTD_SYNC_MODE_NOTRACK	  0
+#define XCTD_SYNC_MODE_FTFW	  1
 
 #define XCTD_LOG_MAX_SIZE_DEFAULT (64ULL << 20)
 #define XCTD_LOG_KEEP_DEFAULT	  3
@@ -43,10 +53,13 @@ struct xctd_stream_stats {
 
 /* xctd's own metrics: its streams (one per enum xct_stream_kind), and its
  * IPFIX exporter's counts when it runs one. */
+struct xctd_sync_report;
+
 struct xctd_stats {
 	struct xctd_stream_stats stream[XCT_STREAM_KINDS];
 	bool ipfix;
 	__u64 ipfix_records, ipfix_messages, ipfix_send_errors, ipfix_lost;
+	const struct xctd_sync_report *sync; /* the sync link's; NULL: none */
 };
 
 /* Runs until SIGTERM or SIGINT; an exit status. */

@@ -484,8 +484,18 @@ static void client_error(struct xctd *d, struct client *c, const char *fmt, ...)
 	client_free(d, c);
 }
 
+/* The sync link's counters, for xct sync stats and /metrics. */
+static void sync_report(const struct xctd *d, struct xctd_sync_report *rep)
+{
+	memset(rep, 0, sizeof(*rep));
+	snprintf(rep->peer, sizeof(rep->peer), "%s", d->cfg->sync_peer);
+	snprintf(rep->mode, sizeof(rep->mode), "%s", xctd_sync_mode_name(d->sync.mode));
+	xctd_sync_get_stats(&d->sync, &rep->st);
+}
+
 /*
- * A sync request (commit or flush of the external cache): done at once,
+ * A sync request (commit or flush of the external cache, a resync asked
+ * of the peer, the counters): done at once,
  * answered, and the connection closed.  A commit is synchronous, so that
  * keepalived's notify script returns once the table holds the peer's
  * connections.
@@ -527,7 +537,22 @@ static void sync_request(struct xctd *d, struct client *c, __u32 flags)
 			return;
 		}
 	}
+	if (flags & XCTD_HELLO_SYNC_STATS) {
+		struct xctd_sync_report rep;
+
+		sync_report(d, &rep);
+		client_put(c, XCTD_F_DONE, &rep, sizeof(rep));
+		client_flush(d, c);
+		client_free(d, c);
+		return;
+	}
+	if (flags & XCTD_HELLO_SYNC_RESYNC) {
+		xctd_sync_request_resync(&d->sync, xct_now_ns());
+		xlog(LOG_NOTICE, "sync resync by pid %d: asked %s for its table", (int)c->pid,
+		     d->cfg->sync_peer);
+	}
 	if (flags & XCTD_HELLO_SYNC_FLUSH) {
+		d->sync.st.flushes++;
 		xctd_sync_flush_cache(&d->sync);
 		xlog(LOG_NOTICE, "sync flush by pid %d: %llu connections dropped from the cache",
 		     (int)c->pid, (unsigned long long)res.cached);
@@ -564,7 +589,7 @@ static void client_hello(struct xctd *d, struct client *c)
 			     d->cfg->pin_path);
 		return;
 	}
-	if (h.flags & (XCTD_HELLO_SYNC_COMMIT | XCTD_HELLO_SYNC_FLUSH)) {
+	if (h.flags & XCTD_HELLO_SYNC_REQUESTS) {
 		sync_request(d, c, h.flags);
 		return;
 	}
@@ -840,10 +865,15 @@ static void handle(struct xctd *d, struct epoll_event *ev)
 			.ipfix_send_errors = d->ipfix.stats.send_errors,
 			.ipfix_lost = d->ipfix.stats.lost,
 		};
+		struct xctd_sync_report rep;
 		int k;
 
 		for (k = 0; k < XCT_STREAM_KINDS; k++)
 			st.stream[k] = d->rings[k].st;
+		if (d->sync.fd >= 0) {
+			sync_report(d, &rep);
+			st.sync = &rep;
+		}
 		xctd_http_serve(d->msock, d->cfg->pin_path, &st);
 	} else if (ev->data.ptr == TAG_SYNC) {
 		xctd_sync_input(&d->sync);
@@ -921,15 +951,20 @@ int xctd_run(const struct xctd_config *cfg)
 			goto out;
 	}
 	if (cfg->sync_peer) {
-		if (xctd_sync_open(&d.sync, cfg->sync_peer, cfg->sync_listen, err, sizeof(err))) {
+		if (xctd_sync_open(&d.sync, cfg->sync_peer, cfg->sync_listen,
+				   cfg->sync_mode == XCTD_SYNC_MODE_FTFW ? XCTD_SYNC_FTFW
+									 : XCTD_SYNC_NOTRACK,
+				   err, sizeof(err))) {
 			xlog(LOG_ERR, "%s", err);
 			goto out;
 		}
+		for (unsigned int j = 0; j < cfg->n_sync_ignore; j++)
+			xctd_sync_ignore(&d.sync, cfg->sync_ignore[j]);
 		ev.data.ptr = TAG_SYNC;
 		if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.sync.fd, &ev))
 			goto out;
-		xlog(LOG_INFO, "syncing connections with %s (conntrackd protocol 1, NOTRACK)",
-		     cfg->sync_peer);
+		xlog(LOG_INFO, "syncing connections with %s (conntrackd protocol 1, %s)",
+		     cfg->sync_peer, xctd_sync_mode_name(d.sync.mode));
 	}
 	xlog(LOG_INFO, "listening on %s%s%s%s%s, state under %s", cfg->socket_path,
 	     cfg->metrics_listen ? ", metrics on " : "",

@@ -90,11 +90,10 @@ int xct_stream_fd(const struct xct_stream *s);
 
 void xct_stream_close(struct xct_stream *s);
 
-/* A request to xctd (XCTD_HELLO_SYNC_COMMIT, XCTD_HELLO_SYNC_FLUSH of
- * wire.h), waited for: 0 with its result, or -errno after a message. */
-struct xctd_sync_result;
-int xctd_sync_request(const struct xct_stream_paths *paths, __u32 flags,
-		      struct xctd_sync_result *res);
+/* A request to xctd (XCTD_HELLO_SYNC_* of wire.h), waited for: 0 with its
+ * answer in res (len bytes: a struct xctd_sync_result, or a struct
+ * xctd_sync_report for the counters), or -errno after a message. */
+int xctd_sync_request(const struct xct_stream_paths *paths, __u32 flags, void *res, size_t len);
 
 /*
  * The run directory (XCT_RUN_DIR, or a socket's directory): created 0700 if

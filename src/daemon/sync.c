@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The sync link to an HA peer, in conntrackd's NOTRACK mode over UDP
- * unicast (conntrack-tools src/sync-notrack.c, src/udp.c).
+ * The sync link to an HA peer, in conntrackd's NOTRACK or FTFW mode over
+ * UDP unicast (conntrack-tools src/sync-notrack.c, src/sync-ftfw.c,
+ * src/udp.c).
  *
  * Sending.  Every connection event of the ring becomes one data message,
  * built from the event alone (no lookup in the table: the event holds the
@@ -25,6 +26,13 @@
  * Sequence gaps are counted as conntrackd's nethdr_track_seq() counts them.
  * Only datagrams from the peer's address are read: anyone else could
  * otherwise feed connections to this firewall.
+ *
+ * FTFW.  Every message sent, but the ALIVEs, also goes into the resend
+ * queue, until an ACK of the peer covers its number.  A NACK sends the
+ * messages of its range again, each under a new number: the peer takes
+ * messages in sequence only, and has moved past the old ones.  What the
+ * peer sends is taken in sequence (include/xct/ctsync_ftfw.h), ACKed by
+ * windows and at the alive timer, its gaps NACKed.
  *
  * The external cache.  The peer's CT_NEW and CT_UPD put a connection in
  * (or replace it: NEW and UPD alike, as conntrackd treats them, since its
@@ -50,15 +58,70 @@
 #include "xct.h"
 #include "xct/ctsync_ct.h"
 
-int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen, char *err,
-		   size_t errlen)
+static void put_ctl(struct xctd_sync *s, __u8 flags, __u32 from, __u32 to, __u64 now_ns);
+
+int xctd_sync_ignore(struct xctd_sync *s, const char *addr)
+{
+	union xct_addr a = {0};
+	__u8 family;
+
+	if (inet_pton(AF_INET, addr, &a.v4) == 1)
+		family = XCT_AF_INET;
+	else if (inet_pton(AF_INET6, addr, a.bytes) == 1)
+		family = XCT_AF_INET6;
+	else
+		return -EINVAL;
+	if (s->n_ignore >= XCTD_SYNC_IGNORE_MAX)
+		return -ENOSPC;
+	s->ignore_family[s->n_ignore] = family;
+	s->ignore[s->n_ignore++] = a;
+	return 0;
+}
+
+/* Whether addr of family is one --sync-ignore-address named. */
+static bool ignored_addr(const struct xctd_sync *s, __u8 family, const union xct_addr *addr)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->n_ignore; i++) {
+		if (s->ignore_family[i] != family)
+			continue;
+		if (family == XCT_AF_INET ? s->ignore[i].v4 == addr->v4
+					  : !memcmp(s->ignore[i].bytes, addr->bytes, 16))
+			return true;
+	}
+	return false;
+}
+
+/* Whether a connection is left out of the sync: one of its addresses,
+ * original or translated, is ignored. */
+static bool ignored_conn(const struct xctd_sync *s, const struct xct_ct_key *key,
+			 const struct xct_nat_binding *nat, const struct xct_nat_binding *inner)
+{
+	if (!s->n_ignore)
+		return false;
+	return ignored_addr(s, key->family, &key->addr[0]) ||
+	       ignored_addr(s, key->family, &key->addr[1]) ||
+	       (nat && ignored_addr(s, key->family, &nat->addr)) ||
+	       (inner && ignored_addr(s, key->family, &inner->addr));
+}
+
+const char *xctd_sync_mode_name(enum xctd_sync_mode mode)
+{
+	return mode == XCTD_SYNC_FTFW ? "FTFW" : "NOTRACK";
+}
+
+int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen,
+		   enum xctd_sync_mode mode, char *err, size_t errlen)
 {
 	struct sockaddr_storage local;
 	unsigned int plen, llen;
-	int e, len;
+	int e;
 
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
+	s->mode = mode;
+	xct_ftfw_init(&s->ftfw, XCT_FTFW_WINDOW);
 	if (xctd_parse_listen(peer, &s->peer, &plen)) {
 		snprintf(err, errlen, "--sync-peer %s: not ADDR:PORT or [ADDR]:PORT", peer);
 		return -EINVAL;
@@ -104,17 +167,17 @@ int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen, ch
 	s->seq = (__u32)time(NULL);
 	/* The first message asks the peer for its table, as conntrackd's
 	 * StartupResync: an xctd that (re)starts has an empty cache. */
-	len = xct_ctsync_build_ctl(s->out, sizeof(s->out), XCT_CTSYNC_F_RESYNC, s->seq, 0, 0);
-	if (len > 0) {
-		s->olen = (size_t)len;
-		s->seq++;
-	}
+	put_ctl(s, XCT_CTSYNC_F_RESYNC, 0, 0, 0);
+	s->st.resync_snd++;
 	return 0;
 }
+
+static void rs_free_all(struct xctd_sync *s);
 
 void xctd_sync_close(struct xctd_sync *s)
 {
 	xctd_sync_flush_cache(s);
+	rs_free_all(s);
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
@@ -197,10 +260,10 @@ int xctd_sync_commit(struct xctd_sync *s, const struct xct_table *t, __u64 now_n
 		     struct xct_ct_state_counts *c)
 {
 	const struct xctd_ext_conn *x;
-	int i, err;
+	int i, err = 0;
 
 	memset(c, 0, sizeof(*c));
-	for (i = 0; i < XCTD_EXT_BUCKETS; i++) {
+	for (i = 0; i < XCTD_EXT_BUCKETS && !err; i++) {
 		for (x = s->ext.bucket[i]; x; x = x->next) {
 			struct xct_ct_entry e = x->e;
 			__u64 since = (now_ns - x->rcv_ns) / 1000000000ULL;
@@ -212,10 +275,12 @@ int xctd_sync_commit(struct xctd_sync *s, const struct xct_table *t, __u64 now_n
 			e.expires_ns = now_ns + left * 1000000000ULL;
 			err = xct_ct_insert(t, &x->key, &e, x->nat, x->n_nat, c);
 			if (err)
-				return err;
+				break;
 		}
 	}
-	return 0;
+	s->st.commits++;
+	s->st.committed += c->restored;
+	return err;
 }
 
 /* Messages in the datagram being built, for the lost count. */
@@ -246,6 +311,7 @@ void xctd_sync_flush(struct xctd_sync *s, __u64 now_ns)
 		   s->peer_len) == (ssize_t)s->olen) {
 		s->st.msg_snd += n;
 		s->st.bytes_snd += s->olen;
+		s->st.dgram_snd++;
 	} else {
 		s->st.msg_snd_lost += n;
 	}
@@ -261,23 +327,189 @@ static __u32 seconds_left(__u64 expires_ns, __u64 now_ns)
 				   : 0;
 }
 
-/* One data message into the datagram being built (the datagram sent
- * first when it has no room left). */
-static void put_conn(struct xctd_sync *s, __u8 type, const struct xct_ctsync_conn *c, __u64 now_ns)
+/* The flags of our next message: FTFW's HELLO and HELLO_BACK. */
+static __u8 out_flags(struct xctd_sync *s)
 {
+	return s->mode == XCTD_SYNC_FTFW ? xct_ftfw_tx_flags(&s->ftfw) : 0;
+}
+
+static unsigned int rs_bucket_of(const struct xct_ct_key *key)
+{
+	return ext_bucket(key) % XCTD_RS_BUCKETS;
+}
+
+/* Takes m off the resend queue (and its bucket) and frees it. */
+static void rs_del(struct xctd_sync *s, struct xctd_rs_msg *m)
+{
+	if (m->keyed) {
+		struct xctd_rs_msg **pp = &s->rs_bucket[rs_bucket_of(&m->key)];
+
+		while (*pp && *pp != m)
+			pp = &(*pp)->hnext;
+		if (*pp)
+			*pp = m->hnext;
+	}
+	if (m->prev)
+		m->prev->next = m->next;
+	else
+		s->rs_head = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+	else
+		s->rs_tail = m->prev;
+	s->rs_keyed -= m->keyed;
+	free(m);
+	s->rs_n--;
+}
+
+static void rs_append(struct xctd_sync *s, struct xctd_rs_msg *m)
+{
+	m->next = NULL;
+	m->prev = s->rs_tail;
+	if (s->rs_tail)
+		s->rs_tail->next = m;
+	else
+		s->rs_head = m;
+	s->rs_tail = m;
+}
+
+static void rs_free_all(struct xctd_sync *s)
+{
+	while (s->rs_head)
+		rs_del(s, s->rs_head);
+}
+
+/* Keeps the message just sent (len bytes at msg, number seq) until the
+ * peer ACKs it; key, the connection's, replaces its older message. */
+static void rs_add(struct xctd_sync *s, const struct xct_ct_key *key, const __u8 *msg, size_t len,
+		   __u32 seq)
+{
+	struct xctd_rs_msg *m, **pp;
+
+	if (key) {
+		for (pp = &s->rs_bucket[rs_bucket_of(key)]; *pp; pp = &(*pp)->hnext)
+			if (xct_key_eq(&(*pp)->key, key)) {
+				rs_del(s, *pp);
+				break;
+			}
+	}
+	if (s->rs_n >= XCTD_RS_MAX) {
+		rs_del(s, s->rs_head);
+		s->st.rs_dropped++;
+	}
+	m = malloc(sizeof(*m) + len);
+	if (!m) {
+		s->st.rs_dropped++;
+		return;
+	}
+	memset(m, 0, sizeof(*m));
+	m->keyed = key != NULL;
+	if (key) {
+		m->key = *key;
+		pp = &s->rs_bucket[rs_bucket_of(key)];
+		m->hnext = *pp;
+		*pp = m;
+	}
+	m->seq = seq;
+	m->len = (__u16)len;
+	memcpy(m->msg, msg, len);
+	rs_append(s, m);
+	s->rs_n++;
+	s->rs_keyed += m->keyed;
+}
+
+/* The peer's ACK [from, to]: those messages reached it. */
+static void rs_ack(struct xctd_sync *s, __u32 from, __u32 to)
+{
+	struct xctd_rs_msg *m, *next;
+
+	for (m = s->rs_head; m; m = next) {
+		next = m->next;
+		if (xct_ftfw_between(m->seq, from, to)) {
+			rs_del(s, m);
+			s->st.rs_acked++;
+		}
+	}
+}
+
+/* Room for len more bytes in the datagram being built, sending it first
+ * when it has not. */
+static void make_room(struct xctd_sync *s, size_t len, __u64 now_ns)
+{
+	if (sizeof(s->out) - s->olen < len)
+		xctd_sync_flush(s, now_ns);
+}
+
+/* The peer's NACK [from, to]: those messages again, each under the next
+ * number (and its current HELLO flags), at the queue's tail. */
+static void rs_resend(struct xctd_sync *s, __u32 from, __u32 to, __u64 now_ns)
+{
+	struct xctd_rs_msg *m, *next, *last = s->rs_tail;
+
+	for (m = s->rs_head; m; m = next) {
+		next = m == last ? NULL : m->next;
+		if (!xct_ftfw_between(m->seq, from, to))
+			continue;
+		make_room(s, m->len, now_ns);
+		m->seq = s->seq++;
+		m->msg[1] = (m->msg[1] & ~(XCT_CTSYNC_F_HELLO | XCT_CTSYNC_F_HELLO_BACK)) |
+			    out_flags(s);
+		xct_ctsync_put32(m->msg + 4, m->seq);
+		memcpy(s->out + s->olen, m->msg, m->len);
+		s->olen += m->len;
+		s->st.rs_resent++;
+		if (m != s->rs_tail) {
+			if (m->prev)
+				m->prev->next = m->next;
+			else
+				s->rs_head = m->next;
+			m->next->prev = m->prev;
+			rs_append(s, m);
+		}
+	}
+}
+
+/* One data message into the datagram being built (the datagram sent
+ * first when it has no room left); in FTFW, into the resend queue too,
+ * under key. */
+static void put_conn(struct xctd_sync *s, __u8 type, const struct xct_ctsync_conn *c,
+		     const struct xct_ct_key *key, __u64 now_ns)
+{
+	__u8 flags = out_flags(s);
 	int len;
 
-	len = xct_ctsync_encode_conn(s->out + s->olen, sizeof(s->out) - s->olen, type, 0, s->seq,
-				     c);
+	len = xct_ctsync_encode_conn(s->out + s->olen, sizeof(s->out) - s->olen, type, flags,
+				     s->seq, c);
 	if (len == -ENOSPC && s->olen) {
 		xctd_sync_flush(s, now_ns);
-		len = xct_ctsync_encode_conn(s->out, sizeof(s->out), type, 0, s->seq, c);
+		len = xct_ctsync_encode_conn(s->out, sizeof(s->out), type, flags, s->seq, c);
 	}
 	if (len < 0)
 		return; /* cannot happen: a message is far below a datagram */
+	if (s->mode == XCTD_SYNC_FTFW)
+		rs_add(s, key, s->out + s->olen, (size_t)len, s->seq);
 	s->seq++;
 	s->olen += (size_t)len;
 	s->st.data_snd[type]++;
+}
+
+/* One control message into the datagram being built; in FTFW, those
+ * with a range (ACK, NACK, RESYNC) into the resend queue too, as
+ * conntrackd keeps them: the peer may miss one as any other. */
+static void put_ctl(struct xctd_sync *s, __u8 flags, __u32 from, __u32 to, __u64 now_ns)
+{
+	int len;
+
+	flags |= out_flags(s);
+	make_room(s, XCT_CTSYNC_CTL_LEN, now_ns);
+	len = xct_ctsync_build_ctl(s->out + s->olen, sizeof(s->out) - s->olen, flags, s->seq, from,
+				   to);
+	if (len < 0)
+		return;
+	if (s->mode == XCTD_SYNC_FTFW && (flags & XCT_CTSYNC_F_RANGE))
+		rs_add(s, NULL, s->out + s->olen, (size_t)len, s->seq);
+	s->seq++;
+	s->olen += (size_t)len;
 }
 
 void xctd_sync_event(struct xctd_sync *s, const struct xct_ct_event *ev, __u64 now_ns)
@@ -296,9 +528,13 @@ void xctd_sync_event(struct xctd_sync *s, const struct xct_ct_event *ev, __u64 n
 	if (ev->type != XCT_CTE_DESTROY)
 		timeout = seconds_left(ev->expires_ns, now_ns);
 	xct_event_nat(ev, &nat, &inner);
+	if (ignored_conn(s, &ev->key, nat.manip ? &nat : NULL, inner.manip ? &inner : NULL)) {
+		s->st.filtered++;
+		return;
+	}
 	xct_ctsync_from_ct(&ev->key, ev->orig_side, ev->state, ev->status, ev->mark, timeout,
 			   nat.manip ? &nat : NULL, inner.manip ? &inner : NULL, &c);
-	put_conn(s, type_of[ev->type], &c, now_ns);
+	put_conn(s, type_of[ev->type], &c, &ev->key, now_ns);
 }
 
 struct bulk_ctx {
@@ -318,10 +554,14 @@ static int bulk_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, 
 	 * announced yet: its NEW event comes, and the peer hears of it then. */
 	if (e->status & XCT_CT_NEW_PENDING)
 		return 0;
+	if (ignored_conn(b->s, key, nat, xct_nat_view_inner(b->nat, nat))) {
+		b->s->st.filtered++;
+		return 0;
+	}
 	xct_ctsync_from_ct(key, e->orig_side, e->state, e->status, e->mark,
 			   seconds_left(e->expires_ns, b->now_ns), nat,
 			   xct_nat_view_inner(b->nat, nat), &c);
-	put_conn(b->s, XCT_CTSYNC_CT_UPD, &c, b->now_ns);
+	put_conn(b->s, XCT_CTSYNC_CT_UPD, &c, key, b->now_ns);
 	b->sent++;
 	return 0;
 }
@@ -345,17 +585,53 @@ int xctd_sync_bulk(struct xctd_sync *s, const struct xct_table *t, __u64 now_ns,
 
 void xctd_sync_tick(struct xctd_sync *s, __u64 now_ns)
 {
-	int len;
+	__u32 from, to;
 
+	/* FTFW's alive timer: what came since the last ACK is ACKed. */
+	if (s->mode == XCTD_SYNC_FTFW && now_ns - s->last_ack_ns >= XCTD_SYNC_ALIVE_NS) {
+		s->last_ack_ns = now_ns;
+		if (xct_ftfw_pending_ack(&s->ftfw, &from, &to)) {
+			put_ctl(s, XCT_CTSYNC_F_ACK, from, to, now_ns);
+			s->st.ack_snd++;
+			xctd_sync_flush(s, now_ns);
+		}
+	}
 	if (now_ns - s->last_snd_ns < XCTD_SYNC_ALIVE_NS)
 		return;
-	len = xct_ctsync_build_ctl(s->out + s->olen, sizeof(s->out) - s->olen, XCT_CTSYNC_F_ALIVE,
-				   s->seq, 0, 0);
-	if (len < 0)
-		return;
-	s->seq++;
-	s->olen += (size_t)len;
+	put_ctl(s, XCT_CTSYNC_F_ALIVE, 0, 0, now_ns);
+	s->st.alive_snd++;
 	xctd_sync_flush(s, now_ns);
+}
+
+void xctd_sync_request_resync(struct xctd_sync *s, __u64 now_ns)
+{
+	put_ctl(s, XCT_CTSYNC_F_RESYNC, 0, 0, now_ns);
+	s->st.resync_snd++;
+	xctd_sync_flush(s, now_ns);
+}
+
+void xctd_sync_get_stats(const struct xctd_sync *s, struct xctd_sync_stats *st)
+{
+	*st = s->st;
+	st->ext_entries = s->ext.n;
+	st->rs_len = s->rs_n;
+	st->rs_conns = s->rs_keyed;
+	st->hello_done = s->mode == XCTD_SYNC_FTFW && s->ftfw.hello == XCT_FTFW_HELLO_DONE;
+}
+
+const char *xctd_sync_error_name(int err)
+{
+	static const char *const names[XCT_CTSYNC_ERR_COUNT] = {
+		[XCT_CTSYNC_OK] = "ok",
+		[XCT_CTSYNC_ERR_TRUNCATED] = "truncated",
+		[XCT_CTSYNC_ERR_VERSION] = "version",
+		[XCT_CTSYNC_ERR_ATTR_LEN] = "attr_len",
+		[XCT_CTSYNC_ERR_ATTR_UNKNOWN] = "attr_unknown",
+		[XCT_CTSYNC_ERR_ATTR_SIZE] = "attr_size",
+		[XCT_CTSYNC_ERR_INCOMPLETE] = "incomplete",
+	};
+
+	return err >= 0 && err < XCT_CTSYNC_ERR_COUNT && names[err] ? names[err] : "unknown";
 }
 
 /* The peer's sequence, as conntrackd's nethdr_track_seq() follows it. */
@@ -371,10 +647,50 @@ static void track_seq(struct xctd_sync *s, __u32 seq)
 	s->seq_expected = seq + 1;
 }
 
+/* FTFW: the peer's message h in sequence, our ACK and NACK for it, its
+ * own ACK or NACK for ours.  Whether to take it in. */
+static bool ftfw_take(struct xctd_sync *s, const struct xct_ctsync_hdr *h, __u64 now_ns)
+{
+	struct xct_ftfw_verdict v;
+	struct xctd_rs_msg *m, *next;
+
+	xct_ftfw_recv(&s->ftfw, h->seq, h->flags, &v);
+	if (v.hello) {
+		/* The peer (re)started: our control messages of its old run
+		 * mean nothing to it now. */
+		for (m = s->rs_head; m; m = next) {
+			next = m->next;
+			if (!m->keyed)
+				rs_del(s, m);
+		}
+	}
+	if (v.ack) {
+		put_ctl(s, XCT_CTSYNC_F_ACK, v.ack_from, v.ack_to, now_ns);
+		s->st.ack_snd++;
+	}
+	if (v.nack) {
+		put_ctl(s, XCT_CTSYNC_F_NACK, v.nack_from, v.nack_to, now_ns);
+		s->st.nack_snd++;
+	}
+	if (!v.take)
+		return false;
+	if (h->type == XCT_CTSYNC_CTL && (h->flags & XCT_CTSYNC_F_ACK)) {
+		rs_ack(s, h->from, h->to);
+		s->st.ack_rcv++;
+	}
+	if (h->type == XCT_CTSYNC_CTL && (h->flags & XCT_CTSYNC_F_NACK)) {
+		rs_resend(s, h->from, h->to, now_ns);
+		s->st.nack_rcv++;
+	}
+	return true;
+}
+
 void xctd_sync_datagram(struct xctd_sync *s, const __u8 *buf, size_t len, __u64 now_ns)
 {
 	size_t off = 0;
 
+	s->st.dgram_rcv++;
+	s->st.bytes_rcv += len;
 	while (off < len) {
 		struct xct_ctsync_hdr h;
 		struct xct_ctsync_conn c;
@@ -391,8 +707,14 @@ void xctd_sync_datagram(struct xctd_sync *s, const __u8 *buf, size_t len, __u64 
 		}
 		track_seq(s, h.seq);
 		s->st.msg_rcv++;
-		if (h.type <= XCT_CTSYNC_CT_DEL)
+		if (s->mode == XCTD_SYNC_FTFW && !ftfw_take(s, &h, now_ns)) {
+			off += h.len;
+			continue;
+		}
+		if (h.type <= XCT_CTSYNC_CT_DEL) {
+			s->st.data_rcv[h.type]++;
 			ext_apply(s, h.type, &c, now_ns);
+		}
 		if (h.type == XCT_CTSYNC_CTL) {
 			if (h.flags & XCT_CTSYNC_F_ALIVE)
 				s->st.alive_rcv++;

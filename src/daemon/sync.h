@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * xctd's state sync with an HA peer, in conntrackd's protocol (version 1,
- * include/xct/ctsync.h) and its NOTRACK mode over UDP unicast: every
+ * include/xct/ctsync.h), in its NOTRACK or FTFW mode over UDP unicast: every
  * connection event of the datapath (NEW, UPDATE, DESTROY) goes to the peer
  * as CT_NEW, CT_UPD or CT_DEL, and an ALIVE keeps the link up while there
  * is nothing to say.  The peer may be a conntrackd beside nf_conntrack.
+ * FTFW (include/xct/ctsync_ftfw.h) makes it reliable: what the peer does
+ * not acknowledge is kept, and sent again when it says it missed it.
  *
  * What the peer sends goes into the external cache, as conntrackd keeps
  * its peer's connections: not into the table, where they would change
@@ -18,8 +20,10 @@
 #include <sys/socket.h>
 #include <linux/types.h>
 
+#include "daemon/daemon.h"
 #include "xct/abi.h"
 #include "xct/ctsync.h"
+#include "xct/ctsync_ftfw.h"
 #include "xct/nat.h"
 
 struct xct_table;
@@ -33,11 +37,17 @@ struct xct_ct_state_counts;
 
 /* Counters, named as conntrackd -s names its own where they match. */
 struct xctd_sync_stats {
-	__u64 msg_snd;	      /* messages sent, data and control */
-	__u64 msg_snd_lost;   /* messages in datagrams the socket refused */
-	__u64 bytes_snd;      /* of the datagrams sent */
-	__u64 data_snd[3];    /* CT_NEW, CT_UPD, CT_DEL */
+	__u64 msg_snd;	    /* messages sent, data and control */
+	__u64 msg_snd_lost; /* messages in datagrams the socket refused */
+	__u64 bytes_snd;    /* of the datagrams sent */
+	__u64 dgram_snd;    /* datagrams sent */
+	__u64 data_snd[3];  /* CT_NEW, CT_UPD, CT_DEL */
+	__u64 alive_snd;
+	__u64 resync_snd;     /* RESYNC requests sent (at start, xct sync resync) */
 	__u64 msg_rcv;	      /* well-formed messages received */
+	__u64 bytes_rcv;      /* of the peer's datagrams */
+	__u64 dgram_rcv;      /* the peer's datagrams */
+	__u64 data_rcv[3];    /* CT_NEW, CT_UPD, CT_DEL */
 	__u64 msg_rcv_lost;   /* sequence numbers skipped by the peer's messages */
 	__u64 msg_rcv_before; /* messages older than the last one */
 	__u64 msg_rcv_malformed[XCT_CTSYNC_ERR_COUNT]; /* by enum xct_ctsync_error */
@@ -45,6 +55,45 @@ struct xctd_sync_stats {
 	__u64 resync_rcv;	 /* the peer asked for our whole table */
 	__u64 dgram_rcv_foreign; /* datagrams from another address, ignored */
 	__u64 ext_unkeyable;	 /* connections xct cannot key (not an ICMP query) */
+	__u64 commits;		 /* xct sync commit requests */
+	__u64 committed;	 /* connections they put into the table */
+	__u64 flushes;		 /* xct sync flush requests */
+	__u64 ext_entries;	 /* connections in the external cache now */
+	/* FTFW */
+	__u64 ack_snd, nack_snd; /* ours, for the peer's messages */
+	__u64 ack_rcv, nack_rcv; /* the peer's, for ours */
+	__u64 rs_resent;	 /* messages sent again after a NACK */
+	__u64 rs_acked;		 /* messages the peer's ACKs took off the resend queue */
+	__u64 rs_dropped;	 /* pushed off a full resend queue, never acknowledged */
+	__u64 rs_len;		 /* messages in the resend queue now */
+	__u64 rs_conns;		 /* of them connections' (the others: control) */
+	__u64 hello_done;	 /* 1 once the peer answered our HELLO */
+	__u64 filtered;		 /* connection messages not sent: an ignored address */
+};
+
+/* A message sent in FTFW mode, kept until the peer acknowledges it.  A
+ * connection's newer message replaces its older one, as conntrackd keeps
+ * one object per connection: a resend never takes a connection back to
+ * an older state. */
+struct xctd_rs_msg {
+	struct xctd_rs_msg *prev, *next; /* by sequence number */
+	struct xctd_rs_msg *hnext;	 /* in its bucket, when keyed */
+	bool keyed;			 /* a connection's (else a control message) */
+	struct xct_ct_key key;
+	__u32 seq;
+	__u16 len;
+	__u8 msg[];
+};
+
+#define XCTD_RS_BUCKETS 4096
+/* conntrackd's ResendQueueSize default. */
+#define XCTD_RS_MAX 131072
+
+/* What xct sync stats gets from xctd. */
+struct xctd_sync_report {
+	char peer[64]; /* as --sync-peer gave it */
+	char mode[16]; /* NOTRACK, FTFW */
+	struct xctd_sync_stats st;
 };
 
 /* The timeout a committed connection gets when its message had none or
@@ -70,8 +119,23 @@ struct xctd_ext_cache {
 	__u64 n;
 };
 
+enum xctd_sync_mode {
+	XCTD_SYNC_NOTRACK = 0,
+	XCTD_SYNC_FTFW,
+};
+
 struct xctd_sync {
 	int fd;
+	enum xctd_sync_mode mode;
+	struct xct_ftfw ftfw;
+	struct xctd_rs_msg *rs_head, *rs_tail;
+	struct xctd_rs_msg *rs_bucket[XCTD_RS_BUCKETS];
+	__u64 rs_n;
+	__u64 rs_keyed;	   /* connections' messages of the rs_n */
+	__u64 last_ack_ns; /* FTFW's alive timer */
+	unsigned int n_ignore;
+	__u8 ignore_family[XCTD_SYNC_IGNORE_MAX];
+	union xct_addr ignore[XCTD_SYNC_IGNORE_MAX];
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 	__u32 seq; /* the next message's */
@@ -91,8 +155,17 @@ struct xctd_sync {
  * is the wall clock's seconds, as conntrackd starts its own.  0, or
  * -errno with a message in err.
  */
-int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen, char *err,
-		   size_t errlen);
+int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen,
+		   enum xctd_sync_mode mode, char *err, size_t errlen);
+
+/* Connections from or to addr (IPv4 or IPv6), or translated to it, are
+ * not sent to the peer, as conntrackd's Address Ignore: the sync link's
+ * and the firewall's own addresses, typically.  0 or -EINVAL (not an
+ * address), -ENOSPC (XCTD_SYNC_IGNORE_MAX already). */
+int xctd_sync_ignore(struct xctd_sync *s, const char *addr);
+
+/* "NOTRACK" or "FTFW". */
+const char *xctd_sync_mode_name(enum xctd_sync_mode mode);
 
 /* One connection event of the ring into the datagram being built (sent
  * when full, or by xctd_sync_flush()); now_ns, the monotonic clock, gives
@@ -123,6 +196,16 @@ int xctd_sync_commit(struct xctd_sync *s, const struct xct_table *t, __u64 now_n
 /* Answers the peer's RESYNC: every live connection of t, as CT_UPD
  * messages, sent at once.  0 or -errno; *sent connections. */
 int xctd_sync_bulk(struct xctd_sync *s, const struct xct_table *t, __u64 now_ns, __u64 *sent);
+
+/* Asks the peer for its whole table (a RESYNC control message, sent at
+ * once), as conntrackd -n. */
+void xctd_sync_request_resync(struct xctd_sync *s, __u64 now_ns);
+
+/* The counters, with the cache's size filled in. */
+void xctd_sync_get_stats(const struct xctd_sync *s, struct xctd_sync_stats *st);
+
+/* The short name of an enum xct_ctsync_error, for the counters. */
+const char *xctd_sync_error_name(int err);
 
 /* Empties the external cache. */
 void xctd_sync_flush_cache(struct xctd_sync *s);

@@ -13,7 +13,10 @@
  *
  * A hello with XCTD_HELLO_SYNC_COMMIT or XCTD_HELLO_SYNC_FLUSH is a request,
  * not a reader ('xct sync commit', 'xct sync flush'): xctd does it, answers
- * DONE with a struct xctd_sync_result, or ERROR, and closes.
+ * DONE with a struct xctd_sync_result, or ERROR, and closes.  So are
+ * XCTD_HELLO_SYNC_RESYNC ('xct sync resync', answered the same way) and
+ * XCTD_HELLO_SYNC_STATS ('xct sync stats': DONE carries a struct
+ * xctd_sync_report, src/daemon/sync.h).
  */
 #ifndef XCT_DAEMON_WIRE_H
 #define XCT_DAEMON_WIRE_H
@@ -30,6 +33,14 @@
 #define XCTD_HELLO_SYNC_COMMIT 0x2
 /* Empty the external cache. */
 #define XCTD_HELLO_SYNC_FLUSH 0x4
+/* Ask the HA peer for its whole table. */
+#define XCTD_HELLO_SYNC_RESYNC 0x8
+/* The sync link's counters. */
+#define XCTD_HELLO_SYNC_STATS 0x10
+/* Any of the requests. */
+#define XCTD_HELLO_SYNC_REQUESTS                                                                   \
+	(XCTD_HELLO_SYNC_COMMIT | XCTD_HELLO_SYNC_FLUSH | XCTD_HELLO_SYNC_RESYNC |                 \
+	 XCTD_HELLO_SYNC_STATS)
 
 struct xctd_hello {
 	__u32 magic;

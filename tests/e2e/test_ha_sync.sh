@@ -23,6 +23,10 @@
 #      xct's table (TCP liberally, with the timeout conntrackd sent), a
 #      second commit changes nothing, conntrackd's DESTROY takes one out
 #      of the cache, and a restarted xctd asks conntrackd for the rest;
+#   5b. xct sync stats counts what went over the link (the cache as large
+#      as conntrackd's table, the commits, no malformed message, no gap),
+#      xctd's /metrics shows the same, and xct sync resync refills a
+#      flushed cache from conntrackd;
 #   6. --sync-peer and --sync-listen refuse what is not ADDR:PORT.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
@@ -33,6 +37,7 @@ NS_B="xct-b-$TAG"
 SYNC_R=10.231.9.1
 SYNC_B=10.231.9.2
 SYNC_PORT=3780
+METRICS_PORT=9466
 TCP_PORT=7001
 TCP_SPORT=41001
 UDP_PORT=5353
@@ -257,9 +262,11 @@ check ha_sync_backup_has_its_connections $? "$(in_ns "$NS_B" conntrack -L 2>&1)"
 # the cache held N connections.
 committed=0
 liberal=0
+commits=0
 commit_until() {
 	local out c n l
 	out=$(xs -j sync commit 2>/dev/null) || return 1
+	commits=$((commits + 1))
 	read -r c n l < <("$PYTHON" -c '
 import json, sys
 r = json.load(sys.stdin)["commit"]
@@ -292,10 +299,71 @@ check ha_sync_conntrackds_destroy_leaves_the_cache $? "$(xs -j sync commit 2>&1)
 kill "$XCTD_PID" 2>/dev/null
 wait "$XCTD_PID" 2>/dev/null
 start_xctd "$WORK/run/xctd.sock" "$WORK/xctd2.log" --sync-peer "$SYNC_B:$SYNC_PORT" \
-	--sync-listen "$SYNC_R:$SYNC_PORT" || fail_setup "xctd restart: $(cat "$WORK/xctd2.log")"
+	--sync-listen "$SYNC_R:$SYNC_PORT" --metrics-listen "127.0.0.1:$METRICS_PORT" ||
+	fail_setup "xctd restart: $(cat "$WORK/xctd2.log")"
 committed=0
+commits=0
 poll 10 commit_until 1
 check ha_sync_restarted_xctd_resyncs_from_conntrackd $? "$(xs -j sync commit 2>&1)"
+commits=$((commits + 1))
+
+# ---- 5b. xct sync stats, the metrics, xct sync resync ----
+# stat PATH...: the values at these paths (a.b) of xct -j sync stats,
+# space-separated.
+stat() {
+	xs -j sync stats 2>/dev/null | "$PYTHON" -c '
+import json, sys
+r = json.load(sys.stdin)
+out = []
+for p in sys.argv[1:]:
+    v = r
+    for k in p.split("."):
+        v = v[k]
+    out.append(str(v))
+print(" ".join(out))' "$@"
+}
+ctd_entries=$(ctd -i 2>/dev/null | grep -c .)
+read -r entries reqs ncommitted resyncs <<<"$(stat cache.entries commits.requests commits.committed sent.resync)"
+[ "$entries" = "$ctd_entries" ] && [ "$entries" = 1 ] && [ "$reqs" = "$commits" ] &&
+	[ "$ncommitted" = "$committed" ] && [ "$resyncs" = 1 ]
+check ha_sync_stats_cache_and_commits $? "cache $entries (conntrackd: $ctd_entries), commits $reqs (made $commits), committed $ncommitted ($committed), resync requests $resyncs; $(xs sync stats 2>&1)"
+stats_json=$(xs -j sync stats 2>&1)
+"$PYTHON" -c '
+import json, sys
+r = json.load(sys.stdin)
+assert r["mode"] == "NOTRACK", r["mode"]
+assert not any(r["malformed"].values()), r["malformed"]
+assert r["sequence"] == {"lost": 0, "before": 0}, r["sequence"]
+assert r["received"]["update"] + r["received"]["new"] >= 1, r["received"]
+assert r["sent"]["messages"] >= r["sent"]["alive"] + r["sent"]["resync"] > 0, r["sent"]
+assert r["received"]["bytes"] >= 8 * r["received"]["messages"] > 0, r["received"]
+' <<<"$stats_json"
+check ha_sync_stats_link_clean $? "$stats_json"
+# conntrackd's ALIVE every quiet second moves the received count.
+alive0=$(stat received.alive)
+poll 5 sh -c "[ \$(ip netns exec $NS_R $XCT --pin-path $XCT_PIN --socket $WORK/run/xctd.sock -j sync stats | grep -oE '\"alive\":[0-9]+' | tail -1 | grep -oE '[0-9]+') -ge $((alive0 + 2)) ]"
+check ha_sync_stats_count_alive $? "alive received $alive0 then $(stat received.alive)"
+xs sync stats | grep -qE "^cache: +1 connections"
+check ha_sync_stats_text $? "$(xs sync stats 2>&1)"
+scrape=$(in_ns "$NS_R" curl -s --max-time 2 "http://127.0.0.1:$METRICS_PORT/metrics")
+grep -qx "xct_sync_cache_entries 1" <<<"$scrape" &&
+	grep -qx "xct_sync_commits_total $commits" <<<"$scrape" &&
+	grep -qx 'xct_sync_resync_requests_total{direction="sent"} 1' <<<"$scrape" &&
+	grep -qx 'xct_sync_malformed_total{cause="attr_unknown"} 0' <<<"$scrape"
+check ha_sync_metrics $? "$(grep xct_sync_ <<<"$scrape")"
+# A flushed cache: conntrackd sends nothing new for its idle connection
+# until asked.
+xs sync flush >/dev/null
+[ "$(stat cache.entries commits.flushes)" = "0 1" ]
+check ha_sync_stats_after_flush $? "$(stat cache.entries commits.flushes)"
+out=$(xs sync resync 2>&1)
+grep -q "^asked the sync peer for its table" <<<"$out"
+check ha_sync_resync_command $? "$out"
+cache_is() { [ "$(stat cache.entries)" = "$1" ]; }
+poll 10 cache_is "$ctd_entries"
+check ha_sync_resync_refills_the_cache $? "cache $(stat cache.entries), conntrackd $ctd_entries"
+[ "$(stat sent.resync)" = 2 ]
+check ha_sync_stats_count_resync $? "$(stat sent.resync)"
 expect ha_sync_commit_without_xctd 1 "no xctd answers" \
 	ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" --socket "$WORK/none/xctd.sock" sync commit
 

@@ -700,3 +700,214 @@ TEST(ctsync_xctd_receives_into_the_external_cache)
 	xctd_sync_flush_cache(&s);
 	CHECK_EQ(s.ext.n, 0);
 }
+
+/*
+ * FTFW's receiver, step by step on what conntrackd's node B received from
+ * node A in a capture with every 4th datagram dropped before B
+ * (CTSYNC_DROP=4 scripts/ctsync-capture.sh): the ACKs and NACKs it sent
+ * are the ones the decisions ask for.  A's sequence numbers from
+ * 0x6b16ad8b; the lines below are B's datagrams.
+ */
+#define A(n) (0x6b16ad8bU + (n))
+static const char ftfw_b_hello_back_ack[] = "1a4800106b16ad8c6b16ad8c6b16ad8c";
+static const char ftfw_b_ack_nack[] =
+	"1a0800106b16ad8e6b16ad8e6b16ad8e1a0400106b16ad8f6b16ad8f6b16ad8f";
+static const char ftfw_b_nack[] = "1a0400106b16ad916b16ad936b16ad93";
+
+/* The range of the control message at off in the datagram hex. */
+static void ctl_range(const char *hex, size_t off, __u8 flags, __u32 from, __u32 to)
+{
+	struct xct_ctsync_hdr h = {0};
+	enum xct_ctsync_error err;
+	__u8 d[64];
+	size_t n = unhex(hex, d, sizeof(d));
+
+	CHECK_EQ(xct_ctsync_parse_hdr(d + off, (__u32)(n - off), &h, &err), 0);
+	CHECK_EQ(h.flags & (XCT_CTSYNC_F_ACK | XCT_CTSYNC_F_NACK), flags);
+	CHECK_EQ(h.from, from);
+	CHECK_EQ(h.to, to);
+}
+
+TEST(ctsync_ftfw_receiver_as_conntrackd)
+{
+	struct xct_ftfw b;
+	struct xct_ftfw_verdict v;
+	__u32 from = 0, to = 0;
+
+	xct_ftfw_init(&b, XCT_FTFW_WINDOW);
+	/* A's first datagram, ALIVE|HELLO, was dropped.  Its second: an
+	 * ACK of B's first message, HELLO and HELLO_BACK set. */
+	xct_ftfw_recv(&b, A(1), 0x68, &v);
+	CHECK(v.take && v.hello && !v.ack && !v.nack);
+	CHECK_EQ(b.hello, XCT_FTFW_HELLO_DONE);
+	/* B's alive timer: ACK [A(1), A(1)], with HELLO_BACK. */
+	CHECK_EQ(xct_ftfw_pending_ack(&b, &from, &to), 1);
+	CHECK_EQ(xct_ftfw_tx_flags(&b) | XCT_CTSYNC_F_ACK, 0x48);
+	ctl_range(ftfw_b_hello_back_ack, 0, XCT_CTSYNC_F_ACK, from, to);
+	CHECK_EQ(xct_ftfw_tx_flags(&b), 0);
+	/* A's periodic ACK, then B's timer acknowledges it. */
+	xct_ftfw_recv(&b, A(2), XCT_CTSYNC_F_ACK, &v);
+	CHECK(v.take && !v.ack && !v.nack);
+	CHECK_EQ(xct_ftfw_pending_ack(&b, &from, &to), 1);
+	CHECK_EQ(from, A(2));
+	CHECK_EQ(to, A(2));
+	/* Data A(3); A(4) dropped; A(5): ACK what came before the gap, NACK
+	 * the gap, in one datagram. */
+	xct_ftfw_recv(&b, A(3), 0, &v);
+	CHECK(v.take && !v.ack && !v.nack);
+	xct_ftfw_recv(&b, A(5), 0, &v);
+	CHECK(v.take && v.ack && v.nack);
+	ctl_range(ftfw_b_ack_nack, 0, XCT_CTSYNC_F_ACK, v.ack_from, v.ack_to);
+	ctl_range(ftfw_b_ack_nack, 16, XCT_CTSYNC_F_NACK, v.nack_from, v.nack_to);
+	/* A(6), A(7); the timer ACKs the new window from A(5). */
+	xct_ftfw_recv(&b, A(6), 0, &v);
+	xct_ftfw_recv(&b, A(7), 0, &v);
+	CHECK(!v.ack && !v.nack);
+	CHECK_EQ(xct_ftfw_pending_ack(&b, &from, &to), 1);
+	CHECK_EQ(from, A(5));
+	CHECK_EQ(to, A(7));
+	/* A(8) dropped; A's ACK A(9): a NACK only, the window was ACKed. */
+	xct_ftfw_recv(&b, A(9), XCT_CTSYNC_F_ACK, &v);
+	CHECK(v.take && !v.ack && v.nack);
+	ctl_range(ftfw_b_nack, 0, XCT_CTSYNC_F_NACK, v.nack_from, v.nack_to);
+	/* The resend comes under A(10); A(8) itself, late, is dropped. */
+	xct_ftfw_recv(&b, A(10), 0, &v);
+	CHECK(v.take && !v.nack);
+	xct_ftfw_recv(&b, A(8), 0, &v);
+	CHECK(!v.take && !v.ack && !v.nack);
+	CHECK_EQ(b.exp_seq, A(11));
+}
+
+/* The sender's HELLO, on the capture of the golden control messages: A's
+ * first ALIVE says HELLO; B's ALIVE|HELLO gets HELLO_BACK on A's next
+ * message, which still says HELLO; B's HELLO_BACK ends it. */
+TEST(ctsync_ftfw_hello)
+{
+	struct xct_ftfw a;
+	struct xct_ftfw_verdict v;
+	__u8 d[16];
+
+	xct_ftfw_init(&a, XCT_FTFW_WINDOW);
+	unhex(ctl_alive_hello, d, sizeof(d));
+	CHECK_EQ(xct_ftfw_tx_flags(&a) | XCT_CTSYNC_F_ALIVE, d[1]);
+	xct_ftfw_recv(&a, xct_ctsync_get32(d + 4), d[1], &v);
+	CHECK(v.take && v.hello);
+	unhex(ctl_hello_back, d, sizeof(d));
+	CHECK_EQ(xct_ftfw_tx_flags(&a) | XCT_CTSYNC_F_ACK, d[1]);
+	xct_ftfw_recv(&a, 1, XCT_CTSYNC_F_HELLO_BACK | XCT_CTSYNC_F_ACK, &v);
+	CHECK_EQ(xct_ftfw_tx_flags(&a), 0);
+	/* A HELLO past a gap (the peer restarted): taken, no NACK. */
+	xct_ftfw_recv(&a, 5000, XCT_CTSYNC_F_HELLO, &v);
+	CHECK(v.take && v.hello && !v.nack);
+	CHECK_EQ(xct_ftfw_tx_flags(&a), XCT_CTSYNC_F_HELLO_BACK);
+}
+
+/* A full window is ACKed at once; ranges wrap around 2^32. */
+TEST(ctsync_ftfw_window_and_wrap)
+{
+	struct xct_ftfw f;
+	struct xct_ftfw_verdict v;
+	__u32 from, to;
+
+	xct_ftfw_init(&f, 3);
+	xct_ftfw_recv(&f, 0xfffffffeU, 0, &v);
+	xct_ftfw_recv(&f, 0xffffffffU, 0, &v);
+	CHECK(!v.ack);
+	xct_ftfw_recv(&f, 0, 0, &v);
+	CHECK(v.ack && !v.nack);
+	CHECK_EQ(v.ack_from, 0xfffffffeU);
+	CHECK_EQ(v.ack_to, 0);
+	CHECK_EQ(xct_ftfw_pending_ack(&f, &from, &to), 0);
+	xct_ftfw_recv(&f, 3, 0, &v);
+	CHECK(v.nack && !v.ack);
+	CHECK_EQ(v.nack_from, 1);
+	CHECK_EQ(v.nack_to, 2);
+	CHECK(xct_ftfw_between(0, 0xfffffffeU, 2));
+	CHECK(xct_ftfw_between(0xfffffffeU, 0xfffffffeU, 2));
+	CHECK(!xct_ftfw_between(3, 0xfffffffeU, 2));
+	CHECK(!xct_ftfw_between(0xfffffffdU, 0xfffffffeU, 2));
+}
+
+/* The seq of the n-th message in the datagram being built. */
+static __u32 out_seq(const struct xctd_sync *s, int n, __u8 *flags, __u16 *sport)
+{
+	size_t off = 0;
+	struct xct_ctsync_conn c;
+	enum xct_ctsync_error err;
+
+	while (n-- > 0)
+		off += xct_ctsync_get16(s->out + off + 2);
+	CHECK(off < s->olen);
+	*flags = s->out[off + 1];
+	CHECK_EQ(xct_ctsync_decode_conn(s->out + off, xct_ctsync_get16(s->out + off + 2), &c, &err),
+		 0);
+	*sport = ntohs(c.sport);
+	return xct_ctsync_get32(s->out + off + 4);
+}
+
+/* A control message of the peer's, as one datagram. */
+static void peer_ctl(struct xctd_sync *s, __u8 flags, __u32 seq, __u32 from, __u32 to)
+{
+	__u8 d[16];
+	int n = xct_ctsync_build_ctl(d, sizeof(d), flags, seq, from, to);
+
+	xctd_sync_datagram(s, d, (size_t)n, 1000);
+}
+
+/* xctd's resend queue: a connection's newer message replaces its older
+ * one, an ACK takes its range off, a NACK sends its range again under new
+ * numbers, the peer's HELLO_BACK ending our HELLOs. */
+TEST(ctsync_xctd_ftfw_resend_queue)
+{
+	static struct xctd_sync s;
+	struct xct_ct_event ev = {0};
+	__u16 sport;
+	__u8 flags;
+	int i;
+
+	memset(&s, 0, sizeof(s));
+	s.fd = -1;
+	s.mode = XCTD_SYNC_FTFW;
+	xct_ftfw_init(&s.ftfw, XCT_FTFW_WINDOW);
+	s.seq = 1000;
+	ev.state = XCT_TCP_ESTABLISHED;
+	ev.expires_ns = 1000ULL * 1000000000;
+	/* Connections from ports 1, 2, 3: messages 1000, 1001, 1002; port 1
+	 * again: 1003, its 1000 replaced. */
+	for (i = 1; i <= 4; i++) {
+		ev.type = i == 4 ? XCT_CTE_UPDATE : XCT_CTE_NEW;
+		key_of("10.0.0.1", i == 4 ? 1 : (__u16)i, "10.0.0.2", 80, XCT_IPPROTO_TCP, &ev.key,
+		       &ev.orig_side);
+		xctd_sync_event(&s, &ev, 0);
+	}
+	CHECK_EQ(out_seq(&s, 0, &flags, &sport), 1000);
+	CHECK_EQ(flags, XCT_CTSYNC_F_HELLO);
+	CHECK_EQ(s.rs_n, 3);
+	CHECK_EQ(s.rs_keyed, 3);
+	CHECK_EQ(s.rs_head->seq, 1001);
+	s.olen = 0; /* as if sent */
+	/* The peer ACKs 1000..1001 (with HELLO_BACK): port 2 is off. */
+	peer_ctl(&s, XCT_CTSYNC_F_ACK | XCT_CTSYNC_F_HELLO_BACK, 7, 1000, 1001);
+	CHECK_EQ(s.rs_n, 2);
+	CHECK_EQ(s.st.rs_acked, 1);
+	CHECK_EQ(s.ftfw.hello, XCT_FTFW_HELLO_DONE);
+	/* It NACKs 1002..1003: ports 3 and 1 again, as 1004 and 1005,
+	 * without HELLO now. */
+	peer_ctl(&s, XCT_CTSYNC_F_NACK, 8, 1002, 1003);
+	CHECK_EQ(s.st.rs_resent, 2);
+	CHECK_EQ(out_seq(&s, 0, &flags, &sport), 1004);
+	CHECK_EQ(flags, 0);
+	CHECK_EQ(sport, 3);
+	CHECK_EQ(out_seq(&s, 1, &flags, &sport), 1005);
+	CHECK_EQ(sport, 1);
+	CHECK_EQ(s.seq, 1006);
+	/* The old numbers mean nothing now; the new ones are ACKed. */
+	peer_ctl(&s, XCT_CTSYNC_F_ACK, 9, 1002, 1003);
+	CHECK_EQ(s.rs_keyed, 2);
+	peer_ctl(&s, XCT_CTSYNC_F_ACK, 10, 1004, 1005);
+	CHECK_EQ(s.rs_keyed, 0);
+	CHECK_EQ(s.rs_n, 0);
+	/* The peer's messages were in sequence: nothing NACKed. */
+	CHECK_EQ(s.st.nack_snd, 0);
+	xctd_sync_close(&s);
+}

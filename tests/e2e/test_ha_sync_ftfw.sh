@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# xctd's FTFW mode against a real conntrackd (Debian's, Mode FTFW over
+# UDP) on a backup firewall, on a sync link that loses datagrams:
+#
+#   1. HELLO: conntrackd answers xctd's HELLO, and each ACKs the other's
+#      messages (xctd's resend queue keeps no connection: on a quiet link
+#      it holds only its last ACK, as conntrackd's does, since each side
+#      ACKs the other's ACK of the second before);
+#   2. xct -> conntrackd: new flows through the router while the backup
+#      drops every third datagram of xctd's: conntrackd NACKs the gaps,
+#      xctd sends those messages again, and conntrackd's external cache
+#      ends up with every flow, xctd's resend queue empty, nothing dropped
+#      from it;
+#   3. conntrackd -> xct: connections of the backup's nf_conntrack while
+#      the router drops every third datagram of conntrackd's: xctd NACKs,
+#      conntrackd resends, xctd's cache ends up with every connection, and
+#      xctd's ACKs leave no connection in conntrackd's resend queue;
+#   4. --sync-ignore-address: a ping to the ignored server address is not
+#      sent, a ping to the other is;
+#   5. --sync-mode refuses what is not notrack or ftfw.
+# shellcheck disable=SC2317 # helpers run through poll()
+set -u
+NS_PREFIX=hasyncftfw
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+NS_B="xct-b-$TAG"
+SYNC_R=10.231.9.1
+SYNC_B=10.231.9.2
+SYNC_PORT=3780
+FLOWS=300
+BACKUP_CONNS=60
+WORK=""
+CTD_PID=""
+
+sync_cleanup() {
+	kill_in_ns "$NS_C" "$NS_S" "$NS_B"
+	if [ -n "$CTD_PID" ]; then
+		kill "$CTD_PID" 2>/dev/null
+		wait "$CTD_PID" 2>/dev/null
+	fi
+	e2e_cleanup
+	ip netns del "$NS_B" 2>/dev/null
+	[ -n "$WORK" ] && rm -rf "$WORK"
+}
+trap sync_cleanup EXIT
+
+fail_setup() {
+	echo "not ok ha_sync_ftfw setup: $*"
+	exit 1
+}
+
+ctd() { in_ns "$NS_B" conntrackd -C "$WORK/ctd.conf" "$@"; }
+xs() { ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" --socket "$WORK/run/xctd.sock" "$@"; }
+
+# stat PATH...: the values at these paths (a.b) of xct -j sync stats.
+stat() {
+	xs -j sync stats 2>/dev/null | "$PYTHON" -c '
+import json, sys
+r = json.load(sys.stdin)
+out = []
+for p in sys.argv[1:]:
+    v = r
+    for k in p.split("."):
+        v = v[k]
+    out.append(str(v).lower())
+print(" ".join(out))' "$@"
+}
+stat_is() { [ "$(stat "$1")" = "$2" ]; }
+stat_ge() { [ "$(stat "$1")" -ge "$2" ] 2>/dev/null; }
+
+# lossy NS FROM N: NS drops every Nth sync datagram from FROM.
+lossy() {
+	in_ns "$1" nft -f - <<-EOT
+		table ip xct_sync_lossy {
+			chain input { type filter hook input priority -10; ip saddr $2 udp dport $SYNC_PORT numgen inc mod $3 == 0 counter drop; }
+		}
+	EOT
+}
+dropped() { in_ns "$1" nft list table ip xct_sync_lossy 2>/dev/null | grep -oE 'packets [0-9]+' | grep -oE '[0-9]+'; }
+lossless() { in_ns "$1" nft delete table ip xct_sync_lossy 2>/dev/null; }
+
+external_flows() { ctd -e 2>/dev/null | grep -cE "^udp +17 src=$C4 dst=$S4 sport=[0-9]+ dport=9 "; }
+external_flows_are() { [ "$(external_flows)" = "$1" ]; }
+
+cat_ctd_conf() {
+	cat <<-EOT
+		Sync {
+			Mode FTFW {
+			}
+			UDP {
+				IPv4_address $SYNC_B
+				IPv4_Destination_Address $SYNC_R
+				Port $SYNC_PORT
+				Interface sync0
+				Checksum on
+			}
+		}
+		General {
+			Systemd off
+			HashSize 8192
+			HashLimit 65536
+			LogFile $WORK/ctd.log
+			LockFile $WORK/ctd.lock
+			UNIX {
+				Path $WORK/ctd.ctl
+			}
+			NetlinkBufferSize 2097152
+			NetlinkBufferSizeMaxGrowth 8388608
+			Filter From Userspace {
+				Address Ignore {
+					IPv4_address 127.0.0.1
+					IPv4_address $SYNC_R
+					IPv4_address $SYNC_B
+				}
+			}
+		}
+	EOT
+}
+
+setup_topology || fail_setup "topology"
+mount_pin_fs || fail_setup "bpffs"
+xct_attach native || fail_setup "xct attach"
+WORK=$(mktemp -d /tmp/xct-hasyncftfw.XXXXXX) || fail_setup "work dir"
+chmod 700 "$WORK"
+
+ip netns add "$NS_B" || fail_setup "backup namespace"
+ip link add sync0 netns "$NS_R" type veth peer name sync0 netns "$NS_B" || fail_setup "sync link"
+in_ns "$NS_R" ip addr add "$SYNC_R/24" dev sync0 &&
+	in_ns "$NS_B" ip addr add "$SYNC_B/24" dev sync0 &&
+	in_ns "$NS_R" ip link set sync0 up &&
+	in_ns "$NS_B" ip link set sync0 up &&
+	in_ns "$NS_B" ip link set lo up || fail_setup "sync link addresses"
+poll 10 in_ns "$NS_R" ping -c 1 -W 1 "$SYNC_B" || fail_setup "sync link does not pass"
+
+cat_ctd_conf >"$WORK/ctd.conf"
+ip netns exec "$NS_B" conntrackd -C "$WORK/ctd.conf" >"$WORK/ctd.out" 2>&1 &
+CTD_PID=$!
+poll 10 ctd -s || fail_setup "conntrackd did not start: $(cat "$WORK/ctd.out" "$WORK/ctd.log" 2>/dev/null)"
+
+start_xctd "$WORK/run/xctd.sock" "$WORK/xctd.log" --sync-peer "$SYNC_B:$SYNC_PORT" \
+	--sync-listen "$SYNC_R:$SYNC_PORT" --sync-mode ftfw --sync-ignore-address "$S6" \
+	--sync-ignore-address "$SYNC_R" || fail_setup "xctd: $(cat "$WORK/xctd.log")"
+poll 10 grep -q "syncing connections with $SYNC_B:$SYNC_PORT (conntrackd protocol 1, FTFW)" \
+	"$WORK/xctd.log" || fail_setup "xctd does not sync: $(cat "$WORK/xctd.log")"
+
+# ---- 1. HELLO, and ACKs both ways ----
+poll 10 stat_is ftfw.hello_answered true
+check ha_sync_ftfw_hello_answered $? "$(xs sync stats 2>&1)"
+poll 10 stat_ge ftfw.ack_received 1 && poll 10 stat_is ftfw.resend_queue_connections 0 &&
+	poll 10 stat_ge ftfw.ack_sent 1
+check ha_sync_ftfw_acks_both_ways $? "$(xs sync stats 2>&1)"
+
+# ---- 2. xct -> conntrackd, a third of xctd's datagrams lost ----
+lossy "$NS_B" "$SYNC_R" 3 || fail_setup "nft loss on the backup"
+flood_new_flows "$WORK" $FLOWS || fail_setup "flows through the router: $(xct_r ct count)"
+poll 20 external_flows_are $FLOWS
+check ha_sync_ftfw_conntrackd_gets_every_flow $? "conntrackd has $(external_flows) of $FLOWS; backup dropped $(dropped "$NS_B") datagrams; $(xs sync stats 2>&1)"
+n_dropped=$(dropped "$NS_B")
+[ "${n_dropped:-0}" -gt 0 ] && stat_ge ftfw.nack_received 1 && stat_ge ftfw.resent 1
+check ha_sync_ftfw_loss_was_recovered_by_resends $? "dropped ${n_dropped:-?}; $(xs sync stats 2>&1)"
+poll 10 stat_is ftfw.resend_queue_connections 0 && stat_is ftfw.resend_dropped 0
+check ha_sync_ftfw_everything_acknowledged $? "$(xs sync stats 2>&1)"
+lossless "$NS_B"
+
+# ---- 3. conntrackd -> xct, a third of conntrackd's datagrams lost ----
+lossy "$NS_R" "$SYNC_B" 3 || fail_setup "nft loss on the router"
+cache0=$(stat cache.entries)
+for i in $(seq 1 $BACKUP_CONNS); do
+	echo "-I -p tcp -s $C4 -d $S4 --sport $((43000 + i)) --dport 7003 --state ESTABLISHED -u SEEN_REPLY,ASSURED -t 600"
+done >"$WORK/backup.ct"
+while read -r line; do
+	# shellcheck disable=SC2086
+	in_ns "$NS_B" conntrack $line >/dev/null 2>&1
+done <"$WORK/backup.ct"
+in_ns "$NS_B" conntrack -L -p tcp --dport 7003 2>/dev/null | grep -c . >"$WORK/backup.count"
+poll 20 stat_is cache.entries $((cache0 + BACKUP_CONNS))
+check ha_sync_ftfw_xctd_gets_every_connection $? "cache $(stat cache.entries), want $((cache0 + BACKUP_CONNS)) (backup has $(cat "$WORK/backup.count")); router dropped $(dropped "$NS_R"); $(xs sync stats 2>&1)"
+n_dropped=$(dropped "$NS_R")
+[ "${n_dropped:-0}" -gt 0 ] && stat_ge ftfw.nack_sent 1
+check ha_sync_ftfw_xctd_nacks_the_gaps $? "dropped ${n_dropped:-?}; $(xs sync stats 2>&1)"
+lossless "$NS_R"
+# xctd's ACKs empty conntrackd's resend queue of its connections.
+ctd_rs_objects() { ctd -s rsqueue 2>/dev/null | grep -c "object"; }
+ctd_rs_empty() { [ "$(ctd_rs_objects)" = 0 ]; }
+poll 10 ctd_rs_empty
+check ha_sync_ftfw_conntrackd_resend_queue_acknowledged $? "$(ctd -s rsqueue 2>&1)"
+
+# ---- 4. Filters: the connections to an ignored address stay home ----
+filtered0=$(stat sent.filtered)
+in_ns "$NS_C" ping -c 1 -W 2 "$S4" >/dev/null && in_ns "$NS_C" ping -6 -c 1 -W 2 "$S6" >/dev/null ||
+	fail_setup "pings"
+poll 10 sh -c "ip netns exec $NS_B conntrackd -C $WORK/ctd.conf -e | grep -qE '^icmp +1 src=$C4 dst=$S4 '"
+check ha_sync_ftfw_unfiltered_ping_synced $? "$(ctd -e 2>&1 | grep -v dport=)"
+! ctd -e 2>/dev/null | grep -q "dst=$S6 " && [ "$(stat sent.filtered)" -gt "$filtered0" ]
+check ha_sync_ftfw_ignored_address_not_synced $? "filtered $(stat sent.filtered) (before: $filtered0); $(ctd -e 2>&1 | grep -v dport=)"
+
+# ---- 5. Options ----
+usage_exits_2 ha_sync_ftfw_bad_options "$XCTD" "--sync-peer 10.0.0.1:3780 --sync-mode alarm" \
+	"--sync-mode ftfw" "--sync-peer 10.0.0.1:3780 --sync-ignore-address 10.0.0" \
+	"--sync-ignore-address 10.0.0.1"
+
+[ "$failures" = 0 ]
