@@ -430,9 +430,14 @@ TEST(ct_events_full_ring_counts_lost_events)
 	n = ring / (sizeof(ev) + 8) + 100;
 	ct_events_subscribe(&fx);
 	for (i = 0; i < n; i++) {
-		struct flow f = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", (__u16)(1000 + i % 60000),
-					  i < 60000 ? "10.0.0.2" : "10.0.0.3", 53);
-		struct packet p = udp_packet(&f, 10);
+		char dst[16];
+		struct flow f;
+		struct packet p;
+
+		/* A new connection each: 60,000 source ports a destination. */
+		snprintf(dst, sizeof(dst), "10.0.%u.%u", 1 + i / 60000 / 250, 2 + i / 60000 % 250);
+		f = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", (__u16)(1000 + i % 60000), dst, 53);
+		p = udp_packet(&f, 10);
 
 		xdp_in(&fx, &p);
 	}
