@@ -23,6 +23,7 @@
 set -u
 NS_PREFIX=hasyncftfw
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/ctd_lib.sh"
 
 NS_B="xct-b-$TAG"
 SYNC_R=10.231.9.1
@@ -84,38 +85,7 @@ external_flows() { ctd -e 2>/dev/null | grep -cE "^udp +17 src=$C4 dst=$S4 sport
 external_flows_are() { [ "$(external_flows)" = "$1" ]; }
 
 cat_ctd_conf() {
-	cat <<-EOT
-		Sync {
-			Mode FTFW {
-			}
-			UDP {
-				IPv4_address $SYNC_B
-				IPv4_Destination_Address $SYNC_R
-				Port $SYNC_PORT
-				Interface sync0
-				Checksum on
-			}
-		}
-		General {
-			Systemd off
-			HashSize 8192
-			HashLimit 65536
-			LogFile $WORK/ctd.log
-			LockFile $WORK/ctd.lock
-			UNIX {
-				Path $WORK/ctd.ctl
-			}
-			NetlinkBufferSize 2097152
-			NetlinkBufferSizeMaxGrowth 8388608
-			Filter From Userspace {
-				Address Ignore {
-					IPv4_address 127.0.0.1
-					IPv4_address $SYNC_R
-					IPv4_address $SYNC_B
-				}
-			}
-		}
-	EOT
+	ctd_conf FTFW
 }
 
 setup_topology || fail_setup "topology"
