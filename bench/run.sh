@@ -162,6 +162,22 @@ step() {
 	echo "== $name: $((SECONDS - t0)) s" >&2
 }
 
+# build_datapath_of REV NAME [CLANG_FLAG...]: the datapath of commit REV,
+# from git, as $OUT/NAME.bpf.o, to measure today's beside it; false when
+# the tree has no history to take it from.
+build_datapath_of() {
+	local rev=$1 name=$2
+	shift 2
+	git rev-parse -q --verify "$rev^{commit}" >/dev/null 2>&1 || return 1
+	mkdir -p "$OUT/$name"
+	git archive "$rev" bpf include | tar -x -C "$OUT/$name"
+	(cd "$OUT/$name" &&
+		clang -O2 -g -target bpf -D__TARGET_ARCH_"$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')" \
+			-Iinclude -Ibpf -I/usr/include/"$(gcc -print-multiarch)" "$@" \
+			-c bpf/xct.bpf.c -o "$OUT/$name.bpf.o") ||
+		{ echo "bench/run.sh: cannot build the datapath of $rev" >&2; exit 1; }
+}
+
 if [ -z "$ONLY" ]; then
 	step prog.json "$BENCH_BUILD/prog_cost" $Q
 	step rules_cost.md "$BENCH_BUILD/rules_cost" $Q
@@ -171,15 +187,7 @@ if [ -z "$ONLY" ]; then
 	# XDP does not offer: built here as a driver without metadata runs it
 	# (the helper answering -EOPNOTSUPP), which the measured paths never
 	# reach.
-	EV_BASE=99614cb
-	if git rev-parse -q --verify "$EV_BASE^{commit}" >/dev/null 2>&1; then
-		mkdir -p "$OUT/before-ct-events"
-		git archive "$EV_BASE" bpf include | tar -x -C "$OUT/before-ct-events"
-		(cd "$OUT/before-ct-events" &&
-			clang -O2 -g -target bpf -D__TARGET_ARCH_"$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')" \
-				-Iinclude -Ibpf -I/usr/include/"$(gcc -print-multiarch)" \
-				'-Dbpf_xdp_adjust_meta(ctx, delta)=(-95)' \
-				-c bpf/xct.bpf.c -o "$OUT/before-ct-events.bpf.o")
+	if build_datapath_of 99614cb before-ct-events '-Dbpf_xdp_adjust_meta(ctx, delta)=(-95)'; then
 		step ct_events.json "$BENCH_BUILD/prog_cost" events "$OUT/before-ct-events.bpf.o" $Q
 	else
 		echo "bench/run.sh: no git history: connection events' cost not measured" >&2
@@ -188,14 +196,7 @@ fi
 # The datapath before connection owners (commit 6c79918), from git, for
 # what recording them costs the traffic that has none.
 if [ -z "$ONLY" ] || [ "$ONLY" = owner ]; then
-	OWN_BASE=6c79918
-	if git rev-parse -q --verify "$OWN_BASE^{commit}" >/dev/null 2>&1; then
-		mkdir -p "$OUT/before-owner"
-		git archive "$OWN_BASE" bpf include | tar -x -C "$OUT/before-owner"
-		(cd "$OUT/before-owner" &&
-			clang -O2 -g -target bpf -D__TARGET_ARCH_"$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')" \
-				-Iinclude -Ibpf -I/usr/include/"$(gcc -print-multiarch)" \
-				-c bpf/xct.bpf.c -o "$OUT/before-owner.bpf.o")
+	if build_datapath_of 6c79918 before-owner; then
 		step owner.json "$BENCH_BUILD/prog_cost" owner "$OUT/before-owner.bpf.o" $Q
 	else
 		echo "bench/run.sh: no git history: the cost of recording owners not measured" >&2
