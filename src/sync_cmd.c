@@ -22,6 +22,7 @@ static const char sync_usage[] =
 	"Usage: xct sync commit\n"
 	"       xct sync flush\n"
 	"       xct sync resync\n"
+	"       xct sync purge\n"
 	"       xct sync stats\n"
 	"\n"
 	"The connections of the HA peer that xctd --sync-peer keeps, as conntrackd\n"
@@ -38,6 +39,13 @@ static const char sync_usage[] =
 	"\n"
 	"resync asks the peer for its whole table (a RESYNC message), as\n"
 	"conntrackd -n: what it sends back fills the cache.\n"
+	"\n"
+	"purge takes out of the table the connections the peer now owns, for a\n"
+	"node that lost the primary's role without restarting (conntrackd -t):\n"
+	"every connection of the cache, and from then until the next commit each\n"
+	"one the peer sends, so that what a resync brings purges too.  Their\n"
+	"entries here would be behind the connections that went on through the\n"
+	"peer.  Connections the peer never spoke of (the firewall's own) stay.\n"
 	"\n"
 	"stats shows what xctd counts on the sync link, as conntrackd -s: messages,\n"
 	"bytes and datagrams sent and received, by type; the peer's sequence gaps\n"
@@ -58,15 +66,22 @@ static void print_result(const char *what, const struct xctd_sync_result *r)
 {
 	if (xct_opts.json) {
 		printf("{\"%s\":{\"cached\":%llu,\"committed\":%llu,\"liberal\":%llu,"
-		       "\"exists\":%llu,\"nat_clash\":%llu,\"failed\":%llu}}\n",
+		       "\"exists\":%llu,\"nat_clash\":%llu,\"failed\":%llu,\"purged\":%llu}}\n",
 		       what, (unsigned long long)r->cached, (unsigned long long)r->committed,
 		       (unsigned long long)r->liberal, (unsigned long long)r->exists,
-		       (unsigned long long)r->nat_clash, (unsigned long long)r->failed);
+		       (unsigned long long)r->nat_clash, (unsigned long long)r->failed,
+		       (unsigned long long)r->purged);
 		return;
 	}
 	if (!strcmp(what, "resync")) {
 		printf("asked the sync peer for its table (%llu connections in the cache)\n",
 		       (unsigned long long)r->cached);
+		return;
+	}
+	if (!strcmp(what, "purge")) {
+		printf("purged %llu connections the peer holds from the table (%llu in the "
+		       "cache); the peer's from now until a commit\n",
+		       (unsigned long long)r->purged, (unsigned long long)r->cached);
 		return;
 	}
 	if (!strcmp(what, "flush")) {
@@ -111,8 +126,9 @@ static void print_stats_json(const struct xctd_sync_report *r)
 		       xctd_sync_error_name(i), U(st->msg_rcv_malformed[i]));
 	printf("},\"cache\":{\"entries\":%llu,\"unkeyable\":%llu},", U(st->ext_entries),
 	       U(st->ext_unkeyable));
-	printf("\"commits\":{\"requests\":%llu,\"committed\":%llu,\"flushes\":%llu},",
-	       U(st->commits), U(st->committed), U(st->flushes));
+	printf("\"commits\":{\"requests\":%llu,\"committed\":%llu,\"flushes\":%llu,"
+	       "\"purges\":%llu,\"purged\":%llu},",
+	       U(st->commits), U(st->committed), U(st->flushes), U(st->purges), U(st->purged));
 	printf("\"ftfw\":{\"hello_answered\":%s,\"ack_sent\":%llu,\"nack_sent\":%llu,"
 	       "\"ack_received\":%llu,\"nack_received\":%llu,\"resent\":%llu,\"acked\":%llu,"
 	       "\"resend_queue\":%llu,\"resend_queue_connections\":%llu,\"resend_dropped\":%llu}}\n",
@@ -152,8 +168,9 @@ static void print_stats(const struct xctd_sync_report *r)
 		       i + 1 < XCT_CTSYNC_ERR_COUNT ? "," : "\n");
 	printf("cache:     %llu connections, %llu not keyable\n", U(st->ext_entries),
 	       U(st->ext_unkeyable));
-	printf("commits:   %llu (%llu connections committed), %llu flushes\n", U(st->commits),
-	       U(st->committed), U(st->flushes));
+	printf("commits:   %llu (%llu connections committed), %llu flushes, %llu purges (%llu "
+	       "connections purged)\n",
+	       U(st->commits), U(st->committed), U(st->flushes), U(st->purges), U(st->purged));
 	if (strcmp(r->mode, "FTFW"))
 		return;
 	printf("ftfw:      HELLO %s; %llu ACKs and %llu NACKs sent, %llu and %llu received; "
@@ -182,10 +199,12 @@ int cmd_sync(int argc, char **argv)
 		flags = XCTD_HELLO_SYNC_FLUSH;
 	else if (!strcmp(argv[1], "resync"))
 		flags = XCTD_HELLO_SYNC_RESYNC;
+	else if (!strcmp(argv[1], "purge"))
+		flags = XCTD_HELLO_SYNC_PURGE;
 	else if (!strcmp(argv[1], "stats"))
 		flags = XCTD_HELLO_SYNC_STATS;
 	else
-		return xct_usage_error("sync: unknown command '%s' (commit, flush, resync, stats)",
+		return xct_usage_error("sync: unknown command '%s' (commit, flush, resync, purge, stats)",
 				       argv[1]);
 	if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
 		fputs(sync_usage, stdout);

@@ -44,6 +44,7 @@
 #include <bpf/libbpf.h>
 
 #include "ct_events.h"
+#include "ct_ops.h"
 #include "ct_state.h"
 #include "daemon/daemon.h"
 #include "daemon/flowlog.h"
@@ -537,6 +538,25 @@ static void sync_request(struct xctd *d, struct client *c, __u32 flags)
 			return;
 		}
 	}
+	if (flags & XCTD_HELLO_SYNC_PURGE) {
+		int ctl_fd = xct_ctl_open(d->cfg->pin_path);
+
+		if (ctl_fd < 0) {
+			client_error(d, c, "cannot open the control program under %s: %s",
+				     d->cfg->pin_path, strerror(-ctl_fd));
+			return;
+		}
+		err = xctd_sync_purge(&d->sync, ctl_fd, &res.purged);
+		xlog(err ? LOG_ERR : LOG_NOTICE,
+		     "sync purge by pid %d: %llu of %llu connections the peer holds taken out "
+		     "of the table, and the peer's from now until a commit%s%s",
+		     (int)c->pid, (unsigned long long)res.purged, (unsigned long long)res.cached,
+		     err ? ": " : "", err ? strerror(-err) : "");
+		if (err) {
+			client_error(d, c, "purge failed: %s", strerror(-err));
+			return;
+		}
+	}
 	if (flags & XCTD_HELLO_SYNC_STATS) {
 		struct xctd_sync_report rep;
 
@@ -890,7 +910,7 @@ static void handle(struct xctd *d, struct epoll_event *ev)
 
 int xctd_run(const struct xctd_config *cfg)
 {
-	struct xctd d = {.cfg = cfg, .epfd = -1, .lsock = -1, .msock = -1, .sync.fd = -1};
+	struct xctd d = {.cfg = cfg, .epfd = -1, .lsock = -1, .msock = -1, .sync.fd = -1, .sync.purge_fd = -1};
 	char err[256];
 	struct epoll_event evs[XCTD_MAX_EVENTS], ev = {.events = EPOLLIN};
 	struct sigaction sa = {.sa_handler = on_signal};

@@ -51,6 +51,7 @@
 #include <netinet/in.h>
 
 #include "ct_events.h"
+#include "ct_ops.h"
 #include "ct_state.h"
 #include "daemon/daemon.h"
 #include "table.h"
@@ -120,6 +121,7 @@ int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen,
 
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
+	s->purge_fd = -1;
 	s->mode = mode;
 	xct_ftfw_init(&s->ftfw, XCT_FTFW_WINDOW);
 	if (xctd_parse_listen(peer, &s->peer, &plen)) {
@@ -181,6 +183,9 @@ void xctd_sync_close(struct xctd_sync *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
+	if (s->purge_fd >= 0)
+		close(s->purge_fd);
+	s->purge_fd = -1;
 }
 
 /* FNV-1a over the key: its bucket. */
@@ -204,6 +209,42 @@ static struct xctd_ext_conn **ext_find(struct xctd_ext_cache *x, const struct xc
 	return pp;
 }
 
+/* One connection the peer owns out of the table: 1 when it was there. */
+static int purge_one(struct xctd_sync *s, const struct xct_ct_key *key)
+{
+	struct xct_ctl_ct_msg m = {.hdr.cmd = XCT_CTL_CT_DELETE, .key = *key};
+	int err = xct_ctl_run(s->purge_fd, &m, sizeof(m));
+
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return err;
+	s->st.purged++;
+	return 1;
+}
+
+int xctd_sync_purge(struct xctd_sync *s, int ctl_fd, __u64 *purged)
+{
+	const struct xctd_ext_conn *x;
+	__u64 before = s->st.purged;
+	int i, err = 0;
+
+	if (s->purge_fd >= 0)
+		close(s->purge_fd);
+	s->purge_fd = ctl_fd;
+	s->st.purges++;
+	for (i = 0; i < XCTD_EXT_BUCKETS; i++) {
+		for (x = s->ext.bucket[i]; x; x = x->next) {
+			int ret = purge_one(s, &x->key);
+
+			if (ret < 0 && !err)
+				err = ret;
+		}
+	}
+	*purged = s->st.purged - before;
+	return err;
+}
+
 /* A data message's connection into, or out of, the external cache. */
 static void ext_apply(struct xctd_sync *s, __u8 type, const struct xct_ctsync_conn *c, __u64 now_ns)
 {
@@ -214,6 +255,10 @@ static void ext_apply(struct xctd_sync *s, __u8 type, const struct xct_ctsync_co
 		s->st.ext_unkeyable++;
 		return;
 	}
+	/* Purging: the peer owns this one (a DESTROY included, which the
+	 * peer sends when the connection ended there). */
+	if (s->purge_fd >= 0)
+		purge_one(s, &n.key);
 	pp = ext_find(&s->ext, &n.key);
 	if (type == XCT_CTSYNC_CT_DEL) {
 		x = *pp;
@@ -280,6 +325,10 @@ int xctd_sync_commit(struct xctd_sync *s, const struct xct_table *t, __u64 now_n
 	}
 	s->st.commits++;
 	s->st.committed += c->restored;
+	/* The primary now: the table is this node's own again. */
+	if (s->purge_fd >= 0)
+		close(s->purge_fd);
+	s->purge_fd = -1;
 	return err;
 }
 

@@ -58,6 +58,8 @@ struct xctd_sync_stats {
 	__u64 commits;		 /* xct sync commit requests */
 	__u64 committed;	 /* connections they put into the table */
 	__u64 flushes;		 /* xct sync flush requests */
+	__u64 purges;		 /* xct sync purge requests */
+	__u64 purged;		 /* connections they took out of the table */
 	__u64 ext_entries;	 /* connections in the external cache now */
 	/* FTFW */
 	__u64 ack_snd, nack_snd; /* ours, for the peer's messages */
@@ -146,6 +148,10 @@ struct xctd_sync {
 	__u64 last_snd_ns;
 	struct xctd_sync_stats st;
 	struct xctd_ext_cache ext;
+	/* The control program while purging (xctd_sync_purge()): from then
+	 * until the next commit, each connection the peer speaks of leaves
+	 * the table; -1 otherwise. */
+	int purge_fd;
 };
 
 /*
@@ -192,6 +198,21 @@ void xctd_sync_datagram(struct xctd_sync *s, const __u8 *buf, size_t len, __u64 
  */
 int xctd_sync_commit(struct xctd_sync *s, const struct xct_table *t, __u64 now_ns,
 		     struct xct_ct_state_counts *c);
+
+/*
+ * Takes out of the table the connections the peer now owns, for a node
+ * that has lost the primary's role and kept its table (its links were
+ * down, it did not restart): every connection of the external cache, and
+ * from now until the next commit each connection the peer sends, so that
+ * what a resync brings purges too.  Left alone, those entries would stay
+ * behind the connections that moved on through the peer (their windows,
+ * their state), and a commit leaves a tuple the table has as it is.  What
+ * the peer never spoke of stays: the firewall's own connections, those an
+ * address filter keeps off the link.  Deletes go through the datapath's
+ * control program (ctl_fd, kept), as xct ct delete does: the NAT bindings
+ * go with the entry.  0 or -errno; *purged connections.
+ */
+int xctd_sync_purge(struct xctd_sync *s, int ctl_fd, __u64 *purged);
 
 /* Answers the peer's RESYNC: every live connection of t, as CT_UPD
  * messages, sent at once.  0 or -errno; *sent connections. */

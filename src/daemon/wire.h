@@ -37,10 +37,12 @@
 #define XCTD_HELLO_SYNC_RESYNC 0x8
 /* The sync link's counters. */
 #define XCTD_HELLO_SYNC_STATS 0x10
+/* Take the connections the peer owns out of the table. */
+#define XCTD_HELLO_SYNC_PURGE 0x20
 /* Any of the requests. */
 #define XCTD_HELLO_SYNC_REQUESTS                                                                   \
 	(XCTD_HELLO_SYNC_COMMIT | XCTD_HELLO_SYNC_FLUSH | XCTD_HELLO_SYNC_RESYNC |                 \
-	 XCTD_HELLO_SYNC_STATS)
+	 XCTD_HELLO_SYNC_STATS | XCTD_HELLO_SYNC_PURGE)
 
 struct xctd_hello {
 	__u32 magic;
@@ -67,6 +69,7 @@ struct xctd_sync_result {
 	__u64 exists;	 /* the table had the tuple: left as it was */
 	__u64 nat_clash; /* translated tuple taken by another connection */
 	__u64 failed;	 /* the table refused the insert (full) */
+	__u64 purged;	 /* taken out of the table by a purge */
 };
 
 struct xctd_frame {
