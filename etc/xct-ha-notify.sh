@@ -15,8 +15,15 @@
 #          into this node's table (xct sync commit returns once they are
 #          in), then the cache is emptied (xct sync flush), as conntrackd -c
 #          and -f.
-# backup, fault: nothing to do: xctd asks its peer for the whole table when
-#          it starts and keeps the cache filled from then on.
+# backup:  the connections the peer now owns leave this node's table (xct
+#          sync purge), and the peer is asked for its table (xct sync
+#          resync), as conntrackd -t and -n: a node that comes back without
+#          restarting (its links were down) would otherwise keep entries
+#          behind the connections that went on through the peer, and its
+#          next commit leaves a tuple the table has as it is.  What the peer
+#          sends from then until the next commit purges too; the node's own
+#          connections (the peer never had them) stay.
+# fault:   the purge alone, as conntrackd -t.
 #
 # Each step is logged to syslog (tag xct-ha) and stderr.  keepalived ignores
 # the exit status, so a failed step does not stop the next one; the status
@@ -38,7 +45,9 @@ usage() {
 
 		keepalived's notify script for xct's state sync.  primary: commit
 		the peer's connections into the table (xct sync commit), then empty
-		the external cache (xct sync flush).  backup, fault: log only.
+		the external cache (xct sync flush).  backup: take the connections
+		the peer owns out of the table (xct sync purge), then ask the peer
+		for its table (xct sync resync).  fault: the purge only.
 		--pin-path and --socket are given to every xct command.
 	EOF
 }
@@ -98,8 +107,14 @@ primary)
 	step sync commit
 	step sync flush
 	;;
-backup | fault)
-	log notice "becoming $1: the peer's connections stay in the cache"
+backup)
+	log notice "becoming backup: purging the peer's connections, asking for its table"
+	step sync purge
+	step sync resync
+	;;
+fault)
+	log notice "in fault: purging the peer's connections"
+	step sync purge
 	;;
 *)
 	echo "xct-ha-notify: unknown transition '$1' (primary, backup or fault)" >&2

@@ -23,10 +23,13 @@
 #      by its policy;
 #   2. with sync: every established connection goes on through the backup,
 #      in both directions and without a byte out of place, new connections
-#      pass; the gap is measured and printed; then fw1 comes back as after
-#      a reboot (an empty table, xctd started again, which asks fw2 for its
-#      table), takes over again (it has the higher priority) and the
-#      connections go on through it.
+#      pass; the gap is measured and printed; then fw1 comes back in place
+#      (links up, keepalived started again, its xctd and table as they
+#      were): becoming backup it purges the connections fw2 owns and asks
+#      fw2 for its table, takes over again (it has the higher priority)
+#      and the connections go on through it;
+#   3. fw2's xctd restarted mid-stream gets fw1's table back: its cache as
+#      large as fw1's table.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
 NS_PREFIX=ha
@@ -285,9 +288,22 @@ print(json.load(sys.stdin)[0]["packets"])'
 }
 drops_rose() { [ "$(policy_drops "$1")" -ge "$2" ]; }
 
-# resync_answered N: fw2 answered a resync request beyond the first N.
-resync_answered() {
-	[ "$(grep -c "asked for a resync" "$WORK/xctd-fw2.log")" -gt "$1" ]
+# The connections in firewall FW's external cache; in its table.
+sync_cached() {
+	xct_fw "$1" --socket "$WORK/fw$1.sock" -j sync stats | "$PYTHON" -c '
+import json, sys
+print(json.load(sys.stdin)["cache"]["entries"])'
+}
+table_count() {
+	xct_fw "$1" -j ct count | "$PYTHON" -c '
+import json, sys
+print(json.load(sys.stdin)["count"])'
+}
+# cache_matches FW PEER: FW's cache holds as many connections as PEER's
+# table (new connections come and go: polled until both agree).
+cache_matches() {
+	local c n
+	c=$(sync_cached "$1") && n=$(table_count "$2") && [ "$n" -gt 0 ] && [ "$c" = "$n" ]
 }
 
 # shellcheck disable=SC2046
@@ -373,20 +389,20 @@ sed 's/longest gap of any/failover gap, fw1 to fw2: longest gap of any/' "$WORK/
 poll 10 traffic new_ok "$(traffic now)" 5 "$WORK/new.json"
 check ha_sync_new_connections_after_switch $? "$(tail -c 300 "$WORK/new.json")"
 
-# fw1 comes back as after a reboot: an empty table, and an xctd whose
-# first message asks fw2 for its table, which goes into fw1's cache before
-# keepalived starts there.
-resyncs=$(grep -c "asked for a resync" "$WORK/xctd-fw2.log")
-stop_fw_xctd 1
-xct_fw 1 ct flush >/dev/null
-start_fw_xctd 1 sync || fail_setup "xctd on fw1 again: $(cat "$WORK/xctd-fw1.log")"
-poll 10 resync_answered "$resyncs"
-check ha_sync_restarted_backup_resyncs $? "$(grep sync "$WORK/xctd-fw2.log")"
+# fw1 comes back in place: its links up and keepalived started again, its
+# xctd and its table as they were, with entries behind the connections
+# that went on through fw2.  Its notify script, becoming backup, purges
+# those and asks fw2 for its table, before fw1 preempts and commits.
 lines=$(state_lines 1)
 t_back=$(traffic now)
 revive 1
 poll 20 became 1 primary "$lines" && poll 5 holds_vips 1
 check ha_sync_failback $? "$(tail -5 "$WORK/ka-fw1.log")"
+# The backup steps were done, and before the commit.
+tail -n +"$((lines + 1))" "$WORK/fw1.state" | grep -E "^(backup|primary) " | tr '\n' ' ' |
+	grep -q "^backup ok primary ok"
+check ha_sync_failback_purged_before_commit $? "$(cat "$WORK/fw1.state")"
+grep "sync purge\|sync resync\|sync commit" "$WORK/xctd-fw1.log" | tail -3 | sed 's/^/# fw1: /'
 progressed_by sync 25 20
 check ha_sync_connections_survive_failback $? "$(report sync "$t_back")"
 report sync "$t_back" >"$WORK/gap2"
@@ -395,5 +411,17 @@ sed 's/longest gap of any/failback gap, fw2 to fw1: longest gap of any/' "$WORK/
 	grep "failback gap"
 poll 10 traffic new_ok "$(traffic now)" 5 "$WORK/new.json"
 check ha_sync_new_connections_after_failback $? "$(tail -c 300 "$WORK/new.json")"
+
+# fw2's xctd restarted while fw1 carries the connections: its first
+# message asks fw1 for its table, and its cache comes back as large as
+# fw1's table.
+stop_fw_xctd 2
+start_fw_xctd 2 sync || fail_setup "xctd on fw2 again: $(cat "$WORK/xctd-fw2.log")"
+poll 15 cache_matches 2 1
+check ha_sync_restarted_backup_resyncs $? \
+	"fw2's cache $(sync_cached 2), fw1's table $(table_count 1); $(grep sync "$WORK/xctd-fw1.log" | tail -3)"
+echo "# fw2 restarted: $(sync_cached 2) connections in its cache, $(table_count 1) in fw1's table"
+progressed_by sync 25 20
+check ha_sync_connections_survive_backup_restart $? "$(report sync "$(traffic now)")"
 
 exit $((failures > 0))
