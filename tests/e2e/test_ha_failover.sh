@@ -368,7 +368,7 @@ for fw in 1 2; do
 done
 poll 10 grep -q "the sync peer .* is alive" "$WORK/xctd-fw1.log" &&
 	poll 10 grep -q "the sync peer .* is alive" "$WORK/xctd-fw2.log"
-check ha_sync_peers_alive $? "$(tail -3 "$WORK/xctd-fw1.log" "$WORK/xctd-fw2.log")"
+check ha_sync_peers_alive $? "$(tail -n 3 "$WORK/xctd-fw1.log" "$WORK/xctd-fw2.log")"
 
 start_streams sync 1
 check ha_sync_streams_start $? "$(cat "$WORK/sync-cli.err" "$WORK/sync-srv.err")"
@@ -378,7 +378,7 @@ kill_primary 1
 poll 15 became 2 primary "$lines" && poll 5 holds_vips 2
 check ha_sync_backup_takes_over $? "$(tail -5 "$WORK/ka-fw2.log")"
 grep -q "^primary ok" <(tail -n +"$((lines + 1))" "$WORK/fw2.state")
-check ha_sync_commit_on_takeover $? "$(cat "$WORK/fw2.state"; tail -3 "$WORK/xctd-fw2.log")"
+check ha_sync_commit_on_takeover $? "$(cat "$WORK/fw2.state"; tail -n 3 "$WORK/xctd-fw2.log")"
 grep "sync commit" "$WORK/xctd-fw2.log" | tail -1 | sed 's/^/# fw2: /'
 progressed_by sync 25 20
 check ha_sync_connections_survive $? "$(report sync "$t_kill")"
@@ -402,7 +402,7 @@ check ha_sync_failback $? "$(tail -5 "$WORK/ka-fw1.log")"
 tail -n +"$((lines + 1))" "$WORK/fw1.state" | grep -E "^(backup|primary) " | tr '\n' ' ' |
 	grep -q "^backup ok primary ok"
 check ha_sync_failback_purged_before_commit $? "$(cat "$WORK/fw1.state")"
-grep "sync purge\|sync resync\|sync commit" "$WORK/xctd-fw1.log" | tail -3 | sed 's/^/# fw1: /'
+grep "sync purge\|sync resync\|sync commit" "$WORK/xctd-fw1.log" | tail -n 3 | sed 's/^/# fw1: /'
 progressed_by sync 25 20
 check ha_sync_connections_survive_failback $? "$(report sync "$t_back")"
 report sync "$t_back" >"$WORK/gap2"
@@ -419,7 +419,7 @@ stop_fw_xctd 2
 start_fw_xctd 2 sync || fail_setup "xctd on fw2 again: $(cat "$WORK/xctd-fw2.log")"
 poll 15 cache_matches 2 1
 check ha_sync_restarted_backup_resyncs $? \
-	"fw2's cache $(sync_cached 2), fw1's table $(table_count 1); $(grep sync "$WORK/xctd-fw1.log" | tail -3)"
+	"fw2's cache $(sync_cached 2), fw1's table $(table_count 1); $(grep sync "$WORK/xctd-fw1.log" | tail -n 3)"
 echo "# fw2 restarted: $(sync_cached 2) connections in its cache, $(table_count 1) in fw1's table"
 progressed_by sync 25 20
 check ha_sync_connections_survive_backup_restart $? "$(report sync "$(traffic now)")"
