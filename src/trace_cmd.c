@@ -70,6 +70,8 @@ static const char trace_usage[] =
 	"        state; 'active' when the stack aborts a connection, 'answer' when it\n"
 	"        answers a packet), RSTs it accepts (tcp:tcp_receive_reset), and the\n"
 	"        RSTs xct's reject rules send; with xct's table state for each.\n"
+	"Both name the process owning the connection where xct attach-cgroup\n"
+	"recorded one: pid= comm= uid=... as xct ct list -o process shows it.\n"
 	"\n"
 	"Filters (all must match; applied in the kernel where they can be):\n"
 	"  -p, --proto PROTO     tcp, udp, icmp, icmpv6 or a number\n"
