@@ -17,10 +17,17 @@
  * addresses through /proc/kallsyms (src/trace/names.c); xct's table state
  * for a reset's connection is looked up in the pinned xct_ct map when the
  * event is read, a few microseconds to milliseconds after the reset.
+ *
+ * An event of the datapath's namespace whose connection has an owner
+ * (xct attach-cgroup, src/owner.c) names that process, looked up by the
+ * table's key of the event's tuple when the event is read, as the table
+ * state is.  Events of other namespaces are never attributed: the owner
+ * maps record only the sockets of the datapath's.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
@@ -39,6 +46,7 @@
 #include "ct_format.h"
 #include "daemon/stream.h"
 #include "netns.h"
+#include "owner.h"
 #include "rules/ruleset.h"
 #include "table.h"
 #include "trace/explain.h"
@@ -62,6 +70,8 @@ static const char trace_usage[] =
 	"        state; 'active' when the stack aborts a connection, 'answer' when it\n"
 	"        answers a packet), RSTs it accepts (tcp:tcp_receive_reset), and the\n"
 	"        RSTs xct's reject rules send; with xct's table state for each.\n"
+	"Both name the process owning the connection where xct attach-cgroup\n"
+	"recorded one: pid= comm= uid=... as xct ct list -o process shows it.\n"
 	"\n"
 	"Filters (all must match; applied in the kernel where they can be):\n"
 	"  -p, --proto PROTO     tcp, udp, icmp, icmpv6 or a number\n"
@@ -140,6 +150,7 @@ struct trace {
 	__u64 summary_events;
 
 	int ct_fd; /* xct's table, or -1 */
+	struct xct_owner_view owners;
 };
 
 static volatile sig_atomic_t stop;
@@ -506,26 +517,34 @@ static const char *kernel_reason(const struct trace *t, const struct xct_trace_e
 	return buf;
 }
 
-/* xct's table state for a reset's connection, now: "SYN_SENT", "none", or
- * NULL without a table. */
-static const char *xct_table_state(const struct trace *t, const struct view *v, char *buf,
-				   size_t len)
+/* The table's key of a view's connection, and the key side of the view's
+ * source.  0, or -1 when it has none (no IP header, or no ports). */
+static int view_key(const struct view *v, struct xct_ct_key *key, __u8 *side)
 {
 	struct xct_tuple tu = {};
-	struct xct_ct_key key;
-	struct xct_ct_entry e;
-	__u8 side;
 
-	if (t->ct_fd < 0 || !v->family)
-		return NULL;
+	if (!v->family)
+		return -1;
 	tu.family = v->family;
 	tu.proto = v->proto;
 	tu.src = v->src;
 	tu.dst = v->dst;
 	tu.sport = htons(v->sport);
 	tu.dport = htons(v->dport);
-	memset(&key, 0, sizeof(key));
-	if (xct_key_from_tuple(&tu, &key, &side) < 0)
+	memset(key, 0, sizeof(*key));
+	return xct_key_from_tuple(&tu, key, side) < 0 ? -1 : 0;
+}
+
+/* xct's table state for a reset's connection, now: "SYN_SENT", "none", or
+ * NULL without a table. */
+static const char *xct_table_state(const struct trace *t, const struct view *v, char *buf,
+				   size_t len)
+{
+	struct xct_ct_key key;
+	struct xct_ct_entry e;
+	__u8 side;
+
+	if (t->ct_fd < 0 || view_key(v, &key, &side))
 		return NULL;
 	if (bpf_map_lookup_elem_flags(t->ct_fd, &key, &e, BPF_F_LOCK))
 		return "none";
@@ -533,6 +552,42 @@ static const char *xct_table_state(const struct trace *t, const struct view *v, 
 		return "none";
 	snprintf(buf, len, "%s", xct_tcp_state_name(e.state));
 	return buf;
+}
+
+/*
+ * The owner of an event's connection, now, into *o: 0, or -ENOENT.  Only
+ * events of the datapath's namespace have one; the original direction is
+ * the entry's where the table still has it, else the view's own (a reset
+ * or drop of a connection's first packet).
+ */
+static int trace_owner(struct trace *t, const struct view *v, __u32 netns, struct xct_owner *o)
+{
+	struct xct_ct_key key;
+	struct xct_ct_entry e;
+	__u8 side;
+
+	if (netns != t->self_netns || view_key(v, &key, &side))
+		return -ENOENT;
+	if (t->ct_fd >= 0 && !bpf_map_lookup_elem_flags(t->ct_fd, &key, &e, BPF_F_LOCK))
+		side = e.orig_side;
+	return xct_owner_find(&t->owners, &key, side, o);
+}
+
+/* The owner, if any, as the text line's " pid=... comm=... uid=..." or as
+ * the JSON object's "owner" member. */
+static void print_owner(struct trace *t, const struct view *v, __u32 netns)
+{
+	struct xct_owner o;
+	char buf[2 * PATH_MAX];
+
+	if (trace_owner(t, v, netns, &o))
+		return;
+	if (t->json) {
+		fputs(",\"owner\":", stdout);
+		xct_owner_json(stdout, &t->owners, &o);
+	} else if (xct_owner_format(&t->owners, &o, buf, sizeof(buf)) > 0) {
+		fputs(buf, stdout);
+	}
 }
 
 static void print_kernel_drop(struct trace *t, const struct xct_trace_event *k)
@@ -557,6 +612,7 @@ static void print_kernel_drop(struct trace *t, const struct xct_trace_event *k)
 		xct_json_string(reason);
 		printf(",\"location\":");
 		xct_json_string(loc);
+		print_owner(t, &v, k->netns);
 		if (why) {
 			printf(",\"explain\":");
 			xct_json_string(why);
@@ -569,6 +625,7 @@ static void print_kernel_drop(struct trace *t, const struct xct_trace_event *k)
 		if (k->proto == XCT_IPPROTO_TCP && k->has_ports)
 			printf(" flags %s", flags);
 		printf(" reason %s at %s", reason, loc);
+		print_owner(t, &v, k->netns);
 		if (why)
 			printf(" (%s)", why);
 		printf("\n");
@@ -595,6 +652,7 @@ static void print_xct_drop(struct trace *t, const struct xct_event *x)
 		       verdict, state_name(x->ct_state));
 		if (x->flags & XCT_EVF_MATCHED)
 			printf(",\"rule_line\":%u", x->line);
+		print_owner(t, &v, t->self_netns);
 		printf(",\"explain\":");
 		xct_json_string(why);
 		printf("}\n");
@@ -604,7 +662,9 @@ static void print_xct_drop(struct trace *t, const struct xct_event *x)
 		       ifname, tuple, xct_drop_reason(x));
 		if (x->flags & XCT_EVF_MATCHED)
 			printf(" rule line %u", x->line);
-		printf(" state %s (%s)\n", state_name(x->ct_state), why);
+		printf(" state %s", state_name(x->ct_state));
+		print_owner(t, &v, t->self_netns);
+		printf(" (%s)\n", why);
 	}
 }
 
@@ -676,6 +736,7 @@ static void print_reset(struct trace *t, const struct trace_item *it)
 			printf(",\"rule_line\":%u", line);
 		if (xstate)
 			printf(",\"xct_state\":\"%s\"", xstate);
+		print_owner(t, &v, netns);
 		if (why) {
 			printf(",\"explain\":");
 			xct_json_string(why);
@@ -693,6 +754,7 @@ static void print_reset(struct trace *t, const struct trace_item *it)
 			printf(" socket %s", sk_state);
 		if (xstate)
 			printf(" xct %s", xstate);
+		print_owner(t, &v, netns);
 		if (why)
 			printf(" (%s)", why);
 		printf("\n");
@@ -1062,7 +1124,10 @@ int cmd_trace(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct trace t = {.json = xct_opts.json, .xct_reason = -1, .ct_fd = -1};
+	struct trace t = {.json = xct_opts.json,
+			  .xct_reason = -1,
+			  .ct_fd = -1,
+			  .owners = {.owner_fd = -1, .listen_fd = -1}};
 	const char *reason_arg = NULL, *iface_arg = NULL;
 	struct xct_trace_bpf *skel = NULL;
 	struct ring_buffer *rb = NULL;
@@ -1181,6 +1246,7 @@ int cmd_trace(int argc, char **argv)
 		goto out;
 	t.self_netns = own_netns();
 	t.start_ns = xct_now_ns();
+	xct_owner_view_open(&t.owners, xct_opts.pin_path);
 	t.mono_to_real = mono_to_real();
 
 	skel = xct_trace_bpf__open();
@@ -1304,6 +1370,7 @@ out:
 	xct_stream_close(xs);
 	if (table_open)
 		xct_table_close(&table);
+	xct_owner_view_close(&t.owners);
 	xct_enum_free(&t.drop_reasons);
 	xct_enum_free(&t.rst_reasons);
 	xct_ksyms_free(&t.ksyms);

@@ -5,6 +5,8 @@
   owner_agent.py MODE ADDR PORT --comm NAME [--uid N] [--out FILE] [--exit]
 
   tcp      connect() to ADDR:PORT
+  refused  connect() to ADDR:PORT, where nothing listens: the peer's RST
+           refuses it (the socket is bound first, so its port stays known)
   udp      sendto() ADDR:PORT on an unconnected socket, and read the answer
   udp-conn connect() a datagram socket to ADDR:PORT, send(), read the answer
   listen   bind ADDR:PORT, listen, accept one connection
@@ -37,7 +39,7 @@ def family_of(addr):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=("tcp", "udp", "udp-conn", "listen"))
+    ap.add_argument("mode", choices=("tcp", "refused", "udp", "udp-conn", "listen"))
     ap.add_argument("addr")
     ap.add_argument("port", type=int)
     ap.add_argument("--comm", required=True)
@@ -61,6 +63,17 @@ def main():
         s.settimeout(10)
         s.connect(peer)
         port, ck = s.getsockname()[1], cookie(s)
+    elif a.mode == "refused":
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", 0))
+        port, ck = s.getsockname()[1], cookie(s)
+        try:
+            s.connect(peer)
+        except ConnectionRefusedError:
+            pass
+        else:
+            raise SystemExit("%s:%d accepted the connection" % peer)
     elif a.mode in ("udp", "udp-conn"):
         s = socket.socket(fam, socket.SOCK_DGRAM)
         s.settimeout(10)

@@ -18,6 +18,11 @@
 # Negative controls: a process of the same namespace outside the cgroup,
 # and forwarded traffic (client to server through the router), have no
 # owner; after detach-cgroup nothing is shown or recorded any more.
+#
+# `xct trace resets` names the process whose connect() a closed port
+# refused, on the RST the router's stack received, in JSON and in text;
+# the same refusal of a process outside the cgroup, and the server's RST
+# as its own namespace sent it, name none.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
 # shellcheck disable=SC2034 # lib.sh reads it
@@ -29,6 +34,7 @@ failures=0
 P_TCP=7001 # the server's TCP echo (both families)
 P_UDP=7002 # the server's UDP echo (both families)
 P_ACCEPT=7100 # the router's listener, in the cgroup
+P_CLOSED=7200 # nothing listens there on the server
 WORK=""
 CG=""
 CG_REL=""
@@ -336,6 +342,78 @@ poll 5 event_seen "$EVOUT" DESTROY udp "$port"
 got=$(event_owner "$EVOUT" DESTROY udp "$port")
 [ "$got" = "$(field own-udp4 pid) own-udp4 send" ]
 check owner_event_destroy_has_owner $? "got '$got'"
+
+# ---- xct trace resets names the process of a refused connection ----
+
+# reset_owner FILE DIRECTION PORT: "pid comm" of the owner of the JSON
+# reset event in FILE sent or received for the connection with PORT,
+# "none" when it has none, nothing without such an event.
+reset_owner() {
+	"$PYTHON" -c '
+import json, sys
+want, port = sys.argv[2], int(sys.argv[3])
+for line in open(sys.argv[1]):
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    if e.get("event") != "reset" or e.get("direction") != want:
+        continue
+    if port not in (e.get("sport"), e.get("dport")):
+        continue
+    o = e.get("owner")
+    print("%s %s" % (o["pid"], o["comm"]) if o else "none")
+    break
+' "$1" "$2" "$3"
+}
+
+# start_trace NAME ARGS...: xct trace in the router, output in
+# WORK/NAME.{out,err}; returns once its programs are attached.
+start_trace() {
+	local name=$1
+	shift
+	ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" trace "$@" \
+		>"$WORK/$name.out" 2>"$WORK/$name.err" &
+	BG_PIDS+=($!)
+	TRACE_WAIT=$!
+	poll 10 grep -q "xct: tracing" "$WORK/$name.err"
+}
+
+# Each refusal is two resets: the server's answer, and the router's
+# stack receiving it.  One trace at a time: without xctd, one reader holds
+# xct's own stream.
+start_trace rst-json resets -o json --port "$P_CLOSED" --count 4 --timeout 20 ||
+	fail_setup "trace resets: $(cat "$WORK/rst-json.err")"
+rst_pid=$TRACE_WAIT
+agent own-rst 1 refused "$S4" "$P_CLOSED" || fail_setup "own-rst: $(cat "$WORK/own-rst.err")"
+agent own-rst-out 0 refused "$S4" "$P_CLOSED" ||
+	fail_setup "own-rst-out: $(cat "$WORK/own-rst-out.err")"
+wait "$rst_pid"
+pid=$(field own-rst pid)
+port=$(field own-rst port)
+got=$(reset_owner "$WORK/rst-json.out" received "$port")
+[ "$got" = "$pid own-rst" ]
+check owner_trace_reset_names_process $? "got '$got', want '$pid own-rst'"
+got=$(reset_owner "$WORK/rst-json.out" sent "$port")
+[ "$got" = none ]
+check owner_trace_reset_other_netns_has_none $? "server's RST: got '$got', want none"
+got=$(reset_owner "$WORK/rst-json.out" received "$(field own-rst-out port)")
+[ "$got" = none ]
+check owner_trace_reset_outside_cgroup_has_none $? "got '$got', want none"
+
+start_trace rst-text resets --port "$P_CLOSED" --count 4 --timeout 20 ||
+	fail_setup "trace resets: $(cat "$WORK/rst-text.err")"
+rst_pid=$TRACE_WAIT
+agent own-rst-txt 1 refused "$S6" "$P_CLOSED" ||
+	fail_setup "own-rst-txt: $(cat "$WORK/own-rst-txt.err")"
+agent own-rst-out6 0 refused "$S6" "$P_CLOSED" ||
+	fail_setup "own-rst-out6: $(cat "$WORK/own-rst-out6.err")"
+wait "$rst_pid"
+line=$(grep -E "reset received .*:$(field own-rst-txt port)( |$)" "$WORK/rst-text.out")
+has_owner owner_trace_reset_text_names_process "$line" "$(field own-rst-txt pid)" own-rst-txt 0 \
+	"$CG_REL"
+no_owner owner_trace_reset_text_outside_cgroup_has_none \
+	"$(grep -E "reset received .*:$(field own-rst-out6 port)( |$)" "$WORK/rst-text.out")"
 
 # ---- negative controls ----
 
