@@ -552,7 +552,8 @@ static int load_labels(struct ct_args *a, bool required)
 
 	if (a->labels_loaded)
 		return 0;
-	err = xct_labelmap_load(a->label_file, &a->labels);
+	/* Without a label file, labels are shown as their bit numbers. */
+	err = xct_labelmap_load(a->label_file, &a->labels, !required);
 	if (err && (required || err != -ENOENT))
 		return XCT_EXIT_USAGE;
 	a->labels_loaded = true;

@@ -24,7 +24,7 @@ void xct_labelmap_free(struct xct_labelmap *m)
 	}
 }
 
-int xct_labelmap_load(const char *path, struct xct_labelmap *m)
+int xct_labelmap_load(const char *path, struct xct_labelmap *m, bool quiet_if_missing)
 {
 	char line[512], *p, *name, *end;
 	unsigned int lineno = 0;
@@ -36,7 +36,8 @@ int xct_labelmap_load(const char *path, struct xct_labelmap *m)
 	if (!f) {
 		int err = -errno;
 
-		xct_err("cannot read the label names %s: %s", path, strerror(-err));
+		if (err != -ENOENT || !quiet_if_missing)
+			xct_err("cannot read the label names %s: %s", path, strerror(-err));
 		return err;
 	}
 	while (fgets(line, sizeof(line), f)) {

@@ -7,6 +7,7 @@
 #ifndef XCT_CT_LABELS_H
 #define XCT_CT_LABELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "xct/abi.h"
 
@@ -17,8 +18,10 @@ struct xct_labelmap {
 };
 
 /* Reads the names of path into m; -errno (reported, with the file's
- * line for a bad one) when it cannot.  A missing file is -ENOENT. */
-int xct_labelmap_load(const char *path, struct xct_labelmap *m);
+ * line for a bad one) when it cannot.  A missing file is -ENOENT, not
+ * reported with quiet_if_missing (where names are only shown: without
+ * them, labels show as their bit numbers). */
+int xct_labelmap_load(const char *path, struct xct_labelmap *m, bool quiet_if_missing);
 void xct_labelmap_free(struct xct_labelmap *m);
 
 /* "foo,bar" to bits; -EINVAL, with the unknown name in bad, for a name

@@ -113,6 +113,21 @@ else
 	ok "ct update: a new connection on a deleted one's tuple has no labels"
 fi
 
+# Without a label file, listing (JSON reads the labels) says nothing of it
+# and shows labels as their bit numbers; asking for a name is an error.
+x ct update -p tcp --dport 22 --label-add ssh "${L[@]}" >/dev/null 2>&1
+json_quiet() {
+	local out
+	out=$(x -j ct list -p tcp --dport 22 --label-file "$STATE/none.conf" 2>&1) &&
+		grep -q '"labels":\["1"\]\|"labels":\[1\]\|dport":22' <<<"$out" &&
+		! grep -q 'cannot read' <<<"$out"
+}
+check "ct update: no label file: json lists with no complaint" json_quiet
+expect "ct update: no label file: labels as bit numbers" 0 ' labels=1$' \
+	x ct list -p tcp --dport 22 -o labels --label-file "$STATE/none.conf"
+expect "ct update: no label file: a name is refused" 2 'cannot read the label names' \
+	x ct update -p tcp --dport 22 --label-add ssh --label-file "$STATE/none.conf"
+
 # --id: get and delete the connection -o id names.
 id=$(x ct list -p udp --dport 53 -o id 2>/dev/null | sed -n 's/.* id=\([0-9]*\).*/\1/p')
 expect "ct update: get --id" 0 "sport=5000 dport=53 .* id=$id$" x ct get --id "${id:-0}" -o id
