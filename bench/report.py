@@ -503,6 +503,7 @@ def sync_section(sy):
                "connection is a NEW, its state changes as UPDATEs and its end as a DESTROY.  "
                "*sync messages/s* is what the connection rate made xctd send, not a ceiling; "
                "*lost*: messages the socket refused, over every run.")
+    return "\n".join(out).rstrip() + "\n"
 
 
 def ring_name(size):
