@@ -580,7 +580,6 @@ __noinline int xct_ct_claim_slot(__u32 idx, __u64 now, int mode)
 	else
 		xct_ct_end_unbuilt(orig_packets, status);
 	xct_ct_release_extras(&st->key, status, born);
-	xct_owner_release(&st->key, status);
 	if (c == XCT_CAND_DEAD) {
 		xct_count(XCT_S_EXPIRED);
 	} else if (c == XCT_CAND_UNREPLIED) {
@@ -908,7 +907,6 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 	/* A translated connection gives its tuple back, after its DESTROY
 	 * has shown the translation. */
 	xct_ct_release_extras(key, status, born);
-	xct_owner_release(key, status);
 	return 0;
 }
 

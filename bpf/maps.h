@@ -427,9 +427,9 @@ static __always_inline void xct_nat_release_entry(const struct xct_ct_key *key, 
 
 /*
  * An entry is deleted: what it had apart from the entry goes with it (its
- * NAT binding, see above, and its labels).  The labels map is looked at
- * only when the entry had labels; labels newer than the entry are a new
- * connection's on the key and are kept.
+ * NAT binding, see above, its owner and its labels).  The labels map is
+ * looked at only when the entry had labels; labels newer than the entry
+ * are a new connection's on the key and are kept.
  */
 static __always_inline void xct_ct_release_extras(const struct xct_ct_key *key, __u16 status,
 						  __u64 first_seen)
@@ -437,6 +437,7 @@ static __always_inline void xct_ct_release_extras(const struct xct_ct_key *key, 
 	struct xct_ct_labels *l;
 
 	xct_nat_release_entry(key, status, first_seen);
+	xct_owner_release(key, status);
 	if (!(status & XCT_CT_LABELS))
 		return;
 	l = bpf_map_lookup_elem(&xct_ct_labels, key);

@@ -1103,7 +1103,6 @@ static __noinline int xct_ctl_ct_delete(const struct xct_ct_key *pkt_key, __u64 
 	else
 		xct_ct_end_unbuilt(orig_packets, status);
 	xct_ct_release_extras(&key, status, born);
-	xct_owner_release(&key, status);
 	return 0;
 }
 
