@@ -155,10 +155,13 @@ XCT_INLINE __u32 xct_nat_backend_hash(const struct xct_tuple *t)
 	return h;
 }
 
-/* Two table keys, word by word (BPF has no memcmp). */
+/* Two table keys, word by word (BPF has no memcmp).  The words may alias
+ * the keys' fields, as in xct_key_ident(): a key written field by field
+ * just before must not have its reads moved ahead of those writes. */
 XCT_INLINE int xct_key_eq(const struct xct_ct_key *a, const struct xct_ct_key *b)
 {
-	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+	typedef __u32 __attribute__((__may_alias__)) word;
+	const word *x = (const word *)a, *y = (const word *)b;
 	__u32 diff = 0;
 	unsigned int i;
 
