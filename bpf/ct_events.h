@@ -20,8 +20,6 @@
  * verifier allows no helper call under a lock), so by then another CPU may
  * have moved the entry on, and two CPUs' events for one entry may reach
  * the ring in the other order; seq, the entry's update count, orders them.
- *
- * This file is included from ct_table.h, after the counter helpers.
  */
 #ifndef XCT_BPF_CT_EVENTS_H
 #define XCT_BPF_CT_EVENTS_H
@@ -29,6 +27,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "maps.h"
+#include "common.h"
 
 /* Its size is set by the loader before load (xct attach --ct-events-size). */
 struct {

@@ -41,6 +41,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
+run_layer headers make -s --no-print-directory BUILD="$BUILD" check-headers
 run_layer unit "$BUILD/tests/unit_tests"
 run_layer bpf "$BUILD/tests/bpf_tests"
 for t in tests/fuzz/test_*.sh tests/cli/test_*.sh tests/e2e/test_*.sh tests/bench/test_*.sh; do
