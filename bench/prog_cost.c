@@ -834,99 +834,158 @@ static double median_of(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static char ev_dir_now[] = "/sys/fs/bpf/xctb-ev-XXXXXX";
-static char ev_dir_before[] = "/sys/fs/bpf/xctb-evb-XXXXXX";
+/* ---- Today's datapath beside an earlier one ---- */
 
-static void remove_ev_pins(void)
+/*
+ * What a feature costs is measured against the datapath before it: its
+ * object file, built from git by bench/run.sh, loaded beside today's in a
+ * pin directory of its own, both timed on the same frames in interleaved
+ * rounds.  Each has its own table, subscriptions and events ring; one ring
+ * reader takes both rings' events between rounds, outside the timing.
+ */
+#define BESIDE_CONFIGS 3 /* the earlier datapath and two of today's */
+#define BESIDE_ROUNDS  5
+
+struct beside {
+	struct xct_bpf *now;
+	struct bpf_object *before;
+	struct ring_buffer *rb;
+	__u64 taken; /* events the reader took */
+	int trivial;
+	double overhead; /* of a single run of a trivial program */
+	int rounds, n;	 /* interleaved rounds; distinct flows a path creates */
+};
+
+static char beside_dir_now[] = "/sys/fs/bpf/xctb-now-XXXXXX";
+static char beside_dir_before[] = "/sys/fs/bpf/xctb-before-XXXXXX";
+
+static void remove_beside_pins(void)
 {
-	remove_pins(ev_dir_now);
-	remove_pins(ev_dir_before);
+	remove_pins(beside_dir_now);
+	remove_pins(beside_dir_before);
+}
+
+/* A program's or a map's fd, in the earlier datapath or today's. */
+static int beside_prog(const struct beside *b, int before, const char *name)
+{
+	struct bpf_object *obj = before ? b->before : b->now->obj;
+
+	return bpf_program__fd(bpf_object__find_program_by_name(obj, name));
+}
+
+static int beside_map(const struct beside *b, int before, const char *name)
+{
+	struct bpf_object *obj = before ? b->before : b->now->obj;
+
+	return bpf_map__fd(bpf_object__find_map_by_name(obj, name));
+}
+
+static void beside_open(struct beside *b, const char *before_obj)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, bopts, .pin_root_path = beside_dir_before);
+	struct bpf_map *before_ring;
+
+	memset(b, 0, sizeof(*b));
+	b->rounds = quick ? 1 : BESIDE_ROUNDS;
+	b->n = quick ? 200 : 20000;
+	mount_bpffs();
+	if (!mkdtemp(beside_dir_now) || !mkdtemp(beside_dir_before)) {
+		perror("prog_cost: mkdtemp");
+		exit(1);
+	}
+	atexit(remove_beside_pins);
+	b->now = load_datapath(beside_dir_now, XCT_MAX_ENTRIES_DEFAULT);
+	b->before = bpf_object__open_file(before_obj, &bopts);
+	if (!b->before || bpf_object__load(b->before)) {
+		fprintf(stderr, "prog_cost: cannot load %s\n", before_obj);
+		exit(1);
+	}
+	/* A datapath from before connection events has no ring. */
+	before_ring = bpf_object__find_map_by_name(b->before, "xct_ct_events");
+	b->rb = ring_buffer__new(bpf_map__fd(b->now->maps.xct_ct_events), discard_event,
+				 &b->taken, NULL);
+	if (!b->rb || (before_ring && ring_buffer__add(b->rb, bpf_map__fd(before_ring),
+						       discard_event, &b->taken))) {
+		fprintf(stderr, "prog_cost: cannot read the xct_ct_events rings\n");
+		exit(1);
+	}
+	b->trivial = trivial_prog();
+	b->overhead = single_overhead(b->trivial);
+}
+
+static void beside_close(struct beside *b)
+{
+	ring_buffer__free(b->rb);
+	close(b->trivial);
+	bpf_object__close(b->before);
+	xct_bpf__destroy(b->now);
+}
+
+/* The cases of a run as JSON: per path, each configuration's median and
+ * runs; extra, a JSON member or "", goes in the header. */
+static void beside_print(const struct beside *b, const char *extra, int n_paths,
+			 const char *const *paths, const char *const *methods,
+			 const char *const *names, double v[][BESIDE_CONFIGS][BESIDE_ROUNDS])
+{
+	int k, c, r;
+
+	printf("{\"rounds\": %d, \"distinct_n\": %d, \"trivial_single_ns\": %.1f, %s"
+	       "\"events_taken\": %llu,\n \"cases\": [\n",
+	       b->rounds, b->n, b->overhead, extra, (unsigned long long)b->taken);
+	for (k = 0; k < n_paths; k++) {
+		printf("  {\"name\": \"%s\", \"method\": \"%s\"", paths[k], methods[k]);
+		for (c = 0; c < BESIDE_CONFIGS; c++) {
+			printf(", \"%s_ns\": %.1f, \"%s_runs\": [", names[c],
+			       median_of(v[k][c], b->rounds), names[c]);
+			for (r = 0; r < b->rounds; r++)
+				printf("%s%.1f", r ? ", " : "", v[k][c][r]);
+			printf("]");
+		}
+		printf("}%s\n", k == n_paths - 1 ? "" : ",");
+	}
+	printf(" ]}\n");
 }
 
 /*
  * Three datapaths on the same frames, in interleaved rounds: the one
- * before connection events (its object file), this one with no reader
- * subscribed, and this one with a reader (whose events are taken from the
- * ring between rounds, outside the timing).  No ruleset: every packet is
- * accepted.  The paths: an established connection's ACK (no event), and
- * a new connection's SYN (one NEW with a reader).
+ * before connection events, this one with no reader subscribed, and this
+ * one with a reader.  No ruleset: every packet is accepted.  The paths: an
+ * established connection's ACK (no event), and a new connection's SYN (one
+ * NEW with a reader).
  */
 static int events_cost(const char *before_obj)
 {
-	enum { BEFORE, NO_READER, READER, CONFIGS };
-	static const char *const names[CONFIGS] = {"before", "no_reader", "reader"};
-	LIBBPF_OPTS(bpf_object_open_opts, bopts, .pin_root_path = ev_dir_before);
-	int rounds = quick ? 1 : 5, n = quick ? 200 : 20000, r, c, fd[CONFIGS], ct_fd[CONFIGS];
-	double est[CONFIGS][5], syn[CONFIGS][5], overhead;
-	struct bpf_object *before;
-	struct ring_buffer *rb;
-	struct xct_bpf *skel;
-	__u64 taken = 0;
-	int trivial, subs_fd;
+	enum { BEFORE, NO_READER, READER };
+	static const char *const names[BESIDE_CONFIGS] = {"before", "no_reader", "reader"};
+	static const char *const paths[] = {
+		"ESTABLISHED TCP ACK, IPv4 (no event)",
+		"NEW TCP accepted (SYN creates the entry, NEW event), IPv4"};
+	static const char *const methods[] = {"repeat", "distinct"};
+	double v[2][BESIDE_CONFIGS][BESIDE_ROUNDS];
+	int fd[BESIDE_CONFIGS], ct_fd[BESIDE_CONFIGS], r, c, subs_fd;
+	struct beside b;
 
-	mount_bpffs();
-	if (!mkdtemp(ev_dir_now) || !mkdtemp(ev_dir_before)) {
-		perror("prog_cost: mkdtemp");
-		return 1;
+	beside_open(&b, before_obj);
+	for (c = 0; c < BESIDE_CONFIGS; c++) {
+		fd[c] = beside_prog(&b, c == BEFORE, "xct_xdp");
+		ct_fd[c] = beside_map(&b, c == BEFORE, "xct_ct");
 	}
-	atexit(remove_ev_pins);
-	skel = load_datapath(ev_dir_now, XCT_MAX_ENTRIES_DEFAULT);
-	before = bpf_object__open_file(before_obj, &bopts);
-	if (!before || bpf_object__load(before)) {
-		fprintf(stderr, "prog_cost: cannot load %s\n", before_obj);
-		return 1;
-	}
-	fd[BEFORE] = bpf_program__fd(bpf_object__find_program_by_name(before, "xct_xdp"));
-	ct_fd[BEFORE] = bpf_map__fd(bpf_object__find_map_by_name(before, "xct_ct"));
-	fd[NO_READER] = fd[READER] = bpf_program__fd(skel->progs.xct_xdp);
-	ct_fd[NO_READER] = ct_fd[READER] = bpf_map__fd(skel->maps.xct_ct);
-	subs_fd = bpf_map__fd(skel->maps.xct_subs);
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.xct_ct_events), discard_event, &taken, NULL);
-	if (!rb) {
-		fprintf(stderr, "prog_cost: cannot read xct_ct_events\n");
-		return 1;
-	}
-	trivial = trivial_prog();
-	overhead = single_overhead(trivial);
-
-	for (r = 0; r < rounds; r++) {
-		for (c = 0; c < CONFIGS; c++) {
+	subs_fd = beside_map(&b, 0, "xct_subs");
+	for (r = 0; r < b.rounds; r++) {
+		for (c = 0; c < BESIDE_CONFIGS; c++) {
 			/* A reader's refresh an hour ahead: subscribed for
 			 * the whole round, however long the machine takes. */
 			set_reader(subs_fd, c == READER ? mono_ns() + 3600 * 1000000000ULL : 0);
 			clear_table(ct_fd[c]);
-			est[c][r] = ev_established(fd[c]);
+			v[0][c][r] = ev_established(fd[c]);
 			clear_table(ct_fd[c]);
-			syn[c][r] = accepted_raw(fd[c], 0, 1, n, 10000) - overhead;
+			v[1][c][r] = accepted_raw(fd[c], 0, 1, b.n, 10000) - b.overhead;
 			set_reader(subs_fd, 0);
-			ring_buffer__consume(rb);
+			ring_buffer__consume(b.rb);
 		}
 	}
-	printf("{\"rounds\": %d, \"distinct_n\": %d, \"trivial_single_ns\": %.1f, "
-	       "\"events_taken\": %llu,\n \"cases\": [\n",
-	       rounds, n, overhead, (unsigned long long)taken);
-	for (c = 0; c < 2; c++) {
-		double(*v)[5] = c ? syn : est;
-		int k;
-
-		printf("  {\"name\": \"%s\", \"method\": \"%s\"",
-		       c ? "NEW TCP accepted (SYN creates the entry, NEW event), IPv4"
-			 : "ESTABLISHED TCP ACK, IPv4 (no event)",
-		       c ? "distinct" : "repeat");
-		for (k = 0; k < CONFIGS; k++) {
-			printf(", \"%s_ns\": %.1f, \"%s_runs\": [", names[k],
-			       median_of(v[k], rounds), names[k]);
-			for (r = 0; r < rounds; r++)
-				printf("%s%.1f", r ? ", " : "", v[k][r]);
-			printf("]");
-		}
-		printf("}%s\n", c ? "" : ",");
-	}
-	printf(" ]}\n");
-	ring_buffer__free(rb);
-	close(trivial);
-	bpf_object__close(before);
-	xct_bpf__destroy(skel);
+	beside_print(&b, "", 2, paths, methods, names, v);
+	beside_close(&b);
 	return 0;
 }
 
@@ -1030,112 +1089,60 @@ static void own_record(int ctl_fd, __u32 on)
 	}
 }
 
-static char own_dir_now[] = "/sys/fs/bpf/xctb-own-XXXXXX";
-static char own_dir_before[] = "/sys/fs/bpf/xctb-ownb-XXXXXX";
-
-static void remove_own_pins(void)
-{
-	remove_pins(own_dir_now);
-	remove_pins(own_dir_before);
-}
-
 /*
  * Forwarded traffic, which has no owner, through three datapaths in
- * interleaved rounds: the one before owners existed (its object file),
- * this one with owners not recorded, and this one recording them (as after
- * xct attach-cgroup, with OWN_OTHERS local connections owned).  A reader of
- * connection events is subscribed in all three, so that every NEW is sent:
- * the path where an owner is looked up.  No ruleset: every packet is
- * accepted.  The paths: established TCP and UDP packets (no event), a new
- * TCP connection's SYN (one NEW), and its end, deleted through the control
- * program (one DESTROY: the path of the GC and of eviction).
+ * interleaved rounds: the one before owners existed, this one with owners
+ * not recorded, and this one recording them (as after xct attach-cgroup,
+ * with OWN_OTHERS local connections owned).  A reader of connection events
+ * is subscribed in all three, so that every NEW is sent: the path where an
+ * owner is looked up.  No ruleset: every packet is accepted.  The paths:
+ * established TCP and UDP packets (no event), a new TCP connection's SYN
+ * (one NEW), and its end, deleted through the control program (one
+ * DESTROY: the path of the GC and of eviction).
  */
 static int owner_cost(const char *before_obj)
 {
-	enum { BEFORE, OFF, ON, CONFIGS };
-	static const char *const names[CONFIGS] = {"before", "off", "on"};
+	enum { BEFORE, OFF, ON };
+	static const char *const names[BESIDE_CONFIGS] = {"before", "off", "on"};
 	static const char *const paths[] = {
 		"ESTABLISHED TCP ACK, IPv4 (no event)", "ESTABLISHED UDP reply, IPv4 (no event)",
 		"NEW TCP accepted (SYN creates the entry, NEW event), IPv4",
 		"END of a TCP connection (xct ct delete: DESTROY event, entry removed), IPv4"};
+	static const char *const methods[] = {"repeat", "repeat", "distinct", "distinct"};
 	enum { N_PATHS = sizeof(paths) / sizeof(paths[0]) };
-	LIBBPF_OPTS(bpf_object_open_opts, bopts, .pin_root_path = own_dir_before);
-	int rounds = quick ? 1 : 5, n = quick ? 200 : 20000, r, c, k;
-	int fd[CONFIGS], ct_fd[CONFIGS], subs_fd[CONFIGS], del_fd[CONFIGS], ctl_fd;
-	double v[N_PATHS][CONFIGS][5], overhead;
-	struct bpf_object *before;
-	struct ring_buffer *rb;
-	struct xct_bpf *skel;
-	__u64 taken = 0;
-	int trivial;
+	int fd[BESIDE_CONFIGS], ct_fd[BESIDE_CONFIGS], subs_fd[BESIDE_CONFIGS];
+	int del_fd[BESIDE_CONFIGS], ctl_fd, r, c;
+	double v[N_PATHS][BESIDE_CONFIGS][BESIDE_ROUNDS];
+	char extra[64];
+	struct beside b;
 
-	mount_bpffs();
-	if (!mkdtemp(own_dir_now) || !mkdtemp(own_dir_before)) {
-		perror("prog_cost: mkdtemp");
-		return 1;
+	beside_open(&b, before_obj);
+	for (c = 0; c < BESIDE_CONFIGS; c++) {
+		fd[c] = beside_prog(&b, c == BEFORE, "xct_xdp");
+		del_fd[c] = beside_prog(&b, c == BEFORE, "xct_ctl");
+		ct_fd[c] = beside_map(&b, c == BEFORE, "xct_ct");
+		subs_fd[c] = beside_map(&b, c == BEFORE, "xct_subs");
 	}
-	atexit(remove_own_pins);
-	skel = load_datapath(own_dir_now, XCT_MAX_ENTRIES_DEFAULT);
-	before = bpf_object__open_file(before_obj, &bopts);
-	if (!before || bpf_object__load(before)) {
-		fprintf(stderr, "prog_cost: cannot load %s\n", before_obj);
-		return 1;
-	}
-	fd[BEFORE] = bpf_program__fd(bpf_object__find_program_by_name(before, "xct_xdp"));
-	ct_fd[BEFORE] = bpf_map__fd(bpf_object__find_map_by_name(before, "xct_ct"));
-	subs_fd[BEFORE] = bpf_map__fd(bpf_object__find_map_by_name(before, "xct_subs"));
-	del_fd[BEFORE] = bpf_program__fd(bpf_object__find_program_by_name(before, "xct_ctl"));
-	fd[OFF] = fd[ON] = bpf_program__fd(skel->progs.xct_xdp);
-	ct_fd[OFF] = ct_fd[ON] = bpf_map__fd(skel->maps.xct_ct);
-	subs_fd[OFF] = subs_fd[ON] = bpf_map__fd(skel->maps.xct_subs);
-	del_fd[OFF] = del_fd[ON] = bpf_program__fd(skel->progs.xct_ctl);
-	ctl_fd = bpf_map__fd(skel->maps.xct_owner_ctl);
-	own_fill_others(bpf_map__fd(skel->maps.xct_owner));
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.xct_ct_events), discard_event, &taken, NULL);
-	if (!rb ||
-	    ring_buffer__add(rb, bpf_map__fd(bpf_object__find_map_by_name(before, "xct_ct_events")),
-			     discard_event, &taken)) {
-		fprintf(stderr, "prog_cost: cannot read the xct_ct_events rings\n");
-		return 1;
-	}
-	trivial = trivial_prog();
-	overhead = single_overhead(trivial);
-
-	for (r = 0; r < rounds; r++) {
-		for (c = 0; c < CONFIGS; c++) {
+	ctl_fd = beside_map(&b, 0, "xct_owner_ctl");
+	own_fill_others(beside_map(&b, 0, "xct_owner"));
+	for (r = 0; r < b.rounds; r++) {
+		for (c = 0; c < BESIDE_CONFIGS; c++) {
 			own_record(ctl_fd, c == ON);
 			set_reader(subs_fd[c], mono_ns() + 3600 * 1000000000ULL);
 			clear_table(ct_fd[c]);
 			v[0][c][r] = own_established(fd[c], 1);
 			v[1][c][r] = own_established(fd[c], 0);
 			clear_table(ct_fd[c]);
-			v[2][c][r] = accepted_raw(fd[c], 0, 1, n, 10000) - overhead;
-			v[3][c][r] = own_deletes(del_fd[c], n, 10000) - overhead;
+			v[2][c][r] = accepted_raw(fd[c], 0, 1, b.n, 10000) - b.overhead;
+			v[3][c][r] = own_deletes(del_fd[c], b.n, 10000) - b.overhead;
 			set_reader(subs_fd[c], 0);
-			ring_buffer__consume(rb);
+			ring_buffer__consume(b.rb);
 		}
 	}
 	own_record(ctl_fd, 0);
-	printf("{\"rounds\": %d, \"distinct_n\": %d, \"trivial_single_ns\": %.1f, "
-	       "\"owned_others\": %d, \"events_taken\": %llu,\n \"cases\": [\n",
-	       rounds, n, overhead, OWN_OTHERS, (unsigned long long)taken);
-	for (k = 0; k < N_PATHS; k++) {
-		printf("  {\"name\": \"%s\", \"method\": \"%s\"", paths[k],
-		       k >= 2 ? "distinct" : "repeat");
-		for (c = 0; c < CONFIGS; c++) {
-			printf(", \"%s_ns\": %.1f, \"%s_runs\": [", names[c],
-			       median_of(v[k][c], rounds), names[c]);
-			for (r = 0; r < rounds; r++)
-				printf("%s%.1f", r ? ", " : "", v[k][c][r]);
-			printf("]");
-		}
-		printf("}%s\n", k == N_PATHS - 1 ? "" : ",");
-	}
-	printf(" ]}\n");
-	ring_buffer__free(rb);
-	close(trivial);
-	bpf_object__close(before);
-	xct_bpf__destroy(skel);
+	snprintf(extra, sizeof(extra), "\"owned_others\": %d, ", OWN_OTHERS);
+	beside_print(&b, extra, N_PATHS, paths, methods, names, v);
+	beside_close(&b);
 	return 0;
 }
 
