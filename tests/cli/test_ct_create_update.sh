@@ -31,33 +31,9 @@ x() { ip netns exec "$NS" "$XCT" --pin-path "$PIN" "$@"; }
 k() { ip netns exec "$PEER" conntrack "$@"; }
 x attach --mode generic xc0 >/dev/null || { not_ok "ct update: attach"; exit 1; }
 
-# norm: what both print, without what they count differently.
-norm() {
-	sed -E -e 's/ (packets|bytes|use)=[0-9]+//g' -e 's/ id=[0-9]+//g' \
-		-e 's/^((ipv[46] +[0-9]+ +)?[a-z0-9]+ +[0-9]+ +)[0-9]+ /\1T /' \
-		-e 's/^(xct v[^:]*|conntrack v[^:]*): //' | sort
-}
-# same NAME ARGS...: `conntrack ARGS` and `xct ct ARGS` (conntrack's
-# command letters) exit alike, list the same entries (norm) and end with
-# the same count ("N flow entries have been shown."); their error messages
-# are their own.
-same() {
-	local name=$1 kout xout krc xrc
-	shift
-	kout=$(k "$@" 2>&1)
-	krc=$?
-	xout=$(x ct "$@" 2>&1)
-	xrc=$?
-	kout=$(grep -E '^(ipv[46] |[a-z]+ +[0-9]+ |[0-9]+$|.*flow entries have been)' <<<"$kout" | norm)
-	xout=$(grep -E '^(ipv[46] |[a-z]+ +[0-9]+ |[0-9]+$|.*flow entries have been)' <<<"$xout" | norm)
-	if [ "$krc" = "$xrc" ] && [ "$kout" = "$xout" ]; then
-		ok "ct update: $name"
-	else
-		echo "  $*: conntrack exit $krc, xct exit $xrc" >&2
-		diff <(echo "$kout") <(echo "$xout") | sed 's/^/    /' >&2
-		not_ok "ct update: $name"
-	fi
-}
+SAME_PREFIX="ct update"
+. tests/cli/ct_same.sh
+
 # timeout_of ARGS...: the seconds left of the one entry ARGS lists in xct.
 timeout_of() { x ct list "$@" 2>/dev/null | awk '{ print $3 }'; }
 
