@@ -50,7 +50,8 @@ struct xct_nat_work {
 	__s32 be_result;      /* dnat: of the last backend tried (xct_nat_dnat_try) */
 	__u8 claimed;
 	__u8 is_icmp;
-	__u8 dnat; /* deciding at ingress: only dnat rules apply */
+	__u8 dnat;	/* deciding at ingress: only dnat rules apply */
+	__u8 keep_port; /* the connection's own port is tried first */
 };
 
 struct {
@@ -129,7 +130,7 @@ static long xct_nat_port_step(__u32 i, void *unused)
 
 	if (!w)
 		return 1;
-	port = xct_nat_port_try(i, w->orig_port, w->lo, w->hi, w->start);
+	port = xct_nat_port_try(i, w->orig_port, w->lo, w->hi, w->start, w->keep_port);
 	xct_nat_src_tuple(&w->orig, &w->addr, w->is_icmp ? port : xct_htons(port), &t);
 	if (xct_key_from_tuple(&t, &w->rkey, &side) < 0)
 		return 1;
@@ -311,13 +312,15 @@ static __always_inline int xct_nat_decide(struct __sk_buff *skb, const struct xc
 			return XCT_NATD_FAILED;
 		}
 	} else {
-		w->addr = xct_nat_pick_addr(r, &w->orig.src, w->orig.family);
+		w->addr = xct_nat_pick_addr(r, &w->orig.src, &w->orig.dst, w->orig.family);
 	}
+	w->keep_port = !(r->mode & XCT_NAT_MODE_RANDOM_ALL);
 	w->is_icmp = xct_is_icmp(w->orig.family, w->orig.proto);
 	w->orig_port = w->is_icmp ? w->orig.sport : xct_ntohs(w->orig.sport);
 	xct_nat_port_range(r, w->orig.family, w->orig.proto, w->orig_port, &w->lo, &w->hi);
 	/* Translating to the tuple the connection has already: nothing to do. */
-	if (xct_addr_eq(&w->addr, &w->orig.src) && w->orig_port >= w->lo && w->orig_port <= w->hi)
+	if (w->keep_port && xct_addr_eq(&w->addr, &w->orig.src) && w->orig_port >= w->lo &&
+	    w->orig_port <= w->hi)
 		return XCT_NATD_NONE;
 
 	w->start = bpf_get_prandom_u32();

@@ -66,6 +66,22 @@ enum xct_nat_kind {
 #define XCT_NATM_DPORT_NEG  0x400
 #define XCT_NATM_PORT_RANGE 0x800 /* to_port_lo..to_port_hi given */
 
+/*
+ * How a source translation picks its tuple: nft's flags of masquerade and
+ * snat, nf_nat's NF_NAT_RANGE_PROTO_RANDOM, _RANDOM_FULLY and _PERSISTENT.
+ * Without random or fully-random a connection keeps its own port when
+ * that is free, and a port is searched from a random start only when it
+ * is not; with either, the port is always searched from a random start
+ * (nf_nat draws both from the same random source today).  Without
+ * persistent, the address of a range is chosen by a hash of the source
+ * and the destination; with it, by the source alone, so that a client
+ * keeps one address for every server.
+ */
+#define XCT_NAT_MODE_RANDOM	  0x1
+#define XCT_NAT_MODE_FULLY_RANDOM 0x2
+#define XCT_NAT_MODE_PERSISTENT	  0x4
+#define XCT_NAT_MODE_RANDOM_ALL	  (XCT_NAT_MODE_RANDOM | XCT_NAT_MODE_FULLY_RANDOM)
+
 /* One backend of a dnat rule; port in host order, 0 keeps the
  * connection's own destination port. */
 struct xct_nat_backend {
@@ -94,7 +110,7 @@ struct xct_nat_rule {
 	__u16 dport_lo, dport_hi;
 	union xct_addr to_lo, to_hi; /* snat: the address range (IPv4), or one address */
 	__u16 to_port_lo, to_port_hi;
-	__u32 pad2;
+	__u32 mode; /* XCT_NAT_MODE_* */
 	char text[XCT_NAT_TEXT_MAX]; /* the rule as written, for xct rules show */
 	struct xct_nat_backend backends[XCT_NAT_BACKENDS_MAX];
 };
@@ -264,33 +280,41 @@ XCT_INLINE void xct_nat_port_range(const struct xct_nat_rule *r, __u8 family, __
 
 /*
  * The i-th port to try: first the connection's own port when the range
- * holds it (as nf_nat, which translates the port only when it must), then
- * the range in order from a random start.
+ * holds it and keep is set (as nf_nat, which translates the port only when
+ * it must, unless told random), then the range in order from a random
+ * start.
  */
-XCT_INLINE __u16 xct_nat_port_try(__u32 i, __u16 orig, __u16 lo, __u16 hi, __u32 start)
+XCT_INLINE __u16 xct_nat_port_try(__u32 i, __u16 orig, __u16 lo, __u16 hi, __u32 start, int keep)
 {
 	__u32 size = (__u32)hi - lo + 1;
 
-	if (i == 0 && orig >= lo && orig <= hi)
+	if (i == 0 && keep && orig >= lo && orig <= hi)
 		return orig;
 	return (__u16)(lo + (start + i) % size);
 }
 
-/* The address of an snat rule for a connection from src: one of the range,
- * always the same for one source (nf_nat hashes the source too, so that a
- * client keeps one public address).  IPv6 ranges are one address. */
+/* The address of an snat rule for a connection from src to dst: one of
+ * the range, always the same for one source and destination, or for one
+ * source whatever the destination with XCT_NAT_MODE_PERSISTENT (nf_nat
+ * hashes the source with the destination as the seed, or with none).
+ * IPv6 ranges are one address. */
 XCT_INLINE union xct_addr xct_nat_pick_addr(const struct xct_nat_rule *r, const union xct_addr *src,
-					    __u8 family)
+					    const union xct_addr *dst, __u8 family)
 {
 	union xct_addr a = r->to_lo;
-	__u32 lo, n;
+	__u32 lo, n, h;
 
 	if (family != XCT_AF_INET)
 		return a;
 	lo = xct_ntohl(r->to_lo.v4);
 	n = xct_ntohl(r->to_hi.v4) - lo + 1;
-	if (n > 1)
-		a.v4 = xct_htonl(lo + (xct_ntohl(src->v4) * 2654435761U) % n);
+	if (n <= 1)
+		return a;
+	h = xct_ntohl(src->v4) * 2654435761U;
+	if (!(r->mode & XCT_NAT_MODE_PERSISTENT))
+		h = (h ^ xct_ntohl(dst->v4)) * 2246822519U;
+	/* The high bits, which every bit of the input reaches. */
+	a.v4 = xct_htonl(lo + (__u32)(((__u64)h * n) >> 32));
 	return a;
 }
 

@@ -1137,6 +1137,7 @@ static int compile_nat(struct compiler *cc, xct_ifindex_fn resolve, void *ctx)
 		memcpy(n->to_lo.bytes, r->nat_to.addr_lo, 16);
 		memcpy(n->to_hi.bytes, r->nat_to.addr_hi, 16);
 		snprintf(n->text, sizeof(n->text), "%s", r->text ? r->text : "");
+		n->mode = r->nat_to.mode;
 		n->n_backends = r->nat_to.n_backends;
 		for (j = 0; j < r->nat_to.n_backends; j++) {
 			memcpy(n->backends[j].addr.bytes, r->nat_to.backends[j].addr, 16);

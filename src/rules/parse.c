@@ -2442,6 +2442,47 @@ static int check_nat_word(struct parser *p, const struct rule_ctx *rc, const str
 	return 0;
 }
 
+/* The flags of masquerade and snat, as nft writes them after the target:
+ * random, fully-random, persistent, one or several separated by commas. */
+static const struct name_val nat_modes[] = {
+	{"random", XCT_NAT_MODE_RANDOM},
+	{"fully-random", XCT_NAT_MODE_FULLY_RANDOM},
+	{"persistent", XCT_NAT_MODE_PERSISTENT},
+};
+
+static bool is_nat_mode(const struct tok *t)
+{
+	return t->type == TOK_WORD && lookup(nat_modes, ARRAY_SIZE(nat_modes), t->s, t->len) >= 0;
+}
+
+static int parse_nat_modes(struct parser *p, struct rule_ctx *rc)
+{
+	struct xct_nat_to *to = &rc->r.nat_to;
+	int i;
+
+	if (rc->r.action == XCT_ACTION_DNAT)
+		return perr(p, &p->cur,
+			    "'%s' applies to masquerade and snat, which choose a port; dnat "
+			    "translates to the port it is given",
+			    TXT(&p->cur));
+	for (;;) {
+		i = lookup(nat_modes, ARRAY_SIZE(nat_modes), p->cur.s, p->cur.len);
+		if (p->cur.type != TOK_WORD || i < 0)
+			return perr(p, &p->cur,
+				    "expected random, fully-random or persistent after ',', got %s",
+				    GOT(&p->cur));
+		if (to->mode & nat_modes[i].val)
+			return perr(p, &p->cur, "'%s' given twice", nat_modes[i].name);
+		if ((to->mode | nat_modes[i].val) == XCT_NAT_MODE_RANDOM_ALL)
+			return perr(p, &p->cur, "'random' and 'fully-random' exclude each other");
+		to->mode |= (__u8)nat_modes[i].val;
+		advance(p);
+		if (p->cur.type != TOK_COMMA)
+			return 0;
+		advance(p);
+	}
+}
+
 static int check_nat_rule(struct parser *p, const struct rule_ctx *rc, const struct tok *kw)
 {
 	const struct xct_rule *r = &rc->r;
@@ -2548,6 +2589,8 @@ static int parse_rule(struct parser *p, int action)
 		else if (tok_is(t, "to") && nat)
 			err = perr(p, t, "'to' must follow '%s' directly",
 				   actions[rc.r.action].name);
+		else if (nat && is_nat_mode(t))
+			err = parse_nat_modes(p, &rc);
 		else
 			err = unknown_in_rule(p, &rc);
 		if (!err && nat)

@@ -109,6 +109,7 @@ struct xct_nat_to {
 	__u16 port_lo, port_hi;
 	__u8 n_backends; /* 0: one target, not a set */
 	struct xct_nat_to_backend backends[XCT_DNAT_BACKENDS_MAX];
+	__u8 mode; /* masquerade and snat: XCT_NAT_MODE_* of xct/nat.h */
 };
 
 /* limit RATE/UNIT [burst N] [per saddr] */

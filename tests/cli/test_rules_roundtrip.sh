@@ -72,6 +72,8 @@ accept oif xc0 udp dport 123
 drop iif != xc0
 masquerade oif xc0 ip saddr 10.9.0.0/16
 snat to 198.51.100.10-198.51.100.13:20000-29999 oif xc0 udp saddr 10.8.0.0/16
+snat to 198.51.100.20-198.51.100.23 persistent oif xc0 tcp saddr 10.7.0.0/16
+masquerade oif xc0 ip saddr 10.6.0.0/16 fully-random
 dnat to 10.9.2.2:80 iif xc0 tcp dport 8080
 dnat to { 10.9.2.4:80, 10.9.2.5:80, 10.9.2.6 } iif xc0 tcp dport 8081
 dnat to 10.9.2.3 iif xc0 daddr 198.51.100.10 udp

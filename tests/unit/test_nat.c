@@ -101,6 +101,35 @@ TEST(nat_parse_rules)
 	xct_ruleset_free(&rs);
 }
 
+TEST(nat_parse_modes)
+{
+	const char *text = "masquerade oif wan random,persistent\n"
+			   "masquerade to :20000-20099 fully-random oif wan\n"
+			   "snat to 192.0.2.1-192.0.2.4 persistent oif eth0\n"
+			   "snat to 192.0.2.1 oif eth0\n";
+	struct xct_rules_error err;
+	struct xct_ruleset rs;
+
+	CHECK_EQ(parse(text, &rs, &err), 0);
+	CHECK_EQ(rs.n_nat_rules, 4);
+	CHECK_EQ(rs.nat_rules[0].nat_to.mode, XCT_NAT_MODE_RANDOM | XCT_NAT_MODE_PERSISTENT);
+	CHECK_STR(rs.nat_rules[0].text, "masquerade oif wan random,persistent");
+	CHECK_EQ(rs.nat_rules[1].nat_to.mode, XCT_NAT_MODE_FULLY_RANDOM);
+	CHECK_EQ(rs.nat_rules[1].nat_to.port_lo, 20000);
+	CHECK_EQ(rs.nat_rules[2].nat_to.mode, XCT_NAT_MODE_PERSISTENT);
+	CHECK_EQ(rs.nat_rules[3].nat_to.mode, 0);
+	xct_ruleset_free(&rs);
+
+	NAT_PERR("masquerade random,\n", 1, 19,
+		 "expected random, fully-random or persistent after ',', got end of line");
+	NAT_PERR("masquerade random random\n", 1, 19, "'random' given twice");
+	NAT_PERR("masquerade random,fully-random\n", 1, 19,
+		 "'random' and 'fully-random' exclude each other");
+	NAT_PERR("dnat to 10.0.0.1 iif eth0 persistent\n", 1, 27,
+		 "'persistent' applies to masquerade and snat, which choose a port; dnat "
+		 "translates to the port it is given");
+}
+
 TEST(nat_parse_errors)
 {
 	NAT_PERR("snat 192.0.2.1\n", 1, 6,
@@ -268,32 +297,36 @@ TEST(nat_port_choice)
 	CHECK(lo == 20000 && hi == 20003);
 
 	/* The connection's own port first when the range holds it. */
-	CHECK_EQ(xct_nat_port_try(0, 40000, 1024, 65535, 12345), 40000);
-	CHECK_EQ(xct_nat_port_try(1, 40000, 1024, 65535, 0), 1025);
+	CHECK_EQ(xct_nat_port_try(0, 40000, 1024, 65535, 12345, 1), 40000);
+	CHECK_EQ(xct_nat_port_try(1, 40000, 1024, 65535, 0, 1), 1025);
+	/* random, fully-random: the walk from the random start, at once. */
+	CHECK_EQ(xct_nat_port_try(0, 40000, 1024, 65535, 12345, 0), 1024 + 12345);
 	/* Outside the range: the walk starts at once; it covers every port
 	 * of the range exactly once in size tries. */
 	for (i = 0; i < 4; i++)
-		seen[xct_nat_port_try(i, 40000, 20000, 20003, 0xfffffffeU) - 20000]++;
+		seen[xct_nat_port_try(i, 40000, 20000, 20003, 0xfffffffeU, 1) - 20000]++;
 	CHECK(seen[0] == 1 && seen[1] == 1 && seen[2] == 1 && seen[3] == 1);
-	CHECK_EQ(xct_nat_port_try(65535, 1, 1, 65535, 0xffffffffU),
+	CHECK_EQ(xct_nat_port_try(65535, 1, 1, 65535, 0xffffffffU, 1),
 		 (__u16)(1 + (0xffffffffU + 65535U) % 65535));
 }
 
 TEST(nat_pick_addr)
 {
 	struct xct_nat_rule r;
-	union xct_addr src, a, b;
-	__u32 lo = ntohl(v4("192.0.2.1")), n, i, hits[4] = {0};
+	union xct_addr src, dst, a, b;
+	__u32 lo = ntohl(v4("192.0.2.1")), n, i, j, hits[4] = {0}, moved = 0;
 
 	memset(&r, 0, sizeof(r));
 	r.to_lo.v4 = v4("192.0.2.1");
 	r.to_hi.v4 = v4("192.0.2.4");
 	memset(&src, 0, sizeof(src));
+	memset(&dst, 0, sizeof(dst));
+	dst.v4 = v4("198.51.100.7");
 	for (i = 0; i < 256; i++) {
 		src.v4 = htonl(0x0a000000 + i);
-		a = xct_nat_pick_addr(&r, &src, XCT_AF_INET);
-		b = xct_nat_pick_addr(&r, &src, XCT_AF_INET);
-		CHECK_EQ(a.v4, b.v4); /* one source, one address */
+		a = xct_nat_pick_addr(&r, &src, &dst, XCT_AF_INET);
+		b = xct_nat_pick_addr(&r, &src, &dst, XCT_AF_INET);
+		CHECK_EQ(a.v4, b.v4); /* one source and destination, one address */
 		n = ntohl(a.v4) - lo;
 		CHECK(n < 4);
 		if (n < 4)
@@ -301,6 +334,25 @@ TEST(nat_pick_addr)
 	}
 	/* Sources spread over the whole range. */
 	CHECK(hits[0] && hits[1] && hits[2] && hits[3]);
+
+	/* Without persistent, one source reaches other servers from other
+	 * addresses; with it, from one. */
+	for (i = 0; i < 16; i++) {
+		src.v4 = htonl(0x0a000000 + i);
+		dst.v4 = v4("198.51.100.1");
+		r.mode = 0;
+		a = xct_nat_pick_addr(&r, &src, &dst, XCT_AF_INET);
+		for (j = 2; j < 10; j++) {
+			dst.v4 = htonl(ntohl(v4("198.51.100.0")) + j);
+			r.mode = 0;
+			b = xct_nat_pick_addr(&r, &src, &dst, XCT_AF_INET);
+			moved += a.v4 != b.v4;
+			r.mode = XCT_NAT_MODE_PERSISTENT;
+			CHECK_EQ(xct_nat_pick_addr(&r, &src, &dst, XCT_AF_INET).v4,
+				 xct_nat_pick_addr(&r, &src, &src, XCT_AF_INET).v4);
+		}
+	}
+	CHECK(moved > 16 * 8 / 2);
 }
 
 TEST(nat_reply_tuple)
