@@ -26,7 +26,11 @@
 #      one server port get the four ports, a fifth fails with nat_no_tuple
 #      counted, the four stay up;
 #   6. a translated connection keeps working after the rules are cleared,
-#      and its binding goes with its entry (`xct ct delete`).
+#      and its binding goes with its entry (`xct ct delete`);
+#   7. masquerade random / fully-random translate a free port too, and
+#      snat to a range gives one client one address for every server
+#      with persistent and several without: through xct and, the same
+#      checks, through nf_nat.
 # Each check prints its own ok / not ok line.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
@@ -285,6 +289,88 @@ check_exhaustion() {
 	result nat_exhausted_existing_kept $?
 }
 
+# The flags of a source translation, through xct (MODE_TOOL=xct) or nf_nat
+# (nft): nat_modes_apply XCT_RULE NFT_RULE loads the rule of the one in use.
+MODE_TOOL=xct
+SNAT_RANGE=10.231.2.200-10.231.2.203
+nat_modes_apply() {
+	if [ "$MODE_TOOL" = xct ]; then
+		echo "$1" >"$WORK/mode.xct" && xct_r rules load "$WORK/mode.xct" >/dev/null
+		return
+	fi
+	in_ns "$NS_R" nft delete table ip xctmode 2>/dev/null
+	in_ns "$NS_R" nft -f - <<-EOF
+		table ip xctmode {
+			chain post {
+				type nat hook postrouting priority srcnat; policy accept;
+				$2
+			}
+		}
+	EOF
+}
+
+# random and fully-random translate the port even when the connection's
+# own is free; without them it is kept (check_clear, check_clients).
+# Three flows each: a random port equal to the original is 1 in 64,512.
+check_port_modes() {
+	local mode sport out bad=""
+	for mode in random fully-random; do
+		nat_modes_apply "masquerade oif veth-r-s $mode" "oifname \"veth-r-s\" masquerade $mode" ||
+			{ bad="$bad load:$mode"; continue; }
+		for sport in 45101 45102 45103; do
+			[ "$MODE_TOOL" = nft ] && sport=$((sport + 100))
+			[ "$mode" = random ] && sport=$((sport + 10))
+			out=$(udp_peer "$NS_C" "$sport")
+			case $out in
+			"$R4S $sport" | "") bad="$bad $mode:$sport:'$out'" ;;
+			"$R4S "*) ;;
+			*) bad="$bad $mode:$sport:'$out'" ;;
+			esac
+		done
+	done
+	result "nat_${MODE_TOOL}_random_ports_translated" "$([ -z "$bad" ] && echo 0 || echo 1)" "$bad"
+}
+
+# snat to a range of four addresses: without persistent one client reaches
+# sixteen server addresses from several of them (nf_nat hashes the source
+# with the destination); with persistent from one.
+check_addr_modes() {
+	local flags i out seen n
+	for flags in persistent random; do
+		nat_modes_apply "snat to $SNAT_RANGE $flags oif veth-r-s tcp" \
+			"oifname \"veth-r-s\" meta l4proto tcp snat to $SNAT_RANGE $flags" ||
+			{ result "nat_${MODE_TOOL}_snat_$flags" 1 load; continue; }
+		seen=""
+		for i in $(seq 31 46); do
+			out=$(tcp_peer_of "$NS_C" "10.231.2.$i:$P_TCP" $((46000 + i)))
+			seen="$seen ${out% *}"
+		done
+		n=$(tr ' ' '\n' <<<"$seen" | grep -c '^10\.231\.2\.20[0-3]$')
+		out=$(tr ' ' '\n' <<<"$seen" | grep . | sort -u | wc -l)
+		if [ "$flags" = persistent ]; then
+			[ "$n" = 16 ] && [ "$out" = 1 ]
+		else
+			[ "$n" = 16 ] && [ "$out" -gt 1 ]
+		fi
+		result "nat_${MODE_TOOL}_snat_$flags" $? "$n of 16 from the range, $out addresses:$seen"
+		[ "$MODE_TOOL" = xct ] && xct_r ct flush >/dev/null 2>&1
+		[ "$MODE_TOOL" = nft ] && ct_r -F >/dev/null 2>&1
+	done
+}
+
+# The addresses the address checks need: the range on the router, sixteen
+# more on the server, whose filter lets the range through.
+nat_modes_setup() {
+	local i
+	for i in 200 201 202 203; do
+		in_ns "$NS_R" ip addr add "10.231.2.$i/32" dev veth-r-s || return 1
+	done
+	for i in $(seq 31 46); do
+		in_ns "$NS_S" ip addr add "10.231.2.$i/32" dev veth-s || return 1
+	done
+	in_ns "$NS_S" nft insert rule inet natcheck in ip saddr "$SNAT_RANGE" accept
+}
+
 check_clear() {
 	local ok=0
 	# A UDP flow translated under the rules, then the rules cleared.
@@ -326,5 +412,13 @@ check_ipv6
 check_icmp_errors
 check_ct_list
 check_exhaustion
+nat_modes_setup || fail_setup "addresses for the NAT flags"
+check_port_modes
+check_addr_modes
 check_clear
 check_oracle
+# The same flags through nf_nat (check_oracle detached xct).
+MODE_TOOL=nft
+check_port_modes
+check_addr_modes
+in_ns "$NS_R" nft delete table ip xctmode 2>/dev/null
