@@ -54,6 +54,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <syslog.h>
 
 #include "rules/ruleset.h"
 #include "xct/abi.h"
@@ -1265,6 +1266,7 @@ static void rule_free(struct xct_rule *r)
 {
 	free(r->text);
 	free(r->comment);
+	free(r->log_prefix);
 	free(r->ifaces);
 	free(r->iface_locs);
 	free(r->saddr.list);
@@ -2108,6 +2110,110 @@ static int parse_comment(struct parser *p, struct rule_ctx *rc)
 	return 0;
 }
 
+/* syslog's priorities by nft's names of them (log level LEVEL). */
+static const struct name_val log_levels[] = {
+	{"emerg", LOG_EMERG},	{"alert", LOG_ALERT},	  {"crit", LOG_CRIT}, {"err", LOG_ERR},
+	{"warn", LOG_WARNING},	{"notice", LOG_NOTICE}, {"info", LOG_INFO}, {"debug", LOG_DEBUG},
+};
+
+/* log [prefix "TEXT"] [level LEVEL], in either order, as nft's. */
+static int parse_log(struct parser *p, struct rule_ctx *rc)
+{
+	bool level = false;
+	const struct tok *t;
+	int i;
+
+	if (rc->r.log)
+		return perr(p, &p->cur, "'log' given twice");
+	rc->r.log = true;
+	rc->r.log_level = LOG_WARNING;
+	advance(p);
+	for (;;) {
+		t = &p->cur;
+		if (tok_is(t, "prefix")) {
+			if (rc->r.log_prefix)
+				return perr(p, t, "'prefix' given twice");
+			advance(p);
+			t = &p->cur;
+			if (t->type != TOK_STRING)
+				return perr(p, t,
+					    "expected a string in double quotes after 'log prefix', "
+					    "got %s",
+					    GOT(t));
+			if (t->len - 2 > XCT_LOG_PREFIX_MAX)
+				return perr(p, t, "log prefix is %zu bytes long, at most %d are allowed",
+					    t->len - 2, XCT_LOG_PREFIX_MAX);
+			rc->r.log_prefix = strndup(t->s + 1, t->len - 2);
+			if (!rc->r.log_prefix)
+				return oom(p, t);
+			advance(p);
+		} else if (tok_is(t, "level")) {
+			if (level)
+				return perr(p, t, "'level' given twice");
+			level = true;
+			advance(p);
+			t = &p->cur;
+			if (tok_is(t, "audit"))
+				return perr(p, t,
+					    "log level audit (the kernel's audit log) is not supported: "
+					    "xctd writes to syslog");
+			i = t->type == TOK_WORD ? lookup(log_levels, ARRAY_SIZE(log_levels), t->s, t->len)
+						: -1;
+			if (i < 0)
+				return perr(p, t,
+					    "expected a log level (emerg, alert, crit, err, warn, notice, "
+					    "info, debug), got %s",
+					    GOT(t));
+			rc->r.log_level = (int)log_levels[i].val;
+			advance(p);
+		} else if (tok_is(t, "group") || tok_is(t, "snaplen") ||
+			   tok_is(t, "queue-threshold") || tok_is(t, "flags")) {
+			return perr(p, t,
+				    "'log %s' is not supported: xct logs to its event stream and, "
+				    "through xctd, to syslog (log prefix \"...\" level LEVEL)",
+				    TXT(t));
+		} else {
+			return 0;
+		}
+	}
+}
+
+int xct_rule_log_options(const char *text, char *prefix, size_t prefix_len, int *level)
+{
+	struct xct_rules_error err;
+	struct parser p;
+	int found = 0;
+
+	memset(&p, 0, sizeof(p));
+	memset(&err, 0, sizeof(err));
+	p.err = &err;
+	p.text = text;
+	p.len = strlen(text);
+	p.line = 1;
+	if (prefix_len)
+		prefix[0] = '\0';
+	*level = LOG_WARNING;
+	/* The text is a rule the parser took: its words are well formed, and
+	 * "log" outside a string is the statement. */
+	for (lex(&p, &p.cur); p.cur.type != TOK_EOF && p.cur.type != TOK_BAD; advance(&p)) {
+		const struct tok *t = &p.cur;
+		int i;
+
+		if (!found) {
+			found = tok_is(t, "log");
+			continue;
+		}
+		if (tok_is(&p.last, "prefix") && t->type == TOK_STRING && prefix_len)
+			snprintf(prefix, prefix_len, "%.*s", (int)(t->len - 2), t->s + 1);
+		else if (tok_is(&p.last, "level") && t->type == TOK_WORD &&
+			 (i = lookup(log_levels, ARRAY_SIZE(log_levels), t->s, t->len)) >= 0)
+			*level = (int)log_levels[i].val;
+		else if (!tok_is(t, "prefix") && !tok_is(t, "level"))
+			break;
+	}
+	return found ? 0 : -ENOENT;
+}
+
 /* Words that only make sense after another one: say which. */
 static const struct {
 	const char *word;
@@ -2576,13 +2682,9 @@ static int parse_rule(struct parser *p, int action)
 			err = parse_ct(p, &rc);
 		else if (tok_is(t, "limit"))
 			err = parse_limit(p, &rc);
-		else if (tok_is(t, "log")) {
-			if (rc.r.log)
-				err = perr(p, t, "'log' given twice");
-			rc.r.log = true;
-			if (!err)
-				advance(p);
-		} else if (tok_is(t, "counter"))
+		else if (tok_is(t, "log"))
+			err = parse_log(p, &rc);
+		else if (tok_is(t, "counter"))
 			advance(p); /* every rule counts */
 		else if (tok_is(t, "comment"))
 			err = parse_comment(p, &rc);

@@ -157,7 +157,9 @@ struct xct_rule {
 	__u8 ct_states; /* bit (1 << enum xct_ct_state); 0 when not given */
 
 	struct xct_limit limit;
-	bool log; /* a sampled event to the event stream */
+	bool log;	  /* a sampled event to the event stream */
+	char *log_prefix; /* log prefix "...": its text, or NULL */
+	int log_level;	  /* log level LEVEL: a syslog priority, LOG_WARNING by default */
 
 	struct xct_nat_to nat_to; /* NAT rules */
 };
@@ -214,6 +216,19 @@ const char *xct_rules_file_name(const char *path);
 void xct_rules_error_print(FILE *f, const struct xct_rules_error *err);
 
 void xct_ruleset_free(struct xct_ruleset *rs);
+
+/* What a log statement says, as nft's: log [prefix "TEXT"] [level LEVEL]. */
+#define XCT_LOG_PREFIX_MAX 127 /* bytes, as nft's (NF_LOG_PREFIXLEN less its NUL) */
+
+/*
+ * The prefix and level of a rule's log statement, read back from the rule's
+ * text (struct xct_rule's text, which the datapath keeps beside the rule
+ * for xct rules show): xctd writes them in the journal line of each packet
+ * the rule logs.  prefix gets the text without its quotes ("" when none),
+ * level the syslog priority (LOG_WARNING when none).  0, or -ENOENT when
+ * the rule has no log statement.
+ */
+int xct_rule_log_options(const char *text, char *prefix, size_t prefix_len, int *level);
 
 /* Looks a set up by name; its index or -1. */
 int xct_ruleset_find_set(const struct xct_ruleset *rs, const char *name);

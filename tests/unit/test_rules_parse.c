@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -1195,6 +1196,61 @@ TEST(rules_parse_log_counter_actions)
 	xct_ruleset_free(&rs);
 
 	CHECK_PERR("accept log log", 1, 12, "'log' given twice");
+}
+
+TEST(rules_parse_log_prefix_level)
+{
+	struct xct_ruleset rs;
+	const struct xct_rule *r;
+	char prefix[XCT_LOG_PREFIX_MAX + 1];
+	int level;
+
+	PARSE_OK("accept tcp dport 22 log prefix \"ssh in: \" level notice\n"
+		 "drop log level debug prefix \"level prefix\" udp\n"
+		 "accept log\n",
+		 &rs);
+	r = rule_at(&rs, 0);
+	CHECK(r->log);
+	CHECK_STR(r->log_prefix, "ssh in: ");
+	CHECK_EQ(r->log_level, LOG_NOTICE);
+	r = rule_at(&rs, 1);
+	CHECK_STR(r->log_prefix, "level prefix");
+	CHECK_EQ(r->log_level, LOG_DEBUG);
+	CHECK_EQ(r->proto, 17);
+	r = rule_at(&rs, 2);
+	CHECK(!r->log_prefix);
+	CHECK_EQ(r->log_level, LOG_WARNING); /* nft's default */
+
+	/* xctd reads them back from the text the datapath keeps. */
+	CHECK_EQ(xct_rule_log_options(rule_at(&rs, 0)->text, prefix, sizeof(prefix), &level), 0);
+	CHECK_STR(prefix, "ssh in: ");
+	CHECK_EQ(level, LOG_NOTICE);
+	CHECK_EQ(xct_rule_log_options(rule_at(&rs, 1)->text, prefix, sizeof(prefix), &level), 0);
+	CHECK_STR(prefix, "level prefix");
+	CHECK_EQ(level, LOG_DEBUG);
+	CHECK_EQ(xct_rule_log_options(rule_at(&rs, 2)->text, prefix, sizeof(prefix), &level), 0);
+	CHECK_STR(prefix, "");
+	CHECK_EQ(level, LOG_WARNING);
+	CHECK_EQ(xct_rule_log_options("accept tcp dport 22 comment \"log\"", prefix,
+				      sizeof(prefix), &level),
+		 -ENOENT);
+	xct_ruleset_free(&rs);
+
+	CHECK_PERR("accept log prefix", 1, 18,
+		   "expected a string in double quotes after 'log prefix', got end of file");
+	CHECK_PERR("accept log level loud", 1, 18,
+		   "expected a log level (emerg, alert, crit, err, warn, notice, info, debug), got "
+		   "'loud'");
+	CHECK_PERR("accept log level audit", 1, 18,
+		   "log level audit (the kernel's audit log) is not supported: xctd writes to syslog");
+	CHECK_PERR("accept log level info level info", 1, 23, "'level' given twice");
+	CHECK_PERR("accept log prefix \"a\" prefix \"b\"", 1, 23, "'prefix' given twice");
+	CHECK_PERR("accept log group 2", 1, 12,
+		   "'log group' is not supported: xct logs to its event stream and, through xctd, "
+		   "to syslog (log prefix \"...\" level LEVEL)");
+	CHECK_PERR("accept log prefix \"0123456789012345678901234567890123456789012345678901234567"
+		   "8901234567890123456789012345678901234567890123456789012345678901234567\"",
+		   1, 19, "log prefix is 128 bytes long, at most 127 are allowed");
 }
 
 /* ---- Text: comments, ';', lines ---- */
