@@ -45,6 +45,7 @@ enum key {
 	KEY_IPFIX_DOMAIN,
 	KEY_FLOW_LOG,
 	KEY_FLOW_LOG_MAX_SIZE,
+	KEY_RULE_LOG,
 	KEY_MODE,
 	KEY_SYNC_PEER,
 	KEY_SYNC_LISTEN,
@@ -66,6 +67,7 @@ static const struct {
 	[KEY_IPFIX_DOMAIN] = {"ipfix-domain", SEC_DAEMON},
 	[KEY_FLOW_LOG] = {"flow-log", SEC_DAEMON},
 	[KEY_FLOW_LOG_MAX_SIZE] = {"flow-log-max-size", SEC_DAEMON},
+	[KEY_RULE_LOG] = {"rule-log", SEC_DAEMON},
 	[KEY_MODE] = {"mode", SEC_INTERFACE},
 	[KEY_SYNC_PEER] = {"peer", SEC_SYNC},
 	[KEY_SYNC_LISTEN] = {"listen", SEC_SYNC},
@@ -132,6 +134,7 @@ static void config_defaults(struct xct_config *cfg, const char *file)
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->path, sizeof(cfg->path), "%s", file);
 	snprintf(cfg->rules, sizeof(cfg->rules), "%s", XCT_CONFIG_RULES_DEFAULT);
+	cfg->daemon.rule_log = -1;
 	for (i = 0; i < XCT_TUNABLE_MAX; i++)
 		cfg->tunables[i] = xct_tunable_info[i].def;
 }
@@ -276,7 +279,8 @@ static int set_key(struct parser *p, const char *k, const char *v)
 		default:
 			return perr(p, k,
 				    "unknown key '%s' in [daemon] (socket, metrics-listen, "
-				    "ipfix-collector, ipfix-domain, flow-log, flow-log-max-size)",
+				    "ipfix-collector, ipfix-domain, flow-log, flow-log-max-size, "
+				    "rule-log)",
 				    k);
 		}
 	}
@@ -325,6 +329,11 @@ static int set_key(struct parser *p, const char *k, const char *v)
 		return parse_path(p, v, cfg->daemon.flow_log, sizeof(cfg->daemon.flow_log));
 	case KEY_FLOW_LOG_MAX_SIZE:
 		return parse_size(p, v, 4096, 1ULL << 40, &cfg->daemon.flow_log_max_size);
+	case KEY_RULE_LOG:
+		if (strcmp(v, "journal") && strcmp(v, "off"))
+			return perr(p, v, "'%s' is neither 'journal' nor 'off'", v);
+		cfg->daemon.rule_log = !strcmp(v, "journal");
+		return 0;
 	case KEY_SYNC_PEER:
 		return parse_addr_port(p, v, cfg->sync.peer, sizeof(cfg->sync.peer));
 	case KEY_SYNC_LISTEN:

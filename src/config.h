@@ -35,6 +35,7 @@ struct xct_config_daemon {
 	__u32 ipfix_domain;			   /* observation domain id, 0 default */
 	char flow_log[PATH_MAX];		   /* "journal", a file, or "" */
 	__u64 flow_log_max_size;		   /* bytes before rotation, 0 unset */
+	int rule_log;				   /* 1 journal, 0 off, -1 unset */
 };
 
 /* [sync]: the HA peer of xctd's state sync (xctd --sync-peer, --sync-listen). */

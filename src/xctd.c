@@ -24,6 +24,7 @@ static const char usage[] =
 	"Usage: xctd [--pin-path DIR] [--socket PATH] [--metrics-listen ADDR:PORT]\n"
 	"            [--config FILE] [--foreground]\n"
 	"            [--flow-log FILE] [--nat-log FILE] [--log-max-size BYTES] [--log-keep N]\n"
+	"            [--rule-log journal|off]\n"
 	"            [--sync-peer ADDR:PORT [--sync-listen ADDR:PORT] [--sync-mode MODE]\n"
 	"             [--sync-ignore-address ADDR]...]\n"
 	"            [--ipfix-collector HOST:PORT] [--ipfix-domain N]\n"
@@ -56,6 +57,9 @@ static const char usage[] =
 	"      --log-max-size BYTES   rotate a log at this size (default 64 MiB): FILE\n"
 	"                             becomes FILE.1, FILE.1 FILE.2...\n"
 	"      --log-keep N           rotated files kept (default 3)\n"
+	"      --rule-log journal|off  each packet a rule with 'log' logs, as one syslog\n"
+	"                             line at the rule's level with its prefix, in\n"
+	"                             nftables' format (default journal)\n"
 	"      --sync-peer ADDR:PORT  the HA peer (an xctd or a conntrackd): every\n"
 	"                             connection's NEW, UPDATE and DESTROY go there in\n"
 	"                             conntrackd's sync protocol, over UDP\n"
@@ -120,6 +124,7 @@ int main(int argc, char **argv)
 		{"nat-log", required_argument, NULL, 'N'},
 		{"log-max-size", required_argument, NULL, 'M'},
 		{"log-keep", required_argument, NULL, 'K'},
+		{"rule-log", required_argument, NULL, 'R'},
 		{"sync-peer", required_argument, NULL, 'S'},
 		{"sync-listen", required_argument, NULL, 'L'},
 		{"ipfix-collector", required_argument, NULL, 'I'},
@@ -136,6 +141,7 @@ int main(int argc, char **argv)
 		.run_dir = XCT_RUN_DIR,
 		.log_max_size = XCTD_LOG_MAX_SIZE_DEFAULT,
 		.log_keep = XCTD_LOG_KEEP_DEFAULT,
+		.rule_log = true,
 	};
 	static char default_pin_path[4096], default_socket[256];
 	static struct xct_config conf;
@@ -144,7 +150,7 @@ int main(int argc, char **argv)
 	bool size_given = false, ipfix_given = false, domain_given = false;
 	bool sync_peer_given = false, sync_listen_given = false;
 	static char ipfix_buf[XCT_CONFIG_ADDR_MAX + 8];
-	bool sync_mode_given = false;
+	bool sync_mode_given = false, rule_log_given = false;
 	char err[512];
 	__u64 n;
 	const char *env = getenv("XCT_PIN_PATH");
@@ -178,6 +184,13 @@ int main(int argc, char **argv)
 			  : c == 's' ? &cfg.socket_path
 			  : c == 'F' ? &cfg.flow_log
 				     : &cfg.nat_log) = optarg;
+			break;
+		case 'R':
+			if (strcmp(optarg, "journal") && strcmp(optarg, "off"))
+				return usage_error("--rule-log takes 'journal' or 'off', not '%s'",
+						   optarg);
+			cfg.rule_log = !strcmp(optarg, "journal");
+			rule_log_given = true;
 			break;
 		case 'm':
 			if (xctd_parse_listen(optarg, &ss, &len))
@@ -291,6 +304,8 @@ int main(int argc, char **argv)
 		/* One destination for the flow and the NAT log. */
 		if (conf.daemon.flow_log[0] && !flow_given && !nat_given)
 			cfg.flow_log = cfg.nat_log = conf.daemon.flow_log;
+		if (conf.daemon.rule_log >= 0 && !rule_log_given)
+			cfg.rule_log = conf.daemon.rule_log;
 		if (conf.daemon.flow_log_max_size && !size_given)
 			cfg.log_max_size = conf.daemon.flow_log_max_size;
 		if (conf.daemon.ipfix_collector[0] && !ipfix_given) {

@@ -23,6 +23,7 @@ struct xctd_config {
 	bool foreground;	     /* else a daemon, logging to syslog */
 	const char *flow_log;	     /* every DESTROY, as JSON lines; NULL: none */
 	const char *nat_log;	     /* translated connections' NEW and DESTROY */
+	bool rule_log;		     /* log rules' packets to syslog (daemon/rulelog.h) */
 	__u64 log_max_size;	     /* bytes, before a log is rotated */
 	unsigned int log_keep;	     /* rotated files kept */
 	const char *ipfix_collector; /* as given, for the messages; NULL: none */

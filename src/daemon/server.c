@@ -46,6 +46,7 @@
 #include "ct_events.h"
 #include "ct_ops.h"
 #include "ct_state.h"
+#include "daemon/rulelog.h"
 #include "daemon/daemon.h"
 #include "daemon/flowlog.h"
 #include "daemon/http.h"
@@ -93,6 +94,7 @@ struct xctd {
 	__u64 start_ns, next_check_ns;
 	bool attached;
 	struct xctd_log flow, nat; /* f NULL when not asked for */
+	struct xctd_rulelog rulelog;
 	struct xct_ipfix_exporter ipfix;
 	bool ipfix_on;
 	__s64 mono_to_real;
@@ -261,6 +263,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	}
 	if (r->kind == XCT_STREAM_CT_EVENTS && d->ipfix_on)
 		export_event(d, data, size);
+	if (r->kind == XCT_STREAM_EVENTS)
+		xctd_rulelog_event(&d->rulelog, data, size);
 	return 0;
 }
 
@@ -932,6 +936,11 @@ int xctd_run(const struct xctd_config *cfg)
 	d.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d.epfd < 0)
 		goto out;
+	if (cfg->rule_log) {
+		d.rulelog.on = true;
+		d.rulelog.pin_path = cfg->pin_path;
+		openlog("xctd", LOG_PID, LOG_DAEMON);
+	}
 	if (cfg->flow_log &&
 	    xctd_log_open(&d.flow, cfg->flow_log, cfg->log_max_size, cfg->log_keep))
 		goto out;
@@ -1052,6 +1061,7 @@ out:
 		close(d.epfd);
 	xctd_log_close(&d.flow);
 	xctd_log_close(&d.nat);
+	xctd_rulelog_free(&d.rulelog);
 	xctd_sync_close(&d.sync);
 	if (d.ipfix_on) {
 		xct_ipfix_exporter_close(&d.ipfix);

@@ -106,6 +106,40 @@ ip netns exec "$PEER" ping -c 1 -W 1 10.250.9.1 >/dev/null
 x ct delete -p icmp >/dev/null 2>&1
 logged "syslog: xctd --flow-log journal, a connection's end as one record" \
 	'^<30>.* xctd\[[0-9]+\]: \{"time":[0-9.]+,"event":"DESTROY",.*"end":"deleted",.*"proto":"icmp",.*"src":"10\.250\.9\.2","dst":"10\.250\.9\.1"'
+# A rule's log statement: each packet it logs, one line at its level with
+# its prefix, in nf_log's format.  <29> is daemon.notice, <28> daemon.warn
+# (nft's default level).
+printf '%s\n' 'accept icmp type echo-request log prefix "xct ping: " level notice' \
+	'accept udp dport 5353 log' >"$STATE/log.xct"
+x rules load "$STATE/log.xct" >/dev/null
+ip netns exec "$PEER" ping -c 1 -W 1 10.250.9.1 >/dev/null
+logged "syslog: a rule's log, at its level, with its prefix, in nf_log's format" \
+	'^<29>.* xctd\[[0-9]+\]: xct ping: IN=xc0 OUT= SRC=10\.250\.9\.2 DST=10\.250\.9\.1 LEN=84 PROTO=ICMP TYPE=8 CODE=0$'
+ip netns exec "$PEER" python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.250.9.2", 40999)); s.sendto(b"x" * 10, ("10.250.9.1", 5353))'
+logged "syslog: a rule's log without prefix or level: warn" \
+	'^<28>.* xctd\[[0-9]+\]: IN=xc0 OUT= SRC=10\.250\.9\.2 DST=10\.250\.9\.1 LEN=38 PROTO=UDP SPT=40999 DPT=5353$'
+# A reload that gives the line another prefix: the next packet says it.
+printf '%s\n' 'accept icmp type echo-request log prefix "after reload " level err' >"$STATE/log.xct"
+x rules load "$STATE/log.xct" >/dev/null
+ip netns exec "$PEER" ping -c 1 -W 1 10.250.9.1 >/dev/null
+logged "syslog: a reloaded rule's new prefix and level" '^<27>.* xctd\[[0-9]+\]: after reload IN=xc0 '
+x rules clear >/dev/null
+kill "$XCTD" 2>/dev/null
+wait "$XCTD" 2>/dev/null
+# --rule-log off: the rule's packets reach no syslog line.
+ip netns exec "$NS" "$PWD/build/xctd" --foreground --pin-path "$PIN" \
+	--socket "$STATE/run/xctd.sock" --rule-log off 2>"$STATE/xctd2.log" &
+XCTD=$!
+poll grep -q "listening on" "$STATE/xctd2.log" || sed 's/^/    /' "$STATE/xctd2.log" >&2
+printf '%s\n' 'accept icmp type echo-request log prefix "silenced " level err' >"$STATE/log.xct"
+x rules load "$STATE/log.xct" >/dev/null
+ip netns exec "$PEER" ping -c 1 -W 1 10.250.9.1 >/dev/null
+x events -c 1 -t 5 >/dev/null 2>&1 &
+EVP=$!
+ip netns exec "$PEER" ping -c 1 -W 1 10.250.9.1 >/dev/null
+wait "$EVP"
+if grep -q 'silenced' "$STATE/log.txt"; then not_ok "syslog: --rule-log off"; else ok "syslog: --rule-log off"; fi
 kill "$XCTD" 2>/dev/null
 wait "$XCTD" 2>/dev/null
 x detach xc0 >/dev/null

@@ -53,6 +53,7 @@ static const char full[] = "# xct.conf\n"
 			   "ipfix-domain = 4294967295\n"
 			   "flow-log = journal\n"
 			   "flow-log-max-size = 64K\n"
+			   "rule-log = off\n"
 			   "[sync]\n"
 			   "peer = 10.0.9.2:3780\n"
 			   "listen = [fd00::1]:3781\n";
@@ -92,6 +93,7 @@ TEST(config_full_file_key_by_key)
 	CHECK_EQ(c.daemon.ipfix_domain, 4294967295U);
 	CHECK_STR(c.daemon.flow_log, "journal");
 	CHECK_EQ(c.daemon.flow_log_max_size, 65536);
+	CHECK_EQ(c.daemon.rule_log, 0);
 	CHECK_STR(c.sync.peer, "10.0.9.2:3780");
 	CHECK_STR(c.sync.listen, "[fd00::1]:3781");
 }
@@ -111,6 +113,7 @@ TEST(config_empty_file_is_defaults)
 	CHECK_EQ(c.tunables[XCT_TUNABLE_GENERIC], 600);
 	CHECK_STR(c.daemon.socket, "");
 	CHECK_STR(c.sync.peer, "");
+	CHECK_EQ(c.daemon.rule_log, -1); /* unset: xctd's default, journal */
 	CHECK_STR(c.sync.listen, "");
 }
 
@@ -170,7 +173,9 @@ TEST(config_errors_with_line_and_column)
 		   "t.conf:2:21: '1' is not a size from 4096 to 1099511627776 bytes");
 	CHECK_CERR("[daemon]\nmode = tc\n",
 		   "t.conf:2:1: unknown key 'mode' in [daemon] (socket, metrics-listen, "
-		   "ipfix-collector, ipfix-domain, flow-log, flow-log-max-size)");
+		   "ipfix-collector, ipfix-domain, flow-log, flow-log-max-size, rule-log)");
+	CHECK_CERR("[daemon]\nrule-log = file\n",
+		   "t.conf:2:12: 'file' is neither 'journal' nor 'off'");
 	CHECK_CERR("[sync]\npeer = 10.0.9.2\n",
 		   "t.conf:2:8: '10.0.9.2' is not ADDR:PORT ([IPv6]:PORT for IPv6)");
 	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\n  listen = 10.0.9.1:70000\n",

@@ -10,7 +10,10 @@
 
 #include "check.h"
 #include "daemon/daemon.h"
+#include "daemon/rulelog.h"
 #include "xct/abi.h"
+#include "xct/parse.h"
+#include "xct/policy.h"
 
 TEST(daemon_listen_ipv4)
 {
@@ -90,4 +93,40 @@ TEST(daemon_stream_table)
 	CHECK_EQ(dr->sub_kind, XCT_SUB_DROPS);
 	CHECK_EQ(dr->lost_stat, XCT_S_DROP_EVENTS_LOST);
 	CHECK(xct_stream_info(XCT_STREAM_KINDS) == NULL);
+}
+
+/* A rule's log line as nf_log writes nftables' (its prefix, then IN= at
+ * once), with the fields xct's event carries. */
+TEST(daemon_rulelog_format)
+{
+	struct xct_event ev;
+	char buf[512];
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = XCT_EV_RULE_LOG;
+	ev.family = XCT_AF_INET;
+	ev.proto = XCT_IPPROTO_TCP;
+	ev.hook = XCT_HOOK_INGRESS;
+	inet_pton(AF_INET, "10.0.0.2", &ev.src);
+	inet_pton(AF_INET, "10.0.0.1", &ev.dst);
+	ev.sport = 40000;
+	ev.dport = 22;
+	ev.len = 60;
+	xctd_rulelog_format(buf, sizeof(buf), "ssh in: ", "eth0", &ev);
+	CHECK_STR(buf, "ssh in: IN=eth0 OUT= SRC=10.0.0.2 DST=10.0.0.1 LEN=60 PROTO=TCP SPT=40000 "
+		       "DPT=22");
+
+	ev.hook = XCT_HOOK_EGRESS;
+	ev.family = XCT_AF_INET6;
+	ev.proto = XCT_IPPROTO_ICMPV6;
+	inet_pton(AF_INET6, "fd00::1", &ev.src);
+	inet_pton(AF_INET6, "fd00::2", &ev.dst);
+	ev.sport = 128 << 8;
+	ev.len = 104;
+	xctd_rulelog_format(buf, sizeof(buf), "", "eth1", &ev);
+	CHECK_STR(buf, "IN= OUT=eth1 SRC=fd00::1 DST=fd00::2 LEN=104 PROTO=ICMPv6 TYPE=128 CODE=0");
+
+	ev.proto = 132;
+	xctd_rulelog_format(buf, sizeof(buf), "x ", "eth1", &ev);
+	CHECK_STR(buf, "x IN= OUT=eth1 SRC=fd00::1 DST=fd00::2 LEN=104 PROTO=132");
 }
