@@ -1,14 +1,29 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # One command as conntrack(8) on the kernel's table and as xct ct on xct's,
-# compared (sourced after lib.sh, with k and x defined: k ARGS runs
-# `conntrack ARGS` where nf_conntrack holds the entries, x ARGS runs
-# `xct ARGS` where xct does; SAME_PREFIX starts each result's name).
-# Both must exit alike and list the same entries, but for what the two
-# count differently: xct always has the counters (packets=, bytes=;
-# nf_conntrack only with nf_conntrack_acct), the ids, the second the
-# timeout is read in, and the use count (the kernel's counts the
+# compared (sourced after lib.sh, with NS, PEER, STATE, PIN, XCT and
+# SAME_PREFIX set; SAME_PREFIX starts each result's name).  same_setup
+# makes the two sides: nf_conntrack's table in PEER (k ARGS runs
+# `conntrack ARGS` there) and xct attached in NS (x ARGS runs `xct ARGS`
+# there).  Both must exit alike and list the same entries, but for what
+# the two count differently: xct always has the counters (packets=,
+# bytes=; nf_conntrack only with nf_conntrack_acct), the ids, the second
+# the timeout is read in, and the use count (the kernel's counts the
 # reference its netlink answer holds: use=2 after -G or -U, where xct has
 # nothing to hold).
+
+x() { ip netns exec "$NS" "$XCT" --pin-path "$PIN" "$@"; }
+k() { ip netns exec "$PEER" conntrack "$@"; }
+
+# Exits the test, after its not ok line, when a side cannot be made.
+same_setup() {
+	command -v conntrack >/dev/null ||
+		{ not_ok "$SAME_PREFIX: conntrack(8) is not installed"; exit 1; }
+	cli_one_veth || { not_ok "$SAME_PREFIX: namespaces"; exit 1; }
+	mkdir -p "$STATE/bpf" && mount -t bpf bpf "$STATE/bpf" ||
+		{ not_ok "$SAME_PREFIX: bpffs"; exit 1; }
+	modprobe nf_conntrack 2>/dev/null
+	x attach --mode generic xc0 >/dev/null || { not_ok "$SAME_PREFIX: attach"; exit 1; }
+}
 
 # norm: what both print, without what they count differently.
 norm() {

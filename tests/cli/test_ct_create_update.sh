@@ -21,18 +21,11 @@ STATE=$(mktemp -d /tmp/xct-ct-update.XXXXXX)
 PIN="$STATE/bpf/xct"
 . tests/cli/lib.sh
 
-command -v conntrack >/dev/null || { not_ok "ct update: conntrack(8) is not installed"; exit 1; }
-cli_one_veth || { not_ok "ct update: namespaces"; exit 1; }
-ip -n "$NS" addr add 10.251.7.1/24 dev xc0 && ip -n "$PEER" addr add 10.251.7.2/24 dev xp0 ||
-	{ not_ok "ct update: addresses"; exit 1; }
-mkdir -p "$STATE/bpf" && mount -t bpf bpf "$STATE/bpf" || { not_ok "ct update: bpffs"; exit 1; }
-modprobe nf_conntrack 2>/dev/null
-x() { ip netns exec "$NS" "$XCT" --pin-path "$PIN" "$@"; }
-k() { ip netns exec "$PEER" conntrack "$@"; }
-x attach --mode generic xc0 >/dev/null || { not_ok "ct update: attach"; exit 1; }
-
 SAME_PREFIX="ct update"
 . tests/cli/ct_same.sh
+same_setup
+ip -n "$NS" addr add 10.251.7.1/24 dev xc0 && ip -n "$PEER" addr add 10.251.7.2/24 dev xp0 ||
+	{ not_ok "ct update: addresses"; exit 1; }
 
 # timeout_of ARGS...: the seconds left of the one entry ARGS lists in xct.
 timeout_of() { x ct list "$@" 2>/dev/null | awk '{ print $3 }'; }

@@ -15,15 +15,9 @@ STATE=$(mktemp -d /tmp/xct-ct-testsuite.XXXXXX)
 PIN="$STATE/bpf/xct"
 . tests/cli/lib.sh
 
-command -v conntrack >/dev/null || { not_ok "ct testsuite: conntrack(8) is not installed"; exit 1; }
-cli_one_veth || { not_ok "ct testsuite: namespaces"; exit 1; }
-mkdir -p "$STATE/bpf" && mount -t bpf bpf "$STATE/bpf" || { not_ok "ct testsuite: bpffs"; exit 1; }
-modprobe nf_conntrack 2>/dev/null
-x() { ip netns exec "$NS" "$XCT" --pin-path "$PIN" "$@"; }
-k() { ip netns exec "$PEER" conntrack "$@"; }
-x attach --mode generic xc0 >/dev/null || { not_ok "ct testsuite: attach"; exit 1; }
 SAME_PREFIX="ct testsuite"
 . tests/cli/ct_same.sh
+same_setup
 
 # A case: ARGS ; OK|BAD, or ARGS ; OK|BAD ; xct OK|BAD where xct's outcome
 # differs for a reason docs/ and xct(8) give (the case's comment says
