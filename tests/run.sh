@@ -14,10 +14,11 @@ failed=0
 run_layer() {
 	local name=$1
 	shift
-	local log="$LOG_DIR/$name.log"
+	local log="$LOG_DIR/$name.log" t0=$SECONDS
 	echo "== $name"
 	"$@" >"$log" 2>&1
 	local rc=$?
+	echo "   ($((SECONDS - t0)) s)"
 	local ok nok
 	ok=$(grep -c '^ok ' "$log")
 	nok=$(grep -c '^not ok ' "$log")
