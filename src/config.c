@@ -384,6 +384,8 @@ static int set_key(struct parser *p, const char *k, const char *v)
 		if (strchr(v, '/') || strchr(v, ' ') || strchr(v, ':'))
 			return perr(p, v, "'%s' is not an interface name", v);
 		snprintf(cfg->sync.interface, sizeof(cfg->sync.interface), "%s", v);
+		cfg->sync.interface_line = p->line;
+		cfg->sync.interface_column = (unsigned int)(k - p->line_start) + 1;
 		return 0;
 	case KEY_MODE:
 		if (!strcmp(v, "native"))
@@ -532,6 +534,18 @@ static int check_sync_link(const char *file, const struct xct_config_sync *c, ch
 	if (c->multicast[0] && !c->interface[0]) {
 		snprintf(err, errlen, "%s:%u:%u: 'multicast' in [sync] needs an 'interface'", file,
 			 c->multicast_line, c->multicast_column);
+		return -EINVAL;
+	}
+	/* The link's details alone would sync with nobody. */
+	if (!c->peer[0] && !c->multicast[0] && c->transport[0] && !mcast) {
+		snprintf(err, errlen, "%s:%u:%u: 'transport' in [sync] needs a 'peer'", file,
+			 c->transport_line, c->transport_column);
+		return -EINVAL;
+	}
+	if (!c->peer[0] && !c->multicast[0] && c->interface[0] && !mcast) {
+		snprintf(err, errlen,
+			 "%s:%u:%u: 'interface' in [sync] needs a 'peer' or 'multicast'", file,
+			 c->interface_line, c->interface_column);
 		return -EINVAL;
 	}
 	if (mcast && !c->multicast[0]) {

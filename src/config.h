@@ -49,6 +49,7 @@ struct xct_config_sync {
 	unsigned int listen_line, listen_column;
 	unsigned int transport_line, transport_column;
 	unsigned int multicast_line, multicast_column;
+	unsigned int interface_line, interface_column;
 };
 
 struct xct_config {

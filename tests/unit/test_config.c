@@ -235,6 +235,10 @@ TEST(config_sync_transport_errors)
 	CHECK_CERR("[sync]\ninterface = sync0\n\ttransport = multicast\n",
 		   "t.conf:3:2: transport = multicast needs 'multicast = GROUP:PORT'");
 	CHECK_CERR("[sync]\ninterface = a/b\n", "t.conf:2:13: 'a/b' is not an interface name");
+	CHECK_CERR("[sync]\n transport = tcp\n",
+		   "t.conf:2:2: 'transport' in [sync] needs a 'peer'");
+	CHECK_CERR("[sync]\ninterface = sync0\n",
+		   "t.conf:2:1: 'interface' in [sync] needs a 'peer' or 'multicast'");
 	CHECK_CERR("[sync]\ninterface = abcdefghijklmnopq\n",
 		   "t.conf:2:13: 'abcdefghijklmnopq' is longer than an interface name can be (15)");
 	CHECK_CERR("[sync]\ntransport = tcp\ntransport = udp\n",
