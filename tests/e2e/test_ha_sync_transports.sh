@@ -24,7 +24,10 @@
 #   5. multicast: xctd joins the group on sync0, no datagram of its own
 #      comes back to it (loopback off) while conntrackd's come in, and it
 #      sends with TTL 1;
-#   6. bad transport options exit 2.
+#   6. IPv6 multicast (ff02::3780 on sync0) and UDP bound to the
+#      interface, between the two xct nodes; an interface that is not
+#      there stops xctd with a message;
+#   7. bad transport options exit 2.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
 NS_PREFIX=hasynctr
@@ -298,6 +301,38 @@ stat_is link.own_datagrams 0 && [ "$(bstat link.own_datagrams)" = 0 ]
 check ha_sync_mcast_xct_pair_no_own_datagrams $? "$(xs sync stats 2>&1)"
 stop_b
 stop_a
+
+# ---- IPv6 multicast, and UDP bound to the interface, xct <-> xct ----
+poll 10 sh -c "ip -n $NS_B -6 addr show dev sync0 scope link | grep -q 'inet6' && ! ip -n $NS_B -6 addr show dev sync0 | grep -q tentative" ||
+	fail_setup "no link-local address on the backup's sync0"
+poll 10 sh -c "! ip -n $NS_R -6 addr show dev sync0 | grep -q tentative" || fail_setup "tentative address"
+start_a --sync-multicast "[ff02::3780]:$SYNC_PORT" --sync-interface sync0 ||
+	fail_setup "xctd (IPv6 multicast): $(cat "$WORK/xctd.log")"
+start_b --sync-multicast "[ff02::3780]:$SYNC_PORT" --sync-interface sync0 ||
+	fail_setup "backup xctd (IPv6 multicast): $(cat "$WORK/b.log")"
+udp_flow 42021 && poll 5 xct_has_udp 42021 || fail_setup "flow (IPv6 multicast)"
+poll 10 sh -c "ip netns exec $NS_B $XCT --pin-path $PIN_B --socket $WORK/b.sock sync commit >/dev/null; ip netns exec $NS_B $XCT --pin-path $PIN_B ct list -p udp --sport 42021 | grep -q 'dport=9'"
+check ha_sync_mcast6_xct_to_xct $? "$(xb sync stats 2>&1)"
+stat_is link.own_datagrams 0 && [ "$(bstat link.own_datagrams)" = 0 ] && stat_ge received.messages 1
+check ha_sync_mcast6_peer_heard_no_own_datagrams $? "$(xs sync stats 2>&1)"
+stop_b
+stop_a
+start_a --sync-peer "$SYNC_B:$SYNC_PORT" --sync-listen "$SYNC_R:$SYNC_PORT" --sync-interface sync0 ||
+	fail_setup "xctd (UDP on sync0): $(cat "$WORK/xctd.log")"
+start_b --sync-peer "$SYNC_R:$SYNC_PORT" --sync-listen "$SYNC_B:$SYNC_PORT" --sync-interface sync0 ||
+	fail_setup "backup xctd (UDP on sync0): $(cat "$WORK/b.log")"
+udp_flow 42022 && poll 5 xct_has_udp 42022 || fail_setup "flow (UDP on sync0)"
+poll 10 sh -c "ip netns exec $NS_B $XCT --pin-path $PIN_B --socket $WORK/b.sock sync commit >/dev/null; ip netns exec $NS_B $XCT --pin-path $PIN_B ct list -p udp --sport 42022 | grep -q 'dport=9'"
+check ha_sync_udp_bound_to_the_interface $? "$(xb sync stats 2>&1)"
+stop_b
+stop_a
+# An interface that is not there: a runtime error, named.
+expect ha_sync_transports_missing_interface 1 "cannot bind the sync socket to nosuch0" \
+	ip netns exec "$NS_R" "$XCTD" --foreground --pin-path "$XCT_PIN" --socket "$WORK/run/x.sock" \
+	--sync-peer "$SYNC_B:$SYNC_PORT" --sync-interface nosuch0
+expect ha_sync_transports_missing_mcast_interface 1 "cannot use nosuch0 for the sync" \
+	ip netns exec "$NS_R" "$XCTD" --foreground --pin-path "$XCT_PIN" --socket "$WORK/run/x.sock" \
+	--sync-multicast "$SYNC_GROUP:$SYNC_PORT" --sync-interface nosuch0
 
 # ---- Options ----
 usage_exits_2 ha_sync_transports_bad_options "$XCTD" \
