@@ -15,7 +15,8 @@
 #      (counted), and later events go both ways: a new flow through the
 #      router reaches the new conntrackd's cache, a new connection of the
 #      backup xctd's cache; the stream lost nothing and /metrics counts
-#      the connections as xct sync stats does;
+#      the connections as xct sync stats does; xctd restarted, conntrackd
+#      connects to it again and its resync brings conntrackd's table;
 #   4. xct <-> xct: the router's flows reach the backup xctd's cache and
 #      its table after a commit; a ping the backup's xct tracks on the
 #      sync link reaches the router xctd's cache and its table; TCP: the
@@ -222,6 +223,15 @@ grep -qx 'xct_sync_tcp_connected 1' <<<"$scrape" &&
 	grep -qx "xct_sync_tcp_accepts_total $(stat link.accepts)" <<<"$scrape" &&
 	grep -qx "xct_sync_tcp_closes_total $(stat link.closes)" <<<"$scrape"
 check ha_sync_tcp_metrics $? "$(grep xct_sync_tcp <<<"$scrape")"
+# xctd restarted: conntrackd connects to the new one, which gets its
+# table back through the resync it asks for first.
+backup_n=$(in_ns "$NS_B" conntrack -L -p tcp --dport 7005 2>/dev/null | grep -c .)
+stop_a
+start_a --sync-transport tcp --sync-peer "$SYNC_B:$SYNC_PORT" --sync-listen "$SYNC_R:$SYNC_PORT" \
+	--sync-mode ftfw || fail_setup "xctd (TCP) again: $(cat "$WORK/xctd.log")"
+poll 15 stat_is link.peer_connected true && poll 15 stat_is link.connected true &&
+	poll 15 stat_ge cache.entries "$backup_n"
+check ha_sync_tcp_restarted_xctd_gets_conntrackds_table $? "backup has $backup_n; $(xs sync stats 2>&1)"
 stop_a
 stop_ctd
 
