@@ -127,9 +127,13 @@ int xctd_sync_open(struct xctd_sync *s, const struct xctd_link_cfg *link, enum x
 	s->fd = s->link.fd;
 	s->seq = (__u32)time(NULL);
 	/* The first message asks the peer for its table, as conntrackd's
-	 * StartupResync: an xctd that (re)starts has an empty cache. */
-	put_ctl(s, XCT_CTSYNC_F_RESYNC, 0, 0, 0);
-	s->st.resync_snd++;
+	 * StartupResync: an xctd that (re)starts has an empty cache.  Over
+	 * TCP, once the peer's connection to us is up (xctd_sync_tick()):
+	 * the answer travels on it. */
+	if (link->kind != XCTD_LINK_TCP) {
+		put_ctl(s, XCT_CTSYNC_F_RESYNC, 0, 0, 0);
+		s->st.resync_snd++;
+	}
 	return 0;
 }
 
@@ -595,6 +599,14 @@ void xctd_sync_tick(struct xctd_sync *s, __u64 now_ns)
 	__u32 from, to;
 
 	xctd_link_tick(&s->link, now_ns);
+	/* TCP: a new connection from the peer.  What the peer sent while it
+	 * could not reach us is lost (conntrackd drops it while it
+	 * reconnects, or wrote it to the connection that died), and the
+	 * peer may have restarted: its whole table, again. */
+	if (s->link.st.accepts != s->accepts_seen) {
+		s->accepts_seen = s->link.st.accepts;
+		xctd_sync_request_resync(s, now_ns);
+	}
 	/* FTFW's alive timer: what came since the last ACK is ACKed. */
 	if (s->mode == XCTD_SYNC_FTFW && now_ns - s->last_ack_ns >= XCTD_SYNC_ALIVE_NS) {
 		s->last_ack_ns = now_ns;

@@ -151,6 +151,7 @@ struct xctd_sync {
 	__u8 out[XCTD_SYNC_DGRAM_MAX];
 	size_t olen;
 	__u64 last_snd_ns;
+	__u64 accepts_seen; /* TCP: the peer's connections asked for a resync */
 	struct xctd_sync_stats st;
 	struct xctd_ext_cache ext;
 	/* The control program while purging (xctd_sync_purge()): from then

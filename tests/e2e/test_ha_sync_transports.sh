@@ -12,7 +12,8 @@
 #      ESTABLISHED;
 #   3. TCP (FTFW): conntrackd killed, xctd counts its connection's end and
 #      the peer's; conntrackd started again, both connections come back
-#      (counted), and later events go both ways: a new flow through the
+#      (counted), xctd asks the new conntrackd for its table, and later
+#      events go both ways: a new flow through the
 #      router reaches the new conntrackd's cache, a new connection of the
 #      backup xctd's cache; the stream lost nothing and /metrics counts
 #      the connections as xct sync stats does; xctd restarted, conntrackd
@@ -202,6 +203,10 @@ start_ctd tcp FTFW || fail_setup "conntrackd again: $(cat "$WORK/ctd.out" 2>/dev
 poll 15 stat_ge link.accepts 2 && poll 15 stat_is link.connected true &&
 	stat_ge link.connects 2 && stat_ge link.disconnects 1
 check ha_sync_tcp_link_back_after_restart $? "$(xs sync stats 2>&1)"
+# Each connection of the peer's brings a resync request: what it sent
+# while it could not reach xctd is lost.
+poll 5 stat_is sent.resync 2
+check ha_sync_tcp_resync_per_peer_connection $? "$(xs sync stats 2>&1)"
 grep -q "the sync connection to $SYNC_B:$SYNC_PORT ended: reconnecting" "$WORK/xctd.log" &&
 	grep -q "the sync peer $SYNC_B:$SYNC_PORT connected" "$WORK/xctd.log"
 check ha_sync_tcp_reconnect_logged $? "$(grep sync "$WORK/xctd.log" | tail -n 5)"
