@@ -223,6 +223,7 @@ ifneq ($(XCTD_BIN),)
 	install -D -m 0644 $(BUILD)/man/xctd.8 $(DESTDIR)$(MANDIR)/man8/xctd.8
 	install -D -m 0644 $(BUILD)/systemd/xctd.service $(DESTDIR)$(UNITDIR)/xctd.service
 	install -D -m 0755 etc/xct-ha-notify.sh $(DESTDIR)$(SBINDIR)/xct-ha-notify
+	ln -sf xct $(DESTDIR)$(BASHCOMPDIR)/xctd
 endif
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/xct
 	@for f in xct.conf rules.xct; do \
@@ -239,5 +240,5 @@ uninstall:
 	rm -f $(DESTDIR)$(MANDIR)/man8/xct.8 $(DESTDIR)$(MANDIR)/man8/xctd.8
 	rm -f $(DESTDIR)$(MANDIR)/man5/xct.conf.5 $(DESTDIR)$(MANDIR)/man5/xct.rules.5
 	rm -f $(DESTDIR)$(UNITDIR)/xct.service $(DESTDIR)$(UNITDIR)/xctd.service
-	rm -f $(DESTDIR)$(BASHCOMPDIR)/xct
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/xct $(DESTDIR)$(BASHCOMPDIR)/xctd
 	@echo "$(DESTDIR)$(SYSCONFDIR)/xct is kept (your configuration)"

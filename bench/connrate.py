@@ -20,9 +20,11 @@ The router runs, in turn (interleaved, repeated):
   xct_sync   xct as in 'xct', with xctd replicating the table to an HA
              peer (--sync-peer) over a link of its own, to a UDP sink in a
              fourth namespace: the primary's cost of state sync
+  xct_sync_tcp  the same over the TCP transport (--sync-transport tcp), to
+             a sink that accepts xctd's connection and reads the stream
 
---configs picks some of them (make bench runs xct,xct_sync apart, for the
-sync section).  For xct_sync the figures add xctd's messages: sent, per
+--configs picks some of them (make bench runs xct,xct_sync,xct_sync_tcp
+apart, for the sync section).  For the sync ones the figures add xctd's messages: sent, per
 second of the run, per connection, and lost (messages the socket
 refused), from xctd's totals when it stops.  The CPU per connection counts
 xctd (our child) and leaves the sink out.
@@ -43,7 +45,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lib  # noqa: E402
 
-CONFIGS = ["none", "xdp_pass", "nftables", "xct", "xct_tc", "xct_sync"]
+CONFIGS = ["none", "xdp_pass", "nftables", "xct", "xct_tc", "xct_sync", "xct_sync_tcp"]
+SYNC_CONFIGS = ("xct_sync", "xct_sync_tcp")
+XCT_CONFIGS = ("xct", "xct_tc") + SYNC_CONFIGS
 PORT = 5001
 SYNC_PORT = 3780
 
@@ -63,6 +67,26 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((sys.argv[1], int(sys.argv[2])))
 while True:
     s.recv(65536)
+"""
+
+# The same over TCP: accepts xctd's connection (a newer one replacing the
+# older, as conntrackd does) and reads the stream.
+SINK_TCP = """
+import select, socket, sys
+l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], int(sys.argv[2])))
+l.listen(1)
+c = None
+while True:
+    r, _, _ = select.select([l] + ([c] if c else []), [], [])
+    if l in r:
+        if c:
+            c.close()
+        c, _ = l.accept()
+    elif c and not c.recv(1 << 20):
+        c.close()
+        c = None
 """
 
 XCT_RULES = """policy drop
@@ -123,7 +147,7 @@ class Bench:
             lib.run(["nft", "delete", "table", "inet", "xctb"], ns=self.r)
             # nf_conntrack's entries of the last run go with the rules.
             lib.run(["conntrack", "-F"], ns=self.r, check=False)
-        elif self.current in ("xct", "xct_tc", "xct_sync"):
+        elif self.current in XCT_CONFIGS:
             self.xct("detach", "--all")
         elif self.current == "xdp_pass":
             for dev in ("rc", "rs"):
@@ -135,7 +159,7 @@ class Bench:
             for dev in ("rc", "rs"):
                 lib.run(["ip", "link", "set", "dev", dev, "xdpdrv", "obj", self.a.xdp_obj, "sec",
                          "xdp", "program", "xdp_pass_all"], ns=self.r)
-        elif cfg in ("xct", "xct_tc", "xct_sync"):
+        elif cfg in XCT_CONFIGS:
             self.xct("attach", "rc", "rs", "--mode", "tc" if cfg == "xct_tc" else "native")
             lib.on_exit(lambda: self.xct("detach", "--all", check=False))
             self.xct("rules", "load", os.path.join(self.tmp, "xct.rules"))
@@ -146,8 +170,8 @@ class Bench:
         self.use(cfg)
         lib.wait_quiet()
         t0 = lib.snapshot()
-        if cfg == "xct_sync":
-            sink, xctd, log = self.start_sync()
+        if cfg in SYNC_CONFIGS:
+            sink, xctd, log = self.start_sync(cfg == "xct_sync_tcp")
         srv = subprocess.Popen(["ip", "netns", "exec", self.s, a.connrate, "server", "10.252.2.2",
                                 str(PORT)], stdout=subprocess.DEVNULL)
         lib.on_exit(lambda: srv.poll() is None and srv.kill())
@@ -156,14 +180,14 @@ class Bench:
                     ns=self.c, capture=True)
         srv.terminate()
         srv.wait()
-        if cfg == "xct_sync":
+        if cfg in SYNC_CONFIGS:
             sink_s = self.stop_sync(sink, xctd)
         t1 = lib.snapshot()
         r = json.loads(p.stdout)
         d = lib.delta(t0, t1)
         n = max(r["connections"], 1)
         r["rate"] = r["connections"] / r["seconds"]
-        if cfg == "xct_sync":
+        if cfg in SYNC_CONFIGS:
             # The sink stands for the backup: its CPU is not the primary's.
             d["own"] -= sink_s
             r.update(self.sync_totals(log, r))
@@ -171,20 +195,20 @@ class Bench:
         r["cpu_us_machine"] = d["machine"] * 1e6 / n
         if cfg == "nftables":
             r["table"] = int(lib.out(["conntrack", "-C"], ns=self.r).strip() or 0)
-        elif cfg in ("xct", "xct_tc", "xct_sync"):
+        elif cfg in XCT_CONFIGS:
             r["table"] = int(lib.out(["taskset", "-c", "0", a.xct, "--pin-path", self.pin, "ct",
                                       "count"], ns=self.r).strip() or 0)
-        lib.log(f"connrate: {cfg:9s} {r['rate']:8.0f} conn/s, {r['cpu_us_own']:6.1f} us CPU/conn"
+        lib.log(f"connrate: {cfg:12s} {r['rate']:8.0f} conn/s, {r['cpu_us_own']:6.1f} us CPU/conn"
                 f" ({r['failed']} failed)" + (f", {r['table']} entries" if "table" in r else "")
                 + (f", {r['sync_per_s']:.0f} sync messages/s, {r['sync_lost']} lost"
                    if "sync_per_s" in r else ""))
         return r
 
-    def start_sync(self):
-        """The sink on the peer's side, then xctd syncing to it; returns once
-        xctd listens."""
-        sink = subprocess.Popen(["ip", "netns", "exec", self.b, sys.executable, "-c", SINK,
-                                 "10.252.9.2", str(SYNC_PORT)])
+    def start_sync(self, tcp):
+        """The sink on the peer's side, then xctd syncing to it (over TCP
+        when tcp); returns once xctd listens."""
+        sink = subprocess.Popen(["ip", "netns", "exec", self.b, sys.executable, "-c",
+                                 SINK_TCP if tcp else SINK, "10.252.9.2", str(SYNC_PORT)])
         lib.on_exit(lambda: sink.poll() is None and sink.kill())
         log = os.path.join(self.tmp, "xctd.log")
         sock = os.path.join(self.tmp, "run", "xctd.sock")
@@ -193,7 +217,8 @@ class Bench:
         xctd = subprocess.Popen(["ip", "netns", "exec", self.r, "taskset", "-c", "0", self.a.xctd,
                                  "--foreground", "--pin-path", self.pin, "--socket", sock,
                                  "--sync-peer", f"10.252.9.2:{SYNC_PORT}",
-                                 "--sync-listen", f"10.252.9.1:{SYNC_PORT}"], stderr=f)
+                                 "--sync-listen", f"10.252.9.1:{SYNC_PORT}",
+                                 *(["--sync-transport", "tcp"] if tcp else [])], stderr=f)
         f.close()
         lib.on_exit(lambda: xctd.poll() is None and xctd.kill())
         deadline = time.monotonic() + 10
@@ -247,8 +272,8 @@ def main():
     p.add_argument("--connrate", required=True)
     p.add_argument("--xdp-obj", required=True)
     p.add_argument("--xctd", help="xctd, for xct_sync")
-    p.add_argument("--configs", default=",".join(c for c in CONFIGS if c != "xct_sync"),
-                   help="which routers, comma-separated (default: all but xct_sync)")
+    p.add_argument("--configs", default=",".join(c for c in CONFIGS if c not in SYNC_CONFIGS),
+                   help="which routers, comma-separated (default: all but the sync ones)")
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--parallel", type=int, default=64)
     p.add_argument("--repeats", type=int, default=3)
@@ -257,8 +282,8 @@ def main():
     bad = [c for c in a.configs.split(",") if c not in CONFIGS]
     if bad:
         p.error(f"unknown configuration {bad[0]} (one of {', '.join(CONFIGS)})")
-    if "xct_sync" in a.configs.split(",") and not a.xctd:
-        p.error("xct_sync needs --xctd")
+    if set(SYNC_CONFIGS) & set(a.configs.split(",")) and not a.xctd:
+        p.error("xct_sync and xct_sync_tcp need --xctd")
     Bench(a).main()
 
 

@@ -36,7 +36,7 @@
 #                    dnat (writes its own section of the document)
 #   8. ipfix_rate    records per second the IPFIX exporter sustains from a
 #                    synthetic event stream (no datapath), and its losses
-#   9. connrate.py --configs xct,xct_sync   state sync: xctd's messages
+#   9. connrate.py --configs xct,xct_sync,xct_sync_tcp   state sync: xctd's messages
 #                    per second to an HA peer, and what they add to the
 #                    primary's CPU per new connection
 #  10. ipfix_e2e.py  the same exporter in xctd, end to end: connection ends
@@ -220,7 +220,7 @@ fi
 if [ -z "$ONLY" ] || [ "$ONLY" = sync ]; then
 	step sync.log "$PYTHON" bench/connrate.py --xct "$XCT" --xctd "$BUILD/xctd" \
 		--connrate "$BENCH_BUILD/connrate" --xdp-obj "$BENCH_BUILD/xdp_drop.bpf.o" \
-		--configs xct,xct_sync "${SY_ARGS[@]}" --out "$OUT/sync.json"
+		--configs xct,xct_sync,xct_sync_tcp "${SY_ARGS[@]}" --out "$OUT/sync.json"
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = ipfix ]; then
 	step ipfix_e2e.log "$PYTHON" bench/ipfix_e2e.py --xct "$XCT" --xctd "$BUILD/xctd" \

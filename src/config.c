@@ -49,6 +49,9 @@ enum key {
 	KEY_MODE,
 	KEY_SYNC_PEER,
 	KEY_SYNC_LISTEN,
+	KEY_SYNC_TRANSPORT,
+	KEY_SYNC_MULTICAST,
+	KEY_SYNC_INTERFACE,
 	KEY_MAX,
 };
 
@@ -71,6 +74,9 @@ static const struct {
 	[KEY_MODE] = {"mode", SEC_INTERFACE},
 	[KEY_SYNC_PEER] = {"peer", SEC_SYNC},
 	[KEY_SYNC_LISTEN] = {"listen", SEC_SYNC},
+	[KEY_SYNC_TRANSPORT] = {"transport", SEC_SYNC},
+	[KEY_SYNC_MULTICAST] = {"multicast", SEC_SYNC},
+	[KEY_SYNC_INTERFACE] = {"interface", SEC_SYNC},
 };
 
 struct parser {
@@ -240,6 +246,26 @@ static int parse_addr_port(struct parser *p, const char *v, char *out, size_t ou
 	return 0;
 }
 
+/* Whether ADDR:PORT (already checked) names a multicast group. */
+static bool is_multicast(const char *v)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	struct in6_addr a6;
+	struct in_addr a4;
+	size_t n;
+
+	if (v[0] == '[') {
+		n = (size_t)(strstr(v, "]:") - v - 1);
+		memcpy(host, v + 1, n);
+		host[n] = '\0';
+		return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_MULTICAST(&a6);
+	}
+	n = (size_t)(strrchr(v, ':') - v);
+	memcpy(host, v, n);
+	host[n] = '\0';
+	return inet_pton(AF_INET, host, &a4) == 1 && IN_MULTICAST(ntohl(a4.s_addr));
+}
+
 static int set_key(struct parser *p, const char *k, const char *v)
 {
 	struct xct_config *cfg = p->cfg;
@@ -275,7 +301,10 @@ static int set_key(struct parser *p, const char *k, const char *v)
 		case SEC_INTERFACE:
 			return perr(p, k, "unknown key '%s' in [interface] (mode)", k);
 		case SEC_SYNC:
-			return perr(p, k, "unknown key '%s' in [sync] (peer, listen)", k);
+			return perr(p, k,
+				    "unknown key '%s' in [sync] (peer, listen, transport, "
+				    "multicast, interface)",
+				    k);
 		default:
 			return perr(p, k,
 				    "unknown key '%s' in [daemon] (socket, metrics-listen, "
@@ -341,6 +370,32 @@ static int set_key(struct parser *p, const char *k, const char *v)
 		cfg->sync.listen_line = p->line;
 		cfg->sync.listen_column = (unsigned int)(k - p->line_start) + 1;
 		return parse_addr_port(p, v, cfg->sync.listen, sizeof(cfg->sync.listen));
+	case KEY_SYNC_TRANSPORT:
+		if (strcmp(v, "udp") && strcmp(v, "tcp") && strcmp(v, "multicast"))
+			return perr(p, v, "'%s' is not udp, tcp or multicast", v);
+		cfg->sync.transport_line = p->line;
+		cfg->sync.transport_column = (unsigned int)(k - p->line_start) + 1;
+		snprintf(cfg->sync.transport, sizeof(cfg->sync.transport), "%s", v);
+		return 0;
+	case KEY_SYNC_MULTICAST:
+		err = parse_addr_port(p, v, cfg->sync.multicast, sizeof(cfg->sync.multicast));
+		if (err)
+			return err;
+		if (!is_multicast(v))
+			return perr(p, v, "'%s' is not a multicast group", v);
+		cfg->sync.multicast_line = p->line;
+		cfg->sync.multicast_column = (unsigned int)(k - p->line_start) + 1;
+		return 0;
+	case KEY_SYNC_INTERFACE:
+		if (strlen(v) >= IF_NAMESIZE)
+			return perr(p, v, "'%s' is longer than an interface name can be (%d)", v,
+				    IF_NAMESIZE - 1);
+		if (strchr(v, '/') || strchr(v, ' ') || strchr(v, ':'))
+			return perr(p, v, "'%s' is not an interface name", v);
+		snprintf(cfg->sync.interface, sizeof(cfg->sync.interface), "%s", v);
+		cfg->sync.interface_line = p->line;
+		cfg->sync.interface_column = (unsigned int)(k - p->line_start) + 1;
+		return 0;
 	case KEY_MODE:
 		if (!strcmp(v, "native"))
 			p->iface->mode = XCT_MODE_NATIVE;
@@ -461,6 +516,56 @@ static int parse_line(struct parser *p, char *s)
 	return set_key(p, k, v);
 }
 
+/* The [sync] link's keys together: a peer or a multicast group, the
+ * group with its interface, a transport that fits. */
+static int check_sync_link(const char *file, const struct xct_config_sync *c, char *err,
+			   size_t errlen)
+{
+	bool mcast = !strcmp(c->transport, "multicast");
+
+	if (c->multicast[0] && c->peer[0]) {
+		snprintf(err, errlen,
+			 "%s:%u:%u: 'multicast' in [sync] and 'peer': one or the other", file,
+			 c->multicast_line, c->multicast_column);
+		return -EINVAL;
+	}
+	if (c->multicast[0] && c->transport[0] && !mcast) {
+		snprintf(err, errlen,
+			 "%s:%u:%u: 'multicast' in [sync] is for transport = multicast", file,
+			 c->multicast_line, c->multicast_column);
+		return -EINVAL;
+	}
+	if (c->multicast[0] && c->listen[0]) {
+		snprintf(err, errlen, "%s:%u:%u: 'listen' in [sync] is for udp and tcp", file,
+			 c->listen_line, c->listen_column);
+		return -EINVAL;
+	}
+	if (c->multicast[0] && !c->interface[0]) {
+		snprintf(err, errlen, "%s:%u:%u: 'multicast' in [sync] needs an 'interface'", file,
+			 c->multicast_line, c->multicast_column);
+		return -EINVAL;
+	}
+	/* The link's details alone would sync with nobody. */
+	if (!c->peer[0] && !c->multicast[0] && c->transport[0] && !mcast) {
+		snprintf(err, errlen, "%s:%u:%u: 'transport' in [sync] needs a 'peer'", file,
+			 c->transport_line, c->transport_column);
+		return -EINVAL;
+	}
+	if (!c->peer[0] && !c->multicast[0] && c->interface[0] && !mcast) {
+		snprintf(err, errlen,
+			 "%s:%u:%u: 'interface' in [sync] needs a 'peer' or 'multicast'", file,
+			 c->interface_line, c->interface_column);
+		return -EINVAL;
+	}
+	if (mcast && !c->multicast[0]) {
+		snprintf(err, errlen,
+			 "%s:%u:%u: transport = multicast needs 'multicast = GROUP:PORT'", file,
+			 c->transport_line, c->transport_column);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int xct_config_parse(const char *file, const char *text, size_t len, struct xct_config *cfg,
 		     char *err, size_t errlen)
 {
@@ -500,6 +605,8 @@ int xct_config_parse(const char *file, const char *text, size_t len, struct xct_
 			 cfg->sync.listen_line, cfg->sync.listen_column);
 		ret = -EINVAL;
 	}
+	if (!ret)
+		ret = check_sync_link(file, &cfg->sync, err, errlen);
 	if (ret)
 		config_defaults(cfg, file);
 	return ret;

@@ -38,12 +38,19 @@ struct xct_config_daemon {
 	int rule_log;				   /* 1 journal, 0 off, -1 unset */
 };
 
-/* [sync]: the HA peer of xctd's state sync (xctd --sync-peer, --sync-listen). */
+/* [sync]: the HA peer of xctd's state sync (xctd --sync-peer, --sync-listen,
+ * --sync-transport, --sync-multicast, --sync-interface). */
 struct xct_config_sync {
-	char peer[XCT_CONFIG_ADDR_MAX];	  /* ADDR:PORT, "" when unset */
-	char listen[XCT_CONFIG_ADDR_MAX]; /* ADDR:PORT, "" when unset */
-	unsigned int line;		  /* of the [sync] header, 0 without one */
+	char peer[XCT_CONFIG_ADDR_MAX];	     /* ADDR:PORT, "" when unset */
+	char listen[XCT_CONFIG_ADDR_MAX];    /* ADDR:PORT, "" when unset */
+	char transport[16];		     /* udp, tcp, multicast; "" when unset */
+	char multicast[XCT_CONFIG_ADDR_MAX]; /* GROUP:PORT, "" when unset */
+	char interface[IF_NAMESIZE];	     /* "" when unset */
+	unsigned int line;		     /* of the [sync] header, 0 without one */
 	unsigned int listen_line, listen_column;
+	unsigned int transport_line, transport_column;
+	unsigned int multicast_line, multicast_column;
+	unsigned int interface_line, interface_column;
 };
 
 struct xct_config {

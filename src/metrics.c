@@ -412,6 +412,33 @@ static void write_sync(FILE *f, const struct xctd_sync_report *r)
 	one(f, "xct_sync_resend_dropped_total", "counter",
 	    "Messages pushed off a full resend queue before the peer acknowledged them",
 	    (double)st->rs_dropped);
+	if (!strcmp(r->transport, "tcp")) {
+		one(f, "xct_sync_tcp_connected", "gauge",
+		    "1 while xctd's TCP connection to the sync peer is up",
+		    (double)st->link.out_up);
+		one(f, "xct_sync_tcp_peer_connected", "gauge",
+		    "1 while the sync peer's TCP connection to xctd is up", (double)st->link.in_up);
+		one(f, "xct_sync_tcp_connects_total", "counter",
+		    "TCP connections to the sync peer made", (double)st->link.connects);
+		one(f, "xct_sync_tcp_connect_failures_total", "counter",
+		    "TCP connections to the sync peer refused or timed out",
+		    (double)st->link.connect_failed);
+		one(f, "xct_sync_tcp_disconnects_total", "counter",
+		    "TCP connections to the sync peer lost", (double)st->link.disconnects);
+		one(f, "xct_sync_tcp_accepts_total", "counter",
+		    "TCP connections of the sync peer accepted", (double)st->link.accepts);
+		one(f, "xct_sync_tcp_closes_total", "counter",
+		    "TCP connections of the sync peer ended", (double)st->link.closes);
+		one(f, "xct_sync_tcp_dropped_total", "counter",
+		    "Messages a broken TCP connection cut, or with no room to wait for one",
+		    (double)st->link.dropped);
+		one(f, "xct_sync_tcp_queued_bytes", "gauge",
+		    "Bytes waiting for the TCP connection to the peer",
+		    (double)st->link.queued_bytes);
+	}
+	if (!strcmp(r->transport, "multicast"))
+		one(f, "xct_sync_own_datagrams_total", "counter",
+		    "Multicast datagrams of our own, ignored", (double)st->link.own);
 }
 
 int xct_metrics_write(FILE *f, const char *pin_path, const struct xctd_stats *st)

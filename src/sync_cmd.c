@@ -104,7 +104,16 @@ static void print_stats_json(const struct xctd_sync_report *r)
 	const struct xctd_sync_stats *st = &r->st;
 	int i;
 
-	printf("{\"peer\":\"%s\",\"mode\":\"%s\",", r->peer, r->mode);
+	printf("{\"peer\":\"%s\",\"mode\":\"%s\",\"transport\":\"%s\",", r->peer, r->mode,
+	       r->transport);
+	printf("\"link\":{\"connected\":%s,\"connects\":%llu,\"connect_failed\":%llu,"
+	       "\"disconnects\":%llu,\"peer_connected\":%s,\"accepts\":%llu,\"closes\":%llu,"
+	       "\"dropped\":%llu,\"bad_framing\":%llu,\"queued_bytes\":%llu,"
+	       "\"foreign\":%llu,\"own_datagrams\":%llu},",
+	       st->link.out_up ? "true" : "false", U(st->link.connects), U(st->link.connect_failed),
+	       U(st->link.disconnects), st->link.in_up ? "true" : "false", U(st->link.accepts),
+	       U(st->link.closes), U(st->link.dropped), U(st->link.bad_framing),
+	       U(st->link.queued_bytes), U(st->link.foreign), U(st->link.own));
 	printf("\"sent\":{\"messages\":%llu,\"bytes\":%llu,\"datagrams\":%llu,\"lost\":%llu,"
 	       "\"new\":%llu,\"update\":%llu,\"destroy\":%llu,\"alive\":%llu,\"resync\":%llu,\"filtered\":%llu},",
 	       U(st->msg_snd), U(st->bytes_snd), U(st->dgram_snd), U(st->msg_snd_lost),
@@ -146,7 +155,19 @@ static void print_stats(const struct xctd_sync_report *r)
 		print_stats_json(r);
 		return;
 	}
-	printf("sync with %s, mode %s\n", r->peer, r->mode);
+	printf("sync with %s, mode %s, over %s\n", r->peer, r->mode, r->transport);
+	if (!strcmp(r->transport, "tcp"))
+		printf("link:      to the peer %s (%llu connects, %llu failed, %llu "
+		       "disconnects), %llu bytes waiting, %llu messages dropped; from the peer "
+		       "%s (%llu accepted, %llu ended, %llu cut), %llu connections from others "
+		       "refused\n",
+		       st->link.out_up ? "connected" : "not connected", U(st->link.connects),
+		       U(st->link.connect_failed), U(st->link.disconnects),
+		       U(st->link.queued_bytes), U(st->link.dropped),
+		       st->link.in_up ? "connected" : "not connected", U(st->link.accepts),
+		       U(st->link.closes), U(st->link.bad_framing), U(st->link.foreign));
+	if (!strcmp(r->transport, "multicast"))
+		printf("link:      %llu of our own datagrams ignored\n", U(st->link.own));
 	printf("sent:      %llu messages (%llu new, %llu updates, %llu destroys, %llu alive, "
 	       "%llu resync requests), %llu bytes in %llu datagrams, %llu lost; %llu "
 	       "connections filtered out\n",

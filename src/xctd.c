@@ -10,11 +10,14 @@
 #include <strings.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <bpf/libbpf.h>
 
 #include "daemon/daemon.h"
 #include "daemon/flowlog.h"
+#include "daemon/sync_link.h"
 #include "export/exporter.h"
 #include "config.h"
 #include "netns.h"
@@ -25,8 +28,10 @@ static const char usage[] =
 	"            [--config FILE] [--foreground]\n"
 	"            [--flow-log FILE] [--nat-log FILE] [--log-max-size BYTES] [--log-keep N]\n"
 	"            [--rule-log journal|off]\n"
-	"            [--sync-peer ADDR:PORT [--sync-listen ADDR:PORT] [--sync-mode MODE]\n"
-	"             [--sync-ignore-address ADDR]...]\n"
+	"            [--sync-peer ADDR:PORT [--sync-listen ADDR:PORT]\n"
+	"             [--sync-transport udp|tcp] | --sync-multicast GROUP:PORT]\n"
+	"            [--sync-interface IFNAME] [--sync-mode MODE]\n"
+	"            [--sync-ignore-address ADDR]...\n"
 	"            [--ipfix-collector HOST:PORT] [--ipfix-domain N]\n"
 	"\n"
 	"The daemon beside xct's datapath.  It owns the datapath's event rings\n"
@@ -62,9 +67,20 @@ static const char usage[] =
 	"                             nftables' format (default journal)\n"
 	"      --sync-peer ADDR:PORT  the HA peer (an xctd or a conntrackd): every\n"
 	"                             connection's NEW, UPDATE and DESTROY go there in\n"
-	"                             conntrackd's sync protocol, over UDP\n"
+	"                             conntrackd's sync protocol (conntrackd's\n"
+	"                             IPv4_Destination_Address and Port)\n"
 	"      --sync-listen ADDR:PORT  where the peer's messages come in (default: any\n"
-	"                             address, the peer's port, as conntrackd's Port)\n"
+	"                             address, the peer's port, as conntrackd's Port;\n"
+	"                             conntrackd's IPv4_address)\n"
+	"      --sync-transport T     udp (default), tcp (as conntrackd's TCP: connect to\n"
+	"                             the peer, accept its connection on the listening\n"
+	"                             address) or multicast (with --sync-multicast)\n"
+	"      --sync-multicast GROUP:PORT  sync over multicast to this group and port\n"
+	"                             instead of a peer (conntrackd's Multicast\n"
+	"                             IPv4_address and Group; [GROUP]:PORT for IPv6)\n"
+	"      --sync-interface IFNAME  the sync link's interface: multicast joins and\n"
+	"                             sends there (needed); UDP and TCP bind to it\n"
+	"                             (conntrackd's Interface)\n"
 	"      --sync-mode MODE       notrack (default: best effort, and what either\n"
 	"                             kind of conntrackd peer takes) or ftfw (reliable:\n"
 	"                             acknowledged, resent on loss; the peer in FTFW too)\n"
@@ -83,6 +99,8 @@ static const char usage[] =
 	"  xctd --flow-log /var/log/xct/flows.jsonl --nat-log /var/log/xct/nat.jsonl\n"
 	"  xctd --sync-peer 10.0.9.2:3780 --sync-listen 10.0.9.1:3780\n"
 	"  xctd --sync-peer 10.0.9.2:3780 --sync-listen 10.0.9.1:3780 --sync-mode ftfw\n"
+	"  xctd --sync-transport tcp --sync-peer 10.0.9.2:3780\n"
+	"  xctd --sync-multicast 225.0.0.50:3780 --sync-interface sync0 --sync-mode ftfw\n"
 
 	"  xctd --ipfix-collector 192.0.2.10:4739 --ipfix-domain 7\n";
 
@@ -105,6 +123,34 @@ static const char *opt_name(const struct option *opts, int c)
 		if (opts->val == c)
 			return opts->name;
 	return "?";
+}
+
+/* udp, tcp or multicast, as --sync-transport and xct.conf's transport. */
+static int xctd_parse_transport(const char *s, int *kind)
+{
+	if (!strcmp(s, "udp"))
+		*kind = XCTD_LINK_UDP;
+	else if (!strcmp(s, "tcp"))
+		*kind = XCTD_LINK_TCP;
+	else if (!strcmp(s, "multicast"))
+		*kind = XCTD_LINK_MCAST;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* GROUP:PORT of an IPv4 or IPv6 multicast group. */
+static int xctd_parse_group(const char *s)
+{
+	struct sockaddr_storage ss;
+	unsigned int len;
+
+	if (xctd_parse_listen(s, &ss, &len))
+		return -EINVAL;
+	if (ss.ss_family == AF_INET)
+		return IN_MULTICAST(ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr)) ? 0
+											 : -EINVAL;
+	return IN6_IS_ADDR_MULTICAST(&((struct sockaddr_in6 *)&ss)->sin6_addr) ? 0 : -EINVAL;
 }
 
 static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -131,6 +177,9 @@ int main(int argc, char **argv)
 		{"ipfix-domain", required_argument, NULL, 'D'},
 		{"sync-mode", required_argument, NULL, 'Y'},
 		{"sync-ignore-address", required_argument, NULL, 'G'},
+		{"sync-transport", required_argument, NULL, 'T'},
+		{"sync-multicast", required_argument, NULL, 'U'},
+		{"sync-interface", required_argument, NULL, 'i'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -150,7 +199,8 @@ int main(int argc, char **argv)
 	bool size_given = false, ipfix_given = false, domain_given = false;
 	bool sync_peer_given = false, sync_listen_given = false;
 	static char ipfix_buf[XCT_CONFIG_ADDR_MAX + 8];
-	bool sync_mode_given = false, rule_log_given = false;
+	bool sync_mode_given = false, sync_transport_given = false, rule_log_given = false;
+	const char *sync_multicast = NULL;
 	char err[512];
 	__u64 n;
 	const char *env = getenv("XCT_PIN_PATH");
@@ -222,6 +272,27 @@ int main(int argc, char **argv)
 			cfg.sync_ignore[cfg.n_sync_ignore++] = optarg;
 			break;
 		}
+		case 'T':
+			if (xctd_parse_transport(optarg, &cfg.sync_transport))
+				return usage_error("--sync-transport: '%s' is not udp, tcp or "
+						   "multicast",
+						   optarg);
+			sync_transport_given = true;
+			break;
+		case 'U':
+			if (xctd_parse_group(optarg))
+				return usage_error("--sync-multicast: '%s' is not GROUP:PORT of a "
+						   "multicast group ([GROUP]:PORT for IPv6)",
+						   optarg);
+			sync_multicast = optarg;
+			break;
+		case 'i':
+			if (!*optarg || strlen(optarg) >= IF_NAMESIZE || strchr(optarg, '/') ||
+			    strchr(optarg, ' '))
+				return usage_error(
+					"--sync-interface: '%s' is not an interface name", optarg);
+			cfg.sync_interface = optarg;
+			break;
 		case 'Y':
 			if (!strcasecmp(optarg, "notrack"))
 				cfg.sync_mode = XCTD_SYNC_MODE_NOTRACK;
@@ -320,17 +391,45 @@ int main(int argc, char **argv)
 		}
 		if (!domain_given)
 			cfg.ipfix_domain = conf.daemon.ipfix_domain;
-		if (conf.sync.peer[0] && !sync_peer_given)
+		/* A multicast group on the command line replaces the file's
+		 * peer; the file's group gives way to a peer or transport
+		 * given here. */
+		if (conf.sync.peer[0] && !sync_peer_given && !sync_multicast)
 			cfg.sync_peer = conf.sync.peer;
-		if (conf.sync.listen[0] && !sync_listen_given)
+		if (conf.sync.listen[0] && !sync_listen_given && !sync_multicast)
 			cfg.sync_listen = conf.sync.listen;
+		if (conf.sync.transport[0] && !sync_transport_given && !sync_multicast)
+			xctd_parse_transport(conf.sync.transport, &cfg.sync_transport);
+		if (conf.sync.multicast[0] && !sync_peer_given && !sync_transport_given &&
+		    !sync_multicast)
+			sync_multicast = conf.sync.multicast;
+		if (conf.sync.interface[0] && !cfg.sync_interface)
+			cfg.sync_interface = conf.sync.interface;
+	}
+	if (sync_multicast) {
+		if (sync_transport_given && cfg.sync_transport != XCTD_LINK_MCAST)
+			return usage_error("--sync-multicast is for --sync-transport multicast");
+		if (sync_peer_given)
+			return usage_error("--sync-multicast and --sync-peer: one or the other");
+		if (cfg.sync_listen)
+			return usage_error("--sync-listen is for udp and tcp, not multicast");
+		if (!cfg.sync_interface)
+			return usage_error("--sync-multicast needs --sync-interface");
+		cfg.sync_transport = XCTD_LINK_MCAST;
+		cfg.sync_peer = sync_multicast;
+	} else if (cfg.sync_transport == XCTD_LINK_MCAST) {
+		return usage_error("--sync-transport multicast needs --sync-multicast GROUP:PORT");
 	}
 	if (cfg.sync_listen && !cfg.sync_peer)
 		return usage_error("--sync-listen needs --sync-peer");
+	if (sync_transport_given && !cfg.sync_peer)
+		return usage_error("--sync-transport needs --sync-peer");
+	if (cfg.sync_interface && !cfg.sync_peer)
+		return usage_error("--sync-interface needs --sync-peer or --sync-multicast");
 	if (sync_mode_given && !cfg.sync_peer)
-		return usage_error("--sync-mode needs --sync-peer");
+		return usage_error("--sync-mode needs --sync-peer or --sync-multicast");
 	if (cfg.n_sync_ignore && !cfg.sync_peer)
-		return usage_error("--sync-ignore-address needs --sync-peer");
+		return usage_error("--sync-ignore-address needs --sync-peer or --sync-multicast");
 	libbpf_set_print(print_libbpf);
 	if (xct_require_root())
 		return XCT_EXIT_RUNTIME;

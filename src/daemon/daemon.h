@@ -29,10 +29,12 @@ struct xctd_config {
 	const char *ipfix_collector; /* as given, for the messages; NULL: none */
 	const char *ipfix_host;	     /* its parts (xct_ipfix_parse_addr()) */
 	const char *ipfix_port;
-	__u32 ipfix_domain;	 /* the observation domain */
-	const char *sync_peer;	 /* ADDR:PORT of the HA peer; NULL: no sync */
-	const char *sync_listen; /* where its messages come in; NULL: the peer's port */
-	int sync_mode;		 /* XCTD_SYNC_MODE_* */
+	__u32 ipfix_domain;    /* the observation domain */
+	const char *sync_peer; /* ADDR:PORT of the HA peer (multicast: the group); NULL: no sync */
+	const char *sync_listen;    /* where its messages come in; NULL: the peer's port */
+	int sync_transport;	    /* enum xctd_link_kind */
+	const char *sync_interface; /* the sync link's interface; NULL: any */
+	int sync_mode;		    /* XCTD_SYNC_MODE_* */
 	const char *sync_ignore[XCTD_SYNC_IGNORE_MAX]; /* addresses not synced */
 	unsigned int n_sync_ignore;
 };

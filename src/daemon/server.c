@@ -101,6 +101,8 @@ struct xctd {
 	struct xctd_sync sync;	/* fd -1 without --sync-peer */
 	__u64 sync_rcv_seen;	/* the peer's messages when last logged */
 	__u64 sync_resync_done; /* the peer's RESYNC requests answered */
+	/* The link's counters when last logged. */
+	struct xctd_link_stats sync_link_seen;
 };
 
 static volatile sig_atomic_t stopping;
@@ -495,6 +497,8 @@ static void sync_report(const struct xctd *d, struct xctd_sync_report *rep)
 	memset(rep, 0, sizeof(*rep));
 	snprintf(rep->peer, sizeof(rep->peer), "%s", d->cfg->sync_peer);
 	snprintf(rep->mode, sizeof(rep->mode), "%s", xctd_sync_mode_name(d->sync.mode));
+	snprintf(rep->transport, sizeof(rep->transport), "%s",
+		 xctd_link_kind_name(d->sync.link.kind));
 	xctd_sync_get_stats(&d->sync, &rep->st);
 }
 
@@ -817,6 +821,26 @@ static void sync_log_totals(struct xctd *d)
 	     (unsigned long long)malformed, (unsigned long long)st->msg_rcv_lost);
 }
 
+/* TCP: the connections coming and going, for the log. */
+static void sync_log_link(struct xctd *d)
+{
+	struct xctd_link_stats *seen = &d->sync_link_seen;
+	const struct xctd_link_stats *st = &d->sync.link.st;
+
+	if (st->connects != seen->connects)
+		xlog(LOG_INFO, "the sync connection to %s is up", d->cfg->sync_peer);
+	if (st->disconnects != seen->disconnects)
+		xlog(LOG_WARNING, "the sync connection to %s ended: reconnecting",
+		     d->cfg->sync_peer);
+	if (st->accepts != seen->accepts)
+		xlog(LOG_INFO, "the sync peer %s connected", d->cfg->sync_peer);
+	if (st->closes != seen->closes)
+		xlog(LOG_INFO, "the sync peer's connection ended");
+	if (st->bad_framing != seen->bad_framing)
+		xlog(LOG_WARNING, "the sync peer's stream lost its framing: connection closed");
+	*seen = *st;
+}
+
 /* After each turn of the loop: the messages built go out, an ALIVE when
  * the link was quiet, and the peer's first word is logged. */
 static void sync_step(struct xctd *d)
@@ -846,6 +870,7 @@ static void sync_step(struct xctd *d)
 	if (d->sync.st.msg_rcv && !d->sync_rcv_seen)
 		xlog(LOG_INFO, "the sync peer %s is alive", d->cfg->sync_peer);
 	d->sync_rcv_seen = d->sync.st.msg_rcv;
+	sync_log_link(d);
 }
 
 /* Detaches from the terminal; the parent exits once the child listens. */
@@ -980,7 +1005,14 @@ int xctd_run(const struct xctd_config *cfg)
 			goto out;
 	}
 	if (cfg->sync_peer) {
-		if (xctd_sync_open(&d.sync, cfg->sync_peer, cfg->sync_listen,
+		struct xctd_link_cfg lc = {
+			.kind = (enum xctd_link_kind)cfg->sync_transport,
+			.peer = cfg->sync_peer,
+			.listen = cfg->sync_listen,
+			.ifname = cfg->sync_interface,
+		};
+
+		if (xctd_sync_open(&d.sync, &lc,
 				   cfg->sync_mode == XCTD_SYNC_MODE_FTFW ? XCTD_SYNC_FTFW
 									 : XCTD_SYNC_NOTRACK,
 				   err, sizeof(err))) {
@@ -992,8 +1024,12 @@ int xctd_run(const struct xctd_config *cfg)
 		ev.data.ptr = TAG_SYNC;
 		if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.sync.fd, &ev))
 			goto out;
-		xlog(LOG_INFO, "syncing connections with %s (conntrackd protocol 1, %s)",
-		     cfg->sync_peer, xctd_sync_mode_name(d.sync.mode));
+		xlog(LOG_INFO, "syncing connections with %s (conntrackd protocol 1, %s%s%s)",
+		     cfg->sync_peer, xctd_sync_mode_name(d.sync.mode),
+		     cfg->sync_transport == XCTD_LINK_UDP ? "" : ", ",
+		     cfg->sync_transport == XCTD_LINK_UDP
+			     ? ""
+			     : xctd_link_kind_name((enum xctd_link_kind)cfg->sync_transport));
 	}
 	xlog(LOG_INFO, "listening on %s%s%s%s%s, state under %s", cfg->socket_path,
 	     cfg->metrics_listen ? ", metrics on " : "",

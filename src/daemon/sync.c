@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The sync link to an HA peer, in conntrackd's NOTRACK or FTFW mode over
- * UDP unicast (conntrack-tools src/sync-notrack.c, src/sync-ftfw.c,
- * src/udp.c).
+ * The sync link to an HA peer, in conntrackd's NOTRACK or FTFW mode
+ * (conntrack-tools src/sync-notrack.c, src/sync-ftfw.c), over the
+ * transport of sync_link.c.
  *
  * Sending.  Every connection event of the ring becomes one data message,
  * built from the event alone (no lookup in the table: the event holds the
@@ -24,8 +24,7 @@
  * conntrackd's parser checks them (ctsync.h): a malformed message ends its
  * datagram, since the next message's place is known only from its length.
  * Sequence gaps are counted as conntrackd's nethdr_track_seq() counts them.
- * Only datagrams from the peer's address are read: anyone else could
- * otherwise feed connections to this firewall.
+ * The transport reads only what comes from the peer (sync_link.c).
  *
  * FTFW.  Every message sent, but the ALIVEs, also goes into the resend
  * queue, until an ACK of the peer covers its number.  A NACK sends the
@@ -112,11 +111,9 @@ const char *xctd_sync_mode_name(enum xctd_sync_mode mode)
 	return mode == XCTD_SYNC_FTFW ? "FTFW" : "NOTRACK";
 }
 
-int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen,
-		   enum xctd_sync_mode mode, char *err, size_t errlen)
+int xctd_sync_open(struct xctd_sync *s, const struct xctd_link_cfg *link, enum xctd_sync_mode mode,
+		   char *err, size_t errlen)
 {
-	struct sockaddr_storage local;
-	unsigned int plen, llen;
 	int e;
 
 	memset(s, 0, sizeof(*s));
@@ -124,53 +121,19 @@ int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen,
 	s->purge_fd = -1;
 	s->mode = mode;
 	xct_ftfw_init(&s->ftfw, XCT_FTFW_WINDOW);
-	if (xctd_parse_listen(peer, &s->peer, &plen)) {
-		snprintf(err, errlen, "--sync-peer %s: not ADDR:PORT or [ADDR]:PORT", peer);
-		return -EINVAL;
-	}
-	s->peer_len = plen;
-	if (listen) {
-		if (xctd_parse_listen(listen, &local, &llen)) {
-			snprintf(err, errlen, "--sync-listen %s: not ADDR:PORT or [ADDR]:PORT",
-				 listen);
-			return -EINVAL;
-		}
-		if (local.ss_family != s->peer.ss_family) {
-			snprintf(err, errlen, "--sync-listen %s and --sync-peer %s: not one family",
-				 listen, peer);
-			return -EINVAL;
-		}
-	} else {
-		/* The wildcard address, the peer's port. */
-		memset(&local, 0, sizeof(local));
-		local.ss_family = s->peer.ss_family;
-		if (local.ss_family == AF_INET)
-			((struct sockaddr_in *)&local)->sin_port =
-				((struct sockaddr_in *)&s->peer)->sin_port;
-		else
-			((struct sockaddr_in6 *)&local)->sin6_port =
-				((struct sockaddr_in6 *)&s->peer)->sin6_port;
-		llen = plen;
-	}
-	s->fd = socket(s->peer.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->fd < 0) {
-		e = -errno;
-		snprintf(err, errlen, "cannot open the sync socket: %s", strerror(errno));
+	e = xctd_link_open(&s->link, link, err, errlen);
+	if (e)
 		return e;
-	}
-	if (bind(s->fd, (struct sockaddr *)&local, llen)) {
-		e = -errno;
-		snprintf(err, errlen, "cannot bind the sync socket to %s: %s",
-			 listen ? listen : "the peer's port", strerror(errno));
-		close(s->fd);
-		s->fd = -1;
-		return e;
-	}
+	s->fd = s->link.fd;
 	s->seq = (__u32)time(NULL);
 	/* The first message asks the peer for its table, as conntrackd's
-	 * StartupResync: an xctd that (re)starts has an empty cache. */
-	put_ctl(s, XCT_CTSYNC_F_RESYNC, 0, 0, 0);
-	s->st.resync_snd++;
+	 * StartupResync: an xctd that (re)starts has an empty cache.  Over
+	 * TCP, once the peer's connection to us is up (xctd_sync_tick()):
+	 * the answer travels on it. */
+	if (link->kind != XCTD_LINK_TCP) {
+		put_ctl(s, XCT_CTSYNC_F_RESYNC, 0, 0, 0);
+		s->st.resync_snd++;
+	}
 	return 0;
 }
 
@@ -181,7 +144,7 @@ void xctd_sync_close(struct xctd_sync *s)
 	xctd_sync_flush_cache(s);
 	rs_free_all(s);
 	if (s->fd >= 0)
-		close(s->fd);
+		xctd_link_close(&s->link);
 	s->fd = -1;
 	if (s->purge_fd >= 0)
 		close(s->purge_fd);
@@ -356,8 +319,7 @@ void xctd_sync_flush(struct xctd_sync *s, __u64 now_ns)
 	if (!s->olen)
 		return;
 	n = pending_msgs(s);
-	if (sendto(s->fd, s->out, s->olen, MSG_DONTWAIT, (struct sockaddr *)&s->peer,
-		   s->peer_len) == (ssize_t)s->olen) {
+	if (!xctd_link_send(&s->link, s->out, s->olen, now_ns)) {
 		s->st.msg_snd += n;
 		s->st.bytes_snd += s->olen;
 		s->st.dgram_snd++;
@@ -636,6 +598,15 @@ void xctd_sync_tick(struct xctd_sync *s, __u64 now_ns)
 {
 	__u32 from, to;
 
+	xctd_link_tick(&s->link, now_ns);
+	/* TCP: a new connection from the peer.  What the peer sent while it
+	 * could not reach us is lost (conntrackd drops it while it
+	 * reconnects, or wrote it to the connection that died), and the
+	 * peer may have restarted: its whole table, again. */
+	if (s->link.st.accepts != s->accepts_seen) {
+		s->accepts_seen = s->link.st.accepts;
+		xctd_sync_request_resync(s, now_ns);
+	}
 	/* FTFW's alive timer: what came since the last ACK is ACKed. */
 	if (s->mode == XCTD_SYNC_FTFW && now_ns - s->last_ack_ns >= XCTD_SYNC_ALIVE_NS) {
 		s->last_ack_ns = now_ns;
@@ -666,6 +637,9 @@ void xctd_sync_get_stats(const struct xctd_sync *s, struct xctd_sync_stats *st)
 	st->rs_len = s->rs_n;
 	st->rs_conns = s->rs_keyed;
 	st->hello_done = s->mode == XCTD_SYNC_FTFW && s->ftfw.hello == XCT_FTFW_HELLO_DONE;
+	xctd_link_get_stats(&s->link, &st->link);
+	st->dgram_rcv_foreign = st->link.foreign;
+	st->dgram_rcv_own = st->link.own;
 }
 
 const char *xctd_sync_error_name(int err)
@@ -774,36 +748,13 @@ void xctd_sync_datagram(struct xctd_sync *s, const __u8 *buf, size_t len, __u64 
 	}
 }
 
-/* Whether a datagram came from the peer's address (any port). */
-static bool from_peer(const struct xctd_sync *s, const struct sockaddr_storage *from)
+/* A batch of the peer's messages, from the transport. */
+static void link_rx(void *arg, const __u8 *buf, size_t len)
 {
-	if (from->ss_family != s->peer.ss_family)
-		return false;
-	if (from->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)from)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)&s->peer)->sin_addr.s_addr;
-	return !memcmp(&((const struct sockaddr_in6 *)from)->sin6_addr,
-		       &((const struct sockaddr_in6 *)&s->peer)->sin6_addr,
-		       sizeof(struct in6_addr));
+	xctd_sync_datagram(arg, buf, len, xct_now_ns());
 }
 
 void xctd_sync_input(struct xctd_sync *s)
 {
-	static __u8 buf[65536];
-	struct sockaddr_storage from;
-	socklen_t flen;
-	ssize_t n;
-
-	for (;;) {
-		flen = sizeof(from);
-		n = recvfrom(s->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from,
-			     &flen);
-		if (n < 0)
-			return; /* EAGAIN: all read */
-		if (!from_peer(s, &from)) {
-			s->st.dgram_rcv_foreign++;
-			continue;
-		}
-		xctd_sync_datagram(s, buf, (size_t)n, xct_now_ns());
-	}
+	xctd_link_input(&s->link, link_rx, s, xct_now_ns());
 }

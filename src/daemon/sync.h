@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * xctd's state sync with an HA peer, in conntrackd's protocol (version 1,
- * include/xct/ctsync.h), in its NOTRACK or FTFW mode over UDP unicast: every
+ * include/xct/ctsync.h), in its NOTRACK or FTFW mode: every
  * connection event of the datapath (NEW, UPDATE, DESTROY) goes to the peer
  * as CT_NEW, CT_UPD or CT_DEL, and an ALIVE keeps the link up while there
  * is nothing to say.  The peer may be a conntrackd beside nf_conntrack.
+ * The messages travel over UDP, multicast or TCP (daemon/sync_link.h),
+ * which the protocol here does not see.
  * FTFW (include/xct/ctsync_ftfw.h) makes it reliable: what the peer does
  * not acknowledge is kept, and sent again when it says it missed it.
  *
@@ -21,6 +23,7 @@
 #include <linux/types.h>
 
 #include "daemon/daemon.h"
+#include "daemon/sync_link.h"
 #include "xct/abi.h"
 #include "xct/ctsync.h"
 #include "xct/ctsync_ftfw.h"
@@ -62,15 +65,17 @@ struct xctd_sync_stats {
 	__u64 purged;		 /* connections they took out of the table */
 	__u64 ext_entries;	 /* connections in the external cache now */
 	/* FTFW */
-	__u64 ack_snd, nack_snd; /* ours, for the peer's messages */
-	__u64 ack_rcv, nack_rcv; /* the peer's, for ours */
-	__u64 rs_resent;	 /* messages sent again after a NACK */
-	__u64 rs_acked;		 /* messages the peer's ACKs took off the resend queue */
-	__u64 rs_dropped;	 /* pushed off a full resend queue, never acknowledged */
-	__u64 rs_len;		 /* messages in the resend queue now */
-	__u64 rs_conns;		 /* of them connections' (the others: control) */
-	__u64 hello_done;	 /* 1 once the peer answered our HELLO */
-	__u64 filtered;		 /* connection messages not sent: an ignored address */
+	__u64 ack_snd, nack_snd;     /* ours, for the peer's messages */
+	__u64 ack_rcv, nack_rcv;     /* the peer's, for ours */
+	__u64 rs_resent;	     /* messages sent again after a NACK */
+	__u64 rs_acked;		     /* messages the peer's ACKs took off the resend queue */
+	__u64 rs_dropped;	     /* pushed off a full resend queue, never acknowledged */
+	__u64 rs_len;		     /* messages in the resend queue now */
+	__u64 rs_conns;		     /* of them connections' (the others: control) */
+	__u64 hello_done;	     /* 1 once the peer answered our HELLO */
+	__u64 filtered;		     /* connection messages not sent: an ignored address */
+	__u64 dgram_rcv_own;	     /* multicast: our own datagrams, ignored */
+	struct xctd_link_stats link; /* the transport's */
 };
 
 /* A message sent in FTFW mode, kept until the peer acknowledges it.  A
@@ -93,8 +98,9 @@ struct xctd_rs_msg {
 
 /* What xct sync stats gets from xctd. */
 struct xctd_sync_report {
-	char peer[64]; /* as --sync-peer gave it */
-	char mode[16]; /* NOTRACK, FTFW */
+	char peer[64];	    /* as --sync-peer gave it */
+	char mode[16];	    /* NOTRACK, FTFW */
+	char transport[16]; /* udp, tcp, multicast */
 	struct xctd_sync_stats st;
 };
 
@@ -127,7 +133,8 @@ enum xctd_sync_mode {
 };
 
 struct xctd_sync {
-	int fd;
+	int fd; /* the link's, to poll; -1 when not syncing */
+	struct xctd_link link;
 	enum xctd_sync_mode mode;
 	struct xct_ftfw ftfw;
 	struct xctd_rs_msg *rs_head, *rs_tail;
@@ -138,14 +145,13 @@ struct xctd_sync {
 	unsigned int n_ignore;
 	__u8 ignore_family[XCTD_SYNC_IGNORE_MAX];
 	union xct_addr ignore[XCTD_SYNC_IGNORE_MAX];
-	struct sockaddr_storage peer;
-	socklen_t peer_len;
 	__u32 seq; /* the next message's */
 	bool seq_expected_set;
 	__u32 seq_expected; /* the peer's next message's */
 	__u8 out[XCTD_SYNC_DGRAM_MAX];
 	size_t olen;
 	__u64 last_snd_ns;
+	__u64 accepts_seen; /* TCP: the peer's connections asked for a resync */
 	struct xctd_sync_stats st;
 	struct xctd_ext_cache ext;
 	/* The control program while purging (xctd_sync_purge()): from then
@@ -155,14 +161,14 @@ struct xctd_sync {
 };
 
 /*
- * Opens the sync socket: bound to listen (ADDR:PORT or [ADDR]:PORT; NULL:
- * any address of the peer's family, on the peer's port, as conntrackd
- * uses one port both ways), sending to peer.  The first sequence number
- * is the wall clock's seconds, as conntrackd starts its own.  0, or
- * -errno with a message in err.
+ * Opens the sync link (xctd_link_open(): UDP bound to the listening
+ * address, or any address on the peer's port, as conntrackd uses one port
+ * both ways; multicast; TCP).  The first sequence number is the wall
+ * clock's seconds, as conntrackd starts its own.  0, or -errno with a
+ * message in err.
  */
-int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen,
-		   enum xctd_sync_mode mode, char *err, size_t errlen);
+int xctd_sync_open(struct xctd_sync *s, const struct xctd_link_cfg *link, enum xctd_sync_mode mode,
+		   char *err, size_t errlen);
 
 /* Connections from or to addr (IPv4 or IPv6), or translated to it, are
  * not sent to the peer, as conntrackd's Address Ignore: the sync link's
@@ -181,10 +187,11 @@ void xctd_sync_event(struct xctd_sync *s, const struct xct_ct_event *ev, __u64 n
 /* Sends what the datagram being built holds. */
 void xctd_sync_flush(struct xctd_sync *s, __u64 now_ns);
 
-/* An ALIVE when nothing went to the peer for XCTD_SYNC_ALIVE_NS. */
+/* An ALIVE when nothing went to the peer for XCTD_SYNC_ALIVE_NS; the
+ * link's timers (TCP's reconnection). */
 void xctd_sync_tick(struct xctd_sync *s, __u64 now_ns);
 
-/* Reads the datagrams waiting on the socket and accounts for them. */
+/* Reads what waits on the link and accounts for it. */
 void xctd_sync_input(struct xctd_sync *s);
 
 /* Processes one datagram from the peer (its messages, in order). */

@@ -28,7 +28,7 @@ complete_words() {
 		COMP_LINE="${COMP_WORDS[*]}"
 		COMP_POINT=${#COMP_LINE}
 		COMPREPLY=()
-		_xct xct "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
+		_${COMP_WORDS[0]##*/} "${COMP_WORDS[0]}" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
 		printf "%s\n" "${COMPREPLY[@]}" | sort
 	' _ "$COMPLETION" "$@"
 }
@@ -78,6 +78,17 @@ offers "completion: tunable names" "nf_conntrack_tcp_timeout_established" \
 offers "completion: no name for the value" "" xct set-timeout nf_conntrack_udp_timeout ""
 offers "completion: tunable names by prefix" "nf_conntrack_udp_timeout nf_conntrack_udp_timeout_stream" \
 	xct set-timeout nf_conntrack_udp
+
+# xctd's options and the sync link's values.
+got=$(ip netns exec "$NS" bash -c 'source /usr/share/bash-completion/bash_completion &&
+	source "$1" && complete -p xctd' _ "$COMPLETION")
+check "completion: complete -p xctd names _xctd" test "$got" = "complete -F _xctd xctd"
+offers "completion: xctd's sync options" "--sync-ignore-address --sync-interface --sync-listen --sync-mode --sync-multicast --sync-peer --sync-transport" xctd --sync-
+offers "completion: xctd's sync transports" "multicast tcp udp" xctd --sync-transport ""
+offers "completion: xctd's sync modes" "ftfw" xctd --sync-mode f
+offers "completion: xctd's rule log" "journal off" xctd --rule-log ""
+offers "completion: xctd's sync interface" "xc0 xcbr0" xctd --sync-multicast 225.0.0.50:3780 --sync-interface xc
+offers "completion: nothing for a group" "" xctd --sync-multicast ""
 
 # Set names come from the running rules under the pin path given.
 ip netns exec "$NS" "$XCT" --pin-path "$PIN" attach --mode generic xc0 >/dev/null ||

@@ -44,7 +44,7 @@ want="644 ./etc/xct/rules.xct
 644 ./usr/share/man/man8/xct.8
 755 ./usr/sbin/xct"
 if [ -x build/xctd ]; then
-	want=$(printf '%s\n644 ./usr/lib/systemd/system/xctd.service\n644 ./usr/share/man/man8/xctd.8\n755 ./usr/sbin/xctd\n755 ./usr/sbin/xct-ha-notify\n' "$want" | sort)
+	want=$(printf '%s\n644 ./usr/lib/systemd/system/xctd.service\n644 ./usr/share/man/man8/xctd.8\n755 ./usr/sbin/xctd\n755 ./usr/sbin/xct-ha-notify\n777 ./usr/share/bash-completion/completions/xctd\n' "$want" | sort)
 fi
 got=$(files "$D")
 if [ "$got" = "$want" ]; then ok "install: every file, with its mode"; else

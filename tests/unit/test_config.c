@@ -183,7 +183,8 @@ TEST(config_errors_with_line_and_column)
 	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\npeer = 10.0.9.3:3780\n",
 		   "t.conf:3:1: 'peer' given twice");
 	CHECK_CERR("[sync]\nsync-peer = 10.0.9.2:3780\n",
-		   "t.conf:2:1: unknown key 'sync-peer' in [sync] (peer, listen)");
+		   "t.conf:2:1: unknown key 'sync-peer' in [sync] (peer, listen, transport, "
+		   "multicast, interface)");
 	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\n[daemon]\n[sync]\n",
 		   "t.conf:4:2: [sync] given twice (first on line 1)");
 	/* The peer's address is what starts the sync; reported where listen is. */
@@ -193,6 +194,60 @@ TEST(config_errors_with_line_and_column)
 	CHECK_CERR("table-size = 5\n[interface eth0]\n[timeouts]\nnf_conntrack_udp_timeout = 1\n"
 		   "[bogus]\n",
 		   "t.conf:5:2: unknown section 'bogus' (interface NAME, timeouts, daemon, sync)");
+}
+
+TEST(config_sync_transports)
+{
+	static struct xct_config c;
+	char err[256] = "";
+
+	CHECK_EQ(parse("[sync]\ntransport = tcp\npeer = 10.0.9.2:3780\nlisten = 10.0.9.1:3780\n"
+		       "interface = sync0\n",
+		       &c, err, sizeof(err)),
+		 0);
+	CHECK_STR(err, "");
+	CHECK_STR(c.sync.transport, "tcp");
+	CHECK_STR(c.sync.interface, "sync0");
+	CHECK_STR(c.sync.multicast, "");
+	CHECK_EQ(parse("[sync]\nmulticast = [ff02::3780]:3780\ninterface = sync0\n", &c, err,
+		       sizeof(err)),
+		 0);
+	CHECK_STR(c.sync.multicast, "[ff02::3780]:3780");
+	CHECK_STR(c.sync.transport, "");
+	CHECK_EQ(parse("[sync]\ntransport = multicast\nmulticast = 225.0.0.50:3780\n"
+		       "interface = sync0\n",
+		       &c, err, sizeof(err)),
+		 0);
+	CHECK_STR(c.sync.multicast, "225.0.0.50:3780");
+}
+
+TEST(config_sync_transport_errors)
+{
+	CHECK_CERR("[sync]\ntransport = sctp\n",
+		   "t.conf:2:13: 'sctp' is not udp, tcp or multicast");
+	CHECK_CERR("[sync]\nmulticast = 10.0.9.2:3780\ninterface = sync0\n",
+		   "t.conf:2:13: '10.0.9.2:3780' is not a multicast group");
+	CHECK_CERR("[sync]\nmulticast = [fd00::1]:3780\ninterface = sync0\n",
+		   "t.conf:2:13: '[fd00::1]:3780' is not a multicast group");
+	CHECK_CERR("[sync]\nmulticast = 225.0.0.50\n",
+		   "t.conf:2:13: '225.0.0.50' is not ADDR:PORT ([IPv6]:PORT for IPv6)");
+	CHECK_CERR("[sync]\n  multicast = 225.0.0.50:3780\n",
+		   "t.conf:2:3: 'multicast' in [sync] needs an 'interface'");
+	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\nmulticast = 225.0.0.50:3780\ninterface = sync0\n",
+		   "t.conf:3:1: 'multicast' in [sync] and 'peer': one or the other");
+	CHECK_CERR("[sync]\ntransport = tcp\nmulticast = 225.0.0.50:3780\ninterface = sync0\n",
+		   "t.conf:3:1: 'multicast' in [sync] is for transport = multicast");
+	CHECK_CERR("[sync]\ninterface = sync0\n\ttransport = multicast\n",
+		   "t.conf:3:2: transport = multicast needs 'multicast = GROUP:PORT'");
+	CHECK_CERR("[sync]\ninterface = a/b\n", "t.conf:2:13: 'a/b' is not an interface name");
+	CHECK_CERR("[sync]\n transport = tcp\n",
+		   "t.conf:2:2: 'transport' in [sync] needs a 'peer'");
+	CHECK_CERR("[sync]\ninterface = sync0\n",
+		   "t.conf:2:1: 'interface' in [sync] needs a 'peer' or 'multicast'");
+	CHECK_CERR("[sync]\ninterface = abcdefghijklmnopq\n",
+		   "t.conf:2:13: 'abcdefghijklmnopq' is longer than an interface name can be (15)");
+	CHECK_CERR("[sync]\ntransport = tcp\ntransport = udp\n",
+		   "t.conf:3:1: 'transport' given twice");
 }
 
 TEST(config_load_file_and_unreadable)
