@@ -197,9 +197,10 @@ xct_tcp_packet_once(struct xct_ct_entry *ct, int dir, const struct xct_tcp_info 
 	return v;
 }
 
-/* The tracker on the copy of an entry.  The fast path inlines it, so that
- * an established segment makes one call, to the TCP tracker; the full
- * path calls xct_ct_apply_copy(). */
+/* The tracker on the copy of an entry.  The fast path and a new
+ * connection's insert inline it, so that an established segment and a SYN
+ * make one call, to the TCP tracker, as when it was all one function; an
+ * update on the full path calls xct_ct_apply_copy(). */
 static __always_inline void xct_ct_track_copy(struct xct_ct_entry_scratch *copy, __u32 side,
 					      const struct xct_pkt *pkt, __u64 now,
 					      struct xct_ct_result *res)
@@ -757,7 +758,7 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 	c->seq = 0;
 	c->pad = 0;
 	__builtin_memset(res, 0, sizeof(*res));
-	xct_ct_apply_copy(copy, side, pkt, now, res);
+	xct_ct_track_copy(copy, side, pkt, now, res);
 	if (!res->started) {
 		/* xct_ct_process() found the packet able to open a
 		 * connection; the tracker must agree. */
