@@ -169,9 +169,10 @@ static __always_inline void xct_gc_kick(__u64 now)
 }
 
 /* The verdict comes back packed in the return value rather than through
- * a pointer to the caller's stack: under a new connection's xct_settle(),
- * xct_commit() and xct_ct_apply_copy(), the tracker's frame is the fifth,
- * against the 512-byte limit of the combined stack. */
+ * a pointer to the caller's stack: under xct_settle(), xct_commit() and,
+ * for a connection another CPU inserted first, xct_ct_apply_copy(), the
+ * tracker's frame is the fifth, against the 512-byte limit of the
+ * combined stack. */
 __noinline __u64 xct_tcp_track(struct xct_ct_entry_scratch *copy, int dir,
 			       const struct xct_tcp_info *tcp, __u64 now)
 {
