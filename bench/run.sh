@@ -17,6 +17,8 @@
 #                           sections
 #   bench/run.sh --only sync    step 9 alone (about 1 minute); rewrites
 #                           only its section
+#   bench/run.sh --only load    step 11 alone (under a minute); rewrites
+#                           only its section
 #
 # Steps (each a script or program in bench/, results as JSON in a temporary
 # directory, then bench/report.py writes the document):
@@ -42,6 +44,9 @@
 #  10. ipfix_e2e.py  the same exporter in xctd, end to end: connection ends
 #                    of the real datapath (through the GC at a set rate, and
 #                    a flush), through the events ring, to a collector
+#  11. load.py       xct attach of two interfaces (CPU and wall time), and
+#                    each program's verified instructions against the
+#                    verifier's limit (writes its own section)
 # Needs root; every namespace, mount and host setting it makes is undone
 # on exit, on failure too.
 set -euo pipefail
@@ -59,13 +64,13 @@ while [ $# -gt 0 ]; do
 	--only)
 		ONLY=${1:-}
 		shift || true
-		if [ "$ONLY" != flood ] && [ "$ONLY" != nat ] && [ "$ONLY" != owner ] && [ "$ONLY" != ipfix ] && [ "$ONLY" != sync ]; then
-			echo "bench/run.sh: --only takes 'flood', 'nat', 'owner', 'ipfix' or 'sync', not '$ONLY'" >&2
+		if [ "$ONLY" != flood ] && [ "$ONLY" != nat ] && [ "$ONLY" != owner ] && [ "$ONLY" != ipfix ] && [ "$ONLY" != sync ] && [ "$ONLY" != load ]; then
+			echo "bench/run.sh: --only takes 'flood', 'nat', 'owner', 'ipfix', 'sync' or 'load', not '$ONLY'" >&2
 			exit 2
 		fi
 		;;
 	-h | --help)
-		sed -n '3,43p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,51p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -91,7 +96,7 @@ case "$BUILD" in
 esac
 XCT=$BUILD/xct
 for bin in "$XCT" "$BUILD/bench/prog_cost" "$BUILD/bench/rules_cost" "$BUILD/bench/connrate" \
-	"$BUILD/bench/xdp_drop.bpf.o" "$BUILD/bench/ipfix_rate" "$BUILD/bench/ipfix_e2e" "$BUILD/xctd"; do
+	"$BUILD/bench/verifier_cost" "$BUILD/bench/xdp_drop.bpf.o" "$BUILD/bench/ipfix_rate" "$BUILD/bench/ipfix_e2e" "$BUILD/xctd"; do
 	if [ ! -e "$bin" ]; then
 		echo "bench/run.sh: $bin is missing (make all builds it)" >&2
 		exit 1
@@ -121,6 +126,7 @@ if [ "$SMOKE" = 1 ]; then
 	FL_ARGS=(--seconds 2 --conns 20 --host-hash-seconds 0)
 	NAT_ARGS=(--packets 20000 --repeats 1 --quick)
 	IE_ARGS=(--conns 20000 --gc-rate 20000 --gc-seconds 1 --rounds 1)
+	LD_ARGS=(--runs 1)
 else
 	Q=
 	DP_ARGS=(--packets 2000000 --accept-packets 500000 --repeats 3)
@@ -130,6 +136,7 @@ else
 	FL_ARGS=(--seconds 60 --conns 200 --host-hash-seconds 20)
 	NAT_ARGS=(--packets 1000000 --repeats 3 --doc "$DOC")
 	IE_ARGS=(--conns 200000 --gc-rate 120000 --gc-seconds 8 --rounds 3 --ring-sizes 0,4194304)
+	LD_ARGS=(--runs 7 --doc "$DOC")
 fi
 
 CHILD=
@@ -226,6 +233,10 @@ if [ -z "$ONLY" ] || [ "$ONLY" = ipfix ]; then
 	step ipfix_e2e.log "$PYTHON" bench/ipfix_e2e.py --xct "$XCT" --xctd "$BUILD/xctd" \
 		--tool "$BENCH_BUILD/ipfix_e2e" "${IE_ARGS[@]}" --out "$OUT/ipfix_e2e.json"
 fi
+if [ -z "$ONLY" ] || [ "$ONLY" = load ]; then
+	step load.log "$PYTHON" bench/load.py --xct "$XCT" --verifier-cost "$BENCH_BUILD/verifier_cost" \
+		"${LD_ARGS[@]}" --out "$OUT/load.json"
+fi
 if [ -z "$ONLY" ] || [ "$ONLY" = flood ]; then
 	step evict.json "$BENCH_BUILD/prog_cost" evict $Q
 	step flood.log bench/flood.sh --xct "$XCT" "${FL_ARGS[@]}" --out "$OUT/flood.json"
@@ -265,6 +276,10 @@ if [ "$SMOKE" = 1 ]; then
 	if [ -e "$OUT/nat.json" ]; then
 		"$PYTHON" bench/nat.py --render "$OUT/nat.json" --doc "$OUT/doc.md"
 		grep -q '<!-- bench-nat:end -->' "$OUT/doc.md"
+	fi
+	if [ -e "$OUT/load.json" ]; then
+		"$PYTHON" bench/load.py --render "$OUT/load.json" --doc "$OUT/doc.md"
+		grep -q '<!-- bench-load:end -->' "$OUT/doc.md"
 	fi
 	echo "bench/run.sh --smoke: every step ran, in $TOTAL s" >&2
 else

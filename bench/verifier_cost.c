@@ -2,11 +2,15 @@
 /*
  * How much of the verifier's budget each datapath program takes: loads the
  * object with BPF_LOG_STATS and prints every program's "processed N insns"
- * line (the limit is 1,000,000 per program).  Needs root.
+ * line (the limit is 1,000,000 per program).  With -j, JSON for
+ * bench/load.py instead: per program the kernel's own count
+ * (bpf_prog_info.verified_insns) and the verifier's time from its log.
+ * Needs root.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "xct/abi.h"
@@ -15,8 +19,40 @@
 
 #define LOG_SIZE (1 << 20)
 
-int main(void)
+/* The "verification time N usec" of a program's stats log; 0 if none. */
+static unsigned long verify_usec(const char *log)
 {
+	const char *p = strstr(log, "verification time ");
+
+	return p ? strtoul(p + strlen("verification time "), NULL, 10) : 0;
+}
+
+static void print_json(struct bpf_object *obj, char **logs)
+{
+	struct bpf_program *prog;
+	const char *sep = "";
+	int i = 0;
+
+	printf("{\"limit\": 1000000, \"programs\": [");
+	bpf_object__for_each_program(prog, obj)
+	{
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+			info.verified_insns = 0;
+		printf("%s\n {\"name\": \"%s\", \"verified_insns\": %u, \"verify_us\": %lu}", sep,
+		       bpf_program__name(prog), info.verified_insns, verify_usec(logs[i]));
+		sep = ",";
+		i++;
+	}
+	printf("\n]}\n");
+}
+
+int main(int argc, char **argv)
+{
+	int json = argc > 1 && !strcmp(argv[1], "-j");
 	struct xct_bpf *skel = xct_bpf__open();
 	struct bpf_program *prog;
 	struct bpf_map *map;
@@ -49,6 +85,11 @@ int main(void)
 	/* Nothing is pinned or attached: the maps are this process's own. */
 	bpf_object__for_each_map(map, skel->obj) bpf_map__set_pin_path(map, NULL);
 	err = xct_bpf__load(skel);
+	if (json && !err) {
+		print_json(skel->obj, logs);
+		xct_bpf__destroy(skel);
+		return 0;
+	}
 	i = 0;
 	bpf_object__for_each_program(prog, skel->obj)
 	{

@@ -69,6 +69,19 @@
 #include "maps.h"
 #include "common.h"
 #include "ct_events.h"
+#include "xct/tcp.h"
+
+/*
+ * The TCP tracker as a global function (defined below): verified once,
+ * with any entry and segment, where inlined into xct_ct_apply() it was
+ * verified again on every path there that reaches it, three quarters of
+ * the main programs' verification.  Only the tracked copy is passed (a
+ * global function may neither take an entry holding a bpf_spin_lock nor
+ * be called under one).
+ */
+static __always_inline struct xct_tcp_verdict
+xct_tcp_packet_once(struct xct_ct_entry *ct, int dir, const struct xct_tcp_info *tcp, __u64 now_ns);
+#define XCT_TCP_PACKET xct_tcp_packet_once
 #include "xct/ct.h"
 
 struct bpf_map;
@@ -89,17 +102,59 @@ static __always_inline void xct_gc_kick(__u64 now)
 	bpf_timer_start(&gc->timer, 0, 0);
 }
 
-/* The tracker, verified once as a global function (see above). */
-__noinline int xct_ct_apply_copy(struct xct_ct_entry_scratch *copy, __u32 side,
-				 const struct xct_pkt *pkt, __u64 now, struct xct_ct_result *res)
+/* The verdict comes back packed in the return value rather than through
+ * a pointer to the caller's stack: under xct_settle(), xct_commit() and,
+ * for a connection another CPU inserted first, xct_ct_apply_copy(), the
+ * tracker's frame is the fifth, against the 512-byte limit of the
+ * combined stack. */
+__noinline __u64 xct_tcp_track(struct xct_ct_entry_scratch *copy, int dir,
+			       const struct xct_tcp_info *tcp, __u64 now)
 {
-	if (!copy || !pkt || !res)
-		return 0;
+	struct xct_tcp_verdict v;
+
+	if (!copy || !tcp)
+		return XCT_TCP_INVALID;
+	v = xct_tcp_packet((struct xct_ct_entry *)copy, dir, tcp, now);
+	return (__u64)v.timeout << 32 | (__u32)v.assured << 16 | (__u32)v.reason << 8 | v.action;
+}
+
+static __always_inline struct xct_tcp_verdict
+xct_tcp_packet_once(struct xct_ct_entry *ct, int dir, const struct xct_tcp_info *tcp, __u64 now_ns)
+{
+	__u64 r = xct_tcp_track((struct xct_ct_entry_scratch *)ct, dir, tcp, now_ns);
+	struct xct_tcp_verdict v = {
+		.action = (__u8)r,
+		.reason = (__u8)(r >> 8),
+		.assured = (__u8)(r >> 16),
+		.timeout = (__u32)(r >> 32),
+	};
+
+	return v;
+}
+
+/* The tracker on the copy of an entry.  The fast path and a new
+ * connection's insert inline it, so that an established segment and a SYN
+ * make one call, to the TCP tracker, as when it was all one function; an
+ * update on the full path calls xct_ct_apply_copy(). */
+static __always_inline void xct_ct_track_copy(struct xct_ct_entry_scratch *copy, __u32 side,
+					      const struct xct_pkt *pkt, __u64 now,
+					      struct xct_ct_result *res)
+{
 	xct_ct_apply((struct xct_ct_entry *)copy, side, pkt, now, res);
 	/* After the tracker, which clears the status of a connection that
 	 * starts over on a dead entry. */
 	if (pkt->local)
 		((struct xct_ct_entry *)copy)->status |= XCT_CT_LOCAL;
+}
+
+/* The tracker on a copy, for the full path: a global function, verified
+ * once. */
+__noinline int xct_ct_apply_copy(struct xct_ct_entry_scratch *copy, __u32 side,
+				 const struct xct_pkt *pkt, __u64 now, struct xct_ct_result *res)
+{
+	if (!copy || !pkt || !res)
+		return 0;
+	xct_ct_track_copy(copy, side, pkt, now, res);
 	return 0;
 }
 
@@ -637,7 +692,7 @@ static __always_inline void xct_ct_create(const struct xct_ct_key *key, __u8 sid
 	c->seq = 0;
 	c->pad = 0;
 	__builtin_memset(res, 0, sizeof(*res));
-	xct_ct_apply_copy(copy, side, pkt, now, res);
+	xct_ct_track_copy(copy, side, pkt, now, res);
 	if (!res->started) {
 		/* xct_ct_process() found the packet able to open a
 		 * connection; the tracker must agree. */

@@ -295,7 +295,7 @@ __noinline int xct_fast_commit(void)
 	__builtin_memcpy(copy->raw + sizeof(struct bpf_spin_lock),
 			 (__u8 *)ct + sizeof(struct bpf_spin_lock), XCT_ENTRY_BODY);
 	bpf_spin_unlock(&ct->lock);
-	xct_ct_apply_copy(copy, f->side, &slot->pkt, now, &res);
+	xct_ct_track_copy(copy, f->side, &slot->pkt, now, &res);
 	i = xct_fast_slot(res.ct_state);
 	if (i < 0 || !(f->ok & (1 << i)) || res.reason != XCT_R_OK || res.kill || res.reopen ||
 	    res.started || e->state != state || ((e->status ^ status) & XCT_CTE_STATUS_BITS))

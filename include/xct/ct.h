@@ -168,6 +168,16 @@ XCT_INLINE void xct_udp_packet(struct xct_ct_entry *ct, int dir, const struct xc
 }
 
 /*
+ * How xct_ct_packet() runs the TCP tracker: inline here and in the unit
+ * tests; the datapath defines it before including this file, to have the
+ * verifier check the tracker once, as a function of its own
+ * (bpf/ct_table.h), instead of once for every path that reaches it.
+ */
+#ifndef XCT_TCP_PACKET
+#define XCT_TCP_PACKET xct_tcp_packet
+#endif
+
+/*
  * One packet of a connection (including its first packet, after
  * xct_ct_init()).  Updates the entry and fills res; never fails.
  */
@@ -181,7 +191,7 @@ XCT_INLINE void xct_ct_packet(struct xct_ct_entry *ct, int dir, const struct xct
 	res->reason = XCT_R_OK;
 
 	if (pkt->t.proto == XCT_IPPROTO_TCP) {
-		struct xct_tcp_verdict v = xct_tcp_packet(ct, dir, &pkt->tcp, now_ns);
+		struct xct_tcp_verdict v = XCT_TCP_PACKET(ct, dir, &pkt->tcp, now_ns);
 
 		res->reason = v.reason;
 		res->assured = v.assured;
