@@ -10,6 +10,7 @@
 
 #include <limits.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
@@ -37,12 +38,30 @@ struct xct_config_daemon {
 	__u64 flow_log_max_size;		   /* bytes before rotation, 0 unset */
 };
 
-/* [sync]: the HA peer of xctd's state sync (xctd --sync-peer, --sync-listen). */
+/* Addresses [sync] ignore-address takes at most (xctd's
+ * XCTD_SYNC_IGNORE_MAX, which xctd checks is the same). */
+#define XCT_CONFIG_SYNC_IGNORE_MAX 32
+
+/* [sync] mode. */
+enum xct_config_sync_mode {
+	XCT_CONFIG_SYNC_MODE_UNSET = 0,
+	XCT_CONFIG_SYNC_MODE_NOTRACK,
+	XCT_CONFIG_SYNC_MODE_FTFW,
+};
+
+/* [sync]: the HA peer of xctd's state sync (xctd --sync-peer, --sync-listen,
+ * --sync-mode, --sync-ignore-address). */
 struct xct_config_sync {
 	char peer[XCT_CONFIG_ADDR_MAX];	  /* ADDR:PORT, "" when unset */
 	char listen[XCT_CONFIG_ADDR_MAX]; /* ADDR:PORT, "" when unset */
-	unsigned int line;		  /* of the [sync] header, 0 without one */
-	unsigned int listen_line, listen_column;
+	enum xct_config_sync_mode mode;
+	/* ignore-address, each as written (checked to be an address). */
+	char ignore[XCT_CONFIG_SYNC_IGNORE_MAX][INET6_ADDRSTRLEN];
+	unsigned int n_ignore;
+	unsigned int line; /* of the [sync] header, 0 without one */
+	/* The first key that means nothing without a peer, and where. */
+	const char *needs_peer;
+	unsigned int needs_peer_line, needs_peer_column;
 };
 
 struct xct_config {

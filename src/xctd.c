@@ -82,6 +82,9 @@ static const char usage[] =
 
 	"  xctd --ipfix-collector 192.0.2.10:4739 --ipfix-domain 7\n";
 
+_Static_assert(XCT_CONFIG_SYNC_IGNORE_MAX == XCTD_SYNC_IGNORE_MAX,
+	       "xct.conf's ignore-address and --sync-ignore-address take as many");
+
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
 {
@@ -309,6 +312,14 @@ int main(int argc, char **argv)
 			cfg.sync_peer = conf.sync.peer;
 		if (conf.sync.listen[0] && !sync_listen_given)
 			cfg.sync_listen = conf.sync.listen;
+		if (conf.sync.mode && !sync_mode_given)
+			cfg.sync_mode = conf.sync.mode == XCT_CONFIG_SYNC_MODE_FTFW
+						? XCTD_SYNC_MODE_FTFW
+						: XCTD_SYNC_MODE_NOTRACK;
+		/* The list as a whole: the command line's replaces the file's. */
+		if (!cfg.n_sync_ignore)
+			for (unsigned int i = 0; i < conf.sync.n_ignore; i++)
+				cfg.sync_ignore[cfg.n_sync_ignore++] = conf.sync.ignore[i];
 	}
 	if (cfg.sync_listen && !cfg.sync_peer)
 		return usage_error("--sync-listen needs --sync-peer");

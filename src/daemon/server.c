@@ -793,6 +793,22 @@ static void drain_out(struct xctd *d)
 	}
 }
 
+/* What the sync leaves out, for the log: the settings may come from the
+ * command line or from xct.conf, and this says which won. */
+static void sync_log_filters(const struct xctd_config *cfg)
+{
+	char buf[XCTD_SYNC_IGNORE_MAX * 48];
+	size_t off = 0;
+	unsigned int i;
+
+	if (!cfg->n_sync_ignore)
+		return;
+	for (i = 0; i < cfg->n_sync_ignore && off < sizeof(buf); i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? ", " : "",
+					cfg->sync_ignore[i]);
+	xlog(LOG_INFO, "sync: connections of %s not sent", buf);
+}
+
 /* What the sync link did, for the log. */
 static void sync_log_totals(struct xctd *d)
 {
@@ -985,6 +1001,7 @@ int xctd_run(const struct xctd_config *cfg)
 			goto out;
 		xlog(LOG_INFO, "syncing connections with %s (conntrackd protocol 1, %s)",
 		     cfg->sync_peer, xctd_sync_mode_name(d.sync.mode));
+		sync_log_filters(cfg);
 	}
 	xlog(LOG_INFO, "listening on %s%s%s%s%s, state under %s", cfg->socket_path,
 	     cfg->metrics_listen ? ", metrics on " : "",

@@ -55,7 +55,9 @@ static const char full[] = "# xct.conf\n"
 			   "flow-log-max-size = 64K\n"
 			   "[sync]\n"
 			   "peer = 10.0.9.2:3780\n"
-			   "listen = [fd00::1]:3781\n";
+			   "listen = [fd00::1]:3781\n"
+			   "mode = ftfw\n"
+			   "ignore-address = 10.0.9.1,fd00::9 ,  127.0.0.1\n";
 
 TEST(config_full_file_key_by_key)
 {
@@ -94,6 +96,11 @@ TEST(config_full_file_key_by_key)
 	CHECK_EQ(c.daemon.flow_log_max_size, 65536);
 	CHECK_STR(c.sync.peer, "10.0.9.2:3780");
 	CHECK_STR(c.sync.listen, "[fd00::1]:3781");
+	CHECK_EQ(c.sync.mode, XCT_CONFIG_SYNC_MODE_FTFW);
+	CHECK_EQ(c.sync.n_ignore, 3);
+	CHECK_STR(c.sync.ignore[0], "10.0.9.1");
+	CHECK_STR(c.sync.ignore[1], "fd00::9");
+	CHECK_STR(c.sync.ignore[2], "127.0.0.1");
 }
 
 TEST(config_empty_file_is_defaults)
@@ -112,6 +119,8 @@ TEST(config_empty_file_is_defaults)
 	CHECK_STR(c.daemon.socket, "");
 	CHECK_STR(c.sync.peer, "");
 	CHECK_STR(c.sync.listen, "");
+	CHECK_EQ(c.sync.mode, XCT_CONFIG_SYNC_MODE_UNSET);
+	CHECK_EQ(c.sync.n_ignore, 0);
 }
 
 TEST(config_errors_with_line_and_column)
@@ -178,7 +187,17 @@ TEST(config_errors_with_line_and_column)
 	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\npeer = 10.0.9.3:3780\n",
 		   "t.conf:3:1: 'peer' given twice");
 	CHECK_CERR("[sync]\nsync-peer = 10.0.9.2:3780\n",
-		   "t.conf:2:1: unknown key 'sync-peer' in [sync] (peer, listen)");
+		   "t.conf:2:1: unknown key 'sync-peer' in [sync] (peer, listen, mode, "
+		   "ignore-address)");
+	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\nmode = alarm\n",
+		   "t.conf:3:8: 'alarm' is not notrack or ftfw");
+	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\nignore-address = 10.0.9.1, 10.0.9\n",
+		   "t.conf:3:28: '10.0.9' is not an address");
+	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\nignore-address = 10.0.9.1 10.0.9.3\n",
+		   "t.conf:3:27: ',' expected between addresses");
+	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\nignore-address = 10.0.9.1,\n",
+		   "t.conf:3:27: an address expected");
+	CHECK_CERR("[sync]\nmode = ftfw\n", "t.conf:2:1: 'mode' in [sync] needs a 'peer'");
 	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\n[daemon]\n[sync]\n",
 		   "t.conf:4:2: [sync] given twice (first on line 1)");
 	/* The peer's address is what starts the sync; reported where listen is. */
