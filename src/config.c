@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ct_format.h"
 #include "xct/abi.h"
 
 /* A configuration file is a page or two; anything this big is a mistake. */
@@ -50,6 +51,7 @@ enum key {
 	KEY_SYNC_LISTEN,
 	KEY_SYNC_MODE,
 	KEY_SYNC_IGNORE,
+	KEY_SYNC_STATE_ACCEPT,
 	KEY_MAX,
 };
 
@@ -73,6 +75,7 @@ static const struct {
 	[KEY_SYNC_LISTEN] = {"listen", SEC_SYNC},
 	[KEY_SYNC_MODE] = {"mode", SEC_SYNC},
 	[KEY_SYNC_IGNORE] = {"ignore-address", SEC_SYNC},
+	[KEY_SYNC_STATE_ACCEPT] = {"state-accept", SEC_SYNC},
 };
 
 struct parser {
@@ -314,7 +317,7 @@ static int set_key(struct parser *p, const char *k, const char *v)
 		case SEC_SYNC:
 			return perr(p, k,
 				    "unknown key '%s' in [sync] (peer, listen, mode, "
-				    "ignore-address)",
+				    "ignore-address, state-accept)",
 				    k);
 		default:
 			return perr(p, k,
@@ -388,6 +391,14 @@ static int set_key(struct parser *p, const char *k, const char *v)
 		return 0;
 	case KEY_SYNC_IGNORE:
 		return parse_ignore_list(p, v, &cfg->sync);
+	case KEY_SYNC_STATE_ACCEPT: {
+		const char *bad;
+		char why[256];
+
+		if (xct_tcp_state_list(v, &cfg->sync.state_accept, &bad))
+			return perr(p, bad, "%s", xct_tcp_state_list_error(bad, why, sizeof(why)));
+		return 0;
+	}
 	case KEY_MODE:
 		if (!strcmp(v, "native"))
 			p->iface->mode = XCT_MODE_NATIVE;

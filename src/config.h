@@ -58,7 +58,8 @@ struct xct_config_sync {
 	/* ignore-address, each as written (checked to be an address). */
 	char ignore[XCT_CONFIG_SYNC_IGNORE_MAX][INET6_ADDRSTRLEN];
 	unsigned int n_ignore;
-	unsigned int line; /* of the [sync] header, 0 without one */
+	__u16 state_accept; /* state-accept: a bit per enum xct_tcp_state; 0 unset */
+	unsigned int line;  /* of the [sync] header, 0 without one */
 	/* The first key that means nothing without a peer, and where. */
 	const char *needs_peer;
 	unsigned int needs_peer_line, needs_peer_column;

@@ -403,8 +403,11 @@ static void write_sync(FILE *f, const struct xctd_sync_report *r)
 	both_ways(f, "xct_sync_nack_total", "FTFW requests to send a range again", st->nack_snd,
 		  st->nack_rcv);
 	one(f, "xct_sync_filtered_total", "counter",
-	    "Connection messages not sent: an address --sync-ignore-address names",
+	    "Connection messages not sent: an ignored address, or a TCP state not accepted",
 	    (double)st->filtered);
+	one(f, "xct_sync_filtered_state_total", "counter",
+	    "Connection messages not sent: a TCP state --sync-state-accept does not name",
+	    (double)st->filtered_state);
 	one(f, "xct_sync_resent_total", "counter", "Messages sent again after the peer's NACK",
 	    (double)st->rs_resent);
 	one(f, "xct_sync_resend_queue_messages", "gauge",

@@ -48,7 +48,8 @@ static const char sync_usage[] =
 	"peer.  Connections the peer never spoke of (the firewall's own) stay.\n"
 	"\n"
 	"stats shows what xctd counts on the sync link, as conntrackd -s: messages,\n"
-	"bytes and datagrams sent and received, by type; the peer's sequence gaps\n"
+	"bytes and datagrams sent and received, by type; the connection messages\n"
+	"filtered out (an ignored address, a TCP state); the peer's sequence gaps\n"
 	"(lost) and older messages (before); messages refused as malformed, by\n"
 	"cause; the connections in the cache; the commits and flushes; in FTFW\n"
 	"mode, the ACKs and NACKs each way and the resend queue.\n"
@@ -106,11 +107,12 @@ static void print_stats_json(const struct xctd_sync_report *r)
 
 	printf("{\"peer\":\"%s\",\"mode\":\"%s\",", r->peer, r->mode);
 	printf("\"sent\":{\"messages\":%llu,\"bytes\":%llu,\"datagrams\":%llu,\"lost\":%llu,"
-	       "\"new\":%llu,\"update\":%llu,\"destroy\":%llu,\"alive\":%llu,\"resync\":%llu,\"filtered\":%llu},",
+	       "\"new\":%llu,\"update\":%llu,\"destroy\":%llu,\"alive\":%llu,\"resync\":%llu,\"filtered\":%llu,"
+	       "\"filtered_state\":%llu},",
 	       U(st->msg_snd), U(st->bytes_snd), U(st->dgram_snd), U(st->msg_snd_lost),
 	       U(st->data_snd[XCT_CTSYNC_CT_NEW]), U(st->data_snd[XCT_CTSYNC_CT_UPD]),
 	       U(st->data_snd[XCT_CTSYNC_CT_DEL]), U(st->alive_snd), U(st->resync_snd),
-	       U(st->filtered));
+	       U(st->filtered), U(st->filtered_state));
 	printf("\"received\":{\"messages\":%llu,\"bytes\":%llu,\"datagrams\":%llu,"
 	       "\"new\":%llu,\"update\":%llu,\"destroy\":%llu,\"alive\":%llu,\"resync\":%llu,"
 	       "\"foreign_datagrams\":%llu},",
@@ -149,11 +151,11 @@ static void print_stats(const struct xctd_sync_report *r)
 	printf("sync with %s, mode %s\n", r->peer, r->mode);
 	printf("sent:      %llu messages (%llu new, %llu updates, %llu destroys, %llu alive, "
 	       "%llu resync requests), %llu bytes in %llu datagrams, %llu lost; %llu "
-	       "connections filtered out\n",
+	       "connection messages filtered out (%llu by TCP state)\n",
 	       U(st->msg_snd), U(st->data_snd[XCT_CTSYNC_CT_NEW]),
 	       U(st->data_snd[XCT_CTSYNC_CT_UPD]), U(st->data_snd[XCT_CTSYNC_CT_DEL]),
 	       U(st->alive_snd), U(st->resync_snd), U(st->bytes_snd), U(st->dgram_snd),
-	       U(st->msg_snd_lost), U(st->filtered));
+	       U(st->msg_snd_lost), U(st->filtered), U(st->filtered_state));
 	printf("received:  %llu messages (%llu new, %llu updates, %llu destroys, %llu alive, "
 	       "%llu resync requests), %llu bytes in %llu datagrams, %llu datagrams from "
 	       "others ignored\n",
@@ -204,8 +206,9 @@ int cmd_sync(int argc, char **argv)
 	else if (!strcmp(argv[1], "stats"))
 		flags = XCTD_HELLO_SYNC_STATS;
 	else
-		return xct_usage_error("sync: unknown command '%s' (commit, flush, resync, purge, stats)",
-				       argv[1]);
+		return xct_usage_error(
+			"sync: unknown command '%s' (commit, flush, resync, purge, stats)",
+			argv[1]);
 	if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
 		fputs(sync_usage, stdout);
 		return XCT_EXIT_OK;

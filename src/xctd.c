@@ -17,6 +17,7 @@
 #include "daemon/flowlog.h"
 #include "export/exporter.h"
 #include "config.h"
+#include "ct_format.h"
 #include "netns.h"
 #include "xct.h"
 
@@ -25,7 +26,7 @@ static const char usage[] =
 	"            [--config FILE] [--foreground]\n"
 	"            [--flow-log FILE] [--nat-log FILE] [--log-max-size BYTES] [--log-keep N]\n"
 	"            [--sync-peer ADDR:PORT [--sync-listen ADDR:PORT] [--sync-mode MODE]\n"
-	"             [--sync-ignore-address ADDR]...]\n"
+	"             [--sync-ignore-address ADDR]... [--sync-state-accept STATES]]\n"
 	"            [--ipfix-collector HOST:PORT] [--ipfix-domain N]\n"
 	"\n"
 	"The daemon beside xct's datapath.  It owns the datapath's event rings\n"
@@ -67,6 +68,9 @@ static const char usage[] =
 	"      --sync-ignore-address ADDR  connections from or to ADDR (or translated\n"
 	"                             to it) are not sent, as conntrackd's Address\n"
 	"                             Ignore; repeated for several (at most 32)\n"
+	"      --sync-state-accept STATE[,STATE...]  TCP connections are sent only\n"
+	"                             in these states (ESTABLISHED, CLOSE_WAIT...), as\n"
+	"                             conntrackd's State Accept; other protocols all\n"
 	"      --ipfix-collector HOST:PORT  send IPFIX flow and NAT records there over\n"
 	"                             UDP (port 4739 if not given; [ADDR]:PORT for IPv6)\n"
 	"      --ipfix-domain N       the observation domain ID (default 0)\n"
@@ -79,6 +83,8 @@ static const char usage[] =
 	"  xctd --flow-log /var/log/xct/flows.jsonl --nat-log /var/log/xct/nat.jsonl\n"
 	"  xctd --sync-peer 10.0.9.2:3780 --sync-listen 10.0.9.1:3780\n"
 	"  xctd --sync-peer 10.0.9.2:3780 --sync-listen 10.0.9.1:3780 --sync-mode ftfw\n"
+	"  xctd --sync-peer 10.0.9.2:3780 \\\n"
+	"       --sync-state-accept ESTABLISHED,CLOSED,TIME_WAIT,CLOSE_WAIT\n"
 
 	"  xctd --ipfix-collector 192.0.2.10:4739 --ipfix-domain 7\n";
 
@@ -129,6 +135,7 @@ int main(int argc, char **argv)
 		{"ipfix-domain", required_argument, NULL, 'D'},
 		{"sync-mode", required_argument, NULL, 'Y'},
 		{"sync-ignore-address", required_argument, NULL, 'G'},
+		{"sync-state-accept", required_argument, NULL, 'A'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -147,7 +154,7 @@ int main(int argc, char **argv)
 	bool size_given = false, ipfix_given = false, domain_given = false;
 	bool sync_peer_given = false, sync_listen_given = false;
 	static char ipfix_buf[XCT_CONFIG_ADDR_MAX + 8];
-	bool sync_mode_given = false;
+	bool sync_mode_given = false, sync_states_given = false;
 	char err[512];
 	__u64 n;
 	const char *env = getenv("XCT_PIN_PATH");
@@ -210,6 +217,16 @@ int main(int argc, char **argv)
 				return usage_error("--sync-ignore-address: at most %d addresses",
 						   XCTD_SYNC_IGNORE_MAX);
 			cfg.sync_ignore[cfg.n_sync_ignore++] = optarg;
+			break;
+		}
+		case 'A': {
+			const char *bad;
+			char why[256];
+
+			if (xct_tcp_state_list(optarg, &cfg.sync_state_accept, &bad))
+				return usage_error("--sync-state-accept: %s",
+						   xct_tcp_state_list_error(bad, why, sizeof(why)));
+			sync_states_given = true;
 			break;
 		}
 		case 'Y':
@@ -316,6 +333,8 @@ int main(int argc, char **argv)
 			cfg.sync_mode = conf.sync.mode == XCT_CONFIG_SYNC_MODE_FTFW
 						? XCTD_SYNC_MODE_FTFW
 						: XCTD_SYNC_MODE_NOTRACK;
+		if (conf.sync.state_accept && !sync_states_given)
+			cfg.sync_state_accept = conf.sync.state_accept;
 		/* The list as a whole: the command line's replaces the file's. */
 		if (!cfg.n_sync_ignore)
 			for (unsigned int i = 0; i < conf.sync.n_ignore; i++)
@@ -327,6 +346,8 @@ int main(int argc, char **argv)
 		return usage_error("--sync-mode needs --sync-peer");
 	if (cfg.n_sync_ignore && !cfg.sync_peer)
 		return usage_error("--sync-ignore-address needs --sync-peer");
+	if (sync_states_given && !cfg.sync_peer)
+		return usage_error("--sync-state-accept needs --sync-peer");
 	libbpf_set_print(print_libbpf);
 	if (xct_require_root())
 		return XCT_EXIT_RUNTIME;

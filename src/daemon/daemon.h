@@ -34,6 +34,7 @@ struct xctd_config {
 	int sync_mode;		 /* XCTD_SYNC_MODE_* */
 	const char *sync_ignore[XCTD_SYNC_IGNORE_MAX]; /* addresses not synced */
 	unsigned int n_sync_ignore;
+	__u16 sync_state_accept; /* TCP states synced, a bit each; 0: all */
 };
 
 /* conntrackd's sync modes xctd speaks. */

@@ -50,6 +50,7 @@
 #include "daemon/flowlog.h"
 #include "daemon/http.h"
 #include "daemon/sync.h"
+#include "ct_format.h"
 #include "daemon/wire.h"
 #include "export/exporter.h"
 #include "xct.h"
@@ -801,12 +802,20 @@ static void sync_log_filters(const struct xctd_config *cfg)
 	size_t off = 0;
 	unsigned int i;
 
-	if (!cfg->n_sync_ignore)
-		return;
-	for (i = 0; i < cfg->n_sync_ignore && off < sizeof(buf); i++)
-		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? ", " : "",
-					cfg->sync_ignore[i]);
-	xlog(LOG_INFO, "sync: connections of %s not sent", buf);
+	if (cfg->n_sync_ignore) {
+		for (i = 0; i < cfg->n_sync_ignore && off < sizeof(buf); i++)
+			off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? ", " : "",
+						cfg->sync_ignore[i]);
+		xlog(LOG_INFO, "sync: connections of %s not sent", buf);
+	}
+	if (cfg->sync_state_accept) {
+		off = 0;
+		for (i = 0; i < XCT_TCP_STATE_COUNT && off < sizeof(buf); i++)
+			if (cfg->sync_state_accept & (1U << i))
+				off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s",
+							off ? ", " : "", xct_tcp_state_name(i));
+		xlog(LOG_INFO, "sync: TCP connections sent only in %s", buf);
+	}
 }
 
 /* What the sync link did, for the log. */
@@ -996,6 +1005,7 @@ int xctd_run(const struct xctd_config *cfg)
 		}
 		for (unsigned int j = 0; j < cfg->n_sync_ignore; j++)
 			xctd_sync_ignore(&d.sync, cfg->sync_ignore[j]);
+		xctd_sync_accept_states(&d.sync, cfg->sync_state_accept);
 		ev.data.ptr = TAG_SYNC;
 		if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.sync.fd, &ev))
 			goto out;

@@ -107,6 +107,23 @@ static bool ignored_conn(const struct xctd_sync *s, const struct xct_ct_key *key
 	       (inner && ignored_addr(s, key->family, &inner->addr));
 }
 
+void xctd_sync_accept_states(struct xctd_sync *s, __u16 states)
+{
+	s->state_accept = states;
+}
+
+/* Whether a TCP connection's state keeps it off the link (State Accept);
+ * counted as filtered when it does. */
+static bool withheld_state(struct xctd_sync *s, const struct xct_ct_key *key, __u8 state)
+{
+	if (!s->state_accept || key->proto != IPPROTO_TCP || state >= 16 ||
+	    (s->state_accept & (1U << state)))
+		return false;
+	s->st.filtered++;
+	s->st.filtered_state++;
+	return true;
+}
+
 const char *xctd_sync_mode_name(enum xctd_sync_mode mode)
 {
 	return mode == XCTD_SYNC_FTFW ? "FTFW" : "NOTRACK";
@@ -581,6 +598,8 @@ void xctd_sync_event(struct xctd_sync *s, const struct xct_ct_event *ev, __u64 n
 		s->st.filtered++;
 		return;
 	}
+	if (withheld_state(s, &ev->key, ev->state))
+		return;
 	xct_ctsync_from_ct(&ev->key, ev->orig_side, ev->state, ev->status, ev->mark, timeout,
 			   nat.manip ? &nat : NULL, inner.manip ? &inner : NULL, &c);
 	put_conn(s, type_of[ev->type], &c, &ev->key, now_ns);
@@ -607,6 +626,8 @@ static int bulk_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, 
 		b->s->st.filtered++;
 		return 0;
 	}
+	if (withheld_state(b->s, key, e->state))
+		return 0;
 	xct_ctsync_from_ct(key, e->orig_side, e->state, e->status, e->mark,
 			   seconds_left(e->expires_ns, b->now_ns), nat,
 			   xct_nat_view_inner(b->nat, nat), &c);

@@ -70,7 +70,8 @@ struct xctd_sync_stats {
 	__u64 rs_len;		 /* messages in the resend queue now */
 	__u64 rs_conns;		 /* of them connections' (the others: control) */
 	__u64 hello_done;	 /* 1 once the peer answered our HELLO */
-	__u64 filtered;		 /* connection messages not sent: an ignored address */
+	__u64 filtered;		 /* connection messages not sent, for either reason: */
+	__u64 filtered_state;	 /* of them, a TCP state not accepted */
 };
 
 /* A message sent in FTFW mode, kept until the peer acknowledges it.  A
@@ -136,6 +137,9 @@ struct xctd_sync {
 	__u64 rs_keyed;	   /* connections' messages of the rs_n */
 	__u64 last_ack_ns; /* FTFW's alive timer */
 	unsigned int n_ignore;
+	/* A bit per enum xct_tcp_state whose TCP connections are sent; 0:
+	 * all (xctd_sync_accept_states()). */
+	__u16 state_accept;
 	__u8 ignore_family[XCTD_SYNC_IGNORE_MAX];
 	union xct_addr ignore[XCTD_SYNC_IGNORE_MAX];
 	struct sockaddr_storage peer;
@@ -169,6 +173,18 @@ int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen,
  * and the firewall's own addresses, typically.  0 or -EINVAL (not an
  * address), -ENOSPC (XCTD_SYNC_IGNORE_MAX already). */
 int xctd_sync_ignore(struct xctd_sync *s, const char *addr);
+
+/*
+ * Only TCP connections in these states (a bit per enum xct_tcp_state; 0:
+ * all) are sent, as conntrackd's State Accept: each event of a TCP
+ * connection is sent or withheld by the state it carries, a DESTROY's
+ * included, and so is each connection of a RESYNC's answer.  Other
+ * protocols are not affected.  A connection seen by the peer in an
+ * accepted state and withheld since keeps that state there; one that
+ * ends in a state withheld keeps its last sent one until the peer's
+ * cache is flushed, as with conntrackd.
+ */
+void xctd_sync_accept_states(struct xctd_sync *s, __u16 states);
 
 /* "NOTRACK" or "FTFW". */
 const char *xctd_sync_mode_name(enum xctd_sync_mode mode);

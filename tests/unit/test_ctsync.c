@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 
 #include "check.h"
+#include "ct_format.h"
 #include "daemon/sync.h"
 #include "xct/ctsync_ct.h"
 
@@ -909,5 +910,92 @@ TEST(ctsync_xctd_ftfw_resend_queue)
 	CHECK_EQ(s.rs_n, 0);
 	/* The peer's messages were in sequence: nothing NACKed. */
 	CHECK_EQ(s.st.nack_snd, 0);
+	xctd_sync_close(&s);
+}
+
+/*
+ * State Accept { ESTABLISHED CLOSED TIME_WAIT CLOSE_WAIT for TCP }: of a
+ * TCP connection's events from its SYN to its DESTROY, only those in an
+ * accepted state go out, the DESTROY by the state it ends in; a UDP flow
+ * is not affected; a RESYNC's answer is filtered the same way.  The
+ * sequence is the one Debian's conntrackd 1.4.7 sent for a connection
+ * through nf_conntrack with that filter (SYN_SENT, SYN_RECV, FIN_WAIT and
+ * LAST_ACK withheld; ESTABLISHED, CLOSE_WAIT, TIME_WAIT and the DESTROY
+ * in TIME_WAIT sent), but for the first message's type: conntrackd's is a
+ * CT_NEW (a new object in its cache), xct's the event's CT_UPD, which a
+ * peer takes alike.
+ */
+TEST(ctsync_xctd_state_accept)
+{
+	static const struct {
+		__u8 type, state;
+	} life[] = {
+		{XCT_CTE_NEW, XCT_TCP_SYN_SENT},       {XCT_CTE_UPDATE, XCT_TCP_SYN_RECV},
+		{XCT_CTE_UPDATE, XCT_TCP_ESTABLISHED}, {XCT_CTE_UPDATE, XCT_TCP_FIN_WAIT},
+		{XCT_CTE_UPDATE, XCT_TCP_CLOSE_WAIT},  {XCT_CTE_UPDATE, XCT_TCP_LAST_ACK},
+		{XCT_CTE_UPDATE, XCT_TCP_TIME_WAIT},   {XCT_CTE_DESTROY, XCT_TCP_TIME_WAIT},
+	};
+	static const __u8 want_type[] = {XCT_CTSYNC_CT_UPD, XCT_CTSYNC_CT_UPD, XCT_CTSYNC_CT_UPD,
+					 XCT_CTSYNC_CT_DEL, XCT_CTSYNC_CT_NEW};
+	static const __u8 want_state[] = {XCT_TCP_ESTABLISHED, XCT_TCP_CLOSE_WAIT,
+					  XCT_TCP_TIME_WAIT, XCT_TCP_TIME_WAIT, 0};
+	static struct xctd_sync s;
+	struct xct_ct_event ev = {0};
+	struct xct_ctsync_conn c;
+	enum xct_ctsync_error err;
+	__u16 states = 0;
+	const char *bad;
+	size_t off = 0;
+	unsigned int i, n = 0;
+
+	CHECK_EQ(xct_tcp_state_list("ESTABLISHED, CLOSED,TIME_WAIT ,close_wait", &states, &bad), 0);
+	CHECK_EQ(states, (1U << XCT_TCP_ESTABLISHED) | (1U << XCT_TCP_CLOSE) |
+				 (1U << XCT_TCP_TIME_WAIT) | (1U << XCT_TCP_CLOSE_WAIT));
+	memset(&s, 0, sizeof(s));
+	s.fd = -1;
+	s.seq = 1;
+	xctd_sync_accept_states(&s, states);
+	ev.expires_ns = 1000ULL * 1000000000;
+	key_of("10.0.0.1", 40000, "10.0.0.2", 80, XCT_IPPROTO_TCP, &ev.key, &ev.orig_side);
+	for (i = 0; i < sizeof(life) / sizeof(life[0]); i++) {
+		ev.type = life[i].type;
+		ev.state = life[i].state;
+		xctd_sync_event(&s, &ev, 0);
+	}
+	ev.type = XCT_CTE_NEW;
+	ev.state = 0;
+	key_of("10.0.0.1", 40001, "10.0.0.2", 53, XCT_IPPROTO_UDP, &ev.key, &ev.orig_side);
+	xctd_sync_event(&s, &ev, 0);
+	while (off < s.olen) {
+		__u16 len = xct_ctsync_get16(s.out + off + 2);
+
+		CHECK_EQ(xct_ctsync_decode_conn(s.out + off, len, &c, &err), 0);
+		CHECK(n < sizeof(want_type));
+		CHECK_EQ(s.out[off] & 0x0f, want_type[n]);
+		if (c.proto == XCT_IPPROTO_TCP)
+			CHECK_EQ(c.tcp_state, want_state[n]);
+		else
+			CHECK_EQ(c.proto, XCT_IPPROTO_UDP);
+		off += len;
+		n++;
+	}
+	CHECK_EQ(n, 5);
+	CHECK_EQ(s.st.filtered, 4);
+	CHECK_EQ(s.st.filtered_state, 4);
+	/* No filter: everything goes. */
+	s.olen = 0;
+	xctd_sync_accept_states(&s, 0);
+	ev.type = XCT_CTE_NEW;
+	ev.state = XCT_TCP_SYN_SENT;
+	key_of("10.0.0.1", 40002, "10.0.0.2", 80, XCT_IPPROTO_TCP, &ev.key, &ev.orig_side);
+	xctd_sync_event(&s, &ev, 0);
+	CHECK(s.olen > 0);
+	CHECK_EQ(s.st.filtered, 4);
+	/* The names refused, and where. */
+	CHECK_EQ(xct_tcp_state_list("ESTABLISHED,LISTEN", &states, &bad), -EINVAL);
+	CHECK_STR(bad, "LISTEN");
+	CHECK_EQ(xct_tcp_state_list("ESTABLISHED TIME_WAIT", &states, &bad), -EINVAL);
+	CHECK_STR(bad, "TIME_WAIT");
+	CHECK_EQ(xct_tcp_state_list("", &states, &bad), -EINVAL);
 	xctd_sync_close(&s);
 }
