@@ -27,53 +27,12 @@
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
 NS_PREFIX=hasyncftfw
+CTD_TEST=ha_sync_ftfw
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/ctd_lib.sh"
 
-NS_B="xct-b-$TAG"
-SYNC_R=10.231.9.1
-SYNC_B=10.231.9.2
-SYNC_PORT=3780
 FLOWS=300
 BACKUP_CONNS=60
-WORK=""
-CTD_PID=""
-
-sync_cleanup() {
-	kill_in_ns "$NS_C" "$NS_S" "$NS_B"
-	if [ -n "$CTD_PID" ]; then
-		kill "$CTD_PID" 2>/dev/null
-		wait "$CTD_PID" 2>/dev/null
-	fi
-	e2e_cleanup
-	ip netns del "$NS_B" 2>/dev/null
-	[ -n "$WORK" ] && rm -rf "$WORK"
-}
-trap sync_cleanup EXIT
-
-fail_setup() {
-	echo "not ok ha_sync_ftfw setup: $*"
-	exit 1
-}
-
-ctd() { in_ns "$NS_B" conntrackd -C "$WORK/ctd.conf" "$@"; }
-xs() { ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" --socket "$WORK/run/xctd.sock" "$@"; }
-
-# stat PATH...: the values at these paths (a.b) of xct -j sync stats.
-stat() {
-	xs -j sync stats 2>/dev/null | "$PYTHON" -c '
-import json, sys
-r = json.load(sys.stdin)
-out = []
-for p in sys.argv[1:]:
-    v = r
-    for k in p.split("."):
-        v = v[k]
-    out.append(str(v).lower())
-print(" ".join(out))' "$@"
-}
-stat_is() { [ "$(stat "$1")" = "$2" ]; }
-stat_ge() { [ "$(stat "$1")" -ge "$2" ] 2>/dev/null; }
 
 # lossy NS FROM N: NS drops every Nth sync datagram from FROM.
 lossy() {
@@ -89,29 +48,9 @@ lossless() { in_ns "$1" nft delete table ip xct_sync_lossy 2>/dev/null; }
 external_flows() { ctd -e 2>/dev/null | grep -cE "^udp +17 src=$C4 dst=$S4 sport=[0-9]+ dport=9 "; }
 external_flows_are() { [ "$(external_flows)" = "$1" ]; }
 
-cat_ctd_conf() {
-	ctd_conf FTFW
-}
-
-setup_topology || fail_setup "topology"
-mount_pin_fs || fail_setup "bpffs"
-xct_attach native || fail_setup "xct attach"
-WORK=$(mktemp -d /tmp/xct-hasyncftfw.XXXXXX) || fail_setup "work dir"
-chmod 700 "$WORK"
-
-ip netns add "$NS_B" || fail_setup "backup namespace"
-ip link add sync0 netns "$NS_R" type veth peer name sync0 netns "$NS_B" || fail_setup "sync link"
-in_ns "$NS_R" ip addr add "$SYNC_R/24" dev sync0 &&
-	in_ns "$NS_B" ip addr add "$SYNC_B/24" dev sync0 &&
-	in_ns "$NS_R" ip link set sync0 up &&
-	in_ns "$NS_B" ip link set sync0 up &&
-	in_ns "$NS_B" ip link set lo up || fail_setup "sync link addresses"
-poll 10 in_ns "$NS_R" ping -c 1 -W 1 "$SYNC_B" || fail_setup "sync link does not pass"
-
-cat_ctd_conf >"$WORK/ctd.conf"
-ip netns exec "$NS_B" conntrackd -C "$WORK/ctd.conf" >"$WORK/ctd.out" 2>&1 &
-CTD_PID=$!
-poll 10 ctd -s || fail_setup "conntrackd did not start: $(cat "$WORK/ctd.out" "$WORK/ctd.log" 2>/dev/null)"
+ctd_setup
+ctd_conf FTFW >"$WORK/ctd.conf"
+ctd_start
 
 start_xctd "$WORK/run/xctd.sock" "$WORK/xctd.log" --sync-peer "$SYNC_B:$SYNC_PORT" \
 	--sync-listen "$SYNC_R:$SYNC_PORT" --sync-mode ftfw --sync-ignore-address "$S6" \
