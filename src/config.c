@@ -52,6 +52,7 @@ enum key {
 	KEY_SYNC_MODE,
 	KEY_SYNC_IGNORE,
 	KEY_SYNC_STATE_ACCEPT,
+	KEY_SYNC_COMMIT_ON_RECEIVE,
 	KEY_MAX,
 };
 
@@ -76,6 +77,7 @@ static const struct {
 	[KEY_SYNC_MODE] = {"mode", SEC_SYNC},
 	[KEY_SYNC_IGNORE] = {"ignore-address", SEC_SYNC},
 	[KEY_SYNC_STATE_ACCEPT] = {"state-accept", SEC_SYNC},
+	[KEY_SYNC_COMMIT_ON_RECEIVE] = {"commit-on-receive", SEC_SYNC},
 };
 
 struct parser {
@@ -317,7 +319,7 @@ static int set_key(struct parser *p, const char *k, const char *v)
 		case SEC_SYNC:
 			return perr(p, k,
 				    "unknown key '%s' in [sync] (peer, listen, mode, "
-				    "ignore-address, state-accept)",
+				    "ignore-address, state-accept, commit-on-receive)",
 				    k);
 		default:
 			return perr(p, k,
@@ -391,6 +393,14 @@ static int set_key(struct parser *p, const char *k, const char *v)
 		return 0;
 	case KEY_SYNC_IGNORE:
 		return parse_ignore_list(p, v, &cfg->sync);
+	case KEY_SYNC_COMMIT_ON_RECEIVE:
+		if (!strcmp(v, "yes"))
+			cfg->sync.commit_on_receive = XCT_CONFIG_SYNC_YES;
+		else if (!strcmp(v, "no"))
+			cfg->sync.commit_on_receive = XCT_CONFIG_SYNC_NO;
+		else
+			return perr(p, v, "'%s' is not yes or no", v);
+		return 0;
 	case KEY_SYNC_STATE_ACCEPT: {
 		const char *bad;
 		char why[256];

@@ -42,6 +42,10 @@ struct xct_config_daemon {
  * XCTD_SYNC_IGNORE_MAX, which xctd checks is the same). */
 #define XCT_CONFIG_SYNC_IGNORE_MAX 32
 
+/* [sync] commit-on-receive. */
+#define XCT_CONFIG_SYNC_YES 1
+#define XCT_CONFIG_SYNC_NO  2
+
 /* [sync] mode. */
 enum xct_config_sync_mode {
 	XCT_CONFIG_SYNC_MODE_UNSET = 0,
@@ -58,8 +62,9 @@ struct xct_config_sync {
 	/* ignore-address, each as written (checked to be an address). */
 	char ignore[XCT_CONFIG_SYNC_IGNORE_MAX][INET6_ADDRSTRLEN];
 	unsigned int n_ignore;
-	__u16 state_accept; /* state-accept: a bit per enum xct_tcp_state; 0 unset */
-	unsigned int line;  /* of the [sync] header, 0 without one */
+	__u16 state_accept;    /* state-accept: a bit per enum xct_tcp_state; 0 unset */
+	int commit_on_receive; /* XCT_CONFIG_SYNC_YES, _NO; 0 unset */
+	unsigned int line;     /* of the [sync] header, 0 without one */
 	/* The first key that means nothing without a peer, and where. */
 	const char *needs_peer;
 	unsigned int needs_peer_line, needs_peer_column;

@@ -33,7 +33,8 @@ static const char sync_usage[] =
 	"for the backup taking over, as conntrackd -c.  TCP connections are tracked\n"
 	"liberally until both directions have been seen, since their windows were\n"
 	"not replicated.  A connection the table has already is left as it is.\n"
-	"The cache is kept.\n"
+	"The cache is kept.  Under xctd --sync-commit-on-receive the connections\n"
+	"are in the table as they arrive, and a commit finds them there.\n"
 	"\n"
 	"flush empties the cache, as conntrackd -f external.\n"
 	"\n"
@@ -131,6 +132,10 @@ static void print_stats_json(const struct xctd_sync_report *r)
 	printf("\"commits\":{\"requests\":%llu,\"committed\":%llu,\"flushes\":%llu,"
 	       "\"purges\":%llu,\"purged\":%llu},",
 	       U(st->commits), U(st->committed), U(st->flushes), U(st->purges), U(st->purged));
+	printf("\"commit_on_receive\":{\"inserted\":%llu,\"updated\":%llu,\"deleted\":%llu,"
+	       "\"failed\":%llu},",
+	       U(st->direct_inserted), U(st->direct_updated), U(st->direct_deleted),
+	       U(st->direct_failed));
 	printf("\"ftfw\":{\"hello_answered\":%s,\"ack_sent\":%llu,\"nack_sent\":%llu,"
 	       "\"ack_received\":%llu,\"nack_received\":%llu,\"resent\":%llu,\"acked\":%llu,"
 	       "\"resend_queue\":%llu,\"resend_queue_connections\":%llu,\"resend_dropped\":%llu}}\n",
@@ -173,6 +178,11 @@ static void print_stats(const struct xctd_sync_report *r)
 	printf("commits:   %llu (%llu connections committed), %llu flushes, %llu purges (%llu "
 	       "connections purged)\n",
 	       U(st->commits), U(st->committed), U(st->flushes), U(st->purges), U(st->purged));
+	if (st->direct_inserted || st->direct_updated || st->direct_deleted || st->direct_failed)
+		printf("on receive: %llu connections committed, %llu updated, %llu deleted, %llu "
+		       "left to the cache\n",
+		       U(st->direct_inserted), U(st->direct_updated), U(st->direct_deleted),
+		       U(st->direct_failed));
 	if (strcmp(r->mode, "FTFW"))
 		return;
 	printf("ftfw:      HELLO %s; %llu ACKs and %llu NACKs sent, %llu and %llu received; "

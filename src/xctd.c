@@ -26,7 +26,8 @@ static const char usage[] =
 	"            [--config FILE] [--foreground]\n"
 	"            [--flow-log FILE] [--nat-log FILE] [--log-max-size BYTES] [--log-keep N]\n"
 	"            [--sync-peer ADDR:PORT [--sync-listen ADDR:PORT] [--sync-mode MODE]\n"
-	"             [--sync-ignore-address ADDR]... [--sync-state-accept STATES]]\n"
+	"             [--sync-ignore-address ADDR]... [--sync-state-accept STATES]\n"
+	"             [--sync-commit-on-receive]]\n"
 	"            [--ipfix-collector HOST:PORT] [--ipfix-domain N]\n"
 	"\n"
 	"The daemon beside xct's datapath.  It owns the datapath's event rings\n"
@@ -71,6 +72,10 @@ static const char usage[] =
 	"      --sync-state-accept STATE[,STATE...]  TCP connections are sent only\n"
 	"                             in these states (ESTABLISHED, CLOSE_WAIT...), as\n"
 	"                             conntrackd's State Accept; other protocols all\n"
+	"      --sync-commit-on-receive  the peer's connections go into the table as\n"
+	"                             they arrive, its DESTROYs take them out, as\n"
+	"                             conntrackd's DisableExternalCache (active-active,\n"
+	"                             or a backup without a commit step)\n"
 	"      --ipfix-collector HOST:PORT  send IPFIX flow and NAT records there over\n"
 	"                             UDP (port 4739 if not given; [ADDR]:PORT for IPv6)\n"
 	"      --ipfix-domain N       the observation domain ID (default 0)\n"
@@ -136,6 +141,7 @@ int main(int argc, char **argv)
 		{"sync-mode", required_argument, NULL, 'Y'},
 		{"sync-ignore-address", required_argument, NULL, 'G'},
 		{"sync-state-accept", required_argument, NULL, 'A'},
+		{"sync-commit-on-receive", no_argument, NULL, 'R'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -154,7 +160,7 @@ int main(int argc, char **argv)
 	bool size_given = false, ipfix_given = false, domain_given = false;
 	bool sync_peer_given = false, sync_listen_given = false;
 	static char ipfix_buf[XCT_CONFIG_ADDR_MAX + 8];
-	bool sync_mode_given = false, sync_states_given = false;
+	bool sync_mode_given = false, sync_states_given = false, sync_direct_given = false;
 	char err[512];
 	__u64 n;
 	const char *env = getenv("XCT_PIN_PATH");
@@ -229,6 +235,10 @@ int main(int argc, char **argv)
 			sync_states_given = true;
 			break;
 		}
+		case 'R':
+			cfg.sync_commit_on_receive = true;
+			sync_direct_given = true;
+			break;
 		case 'Y':
 			if (!strcasecmp(optarg, "notrack"))
 				cfg.sync_mode = XCTD_SYNC_MODE_NOTRACK;
@@ -333,6 +343,9 @@ int main(int argc, char **argv)
 			cfg.sync_mode = conf.sync.mode == XCT_CONFIG_SYNC_MODE_FTFW
 						? XCTD_SYNC_MODE_FTFW
 						: XCTD_SYNC_MODE_NOTRACK;
+		if (conf.sync.commit_on_receive && !sync_direct_given)
+			cfg.sync_commit_on_receive =
+				conf.sync.commit_on_receive == XCT_CONFIG_SYNC_YES;
 		if (conf.sync.state_accept && !sync_states_given)
 			cfg.sync_state_accept = conf.sync.state_accept;
 		/* The list as a whole: the command line's replaces the file's. */
@@ -348,6 +361,8 @@ int main(int argc, char **argv)
 		return usage_error("--sync-ignore-address needs --sync-peer");
 	if (sync_states_given && !cfg.sync_peer)
 		return usage_error("--sync-state-accept needs --sync-peer");
+	if (sync_direct_given && !cfg.sync_peer)
+		return usage_error("--sync-commit-on-receive needs --sync-peer");
 	libbpf_set_print(print_libbpf);
 	if (xct_require_root())
 		return XCT_EXIT_RUNTIME;

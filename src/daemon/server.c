@@ -816,6 +816,8 @@ static void sync_log_filters(const struct xctd_config *cfg)
 							off ? ", " : "", xct_tcp_state_name(i));
 		xlog(LOG_INFO, "sync: TCP connections sent only in %s", buf);
 	}
+	if (cfg->sync_commit_on_receive)
+		xlog(LOG_INFO, "sync: the peer's connections committed as they arrive");
 }
 
 /* What the sync link did, for the log. */
@@ -1006,6 +1008,8 @@ int xctd_run(const struct xctd_config *cfg)
 		for (unsigned int j = 0; j < cfg->n_sync_ignore; j++)
 			xctd_sync_ignore(&d.sync, cfg->sync_ignore[j]);
 		xctd_sync_accept_states(&d.sync, cfg->sync_state_accept);
+		if (cfg->sync_commit_on_receive)
+			xctd_sync_commit_on_receive(&d.sync, cfg->pin_path);
 		ev.data.ptr = TAG_SYNC;
 		if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.sync.fd, &ev))
 			goto out;

@@ -139,6 +139,7 @@ int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen,
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
 	s->purge_fd = -1;
+	s->direct_ctl = -1;
 	s->mode = mode;
 	xct_ftfw_init(&s->ftfw, XCT_FTFW_WINDOW);
 	if (xctd_parse_listen(peer, &s->peer, &plen)) {
@@ -192,6 +193,7 @@ int xctd_sync_open(struct xctd_sync *s, const char *peer, const char *listen,
 }
 
 static void rs_free_all(struct xctd_sync *s);
+static void direct_close(struct xctd_sync *s);
 
 void xctd_sync_close(struct xctd_sync *s)
 {
@@ -203,6 +205,7 @@ void xctd_sync_close(struct xctd_sync *s)
 	if (s->purge_fd >= 0)
 		close(s->purge_fd);
 	s->purge_fd = -1;
+	direct_close(s);
 }
 
 /* FNV-1a over the key: its bucket. */
@@ -262,6 +265,101 @@ int xctd_sync_purge(struct xctd_sync *s, int ctl_fd, __u64 *purged)
 	return err;
 }
 
+void xctd_sync_commit_on_receive(struct xctd_sync *s, const char *pin_path)
+{
+	s->direct_pin = pin_path;
+}
+
+/* The table and the control program for commit on receive, kept open
+ * for a second at most (xctd_sync_tick() closes them), so that a burst of
+ * messages opens them once and an xct attached again is the one written
+ * to soon after; 0 or -errno. */
+static int direct_open(struct xctd_sync *s, __u64 now_ns)
+{
+	static struct xct_table t;
+	int err;
+
+	if (s->direct_t)
+		return 0;
+	s->direct_open_ns = now_ns;
+	err = xct_table_open_at(&t, s->direct_pin, 0);
+	if (err)
+		return err;
+	s->direct_ctl = xct_ctl_open(s->direct_pin);
+	if (s->direct_ctl < 0) {
+		err = s->direct_ctl;
+		xct_table_close(&t);
+		return err;
+	}
+	s->direct_t = &t;
+	return 0;
+}
+
+static void direct_close(struct xctd_sync *s)
+{
+	if (!s->direct_t)
+		return;
+	close(s->direct_ctl);
+	s->direct_ctl = -1;
+	xct_table_close(s->direct_t);
+	s->direct_t = NULL;
+}
+
+/*
+ * A data message of the peer's straight into the table: 0 once done, or
+ * -errno when the table could not take it (the cache keeps it then).  A
+ * connection the table has keeps its own state (the datapath tracks it)
+ * and gets what the peer knows that the table's copy needs to live as
+ * long: the timeout left, SEEN_REPLY and ASSURED, the mark.  Neither the
+ * insert nor the update sends an event, so nothing echoes back to the
+ * peer; a DESTROY does, which the peer takes for a connection it has
+ * already dropped.
+ */
+static int direct_apply(struct xctd_sync *s, __u8 type, const struct xctd_ext_conn *n, __u64 now_ns)
+{
+	struct xct_ct_state_counts c = {0};
+	struct xct_ct_entry e = n->e;
+	__u32 left = n->has_timeout && n->timeout_s ? n->timeout_s : XCTD_SYNC_COMMIT_TIMEOUT_S;
+	int err = direct_open(s, now_ns);
+
+	if (err)
+		return err;
+	if (type == XCT_CTSYNC_CT_DEL) {
+		struct xct_ctl_ct_msg m = {.hdr.cmd = XCT_CTL_CT_DELETE, .key = n->key};
+
+		err = xct_ctl_run(s->direct_ctl, &m, sizeof(m));
+		if (!err)
+			s->st.direct_deleted++;
+		return err == -ENOENT ? 0 : err;
+	}
+	e.first_seen_ns = e.last_seen_ns = now_ns;
+	e.expires_ns = now_ns + (__u64)left * 1000000000ULL;
+	err = xct_ct_insert(s->direct_t, &n->key, &e, n->nat, n->n_nat, &c);
+	if (err)
+		return err;
+	if (c.restored) {
+		s->st.direct_inserted++;
+		return 0;
+	}
+	if (c.exists) {
+		struct xct_ctl_ct_update u = {
+			.ct.hdr.cmd = XCT_CTL_CT_UPDATE,
+			.ct.key = n->key,
+			.flags = XCT_UPD_TIMEOUT | XCT_UPD_STATUS | XCT_UPD_MARK,
+			.timeout_s = left,
+			.status_set = n->e.status & (XCT_CT_SEEN_REPLY | XCT_CT_ASSURED),
+			.mark_xor = n->e.mark,
+			.mark_mask = 0xffffffffU,
+		};
+
+		err = xct_ctl_run(s->direct_ctl, &u, sizeof(u));
+		if (!err)
+			s->st.direct_updated++;
+		return err;
+	}
+	return -ENOSPC; /* the table full, or a translated tuple taken */
+}
+
 /* A data message's connection into, or out of, the external cache. */
 static void ext_apply(struct xctd_sync *s, __u8 type, const struct xct_ctsync_conn *c, __u64 now_ns)
 {
@@ -276,6 +374,11 @@ static void ext_apply(struct xctd_sync *s, __u8 type, const struct xct_ctsync_co
 	 * peer sends when the connection ended there). */
 	if (s->purge_fd >= 0)
 		purge_one(s, &n.key);
+	n.has_timeout = XCT_CTSYNC_HAS(c, XCT_NTA_TIMEOUT);
+	n.timeout_s = c->timeout;
+	n.rcv_ns = now_ns;
+	if (s->direct_pin && direct_apply(s, type, &n, now_ns))
+		s->st.direct_failed++;
 	pp = ext_find(&s->ext, &n.key);
 	if (type == XCT_CTSYNC_CT_DEL) {
 		x = *pp;
@@ -286,9 +389,6 @@ static void ext_apply(struct xctd_sync *s, __u8 type, const struct xct_ctsync_co
 		}
 		return;
 	}
-	n.has_timeout = XCT_CTSYNC_HAS(c, XCT_NTA_TIMEOUT);
-	n.timeout_s = c->timeout;
-	n.rcv_ns = now_ns;
 	x = *pp;
 	if (!x) {
 		x = malloc(sizeof(*x));
@@ -656,6 +756,9 @@ int xctd_sync_bulk(struct xctd_sync *s, const struct xct_table *t, __u64 now_ns,
 void xctd_sync_tick(struct xctd_sync *s, __u64 now_ns)
 {
 	__u32 from, to;
+
+	if (s->direct_t && now_ns - s->direct_open_ns >= XCTD_SYNC_ALIVE_NS)
+		direct_close(s);
 
 	/* FTFW's alive timer: what came since the last ACK is ACKed. */
 	if (s->mode == XCTD_SYNC_FTFW && now_ns - s->last_ack_ns >= XCTD_SYNC_ALIVE_NS) {

@@ -72,6 +72,11 @@ struct xctd_sync_stats {
 	__u64 hello_done;	 /* 1 once the peer answered our HELLO */
 	__u64 filtered;		 /* connection messages not sent, for either reason: */
 	__u64 filtered_state;	 /* of them, a TCP state not accepted */
+	/* Commit on receive (xctd_sync_commit_on_receive()) */
+	__u64 direct_inserted; /* the peer's connections put into the table */
+	__u64 direct_updated;  /* its updates of connections the table had */
+	__u64 direct_deleted;  /* its DESTROYs that took one out */
+	__u64 direct_failed;   /* left to the cache: no xct attached, table full */
 };
 
 /* A message sent in FTFW mode, kept until the peer acknowledges it.  A
@@ -156,6 +161,13 @@ struct xctd_sync {
 	 * until the next commit, each connection the peer speaks of leaves
 	 * the table; -1 otherwise. */
 	int purge_fd;
+	/* Commit on receive: the instance the peer's connections go into as
+	 * they arrive (NULL: off), and its table and control program while a
+	 * burst of messages is processed (t NULL when not open), since when. */
+	const char *direct_pin;
+	struct xct_table *direct_t;
+	int direct_ctl;
+	__u64 direct_open_ns;
 };
 
 /*
@@ -185,6 +197,19 @@ int xctd_sync_ignore(struct xctd_sync *s, const char *addr);
  * cache is flushed, as with conntrackd.
  */
 void xctd_sync_accept_states(struct xctd_sync *s, __u16 states);
+
+/*
+ * Commit on receive, as conntrackd's DisableExternalCache: each connection
+ * the peer sends goes into the table of the xct under pin_path at once
+ * (inserted as a commit inserts it, TCP liberally; one the table has gets
+ * the peer's timeout, ASSURED and mark), and each DESTROY of the peer's
+ * takes its connection out, through the control program, as xct ct delete.
+ * For active-active, or a backup that wants no commit step.  The external
+ * cache is kept as well, so that stats, purge and a commit still see the
+ * peer's connections, and it holds what the table could not take (no xct
+ * attached, the table full) for a later commit.
+ */
+void xctd_sync_commit_on_receive(struct xctd_sync *s, const char *pin_path);
 
 /* "NOTRACK" or "FTFW". */
 const char *xctd_sync_mode_name(enum xctd_sync_mode mode);

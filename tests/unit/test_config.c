@@ -58,7 +58,8 @@ static const char full[] = "# xct.conf\n"
 			   "listen = [fd00::1]:3781\n"
 			   "mode = ftfw\n"
 			   "ignore-address = 10.0.9.1,fd00::9 ,  127.0.0.1\n"
-			   "state-accept = ESTABLISHED, closed,TIME_WAIT , CLOSE_WAIT\n";
+			   "state-accept = ESTABLISHED, closed,TIME_WAIT , CLOSE_WAIT\n"
+			   "commit-on-receive = yes\n";
 
 TEST(config_full_file_key_by_key)
 {
@@ -126,6 +127,7 @@ TEST(config_empty_file_is_defaults)
 	CHECK_EQ(c.sync.mode, XCT_CONFIG_SYNC_MODE_UNSET);
 	CHECK_EQ(c.sync.n_ignore, 0);
 	CHECK_EQ(c.sync.state_accept, 0);
+	CHECK_EQ(c.sync.commit_on_receive, 0);
 }
 
 TEST(config_errors_with_line_and_column)
@@ -193,7 +195,9 @@ TEST(config_errors_with_line_and_column)
 		   "t.conf:3:1: 'peer' given twice");
 	CHECK_CERR("[sync]\nsync-peer = 10.0.9.2:3780\n",
 		   "t.conf:2:1: unknown key 'sync-peer' in [sync] (peer, listen, mode, "
-		   "ignore-address, state-accept)");
+		   "ignore-address, state-accept, commit-on-receive)");
+	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\ncommit-on-receive = on\n",
+		   "t.conf:3:21: 'on' is not yes or no");
 	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\nmode = alarm\n",
 		   "t.conf:3:8: 'alarm' is not notrack or ftfw");
 	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\nignore-address = 10.0.9.1, 10.0.9\n",
