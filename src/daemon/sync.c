@@ -58,6 +58,7 @@
 #include "daemon/sync.h"
 #include "xct.h"
 #include "xct/ctsync_ct.h"
+#include "xct/tcp.h"
 
 static void put_ctl(struct xctd_sync *s, __u8 flags, __u32 from, __u32 to, __u64 now_ns);
 
@@ -678,6 +679,22 @@ static void put_ctl(struct xctd_sync *s, __u8 flags, __u32 from, __u32 to, __u64
 	s->olen += (size_t)len;
 }
 
+/* The window scales of a TCP connection (XCT_CTE_WSCALE_KNOWN on both, as
+ * an event carries them) into its message: NTA_TCP_WSCALE_ORIG and _REPL,
+ * which conntrackd sends with TCPWindowTracking on and takes in any case,
+ * so that the peer's commit need not track the connection liberally for
+ * good.  Unknown, they are left out, as conntrackd leaves them. */
+static void put_wscale(struct xct_ctsync_conn *c, const __u8 wscale[2])
+{
+	if (c->proto != XCT_IPPROTO_TCP || !(wscale[XCT_DIR_ORIGINAL] & XCT_CTE_WSCALE_KNOWN) ||
+	    !(wscale[XCT_DIR_REPLY] & XCT_CTE_WSCALE_KNOWN))
+		return;
+	c->attrs |=
+		XCT_CTSYNC_BIT(XCT_NTA_TCP_WSCALE_ORIG) | XCT_CTSYNC_BIT(XCT_NTA_TCP_WSCALE_REPL);
+	c->wscale[XCT_DIR_ORIGINAL] = wscale[XCT_DIR_ORIGINAL] & ~XCT_CTE_WSCALE_KNOWN;
+	c->wscale[XCT_DIR_REPLY] = wscale[XCT_DIR_REPLY] & ~XCT_CTE_WSCALE_KNOWN;
+}
+
 void xctd_sync_event(struct xctd_sync *s, const struct xct_ct_event *ev, __u64 now_ns)
 {
 	static const __u8 type_of[] = {
@@ -702,6 +719,7 @@ void xctd_sync_event(struct xctd_sync *s, const struct xct_ct_event *ev, __u64 n
 		return;
 	xct_ctsync_from_ct(&ev->key, ev->orig_side, ev->state, ev->status, ev->mark, timeout,
 			   nat.manip ? &nat : NULL, inner.manip ? &inner : NULL, &c);
+	put_wscale(&c, ev->wscale);
 	put_conn(s, type_of[ev->type], &c, &ev->key, now_ns);
 }
 
@@ -731,6 +749,12 @@ static int bulk_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, 
 	xct_ctsync_from_ct(key, e->orig_side, e->state, e->status, e->mark,
 			   seconds_left(e->expires_ns, b->now_ns), nat,
 			   xct_nat_view_inner(b->nat, nat), &c);
+	if (key->proto == XCT_IPPROTO_TCP && xct_tcp_scales_known(e)) {
+		__u8 w[2] = {e->proto.tcp.seen[XCT_DIR_ORIGINAL].td_scale | XCT_CTE_WSCALE_KNOWN,
+			     e->proto.tcp.seen[XCT_DIR_REPLY].td_scale | XCT_CTE_WSCALE_KNOWN};
+
+		put_wscale(&c, w);
+	}
 	put_conn(b->s, XCT_CTSYNC_CT_UPD, &c, key, b->now_ns);
 	b->sent++;
 	return 0;

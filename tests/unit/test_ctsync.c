@@ -14,6 +14,7 @@
 #include "ct_format.h"
 #include "daemon/sync.h"
 #include "xct/ctsync_ct.h"
+#include "xct/tcp.h"
 
 /* Captured: a masqueraded UDP flow 10.10.1.10:40000 -> 10.10.2.20:5353,
  * CT_NEW, status CONFIRMED|SRC_NAT|SRC_NAT_DONE|DST_NAT_DONE, timeout 30,
@@ -997,5 +998,72 @@ TEST(ctsync_xctd_state_accept)
 	CHECK_EQ(xct_tcp_state_list("ESTABLISHED TIME_WAIT", &states, &bad), -EINVAL);
 	CHECK_STR(bad, "TIME_WAIT");
 	CHECK_EQ(xct_tcp_state_list("", &states, &bad), -EINVAL);
+	xctd_sync_close(&s);
+}
+
+/*
+ * The window scales: known for a connection whose handshake the table
+ * saw, not before the answer to its SYN, not for a mid-stream pickup, nor
+ * for one committed from a message without them; an event's known scales
+ * go out as NTA_TCP_WSCALE_ORIG and _REPL, and the peer's commit takes
+ * them, so that it need not stay liberal (XCT_CT_SCALE_UNKNOWN).
+ */
+TEST(ctsync_xctd_window_scales)
+{
+	static struct xctd_sync s;
+	struct xct_ct_entry e = {0}, got;
+	struct xct_ct_event ev = {0};
+	struct xct_nat_binding nat[2];
+	struct xct_ctsync_conn c;
+	enum xct_ctsync_error err;
+	struct xct_ct_key key;
+	__u8 side;
+	int n_nat;
+
+	e.state = XCT_TCP_ESTABLISHED;
+	CHECK(xct_tcp_scales_known(&e));
+	e.state = XCT_TCP_SYN_SENT;
+	CHECK(!xct_tcp_scales_known(&e));
+	e.state = XCT_TCP_SYN_RECV;
+	CHECK(xct_tcp_scales_known(&e));
+	/* A pickup: liberal both ways for good. */
+	e.state = XCT_TCP_ESTABLISHED;
+	e.proto.tcp.seen[0].flags = e.proto.tcp.seen[1].flags = XCT_TCP_F_BE_LIBERAL;
+	CHECK(!xct_tcp_scales_known(&e));
+	/* Committed with its scales, liberal until seen both ways. */
+	e.status = XCT_CT_LIBERAL;
+	CHECK(xct_tcp_scales_known(&e));
+	e.status = XCT_CT_SCALE_UNKNOWN;
+	e.proto.tcp.seen[0].flags = e.proto.tcp.seen[1].flags = 0;
+	CHECK(!xct_tcp_scales_known(&e));
+
+	memset(&s, 0, sizeof(s));
+	s.fd = -1;
+	s.seq = 1;
+	ev.type = XCT_CTE_UPDATE;
+	ev.state = XCT_TCP_ESTABLISHED;
+	ev.expires_ns = 1000ULL * 1000000000;
+	key_of("10.0.0.1", 40000, "10.0.0.2", 80, XCT_IPPROTO_TCP, &ev.key, &ev.orig_side);
+	ev.wscale[XCT_DIR_ORIGINAL] = 7 | XCT_CTE_WSCALE_KNOWN;
+	ev.wscale[XCT_DIR_REPLY] = 9 | XCT_CTE_WSCALE_KNOWN;
+	xctd_sync_event(&s, &ev, 0);
+	CHECK_EQ(xct_ctsync_decode_conn(s.out, xct_ctsync_get16(s.out + 2), &c, &err), 0);
+	CHECK(XCT_CTSYNC_HAS(&c, XCT_NTA_TCP_WSCALE_ORIG));
+	CHECK(XCT_CTSYNC_HAS(&c, XCT_NTA_TCP_WSCALE_REPL));
+	CHECK_EQ(c.wscale[XCT_DIR_ORIGINAL], 7);
+	CHECK_EQ(c.wscale[XCT_DIR_REPLY], 9);
+	/* As conntrackd encodes them: after the TCP state, a u8 each. */
+	CHECK_EQ(xct_ctsync_get16(s.out + 2), 8 + 12 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8);
+	CHECK_EQ(xct_ctsync_to_ct(&c, &key, &side, &got, nat, &n_nat), 0);
+	CHECK(!(got.status & XCT_CT_SCALE_UNKNOWN));
+	CHECK_EQ(got.proto.tcp.seen[XCT_DIR_ORIGINAL].td_scale, 7);
+	CHECK_EQ(got.proto.tcp.seen[XCT_DIR_REPLY].td_scale, 9);
+	/* One direction unknown: neither is sent. */
+	s.olen = 0;
+	ev.wscale[XCT_DIR_REPLY] = 0;
+	xctd_sync_event(&s, &ev, 0);
+	CHECK_EQ(xct_ctsync_decode_conn(s.out, xct_ctsync_get16(s.out + 2), &c, &err), 0);
+	CHECK(!XCT_CTSYNC_HAS(&c, XCT_NTA_TCP_WSCALE_ORIG));
+	CHECK(!XCT_CTSYNC_HAS(&c, XCT_NTA_TCP_WSCALE_REPL));
 	xctd_sync_close(&s);
 }
