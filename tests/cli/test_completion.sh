@@ -59,6 +59,7 @@ offers "completion: every command" \
 	xct ""
 offers "completion: global options" "--pin-path" xct --pi
 offers "completion: ct subcommands" "count create delete events flush get help list restore save stats update" xct ct ""
+offers "completion: sync subcommands" "commit flush help purge resync stats" xct sync ""
 offers "completion: options of attach" "--max-entries --mode" xct attach --m
 offers "completion: modes" "generic native tc" xct attach xc0 --mode ""
 offers "completion: interfaces of the namespace" "xc0 xcbr0" xct attach xc
