@@ -86,9 +86,10 @@ ctd_stop() {
 	CTD_PID=""
 }
 
-# ctd_conf MODE: the backup's conntrackd.conf: MODE (NOTRACK or FTFW) over
-# UDP on sync0 to the router's address, its files under $WORK, the
-# loopback's and the sync link's own addresses ignored.
+# ctd_conf MODE [FILTER]: the backup's conntrackd.conf: MODE (NOTRACK or
+# FTFW) over UDP on sync0 to the router's address, its files under $WORK,
+# the loopback's and the sync link's own addresses ignored, and FILTER (a
+# State Accept block, say) in its Filter From Userspace.
 ctd_conf() {
 	cat <<-EOT
 		Sync {
@@ -119,6 +120,7 @@ ctd_conf() {
 					IPv4_address $SYNC_R
 					IPv4_address $SYNC_B
 				}
+				${2:-}
 			}
 		}
 	EOT

@@ -19,7 +19,14 @@
 #      they arrive, without a commit, and go on through xct after the
 #      move; a DESTROY on B (conntrack -D) takes its connection out of
 #      xct's table.
-#   4. --sync-commit-on-receive needs --sync-peer.
+#   4. State Accept { ESTABLISHED CLOSED TIME_WAIT CLOSE_WAIT for TCP }
+#      against conntrackd's: one TCP connection through B, whose conntrackd
+#      has that filter, and one through xct, whose xctd has
+#      --sync-state-accept with the same states, each from its SYN to its
+#      DESTROY in TIME_WAIT: the sync link's capture has the same messages
+#      of each sender (a CT_NEW and a CT_UPD taken alike), in the same
+#      order, with the same states;
+#   5. --sync-commit-on-receive needs --sync-peer.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
 NS_PREFIX=hasyncctd
@@ -230,7 +237,83 @@ poll 10 gone && stat_ge commit_on_receive.deleted $((deleted0 + 1)) &&
 check ha_sync_from_ctd_on_receive_destroy_removes $? "sport $sport: $(xct_r ct list -p tcp --dport $((PORT + 2)) 2>&1); $(xs sync stats 2>&1)"
 stop_streams direct
 
-# ---- 4. Options ----
+# ---- 4. State Accept, as conntrackd's ----
+ACCEPT="ESTABLISHED CLOSED TIME_WAIT CLOSE_WAIT"
+ctd_stop
+ctd_conf NOTRACK "State Accept { $ACCEPT for TCP }" >"$WORK/ctd.conf"
+ctd_start
+kill "$XCTD_PID" 2>/dev/null
+wait "$XCTD_PID" 2>/dev/null
+start_xctd "$WORK/run/xctd.sock" "$WORK/xctd3.log" --sync-peer "$SYNC_B:$SYNC_PORT" \
+	--sync-listen "$SYNC_R:$SYNC_PORT" --sync-state-accept "${ACCEPT// /,}" ||
+	fail_setup "xctd: $(cat "$WORK/xctd3.log")"
+# New connections through xct from the client, for the one of this part.
+cat >"$WORK/rules2.xct" <<-'EOF'
+	policy drop
+	accept ct state established,related
+	accept icmp
+	accept iif veth-r-c tcp flags & (fin|syn|rst|ack) == syn ct state new
+EOF
+xct_r rules load "$WORK/rules2.xct" >"$WORK/rules.out" 2>&1 || fail_setup "rules: $(cat "$WORK/rules.out")"
+# A connection's life in steps half a second apart, so that neither
+# sender sees two changes at once: data, the client's FIN (FIN_WAIT, then
+# CLOSE_WAIT when the server ACKs it), the server's (LAST_ACK, then
+# TIME_WAIT with the client's ACK).
+LIFE_PORT=$((PORT + 3))
+ip netns exec "$NS_S" "$PYTHON" -c '
+import socket, sys, time
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("0.0.0.0", int(sys.argv[1])))
+l.listen(4)
+while True:
+    c, _ = l.accept()
+    while c.recv(100):
+        pass
+    time.sleep(0.5)
+    c.close()' $LIFE_PORT 2>/dev/null &
+BG_PIDS+=($!)
+poll 10 listening "$NS_S" tcp $LIFE_PORT || fail_setup "lifecycle server"
+# life SPORT: one connection from the client's port SPORT.
+life() {
+	ip netns exec "$NS_C" "$PYTHON" -c '
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), source_address=("0.0.0.0", int(sys.argv[3])))
+time.sleep(0.5)
+s.sendall(b"hi")
+time.sleep(0.5)
+s.shutdown(socket.SHUT_WR)
+s.settimeout(5)
+assert s.recv(10) == b""
+time.sleep(0.5)
+s.close()' "$S4" $LIFE_PORT "$1"
+}
+ip netns exec "$NS_R" tcpdump -i sync0 -n -U -w "$WORK/sync.pcap" udp port $SYNC_PORT \
+	2>"$WORK/tcpdump.err" &
+TCPDUMP_PID=$!
+BG_PIDS+=($TCPDUMP_PID)
+poll 10 grep -q "listening on" "$WORK/tcpdump.err" || fail_setup "tcpdump: $(cat "$WORK/tcpdump.err")"
+via_b || fail_setup "routes through B"
+life 45001 || fail_setup "the connection through B"
+in_ns "$NS_B" conntrack -D -p tcp --sport 45001 >/dev/null 2>&1 || fail_setup "conntrack -D"
+via_xct || fail_setup "routes through xct"
+life 45002 || fail_setup "the connection through xct: $(xct_r ct list -p tcp 2>&1)"
+xct_r ct delete -p tcp --sport 45002 >/dev/null 2>&1 || fail_setup "xct ct delete"
+# Both DESTROYs on the wire, then the capture's end.
+seq_of() { "$PYTHON" "$E2E_DIR/ctsync_seq.py" "$WORK/sync.pcap" "$1" "$2"; }
+sync_sent() { [ "$(seq_of "$1" "$2" | tail -1)" = "DEL TIME_WAIT" ]; }
+poll 5 sync_sent "$SYNC_B" 45001 && poll 5 sync_sent "$SYNC_R" 45002
+kill -INT "$TCPDUMP_PID" 2>/dev/null
+wait "$TCPDUMP_PID" 2>/dev/null
+ctd_seq=$(seq_of "$SYNC_B" 45001 | tr '\n' ',')
+xct_seq=$(seq_of "$SYNC_R" 45002 | tr '\n' ',')
+[ -n "$ctd_seq" ] && [ "$ctd_seq" = "$xct_seq" ]
+check ha_sync_from_ctd_state_accept_as_conntrackd $? "conntrackd sent: $ctd_seq xctd sent: $xct_seq"
+log "conntrackd and xctd sent: $xct_seq"
+[ "$(stat sent.filtered_state)" -ge 3 ]
+check ha_sync_from_ctd_state_accept_counted $? "$(xs sync stats 2>&1)"
+
+# ---- 5. Options ----
 usage_exits_2 ha_sync_from_ctd_bad_options "$XCTD" "--sync-commit-on-receive"
 
 [ "$failures" = 0 ]
