@@ -2,13 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The sync messages one sender sent for one TCP connection, from a capture.
 
-  ctsync_seq.py PCAP SRC SPORT
+  ctsync_seq.py [--wscale] PCAP SRC SPORT
 
 PCAP is tcpdump's capture of the sync link (Ethernet, IPv4, UDP); SRC the
 sender's address; SPORT the connection's original source port.  Prints one
 line per conntrackd protocol message about that connection, in order: DATA
 (a CT_NEW or a CT_UPD, which a peer takes alike) or DEL, then its
-NTA_TCP_STATE by name.
+NTA_TCP_STATE by name; with --wscale, its NTA_TCP_WSCALE_ORIG and _REPL
+too (ORIG/REPL, or "-" for a message without them).
 """
 
 import socket
@@ -18,6 +19,7 @@ import sys
 STATES = ["NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK",
           "TIME_WAIT", "CLOSE", "SYN_SENT2"]
 NTA_L4PROTO, NTA_PORT, NTA_TCP_STATE = 2, 3, 4
+NTA_TCP_WSCALE_ORIG, NTA_TCP_WSCALE_REPL = 25, 26
 
 
 def datagrams(path, src):
@@ -60,7 +62,11 @@ def attrs(body):
 
 
 def main():
-    path, src, sport = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    args = sys.argv[1:]
+    wscale = args[0] == "--wscale"
+    if wscale:
+        args = args[1:]
+    path, src, sport = args[0], args[1], int(args[2])
     for dgram in datagrams(path, src):
         for mtype, body in messages(dgram):
             if mtype > 2:
@@ -71,7 +77,13 @@ def main():
             if struct.unpack("!H", a[NTA_PORT][:2])[0] != sport:
                 continue
             state = STATES[a[NTA_TCP_STATE][0]] if NTA_TCP_STATE in a else "?"
-            print("%s %s" % ("DEL" if mtype == 2 else "DATA", state))
+            line = "%s %s" % ("DEL" if mtype == 2 else "DATA", state)
+            if wscale:
+                if NTA_TCP_WSCALE_ORIG in a and NTA_TCP_WSCALE_REPL in a:
+                    line += " %d/%d" % (a[NTA_TCP_WSCALE_ORIG][0], a[NTA_TCP_WSCALE_REPL][0])
+                else:
+                    line += " -"
+            print(line)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@
 #      --sync-state-accept with the same states, each from its SYN to its
 #      DESTROY in TIME_WAIT: the sync link's capture has the same messages
 #      of each sender (a CT_NEW and a CT_UPD taken alike), in the same
-#      order, with the same states;
+#      order, with the same states; and xctd's carry both window scales,
+#      which conntrackd takes (nothing malformed);
 #   5. --sync-commit-on-receive needs --sync-peer.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
@@ -312,6 +313,19 @@ check ha_sync_from_ctd_state_accept_as_conntrackd $? "conntrackd sent: $ctd_seq 
 log "conntrackd and xctd sent: $xct_seq"
 [ "$(stat sent.filtered_state)" -ge 3 ]
 check ha_sync_from_ctd_state_accept_counted $? "$(xs sync stats 2>&1)"
+# xctd saw the handshake: each of its messages carries both window scales
+# (the client's and the server's SYN options: the same kernel's), which
+# conntrackd takes: none malformed.
+ws_seq=$("$PYTHON" "$E2E_DIR/ctsync_seq.py" --wscale "$WORK/sync.pcap" "$SYNC_R" 45002 | tr '\n' ',')
+# (conntrackd -s network has a line of them per direction.)
+malformed=$(ctd -s network 2>/dev/null | grep -oE 'Malformed messages:[[:space:]]*[0-9]+' |
+	awk '{ n += $NF } END { print n + 0 }')
+ws=${ws_seq%%,*}
+ws=${ws##* }
+[[ "$ws" =~ ^([0-9]|1[0-4])/([0-9]|1[0-4])$ ]] &&
+	[ "$ws_seq" = "DATA ESTABLISHED $ws,DATA CLOSE_WAIT $ws,DATA TIME_WAIT $ws,DEL TIME_WAIT $ws," ] &&
+	[ "$malformed" = 0 ]
+check ha_sync_from_ctd_window_scales_sent_and_taken $? "xctd sent: $ws_seq; conntrackd's malformed: ${malformed:-?}"
 
 # ---- 5. Options ----
 usage_exits_2 ha_sync_from_ctd_bad_options "$XCTD" "--sync-commit-on-receive"
