@@ -282,16 +282,24 @@ static int direct_open(struct xctd_sync *s, __u64 now_ns)
 
 	if (s->direct_t)
 		return 0;
+	/* No xct attached a moment ago: not again (and its error not logged
+	 * again) for each message of the burst. */
+	if (s->direct_failed_ns && now_ns - s->direct_failed_ns < XCTD_SYNC_ALIVE_NS)
+		return -ENOENT;
 	s->direct_open_ns = now_ns;
 	err = xct_table_open_at(&t, s->direct_pin, 0);
-	if (err)
-		return err;
-	s->direct_ctl = xct_ctl_open(s->direct_pin);
-	if (s->direct_ctl < 0) {
-		err = s->direct_ctl;
-		xct_table_close(&t);
+	if (!err) {
+		s->direct_ctl = xct_ctl_open(s->direct_pin);
+		if (s->direct_ctl < 0) {
+			err = s->direct_ctl;
+			xct_table_close(&t);
+		}
+	}
+	if (err) {
+		s->direct_failed_ns = now_ns;
 		return err;
 	}
+	s->direct_failed_ns = 0;
 	s->direct_t = &t;
 	return 0;
 }

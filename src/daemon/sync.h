@@ -168,6 +168,7 @@ struct xctd_sync {
 	struct xct_table *direct_t;
 	int direct_ctl;
 	__u64 direct_open_ns;
+	__u64 direct_failed_ns; /* when they could not be opened last; 0 */
 };
 
 /*

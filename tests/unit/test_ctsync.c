@@ -1067,3 +1067,30 @@ TEST(ctsync_xctd_window_scales)
 	CHECK(!XCT_CTSYNC_HAS(&c, XCT_NTA_TCP_WSCALE_REPL));
 	xctd_sync_close(&s);
 }
+
+/* Commit on receive with no xct attached: the peer's connections stay in
+ * the external cache, for a later commit, each counted as failed; the
+ * table is looked for once in the burst, and again a second later. */
+TEST(ctsync_xctd_commit_on_receive_without_xct)
+{
+	static struct xctd_sync s;
+	__u8 d[1024];
+	size_t n;
+
+	memset(&s, 0, sizeof(s));
+	s.fd = -1;
+	xctd_sync_commit_on_receive(&s, "/nonexistent/xct-unit");
+	n = unhex(bulk, d, sizeof(d));
+	xctd_sync_datagram(&s, d, n, 1000);
+	CHECK_EQ(s.ext.n, 4);
+	CHECK_EQ(s.st.direct_failed, 4);
+	CHECK_EQ(s.st.direct_inserted, 0);
+	CHECK(s.direct_t == NULL);
+	CHECK_EQ(s.direct_failed_ns, 1000);
+	/* A second on: tried again, and failed again. */
+	d[7] += 4, d[0x3c + 7] += 4, d[0x78 + 7] += 4, d[0xb4 + 7] += 4;
+	xctd_sync_datagram(&s, d, n, 1000 + XCTD_SYNC_ALIVE_NS);
+	CHECK_EQ(s.st.direct_failed, 8);
+	CHECK_EQ(s.direct_failed_ns, 1000 + XCTD_SYNC_ALIVE_NS);
+	xctd_sync_close(&s);
+}
