@@ -28,6 +28,7 @@
 #include <bpf/bpf_helpers.h>
 #include "maps.h"
 #include "common.h"
+#include "xct/tcp.h"
 
 /* Its size is set by the loader before load (xct attach --ct-events-size). */
 struct {
@@ -104,7 +105,13 @@ static __always_inline void xct_ct_event_fill(struct xct_ct_event *ev, const str
 	ev->state = ct->state;
 	ev->orig_side = ct->orig_side;
 	ev->status = ct->status & ~(XCT_CT_DYING | XCT_CT_NEW_PENDING | XCT_CT_LOCAL);
-	ev->pad = 0;
+	ev->wscale[0] = ev->wscale[1] = 0;
+	if (key->proto == XCT_IPPROTO_TCP && xct_tcp_scales_known(ct)) {
+		ev->wscale[XCT_DIR_ORIGINAL] =
+			ct->proto.tcp.seen[XCT_DIR_ORIGINAL].td_scale | XCT_CTE_WSCALE_KNOWN;
+		ev->wscale[XCT_DIR_REPLY] =
+			ct->proto.tcp.seen[XCT_DIR_REPLY].td_scale | XCT_CTE_WSCALE_KNOWN;
+	}
 	ev->mark = ct->mark;
 	ev->seq = ct->seq;
 	__builtin_memcpy(&ev->key, key, sizeof(ev->key));

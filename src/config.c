@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ct_format.h"
 #include "xct/abi.h"
 
 /* A configuration file is a page or two; anything this big is a mistake. */
@@ -52,6 +53,10 @@ enum key {
 	KEY_SYNC_TRANSPORT,
 	KEY_SYNC_MULTICAST,
 	KEY_SYNC_INTERFACE,
+	KEY_SYNC_MODE,
+	KEY_SYNC_IGNORE,
+	KEY_SYNC_STATE_ACCEPT,
+	KEY_SYNC_COMMIT_ON_RECEIVE,
 	KEY_MAX,
 };
 
@@ -77,6 +82,10 @@ static const struct {
 	[KEY_SYNC_TRANSPORT] = {"transport", SEC_SYNC},
 	[KEY_SYNC_MULTICAST] = {"multicast", SEC_SYNC},
 	[KEY_SYNC_INTERFACE] = {"interface", SEC_SYNC},
+	[KEY_SYNC_MODE] = {"mode", SEC_SYNC},
+	[KEY_SYNC_IGNORE] = {"ignore-address", SEC_SYNC},
+	[KEY_SYNC_STATE_ACCEPT] = {"state-accept", SEC_SYNC},
+	[KEY_SYNC_COMMIT_ON_RECEIVE] = {"commit-on-receive", SEC_SYNC},
 };
 
 struct parser {
@@ -266,6 +275,42 @@ static bool is_multicast(const char *v)
 	return inet_pton(AF_INET, host, &a4) == 1 && IN_MULTICAST(ntohl(a4.s_addr));
 }
 
+/* "ADDR[, ADDR...]": IPv4 or IPv6 addresses, each checked where it
+ * stands in the line, at most XCT_CONFIG_SYNC_IGNORE_MAX. */
+static int parse_ignore_list(struct parser *p, const char *v, struct xct_config_sync *sync)
+{
+	const char *a = v, *end;
+	unsigned char buf[16];
+	char addr[INET6_ADDRSTRLEN];
+	size_t len;
+
+	for (;;) {
+		while (isspace((unsigned char)*a))
+			a++;
+		for (end = a; *end && *end != ',' && !isspace((unsigned char)*end); end++)
+			;
+		len = (size_t)(end - a);
+		if (!len)
+			return perr(p, a, "an address expected");
+		if (len >= sizeof(addr))
+			return perr(p, a, "'%.*s' is not an address", (int)len, a);
+		memcpy(addr, a, len);
+		addr[len] = '\0';
+		if (inet_pton(AF_INET, addr, buf) != 1 && inet_pton(AF_INET6, addr, buf) != 1)
+			return perr(p, a, "'%s' is not an address", addr);
+		if (sync->n_ignore >= XCT_CONFIG_SYNC_IGNORE_MAX)
+			return perr(p, a, "more than %d addresses", XCT_CONFIG_SYNC_IGNORE_MAX);
+		memcpy(sync->ignore[sync->n_ignore++], addr, len + 1);
+		while (isspace((unsigned char)*end))
+			end++;
+		if (!*end)
+			return 0;
+		if (*end != ',')
+			return perr(p, end, "',' expected between addresses");
+		a = end + 1;
+	}
+}
+
 static int set_key(struct parser *p, const char *k, const char *v)
 {
 	struct xct_config *cfg = p->cfg;
@@ -303,7 +348,8 @@ static int set_key(struct parser *p, const char *k, const char *v)
 		case SEC_SYNC:
 			return perr(p, k,
 				    "unknown key '%s' in [sync] (peer, listen, transport, "
-				    "multicast, interface)",
+				    "multicast, interface, mode, ignore-address, state-accept, "
+				    "commit-on-receive)",
 				    k);
 		default:
 			return perr(p, k,
@@ -316,6 +362,13 @@ static int set_key(struct parser *p, const char *k, const char *v)
 	if (p->seen & (1U << key))
 		return perr(p, k, "'%s' given twice", k);
 	p->seen |= 1U << key;
+	/* Kept to be reported at the end if no peer comes. */
+	if (p->sec == SEC_SYNC && key != KEY_SYNC_PEER && key != KEY_SYNC_MULTICAST &&
+	    !cfg->sync.needs_peer) {
+		cfg->sync.needs_peer = keys[key].name;
+		cfg->sync.needs_peer_line = p->line;
+		cfg->sync.needs_peer_column = (unsigned int)(k - p->line_start) + 1;
+	}
 
 	switch (key) {
 	case KEY_PIN_PATH:
@@ -366,7 +419,6 @@ static int set_key(struct parser *p, const char *k, const char *v)
 	case KEY_SYNC_PEER:
 		return parse_addr_port(p, v, cfg->sync.peer, sizeof(cfg->sync.peer));
 	case KEY_SYNC_LISTEN:
-		/* Kept to be reported at the end if no peer comes. */
 		cfg->sync.listen_line = p->line;
 		cfg->sync.listen_column = (unsigned int)(k - p->line_start) + 1;
 		return parse_addr_port(p, v, cfg->sync.listen, sizeof(cfg->sync.listen));
@@ -396,6 +448,32 @@ static int set_key(struct parser *p, const char *k, const char *v)
 		cfg->sync.interface_line = p->line;
 		cfg->sync.interface_column = (unsigned int)(k - p->line_start) + 1;
 		return 0;
+	case KEY_SYNC_MODE:
+		if (!strcmp(v, "notrack"))
+			cfg->sync.mode = XCT_CONFIG_SYNC_MODE_NOTRACK;
+		else if (!strcmp(v, "ftfw"))
+			cfg->sync.mode = XCT_CONFIG_SYNC_MODE_FTFW;
+		else
+			return perr(p, v, "'%s' is not notrack or ftfw", v);
+		return 0;
+	case KEY_SYNC_IGNORE:
+		return parse_ignore_list(p, v, &cfg->sync);
+	case KEY_SYNC_COMMIT_ON_RECEIVE:
+		if (!strcmp(v, "yes"))
+			cfg->sync.commit_on_receive = XCT_CONFIG_SYNC_YES;
+		else if (!strcmp(v, "no"))
+			cfg->sync.commit_on_receive = XCT_CONFIG_SYNC_NO;
+		else
+			return perr(p, v, "'%s' is not yes or no", v);
+		return 0;
+	case KEY_SYNC_STATE_ACCEPT: {
+		const char *bad;
+		char why[256];
+
+		if (xct_tcp_state_list(v, &cfg->sync.state_accept, &bad))
+			return perr(p, bad, "%s", xct_tcp_state_list_error(bad, why, sizeof(why)));
+		return 0;
+	}
 	case KEY_MODE:
 		if (!strcmp(v, "native"))
 			p->iface->mode = XCT_MODE_NATIVE;
@@ -599,14 +677,16 @@ int xct_config_parse(const char *file, const char *text, size_t len, struct xct_
 		ret = parse_line(&p, line);
 	}
 	free(copy);
-	/* A listening address alone would sync with nobody. */
-	if (!ret && cfg->sync.listen[0] && !cfg->sync.peer[0]) {
-		snprintf(err, errlen, "%s:%u:%u: 'listen' in [sync] needs a 'peer'", file,
-			 cfg->sync.listen_line, cfg->sync.listen_column);
-		ret = -EINVAL;
-	}
+	/* The link's details first, then a key that needs a peer (a listening
+	 * address, a mode, a filter alone would sync with nobody). */
 	if (!ret)
 		ret = check_sync_link(file, &cfg->sync, err, errlen);
+	if (!ret && cfg->sync.needs_peer && !cfg->sync.peer[0] && !cfg->sync.multicast[0]) {
+		snprintf(err, errlen, "%s:%u:%u: '%s' in [sync] needs a 'peer'", file,
+			 cfg->sync.needs_peer_line, cfg->sync.needs_peer_column,
+			 cfg->sync.needs_peer);
+		ret = -EINVAL;
+	}
 	if (ret)
 		config_defaults(cfg, file);
 	return ret;

@@ -10,6 +10,7 @@
 
 #include <limits.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
@@ -38,19 +39,44 @@ struct xct_config_daemon {
 	int rule_log;				   /* 1 journal, 0 off, -1 unset */
 };
 
+/* Addresses [sync] ignore-address takes at most (xctd's
+ * XCTD_SYNC_IGNORE_MAX, which xctd checks is the same). */
+#define XCT_CONFIG_SYNC_IGNORE_MAX 32
+
+/* [sync] commit-on-receive. */
+#define XCT_CONFIG_SYNC_YES 1
+#define XCT_CONFIG_SYNC_NO  2
+
+/* [sync] mode. */
+enum xct_config_sync_mode {
+	XCT_CONFIG_SYNC_MODE_UNSET = 0,
+	XCT_CONFIG_SYNC_MODE_NOTRACK,
+	XCT_CONFIG_SYNC_MODE_FTFW,
+};
+
 /* [sync]: the HA peer of xctd's state sync (xctd --sync-peer, --sync-listen,
- * --sync-transport, --sync-multicast, --sync-interface). */
+ * --sync-transport, --sync-multicast, --sync-interface, --sync-mode,
+ * --sync-ignore-address, --sync-state-accept, --sync-commit-on-receive). */
 struct xct_config_sync {
 	char peer[XCT_CONFIG_ADDR_MAX];	     /* ADDR:PORT, "" when unset */
 	char listen[XCT_CONFIG_ADDR_MAX];    /* ADDR:PORT, "" when unset */
 	char transport[16];		     /* udp, tcp, multicast; "" when unset */
 	char multicast[XCT_CONFIG_ADDR_MAX]; /* GROUP:PORT, "" when unset */
 	char interface[IF_NAMESIZE];	     /* "" when unset */
-	unsigned int line;		     /* of the [sync] header, 0 without one */
+	enum xct_config_sync_mode mode;
+	/* ignore-address, each as written (checked to be an address). */
+	char ignore[XCT_CONFIG_SYNC_IGNORE_MAX][INET6_ADDRSTRLEN];
+	unsigned int n_ignore;
+	__u16 state_accept;    /* state-accept: a bit per enum xct_tcp_state; 0 unset */
+	int commit_on_receive; /* XCT_CONFIG_SYNC_YES, _NO; 0 unset */
+	unsigned int line;     /* of the [sync] header, 0 without one */
 	unsigned int listen_line, listen_column;
 	unsigned int transport_line, transport_column;
 	unsigned int multicast_line, multicast_column;
 	unsigned int interface_line, interface_column;
+	/* The first key that means nothing without a peer or a group, and where. */
+	const char *needs_peer;
+	unsigned int needs_peer_line, needs_peer_column;
 };
 
 struct xct_config {

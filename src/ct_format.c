@@ -7,8 +7,12 @@
  * bytes= are always printed (as conntrack does with nf_conntrack_acct=1).
  */
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "ct_format.h"
@@ -57,6 +61,68 @@ static const char *const tcp_state_names[XCT_TCP_STATE_COUNT] = {
 const char *xct_tcp_state_name(__u8 state)
 {
 	return state < XCT_TCP_STATE_COUNT ? tcp_state_names[state] : "UNKNOWN";
+}
+
+/* The length of the name at a, and its state (-1: none). */
+static int state_at(const char *a, size_t *len)
+{
+	const char *end;
+	int i;
+
+	for (end = a; *end && *end != ',' && !isspace((unsigned char)*end); end++)
+		;
+	*len = (size_t)(end - a);
+	for (i = 0; i < XCT_TCP_STATE_COUNT; i++)
+		if (*len == strlen(tcp_state_names[i]) && !strncasecmp(a, tcp_state_names[i], *len))
+			return i;
+	if (*len == 6 && !strncasecmp(a, "CLOSED", 6))
+		return XCT_TCP_CLOSE;
+	return -1;
+}
+
+int xct_tcp_state_list(const char *s, __u16 *mask, const char **bad)
+{
+	const char *a = s, *end;
+	size_t len;
+	int i;
+
+	*mask = 0;
+	for (;;) {
+		while (isspace((unsigned char)*a))
+			a++;
+		i = state_at(a, &len);
+		if (i < 0) {
+			*bad = a;
+			return -EINVAL;
+		}
+		*mask |= (__u16)(1U << i);
+		end = a + len;
+		while (isspace((unsigned char)*end))
+			end++;
+		if (!*end)
+			return 0;
+		if (*end != ',') {
+			*bad = end;
+			return -EINVAL;
+		}
+		a = end + 1;
+	}
+}
+
+const char *xct_tcp_state_list_error(const char *bad, char *buf, size_t len)
+{
+	size_t n;
+
+	if (state_at(bad, &n) >= 0)
+		snprintf(buf, len, "',' expected between TCP states");
+	else if (!n)
+		snprintf(buf, len, "a TCP state expected");
+	else
+		snprintf(buf, len,
+			 "'%.*s' is not a TCP state (SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, "
+			 "CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE or CLOSED, SYN_SENT2, NONE)",
+			 (int)n, bad);
+	return buf;
 }
 
 const char *xct_family_name(__u8 family)

@@ -40,6 +40,17 @@ const char *xct_proto_name(__u8 proto);
 /* The protocol's name, or its number in buf when it has none. */
 const char *xct_proto_label(__u8 proto, char *buf, size_t len);
 const char *xct_tcp_state_name(__u8 state);
+
+/*
+ * "STATE[, STATE...]": TCP states by the names xct_tcp_state_name() gives
+ * (any case; CLOSED too, as conntrackd's State Accept spells CLOSE), into
+ * *mask, a bit (1 << enum xct_tcp_state) each.  0, or -EINVAL with *bad at
+ * the name that is not a state (or where a name was expected).
+ */
+int xct_tcp_state_list(const char *s, __u16 *mask, const char **bad);
+
+/* What is wrong at bad, where xct_tcp_state_list() stopped, into buf. */
+const char *xct_tcp_state_list_error(const char *bad, char *buf, size_t len);
 const char *xct_family_name(__u8 family);
 
 /* Writes an address as inet_ntop does (IPv6 compressed). */

@@ -396,6 +396,12 @@ static void write_sync(FILE *f, const struct xctd_sync_report *r)
 	    "Commits of the external cache (xct sync commit)", (double)st->commits);
 	one(f, "xct_sync_committed_entries_total", "counter",
 	    "Connections the commits put into the table", (double)st->committed);
+	one(f, "xct_sync_received_committed_total", "counter",
+	    "The peer's connections put into the table as they arrived (commit on receive)",
+	    (double)st->direct_inserted);
+	one(f, "xct_sync_received_deleted_total", "counter",
+	    "Connections the peer's DESTROYs took out of the table (commit on receive)",
+	    (double)st->direct_deleted);
 	one(f, "xct_sync_flushes_total", "counter",
 	    "Flushes of the external cache (xct sync flush)", (double)st->flushes);
 	both_ways(f, "xct_sync_ack_total", "FTFW acknowledgements (sent: of the peer's messages)",
@@ -403,8 +409,11 @@ static void write_sync(FILE *f, const struct xctd_sync_report *r)
 	both_ways(f, "xct_sync_nack_total", "FTFW requests to send a range again", st->nack_snd,
 		  st->nack_rcv);
 	one(f, "xct_sync_filtered_total", "counter",
-	    "Connection messages not sent: an address --sync-ignore-address names",
+	    "Connection messages not sent: an ignored address, or a TCP state not accepted",
 	    (double)st->filtered);
+	one(f, "xct_sync_filtered_state_total", "counter",
+	    "Connection messages not sent: a TCP state --sync-state-accept does not name",
+	    (double)st->filtered_state);
 	one(f, "xct_sync_resent_total", "counter", "Messages sent again after the peer's NACK",
 	    (double)st->rs_resent);
 	one(f, "xct_sync_resend_queue_messages", "gauge",

@@ -33,7 +33,8 @@ static const char sync_usage[] =
 	"for the backup taking over, as conntrackd -c.  TCP connections are tracked\n"
 	"liberally until both directions have been seen, since their windows were\n"
 	"not replicated.  A connection the table has already is left as it is.\n"
-	"The cache is kept.\n"
+	"The cache is kept.  Under xctd --sync-commit-on-receive the connections\n"
+	"are in the table as they arrive, and a commit finds them there.\n"
 	"\n"
 	"flush empties the cache, as conntrackd -f external.\n"
 	"\n"
@@ -48,7 +49,8 @@ static const char sync_usage[] =
 	"peer.  Connections the peer never spoke of (the firewall's own) stay.\n"
 	"\n"
 	"stats shows what xctd counts on the sync link, as conntrackd -s: messages,\n"
-	"bytes and datagrams sent and received, by type; the peer's sequence gaps\n"
+	"bytes and datagrams sent and received, by type; the connection messages\n"
+	"filtered out (an ignored address, a TCP state); the peer's sequence gaps\n"
 	"(lost) and older messages (before); messages refused as malformed, by\n"
 	"cause; the connections in the cache; the commits and flushes; in FTFW\n"
 	"mode, the ACKs and NACKs each way and the resend queue.\n"
@@ -115,11 +117,12 @@ static void print_stats_json(const struct xctd_sync_report *r)
 	       U(st->link.closes), U(st->link.dropped), U(st->link.bad_framing),
 	       U(st->link.queued_bytes), U(st->link.foreign), U(st->link.own));
 	printf("\"sent\":{\"messages\":%llu,\"bytes\":%llu,\"datagrams\":%llu,\"lost\":%llu,"
-	       "\"new\":%llu,\"update\":%llu,\"destroy\":%llu,\"alive\":%llu,\"resync\":%llu,\"filtered\":%llu},",
+	       "\"new\":%llu,\"update\":%llu,\"destroy\":%llu,\"alive\":%llu,\"resync\":%llu,\"filtered\":%llu,"
+	       "\"filtered_state\":%llu},",
 	       U(st->msg_snd), U(st->bytes_snd), U(st->dgram_snd), U(st->msg_snd_lost),
 	       U(st->data_snd[XCT_CTSYNC_CT_NEW]), U(st->data_snd[XCT_CTSYNC_CT_UPD]),
 	       U(st->data_snd[XCT_CTSYNC_CT_DEL]), U(st->alive_snd), U(st->resync_snd),
-	       U(st->filtered));
+	       U(st->filtered), U(st->filtered_state));
 	printf("\"received\":{\"messages\":%llu,\"bytes\":%llu,\"datagrams\":%llu,"
 	       "\"new\":%llu,\"update\":%llu,\"destroy\":%llu,\"alive\":%llu,\"resync\":%llu,"
 	       "\"foreign_datagrams\":%llu},",
@@ -138,6 +141,10 @@ static void print_stats_json(const struct xctd_sync_report *r)
 	printf("\"commits\":{\"requests\":%llu,\"committed\":%llu,\"flushes\":%llu,"
 	       "\"purges\":%llu,\"purged\":%llu},",
 	       U(st->commits), U(st->committed), U(st->flushes), U(st->purges), U(st->purged));
+	printf("\"commit_on_receive\":{\"inserted\":%llu,\"updated\":%llu,\"deleted\":%llu,"
+	       "\"failed\":%llu},",
+	       U(st->direct_inserted), U(st->direct_updated), U(st->direct_deleted),
+	       U(st->direct_failed));
 	printf("\"ftfw\":{\"hello_answered\":%s,\"ack_sent\":%llu,\"nack_sent\":%llu,"
 	       "\"ack_received\":%llu,\"nack_received\":%llu,\"resent\":%llu,\"acked\":%llu,"
 	       "\"resend_queue\":%llu,\"resend_queue_connections\":%llu,\"resend_dropped\":%llu}}\n",
@@ -170,11 +177,11 @@ static void print_stats(const struct xctd_sync_report *r)
 		printf("link:      %llu of our own datagrams ignored\n", U(st->link.own));
 	printf("sent:      %llu messages (%llu new, %llu updates, %llu destroys, %llu alive, "
 	       "%llu resync requests), %llu bytes in %llu datagrams, %llu lost; %llu "
-	       "connections filtered out\n",
+	       "connection messages filtered out (%llu by TCP state)\n",
 	       U(st->msg_snd), U(st->data_snd[XCT_CTSYNC_CT_NEW]),
 	       U(st->data_snd[XCT_CTSYNC_CT_UPD]), U(st->data_snd[XCT_CTSYNC_CT_DEL]),
 	       U(st->alive_snd), U(st->resync_snd), U(st->bytes_snd), U(st->dgram_snd),
-	       U(st->msg_snd_lost), U(st->filtered));
+	       U(st->msg_snd_lost), U(st->filtered), U(st->filtered_state));
 	printf("received:  %llu messages (%llu new, %llu updates, %llu destroys, %llu alive, "
 	       "%llu resync requests), %llu bytes in %llu datagrams, %llu datagrams from "
 	       "others ignored\n",
@@ -192,6 +199,11 @@ static void print_stats(const struct xctd_sync_report *r)
 	printf("commits:   %llu (%llu connections committed), %llu flushes, %llu purges (%llu "
 	       "connections purged)\n",
 	       U(st->commits), U(st->committed), U(st->flushes), U(st->purges), U(st->purged));
+	if (st->direct_inserted || st->direct_updated || st->direct_deleted || st->direct_failed)
+		printf("on receive: %llu connections committed, %llu updated, %llu deleted, %llu "
+		       "left to the cache\n",
+		       U(st->direct_inserted), U(st->direct_updated), U(st->direct_deleted),
+		       U(st->direct_failed));
 	if (strcmp(r->mode, "FTFW"))
 		return;
 	printf("ftfw:      HELLO %s; %llu ACKs and %llu NACKs sent, %llu and %llu received; "
@@ -225,8 +237,9 @@ int cmd_sync(int argc, char **argv)
 	else if (!strcmp(argv[1], "stats"))
 		flags = XCTD_HELLO_SYNC_STATS;
 	else
-		return xct_usage_error("sync: unknown command '%s' (commit, flush, resync, purge, stats)",
-				       argv[1]);
+		return xct_usage_error(
+			"sync: unknown command '%s' (commit, flush, resync, purge, stats)",
+			argv[1]);
 	if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
 		fputs(sync_usage, stdout);
 		return XCT_EXIT_OK;

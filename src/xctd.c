@@ -20,6 +20,7 @@
 #include "daemon/sync_link.h"
 #include "export/exporter.h"
 #include "config.h"
+#include "ct_format.h"
 #include "netns.h"
 #include "xct.h"
 
@@ -31,7 +32,8 @@ static const char usage[] =
 	"            [--sync-peer ADDR:PORT [--sync-listen ADDR:PORT]\n"
 	"             [--sync-transport udp|tcp] | --sync-multicast GROUP:PORT]\n"
 	"            [--sync-interface IFNAME] [--sync-mode MODE]\n"
-	"            [--sync-ignore-address ADDR]...\n"
+	"            [--sync-ignore-address ADDR]... [--sync-state-accept STATES]\n"
+	"            [--sync-commit-on-receive]\n"
 	"            [--ipfix-collector HOST:PORT] [--ipfix-domain N]\n"
 	"\n"
 	"The daemon beside xct's datapath.  It owns the datapath's event rings\n"
@@ -87,6 +89,13 @@ static const char usage[] =
 	"      --sync-ignore-address ADDR  connections from or to ADDR (or translated\n"
 	"                             to it) are not sent, as conntrackd's Address\n"
 	"                             Ignore; repeated for several (at most 32)\n"
+	"      --sync-state-accept STATE[,STATE...]  TCP connections are sent only\n"
+	"                             in these states (ESTABLISHED, CLOSE_WAIT...), as\n"
+	"                             conntrackd's State Accept; other protocols all\n"
+	"      --sync-commit-on-receive  the peer's connections go into the table as\n"
+	"                             they arrive, its DESTROYs take them out, as\n"
+	"                             conntrackd's DisableExternalCache (active-active,\n"
+	"                             or a backup without a commit step)\n"
 	"      --ipfix-collector HOST:PORT  send IPFIX flow and NAT records there over\n"
 	"                             UDP (port 4739 if not given; [ADDR]:PORT for IPv6)\n"
 	"      --ipfix-domain N       the observation domain ID (default 0)\n"
@@ -101,8 +110,13 @@ static const char usage[] =
 	"  xctd --sync-peer 10.0.9.2:3780 --sync-listen 10.0.9.1:3780 --sync-mode ftfw\n"
 	"  xctd --sync-transport tcp --sync-peer 10.0.9.2:3780\n"
 	"  xctd --sync-multicast 225.0.0.50:3780 --sync-interface sync0 --sync-mode ftfw\n"
+	"  xctd --sync-peer 10.0.9.2:3780 \\\n"
+	"       --sync-state-accept ESTABLISHED,CLOSED,TIME_WAIT,CLOSE_WAIT\n"
 
 	"  xctd --ipfix-collector 192.0.2.10:4739 --ipfix-domain 7\n";
+
+_Static_assert(XCT_CONFIG_SYNC_IGNORE_MAX == XCTD_SYNC_IGNORE_MAX,
+	       "xct.conf's ignore-address and --sync-ignore-address take as many");
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -180,6 +194,8 @@ int main(int argc, char **argv)
 		{"sync-transport", required_argument, NULL, 'T'},
 		{"sync-multicast", required_argument, NULL, 'U'},
 		{"sync-interface", required_argument, NULL, 'i'},
+		{"sync-state-accept", required_argument, NULL, 'A'},
+		{"sync-commit-on-receive", no_argument, NULL, 'C'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -200,6 +216,7 @@ int main(int argc, char **argv)
 	bool sync_peer_given = false, sync_listen_given = false;
 	static char ipfix_buf[XCT_CONFIG_ADDR_MAX + 8];
 	bool sync_mode_given = false, sync_transport_given = false, rule_log_given = false;
+	bool sync_states_given = false, sync_direct_given = false;
 	const char *sync_multicast = NULL;
 	char err[512];
 	__u64 n;
@@ -292,6 +309,20 @@ int main(int argc, char **argv)
 				return usage_error(
 					"--sync-interface: '%s' is not an interface name", optarg);
 			cfg.sync_interface = optarg;
+			break;
+		case 'A': {
+			const char *bad;
+			char why[256];
+
+			if (xct_tcp_state_list(optarg, &cfg.sync_state_accept, &bad))
+				return usage_error("--sync-state-accept: %s",
+						   xct_tcp_state_list_error(bad, why, sizeof(why)));
+			sync_states_given = true;
+			break;
+		}
+		case 'C':
+			cfg.sync_commit_on_receive = true;
+			sync_direct_given = true;
 			break;
 		case 'Y':
 			if (!strcasecmp(optarg, "notrack"))
@@ -398,6 +429,19 @@ int main(int argc, char **argv)
 			cfg.sync_peer = conf.sync.peer;
 		if (conf.sync.listen[0] && !sync_listen_given && !sync_multicast)
 			cfg.sync_listen = conf.sync.listen;
+		if (conf.sync.mode && !sync_mode_given)
+			cfg.sync_mode = conf.sync.mode == XCT_CONFIG_SYNC_MODE_FTFW
+						? XCTD_SYNC_MODE_FTFW
+						: XCTD_SYNC_MODE_NOTRACK;
+		if (conf.sync.commit_on_receive && !sync_direct_given)
+			cfg.sync_commit_on_receive =
+				conf.sync.commit_on_receive == XCT_CONFIG_SYNC_YES;
+		if (conf.sync.state_accept && !sync_states_given)
+			cfg.sync_state_accept = conf.sync.state_accept;
+		/* The list as a whole: the command line's replaces the file's. */
+		if (!cfg.n_sync_ignore)
+			for (unsigned int i = 0; i < conf.sync.n_ignore; i++)
+				cfg.sync_ignore[cfg.n_sync_ignore++] = conf.sync.ignore[i];
 		if (conf.sync.transport[0] && !sync_transport_given && !sync_multicast)
 			xctd_parse_transport(conf.sync.transport, &cfg.sync_transport);
 		if (conf.sync.multicast[0] && !sync_peer_given && !sync_transport_given &&
@@ -430,6 +474,10 @@ int main(int argc, char **argv)
 		return usage_error("--sync-mode needs --sync-peer or --sync-multicast");
 	if (cfg.n_sync_ignore && !cfg.sync_peer)
 		return usage_error("--sync-ignore-address needs --sync-peer or --sync-multicast");
+	if (sync_states_given && !cfg.sync_peer)
+		return usage_error("--sync-state-accept needs --sync-peer or --sync-multicast");
+	if (sync_direct_given && !cfg.sync_peer)
+		return usage_error("--sync-commit-on-receive needs --sync-peer or --sync-multicast");
 	libbpf_set_print(print_libbpf);
 	if (xct_require_root())
 		return XCT_EXIT_RUNTIME;

@@ -446,7 +446,10 @@ struct xct_ct_event {
 	__u8 state;    /* the entry's fields, as committed */
 	__u8 orig_side;
 	__u16 status;
-	__u16 pad;
+	/* A TCP connection's window scale per direction (enum xct_dir), with
+	 * XCT_CTE_WSCALE_KNOWN once this table saw the handshake that set it
+	 * (xct_tcp_scales_known()); 0 when it is not known. */
+	__u8 wscale[2];
 	__u32 mark;
 	__u32 seq; /* the entry's update count: orders one entry's events */
 	struct xct_ct_key key;
@@ -467,6 +470,8 @@ struct xct_ct_event {
 	__u8 nat_manip;
 	__u8 pad2[3];
 };
+
+#define XCT_CTE_WSCALE_KNOWN 0x80
 
 /* The size of an event without the translation. */
 #define XCT_CT_EVENT_BASE_SIZE 120

@@ -280,6 +280,27 @@ XCT_INLINE void xct_tcp_liberal_done(struct xct_ct_entry *ct)
 	s->seen[1].flags &= ~XCT_TCP_F_BE_LIBERAL;
 }
 
+/*
+ * Whether the window scales of ct are known: this table saw both SYNs
+ * (past SYN_SENT), it did not pick the connection up mid-stream (which
+ * leaves both directions liberal for good, the scales never seen), and it
+ * was not committed from a message without them (XCT_CT_SCALE_UNKNOWN).
+ * A committed connection with its scales, liberal until it has been seen
+ * both ways (XCT_CT_LIBERAL), knows them.  What an HA peer is sent
+ * (NTA_TCP_WSCALE_*), so that the connection it commits need not stay
+ * liberal.
+ */
+XCT_INLINE int xct_tcp_scales_known(const struct xct_ct_entry *ct)
+{
+	const struct xct_tcp_ct *s = &ct->proto.tcp;
+
+	if (ct->state == XCT_TCP_NONE || ct->state == XCT_TCP_SYN_SENT ||
+	    ct->state == XCT_TCP_SYN_SENT2 || (ct->status & XCT_CT_SCALE_UNKNOWN))
+		return 0;
+	return !(s->seen[0].flags & s->seen[1].flags & XCT_TCP_F_BE_LIBERAL) ||
+	       (ct->status & XCT_CT_LIBERAL);
+}
+
 enum xct_tcp_window {
 	XCT_WIN_ACCEPT,
 	XCT_WIN_IGNORE,

@@ -37,6 +37,8 @@ struct xctd_config {
 	int sync_mode;		    /* XCTD_SYNC_MODE_* */
 	const char *sync_ignore[XCTD_SYNC_IGNORE_MAX]; /* addresses not synced */
 	unsigned int n_sync_ignore;
+	__u16 sync_state_accept;     /* TCP states synced, a bit each; 0: all */
+	bool sync_commit_on_receive; /* the peer's connections into the table at once */
 };
 
 /* conntrackd's sync modes xctd speaks. */

@@ -51,6 +51,7 @@
 #include "daemon/flowlog.h"
 #include "daemon/http.h"
 #include "daemon/sync.h"
+#include "ct_format.h"
 #include "daemon/wire.h"
 #include "export/exporter.h"
 #include "xct.h"
@@ -801,6 +802,32 @@ static void drain_out(struct xctd *d)
 	}
 }
 
+/* What the sync leaves out, for the log: the settings may come from the
+ * command line or from xct.conf, and this says which won. */
+static void sync_log_filters(const struct xctd_config *cfg)
+{
+	char buf[XCTD_SYNC_IGNORE_MAX * 48];
+	size_t off = 0;
+	unsigned int i;
+
+	if (cfg->n_sync_ignore) {
+		for (i = 0; i < cfg->n_sync_ignore && off < sizeof(buf); i++)
+			off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? ", " : "",
+						cfg->sync_ignore[i]);
+		xlog(LOG_INFO, "sync: connections of %s not sent", buf);
+	}
+	if (cfg->sync_state_accept) {
+		off = 0;
+		for (i = 0; i < XCT_TCP_STATE_COUNT && off < sizeof(buf); i++)
+			if (cfg->sync_state_accept & (1U << i))
+				off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s",
+							off ? ", " : "", xct_tcp_state_name(i));
+		xlog(LOG_INFO, "sync: TCP connections sent only in %s", buf);
+	}
+	if (cfg->sync_commit_on_receive)
+		xlog(LOG_INFO, "sync: the peer's connections committed as they arrive");
+}
+
 /* What the sync link did, for the log. */
 static void sync_log_totals(struct xctd *d)
 {
@@ -1021,6 +1048,9 @@ int xctd_run(const struct xctd_config *cfg)
 		}
 		for (unsigned int j = 0; j < cfg->n_sync_ignore; j++)
 			xctd_sync_ignore(&d.sync, cfg->sync_ignore[j]);
+		xctd_sync_accept_states(&d.sync, cfg->sync_state_accept);
+		if (cfg->sync_commit_on_receive)
+			xctd_sync_commit_on_receive(&d.sync, cfg->pin_path);
 		ev.data.ptr = TAG_SYNC;
 		if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.sync.fd, &ev))
 			goto out;
@@ -1030,6 +1060,7 @@ int xctd_run(const struct xctd_config *cfg)
 		     cfg->sync_transport == XCTD_LINK_UDP
 			     ? ""
 			     : xctd_link_kind_name((enum xctd_link_kind)cfg->sync_transport));
+		sync_log_filters(cfg);
 	}
 	xlog(LOG_INFO, "listening on %s%s%s%s%s, state under %s", cfg->socket_path,
 	     cfg->metrics_listen ? ", metrics on " : "",

@@ -57,6 +57,7 @@
 #include "daemon/sync.h"
 #include "xct.h"
 #include "xct/ctsync_ct.h"
+#include "xct/tcp.h"
 
 static void put_ctl(struct xctd_sync *s, __u8 flags, __u32 from, __u32 to, __u64 now_ns);
 
@@ -106,6 +107,23 @@ static bool ignored_conn(const struct xctd_sync *s, const struct xct_ct_key *key
 	       (inner && ignored_addr(s, key->family, &inner->addr));
 }
 
+void xctd_sync_accept_states(struct xctd_sync *s, __u16 states)
+{
+	s->state_accept = states;
+}
+
+/* Whether a TCP connection's state keeps it off the link (State Accept);
+ * counted as filtered when it does. */
+static bool withheld_state(struct xctd_sync *s, const struct xct_ct_key *key, __u8 state)
+{
+	if (!s->state_accept || key->proto != IPPROTO_TCP || state >= 16 ||
+	    (s->state_accept & (1U << state)))
+		return false;
+	s->st.filtered++;
+	s->st.filtered_state++;
+	return true;
+}
+
 const char *xctd_sync_mode_name(enum xctd_sync_mode mode)
 {
 	return mode == XCTD_SYNC_FTFW ? "FTFW" : "NOTRACK";
@@ -119,6 +137,7 @@ int xctd_sync_open(struct xctd_sync *s, const struct xctd_link_cfg *link, enum x
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
 	s->purge_fd = -1;
+	s->direct_ctl = -1;
 	s->mode = mode;
 	xct_ftfw_init(&s->ftfw, XCT_FTFW_WINDOW);
 	e = xctd_link_open(&s->link, link, err, errlen);
@@ -138,6 +157,7 @@ int xctd_sync_open(struct xctd_sync *s, const struct xctd_link_cfg *link, enum x
 }
 
 static void rs_free_all(struct xctd_sync *s);
+static void direct_close(struct xctd_sync *s);
 
 void xctd_sync_close(struct xctd_sync *s)
 {
@@ -149,6 +169,7 @@ void xctd_sync_close(struct xctd_sync *s)
 	if (s->purge_fd >= 0)
 		close(s->purge_fd);
 	s->purge_fd = -1;
+	direct_close(s);
 }
 
 /* FNV-1a over the key: its bucket. */
@@ -208,6 +229,109 @@ int xctd_sync_purge(struct xctd_sync *s, int ctl_fd, __u64 *purged)
 	return err;
 }
 
+void xctd_sync_commit_on_receive(struct xctd_sync *s, const char *pin_path)
+{
+	s->direct_pin = pin_path;
+}
+
+/* The table and the control program for commit on receive, kept open
+ * for a second at most (xctd_sync_tick() closes them), so that a burst of
+ * messages opens them once and an xct attached again is the one written
+ * to soon after; 0 or -errno. */
+static int direct_open(struct xctd_sync *s, __u64 now_ns)
+{
+	static struct xct_table t;
+	int err;
+
+	if (s->direct_t)
+		return 0;
+	/* No xct attached a moment ago: not again (and its error not logged
+	 * again) for each message of the burst. */
+	if (s->direct_failed_ns && now_ns - s->direct_failed_ns < XCTD_SYNC_ALIVE_NS)
+		return -ENOENT;
+	s->direct_open_ns = now_ns;
+	err = xct_table_open_at(&t, s->direct_pin, 0);
+	if (!err) {
+		s->direct_ctl = xct_ctl_open(s->direct_pin);
+		if (s->direct_ctl < 0) {
+			err = s->direct_ctl;
+			xct_table_close(&t);
+		}
+	}
+	if (err) {
+		s->direct_failed_ns = now_ns;
+		return err;
+	}
+	s->direct_failed_ns = 0;
+	s->direct_t = &t;
+	return 0;
+}
+
+static void direct_close(struct xctd_sync *s)
+{
+	if (!s->direct_t)
+		return;
+	close(s->direct_ctl);
+	s->direct_ctl = -1;
+	xct_table_close(s->direct_t);
+	s->direct_t = NULL;
+}
+
+/*
+ * A data message of the peer's straight into the table: 0 once done, or
+ * -errno when the table could not take it (the cache keeps it then).  A
+ * connection the table has keeps its own state (the datapath tracks it)
+ * and gets what the peer knows that the table's copy needs to live as
+ * long: the timeout left, SEEN_REPLY and ASSURED, the mark.  Neither the
+ * insert nor the update sends an event, so nothing echoes back to the
+ * peer; a DESTROY does, which the peer takes for a connection it has
+ * already dropped.
+ */
+static int direct_apply(struct xctd_sync *s, __u8 type, const struct xctd_ext_conn *n, __u64 now_ns)
+{
+	struct xct_ct_state_counts c = {0};
+	struct xct_ct_entry e = n->e;
+	__u32 left = n->has_timeout && n->timeout_s ? n->timeout_s : XCTD_SYNC_COMMIT_TIMEOUT_S;
+	int err = direct_open(s, now_ns);
+
+	if (err)
+		return err;
+	if (type == XCT_CTSYNC_CT_DEL) {
+		struct xct_ctl_ct_msg m = {.hdr.cmd = XCT_CTL_CT_DELETE, .key = n->key};
+
+		err = xct_ctl_run(s->direct_ctl, &m, sizeof(m));
+		if (!err)
+			s->st.direct_deleted++;
+		return err == -ENOENT ? 0 : err;
+	}
+	e.first_seen_ns = e.last_seen_ns = now_ns;
+	e.expires_ns = now_ns + (__u64)left * 1000000000ULL;
+	err = xct_ct_insert(s->direct_t, &n->key, &e, n->nat, n->n_nat, &c);
+	if (err)
+		return err;
+	if (c.restored) {
+		s->st.direct_inserted++;
+		return 0;
+	}
+	if (c.exists) {
+		struct xct_ctl_ct_update u = {
+			.ct.hdr.cmd = XCT_CTL_CT_UPDATE,
+			.ct.key = n->key,
+			.flags = XCT_UPD_TIMEOUT | XCT_UPD_STATUS | XCT_UPD_MARK,
+			.timeout_s = left,
+			.status_set = n->e.status & (XCT_CT_SEEN_REPLY | XCT_CT_ASSURED),
+			.mark_xor = n->e.mark,
+			.mark_mask = 0xffffffffU,
+		};
+
+		err = xct_ctl_run(s->direct_ctl, &u, sizeof(u));
+		if (!err)
+			s->st.direct_updated++;
+		return err;
+	}
+	return -ENOSPC; /* the table full, or a translated tuple taken */
+}
+
 /* A data message's connection into, or out of, the external cache. */
 static void ext_apply(struct xctd_sync *s, __u8 type, const struct xct_ctsync_conn *c, __u64 now_ns)
 {
@@ -222,6 +346,11 @@ static void ext_apply(struct xctd_sync *s, __u8 type, const struct xct_ctsync_co
 	 * peer sends when the connection ended there). */
 	if (s->purge_fd >= 0)
 		purge_one(s, &n.key);
+	n.has_timeout = XCT_CTSYNC_HAS(c, XCT_NTA_TIMEOUT);
+	n.timeout_s = c->timeout;
+	n.rcv_ns = now_ns;
+	if (s->direct_pin && direct_apply(s, type, &n, now_ns))
+		s->st.direct_failed++;
 	pp = ext_find(&s->ext, &n.key);
 	if (type == XCT_CTSYNC_CT_DEL) {
 		x = *pp;
@@ -232,9 +361,6 @@ static void ext_apply(struct xctd_sync *s, __u8 type, const struct xct_ctsync_co
 		}
 		return;
 	}
-	n.has_timeout = XCT_CTSYNC_HAS(c, XCT_NTA_TIMEOUT);
-	n.timeout_s = c->timeout;
-	n.rcv_ns = now_ns;
 	x = *pp;
 	if (!x) {
 		x = malloc(sizeof(*x));
@@ -523,6 +649,22 @@ static void put_ctl(struct xctd_sync *s, __u8 flags, __u32 from, __u32 to, __u64
 	s->olen += (size_t)len;
 }
 
+/* The window scales of a TCP connection (XCT_CTE_WSCALE_KNOWN on both, as
+ * an event carries them) into its message: NTA_TCP_WSCALE_ORIG and _REPL,
+ * which conntrackd sends with TCPWindowTracking on and takes in any case,
+ * so that the peer's commit need not track the connection liberally for
+ * good.  Unknown, they are left out, as conntrackd leaves them. */
+static void put_wscale(struct xct_ctsync_conn *c, const __u8 wscale[2])
+{
+	if (c->proto != XCT_IPPROTO_TCP || !(wscale[XCT_DIR_ORIGINAL] & XCT_CTE_WSCALE_KNOWN) ||
+	    !(wscale[XCT_DIR_REPLY] & XCT_CTE_WSCALE_KNOWN))
+		return;
+	c->attrs |=
+		XCT_CTSYNC_BIT(XCT_NTA_TCP_WSCALE_ORIG) | XCT_CTSYNC_BIT(XCT_NTA_TCP_WSCALE_REPL);
+	c->wscale[XCT_DIR_ORIGINAL] = wscale[XCT_DIR_ORIGINAL] & ~XCT_CTE_WSCALE_KNOWN;
+	c->wscale[XCT_DIR_REPLY] = wscale[XCT_DIR_REPLY] & ~XCT_CTE_WSCALE_KNOWN;
+}
+
 void xctd_sync_event(struct xctd_sync *s, const struct xct_ct_event *ev, __u64 now_ns)
 {
 	static const __u8 type_of[] = {
@@ -543,8 +685,11 @@ void xctd_sync_event(struct xctd_sync *s, const struct xct_ct_event *ev, __u64 n
 		s->st.filtered++;
 		return;
 	}
+	if (withheld_state(s, &ev->key, ev->state))
+		return;
 	xct_ctsync_from_ct(&ev->key, ev->orig_side, ev->state, ev->status, ev->mark, timeout,
 			   nat.manip ? &nat : NULL, inner.manip ? &inner : NULL, &c);
+	put_wscale(&c, ev->wscale);
 	put_conn(s, type_of[ev->type], &c, &ev->key, now_ns);
 }
 
@@ -569,9 +714,17 @@ static int bulk_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, 
 		b->s->st.filtered++;
 		return 0;
 	}
+	if (withheld_state(b->s, key, e->state))
+		return 0;
 	xct_ctsync_from_ct(key, e->orig_side, e->state, e->status, e->mark,
 			   seconds_left(e->expires_ns, b->now_ns), nat,
 			   xct_nat_view_inner(b->nat, nat), &c);
+	if (key->proto == XCT_IPPROTO_TCP && xct_tcp_scales_known(e)) {
+		__u8 w[2] = {e->proto.tcp.seen[XCT_DIR_ORIGINAL].td_scale | XCT_CTE_WSCALE_KNOWN,
+			     e->proto.tcp.seen[XCT_DIR_REPLY].td_scale | XCT_CTE_WSCALE_KNOWN};
+
+		put_wscale(&c, w);
+	}
 	put_conn(b->s, XCT_CTSYNC_CT_UPD, &c, key, b->now_ns);
 	b->sent++;
 	return 0;
@@ -607,6 +760,9 @@ void xctd_sync_tick(struct xctd_sync *s, __u64 now_ns)
 		s->accepts_seen = s->link.st.accepts;
 		xctd_sync_request_resync(s, now_ns);
 	}
+	if (s->direct_t && now_ns - s->direct_open_ns >= XCTD_SYNC_ALIVE_NS)
+		direct_close(s);
+
 	/* FTFW's alive timer: what came since the last ACK is ACKed. */
 	if (s->mode == XCTD_SYNC_FTFW && now_ns - s->last_ack_ns >= XCTD_SYNC_ALIVE_NS) {
 		s->last_ack_ns = now_ns;

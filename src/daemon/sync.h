@@ -65,16 +65,22 @@ struct xctd_sync_stats {
 	__u64 purged;		 /* connections they took out of the table */
 	__u64 ext_entries;	 /* connections in the external cache now */
 	/* FTFW */
-	__u64 ack_snd, nack_snd;     /* ours, for the peer's messages */
-	__u64 ack_rcv, nack_rcv;     /* the peer's, for ours */
-	__u64 rs_resent;	     /* messages sent again after a NACK */
-	__u64 rs_acked;		     /* messages the peer's ACKs took off the resend queue */
-	__u64 rs_dropped;	     /* pushed off a full resend queue, never acknowledged */
-	__u64 rs_len;		     /* messages in the resend queue now */
-	__u64 rs_conns;		     /* of them connections' (the others: control) */
-	__u64 hello_done;	     /* 1 once the peer answered our HELLO */
-	__u64 filtered;		     /* connection messages not sent: an ignored address */
-	__u64 dgram_rcv_own;	     /* multicast: our own datagrams, ignored */
+	__u64 ack_snd, nack_snd; /* ours, for the peer's messages */
+	__u64 ack_rcv, nack_rcv; /* the peer's, for ours */
+	__u64 rs_resent;	 /* messages sent again after a NACK */
+	__u64 rs_acked;		 /* messages the peer's ACKs took off the resend queue */
+	__u64 rs_dropped;	 /* pushed off a full resend queue, never acknowledged */
+	__u64 rs_len;		 /* messages in the resend queue now */
+	__u64 rs_conns;		 /* of them connections' (the others: control) */
+	__u64 hello_done;	 /* 1 once the peer answered our HELLO */
+	__u64 filtered;		 /* connection messages not sent, for either reason: */
+	__u64 filtered_state;	 /* of them, a TCP state not accepted */
+	/* Commit on receive (xctd_sync_commit_on_receive()) */
+	__u64 direct_inserted; /* the peer's connections put into the table */
+	__u64 direct_updated;  /* its updates of connections the table had */
+	__u64 direct_deleted;  /* its DESTROYs that took one out */
+	__u64 direct_failed;   /* left to the cache: no xct attached, table full */
+	__u64 dgram_rcv_own;	 /* multicast: our own datagrams, ignored */
 	struct xctd_link_stats link; /* the transport's */
 };
 
@@ -143,6 +149,9 @@ struct xctd_sync {
 	__u64 rs_keyed;	   /* connections' messages of the rs_n */
 	__u64 last_ack_ns; /* FTFW's alive timer */
 	unsigned int n_ignore;
+	/* A bit per enum xct_tcp_state whose TCP connections are sent; 0:
+	 * all (xctd_sync_accept_states()). */
+	__u16 state_accept;
 	__u8 ignore_family[XCTD_SYNC_IGNORE_MAX];
 	union xct_addr ignore[XCTD_SYNC_IGNORE_MAX];
 	__u32 seq; /* the next message's */
@@ -158,6 +167,14 @@ struct xctd_sync {
 	 * until the next commit, each connection the peer speaks of leaves
 	 * the table; -1 otherwise. */
 	int purge_fd;
+	/* Commit on receive: the instance the peer's connections go into as
+	 * they arrive (NULL: off), and its table and control program while a
+	 * burst of messages is processed (t NULL when not open), since when. */
+	const char *direct_pin;
+	struct xct_table *direct_t;
+	int direct_ctl;
+	__u64 direct_open_ns;
+	__u64 direct_failed_ns; /* when they could not be opened last; 0 */
 };
 
 /*
@@ -175,6 +192,31 @@ int xctd_sync_open(struct xctd_sync *s, const struct xctd_link_cfg *link, enum x
  * and the firewall's own addresses, typically.  0 or -EINVAL (not an
  * address), -ENOSPC (XCTD_SYNC_IGNORE_MAX already). */
 int xctd_sync_ignore(struct xctd_sync *s, const char *addr);
+
+/*
+ * Only TCP connections in these states (a bit per enum xct_tcp_state; 0:
+ * all) are sent, as conntrackd's State Accept: each event of a TCP
+ * connection is sent or withheld by the state it carries, a DESTROY's
+ * included, and so is each connection of a RESYNC's answer.  Other
+ * protocols are not affected.  A connection seen by the peer in an
+ * accepted state and withheld since keeps that state there; one that
+ * ends in a state withheld keeps its last sent one until the peer's
+ * cache is flushed, as with conntrackd.
+ */
+void xctd_sync_accept_states(struct xctd_sync *s, __u16 states);
+
+/*
+ * Commit on receive, as conntrackd's DisableExternalCache: each connection
+ * the peer sends goes into the table of the xct under pin_path at once
+ * (inserted as a commit inserts it, TCP liberally; one the table has gets
+ * the peer's timeout, ASSURED and mark), and each DESTROY of the peer's
+ * takes its connection out, through the control program, as xct ct delete.
+ * For active-active, or a backup that wants no commit step.  The external
+ * cache is kept as well, so that stats, purge and a commit still see the
+ * peer's connections, and it holds what the table could not take (no xct
+ * attached, the table full) for a later commit.
+ */
+void xctd_sync_commit_on_receive(struct xctd_sync *s, const char *pin_path);
 
 /* "NOTRACK" or "FTFW". */
 const char *xctd_sync_mode_name(enum xctd_sync_mode mode);

@@ -109,6 +109,13 @@ TEST(ct_events_tcp_lifetime_new_updates_destroy)
 	check_event(&ev[1], XCT_CTE_UPDATE, 0, &c, XCT_TCP_SYN_RECV, sr, t0);
 	check_event(&ev[2], XCT_CTE_UPDATE, 0, &c, XCT_TCP_ESTABLISHED, as, t0);
 	CHECK(ev[0].seq < ev[1].seq && ev[1].seq < ev[2].seq);
+	/* The window scales, known once both SYNs have been seen: what an HA
+	 * peer is sent (NTA_TCP_WSCALE_*). */
+	CHECK_EQ(ev[0].wscale[XCT_DIR_ORIGINAL], 0);
+	CHECK_EQ(ev[0].wscale[XCT_DIR_REPLY], 0);
+	CHECK_EQ(ev[1].wscale[XCT_DIR_ORIGINAL], TCP_WSCALE | XCT_CTE_WSCALE_KNOWN);
+	CHECK_EQ(ev[2].wscale[XCT_DIR_ORIGINAL], TCP_WSCALE | XCT_CTE_WSCALE_KNOWN);
+	CHECK_EQ(ev[2].wscale[XCT_DIR_REPLY], TCP_WSCALE | XCT_CTE_WSCALE_KNOWN);
 
 	/* Data changes neither the state nor the status: no event. */
 	advance(&fx, SEC_NS(1));

@@ -59,6 +59,7 @@ offers "completion: every command" \
 	xct ""
 offers "completion: global options" "--pin-path" xct --pi
 offers "completion: ct subcommands" "count create delete events flush get help list restore save stats update" xct ct ""
+offers "completion: sync subcommands" "commit flush help purge resync stats" xct sync ""
 offers "completion: options of attach" "--max-entries --mode" xct attach --m
 offers "completion: modes" "generic native tc" xct attach xc0 --mode ""
 offers "completion: interfaces of the namespace" "xc0 xcbr0" xct attach xc
@@ -83,7 +84,7 @@ offers "completion: tunable names by prefix" "nf_conntrack_udp_timeout nf_conntr
 got=$(ip netns exec "$NS" bash -c 'source /usr/share/bash-completion/bash_completion &&
 	source "$1" && complete -p xctd' _ "$COMPLETION")
 check "completion: complete -p xctd names _xctd" test "$got" = "complete -F _xctd xctd"
-offers "completion: xctd's sync options" "--sync-ignore-address --sync-interface --sync-listen --sync-mode --sync-multicast --sync-peer --sync-transport" xctd --sync-
+offers "completion: xctd's sync options" "--sync-commit-on-receive --sync-ignore-address --sync-interface --sync-listen --sync-mode --sync-multicast --sync-peer --sync-state-accept --sync-transport" xctd --sync-
 offers "completion: xctd's sync transports" "multicast tcp udp" xctd --sync-transport ""
 offers "completion: xctd's sync modes" "ftfw" xctd --sync-mode f
 offers "completion: xctd's rule log" "journal off" xctd --rule-log ""

@@ -34,10 +34,6 @@ NS_PREFIX=hasync
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/ctd_lib.sh"
 
-NS_B="xct-b-$TAG"
-SYNC_R=10.231.9.1
-SYNC_B=10.231.9.2
-SYNC_PORT=3780
 METRICS_PORT=9466
 TCP_PORT=7001
 TCP_SPORT=41001
@@ -45,28 +41,12 @@ UDP_PORT=5353
 UDP_SPORT=41002
 NAT_PORT=5354
 NAT_SPORT=41003
-WORK=""
-CTD_PID=""
 
 sync_cleanup() {
 	exec 7>&- 2>/dev/null
-	kill_in_ns "$NS_C" "$NS_S" "$NS_B"
-	if [ -n "$CTD_PID" ]; then
-		kill "$CTD_PID" 2>/dev/null
-		wait "$CTD_PID" 2>/dev/null
-	fi
-	e2e_cleanup
-	ip netns del "$NS_B" 2>/dev/null
-	[ -n "$WORK" ] && rm -rf "$WORK"
+	ctd_cleanup
 }
 trap sync_cleanup EXIT
-
-fail_setup() {
-	echo "not ok ha_sync setup: $*"
-	exit 1
-}
-
-ctd() { in_ns "$NS_B" conntrackd -C "$WORK/ctd.conf" "$@"; }
 
 # The lines of conntrackd's external cache.
 external() { ctd -e 2>/dev/null; }
@@ -84,27 +64,10 @@ write_ctd_conf() {
 	ctd_conf NOTRACK >"$WORK/ctd.conf"
 }
 
-setup_topology || fail_setup "topology"
-mount_pin_fs || fail_setup "bpffs"
-xct_attach native || fail_setup "xct attach"
-WORK=$(mktemp -d /tmp/xct-hasync.XXXXXX) || fail_setup "work dir"
-chmod 700 "$WORK"
-
 # The backup and its sync link.
-ip netns add "$NS_B" || fail_setup "backup namespace"
-ip link add sync0 netns "$NS_R" type veth peer name sync0 netns "$NS_B" || fail_setup "sync link"
-in_ns "$NS_R" ip addr add "$SYNC_R/24" dev sync0 &&
-	in_ns "$NS_B" ip addr add "$SYNC_B/24" dev sync0 &&
-	in_ns "$NS_R" ip link set sync0 up &&
-	in_ns "$NS_B" ip link set sync0 up &&
-	in_ns "$NS_B" ip link set lo up || fail_setup "sync link addresses"
-poll 10 in_ns "$NS_R" ping -c 1 -W 1 "$SYNC_B" || fail_setup "sync link does not pass"
-
+ctd_setup
 write_ctd_conf
-# Not through in_ns: $! must be conntrackd itself (ip netns exec execs).
-ip netns exec "$NS_B" conntrackd -C "$WORK/ctd.conf" >"$WORK/ctd.out" 2>&1 &
-CTD_PID=$!
-poll 10 ctd -s || fail_setup "conntrackd did not start: $(cat "$WORK/ctd.out" "$WORK/ctd.log" 2>/dev/null)"
+ctd_start
 
 start_xctd "$WORK/run/xctd.sock" "$WORK/xctd.log" --sync-peer "$SYNC_B:$SYNC_PORT" \
 	--sync-listen "$SYNC_R:$SYNC_PORT" || fail_setup "xctd: $(cat "$WORK/xctd.log")"
@@ -170,12 +133,8 @@ grep -q " ESTABLISHED .*\[ASSURED\]" <<<"$tcp_line" && [ "${tcp_timeout:-0}" -gt
 check ha_sync_committed_tcp_established $? "$tcp_line"
 
 # ---- 2b. The backup restarted: a resync brings the connections back ----
-kill "$CTD_PID" 2>/dev/null
-wait "$CTD_PID" 2>/dev/null
-rm -f "$WORK/ctd.lock"
-ip netns exec "$NS_B" conntrackd -C "$WORK/ctd.conf" >>"$WORK/ctd.out" 2>&1 &
-CTD_PID=$!
-poll 10 ctd -s || fail_setup "conntrackd did not restart: $(tail -5 "$WORK/ctd.log")"
+ctd_stop
+ctd_start
 ! in_external "sport=$TCP_SPORT "
 check ha_sync_restarted_backup_starts_empty $? "$(external)"
 ctd -n >/dev/null 2>&1
@@ -216,7 +175,6 @@ check ha_sync_sequence_without_gaps $? "$stats"
 # conntrackd sends them, xctd keeps them in its external cache, and xct
 # sync commit puts them into xct's table.  First the backup's table and
 # both caches are emptied of what the commit above put there.
-xs() { ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" --socket "$WORK/run/xctd.sock" "$@"; }
 internal_empty() { [ -z "$(ctd -i 2>/dev/null)" ]; }
 in_ns "$NS_B" conntrack -F >/dev/null 2>&1
 poll 10 internal_empty
@@ -278,20 +236,6 @@ check ha_sync_restarted_xctd_resyncs_from_conntrackd $? "$(xs -j sync commit 2>&
 commits=$((commits + 1))
 
 # ---- 5b. xct sync stats, the metrics, xct sync resync ----
-# stat PATH...: the values at these paths (a.b) of xct -j sync stats,
-# space-separated.
-stat() {
-	xs -j sync stats 2>/dev/null | "$PYTHON" -c '
-import json, sys
-r = json.load(sys.stdin)
-out = []
-for p in sys.argv[1:]:
-    v = r
-    for k in p.split("."):
-        v = v[k]
-    out.append(str(v))
-print(" ".join(out))' "$@"
-}
 ctd_entries=$(ctd -i 2>/dev/null | grep -c .)
 read -r entries reqs ncommitted resyncs <<<"$(stat cache.entries commits.requests commits.committed sent.resync)"
 [ "$entries" = "$ctd_entries" ] && [ "$entries" = 1 ] && [ "$reqs" = "$commits" ] &&

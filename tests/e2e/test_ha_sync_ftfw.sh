@@ -18,57 +18,21 @@
 #      xctd's ACKs leave no connection in conntrackd's resend queue;
 #   4. --sync-ignore-address: a ping to the ignored server address is not
 #      sent, a ping to the other is;
-#   5. --sync-mode refuses what is not notrack or ftfw.
+#   4b. --sync-state-accept ESTABLISHED,CLOSED,TIME_WAIT,CLOSE_WAIT (as
+#      conntrackd's State Accept): a TCP connection whose SYN is never
+#      answered stays out of conntrackd's cache, counted as filtered by
+#      state; an established one reaches it as ESTABLISHED, closed it is
+#      there in TIME_WAIT, and its DESTROY (in TIME_WAIT) takes it out;
+#   5. --sync-mode and --sync-state-accept refuse what they do not know.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
 NS_PREFIX=hasyncftfw
+CTD_TEST=ha_sync_ftfw
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/ctd_lib.sh"
 
-NS_B="xct-b-$TAG"
-SYNC_R=10.231.9.1
-SYNC_B=10.231.9.2
-SYNC_PORT=3780
 FLOWS=300
 BACKUP_CONNS=60
-WORK=""
-CTD_PID=""
-
-sync_cleanup() {
-	kill_in_ns "$NS_C" "$NS_S" "$NS_B"
-	if [ -n "$CTD_PID" ]; then
-		kill "$CTD_PID" 2>/dev/null
-		wait "$CTD_PID" 2>/dev/null
-	fi
-	e2e_cleanup
-	ip netns del "$NS_B" 2>/dev/null
-	[ -n "$WORK" ] && rm -rf "$WORK"
-}
-trap sync_cleanup EXIT
-
-fail_setup() {
-	echo "not ok ha_sync_ftfw setup: $*"
-	exit 1
-}
-
-ctd() { in_ns "$NS_B" conntrackd -C "$WORK/ctd.conf" "$@"; }
-xs() { ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" --socket "$WORK/run/xctd.sock" "$@"; }
-
-# stat PATH...: the values at these paths (a.b) of xct -j sync stats.
-stat() {
-	xs -j sync stats 2>/dev/null | "$PYTHON" -c '
-import json, sys
-r = json.load(sys.stdin)
-out = []
-for p in sys.argv[1:]:
-    v = r
-    for k in p.split("."):
-        v = v[k]
-    out.append(str(v).lower())
-print(" ".join(out))' "$@"
-}
-stat_is() { [ "$(stat "$1")" = "$2" ]; }
-stat_ge() { [ "$(stat "$1")" -ge "$2" ] 2>/dev/null; }
 
 # lossy NS FROM N: NS drops every Nth sync datagram from FROM.
 lossy() {
@@ -84,33 +48,14 @@ lossless() { in_ns "$1" nft delete table ip xct_sync_lossy 2>/dev/null; }
 external_flows() { ctd -e 2>/dev/null | grep -cE "^udp +17 src=$C4 dst=$S4 sport=[0-9]+ dport=9 "; }
 external_flows_are() { [ "$(external_flows)" = "$1" ]; }
 
-cat_ctd_conf() {
-	ctd_conf FTFW
-}
-
-setup_topology || fail_setup "topology"
-mount_pin_fs || fail_setup "bpffs"
-xct_attach native || fail_setup "xct attach"
-WORK=$(mktemp -d /tmp/xct-hasyncftfw.XXXXXX) || fail_setup "work dir"
-chmod 700 "$WORK"
-
-ip netns add "$NS_B" || fail_setup "backup namespace"
-ip link add sync0 netns "$NS_R" type veth peer name sync0 netns "$NS_B" || fail_setup "sync link"
-in_ns "$NS_R" ip addr add "$SYNC_R/24" dev sync0 &&
-	in_ns "$NS_B" ip addr add "$SYNC_B/24" dev sync0 &&
-	in_ns "$NS_R" ip link set sync0 up &&
-	in_ns "$NS_B" ip link set sync0 up &&
-	in_ns "$NS_B" ip link set lo up || fail_setup "sync link addresses"
-poll 10 in_ns "$NS_R" ping -c 1 -W 1 "$SYNC_B" || fail_setup "sync link does not pass"
-
-cat_ctd_conf >"$WORK/ctd.conf"
-ip netns exec "$NS_B" conntrackd -C "$WORK/ctd.conf" >"$WORK/ctd.out" 2>&1 &
-CTD_PID=$!
-poll 10 ctd -s || fail_setup "conntrackd did not start: $(cat "$WORK/ctd.out" "$WORK/ctd.log" 2>/dev/null)"
+ctd_setup
+ctd_conf FTFW >"$WORK/ctd.conf"
+ctd_start
 
 start_xctd "$WORK/run/xctd.sock" "$WORK/xctd.log" --sync-peer "$SYNC_B:$SYNC_PORT" \
 	--sync-listen "$SYNC_R:$SYNC_PORT" --sync-mode ftfw --sync-ignore-address "$S6" \
-	--sync-ignore-address "$SYNC_R" || fail_setup "xctd: $(cat "$WORK/xctd.log")"
+	--sync-ignore-address "$SYNC_R" --sync-state-accept ESTABLISHED,CLOSED,TIME_WAIT,CLOSE_WAIT ||
+	fail_setup "xctd: $(cat "$WORK/xctd.log")"
 poll 10 grep -q "syncing connections with $SYNC_B:$SYNC_PORT (conntrackd protocol 1, FTFW)" \
 	"$WORK/xctd.log" || fail_setup "xctd does not sync: $(cat "$WORK/xctd.log")"
 
@@ -165,8 +110,54 @@ check ha_sync_ftfw_unfiltered_ping_synced $? "$(ctd -e 2>&1 | grep -v dport=)"
 ! ctd -e 2>/dev/null | grep -q "dst=$S6 " && [ "$(stat sent.filtered)" -gt "$filtered0" ]
 check ha_sync_ftfw_ignored_address_not_synced $? "filtered $(stat sent.filtered) (before: $filtered0); $(ctd -e 2>&1 | grep -v dport=)"
 
+# ---- 4b. State Accept ----
+in_external() { ctd -e 2>/dev/null | grep -qE -- "$1"; }
+not_in_external() { ! in_external "$1"; }
+xct_state_is() { xct_r ct list -p tcp --sport "$1" 2>/dev/null | grep -q " $2 "; }
+grep -q "sync: TCP connections sent only in ESTABLISHED, CLOSE_WAIT, TIME_WAIT, CLOSE" "$WORK/xctd.log"
+check ha_sync_ftfw_state_accept_logged $? "$(grep 'sync:' "$WORK/xctd.log")"
+# A SYN the server drops: xct tracks SYN_SENT, the peer hears nothing.
+in_ns "$NS_S" nft -f - <<-EOT || fail_setup "nft on the server"
+	table ip xct_sync_blackhole {
+		chain input { type filter hook input priority 0; tcp dport 7009 drop; }
+	}
+EOT
+fstate0=$(stat sent.filtered_state)
+in_ns "$NS_C" timeout 4 socat -u /dev/null "TCP4:$S4:7009,sourceport=44009" >/dev/null 2>&1 &
+BG_PIDS+=($!)
+poll 5 xct_state_is 44009 SYN_SENT || fail_setup "no SYN_SENT connection: $(xct_r ct list -p tcp 2>&1)"
+# The ALIVE of the next quiet second has gone by: anything sent is there.
+alive0=$(stat sent.alive)
+poll 5 stat_ge sent.alive $((alive0 + 2))
+not_in_external "sport=44009 " && [ "$(stat sent.filtered_state)" -gt "$fstate0" ]
+check ha_sync_ftfw_state_accept_withholds_syn_sent $? "filtered by state $(stat sent.filtered_state) (before $fstate0); $(ctd -e 2>&1 | grep sport=44009)"
+# An established connection: there as ESTABLISHED.
+in_ns "$NS_S" socat TCP4-LISTEN:7008,reuseaddr,fork EXEC:cat </dev/null >/dev/null 2>&1 &
+BG_PIDS+=($!)
+poll 5 listening "$NS_S" tcp 7008 || fail_setup "tcp server"
+mkfifo "$WORK/tcp.in" || fail_setup "fifo"
+in_ns "$NS_C" socat -u "PIPE:$WORK/tcp.in" "TCP4:$S4:7008,sourceport=44008" >/dev/null 2>&1 &
+BG_PIDS+=($!)
+exec 8<>"$WORK/tcp.in"
+poll 5 xct_state_is 44008 ESTABLISHED || fail_setup "no ESTABLISHED connection: $(xct_r ct list -p tcp 2>&1)"
+poll 10 in_external "^tcp +6 ESTABLISHED src=$C4 dst=$S4 sport=44008 dport=7008 "
+check ha_sync_ftfw_state_accept_sends_established $? "$(ctd -e 2>&1 | grep sport=4400)"
+# Closed by the client: its FIN_WAIT and LAST_ACK withheld, TIME_WAIT sent.
+fstate0=$(stat sent.filtered_state)
+exec 8>&-
+poll 10 xct_state_is 44008 TIME_WAIT || fail_setup "no TIME_WAIT: $(xct_r ct list -p tcp --sport 44008 2>&1)"
+poll 10 in_external "^tcp +6 TIME_WAIT src=$C4 dst=$S4 sport=44008 dport=7008 " &&
+	[ "$(stat sent.filtered_state)" -gt "$fstate0" ]
+check ha_sync_ftfw_state_accept_sends_time_wait $? "filtered by state $(stat sent.filtered_state) (before $fstate0); $(ctd -e 2>&1 | grep sport=4400)"
+xct_r ct delete -p tcp --sport 44008 >/dev/null 2>&1
+poll 10 not_in_external "sport=44008 "
+check ha_sync_ftfw_state_accept_sends_destroy_in_time_wait $? "$(ctd -e 2>&1 | grep sport=4400)"
+in_ns "$NS_S" nft delete table ip xct_sync_blackhole 2>/dev/null
+
 # ---- 5. Options ----
 usage_exits_2 ha_sync_ftfw_bad_options "$XCTD" "--sync-peer 10.0.0.1:3780 --sync-mode alarm" \
+	"--sync-peer 10.0.0.1:3780 --sync-state-accept ESTABLISHED,LISTEN" \
+	"--sync-peer 10.0.0.1:3780 --sync-state-accept ESTABLISHED," "--sync-state-accept CLOSE" \
 	"--sync-mode ftfw" "--sync-peer 10.0.0.1:3780 --sync-ignore-address 10.0.0" \
 	"--sync-ignore-address 10.0.0.1"
 

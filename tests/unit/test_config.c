@@ -56,7 +56,11 @@ static const char full[] = "# xct.conf\n"
 			   "rule-log = off\n"
 			   "[sync]\n"
 			   "peer = 10.0.9.2:3780\n"
-			   "listen = [fd00::1]:3781\n";
+			   "listen = [fd00::1]:3781\n"
+			   "mode = ftfw\n"
+			   "ignore-address = 10.0.9.1,fd00::9 ,  127.0.0.1\n"
+			   "state-accept = ESTABLISHED, closed,TIME_WAIT , CLOSE_WAIT\n"
+			   "commit-on-receive = yes\n";
 
 TEST(config_full_file_key_by_key)
 {
@@ -96,6 +100,14 @@ TEST(config_full_file_key_by_key)
 	CHECK_EQ(c.daemon.rule_log, 0);
 	CHECK_STR(c.sync.peer, "10.0.9.2:3780");
 	CHECK_STR(c.sync.listen, "[fd00::1]:3781");
+	CHECK_EQ(c.sync.mode, XCT_CONFIG_SYNC_MODE_FTFW);
+	CHECK_EQ(c.sync.n_ignore, 3);
+	CHECK_STR(c.sync.ignore[0], "10.0.9.1");
+	CHECK_STR(c.sync.ignore[1], "fd00::9");
+	CHECK_STR(c.sync.ignore[2], "127.0.0.1");
+	CHECK_EQ(c.sync.state_accept, (1U << XCT_TCP_ESTABLISHED) | (1U << XCT_TCP_CLOSE) |
+					      (1U << XCT_TCP_TIME_WAIT) |
+					      (1U << XCT_TCP_CLOSE_WAIT));
 }
 
 TEST(config_empty_file_is_defaults)
@@ -115,6 +127,10 @@ TEST(config_empty_file_is_defaults)
 	CHECK_STR(c.sync.peer, "");
 	CHECK_EQ(c.daemon.rule_log, -1); /* unset: xctd's default, journal */
 	CHECK_STR(c.sync.listen, "");
+	CHECK_EQ(c.sync.mode, XCT_CONFIG_SYNC_MODE_UNSET);
+	CHECK_EQ(c.sync.n_ignore, 0);
+	CHECK_EQ(c.sync.state_accept, 0);
+	CHECK_EQ(c.sync.commit_on_receive, 0);
 }
 
 TEST(config_errors_with_line_and_column)
@@ -184,7 +200,29 @@ TEST(config_errors_with_line_and_column)
 		   "t.conf:3:1: 'peer' given twice");
 	CHECK_CERR("[sync]\nsync-peer = 10.0.9.2:3780\n",
 		   "t.conf:2:1: unknown key 'sync-peer' in [sync] (peer, listen, transport, "
-		   "multicast, interface)");
+		   "multicast, interface, mode, ignore-address, state-accept, "
+		   "commit-on-receive)");
+	/* A multicast group is a peer for the keys that need one. */
+	CHECK_CERR("[sync]\nmode = ftfw\nmulticast = 225.0.0.50:3780\n",
+		   "t.conf:3:1: 'multicast' in [sync] needs an 'interface'");
+	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\ncommit-on-receive = on\n",
+		   "t.conf:3:21: 'on' is not yes or no");
+	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\nmode = alarm\n",
+		   "t.conf:3:8: 'alarm' is not notrack or ftfw");
+	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\nignore-address = 10.0.9.1, 10.0.9\n",
+		   "t.conf:3:28: '10.0.9' is not an address");
+	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\nignore-address = 10.0.9.1 10.0.9.3\n",
+		   "t.conf:3:27: ',' expected between addresses");
+	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\nignore-address = 10.0.9.1,\n",
+		   "t.conf:3:27: an address expected");
+	CHECK_CERR("[sync]\nmode = ftfw\n", "t.conf:2:1: 'mode' in [sync] needs a 'peer'");
+	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\nstate-accept = ESTABLISHED, LISTEN\n",
+		   "t.conf:3:29: 'LISTEN' is not a TCP state (SYN_SENT, SYN_RECV, ESTABLISHED, "
+		   "FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE or CLOSED, SYN_SENT2, NONE)");
+	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\nstate-accept = ESTABLISHED TIME_WAIT\n",
+		   "t.conf:3:28: ',' expected between TCP states");
+	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\nstate-accept = ESTABLISHED,\n",
+		   "t.conf:3:28: a TCP state expected");
 	CHECK_CERR("[sync]\npeer = 10.0.9.2:3780\n[daemon]\n[sync]\n",
 		   "t.conf:4:2: [sync] given twice (first on line 1)");
 	/* The peer's address is what starts the sync; reported where listen is. */

@@ -11,8 +11,10 @@
 #include <arpa/inet.h>
 
 #include "check.h"
+#include "ct_format.h"
 #include "daemon/sync.h"
 #include "xct/ctsync_ct.h"
+#include "xct/tcp.h"
 
 /* Captured: a masqueraded UDP flow 10.10.1.10:40000 -> 10.10.2.20:5353,
  * CT_NEW, status CONFIRMED|SRC_NAT|SRC_NAT_DONE|DST_NAT_DONE, timeout 30,
@@ -909,5 +911,186 @@ TEST(ctsync_xctd_ftfw_resend_queue)
 	CHECK_EQ(s.rs_n, 0);
 	/* The peer's messages were in sequence: nothing NACKed. */
 	CHECK_EQ(s.st.nack_snd, 0);
+	xctd_sync_close(&s);
+}
+
+/*
+ * State Accept { ESTABLISHED CLOSED TIME_WAIT CLOSE_WAIT for TCP }: of a
+ * TCP connection's events from its SYN to its DESTROY, only those in an
+ * accepted state go out, the DESTROY by the state it ends in; a UDP flow
+ * is not affected; a RESYNC's answer is filtered the same way.  The
+ * sequence is the one Debian's conntrackd 1.4.7 sent for a connection
+ * through nf_conntrack with that filter (SYN_SENT, SYN_RECV, FIN_WAIT and
+ * LAST_ACK withheld; ESTABLISHED, CLOSE_WAIT, TIME_WAIT and the DESTROY
+ * in TIME_WAIT sent), but for the first message's type: conntrackd's is a
+ * CT_NEW (a new object in its cache), xct's the event's CT_UPD, which a
+ * peer takes alike.
+ */
+TEST(ctsync_xctd_state_accept)
+{
+	static const struct {
+		__u8 type, state;
+	} life[] = {
+		{XCT_CTE_NEW, XCT_TCP_SYN_SENT},       {XCT_CTE_UPDATE, XCT_TCP_SYN_RECV},
+		{XCT_CTE_UPDATE, XCT_TCP_ESTABLISHED}, {XCT_CTE_UPDATE, XCT_TCP_FIN_WAIT},
+		{XCT_CTE_UPDATE, XCT_TCP_CLOSE_WAIT},  {XCT_CTE_UPDATE, XCT_TCP_LAST_ACK},
+		{XCT_CTE_UPDATE, XCT_TCP_TIME_WAIT},   {XCT_CTE_DESTROY, XCT_TCP_TIME_WAIT},
+	};
+	static const __u8 want_type[] = {XCT_CTSYNC_CT_UPD, XCT_CTSYNC_CT_UPD, XCT_CTSYNC_CT_UPD,
+					 XCT_CTSYNC_CT_DEL, XCT_CTSYNC_CT_NEW};
+	static const __u8 want_state[] = {XCT_TCP_ESTABLISHED, XCT_TCP_CLOSE_WAIT,
+					  XCT_TCP_TIME_WAIT, XCT_TCP_TIME_WAIT, 0};
+	static struct xctd_sync s;
+	struct xct_ct_event ev = {0};
+	struct xct_ctsync_conn c;
+	enum xct_ctsync_error err;
+	__u16 states = 0;
+	const char *bad;
+	size_t off = 0;
+	unsigned int i, n = 0;
+
+	CHECK_EQ(xct_tcp_state_list("ESTABLISHED, CLOSED,TIME_WAIT ,close_wait", &states, &bad), 0);
+	CHECK_EQ(states, (1U << XCT_TCP_ESTABLISHED) | (1U << XCT_TCP_CLOSE) |
+				 (1U << XCT_TCP_TIME_WAIT) | (1U << XCT_TCP_CLOSE_WAIT));
+	memset(&s, 0, sizeof(s));
+	s.fd = -1;
+	s.seq = 1;
+	xctd_sync_accept_states(&s, states);
+	ev.expires_ns = 1000ULL * 1000000000;
+	key_of("10.0.0.1", 40000, "10.0.0.2", 80, XCT_IPPROTO_TCP, &ev.key, &ev.orig_side);
+	for (i = 0; i < sizeof(life) / sizeof(life[0]); i++) {
+		ev.type = life[i].type;
+		ev.state = life[i].state;
+		xctd_sync_event(&s, &ev, 0);
+	}
+	ev.type = XCT_CTE_NEW;
+	ev.state = 0;
+	key_of("10.0.0.1", 40001, "10.0.0.2", 53, XCT_IPPROTO_UDP, &ev.key, &ev.orig_side);
+	xctd_sync_event(&s, &ev, 0);
+	while (off < s.olen) {
+		__u16 len = xct_ctsync_get16(s.out + off + 2);
+
+		CHECK_EQ(xct_ctsync_decode_conn(s.out + off, len, &c, &err), 0);
+		CHECK(n < sizeof(want_type));
+		CHECK_EQ(s.out[off] & 0x0f, want_type[n]);
+		if (c.proto == XCT_IPPROTO_TCP)
+			CHECK_EQ(c.tcp_state, want_state[n]);
+		else
+			CHECK_EQ(c.proto, XCT_IPPROTO_UDP);
+		off += len;
+		n++;
+	}
+	CHECK_EQ(n, 5);
+	CHECK_EQ(s.st.filtered, 4);
+	CHECK_EQ(s.st.filtered_state, 4);
+	/* No filter: everything goes. */
+	s.olen = 0;
+	xctd_sync_accept_states(&s, 0);
+	ev.type = XCT_CTE_NEW;
+	ev.state = XCT_TCP_SYN_SENT;
+	key_of("10.0.0.1", 40002, "10.0.0.2", 80, XCT_IPPROTO_TCP, &ev.key, &ev.orig_side);
+	xctd_sync_event(&s, &ev, 0);
+	CHECK(s.olen > 0);
+	CHECK_EQ(s.st.filtered, 4);
+	/* The names refused, and where. */
+	CHECK_EQ(xct_tcp_state_list("ESTABLISHED,LISTEN", &states, &bad), -EINVAL);
+	CHECK_STR(bad, "LISTEN");
+	CHECK_EQ(xct_tcp_state_list("ESTABLISHED TIME_WAIT", &states, &bad), -EINVAL);
+	CHECK_STR(bad, "TIME_WAIT");
+	CHECK_EQ(xct_tcp_state_list("", &states, &bad), -EINVAL);
+	xctd_sync_close(&s);
+}
+
+/*
+ * The window scales: known for a connection whose handshake the table
+ * saw, not before the answer to its SYN, not for a mid-stream pickup, nor
+ * for one committed from a message without them; an event's known scales
+ * go out as NTA_TCP_WSCALE_ORIG and _REPL, and the peer's commit takes
+ * them, so that it need not stay liberal (XCT_CT_SCALE_UNKNOWN).
+ */
+TEST(ctsync_xctd_window_scales)
+{
+	static struct xctd_sync s;
+	struct xct_ct_entry e = {0}, got;
+	struct xct_ct_event ev = {0};
+	struct xct_nat_binding nat[2];
+	struct xct_ctsync_conn c;
+	enum xct_ctsync_error err;
+	struct xct_ct_key key;
+	__u8 side;
+	int n_nat;
+
+	e.state = XCT_TCP_ESTABLISHED;
+	CHECK(xct_tcp_scales_known(&e));
+	e.state = XCT_TCP_SYN_SENT;
+	CHECK(!xct_tcp_scales_known(&e));
+	e.state = XCT_TCP_SYN_RECV;
+	CHECK(xct_tcp_scales_known(&e));
+	/* A pickup: liberal both ways for good. */
+	e.state = XCT_TCP_ESTABLISHED;
+	e.proto.tcp.seen[0].flags = e.proto.tcp.seen[1].flags = XCT_TCP_F_BE_LIBERAL;
+	CHECK(!xct_tcp_scales_known(&e));
+	/* Committed with its scales, liberal until seen both ways. */
+	e.status = XCT_CT_LIBERAL;
+	CHECK(xct_tcp_scales_known(&e));
+	e.status = XCT_CT_SCALE_UNKNOWN;
+	e.proto.tcp.seen[0].flags = e.proto.tcp.seen[1].flags = 0;
+	CHECK(!xct_tcp_scales_known(&e));
+
+	memset(&s, 0, sizeof(s));
+	s.fd = -1;
+	s.seq = 1;
+	ev.type = XCT_CTE_UPDATE;
+	ev.state = XCT_TCP_ESTABLISHED;
+	ev.expires_ns = 1000ULL * 1000000000;
+	key_of("10.0.0.1", 40000, "10.0.0.2", 80, XCT_IPPROTO_TCP, &ev.key, &ev.orig_side);
+	ev.wscale[XCT_DIR_ORIGINAL] = 7 | XCT_CTE_WSCALE_KNOWN;
+	ev.wscale[XCT_DIR_REPLY] = 9 | XCT_CTE_WSCALE_KNOWN;
+	xctd_sync_event(&s, &ev, 0);
+	CHECK_EQ(xct_ctsync_decode_conn(s.out, xct_ctsync_get16(s.out + 2), &c, &err), 0);
+	CHECK(XCT_CTSYNC_HAS(&c, XCT_NTA_TCP_WSCALE_ORIG));
+	CHECK(XCT_CTSYNC_HAS(&c, XCT_NTA_TCP_WSCALE_REPL));
+	CHECK_EQ(c.wscale[XCT_DIR_ORIGINAL], 7);
+	CHECK_EQ(c.wscale[XCT_DIR_REPLY], 9);
+	/* As conntrackd encodes them: after the TCP state, a u8 each. */
+	CHECK_EQ(xct_ctsync_get16(s.out + 2), 8 + 12 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8);
+	CHECK_EQ(xct_ctsync_to_ct(&c, &key, &side, &got, nat, &n_nat), 0);
+	CHECK(!(got.status & XCT_CT_SCALE_UNKNOWN));
+	CHECK_EQ(got.proto.tcp.seen[XCT_DIR_ORIGINAL].td_scale, 7);
+	CHECK_EQ(got.proto.tcp.seen[XCT_DIR_REPLY].td_scale, 9);
+	/* One direction unknown: neither is sent. */
+	s.olen = 0;
+	ev.wscale[XCT_DIR_REPLY] = 0;
+	xctd_sync_event(&s, &ev, 0);
+	CHECK_EQ(xct_ctsync_decode_conn(s.out, xct_ctsync_get16(s.out + 2), &c, &err), 0);
+	CHECK(!XCT_CTSYNC_HAS(&c, XCT_NTA_TCP_WSCALE_ORIG));
+	CHECK(!XCT_CTSYNC_HAS(&c, XCT_NTA_TCP_WSCALE_REPL));
+	xctd_sync_close(&s);
+}
+
+/* Commit on receive with no xct attached: the peer's connections stay in
+ * the external cache, for a later commit, each counted as failed; the
+ * table is looked for once in the burst, and again a second later. */
+TEST(ctsync_xctd_commit_on_receive_without_xct)
+{
+	static struct xctd_sync s;
+	__u8 d[1024];
+	size_t n;
+
+	memset(&s, 0, sizeof(s));
+	s.fd = -1;
+	xctd_sync_commit_on_receive(&s, "/nonexistent/xct-unit");
+	n = unhex(bulk, d, sizeof(d));
+	xctd_sync_datagram(&s, d, n, 1000);
+	CHECK_EQ(s.ext.n, 4);
+	CHECK_EQ(s.st.direct_failed, 4);
+	CHECK_EQ(s.st.direct_inserted, 0);
+	CHECK(s.direct_t == NULL);
+	CHECK_EQ(s.direct_failed_ns, 1000);
+	/* A second on: tried again, and failed again. */
+	d[7] += 4, d[0x3c + 7] += 4, d[0x78 + 7] += 4, d[0xb4 + 7] += 4;
+	xctd_sync_datagram(&s, d, n, 1000 + XCTD_SYNC_ALIVE_NS);
+	CHECK_EQ(s.st.direct_failed, 8);
+	CHECK_EQ(s.direct_failed_ns, 1000 + XCTD_SYNC_ALIVE_NS);
 	xctd_sync_close(&s);
 }
