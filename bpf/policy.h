@@ -262,6 +262,7 @@ struct xct_walk {
 	__u64 summary; /* chunks still to visit */
 	__u32 chunk;   /* the chunk being visited */
 	__u32 found;
+	__u32 dflt;	      /* the verdict if no rule decides */
 	struct xct_chunk acc; /* its candidates not yet checked */
 };
 
@@ -477,7 +478,32 @@ __noinline int xct_rule_check(__u32 idx, struct xct_policy_in *in, struct xct_po
 		xct_rule_log(idx, rec, in);
 	out->verdict = rec->action;
 	out->line = rec->line;
+	out->skip_to = rec->skip_to;
 	return 1;
+}
+
+/*
+ * A return matched (an inlined user chain's, src/rules/chains.c): drop
+ * the candidates before rule `to', in this chunk and in the chunks still
+ * to visit, so that the walk goes on from there.
+ */
+static __always_inline void xct_walk_skip(struct xct_policy_scratch *s, __u32 to)
+{
+	__u32 chunk = to / XCT_CHUNK_BITS, j, base;
+
+	if (chunk > s->w.chunk) {
+		for (j = 0; j < XCT_CHUNK_WORDS; j++)
+			s->w.acc.w[j] = 0;
+		s->w.summary &= ~((1ULL << (chunk & (XCT_CHUNKS - 1))) - 1);
+		return;
+	}
+	for (j = 0; j < XCT_CHUNK_WORDS; j++) {
+		base = s->w.chunk * XCT_CHUNK_BITS + j * 64;
+		if (to >= base + 64)
+			s->w.acc.w[j] = 0;
+		else if (to > base)
+			s->w.acc.w[j] &= ~((1ULL << ((to - base) & 63)) - 1);
+	}
 }
 
 /* One candidate of the current chunk, lowest first: check its rule. */
@@ -501,6 +527,15 @@ static long xct_walk_candidate(__u32 i, void *unused)
 	rule = s->w.chunk * XCT_CHUNK_BITS + j * 64 + xct_ctz64(word);
 	if (!xct_rule_check(s->w.gen * XCT_RULES_MAX + rule, &s->in, &s->out))
 		return 0;
+	if (s->out.verdict == XCT_VERDICT_RETURN) {
+		/* Counted as the rule it is; the default stands until a
+		 * later rule decides. */
+		xct_policy_count(s->w.gen, rule, s->in.len);
+		s->out.verdict = s->w.dflt;
+		s->out.line = 0;
+		xct_walk_skip(s, s->out.skip_to);
+		return 0;
+	}
 	s->out.rule = rule;
 	s->out.matched = 1;
 	s->w.found = 1;
@@ -600,6 +635,7 @@ __noinline int xct_policy_eval(struct xct_policy_scratch *s)
 	used = g->fields_used;
 
 	w->gen = gen;
+	w->dflt = s->out.verdict;
 	w->n_classes = 0;
 	w->found = 0;
 	w->summary = ~0ULL;
