@@ -34,6 +34,10 @@
 #include "rules/ruleset.h"
 
 #define EXPANDED_MAX (XCT_RULES_MAX - 1)
+/* The base list's context: a rule of either hook.  A jump, like any rule,
+ * applies at one hook (egress with oif, else ingress), and so do the rules
+ * it reaches: those without iif or oif take its hook. */
+#define HOOK_ANY ((enum xct_rule_hook)0xff)
 
 struct expander {
 	struct xct_ruleset *rs;
@@ -341,7 +345,8 @@ static int iface_add(struct xct_rule *m, size_t *cap, const char *name,
 		*cap = c;
 	}
 	memcpy(m->ifaces[m->n_ifaces], name, XCT_IFNAME_MAX);
-	m->iface_locs[m->n_ifaces++] = *loc;
+	m->iface_locs[m->n_ifaces] = loc ? *loc : (struct xct_src_loc){0};
+	m->n_ifaces++;
 	return 0;
 }
 
@@ -357,7 +362,8 @@ static int iface_conj(const struct xct_rule *a, const struct xct_rule *b, struct
 
 		m->iface_negate = s->iface_negate;
 		for (i = 0; i < s->n_ifaces && !ret; i++)
-			ret = iface_add(m, &cap, s->ifaces[i], &s->iface_locs[i]);
+			ret = iface_add(m, &cap, s->ifaces[i],
+					s->iface_locs ? &s->iface_locs[i] : NULL);
 		return ret;
 	}
 	if (a->hook != b->hook) {
@@ -367,9 +373,11 @@ static int iface_conj(const struct xct_rule *a, const struct xct_rule *b, struct
 	if (a->iface_negate && b->iface_negate) {
 		m->iface_negate = true;
 		for (i = 0; i < a->n_ifaces && !ret; i++)
-			ret = iface_add(m, &cap, a->ifaces[i], &a->iface_locs[i]);
+			ret = iface_add(m, &cap, a->ifaces[i],
+					a->iface_locs ? &a->iface_locs[i] : NULL);
 		for (i = 0; i < b->n_ifaces && !ret; i++)
-			ret = iface_add(m, &cap, b->ifaces[i], &b->iface_locs[i]);
+			ret = iface_add(m, &cap, b->ifaces[i],
+					b->iface_locs ? &b->iface_locs[i] : NULL);
 		return ret;
 	}
 	{
@@ -380,7 +388,8 @@ static int iface_conj(const struct xct_rule *a, const struct xct_rule *b, struct
 			bool in = iface_find(other, pos->ifaces[i]) >= 0;
 
 			if (in != other->iface_negate)
-				ret = iface_add(m, &cap, pos->ifaces[i], &pos->iface_locs[i]);
+				ret = iface_add(m, &cap, pos->ifaces[i],
+						pos->iface_locs ? &pos->iface_locs[i] : NULL);
 		}
 		*empty = !ret && !m->n_ifaces;
 	}
@@ -495,7 +504,10 @@ static int rule_conj(const struct xct_rule *ctx, const struct xct_rule *r, struc
 		out->tcp_flags_mask = s->tcp_flags_mask;
 		out->tcp_flags_value = s->tcp_flags_value;
 	}
-	out->hook = ctx->n_ifaces ? ctx->hook : r->hook;
+	/* A rule with no iif or oif applies at its context's hook. */
+	out->hook = r->n_ifaces || ctx->hook == HOOK_ANY ? r->hook : ctx->hook;
+	if (ctx->hook != HOOK_ANY && ctx->hook != out->hook)
+		return 1;
 	ret = iface_conj(ctx, r, out, &empty);
 	if (!ret && !empty)
 		ret = addr_conj(&ctx->saddr, &r->saddr, &out->saddr, &empty, why);
@@ -526,6 +538,13 @@ static bool no_matches(const struct xct_rule *r)
 	return !r->n_ifaces && !r->family && !r->has_proto && !r->saddr.present &&
 	       !r->daddr.present && !r->sport.present && !r->dport.present && !r->has_tcp_flags &&
 	       !r->n_icmp && !r->ct_states && !r->limit.present;
+}
+
+/* Whether r, reached through ctx, takes every packet that reaches it: in
+ * the base list a rule without oif still leaves the egress rules. */
+static bool unconditional(const struct xct_rule *ctx, const struct xct_rule *r)
+{
+	return no_matches(r) && ctx->hook != HOOK_ANY;
 }
 
 /* ---- Expansion ---- */
@@ -681,7 +700,7 @@ static int expand_rule(struct expander *ex, const struct xct_rule *ctx, const st
 		/* goto: what the chain does not decide leaves this chain too. */
 		if (last) {
 			xct_rule_free(&m);
-			*stop = no_matches(r);
+			*stop = unconditional(ctx, r);
 			return 0;
 		}
 		m.action = XCT_ACTION_RETURN;
@@ -690,10 +709,10 @@ static int expand_rule(struct expander *ex, const struct xct_rule *ctx, const st
 			ret = emit(ex, &m, at);
 		else
 			xct_rule_free(&m);
-		*stop = !ret && no_matches(r);
+		*stop = !ret && unconditional(ctx, r);
 		return ret;
 	case XCT_ACTION_RETURN:
-		*stop = no_matches(r);
+		*stop = unconditional(ctx, r);
 		if (last) {
 			xct_rule_free(&m);
 			return 0;
@@ -890,6 +909,7 @@ int xct_chains_expand(struct xct_ruleset *rs, struct xct_rules_error *err)
 		return -ENOMEM;
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.saddr.set = ctx.daddr.set = ctx.sport.set = ctx.dport.set = -1;
+	ctx.hook = HOOK_ANY;
 	ret = expand_chain(&ex, -1, &ctx, 0, NULL);
 	free(ex.copies);
 	if (ret) {
