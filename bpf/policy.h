@@ -263,6 +263,7 @@ struct xct_walk {
 	__u32 chunk;   /* the chunk being visited */
 	__u32 found;
 	__u32 dflt;	      /* the verdict if no rule decides */
+	__u32 skip_to;	      /* a return matched: no candidate before this rule */
 	struct xct_chunk acc; /* its candidates not yet checked */
 };
 
@@ -482,21 +483,11 @@ __noinline int xct_rule_check(__u32 idx, struct xct_policy_in *in, struct xct_po
 	return 1;
 }
 
-/*
- * A return matched (an inlined user chain's, src/rules/chains.c): drop
- * the candidates before rule `to', in this chunk and in the chunks still
- * to visit, so that the walk goes on from there.
- */
-static __always_inline void xct_walk_skip(struct xct_policy_scratch *s, __u32 to)
+/* Drops the current chunk's candidates before rule w.skip_to. */
+static __always_inline void xct_walk_clear_below(struct xct_policy_scratch *s)
 {
-	__u32 chunk = to / XCT_CHUNK_BITS, j, base;
+	__u32 to = s->w.skip_to, j, base;
 
-	if (chunk > s->w.chunk) {
-		for (j = 0; j < XCT_CHUNK_WORDS; j++)
-			s->w.acc.w[j] = 0;
-		s->w.summary &= ~((1ULL << (chunk & (XCT_CHUNKS - 1))) - 1);
-		return;
-	}
 	for (j = 0; j < XCT_CHUNK_WORDS; j++) {
 		base = s->w.chunk * XCT_CHUNK_BITS + j * 64;
 		if (to >= base + 64)
@@ -504,6 +495,22 @@ static __always_inline void xct_walk_skip(struct xct_policy_scratch *s, __u32 to
 		else if (to > base)
 			s->w.acc.w[j] &= ~((1ULL << ((to - base) & 63)) - 1);
 	}
+}
+
+/*
+ * A return matched (an inlined user chain's, src/rules/chains.c): the walk
+ * goes on from rule `to'.  The candidates before it go, in this chunk now,
+ * in a later chunk when it is visited (xct_walk_chunk), and the chunks
+ * wholly before it from the summary.
+ */
+static __always_inline void xct_walk_skip(struct xct_policy_scratch *s, __u32 to)
+{
+	__u32 chunk = to / XCT_CHUNK_BITS;
+
+	s->w.skip_to = to;
+	if (chunk > s->w.chunk)
+		s->w.summary &= ~((1ULL << (chunk & (XCT_CHUNKS - 1))) - 1);
+	xct_walk_clear_below(s);
 }
 
 /* One candidate of the current chunk, lowest first: check its rule. */
@@ -567,6 +574,8 @@ static long xct_walk_chunk(__u32 i, void *unused)
 		for (j = 0; j < XCT_CHUNK_WORDS; j++)
 			s->w.acc.w[j] = f ? s->w.acc.w[j] & c->w[j] : c->w[j];
 	}
+	if (s->w.skip_to)
+		xct_walk_clear_below(s);
 	bpf_loop(XCT_CHUNK_BITS, xct_walk_candidate, NULL, 0);
 	return s->w.found ? 1 : 0;
 }
@@ -636,6 +645,7 @@ __noinline int xct_policy_eval(struct xct_policy_scratch *s)
 
 	w->gen = gen;
 	w->dflt = s->out.verdict;
+	w->skip_to = 0;
 	w->n_classes = 0;
 	w->found = 0;
 	w->summary = ~0ULL;

@@ -2017,3 +2017,51 @@ TEST(rules_chains_random_against_semantics)
 	CHECK(returns_taken > total / 20);
 	CHECK(refused < 40);
 }
+
+/* A return whose chain spans chunks goes on in a later chunk. */
+TEST(rules_chains_return_across_chunks)
+{
+	size_t cap = 1300 * 32, len = 0;
+	char *text = malloc(cap);
+	struct xct_rules_error err;
+	struct xct_ruleset rs;
+	struct xct_compiled c;
+	struct pkt p;
+	int i;
+
+	if (!text)
+		abort();
+	len += (size_t)snprintf(text + len, cap - len,
+				"policy drop\njump big tcp\naccept tcp dport 5\nchain big {\n"
+				"return saddr 10.9.0.0/16\n");
+	for (i = 0; i < 1200; i++)
+		len += (size_t)snprintf(text + len, cap - len, "drop dport %d\n", 5 + i % 3);
+	snprintf(text + len, cap - len, "}\n");
+	if (xct_rules_parse("t.rules", text, strlen(text), &rs, &err)) {
+		CHECK_FAIL("%u:%u: %s", err.loc.line, err.loc.col, err.msg);
+		free(text);
+		return;
+	}
+	free(text);
+	CHECK_EQ(rs.n_rules, 1202);
+	CHECK_EQ(rs.rules[0].skip_to, 1201);
+	if (compile(&rs, &c)) {
+		CHECK_FAIL("compile failed");
+		xct_ruleset_free(&rs);
+		return;
+	}
+	memset(&p, 0, sizeof(p));
+	p.family = XCT_AF_INET;
+	p.proto = TCP;
+	p.state = XCT_CTS_NEW;
+	p.dport = 5;
+	p.saddr.bytes[0] = 10;
+	p.saddr.bytes[1] = 8;
+	CHECK_EQ(eval_tables(&c, &rs, &p), 1);
+	p.saddr.bytes[1] = 9;
+	CHECK_EQ(eval_tables(&c, &rs, &p), 1201);
+	p.dport = 6;
+	CHECK_EQ(eval_tables(&c, &rs, &p), -1);
+	xct_compiled_free(&c);
+	xct_ruleset_free(&rs);
+}
