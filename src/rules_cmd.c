@@ -149,7 +149,8 @@ static void show_one(const struct xct_rule_text *t, const char *chain, __u64 pac
 		     bool first)
 {
 	if (xct_opts.json) {
-		if (t->kind == XCT_TEXT_CHAIN_OPEN || t->kind == XCT_TEXT_CHAIN_CLOSE)
+		if (t->kind == XCT_TEXT_CHAIN_OPEN || t->kind == XCT_TEXT_CHAIN_CLOSE ||
+		    t->kind == XCT_TEXT_MAP)
 			return;
 		printf("%s{\"line\":%u,\"rule\":", first ? "" : ",", t->line);
 		xct_json_string(t->text);
@@ -162,15 +163,19 @@ static void show_one(const struct xct_rule_text *t, const char *chain, __u64 pac
 		return;
 	}
 	switch (t->kind) {
+	case XCT_TEXT_MAP:
+		printf("%-60s # line %u: map\n", t->text, t->line);
+		break;
 	case XCT_TEXT_CHAIN_OPEN:
-		printf("%-60s # line %u\n", t->text, t->line);
+		printf("%-60s # line %u: chain\n", t->text, t->line);
 		break;
 	case XCT_TEXT_CHAIN_CLOSE:
 		printf("}\n");
 		break;
 	case XCT_TEXT_FLOW:
 		/* Its packets are counted by the rules of the chain they reach. */
-		printf("%s%-*s # line %u\n", chain ? "\t" : "", chain ? 52 : 60, t->text, t->line);
+		printf("%s%-*s # line %u: %.4s\n", chain ? "\t" : "", chain ? 52 : 60, t->text,
+		       t->line, t->text);
 		break;
 	default:
 		printf("%s%-*s # line %u: packets %llu bytes %llu\n", chain ? "\t" : "",

@@ -252,6 +252,7 @@ enum xct_text_kind {
 	XCT_TEXT_FLOW,	      /* jump or goto: counted by the rules it reaches */
 	XCT_TEXT_CHAIN_OPEN,  /* chain NAME { */
 	XCT_TEXT_CHAIN_CLOSE, /* } */
+	XCT_TEXT_MAP,	      /* map NAME { ... }, on one line */
 };
 
 struct xct_rule_text {

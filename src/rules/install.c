@@ -236,6 +236,10 @@ static int write_texts(struct xct_policy_maps *m, __u32 gen, const struct xct_ru
 
 	if (!at)
 		return -ENOMEM;
+	/* Maps first: a rule names a map defined before it. */
+	for (i = 0; i < rs->n_maps && !err; i++)
+		err = put_text(m, gen, &n, rs->maps[i].loc.line, XCT_TEXT_MAP, "%s",
+			       rs->maps[i].text);
 	for (int c = -1; c < (int)rs->n_chains && !err; c++) {
 		if (c >= 0)
 			err = put_text(m, gen, &n, rs->chains[c].loc.line, XCT_TEXT_CHAIN_OPEN,

@@ -3342,10 +3342,16 @@ static int parse_map(struct parser *p)
 			   def.name);
 	if (!err && !stmt_end(&p->cur))
 		err = perr(p, &p->cur, "expected end of line after '}', got %s", GOT(&p->cur));
+	if (!err) {
+		def.text = expand_text(p, kw.off, p->last.end);
+		if (!def.text)
+			err = oom(p, &kw);
+	}
 	if (!err && vec_reserve(p->rs.maps, p->rs.n_maps, p->maps_cap))
 		err = oom(p, &kw);
 	if (err) {
 		free(def.elems);
+		free(def.text);
 		return err;
 	}
 	p->rs.maps[p->rs.n_maps++] = def;
@@ -3431,8 +3437,10 @@ void xct_ruleset_free(struct xct_ruleset *rs)
 		rule_free(&rs->written[i]);
 	for (i = 0; i < rs->n_nat_rules; i++)
 		rule_free(&rs->nat_rules[i]);
-	for (i = 0; i < rs->n_maps; i++)
+	for (i = 0; i < rs->n_maps; i++) {
 		free(rs->maps[i].elems);
+		free(rs->maps[i].text);
+	}
 	free(rs->maps);
 	free(rs->chains);
 	free(rs->written);

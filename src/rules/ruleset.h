@@ -232,6 +232,7 @@ struct xct_map_def {
 	bool ports; /* keys are ports, else addresses */
 	struct xct_vmap_elem *elems;
 	size_t n;
+	char *text; /* as written, on one line, for xct rules show */
 };
 
 enum xct_policy {
