@@ -3358,6 +3358,25 @@ static int parse_map(struct parser *p)
 	return 0;
 }
 
+/* What a chain may not hold: the policy, sets and maps are the file's,
+ * and NAT rules a list of their own (the chain's matches would not reach
+ * them). */
+static bool in_chain_refused(struct parser *p)
+{
+	const struct tok *t = &p->cur;
+	int a = t->type == TOK_WORD ? lookup(actions, ARRAY_SIZE(actions), t->s, t->len) : -1;
+
+	if (tok_is(t, "policy") || tok_is(t, "set") || tok_is(t, "map"))
+		perr(p, t, "'%s' cannot be inside a chain (chain '%s', line %u, is not closed)",
+		     TXT(t), p->rs.chains[p->chain_cur].name, p->chain_open.loc.line);
+	else if (a >= 0 && is_nat_action((enum xct_rule_action)actions[a].val))
+		perr(p, t, "NAT rules are a list of their own: '%s' cannot be inside a chain",
+		     TXT(t));
+	else
+		return false;
+	return true;
+}
+
 void xct_rule_free(struct xct_rule *r)
 {
 	rule_free(r);
@@ -3367,6 +3386,7 @@ static int parse_chain(struct parser *p);
 static int parse_chain_end(struct parser *p);
 static int parse_map(struct parser *p);
 static bool rule_has_vmap(struct parser *p);
+static bool in_chain_refused(struct parser *p);
 
 static int parse_stmt(struct parser *p)
 {
@@ -3375,6 +3395,8 @@ static int parse_stmt(struct parser *p)
 	char sugg[64];
 	int a;
 
+	if (p->chain_cur >= 0 && in_chain_refused(p))
+		return -EINVAL;
 	if (tok_is(t, "set"))
 		return parse_set(p);
 	if (tok_is(t, "policy"))

@@ -222,6 +222,12 @@ TEST(chains_errors)
 		  "'notrack' (decided before tracking) (xct copies a jump's matches into each rule "
 		  "of its chain)");
 	CHAIN_ERR("}\n", 1, 1, "unexpected '}' (no '{' is open)");
+	CHAIN_ERR("chain a {\npolicy drop\n}\n", 2, 1,
+		  "'policy' cannot be inside a chain (chain 'a', line 1, is not closed)");
+	CHAIN_ERR("chain a {\nset s { 80 }\n}\n", 2, 1,
+		  "'set' cannot be inside a chain (chain 'a', line 1, is not closed)");
+	CHAIN_ERR("chain a {\nmasquerade oif lo\n}\n", 2, 1,
+		  "NAT rules are a list of their own: 'masquerade' cannot be inside a chain");
 }
 
 TEST(chains_depth_limit)
