@@ -7,6 +7,7 @@
 # through xct, then through nftables alone; each must fare alike
 # (answered, refused with a RST, or dropped), and the expected outcome
 # of each is checked too, so that a ruleset neither decides is no pass.
+# nft also judges which nestings and loops load, beside xct rules check.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
 NS_PREFIX=chains
@@ -192,5 +193,49 @@ check chains_load_counts_expanded_rules $? "$(cat "$WORK/load.out")"
 # Counters per rule as written: the accept of deep saw one connection.
 grep -qE '^	accept sport 40000-40999 +# line [0-9]+: packets 1 bytes [0-9]+$' "$WORK/show.out"
 check chains_counters_per_written_rule $? "$(grep sport "$WORK/show.out")"
+
+# Depth and loops: nft accepts 15 chains nested from its base chain and
+# refuses a 16th, and refuses a loop; xct rules check must agree.
+nest_nft() { # N [loop]
+	local i
+	echo "table inet xctdepth {"
+	echo "    chain input { type filter hook input priority 0; jump c1; }"
+	for i in $(seq 1 "$1"); do
+		if [ "$i" -lt "$1" ]; then
+			echo "    chain c$i { jump c$((i + 1)); }"
+		elif [ -n "${2:-}" ]; then
+			echo "    chain c$i { jump c1; }"
+		else
+			echo "    chain c$i { accept; }"
+		fi
+	done
+	echo "}"
+}
+nest_xct() { # N [loop]
+	local i
+	echo "jump c1"
+	for i in $(seq 1 "$1"); do
+		if [ "$i" -lt "$1" ]; then
+			printf 'chain c%d {\njump c%d\n}\n' "$i" $((i + 1))
+		elif [ -n "${2:-}" ]; then
+			printf 'chain c%d {\njump c1\n}\n' "$i"
+		else
+			printf 'chain c%d {\naccept\n}\n' "$i"
+		fi
+	done
+}
+depth_seen=""
+for c in "15" "16" "3 loop"; do
+	# shellcheck disable=SC2086 # two words: N and "loop"
+	nest_nft $c >"$WORK/depth.nft"
+	# shellcheck disable=SC2086
+	nest_xct $c >"$WORK/depth.xct"
+	in_ns "$NS_R" nft -f "$WORK/depth.nft" 2>/dev/null && n=loaded || n=refused
+	in_ns "$NS_R" nft delete table inet xctdepth 2>/dev/null
+	"$XCT" rules check "$WORK/depth.xct" >/dev/null 2>&1 && x=loaded || x=refused
+	depth_seen="$depth_seen ${c// /-}:nft=$n,xct=$x"
+done
+[ "$depth_seen" = " 15:nft=loaded,xct=loaded 16:nft=refused,xct=refused 3-loop:nft=refused,xct=refused" ]
+check chains_depth_and_loops_as_nft $? "$depth_seen"
 
 [ "$failures" -eq 0 ]
