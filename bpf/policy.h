@@ -262,6 +262,8 @@ struct xct_walk {
 	__u64 summary; /* chunks still to visit */
 	__u32 chunk;   /* the chunk being visited */
 	__u32 found;
+	__u32 dflt;	      /* the verdict if no rule decides */
+	__u32 skip_to;	      /* a return matched: no candidate before this rule */
 	struct xct_chunk acc; /* its candidates not yet checked */
 };
 
@@ -477,7 +479,38 @@ __noinline int xct_rule_check(__u32 idx, struct xct_policy_in *in, struct xct_po
 		xct_rule_log(idx, rec, in);
 	out->verdict = rec->action;
 	out->line = rec->line;
+	out->skip_to = rec->skip_to;
 	return 1;
+}
+
+/* Drops the current chunk's candidates before rule w.skip_to. */
+static __always_inline void xct_walk_clear_below(struct xct_policy_scratch *s)
+{
+	__u32 to = s->w.skip_to, j, base;
+
+	for (j = 0; j < XCT_CHUNK_WORDS; j++) {
+		base = s->w.chunk * XCT_CHUNK_BITS + j * 64;
+		if (to >= base + 64)
+			s->w.acc.w[j] = 0;
+		else if (to > base)
+			s->w.acc.w[j] &= ~((1ULL << ((to - base) & 63)) - 1);
+	}
+}
+
+/*
+ * A return matched (an inlined user chain's, src/rules/chains.c): the walk
+ * goes on from rule `to'.  The candidates before it go, in this chunk now,
+ * in a later chunk when it is visited (xct_walk_chunk), and the chunks
+ * wholly before it from the summary.
+ */
+static __always_inline void xct_walk_skip(struct xct_policy_scratch *s, __u32 to)
+{
+	__u32 chunk = to / XCT_CHUNK_BITS;
+
+	s->w.skip_to = to;
+	if (chunk > s->w.chunk)
+		s->w.summary &= ~((1ULL << (chunk & (XCT_CHUNKS - 1))) - 1);
+	xct_walk_clear_below(s);
 }
 
 /* One candidate of the current chunk, lowest first: check its rule. */
@@ -501,6 +534,15 @@ static long xct_walk_candidate(__u32 i, void *unused)
 	rule = s->w.chunk * XCT_CHUNK_BITS + j * 64 + xct_ctz64(word);
 	if (!xct_rule_check(s->w.gen * XCT_RULES_MAX + rule, &s->in, &s->out))
 		return 0;
+	if (s->out.verdict == XCT_VERDICT_RETURN) {
+		/* Counted as the rule it is; the default stands until a
+		 * later rule decides. */
+		xct_policy_count(s->w.gen, rule, s->in.len);
+		s->out.verdict = s->w.dflt;
+		s->out.line = 0;
+		xct_walk_skip(s, s->out.skip_to);
+		return 0;
+	}
 	s->out.rule = rule;
 	s->out.matched = 1;
 	s->w.found = 1;
@@ -532,6 +574,8 @@ static long xct_walk_chunk(__u32 i, void *unused)
 		for (j = 0; j < XCT_CHUNK_WORDS; j++)
 			s->w.acc.w[j] = f ? s->w.acc.w[j] & c->w[j] : c->w[j];
 	}
+	if (s->w.skip_to)
+		xct_walk_clear_below(s);
 	bpf_loop(XCT_CHUNK_BITS, xct_walk_candidate, NULL, 0);
 	return s->w.found ? 1 : 0;
 }
@@ -600,6 +644,8 @@ __noinline int xct_policy_eval(struct xct_policy_scratch *s)
 	used = g->fields_used;
 
 	w->gen = gen;
+	w->dflt = s->out.verdict;
+	w->skip_to = 0;
 	w->n_classes = 0;
 	w->found = 0;
 	w->summary = ~0ULL;

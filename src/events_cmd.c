@@ -52,9 +52,10 @@ struct events_ctx {
 
 static const char *verdict_name(__u8 v)
 {
-	static const char *const names[] = {"accept", "drop", "reject", "notrack"};
+	/* "return": a logged return of a user chain, which decides nothing. */
+	static const char *const names[] = {"accept", "drop", "reject", "notrack", "return"};
 
-	return v < 4 ? names[v] : "?";
+	return v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
 }
 
 static const char *state_name(__u8 s)

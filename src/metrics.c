@@ -82,7 +82,7 @@ static const struct stat_metric other_stats[] = {
 static const char *const reason_names[] = {XCT_REASONS(XCT_REASON_NAME)};
 #undef XCT_REASON_NAME
 
-static const char *const verdict_names[] = {"accept", "drop", "reject", "notrack"};
+static const char *const verdict_names[] = {"accept", "drop", "reject", "notrack", "return"};
 
 static const char *verdict_name(__u8 v)
 {

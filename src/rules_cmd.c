@@ -95,14 +95,27 @@ static int rules_check(const char *path, bool load)
 		err = xct_policy_install(&maps, &rs, &c);
 		rc = err ? XCT_EXIT_RUNTIME : XCT_EXIT_OK;
 	}
-	if (rc == XCT_EXIT_OK && rs.n_nat_rules)
-		printf("%s: %zu rule%s, %zu NAT rule%s, %zu set%s, %s\n", file, rs.n_rules,
-		       rs.n_rules == 1 ? "" : "s", rs.n_nat_rules, rs.n_nat_rules == 1 ? "" : "s",
-		       rs.n_sets, rs.n_sets == 1 ? "" : "s", load ? "loaded" : "valid");
-	else if (rc == XCT_EXIT_OK)
-		printf("%s: %zu rule%s, %zu set%s, %s\n", file, rs.n_rules,
-		       rs.n_rules == 1 ? "" : "s", rs.n_sets, rs.n_sets == 1 ? "" : "s",
-		       load ? "loaded" : "valid");
+	if (rc == XCT_EXIT_OK) {
+		char rules[96];
+
+		/* Chains and vmaps are expanded: say how many rules the
+		 * datapath walks, which is what the limit counts. */
+		if (rs.n_chains || rs.n_written != rs.n_rules)
+			snprintf(rules, sizeof(rules),
+				 "%zu rule%s as written, %zu expanded, %zu chain%s", rs.n_written,
+				 rs.n_written == 1 ? "" : "s", rs.n_rules, rs.n_chains,
+				 rs.n_chains == 1 ? "" : "s");
+		else
+			snprintf(rules, sizeof(rules), "%zu rule%s", rs.n_rules,
+				 rs.n_rules == 1 ? "" : "s");
+		if (rs.n_nat_rules)
+			printf("%s: %s, %zu NAT rule%s, %zu set%s, %s\n", file, rules,
+			       rs.n_nat_rules, rs.n_nat_rules == 1 ? "" : "s", rs.n_sets,
+			       rs.n_sets == 1 ? "" : "s", load ? "loaded" : "valid");
+		else
+			printf("%s: %s, %zu set%s, %s\n", file, rules, rs.n_sets,
+			       rs.n_sets == 1 ? "" : "s", load ? "loaded" : "valid");
+	}
 	if (load)
 		xct_policy_close(&maps);
 	xct_compiled_free(&c);
@@ -131,17 +144,69 @@ static int rule_counters(struct xct_policy_maps *m, __u32 idx, __u64 *packets, _
 	return 0;
 }
 
-static void show_one(const struct xct_rule_text *t, __u64 packets, __u64 bytes, bool first)
+/* One line of the rules as written; chain is the chain it is in, or NULL. */
+static void show_one(const struct xct_rule_text *t, const char *chain, __u64 packets, __u64 bytes,
+		     bool first)
 {
 	if (xct_opts.json) {
+		if (t->kind == XCT_TEXT_CHAIN_OPEN || t->kind == XCT_TEXT_CHAIN_CLOSE ||
+		    t->kind == XCT_TEXT_MAP)
+			return;
 		printf("%s{\"line\":%u,\"rule\":", first ? "" : ",", t->line);
 		xct_json_string(t->text);
+		if (chain) {
+			printf(",\"chain\":");
+			xct_json_string(chain);
+		}
 		printf(",\"packets\":%llu,\"bytes\":%llu}", (unsigned long long)packets,
 		       (unsigned long long)bytes);
 		return;
 	}
-	printf("%-60s # line %u: packets %llu bytes %llu\n", t->text, t->line,
-	       (unsigned long long)packets, (unsigned long long)bytes);
+	switch (t->kind) {
+	case XCT_TEXT_MAP:
+		printf("%-60s # line %u: map\n", t->text, t->line);
+		break;
+	case XCT_TEXT_CHAIN_OPEN:
+		printf("%-60s # line %u: chain\n", t->text, t->line);
+		break;
+	case XCT_TEXT_CHAIN_CLOSE:
+		printf("}\n");
+		break;
+	case XCT_TEXT_FLOW:
+		/* Its packets are counted by the rules of the chain they reach. */
+		printf("%s%-*s # line %u: %.4s\n", chain ? "\t" : "", chain ? 52 : 60, t->text,
+		       t->line, t->text);
+		break;
+	default:
+		printf("%s%-*s # line %u: packets %llu bytes %llu\n", chain ? "\t" : "",
+		       chain ? 52 : 60, t->text, t->line, (unsigned long long)packets,
+		       (unsigned long long)bytes);
+	}
+}
+
+/* The counters of each rule as written: the sum of its copies' in the
+ * expanded list (src/rules/chains.c). */
+static int written_counters(struct xct_policy_maps *m, __u32 gen, __u32 n, __u64 *packets,
+			    __u64 *bytes)
+{
+	struct xct_rule_rec rec;
+	__u64 p, b;
+	__u32 i, idx;
+
+	for (i = 0; i < n; i++) {
+		idx = gen * XCT_RULES_MAX + i;
+		if (bpf_map_lookup_elem(m->rules, &idx, &rec)) {
+			xct_err("cannot read rule %u: %s", i, strerror(errno));
+			return -1;
+		}
+		if (rule_counters(m, idx, &p, &b))
+			return -1;
+		if (rec.src < XCT_TEXTS_MAX) {
+			packets[rec.src] += p;
+			bytes[rec.src] += b;
+		}
+	}
+	return 0;
 }
 
 /* The NAT rules after the filter rules: they have no packet counters,
@@ -178,6 +243,8 @@ static int rules_show(void)
 {
 	struct xct_policy_maps m;
 	struct xct_policy_ctl *ctl;
+	__u64 *packets, *bytes;
+	char chain[XCT_RULE_NAME_MAX] = "";
 	__u32 gen, i, n;
 	int rc = XCT_EXIT_OK;
 
@@ -196,6 +263,14 @@ static int rules_show(void)
 	}
 	gen = ctl->active_gen & 1;
 	n = ctl->gen[gen].n_rules;
+	packets = calloc(XCT_TEXTS_MAX, sizeof(*packets));
+	bytes = calloc(XCT_TEXTS_MAX, sizeof(*bytes));
+	if (!packets || !bytes || written_counters(&m, gen, n, packets, bytes)) {
+		free(packets);
+		free(bytes);
+		xct_policy_close(&m);
+		return XCT_EXIT_RUNTIME;
+	}
 	/* The sets first, with the elements they hold now, so that the
 	 * output loads back as the running ruleset (as nft list ruleset). */
 	if (!xct_opts.json && show_sets(&m)) {
@@ -204,29 +279,44 @@ static int rules_show(void)
 	}
 	if (xct_opts.json)
 		putchar('[');
-	/* The policy line first, as the default it is; then the rules in order. */
-	for (i = 0; i <= n; i++) {
+	/* The policy line first, as the default it is; then the rules as
+	 * written, up to the first slot with no text. */
+	for (i = 0; i <= XCT_TEXTS_MAX; i++) {
 		__u32 slot = i == 0 ? XCT_RULES_MAX - 1 : i - 1;
 		__u32 key = gen << 16 | slot;
 		struct xct_rule_text t;
-		__u64 packets, bytes;
+		__u64 pk, by;
 
 		if (bpf_map_lookup_elem(m.rule_text, &key, &t)) {
+			if (i > 0 && errno == ENOENT)
+				break;
 			xct_err("cannot read rule %u: %s", slot, strerror(errno));
 			rc = XCT_EXIT_RUNTIME;
 			break;
 		}
-		if (rule_counters(&m, gen * XCT_RULES_MAX + slot, &packets, &bytes)) {
-			rc = XCT_EXIT_RUNTIME;
-			break;
+		if (i == 0) {
+			if (rule_counters(&m, gen * XCT_RULES_MAX + slot, &pk, &by)) {
+				rc = XCT_EXIT_RUNTIME;
+				break;
+			}
+		} else {
+			pk = packets[slot];
+			by = bytes[slot];
 		}
+		if (t.kind == XCT_TEXT_CHAIN_OPEN)
+			snprintf(chain, sizeof(chain), "%.*s", (int)strcspn(t.text + 6, " "),
+				 t.text + 6);
 		/* A text cut at the limit would load back as another rule. */
 		if (!xct_opts.json && strnlen(t.text, sizeof(t.text)) == sizeof(t.text) - 1)
 			xct_err("the rule on line %u is longer than %zu bytes and shown cut: "
 				"this output does not load back as the running rules",
 				t.line, sizeof(t.text) - 1);
-		show_one(&t, packets, bytes, i == 0);
+		show_one(&t, chain[0] ? chain : NULL, pk, by, i == 0);
+		if (t.kind == XCT_TEXT_CHAIN_CLOSE)
+			chain[0] = 0;
 	}
+	free(packets);
+	free(bytes);
 	if (rc == XCT_EXIT_OK)
 		rc = show_nat(&m, gen);
 	if (xct_opts.json)

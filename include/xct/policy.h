@@ -63,6 +63,9 @@ enum xct_verdict {
 	XCT_VERDICT_DROP,
 	XCT_VERDICT_REJECT,
 	XCT_VERDICT_NOTRACK,
+	/* Not a verdict: a 'return' of a user chain, inlined (src/rules/
+	 * chains.c).  The walk goes on from the rule's skip_to. */
+	XCT_VERDICT_RETURN,
 };
 
 enum xct_field {
@@ -177,9 +180,13 @@ struct xct_rule_rec {
 	__u32 sport_set;
 	__u32 dport_set;
 	__u32 line;	   /* in the rules file, for events and xct rules show */
+	__u32 skip_to;	   /* XCT_VERDICT_RETURN: the first rule after its chain */
+	__u32 src;	   /* the rule as written, for xct rules show's counters */
 	__u64 limit_cost;  /* credit one packet (or byte) costs, see xct_limit_take */
 	__u64 limit_burst; /* credit the bucket holds */
 };
+
+_Static_assert(sizeof(struct xct_rule_rec) == 48, "rule record layout");
 
 /* Key of a per-source rate-limit bucket ("limit ... per saddr"). */
 struct xct_limit_src_key {
@@ -200,7 +207,7 @@ struct xct_policy_out {
 	__u16 pad;
 	__u32 rule;
 	__u32 line;
-	__u32 pad2;
+	__u32 skip_to; /* of a matching return (XCT_VERDICT_RETURN) */
 };
 
 /* A generation's header. */
@@ -237,12 +244,27 @@ struct xct_set_info {
 	__u8 pad[3];
 };
 
-/* A rule's text for xct rules show, keyed by gen << 16 | rule; rule
- * XCT_RULES_MAX - 1 of each generation holds the policy line. */
+/* A written rule's text for xct rules show, keyed by gen << 16 | rule
+ * as written (xct_rule_rec.src); rule XCT_RULES_MAX - 1 of each
+ * generation holds the policy line. */
+enum xct_text_kind {
+	XCT_TEXT_RULE = 0,
+	XCT_TEXT_FLOW,	      /* jump or goto: counted by the rules it reaches */
+	XCT_TEXT_CHAIN_OPEN,  /* chain NAME { */
+	XCT_TEXT_CHAIN_CLOSE, /* } */
+	XCT_TEXT_MAP,	      /* map NAME { ... }, on one line */
+};
+
 struct xct_rule_text {
 	__u32 line;
 	char text[XCT_POLICY_TEXT_MAX];
+	__u8 kind; /* enum xct_text_kind */
+	__u8 pad[3];
 };
+
+/* Entries of xct_rule_text a generation may hold besides the policy line:
+ * the written rules and a line per chain's '{' and '}'. */
+#define XCT_TEXTS_MAX (XCT_RULES_MAX - 1)
 
 /* ---- Logic ---- */
 

@@ -351,8 +351,10 @@ static int check_rules(struct compiler *cc)
 	for (i = 0; i < rs->n_rules; i++) {
 		const struct xct_rule *r = &rs->rules[i];
 
-		if ((unsigned int)r->action > XCT_ACTION_NOTRACK)
+		if ((unsigned int)r->action > XCT_ACTION_NOTRACK && r->action != XCT_ACTION_RETURN)
 			return fail_rule(cc, r, "bad action %d", r->action);
+		if (r->action == XCT_ACTION_RETURN && (r->skip_to <= i || r->skip_to > rs->n_rules))
+			return fail_rule(cc, r, "bad return target %u", r->skip_to);
 		if (r->saddr.present && (ret = check_set_ref(cc, r, r->saddr.set, XCT_SET_ADDR)))
 			return ret;
 		if (r->daddr.present && (ret = check_set_ref(cc, r, r->daddr.set, XCT_SET_ADDR)))
@@ -383,10 +385,9 @@ static __u64 mul_sat(__u64 a, __u64 b)
 }
 
 static const __u8 verdict_of[] = {
-	[XCT_ACTION_ACCEPT] = XCT_VERDICT_ACCEPT,
-	[XCT_ACTION_DROP] = XCT_VERDICT_DROP,
-	[XCT_ACTION_REJECT] = XCT_VERDICT_REJECT,
-	[XCT_ACTION_NOTRACK] = XCT_VERDICT_NOTRACK,
+	[XCT_ACTION_ACCEPT] = XCT_VERDICT_ACCEPT, [XCT_ACTION_DROP] = XCT_VERDICT_DROP,
+	[XCT_ACTION_REJECT] = XCT_VERDICT_REJECT, [XCT_ACTION_NOTRACK] = XCT_VERDICT_NOTRACK,
+	[XCT_ACTION_RETURN] = XCT_VERDICT_RETURN,
 };
 
 static int compile_recs(struct compiler *cc)
@@ -403,6 +404,8 @@ static int compile_recs(struct compiler *cc)
 
 		rec->action = verdict_of[r->action];
 		rec->line = r->loc.line;
+		rec->skip_to = r->skip_to;
+		rec->src = r->src;
 		if (r->log)
 			rec->flags |= XCT_RULE_LOG;
 		/* Set ids are index + 1, so 0 means "no set"; the NEG flags
@@ -455,6 +458,9 @@ static __u32 rule_states(const struct xct_rule *r)
 {
 	if (r->action == XCT_ACTION_NOTRACK)
 		return 1u << XCT_STAGE_RAW;
+	/* A return skips the notrack rules after it as well. */
+	if (r->action == XCT_ACTION_RETURN && !r->ct_states)
+		return (1u << (XCT_STAGE_RAW + 1)) - 1;
 	if (!r->ct_states)
 		return (1u << XCT_STAGE_RAW) - 1;
 	return r->ct_states & ((1u << XCT_STAGE_RAW) - 1);
@@ -1061,7 +1067,9 @@ static void mark_decided(struct compiler *cc)
 			continue;
 		rule = cl->chunk_no[0] * XCT_CHUNK_BITS + j * 64 +
 		       (__u32)__builtin_ctzll(cl->chunks[0].w[j]);
-		if (rule < cc->n_rules && meta_only(&cc->rs->rules[rule]))
+		/* A return decides nothing: the walk goes on past it. */
+		if (rule < cc->n_rules && meta_only(&cc->rs->rules[rule]) &&
+		    cc->rs->rules[rule].action != XCT_ACTION_RETURN)
 			cl->decided = rule + 1;
 	}
 }

@@ -205,6 +205,64 @@ static int key_gen_u32_first(const void *key, void *ctx)
 	return v == *(__u32 *)ctx;
 }
 
+/* One entry of the rules as written, for xct rules show. */
+static int put_text(struct xct_policy_maps *m, __u32 gen, __u32 *n, __u32 line, __u8 kind,
+		    const char *fmt, const char *arg)
+{
+	struct xct_rule_text t = {.line = line, .kind = kind};
+	__u32 k;
+
+	if (*n >= XCT_TEXTS_MAX)
+		return -E2BIG;
+	snprintf(t.text, sizeof(t.text), fmt, arg ? arg : "");
+	k = TEXT_KEY(gen, *n);
+	if (bpf_map_update_elem(m->rule_text, &k, &t, BPF_ANY))
+		return -errno;
+	(*n)++;
+	return 0;
+}
+
+/*
+ * The rules as written, in the order xct rules show prints them: the base
+ * rules, then each chain between its 'chain NAME {' and '}'.  Each record
+ * of the expanded list then names the entry of the rule it was copied
+ * from (src), whose counters are the sum of its copies'.
+ */
+static int write_texts(struct xct_policy_maps *m, __u32 gen, const struct xct_ruleset *rs,
+		       struct xct_rule_rec *recs, __u32 n_recs)
+{
+	__u32 *at = calloc(rs->n_written + 1, sizeof(*at)), n = 0, i;
+	int err = 0;
+
+	if (!at)
+		return -ENOMEM;
+	/* Maps first: a rule names a map defined before it. */
+	for (i = 0; i < rs->n_maps && !err; i++)
+		err = put_text(m, gen, &n, rs->maps[i].loc.line, XCT_TEXT_MAP, "%s",
+			       rs->maps[i].text);
+	for (int c = -1; c < (int)rs->n_chains && !err; c++) {
+		if (c >= 0)
+			err = put_text(m, gen, &n, rs->chains[c].loc.line, XCT_TEXT_CHAIN_OPEN,
+				       "chain %s {", rs->chains[c].name);
+		for (i = 0; i < rs->n_written && !err; i++) {
+			const struct xct_rule *r = &rs->written[i];
+			bool flow = r->action == XCT_ACTION_JUMP || r->action == XCT_ACTION_GOTO;
+
+			if (r->chain_of != c)
+				continue;
+			at[i] = n;
+			err = put_text(m, gen, &n, r->loc.line,
+				       flow ? XCT_TEXT_FLOW : XCT_TEXT_RULE, "%s", r->text);
+		}
+		if (c >= 0 && !err)
+			err = put_text(m, gen, &n, 0, XCT_TEXT_CHAIN_CLOSE, "}", NULL);
+	}
+	for (i = 0; i < n_recs && !err; i++)
+		recs[i].src = recs[i].src < rs->n_written ? at[recs[i].src] : 0;
+	free(at);
+	return err;
+}
+
 static int key_gen_text(const void *key, void *ctx)
 {
 	__u32 v;
@@ -415,7 +473,6 @@ static int write_gen(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 	struct xct_rule_rec *recs;
 	__u64 *zero_limits;
 	__u32 i, k;
-	size_t r;
 	int err;
 
 	/* What the generation held before. */
@@ -505,6 +562,9 @@ static int write_gen(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 		goto out;
 	}
 	memcpy(recs, c->recs, c->n_rules * sizeof(*recs));
+	err = write_texts(m, gen, rs, recs, c->n_rules);
+	if (err)
+		goto out;
 	recs[POLICY_SLOT].action = c->policy;
 	recs[POLICY_SLOT].line = rs->policy_loc.line;
 	err = array_write(m->rules, gen * XCT_RULES_MAX, recs, sizeof(*recs), XCT_RULES_MAX);
@@ -524,14 +584,6 @@ static int write_gen(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 			if (bpf_map_update_elem(m->rule_stats, &key, zero_stats, BPF_ANY))
 				err = -errno;
 		}
-	}
-	for (r = 0; r < rs->n_rules && !err; r++) {
-		struct xct_rule_text t = {.line = rs->rules[r].loc.line};
-
-		snprintf(t.text, sizeof(t.text), "%s", rs->rules[r].text ? rs->rules[r].text : "");
-		k = TEXT_KEY(gen, (__u32)r);
-		if (bpf_map_update_elem(m->rule_text, &k, &t, BPF_ANY))
-			err = -errno;
 	}
 	if (!err) {
 		struct xct_rule_text t = {.line = rs->policy_loc.line};

@@ -88,7 +88,8 @@ struct name_val {
 static const struct name_val stmt_keywords[] = {
 	{"set", 0},    {"policy", 0},  {"accept", 0},	  {"drop", 0},
 	{"reject", 0}, {"notrack", 0}, {"masquerade", 0}, {"snat", 0},
-	{"dnat", 0},   {"define", 0},  {"include", 0},
+	{"dnat", 0},   {"define", 0},  {"include", 0},	  {"chain", 0},
+	{"jump", 0},   {"goto", 0},    {"return", 0},	  {"map", 0},
 };
 
 static const struct name_val actions[] = {
@@ -99,6 +100,11 @@ static const struct name_val actions[] = {
 	{"masquerade", XCT_ACTION_MASQUERADE},
 	{"snat", XCT_ACTION_SNAT},
 	{"dnat", XCT_ACTION_DNAT},
+	/* Indexed by action (actions[r.action].name): chains.c's, in order. */
+	{"jump", XCT_ACTION_JUMP},
+	{"goto", XCT_ACTION_GOTO},
+	{"return", XCT_ACTION_RETURN},
+	{"vmap", XCT_ACTION_VMAP},
 };
 
 /* At most this many NAT rules: they are walked, not classified. */
@@ -397,6 +403,10 @@ struct parser {
 	size_t sets_cap;
 	size_t rules_cap;
 	size_t nat_rules_cap;
+	/* chain NAME { ... } being read: its index, or -1; where it opened */
+	int chain_cur;
+	struct tok chain_open;
+	size_t chains_cap, maps_cap;
 	int nat_action; /* of the NAT rule being parsed, for its messages */
 
 	struct define *defines;
@@ -1264,6 +1274,10 @@ struct rule_ctx {
 
 static void rule_free(struct xct_rule *r)
 {
+	if (r->vmap)
+		free(r->vmap->elems);
+	free(r->vmap);
+	free(r->jump);
 	free(r->text);
 	free(r->comment);
 	free(r->log_prefix);
@@ -1498,6 +1512,9 @@ static int parse_match_value(struct parser *p, const char *kw, bool *negate, int
 	return elem(p, ctx);
 }
 
+static bool next_is_vmap(struct parser *p);
+static int parse_vmap(struct parser *p, struct rule_ctx *rc, enum xct_vmap_field field);
+
 /* saddr|daddr [!=] (ADDR | PREFIX | { ... } | @set) */
 static int parse_addr_match(struct parser *p, struct rule_ctx *rc)
 {
@@ -1509,6 +1526,8 @@ static int parse_addr_match(struct parser *p, struct rule_ctx *rc)
 
 	if (m->present)
 		return perr(p, &kw, "'%s' given twice", ac.kw);
+	if (next_is_vmap(p))
+		return parse_vmap(p, rc, src ? XCT_VMAP_SADDR : XCT_VMAP_DADDR);
 	m->present = true;
 	return parse_match_value(p, ac.kw, &m->negate, &m->set, XCT_SET_ADDR, addr_elem, &ac,
 				 "an address, a prefix");
@@ -1559,6 +1578,8 @@ static int parse_port_match(struct parser *p, struct rule_ctx *rc)
 			    pc.kw, proto_name(rc->r.proto, b, sizeof(b)));
 	if (!rc->r.sport.present && !rc->r.dport.present)
 		rc->ports_tok = kw;
+	if (next_is_vmap(p))
+		return parse_vmap(p, rc, src ? XCT_VMAP_SPORT : XCT_VMAP_DPORT);
 	m->present = true;
 	return parse_match_value(p, pc.kw, &m->negate, &m->set, XCT_SET_PORT, port_elem, &pc,
 				 "a port, a port range");
@@ -2622,6 +2643,9 @@ static int check_nat_rule(struct parser *p, const struct rule_ctx *rc, const str
 }
 
 /* ACTION MATCH... [OPTION...] */
+static int parse_jump_target(struct parser *p, const struct xct_rule *r, struct xct_jump **out);
+static int check_flow_rule(struct parser *p, struct rule_ctx *rc, const struct tok *first);
+
 static int parse_rule(struct parser *p, int action)
 {
 	struct rule_ctx rc;
@@ -2640,10 +2664,16 @@ static int parse_rule(struct parser *p, int action)
 		rc.r.hook = rc.r.action == XCT_ACTION_DNAT ? XCT_HOOK_INGRESS : XCT_HOOK_EGRESS;
 		if (p->rs.n_nat_rules >= NAT_RULES_MAX)
 			return perr(p, &first, "too many NAT rules (at most %d)", NAT_RULES_MAX);
-	} else if (p->rs.n_rules >= RULES_MAX) {
+	} else if (p->rs.n_written >= RULES_MAX) {
 		return perr(p, &first, "too many rules (at most %d)", RULES_MAX);
 	}
-	advance(p);
+	rc.r.chain_of = p->chain_cur;
+	/* A vmap rule starts with its matches: the verdicts are in the map. */
+	if (rc.r.action != XCT_ACTION_VMAP)
+		advance(p);
+	if ((rc.r.action == XCT_ACTION_JUMP || rc.r.action == XCT_ACTION_GOTO) &&
+	    parse_jump_target(p, &rc.r, &rc.r.jump))
+		return -EINVAL;
 	if (rc.r.action == XCT_ACTION_SNAT && !tok_is(&p->cur, "to"))
 		return perr(p, &p->cur,
 			    "expected 'to' after 'snat' (snat to ADDR[:PORT-PORT]), got %s",
@@ -2699,6 +2729,8 @@ static int parse_rule(struct parser *p, int action)
 			err = check_nat_rule(p, &rc, &kw);
 	}
 	/* A translated port needs a protocol that has ports (as in nft). */
+	if (!err)
+		err = check_flow_rule(p, &rc, &first);
 	if (!err && rc.r.action == XCT_ACTION_DNAT && rc.r.nat_to.has_ports &&
 	    (!rc.r.has_proto || (rc.r.proto != PROTO_TCP && rc.r.proto != PROTO_UDP)))
 		err = perr(p, &first, "'dnat to ADDR:PORT' needs 'tcp' or 'udp' in the rule");
@@ -2707,7 +2739,7 @@ static int parse_rule(struct parser *p, int action)
 		if (!rc.r.text)
 			err = oom(p, &first);
 		else if (nat ? vec_reserve(p->rs.nat_rules, p->rs.n_nat_rules, p->nat_rules_cap)
-			     : vec_reserve(p->rs.rules, p->rs.n_rules, p->rules_cap))
+			     : vec_reserve(p->rs.written, p->rs.n_written, p->rules_cap))
 			err = oom(p, &first);
 	}
 	if (err) {
@@ -2717,7 +2749,7 @@ static int parse_rule(struct parser *p, int action)
 	if (nat)
 		p->rs.nat_rules[p->rs.n_nat_rules++] = rc.r;
 	else
-		p->rs.rules[p->rs.n_rules++] = rc.r;
+		p->rs.written[p->rs.n_written++] = rc.r;
 	return 0;
 }
 
@@ -2911,7 +2943,7 @@ static void lex_restore(struct parser *p, const struct lex_state *ls)
 /* Parses the statements of text as file, at the start of a file. */
 static int parse_buffer(struct parser *p, const char *file, const char *text, size_t len)
 {
-	int ret;
+	int ret, chain;
 
 	p->text = text;
 	p->len = len;
@@ -2925,7 +2957,13 @@ static int parse_buffer(struct parser *p, const char *file, const char *text, si
 	if (ret)
 		return ret;
 	lex(p, &p->cur);
-	return parse_stmts(p);
+	chain = p->chain_cur;
+	ret = parse_stmts(p);
+	/* A chain's '}' is in the file of its '{'. */
+	if (!ret && p->chain_cur != chain)
+		ret = perr(p, &p->chain_open, "unterminated chain '%s' (its '}' is missing)",
+			   p->rs.chains[p->chain_cur].name);
+	return ret;
 }
 
 /* The statements of file, included where the token at stands. */
@@ -3031,6 +3069,470 @@ static int parse_include(struct parser *p)
 	return ret;
 }
 
+/* ---- Chains and verdict maps ----
+ *
+ * chain NAME { RULES }, jump NAME, goto NAME, return, and FIELD vmap
+ * { KEY : VERDICT, ... } as nftables writes them.  The parser only records
+ * what is written; src/rules/chains.c resolves the names (a chain may be
+ * used before it is defined, as in an nft file) and expands the chains
+ * into the flat list the datapath walks.
+ */
+
+/* Where t stands, for a message of the expansion. */
+static void flow_src_at(const struct parser *p, const struct tok *t, struct xct_flow_src *src)
+{
+	snprintf(src->file, sizeof(src->file), "%s", p->err->file);
+	src->loc = t->loc;
+	src->off = t->loc.col - 1;
+	copy_line(src->line_text, sizeof(src->line_text), p->text, p->len,
+		  t->off - (t->loc.col - 1));
+}
+
+static int chain_name(struct parser *p, const struct tok *t, const char *after)
+{
+	if (t->type != TOK_WORD)
+		return perr(p, t, "expected a chain name after '%s', got %s", after, GOT(t));
+	return check_set_name(p, t, "chain name");
+}
+
+/* jump NAME / goto NAME: cur is the name. */
+static int parse_jump_target(struct parser *p, const struct xct_rule *r, struct xct_jump **out)
+{
+	const struct tok *t = &p->cur;
+	struct xct_jump *j;
+
+	if (chain_name(p, t, actions[r->action].name))
+		return -EINVAL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return oom(p, t);
+	memcpy(j->name, t->s, t->len);
+	j->chain = -1;
+	flow_src_at(p, t, &j->src);
+	*out = j;
+	advance(p);
+	return 0;
+}
+
+/*
+ * What a rule that passes control may not take.  A jump's matches are
+ * copied into every rule of its chain, so a rate limit there would become
+ * one bucket per copy, and a log an event per rule that decides: both are
+ * refused rather than given another meaning.
+ */
+static int check_flow_rule(struct parser *p, struct rule_ctx *rc, const struct tok *first)
+{
+	enum xct_rule_action a = rc->r.action;
+
+	if (a == XCT_ACTION_VMAP && !rc->r.vmap)
+		return perr(
+			p, first,
+			"a rule starts with its action (accept, drop, reject or notrack), got '%s'",
+			TXT(first));
+	if (a != XCT_ACTION_JUMP && a != XCT_ACTION_GOTO && a != XCT_ACTION_VMAP &&
+	    a != XCT_ACTION_RETURN)
+		return 0;
+	if (rc->r.vmap) {
+		static const char *const names[] = {"saddr", "daddr", "sport", "dport"};
+		const bool present[] = {rc->r.saddr.present, rc->r.daddr.present,
+					rc->r.sport.present, rc->r.dport.present};
+
+		if (present[rc->r.vmap->field])
+			return perr(p, first, "'%s' given twice (it is the key of the vmap)",
+				    names[rc->r.vmap->field]);
+	}
+	if (rc->r.limit.present && a != XCT_ACTION_RETURN)
+		return perr(p, first,
+			    "'limit' cannot be used with '%s' (put it on the rules of the chain)",
+			    a == XCT_ACTION_VMAP ? "vmap" : actions[a].name);
+	if (rc->r.log && a != XCT_ACTION_VMAP && a != XCT_ACTION_RETURN)
+		return perr(p, first,
+			    "'log' cannot be used with '%s' (put it on the rules of the chain)",
+			    actions[a].name);
+	return 0;
+}
+
+static int find_chain(const struct xct_ruleset *rs, const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < rs->n_chains; i++)
+		if (strlen(rs->chains[i].name) == len && !memcmp(rs->chains[i].name, s, len))
+			return (int)i;
+	return -1;
+}
+
+/* chain NAME {: the rules up to the matching '}' are the chain's. */
+static int parse_chain(struct parser *p)
+{
+	struct tok kw = p->cur, name;
+	struct xct_chain *c;
+	int prev;
+
+	if (p->chain_cur >= 0)
+		return perr(p, &kw, "chains do not nest: chain '%s' (line %u) is not closed",
+			    p->rs.chains[p->chain_cur].name, p->chain_open.loc.line);
+	advance(p);
+	name = p->cur;
+	if (chain_name(p, &name, "chain"))
+		return -EINVAL;
+	prev = find_chain(&p->rs, name.s, name.len);
+	if (prev >= 0)
+		return perr(p, &name, "chain '%s' is already defined (at line %u)", TXT(&name),
+			    p->rs.chains[prev].loc.line);
+	advance(p);
+	if (p->cur.type != TOK_LBRACE)
+		return perr(p, &p->cur, "expected '{' after 'chain %s', got %s", TXT(&name),
+			    GOT(&p->cur));
+	p->chain_open = p->cur;
+	advance(p);
+	if (!stmt_end(&p->cur))
+		return perr(
+			p, &p->cur,
+			"expected end of line after '{' (a chain's rules start on the next line), got %s",
+			GOT(&p->cur));
+	if (vec_reserve(p->rs.chains, p->rs.n_chains, p->chains_cap))
+		return oom(p, &kw);
+	c = &p->rs.chains[p->rs.n_chains];
+	memset(c, 0, sizeof(*c));
+	memcpy(c->name, name.s, name.len);
+	c->loc = kw.loc;
+	snprintf(c->file, sizeof(c->file), "%s", p->err->file);
+	p->chain_cur = (int)p->rs.n_chains++;
+	return 0;
+}
+
+static int parse_chain_end(struct parser *p)
+{
+	advance(p);
+	if (!stmt_end(&p->cur))
+		return perr(p, &p->cur, "expected end of line after '}', got %s", GOT(&p->cur));
+	p->chain_cur = -1;
+	return 0;
+}
+
+/* Whether the word after cur is 'vmap'. */
+static bool next_is_vmap(struct parser *p)
+{
+	struct lex_state ls;
+	bool yes;
+
+	lex_save(p, &ls);
+	advance(p);
+	yes = tok_is(&p->cur, "vmap");
+	lex_restore(p, &ls);
+	return yes;
+}
+
+/* Whether the statement at cur holds a 'vmap' before its end (or before a
+ * '{' that may span lines). */
+static bool rule_has_vmap(struct parser *p)
+{
+	struct lex_state ls;
+	bool yes = false;
+
+	lex_save(p, &ls);
+	while (!stmt_end(&p->cur) && p->cur.type != TOK_LBRACE) {
+		if (tok_is(&p->cur, "vmap")) {
+			yes = true;
+			break;
+		}
+		advance(p);
+	}
+	lex_restore(p, &ls);
+	return yes;
+}
+
+struct vmap_ctx {
+	struct xct_vmap_elem **elems;
+	size_t *n, cap;
+	bool ports;
+	__u8 family; /* what the keys must be, 0 for either */
+	const char *what;
+};
+
+static const char *const verdict_words = "accept, drop, reject, jump NAME, goto NAME or return";
+
+/* One KEY : VERDICT.  The key may carry the ':' (22: accept). */
+static int vmap_elem(struct parser *p, void *ctx)
+{
+	struct vmap_ctx *vc = ctx;
+	struct tok key = p->cur;
+	char msg[sizeof(p->err->msg)];
+	struct xct_vmap_elem e;
+	size_t len = key.len;
+	bool colon = false;
+	int a;
+
+	memset(&e, 0, sizeof(e));
+	if (key.type == TOK_WORD && len > 1 && key.s[len - 1] == ':' &&
+	    (vc->ports || memchr(key.s, '.', len))) {
+		len--;
+		colon = true;
+	}
+	{
+		struct tok k2 = key;
+
+		k2.len = len;
+		if (elem_kind_of(&k2) != (vc->ports ? ELEM_PORT : ELEM_ADDR))
+			return perr(p, &key, "expected %s as the key of an element of %s, got %s",
+				    vc->ports ? "a port or a port range" : "an address or a prefix",
+				    vc->what, GOT(&key));
+	}
+	if (vc->ports ? port_range_parse(key.s, len, &e.ports, msg, sizeof(msg))
+		      : prefix_parse(key.s, len, &e.prefix, msg, sizeof(msg)))
+		return perr(p, &key, "%s", msg);
+	if (!vc->ports && vc->family && e.prefix.family != vc->family)
+		return perr(p, &key, "'%.*s' is %s, but %s holds %s addresses", (int)len, key.s,
+			    family_name(e.prefix.family), vc->what, family_name(vc->family));
+	advance(p);
+	if (!colon) {
+		if (!tok_is(&p->cur, ":"))
+			return perr(p, &p->cur, "expected ':' and a verdict after '%.*s', got %s",
+				    (int)len, key.s, GOT(&p->cur));
+		advance(p);
+	}
+	a = p->cur.type == TOK_WORD ? lookup(actions, ARRAY_SIZE(actions), p->cur.s, p->cur.len)
+				    : -1;
+	if (a < 0 || actions[a].val == XCT_ACTION_NOTRACK || actions[a].val == XCT_ACTION_VMAP ||
+	    is_nat_action((enum xct_rule_action)actions[a].val))
+		return perr(p, &p->cur, "expected a verdict (%s) after '%.*s :', got %s",
+			    verdict_words, (int)len, key.s, GOT(&p->cur));
+	e.action = (enum xct_rule_action)actions[a].val;
+	advance(p);
+	if (e.action == XCT_ACTION_JUMP || e.action == XCT_ACTION_GOTO) {
+		struct xct_rule r = {.action = e.action};
+		struct xct_jump *j;
+
+		if (parse_jump_target(p, &r, &j))
+			return -EINVAL;
+		e.jump = *j;
+		free(j);
+	}
+	if (vec_reserve(*vc->elems, *vc->n, vc->cap))
+		return oom(p, &key);
+	(*vc->elems)[(*vc->n)++] = e;
+	return 0;
+}
+
+static int find_map(const struct xct_ruleset *rs, const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < rs->n_maps; i++)
+		if (strlen(rs->maps[i].name) == len && !memcmp(rs->maps[i].name, s, len))
+			return (int)i;
+	return -1;
+}
+
+/* FIELD vmap { ... } | FIELD vmap @NAME: cur is FIELD. */
+static int parse_vmap(struct parser *p, struct rule_ctx *rc, enum xct_vmap_field field)
+{
+	bool ports = field == XCT_VMAP_SPORT || field == XCT_VMAP_DPORT;
+	struct xct_vmap *vm;
+	struct vmap_ctx vc;
+	size_t n;
+	int err = 0;
+
+	advance(p); /* FIELD */
+	if (rc->r.vmap)
+		return perr(p, &p->cur, "a rule has one 'vmap'");
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return oom(p, &p->cur);
+	vm->field = field;
+	vm->map = -1;
+	flow_src_at(p, &p->cur, &vm->src);
+	rc->r.vmap = vm; /* freed with the rule */
+	advance(p);	 /* vmap */
+	if (p->cur.type == TOK_WORD && p->cur.s[0] == '@') {
+		const char *name = p->cur.s + 1;
+		size_t len = p->cur.len - 1;
+		int m = find_map(&p->rs, name, len);
+		struct xct_map_def *def;
+
+		if (m < 0)
+			return perr(p, &p->cur, "unknown map '%s'", TXT(&p->cur));
+		def = &p->rs.maps[m];
+		if (def->ports != ports)
+			return perr(p, &p->cur, "map '%s' is keyed by %s, not %s", def->name,
+				    def->ports ? "ports" : "addresses",
+				    ports ? "ports" : "addresses");
+		vm->map = m;
+		vm->n = def->n;
+		vm->elems = calloc(def->n ? def->n : 1, sizeof(*vm->elems));
+		if (!vm->elems)
+			return oom(p, &p->cur);
+		memcpy(vm->elems, def->elems, def->n * sizeof(*vm->elems));
+		advance(p);
+	} else if (p->cur.type == TOK_LBRACE) {
+		vc = (struct vmap_ctx){&vm->elems, &vm->n, 0, ports, rc->r.family, "the vmap"};
+		err = parse_list(p, "vmap", false, vmap_elem, &vc, &n);
+	} else {
+		return perr(p, &p->cur, "expected '{' or a map (@name) after 'vmap', got %s",
+			    GOT(&p->cur));
+	}
+	return err;
+}
+
+/*
+ * map NAME { type KIND : verdict; elements = { KEY : VERDICT, ... } }, as
+ * nft declares a verdict map; KIND is inet_service (ports), ipv4_addr or
+ * ipv6_addr.  Rules use it as FIELD vmap @NAME.
+ */
+static int parse_map(struct parser *p)
+{
+	struct tok kw = p->cur, name, open;
+	struct xct_map_def def;
+	bool has_type = false, has_elems = false, nl;
+	__u8 family = 0;
+	int err = 0;
+
+	memset(&def, 0, sizeof(def));
+	advance(p);
+	name = p->cur;
+	if (name.type != TOK_WORD)
+		return perr(p, &name, "expected a map name after 'map', got %s", GOT(&name));
+	if (check_set_name(p, &name, "map name"))
+		return -EINVAL;
+	if (find_map(&p->rs, name.s, name.len) >= 0)
+		return perr(p, &name, "map '%s' is already defined", TXT(&name));
+	memcpy(def.name, name.s, name.len);
+	def.loc = kw.loc;
+	advance(p);
+	open = p->cur;
+	if (open.type != TOK_LBRACE)
+		return perr(p, &open, "expected '{' after 'map %s', got %s", def.name, GOT(&open));
+	advance(p);
+	for (;;) {
+		nl = false;
+		while (p->cur.type == TOK_NL || p->cur.type == TOK_SEMI) {
+			nl = true;
+			advance(p);
+		}
+		if (list_unterminated(p, nl)) {
+			err = perr(p, &open, "unterminated '{' (opened at line %u)", open.loc.line);
+			break;
+		}
+		if (p->cur.type == TOK_RBRACE) {
+			advance(p);
+			break;
+		}
+		if (tok_is(&p->cur, "type")) {
+			advance(p);
+			if (tok_is(&p->cur, "inet_service"))
+				def.ports = true;
+			else if (tok_is(&p->cur, "ipv4_addr"))
+				family = XCT_AF_INET;
+			else if (tok_is(&p->cur, "ipv6_addr"))
+				family = XCT_AF_INET6;
+			else {
+				err = perr(
+					p, &p->cur,
+					"expected inet_service, ipv4_addr or ipv6_addr after 'type', got %s",
+					GOT(&p->cur));
+				break;
+			}
+			advance(p);
+			if (!tok_is(&p->cur, ":")) {
+				err = perr(p, &p->cur,
+					   "expected ': verdict' after the key type, got %s",
+					   GOT(&p->cur));
+				break;
+			}
+			advance(p);
+			if (!tok_is(&p->cur, "verdict")) {
+				err = perr(
+					p, &p->cur,
+					"expected 'verdict' (xct's maps are verdict maps), got %s",
+					GOT(&p->cur));
+				break;
+			}
+			advance(p);
+			has_type = true;
+		} else if (tok_is(&p->cur, "elements")) {
+			struct vmap_ctx vc = {&def.elems, &def.n, 0, def.ports, family, def.name};
+			size_t n;
+
+			if (!has_type) {
+				err = perr(p, &p->cur, "'type' comes before 'elements' in map '%s'",
+					   def.name);
+				break;
+			}
+			advance(p);
+			if (p->cur.type != TOK_BAD || p->cur.len != 1 || p->cur.s[0] != '=') {
+				err = perr(p, &p->cur, "expected '=' after 'elements', got %s",
+					   GOT(&p->cur));
+				break;
+			}
+			advance(p);
+			if (p->cur.type != TOK_LBRACE) {
+				err = perr(p, &p->cur, "expected '{' after 'elements =', got %s",
+					   GOT(&p->cur));
+				break;
+			}
+			err = parse_list(p, "elements", true, vmap_elem, &vc, &n);
+			if (err)
+				break;
+			has_elems = true;
+		} else {
+			err = perr(p, &p->cur, "expected 'type' or 'elements' in map '%s', got %s",
+				   def.name, GOT(&p->cur));
+			break;
+		}
+	}
+	(void)has_elems;
+	if (!err && !has_type)
+		err = perr(p, &kw, "map '%s' needs its type: type inet_service : verdict",
+			   def.name);
+	if (!err && !stmt_end(&p->cur))
+		err = perr(p, &p->cur, "expected end of line after '}', got %s", GOT(&p->cur));
+	if (!err) {
+		def.text = expand_text(p, kw.off, p->last.end);
+		if (!def.text)
+			err = oom(p, &kw);
+	}
+	if (!err && vec_reserve(p->rs.maps, p->rs.n_maps, p->maps_cap))
+		err = oom(p, &kw);
+	if (err) {
+		free(def.elems);
+		free(def.text);
+		return err;
+	}
+	p->rs.maps[p->rs.n_maps++] = def;
+	return 0;
+}
+
+/* What a chain may not hold: the policy, sets and maps are the file's,
+ * and NAT rules a list of their own (the chain's matches would not reach
+ * them). */
+static bool in_chain_refused(struct parser *p)
+{
+	const struct tok *t = &p->cur;
+	int a = t->type == TOK_WORD ? lookup(actions, ARRAY_SIZE(actions), t->s, t->len) : -1;
+
+	if (tok_is(t, "policy") || tok_is(t, "set") || tok_is(t, "map"))
+		perr(p, t, "'%s' cannot be inside a chain (chain '%s', line %u, is not closed)",
+		     TXT(t), p->rs.chains[p->chain_cur].name, p->chain_open.loc.line);
+	else if (a >= 0 && is_nat_action((enum xct_rule_action)actions[a].val))
+		perr(p, t, "NAT rules are a list of their own: '%s' cannot be inside a chain",
+		     TXT(t));
+	else
+		return false;
+	return true;
+}
+
+void xct_rule_free(struct xct_rule *r)
+{
+	rule_free(r);
+}
+
+static int parse_chain(struct parser *p);
+static int parse_chain_end(struct parser *p);
+static int parse_map(struct parser *p);
+static bool rule_has_vmap(struct parser *p);
+static bool in_chain_refused(struct parser *p);
+
 static int parse_stmt(struct parser *p)
 {
 	const struct tok *t = &p->cur;
@@ -3038,6 +3540,8 @@ static int parse_stmt(struct parser *p)
 	char sugg[64];
 	int a;
 
+	if (p->chain_cur >= 0 && in_chain_refused(p))
+		return -EINVAL;
 	if (tok_is(t, "set"))
 		return parse_set(p);
 	if (tok_is(t, "policy"))
@@ -3046,10 +3550,19 @@ static int parse_stmt(struct parser *p)
 		return parse_define(p);
 	if (tok_is(t, "include"))
 		return parse_include(p);
+	if (tok_is(t, "chain"))
+		return parse_chain(p);
+	if (tok_is(t, "map"))
+		return parse_map(p);
+	if (t->type == TOK_RBRACE && p->chain_cur >= 0)
+		return parse_chain_end(p);
 	if (t->type == TOK_WORD) {
 		a = lookup(actions, ARRAY_SIZE(actions), t->s, t->len);
-		if (a >= 0)
+		if (a >= 0 && actions[a].val != XCT_ACTION_VMAP)
 			return parse_rule(p, a);
+		/* A verdict map decides: FIELD vmap { ... } needs no action. */
+		if (rule_has_vmap(p))
+			return parse_rule(p, XCT_ACTION_VMAP);
 		/* nft puts the verdict last; here it comes first. */
 		if (lookup(rule_keywords, ARRAY_SIZE(rule_keywords), t->s, t->len) >= 0)
 			return perr(
@@ -3087,8 +3600,17 @@ void xct_ruleset_free(struct xct_ruleset *rs)
 	}
 	for (i = 0; i < rs->n_rules; i++)
 		rule_free(&rs->rules[i]);
+	for (i = 0; i < rs->n_written; i++)
+		rule_free(&rs->written[i]);
 	for (i = 0; i < rs->n_nat_rules; i++)
 		rule_free(&rs->nat_rules[i]);
+	for (i = 0; i < rs->n_maps; i++) {
+		free(rs->maps[i].elems);
+		free(rs->maps[i].text);
+	}
+	free(rs->maps);
+	free(rs->chains);
+	free(rs->written);
 	free(rs->sets);
 	free(rs->rules);
 	free(rs->nat_rules);
@@ -3127,12 +3649,15 @@ static int parse_top(const char *file, const char *text, size_t len, const struc
 	p.file = file;
 	p.err = err;
 	p.rs.policy = XCT_POLICY_ACCEPT;
+	p.chain_cur = -1;
 	if (st) {
 		p.includes[0].dev = st->st_dev;
 		p.includes[0].ino = st->st_ino;
 		p.depth = 1;
 	}
 	ret = parse_buffer(&p, file ? file : "<input>", text ? text : "", text ? len : 0);
+	if (!ret)
+		ret = xct_chains_expand(&p.rs, err);
 	for (i = 0; i < p.n_defines; i++)
 		free(p.defines[i].value);
 	free(p.defines);

@@ -90,6 +90,13 @@ enum xct_rule_action {
 	XCT_ACTION_MASQUERADE,
 	XCT_ACTION_SNAT,
 	XCT_ACTION_DNAT,
+	/* Control flow between chains (src/rules/chains.c): they are
+	 * written, never compiled; the expansion leaves only RETURN, as a
+	 * rule that makes the walk go on from skip_to. */
+	XCT_ACTION_JUMP,
+	XCT_ACTION_GOTO,
+	XCT_ACTION_RETURN,
+	XCT_ACTION_VMAP, /* dport vmap { 22 : accept, ... }: the verdict is the element's */
 };
 
 #define XCT_DNAT_BACKENDS_MAX 16 /* XCT_NAT_BACKENDS_MAX */
@@ -120,6 +127,49 @@ struct xct_limit {
 	__u64 burst;	/* bucket depth; defaults to rate when not given */
 	bool per_saddr; /* one bucket per source address */
 	bool bytes;	/* limit 10 mbytes/second: tokens are bytes */
+};
+
+/* Where a jump, goto or vmap was written, kept for the messages of the
+ * chain expansion, which runs once the whole file (and its includes) is
+ * read. */
+struct xct_flow_src {
+	char file[256];
+	struct xct_src_loc loc; /* of the chain's name, or of 'vmap' */
+	size_t off;		/* in the line, for the caret */
+	char line_text[256];
+};
+
+/* jump NAME / goto NAME: the chain, resolved when the file is read. */
+struct xct_jump {
+	char name[XCT_RULE_NAME_MAX];
+	int chain; /* index into xct_ruleset.chains */
+	struct xct_flow_src src;
+};
+
+enum xct_vmap_field {
+	XCT_VMAP_SADDR,
+	XCT_VMAP_DADDR,
+	XCT_VMAP_SPORT,
+	XCT_VMAP_DPORT,
+};
+
+/* One element of a verdict map: KEY : VERDICT. */
+struct xct_vmap_elem {
+	struct xct_prefix prefix;    /* XCT_VMAP_SADDR, XCT_VMAP_DADDR */
+	struct xct_port_range ports; /* XCT_VMAP_SPORT, XCT_VMAP_DPORT */
+	enum xct_rule_action action; /* accept, drop, reject, jump, goto, return */
+	struct xct_jump jump;	     /* jump and goto */
+};
+
+/* FIELD vmap { KEY : VERDICT, ... } or FIELD vmap @NAME: a rule whose
+ * verdict is that of the element its field's value falls in; no element,
+ * no match. */
+struct xct_vmap {
+	enum xct_vmap_field field;
+	int map; /* index into xct_ruleset.maps for vmap @NAME, else -1 */
+	struct xct_vmap_elem *elems;
+	size_t n;
+	struct xct_flow_src src;
 };
 
 struct xct_rule {
@@ -162,6 +212,30 @@ struct xct_rule {
 	int log_level;	  /* log level LEVEL: a syslog priority, LOG_WARNING by default */
 
 	struct xct_nat_to nat_to; /* NAT rules */
+
+	struct xct_jump *jump; /* XCT_ACTION_JUMP, XCT_ACTION_GOTO */
+	struct xct_vmap *vmap; /* XCT_ACTION_VMAP */
+	int chain_of;	       /* as written: its chain, -1 for the base list */
+	/* As expanded (xct_ruleset.rules): */
+	__u32 skip_to; /* XCT_ACTION_RETURN: where the walk goes on */
+	__u32 src;     /* the written rule, an index into xct_ruleset.written */
+};
+
+/* chain NAME { RULES }: rules reached by jump or goto only. */
+struct xct_chain {
+	char name[XCT_RULE_NAME_MAX];
+	struct xct_src_loc loc;
+	char file[256];
+};
+
+/* map NAME { type PORT|ADDR : verdict; elements = { KEY : VERDICT, ... } } */
+struct xct_map_def {
+	char name[XCT_RULE_NAME_MAX];
+	struct xct_src_loc loc;
+	bool ports; /* keys are ports, else addresses */
+	struct xct_vmap_elem *elems;
+	size_t n;
+	char *text; /* as written, on one line, for xct rules show */
 };
 
 enum xct_policy {
@@ -174,8 +248,18 @@ struct xct_ruleset {
 	struct xct_src_loc policy_loc;
 	struct xct_set_def *sets;
 	size_t n_sets;
+	/* The filter rules as the datapath walks them, first match wins: the
+	 * base rules with every chain they jump to inlined (chains.c). */
 	struct xct_rule *rules;
 	size_t n_rules;
+	/* The filter rules as written, in the order of the file, each with
+	 * its chain (chain_of): what xct rules show prints back. */
+	struct xct_rule *written;
+	size_t n_written;
+	struct xct_chain *chains;
+	size_t n_chains;
+	struct xct_map_def *maps;
+	size_t n_maps;
 	/* masquerade and snat rules, in order: they decide a connection's
 	 * translation on its first packet, apart from the filter rules */
 	struct xct_rule *nat_rules;
@@ -216,6 +300,20 @@ const char *xct_rules_file_name(const char *path);
 void xct_rules_error_print(FILE *f, const struct xct_rules_error *err);
 
 void xct_ruleset_free(struct xct_ruleset *rs);
+void xct_rule_free(struct xct_rule *r);
+
+/* Nested jumps allowed, as nftables' NFT_JUMP_STACK_SIZE. */
+#define XCT_CHAIN_DEPTH_MAX 16
+
+/*
+ * Builds rs->rules from rs->written (src/rules/chains.c): each jump and
+ * goto is replaced by the rules of its chain with the jump's matches added
+ * to each, each vmap by a rule per element; a return becomes a rule
+ * whose skip_to is the first rule after its chain.  Loops, jumps nested
+ * deeper than XCT_CHAIN_DEPTH_MAX and expansions past XCT_RULES_MAX - 1
+ * rules are errors at the jump (err).  Returns 0 or -EINVAL/-ENOMEM.
+ */
+int xct_chains_expand(struct xct_ruleset *rs, struct xct_rules_error *err);
 
 /* What a log statement says, as nft's: log [prefix "TEXT"] [level LEVEL]. */
 #define XCT_LOG_PREFIX_MAX 127 /* bytes, as nft's (NF_LOG_PREFIXLEN less its NUL) */

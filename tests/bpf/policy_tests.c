@@ -1179,9 +1179,8 @@ TEST(policy_icmpv6_nd_passes_only_well_formed)
 	fixture_teardown(&fx);
 
 	/* The rules match them by type, by nft's names. */
-	if (!fixture_setup(&fx, 0) ||
-	    load_rules(&fx, "drop icmpv6 type nd-neighbor-solicit\n"
-			    "drop icmpv6 type mld-listener-reduction\n"))
+	if (!fixture_setup(&fx, 0) || load_rules(&fx, "drop icmpv6 type nd-neighbor-solicit\n"
+						      "drop icmpv6 type mld-listener-reduction\n"))
 		return;
 	pk = nd_packet("fe80::1", 135, 255, 24);
 	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
@@ -1418,7 +1417,8 @@ TEST(policy_fast_path_loses_no_concurrent_count)
 		CHECK_FAIL("needs two CPUs");
 		return;
 	}
-	if (!fixture_setup(&fx, 0) || load_rules(&fx, "policy accept\naccept ct state established\n"))
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "policy accept\naccept ct state established\n"))
 		return;
 	xdp_in(&fx, &plain);
 	xdp_in(&fx, &answer);
@@ -1448,5 +1448,122 @@ TEST(policy_fast_path_loses_no_concurrent_count)
 	CHECK_EQ(after.bytes[XCT_DIR_ORIGINAL] - before.bytes[XCT_DIR_ORIGINAL],
 		 (__u64)repeat * (plain.l3_len + optioned.l3_len));
 	CHECK_EQ(after.packets[XCT_DIR_REPLY], before.packets[XCT_DIR_REPLY]);
+	fixture_teardown(&fx);
+}
+
+/* ---- User chains ---- */
+
+TEST(policy_chains_jump_return_goto)
+{
+	static const char rules[] = "policy drop\n"
+				    "jump web tcp\n"
+				    "accept tcp dport 22\n"
+				    "chain web {\n"
+				    "\treturn saddr 10.9.0.0/16\n"
+				    "\taccept dport { 80, 443 }\n"
+				    "\tgoto deny dport 8000-8099\n"
+				    "\taccept dport 9000\n"
+				    "}\n"
+				    "chain deny {\n"
+				    "\taccept saddr 10.1.0.0/16\n"
+				    "\treject saddr 10.2.0.0/16\n"
+				    "}\n";
+	struct fixture fx;
+	struct packet pk;
+
+	if (!fixture_setup(&fx, 0) || load_rules(&fx, rules))
+		return;
+	pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 80); /* accepted in web */
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = syn_to("10.9.0.1", 40000, "10.0.0.2", 80); /* returned: the policy */
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	pk = syn_to("10.9.0.1", 40001, "10.0.0.2", 22); /* returned, then the base list */
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = syn_to("10.1.0.1", 40000, "10.0.0.2", 8000); /* decided in deny */
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = syn_to("10.2.0.1", 40000, "10.0.0.2", 8050);
+	CHECK(xdp_rejected(&fx, &pk));
+	/* deny does not decide: goto does not come back to web's 9000 rule,
+	 * and the base list after the jump goes on */
+	pk = syn_to("10.3.0.1", 40000, "10.0.0.2", 8000);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	pk = syn_to("10.3.0.1", 40001, "10.0.0.2", 9000);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = syn_to("10.3.0.1", 40002, "10.0.0.2", 22);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	fixture_teardown(&fx);
+}
+
+/* A return early in a long chain skips candidates in later chunks: the
+ * walk drops whole chunks, not just bits of the one it is in. */
+TEST(policy_chains_return_skips_chunks)
+{
+	size_t cap = 1300 * 32, len = 0;
+	char *text = malloc(cap);
+	struct fixture fx;
+	struct packet pk;
+	struct xct_policy_ctl ctl;
+	struct xct_rule_stats st[512];
+	__u32 zero = 0, idx;
+	__u64 packets = 0;
+	int i;
+
+	if (!text || !fixture_setup(&fx, 0)) {
+		free(text);
+		return;
+	}
+	len += (size_t)snprintf(text + len, cap - len,
+				"policy drop\njump big tcp\naccept tcp dport 5\nchain big {\n"
+				"return saddr 10.9.0.0/16\n");
+	for (i = 0; i < 1200; i++)
+		len += (size_t)snprintf(text + len, cap - len, "drop dport %d\n", 5 + i % 3);
+	snprintf(text + len, cap - len, "}\n");
+	if (load_rules(&fx, text)) {
+		free(text);
+		return;
+	}
+	free(text);
+	pk = syn_to("10.8.0.1", 40000, "10.0.0.2", 5); /* the chain's first drop */
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	pk = syn_to("10.9.0.1", 40000, "10.0.0.2", 5); /* past 1200 drops, in 3 chunks */
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = syn_to("10.9.0.1", 40001, "10.0.0.2", 6); /* past them, to the policy */
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	/* The return counted the two packets it sent on; the accept, one. */
+	bpf_map_lookup_elem(bpf_map__fd(fx.skel->maps.xct_policy_ctl), &zero, &ctl);
+	idx = ctl.active_gen * XCT_RULES_MAX + 0;
+	CHECK_EQ(bpf_map_lookup_elem(bpf_map__fd(fx.skel->maps.xct_rule_stats), &idx, st), 0);
+	for (i = 0; i < fx.ncpus; i++)
+		packets += st[i].packets;
+	CHECK_EQ(packets, 2);
+	fixture_teardown(&fx);
+}
+
+TEST(policy_vmap_dispatches_by_port)
+{
+	struct fixture fx;
+	struct packet pk;
+
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx,
+		       "policy drop\n"
+		       "tcp dport vmap { 22 : accept, 23 : drop, 25 : reject, 80-89 : jump web }\n"
+		       "accept tcp dport 81\n"
+		       "chain web {\n"
+		       "\taccept saddr 10.0.0.0/8\n"
+		       "}\n"))
+		return;
+	pk = syn_to("192.0.2.1", 40000, "10.0.0.2", 22);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = syn_to("192.0.2.1", 40000, "10.0.0.2", 23);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	pk = syn_to("192.0.2.1", 40000, "10.0.0.2", 25);
+	CHECK(xdp_rejected(&fx, &pk));
+	pk = syn_to("10.1.1.1", 40000, "10.0.0.2", 85); /* jump web: accepted */
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = syn_to("192.0.2.1", 40000, "10.0.0.2", 85); /* web does not decide: drop */
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	pk = syn_to("192.0.2.1", 40001, "10.0.0.2", 81); /* back after the vmap's jump */
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
 	fixture_teardown(&fx);
 }

@@ -103,13 +103,23 @@ static void check_port_match(const struct xct_ruleset *rs, const struct xct_port
 
 static void check_rule(const struct xct_ruleset *rs, const struct xct_rule *r)
 {
-	static const char *const actions[] = {"accept", "drop", "reject", "notrack"};
+	static const char *const actions[] = {
+		[XCT_ACTION_ACCEPT] = "accept", [XCT_ACTION_DROP] = "drop",
+		[XCT_ACTION_REJECT] = "reject", [XCT_ACTION_NOTRACK] = "notrack",
+		[XCT_ACTION_JUMP] = "jump",	[XCT_ACTION_GOTO] = "goto",
+		[XCT_ACTION_RETURN] = "return", [XCT_ACTION_VMAP] = ""};
 	size_t i;
 
 	ASSERT(r->loc.line >= 1 && r->loc.col >= 1);
-	ASSERT(r->action <= XCT_ACTION_NOTRACK);
+	ASSERT(r->action <= XCT_ACTION_NOTRACK || r->action == XCT_ACTION_JUMP ||
+	       r->action == XCT_ACTION_GOTO || r->action == XCT_ACTION_RETURN ||
+	       r->action == XCT_ACTION_VMAP);
 	ASSERT(r->text);
 	ASSERT(!strncmp(r->text, actions[r->action], strlen(actions[r->action])));
+	ASSERT(!!r->jump == (r->action == XCT_ACTION_JUMP || r->action == XCT_ACTION_GOTO));
+	ASSERT(!!r->vmap == (r->action == XCT_ACTION_VMAP));
+	ASSERT(!r->jump || (r->jump->chain >= 0 && (size_t)r->jump->chain < rs->n_chains));
+	ASSERT(r->chain_of >= -1 && r->chain_of < (int)rs->n_chains);
 	ASSERT(!strchr(r->text, '\n') && !strchr(r->text, '#') && !strchr(r->text, ';'));
 	ASSERT(r->hook == XCT_HOOK_INGRESS || r->hook == XCT_HOOK_EGRESS);
 
@@ -214,9 +224,9 @@ static void check_text_round_trip(const struct xct_rule *r)
 			err.loc.line, err.loc.col, err.msg);
 		abort();
 	}
-	ASSERT(rs.n_rules == 1 && rs.n_sets == 0);
-	ASSERT(rs.rules[0].loc.line == 1 && rs.rules[0].loc.col == 1);
-	if (!same_rule(r, &rs.rules[0])) {
+	ASSERT(rs.n_written == 1 && rs.n_sets == 0);
+	ASSERT(rs.written[0].loc.line == 1 && rs.written[0].loc.col == 1);
+	if (!same_rule(r, &rs.written[0])) {
 		fprintf(stderr, "rule text \"%s\" parses to another rule\n", r->text);
 		abort();
 	}
@@ -248,10 +258,26 @@ static void check_ruleset(const struct xct_ruleset *rs)
 			check_ports(s->ports, s->n_ports);
 		}
 	}
+	/* The rules as written are the parser's: every invariant, and a base
+	 * rule's text means the same rule.  The expanded list (chains.c)
+	 * only holds verdicts and returns that go forward. */
+	ASSERT(!rs->n_written || rs->written);
+	for (i = 0; i < rs->n_written; i++) {
+		const struct xct_rule *r = &rs->written[i];
+
+		check_rule(rs, r);
+		if (i < 8 && r->chain_of < 0 && r->action <= XCT_ACTION_NOTRACK)
+			check_text_round_trip(r);
+	}
+	ASSERT(rs->n_rules < XCT_RULES_MAX);
 	for (i = 0; i < rs->n_rules; i++) {
-		check_rule(rs, &rs->rules[i]);
-		if (i < 8)
-			check_text_round_trip(&rs->rules[i]);
+		const struct xct_rule *r = &rs->rules[i];
+
+		ASSERT(r->action <= XCT_ACTION_NOTRACK || r->action == XCT_ACTION_RETURN);
+		ASSERT(r->action != XCT_ACTION_RETURN ||
+		       (r->skip_to > i && r->skip_to <= rs->n_rules));
+		ASSERT(r->src < rs->n_written && r->text && !r->jump && !r->vmap);
+		ASSERT(r->hook == XCT_HOOK_INGRESS || r->hook == XCT_HOOK_EGRESS);
 	}
 }
 

@@ -25,7 +25,7 @@ mkdir -p "$BUILD/tests" || fail "cannot create $BUILD/tests"
 # -fno-sanitize-recover: UBSan aborts, so undefined behaviour is a crash.
 if ! clang -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1 \
 	-Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Isrc \
-	tests/fuzz/fuzz_rules.c src/rules/parse.c -o "$BIN" >"$WORK/log" 2>&1; then
+	tests/fuzz/fuzz_rules.c src/rules/parse.c src/rules/chains.c -o "$BIN" >"$WORK/log" 2>&1; then
 	fail "fuzz_rules: build failed (clang with libFuzzer: libclang-rt-14-dev)"
 fi
 
@@ -86,6 +86,17 @@ cat >"$WORK/rules.dict" <<'EOF'
 "per"
 "log"
 "counter"
+"chain"
+"jump"
+"goto"
+"return"
+"vmap"
+"map"
+"inet_service"
+"ipv4_addr"
+"verdict"
+"elements"
+":"
 "!="
 "=="
 "&"
