@@ -463,6 +463,7 @@ static int rule_conj(const struct xct_rule *ctx, const struct xct_rule *r, struc
 	out->src = r->src;
 	out->limit = r->limit;
 	out->log = r->log;
+	out->log_level = r->log_level;
 	out->nat_to = r->nat_to;
 	out->saddr.set = out->daddr.set = out->sport.set = out->dport.set = -1;
 
@@ -523,6 +524,8 @@ static int rule_conj(const struct xct_rule *ctx, const struct xct_rule *r, struc
 		out->text = dup_str(r->text, &ret);
 		if (!ret)
 			out->comment = dup_str(r->comment, &ret);
+		if (!ret)
+			out->log_prefix = dup_str(r->log_prefix, &ret);
 	}
 	if (ret || empty) {
 		xct_rule_free(out);
