@@ -745,8 +745,9 @@ out:
  * The verdict of generation gen for a packet in ct state `state' (neither
  * NEW nor INVALID, whose default is the policy's) when its META fields
  * alone decide it: no rule applies to such packets, or the first that does
- * is META-only (the compiler's `decided') and has no named set, rate limit
- * or log, so that it matches whatever the packet's other fields are.  1
+ * is META-only (the compiler's `decided') and has no named set, rate
+ * limit, log or mark statement, so that it matches whatever the packet's
+ * other fields are and needs nothing done besides its verdict.  1
  * with *out as xct_policy_eval() fills it, the caller counting a matched
  * rule with xct_policy_count(); 0 when only the full evaluation can say.
  */

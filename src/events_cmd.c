@@ -52,9 +52,10 @@ struct events_ctx {
 
 static const char *verdict_name(__u8 v)
 {
-	static const char *const names[] = {"accept", "drop", "reject", "notrack"};
+	/* continue: a log event of a continue rule, which decided nothing */
+	static const char *const names[] = {"accept", "drop", "reject", "notrack", "continue"};
 
-	return v < 4 ? names[v] : "?";
+	return v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
 }
 
 static const char *state_name(__u8 s)

@@ -82,7 +82,8 @@ static const struct stat_metric other_stats[] = {
 static const char *const reason_names[] = {XCT_REASONS(XCT_REASON_NAME)};
 #undef XCT_REASON_NAME
 
-static const char *const verdict_names[] = {"accept", "drop", "reject", "notrack"};
+/* A rule's action; "continue" only for a rule's, never a packet's. */
+static const char *const verdict_names[] = {"accept", "drop", "reject", "notrack", "continue"};
 
 static const char *verdict_name(__u8 v)
 {
