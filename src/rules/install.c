@@ -620,6 +620,12 @@ static int write_nat(struct xct_policy_maps *m, const struct xct_compiled *c, __
 	return 0;
 }
 
+/* Does the rule read or write the packet's mark on the way in? */
+static bool rule_meta_mark_in(const struct xct_rule *r)
+{
+	return r->hook == XCT_HOOK_INGRESS && (r->meta_mark.present || r->meta_mark_set.present);
+}
+
 int xct_policy_write_spare(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 			   const struct xct_compiled *c)
 {
@@ -653,6 +659,10 @@ int xct_policy_write_spare(struct xct_policy_maps *m, const struct xct_ruleset *
 	g->policy = c->policy;
 	g->has_raw = c->has_raw;
 	g->fields_used = c->fields_used;
+	g->meta_mark_in = 0;
+	for (i = 0; i < rs->n_rules; i++)
+		if (rule_meta_mark_in(&rs->rules[i]))
+			g->meta_mark_in = 1;
 	g->iface_default = CLASS_ID(gen, c->iface_default);
 	g->iface_default_summary = c->classes[c->iface_default].summary;
 	ctl->load_serial++;
@@ -683,12 +693,6 @@ int xct_policy_install(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 	xct_policy_switch(m, (__u32)gen);
 	writer_unlock(m);
 	return 0;
-}
-
-/* Does the rule read or write the packet's mark on the way in? */
-static bool rule_meta_mark_in(const struct xct_rule *r)
-{
-	return r->hook == XCT_HOOK_INGRESS && (r->meta_mark.present || r->meta_mark_set.present);
 }
 
 int xct_policy_check_hooks(const struct xct_ruleset *rs, const char *file,

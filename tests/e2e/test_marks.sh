@@ -14,7 +14,8 @@
 # marks conntrack -L shows must be the ones xct ct list shows.  Then the
 # restore-mark idiom on what the router sends (ct mark set meta mark from a
 # socket's SO_MARK, at egress), meta mark set at TC ingress seen by nft's
-# forward chain, and the refusal of meta mark rules on an XDP interface.
+# forward chain, and the refusal of meta mark rules on an XDP interface
+# (at load, and at attach).
 # Each check prints its own ok / not ok line.
 # shellcheck disable=SC2317 # helpers run through poll()
 set -u
@@ -201,5 +202,13 @@ seen=$(in_ns "$NS_R" nft list chain inet seen forward | grep -o 'packets [0-9]*'
 check marks_meta_mark_set_at_tc "$([ "$loaded" = 0 ] && [ "$tc_out" = connected ] &&
 	[ "${seen:-0}" -ge 1 ] && echo 0 || echo 1)" \
 	"load exit $loaded, connection $tc_out, nft saw ${seen:-0} packets with mark 0x42"
+
+# ... nor can an interface be attached at XDP under such rules.
+xct_r detach veth-r-c >/dev/null 2>&1
+expect marks_xdp_attach_refused_under_meta_mark_rules 1 \
+	"cannot attach with ingress xdp native: the running rules read or set 'meta mark'" \
+	xct_r attach --mode native veth-r-c
+expect marks_tc_attach_allowed_under_meta_mark_rules 0 "veth-r-c: attached \(ingress tc" \
+	xct_r attach --mode tc veth-r-c
 
 [ "$failures" = 0 ]
