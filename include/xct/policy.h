@@ -281,8 +281,9 @@ struct xct_policy_gen {
 	 * they are the generation's, so they switch with its NAT rules. */
 	__u8 nat;  /* NAT rules or bindings may exist: look at forwarded packets */
 	__u8 dnat; /* dnat rules or their bindings may exist: look at arriving packets */
-	__u8 meta_mark_in; /* a rule on arriving packets reads or sets meta mark: XDP
-			    * cannot run it (xct attach checks) */
+	/* A rule on arriving packets reads or sets meta mark, which XDP
+	 * cannot run (xct attach checks). */
+	__u8 meta_mark_in;
 	__u8 pad;
 	__u64 iface_default_summary;
 };
