@@ -453,6 +453,44 @@ static void datapath_ruleset(int fd, int n)
 	expect(rv, XDP_DROP, "datapath ruleset, blocklist");
 }
 
+static void clear_table(int fd);
+
+/*
+ * What marks cost an established TCP packet (repeat): with mark rules
+ * after the established rule (the fast path, as without them), with a
+ * ct mark match in the first rule established packets meet (the full
+ * path and one record check), and with a continue rule setting the mark
+ * before it (the same, and a second candidate; the mark changes once, so
+ * the entry is written once).  Then a new connection accepted by a rule
+ * that sets its mark (distinct), to read against the one without.
+ */
+static void marks_rulesets(int ct_fd, int fd, int n, double overhead)
+{
+	static const struct {
+		const char *name, *rules;
+	} rs[] = {
+		{"ESTABLISHED TCP, IPv4, mark rules after the established rule",
+		 "policy drop\naccept ct state established,related\n"
+		 "accept tcp dport 80 ct mark set 0x10\ndrop ct mark 0x20\n"},
+		{"ESTABLISHED TCP, IPv4, the first established rule matches ct mark",
+		 "policy drop\ndrop ct state established ct mark 0x20\n"
+		 "accept ct state established,related\naccept tcp dport 80 ct mark set 0x10\n"},
+		{"ESTABLISHED TCP, IPv4, a continue rule sets ct mark first",
+		 "policy drop\ncontinue ct state established ct mark set ct mark or 0x1\n"
+		 "accept ct state established,related\naccept tcp dport 80\n"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rs) / sizeof(rs[0]); i++) {
+		clear_table(ct_fd);
+		load_rules(rs[i].rules);
+		established(fd, 0, 1, rs[i].name);
+	}
+	clear_table(ct_fd);
+	print_case("NEW TCP accepted, IPv4, by a rule that sets ct mark", "distinct",
+		   accepted_raw(fd, 0, 1, n, 10000) - overhead);
+}
+
 /* The pins of cases(), removed however the program exits. */
 static char cases_dir[] = "/sys/fs/bpf/xctb-prog-XXXXXX";
 
@@ -509,6 +547,7 @@ static int cases(void)
 	print_case("NEW UDP accepted (creates the entry), IPv6", "distinct",
 		   accepted_raw(fd, 1, 0, n, 10000) - overhead);
 	datapath_ruleset(fd, quick ? 1000 : 100000);
+	marks_rulesets(bpf_map__fd(skel->maps.xct_ct), fd, n, overhead);
 	printf("\n]}\n");
 	close(trivial);
 	xct_bpf__destroy(skel);

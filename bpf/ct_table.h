@@ -351,6 +351,7 @@ static __always_inline __u32 xct_ct_update(const struct xct_ct_key *key, struct 
 			xct_ct_write_back(ct, c, &copy->taken);
 			bpf_spin_unlock(&ct->lock);
 			res->status = c->status;
+			res->mark = c->mark;
 			if (old_status & ~c->status & XCT_CT_LIBERAL)
 				xct_count(XCT_S_LIBERAL_END);
 			xct_ct_update_events(key, copy, old_state, old_status, saved, res, now);
@@ -486,6 +487,26 @@ static __always_inline void xct_ct_ring_push(const struct xct_ct_key *key)
 	slot = bpf_map_lookup_elem(&xct_ct_recent, &i);
 	if (slot)
 		*slot = *key;
+}
+
+/*
+ * A rule's ct mark set: the connection's mark, under its lock, as
+ * nft_ct_set_eval() writes ct->mark.  The seq moves on, so that an update
+ * another CPU tracked meanwhile on a copy taken before does not write the
+ * old mark back (xct_ct_process() then tracks that packet again).
+ */
+static __always_inline void xct_ct_set_mark(const struct xct_ct_key *key, __u32 mark, __u64 now)
+{
+	struct xct_ct_entry *ct = bpf_map_lookup_elem(&xct_ct, key);
+
+	if (!ct)
+		return;
+	bpf_spin_lock(&ct->lock);
+	if (ct->mark != mark && xct_entry_alive(ct, now) && xct_ct_holds(ct, xct_key_ident(key))) {
+		ct->mark = mark;
+		ct->seq++;
+	}
+	bpf_spin_unlock(&ct->lock);
 }
 
 /* Remembers a connection that just started, as a candidate for eviction. */
@@ -803,6 +824,8 @@ static __always_inline void xct_ct_related(const struct xct_pkt *pkt, __u64 now,
 		 * is only asked whether it is alive. */
 		if (!ct || !xct_entry_alive(ct, now))
 			reason = XCT_R_ICMP_ERROR_NO_CONN;
+		else
+			res->mark = ct->mark; /* racy, as a read of a u32 may be */
 	}
 	res->reason = reason;
 	res->ct_state = reason == XCT_R_OK ? XCT_CTS_RELATED : XCT_CTS_INVALID;

@@ -21,8 +21,8 @@
  *    to a translated connection has no entry under its own tuple; a
  *    connection dnat may still bind goes the full way), and
  *  - get ACCEPT from a rule that the META class alone decides and that has
- *    no set, rate limit or log (xct_policy_meta_verdict()), or from no
- *    rule at all,
+ *    no set, rate limit, log, mark or ct status match or mark statement
+ *    (xct_policy_meta_verdict()), or from no rule at all,
  * and it bumps the counters the full path would, and no others.
  *
  * A TCP segment is tracked on a copy of its entry, and a result that is

@@ -251,7 +251,14 @@ struct xct_policy_in {
 	__u8 icmp_code;
 	__u8 is_tcp;
 	__u8 tcp_flags;
-	__u8 pad[6];
+	__u8 pad[4];
+	/* The connection's XCT_CTS_BIT_* and mark, and the packet's mark
+	 * (skb->mark, 0 at XDP); a rule's ct/meta mark set changes the
+	 * marks here, so that the rules after it see the new values, and
+	 * the caller stores them when the walk is done. */
+	__u16 ct_status;
+	__u32 ct_mark;
+	__u32 meta_mark;
 };
 
 /* The walk over candidate rules, for one packet. */
@@ -435,10 +442,60 @@ static __always_inline void xct_policy_count(__u32 gen, __u32 rule, __u32 len)
 }
 
 /*
- * The checks a candidate rule's bit cannot stand for: named sets and the
- * rate limit (taken last, so a packet only spends tokens of a rule that
- * otherwise matches).  idx is gen * XCT_RULES_MAX + rule.  Returns 1 if the
- * rule matches.
+ * ct mark, meta mark and ct status, from the values the tracker and the
+ * rules before left in in.  Only a packet with a connection (NEW,
+ * ESTABLISHED, RELATED) has a ct mark or status: for the others a ct
+ * match is false, negated or not (the compiler keeps such rules out of
+ * their classes already).
+ */
+static __always_inline int xct_rule_conn_match(const struct xct_rule_rec *rec,
+					       const struct xct_policy_in *in)
+{
+	if ((rec->flags & (XCT_RULE_CT_MARK | XCT_RULE_CT_STATUS)) && in->state > XCT_CTS_RELATED)
+		return 0;
+	if ((rec->flags & XCT_RULE_CT_MARK) && !xct_mark_cmp_match(&rec->ct_mark, in->ct_mark))
+		return 0;
+	if ((rec->flags & XCT_RULE_META_MARK) &&
+	    !xct_mark_cmp_match(&rec->meta_mark, in->meta_mark))
+		return 0;
+	if ((rec->flags & XCT_RULE_CT_STATUS) &&
+	    !xct_ct_status_match(in->ct_status, rec->ct_status,
+				 rec->flags & XCT_RULE_CT_STATUS_NEG))
+		return 0;
+	return 1;
+}
+
+/*
+ * A matching rule's mark statements, on the values in in: both computed
+ * from the marks as they were before the rule, so that "ct mark set meta
+ * mark meta mark set ct mark" swaps them.  The ct mark is kept for a
+ * packet whose connection has an entry of its own key (NEW, ESTABLISHED);
+ * the caller writes it there (xct_commit()).
+ */
+static __always_inline void xct_rule_stmts(const struct xct_rule_rec *rec, struct xct_policy_in *in,
+					   struct xct_policy_out *out)
+{
+	__u32 ct = in->ct_mark, meta = in->meta_mark;
+
+	if ((rec->stmts & XCT_STMT_CT_MARK_SET) && in->state <= XCT_CTS_ESTABLISHED) {
+		in->ct_mark = xct_mark_op_apply(&rec->ct_mark_set,
+						(rec->stmts & XCT_STMT_CT_FROM_META) ? meta : ct);
+		out->ct_mark_set = 1;
+	}
+	if (rec->stmts & XCT_STMT_META_MARK_SET) {
+		in->meta_mark = xct_mark_op_apply(&rec->meta_mark_set,
+						  (rec->stmts & XCT_STMT_META_FROM_CT) ? ct : meta);
+		out->meta_mark_set = 1;
+	}
+}
+
+/*
+ * The checks a candidate rule's bit cannot stand for: named sets, marks,
+ * ct status and the rate limit (taken last, so a packet only spends tokens
+ * of a rule that otherwise matches); then the rule's statements.  idx is
+ * gen * XCT_RULES_MAX + rule.  Returns 1 if the rule matches and decides;
+ * a continue rule that matches applies its statements and returns 0, so
+ * that the walk goes on.
  */
 __noinline int xct_rule_check(__u32 idx, struct xct_policy_in *in, struct xct_policy_out *out)
 {
@@ -473,10 +530,19 @@ __noinline int xct_rule_check(__u32 idx, struct xct_policy_in *in, struct xct_po
 		if (m == !!(rec->flags & XCT_RULE_DPORT_NEG))
 			return 0;
 	}
+	if ((rec->flags & XCT_RULE_CONN_MATCHES) && !xct_rule_conn_match(rec, in))
+		return 0;
 	if ((rec->flags & XCT_RULE_LIMIT) && !xct_rule_limit(idx, rec, in))
 		return 0;
 	if (rec->flags & XCT_RULE_LOG)
 		xct_rule_log(idx, rec, in);
+	if (rec->stmts)
+		xct_rule_stmts(rec, in, out);
+	if (rec->action == XCT_VERDICT_CONTINUE) {
+		/* Counted as a match of its own: the walk goes on. */
+		xct_policy_count(gen, idx & (XCT_RULES_MAX - 1), in->len);
+		return 0;
+	}
 	out->verdict = rec->action;
 	out->line = rec->line;
 	out->skip_to = rec->skip_to;
@@ -632,6 +698,8 @@ __noinline int xct_policy_eval(struct xct_policy_scratch *s)
 	s->out.verdict = XCT_VERDICT_ACCEPT;
 	s->out.matched = 0;
 	s->out.line = 0;
+	s->out.ct_mark_set = 0;
+	s->out.meta_mark_set = 0;
 	ctl = bpf_map_lookup_elem(&xct_policy_ctl, &zero);
 	if (!ctl || !ctl->loaded)
 		return 0;
@@ -723,8 +791,9 @@ out:
  * The verdict of generation gen for a packet in ct state `state' (neither
  * NEW nor INVALID, whose default is the policy's) when its META fields
  * alone decide it: no rule applies to such packets, or the first that does
- * is META-only (the compiler's `decided') and has no named set, rate limit
- * or log, so that it matches whatever the packet's other fields are.  1
+ * is META-only (the compiler's `decided') and has no named set, rate
+ * limit, log or mark statement, so that it matches whatever the packet's
+ * other fields are and needs nothing done besides its verdict.  1
  * with *out as xct_policy_eval() fills it, the caller counting a matched
  * rule with xct_policy_count(); 0 when only the full evaluation can say.
  */
@@ -753,7 +822,7 @@ static __always_inline int xct_policy_meta_verdict(__u32 gen, __u8 hook, __u8 fa
 	idx = gen * XCT_RULES_MAX + rule;
 	rec = bpf_map_lookup_elem(&xct_rules, &idx);
 	if (!rec || rec->saddr_set || rec->daddr_set || rec->sport_set || rec->dport_set ||
-	    (rec->flags & (XCT_RULE_LOG | XCT_RULE_LIMIT)))
+	    rec->stmts || (rec->flags & (XCT_RULE_LOG | XCT_RULE_LIMIT | XCT_RULE_CONN_MATCHES)))
 		return 0;
 	out->verdict = rec->action;
 	out->matched = 1;

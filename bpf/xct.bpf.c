@@ -291,6 +291,34 @@ __noinline int xct_classify(const struct xct_pkt *pkt, struct xct_track_state *t
 	return 0;
 }
 
+/*
+ * The ct status the rules see (XCT_CTS_BIT_*): the entry's bits that are
+ * the kernel's, and CONFIRMED for every packet after a connection's first
+ * (an entry in xct's table is a confirmed conntrack; the first packet's
+ * conntrack is unconfirmed at nftables' filter hooks, and so is it here,
+ * whether it creates the entry or starts over on a dead one).
+ */
+static __always_inline __u16 xct_policy_ct_status(const struct xct_track_state *ts)
+{
+	__u16 bits = ts->res.status & (XCT_CTS_BIT_SEEN_REPLY | XCT_CTS_BIT_ASSURED |
+				       XCT_CTS_BIT_SNAT | XCT_CTS_BIT_DNAT);
+
+	if (!ts->is_new && !ts->res.started)
+		bits |= XCT_CTS_BIT_CONFIRMED;
+	return bits;
+}
+
+/* A rule's ct mark set, into the packet's connection: one of its own key,
+ * that this packet created or updated. */
+static __always_inline void xct_commit_mark(const struct xct_track_state *ts)
+{
+	struct xct_policy_scratch *ps = xct_policy_scratch_get();
+
+	if (ps && ps->out.ct_mark_set &&
+	    (ts->res.ct_state == XCT_CTS_NEW || ts->res.ct_state == XCT_CTS_ESTABLISHED))
+		xct_ct_set_mark(&ts->key, ps->in.ct_mark, ts->now);
+}
+
 /* What the policy's verdict does to the table: an admitted new connection
  * gets its entry and is announced (NEW); a refused one that reused an old
  * entry leaves it dead, as if it had never come.  1 when an admitted
@@ -306,6 +334,8 @@ __noinline int xct_commit(const struct xct_pkt *pkt, struct xct_track_state *ts,
 			if (ts->res.ct_state == XCT_CTS_INVALID)
 				return 1;
 		}
+		/* Before the NEW event, which then shows the mark. */
+		xct_commit_mark(ts);
 		/* A connection that started, in a new entry or a dead one
 		 * reused: a candidate should the table fill up, and a NEW
 		 * for a reader of connection events. */
@@ -315,6 +345,10 @@ __noinline int xct_commit(const struct xct_pkt *pkt, struct xct_track_state *ts,
 		}
 	} else if (ts->res.started) {
 		xct_ct_forget(&ts->key, ts->seq);
+	} else if (!ts->is_new) {
+		/* A refused packet of a connection: its mark is set all
+		 * the same, as nft sets it before the verdict drops. */
+		xct_commit_mark(ts);
 	}
 	return 0;
 }
@@ -539,6 +573,8 @@ static __always_inline __u8 xct_track(__u8 reason, struct xct_hdr_buf *hdrs, __u
 	xct_count(XCT_S_PACKETS);
 
 	ps->in.state = res->ct_state;
+	ps->in.ct_mark = res->mark;
+	ps->in.ct_status = xct_policy_ct_status(&ts);
 	if (res->reason == XCT_R_FRAGMENT) {
 		/* The rules judged the datagram by its first fragment, as
 		 * nftables judges it once, reassembled. */
@@ -870,6 +906,18 @@ static __always_inline int xct_xdp_reject(struct xdp_md *ctx)
 	return XDP_DROP;
 }
 
+/* The packet's mark for the rules (skb->mark, 0 at XDP), and no mark
+ * set by them yet. */
+static __always_inline void xct_meta_mark_in(__u32 mark)
+{
+	struct xct_policy_scratch *ps = xct_policy_scratch_get();
+
+	if (ps) {
+		ps->in.meta_mark = mark;
+		ps->out.meta_mark_set = 0;
+	}
+}
+
 /* An answer to a translated connection goes up tagged, for TC ingress to
  * translate back (with the checksum helpers XDP has not) and track; so
  * does an accepted packet while dnat is in use, for TC ingress to
@@ -903,6 +951,9 @@ int xct_xdp(struct xdp_md *ctx)
 	fast = xct_fast_xdp(ctx);
 	if (fast == XCT_FAST_ACCEPT)
 		return XDP_PASS;
+	/* No skb, so no packet mark: 0 for the rules, and a meta mark set
+	 * has nothing to go to. */
+	xct_meta_mark_in(0);
 	switch (xct_decide(ctx, XCT_SRC_XDP, hdrs, len, fast, XCT_HOOK_INGRESS,
 			   ctx->ingress_ifindex)) {
 	case XCT_VERDICT_DROP:
@@ -923,15 +974,23 @@ static __always_inline int xct_track_skb(struct __sk_buff *skb, __u8 hook)
 {
 	__u32 len = skb->len, zero = 0;
 	struct xct_hdr_buf *hdrs = bpf_map_lookup_elem(&xct_hdrs, &zero);
-	int fast;
+	struct xct_policy_scratch *ps;
+	int fast, verdict;
 
 	if (!hdrs)
 		return xct_undecided_tc(XCT_R_INTERNAL_ERROR, hook);
 	fast = xct_fast_skb(skb, hook);
 	if (fast == XCT_FAST_ACCEPT)
 		return TC_ACT_UNSPEC;
+	xct_meta_mark_in(skb->mark);
 	/* The full parser reads through a non-linear skb too. */
-	switch (xct_decide(skb, XCT_SRC_SKB, hdrs, len, fast, hook, skb->ifindex)) {
+	verdict = xct_decide(skb, XCT_SRC_SKB, hdrs, len, fast, hook, skb->ifindex);
+	/* A rule's meta mark set, before the packet goes on (to the stack,
+	 * or to the NAT program by tail call). */
+	ps = xct_policy_scratch_get();
+	if (ps && ps->out.meta_mark_set)
+		skb->mark = ps->in.meta_mark;
+	switch (verdict) {
 	case XCT_VERDICT_DROP:
 		return TC_ACT_SHOT;
 	case XCT_VERDICT_REJECT:

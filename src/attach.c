@@ -711,6 +711,8 @@ static void report_taken(const char *name, const char *hook, __u32 have, int err
 	xct_err("cannot attach to %s of %s: held by %s", hook, name, holder);
 }
 
+static int policy_header(struct xct_policy_gen *g);
+
 /* Hooks one interface to progs; on failure leaves it as it was. */
 static int attach_iface(const struct xct_hook_progs *progs, int ifaces_fd, const char *name,
 			__u32 ifindex, __u32 mode, bool mode_given)
@@ -951,6 +953,7 @@ int cmd_attach(int argc, char **argv)
 	bool mode_given = false, max_given = false, replace = false;
 	struct xct_hook_progs progs = XCT_HOOK_PROGS_NONE, old[MAX_IFACES];
 	struct xct_iface current[MAX_IFACES];
+	struct xct_policy_gen g_running;
 	int c, i, j, n, ret, exit_code, err, others, n_old = 0, ifaces_fd;
 	char path[4096], others_list[MAX_IFACES * (IF_NAMESIZE + 1)];
 	struct xct_bpf *skel = NULL;
@@ -1030,6 +1033,16 @@ int cmd_attach(int argc, char **argv)
 	    xct_netns_record(xct_opts.pin_path))
 		return XCT_EXIT_RUNTIME;
 	build = xct_load_build_id(xct_bpf__elf_bytes(&elf_len), elf_len);
+
+	/* XDP has no skb, so no packet mark for rules on arriving packets
+	 * (xct rules load refuses them the other way round). */
+	if (!replace && mode != XCT_MODE_TC && policy_header(&g_running) &&
+	    g_running.meta_mark_in) {
+		xct_err("cannot attach with ingress %s: the running rules read or set 'meta mark' "
+			"on arriving packets, which needs xct at TC ingress (--mode tc)",
+			mode_name(mode));
+		return XCT_EXIT_RUNTIME;
+	}
 
 	/* Already attached (or, for --replace, not)? Checked before anything
 	 * changes. */

@@ -22,6 +22,7 @@
 #include <bpf/bpf.h>
 
 #include "ct_format.h"
+#include "ct_ops.h"
 #include "ct_state.h"
 #include "rules/ruleset.h"
 #include "xct.h"
@@ -67,6 +68,7 @@ static void put_binding(FILE *out, const char *name, const struct xct_ct_key *ke
 }
 
 struct save_ctx {
+	const struct xct_table *t;
 	FILE *out;
 	__u64 now;
 	const struct xct_nat_view *nat;
@@ -79,6 +81,7 @@ static int save_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, 
 	const struct xct_nat_binding *b = xct_nat_view_find(s->nat, key, e);
 	const struct xct_nat_binding *inner = xct_nat_view_inner(s->nat, b);
 	char a0[INET6_ADDRSTRLEN], a1[INET6_ADDRSTRLEN];
+	__u64 labels[2];
 	int d;
 
 	xct_format_addr(key->family, &key->addr[0], a0, sizeof(a0));
@@ -108,6 +111,11 @@ static int save_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, 
 		put_binding(s->out, "nat", key, b);
 	if (inner)
 		put_binding(s->out, "nat-inner", &b->rkey, inner);
+	/* The 128 label bits as one hex number, bit 0 last (connlabel.conf's
+	 * numbers): the names file may change, the bits stay. */
+	if (xct_ct_labels_get(s->t, key, e, labels) == 0 && (labels[0] || labels[1]))
+		fprintf(s->out, " labels=%016llx%016llx", (unsigned long long)labels[1],
+			(unsigned long long)labels[0]);
 	fputc('\n', s->out);
 	s->c->saved++;
 	return ferror(s->out) ? -EIO : 0;
@@ -116,7 +124,7 @@ static int save_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, 
 int xct_ct_save(const struct xct_table *t, FILE *out, struct xct_ct_state_counts *c)
 {
 	struct xct_nat_view nat = {0};
-	struct save_ctx s = {.out = out, .nat = &nat, .c = c};
+	struct save_ctx s = {.t = t, .out = out, .nat = &nat, .c = c};
 	int err;
 
 	memset(c, 0, sizeof(*c));
@@ -145,6 +153,7 @@ struct saved_conn {
 	unsigned int line;
 	int n_nat; /* 0, 1 (nat) or 2 (nat and nat-inner) */
 	struct xct_nat_binding nat[2];
+	__u64 labels[2]; /* labels=, zero when the line has none */
 };
 
 struct reader {
@@ -272,6 +281,29 @@ enum { F_ORIG = 1, F_STATUS = 2, F_AGE = 4, F_IDLE = 8, F_TIMEOUT = 16, F_PACKET
        F_BYTES = 64, F_STATE = 128, F_TCP = 256 };
 #define F_NEEDED (F_ORIG | F_STATUS | F_AGE | F_IDLE | F_TIMEOUT | F_PACKETS | F_BYTES)
 
+/* labels=HEX: up to 32 hex digits, the 128 bits with bit 0 last. */
+static int parse_labels(const char *v, __u64 bits[2])
+{
+	size_t n = strlen(v), i;
+
+	bits[0] = bits[1] = 0;
+	if (!n || n > 32)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		char ch = v[i];
+		unsigned int d = ch >= '0' && ch <= '9'	  ? (unsigned int)(ch - '0')
+				 : ch >= 'a' && ch <= 'f' ? (unsigned int)(ch - 'a' + 10)
+				 : ch >= 'A' && ch <= 'F' ? (unsigned int)(ch - 'A' + 10)
+							  : 16;
+
+		if (d > 15)
+			return -EINVAL;
+		bits[1] = bits[1] << 4 | bits[0] >> 60;
+		bits[0] = bits[0] << 4 | d;
+	}
+	return 0;
+}
+
 static int parse_field(struct reader *r, const char *text, char *tok, struct saved_conn *s,
 		       unsigned int *seen)
 {
@@ -326,6 +358,8 @@ static int parse_field(struct reader *r, const char *text, char *tok, struct sav
 		errno = 0;
 		s->stream = strtoll(v, &end, 10);
 		ok = !errno && *v && !*end;
+	} else if (!strcmp(tok, "labels")) {
+		ok = !parse_labels(v, s->labels);
 	} else if (!strcmp(tok, "nat") && s->n_nat == 0) {
 		ok = !parse_binding(family, proto, v, &s->nat[0]);
 		s->n_nat = 1;
@@ -552,9 +586,27 @@ static void clamp_past(__u64 now, __u64 ago, __u64 *at)
 	*at = ago < now ? now - ago : 1;
 }
 
+/*
+ * The labels of a connection just restored, after its entry (a tuple the
+ * table had already keeps its own).  Keyed as the entry, with its
+ * first_seen_ns, as xct ct update writes them (src/ct_ops.c): should the
+ * entry go before they are written, they are never taken for a later
+ * connection's.
+ */
+static int restore_labels(const struct xct_table *t, const struct saved_conn *s)
+{
+	struct xct_ct_labels l = {.bits = {s->labels[0], s->labels[1]},
+				  .first_seen_ns = s->e.first_seen_ns};
+
+	return bpf_map_update_elem(t->labels_fd, &s->key, &l, BPF_ANY) ? -errno : 0;
+}
+
 static int restore_one(const struct xct_table *t, struct saved_conn *s, __u64 now, __u64 down,
 		       struct xct_ct_state_counts *c)
 {
+	unsigned long restored;
+	int err;
+
 	if (s->timeout <= down) {
 		c->expired++;
 		return 0;
@@ -569,7 +621,15 @@ static int restore_one(const struct xct_table *t, struct saved_conn *s, __u64 no
 
 		s->e.proto.udp.stream_ns = at > 0 ? (__u64)at : 0;
 	}
-	return xct_ct_insert(t, &s->key, &s->e, s->nat, s->n_nat, c);
+	/* The entry says it has labels only when the labels come with it. */
+	s->e.status &= ~XCT_CT_LABELS;
+	if ((s->labels[0] || s->labels[1]) && t->labels_fd >= 0)
+		s->e.status |= XCT_CT_LABELS;
+	restored = c->restored;
+	err = xct_ct_insert(t, &s->key, &s->e, s->nat, s->n_nat, c);
+	if (err || c->restored == restored || !(s->e.status & XCT_CT_LABELS))
+		return err;
+	return restore_labels(t, s);
 }
 
 int xct_ct_restore(const struct xct_table *t, FILE *in, const char *name,

@@ -52,8 +52,10 @@ struct events_ctx {
 
 static const char *verdict_name(__u8 v)
 {
-	/* "return": a logged return of a user chain, which decides nothing. */
-	static const char *const names[] = {"accept", "drop", "reject", "notrack", "return"};
+	/* "return": a logged return of a user chain, and "continue": a log
+	 * event of a continue rule; neither decides anything. */
+	static const char *const names[] = {"accept", "drop",	  "reject",
+					    "notrack", "return", "continue"};
 
 	return v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
 }

@@ -82,7 +82,9 @@ static const struct stat_metric other_stats[] = {
 static const char *const reason_names[] = {XCT_REASONS(XCT_REASON_NAME)};
 #undef XCT_REASON_NAME
 
-static const char *const verdict_names[] = {"accept", "drop", "reject", "notrack", "return"};
+/* A rule's action; "return" and "continue" only for a rule's, never a packet's. */
+static const char *const verdict_names[] = {"accept", "drop",	"reject",
+					    "notrack", "return", "continue"};
 
 static const char *verdict_name(__u8 v)
 {

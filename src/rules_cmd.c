@@ -92,6 +92,14 @@ static int rules_check(const char *path, bool load)
 	}
 	rc = rules_prepare(path, &rs, &c);
 	if (rc == XCT_EXIT_OK && load) {
+		struct xct_rules_error herr;
+
+		if (xct_policy_check_hooks(&rs, file, &herr)) {
+			xct_rules_error_print(stderr, &herr);
+			rc = XCT_EXIT_USAGE;
+		}
+	}
+	if (rc == XCT_EXIT_OK && load) {
 		err = xct_policy_install(&maps, &rs, &c);
 		rc = err ? XCT_EXIT_RUNTIME : XCT_EXIT_OK;
 	}

@@ -37,6 +37,8 @@ struct xct_ct_result {
 	__u8 started;  /* this packet started the connection on the entry */
 	__u16 status;  /* the entry's XCT_CT_* as this packet's update left
 			* it; 0 when no update was committed */
+	__u32 mark;    /* the connection's mark, for the rules: of the entry
+			* updated, or of the one an ICMP error is related to */
 };
 
 XCT_INLINE int xct_entry_alive(const struct xct_ct_entry *ct, __u64 now_ns)

@@ -66,6 +66,10 @@ enum xct_verdict {
 	/* Not a verdict: a 'return' of a user chain, inlined (src/rules/
 	 * chains.c).  The walk goes on from the rule's skip_to. */
 	XCT_VERDICT_RETURN,
+	/* A rule's, never a packet's: the rule's statements (ct mark set,
+	 * meta mark set) apply and the walk goes on to the next rule, as a
+	 * rule with no verdict does in nftables. */
+	XCT_VERDICT_CONTINUE,
 };
 
 enum xct_field {
@@ -169,24 +173,86 @@ struct xct_set_port_key {
 #define XCT_RULE_DADDR_NEG	 0x0020
 #define XCT_RULE_SPORT_NEG	 0x0040
 #define XCT_RULE_DPORT_NEG	 0x0080
+/* Matches on the connection and the packet that no class stands for:
+ * checked per candidate, from the record (struct xct_mark_cmp). */
+#define XCT_RULE_CT_MARK       0x0100
+#define XCT_RULE_META_MARK     0x0200
+#define XCT_RULE_CT_STATUS     0x0400
+#define XCT_RULE_CT_STATUS_NEG 0x0800
+/* Any of the per-candidate matches above: such a rule never decides a
+ * META class alone (the compiler's mark_decided()). */
+#define XCT_RULE_CONN_MATCHES (XCT_RULE_CT_MARK | XCT_RULE_META_MARK | XCT_RULE_CT_STATUS)
+
+/* Statements, in xct_rule_rec.stmts: what a matching rule does besides
+ * its verdict. */
+#define XCT_STMT_CT_MARK_SET   0x01 /* ct mark set ... */
+#define XCT_STMT_META_MARK_SET 0x02 /* meta mark set ... */
+#define XCT_STMT_CT_FROM_META  0x04 /* ct mark set meta mark ... */
+#define XCT_STMT_META_FROM_CT  0x08 /* meta mark set ct mark ... */
+
+/*
+ * ct status bits a rule may name: the kernel's IPS_* values, which
+ * struct xct_ct_entry's status uses too.  CONFIRMED is not kept in an
+ * entry (every entry in xct's table is confirmed): the datapath sets it
+ * for any packet of a connection past its first, as the kernel's
+ * conntrack is confirmed once its first packet has passed.  EXPECTED
+ * stays clear: xct runs no helper that would expect a connection.
+ */
+#define XCT_CTS_BIT_EXPECTED   0x0001
+#define XCT_CTS_BIT_SEEN_REPLY 0x0002
+#define XCT_CTS_BIT_ASSURED    0x0004
+#define XCT_CTS_BIT_CONFIRMED  0x0008
+#define XCT_CTS_BIT_SNAT       0x0010
+#define XCT_CTS_BIT_DNAT       0x0020
+
+/* The most values of one mark match's list: ct mark { 1, 2, 3 }. */
+#define XCT_MARK_VALUES_MAX 8
+
+/* A mark match: (mark & mask) is one of val[0..n) (or none of them,
+ * negated); ct mark 0x10 has mask 0xffffffff and one value. */
+struct xct_mark_cmp {
+	__u32 mask;
+	__u32 val[XCT_MARK_VALUES_MAX];
+	__u8 n;
+	__u8 negate;
+	__u8 pad[2];
+};
+
+/*
+ * A mark statement as nft's bitwise expression computes it:
+ * mark = (source & mask) ^ xor, where the source is the mark being set
+ * (ct mark set ct mark or 0x4) or the other one (ct mark set meta mark).
+ * A constant has mask 0; "and M" and "or V" and "xor V" compose (see
+ * xct_mark_op_and() and its siblings).
+ */
+struct xct_mark_op {
+	__u32 mask;
+	__u32 xor ;
+};
 
 /* One rule, for the checks that follow its bit: sets and rate limit. */
 struct xct_rule_rec {
-	__u8 action; /* enum xct_verdict */
-	__u8 pad;
+	__u8 action;	 /* enum xct_verdict */
+	__u8 stmts;	 /* XCT_STMT_* */
 	__u16 flags;	 /* XCT_RULE_* */
 	__u32 saddr_set; /* set ids, 0 for none */
 	__u32 daddr_set;
 	__u32 sport_set;
 	__u32 dport_set;
-	__u32 line;	   /* in the rules file, for events and xct rules show */
-	__u32 skip_to;	   /* XCT_VERDICT_RETURN: the first rule after its chain */
-	__u32 src;	   /* the rule as written, for xct rules show's counters */
-	__u64 limit_cost;  /* credit one packet (or byte) costs, see xct_limit_take */
-	__u64 limit_burst; /* credit the bucket holds */
+	__u32 line;		       /* in the rules file, for events and xct rules show */
+	__u32 skip_to;		       /* XCT_VERDICT_RETURN: the first rule after its chain */
+	__u32 src;		       /* the rule as written, for xct rules show's counters */
+	__u64 limit_cost;	       /* credit one packet (or byte) costs, see xct_limit_take */
+	__u64 limit_burst;	       /* credit the bucket holds */
+	struct xct_mark_cmp ct_mark;   /* XCT_RULE_CT_MARK */
+	struct xct_mark_cmp meta_mark; /* XCT_RULE_META_MARK */
+	struct xct_mark_op ct_mark_set;
+	struct xct_mark_op meta_mark_set;
+	__u16 ct_status; /* XCT_RULE_CT_STATUS: any of these XCT_CTS_BIT_* */
+	__u16 pad2[3];
 };
 
-_Static_assert(sizeof(struct xct_rule_rec) == 48, "rule record layout");
+_Static_assert(sizeof(struct xct_rule_rec) == 152, "rule record layout");
 
 /* Key of a per-source rate-limit bucket ("limit ... per saddr"). */
 struct xct_limit_src_key {
@@ -202,9 +268,10 @@ struct xct_rule_stats {
 
 /* The policy's verdict on one packet, and the rule that gave it. */
 struct xct_policy_out {
-	__u8 verdict; /* enum xct_verdict */
-	__u8 matched; /* a rule decided, rather than the default */
-	__u16 pad;
+	__u8 verdict;	    /* enum xct_verdict */
+	__u8 matched;	    /* a rule decided, rather than the default */
+	__u8 ct_mark_set;   /* a rule set the connection's mark (xct_policy_in) */
+	__u8 meta_mark_set; /* ... the packet's mark */
 	__u32 rule;
 	__u32 line;
 	__u32 skip_to; /* of a matching return (XCT_VERDICT_RETURN) */
@@ -221,7 +288,10 @@ struct xct_policy_gen {
 	 * they are the generation's, so they switch with its NAT rules. */
 	__u8 nat;  /* NAT rules or bindings may exist: look at forwarded packets */
 	__u8 dnat; /* dnat rules or their bindings may exist: look at arriving packets */
-	__u16 pad;
+	/* A rule on arriving packets reads or sets meta mark, which XDP
+	 * cannot run (xct attach checks). */
+	__u8 meta_mark_in;
+	__u8 pad;
 	__u64 iface_default_summary;
 };
 
@@ -330,6 +400,52 @@ XCT_INLINE __u32 xct_range_prefix_len(__u32 lo, __u32 hi, __u32 bits)
 		len--;
 	}
 	return len;
+}
+
+/* ---- Marks ---- */
+
+/* Does mark pass the match? */
+XCT_INLINE int xct_mark_cmp_match(const struct xct_mark_cmp *c, __u32 mark)
+{
+	__u32 v = mark & c->mask, i;
+	int hit = 0;
+
+	for (i = 0; i < XCT_MARK_VALUES_MAX; i++)
+		if (i < c->n && c->val[i] == v)
+			hit = 1;
+	return hit != !!c->negate;
+}
+
+XCT_INLINE __u32 xct_mark_op_apply(const struct xct_mark_op *op, __u32 src)
+{
+	return (src & op->mask) ^ op->xor ;
+}
+
+/* The op's result, then "and m": ((x & mask) ^ xor) & m. */
+XCT_INLINE void xct_mark_op_and(struct xct_mark_op *op, __u32 m)
+{
+	op->mask &= m;
+	op->xor &= m;
+}
+
+/* ... then "or v": the bits of v set, whatever they were. */
+XCT_INLINE void xct_mark_op_or(struct xct_mark_op *op, __u32 v)
+{
+	op->mask &= ~v;
+	op->xor = (op->xor &~v) | v;
+}
+
+/* ... then "xor v". */
+XCT_INLINE void xct_mark_op_xor(struct xct_mark_op *op, __u32 v)
+{
+	op->xor ^= v;
+}
+
+/* Does a connection with these XCT_CTS_BIT_* pass ct status (bits: any
+ * of them set; negated: none of them)? */
+XCT_INLINE int xct_ct_status_match(__u16 have, __u16 bits, int negate)
+{
+	return !!(have & bits) != !!negate;
 }
 
 #endif /* XCT_POLICY_H */

@@ -505,6 +505,23 @@ static int rule_conj(const struct xct_rule *ctx, const struct xct_rule *r, struc
 		out->tcp_flags_mask = s->tcp_flags_mask;
 		out->tcp_flags_value = s->tcp_flags_value;
 	}
+	/* Marks and ct status: one match of each kind per rule, as the
+	 * record holds one. */
+	if ((ctx->ct_mark.present && r->ct_mark.present) ||
+	    (ctx->meta_mark.present && r->meta_mark.present) || (ctx->ct_status && r->ct_status)) {
+		*why = "a mark or ct status match of the jump and one of its chain's rule";
+		return -EINVAL;
+	}
+	if (ctx->ct_mark_set.present || ctx->meta_mark_set.present) {
+		*why = "a mark statement on a jump, goto or vmap (put it on a continue rule before it)";
+		return -EINVAL;
+	}
+	out->ct_mark = ctx->ct_mark.present ? ctx->ct_mark : r->ct_mark;
+	out->meta_mark = ctx->meta_mark.present ? ctx->meta_mark : r->meta_mark;
+	out->ct_status = ctx->ct_status ? ctx->ct_status : r->ct_status;
+	out->ct_status_negate = ctx->ct_status ? ctx->ct_status_negate : r->ct_status_negate;
+	out->ct_mark_set = r->ct_mark_set;
+	out->meta_mark_set = r->meta_mark_set;
 	/* A rule with no iif or oif applies at its context's hook. */
 	out->hook = r->n_ifaces || ctx->hook == HOOK_ANY ? r->hook : ctx->hook;
 	if (ctx->hook != HOOK_ANY && ctx->hook != out->hook)
@@ -540,7 +557,8 @@ static bool no_matches(const struct xct_rule *r)
 {
 	return !r->n_ifaces && !r->family && !r->has_proto && !r->saddr.present &&
 	       !r->daddr.present && !r->sport.present && !r->dport.present && !r->has_tcp_flags &&
-	       !r->n_icmp && !r->ct_states && !r->limit.present;
+	       !r->n_icmp && !r->ct_states && !r->limit.present && !r->ct_mark.present &&
+	       !r->meta_mark.present && !r->ct_status;
 }
 
 /* Whether r, reached through ctx, takes every packet that reaches it: in

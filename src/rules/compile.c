@@ -351,7 +351,8 @@ static int check_rules(struct compiler *cc)
 	for (i = 0; i < rs->n_rules; i++) {
 		const struct xct_rule *r = &rs->rules[i];
 
-		if ((unsigned int)r->action > XCT_ACTION_NOTRACK && r->action != XCT_ACTION_RETURN)
+		if ((unsigned int)r->action > XCT_ACTION_NOTRACK && r->action != XCT_ACTION_RETURN &&
+		    r->action != XCT_ACTION_CONTINUE)
 			return fail_rule(cc, r, "bad action %d", r->action);
 		if (r->action == XCT_ACTION_RETURN && (r->skip_to <= i || r->skip_to > rs->n_rules))
 			return fail_rule(cc, r, "bad return target %u", r->skip_to);
@@ -385,10 +386,41 @@ static __u64 mul_sat(__u64 a, __u64 b)
 }
 
 static const __u8 verdict_of[] = {
-	[XCT_ACTION_ACCEPT] = XCT_VERDICT_ACCEPT, [XCT_ACTION_DROP] = XCT_VERDICT_DROP,
-	[XCT_ACTION_REJECT] = XCT_VERDICT_REJECT, [XCT_ACTION_NOTRACK] = XCT_VERDICT_NOTRACK,
-	[XCT_ACTION_RETURN] = XCT_VERDICT_RETURN,
+	[XCT_ACTION_ACCEPT] = XCT_VERDICT_ACCEPT,     [XCT_ACTION_DROP] = XCT_VERDICT_DROP,
+	[XCT_ACTION_REJECT] = XCT_VERDICT_REJECT,     [XCT_ACTION_NOTRACK] = XCT_VERDICT_NOTRACK,
+	[XCT_ACTION_RETURN] = XCT_VERDICT_RETURN,     [XCT_ACTION_CONTINUE] = XCT_VERDICT_CONTINUE,
 };
+
+/* The record's part for ct mark, meta mark and ct status. */
+static void compile_conn(const struct xct_rule *r, struct xct_rule_rec *rec)
+{
+	if (r->ct_mark.present) {
+		rec->flags |= XCT_RULE_CT_MARK;
+		rec->ct_mark = r->ct_mark.cmp;
+	}
+	if (r->meta_mark.present) {
+		rec->flags |= XCT_RULE_META_MARK;
+		rec->meta_mark = r->meta_mark.cmp;
+	}
+	if (r->ct_status) {
+		rec->flags |= XCT_RULE_CT_STATUS;
+		if (r->ct_status_negate)
+			rec->flags |= XCT_RULE_CT_STATUS_NEG;
+		rec->ct_status = r->ct_status;
+	}
+	if (r->ct_mark_set.present) {
+		rec->stmts |= XCT_STMT_CT_MARK_SET;
+		if (r->ct_mark_set.from_other)
+			rec->stmts |= XCT_STMT_CT_FROM_META;
+		rec->ct_mark_set = r->ct_mark_set.op;
+	}
+	if (r->meta_mark_set.present) {
+		rec->stmts |= XCT_STMT_META_MARK_SET;
+		if (r->meta_mark_set.from_other)
+			rec->stmts |= XCT_STMT_META_FROM_CT;
+		rec->meta_mark_set = r->meta_mark_set.op;
+	}
+}
 
 static int compile_recs(struct compiler *cc)
 {
@@ -406,6 +438,7 @@ static int compile_recs(struct compiler *cc)
 		rec->line = r->loc.line;
 		rec->skip_to = r->skip_to;
 		rec->src = r->src;
+		compile_conn(r, rec);
 		if (r->log)
 			rec->flags |= XCT_RULE_LOG;
 		/* Set ids are index + 1, so 0 means "no set"; the NEG flags
@@ -458,12 +491,18 @@ static __u32 rule_states(const struct xct_rule *r)
 {
 	if (r->action == XCT_ACTION_NOTRACK)
 		return 1u << XCT_STAGE_RAW;
+	__u32 all = (1u << XCT_STAGE_RAW) - 1, states;
+
 	/* A return skips the notrack rules after it as well. */
 	if (r->action == XCT_ACTION_RETURN && !r->ct_states)
-		return (1u << (XCT_STAGE_RAW + 1)) - 1;
-	if (!r->ct_states)
-		return (1u << XCT_STAGE_RAW) - 1;
-	return r->ct_states & ((1u << XCT_STAGE_RAW) - 1);
+		all = (1u << (XCT_STAGE_RAW + 1)) - 1;
+	states = r->ct_states ? r->ct_states & all : all;
+	/* An INVALID or UNTRACKED packet has no connection: a match on one
+	 * is false for it, whether negated or not, as nft's ct expression
+	 * breaks the rule when the packet has no conntrack. */
+	if (r->ct_mark.present || r->ct_status)
+		states &= ~((1u << XCT_CTS_INVALID) | (1u << XCT_CTS_UNTRACKED));
+	return states;
 }
 
 /*
@@ -1040,7 +1079,9 @@ out:
 static bool meta_only(const struct xct_rule *r)
 {
 	return !r->n_ifaces && !r->saddr.present && !r->daddr.present && !r->sport.present &&
-	       !r->dport.present && !r->n_icmp && !r->has_tcp_flags && !r->limit.present;
+	       !r->dport.present && !r->n_icmp && !r->has_tcp_flags && !r->limit.present &&
+	       !r->ct_mark.present && !r->meta_mark.present && !r->ct_status &&
+	       r->action != XCT_ACTION_CONTINUE;
 }
 
 /*

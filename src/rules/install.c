@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -671,6 +672,12 @@ static int write_nat(struct xct_policy_maps *m, const struct xct_compiled *c, __
 	return 0;
 }
 
+/* Does the rule read or write the packet's mark on the way in? */
+static bool rule_meta_mark_in(const struct xct_rule *r)
+{
+	return r->hook == XCT_HOOK_INGRESS && (r->meta_mark.present || r->meta_mark_set.present);
+}
+
 int xct_policy_write_spare(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 			   const struct xct_compiled *c)
 {
@@ -704,6 +711,10 @@ int xct_policy_write_spare(struct xct_policy_maps *m, const struct xct_ruleset *
 	g->policy = c->policy;
 	g->has_raw = c->has_raw;
 	g->fields_used = c->fields_used;
+	g->meta_mark_in = 0;
+	for (i = 0; i < rs->n_rules; i++)
+		if (rule_meta_mark_in(&rs->rules[i]))
+			g->meta_mark_in = 1;
 	g->iface_default = CLASS_ID(gen, c->iface_default);
 	g->iface_default_summary = c->classes[c->iface_default].summary;
 	ctl->load_serial++;
@@ -736,6 +747,47 @@ int xct_policy_install(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 	return 0;
 }
 
+int xct_policy_check_hooks(const struct xct_ruleset *rs, const char *file,
+			   struct xct_rules_error *err)
+{
+	const struct xct_rule *r = NULL;
+	struct xct_iface iface;
+	char path[4096], name[IF_NAMESIZE];
+	__u32 key, next, *prev = NULL;
+	size_t i;
+	int fd, ret = 0;
+
+	for (i = 0; i < rs->n_rules && !r; i++)
+		if (rule_meta_mark_in(&rs->rules[i]))
+			r = &rs->rules[i];
+	if (!r)
+		return 0;
+	fd = bpf_obj_get(xct_pin(path, sizeof(path), "xct_ifaces"));
+	if (fd < 0)
+		return 0; /* nothing attached: the rules wait for attach */
+	while (!ret && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &iface) ||
+		    (iface.mode != XCT_MODE_NATIVE && iface.mode != XCT_MODE_GENERIC))
+			continue;
+		if (!if_indextoname(key, name))
+			snprintf(name, sizeof(name), "ifindex %u", key);
+		memset(err, 0, sizeof(*err));
+		snprintf(err->file, sizeof(err->file), "%s", file);
+		err->loc = r->loc;
+		snprintf(err->msg, sizeof(err->msg),
+			 "'meta mark' on arriving packets needs xct at TC ingress, where a packet "
+			 "has an skb: %s runs xct at XDP (attach it with --mode tc)",
+			 name);
+		snprintf(err->line_text, sizeof(err->line_text), "%*s%s",
+			 (int)(r->loc.col ? r->loc.col - 1 : 0), "", r->text ? r->text : "");
+		ret = -EOPNOTSUPP;
+	}
+	close(fd);
+	return ret;
+}
+
 int xct_policy_load_text(const char *file, const char *text, xct_ifindex_fn ifindex, void *ctx,
 			 struct xct_rules_error *err)
 {
@@ -748,7 +800,9 @@ int xct_policy_load_text(const char *file, const char *text, xct_ifindex_fn ifin
 	ret = xct_rules_parse(file, text, strlen(text), &rs, err);
 	if (ret)
 		return ret;
-	ret = xct_rules_compile(&rs, file, ifindex, ctx, &c, err);
+	ret = xct_policy_check_hooks(&rs, file, err);
+	if (!ret)
+		ret = xct_rules_compile(&rs, file, ifindex, ctx, &c, err);
 	if (!ret) {
 		ret = xct_policy_open(&maps);
 		if (!ret) {

@@ -53,6 +53,15 @@ int xct_policy_write_spare(struct xct_policy_maps *m, const struct xct_ruleset *
 void xct_policy_switch(struct xct_policy_maps *m, __u32 gen);
 
 /*
+ * Whether the interfaces attached under xct_opts.pin_path can run rs: a
+ * rule on the packet mark (meta mark) of arriving packets needs an skb,
+ * which an interface running xct at XDP (native or generic) has not.
+ * 0, or -EOPNOTSUPP with err naming the first such rule and interface.
+ */
+int xct_policy_check_hooks(const struct xct_ruleset *rs, const char *file,
+			   struct xct_rules_error *err);
+
+/*
  * Parses, compiles and installs text (named file in messages) as the
  * running rules under xct_opts.pin_path, in one call: what the tests and
  * benchmarks do with rulesets they write themselves.  Returns 0, -EINVAL

@@ -90,6 +90,7 @@ static const struct name_val stmt_keywords[] = {
 	{"reject", 0}, {"notrack", 0}, {"masquerade", 0}, {"snat", 0},
 	{"dnat", 0},   {"define", 0},  {"include", 0},	  {"chain", 0},
 	{"jump", 0},   {"goto", 0},    {"return", 0},	  {"map", 0},
+	{"continue", 0},
 };
 
 static const struct name_val actions[] = {
@@ -105,6 +106,7 @@ static const struct name_val actions[] = {
 	{"goto", XCT_ACTION_GOTO},
 	{"return", XCT_ACTION_RETURN},
 	{"vmap", XCT_ACTION_VMAP},
+	{"continue", XCT_ACTION_CONTINUE},
 };
 
 /* At most this many NAT rules: they are walked, not classified. */
@@ -1840,7 +1842,10 @@ static int parse_proto_word(struct parser *p, struct rule_ctx *rc)
 	return 0;
 }
 
-/* meta l4proto (NUMBER | NAME) */
+/* ct mark, meta mark, ct status: their own file, part of this one. */
+#include "rules/parse_ct.h"
+
+/* meta l4proto (NUMBER | NAME) | meta mark ... */
 static int parse_meta(struct parser *p, struct rule_ctx *rc)
 {
 	struct suggest sg;
@@ -1850,8 +1855,11 @@ static int parse_meta(struct parser *p, struct rule_ctx *rc)
 	int i, err;
 
 	advance(p);
+	if (tok_is(&p->cur, "mark"))
+		return parse_meta_mark(p, rc, &p->last);
 	if (!tok_is(&p->cur, "l4proto"))
-		return perr(p, &p->cur, "expected 'l4proto' after 'meta', got %s", GOT(&p->cur));
+		return perr(p, &p->cur, "expected 'l4proto' or 'mark' after 'meta', got %s",
+			    GOT(&p->cur));
 	advance(p);
 	t = p->cur;
 	if (t.type != TOK_WORD)
@@ -1931,8 +1939,11 @@ static int parse_ct(struct parser *p, struct rule_ctx *rc)
 	int err;
 
 	advance(p);
+	if (tok_is(&p->cur, "mark") || tok_is(&p->cur, "status"))
+		return parse_ct_mark_status(p, rc, &kw);
 	if (!tok_is(&p->cur, "state"))
-		return perr(p, &p->cur, "expected 'state' after 'ct', got %s", GOT(&p->cur));
+		return perr(p, &p->cur, "expected 'state', 'status' or 'mark' after 'ct', got %s",
+			    GOT(&p->cur));
 	if (rc->has_ct)
 		return perr(p, &kw, "'ct state' given twice");
 	if (rc->r.action == XCT_ACTION_NOTRACK)
@@ -2245,6 +2256,8 @@ static const struct {
 	{"code", "'code' must follow an ICMP type (icmp type destination-unreachable code 3)"},
 	{"state", "'state' must follow 'ct' (ct state established)"},
 	{"l4proto", "'l4proto' must follow 'meta' (meta l4proto sctp)"},
+	{"mark", "'mark' must follow 'ct' or 'meta' (ct mark 0x10, meta mark set 1)"},
+	{"status", "'status' must follow 'ct' (ct status dnat)"},
 	{"burst", "'burst' must follow a rate (limit 10/second burst 20)"},
 	{"rate", "'rate' must follow 'limit' (limit rate 10/second)"},
 	{"per", "'per' must follow a rate (limit 10/second per saddr)"},
@@ -2728,6 +2741,8 @@ static int parse_rule(struct parser *p, int action)
 		if (!err && nat)
 			err = check_nat_rule(p, &rc, &kw);
 	}
+	if (!err)
+		err = check_continue_rule(p, &rc, &first);
 	/* A translated port needs a protocol that has ports (as in nft). */
 	if (!err)
 		err = check_flow_rule(p, &rc, &first);
@@ -3363,7 +3378,8 @@ static int parse_vmap(struct parser *p, struct rule_ctx *rc, enum xct_vmap_field
 		vm->elems = calloc(def->n ? def->n : 1, sizeof(*vm->elems));
 		if (!vm->elems)
 			return oom(p, &p->cur);
-		memcpy(vm->elems, def->elems, def->n * sizeof(*vm->elems));
+		if (def->n) /* an empty map has no elements to copy, nor an array */
+			memcpy(vm->elems, def->elems, def->n * sizeof(*vm->elems));
 		advance(p);
 	} else if (p->cur.type == TOK_LBRACE) {
 		vc = (struct vmap_ctx){&vm->elems, &vm->n, 0, ports, rc->r.family, "the vmap"};

@@ -97,6 +97,10 @@ enum xct_rule_action {
 	XCT_ACTION_GOTO,
 	XCT_ACTION_RETURN,
 	XCT_ACTION_VMAP, /* dport vmap { 22 : accept, ... }: the verdict is the element's */
+	/* continue: the rule's statements apply and the next rules decide
+	 * (a filter rule, with the others before the NAT ones in the
+	 * classifier's numbering) */
+	XCT_ACTION_CONTINUE,
 };
 
 #define XCT_DNAT_BACKENDS_MAX 16 /* XCT_NAT_BACKENDS_MAX */
@@ -172,6 +176,22 @@ struct xct_vmap {
 	struct xct_flow_src src;
 };
 
+/* ct mark [!=] V | ct mark and M [==|!=] V | ct mark [!=] { V, ... }, and
+ * the same for meta mark: the compiled struct xct_mark_cmp. */
+struct xct_mark_match {
+	bool present;
+	struct xct_mark_cmp cmp;
+};
+
+/* ct mark set EXPR / meta mark set EXPR: EXPR is a value, the mark itself
+ * or the other mark ("ct mark set meta mark"), followed by and/or/xor
+ * with values; compiled into one struct xct_mark_op. */
+struct xct_mark_stmt {
+	bool present;
+	bool from_other; /* the source is the other mark */
+	struct xct_mark_op op;
+};
+
 struct xct_rule {
 	struct xct_src_loc loc;
 	char *text;    /* the rule as written, trimmed, without its comment */
@@ -205,6 +225,11 @@ struct xct_rule {
 	size_t n_icmp;
 
 	__u8 ct_states; /* bit (1 << enum xct_ct_state); 0 when not given */
+
+	struct xct_mark_match ct_mark, meta_mark;
+	__u16 ct_status; /* ct status S[,S]: any of these XCT_CTS_BIT_* */
+	bool ct_status_negate;
+	struct xct_mark_stmt ct_mark_set, meta_mark_set;
 
 	struct xct_limit limit;
 	bool log;	  /* a sampled event to the event stream */

@@ -3,8 +3,9 @@
 # `xct rules show > f; xct rules load f` reproduces the running ruleset, as
 # `nft list ruleset > f; nft -f f` does: a ruleset with every construct of
 # the language (named sets of both kinds, an empty one, lists, negations,
-# every match, limits of every form, log, counter, reject, notrack, the
-# policy, masquerade, snat, dnat to one target and to backends), with an
+# every match, marks and ct status, continue, limits of every form, log,
+# counter, reject, notrack, the policy, masquerade, snat, dnat to one
+# target and to backends), with an
 # element added to a running set, is shown, the output loaded and shown
 # again.  The statements shown are the same each time (only the "# line"
 # notes follow the file loaded), and a second round is byte-identical.
@@ -69,6 +70,11 @@ accept ip saddr 192.0.2.0/24 daddr @many
 reject tcp dport 25
 reject udp dport 26
 accept oif xc0 udp dport 123
+continue tcp sport 5000 ct mark set ct mark and 0xff00 or 0x1
+accept ct mark and 0xff == 0x10 ct status != { dnat, snat }
+drop ct mark != { 1, 0x2 } tcp dport 9002 ct status assured,seen-reply
+continue oif xc0 meta mark set ct mark ct mark set meta mark xor 0x3
+accept oif xc0 meta mark 0x7
 drop iif != xc0
 masquerade oif xc0 ip saddr 10.9.0.0/16
 snat to 198.51.100.10-198.51.100.13:20000-29999 oif xc0 udp saddr 10.8.0.0/16
@@ -105,7 +111,7 @@ fi
 # dropped, the one line holding two statements split).
 want=$(sed -E -e 's/ *#.*$//' -e '/^set /,/}/d' -e '/^$/d' "$STATE/full.xct" | sed 's/; /\n/' | sort)
 got=$(rules_only "$STATE/show0" | sort)
-if [ "$got" = "$want" ] && [ "$(wc -l <<<"$got")" = 30 ]; then
+if [ "$got" = "$want" ] && [ "$(wc -l <<<"$got")" = 35 ]; then
 	ok rules_roundtrip_shows_every_statement
 else
 	not_ok rules_roundtrip_shows_every_statement

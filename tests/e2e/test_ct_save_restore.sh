@@ -5,13 +5,14 @@
 # accepted, new connections by SYN only), masquerading port 7001:
 #
 #   1. xct ct save writes the three held TCP connections: A and B to port
-#      7000, N to port 7001 with its translation;
+#      7000, N to port 7001 with its translation, A with its labels;
 #   2. detached, A and B move 4 MB both ways, far past the windows the save
 #      knew (nothing tracks them then; N, untranslated, waits);
 #   3. attached again (an empty table) and restored from a copy of the file
 #      without B: A carries data end to end again, its windows relearnt
 #      (liberal_end counts it), N too, with its translation (the same reply
-#      tuple, so the server's socket still matches), while B, not restored,
+#      tuple, so the server's socket still matches), A with its labels,
+#      while B, not restored,
 #      is dropped (the control);
 #   4. the time the table was down comes off the timeouts; a connection
 #      whose timeout passed meanwhile is not restored; a tuple the table has
@@ -129,8 +130,20 @@ REPLY_N=$(reply_of "$PORT_N")
 [ -n "$PORT_A" ] && [ -n "$PORT_B" ] && grep -q "dst=$R4S" <<<"$REPLY_N"
 check "ct_state: N is masqueraded" $? "ports '$PORT_A' '$PORT_B' '$PORT_N', reply '$REPLY_N'"
 
+# A's labels, one of them past the first 64 bits; N has none.
+printf '1 ssh\n100 far\n' >"$WORK/connlabel.conf"
+LBL=(--label-file "$WORK/connlabel.conf")
+xct_r ct update -p tcp --sport "$PORT_A" --label-add ssh,far "${LBL[@]}" >/dev/null
+labels_of() { xct_r ct list -p tcp --sport "$1" -o labels "${LBL[@]}" 2>/dev/null; }
+labels_of "$PORT_A" | grep -q "labels=ssh,far$"
+check "ct_state: A has labels before the save" $? "$(labels_of "$PORT_A")"
+
 # 1. save
 expect "ct_state: save" 0 "3 connections saved" xct_r ct save "$WORK/saved"
+saved_line "$PORT_A" "$WORK/saved" | grep -qE " labels=00000010000000000000000000000002$" &&
+	! saved_line "$PORT_N" "$WORK/saved" | grep -q " labels="
+check "ct_state: the file has A's labels, bit 0 last, and none for N" $? \
+	"$(saved_line "$PORT_A" "$WORK/saved")"
 saved_line "$PORT_N" "$WORK/saved" | grep -qE " state=3 .* nat=snat,$R4S,[0-9]+," &&
 	saved_line "$PORT_A" "$WORK/saved" | grep -qE " state=3 " &&
 	! saved_line "$PORT_A" "$WORK/saved" | grep -q " nat=" &&
@@ -152,6 +165,9 @@ LIB0=$(stat_total liberal_end)
 expect "ct_state: restore" 0 "2 connections restored \(2 TCP" xct_r ct restore "$WORK/only-a"
 [ "$(reply_of "$PORT_N")" = "$REPLY_N" ]
 check "ct_state: N restored with its translation" $? "'$(reply_of "$PORT_N")' vs '$REPLY_N'"
+labels_of "$PORT_A" | grep -q "labels=ssh,far$" && ! labels_of "$PORT_N" | grep -q "labels="
+check "ct_state: A restored with its labels, N without" $? \
+	"A: $(labels_of "$PORT_A"), N: $(labels_of "$PORT_N")"
 send "$WORK/a" a2 && send_big "$WORK/a" big-3 && send "$WORK/a" a3
 check "ct_state: the restored connection carries data again" $? "$(tail -c 200 "$WORK/a/hold.out")"
 send "$WORK/n" n2 && send_big "$WORK/n" big-4 && send "$WORK/n" n3

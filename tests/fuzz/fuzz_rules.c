@@ -101,19 +101,47 @@ static void check_port_match(const struct xct_ruleset *rs, const struct xct_port
 	check_ports(m->list, m->n);
 }
 
+/* ct mark, meta mark, ct status and the mark statements. */
+static void check_marks(const struct xct_rule *r)
+{
+	const struct xct_mark_match *m[2] = {&r->ct_mark, &r->meta_mark};
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (!m[i]->present) {
+			ASSERT(!m[i]->cmp.n && !m[i]->cmp.mask);
+			continue;
+		}
+		ASSERT(m[i]->cmp.n >= 1 && m[i]->cmp.n <= XCT_MARK_VALUES_MAX);
+		ASSERT(m[i]->cmp.n > 1 || !(m[i]->cmp.val[0] & ~m[i]->cmp.mask));
+	}
+	ASSERT(!(r->ct_status & ~0x3f));
+	ASSERT(r->ct_status || !r->ct_status_negate);
+	if (r->action == XCT_ACTION_NOTRACK)
+		ASSERT(!r->ct_mark.present && !r->ct_status && !r->ct_mark_set.present &&
+		       !r->meta_mark_set.present);
+	if (r->action == XCT_ACTION_CONTINUE)
+		ASSERT(r->ct_mark_set.present || r->meta_mark_set.present || r->log);
+	ASSERT(r->ct_mark_set.present ||
+	       (!r->ct_mark_set.from_other && !r->ct_mark_set.op.mask && !r->ct_mark_set.op.xor));
+	ASSERT(r->meta_mark_set.present || (!r->meta_mark_set.from_other &&
+					    !r->meta_mark_set.op.mask && !r->meta_mark_set.op.xor));
+}
+
 static void check_rule(const struct xct_ruleset *rs, const struct xct_rule *r)
 {
 	static const char *const actions[] = {
 		[XCT_ACTION_ACCEPT] = "accept", [XCT_ACTION_DROP] = "drop",
 		[XCT_ACTION_REJECT] = "reject", [XCT_ACTION_NOTRACK] = "notrack",
 		[XCT_ACTION_JUMP] = "jump",	[XCT_ACTION_GOTO] = "goto",
-		[XCT_ACTION_RETURN] = "return", [XCT_ACTION_VMAP] = ""};
+		[XCT_ACTION_RETURN] = "return", [XCT_ACTION_VMAP] = "",
+		[XCT_ACTION_CONTINUE] = "continue"};
 	size_t i;
 
 	ASSERT(r->loc.line >= 1 && r->loc.col >= 1);
 	ASSERT(r->action <= XCT_ACTION_NOTRACK || r->action == XCT_ACTION_JUMP ||
 	       r->action == XCT_ACTION_GOTO || r->action == XCT_ACTION_RETURN ||
-	       r->action == XCT_ACTION_VMAP);
+	       r->action == XCT_ACTION_VMAP || r->action == XCT_ACTION_CONTINUE);
 	ASSERT(r->text);
 	ASSERT(!strncmp(r->text, actions[r->action], strlen(actions[r->action])));
 	ASSERT(!!r->jump == (r->action == XCT_ACTION_JUMP || r->action == XCT_ACTION_GOTO));
@@ -164,6 +192,8 @@ static void check_rule(const struct xct_ruleset *rs, const struct xct_rule *r)
 	if (r->action == XCT_ACTION_NOTRACK)
 		ASSERT(!r->ct_states && !r->limit.present);
 
+	check_marks(r);
+
 	if (r->limit.present) {
 		ASSERT(r->limit.rate >= 1 && r->limit.burst >= 1);
 		ASSERT(r->limit.unit_ns == 1000000000ULL || r->limit.unit_ns == 60000000000ULL ||
@@ -192,6 +222,12 @@ static bool same_rule(const struct xct_rule *a, const struct xct_rule *b)
 		return false;
 #undef SAME
 	if (strcmp(a->text, b->text))
+		return false;
+	if (memcmp(&a->ct_mark, &b->ct_mark, sizeof(a->ct_mark)) ||
+	    memcmp(&a->meta_mark, &b->meta_mark, sizeof(a->meta_mark)) ||
+	    a->ct_status != b->ct_status || a->ct_status_negate != b->ct_status_negate ||
+	    memcmp(&a->ct_mark_set, &b->ct_mark_set, sizeof(a->ct_mark_set)) ||
+	    memcmp(&a->meta_mark_set, &b->meta_mark_set, sizeof(a->meta_mark_set)))
 		return false;
 	for (i = 0; i < a->n_ifaces; i++)
 		if (strcmp(a->ifaces[i], b->ifaces[i]))
@@ -273,7 +309,8 @@ static void check_ruleset(const struct xct_ruleset *rs)
 	for (i = 0; i < rs->n_rules; i++) {
 		const struct xct_rule *r = &rs->rules[i];
 
-		ASSERT(r->action <= XCT_ACTION_NOTRACK || r->action == XCT_ACTION_RETURN);
+		ASSERT(r->action <= XCT_ACTION_NOTRACK || r->action == XCT_ACTION_RETURN ||
+		       r->action == XCT_ACTION_CONTINUE);
 		ASSERT(r->action != XCT_ACTION_RETURN ||
 		       (r->skip_to > i && r->skip_to <= rs->n_rules));
 		ASSERT(r->src < rs->n_written && r->text && !r->jump && !r->vmap);

@@ -670,7 +670,8 @@ TEST(rules_parse_family_proto)
 	CHECK_PERR(
 		"accept meta l4proto 6x", 1, 21,
 		"expected a protocol (tcp, udp, icmp, icmpv6, sctp, gre, esp, ah or 0-255) after 'l4proto', got '6x'");
-	CHECK_PERR("accept meta mark 1", 1, 13, "expected 'l4proto' after 'meta', got 'mark'");
+	CHECK_PERR("accept meta foo 1", 1, 13,
+		   "expected 'l4proto' or 'mark' after 'meta', got 'foo'");
 }
 
 /* ---- Addresses ---- */
@@ -1049,7 +1050,8 @@ TEST(rules_parse_ct_state)
 	CHECK_PERR(
 		"accept ct state new,", 1, 21,
 		"expected a state (new, established, related, invalid, untracked) after ',', got end of file");
-	CHECK_PERR("accept ct mark 1", 1, 11, "expected 'state' after 'ct', got 'mark'");
+	CHECK_PERR("accept ct zone 1", 1, 11,
+		   "expected 'state', 'status' or 'mark' after 'ct', got 'zone'");
 	CHECK_PERR("accept ct state new ct state invalid", 1, 21, "'ct state' given twice");
 	CHECK_PERR(
 		"notrack ct state new", 1, 9,
