@@ -39,6 +39,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_cls_iface SEC(".maps");
 
+/* Read by xct attach only (include/xct/policy.h), pinned with the rest. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xct_iface_name_key);
+	__type(value, struct xct_class_ref);
+	__uint(max_entries, 65536);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_iface_names SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);

@@ -134,6 +134,22 @@ struct xct_cls_iface_key {
 	__u32 ifindex;
 };
 
+/*
+ * Keys of xct_iface_names, which the datapath never reads: what a
+ * generation's rules say of interface names (iifname "eth0", "veth*"),
+ * kept so that a later xct attach can write the class of an interface
+ * created after the load into xct_cls_iface (src/rules/install.c).  An
+ * interface iif or oif names has an entry by index (name empty): its
+ * class is the load's, whatever it is called now.
+ */
+#define XCT_IFNAME_LEN 16 /* IFNAMSIZ */
+
+struct xct_iface_name_key {
+	__u32 gen;
+	__u32 ifindex; /* 0: name is a name or a wildcard ("veth*") */
+	char name[XCT_IFNAME_LEN];
+};
+
 /* Named sets: one trie per element type, the set id part of the prefix.
  * Ids are unique across loads, so a reload never mixes two sets' elements. */
 struct xct_set_v4_key {

@@ -104,9 +104,10 @@ static const struct name_val actions[] = {
 #define NAT_RULES_MAX XCT_NAT_RULES_MAX
 
 static const struct name_val rule_keywords[] = {
-	{"iif", 0},   {"oif", 0},    {"ip", 0},	   {"ip6", 0},	 {"tcp", 0},	 {"udp", 0},
-	{"icmp", 0},  {"icmpv6", 0}, {"meta", 0},  {"saddr", 0}, {"daddr", 0},	 {"sport", 0},
-	{"dport", 0}, {"ct", 0},     {"limit", 0}, {"log", 0},	 {"counter", 0}, {"comment", 0},
+	{"iif", 0},  {"oif", 0},   {"iifname", 0}, {"oifname", 0}, {"ip", 0},
+	{"ip6", 0},  {"tcp", 0},   {"udp", 0},	   {"icmp", 0},	   {"icmpv6", 0},
+	{"meta", 0}, {"saddr", 0}, {"daddr", 0},   {"sport", 0},   {"dport", 0},
+	{"ct", 0},   {"limit", 0}, {"log", 0},	   {"counter", 0}, {"comment", 0},
 };
 
 static const struct name_val proto_names[] = {
@@ -1255,6 +1256,7 @@ struct rule_ctx {
 	struct xct_rule r;
 	size_t cap_ifaces, cap_iface_locs, cap_saddr, cap_daddr, cap_sport, cap_dport, cap_icmp;
 	bool has_iface;
+	struct tok iface_kw;  /* the iif, oif, iifname or oifname it was given by */
 	struct tok ports_tok; /* the first of sport/dport, for protocol checks */
 	char fam_src[24];     /* the word that set the family */
 	bool has_icmp_type;
@@ -1343,7 +1345,19 @@ static int set_family(struct parser *p, struct rule_ctx *rc, const struct tok *t
 	return 0;
 }
 
-/* iif/oif: a name, as a word or a "string". */
+/*
+ * Whether character i of an interface name of len characters is valid:
+ * iifname and oifname take a '*' at the end, as nftables, for every name
+ * the characters before it start.
+ */
+static bool iface_char_ok(const struct rule_ctx *rc, const char *s, size_t i, size_t len)
+{
+	if (is_alpha(s[i]) || is_digit(s[i]) || s[i] == '_' || s[i] == '-' || s[i] == '.')
+		return true;
+	return rc->r.iface_by_name && s[i] == '*' && i == len - 1;
+}
+
+/* iif/oif/iifname/oifname: a name, as a word or a "string". */
 static int iface_elem(struct parser *p, void *ctx)
 {
 	struct rule_ctx *rc = ctx;
@@ -1360,12 +1374,19 @@ static int iface_elem(struct parser *p, void *ctx)
 	}
 	if (!len)
 		return perr(p, t, "empty interface name");
-	for (i = 0; i < len; i++)
-		if (!is_alpha(s[i]) && !is_digit(s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.')
-			return perr(
-				p, t,
-				"invalid interface name '%s' (letters, digits, '_', '-' and '.')",
-				TXT(t));
+	for (i = 0; i < len; i++) {
+		if (iface_char_ok(rc, s, i, len))
+			continue;
+		if (s[i] == '*' && !rc->r.iface_by_name)
+			return perr(p, t,
+				    "'%s' matches one interface by its index, without wildcards: "
+				    "'%sname %s' matches names",
+				    TXT(&rc->iface_kw), TXT(&rc->iface_kw), TXT(t));
+		if (s[i] == '*')
+			return perr(p, t, "a wildcard '*' ends an interface name: '%s'", TXT(t));
+		return perr(p, t, "invalid interface name '%s' (letters, digits, '_', '-' and '.')",
+			    TXT(t));
+	}
 	if (len > XCT_IFNAME_MAX - 1)
 		return perr(p, t, "interface name '%.*s' is too long (at most %d characters)",
 			    (int)len, s, XCT_IFNAME_MAX - 1);
@@ -1380,21 +1401,34 @@ static int iface_elem(struct parser *p, void *ctx)
 	return 0;
 }
 
-/* iif NAME | iif != NAME | iif { NAME, ... }, and the same for oif. */
+/*
+ * iif NAME | iif != NAME | iif { NAME, ... }, and the same for oif,
+ * iifname and oifname.  A rule has one interface match: iif by index and
+ * iifname by name would be two lookups of one field.
+ */
 static int parse_iface(struct parser *p, struct rule_ctx *rc)
 {
 	struct tok kw = p->cur;
-	bool egress = tok_is(&kw, "oif");
+	bool egress = tok_is(&kw, "oif") || tok_is(&kw, "oifname");
+	bool by_name = tok_is(&kw, "iifname") || tok_is(&kw, "oifname");
 	size_t n;
 
 	if (rc->has_iface) {
-		if ((rc->r.hook == XCT_HOOK_EGRESS) == egress)
+		/* Named ingress first, whichever came first. */
+		if ((rc->r.hook == XCT_HOOK_EGRESS) != egress)
+			return perr(p, &kw,
+				    "'%s' and '%s' cannot be combined in one rule (a rule applies "
+				    "at ingress or at egress)",
+				    TXT(egress ? &rc->iface_kw : &kw),
+				    TXT(egress ? &kw : &rc->iface_kw));
+		if (rc->r.iface_by_name == by_name)
 			return perr(p, &kw, "'%s' given twice", TXT(&kw));
-		return perr(
-			p, &kw,
-			"'iif' and 'oif' cannot be combined in one rule (a rule applies at ingress or at egress)");
+		return perr(p, &kw, "'%s' and '%s' cannot be combined in one rule",
+			    TXT(&rc->iface_kw), TXT(&kw));
 	}
 	rc->has_iface = true;
+	rc->iface_kw = kw;
+	rc->r.iface_by_name = by_name;
 	rc->r.hook = egress ? XCT_HOOK_EGRESS : XCT_HOOK_INGRESS;
 	advance(p);
 	if (p->cur.type == TOK_NE) {
@@ -2424,6 +2458,9 @@ static int check_nat_word(struct parser *p, const struct rule_ctx *rc, const str
 {
 	const char *a = actions[rc->r.action].name;
 
+	if (tok_is(t, "oifname") || tok_is(t, "iifname"))
+		return perr(p, t, "'%s' rules match their interface by index: use '%.3s', not '%s'",
+			    a, TXT(t), TXT(t));
 	if (tok_is(t, "ct"))
 		return perr(p, t,
 			    "'ct state' cannot be used with '%s' (a NAT rule sees only a "
@@ -2518,7 +2555,8 @@ static int parse_rule(struct parser *p, int action)
 
 		if (nat && (err = check_nat_word(p, &rc, t)))
 			break;
-		if (tok_is(t, "iif") || tok_is(t, "oif"))
+		if (tok_is(t, "iif") || tok_is(t, "oif") || tok_is(t, "iifname") ||
+		    tok_is(t, "oifname"))
 			err = parse_iface(p, &rc);
 		else if (tok_is(t, "ip") || tok_is(t, "ip6"))
 			err = parse_family_word(p, &rc);

@@ -128,11 +128,16 @@ struct xct_rule {
 	enum xct_rule_action action;
 	enum xct_rule_hook hook;
 
-	/* iif NAME / oif NAME / iif { a, b }: names, resolved at load */
+	/* iif NAME / oif NAME / iif { a, b }: names, resolved to indexes at
+	 * load.  iifname / oifname (iface_by_name): names matched as they
+	 * are when xct attaches to an interface, so also interfaces created
+	 * after the load; a name ending in '*' matches every name it is a
+	 * prefix of ("veth*"). */
 	char (*ifaces)[XCT_IFNAME_MAX];
 	struct xct_src_loc *iface_locs; /* where each name was written */
 	size_t n_ifaces;
 	bool iface_negate;
+	bool iface_by_name;
 
 	__u8 family; /* 0: both; XCT_AF_INET ("ip"), XCT_AF_INET6 ("ip6") */
 	bool has_proto;

@@ -557,6 +557,88 @@ TEST(policy_iif_matches_the_receiving_interface)
 	fixture_teardown(&fx);
 }
 
+TEST(policy_iifname_matches_names_and_wildcards)
+{
+	struct fixture fx;
+	struct packet pk;
+
+	/* lo matches "l*" and "lo*" (a wildcard matches the name it
+	 * starts, too), not "lo0"; an interface that does not exist loads. */
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "policy accept\n"
+			    "drop iifname \"l*\" tcp dport 80\n"
+			    "drop iifname \"xct-later0\" tcp dport 81\n"
+			    "drop iifname != { \"eth*\", \"lo\" } tcp dport 82\n"
+			    "drop iifname { \"lo0\", \"veth*\" } tcp dport 83\n"
+			    "drop iifname \"lo*\" tcp dport 84\n"
+			    "drop iifname != \"eth*\" tcp dport 85\n"))
+		return;
+	pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 80);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 81);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 82);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 83);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 84);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 85);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	fixture_teardown(&fx);
+}
+
+/* Forgets what the load wrote for lo, as if it had not existed then. */
+static void forget_lo(struct xct_policy_maps *m)
+{
+	__u32 gen;
+
+	for (gen = 0; gen < XCT_POLICY_GENS; gen++) {
+		struct xct_cls_iface_key key = {.gen = gen, .ifindex = 1};
+
+		bpf_map_delete_elem(m->cls_iface, &key);
+	}
+}
+
+TEST(policy_iface_attached_after_the_load_gets_its_name_class)
+{
+	struct xct_policy_maps maps;
+	struct fixture fx;
+	struct packet pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 80);
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	if (load_rules(&fx, "policy accept\n"
+			    "accept iifname \"lo\" tcp dport 81\n"
+			    "drop iifname \"l*\" tcp dport 80\n") ||
+	    xct_policy_open(&maps)) {
+		fixture_teardown(&fx);
+		return;
+	}
+	forget_lo(&maps);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	/* What xct attach does for an interface created since. */
+	CHECK_EQ(xct_policy_iface_added(&maps, 1, "lo"), 0);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	/* Under another name that no rule writes, it is any interface. */
+	CHECK_EQ(xct_policy_iface_added(&maps, 1, "other0"), 0);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	/* And the next load gives it its class as it is now. */
+	xct_policy_close(&maps);
+	if (load_rules(&fx, "policy accept\ndrop iifname \"lo\" tcp dport 80\n"))
+		goto out;
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+
+	/* iif matches the index the name had at load, whatever the name. */
+	if (load_rules(&fx, "policy accept\ndrop iif lo tcp dport 80\n") || xct_policy_open(&maps))
+		goto out;
+	CHECK_EQ(xct_policy_iface_added(&maps, 1, "other0"), 0);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	xct_policy_close(&maps);
+out:
+	fixture_teardown(&fx);
+}
+
 TEST(policy_drop_policy_leaves_host_traffic_alone)
 {
 	struct fixture fx;
@@ -1179,9 +1261,8 @@ TEST(policy_icmpv6_nd_passes_only_well_formed)
 	fixture_teardown(&fx);
 
 	/* The rules match them by type, by nft's names. */
-	if (!fixture_setup(&fx, 0) ||
-	    load_rules(&fx, "drop icmpv6 type nd-neighbor-solicit\n"
-			    "drop icmpv6 type mld-listener-reduction\n"))
+	if (!fixture_setup(&fx, 0) || load_rules(&fx, "drop icmpv6 type nd-neighbor-solicit\n"
+						      "drop icmpv6 type mld-listener-reduction\n"))
 		return;
 	pk = nd_packet("fe80::1", 135, 255, 24);
 	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
@@ -1418,7 +1499,8 @@ TEST(policy_fast_path_loses_no_concurrent_count)
 		CHECK_FAIL("needs two CPUs");
 		return;
 	}
-	if (!fixture_setup(&fx, 0) || load_rules(&fx, "policy accept\naccept ct state established\n"))
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "policy accept\naccept ct state established\n"))
 		return;
 	xdp_in(&fx, &plain);
 	xdp_in(&fx, &answer);

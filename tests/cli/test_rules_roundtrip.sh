@@ -70,6 +70,9 @@ reject tcp dport 25
 reject udp dport 26
 accept oif xc0 udp dport 123
 drop iif != xc0
+accept iifname "xc*" tcp dport 8100
+drop oifname != { xc0, "wg*" } udp dport 8101
+accept iifname "later-created0" tcp dport 8102
 masquerade oif xc0 ip saddr 10.9.0.0/16
 snat to 198.51.100.10-198.51.100.13:20000-29999 oif xc0 udp saddr 10.8.0.0/16
 dnat to 10.9.2.2:80 iif xc0 tcp dport 8080
@@ -103,7 +106,7 @@ fi
 # dropped, the one line holding two statements split).
 want=$(sed -E -e 's/ *#.*$//' -e '/^set /,/}/d' -e '/^$/d' "$STATE/full.xct" | sed 's/; /\n/' | sort)
 got=$(rules_only "$STATE/show0" | sort)
-if [ "$got" = "$want" ] && [ "$(wc -l <<<"$got")" = 28 ]; then
+if [ "$got" = "$want" ] && [ "$(wc -l <<<"$got")" = 31 ]; then
 	ok rules_roundtrip_shows_every_statement
 else
 	not_ok rules_roundtrip_shows_every_statement

@@ -573,6 +573,42 @@ TEST(rules_parse_iface)
 	CHECK_PERR("accept iif \"a b\"", 1, 12,
 		   "invalid interface name '\"a b\"' (letters, digits, '_', '-' and '.')");
 	CHECK_PERR("accept iif \"\"", 1, 12, "empty interface name");
+
+	/* By name, with wildcards: nothing is resolved at parse time. */
+	PARSE_OK("accept iifname \"veth*\"\n"
+		 "drop oifname != { eth0, \"wg*\" } tcp\n"
+		 "accept iifname \"*\"\n"
+		 "accept iifname \"abcdefghijklmn*\"\n",
+		 &rs);
+	r = rule_at(&rs, 0);
+	CHECK(r->iface_by_name);
+	CHECK_EQ(r->hook, XCT_HOOK_INGRESS);
+	CHECK(r->n_ifaces == 1 && !strcmp(r->ifaces[0], "veth*"));
+	CHECK_STR(r->text, "accept iifname \"veth*\"");
+	r = rule_at(&rs, 1);
+	CHECK(r->iface_by_name && r->iface_negate);
+	CHECK_EQ(r->hook, XCT_HOOK_EGRESS);
+	CHECK(r->n_ifaces == 2 && !strcmp(r->ifaces[1], "wg*"));
+	r = rule_at(&rs, 2);
+	CHECK(r->n_ifaces == 1 && !strcmp(r->ifaces[0], "*"));
+	r = rule_at(&rs, 3);
+	CHECK(r->n_ifaces == 1 && !strcmp(r->ifaces[0], "abcdefghijklmn*"));
+	xct_ruleset_free(&rs);
+	CHECK_PERR("accept iif \"veth*\"", 1, 12,
+		   "'iif' matches one interface by its index, without wildcards: "
+		   "'iifname \"veth*\"' matches names");
+	CHECK_PERR("accept iifname \"ve*th\"", 1, 16,
+		   "a wildcard '*' ends an interface name: '\"ve*th\"'");
+	CHECK_PERR("accept iifname \"abcdefghijklmno*\"", 1, 16,
+		   "interface name 'abcdefghijklmno*' is too long (at most 15 characters)");
+	CHECK_PERR("accept iifname a iif b", 1, 18,
+		   "'iifname' and 'iif' cannot be combined in one rule");
+	CHECK_PERR("accept iifname a iifname b", 1, 18, "'iifname' given twice");
+	CHECK_PERR("accept oifname a iif b", 1, 18,
+		   "'iif' and 'oifname' cannot be combined in one rule (a rule applies at ingress "
+		   "or at egress)");
+	CHECK_PERR("masquerade oifname \"eth*\"", 1, 12,
+		   "'masquerade' rules match their interface by index: use 'oif', not 'oifname'");
 	CHECK_PERR("accept iif", 1, 11,
 		   "expected an interface name or '{' after 'iif', got end of file");
 	CHECK_PERR("accept oif != ,", 1, 15,
