@@ -486,6 +486,7 @@ __noinline int xct_rule_check(__u32 idx, struct xct_policy_in *in, struct xct_po
 	if (rec->flags & XCT_RULE_LOG)
 		xct_rule_log(idx, rec, in);
 	out->verdict = rec->action;
+	out->reject = rec->reject;
 	out->line = rec->line;
 	return 1;
 }
@@ -597,6 +598,7 @@ __noinline int xct_policy_eval(struct xct_policy_scratch *s)
 	w = &s->w;
 	s->out.verdict = XCT_VERDICT_ACCEPT;
 	s->out.matched = 0;
+	s->out.reject = XCT_REJECT_DEFAULT;
 	s->out.line = 0;
 	ctl = bpf_map_lookup_elem(&xct_policy_ctl, &zero);
 	if (!ctl || !ctl->loaded)
@@ -720,6 +722,7 @@ static __always_inline int xct_policy_meta_verdict(__u32 gen, __u8 hook, __u8 fa
 	    (rec->flags & (XCT_RULE_LOG | XCT_RULE_LIMIT)))
 		return 0;
 	out->verdict = rec->action;
+	out->reject = rec->reject;
 	out->matched = 1;
 	out->line = rec->line;
 	out->rule = rule;

@@ -183,10 +183,27 @@ struct xct_set_port_key {
 #define XCT_RULE_SPORT_NEG	 0x0040
 #define XCT_RULE_DPORT_NEG	 0x0080
 
+/*
+ * What a reject rule answers (reject with ...): the meaning of an ICMP
+ * destination unreachable, whose code depends on the family (nftables'
+ * icmpx), or a TCP RST.  XCT_REJECT_DEFAULT is xct's plain reject: a RST
+ * for TCP, port unreachable for the rest.
+ */
+enum xct_reject_kind {
+	XCT_REJECT_DEFAULT = 0,
+	XCT_REJECT_TCP_RESET,
+	XCT_REJECT_NO_ROUTE,	 /* IPv4 net-unreachable (0), IPv6 no-route (0) */
+	XCT_REJECT_HOST_UNREACH, /* IPv4 host-unreachable (1), IPv6 addr-unreachable (3) */
+	XCT_REJECT_PROT_UNREACH, /* IPv4 prot-unreachable (2); IPv4 only */
+	XCT_REJECT_PORT_UNREACH, /* IPv4 port-unreachable (3), IPv6 port-unreachable (4) */
+	XCT_REJECT_ADMIN,	 /* IPv4 admin-prohibited (13), IPv6 admin-prohibited (1) */
+	XCT_REJECT_KINDS,
+};
+
 /* One rule, for the checks that follow its bit: sets and rate limit. */
 struct xct_rule_rec {
-	__u8 action; /* enum xct_verdict */
-	__u8 pad;
+	__u8 action;	 /* enum xct_verdict */
+	__u8 reject;	 /* enum xct_reject_kind, for XCT_VERDICT_REJECT */
 	__u16 flags;	 /* XCT_RULE_* */
 	__u32 saddr_set; /* set ids, 0 for none */
 	__u32 daddr_set;
@@ -213,7 +230,8 @@ struct xct_rule_stats {
 struct xct_policy_out {
 	__u8 verdict; /* enum xct_verdict */
 	__u8 matched; /* a rule decided, rather than the default */
-	__u16 pad;
+	__u8 reject;  /* enum xct_reject_kind of a rejecting rule */
+	__u8 pad;
 	__u32 rule;
 	__u32 line;
 	__u32 pad2;

@@ -402,6 +402,7 @@ static int compile_recs(struct compiler *cc)
 		struct xct_rule_rec *rec = &out->recs[i];
 
 		rec->action = verdict_of[r->action];
+		rec->reject = (__u8)r->reject;
 		rec->line = r->loc.line;
 		if (r->log)
 			rec->flags |= XCT_RULE_LOG;

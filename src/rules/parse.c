@@ -1256,7 +1256,8 @@ struct rule_ctx {
 	struct xct_rule r;
 	size_t cap_ifaces, cap_iface_locs, cap_saddr, cap_daddr, cap_sport, cap_dport, cap_icmp;
 	bool has_iface;
-	struct tok iface_kw;  /* the iif, oif, iifname or oifname it was given by */
+	struct tok iface_kw; /* the iif, oif, iifname or oifname it was given by */
+	bool has_reject_with;
 	struct tok ports_tok; /* the first of sport/dport, for protocol checks */
 	char fam_src[24];     /* the word that set the family */
 	bool has_icmp_type;
@@ -2188,10 +2189,6 @@ static int unknown_in_rule(struct parser *p, struct rule_ctx *rc)
 	if (tok_is(t, "set") || tok_is(t, "policy"))
 		return perr(p, t, "unexpected '%s' in a rule (is a newline or ';' missing?)",
 			    TXT(t));
-	if (tok_is(t, "with") && rc->r.action == XCT_ACTION_REJECT)
-		return perr(
-			p, t,
-			"'reject with' is not supported: xct answers TCP with a RST and other protocols with ICMP port unreachable");
 	suggest_init(&sg, t->s, t->len);
 	suggest_table(&sg, rule_keywords, ARRAY_SIZE(rule_keywords));
 	if (sg.best)
@@ -2452,6 +2449,111 @@ static int parse_nat_to(struct parser *p, struct rule_ctx *rc)
 	return 0;
 }
 
+/* ---- reject with ---- */
+
+/* The ICMP types of reject with, as nftables names them per family. */
+static const struct name_val reject_icmp_types[] = {
+	{"net-unreachable", XCT_REJECT_NO_ROUTE},
+	{"host-unreachable", XCT_REJECT_HOST_UNREACH},
+	{"prot-unreachable", XCT_REJECT_PROT_UNREACH},
+	{"port-unreachable", XCT_REJECT_PORT_UNREACH},
+	{"admin-prohibited", XCT_REJECT_ADMIN},
+};
+
+static const struct name_val reject_icmpv6_types[] = {
+	{"no-route", XCT_REJECT_NO_ROUTE},
+	{"addr-unreachable", XCT_REJECT_HOST_UNREACH},
+	{"port-unreachable", XCT_REJECT_PORT_UNREACH},
+	{"admin-prohibited", XCT_REJECT_ADMIN},
+};
+
+static const struct name_val reject_icmpx_types[] = {
+	{"no-route", XCT_REJECT_NO_ROUTE},
+	{"host-unreachable", XCT_REJECT_HOST_UNREACH},
+	{"port-unreachable", XCT_REJECT_PORT_UNREACH},
+	{"admin-prohibited", XCT_REJECT_ADMIN},
+};
+
+/* "a, b or c" of a table's names, for messages. */
+static const char *name_list(const struct name_val *tab, size_t n, char *buf, size_t len)
+{
+	size_t i, used = 0;
+
+	buf[0] = 0;
+	for (i = 0; i < n && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s",
+					 i == 0	      ? ""
+					 : i == n - 1 ? " or "
+						      : ", ",
+					 tab[i].name);
+	return buf;
+}
+
+/*
+ * reject with icmp [type] T | with icmpv6 [type] T | with icmpx [type] T |
+ * with tcp reset, as nftables: icmp makes the rule IPv4's, icmpv6 IPv6's,
+ * tcp reset TCP's.
+ */
+static int parse_reject_with(struct parser *p, struct rule_ctx *rc)
+{
+	struct tok kw = p->cur, what;
+	const struct name_val *tab;
+	char names[160];
+	size_t n;
+	int i, err = 0;
+
+	if (rc->r.action != XCT_ACTION_REJECT)
+		return perr(p, &kw,
+			    "'with' follows 'reject' only (reject with icmp type T, "
+			    "reject with tcp reset)");
+	if (rc->has_reject_with)
+		return perr(p, &kw, "'with' given twice");
+	rc->has_reject_with = true;
+	advance(p);
+	what = p->cur;
+	if (tok_is(&what, "tcp")) {
+		advance(p);
+		if (!tok_is(&p->cur, "reset"))
+			return perr(p, &p->cur, "expected 'reset' after 'with tcp', got %s",
+				    GOT(&p->cur));
+		err = set_proto(p, rc, &what, PROTO_TCP);
+		if (err)
+			return err;
+		rc->r.reject = XCT_REJECT_TCP_RESET;
+		advance(p);
+		return 0;
+	}
+	if (tok_is(&what, "icmp")) {
+		tab = reject_icmp_types;
+		n = ARRAY_SIZE(reject_icmp_types);
+		err = set_family(p, rc, &what, "reject with icmp", XCT_AF_INET);
+	} else if (tok_is(&what, "icmpv6")) {
+		tab = reject_icmpv6_types;
+		n = ARRAY_SIZE(reject_icmpv6_types);
+		err = set_family(p, rc, &what, "reject with icmpv6", XCT_AF_INET6);
+	} else if (tok_is(&what, "icmpx")) {
+		tab = reject_icmpx_types;
+		n = ARRAY_SIZE(reject_icmpx_types);
+	} else {
+		return perr(p, &what,
+			    "expected 'icmp', 'icmpv6', 'icmpx' or 'tcp reset' after "
+			    "'with', got %s",
+			    GOT(&what));
+	}
+	if (err)
+		return err;
+	advance(p);
+	if (tok_is(&p->cur, "type"))
+		advance(p);
+	i = p->cur.type == TOK_WORD ? lookup(tab, n, p->cur.s, p->cur.len) : -1;
+	if (i < 0)
+		return perr(p, &p->cur, "expected an %s type to reject with (%s), got %s",
+			    TXT(&what), name_list(tab, n, names, sizeof(names)), GOT(&p->cur));
+	rc->r.reject = (enum xct_reject_kind)tab[i].val;
+	advance(p);
+	return 0;
+}
+
 /* A NAT rule may not use what only makes sense per packet, and matches
  * one value per field: it is walked, not classified. */
 static int check_nat_word(struct parser *p, const struct rule_ctx *rc, const struct tok *t)
@@ -2581,6 +2683,8 @@ static int parse_rule(struct parser *p, int action)
 				advance(p);
 		} else if (tok_is(t, "counter"))
 			advance(p); /* every rule counts */
+		else if (tok_is(t, "with"))
+			err = parse_reject_with(p, &rc);
 		else if (tok_is(t, "comment"))
 			err = parse_comment(p, &rc);
 		else if (tok_is(t, "to") && nat)

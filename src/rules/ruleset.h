@@ -163,6 +163,9 @@ struct xct_rule {
 	struct xct_limit limit;
 	bool log; /* a sampled event to the event stream */
 
+	/* reject with icmp|icmpv6|icmpx [type] T, reject with tcp reset */
+	enum xct_reject_kind reject;
+
 	struct xct_nat_to nat_to; /* NAT rules */
 };
 

@@ -451,6 +451,89 @@ TEST(policy_reject_udp_answers_with_port_unreachable)
 	fixture_teardown(&fx);
 }
 
+/*
+ * The ICMP answer (type, code) to pk, or with type 0 a TCP RST: built at
+ * TC ingress, and again from XDP's hand-off, whose tag carries the kind.
+ */
+static void check_reject_answer(struct fixture *fx, const struct packet *pk, int type, int code)
+{
+	struct packet tagged, out;
+	struct xct_pkt a;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 0) {
+			CHECK_EQ(tc_answer(fx, pk, &out), TC_ACT_REDIRECT);
+		} else {
+			CHECK(xdp_handoff(fx, pk, &tagged) != 0);
+			CHECK_EQ(tc_run(fx, fx->skel->progs.xct_tc_answer, &tagged, &out),
+				 TC_ACT_REDIRECT);
+		}
+		a = parse_answer(&out);
+		if (!type) {
+			CHECK_EQ(a.t.proto, XCT_IPPROTO_TCP);
+			CHECK_EQ(a.tcp.flags, XCT_TCPF_RST | XCT_TCPF_ACK);
+			continue;
+		}
+		CHECK_EQ(a.icmp_error, 1);
+		CHECK_EQ(a.t.icmp_type, type);
+		CHECK_EQ(a.t.icmp_code, code);
+		CHECK_EQ(memcmp(out.data + a.l4_off + 8, pk->data + pk->l3_off, pk->l3_len), 0);
+	}
+}
+
+TEST(policy_reject_with_answers_as_asked)
+{
+	struct fixture fx;
+	struct flow u = make_flow(XCT_IPPROTO_UDP, "192.0.2.10", 5000, "192.0.2.1", 9);
+	struct flow u6 = make_flow(XCT_IPPROTO_UDP, "2001:db8::10", 5000, "2001:db8::1", 9);
+	struct packet pk;
+	__u16 port;
+
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "reject tcp dport 25 with icmp type admin-prohibited\n"
+			    "reject tcp dport 26 with tcp reset\n"
+			    "reject dport 9 with icmpx type host-unreachable\n"
+			    "reject dport 10 with icmp type prot-unreachable\n"
+			    "reject dport 11 with icmpv6 type no-route\n"
+			    "reject dport 12 with icmp net-unreachable\n"
+			    "reject dport 13 with icmpv6 type admin-prohibited\n"
+			    "reject dport 14 with icmpx type no-route\n"
+			    "reject dport 15 with icmpv6 type addr-unreachable\n"
+			    "reject dport 16 with icmpx type admin-prohibited\n"
+			    "reject dport 17\n"))
+		return;
+	/* TCP gets the ICMP error it is rejected with, or a RST. */
+	pk = syn_to("192.0.2.10", 40000, "192.0.2.1", 25);
+	check_reject_answer(&fx, &pk, 3, 13);
+	pk = syn_to("192.0.2.10", 40000, "192.0.2.1", 26);
+	check_reject_answer(&fx, &pk, 0, 0);
+
+	/* Each kind's code in each family (IPv4 type 3, IPv6 type 1). */
+	static const struct {
+		__u16 port;
+		int code4, code6; /* -1: the rule is the other family's */
+	} want[] = {
+		{9, 1, 3},  {10, 2, -1}, {11, -1, 0}, {12, 0, -1}, {13, -1, 1},
+		{14, 0, 0}, {15, -1, 3}, {16, 13, 1}, {17, 3, 4},
+	};
+	for (port = 0; port < sizeof(want) / sizeof(want[0]); port++) {
+		u.dport = u6.dport = want[port].port;
+		pk = udp_packet(&u, 40);
+		if (want[port].code4 >= 0)
+			check_reject_answer(&fx, &pk, 3, want[port].code4);
+		else
+			CHECK_EQ(tc_answer(&fx, &pk, NULL), TC_ACT_UNSPEC);
+		pk = udp_packet(&u6, 40);
+		if (want[port].code6 >= 0)
+			check_reject_answer(&fx, &pk, 1, want[port].code6);
+		else
+			CHECK_EQ(tc_answer(&fx, &pk, NULL), TC_ACT_UNSPEC);
+	}
+	CHECK_EQ(counter(&fx, XCT_S_REJECT_ERROR), 0);
+	fixture_teardown(&fx);
+}
+
 TEST(policy_reject_at_tc_redirects_the_answer)
 {
 	struct fixture fx;

@@ -1307,6 +1307,56 @@ TEST(rules_parse_crlf)
 
 /* ---- Keywords, punctuation and bytes that are no token ---- */
 
+TEST(rules_parse_reject_with)
+{
+	struct xct_ruleset rs;
+	const struct xct_rule *r;
+
+	PARSE_OK("reject with icmp type admin-prohibited\n"
+		 "reject tcp dport 22 with icmp host-unreachable\n"
+		 "reject with icmpv6 type no-route\n"
+		 "reject with icmpx type port-unreachable\n"
+		 "reject with tcp reset dport 23\n"
+		 "reject udp\n",
+		 &rs);
+	r = rule_at(&rs, 0);
+	CHECK_EQ(r->reject, XCT_REJECT_ADMIN);
+	CHECK_EQ(r->family, XCT_AF_INET);
+	r = rule_at(&rs, 1);
+	CHECK_EQ(r->reject, XCT_REJECT_HOST_UNREACH);
+	CHECK_EQ(r->proto, 6);
+	r = rule_at(&rs, 2);
+	CHECK_EQ(r->reject, XCT_REJECT_NO_ROUTE);
+	CHECK_EQ(r->family, XCT_AF_INET6);
+	r = rule_at(&rs, 3);
+	CHECK_EQ(r->reject, XCT_REJECT_PORT_UNREACH);
+	CHECK_EQ(r->family, 0);
+	r = rule_at(&rs, 4);
+	CHECK_EQ(r->reject, XCT_REJECT_TCP_RESET);
+	CHECK(r->has_proto && r->proto == 6 && r->dport.present);
+	CHECK_STR(r->text, "reject with tcp reset dport 23");
+	r = rule_at(&rs, 5);
+	CHECK_EQ(r->reject, XCT_REJECT_DEFAULT);
+	xct_ruleset_free(&rs);
+
+	CHECK_PERR("drop with tcp reset", 1, 6,
+		   "'with' follows 'reject' only (reject with icmp type T, reject with tcp reset)");
+	CHECK_PERR("reject with tcp reset with tcp reset", 1, 23, "'with' given twice");
+	CHECK_PERR("reject udp with tcp reset", 1, 17,
+		   "protocol 'tcp' conflicts with 'udp' earlier in the rule");
+	CHECK_PERR("reject ip6 with icmp type admin-prohibited", 1, 17,
+		   "'reject with icmp' conflicts with 'ip6' earlier in the rule (IPv4 and IPv6)");
+	CHECK_PERR("reject with tcp rst", 1, 17, "expected 'reset' after 'with tcp', got 'rst'");
+	CHECK_PERR("reject with icmp type no-route", 1, 23,
+		   "expected an icmp type to reject with (net-unreachable, host-unreachable, "
+		   "prot-unreachable, port-unreachable or admin-prohibited), got 'no-route'");
+	CHECK_PERR("reject with icmpv6 type host-unreachable", 1, 25,
+		   "expected an icmpv6 type to reject with (no-route, addr-unreachable, "
+		   "port-unreachable or admin-prohibited), got 'host-unreachable'");
+	CHECK_PERR("reject with udp", 1, 13,
+		   "expected 'icmp', 'icmpv6', 'icmpx' or 'tcp reset' after 'with', got 'udp'");
+}
+
 TEST(rules_parse_keyword_errors)
 {
 	CHECK_PERR("acept tcp", 1, 1, "unknown keyword 'acept' (did you mean 'accept'?)");
@@ -1338,9 +1388,6 @@ TEST(rules_parse_keyword_errors)
 		"a rule has one action, at its start: 'drop' after 'accept' (is a newline or ';' missing?)");
 	CHECK_PERR("accept tcp set x { 1 }", 1, 12,
 		   "unexpected 'set' in a rule (is a newline or ';' missing?)");
-	CHECK_PERR(
-		"reject with tcp reset", 1, 8,
-		"'reject with' is not supported: xct answers TCP with a RST and other protocols with ICMP port unreachable");
 	CHECK_PERR("accept l4proto 6", 1, 8, "'l4proto' must follow 'meta' (meta l4proto sctp)");
 	CHECK_PERR("accept saddr ! 10.0.0.1", 1, 14, "unexpected '!' (did you mean '!='?)");
 	CHECK_PERR("accept iif $lan", 1, 12, "undefined variable '$lan'");
