@@ -261,7 +261,9 @@ struct xct_policy_in {
 	__u8 icmp_code;
 	__u8 is_tcp;
 	__u8 tcp_flags;
-	__u8 pad[6];
+	__u8 hop_limit; /* TTL or hop limit, for ip ttl / ip6 hoplimit */
+	__u8 dscp;
+	__u8 pad[4];
 };
 
 /* The walk over candidate rules, for one packet. */
@@ -481,6 +483,8 @@ __noinline int xct_rule_check(__u32 idx, struct xct_policy_in *in, struct xct_po
 		if (m == !!(rec->flags & XCT_RULE_DPORT_NEG))
 			return 0;
 	}
+	if ((rec->flags & XCT_RULE_HDR) && !xct_rule_hdr_match(rec, in->hop_limit, in->dscp))
+		return 0;
 	if ((rec->flags & XCT_RULE_LIMIT) && !xct_rule_limit(idx, rec, in))
 		return 0;
 	if (rec->flags & XCT_RULE_LOG)
@@ -719,7 +723,7 @@ static __always_inline int xct_policy_meta_verdict(__u32 gen, __u8 hook, __u8 fa
 	idx = gen * XCT_RULES_MAX + rule;
 	rec = bpf_map_lookup_elem(&xct_rules, &idx);
 	if (!rec || rec->saddr_set || rec->daddr_set || rec->sport_set || rec->dport_set ||
-	    (rec->flags & (XCT_RULE_LOG | XCT_RULE_LIMIT)))
+	    (rec->flags & (XCT_RULE_LOG | XCT_RULE_LIMIT | XCT_RULE_HDR)))
 		return 0;
 	out->verdict = rec->action;
 	out->reject = rec->reject;

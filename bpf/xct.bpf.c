@@ -107,6 +107,8 @@ static __always_inline void xct_policy_input(struct xct_policy_in *in, const str
 	in->icmp_code = pkt->t.icmp_code;
 	in->is_tcp = parsed && proto == XCT_IPPROTO_TCP;
 	in->tcp_flags = pkt->tcp.flags;
+	in->hop_limit = pkt->hop_limit;
+	in->dscp = pkt->dscp;
 }
 
 /* One packet's way through the tracker, handed between the steps below. */
@@ -807,11 +809,12 @@ static __always_inline __u8 xct_decide(void *ctx, __u32 kind, struct xct_hdr_buf
  * How XDP hands a packet to TC ingress: the frame goes up with an 802.1Q
  * tag of VLAN id 4095 in front of its EtherType, the reason (enum
  * xct_handoff) in the tag's priority bits, and for a reject with an answer
- * of its own the rest of its kind in the DEI bit (XCT_HANDOFF_REJECT_TCI).  The stack moves the tag into
- * skb->vlan_tci before TC ingress, where xct_tc_answer() pops it.  Should
- * that program be gone (clsact flushed by another tool), the stack finds
- * no VLAN device for the id, which 802.1Q reserves and Linux never
- * assigns, and drops the frame as PACKET_OTHERHOST: a rejected packet
+ * of its own the rest of its kind in the DEI bit (XCT_HANDOFF_REJECT_TCI).
+ * The stack moves the tag into skb->vlan_tci before TC ingress, where
+ * xct_tc_answer() pops it.  Should that program be gone (clsact flushed
+ * by another tool), the stack finds no VLAN device for the id, which
+ * 802.1Q reserves and Linux never assigns, and drops the frame as
+ * PACKET_OTHERHOST: a rejected packet
  * never goes up unanswered and undropped, and an answer to a translated
  * connection never reaches the stack untranslated.  XDP metadata would
  * fail open there, and this kernel's XDP may not offer it at all.

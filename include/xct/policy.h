@@ -182,6 +182,11 @@ struct xct_set_port_key {
 #define XCT_RULE_DADDR_NEG	 0x0020
 #define XCT_RULE_SPORT_NEG	 0x0040
 #define XCT_RULE_DPORT_NEG	 0x0080
+#define XCT_RULE_TTL		 0x0100 /* ip ttl, ip6 hoplimit */
+#define XCT_RULE_TTL_NEG	 0x0200
+#define XCT_RULE_DSCP		 0x0400
+#define XCT_RULE_DSCP_NEG	 0x0800
+#define XCT_RULE_HDR		 (XCT_RULE_TTL | XCT_RULE_DSCP) /* checked per candidate */
 
 /*
  * What a reject rule answers (reject with ...): the meaning of an ICMP
@@ -209,7 +214,10 @@ struct xct_rule_rec {
 	__u32 daddr_set;
 	__u32 sport_set;
 	__u32 dport_set;
-	__u32 line;	   /* in the rules file, for events and xct rules show */
+	__u32 line;	       /* in the rules file, for events and xct rules show */
+	__u8 ttl_lo, ttl_hi;   /* XCT_RULE_TTL: the range it takes (or not, _NEG) */
+	__u8 dscp_lo, dscp_hi; /* XCT_RULE_DSCP */
+	__u32 pad2;
 	__u64 limit_cost;  /* credit one packet (or byte) costs, see xct_limit_take */
 	__u64 limit_burst; /* credit the bucket holds */
 };
@@ -325,6 +333,29 @@ XCT_INLINE __u64 xct_limit_cost(__u64 rate, __u64 unit_ns)
 	__u64 cost = (unit_ns << XCT_LIMIT_SHIFT) / (rate ? rate : 1);
 
 	return cost ? cost : 1;
+}
+
+/*
+ * The header matches of a rule (ip ttl, ip6 hoplimit, ip dscp): checked
+ * for a candidate rule after its bit, so that they cost nothing to a
+ * packet whose candidates use none.  hop_limit is IPv4's TTL or IPv6's
+ * hop limit, dscp the top six bits of the TOS or traffic class.
+ */
+XCT_INLINE int xct_rule_hdr_match(const struct xct_rule_rec *rec, __u8 hop_limit, __u8 dscp)
+{
+	if (rec->flags & XCT_RULE_TTL) {
+		int in = hop_limit >= rec->ttl_lo && hop_limit <= rec->ttl_hi;
+
+		if (in == !!(rec->flags & XCT_RULE_TTL_NEG))
+			return 0;
+	}
+	if (rec->flags & XCT_RULE_DSCP) {
+		int in = dscp >= rec->dscp_lo && dscp <= rec->dscp_hi;
+
+		if (in == !!(rec->flags & XCT_RULE_DSCP_NEG))
+			return 0;
+	}
+	return 1;
 }
 
 /* The port a prefix of a port range covers: used to split a range into the

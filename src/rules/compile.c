@@ -404,6 +404,16 @@ static int compile_recs(struct compiler *cc)
 		rec->action = verdict_of[r->action];
 		rec->reject = (__u8)r->reject;
 		rec->line = r->loc.line;
+		if (r->ttl.present) {
+			rec->flags |= XCT_RULE_TTL | (r->ttl.negate ? XCT_RULE_TTL_NEG : 0);
+			rec->ttl_lo = r->ttl.lo;
+			rec->ttl_hi = r->ttl.hi;
+		}
+		if (r->dscp.present) {
+			rec->flags |= XCT_RULE_DSCP | (r->dscp.negate ? XCT_RULE_DSCP_NEG : 0);
+			rec->dscp_lo = r->dscp.lo;
+			rec->dscp_hi = r->dscp.hi;
+		}
 		if (r->log)
 			rec->flags |= XCT_RULE_LOG;
 		/* Set ids are index + 1, so 0 means "no set"; the NEG flags
@@ -1178,7 +1188,8 @@ out:
 static bool meta_only(const struct xct_rule *r)
 {
 	return !r->n_ifaces && !r->saddr.present && !r->daddr.present && !r->sport.present &&
-	       !r->dport.present && !r->n_icmp && !r->has_tcp_flags && !r->limit.present;
+	       !r->dport.present && !r->n_icmp && !r->has_tcp_flags && !r->limit.present &&
+	       !r->ttl.present && !r->dscp.present;
 }
 
 /*

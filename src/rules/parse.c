@@ -348,6 +348,10 @@ enum tok_type {
 	TOK_AMP,
 	TOK_EQ,	 /* == */
 	TOK_NE,	 /* != */
+	TOK_LT,	 /* < */
+	TOK_GT,	 /* > */
+	TOK_LE,	 /* <= */
+	TOK_GE,	 /* >= */
 	TOK_VAR, /* $name: replaced by its definition as it is read */
 	TOK_BAD, /* a character no token starts with, or an unterminated string */
 };
@@ -469,6 +473,15 @@ static void scan(const char *s, size_t i, size_t n, struct tok *t)
 			t->len = 2;
 		} else {
 			t->type = TOK_BAD;
+		}
+		break;
+	case '<':
+	case '>':
+		if (i + 1 < n && s[i + 1] == '=') {
+			t->type = s[i] == '<' ? TOK_LE : TOK_GE;
+			t->len = 2;
+		} else {
+			t->type = s[i] == '<' ? TOK_LT : TOK_GT;
 		}
 		break;
 	case '"': {
@@ -1818,15 +1831,131 @@ static int parse_icmp_type(struct parser *p, struct rule_ctx *rc, const struct t
 	return 0;
 }
 
-/* ip | ip6 */
+/* ---- Header matches: ip ttl, ip6 hoplimit, ip dscp ---- */
+
+/* DSCP names as nftables knows them (RFC 2474, 2597, 3246, 5865, 8622). */
+static const struct name_val dscp_names[] = {
+	{"cs0", 0},   {"cs1", 8},   {"cs2", 16},  {"cs3", 24},	{"cs4", 32},  {"cs5", 40},
+	{"cs6", 48},  {"cs7", 56},  {"af11", 10}, {"af12", 12}, {"af13", 14}, {"af21", 18},
+	{"af22", 20}, {"af23", 22}, {"af31", 26}, {"af32", 28}, {"af33", 30}, {"af41", 34},
+	{"af42", 36}, {"af43", 38}, {"ef", 46},	  {"va", 44},	{"le", 1},
+};
+
+/* One value of a header match: a number up to max, or a DSCP name. */
+static int hdr_value(struct parser *p, const struct tok *kw, const struct tok *t, unsigned max,
+		     bool dscp, unsigned *v)
+{
+	unsigned long long n;
+	int i = dscp && t->type == TOK_WORD
+			? lookup(dscp_names, ARRAY_SIZE(dscp_names), t->s, t->len)
+			: -1;
+
+	if (i >= 0) {
+		*v = (unsigned)dscp_names[i].val;
+		return 0;
+	}
+	switch (t->type == TOK_WORD ? parse_num(t->s, t->len, max, &n) : NUM_BAD) {
+	case NUM_OK:
+		*v = (unsigned)n;
+		return 0;
+	case NUM_RANGE:
+		return perr(p, t, "'%s' %s is out of range (0-%u)", TXT(kw), TXT(t), max);
+	default:
+		return perr(p, t, "expected %s after '%s', got %s",
+			    dscp ? "a DSCP value (0-63) or name (cs0-cs7, af11-af43, ef, va, le)"
+				 : "a number (0-255), a range or a comparison",
+			    TXT(kw), GOT(t));
+	}
+}
+
+/*
+ * ip ttl V | ip6 hoplimit V | ip dscp V, V one of: N, N-M, != N[-M], < N,
+ * > N, <= N, >= N, as nftables compares.
+ */
+static int parse_hdr_match(struct parser *p, struct rule_ctx *rc)
+{
+	struct tok kw = p->cur, v;
+	bool dscp = tok_is(&kw, "dscp");
+	struct xct_hdr_range *m = dscp ? &rc->r.dscp : &rc->r.ttl;
+	unsigned max = dscp ? 63 : 255, lo, hi;
+	enum tok_type op;
+	const char *dash;
+	int err;
+
+	if (m->present)
+		return perr(p, &kw, "'%s' given twice", TXT(&kw));
+	advance(p);
+	op = p->cur.type;
+	if (op == TOK_EQ || op == TOK_NE || op == TOK_LT || op == TOK_GT || op == TOK_LE ||
+	    op == TOK_GE)
+		advance(p);
+	else
+		op = TOK_EQ;
+	v = p->cur;
+	dash = v.type == TOK_WORD ? memchr(v.s, '-', v.len) : NULL;
+	if (dash && (op == TOK_EQ || op == TOK_NE)) {
+		struct tok a = v, b = v;
+
+		a.len = (size_t)(dash - v.s);
+		b.s = dash + 1;
+		b.len = v.len - a.len - 1;
+		if ((err = hdr_value(p, &kw, &a, max, dscp, &lo)) ||
+		    (err = hdr_value(p, &kw, &b, max, dscp, &hi)))
+			return err;
+		if (lo > hi)
+			return perr(p, &v, "range %s is reversed (did you mean %u-%u?)", TXT(&v),
+				    hi, lo);
+	} else {
+		if ((err = hdr_value(p, &kw, &v, max, dscp, &lo)))
+			return err;
+		hi = lo;
+	}
+	if ((op == TOK_LT && lo == 0) || (op == TOK_GT && lo == max))
+		return perr(p, &v, "'%s %s %s' matches nothing", TXT(&kw), op == TOK_LT ? "<" : ">",
+			    TXT(&v));
+	switch (op) {
+	case TOK_LT:
+		hi = lo - 1;
+		lo = 0;
+		break;
+	case TOK_LE:
+		hi = lo;
+		lo = 0;
+		break;
+	case TOK_GT:
+		lo = lo + 1;
+		hi = max;
+		break;
+	case TOK_GE:
+		hi = max;
+		break;
+	default:
+		break;
+	}
+	m->present = true;
+	m->negate = op == TOK_NE;
+	m->lo = (__u8)lo;
+	m->hi = (__u8)hi;
+	advance(p);
+	return 0;
+}
+
+/* ip | ip6, maybe followed by a header match of its own. */
 static int parse_family_word(struct parser *p, struct rule_ctx *rc)
 {
-	int err = set_family(p, rc, &p->cur, TXT(&p->cur),
-			     tok_is(&p->cur, "ip6") ? XCT_AF_INET6 : XCT_AF_INET);
+	bool v6 = tok_is(&p->cur, "ip6");
+	int err = set_family(p, rc, &p->cur, TXT(&p->cur), v6 ? XCT_AF_INET6 : XCT_AF_INET);
 
-	if (!err)
-		advance(p);
-	return err;
+	if (err)
+		return err;
+	advance(p);
+	if (tok_is(&p->cur, "dscp") || tok_is(&p->cur, v6 ? "hoplimit" : "ttl"))
+		return parse_hdr_match(p, rc);
+	if (tok_is(&p->cur, v6 ? "ttl" : "hoplimit"))
+		return perr(p, &p->cur,
+			    "'%s %s' is not a field: IPv4 has 'ip ttl', IPv6 'ip6 hoplimit'",
+			    v6 ? "ip6" : "ip", TXT(&p->cur));
+	return 0;
 }
 
 /* tcp | udp | icmp | icmpv6, each maybe followed by its own match. */

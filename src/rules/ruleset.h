@@ -111,6 +111,13 @@ struct xct_nat_to {
 	struct xct_nat_to_backend backends[XCT_DNAT_BACKENDS_MAX];
 };
 
+/* A header field's value in [lo, hi], or outside it with negate. */
+struct xct_hdr_range {
+	bool present;
+	bool negate;
+	__u8 lo, hi;
+};
+
 /* limit RATE/UNIT [burst N] [per saddr] */
 struct xct_limit {
 	bool present;
@@ -165,6 +172,10 @@ struct xct_rule {
 
 	/* reject with icmp|icmpv6|icmpx [type] T, reject with tcp reset */
 	enum xct_reject_kind reject;
+
+	/* ip ttl / ip6 hoplimit, ip dscp / ip6 dscp: checked per candidate
+	 * rule, not classified (include/xct/policy.h) */
+	struct xct_hdr_range ttl, dscp;
 
 	struct xct_nat_to nat_to; /* NAT rules */
 };

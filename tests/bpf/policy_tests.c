@@ -550,6 +550,59 @@ TEST(policy_reject_at_tc_redirects_the_answer)
 	fixture_teardown(&fx);
 }
 
+/* ---- Header matches ---- */
+
+/* XDP's verdict on pk with IPv4's TTL or IPv6's hop limit ttl and DSCP
+ * dscp. */
+static int hdr_verdict(struct fixture *fx, struct packet pk, __u8 ttl, __u8 dscp)
+{
+	__u8 *ip = pk.data + pk.l3_off;
+
+	if ((ip[0] >> 4) == 4) {
+		ip[8] = ttl;
+		ip[1] = (__u8)(dscp << 2 | (ip[1] & 3));
+	} else {
+		ip[7] = ttl;
+		ip[0] = (__u8)((ip[0] & 0xf0) | dscp >> 2);
+		ip[1] = (__u8)((dscp & 3) << 6 | (ip[1] & 0x3f));
+	}
+	return xdp_verdict(fx, &pk);
+}
+
+TEST(policy_ttl_hoplimit_and_dscp_are_checked_per_candidate)
+{
+	struct fixture fx;
+	struct flow f6 = make_flow(XCT_IPPROTO_TCP, "2001:db8::1", 40000, "2001:db8::2", 80);
+	struct packet v4 = syn_to("10.0.0.1", 40000, "10.0.0.2", 80);
+	struct packet v6 = tcp_packet(&f6, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "policy drop\n"
+			    "drop ip ttl < 5\n"
+			    "drop ip6 hoplimit 1-2\n"
+			    "accept ip dscp ef tcp dport 80\n"
+			    "accept ip dscp != 0-7 ip ttl >= 200 tcp dport 80\n"
+			    "accept ip6 dscp cs1 ip6 hoplimit != 64\n"
+			    "accept ip6 hoplimit > 250\n"
+			    "accept ip ttl <= 10\n"))
+		return;
+	CHECK_EQ(xdp_verdict(&fx, &v4), XDP_DROP);	  /* ttl 64, dscp 0: no rule */
+	CHECK_EQ(hdr_verdict(&fx, v4, 4, 46), XDP_DROP);  /* ttl < 5 first */
+	CHECK_EQ(hdr_verdict(&fx, v4, 5, 0), XDP_PASS);	  /* ttl <= 10 */
+	CHECK_EQ(hdr_verdict(&fx, v4, 64, 46), XDP_PASS); /* ef */
+	CHECK_EQ(hdr_verdict(&fx, v4, 199, 8), XDP_DROP);
+	CHECK_EQ(hdr_verdict(&fx, v4, 200, 8), XDP_PASS);
+	CHECK_EQ(hdr_verdict(&fx, v4, 200, 7), XDP_DROP);
+	CHECK_EQ(xdp_verdict(&fx, &v6), XDP_DROP);
+	CHECK_EQ(hdr_verdict(&fx, v6, 2, 8), XDP_DROP);	 /* hoplimit 1-2 first */
+	CHECK_EQ(hdr_verdict(&fx, v6, 63, 8), XDP_PASS); /* cs1, not 64 */
+	CHECK_EQ(hdr_verdict(&fx, v6, 64, 8), XDP_DROP);
+	CHECK_EQ(hdr_verdict(&fx, v6, 251, 0), XDP_PASS);
+	/* IPv4 rules never meet IPv6 packets, nor the other way round. */
+	CHECK_EQ(hdr_verdict(&fx, v6, 5, 46), XDP_DROP);
+	fixture_teardown(&fx);
+}
+
 /* ---- Rate limits ---- */
 
 TEST(policy_limit_allows_burst_then_rate)

@@ -71,6 +71,8 @@ reject udp dport 26
 reject tcp dport 27 with icmp type admin-prohibited
 reject with icmpx type no-route dport 28
 reject tcp dport 29 with tcp reset
+drop ip ttl < 5
+accept ip6 dscp != cs0-cs1 ip6 hoplimit >= 200 udp
 accept oif xc0 udp dport 123
 drop iif != xc0
 accept iifname "xc*" tcp dport 8100
@@ -109,7 +111,7 @@ fi
 # dropped, the one line holding two statements split).
 want=$(sed -E -e 's/ *#.*$//' -e '/^set /,/}/d' -e '/^$/d' "$STATE/full.xct" | sed 's/; /\n/' | sort)
 got=$(rules_only "$STATE/show0" | sort)
-if [ "$got" = "$want" ] && [ "$(wc -l <<<"$got")" = 34 ]; then
+if [ "$got" = "$want" ] && [ "$(wc -l <<<"$got")" = 36 ]; then
 	ok rules_roundtrip_shows_every_statement
 else
 	not_ok rules_roundtrip_shows_every_statement

@@ -1357,6 +1357,53 @@ TEST(rules_parse_reject_with)
 		   "expected 'icmp', 'icmpv6', 'icmpx' or 'tcp reset' after 'with', got 'udp'");
 }
 
+TEST(rules_parse_header_matches)
+{
+	struct xct_ruleset rs;
+	const struct xct_rule *r;
+
+	PARSE_OK("drop ip ttl < 5\n"
+		 "accept ip6 hoplimit 1-2\n"
+		 "accept ip dscp ef\n"
+		 "accept ip dscp != cs0-cs1 ip ttl >= 200\n"
+		 "accept ip6 dscp 63 ip6 hoplimit > 250\n"
+		 "accept ip ttl <= 10 tcp dport 22\n"
+		 "accept ip ttl != 64\n",
+		 &rs);
+	r = rule_at(&rs, 0);
+	CHECK(r->ttl.present && !r->ttl.negate && r->ttl.lo == 0 && r->ttl.hi == 4);
+	CHECK_EQ(r->family, XCT_AF_INET);
+	r = rule_at(&rs, 1);
+	CHECK(r->ttl.present && r->ttl.lo == 1 && r->ttl.hi == 2);
+	CHECK_EQ(r->family, XCT_AF_INET6);
+	r = rule_at(&rs, 2);
+	CHECK(r->dscp.present && r->dscp.lo == 46 && r->dscp.hi == 46 && !r->ttl.present);
+	r = rule_at(&rs, 3);
+	CHECK(r->dscp.present && r->dscp.negate && r->dscp.lo == 0 && r->dscp.hi == 8);
+	CHECK(r->ttl.present && r->ttl.lo == 200 && r->ttl.hi == 255);
+	r = rule_at(&rs, 4);
+	CHECK(r->dscp.lo == 63 && r->ttl.lo == 251 && r->ttl.hi == 255);
+	r = rule_at(&rs, 5);
+	CHECK(r->ttl.lo == 0 && r->ttl.hi == 10 && r->dport.present);
+	r = rule_at(&rs, 6);
+	CHECK(r->ttl.negate && r->ttl.lo == 64 && r->ttl.hi == 64);
+	xct_ruleset_free(&rs);
+
+	CHECK_PERR("accept ip ttl 256", 1, 15, "'ttl' 256 is out of range (0-255)");
+	CHECK_PERR("accept ip dscp 64", 1, 16, "'dscp' 64 is out of range (0-63)");
+	CHECK_PERR("accept ip ttl 9-3", 1, 15, "range 9-3 is reversed (did you mean 3-9?)");
+	CHECK_PERR("accept ip ttl < 0", 1, 17, "'ttl < 0' matches nothing");
+	CHECK_PERR("accept ip dscp > 63", 1, 18, "'dscp > 63' matches nothing");
+	CHECK_PERR("accept ip ttl 1 ip ttl 2", 1, 20, "'ttl' given twice");
+	CHECK_PERR("accept ip dscp ef2", 1, 16,
+		   "expected a DSCP value (0-63) or name (cs0-cs7, af11-af43, ef, va, le) after "
+		   "'dscp', got 'ef2'");
+	CHECK_PERR("accept ip6 ttl 3", 1, 12,
+		   "'ip6 ttl' is not a field: IPv4 has 'ip ttl', IPv6 'ip6 hoplimit'");
+	CHECK_PERR("accept ip ttl 5 ip6 saddr ::1", 1, 17,
+		   "'ip6' conflicts with 'ip' earlier in the rule (IPv6 and IPv4)");
+}
+
 TEST(rules_parse_keyword_errors)
 {
 	CHECK_PERR("acept tcp", 1, 1, "unknown keyword 'acept' (did you mean 'accept'?)");
