@@ -184,11 +184,12 @@ static int load_hdr(int n_rules)
 	len += (size_t)snprintf(text + len, cap - len,
 				"policy drop\naccept ct state established,related\n");
 	for (i = 0; i < n_rules - 2; i++)
-		len += (size_t)snprintf(text + len, cap - len,
-					"accept tcp dport %d saddr 10.%d.%d.0/24 ip ttl > 1 ip dscp != "
-					"cs1%s\n",
-					1000 + i % 50000, i / 256 % 256, i % 256,
-					i % 2 ? " iifname != \"veth*\"" : "");
+		len += (size_t)snprintf(
+			text + len, cap - len,
+			"accept tcp dport %d saddr 10.%d.%d.0/24 ip ttl > 1 ip dscp != "
+			"cs1%s\n",
+			1000 + i % 50000, i / 256 % 256, i % 256,
+			i % 2 ? " iifname != \"veth*\"" : "");
 	snprintf(text + len, cap - len, "drop tcp dport 9\n");
 	return load_text(text);
 }
@@ -272,8 +273,8 @@ int main(int argc, char **argv)
 	       "| rules | NEW, refused by the last rule (ns) | NEW, admitted by a candidate after "
 	       "its header checks (ns) | ESTABLISHED (ns) |\n|---:|---:|---:|---:|\n");
 	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
-		struct frame cand = tcp_frame("10.0.5.1", (__u16)(41000 + i), "192.0.2.2", 1005, 0x02,
-					      1000, 0);
+		struct frame cand =
+			tcp_frame("10.0.5.1", (__u16)(41000 + i), "192.0.2.2", 1005, 0x02, 1000, 0);
 		double a, b, c;
 
 		if (counts[i] < 10)

@@ -485,7 +485,10 @@ __noinline int xct_rule_check(__u32 idx, struct xct_policy_in *in, struct xct_po
 	}
 	if ((rec->flags & XCT_RULE_HDR) && !xct_rule_hdr_match(rec, in->hop_limit, in->dscp))
 		return 0;
-	if ((rec->flags & XCT_RULE_LIMIT) && !xct_rule_limit(idx, rec, in))
+	/* A packet within the rate spends its tokens either way, as in
+	 * nftables: "over" only inverts what the bucket says. */
+	if ((rec->flags & XCT_RULE_LIMIT) &&
+	    !xct_rule_limit(idx, rec, in) == !(rec->flags & XCT_RULE_LIMIT_OVER))
 		return 0;
 	if (rec->flags & XCT_RULE_LOG)
 		xct_rule_log(idx, rec, in);

@@ -187,6 +187,7 @@ struct xct_set_port_key {
 #define XCT_RULE_DSCP		 0x0400
 #define XCT_RULE_DSCP_NEG	 0x0800
 #define XCT_RULE_HDR		 (XCT_RULE_TTL | XCT_RULE_DSCP) /* checked per candidate */
+#define XCT_RULE_LIMIT_OVER	 0x1000 /* limit rate over: matches past the rate */
 
 /*
  * What a reject rule answers (reject with ...): the meaning of an ICMP

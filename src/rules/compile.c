@@ -447,6 +447,8 @@ static int compile_recs(struct compiler *cc)
 				rec->flags |= XCT_RULE_LIMIT_PER_SADDR;
 			if (r->limit.bytes)
 				rec->flags |= XCT_RULE_LIMIT_BYTES;
+			if (r->limit.over)
+				rec->flags |= XCT_RULE_LIMIT_OVER;
 			rec->limit_cost = xct_limit_cost(r->limit.rate, r->limit.unit_ns);
 			/* xct_limit_next lets a packet through while the debt
 			 * after it is at most limit_burst: burst packets back

@@ -2141,11 +2141,13 @@ static int parse_limit(struct parser *p, struct rule_ctx *rc)
 	advance(p);
 	if (tok_is(&p->cur, "rate"))
 		advance(p);
-	if (tok_is(&p->cur, "over"))
-		return perr(
-			p, &p->cur,
-			"'limit rate over' is not supported: a limit matches the packets within the rate");
 	after = p->last.s == kw.s ? "limit" : "rate";
+	/* limit rate over: nftables' inverted limit, matching past the rate. */
+	if (tok_is(&p->cur, "over")) {
+		lim->over = true;
+		after = "over";
+		advance(p);
+	}
 	t = p->cur;
 	snprintf(expected, sizeof(expected),
 		 "expected a rate (10/second, 10 mbytes/second) after '%s', got %s", after,

@@ -126,6 +126,7 @@ struct xct_limit {
 	__u64 burst;	/* bucket depth; defaults to rate when not given */
 	bool per_saddr; /* one bucket per source address */
 	bool bytes;	/* limit 10 mbytes/second: tokens are bytes */
+	bool over;	/* limit rate over: matches past the rate, not within it */
 };
 
 struct xct_rule {

@@ -636,6 +636,34 @@ TEST(policy_limit_allows_burst_then_rate)
 	fixture_teardown(&fx);
 }
 
+/* nftables' idiom: drop what exceeds the rate, admit the rest. */
+TEST(policy_limit_rate_over_matches_past_the_rate)
+{
+	struct fixture fx;
+	struct packet pk;
+	int i, passed = 0;
+
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "policy drop\n"
+			    "drop tcp dport 22 limit rate over 10/second burst 20\n"
+			    "accept tcp dport 22\n"))
+		return;
+	for (i = 0; i < 25; i++) {
+		pk = syn_to("10.0.0.1", (__u16)(30000 + i), "10.0.0.2", 22);
+		passed += xdp_verdict(&fx, &pk) == XDP_PASS;
+	}
+	CHECK_EQ(passed, 20);
+	/* One second refills ten; the packets over the rate spent none. */
+	advance(&fx, SEC_NS(1));
+	passed = 0;
+	for (i = 0; i < 15; i++) {
+		pk = syn_to("10.0.0.1", (__u16)(31000 + i), "10.0.0.2", 22);
+		passed += xdp_verdict(&fx, &pk) == XDP_PASS;
+	}
+	CHECK_EQ(passed, 10);
+	fixture_teardown(&fx);
+}
+
 TEST(policy_limit_per_saddr_keeps_a_bucket_per_source)
 {
 	struct fixture fx;

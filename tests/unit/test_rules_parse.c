@@ -1177,9 +1177,16 @@ TEST(rules_parse_limit)
 	CHECK_PERR(
 		"accept limit 10 gbytes/second", 1, 17,
 		"expected '/UNIT' or 'bytes/UNIT' after '10' (10/second, 10 mbytes/second), got 'gbytes/second'");
-	CHECK_PERR(
-		"accept limit rate over 10/second", 1, 19,
-		"'limit rate over' is not supported: a limit matches the packets within the rate");
+	{
+		struct xct_ruleset rs;
+
+		PARSE_OK("drop limit rate over 10/second burst 5\n", &rs);
+		CHECK(rule_at(&rs, 0)->limit.over && rule_at(&rs, 0)->limit.rate == 10 &&
+		      rule_at(&rs, 0)->limit.burst == 5);
+		xct_ruleset_free(&rs);
+	}
+	CHECK_PERR("accept limit rate over x", 1, 24,
+		   "expected a rate (10/second, 10 mbytes/second) after 'over', got 'x'");
 	CHECK_PERR("accept limit 10/second burst 0", 1, 30, "burst must be at least 1, got 0");
 	CHECK_PERR("accept limit 10/second burst", 1, 29,
 		   "expected a number after 'burst', got end of file");
