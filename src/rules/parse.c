@@ -104,10 +104,10 @@ static const struct name_val actions[] = {
 #define NAT_RULES_MAX XCT_NAT_RULES_MAX
 
 static const struct name_val rule_keywords[] = {
-	{"iif", 0},  {"oif", 0},   {"iifname", 0}, {"oifname", 0}, {"ip", 0},
-	{"ip6", 0},  {"tcp", 0},   {"udp", 0},	   {"icmp", 0},	   {"icmpv6", 0},
-	{"meta", 0}, {"saddr", 0}, {"daddr", 0},   {"sport", 0},   {"dport", 0},
-	{"ct", 0},   {"limit", 0}, {"log", 0},	   {"counter", 0}, {"comment", 0},
+	{"iif", 0},	{"oif", 0},	{"iifname", 0}, {"oifname", 0}, {"ip", 0},    {"ip6", 0},
+	{"tcp", 0},	{"udp", 0},	{"icmp", 0},	{"icmpv6", 0},	{"meta", 0},  {"saddr", 0},
+	{"daddr", 0},	{"sport", 0},	{"dport", 0},	{"ct", 0},	{"limit", 0}, {"log", 0},
+	{"counter", 0}, {"comment", 0}, {"with", 0},	{"th", 0},
 };
 
 static const struct name_val proto_names[] = {
@@ -1940,6 +1940,53 @@ static int parse_hdr_match(struct parser *p, struct rule_ctx *rc)
 	return 0;
 }
 
+/*
+ * th sport P | th dport P: nftables' ports of whatever transport header
+ * has them.  xct reads the ports of TCP and UDP, so this is its sport and
+ * dport without a protocol.
+ */
+static int parse_th(struct parser *p, struct rule_ctx *rc)
+{
+	advance(p);
+	if (!tok_is(&p->cur, "sport") && !tok_is(&p->cur, "dport"))
+		return perr(p, &p->cur, "expected 'sport' or 'dport' after 'th', got %s",
+			    GOT(&p->cur));
+	return parse_port_match(p, rc);
+}
+
+/* ip protocol P: the protocol by number or name, of IPv4 packets. */
+static int parse_ip_protocol(struct parser *p, struct rule_ctx *rc)
+{
+	struct tok t;
+	unsigned long long v;
+	int i;
+
+	advance(p);
+	t = p->cur;
+	i = t.type == TOK_WORD ? lookup(proto_names, ARRAY_SIZE(proto_names), t.s, t.len) : -1;
+	if (i >= 0) {
+		v = (unsigned long long)proto_names[i].val;
+	} else {
+		switch (t.type == TOK_WORD ? parse_num(t.s, t.len, 255, &v) : NUM_BAD) {
+		case NUM_OK:
+			break;
+		case NUM_RANGE:
+			return perr(p, &t, "protocol %s is out of range (0-255)", TXT(&t));
+		default:
+			return perr(p, &t,
+				    "expected a protocol (0-255, or tcp udp icmp sctp gre esp ah) "
+				    "after 'protocol', got %s",
+				    GOT(&t));
+		}
+	}
+	if (v == PROTO_ICMPV6)
+		return perr(p, &t, "'ip protocol icmpv6' is not IPv4's: use 'icmpv6'");
+	if (set_proto(p, rc, &t, (__u8)v))
+		return -EINVAL;
+	advance(p);
+	return 0;
+}
+
 /* ip | ip6, maybe followed by a header match of its own. */
 static int parse_family_word(struct parser *p, struct rule_ctx *rc)
 {
@@ -1951,6 +1998,8 @@ static int parse_family_word(struct parser *p, struct rule_ctx *rc)
 	advance(p);
 	if (tok_is(&p->cur, "dscp") || tok_is(&p->cur, v6 ? "hoplimit" : "ttl"))
 		return parse_hdr_match(p, rc);
+	if (!v6 && tok_is(&p->cur, "protocol"))
+		return parse_ip_protocol(p, rc);
 	if (tok_is(&p->cur, v6 ? "ttl" : "hoplimit"))
 		return perr(p, &p->cur,
 			    "'%s %s' is not a field: IPv4 has 'ip ttl', IPv6 'ip6 hoplimit'",
@@ -2816,6 +2865,8 @@ static int parse_rule(struct parser *p, int action)
 			advance(p); /* every rule counts */
 		else if (tok_is(t, "with"))
 			err = parse_reject_with(p, &rc);
+		else if (tok_is(t, "th"))
+			err = parse_th(p, &rc);
 		else if (tok_is(t, "comment"))
 			err = parse_comment(p, &rc);
 		else if (tok_is(t, "to") && nat)

@@ -74,6 +74,8 @@ reject tcp dport 29 with tcp reset
 drop ip ttl < 5
 accept ip6 dscp != cs0-cs1 ip6 hoplimit >= 200 udp
 drop tcp dport 2222 limit rate over 5/minute burst 3
+accept th dport 5353
+accept ip protocol gre
 accept oif xc0 udp dport 123
 drop iif != xc0
 accept iifname "xc*" tcp dport 8100
@@ -112,7 +114,7 @@ fi
 # dropped, the one line holding two statements split).
 want=$(sed -E -e 's/ *#.*$//' -e '/^set /,/}/d' -e '/^$/d' "$STATE/full.xct" | sed 's/; /\n/' | sort)
 got=$(rules_only "$STATE/show0" | sort)
-if [ "$got" = "$want" ] && [ "$(wc -l <<<"$got")" = 37 ]; then
+if [ "$got" = "$want" ] && [ "$(wc -l <<<"$got")" = 39 ]; then
 	ok rules_roundtrip_shows_every_statement
 else
 	not_ok rules_roundtrip_shows_every_statement

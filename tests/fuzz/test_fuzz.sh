@@ -54,6 +54,8 @@ cat >"$WORK/rules.dict" <<'EOF'
 "ttl"
 "hoplimit"
 "dscp"
+"th"
+"protocol"
 "<="
 ">"
 "\"veth*\""

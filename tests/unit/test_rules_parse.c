@@ -1411,6 +1411,33 @@ TEST(rules_parse_header_matches)
 		   "'ip6' conflicts with 'ip' earlier in the rule (IPv6 and IPv4)");
 }
 
+TEST(rules_parse_th_and_ip_protocol)
+{
+	struct xct_ruleset rs;
+	const struct xct_rule *r;
+
+	PARSE_OK("accept th dport 53\n"
+		 "accept ip protocol udp th sport { 67, 68 }\n"
+		 "accept ip protocol 47\n",
+		 &rs);
+	r = rule_at(&rs, 0);
+	CHECK(r->dport.present && !r->has_proto && r->family == 0);
+	r = rule_at(&rs, 1);
+	CHECK(r->sport.present && r->has_proto && r->proto == 17 && r->family == XCT_AF_INET);
+	r = rule_at(&rs, 2);
+	CHECK(r->has_proto && r->proto == 47 && r->family == XCT_AF_INET);
+	xct_ruleset_free(&rs);
+	CHECK_PERR("accept th port 53", 1, 11,
+		   "expected 'sport' or 'dport' after 'th', got 'port'");
+	CHECK_PERR("accept ip protocol 300", 1, 20, "protocol 300 is out of range (0-255)");
+	CHECK_PERR("accept ip protocol icmpv6", 1, 20,
+		   "'ip protocol icmpv6' is not IPv4's: use 'icmpv6'");
+	CHECK_PERR("accept ip protocol tcp udp", 1, 24,
+		   "protocol 'udp' conflicts with 'tcp' earlier in the rule");
+	CHECK_PERR("accept ip protocol gre th dport 1", 1, 27,
+		   "'dport' needs protocol 'tcp' or 'udp', but the rule matches 'gre'");
+}
+
 TEST(rules_parse_keyword_errors)
 {
 	CHECK_PERR("acept tcp", 1, 1, "unknown keyword 'acept' (did you mean 'accept'?)");
