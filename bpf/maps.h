@@ -33,7 +33,8 @@ struct xct_pkt_slot {
 	/* The fast path looked the packet's key up in xct_ct just now and
 	 * found no entry: the full path need not look again. */
 	__u8 fast_missed;
-	__u8 pad[2];
+	__u8 reject; /* enum xct_reject_kind: how a rejected packet is answered */
+	__u8 pad;
 	/* A reply to a destination-translated connection: the tuple it
 	 * arrived with (nat_rkey) is tracked as side nat_side of nat_key. */
 	struct xct_ct_key nat_rkey;

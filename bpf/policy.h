@@ -39,6 +39,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_cls_iface SEC(".maps");
 
+/* Read by xct attach only (include/xct/policy.h), pinned with the rest. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xct_iface_name_key);
+	__type(value, struct xct_class_ref);
+	__uint(max_entries, 65536);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_iface_names SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -251,7 +261,9 @@ struct xct_policy_in {
 	__u8 icmp_code;
 	__u8 is_tcp;
 	__u8 tcp_flags;
-	__u8 pad[4];
+	__u8 hop_limit; /* TTL or hop limit, for ip ttl / ip6 hoplimit */
+	__u8 dscp;
+	__u8 pad[2];
 	/* The connection's XCT_CTS_BIT_* and mark, and the packet's mark
 	 * (skb->mark, 0 at XDP); a rule's ct/meta mark set changes the
 	 * marks here, so that the rules after it see the new values, and
@@ -532,7 +544,12 @@ __noinline int xct_rule_check(__u32 idx, struct xct_policy_in *in, struct xct_po
 	}
 	if ((rec->flags & XCT_RULE_CONN_MATCHES) && !xct_rule_conn_match(rec, in))
 		return 0;
-	if ((rec->flags & XCT_RULE_LIMIT) && !xct_rule_limit(idx, rec, in))
+	if ((rec->flags & XCT_RULE_HDR) && !xct_rule_hdr_match(rec, in->hop_limit, in->dscp))
+		return 0;
+	/* A packet within the rate spends its tokens either way, as in
+	 * nftables: "over" only inverts what the bucket says. */
+	if ((rec->flags & XCT_RULE_LIMIT) &&
+	    !xct_rule_limit(idx, rec, in) == !(rec->flags & XCT_RULE_LIMIT_OVER))
 		return 0;
 	if (rec->flags & XCT_RULE_LOG)
 		xct_rule_log(idx, rec, in);
@@ -544,6 +561,7 @@ __noinline int xct_rule_check(__u32 idx, struct xct_policy_in *in, struct xct_po
 		return 0;
 	}
 	out->verdict = rec->action;
+	out->reject = rec->reject;
 	out->line = rec->line;
 	out->skip_to = rec->skip_to;
 	return 1;
@@ -697,6 +715,7 @@ __noinline int xct_policy_eval(struct xct_policy_scratch *s)
 	w = &s->w;
 	s->out.verdict = XCT_VERDICT_ACCEPT;
 	s->out.matched = 0;
+	s->out.reject = XCT_REJECT_DEFAULT;
 	s->out.line = 0;
 	s->out.ct_mark_set = 0;
 	s->out.meta_mark_set = 0;
@@ -822,9 +841,11 @@ static __always_inline int xct_policy_meta_verdict(__u32 gen, __u8 hook, __u8 fa
 	idx = gen * XCT_RULES_MAX + rule;
 	rec = bpf_map_lookup_elem(&xct_rules, &idx);
 	if (!rec || rec->saddr_set || rec->daddr_set || rec->sport_set || rec->dport_set ||
-	    rec->stmts || (rec->flags & (XCT_RULE_LOG | XCT_RULE_LIMIT | XCT_RULE_CONN_MATCHES)))
+	    rec->stmts ||
+	    (rec->flags & (XCT_RULE_LOG | XCT_RULE_LIMIT | XCT_RULE_CONN_MATCHES | XCT_RULE_HDR)))
 		return 0;
 	out->verdict = rec->action;
+	out->reject = rec->reject;
 	out->matched = 1;
 	out->line = rec->line;
 	out->rule = rule;

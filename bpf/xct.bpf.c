@@ -69,11 +69,12 @@ static __always_inline int xct_parse(void *ctx, __u32 kind, struct xct_hdr_buf *
 
 /* The reject answer's builder, verified once as a global function. */
 __noinline __u32 xct_reject_build_global(struct xct_hdr_buf *hdrs, __u32 copied,
-					 struct xct_reject_buf *out, const struct xct_pkt *pkt)
+					 struct xct_reject_buf *out, const struct xct_pkt *pkt,
+					 __u32 kind)
 {
 	if (!hdrs || !out || !pkt)
 		return 0;
-	return xct_reject_build(hdrs->b, copied, out->b, pkt);
+	return xct_reject_build(hdrs->b, copied, out->b, pkt, kind);
 }
 
 /*
@@ -106,6 +107,8 @@ static __always_inline void xct_policy_input(struct xct_policy_in *in, const str
 	in->icmp_code = pkt->t.icmp_code;
 	in->is_tcp = parsed && proto == XCT_IPPROTO_TCP;
 	in->tcp_flags = pkt->tcp.flags;
+	in->hop_limit = pkt->hop_limit;
+	in->dscp = pkt->dscp;
 }
 
 /* One packet's way through the tracker, handed between the steps below. */
@@ -599,6 +602,7 @@ static __always_inline __u8 xct_track(__u8 reason, struct xct_hdr_buf *hdrs, __u
 	/* From the slot, not a register: one value fewer held across the
 	 * calls keeps this frame within the stack the chain below allows. */
 	verdict = xct_settle(pkt, &ts, ps, slot->parsed);
+	slot->reject = ps->out.reject;
 
 	xct_count_reason(res->reason);
 	if (res->ct_state == XCT_CTS_INVALID)
@@ -720,7 +724,7 @@ static __always_inline struct xct_reject_buf *xct_reject_answer(__u32 *out_len)
 	}
 	if (!xct_reject_wanted(&slot->pkt))
 		return 0;
-	*out_len = xct_reject_build_global(hdrs, slot->copied, out, &slot->pkt);
+	*out_len = xct_reject_build_global(hdrs, slot->copied, out, &slot->pkt, slot->reject);
 	if (!*out_len) {
 		xct_count(XCT_S_REJECT_ERROR);
 		return 0;
@@ -840,20 +844,21 @@ static __always_inline __u8 xct_decide(void *ctx, __u32 kind, struct xct_hdr_buf
 /*
  * How XDP hands a packet to TC ingress: the frame goes up with an 802.1Q
  * tag of VLAN id 4095 in front of its EtherType, the reason (enum
- * xct_handoff) in the tag's priority bits.  The stack moves the tag into
- * skb->vlan_tci before TC ingress, where xct_tc_answer() pops it.  Should
- * that program be gone (clsact flushed by another tool), the stack finds
- * no VLAN device for the id, which 802.1Q reserves and Linux never
- * assigns, and drops the frame as PACKET_OTHERHOST: a rejected packet
+ * xct_handoff) in the tag's priority bits, and for a reject with an answer
+ * of its own the rest of its kind in the DEI bit (XCT_HANDOFF_REJECT_TCI).
+ * The stack moves the tag into skb->vlan_tci before TC ingress, where
+ * xct_tc_answer() pops it.  Should that program be gone (clsact flushed
+ * by another tool), the stack finds no VLAN device for the id, which
+ * 802.1Q reserves and Linux never assigns, and drops the frame as
+ * PACKET_OTHERHOST: a rejected packet
  * never goes up unanswered and undropped, and an answer to a translated
  * connection never reaches the stack untranslated.  XDP metadata would
  * fail open there, and this kernel's XDP may not offer it at all.
  * Arriving frames that carry the id are dropped (xct_xdp_forged()), so a
  * sender cannot forge a hand-off.
  */
-static __always_inline int xct_xdp_handoff(struct xdp_md *ctx, __u8 why)
+static __always_inline int xct_xdp_handoff(struct xdp_md *ctx, __u16 tci)
 {
-	__u16 tci = XCT_HANDOFF_TCI(why);
 	__u32 macs[3];
 	__u8 *data, *data_end;
 
@@ -899,7 +904,12 @@ static __always_inline int xct_xdp_forged(struct xdp_md *ctx)
  * XDP_TX when the frame cannot be tagged; dropped whatever happens. */
 static __always_inline int xct_xdp_reject(struct xdp_md *ctx)
 {
-	if (xct_xdp_handoff(ctx, XCT_HANDOFF_REJECT) == 0)
+	struct xct_pkt_slot *slot;
+	__u32 zero = 0;
+
+	/* The answer's kind goes with the frame: TC parses it anew. */
+	slot = bpf_map_lookup_elem(&xct_pkt_slots, &zero);
+	if (slot && xct_xdp_handoff(ctx, XCT_HANDOFF_REJECT_TCI(slot->reject & 7)) == 0)
 		return XDP_PASS;
 	bpf_tail_call(ctx, &xct_reject_xdp_prog, 0);
 	xct_count(XCT_S_REJECT_ERROR);
@@ -925,7 +935,7 @@ static __always_inline void xct_meta_mark_in(__u32 mark)
  * untranslated, it would reach the wrong host or none. */
 static __always_inline int xct_xdp_nat_handoff(struct xdp_md *ctx, __u8 why)
 {
-	if (xct_xdp_handoff(ctx, why) == 0)
+	if (xct_xdp_handoff(ctx, XCT_HANDOFF_TCI(why)) == 0)
 		return XDP_PASS;
 	xct_count(XCT_S_DROP);
 	return XDP_DROP;
@@ -1010,10 +1020,11 @@ static __always_inline int xct_track_skb(struct __sk_buff *skb, __u8 hook)
 }
 
 /* The reason of a frame XDP handed to TC (xct_xdp_handoff()), its tag
- * popped; 0 for any other frame.  The stack has normally moved the tag
+ * popped, and for a reject the answer's kind in *kind; 0 for any other
+ * frame.  The stack has normally moved the tag
  * into skb->vlan_tci; a frame it did not untag (a test run, a device
  * that already held a tag out of band) still carries it in its data. */
-static __always_inline __u8 xct_skb_handoff(struct __sk_buff *skb)
+static __always_inline __u8 xct_skb_handoff(struct __sk_buff *skb, __u8 *kind)
 {
 	__u8 tag[2];
 	__u16 tci;
@@ -1035,7 +1046,8 @@ static __always_inline __u8 xct_skb_handoff(struct __sk_buff *skb)
 	 * which drops it for its VLAN id. */
 	if (bpf_skb_vlan_pop(skb))
 		return 0;
-	return tci >> 13;
+	*kind = XCT_HANDOFF_REJECT_KIND(tci);
+	return tci >> 13 >= XCT_HANDOFF_REJECT_WITH ? XCT_HANDOFF_REJECT : tci >> 13;
 }
 
 /*
@@ -1051,7 +1063,8 @@ int xct_tc_answer(struct __sk_buff *skb)
 	__u32 len, n, zero = 0;
 	struct xct_pkt_slot *slot;
 	struct xct_hdr_buf *hdrs;
-	__u8 why = xct_skb_handoff(skb);
+	__u8 kind = XCT_REJECT_DEFAULT;
+	__u8 why = xct_skb_handoff(skb, &kind);
 
 	if (!why)
 		return TC_ACT_UNSPEC;
@@ -1075,6 +1088,7 @@ int xct_tc_answer(struct __sk_buff *skb)
 	__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
 	slot->copied = n;
 	slot->hook = XCT_HOOK_INGRESS;
+	slot->reject = kind;
 	slot->parsed = xct_parse_skb(skb, hdrs, n, &slot->pkt) == XCT_R_OK;
 	bpf_tail_call(skb, &xct_reject_tc_prog, 0);
 	xct_count(XCT_S_REJECT_ERROR);

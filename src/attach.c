@@ -30,6 +30,7 @@
 #include "hooks.h"
 #include "load.h"
 #include "netns.h"
+#include "rules/install.h"
 #include "table.h"
 #include "xct/nat.h"
 #include "xct/policy.h"
@@ -811,6 +812,32 @@ fail:
 }
 
 /*
+ * Gives each interface about to be attached the class the running rules
+ * give its name (iifname "veth*" and interfaces created after the load),
+ * before its first packet.  Nothing to do before the first rules load:
+ * there are no policy maps yet.
+ */
+static int set_iface_classes(char **names, const __u32 *ifindex, int n)
+{
+	struct xct_policy_maps maps;
+	char path[4096];
+	int i, err = 0;
+
+	if (access(xct_pin(path, sizeof(path), "xct_iface_names"), F_OK))
+		return 0;
+	if (xct_policy_open(&maps))
+		return -1;
+	for (i = 0; i < n && !err; i++) {
+		err = xct_policy_iface_added(&maps, ifindex[i], names[i]);
+		if (err)
+			xct_err("cannot give %s its class in the running rules: %s", names[i],
+				strerror(-err));
+	}
+	xct_policy_close(&maps);
+	return err;
+}
+
+/*
  * The interfaces of this instance other than the n named, whose hooks are
  * still there to run a load's programs (an interface deleted since took
  * its hooks with it): their names, space-separated, in buf, and their
@@ -1179,7 +1206,9 @@ int cmd_attach(int argc, char **argv)
 		xct_syslog(LOG_INFO, "%s: programs replaced (ingress %s, egress tc)",
 			   argv[optind + i], mode_name(current[i].mode));
 	}
-	for (i = 0; !replace && i < n; i++) {
+	if (!replace && ret == XCT_EXIT_OK && set_iface_classes(argv + optind, ifindex, n))
+		ret = XCT_EXIT_RUNTIME;
+	for (i = 0; !replace && ret == XCT_EXIT_OK && i < n; i++) {
 		if (xct_ifname_record(xct_opts.pin_path, ifindex[i], argv[optind + i]) ||
 		    attach_iface(&progs, ifaces_fd, argv[optind + i], ifindex[i], mode,
 				 mode_given)) {

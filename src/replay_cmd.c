@@ -284,11 +284,11 @@ static void warn_iif_rules(const struct replay *r, const struct xct_rule *rules,
 		if (!rule->n_ifaces || rule->hook != XCT_HOOK_INGRESS || rule->iface_negate)
 			continue;
 		fprintf(stderr,
-			"xct: %s:%u:%u: warning: this rule matches 'iif %s%s', which no replayed "
+			"xct: %s:%u:%u: warning: this rule matches '%s %s%s', which no replayed "
 			"packet arrives on without --iif NAME: it cannot match\n",
 			xct_rules_file_name(r->rules_file), rule->iface_locs[0].line,
-			rule->iface_locs[0].col, rule->ifaces[0],
-			rule->n_ifaces > 1 ? ", ..." : "");
+			rule->iface_locs[0].col, rule->iface_by_name ? "iifname" : "iif",
+			rule->ifaces[0], rule->n_ifaces > 1 ? ", ..." : "");
 	}
 }
 

@@ -523,7 +523,21 @@ enum xct_handoff {
 	/* Accepted and tracked while dnat is in use: TC translates its
 	 * destination when a dnat rule or binding says so. */
 	XCT_HANDOFF_DNAT = 3,
+	/* Rejected with an answer other than the default: reasons 4 to 7
+	 * and the tag's DEI bit say which (XCT_HANDOFF_REJECT_TCI). */
+	XCT_HANDOFF_REJECT_WITH = 4,
 };
+
+/* The tag of a rejected frame whose answer is kind (enum
+ * xct_reject_kind), and the kind back from a tag. */
+#define XCT_HANDOFF_REJECT_TCI(kind)                                                               \
+	((kind) ? (__u16)((XCT_HANDOFF_REJECT_WITH + (((kind)-1) >> 1)) << 13 |                    \
+			  (((kind)-1) & 1) << 12 | XCT_HANDOFF_VID)                                \
+		: XCT_HANDOFF_TCI(XCT_HANDOFF_REJECT))
+#define XCT_HANDOFF_REJECT_KIND(tci)                                                               \
+	((tci) >> 13 >= XCT_HANDOFF_REJECT_WITH                                                    \
+		 ? ((((tci) >> 13) - XCT_HANDOFF_REJECT_WITH) << 1 | ((tci) >> 12 & 1)) + 1        \
+		 : 0)
 
 /* Slots of the xct_nat_progs program array (bpf/xct.bpf.c). */
 enum xct_nat_prog {

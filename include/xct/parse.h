@@ -101,6 +101,7 @@ struct xct_pkt {
 	__u8 hop_limit;	    /* IPv4's TTL, IPv6's hop limit (neighbour discovery, MLD) */
 	__u32 frag_id;	    /* fragments: IPv4 id or IPv6 fragment header id, host order */
 	__u8 local;	    /* tracked at egress: its connection gets XCT_CT_LOCAL */
+	__u8 dscp;	    /* the TOS's or traffic class's top six bits */
 };
 
 /*
@@ -334,6 +335,7 @@ struct xct_l3 {
 	__u32 frag_id;
 	__u8 frag;	/* enum xct_frag */
 	__u8 hop_limit; /* TTL or hop limit */
+	__u8 dscp;	/* the TOS's or traffic class's top six bits */
 };
 
 /*
@@ -459,6 +461,7 @@ XCT_INLINE __u8 xct_parse_ipv4(const struct xct_src *s, __u32 off, struct xct_tu
 	frag = xct_load16(ip + 6);
 	l3->frag_id = xct_load16(ip + 4);
 	l3->hop_limit = ip[8];
+	l3->dscp = ip[1] >> 2;
 	if (ihl > s->len - off)
 		return quoted ? XCT_R_ICMP_ERROR_TRUNCATED : XCT_R_IPV4_TRUNCATED;
 	if (!quoted) {
@@ -593,6 +596,7 @@ XCT_INLINE __u8 xct_parse_ipv6(const struct xct_src *s, __u32 off, struct xct_tu
 		return XCT_R_IPV6_TRUNCATED;
 	t->family = XCT_AF_INET6;
 	l3->hop_limit = ip[7];
+	l3->dscp = (__u8)(((ip[0] & 0x0f) << 4 | ip[1] >> 4) >> 2);
 	__builtin_memcpy(t->src.bytes, ip + 8, 16);
 	__builtin_memcpy(t->dst.bytes, ip + 24, 16);
 	__builtin_memset(st, 0, sizeof(*st));
@@ -677,6 +681,7 @@ XCT_INLINE __u8 xct_parse_packet(struct xct_src *s, struct xct_pkt *pkt)
 	pkt->frag = l3.frag;
 	pkt->frag_id = l3.frag_id;
 	pkt->hop_limit = l3.hop_limit;
+	pkt->dscp = l3.dscp;
 	if (reason != XCT_R_OK)
 		return reason;
 
@@ -750,6 +755,7 @@ XCT_INLINE int xct_parse_fast(const __u8 *data, const __u8 *data_end, __u32 len,
 		pkt->t.dst.v4 = *(const __u32 *)(ip + 16);
 		pkt->frag_id = xct_load16(ip + 4);
 		pkt->hop_limit = ip[8];
+		pkt->dscp = ip[1] >> 2;
 		pkt->l3_len = tot;
 		pkt->l4_off = 14 + 20;
 		l4 = ip + 20;
@@ -766,6 +772,7 @@ XCT_INLINE int xct_parse_fast(const __u8 *data, const __u8 *data_end, __u32 len,
 		pkt->t.family = XCT_AF_INET6;
 		pkt->t.proto = ip[6];
 		pkt->hop_limit = ip[7];
+		pkt->dscp = (__u8)(((ip[0] & 0x0f) << 4 | ip[1] >> 4) >> 2);
 		__builtin_memcpy(pkt->t.src.bytes, ip + 8, 16);
 		__builtin_memcpy(pkt->t.dst.bytes, ip + 24, 16);
 		pkt->l3_len = plen + 40;

@@ -141,6 +141,22 @@ struct xct_cls_iface_key {
 	__u32 ifindex;
 };
 
+/*
+ * Keys of xct_iface_names, which the datapath never reads: what a
+ * generation's rules say of interface names (iifname "eth0", "veth*"),
+ * kept so that a later xct attach can write the class of an interface
+ * created after the load into xct_cls_iface (src/rules/install.c).  An
+ * interface iif or oif names has an entry by index (name empty): its
+ * class is the load's, whatever it is called now.
+ */
+#define XCT_IFNAME_LEN 16 /* IFNAMSIZ */
+
+struct xct_iface_name_key {
+	__u32 gen;
+	__u32 ifindex; /* 0: name is a name or a wildcard ("veth*") */
+	char name[XCT_IFNAME_LEN];
+};
+
 /* Named sets: one trie per element type, the set id part of the prefix.
  * Ids are unique across loads, so a reload never mixes two sets' elements. */
 struct xct_set_v4_key {
@@ -230,11 +246,39 @@ struct xct_mark_op {
 	__u32 xor ;
 };
 
+/* Matches on the packet's header that no class stands for: checked per
+ * candidate, from the record. */
+#define XCT_RULE_TTL		 0x1000 /* ip ttl, ip6 hoplimit */
+#define XCT_RULE_TTL_NEG	 0x2000
+#define XCT_RULE_DSCP		 0x4000
+#define XCT_RULE_DSCP_NEG	 0x8000
+#define XCT_RULE_HDR		 (XCT_RULE_TTL | XCT_RULE_DSCP) /* checked per candidate */
+#define XCT_RULE_LIMIT_OVER	 0x10000 /* limit rate over: matches past the rate */
+
+/*
+ * What a reject rule answers (reject with ...): the meaning of an ICMP
+ * destination unreachable, whose code depends on the family (nftables'
+ * icmpx), or a TCP RST.  XCT_REJECT_DEFAULT is xct's plain reject: a RST
+ * for TCP, port unreachable for the rest.
+ */
+enum xct_reject_kind {
+	XCT_REJECT_DEFAULT = 0,
+	XCT_REJECT_TCP_RESET,
+	XCT_REJECT_NO_ROUTE,	 /* IPv4 net-unreachable (0), IPv6 no-route (0) */
+	XCT_REJECT_HOST_UNREACH, /* IPv4 host-unreachable (1), IPv6 addr-unreachable (3) */
+	XCT_REJECT_PROT_UNREACH, /* IPv4 prot-unreachable (2); IPv4 only */
+	XCT_REJECT_PORT_UNREACH, /* IPv4 port-unreachable (3), IPv6 port-unreachable (4) */
+	XCT_REJECT_ADMIN,	 /* IPv4 admin-prohibited (13), IPv6 admin-prohibited (1) */
+	XCT_REJECT_KINDS,
+};
+
 /* One rule, for the checks that follow its bit: sets and rate limit. */
 struct xct_rule_rec {
 	__u8 action;	 /* enum xct_verdict */
 	__u8 stmts;	 /* XCT_STMT_* */
-	__u16 flags;	 /* XCT_RULE_* */
+	__u8 reject;	 /* enum xct_reject_kind, for XCT_VERDICT_REJECT */
+	__u8 pad;
+	__u32 flags;	 /* XCT_RULE_* */
 	__u32 saddr_set; /* set ids, 0 for none */
 	__u32 daddr_set;
 	__u32 sport_set;
@@ -242,6 +286,8 @@ struct xct_rule_rec {
 	__u32 line;		       /* in the rules file, for events and xct rules show */
 	__u32 skip_to;		       /* XCT_VERDICT_RETURN: the first rule after its chain */
 	__u32 src;		       /* the rule as written, for xct rules show's counters */
+	__u8 ttl_lo, ttl_hi;	       /* XCT_RULE_TTL: the range it takes (or not, _NEG) */
+	__u8 dscp_lo, dscp_hi;	       /* XCT_RULE_DSCP */
 	__u64 limit_cost;	       /* credit one packet (or byte) costs, see xct_limit_take */
 	__u64 limit_burst;	       /* credit the bucket holds */
 	struct xct_mark_cmp ct_mark;   /* XCT_RULE_CT_MARK */
@@ -252,7 +298,7 @@ struct xct_rule_rec {
 	__u16 pad2[3];
 };
 
-_Static_assert(sizeof(struct xct_rule_rec) == 152, "rule record layout");
+_Static_assert(sizeof(struct xct_rule_rec) == 160, "rule record layout");
 
 /* Key of a per-source rate-limit bucket ("limit ... per saddr"). */
 struct xct_limit_src_key {
@@ -275,6 +321,8 @@ struct xct_policy_out {
 	__u32 rule;
 	__u32 line;
 	__u32 skip_to; /* of a matching return (XCT_VERDICT_RETURN) */
+	__u8 reject;   /* enum xct_reject_kind of a rejecting rule */
+	__u8 pad[3];
 };
 
 /* A generation's header. */
@@ -383,6 +431,29 @@ XCT_INLINE __u64 xct_limit_cost(__u64 rate, __u64 unit_ns)
 	__u64 cost = (unit_ns << XCT_LIMIT_SHIFT) / (rate ? rate : 1);
 
 	return cost ? cost : 1;
+}
+
+/*
+ * The header matches of a rule (ip ttl, ip6 hoplimit, ip dscp): checked
+ * for a candidate rule after its bit, so that they cost nothing to a
+ * packet whose candidates use none.  hop_limit is IPv4's TTL or IPv6's
+ * hop limit, dscp the top six bits of the TOS or traffic class.
+ */
+XCT_INLINE int xct_rule_hdr_match(const struct xct_rule_rec *rec, __u8 hop_limit, __u8 dscp)
+{
+	if (rec->flags & XCT_RULE_TTL) {
+		int in = hop_limit >= rec->ttl_lo && hop_limit <= rec->ttl_hi;
+
+		if (in == !!(rec->flags & XCT_RULE_TTL_NEG))
+			return 0;
+	}
+	if (rec->flags & XCT_RULE_DSCP) {
+		int in = dscp >= rec->dscp_lo && dscp <= rec->dscp_hi;
+
+		if (in == !!(rec->flags & XCT_RULE_DSCP_NEG))
+			return 0;
+	}
+	return 1;
 }
 
 /* The port a prefix of a port range covers: used to split a range into the

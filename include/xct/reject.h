@@ -16,6 +16,7 @@
 
 #include "xct/compat.h"
 #include "xct/parse.h"
+#include "xct/policy.h" /* enum xct_reject_kind */
 
 /* The answer's buffer: offsets into it are masked with XCT_REJECT_MASK (a
  * power of two less one, or the mask would clear bits of valid offsets),
@@ -158,12 +159,34 @@ XCT_INLINE __u32 xct_reject_tcp(const __u8 *in, __u8 *out, const struct xct_pkt 
 }
 
 /*
- * ICMP destination unreachable / port unreachable (ICMPv6 destination
- * unreachable / port unreachable) quoting the packet from its IP header on,
- * as much of it as was copied, up to XCT_REJECT_QUOTE bytes.  copied is how
- * many bytes of the packet in holds.
+ * The code of the ICMP (v4) or ICMPv6 destination unreachable a reject of
+ * kind sends, as nftables' icmpx maps its codes to each family
+ * (nft_reject_icmp_code(), nft_reject_icmpv6_code()).
  */
-XCT_INLINE __u32 xct_reject_icmp(const __u8 *in, __u32 copied, __u8 *out, const struct xct_pkt *pkt)
+XCT_INLINE __u8 xct_reject_icmp_code(__u32 kind, int v4)
+{
+	switch (kind) {
+	case XCT_REJECT_NO_ROUTE:
+		return 0; /* ICMP_NET_UNREACH, ICMPV6_NOROUTE */
+	case XCT_REJECT_HOST_UNREACH:
+		return v4 ? 1 : 3; /* ICMP_HOST_UNREACH, ICMPV6_ADDR_UNREACH */
+	case XCT_REJECT_PROT_UNREACH:
+		return v4 ? 2 : 4; /* ICMP_PROT_UNREACH; IPv6 has none, its rules are IPv4 */
+	case XCT_REJECT_ADMIN:
+		return v4 ? 13 : 1; /* ICMP_PKT_FILTERED, ICMPV6_ADM_PROHIBITED */
+	default:
+		return v4 ? 3 : 4; /* ICMP_PORT_UNREACH, ICMPV6_PORT_UNREACH */
+	}
+}
+
+/*
+ * ICMP destination unreachable (ICMPv6 destination unreachable) with the
+ * code of kind, quoting the packet from its IP header on, as much of it as
+ * was copied, up to XCT_REJECT_QUOTE bytes.  copied is how many bytes of
+ * the packet in holds.
+ */
+XCT_INLINE __u32 xct_reject_icmp(const __u8 *in, __u32 copied, __u8 *out, const struct xct_pkt *pkt,
+				 __u32 kind)
 {
 	__u32 l3 = xct_mask(pkt->l3_off, XCT_L3_OFF_MAX);
 	__u32 quote = copied > l3 ? copied - l3 : 0, l4, i, sum;
@@ -175,8 +198,8 @@ XCT_INLINE __u32 xct_reject_icmp(const __u8 *in, __u32 copied, __u8 *out, const 
 	if (quote > XCT_REJECT_QUOTE)
 		quote = XCT_REJECT_QUOTE;
 	l4 = xct_reject_l2l3(in, out, pkt, proto, 8 + quote);
-	out[xct_mask(l4, XCT_REJECT_MASK)] = v4 ? 3 : 1;     /* destination unreachable */
-	out[xct_mask(l4 + 1, XCT_REJECT_MASK)] = v4 ? 3 : 4; /* port unreachable */
+	out[xct_mask(l4, XCT_REJECT_MASK)] = v4 ? 3 : 1; /* destination unreachable */
+	out[xct_mask(l4 + 1, XCT_REJECT_MASK)] = xct_reject_icmp_code(kind, v4);
 	for (i = 2; i < 8; i++)
 		out[xct_mask(l4 + i, XCT_REJECT_MASK)] = 0;
 	for (i = 0; i < XCT_REJECT_QUOTE && i < quote; i++)
@@ -196,16 +219,18 @@ XCT_INLINE int xct_reject_wanted(const struct xct_pkt *pkt)
 	return pkt->t.proto != XCT_IPPROTO_TCP || !(pkt->tcp.flags & XCT_TCPF_RST);
 }
 
-/* The answer to a rejected packet; its length, or 0 if there is none to
- * send. */
+/* The answer of kind (enum xct_reject_kind) to a rejected packet; its
+ * length, or 0 if there is none to send.  A TCP packet gets a RST unless
+ * the rule asks for an ICMP error, as nftables' reject with icmp does. */
 XCT_INLINE __u32 xct_reject_build(const __u8 *in, __u32 copied, __u8 *out,
-				  const struct xct_pkt *pkt)
+				  const struct xct_pkt *pkt, __u32 kind)
 {
 	if (!xct_reject_wanted(pkt))
 		return 0;
-	if (pkt->t.proto == XCT_IPPROTO_TCP)
+	if (pkt->t.proto == XCT_IPPROTO_TCP &&
+	    (kind == XCT_REJECT_DEFAULT || kind == XCT_REJECT_TCP_RESET))
 		return xct_reject_tcp(in, out, pkt);
-	return xct_reject_icmp(in, copied, out, pkt);
+	return xct_reject_icmp(in, copied, out, pkt, kind);
 }
 
 #endif /* XCT_REJECT_H */

@@ -505,6 +505,23 @@ static int rule_conj(const struct xct_rule *ctx, const struct xct_rule *r, struc
 		out->tcp_flags_mask = s->tcp_flags_mask;
 		out->tcp_flags_value = s->tcp_flags_value;
 	}
+	out->reject = r->reject;
+	/* Interfaces by name (iifname, with wildcards) meet a jump's
+	 * interfaces only when one of the two has none. */
+	if (ctx->n_ifaces && r->n_ifaces && (ctx->iface_by_name || r->iface_by_name)) {
+		*why = "an interface match of the jump and one of its chain's rule, either by name "
+		       "(iifname, oifname)";
+		return -EINVAL;
+	}
+	out->iface_by_name = ctx->n_ifaces ? ctx->iface_by_name : r->iface_by_name;
+	/* Header ranges, marks and ct status: one match of each kind per
+	 * rule, as the record holds one. */
+	if ((ctx->ttl.present && r->ttl.present) || (ctx->dscp.present && r->dscp.present)) {
+		*why = "an ip ttl or ip dscp match of the jump and one of its chain's rule";
+		return -EINVAL;
+	}
+	out->ttl = ctx->ttl.present ? ctx->ttl : r->ttl;
+	out->dscp = ctx->dscp.present ? ctx->dscp : r->dscp;
 	/* Marks and ct status: one match of each kind per rule, as the
 	 * record holds one. */
 	if ((ctx->ct_mark.present && r->ct_mark.present) ||
@@ -558,7 +575,7 @@ static bool no_matches(const struct xct_rule *r)
 	return !r->n_ifaces && !r->family && !r->has_proto && !r->saddr.present &&
 	       !r->daddr.present && !r->sport.present && !r->dport.present && !r->has_tcp_flags &&
 	       !r->n_icmp && !r->ct_states && !r->limit.present && !r->ct_mark.present &&
-	       !r->meta_mark.present && !r->ct_status;
+	       !r->meta_mark.present && !r->ct_status && !r->ttl.present && !r->dscp.present;
 }
 
 /* Whether r, reached through ctx, takes every packet that reaches it: in

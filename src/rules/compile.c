@@ -435,10 +435,21 @@ static int compile_recs(struct compiler *cc)
 		struct xct_rule_rec *rec = &out->recs[i];
 
 		rec->action = verdict_of[r->action];
+		rec->reject = (__u8)r->reject;
 		rec->line = r->loc.line;
 		rec->skip_to = r->skip_to;
 		rec->src = r->src;
 		compile_conn(r, rec);
+		if (r->ttl.present) {
+			rec->flags |= XCT_RULE_TTL | (r->ttl.negate ? XCT_RULE_TTL_NEG : 0);
+			rec->ttl_lo = r->ttl.lo;
+			rec->ttl_hi = r->ttl.hi;
+		}
+		if (r->dscp.present) {
+			rec->flags |= XCT_RULE_DSCP | (r->dscp.negate ? XCT_RULE_DSCP_NEG : 0);
+			rec->dscp_lo = r->dscp.lo;
+			rec->dscp_hi = r->dscp.hi;
+		}
 		if (r->log)
 			rec->flags |= XCT_RULE_LOG;
 		/* Set ids are index + 1, so 0 means "no set"; the NEG flags
@@ -472,6 +483,8 @@ static int compile_recs(struct compiler *cc)
 				rec->flags |= XCT_RULE_LIMIT_PER_SADDR;
 			if (r->limit.bytes)
 				rec->flags |= XCT_RULE_LIMIT_BYTES;
+			if (r->limit.over)
+				rec->flags |= XCT_RULE_LIMIT_OVER;
 			rec->limit_cost = xct_limit_cost(r->limit.rate, r->limit.unit_ns);
 			/* xct_limit_next lets a packet through while the debt
 			 * after it is at most limit_burst: burst packets back
@@ -631,25 +644,90 @@ out:
 
 /* ---- Interfaces ---- */
 
+/*
+ * iif and oif match an interface by the index its name had at load, as in
+ * nftables; iifname and oifname match names, so also interfaces created
+ * later, and take a '*' at the end of a name for every name it starts.
+ * The classifier still looks interfaces up by index: the installer writes
+ * a class for every interface there is when the rules load, and again for
+ * one xct attaches to later (xct_policy_iface_added()).  So that such an
+ * interface finds its class whatever its name, the compiler gives one to
+ * each name and wildcard written: the wildcards a name matches are
+ * prefixes of it, so they are the wildcards that are prefixes of the
+ * longest one, and that wildcard's class (or the exact name's) is the
+ * name's.
+ */
 struct iface_ref {
-	__u32 ifindex;
+	char name[XCT_IFNAME_MAX]; /* as written; "eth*" for a wildcard */
+	__u32 ifindex;		   /* iif/oif: resolved at load; 0 by name */
 	__u32 rule;
 };
 
 static int cmp_iface_ref(const void *a, const void *b)
 {
 	const struct iface_ref *x = a, *y = b;
+	int c;
 
 	if (x->ifindex != y->ifindex)
 		return x->ifindex < y->ifindex ? -1 : 1;
+	c = strcmp(x->name, y->name);
+	if (c)
+		return c;
 	return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+/* The first of the n by-name refs (sorted) written as key, or n. */
+static size_t name_refs_find(const struct iface_ref *refs, size_t n, const char *key)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(refs[mid].name, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && !strcmp(refs[lo].name, key) ? lo : n;
+}
+
+/* Puts into v the rules whose refs are written as key. */
+static void name_refs_put(const struct compiler *cc, const struct iface_ref *refs, size_t n,
+			  const char *key, __u64 *v)
+{
+	size_t i;
+
+	for (i = name_refs_find(refs, n, key); i < n && !strcmp(refs[i].name, key); i++)
+		vec_put(v, refs[i].rule, !cc->rs->rules[refs[i].rule].iface_negate);
+}
+
+/*
+ * Puts into v the by-name rules that match a name (wildcard false) or the
+ * names a wildcard stands for that no longer wildcard or exact name
+ * written matches (wildcard true, name without its '*').
+ */
+static void name_rules_put(const struct compiler *cc, const struct iface_ref *refs, size_t n,
+			   const char *name, bool wildcard, __u64 *v)
+{
+	size_t len = strlen(name), k;
+	char key[XCT_IFNAME_MAX];
+
+	if (!wildcard)
+		name_refs_put(cc, refs, n, name, v);
+	for (k = 0; k <= len && k + 1 < XCT_IFNAME_MAX; k++) {
+		memcpy(key, name, k);
+		key[k] = '*';
+		key[k + 1] = 0;
+		name_refs_put(cc, refs, n, key, v);
+	}
 }
 
 static int compile_ifaces(struct compiler *cc, xct_ifindex_fn resolve, void *ctx)
 {
 	struct xct_compiled *out = cc->out;
-	struct iface_ref *refs = NULL;
-	size_t n = 0, total = 0, i, j, k;
+	struct iface_ref *refs = NULL, *by_name;
+	size_t n = 0, n_index, n_name, total = 0, i, j, k;
 	__u64 *base = vec_new(cc), *v = vec_new(cc);
 	int ret = -ENOMEM;
 
@@ -669,28 +747,44 @@ static int compile_ifaces(struct compiler *cc, xct_ifindex_fn resolve, void *ctx
 		if (!r->n_ifaces || r->iface_negate)
 			vec_put(base, i, true);
 		for (j = 0; j < r->n_ifaces; j++) {
-			char name[XCT_IFNAME_MAX + 1];
-			__u32 ifindex;
+			struct iface_ref *ref = &refs[n++];
 
-			memcpy(name, r->ifaces[j], XCT_IFNAME_MAX);
-			name[XCT_IFNAME_MAX] = 0;
-			ifindex = resolve ? resolve(name, ctx) : 0;
-			if (!ifindex) {
-				ret = fail_iface(cc, r, j, "interface '%s' does not exist", name);
+			memcpy(ref->name, r->ifaces[j], XCT_IFNAME_MAX);
+			ref->name[XCT_IFNAME_MAX - 1] = 0;
+			ref->rule = (__u32)i;
+			if (r->iface_by_name)
+				continue;
+			ref->ifindex = resolve ? resolve(ref->name, ctx) : 0;
+			if (!ref->ifindex) {
+				ret = fail_iface(
+					cc, r, j,
+					"interface '%s' does not exist ('%s %s' matches it "
+					"once it does)",
+					ref->name,
+					r->hook == XCT_HOOK_EGRESS ? "oifname" : "iifname",
+					ref->name);
 				goto out;
 			}
-			refs[n++] = (struct iface_ref){ifindex, i};
 		}
 	}
 	if (n)
 		cc->out->fields_used |= 1 << XCT_F_IFACE;
+	/* By name (ifindex 0) first, sorted by name; then by index. */
 	qsort(refs, n, sizeof(*refs), cmp_iface_ref);
+	for (n_name = 0; n_name < n && !refs[n_name].ifindex; n_name++)
+		;
+	by_name = refs;
+	n_index = n - n_name;
 
-	out->ifaces = calloc(n + 1, sizeof(*out->ifaces));
-	if (!out->ifaces)
+	out->ifaces = calloc(n_index + 1, sizeof(*out->ifaces));
+	out->iface_names = calloc(n_name + 1, sizeof(*out->iface_names));
+	if (!out->ifaces || !out->iface_names)
 		goto out;
-	for (i = 0; i < n; i = k) {
+	/* An interface iif or oif names: its own rules, and those its name
+	 * (as it was when it was resolved) matches. */
+	for (i = n_name; i < n; i = k) {
 		memcpy(v, base, cc->n_words * sizeof(__u64));
+		name_rules_put(cc, by_name, n_name, refs[i].name, false, v);
 		for (k = i; k < n && refs[k].ifindex == refs[i].ifindex; k++) {
 			const struct xct_rule *r = &cc->rs->rules[refs[k].rule];
 
@@ -702,12 +796,74 @@ static int compile_ifaces(struct compiler *cc, xct_ifindex_fn resolve, void *ctx
 			goto out;
 		out->n_ifaces++;
 	}
+	/* Every name and wildcard written. */
+	for (i = 0; i < n_name; i = k) {
+		struct xct_ciface_name *e = &out->iface_names[out->n_iface_names];
+		size_t len = strlen(refs[i].name);
+		bool wildcard = len && refs[i].name[len - 1] == '*';
+
+		for (k = i; k < n_name && !strcmp(refs[k].name, refs[i].name); k++)
+			;
+		memcpy(e->name, refs[i].name, XCT_IFNAME_MAX);
+		if (wildcard)
+			e->name[len - 1] = 0;
+		memcpy(v, base, cc->n_words * sizeof(__u64));
+		name_rules_put(cc, by_name, n_name, e->name, wildcard, v);
+		if (wildcard)
+			e->name[len - 1] = '*';
+		ret = intern(cc, v, &e->cls);
+		if (ret)
+			goto out;
+		out->n_iface_names++;
+	}
 	ret = intern(cc, base, &out->iface_default);
 out:
 	free(refs);
 	free(base);
 	free(v);
 	return ret;
+}
+
+static int cmp_iface_name(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct xct_ciface_name *)elem)->name);
+}
+
+const struct xct_ciface_name *xct_compiled_iface_name(const struct xct_compiled *c,
+						      const char *name)
+{
+	char key[XCT_IFNAME_MAX];
+	size_t len = strnlen(name, XCT_IFNAME_MAX - 1), k;
+	const struct xct_ciface_name *e;
+
+	memcpy(key, name, len);
+	key[len] = 0;
+	e = bsearch(key, c->iface_names, c->n_iface_names, sizeof(*e), cmp_iface_name);
+	if (e)
+		return e;
+	/* The longest wildcard the name starts with. */
+	for (k = len + 1; k-- > 0;) {
+		if (k + 1 >= XCT_IFNAME_MAX)
+			continue;
+		key[k] = '*';
+		key[k + 1] = 0;
+		e = bsearch(key, c->iface_names, c->n_iface_names, sizeof(*e), cmp_iface_name);
+		if (e)
+			return e;
+	}
+	return NULL;
+}
+
+__u32 xct_compiled_iface_class(const struct xct_compiled *c, __u32 ifindex, const char *name)
+{
+	const struct xct_ciface_name *e;
+	__u32 i;
+
+	for (i = 0; i < c->n_ifaces; i++)
+		if (c->ifaces[i].ifindex == ifindex)
+			return c->ifaces[i].cls;
+	e = name ? xct_compiled_iface_name(c, name) : NULL;
+	return e ? e->cls : c->iface_default;
 }
 
 /* ---- Addresses ---- */
@@ -1081,7 +1237,7 @@ static bool meta_only(const struct xct_rule *r)
 	return !r->n_ifaces && !r->saddr.present && !r->daddr.present && !r->sport.present &&
 	       !r->dport.present && !r->n_icmp && !r->has_tcp_flags && !r->limit.present &&
 	       !r->ct_mark.present && !r->meta_mark.present && !r->ct_status &&
-	       r->action != XCT_ACTION_CONTINUE;
+	       r->action != XCT_ACTION_CONTINUE && !r->ttl.present && !r->dscp.present;
 }
 
 /*
@@ -1260,6 +1416,7 @@ void xct_compiled_free(struct xct_compiled *c)
 	free(c->classes);
 	free(c->recs);
 	free(c->ifaces);
+	free(c->iface_names);
 	free(c->addr[0]);
 	free(c->addr[1]);
 	free(c->port[0]);

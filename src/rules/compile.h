@@ -45,8 +45,17 @@ struct xct_compiled {
 	struct {
 		__u32 ifindex;
 		__u32 cls;
-	} * ifaces; /* interfaces some rule names */
+	} * ifaces; /* interfaces iif or oif name, by index */
 	__u32 n_ifaces;
+	/* The names and wildcards iifname and oifname rules write, sorted:
+	 * the class of an interface no iif or oif names is that of its name,
+	 * else that of the longest wildcard its name starts with, else
+	 * iface_default (xct_compiled_iface_class()). */
+	struct xct_ciface_name {
+		char name[XCT_IFNAME_MAX]; /* "eth0", or "eth*" */
+		__u32 cls;
+	} * iface_names;
+	__u32 n_iface_names;
 	__u32 iface_default; /* every other interface */
 
 	/* [0] source, [1] destination; both families, each with its /0 root
@@ -75,5 +84,14 @@ int xct_rules_compile(const struct xct_ruleset *rs, const char *file, xct_ifinde
 		      void *ctx, struct xct_compiled *out, struct xct_rules_error *err);
 
 void xct_compiled_free(struct xct_compiled *c);
+
+/* The class of the interface ifindex, named name: what the installer
+ * writes for it when the rules load, or when xct attaches to it later. */
+__u32 xct_compiled_iface_class(const struct xct_compiled *c, __u32 ifindex, const char *name);
+
+/* The entry of c->iface_names an interface called name takes its class
+ * from, or NULL for iface_default (an interface iif or oif names aside). */
+const struct xct_ciface_name *xct_compiled_iface_name(const struct xct_compiled *c,
+						      const char *name);
 
 #endif /* XCT_RULES_COMPILE_H */

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -43,17 +44,18 @@ static const struct {
 	{                                                                                          \
 		"xct_" #field, offsetof(struct xct_policy_maps, field)                             \
 	}
-	M(cls_meta),  M(cls_iface),
-	M(cls_v4),    M(cls_v6),
-	M(cls_port),  M(cls_icmp),
-	M(cls_flags), M(chunks),
-	M(rules),     M(rule_stats),
-	M(limits),    M(limits_src),
-	M(set_info),  M(rule_text),
-	M(sets_v4),   M(sets_v6),
-	M(sets_port), M(log_limits),
-	M(nat_rules), M(nat_ctl),
-	M(nat),	      {"xct_policy_ctl", offsetof(struct xct_policy_maps, ctl)},
+	M(cls_meta),	M(cls_iface),
+	M(cls_v4),	M(cls_v6),
+	M(cls_port),	M(cls_icmp),
+	M(cls_flags),	M(chunks),
+	M(rules),	M(rule_stats),
+	M(limits),	M(limits_src),
+	M(set_info),	M(rule_text),
+	M(sets_v4),	M(sets_v6),
+	M(sets_port),	M(log_limits),
+	M(nat_rules),	M(nat_ctl),
+	M(nat),		{"xct_policy_ctl", offsetof(struct xct_policy_maps, ctl)},
+	M(iface_names),
 #undef M
 };
 
@@ -466,6 +468,57 @@ static int build_set_tries(const struct xct_ruleset *rs, int fds[3])
 
 /* ---- Installing ---- */
 
+/*
+ * The interface classes of a generation: those iif and oif name by index,
+ * the names and wildcards iifname and oifname write (for interfaces
+ * attached later), and every interface there is now by its name.
+ */
+static int write_ifaces(struct xct_policy_maps *m, const struct xct_compiled *c, __u32 gen)
+{
+	struct if_nameindex *ifs, *it;
+	__u32 i;
+	int err = 0;
+
+	for (i = 0; i < c->n_ifaces; i++) {
+		struct xct_cls_iface_key key = {.gen = gen, .ifindex = c->ifaces[i].ifindex};
+		struct xct_iface_name_key nkey = {.gen = gen, .ifindex = c->ifaces[i].ifindex};
+		struct xct_class_ref ref = class_ref(c, gen, c->ifaces[i].cls);
+
+		if (bpf_map_update_elem(m->cls_iface, &key, &ref, BPF_ANY) ||
+		    bpf_map_update_elem(m->iface_names, &nkey, &ref, BPF_ANY))
+			return -errno;
+	}
+	for (i = 0; i < c->n_iface_names; i++) {
+		struct xct_iface_name_key nkey = {.gen = gen};
+		struct xct_class_ref ref = class_ref(c, gen, c->iface_names[i].cls);
+
+		memcpy(nkey.name, c->iface_names[i].name, sizeof(nkey.name));
+		if (bpf_map_update_elem(m->iface_names, &nkey, &ref, BPF_ANY))
+			return -errno;
+	}
+	if (!c->n_iface_names)
+		return 0;
+	ifs = if_nameindex();
+	if (!ifs)
+		return -errno;
+	for (it = ifs; it->if_index && !err; it++) {
+		struct xct_cls_iface_key key = {.gen = gen, .ifindex = it->if_index};
+		const struct xct_ciface_name *e;
+		struct xct_class_ref ref;
+
+		for (i = 0; i < c->n_ifaces && c->ifaces[i].ifindex != it->if_index; i++)
+			;
+		e = i < c->n_ifaces ? NULL : xct_compiled_iface_name(c, it->if_name);
+		if (!e)
+			continue;
+		ref = class_ref(c, gen, e->cls);
+		if (bpf_map_update_elem(m->cls_iface, &key, &ref, BPF_ANY))
+			err = -errno;
+	}
+	if_freenameindex(ifs);
+	return err;
+}
+
 static int write_gen(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 		     const struct xct_compiled *c, __u32 gen)
 {
@@ -481,6 +534,9 @@ static int write_gen(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 	if (!err)
 		err = delete_keys(m->cls_iface, sizeof(struct xct_cls_iface_key), key_gen_u32_first,
 				  &gen);
+	if (!err)
+		err = delete_keys(m->iface_names, sizeof(struct xct_iface_name_key),
+				  key_gen_u32_first, &gen);
 	if (!err)
 		err = delete_keys(m->cls_v4, sizeof(struct xct_cls_v4_key), key_gen_cls, &gen);
 	if (!err)
@@ -519,13 +575,9 @@ static int write_gen(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 		err = write_class_array(m->cls_flags, gen * 256, c, gen, c->flags, 256);
 	if (err)
 		return err;
-	for (i = 0; i < c->n_ifaces; i++) {
-		struct xct_cls_iface_key key = {.gen = gen, .ifindex = c->ifaces[i].ifindex};
-		struct xct_class_ref ref = class_ref(c, gen, c->ifaces[i].cls);
-
-		if (bpf_map_update_elem(m->cls_iface, &key, &ref, BPF_ANY))
-			return -errno;
-	}
+	err = write_ifaces(m, c, gen);
+	if (err)
+		return err;
 	for (k = 0; k < 2; k++) {
 		for (i = 0; i < c->n_addr[k]; i++) {
 			const struct xct_cprefix *p = &c->addr[k][i];
@@ -630,6 +682,55 @@ static void writer_unlock(struct xct_policy_maps *m)
 {
 	if (m->lock_fd >= 0)
 		flock(m->lock_fd, LOCK_UN);
+}
+
+/* The class generation gen gives an interface called name, as
+ * xct_compiled_iface_name() finds it: false for the default class. */
+static bool iface_name_class(struct xct_policy_maps *m, __u32 gen, const char *name,
+			     struct xct_class_ref *ref)
+{
+	struct xct_iface_name_key key = {.gen = gen};
+	size_t len = strnlen(name, XCT_IFNAME_LEN - 1), k;
+
+	memcpy(key.name, name, len);
+	if (!bpf_map_lookup_elem(m->iface_names, &key, ref))
+		return true;
+	for (k = len + 1; k-- > 0;) {
+		if (k + 1 >= XCT_IFNAME_LEN)
+			continue;
+		memset(key.name + k, 0, sizeof(key.name) - k);
+		key.name[k] = '*';
+		if (!bpf_map_lookup_elem(m->iface_names, &key, ref))
+			return true;
+	}
+	return false;
+}
+
+int xct_policy_iface_added(struct xct_policy_maps *m, __u32 ifindex, const char *name)
+{
+	__u32 gen;
+	int err = 0;
+
+	/* Under the writers' turn: a load that enumerated the interfaces
+	 * before this one existed cannot switch to a generation without it. */
+	writer_lock(m);
+	for (gen = 0; gen < XCT_POLICY_GENS && !err; gen++) {
+		struct xct_iface_name_key by_index = {.gen = gen, .ifindex = ifindex};
+		struct xct_cls_iface_key key = {.gen = gen, .ifindex = ifindex};
+		struct xct_class_ref ref;
+
+		if (!bpf_map_lookup_elem(m->iface_names, &by_index, &ref))
+			continue;
+		if (iface_name_class(m, gen, name, &ref)) {
+			if (bpf_map_update_elem(m->cls_iface, &key, &ref, BPF_ANY))
+				err = -errno;
+		} else if (bpf_map_delete_elem(m->cls_iface, &key) && errno != ENOENT) {
+			/* An entry of an interface gone whose index came back. */
+			err = -errno;
+		}
+	}
+	writer_unlock(m);
+	return err;
 }
 
 /*

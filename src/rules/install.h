@@ -14,6 +14,7 @@
 struct xct_policy_maps {
 	int ctl, cls_meta, cls_iface, cls_v4, cls_v6, cls_port, cls_icmp, cls_flags;
 	int chunks, rules, rule_stats, limits, limits_src, log_limits, set_info, rule_text;
+	int iface_names; /* what the rules say of names, for interfaces attached later */
 	int sets_v4, sets_v6, sets_port; /* arrays of tries, by generation */
 	int nat_rules, nat_ctl, nat;	 /* NAT rules by generation, their header, bindings */
 	struct xct_policy_ctl *ctl_mem;	 /* xct_policy_ctl, memory-mapped */
@@ -69,6 +70,15 @@ int xct_policy_check_hooks(const struct xct_ruleset *rs, const char *file,
  */
 int xct_policy_load_text(const char *file, const char *text, xct_ifindex_fn ifindex, void *ctx,
 			 struct xct_rules_error *err);
+
+/*
+ * Gives the interface ifindex, called name, the class the running rules
+ * (and the spare generation's) give its name: what xct attach does before
+ * it hooks an interface created after the load, so that iifname and
+ * oifname rules apply to it from its first packet.  An interface iif or
+ * oif named keeps the class of the load.  Returns 0 or -errno.
+ */
+int xct_policy_iface_added(struct xct_policy_maps *m, __u32 ifindex, const char *name);
 
 /* Stops filtering: every packet is accepted, tracking goes on. */
 int xct_policy_clear(struct xct_policy_maps *m);

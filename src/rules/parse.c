@@ -113,9 +113,10 @@ static const struct name_val actions[] = {
 #define NAT_RULES_MAX XCT_NAT_RULES_MAX
 
 static const struct name_val rule_keywords[] = {
-	{"iif", 0},   {"oif", 0},    {"ip", 0},	   {"ip6", 0},	 {"tcp", 0},	 {"udp", 0},
-	{"icmp", 0},  {"icmpv6", 0}, {"meta", 0},  {"saddr", 0}, {"daddr", 0},	 {"sport", 0},
-	{"dport", 0}, {"ct", 0},     {"limit", 0}, {"log", 0},	 {"counter", 0}, {"comment", 0},
+	{"iif", 0},	{"oif", 0},	{"iifname", 0}, {"oifname", 0}, {"ip", 0},    {"ip6", 0},
+	{"tcp", 0},	{"udp", 0},	{"icmp", 0},	{"icmpv6", 0},	{"meta", 0},  {"saddr", 0},
+	{"daddr", 0},	{"sport", 0},	{"dport", 0},	{"ct", 0},	{"limit", 0}, {"log", 0},
+	{"counter", 0}, {"comment", 0}, {"with", 0},	{"th", 0},
 };
 
 static const struct name_val proto_names[] = {
@@ -356,6 +357,10 @@ enum tok_type {
 	TOK_AMP,
 	TOK_EQ,	 /* == */
 	TOK_NE,	 /* != */
+	TOK_LT,	 /* < */
+	TOK_GT,	 /* > */
+	TOK_LE,	 /* <= */
+	TOK_GE,	 /* >= */
 	TOK_VAR, /* $name: replaced by its definition as it is read */
 	TOK_BAD, /* a character no token starts with, or an unterminated string */
 };
@@ -481,6 +486,15 @@ static void scan(const char *s, size_t i, size_t n, struct tok *t)
 			t->len = 2;
 		} else {
 			t->type = TOK_BAD;
+		}
+		break;
+	case '<':
+	case '>':
+		if (i + 1 < n && s[i + 1] == '=') {
+			t->type = s[i] == '<' ? TOK_LE : TOK_GE;
+			t->len = 2;
+		} else {
+			t->type = s[i] == '<' ? TOK_LT : TOK_GT;
 		}
 		break;
 	case '"': {
@@ -1268,6 +1282,8 @@ struct rule_ctx {
 	struct xct_rule r;
 	size_t cap_ifaces, cap_iface_locs, cap_saddr, cap_daddr, cap_sport, cap_dport, cap_icmp;
 	bool has_iface;
+	struct tok iface_kw; /* the iif, oif, iifname or oifname it was given by */
+	bool has_reject_with;
 	struct tok ports_tok; /* the first of sport/dport, for protocol checks */
 	char fam_src[24];     /* the word that set the family */
 	bool has_icmp_type;
@@ -1361,7 +1377,19 @@ static int set_family(struct parser *p, struct rule_ctx *rc, const struct tok *t
 	return 0;
 }
 
-/* iif/oif: a name, as a word or a "string". */
+/*
+ * Whether character i of an interface name of len characters is valid:
+ * iifname and oifname take a '*' at the end, as nftables, for every name
+ * the characters before it start.
+ */
+static bool iface_char_ok(const struct rule_ctx *rc, const char *s, size_t i, size_t len)
+{
+	if (is_alpha(s[i]) || is_digit(s[i]) || s[i] == '_' || s[i] == '-' || s[i] == '.')
+		return true;
+	return rc->r.iface_by_name && s[i] == '*' && i == len - 1;
+}
+
+/* iif/oif/iifname/oifname: a name, as a word or a "string". */
 static int iface_elem(struct parser *p, void *ctx)
 {
 	struct rule_ctx *rc = ctx;
@@ -1378,12 +1406,19 @@ static int iface_elem(struct parser *p, void *ctx)
 	}
 	if (!len)
 		return perr(p, t, "empty interface name");
-	for (i = 0; i < len; i++)
-		if (!is_alpha(s[i]) && !is_digit(s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.')
-			return perr(
-				p, t,
-				"invalid interface name '%s' (letters, digits, '_', '-' and '.')",
-				TXT(t));
+	for (i = 0; i < len; i++) {
+		if (iface_char_ok(rc, s, i, len))
+			continue;
+		if (s[i] == '*' && !rc->r.iface_by_name)
+			return perr(p, t,
+				    "'%s' matches one interface by its index, without wildcards: "
+				    "'%sname %s' matches names",
+				    TXT(&rc->iface_kw), TXT(&rc->iface_kw), TXT(t));
+		if (s[i] == '*')
+			return perr(p, t, "a wildcard '*' ends an interface name: '%s'", TXT(t));
+		return perr(p, t, "invalid interface name '%s' (letters, digits, '_', '-' and '.')",
+			    TXT(t));
+	}
 	if (len > XCT_IFNAME_MAX - 1)
 		return perr(p, t, "interface name '%.*s' is too long (at most %d characters)",
 			    (int)len, s, XCT_IFNAME_MAX - 1);
@@ -1398,21 +1433,34 @@ static int iface_elem(struct parser *p, void *ctx)
 	return 0;
 }
 
-/* iif NAME | iif != NAME | iif { NAME, ... }, and the same for oif. */
+/*
+ * iif NAME | iif != NAME | iif { NAME, ... }, and the same for oif,
+ * iifname and oifname.  A rule has one interface match: iif by index and
+ * iifname by name would be two lookups of one field.
+ */
 static int parse_iface(struct parser *p, struct rule_ctx *rc)
 {
 	struct tok kw = p->cur;
-	bool egress = tok_is(&kw, "oif");
+	bool egress = tok_is(&kw, "oif") || tok_is(&kw, "oifname");
+	bool by_name = tok_is(&kw, "iifname") || tok_is(&kw, "oifname");
 	size_t n;
 
 	if (rc->has_iface) {
-		if ((rc->r.hook == XCT_HOOK_EGRESS) == egress)
+		/* Named ingress first, whichever came first. */
+		if ((rc->r.hook == XCT_HOOK_EGRESS) != egress)
+			return perr(p, &kw,
+				    "'%s' and '%s' cannot be combined in one rule (a rule applies "
+				    "at ingress or at egress)",
+				    TXT(egress ? &rc->iface_kw : &kw),
+				    TXT(egress ? &kw : &rc->iface_kw));
+		if (rc->r.iface_by_name == by_name)
 			return perr(p, &kw, "'%s' given twice", TXT(&kw));
-		return perr(
-			p, &kw,
-			"'iif' and 'oif' cannot be combined in one rule (a rule applies at ingress or at egress)");
+		return perr(p, &kw, "'%s' and '%s' cannot be combined in one rule",
+			    TXT(&rc->iface_kw), TXT(&kw));
 	}
 	rc->has_iface = true;
+	rc->iface_kw = kw;
+	rc->r.iface_by_name = by_name;
 	rc->r.hook = egress ? XCT_HOOK_EGRESS : XCT_HOOK_INGRESS;
 	advance(p);
 	if (p->cur.type == TOK_NE) {
@@ -1808,15 +1856,180 @@ static int parse_icmp_type(struct parser *p, struct rule_ctx *rc, const struct t
 	return 0;
 }
 
-/* ip | ip6 */
+/* ---- Header matches: ip ttl, ip6 hoplimit, ip dscp ---- */
+
+/* DSCP names as nftables knows them (RFC 2474, 2597, 3246, 5865, 8622). */
+static const struct name_val dscp_names[] = {
+	{"cs0", 0},   {"cs1", 8},   {"cs2", 16},  {"cs3", 24},	{"cs4", 32},  {"cs5", 40},
+	{"cs6", 48},  {"cs7", 56},  {"af11", 10}, {"af12", 12}, {"af13", 14}, {"af21", 18},
+	{"af22", 20}, {"af23", 22}, {"af31", 26}, {"af32", 28}, {"af33", 30}, {"af41", 34},
+	{"af42", 36}, {"af43", 38}, {"ef", 46},	  {"va", 44},	{"le", 1},
+};
+
+/* One value of a header match: a number up to max, or a DSCP name. */
+static int hdr_value(struct parser *p, const struct tok *kw, const struct tok *t, unsigned max,
+		     bool dscp, unsigned *v)
+{
+	unsigned long long n;
+	int i = dscp && t->type == TOK_WORD
+			? lookup(dscp_names, ARRAY_SIZE(dscp_names), t->s, t->len)
+			: -1;
+
+	if (i >= 0) {
+		*v = (unsigned)dscp_names[i].val;
+		return 0;
+	}
+	switch (t->type == TOK_WORD ? parse_num(t->s, t->len, max, &n) : NUM_BAD) {
+	case NUM_OK:
+		*v = (unsigned)n;
+		return 0;
+	case NUM_RANGE:
+		return perr(p, t, "'%s' %s is out of range (0-%u)", TXT(kw), TXT(t), max);
+	default:
+		return perr(p, t, "expected %s after '%s', got %s",
+			    dscp ? "a DSCP value (0-63) or name (cs0-cs7, af11-af43, ef, va, le)"
+				 : "a number (0-255), a range or a comparison",
+			    TXT(kw), GOT(t));
+	}
+}
+
+/*
+ * ip ttl V | ip6 hoplimit V | ip dscp V, V one of: N, N-M, != N[-M], < N,
+ * > N, <= N, >= N, as nftables compares.
+ */
+static int parse_hdr_match(struct parser *p, struct rule_ctx *rc)
+{
+	struct tok kw = p->cur, v;
+	bool dscp = tok_is(&kw, "dscp");
+	struct xct_hdr_range *m = dscp ? &rc->r.dscp : &rc->r.ttl;
+	unsigned max = dscp ? 63 : 255, lo, hi;
+	enum tok_type op;
+	const char *dash;
+	int err;
+
+	if (m->present)
+		return perr(p, &kw, "'%s' given twice", TXT(&kw));
+	advance(p);
+	op = p->cur.type;
+	if (op == TOK_EQ || op == TOK_NE || op == TOK_LT || op == TOK_GT || op == TOK_LE ||
+	    op == TOK_GE)
+		advance(p);
+	else
+		op = TOK_EQ;
+	v = p->cur;
+	dash = v.type == TOK_WORD ? memchr(v.s, '-', v.len) : NULL;
+	if (dash && (op == TOK_EQ || op == TOK_NE)) {
+		struct tok a = v, b = v;
+
+		a.len = (size_t)(dash - v.s);
+		b.s = dash + 1;
+		b.len = v.len - a.len - 1;
+		if ((err = hdr_value(p, &kw, &a, max, dscp, &lo)) ||
+		    (err = hdr_value(p, &kw, &b, max, dscp, &hi)))
+			return err;
+		if (lo > hi)
+			return perr(p, &v, "range %s is reversed (did you mean %u-%u?)", TXT(&v),
+				    hi, lo);
+	} else {
+		if ((err = hdr_value(p, &kw, &v, max, dscp, &lo)))
+			return err;
+		hi = lo;
+	}
+	if ((op == TOK_LT && lo == 0) || (op == TOK_GT && lo == max))
+		return perr(p, &v, "'%s %s %s' matches nothing", TXT(&kw), op == TOK_LT ? "<" : ">",
+			    TXT(&v));
+	switch (op) {
+	case TOK_LT:
+		hi = lo - 1;
+		lo = 0;
+		break;
+	case TOK_LE:
+		hi = lo;
+		lo = 0;
+		break;
+	case TOK_GT:
+		lo = lo + 1;
+		hi = max;
+		break;
+	case TOK_GE:
+		hi = max;
+		break;
+	default:
+		break;
+	}
+	m->present = true;
+	m->negate = op == TOK_NE;
+	m->lo = (__u8)lo;
+	m->hi = (__u8)hi;
+	advance(p);
+	return 0;
+}
+
+/*
+ * th sport P | th dport P: nftables' ports of whatever transport header
+ * has them.  xct reads the ports of TCP and UDP, so this is its sport and
+ * dport without a protocol.
+ */
+static int parse_th(struct parser *p, struct rule_ctx *rc)
+{
+	advance(p);
+	if (!tok_is(&p->cur, "sport") && !tok_is(&p->cur, "dport"))
+		return perr(p, &p->cur, "expected 'sport' or 'dport' after 'th', got %s",
+			    GOT(&p->cur));
+	return parse_port_match(p, rc);
+}
+
+/* ip protocol P: the protocol by number or name, of IPv4 packets. */
+static int parse_ip_protocol(struct parser *p, struct rule_ctx *rc)
+{
+	struct tok t;
+	unsigned long long v;
+	int i;
+
+	advance(p);
+	t = p->cur;
+	i = t.type == TOK_WORD ? lookup(proto_names, ARRAY_SIZE(proto_names), t.s, t.len) : -1;
+	if (i >= 0) {
+		v = (unsigned long long)proto_names[i].val;
+	} else {
+		switch (t.type == TOK_WORD ? parse_num(t.s, t.len, 255, &v) : NUM_BAD) {
+		case NUM_OK:
+			break;
+		case NUM_RANGE:
+			return perr(p, &t, "protocol %s is out of range (0-255)", TXT(&t));
+		default:
+			return perr(p, &t,
+				    "expected a protocol (0-255, or tcp udp icmp sctp gre esp ah) "
+				    "after 'protocol', got %s",
+				    GOT(&t));
+		}
+	}
+	if (v == PROTO_ICMPV6)
+		return perr(p, &t, "'ip protocol icmpv6' is not IPv4's: use 'icmpv6'");
+	if (set_proto(p, rc, &t, (__u8)v))
+		return -EINVAL;
+	advance(p);
+	return 0;
+}
+
+/* ip | ip6, maybe followed by a header match of its own. */
 static int parse_family_word(struct parser *p, struct rule_ctx *rc)
 {
-	int err = set_family(p, rc, &p->cur, TXT(&p->cur),
-			     tok_is(&p->cur, "ip6") ? XCT_AF_INET6 : XCT_AF_INET);
+	bool v6 = tok_is(&p->cur, "ip6");
+	int err = set_family(p, rc, &p->cur, TXT(&p->cur), v6 ? XCT_AF_INET6 : XCT_AF_INET);
 
-	if (!err)
-		advance(p);
-	return err;
+	if (err)
+		return err;
+	advance(p);
+	if (tok_is(&p->cur, "dscp") || tok_is(&p->cur, v6 ? "hoplimit" : "ttl"))
+		return parse_hdr_match(p, rc);
+	if (!v6 && tok_is(&p->cur, "protocol"))
+		return parse_ip_protocol(p, rc);
+	if (tok_is(&p->cur, v6 ? "ttl" : "hoplimit"))
+		return perr(p, &p->cur,
+			    "'%s %s' is not a field: IPv4 has 'ip ttl', IPv6 'ip6 hoplimit'",
+			    v6 ? "ip6" : "ip", TXT(&p->cur));
+	return 0;
 }
 
 /* tcp | udp | icmp | icmpv6, each maybe followed by its own match. */
@@ -2011,11 +2224,13 @@ static int parse_limit(struct parser *p, struct rule_ctx *rc)
 	advance(p);
 	if (tok_is(&p->cur, "rate"))
 		advance(p);
-	if (tok_is(&p->cur, "over"))
-		return perr(
-			p, &p->cur,
-			"'limit rate over' is not supported: a limit matches the packets within the rate");
 	after = p->last.s == kw.s ? "limit" : "rate";
+	/* limit rate over: nftables' inverted limit, matching past the rate. */
+	if (tok_is(&p->cur, "over")) {
+		lim->over = true;
+		after = "over";
+		advance(p);
+	}
 	t = p->cur;
 	snprintf(expected, sizeof(expected),
 		 "expected a rate (10/second, 10 mbytes/second) after '%s', got %s", after,
@@ -2294,10 +2509,6 @@ static int unknown_in_rule(struct parser *p, struct rule_ctx *rc)
 	if (tok_is(t, "set") || tok_is(t, "policy"))
 		return perr(p, t, "unexpected '%s' in a rule (is a newline or ';' missing?)",
 			    TXT(t));
-	if (tok_is(t, "with") && rc->r.action == XCT_ACTION_REJECT)
-		return perr(
-			p, t,
-			"'reject with' is not supported: xct answers TCP with a RST and other protocols with ICMP port unreachable");
 	suggest_init(&sg, t->s, t->len);
 	suggest_table(&sg, rule_keywords, ARRAY_SIZE(rule_keywords));
 	if (sg.best)
@@ -2558,12 +2769,120 @@ static int parse_nat_to(struct parser *p, struct rule_ctx *rc)
 	return 0;
 }
 
+/* ---- reject with ---- */
+
+/* The ICMP types of reject with, as nftables names them per family. */
+static const struct name_val reject_icmp_types[] = {
+	{"net-unreachable", XCT_REJECT_NO_ROUTE},
+	{"host-unreachable", XCT_REJECT_HOST_UNREACH},
+	{"prot-unreachable", XCT_REJECT_PROT_UNREACH},
+	{"port-unreachable", XCT_REJECT_PORT_UNREACH},
+	{"admin-prohibited", XCT_REJECT_ADMIN},
+};
+
+static const struct name_val reject_icmpv6_types[] = {
+	{"no-route", XCT_REJECT_NO_ROUTE},
+	{"addr-unreachable", XCT_REJECT_HOST_UNREACH},
+	{"port-unreachable", XCT_REJECT_PORT_UNREACH},
+	{"admin-prohibited", XCT_REJECT_ADMIN},
+};
+
+static const struct name_val reject_icmpx_types[] = {
+	{"no-route", XCT_REJECT_NO_ROUTE},
+	{"host-unreachable", XCT_REJECT_HOST_UNREACH},
+	{"port-unreachable", XCT_REJECT_PORT_UNREACH},
+	{"admin-prohibited", XCT_REJECT_ADMIN},
+};
+
+/* "a, b or c" of a table's names, for messages. */
+static const char *name_list(const struct name_val *tab, size_t n, char *buf, size_t len)
+{
+	size_t i, used = 0;
+
+	buf[0] = 0;
+	for (i = 0; i < n && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s",
+					 i == 0	      ? ""
+					 : i == n - 1 ? " or "
+						      : ", ",
+					 tab[i].name);
+	return buf;
+}
+
+/*
+ * reject with icmp [type] T | with icmpv6 [type] T | with icmpx [type] T |
+ * with tcp reset, as nftables: icmp makes the rule IPv4's, icmpv6 IPv6's,
+ * tcp reset TCP's.
+ */
+static int parse_reject_with(struct parser *p, struct rule_ctx *rc)
+{
+	struct tok kw = p->cur, what;
+	const struct name_val *tab;
+	char names[160];
+	size_t n;
+	int i, err = 0;
+
+	if (rc->r.action != XCT_ACTION_REJECT)
+		return perr(p, &kw,
+			    "'with' follows 'reject' only (reject with icmp type T, "
+			    "reject with tcp reset)");
+	if (rc->has_reject_with)
+		return perr(p, &kw, "'with' given twice");
+	rc->has_reject_with = true;
+	advance(p);
+	what = p->cur;
+	if (tok_is(&what, "tcp")) {
+		advance(p);
+		if (!tok_is(&p->cur, "reset"))
+			return perr(p, &p->cur, "expected 'reset' after 'with tcp', got %s",
+				    GOT(&p->cur));
+		err = set_proto(p, rc, &what, PROTO_TCP);
+		if (err)
+			return err;
+		rc->r.reject = XCT_REJECT_TCP_RESET;
+		advance(p);
+		return 0;
+	}
+	if (tok_is(&what, "icmp")) {
+		tab = reject_icmp_types;
+		n = ARRAY_SIZE(reject_icmp_types);
+		err = set_family(p, rc, &what, "reject with icmp", XCT_AF_INET);
+	} else if (tok_is(&what, "icmpv6")) {
+		tab = reject_icmpv6_types;
+		n = ARRAY_SIZE(reject_icmpv6_types);
+		err = set_family(p, rc, &what, "reject with icmpv6", XCT_AF_INET6);
+	} else if (tok_is(&what, "icmpx")) {
+		tab = reject_icmpx_types;
+		n = ARRAY_SIZE(reject_icmpx_types);
+	} else {
+		return perr(p, &what,
+			    "expected 'icmp', 'icmpv6', 'icmpx' or 'tcp reset' after "
+			    "'with', got %s",
+			    GOT(&what));
+	}
+	if (err)
+		return err;
+	advance(p);
+	if (tok_is(&p->cur, "type"))
+		advance(p);
+	i = p->cur.type == TOK_WORD ? lookup(tab, n, p->cur.s, p->cur.len) : -1;
+	if (i < 0)
+		return perr(p, &p->cur, "expected an %s type to reject with (%s), got %s",
+			    TXT(&what), name_list(tab, n, names, sizeof(names)), GOT(&p->cur));
+	rc->r.reject = (enum xct_reject_kind)tab[i].val;
+	advance(p);
+	return 0;
+}
+
 /* A NAT rule may not use what only makes sense per packet, and matches
  * one value per field: it is walked, not classified. */
 static int check_nat_word(struct parser *p, const struct rule_ctx *rc, const struct tok *t)
 {
 	const char *a = actions[rc->r.action].name;
 
+	if (tok_is(t, "oifname") || tok_is(t, "iifname"))
+		return perr(p, t, "'%s' rules match their interface by index: use '%.3s', not '%s'",
+			    a, TXT(t), TXT(t));
 	if (tok_is(t, "ct"))
 		return perr(p, t,
 			    "'ct state' cannot be used with '%s' (a NAT rule sees only a "
@@ -2708,7 +3027,8 @@ static int parse_rule(struct parser *p, int action)
 
 		if (nat && (err = check_nat_word(p, &rc, t)))
 			break;
-		if (tok_is(t, "iif") || tok_is(t, "oif"))
+		if (tok_is(t, "iif") || tok_is(t, "oif") || tok_is(t, "iifname") ||
+		    tok_is(t, "oifname"))
 			err = parse_iface(p, &rc);
 		else if (tok_is(t, "ip") || tok_is(t, "ip6"))
 			err = parse_family_word(p, &rc);
@@ -2729,6 +3049,10 @@ static int parse_rule(struct parser *p, int action)
 			err = parse_log(p, &rc);
 		else if (tok_is(t, "counter"))
 			advance(p); /* every rule counts */
+		else if (tok_is(t, "with"))
+			err = parse_reject_with(p, &rc);
+		else if (tok_is(t, "th"))
+			err = parse_th(p, &rc);
 		else if (tok_is(t, "comment"))
 			err = parse_comment(p, &rc);
 		else if (tok_is(t, "to") && nat)

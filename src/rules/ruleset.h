@@ -123,6 +123,13 @@ struct xct_nat_to {
 	__u8 mode; /* masquerade and snat: XCT_NAT_MODE_* of xct/nat.h */
 };
 
+/* A header field's value in [lo, hi], or outside it with negate. */
+struct xct_hdr_range {
+	bool present;
+	bool negate;
+	__u8 lo, hi;
+};
+
 /* limit RATE/UNIT [burst N] [per saddr] */
 struct xct_limit {
 	bool present;
@@ -131,6 +138,7 @@ struct xct_limit {
 	__u64 burst;	/* bucket depth; defaults to rate when not given */
 	bool per_saddr; /* one bucket per source address */
 	bool bytes;	/* limit 10 mbytes/second: tokens are bytes */
+	bool over;	/* limit rate over: matches past the rate, not within it */
 };
 
 /* Where a jump, goto or vmap was written, kept for the messages of the
@@ -199,11 +207,16 @@ struct xct_rule {
 	enum xct_rule_action action;
 	enum xct_rule_hook hook;
 
-	/* iif NAME / oif NAME / iif { a, b }: names, resolved at load */
+	/* iif NAME / oif NAME / iif { a, b }: names, resolved to indexes at
+	 * load.  iifname / oifname (iface_by_name): names matched as they
+	 * are when xct attaches to an interface, so also interfaces created
+	 * after the load; a name ending in '*' matches every name it is a
+	 * prefix of ("veth*"). */
 	char (*ifaces)[XCT_IFNAME_MAX];
 	struct xct_src_loc *iface_locs; /* where each name was written */
 	size_t n_ifaces;
 	bool iface_negate;
+	bool iface_by_name;
 
 	__u8 family; /* 0: both; XCT_AF_INET ("ip"), XCT_AF_INET6 ("ip6") */
 	bool has_proto;
@@ -235,6 +248,13 @@ struct xct_rule {
 	bool log;	  /* a sampled event to the event stream */
 	char *log_prefix; /* log prefix "...": its text, or NULL */
 	int log_level;	  /* log level LEVEL: a syslog priority, LOG_WARNING by default */
+
+	/* reject with icmp|icmpv6|icmpx [type] T, reject with tcp reset */
+	enum xct_reject_kind reject;
+
+	/* ip ttl / ip6 hoplimit, ip dscp / ip6 dscp: checked per candidate
+	 * rule, not classified (include/xct/policy.h) */
+	struct xct_hdr_range ttl, dscp;
 
 	struct xct_nat_to nat_to; /* NAT rules */
 

@@ -451,6 +451,89 @@ TEST(policy_reject_udp_answers_with_port_unreachable)
 	fixture_teardown(&fx);
 }
 
+/*
+ * The ICMP answer (type, code) to pk, or with type 0 a TCP RST: built at
+ * TC ingress, and again from XDP's hand-off, whose tag carries the kind.
+ */
+static void check_reject_answer(struct fixture *fx, const struct packet *pk, int type, int code)
+{
+	struct packet tagged, out;
+	struct xct_pkt a;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 0) {
+			CHECK_EQ(tc_answer(fx, pk, &out), TC_ACT_REDIRECT);
+		} else {
+			CHECK(xdp_handoff(fx, pk, &tagged) != 0);
+			CHECK_EQ(tc_run(fx, fx->skel->progs.xct_tc_answer, &tagged, &out),
+				 TC_ACT_REDIRECT);
+		}
+		a = parse_answer(&out);
+		if (!type) {
+			CHECK_EQ(a.t.proto, XCT_IPPROTO_TCP);
+			CHECK_EQ(a.tcp.flags, XCT_TCPF_RST | XCT_TCPF_ACK);
+			continue;
+		}
+		CHECK_EQ(a.icmp_error, 1);
+		CHECK_EQ(a.t.icmp_type, type);
+		CHECK_EQ(a.t.icmp_code, code);
+		CHECK_EQ(memcmp(out.data + a.l4_off + 8, pk->data + pk->l3_off, pk->l3_len), 0);
+	}
+}
+
+TEST(policy_reject_with_answers_as_asked)
+{
+	struct fixture fx;
+	struct flow u = make_flow(XCT_IPPROTO_UDP, "192.0.2.10", 5000, "192.0.2.1", 9);
+	struct flow u6 = make_flow(XCT_IPPROTO_UDP, "2001:db8::10", 5000, "2001:db8::1", 9);
+	struct packet pk;
+	__u16 port;
+
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "reject tcp dport 25 with icmp type admin-prohibited\n"
+			    "reject tcp dport 26 with tcp reset\n"
+			    "reject dport 9 with icmpx type host-unreachable\n"
+			    "reject dport 10 with icmp type prot-unreachable\n"
+			    "reject dport 11 with icmpv6 type no-route\n"
+			    "reject dport 12 with icmp net-unreachable\n"
+			    "reject dport 13 with icmpv6 type admin-prohibited\n"
+			    "reject dport 14 with icmpx type no-route\n"
+			    "reject dport 15 with icmpv6 type addr-unreachable\n"
+			    "reject dport 16 with icmpx type admin-prohibited\n"
+			    "reject dport 17\n"))
+		return;
+	/* TCP gets the ICMP error it is rejected with, or a RST. */
+	pk = syn_to("192.0.2.10", 40000, "192.0.2.1", 25);
+	check_reject_answer(&fx, &pk, 3, 13);
+	pk = syn_to("192.0.2.10", 40000, "192.0.2.1", 26);
+	check_reject_answer(&fx, &pk, 0, 0);
+
+	/* Each kind's code in each family (IPv4 type 3, IPv6 type 1). */
+	static const struct {
+		__u16 port;
+		int code4, code6; /* -1: the rule is the other family's */
+	} want[] = {
+		{9, 1, 3},  {10, 2, -1}, {11, -1, 0}, {12, 0, -1}, {13, -1, 1},
+		{14, 0, 0}, {15, -1, 3}, {16, 13, 1}, {17, 3, 4},
+	};
+	for (port = 0; port < sizeof(want) / sizeof(want[0]); port++) {
+		u.dport = u6.dport = want[port].port;
+		pk = udp_packet(&u, 40);
+		if (want[port].code4 >= 0)
+			check_reject_answer(&fx, &pk, 3, want[port].code4);
+		else
+			CHECK_EQ(tc_answer(&fx, &pk, NULL), TC_ACT_UNSPEC);
+		pk = udp_packet(&u6, 40);
+		if (want[port].code6 >= 0)
+			check_reject_answer(&fx, &pk, 1, want[port].code6);
+		else
+			CHECK_EQ(tc_answer(&fx, &pk, NULL), TC_ACT_UNSPEC);
+	}
+	CHECK_EQ(counter(&fx, XCT_S_REJECT_ERROR), 0);
+	fixture_teardown(&fx);
+}
+
 TEST(policy_reject_at_tc_redirects_the_answer)
 {
 	struct fixture fx;
@@ -464,6 +547,59 @@ TEST(policy_reject_at_tc_redirects_the_answer)
 	a = parse_answer(&out);
 	CHECK_EQ(a.tcp.flags, XCT_TCPF_RST | XCT_TCPF_ACK);
 	CHECK_EQ(a.tcp.ack, CLIENT_ISN + 1);
+	fixture_teardown(&fx);
+}
+
+/* ---- Header matches ---- */
+
+/* XDP's verdict on pk with IPv4's TTL or IPv6's hop limit ttl and DSCP
+ * dscp. */
+static int hdr_verdict(struct fixture *fx, struct packet pk, __u8 ttl, __u8 dscp)
+{
+	__u8 *ip = pk.data + pk.l3_off;
+
+	if ((ip[0] >> 4) == 4) {
+		ip[8] = ttl;
+		ip[1] = (__u8)(dscp << 2 | (ip[1] & 3));
+	} else {
+		ip[7] = ttl;
+		ip[0] = (__u8)((ip[0] & 0xf0) | dscp >> 2);
+		ip[1] = (__u8)((dscp & 3) << 6 | (ip[1] & 0x3f));
+	}
+	return xdp_verdict(fx, &pk);
+}
+
+TEST(policy_ttl_hoplimit_and_dscp_are_checked_per_candidate)
+{
+	struct fixture fx;
+	struct flow f6 = make_flow(XCT_IPPROTO_TCP, "2001:db8::1", 40000, "2001:db8::2", 80);
+	struct packet v4 = syn_to("10.0.0.1", 40000, "10.0.0.2", 80);
+	struct packet v6 = tcp_packet(&f6, XCT_TCPF_SYN, CLIENT_ISN, 0, 0);
+
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "policy drop\n"
+			    "drop ip ttl < 5\n"
+			    "drop ip6 hoplimit 1-2\n"
+			    "accept ip dscp ef tcp dport 80\n"
+			    "accept ip dscp != 0-7 ip ttl >= 200 tcp dport 80\n"
+			    "accept ip6 dscp cs1 ip6 hoplimit != 64\n"
+			    "accept ip6 hoplimit > 250\n"
+			    "accept ip ttl <= 10\n"))
+		return;
+	CHECK_EQ(xdp_verdict(&fx, &v4), XDP_DROP);	  /* ttl 64, dscp 0: no rule */
+	CHECK_EQ(hdr_verdict(&fx, v4, 4, 46), XDP_DROP);  /* ttl < 5 first */
+	CHECK_EQ(hdr_verdict(&fx, v4, 5, 0), XDP_PASS);	  /* ttl <= 10 */
+	CHECK_EQ(hdr_verdict(&fx, v4, 64, 46), XDP_PASS); /* ef */
+	CHECK_EQ(hdr_verdict(&fx, v4, 199, 8), XDP_DROP);
+	CHECK_EQ(hdr_verdict(&fx, v4, 200, 8), XDP_PASS);
+	CHECK_EQ(hdr_verdict(&fx, v4, 200, 7), XDP_DROP);
+	CHECK_EQ(xdp_verdict(&fx, &v6), XDP_DROP);
+	CHECK_EQ(hdr_verdict(&fx, v6, 2, 8), XDP_DROP);	 /* hoplimit 1-2 first */
+	CHECK_EQ(hdr_verdict(&fx, v6, 63, 8), XDP_PASS); /* cs1, not 64 */
+	CHECK_EQ(hdr_verdict(&fx, v6, 64, 8), XDP_DROP);
+	CHECK_EQ(hdr_verdict(&fx, v6, 251, 0), XDP_PASS);
+	/* IPv4 rules never meet IPv6 packets, nor the other way round. */
+	CHECK_EQ(hdr_verdict(&fx, v6, 5, 46), XDP_DROP);
 	fixture_teardown(&fx);
 }
 
@@ -497,6 +633,34 @@ TEST(policy_limit_allows_burst_then_rate)
 	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
 	pk = syn_to("10.0.0.1", 32001, "10.0.0.2", 22);
 	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	fixture_teardown(&fx);
+}
+
+/* nftables' idiom: drop what exceeds the rate, admit the rest. */
+TEST(policy_limit_rate_over_matches_past_the_rate)
+{
+	struct fixture fx;
+	struct packet pk;
+	int i, passed = 0;
+
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "policy drop\n"
+			    "drop tcp dport 22 limit rate over 10/second burst 20\n"
+			    "accept tcp dport 22\n"))
+		return;
+	for (i = 0; i < 25; i++) {
+		pk = syn_to("10.0.0.1", (__u16)(30000 + i), "10.0.0.2", 22);
+		passed += xdp_verdict(&fx, &pk) == XDP_PASS;
+	}
+	CHECK_EQ(passed, 20);
+	/* One second refills ten; the packets over the rate spent none. */
+	advance(&fx, SEC_NS(1));
+	passed = 0;
+	for (i = 0; i < 15; i++) {
+		pk = syn_to("10.0.0.1", (__u16)(31000 + i), "10.0.0.2", 22);
+		passed += xdp_verdict(&fx, &pk) == XDP_PASS;
+	}
+	CHECK_EQ(passed, 10);
 	fixture_teardown(&fx);
 }
 
@@ -554,6 +718,88 @@ TEST(policy_iif_matches_the_receiving_interface)
 	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
 	pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 81);
 	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	fixture_teardown(&fx);
+}
+
+TEST(policy_iifname_matches_names_and_wildcards)
+{
+	struct fixture fx;
+	struct packet pk;
+
+	/* lo matches "l*" and "lo*" (a wildcard matches the name it
+	 * starts, too), not "lo0"; an interface that does not exist loads. */
+	if (!fixture_setup(&fx, 0) ||
+	    load_rules(&fx, "policy accept\n"
+			    "drop iifname \"l*\" tcp dport 80\n"
+			    "drop iifname \"xct-later0\" tcp dport 81\n"
+			    "drop iifname != { \"eth*\", \"lo\" } tcp dport 82\n"
+			    "drop iifname { \"lo0\", \"veth*\" } tcp dport 83\n"
+			    "drop iifname \"lo*\" tcp dport 84\n"
+			    "drop iifname != \"eth*\" tcp dport 85\n"))
+		return;
+	pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 80);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 81);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 82);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 83);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 84);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 85);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	fixture_teardown(&fx);
+}
+
+/* Forgets what the load wrote for lo, as if it had not existed then. */
+static void forget_lo(struct xct_policy_maps *m)
+{
+	__u32 gen;
+
+	for (gen = 0; gen < XCT_POLICY_GENS; gen++) {
+		struct xct_cls_iface_key key = {.gen = gen, .ifindex = 1};
+
+		bpf_map_delete_elem(m->cls_iface, &key);
+	}
+}
+
+TEST(policy_iface_attached_after_the_load_gets_its_name_class)
+{
+	struct xct_policy_maps maps;
+	struct fixture fx;
+	struct packet pk = syn_to("10.0.0.1", 40000, "10.0.0.2", 80);
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	if (load_rules(&fx, "policy accept\n"
+			    "accept iifname \"lo\" tcp dport 81\n"
+			    "drop iifname \"l*\" tcp dport 80\n") ||
+	    xct_policy_open(&maps)) {
+		fixture_teardown(&fx);
+		return;
+	}
+	forget_lo(&maps);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	/* What xct attach does for an interface created since. */
+	CHECK_EQ(xct_policy_iface_added(&maps, 1, "lo"), 0);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	/* Under another name that no rule writes, it is any interface. */
+	CHECK_EQ(xct_policy_iface_added(&maps, 1, "other0"), 0);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_PASS);
+	/* And the next load gives it its class as it is now. */
+	xct_policy_close(&maps);
+	if (load_rules(&fx, "policy accept\ndrop iifname \"lo\" tcp dport 80\n"))
+		goto out;
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+
+	/* iif matches the index the name had at load, whatever the name. */
+	if (load_rules(&fx, "policy accept\ndrop iif lo tcp dport 80\n") || xct_policy_open(&maps))
+		goto out;
+	CHECK_EQ(xct_policy_iface_added(&maps, 1, "other0"), 0);
+	CHECK_EQ(xdp_verdict(&fx, &pk), XDP_DROP);
+	xct_policy_close(&maps);
+out:
 	fixture_teardown(&fx);
 }
 

@@ -209,7 +209,10 @@ set x { 1, 2
 accept tcp dport @x' 2 7 "unterminated '{' (opened at line 2)"
 # The interface's name is what is wrong: the column points at it.
 bad unknown_interface 'policy drop
-accept iif nosuch0 tcp dport 22' 2 12 "interface 'nosuch0' does not exist"
+accept iif nosuch0 tcp dport 22' 2 12 \
+	"interface 'nosuch0' does not exist ('iifname nosuch0' matches it once it does)"
+bad iif_wildcard 'accept iif "veth*"' 1 12 \
+	"'iif' matches one interface by its index, without wildcards: 'iifname \"veth*\"' matches names"
 bad ports_without_protocol 'accept icmp dport 22' 1 13 \
 	"'dport' needs protocol 'tcp' or 'udp', but the rule matches 'icmp'"
 bad late_error_with_tabs 'policy drop

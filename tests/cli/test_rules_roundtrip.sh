@@ -69,6 +69,14 @@ accept meta l4proto sctp daddr != @later
 accept ip saddr 192.0.2.0/24 daddr @many
 reject tcp dport 25
 reject udp dport 26
+reject tcp dport 27 with icmp type admin-prohibited
+reject with icmpx type no-route dport 28
+reject tcp dport 29 with tcp reset
+drop ip ttl < 5
+accept ip6 dscp != cs0-cs1 ip6 hoplimit >= 200 udp
+drop tcp dport 2222 limit rate over 5/minute burst 3
+accept th dport 5353
+accept ip protocol gre
 accept oif xc0 udp dport 123
 continue tcp sport 5000 ct mark set ct mark and 0xff00 or 0x1
 accept ct mark and 0xff == 0x10 ct status != { dnat, snat }
@@ -76,6 +84,9 @@ drop ct mark != { 1, 0x2 } tcp dport 9002 ct status assured,seen-reply
 continue oif xc0 meta mark set ct mark ct mark set meta mark xor 0x3
 accept oif xc0 meta mark 0x7
 drop iif != xc0
+accept iifname "xc*" tcp dport 8100
+drop oifname != { xc0, "wg*" } udp dport 8101
+accept iifname "later-created0" tcp dport 8102
 masquerade oif xc0 ip saddr 10.9.0.0/16
 snat to 198.51.100.10-198.51.100.13:20000-29999 oif xc0 udp saddr 10.8.0.0/16
 snat to 198.51.100.20-198.51.100.23 persistent oif xc0 tcp saddr 10.7.0.0/16
@@ -111,7 +122,7 @@ fi
 # dropped, the one line holding two statements split).
 want=$(sed -E -e 's/ *#.*$//' -e '/^set /,/}/d' -e '/^$/d' "$STATE/full.xct" | sed 's/; /\n/' | sort)
 got=$(rules_only "$STATE/show0" | sort)
-if [ "$got" = "$want" ] && [ "$(wc -l <<<"$got")" = 35 ]; then
+if [ "$got" = "$want" ] && [ "$(wc -l <<<"$got")" = 46 ]; then
 	ok rules_roundtrip_shows_every_statement
 else
 	not_ok rules_roundtrip_shows_every_statement

@@ -152,10 +152,14 @@ static void check_rule(const struct xct_ruleset *rs, const struct xct_rule *r)
 	ASSERT(r->hook == XCT_HOOK_INGRESS || r->hook == XCT_HOOK_EGRESS);
 
 	ASSERT(!r->n_ifaces || r->ifaces);
-	ASSERT(r->n_ifaces || (!r->iface_negate && r->hook == XCT_HOOK_INGRESS));
+	ASSERT(r->n_ifaces ||
+	       (!r->iface_negate && !r->iface_by_name && r->hook == XCT_HOOK_INGRESS));
 	for (i = 0; i < r->n_ifaces; i++) {
 		ASSERT(terminated(r->ifaces[i], XCT_IFNAME_MAX));
 		ASSERT(r->ifaces[i][0]);
+		/* A wildcard is iifname's or oifname's, and ends the name. */
+		ASSERT(!strchr(r->ifaces[i], '*') ||
+		       (r->iface_by_name && strchr(r->ifaces[i], '*')[1] == 0));
 	}
 
 	ASSERT(r->family == 0 || r->family == XCT_AF_INET || r->family == XCT_AF_INET6);
@@ -218,7 +222,7 @@ static bool same_rule(const struct xct_rule *a, const struct xct_rule *b)
 	    !SAME(limit.per_saddr) || !SAME(limit.bytes) || !SAME(saddr.present) ||
 	    !SAME(saddr.negate) || !SAME(saddr.n) || !SAME(daddr.present) || !SAME(daddr.negate) ||
 	    !SAME(daddr.n) || !SAME(sport.present) || !SAME(sport.negate) || !SAME(sport.n) ||
-	    !SAME(dport.present) || !SAME(dport.negate) || !SAME(dport.n))
+	    !SAME(dport.present) || !SAME(dport.negate) || !SAME(dport.n) || !SAME(iface_by_name))
 		return false;
 #undef SAME
 	if (strcmp(a->text, b->text))

@@ -1540,6 +1540,46 @@ out:
 	arena_free(&a);
 }
 
+/* The class an interface of each name gets, as bits over the rules. */
+static __u64 name_bits(const struct xct_compiled *c, __u32 ifindex, const char *name)
+{
+	return class_bits(c, xct_compiled_iface_class(c, ifindex, name));
+}
+
+TEST(rules_compile_iface_names_and_wildcards)
+{
+	static const char text[] = "accept iifname \"veth*\"\n"		  /* 0 */
+				   "accept iifname \"veth1*\"\n"	  /* 1 */
+				   "accept iifname veth12\n"		  /* 2 */
+				   "accept iifname != { \"ve*\", wg0 }\n" /* 3 */
+				   "accept iif eth0\n"			  /* 4 */
+				   "accept iifname eth0\n"		  /* 5 */
+				   "accept\n";				  /* 6 */
+	struct xct_rules_error err;
+	struct xct_ruleset rs;
+	struct xct_compiled c;
+
+	CHECK_EQ(xct_rules_parse("t", text, strlen(text), &rs, &err), 0);
+	CHECK_EQ(xct_rules_compile(&rs, "t", test_ifindex, NULL, &c, &err), 0);
+	CHECK(c.fields_used & (1 << XCT_F_IFACE));
+	/* A name no rule writes: the negated rule and the rule without. */
+	CHECK_EQ(name_bits(&c, 99, "br0"), 0x48);
+	CHECK_EQ(name_bits(&c, 99, "wg0"), 0x40);
+	CHECK_EQ(name_bits(&c, 99, "ve"), 0x40);
+	CHECK_EQ(name_bits(&c, 99, "veth"), 0x41);
+	CHECK_EQ(name_bits(&c, 99, "veth0"), 0x41);
+	CHECK_EQ(name_bits(&c, 99, "veth1"), 0x43);
+	CHECK_EQ(name_bits(&c, 99, "veth123"), 0x43);
+	CHECK_EQ(name_bits(&c, 99, "veth12"), 0x47);
+	/* eth0 by index takes its name's rules too; another interface
+	 * called eth0 now (created after the load) only those. */
+	CHECK_EQ(name_bits(&c, test_ifindex("eth0", NULL), "eth0"), 0x78);
+	CHECK_EQ(name_bits(&c, 99, "eth0"), 0x68);
+	CHECK_EQ(c.n_iface_names, 6);
+	xct_compiled_free(&c);
+	xct_ruleset_free(&rs);
+}
+
 TEST(rules_compile_unknown_interface)
 {
 	struct xct_ruleset rs;
@@ -1559,7 +1599,8 @@ TEST(rules_compile_unknown_interface)
 	CHECK_STR(err.file, "/etc/xct/rules");
 	CHECK_EQ(err.loc.line, 7);
 	CHECK_EQ(err.loc.col, 3);
-	CHECK_STR(err.msg, "interface 'eth9' does not exist");
+	CHECK_STR(err.msg,
+		  "interface 'eth9' does not exist ('iifname eth9' matches it once it does)");
 	CHECK_STR(err.line_text, "  iif { eth1, eth9 } accept");
 	CHECK(c.classes == NULL && c.n_classes == 0 && c.recs == NULL);
 	xct_compiled_free(&c);

@@ -574,6 +574,42 @@ TEST(rules_parse_iface)
 	CHECK_PERR("accept iif \"a b\"", 1, 12,
 		   "invalid interface name '\"a b\"' (letters, digits, '_', '-' and '.')");
 	CHECK_PERR("accept iif \"\"", 1, 12, "empty interface name");
+
+	/* By name, with wildcards: nothing is resolved at parse time. */
+	PARSE_OK("accept iifname \"veth*\"\n"
+		 "drop oifname != { eth0, \"wg*\" } tcp\n"
+		 "accept iifname \"*\"\n"
+		 "accept iifname \"abcdefghijklmn*\"\n",
+		 &rs);
+	r = rule_at(&rs, 0);
+	CHECK(r->iface_by_name);
+	CHECK_EQ(r->hook, XCT_HOOK_INGRESS);
+	CHECK(r->n_ifaces == 1 && !strcmp(r->ifaces[0], "veth*"));
+	CHECK_STR(r->text, "accept iifname \"veth*\"");
+	r = rule_at(&rs, 1);
+	CHECK(r->iface_by_name && r->iface_negate);
+	CHECK_EQ(r->hook, XCT_HOOK_EGRESS);
+	CHECK(r->n_ifaces == 2 && !strcmp(r->ifaces[1], "wg*"));
+	r = rule_at(&rs, 2);
+	CHECK(r->n_ifaces == 1 && !strcmp(r->ifaces[0], "*"));
+	r = rule_at(&rs, 3);
+	CHECK(r->n_ifaces == 1 && !strcmp(r->ifaces[0], "abcdefghijklmn*"));
+	xct_ruleset_free(&rs);
+	CHECK_PERR("accept iif \"veth*\"", 1, 12,
+		   "'iif' matches one interface by its index, without wildcards: "
+		   "'iifname \"veth*\"' matches names");
+	CHECK_PERR("accept iifname \"ve*th\"", 1, 16,
+		   "a wildcard '*' ends an interface name: '\"ve*th\"'");
+	CHECK_PERR("accept iifname \"abcdefghijklmno*\"", 1, 16,
+		   "interface name 'abcdefghijklmno*' is too long (at most 15 characters)");
+	CHECK_PERR("accept iifname a iif b", 1, 18,
+		   "'iifname' and 'iif' cannot be combined in one rule");
+	CHECK_PERR("accept iifname a iifname b", 1, 18, "'iifname' given twice");
+	CHECK_PERR("accept oifname a iif b", 1, 18,
+		   "'iif' and 'oifname' cannot be combined in one rule (a rule applies at ingress "
+		   "or at egress)");
+	CHECK_PERR("masquerade oifname \"eth*\"", 1, 12,
+		   "'masquerade' rules match their interface by index: use 'oif', not 'oifname'");
 	CHECK_PERR("accept iif", 1, 11,
 		   "expected an interface name or '{' after 'iif', got end of file");
 	CHECK_PERR("accept oif != ,", 1, 15,
@@ -1144,9 +1180,16 @@ TEST(rules_parse_limit)
 	CHECK_PERR(
 		"accept limit 10 gbytes/second", 1, 17,
 		"expected '/UNIT' or 'bytes/UNIT' after '10' (10/second, 10 mbytes/second), got 'gbytes/second'");
-	CHECK_PERR(
-		"accept limit rate over 10/second", 1, 19,
-		"'limit rate over' is not supported: a limit matches the packets within the rate");
+	{
+		struct xct_ruleset rs;
+
+		PARSE_OK("drop limit rate over 10/second burst 5\n", &rs);
+		CHECK(rule_at(&rs, 0)->limit.over && rule_at(&rs, 0)->limit.rate == 10 &&
+		      rule_at(&rs, 0)->limit.burst == 5);
+		xct_ruleset_free(&rs);
+	}
+	CHECK_PERR("accept limit rate over x", 1, 24,
+		   "expected a rate (10/second, 10 mbytes/second) after 'over', got 'x'");
 	CHECK_PERR("accept limit 10/second burst 0", 1, 30, "burst must be at least 1, got 0");
 	CHECK_PERR("accept limit 10/second burst", 1, 29,
 		   "expected a number after 'burst', got end of file");
@@ -1329,6 +1372,130 @@ TEST(rules_parse_crlf)
 
 /* ---- Keywords, punctuation and bytes that are no token ---- */
 
+TEST(rules_parse_reject_with)
+{
+	struct xct_ruleset rs;
+	const struct xct_rule *r;
+
+	PARSE_OK("reject with icmp type admin-prohibited\n"
+		 "reject tcp dport 22 with icmp host-unreachable\n"
+		 "reject with icmpv6 type no-route\n"
+		 "reject with icmpx type port-unreachable\n"
+		 "reject with tcp reset dport 23\n"
+		 "reject udp\n",
+		 &rs);
+	r = rule_at(&rs, 0);
+	CHECK_EQ(r->reject, XCT_REJECT_ADMIN);
+	CHECK_EQ(r->family, XCT_AF_INET);
+	r = rule_at(&rs, 1);
+	CHECK_EQ(r->reject, XCT_REJECT_HOST_UNREACH);
+	CHECK_EQ(r->proto, 6);
+	r = rule_at(&rs, 2);
+	CHECK_EQ(r->reject, XCT_REJECT_NO_ROUTE);
+	CHECK_EQ(r->family, XCT_AF_INET6);
+	r = rule_at(&rs, 3);
+	CHECK_EQ(r->reject, XCT_REJECT_PORT_UNREACH);
+	CHECK_EQ(r->family, 0);
+	r = rule_at(&rs, 4);
+	CHECK_EQ(r->reject, XCT_REJECT_TCP_RESET);
+	CHECK(r->has_proto && r->proto == 6 && r->dport.present);
+	CHECK_STR(r->text, "reject with tcp reset dport 23");
+	r = rule_at(&rs, 5);
+	CHECK_EQ(r->reject, XCT_REJECT_DEFAULT);
+	xct_ruleset_free(&rs);
+
+	CHECK_PERR("drop with tcp reset", 1, 6,
+		   "'with' follows 'reject' only (reject with icmp type T, reject with tcp reset)");
+	CHECK_PERR("reject with tcp reset with tcp reset", 1, 23, "'with' given twice");
+	CHECK_PERR("reject udp with tcp reset", 1, 17,
+		   "protocol 'tcp' conflicts with 'udp' earlier in the rule");
+	CHECK_PERR("reject ip6 with icmp type admin-prohibited", 1, 17,
+		   "'reject with icmp' conflicts with 'ip6' earlier in the rule (IPv4 and IPv6)");
+	CHECK_PERR("reject with tcp rst", 1, 17, "expected 'reset' after 'with tcp', got 'rst'");
+	CHECK_PERR("reject with icmp type no-route", 1, 23,
+		   "expected an icmp type to reject with (net-unreachable, host-unreachable, "
+		   "prot-unreachable, port-unreachable or admin-prohibited), got 'no-route'");
+	CHECK_PERR("reject with icmpv6 type host-unreachable", 1, 25,
+		   "expected an icmpv6 type to reject with (no-route, addr-unreachable, "
+		   "port-unreachable or admin-prohibited), got 'host-unreachable'");
+	CHECK_PERR("reject with udp", 1, 13,
+		   "expected 'icmp', 'icmpv6', 'icmpx' or 'tcp reset' after 'with', got 'udp'");
+}
+
+TEST(rules_parse_header_matches)
+{
+	struct xct_ruleset rs;
+	const struct xct_rule *r;
+
+	PARSE_OK("drop ip ttl < 5\n"
+		 "accept ip6 hoplimit 1-2\n"
+		 "accept ip dscp ef\n"
+		 "accept ip dscp != cs0-cs1 ip ttl >= 200\n"
+		 "accept ip6 dscp 63 ip6 hoplimit > 250\n"
+		 "accept ip ttl <= 10 tcp dport 22\n"
+		 "accept ip ttl != 64\n",
+		 &rs);
+	r = rule_at(&rs, 0);
+	CHECK(r->ttl.present && !r->ttl.negate && r->ttl.lo == 0 && r->ttl.hi == 4);
+	CHECK_EQ(r->family, XCT_AF_INET);
+	r = rule_at(&rs, 1);
+	CHECK(r->ttl.present && r->ttl.lo == 1 && r->ttl.hi == 2);
+	CHECK_EQ(r->family, XCT_AF_INET6);
+	r = rule_at(&rs, 2);
+	CHECK(r->dscp.present && r->dscp.lo == 46 && r->dscp.hi == 46 && !r->ttl.present);
+	r = rule_at(&rs, 3);
+	CHECK(r->dscp.present && r->dscp.negate && r->dscp.lo == 0 && r->dscp.hi == 8);
+	CHECK(r->ttl.present && r->ttl.lo == 200 && r->ttl.hi == 255);
+	r = rule_at(&rs, 4);
+	CHECK(r->dscp.lo == 63 && r->ttl.lo == 251 && r->ttl.hi == 255);
+	r = rule_at(&rs, 5);
+	CHECK(r->ttl.lo == 0 && r->ttl.hi == 10 && r->dport.present);
+	r = rule_at(&rs, 6);
+	CHECK(r->ttl.negate && r->ttl.lo == 64 && r->ttl.hi == 64);
+	xct_ruleset_free(&rs);
+
+	CHECK_PERR("accept ip ttl 256", 1, 15, "'ttl' 256 is out of range (0-255)");
+	CHECK_PERR("accept ip dscp 64", 1, 16, "'dscp' 64 is out of range (0-63)");
+	CHECK_PERR("accept ip ttl 9-3", 1, 15, "range 9-3 is reversed (did you mean 3-9?)");
+	CHECK_PERR("accept ip ttl < 0", 1, 17, "'ttl < 0' matches nothing");
+	CHECK_PERR("accept ip dscp > 63", 1, 18, "'dscp > 63' matches nothing");
+	CHECK_PERR("accept ip ttl 1 ip ttl 2", 1, 20, "'ttl' given twice");
+	CHECK_PERR("accept ip dscp ef2", 1, 16,
+		   "expected a DSCP value (0-63) or name (cs0-cs7, af11-af43, ef, va, le) after "
+		   "'dscp', got 'ef2'");
+	CHECK_PERR("accept ip6 ttl 3", 1, 12,
+		   "'ip6 ttl' is not a field: IPv4 has 'ip ttl', IPv6 'ip6 hoplimit'");
+	CHECK_PERR("accept ip ttl 5 ip6 saddr ::1", 1, 17,
+		   "'ip6' conflicts with 'ip' earlier in the rule (IPv6 and IPv4)");
+}
+
+TEST(rules_parse_th_and_ip_protocol)
+{
+	struct xct_ruleset rs;
+	const struct xct_rule *r;
+
+	PARSE_OK("accept th dport 53\n"
+		 "accept ip protocol udp th sport { 67, 68 }\n"
+		 "accept ip protocol 47\n",
+		 &rs);
+	r = rule_at(&rs, 0);
+	CHECK(r->dport.present && !r->has_proto && r->family == 0);
+	r = rule_at(&rs, 1);
+	CHECK(r->sport.present && r->has_proto && r->proto == 17 && r->family == XCT_AF_INET);
+	r = rule_at(&rs, 2);
+	CHECK(r->has_proto && r->proto == 47 && r->family == XCT_AF_INET);
+	xct_ruleset_free(&rs);
+	CHECK_PERR("accept th port 53", 1, 11,
+		   "expected 'sport' or 'dport' after 'th', got 'port'");
+	CHECK_PERR("accept ip protocol 300", 1, 20, "protocol 300 is out of range (0-255)");
+	CHECK_PERR("accept ip protocol icmpv6", 1, 20,
+		   "'ip protocol icmpv6' is not IPv4's: use 'icmpv6'");
+	CHECK_PERR("accept ip protocol tcp udp", 1, 24,
+		   "protocol 'udp' conflicts with 'tcp' earlier in the rule");
+	CHECK_PERR("accept ip protocol gre th dport 1", 1, 27,
+		   "'dport' needs protocol 'tcp' or 'udp', but the rule matches 'gre'");
+}
+
 TEST(rules_parse_keyword_errors)
 {
 	CHECK_PERR("acept tcp", 1, 1, "unknown keyword 'acept' (did you mean 'accept'?)");
@@ -1360,9 +1527,6 @@ TEST(rules_parse_keyword_errors)
 		"a rule has one action, at its start: 'drop' after 'accept' (is a newline or ';' missing?)");
 	CHECK_PERR("accept tcp set x { 1 }", 1, 12,
 		   "unexpected 'set' in a rule (is a newline or ';' missing?)");
-	CHECK_PERR(
-		"reject with tcp reset", 1, 8,
-		"'reject with' is not supported: xct answers TCP with a RST and other protocols with ICMP port unreachable");
 	CHECK_PERR("accept l4proto 6", 1, 8, "'l4proto' must follow 'meta' (meta l4proto sctp)");
 	CHECK_PERR("accept saddr ! 10.0.0.1", 1, 14, "unexpected '!' (did you mean '!='?)");
 	CHECK_PERR("accept iif $lan", 1, 12, "undefined variable '$lan'");
