@@ -59,12 +59,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_owner_ctl SEC(".maps");
 
-/* The owner rules, in order; xct_owner_ctl.n_rules of them are in use. */
+/* The owner rules, in order, at gen * XCT_OWNER_RULES_MAX + i for the
+ * policy's generation gen; xct_owner_ctl.n_rules[gen] of them are in use. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct xct_owner_rule);
-	__uint(max_entries, XCT_OWNER_RULES_MAX);
+	__uint(max_entries, 2 * XCT_OWNER_RULES_MAX);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_owner_rules SEC(".maps");
 

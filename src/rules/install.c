@@ -42,17 +42,14 @@ static const struct {
 	{                                                                                          \
 		"xct_" #field, offsetof(struct xct_policy_maps, field)                             \
 	}
-	M(cls_meta),  M(cls_iface),
-	M(cls_v4),    M(cls_v6),
-	M(cls_port),  M(cls_icmp),
-	M(cls_flags), M(chunks),
-	M(rules),     M(rule_stats),
-	M(limits),    M(limits_src),
-	M(set_info),  M(rule_text),
-	M(sets_v4),   M(sets_v6),
-	M(sets_port), M(log_limits),
-	M(nat_rules), M(nat_ctl),
-	M(nat),	      {"xct_policy_ctl", offsetof(struct xct_policy_maps, ctl)},
+	M(cls_meta),   M(cls_iface), M(cls_v4),
+	M(cls_v6),     M(cls_port),  M(cls_icmp),
+	M(cls_flags),  M(chunks),    M(rules),
+	M(rule_stats), M(limits),    M(limits_src),
+	M(set_info),   M(rule_text), M(sets_v4),
+	M(sets_v6),    M(sets_port), M(log_limits),
+	M(nat_rules),  M(nat_ctl),   M(owner_rules),
+	M(owner_ctl),  M(nat),	     {"xct_policy_ctl", offsetof(struct xct_policy_maps, ctl)},
 #undef M
 };
 
@@ -619,6 +616,39 @@ static int write_nat(struct xct_policy_maps *m, const struct xct_compiled *c, __
 	return 0;
 }
 
+/*
+ * The owner rules of the spare generation (include/xct/owner.h), their
+ * texts for xct rules show, and their count, which the owner programs
+ * read for the generation the switch makes active.  The texts go after
+ * write_gen(), which empties the generation's texts first.
+ */
+static int write_owner(struct xct_policy_maps *m, const struct xct_ruleset *rs,
+		       const struct xct_compiled *c, __u32 gen)
+{
+	struct xct_owner_ctl ctl;
+	__u32 zero = 0, i, k;
+
+	for (i = 0; i < c->n_owner; i++) {
+		k = gen * XCT_OWNER_RULES_MAX + i;
+		if (bpf_map_update_elem(m->owner_rules, &k, &c->owner[i], BPF_ANY))
+			return -errno;
+	}
+	for (i = 0; i < rs->n_owner_rules; i++) {
+		struct xct_rule_text t = {.line = rs->owner_rules[i].loc.line};
+
+		snprintf(t.text, sizeof(t.text), "%s", rs->owner_rules[i].text);
+		k = TEXT_KEY(gen, XCT_OWNER_TEXT | i);
+		if (bpf_map_update_elem(m->rule_text, &k, &t, BPF_ANY))
+			return -errno;
+	}
+	if (bpf_map_lookup_elem(m->owner_ctl, &zero, &ctl))
+		return -errno;
+	ctl.n_rules[gen] = c->n_owner;
+	if (bpf_map_update_elem(m->owner_ctl, &zero, &ctl, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 int xct_policy_write_spare(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 			   const struct xct_compiled *c)
 {
@@ -645,6 +675,8 @@ int xct_policy_write_spare(struct xct_policy_maps *m, const struct xct_ruleset *
 		err = write_gen(m, rs, c, gen);
 	if (!err)
 		err = write_nat(m, c, gen, g);
+	if (!err)
+		err = write_owner(m, rs, c, gen);
 	if (err)
 		return err;
 

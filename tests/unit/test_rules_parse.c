@@ -669,7 +669,8 @@ TEST(rules_parse_family_proto)
 	CHECK_PERR(
 		"accept meta l4proto 6x", 1, 21,
 		"expected a protocol (tcp, udp, icmp, icmpv6, sctp, gre, esp, ah or 0-255) after 'l4proto', got '6x'");
-	CHECK_PERR("accept meta mark 1", 1, 13, "expected 'l4proto' after 'meta', got 'mark'");
+	CHECK_PERR("accept meta mark 1", 1, 13,
+		   "expected 'l4proto', 'skuid' or 'skgid' after 'meta', got 'mark'");
 }
 
 /* ---- Addresses ---- */
