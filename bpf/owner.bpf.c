@@ -168,10 +168,14 @@ int xct_owner_sockops(struct bpf_sock_ops *ops)
 		o.time_ns = bpf_ktime_get_ns();
 		o.how = XCT_OWNER_LISTENER;
 	}
-	if (bpf_map_update_elem(&xct_owner, &key, &o, BPF_ANY))
+	if (bpf_map_update_elem(&xct_owner, &key, &o, BPF_ANY)) {
 		owner_count(XCT_OWNER_S_FULL);
-	else
-		owner_count(XCT_OWNER_S_RECORDED);
+		return 1;
+	}
+	owner_count(XCT_OWNER_S_RECORDED);
+	/* Alive until sock_release: the collector sweeps the record of a
+	 * connection no entry holds once its socket is gone. */
+	bpf_map_update_elem(&xct_owner_sock, &o.cookie, &o, BPF_ANY);
 	return 1;
 }
 

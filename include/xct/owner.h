@@ -73,8 +73,37 @@ enum xct_owner_stat {
 	XCT_OWNER_S_FULL,	 /* one that found its map full: not attributed */
 	XCT_OWNER_S_REFUSED,	 /* a connect() or sendmsg() an owner rule refused */
 	XCT_OWNER_S_NO_LISTENER, /* an accepted connection whose listener was not seen */
+	XCT_OWNER_S_SWEPT,	 /* a record no entry held, swept (xct_owner_sweepable()) */
 	XCT_OWNER_STATS_COUNT,
 };
+
+/* The counters' names, for xct ct stats. */
+#define XCT_OWNER_STAT_NAMES                                                                       \
+	{                                                                                          \
+		"owner_recorded", "owner_full", "owner_refused", "owner_no_listener",              \
+			"owner_swept"                                                              \
+	}
+
+/*
+ * A record under a connection's key that no entry holds is never removed
+ * with one: its connection went over an interface xct is not attached to
+ * (lo, most often), or its entry ended before it was filed.  The collector
+ * sweeps it once its socket is released (no longer in xct_owner_sock),
+ * after a grace that covers a record filed just before its connection's
+ * first packet makes the entry; and whatever its socket, once it is older
+ * than the longest timeout, which no entry outlives unseen.
+ */
+#define XCT_OWNER_SWEEP_GRACE_NS (2ULL * 1000000000ULL)
+
+XCT_INLINE int xct_owner_sweepable(const struct xct_owner *o, __u64 now_ns, int released,
+				   __u64 longest_ns)
+{
+	__u64 age = now_ns > o->time_ns ? now_ns - o->time_ns : 0;
+
+	if (released && age >= XCT_OWNER_SWEEP_GRACE_NS)
+		return 1;
+	return age >= longest_ns;
+}
 
 /* Owner rules: what a rule with meta skuid, meta skgid or socket cgroupv2
  * matches, decided at connect() and sendmsg() (xct_owner_rule_match()).
