@@ -19,7 +19,9 @@
 # both, as docs/RULES.md says.  Forwarded traffic and processes outside the
 # cgroup are never decided.  xct rules show prints the owner rules in a
 # form that loads back; a rule naming a cgroup or a user that does not
-# exist is refused at FILE:LINE:COLUMN and changes nothing.
+# exist is refused at FILE:LINE:COLUMN and changes nothing.  The owner
+# records of many connections over lo, which xct is not attached to, are
+# swept back to where they were once their sockets are closed.
 set -u
 # shellcheck disable=SC2034 # lib.sh reads it
 NS_PREFIX=ownr
@@ -286,5 +288,58 @@ check owner_rules_nft_refuses_established $? "$(cat "$WORK/hold.out")"
 nft_r delete table inet xct_ownr
 NFT_TABLE=0
 exec 7>&-
+
+# ---- owner records over an interface xct is not attached to ----
+
+# Connections over lo (xct is attached to the veths only) have no entry:
+# their owner records must be swept once their sockets are released.
+# owner_records: the records in xct_owner.
+owner_records() {
+	bpftool map dump pinned "$XCT_PIN/xct_owner" -j 2>/dev/null |
+		"$PYTHON" -c 'import json, sys; print(len(json.load(sys.stdin)))'
+}
+records_back_to() {
+	[ "$(owner_records)" -le "$1" ]
+}
+P_LO=7304
+N_LO=200
+ip netns exec "$NS_R" "$PYTHON" -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(512)
+while True:
+    s.accept()[0].close()
+' "$P_LO" 2>/dev/null &
+BG_PIDS+=($!)
+poll 10 listening "$NS_R" tcp "$P_LO" || fail_setup "lo listener"
+base=$(owner_records)
+in_cg allow "$PYTHON" -c '
+import socket, sys
+for _ in range(int(sys.argv[2])):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+    s.close()
+' "$P_LO" "$N_LO" || fail_setup "lo connections"
+after=$(owner_records)
+[ -n "$base" ] && [ "$after" -ge $((base + N_LO / 2)) ]
+check owner_sweep_lo_records_made $? "records: $base before, $after after $N_LO connections"
+poll 40 records_back_to "$base"
+check owner_sweep_lo_records_swept $? "records: $base before, $(owner_records) now"
+# owner_swept, slot 4 of xct_owner_stats, summed over CPUs (bpftool
+# prints keys and values as numbers with BTF, as hex bytes without).
+swept=$(bpftool map dump pinned "$XCT_PIN/xct_owner_stats" -j 2>/dev/null | "$PYTHON" -c '
+import json, sys
+def num(v):
+    if isinstance(v, list):
+        return int.from_bytes(bytes(int(b, 16) for b in v), "little")
+    return int(v)
+for e in json.load(sys.stdin):
+    if "formatted" in e:
+        e = e["formatted"]
+    if num(e["key"]) == 4:
+        print(sum(num(v["value"]) for v in e["values"]))')
+[ -n "$swept" ] && [ "$swept" -ge $((after - base)) ]
+check owner_sweep_counted $? "owner_swept: '$swept', want at least $((after - base))"
 
 [ "$failures" = 0 ]
