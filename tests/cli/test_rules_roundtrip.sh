@@ -4,7 +4,8 @@
 # `nft list ruleset > f; nft -f f` does: a ruleset with every construct of
 # the language (named sets of both kinds, an empty one, lists, negations,
 # every match, limits of every form, log, counter, reject, notrack, the
-# policy, masquerade, snat, dnat to one target and to backends), with an
+# policy, masquerade, snat, dnat to one target and to backends, owner
+# rules by uid and gid with lists, ranges, names and negations), with an
 # element added to a running set, is shown, the output loaded and shown
 # again.  The statements shown are the same each time (only the "# line"
 # notes follow the file loaded), and a second round is byte-identical.
@@ -25,7 +26,7 @@ PIN="$STATE/bpf/xct"
 x() { ip netns exec "$NS" "$XCT" --pin-path "$PIN" "$@"; }
 
 # The statements of a rules show, without their "# line N: ..." notes.
-statements() { sed -E 's/ +# line [0-9]+: (packets [0-9]+ bytes [0-9]+|NAT)$//' "$1"; }
+statements() { sed -E 's/ +# line [0-9]+: (packets [0-9]+ bytes [0-9]+|NAT|owner)$//' "$1"; }
 # The same without the set statements.
 rules_only() { statements "$1" | sed -e '/^set .*{$/,/^}$/d' -e '/^set /d'; }
 
@@ -75,6 +76,9 @@ snat to 198.51.100.10-198.51.100.13:20000-29999 oif xc0 udp saddr 10.8.0.0/16
 dnat to 10.9.2.2:80 iif xc0 tcp dport 8080
 dnat to { 10.9.2.4:80, 10.9.2.5:80, 10.9.2.6 } iif xc0 tcp dport 8081
 dnat to 10.9.2.3 iif xc0 daddr 198.51.100.10 udp
+reject meta skuid { 1000, 2000-2999 } tcp dport { 80, 443 }
+accept meta skgid != "root" daddr 192.0.2.0/24
+drop ip6 meta skuid != { 0, 65534 } udp
 EOF
 
 load_and_show() { # FILE OUT
@@ -103,7 +107,7 @@ fi
 # dropped, the one line holding two statements split).
 want=$(sed -E -e 's/ *#.*$//' -e '/^set /,/}/d' -e '/^$/d' "$STATE/full.xct" | sed 's/; /\n/' | sort)
 got=$(rules_only "$STATE/show0" | sort)
-if [ "$got" = "$want" ] && [ "$(wc -l <<<"$got")" = 28 ]; then
+if [ "$got" = "$want" ] && [ "$(wc -l <<<"$got")" = 31 ]; then
 	ok rules_roundtrip_shows_every_statement
 else
 	not_ok rules_roundtrip_shows_every_statement
