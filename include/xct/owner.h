@@ -77,13 +77,6 @@ enum xct_owner_stat {
 	XCT_OWNER_STATS_COUNT,
 };
 
-/* The counters' names, for xct ct stats. */
-#define XCT_OWNER_STAT_NAMES                                                                       \
-	{                                                                                          \
-		"owner_recorded", "owner_full", "owner_refused", "owner_no_listener",              \
-			"owner_swept"                                                              \
-	}
-
 /*
  * A record under a connection's key that no entry holds is never removed
  * with one: its connection went over an interface xct is not attached to
