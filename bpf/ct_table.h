@@ -922,6 +922,85 @@ static long xct_gc_entry(struct bpf_map *map, struct xct_ct_key *key, struct xct
 	return 0;
 }
 
+/* max(a, b) of two 32-bit values without a branch: fifteen branches in a
+ * row would be 2^15 paths to the verifier.  The empty asm keeps clang from
+ * turning the mask back into a branch. */
+static __always_inline __u64 xct_max_nobranch(__u64 a, __u64 b)
+{
+	__u64 d = b - a, m = (d >> 63) - 1; /* all ones when b >= a */
+
+	asm volatile("" : "+r"(m));
+	return a + (d & m);
+}
+
+/* The longest timeout in force: no entry lives longer unseen. */
+static __always_inline __u64 xct_longest_timeout_ns(void)
+{
+	__u64 t = 0;
+
+#define XCT_MAX_TUNABLE(id) t = xct_max_nobranch(t, xct_tunable(XCT_TUNABLE_##id));
+	XCT_MAX_TUNABLE(GENERIC)
+	XCT_MAX_TUNABLE(TCP_SYN_SENT)
+	XCT_MAX_TUNABLE(TCP_SYN_RECV)
+	XCT_MAX_TUNABLE(TCP_ESTABLISHED)
+	XCT_MAX_TUNABLE(TCP_FIN_WAIT)
+	XCT_MAX_TUNABLE(TCP_CLOSE_WAIT)
+	XCT_MAX_TUNABLE(TCP_LAST_ACK)
+	XCT_MAX_TUNABLE(TCP_TIME_WAIT)
+	XCT_MAX_TUNABLE(TCP_CLOSE)
+	XCT_MAX_TUNABLE(TCP_RETRANS)
+	XCT_MAX_TUNABLE(TCP_UNACK)
+	XCT_MAX_TUNABLE(UDP)
+	XCT_MAX_TUNABLE(UDP_STREAM)
+	XCT_MAX_TUNABLE(ICMP)
+	XCT_MAX_TUNABLE(ICMPV6)
+#undef XCT_MAX_TUNABLE
+	return t * 1000000000ULL;
+}
+
+struct xct_owner_sweep_ctx {
+	__u64 now; /* bpf_ktime_get_ns(): the clock the records carry */
+	__u64 longest_ns;
+};
+
+/* One owner record: swept when no entry holds it and it is sweepable. */
+static long xct_owner_sweep_one(struct bpf_map *map, struct xct_ct_key *key, struct xct_owner *o,
+				struct xct_owner_sweep_ctx *w)
+{
+	__u32 slot = XCT_OWNER_S_SWEPT;
+	__u64 *c;
+	int released;
+
+	if (bpf_map_lookup_elem(&xct_ct, key))
+		return 0; /* the entry removes it when it ends */
+	released = !bpf_map_lookup_elem(&xct_owner_sock, &o->cookie);
+	if (!xct_owner_sweepable(o, w->now, released, w->longest_ns))
+		return 0;
+	/* Counted here, not in w: a callback that changes its context at each
+	 * call gives the verifier a new state for each. */
+	if (!bpf_map_delete_elem(map, key)) {
+		c = bpf_map_lookup_elem(&xct_owner_stats, &slot);
+		if (c)
+			*c += 1;
+	}
+	return 0;
+}
+
+/* The owner records no entry will ever remove (include/xct/owner.h): swept
+ * after the table, while owners are recorded at all.  A global function,
+ * verified once on its own rather than in each caller's states. */
+__noinline int xct_owner_sweep(void)
+{
+	struct xct_owner_sweep_ctx w = {};
+
+	if (!xct_owner_on())
+		return 0;
+	w.now = bpf_ktime_get_ns();
+	w.longest_ns = xct_longest_timeout_ns();
+	bpf_for_each_map_elem(&xct_owner, xct_owner_sweep_one, &w, 0);
+	return 0;
+}
+
 /* One sweep of the whole table; adapts the next sweep's delay. */
 static __always_inline void xct_gc_sweep(struct xct_gc *gc, __u64 now, struct xct_gc_ctx *g)
 {
@@ -958,6 +1037,8 @@ static __always_inline void xct_gc_sweep(struct xct_gc *gc, __u64 now, struct xc
 	xct_count(XCT_S_GC_RUNS);
 	xct_count_add(XCT_S_EXPIRED, g->deleted);
 	xct_count_add(XCT_S_EARLY_DROP, g->early_dropped);
+	if (!g->flush)
+		xct_owner_sweep();
 }
 
 static int xct_gc_timer(void *map, __u32 *key, struct xct_gc *gc)

@@ -15,6 +15,7 @@
 #include "xct/nat.h"
 #include "xct/policy.h"
 #include "xct/timeouts.h"
+#include "policy_ctl.h"
 #include "owner_maps.h"
 
 /*
@@ -134,8 +135,8 @@ struct {
  * in registers, so that the verifier does not follow each of its values
  * through every turn of the scan. */
 struct xct_evict_scan {
-	__u32 replied; /* entries that saw a reply met so far */
-	__u32 ident;   /* of the examined candidate's key (xct_ct_claim_slot()) */
+	__u32 replied;	       /* entries that saw a reply met so far */
+	__u32 ident;	       /* of the examined candidate's key (xct_ct_claim_slot()) */
 	struct xct_ct_key key; /* the examined candidate's */
 };
 
@@ -307,28 +308,6 @@ struct {
 	__uint(max_entries, XCT_MAX_ENTRIES_DEFAULT);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_ct_labels SEC(".maps");
-
-/* The policy's header: the active generation and each generation's
- * header, memory-mapped by the loader, which switches generations with
- * one store to active_gen (src/rules/install.c). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, struct xct_policy_ctl);
-	__uint(max_entries, 1);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xct_policy_ctl SEC(".maps");
-
-/* The active generation's header; NULL only if the map is missing. */
-static __always_inline const struct xct_policy_gen *xct_active_gen(void)
-{
-	struct xct_policy_ctl *c;
-	__u32 zero = 0;
-
-	c = bpf_map_lookup_elem(&xct_policy_ctl, &zero);
-	return c ? &c->gen[c->active_gen & 1] : NULL;
-}
 
 /* Each generation's NAT rule count. */
 struct {

@@ -17,7 +17,7 @@
  *                              is the listener's, from its bind
  *   cgroup/connect4/6,         connect() and sendmsg() of a UDP socket: its
  *   cgroup/sendmsg4/6          owner under the socket's cookie; and the owner
- *                              rules, which refuse with EPERM
+ *                              rules, which refuse with ECONNREFUSED or EPERM
  *   cgroup_skb/egress          a UDP socket's datagram: files the owner under
  *                              the connection's key, now that the source
  *                              address the route chose is known
@@ -38,6 +38,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "owner_maps.h"
+#include "policy_ctl.h"
 
 #define AF_INET	 2
 #define AF_INET6 10
@@ -167,10 +168,14 @@ int xct_owner_sockops(struct bpf_sock_ops *ops)
 		o.time_ns = bpf_ktime_get_ns();
 		o.how = XCT_OWNER_LISTENER;
 	}
-	if (bpf_map_update_elem(&xct_owner, &key, &o, BPF_ANY))
+	if (bpf_map_update_elem(&xct_owner, &key, &o, BPF_ANY)) {
 		owner_count(XCT_OWNER_S_FULL);
-	else
-		owner_count(XCT_OWNER_S_RECORDED);
+		return 1;
+	}
+	owner_count(XCT_OWNER_S_RECORDED);
+	/* Alive until sock_release: the collector sweeps the record of a
+	 * connection no entry holds once its socket is gone. */
+	bpf_map_update_elem(&xct_owner_sock, &o.cookie, &o, BPF_ANY);
 	return 1;
 }
 
@@ -278,8 +283,9 @@ int xct_owner_sock_release(struct bpf_sock *sk)
  * ("infinite loop detected"). */
 struct owner_rules_walk {
 	struct xct_owner_attempt a;
+	__u32 base; /* the active generation's first rule */
 	__u32 n;
-	__u32 refuse;
+	__u32 verdict; /* of the first rule that matches; 0: none did */
 };
 
 /* bpf_loop step: does rule i decide?  The first that matches does. */
@@ -287,32 +293,46 @@ static long owner_rule_step(__u32 i, void *ctx)
 {
 	struct owner_rules_walk *w = ctx;
 	const struct xct_owner_rule *r;
+	__u32 k = w->base + i;
 	__u64 cg = 0;
 
 	if (i >= w->n)
 		return 1;
-	r = bpf_map_lookup_elem(&xct_owner_rules, &i);
+	r = bpf_map_lookup_elem(&xct_owner_rules, &k);
 	if (!r)
 		return 1;
 	if (r->match & XCT_OM_CGROUP)
 		cg = bpf_get_current_ancestor_cgroup_id(r->cg_level);
 	if (!xct_owner_rule_match(r, &w->a, cg))
 		return 0;
-	w->refuse = r->verdict == XCT_OWNER_REFUSE;
+	w->verdict = r->verdict;
 	return 1;
 }
 
-/* Whether the owner rules refuse an attempt; none matching: it goes ahead. */
-static __always_inline int owner_rules_refuse(const struct xct_owner_ctl *c,
-					      const struct xct_owner_attempt *a)
+/*
+ * The error the owner rules of the running generation give an attempt, 0
+ * to let it go ahead (none matches, or an accept rule does).  xct rules
+ * clear stops them with the filter rules (loaded is 0).
+ */
+static __always_inline int owner_rules_errno(const struct xct_owner_ctl *c,
+					     const struct xct_owner_attempt *a)
 {
+	const struct xct_policy_ctl *pc;
 	struct owner_rules_walk w;
+	__u32 zero = 0, gen;
 
+	pc = bpf_map_lookup_elem(&xct_policy_ctl, &zero);
+	if (!pc || !pc->loaded)
+		return 0;
+	gen = pc->active_gen & 1;
+	if (!c->n_rules[gen])
+		return 0;
 	__builtin_memset(&w, 0, sizeof(w));
 	w.a = *a;
-	w.n = c->n_rules;
+	w.base = gen * XCT_OWNER_RULES_MAX;
+	w.n = c->n_rules[gen];
 	bpf_loop(XCT_OWNER_RULES_MAX, owner_rule_step, &w, 0);
-	return w.refuse;
+	return xct_owner_verdict_errno((__u8)w.verdict, a->proto);
 }
 
 static __always_inline int owner_attempt(struct bpf_sock_addr *ctx, int v6)
@@ -322,6 +342,7 @@ static __always_inline int owner_attempt(struct bpf_sock_addr *ctx, int v6)
 	struct xct_owner o, *known;
 	__u64 ug, cookie;
 	__u32 w[4];
+	int err;
 
 	if (!c)
 		return 1;
@@ -341,8 +362,11 @@ static __always_inline int owner_attempt(struct bpf_sock_addr *ctx, int v6)
 	ug = bpf_get_current_uid_gid();
 	a.uid = (__u32)ug;
 	a.gid = (__u32)(ug >> 32);
-	if (c->n_rules && owner_rules_refuse(c, &a)) {
+	err = owner_rules_errno(c, &a);
+	if (err) {
 		owner_count(XCT_OWNER_S_REFUSED);
+		/* Without it the caller gets EPERM. */
+		bpf_set_retval(-err);
 		return 0;
 	}
 	if (a.proto != IPPROTO_UDP)

@@ -28,9 +28,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_owner SEC(".maps");
 
-/* The owner of each UDP socket, under its cookie, from its connect() or
- * first sendmsg() until it is released: filed under a connection's key at
- * its first datagram, when the source address and port are known. */
+/* The owner of each socket, under its cookie, until it is released: a UDP
+ * socket's from its connect() or first sendmsg(), filed under a
+ * connection's key at its first datagram, when the source address and port
+ * are known; a TCP socket's from its connect() or accept(), so that the
+ * collector knows which records' sockets are gone. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -59,12 +61,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_owner_ctl SEC(".maps");
 
-/* The owner rules, in order; xct_owner_ctl.n_rules of them are in use. */
+/* The owner rules, in order, at gen * XCT_OWNER_RULES_MAX + i for the
+ * policy's generation gen; xct_owner_ctl.n_rules[gen] of them are in use. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct xct_owner_rule);
-	__uint(max_entries, XCT_OWNER_RULES_MAX);
+	__uint(max_entries, 2 * XCT_OWNER_RULES_MAX);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_owner_rules SEC(".maps");
 

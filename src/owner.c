@@ -360,6 +360,33 @@ static int cgroup2_root(char *buf, size_t len)
 	return -ENOENT;
 }
 
+int xct_owner_cgroup_id(const char *rel, __u64 *id, char *msg, size_t msglen)
+{
+	char root[PATH_MAX], path[PATH_MAX + 4096];
+	struct statfs sfs;
+	struct stat st;
+
+	if (cgroup2_root(root, sizeof(root))) {
+		snprintf(msg, msglen, "cannot find cgroup '%s': no cgroup2 file system is mounted",
+			 rel);
+		return -ENOENT;
+	}
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	if (stat(path, &st) || statfs(path, &sfs)) {
+		int err = -errno;
+
+		snprintf(msg, msglen, "cannot find cgroup '%s' under %s: %s", rel, root,
+			 strerror(-err));
+		return err;
+	}
+	if (!S_ISDIR(st.st_mode) || sfs.f_type != CGROUP2_SUPER_MAGIC) {
+		snprintf(msg, msglen, "'%s' under %s is not a cgroup v2 directory", rel, root);
+		return -ENOTDIR;
+	}
+	*id = st.st_ino;
+	return 0;
+}
+
 static struct xct_owner_view *walk_view;
 static size_t walk_root_len;
 

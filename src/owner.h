@@ -27,6 +27,10 @@ int xct_owner_detach(const char *pin_path, const char *cgroup);
  * out (up to max); their number, or -errno. */
 int xct_owner_cgroups(const char *pin_path, __u64 *out, int max);
 
+/* The id of the cgroup at rel, a path relative to the cgroup2 mount (as
+ * nft's socket cgroupv2 takes it): 0, or -errno with the reason in msg. */
+int xct_owner_cgroup_id(const char *rel, __u64 *id, char *msg, size_t msglen);
+
 /* Reading owners back, with the names of cgroups found on the way. */
 struct xct_owner_view {
 	int owner_fd;  /* xct_owner, or -1: no owner is recorded here */

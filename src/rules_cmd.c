@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "owner.h"
 #include "rules/compile.h"
 #include "rules/install.h"
 #include "rules/ruleset.h"
@@ -74,6 +75,18 @@ static int rules_prepare(const char *file, struct xct_ruleset *rs, struct xct_co
 	return XCT_EXIT_OK;
 }
 
+/* Owner rules decide only for processes of the cgroups the owner programs
+ * are attached to: loading them where none is gets a word. */
+static void warn_no_owner_cgroup(void)
+{
+	__u64 ids[1];
+
+	if (xct_owner_cgroups(xct_opts.pin_path, ids, 1) <= 0)
+		xct_err("warning: the owner rules decide nothing until 'xct attach-cgroup "
+			"CGROUP' attaches the owner programs to the cgroup of the processes "
+			"they are for");
+}
+
 static int rules_check(const char *path, bool load)
 {
 	const char *file = xct_rules_file_name(path);
@@ -104,7 +117,7 @@ static int rules_check(const char *path, bool load)
 		rc = err ? XCT_EXIT_RUNTIME : XCT_EXIT_OK;
 	}
 	if (rc == XCT_EXIT_OK) {
-		char rules[96];
+		char rules[96], owner[48] = "";
 
 		/* Chains and vmaps are expanded: say how many rules the
 		 * datapath walks, which is what the limit counts. */
@@ -116,14 +129,19 @@ static int rules_check(const char *path, bool load)
 		else
 			snprintf(rules, sizeof(rules), "%zu rule%s", rs.n_rules,
 				 rs.n_rules == 1 ? "" : "s");
+		if (rs.n_owner_rules)
+			snprintf(owner, sizeof(owner), ", %zu owner rule%s", rs.n_owner_rules,
+				 rs.n_owner_rules == 1 ? "" : "s");
 		if (rs.n_nat_rules)
-			printf("%s: %s, %zu NAT rule%s, %zu set%s, %s\n", file, rules,
-			       rs.n_nat_rules, rs.n_nat_rules == 1 ? "" : "s", rs.n_sets,
+			printf("%s: %s, %zu NAT rule%s%s, %zu set%s, %s\n", file, rules,
+			       rs.n_nat_rules, rs.n_nat_rules == 1 ? "" : "s", owner, rs.n_sets,
 			       rs.n_sets == 1 ? "" : "s", load ? "loaded" : "valid");
 		else
-			printf("%s: %s, %zu set%s, %s\n", file, rules, rs.n_sets,
+			printf("%s: %s%s, %zu set%s, %s\n", file, rules, owner, rs.n_sets,
 			       rs.n_sets == 1 ? "" : "s", load ? "loaded" : "valid");
 	}
+	if (rc == XCT_EXIT_OK && load && rs.n_owner_rules)
+		warn_no_owner_cgroup();
 	if (load)
 		xct_policy_close(&maps);
 	xct_compiled_free(&c);
@@ -245,6 +263,37 @@ static int show_nat(struct xct_policy_maps *m, __u32 gen)
 	return XCT_EXIT_OK;
 }
 
+/* The owner rules after the NAT rules: decided at connect() and
+ * sendmsg(), they have no packet counters (in JSON: "owner": true). */
+static int show_owner(struct xct_policy_maps *m, __u32 gen)
+{
+	struct xct_rule_text t;
+	__u32 k, i;
+
+	for (i = 0; i < XCT_RULES_MAX; i++) {
+		k = gen << 16 | XCT_OWNER_TEXT | i;
+		if (bpf_map_lookup_elem(m->rule_text, &k, &t)) {
+			if (errno == ENOENT)
+				break;
+			xct_err("cannot read owner rule %u: %s", i, strerror(errno));
+			return XCT_EXIT_RUNTIME;
+		}
+		t.text[sizeof(t.text) - 1] = 0;
+		if (xct_opts.json) {
+			printf(",{\"line\":%u,\"rule\":", t.line);
+			xct_json_string(t.text);
+			printf(",\"owner\":true}");
+		} else {
+			if (strnlen(t.text, sizeof(t.text)) == sizeof(t.text) - 1)
+				xct_err("the rule on line %u is longer than %zu bytes and shown "
+					"cut: this output does not load back as the running rules",
+					t.line, sizeof(t.text) - 1);
+			printf("%-60s # line %u: owner\n", t.text, t.line);
+		}
+	}
+	return XCT_EXIT_OK;
+}
+
 static int show_sets(struct xct_policy_maps *m);
 
 static int rules_show(void)
@@ -327,6 +376,8 @@ static int rules_show(void)
 	free(bytes);
 	if (rc == XCT_EXIT_OK)
 		rc = show_nat(&m, gen);
+	if (rc == XCT_EXIT_OK)
+		rc = show_owner(&m, gen);
 	if (xct_opts.json)
 		printf("]\n");
 	xct_policy_close(&m);

@@ -63,7 +63,8 @@ struct xct_ct_event_owned {
 struct xct_owner_ctl {
 	__u64 netns_cookie; /* only sockets of this network namespace count */
 	__u32 on;	    /* xct attach-cgroup has attached them somewhere */
-	__u32 n_rules;	    /* owner rules in use in xct_owner_rules */
+	__u32 n_rules[2];   /* owner rules in use, by policy generation */
+	__u32 pad;
 };
 
 /* What the owner programs count (xct_owner_stats, per CPU). */
@@ -72,11 +73,36 @@ enum xct_owner_stat {
 	XCT_OWNER_S_FULL,	 /* one that found its map full: not attributed */
 	XCT_OWNER_S_REFUSED,	 /* a connect() or sendmsg() an owner rule refused */
 	XCT_OWNER_S_NO_LISTENER, /* an accepted connection whose listener was not seen */
+	XCT_OWNER_S_SWEPT,	 /* a record no entry held, swept (xct_owner_sweepable()) */
 	XCT_OWNER_STATS_COUNT,
 };
 
+/*
+ * A record under a connection's key that no entry holds is never removed
+ * with one: its connection went over an interface xct is not attached to
+ * (lo, most often), or its entry ended before it was filed.  The collector
+ * sweeps it once its socket is released (no longer in xct_owner_sock),
+ * after a grace that covers a record filed just before its connection's
+ * first packet makes the entry; and whatever its socket, once it is older
+ * than the longest timeout, which no entry outlives unseen.
+ */
+#define XCT_OWNER_SWEEP_GRACE_NS (2ULL * 1000000000ULL)
+
+XCT_INLINE int xct_owner_sweepable(const struct xct_owner *o, __u64 now_ns, int released,
+				   __u64 longest_ns)
+{
+	__u64 age = now_ns > o->time_ns ? now_ns - o->time_ns : 0;
+
+	if (released && age >= XCT_OWNER_SWEEP_GRACE_NS)
+		return 1;
+	return age >= longest_ns;
+}
+
 /* Owner rules: what a rule with meta skuid, meta skgid or socket cgroupv2
- * matches, decided at connect() and sendmsg() (xct_owner_rule_match()). */
+ * matches, decided at connect() and sendmsg() (xct_owner_rule_match()).
+ * One rule of the file may take several (a list is one per element);
+ * xct_owner_rules holds them at gen * XCT_OWNER_RULES_MAX + i, the
+ * generation being the policy's, switched by the same store. */
 #define XCT_OWNER_RULES_MAX 64
 
 #define XCT_OM_UID	    0x0001
@@ -92,10 +118,26 @@ enum xct_owner_stat {
 #define XCT_OM_DPORT	    0x0400
 #define XCT_OM_DPORT_NEG    0x0800
 
+/* What the caller of connect() or sendmsg() sees of a refusal is what
+ * nft's output chain gives it: reject answers a TCP SYN with ICMP port
+ * unreachable (ECONNREFUSED) and drops a datagram (EPERM); drop fails
+ * both with EPERM (nft's drop leaves a connect() resending its SYN until
+ * it times out: xct refuses at once, see docs/RULES.md). */
 enum xct_owner_verdict {
 	XCT_OWNER_ACCEPT = 1,
-	XCT_OWNER_REFUSE, /* drop and reject: connect() and sendmsg() fail with EPERM */
+	XCT_OWNER_DROP,
+	XCT_OWNER_REJECT,
 };
+
+/* The error a refused attempt of protocol proto gets: 0 when accepted. */
+XCT_INLINE int xct_owner_verdict_errno(__u8 verdict, __u8 proto)
+{
+	if (verdict == XCT_OWNER_REJECT && proto == XCT_IPPROTO_TCP)
+		return 111; /* ECONNREFUSED */
+	if (verdict == XCT_OWNER_DROP || verdict == XCT_OWNER_REJECT)
+		return 1; /* EPERM */
+	return 0;
+}
 
 struct xct_owner_rule {
 	__u64 cgroup_id; /* the cgroup at level cg_level of the owner's */

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "rules/compile.h"
+#include "owner.h"     /* xct_owner_cgroup_id() */
 #include "xct/parse.h" /* XCT_IPPROTO_* */
 
 #define NO_RULE ((__u32)-1)
@@ -1361,6 +1362,232 @@ static int compile_nat(struct compiler *cc, xct_ifindex_fn resolve, void *ctx)
 	return 0;
 }
 
+/* ---- Owner rules ---- */
+
+/* One element of each of a rule's lists, with whether it is negated:
+ * lo > hi for "any". */
+struct owner_span {
+	__u32 lo, hi;
+	bool neg;
+};
+
+/* Sorts and merges ranges in place; their number after merging. */
+static int span_cmp(const void *a, const void *b)
+{
+	const struct owner_span *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static size_t spans_merge(struct owner_span *s, size_t n)
+{
+	size_t i, k = 0;
+
+	if (!n)
+		return 0;
+	qsort(s, n, sizeof(*s), span_cmp);
+	for (i = 1; i < n; i++) {
+		if ((__u64)s[i].lo <= (__u64)s[k].hi + 1) {
+			if (s[i].hi > s[k].hi)
+				s[k].hi = s[i].hi;
+		} else {
+			s[++k] = s[i];
+		}
+	}
+	return k + 1;
+}
+
+/*
+ * The spans a list match stands for (lo/hi pairs of n elements, max the
+ * largest value): one "any" when absent; a single element as written, its
+ * negation left to the datapath; a negated list as the ranges it leaves
+ * out, which may be none (then the rule matches nothing).  A new array in
+ * *out, its length in *n_out; 0 or -ENOMEM.
+ */
+static int owner_spans(bool present, bool negate, const __u32 *lohi, size_t n, __u32 max,
+		       struct owner_span **out, size_t *n_out)
+{
+	struct owner_span *s = calloc(n + 1, sizeof(*s)), *c;
+	size_t i, k = 0;
+	__u64 next = 0;
+
+	if (!s)
+		return -ENOMEM;
+	*out = s;
+	if (!present) {
+		s[0].lo = 1;
+		s[0].hi = 0;
+		*n_out = 1;
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		s[i].lo = lohi[2 * i];
+		s[i].hi = lohi[2 * i + 1];
+	}
+	if (n == 1 || !negate) {
+		for (i = 0; i < n; i++)
+			s[i].neg = negate;
+		*n_out = n;
+		return 0;
+	}
+	n = spans_merge(s, n);
+	c = calloc(n + 1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (s[i].lo > next)
+			c[k++] = (struct owner_span){(__u32)next, s[i].lo - 1, false};
+		next = (__u64)s[i].hi + 1;
+	}
+	if (next <= max)
+		c[k++] = (struct owner_span){(__u32)next, max, false};
+	free(s);
+	*out = c;
+	*n_out = k;
+	return 0;
+}
+
+static int id_spans(const struct xct_id_match *m, struct owner_span **out, size_t *n)
+{
+	__u32 *lohi = calloc(m->n * 2 + 1, sizeof(*lohi));
+	size_t i;
+	int ret;
+
+	if (!lohi)
+		return -ENOMEM;
+	for (i = 0; i < m->n; i++) {
+		lohi[2 * i] = m->list[i].lo;
+		lohi[2 * i + 1] = m->list[i].hi;
+	}
+	ret = owner_spans(m->present, m->negate, lohi, m->n, 0xfffffffeU, out, n);
+	free(lohi);
+	return ret;
+}
+
+static int port_spans(const struct xct_port_match *m, struct owner_span **out, size_t *n)
+{
+	__u32 *lohi = calloc(m->n * 2 + 1, sizeof(*lohi));
+	size_t i;
+	int ret;
+
+	if (!lohi)
+		return -ENOMEM;
+	for (i = 0; i < m->n; i++) {
+		lohi[2 * i] = m->list[i].lo;
+		lohi[2 * i + 1] = m->list[i].hi;
+	}
+	ret = owner_spans(m->present, m->negate, lohi, m->n, 0xffff, out, n);
+	free(lohi);
+	return ret;
+}
+
+/* The owner rules, each the product of its lists (uid x gid x daddr x
+ * dport) in order: xct_owner_rules holds at most XCT_OWNER_RULES_MAX. */
+static int compile_owner(struct compiler *cc)
+{
+	const struct xct_ruleset *rs = cc->rs;
+	struct xct_compiled *out = cc->out;
+	struct owner_span *uids = NULL, *gids = NULL, *ports = NULL;
+	size_t n_uids, n_gids, n_ports, n_addrs, total = 0, i, u, g, a, d;
+	__u64 cgid;
+	char msg[256];
+	int ret = 0;
+
+	if (!rs->n_owner_rules)
+		return 0;
+	out->owner = calloc(XCT_OWNER_RULES_MAX, sizeof(*out->owner));
+	if (!out->owner)
+		return -ENOMEM;
+	for (i = 0; i < rs->n_owner_rules && !ret; i++) {
+		const struct xct_rule *r = &rs->owner_rules[i];
+		struct xct_owner_rule base;
+
+		memset(&base, 0, sizeof(base));
+		base.verdict = r->action == XCT_ACTION_ACCEPT ? XCT_OWNER_ACCEPT
+			       : r->action == XCT_ACTION_DROP ? XCT_OWNER_DROP
+							      : XCT_OWNER_REJECT;
+		if (r->family) {
+			base.match |= XCT_OM_FAMILY;
+			base.family = r->family;
+		}
+		if (r->has_proto) {
+			base.match |= XCT_OM_PROTO;
+			base.proto = r->proto;
+		}
+		if (r->cgroup.present) {
+			if (xct_owner_cgroup_id(r->cgroup.path, &cgid, msg, sizeof(msg)))
+				return fail(cc, -EINVAL, &r->cgroup.loc, "%s", msg);
+			base.match |= XCT_OM_CGROUP | (r->cgroup.negate ? XCT_OM_CG_NEG : 0);
+			base.cgroup_id = cgid;
+			base.cg_level = r->cgroup.level;
+		}
+		if ((ret = id_spans(&r->skuid, &uids, &n_uids)) ||
+		    (ret = id_spans(&r->skgid, &gids, &n_gids)) ||
+		    (ret = port_spans(&r->dport, &ports, &n_ports)))
+			break;
+		n_addrs = r->daddr.present ? r->daddr.n : 1;
+		if (n_uids * n_gids * n_addrs * n_ports > XCT_OWNER_RULES_MAX - total) {
+			ret = fail_rule(cc, r,
+					"too many owner rules: this one takes %zu (one for each "
+					"combination of its lists' elements), %zu are left of %d",
+					n_uids * n_gids * n_addrs * n_ports,
+					XCT_OWNER_RULES_MAX - total, XCT_OWNER_RULES_MAX);
+			break;
+		}
+		for (u = 0; u < n_uids; u++)
+			for (g = 0; g < n_gids; g++)
+				for (a = 0; a < n_addrs; a++)
+					for (d = 0; d < n_ports; d++) {
+						struct xct_owner_rule o = base;
+
+						if (uids[u].lo <= uids[u].hi) {
+							o.match |=
+								XCT_OM_UID |
+								(uids[u].neg ? XCT_OM_UID_NEG : 0);
+							o.uid_lo = uids[u].lo;
+							o.uid_hi = uids[u].hi;
+						}
+						if (gids[g].lo <= gids[g].hi) {
+							o.match |=
+								XCT_OM_GID |
+								(gids[g].neg ? XCT_OM_GID_NEG : 0);
+							o.gid_lo = gids[g].lo;
+							o.gid_hi = gids[g].hi;
+						}
+						if (r->daddr.present) {
+							const struct xct_prefix *pf =
+								&r->daddr.list[a];
+
+							o.match |=
+								XCT_OM_DADDR |
+								(r->daddr.negate ? XCT_OM_DADDR_NEG
+										 : 0);
+							o.family = pf->family;
+							memcpy(o.daddr.bytes, pf->addr,
+							       sizeof(o.daddr.bytes));
+							o.dprefix = pf->plen;
+						}
+						if (ports[d].lo <= ports[d].hi) {
+							o.match |= XCT_OM_DPORT |
+								   (ports[d].neg ? XCT_OM_DPORT_NEG
+										 : 0);
+							o.dport_lo = (__u16)ports[d].lo;
+							o.dport_hi = (__u16)ports[d].hi;
+						}
+						out->owner[total++] = o;
+					}
+		free(uids);
+		free(gids);
+		free(ports);
+		uids = gids = ports = NULL;
+	}
+	free(uids);
+	free(gids);
+	free(ports);
+	out->n_owner = (__u32)total;
+	return ret;
+}
+
 /* ---- Entry points ---- */
 
 int xct_rules_compile(const struct xct_ruleset *rs, const char *file, xct_ifindex_fn ifindex,
@@ -1383,11 +1610,11 @@ int xct_rules_compile(const struct xct_ruleset *rs, const char *file, xct_ifinde
 	/* Interfaces first: an unknown name is the one error of the input
 	 * that only shows here, and costs nothing to find. */
 	if ((ret = add_zero_class(&cc)) || (ret = compile_ifaces(&cc, ifindex, ctx)) ||
-	    (ret = compile_nat(&cc, ifindex, ctx)) || (ret = compile_recs(&cc)) ||
-	    (ret = compile_meta(&cc)) || (ret = compile_addr(&cc, 0)) ||
-	    (ret = compile_addr(&cc, 1)) || (ret = compile_ports(&cc, 0)) ||
-	    (ret = compile_ports(&cc, 1)) || (ret = compile_icmp(&cc)) ||
-	    (ret = compile_flags(&cc)))
+	    (ret = compile_nat(&cc, ifindex, ctx)) || (ret = compile_owner(&cc)) ||
+	    (ret = compile_recs(&cc)) || (ret = compile_meta(&cc)) ||
+	    (ret = compile_addr(&cc, 0)) || (ret = compile_addr(&cc, 1)) ||
+	    (ret = compile_ports(&cc, 0)) || (ret = compile_ports(&cc, 1)) ||
+	    (ret = compile_icmp(&cc)) || (ret = compile_flags(&cc)))
 		goto fail;
 	mark_decided(&cc);
 	free(cc.slots);
@@ -1423,5 +1650,6 @@ void xct_compiled_free(struct xct_compiled *c)
 	free(c->port[1]);
 	free(c->icmp);
 	free(c->nat);
+	free(c->owner);
 	memset(c, 0, sizeof(*c));
 }

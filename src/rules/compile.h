@@ -13,6 +13,7 @@
 #include "rules/ruleset.h"
 #include "xct/policy.h"
 #include "xct/nat.h"
+#include "xct/owner.h"
 
 /* One distinct bit vector: bit r is set when rule r may match. */
 struct xct_cclass {
@@ -70,6 +71,11 @@ struct xct_compiled {
 	struct xct_nat_rule *nat; /* the NAT rules, in order */
 	__u32 n_nat;
 	__u32 has_dnat; /* one of them is a dnat rule */
+
+	/* The owner rules (rs->owner_rules) as xct_owner_rules holds them:
+	 * one per combination of their lists' elements, in order. */
+	struct xct_owner_rule *owner;
+	__u32 n_owner;
 };
 
 /* Resolves an interface name; the ifindex, or 0 if there is none. */
@@ -77,7 +83,7 @@ typedef __u32 (*xct_ifindex_fn)(const char *name, void *ctx);
 
 /*
  * Compiles rs into out.  Returns 0, or -EINVAL with err filled (an
- * interface that does not exist, too many rules), naming the rule's
+ * interface or a cgroup that does not exist, too many rules), naming the rule's
  * file:line:column; out is then empty.  file is used in messages only.
  */
 int xct_rules_compile(const struct xct_ruleset *rs, const char *file, xct_ifindex_fn ifindex,

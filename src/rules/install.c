@@ -54,6 +54,7 @@ static const struct {
 	M(sets_v4),	M(sets_v6),
 	M(sets_port),	M(log_limits),
 	M(nat_rules),	M(nat_ctl),
+	M(owner_rules),	M(owner_ctl),
 	M(nat),		{"xct_policy_ctl", offsetof(struct xct_policy_maps, ctl)},
 	M(iface_names),
 #undef M
@@ -779,6 +780,39 @@ static bool rule_meta_mark_in(const struct xct_rule *r)
 	return r->hook == XCT_HOOK_INGRESS && (r->meta_mark.present || r->meta_mark_set.present);
 }
 
+/*
+ * The owner rules of the spare generation (include/xct/owner.h), their
+ * texts for xct rules show, and their count, which the owner programs
+ * read for the generation the switch makes active.  The texts go after
+ * write_gen(), which empties the generation's texts first.
+ */
+static int write_owner(struct xct_policy_maps *m, const struct xct_ruleset *rs,
+		       const struct xct_compiled *c, __u32 gen)
+{
+	struct xct_owner_ctl ctl;
+	__u32 zero = 0, i, k;
+
+	for (i = 0; i < c->n_owner; i++) {
+		k = gen * XCT_OWNER_RULES_MAX + i;
+		if (bpf_map_update_elem(m->owner_rules, &k, &c->owner[i], BPF_ANY))
+			return -errno;
+	}
+	for (i = 0; i < rs->n_owner_rules; i++) {
+		struct xct_rule_text t = {.line = rs->owner_rules[i].loc.line};
+
+		snprintf(t.text, sizeof(t.text), "%s", rs->owner_rules[i].text);
+		k = TEXT_KEY(gen, XCT_OWNER_TEXT | i);
+		if (bpf_map_update_elem(m->rule_text, &k, &t, BPF_ANY))
+			return -errno;
+	}
+	if (bpf_map_lookup_elem(m->owner_ctl, &zero, &ctl))
+		return -errno;
+	ctl.n_rules[gen] = c->n_owner;
+	if (bpf_map_update_elem(m->owner_ctl, &zero, &ctl, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 int xct_policy_write_spare(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 			   const struct xct_compiled *c)
 {
@@ -805,6 +839,8 @@ int xct_policy_write_spare(struct xct_policy_maps *m, const struct xct_ruleset *
 		err = write_gen(m, rs, c, gen);
 	if (!err)
 		err = write_nat(m, c, gen, g);
+	if (!err)
+		err = write_owner(m, rs, c, gen);
 	if (err)
 		return err;
 

@@ -17,6 +17,7 @@ struct xct_policy_maps {
 	int iface_names; /* what the rules say of names, for interfaces attached later */
 	int sets_v4, sets_v6, sets_port; /* arrays of tries, by generation */
 	int nat_rules, nat_ctl, nat;	 /* NAT rules by generation, their header, bindings */
+	int owner_rules, owner_ctl;	 /* owner rules by generation, their counts */
 	struct xct_policy_ctl *ctl_mem;	 /* xct_policy_ctl, memory-mapped */
 	int lock_fd;			 /* the pin directory, flocked by writers; or -1 */
 };
@@ -80,7 +81,13 @@ int xct_policy_load_text(const char *file, const char *text, xct_ifindex_fn ifin
  */
 int xct_policy_iface_added(struct xct_policy_maps *m, __u32 ifindex, const char *name);
 
-/* Stops filtering: every packet is accepted, tracking goes on. */
+/* The text of owner rule k (of rs->owner_rules) of a generation is kept in
+ * xct_rule_text under TEXT_KEY(gen, XCT_OWNER_TEXT | k): no filter rule
+ * slot has that bit. */
+#define XCT_OWNER_TEXT 0x8000
+
+/* Stops filtering: every packet is accepted, tracking goes on; the owner
+ * rules stop with the filter rules. */
 int xct_policy_clear(struct xct_policy_maps *m);
 
 /* Called with each element of a set, as a prefix (ports: family 0, the

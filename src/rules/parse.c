@@ -29,6 +29,8 @@
  *	limit [rate] N/UNIT | N [k|m]bytes/UNIT [burst N [packets|[k|m]bytes]]
  *	      [per saddr]			UNIT: second minute hour day
  *	log | counter | comment "TEXT"
+ *	meta skuid|skgid [!=] ID|LO-HI|NAME|{ L }	owner rules: the connections
+ *	socket cgroupv2 level N [!=] "PATH"		this host's processes open
  *
  * A match is given at most once; a family or protocol may be repeated if
  * it agrees (nft's "ip saddr X ip daddr Y").  It is line oriented: a
@@ -47,6 +49,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -116,7 +120,7 @@ static const struct name_val rule_keywords[] = {
 	{"iif", 0},	{"oif", 0},	{"iifname", 0}, {"oifname", 0}, {"ip", 0},    {"ip6", 0},
 	{"tcp", 0},	{"udp", 0},	{"icmp", 0},	{"icmpv6", 0},	{"meta", 0},  {"saddr", 0},
 	{"daddr", 0},	{"sport", 0},	{"dport", 0},	{"ct", 0},	{"limit", 0}, {"log", 0},
-	{"counter", 0}, {"comment", 0}, {"with", 0},	{"th", 0},
+	{"counter", 0}, {"comment", 0}, {"with", 0},	{"th", 0},	{"socket", 0},
 };
 
 static const struct name_val proto_names[] = {
@@ -414,6 +418,7 @@ struct parser {
 	int chain_cur;
 	struct tok chain_open;
 	size_t chains_cap, maps_cap;
+	size_t owner_rules_cap;
 	int nat_action; /* of the NAT rule being parsed, for its messages */
 
 	struct define *defines;
@@ -1288,6 +1293,12 @@ struct rule_ctx {
 	char fam_src[24];     /* the word that set the family */
 	bool has_icmp_type;
 	bool has_ct;
+	size_t cap_skuid, cap_skgid;
+	struct tok owner_tok;	/* the first owner match ("meta", "socket") */
+	const char *owner_what; /* its name: "meta skuid", "socket cgroupv2" */
+	struct tok iface_tok;	/* iif or oif */
+	struct tok late_tok;	/* the first match an owner rule cannot decide */
+	const char *late_what;
 };
 
 static void rule_free(struct xct_rule *r)
@@ -1306,6 +1317,9 @@ static void rule_free(struct xct_rule *r)
 	free(r->sport.list);
 	free(r->dport.list);
 	free(r->icmp);
+	free(r->skuid.list);
+	free(r->skgid.list);
+	free(r->cgroup.path);
 }
 
 static bool proto_has_ports(__u8 proto)
@@ -1461,6 +1475,7 @@ static int parse_iface(struct parser *p, struct rule_ctx *rc)
 	rc->has_iface = true;
 	rc->iface_kw = kw;
 	rc->r.iface_by_name = by_name;
+	rc->iface_tok = kw;
 	rc->r.hook = egress ? XCT_HOOK_EGRESS : XCT_HOOK_INGRESS;
 	advance(p);
 	if (p->cur.type == TOK_NE) {
@@ -2058,7 +2073,9 @@ static int parse_proto_word(struct parser *p, struct rule_ctx *rc)
 /* ct mark, meta mark, ct status: their own file, part of this one. */
 #include "rules/parse_ct.h"
 
-/* meta l4proto (NUMBER | NAME) | meta mark ... */
+static int parse_owner_id(struct parser *p, struct rule_ctx *rc);
+
+/* meta l4proto (NUMBER | NAME) | meta mark ... | meta skuid|skgid ... */
 static int parse_meta(struct parser *p, struct rule_ctx *rc)
 {
 	struct suggest sg;
@@ -2070,8 +2087,11 @@ static int parse_meta(struct parser *p, struct rule_ctx *rc)
 	advance(p);
 	if (tok_is(&p->cur, "mark"))
 		return parse_meta_mark(p, rc, &p->last);
+	if (tok_is(&p->cur, "skuid") || tok_is(&p->cur, "skgid"))
+		return parse_owner_id(p, rc);
 	if (!tok_is(&p->cur, "l4proto"))
-		return perr(p, &p->cur, "expected 'l4proto' or 'mark' after 'meta', got %s",
+		return perr(p, &p->cur,
+			    "expected 'l4proto', 'mark', 'skuid' or 'skgid' after 'meta', got %s",
 			    GOT(&p->cur));
 	advance(p);
 	t = p->cur;
@@ -2112,6 +2132,291 @@ expected:
 		p, &t,
 		"expected a protocol (tcp, udp, icmp, icmpv6, sctp, gre, esp, ah or 0-255) after 'l4proto', got %s",
 		GOT(&t));
+}
+
+/* ---- Owner matches: meta skuid, meta skgid, socket cgroupv2 ---- */
+
+/* The largest id: (uid_t)-1 is "no id" to the kernel, never an owner's. */
+#define OWNER_ID_MAX 0xfffffffeULL
+
+struct id_ctx {
+	struct rule_ctx *rc;
+	struct xct_id_match *m;
+	size_t *cap;
+	bool group;
+};
+
+/* A user or group name to its id, from the system's databases
+ * (/etc/passwd, /etc/group, or what nsswitch.conf names). */
+static int owner_name_id(const char *name, bool group, __u32 *id)
+{
+	char buf[16384];
+	int err;
+
+	if (group) {
+		struct group gr, *res = NULL;
+
+		err = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
+		if (err || !res)
+			return -ENOENT;
+		*id = (__u32)gr.gr_gid;
+	} else {
+		struct passwd pw, *res = NULL;
+
+		err = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
+		if (err || !res)
+			return -ENOENT;
+		*id = (__u32)pw.pw_uid;
+	}
+	return 0;
+}
+
+/* One id: N, LO-HI, NAME or "NAME". */
+static int id_elem(struct parser *p, void *ctx)
+{
+	struct id_ctx *ic = ctx;
+	const struct tok *t = &p->cur;
+	const char *kw = ic->group ? "skgid" : "skuid";
+	const char *what = ic->group ? "group" : "user";
+	unsigned long long lo, hi;
+	struct xct_id_range r;
+	char name[256];
+	const char *dash;
+	size_t len;
+
+	if (t->type == TOK_STRING || (t->type == TOK_WORD && is_alpha(t->s[0]))) {
+		len = t->type == TOK_STRING ? t->len - 2 : t->len;
+		if (!len || len >= sizeof(name))
+			return perr(p, t, "invalid %s name %s", what, GOT(t));
+		memcpy(name, t->type == TOK_STRING ? t->s + 1 : t->s, len);
+		name[len] = 0;
+		if (memchr(name, ':', len) || memchr(name, '/', len))
+			return perr(p, t, "invalid %s name '%s'", what, name);
+		if (owner_name_id(name, ic->group, &r.lo))
+			return perr(p, t, "unknown %s '%s' (no such name in the %s database)", what,
+				    name, ic->group ? "group" : "password");
+		r.hi = r.lo;
+	} else if (t->type == TOK_WORD && is_digit(t->s[0])) {
+		dash = memchr(t->s, '-', t->len);
+		len = dash ? (size_t)(dash - t->s) : t->len;
+		if (parse_num(t->s, len, OWNER_ID_MAX, &lo) == NUM_RANGE ||
+		    (dash && parse_num(dash + 1, t->len - len - 1, OWNER_ID_MAX, &hi) == NUM_RANGE))
+			return perr(p, t, "%s id %s is out of range (0-%llu)", what, TXT(t),
+				    OWNER_ID_MAX);
+		if (parse_num(t->s, len, OWNER_ID_MAX, &lo) != NUM_OK ||
+		    (dash && parse_num(dash + 1, t->len - len - 1, OWNER_ID_MAX, &hi) != NUM_OK))
+			return perr(p, t,
+				    "expected a %s id, an id range or a %s name after '%s', got %s",
+				    what, what, kw, GOT(t));
+		if (!dash)
+			hi = lo;
+		if (hi < lo)
+			return perr(p, t, "%s id range %s is reversed (did you mean %llu-%llu?)",
+				    what, TXT(t), hi, lo);
+		r.lo = (__u32)lo;
+		r.hi = (__u32)hi;
+	} else {
+		return perr(p, t, "expected a %s id, an id range or a %s name after '%s', got %s",
+			    what, what, kw, GOT(t));
+	}
+	if (vec_reserve(ic->m->list, ic->m->n, *ic->cap))
+		return oom(p, t);
+	ic->m->list[ic->m->n++] = r;
+	advance(p);
+	return 0;
+}
+
+/* meta skuid|skgid [!=] (ID | LO-HI | NAME | { ... }); cur is the keyword. */
+static int parse_owner_id(struct parser *p, struct rule_ctx *rc)
+{
+	struct tok kw = p->cur;
+	bool group = tok_is(&kw, "skgid");
+	struct id_ctx ic = {rc, group ? &rc->r.skgid : &rc->r.skuid,
+			    group ? &rc->cap_skgid : &rc->cap_skuid, group};
+	size_t n;
+
+	if (ic.m->present)
+		return perr(p, &kw, "'meta %s' given twice", TXT(&kw));
+	ic.m->present = true;
+	if (!rc->owner_what) {
+		rc->owner_tok = kw;
+		rc->owner_what = group ? "meta skgid" : "meta skuid";
+	}
+	advance(p);
+	if (p->cur.type == TOK_NE) {
+		ic.m->negate = true;
+		advance(p);
+	}
+	if (p->cur.type == TOK_LBRACE)
+		return parse_list(p, TXT(&kw), false, id_elem, &ic, &n);
+	if (p->cur.type == TOK_WORD && p->cur.s[0] == '@')
+		return perr(p, &p->cur, "'meta %s' takes ids and names, not a set ('%s')", TXT(&kw),
+			    TXT(&p->cur));
+	return id_elem(p, &ic);
+}
+
+/* socket cgroupv2 level N [!=] "PATH" */
+static int parse_socket(struct parser *p, struct rule_ctx *rc)
+{
+	struct tok kw = p->cur, t;
+	unsigned long long level;
+	struct xct_cgroup_match *m = &rc->r.cgroup;
+	const char *s;
+	size_t len, i, depth = 0;
+
+	advance(p);
+	if (!tok_is(&p->cur, "cgroupv2"))
+		return perr(p, &p->cur, "expected 'cgroupv2' after 'socket', got %s", GOT(&p->cur));
+	if (m->present)
+		return perr(p, &p->cur, "'socket cgroupv2' given twice");
+	if (!rc->owner_what) {
+		rc->owner_tok = kw;
+		rc->owner_what = "socket cgroupv2";
+	}
+	advance(p);
+	if (!tok_is(&p->cur, "level"))
+		return perr(
+			p, &p->cur,
+			"expected 'level' after 'cgroupv2' (socket cgroupv2 level 1 \"PATH\"), got %s",
+			GOT(&p->cur));
+	advance(p);
+	t = p->cur;
+	if (t.type != TOK_WORD || !is_digit(t.s[0]))
+		return perr(p, &t, "expected a level (1-255) after 'level', got %s", GOT(&t));
+	switch (parse_num(t.s, t.len, 255, &level)) {
+	case NUM_OK:
+		break;
+	case NUM_RANGE:
+		return perr(p, &t, "cgroup level %s is out of range (1-255)", TXT(&t));
+	default:
+		return perr(p, &t, "expected a level (1-255) after 'level', got %s", GOT(&t));
+	}
+	if (level == 0)
+		return perr(p, &t,
+			    "cgroup level 0 is the root, which every process is under: "
+			    "give a level of 1 or more");
+	advance(p);
+	if (p->cur.type == TOK_NE) {
+		m->negate = true;
+		advance(p);
+	}
+	t = p->cur;
+	if (t.type != TOK_STRING && t.type != TOK_WORD)
+		return perr(p, &t,
+			    "expected a cgroup path in double quotes after 'level %llu', got %s",
+			    level, GOT(&t));
+	s = t.type == TOK_STRING ? t.s + 1 : t.s;
+	len = t.type == TOK_STRING ? t.len - 2 : t.len;
+	/* nft's form: relative to the cgroup2 mount; a leading '/' is allowed. */
+	while (len && s[0] == '/') {
+		s++;
+		len--;
+	}
+	while (len && s[len - 1] == '/')
+		len--;
+	if (!len)
+		return perr(
+			p, &t,
+			"empty cgroup path (the root is level 0, which every process is under)");
+	if (len >= 4096)
+		return perr(p, &t, "cgroup path is too long");
+	for (i = 0; i < len; i++) {
+		if (s[i] != '/')
+			continue;
+		if (s[i + 1] == '/')
+			return perr(p, &t, "empty component in cgroup path %s", GOT(&t));
+		depth++;
+	}
+	depth++;
+	for (i = 0; i < len; i++) {
+		size_t c = i;
+
+		while (c < len && s[c] != '/')
+			c++;
+		if ((c - i == 1 && s[i] == '.') || (c - i == 2 && s[i] == '.' && s[i + 1] == '.'))
+			return perr(p, &t, "'.' and '..' are not allowed in a cgroup path: %s",
+				    GOT(&t));
+		i = c;
+	}
+	/* The ancestor at level N is N directories below the root: a path
+	 * of another depth would never be it. */
+	if (depth != level)
+		return perr(p, &t,
+			    "cgroup '%.*s' is at level %zu, not %llu (the level counts the path's "
+			    "components: socket cgroupv2 level %zu \"%.*s\")",
+			    (int)len, s, depth, level, depth, (int)len, s);
+	m->present = true;
+	m->level = (__u8)level;
+	m->loc = t.loc;
+	m->path = strndup(s, len);
+	if (!m->path)
+		return oom(p, &t);
+	advance(p);
+	return 0;
+}
+
+static bool is_owner_rule(const struct xct_rule *r)
+{
+	return r->skuid.present || r->skgid.present || r->cgroup.present;
+}
+
+/* A negated list of one element is negated at run time; of more, it is
+ * turned into the ranges it leaves out (compile.c): a negated address
+ * list has no such form. */
+static int check_owner_rule(struct parser *p, const struct rule_ctx *rc)
+{
+	const struct xct_rule *r = &rc->r;
+	const struct tok *ot = &rc->owner_tok;
+	const char *what = rc->owner_what;
+	char b[8];
+
+	if (rc->iface_tok.len && r->hook == XCT_HOOK_INGRESS)
+		return perr(
+			p, &rc->iface_tok,
+			"'%s' cannot be used with 'iif': an arriving or forwarded packet has no "
+			"owner (an owner rule decides the connections this host's processes open)",
+			what);
+	if (rc->iface_tok.len)
+		return perr(
+			p, &rc->iface_tok,
+			"'%s' cannot be used with 'oif': an owner rule is decided at connect(), "
+			"before the route chooses the interface",
+			what);
+	if (r->action != XCT_ACTION_ACCEPT && r->action != XCT_ACTION_DROP &&
+	    r->action != XCT_ACTION_REJECT)
+		return perr(
+			p, ot,
+			"'%s' cannot be used with '%s' (an owner rule accepts, drops or rejects)",
+			what, actions[r->action].name);
+	if (rc->late_tok.len)
+		return perr(p, &rc->late_tok,
+			    "'%s' cannot be used with '%s': an owner rule is decided once, at a "
+			    "connection's connect() or first sendmsg(), before %s",
+			    rc->late_what, what,
+			    tok_is(&rc->late_tok, "saddr") || tok_is(&rc->late_tok, "sport")
+				    ? "its source address and port are chosen"
+				    : "any packet is sent");
+	if (r->has_proto && !proto_has_ports(r->proto))
+		return perr(p, ot,
+			    "'%s' decides tcp and udp connections, but the rule matches '%s'", what,
+			    proto_name(r->proto, b, sizeof(b)));
+	if (r->daddr.present && r->daddr.set >= 0)
+		return perr(
+			p, ot,
+			"'daddr @%s' cannot be used with '%s': an owner rule takes the addresses "
+			"written in it, not a set that changes while it runs",
+			p->rs.sets[r->daddr.set].name, what);
+	if (r->dport.present && r->dport.set >= 0)
+		return perr(p, ot,
+			    "'dport @%s' cannot be used with '%s': an owner rule takes the ports "
+			    "written in it, not a set that changes while it runs",
+			    p->rs.sets[r->dport.set].name, what);
+	if (r->daddr.present && r->daddr.negate && r->daddr.n > 1)
+		return perr(
+			p, ot,
+			"'daddr != { ... }' cannot be used with '%s': give one address or prefix after '!='",
+			what);
+	return 0;
 }
 
 static int ct_state_value(struct parser *p, void *ctx)
@@ -2473,6 +2778,9 @@ static const struct {
 	{"l4proto", "'l4proto' must follow 'meta' (meta l4proto sctp)"},
 	{"mark", "'mark' must follow 'ct' or 'meta' (ct mark 0x10, meta mark set 1)"},
 	{"status", "'status' must follow 'ct' (ct status dnat)"},
+	{"skuid", "'skuid' must follow 'meta' (meta skuid 1000)"},
+	{"skgid", "'skgid' must follow 'meta' (meta skgid 1000)"},
+	{"cgroupv2", "'cgroupv2' must follow 'socket' (socket cgroupv2 level 1 \"PATH\")"},
 	{"burst", "'burst' must follow a rate (limit 10/second burst 20)"},
 	{"rate", "'rate' must follow 'limit' (limit rate 10/second)"},
 	{"per", "'per' must follow a rate (limit 10/second per saddr)"},
@@ -2983,7 +3291,7 @@ static int parse_rule(struct parser *p, int action)
 	struct rule_ctx rc;
 	struct tok first = p->cur;
 	int err = 0;
-	bool nat;
+	bool nat, owner;
 
 	memset(&rc, 0, sizeof(rc));
 	rc.r.loc = first.loc;
@@ -2996,7 +3304,7 @@ static int parse_rule(struct parser *p, int action)
 		rc.r.hook = rc.r.action == XCT_ACTION_DNAT ? XCT_HOOK_INGRESS : XCT_HOOK_EGRESS;
 		if (p->rs.n_nat_rules >= NAT_RULES_MAX)
 			return perr(p, &first, "too many NAT rules (at most %d)", NAT_RULES_MAX);
-	} else if (p->rs.n_written >= RULES_MAX) {
+	} else if (p->rs.n_written + p->rs.n_owner_rules >= RULES_MAX) {
 		return perr(p, &first, "too many rules (at most %d)", RULES_MAX);
 	}
 	rc.r.chain_of = p->chain_cur;
@@ -3024,6 +3332,8 @@ static int parse_rule(struct parser *p, int action)
 	while (!err && !stmt_end(&p->cur)) {
 		const struct tok *t = &p->cur;
 		struct tok kw = *t;
+		bool had_flags = rc.r.has_tcp_flags;
+		size_t had_icmp = rc.r.n_icmp;
 
 		if (nat && (err = check_nat_word(p, &rc, t)))
 			break;
@@ -3055,6 +3365,8 @@ static int parse_rule(struct parser *p, int action)
 			err = parse_th(p, &rc);
 		else if (tok_is(t, "comment"))
 			err = parse_comment(p, &rc);
+		else if (tok_is(t, "socket"))
+			err = parse_socket(p, &rc);
 		else if (tok_is(t, "to") && nat)
 			err = perr(p, t, "'to' must follow '%s' directly",
 				   actions[rc.r.action].name);
@@ -3064,21 +3376,54 @@ static int parse_rule(struct parser *p, int action)
 			err = unknown_in_rule(p, &rc);
 		if (!err && nat)
 			err = check_nat_rule(p, &rc, &kw);
+		if (!err && nat && is_owner_rule(&rc.r))
+			err = perr(p, &rc.owner_tok, "'%s' cannot be used with '%s'", rc.owner_what,
+				   actions[rc.r.action].name);
+		/* What an owner rule cannot decide, should the rule be one. */
+		if (!err && !rc.late_what) {
+			if (rc.r.has_tcp_flags != had_flags)
+				rc.late_what = "tcp flags";
+			else if (rc.r.n_icmp != had_icmp)
+				rc.late_what = tok_is(&kw, "icmpv6") ? "icmpv6 type" : "icmp type";
+			else if (tok_is(&kw, "ct"))
+				rc.late_what = "ct state";
+			else if (tok_is(&kw, "limit") || tok_is(&kw, "log") ||
+				 tok_is(&kw, "saddr") || tok_is(&kw, "sport"))
+				rc.late_what = tok_is(&kw, "limit")   ? "limit"
+					       : tok_is(&kw, "log")   ? "log"
+					       : tok_is(&kw, "saddr") ? "saddr"
+								      : "sport";
+			if (rc.late_what)
+				rc.late_tok = kw;
+		}
 	}
 	if (!err)
 		err = check_continue_rule(p, &rc, &first);
+	if (!err && is_owner_rule(&rc.r))
+		err = check_owner_rule(p, &rc);
+	if (!err && is_owner_rule(&rc.r) && p->chain_cur >= 0)
+		err = perr(p, &first,
+			   "an owner rule (meta skuid, meta skgid, socket cgroupv2) is decided at "
+			   "connect(), apart from the chains: write it in the base list");
 	/* A translated port needs a protocol that has ports (as in nft). */
 	if (!err)
 		err = check_flow_rule(p, &rc, &first);
 	if (!err && rc.r.action == XCT_ACTION_DNAT && rc.r.nat_to.has_ports &&
 	    (!rc.r.has_proto || (rc.r.proto != PROTO_TCP && rc.r.proto != PROTO_UDP)))
 		err = perr(p, &first, "'dnat to ADDR:PORT' needs 'tcp' or 'udp' in the rule");
+	owner = !err && is_owner_rule(&rc.r);
+	/* Owner rules keep their text in the filter rules' text map: they
+	 * count against the same limit. */
+	if (owner && p->rs.n_written + p->rs.n_owner_rules >= RULES_MAX)
+		err = perr(p, &first, "too many rules (at most %d)", RULES_MAX);
 	if (!err) {
 		rc.r.text = expand_text(p, first.off, p->last.end);
 		if (!rc.r.text)
 			err = oom(p, &first);
-		else if (nat ? vec_reserve(p->rs.nat_rules, p->rs.n_nat_rules, p->nat_rules_cap)
-			     : vec_reserve(p->rs.written, p->rs.n_written, p->rules_cap))
+		else if (nat	 ? vec_reserve(p->rs.nat_rules, p->rs.n_nat_rules, p->nat_rules_cap)
+			 : owner ? vec_reserve(p->rs.owner_rules, p->rs.n_owner_rules,
+					       p->owner_rules_cap)
+				 : vec_reserve(p->rs.written, p->rs.n_written, p->rules_cap))
 			err = oom(p, &first);
 	}
 	if (err) {
@@ -3087,6 +3432,8 @@ static int parse_rule(struct parser *p, int action)
 	}
 	if (nat)
 		p->rs.nat_rules[p->rs.n_nat_rules++] = rc.r;
+	else if (owner)
+		p->rs.owner_rules[p->rs.n_owner_rules++] = rc.r;
 	else
 		p->rs.written[p->rs.n_written++] = rc.r;
 	return 0;
@@ -3468,6 +3815,12 @@ static int check_flow_rule(struct parser *p, struct rule_ctx *rc, const struct t
 			p, first,
 			"a rule starts with its action (accept, drop, reject or notrack), got '%s'",
 			TXT(first));
+	/* The vmap's element gives the verdict: a rule has no other. */
+	if (a != XCT_ACTION_VMAP && rc->r.vmap)
+		return perr(p, first,
+			    "a vmap rule takes its verdict from the map: write it without '%s' "
+			    "(tcp dport vmap { 22 : accept })",
+			    actions[a].name);
 	if (a != XCT_ACTION_JUMP && a != XCT_ACTION_GOTO && a != XCT_ACTION_VMAP &&
 	    a != XCT_ACTION_RETURN)
 		return 0;
@@ -3951,9 +4304,12 @@ void xct_ruleset_free(struct xct_ruleset *rs)
 	free(rs->maps);
 	free(rs->chains);
 	free(rs->written);
+	for (i = 0; i < rs->n_owner_rules; i++)
+		rule_free(&rs->owner_rules[i]);
 	free(rs->sets);
 	free(rs->rules);
 	free(rs->nat_rules);
+	free(rs->owner_rules);
 	memset(rs, 0, sizeof(*rs));
 }
 

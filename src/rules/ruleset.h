@@ -81,6 +81,32 @@ struct xct_icmp_match {
 	__s16 code;
 };
 
+/* An inclusive range of user or group ids; a single id has lo == hi. */
+struct xct_id_range {
+	__u32 lo;
+	__u32 hi;
+};
+
+/* meta skuid|skgid [!=] ID|LO-HI|NAME|{ L }: names are resolved to ids
+ * when the file is read. */
+struct xct_id_match {
+	bool present;
+	bool negate;
+	struct xct_id_range *list;
+	size_t n;
+};
+
+/* socket cgroupv2 level N [!=] "PATH": the cgroup at level N of the
+ * owner's ancestry (the root is level 0) is PATH, relative to the cgroup2
+ * mount; resolved to its id when the rules are compiled. */
+struct xct_cgroup_match {
+	bool present;
+	bool negate;
+	__u8 level;
+	char *path;
+	struct xct_src_loc loc; /* of the path, for the error when it does not exist */
+};
+
 enum xct_rule_action {
 	XCT_ACTION_ACCEPT,
 	XCT_ACTION_DROP,
@@ -258,6 +284,10 @@ struct xct_rule {
 
 	struct xct_nat_to nat_to; /* NAT rules */
 
+	/* Owner rules: the owner of a connection the host opens */
+	struct xct_id_match skuid, skgid;
+	struct xct_cgroup_match cgroup;
+
 	struct xct_jump *jump; /* XCT_ACTION_JUMP, XCT_ACTION_GOTO */
 	struct xct_vmap *vmap; /* XCT_ACTION_VMAP */
 	int chain_of;	       /* as written: its chain, -1 for the base list */
@@ -309,6 +339,11 @@ struct xct_ruleset {
 	 * translation on its first packet, apart from the filter rules */
 	struct xct_rule *nat_rules;
 	size_t n_nat_rules;
+	/* rules with meta skuid, meta skgid or socket cgroupv2, in order:
+	 * decided at a local connection's connect() or first sendmsg(),
+	 * apart from the filter rules */
+	struct xct_rule *owner_rules;
+	size_t n_owner_rules;
 };
 
 /* The first error in a file.  line_text is the offending line (without the

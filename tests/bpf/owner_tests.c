@@ -10,6 +10,8 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
+#include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 
 #include "fixture.h"
@@ -197,5 +199,109 @@ TEST(owner_not_recorded_local_end_looks_nothing_up)
 	CHECK_EQ(r.n, 1);
 	CHECK_EQ(r.size, sizeof(struct xct_ct_event));
 	CHECK(owner_filed(&fx, &c));
+	fixture_teardown(&fx);
+}
+
+/* A record under f's key made at ns (CLOCK_MONOTONIC) by socket cookie. */
+static void plant_owner_at(struct fixture *fx, const struct flow *f, __u64 cookie, __u64 ns)
+{
+	struct xct_owner o;
+	struct xct_ct_key key;
+	__u8 side;
+
+	memset(&o, 0, sizeof(o));
+	o.cookie = cookie;
+	o.time_ns = ns;
+	o.how = XCT_OWNER_CONNECT;
+	flow_key(f, &key, &side);
+	if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_owner), &key, &o, BPF_ANY))
+		CHECK_FAIL("cannot file an owner: %s", strerror(errno));
+}
+
+/* Socket cookie is alive: in xct_owner_sock, as until its release. */
+static void socket_alive(struct fixture *fx, __u64 cookie)
+{
+	struct xct_owner o = {.cookie = cookie};
+
+	if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.xct_owner_sock), &cookie, &o, BPF_ANY))
+		CHECK_FAIL("cannot file a socket: %s", strerror(errno));
+}
+
+static __u64 owner_stat(struct fixture *fx, __u32 slot)
+{
+	int ncpu = libbpf_num_possible_cpus(), i;
+	__u64 v[512], sum = 0;
+
+	if (ncpu > 512 ||
+	    bpf_map_lookup_elem(bpf_map__fd(fx->skel->maps.xct_owner_stats), &slot, v))
+		return (__u64)-1;
+	for (i = 0; i < ncpu; i++)
+		sum += v[i];
+	return sum;
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+/*
+ * The collector sweeps the owner records no entry holds: a released
+ * socket's once past the grace, and any once older than the longest
+ * timeout; a record an entry holds, a live socket's and a released one's
+ * within the grace stay.  Counted as owner_swept.
+ */
+TEST(owner_sweep_records_no_entry_holds)
+{
+	struct flow held = make_flow(XCT_IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
+	struct flow gone = make_flow(XCT_IPPROTO_TCP, "127.0.0.1", 40001, "127.0.0.1", 80);
+	struct flow fresh = make_flow(XCT_IPPROTO_TCP, "127.0.0.1", 40002, "127.0.0.1", 80);
+	struct flow alive = make_flow(XCT_IPPROTO_UDP, "127.0.0.1", 40003, "127.0.0.1", 53);
+	struct xct_tunables tun = {};
+	struct fixture fx;
+	__u64 now = mono_ns(), old = now - 3 * XCT_OWNER_SWEEP_GRACE_NS;
+	__u32 zero = 0;
+	int i;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	owners_on(&fx, 1);
+	tcp_handshake(&fx, &held);
+	plant_owner_at(&fx, &held, 1, old); /* released, but its entry holds it */
+	plant_owner_at(&fx, &gone, 2, old);
+	plant_owner_at(&fx, &fresh, 3, now);
+	plant_owner_at(&fx, &alive, 4, old);
+	socket_alive(&fx, 4);
+	gc_run(&fx);
+	CHECK(owner_filed(&fx, &held));
+	CHECK(!owner_filed(&fx, &gone));
+	CHECK(owner_filed(&fx, &fresh));
+	CHECK(owner_filed(&fx, &alive));
+	CHECK_EQ(owner_stat(&fx, XCT_OWNER_S_SWEPT), 1);
+
+	/* Every timeout at 1 s: a live socket's record older than that goes;
+	 * the held one stays with its entry (alive, 1 s old entries do not
+	 * expire in the fixture's fixed clock). */
+	for (i = 0; i < XCT_TUNABLE_MAX; i++)
+		tun.v[i] = xct_tunable_default((enum xct_tunable)i);
+	for (i = XCT_TUNABLE_GENERIC; i <= XCT_TUNABLE_ICMPV6; i++)
+		tun.v[i] = 1;
+	tun.written = XCT_TUNABLES_WRITTEN;
+	CHECK_EQ(bpf_map_update_elem(bpf_map__fd(fx.skel->maps.data_xct_timeouts), &zero, &tun,
+				     BPF_ANY),
+		 0);
+	gc_run(&fx);
+	CHECK(!owner_filed(&fx, &alive));
+	CHECK(owner_filed(&fx, &fresh)); /* younger than 1 s, still */
+	CHECK_EQ(owner_stat(&fx, XCT_OWNER_S_SWEPT), 2);
+
+	/* Owners not recorded: nothing is swept. */
+	owners_on(&fx, 0);
+	plant_owner_at(&fx, &gone, 2, old);
+	gc_run(&fx);
+	CHECK(owner_filed(&fx, &gone));
 	fixture_teardown(&fx);
 }

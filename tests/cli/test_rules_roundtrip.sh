@@ -5,7 +5,8 @@
 # the language (named sets of both kinds, an empty one, lists, negations,
 # every match, marks and ct status, continue, limits of every form, log,
 # counter, reject, notrack, the policy, masquerade, snat, dnat to one
-# target and to backends), with an
+# target and to backends, owner rules by uid and gid with lists, ranges,
+# names and negations), with an
 # element added to a running set, is shown, the output loaded and shown
 # again.  The statements shown are the same each time (only the "# line"
 # notes follow the file loaded), and a second round is byte-identical.
@@ -26,7 +27,7 @@ PIN="$STATE/bpf/xct"
 x() { ip netns exec "$NS" "$XCT" --pin-path "$PIN" "$@"; }
 
 # The statements of a rules show, without their "# line N: ..." notes.
-statements() { sed -E 's/ +# line [0-9]+: (packets [0-9]+ bytes [0-9]+|NAT|chain|map|jump|goto)$//' "$1"; }
+statements() { sed -E 's/ +# line [0-9]+: (packets [0-9]+ bytes [0-9]+|NAT|chain|map|jump|goto|owner)$//' "$1"; }
 # The same without the set statements.
 rules_only() { statements "$1" | sed -e '/^set .*{$/,/^}$/d' -e '/^set /d'; }
 
@@ -94,6 +95,9 @@ masquerade oif xc0 ip saddr 10.6.0.0/16 fully-random
 dnat to 10.9.2.2:80 iif xc0 tcp dport 8080
 dnat to { 10.9.2.4:80, 10.9.2.5:80, 10.9.2.6 } iif xc0 tcp dport 8081
 dnat to 10.9.2.3 iif xc0 daddr 198.51.100.10 udp
+reject meta skuid { 1000, 2000-2999 } tcp dport { 80, 443 }
+accept meta skgid != "root" daddr 192.0.2.0/24
+drop ip6 meta skuid != { 0, 65534 } udp
 EOF
 
 load_and_show() { # FILE OUT
@@ -122,7 +126,7 @@ fi
 # dropped, the one line holding two statements split).
 want=$(sed -E -e 's/ *#.*$//' -e '/^set /,/}/d' -e '/^$/d' "$STATE/full.xct" | sed 's/; /\n/' | sort)
 got=$(rules_only "$STATE/show0" | sort)
-if [ "$got" = "$want" ] && [ "$(wc -l <<<"$got")" = 46 ]; then
+if [ "$got" = "$want" ] && [ "$(wc -l <<<"$got")" = 49 ]; then
 	ok rules_roundtrip_shows_every_statement
 else
 	not_ok rules_roundtrip_shows_every_statement

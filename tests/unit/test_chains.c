@@ -190,6 +190,9 @@ TEST(chains_conjunction_of_lists)
 TEST(chains_errors)
 {
 	CHAIN_ERR("jump web\n", 1, 6, "unknown chain 'web'");
+	CHAIN_ERR("accept saddr vmap { 10.0.0.0/8 : drop }\n", 1, 1,
+		  "a vmap rule takes its verdict from the map: write it without 'accept' (tcp "
+		  "dport vmap { 22 : accept })");
 	CHAIN_ERR("jump\n", 1, 5, "expected a chain name after 'jump', got end of line");
 	CHAIN_ERR("chain a {\njump b\n}\nchain b {\ngoto a tcp\n}\n", 5, 6,
 		  "jump loop: chain 'a' is reached again from chain 'b'");

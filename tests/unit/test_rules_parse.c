@@ -707,7 +707,7 @@ TEST(rules_parse_family_proto)
 		"accept meta l4proto 6x", 1, 21,
 		"expected a protocol (tcp, udp, icmp, icmpv6, sctp, gre, esp, ah or 0-255) after 'l4proto', got '6x'");
 	CHECK_PERR("accept meta foo 1", 1, 13,
-		   "expected 'l4proto' or 'mark' after 'meta', got 'foo'");
+		   "expected 'l4proto', 'mark', 'skuid' or 'skgid' after 'meta', got 'foo'");
 }
 
 /* ---- Addresses ---- */
