@@ -14,39 +14,13 @@
 
 #include "check.h"
 #include "rules/ruleset.h"
+#include "rules_check.h"
 #include "xct/abi.h"
 
 #define C_FILE "c.rules"
 
-static int parse_c(const char *text, struct xct_ruleset *rs, struct xct_rules_error *err)
-{
-	memset(err, 0, sizeof(*err));
-	return xct_rules_parse(C_FILE, text, strlen(text), rs, err);
-}
-
-#define CHAIN_OK(text, rs)                                                                         \
-	do {                                                                                       \
-		struct xct_rules_error __e;                                                        \
-		if (parse_c((text), (rs), &__e)) {                                                 \
-			CHECK_FAIL("parsing failed: %u:%u: %s", __e.loc.line, __e.loc.col,         \
-				   __e.msg);                                                       \
-			memset((rs), 0, sizeof(*(rs)));                                            \
-		}                                                                                  \
-	} while (0)
-
-#define CHAIN_ERR(text, l, c, m)                                                                   \
-	do {                                                                                       \
-		struct xct_ruleset __rs;                                                           \
-		struct xct_rules_error __e;                                                        \
-		int __r = parse_c((text), &__rs, &__e);                                            \
-		CHECK_EQ(__r, -EINVAL);                                                            \
-		CHECK_STR(__e.file, C_FILE);                                                       \
-		CHECK_EQ(__e.loc.line, (l));                                                       \
-		CHECK_EQ(__e.loc.col, (c));                                                        \
-		CHECK_STR(__e.msg, (m));                                                           \
-		if (!__r)                                                                          \
-			xct_ruleset_free(&__rs);                                                   \
-	} while (0)
+#define CHAIN_OK(text, rs)	  RULES_OK(C_FILE, text, rs)
+#define CHAIN_ERR(text, l, c, m) RULES_ERR(C_FILE, text, l, c, m)
 
 /* The expanded list, one word per rule: "A" accept, "D" drop, "R>N" a
  * return going on from rule N; each followed by ":LINE". */

@@ -13,36 +13,13 @@
 #include "check.h"
 #include "rules/compile.h"
 #include "rules/ruleset.h"
+#include "rules_check.h"
 #include "xct/policy.h"
 
 #define M_FILE "m.rules"
 
-static int mparse(const char *text, struct xct_ruleset *rs, struct xct_rules_error *err)
-{
-	return xct_rules_parse(M_FILE, text, strlen(text), rs, err);
-}
-
-#define MPARSE_OK(text, rs)                                                                        \
-	do {                                                                                       \
-		struct xct_rules_error __e;                                                        \
-		if (mparse((text), (rs), &__e))                                                    \
-			CHECK_FAIL("parsing \"%s\" failed: %u:%u: %s", (text), __e.loc.line,       \
-				   __e.loc.col, __e.msg);                                          \
-	} while (0)
-
-#define MCHECK_PERR(text, l, c, m)                                                                 \
-	do {                                                                                       \
-		struct xct_ruleset __rs;                                                           \
-		struct xct_rules_error __e;                                                        \
-		int __r = mparse((text), &__rs, &__e);                                             \
-		CHECK_EQ(__r, -EINVAL);                                                            \
-		CHECK_STR(__e.file, M_FILE);                                                       \
-		CHECK_EQ(__e.loc.line, (l));                                                       \
-		CHECK_EQ(__e.loc.col, (c));                                                        \
-		CHECK_STR(__e.msg, (m));                                                           \
-		if (!__r)                                                                          \
-			xct_ruleset_free(&__rs);                                                   \
-	} while (0)
+#define MPARSE_OK(text, rs)	     RULES_OK(M_FILE, text, rs)
+#define MCHECK_PERR(text, l, c, m) RULES_ERR(M_FILE, text, l, c, m)
 
 TEST(rules_marks_match_parse)
 {

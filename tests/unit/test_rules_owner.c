@@ -12,34 +12,12 @@
 
 #include "check.h"
 #include "rules/ruleset.h"
+#include "rules_check.h"
 
 #define T_FILE "o.rules"
 
-static int parse_o(const char *text, struct xct_ruleset *rs, struct xct_rules_error *err)
-{
-	return xct_rules_parse(T_FILE, text, strlen(text), rs, err);
-}
-
-#define PARSE_OK(text, rs)                                                                         \
-	do {                                                                                       \
-		struct xct_rules_error __e;                                                        \
-		if (parse_o((text), (rs), &__e))                                                   \
-			CHECK_FAIL("parsing \"%s\" failed: %u:%u: %s", (text), __e.loc.line,       \
-				   __e.loc.col, __e.msg);                                          \
-	} while (0)
-
-#define CHECK_PERR(text, l, c, m)                                                                  \
-	do {                                                                                       \
-		struct xct_ruleset __rs;                                                           \
-		struct xct_rules_error __e;                                                        \
-		int __r = parse_o((text), &__rs, &__e);                                            \
-		CHECK_EQ(__r, -EINVAL);                                                            \
-		CHECK_EQ(__e.loc.line, (l));                                                       \
-		CHECK_EQ(__e.loc.col, (c));                                                        \
-		CHECK_STR(__e.msg, (m));                                                           \
-		if (!__r)                                                                          \
-			xct_ruleset_free(&__rs);                                                   \
-	} while (0)
+#define PARSE_OK(text, rs)	    RULES_OK(T_FILE, text, rs)
+#define CHECK_PERR(text, l, c, m) RULES_ERR(T_FILE, text, l, c, m)
 
 TEST(rules_owner_uid_forms)
 {

@@ -16,46 +16,19 @@
 
 #include "check.h"
 #include "rules/ruleset.h"
+#include "rules_check.h"
 #include "xct/abi.h"
 
 #define T_FILE "t.rules"
 
 static int parse_text(const char *text, struct xct_ruleset *rs, struct xct_rules_error *err)
 {
-	return xct_rules_parse(T_FILE, text, strlen(text), rs, err);
+	return rules_parse_text(T_FILE, text, rs, err);
 }
 
-static bool ruleset_empty(const struct xct_ruleset *rs)
-{
-	static const struct xct_ruleset zero;
-
-	return !memcmp(rs, &zero, sizeof(zero));
-}
-
-/* Parses text that must parse; a failure shows the parser's error. */
-#define PARSE_OK(text, rs)                                                                         \
-	do {                                                                                       \
-		struct xct_rules_error __e;                                                        \
-		if (parse_text((text), (rs), &__e))                                                \
-			CHECK_FAIL("parsing \"%s\" failed: %u:%u: %s", (text), __e.loc.line,       \
-				   __e.loc.col, __e.msg);                                          \
-	} while (0)
-
-/* Parses text that must fail with msg at line:col, leaving nothing. */
-#define CHECK_PERR(text, l, c, m)                                                                  \
-	do {                                                                                       \
-		struct xct_ruleset __rs;                                                           \
-		struct xct_rules_error __e;                                                        \
-		int __r = parse_text((text), &__rs, &__e);                                         \
-		CHECK_EQ(__r, -EINVAL);                                                            \
-		CHECK_STR(__e.file, T_FILE);                                                       \
-		CHECK_EQ(__e.loc.line, (l));                                                       \
-		CHECK_EQ(__e.loc.col, (c));                                                        \
-		CHECK_STR(__e.msg, (m));                                                           \
-		CHECK(ruleset_empty(&__rs));                                                       \
-		if (!__r)                                                                          \
-			xct_ruleset_free(&__rs);                                                   \
-	} while (0)
+#define ruleset_empty rules_ruleset_empty
+#define PARSE_OK(text, rs)	    RULES_OK(T_FILE, text, rs)
+#define CHECK_PERR(text, l, c, m) RULES_ERR(T_FILE, text, l, c, m)
 
 static const struct xct_rule zero_rule = {
 	.saddr.set = -1, .daddr.set = -1, .sport.set = -1, .dport.set = -1};
