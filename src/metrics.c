@@ -21,6 +21,7 @@
 #include "table.h"
 #include "xct.h"
 #include "xct/nat.h"
+#include "xct/owner.h"
 #include "xct/policy.h"
 
 static void family(FILE *f, const char *name, const char *type, const char *help)
@@ -147,6 +148,48 @@ static void write_counters(FILE *f, const struct xct_table *t)
 	       (double)xct_counter_total(t, XCT_S_EVENTS_LOST));
 	sample(f, "xct_events_lost_total", "stream=\"drops\"",
 	       (double)xct_counter_total(t, XCT_S_DROP_EVENTS_LOST));
+}
+
+/* What the owner programs counted (xct_owner_stats, per CPU), by name;
+ * nothing when the instance has no owner maps. */
+static void write_owner(FILE *f, const char *pin_path)
+{
+	static const char *const names[XCT_OWNER_STATS_COUNT] = {
+		[XCT_OWNER_S_RECORDED] = "recorded",	   [XCT_OWNER_S_FULL] = "full",
+		[XCT_OWNER_S_REFUSED] = "refused",	   [XCT_OWNER_S_NO_LISTENER] = "no_listener",
+		[XCT_OWNER_S_SWEPT] = "swept",
+	};
+	int ncpus = libbpf_num_possible_cpus(), fd, cpu;
+	char path[4096], labels[48];
+	__u64 *vals;
+	__u32 k;
+
+	snprintf(path, sizeof(path), "%s/xct_owner_stats", pin_path);
+	fd = bpf_obj_get(path);
+	if (fd < 0 || ncpus <= 0) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	vals = calloc((size_t)ncpus, sizeof(*vals));
+	if (vals) {
+		family(f, "xct_owner_records_total", "counter",
+		       "Connection owners (xct attach-cgroup): recorded, not recorded for a full "
+		       "map, refused by an owner rule, accepted without a listener seen, swept "
+		       "when no entry held them");
+		for (k = 0; k < XCT_OWNER_STATS_COUNT; k++) {
+			double sum = 0;
+
+			if (bpf_map_lookup_elem(fd, &k, vals))
+				continue;
+			for (cpu = 0; cpu < ncpus; cpu++)
+				sum += (double)vals[cpu];
+			snprintf(labels, sizeof(labels), "event=\"%s\"", names[k]);
+			sample(f, "xct_owner_records_total", labels, sum);
+		}
+		free(vals);
+	}
+	close(fd);
 }
 
 /* The policy maps under the pin path given as ctx. */
@@ -478,6 +521,7 @@ int xct_metrics_write(FILE *f, const char *pin_path, const struct xctd_stats *st
 	one(f, "xct_conntrack_entries_limit", "gauge", "Connections the table holds at most",
 	    t.max_entries);
 	write_counters(f, &t);
+	write_owner(f, pin_path);
 
 	bpf_map_lookup_elem(t.gc_fd, &zero, &gc);
 	one(f, "xct_conntrack_gc_interval_seconds", "gauge",

@@ -341,5 +341,9 @@ for e in json.load(sys.stdin):
         print(sum(num(v["value"]) for v in e["values"]))')
 [ -n "$swept" ] && [ "$swept" -ge $((after - base)) ]
 check owner_sweep_counted $? "owner_swept: '$swept', want at least $((after - base))"
+# xct metrics says the same as the map.
+metric=$(xct_r metrics 2>/dev/null | awk '$1 == "xct_owner_records_total{event=\"swept\"}" { print $2 }')
+[ -n "$metric" ] && [ "$metric" = "$swept" ]
+check owner_sweep_in_metrics $? "xct_owner_records_total{event=\"swept\"} '$metric', the map: '$swept'"
 
 [ "$failures" = 0 ]
