@@ -20,6 +20,10 @@ ctd_cleanup() {
 		kill "$CTD_PID" 2>/dev/null
 		wait "$CTD_PID" 2>/dev/null
 	fi
+	# What a test set up beyond the lib's, undone before the namespaces go.
+	if declare -F ctd_cleanup_more >/dev/null; then
+		ctd_cleanup_more
+	fi
 	e2e_cleanup
 	ip netns del "$NS_B" 2>/dev/null
 	[ -n "$WORK" ] && rm -rf "$WORK"
@@ -35,10 +39,10 @@ ctd() { in_ns "$NS_B" conntrackd -C "$WORK/ctd.conf" "$@"; }
 # xct on the router, with xctd's socket.
 xs() { ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" --socket "$WORK/run/xctd.sock" "$@"; }
 
-# stat PATH...: the values at these paths (a.b) of xct -j sync stats,
+# jget PATH...: the values at these paths (a.b) of the JSON on stdin,
 # space-separated, in lower case (true, false).
-stat() {
-	xs -j sync stats 2>/dev/null | "$PYTHON" -c '
+jget() {
+	"$PYTHON" -c '
 import json, sys
 r = json.load(sys.stdin)
 out = []
@@ -49,6 +53,8 @@ for p in sys.argv[1:]:
     out.append(str(v).lower())
 print(" ".join(out))' "$@"
 }
+# stat PATH...: the same of xct -j sync stats.
+stat() { xs -j sync stats 2>/dev/null | jget "$@"; }
 stat_is() { [ "$(stat "$1")" = "$2" ]; }
 stat_ge() { [ "$(stat "$1")" -ge "$2" ] 2>/dev/null; }
 

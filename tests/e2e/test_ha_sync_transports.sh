@@ -34,61 +34,24 @@
 set -u
 NS_PREFIX=hasynctr
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+CTD_TEST=ha_sync_transports
 source "$(dirname "${BASH_SOURCE[0]}")/ctd_lib.sh"
 
-NS_B="xct-b-$TAG"
-SYNC_R=10.231.9.1
-SYNC_B=10.231.9.2
 # A second pair of addresses on the sync link, for traffic the backup's
 # xct tracks (the sync addresses themselves are ignored by its xctd).
 PING_R=10.231.8.1
 PING_B=10.231.8.2
-SYNC_PORT=3780
 SYNC_GROUP=225.0.0.50
 METRICS_PORT=9468
-WORK=""
-CTD_PID=""
 XCTD_B_PID=""
 
-sync_cleanup() {
-	kill_in_ns "$NS_C" "$NS_S" "$NS_B"
-	if [ -n "$CTD_PID" ]; then
-		kill "$CTD_PID" 2>/dev/null
-		wait "$CTD_PID" 2>/dev/null
-	fi
+# The backup's own xct, beside the lib's clean-up.
+ctd_cleanup_more() {
 	[ -n "$PIN_ROOT" ] && ip netns exec "$NS_B" "$XCT" --pin-path "$PIN_ROOT/b" detach --all \
 		>/dev/null 2>&1
-	e2e_cleanup
-	ip netns del "$NS_B" 2>/dev/null
-	[ -n "$WORK" ] && rm -rf "$WORK"
-}
-trap sync_cleanup EXIT
-
-fail_setup() {
-	echo "not ok ha_sync_transports setup: $*"
-	exit 1
 }
 
-ctd() { in_ns "$NS_B" conntrackd -C "$WORK/ctd.conf" "$@"; }
-xs() { ip netns exec "$NS_R" "$XCT" --pin-path "$XCT_PIN" --socket "$WORK/run/xctd.sock" "$@"; }
 xb() { ip netns exec "$NS_B" "$XCT" --pin-path "$PIN_ROOT/b" --socket "$WORK/b.sock" "$@"; }
-
-# jget FILE-OR-- PATH...: the values at these paths (a.b) of JSON on stdin.
-jget() {
-	"$PYTHON" -c '
-import json, sys
-r = json.load(sys.stdin)
-out = []
-for p in sys.argv[1:]:
-    v = r
-    for k in p.split("."):
-        v = v[k]
-    out.append(str(v).lower())
-print(" ".join(out))' "$@"
-}
-stat() { xs -j sync stats 2>/dev/null | jget "$@"; }
-stat_is() { [ "$(stat "$1")" = "$2" ]; }
-stat_ge() { [ "$(stat "$1")" -ge "$2" ] 2>/dev/null; }
 bstat() { xb -j sync stats 2>/dev/null | jget "$@"; }
 bstat_ge() { [ "$(bstat "$1")" -ge "$2" ] 2>/dev/null; }
 
