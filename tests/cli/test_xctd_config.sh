@@ -84,6 +84,12 @@ printf '[sync]\npeer = 127.0.0.1:3780\nmode = alarm\n' >"$STATE/bad-mode.conf"
 expect "xctd --config: [sync] mode refuses what is not notrack or ftfw" 2 \
 	"^xctd: $STATE/bad-mode.conf:3:8: 'alarm' is not notrack or ftfw" \
 	"$XCTD" --foreground --config "$STATE/bad-mode.conf"
+printf '[daemon]\nrule-log = file\n' >"$STATE/bad-rl.conf"
+expect "xctd --config: [daemon] rule-log refuses what is not journal or off" 2 \
+	"^xctd: $STATE/bad-rl.conf:2:12: 'file' is neither 'journal' nor 'off'" \
+	"$XCTD" --foreground --config "$STATE/bad-rl.conf"
+expect "xctd: --rule-log refuses what is not journal or off" 2 \
+	"^xctd: --rule-log takes 'journal' or 'off', not 'bogus'" "$XCTD" --rule-log bogus
 expect "xctd --config: an unreadable file exits 1" 1 "cannot read $STATE/none" \
 	"$XCTD" --foreground --config "$STATE/none"
 
