@@ -75,8 +75,11 @@ XCT_INLINE __u32 xct_reject_l2l3(const __u8 *in, __u8 *out, const struct xct_pkt
 	__u32 l3 = xct_mask(pkt->l3_off, XCT_L3_OFF_MAX);
 	__u32 i;
 
-	for (i = 0; i < XCT_L3_OFF_MAX + 1 && i < l3; i++)
-		out[i] = in[i];
+	/* The link-layer header: a fixed XCT_L3_OFF_MAX + 1 bytes whatever
+	 * its length, the bytes past it being written over below.  A copy
+	 * as long as the header would be a path for the verifier for each
+	 * length it can have, 64 of them through the rest of the builder. */
+	__builtin_memcpy(out, in, XCT_L3_OFF_MAX + 1);
 	for (i = 0; i < 6; i++) {
 		out[i] = in[6 + i];
 		out[6 + i] = in[i];
@@ -202,8 +205,10 @@ XCT_INLINE __u32 xct_reject_icmp(const __u8 *in, __u32 copied, __u8 *out, const 
 	out[xct_mask(l4 + 1, XCT_REJECT_MASK)] = xct_reject_icmp_code(kind, v4);
 	for (i = 2; i < 8; i++)
 		out[xct_mask(l4 + i, XCT_REJECT_MASK)] = 0;
-	for (i = 0; i < XCT_REJECT_QUOTE && i < quote; i++)
-		out[xct_mask(l4 + 8 + i, XCT_REJECT_MASK)] = in[xct_mask(l3 + i, XCT_HDR_MASK)];
+	/* XCT_REJECT_QUOTE bytes whatever the quote's length, for the same
+	 * reason as the link-layer header's copy: those past it are neither
+	 * summed nor sent (in has room past its XCT_HDR_MAX bytes). */
+	__builtin_memcpy(out + xct_mask(l4, 127) + 8, in + l3, XCT_REJECT_QUOTE); /* l4 <= 103 */
 	sum = v4 ? 0 : xct_pseudo_sum(pkt, proto, 8 + quote);
 	sum = xct_csum_add(sum, out, l4, 8 + quote);
 	xct_put16(out, l4 + 2, xct_csum_fold(sum));
@@ -221,7 +226,9 @@ XCT_INLINE int xct_reject_wanted(const struct xct_pkt *pkt)
 
 /* The answer of kind (enum xct_reject_kind) to a rejected packet; its
  * length, or 0 if there is none to send.  A TCP packet gets a RST unless
- * the rule asks for an ICMP error, as nftables' reject with icmp does. */
+ * the rule asks for an ICMP error, as nftables' reject with icmp does.
+ * in is a struct xct_hdr_buf's b: the builder's fixed-length copies read
+ * past the packet into its slack. */
 XCT_INLINE __u32 xct_reject_build(const __u8 *in, __u32 copied, __u8 *out,
 				  const struct xct_pkt *pkt, __u32 kind)
 {
