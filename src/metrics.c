@@ -159,35 +159,25 @@ static void write_owner(FILE *f, const char *pin_path)
 		[XCT_OWNER_S_REFUSED] = "refused",	   [XCT_OWNER_S_NO_LISTENER] = "no_listener",
 		[XCT_OWNER_S_SWEPT] = "swept",
 	};
-	int ncpus = libbpf_num_possible_cpus(), fd, cpu;
 	char path[4096], labels[48];
-	__u64 *vals;
 	__u32 k;
+	int fd;
 
 	snprintf(path, sizeof(path), "%s/xct_owner_stats", pin_path);
 	fd = bpf_obj_get(path);
-	if (fd < 0 || ncpus <= 0) {
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0)
 		return;
-	}
-	vals = calloc((size_t)ncpus, sizeof(*vals));
-	if (vals) {
-		family(f, "xct_owner_records_total", "counter",
-		       "Connection owners (xct attach-cgroup): recorded, not recorded for a full "
-		       "map, refused by an owner rule, accepted without a listener seen, swept "
-		       "when no entry held them");
-		for (k = 0; k < XCT_OWNER_STATS_COUNT; k++) {
-			double sum = 0;
+	family(f, "xct_owner_records_total", "counter",
+	       "Connection owners (xct attach-cgroup): recorded, not recorded for a full "
+	       "map, refused by an owner rule, accepted without a listener seen, swept "
+	       "when no entry held them");
+	for (k = 0; k < XCT_OWNER_STATS_COUNT; k++) {
+		__u64 sum;
 
-			if (bpf_map_lookup_elem(fd, &k, vals))
-				continue;
-			for (cpu = 0; cpu < ncpus; cpu++)
-				sum += (double)vals[cpu];
-			snprintf(labels, sizeof(labels), "event=\"%s\"", names[k]);
-			sample(f, "xct_owner_records_total", labels, sum);
-		}
-		free(vals);
+		if (xct_percpu_sum(fd, k, &sum, 1))
+			continue;
+		snprintf(labels, sizeof(labels), "event=\"%s\"", names[k]);
+		sample(f, "xct_owner_records_total", labels, (double)sum);
 	}
 	close(fd);
 }
@@ -215,16 +205,12 @@ static int count_elem(const struct xct_prefix *p, void *ctx)
  * size. */
 static void write_rules(FILE *f, struct xct_policy_maps *m)
 {
-	int ncpus = libbpf_num_possible_cpus();
-	struct xct_rule_stats *st = NULL;
 	bool loaded = m->ctl_mem->loaded;
 	__u32 gen = m->ctl_mem->active_gen & 1, n = loaded ? m->ctl_mem->gen[gen].n_rules : 0, i;
 	char labels[96];
 
 	one(f, "xct_rules", "gauge", "Rules of the running ruleset (0: none loaded)", n);
-	if (loaded && ncpus > 0)
-		st = calloc((size_t)ncpus, sizeof(*st));
-	if (st) {
+	if (loaded) {
 		family(f, "xct_rule_packets_total", "counter",
 		       "Packets each rule decided, by its line and action (the policy's line too)");
 		for (int pass = 0; pass < 2; pass++) {
@@ -237,20 +223,16 @@ static void write_rules(FILE *f, struct xct_policy_maps *m)
 				__u32 key =
 					gen * XCT_RULES_MAX + (i == 0 ? XCT_RULES_MAX - 1 : i - 1);
 				struct xct_rule_rec rec;
-				__u64 sum = 0;
-				int c;
+				__u64 sum[2]; /* struct xct_rule_stats: packets, bytes */
 
 				if (bpf_map_lookup_elem(m->rules, &key, &rec) ||
-				    bpf_map_lookup_elem(m->rule_stats, &key, st))
+				    xct_percpu_sum(m->rule_stats, key, sum, 2))
 					continue;
-				for (c = 0; c < ncpus; c++)
-					sum += pass ? st[c].bytes : st[c].packets;
 				snprintf(labels, sizeof(labels), "line=\"%u\",action=\"%s\"",
 					 rec.line, i == 0 ? "policy" : verdict_name(rec.action));
-				sample(f, name, labels, (double)sum);
+				sample(f, name, labels, (double)sum[pass]);
 			}
 		}
-		free(st);
 	}
 	family(f, "xct_set_elements", "gauge", "Elements in each set of the running ruleset");
 	for (i = 0; loaded && i < XCT_SETS_MAX; i++) {

@@ -723,24 +723,15 @@ static int table_line(const struct xct_ct_key *key, const struct xct_ct_entry *e
 
 static int read_counters(struct replay *r)
 {
-	struct xct_table t = {.counters_fd = bpf_map__fd(r->dp->maps.xct_counters)};
-	int ncpus = libbpf_num_possible_cpus(), cpu, err;
-	__u64 *per_cpu;
+	int fd = bpf_map__fd(r->dp->maps.xct_counters), err = 0;
 	__u32 slot;
 
-	if (ncpus <= 0)
-		return -EINVAL;
-	per_cpu = calloc((size_t)ncpus, sizeof(*per_cpu));
-	if (!per_cpu)
-		return -ENOMEM;
-	for (slot = 0; slot < XCT_COUNTER_SLOTS; slot++) {
-		err = xct_counters_read(&t, slot, per_cpu, ncpus);
-		if (err)
-			break;
-		for (cpu = 0; cpu < ncpus; cpu++)
-			r->stats[slot] += per_cpu[cpu];
+	for (slot = 0; slot < XCT_COUNTER_SLOTS && !err; slot++) {
+		__u64 sum;
+
+		err = xct_percpu_sum(fd, slot, &sum, 1);
+		r->stats[slot] += sum;
 	}
-	free(per_cpu);
 	return err;
 }
 

@@ -17,6 +17,7 @@
 #include "rules/compile.h"
 #include "rules/install.h"
 #include "rules/ruleset.h"
+#include "table.h"
 #include "xct.h"
 
 static const char rules_usage[] =
@@ -152,22 +153,14 @@ static int rules_check(const char *path, bool load)
 /* One rule slot's counters, summed over CPUs. */
 static int rule_counters(struct xct_policy_maps *m, __u32 idx, __u64 *packets, __u64 *bytes)
 {
-	int ncpus = libbpf_num_possible_cpus(), i;
-	struct xct_rule_stats *st = calloc((size_t)ncpus, sizeof(*st));
+	__u64 sum[2];
+	int err;
 
-	*packets = *bytes = 0;
-	if (!st)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(m->rule_stats, &idx, st)) {
-		free(st);
-		return -errno;
-	}
-	for (i = 0; i < ncpus; i++) {
-		*packets += st[i].packets;
-		*bytes += st[i].bytes;
-	}
-	free(st);
-	return 0;
+	_Static_assert(sizeof(struct xct_rule_stats) == sizeof(sum), "rule stats are two words");
+	err = xct_percpu_sum(m->rule_stats, idx, sum, 2);
+	*packets = sum[0];
+	*bytes = sum[1];
+	return err;
 }
 
 /* One line of the rules as written; chain is the chain it is in, or NULL. */

@@ -159,32 +159,41 @@ out:
 	return ret ? ret : err;
 }
 
-int xct_counters_read(const struct xct_table *t, __u32 slot, __u64 *per_cpu, int ncpus)
+int xct_percpu_sum(int fd, __u32 key, __u64 *sum, size_t nwords)
 {
-	__u64 *vals = calloc((size_t)ncpus, sizeof(__u64));
-	int err, i;
+	int ncpus = libbpf_num_possible_cpus(), err = 0;
+	__u64 *vals;
+	size_t w;
 
+	memset(sum, 0, nwords * sizeof(*sum));
+	if (ncpus <= 0)
+		return ncpus ? ncpus : -EINVAL;
+	/* The kernel lays each CPU's copy out at a multiple of 8 bytes:
+	 * words of __u64 need no padding between CPUs. */
+	vals = calloc((size_t)ncpus * nwords, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
-	err = bpf_map_lookup_elem(t->counters_fd, &slot, vals) ? -errno : 0;
-	for (i = 0; i < ncpus && !err; i++)
-		per_cpu[i] = vals[i];
+	if (bpf_map_lookup_elem(fd, &key, vals))
+		err = -errno;
+	for (int cpu = 0; cpu < ncpus && !err; cpu++)
+		for (w = 0; w < nwords; w++)
+			sum[w] += vals[(size_t)cpu * nwords + w];
 	free(vals);
 	return err;
 }
 
+int xct_counters_read(const struct xct_table *t, __u32 slot, __u64 *per_cpu, int ncpus)
+{
+	if (ncpus < libbpf_num_possible_cpus())
+		return -EINVAL;
+	return bpf_map_lookup_elem(t->counters_fd, &slot, per_cpu) ? -errno : 0;
+}
+
 __u64 xct_counter_total(const struct xct_table *t, __u32 slot)
 {
-	int ncpus = libbpf_num_possible_cpus(), i;
-	__u64 *v, sum = 0;
+	__u64 sum;
 
-	if (ncpus <= 0 || !(v = calloc((size_t)ncpus, sizeof(*v))))
-		return 0;
-	if (!xct_counters_read(t, slot, v, ncpus))
-		for (i = 0; i < ncpus; i++)
-			sum += v[i];
-	free(v);
-	return sum;
+	return xct_percpu_sum(t->counters_fd, slot, &sum, 1) ? 0 : sum;
 }
 
 /* ---- NAT bindings ---- */

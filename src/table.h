@@ -39,6 +39,11 @@ int xct_table_walk(const struct xct_table *t, __u64 now_ns, xct_entry_fn fn, voi
  * deleter, not yet gone): conntrack -L dying's. */
 int xct_table_walk_all(const struct xct_table *t, xct_entry_fn fn, void *ctx);
 
+/* Sums one element of a per-CPU map over the possible CPUs: the element
+ * is nwords __u64s (a counter, or a struct of them such as
+ * struct xct_rule_stats) and sum[i] gets word i's total.  0 or -errno. */
+int xct_percpu_sum(int fd, __u32 key, __u64 *sum, size_t nwords);
+
 /* Fills per_cpu[ncpus] with a per-CPU counter slot's values. */
 int xct_counters_read(const struct xct_table *t, __u32 slot, __u64 *per_cpu, int ncpus);
 

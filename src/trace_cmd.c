@@ -996,21 +996,9 @@ static void flush_batch(struct trace *t, int last)
 
 static __u64 percpu_total(int fd)
 {
-	int ncpus = libbpf_num_possible_cpus(), i;
-	__u32 zero = 0;
-	__u64 sum = 0;
+	__u64 sum;
 
-	if (ncpus <= 0)
-		return 0;
-	{
-		__u64 v[ncpus];
-
-		if (bpf_map_lookup_elem(fd, &zero, v))
-			return 0;
-		for (i = 0; i < ncpus; i++)
-			sum += v[i];
-	}
-	return sum;
+	return xct_percpu_sum(fd, 0, &sum, 1) ? 0 : sum;
 }
 
 /* A --reason NAME: xct's (exact names, plus rule and policy) or the

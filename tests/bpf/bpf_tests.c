@@ -25,10 +25,13 @@
 #include <errno.h>
 #include <string.h>
 #include <linux/pkt_cls.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #define CHECK_IMPLEMENTATION
 #include "fixture.h"
+#include "table.h"
 #include "xct/ct.h"
 
 /* ---- TCP ---- */
@@ -1684,6 +1687,45 @@ TEST(gc_pressure_early_drops_only_unassured_or_closing)
 	CHECK_EQ(read_gc(&fx).pressure, 0);
 	CHECK_EQ(read_gc(&fx).interval_ns, XCT_GC_INTERVAL_MIN_NS);
 	fixture_teardown(&fx);
+}
+
+/* ---- Reading per-CPU maps ---- */
+
+/* Every command's totals (ct stats, metrics, rules show) go through
+ * xct_percpu_sum(): each word is summed over every possible CPU. */
+TEST(percpu_sum_adds_each_word_over_every_cpu)
+{
+	int ncpus = libbpf_num_possible_cpus(), fd, cpu;
+	__u64 vals[2 * ncpus], sum[2] = {7, 7}, want0 = 0, want1 = 0;
+	__u32 key = 1;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "percpu_sum", sizeof(__u32), sizeof(sum), 2,
+			    NULL);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		vals[2 * cpu] = (__u64)cpu + 1;
+		vals[2 * cpu + 1] = 1000ull * (__u64)(cpu + 1) << 32;
+		want0 += vals[2 * cpu];
+		want1 += vals[2 * cpu + 1];
+	}
+	CHECK_EQ(bpf_map_update_elem(fd, &key, vals, BPF_ANY), 0);
+	CHECK_EQ(xct_percpu_sum(fd, key, sum, 2), 0);
+	CHECK_EQ(sum[0], want0);
+	CHECK_EQ(sum[1], want1);
+	/* The other element is zero on every CPU. */
+	key = 0;
+	CHECK_EQ(xct_percpu_sum(fd, key, sum, 2), 0);
+	CHECK_EQ(sum[0], 0);
+	CHECK_EQ(sum[1], 0);
+	/* Past the end: an error, and no stale totals. */
+	key = 2;
+	sum[0] = sum[1] = 7;
+	CHECK_EQ(xct_percpu_sum(fd, key, sum, 2), -ENOENT);
+	CHECK_EQ(sum[0], 0);
+	CHECK_EQ(sum[1], 0);
+	close(fd);
 }
 
 int main(int argc, char **argv)
