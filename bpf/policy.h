@@ -222,6 +222,40 @@ struct {
 	__array(values, struct xct_set_port_trie);
 } xct_sets_port SEC(".maps");
 
+/* Concatenations' sets: one hash table per generation, keyed by the set
+ * id and the tuple (include/xct/policy.h), swapped in with the tries. */
+struct xct_set_concat_hash {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct xct_set_concat_key));
+	__uint(value_size, 1);
+	__uint(max_entries, XCT_SET_ELEMS_MAX);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__type(key, __u32);
+	__uint(max_entries, XCT_POLICY_GENS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct xct_set_concat_hash);
+} xct_sets_concat SEC(".maps");
+
+/* A concatenation's key is built in a per-CPU buffer: the offset of each
+ * component varies with the ones before it, which a map value takes and
+ * the stack of the candidate check could not spare.  The slack behind the
+ * key keeps every masked write in bounds (xct_concat_key()). */
+struct xct_concat_buf {
+	struct xct_set_concat_key k;
+	__u8 slack[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xct_concat_buf);
+	__uint(max_entries, 1);
+} xct_concat_buf SEC(".maps");
+
 /* For the CLI only: set names and rule texts of both generations. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -345,6 +379,40 @@ static __always_inline int xct_set_has_port(__u32 gen, __u32 set_id, __u16 port)
 	void *trie = bpf_map_lookup_elem(&xct_sets_port, &gen);
 
 	return trie && bpf_map_lookup_elem(trie, &k) != 0;
+}
+
+/*
+ * Whether the packet's tuple of the rule's concatenation is in its set.
+ * Ports exist for TCP and UDP only, a ct mark for a packet with a
+ * connection: without them the tuple is in no set.
+ */
+static __always_inline int xct_set_has_concat(__u32 gen, const struct xct_rule_rec *rec,
+					      const struct xct_policy_in *in)
+{
+	struct xct_concat_pkt pk = {.saddr = in->saddr.bytes,
+				    .daddr = in->daddr.bytes,
+				    .sport = in->sport,
+				    .dport = in->dport,
+				    .proto = in->proto,
+				    .meta_mark = in->meta_mark,
+				    .ct_mark = in->ct_mark};
+	struct xct_concat_buf *b;
+	__u32 zero = 0, f, i;
+	void *hash;
+
+	for (i = 0; i < XCT_CONCAT_MAX; i++) {
+		f = (rec->concat_fields >> (4 * i)) & 0xf;
+		if ((f == XCT_CF_SPORT || f == XCT_CF_DPORT) && !in->has_ports)
+			return 0;
+	}
+	hash = bpf_map_lookup_elem(&xct_sets_concat, &gen);
+	b = bpf_map_lookup_elem(&xct_concat_buf, &zero);
+	if (!hash || !b)
+		return 0;
+	__builtin_memset(b, 0, sizeof(*b));
+	b->k.set_id = rec->concat_set;
+	xct_concat_key(rec->concat_fields, &pk, b->k.data);
+	return bpf_map_lookup_elem(hash, &b->k) != 0;
 }
 
 /* Takes cost from a GCRA bucket; 1 if the packet is within the limit.  A
@@ -540,6 +608,15 @@ __noinline int xct_rule_check(__u32 idx, struct xct_policy_in *in, struct xct_po
 	if (rec->dport_set) {
 		m = in->has_ports && xct_set_has_port(gen, rec->dport_set, in->dport);
 		if (m == !!(rec->flags & XCT_RULE_DPORT_NEG))
+			return 0;
+	}
+	if (rec->flags & XCT_RULE_CONCAT) {
+		/* A ct mark is a connection's: none, no match either way, as
+		 * for ct mark itself (xct_rule_conn_match()). */
+		if (xct_concat_has_ct_mark(rec->concat_fields) && in->state > XCT_CTS_RELATED)
+			return 0;
+		m = xct_set_has_concat(gen, rec, in);
+		if (m == !!(rec->flags & XCT_RULE_CONCAT_NEG))
 			return 0;
 	}
 	if ((rec->flags & XCT_RULE_CONN_MATCHES) && !xct_rule_conn_match(rec, in))
@@ -810,7 +887,7 @@ out:
  * The verdict of generation gen for a packet in ct state `state' (neither
  * NEW nor INVALID, whose default is the policy's) when its META fields
  * alone decide it: no rule applies to such packets, or the first that does
- * is META-only (the compiler's `decided') and has no named set, rate
+ * is META-only (the compiler's `decided') and has no named set, concatenation, rate
  * limit, log or mark statement, so that it matches whatever the packet's
  * other fields are and needs nothing done besides its verdict.  1
  * with *out as xct_policy_eval() fills it, the caller counting a matched
@@ -842,7 +919,8 @@ static __always_inline int xct_policy_meta_verdict(__u32 gen, __u8 hook, __u8 fa
 	rec = bpf_map_lookup_elem(&xct_rules, &idx);
 	if (!rec || rec->saddr_set || rec->daddr_set || rec->sport_set || rec->dport_set ||
 	    rec->stmts ||
-	    (rec->flags & (XCT_RULE_LOG | XCT_RULE_LIMIT | XCT_RULE_CONN_MATCHES | XCT_RULE_HDR)))
+	    (rec->flags & (XCT_RULE_LOG | XCT_RULE_LIMIT | XCT_RULE_CONN_MATCHES | XCT_RULE_HDR |
+			   XCT_RULE_CONCAT)))
 		return 0;
 	out->verdict = rec->action;
 	out->reject = rec->reject;

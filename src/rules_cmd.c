@@ -45,12 +45,15 @@ static const char set_usage[] =
 	"       xct set list [NAME]            its elements (all sets' names and sizes without NAME)\n"
 	"\n"
 	"Elements are addresses or prefixes (10.0.0.0/8, 2001:db8::/32) for address sets,\n"
-	"ports or ranges (443, 8000-8099) for port sets.  Changes take effect at once and\n"
-	"last until the next 'xct rules load', which sets the sets from the file again.\n"
+	"ports or ranges (443, 8000-8099) for port sets, tuples joined by ' . ' for\n"
+	"concatenations (10.0.0.1 . 22, or several: '{ 10.0.0.1 . 22, 10.0.0.2 . 80 }').\n"
+	"Changes take effect at once and last until the next 'xct rules load', which\n"
+	"sets the sets from the file again.\n"
 	"\n"
 	"Examples:\n"
 	"  xct set add blocklist 198.51.100.0/24 2001:db8:bad::/48\n"
 	"  xct set del web_ports 8000-8099\n"
+	"  xct set add allowed '{ 10.0.0.1 . 22, 10.0.0.2 . 80 }'\n"
 	"  xct set list blocklist\n";
 
 static __u32 ifindex_by_name(const char *name, void *ctx)
@@ -119,6 +122,7 @@ static int rules_check(const char *path, bool load)
 	}
 	if (rc == XCT_EXIT_OK) {
 		char rules[96], owner[48] = "";
+		size_t sets = 0, i;
 
 		/* Chains and vmaps are expanded: say how many rules the
 		 * datapath walks, which is what the limit counts. */
@@ -133,13 +137,17 @@ static int rules_check(const char *path, bool load)
 		if (rs.n_owner_rules)
 			snprintf(owner, sizeof(owner), ", %zu owner rule%s", rs.n_owner_rules,
 				 rs.n_owner_rules == 1 ? "" : "s");
+
+		/* The named sets: an anonymous concatenation is its rule's. */
+		for (i = 0; i < rs.n_sets; i++)
+			sets += !rs.sets[i].anon;
 		if (rs.n_nat_rules)
 			printf("%s: %s, %zu NAT rule%s%s, %zu set%s, %s\n", file, rules,
-			       rs.n_nat_rules, rs.n_nat_rules == 1 ? "" : "s", owner, rs.n_sets,
-			       rs.n_sets == 1 ? "" : "s", load ? "loaded" : "valid");
+			       rs.n_nat_rules, rs.n_nat_rules == 1 ? "" : "s", owner, sets,
+			       sets == 1 ? "" : "s", load ? "loaded" : "valid");
 		else
-			printf("%s: %s%s, %zu set%s, %s\n", file, rules, owner, rs.n_sets,
-			       rs.n_sets == 1 ? "" : "s", load ? "loaded" : "valid");
+			printf("%s: %s%s, %zu set%s, %s\n", file, rules, owner, sets,
+			       sets == 1 ? "" : "s", load ? "loaded" : "valid");
 	}
 	if (rc == XCT_EXIT_OK && load && rs.n_owner_rules)
 		warn_no_owner_cgroup();
@@ -445,7 +453,29 @@ struct set_elems {
 	struct xct_prefix *addrs;
 	struct xct_port_range *ports;
 	size_t n_addrs, n_ports, cap_addrs, cap_ports;
+	/* A concatenation's tuples, of its types */
+	struct xct_concat_elem *tuples;
+	size_t n_tuples, cap_tuples;
+	__u8 types[XCT_CONCAT_MAX];
+	size_t n_types;
 };
+
+static int collect_tuple(const struct xct_concat_elem *t, void *ctx)
+{
+	struct set_elems *e = ctx;
+
+	if (e->n_tuples == e->cap_tuples) {
+		size_t cap = e->cap_tuples ? 2 * e->cap_tuples : 64;
+		void *grown = realloc(e->tuples, cap * sizeof(*e->tuples));
+
+		if (!grown)
+			return -ENOMEM;
+		e->tuples = grown;
+		e->cap_tuples = cap;
+	}
+	e->tuples[e->n_tuples++] = *t;
+	return 0;
+}
 
 static int collect_elem(const struct xct_prefix *p, void *ctx)
 {
@@ -495,6 +525,10 @@ static int set_elements(struct xct_policy_maps *m, const struct xct_set_info *se
 	int err;
 
 	memset(e, 0, sizeof(*e));
+	if (set->kind == XCT_SET_CONCAT) {
+		e->n_types = xct_set_info_ctypes(set, e->types);
+		return xct_policy_set_walk_concat(m, set, collect_tuple, e);
+	}
 	err = xct_policy_set_walk(m, set, collect_elem, e);
 	if (err || !e->n_ports)
 		return err;
@@ -515,14 +549,20 @@ static void set_elems_free(struct set_elems *e)
 {
 	free(e->addrs);
 	free(e->ports);
+	free(e->tuples);
 }
+
+/* The longest element's text: five IPv6 addresses and their dots. */
+#define SET_ELEM_TEXT_MAX 256
 
 /* One element as the rules language writes it. */
 static void format_element(const struct set_elems *e, size_t i, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN];
 
-	if (i < e->n_addrs) {
+	if (e->n_types) {
+		xct_concat_elem_format(&e->tuples[i], e->types, e->n_types, buf, len);
+	} else if (i < e->n_addrs) {
 		const struct xct_prefix *p = &e->addrs[i];
 
 		inet_ntop(p->family == XCT_AF_INET ? AF_INET : AF_INET6, p->addr, a, sizeof(a));
@@ -542,10 +582,10 @@ static void format_element(const struct set_elems *e, size_t i, char *buf, size_
 
 static void print_elements(const struct set_elems *e)
 {
-	char buf[INET6_ADDRSTRLEN + 8];
+	char buf[SET_ELEM_TEXT_MAX];
 	size_t i;
 
-	for (i = 0; i < e->n_addrs + e->n_ports; i++) {
+	for (i = 0; i < e->n_addrs + e->n_ports + e->n_tuples; i++) {
 		format_element(e, i, buf, sizeof(buf));
 		if (xct_opts.json)
 			printf("%s\"%s\"", i ? "," : "", buf);
@@ -570,6 +610,8 @@ static int for_each_set(struct xct_policy_maps *m,
 
 		if (bpf_map_lookup_elem(m->set_info, &k, &info) || !info.id)
 			break;
+		if (!info.name[0])
+			continue; /* an anonymous concatenation: its rule shows it */
 		if (set_elements(m, &info, &e)) {
 			set_elems_free(&e);
 			xct_err("cannot read set '%s'", info.name);
@@ -587,9 +629,27 @@ static int for_each_set(struct xct_policy_maps *m,
 /* One set as the statement that defines it, with the elements it holds. */
 static void show_set(const struct xct_set_info *info, const struct set_elems *e, void *ctx)
 {
-	size_t j, n = e->n_addrs + e->n_ports;
-	char buf[INET6_ADDRSTRLEN + 8];
+	size_t j, n = e->n_addrs + e->n_ports + e->n_tuples;
+	char buf[SET_ELEM_TEXT_MAX];
 	bool lines = n > SET_ONE_LINE_MAX;
+
+	/* A concatenation in nft's typed form, which it needs. */
+	if (info->kind == XCT_SET_CONCAT) {
+		xct_concat_type_format(e->types, e->n_types, buf, sizeof(buf));
+		if (lines)
+			printf("set %s {\n\ttype %s\n\telements = {", info->name, buf);
+		else
+			printf("set %s { type %s; elements = {", info->name, buf);
+		for (j = 0; j < n; j++) {
+			format_element(e, j, buf, sizeof(buf));
+			if (lines)
+				printf("\n\t\t%s,", buf);
+			else
+				printf("%s %s", j ? "," : "", buf);
+		}
+		printf(lines ? "\n\t}\n}\n" : " } }\n");
+		return;
+	}
 
 	/* The kind is always given: an empty set needs it. */
 	printf("set %s %s {", info->name, info->kind == XCT_SET_PORT ? "port" : "addr");
@@ -613,14 +673,24 @@ static int show_sets(struct xct_policy_maps *m)
 static void list_set(const struct xct_set_info *info, const struct set_elems *e, void *ctx)
 {
 	bool *first = ctx;
-	size_t n = e->n_addrs + e->n_ports;
+	size_t n = e->n_addrs + e->n_ports + e->n_tuples;
+	const char *kind = info->kind == XCT_SET_CONCAT ? "concat"
+			   : info->kind == XCT_SET_PORT	  ? "port"
+							  : "addr";
+	char type[SET_ELEM_TEXT_MAX] = "";
 
-	if (xct_opts.json)
+	if (info->kind == XCT_SET_CONCAT)
+		xct_concat_type_format(e->types, e->n_types, type, sizeof(type));
+	if (xct_opts.json && info->kind == XCT_SET_CONCAT)
+		printf("%s{\"name\":\"%s\",\"kind\":\"%s\",\"type\":\"%s\",\"elements\":%zu}",
+		       *first ? "" : ",", info->name, kind, type, n);
+	else if (xct_opts.json)
 		printf("%s{\"name\":\"%s\",\"kind\":\"%s\",\"elements\":%zu}", *first ? "" : ",",
-		       info->name, info->kind == XCT_SET_PORT ? "port" : "addr", n);
+		       info->name, kind, n);
+	else if (info->kind == XCT_SET_CONCAT)
+		printf("%-31s %-4s %zu elements (%s)\n", info->name, kind, n, type);
 	else
-		printf("%-31s %-4s %zu elements\n", info->name,
-		       info->kind == XCT_SET_PORT ? "port" : "addr", n);
+		printf("%-31s %-4s %zu elements\n", info->name, kind, n);
 	*first = false;
 }
 
@@ -660,6 +730,53 @@ static int parse_elements(const struct xct_set_info *set, int argc, char **argv,
 		(*n)++;
 	}
 	return XCT_EXIT_OK;
+}
+
+/*
+ * xct set add|del NAME on a concatenation: the arguments are one text, as
+ * nft's add element takes it ({ 10.0.0.1 . 22, 10.0.0.2 . 80 }, or the
+ * elements unquoted: 10.0.0.1 . 22), read with the rules file's parser.
+ */
+static int set_update_concat(struct xct_policy_maps *m, const struct xct_set_info *set, int argc,
+			     char **argv, bool add)
+{
+	struct xct_concat_elem *elems = NULL;
+	__u8 types[XCT_CONCAT_MAX];
+	char why[256], text[SET_ELEM_TEXT_MAX], type[SET_ELEM_TEXT_MAX];
+	size_t len = 1, n = 0, nt = xct_set_info_ctypes(set, types), failed = 0;
+	char *all, *at;
+	int i, err, rc = XCT_EXIT_OK;
+
+	for (i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	all = calloc(1, len);
+	if (!all)
+		return XCT_EXIT_RUNTIME;
+	for (i = 0, at = all; i < argc; i++)
+		at += sprintf(at, "%s%s", i ? " " : "", argv[i]);
+	xct_concat_type_format(types, nt, type, sizeof(type));
+	if (xct_parse_concat_elems(all, types, nt, &elems, &n, why, sizeof(why))) {
+		free(all);
+		return xct_usage_error("set '%s' holds %s: %s", set->name, type, why);
+	}
+	free(all);
+	err = xct_policy_set_update_concat(m, set, elems, n, add, &failed);
+	if (err && failed != XCT_NO_ELEMENT)
+		xct_concat_elem_format(&elems[failed], types, nt, text, sizeof(text));
+	if ((err == -ENOENT || err == -ESTALE) && failed == XCT_NO_ELEMENT) {
+		xct_err("set '%s' is no longer in the running rules (they were loaded again)",
+			set->name);
+		rc = XCT_EXIT_RUNTIME;
+	} else if (err == -ENOENT && !add) {
+		xct_err("'%s' is not an element of set '%s'; nothing was deleted", text, set->name);
+		rc = XCT_EXIT_RUNTIME;
+	} else if (err) {
+		xct_err("cannot %s set '%s': %s%s", add ? "add to" : "delete from", set->name,
+			strerror(-err), add ? "" : "; nothing was deleted");
+		rc = XCT_EXIT_RUNTIME;
+	}
+	free(elems);
+	return rc;
 }
 
 int cmd_set(int argc, char **argv)
@@ -712,6 +829,10 @@ int cmd_set(int argc, char **argv)
 		if (xct_opts.json)
 			printf("]\n");
 		rc = err ? XCT_EXIT_RUNTIME : XCT_EXIT_OK;
+		goto out;
+	}
+	if (set.kind == XCT_SET_CONCAT) {
+		rc = set_update_concat(&m, &set, argc - 3, argv + 3, add);
 		goto out;
 	}
 	rc = parse_elements(&set, argc - 3, argv + 3, &addrs, &ports, &n);

@@ -180,6 +180,38 @@ struct xct_set_port_key {
 
 #define XCT_SET_KEY_BITS 32
 
+/*
+ * Concatenations (ip saddr . tcp dport @allowed): a set whose elements
+ * are tuples of exact values, in a hash table per generation keyed by the
+ * set id and the values laid end to end.  Each component takes 4 bytes
+ * (an IPv6 address 16), as in nftables' registers: an IPv4 address and a
+ * port in network order, a protocol in its first byte, a mark in host
+ * order; the rest of the key is zero.  XCT_CONCAT_MAX components of at
+ * most XCT_CONCAT_DATA bytes in all, as nft's 64-byte keys.
+ */
+#define XCT_CONCAT_MAX	5
+#define XCT_CONCAT_DATA 64
+
+/* What a rule's component reads from the packet: a nibble each in
+ * xct_rule_rec.concat_fields, the first component in the low nibble. */
+enum xct_concat_field {
+	XCT_CF_NONE = 0,
+	XCT_CF_SADDR4,
+	XCT_CF_DADDR4,
+	XCT_CF_SADDR6,
+	XCT_CF_DADDR6,
+	XCT_CF_SPORT,
+	XCT_CF_DPORT,
+	XCT_CF_PROTO,
+	XCT_CF_META_MARK,
+	XCT_CF_CT_MARK,
+};
+
+struct xct_set_concat_key {
+	__u32 set_id;
+	__u8 data[XCT_CONCAT_DATA];
+};
+
 /* Rule flags. */
 #define XCT_RULE_LOG		 0x0001
 #define XCT_RULE_LIMIT		 0x0002
@@ -254,6 +286,10 @@ struct xct_mark_op {
 #define XCT_RULE_DSCP_NEG	 0x8000
 #define XCT_RULE_HDR		 (XCT_RULE_TTL | XCT_RULE_DSCP) /* checked per candidate */
 #define XCT_RULE_LIMIT_OVER	 0x10000 /* limit rate over: matches past the rate */
+/* A concatenation's lookup (xct_rule_rec.concat_set), checked per
+ * candidate; _NEG: the tuple must not be in the set. */
+#define XCT_RULE_CONCAT		 0x1000000
+#define XCT_RULE_CONCAT_NEG	 0x2000000
 
 /*
  * What a reject rule answers (reject with ...): the meaning of an ICMP
@@ -296,9 +332,11 @@ struct xct_rule_rec {
 	struct xct_mark_op meta_mark_set;
 	__u16 ct_status; /* XCT_RULE_CT_STATUS: any of these XCT_CTS_BIT_* */
 	__u16 pad2[3];
+	__u32 concat_set;    /* XCT_RULE_CONCAT: the set's id */
+	__u32 concat_fields; /* its components, enum xct_concat_field a nibble each */
 };
 
-_Static_assert(sizeof(struct xct_rule_rec) == 160, "rule record layout");
+_Static_assert(sizeof(struct xct_rule_rec) == 168, "rule record layout");
 
 /* Key of a per-source rate-limit bucket ("limit ... per saddr"). */
 struct xct_limit_src_key {
@@ -356,10 +394,10 @@ struct xct_policy_ctl {
 
 /* What xct set add/list need: name, id and kind of each set, per gen. */
 struct xct_set_info {
-	char name[32];
+	char name[32]; /* "" for an anonymous concatenation, which no command names */
 	__u32 id;
-	__u8 kind; /* enum xct_set_kind of src/rules/ruleset.h */
-	__u8 pad[3];
+	__u8 kind;     /* enum xct_set_kind of src/rules/ruleset.h */
+	__u8 ctype[3]; /* XCT_SET_CONCAT: enum xct_concat_type a nibble each, first low */
 };
 
 /* A written rule's text for xct rules show, keyed by gen << 16 | rule
@@ -471,6 +509,86 @@ XCT_INLINE __u32 xct_range_prefix_len(__u32 lo, __u32 hi, __u32 bits)
 		len--;
 	}
 	return len;
+}
+
+/* ---- Concatenations ---- */
+
+/* Bytes a component takes in a concatenation's key. */
+XCT_INLINE __u32 xct_concat_field_len(__u32 f)
+{
+	return f == XCT_CF_SADDR6 || f == XCT_CF_DADDR6 ? 16 : 4;
+}
+
+/* Whether a concatenation reads the connection's mark. */
+XCT_INLINE int xct_concat_has_ct_mark(__u32 fields)
+{
+	__u32 i;
+
+	for (i = 0; i < XCT_CONCAT_MAX; i++)
+		if (((fields >> (4 * i)) & 0xf) == XCT_CF_CT_MARK)
+			return 1;
+	return 0;
+}
+
+/* The packet's values a concatenation may read. */
+struct xct_concat_pkt {
+	const __u8 *saddr; /* 4 or 16 bytes, network order */
+	const __u8 *daddr;
+	__u16 sport, dport; /* host order */
+	__u8 proto;
+	__u32 meta_mark, ct_mark;
+};
+
+/*
+ * The key data of a packet's lookup in a set of `fields' (nibbles of enum
+ * xct_concat_field): data must hold XCT_CONCAT_DATA + 16 zeroed bytes (the
+ * offset of each write is masked to stay in bounds for the verifier, and a
+ * 16-byte write may start at the last byte).  Userspace writes a set's
+ * elements with the same function, so both sides agree on the layout.
+ */
+XCT_INLINE void xct_concat_key(__u32 fields, const struct xct_concat_pkt *pk, __u8 *data)
+{
+	__u32 off = 0, i, j;
+
+	for (i = 0; i < XCT_CONCAT_MAX; i++) {
+		__u32 f = (fields >> (4 * i)) & 0xf, len = xct_concat_field_len(f);
+		__u8 w[4] = {0, 0, 0, 0};
+		const __u8 *src = w;
+
+		switch (f) {
+		case XCT_CF_SADDR4:
+		case XCT_CF_SADDR6:
+			src = pk->saddr;
+			break;
+		case XCT_CF_DADDR4:
+		case XCT_CF_DADDR6:
+			src = pk->daddr;
+			break;
+		case XCT_CF_SPORT:
+		case XCT_CF_DPORT: {
+			__u16 port = f == XCT_CF_SPORT ? pk->sport : pk->dport;
+
+			w[0] = (__u8)(port >> 8);
+			w[1] = (__u8)port;
+			break;
+		}
+		case XCT_CF_PROTO:
+			w[0] = pk->proto;
+			break;
+		case XCT_CF_META_MARK:
+		case XCT_CF_CT_MARK:
+			__builtin_memcpy(w, f == XCT_CF_META_MARK ? &pk->meta_mark : &pk->ct_mark,
+					 4);
+			break;
+		default:
+			return;
+		}
+		off &= XCT_CONCAT_DATA - 1;
+		for (j = 0; j < 16; j++)
+			if (j < len)
+				data[off + j] = src[j];
+		off += len;
+	}
 }
 
 /* ---- Marks ---- */

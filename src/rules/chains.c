@@ -466,6 +466,12 @@ static int rule_conj(const struct xct_rule *ctx, const struct xct_rule *r, struc
 	out->log_level = r->log_level;
 	out->nat_to = r->nat_to;
 	out->saddr.set = out->daddr.set = out->sport.set = out->dport.set = -1;
+	/* A concatenation is one lookup, of one set: the record holds one. */
+	if (ctx->concat.present && r->concat.present) {
+		*why = "a concatenation of the jump and one of its chain's rule";
+		return -EINVAL;
+	}
+	out->concat = ctx->concat.present ? ctx->concat : r->concat;
 
 	if (ctx->family && r->family && ctx->family != r->family)
 		return 1;
@@ -575,7 +581,8 @@ static bool no_matches(const struct xct_rule *r)
 	return !r->n_ifaces && !r->family && !r->has_proto && !r->saddr.present &&
 	       !r->daddr.present && !r->sport.present && !r->dport.present && !r->has_tcp_flags &&
 	       !r->n_icmp && !r->ct_states && !r->limit.present && !r->ct_mark.present &&
-	       !r->meta_mark.present && !r->ct_status && !r->ttl.present && !r->dscp.present;
+	       !r->meta_mark.present && !r->ct_status && !r->ttl.present && !r->dscp.present &&
+	       !r->concat.present;
 }
 
 /* Whether r, reached through ctx, takes every packet that reaches it: in
@@ -586,6 +593,59 @@ static bool unconditional(const struct xct_rule *ctx, const struct xct_rule *r)
 }
 
 /* ---- Expansion ---- */
+
+/*
+ * The rule of one element of a concatenation's vmap: a match per
+ * component, on the element's value (its lists point into the element,
+ * as a plain vmap's do).  The parser refused a rule that matches one of
+ * these fields apart from the vmap.
+ */
+static void vmap_concat_elem(const struct xct_vmap *vm, const struct xct_vmap_elem *e,
+			     struct xct_rule *el)
+{
+	size_t i;
+
+	for (i = 0; i < vm->n_fields; i++) {
+		const struct xct_concat_val *v = &e->concat.v[i];
+		struct xct_addr_match am = {.present = true,
+					    .set = -1,
+					    .list = (struct xct_prefix *)&v->prefix,
+					    .n = 1};
+		struct xct_port_match pm = {.present = true,
+					    .set = -1,
+					    .list = (struct xct_port_range *)&v->ports,
+					    .n = 1};
+		struct xct_mark_match mm = {.present = true,
+					    .cmp = {.mask = 0xffffffff, .val = {v->num}, .n = 1}};
+
+		switch (vm->fields[i]) {
+		case XCT_CF_SADDR4:
+		case XCT_CF_SADDR6:
+			el->saddr = am;
+			break;
+		case XCT_CF_DADDR4:
+		case XCT_CF_DADDR6:
+			el->daddr = am;
+			break;
+		case XCT_CF_SPORT:
+			el->sport = pm;
+			break;
+		case XCT_CF_DPORT:
+			el->dport = pm;
+			break;
+		case XCT_CF_PROTO:
+			el->has_proto = true;
+			el->proto = (__u8)v->num;
+			break;
+		case XCT_CF_META_MARK:
+			el->meta_mark = mm;
+			break;
+		case XCT_CF_CT_MARK:
+			el->ct_mark = mm;
+			break;
+		}
+	}
+}
 
 static int emit(struct expander *ex, struct xct_rule *r, const struct xct_flow_src *at)
 {
@@ -677,6 +737,15 @@ static int expand_rule(struct expander *ex, const struct xct_rule *ctx, const st
 			el.vmap = NULL;
 			el.action = e->action;
 			el.jump = (struct xct_jump *)&e->jump;
+			if (vm->field == XCT_VMAP_CONCAT) {
+				vmap_concat_elem(vm, e, &el);
+				ret = expand_rule(ex, ctx, &el, last && i + 1 == vm->n, depth,
+						  at ? at : &vm->src, sk, stop);
+				if (ret)
+					return ret;
+				*stop = false;
+				continue;
+			}
 			switch (vm->field) {
 			case XCT_VMAP_SADDR:
 				el.saddr = am;
@@ -689,6 +758,8 @@ static int expand_rule(struct expander *ex, const struct xct_rule *ctx, const st
 				break;
 			case XCT_VMAP_DPORT:
 				el.dport = pm;
+				break;
+			case XCT_VMAP_CONCAT:
 				break;
 			}
 			ret = expand_rule(ex, ctx, &el, last && i + 1 == vm->n, depth,
@@ -863,6 +934,58 @@ static int cmp_prefixes(const void *a, const void *b)
 	return c ? c : (int)x->prefix.plen - (int)y->prefix.plen;
 }
 
+/* Whether two values of a component overlap: prefixes one inside the
+ * other, ranges that meet, equal numbers. */
+static bool concat_val_overlap(__u8 field, const struct xct_concat_val *a,
+			       const struct xct_concat_val *b)
+{
+	switch (field) {
+	case XCT_CF_SADDR4:
+	case XCT_CF_DADDR4:
+	case XCT_CF_SADDR6:
+	case XCT_CF_DADDR6:
+		return prefix_contains(&a->prefix, &b->prefix) ||
+		       prefix_contains(&b->prefix, &a->prefix);
+	case XCT_CF_SPORT:
+	case XCT_CF_DPORT:
+		return a->ports.lo <= b->ports.hi && b->ports.lo <= a->ports.hi;
+	default:
+		return a->num == b->num;
+	}
+}
+
+/* A concatenation's elements overlap when each of their components
+ * does: a packet would fall in both. */
+static int check_concat_vmap(const struct xct_vmap *vm, struct xct_rules_error *err)
+{
+	__u8 types[XCT_CONCAT_MAX];
+	char a[256], b[256];
+	size_t i, j, k;
+
+	for (k = 0; k < vm->n_fields; k++)
+		types[k] = vm->fields[k] <= XCT_CF_DADDR4   ? XCT_CT_IPV4
+			   : vm->fields[k] <= XCT_CF_DADDR6 ? XCT_CT_IPV6
+			   : vm->fields[k] <= XCT_CF_DPORT  ? XCT_CT_SERVICE
+			   : vm->fields[k] == XCT_CF_PROTO  ? XCT_CT_PROTO
+							    : XCT_CT_MARK;
+	for (i = 0; i < vm->n; i++)
+		for (j = i + 1; j < vm->n; j++) {
+			for (k = 0; k < vm->n_fields; k++)
+				if (!concat_val_overlap(vm->fields[k], &vm->elems[i].concat.v[k],
+							&vm->elems[j].concat.v[k]))
+					break;
+			if (k < vm->n_fields)
+				continue;
+			xct_concat_elem_format(&vm->elems[i].concat, types, vm->n_fields, a,
+					       sizeof(a));
+			xct_concat_elem_format(&vm->elems[j].concat, types, vm->n_fields, b,
+					       sizeof(b));
+			return flow_err(err, &vm->src, "the keys of the vmap overlap: %s and %s", a,
+					b);
+		}
+	return 0;
+}
+
 /*
  * A verdict map's keys must not overlap (nft: "conflicting intervals"),
  * so that a packet's verdict does not depend on the order of the
@@ -878,6 +1001,8 @@ static int check_vmap(const struct xct_vmap *vm, struct xct_rules_error *err)
 
 	if (vm->n < 2)
 		return 0;
+	if (vm->field == XCT_VMAP_CONCAT)
+		return check_concat_vmap(vm, err);
 	s = malloc(vm->n * sizeof(*s));
 	if (!s)
 		return -ENOMEM;

@@ -335,6 +335,30 @@ static int check_ports(struct compiler *cc, const struct xct_rule *r,
 	return 0;
 }
 
+/* A concatenation names a set of its types, fields the key layout knows. */
+static int check_concat(struct compiler *cc, const struct xct_rule *r)
+{
+	const struct xct_concat_match *m = &r->concat;
+	const struct xct_set_def *s;
+	__u32 bytes = 0;
+	size_t i;
+
+	if (m->set < 0 || (size_t)m->set >= cc->rs->n_sets)
+		return fail_rule(cc, r, "set %d does not exist", m->set);
+	s = &cc->rs->sets[m->set];
+	if (s->kind != XCT_SET_CONCAT || s->n_ctypes != m->n || !m->n || m->n > XCT_CONCAT_MAX)
+		return fail_rule(cc, r, "set '%s' is not a concatenation of %u fields", s->name,
+				 m->n);
+	for (i = 0; i < m->n; i++) {
+		if (m->fields[i] < XCT_CF_SADDR4 || m->fields[i] > XCT_CF_CT_MARK)
+			return fail_rule(cc, r, "bad concatenation field %u", m->fields[i]);
+		bytes += xct_concat_field_len(m->fields[i]);
+	}
+	if (bytes > XCT_CONCAT_DATA)
+		return fail_rule(cc, r, "concatenation longer than %d bytes", XCT_CONCAT_DATA);
+	return 0;
+}
+
 /* What the parser should never produce, checked so that the tables stay
  * in bounds whatever the input. */
 static int check_rules(struct compiler *cc)
@@ -364,6 +388,8 @@ static int check_rules(struct compiler *cc)
 		if (r->sport.present && (ret = check_set_ref(cc, r, r->sport.set, XCT_SET_PORT)))
 			return ret;
 		if (r->dport.present && (ret = check_set_ref(cc, r, r->dport.set, XCT_SET_PORT)))
+			return ret;
+		if (r->concat.present && (ret = check_concat(cc, r)))
 			return ret;
 		if ((ret = check_prefixes(cc, r, &r->saddr)) ||
 		    (ret = check_prefixes(cc, r, &r->daddr)))
@@ -475,6 +501,16 @@ static int compile_recs(struct compiler *cc)
 			rec->dport_set = r->dport.set + 1;
 			if (r->dport.negate)
 				rec->flags |= XCT_RULE_DPORT_NEG;
+		}
+		if (r->concat.present) {
+			size_t j;
+
+			rec->flags |= XCT_RULE_CONCAT;
+			if (r->concat.negate)
+				rec->flags |= XCT_RULE_CONCAT_NEG;
+			rec->concat_set = (__u32)r->concat.set + 1;
+			for (j = 0; j < r->concat.n; j++)
+				rec->concat_fields |= (__u32)r->concat.fields[j] << (4 * j);
 		}
 		if (r->limit.present) {
 			__u64 burst = r->limit.burst ? r->limit.burst : r->limit.rate;
@@ -1238,7 +1274,8 @@ static bool meta_only(const struct xct_rule *r)
 	return !r->n_ifaces && !r->saddr.present && !r->daddr.present && !r->sport.present &&
 	       !r->dport.present && !r->n_icmp && !r->has_tcp_flags && !r->limit.present &&
 	       !r->ct_mark.present && !r->meta_mark.present && !r->ct_status &&
-	       r->action != XCT_ACTION_CONTINUE && !r->ttl.present && !r->dscp.present;
+	       r->action != XCT_ACTION_CONTINUE && !r->ttl.present && !r->dscp.present &&
+	       !r->concat.present;
 }
 
 /*

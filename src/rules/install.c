@@ -53,6 +53,7 @@ static const struct {
 	M(set_info),	M(rule_text),
 	M(sets_v4),	M(sets_v6),
 	M(sets_port),	M(log_limits),
+	M(sets_concat),
 	M(nat_rules),	M(nat_ctl),
 	M(owner_rules),	M(owner_ctl),
 	M(nat),		{"xct_policy_ctl", offsetof(struct xct_policy_maps, ctl)},
@@ -436,8 +437,33 @@ static int new_trie(const char *name, __u32 key_size)
 	return fd < 0 ? -errno : fd;
 }
 
-/* Fresh tries holding the ruleset's sets, for one generation. */
-static int build_set_tries(const struct xct_ruleset *rs, int fds[3])
+static int new_concat_hash(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "xct_set_concat",
+				sizeof(struct xct_set_concat_key), 1, XCT_SET_ELEMS_MAX, &opts);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* An element of a concatenation's set, added or deleted. */
+static int concat_elem_write(int fd, __u32 set_id, const __u8 *types, size_t n,
+			     const struct xct_concat_elem *e, bool add)
+{
+	struct xct_set_concat_key k = {.set_id = set_id};
+	__u8 data[XCT_CONCAT_DATA + 16];
+	__u8 one = 1;
+
+	xct_concat_elem_key(e, types, n, data);
+	memcpy(k.data, data, sizeof(k.data));
+	if (add)
+		return bpf_map_update_elem(fd, &k, &one, BPF_ANY) ? -errno : 0;
+	return bpf_map_delete_elem(fd, &k) ? -errno : 0;
+}
+
+/* Fresh tries (and the concatenations' hash table) holding the ruleset's
+ * sets, for one generation. */
+static int build_set_tries(const struct xct_ruleset *rs, int fds[4])
 {
 	size_t s, i;
 	int err;
@@ -445,12 +471,20 @@ static int build_set_tries(const struct xct_ruleset *rs, int fds[3])
 	fds[0] = new_trie("xct_set_v4", sizeof(struct xct_set_v4_key));
 	fds[1] = new_trie("xct_set_v6", sizeof(struct xct_set_v6_key));
 	fds[2] = new_trie("xct_set_port", sizeof(struct xct_set_port_key));
-	for (i = 0; i < 3; i++)
+	fds[3] = new_concat_hash();
+	for (i = 0; i < 4; i++)
 		if (fds[i] < 0)
 			return fds[i];
 	for (s = 0; s < rs->n_sets; s++) {
 		const struct xct_set_def *d = &rs->sets[s];
 		struct set_write w = {.fd = fds[2], .set_id = (__u32)s + 1, .op = 1};
+
+		for (i = 0; i < d->n_elems; i++) {
+			err = concat_elem_write(fds[3], (__u32)s + 1, d->ctypes, d->n_ctypes,
+						&d->elems[i], true);
+			if (err)
+				return err;
+		}
 
 		for (i = 0; i < d->n_prefixes; i++) {
 			err = set_addr_elem(fds[0], fds[1], (__u32)s + 1, &d->prefixes[i], 1);
@@ -652,9 +686,15 @@ static int write_gen(struct xct_policy_maps *m, const struct xct_ruleset *rs,
 		struct xct_set_info info = {};
 
 		if (i < rs->n_sets) {
-			snprintf(info.name, sizeof(info.name), "%s", rs->sets[i].name);
+			const struct xct_set_def *d = &rs->sets[i];
+			size_t t;
+
+			if (!d->anon)
+				snprintf(info.name, sizeof(info.name), "%s", d->name);
 			info.id = i + 1;
-			info.kind = (__u8)rs->sets[i].kind;
+			info.kind = (__u8)d->kind;
+			for (t = 0; t < d->n_ctypes && t < 2 * sizeof(info.ctype); t++)
+				info.ctype[t / 2] |= (__u8)(d->ctypes[t] << (4 * (t % 2)));
 		}
 		k = gen * XCT_SETS_MAX + i;
 		if (bpf_map_update_elem(m->set_info, &k, &info, BPF_ANY))
@@ -777,7 +817,13 @@ static int write_nat(struct xct_policy_maps *m, const struct xct_compiled *c, __
 /* Does the rule read or write the packet's mark on the way in? */
 static bool rule_meta_mark_in(const struct xct_rule *r)
 {
-	return r->hook == XCT_HOOK_INGRESS && (r->meta_mark.present || r->meta_mark_set.present);
+	size_t i;
+	bool concat = false;
+
+	for (i = 0; r->concat.present && i < r->concat.n; i++)
+		concat |= r->concat.fields[i] == XCT_CF_META_MARK;
+	return r->hook == XCT_HOOK_INGRESS &&
+	       (r->meta_mark.present || r->meta_mark_set.present || concat);
 }
 
 /*
@@ -817,8 +863,8 @@ int xct_policy_write_spare(struct xct_policy_maps *m, const struct xct_ruleset *
 			   const struct xct_compiled *c)
 {
 	struct xct_policy_ctl *ctl = m->ctl_mem;
-	int outer[3] = {m->sets_v4, m->sets_v6, m->sets_port};
-	int tries[3] = {-1, -1, -1};
+	int outer[4] = {m->sets_v4, m->sets_v6, m->sets_port, m->sets_concat};
+	int tries[4] = {-1, -1, -1, -1};
 	struct xct_policy_gen *g;
 	__u32 gen, i;
 	int err;
@@ -829,10 +875,10 @@ int xct_policy_write_spare(struct xct_policy_maps *m, const struct xct_ruleset *
 	/* Sets first: building them is what most often fails (memory), and
 	 * swapping them in is the grace period the rest relies on. */
 	err = build_set_tries(rs, tries);
-	for (i = 0; i < 3 && !err; i++)
+	for (i = 0; i < 4 && !err; i++)
 		if (bpf_map_update_elem(outer[i], &gen, &tries[i], BPF_ANY))
 			err = -errno;
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		if (tries[i] >= 0)
 			close(tries[i]);
 	if (!err)
@@ -991,10 +1037,11 @@ int xct_policy_find_set(struct xct_policy_maps *m, const char *name, struct xct_
 	return -ENOENT;
 }
 
-/* The active generation's trie of one kind (0 v4, 1 v6, 2 port). */
+/* The active generation's trie of one kind (0 v4, 1 v6, 2 port, 3 the
+ * concatenations' hash table). */
 static int active_trie(struct xct_policy_maps *m, int kind)
 {
-	int outer[3] = {m->sets_v4, m->sets_v6, m->sets_port};
+	int outer[4] = {m->sets_v4, m->sets_v6, m->sets_port, m->sets_concat};
 	__u32 gen = __atomic_load_n(&m->ctl_mem->active_gen, __ATOMIC_ACQUIRE) & 1, id;
 	int fd;
 
@@ -1116,5 +1163,82 @@ int xct_policy_set_walk(struct xct_policy_maps *m, const struct xct_set_info *se
 		err = walk_trie(fd, key_size[k], set->id, k, fn, ctx);
 		close(fd);
 	}
+	return err;
+}
+
+/* ---- Running concatenations ---- */
+
+size_t xct_set_info_ctypes(const struct xct_set_info *info, __u8 *types)
+{
+	size_t n = 0;
+
+	while (n < XCT_CONCAT_MAX && n < 2 * sizeof(info->ctype)) {
+		__u8 t = (info->ctype[n / 2] >> (4 * (n % 2))) & 0xf;
+
+		if (!t)
+			break;
+		types[n++] = t;
+	}
+	return n;
+}
+
+int xct_policy_set_update_concat(struct xct_policy_maps *m, const struct xct_set_info *set,
+				 const struct xct_concat_elem *elems, size_t n, bool add,
+				 size_t *failed)
+{
+	struct xct_set_info cur;
+	__u8 types[XCT_CONCAT_MAX];
+	size_t nt, i, j;
+	int fd = -1, err;
+
+	writer_lock(m);
+	err = xct_policy_find_set(m, set->name, &cur);
+	if (!err && (cur.kind != set->kind || memcmp(cur.ctype, set->ctype, sizeof(cur.ctype))))
+		err = -ESTALE;
+	if (failed)
+		*failed = XCT_NO_ELEMENT;
+	if (!err) {
+		fd = active_trie(m, 3);
+		if (fd < 0)
+			err = fd;
+	}
+	nt = xct_set_info_ctypes(&cur, types);
+	for (i = 0; i < n && !err; i++) {
+		err = concat_elem_write(fd, cur.id, types, nt, &elems[i], add);
+		if (err && failed)
+			*failed = i;
+	}
+	/* All or nothing, as for the other sets: what this command deleted
+	 * before the element that failed (elems[i - 1]) goes back. */
+	for (j = 0; err && !add && j + 1 < i; j++)
+		concat_elem_write(fd, cur.id, types, nt, &elems[j], true);
+	if (fd >= 0)
+		close(fd);
+	writer_unlock(m);
+	return err;
+}
+
+int xct_policy_set_walk_concat(struct xct_policy_maps *m, const struct xct_set_info *set,
+			       int (*fn)(const struct xct_concat_elem *e, void *ctx), void *ctx)
+{
+	struct xct_set_concat_key cur, next;
+	__u8 types[XCT_CONCAT_MAX];
+	size_t nt = xct_set_info_ctypes(set, types);
+	bool first = true;
+	int fd = active_trie(m, 3), err = 0;
+
+	if (fd < 0)
+		return fd;
+	while (!err && bpf_map_get_next_key(fd, first ? NULL : &cur, &next) == 0) {
+		if (next.set_id == set->id) {
+			struct xct_concat_elem e;
+
+			xct_concat_elem_from_key(next.data, types, nt, &e);
+			err = fn(&e, ctx);
+		}
+		cur = next;
+		first = false;
+	}
+	close(fd);
 	return err;
 }

@@ -16,6 +16,7 @@ struct xct_policy_maps {
 	int chunks, rules, rule_stats, limits, limits_src, log_limits, set_info, rule_text;
 	int iface_names; /* what the rules say of names, for interfaces attached later */
 	int sets_v4, sets_v6, sets_port; /* arrays of tries, by generation */
+	int sets_concat;		 /* array of concatenations' hash tables, by generation */
 	int nat_rules, nat_ctl, nat;	 /* NAT rules by generation, their header, bindings */
 	int owner_rules, owner_ctl;	 /* owner rules by generation, their counts */
 	struct xct_policy_ctl *ctl_mem;	 /* xct_policy_ctl, memory-mapped */
@@ -109,6 +110,19 @@ int xct_policy_set_update(struct xct_policy_maps *m, const struct xct_set_info *
 			  const struct xct_prefix *addrs, size_t n_addrs,
 			  const struct xct_port_range *ports, size_t n_ports, bool add,
 			  size_t *failed);
+
+/* Adds or removes elements of a running concatenation's set, all or
+ * nothing as xct_policy_set_update(). */
+int xct_policy_set_update_concat(struct xct_policy_maps *m, const struct xct_set_info *set,
+				 const struct xct_concat_elem *elems, size_t n, bool add,
+				 size_t *failed);
+
+/* Walks the elements of a running concatenation's set. */
+int xct_policy_set_walk_concat(struct xct_policy_maps *m, const struct xct_set_info *set,
+			       int (*fn)(const struct xct_concat_elem *e, void *ctx), void *ctx);
+
+/* A set_info's concatenation types (n of them, at most XCT_CONCAT_MAX). */
+size_t xct_set_info_ctypes(const struct xct_set_info *info, __u8 *types);
 
 /* Walks the elements of a running set. */
 int xct_policy_set_walk(struct xct_policy_maps *m, const struct xct_set_info *set,

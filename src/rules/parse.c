@@ -1109,6 +1109,16 @@ static int parse_list(struct parser *p, const char *what, bool allow_empty, elem
 
 /* ---- Sets ---- */
 
+/* Concatenations: rules/parse_concat.h, included further down. */
+struct rule_ctx;
+static bool set_is_typed(struct parser *p);
+static int parse_typed_set(struct parser *p, struct xct_set_def *def, const struct tok *open);
+static bool next_is_dot(struct parser *p);
+static int parse_concat(struct parser *p, struct rule_ctx *rc, __u8 first, const struct tok *at);
+static int concat_type_parse(struct parser *p, __u8 *types, __u8 *n, bool *single);
+static int concat_vmap_elem(struct parser *p, void *ctx);
+static int check_concat_rule(struct parser *p, const struct rule_ctx *rc, const struct tok *first);
+
 static int check_set_name(struct parser *p, const struct tok *t, const char *what)
 {
 	size_t i;
@@ -1132,7 +1142,8 @@ static int find_set(const struct xct_ruleset *rs, const char *s, size_t len)
 	size_t i;
 
 	for (i = 0; i < rs->n_sets; i++)
-		if (strlen(rs->sets[i].name) == len && !memcmp(rs->sets[i].name, s, len))
+		if (!rs->sets[i].anon && strlen(rs->sets[i].name) == len &&
+		    !memcmp(rs->sets[i].name, s, len))
 			return (int)i;
 	return -1;
 }
@@ -1238,7 +1249,13 @@ static int parse_set(struct parser *p)
 	}
 
 	open = p->cur;
-	err = parse_list(p, def.name, true, set_elem, &sc, &n);
+	if (!sc.kind_known && set_is_typed(p)) {
+		err = parse_typed_set(p, &def, &open);
+		n = 1;
+		sc.kind_known = true;
+	} else {
+		err = parse_list(p, def.name, true, set_elem, &sc, &n);
+	}
 	if (!err && !n && !sc.kind_known)
 		err = perr(p, &open,
 			   "empty set '%s' needs a kind: 'set %s addr { }' or 'set %s port { }'",
@@ -1250,6 +1267,7 @@ static int parse_set(struct parser *p)
 	if (err) {
 		free(def.prefixes);
 		free(def.ports);
+		free(def.elems);
 		return err;
 	}
 	p->rs.sets[p->rs.n_sets++] = def;
@@ -1589,6 +1607,18 @@ static int parse_addr_match(struct parser *p, struct rule_ctx *rc)
 	struct addr_ctx ac = {rc, m, src ? &rc->cap_saddr : &rc->cap_daddr,
 			      src ? "saddr" : "daddr"};
 
+	if (next_is_dot(p)) {
+		if (!rc->r.family)
+			return perr(p, &kw,
+				    "'%s' in a concatenation needs its family: 'ip %s' or 'ip6 %s'",
+				    ac.kw, ac.kw, ac.kw);
+		advance(p);
+		return parse_concat(p, rc,
+				    rc->r.family == XCT_AF_INET6
+					    ? (src ? XCT_CF_SADDR6 : XCT_CF_DADDR6)
+					    : (src ? XCT_CF_SADDR4 : XCT_CF_DADDR4),
+				    &kw);
+	}
 	if (m->present)
 		return perr(p, &kw, "'%s' given twice", ac.kw);
 	if (next_is_vmap(p))
@@ -1636,6 +1666,12 @@ static int parse_port_match(struct parser *p, struct rule_ctx *rc)
 			      src ? "sport" : "dport"};
 	char b[8];
 
+	if (!m->present && next_is_dot(p) && !(rc->r.has_proto && !proto_has_ports(rc->r.proto))) {
+		if (!rc->r.sport.present && !rc->r.dport.present)
+			rc->ports_tok = kw;
+		advance(p);
+		return parse_concat(p, rc, src ? XCT_CF_SPORT : XCT_CF_DPORT, &kw);
+	}
 	if (m->present)
 		return perr(p, &kw, "'%s' given twice", pc.kw);
 	if (rc->r.has_proto && !proto_has_ports(rc->r.proto))
@@ -2038,6 +2074,12 @@ static int parse_family_word(struct parser *p, struct rule_ctx *rc)
 	advance(p);
 	if (tok_is(&p->cur, "dscp") || tok_is(&p->cur, v6 ? "hoplimit" : "ttl"))
 		return parse_hdr_match(p, rc);
+	if (!v6 && tok_is(&p->cur, "protocol") && next_is_dot(p)) {
+		struct tok at = p->last;
+
+		advance(p);
+		return parse_concat(p, rc, XCT_CF_PROTO, &at);
+	}
 	if (!v6 && tok_is(&p->cur, "protocol"))
 		return parse_ip_protocol(p, rc);
 	if (tok_is(&p->cur, v6 ? "ttl" : "hoplimit"))
@@ -2085,6 +2127,13 @@ static int parse_meta(struct parser *p, struct rule_ctx *rc)
 	int i, err;
 
 	advance(p);
+	if ((tok_is(&p->cur, "mark") || tok_is(&p->cur, "l4proto")) && next_is_dot(p)) {
+		struct tok meta = p->last;
+		__u8 f = tok_is(&p->cur, "mark") ? XCT_CF_META_MARK : XCT_CF_PROTO;
+
+		advance(p);
+		return parse_concat(p, rc, f, &meta);
+	}
 	if (tok_is(&p->cur, "mark"))
 		return parse_meta_mark(p, rc, &p->last);
 	if (tok_is(&p->cur, "skuid") || tok_is(&p->cur, "skgid"))
@@ -2457,6 +2506,10 @@ static int parse_ct(struct parser *p, struct rule_ctx *rc)
 	int err;
 
 	advance(p);
+	if (tok_is(&p->cur, "mark") && next_is_dot(p)) {
+		advance(p);
+		return parse_concat(p, rc, XCT_CF_CT_MARK, &kw);
+	}
 	if (tok_is(&p->cur, "mark") || tok_is(&p->cur, "status"))
 		return parse_ct_mark_status(p, rc, &kw);
 	if (!tok_is(&p->cur, "state"))
@@ -3399,6 +3452,8 @@ static int parse_rule(struct parser *p, int action)
 	}
 	if (!err)
 		err = check_continue_rule(p, &rc, &first);
+	if (!err)
+		err = check_concat_rule(p, &rc, &first);
 	if (!err && is_owner_rule(&rc.r))
 		err = check_owner_rule(p, &rc);
 	if (!err && is_owner_rule(&rc.r) && p->chain_cur >= 0)
@@ -3824,7 +3879,7 @@ static int check_flow_rule(struct parser *p, struct rule_ctx *rc, const struct t
 	if (a != XCT_ACTION_JUMP && a != XCT_ACTION_GOTO && a != XCT_ACTION_VMAP &&
 	    a != XCT_ACTION_RETURN)
 		return 0;
-	if (rc->r.vmap) {
+	if (rc->r.vmap && rc->r.vmap->field != XCT_VMAP_CONCAT) { /* check_concat_rule() */
 		static const char *const names[] = {"saddr", "daddr", "sport", "dport"};
 		const bool present[] = {rc->r.saddr.present, rc->r.daddr.present,
 					rc->r.sport.present, rc->r.dport.present};
@@ -3941,9 +3996,37 @@ struct vmap_ctx {
 	bool ports;
 	__u8 family; /* what the keys must be, 0 for either */
 	const char *what;
+	__u8 ctypes[XCT_CONCAT_MAX]; /* a concatenation's vmap: its types */
+	__u8 n_ctypes;
 };
 
 static const char *const verdict_words = "accept, drop, reject, jump NAME, goto NAME or return";
+
+/* The VERDICT of KEY : VERDICT at cur, into e; key names the key in the
+ * message. */
+static int vmap_verdict(struct parser *p, struct xct_vmap_elem *e, const char *key)
+{
+	int a = p->cur.type == TOK_WORD
+			? lookup(actions, ARRAY_SIZE(actions), p->cur.s, p->cur.len)
+			: -1;
+
+	if (a < 0 || actions[a].val == XCT_ACTION_NOTRACK || actions[a].val == XCT_ACTION_VMAP ||
+	    is_nat_action((enum xct_rule_action)actions[a].val))
+		return perr(p, &p->cur, "expected a verdict (%s) after '%s :', got %s",
+			    verdict_words, key, GOT(&p->cur));
+	e->action = (enum xct_rule_action)actions[a].val;
+	advance(p);
+	if (e->action == XCT_ACTION_JUMP || e->action == XCT_ACTION_GOTO) {
+		struct xct_rule r = {.action = e->action};
+		struct xct_jump *j;
+
+		if (parse_jump_target(p, &r, &j))
+			return -EINVAL;
+		e->jump = *j;
+		free(j);
+	}
+	return 0;
+}
 
 /* One KEY : VERDICT.  The key may carry the ':' (22: accept). */
 static int vmap_elem(struct parser *p, void *ctx)
@@ -3954,7 +4037,6 @@ static int vmap_elem(struct parser *p, void *ctx)
 	struct xct_vmap_elem e;
 	size_t len = key.len;
 	bool colon = false;
-	int a;
 
 	memset(&e, 0, sizeof(e));
 	if (key.type == TOK_WORD && len > 1 && key.s[len - 1] == ':' &&
@@ -3984,22 +4066,12 @@ static int vmap_elem(struct parser *p, void *ctx)
 				    (int)len, key.s, GOT(&p->cur));
 		advance(p);
 	}
-	a = p->cur.type == TOK_WORD ? lookup(actions, ARRAY_SIZE(actions), p->cur.s, p->cur.len)
-				    : -1;
-	if (a < 0 || actions[a].val == XCT_ACTION_NOTRACK || actions[a].val == XCT_ACTION_VMAP ||
-	    is_nat_action((enum xct_rule_action)actions[a].val))
-		return perr(p, &p->cur, "expected a verdict (%s) after '%.*s :', got %s",
-			    verdict_words, (int)len, key.s, GOT(&p->cur));
-	e.action = (enum xct_rule_action)actions[a].val;
-	advance(p);
-	if (e.action == XCT_ACTION_JUMP || e.action == XCT_ACTION_GOTO) {
-		struct xct_rule r = {.action = e.action};
-		struct xct_jump *j;
+	{
+		char k[64];
 
-		if (parse_jump_target(p, &r, &j))
+		snprintf(k, sizeof(k), "%.*s", (int)(len > 40 ? 40 : len), key.s);
+		if (vmap_verdict(p, &e, k))
 			return -EINVAL;
-		e.jump = *j;
-		free(j);
 	}
 	if (vec_reserve(*vc->elems, *vc->n, vc->cap))
 		return oom(p, &key);
@@ -4046,6 +4118,9 @@ static int parse_vmap(struct parser *p, struct rule_ctx *rc, enum xct_vmap_field
 		if (m < 0)
 			return perr(p, &p->cur, "unknown map '%s'", TXT(&p->cur));
 		def = &p->rs.maps[m];
+		if (def->n_ctypes)
+			return perr(p, &p->cur, "map '%s' is keyed by a concatenation, not by %s",
+				    def->name, ports ? "ports" : "addresses");
 		if (def->ports != ports)
 			return perr(p, &p->cur, "map '%s' is keyed by %s, not %s", def->name,
 				    def->ports ? "ports" : "addresses",
@@ -4059,7 +4134,7 @@ static int parse_vmap(struct parser *p, struct rule_ctx *rc, enum xct_vmap_field
 			memcpy(vm->elems, def->elems, def->n * sizeof(*vm->elems));
 		advance(p);
 	} else if (p->cur.type == TOK_LBRACE) {
-		vc = (struct vmap_ctx){&vm->elems, &vm->n, 0, ports, rc->r.family, "the vmap"};
+		vc = (struct vmap_ctx){&vm->elems, &vm->n, 0, ports, rc->r.family, "the vmap", {0}, 0};
 		err = parse_list(p, "vmap", false, vmap_elem, &vc, &n);
 	} else {
 		return perr(p, &p->cur, "expected '{' or a map (@name) after 'vmap', got %s",
@@ -4113,7 +4188,13 @@ static int parse_map(struct parser *p)
 		}
 		if (tok_is(&p->cur, "type")) {
 			advance(p);
-			if (tok_is(&p->cur, "inet_service"))
+			if (next_is_dot(p)) {
+				bool single;
+
+				err = concat_type_parse(p, def.ctypes, &def.n_ctypes, &single);
+				if (err)
+					break;
+			} else if (tok_is(&p->cur, "inet_service"))
 				def.ports = true;
 			else if (tok_is(&p->cur, "ipv4_addr"))
 				family = XCT_AF_INET;
@@ -4126,7 +4207,8 @@ static int parse_map(struct parser *p)
 					GOT(&p->cur));
 				break;
 			}
-			advance(p);
+			if (!def.n_ctypes)
+				advance(p);
 			if (!tok_is(&p->cur, ":")) {
 				err = perr(p, &p->cur,
 					   "expected ': verdict' after the key type, got %s",
@@ -4144,7 +4226,7 @@ static int parse_map(struct parser *p)
 			advance(p);
 			has_type = true;
 		} else if (tok_is(&p->cur, "elements")) {
-			struct vmap_ctx vc = {&def.elems, &def.n, 0, def.ports, family, def.name};
+			struct vmap_ctx vc = {&def.elems, &def.n, 0, def.ports, family, def.name, {0}, 0};
 			size_t n;
 
 			if (!has_type) {
@@ -4164,7 +4246,10 @@ static int parse_map(struct parser *p)
 					   GOT(&p->cur));
 				break;
 			}
-			err = parse_list(p, "elements", true, vmap_elem, &vc, &n);
+			memcpy(vc.ctypes, def.ctypes, sizeof(vc.ctypes));
+			vc.n_ctypes = def.n_ctypes;
+			err = parse_list(p, "elements", true, def.n_ctypes ? concat_vmap_elem : vmap_elem,
+					 &vc, &n);
 			if (err)
 				break;
 			has_elems = true;
@@ -4195,6 +4280,8 @@ static int parse_map(struct parser *p)
 	p->rs.maps[p->rs.n_maps++] = def;
 	return 0;
 }
+
+#include "rules/parse_concat.h"
 
 /* What a chain may not hold: the policy, sets and maps are the file's,
  * and NAT rules a list of their own (the chain's matches would not reach
@@ -4290,6 +4377,7 @@ void xct_ruleset_free(struct xct_ruleset *rs)
 	for (i = 0; i < rs->n_sets; i++) {
 		free(rs->sets[i].prefixes);
 		free(rs->sets[i].ports);
+		free(rs->sets[i].elems);
 	}
 	for (i = 0; i < rs->n_rules; i++)
 		rule_free(&rs->rules[i]);

@@ -39,12 +39,40 @@ struct xct_port_range {
 };
 
 enum xct_set_kind {
-	XCT_SET_ADDR, /* prefixes, both families may be mixed */
-	XCT_SET_PORT, /* ports and port ranges */
+	XCT_SET_ADDR,	/* prefixes, both families may be mixed */
+	XCT_SET_PORT,	/* ports and port ranges */
+	XCT_SET_CONCAT, /* tuples of exact values: type ipv4_addr . inet_service */
+};
+
+/* nft's datatypes a concatenation is made of, a nibble each in
+ * xct_set_info.ctype. */
+enum xct_concat_type {
+	XCT_CT_NONE = 0,
+	XCT_CT_IPV4,	/* ipv4_addr */
+	XCT_CT_IPV6,	/* ipv6_addr */
+	XCT_CT_SERVICE, /* inet_service */
+	XCT_CT_PROTO,	/* inet_proto */
+	XCT_CT_MARK,	/* mark */
+	XCT_CT_COUNT,
+};
+
+/* One component's value: an address (a prefix only in a vmap), a port
+ * (a range only in a vmap), or a protocol or mark in num. */
+struct xct_concat_val {
+	struct xct_prefix prefix;
+	struct xct_port_range ports;
+	__u32 num;
+};
+
+struct xct_concat_elem {
+	struct xct_concat_val v[XCT_CONCAT_MAX];
 };
 
 /* set NAME { ELEMENT, ... }: the kind is inferred from the elements; an
- * empty set is declared with a kind: set NAME addr {} / set NAME port {}. */
+ * empty set is declared with a kind: set NAME addr {} / set NAME port {}.
+ * A concatenation is declared with its type, as in nft:
+ * set NAME { type ipv4_addr . inet_service; elements = { ... } }; an
+ * anonymous one (ip saddr . tcp dport { ... }) is a set with no name. */
 struct xct_set_def {
 	char name[XCT_RULE_NAME_MAX];
 	enum xct_set_kind kind;
@@ -53,6 +81,12 @@ struct xct_set_def {
 	struct xct_port_range *ports; /* XCT_SET_PORT */
 	size_t n_ports;
 	struct xct_src_loc loc;
+	/* XCT_SET_CONCAT */
+	__u8 ctypes[XCT_CONCAT_MAX]; /* enum xct_concat_type */
+	__u8 n_ctypes;
+	bool anon; /* written in a rule: not named by xct set, not shown as a set */
+	struct xct_concat_elem *elems;
+	size_t n_elems;
 };
 
 /* A match on addresses: a literal list (saddr 10.0.0.0/8, { ... }) or a
@@ -72,6 +106,16 @@ struct xct_port_match {
 	int set;
 	struct xct_port_range *list;
 	size_t n;
+};
+
+/* ip saddr . tcp dport [!=] @NAME | { E . E, ... } | E . E: the components
+ * in order (enum xct_concat_field) and the set, named or anonymous. */
+struct xct_concat_match {
+	bool present;
+	bool negate;
+	int set; /* index into xct_ruleset.sets */
+	__u8 fields[XCT_CONCAT_MAX];
+	__u8 n;
 };
 
 /* icmp type echo-request, icmp type { 0, 8 }, icmp type 3 code 4:
@@ -189,12 +233,14 @@ enum xct_vmap_field {
 	XCT_VMAP_DADDR,
 	XCT_VMAP_SPORT,
 	XCT_VMAP_DPORT,
+	XCT_VMAP_CONCAT, /* ip saddr . tcp dport vmap { ... }: xct_vmap.fields */
 };
 
 /* One element of a verdict map: KEY : VERDICT. */
 struct xct_vmap_elem {
 	struct xct_prefix prefix;    /* XCT_VMAP_SADDR, XCT_VMAP_DADDR */
 	struct xct_port_range ports; /* XCT_VMAP_SPORT, XCT_VMAP_DPORT */
+	struct xct_concat_elem concat; /* XCT_VMAP_CONCAT: a value per component */
 	enum xct_rule_action action; /* accept, drop, reject, jump, goto, return */
 	struct xct_jump jump;	     /* jump and goto */
 };
@@ -204,6 +250,8 @@ struct xct_vmap_elem {
  * no match. */
 struct xct_vmap {
 	enum xct_vmap_field field;
+	__u8 fields[XCT_CONCAT_MAX]; /* XCT_VMAP_CONCAT: enum xct_concat_field */
+	__u8 n_fields;
 	int map; /* index into xct_ruleset.maps for vmap @NAME, else -1 */
 	struct xct_vmap_elem *elems;
 	size_t n;
@@ -250,6 +298,7 @@ struct xct_rule {
 
 	struct xct_addr_match saddr, daddr;
 	struct xct_port_match sport, dport;
+	struct xct_concat_match concat;
 
 	/* tcp flags syn, tcp flags syn,ack, tcp flags syn|ack
 	 *	-> flags_any, mask = value = the flags (any of them set, as nft)
@@ -308,6 +357,8 @@ struct xct_map_def {
 	char name[XCT_RULE_NAME_MAX];
 	struct xct_src_loc loc;
 	bool ports; /* keys are ports, else addresses */
+	__u8 ctypes[XCT_CONCAT_MAX]; /* a concatenation: its types, else n_ctypes 0 */
+	__u8 n_ctypes;
 	struct xct_vmap_elem *elems;
 	size_t n;
 	char *text; /* as written, on one line, for xct rules show */
@@ -420,5 +471,24 @@ int xct_parse_port_range(const char *s, struct xct_port_range *out);
  * say it ("host bits set in 10.0.0.1/8 (did you mean 10.0.0.0/8?)"). */
 int xct_parse_prefix_msg(const char *s, struct xct_prefix *out, char *msg, size_t msglen);
 int xct_parse_port_range_msg(const char *s, struct xct_port_range *out, char *msg, size_t msglen);
+
+/* Parses the elements of a concatenation of n types as xct set add|del
+ * take them ("10.0.0.1 . 22", "{ 10.0.0.1 . 22, 10.0.0.2 . 80 }"), into
+ * *out (malloc'd, *n_out elements); -EINVAL with the reason in msg. */
+int xct_parse_concat_elems(const char *s, const __u8 *types, size_t n, struct xct_concat_elem **out,
+			   size_t *n_out, char *msg, size_t msglen);
+
+/* A concatenation's type and elements as the rules language writes them:
+ * "ipv4_addr . inet_service", "10.0.0.1 . 22". */
+void xct_concat_type_format(const __u8 *types, size_t n, char *buf, size_t len);
+void xct_concat_elem_format(const struct xct_concat_elem *e, const __u8 *types, size_t n, char *buf,
+			    size_t len);
+
+/* The key data of an element in a set of these types (xct_concat_key()'s
+ * layout): data holds XCT_CONCAT_DATA + 16 bytes. */
+void xct_concat_elem_key(const struct xct_concat_elem *e, const __u8 *types, size_t n, __u8 *data);
+/* The element a key's data holds, back. */
+void xct_concat_elem_from_key(const __u8 *data, const __u8 *types, size_t n,
+			      struct xct_concat_elem *e);
 
 #endif /* XCT_RULESET_H */

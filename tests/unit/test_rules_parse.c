@@ -358,8 +358,8 @@ TEST(rules_parse_set_errors)
 	CHECK_PERR("set x addr { foo }", 1, 14,
 		   "expected an address or a prefix in set 'x', got 'foo'");
 	CHECK_PERR(
-		"set x { type ipv4_addr; }", 1, 9,
-		"'type' is not needed: a set lists its elements, as in 'set x { 10.0.0.0/8, 192.0.2.1 }'");
+		"set x { flags interval; }", 1, 9,
+		"'flags' is not needed: a set lists its elements, as in 'set x { 10.0.0.0/8, 192.0.2.1 }'");
 	CHECK_PERR("set y { 1 }\nset x { @y }", 2, 9, "a set cannot hold another set ('@y')");
 	CHECK_PERR("set x { 1, { 2 } }", 1, 12, "unexpected '{' inside a list (lists do not nest)");
 	CHECK_PERR("set x { 1 } accept", 1, 13, "expected end of line after '}', got 'accept'");
