@@ -518,6 +518,27 @@ static int cmp_range(const void *a, const void *b)
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
+/* Tuples in the order of their values, component by component: the hash
+ * table's order changes with each table. */
+static int cmp_tuple(const void *a, const void *b)
+{
+	const struct xct_concat_elem *x = a, *y = b;
+	int i, c;
+
+	for (i = 0; i < XCT_CONCAT_MAX; i++) {
+		const struct xct_concat_val *u = &x->v[i], *v = &y->v[i];
+
+		c = memcmp(u->prefix.addr, v->prefix.addr, sizeof(u->prefix.addr));
+		if (!c)
+			c = (u->ports.lo > v->ports.lo) - (u->ports.lo < v->ports.lo);
+		if (!c)
+			c = (u->num > v->num) - (u->num < v->num);
+		if (c)
+			return c;
+	}
+	return 0;
+}
+
 static int set_elements(struct xct_policy_maps *m, const struct xct_set_info *set,
 			struct set_elems *e)
 {
@@ -527,7 +548,10 @@ static int set_elements(struct xct_policy_maps *m, const struct xct_set_info *se
 	memset(e, 0, sizeof(*e));
 	if (set->kind == XCT_SET_CONCAT) {
 		e->n_types = xct_set_info_ctypes(set, e->types);
-		return xct_policy_set_walk_concat(m, set, collect_tuple, e);
+		err = xct_policy_set_walk_concat(m, set, collect_tuple, e);
+		if (!err && e->n_tuples)
+			qsort(e->tuples, e->n_tuples, sizeof(*e->tuples), cmp_tuple);
+		return err;
 	}
 	err = xct_policy_set_walk(m, set, collect_elem, e);
 	if (err || !e->n_ports)
