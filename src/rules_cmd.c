@@ -699,8 +699,8 @@ static void list_set(const struct xct_set_info *info, const struct set_elems *e,
 	bool *first = ctx;
 	size_t n = e->n_addrs + e->n_ports + e->n_tuples;
 	const char *kind = info->kind == XCT_SET_CONCAT ? "concat"
-			   : info->kind == XCT_SET_PORT	  ? "port"
-							  : "addr";
+			   : info->kind == XCT_SET_PORT ? "port"
+							: "addr";
 	char type[SET_ELEM_TEXT_MAX] = "";
 
 	if (info->kind == XCT_SET_CONCAT)

@@ -720,8 +720,15 @@ static int expand_rule(struct expander *ex, const struct xct_rule *ctx, const st
 
 	if (r->action == XCT_ACTION_VMAP) {
 		const struct xct_vmap *vm = r->vmap;
+		/* Each element's rule keeps the start of the vmap's text, for
+		 * messages (xct rules show prints the written rule's): a copy
+		 * of the whole map each would make a large vmap quadratic. */
+		char *text = r->text ? strndup(r->text, sizeof(ex->err->line_text)) : NULL;
 		size_t i;
 
+		if (r->text && !text)
+			return -ENOMEM;
+		ret = 0;
 		for (i = 0; i < vm->n; i++) {
 			const struct xct_vmap_elem *e = &vm->elems[i];
 			struct xct_rule el = *r;
@@ -735,6 +742,7 @@ static int expand_rule(struct expander *ex, const struct xct_rule *ctx, const st
 						    .n = 1};
 
 			el.vmap = NULL;
+			el.text = text;
 			el.action = e->action;
 			el.jump = (struct xct_jump *)&e->jump;
 			if (vm->field == XCT_VMAP_CONCAT) {
@@ -742,7 +750,7 @@ static int expand_rule(struct expander *ex, const struct xct_rule *ctx, const st
 				ret = expand_rule(ex, ctx, &el, last && i + 1 == vm->n, depth,
 						  at ? at : &vm->src, sk, stop);
 				if (ret)
-					return ret;
+					break;
 				*stop = false;
 				continue;
 			}
@@ -765,10 +773,11 @@ static int expand_rule(struct expander *ex, const struct xct_rule *ctx, const st
 			ret = expand_rule(ex, ctx, &el, last && i + 1 == vm->n, depth,
 					  at ? at : &vm->src, sk, stop);
 			if (ret)
-				return ret;
+				break;
 			*stop = false; /* an element has a key: never every packet */
 		}
-		return 0;
+		free(text);
+		return ret;
 	}
 	if (r->jump)
 		here = &r->jump->src;
@@ -954,8 +963,48 @@ static bool concat_val_overlap(__u8 field, const struct xct_concat_val *a,
 	}
 }
 
+/* Whether every value of the vmap is one address, port or number. */
+static bool concat_vmap_exact(const struct xct_vmap *vm)
+{
+	size_t i, k;
+
+	for (i = 0; i < vm->n; i++)
+		for (k = 0; k < vm->n_fields; k++) {
+			const struct xct_concat_val *v = &vm->elems[i].concat.v[k];
+
+			if (v->ports.lo != v->ports.hi ||
+			    (v->prefix.family && v->prefix.plen != (v->prefix.family == XCT_AF_INET6
+									      ? 128
+									      : 32)))
+				return false;
+		}
+	return true;
+}
+
+static int cmp_concat_elem(const void *a, const void *b)
+{
+	const struct xct_vmap_elem *x = a, *y = b;
+	int i, c;
+
+	/* Field by field: the padding between them is not the values'. */
+	for (i = 0; i < XCT_CONCAT_MAX; i++) {
+		const struct xct_concat_val *u = &x->concat.v[i], *v = &y->concat.v[i];
+
+		c = memcmp(u->prefix.addr, v->prefix.addr, sizeof(u->prefix.addr));
+		if (!c)
+			c = (u->ports.lo > v->ports.lo) - (u->ports.lo < v->ports.lo);
+		if (!c)
+			c = (u->num > v->num) - (u->num < v->num);
+		if (c)
+			return c;
+	}
+	return 0;
+}
+
 /* A concatenation's elements overlap when each of their components
- * does: a packet would fall in both. */
+ * does: a packet would fall in both.  Exact tuples overlap only when
+ * equal, which sorting finds; with prefixes or ranges, every pair is
+ * compared. */
 static int check_concat_vmap(const struct xct_vmap *vm, struct xct_rules_error *err)
 {
 	__u8 types[XCT_CONCAT_MAX];
@@ -968,6 +1017,24 @@ static int check_concat_vmap(const struct xct_vmap *vm, struct xct_rules_error *
 			   : vm->fields[k] <= XCT_CF_DPORT  ? XCT_CT_SERVICE
 			   : vm->fields[k] == XCT_CF_PROTO  ? XCT_CT_PROTO
 							    : XCT_CT_MARK;
+	if (concat_vmap_exact(vm)) {
+		struct xct_vmap_elem *s = malloc(vm->n * sizeof(*s));
+		int ret = 0;
+
+		if (!s)
+			return -ENOMEM;
+		memcpy(s, vm->elems, vm->n * sizeof(*s));
+		qsort(s, vm->n, sizeof(*s), cmp_concat_elem);
+		for (i = 0; i + 1 < vm->n && !ret; i++)
+			if (!cmp_concat_elem(&s[i], &s[i + 1])) {
+				xct_concat_elem_format(&s[i].concat, types, vm->n_fields, a,
+						       sizeof(a));
+				ret = flow_err(err, &vm->src, "the keys of the vmap overlap: %s and %s",
+					       a, a);
+			}
+		free(s);
+		return ret;
+	}
 	for (i = 0; i < vm->n; i++)
 		for (j = i + 1; j < vm->n; j++) {
 			for (k = 0; k < vm->n_fields; k++)

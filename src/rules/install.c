@@ -53,11 +53,10 @@ static const struct {
 	M(set_info),	M(rule_text),
 	M(sets_v4),	M(sets_v6),
 	M(sets_port),	M(log_limits),
-	M(sets_concat),
 	M(nat_rules),	M(nat_ctl),
 	M(owner_rules),	M(owner_ctl),
 	M(nat),		{"xct_policy_ctl", offsetof(struct xct_policy_maps, ctl)},
-	M(iface_names),
+	M(iface_names),	M(sets_concat),
 #undef M
 };
 

@@ -29,10 +29,14 @@ static const struct {
 	__u8 type;
 	const char *name;
 } concat_fields[] = {
-	[XCT_CF_SADDR4] = {XCT_CT_IPV4, "ip saddr"},	  [XCT_CF_DADDR4] = {XCT_CT_IPV4, "ip daddr"},
-	[XCT_CF_SADDR6] = {XCT_CT_IPV6, "ip6 saddr"},	  [XCT_CF_DADDR6] = {XCT_CT_IPV6, "ip6 daddr"},
-	[XCT_CF_SPORT] = {XCT_CT_SERVICE, "th sport"},	  [XCT_CF_DPORT] = {XCT_CT_SERVICE, "th dport"},
-	[XCT_CF_PROTO] = {XCT_CT_PROTO, "meta l4proto"},  [XCT_CF_META_MARK] = {XCT_CT_MARK, "meta mark"},
+	[XCT_CF_SADDR4] = {XCT_CT_IPV4, "ip saddr"},
+	[XCT_CF_DADDR4] = {XCT_CT_IPV4, "ip daddr"},
+	[XCT_CF_SADDR6] = {XCT_CT_IPV6, "ip6 saddr"},
+	[XCT_CF_DADDR6] = {XCT_CT_IPV6, "ip6 daddr"},
+	[XCT_CF_SPORT] = {XCT_CT_SERVICE, "th sport"},
+	[XCT_CF_DPORT] = {XCT_CT_SERVICE, "th dport"},
+	[XCT_CF_PROTO] = {XCT_CT_PROTO, "meta l4proto"},
+	[XCT_CF_META_MARK] = {XCT_CT_MARK, "meta mark"},
 	[XCT_CF_CT_MARK] = {XCT_CT_MARK, "ct mark"},
 };
 
@@ -214,7 +218,8 @@ static int concat_value_parse(const char *s, size_t len, __u8 type, bool ranges,
 			return -EINVAL;
 		}
 		if (v->prefix.family != fam) {
-			snprintf(msg, n, "'%.*s' is an %s address, but the concatenation expects an %s",
+			snprintf(msg, n,
+				 "'%.*s' is an %s address, but the concatenation expects an %s",
 				 shown, s, family_name(v->prefix.family), concat_types[type].desc);
 			return -EINVAL;
 		}
@@ -252,15 +257,17 @@ static int concat_value_parse(const char *s, size_t len, __u8 type, bool ranges,
 			v->num = (__u32)num;
 			return 0;
 		}
-		snprintf(msg, n,
-			 "expected a protocol (tcp, udp, icmp, icmpv6, sctp, gre, esp, ah or 0-255), "
-			 "got '%.*s'",
-			 shown, s);
+		snprintf(
+			msg, n,
+			"expected a protocol (tcp, udp, icmp, icmpv6, sctp, gre, esp, ah or 0-255), "
+			"got '%.*s'",
+			shown, s);
 		return -EINVAL;
 	default:
 		if (!len || !is_digit(s[0]) || concat_mark_parse(s, len, &v->num)) {
-			snprintf(msg, n, "expected a mark (a number such as 16 or 0x10), got '%.*s'",
-				 shown, s);
+			snprintf(msg, n,
+				 "expected a mark (a number such as 16 or 0x10), got '%.*s'", shown,
+				 s);
 			return -EINVAL;
 		}
 		return 0;
@@ -299,14 +306,15 @@ static int concat_elem_parse(struct parser *p, const __u8 *types, size_t n, bool
 
 		if (i) {
 			if (!tok_is(&t, "."))
-				return perr(p, &t,
-					    "expected '.' and %s %s after '%s' (the set's type is %s), "
-					    "got %s",
-					    types[i] == XCT_CT_IPV4 || types[i] == XCT_CT_IPV6 ? "an"
-											       : "a",
-					    concat_types[types[i]].desc, TXT(&p->last),
-					    (xct_concat_type_format(types, n, msg, sizeof(msg)), msg),
-					    GOT(&t));
+				return perr(
+					p, &t,
+					"expected '.' and %s %s after '%s' (the set's type is %s), "
+					"got %s",
+					types[i] == XCT_CT_IPV4 || types[i] == XCT_CT_IPV6 ? "an"
+											   : "a",
+					concat_types[types[i]].desc, TXT(&p->last),
+					(xct_concat_type_format(types, n, msg, sizeof(msg)), msg),
+					GOT(&t));
 			advance(p);
 			t = p->cur;
 			len = t.len;
@@ -370,16 +378,18 @@ static int concat_type_parse(struct parser *p, __u8 *types, __u8 *n, bool *singl
 			if (tok_is(w, concat_types[t].name))
 				break;
 		if (t == XCT_CT_COUNT)
-			return perr(p, w,
-				    "expected a type (ipv4_addr, ipv6_addr, inet_service, inet_proto "
-				    "or mark), got %s",
-				    GOT(w));
+			return perr(
+				p, w,
+				"expected a type (ipv4_addr, ipv6_addr, inet_service, inet_proto "
+				"or mark), got %s",
+				GOT(w));
 		if (*n == XCT_CONCAT_MAX)
 			return perr(p, w, "a concatenation has at most %d components",
 				    XCT_CONCAT_MAX);
 		bytes += concat_type_len((__u8)t);
 		if (bytes > XCT_CONCAT_DATA)
-			return perr(p, w, "the concatenation is longer than %d bytes, as nft allows",
+			return perr(p, w,
+				    "the concatenation is longer than %d bytes, as nft allows",
 				    XCT_CONCAT_DATA);
 		types[(*n)++] = (__u8)t;
 		advance(p);
@@ -410,14 +420,16 @@ static int parse_typed_set(struct parser *p, struct xct_set_def *def, const stru
 			advance(p);
 		}
 		if (list_unterminated(p, nl))
-			return perr(p, open, "unterminated '{' (opened at line %u)", open->loc.line);
+			return perr(p, open, "unterminated '{' (opened at line %u)",
+				    open->loc.line);
 		if (p->cur.type == TOK_RBRACE) {
 			advance(p);
 			break;
 		}
 		if (tok_is(&p->cur, "type")) {
 			if (has_type)
-				return perr(p, &p->cur, "'type' given twice in set '%s'", def->name);
+				return perr(p, &p->cur, "'type' given twice in set '%s'",
+					    def->name);
 			advance(p);
 			err = concat_type_parse(p, def->ctypes, &def->n_ctypes, &single);
 			if (err)
@@ -437,9 +449,10 @@ static int parse_typed_set(struct parser *p, struct xct_set_def *def, const stru
 
 			advance(p);
 			if (tok_is(&p->cur, "interval") && !single)
-				return perr(p, &p->cur,
-					    "'flags interval' in a concatenation is not supported: "
-					    "xct's concatenations hold exact values, in a hash table");
+				return perr(
+					p, &p->cur,
+					"'flags interval' in a concatenation is not supported: "
+					"xct's concatenations hold exact values, in a hash table");
 			if (!tok_is(&p->cur, "interval"))
 				return perr(p, &p->cur,
 					    "expected 'interval' after 'flags' (the only flag xct "
@@ -452,7 +465,8 @@ static int parse_typed_set(struct parser *p, struct xct_set_def *def, const stru
 			struct set_ctx sc = {def, true, 0};
 
 			if (!has_type)
-				return perr(p, &p->cur, "'type' comes before 'elements' in set '%s'",
+				return perr(p, &p->cur,
+					    "'type' comes before 'elements' in set '%s'",
 					    def->name);
 			advance(p);
 			if (p->cur.type != TOK_BAD || p->cur.len != 1 || p->cur.s[0] != '=')
@@ -467,16 +481,17 @@ static int parse_typed_set(struct parser *p, struct xct_set_def *def, const stru
 			if (err)
 				return err;
 			if (single && def->n_ctypes && def->kind == XCT_SET_ADDR) {
-				__u8 fam = def->ctypes[0] == XCT_CT_IPV4 ? XCT_AF_INET
-									 : XCT_AF_INET6;
+				__u8 fam =
+					def->ctypes[0] == XCT_CT_IPV4 ? XCT_AF_INET : XCT_AF_INET6;
 
 				for (n = 0; n < def->n_prefixes; n++)
 					if (def->prefixes[n].family != fam)
-						return perr(p, open,
-							    "set '%s' of type %s holds an %s address",
-							    def->name,
-							    concat_types[def->ctypes[0]].name,
-							    family_name(def->prefixes[n].family));
+						return perr(
+							p, open,
+							"set '%s' of type %s holds an %s address",
+							def->name,
+							concat_types[def->ctypes[0]].name,
+							family_name(def->prefixes[n].family));
 			}
 		} else {
 			return perr(p, &p->cur,
@@ -531,9 +546,10 @@ static int concat_component(struct parser *p, struct rule_ctx *rc, __u8 *field)
 			return 0;
 		}
 		if (!tok_is(&p->cur, "saddr") && !tok_is(&p->cur, "daddr"))
-			return perr(p, &p->cur,
-				    "expected 'saddr' or 'daddr' after '%s' in a concatenation, got %s",
-				    TXT(&t), GOT(&p->cur));
+			return perr(
+				p, &p->cur,
+				"expected 'saddr' or 'daddr' after '%s' in a concatenation, got %s",
+				TXT(&t), GOT(&p->cur));
 		t = p->cur;
 	}
 	if (tok_is(&t, "saddr") || tok_is(&t, "daddr")) {
@@ -556,14 +572,16 @@ static int concat_component(struct parser *p, struct rule_ctx *rc, __u8 *field)
 		}
 		advance(p);
 		if (!tok_is(&p->cur, "sport") && !tok_is(&p->cur, "dport"))
-			return perr(p, &p->cur,
-				    "expected 'sport' or 'dport' after '%s' in a concatenation, got %s",
-				    TXT(&t), GOT(&p->cur));
+			return perr(
+				p, &p->cur,
+				"expected 'sport' or 'dport' after '%s' in a concatenation, got %s",
+				TXT(&t), GOT(&p->cur));
 		t = p->cur;
 	}
 	if (tok_is(&t, "sport") || tok_is(&t, "dport")) {
 		if (rc->r.has_proto && !proto_has_ports(rc->r.proto))
-			return perr(p, &t, "'%s' needs protocol 'tcp' or 'udp', but the rule matches '%s'",
+			return perr(p, &t,
+				    "'%s' needs protocol 'tcp' or 'udp', but the rule matches '%s'",
 				    TXT(&t), proto_name(rc->r.proto, b, sizeof(b)));
 		if (!rc->r.sport.present && !rc->r.dport.present && !rc->ports_tok.len)
 			rc->ports_tok = t;
@@ -578,9 +596,10 @@ static int concat_component(struct parser *p, struct rule_ctx *rc, __u8 *field)
 		else if (tok_is(&p->cur, "l4proto"))
 			*field = XCT_CF_PROTO;
 		else
-			return perr(p, &p->cur,
-				    "expected 'l4proto' or 'mark' after 'meta' in a concatenation, got %s",
-				    GOT(&p->cur));
+			return perr(
+				p, &p->cur,
+				"expected 'l4proto' or 'mark' after 'meta' in a concatenation, got %s",
+				GOT(&p->cur));
 		advance(p);
 		return 0;
 	}
@@ -649,12 +668,14 @@ static int parse_concat(struct parser *p, struct rule_ctx *rc, __u8 first, const
 				return perr(p, &c, "'%s' is twice in the concatenation",
 					    concat_fields[fields[n]].name);
 		if (fields[n] == XCT_CF_CT_MARK && rc->r.action == XCT_ACTION_NOTRACK)
-			return perr(p, &c,
-				    "'ct mark' cannot be used with 'notrack' (notrack decides before a "
-				    "packet is tracked)");
+			return perr(
+				p, &c,
+				"'ct mark' cannot be used with 'notrack' (notrack decides before a "
+				"packet is tracked)");
 		bytes += xct_concat_field_len(fields[n]);
 		if (bytes > XCT_CONCAT_DATA)
-			return perr(p, &c, "the concatenation is longer than %d bytes, as nft allows",
+			return perr(p, &c,
+				    "the concatenation is longer than %d bytes, as nft allows",
 				    XCT_CONCAT_DATA);
 		n++;
 	}
@@ -667,7 +688,8 @@ static int parse_concat(struct parser *p, struct rule_ctx *rc, __u8 first, const
 		for (j = 0; j < n; j++)
 			if ((fields[i] == XCT_CF_SADDR4 || fields[i] == XCT_CF_DADDR4) &&
 			    (fields[j] == XCT_CF_SADDR6 || fields[j] == XCT_CF_DADDR6))
-				return perr(p, at, "the concatenation mixes IPv4 and IPv6 addresses");
+				return perr(p, at,
+					    "the concatenation mixes IPv4 and IPv6 addresses");
 	concat_types_of(fields, n, types);
 	if (tok_is(&p->cur, "vmap"))
 		return parse_concat_vmap(p, rc, fields, n, at);
@@ -711,9 +733,10 @@ static int parse_concat(struct parser *p, struct rule_ctx *rc, __u8 first, const
 		size_t cnt;
 
 		if (p->rs.n_sets >= XCT_SETS_MAX)
-			return perr(p, &open,
-				    "too many sets (at most %d, each anonymous concatenation is one)",
-				    XCT_SETS_MAX);
+			return perr(
+				p, &open,
+				"too many sets (at most %d, each anonymous concatenation is one)",
+				XCT_SETS_MAX);
 		memset(&def, 0, sizeof(def));
 		def.kind = XCT_SET_CONCAT;
 		def.anon = true;
@@ -726,8 +749,9 @@ static int parse_concat(struct parser *p, struct rule_ctx *rc, __u8 first, const
 			err = concat_set_elem(p, &cs);
 		} else {
 			concat_type_desc(types, n, want, sizeof(want));
-			err = perr(p, &open, "expected a set (@name), '{' or an element (%s) after "
-					     "the concatenation, got %s",
+			err = perr(p, &open,
+				   "expected a set (@name), '{' or an element (%s) after "
+				   "the concatenation, got %s",
 				   want, GOT(&open));
 		}
 		if (!err && vec_reserve(p->rs.sets, p->rs.n_sets, p->sets_cap))
@@ -797,8 +821,8 @@ static int parse_concat_vmap(struct parser *p, struct rule_ctx *rc, const __u8 *
 	vm->n_fields = (__u8)nf;
 	memcpy(vm->fields, fields, nf);
 	flow_src_at(p, &p->cur, &vm->src); /* at 'vmap', as a plain vmap's */
-	rc->r.vmap = vm;		    /* freed with the rule */
-	advance(p);	 /* vmap */
+	rc->r.vmap = vm;		   /* freed with the rule */
+	advance(p);			   /* vmap */
 	if (p->cur.type == TOK_WORD && p->cur.s[0] == '@') {
 		int m = find_map(&p->rs, p->cur.s + 1, p->cur.len - 1);
 		struct xct_map_def *def;
@@ -812,9 +836,11 @@ static int parse_concat_vmap(struct parser *p, struct rule_ctx *rc, const __u8 *
 				concat_type_desc(def->ctypes, def->n_ctypes, have, sizeof(have));
 			else
 				snprintf(have, sizeof(have), "%s",
-					 def->ports ? concat_types[XCT_CT_SERVICE].desc : "address");
-			return perr(p, &p->cur, "datatype mismatch, expected %s, map '%s' has type %s",
-				    want, def->name, have);
+					 def->ports ? concat_types[XCT_CT_SERVICE].desc
+						    : "address");
+			return perr(p, &p->cur,
+				    "datatype mismatch, expected %s, map '%s' has type %s", want,
+				    def->name, have);
 		}
 		vm->map = m;
 		vm->n = def->n;
@@ -901,17 +927,19 @@ int xct_parse_concat_elems(const char *s, const __u8 *types, size_t n, struct xc
 			i++;
 		end = i;
 		if (start == end) {
-			snprintf(msg, msglen, "expected %s %s%s", types[comp] <= XCT_CT_IPV6 ? "an" : "a",
+			snprintf(msg, msglen, "expected %s %s%s",
+				 types[comp] <= XCT_CT_IPV6 ? "an" : "a",
 				 concat_types[types[comp]].desc, comp ? " after '.'" : "");
 			goto bad;
 		}
 		if (end - start == 1 && s[start] == '.') {
 			snprintf(msg, msglen, "expected %s %s before '.'",
-				 types[comp] <= XCT_CT_IPV6 ? "an" : "a", concat_types[types[comp]].desc);
+				 types[comp] <= XCT_CT_IPV6 ? "an" : "a",
+				 concat_types[types[comp]].desc);
 			goto bad;
 		}
-		if (concat_value_parse(s + start, end - start, types[comp], false, &cur.v[comp], msg,
-				       msglen))
+		if (concat_value_parse(s + start, end - start, types[comp], false, &cur.v[comp],
+				       msg, msglen))
 			goto bad;
 		comp++;
 		while (i < len && (s[i] == ' ' || s[i] == '\t'))
@@ -921,17 +949,18 @@ int xct_parse_concat_elems(const char *s, const __u8 *types, size_t n, struct xc
 				char t[160];
 
 				xct_concat_type_format(types, n, t, sizeof(t));
-				snprintf(msg, msglen,
-					 "an element of this set has %zu values joined by ' . ' (%s)",
-					 n, t);
+				snprintf(
+					msg, msglen,
+					"an element of this set has %zu values joined by ' . ' (%s)",
+					n, t);
 				goto bad;
 			}
 			i++;
 			continue;
 		}
 		if (i < len && s[i] == '.') {
-			snprintf(msg, msglen, "the element has more than the %zu values of its type",
-				 n);
+			snprintf(msg, msglen,
+				 "the element has more than the %zu values of its type", n);
 			goto bad;
 		}
 		if (*n_out == cap) {

@@ -238,11 +238,11 @@ enum xct_vmap_field {
 
 /* One element of a verdict map: KEY : VERDICT. */
 struct xct_vmap_elem {
-	struct xct_prefix prefix;    /* XCT_VMAP_SADDR, XCT_VMAP_DADDR */
-	struct xct_port_range ports; /* XCT_VMAP_SPORT, XCT_VMAP_DPORT */
+	struct xct_prefix prefix;      /* XCT_VMAP_SADDR, XCT_VMAP_DADDR */
+	struct xct_port_range ports;   /* XCT_VMAP_SPORT, XCT_VMAP_DPORT */
 	struct xct_concat_elem concat; /* XCT_VMAP_CONCAT: a value per component */
-	enum xct_rule_action action; /* accept, drop, reject, jump, goto, return */
-	struct xct_jump jump;	     /* jump and goto */
+	enum xct_rule_action action;   /* accept, drop, reject, jump, goto, return */
+	struct xct_jump jump;	       /* jump and goto */
 };
 
 /* FIELD vmap { KEY : VERDICT, ... } or FIELD vmap @NAME: a rule whose
@@ -356,7 +356,7 @@ struct xct_chain {
 struct xct_map_def {
 	char name[XCT_RULE_NAME_MAX];
 	struct xct_src_loc loc;
-	bool ports; /* keys are ports, else addresses */
+	bool ports;		     /* keys are ports, else addresses */
 	__u8 ctypes[XCT_CONCAT_MAX]; /* a concatenation: its types, else n_ctypes 0 */
 	__u8 n_ctypes;
 	struct xct_vmap_elem *elems;

@@ -160,9 +160,10 @@ TEST(concat_anonymous_negated_and_ipv6)
 	struct packet pk;
 
 	if (!fixture_setup(&fx, 0) ||
-	    c_load(&fx, "policy accept\n"
-			"drop ip daddr . udp dport != 10.0.0.9 . 53\n"
-			"drop ip6 daddr . tcp dport . meta l4proto != { 2001:db8::2 . 443 . tcp }\n"))
+	    c_load(&fx,
+		   "policy accept\n"
+		   "drop ip daddr . udp dport != 10.0.0.9 . 53\n"
+		   "drop ip6 daddr . tcp dport . meta l4proto != { 2001:db8::2 . 443 . tcp }\n"))
 		return;
 	pk = udp_packet(&d53, 8);
 	CHECK_EQ(c_xdp(&fx, &pk), XDP_PASS);
@@ -209,12 +210,11 @@ TEST(concat_established_not_decided_by_the_fast_path)
 	struct flow c = make_flow(XCT_IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
 	struct packet pk;
 
-	if (!fixture_setup(&fx, 0) ||
-	    c_load(&fx, "set blocked { type ipv4_addr . inet_service; }\n"
-			"policy drop\n"
-			"drop ip saddr . tcp dport @blocked\n"
-			"accept ct state established,related\n"
-			"accept tcp dport 80\n"))
+	if (!fixture_setup(&fx, 0) || c_load(&fx, "set blocked { type ipv4_addr . inet_service; }\n"
+						  "policy drop\n"
+						  "drop ip saddr . tcp dport @blocked\n"
+						  "accept ct state established,related\n"
+						  "accept tcp dport 80\n"))
 		return;
 	tcp_handshake(&fx, &c);
 	pk = tcp_packet(&c, XCT_TCPF_ACK, CLIENT_ISN + 1, SERVER_ISN + 1, 10);
@@ -231,8 +231,9 @@ TEST(concat_vmap_verdicts)
 	struct packet pk;
 
 	if (!fixture_setup(&fx, 0) ||
-	    c_load(&fx, "policy accept\n"
-			"ip saddr . tcp dport vmap { 10.1.0.0/16 . 22 : drop, 10.2.0.1 . 80-90 : drop }\n"))
+	    c_load(&fx,
+		   "policy accept\n"
+		   "ip saddr . tcp dport vmap { 10.1.0.0/16 . 22 : drop, 10.2.0.1 . 80-90 : drop }\n"))
 		return;
 	pk = c_syn("10.1.2.3", 40000, "10.0.0.9", 22);
 	CHECK_EQ(c_xdp(&fx, &pk), XDP_DROP);

@@ -19,9 +19,9 @@
 #include "rules_check.h"
 #include "xct/policy.h"
 
-#define C_FILE "c.rules"
+#define C_FILE			   "c.rules"
 
-#define CPARSE_OK(text, rs)	     RULES_OK(C_FILE, text, rs)
+#define CPARSE_OK(text, rs)	   RULES_OK(C_FILE, text, rs)
 #define CCHECK_PERR(text, l, c, m) RULES_ERR(C_FILE, text, l, c, m)
 
 static const char concat_rules[] =
@@ -136,10 +136,12 @@ TEST(rules_concat_errors)
 		    "service), set 's' has type address");
 	CCHECK_PERR("accept ip saddr . tcp dport { 22 . 10.0.0.1 }", 1, 31,
 		    "expected an IPv4 address, got '22'");
-	CCHECK_PERR("accept ip saddr . tcp dport { 2001:db8::1 . 22 }", 1, 31,
-		    "'2001:db8::1' is an IPv6 address, but the concatenation expects an IPv4 address");
-	CCHECK_PERR("accept ip saddr . tcp dport { 10.0.0.1 . 22 . 3 }", 1, 45,
-		    "the element has more than the 2 values of its type (ipv4_addr . inet_service)");
+	CCHECK_PERR(
+		"accept ip saddr . tcp dport { 2001:db8::1 . 22 }", 1, 31,
+		"'2001:db8::1' is an IPv6 address, but the concatenation expects an IPv4 address");
+	CCHECK_PERR(
+		"accept ip saddr . tcp dport { 10.0.0.1 . 22 . 3 }", 1, 45,
+		"the element has more than the 2 values of its type (ipv4_addr . inet_service)");
 	CCHECK_PERR("accept ip saddr . tcp dport { 10.0.0.1 }", 1, 40,
 		    "expected '.' and a internet network service after '10.0.0.1' (the set's type "
 		    "is ipv4_addr . inet_service), got '}'");
@@ -161,23 +163,24 @@ TEST(rules_concat_errors)
 		    "10.0.0.0/8, 192.0.2.1 }'");
 	CCHECK_PERR("set s { type ipv6_addr . ipv6_addr . ipv6_addr . ipv6_addr . mark; }", 1, 62,
 		    "the concatenation is longer than 64 bytes, as nft allows");
-	CCHECK_PERR("accept ip saddr . tcp dport . ip daddr . udp sport { 1.1.1.1 . 1 . 2.2.2.2 . 2 }",
-		    1, 42, "protocol 'udp' conflicts with 'tcp' earlier in the rule");
+	CCHECK_PERR(
+		"accept ip saddr . tcp dport . ip daddr . udp sport { 1.1.1.1 . 1 . 2.2.2.2 . 2 }",
+		1, 42, "protocol 'udp' conflicts with 'tcp' earlier in the rule");
 	CCHECK_PERR("set x { type ipv4_addr . inet_service; }\n"
 		    "accept ip saddr . tcp dport @x ip daddr . tcp sport @x",
-		    2, 35,
-		    "a rule has one concatenation");
+		    2, 35, "a rule has one concatenation");
 	CCHECK_PERR("accept ip saddr . meta mark { 1.1.1.1 . zz }", 1, 41,
 		    "expected a mark (a number such as 16 or 0x10), got 'zz'");
 	CCHECK_PERR("notrack ip saddr . ct mark { 1.1.1.1 . 1 }", 1, 20,
 		    "'ct mark' cannot be used with 'notrack' (notrack decides before a packet is "
 		    "tracked)");
-	CCHECK_PERR("ip saddr . tcp dport vmap { 10.0.0.0/8 . 20-30 : accept, 10.1.0.0/16 . 22 : drop }",
-		    1, 22,
-		    "the keys of the vmap overlap: 10.0.0.0/8 . 20-30 and 10.1.0.0/16 . 22");
-	CCHECK_PERR("ip saddr . tcp dport vmap { 10.0.0.1 . 22 : nope }", 1, 45,
-		    "expected a verdict (accept, drop, reject, jump NAME, goto NAME or return) after "
-		    "'22 :', got 'nope'");
+	CCHECK_PERR(
+		"ip saddr . tcp dport vmap { 10.0.0.0/8 . 20-30 : accept, 10.1.0.0/16 . 22 : drop }",
+		1, 22, "the keys of the vmap overlap: 10.0.0.0/8 . 20-30 and 10.1.0.0/16 . 22");
+	CCHECK_PERR(
+		"ip saddr . tcp dport vmap { 10.0.0.1 . 22 : nope }", 1, 45,
+		"expected a verdict (accept, drop, reject, jump NAME, goto NAME or return) after "
+		"'22 :', got 'nope'");
 	CCHECK_PERR("tcp dport 22 ip saddr . tcp dport vmap { 10.0.0.1 . 22 : accept }", 1, 1,
 		    "'th dport' is in the vmap's concatenation and matched again in the rule");
 	CCHECK_PERR("map m { type inet_service : verdict; elements = { 22 : accept } }\n"
