@@ -239,6 +239,9 @@ static bool same_rule(const struct xct_rule *a, const struct xct_rule *b)
 	for (i = 0; i < a->n_icmp; i++)
 		if (a->icmp[i].type != b->icmp[i].type || a->icmp[i].code != b->icmp[i].code)
 			return false;
+	if (a->concat.present != b->concat.present || a->concat.negate != b->concat.negate ||
+	    a->concat.n != b->concat.n || memcmp(a->concat.fields, b->concat.fields, a->concat.n))
+		return false;
 	if ((a->saddr.n &&
 	     memcmp(a->saddr.list, b->saddr.list, a->saddr.n * sizeof(*a->saddr.list))) ||
 	    (a->daddr.n &&
@@ -252,19 +255,23 @@ static bool same_rule(const struct xct_rule *a, const struct xct_rule *b)
 }
 
 /* xct rules show prints a rule's text: it must mean the same rule. */
-static void check_text_round_trip(const struct xct_rule *r)
+static void check_text_round_trip(const struct xct_ruleset *in, const struct xct_rule *r)
 {
 	struct xct_ruleset rs;
 	struct xct_rules_error err;
+	bool anon = r->concat.present && in->sets[r->concat.set].anon;
 
-	if (r->saddr.set >= 0 || r->daddr.set >= 0 || r->sport.set >= 0 || r->dport.set >= 0)
+	if (r->saddr.set >= 0 || r->daddr.set >= 0 || r->sport.set >= 0 || r->dport.set >= 0 ||
+	    (r->concat.present && !anon))
 		return; /* the text names sets defined elsewhere */
 	if (xct_rules_parse(FUZZ_FILE, r->text, strlen(r->text), &rs, &err)) {
 		fprintf(stderr, "rule text \"%s\" does not parse: %u:%u: %s\n", r->text,
 			err.loc.line, err.loc.col, err.msg);
 		abort();
 	}
-	ASSERT(rs.n_written == 1 && rs.n_sets == 0);
+	/* An anonymous concatenation is a set of its own, again. */
+	ASSERT(rs.n_written == 1 && rs.n_sets == (anon ? 1u : 0u));
+	ASSERT(!anon || rs.sets[0].n_elems == in->sets[r->concat.set].n_elems);
 	ASSERT(rs.written[0].loc.line == 1 && rs.written[0].loc.col == 1);
 	if (!same_rule(r, &rs.written[0])) {
 		fprintf(stderr, "rule text \"%s\" parses to another rule\n", r->text);
@@ -284,10 +291,25 @@ static void check_ruleset(const struct xct_ruleset *rs)
 	for (i = 0; i < rs->n_sets; i++) {
 		const struct xct_set_def *s = &rs->sets[i];
 
-		ASSERT(terminated(s->name, sizeof(s->name)) && s->name[0]);
-		ASSERT(xct_ruleset_find_set(rs, s->name) == (int)i);
+		ASSERT(terminated(s->name, sizeof(s->name)) && !s->name[0] == s->anon);
+		ASSERT(s->anon || xct_ruleset_find_set(rs, s->name) == (int)i);
 		ASSERT(s->loc.line >= 1 && s->loc.col >= 1);
-		if (s->kind == XCT_SET_ADDR) {
+		if (s->kind == XCT_SET_CONCAT) {
+			/* Tuples of exact values, of at most 5 types. */
+			ASSERT(s->n_ctypes >= 2 && s->n_ctypes <= XCT_CONCAT_MAX);
+			ASSERT(!s->n_prefixes && !s->n_ports && (!s->n_elems || s->elems));
+			for (j = 0; j < s->n_elems; j++)
+				for (size_t k = 0; k < s->n_ctypes; k++) {
+					const struct xct_concat_val *v = &s->elems[j].v[k];
+
+					ASSERT(s->ctypes[k] > XCT_CT_NONE && s->ctypes[k] < XCT_CT_COUNT);
+					ASSERT(v->ports.lo == v->ports.hi);
+					if (s->ctypes[k] == XCT_CT_IPV4 || s->ctypes[k] == XCT_CT_IPV6)
+						ASSERT(v->prefix.plen ==
+						       (s->ctypes[k] == XCT_CT_IPV4 ? 32 : 128));
+				}
+		} else if (s->kind == XCT_SET_ADDR) {
+			ASSERT(!s->anon);
 			ASSERT(!s->n_ports && !s->ports);
 			ASSERT(!s->n_prefixes || s->prefixes);
 			for (j = 0; j < s->n_prefixes; j++)
@@ -307,7 +329,7 @@ static void check_ruleset(const struct xct_ruleset *rs)
 
 		check_rule(rs, r);
 		if (i < 8 && r->chain_of < 0 && r->action <= XCT_ACTION_NOTRACK)
-			check_text_round_trip(r);
+			check_text_round_trip(rs, r);
 	}
 	ASSERT(rs->n_rules < XCT_RULES_MAX);
 	for (i = 0; i < rs->n_rules; i++) {
