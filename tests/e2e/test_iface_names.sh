@@ -43,11 +43,20 @@ connects() {
 	if tcp_peer_of "$1" "$S4:$2" 0 | grep -q .; then echo ok; else echo no; fi
 }
 
-# outcomes: the four ports from both clients, one word each.
+# outcomes: the four ports from both clients, one word each.  The eight
+# connections run at once: each blocked one waits out its timeout, and one
+# after another those waits would add up.
 outcomes() {
-	local p
+	local p pids=()
 	for p in $P_WILD $P_NAME $P_NEG $P_NONE; do
-		printf '%s:c=%s,l=%s ' "$p" "$(connects "$NS_C" "$p")" "$(connects "$NS_L" "$p")"
+		connects "$NS_C" "$p" >"$WORK/out.c.$p" &
+		pids+=($!)
+		connects "$NS_L" "$p" >"$WORK/out.l.$p" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	for p in $P_WILD $P_NAME $P_NEG $P_NONE; do
+		printf '%s:c=%s,l=%s ' "$p" "$(cat "$WORK/out.c.$p")" "$(cat "$WORK/out.l.$p")"
 	done
 }
 
@@ -79,7 +88,11 @@ EOF
 xct_attach native || fail_setup "attach"
 out=$(xct_r rules load "$WORK/rules" 2>&1)
 check rules_naming_missing_interfaces_load $? "$out"
-got=$(connects "$NS_C" $P_WILD)$(connects "$NS_C" $P_NEG)
+connects "$NS_C" $P_WILD >"$WORK/out.wild" &
+pid_wild=$!
+connects "$NS_C" $P_NEG >"$WORK/out.neg" &
+wait "$pid_wild" $!
+got=$(cat "$WORK/out.wild")$(cat "$WORK/out.neg")
 check iifname_wildcard_not_for_other_names "$([ "$got" = nook ]; echo $?)" "got $got, want 'no' then 'ok'"
 
 # 2. The interface appears after the load and is attached.
