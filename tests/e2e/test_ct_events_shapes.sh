@@ -13,6 +13,13 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ct_events_lib.sh"
 
 ct_events_setup
+# UDP and ICMP time out after 10 s in both trackers, as TCP's CLOSE does,
+# rather than nf_conntrack's 30 s: the expiries below are awaited, and the
+# trackers' lines compare the same with any value they share.
+for t in nf_conntrack_udp_timeout nf_conntrack_icmp_timeout; do
+	in_ns "$NS_R" sysctl -qw "net.netfilter.$t=10" || fail_setup "sysctl $t"
+	xct_r set-timeout "$t" 10 >/dev/null || fail_setup "xct set-timeout $t"
+done
 
 # ---- Web fetches, refused, reset, expiry ----
 WEB4=8000
