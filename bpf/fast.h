@@ -101,7 +101,7 @@ static __always_inline int xct_fast_slot(__u8 ct_state)
  * the second half is checked once.
  */
 static __always_inline int xct_fast_prepare(const __u8 *data, const __u8 *data_end, __u32 len,
-					    __u8 hook, struct xct_fast_state *f)
+					    __u8 hook, __u32 ifindex, struct xct_fast_state *f)
 {
 	const struct xct_policy_gen *g;
 	struct xct_policy_ctl *ctl;
@@ -121,6 +121,9 @@ static __always_inline int xct_fast_prepare(const __u8 *data, const __u8 *data_e
 	__builtin_memset(pkt, 0, sizeof(*pkt));
 	if (!xct_parse_fast(data, data_end, len, pkt))
 		return XCT_FAST_NO;
+	/* Read once: the full path takes the packet with it when this one
+	 * declines (XCT_FAST_PARSED). */
+	pkt->zone = xct_iface_zone(ifindex);
 	if (pkt->t.proto == XCT_IPPROTO_TCP && !xct_fast_tcp_flags(pkt->tcp.flags))
 		return XCT_FAST_PARSED;
 
@@ -161,6 +164,7 @@ static __always_inline int xct_fast_prepare(const __u8 *data, const __u8 *data_e
 			return XCT_FAST_PARSED;
 	}
 	xct_key_from_tuple(&pkt->t, &f->key, &f->side);
+	f->key.zone = pkt->zone;
 	f->ident = xct_key_ident(&f->key);
 	return XCT_FAST_READY;
 }
@@ -180,7 +184,8 @@ __noinline int xct_fast_prepare_xdp(struct xdp_md *ctx)
 	/* xct's XDP programs are not frags-aware, so a frame is linear:
 	 * its length is what bpf_xdp_get_buff_len() would say. */
 	return xct_fast_prepare((const __u8 *)(long)ctx->data, (const __u8 *)(long)ctx->data_end,
-				ctx->data_end - ctx->data, XCT_HOOK_INGRESS, f);
+				ctx->data_end - ctx->data, XCT_HOOK_INGRESS, ctx->ingress_ifindex,
+				f);
 }
 
 __noinline int xct_fast_prepare_skb(struct __sk_buff *skb, __u32 hook)
@@ -201,7 +206,7 @@ __noinline int xct_fast_prepare_skb(struct __sk_buff *skb, __u32 hook)
 		return XCT_FAST_NO;
 	return xct_fast_prepare((const __u8 *)(long)skb->data, (const __u8 *)(long)skb->data_end,
 				skb->len, hook == XCT_HOOK_EGRESS ? XCT_HOOK_EGRESS : XCT_HOOK_INGRESS,
-				f);
+				skb->ifindex, f);
 }
 
 /* The tracker leaves SEEN_REPLY and the NAT bits as they are on the fast

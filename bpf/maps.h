@@ -167,6 +167,36 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xct_ifaces SEC(".maps");
 
+/*
+ * Conntrack zones: the zone of the connections that a packet arriving on
+ * (or, sent by this host, leaving by) an interface belongs to, by ifindex
+ * (xct attach --zone, src/zones.c).  An interface without an entry is in
+ * zone 0.  xct_zone_cfg.zoned counts the entries, and the datapath looks
+ * the map up only while it is not 0: a host without zones pays one load
+ * per packet for them.  A global of a section of its own, pinned as
+ * xct_zone_cfg by the loader like xct_timeouts, read as memory.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, __u16);
+	__uint(max_entries, 1024);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xct_zones SEC(".maps");
+
+struct xct_zone_cfg xct_zone_cfg SEC(".data.xct_zone_cfg") = {};
+
+/* The zone of a packet seen on ifindex. */
+static __always_inline __u16 xct_iface_zone(__u32 ifindex)
+{
+	const __u16 *z;
+
+	if (!XCT_READ_ONCE(xct_zone_cfg.zoned))
+		return 0;
+	z = bpf_map_lookup_elem(&xct_zones, &ifindex);
+	return z ? *z : 0;
+}
+
 /* The garbage collector's timer and state. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -134,6 +134,7 @@ static long xct_nat_port_step(__u32 i, void *unused)
 	xct_nat_src_tuple(&w->orig, &w->addr, w->is_icmp ? port : xct_htons(port), &t);
 	if (xct_key_from_tuple(&t, &w->rkey, &side) < 0)
 		return 1;
+	w->rkey.zone = w->key.zone; /* translated within its zone */
 	/* A connection of its own already has this tuple. */
 	other = bpf_map_lookup_elem(&xct_ct, &w->rkey);
 	if (other && xct_entry_alive(other, w->now))
@@ -210,6 +211,7 @@ static __always_inline int xct_nat_dnat_try(const union xct_addr *to, __u16 port
 		return 0;
 	if (xct_key_from_tuple(&t, &w->rkey, &side) < 0)
 		return -1;
+	w->rkey.zone = w->key.zone;
 	other = bpf_map_lookup_elem(&xct_ct, &w->rkey);
 	if (other && xct_entry_alive(other, w->now))
 		return -1;

@@ -277,6 +277,7 @@ __noinline int xct_classify(const struct xct_pkt *pkt, struct xct_track_state *t
 		res->reason = XCT_R_ICMP_INVALID_NEW;
 		return 0;
 	}
+	ts->key.zone = pkt->zone;
 	/* missed: the fast path found no entry under this key already,
 	 * unless the key is a dnat reply's connection's. */
 	missed = xct_fast_missed();
@@ -837,6 +838,7 @@ static __always_inline __u8 xct_decide(void *ctx, __u32 kind, struct xct_hdr_buf
 		__builtin_memset(&slot->pkt, 0, sizeof(slot->pkt));
 		slot->copied = xct_copy_hdrs(ctx, kind, hdrs, len);
 		reason = xct_parse(ctx, kind, hdrs, slot->copied, &slot->pkt);
+		slot->pkt.zone = xct_iface_zone(ifindex);
 	}
 	return xct_track(reason, hdrs, hook, ifindex, slot);
 }
@@ -1244,6 +1246,11 @@ static __always_inline struct xct_pkt_slot *xct_nat_parse(struct __sk_buff *skb,
 	slot->parsed = xct_parse_skb(skb, hdrs, n, &slot->pkt) == XCT_R_OK;
 	if (!slot->parsed)
 		return 0;
+	/* A forwarded packet's connection is in the zone of the interface it
+	 * came in on, where it was tracked. */
+	slot->pkt.zone = xct_iface_zone(hook == XCT_HOOK_EGRESS && skb->ingress_ifindex
+						? skb->ingress_ifindex
+						: skb->ifindex);
 	/* ICMP errors: about a connection that could be translated. */
 	if (slot->pkt.icmp_error)
 		return xct_nat_proto_ok(slot->pkt.inner.family, slot->pkt.inner.proto) ? slot : 0;
@@ -1426,6 +1433,7 @@ static __always_inline int xct_dnat_in(struct __sk_buff *skb, struct xct_pkt *pk
 
 	if (pkt->icmp_error || xct_key_from_tuple(&pkt->t, &key, &side) < 0)
 		return TC_ACT_UNSPEC;
+	key.zone = pkt->zone;
 	ct = bpf_map_lookup_elem(&xct_ct, &key);
 	if (!ct || side != ct->orig_side)
 		return TC_ACT_UNSPEC;
@@ -1469,6 +1477,7 @@ int xct_nat_egress(struct __sk_buff *skb)
 		return xct_nat_error_out(skb, pkt);
 	if (xct_key_from_tuple(&pkt->t, &key, &side) < 0)
 		return TC_ACT_UNSPEC;
+	key.zone = pkt->zone;
 	ct = bpf_map_lookup_elem(&xct_ct, &key);
 	if (!ct)
 		return xct_dnat_out(skb, pkt, &key, side);
@@ -1584,6 +1593,7 @@ int xct_nat_ingress(struct __sk_buff *skb)
 	if (slot->pkt.icmp_error ? xct_icmp_error_key(&slot->pkt, &rkey) != XCT_R_OK
 				 : xct_key_from_tuple(&slot->pkt.t, &rkey, &side) < 0)
 		goto track;
+	rkey.zone = slot->pkt.zone;
 	kp = bpf_map_lookup_elem(&xct_nat_rev, &rkey);
 	if (!kp) {
 		if (slot->pkt.icmp_error && xct_dnat_error_in(skb, slot, &rkey) < 0) {

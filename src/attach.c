@@ -35,6 +35,7 @@
 #include "xct/nat.h"
 #include "xct/policy.h"
 #include "xct.h"
+#include "zones.h"
 #include "xct/timeouts.h" /* the skeleton names struct xct_tunables */
 #include "xct.skel.h"
 
@@ -55,7 +56,7 @@ static const char *mode_name(__u32 mode)
 
 static const char attach_usage[] =
 	"Usage: xct attach IFACE... [--mode native|generic|tc] [--max-entries N]\n"
-	"                  [--ct-events-size BYTES]\n"
+	"                  [--ct-events-size BYTES] [--zone N]\n"
 	"\n"
 	"Tracks every connection through IFACE: XDP on ingress (TC ingress with\n"
 	"--mode tc, or when the driver has no XDP), TC on egress.\n"
@@ -67,6 +68,11 @@ static const char attach_usage[] =
 	"  --ct-events-size BYTES\n"
 	"                     ring buffer of 'xct ct events', a power of 2 from\n"
 	"                     4096 (default 32 MiB; kept from the running xct)\n"
+	"  --zone N           the conntrack zone, 0 to 65535 (default 0), of the\n"
+	"                     connections whose packets arrive on IFACE (or leave\n"
+	"                     by it, sent by this host): the same addresses and\n"
+	"                     ports in two zones are two connections, as with\n"
+	"                     nft's 'ct zone set'; kept until detach\n"
 	"  --replace          swap the programs on already attached interfaces for\n"
 	"                     the ones of this xct, atomically, keeping the table\n"
 	"                     (how a new version of xct takes over); every\n"
@@ -84,6 +90,7 @@ static const char attach_usage[] =
 	"Examples:\n"
 	"  xct attach eth0\n"
 	"  xct attach veth0 veth1 --mode tc --max-entries 1048576\n"
+	"  xct attach vrf-red0 --zone 1\n"
 	"  xct attach --replace eth0\n";
 
 static __u32 prog_id(int fd)
@@ -373,6 +380,12 @@ static struct xct_bpf *load_datapath(__u64 max_entries, bool max_given, __u32 ct
 		xct_bpf__destroy(skel);
 		return NULL;
 	}
+	if (bpf_map__set_pin_path(skel->maps.data_xct_zone_cfg,
+				  xct_pin(path, sizeof(path), "xct_zone_cfg"))) {
+		xct_err("cannot name the pin of xct_zone_cfg: %s", strerror(errno));
+		xct_bpf__destroy(skel);
+		return NULL;
+	}
 	if (drop_stale_pins(skel, &nat_rules_dropped, &old_ifaces_fd)) {
 		restore_registry(old_ifaces_fd);
 		xct_bpf__destroy(skel);
@@ -533,6 +546,7 @@ static void detach_iface(int ifaces_fd, __u32 ifindex, const struct xct_iface *i
 		bpf_tc_hook_destroy(&hook);
 	}
 	bpf_map_delete_elem(ifaces_fd, &ifindex);
+	xct_zone_forget(xct_opts.pin_path, ifindex);
 	xct_ifname_forget(xct_opts.pin_path, ifindex);
 }
 
@@ -972,12 +986,14 @@ int cmd_attach(int argc, char **argv)
 		{"max-entries", required_argument, NULL, 'n'},
 		{"ct-events-size", required_argument, NULL, 'e'},
 		{"replace", no_argument, NULL, 'r'},
+		{"zone", required_argument, NULL, 'z'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	__u32 ifindex[MAX_IFACES], mode = XCT_MODE_NATIVE, found_mode[MAX_IFACES];
 	__u64 max_entries = XCT_MAX_ENTRIES_DEFAULT, ct_events_size = 0;
-	bool mode_given = false, max_given = false, replace = false;
+	bool mode_given = false, max_given = false, replace = false, zone_given = false;
+	__u16 zone = 0;
 	struct xct_hook_progs progs = XCT_HOOK_PROGS_NONE, old[MAX_IFACES];
 	struct xct_iface current[MAX_IFACES];
 	struct xct_policy_gen g_running;
@@ -1024,6 +1040,12 @@ int cmd_attach(int argc, char **argv)
 		case 'r':
 			replace = true;
 			break;
+		case 'z':
+			if (xct_zone_parse(optarg, &zone))
+				return xct_usage_error("--zone: '%s' is not a number from 0 to %d",
+						       optarg, XCT_ZONE_MAX);
+			zone_given = true;
+			break;
 		case 'h':
 			fputs(attach_usage, stdout);
 			return XCT_EXIT_OK;
@@ -1035,6 +1057,9 @@ int cmd_attach(int argc, char **argv)
 	}
 	if (replace && mode_given)
 		return xct_usage_error("--replace keeps each interface's mode; --mode goes "
+				       "with a new attachment");
+	if (replace && zone_given)
+		return xct_usage_error("--replace keeps each interface's zone; --zone goes "
 				       "with a new attachment");
 	n = argc - optind;
 	if (n <= 0)
@@ -1209,9 +1234,13 @@ int cmd_attach(int argc, char **argv)
 	if (!replace && ret == XCT_EXIT_OK && set_iface_classes(argv + optind, ifindex, n))
 		ret = XCT_EXIT_RUNTIME;
 	for (i = 0; !replace && ret == XCT_EXIT_OK && i < n; i++) {
+		/* The zone first: no packet of the interface is tracked
+		 * before it is in place. */
 		if (xct_ifname_record(xct_opts.pin_path, ifindex[i], argv[optind + i]) ||
+		    xct_zone_set(xct_opts.pin_path, ifindex[i], argv[optind + i], zone) ||
 		    attach_iface(&progs, ifaces_fd, argv[optind + i], ifindex[i], mode,
 				 mode_given)) {
+			xct_zone_forget(xct_opts.pin_path, ifindex[i]);
 			xct_ifname_forget(xct_opts.pin_path, ifindex[i]);
 			/* Undo this command's earlier interfaces. */
 			undo_attach(ifaces_fd, argv + optind, ifindex, i);
@@ -1421,6 +1450,7 @@ int cmd_status(int argc, char **argv)
 	int n = 0, loaded, missing = 0;
 	struct xct_netns_id ns = {};
 	char ns_name[300];
+	__u16 zone;
 	bool gone;
 
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
@@ -1492,6 +1522,7 @@ int cmd_status(int argc, char **argv)
 		iface_fill_legacy(key, &cur);
 		np = check_hooks(key, &cur, problems);
 		missing += np;
+		zone = xct_zone_of(xct_opts.pin_path, key);
 		gone = !if_indextoname(key, name);
 		if (gone && xct_ifname_recorded(xct_opts.pin_path, key, name))
 			snprintf(name, sizeof(name), "(gone)");
@@ -1500,10 +1531,11 @@ int cmd_status(int argc, char **argv)
 			xct_json_string(name);
 			printf(",\"deleted\":%s,\"ifindex\":%u,\"ingress\":\"%s\","
 			       "\"ingress_prog_id\":%u,\"egress\":\"tc\",\"egress_prog_id\":%u,"
-			       "\"answer_prog_id\":%u,\"xdp_link_id\":%u,\"state\":\"%s\",\"missing\":[",
+			       "\"answer_prog_id\":%u,\"xdp_link_id\":%u,\"zone\":%u,\"state\":\"%s\","
+			       "\"missing\":[",
 			       gone ? "true" : "false", key, mode_name(cur.mode),
 			       cur.ingress_prog_id, cur.egress_prog_id, cur.answer_prog_id,
-			       cur.xdp_link_id, np ? "MISSING" : "ok");
+			       cur.xdp_link_id, zone, np ? "MISSING" : "ok");
 			for (k = 0; k < np; k++) {
 				printf("%s{\"hook\":\"%s\",\"why\":", k ? "," : "",
 				       problems[k].hook);
@@ -1512,9 +1544,12 @@ int cmd_status(int argc, char **argv)
 			}
 			printf("]}");
 		} else {
-			printf("  %s (ifindex %u%s): ingress %s (prog %u), egress tc (prog %u)%s\n",
-			       name, key, gone ? ", deleted" : "", mode_name(cur.mode),
-			       cur.ingress_prog_id, cur.egress_prog_id, np ? " MISSING" : "");
+			printf("  %s (ifindex %u%s): ingress %s (prog %u), egress tc (prog %u)", name,
+			       key, gone ? ", deleted" : "", mode_name(cur.mode), cur.ingress_prog_id,
+			       cur.egress_prog_id);
+			if (zone)
+				printf(", zone %u", zone);
+			printf("%s\n", np ? " MISSING" : "");
 			for (k = 0; k < np; k++)
 				printf("    MISSING %s: %s\n", problems[k].hook, problems[k].why);
 		}

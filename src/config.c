@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "zones.h"
 #include "ct_format.h"
 #include "xct/abi.h"
 
@@ -48,6 +49,7 @@ enum key {
 	KEY_FLOW_LOG_MAX_SIZE,
 	KEY_RULE_LOG,
 	KEY_MODE,
+	KEY_ZONE,
 	KEY_SYNC_PEER,
 	KEY_SYNC_LISTEN,
 	KEY_SYNC_TRANSPORT,
@@ -77,6 +79,7 @@ static const struct {
 	[KEY_FLOW_LOG_MAX_SIZE] = {"flow-log-max-size", SEC_DAEMON},
 	[KEY_RULE_LOG] = {"rule-log", SEC_DAEMON},
 	[KEY_MODE] = {"mode", SEC_INTERFACE},
+	[KEY_ZONE] = {"zone", SEC_INTERFACE},
 	[KEY_SYNC_PEER] = {"peer", SEC_SYNC},
 	[KEY_SYNC_LISTEN] = {"listen", SEC_SYNC},
 	[KEY_SYNC_TRANSPORT] = {"transport", SEC_SYNC},
@@ -474,6 +477,11 @@ static int set_key(struct parser *p, const char *k, const char *v)
 			return perr(p, bad, "%s", xct_tcp_state_list_error(bad, why, sizeof(why)));
 		return 0;
 	}
+	case KEY_ZONE:
+		if (xct_zone_parse(v, &p->iface->zone))
+			return perr(p, v, "'%s' is not a zone, a number from 0 to %d", v,
+				    XCT_ZONE_MAX);
+		return 0;
 	case KEY_MODE:
 		if (!strcmp(v, "native"))
 			p->iface->mode = XCT_MODE_NATIVE;

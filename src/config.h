@@ -26,6 +26,7 @@
 struct xct_config_iface {
 	char name[IF_NAMESIZE];
 	__u32 mode; /* XCT_MODE_NATIVE, _GENERIC or _TC */
+	__u16 zone; /* conntrack zone (xct attach --zone), 0 default */
 	unsigned int line;
 };
 

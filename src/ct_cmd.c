@@ -69,8 +69,11 @@ static const char ct_usage[] =
 	"      --src-nat [IP[:PORT]], --dst-nat [IP[:PORT]], --any-nat [IP[:PORT]]\n"
 	"                             translated connections only (source, destination,\n"
 	"                             either), or only those translated to IP[:PORT]\n"
-	"  -w, --zone N, --orig-zone N, --reply-zone N\n"
-	"                             xct has one zone, 0: every connection is in it\n"
+	"  -w, --zone N               in conntrack zone N (xct attach --zone); get\n"
+	"                             looks in zone 0 without it\n"
+	"      --orig-zone N, --reply-zone N\n"
+	"                             a zone of one direction only: xct's zones hold\n"
+	"                             both, so 0 matches every connection, another none\n"
 	"\n"
 	"FORMAT: json, extended, id, ktimestamp, labels, comma-separated\n"
 	"(-o extended,id,labels); json goes with none of the text ones but labels.\n"
@@ -80,7 +83,7 @@ static const char ct_usage[] =
 	"create inserts a connection as conntrack -I does: -p, both addresses (or\n"
 	"the reply tuple's, -r and -q), ports for tcp and udp (--icmp-type, -code and\n"
 	"-id for icmp), -t, and --state for tcp.  It is not translated (xct translates\n"
-	"through rules) and it is in zone 0.  update changes what matches its filter\n"
+	"through rules) and it is in zone 0 or -w's.  update changes what matches its filter\n"
 	"as conntrack -U does: -m MARK/MASK sets mark = (mark & ~MASK) ^ MARK, -u sets\n"
 	"status bits (never clears them), -t the seconds left (until the next\n"
 	"packet, as in nf_conntrack), --label-add and --label-del the labels\n"
@@ -230,7 +233,6 @@ struct ct_args {
 	bool has_status_opt; /* -u given */
 	bool has_state_opt;  /* --state given */
 	bool nat_given;	     /* --src-nat, --dst-nat or --any-nat */
-	bool nonzero_zone;   /* a zone other than 0 was asked for */
 	const char *mask[2]; /* --mask-src, --mask-dst */
 	const char *label_filter[XCT_F_LABEL_SETS]; /* -l, parsed once the names are read */
 	int nlabel_filters;
@@ -305,15 +307,10 @@ static const char *optional_arg(int argc, char **argv)
 	return NULL;
 }
 
-static int parse_zone(const char *opt, const char *s, struct ct_args *a)
+static int parse_zone(const char *opt, const char *s, int *zone)
 {
-	int zone = 0;
-
-	if (parse_small(opt, s, 65535, &zone))
+	if (parse_small(opt, s, 65535, zone))
 		return XCT_EXIT_USAGE;
-	a->filter.zone = zone;
-	if (zone)
-		a->nonzero_zone = true;
 	return 0;
 }
 
@@ -431,13 +428,13 @@ static int parse_ct_args(int argc, char **argv, struct ct_args *a)
 			break;
 		}
 		case 'w':
-			err = parse_zone("--zone", optarg, a);
+			err = parse_zone("--zone", optarg, &f->zone);
 			break;
 		case OPT_ORIG_ZONE:
-			err = parse_zone("--orig-zone", optarg, a);
+			err = parse_zone("--orig-zone", optarg, &f->dir_zone);
 			break;
 		case OPT_REPLY_ZONE:
-			err = parse_zone("--reply-zone", optarg, a);
+			err = parse_zone("--reply-zone", optarg, &f->dir_zone);
 			break;
 		case 'z':
 			a->zero = true;
@@ -1067,6 +1064,7 @@ static int build_create(const struct ct_args *a, __u64 now, struct xct_ct_key *k
 		return xct_usage_error("ct create: -u UNSET is a filter");
 	if (xct_key_from_tuple(&t, key, &side))
 		return xct_usage_error("ct create: not a connection's tuple");
+	key->zone = f->zone > 0 ? (__u16)f->zone : 0;
 	memset(e, 0, sizeof(*e));
 	e->orig_side = side;
 	e->state = f->state >= 0 ? (__u8)f->state : 0;
@@ -1418,11 +1416,13 @@ static int check_ct_args(enum ct_sub which, const char *name, struct ct_args *a)
 		return xct_usage_error("ct list: unknown table '%s' (conntrack, dying or "
 				       "unconfirmed)",
 				       a->table);
-	if (a->nonzero_zone)
-		return xct_usage_error(
-			"--zone: xct has one zone, 0: every interface it is attached to shares "
-			"one table (separate tables are separate xct instances, each with its "
-			"own --pin-path)");
+	if (which == SUB_CREATE && f->dir_zone >= 0)
+		return xct_usage_error("ct create: xct's zones hold both directions of a "
+				       "connection: --zone N, not --orig-zone or --reply-zone");
+	/* A tuple names a connection of one zone: the default one, unless
+	 * -w names another (conntrack -G looks in zone 0). */
+	if (which == SUB_GET && f->zone < 0)
+		f->zone = 0;
 	if (a->zero && which != SUB_LIST)
 		return xct_usage_error("-z goes with 'ct list'");
 	if ((a->label_add || a->label_del || a->label_del_all) && which != SUB_UPDATE)

@@ -31,6 +31,7 @@ void xct_filter_init(struct xct_filter *f)
 	f->reply_dport = -1;
 	f->timeout_max = -1;
 	f->zone = -1;
+	f->dir_zone = -1;
 }
 
 int xct_parse_netmask(const char *s, __u8 *family, __u8 *plen)
@@ -280,6 +281,8 @@ bool xct_filter_match_ext(const struct xct_filter *f, const struct xct_ct_key *k
 	if (f->proto >= 0 && key->proto != f->proto)
 		return false;
 	if (f->zone >= 0 && key->zone != f->zone)
+		return false;
+	if (f->dir_zone > 0)
 		return false;
 	xct_tuple_from_key(key, e->orig_side, XCT_DIR_ORIGINAL, &orig);
 	xct_nat_reply_tuple(key, e->orig_side, nat, inner, &reply);

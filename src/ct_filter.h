@@ -58,7 +58,12 @@ struct xct_filter {
 	bool has_id; /* --id */
 	__u32 id;
 	long long timeout_max; /* -t on list: at most this many seconds left; -1: any */
-	int zone;	       /* --zone, --orig-zone, --reply-zone: -1: any */
+	int zone;	       /* --zone: -1: any */
+	/* --orig-zone, --reply-zone: a zone of one direction only, which
+	 * xct's zones never are (each holds both directions): 0 matches
+	 * every connection, as conntrack finds no directional zone on one
+	 * without; another matches none; -1: any. */
+	int dir_zone;
 	int nlabel_sets;       /* -l */
 	__u64 labels[XCT_F_LABEL_SETS][2];
 };

@@ -338,6 +338,10 @@ int xct_format_conn_ext(char *buf, size_t len, const struct xct_ct_key *key,
 	put_str(&l, "mark=");
 	put_u64(&l, e->mark);
 	put_str(&l, " ");
+	/* conntrack -L's zone=N, after the mark, for a zone other than
+	 * the default one. */
+	if (key->zone)
+		put_field(&l, "zone=", key->zone);
 	/* Where libnetfilter_conntrack puts them: the timestamps after the
 	 * mark, the id after use, the labels last. */
 	if (flags & XCT_FMT_KTIMESTAMP) {
@@ -406,6 +410,8 @@ int xct_format_event(char *buf, size_t len, const struct xct_ct_key *key,
 		put_str(&l, "[ASSURED] ");
 	if (e->mark)
 		put_field(&l, "mark=", e->mark);
+	if (key->zone)
+		put_field(&l, "zone=", key->zone);
 	if (destroy)
 		put_field(&l, "delta-time=", xct_event_duration_ns(e, time_ns) / 1000000000ULL);
 	if (destroy && end == XCT_CTE_END_DELETED)
@@ -484,8 +490,8 @@ void xct_print_conn_json_ext(FILE *out, const struct xct_ct_key *key, const stru
 	if (manip & XCT_CT_DST_NAT)
 		fprintf(out, "%s\"DST_NAT\"", sep);
 	fputs("],", out);
-	fprintf(out, "\"mark\":%u,\"use\":1,\"id\":%u,\"age_ms\":%llu,\"idle_ms\":%llu", e->mark,
-		xct_ct_id(key, e), (unsigned long long)(age / 1000000),
+	fprintf(out, "\"mark\":%u,\"zone\":%u,\"use\":1,\"id\":%u,\"age_ms\":%llu,\"idle_ms\":%llu",
+		e->mark, key->zone, xct_ct_id(key, e), (unsigned long long)(age / 1000000),
 		(unsigned long long)(idle / 1000000));
 	if (ext && ext->labels && (ext->labels[0] | ext->labels[1])) {
 		char names[1024], *tok, *save = NULL;

@@ -90,6 +90,10 @@ static int save_one(const struct xct_ct_key *key, const struct xct_ct_entry *e, 
 		key->proto, a0, port_out(key->proto, key->port[0]), a1,
 		port_out(key->proto, key->port[1]), e->orig_side,
 		e->status & ~(XCT_CT_NEW_PENDING | XCT_CT_DYING), e->mark);
+	/* Only outside the default zone: a table without zones saves as an
+	 * xct without them did. */
+	if (key->zone)
+		fprintf(s->out, " zone=%u", key->zone);
 	fprintf(s->out, " age=%llu idle=%llu timeout=%llu packets=%llu,%llu bytes=%llu,%llu",
 		(unsigned long long)(s->now - e->first_seen_ns),
 		(unsigned long long)(s->now > e->last_seen_ns ? s->now - e->last_seen_ns : 0),
@@ -327,6 +331,9 @@ static int parse_field(struct reader *r, const char *text, char *tok, struct sav
 	} else if (!strcmp(tok, "mark")) {
 		ok = !parse_num(v, 0xffffffffULL, &n);
 		s->e.mark = (__u32)n;
+	} else if (!strcmp(tok, "zone")) {
+		ok = !parse_num(v, 65535, &n);
+		s->key.zone = (__u16)n;
 	} else if (!strcmp(tok, "age")) {
 		ok = !parse_num(v, ~0ULL, &n);
 		s->age = n;
@@ -420,6 +427,9 @@ static int parse_conn(struct reader *r, char *text, struct saved_conn *s)
 		return bad(r, text, text, "%s", "a TCP connection needs state and tcp");
 	if (!s->timeout)
 		return bad(r, text, text, "%s", "timeout=0: the connection was dead when saved");
+	/* A translation stays within its connection's zone. */
+	for (i = 0; i < (int)s->n_nat; i++)
+		s->nat[i].rkey.zone = s->key.zone;
 	return 0;
 }
 

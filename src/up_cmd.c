@@ -16,6 +16,7 @@
 #include "config.h"
 #include "ct_state.h"
 #include "xct.h"
+#include "zones.h"
 
 static const char up_usage[] =
 	"Usage: xct up [--config FILE]\n"
@@ -203,12 +204,12 @@ static int detach_names(const char **names, int n)
 
 /* xct attach for the interfaces of cfg in mode that are not attached, or
  * with replace xct attach --replace for every attached interface. */
-static int attach_group(const struct xct_config *cfg, const __u32 *modes, __u32 mode, bool replace,
-			char (*other_names)[IF_NAMESIZE], int n_others, const char **done,
-			int *n_done)
+static int attach_group(const struct xct_config *cfg, const __u32 *modes, __u32 mode, __u16 zone,
+			bool replace, char (*other_names)[IF_NAMESIZE], int n_others,
+			const char **done, int *n_done)
 {
-	const char *argv[2 * XCT_CONFIG_MAX_IFACES + 10];
-	char size[32], ring[32];
+	const char *argv[2 * XCT_CONFIG_MAX_IFACES + 12];
+	char size[32], ring[32], zone_arg[8];
 	int argc = 0, first, ret;
 	size_t i;
 
@@ -218,6 +219,9 @@ static int attach_group(const struct xct_config *cfg, const __u32 *modes, __u32 
 	} else {
 		argv[argc++] = "--mode";
 		argv[argc++] = xct_config_mode_name(mode);
+		snprintf(zone_arg, sizeof(zone_arg), "%u", zone);
+		argv[argc++] = "--zone";
+		argv[argc++] = zone_arg;
 	}
 	if (cfg->table_size) {
 		snprintf(size, sizeof(size), "%llu", (unsigned long long)cfg->table_size);
@@ -232,7 +236,8 @@ static int attach_group(const struct xct_config *cfg, const __u32 *modes, __u32 
 	first = argc;
 	for (i = 0; i < cfg->n_ifaces; i++) {
 		if (replace ? modes[i] == XCT_MODE_NONE
-			    : cfg->ifaces[i].mode != mode || modes[i] != XCT_MODE_NONE)
+			    : cfg->ifaces[i].mode != mode || cfg->ifaces[i].zone != zone ||
+				      modes[i] != XCT_MODE_NONE)
 			continue;
 		argv[argc++] = cfg->ifaces[i].name;
 	}
@@ -342,18 +347,32 @@ static int do_up(const struct xct_config *cfg)
 	if (others)
 		fresh = false;
 
-	/* In another mode than configured: detached here, attached below. */
+	/* In another mode or zone than configured: detached here, attached
+	 * below (its connections stay in the zone they were tracked in). */
 	for (i = 0; i < cfg->n_ifaces; i++)
-		if (modes[i] != XCT_MODE_NONE && modes[i] != cfg->ifaces[i].mode) {
+		if (modes[i] != XCT_MODE_NONE &&
+		    (modes[i] != cfg->ifaces[i].mode ||
+		     xct_zone_of(xct_opts.pin_path, ifindex[i]) != cfg->ifaces[i].zone)) {
 			moved[n_moved++] = cfg->ifaces[i].name;
 			modes[i] = XCT_MODE_NONE;
 		}
 	ret = detach_names(moved, n_moved);
 	if (!ret)
-		ret = attach_group(cfg, modes, XCT_MODE_NONE, true, other_names, others, done,
+		ret = attach_group(cfg, modes, XCT_MODE_NONE, 0, true, other_names, others, done,
 				   &n_done);
+	/* One attach per mode and zone, each zone once: at the first
+	 * interface that has it. */
 	for (m = 0; !ret && m < sizeof(all_modes) / sizeof(all_modes[0]); m++)
-		ret = attach_group(cfg, modes, all_modes[m], false, NULL, 0, done, &n_done);
+		for (i = 0; !ret && i < cfg->n_ifaces; i++) {
+			size_t j;
+
+			for (j = 0; j < i; j++)
+				if (cfg->ifaces[j].zone == cfg->ifaces[i].zone)
+					break;
+			if (j == i)
+				ret = attach_group(cfg, modes, all_modes[m], cfg->ifaces[i].zone,
+						   false, NULL, 0, done, &n_done);
+		}
 	if (!ret)
 		ret = apply_policy(cfg);
 	if (!ret && fresh && cfg->state_file[0])

@@ -53,7 +53,9 @@ struct xct_ct_key {
 	__u16 port[2]; /* network order for TCP/UDP; host order for ICMP */
 	__u8 family;
 	__u8 proto;
-	__u16 zone; /* reserved, always 0 */
+	/* The conntrack zone (struct xct_pkt's): 0, the default zone, keeps
+	 * the keys of an xct that had no zones bit for bit. */
+	__u16 zone;
 };
 
 /* TCP per-direction window state, as in nf_conntrack's ip_ct_tcp_state. */
@@ -499,6 +501,12 @@ struct xct_iface {
 	 * a hook, so that it never touches one it did not create. */
 	__u32 answer_prog_id; /* TC ingress's answerer next to XDP */
 	__u32 xdp_link_id;
+};
+
+/* The datapath's view of the zone map (bpf/maps.h's xct_zones): how many
+ * interfaces have a zone of their own, 0 when none has. */
+struct xct_zone_cfg {
+	__u32 zoned;
 };
 
 /* The registry's entry before answer_prog_id and xdp_link_id. */

@@ -296,6 +296,7 @@ XCT_INLINE __u8 xct_icmp_error_key(const struct xct_pkt *pkt, struct xct_ct_key 
 		return XCT_R_ICMP_ERROR_NO_CONN; /* no errors about errors */
 	if (xct_key_from_tuple(&pkt->inner, key, &side) < 0)
 		return XCT_R_ICMP_ERROR_NO_CONN;
+	key->zone = pkt->zone;
 	if (!xct_addr_eq(&pkt->t.dst, &pkt->inner.src))
 		return XCT_R_ICMP_ERROR_SPOOFED;
 	return XCT_R_OK;

@@ -102,6 +102,11 @@ struct xct_pkt {
 	__u32 frag_id;	    /* fragments: IPv4 id or IPv6 fragment header id, host order */
 	__u8 local;	    /* tracked at egress: its connection gets XCT_CT_LOCAL */
 	__u8 dscp;	    /* the TOS's or traffic class's top six bits */
+	/* The conntrack zone its connection is looked up in: its
+	 * interface's (xct attach --zone), 0 for most.  Part of every key
+	 * built from the packet, as nf_conntrack's zone is part of the
+	 * tuple's identity. */
+	__u16 zone;
 };
 
 /*
