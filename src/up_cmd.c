@@ -25,7 +25,7 @@ static const char up_usage[] =
 	"\n"
 	"up      attaches every [interface] of FILE that is not attached, swaps the\n"
 	"        programs of those that are for this xct's (--replace: the table is\n"
-	"        kept), re-attaches one attached in another mode, then loads the\n"
+	"        kept), re-attaches one attached in another mode or zone, then loads the\n"
 	"        rules file and sets the [timeouts] (those not given to their\n"
 	"        defaults); running it again changes nothing.\n"
 	"down    detaches every [interface] of FILE; once no interface is left, the\n"

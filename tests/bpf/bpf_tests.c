@@ -1270,6 +1270,71 @@ TEST(tc_egress_skips_packets_forwarded_from_watched_interface)
 	fixture_teardown(&fx);
 }
 
+/* Puts ifindex in zone (0: out of every zone), as xct attach --zone does:
+ * the map, and the count the datapath reads first. */
+static void set_zone(struct fixture *fx, __u32 ifindex, __u16 zone)
+{
+	struct xct_zone_cfg cfg = {.zoned = zone ? 1 : 0};
+	int fd = bpf_map__fd(fx->skel->maps.xct_zones);
+	__u32 zero = 0;
+
+	if (zone)
+		CHECK_EQ(bpf_map_update_elem(fd, &ifindex, &zone, BPF_ANY), 0);
+	else
+		bpf_map_delete_elem(fd, &ifindex);
+	CHECK_EQ(bpf_map_update_elem(bpf_map__fd(fx->skel->maps.data_xct_zone_cfg), &zero, &cfg,
+				     BPF_ANY),
+		 0);
+}
+
+/* The zone is part of the connection's identity: the same tuple arriving
+ * on an interface of zone 7 and on one of zone 0 (a test run's skb is on
+ * lo) makes two entries, each answered in its own zone, and zone 0's key
+ * is the key of an xct without zones. */
+TEST(zone_same_tuple_two_connections)
+{
+	struct flow f = make_flow(XCT_IPPROTO_UDP, "10.0.0.1", 5000, "10.0.0.2", 53);
+	struct flow r = reverse(&f);
+	struct packet q = udp_packet(&f, 10), a = udp_packet(&r, 20);
+	struct xct_ct_key key;
+	struct xct_ct_entry e;
+	struct fixture fx;
+	__u8 side;
+
+	if (!fixture_setup(&fx, 0))
+		return;
+	set_zone(&fx, 1, 7);
+	tc_in(&fx, &q);
+	/* Not in zone 0. */
+	CHECK_EQ(get_entry(&fx, &f, &e), -ENOENT);
+	flow_key(&f, &key, &side);
+	key.zone = 7;
+	CHECK_EQ(bpf_map_lookup_elem(fx.ct_fd, &key, &e), 0);
+	CHECK_EQ(e.packets[XCT_DIR_ORIGINAL], 1);
+	/* The reply on the same interface finds it. */
+	tc_in(&fx, &a);
+	CHECK_EQ(bpf_map_lookup_elem(fx.ct_fd, &key, &e), 0);
+	CHECK_EQ(e.packets[XCT_DIR_REPLY], 1);
+	CHECK(e.status & XCT_CT_SEEN_REPLY);
+	/* Zone 0: the same tuple is another connection. */
+	set_zone(&fx, 1, 0);
+	tc_in(&fx, &q);
+	CHECK_EQ(table_size(&fx), 2);
+	CHECK_EQ(get_entry(&fx, &f, &e), 0);
+	CHECK_EQ(e.packets[XCT_DIR_ORIGINAL], 1);
+	CHECK_EQ(e.packets[XCT_DIR_REPLY], 0);
+	/* Back in zone 7, an established packet (the fast path) counts
+	 * against zone 7's entry only. */
+	set_zone(&fx, 1, 7);
+	tc_in(&fx, &q);
+	CHECK_EQ(bpf_map_lookup_elem(fx.ct_fd, &key, &e), 0);
+	CHECK_EQ(e.packets[XCT_DIR_ORIGINAL], 2);
+	CHECK_EQ(get_entry(&fx, &f, &e), 0);
+	CHECK_EQ(e.packets[XCT_DIR_ORIGINAL], 1);
+	CHECK_EQ(counter(&fx, XCT_S_FAST), 1);
+	fixture_teardown(&fx);
+}
+
 /* A packet sent through an attached lo crosses its egress, then its
  * ingress: tracked once, arriving, as nf_conntrack tracks it once.  A test
  * run's skb is on lo. */

@@ -162,6 +162,17 @@ int fixture_reset(struct fixture *fx)
 
 	map_delete_all(fx->ct_fd, &ct_key, &ct_key);
 	map_delete_all(bpf_map__fd(fx->skel->maps.xct_ifaces), &ifindex, &ifindex);
+	/* Every interface in zone 0. */
+	{
+		struct xct_zone_cfg no_zones = {};
+
+		map_delete_all(bpf_map__fd(fx->skel->maps.xct_zones), &ifindex, &ifindex);
+		if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.data_xct_zone_cfg), &zero,
+					&no_zones, BPF_ANY)) {
+			CHECK_FAIL("cannot reset xct_zone_cfg: %s", strerror(errno));
+			return 0;
+		}
+	}
 	/* No datagram in flight. */
 	{
 		__u8 key[128];

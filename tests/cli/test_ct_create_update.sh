@@ -126,4 +126,24 @@ t=$(timeout_of -p udp --dport 7777)
 # As in nf_conntrack, -t holds until the next packet sets the protocol's.
 check "ct update: the next packet gives the timeout back to the tracker ($t)" \
 	test "${t:-500}" -le 30
+# Zones: the same tuple in zones 0 and 3 is two connections.
+UDPZ=(-p udp -s 10.0.0.5 -d 10.0.0.6 --sport 5000 --dport 53)
+same "create a udp tuple in zone 0" -I "${UDPZ[@]}" -t 50
+same "create it again in zone 3" -I "${UDPZ[@]}" -t 50 --zone 3
+same "list zone 3" -L -w 3
+same "list both" -L -s 10.0.0.5
+same "delete zone 3's" -D -w 3
+same "zone 0's is left" -L -s 10.0.0.5
+# Where conntrack 1.4.7 takes no --zone (-G, -U), xct does: the zone of
+# the tuple to get, a filter of what to update.
+x ct create "${UDPZ[@]}" -t 50 --zone 3 >/dev/null 2>&1
+expect "ct get -w 3: zone 3's" 0 "dport=53 .* zone=3 " x ct get "${UDPZ[@]}" -w 3
+expect "ct update -w 3 changes zone 3's only" 0 "1 flow entries have been updated" \
+	x ct update -s 10.0.0.5 -w 3 --mark 11
+expect "ct update -w 3: zone 0's keeps its mark" 0 "mark=0 use=1" \
+	x ct list -s 10.0.0.5 -w 0
+expect "ct update -w 3: zone 3's has it" 0 "mark=11 zone=3 " x ct list -s 10.0.0.5 -w 3
+# conntrack -I --orig-zone makes a zone of one direction, which xct has not.
+expect "ct create: --orig-zone is refused" 2 "--zone N, not --orig-zone" \
+	x ct create "${UDPZ[@]}" -t 50 --orig-zone 4
 [ "$failures" -eq 0 ]

@@ -69,6 +69,22 @@ TEST(format_tcp_established_assured)
 			"dport=40000 packets=2 bytes=112 [ASSURED] mark=0 use=1");
 }
 
+/* conntrack -L's zone=N: after the mark, only outside zone 0. */
+TEST(format_zone_after_the_mark)
+{
+	struct xct_ct_key key;
+	struct xct_ct_entry e;
+	char line[512];
+
+	make_conn(&key, &e, "10.0.0.1", "10.0.0.2", 17, 5000, 53);
+	key.zone = 3;
+	e.expires_ns = NOW + 30 * SEC_NS;
+	xct_format_conn(line, sizeof(line), &key, &e, NOW, 0);
+	CHECK_STR(line, "udp      17 30 src=10.0.0.1 dst=10.0.0.2 sport=5000 dport=53 packets=0 "
+			"bytes=0 [UNREPLIED] src=10.0.0.2 dst=10.0.0.1 sport=53 dport=5000 "
+			"packets=0 bytes=0 mark=0 zone=3 use=1");
+}
+
 TEST(format_events_as_conntrack_e)
 {
 	struct xct_ct_key key;
@@ -271,7 +287,7 @@ TEST(format_json_object)
 		  "\"state\":\"SYN_SENT\",\"orig\":{\"src\":\"10.0.0.1\",\"dst\":\"10.0.0.2\","
 		  "\"sport\":1234,\"dport\":80,\"packets\":1,\"bytes\":60},\"reply\":{\"src\":"
 		  "\"10.0.0.2\",\"dst\":\"10.0.0.1\",\"sport\":80,\"dport\":1234,\"packets\":0,"
-		  "\"bytes\":0},\"status\":[],\"mark\":0,\"use\":1,\"id\":3659907026,"
+		  "\"bytes\":0},\"status\":[],\"mark\":0,\"zone\":0,\"use\":1,\"id\":3659907026,"
 		  "\"age_ms\":5000,\"idle_ms\":1000}");
 }
 
