@@ -61,6 +61,12 @@ XCT_INLINE void xct_ctsync_from_ct(const struct xct_ct_key *key, __u8 orig_side,
 		    (status & (XCT_IPS_SEEN_REPLY | XCT_IPS_ASSURED));
 	c->timeout = timeout_s;
 	c->mark = mark;
+	/* conntrackd sends NTA_ZONE only outside the default zone, as
+	 * ctnetlink leaves CTA_ZONE out for zone 0. */
+	if (key->zone) {
+		c->attrs |= XCT_CTSYNC_BIT(XCT_NTA_ZONE);
+		c->zone = key->zone;
+	}
 
 	if (xct_has_ports(key->proto)) {
 		c->attrs |= XCT_CTSYNC_BIT(XCT_NTA_PORT);
@@ -164,6 +170,7 @@ XCT_INLINE int xct_ctsync_to_ct(const struct xct_ctsync_conn *c, struct xct_ct_k
 	}
 	if (xct_key_from_tuple(&t, key, orig_side) < 0)
 		return -1;
+	key->zone = XCT_CTSYNC_HAS(c, XCT_NTA_ZONE) ? c->zone : 0;
 	e->orig_side = *orig_side;
 	e->status = (__u16)(c->status & (XCT_IPS_SEEN_REPLY | XCT_IPS_ASSURED));
 	e->mark = c->mark;
@@ -194,6 +201,7 @@ XCT_INLINE int xct_ctsync_to_ct(const struct xct_ctsync_conn *c, struct xct_ct_k
 		if (xct_ctsync_bind(&t, XCT_CT_DST_NAT, dnat_to, dport, &nat[0], &td) < 0)
 			return -1;
 		nat[0].orig_side = *orig_side;
+		nat[0].rkey.zone = key->zone;
 		e->status |= XCT_CT_DST_NAT;
 		*n_nat = 1;
 	}
@@ -208,6 +216,7 @@ XCT_INLINE int xct_ctsync_to_ct(const struct xct_ctsync_conn *c, struct xct_ct_k
 		if (xct_ctsync_bind(&td, XCT_CT_SRC_NAT, snat_to, sport, b, &ts) < 0)
 			return -1;
 		b->orig_side = side;
+		b->rkey.zone = key->zone;
 		e->status |= XCT_CT_SRC_NAT;
 		(*n_nat)++;
 	}

@@ -648,6 +648,38 @@ TEST(ctsync_to_ct_translations)
 	same_binding(&got[1], &inner);
 }
 
+/* A connection outside the default zone carries it as NTA_ZONE, and
+ * comes back in its zone, its translation's key too; zone 0 sends none,
+ * as conntrackd leaves it out. */
+TEST(ctsync_zone_through_the_wire)
+{
+	struct xct_nat_binding snat = {0}, got[2];
+	struct xct_ctsync_conn c;
+	struct xct_ct_key key;
+	__u8 side, s2;
+	int n;
+
+	key_of("10.10.1.10", 36437, "10.10.2.20", 7001, XCT_IPPROTO_TCP, &key, &side);
+	xct_ctsync_from_ct(&key, side, XCT_TCP_ESTABLISHED, 0, 0, 300, NULL, NULL, &c);
+	CHECK(!XCT_CTSYNC_HAS(&c, XCT_NTA_ZONE));
+	key.zone = 7;
+	xct_ctsync_from_ct(&key, side, XCT_TCP_ESTABLISHED, 0, 0, 300, NULL, NULL, &c);
+	CHECK(XCT_CTSYNC_HAS(&c, XCT_NTA_ZONE));
+	CHECK_EQ(c.zone, 7);
+	through_the_wire(&key, side, XCT_TCP_ESTABLISHED, XCT_CT_SEEN_REPLY, NULL, NULL, got, &n);
+
+	key_of("10.10.1.10", 40000, "10.10.2.20", 5353, XCT_IPPROTO_UDP, &key, &side);
+	key.zone = 65535;
+	key_of("10.10.2.1", 61000, "10.10.2.20", 5353, XCT_IPPROTO_UDP, &snat.rkey, &s2);
+	snat.rkey.zone = 65535;
+	snat.manip = XCT_CT_SRC_NAT;
+	snat.addr.v4 = ip4("10.10.2.1");
+	snat.port = htons(61000);
+	snat.orig_side = side;
+	through_the_wire(&key, side, 0, XCT_CT_SEEN_REPLY, &snat, NULL, got, &n);
+	same_binding(&got[0], &snat);
+}
+
 /* xctd's receiving side (src/daemon/sync.c) on captured datagrams: the
  * external cache, the sequence as conntrackd tracks it, the refusals. */
 TEST(ctsync_xctd_receives_into_the_external_cache)
