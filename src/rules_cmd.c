@@ -522,21 +522,7 @@ static int cmp_range(const void *a, const void *b)
  * table's order changes with each table. */
 static int cmp_tuple(const void *a, const void *b)
 {
-	const struct xct_concat_elem *x = a, *y = b;
-	int i, c;
-
-	for (i = 0; i < XCT_CONCAT_MAX; i++) {
-		const struct xct_concat_val *u = &x->v[i], *v = &y->v[i];
-
-		c = memcmp(u->prefix.addr, v->prefix.addr, sizeof(u->prefix.addr));
-		if (!c)
-			c = (u->ports.lo > v->ports.lo) - (u->ports.lo < v->ports.lo);
-		if (!c)
-			c = (u->num > v->num) - (u->num < v->num);
-		if (c)
-			return c;
-	}
-	return 0;
+	return xct_concat_elem_cmp(a, b);
 }
 
 static int set_elements(struct xct_policy_maps *m, const struct xct_set_info *set,

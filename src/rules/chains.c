@@ -984,21 +984,8 @@ static bool concat_vmap_exact(const struct xct_vmap *vm)
 static int cmp_concat_elem(const void *a, const void *b)
 {
 	const struct xct_vmap_elem *x = a, *y = b;
-	int i, c;
 
-	/* Field by field: the padding between them is not the values'. */
-	for (i = 0; i < XCT_CONCAT_MAX; i++) {
-		const struct xct_concat_val *u = &x->concat.v[i], *v = &y->concat.v[i];
-
-		c = memcmp(u->prefix.addr, v->prefix.addr, sizeof(u->prefix.addr));
-		if (!c)
-			c = (u->ports.lo > v->ports.lo) - (u->ports.lo < v->ports.lo);
-		if (!c)
-			c = (u->num > v->num) - (u->num < v->num);
-		if (c)
-			return c;
-	}
-	return 0;
+	return xct_concat_elem_cmp(&x->concat, &y->concat);
 }
 
 /* A concatenation's elements overlap when each of their components

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <linux/types.h>
 #include "xct/policy.h" /* enum xct_rule_hook */
 
@@ -67,6 +68,26 @@ struct xct_concat_val {
 struct xct_concat_elem {
 	struct xct_concat_val v[XCT_CONCAT_MAX];
 };
+
+/* Two tuples in the order of their values, component by component (a
+ * qsort order): field by field, since the padding between them is not
+ * the values'. */
+static inline int xct_concat_elem_cmp(const struct xct_concat_elem *x,
+				      const struct xct_concat_elem *y)
+{
+	for (int i = 0; i < XCT_CONCAT_MAX; i++) {
+		const struct xct_concat_val *u = &x->v[i], *v = &y->v[i];
+		int c = memcmp(u->prefix.addr, v->prefix.addr, sizeof(u->prefix.addr));
+
+		if (!c)
+			c = (u->ports.lo > v->ports.lo) - (u->ports.lo < v->ports.lo);
+		if (!c)
+			c = (u->num > v->num) - (u->num < v->num);
+		if (c)
+			return c;
+	}
+	return 0;
+}
 
 /* set NAME { ELEMENT, ... }: the kind is inferred from the elements; an
  * empty set is declared with a kind: set NAME addr {} / set NAME port {}.
